@@ -1,0 +1,62 @@
+# Connect & Claim. `make run` serves the whole thing; `make test` checks it.
+# Both bootstrap .venv from pyproject.toml and are safe to run again.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 or newer: pyenv (.python-version) or a python3.12 on PATH.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The environment the checks and the test suite run in (pytest adds the same via
+# pyproject.toml); a developer's .env is not needed for either.
+TEST_ENV := SECRET_KEY=test-only-secret-key ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true
+
+.PHONY: help setup run test lint bench clean
+
+help:
+	@echo "make run    set up, migrate, seed demo data, serve web + task worker + sandbox on http://$(HOST):$(PORT)"
+	@echo "make test   set up, then check, makemigrations --check, and the whole test suite"
+	@echo "make lint   ruff"
+	@echo "make clean  remove the virtual environment, database and collected static files"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (found " + sys.version.split()[0] + "); install it or set PYTHON=/path/to/python3.12")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# A development .env (DEBUG on, sandbox on) the first time; an existing one is kept.
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example (development defaults)."
+
+run: setup .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Connect & Claim: http://$(HOST):$(PORT)/   (log in as alice / connect-demo; admin / connect-demo)"
+	@echo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
+
+test: setup
+	$(TEST_ENV) $(PY) manage.py check
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/bench_*.py; do $(PY) $$b || exit 1; done || echo "No benchmarks yet."
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm

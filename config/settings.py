@@ -1,0 +1,336 @@
+"""Settings for Connect & Claim, read from the environment through one `environ.Env()`.
+
+Every variable is listed, with a comment, in `.env.example`. A `.env` file beside
+`manage.py` (or the file named by ENV_FILE) is read when present; real environment
+variables win over it.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# ENV_FILE names another file, or none at all when empty (the test suite does that).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A strict boolean: a typo such as DEBUG=ture is an error, not a silent False."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+# --- Core ---------------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or in .env "
+            "(for example: SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')), "
+            "or set DEBUG=true for local development."
+        )
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if DEBUG and not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is empty. With DEBUG off, list the host names this site answers to, "
+        "comma-separated (for example: ALLOWED_HOSTS=claims.example.com)."
+    )
+
+# Absolute base URL of this site, used for webhook and redirect URIs sent to Pipedream.
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+_public = urlsplit(PUBLIC_URL)
+if _public.scheme not in ("http", "https") or not _public.netloc:
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must be an absolute http(s) URL such as https://claims.example.com, "
+        f"not {PUBLIC_URL!r}."
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks_db",
+    "users",
+    "connections",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "config.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Data ---------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+_SUPPORTED_DATABASES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+if DATABASES["default"].get("ENGINE") not in _SUPPORTED_DATABASES:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be sqlite:////absolute/path.sqlite3 or "
+        "postgres://user:password@host:5432/name; "
+        f"{DATABASES['default'].get('ENGINE') or 'its scheme'} is not supported."
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the task worker writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    # Tests use a file, one per process: with the in-memory default, live_server's
+    # threads would share one connection, and two requests at once (a browser and a
+    # webhook) would collide inside it.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", os.path.join(tempfile.gettempdir(), f"connect-claim-test-{os.getpid()}.sqlite3")
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://connect-and-claim")}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Auth ---------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = ["users.backends.UsernameOrEmailBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
+
+# --- Email (Django 6.1 MAILERS, built from one EMAIL_URL) ---------------------------
+
+_EMAIL_BACKENDS_OPTIONS = {
+    # django-environ's names for the old EMAIL_* settings -> the backend's keyword arguments.
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_FILE_PATH": "file_path",
+    "EMAIL_TIMEOUT": "timeout",
+}
+
+
+def _mailer_from_url(url: str) -> dict:
+    parsed = environ.Env.email_url_config(url)
+    options = {
+        _EMAIL_BACKENDS_OPTIONS[key]: value
+        for key, value in parsed.items()
+        if key in _EMAIL_BACKENDS_OPTIONS and value not in (None, "")
+    }
+    return {"BACKEND": parsed["EMAIL_BACKEND"], "OPTIONS": options}
+
+
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connect & Claim <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Pipedream Connect and BitBadges ------------------------------------------------
+
+PIPEDREAM_CLIENT_ID = env.str("PIPEDREAM_CLIENT_ID", default="")
+PIPEDREAM_CLIENT_SECRET = env.str("PIPEDREAM_CLIENT_SECRET", default="")
+PIPEDREAM_PROJECT_ID = env.str("PIPEDREAM_PROJECT_ID", default="")
+PIPEDREAM_PROJECT_ENVIRONMENT = env.str("PIPEDREAM_PROJECT_ENVIRONMENT", default="development")
+if PIPEDREAM_PROJECT_ENVIRONMENT not in ("development", "production"):
+    raise ImproperlyConfigured(
+        "PIPEDREAM_PROJECT_ENVIRONMENT must be 'development' or 'production', "
+        f"not {PIPEDREAM_PROJECT_ENVIRONMENT!r}."
+    )
+
+# The sandbox (an offline Pipedream + BitBadges) is on by default only for local
+# development without real credentials. Production never mounts it.
+SANDBOX = env_bool("SANDBOX", default=DEBUG and not PIPEDREAM_CLIENT_ID)
+if SANDBOX:
+    INSTALLED_APPS.append("sandbox")
+    from sandbox.credentials import SANDBOX_CREDENTIALS  # noqa: E402
+
+    PIPEDREAM_CLIENT_ID = PIPEDREAM_CLIENT_ID or SANDBOX_CREDENTIALS["client_id"]
+    PIPEDREAM_CLIENT_SECRET = PIPEDREAM_CLIENT_SECRET or SANDBOX_CREDENTIALS["client_secret"]
+    PIPEDREAM_PROJECT_ID = PIPEDREAM_PROJECT_ID or SANDBOX_CREDENTIALS["project_id"]
+    _pipedream_default = f"{PUBLIC_URL}/sandbox/pipedream"
+    _bitbadges_default = f"{PUBLIC_URL}/sandbox/bitbadges"
+else:
+    _pipedream_default = "https://api.pipedream.com"
+    _bitbadges_default = "https://api.bitbadges.io"
+
+PIPEDREAM_API_URL = env.str("PIPEDREAM_API_URL", default=_pipedream_default).rstrip("/")
+PIPEDREAM_CONNECT_URL = env.str(
+    "PIPEDREAM_CONNECT_URL",
+    default=_pipedream_default if SANDBOX else "https://pipedream.com",
+).rstrip("/")
+# Seconds: (connect, read) for every call to Pipedream.
+PIPEDREAM_TIMEOUT = env.float("PIPEDREAM_TIMEOUT", default=10.0)
+PIPEDREAM_MAX_RETRIES = env.int("PIPEDREAM_MAX_RETRIES", default=3)
+
+# Connect tokens a member may mint per window: "count/seconds". Pipedream allows 100 a
+# minute per user; we allow far fewer, since each is a click.
+_rate = env.str("CONNECT_TOKEN_RATE_LIMIT", default="10/60")
+try:
+    CONNECT_TOKEN_RATE_LIMIT = tuple(int(part) for part in _rate.split("/"))
+    if len(CONNECT_TOKEN_RATE_LIMIT) != 2 or min(CONNECT_TOKEN_RATE_LIMIT) < 1:
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(
+        f"CONNECT_TOKEN_RATE_LIMIT must be count/seconds such as 10/60, not {_rate!r}."
+    ) from None
+
+BITBADGES_API_URL = env.str("BITBADGES_API_URL", default=_bitbadges_default).rstrip("/")
+BITBADGES_API_KEY = env.str("BITBADGES_API_KEY", default="")
+if SANDBOX and not BITBADGES_API_KEY:
+    BITBADGES_API_KEY = SANDBOX_CREDENTIALS["bitbadges_api_key"]
+
+# Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
+# endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
+SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
+
+# --- Internationalisation -----------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Security -----------------------------------------------------------------------
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.SELF, PIPEDREAM_CONNECT_URL],
+    "frame-ancestors": [CSP.SELF],
+    "form-action": [CSP.SELF, PIPEDREAM_CONNECT_URL],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "SAMEORIGIN"
+# The Connect OAuth step opens a popup from the iframe; `same-origin` would break it.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if _public.scheme == "https":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Logging ------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "connections": {"level": LOG_LEVEL},
+        "claims": {"level": LOG_LEVEL},
+        "sandbox": {"level": LOG_LEVEL},
+        "users": {"level": LOG_LEVEL},
+        "django_tasks_db": {"level": LOG_LEVEL},
+        "django.tasks": {"level": LOG_LEVEL},
+    },
+}

@@ -1,0 +1,117 @@
+"""Site-wide views: the home page and the health check."""
+
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+# A READY task older than this means no worker is taking tasks.
+TASK_BACKLOG_MAX_AGE_SECONDS = 15 * 60
+
+
+@require_GET
+def home(request):
+    return render(request, "home.html")
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def _check_cache() -> dict:
+    key = f"healthz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=10)
+    ok = cache.get(key) == "1"
+    cache.delete(key)
+    return {"ok": ok} if ok else {"ok": False, "error": "value written was not read back"}
+
+
+def _check_tasks() -> dict:
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    result = {"ok": True, "backend": type(backend).__name__}
+    if type(backend).__module__.startswith("django_tasks_db"):
+        from django.utils import timezone
+        from django_tasks_db.models import DBTaskResult
+
+        ready = DBTaskResult.objects.ready()
+        result["ready"] = ready.count()
+        oldest = ready.order_by("enqueued_at").values("enqueued_at", "run_after").first()
+        if oldest is not None:
+            # A deferred task is only due from run_after on (the far-future sentinel
+            # means "no delay").
+            due = oldest["enqueued_at"]
+            if oldest["run_after"] and oldest["run_after"].year < 9999:
+                due = max(due, oldest["run_after"])
+            age = (timezone.now() - due).total_seconds()
+            result["oldest_ready_seconds"] = round(age)
+            if age > TASK_BACKLOG_MAX_AGE_SECONDS:
+                result.update(ok=False, error="tasks are waiting and no worker is taking them")
+    return result
+
+
+def _check_upstream() -> dict:
+    required = {
+        "PIPEDREAM_CLIENT_ID": settings.PIPEDREAM_CLIENT_ID,
+        "PIPEDREAM_CLIENT_SECRET": settings.PIPEDREAM_CLIENT_SECRET,
+        "PIPEDREAM_PROJECT_ID": settings.PIPEDREAM_PROJECT_ID,
+        "PIPEDREAM_API_URL": settings.PIPEDREAM_API_URL,
+        "PIPEDREAM_CONNECT_URL": settings.PIPEDREAM_CONNECT_URL,
+        "BITBADGES_API_URL": settings.BITBADGES_API_URL,
+        "BITBADGES_API_KEY": settings.BITBADGES_API_KEY,
+    }
+    missing = sorted(name for name, value in required.items() if not value)
+    result = {
+        "ok": not missing,
+        "sandbox": settings.SANDBOX,
+        "pipedream_environment": settings.PIPEDREAM_PROJECT_ENVIRONMENT,
+    }
+    if missing:
+        result["missing"] = missing
+    return result
+
+
+CHECKS = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "tasks": _check_tasks,
+    "upstream": _check_upstream,
+}
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness and readiness for load balancers: 200 when every check passes, else 503.
+
+    Public, so it names what failed but never echoes configuration values or error text.
+    """
+    started = time.monotonic()
+    checks = {}
+    for name, check in CHECKS.items():
+        try:
+            checks[name] = check()
+        except Exception as exc:  # a health check must answer, whatever broke
+            logger.exception("Health check %s failed", name)
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    healthy = all(c["ok"] for c in checks.values())
+    body = {
+        "status": "ok" if healthy else "error",
+        "checks": checks,
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

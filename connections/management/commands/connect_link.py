@@ -1,0 +1,76 @@
+"""Make a link a member can open to connect an app: printed, or emailed to them.
+
+Pipedream's own Connect tokens die after 4 hours and one use, too soon for an email.
+This link is ours, signed and expiring (30 days at most); opening it mints a fresh
+Connect token at that moment and continues on Pipedream's hosted page.
+"""
+
+import datetime
+import re
+
+from django.core.mail import send_mail
+from django.core.management.base import BaseCommand, CommandError
+
+from connections import services
+from connections.management.commands._members import member_lookup
+from connections.models import App
+
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+MAX = services.EMAILED_LINK_MAX
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    match = re.fullmatch(r"\s*(\d{1,5})\s*([mhd])\s*", text or "")
+    if not match:
+        raise CommandError(
+            f"--expires must be a number and a unit, such as 30m, 12h or 7d, not {text!r}."
+        )
+    delta = datetime.timedelta(**{UNITS[match[2]]: int(match[1])})
+    if delta <= datetime.timedelta(0):
+        raise CommandError("--expires must be longer than zero.")
+    if delta > MAX:
+        raise CommandError(f"--expires can be at most {MAX.days}d; {text.strip()} is longer.")
+    return delta
+
+
+class Command(BaseCommand):
+    help = (
+        "Print (or --email) a signed link that lets a member connect an app: "
+        "--user alice --app github [--expires 7d]. Durations: 30m, 12h, 7d (at most 30d)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="The member's username or email.")
+        parser.add_argument("--app", required=True, help="The app's slug, e.g. github.")
+        parser.add_argument("--expires", default="7d", help="How long the link works (7d).")
+        parser.add_argument(
+            "--email", action="store_true", help="Email the link to the member as well."
+        )
+
+    def handle(self, *args, user, app, expires="7d", email=False, **options):
+        lifetime = parse_duration(expires)
+        member = member_lookup(user)
+        found = App.objects.filter(slug=(app or "").strip()).first()
+        if found is None:
+            raise CommandError(f"No app {app!r}; sync_apps --enable {app} adds it.")
+        if not found.enabled:
+            raise CommandError(
+                f"{found.name} is not enabled, so members cannot connect it; "
+                "enable it in the admin or with sync_apps --enable."
+            )
+        if email and not member.email:
+            raise CommandError(f"{member.username} has no email address; print the link instead.")
+        link = services.emailed_link_make(member=member, app=found, expires=lifetime)
+        if email:
+            send_mail(
+                subject=f"Connect your {found.name} account",
+                message=(
+                    f"Hello {member.get_short_name() or member.username},\n\n"
+                    f"Open this link to connect your {found.name} account:\n\n{link}\n\n"
+                    f"It works for {expires.strip()}.\n"
+                ),
+                from_email=None,
+                recipient_list=[member.email],
+            )
+            self.stdout.write(self.style.SUCCESS(f"Emailed the link to {member.email}."))
+        self.stdout.write(link)

@@ -1,0 +1,189 @@
+"""What the site knows about Pipedream Connect: apps, members' accounts, sessions, webhooks."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class AppQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class App(models.Model):
+    """An app of Pipedream's catalogue that the admin lets members connect."""
+
+    class AuthType(models.TextChoices):
+        OAUTH = "oauth", "OAuth"
+        KEYS = "keys", "API keys"
+        NONE = "none", "None"
+
+    slug = models.SlugField(
+        max_length=100, unique=True, help_text="Pipedream's name_slug, e.g. github."
+    )
+    name = models.CharField(max_length=200)
+    image_url = models.URLField("image", max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.OAUTH)
+    oauth_app_id = models.CharField(
+        "OAuth app ID",
+        max_length=100,
+        blank=True,
+        help_text="Optional oa_... ID of your own OAuth client for this app in Pipedream.",
+    )
+    enabled = models.BooleanField(default=False, help_text="Whether members may connect this app.")
+    order = models.PositiveIntegerField(default=0, help_text="Lower comes first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AppQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(oauth_app_id="") | models.Q(oauth_app_id__startswith="oa_"),
+                name="app_oauth_app_id_shape",
+                violation_error_message="An OAuth app ID starts with oa_.",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ConnectedAccountQuerySet(models.QuerySet):
+    def for_member(self, member):
+        return self.filter(member=member)
+
+    def unhealthy(self):
+        return self.filter(models.Q(healthy=False) | models.Q(dead=True))
+
+
+class ConnectedAccount(models.Model):
+    """A member's account at a third party, as Pipedream holds it (never its credentials)."""
+
+    class Health(models.TextChoices):
+        HEALTHY = "healthy", "Healthy"
+        UNHEALTHY = "unhealthy", "Unhealthy"
+        DEAD = "dead", "Dead"
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
+    )
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="accounts")
+    pipedream_id = models.CharField("Pipedream account ID", max_length=100, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    healthy = models.BooleanField(default=True)
+    dead = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="Pipedream's reason when unhealthy or dead.")
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    upstream_updated_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConnectedAccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["app__order", "app__name", "name", "pk"]
+        indexes = [models.Index(fields=["member", "app"])]
+
+    def __str__(self):
+        return f"{self.app} · {self.name or self.pipedream_id}"
+
+    @property
+    def health(self) -> str:
+        if self.dead:
+            return self.Health.DEAD
+        return self.Health.HEALTHY if self.healthy else self.Health.UNHEALTHY
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.health != self.Health.HEALTHY
+
+
+class ConnectSession(models.Model):
+    """One attempt to connect an app: a Connect token minted for a member.
+
+    Only a digest of the token is kept: the token itself is a credential for the
+    member's Connect flow until it is used or expires.
+    """
+
+    class Mode(models.TextChoices):
+        IFRAME = "iframe", "Embedded iframe"
+        LINK = "link", "Connect Link"
+        EMAILED = "emailed", "Emailed link"
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        CONNECTED = "connected", "Connected"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connect_sessions"
+    )
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="sessions")
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    reconnect_account = models.ForeignKey(
+        "ConnectedAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account being reconnected in place, if any.",
+    )
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    account = models.ForeignKey(
+        ConnectedAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="The account this session produced.",
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["member", "status"])]
+
+    def __str__(self):
+        return f"{self.member} · {self.app} · {self.get_mode_display()} · {self.status}"
+
+
+class WebhookEvent(models.Model):
+    """A delivery to /connect/webhook/, stored raw before anything is trusted."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONNECTED = "connected", "Account recorded"
+        FAILED = "failed", "Connection error recorded"
+        DUPLICATE = "duplicate", "Duplicate (no change)"
+        REFUSED = "refused", "Refused"
+        ERROR = "error", "Could not process"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
+    body_digest = models.CharField(max_length=64, db_index=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    event = models.CharField(max_length=50, blank=True)
+    session = models.ForeignKey(
+        ConnectSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhooks"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    detail = models.TextField(blank=True, help_text="Why it was refused or what it changed.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.event or 'webhook'} at {self.received_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"

@@ -1,0 +1,932 @@
+"""Client for the Pipedream Connect REST API: the only module that speaks HTTP to Pipedream.
+
+What it guarantees, so that callers need not:
+- one OAuth access token (client-credentials grant) shared through Django's cache by
+  every thread and process, refreshed two minutes before it expires, fetched by one
+  caller at a time, and fetched afresh once if Pipedream answers 401;
+- a timeout on every call, and retries with backoff only where a retry is safe:
+  idempotent calls on timeouts and 5xx, every call on 429 (nothing was processed);
+- one error family (`PipedreamError`) whose text a person can act on, and never a
+  client secret, OAuth token or Connect token in an error message or a log line.
+
+Facts about the API: ../shared/docs/pipedream-connect-api.md.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+logger = logging.getLogger("connections.pipedream")
+
+# Refresh the OAuth token this long before Pipedream says it expires (as the SDKs do),
+# so that a token never dies between our check and Pipedream's.
+TOKEN_REFRESH_MARGIN = 120.0
+# While another process fetches the OAuth token, poll the cache this often.
+TOKEN_LOCK_POLL = 0.1
+# A Retry-After longer than this is not slept through: the caller (a web request, a
+# task) is better off failing now and trying later.
+MAX_RETRY_AFTER = 30.0
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+USER_AGENT = "connect-and-claim (python-requests)"
+
+OP_OAUTH_TOKEN = "obtain an OAuth token"
+
+_CTOK = re.compile(r"ctok_[A-Za-z0-9]+")
+# Keys whose values are secrets wherever they appear in a body we keep on an error.
+_SECRET_KEYS = frozenset({"access_token", "client_secret", "connect_token", "token", "credentials"})
+_ENDPOINT_ID = re.compile(r"^e[no][a-z0-9-]+$")
+_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+# One fetch of the OAuth token per process at a time; the cache lock does the same
+# across processes.
+_TOKEN_FETCH_LOCK = threading.Lock()
+
+
+# --- Errors --------------------------------------------------------------------------
+
+
+class PipedreamError(Exception):
+    """A call to Pipedream failed. `str(exc)` says what happened and while doing what."""
+
+    summary = "Pipedream answered with an error"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        operation: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        body: Any = None,
+        headline: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.body = body
+        self.headline = headline
+        self.hint = hint
+        super().__init__(self._sentence())
+
+    def _sentence(self) -> str:
+        text = self.headline or self.summary
+        if self.headline is None and self.status is not None:
+            text += f" ({_status_text(self.status)})"
+        if self.operation:
+            text += f" while trying to {self.operation}"
+        if self.message:
+            text += f": {self.message.rstrip('. ')}"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class BadRequest(PipedreamError):
+    summary = "Pipedream rejected the request"
+
+
+class Unauthorized(PipedreamError):
+    summary = "Pipedream refused the credentials"
+
+
+class NotFound(PipedreamError):
+    summary = "Pipedream found nothing there"
+
+
+class RateLimited(PipedreamError):
+    summary = "Pipedream is rate limiting this project"
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        if retry_after is not None and "hint" not in kwargs:
+            kwargs["hint"] = f"Try again in {retry_after:g} s"
+        super().__init__(message, **kwargs)
+
+
+class Unavailable(PipedreamError):
+    summary = "Pipedream is unavailable"
+
+
+class InvalidResponse(PipedreamError):
+    summary = "Pipedream's answer is not the JSON expected"
+
+
+class NotConfigured(PipedreamError):
+    summary = "The Pipedream client is not configured"
+
+    def _sentence(self) -> str:
+        return f"{self.message}: set it in the environment or in .env"
+
+
+_ERROR_FOR_STATUS: dict[int, type[PipedreamError]] = {
+    400: BadRequest,
+    422: BadRequest,
+    401: Unauthorized,
+    403: Unauthorized,
+    404: NotFound,
+    408: Unavailable,
+    429: RateLimited,
+}
+
+
+# --- Values --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectToken:
+    """A short-lived token that lets one external user connect one account."""
+
+    token: str
+    expires_at: datetime
+    connect_link_url: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "token": self.token,
+            "expires_at": self.expires_at.isoformat(),
+            "connect_link_url": self.connect_link_url,
+        }
+
+
+# --- Client --------------------------------------------------------------------------
+
+
+class PipedreamClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+        project_id: str,
+        environment: str,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.project_id = project_id
+        self.environment = environment
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self._session = session or _shared_session()
+        self._sleep = sleep
+        # A hash, not the secret: a changed secret never reuses a token, and the cache
+        # (Redis, possibly shared) never holds the secret.
+        digest = hashlib.sha256(
+            "\0".join((self.api_url, client_id, client_secret, environment)).encode()
+        ).hexdigest()
+        self._token_key = f"pipedream:oauth-token:{digest}"
+
+    def __repr__(self) -> str:
+        return f"<PipedreamClient {self.api_url} {self.project_id} {self.environment}>"
+
+    @classmethod
+    def from_settings(cls) -> PipedreamClient:
+        """Build a client from the PIPEDREAM_* settings, read now (not at import)."""
+        required = (
+            "PIPEDREAM_API_URL",
+            "PIPEDREAM_CLIENT_ID",
+            "PIPEDREAM_CLIENT_SECRET",
+            "PIPEDREAM_PROJECT_ID",
+            "PIPEDREAM_PROJECT_ENVIRONMENT",
+        )
+        missing = [name for name in required if not getattr(settings, name, "")]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise NotConfigured(f"{', '.join(missing)} {verb} not set", operation="configure")
+        return cls(
+            api_url=settings.PIPEDREAM_API_URL,
+            client_id=settings.PIPEDREAM_CLIENT_ID,
+            client_secret=settings.PIPEDREAM_CLIENT_SECRET,
+            project_id=settings.PIPEDREAM_PROJECT_ID,
+            environment=settings.PIPEDREAM_PROJECT_ENVIRONMENT,
+            timeout=getattr(settings, "PIPEDREAM_TIMEOUT", 10.0),
+            max_retries=getattr(settings, "PIPEDREAM_MAX_RETRIES", 3),
+        )
+
+    # --- OAuth token ---------------------------------------------------------------
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        """The OAuth access token, from the shared cache or freshly fetched."""
+        if not force_refresh and (token := self._cached_token()):
+            return token
+        with _TOKEN_FETCH_LOCK:
+            if force_refresh:
+                cache.delete(self._token_key)
+            elif token := self._cached_token():
+                return token  # another thread fetched it while we waited
+            return self._fetch_token_once()
+
+    def _cached_token(self) -> str | None:
+        entry = cache.get(self._token_key)
+        if isinstance(entry, dict) and entry.get("refresh_at", 0) > time.time():
+            return entry.get("access_token")
+        return None
+
+    def _forget_token(self, stale: str) -> None:
+        # Only drop the token that was refused: a concurrent caller may already have
+        # stored a fresh one, which must not be thrown away.
+        entry = cache.get(self._token_key)
+        if isinstance(entry, dict) and entry.get("access_token") == stale:
+            cache.delete(self._token_key)
+
+    def _fetch_token_once(self) -> str:
+        """Fetch a token, letting one process in N do it while the others wait."""
+        lock_key = f"{self._token_key}:lock"
+        lock_ttl = int(self.timeout * 2) + 5  # long enough for one fetch, short if we crash
+        for _ in range(int(lock_ttl / TOKEN_LOCK_POLL) + 1):
+            if cache.add(lock_key, "1", timeout=lock_ttl):
+                try:
+                    return self._fetch_token()
+                finally:
+                    cache.delete(lock_key)
+            self._sleep(TOKEN_LOCK_POLL)
+            if token := self._cached_token():
+                return token
+            # No token and the lock is gone: the holder failed, the next add takes over.
+        # The lock outlived its timeout (a cache that lost the expiry): fetch anyway.
+        return self._fetch_token()
+
+    def _fetch_token(self) -> str:
+        body = self._request_json(
+            "POST",
+            "/v1/oauth/token",
+            operation=OP_OAUTH_TOKEN,
+            idempotent=True,
+            auth=False,
+            json_body={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+            },
+            hint="Check PIPEDREAM_CLIENT_ID and PIPEDREAM_CLIENT_SECRET",
+            quote_body=False,
+        )
+        token = body.get("access_token") if isinstance(body, dict) else None
+        expires_in = body.get("expires_in") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _invalid(body, OP_OAUTH_TOKEN, "the field access_token is missing or empty")
+        if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
+            raise _invalid(body, OP_OAUTH_TOKEN, "the field expires_in is missing or not a number")
+        # Short-lived tokens (tests, emulators) are refreshed at half their life instead.
+        if expires_in > 2 * TOKEN_REFRESH_MARGIN:
+            lifetime = expires_in - TOKEN_REFRESH_MARGIN
+        else:
+            lifetime = expires_in / 2
+        entry = {"access_token": token, "refresh_at": time.time() + lifetime}
+        cache.set(self._token_key, entry, timeout=max(1, int(lifetime)))
+        return token
+
+    # --- Connect tokens ------------------------------------------------------------
+
+    def create_connect_token(
+        self,
+        *,
+        external_user_id: str,
+        allowed_origins: list[str] | None = None,
+        success_redirect_uri: str | None = None,
+        error_redirect_uri: str | None = None,
+        webhook_uri: str | None = None,
+        expires_in: int | None = None,
+        scope: str | None = None,
+        allow_progressive_scopes: bool | None = None,
+    ) -> ConnectToken:
+        operation = "create a Connect token"
+        payload = _compact(
+            {
+                "external_user_id": external_user_id,
+                # The published description marks project_id required in the body too.
+                "project_id": self.project_id,
+                "allowed_origins": allowed_origins,
+                "success_redirect_uri": success_redirect_uri,
+                "error_redirect_uri": error_redirect_uri,
+                "webhook_uri": webhook_uri,
+                "expires_in": expires_in,
+                "scope": scope,
+                "allow_progressive_scopes": allow_progressive_scopes,
+            }
+        )
+        body = self._request_json(
+            "POST", self._project_path("tokens"), operation=operation, json_body=payload
+        )
+        fields = ("token", "expires_at", "connect_link_url")
+        _require(body, fields, operation)
+        if not all(isinstance(body[name], str) and body[name] for name in fields):
+            raise _invalid(body, operation, "token, expires_at and connect_link_url must be text")
+        return ConnectToken(
+            token=body["token"],
+            expires_at=_parse_datetime(body["expires_at"], body, operation),
+            connect_link_url=body["connect_link_url"],
+        )
+
+    def validate_connect_token(
+        self,
+        token: str,
+        *,
+        app: str,
+        account_id: str | None = None,
+        oauth_app_id: str | None = None,
+    ) -> dict:
+        """Ask Pipedream whether a Connect token is usable for `app`.
+
+        Returns the ValidateTokenResponse (`success`, `error`, `app`, ...); a token that
+        is invalid or expired is `success: false`, not an exception. Whether Pipedream
+        reports that with 200 or a 4xx is unconfirmed, so both are accepted.
+        """
+        operation = f"validate a Connect token for {app}"
+        response = self._call(
+            "GET",
+            self.api_url + f"/v1/connect/tokens/{_segment(token)}/validate",
+            operation=operation,
+            idempotent=True,
+            auth=False,
+            params=_compact(
+                {"app_id": app, "account_id": account_id, "oauth_app_id": oauth_app_id}
+            ),
+            raise_for_status=False,
+        )
+        status = response.status_code
+        if status < 400:
+            body = _parse_json(response, operation)
+            _require(body, ("success",), operation)
+            return body
+        if 400 <= status < 500 and status != 429:
+            body = _body_or_text(response)
+            if isinstance(body, dict) and body.get("success") is False:
+                return body
+        raise _error_from_response(response, operation)
+
+    # --- Accounts and users --------------------------------------------------------
+
+    def iter_accounts(
+        self,
+        *,
+        external_user_id: str | None = None,
+        app: str | None = None,
+        oauth_app_id: str | None = None,
+        include_credentials: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[dict]:
+        """Every account matching the filters, across all pages.
+
+        `app` is a slug or `app_...` id (Pipedream's query parameter is `app`, not
+        `app_id`); `limit` is the page size asked of Pipedream, not a cap on the total.
+        """
+        params = _compact(
+            {
+                "external_user_id": external_user_id,
+                "app": app,
+                "oauth_app_id": oauth_app_id,
+                "include_credentials": "true" if include_credentials else None,
+                "limit": limit,
+            }
+        )
+        return self._paginate(self._project_path("accounts"), params, "list accounts")
+
+    def list_accounts(self, **filters: Any) -> list[dict]:
+        return list(self.iter_accounts(**filters))
+
+    def get_account(self, account_id: str, *, include_credentials: bool = False) -> dict:
+        operation = f"get account {account_id}"
+        body = self._request_json(
+            "GET",
+            self._project_path("accounts", account_id),
+            operation=operation,
+            idempotent=True,
+            params={"include_credentials": "true"} if include_credentials else None,
+        )
+        # Older API versions wrapped the account in {"data": {...}}; today it is bare.
+        if isinstance(body, dict) and "id" not in body and isinstance(body.get("data"), dict):
+            body = body["data"]
+        _require(body, ("id",), operation)
+        return body
+
+    def delete_account(self, account_id: str) -> None:
+        """Delete one connected account. A 404 raises NotFound: the caller decides."""
+        self._call(
+            "DELETE",
+            self.api_url + self._project_path("accounts", account_id),
+            operation=f"delete account {account_id}",
+            idempotent=True,
+        )
+
+    def delete_external_user(self, external_user_id: str) -> None:
+        """Delete an external user and every account and resource Pipedream holds for them."""
+        self._call(
+            "DELETE",
+            self.api_url + self._project_path("users", external_user_id),
+            operation=f"delete external user {external_user_id}",
+            idempotent=True,
+        )
+
+    # --- Apps ----------------------------------------------------------------------
+
+    def iter_apps(
+        self,
+        *,
+        q: str | None = None,
+        limit: int | None = None,
+        sort_key: str | None = None,
+        sort_direction: str | None = None,
+        has_actions: bool | None = None,
+        has_triggers: bool | None = None,
+    ) -> Iterator[dict]:
+        """Every app matching the filters, across all pages (`limit` is the page size)."""
+        params = _compact(
+            {
+                "q": q,
+                "limit": limit,
+                "sort_key": sort_key,
+                "sort_direction": sort_direction,
+                "has_actions": _flag(has_actions),
+                "has_triggers": _flag(has_triggers),
+            }
+        )
+        return self._paginate("/v1/connect/apps", params, "list apps")
+
+    def list_apps(self, **filters: Any) -> list[dict]:
+        return list(self.iter_apps(**filters))
+
+    def get_app(self, app_id: str) -> dict:
+        operation = f"get app {app_id}"
+        body = self._request_json(
+            "GET", f"/v1/connect/apps/{_segment(app_id)}", operation=operation, idempotent=True
+        )
+        # The app comes wrapped in {"data": App}, unlike an account.
+        if isinstance(body, dict) and isinstance(body.get("data"), dict):
+            body = body["data"]
+        _require(body, ("name_slug",), operation)
+        return body
+
+    # --- Actions and workflows -----------------------------------------------------
+
+    def run_action(
+        self,
+        *,
+        action_id: str,
+        external_user_id: str,
+        configured_props: dict | None = None,
+        version: str | None = None,
+        dynamic_props_id: str | None = None,
+        stash_id: str | bool | None = None,
+    ) -> dict:
+        """Run an action for a user; returns {"exports", "os", "ret", "stash_id"}."""
+        operation = f"run action {action_id}"
+        payload = _compact(
+            {
+                "id": action_id,
+                "external_user_id": external_user_id,
+                "configured_props": configured_props,
+                "version": version,
+                "dynamic_props_id": dynamic_props_id,
+                "stash_id": stash_id,
+            }
+        )
+        body = self._request_json(
+            "POST", self._project_path("actions", "run"), operation=operation, json_body=payload
+        )
+        if not isinstance(body, dict):
+            raise _invalid(body, operation, "expected a JSON object")
+        for key, default in (("exports", {}), ("os", []), ("ret", None), ("stash_id", None)):
+            body.setdefault(key, default)
+        return body
+
+    def invoke_workflow(
+        self, url: str, *, external_user_id: str, body: Any = None, method: str = "POST"
+    ) -> Any:
+        """Call a workflow's HTTP trigger as `external_user_id`; returns JSON or text.
+
+        `url` is the trigger's absolute URL (or a bare endpoint id such as `en123abc`).
+        A POST is never retried after it may have reached the workflow.
+        """
+        if _ENDPOINT_ID.match(url):
+            url = f"https://{url}.m.pipedream.net"
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"A workflow URL must be absolute http(s), not {url!r}")
+        method = method.upper()
+        response = self._call(
+            method,
+            url,
+            operation="invoke a workflow",
+            idempotent=method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS"),
+            json_body=body,
+            extra_headers={"X-PD-External-User-ID": external_user_id},
+        )
+        if not response.content:
+            return None
+        if "json" in response.headers.get("Content-Type", ""):
+            return _parse_json(response, "invoke a workflow")
+        return response.text
+
+    # --- HTTP ----------------------------------------------------------------------
+
+    def _project_path(self, *segments: str) -> str:
+        return "/v1/connect/" + "/".join(_segment(s) for s in (self.project_id, *segments))
+
+    def _paginate(self, path: str, params: dict, operation: str) -> Iterator[dict]:
+        seen: set[str] = set()
+        after: str | None = None
+        while True:
+            page_params = {**params, "after": after} if after else params
+            body = self._request_json(
+                "GET", path, operation=operation, idempotent=True, params=page_params
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise _invalid(body, operation, "expected an object with a list `data`")
+            yield from body["data"]
+            page_info = body.get("page_info")
+            after = page_info.get("end_cursor") if isinstance(page_info, dict) else None
+            if not after or not body["data"]:
+                return
+            if after in seen:
+                raise _invalid(None, operation, f"the page cursor {after!r} came back twice")
+            seen.add(after)
+
+    def _request_json(
+        self, method: str, path: str, *, operation: str, quote_body: bool = True, **kwargs: Any
+    ) -> Any:
+        response = self._call(method, self.api_url + path, operation=operation, **kwargs)
+        return _parse_json(response, operation, quote_body=quote_body)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool = False,
+        auth: bool = True,
+        params: dict | None = None,
+        json_body: Any = None,
+        extra_headers: dict[str, str] | None = None,
+        raise_for_status: bool = True,
+        hint: str | None = None,
+    ) -> requests.Response:
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-pd-environment": self.environment,
+            **(extra_headers or {}),
+        }
+        send = dict(operation=operation, idempotent=idempotent, params=params, json_body=json_body)
+        token = ""
+        if not auth:
+            response = self._send(method, url, headers=headers, **send)
+        else:
+            token = self.access_token()
+            response = self._send(method, url, headers=_bearer(headers, token), **send)
+            if response.status_code == 401:
+                # The cached token may have been revoked or outlived its stated life:
+                # fetch a new one once. A 401 means nothing was processed, so even a
+                # POST can be sent again.
+                logger.info("Pipedream refused the OAuth token; fetching a new one")
+                self._forget_token(token)
+                token = self.access_token()
+                response = self._send(method, url, headers=_bearer(headers, token), **send)
+        if raise_for_status and response.status_code >= 400:
+            # Secrets Pipedream might echo back must not reach a message or a log.
+            secrets = (self._client_secret, token)
+            raise _error_from_response(response, operation, hint=hint, secrets=secrets)
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool,
+        headers: dict[str, str],
+        params: dict | None,
+        json_body: Any,
+    ) -> requests.Response:
+        """Send one request, retrying where it is safe; return the last response."""
+        where = _loggable(url)
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=(self.timeout, self.timeout),
+                    # A redirect would carry the bearer token elsewhere, and turn a
+                    # POST into a GET; Pipedream's API does not redirect.
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                ms = (time.monotonic() - started) * 1000
+                error = type(exc).__name__
+                logger.info("Pipedream %s %s failed after %.0f ms: %s", method, where, ms, error)
+                retry = isinstance(exc, _TRANSIENT) and (idempotent or _nothing_sent(exc))
+                if retry and attempt < attempts:
+                    self._pause(self._backoff(attempt), method, where, attempt)
+                    continue
+                raise self._transport_error(exc, url, operation, attempt) from exc
+            ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            level = logging.DEBUG if status < 400 else logging.INFO
+            logger.log(level, "Pipedream %s %s -> %s in %.0f ms", method, where, status, ms)
+            if attempt == attempts:
+                return response
+            if status == 429:
+                # Throttled requests were not processed: retrying is safe for any call.
+                retry_after = _retry_after(response)
+                if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+                    return response
+                delay = retry_after if retry_after is not None else self._backoff(attempt)
+            elif (status >= 500 or status == 408) and idempotent:
+                delay = self._backoff(attempt)
+            else:
+                return response
+            self._pause(delay, method, where, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, delay: float, method: str, where: str, attempt: int) -> None:
+        logger.info("Pipedream %s %s: retry %d in %.2f s", method, where, attempt, delay)
+        self._sleep(delay)
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        # Exponential with "equal jitter": half fixed, half random, so that clients
+        # that failed together do not retry together.
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _transport_error(
+        self, exc: requests.RequestException, url: str, operation: str, attempts: int
+    ) -> Unavailable:
+        host = urlsplit(url).netloc
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if isinstance(exc, requests.ConnectTimeout):
+            headline = f"Could not connect to Pipedream at {host} within {self.timeout:g} s"
+        elif isinstance(exc, requests.Timeout):
+            headline = f"Pipedream at {host} did not answer within {self.timeout:g} s"
+        elif isinstance(exc, requests.ConnectionError):
+            headline = f"Could not reach Pipedream at {host}"
+        else:
+            headline = f"The request to Pipedream at {host} failed ({type(exc).__name__})"
+        return Unavailable(
+            _redact(f"{type(exc).__name__}{tries}"), operation=operation, headline=headline
+        )
+
+
+# --- Module-level helpers --------------------------------------------------------------
+
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _shared_session() -> requests.Session:
+    """One pooled session per process: connections to Pipedream are kept alive."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _session = session
+        return _session
+
+
+def close_shared_session() -> None:
+    """Drop the pooled keep-alive connections (tests, and a worker about to fork)."""
+    global _session
+    with _session_lock:
+        if _session is not None:
+            _session.close()
+            _session = None
+
+
+def get_client() -> PipedreamClient:
+    """The client for the current settings; cheap enough to call once per request."""
+    return PipedreamClient.from_settings()
+
+
+def connect_link_url(
+    connect_link_url: str,
+    *,
+    app: str,
+    oauth_app_id: str | None = None,
+    account_id: str | None = None,
+) -> str:
+    """The Connect Link URL for `app` (Pipedream's page fails without `app`).
+
+    `account_id` reconnects that account in place; `oauth_app_id` picks your own
+    OAuth client for the app.
+    """
+    parts = urlsplit(connect_link_url)
+    extra = _compact({"app": app, "oauthAppId": oauth_app_id, "accountId": account_id})
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in extra]
+    query += list(extra.items())
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _bearer(headers: dict[str, str], token: str) -> dict[str, str]:
+    return {**headers, "Authorization": f"Bearer {token}"}
+
+
+def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _CTOK.sub("ctok_[redacted]", text)
+
+
+def _loggable(url: str) -> str:
+    parts = urlsplit(url)
+    return _redact(f"{parts.netloc}{parts.path}")
+
+
+def _scrub(value: Any, secrets: tuple[str, ...] = ()) -> Any:
+    """A copy of a body fit to keep on an exception: secrets replaced."""
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if k in _SECRET_KEYS and v else _scrub(v, secrets)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, str):
+        return _redact(value, secrets)
+    return value
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _nothing_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached Pipedream (safe to send again)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body_or_text(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000] or None  # an error page can be large
+
+
+def _parse_json(response: requests.Response, operation: str, *, quote_body: bool = True) -> Any:
+    """The JSON body; InvalidResponse if there is none.
+
+    `quote_body=False` where the body may hold a secret we cannot recognise (the
+    OAuth token in a body that is not JSON).
+    """
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type") or "no Content-Type"
+        text = response.text
+        if not text:
+            shown, body = "an empty body", None
+        elif quote_body:
+            shown, body = repr(_redact(text[:80])), _redact(text[:2000])
+        else:
+            shown, body = f"{len(text)} characters (not shown)", None
+        raise InvalidResponse(
+            f"expected JSON, got {kind} with {shown}",
+            operation=operation,
+            status=response.status_code,
+            body=body,
+        ) from None
+
+
+def _require(body: Any, fields: tuple[str, ...], operation: str) -> None:
+    if not isinstance(body, dict):
+        raise _invalid(body, operation, "expected a JSON object")
+    missing = [name for name in fields if body.get(name) is None]
+    if missing:
+        raise _invalid(body, operation, f"the field(s) {', '.join(missing)} are missing")
+
+
+def _invalid(body: Any, operation: str, message: str) -> InvalidResponse:
+    return InvalidResponse(message, operation=operation, body=_scrub(body))
+
+
+def _parse_datetime(value: Any, body: Any, operation: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise _invalid(body, operation, f"{value!r} is not an ISO-8601 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _error_message(body: Any) -> tuple[str, str | None]:
+    """Pipedream's own message and code from an error body, whatever its shape."""
+    if isinstance(body, dict):
+        error, description = body.get("error"), body.get("error_description")
+        code = body.get("code")
+        if isinstance(description, str) and description:
+            # OAuth style: {"error": "invalid_client", "error_description": "..."}.
+            return description, code or (error if isinstance(error, str) else None)
+        if error is None:
+            error = body.get("message")
+        return _flatten(error) if error is not None else "", code
+    if isinstance(body, str):
+        text = " ".join(body.split())
+        if text.lower().startswith(("<!doctype", "<html")):
+            return "(an HTML page)", None
+        return text[:300], None
+    return "", None
+
+
+def _flatten(value: Any) -> str:
+    # {"account": ["account and user mismatch"]} -> "account: account and user mismatch"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_flatten(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return "; ".join(_flatten(item) for item in value)
+    return str(value)
+
+
+def _error_from_response(
+    response: requests.Response,
+    operation: str,
+    *,
+    hint: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> PipedreamError:
+    status = response.status_code
+    body = _body_or_text(response)
+    message, code = _error_message(body)
+    cls = _ERROR_FOR_STATUS.get(status) or (Unavailable if status >= 500 else PipedreamError)
+    kwargs: dict[str, Any] = dict(
+        operation=operation,
+        status=status,
+        code=code if isinstance(code, str) else None,
+        body=_scrub(body, secrets),
+    )
+    if cls is RateLimited:
+        kwargs["retry_after"] = _retry_after(response)
+    elif cls is Unauthorized:
+        kwargs["hint"] = hint
+    return cls(_redact(message, secrets), **kwargs)

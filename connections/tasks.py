@@ -1,0 +1,63 @@
+"""Background work for Pipedream Connect: webhook processing and account health polls."""
+
+import datetime
+import logging
+
+from django.db.models import Min
+from django.tasks import task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# Seconds before the 2nd, 3rd, ... attempt at a webhook Pipedream would not answer for.
+WEBHOOK_RETRY_DELAYS = (30, 120, 600)
+
+
+@task()
+def webhook_process_task(event_id: int, attempt: int = 1) -> str:
+    """Process a stored webhook delivery; retry later while Pipedream is failing."""
+    from connections.models import WebhookEvent
+    from connections.webhooks import webhook_process
+
+    event = webhook_process(event_id=event_id)
+    if event.outcome == WebhookEvent.Outcome.ERROR and attempt <= len(WEBHOOK_RETRY_DELAYS):
+        delay = WEBHOOK_RETRY_DELAYS[attempt - 1]
+        run_after = timezone.now() + datetime.timedelta(seconds=delay)
+        webhook_process_task.using(run_after=run_after).enqueue(event_id, attempt + 1)
+        logger.info("Webhook %s: attempt %s failed, retrying in %s s", event_id, attempt, delay)
+    return str(event.outcome)
+
+
+def members_to_poll(limit: int | None = None):
+    """Members with accounts, the least recently synced first."""
+    from django.contrib.auth import get_user_model
+
+    members = (
+        get_user_model()
+        .objects.filter(connected_accounts__isnull=False)
+        .annotate(synced=Min("connected_accounts__last_synced_at"))
+        .order_by("synced", "pk")
+        .distinct()
+    )
+    return members[:limit] if limit else members
+
+
+@task()
+def accounts_health_poll(limit: int | None = None) -> dict:
+    """Sync the accounts of every member who has some (or the `limit` stalest)."""
+    from connections import services
+
+    totals = {"members": 0, "failed": 0, "created": 0, "removed": 0, "health_changed": 0}
+    totals["sessions_expired"] = services.connect_sessions_expire()
+    for member in members_to_poll(limit):
+        totals["members"] += 1
+        try:
+            result = services.accounts_sync(member=member)
+        except services.UpstreamError as exc:
+            totals["failed"] += 1
+            logger.warning("Health poll: member %s not synced: %s", member.pk, exc.cause)
+            continue
+        totals["created"] += len(result.created)
+        totals["removed"] += len(result.removed)
+        totals["health_changed"] += len(result.health_changed)
+    return totals

@@ -1,0 +1,396 @@
+"""The member's connections: the accounts page and every step of connecting an account.
+
+Views stay thin: forms check what a request names, services write, selectors read.
+One view serves a page and its htmx fragment (`template + "#partial"`); after a POST,
+plain requests get a redirect and htmx requests the refreshed fragment. JSON views
+(the token and the iframe callback) answer every failure with {"error": sentence}.
+"""
+
+import json
+import logging
+import math
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from connections import pipedream, selectors, services
+from connections.forms import ConnectForm
+from connections.models import ConnectSession
+
+logger = logging.getLogger("connections.views")
+
+ACCOUNTS_TEMPLATE = "connections/accounts.html"
+# A token request is a slug and a number; anything much bigger is not one.
+MAX_JSON_BODY = 16 * 1024
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _json_error(message: str, status: int, **headers) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _status_for(exc: services.ConnectError) -> int:
+    if isinstance(exc, services.TooManyAttempts):
+        return 429
+    if isinstance(exc, services.UpstreamError):
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, pipedream.RateLimited | pipedream.Unavailable):
+            return 503
+        return 502
+    if isinstance(exc, services.ForeignAccount):
+        return 403
+    if isinstance(exc, services.LinkExpired):
+        return 410
+    if isinstance(exc, services.AccountNotFound):
+        return 404
+    return 400
+
+
+def _connect_error_json(exc: services.ConnectError) -> JsonResponse:
+    status = _status_for(exc)
+    if isinstance(exc, services.TooManyAttempts):
+        return _json_error(str(exc), status, Retry_After=str(int(exc.retry_after or 60)))
+    retry_after = getattr(getattr(exc, "cause", None), "retry_after", None)
+    if status == 503 and retry_after:
+        return _json_error(str(exc), status, Retry_After=str(math.ceil(retry_after)))
+    return _json_error(str(exc), status)
+
+
+def _request_data(request):
+    """The POST fields, from a form or a JSON object. Raises ValueError with a sentence."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_JSON_BODY:
+        raise ValueError("The request is too large: send only the fields app and account.")
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise ValueError('The request body must be a JSON object such as {"app": "github"}.')
+        # Only strings and numbers make sense as field values.
+        return {
+            k: v for k, v in data.items() if isinstance(v, (str, int)) and not isinstance(v, bool)
+        }
+    return request.POST
+
+
+def _member_account(member, raw):
+    """The member's own account numbered `raw`, or 404 (also for someone else's)."""
+    try:
+        return selectors.account_for_member(member=member, account_id=int(raw))
+    except (ObjectDoesNotExist, TypeError, ValueError, OverflowError):
+        raise Http404("No such account.") from None
+
+
+def _accounts_context(member) -> dict:
+    accounts = list(selectors.accounts_for_member(member=member))
+    return {
+        "accounts": accounts,
+        "apps": list(selectors.apps_available(member=member)),
+        "unhealthy_count": sum(1 for account in accounts if account.needs_reconnect),
+        "connected_app_ids": {account.app_id for account in accounts},
+    }
+
+
+def _accounts_fragment(request, *, status: int = 200):
+    """The accounts list for htmx, with the messages swapped out of band."""
+    html = render_to_string(
+        f"{ACCOUNTS_TEMPLATE}#accounts", _accounts_context(request.user), request=request
+    )
+    html += render_to_string("connections/_messages.html", {"oob": True}, request=request)
+    return HttpResponse(html, status=status)
+
+
+def _problem_page(request, *, status: int, title: str, message: str, **extra):
+    return render(
+        request,
+        "connections/problem.html",
+        {"title": title, "message": message, **extra},
+        status=status,
+    )
+
+
+# --- the accounts page ---------------------------------------------------------------
+
+
+@require_GET
+def accounts(request):
+    """The member's connected accounts and the apps they may connect."""
+    template = ACCOUNTS_TEMPLATE
+    if request.htmx and not request.htmx.boosted:
+        return _accounts_fragment(request)
+    return render(request, template, _accounts_context(request.user))
+
+
+@require_http_methods(["GET", "POST"])
+def disconnect(request, account_id: int):
+    """GET: ask to confirm (a page, or an inline fragment for htmx). POST: disconnect."""
+    account = _member_account(request.user, account_id)
+    if request.method == "GET":
+        template = "connections/disconnect.html"
+        if request.htmx:
+            template += "#confirm"
+        return render(request, template, {"account": account})
+    label = f"{account.app.name} account {account.name or account.pipedream_id}"
+    try:
+        services.account_disconnect(member=request.user, account=account)
+    except services.ConnectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{label} is disconnected.")
+    if request.htmx:
+        # 200 either way: htmx swaps only successful answers, and the message says it.
+        return _accounts_fragment(request)
+    return redirect("connections:accounts")
+
+
+# --- connecting: the embedded iframe -------------------------------------------------
+
+
+@require_POST
+def token(request):
+    """Mint a Connect token for the iframe. Answers JSON, errors as {"error": sentence}."""
+    try:
+        data = _request_data(request)
+    except ValueError as exc:
+        return _json_error(str(exc), 400)
+    form = ConnectForm(data, member=request.user)
+    if not form.is_valid():
+        return _json_error(form.first_error(), 400)
+    app = form.cleaned_data["app"]
+    reconnect = None
+    if form.cleaned_data.get("account"):
+        reconnect = _json_account(request.user, form.cleaned_data["account"], app)
+        if isinstance(reconnect, JsonResponse):
+            return reconnect
+    try:
+        session, connect_token = services.connect_session_start(
+            member=request.user,
+            app=app,
+            mode=ConnectSession.Mode.IFRAME,
+            reconnect_account=reconnect,
+        )
+        link = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
+        iframe = services.iframe_url_for(token=connect_token, app=app, reconnect_account=reconnect)
+    except services.ConnectError as exc:
+        return _connect_error_json(exc)
+    body = {
+        **connect_token.as_json(),
+        "connect_link_url": link,
+        "iframe_url": iframe,
+        "session": services.session_reference(session),
+        "callback_url": reverse("connections:callback"),
+        "app": {"slug": app.slug, "name": app.name},
+    }
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_account(member, account_id: int, app):
+    try:
+        account = selectors.account_for_member(member=member, account_id=account_id)
+    except ObjectDoesNotExist:
+        return _json_error("You have no such account to reconnect.", 404)
+    if account.app_id != app.pk:
+        return _json_error(f"That account is not a {app.name} account.", 400)
+    return account
+
+
+@require_POST
+def callback(request):
+    """The iframe said success: record the account the member just connected.
+
+    The account id comes from the browser, so it is only a hint: the service fetches
+    the account from Pipedream and checks that it is this member's.
+    """
+    wants_json = not request.htmx
+    try:
+        data = _request_data(request)
+    except ValueError as exc:
+        return _json_error(str(exc), 400)
+    reference = str(data.get("session") or "")
+    pipedream_id = str(data.get("account") or "").strip()
+    session = services.connect_session_for_reference(reference) if reference else None
+    if session is None or session.member_id != request.user.pk:
+        return _json_error("This connection attempt is not valid. Please start again.", 400)
+    if not pipedream_id or len(pipedream_id) > 100:
+        return _json_error("Say which account was connected (the field account is missing).", 400)
+    try:
+        account = services.account_record(
+            member=request.user, pipedream_id=pipedream_id, session=session
+        )
+    except services.ConnectError as exc:
+        return _connect_error_json(exc)
+    message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
+    if wants_json:
+        return JsonResponse(
+            {
+                "message": message,
+                "account": {
+                    "id": account.pk,
+                    "app": account.app.slug,
+                    "name": account.name,
+                    "health": account.health,
+                },
+            }
+        )
+    messages.success(request, message)
+    return _accounts_fragment(request)
+
+
+# --- connecting: Connect Link and the emailed link ----------------------------------
+
+
+@require_GET
+def connect_link(request, app: str):
+    """Connect Link hand-off: mint a token and send the member to the hosted page."""
+    form = ConnectForm({"app": app, "account": request.GET.get("account", "")}, member=request.user)
+    if not form.is_valid():
+        if "account" in form.errors:
+            raise Http404("No such account.")
+        messages.error(request, form.first_error())
+        return redirect("connections:accounts")
+    app_obj = form.cleaned_data["app"]
+    reconnect = None
+    if form.cleaned_data.get("account"):
+        reconnect = _member_account(request.user, form.cleaned_data["account"])
+        if reconnect.app_id != app_obj.pk:
+            raise Http404("No such account.")
+    return _hand_off(
+        request,
+        member=request.user,
+        app=app_obj,
+        mode=ConnectSession.Mode.LINK,
+        reconnect=reconnect,
+    )
+
+
+@login_not_required
+@never_cache
+@require_GET
+def emailed_link(request, signed: str):
+    """A link we sent by email: mint a fresh token now, then continue as Connect Link."""
+    try:
+        member, app = services.emailed_link_open(signed)
+    except services.LinkExpired as exc:
+        return _problem_page(request, status=410, title="This link has expired", message=str(exc))
+    except services.ConnectError as exc:
+        return _problem_page(request, status=400, title="This link is not valid", message=str(exc))
+    if not request.user.is_authenticated:
+        messages.info(
+            request, f"Log in as {member.get_username()} to connect your {app.name} account."
+        )
+        return redirect_to_login(request.get_full_path())
+    if request.user.pk != member.pk:
+        return _problem_page(
+            request,
+            status=403,
+            title="This link is for another member",
+            message=(
+                f"This link connects an account for {member.get_username()}, but you are "
+                f"logged in as {request.user.get_username()}. Log out, then open the link again."
+            ),
+            offer_logout=True,
+        )
+    return _hand_off(request, member=member, app=app, mode=ConnectSession.Mode.EMAILED)
+
+
+def _hand_off(request, *, member, app, mode, reconnect=None):
+    """Mint a token and send the member to the hosted page; on trouble, back to /accounts/."""
+    try:
+        _session, connect_token = services.connect_session_start(
+            member=member, app=app, mode=mode, reconnect_account=reconnect
+        )
+        url = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
+    except services.ConnectError as exc:
+        messages.error(request, str(exc))
+        return redirect("connections:accounts")
+    return redirect(url)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def done(request):
+    """Where the hosted page sends the member back (Connect Link and emailed links)."""
+    session = services.connect_session_for_reference(request.GET.get("s", ""))
+    if session is None:
+        return _problem_page(
+            request,
+            status=400,
+            title="This return link is not valid",
+            message=(
+                "We could not tell which connection this was. If you connected an account, "
+                "it will appear on your accounts page shortly."
+            ),
+        )
+    if not request.user.is_authenticated:
+        messages.info(request, f"Log in to finish connecting your {session.app.name} account.")
+        return redirect_to_login(request.get_full_path())
+    if session.member_id != request.user.pk:
+        return _problem_page(
+            request,
+            status=403,
+            title="This connection belongs to another member",
+            message="Log out and log in as the member who started it, then open the link again.",
+            offer_logout=True,
+        )
+    app_name = session.app.name
+    if request.GET.get("result") == "error":
+        error = (request.GET.get("error") or "").strip()[:500]
+        services.connect_session_fail(
+            session=session, error=error or "The connection was not completed."
+        )
+        messages.error(request, f"{app_name} was not connected" + (f": {error}" if error else "."))
+        return redirect("connections:accounts")
+    try:
+        result = services.accounts_sync(member=request.user)
+        _session_mark_done(request.user, session, result)
+    except services.ConnectError as exc:
+        messages.warning(
+            request,
+            f"We could not refresh your accounts yet: {exc} "
+            f"Your {app_name} account will appear shortly.",
+        )
+        return redirect("connections:accounts")
+    messages.success(request, f"Your {app_name} account is connected.")
+    return redirect("connections:accounts")
+
+
+def _session_mark_done(member, session, result) -> None:
+    """Tie the session to the account it produced, when the sync makes that clear.
+
+    The redirect carries no account id. A reconnect produced the account it names; a
+    new connection produced the one new account of that app the sync found. Recording
+    it through the service marks the session connected (and re-checks ownership).
+    """
+    if session.status != ConnectSession.Status.ISSUED:
+        return
+    if session.reconnect_account_id:
+        candidates = [session.reconnect_account.pipedream_id]
+    else:
+        candidates = list(
+            selectors.accounts_for_member(member=member)
+            .filter(app=session.app_id, pipedream_id__in=result.created)
+            .values_list("pipedream_id", flat=True)
+        )
+    if len(candidates) == 1:
+        services.account_record(member=member, pipedream_id=candidates[0], session=session)

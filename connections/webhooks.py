@@ -1,0 +1,176 @@
+"""Pipedream's connection webhooks: stored raw, checked, then processed by a task.
+
+Connection webhooks are not signed (docs §6), so a delivery is only a hint. It is
+stored before anything in it is trusted; it must come with our signed session
+reference (`?s=`, put in the token's webhook_uri) and carry the very Connect token
+that session was minted with; then a task re-fetches the account from Pipedream with
+the server's credentials. Deliveries are deduplicated, so a replay changes nothing.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from connections import services
+from connections.models import ConnectSession, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+SUCCESS = "CONNECTION_SUCCESS"
+ERROR = "CONNECTION_ERROR"
+EVENTS = (SUCCESS, ERROR)
+
+
+def _refuse(event: WebhookEvent, status: int, detail: str) -> JsonResponse:
+    event.outcome = WebhookEvent.Outcome.REFUSED
+    event.detail = detail
+    event.processed_at = timezone.now()
+    event.save(update_fields=["outcome", "detail", "processed_at", "session"])
+    logger.warning("Webhook %s refused: %s", event.pk, detail)
+    return JsonResponse({"error": detail}, status=status)
+
+
+def _parse(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def token_matches(payload: dict, session: ConnectSession) -> bool:
+    token = payload.get("connect_token")
+    return isinstance(token, str) and services.token_digest(token) == session.token_digest
+
+
+@csrf_exempt
+@login_not_required
+def webhook(request):
+    """POST /connect/webhook/?s=<signed session>: answer fast, process in a task."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    raw = request.read(MAX_BODY + 1)
+    too_big = declared > MAX_BODY or len(raw) > MAX_BODY
+    raw = raw[:MAX_BODY]
+    payload = None if too_big else _parse(raw)
+    event_name = payload.get("event") if isinstance(payload, dict) else None
+    # Stored before anything is trusted. The raw body holds the Connect token: it is
+    # already spent (one use) by the time Pipedream sends this, and admins need the
+    # delivery as received to judge it, so the body is kept whole.
+    event = WebhookEvent.objects.create(
+        body=raw.decode("utf-8", errors="replace"),
+        body_digest=hashlib.sha256(raw).hexdigest(),
+        content_type=request.content_type[:100] if request.content_type else "",
+        event=event_name[:50] if isinstance(event_name, str) else "",
+    )
+    if too_big:
+        size = declared or len(raw)
+        return _refuse(event, 413, f"The body ({size} bytes) is over the {MAX_BODY} byte limit.")
+    reference = request.GET.get("s", "")
+    if not reference:
+        return _refuse(event, 400, "No session reference (?s=) in the URL.")
+    session = services.connect_session_for_reference(reference)
+    if session is None:
+        return _refuse(event, 403, "The session reference is invalid, tampered with or expired.")
+    event.session = session
+    if payload is None:
+        return _refuse(event, 400, "The body is not JSON.")
+    if not isinstance(payload, dict):
+        return _refuse(event, 400, "The body is not a JSON object.")
+    if not token_matches(payload, session):
+        return _refuse(event, 403, "Forged: the connect_token is not the session's token.")
+    if event_name not in EVENTS:
+        return _refuse(event, 400, f"Unknown event {str(event_name)[:50]!r}.")
+    event.save(update_fields=["session"])
+    # At once in autocommit; after the commit if a caller wrapped us in a transaction.
+    transaction.on_commit(functools.partial(_enqueue, event.pk))
+    return JsonResponse({"status": "accepted"}, status=202)
+
+
+def _enqueue(event_id: int) -> None:
+    from connections import tasks
+
+    tasks.webhook_process_task.enqueue(event_id)
+
+
+def webhook_process(*, event_id: int, replay: bool = False) -> WebhookEvent:
+    """Act on a stored delivery; returns the event with its outcome.
+
+    A settled delivery is left as it is, unless `replay`: then processing runs again
+    and the returned event carries the replay's outcome, while the stored row keeps
+    its first settled outcome (a replay changes nothing).
+    """
+    event = WebhookEvent.objects.select_related("session__member", "session__app").get(pk=event_id)
+    settled = event.outcome not in (WebhookEvent.Outcome.PENDING, WebhookEvent.Outcome.ERROR)
+    if settled and not replay:
+        return event
+    outcome, detail = _process(event)
+    event.outcome, event.detail = outcome, detail
+    if not settled:
+        event.processed_at = timezone.now()
+        WebhookEvent.objects.filter(pk=event.pk).exclude(
+            outcome__in=[
+                WebhookEvent.Outcome.CONNECTED,
+                WebhookEvent.Outcome.FAILED,
+                WebhookEvent.Outcome.DUPLICATE,
+                WebhookEvent.Outcome.REFUSED,
+            ]
+        ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+    return event
+
+
+def _process(event: WebhookEvent) -> tuple[str, str]:
+    Outcome = WebhookEvent.Outcome
+    session = event.session
+    if session is None:
+        return Outcome.REFUSED, "No verified session: nothing to act on."
+    payload = _parse(event.body.encode())
+    if not isinstance(payload, dict) or not token_matches(payload, session):
+        return Outcome.REFUSED, "The body is not a delivery for this session."
+    done = (
+        WebhookEvent.objects.filter(
+            body_digest=event.body_digest,
+            outcome__in=[Outcome.CONNECTED, Outcome.FAILED],
+        )
+        .exclude(pk=event.pk)
+        .first()
+    )
+    if done is not None:
+        return Outcome.DUPLICATE, f"Same body as delivery {done.pk}: nothing changed."
+    session.refresh_from_db(fields=["status", "account", "error"])
+    if payload.get("event") == ERROR:
+        if session.status != ConnectSession.Status.ISSUED:
+            return Outcome.DUPLICATE, f"The session is already {session.status}: nothing changed."
+        error = str(payload.get("error") or "Pipedream reported a connection error.")
+        services.connect_session_fail(session=session, error=error)
+        return Outcome.FAILED, f"Session marked failed: {error[:500]}"
+    account = payload.get("account")
+    pipedream_id = account.get("id") if isinstance(account, dict) else None
+    if not isinstance(pipedream_id, str) or not pipedream_id:
+        return Outcome.REFUSED, "CONNECTION_SUCCESS without an account id."
+    if (
+        session.status == ConnectSession.Status.CONNECTED
+        and session.account is not None
+        and session.account.pipedream_id == pipedream_id
+    ):
+        return Outcome.DUPLICATE, f"Account {pipedream_id} is already recorded for this session."
+    try:
+        recorded = services.account_record(
+            member=session.member, pipedream_id=pipedream_id, session=session
+        )
+    except services.UpstreamError as exc:
+        return Outcome.ERROR, f"{exc.cause}"[:2000]
+    except services.ConnectError as exc:
+        return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
+    return Outcome.CONNECTED, f"Account {recorded.pipedream_id} recorded (#{recorded.pk})."

@@ -1,0 +1,106 @@
+"""Django admin for the sandbox's state (the control page at /sandbox/ is the friendlier view)."""
+
+from django.contrib import admin
+
+from sandbox import services, webhooks
+from sandbox.models import (
+    Account,
+    ConnectToken,
+    ExternalUser,
+    Fault,
+    OAuthAccessToken,
+    WebhookDelivery,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Issued credentials are records, not something to edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OAuthAccessToken)
+class OAuthAccessTokenAdmin(ReadOnlyAdmin):
+    list_display = ["client_id", "scope", "created_at", "expires_at"]
+    exclude = ["token_hash"]
+
+
+@admin.register(ConnectToken)
+class ConnectTokenAdmin(ReadOnlyAdmin):
+    list_display = ["token_hint", "external_user_id", "environment", "expires_at", "used_at"]
+    list_filter = ["environment"]
+    search_fields = ["external_user_id", "token_hint"]
+    exclude = ["token_hash"]
+
+
+class AccountInline(admin.TabularInline):
+    model = Account
+    fields = ["account_id", "app_slug", "name", "healthy", "dead"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(ExternalUser)
+class ExternalUserAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "public_id", "environment", "project_id", "created_at"]
+    list_filter = ["environment"]
+    search_fields = ["external_id", "public_id"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+    inlines = [AccountInline]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "app_slug", "name", "user", "healthy", "dead", "created_at"]
+    list_filter = ["app_slug", "healthy", "dead", "user__environment"]
+    search_fields = ["account_id", "name", "user__external_id"]
+    readonly_fields = ["account_id", "created_at", "updated_at"]
+    raw_id_fields = ["user"]
+    actions = ["mark_healthy", "mark_unhealthy", "mark_dead"]
+
+    @admin.action(permissions=["change"], description="Mark healthy")
+    def mark_healthy(self, request, queryset):
+        for account in queryset:
+            services.account_set_health(account, state="healthy")
+
+    @admin.action(permissions=["change"], description="Mark unhealthy")
+    def mark_unhealthy(self, request, queryset):
+        for account in queryset:
+            services.account_set_health(account, state="unhealthy")
+
+    @admin.action(permissions=["change"], description="Mark dead")
+    def mark_dead(self, request, queryset):
+        for account in queryset:
+            services.account_set_health(account, state="dead")
+
+
+@admin.register(Fault)
+class FaultAdmin(admin.ModelAdmin):
+    list_display = ["endpoint", "describe", "enabled", "note", "created_at"]
+    list_filter = ["enabled"]
+    list_editable = ["enabled"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "url", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event"]
+    # Every field read-only, but "change" stays so that the retry action is offered.
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(permissions=["change"], description="Send again")
+    def retry(self, request, queryset):
+        for delivery in queryset:
+            webhooks.retry(delivery)
+            webhooks.deliver(delivery.pk)
+        self.message_user(request, f"Sent {queryset.count()} webhook(s) again.")

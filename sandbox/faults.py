@@ -1,0 +1,176 @@
+"""Fault injection for the sandbox's endpoints: latency, throttling, 5xx, hangs, broken JSON.
+
+Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
+`@injectable(name)`. A fault spec is a dict:
+
+    {"latency_ms": 250,      # added delay before answering
+     "rate": 0.5,            # probability (0..1) that the fault fires; default 1
+     "status": 429,          # answer with this status instead of running the view;
+                             #   429 -> {"error": "Throttled"} with Retry-After and
+                             #   X-RateLimit-* headers, others -> {"error": "..."}
+     "retry_after": 2,       # seconds, for a 429 (default 1)
+     "hang_seconds": 30,     # sleep this long, then answer (past a client's timeout)
+     "malformed": true}      # answer 200 with a body that is not valid JSON
+
+Specs come from `settings.SANDBOX_FAULTS` (a dict keyed by endpoint name or pattern,
+e.g. {"pipedream.*": {"latency_ms": 100}}; settable with override_settings) and from
+enabled `sandbox.models.Fault` rows (the sandbox page edits them). Patterns use
+shell-style wildcards (fnmatch). Every matching spec is rolled independently, settings
+first, then rows in creation order: each one that fires adds its latency and hang, and
+the first that fires with a `status` or `malformed` decides the answer.
+"""
+
+import fnmatch
+import functools
+import logging
+import random
+import time
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS = {
+    "pipedream.oauth.token": "POST /v1/oauth/token",
+    "pipedream.tokens.create": "POST /v1/connect/{project_id}/tokens",
+    "pipedream.tokens.validate": "GET /v1/connect/tokens/{ctok}/validate",
+    "pipedream.accounts.list": "GET /v1/connect/{project_id}/accounts",
+    "pipedream.accounts.create": "POST /v1/connect/{project_id}/accounts",
+    "pipedream.accounts.get": "GET /v1/connect/{project_id}/accounts/{account_id}",
+    "pipedream.accounts.delete": "DELETE /v1/connect/{project_id}/accounts/{account_id}",
+    "pipedream.accounts.delete_by_app": "DELETE /v1/connect/{project_id}/apps/{app_id}/accounts",
+    "pipedream.users.list": "GET /v1/connect/{project_id}/users",
+    "pipedream.users.accounts": "GET /v1/connect/{project_id}/users/{external_user_id}/accounts",
+    "pipedream.users.delete": "DELETE /v1/connect/{project_id}/users/{external_user_id}",
+    "pipedream.apps.list": "GET /v1/connect/apps (and /v1/apps)",
+    "pipedream.apps.get": "GET /v1/connect/apps/{app_id} (and /v1/apps/{app_id})",
+    "pipedream.actions.run": "POST /v1/connect/{project_id}/actions/run",
+    "pipedream.workflows.invoke": "POST /sandbox/pipedream/workflows/{endpoint_id}/",
+    "pipedream.connect.page": "GET|POST /_static/connect.html (the hosted page)",
+}
+
+SPEC_KEYS = {"latency_ms", "rate", "status", "retry_after", "hang_seconds", "malformed"}
+RATE_LIMIT = 100  # what X-RateLimit-Limit claims
+MALFORMED_BODY = b'{"data": [{"id": "apn_'  # cut short: not valid JSON
+
+
+class FaultSpecError(ValueError):
+    """A fault spec that cannot be applied (unknown key, wrong type, out of range)."""
+
+
+def clean_spec(spec: dict) -> dict:
+    """The spec with defaults filled in; FaultSpecError names what is wrong."""
+    if not isinstance(spec, dict):
+        raise FaultSpecError(f"A fault spec is a dict, not {type(spec).__name__}.")
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise FaultSpecError(f"Unknown fault keys {sorted(unknown)}; known: {sorted(SPEC_KEYS)}.")
+    try:
+        cleaned = {
+            "latency_ms": int(spec.get("latency_ms") or 0),
+            "rate": float(1.0 if spec.get("rate") is None else spec["rate"]),
+            "status": int(spec["status"]) if spec.get("status") else None,
+            "retry_after": int(spec.get("retry_after") or 1),
+            "hang_seconds": float(spec.get("hang_seconds") or 0),
+            "malformed": bool(spec.get("malformed", False)),
+        }
+    except (TypeError, ValueError) as exc:
+        raise FaultSpecError(f"Bad fault spec {spec!r}: {exc}") from exc
+    if not 0 <= cleaned["rate"] <= 1:
+        raise FaultSpecError(f"rate must be between 0 and 1, not {cleaned['rate']}.")
+    if cleaned["status"] is not None and not 400 <= cleaned["status"] <= 599:
+        raise FaultSpecError(f"status must be a 4xx or 5xx code, not {cleaned['status']}.")
+    if cleaned["latency_ms"] < 0 or cleaned["hang_seconds"] < 0 or cleaned["retry_after"] < 0:
+        raise FaultSpecError("latency_ms, hang_seconds and retry_after cannot be negative.")
+    return cleaned
+
+
+def describe(spec: dict) -> str:
+    """A short human description of a spec, for the sandbox page."""
+    parts = []
+    if spec.get("latency_ms"):
+        parts.append(f"+{spec['latency_ms']} ms")
+    if spec.get("hang_seconds"):
+        parts.append(f"hang {spec['hang_seconds']:g} s")
+    if spec.get("status"):
+        text = f"HTTP {spec['status']}"
+        if spec["status"] == 429:
+            text += f" (Retry-After {spec.get('retry_after') or 1})"
+        parts.append(text)
+    if spec.get("malformed"):
+        parts.append("malformed JSON")
+    rate = spec.get("rate")
+    if rate is not None and rate < 1:
+        parts.append(f"{rate:.0%} of requests")
+    return ", ".join(parts) or "no effect"
+
+
+def matching_specs(endpoint: str) -> list[dict]:
+    """The cleaned specs that apply to `endpoint`: settings first, then enabled rows."""
+    from sandbox.models import Fault
+
+    specs = []
+    configured = getattr(settings, "SANDBOX_FAULTS", None) or {}
+    for pattern, spec in configured.items():
+        if fnmatch.fnmatchcase(endpoint, pattern):
+            try:
+                specs.append(clean_spec(spec))
+            except FaultSpecError:
+                logger.exception("Ignoring SANDBOX_FAULTS[%r]", pattern)
+    for fault in Fault.objects.filter(enabled=True):
+        if fnmatch.fnmatchcase(endpoint, fault.endpoint):
+            specs.append(clean_spec(fault.as_spec()))
+    return specs
+
+
+def error_response(status: int, retry_after: int = 1) -> HttpResponse:
+    """The answer of an injected status: Pipedream's 429 shape, or {"error": "..."}."""
+    if status == 429:
+        response = JsonResponse({"error": "Throttled"}, status=429)
+        response["Retry-After"] = str(retry_after)
+        response["X-RateLimit-Limit"] = str(RATE_LIMIT)
+        response["X-RateLimit-Remaining"] = "0"
+        response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
+        return response
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    return JsonResponse({"error": f"{reason} (injected by the sandbox)"}, status=status)
+
+
+def malformed_response() -> HttpResponse:
+    return HttpResponse(MALFORMED_BODY, status=200, content_type="application/json")
+
+
+def injectable(endpoint: str):
+    """Decorate a view so the faults configured for `endpoint` apply to it."""
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"Unknown sandbox endpoint name {endpoint!r}; add it to ENDPOINTS.")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            delay = 0.0
+            answer = None
+            for spec in matching_specs(endpoint):
+                if spec["rate"] < 1 and random.random() >= spec["rate"]:
+                    continue
+                delay += spec["latency_ms"] / 1000 + spec["hang_seconds"]
+                if answer is None and spec["status"]:
+                    answer = functools.partial(error_response, spec["status"], spec["retry_after"])
+                elif answer is None and spec["malformed"]:
+                    answer = malformed_response
+            if delay:
+                time.sleep(delay)
+            if answer is not None:
+                logger.info("Injected fault on %s: %s", endpoint, request.path)
+                return answer()
+            return view(request, *args, **kwargs)
+
+        wrapped.sandbox_endpoint = endpoint
+        return wrapped
+
+    return decorator

@@ -1,0 +1,95 @@
+"""The sandbox's URLs: the control page at /sandbox/, the emulated Pipedream under pipedream/.
+
+pipedream/ is what PIPEDREAM_API_URL and PIPEDREAM_CONNECT_URL point at in sandbox
+mode: the REST API under v1/, the hosted page under _static/, demo workflows under
+workflows/. BitBadges will get its own include at bitbadges/.
+"""
+
+from django.urls import include, path, re_path
+
+from sandbox import hosted, views
+from sandbox import pipedream_api as api
+
+app_name = "sandbox"
+
+# Paths as on api.pipedream.com (no trailing slashes). The Connect-token forms without
+# a project id come first, then the {project_id} forms; whatever else is asked for
+# gets a JSON 404.
+pipedream_patterns = [
+    path("v1/oauth/token", api.oauth_token, name="oauth-token"),
+    path("v1/apps", api.by_method(GET=api.apps_list), name="apps-legacy"),
+    path("v1/apps/<str:app_id>", api.by_method(GET=api.apps_get), name="app-legacy"),
+    path("v1/connect/apps", api.by_method(GET=api.apps_list), name="apps"),
+    path("v1/connect/apps/<str:app_id>", api.by_method(GET=api.apps_get), name="app"),
+    path("v1/connect/tokens/<str:ctok>/validate", api.tokens_validate, name="token-validate"),
+    # Connect token only: the project comes from the token.
+    path(
+        "v1/connect/accounts",
+        api.by_method(GET=api.accounts_list, POST=api.accounts_create),
+        name="accounts-ctok",
+    ),
+    path(
+        "v1/connect/accounts/<str:account_id>",
+        api.by_method(GET=api.account_get, DELETE=api.account_delete),
+        name="account-ctok",
+    ),
+    path("v1/connect/actions/run", api.by_method(POST=api.actions_run), name="actions-run-ctok"),
+    # With a project id.
+    path(
+        "v1/connect/<str:project_id>/tokens", api.by_method(POST=api.tokens_create), name="tokens"
+    ),
+    path(
+        "v1/connect/<str:project_id>/accounts",
+        api.by_method(GET=api.accounts_list, POST=api.accounts_create),
+        name="accounts",
+    ),
+    path(
+        "v1/connect/<str:project_id>/accounts/<str:account_id>",
+        api.by_method(GET=api.account_get, DELETE=api.account_delete),
+        name="account",
+    ),
+    path(
+        "v1/connect/<str:project_id>/apps/<str:app_id>/accounts",
+        api.by_method(DELETE=api.accounts_delete_by_app),
+        name="app-accounts",
+    ),
+    path("v1/connect/<str:project_id>/users", api.by_method(GET=api.users_list), name="users"),
+    path(
+        "v1/connect/<str:project_id>/users/<str:external_user_id>",
+        api.by_method(DELETE=api.user_delete),
+        name="user",
+    ),
+    path(
+        "v1/connect/<str:project_id>/users/<str:external_user_id>/accounts",
+        api.by_method(GET=api.user_accounts),
+        name="user-accounts",
+    ),
+    path(
+        "v1/connect/<str:project_id>/actions/run",
+        api.by_method(POST=api.actions_run),
+        name="actions-run",
+    ),
+    re_path(
+        r"^workflows/(?P<endpoint_id>e[no][a-z0-9-]+)/?$", api.workflow_invoke, name="workflow"
+    ),
+    path("_static/connect.html", hosted.connect_page, name="connect"),
+    re_path(
+        r"^_static/connect-(?P<result>success|error)\.html$",
+        hosted.connect_result,
+        name="connect-result",
+    ),
+    re_path(r"^.*$", api.not_found),
+]
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("accounts/<int:pk>/health", views.account_health, name="account-health"),
+    path("accounts/<int:pk>/profile", views.account_profile, name="account-profile"),
+    path("accounts/<int:pk>/delete", views.account_delete, name="account-delete"),
+    path("faults/add", views.fault_add, name="fault-add"),
+    path("faults/<int:pk>/delete", views.fault_delete, name="fault-delete"),
+    path("faults/<int:pk>/toggle", views.fault_toggle, name="fault-toggle"),
+    path("webhooks/run", views.deliveries_run, name="deliveries-run"),
+    path("webhooks/<int:pk>/retry", views.delivery_retry, name="delivery-retry"),
+    path("pipedream/", include((pipedream_patterns, "pipedream"))),
+]

@@ -1,0 +1,161 @@
+"""The sandbox control page (/sandbox/, staff only): accounts, faults, webhook deliveries.
+
+It is how a demo or a manual test makes the outside world misbehave: mark an account
+unhealthy or dead, edit what its upstream reports (the profile the demo actions read),
+inject faults into the emulated endpoints, and watch or retry connection webhooks.
+"""
+
+import functools
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from sandbox import services, webhooks
+from sandbox.credentials import SANDBOX_CREDENTIALS
+from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec, describe
+from sandbox.forms import FaultForm, HealthForm, ProfileForm
+from sandbox.models import Account, ConnectToken, Fault, WebhookDelivery
+
+
+def staff_required(view):
+    """Staff only. Anonymous visitors never get here: LoginRequiredMiddleware sends them
+    to the login page first."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("The sandbox control page is for staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _settings_faults() -> list[dict]:
+    rows = []
+    for pattern, spec in (getattr(settings, "SANDBOX_FAULTS", None) or {}).items():
+        try:
+            text = describe(clean_spec(spec))
+        except FaultSpecError as exc:
+            text = f"ignored: {exc}"
+        rows.append({"endpoint": pattern, "description": text})
+    return rows
+
+
+def _back(anchor: str):
+    return redirect(f"{reverse('sandbox:index')}#{anchor}")
+
+
+@require_GET
+@staff_required
+def index(request):
+    return _render_index(request)
+
+
+def _render_index(request, fault_form=None, status=200):
+    accounts = list(Account.objects.select_related("user").order_by("-created_at")[:100])
+    for account in accounts:
+        account.profile_text = json.dumps(account.profile, indent=2, sort_keys=True)
+    context = {
+        "accounts": accounts,
+        "faults": Fault.objects.all(),
+        "settings_faults": _settings_faults(),
+        "fault_form": fault_form or FaultForm(),
+        "endpoints": ENDPOINTS,
+        "deliveries": WebhookDelivery.objects.all()[:25],
+        "tokens": ConnectToken.objects.all()[:10],
+        "credentials": SANDBOX_CREDENTIALS,
+        "api_base": request.build_absolute_uri("/sandbox/pipedream"),
+    }
+    return render(request, "sandbox/index.html", context, status=status)
+
+
+@require_POST
+@staff_required
+def account_health(request, pk: int):
+    account = get_object_or_404(Account, pk=pk)
+    form = HealthForm(request.POST)
+    if form.is_valid():
+        services.account_set_health(
+            account, state=form.cleaned_data["state"], error=form.cleaned_data["error"]
+        )
+        messages.success(request, f"{account.account_id} is now {form.cleaned_data['state']}.")
+    else:
+        messages.error(request, "Choose healthy, unhealthy or dead.")
+    return _back("accounts")
+
+
+@require_POST
+@staff_required
+def account_profile(request, pk: int):
+    account = get_object_or_404(Account, pk=pk)
+    form = ProfileForm(request.POST)
+    if form.is_valid():
+        account.profile = form.cleaned_data["profile"]
+        account.save(update_fields=["profile", "updated_at"])
+        messages.success(request, f"Saved the profile of {account.account_id}.")
+    else:
+        messages.error(request, f"{account.account_id}: {' '.join(form.errors['profile'])}")
+    return _back("accounts")
+
+
+@require_POST
+@staff_required
+def account_delete(request, pk: int):
+    account = get_object_or_404(Account, pk=pk)
+    account.delete()
+    messages.success(request, f"Deleted {account.account_id} (as if revoked upstream).")
+    return _back("accounts")
+
+
+@require_POST
+@staff_required
+def fault_add(request):
+    form = FaultForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The fault was not added: see the form.")
+        return _render_index(request, fault_form=form, status=400)
+    fault = form.save()
+    messages.success(request, f"Injecting into {fault.endpoint}: {fault.describe()}.")
+    return _back("faults")
+
+
+@require_POST
+@staff_required
+def fault_delete(request, pk: int):
+    get_object_or_404(Fault, pk=pk).delete()
+    messages.success(request, "Fault removed.")
+    return _back("faults")
+
+
+@require_POST
+@staff_required
+def fault_toggle(request, pk: int):
+    fault = get_object_or_404(Fault, pk=pk)
+    fault.enabled = not fault.enabled
+    fault.save(update_fields=["enabled"])
+    messages.success(request, f"Fault on {fault.endpoint} {'on' if fault.enabled else 'off'}.")
+    return _back("faults")
+
+
+@require_POST
+@staff_required
+def deliveries_run(request):
+    sent = webhooks.run_pending()
+    messages.success(request, f"Sent {len(sent)} pending webhook(s).")
+    return _back("webhooks")
+
+
+@require_POST
+@staff_required
+def delivery_retry(request, pk: int):
+    delivery = get_object_or_404(WebhookDelivery, pk=pk)
+    webhooks.retry(delivery)
+    webhooks.deliver(delivery.pk)
+    delivery.refresh_from_db()
+    messages.success(request, f"Webhook {delivery.event} to {delivery.url}: {delivery.status}.")
+    return _back("webhooks")

@@ -1,0 +1,225 @@
+// Connect & Claim: open Pipedream Connect in a full-screen iframe (ours, no SDK).
+//
+// Progressive enhancement: every Connect / Reconnect button is a plain link to
+// /connect/<app>/ (Connect Link), which works without JavaScript. With it, a click
+// mints a token (POST /connect/token/), opens the hosted page in an iframe, and
+// listens for its postMessage protocol: {type: "success", authProvisionId},
+// {type: "error", error}, {type: "close"}. Unlike the official SDK we accept a message
+// only from the Connect origin (taken from the iframe URL) and only from our iframe.
+(function () {
+  "use strict";
+
+  var TOKEN_URL = "/connect/token/";
+  var ACCOUNTS_URL = "/accounts/";
+  var active = null; // {iframe, button, origin, session, callbackUrl, listener, keyListener}
+
+  function csrfToken() {
+    var headers = document.body.getAttribute("hx-headers");
+    if (headers) {
+      try {
+        var parsed = JSON.parse(headers);
+        if (parsed["x-csrftoken"]) return parsed["x-csrftoken"];
+      } catch (e) { /* fall back to the cookie */ }
+    }
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function post(url, data) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "X-CSRFToken": csrfToken()
+      },
+      body: JSON.stringify(data)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok) {
+          throw new Error(body.error || "Something went wrong (" + response.status + "). Please try again.");
+        }
+        return body;
+      });
+    }, function () {
+      throw new Error("We could not reach the site. Check your connection and try again.");
+    });
+  }
+
+  // --- messages ----------------------------------------------------------------------
+
+  function announce(text, kind) {
+    var region = document.getElementById("messages");
+    if (!region) return;
+    var list = region.querySelector("ul.messages");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "messages";
+      region.appendChild(list);
+    }
+    list.textContent = "";
+    var item = document.createElement("li");
+    item.className = "message " + (kind || "info");
+    item.textContent = text;
+    list.appendChild(item);
+  }
+
+  function errorNear(button, text) {
+    var holder = button.closest("li") || button.parentNode;
+    var box = holder.querySelector(".connect-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "connect-error";
+      box.setAttribute("role", "alert");
+      holder.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function clearError(button) {
+    var holder = button.closest("li") || button.parentNode;
+    var box = holder && holder.querySelector(".connect-error");
+    if (box) box.hidden = true;
+  }
+
+  // --- the iframe ----------------------------------------------------------------------
+
+  function close() {
+    if (!active) return;
+    var state = active;
+    active = null;
+    window.removeEventListener("message", state.listener);
+    document.removeEventListener("keydown", state.keyListener);
+    state.iframe.remove();
+    document.documentElement.classList.remove("connect-open");
+    state.button.removeAttribute("aria-busy");
+    // The button may have been re-rendered with the list; find its twin.
+    var target = document.body.contains(state.button) ? state.button : findTwin(state.button);
+    if (target) target.focus();
+  }
+
+  function findTwin(button) {
+    var app = button.getAttribute("data-app");
+    var account = button.getAttribute("data-account");
+    var selector = '[data-connect][data-app="' + CSS.escape(app) + '"]';
+    selector += account ? '[data-account="' + CSS.escape(account) + '"]' : ":not([data-account])";
+    return document.querySelector(selector);
+  }
+
+  function refreshAccounts() {
+    if (window.htmx && document.getElementById("accounts")) {
+      return window.htmx.ajax("GET", ACCOUNTS_URL, { target: "#accounts", swap: "outerHTML" });
+    }
+    window.location.reload();
+  }
+
+  function onSuccess(state, accountId) {
+    post(state.callbackUrl, { session: state.session, account: accountId }).then(
+      function (body) {
+        state.succeeded = true;
+        var done = refreshAccounts();
+        var say = function () {
+          announce(body.message || "Your account is connected.", "success");
+          // The list was re-rendered: give focus back to the new twin of the button.
+          var focused = document.activeElement;
+          if (!active && (!focused || focused === document.body || !document.body.contains(focused))) {
+            var twin = findTwin(state.button);
+            if (twin) twin.focus();
+          }
+        };
+        if (done && done.then) done.then(say); else say();
+      },
+      function (error) {
+        errorNear(state.button, error.message);
+        announce(error.message, "error");
+      }
+    );
+  }
+
+  function open(button, body) {
+    var origin;
+    try {
+      origin = new URL(body.iframe_url, window.location.href).origin;
+    } catch (e) {
+      throw new Error("The site sent an unusable Connect address. Please try again.");
+    }
+    var iframe = document.createElement("iframe");
+    iframe.id = "pipedream-connect-iframe";
+    iframe.className = "connect-frame";
+    iframe.title = "Pipedream Connect";
+    iframe.src = body.iframe_url;
+    var state = {
+      iframe: iframe,
+      button: button,
+      origin: origin,
+      session: body.session,
+      callbackUrl: body.callback_url || "/connect/callback/",
+      succeeded: false
+    };
+    state.listener = function (event) {
+      if (event.origin !== state.origin || event.source !== iframe.contentWindow) return;
+      var data = event.data || {};
+      if (data.type === "success" && typeof data.authProvisionId === "string") {
+        onSuccess(state, data.authProvisionId);
+      } else if (data.type === "error") {
+        if (state.succeeded) return; // an empty error after success is a known Pipedream quirk
+        var text = data.error ? String(data.error) : "The connection was not completed.";
+        errorNear(button, text);
+        announce(text, "error");
+      } else if (data.type === "close") {
+        close();
+      }
+    };
+    state.keyListener = function (event) {
+      if (event.key === "Escape") close();
+    };
+    active = state;
+    window.addEventListener("message", state.listener);
+    document.addEventListener("keydown", state.keyListener);
+    document.documentElement.classList.add("connect-open");
+    iframe.addEventListener("load", function () {
+      // Esc inside the frame reaches us only when the frame is same-origin (the
+      // sandbox); a cross-origin page keeps its keys, and offers its own close button.
+      try {
+        iframe.contentWindow.document.addEventListener("keydown", state.keyListener);
+      } catch (e) { /* cross-origin: expected */ }
+    });
+    document.body.appendChild(iframe);
+    iframe.focus();
+  }
+
+  function start(button) {
+    if (active || button.getAttribute("aria-busy") === "true") return;
+    button.setAttribute("aria-busy", "true");
+    clearError(button);
+    var data = { app: button.getAttribute("data-app") };
+    var account = button.getAttribute("data-account");
+    if (account) data.account = account;
+    post(TOKEN_URL, data).then(
+      function (body) {
+        try {
+          open(button, body);
+        } catch (error) {
+          button.removeAttribute("aria-busy");
+          errorNear(button, error.message);
+        }
+      },
+      function (error) {
+        button.removeAttribute("aria-busy");
+        errorNear(button, error.message);
+        announce(error.message, "error");
+      }
+    );
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-connect]");
+    if (!button || event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return; // new tab: Connect Link
+    event.preventDefault();
+    start(button);
+  });
+
+})();

@@ -1,0 +1,45 @@
+"""Fixtures shared by the whole suite."""
+
+import tempfile
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+
+def pytest_configure(config):
+    # Tests serve static files from the source folders (no collectstatic step), the way
+    # DEBUG does, while every other setting stays as in production.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.STATIC_ROOT = tempfile.mkdtemp(prefix="cc-static-")
+
+
+@pytest.fixture(autouse=True)
+def _close_upstream_connections():
+    """A kept-alive connection to live_server would pin one of its request threads, and
+    that thread's database connection, past the test (PostgreSQL then cannot drop the
+    test database)."""
+    yield
+    from connections.pipedream import close_shared_session
+
+    close_shared_session()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache (tokens, rate limits)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", email="alice@example.com", password="connect-demo"
+    )

@@ -1,0 +1,151 @@
+"""Settings come from the environment, and a wrong environment gets a clear refusal.
+
+Each case starts a fresh `manage.py` process, since settings are read once at start.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRINT_SETTINGS = (
+    "import json; from django.conf import settings as s; "
+    "print(json.dumps({k: getattr(s, k) for k in %r}, default=str))"
+)
+# Variables a developer's shell or .env might hold; each case starts from none of them.
+ALL_VARS = [
+    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "PUBLIC_URL",
+    "PIPEDREAM_CLIENT_ID", "PIPEDREAM_CLIENT_SECRET", "PIPEDREAM_PROJECT_ID",
+    "PIPEDREAM_PROJECT_ENVIRONMENT", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL",
+    "BITBADGES_API_URL", "BITBADGES_API_KEY", "EMAIL_URL", "DEFAULT_FROM_EMAIL",
+    "SIGNUP_OPEN", "SANDBOX", "SANDBOX_FAULTS", "CONNECT_TOKEN_RATE_LIMIT",
+]  # fmt: skip
+
+
+def run(args, env_vars, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ALL_VARS}
+    # A developer's .env must not leak into these cases.
+    env["ENV_FILE"] = ""
+    env.update(env_vars)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def read_settings(names, env_vars, tmp_path):
+    result = run(["shell", "-c", PRINT_SETTINGS % (names,)], env_vars, tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = run(["check"], {"ALLOWED_HOSTS": "example.com"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = run(["check"], {"SECRET_KEY": "x" * 50}, tmp_path)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PIPEDREAM_PROJECT_ENVIRONMENT", "prod", "must be 'development' or 'production'"),
+        ("PUBLIC_URL", "claims.example.com", "PUBLIC_URL must be an absolute http(s) URL"),
+        ("DATABASE_URL", "nosuchdb://x", "nosuchdb"),
+        ("DEBUG", "perhaps", "DEBUG"),
+        ("CONNECT_TOKEN_RATE_LIMIT", "ten", "count/seconds such as 10/60"),
+        ("CONNECT_TOKEN_RATE_LIMIT", "10/0", "count/seconds such as 10/60"),
+    ],
+)
+def test_malformed_values_are_named(tmp_path, name, value, says):
+    env = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", name: value}
+    result = run(["check"], env, tmp_path)
+    assert result.returncode != 0
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_defaults(tmp_path):
+    values = read_settings(
+        ["DEBUG", "SANDBOX", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL", "BITBADGES_API_URL"],
+        {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com"},
+        tmp_path,
+    )
+    assert values == {
+        "DEBUG": False,
+        "SANDBOX": False,
+        "PIPEDREAM_API_URL": "https://api.pipedream.com",
+        "PIPEDREAM_CONNECT_URL": "https://pipedream.com",
+        "BITBADGES_API_URL": "https://api.bitbadges.io",
+    }
+
+
+def test_development_without_credentials_uses_the_sandbox(tmp_path):
+    values = read_settings(
+        ["SANDBOX", "PIPEDREAM_API_URL", "PIPEDREAM_CLIENT_ID", "INSTALLED_APPS"],
+        {"DEBUG": "true", "PUBLIC_URL": "http://127.0.0.1:9000"},
+        tmp_path,
+    )
+    assert values["SANDBOX"] is True
+    assert values["PIPEDREAM_API_URL"] == "http://127.0.0.1:9000/sandbox/pipedream"
+    assert values["PIPEDREAM_CLIENT_ID"] == "sandbox-client-id"
+    assert "sandbox" in values["INSTALLED_APPS"]
+
+
+def test_development_with_real_credentials_does_not_use_the_sandbox(tmp_path):
+    values = read_settings(
+        ["SANDBOX", "PIPEDREAM_API_URL", "INSTALLED_APPS"],
+        {"DEBUG": "true", "PIPEDREAM_CLIENT_ID": "real", "PIPEDREAM_CLIENT_SECRET": "s"},
+        tmp_path,
+    )
+    assert values["SANDBOX"] is False
+    assert values["PIPEDREAM_API_URL"] == "https://api.pipedream.com"
+    assert "sandbox" not in values["INSTALLED_APPS"]
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "options"),
+    [
+        ("consolemail://", "django.core.mail.backends.console.EmailBackend", {}),
+        (
+            "smtp+tls://mailer:s3cret@mail.example.com:587",
+            "django.core.mail.backends.smtp.EmailBackend",
+            {
+                "host": "mail.example.com",
+                "port": 587,
+                "username": "mailer",
+                "password": "s3cret",
+                "use_tls": True,
+            },
+        ),
+        (
+            "filemail:////tmp/cc-mail",
+            "django.core.mail.backends.filebased.EmailBackend",
+            {"file_path": "/tmp/cc-mail"},
+        ),
+    ],
+)
+def test_email_url_becomes_mailers(tmp_path, url, backend, options):
+    values = read_settings(["MAILERS"], {"DEBUG": "true", "EMAIL_URL": url}, tmp_path)
+    assert values["MAILERS"] == {"default": {"BACKEND": backend, "OPTIONS": options}}
+
+
+def test_env_example_lists_every_setting():
+    text = (ROOT / ".env.example").read_text()
+    for name in ALL_VARS:
+        assert f"{name}=" in text, f"{name} is missing from .env.example"

@@ -1,0 +1,54 @@
+"""`manage.py seed_demo`: the demo members and apps, and safe to run twice."""
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from connections.models import App
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seeds_members_admin_and_apps(django_user_model):
+    output = seed()
+    assert "Demo ready" in output
+    for username in ("alice", "bob", "admin"):
+        assert authenticate(username=username, password="connect-demo") is not None
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert not django_user_model.objects.get(username="alice").is_staff
+    apps = list(App.objects.enabled().values_list("slug", flat=True))
+    assert apps == ["github", "slack", "google_sheets", "discord", "gitlab", "notion"]
+    github = App.objects.get(slug="github")
+    assert github.name == "GitHub"
+    assert github.image_url.startswith("http")
+
+
+def test_running_twice_changes_nothing_and_keeps_a_changed_password(django_user_model):
+    seed()
+    alice = django_user_model.objects.get(username="alice")
+    alice.set_password("alice-chose-this-one")
+    alice.save()
+    ids = sorted(django_user_model.objects.values_list("pk", "external_id"))
+    seed()
+    assert sorted(django_user_model.objects.values_list("pk", "external_id")) == ids
+    assert django_user_model.objects.count() == 3
+    assert App.objects.count() == 6
+    assert authenticate(username="alice", password="alice-chose-this-one") is not None
+
+
+def test_admin_choices_on_apps_are_refreshed_to_the_demo_state():
+    seed()
+    App.objects.filter(slug="slack").update(enabled=False, name="Renamed")
+    seed()
+    slack = App.objects.get(slug="slack")
+    assert slack.enabled is True
+    assert slack.name == "Slack"
