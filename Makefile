@@ -14,7 +14,7 @@ PORT ?= 8000
 
 # The environment the checks and the test suite run in (pytest adds the same via
 # pyproject.toml); a developer's .env is not needed for either.
-TEST_ENV := SECRET_KEY=test-only-secret-key ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true
+TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true
 
 .PHONY: help setup run test lint bench clean
 

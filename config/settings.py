@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "users",
     "connections",
+    "claims",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,46 @@ BITBADGES_API_URL = env.str("BITBADGES_API_URL", default=_bitbadges_default).rst
 BITBADGES_API_KEY = env.str("BITBADGES_API_KEY", default="")
 if SANDBOX and not BITBADGES_API_KEY:
     BITBADGES_API_KEY = SANDBOX_CREDENTIALS["bitbadges_api_key"]
+
+# Seconds: (connect, read) for every call to BitBadges; retries for idempotent calls.
+BITBADGES_TIMEOUT = env.float("BITBADGES_TIMEOUT", default=10.0)
+BITBADGES_MAX_RETRIES = env.int("BITBADGES_MAX_RETRIES", default=3)
+
+# --- Claims ---------------------------------------------------------------------------
+
+# Keys that encrypt claim secrets (passwords, store secrets) at rest: one or more
+# strings of 32+ characters, comma-separated, newest first (older ones still decrypt,
+# for rotation). Required with DEBUG off; development derives one from SECRET_KEY.
+CLAIM_SECRETS_KEYS = env.list("CLAIM_SECRETS_KEYS", default=[])
+if not CLAIM_SECRETS_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CLAIM_SECRETS_KEYS is required when DEBUG is off: one or more random strings "
+            "of 32+ characters that encrypt claim passwords and store secrets."
+        )
+    CLAIM_SECRETS_KEYS = [f"development-only:{SECRET_KEY}"]
+if any(len(key) < 32 for key in CLAIM_SECRETS_KEYS):
+    raise ImproperlyConfigured("Each CLAIM_SECRETS_KEYS entry must be at least 32 characters.")
+
+# How a completion is retried after a transient failure: attempts in all, then failed.
+CLAIMS_MAX_ATTEMPTS = env.int("CLAIMS_MAX_ATTEMPTS", default=6)
+# Seconds: the first retry delay (doubled each time, with jitter) and its ceiling.
+CLAIMS_RETRY_BASE = env.float("CLAIMS_RETRY_BASE", default=30.0)
+CLAIMS_RETRY_MAX = env.float("CLAIMS_RETRY_MAX", default=3600.0)
+# Seconds: how often and how long to poll a BitBadges claim attempt before calling
+# its outcome unknown (it is then checked again before any resend).
+CLAIMS_POLL_INTERVAL = env.float("CLAIMS_POLL_INTERVAL", default=2.0)
+CLAIMS_POLL_DEADLINE = env.float("CLAIMS_POLL_DEADLINE", default=30.0)
+# "Check again" presses a member may make per window: "count/seconds".
+_rate = env.str("CLAIMS_CHECK_RATE_LIMIT", default="5/60")
+try:
+    CLAIMS_CHECK_RATE_LIMIT = tuple(int(part) for part in _rate.split("/"))
+    if len(CLAIMS_CHECK_RATE_LIMIT) != 2 or min(CLAIMS_CHECK_RATE_LIMIT) < 1:
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(
+        f"CLAIMS_CHECK_RATE_LIMIT must be count/seconds such as 5/60, not {_rate!r}."
+    ) from None
 
 # Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.

@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # /accounts/ and /connect/...: the member's connections.
     path("", include("connections.urls")),
+    path("", include("claims.urls")),
 ]
 
 if settings.SANDBOX:

@@ -5,17 +5,16 @@ import functools
 import hashlib
 import logging
 import math
-import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import ratelimit
 from connections import pipedream, references, signals
 from connections.models import App, ConnectedAccount, ConnectSession
 
@@ -165,17 +164,9 @@ def _rate_limit() -> tuple[int, int]:
 def _rate_limit_hit(member) -> None:
     """Count one mint for `member`; TooManyAttempts past the limit (a fixed window)."""
     limit, window = _rate_limit()
-    now = time.time()
-    bucket = int(now // window)
-    key = f"connections:mint:{member.pk}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
-    if count > limit:
-        raise TooManyAttempts(retry_after=math.ceil((bucket + 1) * window - now))
+    retry_after = ratelimit.hit("connect-token", member.pk, limit=limit, window=window)
+    if retry_after is not None:
+        raise TooManyAttempts(retry_after=retry_after)
 
 
 def session_reference(session: ConnectSession) -> str:

@@ -1,0 +1,313 @@
+"""Claims: what a member can earn, and the ledger of what was delivered to whom.
+
+A `Claim` names a BitBadges claim, the rules a member must meet (required apps with a
+healthy account, plus an optional criterion checked by running a Pipedream action on
+the member's account) and how it is delivered. A `Completion` is the ledger row for one
+(claim, member); every change of its state leaves a `CompletionEvent`.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from claims import secrets
+
+
+class ClaimQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+    def needing_app(self, app_slug: str):
+        return self.filter(required_apps__slug=app_slug).distinct()
+
+
+class Claim(models.Model):
+    class Delivery(models.TextChoices):
+        BITBADGES = "bitbadges", "Complete the BitBadges claim (password plugin)"
+        DYNAMIC_STORE = "dynamic_store", "Add the address to a BitBadges dynamic store"
+        WORKFLOW = "workflow", "Invoke a Pipedream workflow for the member"
+
+    class Comparison(models.TextChoices):
+        EQ = "eq", "equals"
+        NE = "ne", "does not equal"
+        GT = "gt", "is greater than"
+        GTE = "gte", "is at least"
+        LT = "lt", "is less than"
+        LTE = "lte", "is at most"
+        CONTAINS = "contains", "contains"
+        TRUTHY = "truthy", "is true (present, non-empty)"
+
+    slug = models.SlugField(
+        max_length=80, unique=True, help_text="Short name for links, e.g. github-starter."
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Shown to members.")
+    bitbadges_claim_id = models.CharField(
+        "BitBadges claim ID",
+        max_length=100,
+        blank=True,
+        help_text="Required for the BitBadges method; for the others it lets an unknown "
+        "outcome be checked against BitBadges before anything is sent again.",
+    )
+    enabled = models.BooleanField(
+        default=False, help_text="Only enabled claims are shown to members and delivered."
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Optional window start.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Optional window end.")
+    cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Optional: at most this many completions through us."
+    )
+
+    # Rules.
+    required_apps = models.ManyToManyField(
+        "connections.App",
+        related_name="claims",
+        help_text="The member needs a healthy account of each of these apps.",
+    )
+    criterion_app = models.ForeignKey(
+        "connections.App",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Optional criterion: the app whose account the action runs on.",
+    )
+    criterion_action = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Pipedream action key, e.g. github-get-current-user.",
+    )
+    criterion_props = models.JSONField(
+        default=dict, blank=True, help_text='Other props of the action, e.g. {"repo": "o/r"}.'
+    )
+    criterion_path = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Dotted path into the action's result, e.g. public_repos or items.0.name.",
+    )
+    criterion_comparison = models.CharField(max_length=10, choices=Comparison.choices, blank=True)
+    criterion_value = models.CharField(
+        max_length=200, blank=True, help_text="Compared as a number when both sides are numbers."
+    )
+    identity_path = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Optional path into the action's result naming the upstream identity (e.g. "
+        "login): the claim then completes once per identity, whichever member connected it.",
+    )
+
+    # Delivery.
+    delivery = models.CharField(max_length=20, choices=Delivery.choices)
+    password_instance_id = models.CharField(
+        "password plugin instance ID", max_length=100, blank=True
+    )
+    password_encrypted = models.TextField(blank=True, editable=False)
+    store_id = models.CharField("dynamic store ID", max_length=100, blank=True)
+    store_secret_encrypted = models.TextField(blank=True, editable=False)
+    workflow_url = models.URLField("workflow URL", max_length=500, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClaimQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(starts_at__lt=models.F("ends_at")),
+                name="claim_window_order",
+                violation_error_message="The window must start before it ends.",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    # Secrets: write-only from outside; read only by the delivery code.
+    def set_password(self, raw: str) -> None:
+        self.password_encrypted = secrets.encrypt(raw)
+
+    def set_store_secret(self, raw: str) -> None:
+        self.store_secret_encrypted = secrets.encrypt(raw)
+
+    def password(self) -> str:
+        return secrets.decrypt(self.password_encrypted)
+
+    def store_secret(self) -> str:
+        return secrets.decrypt(self.store_secret_encrypted)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    @property
+    def has_store_secret(self) -> bool:
+        return bool(self.store_secret_encrypted)
+
+    @property
+    def has_criterion(self) -> bool:
+        return bool(self.criterion_action)
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (self.starts_at is None or self.starts_at <= now) and (
+            self.ends_at is None or now < self.ends_at
+        )
+
+    def clean(self):
+        errors = {}
+        if self.delivery == self.Delivery.BITBADGES:
+            if not self.bitbadges_claim_id:
+                errors["bitbadges_claim_id"] = "The BitBadges method needs the claim ID."
+            if not self.password_instance_id:
+                errors["password_instance_id"] = (
+                    "The BitBadges method needs the password plugin's instance ID."
+                )
+        elif self.delivery == self.Delivery.DYNAMIC_STORE:
+            if not self.store_id:
+                errors["store_id"] = "The dynamic store method needs the store ID."
+        elif self.delivery == self.Delivery.WORKFLOW and not self.workflow_url:
+            errors["workflow_url"] = "The workflow method needs the workflow's URL."
+        criterion = [self.criterion_action, self.criterion_path, self.criterion_comparison]
+        if any(criterion) or self.criterion_app_id:
+            if not self.criterion_app_id:
+                errors["criterion_app"] = "A criterion needs the app whose account it runs on."
+            if not self.criterion_action:
+                errors["criterion_action"] = "A criterion needs a Pipedream action key."
+            if not self.criterion_path:
+                errors["criterion_path"] = "A criterion needs a path into the action's result."
+            if not self.criterion_comparison:
+                errors["criterion_comparison"] = "A criterion needs a comparison."
+            elif self.criterion_comparison != self.Comparison.TRUTHY and self.criterion_value == "":
+                errors["criterion_value"] = "This comparison needs a value."
+        if self.identity_path and not self.criterion_action:
+            errors["identity_path"] = "The identity comes from the criterion's action result."
+        if not isinstance(self.criterion_props, dict):
+            errors["criterion_props"] = "Props are a JSON object."
+        if self.starts_at and self.ends_at and self.starts_at >= self.ends_at:
+            errors["ends_at"] = "The window must end after it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class CompletionQuerySet(models.QuerySet):
+    def for_member(self, member):
+        return self.filter(member=member)
+
+    def due(self, now=None):
+        """Rows a worker should pick up now: scheduled ones whose time has come, and
+        ones a worker holds on an expired lease (it died mid-way)."""
+        now = now or timezone.now()
+        scheduled = models.Q(
+            state__in=[Completion.State.WAITING, Completion.State.RETRYING],
+            next_attempt_at__lte=now,
+        )
+        abandoned = models.Q(
+            state__in=[Completion.State.CHECKING, Completion.State.DELIVERING],
+            lease_expires_at__lte=now,
+        )
+        return self.filter(scheduled | abandoned)
+
+
+class Completion(models.Model):
+    """The ledger: one row per (claim, member), whatever happens to it."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        CHECKING = "checking", "Checking"
+        DELIVERING = "delivering", "Delivering"
+        COMPLETED = "completed", "Completed"
+        INELIGIBLE = "ineligible", "Not eligible yet"
+        FAILED = "failed", "Failed"
+        RETRYING = "retrying", "Retrying"
+
+    IN_PROGRESS = (State.WAITING, State.CHECKING, State.DELIVERING, State.RETRYING)
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="completions")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="completions",
+        help_text="Empty once the member deleted their account (the row stays for audit).",
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Tries since the last request, counting this one."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it is in this state, for the member.")
+    evidence = models.JSONField(
+        default=list, blank=True, help_text="Per rule: rule, result, value seen, when."
+    )
+    address = models.CharField(
+        max_length=100, blank=True, help_text="The BitBadges address delivered to."
+    )
+    upstream_identity = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The upstream identity this completion took (e.g. github:octocat).",
+    )
+    delivery_reference = models.TextField(
+        blank=True, help_text="Claim attempt ID, store action or the workflow's response."
+    )
+    outcome_unknown = models.BooleanField(
+        default=False,
+        help_text="A delivery may have happened without us hearing the answer; it is "
+        "checked upstream before anything is sent again.",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CompletionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim", "member"], name="completion_one_per_claim_member"
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "upstream_identity"],
+                condition=~models.Q(upstream_identity=""),
+                name="completion_one_per_claim_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["member", "claim"]),
+        ]
+
+    def __str__(self):
+        return f"{self.claim} · {self.member or 'deleted member'} · {self.state}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in self.IN_PROGRESS
+
+
+class CompletionEvent(models.Model):
+    """An audit row for every transition of a completion."""
+
+    completion = models.ForeignKey(Completion, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12)
+    actor = models.CharField(
+        max_length=200, help_text="Who or what caused it: a signal, the worker, a member, an admin."
+    )
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_state or '·'} → {self.to_state} by {self.actor}"

@@ -1,0 +1,40 @@
+"""Claims listen to connections' signals (connections never imports claims).
+
+The signals are sent on commit; each receiver only records a request for a check and
+queues the task, so a slow upstream never holds up the request that connected an account.
+"""
+
+import logging
+
+from django.dispatch import receiver
+
+from connections.signals import account_connected, account_disconnected, account_health_changed
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(account_connected, dispatch_uid="claims.account_connected")
+def on_account_connected(sender, *, account, member, created=True, session=None, **kwargs):
+    from claims import services
+
+    services.requests_for_account(
+        member=member, app_slug=account.app.slug, actor="signal: account connected"
+    )
+
+
+@receiver(account_health_changed, dispatch_uid="claims.account_health_changed")
+def on_account_health_changed(sender, *, account, member, previous, current, **kwargs):
+    from claims import services
+
+    services.requests_for_account(
+        member=member, app_slug=account.app.slug, actor=f"signal: account {current}"
+    )
+
+
+@receiver(account_disconnected, dispatch_uid="claims.account_disconnected")
+def on_account_disconnected(sender, *, member, app_slug, **kwargs):
+    from claims import services
+
+    services.requests_for_account(
+        member=member, app_slug=app_slug, actor="signal: account disconnected"
+    )

@@ -1,0 +1,216 @@
+"""Rule evaluation: pure functions, no I/O.
+
+The services gather the facts (the member's accounts, an action's result) and these
+functions turn them into `RuleResult`s, the evidence a member and an admin read.
+"""
+
+import datetime
+import math
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MISSING = object()
+VALUE_SEEN_MAX = 200  # characters of a value kept as evidence
+
+
+@dataclass(frozen=True)
+class AccountFact:
+    """What the rules need to know of one connected account."""
+
+    app_slug: str
+    app_name: str
+    healthy: bool
+    dead: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str  # stable key: "app:github", "healthy:github", "criterion", "identity", ...
+    label: str  # what a member reads: "GitHub connected"
+    passed: bool
+    value: str = ""  # the value seen, as text
+    detail: str = ""  # why it failed, when it did
+    at: str = ""  # ISO time of the check
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def app_rules(
+    required: list[tuple[str, str]], accounts: list[AccountFact], *, now: datetime.datetime
+) -> list[RuleResult]:
+    """For each required (slug, name): is an account connected, and is one healthy?"""
+    at = now.isoformat()
+    results = []
+    for slug, name in required:
+        mine = [account for account in accounts if account.app_slug == slug]
+        connected = bool(mine)
+        results.append(
+            RuleResult(
+                rule=f"app:{slug}",
+                label=f"{name} connected",
+                passed=connected,
+                value=f"{len(mine)} account{'s' if len(mine) != 1 else ''}",
+                detail="" if connected else f"Connect your {name} account.",
+                at=at,
+            )
+        )
+        if not connected:
+            continue
+        healthy = [account for account in mine if account.healthy and not account.dead]
+        if healthy:
+            detail, value = "", "healthy"
+        else:
+            worst = mine[0]
+            value = "dead" if worst.dead else "unhealthy"
+            reason = f" ({worst.error})" if worst.error else ""
+            detail = f"Your {name} account needs reconnecting{reason}."
+        results.append(
+            RuleResult(
+                rule=f"healthy:{slug}",
+                label=f"{name} account healthy",
+                passed=bool(healthy),
+                value=value,
+                detail=detail,
+                at=at,
+            )
+        )
+    return results
+
+
+def extract(result: Any, path: str) -> Any:
+    """The value at dotted `path` in `result` (list items by index), or MISSING."""
+    value = result
+    for part in [piece for piece in path.split(".") if piece != ""]:
+        if isinstance(value, dict):
+            if part not in value:
+                return MISSING
+            value = value[part]
+        elif isinstance(value, list):
+            try:
+                index = int(part)
+            except ValueError:
+                return MISSING
+            if not -len(value) <= index < len(value):
+                return MISSING
+            value = value[index]
+        else:
+            return MISSING
+    return value
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _truthy(value: Any) -> bool:
+    if value is MISSING or value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no")
+    return bool(value)
+
+
+def _text(value: Any) -> str:
+    if value is MISSING:
+        return "(absent)"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return text if len(text) <= VALUE_SEEN_MAX else text[: VALUE_SEEN_MAX - 1] + "…"
+
+
+def compare(value: Any, comparison: str, expected: str) -> bool:
+    """`value` (from an action result) against the admin's `expected` text."""
+    if comparison == "truthy":
+        return _truthy(value)
+    if value is MISSING:
+        return False
+    if comparison == "contains":
+        if isinstance(value, (list, tuple)):
+            return any(_equal(item, expected) for item in value)
+        if isinstance(value, dict):
+            return expected in value
+        return expected.lower() in str(value).lower()
+    if comparison in ("eq", "ne"):
+        equal = _equal(value, expected)
+        return equal if comparison == "eq" else not equal
+    left, right = _number(value), _number(expected)
+    if left is None or right is None:
+        return False  # ordering needs two numbers
+    return {
+        "gt": left > right,
+        "gte": left >= right,
+        "lt": left < right,
+        "lte": left <= right,
+    }.get(comparison, False)
+
+
+def _equal(value: Any, expected: str) -> bool:
+    if isinstance(value, bool):
+        return str(expected).strip().lower() == ("true" if value else "false")
+    left, right = _number(value), _number(expected)
+    if left is not None and right is not None:
+        return left == right
+    return str(value).strip().lower() == str(expected).strip().lower()
+
+
+COMPARISON_WORDS = {
+    "eq": "=",
+    "ne": "≠",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "contains": "contains",
+    "truthy": "is true",
+}
+
+
+def criterion_label(path: str, comparison: str, expected: str) -> str:
+    word = COMPARISON_WORDS.get(comparison, comparison)
+    return f"{path} {word}" if comparison == "truthy" else f"{path} {word} {expected}"
+
+
+def criterion_rule(
+    result: Any, *, path: str, comparison: str, expected: str, now: datetime.datetime
+) -> RuleResult:
+    """The criterion checked against an action's result."""
+    value = extract(result, path)
+    passed = compare(value, comparison, expected)
+    label = criterion_label(path, comparison, expected)
+    if passed:
+        detail = ""
+    elif value is MISSING:
+        detail = f"The result has no {path}."
+    else:
+        detail = f"Needs {label}; yours is {_text(value)}."
+    return RuleResult(
+        rule="criterion",
+        label=label,
+        passed=passed,
+        value=_text(value),
+        detail=detail,
+        at=now.isoformat(),
+    )
+
+
+def identity_of(result: Any, path: str) -> str | None:
+    """The upstream identity named at `path` (e.g. a GitHub login), normalised, or None."""
+    value = extract(result, path)
+    if value is MISSING or value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip().lower()
+    return text[:200] or None

@@ -1,0 +1,122 @@
+"""Reads for the claims pages, always scoped to one member and in a fixed number of queries."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+
+from claims.models import Claim, Completion
+from connections.models import App, ConnectedAccount
+
+
+@dataclass
+class Requirement:
+    label: str
+    met: bool | None  # None: not checked yet
+    detail: str = ""
+    value: str = ""
+
+
+@dataclass
+class ClaimRow:
+    claim: Claim
+    completion: Completion | None
+    requirements: list[Requirement] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.completion.state if self.completion else "new"
+
+    @property
+    def in_progress(self) -> bool:
+        return bool(self.completion and self.completion.in_progress)
+
+
+def _requirements(
+    claim: Claim, accounts: list[ConnectedAccount], completion, member
+) -> list[Requirement]:
+    """What the member can see without any upstream call: their accounts and the last
+    evidence recorded for the criterion."""
+    rows = []
+    for app in claim.required_apps.all():
+        mine = [account for account in accounts if account.app_id == app.pk]
+        healthy = [account for account in mine if account.healthy and not account.dead]
+        if not mine:
+            rows.append(
+                Requirement(f"{app.name} connected", False, f"Connect your {app.name} account.")
+            )
+        elif not healthy:
+            rows.append(
+                Requirement(
+                    f"{app.name} account healthy",
+                    False,
+                    f"Your {app.name} account needs reconnecting.",
+                )
+            )
+        else:
+            rows.append(Requirement(f"{app.name} connected and healthy", True))
+    if claim.has_criterion:
+        seen = None
+        for item in (completion.evidence if completion else []) or []:
+            if isinstance(item, dict) and item.get("rule") == "criterion":
+                seen = item
+        from claims.rules import criterion_label
+
+        label = criterion_label(
+            claim.criterion_path, claim.criterion_comparison, claim.criterion_value
+        )
+        if seen is None:
+            rows.append(
+                Requirement(
+                    f"{claim.criterion_app.name if claim.criterion_app else ''}: {label}".strip(
+                        ": "
+                    ),
+                    None,
+                    "Checked once your accounts are ready.",
+                )
+            )
+        else:
+            rows.append(
+                Requirement(
+                    f"{claim.criterion_app.name if claim.criterion_app else ''}: {label}".strip(
+                        ": "
+                    ),
+                    bool(seen.get("passed")),
+                    seen.get("detail", ""),
+                    seen.get("value", ""),
+                )
+            )
+    rows.append(
+        Requirement(
+            "BitBadges address set",
+            bool(member.address),
+            "" if member.address else "Add your address below.",
+            member.address,
+        )
+    )
+    return rows
+
+
+def claims_for_member(*, member) -> list[ClaimRow]:
+    claims = (
+        Claim.objects.enabled()
+        .select_related("criterion_app")
+        .prefetch_related(Prefetch("required_apps", queryset=App.objects.order_by("order", "name")))
+        .order_by("name", "pk")
+    )
+    completions = {
+        completion.claim_id: completion for completion in Completion.objects.filter(member=member)
+    }
+    accounts = list(ConnectedAccount.objects.filter(member=member))
+    return [
+        ClaimRow(
+            claim=claim,
+            completion=completions.get(claim.pk),
+            requirements=_requirements(claim, accounts, completions.get(claim.pk), member),
+        )
+        for claim in claims
+    ]
+
+
+def claim_for_member(*, slug: str) -> Claim:
+    """An enabled claim by slug; DoesNotExist otherwise (views answer 404)."""
+    return Claim.objects.enabled().get(slug=slug)

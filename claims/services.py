@@ -1,0 +1,990 @@
+"""The claims engine: evaluate a member against a claim, deliver it exactly once.
+
+A completion moves through these states (each move leaves a CompletionEvent):
+
+    waiting -> checking -> delivering -> completed
+                  |            |
+                  v            v
+             ineligible    retrying (transient error; backoff) -> checking ...
+                           failed   (permanent error, or too many tries)
+
+Exactly once rests on three rules:
+
+1. A worker takes a row only under a row lock (`SELECT ... FOR UPDATE`) and only when
+   it is due; it writes a fresh lease token and a lease expiry, then lets the lock go
+   before any HTTP call. Every later write is a conditional UPDATE on that token and
+   the expected state, so a worker that lost its lease can change nothing.
+2. The row is `delivering` (committed) before anything is sent upstream. A row found
+   `delivering` on an expired lease belonged to a worker that died mid-way: whatever it
+   sent is an unknown outcome.
+3. An unknown outcome (a worker died, `complete` timed out, a poll never resolved) is
+   checked upstream before anything is sent again: the attempt we recorded, then
+   BitBadges' success count for the address, or the dynamic store's contents. The lease
+   outlives any attempt's resolution time, so a queued attempt has resolved by the time
+   another worker asks. Where nothing can be asked (a workflow with no BitBadges claim
+   ID), the completion stops as failed for an admin to look at, rather than risk a
+   second delivery.
+"""
+
+import datetime
+import logging
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from claims import bitbadges, rules
+from claims.models import Claim, Completion, CompletionEvent
+from claims.secrets import SecretUnreadable
+from config import ratelimit
+from connections import pipedream
+from connections.models import ConnectedAccount
+from users.addresses import normalize_address
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
+
+
+# --- Errors the views and commands turn into messages ---------------------------------
+
+
+class ClaimsError(Exception):
+    """Something a member or an admin can act on; str() is the sentence to show."""
+
+
+class TooManyChecks(ClaimsError):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"You have asked for many checks in a short time. Try again in {retry_after} seconds."
+        )
+
+
+class NotAvailable(ClaimsError):
+    def __init__(self) -> None:
+        super().__init__("This claim is not available.")
+
+
+class _Transient(Exception):
+    """An upstream failure worth retrying; `reason` is for the member, `detail` for admins."""
+
+    def __init__(self, reason: str, detail: str = "", *, outcome_unknown: bool = False) -> None:
+        self.reason = reason
+        self.detail = detail or reason
+        self.outcome_unknown = outcome_unknown
+        super().__init__(self.detail)
+
+
+class _Permanent(Exception):
+    """Stop here: `state` is ineligible or failed; `reason` is for the member."""
+
+    def __init__(self, state: str, reason: str, detail: str = "") -> None:
+        self.state = state
+        self.reason = reason
+        self.detail = detail or reason
+        super().__init__(self.detail)
+
+
+# --- Settings ---------------------------------------------------------------------------
+
+
+def _poll_interval() -> float:
+    return float(getattr(settings, "CLAIMS_POLL_INTERVAL", 2.0))
+
+
+def _poll_deadline() -> float:
+    return float(getattr(settings, "CLAIMS_POLL_DEADLINE", 30.0))
+
+
+def lease_duration() -> datetime.timedelta:
+    """Long enough for a whole delivery: the calls, the poll, and a margin.
+
+    A BitBadges attempt resolves in seconds; the lease is minutes. So when another
+    worker takes over an expired lease, what the first one sent has resolved upstream.
+    """
+    timeouts = float(getattr(settings, "BITBADGES_TIMEOUT", 10.0)) + float(
+        getattr(settings, "PIPEDREAM_TIMEOUT", 10.0)
+    )
+    return datetime.timedelta(seconds=max(60.0, _poll_deadline() + 3 * timeouts + 60.0))
+
+
+def retry_delay(attempts: int) -> datetime.timedelta:
+    """Exponential backoff with jitter: base * 2^(n-1), capped, times 0.5..1.5."""
+    base = float(getattr(settings, "CLAIMS_RETRY_BASE", 30.0))
+    ceiling = float(getattr(settings, "CLAIMS_RETRY_MAX", 3600.0))
+    seconds = min(ceiling, base * 2 ** max(0, attempts - 1))
+    return datetime.timedelta(seconds=seconds * random.uniform(0.5, 1.5))
+
+
+def max_attempts() -> int:
+    return max(1, int(getattr(settings, "CLAIMS_MAX_ATTEMPTS", 6)))
+
+
+# --- Transitions ------------------------------------------------------------------------
+
+
+def _event(completion_id: int, from_state: str, to_state: str, actor: str, details=None):
+    CompletionEvent.objects.create(
+        completion_id=completion_id,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor[:200],
+        details=details or {},
+    )
+
+
+def _fenced(
+    completion: Completion,
+    token: uuid.UUID,
+    from_states: tuple[str, ...],
+    to_state: str,
+    *,
+    actor: str,
+    details: dict | None = None,
+    **fields,
+) -> bool:
+    """Move the row if this worker still holds its lease and it is in `from_states`."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = (
+            Completion.objects.filter(pk=completion.pk, lease_token=token, state__in=from_states)
+            .values_list("state", flat=True)
+            .first()
+        )
+        if current is None:
+            logger.warning(
+                "Completion %s: lease lost before %s (another worker took over)",
+                completion.pk,
+                to_state,
+            )
+            return False
+        updated = Completion.objects.filter(
+            pk=completion.pk, lease_token=token, state=current
+        ).update(state=to_state, updated_at=now, **fields)
+        if not updated:
+            return False
+        if current != to_state or details:
+            _event(completion.pk, current, to_state, actor, details)
+    completion.state = to_state
+    for name, value in fields.items():
+        setattr(completion, name, value)
+    return True
+
+
+def _release(**fields) -> dict:
+    return {"lease_token": None, "lease_expires_at": None, **fields}
+
+
+# --- Asking for an evaluation -------------------------------------------------------------
+
+
+def completion_request(*, claim: Claim, member, actor: str, force: bool = False) -> Completion:
+    """Ask for (another) check of `member` against `claim`; the worker does it.
+
+    A completed row, or one a worker holds, is left alone. A row waiting on a retry
+    keeps its backoff unless `force` (a member's "Check again", an admin's Retry).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        completion, _ = Completion.objects.get_or_create(claim=claim, member=member)
+        completion = Completion.objects.select_for_update().get(pk=completion.pk)
+        busy = completion.state in (State.CHECKING, State.DELIVERING) and (
+            completion.lease_expires_at and completion.lease_expires_at > now
+        )
+        if completion.state == State.COMPLETED or busy:
+            return completion
+        if completion.state == State.RETRYING and not force:
+            return completion
+        from_state = completion.state
+        restart = from_state in (State.INELIGIBLE, State.FAILED)
+        completion.state = State.WAITING
+        completion.next_attempt_at = now
+        completion.reason = "Queued for a check."
+        if restart or force:
+            completion.attempts = 0
+        completion.save()
+        if from_state != State.WAITING or completion.attempts == 0:
+            _event(completion.pk, from_state, State.WAITING, actor, {"force": force})
+    _enqueue(completion.pk)
+    return completion
+
+
+def _enqueue(completion_id: int, run_after: datetime.datetime | None = None) -> None:
+    from claims.tasks import completion_process_task
+
+    def send():
+        task = completion_process_task
+        if run_after is not None:
+            task = task.using(run_after=run_after)
+        try:
+            task.enqueue(completion_id)
+        except Exception:  # the cron command picks it up; never lose the request
+            logger.exception("Could not enqueue completion %s; complete_claims will", completion_id)
+
+    transaction.on_commit(send)
+
+
+def member_check_again(*, claim: Claim, member) -> Completion:
+    """The member's "Check again": rate-limited, only for an enabled claim."""
+    if not claim.enabled:
+        raise NotAvailable()
+    limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
+    retry_after = ratelimit.hit("claims-check", member.pk, limit=int(limit), window=int(window))
+    if retry_after is not None:
+        raise TooManyChecks(retry_after)
+    return completion_request(
+        claim=claim, member=member, actor=f"member:{member.username}", force=True
+    )
+
+
+def admin_retry(*, completion: Completion, admin) -> bool:
+    """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
+    if completion.state not in (State.FAILED, State.INELIGIBLE) or completion.member is None:
+        return False
+    completion_request(
+        claim=completion.claim,
+        member=completion.member,
+        actor=f"admin:{admin.username}",
+        force=True,
+    )
+    return True
+
+
+def requests_for_account(*, member, app_slug: str, actor: str) -> list[Completion]:
+    """Every enabled claim that needs `app_slug` is checked again for `member`."""
+    return [
+        completion_request(claim=claim, member=member, actor=actor)
+        for claim in Claim.objects.enabled().needing_app(app_slug)
+    ]
+
+
+def requests_for_member(*, member, actor: str) -> list[Completion]:
+    """After the member changed their address: re-check what is not completed."""
+    claims = Claim.objects.enabled().filter(
+        completions__member=member,
+        completions__state__in=[State.INELIGIBLE, State.FAILED, State.WAITING],
+    )
+    return [completion_request(claim=claim, member=member, actor=actor) for claim in claims]
+
+
+def claim_discover(*, claim: Claim, actor: str) -> int:
+    """Rows for members who already have every required app but no row yet."""
+    if not claim.enabled:
+        return 0
+    required = list(claim.required_apps.values_list("slug", flat=True))
+    members = get_user_model().objects.filter(is_active=True).exclude(completions__claim=claim)
+    for slug in required:
+        members = members.filter(connected_accounts__app__slug=slug)
+    count = 0
+    for member in members.distinct():
+        completion_request(claim=claim, member=member, actor=actor)
+        count += 1
+    return count
+
+
+# --- Evaluation ---------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    results: list[rules.RuleResult] = field(default_factory=list)
+    identity: str | None = None
+    address: str = ""
+
+    @property
+    def eligible(self) -> bool:
+        return all(result.passed for result in self.results)
+
+    @property
+    def reason(self) -> str:
+        for result in self.results:
+            if not result.passed:
+                return result.detail or f"{result.label}: not met."
+        return ""
+
+    def evidence(self) -> list[dict]:
+        return [result.as_json() for result in self.results]
+
+
+def _account_facts(member) -> list[rules.AccountFact]:
+    return [
+        rules.AccountFact(
+            app_slug=account.app.slug,
+            app_name=account.app.name,
+            healthy=account.healthy,
+            dead=account.dead,
+            error=account.error,
+        )
+        for account in ConnectedAccount.objects.filter(member=member).select_related("app")
+    ]
+
+
+def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
+    raw = (member.address or "").strip()
+    if not raw:
+        return (
+            rules.RuleResult(
+                rule="address",
+                label="BitBadges address set",
+                passed=False,
+                value="(none)",
+                detail="Add your BitBadges address so the badge has somewhere to go.",
+                at=now.isoformat(),
+            ),
+            "",
+        )
+    try:
+        address = normalize_address(raw)
+    except ValidationError as exc:
+        return (
+            rules.RuleResult(
+                rule="address",
+                label="BitBadges address set",
+                passed=False,
+                value=raw[:100],
+                detail=f"Your BitBadges address is not valid: {' '.join(exc.messages)}",
+                at=now.isoformat(),
+            ),
+            "",
+        )
+    return (
+        rules.RuleResult(
+            rule="address",
+            label="BitBadges address set",
+            passed=True,
+            value=address,
+            at=now.isoformat(),
+        ),
+        address,
+    )
+
+
+def _pipedream_transient(exc: pipedream.PipedreamError) -> bool:
+    return isinstance(
+        exc, (pipedream.Unavailable, pipedream.RateLimited, pipedream.InvalidResponse)
+    )
+
+
+def _run_criterion(
+    claim: Claim, member, account: ConnectedAccount, now
+) -> tuple[rules.RuleResult, object]:
+    """Run the claim's action on the member's account; (rule, action result)."""
+    props = {
+        **(claim.criterion_props or {}),
+        claim.criterion_app.slug: {"authProvisionId": account.pipedream_id},
+    }
+    try:
+        body = pipedream.get_client().run_action(
+            action_id=claim.criterion_action,
+            external_user_id=str(member.external_id),
+            configured_props=props,
+        )
+    except pipedream.PipedreamError as exc:
+        if _pipedream_transient(exc):
+            raise _Transient(
+                "Pipedream did not answer while checking your account; we will try again.",
+                str(exc),
+            ) from exc
+        if isinstance(exc, (pipedream.NotFound, pipedream.Unauthorized, pipedream.NotConfigured)):
+            raise _Permanent(
+                State.FAILED,
+                "This claim cannot be checked right now; the site's admins have been told.",
+                str(exc),
+            ) from exc
+        label = rules.criterion_label(
+            claim.criterion_path, claim.criterion_comparison, claim.criterion_value
+        )
+        message = exc.message or str(exc)
+        return (
+            rules.RuleResult(
+                rule="criterion",
+                label=label,
+                passed=False,
+                value="(error)",
+                detail=f"Checking your {claim.criterion_app.name} account failed: {message}",
+                at=now.isoformat(),
+            ),
+            None,
+        )
+    result = body.get("ret")
+    rule = rules.criterion_rule(
+        result,
+        path=claim.criterion_path,
+        comparison=claim.criterion_comparison,
+        expected=claim.criterion_value,
+        now=now,
+    )
+    return rule, result
+
+
+def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
+    """Check every rule of `claim` for `member`; calls Pipedream only for the criterion.
+
+    Raises _Transient when Pipedream fails in a way worth retrying.
+    """
+    now = now or timezone.now()
+    evaluation = Evaluation()
+    accounts = _account_facts(member)
+    required = list(claim.required_apps.order_by("order", "name").values_list("slug", "name"))
+    evaluation.results.extend(rules.app_rules(required, accounts, now=now))
+    address_rule, evaluation.address = _address_rule(member, now)
+    if claim.has_criterion and evaluation.eligible:
+        account = (
+            ConnectedAccount.objects.filter(
+                member=member, app=claim.criterion_app, healthy=True, dead=False
+            )
+            .order_by("-updated_at")
+            .first()
+        )
+        if account is None:
+            evaluation.results.append(
+                rules.RuleResult(
+                    rule="criterion",
+                    label=rules.criterion_label(
+                        claim.criterion_path, claim.criterion_comparison, claim.criterion_value
+                    ),
+                    passed=False,
+                    value="(not checked)",
+                    detail=f"Connect a healthy {claim.criterion_app.name} account first.",
+                    at=now.isoformat(),
+                )
+            )
+        else:
+            rule, result = _run_criterion(claim, member, account, now)
+            evaluation.results.append(rule)
+            if rule.passed and claim.identity_path:
+                identity = rules.identity_of(result, claim.identity_path)
+                if identity:
+                    evaluation.identity = f"{claim.criterion_app.slug}:{identity}"
+    evaluation.results.append(address_rule)
+    if not claim.is_open(now):
+        if claim.starts_at and now < claim.starts_at:
+            detail = f"This claim opens on {timezone.localtime(claim.starts_at):%Y-%m-%d %H:%M}."
+        else:
+            detail = "This claim has closed."
+        evaluation.results.append(
+            rules.RuleResult(
+                rule="window",
+                label="Claim open",
+                passed=False,
+                value=now.isoformat(),
+                detail=detail,
+                at=now.isoformat(),
+            )
+        )
+    return evaluation
+
+
+# --- Processing -----------------------------------------------------------------------------
+
+
+def _take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uuid.UUID | None]:
+    """Lock the row; if it is due, lease it to this worker (state checking)."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        completion = Completion.objects.select_for_update().filter(pk=completion_id).first()
+        if completion is None:
+            return None, None
+        scheduled = completion.state in (State.WAITING, State.RETRYING) and (
+            completion.next_attempt_at is None or completion.next_attempt_at <= now
+        )
+        abandoned = completion.state in (State.CHECKING, State.DELIVERING) and (
+            completion.lease_expires_at is None or completion.lease_expires_at <= now
+        )
+        if not (scheduled or abandoned) or completion.member_id is None:
+            return completion, None
+        from_state = completion.state
+        details = {"attempt": completion.attempts + 1}
+        if from_state == State.DELIVERING:
+            # The worker holding it died mid-delivery: what it sent is unknown.
+            completion.outcome_unknown = True
+            details["recovered"] = "the previous worker stopped while delivering"
+        elif abandoned:
+            details["recovered"] = "the previous worker stopped while checking"
+        completion.state = State.CHECKING
+        completion.lease_token = token
+        completion.lease_expires_at = now + lease_duration()
+        completion.attempts += 1
+        completion.last_attempt_at = now
+        completion.next_attempt_at = None
+        completion.save()
+        _event(completion.pk, from_state, State.CHECKING, actor, details)
+    return completion, token
+
+
+def completion_process(completion_id: int, *, actor: str = "worker") -> Completion | None:
+    """Do what is due for one completion. Safe to call any number of times, anywhere."""
+    now = timezone.now()
+    completion, token = _take(completion_id, actor=actor, now=now)
+    if token is None:
+        return completion
+    completion = Completion.objects.select_related("claim", "claim__criterion_app", "member").get(
+        pk=completion.pk
+    )
+    try:
+        _process(completion, token, actor=actor)
+    except _Transient as exc:
+        _retry_later(completion, token, exc, actor=actor)
+    except _Permanent as exc:
+        _fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            exc.state,
+            actor=actor,
+            details={"error": exc.detail},
+            **_release(reason=exc.reason, next_attempt_at=None),
+        )
+    except Exception as exc:
+        logger.exception("Completion %s failed unexpectedly", completion.pk)
+        _retry_later(
+            completion,
+            token,
+            _Transient(
+                "Something went wrong on our side; we will try again.",
+                f"{type(exc).__name__}: {exc}",
+                outcome_unknown=completion.state == State.DELIVERING,
+            ),
+            actor=actor,
+        )
+    return completion
+
+
+def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, actor: str) -> None:
+    unknown = exc.outcome_unknown or completion.outcome_unknown
+    if completion.attempts >= max_attempts():
+        reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
+        _fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            State.FAILED,
+            actor=actor,
+            details={"error": exc.detail, "outcome_unknown": unknown},
+            **_release(reason=reason, next_attempt_at=None, outcome_unknown=unknown),
+        )
+        return
+    run_after = timezone.now() + retry_delay(completion.attempts)
+    moved = _fenced(
+        completion,
+        token,
+        (State.CHECKING, State.DELIVERING),
+        State.RETRYING,
+        actor=actor,
+        details={
+            "error": exc.detail,
+            "outcome_unknown": unknown,
+            "next_attempt_at": run_after.isoformat(),
+        },
+        **_release(reason=exc.reason, next_attempt_at=run_after, outcome_unknown=unknown),
+    )
+    if moved:
+        _enqueue(completion.pk, run_after)
+
+
+def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
+    claim, member = completion.claim, completion.member
+    if completion.outcome_unknown and _verify_upstream(completion, token, actor=actor):
+        return
+    evaluation = evaluate(claim, member)
+    evidence = evaluation.evidence()
+    if not claim.enabled:
+        raise _Permanent(State.INELIGIBLE, "This claim is not available any more.")
+    if not evaluation.eligible:
+        _fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            State.INELIGIBLE,
+            actor=actor,
+            details={"reason": evaluation.reason},
+            **_release(reason=evaluation.reason, evidence=evidence, next_attempt_at=None),
+        )
+        return
+    if not _start_delivery(completion, token, evaluation, actor=actor):
+        return
+    _deliver(completion, token, actor=actor)
+
+
+def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, actor: str) -> bool:
+    """checking -> delivering, after the cap and the identity are checked under a lock."""
+    claim = completion.claim
+    evidence = evaluation.evidence()
+    try:
+        with transaction.atomic():
+            Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
+            if claim.cap is not None:
+                taken = (
+                    Completion.objects.filter(
+                        claim=claim, state__in=[State.DELIVERING, State.COMPLETED]
+                    )
+                    .exclude(pk=completion.pk)
+                    .count()
+                )
+                if taken >= claim.cap:
+                    raise _Permanent(
+                        State.INELIGIBLE,
+                        f"All {claim.cap} of this claim have been given out.",
+                    )
+            identity = evaluation.identity or ""
+            if identity and (
+                Completion.objects.filter(claim=claim, upstream_identity=identity)
+                .exclude(pk=completion.pk)
+                .exists()
+            ):
+                app_name = claim.criterion_app.name if claim.criterion_app else "upstream"
+                raise _Permanent(
+                    State.INELIGIBLE,
+                    f"This {app_name} account ({identity.split(':', 1)[-1]}) has already earned "
+                    "this claim for another member.",
+                )
+            return _fenced(
+                completion,
+                token,
+                (State.CHECKING,),
+                State.DELIVERING,
+                actor=actor,
+                details={"method": claim.delivery, "address": evaluation.address},
+                evidence=evidence,
+                address=evaluation.address,
+                upstream_identity=identity,
+                lease_expires_at=timezone.now() + lease_duration(),
+                reason="Delivering…",
+            )
+    except IntegrityError:
+        raise _Permanent(
+            State.INELIGIBLE,
+            "This account has already earned this claim for another member.",
+        ) from None
+    except _Permanent as exc:
+        _fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            exc.state,
+            actor=actor,
+            details={"reason": exc.reason},
+            **_release(reason=exc.reason, evidence=evidence, next_attempt_at=None),
+        )
+        return False
+
+
+def _completed(
+    completion: Completion, token, *, actor: str, reference: str, note: str = ""
+) -> bool:
+    return _fenced(
+        completion,
+        token,
+        (State.CHECKING, State.DELIVERING),
+        State.COMPLETED,
+        actor=actor,
+        details={"reference": reference[:200], **({"note": note} if note else {})},
+        **_release(
+            reason=note or "Completed.",
+            delivery_reference=reference,
+            completed_at=timezone.now(),
+            outcome_unknown=False,
+            next_attempt_at=None,
+        ),
+    )
+
+
+# --- Delivery -------------------------------------------------------------------------------
+
+
+def _bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
+    """Map a BitBadges error onto retry or stop, with a sentence for the member."""
+    if isinstance(exc, bitbadges.InvalidAddress):
+        return _Permanent(
+            State.INELIGIBLE,
+            "BitBadges does not accept your address. Check it on this page.",
+            str(exc),
+        )
+    if isinstance(exc, bitbadges.AlreadyClaimed):
+        return _Permanent(
+            State.FAILED, "Your address has already received this claim on BitBadges.", str(exc)
+        )
+    if isinstance(exc, bitbadges.ClaimExhausted):
+        return _Permanent(State.FAILED, "All of this claim's badges have been given out.", str(exc))
+    if isinstance(exc, bitbadges.NotWhitelisted):
+        return _Transient("BitBadges has not seen your address on the list yet.", str(exc))
+    if isinstance(exc, (bitbadges.OutsideWindow, bitbadges.ClaimHalted)):
+        return _Permanent(
+            State.FAILED, f"BitBadges is not accepting this claim: {exc.message}", str(exc)
+        )
+    if isinstance(exc, bitbadges.ClaimRejected):
+        return _Permanent(
+            State.FAILED,
+            "BitBadges refused this claim's settings; the site's admins have been told.",
+            str(exc),
+        )
+    if isinstance(exc, bitbadges.AttemptTimeout):
+        return _Transient(
+            "BitBadges has not finished processing yet; we will check again.",
+            str(exc),
+            outcome_unknown=True,
+        )
+    if isinstance(
+        exc, bitbadges.Unauthorized | bitbadges.PaymentRequired | bitbadges.NotConfigured
+    ):
+        return _Transient(
+            "BitBadges is refusing our requests at the moment; we will try again.", str(exc)
+        )
+    return _Transient(
+        "BitBadges is not answering at the moment; we will try again.",
+        str(exc),
+        outcome_unknown=bool(getattr(exc, "outcome_unknown", False)),
+    )
+
+
+def _deliver(completion: Completion, token, *, actor: str) -> None:
+    claim = completion.claim
+    try:
+        if claim.delivery == Claim.Delivery.BITBADGES:
+            _deliver_bitbadges(completion, token, actor=actor)
+        elif claim.delivery == Claim.Delivery.DYNAMIC_STORE:
+            _deliver_store(completion, token, actor=actor)
+        elif claim.delivery == Claim.Delivery.WORKFLOW:
+            _deliver_workflow(completion, token, actor=actor)
+        else:
+            raise _Permanent(State.FAILED, "This claim has no delivery method.")
+    except bitbadges.BitBadgesError as exc:
+        raise _bitbadges_failure(exc) from exc
+    except SecretUnreadable as exc:
+        raise _Permanent(
+            State.FAILED,
+            "This claim's settings need attention; the site's admins have been told.",
+            str(exc),
+        ) from exc
+
+
+def _record_reference(completion: Completion, token, reference: str, *, actor: str) -> None:
+    """Keep what we sent (e.g. the attempt ID) before waiting on its result."""
+    _fenced(
+        completion,
+        token,
+        (State.DELIVERING,),
+        State.DELIVERING,
+        actor=actor,
+        details={"reference": reference[:200]},
+        delivery_reference=reference,
+    )
+
+
+def _deliver_bitbadges(completion: Completion, token, *, actor: str) -> None:
+    claim = completion.claim
+    client = bitbadges.get_client()
+    inputs = {claim.password_instance_id: {"password": claim.password()}}
+    client.simulate(claim.bitbadges_claim_id, completion.address, inputs=inputs)
+    attempt_id = client.complete(claim.bitbadges_claim_id, completion.address, inputs=inputs)
+    _record_reference(completion, token, attempt_id, actor=actor)
+    client.wait_for_attempt(attempt_id, interval=_poll_interval(), deadline=_poll_deadline())
+    _completed(completion, token, actor=actor, reference=attempt_id)
+
+
+def _wait_in_store(client, claim: Claim, address: str) -> bool:
+    """Store actions land after a short lag: poll until the address shows up."""
+    import time
+
+    deadline = time.monotonic() + _poll_deadline()
+    interval = _poll_interval()
+    while True:
+        if client.store_contains(claim.store_id, claim.store_secret(), address):
+            return True
+        if time.monotonic() + interval > deadline:
+            return False
+        time.sleep(interval)
+        interval = min(interval * 1.5, 10.0)
+
+
+def _deliver_store(completion: Completion, token, *, actor: str) -> None:
+    claim = completion.claim
+    client = bitbadges.get_client()
+    client.store_add(claim.store_id, claim.store_secret(), completion.address)
+    reference = f"store {claim.store_id}: added {completion.address}"
+    _record_reference(completion, token, reference, actor=actor)
+    if not _wait_in_store(client, claim, completion.address):
+        raise _Transient(
+            "BitBadges has not shown your address in the list yet; we will check again.",
+            f"{completion.address} not in store {claim.store_id} after {_poll_deadline():g} s",
+            outcome_unknown=True,
+        )
+    _completed(completion, token, actor=actor, reference=reference)
+
+
+def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
+    claim, member = completion.claim, completion.member
+    body = {
+        "address": completion.address,
+        "claim": claim.slug,
+        "bitbadges_claim_id": claim.bitbadges_claim_id,
+    }
+    try:
+        answer = pipedream.get_client().invoke_workflow(
+            claim.workflow_url, external_user_id=str(member.external_id), body=body
+        )
+    except pipedream.PipedreamError as exc:
+        if isinstance(exc, pipedream.RateLimited):
+            raise _Transient("Pipedream is busy; we will try again.", str(exc)) from exc
+        if isinstance(exc, (pipedream.Unavailable, pipedream.InvalidResponse)):
+            raise _Transient(
+                "The workflow did not answer; we will check and try again.",
+                str(exc),
+                outcome_unknown=True,
+            ) from exc
+        if isinstance(exc, pipedream.BadRequest):
+            raise _Permanent(
+                State.INELIGIBLE,
+                f"The claim's workflow turned this down: {_workflow_error(exc)}",
+                str(exc),
+            ) from exc
+        raise _Permanent(
+            State.FAILED,
+            "This claim's workflow could not be run; the site's admins have been told.",
+            str(exc),
+        ) from exc
+    if isinstance(answer, dict) and answer.get("success") is False:
+        raise _Permanent(
+            State.INELIGIBLE,
+            f"The claim's workflow turned this down: {answer.get('error') or 'no reason given'}",
+        )
+    reference = answer if isinstance(answer, str) else _json_text(answer)
+    _completed(completion, token, actor=actor, reference=reference[:REFERENCE_MAX])
+
+
+def _workflow_error(exc: pipedream.PipedreamError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return exc.message or "no reason given"
+
+
+def _json_text(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _verify_upstream(completion: Completion, token, *, actor: str) -> bool:
+    """After an unknown outcome: did the earlier delivery land? True when recorded completed.
+
+    False means it certainly did not, and delivery may go ahead.
+    """
+    claim = completion.claim
+    client = bitbadges.get_client()
+    address = completion.address
+    try:
+        if claim.delivery == Claim.Delivery.BITBADGES and completion.delivery_reference:
+            status = client.attempt_status(completion.delivery_reference)
+            if status.pending:
+                raise _Transient(
+                    "BitBadges is still processing; we will check again.",
+                    f"attempt {completion.delivery_reference} still pending",
+                    outcome_unknown=True,
+                )
+            if status.success:
+                return _completed(
+                    completion,
+                    token,
+                    actor=actor,
+                    reference=completion.delivery_reference,
+                    note="Completed (confirmed with BitBadges after a lost answer).",
+                )
+        if claim.delivery == Claim.Delivery.DYNAMIC_STORE and address:
+            if client.store_contains(claim.store_id, claim.store_secret(), address):
+                return _completed(
+                    completion,
+                    token,
+                    actor=actor,
+                    reference=completion.delivery_reference or f"store {claim.store_id}",
+                    note="Completed (confirmed in the store after a lost answer).",
+                )
+        elif claim.bitbadges_claim_id and address:
+            if client.success_count(claim.bitbadges_claim_id, address) > 0:
+                return _completed(
+                    completion,
+                    token,
+                    actor=actor,
+                    reference=completion.delivery_reference or "confirmed by success count",
+                    note="Completed (confirmed with BitBadges after a lost answer).",
+                )
+        elif address:
+            raise _Permanent(
+                State.FAILED,
+                "We could not confirm whether this was delivered; the site's admins will check.",
+                "Outcome unknown and the claim has no BitBadges claim ID to check it against.",
+            )
+    except bitbadges.BitBadgesError as exc:
+        raise _bitbadges_failure(exc) from exc
+    # Certainly not delivered: start over.
+    Completion.objects.filter(pk=completion.pk, lease_token=token).update(
+        outcome_unknown=False, delivery_reference=""
+    )
+    completion.outcome_unknown = False
+    completion.delivery_reference = ""
+    _event(completion.pk, completion.state, completion.state, actor, {"verified": "not delivered"})
+    return False
+
+
+# --- Many at once -------------------------------------------------------------------------------
+
+
+def completions_due(*, claim: Claim | None = None, limit: int | None = None):
+    due = Completion.objects.due().filter(member__isnull=False).order_by("next_attempt_at", "pk")
+    if claim is not None:
+        due = due.filter(claim=claim)
+    return due[:limit] if limit else due
+
+
+@dataclass
+class DryRunReport:
+    claim: Claim
+    members: int = 0
+    qualify: int = 0
+    completed: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    rows: list[tuple] = field(default_factory=list)  # (member, evaluation or None, note)
+
+
+def claim_dry_run(*, claim: Claim, members=None) -> DryRunReport:
+    """Evaluate `claim` for every active member without delivering or writing anything.
+
+    Criteria run their Pipedream action (reads only); members without the required
+    apps are answered without any upstream call.
+    """
+    report = DryRunReport(claim=claim)
+    if members is None:
+        members = get_user_model().objects.filter(is_active=True).order_by("username")
+    done = set(
+        Completion.objects.filter(claim=claim, state=State.COMPLETED).values_list(
+            "member_id", flat=True
+        )
+    )
+    for member in members:
+        report.members += 1
+        if member.pk in done:
+            report.completed += 1
+            report.rows.append((member, None, "already completed"))
+            continue
+        try:
+            evaluation = evaluate(claim, member)
+        except (_Transient, _Permanent) as exc:
+            note = f"could not check: {exc.detail}"
+            report.reasons[note] += 1
+            report.rows.append((member, None, note))
+            continue
+        if evaluation.eligible:
+            report.qualify += 1
+            report.rows.append((member, evaluation, "would qualify"))
+        else:
+            report.reasons[evaluation.reason] += 1
+            report.rows.append((member, evaluation, evaluation.reason))
+    return report

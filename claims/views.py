@@ -1,0 +1,102 @@
+"""The member's claims page: requirements ticked off, state and reason, Check again, address.
+
+One view serves the page and its htmx fragment; while a completion is under way the
+fragment polls itself (every few seconds) and stops once everything has settled.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from claims import selectors, services
+from claims.forms import AddressForm
+
+CLAIMS_TEMPLATE = "claims/claims.html"
+POLL_SECONDS = 2
+
+
+def _context(request, *, address_form=None) -> dict:
+    rows = selectors.claims_for_member(member=request.user)
+    return {
+        "rows": rows,
+        "polling": any(row.in_progress for row in rows),
+        "poll_seconds": POLL_SECONDS,
+        "address_form": address_form or AddressForm(instance=request.user),
+    }
+
+
+def _fragment(request, *, address_form=None, with_address=False) -> HttpResponse:
+    """The claims list for htmx; after an address POST also the form (out of band).
+
+    A poll never re-renders the address form: it would wipe what the member is typing.
+    """
+    context = _context(request, address_form=address_form)
+    html = render_to_string(f"{CLAIMS_TEMPLATE}#claims", context, request=request)
+    if with_address:
+        html += render_to_string(
+            f"{CLAIMS_TEMPLATE}#address", {**context, "oob": True}, request=request
+        )
+    html += render_to_string("connections/_messages.html", {"oob": True}, request=request)
+    return HttpResponse(html)
+
+
+@require_GET
+@never_cache
+def claims(request):
+    if request.htmx and not request.htmx.boosted:
+        return _fragment(request)
+    return render(request, CLAIMS_TEMPLATE, _context(request))
+
+
+@require_POST
+def check_again(request, slug: str):
+    try:
+        claim = selectors.claim_for_member(slug=slug)
+    except ObjectDoesNotExist:
+        raise Http404("No such claim.") from None
+    status = 200
+    try:
+        completion = services.member_check_again(claim=claim, member=request.user)
+    except services.TooManyChecks as exc:
+        messages.error(request, str(exc))
+        status = 429
+    except services.ClaimsError as exc:
+        messages.error(request, str(exc))
+        status = 400
+    else:
+        if completion.state == completion.State.COMPLETED:
+            messages.info(request, f"“{claim.name}” is already completed for you.")
+        else:
+            messages.success(
+                request, f"Checking “{claim.name}” again. This page updates by itself."
+            )
+    if request.htmx:
+        # 200 either way: htmx swaps only successful answers, and the message says it.
+        return _fragment(request)
+    if status == 429:
+        response = redirect("claims:claims")
+        response.status_code = 303
+        return response
+    return redirect("claims:claims")
+
+
+@require_POST
+def address(request):
+    form = AddressForm(request.POST, instance=request.user)
+    if form.is_valid():
+        form.save()
+        messages.success(
+            request, "Your BitBadges address is saved. Claims waiting for it are checked again."
+        )
+        services.requests_for_member(member=request.user, actor=f"member:{request.user.username}")
+        if request.htmx:
+            return _fragment(request, with_address=True)
+        return redirect("claims:claims")
+    if request.htmx:
+        return _fragment(request, address_form=form, with_address=True)
+    context = _context(request, address_form=form)
+    return render(request, CLAIMS_TEMPLATE, context, status=400)
