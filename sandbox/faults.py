@@ -6,8 +6,13 @@ Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
     {"latency_ms": 250,      # added delay before answering
      "rate": 0.5,            # probability (0..1) that the fault fires; default 1
      "status": 429,          # answer with this status instead of running the view;
-                             #   429 -> {"error": "Throttled"} with Retry-After and
-                             #   X-RateLimit-* headers, others -> {"error": "..."}
+                             #   Pipedream: 429 -> {"error": "Throttled"} with
+                             #   Retry-After and X-RateLimit-* headers, others ->
+                             #   {"error": "..."}; BitBadges (bitbadges.*): 429 ->
+                             #   {"errorMessage": "Exceeded rate limit. Too many
+                             #   requests."} with Retry-After, 402 -> the documented
+                             #   "Insufficient credits" body, others ->
+                             #   {"errorMessage": "..."}
      "retry_after": 2,       # seconds, for a 429 (default 1)
      "hang_seconds": 30,     # sleep this long, then answer (past a client's timeout)
      "malformed": true}      # answer 200 with a body that is not valid JSON
@@ -49,11 +54,35 @@ ENDPOINTS = {
     "pipedream.actions.run": "POST /v1/connect/{project_id}/actions/run",
     "pipedream.workflows.invoke": "POST /sandbox/pipedream/workflows/{endpoint_id}/",
     "pipedream.connect.page": "GET|POST /_static/connect.html (the hosted page)",
+    "bitbadges.claims.complete": "POST /api/v0/claims/complete/{claimId}/{address}",
+    "bitbadges.claims.simulate": "POST /api/v0/claims/simulate/{claimId}/{address}",
+    "bitbadges.claims.status": "GET|POST /api/v0/claims/status/{claimAttemptId}",
+    "bitbadges.claims.success": "GET /api/v0/claims/success/{claimId}/{address}",
+    "bitbadges.claim.get": "GET /api/v0/claim/{claimId}",
+    "bitbadges.claims.fetch": "POST /api/v1/claims/fetch (and /api/v0/claims/fetch)",
+    "bitbadges.store.actions": "POST /api/v0/storeActions/{single,batch} (and legacy)",
+    "bitbadges.store.value": "GET /api/v0/dynamicStore/{id}/value",
 }
 
 SPEC_KEYS = {"latency_ms", "rate", "status", "retry_after", "hang_seconds", "malformed"}
 RATE_LIMIT = 100  # what X-RateLimit-Limit claims
 MALFORMED_BODY = b'{"data": [{"id": "apn_'  # cut short: not valid JSON
+BITBADGES_MALFORMED_BODY = b'{"claimAttemptId": "'  # likewise
+BITBADGES_RATE_LIMITED = "Exceeded rate limit. Too many requests."
+# docs/bitbadges-api.md section 8: the 402 answer when the credit balance is zero.
+BITBADGES_NO_CREDITS = {
+    "error": "Insufficient credits",
+    "errorMessage": "Insufficient API credits. Top up at /developer?tab=apiKeys.",
+    "topUpUrl": "https://bitbadges.io/developer?tab=apiKeys",
+    "onChainTotal": "0",
+    "used": "0",
+    "remaining": "0",
+    "decimals": 5,
+}
+
+
+def is_bitbadges(endpoint: str) -> bool:
+    return endpoint.startswith("bitbadges.")
 
 
 class FaultSpecError(ValueError):
@@ -125,24 +154,47 @@ def matching_specs(endpoint: str) -> list[dict]:
     return specs
 
 
-def error_response(status: int, retry_after: int = 1) -> HttpResponse:
-    """The answer of an injected status: Pipedream's 429 shape, or {"error": "..."}."""
+def _rate_headers(response: HttpResponse, retry_after: int) -> HttpResponse:
+    response["Retry-After"] = str(retry_after)
+    response["X-RateLimit-Limit"] = str(RATE_LIMIT)
+    response["X-RateLimit-Remaining"] = "0"
+    response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
+    return response
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def bitbadges_error_response(status: int, retry_after: int = 1) -> HttpResponse:
+    """An injected status as BitBadges answers it: {"errorMessage": ...}."""
+    if status == 429:
+        response = JsonResponse({"errorMessage": BITBADGES_RATE_LIMITED}, status=429)
+        return _rate_headers(response, retry_after)
+    if status == 402:
+        return JsonResponse(BITBADGES_NO_CREDITS, status=402)
+    return JsonResponse(
+        {"errorMessage": f"{_reason(status)} (injected by the sandbox)"}, status=status
+    )
+
+
+def error_response(status: int, retry_after: int = 1, endpoint: str = "") -> HttpResponse:
+    """The answer of an injected status: BitBadges' shapes for bitbadges.* endpoints,
+    else Pipedream's 429 shape, or {"error": "..."}."""
+    if is_bitbadges(endpoint):
+        return bitbadges_error_response(status, retry_after)
     if status == 429:
         response = JsonResponse({"error": "Throttled"}, status=429)
-        response["Retry-After"] = str(retry_after)
-        response["X-RateLimit-Limit"] = str(RATE_LIMIT)
-        response["X-RateLimit-Remaining"] = "0"
-        response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
-        return response
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
-    return JsonResponse({"error": f"{reason} (injected by the sandbox)"}, status=status)
+        return _rate_headers(response, retry_after)
+    return JsonResponse({"error": f"{_reason(status)} (injected by the sandbox)"}, status=status)
 
 
-def malformed_response() -> HttpResponse:
-    return HttpResponse(MALFORMED_BODY, status=200, content_type="application/json")
+def malformed_response(endpoint: str = "") -> HttpResponse:
+    body = BITBADGES_MALFORMED_BODY if is_bitbadges(endpoint) else MALFORMED_BODY
+    return HttpResponse(body, status=200, content_type="application/json")
 
 
 def injectable(endpoint: str):
@@ -160,9 +212,11 @@ def injectable(endpoint: str):
                     continue
                 delay += spec["latency_ms"] / 1000 + spec["hang_seconds"]
                 if answer is None and spec["status"]:
-                    answer = functools.partial(error_response, spec["status"], spec["retry_after"])
+                    answer = functools.partial(
+                        error_response, spec["status"], spec["retry_after"], endpoint
+                    )
                 elif answer is None and spec["malformed"]:
-                    answer = malformed_response
+                    answer = functools.partial(malformed_response, endpoint)
             if delay:
                 time.sleep(delay)
             if answer is not None:

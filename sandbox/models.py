@@ -243,3 +243,129 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.url} ({self.status})"
+
+
+# --- The emulated BitBadges (sandbox/bitbadges.py, sandbox/bitbadges_api.py) ----------
+
+
+class BitBadgesStore(models.Model):
+    """A dynamic store of addresses (handler "addresses"), as the developer portal makes one."""
+
+    dynamic_data_id = models.CharField(max_length=100, unique=True)
+    data_secret = models.CharField(max_length=200)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "BitBadges dynamic store"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.label or 'store'} ({self.dynamic_data_id})"
+
+
+class BitBadgesStoreEntry(models.Model):
+    """An address in a store (bb1 form), once its add action has landed."""
+
+    store = models.ForeignKey(BitBadgesStore, on_delete=models.CASCADE, related_name="entries")
+    address = models.CharField(max_length=100)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "BitBadges store entry"
+        verbose_name_plural = "BitBadges store entries"
+        ordering = ["store", "added_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "address"], name="sandbox_bitbadges_store_entry_unique"
+            )
+        ]
+
+    def __str__(self):
+        return self.address
+
+
+class BitBadgesStoreAction(models.Model):
+    """An add or remove, queued: it lands at `effective_at` (the store lag)."""
+
+    class Name(models.TextChoices):
+        ADD = "add", "add"
+        REMOVE = "remove", "remove"
+
+    store = models.ForeignKey(BitBadgesStore, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=10, choices=Name.choices)
+    address = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    effective_at = models.DateTimeField(db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "BitBadges store action"
+        ordering = ["effective_at", "pk"]
+
+    def __str__(self):
+        return f"{self.action} {self.address}"
+
+
+class BitBadgesClaim(models.Model):
+    """A standalone BitBadges claim and its emulated plugins.
+
+    numUses is always there; the others are on when set: password (a non-empty
+    password), whitelist (a list of bb1 addresses, or a dynamic store's id and secret),
+    halt, a time window (transferTimes), custom-instructions (always passes).
+    """
+
+    claim_id = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    max_uses = models.PositiveIntegerField(default=100)
+    num_uses = models.PositiveIntegerField(default=0, help_text="Claim numbers taken.")
+    password = models.CharField(max_length=200, blank=True)
+    password_instance_id = models.CharField(max_length=100, default="pwd")
+    whitelist = models.JSONField(null=True, blank=True, help_text="bb1 addresses, or null.")
+    store_id = models.CharField(
+        max_length=100, blank=True, help_text="Whitelist by this dynamic store."
+    )
+    store_secret = models.CharField(max_length=200, blank=True)
+    max_uses_per_address = models.PositiveIntegerField(null=True, blank=True)
+    halted = models.BooleanField(default=False)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    instructions = models.TextField(blank=True, help_text="custom-instructions, when set.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "BitBadges claim"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.label or 'claim'} ({self.claim_id})"
+
+
+class BitBadgesAttempt(models.Model):
+    """One POST .../claims/complete that reached a claim: rejected at once, or queued."""
+
+    class Status(models.TextChoices):
+        REJECTED = "rejected", "rejected at once"
+        PENDING = "pending", "pending"
+        SUCCESS = "success", "success"
+        FAILED = "failed", "failed"
+
+    attempt_id = models.CharField(max_length=64, unique=True)
+    claim = models.ForeignKey(BitBadgesClaim, on_delete=models.CASCADE, related_name="attempts")
+    address = models.CharField(max_length=100, help_text="bb1 form.")
+    body = models.JSONField(default=dict, blank=True, help_text="The plugin inputs sent.")
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    error = models.TextField(blank=True)
+    claim_number = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "BitBadges claim attempt"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.attempt_id[:12]}… {self.status}"

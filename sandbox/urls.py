@@ -2,11 +2,13 @@
 
 pipedream/ is what PIPEDREAM_API_URL and PIPEDREAM_CONNECT_URL point at in sandbox
 mode: the REST API under v1/, the hosted page under _static/, demo workflows under
-workflows/. BitBadges will get its own include at bitbadges/.
+workflows/. bitbadges/ is what BITBADGES_API_URL points at: the emulated BitBadges API
+under api/v0/ (and api/v1/ for the batch claim fetch).
 """
 
 from django.urls import include, path, re_path
 
+from sandbox import bitbadges_api as bb
 from sandbox import hosted, views
 from sandbox import pipedream_api as api
 
@@ -81,6 +83,52 @@ pipedream_patterns = [
     re_path(r"^.*$", api.not_found),
 ]
 
+# Paths as on api.bitbadges.io (no trailing slashes); anything else is a JSON 404.
+bitbadges_patterns = [
+    path(
+        "api/v0/claims/complete/<str:claim_id>/<str:address>",
+        bb.by_method(POST=bb.claims_complete),
+        name="claims-complete",
+    ),
+    path(
+        "api/v0/claims/simulate/<str:claim_id>/<str:address>",
+        bb.by_method(POST=bb.claims_simulate),
+        name="claims-simulate",
+    ),
+    path(
+        "api/v0/claims/status/<str:attempt_id>",
+        bb.by_method(GET=bb.claims_status, POST=bb.claims_status),
+        name="claims-status",
+    ),
+    path(
+        "api/v0/claims/success/<str:claim_id>/<str:address>",
+        bb.by_method(GET=bb.claims_success),
+        name="claims-success",
+    ),
+    path("api/v0/claim/<str:claim_id>", bb.by_method(GET=bb.claim_get), name="claim"),
+    path("api/v1/claims/fetch", bb.by_method(POST=bb.claims_fetch), name="claims-fetch"),
+    path("api/v0/claims/fetch", bb.by_method(POST=bb.claims_fetch), name="claims-fetch-v0"),
+    path(
+        "api/v0/storeActions/single",
+        bb.by_method(POST=bb.store_action_single),
+        name="store-single",
+    ),
+    path(
+        "api/v0/storeActions/batch", bb.by_method(POST=bb.store_action_batch), name="store-batch"
+    ),
+    path(
+        "api/v0/storeActions/<str:action>/<str:store_id>/<str:secret>",
+        bb.by_method(POST=bb.store_action_legacy),
+        name="store-legacy",
+    ),
+    path(
+        "api/v0/dynamicStore/<str:store_id>/value",
+        bb.by_method(GET=bb.store_value),
+        name="store-value",
+    ),
+    re_path(r"^.*$", bb.not_found),
+]
+
 urlpatterns = [
     path("", views.index, name="index"),
     path("accounts/<int:pk>/health", views.account_health, name="account-health"),
@@ -92,4 +140,5 @@ urlpatterns = [
     path("webhooks/run", views.deliveries_run, name="deliveries-run"),
     path("webhooks/<int:pk>/retry", views.delivery_retry, name="delivery-retry"),
     path("pipedream/", include((pipedream_patterns, "pipedream"))),
+    path("bitbadges/", include((bitbadges_patterns, "bitbadges"))),
 ]
