@@ -261,7 +261,9 @@ def default_profile(app_slug: str, name: str) -> dict:
     if app_slug == "github":
         return {
             "login": handle,
-            "public_repos": _number(name, 25, 80) if pro else _number(name, 0, 3),
+            # Everyone has at least one public repo, so the demo claim workflow
+            # (public_repos >= 1) passes for any new account.
+            "public_repos": _number(name, 25, 80) if pro else _number(name, 1, 3),
             "followers": _number(name + "f", 100, 900) if pro else _number(name + "f", 0, 5),
             "created_at": "2014-03-11T09:21:44Z" if pro else "2026-01-05T12:00:00Z",
             "starred": [DEMO_STARRED_REPO, "django/django"] if pro else [],
@@ -293,5 +295,16 @@ WORKFLOWS = {
     "en-sandbox-discord": {
         "app": "discord",
         "description": "Answers whether the user is in the demo Discord guild.",
+    },
+    # BitBadges' "end to end example": check a criterion on the connected account, then
+    # complete a password-gated claim for the address in the body.
+    "en-sandbox-claim-github": {
+        "app": "github",
+        "description": (
+            'With {"address": ...}: if the GitHub account has a public repo, completes the '
+            "workflow-github demo BitBadges claim for that address."
+        ),
+        "claim": "workflow-github",
+        "min_public_repos": 1,
     },
 }

@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import catalogue, services, webhooks
+from sandbox import bitbadges, catalogue, services, webhooks
 from sandbox.actions import ACTIONS, ActionError
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import injectable
@@ -789,6 +789,8 @@ def workflow_invoke(request, endpoint_id: str):
         body = json.loads(request.body) if request.body else None
     except (ValueError, UnicodeDecodeError):
         body = request.body.decode(errors="replace")
+    if workflow.get("claim"):
+        return _workflow_claim(workflow, account, body)
     if app_slug == "discord":
         _, result = ACTIONS["discord-check-membership"].run(
             account.profile, {"guild_id": catalogue.DEMO_GUILD_ID}
@@ -804,6 +806,58 @@ def workflow_invoke(request, endpoint_id: str):
             "account": {"id": account.account_id, "name": account.name, "app": app_slug},
             "result": result,
             "body": body,
+        }
+    )
+
+
+def _workflow_claim(workflow: dict, account: Account, body) -> JsonResponse:
+    """The claim workflow's steps: a healthy account, an address, the criterion, then
+    complete the demo claim through the emulated BitBadges (no HTTP)."""
+    if not account.healthy:
+        return error(
+            400, f"Account {account.account_id} is unhealthy: {account.error or 'reconnect it'}."
+        )
+    address = body.get("address") if isinstance(body, dict) else None
+    if not isinstance(address, str) or not address.strip():
+        return error(
+            400, 'The body must be JSON with the member\'s address: {"address": "bb1..."}.'
+        )
+    try:
+        bb_address = bitbadges.bb_address(address.strip())
+    except bitbadges.BitBadgesError as exc:
+        return error(400, exc.message)
+    repos = (account.profile or {}).get("public_repos") or 0
+    wanted = workflow["min_public_repos"]
+    if not isinstance(repos, int) or repos < wanted:
+        return JsonResponse(
+            {
+                "success": False,
+                "error": f"The GitHub account needs at least {wanted} public repo(s); "
+                f"it has {repos}.",
+            },
+            status=400,
+        )
+    demo = bitbadges.demo_claims_ensure()[workflow["claim"]]
+    bitbadges.tick()
+    try:
+        attempt = bitbadges.complete(
+            demo["claim_id"],
+            bb_address,
+            {
+                "_expectedVersion": -1,
+                demo["password_instance_id"]: {"password": demo["password"]},
+            },
+        )
+    except bitbadges.BitBadgesError as exc:
+        return JsonResponse({"success": False, "error": exc.message}, status=400)
+    return JsonResponse(
+        {
+            "success": True,
+            "claimAttemptId": attempt.attempt_id,
+            "claimId": demo["claim_id"],
+            "bitbadgesAddress": bb_address,
+            "account": {"id": account.account_id, "name": account.name, "app": account.app_slug},
+            "currentTimestamp": int(attempt.created_at.timestamp() * 1000),
         }
     )
 
