@@ -25,9 +25,11 @@ def _close_upstream_connections():
     that thread's database connection, past the test (PostgreSQL then cannot drop the
     test database)."""
     yield
+    from claims.bitbadges import close_shared_session as close_bitbadges_session
     from connections.pipedream import close_shared_session
 
     close_shared_session()
+    close_bitbadges_session()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,955 @@
+"""Client for the BitBadges API: the only module that speaks HTTP to BitBadges.
+
+What it guarantees, so that callers need not:
+- a timeout on every call, and retries with backoff only where a retry is safe:
+  idempotent calls on timeouts, dropped connections and unrecognised 5xx; every call
+  on 429 (nothing was processed); `complete` never once the request may have left;
+- one error family (`BitBadgesError`) classified from BitBadges' own error text first
+  and the status code second (IDX-2024 answered 500 for every claim failure), whose
+  text a person can act on, and never the API key or a store's data secret in an
+  error message or a log line;
+- addresses checked before any request, path segments quoted so that an id cannot
+  change the route, and the answers checked before they are believed.
+
+Facts about the API: ../shared/docs/bitbadges-api.md.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from users.addresses import normalize_address
+
+logger = logging.getLogger("claims.bitbadges")
+
+# A Retry-After longer than this is not slept through: the caller (a web request, a
+# task) is better off failing now and trying later.
+MAX_RETRY_AFTER = 30.0
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+# Status polling grows its interval by this factor, up to this many seconds.
+POLL_GROWTH = 1.5
+POLL_CAP = 10.0
+MAX_ID_LENGTH = 256
+USER_AGENT = "connect-and-claim (python-requests)"
+
+OP_COMPLETE = "complete claim"
+OP_SIMULATE = "simulate claim"
+OP_STATUS = "get claim attempt status"
+OP_SUCCESS = "check claim successes"
+OP_GET_CLAIM = "get claim"
+OP_STORE_ADD = "add to dynamic store"
+OP_STORE_REMOVE = "remove from dynamic store"
+OP_STORE_CONTAINS = "look up dynamic store"
+
+# Keys whose values are secrets wherever they appear in a body kept on an error.
+_SECRET_KEYS = frozenset({"dataSecret", "password", "code", "seedCode", "x-api-key", "apiKey"})
+# Plugin input fields whose values are secrets to keep out of messages.
+_SECRET_INPUTS = frozenset({"password", "code", "seedCode", "secret"})
+_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+_NO_DOC = re.compile(r"no doc found", re.IGNORECASE)
+_CHECK_FIRST = "The request may have been acted on: check before trying again"
+
+
+# --- Errors --------------------------------------------------------------------------
+
+
+class BitBadgesError(Exception):
+    """A call to BitBadges failed. `str(exc)` says while doing what, and what happened.
+
+    `message` is BitBadges' own errorMessage when it gave one, else a sentence of ours;
+    `transient` says whether the same call is worth trying again later.
+    """
+
+    transient = False
+    # True when the request may have reached BitBadges and been acted on.
+    outcome_unknown = False
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        operation: str = "",
+        status: int | None = None,
+        body: Any = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.operation = operation
+        self.status = status
+        self.body = body
+        self.hint = hint
+        super().__init__(self._sentence())
+
+    def _sentence(self) -> str:
+        text = self.message.rstrip(". ") or "BitBadges answered with an error"
+        if self.operation:
+            text = f"{self.operation}: {text}"
+        if self.status is not None:
+            text += f" (HTTP {self.status})"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class NotConfigured(BitBadgesError):
+    """No API key or no API URL."""
+
+
+class Unauthorized(BitBadgesError):
+    """401: the API key is missing or refused."""
+
+
+class PaymentRequired(BitBadgesError):
+    """402: the API key's account is out of credits."""
+
+    def __init__(self, message: str = "", *, top_up_url: str | None = None, **kwargs) -> None:
+        self.top_up_url = top_up_url
+        if top_up_url and "hint" not in kwargs:
+            kwargs["hint"] = f"Top up at {top_up_url}"
+        super().__init__(message, **kwargs)
+
+
+class RateLimited(BitBadgesError):
+    """429: too many requests; `retry_after` is BitBadges' wish in seconds, if given."""
+
+    transient = True
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        if retry_after is not None and "hint" not in kwargs:
+            kwargs["hint"] = f"Try again in {retry_after:g} s"
+        super().__init__(message, **kwargs)
+
+
+class Unavailable(BitBadgesError):
+    """BitBadges could not be reached or failed (timeouts, connection errors, 5xx).
+
+    `outcome_unknown` is True when the request may have reached BitBadges and been
+    acted on (a claim completed, a store changed): look before trying again.
+    """
+
+    transient = True
+
+    def __init__(self, message: str = "", *, outcome_unknown: bool = False, **kwargs) -> None:
+        self.outcome_unknown = outcome_unknown
+        super().__init__(message, **kwargs)
+
+
+class InvalidResponse(BitBadgesError):
+    """BitBadges answered, but not with the JSON expected.
+
+    `outcome_unknown` is True when the call was `complete` and BitBadges answered 2xx:
+    the attempt may have been queued all the same.
+    """
+
+    transient = True
+
+    def __init__(self, message: str = "", *, outcome_unknown: bool = False, **kwargs) -> None:
+        self.outcome_unknown = outcome_unknown
+        super().__init__(message, **kwargs)
+
+
+class ClaimRejected(BitBadgesError):
+    """BitBadges refused the claim for this address; the same call will fail again."""
+
+
+class InvalidAddress(ClaimRejected):
+    """The address is neither 0x + 40 hex digits nor a valid bb1 address."""
+
+
+class ClaimNotFound(ClaimRejected):
+    """No claim has this id (or the id is not in BitBadges' format)."""
+
+
+class ClaimExhausted(ClaimRejected):
+    """Every use of the claim is taken."""
+
+
+class AlreadyClaimed(ClaimRejected):
+    """This address has used up its own share of the claim."""
+
+
+class WrongPassword(ClaimRejected):
+    """The password plugin refused the password sent."""
+
+
+class VersionMismatch(ClaimRejected):
+    """The claim changed since its version was read."""
+
+
+class NotWhitelisted(ClaimRejected):
+    """The address is not on the claim's list (or store)."""
+
+
+class OutsideWindow(ClaimRejected):
+    """The claim is not open at this time."""
+
+
+class ClaimHalted(ClaimRejected):
+    """The claim's manager has halted it."""
+
+
+class SignInRequired(ClaimRejected):
+    """The claim needs the user's own BitBadges sign-in, which a backend cannot give."""
+
+
+class AttemptTimeout(BitBadgesError):
+    """The attempt was still pending at the deadline; it may yet succeed or fail."""
+
+    transient = True
+    outcome_unknown = True
+
+    def __init__(self, message: str = "", *, attempt_id: str = "", **kwargs) -> None:
+        self.attempt_id = attempt_id
+        super().__init__(message, **kwargs)
+
+
+# Most specific first: the first pattern found in the text decides. Matched
+# case-insensitively anywhere, because IDX-2024 wrapped plugin failures as
+# "One or more of the challenges were not satisfied (<Plugin>) : Error: <message>".
+_CLAIM_ERRORS: tuple[tuple[re.Pattern[str], type[ClaimRejected]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), cls)
+    for pattern, cls in (
+        (r"overall max uses exceeded", ClaimExhausted),
+        (r"already exceeded max uses", AlreadyClaimed),
+        (r"incorrect password", WrongPassword),
+        (r"not in whitelist", NotWhitelisted),
+        (r"outside the approved time window", OutsideWindow),
+        (r"claim halted", ClaimHalted),
+        (r"must be authenticated", SignInRequired),
+        (r"invalid claimid format|no doc found|claim not found", ClaimNotFound),
+        (r"could not convert|well-formed|invalid address", InvalidAddress),
+        (r"updated since|version", VersionMismatch),
+        (
+            r"challenges were not satisfied|code already used|invalid code|"
+            r"invalid details|data secret|dynamic data doc not found",
+            ClaimRejected,
+        ),
+    )
+)
+
+
+def classify_claim_error(text: str) -> type[ClaimRejected] | None:
+    """The ClaimRejected subclass for one of BitBadges' claim failure messages, if known."""
+    for pattern, cls in _CLAIM_ERRORS:
+        if pattern.search(text or ""):
+            return cls
+    return None
+
+
+# --- Values --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptStatus:
+    """Where one claim attempt stands. `error` is BitBadges' text without "Error: "."""
+
+    attempt_id: str
+    pending: bool
+    success: bool
+    error: str
+    address: str  # bitbadgesAddress, "" when absent
+
+
+# Per API URL, the method the status route answers to: GET (OpenAPI, Python SDK) until
+# a server refuses it, then POST (JS SDK, IDX-2024). Module-level, because a client is
+# built per request.
+_status_methods: dict[str, str] = {}
+
+
+# --- Client --------------------------------------------------------------------------
+
+
+class BitBadgesClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_key: str,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not api_url:
+            raise NotConfigured("no BitBadges API URL was given", operation="configure")
+        if not api_key:
+            raise NotConfigured("no BitBadges API key was given", operation="configure")
+        self.api_url = api_url.rstrip("/")
+        self._api_key = api_key
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self._session = session or _shared_session()
+        self._sleep = sleep
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"<BitBadgesClient {self.api_url}>"
+
+    @classmethod
+    def from_settings(cls) -> BitBadgesClient:
+        """Build a client from the BITBADGES_* settings, read now (not at import)."""
+        missing = [
+            name
+            for name in ("BITBADGES_API_URL", "BITBADGES_API_KEY")
+            if not getattr(settings, name, "")
+        ]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise NotConfigured(
+                f"{' and '.join(missing)} {verb} not set",
+                operation="configure",
+                hint="Set it in the environment or in .env",
+            )
+        return cls(
+            api_url=settings.BITBADGES_API_URL,
+            api_key=settings.BITBADGES_API_KEY,
+            timeout=getattr(settings, "BITBADGES_TIMEOUT", 10.0),
+            max_retries=getattr(settings, "BITBADGES_MAX_RETRIES", 3),
+        )
+
+    # --- Claims --------------------------------------------------------------------
+
+    def simulate(
+        self,
+        claim_id: str,
+        address: str,
+        *,
+        inputs: dict[str, dict] | None = None,
+        expected_version: int = -1,
+    ) -> str:
+        """Dry-run a claim for `address`; returns the (placeholder) attempt id.
+
+        Uses nothing up. A pass does not promise that `complete` will pass.
+        """
+        return self._attempt("simulate", OP_SIMULATE, claim_id, address, inputs, expected_version)
+
+    def complete(
+        self,
+        claim_id: str,
+        address: str,
+        *,
+        inputs: dict[str, dict] | None = None,
+        expected_version: int = -1,
+    ) -> str:
+        """Queue a claim attempt for `address`; returns its id (poll it: 200 is not success).
+
+        Never retried once the request may have reached BitBadges: a resent request can
+        take another claim number. Such a failure is Unavailable(outcome_unknown=True).
+        """
+        return self._attempt("complete", OP_COMPLETE, claim_id, address, inputs, expected_version)
+
+    def _attempt(
+        self,
+        action: str,
+        operation: str,
+        claim_id: str,
+        address: str,
+        inputs: dict[str, dict] | None,
+        expected_version: int,
+    ) -> str:
+        address = _address(address, operation)
+        path = (
+            f"/api/v0/claims/{action}/{_segment(claim_id, 'claim id', operation)}/{quote(address)}"
+        )
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise TypeError(f"expected_version must be an int, not {expected_version!r}")
+        inputs = dict(inputs or {})
+        for instance_id, value in inputs.items():
+            if not isinstance(instance_id, str) or not instance_id:
+                raise TypeError(f"plugin instance ids must be non-empty text: {instance_id!r}")
+            if instance_id == "_expectedVersion":
+                raise ValueError("pass the version as expected_version, not in inputs")
+            if not isinstance(value, dict):
+                raise TypeError(f"the input for plugin {instance_id!r} must be a dict")
+        # An unreadable answer to `complete` may still hide a queued attempt.
+        mutating = action == "complete"
+        body = self._request_json(
+            "POST",
+            path,
+            operation=operation,
+            idempotent=not mutating,
+            mutating=mutating,
+            json_body={"_expectedVersion": expected_version, **inputs},
+            secrets=_input_secrets(inputs),
+        )
+        attempt_id = body.get("claimAttemptId") if isinstance(body, dict) else None
+        if not isinstance(attempt_id, str) or not attempt_id.strip():
+            raise _invalid(
+                body,
+                operation,
+                "the field claimAttemptId is missing or empty",
+                outcome_unknown=mutating,
+            )
+        return attempt_id.strip()
+
+    def attempt_status(self, attempt_id: str) -> AttemptStatus:
+        """One look at an attempt. A failed attempt is returned, not raised."""
+        operation = OP_STATUS
+        path = f"/api/v0/claims/status/{_segment(attempt_id, 'claim attempt id', operation)}"
+        method = _status_methods.get(self.api_url, "GET")
+        response = self._status_call(method, path)
+        if method == "GET" and response.status_code in (404, 405) and not _is_pending(response):
+            # This server does not route GET (IDX-2024 routed POST only).
+            logger.info("BitBadges refused GET on the status route; using POST from now on")
+            _status_methods[self.api_url] = "POST"
+            response = self._status_call("POST", path)
+        if _is_pending(response):
+            return AttemptStatus(attempt_id, pending=True, success=False, error="", address="")
+        if response.status_code >= 400:
+            if response.status_code == 404:
+                raise BitBadgesError(
+                    f"BitBadges has no claim status route at {self.api_url}/api/v0/claims/status/",
+                    operation=operation,
+                    status=404,
+                    hint="Check BITBADGES_API_URL",
+                )
+            raise self._error(response, operation, claim_route=True)
+        body = _parse_json(response, operation, self._secrets())
+        if not isinstance(body, dict):
+            raise _invalid(body, operation, "expected a JSON object")
+        success, error = body.get("success"), body.get("error")
+        if success is not None and not isinstance(success, bool):
+            raise _invalid(body, operation, f"success should be true or false, not {success!r}")
+        if error is not None and not isinstance(error, str):
+            error = str(error)
+        error = _strip_error(error or "")
+        address = body.get("bitbadgesAddress")
+        address = address if isinstance(address, str) else ""
+        # Pending is undocumented: IDX-2024 had no doc yet (above), the docs poll until
+        # `success` appears, the agent docs loop while `!success && !error`.
+        if success is None or (success is False and not error):
+            return AttemptStatus(attempt_id, pending=True, success=False, error="", address=address)
+        return AttemptStatus(attempt_id, False, success, "" if success else error, address)
+
+    def _status_call(self, method: str, path: str) -> requests.Response:
+        return self._call(
+            method,
+            path,
+            operation=OP_STATUS,
+            idempotent=True,
+            json_body={} if method == "POST" else None,
+            raise_for_status=False,
+        )
+
+    def wait_for_attempt(
+        self, attempt_id: str, *, interval: float = 2.0, deadline: float = 30.0
+    ) -> AttemptStatus:
+        """Poll until the attempt resolves; return it on success, raise on failure.
+
+        A failure raises the ClaimRejected subclass its text names; transient errors are
+        tolerated until `deadline` seconds have passed, then AttemptTimeout.
+        """
+        started = self._clock()
+        delay = max(0.0, float(interval))
+        cap = max(delay, POLL_CAP)
+        last_problem = ""
+        while True:
+            try:
+                status = self.attempt_status(attempt_id)
+            except BitBadgesError as exc:
+                if not exc.transient:
+                    raise
+                last_problem = str(exc)
+                wait = max(delay, getattr(exc, "retry_after", None) or 0.0)
+            else:
+                if not status.pending:
+                    if status.success:
+                        return status
+                    cls = classify_claim_error(status.error) or ClaimRejected
+                    raise cls(
+                        status.error or "the claim attempt failed without a reason",
+                        operation=OP_COMPLETE,
+                    )
+                last_problem = ""
+                wait = delay
+            remaining = deadline - (self._clock() - started)
+            if remaining <= 0:
+                detail = f" (last error: {last_problem})" if last_problem else ""
+                raise AttemptTimeout(
+                    f"the claim attempt was still pending after {deadline:g} s{detail}",
+                    operation=OP_STATUS,
+                    attempt_id=attempt_id,
+                    hint="It may still succeed: check its status again later",
+                )
+            self._sleep(min(wait, remaining))
+            delay = min(cap, delay * POLL_GROWTH) if delay else min(cap, 0.5)
+
+    def success_count(self, claim_id: str, address: str) -> int:
+        """How many times `address` has completed the claim (0 when never)."""
+        operation = OP_SUCCESS
+        address = _address(address, operation)
+        path = (
+            f"/api/v0/claims/success/{_segment(claim_id, 'claim id', operation)}/{quote(address)}"
+        )
+        body = self._request_json("GET", path, operation=operation, idempotent=True)
+        count = body.get("successCount") if isinstance(body, dict) else None
+        if isinstance(count, str) and count.strip().isdigit():
+            count = int(count.strip())
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise _invalid(body, operation, "successCount is missing or not a whole number")
+        return count
+
+    def get_claim(self, claim_id: str, *, private_params: bool = False) -> dict:
+        """The claim's iClaimDetails (private params only for its creator or manager)."""
+        operation = OP_GET_CLAIM
+        path = f"/api/v0/claim/{_segment(claim_id, 'claim id', operation)}"
+        body = self._request_json(
+            "GET",
+            path,
+            operation=operation,
+            idempotent=True,
+            params={"fetchPrivateParams": "true"} if private_params else None,
+        )
+        if isinstance(body, dict) and "claim" in body and body["claim"] is None:
+            raise ClaimNotFound("BitBadges has no claim with this id", operation=operation)
+        claim = body.get("claim") if isinstance(body, dict) else None
+        if not isinstance(claim, dict):
+            raise _invalid(body, operation, "expected an object with a `claim` object")
+        if not claim.get("claimId") or not isinstance(claim.get("plugins"), list):
+            raise _invalid(body, operation, "the claim has no claimId or no list of plugins")
+        return claim
+
+    # --- Dynamic stores ------------------------------------------------------------
+
+    def store_add(self, store_id: str, secret: str, address: str) -> None:
+        """Add `address` to a dynamic store (queued by BitBadges: visible in 1-2 s)."""
+        self._store_action("add", OP_STORE_ADD, store_id, secret, address)
+
+    def store_remove(self, store_id: str, secret: str, address: str) -> None:
+        self._store_action("remove", OP_STORE_REMOVE, store_id, secret, address)
+
+    def _store_action(
+        self, action: str, operation: str, store_id: str, secret: str, address: str
+    ) -> None:
+        address = _address(address, operation)
+        _segment(store_id, "dynamic store id", operation)
+        self._call(
+            "POST",
+            "/api/v0/storeActions/single",
+            operation=operation,
+            # Adding an address twice, or removing it twice, leaves the same store.
+            idempotent=True,
+            mutating=True,
+            json_body={
+                "dynamicDataId": store_id,
+                "dataSecret": secret,
+                "actionName": action,
+                "payload": {"address": address},
+            },
+            secrets=(secret,),
+            claim_route=False,
+        )
+
+    def store_contains(self, store_id: str, secret: str, address: str) -> bool:
+        operation = OP_STORE_CONTAINS
+        address = _address(address, operation)
+        path = f"/api/v0/dynamicStore/{_segment(store_id, 'dynamic store id', operation)}/value"
+        body = self._request_json(
+            "GET",
+            path,
+            operation=operation,
+            idempotent=True,
+            params={"key": address, "dataSecret": secret},
+            secrets=(secret,),
+            claim_route=False,
+        )
+        in_store = body.get("inStore") if isinstance(body, dict) else None
+        if not isinstance(in_store, bool):
+            raise _invalid(body, operation, "the field inStore is missing or not true/false")
+        return in_store
+
+    # --- HTTP ----------------------------------------------------------------------
+
+    def _secrets(self, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+        return (self._api_key, *extra)
+
+    def _request_json(
+        self, method: str, path: str, *, operation: str, secrets: tuple[str, ...] = (), **kwargs
+    ) -> Any:
+        response = self._call(method, path, operation=operation, secrets=secrets, **kwargs)
+        outcome_unknown = bool(kwargs.get("mutating"))
+        return _parse_json(
+            response, operation, self._secrets(secrets), outcome_unknown=outcome_unknown
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        idempotent: bool,
+        mutating: bool = False,
+        params: dict | None = None,
+        json_body: Any = None,
+        secrets: tuple[str, ...] = (),
+        claim_route: bool = True,
+        raise_for_status: bool = True,
+    ) -> requests.Response:
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-api-key": self._api_key,
+        }
+        url = self.api_url + path
+        where = _loggable(url, self._secrets(secrets))
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=(self.timeout, self.timeout),
+                    # A redirect would carry the API key elsewhere and turn a POST into
+                    # a GET; BitBadges' API does not redirect.
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                ms = (time.monotonic() - started) * 1000
+                error = type(exc).__name__
+                logger.info("BitBadges %s %s failed after %.0f ms: %s", method, where, ms, error)
+                nothing_sent = _nothing_sent(exc)
+                retry = isinstance(exc, _TRANSIENT) and (idempotent or nothing_sent)
+                if retry and attempt < attempts:
+                    self._pause(self._backoff(attempt), method, where, attempt)
+                    continue
+                raise self._transport_error(
+                    exc, url, operation, attempt, outcome_unknown=mutating and not nothing_sent
+                ) from exc
+            ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            level = logging.DEBUG if status < 400 else logging.INFO
+            logger.log(level, "BitBadges %s %s -> %s in %.0f ms", method, where, status, ms)
+            if status == 429:
+                # Throttled requests were not processed: retrying is safe for any call.
+                retry_after = _retry_after(response)
+                if attempt == attempts or (
+                    retry_after is not None and retry_after > MAX_RETRY_AFTER
+                ):
+                    break
+                delay = retry_after if retry_after is not None else self._backoff(attempt)
+            elif (status >= 500 or status == 408) and idempotent and not _recognised(response):
+                if attempt == attempts:
+                    break
+                delay = self._backoff(attempt)
+            else:
+                break
+            self._pause(delay, method, where, attempt)
+        if raise_for_status and response.status_code >= 400:
+            raise self._error(
+                response, operation, claim_route=claim_route, mutating=mutating, secrets=secrets
+            )
+        return response
+
+    def _pause(self, delay: float, method: str, where: str, attempt: int) -> None:
+        logger.info("BitBadges %s %s: retry %d in %.2f s", method, where, attempt, delay)
+        self._sleep(delay)
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        # Exponential with "equal jitter": half fixed, half random, so that clients
+        # that failed together do not retry together.
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _transport_error(
+        self,
+        exc: requests.RequestException,
+        url: str,
+        operation: str,
+        attempts: int,
+        *,
+        outcome_unknown: bool,
+    ) -> Unavailable:
+        host = urlsplit(url).netloc
+        detail = type(exc).__name__ + (f", after {attempts} attempts" if attempts > 1 else "")
+        if isinstance(exc, requests.ConnectTimeout):
+            text = f"could not connect to BitBadges at {host} within {self.timeout:g} s"
+        elif isinstance(exc, requests.Timeout):
+            text = f"BitBadges at {host} did not answer within {self.timeout:g} s"
+        elif isinstance(exc, requests.ConnectionError):
+            text = f"could not reach BitBadges at {host}"
+        else:
+            text = f"the request to BitBadges at {host} failed"
+        hint = _CHECK_FIRST if outcome_unknown else None
+        return Unavailable(
+            _redact(f"{text} ({detail})", self._secrets()),
+            operation=operation,
+            outcome_unknown=outcome_unknown,
+            hint=hint,
+        )
+
+    def _error(
+        self,
+        response: requests.Response,
+        operation: str,
+        *,
+        claim_route: bool,
+        mutating: bool = False,
+        secrets: tuple[str, ...] = (),
+    ) -> BitBadgesError:
+        """The error for a 4xx/5xx: BitBadges' text first, the status code second."""
+        status = response.status_code
+        secrets = self._secrets(secrets)
+        body = _body_or_text(response)
+        text = _error_text(body)
+        message = _redact(_error_message(body, status), secrets)
+        kwargs: dict[str, Any] = dict(
+            operation=operation, status=status, body=_scrub(body, secrets)
+        )
+        cls = classify_claim_error(text) if claim_route else None
+        if cls is None and not claim_route and _recognised_text(text):
+            cls = BitBadgesError  # e.g. "Invalid data secret" on a store route: permanent
+        if cls is not None:
+            return cls(message, **kwargs)
+        if status == 401:
+            return Unauthorized(message, hint="Check BITBADGES_API_KEY", **kwargs)
+        if status == 402:
+            url = body.get("topUpUrl") if isinstance(body, dict) else None
+            return PaymentRequired(
+                message, top_up_url=url if isinstance(url, str) else None, **kwargs
+            )
+        if status == 429:
+            return RateLimited(message, retry_after=_retry_after(response), **kwargs)
+        if status == 404 and claim_route:
+            return ClaimNotFound(message, **kwargs)
+        if status >= 500 or status == 408:
+            return Unavailable(
+                message, outcome_unknown=mutating, hint=_CHECK_FIRST if mutating else None, **kwargs
+            )
+        if claim_route:
+            return ClaimRejected(message, **kwargs)
+        return BitBadgesError(message, **kwargs)
+
+
+# --- Module-level helpers --------------------------------------------------------------
+
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _shared_session() -> requests.Session:
+    """One pooled session per process: connections to BitBadges are kept alive."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _session = session
+        return _session
+
+
+def close_shared_session() -> None:
+    """Drop the pooled keep-alive connections (tests, and a worker about to fork)."""
+    global _session
+    with _session_lock:
+        if _session is not None:
+            _session.close()
+            _session = None
+
+
+def get_client() -> BitBadgesClient:
+    """The client for the current settings; cheap enough to call once per request."""
+    return BitBadgesClient.from_settings()
+
+
+def _address(value: str, operation: str) -> str:
+    """The normalised address, or InvalidAddress before anything is sent."""
+    try:
+        return normalize_address(value)
+    except ValidationError as exc:
+        raise InvalidAddress(" ".join(exc.messages), operation=operation) from None
+
+
+def _segment(value: str, what: str, operation: str) -> str:
+    """One path segment, quoted so that no id can reach another route."""
+    if not isinstance(value, str) or not value.strip():
+        raise _bad_id(f"the {what} is empty", what, operation)
+    if value in (".", "..") or len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise _bad_id(f"{value[:40]!r} is not a valid {what}", what, operation)
+    return quote(value, safe="")
+
+
+def _bad_id(message: str, what: str, operation: str) -> BitBadgesError:
+    cls = ClaimNotFound if what == "claim id" else BitBadgesError
+    return cls(message, operation=operation)
+
+
+def _input_secrets(inputs: dict[str, dict]) -> tuple[str, ...]:
+    return tuple(
+        str(value)
+        for fields in inputs.values()
+        for key, value in fields.items()
+        if key in _SECRET_INPUTS and value
+    )
+
+
+def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _loggable(url: str, secrets: tuple[str, ...]) -> str:
+    # The query string (a store's dataSecret) is never logged.
+    parts = urlsplit(url)
+    return _redact(f"{parts.netloc}{parts.path}", secrets)
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A copy of a body fit to keep on an exception: secrets replaced."""
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if k in _SECRET_KEYS and v else _scrub(v, secrets)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, str):
+        return _redact(value, secrets)
+    return value
+
+
+def _nothing_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached BitBadges (safe to send again)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body_or_text(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000] or None  # an error page can be large
+
+
+def _error_text(body: Any) -> str:
+    """Everything BitBadges said about the error, for classification."""
+    if isinstance(body, dict):
+        parts = [body.get("errorMessage"), body.get("error")]
+        return " ".join(part for part in parts if isinstance(part, str))
+    if isinstance(body, str) and not body.lstrip().startswith("<") and len(body) <= 300:
+        return body  # a short plain-text error; never an HTML page
+    return ""
+
+
+def _strip_error(text: str) -> str:
+    # IDX-2024 stored `e.toString()`, hence a leading "Error: ".
+    text = text.strip()
+    while text.lower().startswith("error:"):
+        text = text[len("error:") :].strip()
+    return text
+
+
+def _error_message(body: Any, status: int) -> str:
+    if isinstance(body, dict):
+        for key in ("errorMessage", "error", "message"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return _strip_error(value)
+    elif isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        if text.lower().startswith(("<!doctype", "<html")):
+            return f"BitBadges answered HTTP {status} with an HTML page"
+        return text[:300]
+    return f"BitBadges answered HTTP {status} without saying why"
+
+
+def _recognised_text(text: str) -> bool:
+    return bool(_NO_DOC.search(text)) or classify_claim_error(text) is not None
+
+
+def _recognised(response: requests.Response) -> bool:
+    """True when a 5xx carries a known failure (IDX-2024's 500s): not worth retrying."""
+    return _recognised_text(_error_text(_body_or_text(response)))
+
+
+def _is_pending(response: requests.Response) -> bool:
+    """The status route's "no result yet": IDX-2024 answered 500 "No doc found"."""
+    if response.status_code not in (404, 500):
+        return False
+    return bool(_NO_DOC.search(_error_text(_body_or_text(response))))
+
+
+def _parse_json(
+    response: requests.Response,
+    operation: str,
+    secrets: tuple[str, ...],
+    *,
+    outcome_unknown: bool = False,
+) -> Any:
+    """The JSON body; InvalidResponse if there is none."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type") or "no Content-Type"
+        text = response.text
+        shown = repr(_redact(text[:80], secrets)) if text else "an empty body"
+        raise InvalidResponse(
+            f"expected JSON, got {kind} with {shown}",
+            operation=operation,
+            status=response.status_code,
+            body=_redact(text[:2000], secrets) or None,
+            outcome_unknown=outcome_unknown,
+            hint=_CHECK_FIRST if outcome_unknown else None,
+        ) from None
+
+
+def _invalid(
+    body: Any, operation: str, message: str, *, outcome_unknown: bool = False
+) -> InvalidResponse:
+    return InvalidResponse(
+        message,
+        operation=operation,
+        body=_scrub(body, ()),
+        outcome_unknown=outcome_unknown,
+        hint=_CHECK_FIRST if outcome_unknown else None,
+    )
