@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 State = Completion.State
 REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
+# The least wait before checking an unknown outcome upstream (BitBadges resolves an
+# attempt in about 1 to 5 s; a request still being served takes at most its timeout).
+UNKNOWN_OUTCOME_WAIT = datetime.timedelta(seconds=60)
 
 
 # --- Errors the views and commands turn into messages ---------------------------------
@@ -194,7 +197,7 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
     """
     now = timezone.now()
     with transaction.atomic():
-        completion, _ = Completion.objects.get_or_create(claim=claim, member=member)
+        completion, created = Completion.objects.get_or_create(claim=claim, member=member)
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
         busy = completion.state in (State.CHECKING, State.DELIVERING) and (
             completion.lease_expires_at and completion.lease_expires_at > now
@@ -203,7 +206,7 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
             return completion
         if completion.state == State.RETRYING and not force:
             return completion
-        from_state = completion.state
+        from_state = "" if created else completion.state
         restart = from_state in (State.INELIGIBLE, State.FAILED)
         completion.state = State.WAITING
         completion.next_attempt_at = now
@@ -211,8 +214,7 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
         if restart or force:
             completion.attempts = 0
         completion.save()
-        if from_state != State.WAITING or completion.attempts == 0:
-            _event(completion.pk, from_state, State.WAITING, actor, {"force": force})
+        _event(completion.pk, from_state, State.WAITING, actor, {"force": force} if force else {})
     _enqueue(completion.pk)
     return completion
 
@@ -572,7 +574,12 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, a
             **_release(reason=reason, next_attempt_at=None, outcome_unknown=unknown),
         )
         return
-    run_after = timezone.now() + retry_delay(completion.attempts)
+    delay = retry_delay(completion.attempts)
+    if unknown:
+        # Give whatever we may have sent time to land (a request the server is still
+        # working on, an attempt in its queue) before asking BitBadges about it.
+        delay = max(delay, UNKNOWN_OUTCOME_WAIT)
+    run_after = timezone.now() + delay
     moved = _fenced(
         completion,
         token,
@@ -856,8 +863,16 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
             State.INELIGIBLE,
             f"The claim's workflow turned this down: {answer.get('error') or 'no reason given'}",
         )
-    reference = answer if isinstance(answer, str) else _json_text(answer)
-    _completed(completion, token, actor=actor, reference=reference[:REFERENCE_MAX])
+    reference = (answer if isinstance(answer, str) else _json_text(answer))[:REFERENCE_MAX]
+    attempt_id = answer.get("claimAttemptId") if isinstance(answer, dict) else None
+    if isinstance(attempt_id, str) and attempt_id and claim.bitbadges_claim_id:
+        # The workflow queued a BitBadges attempt and told us its id: follow it, so
+        # "completed" means BitBadges completed it, not only that the workflow ran.
+        _record_reference(completion, token, reference, actor=actor)
+        bitbadges.get_client().wait_for_attempt(
+            attempt_id, interval=_poll_interval(), deadline=_poll_deadline()
+        )
+    _completed(completion, token, actor=actor, reference=reference)
 
 
 def _workflow_error(exc: pipedream.PipedreamError) -> str:

@@ -1,4 +1,4 @@
-"""Seed the demo: members alice and bob, the admin, and the demo apps. Safe to re-run.
+"""Seed the demo: members alice and bob, the admin, the demo apps and claims. Safe to re-run.
 
 `make run` runs it after `migrate`. Existing rows are brought back to the demo state
 (passwords excepted: a changed password is left alone), never duplicated.
@@ -20,13 +20,17 @@ DEMO_APPS = ["github", "slack", "google_sheets", "discord", "gitlab", "notion"]
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo members alice, bob and admin, and the demo apps."
+    help = (
+        "Create (or refresh) the demo members alice, bob and admin, the demo apps and, in "
+        "sandbox mode, one demo claim per delivery method backed by the BitBadges sandbox."
+    )
 
     def handle(self, *args, **options):
         with transaction.atomic():
             for username, email, first_name, address, staff in DEMO_MEMBERS:
                 self._member(username, email, first_name, address, staff)
         self._apps()
+        self._claims()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: log in as alice, bob or admin with the password {DEMO_PASSWORD!r}."
@@ -67,3 +71,100 @@ class Command(BaseCommand):
             return [client.get_app(slug) for slug in DEMO_APPS]
         except pipedream.PipedreamError as exc:
             raise CommandError(f"Could not fetch the demo apps from Pipedream: {exc}") from exc
+
+    def _claims(self):
+        if not settings.SANDBOX:
+            self.stdout.write(
+                "Demo claims skipped: they need the sandbox's BitBadges claims. "
+                "Define real claims in the admin."
+            )
+            return
+        from sandbox.bitbadges import demo_claims_ensure
+
+        upstream = demo_claims_ensure()
+        for spec in demo_claim_specs(upstream):
+            claim, created = _claim_upsert(spec)
+            self.stdout.write(f"{'Created' if created else 'Refreshed'} claim {claim.slug}")
+
+
+def demo_claim_specs(upstream: dict) -> list[dict]:
+    """One demo claim per delivery method, each backed by a claim in the BitBadges sandbox."""
+    starter, members, workflow = (
+        upstream["github-starter"],
+        upstream["store-members"],
+        upstream["workflow-github"],
+    )
+    return [
+        {
+            "slug": "github-starter",
+            "name": "GitHub starter badge",
+            "description": "Connect a GitHub account. That is all: the badge is yours seconds later.",
+            "bitbadges_claim_id": starter["claim_id"],
+            "delivery": "bitbadges",
+            "password_instance_id": starter["password_instance_id"],
+            "password": starter["password"],
+            "apps": ["github"],
+        },
+        {
+            "slug": "github-builders",
+            "name": "GitHub builders list",
+            "description": "For builders with at least 5 public repositories: your address joins "
+            "the list that unlocks the Builders badge on BitBadges. One per GitHub account.",
+            "bitbadges_claim_id": members["claim_id"],
+            "delivery": "dynamic_store",
+            "store_id": members["store_id"],
+            "store_secret": members["store_secret"],
+            "apps": ["github"],
+            "criterion": {
+                "app": "github",
+                "action": "github-get-current-user",
+                "path": "public_repos",
+                "comparison": "gte",
+                "value": "5",
+                "identity_path": "login",
+            },
+        },
+        {
+            "slug": "github-workflow",
+            "name": "GitHub workflow badge",
+            "description": "A Pipedream workflow checks your GitHub account and completes the "
+            "claim itself.",
+            "bitbadges_claim_id": workflow["claim_id"],
+            "delivery": "workflow",
+            "workflow_url": settings.PUBLIC_URL + workflow["workflow_url_path"],
+            "apps": ["github"],
+        },
+    ]
+
+
+def _claim_upsert(spec: dict):
+    from claims.models import Claim
+    from connections.models import App
+
+    criterion = spec.get("criterion") or {}
+    fields = {
+        "name": spec["name"],
+        "description": spec["description"],
+        "bitbadges_claim_id": spec["bitbadges_claim_id"],
+        "delivery": spec["delivery"],
+        "password_instance_id": spec.get("password_instance_id", ""),
+        "store_id": spec.get("store_id", ""),
+        "workflow_url": spec.get("workflow_url", ""),
+        "enabled": True,
+        "criterion_app": App.objects.get(slug=criterion["app"]) if criterion else None,
+        "criterion_action": criterion.get("action", ""),
+        "criterion_path": criterion.get("path", ""),
+        "criterion_comparison": criterion.get("comparison", ""),
+        "criterion_value": criterion.get("value", ""),
+        "identity_path": criterion.get("identity_path", ""),
+    }
+    with transaction.atomic():
+        claim, created = Claim.objects.get_or_create(slug=spec["slug"], defaults=fields)
+        for name, value in fields.items():
+            setattr(claim, name, value)
+        claim.set_password(spec.get("password", ""))
+        claim.set_store_secret(spec.get("store_secret", ""))
+        claim.full_clean()
+        claim.save()
+        claim.required_apps.set(App.objects.filter(slug__in=spec["apps"]))
+    return claim, created
