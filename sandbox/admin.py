@@ -5,6 +5,11 @@ from django.contrib import admin
 from sandbox import services, webhooks
 from sandbox.models import (
     Account,
+    BitBadgesAttempt,
+    BitBadgesClaim,
+    BitBadgesStore,
+    BitBadgesStoreAction,
+    BitBadgesStoreEntry,
     ConnectToken,
     ExternalUser,
     Fault,
@@ -104,3 +109,49 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             webhooks.retry(delivery)
             webhooks.deliver(delivery.pk)
         self.message_user(request, f"Sent {queryset.count()} webhook(s) again.")
+
+
+# --- The emulated BitBadges ----------------------------------------------------------
+
+
+class BitBadgesAttemptInline(admin.TabularInline):
+    model = BitBadgesAttempt
+    fields = ["attempt_id", "address", "status", "error", "claim_number", "created_at", "due_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(BitBadgesClaim)
+class BitBadgesClaimAdmin(admin.ModelAdmin):
+    list_display = ["claim_id", "label", "num_uses", "max_uses", "halted", "version", "created_at"]
+    list_filter = ["halted"]
+    search_fields = ["claim_id", "label"]
+    readonly_fields = ["num_uses", "created_at"]
+    inlines = [BitBadgesAttemptInline]
+
+
+@admin.register(BitBadgesAttempt)
+class BitBadgesAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["attempt_id", "claim", "address", "status", "claim_number", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["attempt_id", "address", "claim__claim_id"]
+
+
+class BitBadgesStoreEntryInline(admin.TabularInline):
+    model = BitBadgesStoreEntry
+    extra = 0
+
+
+@admin.register(BitBadgesStore)
+class BitBadgesStoreAdmin(admin.ModelAdmin):
+    list_display = ["dynamic_data_id", "label", "created_at"]
+    search_fields = ["dynamic_data_id", "label"]
+    inlines = [BitBadgesStoreEntryInline]
+
+
+@admin.register(BitBadgesStoreAction)
+class BitBadgesStoreActionAdmin(ReadOnlyAdmin):
+    list_display = ["store", "action", "address", "created_at", "effective_at", "applied_at"]
+    list_filter = ["action"]

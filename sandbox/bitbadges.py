@@ -304,6 +304,7 @@ def _plugin_inputs(body: dict) -> dict:
 
 def simulate(claim_id: str, address: str, body: dict) -> str:
     """Check a completion without queuing it: the placeholder attempt id, or BitBadgesError."""
+    tick()
     claim = claim_get(claim_id)
     bb = bb_address(address)
     _expected_version(claim, body)
@@ -320,6 +321,7 @@ def complete(claim_id: str, address: str, body: dict) -> BitBadgesAttempt:
     Every call that reaches a claim is recorded (complete_calls counts them), refused
     ones with the status "rejected".
     """
+    tick()
     claim = claim_get(claim_id)
     bb = bb_address(address)
     now = timezone.now()
@@ -513,7 +515,11 @@ def store_actions_record(
     effective = now + timedelta(seconds=store_lag())
     BitBadgesStoreAction.objects.bulk_create(
         BitBadgesStoreAction(
-            store=store, action=a.name, address=a.address, created_at=now, effective_at=effective
+            store=store,
+            action=a.name,
+            address=bb_address(a.address),
+            created_at=now,
+            effective_at=effective,
         )
         for a in actions
     )

@@ -113,9 +113,7 @@ bitbadges_patterns = [
         bb.by_method(POST=bb.store_action_single),
         name="store-single",
     ),
-    path(
-        "api/v0/storeActions/batch", bb.by_method(POST=bb.store_action_batch), name="store-batch"
-    ),
+    path("api/v0/storeActions/batch", bb.by_method(POST=bb.store_action_batch), name="store-batch"),
     path(
         "api/v0/storeActions/<str:action>/<str:store_id>/<str:secret>",
         bb.by_method(POST=bb.store_action_legacy),
@@ -138,6 +136,7 @@ urlpatterns = [
     path("faults/<int:pk>/delete", views.fault_delete, name="fault-delete"),
     path("faults/<int:pk>/toggle", views.fault_toggle, name="fault-toggle"),
     path("webhooks/run", views.deliveries_run, name="deliveries-run"),
+    path("bitbadges/demo", views.bitbadges_demo, name="bitbadges-demo"),
     path("webhooks/<int:pk>/retry", views.delivery_retry, name="delivery-retry"),
     path("pipedream/", include((pipedream_patterns, "pipedream"))),
     path("bitbadges/", include((bitbadges_patterns, "bitbadges"))),

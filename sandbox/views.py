@@ -1,4 +1,5 @@
-"""The sandbox control page (/sandbox/, staff only): accounts, faults, webhook deliveries.
+"""The sandbox control page (/sandbox/, staff only): accounts, faults, webhook deliveries,
+and the emulated BitBadges (claims with their uses and pending attempts, dynamic stores).
 
 It is how a demo or a manual test makes the outside world misbehave: mark an account
 unhealthy or dead, edit what its upstream reports (the profile the demo actions read),
@@ -15,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import services, webhooks
+from sandbox import bitbadges, services, webhooks
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec, describe
 from sandbox.forms import FaultForm, HealthForm, ProfileForm
@@ -70,6 +71,8 @@ def _render_index(request, fault_form=None, status=200):
         "tokens": ConnectToken.objects.all()[:10],
         "credentials": SANDBOX_CREDENTIALS,
         "api_base": request.build_absolute_uri("/sandbox/pipedream"),
+        "bitbadges_base": request.build_absolute_uri("/sandbox/bitbadges/api/v0"),
+        "bitbadges": bitbadges.overview(),
     }
     return render(request, "sandbox/index.html", context, status=status)
 
@@ -140,6 +143,14 @@ def fault_toggle(request, pk: int):
     fault.save(update_fields=["enabled"])
     messages.success(request, f"Fault on {fault.endpoint} {'on' if fault.enabled else 'off'}.")
     return _back("faults")
+
+
+@require_POST
+@staff_required
+def bitbadges_demo(request):
+    bitbadges.demo_claims_ensure()
+    messages.success(request, "The demo BitBadges claims are in place.")
+    return _back("bitbadges")
 
 
 @require_POST

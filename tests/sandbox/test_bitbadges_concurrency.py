@@ -1,0 +1,118 @@
+"""Many completions at once: a claim number is taken once, uses are never over-counted."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.db import connection
+from django.utils import timezone
+
+from sandbox import bitbadges
+from sandbox.models import BitBadgesAttempt, BitBadgesClaim
+from tests.sandbox.test_bitbadges_support import BB, KEY, PREFIX
+
+THREADS = 8
+
+
+def _in_thread(function):
+    """Run `function` in a worker thread with its own database connection, closed after."""
+
+    def run(*args):
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_completing_a_single_use_claim_get_one_success(live_server, settings):
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
+    claim = bitbadges.claim_create(max_uses=1)
+    url = f"{live_server.url}{PREFIX}/api/v0/claims/complete/{claim.claim_id}/{BB}"
+    barrier = threading.Barrier(THREADS)
+
+    def complete(_):
+        barrier.wait()
+        with requests.Session() as session:
+            response = session.post(
+                url, json={"_expectedVersion": -1}, headers={"x-api-key": KEY}, timeout=30
+            )
+            if response.status_code != 200:
+                return response.status_code, response.json()["errorMessage"]
+            attempt_id = response.json()["claimAttemptId"]
+            status = session.get(
+                f"{live_server.url}{PREFIX}/api/v0/claims/status/{attempt_id}",
+                headers={"x-api-key": KEY},
+                timeout=30,
+            )
+            return status.status_code, status.json()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(complete, range(THREADS)))
+
+    bitbadges.attempts_resolve_due()
+    assert bitbadges.completions(claim.claim_id) == 1
+    assert BitBadgesClaim.objects.get(pk=claim.pk).num_uses == 1
+    assert bitbadges.complete_calls(claim.claim_id) == THREADS
+    assert not BitBadgesAttempt.objects.filter(status="pending").exists()
+    numbers = list(
+        BitBadgesAttempt.objects.filter(status="success").values_list("claim_number", flat=True)
+    )
+    assert numbers == [0]
+    successes = [r for r in results if r[0] == 200 and r[1].get("success") is True]
+    assert len(successes) <= 1  # the one success may be resolved after its poll
+    for status, body in results:
+        if isinstance(body, str):  # refused at once
+            assert status == 400 and body.endswith("Overall max uses exceeded")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resolvers_take_each_claim_number_once(settings):
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 60
+    claim = bitbadges.claim_create(max_uses=3)
+    for _ in range(THREADS):
+        bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1})
+    BitBadgesAttempt.objects.update(due_at=timezone.now())  # all due at once
+    barrier = threading.Barrier(THREADS)
+
+    @_in_thread
+    def resolve(_):
+        barrier.wait()
+        return bitbadges.attempts_resolve_due()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        resolved = list(pool.map(resolve, range(THREADS)))
+
+    assert sum(resolved) == THREADS  # each attempt resolved exactly once
+    attempts = BitBadgesAttempt.objects.filter(claim=claim)
+    assert attempts.filter(status="success").count() == 3
+    assert attempts.filter(status="failed").count() == THREADS - 3
+    assert sorted(attempts.filter(status="success").values_list("claim_number", flat=True)) == [
+        0,
+        1,
+        2,
+    ]
+    assert BitBadgesClaim.objects.get(pk=claim.pk).num_uses == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_store_actions_land_once(settings):
+    settings.SANDBOX_BITBADGES_STORE_LAG = 0
+    store = bitbadges.store_create(store_id="s", secret="x")
+    actions = [bitbadges.StoreAction("add", BB)] * 3
+    bitbadges.store_actions_record("s", "x", actions)
+    barrier = threading.Barrier(4)
+
+    @_in_thread
+    def apply(_):
+        barrier.wait()
+        return bitbadges.store_actions_apply_due()
+
+    with ThreadPoolExecutor(4) as pool:
+        applied = list(pool.map(apply, range(4)))
+
+    assert sum(applied) == 3
+    assert store.entries.count() == 1

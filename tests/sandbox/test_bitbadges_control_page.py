@@ -1,0 +1,133 @@
+"""The BitBadges part of the control page, its admin pages, and the test helpers."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from sandbox import bitbadges
+from sandbox.models import BitBadgesClaim, BitBadgesStore
+from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    user = django_user_model.objects.create_user(
+        username="ops", password="connect-demo", is_staff=True, is_superuser=True
+    )
+    client.force_login(user)
+    return client
+
+
+def test_the_page_lists_claims_and_stores(staff, settings):
+    settings.SANDBOX_BITBADGES_STORE_LAG = 0
+    store = bitbadges.store_create(label="VIP list", store_id="vip-store", secret="x")
+    bitbadges.store_actions_record("vip-store", "x", [bitbadges.StoreAction("add", BB_2)])
+    claim = bitbadges.claim_create(
+        label="Starter", max_uses=5, password="pw", store=store, max_uses_per_address=1
+    )
+    body = {"_expectedVersion": -1, "pwd": {"password": "pw"}}
+    with pytest.raises(bitbadges.BitBadgesError, match="User not in whitelist"):
+        bitbadges.complete(claim.claim_id, ETH, body)
+    bitbadges.complete(claim.claim_id, BB_2, body)
+    with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
+        bitbadges.attempts_resolve_due()
+    bitbadges.store_actions_record("vip-store", "x", [bitbadges.StoreAction("add", ETH)])
+    bitbadges.complete(claim.claim_id, ETH, body)  # pending
+
+    html = staff.get("/sandbox/").content.decode()
+
+    assert 'id="bitbadges"' in html
+    assert claim.claim_id in html and "Starter" in html
+    assert "numUses" in html and "password" in html and "whitelist" in html
+    assert "1 / 5" in html  # BB was never in the store: only BB_2 completed
+    assert f'<code class="sbx-small">{BB_2}</code> × 1' in html
+    assert "1 pending" in html
+    assert "vip-store" in html and "VIP list" in html
+    assert "sandbox-bitbadges-api-key" in html
+
+
+def test_the_demo_button(staff):
+    response = staff.post("/sandbox/bitbadges/demo")
+    assert response.status_code == 302 and response["Location"] == "/sandbox/#bitbadges"
+    assert BitBadgesClaim.objects.count() == 3
+
+
+def test_members_cannot_create_demo_claims(client, member):
+    client.force_login(member)
+    assert client.post("/sandbox/bitbadges/demo").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "bitbadgesclaim",
+        "bitbadgesattempt",
+        "bitbadgesstore",
+        "bitbadgesstoreaction",
+    ],
+)
+def test_admin_pages_open(staff, model):
+    bitbadges.store_create()
+    claim = bitbadges.claim_create(password="pw")
+    bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1, "pwd": {"password": "pw"}})
+    assert staff.get(f"/admin/sandbox/{model}/").status_code == 200
+    assert staff.get(f"/admin/sandbox/bitbadgesclaim/{claim.pk}/change/").status_code == 200
+
+
+def test_demo_claims_ensure_is_idempotent_with_fixed_ids():
+    first = bitbadges.demo_claims_ensure()
+    second = bitbadges.demo_claims_ensure()
+
+    assert first == second
+    assert set(first) == {"github-starter", "store-members", "workflow-github"}
+    assert set(first["github-starter"]) == {"claim_id", "password_instance_id", "password"}
+    assert set(first["store-members"]) == {"claim_id", "store_id", "store_secret"}
+    assert first["workflow-github"]["workflow_url_path"] == (
+        "/sandbox/pipedream/workflows/en-sandbox-claim-github/"
+    )
+    assert BitBadgesClaim.objects.count() == 3 and BitBadgesStore.objects.count() == 1
+    members = BitBadgesClaim.objects.get(claim_id=first["store-members"]["claim_id"])
+    assert members.store_id == first["store-members"]["store_id"]
+    assert members.max_uses_per_address == 1
+    assert members.max_uses >= 1000
+
+
+def test_demo_claims_work_end_to_end(settings):
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
+    settings.SANDBOX_BITBADGES_STORE_LAG = 0
+    demo = bitbadges.demo_claims_ensure()
+    starter, members = demo["github-starter"], demo["store-members"]
+
+    bitbadges.complete(
+        starter["claim_id"],
+        BB,
+        {
+            "_expectedVersion": -1,
+            starter["password_instance_id"]: {"password": starter["password"]},
+        },
+    )
+    bitbadges.store_actions_record(
+        members["store_id"], members["store_secret"], [bitbadges.StoreAction("add", ETH)]
+    )
+    bitbadges.complete(members["claim_id"], BB, {"_expectedVersion": -1})
+
+    assert bitbadges.completions(starter["claim_id"], ETH) == 1
+    assert bitbadges.completions(members["claim_id"], BB) == 1
+    assert bitbadges.store_contains(members["store_id"], BB)
+
+
+def test_helpers_take_either_address_form():
+    claim = bitbadges.claim_create(claim_id="ABCDEF0123", whitelist=[BB])
+    with pytest.raises(bitbadges.BitBadgesError):
+        bitbadges.claim_create(claim_id="not hex")
+    with pytest.raises(bitbadges.BitBadgesError):
+        bitbadges.claim_create(whitelist=["nope"])
+
+    assert claim.whitelist == [BB]
+    assert bitbadges.completions("ABCDEF0123", ETH) == 0
+    assert bitbadges.complete_calls("ABCDEF0123", ETH) == 0
+    assert bitbadges.attempts_resolve_due() == 0
