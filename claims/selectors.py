@@ -30,6 +30,14 @@ class ClaimRow:
     def in_progress(self) -> bool:
         return bool(self.completion and self.completion.in_progress)
 
+    @property
+    def reason(self) -> str:
+        """The completion's reason, unless a requirement below already says it."""
+        if not self.completion:
+            return ""
+        said = {requirement.detail for requirement in self.requirements}
+        return "" if self.completion.reason in said else self.completion.reason
+
 
 def _requirements(
     claim: Claim, accounts: list[ConnectedAccount], completion, member

@@ -44,3 +44,6 @@ def screenshot(page):
         return path
 
     return take
+
+
+from tests.e2e.flows import site  # noqa: E402,F401  (the fixture, for every browser test)

@@ -7,55 +7,11 @@ from playwright.sync_api import expect
 
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession
-from sandbox import catalogue
 from sandbox.models import Account
 from tests.browser import ARTIFACTS
+from tests.e2e.flows import FRAME, connect_in_iframe, log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-FRAME = "iframe[title='Pipedream Connect']"
-
-
-@pytest.fixture
-def site(live_server, settings, monkeypatch):
-    """The site with Pipedream pointed at the sandbox it serves, and a few apps.
-
-    The sandbox's connection webhook arrives as it would in production, racing the
-    browser's own callback; both must record one account.
-    """
-    settings.PUBLIC_URL = live_server.url
-    settings.PIPEDREAM_API_URL = f"{live_server.url}/sandbox/pipedream"
-    settings.PIPEDREAM_CONNECT_URL = f"{live_server.url}/sandbox/pipedream"
-    settings.SANDBOX_FAULTS = {}
-    settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
-    settings.SANDBOX_WEBHOOK_TIMEOUT = 5
-    for order, slug in enumerate(["github", "slack", "google_sheets", "discord"]):
-        services.app_upsert_from_pipedream(
-            data=catalogue.get_catalogue_app(slug, live_server.url), enabled=True, order=order
-        )
-    return live_server
-
-
-def log_in(page, url, username="alice"):
-    page.goto(f"{url}/login/?next=/accounts/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "connect-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/accounts/")
-
-
-def watch_problems(page):
-    problems = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    return problems
-
-
-def connect_in_iframe(page, app_name="GitHub", name="octocat", answer="Allow"):
-    page.get_by_role("link", name=f"Connect {app_name}", exact=True).click()
-    frame = page.frame_locator(FRAME)
-    frame.get_by_label("Account name").fill(name)
-    frame.get_by_role("button", name=answer).click()
 
 
 def test_connect_github_in_the_iframe(site, page, member, screenshot):
