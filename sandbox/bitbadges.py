@@ -633,32 +633,48 @@ DEMO = {
 DEMO_MAX_USES = 1_000_000
 
 
+def _create_once(claim_id: str, **kwargs) -> None:
+    """Create a claim unless it exists; a concurrent creator winning is fine."""
+    if BitBadgesClaim.objects.filter(claim_id=claim_id).exists():
+        return
+    try:
+        with transaction.atomic():
+            claim_create(claim_id=claim_id, **kwargs)
+    except IntegrityError:
+        pass
+
+
 def demo_claims_ensure() -> dict:
-    """Create the three demo claims if absent (fixed ids); their parameters."""
-    with transaction.atomic():
-        for key in ("github-starter", "workflow-github"):
-            demo = DEMO[key]
-            if not BitBadgesClaim.objects.filter(claim_id=demo["claim_id"]).exists():
-                claim_create(
-                    claim_id=demo["claim_id"],
-                    label=demo["label"],
-                    max_uses=DEMO_MAX_USES,
-                    password=demo["password"],
-                    password_instance_id=demo["password_instance_id"],
-                )
-        members = DEMO["store-members"]
-        store, _ = BitBadgesStore.objects.get_or_create(
-            dynamic_data_id=members["store_id"],
-            defaults={"data_secret": members["store_secret"], "label": "Sandbox members"},
+    """Create the three demo claims if absent (fixed ids); their parameters.
+
+    Idempotent, and safe to call from concurrent requests. An existing demo claim is
+    left as it is (its uses included).
+    """
+    for key in ("github-starter", "workflow-github"):
+        demo = DEMO[key]
+        _create_once(
+            demo["claim_id"],
+            label=demo["label"],
+            max_uses=DEMO_MAX_USES,
+            password=demo["password"],
+            password_instance_id=demo["password_instance_id"],
         )
-        if not BitBadgesClaim.objects.filter(claim_id=members["claim_id"]).exists():
-            claim_create(
-                claim_id=members["claim_id"],
-                label=members["label"],
-                max_uses=DEMO_MAX_USES,
-                store=store,
-                max_uses_per_address=1,
+    members = DEMO["store-members"]
+    try:
+        with transaction.atomic():
+            store, _ = BitBadgesStore.objects.get_or_create(
+                dynamic_data_id=members["store_id"],
+                defaults={"data_secret": members["store_secret"], "label": "Sandbox members"},
             )
+    except IntegrityError:
+        store = BitBadgesStore.objects.get(dynamic_data_id=members["store_id"])
+    _create_once(
+        members["claim_id"],
+        label=members["label"],
+        max_uses=DEMO_MAX_USES,
+        store=store,
+        max_uses_per_address=1,
+    )
     return {
         key: {name: value for name, value in demo.items() if name != "label"}
         for key, demo in DEMO.items()
