@@ -17,6 +17,8 @@ def pytest_configure(config):
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
     settings.STATIC_ROOT = tempfile.mkdtemp(prefix="cc-static-")
+    # Hashing a password the production way takes most of a second; tests make many.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

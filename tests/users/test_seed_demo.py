@@ -52,3 +52,49 @@ def test_admin_choices_on_apps_are_refreshed_to_the_demo_state():
     slack = App.objects.get(slug="slack")
     assert slack.enabled is True
     assert slack.name == "Slack"
+
+
+def test_seeds_one_demo_claim_per_delivery_method_backed_by_the_bitbadges_sandbox():
+    from claims.models import Claim
+    from sandbox.models import BitBadgesClaim
+
+    output = seed()
+    claims = {claim.slug: claim for claim in Claim.objects.enabled()}
+    assert {claim.delivery for claim in claims.values()} == {
+        "bitbadges",
+        "dynamic_store",
+        "workflow",
+    }
+    for slug, claim in claims.items():
+        assert f"claim {slug}" in output
+        claim.full_clean()
+        assert BitBadgesClaim.objects.filter(claim_id=claim.bitbadges_claim_id).exists()
+    starter = claims["github-starter"]
+    assert list(starter.required_apps.values_list("slug", flat=True)) == ["github"]
+    assert not starter.has_criterion  # a newcomer only has to connect GitHub
+    assert starter.password() and starter.password() not in starter.password_encrypted
+    assert claims["github-builders"].store_secret()
+
+
+def test_demo_claims_are_not_duplicated_and_come_back_to_the_demo_state():
+    from claims.models import Claim
+
+    seed()
+    Claim.objects.filter(slug="github-starter").update(enabled=False, name="Renamed")
+    seed()
+    assert Claim.objects.count() == 3
+    starter = Claim.objects.get(slug="github-starter")
+    assert starter.enabled and starter.name == "GitHub starter badge"
+
+
+def test_without_the_sandbox_demo_claims_are_skipped(settings, monkeypatch):
+    from claims.models import Claim
+    from users.management.commands import seed_demo
+
+    settings.SANDBOX = False
+    monkeypatch.setattr(
+        seed_demo.Command, "_app_data", lambda self: [{"name_slug": "github", "name": "GitHub"}]
+    )
+    output = seed()
+    assert "Demo claims skipped" in output
+    assert not Claim.objects.exists()
