@@ -1,0 +1,626 @@
+"""The claims admin through the test client: claims (secrets write-only), dry run, the
+ledger (read-only, Retry), and the funnel."""
+
+import datetime
+import hashlib
+import itertools
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from claims.models import Claim, Completion, CompletionEvent
+from connections.models import App, ConnectedAccount, ConnectSession
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = "0x742d35cc6634c0532925a3b844bc9e7595f0beb1"
+_numbers = itertools.count(1)
+
+
+# --- Building blocks ---------------------------------------------------------------------
+
+
+def make_member(username, **fields):
+    return get_user_model().objects.create_user(
+        # No password (unusable): hashing one per member would slow the suite for nothing.
+        username=username,
+        email=f"{username}@example.com",
+        password=None,
+        **fields,
+    )
+
+
+def make_app(slug, name=None, **fields):
+    return App.objects.create(slug=slug, name=name or slug.title(), enabled=True, **fields)
+
+
+def connect(member, app):
+    return ConnectedAccount.objects.create(
+        member=member, app=app, pipedream_id=f"apn_{next(_numbers)}", name=member.username
+    )
+
+
+def make_session(member, app, status=ConnectSession.Status.ISSUED, created_at=None):
+    session = ConnectSession.objects.create(
+        member=member,
+        app=app,
+        mode=ConnectSession.Mode.IFRAME,
+        token_digest=hashlib.sha256(f"ctok_{next(_numbers)}".encode()).hexdigest(),
+        expires_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
+        status=status,
+    )
+    if created_at is not None:  # auto_now_add ignores a value given to create()
+        ConnectSession.objects.filter(pk=session.pk).update(created_at=created_at)
+    return session
+
+
+def make_claim(slug="starter", apps=(), **fields):
+    fields.setdefault("delivery", Claim.Delivery.DYNAMIC_STORE)
+    fields.setdefault("store_id", "s")
+    claim = Claim(slug=slug, name=fields.pop("name", slug.title()), **fields)
+    if claim.delivery == Claim.Delivery.DYNAMIC_STORE:
+        claim.set_store_secret("x")
+    claim.full_clean()
+    claim.save()
+    claim.required_apps.set(apps)
+    return claim
+
+
+def complete(claim, member, state, **fields):
+    if state == Completion.State.COMPLETED:
+        fields.setdefault("completed_at", timezone.now())
+    return Completion.objects.create(claim=claim, member=member, state=state, **fields)
+
+
+def messages_of(response) -> str:
+    return " ".join(str(message) for message in response.context["messages"])
+
+
+def claim_form_data(claim, **overrides) -> dict:
+    """What the change form posts back for `claim` as stored (secrets left blank)."""
+    data = {
+        "name": claim.name,
+        "slug": claim.slug,
+        "description": claim.description,
+        "enabled": claim.enabled,
+        "required_apps": (
+            [str(pk) for pk in claim.required_apps.values_list("pk", flat=True)] if claim.pk else []
+        ),
+        "cap": claim.cap or "",
+        "criterion_app": claim.criterion_app_id or "",
+        "criterion_action": claim.criterion_action,
+        "criterion_props": "{}",
+        "criterion_path": claim.criterion_path,
+        "criterion_comparison": claim.criterion_comparison,
+        "criterion_value": claim.criterion_value,
+        "identity_path": claim.identity_path,
+        "delivery": claim.delivery,
+        "bitbadges_claim_id": claim.bitbadges_claim_id,
+        "password_instance_id": claim.password_instance_id,
+        "password": "",
+        "clear_password": False,
+        "store_id": claim.store_id,
+        "store_secret": "",
+        "clear_store_secret": False,
+        "workflow_url": claim.workflow_url,
+        "starts_at_0": "",
+        "starts_at_1": "",
+        "ends_at_0": "",
+        "ends_at_1": "",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    # An unticked checkbox is simply absent from a form post.
+    return {
+        key: ("on" if value is True else value) for key, value in data.items() if value is not False
+    }
+
+
+@pytest.fixture
+def github():
+    return make_app("github", "GitHub")
+
+
+@pytest.fixture
+def staff_viewer(client):
+    """Staff with only the view permissions of the claims app."""
+    user = make_member("viewer", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(user)
+    return user
+
+
+# --- Claims: the list ----------------------------------------------------------------------
+
+
+def _changelist_rows(admin_client):
+    response = admin_client.get(reverse("admin:claims_claim_changelist"))
+    assert response.status_code == 200
+    return {claim.slug: claim for claim in response.context["cl"].result_list}
+
+
+def test_list_counts_completions_per_state(admin_client, github):
+    claim = make_claim("starter", [github])
+    other = make_claim("other", [github])
+    states = ["completed", "completed", "waiting", "checking", "retrying", "ineligible", "failed"]
+    for index, state in enumerate(states):
+        complete(claim, make_member(f"m{index}"), state)
+    complete(other, get_user_model().objects.get(username="m0"), "failed")
+
+    rows = _changelist_rows(admin_client)
+
+    starter = rows["starter"]
+    assert (starter.n_completed, starter.n_in_progress) == (2, 3)
+    assert (starter.n_ineligible, starter.n_failed) == (1, 1)
+    assert (rows["other"].n_completed, rows["other"].n_failed) == (0, 1)
+
+
+def test_list_runs_a_constant_number_of_queries(admin_client, github):
+    url = reverse("admin:claims_claim_changelist")
+    make_claim("one", [github])
+    admin_client.get(url)  # warm the session and content types
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(url)
+    for index in range(4):
+        claim = make_claim(f"more-{index}", [github])
+        complete(claim, make_member(f"x{index}"), "failed")
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get(url)
+    assert len(response.context["cl"].result_list) == 5
+    assert len(many) == len(few)
+
+
+# --- Claims: secrets are write-only ------------------------------------------------------
+
+
+def test_secrets_never_appear_in_the_admin(admin_client, github):
+    claim = make_claim(
+        "badge",
+        [github],
+        delivery=Claim.Delivery.BITBADGES,
+        bitbadges_claim_id="claim-1",
+        password_instance_id="pw-plugin",
+    )
+    claim.set_password("correct-horse-battery")
+    claim.set_store_secret("store-secret-value")
+    claim.save()
+    secrets = [
+        "correct-horse-battery",
+        "store-secret-value",
+        claim.password_encrypted,
+        claim.store_secret_encrypted,
+    ]
+
+    change = admin_client.get(reverse("admin:claims_claim_change", args=[claim.pk]))
+    assert "A password is stored" in change.text
+    assert "A store secret is stored" in change.text
+    assert "password_encrypted" not in change.context["adminform"].form.fields
+
+    # A save (which writes the history) with a new password typed in.
+    admin_client.post(
+        reverse("admin:claims_claim_change", args=[claim.pk]),
+        claim_form_data(claim, password="another-new-password"),
+    )
+    claim.refresh_from_db()
+    assert claim.password() == "another-new-password"
+    secrets += ["another-new-password", claim.password_encrypted]
+
+    pages = [
+        reverse("admin:claims_claim_change", args=[claim.pk]),
+        reverse("admin:claims_claim_changelist"),
+        reverse("admin:claims_claim_history", args=[claim.pk]),
+    ]
+    for url in pages:
+        text = admin_client.get(url).text
+        for secret in secrets:
+            assert secret not in text, (url, secret)
+
+
+def test_blank_keeps_the_stored_secret_and_clear_removes_it(admin_client, github):
+    claim = make_claim("store", [github])
+    claim.set_password("kept-password")
+    claim.save()
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+
+    response = admin_client.post(url, claim_form_data(claim, description="Changed"))
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.description == "Changed"
+    assert claim.store_secret() == "x" and claim.password() == "kept-password"
+
+    response = admin_client.post(url, claim_form_data(claim, clear_password=True))
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert not claim.has_password and claim.store_secret() == "x"
+    assert "None stored" in admin_client.get(url).text
+
+
+def test_a_new_secret_replaces_the_old_one(admin_client, github):
+    claim = make_claim("store", [github])
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    admin_client.post(url, claim_form_data(claim, store_secret="new-secret"))
+    claim.refresh_from_db()
+    assert claim.store_secret() == "new-secret"
+
+
+def test_the_method_needs_its_secret(admin_client, github):
+    add = reverse("admin:claims_claim_add")
+    blank = Claim(slug="new", name="New", delivery=Claim.Delivery.BITBADGES)
+    data = claim_form_data(
+        blank,
+        required_apps=[str(github.pk)],
+        bitbadges_claim_id="claim-1",
+        password_instance_id="pw-plugin",
+    )
+    response = admin_client.post(add, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["password"] == [
+        "The BitBadges method needs the password plugin's password: type it here."
+    ]
+    assert not Claim.objects.filter(slug="new").exists()
+
+    response = admin_client.post(
+        add, {**data, "delivery": "dynamic_store", "store_id": "s", "password": "p"}
+    )
+    assert response.context["adminform"].form.errors["store_secret"] == [
+        "The dynamic store method needs the store's secret: type it here."
+    ]
+
+    response = admin_client.post(add, {**data, "password": "p"})
+    assert response.status_code == 302
+    assert Claim.objects.get(slug="new").password() == "p"
+
+
+def test_clearing_the_secret_the_method_needs_is_refused(admin_client, github):
+    claim = make_claim("store", [github])
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    response = admin_client.post(url, claim_form_data(claim, clear_store_secret=True))
+    assert response.status_code == 200
+    assert "needs the store&#x27;s secret" in response.text
+    response = admin_client.post(
+        url, claim_form_data(claim, clear_store_secret=True, store_secret="y")
+    )
+    assert "not both" in response.text
+    claim.refresh_from_db()
+    assert claim.store_secret() == "x"
+
+
+def test_the_models_own_rules_are_enforced(admin_client, github):
+    claim = make_claim("store", [github])
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    response = admin_client.post(url, claim_form_data(claim, store_id="", criterion_action="a"))
+    errors = response.context["adminform"].form.errors
+    assert errors["store_id"] == ["The dynamic store method needs the store ID."]
+    assert errors["criterion_app"] == ["A criterion needs the app whose account it runs on."]
+
+
+def test_saving_an_enabled_claim_queues_discovery(
+    admin_client, github, django_capture_on_commit_callbacks
+):
+    claim = make_claim("store", [github])
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, claim_form_data(claim))
+    assert not DBTaskResult.objects.exists()  # not enabled: nothing to discover
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, claim_form_data(claim, enabled=True))
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "claims.tasks.claim_discover_task"
+    assert task.args_kwargs["args"] == [claim.pk]
+
+
+# --- Claims: dry run ------------------------------------------------------------------------
+
+
+def test_dry_run_reports_who_would_qualify_and_writes_nothing(admin_client, github):
+    claim = make_claim("starter", [github])
+    ready = make_member("ready", address=ADDRESS)
+    connect(ready, github)
+    make_member("noapp", address=ADDRESS)
+    no_address = make_member("noaddress")
+    connect(no_address, github)
+    done = make_member("done", address=ADDRESS)
+    complete(claim, done, "completed")
+    make_member("gone", is_active=False)
+    before = (Completion.objects.count(), CompletionEvent.objects.count())
+
+    response = admin_client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
+    )
+
+    assert response.status_code == 200
+    [entry] = response.context["reports"]
+    report = entry["report"]
+    # Active members: ready, noapp, noaddress, done and the admin client's own user.
+    assert (report.members, report.qualify, report.completed) == (5, 1, 1)
+    assert dict(report.reasons) == {
+        "Connect your GitHub account.": 2,
+        "Add your BitBadges address so the badge has somewhere to go.": 1,
+    }
+    rows = {row["member"].username: (row["qualifies"], row["note"]) for row in entry["rows"]}
+    assert rows["ready"] == (True, "would qualify")
+    assert rows["noapp"] == (False, "Connect your GitHub account.")
+    assert rows["done"] == (False, "already completed")
+    assert "gone" not in rows
+    assert "Members evaluated" in response.text and "Connect your GitHub account." in response.text
+    assert (Completion.objects.count(), CompletionEvent.objects.count()) == before
+
+
+def test_dry_run_from_the_claims_page(admin_client, github):
+    claim = make_claim("starter", [github])
+    response = admin_client.post(
+        reverse("admin:claims_claim_change", args=[claim.pk]),
+        {"CHANGE_FORM-action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
+    )
+    assert response.status_code == 200
+    assert response.context["reports"][0]["claim"] == claim
+
+
+def test_dry_run_takes_a_few_claims_at_a_time(admin_client, github):
+    claims = [make_claim(f"c{index}", [github]) for index in range(6)]
+    response = admin_client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "dry_run", ACTION_CHECKBOX_NAME: [c.pk for c in claims], "index": 0},
+        follow=True,
+    )
+    assert "at most 5 claims at a time; 6 were selected" in messages_of(response)
+
+
+# --- The ledger -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(github):
+    claim = make_claim("starter", [github])
+    failed = complete(claim, make_member("bob", address=ADDRESS), "failed", reason="Boom.")
+    done = complete(claim, make_member("carol"), "completed")
+    return {"claim": claim, "failed": failed, "done": done}
+
+
+def test_retry_action_requeues_failed_and_skips_completed(admin_client, ledger):
+    failed, done = ledger["failed"], ledger["done"]
+    response = admin_client.post(
+        reverse("admin:claims_completion_changelist"),
+        {"action": "retry", ACTION_CHECKBOX_NAME: [failed.pk, done.pk], "index": 0},
+        follow=True,
+    )
+    text = messages_of(response)
+    assert "Queued 1 completion(s)" in text and "Skipped 1 completion(s)" in text
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    assert failed.state == "waiting" and done.state == "completed"
+    event = CompletionEvent.objects.get(completion=failed)
+    assert (event.from_state, event.to_state, event.actor) == ("failed", "waiting", "admin:admin")
+    assert not CompletionEvent.objects.filter(completion=done).exists()
+
+
+def test_retry_button_on_a_failed_completion(admin_client, ledger):
+    failed = ledger["failed"]
+    change = reverse("admin:claims_completion_change", args=[failed.pk])
+    retry = reverse("admin:claims_completion_retry", args=[failed.pk])
+    assert retry in admin_client.get(change).text
+    done_page = admin_client.get(
+        reverse("admin:claims_completion_change", args=[ledger["done"].pk])
+    )
+    assert "/retry/" not in done_page.text
+
+    assert admin_client.get(retry).status_code == 405
+    response = admin_client.post(retry)
+    assert response.status_code == 302 and response.url == change
+    failed.refresh_from_db()
+    assert failed.state == "waiting"
+    assert CompletionEvent.objects.get(completion=failed).actor == "admin:admin"
+
+
+def test_retry_button_needs_the_change_permission(client, staff_viewer, ledger):
+    retry = reverse("admin:claims_completion_retry", args=[ledger["failed"].pk])
+    assert client.post(retry).status_code == 403
+    page = client.get(reverse("admin:claims_completion_change", args=[ledger["failed"].pk]))
+    assert page.status_code == 200 and retry not in page.text
+    ledger["failed"].refresh_from_db()
+    assert ledger["failed"].state == "failed"
+
+
+def test_retry_button_refuses_a_missing_csrf_token(ledger):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345678")
+    client.force_login(admin)
+    assert (
+        client.post(
+            reverse("admin:claims_completion_retry", args=[ledger["failed"].pk])
+        ).status_code
+        == 403
+    )
+
+
+def test_the_ledger_is_read_only(admin_client, ledger):
+    failed = ledger["failed"]
+    add = reverse("admin:claims_completion_add")
+    assert admin_client.get(add).status_code == 403
+    assert (
+        admin_client.post(add, {"claim": ledger["claim"].pk, "state": "completed"}).status_code
+        == 403
+    )
+    assert Completion.objects.count() == 2
+    delete = reverse("admin:claims_completion_delete", args=[failed.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    change = reverse("admin:claims_completion_change", args=[failed.pk])
+    assert admin_client.post(change, {"state": "completed"}).status_code == 403
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    actions = (
+        admin_client.get(reverse("admin:claims_completion_changelist"))
+        .context["action_form"]
+        .fields["action"]
+        .choices
+    )
+    assert [name for name, _ in actions if name] == ["retry"]
+
+    event = CompletionEvent.objects.create(completion=failed, to_state="failed", actor="worker")
+    assert admin_client.get(reverse("admin:claims_completionevent_add")).status_code == 403
+    delete = reverse("admin:claims_completionevent_delete", args=[event.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+
+
+def test_ledger_pages_show_evidence_events_and_deleted_members(admin_client, ledger):
+    failed = ledger["failed"]
+    failed.evidence = [
+        {
+            "rule": "app:github",
+            "label": "GitHub connected",
+            "passed": False,
+            "value": "0 accounts",
+            "detail": "Connect your <GitHub> account.",
+            "at": "2026-01-02T03:04:05+00:00",
+        }
+    ]
+    failed.save()
+    CompletionEvent.objects.create(
+        completion=failed, from_state="checking", to_state="failed", actor="worker-7"
+    )
+    page = admin_client.get(reverse("admin:claims_completion_change", args=[failed.pk])).text
+    assert "<th>Value seen</th>" in page and "0 accounts" in page
+    assert "Connect your &lt;GitHub&gt; account." in page  # escaped
+    assert "worker-7" in page
+
+    ledger["done"].member.delete()
+    listing = admin_client.get(reverse("admin:claims_completion_changelist"))
+    assert "(deleted member)" in listing.text
+    for params in ({"state": "failed"}, {"q": "bob"}, {"claim__delivery": "dynamic_store"}):
+        assert (
+            admin_client.get(reverse("admin:claims_completion_changelist"), params).status_code
+            == 200
+        )
+    events = admin_client.get(reverse("admin:claims_completionevent_changelist"), {"q": "worker-7"})
+    assert "worker-7" in events.text
+
+
+# --- The funnel ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def funnel_data(github):
+    slack = make_app("slack", "Slack")
+    make_app(
+        "unused",
+        "Unused",
+    )  # enabled, nothing yet: still listed
+    App.objects.create(slug="hidden", name="Hidden", enabled=False)  # not listed
+    alice, bob, carol = (make_member(name) for name in ("alice", "bob", "carol"))
+    old = timezone.make_aware(datetime.datetime(2025, 6, 1, 12))
+    make_session(alice, github, "connected")
+    make_session(bob, github, "connected")
+    make_session(carol, github)
+    make_session(carol, github, "connected", created_at=old)
+    make_session(alice, slack, "failed")
+    for member in (alice, bob, carol):
+        connect(member, github)
+    connect(alice, slack)
+    both = make_claim("both", [github, slack])
+    gh = make_claim("gh", [github])
+    complete(gh, alice, "completed")
+    complete(gh, bob, "failed")
+    complete(both, alice, "waiting")
+    return {"github": github, "slack": slack, "old": old}
+
+
+def test_funnel_numbers(admin_client, funnel_data):
+    response = admin_client.get(reverse("admin:claims_claim_funnel"))
+    assert response.status_code == 200
+    funnel = response.context["funnel"]
+    assert (funnel.issued, funnel.connected, funnel.accounts) == (5, 3, 4)
+    assert (funnel.started, funnel.completed) == (3, 1)
+    apps = {row["slug"]: row for row in funnel.apps}
+    assert set(apps) == {"github", "slack", "unused"}
+    assert (apps["github"]["issued"], apps["github"]["connected"], apps["github"]["rate"]) == (
+        4,
+        3,
+        75,
+    )
+    assert (apps["slack"]["issued"], apps["slack"]["connected"], apps["slack"]["rate"]) == (1, 0, 0)
+    claims = {row["slug"]: row for row in funnel.claims}
+    assert (claims["gh"]["ready"], claims["gh"]["started"], claims["gh"]["completed"]) == (3, 2, 1)
+    assert (claims["both"]["ready"], claims["both"]["started"], claims["both"]["completed"]) == (
+        1,
+        1,
+        0,
+    )
+    assert "<svg" in response.text and "<rect" in response.text
+    assert "<script" not in response.text.split('id="content-main"')[1]
+
+
+def test_funnel_date_range(admin_client, funnel_data):
+    url = reverse("admin:claims_claim_funnel")
+    response = admin_client.get(url, {"since": "2025-05-01", "until": "2025-06-01"})
+    funnel = response.context["funnel"]
+    assert (funnel.issued, funnel.connected, funnel.completed) == (1, 1, 0)
+    response = admin_client.get(url, {"since": "2025-06-02"})
+    assert response.context["funnel"].issued == 4
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "2026-13-45"}, "Enter the start date as YYYY-MM-DD"),
+        ({"until": "yesterday"}, "Enter the end date as YYYY-MM-DD"),
+        ({"since": "2026-02-01", "until": "2026-01-01"}, "must not be after the end date"),
+    ],
+)
+def test_funnel_bad_dates_give_a_message(admin_client, funnel_data, params, message):
+    response = admin_client.get(reverse("admin:claims_claim_funnel"), params)
+    assert response.status_code == 200
+    assert message in response.text
+    assert response.context["funnel"].issued == 5  # the whole history, alongside the error
+
+
+def test_funnel_runs_a_constant_number_of_queries(
+    admin_client, funnel_data, django_assert_max_num_queries
+):
+    url = reverse("admin:claims_claim_funnel")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(url)
+    for index in range(5):
+        app = make_app(f"app{index}")
+        member = make_member(f"many{index}")
+        connect(member, app)
+        make_session(member, app, "connected")
+        claim = make_claim(f"claim{index}", [app, funnel_data["github"]])
+        complete(claim, member, "completed")
+    with django_assert_max_num_queries(len(few)):
+        response = admin_client.get(url)
+    assert len(response.context["funnel"].claims) == 7
+
+
+def test_funnel_is_for_staff_only(client, funnel_data):
+    url = reverse("admin:claims_claim_funnel")
+    response = client.get(url)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    client.force_login(make_member("plain"))
+    response = client.get(url)
+    assert response.status_code == 302 and response.url.startswith(reverse("admin:login"))
+
+
+def test_funnel_with_view_permission_only(client, staff_viewer, funnel_data):
+    response = client.get(reverse("admin:claims_claim_funnel"))
+    assert response.status_code == 200
+    changelist = client.get(reverse("admin:claims_claim_changelist"))
+    assert reverse("admin:claims_claim_funnel") in changelist.text
+
+
+def test_funnel_needs_the_view_permission(client):
+    user = make_member("staffer", is_staff=True)
+    client.force_login(user)
+    assert client.get(reverse("admin:claims_claim_funnel")).status_code == 403
