@@ -63,7 +63,7 @@ def app_rules(
         if healthy:
             detail, value = "", "healthy"
         else:
-            worst = mine[0]
+            worst = next((account for account in mine if account.dead), mine[0])
             value = "dead" if worst.dead else "unhealthy"
             reason = f" ({worst.error})" if worst.error else ""
             detail = f"Your {name} account needs reconnecting{reason}."
@@ -139,6 +139,8 @@ def compare(value: Any, comparison: str, expected: str) -> bool:
     if value is MISSING:
         return False
     if comparison == "contains":
+        if value is None:
+            return False  # null holds nothing (not even the letters of "None")
         if isinstance(value, (list, tuple)):
             return any(_equal(item, expected) for item in value)
         if isinstance(value, dict):
@@ -159,6 +161,8 @@ def compare(value: Any, comparison: str, expected: str) -> bool:
 
 
 def _equal(value: Any, expected: str) -> bool:
+    if value is None:  # shown as "null" in the evidence, so it equals "null"
+        return str(expected).strip().lower() in ("null", "none")
     if isinstance(value, bool):
         return str(expected).strip().lower() == ("true" if value else "false")
     left, right = _number(value), _number(expected)

@@ -6,19 +6,25 @@ what a claim would do: `complete_claims --claim C --dry-run` evaluates every mem
 without delivering or writing anything.
 """
 
+import re
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from claims import services
 from claims.models import Claim
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+
 
 def claim_lookup(value: str) -> Claim:
     value = (value or "").strip()
     if not value:
         raise CommandError("--claim needs a claim's slug or number.")
-    lookup = Q(slug=value)
-    if value.isdigit():
+    lookup = Q(pk__in=[])
+    if SLUG.fullmatch(value):  # nothing else can be a slug (NUL would upset PostgreSQL)
+        lookup |= Q(slug=value)
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit() but not to int()
         lookup |= Q(pk=int(value))
     claim = Claim.objects.filter(lookup).first()
     if claim is None:
