@@ -202,13 +202,11 @@ class CompletionQuerySet(models.QuerySet):
         """Rows a worker should pick up now: scheduled ones whose time has come, and
         ones a worker holds on an expired lease (it died mid-way)."""
         now = now or timezone.now()
-        scheduled = models.Q(
-            state__in=[Completion.State.WAITING, Completion.State.RETRYING],
-            next_attempt_at__lte=now,
+        scheduled = models.Q(state__in=[Completion.State.WAITING, Completion.State.RETRYING]) & (
+            models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
         )
-        abandoned = models.Q(
-            state__in=[Completion.State.CHECKING, Completion.State.DELIVERING],
-            lease_expires_at__lte=now,
+        abandoned = models.Q(state__in=[Completion.State.CHECKING, Completion.State.DELIVERING]) & (
+            models.Q(lease_expires_at__isnull=True) | models.Q(lease_expires_at__lte=now)
         )
         return self.filter(scheduled | abandoned)
 

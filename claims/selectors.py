@@ -3,7 +3,9 @@
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
+from claims import rules
 from claims.models import Claim, Completion
 from connections.models import App, ConnectedAccount
 
@@ -45,31 +47,32 @@ def _requirements(
     """What the member can see without any upstream call: their accounts and the last
     evidence recorded for the criterion."""
     rows = []
-    for app in claim.required_apps.all():
-        mine = [account for account in accounts if account.app_id == app.pk]
-        healthy = [account for account in mine if account.healthy and not account.dead]
-        if not mine:
-            rows.append(
-                Requirement(f"{app.name} connected", False, f"Connect your {app.name} account.")
-            )
-        elif not healthy:
-            rows.append(
-                Requirement(
-                    f"{app.name} account healthy",
-                    False,
-                    f"Your {app.name} account needs reconnecting.",
-                )
-            )
+    facts = [
+        rules.AccountFact(
+            app_slug=account.app.slug,
+            app_name=account.app.name,
+            healthy=account.healthy,
+            dead=account.dead,
+            error=account.error,
+        )
+        for account in accounts
+    ]
+    required = [(app.slug, app.name) for app in claim.required_apps.all()]
+    results = rules.app_rules(required, facts, now=timezone.now())
+    for slug, name in required:
+        # The same rules the engine checks, shown one line per app.
+        mine = [result for result in results if result.rule.split(":", 1)[1] == slug]
+        failed = next((result for result in mine if not result.passed), None)
+        if failed is None:
+            rows.append(Requirement(f"{name} connected and healthy", True))
         else:
-            rows.append(Requirement(f"{app.name} connected and healthy", True))
+            rows.append(Requirement(failed.label, False, failed.detail))
     if claim.has_criterion:
         seen = None
         for item in (completion.evidence if completion else []) or []:
             if isinstance(item, dict) and item.get("rule") == "criterion":
                 seen = item
-        from claims.rules import criterion_label
-
-        label = criterion_label(
+        label = rules.criterion_label(
             claim.criterion_path, claim.criterion_comparison, claim.criterion_value
         )
         if seen is None:
@@ -114,7 +117,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     completions = {
         completion.claim_id: completion for completion in Completion.objects.filter(member=member)
     }
-    accounts = list(ConnectedAccount.objects.filter(member=member))
+    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
     return [
         ClaimRow(
             claim=claim,

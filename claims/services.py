@@ -206,6 +206,11 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
             return completion
         if completion.state == State.RETRYING and not force:
             return completion
+        already_queued = completion.state == State.WAITING and (
+            completion.next_attempt_at is None or completion.next_attempt_at <= now
+        )
+        if already_queued and not created and not force:
+            return completion  # a task for it is queued already (and cron is the net)
         from_state = "" if created else completion.state
         restart = from_state in (State.INELIGIBLE, State.FAILED)
         completion.state = State.WAITING

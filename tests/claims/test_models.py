@@ -249,12 +249,6 @@ def test_due_picks_scheduled_rows_whose_time_came_and_abandoned_leases(claim, dj
     assert rows["completed"].pk not in later
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models.py CompletionQuerySet.due skips rows with no next_attempt_at / no lease "
-    "expiry, which services._take treats as due; such a row (e.g. created with the model's "
-    "default state, waiting) is never picked up by complete_claims",
-)
 def test_a_waiting_row_without_a_time_is_due_like_the_worker_treats_it(claim, member):
     row = Completion.objects.create(claim=claim, member=member, state=State.WAITING)
     assert row.next_attempt_at is None

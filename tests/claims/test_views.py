@@ -171,7 +171,7 @@ def test_an_unhealthy_or_dead_account_does_not_tick_and_asks_for_a_reconnect(
         "Discord account healthy": "unmet",
         "BitBadges address set": "met",
     }
-    assert "Your GitHub account needs reconnecting." in body
+    assert "Your GitHub account needs reconnecting (token revoked)." in body
 
 
 def test_another_members_completion_never_shows_on_alices_page(
