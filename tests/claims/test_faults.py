@@ -9,6 +9,7 @@ holds no second completion for anyone.
 
 import datetime
 import io
+import time
 from collections import Counter
 
 import pytest
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 MEMBERS = 6
 ROUNDS = 15
+HANG = 1.0  # seconds a hung request takes; the client gives up after 0.6
 
 
 def test_random_faults_end_completed_or_failed_never_twice(
@@ -44,7 +46,7 @@ def test_random_faults_end_completed_or_failed_never_twice(
     settings.SANDBOX_FAULTS = {
         "bitbadges.*": {"status": 503, "rate": 0.2},
         "bitbadges.claims.*": {"status": 429, "rate": 0.1, "retry_after": 1},
-        "bitbadges.claims.complete": {"hang_seconds": 1.0, "rate": 0.15},
+        "bitbadges.claims.complete": {"hang_seconds": HANG, "rate": 0.15},
         "bitbadges.store.*": {"status": 500, "rate": 0.2},
         "pipedream.actions.run": {"status": 502, "rate": 0.25},
         "pipedream.workflows.invoke": {"status": 503, "rate": 0.25},
@@ -52,12 +54,16 @@ def test_random_faults_end_completed_or_failed_never_twice(
     random_faults = dict(settings.SANDBOX_FAULTS)
     # The first round, every `complete` hangs past the client's timeout (and then
     # completes upstream): each starter claim is left with an unknown outcome.
-    settings.SANDBOX_FAULTS = {**random_faults, "bitbadges.claims.complete": {"hang_seconds": 1.0}}
+    settings.SANDBOX_FAULTS = {**random_faults, "bitbadges.claims.complete": {"hang_seconds": HANG}}
     now = timezone.now()
     for round_number in range(ROUNDS):
         now += datetime.timedelta(hours=2)  # past every backoff and lease
         with time_machine.travel(now, tick=True):
             call_command("complete_claims", stdout=io.StringIO())
+        # A hung request our client gave up on is still being served; in real time the
+        # retry waits at least a minute (UNKNOWN_OUTCOME_WAIT), here the clock jumps, so
+        # let the server finish before the next round asks BitBadges what happened.
+        time.sleep(HANG + 0.3)
         if round_number == 0:
             starters = Completion.objects.filter(claim=demo_claims["github-starter"])
             assert set(starters.values_list("state", flat=True)) == {"retrying"}
