@@ -16,24 +16,19 @@ Facts about the API: ../shared/docs/bitbadges-api.md.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from config import http as http_support
 from users.addresses import normalize_address
 
 logger = logging.getLogger("claims.bitbadges")
@@ -62,7 +57,6 @@ OP_STORE_CONTAINS = "look up dynamic store"
 _SECRET_KEYS = frozenset({"dataSecret", "password", "code", "seedCode", "x-api-key", "apiKey"})
 # Plugin input fields whose values are secrets to keep out of messages.
 _SECRET_INPUTS = frozenset({"password", "code", "seedCode", "secret"})
-_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 _NO_DOC = re.compile(r"no doc found", re.IGNORECASE)
 _CHECK_FIRST = "The request may have been acted on: check before trying again"
 
@@ -611,69 +605,40 @@ class BitBadgesClient:
             "x-api-key": self._api_key,
         }
         url = self.api_url + path
-        where = _loggable(url, self._secrets(secrets))
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=(self.timeout, self.timeout),
-                    # A redirect would carry the API key elsewhere and turn a POST into
-                    # a GET; BitBadges' API does not redirect.
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                ms = (time.monotonic() - started) * 1000
-                error = type(exc).__name__
-                logger.info("BitBadges %s %s failed after %.0f ms: %s", method, where, ms, error)
-                nothing_sent = _nothing_sent(exc)
-                retry = isinstance(exc, _TRANSIENT) and (idempotent or nothing_sent)
-                if retry and attempt < attempts:
-                    self._pause(self._backoff(attempt), method, where, attempt)
-                    continue
-                raise self._transport_error(
-                    exc, url, operation, attempt, outcome_unknown=mutating and not nothing_sent
-                ) from exc
-            ms = (time.monotonic() - started) * 1000
-            status = response.status_code
-            level = logging.DEBUG if status < 400 else logging.INFO
-            logger.log(level, "BitBadges %s %s -> %s in %.0f ms", method, where, status, ms)
-            if status == 429:
-                # Throttled requests were not processed: retrying is safe for any call.
-                retry_after = _retry_after(response)
-                if attempt == attempts or (
-                    retry_after is not None and retry_after > MAX_RETRY_AFTER
-                ):
-                    break
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-            elif (status >= 500 or status == 408) and idempotent and not _recognised(response):
-                if attempt == attempts:
-                    break
-                delay = self._backoff(attempt)
-            else:
-                break
-            self._pause(delay, method, where, attempt)
+        try:
+            response = http_support.send_with_retries(
+                self._session,
+                method,
+                url,
+                service="BitBadges",
+                where=_loggable(url, self._secrets(secrets)),
+                logger=logger,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                idempotent=idempotent,
+                sleep=self._sleep,
+                max_retry_after=MAX_RETRY_AFTER,
+                backoff_base=BACKOFF_BASE,
+                backoff_cap=BACKOFF_CAP,
+                # A 5xx that names a claim failure is BitBadges' final answer.
+                retry_server_error=lambda response: not _recognised(response),
+                params=params,
+                json=json_body,
+                headers=headers,
+            )
+        except http_support.TransportFailure as failure:
+            raise self._transport_error(
+                failure.exc,
+                url,
+                operation,
+                failure.attempts,
+                outcome_unknown=mutating and not failure.nothing_sent,
+            ) from failure.exc
         if raise_for_status and response.status_code >= 400:
             raise self._error(
                 response, operation, claim_route=claim_route, mutating=mutating, secrets=secrets
             )
         return response
-
-    def _pause(self, delay: float, method: str, where: str, attempt: int) -> None:
-        logger.info("BitBadges %s %s: retry %d in %.2f s", method, where, attempt, delay)
-        self._sleep(delay)
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        # Exponential with "equal jitter": half fixed, half random, so that clients
-        # that failed together do not retry together.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _transport_error(
         self,
@@ -714,7 +679,7 @@ class BitBadgesClient:
         """The error for a 4xx/5xx: BitBadges' text first, the status code second."""
         status = response.status_code
         secrets = self._secrets(secrets)
-        body = _body_or_text(response)
+        body = http_support.body_or_text(response)
         text = _error_text(body)
         message = _redact(_error_message(body, status), secrets)
         kwargs: dict[str, Any] = dict(
@@ -733,7 +698,7 @@ class BitBadgesClient:
                 message, top_up_url=url if isinstance(url, str) else None, **kwargs
             )
         if status == 429:
-            return RateLimited(message, retry_after=_retry_after(response), **kwargs)
+            return RateLimited(message, retry_after=http_support.retry_after(response), **kwargs)
         if status == 404 and claim_route:
             return ClaimNotFound(message, **kwargs)
         if status >= 500 or status == 408:
@@ -748,30 +713,10 @@ class BitBadgesClient:
 # --- Module-level helpers --------------------------------------------------------------
 
 
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
-
-
-def _shared_session() -> requests.Session:
-    """One pooled session per process: connections to BitBadges are kept alive."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            _session = session
-        return _session
-
-
-def close_shared_session() -> None:
-    """Drop the pooled keep-alive connections (tests, and a worker about to fork)."""
-    global _session
-    with _session_lock:
-        if _session is not None:
-            _session.close()
-            _session = None
+# One pooled session per process: connections to BitBadges are kept alive.
+_pool = http_support.SessionPool()
+_shared_session = _pool.get
+close_shared_session = _pool.close
 
 
 def get_client() -> BitBadgesClient:
@@ -810,11 +755,7 @@ def _input_secrets(inputs: dict[str, dict]) -> tuple[str, ...]:
     )
 
 
-def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
+_redact = http_support.redact
 
 
 def _loggable(url: str, secrets: tuple[str, ...]) -> str:
@@ -825,50 +766,9 @@ def _loggable(url: str, secrets: tuple[str, ...]) -> str:
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     """A copy of a body fit to keep on an exception: secrets replaced."""
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if k in _SECRET_KEYS and v else _scrub(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        return _redact(value, secrets)
-    return value
-
-
-def _nothing_sent(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached BitBadges (safe to send again)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _body_or_text(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:2000] or None  # an error page can be large
+    return http_support.scrub(
+        value, secret_keys=_SECRET_KEYS, redact_text=lambda text: _redact(text, secrets)
+    )
 
 
 def _error_text(body: Any) -> str:
@@ -909,14 +809,14 @@ def _recognised_text(text: str) -> bool:
 
 def _recognised(response: requests.Response) -> bool:
     """True when a 5xx carries a known failure (IDX-2024's 500s): not worth retrying."""
-    return _recognised_text(_error_text(_body_or_text(response)))
+    return _recognised_text(_error_text(http_support.body_or_text(response)))
 
 
 def _is_pending(response: requests.Response) -> bool:
     """The status route's "no result yet": IDX-2024 answered 500 "No doc found"."""
     if response.status_code not in (404, 500):
         return False
-    return bool(_NO_DOC.search(_error_text(_body_or_text(response))))
+    return bool(_NO_DOC.search(_error_text(http_support.body_or_text(response))))
 
 
 def _parse_json(

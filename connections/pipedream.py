@@ -14,11 +14,9 @@ Facts about the API: ../shared/docs/pipedream-connect-api.md.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import http
 import logging
-import random
 import re
 import threading
 import time
@@ -31,8 +29,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from config import http as http_support
 
 logger = logging.getLogger("connections.pipedream")
 
@@ -54,7 +52,6 @@ _CTOK = re.compile(r"ctok_[A-Za-z0-9]+")
 # Keys whose values are secrets wherever they appear in a body we keep on an error.
 _SECRET_KEYS = frozenset({"access_token", "client_secret", "connect_token", "token", "credentials"})
 _ENDPOINT_ID = re.compile(r"^e[no][a-z0-9-]+$")
-_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 # One fetch of the OAuth token per process at a time; the cache lock does the same
 # across processes.
@@ -376,7 +373,7 @@ class PipedreamClient:
             _require(body, ("success",), operation)
             return body
         if 400 <= status < 500 and status != 429:
-            body = _body_or_text(response)
+            body = http_support.body_or_text(response)
             if isinstance(body, dict) and body.get("success") is False:
                 return body
         raise _error_from_response(response, operation)
@@ -626,60 +623,31 @@ class PipedreamClient:
         json_body: Any,
     ) -> requests.Response:
         """Send one request, retrying where it is safe; return the last response."""
-        where = _loggable(url)
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=(self.timeout, self.timeout),
-                    # A redirect would carry the bearer token elsewhere, and turn a
-                    # POST into a GET; Pipedream's API does not redirect.
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                ms = (time.monotonic() - started) * 1000
-                error = type(exc).__name__
-                logger.info("Pipedream %s %s failed after %.0f ms: %s", method, where, ms, error)
-                retry = isinstance(exc, _TRANSIENT) and (idempotent or _nothing_sent(exc))
-                if retry and attempt < attempts:
-                    self._pause(self._backoff(attempt), method, where, attempt)
-                    continue
-                raise self._transport_error(exc, url, operation, attempt) from exc
-            ms = (time.monotonic() - started) * 1000
-            status = response.status_code
-            level = logging.DEBUG if status < 400 else logging.INFO
-            logger.log(level, "Pipedream %s %s -> %s in %.0f ms", method, where, status, ms)
-            if attempt == attempts:
-                return response
-            if status == 429:
-                # Throttled requests were not processed: retrying is safe for any call.
-                retry_after = _retry_after(response)
-                if retry_after is not None and retry_after > MAX_RETRY_AFTER:
-                    return response
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-            elif (status >= 500 or status == 408) and idempotent:
-                delay = self._backoff(attempt)
-            else:
-                return response
-            self._pause(delay, method, where, attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _pause(self, delay: float, method: str, where: str, attempt: int) -> None:
-        logger.info("Pipedream %s %s: retry %d in %.2f s", method, where, attempt, delay)
-        self._sleep(delay)
+        try:
+            return http_support.send_with_retries(
+                self._session,
+                method,
+                url,
+                service="Pipedream",
+                where=_loggable(url),
+                logger=logger,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                idempotent=idempotent,
+                sleep=self._sleep,
+                max_retry_after=MAX_RETRY_AFTER,
+                backoff_base=BACKOFF_BASE,
+                backoff_cap=BACKOFF_CAP,
+                params=params,
+                json=json_body,
+                headers=headers,
+            )
+        except http_support.TransportFailure as failure:
+            raise self._transport_error(failure.exc, url, operation, failure.attempts) from failure.exc
 
     @staticmethod
     def _backoff(attempt: int) -> float:
-        # Exponential with "equal jitter": half fixed, half random, so that clients
-        # that failed together do not retry together.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return http_support.backoff(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
     def _transport_error(
         self, exc: requests.RequestException, url: str, operation: str, attempts: int
@@ -702,30 +670,10 @@ class PipedreamClient:
 # --- Module-level helpers --------------------------------------------------------------
 
 
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
-
-
-def _shared_session() -> requests.Session:
-    """One pooled session per process: connections to Pipedream are kept alive."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            _session = session
-        return _session
-
-
-def close_shared_session() -> None:
-    """Drop the pooled keep-alive connections (tests, and a worker about to fork)."""
-    global _session
-    with _session_lock:
-        if _session is not None:
-            _session.close()
-            _session = None
+# One pooled session per process: connections to Pipedream are kept alive.
+_pool = http_support.SessionPool()
+_shared_session = _pool.get
+close_shared_session = _pool.close
 
 
 def get_client() -> PipedreamClient:
@@ -769,10 +717,7 @@ def _bearer(headers: dict[str, str], token: str) -> dict[str, str]:
 
 
 def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _CTOK.sub("ctok_[redacted]", text)
+    return _CTOK.sub("ctok_[redacted]", http_support.redact(text, secrets))
 
 
 def _loggable(url: str) -> str:
@@ -782,16 +727,9 @@ def _loggable(url: str) -> str:
 
 def _scrub(value: Any, secrets: tuple[str, ...] = ()) -> Any:
     """A copy of a body fit to keep on an exception: secrets replaced."""
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if k in _SECRET_KEYS and v else _scrub(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        return _redact(value, secrets)
-    return value
+    return http_support.scrub(
+        value, secret_keys=_SECRET_KEYS, redact_text=lambda text: _redact(text, secrets)
+    )
 
 
 def _status_text(status: int) -> str:
@@ -799,40 +737,6 @@ def _status_text(status: int) -> str:
         return f"{status} {http.HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
-
-
-def _nothing_sent(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached Pipedream (safe to send again)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _body_or_text(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:2000] or None  # an error page can be large
 
 
 def _parse_json(response: requests.Response, operation: str, *, quote_body: bool = True) -> Any:
@@ -916,7 +820,7 @@ def _error_from_response(
     secrets: tuple[str, ...] = (),
 ) -> PipedreamError:
     status = response.status_code
-    body = _body_or_text(response)
+    body = http_support.body_or_text(response)
     message, code = _error_message(body)
     cls = _ERROR_FOR_STATUS.get(status) or (Unavailable if status >= 500 else PipedreamError)
     kwargs: dict[str, Any] = dict(
@@ -926,7 +830,7 @@ def _error_from_response(
         body=_scrub(body, secrets),
     )
     if cls is RateLimited:
-        kwargs["retry_after"] = _retry_after(response)
+        kwargs["retry_after"] = http_support.retry_after(response)
     elif cls is Unauthorized:
         kwargs["hint"] = hint
     return cls(_redact(message, secrets), **kwargs)
