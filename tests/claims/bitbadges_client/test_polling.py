@@ -9,7 +9,6 @@ from claims import bitbadges
 from claims.bitbadges import (
     AttemptStatus,
     AttemptTimeout,
-    BitBadgesClient,
     BitBadgesError,
     ClaimExhausted,
     ClaimRejected,
@@ -17,38 +16,12 @@ from claims.bitbadges import (
     Unauthorized,
     WrongPassword,
 )
-from tests.claims.test_bitbadges_client import (
+from tests.claims.bitbadges_support import (
     API,
     ATTEMPT,
     BB,
     STATUS_URL,
-    FakeClock,
-    make_client,
 )
-
-
-@pytest.fixture(autouse=True)
-def _forget_status_method():
-    bitbadges._status_methods.clear()
-    yield
-    bitbadges._status_methods.clear()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def client(clock) -> BitBadgesClient:
-    return make_client(clock)
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
 
 PENDING_SHAPES = [
     (500, {"errorMessage": "No doc found"}),  # IDX-2024: no status doc until resolved

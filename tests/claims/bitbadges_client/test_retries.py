@@ -10,16 +10,14 @@ import responses
 import time_machine
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from claims import bitbadges
 from claims.bitbadges import (
     MAX_RETRY_AFTER,
-    BitBadgesClient,
     ClaimExhausted,
     InvalidResponse,
     RateLimited,
     Unavailable,
 )
-from tests.claims.test_bitbadges_client import (
+from tests.claims.bitbadges_support import (
     API,
     ATTEMPT,
     CLAIM,
@@ -32,34 +30,9 @@ from tests.claims.test_bitbadges_client import (
     STORE_SECRET,
     STORE_VALUE_URL,
     SUCCESS_URL,
-    FakeClock,
     claim_body,
     make_client,
 )
-
-
-@pytest.fixture(autouse=True)
-def _forget_status_method():
-    bitbadges._status_methods.clear()
-    yield
-    bitbadges._status_methods.clear()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def client(clock) -> BitBadgesClient:
-    return make_client(clock)
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
 
 THROTTLED = {"errorMessage": "Exceeded rate limit. Too many requests."}
 DOWN = {"errorMessage": "Internal server error"}
