@@ -25,6 +25,20 @@ class AccountFact:
     error: str = ""
 
 
+def account_facts(accounts) -> list[AccountFact]:
+    """The facts of connected accounts (anything with .app, .healthy, .dead, .error)."""
+    return [
+        AccountFact(
+            app_slug=account.app.slug,
+            app_name=account.app.name,
+            healthy=account.healthy,
+            dead=account.dead,
+            error=account.error,
+        )
+        for account in accounts
+    ]
+
+
 @dataclass(frozen=True)
 class RuleResult:
     rule: str  # stable key: "app:github", "healthy:github", "criterion", "identity", ...

@@ -47,16 +47,7 @@ def _requirements(
     """What the member can see without any upstream call: their accounts and the last
     evidence recorded for the criterion."""
     rows = []
-    facts = [
-        rules.AccountFact(
-            app_slug=account.app.slug,
-            app_name=account.app.name,
-            healthy=account.healthy,
-            dead=account.dead,
-            error=account.error,
-        )
-        for account in accounts
-    ]
+    facts = rules.account_facts(accounts)
     required = [(app.slug, app.name) for app in claim.required_apps.all()]
     results = rules.app_rules(required, facts, now=timezone.now())
     for slug, name in required:

@@ -322,16 +322,7 @@ class Evaluation:
 
 
 def _account_facts(member) -> list[rules.AccountFact]:
-    return [
-        rules.AccountFact(
-            app_slug=account.app.slug,
-            app_name=account.app.name,
-            healthy=account.healthy,
-            dead=account.dead,
-            error=account.error,
-        )
-        for account in ConnectedAccount.objects.filter(member=member).select_related("app")
-    ]
+    return rules.account_facts(ConnectedAccount.objects.filter(member=member).select_related("app"))
 
 
 def _address_rule(member, now) -> tuple[rules.RuleResult, str]:

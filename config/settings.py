@@ -237,17 +237,24 @@ PIPEDREAM_CONNECT_URL = env.str(
 PIPEDREAM_TIMEOUT = env.float("PIPEDREAM_TIMEOUT", default=10.0)
 PIPEDREAM_MAX_RETRIES = env.int("PIPEDREAM_MAX_RETRIES", default=3)
 
+
+def _rate_limit(name: str, default: str) -> tuple[int, int]:
+    """A "count/seconds" setting, e.g. 10/60, as (count, seconds)."""
+    raw = env.str(name, default=default)
+    try:
+        count, seconds = (int(part) for part in raw.split("/"))
+        if min(count, seconds) < 1:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be count/seconds such as {default}, not {raw!r}."
+        ) from None
+    return count, seconds
+
+
 # Connect tokens a member may mint per window: "count/seconds". Pipedream allows 100 a
 # minute per user; we allow far fewer, since each is a click.
-_rate = env.str("CONNECT_TOKEN_RATE_LIMIT", default="10/60")
-try:
-    CONNECT_TOKEN_RATE_LIMIT = tuple(int(part) for part in _rate.split("/"))
-    if len(CONNECT_TOKEN_RATE_LIMIT) != 2 or min(CONNECT_TOKEN_RATE_LIMIT) < 1:
-        raise ValueError
-except ValueError:
-    raise ImproperlyConfigured(
-        f"CONNECT_TOKEN_RATE_LIMIT must be count/seconds such as 10/60, not {_rate!r}."
-    ) from None
+CONNECT_TOKEN_RATE_LIMIT = _rate_limit("CONNECT_TOKEN_RATE_LIMIT", "10/60")
 
 BITBADGES_API_URL = env.str("BITBADGES_API_URL", default=_bitbadges_default).rstrip("/")
 BITBADGES_API_KEY = env.str("BITBADGES_API_KEY", default="")
@@ -284,16 +291,7 @@ CLAIMS_RETRY_MAX = env.float("CLAIMS_RETRY_MAX", default=3600.0)
 CLAIMS_POLL_INTERVAL = env.float("CLAIMS_POLL_INTERVAL", default=2.0)
 CLAIMS_POLL_DEADLINE = env.float("CLAIMS_POLL_DEADLINE", default=30.0)
 # "Check again" presses a member may make per window: "count/seconds".
-_rate = env.str("CLAIMS_CHECK_RATE_LIMIT", default="5/60")
-try:
-    CLAIMS_CHECK_RATE_LIMIT = tuple(int(part) for part in _rate.split("/"))
-    if len(CLAIMS_CHECK_RATE_LIMIT) != 2 or min(CLAIMS_CHECK_RATE_LIMIT) < 1:
-        raise ValueError
-except ValueError:
-    raise ImproperlyConfigured(
-        f"CLAIMS_CHECK_RATE_LIMIT must be count/seconds such as 5/60, not {_rate!r}."
-    ) from None
-
+CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
 # Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})

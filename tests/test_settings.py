@@ -23,7 +23,14 @@ ALL_VARS = [
     "PIPEDREAM_PROJECT_ENVIRONMENT", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL",
     "BITBADGES_API_URL", "BITBADGES_API_KEY", "EMAIL_URL", "DEFAULT_FROM_EMAIL",
     "SIGNUP_OPEN", "SANDBOX", "SANDBOX_FAULTS", "CONNECT_TOKEN_RATE_LIMIT",
+    "CLAIM_SECRETS_KEYS", "CLAIMS_CHECK_RATE_LIMIT",
 ]  # fmt: skip
+# What production needs besides the variable a case is about.
+PRODUCTION = {
+    "SECRET_KEY": "x" * 50,
+    "ALLOWED_HOSTS": "example.com",
+    "CLAIM_SECRETS_KEYS": "k" * 40,
+}
 
 
 def run(args, env_vars, tmp_path):
@@ -70,10 +77,13 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
         ("DEBUG", "perhaps", "DEBUG"),
         ("CONNECT_TOKEN_RATE_LIMIT", "ten", "count/seconds such as 10/60"),
         ("CONNECT_TOKEN_RATE_LIMIT", "10/0", "count/seconds such as 10/60"),
+        ("CLAIMS_CHECK_RATE_LIMIT", "5/60/1", "count/seconds such as 5/60"),
+        ("CLAIM_SECRETS_KEYS", "short", "at least 32 characters"),
+        ("CLAIM_SECRETS_KEYS", "", "CLAIM_SECRETS_KEYS is required when DEBUG is off"),
     ],
 )
 def test_malformed_values_are_named(tmp_path, name, value, says):
-    env = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", name: value}
+    env = {**PRODUCTION, name: value}
     result = run(["check"], env, tmp_path)
     assert result.returncode != 0
     assert says in result.stderr
@@ -83,7 +93,7 @@ def test_malformed_values_are_named(tmp_path, name, value, says):
 def test_production_defaults(tmp_path):
     values = read_settings(
         ["DEBUG", "SANDBOX", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL", "BITBADGES_API_URL"],
-        {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com"},
+        PRODUCTION,
         tmp_path,
     )
     assert values == {

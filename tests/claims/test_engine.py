@@ -306,19 +306,25 @@ def test_giving_up_after_the_last_attempt_says_why(demo_claims, alice, connect, 
     assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
 
 
-def test_a_used_up_claim_fails_with_a_reason_and_is_not_retried(apps, upstreams, alice, connect):
-    upstream = bb_sandbox.claim_create(max_uses=0, password="pw")
+def bitbadges_claim(apps, *, max_uses: int, upstream_password: str, password: str) -> Claim:
+    """A claim of ours on a fresh sandbox claim, needing only GitHub."""
+    upstream = bb_sandbox.claim_create(max_uses=max_uses, password=upstream_password)
     claim = Claim(
-        slug="used-up",
-        name="Used up",
+        slug=f"claim-{upstream.claim_id[:8]}",
+        name="A BitBadges claim",
         delivery="bitbadges",
         bitbadges_claim_id=upstream.claim_id,
         password_instance_id="pwd",
         enabled=True,
     )
-    claim.set_password("pw")
+    claim.set_password(password)
     claim.save()
     claim.required_apps.set([apps["github"]])
+    return claim
+
+
+def test_a_used_up_claim_fails_with_a_reason_and_is_not_retried(apps, upstreams, alice, connect):
+    claim = bitbadges_claim(apps, max_uses=0, upstream_password="pw", password="pw")
     connect(alice, "github", "octo")
     run_worker()
 
@@ -329,18 +335,7 @@ def test_a_used_up_claim_fails_with_a_reason_and_is_not_retried(apps, upstreams,
 
 
 def test_a_wrong_password_is_an_admin_problem_not_the_members(apps, upstreams, alice, connect):
-    upstream = bb_sandbox.claim_create(max_uses=10, password="right")
-    claim = Claim(
-        slug="misconfigured",
-        name="Misconfigured",
-        delivery="bitbadges",
-        bitbadges_claim_id=upstream.claim_id,
-        password_instance_id="pwd",
-        enabled=True,
-    )
-    claim.set_password("wrong")
-    claim.save()
-    claim.required_apps.set([apps["github"]])
+    claim = bitbadges_claim(apps, max_uses=10, upstream_password="right", password="wrong")
     connect(alice, "github", "octo")
     run_worker()
 
