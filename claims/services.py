@@ -199,10 +199,14 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
     with transaction.atomic():
         completion, created = Completion.objects.get_or_create(claim=claim, member=member)
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
-        busy = completion.state in (State.CHECKING, State.DELIVERING) and (
-            completion.lease_expires_at and completion.lease_expires_at > now
-        )
-        if completion.state == State.COMPLETED or busy:
+        if completion.state == State.COMPLETED:
+            return completion
+        if completion.state in (State.CHECKING, State.DELIVERING):
+            # A worker holds it, or held it and stopped: only the worker path may take
+            # it back (a delivery in flight is an unknown outcome, never a fresh start).
+            abandoned = completion.lease_expires_at is None or completion.lease_expires_at <= now
+            if abandoned:
+                _enqueue(completion.pk)
             return completion
         if completion.state == State.RETRYING and not force:
             return completion

@@ -244,6 +244,32 @@ def test_a_worker_dying_after_complete_does_not_complete_twice(
     assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
+def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
+    demo_claims, alice, connect, monkeypatch
+):
+    claim = demo_claims["github-starter"]
+    connect(alice, "github", "octo")
+    completion = completion_of(claim, alice)
+
+    def die(*args, **kwargs):
+        raise WorkerDied
+
+    monkeypatch.setattr(services, "_record_reference", die)
+    with pytest.raises(WorkerDied):
+        services.completion_process(completion.pk)
+    monkeypatch.undo()
+
+    later = timezone.now() + services.lease_duration() + timezone.timedelta(seconds=1)
+    with time_machine.travel(later, tick=True):
+        # The member presses "Check again" (or an account signal arrives) first.
+        services.completion_request(claim=claim, member=alice, actor="member:alice", force=True)
+        assert completion_of(claim, alice).state == "delivering"
+        run_worker()
+    result = completion_of(claim, alice)
+    assert result.state == "completed", result.reason
+    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+
+
 # --- Transient and permanent failures ---------------------------------------------------------
 
 
