@@ -533,6 +533,10 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
     )
     try:
         _process(completion, token, actor=actor)
+    except _LeaseLost:
+        logger.warning(
+            "Completion %s: lease lost before sending; left to its new holder", completion.pk
+        )
     except _Transient as exc:
         _retry_later(completion, token, exc, actor=actor)
     except _Permanent as exc:
@@ -773,6 +777,23 @@ def _deliver(completion: Completion, token, *, actor: str) -> None:
         ) from exc
 
 
+class _LeaseLost(Exception):
+    """Another worker took this completion over; this one must send nothing more."""
+
+
+def _renew_lease(completion: Completion, token) -> None:
+    """Right before a call that cannot be repeated: still ours? Then hold it a full lease.
+
+    The lease then covers the call and the poll after it, however long the checks before
+    it took; and a worker that lost its lease stops here instead of sending.
+    """
+    renewed = Completion.objects.filter(
+        pk=completion.pk, lease_token=token, state=State.DELIVERING
+    ).update(lease_expires_at=timezone.now() + lease_duration())
+    if not renewed:
+        raise _LeaseLost()
+
+
 def _record_reference(completion: Completion, token, reference: str, *, actor: str) -> None:
     """Keep what we sent (e.g. the attempt ID) before waiting on its result."""
     _fenced(
@@ -791,6 +812,7 @@ def _deliver_bitbadges(completion: Completion, token, *, actor: str) -> None:
     client = bitbadges.get_client()
     inputs = {claim.password_instance_id: {"password": claim.password()}}
     client.simulate(claim.bitbadges_claim_id, completion.address, inputs=inputs)
+    _renew_lease(completion, token)
     attempt_id = client.complete(claim.bitbadges_claim_id, completion.address, inputs=inputs)
     _record_reference(completion, token, attempt_id, actor=actor)
     client.wait_for_attempt(attempt_id, interval=_poll_interval(), deadline=_poll_deadline())
@@ -834,6 +856,7 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
         "claim": claim.slug,
         "bitbadges_claim_id": claim.bitbadges_claim_id,
     }
+    _renew_lease(completion, token)
     try:
         answer = pipedream.get_client().invoke_workflow(
             claim.workflow_url, external_user_id=str(member.external_id), body=body

@@ -270,6 +270,29 @@ def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
     assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
 
 
+def test_a_worker_that_lost_its_lease_sends_nothing(demo_claims, alice, connect, monkeypatch):
+    import uuid
+
+    from claims import bitbadges
+
+    claim = demo_claims["github-starter"]
+    connect(alice, "github", "octo")
+    completion = completion_of(claim, alice)
+    real_simulate = bitbadges.BitBadgesClient.simulate
+
+    def slow_simulate(self, *args, **kwargs):
+        # While this worker waits on BitBadges, its lease runs out and another takes over.
+        attempt = real_simulate(self, *args, **kwargs)
+        Completion.objects.filter(pk=completion.pk).update(lease_token=uuid.uuid4())
+        return attempt
+
+    monkeypatch.setattr(bitbadges.BitBadgesClient, "simulate", slow_simulate)
+    services.completion_process(completion.pk)
+
+    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert completion_of(claim, alice).state == "delivering"  # the new holder's to finish
+
+
 # --- Transient and permanent failures ---------------------------------------------------------
 
 
