@@ -11,9 +11,11 @@ from sandbox.models import (
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
     ConnectToken,
+    DeployedTrigger,
     ExternalUser,
     Fault,
     OAuthAccessToken,
+    TriggerEvent,
     WebhookDelivery,
 )
 
@@ -109,6 +111,31 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             webhooks.retry(delivery)
             webhooks.deliver(delivery.pk)
         self.message_user(request, f"Sent {queryset.count()} webhook(s) again.")
+
+
+class TriggerEventInline(admin.TabularInline):
+    model = TriggerEvent
+    fields = ["event_id", "ts", "payload", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(DeployedTrigger)
+class DeployedTriggerAdmin(admin.ModelAdmin):
+    list_display = ["trigger_id", "component_key", "user", "account", "active", "created_at"]
+    list_filter = ["component_key", "active", "user__environment"]
+    search_fields = ["trigger_id", "user__external_id", "account__account_id"]
+    readonly_fields = ["trigger_id", "created_at", "updated_at"]
+    raw_id_fields = ["user", "account"]
+    exclude = ["signing_key"]  # a secret: the API shows it to its owner
+    inlines = [TriggerEventInline]
+
+
+@admin.register(TriggerEvent)
+class TriggerEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "trigger", "ts", "created_at"]
+    search_fields = ["event_id", "trigger__trigger_id"]
 
 
 # --- The emulated BitBadges ----------------------------------------------------------

@@ -52,6 +52,17 @@ ENDPOINTS = {
     "pipedream.apps.list": "GET /v1/connect/apps (and /v1/apps)",
     "pipedream.apps.get": "GET /v1/connect/apps/{app_id} (and /v1/apps/{app_id})",
     "pipedream.actions.run": "POST /v1/connect/{project_id}/actions/run",
+    "pipedream.triggers.deploy": "POST /v1/connect/{project_id}/triggers/deploy",
+    "pipedream.triggers.list": "GET /v1/connect/{project_id}/deployed-triggers",
+    "pipedream.triggers.get": "GET /v1/connect/{project_id}/deployed-triggers/{trigger_id}",
+    "pipedream.triggers.update": "PUT /v1/connect/{project_id}/deployed-triggers/{trigger_id}",
+    "pipedream.triggers.delete": "DELETE /v1/connect/{project_id}/deployed-triggers/{trigger_id}",
+    "pipedream.triggers.events": "GET .../deployed-triggers/{trigger_id}/events",
+    "pipedream.triggers.webhooks": (
+        "GET|PUT .../deployed-triggers/{trigger_id}/webhooks, GET .../webhooks/{webhook_id}, "
+        "POST .../webhooks/{webhook_id}/regenerate_signing_key"
+    ),
+    "pipedream.proxy": "GET|POST|PUT|PATCH|DELETE /v1/connect/{project_id}/proxy/{url_64}",
     "pipedream.workflows.invoke": "POST /sandbox/pipedream/workflows/{endpoint_id}/",
     "pipedream.connect.page": "GET|POST /_static/connect.html (the hosted page)",
     "bitbadges.claims.complete": "POST /api/v0/claims/complete/{claimId}/{address}",

@@ -218,17 +218,26 @@ class Fault(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One connection webhook (CONNECTION_SUCCESS / CONNECTION_ERROR) and its attempts."""
+    """One webhook and its attempts: a connection webhook (CONNECTION_SUCCESS /
+    CONNECTION_ERROR) or a deployed trigger's event (TRIGGER_EVENT, signed)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "pending"
         SENDING = "sending", "sending"
         DELIVERED = "delivered", "delivered"
         FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
 
     event = models.CharField(max_length=40)
     url = models.TextField()
     payload = models.JSONField()
+    # Signed deliveries (trigger events): the exact bytes to send and the headers that
+    # sign them. Connection webhooks leave both empty and send `payload` as JSON.
+    body = models.TextField(blank=True, help_text="Sent verbatim when set.")
+    headers = models.JSONField(default=dict, blank=True)
+    source = models.CharField(
+        max_length=40, blank=True, db_index=True, help_text="The deployed trigger (dc_...), if any."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -243,6 +252,68 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.url} ({self.status})"
+
+
+# --- Deployed triggers (sandbox/triggers.py) ------------------------------------------
+
+
+class DeployedTrigger(models.Model):
+    """A trigger (source) deployed for an external user: dc_..., emits events on demand.
+
+    The signing key is kept in clear: the sandbox must sign every delivery with it (an
+    HMAC needs the key itself, not a hash). It is shown in the deploy answer, and in the
+    webhook answers to OAuth callers, as Pipedream does.
+    """
+
+    trigger_id = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(ExternalUser, on_delete=models.CASCADE, related_name="triggers")
+    component_key = models.CharField(max_length=100)
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggers",
+        help_text="The app account in configured_props (null once deleted).",
+    )
+    configured_props = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    name = models.CharField(max_length=200)
+    name_slug = models.CharField(max_length=200)
+    emit_on_deploy = models.BooleanField(default=True)
+    workflow_id = models.CharField(max_length=100, blank=True)
+    dynamic_props_id = models.CharField(max_length=100, blank=True)
+    signing_key = models.CharField(max_length=100)
+    # [{"id": "hook_...", "url": "...", "created_at": epoch s, "updated_at": epoch s}]
+    webhooks = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["trigger_id"]
+
+    def __str__(self):
+        return f"{self.trigger_id} ({self.component_key}, {self.user.external_id})"
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [hook["url"] for hook in self.webhooks or []]
+
+
+class TriggerEvent(models.Model):
+    """One event a deployed trigger emitted: what GET .../events lists."""
+
+    trigger = models.ForeignKey(DeployedTrigger, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=40, unique=True)
+    ts = models.BigIntegerField(help_text="Epoch milliseconds.")
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-ts", "-pk"]
+
+    def __str__(self):
+        return f"{self.event_id} of {self.trigger.trigger_id}"
 
 
 # --- The emulated BitBadges (sandbox/bitbadges.py, sandbox/bitbadges_api.py) ----------

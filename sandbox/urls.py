@@ -2,7 +2,7 @@
 
 pipedream/ is what PIPEDREAM_API_URL and PIPEDREAM_CONNECT_URL point at in sandbox
 mode: the REST API under v1/, the hosted page under _static/, demo workflows under
-workflows/. bitbadges/ is what BITBADGES_API_URL points at: the emulated BitBadges API
+workflows/ (deployed triggers and the proxy are REST routes too). bitbadges/ is what BITBADGES_API_URL points at: the emulated BitBadges API
 under api/v0/ (and api/v1/ for the batch claim fetch).
 """
 
@@ -71,6 +71,57 @@ pipedream_patterns = [
         api.by_method(POST=api.actions_run),
         name="actions-run",
     ),
+    path(
+        "v1/connect/<str:project_id>/triggers/deploy",
+        api.by_method(POST=api.triggers_deploy),
+        name="triggers-deploy",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers",
+        api.by_method(GET=api.deployed_triggers_list),
+        name="deployed-triggers",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>",
+        api.by_method(
+            GET=api.deployed_trigger_get,
+            PUT=api.deployed_trigger_update,
+            DELETE=api.deployed_trigger_delete,
+        ),
+        name="deployed-trigger",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/events",
+        api.by_method(GET=api.deployed_trigger_events),
+        name="deployed-trigger-events",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks",
+        api.by_method(GET=api.deployed_trigger_webhooks, PUT=api.deployed_trigger_webhooks_update),
+        name="deployed-trigger-webhooks",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>",
+        api.by_method(GET=api.deployed_trigger_webhook_get),
+        name="deployed-trigger-webhook",
+    ),
+    path(
+        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>"
+        "/regenerate_signing_key",
+        api.by_method(POST=api.deployed_trigger_webhook_regenerate),
+        name="deployed-trigger-webhook-regenerate",
+    ),
+    path(
+        "v1/connect/<str:project_id>/proxy/<str:url_64>",
+        api.by_method(
+            GET=api.proxy_request,
+            POST=api.proxy_request,
+            PUT=api.proxy_request,
+            PATCH=api.proxy_request,
+            DELETE=api.proxy_request,
+        ),
+        name="proxy",
+    ),
     re_path(
         r"^workflows/(?P<endpoint_id>e[no][a-z0-9-]+)/?$", api.workflow_invoke, name="workflow"
     ),
@@ -138,6 +189,9 @@ urlpatterns = [
     path("webhooks/run", views.deliveries_run, name="deliveries-run"),
     path("bitbadges/demo", views.bitbadges_demo, name="bitbadges-demo"),
     path("webhooks/<int:pk>/retry", views.delivery_retry, name="delivery-retry"),
+    path("triggers/<int:pk>/emit", views.trigger_emit, name="trigger-emit"),
+    path("triggers/<int:pk>/toggle", views.trigger_toggle, name="trigger-toggle"),
+    path("triggers/<int:pk>/delete", views.trigger_delete, name="trigger-delete"),
     path("pipedream/", include((pipedream_patterns, "pipedream"))),
     path("bitbadges/", include((bitbadges_patterns, "bitbadges"))),
 ]

@@ -1,9 +1,11 @@
-"""The sandbox control page (/sandbox/, staff only): accounts, faults, webhook deliveries,
-and the emulated BitBadges (claims with their uses and pending attempts, dynamic stores).
+"""The sandbox control page (/sandbox/, staff only): accounts, deployed triggers, faults,
+webhook deliveries, and the emulated BitBadges (claims with their uses and pending
+attempts, dynamic stores).
 
 It is how a demo or a manual test makes the outside world misbehave: mark an account
 unhealthy or dead, edit what its upstream reports (the profile the demo actions read),
-inject faults into the emulated endpoints, and watch or retry connection webhooks.
+make a deployed trigger emit an event (signed deliveries to its webhook URLs), inject
+faults into the emulated endpoints, and watch or retry webhooks.
 """
 
 import functools
@@ -16,11 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import bitbadges, services, webhooks
+from sandbox import bitbadges, services, triggers, webhooks
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec, describe
 from sandbox.forms import FaultForm, HealthForm, ProfileForm
-from sandbox.models import Account, ConnectToken, Fault, WebhookDelivery
+from sandbox.models import Account, ConnectToken, DeployedTrigger, Fault, WebhookDelivery
 
 
 def staff_required(view):
@@ -61,8 +63,17 @@ def _render_index(request, fault_form=None, status=200):
     accounts = list(Account.objects.select_related("user").order_by("-created_at")[:100])
     for account in accounts:
         account.profile_text = json.dumps(account.profile, indent=2, sort_keys=True)
+    deployed = list(
+        DeployedTrigger.objects.select_related("user", "account").order_by("-created_at")[:50]
+    )
+    for trigger in deployed:
+        trigger.last_event = trigger.events.order_by("-ts", "-pk").first()
+        trigger.recent_deliveries = list(
+            WebhookDelivery.objects.filter(source=trigger.trigger_id).order_by("-pk")[:5]
+        )
     context = {
         "accounts": accounts,
+        "deployed_triggers": deployed,
         "faults": Fault.objects.all(),
         "settings_faults": _settings_faults(),
         "fault_form": fault_form or FaultForm(),
@@ -170,3 +181,48 @@ def delivery_retry(request, pk: int):
     delivery.refresh_from_db()
     messages.success(request, f"Webhook {delivery.event} to {delivery.url}: {delivery.status}.")
     return _back("webhooks")
+
+
+@require_POST
+@staff_required
+def trigger_emit(request, pk: int):
+    """Emit an event now: the JSON given, or a sample from the account's profile."""
+    trigger = get_object_or_404(DeployedTrigger.objects.select_related("user", "account"), pk=pk)
+    text = request.POST.get("event", "").strip()
+    try:
+        event = json.loads(text) if text else None
+        emitted = triggers.emit(trigger, event, apply=request.POST.get("apply") == "on")
+    except ValueError as exc:  # json.loads
+        messages.error(request, f"{trigger.trigger_id}: the event is not valid JSON: {exc}")
+        return _back("triggers")
+    except triggers.TriggerError as exc:
+        messages.error(request, f"{trigger.trigger_id}: {exc}")
+        return _back("triggers")
+    if emitted is None:
+        messages.error(request, f"{trigger.trigger_id} is paused: it emits nothing.")
+        return _back("triggers")
+    messages.success(
+        request,
+        f"{trigger.trigger_id} emitted {emitted.event_id}: "
+        f"{len(emitted.deliveries)} delivery(ies) queued.",
+    )
+    return webhooks.send_after_response(_back("triggers"), emitted.deliveries)
+
+
+@require_POST
+@staff_required
+def trigger_toggle(request, pk: int):
+    trigger = get_object_or_404(DeployedTrigger, pk=pk)
+    trigger.active = not trigger.active
+    trigger.save(update_fields=["active"])
+    messages.success(request, f"{trigger.trigger_id} {'active' if trigger.active else 'paused'}.")
+    return _back("triggers")
+
+
+@require_POST
+@staff_required
+def trigger_delete(request, pk: int):
+    trigger = get_object_or_404(DeployedTrigger, pk=pk)
+    triggers.remove(trigger)
+    messages.success(request, f"Deleted {trigger.trigger_id}; its pending deliveries stop.")
+    return _back("triggers")

@@ -13,6 +13,11 @@ is still pending, in the calling thread: deterministic either way.
 
 Each delivery is a `WebhookDelivery` row: attempts, last status, last error. A failed
 attempt (connection error, timeout, non-2xx) is retried after RETRY_DELAYS.
+
+Deployed triggers' events go through the same queue (sandbox/triggers.py): their rows
+carry the exact body to send and the headers that sign it (`enqueue(body=, headers=)`),
+and a `source` (the trigger id). `cancel(source)` stops a trigger's deliveries: pending
+ones are never sent, and one being retried stops before its next attempt.
 """
 
 import functools
@@ -47,9 +52,31 @@ def _timeout() -> float:
     return float(getattr(settings, "SANDBOX_WEBHOOK_TIMEOUT", TIMEOUT))
 
 
-def enqueue(*, event: str, url: str, payload: dict) -> WebhookDelivery:
-    """Record a delivery to make; `send_after_response()` or `deliver()` sends it."""
-    return WebhookDelivery.objects.create(event=event, url=url, payload=payload)
+def enqueue(
+    *,
+    event: str,
+    url: str,
+    payload: dict,
+    body: str = "",
+    headers: dict | None = None,
+    source: str = "",
+) -> WebhookDelivery:
+    """Record a delivery to make; `send_after_response()` or `deliver()` sends it.
+
+    With `body`, exactly those bytes are sent (what `headers` may sign); otherwise
+    `payload` is sent as JSON.
+    """
+    return WebhookDelivery.objects.create(
+        event=event, url=url, payload=payload, body=body, headers=headers or {}, source=source
+    )
+
+
+def cancel(source: str) -> int:
+    """Stop the deliveries of `source` that are not done yet; returns how many."""
+    return WebhookDelivery.objects.filter(
+        source=source,
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING],
+    ).update(status=WebhookDelivery.Status.CANCELLED, last_error="cancelled: source removed")
 
 
 def connection_success(
@@ -159,11 +186,17 @@ def deliver(delivery_id: int) -> WebhookDelivery | None:
 
 
 def _attempt_all(delivery: WebhookDelivery) -> None:
+    """Attempt, then retry; each outcome is recorded only while the row is still ours
+    ("sending"): a delivery cancelled meanwhile is left as it is and not tried again."""
     delays = _retry_delays()
     for attempt in range(len(delays) + 1):
         if attempt:
             time.sleep(delays[attempt - 1])
-        status_code, error = _post(delivery.url, delivery.payload)
+        if not WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=WebhookDelivery.Status.SENDING
+        ).exists():
+            return  # cancelled
+        status_code, error = _post(delivery.url, delivery.payload, delivery.body, delivery.headers)
         ok = status_code is not None and 200 <= status_code < 300
         delivery.attempts += 1
         delivery.last_status_code = status_code
@@ -174,31 +207,50 @@ def _attempt_all(delivery: WebhookDelivery) -> None:
             delivery.delivered_at = delivery.last_attempt_at
         elif attempt == len(delays):
             delivery.status = WebhookDelivery.Status.FAILED
-        _with_db_retry(delivery.save)
-        if ok:
+        fields = {
+            name: getattr(delivery, name)
+            for name in (
+                "attempts",
+                "last_status_code",
+                "last_error",
+                "last_attempt_at",
+                "status",
+                "delivered_at",
+            )
+        }
+        updated = _with_db_retry(
+            lambda fields=fields: WebhookDelivery.objects.filter(
+                pk=delivery.pk, status=WebhookDelivery.Status.SENDING
+            ).update(**fields)
+        )
+        if ok or not updated:
             return
         logger.warning(
             "Webhook %s to %s, attempt %s: %s", delivery.event, delivery.url, attempt + 1, error
         )
 
 
-def _post(url: str, payload: dict) -> tuple[int | None, str]:
+def _post(
+    url: str, payload: dict, body: str = "", headers: dict | None = None
+) -> tuple[int | None, str]:
+    sent = {"User-Agent": USER_AGENT, "Connection": "close", **(headers or {})}
+    if body:
+        sent["Content-Type"] = "application/json"
+        content = {"data": body.encode()}
+    else:
+        content = {"json": payload}
     try:
         # A fresh connection each time, closed after: a kept-alive one would hold a
         # thread (or the only worker) of the receiving server for nothing.
         response = requests.post(
-            url,
-            json=payload,
-            headers={"User-Agent": USER_AGENT, "Connection": "close"},
-            timeout=_timeout(),
-            allow_redirects=False,
+            url, headers=sent, timeout=_timeout(), allow_redirects=False, **content
         )
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {exc}"[:1000]
     if 200 <= response.status_code < 300:
         return response.status_code, ""
-    body = " ".join(response.text.split())[:200]  # one line, for logs and the page
-    return response.status_code, f"HTTP {response.status_code}: {body}"
+    body_text = " ".join(response.text.split())[:200]  # one line, for logs and the page
+    return response.status_code, f"HTTP {response.status_code}: {body_text}"
 
 
 def run_pending() -> list[WebhookDelivery]:

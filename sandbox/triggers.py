@@ -1,0 +1,369 @@
+"""The sandbox's demo triggers: deployed for an external user, emitting when told to.
+
+A real trigger (a Pipedream "source") listens to its upstream and emits an event when
+something happens there. The sandbox's upstream is the account's `profile`, so nothing
+happens by itself: `emit(trigger, event)` is the "something happened" (the control
+page's Emit event button, or a test). It records the event (GET .../events lists it),
+queues one signed delivery per webhook URL, and with `apply=True` changes the account's
+profile the way the event implies, so a criterion checked afterwards sees the change:
+a new star adds the repo to `profile["starred"]`, a new member adds the guild to
+`profile["guilds"]`.
+
+`emit_on_deploy` (default true, as Pipedream's) emits one sample event at deploy time
+(built from the profile as it is, and not applied), the way many real sources emit a
+few historical events when deployed. An inactive (paused) trigger emits nothing.
+
+Signing (an ASSUMPTION: Pipedream's docs say trigger webhooks are signed with the
+trigger's signing key using HMAC-SHA256, but the header names and the signed string
+could not be confirmed from a public source). Each delivery carries
+
+    X-PD-Event-Id:  <event id>
+    X-PD-Timestamp: <unix seconds when the event was recorded>
+    X-PD-Signature: t=<timestamp>,v1=<hex HMAC-SHA256(signing key, "<t>.<event id>.<body>")>
+
+where <body> is the exact request body (UTF-8 JSON). A receiver recomputes the HMAC
+with its key, compares in constant time, rejects a stale timestamp, and ignores an
+event id it has already seen (retries resend the same bytes and headers).
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from sandbox import catalogue, webhooks
+from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery, sortable_id
+
+EVENT = "TRIGGER_EVENT"  # WebhookDelivery.event of trigger deliveries
+SIGNATURE_HEADER = "X-PD-Signature"
+TIMESTAMP_HEADER = "X-PD-Timestamp"
+EVENT_ID_HEADER = "X-PD-Event-Id"
+TRIGGER_ID_HEADER = "X-PD-Deployed-Component-Id"
+
+
+class TriggerError(Exception):
+    """An emit that cannot happen (bad event, unknown trigger)."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    key: str
+    app: str
+    name: str
+    description: str
+    # The props besides the app prop: ConfigurableProp objects (all optional here).
+    props: tuple[dict, ...]
+    # (profile, configured props) -> a sample event, as the upstream would report it
+    sample: Callable[[dict, dict], dict]
+    # (profile, event) -> the profile after the event (a copy, changed)
+    apply: Callable[[dict, dict], dict]
+    version: str = "0.0.1"
+    defaults: dict = field(default_factory=dict)
+
+    @property
+    def component_id(self) -> str:
+        return catalogue._stable_id("sc_", self.key, 8)
+
+    def configurable_props(self) -> list[dict]:
+        app = catalogue.APPS[self.app]
+        return [
+            {"name": self.app, "type": "app", "app": self.app, "label": app["name"]},
+            *[dict(prop) for prop in self.props],
+        ]
+
+
+def _github_sample(profile: dict, props: dict) -> dict:
+    repo = str(props.get("repo") or catalogue.DEMO_STARRED_REPO).strip()
+    return {"repo": repo, "starred_by": profile.get("login", "")}
+
+
+def _github_apply(profile: dict, event: dict) -> dict:
+    repo = str(event.get("repo") or "").strip()
+    if repo.count("/") != 1:
+        raise TriggerError(f'A github-new-star event needs "repo": "owner/name", not {repo!r}.')
+    profile = dict(profile)
+    starred = list(profile.get("starred") or [])
+    if repo.lower() not in {name.lower() for name in starred}:
+        starred.append(repo)
+    profile["starred"] = starred
+    return profile
+
+
+def _discord_sample(profile: dict, props: dict) -> dict:
+    guild_id = str(props.get("guild_id") or catalogue.DEMO_GUILD_ID).strip()
+    username = profile.get("username", "")
+    user_id = catalogue._stable_id("", username or "sandbox-user", 10)
+    return {"guild_id": guild_id, "user": {"id": user_id, "username": username}}
+
+
+def _discord_apply(profile: dict, event: dict) -> dict:
+    guild_id = str(event.get("guild_id") or "").strip()
+    if not guild_id:
+        raise TriggerError('A discord-new-member event needs "guild_id".')
+    profile = dict(profile)
+    guilds = dict(profile.get("guilds") or {})
+    guilds.setdefault(guild_id, {"roles": ["member"]})
+    profile["guilds"] = guilds
+    return profile
+
+
+TRIGGERS = {
+    trigger.key: trigger
+    for trigger in [
+        Trigger(
+            key="github-new-star",
+            app="github",
+            name="New Star (Instant)",
+            description="Emit an event when the user stars a repository.",
+            props=(
+                {
+                    "name": "repo",
+                    "type": "string",
+                    "label": "Repository",
+                    "description": "owner/name, for the sample events (default: the demo repo).",
+                    "optional": True,
+                },
+            ),
+            sample=_github_sample,
+            apply=_github_apply,
+        ),
+        Trigger(
+            key="discord-new-member",
+            app="discord",
+            name="New Guild Member (Instant)",
+            description="Emit an event when the user joins a guild.",
+            props=(
+                {
+                    "name": "guild_id",
+                    "type": "string",
+                    "label": "Guild ID",
+                    "description": "For the sample events (default: the demo guild).",
+                    "optional": True,
+                },
+            ),
+            sample=_discord_sample,
+            apply=_discord_apply,
+        ),
+    ]
+}
+
+
+# --- Shapes --------------------------------------------------------------------------
+
+
+def epoch_ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def deployed_component_json(trigger: DeployedTrigger, *, signing_key: bool = False) -> dict:
+    """The DeployedComponent object (docs §5); the signing key only when asked for."""
+    component = TRIGGERS.get(trigger.component_key)
+    data = {
+        "id": trigger.trigger_id,
+        "owner_id": trigger.user.public_id,
+        "component_id": component.component_id if component else "",
+        "component_key": trigger.component_key,
+        "configurable_props": component.configurable_props() if component else [],
+        "configured_props": trigger.configured_props or {},
+        "active": trigger.active,
+        "created_at": epoch_ms(trigger.created_at),
+        "updated_at": epoch_ms(trigger.updated_at),
+        "name": trigger.name,
+        "name_slug": trigger.name_slug,
+        "callback_observations": None,
+        "emit_on_deploy": trigger.emit_on_deploy,
+        "type": "DeployedComponent",
+    }
+    if signing_key:
+        data["webhook_signing_key"] = trigger.signing_key
+    return data
+
+
+def event_json(event: TriggerEvent) -> dict:
+    """The EmittedEvent object: {e: payload, k: "emit", ts: epoch ms, id}."""
+    return {"e": event.payload, "k": "emit", "ts": event.ts, "id": event.event_id}
+
+
+def webhook_json(trigger: DeployedTrigger, hook: dict, *, signing_key: bool) -> dict:
+    data = {"id": hook["id"], "url": hook["url"], "signing_key_set": bool(trigger.signing_key)}
+    if signing_key:
+        data["signing_key"] = trigger.signing_key
+    return data
+
+
+def webhook_with_key_json(trigger: DeployedTrigger, hook: dict) -> dict:
+    """WebhookWithSigningKey: the key, and epoch-second timestamps."""
+    return {
+        **webhook_json(trigger, hook, signing_key=True),
+        "created_at": hook["created_at"],
+        "updated_at": hook["updated_at"],
+    }
+
+
+# --- Writes --------------------------------------------------------------------------
+
+
+def new_signing_key() -> str:
+    return secrets.token_hex(32)
+
+
+def make_webhooks(urls: list[str], existing: list[dict] | None = None) -> list[dict]:
+    """Webhook records for `urls`, keeping the id and dates of URLs already there."""
+    by_url = {hook["url"]: hook for hook in existing or []}
+    now = int(time.time())
+    hooks = []
+    for url in dict.fromkeys(urls):  # no duplicates, order kept
+        hooks.append(
+            by_url.get(url)
+            or {"id": sortable_id("hook_"), "url": url, "created_at": now, "updated_at": now}
+        )
+    return hooks
+
+
+def deploy(
+    *,
+    component: Trigger,
+    account,
+    configured_props: dict,
+    webhook_url: str = "",
+    emit_on_deploy: bool = True,
+    workflow_id: str = "",
+    dynamic_props_id: str = "",
+) -> tuple[DeployedTrigger, list[WebhookDelivery]]:
+    """Deploy `component` for the account's user; returns the trigger and the deliveries
+    of its deploy-time event (none without emit_on_deploy or a webhook URL)."""
+    now = timezone.now()
+    trigger_id = sortable_id("dc_")
+    trigger = DeployedTrigger.objects.create(
+        trigger_id=trigger_id,
+        user=account.user,
+        component_key=component.key,
+        account=account,
+        configured_props=configured_props,
+        name=component.name,
+        name_slug=f"{component.key}-{trigger_id[-6:]}",
+        emit_on_deploy=emit_on_deploy,
+        workflow_id=workflow_id,
+        dynamic_props_id=dynamic_props_id,
+        signing_key=new_signing_key(),
+        webhooks=make_webhooks([webhook_url] if webhook_url else []),
+        created_at=now,
+        updated_at=now,
+    )
+    deliveries = []
+    if emit_on_deploy:
+        event = emit(trigger, apply=False)
+        deliveries = event.deliveries if event else []
+    return trigger, deliveries
+
+
+def remove(trigger: DeployedTrigger) -> None:
+    """Delete a trigger: its events go with it, its deliveries not yet made never are."""
+    webhooks.cancel(trigger.trigger_id)
+    trigger.delete()
+
+
+def sign(signing_key: str, timestamp: int, event_id: str, body: str) -> str:
+    """The X-PD-Signature value for `body` (see the module docstring)."""
+    message = f"{timestamp}.{event_id}.{body}".encode()
+    digest = hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(signing_key: str, headers, body: bytes | str, *, tolerance: float = 300) -> bool:
+    """What a receiver does: the signature matches the body and is fresh."""
+    if isinstance(body, bytes):
+        body = body.decode()
+    try:
+        parts = dict(item.split("=", 1) for item in headers[SIGNATURE_HEADER].split(","))
+        timestamp = int(parts["t"])
+        event_id = headers[EVENT_ID_HEADER]
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    expected = sign(signing_key, timestamp, event_id, body)
+    return hmac.compare_digest(expected, headers[SIGNATURE_HEADER])
+
+
+def _resolve(trigger_or_id) -> DeployedTrigger:
+    if isinstance(trigger_or_id, DeployedTrigger):
+        return trigger_or_id
+    trigger = (
+        DeployedTrigger.objects.select_related("user", "account")
+        .filter(trigger_id=trigger_or_id)
+        .first()
+    )
+    if trigger is None:
+        raise TriggerError(f"No deployed trigger {trigger_or_id!r}.")
+    return trigger
+
+
+def emit(trigger_or_id, event: dict | None = None, *, apply: bool = True) -> TriggerEvent | None:
+    """Make the trigger emit `event` (default: a sample built from the account's profile).
+
+    Records the event, queues a signed delivery to each webhook URL (the returned
+    event's `deliveries`; send them with `webhooks.send_after_response()`, or
+    `webhooks.run_pending()` / `wait_for_deliveries()`), and with `apply` changes the
+    account's profile as the event implies. An inactive trigger emits nothing: None.
+    """
+    trigger = _resolve(trigger_or_id)
+    if not trigger.active:
+        return None
+    component = TRIGGERS.get(trigger.component_key)
+    if component is None:
+        raise TriggerError(f"The sandbox has no trigger component {trigger.component_key!r}.")
+    if event is not None and not isinstance(event, dict):
+        raise TriggerError("An event is a JSON object.")
+    account = trigger.account
+    profile = dict(account.profile or {}) if account else {}
+    payload = (
+        dict(event) if event is not None else component.sample(profile, trigger.configured_props)
+    )
+    with transaction.atomic():
+        if apply and account is not None:
+            account.profile = component.apply(profile, payload)
+            account.save(update_fields=["profile", "updated_at"])
+        now = time.time()
+        recorded = TriggerEvent.objects.create(
+            trigger=trigger,
+            event_id=sortable_id("evt_"),
+            ts=int(now * 1000),
+            payload=payload,
+        )
+        body = json.dumps(
+            {
+                "event_id": recorded.event_id,
+                "deployed_component_id": trigger.trigger_id,
+                "component_key": trigger.component_key,
+                "external_user_id": trigger.user.external_id,
+                "ts": recorded.ts,
+                "event": payload,
+            },
+            separators=(",", ":"),
+        )
+        timestamp = int(now)
+        headers = {
+            SIGNATURE_HEADER: sign(trigger.signing_key, timestamp, recorded.event_id, body),
+            TIMESTAMP_HEADER: str(timestamp),
+            EVENT_ID_HEADER: recorded.event_id,
+            TRIGGER_ID_HEADER: trigger.trigger_id,
+        }
+        recorded.deliveries = [
+            webhooks.enqueue(
+                event=EVENT,
+                url=url,
+                payload=json.loads(body),
+                body=body,
+                headers=headers,
+                source=trigger.trigger_id,
+            )
+            for url in trigger.webhook_urls
+        ]
+    return recorded

@@ -1,0 +1,551 @@
+"""Deployed triggers in the sandbox: deploy, list, get, pause, delete, events, webhooks, emit.
+
+Every answer is contract-checked (tests/sandbox/contract.py) against the published
+description with ONE correction: `ConfiguredPropValue` is a `oneOf` whose first
+branch (`ConfiguredPropValueAny`) matches every value, so no configured prop can ever
+be valid under it and every DeployedComponent would fail. `checked_api` validates
+against a copy where that `oneOf` is an `anyOf`; the defect itself is pinned by a
+strict xfail in tests/contract/test_pipedream_sandbox_triggers_contract.py.
+"""
+
+import functools
+import json
+
+import pytest
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.testing import MockResponse
+
+from sandbox import services, triggers, webhooks
+from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
+from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery
+from tests import openapi_support
+from tests.sandbox import contract
+
+pytestmark = pytest.mark.django_db
+
+HOOK = "https://site.example/hooks/pd"
+
+
+@functools.cache
+def corrected_spec() -> OpenAPI:
+    """The Pipedream description with ConfiguredPropValue's oneOf read as anyOf."""
+    path = openapi_support.SPECS_DIR / openapi_support.SPEC_FILES["pipedream"][0]
+    data = yaml.safe_load(path.read_text())
+    value = data["components"]["schemas"]["ConfiguredPropValue"]
+    value["anyOf"] = value.pop("oneOf")
+    return OpenAPI.from_dict(data)
+
+
+def corrected_validate_response(
+    name,
+    method,
+    url_or_path,
+    *,
+    status,
+    body,
+    request_headers=None,
+    response_headers=None,
+    prefix="",
+    content_type="application/json",
+):
+    openapi_support.spec(name)  # skips when the description is absent
+    request = openapi_support._mock_request(name, method, url_or_path, request_headers, prefix)
+    response = MockResponse(
+        openapi_support._body_bytes(body) or b"",
+        status_code=status,
+        headers={k.lower(): v for k, v in (response_headers or {}).items()},
+        content_type=content_type,
+    )
+    corrected_spec().validate_response(request, response)
+
+
+@pytest.fixture
+def checked_api(api, monkeypatch):
+    """`api`, contract-checked against the corrected description (see the docstring)."""
+    monkeypatch.setattr(contract, "validate_response", corrected_validate_response)
+    return api
+
+
+def deploy(api, account, *, key=None, user=None, **fields):
+    key = (
+        key or f"{account.app_slug}-{'new-star' if account.app_slug == 'github' else 'new-member'}"
+    )
+    body = {
+        "id": key,
+        "external_user_id": user or account.user.external_id,
+        "configured_props": {account.app_slug: {"authProvisionId": account.account_id}},
+        **fields,
+    }
+    return api.post("/v1/connect/{pid}/triggers/deploy", json_body=body)
+
+
+def path(trigger_id: str, tail: str = "") -> str:
+    return f"/v1/connect/{{pid}}/deployed-triggers/{trigger_id}{tail}"
+
+
+# --- Deploy --------------------------------------------------------------------------
+
+
+def test_deploy_answers_a_deployed_component(checked_api, make_account):
+    account = make_account("user-1", "github", "octo-pro")
+
+    response = deploy(checked_api, account, webhook_url=HOOK, emit_on_deploy=False)
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["id"].startswith("dc_") and data["type"] == "DeployedComponent"
+    assert data["component_key"] == "github-new-star"
+    assert data["owner_id"] == account.user.public_id
+    assert data["configured_props"] == {"github": {"authProvisionId": account.account_id}}
+    assert data["configurable_props"][0] == {
+        "name": "github",
+        "type": "app",
+        "app": "github",
+        "label": "GitHub",
+    }
+    assert data["active"] is True and data["emit_on_deploy"] is False
+    assert isinstance(data["created_at"], int) and data["created_at"] > 1_700_000_000_000
+    trigger = DeployedTrigger.objects.get()
+    assert data["webhook_signing_key"] == trigger.signing_key and len(trigger.signing_key) == 64
+    assert trigger.webhook_urls == [HOOK]
+    assert not TriggerEvent.objects.exists()
+
+
+def test_the_signing_key_is_shown_only_with_a_webhook_url_and_oauth(
+    checked_api, mint, make_account
+):
+    account = make_account("user-1", "github")
+    browser = checked_api.with_token(mint("user-1")["token"])
+
+    no_url = deploy(checked_api, account).json()["data"]
+    by_ctok = deploy(browser, account, webhook_url=HOOK).json()["data"]
+
+    assert "webhook_signing_key" not in no_url
+    assert "webhook_signing_key" not in by_ctok
+
+
+def test_emit_on_deploy_records_one_sample_event(checked_api, make_account):
+    account = make_account("user-1", "github", "octo-pro")
+
+    data = deploy(checked_api, account, webhook_url=HOOK).json()["data"]
+
+    [event] = TriggerEvent.objects.all()
+    assert event.payload == {"repo": DEMO_STARRED_REPO, "starred_by": "octo-pro"}
+    [delivery] = WebhookDelivery.objects.filter(source=data["id"])
+    assert delivery.url == HOOK and delivery.event == triggers.EVENT
+    events = checked_api.get(path(data["id"], "/events"), params={"external_user_id": "user-1"})
+    assert events.json() == {"data": [triggers.event_json(event)]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "word"),
+    [
+        ({"id": "github-new-fork"}, 404, "github-new-fork"),
+        ({"id": ""}, 400, "id is required"),
+        ({"external_user_id": ""}, 400, "external_user_id"),
+        ({"configured_props": {}}, 400, "authProvisionId"),
+        ({"webhook_url": "ftp://x"}, 400, "webhook_url"),
+        ({"workflow_id": "wf_1"}, 400, "workflow_id"),
+        ({"emit_on_deploy": "yes"}, 400, "emit_on_deploy"),
+    ],
+)
+def test_deploy_refuses_bad_requests(checked_api, make_account, fields, status, word):
+    account = make_account("user-1", "github")
+    body = {
+        "id": "github-new-star",
+        "external_user_id": "user-1",
+        "configured_props": {"github": {"authProvisionId": account.account_id}},
+        **fields,
+    }
+
+    response = checked_api.post("/v1/connect/{pid}/triggers/deploy", json_body=body)
+
+    assert response.status_code == status
+    assert word in response.json()["error"]
+    assert not DeployedTrigger.objects.exists()
+
+
+def test_deploy_with_someone_elses_or_a_dead_account(checked_api, make_account):
+    theirs = make_account("user-2", "github")
+    mine = make_account("user-1", "github")
+    services.account_set_health(mine, state="dead", error="revoked")
+
+    foreign = checked_api.post(
+        "/v1/connect/{pid}/triggers/deploy",
+        json_body={
+            "id": "github-new-star",
+            "external_user_id": "user-1",
+            "configured_props": {"github": {"authProvisionId": theirs.account_id}},
+        },
+        error_shape="account_mismatch",
+    )
+    dead = deploy(checked_api, mine)
+
+    assert foreign.status_code == 400
+    assert dead.status_code == 400
+    assert dead.json()["error"] == f"Account {mine.account_id} is dead: revoked."
+
+
+# --- Auth and scoping ----------------------------------------------------------------
+
+
+def test_auth_is_required(anonymous_api, checked_api, make_account):
+    trigger_id = deploy(checked_api, make_account("user-1", "github")).json()["data"]["id"]
+    params = {"external_user_id": "user-1"}
+
+    no_token = anonymous_api.get(path(trigger_id), params=params)
+    bad_token = anonymous_api.with_token("not-a-token").get(path(trigger_id), params=params)
+    other_project = checked_api.get(
+        f"/v1/connect/proj_other/deployed-triggers/{trigger_id}", params=params
+    )
+
+    assert no_token.status_code == 401
+    assert bad_token.status_code == 401
+    assert other_project.status_code == 404
+
+
+def test_a_foreign_users_or_environments_trigger_is_404(checked_api, mint, make_account):
+    trigger_id = deploy(checked_api, make_account("user-1", "github")).json()["data"]["id"]
+    make_account("user-2", "github")
+
+    as_user_2 = checked_api.get(path(trigger_id), params={"external_user_id": "user-2"})
+    in_production = checked_api.with_token(checked_api.token, "production").get(
+        path(trigger_id), params={"external_user_id": "user-1"}
+    )
+    ctok_of_user_2 = checked_api.with_token(mint("user-2")["token"]).get(
+        path(trigger_id), params={"external_user_id": "user-1"}
+    )
+    deleted_by_user_2 = checked_api.delete(path(trigger_id), params={"external_user_id": "user-2"})
+
+    assert as_user_2.status_code == 404 and as_user_2.json() == {"error": "record not found"}
+    assert in_production.status_code == 404
+    assert ctok_of_user_2.status_code == 404
+    assert deleted_by_user_2.status_code == 404
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_a_connect_token_manages_its_own_users_triggers(checked_api, mint, make_account):
+    account = make_account("user-1", "github")
+    browser = checked_api.with_token(mint("user-1")["token"])
+    trigger_id = deploy(browser, account).json()["data"]["id"]
+
+    got = browser.get(path(trigger_id), params={"external_user_id": "user-1"})
+    listed = browser.get(
+        "/v1/connect/{pid}/deployed-triggers", params={"external_user_id": "user-1"}
+    )
+
+    assert got.status_code == 200 and got.json()["data"]["id"] == trigger_id
+    assert [t["id"] for t in listed.json()["data"]] == [trigger_id]
+
+
+# --- List, get, update, delete -------------------------------------------------------
+
+
+def test_list_pages_like_accounts(checked_api, make_account):
+    account = make_account("user-1", "github")
+    ids = [deploy(checked_api, account).json()["data"]["id"] for _ in range(3)]
+    deploy(checked_api, make_account("user-2", "github"))
+    url = "/v1/connect/{pid}/deployed-triggers"
+
+    first = checked_api.get(url, params={"external_user_id": "user-1", "limit": 2}).json()
+    second = checked_api.get(
+        url,
+        params={
+            "external_user_id": "user-1",
+            "limit": 2,
+            "after": first["page_info"]["end_cursor"],
+        },
+    ).json()
+    missing_user = checked_api.get(url)
+    timers = checked_api.get(url, params={"external_user_id": "user-1", "emitter_type": "timer"})
+
+    assert [t["id"] for t in first["data"]] == sorted(ids)[:2]
+    assert first["page_info"]["total_count"] == 3 and first["page_info"]["start_cursor"] is None
+    assert [t["id"] for t in second["data"]] == sorted(ids)[2:]
+    assert second["page_info"]["end_cursor"] is None
+    assert missing_user.status_code == 400
+    assert timers.json()["data"] == []
+
+
+def test_pause_resume_rename_and_delete(checked_api, make_account):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, webhook_url=HOOK, emit_on_deploy=False).json()[
+        "data"
+    ]["id"]
+    params = {"external_user_id": "user-1"}
+
+    paused = checked_api.request(
+        "PUT", path(trigger_id), params=params, json_body={"active": False, "name": "Stars"}
+    )
+    silent = triggers.emit(trigger_id)
+    resumed = checked_api.request(
+        "PUT", path(trigger_id), params=params, json_body={"active": True}
+    )
+    bad = checked_api.request("PUT", path(trigger_id), params=params, json_body={"active": "no"})
+    deleted = checked_api.delete(path(trigger_id), params=params)
+    gone = checked_api.get(path(trigger_id), params=params)
+
+    assert paused.json()["data"]["active"] is False and paused.json()["data"]["name"] == "Stars"
+    assert silent is None and not WebhookDelivery.objects.exists()
+    assert resumed.json()["data"]["active"] is True
+    assert bad.status_code == 400
+    assert deleted.status_code == 204
+    assert gone.status_code == 404
+    assert not TriggerEvent.objects.exists()
+
+
+def test_update_configured_props_checks_the_account(checked_api, make_account):
+    account = make_account("user-1", "github")
+    other = make_account("user-1", "github", "second")
+    theirs = make_account("user-2", "github")
+    trigger_id = deploy(checked_api, account).json()["data"]["id"]
+    params = {"external_user_id": "user-1"}
+
+    moved = checked_api.request(
+        "PUT",
+        path(trigger_id),
+        params=params,
+        json_body={"configured_props": {"github": {"authProvisionId": other.account_id}}},
+    )
+    refused = checked_api.request(
+        "PUT",
+        path(trigger_id),
+        params=params,
+        json_body={"configured_props": {"github": {"authProvisionId": theirs.account_id}}},
+        error_shape="account_mismatch",
+    )
+
+    assert moved.status_code == 200
+    assert DeployedTrigger.objects.get().account == other
+    assert refused.status_code == 400
+
+
+def test_deleting_a_trigger_cancels_its_pending_deliveries(checked_api, make_account):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, webhook_url=HOOK).json()["data"]["id"]
+    assert WebhookDelivery.objects.get().status == "pending"
+
+    checked_api.delete(path(trigger_id), params={"external_user_id": "user-1"})
+
+    assert webhooks.run_pending() == []
+    assert WebhookDelivery.objects.get().status == "cancelled"
+
+
+# --- Events and emit -----------------------------------------------------------------
+
+
+def test_events_newest_first_with_n(checked_api, make_account):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
+    emitted = [triggers.emit(trigger_id, {"repo": f"o/r{i}", "starred_by": "x"}) for i in range(3)]
+    params = {"external_user_id": "user-1"}
+
+    default = checked_api.get(path(trigger_id, "/events"), params=params).json()["data"]
+    one = checked_api.get(path(trigger_id, "/events"), params={**params, "n": 1}).json()["data"]
+    bad = checked_api.get(path(trigger_id, "/events"), params={**params, "n": "x"})
+
+    assert [e["id"] for e in default] == [e.event_id for e in reversed(emitted)]
+    assert default[0] == {
+        "e": {"repo": "o/r2", "starred_by": "x"},
+        "k": "emit",
+        "ts": emitted[2].ts,
+        "id": emitted[2].event_id,
+    }
+    assert [e["id"] for e in one] == [emitted[2].event_id]
+    assert bad.status_code == 400
+
+
+def test_a_star_event_changes_what_the_star_check_sees(checked_api, make_account):
+    account = make_account("user-1", "github", "newbie")
+    trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
+
+    def starred():
+        response = checked_api.post(
+            "/v1/connect/{pid}/actions/run",
+            json_body={
+                "id": "github-check-star",
+                "external_user_id": "user-1",
+                "configured_props": {
+                    "github": {"authProvisionId": account.account_id},
+                    "repo": DEMO_STARRED_REPO,
+                },
+            },
+        )
+        return response.json()["ret"]["starred"]
+
+    before = starred()
+    event = triggers.emit(trigger_id)
+    after = starred()
+
+    assert (before, after) == (False, True)
+    assert event.payload == {"repo": DEMO_STARRED_REPO, "starred_by": "newbie"}
+
+
+def test_emit_without_apply_leaves_the_profile(make_account, checked_api):
+    account = make_account("user-1", "discord", "lurker")
+    trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
+
+    triggers.emit(trigger_id, apply=False)
+    account.refresh_from_db()
+    assert account.profile["guilds"] == {}
+
+    event = triggers.emit(trigger_id)
+    account.refresh_from_db()
+    assert event.payload["guild_id"] == DEMO_GUILD_ID
+    assert event.payload["user"]["username"] == "lurker"
+    assert account.profile["guilds"] == {DEMO_GUILD_ID: {"roles": ["member"]}}
+
+
+def test_emit_refuses_a_nonsense_event(checked_api, make_account):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
+
+    with pytest.raises(triggers.TriggerError):
+        triggers.emit(trigger_id, {"repo": "not-a-repo"})
+    with pytest.raises(triggers.TriggerError):
+        triggers.emit("dc_nothing")
+    assert not TriggerEvent.objects.exists()
+
+
+# --- Webhooks ------------------------------------------------------------------------
+
+
+def test_webhooks_list_replace_and_regenerate(checked_api, mint, make_account):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, webhook_url=HOOK).json()["data"]["id"]
+    params = {"external_user_id": "user-1"}
+    key = DeployedTrigger.objects.get().signing_key
+
+    listed = checked_api.get(path(trigger_id, "/webhooks"), params=params).json()
+    replaced = checked_api.request(
+        "PUT",
+        path(trigger_id, "/webhooks"),
+        params=params,
+        json_body={"webhook_urls": [HOOK, "https://other.example/x"]},
+    ).json()
+    [first, second] = replaced["webhooks"]
+    one = checked_api.get(path(trigger_id, f"/webhooks/{first['id']}"), params=params).json()
+    regenerated = checked_api.post(
+        path(trigger_id, f"/webhooks/{first['id']}/regenerate_signing_key"), params=params
+    ).json()
+    browser = checked_api.with_token(mint("user-1")["token"])
+    by_ctok = browser.get(path(trigger_id, "/webhooks"), params=params).json()
+    ctok_key = browser.get(path(trigger_id, f"/webhooks/{first['id']}"), params=params)
+    bad = checked_api.request(
+        "PUT", path(trigger_id, "/webhooks"), params=params, json_body={"webhook_urls": ["x"]}
+    )
+
+    assert listed["webhook_urls"] == [HOOK]
+    assert listed["webhooks"][0]["signing_key"] == key
+    assert replaced["webhook_urls"] == [HOOK, "https://other.example/x"]
+    assert first["id"] == listed["webhooks"][0]["id"] and second["id"] != first["id"]
+    assert one["data"]["signing_key"] == key and one["data"]["signing_key_set"] is True
+    assert regenerated["data"]["signing_key"] not in (key, "")
+    assert DeployedTrigger.objects.get().signing_key == regenerated["data"]["signing_key"]
+    assert "signing_key" not in by_ctok["webhooks"][0]
+    assert ctok_key.status_code == 401
+    assert bad.status_code == 400
+
+
+# --- Faults and the control page -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "tail", "name"),
+    [
+        ("GET", "", "pipedream.triggers.get"),
+        ("PUT", "", "pipedream.triggers.update"),
+        ("DELETE", "", "pipedream.triggers.delete"),
+        ("GET", "/events", "pipedream.triggers.events"),
+        ("GET", "/webhooks", "pipedream.triggers.webhooks"),
+    ],
+)
+def test_faults_on_the_trigger_endpoints(checked_api, make_account, settings, method, tail, name):
+    trigger_id = deploy(checked_api, make_account("user-1", "github")).json()["data"]["id"]
+    settings.SANDBOX_FAULTS = {name: {"status": 503}}
+
+    response = checked_api.request(
+        method,
+        path(trigger_id, tail),
+        params={"external_user_id": "user-1"},
+        json_body={} if method == "PUT" else None,
+    )
+
+    assert response.status_code == 503
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_faults_on_deploy_and_list(checked_api, make_account, settings):
+    account = make_account("user-1", "github")
+    settings.SANDBOX_FAULTS = {
+        "pipedream.triggers.deploy": {"status": 429, "retry_after": 3},
+        "pipedream.triggers.list": {"status": 500},
+    }
+
+    deployed = deploy(checked_api, account)
+    listed = checked_api.get(
+        "/v1/connect/{pid}/deployed-triggers", params={"external_user_id": "user-1"}
+    )
+
+    assert deployed.status_code == 429 and deployed["Retry-After"] == "3"
+    assert listed.status_code == 500
+    assert not DeployedTrigger.objects.exists()
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    user = django_user_model.objects.create_user(
+        username="ops", password="connect-demo", is_staff=True, is_superuser=True
+    )
+    client.force_login(user)
+    return client
+
+
+def test_the_control_page_lists_triggers_and_emits(staff, make_account):
+    account = make_account("user-1", "github", "newbie")
+    trigger, _ = triggers.deploy(
+        component=triggers.TRIGGERS["github-new-star"],
+        account=account,
+        configured_props={"github": {"authProvisionId": account.account_id}},
+        webhook_url=HOOK,
+        emit_on_deploy=False,
+    )
+
+    page = staff.get("/sandbox/")
+    emitted = staff.post(
+        f"/sandbox/triggers/{trigger.pk}/emit",
+        {"event": json.dumps({"repo": "django/django", "starred_by": "newbie"}), "apply": "on"},
+    )
+    broken = staff.post(f"/sandbox/triggers/{trigger.pk}/emit", {"event": "{nope"})
+    staff.post(f"/sandbox/triggers/{trigger.pk}/toggle")
+    paused = staff.post(f"/sandbox/triggers/{trigger.pk}/emit", {})
+    followed = staff.get("/sandbox/")
+
+    assert page.status_code == 200
+    assert "Deployed triggers" in page.content.decode()
+    assert trigger.trigger_id in page.content.decode()
+    assert emitted.status_code == 302 and broken.status_code == 302 and paused.status_code == 302
+    [event] = TriggerEvent.objects.all()
+    assert event.payload == {"repo": "django/django", "starred_by": "newbie"}
+    account.refresh_from_db()
+    assert "django/django" in account.profile["starred"]
+    assert WebhookDelivery.objects.filter(source=trigger.trigger_id).count() == 1
+    text = followed.content.decode()
+    assert "not valid JSON" in text and "paused" in text
+
+    staff.post(f"/sandbox/triggers/{trigger.pk}/delete")
+    assert not DeployedTrigger.objects.exists()
+
+
+@pytest.mark.parametrize("model", ["deployedtrigger", "triggerevent"])
+def test_admin_pages_open(staff, make_account, model):
+    account = make_account("user-1", "github")
+    triggers.deploy(
+        component=triggers.TRIGGERS["github-new-star"],
+        account=account,
+        configured_props={"github": {"authProvisionId": account.account_id}},
+    )
+    assert staff.get(f"/admin/sandbox/{model}/").status_code == 200
+    trigger = DeployedTrigger.objects.get()
+    assert staff.get(f"/admin/sandbox/deployedtrigger/{trigger.pk}/change/").status_code == 200
