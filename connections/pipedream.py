@@ -14,6 +14,7 @@ Facts about the API: ../shared/docs/pipedream-connect-api.md.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http
 import logging
@@ -50,7 +51,18 @@ OP_OAUTH_TOKEN = "obtain an OAuth token"
 
 _CTOK = re.compile(r"ctok_[A-Za-z0-9]+")
 # Keys whose values are secrets wherever they appear in a body we keep on an error.
-_SECRET_KEYS = frozenset({"access_token", "client_secret", "connect_token", "token", "credentials"})
+_SECRET_KEYS = frozenset(
+    {
+        "access_token",
+        "client_secret",
+        "connect_token",
+        "token",
+        "credentials",
+        # A deployed trigger's key for signing the events it sends to a webhook.
+        "webhook_signing_key",
+        "signing_key",
+    }
+)
 _ENDPOINT_ID = re.compile(r"^e[no][a-z0-9-]+$")
 
 # One fetch of the OAuth token per process at a time; the cache lock does the same
@@ -164,6 +176,23 @@ class ConnectToken:
             "expires_at": self.expires_at.isoformat(),
             "connect_link_url": self.connect_link_url,
         }
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    """What the upstream API answered through Pipedream's Connect proxy.
+
+    `body` is the parsed JSON when the answer says it is JSON, else the text (None
+    when empty). It belongs to the member whose account made the call: never log it.
+    """
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
 
 
 # --- Client --------------------------------------------------------------------------
@@ -540,6 +569,258 @@ class PipedreamClient:
             return _parse_json(response, "invoke a workflow")
         return response.text
 
+    # --- Deployed triggers ---------------------------------------------------------
+
+    def deploy_trigger(
+        self,
+        *,
+        trigger_id: str,
+        external_user_id: str,
+        configured_props: dict | None = None,
+        webhook_url: str | None = None,
+        workflow_id: str | None = None,
+        dynamic_props_id: str | None = None,
+        emit_on_deploy: bool | None = None,
+    ) -> dict:
+        """Deploy trigger component `trigger_id` for a user; returns the deployed trigger.
+
+        The answer (DeployedComponent) may hold `webhook_signing_key` (when
+        `webhook_url` is given): it is kept in the returned dict for the caller to store,
+        and is a secret: it is never logged and is redacted from exceptions. Never
+        retried once it may have reached Pipedream: a second deploy is a second trigger.
+        """
+        operation = f"deploy trigger {trigger_id}"
+        payload = _compact(
+            {
+                "id": trigger_id,
+                "external_user_id": external_user_id,
+                "configured_props": configured_props,
+                "webhook_url": webhook_url,
+                "workflow_id": workflow_id,
+                "dynamic_props_id": dynamic_props_id,
+                "emit_on_deploy": emit_on_deploy,
+            }
+        )
+        body = self._request_json(
+            "POST",
+            self._project_path("triggers", "deploy"),
+            operation=operation,
+            idempotent=False,
+            json_body=payload,
+            quote_body=False,  # a truncated answer could still hold the signing key
+        )
+        return _emitter(body, operation)
+
+    def iter_deployed_triggers(
+        self, *, external_user_id: str, limit: int | None = None
+    ) -> Iterator[dict]:
+        """Every trigger deployed for a user, across all pages (`limit` is the page size)."""
+        params = _compact({"external_user_id": external_user_id, "limit": limit})
+        return self._paginate(
+            self._project_path("deployed-triggers"), params, "list deployed triggers"
+        )
+
+    def list_deployed_triggers(
+        self, *, external_user_id: str, limit: int | None = None
+    ) -> list[dict]:
+        return list(self.iter_deployed_triggers(external_user_id=external_user_id, limit=limit))
+
+    def get_deployed_trigger(self, trigger_id: str, *, external_user_id: str) -> dict:
+        operation = f"get deployed trigger {trigger_id}"
+        body = self._request_json(
+            "GET",
+            self._project_path("deployed-triggers", trigger_id),
+            operation=operation,
+            idempotent=True,
+            params={"external_user_id": external_user_id},
+            quote_body=False,
+        )
+        return _emitter(body, operation)
+
+    def update_deployed_trigger(
+        self,
+        trigger_id: str,
+        *,
+        external_user_id: str,
+        active: bool | None = None,
+        configured_props: dict | None = None,
+        name: str | None = None,
+        emit_on_deploy: bool | None = None,
+    ) -> dict:
+        """Change a deployed trigger (only the fields given); returns it as it now is.
+
+        A PUT of absolute values, so sending it twice is harmless: retried like a read.
+        """
+        operation = f"update deployed trigger {trigger_id}"
+        payload = _compact(
+            {
+                "active": active,
+                "configured_props": configured_props,
+                "name": name,
+                "emit_on_deploy": emit_on_deploy,
+            }
+        )
+        body = self._request_json(
+            "PUT",
+            self._project_path("deployed-triggers", trigger_id),
+            operation=operation,
+            idempotent=True,
+            params={"external_user_id": external_user_id},
+            json_body=payload,
+            quote_body=False,
+        )
+        return _emitter(body, operation)
+
+    def pause_deployed_trigger(self, trigger_id: str, *, external_user_id: str) -> dict:
+        return self.update_deployed_trigger(
+            trigger_id, external_user_id=external_user_id, active=False
+        )
+
+    def resume_deployed_trigger(self, trigger_id: str, *, external_user_id: str) -> dict:
+        return self.update_deployed_trigger(
+            trigger_id, external_user_id=external_user_id, active=True
+        )
+
+    def delete_deployed_trigger(
+        self, trigger_id: str, *, external_user_id: str, ignore_hook_errors: bool | None = None
+    ) -> None:
+        """Delete a deployed trigger. A 404 raises NotFound: the caller decides.
+
+        Retried like any DELETE, so a retry after a lost answer may meet that 404.
+        """
+        self._call(
+            "DELETE",
+            self.api_url + self._project_path("deployed-triggers", trigger_id),
+            operation=f"delete deployed trigger {trigger_id}",
+            idempotent=True,
+            params=_compact(
+                {
+                    "external_user_id": external_user_id,
+                    "ignore_hook_errors": _flag(ignore_hook_errors),
+                }
+            ),
+        )
+
+    def list_trigger_events(
+        self, trigger_id: str, *, external_user_id: str, n: int | None = None
+    ) -> list[dict]:
+        """The trigger's most recent events (Pipedream's default is 20)."""
+        operation = f"list the events of deployed trigger {trigger_id}"
+        body = self._request_json(
+            "GET",
+            self._project_path("deployed-triggers", trigger_id, "events"),
+            operation=operation,
+            idempotent=True,
+            params=_compact({"external_user_id": external_user_id, "n": n}),
+            quote_body=False,  # events are the member's data
+        )
+        events = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise _invalid(body, operation, "expected an object with a list of objects `data`")
+        return events
+
+    def list_trigger_webhooks(self, trigger_id: str, *, external_user_id: str) -> list[str]:
+        operation = f"list the webhooks of deployed trigger {trigger_id}"
+        body = self._request_json(
+            "GET",
+            self._project_path("deployed-triggers", trigger_id, "webhooks"),
+            operation=operation,
+            idempotent=True,
+            params={"external_user_id": external_user_id},
+            quote_body=False,  # the `webhooks` objects may hold signing keys
+        )
+        return _webhook_urls(body, operation)
+
+    def update_trigger_webhooks(
+        self, trigger_id: str, *, external_user_id: str, webhook_urls: list[str]
+    ) -> list[str]:
+        """Replace the URLs the trigger sends its events to; returns the URLs now set."""
+        if isinstance(webhook_urls, str) or not all(isinstance(u, str) for u in webhook_urls):
+            raise ValueError("webhook_urls must be a list of URLs")
+        operation = f"update the webhooks of deployed trigger {trigger_id}"
+        body = self._request_json(
+            "PUT",
+            self._project_path("deployed-triggers", trigger_id, "webhooks"),
+            operation=operation,
+            idempotent=True,
+            params={"external_user_id": external_user_id},
+            json_body={"webhook_urls": list(webhook_urls)},
+            quote_body=False,
+        )
+        return _webhook_urls(body, operation)
+
+    # --- Connect proxy -------------------------------------------------------------
+
+    def proxy(
+        self,
+        method: str,
+        url: str,
+        *,
+        external_user_id: str,
+        account_id: str,
+        params: dict | None = None,
+        headers: dict | None = None,
+        json_body: Any = None,
+    ) -> ProxyResponse:
+        """Call an upstream API through Pipedream with the member's connected account.
+
+        `url` is the absolute https URL of the upstream endpoint (http only for
+        127.0.0.1 and localhost, the sandbox); `params` are added to its query string,
+        which travels inside the base64 path segment. `headers` go upstream (sent to
+        Pipedream as `x-pd-proxy-<name>`). GET, PUT and DELETE are retried where safe;
+        POST and PATCH never once they may have been sent.
+
+        How errors are reported. Pipedream relays the upstream's status and body ("the
+        proxy returns the response from the upstream API back to you", Pipedream's proxy
+        docs), and its own refusals come through the same route: 400
+        `{"error": {"account": ["account and user mismatch"]}}` (pipedream#18638), 400
+        `{"error": "App record not found"}` (pipedream#20400), 401 for our OAuth token,
+        429 `{"error": "Throttled"}`. The SDK (pipedream-sdk-python proxy/raw_client.py)
+        does not tell them apart: every non-2xx is one ApiError. We do, by the body:
+        - an answer >= 400 whose body is Pipedream's ErrorResponse (a JSON object whose
+          keys are `error`, with `code` and `details` optional, and nothing else) is
+          Pipedream refusing the call: it raises the usual PipedreamError subclass
+          (BadRequest, Unauthorized, NotFound, RateLimited, Unavailable...);
+        - any other answer, whatever its status, is the upstream's: it is returned as a
+          ProxyResponse (see `.ok`), for the caller to act on.
+        No header or status marks the difference, so an upstream API that answers in the
+        very same `{"error": ...}` shape is reported as a refusal: the safe side, since
+        the call failed either way. An upstream 401 also makes the client fetch a new
+        OAuth token and send the call once more, as for Pipedream's own 401 (a 401 means
+        nothing was done). Transport failures raise Unavailable as everywhere else.
+
+        Logs keep the method, upstream host and path: never the query string, headers
+        or bodies, which belong to the member.
+        """
+        method = method.upper() if isinstance(method, str) else method
+        if method not in _PROXY_METHODS:
+            raise ValueError(f"The proxy sends {', '.join(_PROXY_METHODS)}, not {method!r}")
+        target = _proxy_target(url, params)
+        upstream = urlsplit(target)
+        shown = _redact(f"{upstream.netloc}{upstream.path or '/'}")
+        operation = f"proxy {method} {shown}"
+        url_64 = base64.urlsafe_b64encode(target.encode()).decode("ascii")  # keeps `=`
+        path = f"{self._project_path('proxy')}/{url_64}"
+        log_as = f"{_loggable(self.api_url + self._project_path('proxy'))} [{shown}]"
+        response = self._call(
+            method,
+            self.api_url + path,
+            operation=operation,
+            idempotent=method in ("GET", "PUT", "DELETE"),
+            params={"external_user_id": external_user_id, "account_id": account_id},
+            json_body=json_body,
+            extra_headers=_proxy_headers(headers),
+            raise_for_status=False,
+            log_as=log_as,
+        )
+        if response.status_code >= 400 and _is_pipedream_error(response):
+            raise _error_from_response(response, operation, secrets=(self._client_secret,))
+        return ProxyResponse(
+            status=response.status_code,
+            headers=dict(response.headers),
+            body=_proxy_body(response, operation),
+        )
+
     # --- HTTP ----------------------------------------------------------------------
 
     def _project_path(self, *segments: str) -> str:
@@ -583,6 +864,7 @@ class PipedreamClient:
         extra_headers: dict[str, str] | None = None,
         raise_for_status: bool = True,
         hint: str | None = None,
+        log_as: str | None = None,
     ) -> requests.Response:
         headers = {
             "Accept": "application/json",
@@ -590,7 +872,13 @@ class PipedreamClient:
             "x-pd-environment": self.environment,
             **(extra_headers or {}),
         }
-        send = dict(operation=operation, idempotent=idempotent, params=params, json_body=json_body)
+        send = dict(
+            operation=operation,
+            idempotent=idempotent,
+            params=params,
+            json_body=json_body,
+            log_as=log_as,
+        )
         token = ""
         if not auth:
             response = self._send(method, url, headers=headers, **send)
@@ -621,15 +909,20 @@ class PipedreamClient:
         headers: dict[str, str],
         params: dict | None,
         json_body: Any,
+        log_as: str | None = None,
     ) -> requests.Response:
-        """Send one request, retrying where it is safe; return the last response."""
+        """Send one request, retrying where it is safe; return the last response.
+
+        `log_as` replaces the URL in log lines where the URL itself must not be logged
+        (the proxy's path carries the whole upstream URL, query string included).
+        """
         try:
             return http_support.send_with_retries(
                 self._session,
                 method,
                 url,
                 service="Pipedream",
-                where=_loggable(url),
+                where=log_as or _loggable(url),
                 logger=logger,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
@@ -643,7 +936,9 @@ class PipedreamClient:
                 headers=headers,
             )
         except http_support.TransportFailure as failure:
-            raise self._transport_error(failure.exc, url, operation, failure.attempts) from failure.exc
+            raise self._transport_error(
+                failure.exc, url, operation, failure.attempts
+            ) from failure.exc
 
     @staticmethod
     def _backoff(attempt: int) -> float:
@@ -834,3 +1129,111 @@ def _error_from_response(
     elif cls is Unauthorized:
         kwargs["hint"] = hint
     return cls(_redact(message, secrets), **kwargs)
+
+
+# --- Deployed triggers and the proxy: helpers --------------------------------------------
+
+_PROXY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_PROXY_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+_PROXY_PREFIX = "x-pd-proxy-"
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_ERROR_RESPONSE_KEYS = frozenset({"error", "code", "details"})
+
+
+def _emitter(body: Any, operation: str) -> dict:
+    """The deployed trigger in a `{"data": Emitter}` answer."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise _invalid(body, operation, "expected an object with an object `data`")
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        raise _invalid(body, operation, "the field data.id is missing or not text")
+    return data
+
+
+def _webhook_urls(body: Any, operation: str) -> list[str]:
+    """`webhook_urls` of a GetTriggerWebhooksResponse (bare, not wrapped in `data`)."""
+    urls = body.get("webhook_urls") if isinstance(body, dict) else None
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise _invalid(body, operation, "expected an object with a list of URLs `webhook_urls`")
+    return urls
+
+
+def _proxy_target(url: Any, params: dict | None) -> str:
+    """The upstream URL, checked, with `params` added to its query string."""
+    if not isinstance(url, str) or not url or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError("The proxy needs an absolute https URL without spaces")
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        pass
+    elif parts.scheme == "http" and host in _PROXY_LOCAL_HOSTS:
+        pass  # the sandbox
+    else:
+        raise ValueError(
+            f"The proxy calls absolute https URLs only (http for {', '.join(sorted(_PROXY_LOCAL_HOSTS))}),"
+            f" not {parts.scheme or 'a relative'} URL"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("The proxy refuses a URL with credentials in it")
+    parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    query = parts.query
+    if params:
+        extra = urlencode(
+            [
+                (key, _flag(value) if isinstance(value, bool) else value)
+                for key, value in params.items()
+                if value is not None
+            ],
+            doseq=True,
+            quote_via=quote,
+        )
+        query = f"{query}&{extra}" if query and extra else (query or extra)
+    # The fragment never leaves a client: drop it.
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _proxy_headers(headers: dict | None) -> dict[str, str]:
+    """Headers for the upstream, named as Pipedream forwards them (`x-pd-proxy-<name>`)."""
+    prefixed: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a header name")
+        if name.lower().startswith(_PROXY_PREFIX):
+            raise ValueError(f"Give the upstream header name; {_PROXY_PREFIX} is added here")
+        text = str(value)
+        if "\r" in text or "\n" in text:
+            raise ValueError(f"The value of header {name!r} has a line break")
+        prefixed[f"{_PROXY_PREFIX}{name}"] = text
+    return prefixed
+
+
+def _is_pipedream_error(response: requests.Response) -> bool:
+    """True when an error answer is Pipedream's own ErrorResponse, not the upstream's."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict)
+        and "error" in body
+        and isinstance(body["error"], str | dict | list)
+        and set(body) <= _ERROR_RESPONSE_KEYS
+    )
+
+
+def _proxy_body(response: requests.Response, operation: str) -> Any:
+    """The upstream's body: JSON when it says so, else text. Never quoted in errors."""
+    if not response.content:
+        return None
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            return response.json()
+        except ValueError:
+            raise InvalidResponse(
+                f"the upstream said {kind} but sent {len(response.content)} bytes that are"
+                " not JSON (not shown)",
+                operation=operation,
+                status=response.status_code,
+            ) from None
+    return response.text
