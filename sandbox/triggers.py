@@ -280,16 +280,17 @@ def verify(signing_key: str, headers, body: bytes | str, *, tolerance: float = 3
     """What a receiver does: the signature matches the body and is fresh."""
     if isinstance(body, bytes):
         body = body.decode()
+    lower = {str(name).lower(): value for name, value in dict(headers).items()}
     try:
-        parts = dict(item.split("=", 1) for item in headers[SIGNATURE_HEADER].split(","))
+        signature = lower[SIGNATURE_HEADER.lower()]
+        parts = dict(item.split("=", 1) for item in signature.split(","))
         timestamp = int(parts["t"])
-        event_id = headers[EVENT_ID_HEADER]
+        event_id = lower[EVENT_ID_HEADER.lower()]
     except (KeyError, ValueError):
         return False
     if abs(time.time() - timestamp) > tolerance:
         return False
-    expected = sign(signing_key, timestamp, event_id, body)
-    return hmac.compare_digest(expected, headers[SIGNATURE_HEADER])
+    return hmac.compare_digest(sign(signing_key, timestamp, event_id, body), signature)
 
 
 def _resolve(trigger_or_id) -> DeployedTrigger:

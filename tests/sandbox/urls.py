@@ -38,6 +38,8 @@ def receive_webhook(request):
                 "path": request.get_full_path(),
                 "content_type": request.content_type,
                 "body": json.loads(request.body),
+                "raw": request.body,  # the exact bytes, for signature checks
+                "headers": dict(request.headers),
             }
         )
     return HttpResponse(status=204)
