@@ -36,6 +36,46 @@ pipedream_patterns = [
         name="account-ctok",
     ),
     path("v1/connect/actions/run", api.by_method(POST=api.actions_run), name="actions-run-ctok"),
+    path(
+        "v1/connect/triggers/deploy",
+        api.by_method(POST=api.triggers_deploy),
+        name="triggers-deploy-ctok",
+    ),
+    path(
+        "v1/connect/deployed-triggers",
+        api.by_method(GET=api.deployed_triggers_list),
+        name="deployed-triggers-ctok",
+    ),
+    path(
+        "v1/connect/deployed-triggers/<str:trigger_id>",
+        api.by_method(
+            GET=api.deployed_trigger_get,
+            PUT=api.deployed_trigger_update,
+            DELETE=api.deployed_trigger_delete,
+        ),
+        name="deployed-trigger-ctok",
+    ),
+    path(
+        "v1/connect/deployed-triggers/<str:trigger_id>/events",
+        api.by_method(GET=api.deployed_trigger_events),
+        name="deployed-trigger-events-ctok",
+    ),
+    path(
+        "v1/connect/deployed-triggers/<str:trigger_id>/webhooks",
+        api.by_method(GET=api.deployed_trigger_webhooks, PUT=api.deployed_trigger_webhooks_update),
+        name="deployed-trigger-webhooks-ctok",
+    ),
+    path(
+        "v1/connect/proxy/<str:url_64>",
+        api.by_method(
+            GET=api.proxy_request,
+            POST=api.proxy_request,
+            PUT=api.proxy_request,
+            PATCH=api.proxy_request,
+            DELETE=api.proxy_request,
+        ),
+        name="proxy-ctok",
+    ),
     # With a project id.
     path(
         "v1/connect/<str:project_id>/tokens", api.by_method(POST=api.tokens_create), name="tokens"

@@ -16,7 +16,7 @@ import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockResponse
 
-from sandbox import services, triggers, webhooks
+from sandbox import proxy, services, triggers, webhooks
 from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
 from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery
 from tests import openapi_support
@@ -330,6 +330,62 @@ def test_deleting_a_trigger_cancels_its_pending_deliveries(checked_api, make_acc
 
     assert webhooks.run_pending() == []
     assert WebhookDelivery.objects.get().status == "cancelled"
+
+
+def test_a_delivery_cancelled_between_attempts_is_not_tried_again(
+    checked_api, make_account, monkeypatch
+):
+    account = make_account("user-1", "github")
+    trigger_id = deploy(checked_api, account, webhook_url=HOOK).json()["data"]["id"]
+    attempts = []
+
+    def refused_then_deleted(url, payload, body="", headers=None):
+        attempts.append(url)
+        webhooks.cancel(trigger_id)  # the trigger is deleted while the receiver fails
+        return 500, "HTTP 500: try later"
+
+    monkeypatch.setattr(webhooks, "_post", refused_then_deleted)
+    webhooks.run_pending()
+
+    assert attempts == [HOOK]
+    assert WebhookDelivery.objects.get().status == "cancelled"
+
+
+def test_connect_token_routes_without_a_project_id(client, api, mint, make_account):
+    """The SDKs collapse /v1/connect//... when a Connect token is used (docs §0)."""
+    account = make_account("user-1", "github", "octo-pro")
+    ctok = {"Authorization": f"Bearer {mint('user-1')['token']}"}
+    oauth = {"Authorization": f"Bearer {api.token}", "x-pd-environment": "development"}
+    base = "/sandbox/pipedream/v1/connect"
+
+    deployed = client.post(
+        f"{base}/triggers/deploy",
+        data=json.dumps(
+            {
+                "id": "github-new-star",
+                "external_user_id": "user-1",
+                "configured_props": {"github": {"authProvisionId": account.account_id}},
+            }
+        ),
+        content_type="application/json",
+        headers=ctok,
+    )
+    trigger_id = deployed.json()["data"]["id"]
+    got = client.get(f"{base}/deployed-triggers/{trigger_id}?external_user_id=user-1", headers=ctok)
+    events = client.get(
+        f"{base}/deployed-triggers/{trigger_id}/events?external_user_id=user-1", headers=ctok
+    )
+    proxied = client.get(
+        f"{base}/proxy/{proxy.encode_url('https://api.github.com/user')}"
+        f"?external_user_id=user-1&account_id={account.account_id}",
+        headers=ctok,
+    )
+    by_oauth = client.get(f"{base}/deployed-triggers?external_user_id=user-1", headers=oauth)
+
+    assert deployed.status_code == 200 and got.json()["data"]["id"] == trigger_id
+    assert len(events.json()["data"]) == 1
+    assert proxied.json()["login"] == "octo-pro"
+    assert by_oauth.status_code == 400 and "project ID is required" in by_oauth.json()["error"]
 
 
 # --- Events and emit -----------------------------------------------------------------
