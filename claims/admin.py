@@ -9,7 +9,6 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
@@ -502,7 +501,7 @@ class CompletionAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         urls = [
             path(
-                "<path:object_id>/retry/",
+                "<int:object_id>/retry/",
                 self.admin_site.admin_view(self.retry_view),
                 name="{}_{}_retry".format(*info),
             )
@@ -516,7 +515,7 @@ class CompletionAdmin(admin.ModelAdmin):
         if not self.has_retry_permission(request):
             raise PermissionDenied
         completion = get_object_or_404(
-            Completion.objects.select_related("claim", "member"), pk=unquote(object_id)
+            Completion.objects.select_related("claim", "member"), pk=object_id
         )
         if services.admin_retry(completion=completion, admin=request.user):
             self.message_user(request, "Queued for another check.", messages.SUCCESS)

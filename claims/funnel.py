@@ -48,6 +48,9 @@ class FunnelForm(forms.Form):
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             raise forms.ValidationError("The start date must not be after the end date.")
+        for day in (since, until):
+            if day and not datetime.date(1970, 1, 1) <= day <= datetime.date(9000, 12, 31):
+                raise forms.ValidationError("Choose dates between 1970 and 9000.")
         return cleaned
 
     def bounds(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:

@@ -6,12 +6,23 @@ the member's account) and how it is delivered. A `Completion` is the ledger row 
 (claim, member); every change of its state leaves a `CompletionEvent`.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from claims import secrets
+
+
+def workflow_url_allowed(url: str) -> bool:
+    """Pipedream's workflow domain only (or the sandbox's emulated workflows)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and (parts.hostname or "").endswith(".m.pipedream.net"):
+        return not parts.username and not parts.password
+    sandbox = f"{settings.PIPEDREAM_API_URL}/workflows/"
+    return bool(getattr(settings, "SANDBOX", False)) and url.startswith(sandbox)
 
 
 class ClaimQuerySet(models.QuerySet):
@@ -170,8 +181,15 @@ class Claim(models.Model):
         elif self.delivery == self.Delivery.DYNAMIC_STORE:
             if not self.store_id:
                 errors["store_id"] = "The dynamic store method needs the store ID."
-        elif self.delivery == self.Delivery.WORKFLOW and not self.workflow_url:
-            errors["workflow_url"] = "The workflow method needs the workflow's URL."
+        elif self.delivery == self.Delivery.WORKFLOW:
+            if not self.workflow_url:
+                errors["workflow_url"] = "The workflow method needs the workflow's URL."
+            elif not workflow_url_allowed(self.workflow_url):
+                errors["workflow_url"] = (
+                    "A workflow URL is a Pipedream HTTP trigger, https://<endpoint>.m.pipedream.net "
+                    "(the call carries the project's Pipedream credentials, so nothing else may "
+                    "receive it)."
+                )
         criterion = [self.criterion_action, self.criterion_path, self.criterion_comparison]
         if any(criterion) or self.criterion_app_id:
             if not self.criterion_app_id:

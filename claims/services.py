@@ -37,6 +37,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from claims import bitbadges, rules
@@ -51,9 +52,11 @@ logger = logging.getLogger(__name__)
 
 State = Completion.State
 REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
-# The least wait before checking an unknown outcome upstream (BitBadges resolves an
-# attempt in about 1 to 5 s; a request still being served takes at most its timeout).
-UNKNOWN_OUTCOME_WAIT = datetime.timedelta(seconds=60)
+# The least wait before checking an unknown outcome upstream. BitBadges resolves an
+# attempt in about 1 to 5 s, but runs one collection's attempts one at a time, so a
+# busy collection can hold one in its queue far longer; a request still being served
+# takes at most its timeout.
+UNKNOWN_OUTCOME_WAIT = datetime.timedelta(minutes=5)
 
 
 # --- Errors the views and commands turn into messages ---------------------------------
@@ -208,7 +211,8 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
             if abandoned:
                 _enqueue(completion.pk)
             return completion
-        if completion.state == State.RETRYING and not force:
+        if completion.state == State.RETRYING and (completion.outcome_unknown or not force):
+            # An unknown outcome is confirmed upstream at its time, never sooner.
             return completion
         already_queued = completion.state == State.WAITING and (
             completion.next_attempt_at is None or completion.next_attempt_at <= now
@@ -219,12 +223,16 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
         restart = from_state in (State.INELIGIBLE, State.FAILED)
         completion.state = State.WAITING
         completion.next_attempt_at = now
+        if completion.outcome_unknown and completion.last_attempt_at:
+            completion.next_attempt_at = max(now, completion.last_attempt_at + UNKNOWN_OUTCOME_WAIT)
         completion.reason = "Queued for a check."
         if restart or force:
             completion.attempts = 0
         completion.save()
         _event(completion.pk, from_state, State.WAITING, actor, {"force": force} if force else {})
-    _enqueue(completion.pk)
+    _enqueue(
+        completion.pk, completion.next_attempt_at if completion.next_attempt_at > now else None
+    )
     return completion
 
 
@@ -254,6 +262,14 @@ def member_check_again(*, claim: Claim, member) -> Completion:
     return completion_request(
         claim=claim, member=member, actor=f"member:{member.username}", force=True
     )
+
+
+def address_change_allowed(*, member) -> None:
+    """Changing the address re-checks the member's claims: rate-limited like Check again."""
+    limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
+    retry_after = ratelimit.hit("claims-address", member.pk, limit=int(limit), window=int(window))
+    if retry_after is not None:
+        raise TooManyChecks(retry_after)
 
 
 def admin_retry(*, completion: Completion, admin) -> bool:
@@ -540,14 +556,21 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
     except _Transient as exc:
         _retry_later(completion, token, exc, actor=actor)
     except _Permanent as exc:
+        sent = _was_sent(completion)
         _fenced(
             completion,
             token,
             (State.CHECKING, State.DELIVERING),
             exc.state,
             actor=actor,
-            details={"error": exc.detail},
-            **_release(reason=exc.reason, next_attempt_at=None),
+            details={"error": exc.detail, "outcome_unknown": sent},
+            **_release(
+                reason=exc.reason,
+                next_attempt_at=None,
+                outcome_unknown=sent,
+                # Nothing went out: the upstream identity is free for another member.
+                **({} if sent else {"upstream_identity": ""}),
+            ),
         )
     except Exception as exc:
         logger.exception("Completion %s failed unexpectedly", completion.pk)
@@ -557,15 +580,25 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
             _Transient(
                 "Something went wrong on our side; we will try again.",
                 f"{type(exc).__name__}: {exc}",
-                outcome_unknown=completion.state == State.DELIVERING,
+                outcome_unknown=_was_sent(completion),
             ),
             actor=actor,
         )
     return completion
 
 
+def _mark_sent(completion: Completion) -> None:
+    """Called right before a call that cannot be repeated (complete, a workflow, a store
+    add): from here on, any error leaves an unknown outcome to check before a resend."""
+    completion._sent = True
+
+
+def _was_sent(completion: Completion) -> bool:
+    return bool(getattr(completion, "_sent", False) or completion.outcome_unknown)
+
+
 def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, actor: str) -> None:
-    unknown = exc.outcome_unknown or completion.outcome_unknown
+    unknown = exc.outcome_unknown or _was_sent(completion)
     if completion.attempts >= max_attempts():
         reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
         _fenced(
@@ -575,7 +608,12 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, a
             State.FAILED,
             actor=actor,
             details={"error": exc.detail, "outcome_unknown": unknown},
-            **_release(reason=reason, next_attempt_at=None, outcome_unknown=unknown),
+            **_release(
+                reason=reason,
+                next_attempt_at=None,
+                outcome_unknown=unknown,
+                **({} if unknown else {"upstream_identity": ""}),
+            ),
         )
         return
     delay = retry_delay(completion.attempts)
@@ -609,6 +647,22 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
     evidence = evaluation.evidence()
     if not claim.enabled:
         raise _Permanent(State.INELIGIBLE, "This claim is not available any more.")
+    failing = [result.rule for result in evaluation.results if not result.passed]
+    if failing == ["window"] and claim.starts_at and timezone.now() < claim.starts_at:
+        # Everything is in place but the claim has not opened: come back when it does.
+        if _fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            State.WAITING,
+            actor=actor,
+            details={"reason": evaluation.reason},
+            **_release(
+                reason=evaluation.reason, evidence=evidence, next_attempt_at=claim.starts_at
+            ),
+        ):
+            _enqueue(completion.pk, claim.starts_at)
+        return
     if not evaluation.eligible:
         _fenced(
             completion,
@@ -635,7 +689,8 @@ def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, ac
             if claim.cap is not None:
                 taken = (
                     Completion.objects.filter(
-                        claim=claim, state__in=[State.DELIVERING, State.COMPLETED]
+                        Q(state__in=[State.DELIVERING, State.COMPLETED]) | Q(outcome_unknown=True),
+                        claim=claim,
                     )
                     .exclude(pk=completion.pk)
                     .count()
@@ -813,6 +868,7 @@ def _deliver_bitbadges(completion: Completion, token, *, actor: str) -> None:
     inputs = {claim.password_instance_id: {"password": claim.password()}}
     client.simulate(claim.bitbadges_claim_id, completion.address, inputs=inputs)
     _renew_lease(completion, token)
+    _mark_sent(completion)
     attempt_id = client.complete(claim.bitbadges_claim_id, completion.address, inputs=inputs)
     _record_reference(completion, token, attempt_id, actor=actor)
     client.wait_for_attempt(attempt_id, interval=_poll_interval(), deadline=_poll_deadline())
@@ -837,6 +893,7 @@ def _wait_in_store(client, claim: Claim, address: str) -> bool:
 def _deliver_store(completion: Completion, token, *, actor: str) -> None:
     claim = completion.claim
     client = bitbadges.get_client()
+    _mark_sent(completion)
     client.store_add(claim.store_id, claim.store_secret(), completion.address)
     reference = f"store {claim.store_id}: added {completion.address}"
     _record_reference(completion, token, reference, actor=actor)
@@ -857,6 +914,7 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
         "bitbadges_claim_id": claim.bitbadges_claim_id,
     }
     _renew_lease(completion, token)
+    _mark_sent(completion)
     try:
         answer = pipedream.get_client().invoke_workflow(
             claim.workflow_url, external_user_id=str(member.external_id), body=body

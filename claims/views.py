@@ -86,13 +86,26 @@ def check_again(request, slug: str):
 
 @require_POST
 def address(request):
+    before = request.user.address
     form = AddressForm(request.POST, instance=request.user)
     if form.is_valid():
-        form.save()
-        messages.success(
-            request, "Your BitBadges address is saved. Claims waiting for it are checked again."
-        )
-        services.requests_for_member(member=request.user, actor=f"member:{request.user.username}")
+        if form.cleaned_data["address"] == before:
+            messages.info(request, "That is already your BitBadges address.")
+        else:
+            try:
+                services.address_change_allowed(member=request.user)
+            except services.TooManyChecks as exc:
+                messages.error(request, str(exc))
+                request.user.refresh_from_db(fields=["address"])  # the form changed it in memory
+            else:
+                form.save()
+                messages.success(
+                    request,
+                    "Your BitBadges address is saved. Claims waiting for it are checked again.",
+                )
+                services.requests_for_member(
+                    member=request.user, actor=f"member:{request.user.username}"
+                )
         if request.htmx:
             return _fragment(request, with_address=True)
         return redirect("claims:claims")

@@ -65,7 +65,7 @@ _APPS = [
         "featured_weight": 8500,
         "scopes": ["identify", "guilds", "guilds.members.read"],
         "actions": True,
-        "triggers": False,
+        "triggers": True,  # discord-new-member (sandbox/triggers.py)
         "domains": ["discord.com"],
     },
     {

@@ -422,6 +422,19 @@ def test_retry_button_on_a_failed_completion(admin_client, ledger):
     assert CompletionEvent.objects.get(completion=failed).actor == "admin:admin"
 
 
+@pytest.mark.parametrize("object_id", ["abc", "999999", "1%2F2"])
+def test_retry_of_no_such_completion_changes_nothing_and_never_500s(
+    admin_client, ledger, object_id
+):
+    # A number that names no row is a 404; anything else falls through to the admin's
+    # own "no such object" handling (a redirect), as for any admin URL.
+    response = admin_client.post(f"/admin/claims/completion/{object_id}/retry/")
+    assert response.status_code == (404 if object_id.isdigit() else 302)
+    ledger["failed"].refresh_from_db()
+    assert ledger["failed"].state == "failed"
+    assert not CompletionEvent.objects.exists()
+
+
 def test_retry_button_needs_the_change_permission(client, staff_viewer, ledger):
     retry = reverse("admin:claims_completion_retry", args=[ledger["failed"].pk])
     assert client.post(retry).status_code == 403
@@ -576,6 +589,8 @@ def test_funnel_date_range(admin_client, funnel_data):
         ({"since": "2026-13-45"}, "Enter the start date as YYYY-MM-DD"),
         ({"until": "yesterday"}, "Enter the end date as YYYY-MM-DD"),
         ({"since": "2026-02-01", "until": "2026-01-01"}, "must not be after the end date"),
+        ({"until": "9999-12-31"}, "Choose dates between 1970 and 9000"),
+        ({"since": "0001-01-01"}, "Choose dates between 1970 and 9000"),
     ],
 )
 def test_funnel_bad_dates_give_a_message(admin_client, funnel_data, params, message):

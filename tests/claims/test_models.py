@@ -37,7 +37,7 @@ def clean_errors(claim: Claim) -> dict[str, list[str]]:
 def test_a_complete_claim_of_each_method_is_clean(github):
     claim_for(delivery="bitbadges", bitbadges_claim_id="b", password_instance_id="p").clean()
     claim_for(delivery="dynamic_store", store_id="s").clean()
-    claim_for(delivery="workflow", workflow_url="https://example.com/hook").clean()
+    claim_for(delivery="workflow", workflow_url="https://en1a2b3c.m.pipedream.net").clean()
     claim_for(
         criterion_app=github,
         criterion_action="github-get-current-user",
@@ -64,6 +64,20 @@ def test_dynamic_store_method_needs_the_store_id():
 def test_workflow_method_needs_the_url():
     errors = clean_errors(claim_for(delivery="workflow", workflow_url=""))
     assert errors == {"workflow_url": ["The workflow method needs the workflow's URL."]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/hook",  # would receive the project's Pipedream token
+        "http://en1a2b3c.m.pipedream.net",
+        "https://m.pipedream.net.evil.test/",
+        "https://user:pw@en1a2b3c.m.pipedream.net",
+    ],
+)
+def test_a_workflow_url_must_be_a_pipedream_trigger(url):
+    errors = clean_errors(claim_for(delivery="workflow", workflow_url=url))
+    assert "Pipedream HTTP trigger" in errors["workflow_url"][0]
 
 
 def test_a_criterion_with_only_an_action_names_every_missing_part():

@@ -651,6 +651,36 @@ def test_saving_an_address_rechecks_alices_unfinished_claims_only(
     assert DBTaskResult.objects.count() == 1
 
 
+def test_saving_the_same_address_again_rechecks_nothing(
+    alice_client, member, make_claim, django_capture_on_commit_callbacks
+):
+    member.address = ALICE_ADDRESS
+    member.save()
+    row = Completion.objects.create(
+        claim=make_claim("starter"), member=member, state=State.INELIGIBLE
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(ADDRESS_URL, {"address": ALICE_ADDRESS.lower()})
+    row.refresh_from_db()
+    assert row.state == State.INELIGIBLE
+    assert DBTaskResult.objects.count() == 0
+    assert "That is already your BitBadges address." in text(alice_client.get(URL))
+
+
+def test_changing_the_address_is_rate_limited_like_check_again(
+    alice_client, member, make_claim, settings
+):
+    settings.CLAIMS_CHECK_RATE_LIMIT = (2, 60)
+    other = "0x14574a6DFF2Ddf9e07828b4345d3040919AF5652"
+    for address in (ALICE_ADDRESS, other):
+        alice_client.post(ADDRESS_URL, {"address": address})
+    response = alice_client.post(ADDRESS_URL, {"address": ALICE_ADDRESS})
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.address == other  # the third change was refused
+    assert "Try again in" in text(alice_client.get(URL))
+
+
 def test_the_address_form_needs_a_login_and_the_csrf_token(client, member):
     response = client.post(ADDRESS_URL, {"address": ALICE_ADDRESS})
     assert response.status_code == 302 and response["Location"].startswith("/login/")
