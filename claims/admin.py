@@ -78,6 +78,7 @@ class ClaimAdminForm(forms.ModelForm):
             "criterion_app",
             "criterion_action",
             "criterion_props",
+            "criterion_proxy_url",
             "criterion_path",
             "criterion_comparison",
             "criterion_value",
@@ -181,12 +182,14 @@ class ClaimAdmin(admin.ModelAdmin):
         (
             "Criterion",
             {
-                "description": "Optional: an action run on the member's account, and what "
-                "its result must show.",
+                "description": "Optional: an action run on the member's account, or an "
+                "upstream API read through Pipedream's proxy with it, and what the result "
+                "must show.",
                 "fields": (
                     "criterion_app",
                     "criterion_action",
                     "criterion_props",
+                    "criterion_proxy_url",
                     "criterion_path",
                     "criterion_comparison",
                     "criterion_value",

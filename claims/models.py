@@ -89,6 +89,15 @@ class Claim(models.Model):
         blank=True,
         help_text="Pipedream action key, e.g. github-get-current-user.",
     )
+    criterion_proxy_url = models.URLField(
+        "criterion proxy URL",
+        max_length=500,
+        blank=True,
+        help_text="Instead of an action: an upstream API URL read with GET through Pipedream's "
+        "proxy on the member's account, e.g. https://api.github.com/user. The path then points "
+        "into its JSON answer (a list answer is under items); $status is the HTTP status (e.g. "
+        "204 for a starred repository).",
+    )
     criterion_props = models.JSONField(
         default=dict, blank=True, help_text='Other props of the action, e.g. {"repo": "o/r"}.'
     )
@@ -161,7 +170,7 @@ class Claim(models.Model):
 
     @property
     def has_criterion(self) -> bool:
-        return bool(self.criterion_action)
+        return bool(self.criterion_action or self.criterion_proxy_url)
 
     def is_open(self, now=None) -> bool:
         now = now or timezone.now()
@@ -190,20 +199,33 @@ class Claim(models.Model):
                     "(the call carries the project's Pipedream credentials, so nothing else may "
                     "receive it)."
                 )
-        criterion = [self.criterion_action, self.criterion_path, self.criterion_comparison]
+        criterion = [
+            self.criterion_action,
+            self.criterion_proxy_url,
+            self.criterion_path,
+            self.criterion_comparison,
+        ]
         if any(criterion) or self.criterion_app_id:
             if not self.criterion_app_id:
                 errors["criterion_app"] = "A criterion needs the app whose account it runs on."
-            if not self.criterion_action:
-                errors["criterion_action"] = "A criterion needs a Pipedream action key."
+            if not self.criterion_action and not self.criterion_proxy_url:
+                errors["criterion_action"] = (
+                    "A criterion needs a Pipedream action key or a proxy URL."
+                )
+            elif self.criterion_action and self.criterion_proxy_url:
+                errors["criterion_proxy_url"] = (
+                    "Choose one: a Pipedream action or a proxy URL, not both."
+                )
+            elif self.criterion_proxy_url and not self.criterion_proxy_url.startswith("https://"):
+                errors["criterion_proxy_url"] = "The proxy calls upstream APIs over https only."
             if not self.criterion_path:
                 errors["criterion_path"] = "A criterion needs a path into the action's result."
             if not self.criterion_comparison:
                 errors["criterion_comparison"] = "A criterion needs a comparison."
             elif self.criterion_comparison != self.Comparison.TRUTHY and self.criterion_value == "":
                 errors["criterion_value"] = "This comparison needs a value."
-        if self.identity_path and not self.criterion_action:
-            errors["identity_path"] = "The identity comes from the criterion's action result."
+        if self.identity_path and not self.has_criterion:
+            errors["identity_path"] = "The identity comes from the criterion's result."
         if not isinstance(self.criterion_props, dict):
             errors["criterion_props"] = "Props are a JSON object."
         if self.starts_at and self.ends_at and self.starts_at >= self.ends_at:

@@ -391,20 +391,73 @@ def _pipedream_transient(exc: pipedream.PipedreamError) -> bool:
     )
 
 
-def _run_criterion(
-    claim: Claim, member, account: ConnectedAccount, now
-) -> tuple[rules.RuleResult, object]:
-    """Run the claim's action on the member's account; (rule, action result)."""
+def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult, None]:
+    label = rules.criterion_label(
+        claim.criterion_path, claim.criterion_comparison, claim.criterion_value
+    )
+    return (
+        rules.RuleResult(
+            rule="criterion",
+            label=label,
+            passed=False,
+            value="(error)",
+            detail=f"Checking your {claim.criterion_app.name} account failed: {message}",
+            at=now.isoformat(),
+        ),
+        None,
+    )
+
+
+def _criterion_result(claim: Claim, member, account: ConnectedAccount):
+    """What the criterion looks at: the action's return value, or the proxied answer
+    (its JSON body, with `$status`). Raises PipedreamError; `_UpstreamSaid` for an
+    upstream API refusing through the proxy."""
+    client = pipedream.get_client()
+    if claim.criterion_proxy_url:
+        answer = client.proxy(
+            "GET",
+            claim.criterion_proxy_url,
+            external_user_id=str(member.external_id),
+            account_id=account.pipedream_id,
+        )
+        if answer.status >= 500:
+            raise pipedream.Unavailable(
+                f"the upstream API answered {answer.status}", operation="proxy"
+            )
+        if answer.status >= 400 and claim.criterion_path != "$status":
+            raise _UpstreamSaid(answer.status)
+        # Read, used and dropped: only the value seen (and an identity) is kept.
+        if isinstance(answer.body, dict):
+            return {**answer.body, "$status": answer.status}
+        if isinstance(answer.body, list):
+            return {"items": answer.body, "$status": answer.status}
+        return {"$status": answer.status}
     props = {
         **(claim.criterion_props or {}),
         claim.criterion_app.slug: {"authProvisionId": account.pipedream_id},
     }
+    body = client.run_action(
+        action_id=claim.criterion_action,
+        external_user_id=str(member.external_id),
+        configured_props=props,
+    )
+    return body.get("ret")
+
+
+class _UpstreamSaid(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"the upstream API answered {status}")
+
+
+def _run_criterion(
+    claim: Claim, member, account: ConnectedAccount, now
+) -> tuple[rules.RuleResult, object]:
+    """Check the claim's criterion on the member's account; (rule, result looked at)."""
     try:
-        body = pipedream.get_client().run_action(
-            action_id=claim.criterion_action,
-            external_user_id=str(member.external_id),
-            configured_props=props,
-        )
+        result = _criterion_result(claim, member, account)
+    except _UpstreamSaid as exc:
+        return _criterion_failed(claim, str(exc), now)
     except pipedream.PipedreamError as exc:
         if _pipedream_transient(exc):
             raise _Transient(
@@ -417,22 +470,7 @@ def _run_criterion(
                 "This claim cannot be checked right now; the site's admins have been told.",
                 str(exc),
             ) from exc
-        label = rules.criterion_label(
-            claim.criterion_path, claim.criterion_comparison, claim.criterion_value
-        )
-        message = exc.message or str(exc)
-        return (
-            rules.RuleResult(
-                rule="criterion",
-                label=label,
-                passed=False,
-                value="(error)",
-                detail=f"Checking your {claim.criterion_app.name} account failed: {message}",
-                at=now.isoformat(),
-            ),
-            None,
-        )
-    result = body.get("ret")
+        return _criterion_failed(claim, exc.message or str(exc), now)
     rule = rules.criterion_rule(
         result,
         path=claim.criterion_path,
