@@ -117,6 +117,14 @@ class Claim(models.Model):
         "login): the claim then completes once per identity, whichever member connected it.",
     )
 
+    recheck_interval = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="Optional: check members who are not eligible yet again this often (e.g. "
+        "1 day), by `manage.py recheck_claims`; the wait doubles each time a member still "
+        "does not qualify, up to 64 times this.",
+    )
+
     # Delivery.
     delivery = models.CharField(max_length=20, choices=Delivery.choices)
     password_instance_id = models.CharField(
@@ -295,6 +303,15 @@ class Completion(models.Model):
     )
     delivery_reference = models.TextField(
         blank=True, help_text="Claim attempt ID, store action or the workflow's response."
+    )
+    recheck_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When a not-eligible completion is checked again on the claim's schedule.",
+    )
+    rechecks = models.PositiveIntegerField(
+        default=0, help_text="Scheduled re-checks in a row that found it still not eligible."
     )
     outcome_unknown = models.BooleanField(
         default=False,

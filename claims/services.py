@@ -192,7 +192,21 @@ def _release(**fields) -> dict:
 # --- Asking for an evaluation -------------------------------------------------------------
 
 
-def completion_request(*, claim: Claim, member, actor: str, force: bool = False) -> Completion:
+RECHECK_BACKOFF_MAX = 64  # times the claim's interval, at most
+
+
+def recheck_time(claim: Claim, rechecks: int):
+    """When a not-eligible completion is looked at again: the claim's interval, doubled
+    for each scheduled re-check that already found nothing new (None: no schedule)."""
+    if not claim.recheck_interval:
+        return None
+    factor = min(2 ** min(rechecks, 16), RECHECK_BACKOFF_MAX)
+    return timezone.now() + claim.recheck_interval * factor
+
+
+def completion_request(
+    *, claim: Claim, member, actor: str, force: bool = False, recheck: bool = False
+) -> Completion:
     """Ask for (another) check of `member` against `claim`; the worker does it.
 
     A completed row, or one a worker holds, is left alone. A row waiting on a retry
@@ -228,6 +242,10 @@ def completion_request(*, claim: Claim, member, actor: str, force: bool = False)
         completion.reason = "Queued for a check."
         if restart or force:
             completion.attempts = 0
+        # A scheduled re-check that finds nothing new backs off; anything else (an
+        # account event, the member, an admin) is news and starts the schedule over.
+        completion.rechecks = completion.rechecks + 1 if recheck else 0
+        completion.recheck_at = None
         completion.save()
         _event(completion.pk, from_state, State.WAITING, actor, {"force": force} if force else {})
     _enqueue(
@@ -300,6 +318,37 @@ def requests_for_member(*, member, actor: str) -> list[Completion]:
         completions__state__in=[State.INELIGIBLE, State.FAILED, State.WAITING],
     )
     return [completion_request(claim=claim, member=member, actor=actor) for claim in claims]
+
+
+def rechecks_due(*, limit: int | None = None):
+    """Not-eligible completions of enabled claims whose scheduled re-check has come."""
+    due = (
+        Completion.objects.filter(
+            state=State.INELIGIBLE,
+            recheck_at__lte=timezone.now(),
+            claim__enabled=True,
+            claim__recheck_interval__isnull=False,
+            member__isnull=False,
+            member__is_active=True,
+        )
+        .select_related("claim", "member")
+        .order_by("recheck_at", "pk")
+    )
+    return due[:limit] if limit else due
+
+
+def rechecks_run(*, limit: int | None = None) -> int:
+    """Queue the due re-checks; how many."""
+    count = 0
+    for completion in rechecks_due(limit=limit):
+        completion_request(
+            claim=completion.claim,
+            member=completion.member,
+            actor="schedule: recheck",
+            recheck=True,
+        )
+        count += 1
+    return count
 
 
 def claim_discover(*, claim: Claim, actor: str) -> int:
@@ -709,7 +758,12 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
             State.INELIGIBLE,
             actor=actor,
             details={"reason": evaluation.reason},
-            **_release(reason=evaluation.reason, evidence=evidence, next_attempt_at=None),
+            **_release(
+                reason=evaluation.reason,
+                evidence=evidence,
+                next_attempt_at=None,
+                recheck_at=recheck_time(claim, completion.rechecks),
+            ),
         )
         return
     if not _start_delivery(completion, token, evaluation, actor=actor):

@@ -26,3 +26,11 @@ def claim_discover_task(claim_id: int) -> int:
     if claim is None:
         return 0
     return services.claim_discover(claim=claim, actor="admin: claim enabled")
+
+
+@task()
+def recheck_claims_task(stale_hours: float = 24.0, limit: int | None = None) -> dict:
+    """What `manage.py recheck_claims` does, for a scheduler that enqueues tasks."""
+    from claims.management.commands.recheck_claims import recheck
+
+    return recheck(stale_hours=stale_hours, limit=limit, write=logger.info)
