@@ -23,7 +23,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from claims import funnel, services
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Claim, Completion, CompletionEvent, TriggerDelivery, TriggerDeployment
 from claims.tasks import claim_discover_task
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,10 @@ class ClaimAdminForm(forms.ModelForm):
             "criterion_comparison",
             "criterion_value",
             "identity_path",
+            "trigger",
+            "trigger_props",
+            "trigger_event_label",
+            "recheck_interval",
             "delivery",
             "bitbadges_claim_id",
             "password_instance_id",
@@ -195,6 +199,15 @@ class ClaimAdmin(admin.ModelAdmin):
                     "criterion_value",
                     "identity_path",
                 ),
+            },
+        ),
+        (
+            "Waking up",
+            {
+                "description": "Optional: a Pipedream trigger deployed for each member, whose "
+                "events check them again; and a schedule for re-checking members who are "
+                "not eligible yet (manage.py recheck_claims).",
+                "fields": ("trigger", "trigger_props", "trigger_event_label", "recheck_interval"),
             },
         ),
         (
@@ -553,6 +566,54 @@ class CompletionEventAdmin(admin.ModelAdmin):
     )
     date_hierarchy = "at"
     fields = ("completion", "at", "from_state", "to_state", "actor", "details")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TriggerDeployment)
+class TriggerDeploymentAdmin(admin.ModelAdmin):
+    """Each member's deployed triggers and their last event (read-only; the signing key
+    is never shown)."""
+
+    list_display = ("member", "claim", "status", "pipedream_id", "events", "last_event_at")
+    list_filter = ("status", "claim")
+    search_fields = ("member__username", "member__email", "pipedream_id", "claim__name")
+    list_select_related = ("member", "claim")
+    fields = (
+        "claim",
+        "member",
+        "account",
+        "pipedream_id",
+        "status",
+        "events",
+        "last_event_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TriggerDelivery)
+class TriggerDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "deployment", "event_id", "outcome", "detail")
+    list_filter = ("outcome",)
+    search_fields = ("event_id", "deployment__member__username", "deployment__pipedream_id")
+    list_select_related = ("deployment__member", "deployment__claim")
+    date_hierarchy = "received_at"
+    fields = ("received_at", "deployment", "event_id", "outcome", "detail", "body")
     readonly_fields = fields
 
     def has_add_permission(self, request):

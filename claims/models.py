@@ -125,6 +125,24 @@ class Claim(models.Model):
         "does not qualify, up to 64 times this.",
     )
 
+    # Event-driven: a Pipedream trigger deployed for each member on the criterion's app.
+    trigger = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Optional: a Pipedream trigger component key (e.g. github-new-star), "
+        "deployed for each member on their account of the criterion's app; each event it "
+        "emits checks the member again.",
+    )
+    trigger_props = models.JSONField(
+        default=dict, blank=True, help_text="Other props of the trigger, as a JSON object."
+    )
+    trigger_event_label = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text='What the event is, for members: "we\'ll complete this as soon as <this>", '
+        "e.g. you star bitbadges/bitbadgesjs.",
+    )
+
     # Delivery.
     delivery = models.CharField(max_length=20, choices=Delivery.choices)
     password_instance_id = models.CharField(
@@ -232,6 +250,10 @@ class Claim(models.Model):
                 errors["criterion_comparison"] = "A criterion needs a comparison."
             elif self.criterion_comparison != self.Comparison.TRUTHY and self.criterion_value == "":
                 errors["criterion_value"] = "This comparison needs a value."
+        if self.trigger and not self.criterion_app_id:
+            errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
+        if not isinstance(self.trigger_props, dict):
+            errors["trigger_props"] = "Props are a JSON object."
         if self.identity_path and not self.has_criterion:
             errors["identity_path"] = "The identity comes from the criterion's result."
         if not isinstance(self.criterion_props, dict):
@@ -366,3 +388,83 @@ class CompletionEvent(models.Model):
 
     def __str__(self):
         return f"{self.from_state or '·'} → {self.to_state} by {self.actor}"
+
+
+class TriggerDeployment(models.Model):
+    """A claim's trigger deployed at Pipedream for one member (once per claim and member)."""
+
+    class Status(models.TextChoices):
+        DEPLOYING = "deploying", "Deploying"
+        ACTIVE = "active", "Active"
+        REMOVING = "removing", "Removing"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="deployments")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trigger_deployments"
+    )
+    account = models.ForeignKey(
+        "connections.ConnectedAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="trigger_deployments",
+    )
+    pipedream_id = models.CharField("Pipedream trigger ID", max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DEPLOYING)
+    signing_key_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim", "member"], name="deployment_one_per_claim_member"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.claim} · {self.member} · {self.pipedream_id or self.status}"
+
+    def set_signing_key(self, raw: str) -> None:
+        self.signing_key_encrypted = secrets.encrypt(raw)
+
+    def signing_key(self) -> str:
+        return secrets.decrypt(self.signing_key_encrypted)
+
+
+class TriggerDelivery(models.Model):
+    """A POST to the trigger webhook, stored raw before anything is trusted."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate (no change)"
+        REFUSED = "refused", "Refused"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    deployment = models.ForeignKey(
+        TriggerDeployment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    event_id = models.CharField(max_length=200, blank=True, db_index=True)
+    body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "trigger deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "event_id"],
+                condition=models.Q(outcome="accepted"),
+                name="trigger_delivery_once_per_event",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.event_id or 'delivery'} ({self.outcome})"

@@ -20,6 +20,17 @@ def on_account_connected(sender, *, account, member, created=True, session=None,
     services.requests_for_account(
         member=member, app_slug=account.app.slug, actor="signal: account connected"
     )
+    _deploy_triggers(member=member, account=account)
+
+
+def _deploy_triggers(*, member, account):
+    from claims import triggers
+    from claims.tasks import trigger_deploy_task
+
+    if not account.healthy or account.dead:
+        return
+    for claim in triggers.claims_with_trigger_on(account.app.slug):
+        trigger_deploy_task.enqueue(claim.pk, member.pk, account.pk)
 
 
 @receiver(account_health_changed, dispatch_uid="claims.account_health_changed")
@@ -38,3 +49,8 @@ def on_account_disconnected(sender, *, member, app_slug, **kwargs):
     services.requests_for_account(
         member=member, app_slug=app_slug, actor="signal: account disconnected"
     )
+    from claims import triggers
+    from claims.tasks import trigger_remove_task
+
+    for deployment in triggers.deployments_to_remove(member=member, app_slug=app_slug):
+        trigger_remove_task.enqueue(deployment.pk)

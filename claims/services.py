@@ -838,7 +838,7 @@ def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, ac
 def _completed(
     completion: Completion, token, *, actor: str, reference: str, note: str = ""
 ) -> bool:
-    return _fenced(
+    done = _fenced(
         completion,
         token,
         (State.CHECKING, State.DELIVERING),
@@ -851,8 +851,23 @@ def _completed(
             completed_at=timezone.now(),
             outcome_unknown=False,
             next_attempt_at=None,
+            recheck_at=None,
         ),
     )
+    if done and completion.claim.trigger:
+        _remove_triggers(completion)
+    return done
+
+
+def _remove_triggers(completion: Completion) -> None:
+    """The claim is done for this member: its trigger has nothing left to tell us."""
+    from claims.models import TriggerDeployment
+    from claims.tasks import trigger_remove_task
+
+    for deployment_id in TriggerDeployment.objects.filter(
+        claim=completion.claim, member=completion.member
+    ).values_list("pk", flat=True):
+        trigger_remove_task.enqueue(deployment_id)
 
 
 # --- Delivery -------------------------------------------------------------------------------

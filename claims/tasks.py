@@ -34,3 +34,40 @@ def recheck_claims_task(stale_hours: float = 24.0, limit: int | None = None) -> 
     from claims.management.commands.recheck_claims import recheck
 
     return recheck(stale_hours=stale_hours, limit=limit, write=logger.info)
+
+
+@task()
+def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
+    """Deploy a claim's trigger for a member (once)."""
+    from claims import triggers
+    from claims.models import Claim
+    from connections.models import ConnectedAccount
+
+    claim = Claim.objects.filter(pk=claim_id).first()
+    account = ConnectedAccount.objects.filter(pk=account_id, member_id=member_id).select_related(
+        "app", "member"
+    )
+    account = account.first()
+    if claim is None or account is None:
+        return "gone"
+    deployment = triggers.deployment_ensure(claim=claim, member=account.member, account=account)
+    return deployment.status if deployment else "not deployed"
+
+
+@task()
+def trigger_remove_task(deployment_id: int) -> str:
+    from claims import triggers
+    from claims.models import TriggerDeployment
+
+    deployment = TriggerDeployment.objects.select_related("member").filter(pk=deployment_id).first()
+    if deployment is None:
+        return "gone"
+    return "removed" if triggers.deployment_remove(deployment) else "kept"
+
+
+@task()
+def trigger_event_task(delivery_id: int) -> bool:
+    """A verified trigger event: check the member's completion again."""
+    from claims import triggers
+
+    return triggers.event_process(delivery_id)

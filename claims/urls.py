@@ -10,4 +10,6 @@ urlpatterns = [
     path("claims/", views.claims, name="claims"),
     path("claims/address/", views.address, name="address"),
     path("claims/<slug:slug>/check/", views.check_again, name="check"),
+    # Pipedream's trigger deliveries (signed; verified before anything changes).
+    path("claims/trigger-webhook/", views.trigger_webhook, name="trigger-webhook"),
 ]

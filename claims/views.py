@@ -5,14 +5,16 @@ fragment polls itself (every few seconds) and stops once everything has settled.
 """
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from claims import selectors, services
+from claims import selectors, services, triggers
 from claims.forms import AddressForm
 
 CLAIMS_TEMPLATE = "claims/claims.html"
@@ -113,3 +115,19 @@ def address(request):
         return _fragment(request, address_form=form, with_address=True)
     context = _context(request, address_form=form)
     return render(request, CLAIMS_TEMPLATE, context, status=400)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def trigger_webhook(request):
+    """POST /claims/trigger-webhook/?d=<signed deployment>: a deployed trigger's event.
+
+    Stored raw, verified, answered at once (202); the check it asks for runs as a task.
+    """
+    delivery = triggers.delivery_receive(
+        reference=request.GET.get("d", ""), headers=request.headers, body=request.body
+    )
+    if delivery.outcome == delivery.Outcome.REFUSED:
+        return JsonResponse({"error": delivery.detail}, status=delivery.http_status)
+    return JsonResponse({"ok": True, "outcome": delivery.outcome}, status=delivery.http_status)

@@ -38,7 +38,26 @@ def recheck(*, stale_hours: float, limit: int | None, write=print) -> dict:
             else:
                 totals["synced"] += 1
     totals["rechecks"] = services.rechecks_run(limit=limit)
+    totals["triggers_removed"] = triggers_tidy()
     return totals
+
+
+def triggers_tidy() -> int:
+    """Removals Pipedream refused earlier are tried again; a deployment left half-made
+    by a worker that stopped is dropped, so the member's next account event redeploys."""
+    from claims import triggers
+    from claims.models import TriggerDeployment
+
+    removed = 0
+    for deployment in TriggerDeployment.objects.filter(
+        status=TriggerDeployment.Status.REMOVING
+    ).select_related("member"):
+        removed += triggers.deployment_remove(deployment)
+    TriggerDeployment.objects.filter(
+        status=TriggerDeployment.Status.DEPLOYING,
+        created_at__lt=timezone.now() - datetime.timedelta(minutes=10),
+    ).delete()
+    return removed
 
 
 class Command(BaseCommand):

@@ -1,0 +1,249 @@
+"""Event-driven claims: a claim's Pipedream trigger, deployed once per member, whose
+signed events check the member again.
+
+Lifecycle: when a member connects the app a claim's trigger runs on, the trigger is
+deployed for them (once: a row per claim and member is taken first, and only the
+request that created it deploys). Each event Pipedream POSTs to our webhook is stored
+raw, verified (the deployment named by a signed reference, the HMAC signature made with
+that deployment's signing key, a fresh timestamp, an event id not seen before), and
+answered at once; a task then asks for a check of that member's completion.
+Disconnecting the account, or the claim completing, removes the deployment upstream.
+
+The signature format (X-PD-Signature: t=<ts>,v1=<hex HMAC-SHA256(key, "<ts>.<event
+id>.<body>")>, X-PD-Event-Id, X-PD-Timestamp) is the sandbox's: Pipedream documents
+HMAC-SHA256 signing with the trigger's key, but no public source gives the header names
+and signed string, so this is the one place to change when they are confirmed.
+"""
+
+import hashlib
+import hmac
+import logging
+import time
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
+from claims.secrets import SecretUnreadable
+from connections import pipedream
+from connections.models import ConnectedAccount
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_SALT = "claims.trigger-webhook"
+SIGNATURE_HEADER = "X-PD-Signature"
+TIMESTAMP_HEADER = "X-PD-Timestamp"
+EVENT_ID_HEADER = "X-PD-Event-Id"
+FRESHNESS = 300  # seconds either way
+BODY_MAX = 64 * 1024
+
+
+# --- Deploying and removing ------------------------------------------------------------
+
+
+def webhook_url(deployment: TriggerDeployment) -> str:
+    reference = signing.dumps(deployment.pk, salt=REFERENCE_SALT, compress=True)
+    return f"{settings.PUBLIC_URL}{reverse('claims:trigger-webhook')}?d={reference}"
+
+
+def claims_with_trigger_on(app_slug: str):
+    return Claim.objects.enabled().exclude(trigger="").filter(criterion_app__slug=app_slug)
+
+
+def deployment_ensure(
+    *, claim: Claim, member, account: ConnectedAccount
+) -> TriggerDeployment | None:
+    """Deploy the claim's trigger for `member` unless it is deployed (or being deployed).
+
+    Returns the deployment, or None when nothing is to be deployed (the claim completed,
+    or Pipedream refused; a refusal is logged and the row removed so a later event of
+    the account tries again).
+    """
+    if Completion.objects.filter(
+        claim=claim, member=member, state=Completion.State.COMPLETED
+    ).exists():
+        return None
+    try:
+        with transaction.atomic():
+            deployment, created = TriggerDeployment.objects.get_or_create(
+                claim=claim, member=member, defaults={"account": account}
+            )
+    except IntegrityError:
+        return TriggerDeployment.objects.filter(claim=claim, member=member).first()
+    if not created:
+        return deployment
+    props = {
+        **(claim.trigger_props or {}),
+        account.app.slug: {"authProvisionId": account.pipedream_id},
+    }
+    try:
+        data = pipedream.get_client().deploy_trigger(
+            trigger_id=claim.trigger,
+            external_user_id=str(member.external_id),
+            configured_props=props,
+            webhook_url=webhook_url(deployment),
+            emit_on_deploy=False,
+        )
+    except pipedream.PipedreamError as exc:
+        logger.warning("Trigger %s not deployed for member %s: %s", claim.trigger, member.pk, exc)
+        deployment.delete()
+        return None
+    deployment.pipedream_id = str(data.get("id") or "")
+    deployment.set_signing_key(str(data.get("webhook_signing_key") or ""))
+    deployment.status = TriggerDeployment.Status.ACTIVE
+    deployment.save(update_fields=["pipedream_id", "signing_key_encrypted", "status"])
+    return deployment
+
+
+def deployment_remove(deployment: TriggerDeployment) -> bool:
+    """Delete the trigger upstream, then the row. False (row kept, marked removing) when
+    Pipedream failed: `recheck_claims` tries again."""
+    TriggerDeployment.objects.filter(pk=deployment.pk).update(
+        status=TriggerDeployment.Status.REMOVING
+    )
+    if deployment.pipedream_id and deployment.member_id:
+        try:
+            pipedream.get_client().delete_deployed_trigger(
+                deployment.pipedream_id, external_user_id=str(deployment.member.external_id)
+            )
+        except pipedream.NotFound:
+            pass  # already gone upstream
+        except pipedream.PipedreamError as exc:
+            logger.warning("Trigger %s not removed yet: %s", deployment.pipedream_id, exc)
+            return False
+    deployment.delete()
+    return True
+
+
+def deployments_to_remove(*, member, app_slug: str | None = None, claim: Claim | None = None):
+    deployments = TriggerDeployment.objects.filter(member=member).select_related("member")
+    if app_slug is not None:
+        deployments = deployments.filter(claim__criterion_app__slug=app_slug)
+    if claim is not None:
+        deployments = deployments.filter(claim=claim)
+    return deployments
+
+
+# --- Receiving ----------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+def _signature_ok(key: str, headers, body: bytes) -> str:
+    """The event id when the signature is the deployment's and fresh; else Refused."""
+    signature = headers.get(SIGNATURE_HEADER, "")
+    event_id = headers.get(EVENT_ID_HEADER, "")
+    try:
+        parts = dict(item.split("=", 1) for item in signature.split(","))
+        timestamp = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        raise Refused(401, "Missing or malformed signature.") from None
+    if not event_id or len(event_id) > 200:
+        raise Refused(400, "Missing or malformed event id.")
+    if abs(time.time() - timestamp) > FRESHNESS:
+        raise Refused(401, "The signature is too old (or from the future).")
+    message = f"{timestamp}.{event_id}.".encode() + body
+    expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        raise Refused(401, "The signature does not match.")
+    return event_id
+
+
+def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery:
+    """Store the delivery raw, verify it, and record the outcome (never raises Refused:
+    the returned delivery says, and `.http_status` is the answer to give)."""
+    raw = body[:BODY_MAX].decode("utf-8", errors="replace")
+    deployment = None
+    try:
+        if len(body) > BODY_MAX:
+            raise Refused(413, "The delivery is too large.")
+        try:
+            deployment_id = signing.loads(reference or "", salt=REFERENCE_SALT)
+        except signing.BadSignature:
+            raise Refused(400, "Missing or tampered deployment reference.") from None
+        deployment = (
+            TriggerDeployment.objects.select_related("claim", "member")
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None or deployment.status != TriggerDeployment.Status.ACTIVE:
+            raise Refused(410, "This trigger is no longer deployed here.")
+        try:
+            key = deployment.signing_key()
+        except SecretUnreadable:
+            raise Refused(401, "The deployment's signing key cannot be read.") from None
+        if not key:
+            raise Refused(401, "The deployment has no signing key.")
+        event_id = _signature_ok(key, headers, body)
+    except Refused as exc:
+        delivery = TriggerDelivery.objects.create(
+            deployment=deployment,
+            event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200],
+            body=raw,
+            outcome=TriggerDelivery.Outcome.REFUSED,
+            detail=exc.message,
+        )
+        delivery.http_status = exc.status
+        logger.warning("Trigger delivery %s refused: %s", delivery.pk, exc.message)
+        return delivery
+    try:
+        with transaction.atomic():
+            delivery = TriggerDelivery.objects.create(
+                deployment=deployment,
+                event_id=event_id,
+                body=raw,
+                outcome=TriggerDelivery.Outcome.ACCEPTED,
+            )
+            TriggerDeployment.objects.filter(pk=deployment.pk).update(
+                last_event_at=timezone.now(), events=F("events") + 1
+            )
+            transaction.on_commit(lambda: _enqueue_event(delivery.pk))
+    except IntegrityError:
+        delivery = TriggerDelivery.objects.create(
+            deployment=deployment,
+            event_id=event_id,
+            body=raw,
+            outcome=TriggerDelivery.Outcome.DUPLICATE,
+            detail="This event was received before; nothing changes.",
+        )
+    delivery.http_status = 202 if delivery.outcome == TriggerDelivery.Outcome.ACCEPTED else 200
+    return delivery
+
+
+def _enqueue_event(delivery_id: int) -> None:
+    from claims.tasks import trigger_event_task
+
+    try:
+        trigger_event_task.enqueue(delivery_id)
+    except Exception:
+        logger.exception("Trigger delivery %s: could not enqueue its check", delivery_id)
+
+
+def event_process(delivery_id: int) -> bool:
+    """An accepted event: ask for a check of the deployment's member and claim."""
+    from claims import services
+
+    delivery = (
+        TriggerDelivery.objects.select_related("deployment__claim", "deployment__member")
+        .filter(pk=delivery_id, outcome=TriggerDelivery.Outcome.ACCEPTED)
+        .first()
+    )
+    if delivery is None or delivery.deployment is None:
+        return False
+    deployment = delivery.deployment
+    services.completion_request(
+        claim=deployment.claim,
+        member=deployment.member,
+        actor=f"trigger: {deployment.claim.trigger} event {delivery.event_id}"[:200],
+    )
+    return True

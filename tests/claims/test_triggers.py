@@ -1,0 +1,194 @@
+"""Event-driven claims over real HTTP: a trigger deployed in the sandbox for alice, its
+signed events delivered to our webhook, her claim completing with no request from her."""
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+import requests
+from django.db import connection
+
+from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
+from sandbox import bitbadges as bb_sandbox
+from sandbox import triggers as sandbox_triggers
+from sandbox import webhooks as sandbox_webhooks
+from sandbox.catalogue import DEMO_STARRED_REPO
+from sandbox.models import DeployedTrigger
+from tests.claims.conftest import run_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def star_claim(apps, upstreams, settings):
+    settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
+    upstream = bb_sandbox.claim_create(max_uses=100, password="pw")
+    claim = Claim(
+        slug="star-the-repo",
+        name="Star the repository",
+        delivery="bitbadges",
+        bitbadges_claim_id=upstream.claim_id,
+        password_instance_id="pwd",
+        enabled=True,
+        criterion_app=apps["github"],
+        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
+        criterion_path="$status",
+        criterion_comparison="eq",
+        criterion_value="204",
+        trigger="github-new-star",
+        trigger_props={"repo": DEMO_STARRED_REPO},
+        trigger_event_label=f"you star {DEMO_STARRED_REPO}",
+    )
+    claim.set_password("pw")
+    claim.full_clean()
+    claim.save()
+    claim.required_apps.set([apps["github"]])
+    return claim
+
+
+def deployed(claim, member) -> TriggerDeployment:
+    return TriggerDeployment.objects.get(claim=claim, member=member)
+
+
+def test_an_event_completes_the_claim_with_no_request_from_the_member(
+    star_claim, alice, connect, client
+):
+    connect(alice, "github", "octo")  # has not starred the repository
+    run_worker()  # the check (ineligible) and the deployment
+    completion = Completion.objects.get(claim=star_claim, member=alice)
+    assert completion.state == "ineligible"
+    deployment = deployed(star_claim, alice)
+    assert deployment.status == "active" and deployment.pipedream_id.startswith("dc_")
+    upstream = DeployedTrigger.objects.get(trigger_id=deployment.pipedream_id)
+    assert upstream.component_key == "github-new-star"
+    assert upstream.user.external_id == str(alice.external_id)
+
+    client.force_login(alice)
+    page = client.get("/claims/").content.decode()
+    assert f"We'll complete this as soon as you star {DEMO_STARRED_REPO}." in page
+
+    # Alice stars the repository on GitHub: the trigger emits, the sandbox delivers.
+    sandbox_triggers.emit(deployment.pipedream_id, {"repo": DEMO_STARRED_REPO})
+    [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 202)
+    received = TriggerDelivery.objects.get()
+    assert received.outcome == "accepted"
+
+    run_worker()  # the event's check, then the removal of the trigger
+    run_worker()
+    completion.refresh_from_db()
+    assert completion.state == "completed", completion.reason
+    assert bb_sandbox.completions(star_claim.bitbadges_claim_id, alice.address) == 1
+    assert not TriggerDeployment.objects.exists()
+    assert not DeployedTrigger.objects.exists()
+
+
+def test_the_trigger_is_deployed_once(star_claim, alice, connect):
+    connect(alice, "github", "octo")
+    connect(alice, "github", "octo-2")  # a second account of the same app
+    run_worker()
+    assert TriggerDeployment.objects.count() == 1
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_disconnecting_removes_the_deployed_trigger(star_claim, alice, connect):
+    from connections import services as connections_services
+
+    account = connect(alice, "github", "octo")
+    run_worker()
+    assert DeployedTrigger.objects.count() == 1
+    connections_services.account_disconnect(member=alice, account=account)
+    run_worker()
+    assert not TriggerDeployment.objects.exists()
+    assert not DeployedTrigger.objects.exists()
+
+
+def signed(key: str, body: bytes, *, event_id="evt_1", timestamp=None) -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    message = f"{timestamp}.{event_id}.".encode() + body
+    digest = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return {
+        "X-PD-Signature": f"t={timestamp},v1={digest}",
+        "X-PD-Timestamp": str(timestamp),
+        "X-PD-Event-Id": event_id,
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.fixture
+def hook(star_claim, alice, connect, live_server):
+    """Alice's deployment, its webhook URL and signing key."""
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    from claims import triggers
+
+    return triggers.webhook_url(deployment).replace("http://127.0.0.1:8000", live_server.url), (
+        deployment.signing_key()
+    )
+
+
+def post(url, body: bytes, headers: dict):
+    try:
+        return requests.post(url, data=body, headers=headers, timeout=10)
+    finally:
+        connection.close()  # requests never holds the test's connection; keep it tidy
+
+
+@pytest.mark.parametrize(
+    ("tamper", "status", "says"),
+    [
+        ("body", 401, "does not match"),
+        ("key", 401, "does not match"),
+        ("old", 401, "too old"),
+        ("future", 401, "too old"),
+        ("no-signature", 401, "Missing or malformed signature"),
+        ("reference", 400, "tampered deployment reference"),
+    ],
+)
+def test_a_forged_stale_or_misdirected_delivery_is_refused_and_changes_nothing(
+    hook, star_claim, alice, tamper, status, says
+):
+    url, key = hook
+    body = json.dumps({"event": {"repo": DEMO_STARRED_REPO}}).encode()
+    headers = signed(key, body)
+    if tamper == "body":
+        body = body.replace(b"bitbadges", b"bitbodges")
+    elif tamper == "key":
+        headers = signed("not-the-key", body)
+    elif tamper == "old":
+        headers = signed(key, body, timestamp=int(time.time()) - 3600)
+    elif tamper == "future":
+        headers = signed(key, body, timestamp=int(time.time()) + 3600)
+    elif tamper == "no-signature":
+        del headers["X-PD-Signature"]
+    elif tamper == "reference":
+        url = url.replace("d=", "d=x")
+    response = post(url, body, headers)
+    assert response.status_code == status
+    assert says in response.json()["error"]
+    assert TriggerDelivery.objects.get().outcome == "refused"
+    run_worker()
+    assert Completion.objects.get(claim=star_claim, member=alice).state == "ineligible"
+    assert deployed(star_claim, alice).events == 0
+
+
+def test_a_replayed_event_changes_nothing(hook, star_claim, alice):
+    url, key = hook
+    body = json.dumps({"event": {"repo": DEMO_STARRED_REPO}}).encode()
+    headers = signed(key, body, event_id="evt_replayed")
+    assert post(url, body, headers).status_code == 202
+    again = post(url, body, headers)
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert [d.outcome for d in TriggerDelivery.objects.order_by("pk")] == ["accepted", "duplicate"]
+    assert deployed(star_claim, alice).events == 1
+
+
+def test_the_webhook_is_post_only_and_bounded(hook):
+    url, key = hook
+    assert requests.get(url, timeout=10).status_code == 405
+    huge = b"{" + b" " * (70 * 1024) + b"}"
+    response = post(url, huge, signed(key, huge))
+    assert response.status_code == 413
