@@ -65,6 +65,8 @@ def test_seeds_one_demo_claim_per_delivery_method_backed_by_the_bitbadges_sandbo
         "dynamic_store",
         "workflow",
     }
+    stargazer = claims["stargazer"]  # the event-driven one
+    assert stargazer.trigger == "github-new-star" and stargazer.criterion_proxy_url
     for slug, claim in claims.items():
         assert f"claim {slug}" in output
         claim.full_clean()
@@ -82,7 +84,7 @@ def test_demo_claims_are_not_duplicated_and_come_back_to_the_demo_state():
     seed()
     Claim.objects.filter(slug="github-starter").update(enabled=False, name="Renamed")
     seed()
-    assert Claim.objects.count() == 3
+    assert Claim.objects.count() == 4
     starter = Claim.objects.get(slug="github-starter")
     assert starter.enabled and starter.name == "GitHub starter badge"
 

@@ -4,6 +4,8 @@
 (passwords excepted: a changed password is left alone), never duplicated.
 """
 
+import datetime
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -82,9 +84,28 @@ class Command(BaseCommand):
         from sandbox.bitbadges import demo_claims_ensure
 
         upstream = demo_claims_ensure()
+        upstream["star"] = _star_claim_ensure()
         for spec in demo_claim_specs(upstream):
             claim, created = _claim_upsert(spec)
             self.stdout.write(f"{'Created' if created else 'Refreshed'} claim {claim.slug}")
+
+
+STAR_CLAIM = {"claim_id": "5a4dbb0000000000000000000000a004", "password": "sandbox-star"}
+
+
+def _star_claim_ensure() -> dict:
+    """The BitBadges sandbox claim behind the event-driven demo claim."""
+    from sandbox.bitbadges import claim_create
+    from sandbox.models import BitBadgesClaim
+
+    if not BitBadgesClaim.objects.filter(claim_id=STAR_CLAIM["claim_id"]).exists():
+        claim_create(
+            claim_id=STAR_CLAIM["claim_id"],
+            label="Stargazers (password-gated)",
+            max_uses=1_000_000,
+            password=STAR_CLAIM["password"],
+        )
+    return {**STAR_CLAIM, "password_instance_id": "pwd"}
 
 
 def demo_claim_specs(upstream: dict) -> list[dict]:
@@ -94,7 +115,7 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
         upstream["store-members"],
         upstream["workflow-github"],
     )
-    return [
+    specs = [
         {
             "slug": "github-starter",
             "name": "GitHub starter badge",
@@ -135,6 +156,36 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
             "apps": ["github"],
         },
     ]
+    if "star" in upstream:
+        from sandbox.catalogue import DEMO_STARRED_REPO
+
+        star = upstream["star"]
+        specs.append(
+            {
+                "slug": "stargazer",
+                "name": "Stargazer badge",
+                "description": f"Star {DEMO_STARRED_REPO} on GitHub. We watch for it: the "
+                "badge arrives the moment you do, no need to come back. (In the sandbox, "
+                "press Emit event on the Sandbox page.)",
+                "bitbadges_claim_id": star["claim_id"],
+                "delivery": "bitbadges",
+                "password_instance_id": star["password_instance_id"],
+                "password": star["password"],
+                "apps": ["github"],
+                "criterion": {
+                    "app": "github",
+                    "proxy_url": f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
+                    "path": "$status",
+                    "comparison": "eq",
+                    "value": "204",
+                },
+                "trigger": "github-new-star",
+                "trigger_props": {"repo": DEMO_STARRED_REPO},
+                "trigger_event_label": f"you star {DEMO_STARRED_REPO}",
+                "recheck_interval": datetime.timedelta(days=1),
+            }
+        )
+    return specs
 
 
 def _claim_upsert(spec: dict):
@@ -153,6 +204,11 @@ def _claim_upsert(spec: dict):
         "enabled": True,
         "criterion_app": App.objects.get(slug=criterion["app"]) if criterion else None,
         "criterion_action": criterion.get("action", ""),
+        "criterion_proxy_url": criterion.get("proxy_url", ""),
+        "trigger": spec.get("trigger", ""),
+        "trigger_props": spec.get("trigger_props", {}),
+        "trigger_event_label": spec.get("trigger_event_label", ""),
+        "recheck_interval": spec.get("recheck_interval"),
         "criterion_path": criterion.get("path", ""),
         "criterion_comparison": criterion.get("comparison", ""),
         "criterion_value": criterion.get("value", ""),
