@@ -76,6 +76,8 @@ def deployment_ensure(
         return TriggerDeployment.objects.filter(claim=claim, member=member).first()
     if not created:
         return deployment
+    # A deploy of an earlier try may have happened without its answer reaching us.
+    _orphans_remove(claim=claim, member=member)
     props = {
         **(claim.trigger_props or {}),
         account.app.slug: {"authProvisionId": account.pipedream_id},
@@ -97,6 +99,27 @@ def deployment_ensure(
     deployment.status = TriggerDeployment.Status.ACTIVE
     deployment.save(update_fields=["pipedream_id", "signing_key_encrypted", "status"])
     return deployment
+
+
+def _orphans_remove(*, claim: Claim, member) -> int:
+    """After a deploy whose answer was lost: a trigger may exist upstream that we hold no
+    row (and no signing key) for. Remove the member's deployments of this component that
+    no row of ours names, so nothing deployed goes unwatched."""
+    client = pipedream.get_client()
+    ours = set(
+        TriggerDeployment.objects.filter(member=member)
+        .exclude(pipedream_id="")
+        .values_list("pipedream_id", flat=True)
+    )
+    removed = 0
+    try:
+        for data in client.list_deployed_triggers(external_user_id=str(member.external_id)):
+            if data.get("component_key") == claim.trigger and data.get("id") not in ours:
+                client.delete_deployed_trigger(data["id"], external_user_id=str(member.external_id))
+                removed += 1
+    except pipedream.PipedreamError as exc:
+        logger.warning("Orphan triggers of member %s not removed: %s", member.pk, exc)
+    return removed
 
 
 def deployment_remove(deployment: TriggerDeployment) -> bool:

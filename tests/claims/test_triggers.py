@@ -192,3 +192,24 @@ def test_the_webhook_is_post_only_and_bounded(hook):
     huge = b"{" + b" " * (70 * 1024) + b"}"
     response = post(url, huge, signed(key, huge))
     assert response.status_code == 413
+
+
+def test_a_deploy_whose_answer_was_lost_leaves_no_orphan_upstream(
+    star_claim, alice, connect, settings
+):
+    # The deploy happens upstream, but its answer never arrives (a hang past the timeout).
+    settings.PIPEDREAM_TIMEOUT = 0.5
+    settings.SANDBOX_FAULTS = {"pipedream.triggers.deploy": {"hang_seconds": 1.0}}
+    connect(alice, "github", "octo")
+    run_worker()
+    time.sleep(1.0)  # the sandbox finishes deploying after our client gave up
+    settings.SANDBOX_FAULTS = {}
+    settings.PIPEDREAM_TIMEOUT = 5
+    assert not TriggerDeployment.objects.exists()
+    # The next account event deploys again, and clears what the lost one left.
+    connect(alice, "github", "octo-2")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    assert list(DeployedTrigger.objects.values_list("trigger_id", flat=True)) == [
+        deployment.pipedream_id
+    ]
