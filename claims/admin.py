@@ -592,7 +592,9 @@ class TriggerDeploymentAdmin(admin.ModelAdmin):
         "member",
         "account",
         "pipedream_id",
+        "account_pipedream_id",
         "status",
+        "error",
         "events",
         "last_event_at",
         "created_at",
@@ -603,6 +605,11 @@ class TriggerDeploymentAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting here would leave the trigger running upstream; disconnecting the
+        # account, completing the claim or recheck_claims removes it properly.
         return False
 
 

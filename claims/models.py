@@ -396,6 +396,7 @@ class TriggerDeployment(models.Model):
     class Status(models.TextChoices):
         DEPLOYING = "deploying", "Deploying"
         ACTIVE = "active", "Active"
+        FAILED = "failed", "Not deployed (retried by recheck_claims)"
         REMOVING = "removing", "Removing"
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="deployments")
@@ -409,7 +410,11 @@ class TriggerDeployment(models.Model):
         on_delete=models.SET_NULL,
         related_name="trigger_deployments",
     )
+    account_pipedream_id = models.CharField(
+        max_length=100, blank=True, help_text="The account it runs on, as Pipedream names it."
+    )
     pipedream_id = models.CharField("Pipedream trigger ID", max_length=100, blank=True)
+    error = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DEPLOYING)
     signing_key_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

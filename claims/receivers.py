@@ -43,7 +43,7 @@ def on_account_health_changed(sender, *, account, member, previous, current, **k
 
 
 @receiver(account_disconnected, dispatch_uid="claims.account_disconnected")
-def on_account_disconnected(sender, *, member, app_slug, **kwargs):
+def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kwargs):
     from claims import services
 
     services.requests_for_account(
@@ -52,5 +52,8 @@ def on_account_disconnected(sender, *, member, app_slug, **kwargs):
     from claims import triggers
     from claims.tasks import trigger_remove_task
 
-    for deployment in triggers.deployments_to_remove(member=member, app_slug=app_slug):
+    # Only the triggers running on that account: another account of the app keeps its own.
+    for deployment in triggers.deployments_to_remove(
+        member=member, account_pipedream_id=pipedream_id or ""
+    ):
         trigger_remove_task.enqueue(deployment.pk)

@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from claims import rules
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, TriggerDeployment
 from connections.models import App, ConnectedAccount
 
 
@@ -31,6 +31,8 @@ class ClaimRow:
     @property
     def in_progress(self) -> bool:
         return bool(self.completion and self.completion.in_progress)
+
+    watching: bool = False  # an active trigger deployment will tell us when they qualify
 
     @property
     def reason(self) -> str:
@@ -109,11 +111,17 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         completion.claim_id: completion for completion in Completion.objects.filter(member=member)
     }
     accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    watched = set(
+        TriggerDeployment.objects.filter(
+            member=member, status=TriggerDeployment.Status.ACTIVE
+        ).values_list("claim_id", flat=True)
+    )
     return [
         ClaimRow(
             claim=claim,
             completion=completions.get(claim.pk),
             requirements=_requirements(claim, accounts, completions.get(claim.pk), member),
+            watching=claim.pk in watched,
         )
         for claim in claims
     ]

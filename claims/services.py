@@ -469,7 +469,8 @@ def _criterion_result(claim: Claim, member, account: ConnectedAccount):
             external_user_id=str(member.external_id),
             account_id=account.pipedream_id,
         )
-        if answer.status >= 500:
+        if answer.status >= 500 or answer.status in (408, 429):
+            # Busy or down upstream: try again later, never "not eligible" because of it.
             raise pipedream.Unavailable(
                 f"the upstream API answered {answer.status}", operation="proxy"
             )

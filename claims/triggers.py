@@ -40,6 +40,7 @@ TIMESTAMP_HEADER = "X-PD-Timestamp"
 EVENT_ID_HEADER = "X-PD-Event-Id"
 FRESHNESS = 300  # seconds either way
 BODY_MAX = 64 * 1024
+REFUSED_BODY_MAX = 1024
 
 
 # --- Deploying and removing ------------------------------------------------------------
@@ -59,23 +60,30 @@ def deployment_ensure(
 ) -> TriggerDeployment | None:
     """Deploy the claim's trigger for `member` unless it is deployed (or being deployed).
 
-    Returns the deployment, or None when nothing is to be deployed (the claim completed,
-    or Pipedream refused; a refusal is logged and the row removed so a later event of
-    the account tries again).
+    Returns the live deployment, or None when there is none to watch with: the claim is
+    completed, a removal is under way, or Pipedream refused (the row is then `failed`
+    with the reason, and `recheck_claims` tries again).
     """
     if Completion.objects.filter(
         claim=claim, member=member, state=Completion.State.COMPLETED
     ).exists():
         return None
-    try:
-        with transaction.atomic():
-            deployment, created = TriggerDeployment.objects.get_or_create(
-                claim=claim, member=member, defaults={"account": account}
-            )
-    except IntegrityError:
-        return TriggerDeployment.objects.filter(claim=claim, member=member).first()
-    if not created:
-        return deployment
+    with transaction.atomic():
+        deployment, created = TriggerDeployment.objects.select_for_update().get_or_create(
+            claim=claim, member=member, defaults={"account": account}
+        )
+        retry = deployment.status == TriggerDeployment.Status.FAILED
+        if retry:  # a failed deploy is tried again; take it back first
+            deployment.status = TriggerDeployment.Status.DEPLOYING
+            deployment.account = account
+            deployment.save(update_fields=["status", "account"])
+    if not (created or retry):
+        return deployment if deployment.status == TriggerDeployment.Status.ACTIVE else None
+    return _deploy(deployment, claim=claim, member=member, account=account)
+
+
+def _deploy(deployment, *, claim: Claim, member, account: ConnectedAccount):
+    client = pipedream.get_client()
     # A deploy of an earlier try may have happened without its answer reaching us.
     _orphans_remove(claim=claim, member=member)
     props = {
@@ -83,7 +91,7 @@ def deployment_ensure(
         account.app.slug: {"authProvisionId": account.pipedream_id},
     }
     try:
-        data = pipedream.get_client().deploy_trigger(
+        data = client.deploy_trigger(
             trigger_id=claim.trigger,
             external_user_id=str(member.external_id),
             configured_props=props,
@@ -92,19 +100,65 @@ def deployment_ensure(
         )
     except pipedream.PipedreamError as exc:
         logger.warning("Trigger %s not deployed for member %s: %s", claim.trigger, member.pk, exc)
-        deployment.delete()
+        TriggerDeployment.objects.filter(
+            pk=deployment.pk, status=TriggerDeployment.Status.DEPLOYING
+        ).update(status=TriggerDeployment.Status.FAILED, error=str(exc)[:1000])
         return None
-    deployment.pipedream_id = str(data.get("id") or "")
-    deployment.set_signing_key(str(data.get("webhook_signing_key") or ""))
-    deployment.status = TriggerDeployment.Status.ACTIVE
-    deployment.save(update_fields=["pipedream_id", "signing_key_encrypted", "status"])
+    trigger_id = str(data.get("id") or "")
+    key = str(data.get("webhook_signing_key") or "")
+    deployment.set_signing_key(key)
+    # Only if the row is still ours to finish: a removal may have come meanwhile.
+    finished = TriggerDeployment.objects.filter(
+        pk=deployment.pk, status=TriggerDeployment.Status.DEPLOYING
+    ).update(
+        pipedream_id=trigger_id,
+        account_pipedream_id=account.pipedream_id,
+        signing_key_encrypted=deployment.signing_key_encrypted,
+        status=TriggerDeployment.Status.ACTIVE if key else TriggerDeployment.Status.FAILED,
+        error="" if key else "Pipedream gave no signing key: events could not be verified.",
+    )
+    if not finished or not key:
+        # Removed while deploying, or unusable: nothing may stay deployed unwatched.
+        _delete_upstream(trigger_id, member)
+        if not finished:
+            TriggerDeployment.objects.filter(pk=deployment.pk).delete()
+        return None
+    deployment.refresh_from_db()
     return deployment
+
+
+def _delete_upstream(trigger_id: str, member) -> bool:
+    if not trigger_id:
+        return True
+    try:
+        pipedream.get_client().delete_deployed_trigger(
+            trigger_id, external_user_id=str(member.external_id)
+        )
+    except pipedream.NotFound:
+        return True
+    except pipedream.PipedreamError as exc:
+        logger.warning("Trigger %s not removed yet: %s", trigger_id, exc)
+        return False
+    return True
 
 
 def _orphans_remove(*, claim: Claim, member) -> int:
     """After a deploy whose answer was lost: a trigger may exist upstream that we hold no
     row (and no signing key) for. Remove the member's deployments of this component that
-    no row of ours names, so nothing deployed goes unwatched."""
+    no row of ours names, so nothing deployed goes unwatched. Skipped while another of
+    the member's deployments of the same component is being made (its id is not known
+    yet, and it is not an orphan)."""
+    busy = (
+        TriggerDeployment.objects.filter(
+            member=member,
+            claim__trigger=claim.trigger,
+            status=TriggerDeployment.Status.DEPLOYING,
+        )
+        .exclude(claim=claim)
+        .exists()
+    )
+    if busy:
+        return 0
     client = pipedream.get_client()
     ours = set(
         TriggerDeployment.objects.filter(member=member)
@@ -123,29 +177,30 @@ def _orphans_remove(*, claim: Claim, member) -> int:
 
 
 def deployment_remove(deployment: TriggerDeployment) -> bool:
-    """Delete the trigger upstream, then the row. False (row kept, marked removing) when
-    Pipedream failed: `recheck_claims` tries again."""
-    TriggerDeployment.objects.filter(pk=deployment.pk).update(
-        status=TriggerDeployment.Status.REMOVING
-    )
-    if deployment.pipedream_id and deployment.member_id:
-        try:
-            pipedream.get_client().delete_deployed_trigger(
-                deployment.pipedream_id, external_user_id=str(deployment.member.external_id)
-            )
-        except pipedream.NotFound:
-            pass  # already gone upstream
-        except pipedream.PipedreamError as exc:
-            logger.warning("Trigger %s not removed yet: %s", deployment.pipedream_id, exc)
-            return False
-    deployment.delete()
+    """Delete the trigger upstream, then the row. A deployment still being made is only
+    marked: its deploy sees that and deletes what it made. False (row kept, marked
+    removing) when Pipedream failed: `recheck_claims` tries again."""
+    with transaction.atomic():
+        current = TriggerDeployment.objects.select_for_update().filter(pk=deployment.pk).first()
+        if current is None:
+            return True
+        deploying = current.status == TriggerDeployment.Status.DEPLOYING
+        current.status = TriggerDeployment.Status.REMOVING
+        current.save(update_fields=["status"])
+    if deploying:
+        return True
+    if current.member_id and not _delete_upstream(current.pipedream_id, current.member):
+        return False
+    current.delete()
     return True
 
 
-def deployments_to_remove(*, member, app_slug: str | None = None, claim: Claim | None = None):
+def deployments_to_remove(
+    *, member, account_pipedream_id: str | None = None, claim: Claim | None = None
+):
     deployments = TriggerDeployment.objects.filter(member=member).select_related("member")
-    if app_slug is not None:
-        deployments = deployments.filter(claim__criterion_app__slug=app_slug)
+    if account_pipedream_id is not None:
+        deployments = deployments.filter(account_pipedream_id=account_pipedream_id)
     if claim is not None:
         deployments = deployments.filter(claim=claim)
     return deployments
@@ -167,8 +222,12 @@ def _signature_ok(key: str, headers, body: bytes) -> str:
     event_id = headers.get(EVENT_ID_HEADER, "")
     try:
         parts = dict(item.split("=", 1) for item in signature.split(","))
-        timestamp = int(parts["t"])
-        given = parts["v1"]
+        stamp, given = parts["t"], parts["v1"]
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            raise ValueError
+        if not (len(given) == 64 and all(c in "0123456789abcdef" for c in given)):
+            raise ValueError
+        timestamp = int(stamp)
     except (KeyError, ValueError):
         raise Refused(401, "Missing or malformed signature.") from None
     if not event_id or len(event_id) > 200:
@@ -212,7 +271,8 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
             event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200],
-            body=raw,
+            # Without a deployment of ours it is anyone's: keep only its start.
+            body=raw if deployment is not None else raw[:REFUSED_BODY_MAX],
             outcome=TriggerDelivery.Outcome.REFUSED,
             detail=exc.message,
         )

@@ -205,7 +205,7 @@ def test_a_deploy_whose_answer_was_lost_leaves_no_orphan_upstream(
     time.sleep(1.0)  # the sandbox finishes deploying after our client gave up
     settings.SANDBOX_FAULTS = {}
     settings.PIPEDREAM_TIMEOUT = 5
-    assert not TriggerDeployment.objects.exists()
+    assert deployed(star_claim, alice).status == "failed"
     # The next account event deploys again, and clears what the lost one left.
     connect(alice, "github", "octo-2")
     run_worker()
@@ -213,3 +213,82 @@ def test_a_deploy_whose_answer_was_lost_leaves_no_orphan_upstream(
     assert list(DeployedTrigger.objects.values_list("trigger_id", flat=True)) == [
         deployment.pipedream_id
     ]
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["t=" + "9" * 400 + ",v1=" + "0" * 64, "t=1,v1=é", "t=,v1=", "v1=abc", "t=1;v1=2", "garbage"],
+)
+def test_hostile_signature_headers_are_refused_not_500(hook, signature):
+    url, key = hook
+    body = b'{"event": {}}'
+    headers = {**signed(key, body), "X-PD-Signature": signature}
+    response = post(
+        url, body, {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in headers.items()}
+    )
+    assert response.status_code == 401
+    assert TriggerDelivery.objects.get().outcome == "refused"
+
+
+def test_a_delivery_for_no_deployment_of_ours_keeps_only_its_start(star_claim, live_server):
+    body = b'{"x": "' + b"a" * 50_000 + b'"}'
+    response = post(f"{live_server.url}/claims/trigger-webhook/?d=forged", body, {})
+    assert response.status_code == 400
+    assert len(TriggerDelivery.objects.get().body) <= 1024
+
+
+def test_disconnecting_another_account_of_the_app_keeps_the_trigger(star_claim, alice, connect):
+    from connections import services as connections_services
+
+    connect(alice, "github", "octo")
+    run_worker()
+    other = connect(alice, "github", "octo-2")
+    run_worker()
+    connections_services.account_disconnect(member=alice, account=other)
+    run_worker()
+    assert deployed(star_claim, alice).status == "active"
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_a_failed_deploy_is_retried_by_recheck_claims(star_claim, alice, connect, settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.SANDBOX_FAULTS = {"pipedream.triggers.deploy": {"status": 500}}
+    connect(alice, "github", "octo")
+    run_worker()
+    assert deployed(star_claim, alice).status == "failed"
+    settings.SANDBOX_FAULTS = {}
+    call_command("recheck_claims", "--stale", "0", stdout=io.StringIO())
+    assert deployed(star_claim, alice).status == "active"
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_the_page_promises_nothing_when_no_trigger_is_watching(
+    star_claim, alice, connect, client, settings
+):
+    settings.SANDBOX_FAULTS = {"pipedream.triggers.deploy": {"status": 500}}
+    connect(alice, "github", "octo")
+    run_worker()
+    client.force_login(alice)
+    assert "We'll complete this as soon as" not in client.get("/claims/").content.decode()
+
+
+def test_removal_during_a_deploy_leaves_nothing_upstream(star_claim, alice, connect, monkeypatch):
+    from claims import triggers
+    from connections import pipedream
+
+    real_deploy = pipedream.PipedreamClient.deploy_trigger
+
+    def deploy_then_disconnect(self, **kwargs):
+        answer = real_deploy(self, **kwargs)
+        # Meanwhile the member disconnected (or the claim completed): the row is removed.
+        triggers.deployment_remove(TriggerDeployment.objects.get())
+        return answer
+
+    monkeypatch.setattr(pipedream.PipedreamClient, "deploy_trigger", deploy_then_disconnect)
+    connect(alice, "github", "octo")
+    run_worker()
+    assert not TriggerDeployment.objects.exists()
+    assert not DeployedTrigger.objects.exists()

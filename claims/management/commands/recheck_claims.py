@@ -38,26 +38,46 @@ def recheck(*, stale_hours: float, limit: int | None, write=print) -> dict:
             else:
                 totals["synced"] += 1
     totals["rechecks"] = services.rechecks_run(limit=limit)
-    totals["triggers_removed"] = triggers_tidy()
+    totals["triggers_settled"] = triggers_tidy(limit)
     return totals
 
 
-def triggers_tidy() -> int:
-    """Removals Pipedream refused earlier are tried again; a deployment left half-made
-    by a worker that stopped is dropped, so the member's next account event redeploys."""
+def triggers_tidy(limit: int | None = None) -> int:
+    """Removals Pipedream refused earlier are tried again; deploys that failed (or that a
+    stopped worker left half-made) are tried again while the account is still connected
+    and the claim not completed. Returns how many were settled."""
     from claims import triggers
-    from claims.models import TriggerDeployment
+    from claims.models import Completion, TriggerDeployment
+    from connections.models import ConnectedAccount
 
-    removed = 0
-    for deployment in TriggerDeployment.objects.filter(
-        status=TriggerDeployment.Status.REMOVING
-    ).select_related("member"):
-        removed += triggers.deployment_remove(deployment)
+    Status = TriggerDeployment.Status
     TriggerDeployment.objects.filter(
-        status=TriggerDeployment.Status.DEPLOYING,
-        created_at__lt=timezone.now() - datetime.timedelta(minutes=10),
-    ).delete()
-    return removed
+        status=Status.DEPLOYING, created_at__lt=timezone.now() - datetime.timedelta(minutes=10)
+    ).update(status=Status.FAILED, error="The deploy did not finish.")
+    settled = 0
+    removing = TriggerDeployment.objects.filter(status=Status.REMOVING).select_related("member")
+    for deployment in removing[:limit] if limit else removing:
+        settled += triggers.deployment_remove(deployment)
+    failed = TriggerDeployment.objects.filter(status=Status.FAILED).select_related(
+        "claim__criterion_app", "member", "account__app"
+    )
+    for deployment in failed[:limit] if limit else failed:
+        claim, member = deployment.claim, deployment.member
+        account = deployment.account or (
+            ConnectedAccount.objects.filter(member=member, app=claim.criterion_app)
+            .select_related("app")
+            .first()
+        )
+        done = Completion.objects.filter(
+            claim=claim, member=member, state=Completion.State.COMPLETED
+        ).exists()
+        if account is None or done or not claim.enabled or not claim.trigger:
+            deployment.delete()  # nothing left to watch
+            continue
+        settled += (
+            triggers.deployment_ensure(claim=claim, member=member, account=account) is not None
+        )
+    return settled
 
 
 class Command(BaseCommand):
