@@ -19,14 +19,20 @@ from claims.forms import AddressForm
 
 CLAIMS_TEMPLATE = "claims/claims.html"
 POLL_SECONDS = 2
+WATCH_POLL_SECONDS = 10
 
 
 def _context(request, *, address_form=None) -> dict:
     rows = selectors.claims_for_member(member=request.user)
+    busy = any(row.in_progress for row in rows)
+    watching = any(row.watching and row.state == "ineligible" for row in rows)
     return {
         "rows": rows,
-        "polling": any(row.in_progress for row in rows),
-        "poll_seconds": POLL_SECONDS,
+        "polling": busy or watching,
+        # Fast while a completion is under way; slowly while a trigger watches for the
+        # event a not-yet-eligible member is waiting on (it may come any moment).
+        "poll_seconds": POLL_SECONDS if busy else WATCH_POLL_SECONDS,
+        "poll_reason": "true" if busy else "watching",
         "address_form": address_form or AddressForm(instance=request.user),
     }
 

@@ -68,6 +68,8 @@ def test_an_event_completes_the_claim_with_no_request_from_the_member(
     client.force_login(alice)
     page = client.get("/claims/").content.decode()
     assert f"We'll complete this as soon as you star {DEMO_STARRED_REPO}." in page
+    # The page keeps listening, slowly, for the event (it may come any moment).
+    assert 'data-polling="watching"' in page and 'hx-trigger="every 10s"' in page
 
     # Alice stars the repository on GitHub: the trigger emits, the sandbox delivers.
     sandbox_triggers.emit(deployment.pipedream_id, {"repo": DEMO_STARRED_REPO})
