@@ -110,6 +110,13 @@ class Claim(models.Model):
     criterion_value = models.CharField(
         max_length=200, blank=True, help_text="Compared as a number when both sides are numbers."
     )
+    criterion_text = models.CharField(
+        "criterion as members read it",
+        max_length=200,
+        blank=True,
+        help_text='Optional, e.g. "You starred bitbadges/bitbadgesjs"; without it members '
+        "read the path, comparison and value (public_repos ≥ 5).",
+    )
     identity_path = models.CharField(
         max_length=200,
         blank=True,
@@ -197,6 +204,13 @@ class Claim(models.Model):
     @property
     def has_criterion(self) -> bool:
         return bool(self.criterion_action or self.criterion_proxy_url)
+
+    def criterion_display(self) -> str:
+        from claims.rules import criterion_label
+
+        return self.criterion_text or criterion_label(
+            self.criterion_path, self.criterion_comparison, self.criterion_value
+        )
 
     def is_open(self, now=None) -> bool:
         now = now or timezone.now()

@@ -203,14 +203,23 @@ def criterion_label(path: str, comparison: str, expected: str) -> str:
 
 
 def criterion_rule(
-    result: Any, *, path: str, comparison: str, expected: str, now: datetime.datetime
+    result: Any,
+    *,
+    path: str,
+    comparison: str,
+    expected: str,
+    now: datetime.datetime,
+    text: str = "",
 ) -> RuleResult:
-    """The criterion checked against an action's result."""
+    """The criterion checked against an action's result; `text` is how members read it
+    when the admin wrote one (else the path, comparison and value)."""
     value = extract(result, path)
     passed = compare(value, comparison, expected)
-    label = criterion_label(path, comparison, expected)
+    label = text or criterion_label(path, comparison, expected)
     if passed:
         detail = ""
+    elif text:
+        detail = f"Not yet: {text}."
     elif value is MISSING:
         detail = f"The result has no {path}."
     else:

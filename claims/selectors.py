@@ -65,9 +65,7 @@ def _requirements(
         for item in (completion.evidence if completion else []) or []:
             if isinstance(item, dict) and item.get("rule") == "criterion":
                 seen = item
-        label = rules.criterion_label(
-            claim.criterion_path, claim.criterion_comparison, claim.criterion_value
-        )
+        label = claim.criterion_display()
         if seen is None:
             rows.append(
                 Requirement(

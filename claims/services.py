@@ -441,9 +441,7 @@ def _pipedream_transient(exc: pipedream.PipedreamError) -> bool:
 
 
 def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult, None]:
-    label = rules.criterion_label(
-        claim.criterion_path, claim.criterion_comparison, claim.criterion_value
-    )
+    label = claim.criterion_display()
     return (
         rules.RuleResult(
             rule="criterion",
@@ -527,6 +525,7 @@ def _run_criterion(
         comparison=claim.criterion_comparison,
         expected=claim.criterion_value,
         now=now,
+        text=claim.criterion_text,
     )
     return rule, result
 
@@ -554,9 +553,7 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
             evaluation.results.append(
                 rules.RuleResult(
                     rule="criterion",
-                    label=rules.criterion_label(
-                        claim.criterion_path, claim.criterion_comparison, claim.criterion_value
-                    ),
+                    label=claim.criterion_display(),
                     passed=False,
                     value="(not checked)",
                     detail=f"Connect a healthy {claim.criterion_app.name} account first.",

@@ -459,3 +459,29 @@ def test_no_identity_for_missing_empty_or_structured_values(result):
 def test_identity_is_cut_to_200_characters():
     identity = identity_of({"login": "x" * 10_000}, "login")
     assert identity == "x" * 200
+
+
+def test_an_admins_wording_replaces_the_path_for_members():
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    failed = criterion_rule(
+        {"$status": 404},
+        path="$status",
+        comparison="eq",
+        expected="204",
+        now=now,
+        text="You starred octo/repo",
+    )
+    assert (failed.label, failed.detail, failed.value) == (
+        "You starred octo/repo",
+        "Not yet: You starred octo/repo.",
+        "404",
+    )
+    passed = criterion_rule(
+        {"$status": 204},
+        path="$status",
+        comparison="eq",
+        expected="204",
+        now=now,
+        text="You starred octo/repo",
+    )
+    assert passed.passed and passed.detail == ""
