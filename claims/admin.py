@@ -365,13 +365,8 @@ class ClaimAdmin(admin.ModelAdmin):
 # --- The ledger ---------------------------------------------------------------------------
 
 
-class CompletionEventInline(admin.TabularInline):
-    model = CompletionEvent
-    fields = ("at", "from_state", "to_state", "actor", "details")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("at", "pk")
+class ReadOnly:
+    """Audit records: listed and shown, never added, changed or deleted here."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -381,6 +376,15 @@ class CompletionEventInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class CompletionEventInline(ReadOnly, admin.TabularInline):
+    model = CompletionEvent
+    fields = ("at", "from_state", "to_state", "actor", "details")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("at", "pk")
 
 
 def _when(value: str) -> str:
@@ -394,7 +398,7 @@ def _when(value: str) -> str:
 
 
 @admin.register(Completion)
-class CompletionAdmin(admin.ModelAdmin):
+class CompletionAdmin(ReadOnly, admin.ModelAdmin):
     """The ledger is an audit record: nobody adds, edits or deletes a row here.
 
     The one thing an admin does is Retry, allowed to those with the change permission.
@@ -443,15 +447,8 @@ class CompletionAdmin(admin.ModelAdmin):
     actions = ["retry"]
     change_form_template = "admin/claims/completion/change_form.html"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Saving the form would write a stale copy of a row the worker may be moving.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only: saving the form would write a stale copy of a row the worker may be
+    # moving, and the ledger is audit. Retry is the one thing an admin does here.
 
     def has_retry_permission(self, request, obj=None):
         opts = self.opts
@@ -556,7 +553,7 @@ class CompletionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CompletionEvent)
-class CompletionEventAdmin(admin.ModelAdmin):
+class CompletionEventAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("at", "completion", "from_state", "to_state", "actor")
     list_filter = ("to_state",)
     list_select_related = ("completion__claim", "completion__member")
@@ -570,18 +567,9 @@ class CompletionEventAdmin(admin.ModelAdmin):
     fields = ("completion", "at", "from_state", "to_state", "actor", "details")
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(TriggerDeployment)
-class TriggerDeploymentAdmin(admin.ModelAdmin):
+class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
     """Each member's deployed triggers and their last event (read-only; the signing key
     is never shown)."""
 
@@ -603,20 +591,12 @@ class TriggerDeploymentAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Deleting here would leave the trigger running upstream; disconnecting the
-        # account, completing the claim or recheck_claims removes it properly.
-        return False
+    # No delete either: it would leave the trigger running upstream; disconnecting the
+    # account, completing the claim or recheck_claims removes it properly.
 
 
 @admin.register(TriggerDelivery)
-class TriggerDeliveryAdmin(admin.ModelAdmin):
+class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("received_at", "deployment", "event_id", "outcome", "detail")
     list_filter = ("outcome",)
     search_fields = ("event_id", "deployment__member__username", "deployment__pipedream_id")
@@ -624,12 +604,3 @@ class TriggerDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     fields = ("received_at", "deployment", "event_id", "outcome", "detail", "body")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

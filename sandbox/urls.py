@@ -14,9 +14,74 @@ from sandbox import pipedream_api as api
 
 app_name = "sandbox"
 
-# Paths as on api.pipedream.com (no trailing slashes). The Connect-token forms without
-# a project id come first, then the {project_id} forms; whatever else is asked for
-# gets a JSON 404.
+# Paths as on api.pipedream.com (no trailing slashes). Routes a Connect token may call
+# exist twice: without a project id (the project comes from the token) and with one;
+# the token forms come first. Whatever else is asked for gets a JSON 404.
+_proxy = api.by_method(
+    GET=api.proxy_request,
+    POST=api.proxy_request,
+    PUT=api.proxy_request,
+    PATCH=api.proxy_request,
+    DELETE=api.proxy_request,
+)
+_both_forms = [
+    # (path after v1/connect/ and the project id, view, name)
+    ("accounts", api.by_method(GET=api.accounts_list, POST=api.accounts_create), "accounts"),
+    (
+        "accounts/<str:account_id>",
+        api.by_method(GET=api.account_get, DELETE=api.account_delete),
+        "account",
+    ),
+    ("actions/run", api.by_method(POST=api.actions_run), "actions-run"),
+    ("triggers/deploy", api.by_method(POST=api.triggers_deploy), "triggers-deploy"),
+    ("deployed-triggers", api.by_method(GET=api.deployed_triggers_list), "deployed-triggers"),
+    (
+        "deployed-triggers/<str:trigger_id>",
+        api.by_method(
+            GET=api.deployed_trigger_get,
+            PUT=api.deployed_trigger_update,
+            DELETE=api.deployed_trigger_delete,
+        ),
+        "deployed-trigger",
+    ),
+    (
+        "deployed-triggers/<str:trigger_id>/events",
+        api.by_method(GET=api.deployed_trigger_events),
+        "deployed-trigger-events",
+    ),
+    (
+        "deployed-triggers/<str:trigger_id>/webhooks",
+        api.by_method(GET=api.deployed_trigger_webhooks, PUT=api.deployed_trigger_webhooks_update),
+        "deployed-trigger-webhooks",
+    ),
+    ("proxy/<str:url_64>", _proxy, "proxy"),
+]
+_project_only = [
+    ("tokens", api.by_method(POST=api.tokens_create), "tokens"),
+    (
+        "apps/<str:app_id>/accounts",
+        api.by_method(DELETE=api.accounts_delete_by_app),
+        "app-accounts",
+    ),
+    ("users", api.by_method(GET=api.users_list), "users"),
+    ("users/<str:external_user_id>", api.by_method(DELETE=api.user_delete), "user"),
+    (
+        "users/<str:external_user_id>/accounts",
+        api.by_method(GET=api.user_accounts),
+        "user-accounts",
+    ),
+    (
+        "deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>",
+        api.by_method(GET=api.deployed_trigger_webhook_get),
+        "deployed-trigger-webhook",
+    ),
+    (
+        "deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>/regenerate_signing_key",
+        api.by_method(POST=api.deployed_trigger_webhook_regenerate),
+        "deployed-trigger-webhook-regenerate",
+    ),
+]
+
 pipedream_patterns = [
     path("v1/oauth/token", api.oauth_token, name="oauth-token"),
     path("v1/apps", api.by_method(GET=api.apps_list), name="apps-legacy"),
@@ -24,144 +89,11 @@ pipedream_patterns = [
     path("v1/connect/apps", api.by_method(GET=api.apps_list), name="apps"),
     path("v1/connect/apps/<str:app_id>", api.by_method(GET=api.apps_get), name="app"),
     path("v1/connect/tokens/<str:ctok>/validate", api.tokens_validate, name="token-validate"),
-    # Connect token only: the project comes from the token.
-    path(
-        "v1/connect/accounts",
-        api.by_method(GET=api.accounts_list, POST=api.accounts_create),
-        name="accounts-ctok",
-    ),
-    path(
-        "v1/connect/accounts/<str:account_id>",
-        api.by_method(GET=api.account_get, DELETE=api.account_delete),
-        name="account-ctok",
-    ),
-    path("v1/connect/actions/run", api.by_method(POST=api.actions_run), name="actions-run-ctok"),
-    path(
-        "v1/connect/triggers/deploy",
-        api.by_method(POST=api.triggers_deploy),
-        name="triggers-deploy-ctok",
-    ),
-    path(
-        "v1/connect/deployed-triggers",
-        api.by_method(GET=api.deployed_triggers_list),
-        name="deployed-triggers-ctok",
-    ),
-    path(
-        "v1/connect/deployed-triggers/<str:trigger_id>",
-        api.by_method(
-            GET=api.deployed_trigger_get,
-            PUT=api.deployed_trigger_update,
-            DELETE=api.deployed_trigger_delete,
-        ),
-        name="deployed-trigger-ctok",
-    ),
-    path(
-        "v1/connect/deployed-triggers/<str:trigger_id>/events",
-        api.by_method(GET=api.deployed_trigger_events),
-        name="deployed-trigger-events-ctok",
-    ),
-    path(
-        "v1/connect/deployed-triggers/<str:trigger_id>/webhooks",
-        api.by_method(GET=api.deployed_trigger_webhooks, PUT=api.deployed_trigger_webhooks_update),
-        name="deployed-trigger-webhooks-ctok",
-    ),
-    path(
-        "v1/connect/proxy/<str:url_64>",
-        api.by_method(
-            GET=api.proxy_request,
-            POST=api.proxy_request,
-            PUT=api.proxy_request,
-            PATCH=api.proxy_request,
-            DELETE=api.proxy_request,
-        ),
-        name="proxy-ctok",
-    ),
-    # With a project id.
-    path(
-        "v1/connect/<str:project_id>/tokens", api.by_method(POST=api.tokens_create), name="tokens"
-    ),
-    path(
-        "v1/connect/<str:project_id>/accounts",
-        api.by_method(GET=api.accounts_list, POST=api.accounts_create),
-        name="accounts",
-    ),
-    path(
-        "v1/connect/<str:project_id>/accounts/<str:account_id>",
-        api.by_method(GET=api.account_get, DELETE=api.account_delete),
-        name="account",
-    ),
-    path(
-        "v1/connect/<str:project_id>/apps/<str:app_id>/accounts",
-        api.by_method(DELETE=api.accounts_delete_by_app),
-        name="app-accounts",
-    ),
-    path("v1/connect/<str:project_id>/users", api.by_method(GET=api.users_list), name="users"),
-    path(
-        "v1/connect/<str:project_id>/users/<str:external_user_id>",
-        api.by_method(DELETE=api.user_delete),
-        name="user",
-    ),
-    path(
-        "v1/connect/<str:project_id>/users/<str:external_user_id>/accounts",
-        api.by_method(GET=api.user_accounts),
-        name="user-accounts",
-    ),
-    path(
-        "v1/connect/<str:project_id>/actions/run",
-        api.by_method(POST=api.actions_run),
-        name="actions-run",
-    ),
-    path(
-        "v1/connect/<str:project_id>/triggers/deploy",
-        api.by_method(POST=api.triggers_deploy),
-        name="triggers-deploy",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers",
-        api.by_method(GET=api.deployed_triggers_list),
-        name="deployed-triggers",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>",
-        api.by_method(
-            GET=api.deployed_trigger_get,
-            PUT=api.deployed_trigger_update,
-            DELETE=api.deployed_trigger_delete,
-        ),
-        name="deployed-trigger",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/events",
-        api.by_method(GET=api.deployed_trigger_events),
-        name="deployed-trigger-events",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks",
-        api.by_method(GET=api.deployed_trigger_webhooks, PUT=api.deployed_trigger_webhooks_update),
-        name="deployed-trigger-webhooks",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>",
-        api.by_method(GET=api.deployed_trigger_webhook_get),
-        name="deployed-trigger-webhook",
-    ),
-    path(
-        "v1/connect/<str:project_id>/deployed-triggers/<str:trigger_id>/webhooks/<str:webhook_id>"
-        "/regenerate_signing_key",
-        api.by_method(POST=api.deployed_trigger_webhook_regenerate),
-        name="deployed-trigger-webhook-regenerate",
-    ),
-    path(
-        "v1/connect/<str:project_id>/proxy/<str:url_64>",
-        api.by_method(
-            GET=api.proxy_request,
-            POST=api.proxy_request,
-            PUT=api.proxy_request,
-            PATCH=api.proxy_request,
-            DELETE=api.proxy_request,
-        ),
-        name="proxy",
-    ),
+    *[path(f"v1/connect/{rest}", view, name=f"{name}-ctok") for rest, view, name in _both_forms],
+    *[
+        path(f"v1/connect/<str:project_id>/{rest}", view, name=name)
+        for rest, view, name in _both_forms + _project_only
+    ],
     re_path(
         r"^workflows/(?P<endpoint_id>e[no][a-z0-9-]+)/?$", api.workflow_invoke, name="workflow"
     ),
