@@ -65,6 +65,17 @@ def _admin_change(admin_client, user, address):
             "is_active": "on",
             "date_joined_0": "2026-01-01",
             "date_joined_1": "00:00:00",
+            # The read-only inlines' management forms, as the rendered page posts them.
+            **{
+                f"{prefix}-{field}": value
+                for prefix in ("connected_accounts", "completions")
+                for field, value in (
+                    ("TOTAL_FORMS", "0"),
+                    ("INITIAL_FORMS", "0"),
+                    ("MIN_NUM_FORMS", "0"),
+                    ("MAX_NUM_FORMS", "1000"),
+                )
+            },
         },
     )
 
