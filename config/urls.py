@@ -17,6 +17,7 @@ urlpatterns = [
         users_views.confirm_email,
         name="account_confirm_email",
     ),
+    path("email/", users_views.email, name="account_email"),
     path("", include("allauth.account.urls")),
     path("admin/", admin.site.urls),
     # /accounts/ and /connect/...: the member's connections.

@@ -352,3 +352,20 @@ def test_allauth_mail_goes_through_the_default_mailer(client, settings, tmp_path
     assert len(files) == 1
     text = files[0].read_text()
     assert "To: carol@example.com" in text and "/confirm-email/" in text
+
+
+def test_a_resend_held_back_by_the_rate_limit_says_so(client):
+    sign_up(client, **{})
+    client.get("/")  # the sign-up's own message
+    response = client.post(
+        "/email/", {"email": "carol@example.com", "action_send": ""}, follow=True
+    )
+    assert len(mail.outbox) == 1
+    assert b"a moment ago" in response.content
+
+
+@pytest.mark.parametrize("path", ["/email/", "/password/change/"])
+def test_member_pages_need_login(client, path):
+    for response in (client.get(path), client.post(path, {"email": "x@example.com"})):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=")
