@@ -164,15 +164,6 @@ def test_signup_closed_says_so_and_creates_nobody(client, settings):
     assert b'href="/signup/"' not in client.get("/login/").content
 
 
-def test_signup_open_is_read_from_the_environment():
-    from config import settings as config_settings
-
-    assert config_settings.env_bool("NOT_SET_ANYWHERE_XYZ", default=True) is True
-    from django.conf import settings
-
-    assert settings.SIGNUP_OPEN is True  # the default
-
-
 def test_visitors_see_sign_up_beside_log_in(client):
     page = client.get("/login/").content.decode()
     assert 'href="/signup/"' in page and 'href="/login/"' in page
