@@ -1,7 +1,15 @@
 """Template context shared by every page."""
 
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 
 def site(request):
-    return {"sandbox_mode": settings.SANDBOX}
+    context = {"sandbox_mode": settings.SANDBOX, "signup_open": settings.SIGNUP_OPEN}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        from users.selectors import member_email_state
+
+        # Lazy: read only by the pages that show the banner.
+        context["email_state"] = SimpleLazyObject(lambda: member_email_state(member=user))
+    return context

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
     "django_htmx",
     "django_tasks_db",
     "users",
@@ -92,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -156,10 +159,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # --- Auth ---------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "users.User"
+# allauth's backend (username or email), with our rule that an email shared by two
+# members (possible only through the admin) names nobody.
 AUTHENTICATION_BACKENDS = ["users.backends.UsernameOrEmailBackend"]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -167,6 +172,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-allauth (its account app only: Pipedream handles third-party accounts).
+ACCOUNT_ADAPTER = "users.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# "optional", not "mandatory": a member may log in before confirming, but minting a
+# Connect token (and a claim completing) needs a verified address. The link goes out at
+# sign-up and again at each login while the address is unconfirmed.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+# The link opens a page with a button (mail scanners that follow links confirm nothing).
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+# Password reset answers the same for a known and an unknown address.
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connect & Claim] "
+ACCOUNT_SESSION_REMEMBER = None  # the member chooses ("Keep me logged in")
+ACCOUNT_LOGOUT_REDIRECT_URL = "/login/"
+ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "root", "staff", "support", "sandbox"]
+# allauth's limits, kept in the cache (CACHE_URL: Redis for several processes).
+# "login_failed": 5 wrong passwords per login name in 5 minutes (10 a minute per IP).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "confirm_email": "1/3m/key",
+}
 
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
 

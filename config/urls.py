@@ -2,16 +2,23 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config import views
+from users import views as users_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # django-allauth's account views at the site's root: /login/, /logout/, /signup/,
+    # /password/reset/ (and its steps), /password/change/, /email/, /confirm-email/<key>/.
+    re_path(
+        r"^confirm-email/(?P<key>[-:\w]+)/$",
+        users_views.confirm_email,
+        name="account_confirm_email",
+    ),
+    path("email/", users_views.email, name="account_email"),
+    path("", include("allauth.account.urls")),
     path("admin/", admin.site.urls),
     # /accounts/ and /connect/...: the member's connections.
     path("", include("connections.urls")),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from config import ratelimit
 from connections import pipedream, references, signals
 from connections.models import App, ConnectedAccount, ConnectSession
+from users.selectors import member_email_state
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,24 @@ class UpstreamError(ConnectError):
         )
 
 
+class EmailNotVerified(ConnectError):
+    """The member has no verified email address: no Connect token until they confirm one."""
+
+    def __init__(self, *, pending_email: str = "") -> None:
+        self.pending_email = pending_email
+        if pending_email:
+            message = (
+                "Confirm your email address first: we sent a link to "
+                f"{pending_email}. Open it, then connect your account."
+            )
+        else:
+            message = (
+                "Add an email address and confirm it first (on your email page), "
+                "then connect your account."
+            )
+        super().__init__(message)
+
+
 class LinkExpired(ConnectError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
@@ -191,7 +210,8 @@ def connect_session_start(
     """Mint a Connect token for `member` and `app`; record the session once it exists.
 
     Nothing is written when Pipedream fails. The token goes back to the caller (the
-    member's browser needs it) but only its digest is stored.
+    member's browser needs it) but only its digest is stored. A member without a
+    verified email address gets EmailNotVerified (every way of connecting comes here).
     """
     if mode not in ConnectSession.Mode.values:
         raise ValueError(f"Unknown connect mode {mode!r}")
@@ -201,6 +221,9 @@ def connect_session_start(
         reconnect_account.member_id != member.pk or reconnect_account.app_id != app.pk
     ):
         raise AppNotAvailable("That account cannot be reconnected from here.")
+    email = member_email_state(member=member)
+    if not email.verified:
+        raise EmailNotVerified(pending_email=email.pending)
     _rate_limit_hit(member)
     public_id = uuid.uuid4()
     query = {"s": references.session_reference_make(public_id)}

@@ -50,7 +50,7 @@ def _status_for(exc: services.ConnectError) -> int:
         if isinstance(cause, pipedream.RateLimited | pipedream.Unavailable):
             return 503
         return 502
-    if isinstance(exc, services.ForeignAccount):
+    if isinstance(exc, services.ForeignAccount | services.EmailNotVerified):
         return 403
     if isinstance(exc, services.LinkExpired):
         return 410
@@ -320,6 +320,14 @@ def _hand_off(request, *, member, app, mode, reconnect=None):
             member=member, app=app, mode=mode, reconnect_account=reconnect
         )
         url = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
+    except services.EmailNotVerified as exc:
+        return _problem_page(
+            request,
+            status=403,
+            title="Confirm your email first",
+            message=str(exc),
+            resend_email=exc.pending_email,
+        )
     except services.ConnectError as exc:
         messages.error(request, str(exc))
         return redirect("connections:accounts")

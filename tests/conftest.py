@@ -6,6 +6,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from tests.members import verify_email
+
 
 def pytest_configure(config):
     # Tests serve static files from the source folders (no collectstatic step), the way
@@ -44,6 +46,21 @@ def _clear_cache():
 
 @pytest.fixture
 def member(django_user_model):
-    return django_user_model.objects.create_user(
-        username="alice", email="alice@example.com", password="connect-demo"
+    """alice, with her email address confirmed (as seed_demo's members are)."""
+    return verify_email(
+        django_user_model.objects.create_user(
+            username="alice", email="alice@example.com", password="connect-demo"
+        )
     )
+
+
+@pytest.fixture
+def unverified_member(django_user_model):
+    """carol, who signed up but has not opened the confirmation link yet."""
+    from allauth.account.models import EmailAddress
+
+    user = django_user_model.objects.create_user(
+        username="carol", email="carol@example.com", password="connect-demo"
+    )
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    return user

@@ -75,6 +75,7 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
         ("PUBLIC_URL", "claims.example.com", "PUBLIC_URL must be an absolute http(s) URL"),
         ("DATABASE_URL", "nosuchdb://x", "nosuchdb"),
         ("DEBUG", "perhaps", "DEBUG"),
+        ("SIGNUP_OPEN", "maybe", "SIGNUP_OPEN must be true or false"),
         ("CONNECT_TOKEN_RATE_LIMIT", "ten", "count/seconds such as 10/60"),
         ("CONNECT_TOKEN_RATE_LIMIT", "10/0", "count/seconds such as 10/60"),
         ("CLAIMS_CHECK_RATE_LIMIT", "5/60/1", "count/seconds such as 5/60"),
@@ -103,6 +104,12 @@ def test_production_defaults(tmp_path):
         "PIPEDREAM_CONNECT_URL": "https://pipedream.com",
         "BITBADGES_API_URL": "https://api.bitbadges.io",
     }
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, True), ("false", False), ("true", True)])
+def test_signup_open_comes_from_the_environment(tmp_path, value, expected):
+    env = {**PRODUCTION, **({"SIGNUP_OPEN": value} if value is not None else {})}
+    assert read_settings(["SIGNUP_OPEN"], env, tmp_path) == {"SIGNUP_OPEN": expected}
 
 
 def test_development_without_credentials_uses_the_sandbox(tmp_path):

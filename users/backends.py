@@ -1,24 +1,19 @@
-"""Log in with a username or an email address."""
+"""Log in with a username or an email address (allauth's backend, one rule stricter)."""
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
+from allauth.account.auth_backends import AuthenticationBackend
+from allauth.account.internal.userkit import filter_users_by_email
 
 
-class UsernameOrEmailBackend(ModelBackend):
-    def authenticate(self, request, username=None, password=None, **kwargs):
-        if username is None or password is None:
+class UsernameOrEmailBackend(AuthenticationBackend):
+    """allauth's backend, except that an email shared by two members names nobody.
+
+    Sign-up keeps emails unique, but the admin can still give two members one address;
+    trying the password against each of them would let one log in as the other. A
+    verified owner wins over unverified ones (allauth's `prefer_verified`).
+    """
+
+    def _authenticate_by_email(self, email, password):
+        users = filter_users_by_email(email, prefer_verified=True, for_login=True)
+        if len(users) != 1:
             return None
-        User = get_user_model()
-        if "@" in username:
-            candidates = list(User._default_manager.filter(email__iexact=username)[:2])
-            # An email shared by two members names nobody; they must use their username.
-            user = candidates[0] if len(candidates) == 1 else None
-        else:
-            user = User._default_manager.filter(username=username).first()
-        if user is None:
-            # Run the hasher anyway so the response time does not reveal who exists.
-            User().set_password(password)
-            return None
-        if user.check_password(password) and self.user_can_authenticate(user):
-            return user
-        return None
+        return self._check_password(users[0], password)

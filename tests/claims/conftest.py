@@ -9,6 +9,7 @@ from connections import services as connections_services
 from sandbox import bitbadges as bb_sandbox
 from sandbox import catalogue
 from sandbox import services as pd_sandbox
+from tests.members import verify_email
 from users.addresses import eth_checksum
 from users.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 
@@ -67,8 +68,13 @@ def demo_claims(upstreams, apps):
 
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user(
-        username="alice", email="alice@example.com", password="connect-demo", address=ALICE_ADDRESS
+    return verify_email(
+        django_user_model.objects.create_user(
+            username="alice",
+            email="alice@example.com",
+            password="connect-demo",
+            address=ALICE_ADDRESS,
+        )
     )
 
 

@@ -622,7 +622,7 @@ def test_funnel_runs_a_constant_number_of_queries(
 def test_funnel_is_for_staff_only(client, funnel_data):
     url = reverse("admin:claims_claim_funnel")
     response = client.get(url)
-    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
     client.force_login(make_member("plain"))
     response = client.get(url)
     assert response.status_code == 302 and response.url.startswith(reverse("admin:login"))

@@ -92,7 +92,9 @@ def test_a_criterion_with_only_an_action_names_every_missing_part():
 def test_a_criterion_with_only_an_app_names_every_missing_part(github):
     errors = clean_errors(claim_for(criterion_app=github))
     assert set(errors) == {"criterion_action", "criterion_path", "criterion_comparison"}
-    assert errors["criterion_action"] == ["A criterion needs a Pipedream action key or a proxy URL."]
+    assert errors["criterion_action"] == [
+        "A criterion needs a Pipedream action key or a proxy URL."
+    ]
 
 
 def test_a_comparison_other_than_truthy_needs_a_value(github):

@@ -17,6 +17,7 @@ import time_machine
 from connections import references, selectors, services, signals
 from connections.models import App, ConnectedAccount, ConnectSession
 from connections.pipedream import ConnectToken
+from tests.members import verify_email
 
 API = "https://api.pipedream.test"
 PROJECT = "proj_test123"
@@ -192,7 +193,7 @@ def test_start_rate_limit_per_member(pd, member, github, settings, django_user_m
     assert "Try again in" in str(info.value)
     assert ConnectSession.objects.count() == 3
     # Another member is not affected.
-    bob = django_user_model.objects.create_user(username="bob", password="x")
+    bob = verify_email(django_user_model.objects.create_user(username="bob", password="x"))
     pd.post(TOKENS_URL, json=token_body("ctok_" + "3" * 32))
     services.connect_session_start(member=bob, app=github, mode="iframe")
 

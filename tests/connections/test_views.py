@@ -20,6 +20,7 @@ from tests.connections.test_pipedream_client import (
     oauth_body,
     page_body,
 )
+from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -60,8 +61,10 @@ def slack(db):
 
 @pytest.fixture
 def bob(django_user_model):
-    return django_user_model.objects.create_user(
-        username="bob", email="bob@example.com", password="connect-demo"
+    return verify_email(
+        django_user_model.objects.create_user(
+            username="bob", email="bob@example.com", password="connect-demo"
+        )
     )
 
 
@@ -181,8 +184,8 @@ def test_accounts_page_queries_do_not_grow_with_accounts(
 ):
     for i in range(count):
         make_account(member, github if i % 2 else slack, f"apn_{i}", healthy=bool(i % 3))
-    # session, member, accounts (with apps), apps
-    with django_assert_num_queries(4):
+    # session, member, accounts (with apps), apps, the member's email addresses (banner)
+    with django_assert_num_queries(5):
         response = alice_client.get("/accounts/")
     assert response.text.count("data-pipedream-id=") == count
 

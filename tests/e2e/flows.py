@@ -31,7 +31,7 @@ def site(live_server, settings, monkeypatch):
 
 def log_in(page, url, username="alice"):
     page.goto(f"{url}/login/?next=/accounts/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", "connect-demo")
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/accounts/")

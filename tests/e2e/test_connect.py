@@ -194,7 +194,7 @@ def test_emailed_link_logs_in_then_connects(site, page, member, screenshot):
     page.wait_for_url(re.compile(r".*/login/\?next=/connect/l/.*"))
     expect(page.locator("#messages")).to_contain_text("Log in as alice to connect your Slack")
     screenshot("connect-emailed-login")
-    page.fill("#id_username", "alice")
+    page.fill("#id_login", "alice")
     page.fill("#id_password", "connect-demo")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/_static/connect\.html\?.*app=slack.*"))

@@ -9,7 +9,7 @@ def test_member_logs_in_and_sees_home(live_server, page, member, screenshot):
     page.goto(f"{live_server.url}/")
     assert page.url.startswith(f"{live_server.url}/login/")
     screenshot("login")
-    page.fill("#id_username", "alice@example.com")
+    page.fill("#id_login", "alice@example.com")
     page.fill("#id_password", "connect-demo")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
@@ -19,10 +19,10 @@ def test_member_logs_in_and_sees_home(live_server, page, member, screenshot):
 
 def test_wrong_password_shows_a_message(live_server, page, member):
     page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
+    page.fill("#id_login", "alice")
     page.fill("#id_password", "wrong")
     page.click("button[type=submit]")
-    assert "correct username and password" in page.locator(".form-errors").inner_text()
+    assert "do not match" in page.locator(".form-errors").inner_text()
 
 
 def test_no_console_errors_or_csp_violations(live_server, page, member):
@@ -30,7 +30,7 @@ def test_no_console_errors_or_csp_violations(live_server, page, member):
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "alice")
+    page.fill("#id_login", "alice")
     page.fill("#id_password", "connect-demo")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")

@@ -19,25 +19,37 @@ def test_external_id_is_a_random_uuid4_and_not_the_primary_key(member, django_us
 
 @pytest.mark.parametrize("login", ["alice", "alice@example.com", "ALICE@EXAMPLE.COM"])
 def test_login_with_username_or_email(client, member, login):
-    response = client.post("/login/", {"username": login, "password": "connect-demo"})
+    response = client.post("/login/", {"login": login, "password": "connect-demo"})
     assert response.status_code == 302
     assert client.get("/").status_code == 200
 
 
 def test_wrong_password_is_refused_with_a_message(client, member):
-    response = client.post("/login/", {"username": "alice", "password": "nope"})
+    response = client.post("/login/", {"login": "alice", "password": "nope"})
     assert response.status_code == 200
-    assert b"Please enter a correct" in response.content
+    assert b"do not match" in response.content
     assert "_auth_user_id" not in client.session
 
 
 def test_email_shared_by_two_members_logs_in_nobody(client, member, django_user_model):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user=member).delete()  # nobody has confirmed it
     django_user_model.objects.create_user(
         username="alice2", email="alice@example.com", password="connect-demo"
     )
-    response = client.post("/login/", {"username": "alice@example.com", "password": "connect-demo"})
+    response = client.post("/login/", {"login": "alice@example.com", "password": "connect-demo"})
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_shared_email_names_the_member_who_confirmed_it(client, member, django_user_model):
+    django_user_model.objects.create_user(
+        username="alice2", email="alice@example.com", password="connect-demo"
+    )
+    response = client.post("/login/", {"login": "alice@example.com", "password": "connect-demo"})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(member.pk)
 
 
 def test_pages_need_login(client):
@@ -49,7 +61,7 @@ def test_pages_need_login(client):
 def test_login_does_not_redirect_off_site(client, member):
     response = client.post(
         "/login/?next=https://evil.example/steal",
-        {"username": "alice", "password": "connect-demo", "next": "https://evil.example/steal"},
+        {"login": "alice", "password": "connect-demo", "next": "https://evil.example/steal"},
     )
     assert response.status_code == 302
     assert not response["Location"].startswith("https://evil.example")

@@ -100,3 +100,16 @@ def test_without_the_sandbox_demo_claims_are_skipped(settings, monkeypatch):
     output = seed()
     assert "Demo claims skipped" in output
     assert not Claim.objects.exists()
+
+
+def test_demo_members_have_a_verified_primary_email(django_user_model):
+    from allauth.account.models import EmailAddress
+
+    seed()
+    seed()  # twice: still one row each
+    for username in ("alice", "bob", "admin"):
+        user = django_user_model.objects.get(username=username)
+        rows = list(EmailAddress.objects.filter(user=user))
+        assert [(r.email, r.verified, r.primary) for r in rows] == [
+            (f"{username}@example.com", True, True)
+        ]

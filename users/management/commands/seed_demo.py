@@ -51,6 +51,7 @@ class Command(BaseCommand):
         user.is_active = True
         user.is_staff = user.is_superuser = staff
         user.save()
+        _email_verified(user, email)
         verb = "Created" if created else "Refreshed"
         self.stdout.write(f"{verb} {'admin' if staff else 'member'} {username}")
 
@@ -88,6 +89,18 @@ class Command(BaseCommand):
         for spec in demo_claim_specs(upstream):
             claim, created = _claim_upsert(spec)
             self.stdout.write(f"{'Created' if created else 'Refreshed'} claim {claim.slug}")
+
+
+def _email_verified(user, email: str) -> None:
+    """The demo members' addresses count as confirmed (connecting needs one)."""
+    from allauth.account.models import EmailAddress
+
+    address, _ = EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    EmailAddress.objects.filter(user=user, primary=True).exclude(pk=address.pk).update(
+        primary=False
+    )
 
 
 STAR_CLAIM = {"claim_id": "5a4dbb0000000000000000000000a004", "password": "sandbox-star"}
