@@ -6,6 +6,8 @@ queues the task, so a slow upstream never holds up the request that connected an
 
 import logging
 
+from allauth.account.signals import email_confirmed
+from django.db import transaction
 from django.dispatch import receiver
 
 from connections.signals import account_connected, account_disconnected, account_health_changed
@@ -57,3 +59,17 @@ def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kw
         member=member, account_pipedream_id=pipedream_id or ""
     ):
         trigger_remove_task.enqueue(deployment.pk)
+
+
+@receiver(email_confirmed, dispatch_uid="claims.email_confirmed")
+def on_email_confirmed(sender, *, request=None, email_address=None, **kwargs):
+    """Claims that waited for a confirmed email go on by themselves."""
+    from claims import services
+
+    if email_address is None or email_address.user_id is None:
+        return
+    transaction.on_commit(
+        lambda: services.requests_for_member(
+            member=email_address.user, actor="signal: email confirmed"
+        )
+    )

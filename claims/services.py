@@ -394,6 +394,27 @@ def _account_facts(member) -> list[rules.AccountFact]:
     return rules.account_facts(ConnectedAccount.objects.filter(member=member).select_related("app"))
 
 
+def email_verified(member) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=member, verified=True).exists()
+
+
+def _email_rule(member, now) -> rules.RuleResult:
+    """Nothing is delivered to a member who has not confirmed an email address: one
+    person, one inbox, is the least a reward asks for. Confirming it checks again."""
+    verified = email_verified(member)
+    where = f" to {member.email}" if member.email else ""
+    return rules.RuleResult(
+        rule="email",
+        label="Email address confirmed",
+        passed=verified,
+        value="confirmed" if verified else "not confirmed",
+        detail="" if verified else f"Confirm your email address: we sent a link{where}.",
+        at=now.isoformat(),
+    )
+
+
 def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
     raw = (member.address or "").strip()
     if not raw:
@@ -568,6 +589,7 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
                 if identity:
                     evaluation.identity = f"{claim.criterion_app.slug}:{identity}"
     evaluation.results.append(address_rule)
+    evaluation.results.append(_email_rule(member, now))
     if not claim.is_open(now):
         if claim.starts_at and now < claim.starts_at:
             detail = f"This claim opens on {timezone.localtime(claim.starts_at):%Y-%m-%d %H:%M}."

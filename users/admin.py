@@ -1,6 +1,7 @@
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from claims.models import Completion
 from connections.models import ConnectedAccount
@@ -40,10 +41,12 @@ class CompletionInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    list_filter = (*BaseUserAdmin.list_filter, "emailaddress__verified")
     list_display = (
         "username",
         "email",
         "address",
+        "email_verified",
         "accounts",
         "completed",
         "is_staff",
@@ -67,8 +70,13 @@ class UserAdmin(BaseUserAdmin):
                 completed_count=Count(
                     "completions", filter=Q(completions__state="completed"), distinct=True
                 ),
+                verified=Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)),
             )
         )
+
+    @admin.display(description="email confirmed", boolean=True, ordering="verified")
+    def email_verified(self, obj):
+        return obj.verified
 
     @admin.display(description="accounts", ordering="account_count")
     def accounts(self, obj):

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
+from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +29,14 @@ _numbers = itertools.count(1)
 
 
 def make_member(username, **fields):
-    return get_user_model().objects.create_user(
-        # No password (unusable): hashing one per member would slow the suite for nothing.
-        username=username,
-        email=f"{username}@example.com",
-        password=None,
-        **fields,
+    return verify_email(
+        get_user_model().objects.create_user(
+            # No password (unusable): hashing one per member would slow the suite for nothing.
+            username=username,
+            email=f"{username}@example.com",
+            password=None,
+            **fields,
+        )
     )
 
 

@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
+from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,10 @@ def make_claim(github):
 @pytest.fixture
 def people(django_user_model):
     def make(*names, **fields):
-        return [django_user_model.objects.create_user(username=name, **fields) for name in names]
+        return [
+            verify_email(django_user_model.objects.create_user(username=name, **fields))
+            for name in names
+        ]
 
     return make
 

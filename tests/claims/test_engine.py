@@ -18,6 +18,7 @@ from claims import services
 from claims.models import Claim, Completion, CompletionEvent
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import ALICE_ADDRESS, random_address, run_worker
+from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,6 +53,7 @@ def test_bitbadges_claim_completes_after_connecting_github(demo_claims, alice, c
         "app:github": True,
         "healthy:github": True,
         "address": True,
+        "email": True,
     }
     path = transitions(completion)
     assert path[0] == ("", "waiting")
@@ -145,8 +147,10 @@ def test_one_github_identity_completes_a_claim_once_whoever_connected_it(
     demo_claims, alice, connect, django_user_model
 ):
     claim = demo_claims["github-builders"]
-    bob = django_user_model.objects.create_user(
-        username="bob", password="connect-demo", address=random_address()
+    bob = verify_email(
+        django_user_model.objects.create_user(
+            username="bob", password="connect-demo", address=random_address()
+        )
     )
     connect(alice, "github", "octo-pro")
     run_worker()

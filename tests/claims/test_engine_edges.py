@@ -126,3 +126,28 @@ def test_a_failure_while_checking_frees_the_upstream_identity(
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "failed" and not completion.outcome_unknown
     assert completion.upstream_identity == ""
+
+
+def test_an_unverified_member_waits_and_goes_on_once_the_email_is_confirmed(
+    demo_claims, alice, connect, client
+):
+    from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+
+    claim = only(demo_claims, "github-starter")
+    EmailAddress.objects.filter(user=alice).update(verified=False)
+    connect(alice, "github", "octo")  # (an account a sync found, say)
+    run_worker()
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state == "ineligible"
+    assert completion.reason == "Confirm your email address: we sent a link to alice@example.com."
+    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+
+    # She follows the link in the email: nothing else to do.
+    address = EmailAddress.objects.get(user=alice)
+    key = EmailConfirmationHMAC(address).key
+    client.force_login(alice)
+    response = client.post(f"/confirm-email/{key}/")
+    assert response.status_code == 302
+    run_worker()
+    completion.refresh_from_db()
+    assert completion.state == "completed", completion.reason

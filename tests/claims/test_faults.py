@@ -20,6 +20,7 @@ from django.utils import timezone
 from claims.models import Completion, CompletionEvent
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import random_address
+from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,8 +37,10 @@ def test_random_faults_end_completed_or_failed_never_twice(
     settings.PIPEDREAM_TIMEOUT = 2
     members = []
     for number in range(MEMBERS):
-        member = django_user_model.objects.create_user(
-            username=f"member{number}", password="connect-demo", address=random_address()
+        member = verify_email(
+            django_user_model.objects.create_user(
+                username=f"member{number}", password="connect-demo", address=random_address()
+            )
         )
         connect(member, "github", f"member{number}-pro")
         members.append(member)

@@ -35,6 +35,18 @@ def test_the_list_counts_accounts_and_completions_in_constant_queries(
     row = next(line for line in response.text.split("<tr") if ">alice<" in line)
     assert '<td class="field-accounts">1</td>' in row
     assert '<td class="field-completed">1</td>' in row
+    assert (
+        'class="field-email_verified"><img src="/static/admin/img/icon-no.svg" alt="False"' in row
+    )
+
+
+def test_the_list_shows_who_confirmed_an_email(admin_client, alice):
+    from tests.members import verify_email
+
+    verify_email(alice)
+    response = admin_client.get("/admin/users/user/", {"emailaddress__verified__exact": "1"})
+    row = next(line for line in response.text.split("<tr") if ">alice<" in line)
+    assert 'alt="True"' in row
 
 
 def test_search_by_address_finds_the_member(admin_client, alice):

@@ -1,0 +1,413 @@
+"""A claim's public landing page, /c/<slug>/: what a visitor reads, the one next step a
+member is shown, its two POSTs, the friendly 404, and the admin's copyable URL."""
+
+import datetime
+import html
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from claims.landing import badge_mark, landing_steps, landing_url
+from claims.models import Claim, Completion
+from connections.models import App, ConnectedAccount
+
+pytestmark = pytest.mark.django_db
+
+State = Completion.State
+ALICE_ADDRESS = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
+
+
+def url(slug: str) -> str:
+    return f"/c/{slug}/"
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+@pytest.fixture
+def github():
+    return App.objects.create(
+        slug="github", name="GitHub", enabled=True, order=1, image_url="https://x.test/gh.svg"
+    )
+
+
+@pytest.fixture
+def discord():
+    return App.objects.create(slug="discord", name="Discord", enabled=True, order=2)
+
+
+@pytest.fixture
+def make_claim():
+    def make(slug, *, apps=(), enabled=True, name=None, **fields):
+        claim = Claim(
+            slug=slug,
+            name=name or slug.replace("-", " ").title(),
+            enabled=enabled,
+            delivery="dynamic_store",
+            store_id="s",
+            **fields,
+        )
+        claim.set_store_secret("x")
+        claim.save()
+        claim.required_apps.set(apps)
+        return claim
+
+    return make
+
+
+@pytest.fixture
+def starter(make_claim, github):
+    return make_claim(
+        "github-starter",
+        apps=[github],
+        name="GitHub starter badge",
+        description="Connect a GitHub account. That is all.",
+    )
+
+
+_ids = iter(range(1, 10_000))
+
+
+def account(member, app, **fields) -> ConnectedAccount:
+    return ConnectedAccount.objects.create(
+        member=member, app=app, pipedream_id=f"apn_{next(_ids)}", **fields
+    )
+
+
+def step_of(response) -> str:
+    body = response.content.decode()
+    marker = 'data-step="'
+    start = body.index(marker) + len(marker)
+    return body[start : body.index('"', start)]
+
+
+# --- visitors ------------------------------------------------------------------------------
+
+
+def test_public_for_visitors_with_the_claim_and_what_it_needs(client, starter, github):
+    response = client.get(url("github-starter"))
+    assert response.status_code == 200
+    body = text(response)
+    assert "GitHub starter badge" in body
+    assert "Connect a GitHub account. That is all." in body
+    assert 'src="https://x.test/gh.svg"' in body
+    assert "A <strong>GitHub</strong> account" in body
+    assert 'src="data:image/svg+xml,' in body  # the generated badge mark
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_the_visitors_one_button_is_signup_with_next_and_a_login_link(client, starter):
+    body = text(client.get(url("github-starter")))
+    assert 'href="/signup/?next=/c/github-starter/">Sign up to claim it' in body
+    assert 'href="/login/?next=/c/github-starter/">I already have an account — log in' in body
+    assert "Check now" not in body
+
+
+def test_with_signup_closed_the_button_is_login(client, starter, settings):
+    settings.SIGNUP_OPEN = False
+    body = text(client.get(url("github-starter")))
+    assert 'href="/login/?next=/c/github-starter/">Log in to claim it' in body
+    assert "/signup/" not in body
+
+
+def test_criterion_words_window_and_event(client, make_claim, github):
+    now = timezone.now()
+    make_claim(
+        "builders",
+        apps=[github],
+        criterion_app=github,
+        criterion_action="github-get-current-user",
+        criterion_path="public_repos",
+        criterion_comparison="gte",
+        criterion_value="5",
+        trigger="github-new-star",
+        trigger_event_label="you star bitbadges/bitbadgesjs",
+        starts_at=now + datetime.timedelta(days=2),
+        ends_at=now + datetime.timedelta(days=9),
+    )
+    body = text(client.get(url("builders")))
+    assert "Your GitHub account: <strong class=\"criterion-words\">public_repos ≥ 5" in body
+    assert "Opens on " in body
+    assert "Closes on " in body
+    assert "We'll complete it as soon as you star bitbadges/bitbadgesjs." in body
+
+
+def test_a_worded_criterion_and_a_closed_claim(client, make_claim, github):
+    now = timezone.now()
+    make_claim(
+        "old",
+        apps=[github],
+        criterion_app=github,
+        criterion_action="a",
+        criterion_path="p",
+        criterion_comparison="truthy",
+        criterion_text="You starred bitbadges/bitbadgesjs",
+        starts_at=now - datetime.timedelta(days=9),
+        ends_at=now - datetime.timedelta(days=1),
+    )
+    body = text(client.get(url("old")))
+    assert "You starred bitbadges/bitbadgesjs" in body
+    assert "Closed on " in body
+    assert "Sign up to claim it" not in body
+
+
+# --- 404s and methods ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/c/no-such-claim/",
+        "/c/disabled/",
+        "/c/" + "a" * 500 + "/",
+        "/c/%3Cscript%3Ealert(1)%3C%2Fscript%3E/",
+        "/c/..%2F..%2Fadmin/",
+        "/c/x'%20OR%201=1--/",
+        "/c/%00/",
+    ],
+)
+def test_unknown_disabled_and_hostile_slugs_get_the_friendly_404(client, make_claim, path):
+    make_claim("disabled", enabled=False)
+    response = client.get(path)
+    assert response.status_code == 404
+    body = text(response)
+    assert 'class="topbar"' in body  # the site's look
+    assert 'href="/"' in body
+    assert "<script>alert" not in body
+
+
+def test_a_disabled_claim_is_404_for_members_too(client, make_claim, member):
+    make_claim("disabled", enabled=False)
+    client.force_login(member)
+    response = client.get(url("disabled"))
+    assert response.status_code == 404
+    assert "No such claim" in text(response)
+
+
+def test_get_only(client, starter, member):
+    assert client.post(url("github-starter")).status_code == 405
+    client.force_login(member)
+    assert client.post(url("github-starter")).status_code == 405
+    assert client.put(url("github-starter")).status_code == 405
+
+
+# --- a member's steps, in turn ------------------------------------------------------------
+
+
+def test_unverified_member_is_asked_to_confirm_the_email(client, starter, unverified_member):
+    client.force_login(unverified_member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "email"
+    body = text(response)
+    assert "Confirm your email." in body
+    assert "carol@example.com" in body
+    assert 'name="action_send"' in body and "Resend the link" in body
+    # The page polls while the member opens the link elsewhere, and shows no second banner.
+    assert 'hx-trigger="every 5s"' in body
+    assert "verify-banner" not in body
+
+
+def test_verified_member_without_address_gets_the_address_form(client, starter, member):
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "address"
+    body = text(response)
+    assert 'action="/c/github-starter/address/"' in body
+    assert "Save my address" in body
+    assert "hx-trigger" not in body
+
+
+def test_address_post_validates_and_comes_back(client, starter, member):
+    client.force_login(member)
+    bad = client.post("/c/github-starter/address/", {"address": "0x123"})
+    assert bad.status_code == 400
+    assert 'id="address-error"' in bad.content.decode()
+    member.refresh_from_db()
+    assert member.address == ""
+
+    good = client.post("/c/github-starter/address/", {"address": ALICE_ADDRESS})
+    assert good.status_code == 302 and good["Location"] == "/c/github-starter/"
+    member.refresh_from_db()
+    assert member.address == ALICE_ADDRESS
+    page = client.get(good["Location"])
+    assert step_of(page) == "connect"
+    assert "Your BitBadges address is saved." in text(page)
+
+
+def test_missing_app_is_the_connect_step_naming_it(client, starter, member, github, discord):
+    starter.required_apps.set([github, discord])
+    member.address = ALICE_ADDRESS
+    member.save()
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "connect"
+    body = text(response)
+    assert "Connect your GitHub account." in body
+    assert 'href="/connect/github/"' in body and 'data-app="github"' in body
+    assert "js/connect.js" in body
+
+    account(member, github)
+    body = text(client.get(url("github-starter")))
+    assert "Connect your Discord account." in body
+    assert 'href="/connect/discord/"' in body
+
+
+def test_an_unhealthy_account_is_the_reconnect_step(client, starter, member, github):
+    member.address = ALICE_ADDRESS
+    member.save()
+    acct = account(member, github, healthy=False, error="token revoked")
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "reconnect"
+    body = text(response)
+    assert f'href="/connect/github/?account={acct.pk}"' in body
+    assert "token revoked" in body
+
+
+def test_a_disabled_app_says_it_cannot_be_connected(client, starter, member, github):
+    github.enabled = False
+    github.save()
+    member.address = ALICE_ADDRESS
+    member.save()
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "unavailable"
+    assert "/connect/github/" not in response.content.decode()
+
+
+def test_all_set_offers_check_now_which_queues_and_comes_back(client, starter, member, github):
+    member.address = ALICE_ADDRESS
+    member.save()
+    account(member, github)
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "check"
+    assert 'action="/c/github-starter/check/"' in text(response)
+
+    checked = client.post("/c/github-starter/check/")
+    assert checked.status_code == 302 and checked["Location"] == "/c/github-starter/"
+    completion = Completion.objects.get(claim=starter, member=member)
+    assert completion.state == State.WAITING
+    page = client.get(url("github-starter"))
+    assert step_of(page) == "working"
+    assert 'hx-trigger="every 2s"' in page.content.decode()
+    # The poll gets only the progress fragment.
+    fragment = client.get(url("github-starter"), headers={"HX-Request": "true"})
+    assert fragment.content.decode().lstrip().startswith('<section id="landing-progress"')
+
+
+def test_address_saved_last_starts_the_claim(client, starter, member, github):
+    account(member, github)
+    client.force_login(member)
+    client.post("/c/github-starter/address/", {"address": ALICE_ADDRESS})
+    assert Completion.objects.get(claim=starter, member=member).state == State.WAITING
+
+
+def test_completed_and_ineligible_states(client, starter, member, github):
+    member.address = ALICE_ADDRESS
+    member.save()
+    account(member, github)
+    completion = Completion.objects.create(
+        claim=starter, member=member, state=State.INELIGIBLE, reason="Needs public_repos ≥ 5"
+    )
+    client.force_login(member)
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "check"
+    assert "Needs public_repos ≥ 5" in text(response)
+
+    completion.state = State.COMPLETED
+    completion.completed_at = timezone.now()
+    completion.save()
+    response = client.get(url("github-starter"))
+    assert step_of(response) == "completed"
+    body = text(response)
+    assert '<span class="badge ok">Completed</span>' in body
+    assert "hx-trigger" not in body
+
+
+def test_check_is_rate_limited_with_a_message(client, starter, member, settings):
+    settings.CLAIMS_CHECK_RATE_LIMIT = (1, 60)
+    client.force_login(member)
+    assert client.post("/c/github-starter/check/").status_code == 302
+    limited = client.post("/c/github-starter/check/", follow=True)
+    assert limited.redirect_chain[-1][1] == 303
+    assert "Try again in" in text(limited)
+
+
+def test_posts_need_a_login(client, starter):
+    for path in ("/c/github-starter/address/", "/c/github-starter/check/"):
+        response = client.post(path, {"address": ALICE_ADDRESS})
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert not Completion.objects.exists()
+
+
+def test_no_other_members_state_leaks(client, starter, member, github, django_user_model):
+    bob = django_user_model.objects.create_user(
+        username="bob", email="bob@example.com", password="x", address=ALICE_ADDRESS
+    )
+    account(bob, github, name="bobs-github")
+    Completion.objects.create(
+        claim=starter, member=bob, state=State.COMPLETED, reason="bob's secret reason"
+    )
+    client.force_login(member)
+    body = text(client.get(url("github-starter")))
+    assert step_of(client.get(url("github-starter"))) == "address"
+    for leak in (ALICE_ADDRESS, "bobs-github", "bob's secret reason", "bob@example.com"):
+        assert leak not in body
+    anonymous = text(Client().get(url("github-starter")))
+    for leak in (ALICE_ADDRESS, "bobs-github", "bob's secret reason", "Completed"):
+        assert leak not in anonymous
+
+
+def test_query_count_does_not_grow_with_apps_or_accounts(
+    client, make_claim, member, django_assert_max_num_queries
+):
+    member.address = ALICE_ADDRESS
+    member.save()
+    apps = [App.objects.create(slug=f"app{i}", name=f"App {i}", enabled=True) for i in range(10)]
+    make_claim("one", apps=apps[:1])
+    make_claim("ten", apps=apps)
+    for app in apps:
+        account(member, app)
+    client.force_login(member)
+    with django_assert_max_num_queries(10) as one:
+        assert client.get(url("one")).status_code == 200
+    with django_assert_max_num_queries(10) as ten:
+        assert client.get(url("ten")).status_code == 200
+    assert len(one.captured_queries) == len(ten.captured_queries)
+    anonymous = Client()
+    with django_assert_max_num_queries(3):
+        assert anonymous.get(url("ten")).status_code == 200
+
+
+# --- helpers and the admin -----------------------------------------------------------------
+
+
+def test_landing_steps_order(starter, member, github):
+    assert landing_steps(claim=starter, member=member).step == "address"
+    member.address = ALICE_ADDRESS
+    assert landing_steps(claim=starter, member=member).step == "connect"
+
+
+def test_badge_mark_escapes_the_name(make_claim):
+    claim = make_claim("x", name="<b>& co")
+    mark = badge_mark(claim)
+    assert mark.startswith("data:image/svg+xml,")
+    assert "<b>" not in mark and "%3Cb%3E" not in mark
+
+
+def test_admin_change_page_shows_the_landing_url_with_a_copy_button(
+    admin_client, starter, settings
+):
+    settings.PUBLIC_URL = "https://claims.example.com"
+    assert landing_url(starter) == "https://claims.example.com/c/github-starter/"
+    response = admin_client.get(f"/admin/claims/claim/{starter.pk}/change/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'value="https://claims.example.com/c/github-starter/"' in body
+    assert 'data-copy="#claim-landing-url"' in body
+    assert "js/copy.js" in body
+    # The add page has no URL yet, and still renders.
+    assert admin_client.get("/admin/claims/claim/add/").status_code == 200
