@@ -290,6 +290,22 @@ def address_change_allowed(*, member) -> None:
         raise TooManyChecks(retry_after)
 
 
+def address_save(*, member, form, before: str) -> tuple[str, str]:
+    """Save a valid AddressForm for `member` (whose address was `before`): unchanged is
+    said so; a change is rate-limited and re-checks the member's waiting claims. Returns
+    (message level, sentence) for the page."""
+    if form.cleaned_data["address"] == before:
+        return "info", "That is already your BitBadges address."
+    try:
+        address_change_allowed(member=member)
+    except TooManyChecks as exc:
+        member.refresh_from_db(fields=["address"])  # the form changed it in memory
+        return "error", str(exc)
+    form.save()
+    requests_for_member(member=member, actor=f"member:{member.username}")
+    return "success", "Your BitBadges address is saved. Claims waiting for it are checked again."
+
+
 def admin_retry(*, completion: Completion, admin) -> bool:
     """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
     if completion.state not in (State.FAILED, State.INELIGIBLE) or completion.member is None:

@@ -97,23 +97,8 @@ def address(request):
     before = request.user.address
     form = AddressForm(request.POST, instance=request.user)
     if form.is_valid():
-        if form.cleaned_data["address"] == before:
-            messages.info(request, "That is already your BitBadges address.")
-        else:
-            try:
-                services.address_change_allowed(member=request.user)
-            except services.TooManyChecks as exc:
-                messages.error(request, str(exc))
-                request.user.refresh_from_db(fields=["address"])  # the form changed it in memory
-            else:
-                form.save()
-                messages.success(
-                    request,
-                    "Your BitBadges address is saved. Claims waiting for it are checked again.",
-                )
-                services.requests_for_member(
-                    member=request.user, actor=f"member:{request.user.username}"
-                )
+        level, sentence = services.address_save(member=request.user, form=form, before=before)
+        messages.add_message(request, getattr(messages, level.upper()), sentence)
         if request.htmx:
             return _fragment(request, with_address=True)
         return redirect("claims:claims")

@@ -85,21 +85,8 @@ def profile_address(request):
         return render(
             request, PROFILE_TEMPLATE, _profile_context(request, address_form=form), status=400
         )
-    if form.cleaned_data["address"] == before:
-        messages.info(request, "That is already your BitBadges address.")
-        return redirect("users:profile")
-    try:
-        claims_services.address_change_allowed(member=request.user)
-    except claims_services.TooManyChecks as exc:
-        messages.error(request, str(exc))
-        return redirect("users:profile")
-    form.save()
-    messages.success(
-        request, "Your BitBadges address is saved. Claims waiting for it are checked again."
-    )
-    claims_services.requests_for_member(
-        member=request.user, actor=f"member:{request.user.username}"
-    )
+    level, sentence = claims_services.address_save(member=request.user, form=form, before=before)
+    messages.add_message(request, getattr(messages, level.upper()), sentence)
     return redirect("users:profile")
 
 
