@@ -1,8 +1,9 @@
-"""The member's claims. /claims/ is a contract (DESIGN.md §4)."""
+"""The member's claims and each claim's public landing page. /claims/ and /c/<slug>/ are
+contracts (DESIGN.md §4)."""
 
 from django.urls import path
 
-from claims import views
+from claims import landing, views
 
 app_name = "claims"
 
@@ -12,4 +13,9 @@ urlpatterns = [
     path("claims/<slug:slug>/check/", views.check_again, name="check"),
     # Pipedream's trigger deliveries (signed; verified before anything changes).
     path("claims/trigger-webhook/", views.trigger_webhook, name="trigger-webhook"),
+    # A claim's public landing page (the link in the BitBadges claim's instructions), and
+    # the two steps a member takes on it.
+    path("c/<slug:slug>/", landing.landing, name="landing"),
+    path("c/<slug:slug>/address/", landing.landing_address, name="landing-address"),
+    path("c/<slug:slug>/check/", landing.landing_check, name="landing-check"),
 ]

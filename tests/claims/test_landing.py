@@ -128,7 +128,7 @@ def test_criterion_words_window_and_event(client, make_claim, github):
         ends_at=now + datetime.timedelta(days=9),
     )
     body = text(client.get(url("builders")))
-    assert "Your GitHub account: <strong class=\"criterion-words\">public_repos ≥ 5" in body
+    assert 'Your GitHub account: <strong class="criterion-words">public_repos ≥ 5' in body
     assert "Opens on " in body
     assert "Closes on " in body
     assert "We'll complete it as soon as you star bitbadges/bitbadgesjs." in body

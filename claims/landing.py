@@ -1,0 +1,327 @@
+"""A claim's public landing page, /c/<slug>/ (DESIGN.md §4): the door from BitBadges.
+
+A visitor reads what the claim asks for and gets one button (sign up, or log in); a
+member sees their progress and the one next step: confirm the email, set the address,
+connect each required app, then the claim's own state. `landing_steps` decides it; the
+views stay thin. Everything a member sees is read for them alone.
+"""
+
+import hashlib
+import html
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from claims import services
+from claims.forms import AddressForm
+from claims.models import Claim, Completion, TriggerDeployment
+from connections.models import App, ConnectedAccount
+from users.selectors import member_email_state
+
+TEMPLATE = "claims/landing.html"
+MISSING_TEMPLATE = "404.html"
+POLL_SECONDS = 2  # a completion under way
+EMAIL_POLL_SECONDS = 5  # waiting for the member to open the confirmation link
+WATCH_POLL_SECONDS = 10  # a trigger watches for the event the member is waiting on
+MAX_SLUG_LENGTH = 80
+
+
+def landing_url(claim: Claim) -> str:
+    """The absolute landing URL, on PUBLIC_URL (it goes into BitBadges' instructions)."""
+    return settings.PUBLIC_URL + reverse("claims:landing", args=[claim.slug])
+
+
+# --- the badge mark ----------------------------------------------------------------------
+
+_HUES = (248, 262, 200, 170, 150, 28, 340, 215)
+
+
+def _initials(name: str) -> str:
+    words = [word for word in name.split() if word[:1].isalnum()]
+    letters = "".join(word[0] for word in words[:2]).upper()
+    return letters or "◆"
+
+
+def badge_mark(claim: Claim) -> str:
+    """A medal with the claim's initials, as a data: URI (the CSP allows data: images).
+
+    There is no image field; the colour comes from the slug, so each claim keeps its own.
+    """
+    hue = _HUES[hashlib.sha256(claim.slug.encode()).digest()[0] % len(_HUES)]
+    initials = html.escape(_initials(claim.name))
+    size = 40 if len(initials) < 2 else 34
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 140">'
+        "<defs>"
+        f'<linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
+        f'<stop offset="0" stop-color="hsl({hue},75%,62%)"/>'
+        f'<stop offset="1" stop-color="hsl({(hue + 30) % 360},70%,42%)"/>'
+        "</linearGradient></defs>"
+        f'<path d="M38 86 L26 136 L46 124 L58 138 L64 92 Z" fill="hsl({hue},55%,38%)"/>'
+        f'<path d="M82 86 L94 136 L74 124 L62 138 L56 92 Z" fill="hsl({hue},55%,46%)"/>'
+        '<circle cx="60" cy="58" r="54" fill="url(#g)"/>'
+        '<circle cx="60" cy="58" r="44" fill="none" stroke="#fff" stroke-opacity=".55" '
+        'stroke-width="3" stroke-dasharray="2 6" stroke-linecap="round"/>'
+        f'<text x="60" y="{58 + size * 0.36:.0f}" text-anchor="middle" font-size="{size}" '
+        'font-weight="700" fill="#fff" font-family="system-ui,-apple-system,Segoe UI,'
+        f'Roboto,Arial,sans-serif">{initials}</text>'
+        "</svg>"
+    )
+    return "data:image/svg+xml," + quote(svg, safe=",:;=/'()-.")
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+@dataclass
+class AppStatus:
+    app: App
+    state: str  # "connected", "missing", "unhealthy", "unavailable"
+    account: ConnectedAccount | None = None
+    detail: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.state == "connected"
+
+
+@dataclass
+class Progress:
+    """What one member has in place for one claim, and the one thing to do next."""
+
+    email_verified: bool
+    pending_email: str
+    address: str
+    apps: list[AppStatus]
+    completion: Completion | None
+    watching: bool = False
+    step: str = ""  # email, address, connect, reconnect, unavailable, check, working,
+    # completed, closed
+    app: AppStatus | None = None  # the app of a connect / reconnect step
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.completion.state if self.completion else "new"
+
+
+def _window(claim: Claim, now) -> dict:
+    return {
+        "opens": claim.starts_at if claim.starts_at and now < claim.starts_at else None,
+        "closes": claim.ends_at if claim.ends_at and now < claim.ends_at else None,
+        "closed": claim.ends_at if claim.ends_at and claim.ends_at <= now else None,
+    }
+
+
+def landing_steps(*, claim: Claim, member, now=None) -> Progress:
+    """The member's progress for `claim`, in a fixed number of queries.
+
+    Order: email (a Connect token needs it), address (so connecting completes at once),
+    each required app in the admin's order, then the claim's own state from the ledger.
+    """
+    now = now or timezone.now()
+    email = member_email_state(member=member)
+    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    completion = Completion.objects.filter(claim=claim, member=member).first()
+    watching = TriggerDeployment.objects.filter(
+        claim=claim, member=member, status=TriggerDeployment.Status.ACTIVE
+    ).exists()
+    apps = []
+    for app in claim.required_apps.all():
+        mine = [account for account in accounts if account.app_id == app.pk]
+        healthy = [account for account in mine if account.healthy and not account.dead]
+        if healthy:
+            apps.append(AppStatus(app, "connected", healthy[0]))
+        elif mine:
+            worst = next((account for account in mine if account.dead), mine[0])
+            apps.append(AppStatus(app, "unhealthy", worst, worst.error))
+        elif not app.enabled:
+            apps.append(AppStatus(app, "unavailable"))
+        else:
+            apps.append(AppStatus(app, "missing"))
+    progress = Progress(
+        email_verified=email.verified,
+        pending_email=email.pending,
+        address=member.address or "",
+        apps=apps,
+        completion=completion,
+        watching=watching,
+    )
+    todo = next((status for status in apps if not status.done), None)
+    if completion and completion.state == Completion.State.COMPLETED:
+        progress.step = "completed"
+    elif _window(claim, now)["closed"]:
+        progress.step = "closed"
+    elif not email.verified:
+        progress.step = "email"
+    elif not progress.address:
+        progress.step = "address"
+    elif todo is not None:
+        progress.step = {"missing": "connect", "unhealthy": "reconnect"}.get(
+            todo.state, "unavailable"
+        )
+        progress.app = todo
+    elif completion and completion.in_progress:
+        progress.step = "working"
+    else:
+        progress.step = "check"
+    progress.steps = [
+        {"label": "Email address confirmed", "done": email.verified, "key": "email"},
+        {"label": "BitBadges address set", "done": bool(progress.address), "key": "address"},
+        *(
+            {
+                "label": f"{status.app.name} connected",
+                "done": status.done,
+                "key": f"app-{status.app.slug}",
+                "app": status.app,
+                "problem": status.state == "unhealthy",
+            }
+            for status in apps
+        ),
+        {"label": "Claim completed", "done": progress.step == "completed", "key": "completed"},
+    ]
+    return progress
+
+
+# --- the views -----------------------------------------------------------------------------
+
+
+def _claim_or_none(slug: str) -> Claim | None:
+    if len(slug) > MAX_SLUG_LENGTH:
+        return None
+    return (
+        Claim.objects.enabled()
+        .select_related("criterion_app")
+        .prefetch_related(Prefetch("required_apps", queryset=App.objects.order_by("order", "name")))
+        .filter(slug=slug)
+        .first()
+    )
+
+
+def _missing(request) -> HttpResponse:
+    return render(
+        request,
+        MISSING_TEMPLATE,
+        {
+            "title": "No such claim",
+            "message": "This claim does not exist, or it is not open to anyone right now. "
+            "Check the link you followed, or ask whoever shared it.",
+        },
+        status=404,
+    )
+
+
+def _context(request, claim: Claim, *, address_form=None) -> dict:
+    now = timezone.now()
+    here = reverse("claims:landing", args=[claim.slug])
+    context = {
+        "claim": claim,
+        "badge_src": badge_mark(claim),
+        "window": _window(claim, now),
+        "apps": list(claim.required_apps.all()),
+        "here": here,
+        "next_query": quote(here, safe="/"),
+        "progress": None,
+        "polling": False,
+    }
+    if request.user.is_authenticated:
+        progress = landing_steps(claim=claim, member=request.user, now=now)
+        poll = {
+            "email": EMAIL_POLL_SECONDS,
+            "working": POLL_SECONDS,
+        }.get(progress.step)
+        if poll is None and progress.step == "check" and progress.watching:
+            poll = WATCH_POLL_SECONDS if progress.state == "ineligible" else None
+        context.update(
+            progress=progress,
+            polling=poll is not None,
+            poll_seconds=poll,
+            address_form=address_form or AddressForm(instance=request.user),
+            # The page says it in its own step: no second banner above it.
+            email_state=None,
+        )
+    return context
+
+
+@login_not_required
+@require_GET
+@never_cache
+def landing(request, slug: str):
+    """GET /c/<slug>/: public; for a member, their progress and the next step."""
+    claim = _claim_or_none(slug)
+    if claim is None:
+        return _missing(request)
+    context = _context(request, claim)
+    if request.htmx and not request.htmx.boosted:
+        return render(request, f"{TEMPLATE}#progress", context)
+    return render(request, TEMPLATE, context)
+
+
+def _back(claim: Claim, *, status: int = 302):
+    response = redirect("claims:landing", slug=claim.slug)
+    response.status_code = status
+    return response
+
+
+@require_POST
+def landing_address(request, slug: str):
+    """The address step, on the page: AddressForm's checks, then back to the claim."""
+    claim = _claim_or_none(slug)
+    if claim is None:
+        return _missing(request)
+    before = request.user.address
+    form = AddressForm(request.POST, instance=request.user)
+    if not form.is_valid():
+        request.user.refresh_from_db(fields=["address"])  # the form changed it in memory
+        context = _context(request, claim, address_form=form)
+        return render(request, TEMPLATE, context, status=400)
+    level, sentence = services.address_save(member=request.user, form=form, before=before)
+    getattr(messages, level)(request, sentence)
+    if level == "error":
+        return _back(claim, status=303)
+    progress = landing_steps(claim=claim, member=request.user)
+    if level == "success" and progress.step == "check" and progress.completion is None:
+        # Everything else was in place: the claim goes on by itself, as it would had the
+        # address come first.
+        services.completion_request(
+            claim=claim, member=request.user, actor=f"member:{request.user.username}"
+        )
+    return _back(claim)
+
+
+@require_POST
+def landing_check(request, slug: str):
+    """ "Check now": the member's Check again for this claim, then back to its page."""
+    claim = _claim_or_none(slug)
+    if claim is None:
+        return _missing(request)
+    status = 302
+    try:
+        completion = services.member_check_again(claim=claim, member=request.user)
+    except services.TooManyChecks as exc:
+        messages.error(request, str(exc))
+        status = 303
+    except services.ClaimsError as exc:
+        messages.error(request, str(exc))
+        status = 303
+    else:
+        if completion.state == Completion.State.COMPLETED:
+            messages.info(request, f"“{claim.name}” is already completed for you.")
+        else:
+            messages.success(request, "Checking now. This page updates by itself.")
+    if request.htmx:
+        html_ = render_to_string(f"{TEMPLATE}#progress", _context(request, claim), request=request)
+        html_ += render_to_string("connections/_messages.html", {"oob": True}, request=request)
+        return HttpResponse(html_)
+    return _back(claim, status=status)
