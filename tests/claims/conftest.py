@@ -5,6 +5,7 @@ import secrets
 import pytest
 from django.core.management import call_command
 
+from claims.models import Claim
 from connections import services as connections_services
 from sandbox import bitbadges as bb_sandbox
 from sandbox import catalogue
@@ -64,6 +65,28 @@ def demo_claims(upstreams, apps):
     """The seed's three demo claims (one per delivery method), keyed by slug."""
     specs = demo_claim_specs(bb_sandbox.demo_claims_ensure())
     return {spec["slug"]: _claim_upsert(spec)[0] for spec in specs}
+
+
+@pytest.fixture
+def make_claim():
+    """make_claim(slug, apps=[...], enabled=..., **fields): a claim needing no upstream
+    (dynamic store delivery, no criterion) unless the fields say otherwise."""
+
+    def make(slug, *, apps=(), enabled=True, name=None, **fields):
+        claim = Claim(
+            slug=slug,
+            name=name or slug.replace("-", " ").title(),
+            enabled=enabled,
+            delivery="dynamic_store",
+            store_id="s",
+            **fields,
+        )
+        claim.set_store_secret("x")
+        claim.save()
+        claim.required_apps.set(apps)
+        return claim
+
+    return make
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from claims.landing import badge_mark, landing_steps, landing_url
-from claims.models import Claim, Completion
+from claims.models import Completion
 from connections.models import App, ConnectedAccount
 
 pytestmark = pytest.mark.django_db
@@ -36,25 +36,6 @@ def github():
 @pytest.fixture
 def discord():
     return App.objects.create(slug="discord", name="Discord", enabled=True, order=2)
-
-
-@pytest.fixture
-def make_claim():
-    def make(slug, *, apps=(), enabled=True, name=None, **fields):
-        claim = Claim(
-            slug=slug,
-            name=name or slug.replace("-", " ").title(),
-            enabled=enabled,
-            delivery="dynamic_store",
-            store_id="s",
-            **fields,
-        )
-        claim.set_store_secret("x")
-        claim.save()
-        claim.required_apps.set(apps)
-        return claim
-
-    return make
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
 from users.addresses import eth_checksum, to_bitbadges_address
 
@@ -48,25 +48,6 @@ def bob(django_user_model):
 def alice_client(client, member):
     client.force_login(member)
     return client
-
-
-@pytest.fixture
-def make_claim():
-    def make(slug, *, apps=(), enabled=True, name=None, **fields):
-        claim = Claim(
-            slug=slug,
-            name=name or slug.replace("-", " ").title(),
-            enabled=enabled,
-            delivery="dynamic_store",
-            store_id="s",
-            **fields,
-        )
-        claim.set_store_secret("x")
-        claim.save()
-        claim.required_apps.set(apps)
-        return claim
-
-    return make
 
 
 _account_ids = iter(range(1, 10_000))
