@@ -1,0 +1,163 @@
+"""A database connection that drops mid-request never shows a member a 500.
+
+PostgreSQL restarts, a proxy cuts an idle connection, a failover moves the primary: the
+request in flight gets OperationalError (or InterfaceError) from its connection. Then:
+
+- the broken connection is closed, so the next query opens a fresh one;
+- a safe request (GET, HEAD, OPTIONS) is run once more, transparently: it wrote nothing;
+- anything else answers 503 with Retry-After and a sentence to try again (JSON for API
+  callers and webhook senders, who retry; a short page for browsers). The services write
+  inside explicit transactions, so a request cut short left nothing half-written.
+
+Another database error counts as a lost connection only when the connection no longer
+answers a trivial query (SQLite reports a connection closed under it that way); any
+other error stays what it is, a bug, and a 500.
+
+The middleware goes first in MIDDLEWARE, so the retry covers the session and
+authentication middleware too. Errors raised in the view reach `process_exception`;
+those raised by another middleware (loading the session, saving it) are seen through
+Django's got_request_exception signal, which fires before the 500 is built.
+
+Tasks use `connection_lost()` and `connection_reset()` too (claims/tasks.py,
+connections/tasks.py): a task whose connection dropped resets it and is queued again
+instead of taking the worker down with it.
+"""
+
+import html
+import logging
+import sys
+
+from django.core.signals import got_request_exception
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.dispatch import receiver
+from django.http import HttpResponse, JsonResponse
+
+logger = logging.getLogger("config.database")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_AFTER = 5  # seconds, in the 503's Retry-After
+MESSAGE = (
+    "The site lost its connection to the database for a moment. "
+    "Nothing was saved; please try again in a few seconds."
+)
+# Paths whose callers are programs (webhook senders, the Connect token script): JSON.
+JSON_PATHS = ("/connect/webhook/", "/connect/token/", "/connect/callback/", "/claims/trigger-webhook/")
+_MARK = "_database_connection_lost"
+
+
+def _usable(alias: str) -> bool:
+    connection = connections[alias]
+    if connection.connection is None:
+        return True  # closed cleanly: the next query opens a new one
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return False
+    return True
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did `exc` come from a database connection that dropped (or cannot be reached)?"""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DatabaseError):
+        return not all(_usable(conn.alias) for conn in connections.all(initialized_only=True))
+    return False
+
+
+def connection_reset() -> None:
+    """Close every connection of this thread that is broken, so the next query reconnects.
+
+    Inside an atomic block Django only marks the connection (it is closed when the block
+    ends), which is what it should be.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        try:
+            connection.close()
+        except DatabaseError:
+            # Closing a dead socket may complain; drop the handle regardless.
+            connection.connection = None
+
+
+def _wants_json(request) -> bool:
+    if request.path.startswith(JSON_PATHS) or request.content_type == "application/json":
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def unavailable_response(request) -> HttpResponse:
+    """503, Retry-After, a sentence; no template and no database needed to build it."""
+    if _wants_json(request):
+        response = JsonResponse({"error": MESSAGE}, status=503)
+    elif request.headers.get("HX-Request") == "true":
+        # htmx leaves the page as it is on a 5xx (a polling element keeps polling);
+        # the fragment is for a page that chooses to show it.
+        response = HttpResponse(
+            f'<p class="message message-error" role="alert">{html.escape(MESSAGE)}</p>',
+            status=503,
+        )
+        response["HX-Reswap"] = "none"
+    else:
+        response = HttpResponse(
+            "<!doctype html><html lang=en><meta charset=utf-8>"
+            '<meta name=viewport content="width=device-width, initial-scale=1">'
+            "<title>Try again in a moment</title>"
+            "<h1>Try again in a moment</h1>"
+            f"<p>{html.escape(MESSAGE)}</p>"
+            f'<p><a href="{html.escape(request.get_full_path())}">Try again</a></p></html>',
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseConnectionMiddleware:
+    """Retry a safe request once on a fresh connection; otherwise a friendly 503."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(request, _MARK, None):
+            return response
+        connection_reset()
+        if request.method in SAFE_METHODS:
+            logger.warning(
+                "Database connection lost during %s %s: retrying once on a new connection",
+                request.method,
+                request.path,
+            )
+            setattr(request, _MARK, None)
+            response = self.get_response(request)
+            if not getattr(request, _MARK, None):
+                return response
+            connection_reset()
+        logger.warning(
+            "Database connection lost during %s %s: answered 503", request.method, request.path
+        )
+        return unavailable_response(request)
+
+    def process_exception(self, request, exception):
+        if not connection_lost(exception):
+            return None
+        setattr(request, _MARK, exception)
+        # The middleware after this one may still use the database (saving the session):
+        # on a fresh connection, not the broken one. The answer is replaced in __call__.
+        connection_reset()
+        return HttpResponse(status=503)
+
+
+@receiver(got_request_exception, dispatch_uid="config.middleware.connection_lost")
+def _mark_connection_lost(sender, request=None, **kwargs):
+    """An exception outside the view (another middleware): mark the request if it was a
+    lost connection, so DatabaseConnectionMiddleware answers for it instead of a 500."""
+    exc = sys.exc_info()[1]
+    if request is not None and exc is not None and connection_lost(exc):
+        setattr(request, _MARK, exc)
+        connection_reset()
