@@ -9,7 +9,7 @@ Typical use::
 
     import _support as bs          # bench/ is sys.path[0] when a script there runs
 
-    parser = bs.arg_parser("Webhooks: ...")        # adds --quick, --keep-db, --workers ...
+    parser = bs.arg_parser("Webhooks: ...")        # adds --quick and --keep-db
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
 
@@ -17,8 +17,8 @@ Typical use::
                   env={"SANDBOX_FAULTS": '{"bitbadges.*": {"latency_ms": 50}}'}) as bench:
         bench.setup_django()                        # drop + create + migrate the database,
                                                     # django.setup() in this process
+                                                    # (and collectstatic into a temp dir)
         ... seed with the app's own models and services ...
-                                                    # (start_server runs collectstatic)
         bench.start_server(workers=2, threads=1)    # gunicorn; waits for /healthz
         bench.start_task_workers(2)                 # manage.py db_worker --queue-name '*'
         client_factory = lambda: bench.client(cookies={"sessionid": key})
@@ -54,7 +54,8 @@ Pieces:
   body, headers)`` return ``(status, body_bytes)``; they reconnect once if the server
   closed the connection. Not thread-safe: one per load thread.
 * Load (threads, one client each, made by ``client_factory()`` per thread;
-  ``do(client)`` performs one request and returns the status; ``do`` may take an index
+  ``do(client)`` performs one request and returns the status (or ``client.get``'s
+  ``(status, body)`` as it is); ``do`` may take an index
   as a second argument when ``indexed=True`` so each request can be distinct):
 
   - ``closed_loop(do, client_factory, *, concurrency, requests=None, duration=None,
@@ -342,7 +343,9 @@ class LoadResult:
 
 
 def _call(do, client, index, indexed):
-    return do(client, index) if indexed else do(client)
+    """One request; `do` may return a status or a (status, body) tuple."""
+    out = do(client, index) if indexed else do(client)
+    return out[0] if isinstance(out, tuple) else out
 
 
 def _one(do, client, index, indexed, result: LoadResult, lock, started_at=None) -> None:
@@ -653,10 +656,16 @@ class Bench:
         redis.Redis.from_url(self.cache_url).flushdb()
 
     def setup_django(self, migrate: bool = True) -> None:
-        """Fresh database and cache, os.environ set, django.setup(), migrations applied."""
+        """Fresh database and cache, os.environ set, django.setup(), migrations applied.
+
+        With bench.settings, static files are collected first: DEBUG is off, so
+        `static()` (templates, the sandbox catalogue's logo URLs) needs the manifest.
+        """
         step(f"database {self.db_name}: recreate and migrate")
         self.create_database()
         self.flush_cache()
+        if self.settings == "bench.settings":
+            self.collectstatic()
         os.environ.update(self.env)
         import django
 
