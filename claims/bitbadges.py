@@ -410,13 +410,16 @@ class BitBadgesClient:
             return AttemptStatus(attempt_id, pending=True, success=False, error="", address="")
         if response.status_code >= 400:
             if response.status_code == 404:
-                raise BitBadgesError(
-                    f"BitBadges has no claim status route at {self.api_url}/api/v0/claims/status/",
-                    operation=operation,
-                    status=404,
-                    hint="Check BITBADGES_API_URL",
+                raise _logged(
+                    BitBadgesError(
+                        "BitBadges has no claim status route at"
+                        f" {self.api_url}/api/v0/claims/status/",
+                        operation=operation,
+                        status=404,
+                        hint="Check BITBADGES_API_URL",
+                    )
                 )
-            raise self._error(response, operation, claim_route=True)
+            raise _logged(self._error(response, operation, claim_route=True))
         body = _parse_json(response, operation, self._secrets())
         if not isinstance(body, dict):
             raise _invalid(body, operation, "expected a JSON object")
@@ -478,11 +481,13 @@ class BitBadgesClient:
             remaining = deadline - (self._clock() - started)
             if remaining <= 0:
                 detail = f" (last error: {last_problem})" if last_problem else ""
-                raise AttemptTimeout(
-                    f"the claim attempt was still pending after {deadline:g} s{detail}",
-                    operation=OP_STATUS,
-                    attempt_id=attempt_id,
-                    hint="It may still succeed: check its status again later",
+                raise _logged(
+                    AttemptTimeout(
+                        f"the claim attempt was still pending after {deadline:g} s{detail}",
+                        operation=OP_STATUS,
+                        attempt_id=attempt_id,
+                        hint="It may still succeed: check its status again later",
+                    )
                 )
             self._sleep(min(wait, remaining))
             delay = min(cap, delay * POLL_GROWTH) if delay else min(cap, 0.5)
@@ -514,7 +519,7 @@ class BitBadgesClient:
             params={"fetchPrivateParams": "true"} if private_params else None,
         )
         if isinstance(body, dict) and "claim" in body and body["claim"] is None:
-            raise ClaimNotFound("BitBadges has no claim with this id", operation=operation)
+            raise _logged(ClaimNotFound("BitBadges has no claim with this id", operation=operation))
         claim = body.get("claim") if isinstance(body, dict) else None
         if not isinstance(claim, dict):
             raise _invalid(body, operation, "expected an object with a `claim` object")
@@ -627,16 +632,24 @@ class BitBadgesClient:
                 headers=headers,
             )
         except http_support.TransportFailure as failure:
-            raise self._transport_error(
-                failure.exc,
-                url,
-                operation,
-                failure.attempts,
-                outcome_unknown=mutating and not failure.nothing_sent,
+            raise _logged(
+                self._transport_error(
+                    failure.exc,
+                    url,
+                    operation,
+                    failure.attempts,
+                    outcome_unknown=mutating and not failure.nothing_sent,
+                )
             ) from failure.exc
         if raise_for_status and response.status_code >= 400:
-            raise self._error(
-                response, operation, claim_route=claim_route, mutating=mutating, secrets=secrets
+            raise _logged(
+                self._error(
+                    response,
+                    operation,
+                    claim_route=claim_route,
+                    mutating=mutating,
+                    secrets=secrets,
+                )
             )
         return response
 
@@ -833,23 +846,31 @@ def _parse_json(
         kind = response.headers.get("Content-Type") or "no Content-Type"
         text = response.text
         shown = repr(_redact(text[:80], secrets)) if text else "an empty body"
-        raise InvalidResponse(
-            f"expected JSON, got {kind} with {shown}",
-            operation=operation,
-            status=response.status_code,
-            body=_redact(text[:2000], secrets) or None,
-            outcome_unknown=outcome_unknown,
-            hint=_CHECK_FIRST if outcome_unknown else None,
+        raise _logged(
+            InvalidResponse(
+                f"expected JSON, got {kind} with {shown}",
+                operation=operation,
+                status=response.status_code,
+                body=_redact(text[:2000], secrets) or None,
+                outcome_unknown=outcome_unknown,
+                hint=_CHECK_FIRST if outcome_unknown else None,
+            )
         ) from None
 
 
 def _invalid(
     body: Any, operation: str, message: str, *, outcome_unknown: bool = False
 ) -> InvalidResponse:
-    return InvalidResponse(
-        message,
-        operation=operation,
-        body=_scrub(body, ()),
-        outcome_unknown=outcome_unknown,
-        hint=_CHECK_FIRST if outcome_unknown else None,
+    return _logged(
+        InvalidResponse(
+            message,
+            operation=operation,
+            body=_scrub(body, ()),
+            outcome_unknown=outcome_unknown,
+            hint=_CHECK_FIRST if outcome_unknown else None,
+        )
     )
+
+
+def _logged(exc: BitBadgesError) -> BitBadgesError:
+    return http_support.log_upstream_error(logger, "BitBadges", exc)

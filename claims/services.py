@@ -137,13 +137,43 @@ def max_attempts() -> int:
 # --- Transitions ------------------------------------------------------------------------
 
 
-def _event(completion_id: int, from_state: str, to_state: str, actor: str, details=None):
+def _event(
+    completion: Completion,
+    from_state: str,
+    to_state: str,
+    actor: str,
+    details=None,
+    *,
+    reason: str | None = None,
+):
+    """Record a transition in the ledger, and log it once with its context.
+
+    The log line carries ids, states and the member-facing reason; never the evidence,
+    the address or BitBadges' own words (those stay in the ledger, for admins).
+    """
     CompletionEvent.objects.create(
-        completion_id=completion_id,
+        completion_id=completion.pk,
         from_state=from_state,
         to_state=to_state,
         actor=actor[:200],
         details=details or {},
+    )
+    reason = completion.reason if reason is None else reason
+    logger.info(
+        "Completion %s: %s -> %s",
+        completion.pk,
+        from_state,
+        to_state,
+        extra={
+            "completion": completion.pk,
+            "claim": completion.claim_id,
+            "member": completion.member_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor": actor[:200],
+            "attempt": completion.attempts,
+            "reason": reason if to_state not in (State.WAITING, State.CHECKING) else "",
+        },
     )
 
 
@@ -178,7 +208,7 @@ def _fenced(
         if not updated:
             return False
         if current != to_state or details:
-            _event(completion.pk, current, to_state, actor, details)
+            _event(completion, current, to_state, actor, details, reason=fields.get("reason", ""))
     completion.state = to_state
     for name, value in fields.items():
         setattr(completion, name, value)
@@ -247,7 +277,7 @@ def completion_request(
         completion.rechecks = completion.rechecks + 1 if recheck else 0
         completion.recheck_at = None
         completion.save()
-        _event(completion.pk, from_state, State.WAITING, actor, {"force": force} if force else {})
+        _event(completion, from_state, State.WAITING, actor, {"force": force} if force else {})
     _enqueue(
         completion.pk, completion.next_attempt_at if completion.next_attempt_at > now else None
     )
@@ -657,7 +687,7 @@ def _take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uu
         completion.last_attempt_at = now
         completion.next_attempt_at = None
         completion.save()
-        _event(completion.pk, from_state, State.CHECKING, actor, details)
+        _event(completion, from_state, State.CHECKING, actor, details)
     return completion, token
 
 
@@ -1169,7 +1199,7 @@ def _verify_upstream(completion: Completion, token, *, actor: str) -> bool:
     )
     completion.outcome_unknown = False
     completion.delivery_reference = ""
-    _event(completion.pk, completion.state, completion.state, actor, {"verified": "not delivered"})
+    _event(completion, completion.state, completion.state, actor, {"verified": "not delivered"})
     return False
 
 

@@ -189,3 +189,32 @@ def send_with_retries(
         logger.info("%s %s %s: retry %d in %.2f s", service, method, where, attempt, delay)
         sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def log_upstream_error(logger: logging.Logger, service: str, exc: Exception) -> Exception:
+    """Log an upstream failure once, where the client raises it, and hand it back.
+
+    The exception's own text is already free of secrets (the clients redact it); the
+    line adds what a person needs to find it: service, operation, status, error class.
+    Server errors, transport failures, throttling and refused credentials are warnings;
+    other 4xx (a missing record, a rejected claim) are part of normal work. A body we
+    cannot read on a 2xx (status below 400) is the upstream's fault: a warning.
+    """
+    status = getattr(exc, "status", None)
+    serious = status is None or status < 400 or status >= 500 or status in (401, 402, 403, 429)
+    operation = getattr(exc, "operation", "") or ""
+    logger.log(
+        logging.WARNING if serious else logging.INFO,
+        "%s %s failed: %s",
+        service,
+        operation or "call",
+        exc,
+        extra={
+            "upstream": service,
+            "operation": operation,
+            "status": status,
+            "error": type(exc).__name__,
+            "outcome_unknown": bool(getattr(exc, "outcome_unknown", False)),
+        },
+    )
+    return exc

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
     "config.middleware.DatabaseConnectionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -391,14 +392,39 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # --- Logging ------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# json: one JSON object per line, for production log pipelines; plain: for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+# Request ids: ours by default; behind a proxy that sets one, name its header here
+# (as Django sees it, e.g. HTTP_X_REQUEST_ID). Every response carries X-Request-ID.
+LOG_REQUEST_ID_HEADER = env.str("LOG_REQUEST_ID_HEADER", default="") or None
+GENERATE_REQUEST_ID_IF_NOT_IN_HEADER = True
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
+# One line per request (method, URL pattern, status, member, time): on unless DEBUG.
+ACCESS_LOG = env_bool("ACCESS_LOG", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.observability.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "()": "config.observability.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -406,7 +432,12 @@ LOGGING = {
         "claims": {"level": LOG_LEVEL},
         "sandbox": {"level": LOG_LEVEL},
         "users": {"level": LOG_LEVEL},
+        "config": {"level": LOG_LEVEL},
+        "log_request_id": {"level": LOG_LEVEL},
         "django_tasks_db": {"level": LOG_LEVEL},
         "django.tasks": {"level": LOG_LEVEL},
+        # urllib3's debug lines carry whole URLs, query strings included (BitBadges'
+        # dynamic store lookup takes its dataSecret there): never below WARNING.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -63,6 +63,37 @@ def _check_tasks() -> dict:
     return result
 
 
+def _check_claims() -> dict:
+    """Completions a worker should have taken by now: how many, and the oldest's wait.
+
+    A due completion waits from its scheduled time (or, when a worker stopped while
+    holding it, from its lease's expiry). `complete_claims` and the workers take them;
+    when the oldest has waited past TASK_BACKLOG_MAX_AGE_SECONDS neither is running.
+    """
+    from django.db.models import Min
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from claims.models import Completion
+
+    now = timezone.now()
+    due = Completion.objects.due(now).filter(member__isnull=False)
+    scheduled = due.filter(state__in=[Completion.State.WAITING, Completion.State.RETRYING])
+    abandoned = due.exclude(state__in=[Completion.State.WAITING, Completion.State.RETRYING])
+    since = [
+        scheduled.aggregate(at=Min(Coalesce("next_attempt_at", "updated_at")))["at"],
+        abandoned.aggregate(at=Min(Coalesce("lease_expires_at", "updated_at")))["at"],
+    ]
+    result = {"ok": True, "due": due.count()}
+    oldest = min((at for at in since if at is not None), default=None)
+    if oldest is not None:
+        age = max(0.0, (now - oldest).total_seconds())
+        result["oldest_due_seconds"] = round(age)
+        if age > TASK_BACKLOG_MAX_AGE_SECONDS:
+            result.update(ok=False, error="completions are due and nothing is taking them")
+    return result
+
+
 def _check_upstream() -> dict:
     required = {
         "PIPEDREAM_CLIENT_ID": settings.PIPEDREAM_CLIENT_ID,
@@ -88,6 +119,7 @@ CHECKS = {
     "database": _check_database,
     "cache": _check_cache,
     "tasks": _check_tasks,
+    "claims": _check_claims,
     "upstream": _check_upstream,
 }
 

@@ -896,7 +896,7 @@ class PipedreamClient:
         if raise_for_status and response.status_code >= 400:
             # Secrets Pipedream might echo back must not reach a message or a log.
             secrets = (self._client_secret, token)
-            raise _error_from_response(response, operation, hint=hint, secrets=secrets)
+            raise _logged(_error_from_response(response, operation, hint=hint, secrets=secrets))
         return response
 
     def _send(
@@ -936,8 +936,8 @@ class PipedreamClient:
                 headers=headers,
             )
         except http_support.TransportFailure as failure:
-            raise self._transport_error(
-                failure.exc, url, operation, failure.attempts
+            raise _logged(
+                self._transport_error(failure.exc, url, operation, failure.attempts)
             ) from failure.exc
 
     @staticmethod
@@ -1051,11 +1051,13 @@ def _parse_json(response: requests.Response, operation: str, *, quote_body: bool
             shown, body = repr(_redact(text[:80])), _redact(text[:2000])
         else:
             shown, body = f"{len(text)} characters (not shown)", None
-        raise InvalidResponse(
-            f"expected JSON, got {kind} with {shown}",
-            operation=operation,
-            status=response.status_code,
-            body=body,
+        raise _logged(
+            InvalidResponse(
+                f"expected JSON, got {kind} with {shown}",
+                operation=operation,
+                status=response.status_code,
+                body=body,
+            )
         ) from None
 
 
@@ -1068,7 +1070,11 @@ def _require(body: Any, fields: tuple[str, ...], operation: str) -> None:
 
 
 def _invalid(body: Any, operation: str, message: str) -> InvalidResponse:
-    return InvalidResponse(message, operation=operation, body=_scrub(body))
+    return _logged(InvalidResponse(message, operation=operation, body=_scrub(body)))
+
+
+def _logged(exc: PipedreamError) -> PipedreamError:
+    return http_support.log_upstream_error(logger, "Pipedream", exc)
 
 
 def _parse_datetime(value: Any, body: Any, operation: str) -> datetime:
@@ -1230,10 +1236,12 @@ def _proxy_body(response: requests.Response, operation: str) -> Any:
         try:
             return response.json()
         except ValueError:
-            raise InvalidResponse(
-                f"the upstream said {kind} but sent {len(response.content)} bytes that are"
-                " not JSON (not shown)",
-                operation=operation,
-                status=response.status_code,
+            raise _logged(
+                InvalidResponse(
+                    f"the upstream said {kind} but sent {len(response.content)} bytes that"
+                    " are not JSON (not shown)",
+                    operation=operation,
+                    status=response.status_code,
+                )
             ) from None
     return response.text

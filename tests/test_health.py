@@ -13,7 +13,7 @@ def test_healthy(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "tasks", "upstream"}
+    assert set(body["checks"]) == {"database", "cache", "tasks", "claims", "upstream"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["tasks"]["backend"] == "DatabaseBackend"
     assert response["Cache-Control"].startswith("max-age=0")

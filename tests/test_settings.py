@@ -23,7 +23,8 @@ ALL_VARS = [
     "PIPEDREAM_PROJECT_ENVIRONMENT", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL",
     "BITBADGES_API_URL", "BITBADGES_API_KEY", "EMAIL_URL", "DEFAULT_FROM_EMAIL",
     "SIGNUP_OPEN", "SANDBOX", "SANDBOX_FAULTS", "CONNECT_TOKEN_RATE_LIMIT",
-    "CLAIM_SECRETS_KEYS", "CLAIMS_CHECK_RATE_LIMIT",
+    "CLAIM_SECRETS_KEYS", "CLAIMS_CHECK_RATE_LIMIT", "LOG_LEVEL", "LOG_FORMAT",
+    "ACCESS_LOG", "LOG_REQUEST_ID_HEADER",
 ]  # fmt: skip
 # What production needs besides the variable a case is about.
 PRODUCTION = {
@@ -81,6 +82,8 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
         ("CLAIMS_CHECK_RATE_LIMIT", "5/60/1", "count/seconds such as 5/60"),
         ("CLAIM_SECRETS_KEYS", "short", "at least 32 characters"),
         ("CLAIM_SECRETS_KEYS", "", "CLAIM_SECRETS_KEYS is required when DEBUG is off"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or plain"),
+        ("ACCESS_LOG", "sometimes", "ACCESS_LOG"),
     ],
 )
 def test_malformed_values_are_named(tmp_path, name, value, says):
@@ -166,3 +169,10 @@ def test_env_example_lists_every_setting():
     text = (ROOT / ".env.example").read_text()
     for name in ALL_VARS:
         assert f"{name}=" in text, f"{name} is missing from .env.example"
+
+
+def test_logs_are_json_in_production_and_plain_in_development(tmp_path):
+    production = read_settings(["LOG_FORMAT", "ACCESS_LOG"], PRODUCTION, tmp_path)
+    assert production == {"LOG_FORMAT": "json", "ACCESS_LOG": True}
+    development = read_settings(["LOG_FORMAT", "ACCESS_LOG"], {"DEBUG": "true"}, tmp_path)
+    assert development == {"LOG_FORMAT": "plain", "ACCESS_LOG": False}
