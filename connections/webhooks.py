@@ -39,10 +39,19 @@ def _refuse(event: WebhookEvent, status: int, detail: str) -> JsonResponse:
 
 
 def _parse(raw: bytes):
+    """The JSON in `raw`, or None: also for nesting too deep to parse (RecursionError)
+    and for strings no database can store (lone surrogates such as "\\ud800")."""
     try:
-        return json.loads(raw)
-    except ValueError:
+        payload = json.loads(raw)
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return None
+    return payload
+
+
+def _storable(text: str) -> str:
+    """`text` as a text column takes it: PostgreSQL refuses NUL characters."""
+    return text.replace("\x00", "\ufffd")
 
 
 def token_matches(payload: dict, session: ConnectSession) -> bool:
@@ -60,7 +69,8 @@ def webhook(request):
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    raw = request.read(MAX_BODY + 1)
+    # A body declared too large is not read at all: it is refused at once, not waited for.
+    raw = b"" if declared > MAX_BODY else request.read(MAX_BODY + 1)
     too_big = declared > MAX_BODY or len(raw) > MAX_BODY
     raw = raw[:MAX_BODY]
     payload = None if too_big else _parse(raw)
@@ -69,10 +79,10 @@ def webhook(request):
     # already spent (one use) by the time Pipedream sends this, and admins need the
     # delivery as received to judge it, so the body is kept whole.
     event = WebhookEvent.objects.create(
-        body=raw.decode("utf-8", errors="replace"),
+        body=_storable(raw.decode("utf-8", errors="replace")),
         body_digest=hashlib.sha256(raw).hexdigest(),
         content_type=request.content_type[:100] if request.content_type else "",
-        event=event_name[:50] if isinstance(event_name, str) else "",
+        event=_storable(event_name[:50]) if isinstance(event_name, str) else "",
     )
     if too_big:
         size = declared or len(raw)
