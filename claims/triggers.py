@@ -244,7 +244,8 @@ def _signature_ok(key: str, headers, body: bytes) -> str:
 def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery:
     """Store the delivery raw, verify it, and record the outcome (never raises Refused:
     the returned delivery says, and `.http_status` is the answer to give)."""
-    raw = body[:BODY_MAX].decode("utf-8", errors="replace")
+    # As text a database stores: PostgreSQL refuses NUL characters.
+    raw = body[:BODY_MAX].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     deployment = None
     try:
         if len(body) > BODY_MAX:
