@@ -42,6 +42,9 @@ Pieces:
   ``django.setup()``: after it, import models and services and seed (autocommit, as
   in a shell; the web and worker processes see each row at once).
   ``bench.manage(*args)`` runs ``manage.py`` in a subprocess with the same environment.
+  ``Bench(..., separate_sandbox=True)`` serves the sandbox (Pipedream, BitBadges) from a
+  second gunicorn, ``bench.start_sandbox_server(workers=2, threads=4)``, so upstream
+  calls made by the app (tasks, token mints) take no worker of the measured server.
   ``bench.start_server(workers, threads=1)``, ``bench.start_task_workers(k, interval=0.1)``,
   ``bench.stop_task_workers()``, ``bench.stop_server()``; logs go to ``bench.tmpdir``
   and their tail is printed if a process dies. ``bench.sql(query)`` runs SQL on the
@@ -559,6 +562,7 @@ class Bench:
         settings: str = "bench.settings",
         env: dict | None = None,
         keep_db: bool = False,
+        separate_sandbox: bool = False,
     ):
         _install_signals()
         self.load_before = load_average()
@@ -590,9 +594,24 @@ class Bench:
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
+        # The sandbox on a gunicorn of its own: the app's upstream calls then take no
+        # worker of the server being measured (Pipedream and BitBadges are elsewhere).
+        self.sandbox_port = free_port() if separate_sandbox else None
+        if self.sandbox_port:
+            sandbox_url = f"http://{self.host}:{self.sandbox_port}/sandbox"
+            self.env.update(
+                {
+                    "PIPEDREAM_API_URL": f"{sandbox_url}/pipedream",
+                    "PIPEDREAM_CONNECT_URL": f"{sandbox_url}/pipedream",
+                    "BITBADGES_API_URL": f"{sandbox_url}/bitbadges",
+                }
+            )
         if env:
             self.env.update({k: str(v) for k, v in env.items()})
         self.server: subprocess.Popen | None = None
+        self.sandbox_server: subprocess.Popen | None = None
+        self.sandbox_workers = 0
+        self.sandbox_threads = 0
         self.server_workers = 0
         self.server_threads = 1
         self.task_workers: list[subprocess.Popen] = []
@@ -714,19 +733,12 @@ class Bench:
         _live.append(proc)
         return proc
 
-    def start_server(self, workers: int = 2, threads: int = 1, timeout: float = 60.0) -> None:
-        """gunicorn config.wsgi on bench.port; returns once /healthz answers 200."""
-        if (
-            self.settings == "bench.settings"
-            and not (self.static_root / "staticfiles.json").exists()
-        ):
-            self.collectstatic()  # DEBUG off: {% static %} needs whitenoise's manifest
-        step(f"gunicorn: {workers} workers x {threads} threads on {self.base_url}")
-        args = [
+    def _gunicorn_args(self, port: int, workers: int, threads: int) -> list[str]:
+        return [
             GUNICORN,
             "config.wsgi",
             "--bind",
-            f"{self.host}:{self.port}",
+            f"{self.host}:{port}",
             "--workers",
             str(workers),
             "--threads",
@@ -738,19 +750,46 @@ class Bench:
             "--error-logfile",
             "-",
         ]
+
+    def _ensure_static(self) -> None:
+        if (
+            self.settings == "bench.settings"
+            and not (self.static_root / "staticfiles.json").exists()
+        ):
+            self.collectstatic()  # DEBUG off: {% static %} needs whitenoise's manifest
+
+    def start_sandbox_server(self, workers: int = 2, threads: int = 4) -> None:
+        """The same app on bench.sandbox_port, serving the sandbox the others call.
+
+        Only with Bench(separate_sandbox=True), which points PIPEDREAM_API_URL,
+        PIPEDREAM_CONNECT_URL and BITBADGES_API_URL of every process at it.
+        """
+        if not self.sandbox_port:
+            raise RuntimeError("Bench(separate_sandbox=True) is needed for a sandbox server")
+        self._ensure_static()
+        step(f"sandbox gunicorn: {workers} workers x {threads} threads on :{self.sandbox_port}")
+        args = self._gunicorn_args(self.sandbox_port, workers, threads)
+        self.sandbox_server = self._spawn(args, "sandbox-gunicorn.log")
+        self.sandbox_workers, self.sandbox_threads = workers, threads
+        self.wait_healthy(60.0, proc=self.sandbox_server, port=self.sandbox_port)
+
+    def start_server(self, workers: int = 2, threads: int = 1, timeout: float = 60.0) -> None:
+        """gunicorn config.wsgi on bench.port; returns once /healthz answers 200."""
+        self._ensure_static()
+        step(f"gunicorn: {workers} workers x {threads} threads on {self.base_url}")
+        args = self._gunicorn_args(self.port, workers, threads)
         self.server = self._spawn(args, "gunicorn.log")
         self.server_workers, self.server_threads = workers, threads
         self.wait_healthy(timeout)
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
+    def wait_healthy(self, timeout: float = 60.0, proc=None, port=None) -> None:
+        proc = proc or self.server
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited ({self.server.returncode}):\n{_tail(self.server.log_path)}"
-                )
-            client = self.client()
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{_tail(proc.log_path)}")
+            client = HttpClient(self.host, port or self.port)
             try:
                 status, body = client.get("/healthz")
                 if status == 200:
@@ -764,11 +803,13 @@ class Bench:
         raise RuntimeError(f"/healthz not ready after {timeout}s: {last}")
 
     def stop_server(self) -> None:
-        if self.server is not None:
-            _stop_process(self.server)
-            with contextlib.suppress(ValueError):
-                _live.remove(self.server)
-            self.server = None
+        for attr in ("server", "sandbox_server"):
+            proc = getattr(self, attr)
+            if proc is not None:
+                _stop_process(proc)
+                with contextlib.suppress(ValueError):
+                    _live.remove(proc)
+                setattr(self, attr, None)
 
     def start_task_workers(self, count: int, interval: float = 0.1) -> None:
         """`count` processes of manage.py db_worker --queue-name '*'."""
@@ -840,6 +881,11 @@ class Bench:
             info["gunicorn"] = (
                 f"{self.server_workers} workers x {self.server_threads} threads "
                 f"({'gthread' if self.server_threads > 1 else 'sync'})"
+            )
+        if self.sandbox_workers:
+            info["Sandbox server"] = (
+                f"its own gunicorn, {self.sandbox_workers} workers x {self.sandbox_threads} "
+                "threads (stands in for Pipedream and BitBadges)"
             )
         if self.task_worker_interval is not None or self.task_workers:
             info["Task workers"] = (
