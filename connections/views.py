@@ -80,7 +80,9 @@ def _request_data(request):
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            # Strings that cannot be encoded (lone surrogates) are not text to act on.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # also too deeply nested; UnicodeError too
             raise ValueError("The request body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise ValueError('The request body must be a JSON object such as {"app": "github"}.')
