@@ -28,6 +28,7 @@ the first that fires with a `status` or `malformed` decides the answer.
 import fnmatch
 import functools
 import logging
+import math
 import random
 import time
 from http import HTTPStatus
@@ -116,8 +117,10 @@ def clean_spec(spec: dict) -> dict:
             "hang_seconds": float(spec.get("hang_seconds") or 0),
             "malformed": bool(spec.get("malformed", False)),
         }
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: infinity
         raise FaultSpecError(f"Bad fault spec {spec!r}: {exc}") from exc
+    if not math.isfinite(cleaned["hang_seconds"]):
+        raise FaultSpecError(f"hang_seconds must be a number of seconds, not {spec!r}.")
     if not 0 <= cleaned["rate"] <= 1:
         raise FaultSpecError(f"rate must be between 0 and 1, not {cleaned['rate']}.")
     if cleaned["status"] is not None and not 400 <= cleaned["status"] <= 599:
