@@ -1,0 +1,319 @@
+"""Webhooks: POST /connect/webhook/ deliveries per second, with 20% duplicates.
+
+Pipedream announces each connected account with a CONNECTION_SUCCESS delivery to the
+webhook URI of the Connect token. Setup mints real Connect sessions through the app's
+own service (connections.services.connect_session_start, over HTTP to the Pipedream
+sandbox), connects an account with each token in the sandbox, and builds the body the
+sandbox itself would send (sandbox.webhooks.connection_success). One delivery in five
+is an exact replay of a recent body (what a retrying sender does).
+
+The webhook stores the delivery, checks the signed session reference and the token,
+answers 202 and leaves the re-fetch of the account to a task: task workers
+(manage.py db_worker) run throughout, as in production, and the sandbox is served by a
+gunicorn of its own, so those re-fetches take no worker of the measured server.
+
+Two measurements on gunicorn (2 workers), PostgreSQL and Redis:
+  * open loop: a fixed 100 deliveries a second for 20 s; p99 response time, measured
+    from each request's scheduled time (goal: under 50 ms);
+  * closed loop: as fast as the server answers (the maximum sustained rate).
+Afterwards, once the workers have drained the queue: every delivery was stored once,
+each distinct delivery recorded its account exactly once, and the replays changed
+nothing.
+
+    .venv/bin/python bench/bench_webhooks.py            # full run
+    .venv/bin/python bench/bench_webhooks.py --quick    # a try-out
+"""
+
+import collections
+import concurrent.futures
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _support as bs  # noqa: E402
+
+GOAL_P99_MS = 50.0
+DUPLICATE_SHARE = 0.2
+RECENT = 50  # a replay repeats one of the last RECENT distinct bodies sent
+
+
+def parse_args():
+    parser = bs.arg_parser(__doc__.split("\n", 1)[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="open loop: deliveries/s")
+    parser.add_argument("--duration", type=float, default=20.0, help="open loop: seconds")
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="closed loop: deliveries (max-rate run)"
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="closed loop: in flight")
+    parser.add_argument(
+        "--open-concurrency", type=int, default=32, help="open loop: sender threads"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes")
+    parser.add_argument("--members", type=int, default=200, help="members the sessions belong to")
+    parser.add_argument("--warmup", type=int, default=50, help="deliveries before measuring")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.requests, args.members, args.warmup = 3.0, 300, 20, 20
+    return args
+
+
+# --- Setup -----------------------------------------------------------------------------
+
+
+def seed_members(count: int):
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    from connections.services import app_upsert_from_pipedream
+    from sandbox.catalogue import get_catalogue_app
+
+    apps = [
+        app_upsert_from_pipedream(data=get_catalogue_app(slug), enabled=True, order=i)[0]
+        for i, slug in enumerate(["github", "slack", "discord", "notion"])
+    ]
+    User = get_user_model()
+    members = User.objects.bulk_create(
+        [
+            User(username=f"hook-{n:04d}", email=f"hook-{n:04d}@example.com", password="!")
+            for n in range(count)
+        ]
+    )
+    EmailAddress.objects.bulk_create(
+        [EmailAddress(user=m, email=m.email, verified=True, primary=True) for m in members]
+    )
+    return members, apps
+
+
+def make_delivery(member, app, index: int) -> tuple[str, bytes]:
+    """A Connect session minted by the app, an account connected with its token in the
+    sandbox, and the CONNECTION_SUCCESS the sandbox would send: (path?query, body)."""
+    from django.db import transaction
+
+    from connections import services
+    from sandbox import services as sandbox_services
+    from sandbox import webhooks as sandbox_webhooks
+    from sandbox.models import WebhookDelivery
+
+    session, token = services.connect_session_start(member=member, app=app, mode="iframe")
+    upstream_token = sandbox_services.connect_token_lookup(token.token)
+    with transaction.atomic():
+        account = sandbox_services.account_connect(
+            token=upstream_token, app_slug=app.slug, name=f"{member.username}-{index}"
+        )
+    delivery = sandbox_webhooks.connection_success(
+        raw_token=token.token, token=upstream_token, account=account, base_url=None
+    )
+    # We send it ourselves: the sandbox's own queue must not send it too.
+    WebhookDelivery.objects.filter(pk=delivery.pk).delete()
+    url = urlsplit(delivery.url)
+    return f"{url.path}?{url.query}", json.dumps(delivery.payload).encode()
+
+
+def make_deliveries(count: int, members, apps, threads: int = 6) -> list[tuple[str, bytes]]:
+    from django.db import connection
+
+    def one(i):
+        try:
+            return make_delivery(members[i % len(members)], apps[i % len(apps)], i)
+        finally:
+            connection.close()  # each pool thread has its own connection
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def plan(total: int, distinct: list, rng: random.Random) -> list[tuple[str, bytes]]:
+    """`total` sends: the distinct deliveries in order, with DUPLICATE_SHARE of the
+    slots replays of one of the last RECENT distinct bodies already sent."""
+    replays = round(total * DUPLICATE_SHARE)
+    marks = [True] * replays + [False] * (total - replays)
+    rng.shuffle(marks)
+    if marks and marks[0]:  # the first send cannot be a replay
+        marks[marks.index(False)] = True
+        marks[0] = False
+    fresh = iter(distinct)
+    sent, out = [], []
+    for replay in marks:
+        if replay:
+            out.append(rng.choice(sent[-RECENT:]))
+        else:
+            item = next(fresh)
+            sent.append(item)
+            out.append(item)
+    return out
+
+
+def distinct_needed(total: int) -> int:
+    return total - round(total * DUPLICATE_SHARE)
+
+
+# --- Checks ----------------------------------------------------------------------------
+
+
+def check(sent: list[tuple[str, bytes]]) -> tuple[list[dict], bool]:
+    from django.db.models import Count
+
+    from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
+
+    times_sent = collections.Counter(hashlib.sha256(body).hexdigest() for _, body in sent)
+    distinct = len(times_sent)
+    replays = len(sent) - distinct
+    events = WebhookEvent.objects.count()
+    per_digest = collections.defaultdict(collections.Counter)
+    for digest, outcome, n in WebhookEvent.objects.values_list("body_digest", "outcome").annotate(
+        n=Count("pk")
+    ):
+        per_digest[digest][outcome] += n
+    stored_right = sum(1 for d, n in times_sent.items() if sum(per_digest.get(d, {}).values()) == n)
+    recorded_once = sum(1 for d in times_sent if per_digest.get(d, {}).get("connected", 0) == 1)
+    outcomes = collections.Counter()
+    for counter in per_digest.values():
+        outcomes.update(counter)
+    accounts = ConnectedAccount.objects.count()
+    sessions_connected = ConnectSession.objects.filter(
+        status=ConnectSession.Status.CONNECTED, account__isnull=False
+    ).count()
+    rows = [
+        ("deliveries sent", len(sent), len(sent)),
+        ("  of them replays", f"{replays} ({replays / len(sent):.0%})", "20%"),
+        ("deliveries stored (one row per POST)", events, len(sent)),
+        ("distinct bodies stored as often as sent", stored_right, distinct),
+        ("distinct deliveries recorded exactly once", recorded_once, distinct),
+        ("outcome connected", outcomes.get("connected", 0), distinct),
+        ("outcome duplicate (replays: no change)", outcomes.get("duplicate", 0), replays),
+        (
+            "outcome pending/error/refused/failed",
+            sum(outcomes.get(o, 0) for o in ("pending", "error", "refused", "failed")),
+            0,
+        ),
+        ("connected accounts", accounts, distinct),
+        ("sessions connected to their account", sessions_connected, distinct),
+    ]
+    table, ok = [], True
+    for label, found, expected in rows:
+        good = found == expected or label.startswith("  of them")
+        ok &= good
+        table.append({"check": label, "found": found, "expected": expected,
+                      "": "ok" if good else "WRONG"})  # fmt: skip
+    return table, ok
+
+
+# --- Run -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = parse_args()
+    rng = random.Random(6)
+    open_total = int(args.rate * args.duration)
+    env = {"CONNECT_TOKEN_RATE_LIMIT": "1000000/60"}  # setup mints thousands of tokens
+    with bs.Bench(
+        "webhooks", redis_db=11, env=env, keep_db=args.keep_db, separate_sandbox=True
+    ) as bench:
+        bench.setup_django()
+        members, apps = seed_members(args.members)
+        bench.start_sandbox_server(workers=2, threads=4)
+
+        needed = [
+            distinct_needed(args.warmup),
+            distinct_needed(open_total),
+            distinct_needed(args.requests),
+        ]
+        bs.step(f"minting {sum(needed)} Connect sessions and their deliveries")
+        started = time.monotonic()
+        deliveries = make_deliveries(sum(needed), members, apps)
+        mint_seconds = time.monotonic() - started
+        warm_plan = plan(args.warmup, deliveries[: needed[0]], rng)
+        open_plan = plan(open_total, deliveries[needed[0] : needed[0] + needed[1]], rng)
+        closed_plan = plan(args.requests, deliveries[needed[0] + needed[1] :], rng)
+
+        bench.start_server(workers=args.workers, threads=args.threads)
+        bench.start_task_workers(args.task_workers)
+
+        def sender(sends):
+            def do(client, i):
+                path, body = sends[i]
+                return client.post(path, body)
+
+            return do
+
+        bs.step(f"warm-up: {args.warmup} deliveries")
+        bs.closed_loop(sender(warm_plan), bench.client, concurrency=4, requests=len(warm_plan),
+                       indexed=True)  # fmt: skip
+        bench.wait_tasks_done(timeout=300)
+
+        bs.step(f"open loop: {args.rate:g}/s for {args.duration:g} s")
+        opened = bs.open_loop(
+            sender(open_plan), bench.client, rate=args.rate, duration=args.duration,
+            concurrency=args.open_concurrency, indexed=True,
+        )  # fmt: skip
+        drain_open = bench.wait_tasks_done(timeout=600)
+
+        bs.step(f"closed loop: {args.requests} deliveries, {args.concurrency} in flight")
+        closed = bs.closed_loop(
+            sender(closed_plan), bench.client, concurrency=args.concurrency,
+            requests=len(closed_plan), indexed=True,
+        )  # fmt: skip
+        bs.step("waiting for the task workers to drain the queue")
+        drain_closed = bench.wait_tasks_done(timeout=900)
+        table, ok = check(warm_plan + open_plan + closed_plan)
+
+        bs.print_config(
+            bench.config(
+                **{
+                    "Deliveries": "CONNECTION_SUCCESS bodies built by the sandbox for Connect "
+                    "sessions minted by connections.services; 20% exact replays of one of "
+                    f"the last {RECENT} distinct bodies",
+                    "Setup": f"{sum(needed)} sessions for {args.members} members minted in "
+                    f"{mint_seconds:.0f} s (not measured)",
+                    "Open loop": f"{args.rate:g}/s for {args.duration:g} s ({open_total} "
+                    f"deliveries), {args.open_concurrency} sender threads, latency from the "
+                    "scheduled time",
+                    "Closed loop": f"{args.requests} deliveries, {args.concurrency} in flight",
+                    "Warm-up": f"{args.warmup} deliveries, not measured",
+                }
+            ),
+            title="Webhooks benchmark: configuration",
+        )
+        rows = [
+            opened.row(
+                f"open loop at {args.rate:g}/s",
+                **{
+                    "p99.9 ms": round(opened.p(99.9), 2),
+                    "late sends": opened.late,
+                    "queue drained after": f"{drain_open:.1f} s",
+                },
+            ),  # fmt: skip
+            closed.row(
+                f"closed loop, {args.concurrency} in flight",
+                **{
+                    "p99.9 ms": round(closed.p(99.9), 2),
+                    "late sends": "",
+                    "queue drained after": f"{drain_closed:.1f} s",
+                },
+            ),  # fmt: skip
+        ]
+        bs.print_table(rows, title="Webhooks benchmark: results (req/s = deliveries answered/s)")
+        bs.print_table(table, title="After the run (all tasks done)")
+        verdict = "met" if opened.p99 < GOAL_P99_MS else "MISSED"
+        print(
+            f"\n  p99 at {args.rate:g}/s: {opened.p99:.1f} ms (goal < {GOAL_P99_MS:g} ms: "
+            f"{verdict}); maximum sustained: {closed.rps:.0f} deliveries/s"
+        )
+        failed = sum(opened.errors.values()) + sum(closed.errors.values())
+        if failed:
+            print(f"  {failed} deliveries were not answered 2xx (see the errors column)")
+        if not ok:
+            print("  Some checks after the run are WRONG (see above)")
+        return 0 if ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
