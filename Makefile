@@ -16,11 +16,13 @@ PORT ?= 8000
 # pyproject.toml); a developer's .env is not needed for either.
 TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true
 
-.PHONY: help setup run test lint bench clean
+.PHONY: help setup run run-scaled test lint bench clean
 
 help:
 	@echo "make run    set up, migrate, seed demo data, serve web + task worker + sandbox on http://$(HOST):$(PORT)"
 	@echo "make test   set up, then check, makemigrations --check, and the whole test suite"
+	@echo "make run-scaled  the same app on PostgreSQL + Redis, 2 gunicorn processes, 2 task workers"
+	@echo "make bench  the benchmarks in bench/ (PostgreSQL, Redis, gunicorn); prints their figures"
 	@echo "make lint   ruff"
 	@echo "make clean  remove the virtual environment, database and collected static files"
 
@@ -45,6 +47,12 @@ run: setup .env
 	@echo "  Connect & Claim: http://$(HOST):$(PORT)/   (log in as alice / connect-demo; admin / connect-demo)"
 	@echo
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
+
+# Production's layout on one machine: PostgreSQL and Redis (the local services, or
+# SCALED_DATABASE_URL / SCALED_CACHE_URL), gunicorn with 2 processes, 2 db_workers and a
+# scheduler for complete_claims / recheck_claims. See README, "Running it at scale".
+run-scaled: setup
+	$(PY) scripts/run_scaled.py --host $(HOST) --port $(PORT)
 
 test: setup
 	$(TEST_ENV) $(PY) manage.py check

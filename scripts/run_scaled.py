@@ -1,0 +1,122 @@
+"""`make run-scaled`: the same app laid out as production lays it out, on one machine.
+
+PostgreSQL (DATABASE_URL) and Redis (CACHE_URL) instead of SQLite and local memory;
+gunicorn with 2 worker processes instead of runserver; 2 `db_worker` processes taking
+tasks with SELECT ... FOR UPDATE SKIP LOCKED; a scheduler running what cron would run
+(complete_claims, recheck_claims). DEBUG is off, logs are JSON, static files are served
+by whitenoise from `collectstatic`. The sandbox plays Pipedream and BitBadges.
+
+Secrets for this layout are made once and kept in .env.scaled (not committed), so that
+sessions and the claims' encrypted secrets survive a restart.
+"""
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from ensure_database import ensure  # noqa: E402
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/connect_claim_scaled"
+DEFAULT_CACHE = "redis://127.0.0.1:6379/1"
+
+
+def _env_file(path: Path) -> None:
+    if path.exists():
+        return
+    path.write_text(
+        "# Made by `make run-scaled` for its own use; keep it out of version control.\n"
+        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+        f"CLAIM_SECRETS_KEYS={secrets.token_urlsafe(40)}\n"
+    )
+    path.chmod(0o600)
+    print(f"Created {path.name} with this layout's secrets.")
+
+
+def _redis_reachable(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        return f"Cannot reach Redis at {url}: {exc}"
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--database-url", default=os.environ.get("SCALED_DATABASE_URL", DEFAULT_DATABASE)
+    )
+    parser.add_argument("--cache-url", default=os.environ.get("SCALED_CACHE_URL", DEFAULT_CACHE))
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes")
+    parser.add_argument("--env-file", type=Path, default=ROOT / ".env.scaled")
+    parser.add_argument("--fresh", action="store_true", help="drop the database first")
+    parser.add_argument(
+        "--schedule-every", type=int, default=60, help="seconds between scheduler runs"
+    )
+    args = parser.parse_args(argv)
+    if args.web_workers < 1 or args.task_workers < 1 or args.schedule_every < 1:
+        parser.error("--web-workers, --task-workers and --schedule-every must be at least 1")
+
+    problem = _redis_reachable(args.cache_url)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        if ensure(args.database_url, fresh=args.fresh):
+            print("Created the database.")
+    except Exception as exc:  # psycopg's errors name the host and what failed
+        print(f"Cannot prepare PostgreSQL at {args.database_url}: {exc}", file=sys.stderr)
+        return 1
+    _env_file(args.env_file)
+
+    public_url = f"http://{args.host}:{args.port}"
+    env = {
+        **os.environ,
+        "ENV_FILE": str(args.env_file),
+        "DEBUG": "false",
+        "SANDBOX": "true",
+        "DATABASE_URL": args.database_url,
+        "CACHE_URL": args.cache_url,
+        "PUBLIC_URL": public_url,
+        "ALLOWED_HOSTS": f"{args.host},localhost,127.0.0.1",
+        "EMAIL_URL": os.environ.get("EMAIL_URL", "consolemail://"),
+        "HOST": args.host,
+        "PORT": str(args.port),
+        "WEB_CONCURRENCY": str(args.web_workers),
+        "SCHEDULE_EVERY": str(args.schedule_every),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    for step in (
+        ["migrate", "--no-input", "-v", "0"],
+        ["collectstatic", "--no-input", "-v", "0"],
+        ["seed_demo"],
+    ):
+        subprocess.run([*manage, *step], env=env, cwd=ROOT, check=True)
+    print(
+        f"\n  Connect & Claim, scaled out: {public_url}/   (alice / connect-demo; admin / "
+        f"connect-demo)\n  {args.web_workers} gunicorn processes, {args.task_workers} task "
+        f"workers, PostgreSQL {args.database_url.rsplit('/', 1)[-1]}, Redis {args.cache_url}\n",
+        flush=True,
+    )
+    honcho = str(Path(sys.executable).parent / "honcho")
+    command = [
+        honcho, "start", "-f", str(ROOT / "Procfile.scaled"), "-c", f"worker={args.task_workers}"
+    ]  # fmt: skip
+    os.chdir(ROOT)
+    os.execve(honcho, command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
