@@ -1,18 +1,40 @@
 """Background work for claims: one completion at a time, and a sweep of what is due."""
 
+import datetime
 import logging
 
 from django.tasks import task
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
 
+# Seconds before a task whose database connection dropped runs again.
+DATABASE_RETRY_DELAY = 5
+
+
 @task()
 def completion_process_task(completion_id: int) -> str:
-    """Load the completion by id and let the engine do what is due (nothing if not)."""
-    from claims import services
+    """Load the completion by id and let the engine do what is due (nothing if not).
 
-    completion = services.completion_process(completion_id, actor="worker")
+    A database connection lost on the way is reset and the task queued again: without
+    that the request would be lost until the cron's complete_claims found it.
+    """
+    from claims import services
+    from config.middleware import connection_lost, connection_reset
+
+    try:
+        completion = services.completion_process(completion_id, actor="worker")
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+        connection_reset()
+        run_after = timezone.now() + datetime.timedelta(seconds=DATABASE_RETRY_DELAY)
+        completion_process_task.using(run_after=run_after).enqueue(completion_id)
+        logger.warning(
+            "Completion %s: database connection lost (%s); queued again", completion_id, exc
+        )
+        return "requeued: database connection lost"
     return completion.state if completion else "missing"
 
 
