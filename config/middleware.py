@@ -9,9 +9,10 @@ request in flight gets OperationalError (or InterfaceError) from its connection.
   callers and webhook senders, who retry; a short page for browsers). The services write
   inside explicit transactions, so a request cut short left nothing half-written.
 
-Another database error counts as a lost connection only when the connection no longer
-answers a trivial query (SQLite reports a connection closed under it that way); any
-other error stays what it is, a bug, and a 500.
+Another database error counts as a lost connection only when it says the connection
+was closed (SQLite reports a connection closed under it with ProgrammingError) or the
+connection no longer answers a trivial query; any other error stays what it is, a bug,
+and a 500.
 
 The middleware goes first in MIDDLEWARE, so the retry covers the session and
 authentication middleware too. Errors raised in the view reach `process_exception`;
@@ -28,7 +29,7 @@ import logging
 import sys
 
 from django.core.signals import got_request_exception
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, connections
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
@@ -41,14 +42,23 @@ MESSAGE = (
     "Nothing was saved; please try again in a few seconds."
 )
 # Paths whose callers are programs (webhook senders, the Connect token script): JSON.
-JSON_PATHS = ("/connect/webhook/", "/connect/token/", "/connect/callback/", "/claims/trigger-webhook/")
+JSON_PATHS = (
+    "/connect/webhook/",
+    "/connect/token/",
+    "/connect/callback/",
+    "/claims/trigger-webhook/",
+)
 _MARK = "_database_connection_lost"
+# What drivers say when the connection went away under them.
+CLOSED = ("closed database", "connection is closed", "connection already closed")
 
 
 def _usable(alias: str) -> bool:
     connection = connections[alias]
     if connection.connection is None:
-        return True  # closed cleanly: the next query opens a new one
+        # Nothing closes a connection in the middle of a request or a task but Django
+        # itself, after a rollback failed ("something went wrong with the connection").
+        return False
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -57,13 +67,27 @@ def _usable(alias: str) -> bool:
     return True
 
 
+def _database_error(exc: BaseException) -> bool:
+    """Django's wrapped errors, or the driver's own (raised where Django does not wrap,
+    such as a cursor closed on a dead connection)."""
+    if isinstance(exc, DatabaseError):
+        return True
+    return any(
+        isinstance(exc, conn.Database.Error) for conn in connections.all(initialized_only=True)
+    )
+
+
 def connection_lost(exc: BaseException) -> bool:
     """Did `exc` come from a database connection that dropped (or cannot be reached)?"""
-    if isinstance(exc, OperationalError | InterfaceError):
+    if not _database_error(exc):
+        return False
+    if type(exc).__name__ in ("OperationalError", "InterfaceError"):
         return True
-    if isinstance(exc, DatabaseError):
-        return not all(_usable(conn.alias) for conn in connections.all(initialized_only=True))
-    return False
+    if any(words in str(exc).lower() for words in CLOSED):
+        # SQLite's connection closed under it; Django may have reconnected already, so
+        # the probe below would find nothing wrong.
+        return True
+    return not all(_usable(conn.alias) for conn in connections.all(initialized_only=True))
 
 
 def connection_reset() -> None:
