@@ -307,11 +307,13 @@ def landing_check(request, slug: str):
     if claim is None:
         return _missing(request)
     status = 302
+    retry_after = None
     try:
         completion = services.member_check_again(claim=claim, member=request.user)
     except services.TooManyChecks as exc:
         messages.error(request, str(exc))
         status = 303
+        retry_after = exc.retry_after
     except services.ClaimsError as exc:
         messages.error(request, str(exc))
         status = 303
@@ -323,5 +325,9 @@ def landing_check(request, slug: str):
     if request.htmx:
         html_ = render_to_string(f"{TEMPLATE}#progress", _context(request, claim), request=request)
         html_ += render_to_string("connections/_messages.html", {"oob": True}, request=request)
-        return HttpResponse(html_)
-    return _back(claim, status=status)
+        response = HttpResponse(html_)
+    else:
+        response = _back(claim, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)  # for scripts; people read the message
+    return response

@@ -67,11 +67,13 @@ def check_again(request, slug: str):
     except ObjectDoesNotExist:
         raise Http404("No such claim.") from None
     status = 200
+    retry_after = None
     try:
         completion = services.member_check_again(claim=claim, member=request.user)
     except services.TooManyChecks as exc:
         messages.error(request, str(exc))
         status = 429
+        retry_after = exc.retry_after
     except services.ClaimsError as exc:
         messages.error(request, str(exc))
         status = 400
@@ -84,12 +86,15 @@ def check_again(request, slug: str):
             )
     if request.htmx:
         # 200 either way: htmx swaps only successful answers, and the message says it.
-        return _fragment(request)
-    if status == 429:
+        response = _fragment(request)
+    elif status == 429:
         response = redirect("claims:claims")
         response.status_code = 303
-        return response
-    return redirect("claims:claims")
+    else:
+        response = redirect("claims:claims")
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)  # for scripts; people read the message
+    return response
 
 
 @require_POST
