@@ -27,9 +27,11 @@ def app_fields_from_pipedream(data: dict) -> dict:
     auth_type = data.get("auth_type") or App.AuthType.NONE
     if auth_type not in App.AuthType.values:
         auth_type = App.AuthType.NONE
-    image = data.get("img_src") or ""
+    image = str(data.get("img_src") or "").strip()
     if image and not image.startswith(("http://", "https://")):
         image = urljoin(settings.PUBLIC_URL + "/", image)
+    if not image.startswith(("http://", "https://")):
+        image = ""  # javascript:, data: and the like are no logo of ours
     return {
         "name": (data.get("name") or data["name_slug"])[:200],
         "image_url": image[:500],
@@ -238,16 +240,16 @@ def connect_session_start(
         )
     except pipedream.PipedreamError as exc:
         raise _upstream(exc, f"create a Connect token for {app.slug}") from exc
-    with transaction.atomic():
-        session = ConnectSession.objects.create(
-            public_id=public_id,
-            member=member,
-            app=app,
-            mode=mode,
-            token_digest=token_digest(token.token),
-            reconnect_account=reconnect_account,
-            expires_at=token.expires_at,
-        )
+    # One INSERT, atomic by itself (no BEGIN and COMMIT round trips around it).
+    session = ConnectSession.objects.create(
+        public_id=public_id,
+        member=member,
+        app=app,
+        mode=mode,
+        token_digest=token_digest(token.token),
+        reconnect_account=reconnect_account,
+        expires_at=token.expires_at,
+    )
     logger.info("Connect session %s started (%s, %s)", public_id, app.slug, mode)
     return session, token
 
