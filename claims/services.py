@@ -189,24 +189,33 @@ def _fenced(
 ) -> bool:
     """Move the row if this worker still holds its lease and it is in `from_states`."""
     now = timezone.now()
-    with transaction.atomic():
-        current = (
-            Completion.objects.filter(pk=completion.pk, lease_token=token, state__in=from_states)
-            .values_list("state", flat=True)
-            .first()
+
+    def move(state: str) -> int:
+        return Completion.objects.filter(pk=completion.pk, lease_token=token, state=state).update(
+            state=to_state, updated_at=now, **fields
         )
-        if current is None:
-            logger.warning(
-                "Completion %s: lease lost before %s (another worker took over)",
-                completion.pk,
-                to_state,
+
+    with transaction.atomic():
+        # While this worker holds the lease, the row is in the state it last wrote: try
+        # that first (one conditional UPDATE); otherwise read what it is.
+        current = completion.state if completion.state in from_states else None
+        if current is None or not move(current):
+            current = (
+                Completion.objects.filter(
+                    pk=completion.pk, lease_token=token, state__in=from_states
+                )
+                .values_list("state", flat=True)
+                .first()
             )
-            return False
-        updated = Completion.objects.filter(
-            pk=completion.pk, lease_token=token, state=current
-        ).update(state=to_state, updated_at=now, **fields)
-        if not updated:
-            return False
+            if current is None:
+                logger.warning(
+                    "Completion %s: lease lost before %s (another worker took over)",
+                    completion.pk,
+                    to_state,
+                )
+                return False
+            if not move(current):
+                return False
         if current != to_state or details:
             _event(completion, current, to_state, actor, details, reason=fields.get("reason", ""))
     completion.state = to_state
@@ -436,10 +445,6 @@ class Evaluation:
         return [result.as_json() for result in self.results]
 
 
-def _account_facts(member) -> list[rules.AccountFact]:
-    return rules.account_facts(ConnectedAccount.objects.filter(member=member).select_related("app"))
-
-
 def email_verified(member) -> bool:
     from allauth.account.models import EmailAddress
 
@@ -604,18 +609,19 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
     """
     now = now or timezone.now()
     evaluation = Evaluation()
-    accounts = _account_facts(member)
+    # The member's accounts, read once: for the app rules and the criterion's account.
+    connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
     required = list(claim.required_apps.order_by("order", "name").values_list("slug", "name"))
-    evaluation.results.extend(rules.app_rules(required, accounts, now=now))
+    evaluation.results.extend(rules.app_rules(required, rules.account_facts(connected), now=now))
     address_rule, evaluation.address = _address_rule(member, now)
     if claim.has_criterion and evaluation.eligible:
-        account = (
-            ConnectedAccount.objects.filter(
-                member=member, app=claim.criterion_app, healthy=True, dead=False
-            )
-            .order_by("-updated_at")
-            .first()
-        )
+        # The most recently updated healthy account of the criterion's app.
+        usable = [
+            account
+            for account in connected
+            if account.app_id == claim.criterion_app_id and account.healthy and not account.dead
+        ]
+        account = max(usable, key=lambda account: account.updated_at, default=None)
         if account is None:
             evaluation.results.append(
                 rules.RuleResult(
@@ -661,7 +667,13 @@ def _take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uu
     """Lock the row; if it is due, lease it to this worker (state checking)."""
     token = uuid.uuid4()
     with transaction.atomic():
-        completion = Completion.objects.select_for_update().filter(pk=completion_id).first()
+        # The claim and the member come in the same query; only the completion is locked.
+        completion = (
+            Completion.objects.select_for_update(of=("self",))
+            .select_related("claim", "claim__criterion_app", "member")
+            .filter(pk=completion_id)
+            .first()
+        )
         if completion is None:
             return None, None
         scheduled = completion.state in (State.WAITING, State.RETRYING) and (
@@ -697,9 +709,6 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
     completion, token = _take(completion_id, actor=actor, now=now)
     if token is None:
         return completion
-    completion = Completion.objects.select_related("claim", "claim__criterion_app", "member").get(
-        pk=completion.pk
-    )
     try:
         _process(completion, token, actor=actor)
     except _LeaseLost:
