@@ -1,5 +1,7 @@
 """Admin for Pipedream Connect: apps, members' accounts, sessions (the funnel), webhooks."""
 
+import re
+
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
@@ -178,15 +180,20 @@ class ConnectSessionAdmin(ReadOnlyAdmin):
         return response
 
 
+# A Connect token in a delivery's body: its first characters are kept to tell them apart.
+CONNECT_TOKEN = re.compile(r"(ctok_[0-9A-Za-z]{4})[0-9A-Za-z_-]*")
+
+
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "event", "outcome", "session", "detail_short")
     list_filter = ("outcome", "event")
     list_select_related = ("session__member", "session__app")
     search_fields = ("body_digest", "detail")
-    # The raw body holds the Connect token. It is shown on purpose: admins need the
-    # delivery as received, and the token is spent (one use) by the time Pipedream
-    # sends the webhook. Nowhere else (detail, logs, other fields) carries it.
+    # The raw body holds the Connect token. Admins see the delivery as received, except
+    # the token, cut to its first characters: spent or not, a token is a credential, and
+    # the session (verified against its digest) says which one it was. Nowhere else
+    # (detail, logs, other fields) carries it.
     fields = (
         "received_at",
         "event",
@@ -207,7 +214,8 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def raw_body(self, event):
-        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", event.body)
+        body = CONNECT_TOKEN.sub(lambda m: m.group(1) + "…", event.body)
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", body)
 
     # Replaying changes nothing already settled, so it needs only the view permission.
     @admin.action(description="Replay (process again, show the outcome)", permissions=["view"])
