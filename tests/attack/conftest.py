@@ -10,9 +10,11 @@ and whatever a test registers with
 
 What is not searched, and why:
 - answers under /sandbox/: the sandbox is the emulated upstream; handing out tokens
-  is its job.
-- Connect tokens in the answer of POST /connect/token/: the member's own token for the
-  iframe, by design (DESIGN.md); every other secret is still searched there.
+  is its job. Likewise its models' pages in the admin, /admin/sandbox/ (sandbox mode
+  only), which show the upstream's own records.
+- Connect tokens in the answer of POST /connect/token/ and in a redirect to Pipedream's
+  hosted page (PIPEDREAM_CONNECT_URL): the member's own token, by design (DESIGN.md);
+  every other secret is still searched there.
 - records of the `sandbox` loggers: the upstream's own logs.
 
 A response of the site with status 500 also fails the test: no attack may cause one.
@@ -75,6 +77,7 @@ class Watch:
         self.responses = []  # (method, path, status, text)
         self.logs = []  # (logger, level, text)
         self.exceptions = []  # (path, text)
+        self.handoffs = []  # redirects to Pipedream's hosted page (they carry a token)
         self.issued = {}  # name -> value: tokens the sandbox handed out
         self.registered = {}  # name -> value: set by the tests
 
@@ -90,10 +93,18 @@ class Watch:
             text = ""
         else:
             text = response.content.decode("utf-8", errors="replace")
-        headers = "\n".join(f"{k}: {v}" for k, v in response.items())
         if path.startswith("/sandbox/"):
             self._harvest(text)
             return
+        if path.startswith("/admin/sandbox/"):
+            return  # the emulated upstream's own records (sandbox mode only)
+        headers = "\n".join(f"{k}: {v}" for k, v in response.items() if k != "Location")
+        location = response.get("Location", "")
+        if location.startswith(settings.PIPEDREAM_CONNECT_URL + "/"):
+            # The Connect Link hand-off: the member's own token, to Pipedream's page.
+            self.handoffs.append(location)
+        else:
+            headers += f"\nLocation: {location}"
         self.responses.append((request.method, path, response.status_code, headers + "\n" + text))
 
     def _harvest(self, text: str):
@@ -138,6 +149,10 @@ class Watch:
                     continue
                 if value in text:
                     found.append(f"{name} in the answer to {method} {path} ({status})")
+        for location in self.handoffs:
+            for name, value in secrets.items():
+                if value in location and not name.startswith("Connect token"):
+                    found.append(f"{name} in a hand-off to {location[:80]}")
         for logger_name, level, text in self.logs:
             for name, value in secrets.items():
                 if value in text:

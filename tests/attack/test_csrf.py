@@ -187,7 +187,8 @@ def test_the_same_post_with_the_token_is_accepted(member, objects):
     client.get("/claims/")
     token = client.cookies["csrftoken"].value
     response = client.post(
-        "/claims/address/", {"address": "0x8ba1f109551bD432803012645Ac136ddd64DBA72"},
+        "/claims/address/",
+        {"address": "0x8ba1f109551bD432803012645Ac136ddd64DBA72"},
         HTTP_X_CSRFTOKEN=token,
     )
     assert response.status_code == 302

@@ -4,11 +4,11 @@ return, the landing page's steps, the member pages' POSTs) is given hostile targ
 no answer ever sends the browser off-site: no Location, HX-Redirect, HX-Location or
 Refresh header, and no meta refresh, naming another host or a non-http scheme."""
 
+import datetime
 import re
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
-from django.core import signing
 from django.test import Client
 
 from claims.models import Claim
@@ -231,7 +231,7 @@ def test_connect_returns_to_login_on_site(member, world, value):
         member_pk=member.pk,
         external_id=str(member.external_id),
         app_slug="github",
-        expires_at=__import__("datetime").datetime(2100, 1, 1, tzinfo=__import__("datetime").UTC),
+        expires_at=datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC),
     )
     client = Client()
     q = query(value)
@@ -245,4 +245,3 @@ def test_connect_returns_to_login_on_site(member, world, value):
         assert_on_site(login, f"login after {path}")
         assert login["Location"].startswith(path.split("?")[0])
         client.post("/logout/")
-    assert signing  # imported for the reference types above

@@ -223,7 +223,9 @@ def signed(body: bytes, *, key=KEY, event_id="evt_1", timestamp=None) -> dict:
 
 
 def trigger_post(body: bytes, query: str, headers: dict):
-    return Client().post(f"{TRIGGER}?{query}", data=body, content_type="application/json", **headers)
+    return Client().post(
+        f"{TRIGGER}?{query}", data=body, content_type="application/json", **headers
+    )
 
 
 @pytest.mark.django_db

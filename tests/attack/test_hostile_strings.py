@@ -1,0 +1,229 @@
+"""Hostile strings from upstream, rendered everywhere.
+
+Accounts are connected the real way: alice follows the Connect Link hand-off to the
+sandbox's hosted page over HTTP, types a hostile account name there, comes back through
+/connect/done/, and the app syncs the account from the sandbox's API. The sandbox's
+control page then gives the accounts hostile health errors and hostile GitHub profiles
+(the login a criterion reads), a claim checks alice against that login (the value seen
+is kept as evidence), and the app catalogue gets a hostile app name and image URL.
+
+Every member page and fragment, and every admin changelist and change view of every
+registered model, is then read: no payload appears raw, the escaped form shows where
+the value is shown, no javascript: URL lands in an href or src, and every HTML page
+carries the project's CSP with no inline script."""
+
+import html
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import responses
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from claims.models import Claim, Completion
+from connections import services as connections_services
+from connections.models import App, ConnectedAccount
+from sandbox import catalogue
+from sandbox.models import Account as SandboxAccount
+from tests.claims.conftest import alice, apps, run_worker, upstreams  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAYLOADS = {
+    "script": "<script>alert(1)</script>",
+    "attribute": '"><img src=x onerror=alert(1)>',
+    "single quote": "'><svg onload=alert(1)>",
+    "javascript url": "javascript:alert(document.cookie)",
+    "template": "{{ 7*7 }}{% now 'Y' %}",
+    "rtl override": "\u202eexe.txt\u202c <b>rtl</b>",
+    "long": "A" * 180 + "<i>long</i>",
+    "control chars": "ctl\x07\x1b[31m<u>bell</u>\x7f",
+    "emoji": "🦄👩\u200d💻🏳️\u200d🌈 <em>emoji</em>",
+}
+SPECIAL = re.compile(r"[<>\"'&]")
+
+
+def connect_through_the_hosted_page(client: Client, app_slug: str, name: str) -> str:
+    """Alice connects an account named `name`; returns its Pipedream id."""
+    response = client.get(f"/connect/{app_slug}/")
+    assert response.status_code == 302, response.content[:300]
+    hosted = urlsplit(response["Location"])
+    assert hosted.path.endswith("/_static/connect.html")
+    response = client.post(f"{hosted.path}?{hosted.query}", {"action": "allow", "name": name})
+    assert response.status_code == 302, response.content[:500]
+    back = urlsplit(response["Location"])
+    assert back.path == "/connect/done/"
+    response = client.get(f"{back.path}?{back.query}")
+    assert response.status_code == 302 and response["Location"] == "/accounts/"
+    return SandboxAccount.objects.get(name=name.strip()[:200]).account_id
+
+
+def html_checks(response, what: str, *, shown=()):
+    """No payload raw; `shown` payloads escaped; the CSP set, no inline script."""
+    assert response.status_code == 200, f"{what}: {response.status_code}"
+    text = response.content.decode("utf-8")
+    for name, payload in PAYLOADS.items():
+        if SPECIAL.search(payload):
+            assert payload not in text, f"{what}: the {name} payload appears unescaped"
+    for payload in shown:
+        assert (
+            html.escape(payload) in text
+            or html.escape(payload, quote=False) in text
+            or (_django_escape(payload) in text)
+        ), f"{what}: {payload!r} is not shown escaped"
+    assert not re.search(
+        r"""(?:href|src|action|formaction)\s*=\s*["']?\s*javascript:""", text, re.I
+    ), f"{what}: a javascript: URL in an attribute"
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return
+    if response.get("HX-Request") or "<html" not in text:
+        return  # a fragment: its page carries the policy
+    policy = response.get("Content-Security-Policy", "")
+    assert "script-src 'self' 'nonce-" in policy, f"{what}: CSP {policy!r}"
+    assert "unsafe-inline" not in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    for tag in re.findall(r"<script\b[^>]*>", text, re.I):
+        assert "src=" in tag or f'nonce="{nonce}"' in tag, f"{what}: inline script {tag}"
+    for tag in re.findall(r"<[a-z][^>]*>", text, re.I):
+        bare = re.sub(r'"[^"]*"|\'[^\']*\'', '""', tag)  # attribute values aside
+        assert not re.search(r"\son[a-z]+\s*=", bare, re.I), f"{what}: inline handler in {tag}"
+
+
+def _django_escape(value: str) -> str:
+    from django.utils.html import escape
+
+    return str(escape(value))
+
+
+@pytest.fixture
+def hostile_world(upstreams, apps, alice, settings, staff, watch):  # noqa: F811
+    settings.CONNECT_TOKEN_RATE_LIMIT = (100, 60)
+    watch.secret("the claim's store secret", "store-secret-hostile-9c1e")
+    member = Client()
+    member.force_login(alice)
+    ids = {}
+    for name, payload in PAYLOADS.items():
+        ids[name] = connect_through_the_hosted_page(member, "github", payload)
+    assert ConnectedAccount.objects.filter(member=alice).count() == len(PAYLOADS)
+
+    # The upstream turns hostile: errors and profiles set on the sandbox's control page.
+    control = Client()
+    control.force_login(staff)
+    names = list(PAYLOADS.values())
+    for number, account_id in enumerate(ids.values()):
+        upstream = SandboxAccount.objects.get(account_id=account_id)
+        if number % 2:
+            response = control.post(
+                f"/sandbox/accounts/{upstream.pk}/health",
+                {"state": "unhealthy", "error": names[number]},
+            )
+            assert response.status_code == 302
+        response = control.post(
+            f"/sandbox/accounts/{upstream.pk}/profile",
+            {"profile": json.dumps({"login": names[number]})},
+        )
+        assert response.status_code == 302
+    # The sync reads them back over HTTP.
+    from django.core.management import call_command
+
+    call_command("sync_accounts", user="alice", verbosity=0)
+
+    # A hostile app in the catalogue (as sync_apps records Pipedream's answer).
+    connections_services.app_upsert_from_pipedream(
+        data={
+            **catalogue.get_catalogue_app("slack"),
+            "name": PAYLOADS["attribute"],
+            "img_src": "javascript:alert(1)",
+            "description": PAYLOADS["script"],
+        },
+        enabled=True,
+    )
+
+    # A claim reading the GitHub login: the value seen is each hostile login.
+    claim = Claim(
+        slug="hostile",
+        name=PAYLOADS["script"],
+        description=PAYLOADS["attribute"],
+        enabled=True,
+        delivery="dynamic_store",
+        store_id="s",
+        criterion_app=apps["github"],
+        criterion_proxy_url="https://api.github.com/user",
+        criterion_path="login",
+        criterion_comparison="eq",
+        criterion_value=PAYLOADS["template"] + "-nobody",
+    )
+    claim.set_store_secret("store-secret-hostile-9c1e")
+    claim.full_clean()
+    claim.save()
+    claim.required_apps.set([apps["github"], App.objects.get(slug="slack")])
+    assert member.post(f"/claims/{claim.slug}/check/").status_code == 302
+    run_worker()
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state in ("ineligible", "failed", "waiting"), completion.state
+    return {"member": member, "staff": control, "claim": claim, "alice": alice}
+
+
+def test_hostile_strings_are_escaped_in_every_member_page(hostile_world):
+    member, claim = hostile_world["member"], hostile_world["claim"]
+    names = list(PAYLOADS.values())
+    pages = {
+        "/accounts/": names,
+        "/claims/": [],
+        "/profile/": [],
+        "/email/": [],
+        f"/c/{claim.slug}/": [PAYLOADS["script"]],
+        "/": [],
+    }
+    for path, shown in pages.items():
+        html_checks(member.get(path), path, shown=[s.strip() for s in shown])
+        html_checks(member.get(path, HTTP_HX_REQUEST="true"), f"htmx {path}")
+    for account in ConnectedAccount.objects.filter(member=hostile_world["alice"]):
+        path = f"/accounts/{account.pk}/disconnect/"
+        html_checks(member.get(path), path, shown=[account.name])
+        html_checks(member.get(path, HTTP_HX_REQUEST="true"), f"htmx {path}")
+    # The landing page as a visitor.
+    html_checks(Client().get(f"/c/{claim.slug}/"), "anonymous landing")
+    # The evidence kept for the member holds the hostile logins, escaped on the page.
+    completion = Completion.objects.get(claim=claim)
+    evidence = str(completion.evidence) + completion.reason
+    assert any(payload[:20] in evidence for payload in names), evidence[:500]
+
+
+def test_hostile_strings_are_escaped_in_every_admin_view(hostile_world):
+    staff = hostile_world["staff"]
+    seen = 0
+    for model in admin.site._registry:
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        changelist = reverse(f"{prefix}_changelist")
+        html_checks(staff.get(changelist), changelist)
+        html_checks(staff.get(changelist, {"q": PAYLOADS["attribute"]}), f"{changelist} search")
+        for pk in model._default_manager.order_by("-pk").values_list("pk", flat=True)[:12]:
+            change = reverse(f"{prefix}_change", args=[pk])
+            html_checks(staff.get(change), change)
+            seen += 1
+    assert seen > 20
+    accounts = staff.get(reverse("admin:connections_connectedaccount_changelist"))
+    html_checks(accounts, "accounts changelist", shown=[PAYLOADS["script"]])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hostile_upstream_error_messages_are_escaped(upstreams, apps, alice, settings):  # noqa: F811
+    """Pipedream refusing a token with a hostile error: the member's message escapes it."""
+    member = Client()
+    member.force_login(alice)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(f"{upstreams.url}/sandbox/pipedream/v1/oauth")
+        mock.add(
+            responses.POST,
+            re.compile(r".*/v1/connect/[^/]+/tokens$"),
+            json={"error": PAYLOADS["attribute"] + PAYLOADS["script"]},
+            status=400,
+        )
+        response = member.get("/connect/github/", follow=True)
+    html_checks(response, "connect refused")
+    token = member.post("/connect/token/", {"app": "github"})
+    assert token.status_code in (200, 400, 502, 503)
