@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from claims import rules
 from claims.models import Claim, Completion, TriggerDeployment
-from connections.models import App, ConnectedAccount
+from connections.models import ConnectedAccount
 
 
 @dataclass
@@ -44,14 +44,18 @@ class ClaimRow:
 
 
 def _requirements(
-    claim: Claim, accounts: list[ConnectedAccount], completion, member
+    claim: Claim,
+    required: list[tuple[str, str]],
+    facts: list[rules.AccountFact],
+    completion,
+    member,
+    now,
 ) -> list[Requirement]:
-    """What the member can see without any upstream call: their accounts and the last
-    evidence recorded for the criterion."""
+    """What the member can see without any upstream call: their accounts (as facts) and
+    the last evidence recorded for the criterion. `required`: the claim's (slug, name)
+    of each required app, in the apps' order."""
     rows = []
-    facts = rules.account_facts(accounts)
-    required = [(app.slug, app.name) for app in claim.required_apps.all()]
-    results = rules.app_rules(required, facts, now=timezone.now())
+    results = rules.app_rules(required, facts, now=now)
     for slug, name in required:
         # The same rules the engine checks, shown one line per app.
         mine = [result for result in results if result.rule.split(":", 1)[1] == slug]
@@ -102,24 +106,46 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     claims = (
         Claim.objects.enabled()
         .select_related("criterion_app")
-        .prefetch_related(Prefetch("required_apps", queryset=App.objects.order_by("order", "name")))
+        # Whether an active trigger deployment watches this claim for the member.
+        .annotate(
+            watched=Exists(
+                TriggerDeployment.objects.filter(
+                    claim=OuterRef("pk"), member=member, status=TriggerDeployment.Status.ACTIVE
+                )
+            )
+        )
         .order_by("name", "pk")
     )
     completions = {
         completion.claim_id: completion for completion in Completion.objects.filter(member=member)
     }
-    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
-    watched = set(
-        TriggerDeployment.objects.filter(
-            member=member, status=TriggerDeployment.Status.ACTIVE
-        ).values_list("claim_id", flat=True)
+    claims = list(claims)
+    # The required apps of every claim in one query, as (slug, name) in the apps' order.
+    required = {claim.pk: [] for claim in claims}
+    links = (
+        Claim.required_apps.through.objects.filter(claim_id__in=required)
+        .order_by("app__order", "app__name")
+        .values_list("claim_id", "app__slug", "app__name")
     )
+    for claim_id, slug, name in links:
+        required[claim_id].append((slug, name))
+    # What the rules need of the member's accounts (the same facts the engine uses),
+    # read as plain values: once for all the claims.
+    facts = [
+        rules.AccountFact(app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error)
+        for slug, name, healthy, dead, error in ConnectedAccount.objects.filter(
+            member=member
+        ).values_list("app__slug", "app__name", "healthy", "dead", "error")
+    ]
+    now = timezone.now()
     return [
         ClaimRow(
             claim=claim,
             completion=completions.get(claim.pk),
-            requirements=_requirements(claim, accounts, completions.get(claim.pk), member),
-            watching=claim.pk in watched,
+            requirements=_requirements(
+                claim, required[claim.pk], facts, completions.get(claim.pk), member, now
+            ),
+            watching=claim.watched,
         )
         for claim in claims
     ]

@@ -6,6 +6,7 @@ plain requests get a redirect and htmx requests the refreshed fragment. JSON vie
 (the token and the iframe callback) answer every failure with {"error": sentence}.
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -13,11 +14,14 @@ import math
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,6 +32,8 @@ from connections.models import ConnectSession
 logger = logging.getLogger("connections.views")
 
 ACCOUNTS_TEMPLATE = "connections/accounts.html"
+# Seconds a rendered accounts list stays in the cache (keyed by its content).
+ACCOUNTS_HTML_CACHE_SECONDS = 600
 # A token request is a slug and a number; anything much bigger is not one.
 MAX_JSON_BODY = 16 * 1024
 
@@ -101,21 +107,63 @@ def _member_account(member, raw):
         raise Http404("No such account.") from None
 
 
+def _url_for_each(name: str, placeholder):
+    """`reverse(name, args=[value])` for many values at the cost of one reverse()."""
+    before, after = reverse(name, args=[placeholder]).split(str(placeholder), 1)
+    return lambda value: f"{before}{value}{after}"
+
+
 def _accounts_context(member) -> dict:
     accounts = list(selectors.accounts_for_member(member=member))
+    apps = list(selectors.apps_available(member=member))
+    # The page links every account and app: one reverse() per URL name, not per link.
+    connect_url = _url_for_each("connections:connect", "app_slug_")
+    disconnect_url = _url_for_each("connections:disconnect", 987654321)
+    for account in accounts:
+        account.connect_url = connect_url(account.app.slug)
+        account.disconnect_url = disconnect_url(account.pk)
+    for app in apps:
+        app.connect_url = connect_url(app.slug)
     return {
         "accounts": accounts,
-        "apps": list(selectors.apps_available(member=member)),
+        "apps": apps,
         "unhealthy_count": sum(1 for account in accounts if account.needs_reconnect),
         "connected_app_ids": {account.app_id for account in accounts},
     }
 
 
+def _row(obj) -> tuple:
+    return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
+
+
+def _accounts_html(request, context: dict) -> str:
+    """The accounts list (the template's `accounts` partial), rendered once per content.
+
+    Rendering twenty accounts and the app grid is most of the page's cost, and the list
+    changes rarely. The cache key digests everything the partial can show: every field
+    of each account, of its app and of each app offered, the template's source, the
+    language and the time zone. Other content, another key: an entry is never stale.
+    (The partial holds nothing request-specific, such as a CSRF token.)
+    """
+    template = get_template(ACCOUNTS_TEMPLATE)
+    content = (
+        getattr(getattr(template, "template", None), "source", ACCOUNTS_TEMPLATE),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        [(_row(account), _row(account.app)) for account in context["accounts"]],
+        [_row(app) for app in context["apps"]],
+    )
+    key = "accounts-html:" + hashlib.sha256(repr(content).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(f"{ACCOUNTS_TEMPLATE}#accounts", context, request=request)
+        cache.set(key, html, ACCOUNTS_HTML_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 (our own template's output)
+
+
 def _accounts_fragment(request, *, status: int = 200):
     """The accounts list for htmx, with the messages swapped out of band."""
-    html = render_to_string(
-        f"{ACCOUNTS_TEMPLATE}#accounts", _accounts_context(request.user), request=request
-    )
+    html = _accounts_html(request, _accounts_context(request.user))
     html += render_to_string("connections/_messages.html", {"oob": True}, request=request)
     return HttpResponse(html, status=status)
 
@@ -135,10 +183,10 @@ def _problem_page(request, *, status: int, title: str, message: str, **extra):
 @require_GET
 def accounts(request):
     """The member's connected accounts and the apps they may connect."""
-    template = ACCOUNTS_TEMPLATE
     if request.htmx and not request.htmx.boosted:
         return _accounts_fragment(request)
-    return render(request, template, _accounts_context(request.user))
+    context = _accounts_context(request.user)
+    return render(request, ACCOUNTS_TEMPLATE, {"accounts_html": _accounts_html(request, context)})
 
 
 @require_http_methods(["GET", "POST"])
