@@ -288,6 +288,14 @@ def worker_main(out: str) -> None:
 # --- The run -------------------------------------------------------------------------------
 
 
+def python_speed() -> str:
+    """How fast this machine runs plain Python, to read the CPU figures against."""
+    import timeit
+
+    best = min(timeit.repeat("sum(range(1000))", number=20000, repeat=5)) / 20000
+    return f"sum(range(1000)) in {best * 1e6:.1f} us (best of 5; compare machines with it)"
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -451,6 +459,7 @@ def run(bench, args, claim, bb_claim_id, addresses) -> int:
                 "SANDBOX_BITBADGES_ATTEMPT_DELAY": f"{args.attempt_delay:g} s",
                 "CLAIMS_POLL_INTERVAL": f"{args.poll_interval:g} s",
                 "Sandboxes": f"served by the gunicorn above ({bench.base_url})",
+                "Python speed check": python_speed(),
                 "Our time, CPU": "workers' utime + stime (/proc/<pid>/stat) over the run",
                 "Our time, wall": "workers' wall time over the run minus every upstream "
                 "call (connect to last body byte) and every sleep they measured",
@@ -503,6 +512,10 @@ def run(bench, args, claim, bb_claim_id, addresses) -> int:
                 "value": round(ours_wall * 1000, 2),
             },
             {"": "  of which in completion_process (ms)", "value": round(engine * 1000, 2)},
+            {
+                "": "DB queries per completion (everything the workers ran)",
+                "value": round(sum(r["queries"] for r in records) / max(1, completed), 1),
+            },
             {
                 "": "DB queries per completion (in completion_process)",
                 "value": round(queries / max(1, completed), 1),

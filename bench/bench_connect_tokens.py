@@ -235,6 +235,7 @@ def run(bench, args, members, per_member, limit) -> int:
                 f"default, left on): {len(members)} members, {per_member} mints each at most",
                 "Counting": "a counting adapter on the Pipedream client's session "
                 "(bench/_wire.py), checked against the sandbox's issued tokens",
+                "Python speed check": python_speed(),
                 "Our time": "request total minus that request's upstream time (measured in "
                 "the same thread, connect to last body byte)",
             }
@@ -295,6 +296,14 @@ def run(bench, args, members, per_member, limit) -> int:
     print(f"\n  {minted} tokens in {elapsed:.1f} s ({minted / elapsed:.0f} mints/s overall).")
     # A missed goal is a figure, not a crash; a refused mint or a miscount is a failure.
     return 0 if minted == args.mints and wire_matches else 1
+
+
+def python_speed() -> str:
+    """How fast this machine runs plain Python, to read the CPU figures against."""
+    import timeit
+
+    best = min(timeit.repeat("sum(range(1000))", number=20000, repeat=5)) / 20000
+    return f"sum(range(1000)) in {best * 1e6:.1f} us (best of 5; compare machines with it)"
 
 
 def _row(label: str, seconds: list[float]) -> dict:
