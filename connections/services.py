@@ -33,9 +33,9 @@ def app_fields_from_pipedream(data: dict) -> dict:
     if not image.startswith(("http://", "https://")):
         image = ""  # javascript:, data: and the like are no logo of ours
     return {
-        "name": (data.get("name") or data["name_slug"])[:200],
+        "name": _upstream_text(data.get("name") or data["name_slug"], 200),
         "image_url": image[:500],
-        "description": data.get("description") or "",
+        "description": _upstream_text(data.get("description")),
         "auth_type": auth_type,
     }
 
@@ -320,14 +320,21 @@ def _parse_time(value) -> datetime.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
 
 
+def _upstream_text(value, limit: int | None = None) -> str:
+    """A text from upstream as a text column takes it: a string (whatever JSON type came),
+    with NUL, which PostgreSQL refuses, replaced."""
+    text = value if isinstance(value, str) else str(value or "")
+    return text.replace("\x00", "\ufffd")[:limit]
+
+
 def _account_fields(data: dict, now: datetime.datetime) -> dict:
     """Our ConnectedAccount fields from a Pipedream Account object (docs §3)."""
     return {
-        "name": (data.get("name") or "")[:255],
+        "name": _upstream_text(data.get("name"), 255),
         # `healthy` is documented as a bool; a missing one is not a reason to alarm.
         "healthy": data.get("healthy") is not False,
         "dead": bool(data.get("dead")),
-        "error": str(data.get("error") or ""),
+        "error": _upstream_text(data.get("error")),
         "upstream_created_at": _parse_time(data.get("created_at")),
         "upstream_updated_at": _parse_time(data.get("updated_at")),
         "last_synced_at": now,
