@@ -28,7 +28,7 @@ from connections import services as connections_services
 from connections.models import App, ConnectedAccount
 from sandbox import catalogue
 from sandbox.models import Account as SandboxAccount
-from tests.claims.conftest import alice, apps, run_worker, upstreams  # noqa: F401 (fixtures)
+from tests.claims.conftest import alice, apps, connect, run_worker, upstreams  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,3 +227,35 @@ def test_hostile_upstream_error_messages_are_escaped(upstreams, apps, alice, set
     html_checks(response, "connect refused")
     token = member.post("/connect/token/", {"app": "github"})
     assert token.status_code in (200, 400, 502, 503)
+
+
+# NUL cannot be stored by the sandbox on PostgreSQL either, so this upstream answer is
+# made with `responses`: the sandbox's own account JSON, with NULs in the name and error.
+NUL_NAME = "nul\x00name<script>alert(1)</script>"
+NUL_ERROR = "refresh failed\x00<b>bold</b>"
+
+
+def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, alice, connect):  # noqa: F811
+    from django.core.management import call_command
+
+    from sandbox import services as sandbox_services
+
+    account = connect(alice, "github", "plain-name")
+    upstream = SandboxAccount.objects.get(account_id=account.pipedream_id)
+    data = sandbox_services.account_json(upstream, base_url=upstreams.url)
+    data.update(name=NUL_NAME, healthy=False, error=NUL_ERROR)
+    answer = {
+        "data": [data],
+        "page_info": {"count": 1, "total_count": 1, "start_cursor": None, "end_cursor": None},
+    }
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(f"{upstreams.url}/sandbox/pipedream/v1/oauth")
+        mock.add(responses.GET, re.compile(r".*/v1/connect/[^/]+/accounts(\?.*)?$"), json=answer)
+        call_command("sync_accounts", user="alice", verbosity=0)
+        member = Client()
+        member.force_login(alice)
+        page = member.get("/accounts/")
+    html_checks(page, "/accounts/ with NULs")
+    account.refresh_from_db()
+    assert "\x00" not in account.name and "name" in account.name
+    assert "&lt;script&gt;" in page.content.decode()
