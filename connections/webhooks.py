@@ -126,17 +126,32 @@ def webhook_process(*, event_id: int, replay: bool = False) -> WebhookEvent:
     if settled and not replay:
         return event
     outcome, detail = _process(event)
-    event.outcome, event.detail = outcome, detail
     if not settled:
-        event.processed_at = timezone.now()
-        WebhookEvent.objects.filter(pk=event.pk).exclude(
-            outcome__in=[
-                WebhookEvent.Outcome.CONNECTED,
-                WebhookEvent.Outcome.FAILED,
-                WebhookEvent.Outcome.DUPLICATE,
-                WebhookEvent.Outcome.REFUSED,
-            ]
-        ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+        with transaction.atomic():
+            acted = [WebhookEvent.Outcome.CONNECTED, WebhookEvent.Outcome.FAILED]
+            if event.session_id is not None and outcome in acted:
+                # Two workers may process a delivery and its replay at once, each before
+                # the other has settled: the session's row lock orders them, and the
+                # later one records what it is, a duplicate (its work changed nothing).
+                ConnectSession.objects.select_for_update().filter(pk=event.session_id).first()
+                done = (
+                    WebhookEvent.objects.filter(body_digest=event.body_digest, outcome__in=acted)
+                    .exclude(pk=event.pk)
+                    .first()
+                )
+                if done is not None:
+                    outcome = WebhookEvent.Outcome.DUPLICATE
+                    detail = f"Same body as delivery {done.pk}: nothing changed."
+            event.processed_at = timezone.now()
+            WebhookEvent.objects.filter(pk=event.pk).exclude(
+                outcome__in=[
+                    WebhookEvent.Outcome.CONNECTED,
+                    WebhookEvent.Outcome.FAILED,
+                    WebhookEvent.Outcome.DUPLICATE,
+                    WebhookEvent.Outcome.REFUSED,
+                ]
+            ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+    event.outcome, event.detail = outcome, detail
     return event
 
 
