@@ -11,15 +11,29 @@ logger = logging.getLogger(__name__)
 
 # Seconds before the 2nd, 3rd, ... attempt at a webhook Pipedream would not answer for.
 WEBHOOK_RETRY_DELAYS = (30, 120, 600)
+# Seconds before a webhook task whose database connection dropped runs again.
+DATABASE_RETRY_DELAY = 5
 
 
 @task()
 def webhook_process_task(event_id: int, attempt: int = 1) -> str:
     """Process a stored webhook delivery; retry later while Pipedream is failing."""
+    from config.middleware import connection_lost, connection_reset
     from connections.models import WebhookEvent
     from connections.webhooks import webhook_process
 
-    event = webhook_process(event_id=event_id)
+    try:
+        event = webhook_process(event_id=event_id)
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+        # The delivery is still pending: reset the connection and run again shortly,
+        # rather than fail (and leave the worker a dead connection to record that on).
+        connection_reset()
+        run_after = timezone.now() + datetime.timedelta(seconds=DATABASE_RETRY_DELAY)
+        webhook_process_task.using(run_after=run_after).enqueue(event_id, attempt)
+        logger.warning("Webhook %s: database connection lost (%s); queued again", event_id, exc)
+        return "requeued: database connection lost"
     if event.outcome == WebhookEvent.Outcome.ERROR and attempt <= len(WEBHOOK_RETRY_DELAYS):
         delay = WEBHOOK_RETRY_DELAYS[attempt - 1]
         run_after = timezone.now() + datetime.timedelta(seconds=delay)
