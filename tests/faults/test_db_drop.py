@@ -124,11 +124,12 @@ def test_check_again_when_the_connection_drops_changes_nothing(
         list(Completion.objects.values_list("pk", "state", "reason", "next_attempt_at")),
         CompletionEvent.objects.count(),
     )
-    rule = dbdrop.drop(sql=f"UPDATE {_table('claims_completion')}", path="/claims/")
+    # Cut after the row was written, at the event beside it in the same transaction.
+    rule = dbdrop.drop(sql=f"INSERT INTO {_table('claims_completionevent')}", path="/claims/")
 
     refused = member.post(f"/claims/{claim.slug}/check/", headers={"HX-Request": "true"})
 
-    assert len(rule.fired) == 1
+    assert len(rule.fired) == 1, (refused.status_code, refused.text[:300])
     assert refused.status_code == 503
     after = (
         list(Completion.objects.values_list("pk", "state", "reason", "next_attempt_at")),
@@ -153,7 +154,11 @@ def test_the_webhook_answers_503_and_the_sandbox_delivers_it_again(
     )
 
     answer = requests.post(
-        link, data={"action": "allow", "name": "octo-hook"}, timeout=10, allow_redirects=False
+        link,
+        data={"action": "allow", "name": "octo-hook"},
+        headers={"Connection": "close"},
+        timeout=10,
+        allow_redirects=False,
     )
     assert answer.status_code == 302
     [delivery] = sandbox_webhooks.wait_for_deliveries()
@@ -201,3 +206,50 @@ def test_a_task_that_loses_its_connection_is_retried_not_lost(
     for slug in ("github-starter", "github-workflow"):
         claim = demo_claims[slug]
         assert bb_sandbox.completions(claim.bitbadges_claim_id, alice.address) == 1, slug
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"INSERT INTO {_table('connections_connectedaccount')}",
+        f"UPDATE {_table('connections_webhookevent')}",
+    ],
+    ids=["recording-the-account", "settling-the-delivery"],
+)
+def test_a_webhook_task_that_loses_its_connection_is_retried_not_lost(
+    alice, apps, upstreams, dbdrop, worker, sql
+):
+    import requests
+
+    session, token = connections_services.connect_session_start(
+        member=alice, app=apps["github"], mode="link"
+    )
+    link = connections_services.connect_link_for(token=token, app=apps["github"])
+    answer = requests.post(
+        link,
+        data={"action": "allow", "name": "octo-task"},
+        headers={"Connection": "close"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302
+    sandbox_webhooks.wait_for_deliveries()
+    [event] = WebhookEvent.objects.all()
+    rule = dbdrop.drop(sql=sql)
+
+    now = timezone.now()
+    for _ in range(4):
+        with time_machine.travel(now, tick=True):
+            worker()
+        event.refresh_from_db()
+        if event.outcome != "pending":
+            break
+        now += datetime.timedelta(minutes=1)
+
+    assert len(rule.fired) == 1
+    # Cut while settling, the account was already recorded: the retry finds it so.
+    assert event.outcome in ("connected", "duplicate"), (event.outcome, event.detail)
+    assert ConnectedAccount.objects.get().name == "octo-task"
+    session.refresh_from_db()
+    assert session.status == "connected"
+    assert not DBTaskResult.objects.filter(status__in=["RUNNING", "FAILED"]).exists()
