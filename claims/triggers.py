@@ -271,7 +271,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
     except Refused as exc:
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
-            event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200],
+            event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200].replace("\x00", "\ufffd"),
             # Without a deployment of ours it is anyone's: keep only its start.
             body=raw if deployment is not None else raw[:REFUSED_BODY_MAX],
             outcome=TriggerDelivery.Outcome.REFUSED,
