@@ -275,6 +275,7 @@ def test_trigger_webhook_hostile_bodies_signed_are_stored_once(deployment, name)
         ("long event id", 400),
         ("non-ascii timestamp", 401),
         ("two signatures", 401),
+        ("nul in the event id", 401),
     ],
 )
 def test_trigger_webhook_forgeries_are_refused(deployment, case, status):
@@ -307,6 +308,8 @@ def test_trigger_webhook_forgeries_are_refused(deployment, case, status):
         headers = signed(body, event_id="e" * 300)
     elif case == "non-ascii timestamp":
         headers["HTTP_X_PD_SIGNATURE"] = headers["HTTP_X_PD_SIGNATURE"].replace("t=", "t=١")
+    elif case == "nul in the event id":
+        headers["HTTP_X_PD_EVENT_ID"] = "evt\x00<b>"
     elif case == "two signatures":
         headers["HTTP_X_PD_SIGNATURE"] += ",v1=" + "0" * 64
     response = trigger_post(body, query, headers)
