@@ -252,8 +252,17 @@ def completion_request(
     keeps its backoff unless `force` (a member's "Check again", an admin's Retry).
     """
     now = timezone.now()
+    queued = {"state": State.WAITING, "next_attempt_at": now, "reason": "Queued for a check."}
     with transaction.atomic():
-        completion, created = Completion.objects.get_or_create(claim=claim, member=member)
+        # A new row is inserted already queued (as below: attempts 0, no re-check due);
+        # this transaction inserted it, so nobody else can hold it: no lock, no update.
+        completion, created = Completion.objects.get_or_create(
+            claim=claim, member=member, defaults={**queued, "rechecks": 1 if recheck else 0}
+        )
+        if created:
+            _event(completion, "", State.WAITING, actor, {"force": force} if force else {})
+            _enqueue(completion.pk)
+            return completion
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
         if completion.state == State.COMPLETED:
             return completion
@@ -270,9 +279,9 @@ def completion_request(
         already_queued = completion.state == State.WAITING and (
             completion.next_attempt_at is None or completion.next_attempt_at <= now
         )
-        if already_queued and not created and not force:
+        if already_queued and not force:
             return completion  # a task for it is queued already (and cron is the net)
-        from_state = "" if created else completion.state
+        from_state = completion.state
         restart = from_state in (State.INELIGIBLE, State.FAILED)
         completion.state = State.WAITING
         completion.next_attempt_at = now
