@@ -7,6 +7,7 @@ that session was minted with; then a task re-fetches the account from Pipedream 
 the server's credentials. Deliveries are deduplicated, so a replay changes nothing.
 """
 
+import datetime
 import functools
 import hashlib
 import json
@@ -24,6 +25,9 @@ from connections.models import ConnectSession, WebhookEvent
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+# A delivery accepted this long ago and still pending lost its task (a worker killed
+# mid-run leaves the task "running" for good): the cron's sync processes it.
+STALE_AFTER = datetime.timedelta(minutes=10)
 SUCCESS = "CONNECTION_SUCCESS"
 ERROR = "CONNECTION_ERROR"
 EVENTS = (SUCCESS, ERROR)
@@ -199,3 +203,23 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
     except services.ConnectError as exc:
         return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
     return Outcome.CONNECTED, f"Account {recorded.pipedream_id} recorded (#{recorded.pk})."
+
+
+def webhooks_recover(*, older_than: datetime.timedelta = STALE_AFTER) -> tuple[int, int]:
+    """Process accepted deliveries still pending after `older_than`; (processed, settled).
+
+    Their task was lost: a worker killed while running it, or the queue unreachable when
+    it was accepted. Processing is idempotent (a settled delivery is left alone, the
+    same account is recorded once), so a task that is merely slow does no harm.
+    """
+    cutoff = timezone.now() - older_than
+    stale = WebhookEvent.objects.filter(
+        outcome=WebhookEvent.Outcome.PENDING, session__isnull=False, received_at__lte=cutoff
+    ).order_by("received_at")
+    processed = settled = 0
+    for event_id in stale.values_list("pk", flat=True):
+        processed += 1
+        event = webhook_process(event_id=event_id)
+        settled += event.outcome != WebhookEvent.Outcome.PENDING
+        logger.info("Webhook %s recovered: %s", event_id, event.outcome)
+    return processed, settled

@@ -10,13 +10,15 @@ from django.core.management.base import BaseCommand, CommandError
 from connections import services
 from connections.management.commands._members import member_lookup
 from connections.tasks import members_to_poll
+from connections.webhooks import webhooks_recover
 
 
 class Command(BaseCommand):
     help = (
         "Sync connected accounts with Pipedream: add new ones, refresh names and health, "
         "remove those gone upstream. Use --user U for one member or --all for everyone "
-        "with accounts (suitable for cron); --dry-run shows what would change."
+        "with accounts (suitable for cron; it also processes connection webhooks whose "
+        "task was lost); --dry-run shows what would change."
     )
 
     def add_arguments(self, parser):
@@ -65,6 +67,12 @@ class Command(BaseCommand):
             expired = services.connect_sessions_expire()
             if expired:
                 self.stdout.write(f"{expired} unused connect session(s) marked expired.")
+            processed, settled = webhooks_recover()
+            if processed:
+                self.stdout.write(
+                    f"{processed} connection webhook(s) left unprocessed by a lost task: "
+                    f"{settled} settled now."
+                )
         style = self.style.WARNING if totals["failed"] else self.style.SUCCESS
         self.stdout.write(style(summary))
         if totals["failed"] and totals["failed"] == totals["members"]:
