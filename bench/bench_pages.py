@@ -10,7 +10,7 @@ HTML) in interleaved rounds, so noise on the machine hits all three alike.
 
 Goal: requests per second of each page at least half the trivial view's (ratio >= 0.5).
 
-    .venv/bin/python bench/bench_pages.py            # full run (about a minute)
+    .venv/bin/python bench/bench_pages.py            # full run (a few minutes)
     .venv/bin/python bench/bench_pages.py --quick    # a try-out
 """
 
@@ -35,7 +35,7 @@ PATHS = {"trivial": "/bench/trivial/", "accounts": "/accounts/", "claims": "/cla
 def parse_args():
     parser = bs.arg_parser(__doc__.split("\n", 1)[0])
     parser.add_argument(
-        "--requests", type=int, default=1500, help="measured requests per page, over all rounds"
+        "--requests", type=int, default=900, help="measured requests per page, over all rounds"
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument(
