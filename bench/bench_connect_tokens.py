@@ -58,6 +58,11 @@ def main() -> int:
         action="store_true",
         help="cProfile (CPU time) of the one-at-a-time mints, to stderr",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="CPU time per mint by part (inclusive), measured around a few functions",
+    )
     parser.add_argument("--server-workers", type=int, default=2, help="gunicorn (sandbox)")
     parser.add_argument("--server-threads", type=int, default=8, help="gunicorn (sandbox)")
     args = parser.parse_args()
@@ -177,6 +182,7 @@ def run(bench, args, members, per_member, limit) -> int:
             t.start()
         for t in threads:
             t.join()
+    parts = _breakdown_install() if args.breakdown else None
     profiler = None
     if args.profile:
         import cProfile
@@ -270,6 +276,23 @@ def run(bench, args, members, per_member, limit) -> int:
     if burst_ours:
         latency_rows.append(_row(f"our side, the {len(burst_ours)} cold-burst mints", burst_ours))
     bs.print_table(latency_rows, title="Latency per mint (ms)")
+    if parts is not None and rows:
+        bs.print_table(
+            [
+                {
+                    "part (inclusive; CPU of the thread)": name,
+                    "ms per mint": round(s / len(rows) * 1000, 3),
+                }
+                for name, s in parts.items()
+            ]
+            + [
+                {
+                    "part (inclusive; CPU of the thread)": "the whole request (see above)",
+                    "ms per mint": round(sum(cpu[: len(rows)]) / len(rows) * 1000, 3),
+                }
+            ],
+            title="Where the CPU goes, one-at-a-time mints",
+        )
 
     wire_matches = oauth_calls == sandbox_oauth and token_calls == sandbox_tokens
     goals = [
@@ -296,6 +319,42 @@ def run(bench, args, members, per_member, limit) -> int:
     print(f"\n  {minted} tokens in {elapsed:.1f} s ({minted / elapsed:.0f} mints/s overall).")
     # A missed goal is a figure, not a crash; a refused mint or a miscount is a failure.
     return 0 if minted == args.mints and wire_matches else 1
+
+
+BREAKDOWN = {
+    "  form: which app": ("connections.forms", "ConnectForm.is_valid"),
+    "  connect_session_start": ("connections.services", "connect_session_start"),
+    "    verified email": ("connections.services", "member_email_state"),
+    "    rate limit (cache)": ("connections.services", "_rate_limit_hit"),
+    "    OAuth token (cache)": ("connections.pipedream", "PipedreamClient.access_token"),
+    "    the upstream call (requests; CPU only)": ("config.http", "send_with_retries"),
+    "    ConnectSession INSERT": ("connections.models", "ConnectSession.save"),
+    "  Connect Link URL": ("connections.services", "connect_link_for"),
+}
+
+
+def _breakdown_install() -> dict:
+    """Wrap a few functions to add up the thread's CPU time spent in each (inclusive);
+    the figures go into the returned dict, in seconds, keyed by BREAKDOWN's labels."""
+    import functools
+    import importlib
+
+    totals = dict.fromkeys(BREAKDOWN, 0.0)
+    for label, (module_name, dotted) in BREAKDOWN.items():
+        module = importlib.import_module(module_name)
+        owner, _, name = dotted.rpartition(".")
+        target = getattr(module, owner) if owner else module
+        original = getattr(target, name)
+
+        def wrapper(*a, __original=original, __label=label, **kw):
+            started = time.thread_time()
+            try:
+                return __original(*a, **kw)
+            finally:
+                totals[__label] += time.thread_time() - started
+
+        setattr(target, name, functools.wraps(original)(wrapper))
+    return totals
 
 
 def python_speed() -> str:
