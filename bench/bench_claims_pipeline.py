@@ -79,7 +79,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait, at most")
     args = parser.parse_args()
     if args.quick:
-        args.members = min(args.members, 60)
+        args.members = min(args.members, 30)
     if args.members < 1 or args.workers < 1:
         parser.error("--members and --workers must be positive")
 
