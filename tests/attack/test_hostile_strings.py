@@ -79,9 +79,9 @@ def html_checks(response, what: str, *, shown=()):
         r"""(?:href|src|action|formaction)\s*=\s*["']?\s*javascript:""", text, re.I
     ), f"{what}: a javascript: URL in an attribute"
     if not response.get("Content-Type", "").startswith("text/html"):
-        return
+        return text
     if response.get("HX-Request") or "<html" not in text:
-        return  # a fragment: its page carries the policy
+        return text  # a fragment: its page carries the policy
     policy = response.get("Content-Security-Policy", "")
     assert "script-src 'self' 'nonce-" in policy, f"{what}: CSP {policy!r}"
     assert "unsafe-inline" not in policy
@@ -91,6 +91,7 @@ def html_checks(response, what: str, *, shown=()):
     for tag in re.findall(r"<[a-z][^>]*>", text, re.I):
         bare = re.sub(r'"[^"]*"|\'[^\']*\'', '""', tag)  # attribute values aside
         assert not re.search(r"\son[a-z]+\s*=", bare, re.I), f"{what}: inline handler in {tag}"
+    return text
 
 
 def _django_escape(value: str) -> str:
@@ -268,3 +269,52 @@ def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, al
     account.refresh_from_db()
     assert "\x00" not in account.name and "name" in account.name
     assert "&lt;script&gt;" in page.content.decode()
+
+
+@pytest.mark.parametrize("delivery", ["dynamic_store", "bitbadges"])
+def test_hostile_bitbadges_error_text_is_escaped(upstreams, alice, staff, delivery):  # noqa: F811
+    """BitBadges refusing with a hostile errorMessage: the reason the member and the
+    admin read is escaped."""
+    claim = Claim(
+        slug="bb-error",
+        name="BitBadges error",
+        enabled=True,
+        delivery=delivery,
+        store_id="store-x" if delivery == "dynamic_store" else "",
+        bitbadges_claim_id="claim-x" if delivery == "bitbadges" else "",
+        password_instance_id="pwd" if delivery == "bitbadges" else "",
+    )
+    claim.set_store_secret("store-secret-bb-error-attack")
+    claim.set_password("claim-password-bb-error-attack")
+    claim.full_clean()
+    claim.save()
+    member = Client()
+    member.force_login(alice)
+    said = PAYLOADS["attribute"] + " " + PAYLOADS["script"]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in (responses.GET, responses.POST):
+            mock.add(
+                method,
+                re.compile(r".*/sandbox/bitbadges/.*"),
+                json={"errorMessage": said, "error": said},
+                status=400,
+            )
+        assert member.post(f"/claims/{claim.slug}/check/").status_code == 302
+        run_worker()
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state not in ("completed", "waiting"), completion.state
+    rendered = []
+    for path in ("/claims/", f"/c/{claim.slug}/"):
+        rendered.append(html_checks(member.get(path), path))
+        rendered.append(html_checks(member.get(path, HTTP_HX_REQUEST="true"), f"htmx {path}"))
+    admin_client = Client()
+    admin_client.force_login(staff)
+    for path in (
+        f"/admin/claims/completion/{completion.pk}/change/",
+        "/admin/claims/completion/",
+        "/admin/claims/completionevent/",
+        f"/admin/claims/claim/{claim.pk}/change/",
+    ):
+        rendered.append(html_checks(admin_client.get(path), path))
+    # The upstream's words were shown somewhere (to the admin at least), escaped.
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in text for text in rendered)
