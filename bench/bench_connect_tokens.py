@@ -26,6 +26,11 @@ other, and the latency figures are theirs. The default rate limit (CONNECT_TOKEN
 10 a minute per member) stays on: the mints are spread over enough members that none
 is refused.
 
+Beside the mints: the thread's CPU time per mint (the part of "our side" that is not
+waiting on PostgreSQL, Redis or the scheduler), and the same figures for GET
+/bench/trivial/ through the same stack, to read them against on a given machine.
+--breakdown adds where the CPU goes; --profile a cProfile of the mints.
+
     .venv/bin/python bench/bench_connect_tokens.py [--quick] [--mints 1000]
 """
 
