@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
@@ -132,8 +133,27 @@ def _accounts_context(member) -> dict:
     }
 
 
-def _row(obj) -> tuple:
-    return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
+def content_key(prefix: str, template_name: str, *parts) -> str:
+    """A cache key for HTML rendered from `template_name`: a digest of everything it can
+    show (`parts`: model instances stand for all their fields, and any other values as
+    they are), plus the template's source, the language and the time zone. Other
+    content, another key: an entry under it is never stale."""
+
+    def plain(value):
+        if isinstance(value, Model):
+            return tuple(getattr(value, f.attname) for f in value._meta.concrete_fields)
+        if isinstance(value, list | tuple):
+            return tuple(plain(item) for item in value)
+        return value
+
+    template = get_template(template_name)
+    content = (
+        getattr(getattr(template, "template", None), "source", template_name),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        plain(parts),
+    )
+    return f"{prefix}:{hashlib.sha256(repr(content).encode()).hexdigest()}"
 
 
 def _accounts_html(request, context: dict) -> str:
@@ -145,15 +165,12 @@ def _accounts_html(request, context: dict) -> str:
     language and the time zone. Other content, another key: an entry is never stale.
     (The partial holds nothing request-specific, such as a CSRF token.)
     """
-    template = get_template(ACCOUNTS_TEMPLATE)
-    content = (
-        getattr(getattr(template, "template", None), "source", ACCOUNTS_TEMPLATE),
-        translation.get_language(),
-        timezone.get_current_timezone_name(),
-        [(_row(account), _row(account.app)) for account in context["accounts"]],
-        [_row(app) for app in context["apps"]],
+    key = content_key(
+        "accounts-html",
+        ACCOUNTS_TEMPLATE,
+        [(account, account.app) for account in context["accounts"]],
+        context["apps"],
     )
-    key = "accounts-html:" + hashlib.sha256(repr(content).encode()).hexdigest()
     html = cache.get(key)
     if html is None:
         html = render_to_string(f"{ACCOUNTS_TEMPLATE}#accounts", context, request=request)
