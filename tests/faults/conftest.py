@@ -39,6 +39,9 @@ class Browser:
         if member is not None:
             client.force_login(member)
             self.http.cookies.set("sessionid", client.cookies["sessionid"].value)
+            # The next member logs in on a client of their own: logging another member
+            # in on this one would end this member's session.
+            client.cookies.clear()
 
     def request(self, method: str, path: str, **kwargs):
         url = path if path.startswith("http") else f"{self.base}{path}"
@@ -50,7 +53,12 @@ class Browser:
                 self.get("/accounts/")
                 token = self.http.cookies.get("csrftoken")
             kwargs.setdefault("headers", {})["X-CSRFToken"] = token
-        response = self.http.request(method, url, **kwargs)
+        try:
+            response = self.http.request(method, url, **kwargs)
+        finally:
+            # A fresh connection each time: a kept-alive one pins a live_server thread
+            # (and its database connection) past the test. The cookies stay.
+            self.http.close()
         self.seen.append((method, path, response.status_code))
         return response
 
@@ -77,3 +85,22 @@ def browser(upstreams, client):  # noqa: F811
     yield make
     for session in opened:
         session.close()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_live_server():
+    """After a fault test, the requests it left hanging finish before the next test (and
+    before the test database is dropped): their threads hold database connections."""
+    yield
+    import threading
+    import time
+
+    from claims.bitbadges import close_shared_session as close_bitbadges_session
+    from connections.pipedream import close_shared_session
+
+    close_shared_session()
+    close_bitbadges_session()
+    deadline = time.monotonic() + 2
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name or thread.name.startswith("sandbox-webhook"):
+            thread.join(max(0.0, deadline - time.monotonic()))
