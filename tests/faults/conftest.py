@@ -85,22 +85,3 @@ def browser(upstreams, client):  # noqa: F811
     yield make
     for session in opened:
         session.close()
-
-
-@pytest.fixture(autouse=True)
-def _quiet_live_server():
-    """After a fault test, the requests it left hanging finish before the next test (and
-    before the test database is dropped): their threads hold database connections."""
-    yield
-    import threading
-    import time
-
-    from claims.bitbadges import close_shared_session as close_bitbadges_session
-    from connections.pipedream import close_shared_session
-
-    close_shared_session()
-    close_bitbadges_session()
-    deadline = time.monotonic() + 2
-    for thread in threading.enumerate():
-        if "process_request_thread" in thread.name or thread.name.startswith("sandbox-webhook"):
-            thread.join(max(0.0, deadline - time.monotonic()))

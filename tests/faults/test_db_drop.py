@@ -36,30 +36,30 @@ def member_with_account(alice, connect):
     return alice
 
 
-@pytest.mark.parametrize(
-    ("path", "headers", "sql", "expect"),
-    [
-        ("/accounts/", {}, _table("connections_connectedaccount"), "octo-drop"),
-        ("/accounts/", {"HX-Request": "true"}, _table("connections_connectedaccount"), "octo-drop"),
-        ("/claims/", {}, _table("claims_completion"), "Claims"),
-        ("/claims/", {"HX-Request": "true"}, _table("claims_completion"), 'id="claims"'),
-        # Lost while the session middleware loads the member: outside the view.
-        ("/accounts/", {}, _table("django_session"), "octo-drop"),
-        ("/profile/", {}, _table("users_user"), "alice"),
-    ],
-    ids=["accounts", "accounts-htmx", "claims", "claims-htmx", "session", "profile"],
-)
-def test_a_page_read_is_retried_on_a_fresh_connection(
-    member_with_account, browser, dbdrop, path, headers, sql, expect
-):
+# (path, headers, the query cut, what the page shows)
+PAGE_READS = [
+    ("/accounts/", {}, _table("connections_connectedaccount"), "octo-drop"),
+    ("/accounts/", {"HX-Request": "true"}, _table("connections_connectedaccount"), "octo-drop"),
+    ("/claims/", {}, _table("claims_completion"), "Claims"),
+    ("/claims/", {"HX-Request": "true"}, _table("claims_completion"), 'id="claims"'),
+    # Lost while the session middleware loads the member: outside the view.
+    ("/accounts/", {}, _table("django_session"), "octo-drop"),
+    ("/profile/", {}, _table("users_user"), "alice"),
+]
+
+
+def test_a_page_read_is_retried_on_a_fresh_connection(member_with_account, browser, dbdrop):
     member = browser(member_with_account)
-    rule = dbdrop.drop(sql=sql, path=path)
+    for path, headers, sql, expect in PAGE_READS:
+        rule = dbdrop.drop(sql=sql, path=path)
 
-    response = member.get(path, headers=headers)
+        response = member.get(path, headers=headers)
 
-    assert len(rule.fired) == 1, "the connection was not dropped: the test proved nothing"
-    assert response.status_code == 200, response.text[:500]
-    assert expect in response.text
+        case = (path, headers, sql)
+        assert len(rule.fired) == 1, ("the connection was not dropped", case)
+        assert response.status_code == 200, (case, response.text[:500])
+        assert expect in response.text, case
+        dbdrop.disarm()
 
 
 def test_a_read_that_loses_its_connection_twice_says_try_again_then_works(
@@ -174,7 +174,7 @@ def test_the_webhook_answers_503_and_the_sandbox_delivers_it_again(
     assert session.status == "connected"
 
 
-@pytest.mark.parametrize("skip", [0, 1, 2, 3, 5], ids=lambda n: f"update-{n + 1}")
+@pytest.mark.parametrize("skip", [0, 2, 5], ids=lambda n: f"update-{n + 1}")
 def test_a_task_that_loses_its_connection_is_retried_not_lost(
     demo_claims, alice, connect, dbdrop, worker, skip
 ):

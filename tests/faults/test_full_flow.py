@@ -42,8 +42,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SEED = 20261123
 MEMBERS = 4
 ROUNDS = 15
-HANG = 1.0  # seconds a hung request takes; our clients give up after TIMEOUT
-TIMEOUT = 0.6
+HANG = 0.6  # seconds a hung request takes; our clients give up after TIMEOUT
+TIMEOUT = 0.3
 TRIES = 8  # a member presses a button again at most this many times
 
 FAULTS = {

@@ -42,8 +42,8 @@ def test_a_worker_killed_mid_delivery_completes_the_claim_once(
 ):
     starter = demo_claims["github-starter"]
     if window == "complete-in-flight":
-        # BitBadges holds `complete` 2.5 s before it records and answers it.
-        settings.SANDBOX_FAULTS = {"bitbadges.claims.complete": {"latency_ms": 2500}}
+        # BitBadges holds `complete` 2 s before it records and answers it.
+        settings.SANDBOX_FAULTS = {"bitbadges.claims.complete": {"latency_ms": 2000}}
     else:
         # `complete` answers; every status poll of the attempt then hangs.
         settings.SANDBOX_FAULTS = {"bitbadges.claims.status": {"hang_seconds": 3}}
@@ -57,7 +57,7 @@ def test_a_worker_killed_mid_delivery_completes_the_claim_once(
     )
     if window == "complete-in-flight":
         # Delivering, and BitBadges has no attempt yet: `complete` is on the wire.
-        time.sleep(0.8)  # past simulate (milliseconds), well inside the 2.5 s hold
+        time.sleep(0.8)  # past simulate (milliseconds), well inside the 2 s hold
         assert bb_sandbox.complete_calls(starter.bitbadges_claim_id, alice.address) == 0
     else:
         # BitBadges recorded the attempt and the worker is waiting on its status.
