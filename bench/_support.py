@@ -535,7 +535,7 @@ def arg_parser(description: str) -> argparse.ArgumentParser:
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small counts: a try-out in well under 30 s"
+        "--quick", action="store_true", help="small counts, for a try-out (well under a minute)"
     )
     parser.add_argument(
         "--keep-db", action="store_true", help="keep the benchmark database afterwards"
@@ -591,7 +591,10 @@ class Bench:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PUBLIC_URL": self.base_url,
             "BENCH_STATIC_ROOT": str(self.static_root),
-            "LOG_LEVEL": "WARNING",
+            # Logging as in production (JSON lines, INFO, an access line per request),
+            # into each process's log file in bench.tmpdir.
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         }
         # The sandbox on a gunicorn of its own: the app's upstream calls then take no
@@ -686,6 +689,9 @@ class Bench:
         if self.settings == "bench.settings":
             self.collectstatic()
         os.environ.update(self.env)
+        # This process seeds and checks: only its warnings are worth reading. (Children
+        # get self.env, which wins over os.environ, so they log as in production.)
+        os.environ["LOG_LEVEL"] = "WARNING"
         import django
 
         django.setup()
@@ -876,7 +882,10 @@ class Bench:
                 info["PostgreSQL"] = f"unknown ({type(exc).__name__})"
         info["Database"] = f"{self.db_name} on {PG_HOST}:{PG_PORT} (fresh for this run)"
         info["Cache"] = f"Redis db {self.redis_db} (flushed)"
-        info["Settings"] = f"{self.settings}, DEBUG=false, SANDBOX=true"
+        info["Settings"] = (
+            f"{self.settings}, DEBUG=false, SANDBOX=true, logging as in production "
+            "(JSON, INFO, access lines) to files"
+        )
         if self.server_workers:
             info["gunicorn"] = (
                 f"{self.server_workers} workers x {self.server_threads} threads "

@@ -66,7 +66,7 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=50, help="deliveries before measuring")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.requests, args.members, args.warmup = 3.0, 300, 20, 20
+        args.duration, args.requests, args.members, args.warmup = 2.0, 200, 20, 10
     return args
 
 
