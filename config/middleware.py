@@ -14,8 +14,8 @@ was closed (SQLite reports a connection closed under it with ProgrammingError) o
 connection no longer answers a trivial query; any other error stays what it is, a bug,
 and a 500.
 
-The middleware goes first in MIDDLEWARE, so the retry covers the session and
-authentication middleware too. Errors raised in the view reach `process_exception`;
+The middleware goes at the top of MIDDLEWARE (right after the request id), so the
+retry covers the session and authentication middleware too. Errors raised in the view reach `process_exception`;
 those raised by another middleware (loading the session, saving it) are seen through
 Django's got_request_exception signal, which fires before the 500 is built.
 
