@@ -58,11 +58,14 @@ def members_to_poll(limit: int | None = None):
 
 @task()
 def accounts_health_poll(limit: int | None = None) -> dict:
-    """Sync the accounts of every member who has some (or the `limit` stalest)."""
+    """Sync the accounts of every member who has some (or the `limit` stalest), and
+    process connection webhooks whose task was lost (as `sync_accounts --all` does)."""
     from connections import services
+    from connections.webhooks import webhooks_recover
 
     totals = {"members": 0, "failed": 0, "created": 0, "removed": 0, "health_changed": 0}
     totals["sessions_expired"] = services.connect_sessions_expire()
+    totals["webhooks_recovered"] = webhooks_recover()[0]
     for member in members_to_poll(limit):
         totals["members"] += 1
         try:

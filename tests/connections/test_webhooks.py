@@ -293,3 +293,44 @@ def test_deny_through_the_sandbox_fails_the_session(sandbox, member):
     assert session.status == "failed" and "denied" in session.error
     assert WebhookEvent.objects.get().outcome == "failed"
     assert not ConnectedAccount.objects.exists()
+
+
+def test_the_health_poll_processes_a_delivery_whose_task_was_lost(
+    client,
+    pd,
+    member,
+    session,  # noqa: F811
+):
+    import datetime
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from connections.tasks import accounts_health_poll
+
+    pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
+    response = post(client, success_payload(member), reference=services.session_reference(session))
+    assert response.status_code == 202
+    DBTaskResult.objects.all().delete()  # the task is lost: a worker killed, a queue gone
+    WebhookEvent.objects.update(received_at=timezone.now() - datetime.timedelta(minutes=11))
+
+    totals = accounts_health_poll.call()
+
+    assert totals["webhooks_recovered"] == 1
+    event = WebhookEvent.objects.get()
+    assert event.outcome == "connected", event.detail
+    assert ConnectedAccount.objects.get().member == member
+
+
+def test_the_health_poll_leaves_a_fresh_pending_delivery_to_its_task(
+    client,
+    pd,
+    member,
+    session,  # noqa: F811
+):
+    from connections.tasks import accounts_health_poll
+
+    post(client, success_payload(member), reference=services.session_reference(session))
+
+    assert accounts_health_poll.call()["webhooks_recovered"] == 0
+    assert WebhookEvent.objects.get().outcome == "pending"
