@@ -6,6 +6,7 @@ plain requests get a redirect and htmx requests the refreshed fragment. JSON vie
 (the token and the iframe callback) answer every failure with {"error": sentence}.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -133,6 +134,11 @@ def _accounts_context(member) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _source_digest(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
 def content_key(prefix: str, template_name: str, *parts) -> str:
     """A cache key for HTML rendered from `template_name`: a digest of everything it can
     show (`parts`: model instances stand for all their fields, and any other values as
@@ -148,7 +154,7 @@ def content_key(prefix: str, template_name: str, *parts) -> str:
 
     template = get_template(template_name)
     content = (
-        getattr(getattr(template, "template", None), "source", template_name),
+        _source_digest(getattr(getattr(template, "template", None), "source", template_name)),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         plain(parts),
