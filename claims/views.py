@@ -6,62 +6,24 @@ fragment polls itself (every few seconds) and stops once everything has settled.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from claims import selectors, services, triggers
 from claims.forms import AddressForm
-from connections.views import content_key
 
 CLAIMS_TEMPLATE = "claims/claims.html"
 POLL_SECONDS = 2
 WATCH_POLL_SECONDS = 10
-# Seconds a rendered claim head stays in the cache (keyed by its content).
-HEAD_CACHE_SECONDS = 600
-
-
-def _with_heads(request, rows) -> None:
-    """Give each row its head (the template's `claim_head`: name, state, requirements,
-    reason), rendered once per content and kept in the cache (one round trip for all).
-
-    The key digests everything the head can show: the claim's and the completion's
-    fields, the requirements, whether a trigger watches, the template's source, the
-    language and the time zone; an entry is never stale. What depends on the request
-    or the clock (the Check again form's CSRF token, "next try in") stays outside.
-    """
-    keys = [
-        content_key(
-            "claim-head",
-            CLAIMS_TEMPLATE,
-            row.claim,
-            row.completion,
-            row.requirements,
-            row.watching,
-        )
-        for row in rows
-    ]
-    found = cache.get_many(keys)
-    rendered = {}
-    for row, key in zip(rows, keys, strict=True):
-        html = found.get(key)
-        if html is None:
-            html = render_to_string(f"{CLAIMS_TEMPLATE}#claim_head", {"row": row}, request=request)
-            rendered[key] = html
-        row.head_html = mark_safe(html)  # noqa: S308 (our own template's output)
-    if rendered:
-        cache.set_many(rendered, HEAD_CACHE_SECONDS)
 
 
 def _context(request, *, address_form=None) -> dict:
     rows = selectors.claims_for_member(member=request.user)
-    _with_heads(request, rows)
     busy = any(row.in_progress for row in rows)
     watching = any(row.watching and row.state == "ineligible" for row in rows)
     return {
