@@ -1,14 +1,14 @@
-"""Pipedream's connection webhooks: stored raw, checked, then processed by a task.
+"""Pipedream's connection webhooks: checked, stored raw, then processed by a task.
 
-Connection webhooks are not signed (docs §6), so a delivery is only a hint. It is
-stored before anything in it is trusted; it must come with our signed session
+Connection webhooks are not signed (docs §6), so a delivery is only a hint. Every one
+is stored as received, accepted or refused, and nothing in it is acted on at once; it
+must come with our signed session
 reference (`?s=`, put in the token's webhook_uri) and carry the very Connect token
 that session was minted with; then a task re-fetches the account from Pipedream with
 the server's credentials. Deliveries are deduplicated, so a replay changes nothing.
 """
 
 import datetime
-import functools
 import hashlib
 import json
 import logging
@@ -33,11 +33,15 @@ ERROR = "CONNECTION_ERROR"
 EVENTS = (SUCCESS, ERROR)
 
 
-def _refuse(event: WebhookEvent, status: int, detail: str) -> JsonResponse:
-    event.outcome = WebhookEvent.Outcome.REFUSED
-    event.detail = detail
-    event.processed_at = timezone.now()
-    event.save(update_fields=["outcome", "detail", "processed_at", "session"])
+def _refuse(fields: dict, session, status: int, detail: str) -> JsonResponse:
+    """Store the delivery as refused (one INSERT) and say why."""
+    event = WebhookEvent.objects.create(
+        **fields,
+        session=session,
+        outcome=WebhookEvent.Outcome.REFUSED,
+        detail=detail,
+        processed_at=timezone.now(),
+    )
     logger.warning("Webhook %s refused: %s", event.pk, detail)
     return JsonResponse({"error": detail}, status=status)
 
@@ -66,7 +70,11 @@ def token_matches(payload: dict, session: ConnectSession) -> bool:
 @csrf_exempt
 @login_not_required
 def webhook(request):
-    """POST /connect/webhook/?s=<signed session>: answer fast, process in a task."""
+    """POST /connect/webhook/?s=<signed session>: answer fast, process in a task.
+
+    Checked before it is written (the checks only read), then written once: a refused
+    delivery as one row, an accepted one as its row and its task in one commit.
+    """
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
@@ -79,10 +87,10 @@ def webhook(request):
     raw = raw[:MAX_BODY]
     payload = None if too_big else _parse(raw)
     event_name = payload.get("event") if isinstance(payload, dict) else None
-    # Stored before anything is trusted. The raw body holds the Connect token: it is
-    # already spent (one use) by the time Pipedream sends this, and admins need the
-    # delivery as received to judge it, so the body is kept whole.
-    event = WebhookEvent.objects.create(
+    # Every delivery is stored, refused or not, in one statement. The raw body holds the
+    # Connect token: it is already spent (one use) by the time Pipedream sends this, and
+    # admins need the delivery as received to judge it (the admin shows it cut short).
+    fields = dict(
         body=_storable(raw.decode("utf-8", errors="replace")),
         body_digest=hashlib.sha256(raw).hexdigest(),
         content_type=request.content_type[:100] if request.content_type else "",
@@ -90,25 +98,30 @@ def webhook(request):
     )
     if too_big:
         size = declared or len(raw)
-        return _refuse(event, 413, f"The body ({size} bytes) is over the {MAX_BODY} byte limit.")
+        detail = f"The body ({size} bytes) is over the {MAX_BODY} byte limit."
+        return _refuse(fields, None, 413, detail)
     reference = request.GET.get("s", "")
     if not reference:
-        return _refuse(event, 400, "No session reference (?s=) in the URL.")
+        return _refuse(fields, None, 400, "No session reference (?s=) in the URL.")
     session = services.connect_session_for_reference(reference)
     if session is None:
-        return _refuse(event, 403, "The session reference is invalid, tampered with or expired.")
-    event.session = session
+        detail = "The session reference is invalid, tampered with or expired."
+        return _refuse(fields, None, 403, detail)
     if payload is None:
-        return _refuse(event, 400, "The body is not JSON.")
+        return _refuse(fields, session, 400, "The body is not JSON.")
     if not isinstance(payload, dict):
-        return _refuse(event, 400, "The body is not a JSON object.")
+        return _refuse(fields, session, 400, "The body is not a JSON object.")
     if not token_matches(payload, session):
-        return _refuse(event, 403, "Forged: the connect_token is not the session's token.")
+        return _refuse(
+            fields, session, 403, "Forged: the connect_token is not the session's token."
+        )
     if event_name not in EVENTS:
-        return _refuse(event, 400, f"Unknown event {str(event_name)[:50]!r}.")
-    event.save(update_fields=["session"])
-    # At once in autocommit; after the commit if a caller wrapped us in a transaction.
-    transaction.on_commit(functools.partial(_enqueue, event.pk))
+        return _refuse(fields, session, 400, f"Unknown event {str(event_name)[:50]!r}.")
+    # The delivery and its task in one transaction (one commit): the task row is the
+    # queue (django-tasks-db), so a worker sees both or neither.
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(**fields, session=session)
+        _enqueue(event.pk)
     return JsonResponse({"status": "accepted"}, status=202)
 
 
