@@ -19,7 +19,7 @@ from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from sandbox import bitbadges as bb_sandbox
-from sandbox import webhooks as sandbox_webhooks
+from tests.faults.workers import allow_on_hosted_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,8 +143,6 @@ def test_the_webhook_answers_503_and_the_sandbox_delivers_it_again(
     alice, apps, upstreams, dbdrop, worker, settings
 ):
     settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0.2, 0.5)
-    import requests
-
     session, token = connections_services.connect_session_start(
         member=alice, app=apps["github"], mode="link"
     )
@@ -153,15 +151,7 @@ def test_the_webhook_answers_503_and_the_sandbox_delivers_it_again(
         sql=f"INSERT INTO {_table('connections_webhookevent')}", path="/connect/webhook/"
     )
 
-    answer = requests.post(
-        link,
-        data={"action": "allow", "name": "octo-hook"},
-        headers={"Connection": "close"},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302
-    [delivery] = sandbox_webhooks.wait_for_deliveries()
+    [delivery] = allow_on_hosted_page(link, "octo-hook")
 
     assert len(rule.fired) == 1
     assert (delivery.status, delivery.attempts) == ("delivered", 2), delivery.last_error
@@ -219,21 +209,11 @@ def test_a_task_that_loses_its_connection_is_retried_not_lost(
 def test_a_webhook_task_that_loses_its_connection_is_retried_not_lost(
     alice, apps, upstreams, dbdrop, worker, sql
 ):
-    import requests
-
     session, token = connections_services.connect_session_start(
         member=alice, app=apps["github"], mode="link"
     )
     link = connections_services.connect_link_for(token=token, app=apps["github"])
-    answer = requests.post(
-        link,
-        data={"action": "allow", "name": "octo-task"},
-        headers={"Connection": "close"},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302
-    sandbox_webhooks.wait_for_deliveries()
+    allow_on_hosted_page(link, "octo-task")
     [event] = WebhookEvent.objects.all()
     rule = dbdrop.drop(sql=sql)
 

@@ -10,7 +10,6 @@ import datetime
 import time
 
 import pytest
-import requests
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -18,8 +17,7 @@ from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from sandbox import bitbadges as bb_sandbox
-from sandbox import webhooks as sandbox_webhooks
-from tests.faults.workers import Process, db_worker, wait_for
+from tests.faults.workers import Process, allow_on_hosted_page, db_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,15 +118,7 @@ def test_a_worker_killed_while_processing_a_connection_webhook_is_recovered(
     first = db_worker(upstreams.url)
     processes.append(first)
 
-    answer = requests.post(
-        link,
-        data={"action": "allow", "name": "octo-killed"},
-        headers={"Connection": "close"},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302
-    [delivery] = sandbox_webhooks.wait_for_deliveries()
+    [delivery] = allow_on_hosted_page(link, "octo-killed")
     assert delivery.status == "delivered"
     wait_for(
         lambda: DBTaskResult.objects.filter(status="RUNNING").exists(),

@@ -125,3 +125,21 @@ def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() >= deadline:
             raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def allow_on_hosted_page(link: str, name: str) -> list:
+    """Press Allow on the sandbox's hosted Connect page for `link`, as a member would,
+    and wait for the connection webhook it sends; returns the sandbox's deliveries."""
+    import requests
+
+    from sandbox import webhooks as sandbox_webhooks
+
+    answer = requests.post(
+        link,
+        data={"action": "allow", "name": name},
+        headers={"Connection": "close"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.status_code
+    return sandbox_webhooks.wait_for_deliveries()
