@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import tempfile
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -64,3 +65,22 @@ def unverified_member(django_user_model):
     )
     EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
     return user
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright, one for the whole run.
+
+    One only: Playwright's sync API runs an event loop in the main thread for as long as
+    it is open, and a second one started beside it refuses to start.
+    """
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, MISSING
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(MISSING)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -6,11 +6,8 @@ trigger, so the next poll, once the worker has completed the claim, shows it.
 """
 
 import os
-from pathlib import Path
 
 import pytest
-
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, MISSING
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -18,19 +15,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 @pytest.fixture
-def chromium_page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(MISSING)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        chromium.close()
+def chromium_page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_claims_page_keeps_polling_through_a_503(
