@@ -755,6 +755,9 @@ class Bench:
             "5",
             "--error-logfile",
             "-",
+            # Two servers run at once (app and sandbox): without this both would take
+            # the same control socket in ~/.gunicorn.
+            "--no-control-socket",
         ]
 
     def _ensure_static(self) -> None:
