@@ -148,8 +148,9 @@ def _event(
 ):
     """Record a transition in the ledger, and log it once with its context.
 
-    The log line carries ids, states and the member-facing reason; never the evidence,
-    the address or BitBadges' own words (those stay in the ledger, for admins).
+    The log line carries ids, states and the member-facing reason (which may quote
+    BitBadges' refusal); never the evidence or the event details (those stay in the
+    ledger, for admins).
     """
     CompletionEvent.objects.create(
         completion_id=completion.pk,

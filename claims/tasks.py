@@ -11,10 +11,11 @@ logger = logging.getLogger(__name__)
 
 # Seconds before a task whose database connection dropped runs again.
 DATABASE_RETRY_DELAY = 5
+DATABASE_RETRIES = 5  # in a row; then the task fails and the cron takes the completion
 
 
 @task()
-def completion_process_task(completion_id: int) -> str:
+def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
     """Load the completion by id and let the engine do what is due (nothing if not).
 
     A database connection lost on the way is reset and the task queued again: without
@@ -29,8 +30,10 @@ def completion_process_task(completion_id: int) -> str:
         if not connection_lost(exc):
             raise
         connection_reset()
+        if db_retries >= DATABASE_RETRIES:
+            raise  # complete_claims (the cron) finds it due later
         run_after = timezone.now() + datetime.timedelta(seconds=DATABASE_RETRY_DELAY)
-        completion_process_task.using(run_after=run_after).enqueue(completion_id)
+        completion_process_task.using(run_after=run_after).enqueue(completion_id, db_retries + 1)
         logger.warning(
             "Completion %s: database connection lost (%s); queued again", completion_id, exc
         )

@@ -24,6 +24,7 @@ connections/tasks.py): a task whose connection dropped resets it and is queued a
 instead of taking the worker down with it.
 """
 
+import functools
 import html
 import logging
 import sys
@@ -32,6 +33,8 @@ from django.core.signals import got_request_exception
 from django.db import DatabaseError, connections
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
+
+from config.observability import route_of
 
 logger = logging.getLogger("config.database")
 
@@ -49,6 +52,21 @@ JSON_PATHS = (
     "/claims/trigger-webhook/",
 )
 _MARK = "_database_connection_lost"
+_NO_RETRY = "_database_no_retry"
+
+
+def no_retry(view):
+    """For a GET view with side effects elsewhere (it mints a Connect token at Pipedream,
+    or records what Pipedream says): a lost connection answers 503, never runs it twice."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        setattr(request, _NO_RETRY, True)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 # What drivers say when the connection went away under them.
 CLOSED = ("closed database", "connection is closed", "connection already closed")
 
@@ -113,6 +131,15 @@ def _wants_json(request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def _same_page(request) -> str:
+    """The request's own path as a link that cannot leave the site ("//evil.example/"
+    is a path here but another host in an href)."""
+    path = request.get_full_path()
+    if path.startswith(("//", "/\\")):
+        return "/" + path.lstrip("/\\")
+    return path
+
+
 def unavailable_response(request) -> HttpResponse:
     """503, Retry-After, a sentence; no template and no database needed to build it."""
     if _wants_json(request):
@@ -132,7 +159,7 @@ def unavailable_response(request) -> HttpResponse:
             "<title>Try again in a moment</title>"
             "<h1>Try again in a moment</h1>"
             f"<p>{html.escape(MESSAGE)}</p>"
-            f'<p><a href="{html.escape(request.get_full_path())}">Try again</a></p></html>',
+            f'<p><a href="{html.escape(_same_page(request))}">Try again</a></p></html>',
             status=503,
         )
     response["Retry-After"] = str(RETRY_AFTER)
@@ -151,11 +178,11 @@ class DatabaseConnectionMiddleware:
         if not getattr(request, _MARK, None):
             return response
         connection_reset()
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and not getattr(request, _NO_RETRY, False):
             logger.warning(
                 "Database connection lost during %s %s: retrying once on a new connection",
                 request.method,
-                request.path,
+                route_of(request),
             )
             setattr(request, _MARK, None)
             response = self.get_response(request)
@@ -163,7 +190,9 @@ class DatabaseConnectionMiddleware:
                 return response
             connection_reset()
         logger.warning(
-            "Database connection lost during %s %s: answered 503", request.method, request.path
+            "Database connection lost during %s %s: answered 503",
+            request.method,
+            route_of(request),
         )
         return unavailable_response(request)
 

@@ -13,6 +13,7 @@ import re
 import time
 
 from django.conf import settings
+from django.utils.functional import empty
 from log_request_id.filters import RequestIDFilter as _LibraryFilter
 from log_request_id.middleware import RequestIDMiddleware as _LibraryMiddleware
 
@@ -38,9 +39,9 @@ class RequestIdMiddleware(_LibraryMiddleware):
         response = super().__call__(request)
         if settings.ACCESS_LOG:
             match = getattr(request, "resolver_match", None)
-            route = f"/{match.route}" if match is not None and match.route else "(no route)"
+            route = route_of(request)
             view = match.view_name if match is not None and match.view_name else route
-            user = getattr(request, "user", None)
+            member = _member_if_loaded(request)
             access_logger.info(
                 "%s %s %s",
                 request.method,
@@ -51,7 +52,7 @@ class RequestIdMiddleware(_LibraryMiddleware):
                     "view": view,
                     "route": route,
                     "status": response.status_code,
-                    "member": user.pk if user is not None and user.is_authenticated else None,
+                    "member": member,
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 },
             )
@@ -77,3 +78,35 @@ class PlainFormatter(logging.Formatter):
         if context:
             line += " " + " ".join(f"{key}={value}" for key, value in sorted(context.items()))
         return line
+
+
+def route_of(request) -> str:
+    """The URL pattern a request matched, or "(no route)": safe to log, unlike the path."""
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match is not None and match.route else "(no route)"
+
+
+def _member_if_loaded(request):
+    """The member's id if the request already loaded them; never a query (the database
+    may be the very thing that failed)."""
+    user = getattr(request, "user", None)
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is None or wrapped is empty:
+        return None
+    return wrapped.pk if getattr(wrapped, "is_authenticated", False) else None
+
+
+class RequestPathFilter(logging.Filter):
+    """Django logs the path of every 4xx/5xx ("Not Found: /confirm-email/<key>/") and
+    the request itself: both may carry keys. They are replaced by the URL pattern."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if not isinstance(path, str):
+            return True
+        route = route_of(request)
+        if isinstance(record.args, tuple) and path in record.args:
+            record.args = tuple(route if arg == path else arg for arg in record.args)
+        record.request = f"{request.method} {route}"
+        return True

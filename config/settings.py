@@ -406,7 +406,10 @@ ACCESS_LOG = env_bool("ACCESS_LOG", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.observability.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.observability.RequestIdFilter"},
+        "request_path": {"()": "config.observability.RequestPathFilter"},
+    },
     "formatters": {
         "plain": {
             "()": "config.observability.PlainFormatter",
@@ -423,7 +426,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "request_path"],
         },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},

@@ -11,12 +11,14 @@ logger = logging.getLogger(__name__)
 
 # Seconds before the 2nd, 3rd, ... attempt at a webhook Pipedream would not answer for.
 WEBHOOK_RETRY_DELAYS = (30, 120, 600)
-# Seconds before a webhook task whose database connection dropped runs again.
+# Seconds before a webhook task whose database connection dropped runs again, and how
+# many times in a row it does so before it fails (the cron's recovery takes it then).
 DATABASE_RETRY_DELAY = 5
+DATABASE_RETRIES = 5
 
 
 @task()
-def webhook_process_task(event_id: int, attempt: int = 1) -> str:
+def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -> str:
     """Process a stored webhook delivery; retry later while Pipedream is failing."""
     from config.middleware import connection_lost, connection_reset
     from connections.models import WebhookEvent
@@ -30,8 +32,10 @@ def webhook_process_task(event_id: int, attempt: int = 1) -> str:
         # The delivery is still pending: reset the connection and run again shortly,
         # rather than fail (and leave the worker a dead connection to record that on).
         connection_reset()
+        if db_retries >= DATABASE_RETRIES:
+            raise
         run_after = timezone.now() + datetime.timedelta(seconds=DATABASE_RETRY_DELAY)
-        webhook_process_task.using(run_after=run_after).enqueue(event_id, attempt)
+        webhook_process_task.using(run_after=run_after).enqueue(event_id, attempt, db_retries + 1)
         logger.warning("Webhook %s: database connection lost (%s); queued again", event_id, exc)
         return "requeued: database connection lost"
     if event.outcome == WebhookEvent.Outcome.ERROR and attempt <= len(WEBHOOK_RETRY_DELAYS):
@@ -65,7 +69,6 @@ def accounts_health_poll(limit: int | None = None) -> dict:
 
     totals = {"members": 0, "failed": 0, "created": 0, "removed": 0, "health_changed": 0}
     totals["sessions_expired"] = services.connect_sessions_expire()
-    totals["webhooks_recovered"] = webhooks_recover()[0]
     for member in members_to_poll(limit):
         totals["members"] += 1
         try:
@@ -77,4 +80,5 @@ def accounts_health_poll(limit: int | None = None) -> dict:
         totals["created"] += len(result.created)
         totals["removed"] += len(result.removed)
         totals["health_changed"] += len(result.health_changed)
+    totals["webhooks_recovered"] = webhooks_recover()[0]
     return totals

@@ -27,6 +27,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.middleware import no_retry
 from connections import pipedream, selectors, services
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
@@ -333,6 +334,7 @@ def callback(request):
 
 
 @require_GET
+@no_retry
 def connect_link(request, app: str):
     """Connect Link hand-off: mint a token and send the member to the hosted page."""
     form = ConnectForm({"app": app, "account": request.GET.get("account", "")}, member=request.user)
@@ -359,6 +361,7 @@ def connect_link(request, app: str):
 @login_not_required
 @never_cache
 @require_GET
+@no_retry
 def emailed_link(request, signed: str):
     """A link we sent by email: mint a fresh token now, then continue as Connect Link."""
     try:
@@ -410,6 +413,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None):
 @login_not_required
 @never_cache
 @require_GET
+@no_retry
 def done(request):
     """Where the hosted page sends the member back (Connect Link and emailed links)."""
     session = services.connect_session_for_reference(request.GET.get("s", ""))

@@ -230,9 +230,15 @@ def webhooks_recover(*, older_than: datetime.timedelta = STALE_AFTER) -> tuple[i
         outcome=WebhookEvent.Outcome.PENDING, session__isnull=False, received_at__lte=cutoff
     ).order_by("received_at")
     processed = settled = 0
-    for event_id in stale.values_list("pk", flat=True):
+    for event_id in list(stale.values_list("pk", flat=True)):
         processed += 1
-        event = webhook_process(event_id=event_id)
+        try:
+            event = webhook_process(event_id=event_id)
+        except Exception:
+            # One delivery that cannot be processed must not stop the others (nor the
+            # health poll that runs this): it stays pending, and is logged each time.
+            logger.exception("Webhook %s: recovery failed; it stays pending", event_id)
+            continue
         settled += event.outcome != WebhookEvent.Outcome.PENDING
         logger.info("Webhook %s recovered: %s", event_id, event.outcome)
     return processed, settled

@@ -38,6 +38,17 @@ def _env_file(path: Path) -> None:
     print(f"Created {path.name} with this layout's secrets.")
 
 
+def _shown(url: str) -> str:
+    """A database URL fit to print: without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
 def _redis_reachable(url: str) -> str | None:
     import redis
 
@@ -75,7 +86,7 @@ def main(argv=None) -> int:
         if ensure(args.database_url, fresh=args.fresh):
             print("Created the database.")
     except Exception as exc:  # psycopg's errors name the host and what failed
-        print(f"Cannot prepare PostgreSQL at {args.database_url}: {exc}", file=sys.stderr)
+        print(f"Cannot prepare PostgreSQL at {_shown(args.database_url)}: {exc}", file=sys.stderr)
         return 1
     _env_file(args.env_file)
 
@@ -103,7 +114,7 @@ def main(argv=None) -> int:
         ["collectstatic", "--no-input", "-v", "0"],
         ["seed_demo"],
     ):
-        subprocess.run([*manage, *step], env=env, cwd=ROOT, check=True)
+        subprocess.run([*manage, *step], env=env, cwd=ROOT, check=True)  # noqa: S603 (our manage.py)
     print(
         f"\n  Connect & Claim, scaled out: {public_url}/   (alice / connect-demo; admin / "
         f"connect-demo)\n  {args.web_workers} gunicorn processes, {args.task_workers} task "
@@ -115,7 +126,7 @@ def main(argv=None) -> int:
         honcho, "start", "-f", str(ROOT / "Procfile.scaled"), "-c", f"worker={args.task_workers}"
     ]  # fmt: skip
     os.chdir(ROOT)
-    os.execve(honcho, command, env)
+    os.execve(honcho, command, env)  # noqa: S606 (honcho from our venv)
 
 
 if __name__ == "__main__":

@@ -233,3 +233,47 @@ def test_a_webhook_task_that_loses_its_connection_is_retried_not_lost(
     session.refresh_from_db()
     assert session.status == "connected"
     assert not DBTaskResult.objects.filter(status__in=["RUNNING", "FAILED"]).exists()
+
+
+def test_loading_the_member_failing_twice_is_a_503_not_a_500(member_with_account, browser, dbdrop):
+    """The member could not be loaded on either pass (the user query cut twice): the
+    access log must not try to load them a third time and turn the 503 into a 500."""
+    member = browser(member_with_account)
+    rule = dbdrop.drop(sql=_table("users_user"), path="/accounts/", times=2)
+
+    page = member.get("/accounts/", headers={"Accept": "text/html"})
+
+    assert len(rule.fired) == 2
+    assert page.status_code == 503
+    assert member.get("/accounts/").status_code == 200
+
+
+def test_a_link_that_mints_at_pipedream_is_not_run_twice(
+    member_with_account, browser, dbdrop, apps
+):
+    """GET /connect/<app>/ mints a Connect token upstream: cut while recording it, the
+    member is asked to try again rather than minting a second token behind their back."""
+    from sandbox.models import ConnectToken
+
+    member = browser(member_with_account)
+    before = ConnectToken.objects.count()
+    rule = dbdrop.drop(sql=f"INSERT INTO {_table('connections_connectsession')}")
+
+    answer = member.get("/connect/github/", allow_redirects=False)
+
+    assert len(rule.fired) == 1
+    assert answer.status_code == 503
+    assert ConnectToken.objects.count() - before == 1  # minted once, not retried
+
+
+def test_the_try_again_link_stays_on_the_site(rf):
+    from config.middleware import unavailable_response
+
+    request = rf.get("/x", HTTP_ACCEPT="text/html")
+    request.path = "//evil.example/x"  # a path as a server receives it (the test client
+    # would read it as a host)
+    page = unavailable_response(request)
+
+    assert page.status_code == 503
+    assert 'href="//evil.example' not in page.content.decode()
+    assert 'href="/evil.example/x"' in page.content.decode()

@@ -163,3 +163,32 @@ def test_a_rejected_claim_is_logged_once_at_info(caplog):
     assert len(failures) == 1
     assert failures[0].levelno == logging.INFO
     assert failures[0].status == 400
+
+
+def test_djangos_own_error_lines_name_the_route_not_the_path(client):
+    """Django logs every 4xx/5xx with its path ("Not Found: /...") and the request: the
+    production handler's filter swaps both for the URL pattern (paths may carry keys)."""
+    from config.observability import RequestPathFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_json_formatter())
+    handler.addFilter(RequestIdFilter())
+    handler.addFilter(RequestPathFilter())
+    django_request = logging.getLogger("django.request")
+    django_request.addHandler(handler)
+    try:
+        response = client.get("/c/secret-key-in-the-path-123/")
+    finally:
+        django_request.removeHandler(handler)
+
+    assert response.status_code == 404
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert "secret-key-in-the-path-123" not in json.dumps(line)
+    assert line["message"] == "Not Found: /c/<slug:slug>/"
+    assert line["request"] == "GET /c/<slug:slug>/"
+    assert line["request_id"] == response["X-Request-ID"]
+
+
+def test_the_production_handler_has_the_path_filter(settings):
+    assert "request_path" in settings.LOGGING["handlers"]["console"]["filters"]
