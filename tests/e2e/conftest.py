@@ -18,15 +18,6 @@ def browser(chromium):
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def screenshot(page):
     """Save a full-page screenshot under test-artifacts/ (for people to look at)."""
 

@@ -14,19 +14,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
-@pytest.fixture
-def chromium_page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def test_claims_page_keeps_polling_through_a_503(
-    demo_claims, alice, connect, upstreams, client, dbdrop, worker, chromium_page
+    demo_claims, alice, connect, upstreams, client, dbdrop, worker, page
 ):
-    page = chromium_page
+    page.set_default_timeout(15_000)
     connect(alice, "github", "octo-pro")  # the claims are queued: the page polls
     client.force_login(alice)
     host = upstreams.url.split("//", 1)[1].split(":")[0]
