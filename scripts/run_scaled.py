@@ -49,6 +49,17 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (comments and blank lines skipped), as honcho reads them."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
 def _redis_reachable(url: str) -> str | None:
     import redis
 
@@ -93,6 +104,9 @@ def main(argv=None) -> int:
     public_url = f"http://{args.host}:{args.port}"
     env = {
         **os.environ,
+        # The layout's own secrets win over whatever the caller's shell holds, for the
+        # setup steps below as for the processes honcho starts from the same file.
+        **_read_env_file(args.env_file),
         "ENV_FILE": str(args.env_file),
         "DEBUG": "false",
         "SANDBOX": "true",
@@ -122,8 +136,11 @@ def main(argv=None) -> int:
         flush=True,
     )
     honcho = str(Path(sys.executable).parent / "honcho")
+    # honcho reads an env file over the environment: by default the development .env
+    # (DEBUG on, another PUBLIC_URL), which must not leak in. This layout's own instead.
     command = [
-        honcho, "start", "-f", str(ROOT / "Procfile.scaled"), "-c", f"worker={args.task_workers}"
+        honcho, "start", "-f", str(ROOT / "Procfile.scaled"), "-e", str(args.env_file),
+        "-c", f"worker={args.task_workers}",
     ]  # fmt: skip
     os.chdir(ROOT)
     os.execve(honcho, command, env)  # noqa: S606 (honcho from our venv)

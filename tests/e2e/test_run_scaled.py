@@ -98,12 +98,12 @@ def scaled(tmp_path_factory):
     port = _free_port()
     workdir = tmp_path_factory.mktemp("scaled")
     log = (workdir / "run-scaled.log").open("w")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # The test run's own settings must not leak into the layout under test.
-        if key not in ("DATABASE_URL", "CACHE_URL", "SANDBOX_FAULTS", "DJANGO_SETTINGS_MODULE")
-    }
+    # A newcomer's shell: none of the test run's own settings (pytest sets several).
+    leaks = {
+        "DATABASE_URL", "CACHE_URL", "SANDBOX_FAULTS", "DJANGO_SETTINGS_MODULE", "ENV_FILE",
+        "SECRET_KEY", "CLAIM_SECRETS_KEYS", "ALLOWED_HOSTS", "SANDBOX", "DEBUG",
+    }  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if key not in leaks}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -142,12 +142,9 @@ def scaled(tmp_path_factory):
             time.sleep(0.5)
         yield {"url": url, "pid": process.pid, "workdir": workdir}
     finally:
+        # The database is left for a look afterwards; the next run starts it afresh.
         _stop(process)
         log.close()
-        subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "ensure_database.py"), DATABASE_URL],
-            capture_output=True,
-        )
 
 
 def _tail(workdir: Path, lines: int = 40) -> str:
