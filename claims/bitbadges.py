@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from config import http as http_support
-from users.addresses import normalize_address
+from users.addresses import to_bitbadges_address
 
 logger = logging.getLogger("claims.bitbadges")
 
@@ -43,11 +43,17 @@ POLL_GROWTH = 1.5
 POLL_CAP = 10.0
 MAX_ID_LENGTH = 256
 USER_AGENT = "connect-and-claim (python-requests)"
+# BitBadges' web app: links in its answers (the 402's topUpUrl) are relative to it.
+DEFAULT_SITE_URL = "https://bitbadges.io"
+# The placeholder attempt id a simulation answers (IDX-2024 claims.ts), used to probe.
+SIMULATED_ATTEMPT_ID = "0" * 64
 
 OP_COMPLETE = "complete claim"
 OP_SIMULATE = "simulate claim"
 OP_STATUS = "get claim attempt status"
 OP_SUCCESS = "check claim successes"
+OP_ATTEMPTS = "list claim attempts"
+OP_PROBE = "check the API key and credits"
 OP_GET_CLAIM = "get claim"
 OP_STORE_ADD = "add to dynamic store"
 OP_STORE_REMOVE = "remove from dynamic store"
@@ -111,7 +117,8 @@ class Unauthorized(BitBadgesError):
 
 
 class PaymentRequired(BitBadgesError):
-    """402: the API key's account is out of credits."""
+    """402: the API key's account is out of credits. Every request answers 402 until it
+    is topped up (DOCS api/README.md), so the caller pauses rather than retries."""
 
     def __init__(self, message: str = "", *, top_up_url: str | None = None, **kwargs) -> None:
         self.top_up_url = top_up_url
@@ -204,6 +211,27 @@ class SignInRequired(ClaimRejected):
     """The claim needs the user's own BitBadges sign-in, which a backend cannot give."""
 
 
+class ClaimMisconfigured(ClaimRejected):
+    """The claim's settings on BitBadges stop a backend from completing it: manual
+    distribution, no numUses plugin, a plugin input it refuses as malformed."""
+
+
+class StoreRefused(BitBadgesError):
+    """A dynamic store refused the request: no such store, or the wrong data secret.
+
+    The same request fails again until an admin corrects the claim's store settings.
+    """
+
+
+class CannotVerify(BitBadgesError):
+    """BitBadges cannot say now whether an address completed a claim: the routes that
+    would tell are missing, refuse us, or answer something we cannot trust. This is not
+    "no": look again later, or leave it to a person."""
+
+    transient = True
+    outcome_unknown = True
+
+
 class AttemptTimeout(BitBadgesError):
     """The attempt was still pending at the deadline; it may yet succeed or fail."""
 
@@ -218,16 +246,28 @@ class AttemptTimeout(BitBadgesError):
 # Most specific first: the first pattern found in the text decides. Matched
 # case-insensitively anywhere, because IDX-2024 wrapped plugin failures as
 # "One or more of the challenges were not satisfied (<Plugin>) : Error: <message>".
+# Sources for each text: docs/fidelity.md, "Refusal texts".
 _CLAIM_ERRORS: tuple[tuple[re.Pattern[str], type[ClaimRejected]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), cls)
     for pattern, cls in (
         (r"overall max uses exceeded", ClaimExhausted),
         (r"already exceeded max uses", AlreadyClaimed),
         (r"incorrect password", WrongPassword),
-        (r"not in whitelist", NotWhitelisted),
-        (r"outside the approved time window", OutsideWindow),
+        (r"not in whitelist|not in list of whitelisted users", NotWhitelisted),
+        (r"outside the approved time window|invalid transfer time", OutsideWindow),
         (r"claim halted", ClaimHalted),
-        (r"must be authenticated", SignInRequired),
+        # initiatedBy: the docs' texts, and IDX-2024's route-level check. The second
+        # docs text says "Invalid address": it must win over InvalidAddress below.
+        (
+            r"must be authenticated|authentication required|"
+            r"does not match the address of the signed in user",
+            SignInRequired,
+        ),
+        (
+            r"manual distribution|no numuses plugin|invalid configuration|typia|"
+            r"invalid request payload",
+            ClaimMisconfigured,
+        ),
         (r"invalid claimid format|no doc found|claim not found", ClaimNotFound),
         (r"could not convert|well-formed|invalid address", InvalidAddress),
         (r"updated since|version", VersionMismatch),
@@ -238,6 +278,10 @@ _CLAIM_ERRORS: tuple[tuple[re.Pattern[str], type[ClaimRejected]], ...] = tuple(
         ),
     )
 )
+
+# Texts a dynamic store route answers for a store we cannot use (DOCS plugins.md names
+# them; the store routes' status codes are unconfirmed, so the text decides).
+_STORE_REFUSALS = re.compile(r"invalid data secret|dynamic data doc not found", re.IGNORECASE)
 
 
 def classify_claim_error(text: str) -> type[ClaimRejected] | None:
@@ -262,6 +306,24 @@ class AttemptStatus:
     address: str  # bitbadgesAddress, "" when absent
 
 
+@dataclass(frozen=True)
+class ClaimAttempt:
+    """One attempt from the attempts route (`error` without "Error: ")."""
+
+    attempt_id: str
+    success: bool
+    claim_number: int | None
+    address: str  # bitbadgesAddress
+    error: str
+
+
+@dataclass(frozen=True)
+class AttemptsPage:
+    attempts: tuple[ClaimAttempt, ...]
+    bookmark: str
+    total: int | None
+
+
 # Per API URL, the method the status route answers to: GET (OpenAPI, Python SDK) until
 # a server refuses it, then POST (JS SDK, IDX-2024). Module-level, because a client is
 # built per request.
@@ -282,6 +344,7 @@ class BitBadgesClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        site_url: str = DEFAULT_SITE_URL,
     ) -> None:
         if not api_url:
             raise NotConfigured("no BitBadges API URL was given", operation="configure")
@@ -294,6 +357,7 @@ class BitBadgesClient:
         self._session = session or _shared_session()
         self._sleep = sleep
         self._clock = clock
+        self.site_url = (site_url or DEFAULT_SITE_URL).rstrip("/")
 
     def __repr__(self) -> str:
         return f"<BitBadgesClient {self.api_url}>"
@@ -318,6 +382,7 @@ class BitBadgesClient:
             api_key=settings.BITBADGES_API_KEY,
             timeout=getattr(settings, "BITBADGES_TIMEOUT", 10.0),
             max_retries=getattr(settings, "BITBADGES_MAX_RETRIES", 3),
+            site_url=getattr(settings, "BITBADGES_SITE_URL", DEFAULT_SITE_URL),
         )
 
     # --- Claims --------------------------------------------------------------------
@@ -492,20 +557,100 @@ class BitBadgesClient:
             self._sleep(min(wait, remaining))
             delay = min(cap, delay * POLL_GROWTH) if delay else min(cap, 0.5)
 
+    def claim_attempts(
+        self,
+        claim_id: str,
+        *,
+        address: str | None = None,
+        include_errors: bool = False,
+        bookmark: str | None = None,
+    ) -> AttemptsPage:
+        """One page of a claim's attempts: GET /api/v0/claims/{id}/attempts.
+
+        Without `include_errors` BitBadges lists the successful attempts (failed ones
+        need the Read Private Claim Data scope). `address` is sent as bb1.
+        """
+        operation = OP_ATTEMPTS
+        path = f"/api/v0/claims/{_segment(claim_id, 'claim id', operation)}/attempts"
+        params: dict[str, str] = {}
+        if address is not None:
+            params["address"] = _address(address, operation)
+        if include_errors:
+            params["includeErrors"] = "true"
+        if bookmark:
+            params["bookmark"] = bookmark
+        body = self._request_json(
+            "GET", path, operation=operation, idempotent=True, params=params or None
+        )
+        return _attempts_page(body, operation)
+
     def success_count(self, claim_id: str, address: str) -> int:
-        """How many times `address` has completed the claim (0 when never)."""
+        """How many times `address` has completed the claim (0 when never).
+
+        Read from the successful attempts for the address (the route BitBadges' SDK now
+        uses); where that route does not exist, from the older success route. Raises
+        CannotVerify when neither can tell: a missing or refusing route is never "0".
+        """
+        address = _address(address, OP_SUCCESS)
+        try:
+            page = self.claim_attempts(claim_id, address=address)
+        except ClaimRejected as exc:
+            if exc.status == 404 and classify_claim_error(exc.message) is None:
+                # No such route here (a 404 that names no claim): the older route.
+                return self._legacy_success_count(claim_id, address)
+            if isinstance(exc, ClaimNotFound):
+                raise
+            raise _logged(_cannot_verify(exc, "the attempts route refused")) from exc
+        except Unavailable as exc:
+            if exc.status == 500 and _error_text(exc.body):
+                # A 500 with a text is how BitBadges refuses (IDX-2024; a claim hiding its
+                # state refuses anyone but its manager): it will not tell, it is not down.
+                raise _logged(_cannot_verify(exc, "the attempts route refused")) from exc
+            raise
+        return _successes_for(page, address)
+
+    def _legacy_success_count(self, claim_id: str, address: str) -> int:
         operation = OP_SUCCESS
-        address = _address(address, operation)
         path = (
             f"/api/v0/claims/success/{_segment(claim_id, 'claim id', operation)}/{quote(address)}"
         )
-        body = self._request_json("GET", path, operation=operation, idempotent=True)
+        response = self._call(
+            "GET", path, operation=operation, idempotent=True, raise_for_status=False
+        )
+        if response.status_code == 404 and not _recognised(response):
+            # BitBadges removed this route (docs/fidelity.md): 404 means "cannot say".
+            raise _logged(
+                CannotVerify(
+                    "neither the claim attempts route nor the older success route is served"
+                    f" at {self.api_url}",
+                    operation=operation,
+                    status=404,
+                    hint="Check BITBADGES_API_URL; an admin can check the claim on BitBadges",
+                )
+            )
+        if response.status_code >= 400:
+            exc = self._error(response, operation, claim_route=True)
+            if isinstance(exc, ClaimRejected) and not isinstance(exc, ClaimNotFound):
+                raise _logged(_cannot_verify(exc, "the success route refused")) from None
+            raise _logged(exc)
+        body = _parse_json(response, operation, self._secrets())
         count = body.get("successCount") if isinstance(body, dict) else None
         if isinstance(count, str) and count.strip().isdigit():
             count = int(count.strip())
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise _invalid(body, operation, "successCount is missing or not a whole number")
         return count
+
+    def probe(self) -> None:
+        """One cheap request that needs the key and a credit: the status of the
+        simulation placeholder. Raises Unauthorized, PaymentRequired, RateLimited or
+        Unavailable; returns when BitBadges accepted the key and served a route."""
+        try:
+            self.attempt_status(SIMULATED_ATTEMPT_ID)
+        except (Unauthorized, PaymentRequired, RateLimited, Unavailable, NotConfigured):
+            raise
+        except BitBadgesError:
+            pass  # the route answered about the id itself: the key and credits passed
 
     def get_claim(self, claim_id: str, *, private_params: bool = False) -> dict:
         """The claim's iClaimDetails (private params only for its creator or manager)."""
@@ -689,7 +834,13 @@ class BitBadgesClient:
         mutating: bool = False,
         secrets: tuple[str, ...] = (),
     ) -> BitBadgesError:
-        """The error for a 4xx/5xx: BitBadges' text first, the status code second."""
+        """The error for a 4xx/5xx: BitBadges' text first, the status code second.
+
+        IDX-2024 answered 500 with a text for every claim refusal, so a 5xx is not
+        "down" when its text names a refusal. After a request that may have changed
+        something (`complete`, a store add), a text we do not know is an unknown
+        outcome: it is checked upstream before anything is sent again.
+        """
         status = response.status_code
         secrets = self._secrets(secrets)
         body = http_support.body_or_text(response)
@@ -698,9 +849,11 @@ class BitBadgesClient:
         kwargs: dict[str, Any] = dict(
             operation=operation, status=status, body=_scrub(body, secrets)
         )
+        if not claim_route and _STORE_REFUSALS.search(text):
+            return StoreRefused(
+                message, hint="Check the claim's dynamic store ID and store secret", **kwargs
+            )
         cls = classify_claim_error(text) if claim_route else None
-        if cls is None and not claim_route and _recognised_text(text):
-            cls = BitBadgesError  # e.g. "Invalid data secret" on a store route: permanent
         if cls is not None:
             return cls(message, **kwargs)
         if status == 401:
@@ -708,19 +861,26 @@ class BitBadgesClient:
         if status == 402:
             url = body.get("topUpUrl") if isinstance(body, dict) else None
             return PaymentRequired(
-                message, top_up_url=url if isinstance(url, str) else None, **kwargs
+                message, top_up_url=self._site_link(url) if isinstance(url, str) else None, **kwargs
             )
         if status == 429:
             return RateLimited(message, retry_after=http_support.retry_after(response), **kwargs)
+        if mutating:
+            return Unavailable(message, outcome_unknown=True, hint=_CHECK_FIRST, **kwargs)
         if status == 404 and claim_route:
             return ClaimNotFound(message, **kwargs)
         if status >= 500 or status == 408:
-            return Unavailable(
-                message, outcome_unknown=mutating, hint=_CHECK_FIRST if mutating else None, **kwargs
-            )
+            return Unavailable(message, **kwargs)
         if claim_route:
             return ClaimRejected(message, **kwargs)
         return BitBadgesError(message, **kwargs)
+
+    def _site_link(self, url: str) -> str:
+        """A link BitBadges gave relative to its web app (the 402's topUpUrl), made whole."""
+        url = url.strip()
+        if url.startswith("/") and not url.startswith("//"):
+            return self.site_url + url
+        return url
 
 
 # --- Module-level helpers --------------------------------------------------------------
@@ -738,9 +898,11 @@ def get_client() -> BitBadgesClient:
 
 
 def _address(value: str, operation: str) -> str:
-    """The normalised address, or InvalidAddress before anything is sent."""
+    """The address as BitBadges stores and answers it (bb1), or InvalidAddress before
+    anything is sent. BitBadges documents and exemplifies bb1 for stores; only the
+    whitelist plugin is documented to match both spellings (docs/fidelity.md)."""
     try:
-        return normalize_address(value)
+        return to_bitbadges_address(value)
     except ValidationError as exc:
         raise InvalidAddress(" ".join(exc.messages), operation=operation) from None
 
@@ -869,6 +1031,80 @@ def _invalid(
             outcome_unknown=outcome_unknown,
             hint=_CHECK_FIRST if outcome_unknown else None,
         )
+    )
+
+
+def _number(value: Any) -> int | None:
+    """A whole number BitBadges may send as a number or a string (NumberType)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _attempts_page(body: Any, operation: str) -> AttemptsPage:
+    docs = body.get("docs") if isinstance(body, dict) else None
+    if not isinstance(docs, list) or not all(isinstance(doc, dict) for doc in docs):
+        raise _invalid(body, operation, "expected an object with a list of attempts in docs")
+    attempts = []
+    for doc in docs:
+        success = doc.get("success")
+        if not isinstance(success, bool):
+            raise _invalid(body, operation, f"an attempt's success is {success!r}")
+        address = doc.get("bitbadgesAddress")
+        error = doc.get("error")
+        attempts.append(
+            ClaimAttempt(
+                attempt_id=str(doc.get("claimAttemptId") or ""),
+                success=success,
+                claim_number=_number(doc.get("claimNumber")),
+                address=address.strip() if isinstance(address, str) else "",
+                error=_strip_error(error) if isinstance(error, str) else "",
+            )
+        )
+    bookmark = body.get("bookmark")
+    return AttemptsPage(
+        attempts=tuple(attempts),
+        bookmark=bookmark if isinstance(bookmark, str) else "",
+        total=_number(body.get("total")),
+    )
+
+
+def _successes_for(page: AttemptsPage, address: str) -> int:
+    """The successful attempts of `address` in an attempts page asked for `address`.
+
+    Every attempt must be that address's: a server that ignored the filter would
+    otherwise count other members' badges as this one's. `total` counts the successful
+    attempts across pages (the SDK reads it so) and is trusted only when the page holds
+    nothing but successes of this address.
+    """
+    strangers = [a.address for a in page.attempts if a.address.lower() != address.lower()]
+    if strangers:
+        raise _logged(
+            CannotVerify(
+                "the attempts route answered for other addresses than the one asked for"
+                f" ({strangers[0]})",
+                operation=OP_ATTEMPTS,
+            )
+        )
+    successes = sum(1 for attempt in page.attempts if attempt.success)
+    if page.total is not None and successes == len(page.attempts):
+        return max(page.total, successes)
+    return successes
+
+
+def _cannot_verify(exc: BitBadgesError, what: str) -> CannotVerify:
+    return CannotVerify(
+        f"{what}: {exc.message or exc}",
+        operation=exc.operation,
+        status=exc.status,
+        body=exc.body,
+        hint="Checked again later; an admin can look the claim up on BitBadges",
     )
 
 

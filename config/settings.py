@@ -302,6 +302,8 @@ if SANDBOX and not BITBADGES_API_KEY:
 # Seconds: (connect, read) for every call to BitBadges; retries for idempotent calls.
 BITBADGES_TIMEOUT = env.float("BITBADGES_TIMEOUT", default=10.0)
 BITBADGES_MAX_RETRIES = env.int("BITBADGES_MAX_RETRIES", default=3)
+# BitBadges' web app, for the links its answers give relative to it (the 402's topUpUrl).
+BITBADGES_SITE_URL = env.str("BITBADGES_SITE_URL", default="https://bitbadges.io").rstrip("/")
 
 # --- Claims ---------------------------------------------------------------------------
 
@@ -328,6 +330,13 @@ CLAIMS_RETRY_MAX = env.float("CLAIMS_RETRY_MAX", default=3600.0)
 # its outcome unknown (it is then checked again before any resend).
 CLAIMS_POLL_INTERVAL = env.float("CLAIMS_POLL_INTERVAL", default=2.0)
 CLAIMS_POLL_DEADLINE = env.float("CLAIMS_POLL_DEADLINE", default=30.0)
+# Seconds: the least wait after an unknown outcome before it is checked upstream (an
+# attempt may sit in BitBadges' queue, a workflow may still be running).
+CLAIMS_UNKNOWN_OUTCOME_WAIT = env.float("CLAIMS_UNKNOWN_OUTCOME_WAIT", default=300.0)
+# Seconds: while BitBadges answers 402 (no credits), how often one cheap call checks
+# whether the account was topped up; the wait doubles up to the ceiling.
+BITBADGES_CREDITS_PROBE = env.float("BITBADGES_CREDITS_PROBE", default=60.0)
+BITBADGES_CREDITS_PROBE_MAX = env.float("BITBADGES_CREDITS_PROBE_MAX", default=900.0)
 # "Check again" presses a member may make per window: "count/seconds".
 CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
 # Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by

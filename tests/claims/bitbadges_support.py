@@ -12,10 +12,12 @@ ATTEMPT = "ab" * 32
 ETH = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
 ETH_LOWER = ETH.lower()
 BB = "bb1wskntnrxxnq9x2f95wuyf0y7wk2lp043p2tca7"
-COMPLETE_URL = f"{API}/api/v0/claims/complete/{CLAIM}/{ETH}"
-SIMULATE_URL = f"{API}/api/v0/claims/simulate/{CLAIM}/{ETH}"
+# Addresses go out as bb1 whatever the member typed (docs/fidelity.md, "Addresses").
+COMPLETE_URL = f"{API}/api/v0/claims/complete/{CLAIM}/{BB}"
+SIMULATE_URL = f"{API}/api/v0/claims/simulate/{CLAIM}/{BB}"
 STATUS_URL = f"{API}/api/v0/claims/status/{ATTEMPT}"
-SUCCESS_URL = f"{API}/api/v0/claims/success/{CLAIM}/{ETH}"
+SUCCESS_URL = f"{API}/api/v0/claims/success/{CLAIM}/{BB}"
+ATTEMPTS_URL = f"{API}/api/v0/claims/{CLAIM}/attempts"
 CLAIM_URL = f"{API}/api/v0/claim/{CLAIM}"
 STORE_ACTION_URL = f"{API}/api/v0/storeActions/single"
 STORE_VALUE_URL = f"{API}/api/v0/dynamicStore/store123/value"

@@ -20,8 +20,10 @@ from claims.bitbadges import (
     AttemptTimeout,
     BitBadgesClient,
     BitBadgesError,
+    CannotVerify,
     ClaimExhausted,
     ClaimHalted,
+    ClaimMisconfigured,
     ClaimNotFound,
     ClaimRejected,
     InvalidAddress,
@@ -32,6 +34,7 @@ from claims.bitbadges import (
     PaymentRequired,
     RateLimited,
     SignInRequired,
+    StoreRefused,
     Unauthorized,
     Unavailable,
     VersionMismatch,
@@ -40,6 +43,7 @@ from claims.bitbadges import (
 from tests.claims.bitbadges_support import (
     API,
     ATTEMPT,
+    ATTEMPTS_URL,
     BB,
     CLAIM,
     CLAIM_URL,
@@ -71,7 +75,7 @@ def test_from_settings_reads_settings_and_keeps_the_path_prefix(mocked):
         2.5,
         1,
     )
-    url = f"http://127.0.0.1:8000/sandbox/bitbadges/api/v0/claims/simulate/{CLAIM}/{ETH}"
+    url = f"http://127.0.0.1:8000/sandbox/bitbadges/api/v0/claims/simulate/{CLAIM}/{BB}"
     mocked.add(
         responses.POST,
         url,
@@ -146,9 +150,9 @@ def test_simulate_defaults_to_version_minus_one_and_no_inputs(client, mocked):
 
 @pytest.mark.parametrize(
     ("given", "sent"),
-    [(ETH, ETH), (ETH_LOWER, ETH), ("0x" + ETH[2:].upper(), ETH), (BB, BB), (BB.upper(), BB)],
+    [(ETH, BB), (ETH_LOWER, BB), ("0x" + ETH[2:].upper(), BB), (BB, BB), (BB.upper(), BB)],
 )
-def test_both_address_forms_are_accepted_and_normalised(client, mocked, given, sent):
+def test_both_address_forms_are_accepted_and_sent_as_bb1(client, mocked, given, sent):
     mocked.add(
         responses.POST,
         f"{API}/api/v0/claims/complete/{CLAIM}/{sent}",
@@ -258,7 +262,7 @@ def test_a_hostile_claim_id_stays_in_its_path_segment(client, mocked, claim_id, 
     mocked.add(responses.POST, re.compile(f"{API}/.*"), json={"claimAttemptId": ATTEMPT})
     client.complete(claim_id, ETH)
     url = mocked.calls[0].request.url
-    assert url == f"{API}/api/v0/claims/complete/{segment}/{ETH}"
+    assert url == f"{API}/api/v0/claims/complete/{segment}/{BB}"
 
 
 @pytest.mark.parametrize("claim_id", ["", "  ", ".", "..", "x" * 300, "line\nbreak", None])
@@ -324,11 +328,79 @@ CLAIM_FAILURES = [
     ),
     (500, {"errorMessage": "Claim halted"}, ClaimHalted),
     (401, {"errorMessage": "Must be authenticated to claim"}, SignInRequired),
+    (
+        500,
+        {
+            "errorMessage": WRAP.format(
+                plugin="Requires Proof of Address", message="Must be authenticated to claim"
+            )
+        },
+        SignInRequired,
+    ),
+    # IDX-2024's route-level check for a claim with initiatedBy (claims.ts:473).
+    (
+        500,
+        {"errorMessage": "Authentication required with the Complete Claims scope"},
+        SignInRequired,
+    ),
+    # The docs' second initiatedBy text says "Invalid address": it is about sign-in, not
+    # about the member's address.
+    (
+        500,
+        {
+            "errorMessage": WRAP.format(
+                plugin="Requires Proof of Address",
+                message="Invalid address. Provided address does not match the address of the "
+                "signed in user.",
+            )
+        },
+        SignInRequired,
+    ),
+    (
+        500,
+        {
+            "errorMessage": "This claim is for manual distribution only. BitBadges does not "
+            "handle any distribution for this claim."
+        },
+        ClaimMisconfigured,
+    ),
+    (500, {"errorMessage": "No numUses plugin found"}, ClaimMisconfigured),
+    (
+        500,
+        {"errorMessage": WRAP.format(plugin="Password", message="Invalid configuration")},
+        ClaimMisconfigured,
+    ),
+    (
+        500,
+        {
+            "errorMessage": "Error on typia.assert(): invalid type on $input.password, expect "
+            "to be string"
+        },
+        ClaimMisconfigured,
+    ),
+    (
+        400,
+        {"errorMessage": 'Invalid request payload. [{"path":"$input._expectedVersion"}]'},
+        ClaimMisconfigured,
+    ),
+    (
+        500,
+        {"errorMessage": WRAP.format(plugin="Transfer Times", message="Invalid transfer time")},
+        OutsideWindow,
+    ),
+    (
+        500,
+        {
+            "errorMessage": WRAP.format(
+                plugin="Whitelist", message="User not in list of whitelisted users."
+            )
+        },
+        NotWhitelisted,
+    ),
     (500, {"errorMessage": "Claim has been updated since last fetch"}, VersionMismatch),
     (400, {"errorMessage": "Expected version 2 but claim is at version 3"}, VersionMismatch),
     (500, {"errorMessage": "No doc found"}, ClaimNotFound),
     (404, {"errorMessage": "No doc found"}, ClaimNotFound),
-    (404, {"errorMessage": "Not here"}, ClaimNotFound),
     (500, {"errorMessage": "Invalid claimId format"}, ClaimNotFound),
     (
         500,
@@ -341,7 +413,6 @@ CLAIM_FAILURES = [
         ClaimRejected,
     ),
     (500, {"errorMessage": WRAP.format(plugin="Mystery", message="Kaboom")}, ClaimRejected),
-    (400, {"errorMessage": "Something we have never seen"}, ClaimRejected),
     # Text in `error` rather than `errorMessage` counts too.
     (500, {"errorMessage": "Error", "error": "Overall max uses exceeded"}, ClaimExhausted),
 ]
@@ -369,6 +440,47 @@ def test_a_known_failure_is_not_retried_even_on_an_idempotent_call(
     assert clock.sleeps == []
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"errorMessage": "Not here"}),
+        (400, {"errorMessage": "Something we have never seen"}),
+        (500, {"errorMessage": "Something new went wrong"}),
+        (403, "<html>Forbidden</html>"),
+    ],
+)
+def test_an_unrecognised_refusal_of_complete_is_an_unknown_outcome(client, mocked, status, body):
+    # `complete` may have queued an attempt before BitBadges said something we do not
+    # know: nothing is concluded, and it is verified before anything is sent again.
+    if isinstance(body, dict):
+        mocked.add(responses.POST, COMPLETE_URL, status=status, json=body)
+    else:
+        mocked.add(responses.POST, COMPLETE_URL, status=status, body=body)
+    with pytest.raises(Unavailable) as caught:
+        client.complete(CLAIM, ETH)
+    assert caught.value.outcome_unknown is True
+    assert caught.value.transient is True
+    assert caught.value.status == status
+    assert "check before trying again" in str(caught.value)
+    assert len(mocked.calls) == 1  # and never resent by the client
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [
+        (404, {"errorMessage": "Not here"}, ClaimNotFound),
+        (400, {"errorMessage": "Something we have never seen"}, ClaimRejected),
+    ],
+)
+def test_an_unrecognised_refusal_of_simulate_is_a_refusal(client, mocked, status, body, cls):
+    # A simulation changes nothing: its refusal stands as one.
+    mocked.add(responses.POST, SIMULATE_URL, status=status, json=body)
+    with pytest.raises(cls) as caught:
+        client.simulate(CLAIM, ETH)
+    assert type(caught.value) is cls
+    assert caught.value.outcome_unknown is False
+
+
 def test_str_reads_well_for_a_person(client, mocked):
     mocked.add(
         responses.POST, COMPLETE_URL, status=500, json={"errorMessage": "Incorrect password"}
@@ -391,23 +503,47 @@ def test_401_is_unauthorized_with_a_hint(client, mocked):
     assert len(mocked.calls) == 1
 
 
-def test_402_is_payment_required_and_keeps_the_top_up_url(client, mocked):
-    body = {
-        "error": "Insufficient credits",
-        "errorMessage": "Insufficient API credits. Top up at /developer?tab=apiKeys.",
-        "topUpUrl": "https://bitbadges.io/developer?tab=apiKeys",
-        "onChainTotal": "0",
-        "used": "100000",
-        "remaining": "0",
-        "decimals": 5,
-    }
-    mocked.add(responses.GET, SUCCESS_URL, status=402, json=body)
+# BitBadges' docs (api/README.md), word for word: the top-up link is relative to its web app.
+NO_CREDITS = {
+    "error": "Insufficient credits",
+    "errorMessage": "Insufficient API credits. Top up at /developer?tab=apiKeys.",
+    "topUpUrl": "/developer?tab=apiKeys",
+    "onChainTotal": 100,
+    "used": 100,
+    "remaining": 0,
+    "decimals": 6,
+}
+
+
+def test_402_is_payment_required_with_the_top_up_page_on_the_web_app(client, mocked):
+    mocked.add(responses.GET, ATTEMPTS_URL, status=402, json=NO_CREDITS)
     with pytest.raises(PaymentRequired) as caught:
         client.success_count(CLAIM, ETH)
     assert caught.value.top_up_url == "https://bitbadges.io/developer?tab=apiKeys"
+    assert "Top up at https://bitbadges.io/developer?tab=apiKeys" in str(caught.value)
     assert caught.value.message.startswith("Insufficient API credits")
     assert caught.value.transient is False
     assert len(mocked.calls) == 1
+
+
+def test_the_web_app_is_a_setting_and_absolute_links_are_kept(mocked):
+    with override_settings(
+        BITBADGES_API_URL=API, BITBADGES_API_KEY=KEY, BITBADGES_SITE_URL="https://staging.example/"
+    ):
+        client = bitbadges.get_client()
+    mocked.add(responses.POST, SIMULATE_URL, status=402, json=NO_CREDITS)
+    with pytest.raises(PaymentRequired) as caught:
+        client.simulate(CLAIM, ETH)
+    assert caught.value.top_up_url == "https://staging.example/developer?tab=apiKeys"
+    mocked.replace(
+        responses.POST,
+        SIMULATE_URL,
+        status=402,
+        json={**NO_CREDITS, "topUpUrl": "https://x.test/t"},
+    )
+    with pytest.raises(PaymentRequired) as caught:
+        client.simulate(CLAIM, ETH)
+    assert caught.value.top_up_url == "https://x.test/t"
 
 
 def test_an_unrecognised_5xx_on_complete_is_unavailable_with_outcome_unknown(client, mocked):
@@ -432,24 +568,174 @@ def test_error_classes_say_whether_to_try_again():
 # --- Other claim routes --------------------------------------------------------------
 
 
+def _attempt(address=BB, number=0, success=True, **extra):
+    return {
+        "success": success,
+        "attemptedAt": 1767225600000,
+        "claimId": CLAIM,
+        "bitbadgesAddress": address,
+        "claimAttemptId": f"{number:064x}",
+        "claimNumber": number,
+        **extra,
+    }
+
+
+def test_success_count_reads_the_successful_attempts_of_the_address(client, mocked):
+    # As BitBadges' SDK reads it since the success route was removed: GET with the
+    # address (bb1) as a query parameter; `total` counts the successes.
+    mocked.add(
+        responses.GET,
+        ATTEMPTS_URL,
+        json={"docs": [_attempt(number=0), _attempt(number=3)], "total": 2},
+        match=[
+            matchers.query_param_matcher({"address": BB}),
+            matchers.header_matcher({"x-api-key": KEY}),
+        ],
+    )
+    assert client.success_count(CLAIM, ETH_LOWER) == 2
+    assert [call.request.method for call in mocked.calls] == ["GET"]
+
+
+@pytest.mark.parametrize(
+    ("body", "count"),
+    [
+        ({"docs": []}, 0),
+        ({"docs": [], "total": 0}, 0),
+        ({"docs": [_attempt()], "bookmark": "b"}, 1),  # no total on a bookmarked page
+        ({"docs": [_attempt()], "total": "3"}, 3),  # NumberType as a string
+        ({"docs": [_attempt(address=BB.upper())], "total": 1}, 1),
+        # A failed attempt is not a success, and then `total` is not trusted either.
+        ({"docs": [_attempt(success=False, error="Error: Incorrect password")], "total": 1}, 0),
+        ({"docs": [_attempt(), _attempt(number=1, success=False, error="x")], "total": 5}, 1),
+    ],
+)
+def test_success_count_counts_only_successes(client, mocked, body, count):
+    mocked.add(responses.GET, ATTEMPTS_URL, json=body)
+    assert client.success_count(CLAIM, ETH) == count
+
+
+def test_attempts_of_another_address_are_never_counted(client, mocked):
+    # A server that ignored the address filter would count other members' badges.
+    other = "bb1z3t55m0l9h0eupuz3dp5t5cypyv674jjl8mh5h"
+    mocked.add(responses.GET, ATTEMPTS_URL, json={"docs": [_attempt(address=other)], "total": 1})
+    with pytest.raises(CannotVerify, match="other addresses") as caught:
+        client.success_count(CLAIM, ETH)
+    assert caught.value.transient and caught.value.outcome_unknown
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"docs": "x"}, {"docs": [1]}, {"docs": [{"success": "yes"}]}, [], {"docs": None}],
+)
+def test_a_malformed_attempts_page_is_an_invalid_response(client, mocked, body):
+    mocked.add(responses.GET, ATTEMPTS_URL, json=body)
+    with pytest.raises(InvalidResponse):
+        client.success_count(CLAIM, ETH)
+
+
+def test_the_old_success_route_is_asked_only_where_the_attempts_route_is_missing(client, mocked):
+    mocked.add(responses.GET, ATTEMPTS_URL, status=404, json={"errorMessage": "Route not found"})
+    mocked.add(responses.GET, SUCCESS_URL, json={"successCount": "1", "claimNumbers": [0]})
+    assert client.success_count(CLAIM, ETH) == 1
+    assert [call.request.url.split("?")[0] for call in mocked.calls] == [ATTEMPTS_URL, SUCCESS_URL]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(404, {"errorMessage": "Route not found"}), (404, "Cannot GET /api/v0/claims/success")],
+)
+def test_a_404_on_the_old_success_route_means_cannot_tell_never_not_found(
+    client, mocked, status, body
+):
+    # BitBadges removed the route; its 404 says nothing about the claim.
+    mocked.add(responses.GET, ATTEMPTS_URL, status=404, body="Cannot GET")
+    if isinstance(body, dict):
+        mocked.add(responses.GET, SUCCESS_URL, status=status, json=body)
+    else:
+        mocked.add(responses.GET, SUCCESS_URL, status=status, body=body)
+    with pytest.raises(CannotVerify) as caught:
+        client.success_count(CLAIM, ETH)
+    assert not isinstance(caught.value, ClaimRejected)
+    assert caught.value.transient and caught.value.outcome_unknown
+    assert "BITBADGES_API_URL" in str(caught.value)
+
+
 @pytest.mark.parametrize(("value", "count"), [(0, 0), (2, 2), ("3", 3), (" 1 ", 1)])
-def test_success_count_parses_numbers_and_strings(client, mocked, value, count):
+def test_the_old_success_route_parses_numbers_and_strings(client, mocked, value, count):
+    mocked.add(responses.GET, ATTEMPTS_URL, status=404, json={"errorMessage": "Not found"})
     mocked.add(responses.GET, SUCCESS_URL, json={"successCount": value, "claimNumbers": []})
     assert client.success_count(CLAIM, ETH) == count
 
 
 @pytest.mark.parametrize("value", [None, "many", -1, 1.5, True])
 def test_a_bad_success_count_is_an_invalid_response(client, mocked, value):
+    mocked.add(responses.GET, ATTEMPTS_URL, status=404, json={"errorMessage": "Not found"})
     mocked.add(responses.GET, SUCCESS_URL, json={"successCount": value})
     with pytest.raises(InvalidResponse, match="successCount"):
         client.success_count(CLAIM, ETH)
 
 
 def test_success_count_of_an_unknown_claim(client, mocked):
-    mocked.add(responses.GET, SUCCESS_URL, status=500, json={"errorMessage": "No doc found"})
+    mocked.add(responses.GET, ATTEMPTS_URL, status=500, json={"errorMessage": "No doc found"})
     with pytest.raises(ClaimNotFound):
         client.success_count(CLAIM, ETH)
     assert len(mocked.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"errorMessage": "You must be the manager of this claim"}),  # hideCurrentState
+        (403, {"errorMessage": "Forbidden"}),
+        (400, {"errorMessage": "Invalid request payload."}),
+    ],
+)
+def test_a_refusing_attempts_route_means_cannot_tell(client, mocked, clock, status, body):
+    # Whatever BitBadges says when it will not list attempts (a claim hiding its state
+    # answers so for anyone but its manager), it is never read as "no successes".
+    mocked.add(responses.GET, ATTEMPTS_URL, status=status, json=body)
+    with pytest.raises(CannotVerify) as caught:
+        client.success_count(CLAIM, ETH)
+    assert caught.value.transient and caught.value.outcome_unknown
+    assert body["errorMessage"].rstrip(".") in str(caught.value)
+
+
+def test_claim_attempts_sends_its_options(client, mocked):
+    mocked.add(
+        responses.GET,
+        ATTEMPTS_URL,
+        json={"docs": [_attempt(success=False, error="Error: Claim halted")], "bookmark": "n2"},
+        match=[
+            matchers.query_param_matcher({"address": BB, "includeErrors": "true", "bookmark": "n1"})
+        ],
+    )
+    page = client.claim_attempts(CLAIM, address=ETH, include_errors=True, bookmark="n1")
+    assert page.bookmark == "n2" and page.total is None
+    [attempt] = page.attempts
+    assert (attempt.success, attempt.error, attempt.address) == (False, "Claim halted", BB)
+
+
+@pytest.mark.parametrize(
+    ("answer", "raised"),
+    [
+        ({"json": {"success": True, "error": ""}}, None),
+        ({"status": 500, "json": {"errorMessage": "No doc found"}}, None),  # pending
+        ({"status": 401, "json": {"errorMessage": "Unauthorized request."}}, Unauthorized),
+        ({"status": 402, "json": NO_CREDITS}, PaymentRequired),
+        ({"status": 503, "json": {"errorMessage": "down"}}, Unavailable),
+    ],
+)
+def test_probe_makes_one_cheap_call_and_raises_only_for_the_key_or_credits(
+    client, mocked, answer, raised
+):
+    url = f"{API}/api/v0/claims/status/{'0' * 64}"
+    mocked.add(responses.GET, url, **answer)
+    if raised is None:
+        assert client.probe() is None
+    else:
+        with pytest.raises(raised):
+            client.probe()
+    assert mocked.calls[0].request.url == url
 
 
 def test_get_claim_unwraps_the_claim(client, mocked):
@@ -526,7 +812,7 @@ def test_store_actions_post_the_single_action_body(client, mocked, action):
 def test_a_store_action_accepts_an_empty_body(client, mocked):
     mocked.add(responses.POST, STORE_ACTION_URL, body="", status=200)
     client.store_add("store123", STORE_SECRET, ETH_LOWER)
-    assert sent_json(mocked.calls[0])["payload"] == {"address": ETH}
+    assert sent_json(mocked.calls[0])["payload"] == {"address": BB}  # bb1, as stores keep it
 
 
 @pytest.mark.parametrize("in_store", [True, False])
@@ -534,8 +820,8 @@ def test_store_contains_reads_in_store(client, mocked, in_store):
     mocked.add(
         responses.GET,
         STORE_VALUE_URL,
-        json={"key": ETH, "inStore": in_store},
-        match=[matchers.query_param_matcher({"key": ETH, "dataSecret": STORE_SECRET})],
+        json={"key": BB, "inStore": in_store},
+        match=[matchers.query_param_matcher({"key": BB, "dataSecret": STORE_SECRET})],
     )
     assert client.store_contains("store123", STORE_SECRET, ETH) is in_store
 
@@ -547,26 +833,39 @@ def test_store_contains_without_in_store_is_invalid(client, mocked, body):
         client.store_contains("store123", STORE_SECRET, ETH)
 
 
-@pytest.mark.parametrize(
-    "message", ["Invalid data secret", "Dynamic data doc not found", "No doc found"]
-)
-def test_store_errors_are_permanent_and_not_claim_rejections(client, mocked, clock, message):
-    mocked.add(responses.POST, STORE_ACTION_URL, status=500, json={"errorMessage": message})
-    with pytest.raises(BitBadgesError) as caught:
-        client.store_add("store123", STORE_SECRET, ETH)
-    assert type(caught.value) is BitBadgesError
-    assert caught.value.transient is False
+@pytest.mark.parametrize("status", [400, 401, 404, 500])
+@pytest.mark.parametrize("message", ["Invalid data secret", "Dynamic data doc not found"])
+@pytest.mark.parametrize("call", ["store_add", "store_remove", "store_contains"])
+def test_a_refused_store_stops_at_once(client, mocked, clock, message, status, call):
+    # No source gives the store routes' status codes: the text decides, whatever the code.
+    mocked.add(responses.POST, STORE_ACTION_URL, status=status, json={"errorMessage": message})
+    mocked.add(responses.GET, STORE_VALUE_URL, status=status, json={"errorMessage": message})
+    with pytest.raises(StoreRefused) as caught:
+        getattr(client, call)("store123", STORE_SECRET, ETH)
+    assert not isinstance(caught.value, ClaimRejected)
+    assert caught.value.transient is False and caught.value.outcome_unknown is False
     assert caught.value.message == message
+    assert "store secret" in str(caught.value)
     assert len(mocked.calls) == 1
     assert clock.sleeps == []
 
 
-def test_an_unknown_4xx_on_a_store_route_is_a_plain_error(client, mocked):
-    mocked.add(responses.POST, STORE_ACTION_URL, status=400, json={"errorMessage": "Bad payload"})
-    with pytest.raises(BitBadgesError) as caught:
+@pytest.mark.parametrize("message", ["Bad payload", "No doc found"])
+def test_an_unrecognised_refusal_of_a_store_change_is_an_unknown_outcome(client, mocked, message):
+    # The add may have been queued: the store is looked at before it is sent again.
+    mocked.add(responses.POST, STORE_ACTION_URL, status=400, json={"errorMessage": message})
+    with pytest.raises(Unavailable) as caught:
         client.store_remove("store123", STORE_SECRET, ETH)
+    assert caught.value.outcome_unknown is True
+    assert str(caught.value).startswith(f"remove from dynamic store: {message} (HTTP 400)")
+
+
+def test_an_unrecognised_refusal_of_a_store_lookup_is_a_plain_error(client, mocked):
+    mocked.add(responses.GET, STORE_VALUE_URL, status=400, json={"errorMessage": "Bad key"})
+    with pytest.raises(BitBadgesError) as caught:
+        client.store_contains("store123", STORE_SECRET, ETH)
     assert type(caught.value) is BitBadgesError
-    assert str(caught.value) == "remove from dynamic store: Bad payload (HTTP 400)"
+    assert str(caught.value) == "look up dynamic store: Bad key (HTTP 400)"
 
 
 # --- Secrets -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from claims.bitbadges import (
 from tests.claims.bitbadges_support import (
     API,
     ATTEMPT,
+    ATTEMPTS_URL,
     CLAIM,
     CLAIM_URL,
     COMPLETE_URL,
@@ -29,7 +30,6 @@ from tests.claims.bitbadges_support import (
     STORE_ACTION_URL,
     STORE_SECRET,
     STORE_VALUE_URL,
-    SUCCESS_URL,
     claim_body,
     make_client,
 )
@@ -70,8 +70,8 @@ IDEMPOTENT = [
     (
         "success",
         responses.GET,
-        SUCCESS_URL,
-        {"successCount": 1},
+        ATTEMPTS_URL,
+        {"docs": [], "total": 0},
         lambda c: c.success_count(CLAIM, ETH),
     ),
     ("get_claim", responses.GET, CLAIM_URL, claim_body(), lambda c: c.get_claim(CLAIM)),
@@ -128,7 +128,7 @@ def test_an_idempotent_call_is_retried_after_a_timeout(client, mocked, name, met
 
 
 def test_retries_stop_at_max_retries(client, mocked, clock):
-    mocked.add(responses.GET, SUCCESS_URL, status=503, json=DOWN)
+    mocked.add(responses.GET, ATTEMPTS_URL, status=503, json=DOWN)
     with pytest.raises(Unavailable) as caught:
         client.success_count(CLAIM, ETH)
     assert len(mocked.calls) == 4  # one call and three retries
@@ -150,7 +150,7 @@ def test_a_timeout_after_every_retry_is_unavailable(client, mocked):
 
 def test_max_retries_zero_sends_once(mocked, clock):
     client = make_client(clock, max_retries=0)
-    mocked.add(responses.GET, SUCCESS_URL, status=500, json=DOWN)
+    mocked.add(responses.GET, ATTEMPTS_URL, status=503, json=DOWN)
     with pytest.raises(Unavailable):
         client.success_count(CLAIM, ETH)
     assert len(mocked.calls) == 1
@@ -277,8 +277,8 @@ def test_a_429_is_retried_for_every_call_after_retry_after(
 
 
 def test_a_429_without_retry_after_backs_off(client, mocked, clock):
-    mocked.add(responses.GET, SUCCESS_URL, status=429, json=THROTTLED)
-    mocked.add(responses.GET, SUCCESS_URL, json={"successCount": "0"})
+    mocked.add(responses.GET, ATTEMPTS_URL, status=429, json=THROTTLED)
+    mocked.add(responses.GET, ATTEMPTS_URL, json={"docs": [], "total": "0"})
     assert client.success_count(CLAIM, ETH) == 0
     assert len(clock.sleeps) == 1 and 0.5 <= clock.sleeps[0] <= 1.0
 
@@ -287,9 +287,9 @@ def test_retry_after_as_an_http_date(client, mocked, clock):
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     when = format_datetime(now + timedelta(seconds=7), usegmt=True)
     mocked.add(
-        responses.GET, SUCCESS_URL, status=429, json=THROTTLED, headers={"Retry-After": when}
+        responses.GET, ATTEMPTS_URL, status=429, json=THROTTLED, headers={"Retry-After": when}
     )
-    mocked.add(responses.GET, SUCCESS_URL, json={"successCount": 1})
+    mocked.add(responses.GET, ATTEMPTS_URL, json={"docs": [], "total": 1})
     with time_machine.travel(now, tick=False):
         assert client.success_count(CLAIM, ETH) == 1
     assert clock.sleeps == [7.0]
@@ -324,8 +324,8 @@ def test_a_429_after_every_retry_is_rate_limited(client, mocked, clock):
 
 
 def test_the_request_goes_to_the_configured_host_only(client, mocked):
-    mocked.add(responses.GET, SUCCESS_URL, status=302, headers={"Location": "https://evil.test/"})
+    mocked.add(responses.GET, CLAIM_URL, status=302, headers={"Location": "https://evil.test/"})
     with pytest.raises(InvalidResponse):
-        client.success_count(CLAIM, ETH)
-    assert [call.request.url for call in mocked.calls] == [SUCCESS_URL]
-    assert API in SUCCESS_URL
+        client.get_claim(CLAIM)
+    assert [call.request.url for call in mocked.calls] == [CLAIM_URL]
+    assert API in CLAIM_URL
