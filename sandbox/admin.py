@@ -7,6 +7,7 @@ from sandbox.models import (
     Account,
     BitBadgesAttempt,
     BitBadgesClaim,
+    BitBadgesCredits,
     BitBadgesStore,
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
@@ -152,8 +153,18 @@ class BitBadgesAttemptInline(admin.TabularInline):
 
 @admin.register(BitBadgesClaim)
 class BitBadgesClaimAdmin(admin.ModelAdmin):
-    list_display = ["claim_id", "label", "num_uses", "max_uses", "halted", "version", "created_at"]
-    list_filter = ["halted"]
+    list_display = [
+        "claim_id",
+        "label",
+        "num_uses",
+        "max_uses",
+        "halted",
+        "requires_sign_in",
+        "hide_current_state",
+        "version",
+        "created_at",
+    ]
+    list_filter = ["halted", "requires_sign_in", "hide_current_state"]
     search_fields = ["claim_id", "label"]
     readonly_fields = ["num_uses", "created_at"]
     inlines = [BitBadgesAttemptInline]
@@ -182,3 +193,14 @@ class BitBadgesStoreAdmin(admin.ModelAdmin):
 class BitBadgesStoreActionAdmin(ReadOnlyAdmin):
     list_display = ["store", "action", "address", "created_at", "effective_at", "applied_at"]
     list_filter = ["action"]
+
+
+@admin.register(BitBadgesCredits)
+class BitBadgesCreditsAdmin(admin.ModelAdmin):
+    """The sandbox API key's credits (one row; the control page sets the balance too)."""
+
+    list_display = ["__str__", "on_chain_total", "used", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return not BitBadgesCredits.objects.exists()

@@ -13,8 +13,20 @@ How it behaves, and where it picks one reading of what the docs leave open:
 - Store actions land `SANDBOX_BITBADGES_STORE_LAG` seconds (default 1.5) after they
   were sent, applied lazily in the same way.
 - Addresses are accepted as 0x (EIP-55 when mixed case) or bb1 and kept as bb1.
+
+Fidelity (docs/fidelity.md; sources in the notes of issue 12): refusals on complete,
+simulate and status are HTTP 500 {"errorMessage"} as the 2024 indexer's catch blocks
+send them (IDX-2024 src/routes/claims.ts:809-815, 975-981, 896-902); payload-shape
+errors are 400 "Invalid request payload. " + typia's errors (IDX-2024
+src/routes/search.ts:244-248, with the checks of bitbadgesjs-sdk 0.27.2's typia). Texts
+that changed between the 2024 indexer and the 2026 docs follow
+`SANDBOX_BITBADGES_WORDING` ("docs", the default, or "idx-2024"). Every choice no
+source settles is marked "unconfirmed" where it is made.
 """
 
+import base64
+import binascii
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,12 +35,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from sandbox.models import (
     BitBadgesAttempt,
     BitBadgesClaim,
+    BitBadgesCredits,
     BitBadgesStore,
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
@@ -38,39 +51,109 @@ from users.addresses import to_bitbadges_address
 ADDRESS_ERROR = "Could not convert. Please make sure inputted address is well-formed"
 NO_DOC = "No doc found"
 BAD_CLAIM_ID = "Invalid claimId format"
+BAD_ATTEMPT_ID = "Invalid claimAttemptId format"
 VERSION_MISMATCH = "Claim has been updated since last fetch"
+PRIVATE_PARAMS_REFUSED = "You must be authenticated to fetch private params"
 STORE_NOT_FOUND = "Dynamic data doc not found"
 BAD_SECRET = "Invalid data secret"
+INVALID_PAYLOAD = "Invalid request payload. "
+# unconfirmed: no source gives the attempts route's refusals (sandbox-notes.md).
+ATTEMPT_ERRORS_REFUSED = (
+    "You must be the manager of this claim, signed in with the Read Private Claim Data "
+    "scope, to fetch failed attempts"
+)
+ATTEMPTS_HIDDEN = (
+    "This claim hides its current state (hideCurrentState): only its manager can view its attempts"
+)
+BAD_BOOKMARK = "Invalid bookmark"
 SIMULATED_ATTEMPT_ID = "0" * 64
 PENDING_SHAPES = ("no-doc", "false-empty", "missing")
+ATTEMPTS_PAGE_SIZE = 25
 
-CLAIM_ID_RE = re.compile(r"^[0-9a-fA-F]{1,64}$")
+HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+MAX_CLAIM_ID_LENGTH = 64  # what the sandbox stores; a longer hex id is simply not found
 
-# Plugin ids, instance ids and display names (the wrapped error names the plugin).
+# Plugin ids and display names (the wrapped error names the plugin), as IDX-2024 named
+# them (src/integrations/*.ts `name:`).
 PLUGIN_NAMES = {
-    "numUses": "Number of Uses",
-    "halt": "Halt",
+    "numUses": "One Time Use",
+    "initiatedBy": "Requires Proof of Address",
+    "halt": "Halt Status",
     "transferTimes": "Transfer Times",
     "whitelist": "Whitelist",
     "password": "Password",
-    "custom-instructions": "Custom Instructions",
+    "custom-instructions": "Custom Instructions",  # unconfirmed: not an IDX-2024 plugin
 }
+
+# Texts that differ between the 2026 docs and the 2024 indexer (SANDBOX_BITBADGES_WORDING).
+WORDINGS = ("docs", "idx-2024")
+TEXTS = {
+    # DOCS@1951c5c api/claims/plugins.md vs IDX-2024 src/integrations/whitelist.ts:43
+    "not_listed": {
+        "docs": "User not in whitelist",
+        "idx-2024": "User not in list of whitelisted users.",
+    },
+    # DOCS 2026 plugins.md vs IDX-2024 src/integrations/transferTimes.ts:22
+    "outside_window": {
+        "docs": "We are currently outside the approved time window.",
+        "idx-2024": "Invalid transfer time",
+    },
+    # DOCS api/README.md vs IDX-2024 src/indexer.ts:135-167 (the trailing comma is theirs)
+    "rate_limited": {
+        "docs": "Exceeded rate limit. Too many requests.",
+        "idx-2024": "Exceeded rate limit. Too many requests,",
+    },
+}
+# The initiatedBy refusal without a session: the plugin's error under "docs" (DOCS@1951c5c
+# plugins.md, IDX-2024 src/integrations/signature.ts:17), the route-level check under
+# "idx-2024" (IDX-2024 src/routes/claims.ts:468-475, which runs before the plugins).
+SIGN_IN_PLUGIN_ERROR = "Must be authenticated to claim"
+SIGN_IN_ROUTE_ERROR = "Authentication required with the Complete Claims scope"
+# The rate limit per minute: 10,000 per account in the docs (api/README.md); the 2024
+# indexer's apiKeyTierLimiter allowed 1000 (src/indexer.ts:149-152).
+RATE_LIMITS = {"docs": 10_000, "idx-2024": 1000}
+
+# docs api/README.md "Out of credits (402)" (DOCS@1951c5c, @96b0639; OLD-DOCS credits.md).
+NO_CREDITS_ERROR = "Insufficient credits"
+NO_CREDITS_MESSAGE = "Insufficient API credits. Top up at /developer?tab=apiKeys."
+TOP_UP_URL = "/developer?tab=apiKeys"
+CREDIT_DECIMALS = 6
 
 
 class BitBadgesError(Exception):
-    """A refusal, answered as {"errorMessage": message} with `status`."""
+    """A refusal, answered as {"errorMessage": message} with `status` (or `body` when set)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, body: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.body = body
+
+    def as_body(self) -> dict:
+        return self.body if self.body is not None else {"errorMessage": self.message}
 
 
-class PluginFailure(Exception):
+class Refusal(Exception):
+    """A claim check that fails; str() is the errorMessage BitBadges sends."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+class RouteRefusal(Refusal):
+    """A check of the route itself (not a plugin): its text is sent unwrapped."""
+
+
+class PluginFailure(Refusal):
+    """A plugin that fails: wrapped as IDX-2024 src/routes/claims.ts:683-685 does."""
+
     def __init__(self, plugin_id: str, message: str):
         super().__init__(message)
         self.plugin_id = plugin_id
-        self.message = message
 
     def __str__(self):
         return (
@@ -95,28 +178,106 @@ def pending_shape() -> str:
     return shape if shape in PENDING_SHAPES else "false-empty"
 
 
+def wording() -> str:
+    """SANDBOX_BITBADGES_WORDING: "docs" (default) or "idx-2024"; read on every call."""
+    value = getattr(settings, "SANDBOX_BITBADGES_WORDING", "docs")
+    return value if value in WORDINGS else "docs"
+
+
+def text(name: str) -> str:
+    return TEXTS[name][wording()]
+
+
+def rate_limit() -> int:
+    return RATE_LIMITS[wording()]
+
+
+def success_route_enabled() -> bool:
+    """SANDBOX_BITBADGES_SUCCESS_ROUTE: serve the removed success route (default off)."""
+    return bool(getattr(settings, "SANDBOX_BITBADGES_SUCCESS_ROUTE", False))
+
+
 # --- Addresses and ids ---------------------------------------------------------------
 
 
-def bb_address(value) -> str:
-    """The bb1 form of a 0x or bb1 address; BitBadgesError 400 for anything else."""
+def bb_address(value, status: int = 500) -> str:
+    """The bb1 form of a 0x or bb1 address; BitBadgesError (500 by default: the SDK's
+    converter throws inside the route's try, IDX-2024 claims.ts catch) for anything else."""
     try:
         return to_bitbadges_address(value)
-    except ValidationError:
-        raise BitBadgesError(400, ADDRESS_ERROR) from None
+    except (ValidationError, TypeError, ValueError):
+        raise BitBadgesError(status, ADDRESS_ERROR) from None
 
 
 def check_claim_id(claim_id: str) -> None:
-    if not isinstance(claim_id, str) or not CLAIM_ID_RE.match(claim_id):
-        raise BitBadgesError(400, BAD_CLAIM_ID)
+    """IDX-2024 validator.isHexadecimal(claimId) (claims.ts:796, :918): 500 when not hex."""
+    if not isinstance(claim_id, str) or not HEX_RE.match(claim_id):
+        raise BitBadgesError(500, BAD_CLAIM_ID)
 
 
 def claim_get(claim_id: str) -> BitBadgesClaim:
+    """The claim, or BitBadgesError 500: "Invalid claimId format" / "No doc found"
+    (IDX-2024 claims.ts:443; for GET /api/v0/claim/{id} unconfirmed: no source)."""
     check_claim_id(claim_id)
-    claim = BitBadgesClaim.objects.filter(claim_id=claim_id).first()
+    claim = None
+    if len(claim_id) <= MAX_CLAIM_ID_LENGTH:
+        claim = BitBadgesClaim.objects.filter(claim_id=claim_id).first()
     if claim is None:
-        raise BitBadgesError(404, NO_DOC)
+        raise BitBadgesError(500, NO_DOC)
     return claim
+
+
+# --- Payloads ------------------------------------------------------------------------
+
+_ABSENT = object()
+
+
+def _typia(path: str, expected: str, value=_ABSENT) -> dict:
+    """One typia IValidation error; JSON.stringify drops an undefined value."""
+    error = {"path": path, "expected": expected}
+    if value is not _ABSENT:
+        error["value"] = value
+    return error
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_claim_payload(body, kind: str = "complete") -> dict:
+    """The complete/simulate body as bitbadgesjs-sdk 0.27.2's typia checks it
+    (dist/esm/api-indexer/BitBadgesApi.js completeClaim/simulateClaim): an object with a
+    number `_expectedVersion` and, if present, a string array `_specificInstanceIds`.
+    BitBadgesError 400 "Invalid request payload. [errors]" (IDX-2024 search.ts:244-248)."""
+    root = "iCompleteClaimPayload" if kind == "complete" else "iSimulateClaimPayload"
+    errors = []
+    if body is None or not isinstance(body, (dict, list)):
+        errors.append(_typia("$input", root, body))
+    else:
+        fields = body if isinstance(body, dict) else {}
+        version = fields.get("_expectedVersion", _ABSENT)
+        if not _is_number(version):
+            errors.append(_typia("$input._expectedVersion", "number", version))
+        if "_specificInstanceIds" in fields:
+            only = fields["_specificInstanceIds"]
+            if not isinstance(only, list):
+                errors.append(
+                    _typia("$input._specificInstanceIds", "(Array<string> | undefined)", only)
+                )
+            else:
+                errors.extend(
+                    _typia(f"$input._specificInstanceIds[{index}]", "string", item)
+                    for index, item in enumerate(only)
+                    if not isinstance(item, str)
+                )
+    if errors:
+        raise BitBadgesError(400, INVALID_PAYLOAD + _js_json(errors))
+    return body
+
+
+def _js_json(value) -> str:
+    """JSON.stringify's compact form."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- Lazy work: due attempts and due store actions -----------------------------------
@@ -179,8 +340,9 @@ def attempts_resolve_due() -> int:
             if claim is None or attempt is None:
                 continue
             try:
-                check_plugins(claim, attempt.address, attempt.body)
-            except PluginFailure as failure:
+                check_claim(claim, attempt.address, attempt.body)
+            except Refusal as failure:
+                # IDX-2024 src/queue.ts:824-863 stores e.toString(): "Error: " + message.
                 attempt.status = BitBadgesAttempt.Status.FAILED
                 attempt.error = f"Error: {failure}"
             else:
@@ -200,6 +362,8 @@ def attempts_resolve_due() -> int:
 def plugin_ids(claim: BitBadgesClaim) -> list[str]:
     """The claim's plugin instances, in the order they are checked."""
     ids = ["numUses"]
+    if claim.requires_sign_in:
+        ids.append("initiatedBy")
     if claim.halted:
         ids.append("halt")
     if claim.window_start or claim.window_end:
@@ -233,36 +397,58 @@ def _store_has(claim: BitBadgesClaim, address: str) -> bool:
     return store.entries.filter(address=address).exists()
 
 
+# Plugins checked whatever `_specificInstanceIds` names: numUses (a use is a use), and
+# initiatedBy (the sandbox never has a session; IDX-2024's route-level check ignores it).
+ALWAYS_CHECKED = ("numUses", "initiatedBy")
+
+
+def check_claim(
+    claim: BitBadgesClaim, address: str, body: dict, only: list[str] | None = None
+) -> None:
+    """Raise a Refusal unless the claim may be completed now by `address` with `body`.
+
+    The route-level sign-in check first (under "idx-2024"), then every plugin (or those
+    in `only`, plus numUses and initiatedBy), in order.
+    """
+    if claim.requires_sign_in and wording() == "idx-2024":
+        raise RouteRefusal(SIGN_IN_ROUTE_ERROR)
+    check_plugins(claim, address, body, only)
+
+
 def check_plugins(
     claim: BitBadgesClaim, address: str, body: dict, only: list[str] | None = None
 ) -> None:
-    """Raise PluginFailure unless every plugin (or those in `only`, plus numUses) passes."""
+    """Raise PluginFailure unless every plugin (or those in `only`, plus numUses and
+    initiatedBy) passes."""
     now = timezone.now()
     for instance_id in plugin_ids(claim):
-        if only is not None and instance_id != "numUses" and instance_id not in only:
+        if only is not None and instance_id not in ALWAYS_CHECKED and instance_id not in only:
             continue
         plugin = plugin_id_of(claim, instance_id)
         if plugin == "numUses":
             if claim.num_uses >= claim.max_uses:
                 raise PluginFailure(plugin, "Overall max uses exceeded")
+        elif plugin == "initiatedBy":
+            # API keys only, never a signed-in session: always refused.
+            raise PluginFailure(plugin, SIGN_IN_PLUGIN_ERROR)
         elif plugin == "halt":
             raise PluginFailure(plugin, "Claim halted")
         elif plugin == "transferTimes":
             if (claim.window_start and now < claim.window_start) or (
                 claim.window_end and now > claim.window_end
             ):
-                raise PluginFailure(plugin, "We are currently outside the approved time window.")
+                raise PluginFailure(plugin, text("outside_window"))
         elif plugin == "whitelist":
             listed = (
                 _store_has(claim, address) if claim.store_id else address in (claim.whitelist or [])
             )
             if not listed:
-                raise PluginFailure(plugin, "User not in whitelist")
+                raise PluginFailure(plugin, text("not_listed"))
             limit = claim.max_uses_per_address
             if limit is not None and successes(claim, address).count() >= limit:
                 raise PluginFailure(plugin, "User already exceeded max uses")
         elif plugin == "password":
-            given = body.get(instance_id)
+            given = body.get(instance_id) if isinstance(body, dict) else None
             password = given.get("password") if isinstance(given, dict) else None
             if not isinstance(password, str) or not secrets.compare_digest(
                 password.encode(), claim.password.encode()
@@ -274,54 +460,40 @@ def check_plugins(
 # --- Complete, simulate, status ------------------------------------------------------
 
 
-def _expected_version(claim: BitBadgesClaim, body: dict) -> None:
-    if "_expectedVersion" not in body:
-        raise BitBadgesError(400, "_expectedVersion is required (the claim's version, or -1).")
-    value = body["_expectedVersion"]
-    if isinstance(value, str):  # older docs send '0'
-        try:
-            value = int(value)
-        except ValueError:
-            value = None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BitBadgesError(400, "_expectedVersion must be a number.")
+def _check_version(claim: BitBadgesClaim, payload: dict) -> None:
+    """IDX-2024 claims.ts:447: -1 skips the check; any other number must be the version."""
+    value = payload["_expectedVersion"]
     if value != -1 and value != claim.version:
-        raise BitBadgesError(400, VERSION_MISMATCH)
-
-
-def _only(body: dict) -> list[str] | None:
-    only = body.get("_specificInstanceIds")
-    if only is None:
-        return None
-    if not isinstance(only, list) or not all(isinstance(item, str) for item in only):
-        raise BitBadgesError(400, "_specificInstanceIds must be an array of strings.")
-    return only
+        raise BitBadgesError(500, VERSION_MISMATCH)
 
 
 def _plugin_inputs(body: dict) -> dict:
     return {key: value for key, value in body.items() if not key.startswith("_")}
 
 
-def simulate(claim_id: str, address: str, body: dict) -> str:
+def simulate(claim_id: str, address: str, body) -> str:
     """Check a completion without queuing it: the placeholder attempt id, or BitBadgesError."""
     tick()
+    payload = validate_claim_payload(body, "simulate")
     claim = claim_get(claim_id)
     bb = bb_address(address)
-    _expected_version(claim, body)
+    _check_version(claim, payload)
     try:
-        check_plugins(claim, bb, body, _only(body))
-    except PluginFailure as failure:
-        raise BitBadgesError(400, str(failure)) from None
+        check_claim(claim, bb, payload, payload.get("_specificInstanceIds"))
+    except Refusal as refusal:
+        raise BitBadgesError(500, str(refusal)) from None
     return SIMULATED_ATTEMPT_ID
 
 
-def complete(claim_id: str, address: str, body: dict) -> BitBadgesAttempt:
+def complete(claim_id: str, address: str, body) -> BitBadgesAttempt:
     """Simulate, then queue an attempt (returned); BitBadgesError when the simulation fails.
 
-    Every call that reaches a claim is recorded (complete_calls counts them), refused
-    ones with the status "rejected".
+    Every call that reaches a claim (a valid payload, a known claim, a well-formed
+    address) is recorded (complete_calls counts them), refused ones with the status
+    "rejected".
     """
     tick()
+    payload = validate_claim_payload(body, "complete")
     claim = claim_get(claim_id)
     bb = bb_address(address)
     now = timezone.now()
@@ -329,16 +501,16 @@ def complete(claim_id: str, address: str, body: dict) -> BitBadgesAttempt:
         attempt_id=secrets.token_hex(32),
         claim=claim,
         address=bb,
-        body=_plugin_inputs(body),
+        body=_plugin_inputs(payload),
         created_at=now,
         due_at=now + timedelta(seconds=attempt_delay()),
         status=BitBadgesAttempt.Status.PENDING,
     )
     try:
-        _expected_version(claim, body)
-        check_plugins(claim, bb, body, _only(body))
-    except (BitBadgesError, PluginFailure) as exc:
-        error = exc if isinstance(exc, BitBadgesError) else BitBadgesError(400, str(exc))
+        _check_version(claim, payload)
+        check_claim(claim, bb, payload, payload.get("_specificInstanceIds"))
+    except (BitBadgesError, Refusal) as exc:
+        error = exc if isinstance(exc, BitBadgesError) else BitBadgesError(500, str(exc))
         attempt.status = BitBadgesAttempt.Status.REJECTED
         attempt.error = error.message
         attempt.resolved_at = now
@@ -349,7 +521,13 @@ def complete(claim_id: str, address: str, body: dict) -> BitBadgesAttempt:
 
 
 def attempt_status(attempt_id: str) -> tuple[int, dict]:
-    """(status code, body) for GET/POST claims/status/{attempt_id}."""
+    """(status code, body) for GET/POST claims/status/{attempt_id}.
+
+    A non-hex id: 500 "Invalid claimAttemptId format" (IDX-2024 claims.ts:872); an
+    unknown one: 500 "No doc found" (claims.ts:884).
+    """
+    if not isinstance(attempt_id, str) or not HEX_RE.match(attempt_id):
+        return 500, {"errorMessage": BAD_ATTEMPT_ID}
     if attempt_id == SIMULATED_ATTEMPT_ID:
         return 200, {"success": True, "error": "", "bitbadgesAddress": ""}
     attempt = (
@@ -358,7 +536,7 @@ def attempt_status(attempt_id: str) -> tuple[int, dict]:
         .first()
     )
     if attempt is None:
-        return 404, {"errorMessage": NO_DOC}
+        return 500, {"errorMessage": NO_DOC}
     if attempt.status == BitBadgesAttempt.Status.PENDING:
         shape = pending_shape()
         if shape == "no-doc":
@@ -374,12 +552,176 @@ def attempt_status(attempt_id: str) -> tuple[int, dict]:
 
 
 def success_check(claim_id: str, address: str) -> dict:
+    """The removed GET claims/success route (served only with SANDBOX_BITBADGES_SUCCESS_ROUTE)."""
     claim = claim_get(claim_id)
     bb = bb_address(address)
     numbers = list(
         successes(claim, bb).order_by("claim_number").values_list("claim_number", flat=True)
     )
     return {"successCount": len(numbers), "claimNumbers": numbers}
+
+
+# --- Claim attempts (GET /api/v0/claims/{claimId}/attempts) --------------------------
+
+
+def _bookmark(skip: int) -> str:
+    """The docs' bookmark: base64url of {"skip":n}, unpadded (DOCS@4723311 endpoints.md
+    sample "eyJza2lwIjoyNX0")."""
+    raw = _js_json({"skip": skip}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+MAX_SKIP = 10**12
+
+
+def _bookmark_skip(bookmark) -> int:
+    """The offset a bookmark stands for; an empty one is the first page. Anything the
+    sandbox did not hand out: 500 "Invalid bookmark" (unconfirmed)."""
+    if not bookmark:
+        return 0
+    try:
+        if not isinstance(bookmark, str) or len(bookmark) > 200:
+            raise ValueError
+        padded = bookmark + "=" * (-len(bookmark) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        skip = data["skip"]
+        if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip <= MAX_SKIP:
+            raise ValueError
+    except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error, RecursionError):
+        raise BitBadgesError(500, BAD_BOOKMARK) from None
+    return skip
+
+
+def claim_attempts(
+    claim_id: str, *, address: str = "", include_errors: bool = False, bookmark: str = ""
+) -> dict:
+    """One page of a claim's successful attempts, newest first: {docs, bookmark, total}.
+
+    The answer as bitbadgesjs-sdk 0.27.2 types it (requests.ts:671-691); `total` counts
+    every matching success. The sandbox has no sessions, so it is never the manager:
+    failed attempts (`includeErrors`) are refused, as is every request for a claim whose
+    numUses hides its current state (unconfirmed texts).
+    """
+    claim = claim_get(claim_id)
+    if claim.hide_current_state:
+        raise BitBadgesError(500, ATTEMPTS_HIDDEN)
+    if include_errors:
+        raise BitBadgesError(500, ATTEMPT_ERRORS_REFUSED)
+    attempts = successes(claim)
+    if address:
+        attempts = attempts.filter(address=bb_address(address))
+    skip = _bookmark_skip(bookmark)
+    total = attempts.count()
+    page = attempts.order_by("-created_at", "-pk")[skip : skip + ATTEMPTS_PAGE_SIZE]
+    docs = [
+        {
+            "success": True,
+            "attemptedAt": int(attempt.created_at.timestamp() * 1000),
+            "claimId": claim.claim_id,
+            "bitbadgesAddress": attempt.address,
+            "claimAttemptId": attempt.attempt_id,
+            "claimNumber": attempt.claim_number,
+        }
+        for attempt in page
+    ]
+    # As in the docs' sample, the next bookmark is there even past the last page.
+    return {"docs": docs, "bookmark": _bookmark(skip + ATTEMPTS_PAGE_SIZE), "total": total}
+
+
+# --- Credits -------------------------------------------------------------------------
+
+
+def _credits_row() -> BitBadgesCredits:
+    pk = BitBadgesCredits.SINGLETON_PK
+    row = BitBadgesCredits.objects.filter(pk=pk).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            return BitBadgesCredits.objects.create(pk=pk)
+    except IntegrityError:  # made by a concurrent request
+        return BitBadgesCredits.objects.get(pk=pk)
+
+
+def _debit_one() -> bool:
+    return bool(
+        BitBadgesCredits.objects.filter(
+            pk=BitBadgesCredits.SINGLETON_PK, used__lt=F("on_chain_total")
+        ).update(used=F("used") + 1)
+    )
+
+
+def no_credits_body(on_chain_total: int, used: int) -> dict:
+    """The docs' 402 body, numbers as JSON numbers."""
+    return {
+        "error": NO_CREDITS_ERROR,
+        "errorMessage": NO_CREDITS_MESSAGE,
+        "topUpUrl": TOP_UP_URL,
+        "onChainTotal": on_chain_total,
+        "used": used,
+        "remaining": 0,
+        "decimals": CREDIT_DECIMALS,
+    }
+
+
+def credits_debit() -> None:
+    """Spend one credit of the API key's account, or BitBadgesError 402 when none is left.
+
+    One conditional UPDATE (used < on_chain_total): two requests racing for the last
+    credit cannot both win.
+    """
+    if _debit_one():
+        return
+    _credits_row()  # the first request ever: make the row, then try again
+    if _debit_one():
+        return
+    row = _credits_row()
+    raise BitBadgesError(
+        402, NO_CREDITS_MESSAGE, body=no_credits_body(row.on_chain_total, row.used)
+    )
+
+
+def credits_exhausted_body() -> dict:
+    """The 402 body of an injected fault: the account's on-chain total, all of it used
+    (unconfirmed: an injected 402 has no real figures; these are consistent with it)."""
+    row = _credits_row()
+    return no_credits_body(row.on_chain_total, row.on_chain_total)
+
+
+def credits() -> BitBadgesCredits:
+    """The account's credits (on_chain_total, used, remaining)."""
+    return _credits_row()
+
+
+def credits_remaining() -> int:
+    return _credits_row().remaining
+
+
+def credits_set(remaining: int) -> BitBadgesCredits:
+    """Set the balance: `used` moves so that `remaining` are left (the total grows if it
+    has to). credits_set(0) makes every request answer 402."""
+    if isinstance(remaining, bool) or not isinstance(remaining, int) or remaining < 0:
+        raise ValueError(f"remaining must be a whole number >= 0, not {remaining!r}")
+    with transaction.atomic():
+        row = _credits_row()
+        row = BitBadgesCredits.objects.select_for_update().get(pk=row.pk)
+        if remaining > row.on_chain_total:
+            row.on_chain_total, row.used = remaining, 0
+        else:
+            row.used = row.on_chain_total - remaining
+        row.save()
+    return row
+
+
+def credits_top_up(amount: int) -> BitBadgesCredits:
+    """Add `amount` credits on chain (the docs: the balance confirms on-chain)."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError(f"amount must be a whole number >= 0, not {amount!r}")
+    _credits_row()
+    BitBadgesCredits.objects.filter(pk=BitBadgesCredits.SINGLETON_PK).update(
+        on_chain_total=F("on_chain_total") + amount
+    )
+    return _credits_row()
 
 
 # --- Claim documents -----------------------------------------------------------------
@@ -421,9 +763,15 @@ def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = 
             }
             if claimed:
                 state["claimedUsers"] = claimed_users(claim)
-            plugins.append(
-                _plugin(instance_id, plugin, {"maxUses": claim.max_uses}, {}, state, private)
-            )
+            public = {"maxUses": claim.max_uses}
+            if claim.hide_current_state:
+                # SDK-0.27.2 interfaces.ts:976 (numUses publicParams hideCurrentState).
+                # unconfirmed: whether BitBadges then hides publicState; the sandbox shows it.
+                public["hideCurrentState"] = True
+            plugins.append(_plugin(instance_id, plugin, public, {}, state, private))
+        elif plugin == "initiatedBy":
+            # No params (IDX-2024 src/testutil/plugins.ts:146-154; DOCS@4723311 example).
+            plugins.append(_plugin(instance_id, plugin, {}, {}, {}, private))
         elif plugin == "halt":
             plugins.append(_plugin(instance_id, plugin, {}, {}, {}, private))
         elif plugin == "transferTimes":
@@ -476,15 +824,20 @@ def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = 
 
 
 def _store(dynamic_data_id, data_secret) -> BitBadgesStore:
+    """The store, checked against its secret. unconfirmed: no source gives the store
+    routes' status for an unknown store or a wrong secret; the OpenAPI lists 200/400/500
+    only, so 500 with the documented claim-time texts (DOCS@1951c5c plugins.md)."""
     if not isinstance(dynamic_data_id, str) or not dynamic_data_id:
         raise BitBadgesError(400, "dynamicDataId is required.")
-    store = BitBadgesStore.objects.filter(dynamic_data_id=dynamic_data_id).first()
+    store = None
+    if len(dynamic_data_id) <= 100 and "\x00" not in dynamic_data_id:
+        store = BitBadgesStore.objects.filter(dynamic_data_id=dynamic_data_id).first()
     if store is None:
-        raise BitBadgesError(404, STORE_NOT_FOUND)
+        raise BitBadgesError(500, STORE_NOT_FOUND)
     if not isinstance(data_secret, str) or not secrets.compare_digest(
         data_secret.encode(), store.data_secret.encode()
     ):
-        raise BitBadgesError(401, BAD_SECRET)
+        raise BitBadgesError(500, BAD_SECRET)
     return store
 
 
@@ -501,7 +854,9 @@ def parse_store_action(action_name, payload) -> StoreAction:
         raise BitBadgesError(
             400, "payload.address is required: stores hold addresses only (0x or bb1)."
         )
-    return StoreAction(action_name, bb_address(payload["address"]))
+    # unconfirmed: a malformed address in a store action's payload stays a 400 (the
+    # OpenAPI's "Invalid configuration or request"); no source gives it.
+    return StoreAction(action_name, bb_address(payload["address"], status=400))
 
 
 def store_actions_record(
@@ -517,7 +872,7 @@ def store_actions_record(
         BitBadgesStoreAction(
             store=store,
             action=a.name,
-            address=bb_address(a.address),
+            address=bb_address(a.address, status=400),
             created_at=now,
             effective_at=effective,
         )
@@ -529,7 +884,8 @@ def store_value(dynamic_data_id, data_secret, key) -> dict:
     store = _store(dynamic_data_id, data_secret)
     if not isinstance(key, str) or not key:
         raise BitBadgesError(400, "key is required.")
-    return {"key": key, "inStore": store.entries.filter(address=bb_address(key)).exists()}
+    address = bb_address(key, status=400)  # unconfirmed, as for store actions
+    return {"key": key, "inStore": store.entries.filter(address=address).exists()}
 
 
 # --- Helpers for tests and demos (no HTTP) -------------------------------------------
@@ -549,11 +905,16 @@ def claim_create(
     window=None,
     version=0,
     instructions="",
+    requires_sign_in=False,
+    hide_current_state=False,
 ) -> BitBadgesClaim:
     """Create a claim. `store` is a BitBadgesStore or its dynamicDataId; `window` is
-    (start, end) datetimes, either may be None."""
+    (start, end) datetimes, either may be None; `requires_sign_in` adds the initiatedBy
+    plugin; `hide_current_state` sets numUses' hideCurrentState."""
     claim_id = claim_id or secrets.token_hex(16)
     check_claim_id(claim_id)
+    if len(claim_id) > MAX_CLAIM_ID_LENGTH:
+        raise BitBadgesError(500, BAD_CLAIM_ID)
     store_id = store_secret = ""
     if store is not None:
         if not isinstance(store, BitBadgesStore):
@@ -575,6 +936,8 @@ def claim_create(
         window_end=end,
         version=version,
         instructions=instructions,
+        requires_sign_in=requires_sign_in,
+        hide_current_state=hide_current_state,
     )
 
 
@@ -710,4 +1073,15 @@ def overview() -> dict:
                 "queued": store.actions.filter(applied_at__isnull=True).count(),
             }
         )
-    return {"claims": claims, "stores": stores}
+    row = credits()
+    return {
+        "claims": claims,
+        "stores": stores,
+        "credits": {
+            "on_chain_total": row.on_chain_total,
+            "used": row.used,
+            "remaining": row.remaining,
+        },
+        "wording": wording(),
+        "success_route": success_route_enabled(),
+    }

@@ -1,36 +1,51 @@
 """The emulated BitBadges API (/sandbox/bitbadges/api/...), as docs/bitbadges-api.md describes it.
 
 Every view is declared with `@endpoint(name)`, which does what the real service does
-before a route runs: fault injection (sandbox/faults.py, BitBadges-shaped answers),
-the `x-api-key` check (401 with BitBadges' two messages), and then the sandbox's lazy
-work (due store actions land, due claim attempts resolve; see sandbox/bitbadges.py).
-Errors are {"errorMessage": "..."}.
+before a route runs, in this order: fault injection (sandbox/faults.py, BitBadges-shaped
+answers), the `x-api-key` check (401), one API credit spent (402 with the docs' body
+when none is left), and then the sandbox's lazy work (due store actions land, due claim
+attempts resolve; see sandbox/bitbadges.py). Errors are {"errorMessage": "..."}.
 
-Where the docs leave a status code open, the sandbox picks one and says so here:
-- a plugin that fails, a version mismatch, a malformed claim id or address: 400;
-- an unknown claim: 404 "No doc found"; an unknown attempt id: 404 "No doc found"
-  (a pending attempt answers per SANDBOX_BITBADGES_PENDING_SHAPE);
-- an unknown store: 404 "Dynamic data doc not found"; a wrong secret: 401
-  "Invalid data secret";
+Statuses, and their sources (the notes of issue 12 list them; docs/fidelity.md):
+- claim refusals on complete, simulate and status (plugins, "No doc found", "Invalid
+  claimId format", "Invalid claimAttemptId format", a version mismatch, a malformed
+  address): 500, as the 2024 indexer's catch blocks answer (IDX-2024 claims.ts);
+- a payload of the wrong shape: 400 "Invalid request payload. [typia errors]";
+- a missing or wrong key: 401; no credits: 402; an injected rate limit: 429 with
+  express-rate-limit's draft-6 headers;
+- unconfirmed (no source): an unknown claim on GET claim/{id} is 500 "No doc found";
+  an unknown store or a wrong data secret on the store routes is 500 with the
+  claim-time texts; a body that is not JSON is 400; an oversized one is 413;
+- the removed GET claims/success route answers the JSON 404 of an unknown route unless
+  SANDBOX_BITBADGES_SUCCESS_ROUTE is on;
 - a route or method that does not exist: JSON 404.
 """
 
 import functools
 import json
+import logging
 import secrets
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import bitbadges as service
-from sandbox.bitbadges import BitBadgesError
+from sandbox.bitbadges import INVALID_PAYLOAD, BitBadgesError
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import injectable
 
+logger = logging.getLogger(__name__)
+
+# DOCS@1951c5c api/README.md (missing key) and IDX-2024 src/indexer.ts:259-265 (bad key).
 NO_KEY = "Unauthorized request. This route is only accessible with an API key."
 BAD_KEY = "Unauthorized request. Error validating API key."
+# unconfirmed: body-parser's own text for a body over its limit (raw-body).
+TOO_LARGE = "request entity too large"
+NOT_JSON = INVALID_PAYLOAD + "The request body is not valid JSON."  # unconfirmed
+NOT_AN_OBJECT = INVALID_PAYLOAD + "The request body must be a JSON object."  # unconfirmed
 
 
 def error(status: int, message: str) -> JsonResponse:
@@ -50,7 +65,11 @@ def check_key(request) -> None:
 
 
 def endpoint(name: str):
-    """Declare a route: fault name, API key, lazy work, BitBadges error bodies."""
+    """Declare a route: fault name, API key, one credit, lazy work, BitBadges error bodies.
+
+    Whatever goes wrong inside answers with BitBadges' JSON, never Django's error page:
+    the indexer's handlers catch everything and answer 500 {"errorMessage": e.message}.
+    """
 
     def decorator(view):
         @injectable(name)
@@ -58,13 +77,18 @@ def endpoint(name: str):
         def wrapped(request, *args, **kwargs):
             try:
                 check_key(request)
+                service.credits_debit()
                 service.tick()
                 return view(request, *args, **kwargs)
             except BitBadgesError as exc:
-                body = {"errorMessage": exc.message}
-                if exc.status == 401 and exc.message in (NO_KEY, BAD_KEY):
-                    body["unauthorized"] = True
-                return JsonResponse(body, status=exc.status)
+                return JsonResponse(exc.as_body(), status=exc.status)
+            except RequestDataTooBig:
+                return error(413, TOO_LARGE)
+            except SuspiciousOperation as exc:  # e.g. too many query fields
+                return error(400, INVALID_PAYLOAD + str(exc))
+            except Exception as exc:
+                logger.exception("The BitBadges sandbox failed on %s", request.path)
+                return error(500, str(exc) or type(exc).__name__)
 
         return wrapped
 
@@ -85,20 +109,31 @@ def by_method(**views):
     return dispatch
 
 
-def json_body(request) -> dict:
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(request):
+    """The parsed body (any JSON value); an empty body is {} as Express's json parser
+    makes it. Not JSON (NaN and Infinity included, as in JavaScript): 400."""
     if not request.body:
         return {}
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BitBadgesError(400, "The request body is not valid JSON.") from None
+        return json.loads(request.body, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BitBadgesError(400, NOT_JSON) from None
+
+
+def json_object(request) -> dict:
+    data = json_body(request)
     if not isinstance(data, dict):
-        raise BitBadgesError(400, "The request body must be a JSON object.")
+        raise BitBadgesError(400, NOT_AN_OBJECT)
     return data
 
 
-def query_bool(request, name: str) -> bool:
-    return request.GET.get(name, "").strip().lower() in ("true", "1")
+def query_true(request, name: str) -> bool:
+    """The SDK's FromQuery: `query[name] === 'true'` (SDK-0.27.2 requests.ts:492-497, 658-665)."""
+    return request.GET.get(name) == "true"
 
 
 # --- Claims --------------------------------------------------------------------------
@@ -124,24 +159,51 @@ def claims_status(request, attempt_id: str):
     return JsonResponse(body, status=status)
 
 
+@endpoint("bitbadges.claims.attempts")
+def claims_attempts(request, claim_id: str):
+    """GET /api/v0/claims/{claimId}/attempts?address=&includeErrors=&bookmark=:
+    {"docs": [...], "bookmark": "...", "total": n} (SDK-0.27.2 getClaimAttempts)."""
+    return JsonResponse(
+        service.claim_attempts(
+            claim_id,
+            address=request.GET.get("address", ""),
+            include_errors=query_true(request, "includeErrors"),
+            bookmark=request.GET.get("bookmark", ""),
+        )
+    )
+
+
 @endpoint("bitbadges.claims.success")
 def claims_success(request, claim_id: str, address: str):
     """GET /api/v0/claims/success/{claimId}/{address}: {successCount, claimNumbers}."""
     return JsonResponse(service.success_check(claim_id, address))
 
 
+@public_api
+def claims_success_route(request, claim_id: str, address: str):
+    """The removed success route: an unknown route (no key check, no credit, no fault)
+    unless SANDBOX_BITBADGES_SUCCESS_ROUTE is on; read on every request."""
+    if not service.success_route_enabled():
+        return not_found(request)
+    return claims_success(request, claim_id, address)
+
+
+claims_success_route.sandbox_endpoint = claims_success.sandbox_endpoint
+
+
 @endpoint("bitbadges.claim.get")
 def claim_get(request, claim_id: str):
-    """GET /api/v0/claim/{claimId}?fetchPrivateParams=&fetchAllClaimedUsers=: {"claim"}."""
+    """GET /api/v0/claim/{claimId}?fetchPrivateParams=&fetchAllClaimedUsers=: {"claim"}.
+
+    Private params need a signed-in creator or manager (IDX-2024 collections.ts:792); the
+    sandbox has API keys only, so fetchPrivateParams=true is refused (500), and without it
+    privateParams are emptied (collections.ts:852-859).
+    """
     claim = service.claim_get(claim_id)
+    if query_true(request, "fetchPrivateParams"):
+        raise BitBadgesError(500, service.PRIVATE_PARAMS_REFUSED)
     return JsonResponse(
-        {
-            "claim": service.claim_json(
-                claim,
-                private=query_bool(request, "fetchPrivateParams"),
-                claimed=query_bool(request, "fetchAllClaimedUsers"),
-            )
-        }
+        {"claim": service.claim_json(claim, claimed=query_true(request, "fetchAllClaimedUsers"))}
     )
 
 
@@ -149,9 +211,11 @@ def claim_get(request, claim_id: str):
 def claims_fetch(request):
     """POST /api/v1/claims/fetch {claimsToFetch: [...]}: {"claims": [...]}.
 
-    The older {claimIds: [...]} body is accepted too. Unknown ids are left out.
+    The older {claimIds: [...]} body is accepted too. Unknown (or malformed) ids are left
+    out (IDX-2024 claims.ts:369-372: a `$in` query). An item asking for private params refuses the whole request as
+    GET claim/{id} does (unconfirmed: the choice between refusing and stripping).
     """
-    data = json_body(request)
+    data = json_object(request)
     wanted = data.get("claimsToFetch")
     if wanted is None and isinstance(data.get("claimIds"), list):
         wanted = [{"claimId": claim_id} for claim_id in data["claimIds"]]
@@ -164,16 +228,12 @@ def claims_fetch(request):
         try:
             claim = service.claim_get(item["claimId"])
         except BitBadgesError as exc:
-            if exc.status == 404:
-                continue
+            if exc.message in (service.NO_DOC, service.BAD_CLAIM_ID):
+                continue  # the indexer's $in query simply does not find it
             raise
-        claims.append(
-            service.claim_json(
-                claim,
-                private=item.get("fetchPrivateParams") is True,
-                claimed=item.get("fetchAllClaimedUsers") is True,
-            )
-        )
+        if item.get("fetchPrivateParams") is True:
+            raise BitBadgesError(500, service.PRIVATE_PARAMS_REFUSED)
+        claims.append(service.claim_json(claim, claimed=item.get("fetchAllClaimedUsers") is True))
     return JsonResponse({"claims": claims})
 
 
@@ -183,7 +243,7 @@ def claims_fetch(request):
 @endpoint("bitbadges.store.actions")
 def store_action_single(request):
     """POST /api/v0/storeActions/single: {} (the action lands after the store lag)."""
-    data = json_body(request)
+    data = json_object(request)
     action = service.parse_store_action(data.get("actionName"), data.get("payload"))
     service.store_actions_record(
         data.get("dynamicDataId"),
@@ -197,7 +257,7 @@ def store_action_single(request):
 @endpoint("bitbadges.store.actions")
 def store_action_batch(request):
     """POST /api/v0/storeActions/batch: {} (all actions validated before any is queued)."""
-    data = json_body(request)
+    data = json_object(request)
     items = data.get("actions")
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise BitBadgesError(400, "actions must be an array of {actionName, payload}.")
@@ -214,7 +274,7 @@ def store_action_batch(request):
 @endpoint("bitbadges.store.actions")
 def store_action_legacy(request, action: str, store_id: str, secret: str):
     """POST /api/v0/storeActions/{action}/{id}/{secret} with {address}: the legacy form."""
-    data = json_body(request)
+    data = json_object(request)
     if "address" not in data:
         raise BitBadgesError(400, "address is required: stores hold addresses only.")
     parsed = service.parse_store_action(action, {"address": data["address"]})

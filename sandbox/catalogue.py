@@ -297,7 +297,16 @@ WORKFLOWS = {
         "description": "Answers whether the user is in the demo Discord guild.",
     },
     # BitBadges' "end to end example": check a criterion on the connected account, then
-    # complete a password-gated claim for the address in the body.
+    # complete a password-gated claim for the address in the body. "response" is how the
+    # workflow answers (sandbox/pipedream_api.py _workflow_claim):
+    # - "custom": its own $.respond, {"success": true, "claimAttemptId", ...} or
+    #   {"success": false, "error"} with 400;
+    # - "default-html" / "default-json": the HTTP trigger left on Pipedream's default
+    #   response (docs-v2 triggers.mdx "Default HTTP response"; the JSON form as a 2022
+    #   capture recorded it): 200 whatever the steps did;
+    # - "action": custom response, with the official BitBadges "Complete Claim" action
+    #   (PipedreamHQ/pipedream PR #15405) as the BitBadges step: a failed BitBadges call
+    #   throws before $.respond, so Pipedream answers 400 "No $.respond called in workflow".
     "en-sandbox-claim-github": {
         "app": "github",
         "description": (
@@ -306,5 +315,36 @@ WORKFLOWS = {
         ),
         "claim": "workflow-github",
         "min_public_repos": 1,
+        "response": "custom",
+    },
+    "en-sandbox-claim-github-default": {
+        "app": "github",
+        "description": (
+            "The same steps, its trigger left on Pipedream's default response: 200 "
+            '"<p><b>Success!</b></p>..." (text/html) whatever the steps did.'
+        ),
+        "claim": "workflow-github",
+        "min_public_repos": 1,
+        "response": "default-html",
+    },
+    "en-sandbox-claim-github-default-json": {
+        "app": "github",
+        "description": (
+            'The same steps, answered with the JSON default response {"success": true, '
+            '"info": "To customize this response..."} whatever the steps did.'
+        ),
+        "claim": "workflow-github",
+        "min_public_repos": 1,
+        "response": "default-json",
+    },
+    "en-sandbox-claim-github-action": {
+        "app": "github",
+        "description": (
+            "The same criterion; the claim is completed by BitBadges' official Pipedream "
+            'action: a BitBadges refusal is 400 "No $.respond called in workflow".'
+        ),
+        "claim": "workflow-github",
+        "min_public_repos": 1,
+        "response": "action",
     },
 }

@@ -10,9 +10,12 @@ Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
                              #   Retry-After and X-RateLimit-* headers, others ->
                              #   {"error": "..."}; BitBadges (bitbadges.*): 429 ->
                              #   {"errorMessage": "Exceeded rate limit. Too many
-                             #   requests."} with Retry-After, 402 -> the documented
-                             #   "Insufficient credits" body, others ->
-                             #   {"errorMessage": "..."}
+                             #   requests."} (per SANDBOX_BITBADGES_WORDING) with
+                             #   express-rate-limit's draft-6 RateLimit-* headers and
+                             #   Retry-After, 402 -> the documented "Insufficient
+                             #   credits" body, others -> {"errorMessage": "..."}
+     "error_message": "...", # with a status: this text is the answer's errorMessage
+                             #   (Pipedream: its error) instead of the generic one
      "retry_after": 2,       # seconds, for a 429 (default 1)
      "hang_seconds": 30,     # sleep this long, then answer (past a client's timeout)
      "malformed": true}      # answer 200 with a body that is not valid JSON
@@ -69,28 +72,28 @@ ENDPOINTS = {
     "bitbadges.claims.complete": "POST /api/v0/claims/complete/{claimId}/{address}",
     "bitbadges.claims.simulate": "POST /api/v0/claims/simulate/{claimId}/{address}",
     "bitbadges.claims.status": "GET|POST /api/v0/claims/status/{claimAttemptId}",
-    "bitbadges.claims.success": "GET /api/v0/claims/success/{claimId}/{address}",
+    "bitbadges.claims.attempts": "GET /api/v0/claims/{claimId}/attempts",
+    "bitbadges.claims.success": "GET /api/v0/claims/success/{claimId}/{address} (when served)",
     "bitbadges.claim.get": "GET /api/v0/claim/{claimId}",
     "bitbadges.claims.fetch": "POST /api/v1/claims/fetch (and /api/v0/claims/fetch)",
     "bitbadges.store.actions": "POST /api/v0/storeActions/{single,batch} (and legacy)",
     "bitbadges.store.value": "GET /api/v0/dynamicStore/{id}/value",
 }
 
-SPEC_KEYS = {"latency_ms", "rate", "status", "retry_after", "hang_seconds", "malformed"}
-RATE_LIMIT = 100  # what X-RateLimit-Limit claims
+SPEC_KEYS = {
+    "latency_ms",
+    "rate",
+    "status",
+    "retry_after",
+    "hang_seconds",
+    "malformed",
+    "error_message",
+}
+ERROR_MESSAGE_MAX = 500
+RATE_LIMIT = 100  # what Pipedream's X-RateLimit-Limit claims
+RATE_WINDOW_SECONDS = 60  # BitBadges: windowMs 60 * 1000 (IDX-2024 src/indexer.ts:135-167)
 MALFORMED_BODY = b'{"data": [{"id": "apn_'  # cut short: not valid JSON
 BITBADGES_MALFORMED_BODY = b'{"claimAttemptId": "'  # likewise
-BITBADGES_RATE_LIMITED = "Exceeded rate limit. Too many requests."
-# docs/bitbadges-api.md section 8: the 402 answer when the credit balance is zero.
-BITBADGES_NO_CREDITS = {
-    "error": "Insufficient credits",
-    "errorMessage": "Insufficient API credits. Top up at /developer?tab=apiKeys.",
-    "topUpUrl": "https://bitbadges.io/developer?tab=apiKeys",
-    "onChainTotal": "0",
-    "used": "0",
-    "remaining": "0",
-    "decimals": 5,
-}
 
 
 def is_bitbadges(endpoint: str) -> bool:
@@ -116,9 +119,20 @@ def clean_spec(spec: dict) -> dict:
             "retry_after": int(spec.get("retry_after") or 1),
             "hang_seconds": float(spec.get("hang_seconds") or 0),
             "malformed": bool(spec.get("malformed", False)),
+            "error_message": spec.get("error_message") or None,
         }
     except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: infinity
         raise FaultSpecError(f"Bad fault spec {spec!r}: {exc}") from exc
+    message = cleaned["error_message"]
+    if message is not None:
+        if not isinstance(message, str):
+            raise FaultSpecError(f"error_message must be a string, not {type(message).__name__}.")
+        if len(message) > ERROR_MESSAGE_MAX:
+            raise FaultSpecError(
+                f"error_message is at most {ERROR_MESSAGE_MAX} characters, not {len(message)}."
+            )
+        if cleaned["status"] is None:
+            raise FaultSpecError("error_message needs a status: it is the text of that answer.")
     if not math.isfinite(cleaned["hang_seconds"]):
         raise FaultSpecError(f"hang_seconds must be a number of seconds, not {spec!r}.")
     if not 0 <= cleaned["rate"] <= 1:
@@ -141,6 +155,10 @@ def describe(spec: dict) -> str:
         text = f"HTTP {spec['status']}"
         if spec["status"] == 429:
             text += f" (Retry-After {spec.get('retry_after') or 1})"
+        if spec.get("error_message"):
+            message = spec["error_message"]
+            shown = message if len(message) <= 80 else message[:79] + "…"
+            text += f' "{shown}"'
         parts.append(text)
     if spec.get("malformed"):
         parts.append("malformed JSON")
@@ -169,10 +187,25 @@ def matching_specs(endpoint: str) -> list[dict]:
 
 
 def _rate_headers(response: HttpResponse, retry_after: int) -> HttpResponse:
+    """Pipedream's 429 headers (unchanged)."""
     response["Retry-After"] = str(retry_after)
     response["X-RateLimit-Limit"] = str(RATE_LIMIT)
     response["X-RateLimit-Remaining"] = "0"
     response["X-RateLimit-Reset"] = str(int(time.time()) + retry_after)
+    return response
+
+
+def _bitbadges_rate_headers(response: HttpResponse, limit: int, retry_after: int) -> HttpResponse:
+    """express-rate-limit 7.3.1 with standardHeaders: true (draft-6) and legacyHeaders:
+    false (IDX-2024 src/indexer.ts:135-167; index.mjs:25-35, 700-705): RateLimit-Policy,
+    -Limit, -Remaining, -Reset (omitted when 0) and Retry-After, in seconds; no
+    X-RateLimit-*. The window's reset is taken to be `retry_after` seconds away."""
+    response["RateLimit-Policy"] = f"{limit};w={RATE_WINDOW_SECONDS}"
+    response["RateLimit-Limit"] = str(limit)
+    response["RateLimit-Remaining"] = "0"
+    if retry_after:
+        response["RateLimit-Reset"] = str(retry_after)
+    response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -183,27 +216,37 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def bitbadges_error_response(status: int, retry_after: int = 1) -> HttpResponse:
+def bitbadges_error_response(
+    status: int, retry_after: int = 1, error_message: str | None = None
+) -> HttpResponse:
     """An injected status as BitBadges answers it: {"errorMessage": ...}."""
+    from sandbox import bitbadges
+
     if status == 429:
-        response = JsonResponse({"errorMessage": BITBADGES_RATE_LIMITED}, status=429)
-        return _rate_headers(response, retry_after)
+        body = {"errorMessage": error_message or bitbadges.text("rate_limited")}
+        response = JsonResponse(body, status=429)
+        return _bitbadges_rate_headers(response, bitbadges.rate_limit(), retry_after)
     if status == 402:
-        return JsonResponse(BITBADGES_NO_CREDITS, status=402)
-    return JsonResponse(
-        {"errorMessage": f"{_reason(status)} (injected by the sandbox)"}, status=status
-    )
+        body = bitbadges.credits_exhausted_body()
+        if error_message:
+            body["errorMessage"] = error_message
+        return JsonResponse(body, status=402)
+    message = error_message or f"{_reason(status)} (injected by the sandbox)"
+    return JsonResponse({"errorMessage": message}, status=status)
 
 
-def error_response(status: int, retry_after: int = 1, endpoint: str = "") -> HttpResponse:
+def error_response(
+    status: int, retry_after: int = 1, endpoint: str = "", error_message: str | None = None
+) -> HttpResponse:
     """The answer of an injected status: BitBadges' shapes for bitbadges.* endpoints,
     else Pipedream's 429 shape, or {"error": "..."}."""
     if is_bitbadges(endpoint):
-        return bitbadges_error_response(status, retry_after)
+        return bitbadges_error_response(status, retry_after, error_message)
     if status == 429:
-        response = JsonResponse({"error": "Throttled"}, status=429)
+        response = JsonResponse({"error": error_message or "Throttled"}, status=429)
         return _rate_headers(response, retry_after)
-    return JsonResponse({"error": f"{_reason(status)} (injected by the sandbox)"}, status=status)
+    message = error_message or f"{_reason(status)} (injected by the sandbox)"
+    return JsonResponse({"error": message}, status=status)
 
 
 def malformed_response(endpoint: str = "") -> HttpResponse:
@@ -227,7 +270,11 @@ def injectable(endpoint: str):
                 delay += spec["latency_ms"] / 1000 + spec["hang_seconds"]
                 if answer is None and spec["status"]:
                     answer = functools.partial(
-                        error_response, spec["status"], spec["retry_after"], endpoint
+                        error_response,
+                        spec["status"],
+                        spec["retry_after"],
+                        endpoint,
+                        spec["error_message"],
                     )
                 elif answer is None and spec["malformed"]:
                     answer = functools.partial(malformed_response, endpoint)

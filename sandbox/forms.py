@@ -1,4 +1,4 @@
-"""Forms of the sandbox control page: account health and profile, faults."""
+"""Forms of the sandbox control page: account health and profile, faults, BitBadges credits."""
 
 import fnmatch
 import json
@@ -40,6 +40,7 @@ class FaultForm(forms.ModelForm):
             "retry_after",
             "hang_seconds",
             "malformed",
+            "error_message",
             "note",
         ]
         widgets = {"endpoint": forms.TextInput(attrs={"list": "sandbox-endpoints"})}
@@ -56,7 +57,15 @@ class FaultForm(forms.ModelForm):
         cleaned = super().clean()
         spec = {
             key: cleaned.get(key)
-            for key in ("latency_ms", "rate", "status", "retry_after", "hang_seconds", "malformed")
+            for key in (
+                "latency_ms",
+                "rate",
+                "status",
+                "retry_after",
+                "hang_seconds",
+                "malformed",
+                "error_message",
+            )
         }
         try:
             clean_spec(spec)
@@ -67,3 +76,15 @@ class FaultForm(forms.ModelForm):
                 "Give the fault an effect: latency, status, hang or malformed."
             )
         return cleaned
+
+
+class CreditsForm(forms.Form):
+    """Set the emulated API key's remaining credits: 0 pauses every request with a 402."""
+
+    MAX = 10**15
+
+    remaining = forms.IntegerField(
+        min_value=0,
+        max_value=MAX,
+        help_text="Credits left on the sandbox API key's account (0: every request answers 402).",
+    )

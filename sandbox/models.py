@@ -191,6 +191,12 @@ class Fault(models.Model):
     retry_after = models.PositiveIntegerField(default=1, help_text="Seconds, for a 429.")
     hang_seconds = models.FloatField(default=0, help_text="Sleep this long before answering.")
     malformed = models.BooleanField(default=False, help_text="Answer 200 with broken JSON.")
+    error_message = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="With a status: the errorMessage (or error) of the answer, instead of the "
+        "generic one.",
+    )
     enabled = models.BooleanField(default=True)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -209,6 +215,7 @@ class Fault(models.Model):
             "retry_after": self.retry_after,
             "hang_seconds": self.hang_seconds,
             "malformed": self.malformed,
+            "error_message": self.error_message or None,
         }
 
     def describe(self) -> str:
@@ -381,9 +388,10 @@ class BitBadgesStoreAction(models.Model):
 class BitBadgesClaim(models.Model):
     """A standalone BitBadges claim and its emulated plugins.
 
-    numUses is always there; the others are on when set: password (a non-empty
-    password), whitelist (a list of bb1 addresses, or a dynamic store's id and secret),
-    halt, a time window (transferTimes), custom-instructions (always passes).
+    numUses is always there; the others are on when set: initiatedBy (sign-in
+    required: the sandbox has no sessions, so such a claim is always refused), password
+    (a non-empty password), whitelist (a list of bb1 addresses, or a dynamic store's id
+    and secret), halt, a time window (transferTimes), custom-instructions (always passes).
     """
 
     claim_id = models.CharField(max_length=64, unique=True)
@@ -403,6 +411,13 @@ class BitBadgesClaim(models.Model):
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
     instructions = models.TextField(blank=True, help_text="custom-instructions, when set.")
+    requires_sign_in = models.BooleanField(
+        default=False, help_text="The initiatedBy plugin: completing needs a signed-in session."
+    )
+    hide_current_state = models.BooleanField(
+        default=False,
+        help_text="numUses hideCurrentState: the attempts route is for the manager only.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -440,3 +455,39 @@ class BitBadgesAttempt(models.Model):
 
     def __str__(self):
         return f"{self.attempt_id[:12]}… {self.status}"
+
+
+class BitBadgesCredits(models.Model):
+    """The API credits of the sandbox API key's account: one row (pk 1), made on first use.
+
+    Every request that passes the key check spends one credit with a conditional UPDATE
+    (sandbox/bitbadges.py credits_debit), so concurrent requests never overspend.
+    """
+
+    SINGLETON_PK = 1
+    DEFAULT_TOTAL = 10**9  # plenty: nothing notices credits unless a test sets them
+
+    on_chain_total = models.PositiveBigIntegerField(default=DEFAULT_TOTAL)
+    used = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "BitBadges API credits"
+        verbose_name_plural = "BitBadges API credits"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(used__lte=models.F("on_chain_total")),
+                name="sandbox_bitbadges_credits_used_lte_total",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.remaining} of {self.on_chain_total} credits left"
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK  # one account, one row (the admin's add included)
+        super().save(*args, **kwargs)
+
+    @property
+    def remaining(self) -> int:
+        return max(self.on_chain_total - self.used, 0)

@@ -124,8 +124,14 @@ bitbadges_patterns = [
         name="claims-status",
     ),
     path(
+        "api/v0/claims/<str:claim_id>/attempts",
+        bb.by_method(GET=bb.claims_attempts),
+        name="claims-attempts",
+    ),
+    # Removed from BitBadges: a JSON 404 unless SANDBOX_BITBADGES_SUCCESS_ROUTE is on.
+    path(
         "api/v0/claims/success/<str:claim_id>/<str:address>",
-        bb.by_method(GET=bb.claims_success),
+        bb.by_method(GET=bb.claims_success_route),
         name="claims-success",
     ),
     path("api/v0/claim/<str:claim_id>", bb.by_method(GET=bb.claim_get), name="claim"),
@@ -160,6 +166,7 @@ urlpatterns = [
     path("faults/<int:pk>/toggle", views.fault_toggle, name="fault-toggle"),
     path("webhooks/run", views.deliveries_run, name="deliveries-run"),
     path("bitbadges/demo", views.bitbadges_demo, name="bitbadges-demo"),
+    path("bitbadges/credits", views.bitbadges_credits, name="bitbadges-credits"),
     path("webhooks/<int:pk>/retry", views.delivery_retry, name="delivery-retry"),
     path("triggers/<int:pk>/emit", views.trigger_emit, name="trigger-emit"),
     path("triggers/<int:pk>/toggle", views.trigger_toggle, name="trigger-toggle"),

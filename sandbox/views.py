@@ -1,6 +1,6 @@
 """The sandbox control page (/sandbox/, staff only): accounts, deployed triggers, faults,
 webhook deliveries, and the emulated BitBadges (claims with their uses and pending
-attempts, dynamic stores).
+attempts, dynamic stores, the API key's credits).
 
 It is how a demo or a manual test makes the outside world misbehave: mark an account
 unhealthy or dead, edit what its upstream reports (the profile the demo actions read),
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sandbox import bitbadges, services, triggers, webhooks
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec, describe
-from sandbox.forms import FaultForm, HealthForm, ProfileForm
+from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
 from sandbox.models import Account, ConnectToken, DeployedTrigger, Fault, WebhookDelivery
 
 
@@ -59,7 +59,7 @@ def index(request):
     return _render_index(request)
 
 
-def _render_index(request, fault_form=None, status=200):
+def _render_index(request, fault_form=None, credits_form=None, status=200):
     accounts = list(Account.objects.select_related("user").order_by("-created_at")[:100])
     for account in accounts:
         account.profile_text = json.dumps(account.profile, indent=2, sort_keys=True)
@@ -71,6 +71,7 @@ def _render_index(request, fault_form=None, status=200):
         trigger.recent_deliveries = list(
             WebhookDelivery.objects.filter(source=trigger.trigger_id).order_by("-pk")[:5]
         )
+    overview = bitbadges.overview()
     context = {
         "accounts": accounts,
         "deployed_triggers": deployed,
@@ -83,7 +84,9 @@ def _render_index(request, fault_form=None, status=200):
         "credentials": SANDBOX_CREDENTIALS,
         "api_base": request.build_absolute_uri("/sandbox/pipedream"),
         "bitbadges_base": request.build_absolute_uri("/sandbox/bitbadges/api/v0"),
-        "bitbadges": bitbadges.overview(),
+        "bitbadges": overview,
+        "credits_form": credits_form
+        or CreditsForm(initial={"remaining": overview["credits"]["remaining"]}),
     }
     return render(request, "sandbox/index.html", context, status=status)
 
@@ -161,6 +164,21 @@ def fault_toggle(request, pk: int):
 def bitbadges_demo(request):
     bitbadges.demo_claims_ensure()
     messages.success(request, "The demo BitBadges claims are in place.")
+    return _back("bitbadges")
+
+
+@require_POST
+@staff_required
+def bitbadges_credits(request):
+    """Set the remaining credits of the sandbox API key's account (0 pauses deliveries)."""
+    form = CreditsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The credits were not changed: see the form.")
+        return _render_index(request, credits_form=form, status=400)
+    row = bitbadges.credits_set(form.cleaned_data["remaining"])
+    messages.success(
+        request, f"BitBadges credits: {row.remaining} left of {row.on_chain_total} on chain."
+    )
     return _back("bitbadges")
 
 

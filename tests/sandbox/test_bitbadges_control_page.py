@@ -7,8 +7,8 @@ import time_machine
 from django.utils import timezone
 
 from sandbox import bitbadges
-from sandbox.models import BitBadgesClaim, BitBadgesStore
-from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH
+from sandbox.models import BitBadgesClaim, BitBadgesStore, Fault
+from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,7 @@ def test_members_cannot_create_demo_claims(client, member):
         "bitbadgesattempt",
         "bitbadgesstore",
         "bitbadgesstoreaction",
+        "bitbadgescredits",
     ],
 )
 def test_admin_pages_open(staff, model):
@@ -131,3 +132,107 @@ def test_helpers_take_either_address_form():
     assert bitbadges.completions("ABCDEF0123", ETH) == 0
     assert bitbadges.complete_calls("ABCDEF0123", ETH) == 0
     assert bitbadges.attempts_resolve_due() == 0
+
+
+# --- Credits, sign-in and hideCurrentState on the page -------------------------------
+
+
+def test_the_page_shows_the_credits_and_the_form(staff):
+    bitbadges.credits_set(42)
+    html = staff.get("/sandbox/").content.decode()
+
+    assert 'id="bitbadges-credits"' in html
+    assert "<strong>42</strong> of 1000000000 left" in html
+    assert 'action="/sandbox/bitbadges/credits"' in html
+    assert 'name="remaining"' in html
+    assert "out of credits" not in html
+
+
+def test_setting_the_credits_to_zero_and_back(staff, client):
+    claim = bitbadges.claim_create()
+    api = BitBadgesTestClient(client)
+
+    response = staff.post("/sandbox/bitbadges/credits", {"remaining": "0"})
+    paused = api.get(f"/api/v0/claim/{claim.claim_id}")
+    page = staff.get("/sandbox/").content.decode()
+    staff.post("/sandbox/bitbadges/credits", {"remaining": "5"})
+    resumed = api.get(f"/api/v0/claim/{claim.claim_id}")
+
+    assert response.status_code == 302 and response["Location"] == "/sandbox/#bitbadges"
+    assert paused.status_code == 402
+    assert "out of credits" in page and "<strong>0</strong> of" in page
+    assert resumed.status_code == 200
+    assert bitbadges.credits_remaining() == 4
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "", "1.5", str(10**16)])
+def test_bad_credit_values_are_refused(staff, value):
+    bitbadges.credits_set(7)
+    response = staff.post("/sandbox/bitbadges/credits", {"remaining": value})
+    assert response.status_code == 400
+    assert "field-error" in response.content.decode()
+    assert bitbadges.credits_remaining() == 7
+
+
+def test_only_staff_set_credits_and_only_by_post(client, member, staff):
+    assert staff.get("/sandbox/bitbadges/credits").status_code == 405
+    client.force_login(member)
+    assert client.post("/sandbox/bitbadges/credits", {"remaining": "0"}).status_code == 403
+    assert bitbadges.credits_remaining() == 10**9
+
+
+def test_setting_credits_needs_the_csrf_token(django_user_model):
+    from django.test import Client
+
+    user = django_user_model.objects.create_user(username="ops2", password="x", is_staff=True)
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(user)
+    assert csrf_client.post("/sandbox/bitbadges/credits", {"remaining": "0"}).status_code == 403
+    assert bitbadges.credits_remaining() == 10**9
+
+
+def test_the_page_shows_sign_in_and_hidden_state(staff):
+    bitbadges.claim_create(label="Signed", requires_sign_in=True, hide_current_state=True)
+    html = staff.get("/sandbox/").content.decode()
+    assert ">initiatedBy</span>" in html
+    assert ">hideCurrentState</span>" in html
+    assert "sign-in required" in html
+
+
+def test_the_fault_form_offers_an_error_message(staff):
+    html = staff.get("/sandbox/").content.decode()
+    assert 'name="error_message"' in html
+
+    response = staff.post(
+        "/sandbox/faults/add",
+        {
+            "endpoint": "bitbadges.claims.complete",
+            "status": "500",
+            "rate": "1",
+            "retry_after": "1",
+            "latency_ms": "0",
+            "hang_seconds": "0",
+            "error_message": "A text nobody classified",
+        },
+    )
+    too_long = staff.post(
+        "/sandbox/faults/add",
+        {
+            "endpoint": "bitbadges.claims.complete",
+            "status": "500",
+            "rate": "1",
+            "retry_after": "1",
+            "latency_ms": "0",
+            "hang_seconds": "0",
+            "error_message": "x" * 501,
+        },
+    )
+
+    assert response.status_code == 302
+    fault = Fault.objects.get()
+    assert fault.error_message == "A text nobody classified"
+    assert (
+        "HTTP 500 &quot;A text nobody classified&quot;" in staff.get("/sandbox/").content.decode()
+    )
+    assert too_long.status_code == 400
+    assert Fault.objects.count() == 1

@@ -24,7 +24,7 @@ def _later(seconds=5):
 
 
 def _refused(response, name, message):
-    assert response.status_code == 400, response.content
+    assert response.status_code == 500, response.content
     assert response.json() == {"errorMessage": WRAP.format(name=name, message=message)}
 
 
@@ -35,7 +35,7 @@ def test_num_uses(bb):
     with _later():
         assert bitbadges.attempts_resolve_due() == 2
 
-    _refused(bb.complete(claim.claim_id, ETH), "Number of Uses", "Overall max uses exceeded")
+    _refused(bb.complete(claim.claim_id, ETH), "One Time Use", "Overall max uses exceeded")
     assert bitbadges.completions(claim.claim_id) == 2
     assert bitbadges.complete_calls(claim.claim_id) == 3
 
@@ -84,8 +84,8 @@ def test_max_uses_per_address(bb):
 
 def test_halt(bb):
     claim = bitbadges.claim_create(halted=True)
-    _refused(bb.complete(claim.claim_id, BB), "Halt", "Claim halted")
-    _refused(bb.complete(claim.claim_id, BB, simulate=True), "Halt", "Claim halted")
+    _refused(bb.complete(claim.claim_id, BB), "Halt Status", "Claim halted")
+    _refused(bb.complete(claim.claim_id, BB, simulate=True), "Halt Status", "Claim halted")
 
 
 @pytest.mark.parametrize(
