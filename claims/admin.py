@@ -9,6 +9,7 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
@@ -22,8 +23,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from claims import funnel, services
-from claims.models import Claim, Completion, CompletionEvent, TriggerDelivery, TriggerDeployment
+from claims import funnel, pause, preflight, services
+from claims.models import (
+    Claim,
+    Completion,
+    CompletionEvent,
+    DeliveryPause,
+    TriggerDelivery,
+    TriggerDeployment,
+)
+from claims.secrets import SecretUnreadable
 from claims.tasks import claim_discover_task
 
 logger = logging.getLogger(__name__)
@@ -141,6 +150,76 @@ class ClaimAdminForm(forms.ModelForm):
             )
         # Claim.clean (method fields, criterion, window) runs in the ModelForm's _post_clean.
         return cleaned
+
+    def _post_clean(self):
+        # After the model's own validation (as UserCreationForm checks passwords): the
+        # claim as it would be saved is looked up on BitBadges, and what would make
+        # every member fail stops the save with what to change there.
+        super()._post_clean()
+        self.upstream_notes: list[str] = []
+        if not self._errors:
+            self._check_upstream()
+
+    def _secret(self, name: str, stored: bool, read) -> str:
+        if self.cleaned_data.get(name):
+            return self.cleaned_data[name]
+        if not stored or self.cleaned_data.get(f"clear_{name}"):
+            return ""
+        try:
+            return read()
+        except SecretUnreadable:
+            return ""
+
+    # Set by ClaimAdmin.get_form: the request, whose memo of BitBadges lookups lets the
+    # admin check a claim before its save transaction opens and reuse the answer inside.
+    request = None
+
+    def _upstream_problems(self, settings: preflight.ClaimSettings) -> list[preflight.Problem]:
+        memo = getattr(self.request, "claim_upstream_checks", None)
+        if memo is not None and settings in memo:
+            found = memo[settings]
+        else:
+            try:
+                found = preflight.claim_problems(settings)
+            except preflight.CheckUnavailable as exc:
+                found = exc
+            if memo is not None:
+                memo[settings] = found
+        if isinstance(found, preflight.CheckUnavailable):
+            raise found
+        return found
+
+    def _check_upstream(self) -> None:
+        claim = self.instance
+        settings = preflight.ClaimSettings(
+            delivery=claim.delivery,
+            bitbadges_claim_id=claim.bitbadges_claim_id,
+            password_instance_id=claim.password_instance_id,
+            password=self._secret("password", claim.has_password, claim.password),
+            store_id=claim.store_id,
+            store_secret=self._secret("store_secret", claim.has_store_secret, claim.store_secret),
+        )
+        try:
+            problems = self._upstream_problems(settings)
+        except preflight.CheckUnavailable as exc:
+            if claim.enabled:
+                self.add_error(
+                    None,
+                    f"Could not check this claim on BitBadges: {exc}. Try again in a moment, or "
+                    "save it disabled and enable it once BitBadges answers.",
+                )
+            else:
+                self.upstream_notes.append(
+                    f"Not checked on BitBadges ({exc}); it is checked when you enable it."
+                )
+            return
+        for problem in problems:
+            if problem.blocking:
+                self.add_error(
+                    problem.field if problem.field in self.fields else None, problem.text
+                )
+            else:
+                self.upstream_notes.append(problem.text)
 
     def save(self, commit=True):
         claim = self.instance
@@ -271,6 +350,42 @@ class ClaimAdmin(admin.ModelAdmin):
     def failed_count(self, claim):
         return claim.n_failed
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST":
+            self._check_before_saving(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _check_before_saving(self, request, object_id) -> None:
+        """Validate the posted claim once before the admin's save transaction opens.
+
+        Validation looks the claim up on BitBadges over HTTP, which must not happen
+        inside a transaction: it would hold it open for the call (on SQLite, with the
+        write lock, so that the sandbox serving the call in the same database could not
+        write). The validation inside the transaction reuses what this one found.
+        """
+        request.claim_upstream_checks = {}
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        allowed = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else object_id is None and self.has_add_permission(request)
+        )
+        if not allowed or "_saveasnew" in request.POST:
+            return  # Django's own view refuses it, or treats it as an add
+        fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        form_class = self.get_form(request, obj, change=obj is not None, fields=fields)
+        form_class(request.POST, request.FILES, instance=obj).is_valid()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        for note in getattr(form, "upstream_notes", []):
+            self.message_user(request, note, messages.WARNING)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         claim = form.instance
@@ -397,6 +512,21 @@ def _when(value: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+class PausedFilter(admin.SimpleListFilter):
+    title = "paused"
+    parameter_name = "paused"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Waiting on a delivery pause"), ("no", "Not paused")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(paused_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(paused_at__isnull=True)
+        return queryset
+
+
 @admin.register(Completion)
 class CompletionAdmin(ReadOnly, admin.ModelAdmin):
     """The ledger is an audit record: nobody adds, edits or deletes a row here.
@@ -414,7 +544,7 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
         "next_attempt_at",
         "completed_at",
     )
-    list_filter = ("state", "claim", "claim__delivery", "outcome_unknown")
+    list_filter = ("state", "claim", "claim__delivery", "outcome_unknown", PausedFilter)
     list_select_related = ("claim", "member")
     search_fields = (
         "member__username",
@@ -437,6 +567,8 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
         "upstream_identity",
         "delivery_reference",
         "outcome_unknown",
+        "resend_approved",
+        "paused_at",
         "evidence_table",
         "completed_at",
         "created_at",
@@ -446,6 +578,7 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
     inlines = [CompletionEventInline]
     actions = ["retry"]
     change_form_template = "admin/claims/completion/change_form.html"
+    change_list_template = "admin/claims/completion/change_list.html"
 
     # Read-only: saving the form would write a stale copy of a row the worker may be
     # moving, and the ledger is audit. Retry is the one thing an admin does here.
@@ -604,3 +737,73 @@ class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
     date_hierarchy = "received_at"
     fields = ("received_at", "deployment", "event_id", "outcome", "detail", "body")
     readonly_fields = fields
+
+
+@admin.register(DeliveryPause)
+class DeliveryPauseAdmin(ReadOnly, admin.ModelAdmin):
+    """Deliveries waiting on an upstream only its owner can fix (BitBadges out of
+    credits). Nobody edits a pause: it ends when a check finds BitBadges answering."""
+
+    list_display = (
+        "upstream",
+        "reason",
+        "started_at",
+        "waiting_count",
+        "probes",
+        "last_probe_at",
+        "next_probe_at",
+    )
+    fields = (
+        "upstream",
+        "reason",
+        "action_url",
+        "started_at",
+        "probes",
+        "last_probe_at",
+        "last_probe_result",
+        "next_probe_at",
+    )
+    readonly_fields = fields
+    change_list_template = "admin/claims/deliverypause/change_list.html"
+
+    @admin.display(description="completions waiting")
+    def waiting_count(self, pause_row):
+        return Completion.objects.filter(paused_at__isnull=False).count()
+
+    def get_urls(self):
+        urls = [
+            path(
+                "probe/",
+                self.admin_site.admin_view(self.probe_view),
+                name="claims_deliverypause_probe",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_probe": self.has_view_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def probe_view(self, request):
+        return require_POST(self._probe)(request)
+
+    def _probe(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        outcome = pause.probe(force=True)
+        if outcome == "none":
+            self.message_user(request, "Deliveries are not paused.", messages.INFO)
+        elif outcome.startswith("resumed"):
+            count = outcome.split()[-1]
+            self.message_user(
+                request,
+                f"BitBadges answers again: {count} waiting completion(s) are queued.",
+                messages.SUCCESS,
+            )
+        else:
+            current = pause.active()
+            detail = current.last_probe_result if current else ""
+            self.message_user(
+                request, f"Still paused: {detail or 'BitBadges still refuses.'}", messages.WARNING
+            )
+        return HttpResponseRedirect(reverse("admin:claims_deliverypause_changelist"))

@@ -286,8 +286,10 @@ class CompletionQuerySet(models.QuerySet):
         """Rows a worker should pick up now: scheduled ones whose time has come, and
         ones a worker holds on an expired lease (it died mid-way)."""
         now = now or timezone.now()
-        scheduled = models.Q(state__in=[Completion.State.WAITING, Completion.State.RETRYING]) & (
-            models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+        scheduled = (
+            models.Q(state__in=[Completion.State.WAITING, Completion.State.RETRYING])
+            & (models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
+            & models.Q(paused_at__isnull=True)
         )
         abandoned = models.Q(state__in=[Completion.State.CHECKING, Completion.State.DELIVERING]) & (
             models.Q(lease_expires_at__isnull=True) | models.Q(lease_expires_at__lte=now)
@@ -354,6 +356,18 @@ class Completion(models.Model):
         help_text="A delivery may have happened without us hearing the answer; it is "
         "checked upstream before anything is sent again.",
     )
+    resend_approved = models.BooleanField(
+        default=False,
+        help_text="An admin's Retry of an unknown outcome: if BitBadges shows no delivery, "
+        "or cannot tell, it is sent again (otherwise only BitBadges saying it did not land "
+        "allows that, and for a workflow nothing does).",
+    )
+    paused_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Waiting on a paused upstream (BitBadges out of credits) since then; it "
+        "resumes by itself when the upstream answers again.",
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -383,6 +397,33 @@ class Completion(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.state in self.IN_PROGRESS
+
+
+class DeliveryPause(models.Model):
+    """An upstream refused every request for a reason only its owner can fix (BitBadges:
+    the API key's account is out of credits). While the row exists deliveries through it
+    wait instead of failing; a cheap call at `next_probe_at` checks whether it is over.
+    """
+
+    class Upstream(models.TextChoices):
+        BITBADGES = "bitbadges", "BitBadges"
+
+    upstream = models.CharField(max_length=20, choices=Upstream.choices, unique=True)
+    reason = models.TextField(help_text="What the upstream said, for the admin.")
+    action_url = models.URLField(
+        "where to fix it", max_length=500, blank=True, help_text="e.g. BitBadges' top-up page."
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    probes = models.PositiveIntegerField(default=0, help_text="Checks made since it started.")
+    last_probe_at = models.DateTimeField(null=True, blank=True)
+    last_probe_result = models.TextField(blank=True)
+    next_probe_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "delivery pause"
+
+    def __str__(self):
+        return f"{self.get_upstream_display()} paused since {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class CompletionEvent(models.Model):

@@ -17,13 +17,17 @@ Exactly once rests on three rules:
 2. The row is `delivering` (committed) before anything is sent upstream. A row found
    `delivering` on an expired lease belonged to a worker that died mid-way: whatever it
    sent is an unknown outcome.
-3. An unknown outcome (a worker died, `complete` timed out, a poll never resolved) is
-   checked upstream before anything is sent again: the attempt we recorded, then
-   BitBadges' success count for the address, or the dynamic store's contents. The lease
-   outlives any attempt's resolution time, so a queued attempt has resolved by the time
-   another worker asks. Where nothing can be asked (a workflow with no BitBadges claim
-   ID), the completion stops as failed for an admin to look at, rather than risk a
-   second delivery.
+3. An unknown outcome (a worker died, `complete` timed out, a poll never resolved, a
+   workflow gave an answer that says nothing) is checked upstream before anything is
+   sent again, each delivery method its own way: the attempt we recorded, then the
+   address's successful attempts on BitBadges; the dynamic store's contents; for a
+   workflow, the claim's attempts. Only a definite "it did not land" allows a resend,
+   and for a workflow (which may still be running, or may have turned the member down)
+   not even that: it is checked again until it lands or the tries run out, and then an
+   admin decides. A route that cannot tell is never read as "no".
+
+BitBadges out of credits (402) is neither a retry nor a failure: deliveries wait on a
+pause that resumes them by itself (claims/pause.py).
 """
 
 import datetime
@@ -40,23 +44,40 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from claims import bitbadges, rules
+from claims import bitbadges, pause, rules
 from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
 from config import ratelimit
 from connections import pipedream
 from connections.models import ConnectedAccount
-from users.addresses import normalize_address
+from users.addresses import normalize_address, to_bitbadges_address
 
 logger = logging.getLogger(__name__)
 
 State = Completion.State
 REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
-# The least wait before checking an unknown outcome upstream. BitBadges resolves an
-# attempt in about 1 to 5 s, but runs one collection's attempts one at a time, so a
-# busy collection can hold one in its queue far longer; a request still being served
-# takes at most its timeout.
-UNKNOWN_OUTCOME_WAIT = datetime.timedelta(minutes=5)
+# Workflow answers that say nothing about the outcome (docs/fidelity.md, "Workflows"):
+# Pipedream's default HTTP response, sent before the workflow has run (HTML, or JSON
+# with "success": true); Pipedream's answers when a custom-response workflow threw or
+# stopped before responding; and the one error BitBadges' Pipedream action throws
+# whatever went wrong. Matched case-insensitively anywhere in the answer.
+PIPEDREAM_DEFAULT_RESPONSE = "to customize this response"
+WORKFLOW_SAID_NOTHING = (
+    PIPEDREAM_DEFAULT_RESPONSE,
+    "no $.respond called in workflow",
+    "no $respond called in workflow",
+    "$.respond() not called for this invocation",
+    "internal error waiting for $respond",
+    "failed to complete claim. please try again later",
+)
+
+
+def unknown_outcome_wait() -> datetime.timedelta:
+    """The least wait before checking an unknown outcome upstream. BitBadges resolves an
+    attempt in about 1 to 5 s, but runs one collection's attempts one at a time, so a
+    busy collection can hold one in its queue far longer; a request still being served
+    takes at most its timeout, and a workflow may still be running."""
+    return datetime.timedelta(seconds=float(getattr(settings, "CLAIMS_UNKNOWN_OUTCOME_WAIT", 300)))
 
 
 # --- Errors the views and commands turn into messages ---------------------------------
@@ -87,6 +108,14 @@ class _Transient(Exception):
         self.detail = detail or reason
         self.outcome_unknown = outcome_unknown
         super().__init__(self.detail)
+
+
+class _Paused(Exception):
+    """BitBadges answered 402 (no credits): park the completion on the delivery pause."""
+
+    def __init__(self, exc: bitbadges.PaymentRequired) -> None:
+        self.exc = exc
+        super().__init__(str(exc))
 
 
 class _Permanent(Exception):
@@ -265,7 +294,8 @@ def completion_request(
             _enqueue(completion.pk)
             return completion
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
-        if completion.state == State.COMPLETED:
+        if completion.state == State.COMPLETED or completion.paused_at is not None:
+            # Done; or waiting on a delivery pause, which queues it again when it ends.
             return completion
         if completion.state in (State.CHECKING, State.DELIVERING):
             # A worker holds it, or held it and stopped: only the worker path may take
@@ -287,7 +317,9 @@ def completion_request(
         completion.state = State.WAITING
         completion.next_attempt_at = now
         if completion.outcome_unknown and completion.last_attempt_at:
-            completion.next_attempt_at = max(now, completion.last_attempt_at + UNKNOWN_OUTCOME_WAIT)
+            completion.next_attempt_at = max(
+                now, completion.last_attempt_at + unknown_outcome_wait()
+            )
         completion.reason = "Queued for a check."
         if restart or force:
             completion.attempts = 0
@@ -359,6 +391,12 @@ def admin_retry(*, completion: Completion, admin) -> bool:
     """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
     if completion.state not in (State.FAILED, State.INELIGIBLE) or completion.member is None:
         return False
+    if completion.outcome_unknown and not completion.resend_approved:
+        # The admin has read why the outcome is unknown: BitBadges is still asked first,
+        # but if it shows nothing, or cannot tell, the delivery is sent again.
+        Completion.objects.filter(pk=completion.pk, state=completion.state).update(
+            resend_approved=True
+        )
     completion_request(
         claim=completion.claim,
         member=completion.member,
@@ -504,6 +542,8 @@ def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
             ),
             "",
         )
+    # Delivered as BitBadges keeps addresses (bb1), whichever spelling the member typed:
+    # the same account, and the only form every BitBadges route is known to match.
     return (
         rules.RuleResult(
             rule="address",
@@ -512,7 +552,7 @@ def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
             value=address,
             at=now.isoformat(),
         ),
-        address,
+        to_bitbadges_address(address),
     )
 
 
@@ -686,8 +726,10 @@ def _take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uu
         )
         if completion is None:
             return None, None
-        scheduled = completion.state in (State.WAITING, State.RETRYING) and (
-            completion.next_attempt_at is None or completion.next_attempt_at <= now
+        scheduled = (
+            completion.state in (State.WAITING, State.RETRYING)
+            and completion.paused_at is None
+            and (completion.next_attempt_at is None or completion.next_attempt_at <= now)
         )
         abandoned = completion.state in (State.CHECKING, State.DELIVERING) and (
             completion.lease_expires_at is None or completion.lease_expires_at <= now
@@ -727,6 +769,8 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
         )
     except _Transient as exc:
         _retry_later(completion, token, exc, actor=actor)
+    except _Paused as exc:
+        _park(completion, token, exc.exc, actor=actor)
     except _Permanent as exc:
         sent = _was_sent(completion)
         _fenced(
@@ -769,10 +813,50 @@ def _was_sent(completion: Completion) -> bool:
     return bool(getattr(completion, "_sent", False) or completion.outcome_unknown)
 
 
+PAUSED_REASON = (
+    "Delivery is paused while the site's BitBadges account is topped up; it goes on by itself."
+)
+
+
+def _park(
+    completion: Completion, token: uuid.UUID, exc: bitbadges.PaymentRequired, *, actor: str
+) -> None:
+    """Wait on the delivery pause (starting it if need be): no attempt spent, nothing failed.
+
+    The pause row is locked in the same transaction, so a probe that ends the pause
+    either sees this completion parked (and queues it) or comes before it (and this
+    starts a new pause, whose first probe resumes it).
+    """
+    sent = _was_sent(completion)
+    with transaction.atomic():
+        current = pause.start(exc)
+        _fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            State.WAITING,
+            actor=actor,
+            details={"paused": current.reason, "outcome_unknown": sent},
+            **_release(
+                reason=PAUSED_REASON,
+                next_attempt_at=None,
+                paused_at=timezone.now(),
+                attempts=max(0, completion.attempts - 1),  # this try does not count
+                outcome_unknown=sent,
+                **({} if sent else {"upstream_identity": ""}),
+            ),
+        )
+
+
 def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, actor: str) -> None:
     unknown = exc.outcome_unknown or _was_sent(completion)
     if completion.attempts >= max_attempts():
         reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
+        if unknown:
+            reason = (
+                f"We gave up after {completion.attempts} tries without confirming whether this "
+                "was delivered; the site's admins will check."
+            )
         _fenced(
             completion,
             token,
@@ -792,7 +876,7 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, a
     if unknown:
         # Give whatever we may have sent time to land (a request the server is still
         # working on, an attempt in its queue) before asking BitBadges about it.
-        delay = max(delay, UNKNOWN_OUTCOME_WAIT)
+        delay = max(delay, unknown_outcome_wait())
     run_after = timezone.now() + delay
     moved = _fenced(
         completion,
@@ -813,8 +897,10 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: _Transient, *, a
 
 def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
     claim, member = completion.claim, completion.member
-    if completion.outcome_unknown and _verify_upstream(completion, token, actor=actor):
-        return
+    if completion.outcome_unknown:
+        _not_while_paused(claim)
+        if _verify_upstream(completion, token, actor=actor):
+            return
     evaluation = evaluate(claim, member)
     evidence = evaluation.evidence()
     if not claim.enabled:
@@ -851,9 +937,21 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
             ),
         )
         return
+    _not_while_paused(claim)
     if not _start_delivery(completion, token, evaluation, actor=actor):
         return
     _deliver(completion, token, actor=actor)
+
+
+def _not_while_paused(claim: Claim) -> None:
+    """A delivery through BitBadges waits on its pause instead of meeting the 402."""
+    if claim.delivery == Claim.Delivery.WORKFLOW and not claim.bitbadges_claim_id:
+        return  # nothing here calls BitBadges
+    current = pause.active()
+    if current is not None:
+        raise _Paused(
+            bitbadges.PaymentRequired(current.reason, top_up_url=current.action_url or None)
+        )
 
 
 def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, actor: str) -> bool:
@@ -935,6 +1033,7 @@ def _completed(
             delivery_reference=reference,
             completed_at=timezone.now(),
             outcome_unknown=False,
+            resend_approved=False,
             next_attempt_at=None,
             recheck_at=None,
         ),
@@ -978,6 +1077,14 @@ def _bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         return _Permanent(
             State.FAILED, f"BitBadges is not accepting this claim: {exc.message}", str(exc)
         )
+    if isinstance(exc, bitbadges.SignInRequired):
+        return _Permanent(
+            State.FAILED,
+            "BitBadges asks members to sign in for this claim, which this site cannot do for "
+            "you; the site's admins have been told.",
+            f"{exc} (turn off the claim's sign-in requirement on BitBadges, or deliver it by "
+            "dynamic store)",
+        )
     if isinstance(exc, bitbadges.ClaimRejected):
         return _Permanent(
             State.FAILED,
@@ -990,9 +1097,22 @@ def _bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
             str(exc),
             outcome_unknown=True,
         )
-    if isinstance(
-        exc, bitbadges.Unauthorized | bitbadges.PaymentRequired | bitbadges.NotConfigured
-    ):
+    if isinstance(exc, bitbadges.PaymentRequired):
+        return _Paused(exc)
+    if isinstance(exc, bitbadges.StoreRefused):
+        return _Permanent(
+            State.FAILED,
+            "This claim's settings need attention; the site's admins have been told.",
+            f"{exc} (the claim's dynamic store ID or store secret is wrong: correct them in "
+            "the claim's settings, then Retry)",
+        )
+    if isinstance(exc, bitbadges.CannotVerify):
+        return _Transient(
+            "We are checking with BitBadges whether this was delivered.",
+            str(exc),
+            outcome_unknown=True,
+        )
+    if isinstance(exc, bitbadges.Unauthorized | bitbadges.NotConfigured):
         return _Transient(
             "BitBadges is refusing our requests at the moment; we will try again.", str(exc)
         )
@@ -1120,6 +1240,9 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
                 str(exc),
                 outcome_unknown=True,
             ) from exc
+        if _says_nothing(exc.body) or _says_nothing(exc.message):
+            _keep_answer(completion, token, exc.body or exc.message, actor=actor)
+            raise _unknown_workflow_answer(exc.body or exc.message) from exc
         if isinstance(exc, pipedream.BadRequest):
             raise _Permanent(
                 State.INELIGIBLE,
@@ -1131,12 +1254,18 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
             "This claim's workflow could not be run; the site's admins have been told.",
             str(exc),
         ) from exc
+    if _says_nothing(answer):
+        # Pipedream answered for the workflow before it ran, or BitBadges' action hid
+        # what happened: whether the claim was completed is unknown until BitBadges
+        # shows it.
+        _keep_answer(completion, token, answer, actor=actor)
+        raise _unknown_workflow_answer(answer)
     if isinstance(answer, dict) and answer.get("success") is False:
         raise _Permanent(
             State.INELIGIBLE,
             f"The claim's workflow turned this down: {answer.get('error') or 'no reason given'}",
         )
-    reference = (answer if isinstance(answer, str) else _json_text(answer))[:REFERENCE_MAX]
+    reference = _answer_text(answer)
     attempt_id = answer.get("claimAttemptId") if isinstance(answer, dict) else None
     if isinstance(attempt_id, str) and attempt_id and claim.bitbadges_claim_id:
         # The workflow queued a BitBadges attempt and told us its id: follow it, so
@@ -1146,6 +1275,43 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
             attempt_id, interval=_poll_interval(), deadline=_poll_deadline()
         )
     _completed(completion, token, actor=actor, reference=reference)
+
+
+def _answer_text(answer) -> str:
+    return (answer if isinstance(answer, str) else _json_text(answer))[:REFERENCE_MAX]
+
+
+def _says_nothing(answer) -> bool:
+    """A workflow answer that tells nothing of the outcome (WORKFLOW_SAID_NOTHING)."""
+    if answer is None:
+        return False
+    text = (answer if isinstance(answer, str) else _json_text(answer)).lower()
+    return any(words in text for words in WORKFLOW_SAID_NOTHING)
+
+
+def _keep_answer(completion: Completion, token, answer, *, actor: str) -> None:
+    _record_reference(completion, token, _answer_text(answer), actor=actor)
+
+
+def _unknown_workflow_answer(answer) -> _Transient:
+    text = _answer_text(answer).lower()
+    if PIPEDREAM_DEFAULT_RESPONSE in text:
+        why = (
+            "the workflow answered with Pipedream's default response, which is sent before "
+            "the workflow runs: make it return a custom response (README, Claims)"
+        )
+    elif "respond" in text:
+        why = "Pipedream says the workflow stopped or threw before it returned its response"
+    else:
+        why = (
+            "the workflow answered with BitBadges' Pipedream action's catch-all error, which "
+            "hides whether the claim was completed"
+        )
+    return _Transient(
+        "We are checking with BitBadges whether this was delivered.",
+        f"Outcome unknown: {why}. BitBadges is asked whether the claim was completed.",
+        outcome_unknown=True,
+    )
 
 
 def _workflow_error(exc: pipedream.PipedreamError) -> str:
@@ -1161,65 +1327,149 @@ def _json_text(value) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _verify_upstream(completion: Completion, token, *, actor: str) -> bool:
-    """After an unknown outcome: did the earlier delivery land? True when recorded completed.
+DELIVERED, NOT_DELIVERED = "delivered", "not delivered"
 
-    False means it certainly did not, and delivery may go ahead.
+
+def _verify_upstream(completion: Completion, token, *, actor: str) -> bool:
+    """After an unknown outcome: did the earlier delivery land? True when it did (the
+    completion is then recorded completed); False when delivery may go ahead.
+
+    Each method asks its own way; a route that cannot tell raises CannotVerify, which
+    is checked again later. Only a definite "did not land" allows a resend, never for a
+    workflow on its own, and always after an admin's Retry (who then also accepts "BitBadges
+    cannot tell").
     """
     claim = completion.claim
-    client = bitbadges.get_client()
-    address = completion.address
+    verify = _VERIFIERS.get(claim.delivery)
+    if verify is None:
+        raise _Permanent(State.FAILED, "This claim has no delivery method.")
     try:
-        if claim.delivery == Claim.Delivery.BITBADGES and completion.delivery_reference:
-            status = client.attempt_status(completion.delivery_reference)
-            if status.pending:
-                raise _Transient(
-                    "BitBadges is still processing; we will check again.",
-                    f"attempt {completion.delivery_reference} still pending",
-                    outcome_unknown=True,
-                )
-            if status.success:
-                return _completed(
-                    completion,
-                    token,
-                    actor=actor,
-                    reference=completion.delivery_reference,
-                    note="Completed (confirmed with BitBadges after a lost answer).",
-                )
-        if claim.delivery == Claim.Delivery.DYNAMIC_STORE and address:
-            if client.store_contains(claim.store_id, claim.store_secret(), address):
-                return _completed(
-                    completion,
-                    token,
-                    actor=actor,
-                    reference=completion.delivery_reference or f"store {claim.store_id}",
-                    note="Completed (confirmed in the store after a lost answer).",
-                )
-        elif claim.bitbadges_claim_id and address:
-            if client.success_count(claim.bitbadges_claim_id, address) > 0:
-                return _completed(
-                    completion,
-                    token,
-                    actor=actor,
-                    reference=completion.delivery_reference or "confirmed by success count",
-                    note="Completed (confirmed with BitBadges after a lost answer).",
-                )
-        elif address:
+        verdict, reference, note = verify(completion)
+    except bitbadges.CannotVerify as exc:
+        if not completion.resend_approved:
+            raise _bitbadges_failure(exc) from exc
+        verdict, reference, note = NOT_DELIVERED, "", f"BitBadges cannot tell ({exc})"
+    except _CannotAsk as exc:
+        if not completion.resend_approved:
             raise _Permanent(
                 State.FAILED,
                 "We could not confirm whether this was delivered; the site's admins will check.",
-                "Outcome unknown and the claim has no BitBadges claim ID to check it against.",
-            )
+                str(exc),
+            ) from exc
+        verdict, reference, note = NOT_DELIVERED, "", str(exc)
     except bitbadges.BitBadgesError as exc:
         raise _bitbadges_failure(exc) from exc
-    # Certainly not delivered: start over.
+    if verdict == DELIVERED:
+        return _completed(completion, token, actor=actor, reference=reference, note=note)
+    if claim.delivery == Claim.Delivery.WORKFLOW and not completion.resend_approved:
+        # BitBadges shows nothing yet, but the workflow may still be running, or may
+        # have turned the member down: check again, and leave a resend to an admin.
+        raise _Transient(
+            "We are checking with BitBadges whether this was delivered.",
+            f"BitBadges shows no completion of claim {claim.bitbadges_claim_id} for "
+            f"{completion.address} after the workflow's unknown answer; checked again later. "
+            "An admin's Retry runs the workflow again if it still shows none.",
+            outcome_unknown=True,
+        )
+    # Certainly not delivered (or an admin accepted the risk): start over.
     Completion.objects.filter(pk=completion.pk, lease_token=token).update(
-        outcome_unknown=False, delivery_reference=""
+        outcome_unknown=False, resend_approved=False, delivery_reference=""
     )
     completion.outcome_unknown = False
+    completion.resend_approved = False
     completion.delivery_reference = ""
-    _event(completion, completion.state, completion.state, actor, {"verified": "not delivered"})
+    _event(
+        completion,
+        completion.state,
+        completion.state,
+        actor,
+        {"verified": "not delivered", **({"note": note} if note else {})},
+    )
     return False
+
+
+class _CannotAsk(Exception):
+    """Nothing upstream can say whether this delivery landed (a workflow with no claim ID)."""
+
+
+CONFIRMED = "Completed (confirmed with BitBadges after a lost answer)."
+
+
+def _verify_bitbadges(completion: Completion) -> tuple[str, str, str]:
+    """The attempt we recorded, if any; else the address's successful attempts."""
+    client = bitbadges.get_client()
+    claim = completion.claim
+    attempt_id = completion.delivery_reference
+    if attempt_id:
+        status = client.attempt_status(attempt_id)
+        if status.pending:
+            raise _Transient(
+                "BitBadges is still processing; we will check again.",
+                f"attempt {attempt_id} still pending",
+                outcome_unknown=True,
+            )
+        if status.success:
+            return DELIVERED, attempt_id, CONFIRMED
+        return NOT_DELIVERED, "", f"attempt {attempt_id} failed: {status.error or 'no reason'}"
+    return _verify_by_attempts(client, claim, completion.address)
+
+
+def _verify_by_attempts(client, claim: Claim, address: str) -> tuple[str, str, str]:
+    count = client.success_count(claim.bitbadges_claim_id, address)
+    if count > 0:
+        return DELIVERED, f"confirmed by BitBadges' attempts for {address}", CONFIRMED
+    return NOT_DELIVERED, "", f"BitBadges lists no successful attempt for {address}"
+
+
+def _verify_store(completion: Completion) -> tuple[str, str, str]:
+    claim = completion.claim
+    client = bitbadges.get_client()
+    if client.store_contains(claim.store_id, claim.store_secret(), completion.address):
+        reference = completion.delivery_reference or f"store {claim.store_id}"
+        return DELIVERED, reference, "Completed (confirmed in the store after a lost answer)."
+    return NOT_DELIVERED, "", f"{completion.address} is not in store {claim.store_id}"
+
+
+def _verify_workflow(completion: Completion) -> tuple[str, str, str]:
+    """The attempt the workflow told us of, if any; else the claim's attempts."""
+    claim = completion.claim
+    if not claim.bitbadges_claim_id:
+        raise _CannotAsk(
+            "Outcome unknown and the claim has no BitBadges claim ID to check it against. "
+            "Check on BitBadges; Retry runs the workflow again."
+        )
+    client = bitbadges.get_client()
+    attempt_id = _attempt_id_in(completion.delivery_reference)
+    if attempt_id:
+        status = client.attempt_status(attempt_id)
+        if status.pending:
+            raise _Transient(
+                "BitBadges is still processing; we will check again.",
+                f"attempt {attempt_id} still pending",
+                outcome_unknown=True,
+            )
+        if status.success:
+            return DELIVERED, completion.delivery_reference, CONFIRMED
+    return _verify_by_attempts(client, claim, completion.address)
+
+
+def _attempt_id_in(reference: str) -> str:
+    """The claimAttemptId in a workflow answer we kept, if it was JSON and had one."""
+    import json
+
+    try:
+        answer = json.loads(reference) if reference.startswith("{") else None
+    except ValueError:
+        return ""
+    value = answer.get("claimAttemptId") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+_VERIFIERS = {
+    Claim.Delivery.BITBADGES: _verify_bitbadges,
+    Claim.Delivery.DYNAMIC_STORE: _verify_store,
+    Claim.Delivery.WORKFLOW: _verify_workflow,
+}
 
 
 # --- Many at once -------------------------------------------------------------------------------

@@ -42,6 +42,14 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
 
 
 @task()
+def delivery_pause_probe_task() -> str:
+    """While deliveries wait on BitBadges' credits: check whether they are back."""
+    from claims import pause
+
+    return pause.probe()
+
+
+@task()
 def claim_discover_task(claim_id: int) -> int:
     """Queue checks for members who already qualify for an (newly enabled) claim."""
     from claims import services

@@ -94,6 +94,27 @@ def _check_claims() -> dict:
     return result
 
 
+def _check_deliveries() -> dict:
+    """Whether deliveries through BitBadges flow or wait on a pause (out of credits).
+
+    A pause is reported, not failed: the site works and nothing is lost, and a load
+    balancer must not take web hosts out of service because credits ran out.
+    """
+    from claims import pause
+
+    current = pause.summary()
+    if current is None:
+        return {"ok": True, "bitbadges": "flowing"}
+    return {
+        "ok": True,
+        "bitbadges": "paused",
+        "reason": "out of credits",
+        "paused_since": current["since"].isoformat(),
+        "waiting": current["waiting"],
+        "next_check": current["next_probe_at"].isoformat(),
+    }
+
+
 def _check_upstream() -> dict:
     required = {
         "PIPEDREAM_CLIENT_ID": settings.PIPEDREAM_CLIENT_ID,
@@ -120,6 +141,7 @@ CHECKS = {
     "cache": _check_cache,
     "tasks": _check_tasks,
     "claims": _check_claims,
+    "deliveries": _check_deliveries,
     "upstream": _check_upstream,
 }
 

@@ -17,12 +17,16 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
+from sandbox import bitbadges as bb_sandbox
 from tests.members import verify_email
 
 pytestmark = pytest.mark.django_db
 
 ADDRESS = "0x742d35cc6634c0532925a3b844bc9e7595f0beb1"
 _numbers = itertools.count(1)
+# The BitBadges claim the `bitbadges` claims here stand for (made in the sandbox by
+# `bitbadges_up`: saving a claim looks it up there).
+BB_CLAIM = "c1a1"
 
 
 # --- Building blocks ---------------------------------------------------------------------
@@ -132,6 +136,27 @@ def github():
 
 
 @pytest.fixture
+def bitbadges_up(upstreams):
+    """The sandbox's BitBadges over HTTP, with what the claims below stand for: the store
+    `s` (secret `x`) and the password-gated claim BB_CLAIM (password plugin `pw-plugin`).
+    `bitbadges_up(password=..., store_secret=...)` sets what BitBadges will accept."""
+    store = bb_sandbox.store_create(store_id="s", secret="x")
+    claim = bb_sandbox.claim_create(
+        claim_id=BB_CLAIM, password="p", password_instance_id="pw-plugin"
+    )
+
+    def accept(*, password=None, store_secret=None):
+        if password is not None:
+            claim.password = password
+            claim.save(update_fields=["password"])
+        if store_secret is not None:
+            store.data_secret = store_secret
+            store.save(update_fields=["data_secret"])
+
+    return accept
+
+
+@pytest.fixture
 def staff_viewer(client):
     """Staff with only the view permissions of the claims app."""
     user = make_member("viewer", is_staff=True)
@@ -183,12 +208,13 @@ def test_list_runs_a_constant_number_of_queries(admin_client, github):
 # --- Claims: secrets are write-only ------------------------------------------------------
 
 
-def test_secrets_never_appear_in_the_admin(admin_client, github):
+def test_secrets_never_appear_in_the_admin(admin_client, github, bitbadges_up):
+    bitbadges_up(password="another-new-password")
     claim = make_claim(
         "badge",
         [github],
         delivery=Claim.Delivery.BITBADGES,
-        bitbadges_claim_id="claim-1",
+        bitbadges_claim_id=BB_CLAIM,
         password_instance_id="pw-plugin",
     )
     claim.set_password("correct-horse-battery")
@@ -226,7 +252,7 @@ def test_secrets_never_appear_in_the_admin(admin_client, github):
             assert secret not in text, (url, secret)
 
 
-def test_blank_keeps_the_stored_secret_and_clear_removes_it(admin_client, github):
+def test_blank_keeps_the_stored_secret_and_clear_removes_it(admin_client, github, bitbadges_up):
     claim = make_claim("store", [github])
     claim.set_password("kept-password")
     claim.save()
@@ -245,7 +271,8 @@ def test_blank_keeps_the_stored_secret_and_clear_removes_it(admin_client, github
     assert "None stored" in admin_client.get(url).text
 
 
-def test_a_new_secret_replaces_the_old_one(admin_client, github):
+def test_a_new_secret_replaces_the_old_one(admin_client, github, bitbadges_up):
+    bitbadges_up(store_secret="new-secret")  # the store's secret changed on BitBadges
     claim = make_claim("store", [github])
     url = reverse("admin:claims_claim_change", args=[claim.pk])
     admin_client.post(url, claim_form_data(claim, store_secret="new-secret"))
@@ -253,13 +280,13 @@ def test_a_new_secret_replaces_the_old_one(admin_client, github):
     assert claim.store_secret() == "new-secret"
 
 
-def test_the_method_needs_its_secret(admin_client, github):
+def test_the_method_needs_its_secret(admin_client, github, bitbadges_up):
     add = reverse("admin:claims_claim_add")
     blank = Claim(slug="new", name="New", delivery=Claim.Delivery.BITBADGES)
     data = claim_form_data(
         blank,
         required_apps=[str(github.pk)],
-        bitbadges_claim_id="claim-1",
+        bitbadges_claim_id=BB_CLAIM,
         password_instance_id="pw-plugin",
     )
     response = admin_client.post(add, data)
@@ -306,7 +333,7 @@ def test_the_models_own_rules_are_enforced(admin_client, github):
 
 
 def test_saving_an_enabled_claim_queues_discovery(
-    admin_client, github, django_capture_on_commit_callbacks
+    admin_client, github, bitbadges_up, django_capture_on_commit_callbacks
 ):
     claim = make_claim("store", [github])
     url = reverse("admin:claims_claim_change", args=[claim.pk])

@@ -11,7 +11,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from claims import services
+from claims import pause, services
 from claims.models import Claim
 
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
@@ -60,6 +60,15 @@ class Command(BaseCommand):
                 raise CommandError("--dry-run needs --claim C: it evaluates one claim.")
             self._dry_run(target)
             return
+        # Deliveries paused on BitBadges' credits: is it time to look again? (The probe's
+        # own task does this too; this is the net if that task was lost.)
+        probed = pause.probe()
+        if probed.startswith("resumed"):
+            self.stdout.write(f"BitBadges answers again: {probed} completion(s).")
+        elif probed == "still paused":
+            self.stdout.write(
+                self.style.WARNING("Deliveries through BitBadges are paused: out of credits.")
+            )
         claims = [target] if target else list(Claim.objects.enabled())
         discovered = sum(
             services.claim_discover(claim=item, actor="command: complete_claims") for item in claims

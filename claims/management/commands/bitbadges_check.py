@@ -1,0 +1,164 @@
+"""Check the BitBadges side end to end, step by step: what an operator runs the day real
+keys arrive, and after changing a claim on BitBadges.
+
+The steps: the settings; the API key and its credits (one cheap request); then for each
+enabled claim (or the one named): that its BitBadges claim exists and is set up for its
+delivery method (sign-in, password plugin and password, store gate and secret), and that
+the claim attempts route answers for it, which is how an unknown outcome is verified.
+Every step prints its outcome. A failure of the settings or the key stops there; the
+claims are all checked, and the command exits non-zero naming each failing step. Nothing
+is changed on BitBadges; each request costs one credit. The key and secrets are never
+printed.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from claims import bitbadges, preflight
+from claims.management.commands.complete_claims import claim_lookup
+from claims.models import Claim
+from claims.secrets import SecretUnreadable
+
+
+class Command(BaseCommand):
+    help = (
+        "Check the BitBadges configuration end to end: the API key and credits, then each "
+        "enabled claim's BitBadges claim against its delivery method, its dynamic store and "
+        "the attempts route used to verify unknown outcomes. Exits non-zero naming the "
+        "failing steps."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--claim", help="Check only this claim (slug or number), enabled or not."
+        )
+        parser.add_argument(
+            "--all", action="store_true", help="Check disabled claims too (default: enabled ones)."
+        )
+
+    def handle(self, *args, claim=None, all=False, verbosity=1, **options):
+        # The client logs each failure; here the steps already say what happened.
+        client_logger = logging.getLogger("claims.bitbadges")
+        level = client_logger.level
+        if verbosity < 2:
+            client_logger.setLevel(logging.CRITICAL)
+        try:
+            self.run_steps(claim=claim, include_disabled=all)
+        finally:
+            client_logger.setLevel(level)
+
+    def run_steps(self, *, claim, include_disabled):
+        if claim is not None:
+            claims = [claim_lookup(claim)]
+        else:
+            queryset = Claim.objects.all() if include_disabled else Claim.objects.enabled()
+            claims = list(queryset.order_by("slug"))
+        self.step_no = 0
+        self.total = 2 + len(claims)
+        self.failures: list[str] = []
+        sandbox = " [sandbox]" if settings.SANDBOX else ""
+        self.stdout.write(f"Checking BitBadges at {settings.BITBADGES_API_URL or '?'}{sandbox}")
+
+        client = self.step("Settings", self._settings, stop=True)
+        self.step("API key", lambda: self._key(client), stop=True)
+        if not claims:
+            self.stdout.write("  No enabled claims to check (--all includes disabled ones).")
+        for item in claims:
+            self.step(f"Claim {item.slug}", lambda item=item: self._claim(client, item))
+
+        if self.failures:
+            first = self.failures[0]
+            more = f" ({len(self.failures)} steps failed)" if len(self.failures) > 1 else ""
+            raise CommandError(f"{first}{more}")
+        self.stdout.write(self.style.SUCCESS(f"All {self.total} steps passed."))
+
+    # --- steps ----------------------------------------------------------------------
+
+    def _settings(self):
+        client = bitbadges.BitBadgesClient.from_settings()
+        key = settings.BITBADGES_API_KEY
+        self.ok(f"API URL {client.api_url}, API key set ({len(key)} characters)")
+        return client
+
+    def _key(self, client):
+        try:
+            client.probe()
+        except bitbadges.PaymentRequired as exc:
+            where = f" Top up at {exc.top_up_url}." if exc.top_up_url else ""
+            raise _Failed(
+                f"BitBadges accepts the key but its account is out of credits.{where}"
+            ) from None
+        self.ok(
+            "accepted, with credits left (BitBadges serves no credit balance for an API key; a "
+            "request answered is the proof)"
+        )
+
+    def _claim(self, client, claim: Claim):
+        try:
+            checks = preflight.ClaimSettings.of(claim)
+        except SecretUnreadable:
+            raise _Failed(
+                "the claim's stored password or store secret cannot be decrypted with "
+                "CLAIM_SECRETS_KEYS (was a key dropped before claim_secrets_rotate ran?)"
+            ) from None
+        try:
+            problems = preflight.claim_problems(checks, client=client)
+        except preflight.CheckUnavailable as exc:
+            raise _Failed(f"BitBadges could not be asked: {exc}") from None
+        blocking = [problem.text for problem in problems if problem.blocking]
+        notes = [problem.text for problem in problems if not problem.blocking]
+        verify = None
+        if not blocking and claim.bitbadges_claim_id:
+            verify = self._attempts_route(client, claim)
+            if verify.startswith("!"):
+                blocking.append(verify[1:])
+        if blocking:
+            raise _Failed(" ".join(blocking))
+        detail = f"{claim.get_delivery_display()}"
+        if claim.bitbadges_claim_id:
+            detail += f", BitBadges claim {claim.bitbadges_claim_id}"
+        if verify:
+            detail += f"; {verify}"
+        self.ok(detail)
+        for note in notes:
+            self.stdout.write(self.style.WARNING(f"        note: {note}"))
+
+    def _attempts_route(self, client, claim: Claim) -> str:
+        """How an unknown outcome of this claim would be verified ("!" + why it cannot)."""
+        try:
+            client.success_count(claim.bitbadges_claim_id, preflight.PROBE_ADDRESS)
+        except bitbadges.CannotVerify as exc:
+            return (
+                f"!Unknown outcomes of this claim cannot be verified: {exc.message}. If the "
+                "claim hides its current state (numUses), only its manager may list its "
+                "attempts: turn that off on BitBadges."
+            )
+        except bitbadges.BitBadgesError as exc:
+            return f"!The claim attempts route failed: {exc}"
+        return "unknown outcomes verifiable through its attempts"
+
+    # --- output ---------------------------------------------------------------------
+
+    def step(self, name: str, action, *, stop: bool = False):
+        self.step_no += 1
+        self.stdout.write(f"  [{self.step_no}/{self.total}] {name:<24} ", ending="")
+        self.stdout.flush()
+        try:
+            return action()
+        except (_Failed, bitbadges.BitBadgesError) as exc:
+            self.stdout.write(self.style.ERROR("FAILED"))
+            self.stdout.write(f"        {exc}")
+            message = f"Step {self.step_no} of {self.total} ({name}) failed: {exc}"
+            self.failures.append(message)
+            if stop:
+                raise CommandError(message) from None
+        return None
+
+    def ok(self, detail: str):
+        self.stdout.write(self.style.SUCCESS("ok") + f"  {detail}")
+
+
+class _Failed(Exception):
+    """A step's failure, in a sentence an operator can act on."""
