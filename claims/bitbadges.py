@@ -168,11 +168,19 @@ class InvalidResponse(BitBadgesError):
 
 
 class ClaimRejected(BitBadgesError):
-    """BitBadges refused the claim for this address; the same call will fail again."""
+    """BitBadges refused the claim for this address; the same call will fail again.
+
+    `admin_problem` says whether an admin must change something (a claim's settings, a
+    password) rather than the member's case being refused (not listed, used up).
+    """
+
+    admin_problem = True
 
 
 class InvalidAddress(ClaimRejected):
     """The address is neither 0x + 40 hex digits nor a valid bb1 address."""
+
+    admin_problem = False
 
 
 class ClaimNotFound(ClaimRejected):
@@ -182,9 +190,13 @@ class ClaimNotFound(ClaimRejected):
 class ClaimExhausted(ClaimRejected):
     """Every use of the claim is taken."""
 
+    admin_problem = False
+
 
 class AlreadyClaimed(ClaimRejected):
     """This address has used up its own share of the claim."""
+
+    admin_problem = False
 
 
 class WrongPassword(ClaimRejected):
@@ -198,13 +210,19 @@ class VersionMismatch(ClaimRejected):
 class NotWhitelisted(ClaimRejected):
     """The address is not on the claim's list (or store)."""
 
+    admin_problem = False
+
 
 class OutsideWindow(ClaimRejected):
     """The claim is not open at this time."""
 
+    admin_problem = False
+
 
 class ClaimHalted(ClaimRejected):
     """The claim's manager has halted it."""
+
+    admin_problem = False
 
 
 class SignInRequired(ClaimRejected):
@@ -1109,4 +1127,9 @@ def _cannot_verify(exc: BitBadgesError, what: str) -> CannotVerify:
 
 
 def _logged(exc: BitBadgesError) -> BitBadgesError:
-    return http_support.log_upstream_error(logger, "BitBadges", exc)
+    # IDX-2024 answered every claim refusal with a 500: a member's refusal is normal
+    # work whatever its status; a claim set up wrong is worth a warning.
+    serious = None
+    if isinstance(exc, ClaimRejected):
+        serious = exc.admin_problem
+    return http_support.log_upstream_error(logger, "BitBadges", exc, serious=serious)

@@ -191,17 +191,21 @@ def send_with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def log_upstream_error(logger: logging.Logger, service: str, exc: Exception) -> Exception:
+def log_upstream_error(
+    logger: logging.Logger, service: str, exc: Exception, *, serious: bool | None = None
+) -> Exception:
     """Log an upstream failure once, where the client raises it, and hand it back.
 
     The exception's own text is already free of secrets (the clients redact it); the
     line adds what a person needs to find it: service, operation, status, error class.
     Server errors, transport failures, throttling and refused credentials are warnings;
     other 4xx (a missing record, a rejected claim) are part of normal work. A body we
-    cannot read on a 2xx (status below 400) is the upstream's fault: a warning.
+    cannot read on a 2xx (status below 400) is the upstream's fault: a warning. A client
+    that knows better (BitBadges answers every claim refusal with a 500) says `serious`.
     """
     status = getattr(exc, "status", None)
-    serious = status is None or status < 400 or status >= 500 or status in (401, 402, 403, 429)
+    if serious is None:
+        serious = status is None or status < 400 or status >= 500 or status in (401, 402, 403, 429)
     operation = getattr(exc, "operation", "") or ""
     logger.log(
         logging.WARNING if serious else logging.INFO,

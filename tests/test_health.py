@@ -13,7 +13,15 @@ def test_healthy(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "tasks", "claims", "upstream"}
+    assert set(body["checks"]) == {
+        "database",
+        "cache",
+        "tasks",
+        "claims",
+        "deliveries",
+        "upstream",
+    }
+    assert body["checks"]["deliveries"] == {"ok": True, "bitbadges": "flowing"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["tasks"]["backend"] == "DatabaseBackend"
     assert response["Cache-Control"].startswith("max-age=0")

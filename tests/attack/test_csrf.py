@@ -70,6 +70,7 @@ ROUTES = {
     "sandbox/faults/<int:pk>/toggle": STAFF,
     "sandbox/webhooks/run": STAFF,
     "sandbox/bitbadges/demo": STAFF,
+    "sandbox/bitbadges/credits": STAFF,
     "sandbox/webhooks/<int:pk>/retry": STAFF,
     "sandbox/triggers/<int:pk>/emit": STAFF,
     "sandbox/triggers/<int:pk>/toggle": STAFF,

@@ -19,6 +19,7 @@ from claims.models import Claim, Completion, CompletionEvent
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import ALICE_ADDRESS, random_address, run_worker
 from tests.members import verify_email
+from users.addresses import to_bitbadges_address
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +45,7 @@ def test_bitbadges_claim_completes_after_connecting_github(demo_claims, alice, c
 
     completion = completion_of(claim, alice)
     assert completion.state == "completed", completion.reason
-    assert completion.address == ALICE_ADDRESS
+    assert completion.address == to_bitbadges_address(ALICE_ADDRESS)  # as BitBadges keeps it
     assert len(completion.delivery_reference) == 64  # BitBadges' claim attempt id
     assert completion.completed_at is not None
     assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from claims import bitbadges, services
+from claims import bitbadges, pause, services
 from claims.models import Completion
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import ALICE_ADDRESS, run_worker
@@ -49,6 +49,12 @@ def test_an_error_while_polling_after_complete_never_leads_to_a_second_complete(
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.outcome_unknown, completion.state
     assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+    if isinstance(error, bitbadges.PaymentRequired):
+        # Out of credits: the completion waits on the pause, its try not spent; the
+        # pause ends when BitBadges answers (here at once: the 402 was this test's).
+        assert completion.state == "waiting" and completion.paused_at is not None
+        assert completion.attempts == 0
+        assert pause.probe(force=True) == "resumed 1"
 
     # Whatever happens next (the retry, or an admin's Retry of a failed row), BitBadges
     # is asked first; the attempt did succeed, so nothing is sent again.
@@ -71,7 +77,7 @@ def test_check_again_does_not_hurry_an_unknown_outcome(demo_claims, alice, conne
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "retrying" and completion.outcome_unknown
     due = completion.next_attempt_at
-    assert due >= timezone.now() + services.UNKNOWN_OUTCOME_WAIT - datetime.timedelta(seconds=5)
+    assert due >= timezone.now() + services.unknown_outcome_wait() - datetime.timedelta(seconds=5)
 
     services.member_check_again(claim=claim, member=alice)
     completion.refresh_from_db()

@@ -153,8 +153,8 @@ def test_a_rejected_claim_is_logged_once_at_info(caplog):
         rsps.add(
             responses.POST,
             bb.COMPLETE_URL,
-            status=400,
-            json={"errorMessage": "Address is not whitelisted", "error": "not whitelisted"},
+            status=500,
+            json={"errorMessage": "User not in whitelist"},
         )
         with pytest.raises(bitbadges.ClaimRejected):
             client.complete(bb.CLAIM, bb.ETH)
@@ -162,7 +162,22 @@ def test_a_rejected_claim_is_logged_once_at_info(caplog):
     failures = [r for r in caplog.records if getattr(r, "upstream", None) == "BitBadges"]
     assert len(failures) == 1
     assert failures[0].levelno == logging.INFO
-    assert failures[0].status == 400
+    assert failures[0].status == 500
+
+
+@pytest.mark.parametrize(
+    "text", ["Authentication required with the Complete Claims scope", "Incorrect password"]
+)
+def test_a_claim_set_up_wrong_is_logged_once_as_a_warning(caplog, text):
+    # Refusals come as 500s whatever they mean: one an admin must fix is a warning.
+    client = bb.make_client()
+    caplog.set_level(logging.INFO, logger="claims")
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, bb.COMPLETE_URL, status=500, json={"errorMessage": text})
+        with pytest.raises(bitbadges.ClaimRejected):
+            client.complete(bb.CLAIM, bb.ETH)
+    failures = [r for r in caplog.records if getattr(r, "upstream", None) == "BitBadges"]
+    assert [r.levelno for r in failures] == [logging.WARNING]
 
 
 def test_djangos_own_error_lines_name_the_route_not_the_path(client):
