@@ -661,14 +661,13 @@ class BitBadgesClient:
 
     def probe(self) -> None:
         """One cheap request that needs the key and a credit: the status of the
-        simulation placeholder. Raises Unauthorized, PaymentRequired, RateLimited or
-        Unavailable; returns when BitBadges accepted the key and served a route."""
+        simulation placeholder. Returns when BitBadges accepted the key and answered
+        about the id; raises Unauthorized, PaymentRequired, RateLimited, Unavailable, or
+        BitBadgesError when nothing at this URL answers like BitBadges."""
         try:
             self.attempt_status(SIMULATED_ATTEMPT_ID)
-        except (Unauthorized, PaymentRequired, RateLimited, Unavailable, NotConfigured):
-            raise
-        except BitBadgesError:
-            pass  # the route answered about the id itself: the key and credits passed
+        except ClaimRejected:
+            pass  # a refusal about the id itself ("No doc found"): the key and credits passed
 
     def get_claim(self, claim_id: str, *, private_params: bool = False) -> dict:
         """The claim's iClaimDetails (private params only for its creator or manager)."""

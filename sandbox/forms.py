@@ -5,7 +5,7 @@ import json
 
 from django import forms
 
-from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec
+from sandbox.faults import ENDPOINTS, SPEC_KEYS, FaultSpecError, clean_spec
 from sandbox.models import Fault
 
 
@@ -55,18 +55,7 @@ class FaultForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        spec = {
-            key: cleaned.get(key)
-            for key in (
-                "latency_ms",
-                "rate",
-                "status",
-                "retry_after",
-                "hang_seconds",
-                "malformed",
-                "error_message",
-            )
-        }
+        spec = {key: cleaned.get(key) for key in SPEC_KEYS}
         try:
             clean_spec(spec)
         except FaultSpecError as exc:

@@ -60,6 +60,14 @@ def test_no_key_at_all_stops_at_the_settings_step(settings, db):
     )
 
 
+@pytest.mark.parametrize("path", ["/sandbox/nothing-here", "/sandbox/pipedream"])
+def test_a_url_that_is_not_bitbadges_stops_at_the_key_step(demo_claims, settings, upstreams, path):
+    settings.BITBADGES_API_URL = upstreams.url + path
+    message, output = fails()
+    assert message.startswith("Step 2 of 5 (API key) failed:")
+    assert "Claim github-starter" not in output
+
+
 def test_out_of_credits_says_where_to_top_up(demo_claims):
     bb_sandbox.credits_set(0)
     message, _ = fails()
