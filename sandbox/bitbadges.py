@@ -467,6 +467,18 @@ def _check_version(claim: BitBadgesClaim, payload: dict) -> None:
         raise BitBadgesError(500, VERSION_MISMATCH)
 
 
+def _storable(value):
+    """Plugin inputs as the sandbox can keep them: PostgreSQL's JSON refuses NUL, which no
+    stored password or code can hold either, so it is replaced (it still matches nothing)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _plugin_inputs(body: dict) -> dict:
     return {key: value for key, value in body.items() if not key.startswith("_")}
 
@@ -501,7 +513,7 @@ def complete(claim_id: str, address: str, body) -> BitBadgesAttempt:
         attempt_id=secrets.token_hex(32),
         claim=claim,
         address=bb,
-        body=_plugin_inputs(payload),
+        body=_storable(_plugin_inputs(payload)),
         created_at=now,
         due_at=now + timedelta(seconds=attempt_delay()),
         status=BitBadgesAttempt.Status.PENDING,
@@ -513,6 +525,7 @@ def complete(claim_id: str, address: str, body) -> BitBadgesAttempt:
         error = exc if isinstance(exc, BitBadgesError) else BitBadgesError(500, str(exc))
         attempt.status = BitBadgesAttempt.Status.REJECTED
         attempt.error = error.message
+        attempt.body = {}  # nothing to check again later; kept for complete_calls only
         attempt.resolved_at = now
         attempt.save()
         raise error from None

@@ -113,6 +113,14 @@ def test_hostile_plugin_inputs(bb, claim, body):
     assert bitbadges.completions(claim.claim_id) == 0
 
 
+def test_a_nul_beside_the_right_password_is_queued_and_completes(bb, claim, settings):
+    # PostgreSQL's JSON cannot hold NUL; BitBadges stores such inputs all the same.
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
+    response = bb.complete(claim.claim_id, BB, {"pwd": {"password": "pw", "note": "a\x00b"}})
+    assert response.status_code == 200, response.content
+    assert bitbadges.completions(claim.claim_id) == 1
+
+
 @pytest.mark.parametrize(
     "segment",
     ["%00", "%F0%9F%92%A5", "a" * 5000, "..%2F..%2Fetc", "%20", "'%20OR%201=1--"],
