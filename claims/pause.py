@@ -43,8 +43,13 @@ def active(upstream: str = BITBADGES) -> DeliveryPause | None:
     return DeliveryPause.objects.filter(upstream=upstream).first()
 
 
+OUT_OF_CREDITS = "BitBadges answers 402 Payment Required: the API key's account is out of credits."
+
+
 def _reason(exc: bitbadges.PaymentRequired) -> str:
-    return exc.message or "BitBadges answered 402: the API key's account is out of credits."
+    # In our words: BitBadges' own sentence carries its top-up link as a relative path,
+    # which means nothing here; the absolute link is kept beside it (action_url).
+    return OUT_OF_CREDITS
 
 
 def start(exc: bitbadges.PaymentRequired, *, upstream: str = BITBADGES) -> DeliveryPause:
@@ -100,10 +105,15 @@ def probe(*, force: bool = False, upstream: str = BITBADGES) -> str:
     except bitbadges.BitBadgesError as exc:
         probes = pause.probes + 1
         next_at = timezone.now() + probe_interval(probes)
+        result = (
+            "Still out of credits (402)."
+            if isinstance(exc, bitbadges.PaymentRequired)
+            else f"BitBadges could not be asked: {exc}"
+        )
         DeliveryPause.objects.filter(pk=pause.pk).update(
             probes=probes,
             last_probe_at=now,
-            last_probe_result=str(exc)[:2000],
+            last_probe_result=result[:2000],
             next_probe_at=next_at,
         )
         logger.info("Delivery pause probe: still refused (%s); next at %s", exc, next_at)

@@ -836,7 +836,7 @@ def _park(
             (State.CHECKING, State.DELIVERING),
             State.WAITING,
             actor=actor,
-            details={"paused": current.reason, "outcome_unknown": sent},
+            details={"paused": current.reason, "error": str(exc), "outcome_unknown": sent},
             **_release(
                 reason=PAUSED_REASON,
                 next_attempt_at=None,

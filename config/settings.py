@@ -342,6 +342,10 @@ CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
 # Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
+# The emulated BitBadges' refusal texts: "docs" (BitBadges' 2026 docs) or "idx-2024" (its
+# 2024 indexer's); and whether it still serves the success route BitBadges removed.
+SANDBOX_BITBADGES_WORDING = env.str("SANDBOX_BITBADGES_WORDING", default="docs")
+SANDBOX_BITBADGES_SUCCESS_ROUTE = env_bool("SANDBOX_BITBADGES_SUCCESS_ROUTE", default=False)
 
 # --- Internationalisation -----------------------------------------------------------
 

@@ -83,6 +83,8 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     assert current.action_url == "https://bitbadges.io/developer?tab=apiKeys"
     page = admin_client.get(reverse("admin:index")).text
     assert "Deliveries through BitBadges are paused" in page
+    assert "the API key&#x27;s account is out of credits" in page
+    assert "Top up at /developer" not in page  # BitBadges' relative link, said absolutely
     assert f"{paused.count()} completions wait" in page
     assert "https://bitbadges.io/developer?tab=apiKeys" in page
     health = client.get("/healthz")
@@ -98,7 +100,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1)):
         call_command("complete_claims", verbosity=0)
     current.refresh_from_db()
-    assert current.probes == 1 and "Insufficient API credits" in current.last_probe_result
+    assert current.probes == 1 and current.last_probe_result == "Still out of credits (402)."
 
     bb_sandbox.credits_top_up(10 * MEMBERS)
     with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1), tick=True):
@@ -129,7 +131,7 @@ def test_the_admin_can_check_now_and_a_pause_ends_when_bitbadges_answers(
 
     probe = reverse("admin:claims_deliverypause_probe")
     response = admin_client.post(probe, follow=True)
-    assert "Still paused: " in response.text and "Insufficient API credits" in response.text
+    assert "Still paused: Still out of credits (402)." in response.text
 
     bb_sandbox.credits_top_up(100)
     response = admin_client.post(probe, follow=True)
