@@ -16,6 +16,7 @@ Facts about the API: ../shared/docs/bitbadges-api.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -664,10 +665,10 @@ class BitBadgesClient:
         simulation placeholder. Returns when BitBadges accepted the key and answered
         about the id; raises Unauthorized, PaymentRequired, RateLimited, Unavailable, or
         BitBadgesError when nothing at this URL answers like BitBadges."""
-        try:
+        # A refusal about the id itself ("No doc found") still means the key and credits
+        # were accepted.
+        with contextlib.suppress(ClaimRejected):
             self.attempt_status(SIMULATED_ATTEMPT_ID)
-        except ClaimRejected:
-            pass  # a refusal about the id itself ("No doc found"): the key and credits passed
 
     def get_claim(self, claim_id: str, *, private_params: bool = False) -> dict:
         """The claim's iClaimDetails (private params only for its creator or manager)."""
