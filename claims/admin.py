@@ -790,14 +790,13 @@ class DeliveryPauseAdmin(ReadOnly, admin.ModelAdmin):
     def _probe(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        outcome = pause.probe(force=True)
-        if outcome == "none":
+        probed = pause.probe(force=True)
+        if probed.state == "none":
             self.message_user(request, "Deliveries are not paused.", messages.INFO)
-        elif outcome.startswith("resumed"):
-            count = outcome.split()[-1]
+        elif probed.state == "resumed":
             self.message_user(
                 request,
-                f"BitBadges answers again: {count} waiting completion(s) are queued.",
+                f"BitBadges answers again: {probed.resumed} waiting completion(s) are queued.",
                 messages.SUCCESS,
             )
         else:

@@ -54,7 +54,6 @@ OP_SIMULATE = "simulate claim"
 OP_STATUS = "get claim attempt status"
 OP_SUCCESS = "check claim successes"
 OP_ATTEMPTS = "list claim attempts"
-OP_PROBE = "check the API key and credits"
 OP_GET_CLAIM = "get claim"
 OP_STORE_ADD = "add to dynamic store"
 OP_STORE_REMOVE = "remove from dynamic store"
@@ -619,12 +618,13 @@ class BitBadgesClient:
                 return self._legacy_success_count(claim_id, address)
             if isinstance(exc, ClaimNotFound):
                 raise
-            raise _logged(_cannot_verify(exc, "the attempts route refused")) from exc
+            # Logged once already, where the call raised it.
+            raise _cannot_verify(exc, "the attempts route refused") from exc
         except Unavailable as exc:
             if exc.status == 500 and _error_text(exc.body):
                 # A 500 with a text is how BitBadges refuses (IDX-2024; a claim hiding its
                 # state refuses anyone but its manager): it will not tell, it is not down.
-                raise _logged(_cannot_verify(exc, "the attempts route refused")) from exc
+                raise _cannot_verify(exc, "the attempts route refused") from exc
             raise
         return _successes_for(page, address)
 
@@ -653,10 +653,8 @@ class BitBadgesClient:
                 raise _logged(_cannot_verify(exc, "the success route refused")) from None
             raise _logged(exc)
         body = _parse_json(response, operation, self._secrets())
-        count = body.get("successCount") if isinstance(body, dict) else None
-        if isinstance(count, str) and count.strip().isdigit():
-            count = int(count.strip())
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        count = _number(body.get("successCount")) if isinstance(body, dict) else None
+        if count is None:
             raise _invalid(body, operation, "successCount is missing or not a whole number")
         return count
 

@@ -18,6 +18,7 @@ resumes it: nothing waits on a pause that no longer exists.
 import datetime
 import functools
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -89,17 +90,26 @@ def _schedule_probe(run_after: datetime.datetime) -> None:
         logger.exception("Could not schedule the delivery pause probe; complete_claims will")
 
 
-def probe(*, force: bool = False, upstream: str = BITBADGES) -> str:
-    """Check whether a pause is over, if one is on and its time has come (or `force`).
+@dataclass(frozen=True)
+class Probed:
+    """What a probe found: `state` is "none" (no pause), "not due", "still paused" or
+    "resumed", with how many completions it queued again."""
 
-    Returns what happened: "none" (no pause), "not due", "resumed N", or "still paused".
-    """
+    state: str
+    resumed: int = 0
+
+    def __str__(self) -> str:
+        return f"resumed {self.resumed}" if self.state == "resumed" else self.state
+
+
+def probe(*, force: bool = False, upstream: str = BITBADGES) -> Probed:
+    """Check whether a pause is over, if one is on and its time has come (or `force`)."""
     pause = active(upstream)
     if pause is None:
-        return "none"
+        return Probed("none")
     now = timezone.now()
     if not force and pause.next_probe_at > now:
-        return "not due"
+        return Probed("not due")
     try:
         bitbadges.get_client().probe()
     except bitbadges.BitBadgesError as exc:
@@ -118,8 +128,8 @@ def probe(*, force: bool = False, upstream: str = BITBADGES) -> str:
         )
         logger.info("Delivery pause probe: still refused (%s); next at %s", exc, next_at)
         _schedule_probe(next_at)
-        return "still paused"
-    return f"resumed {resume(upstream=upstream)}"
+        return Probed("still paused")
+    return Probed("resumed", resume(upstream=upstream))
 
 
 def resume(*, upstream: str = BITBADGES) -> int:

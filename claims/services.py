@@ -31,6 +31,7 @@ pause that resumes them by itself (claims/pause.py).
 """
 
 import datetime
+import json
 import logging
 import random
 import uuid
@@ -1241,8 +1242,9 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
                 outcome_unknown=True,
             ) from exc
         if _says_nothing(exc.body) or _says_nothing(exc.message):
-            _keep_answer(completion, token, exc.body or exc.message, actor=actor)
-            raise _unknown_workflow_answer(exc.body or exc.message) from exc
+            said = exc.body or exc.message
+            _record_reference(completion, token, _answer_text(said), actor=actor)
+            raise _unknown_workflow_answer(said) from exc
         if isinstance(exc, pipedream.BadRequest):
             raise _Permanent(
                 State.INELIGIBLE,
@@ -1258,7 +1260,7 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
         # Pipedream answered for the workflow before it ran, or BitBadges' action hid
         # what happened: whether the claim was completed is unknown until BitBadges
         # shows it.
-        _keep_answer(completion, token, answer, actor=actor)
+        _record_reference(completion, token, _answer_text(answer), actor=actor)
         raise _unknown_workflow_answer(answer)
     if isinstance(answer, dict) and answer.get("success") is False:
         raise _Permanent(
@@ -1277,20 +1279,21 @@ def _deliver_workflow(completion: Completion, token, *, actor: str) -> None:
     _completed(completion, token, actor=actor, reference=reference)
 
 
+def _as_text(answer) -> str:
+    return answer if isinstance(answer, str) else _json_text(answer)
+
+
 def _answer_text(answer) -> str:
-    return (answer if isinstance(answer, str) else _json_text(answer))[:REFERENCE_MAX]
+    """A workflow's answer as the delivery reference keeps it."""
+    return _as_text(answer)[:REFERENCE_MAX]
 
 
 def _says_nothing(answer) -> bool:
     """A workflow answer that tells nothing of the outcome (WORKFLOW_SAID_NOTHING)."""
     if answer is None:
         return False
-    text = (answer if isinstance(answer, str) else _json_text(answer)).lower()
+    text = _as_text(answer).lower()
     return any(words in text for words in WORKFLOW_SAID_NOTHING)
-
-
-def _keep_answer(completion: Completion, token, answer, *, actor: str) -> None:
-    _record_reference(completion, token, _answer_text(answer), actor=actor)
 
 
 def _unknown_workflow_answer(answer) -> _Transient:
@@ -1322,8 +1325,6 @@ def _workflow_error(exc: pipedream.PipedreamError) -> str:
 
 
 def _json_text(value) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -1395,23 +1396,28 @@ class _CannotAsk(Exception):
 CONFIRMED = "Completed (confirmed with BitBadges after a lost answer)."
 
 
+def _recorded_attempt(client, attempt_id: str) -> bitbadges.AttemptStatus:
+    """The attempt we were told of, resolved: still pending is checked again later."""
+    status = client.attempt_status(attempt_id)
+    if status.pending:
+        raise _Transient(
+            "BitBadges is still processing; we will check again.",
+            f"attempt {attempt_id} still pending",
+            outcome_unknown=True,
+        )
+    return status
+
+
 def _verify_bitbadges(completion: Completion) -> tuple[str, str, str]:
     """The attempt we recorded, if any; else the address's successful attempts."""
     client = bitbadges.get_client()
-    claim = completion.claim
     attempt_id = completion.delivery_reference
     if attempt_id:
-        status = client.attempt_status(attempt_id)
-        if status.pending:
-            raise _Transient(
-                "BitBadges is still processing; we will check again.",
-                f"attempt {attempt_id} still pending",
-                outcome_unknown=True,
-            )
+        status = _recorded_attempt(client, attempt_id)
         if status.success:
             return DELIVERED, attempt_id, CONFIRMED
         return NOT_DELIVERED, "", f"attempt {attempt_id} failed: {status.error or 'no reason'}"
-    return _verify_by_attempts(client, claim, completion.address)
+    return _verify_by_attempts(client, completion.claim, completion.address)
 
 
 def _verify_by_attempts(client, claim: Claim, address: str) -> tuple[str, str, str]:
@@ -1440,23 +1446,13 @@ def _verify_workflow(completion: Completion) -> tuple[str, str, str]:
         )
     client = bitbadges.get_client()
     attempt_id = _attempt_id_in(completion.delivery_reference)
-    if attempt_id:
-        status = client.attempt_status(attempt_id)
-        if status.pending:
-            raise _Transient(
-                "BitBadges is still processing; we will check again.",
-                f"attempt {attempt_id} still pending",
-                outcome_unknown=True,
-            )
-        if status.success:
-            return DELIVERED, completion.delivery_reference, CONFIRMED
+    if attempt_id and _recorded_attempt(client, attempt_id).success:
+        return DELIVERED, completion.delivery_reference, CONFIRMED
     return _verify_by_attempts(client, claim, completion.address)
 
 
 def _attempt_id_in(reference: str) -> str:
     """The claimAttemptId in a workflow answer we kept, if it was JSON and had one."""
-    import json
-
     try:
         answer = json.loads(reference) if reference.startswith("{") else None
     except ValueError:

@@ -46,7 +46,7 @@ def delivery_pause_probe_task() -> str:
     """While deliveries wait on BitBadges' credits: check whether they are back."""
     from claims import pause
 
-    return pause.probe()
+    return str(pause.probe())
 
 
 @task()

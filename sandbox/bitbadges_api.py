@@ -87,7 +87,9 @@ def endpoint(name: str):
             except SuspiciousOperation as exc:  # e.g. too many query fields
                 return error(400, INVALID_PAYLOAD + str(exc))
             except Exception as exc:
-                logger.exception("The BitBadges sandbox failed on %s", request.path)
+                # The route, never the path: the legacy store route carries a secret in it.
+                route = getattr(request.resolver_match, "route", "") or "an unknown route"
+                logger.exception("The BitBadges sandbox failed on %s", route)
                 return error(500, str(exc) or type(exc).__name__)
 
         return wrapped

@@ -113,6 +113,17 @@ def test_a_wrong_store_secret_and_an_unverifiable_claim_each_fail_their_step(dem
     assert "not-the-secret" not in output + message
 
 
+def test_a_store_claim_is_not_judged_by_the_attempts_route(demo_claims):
+    # A store delivery is confirmed in the store: a claim that hides its attempts is fine.
+    store_claim = demo_claims["github-builders"]
+    hidden = bb_sandbox.claim_create(store=store_claim.store_id, hide_current_state=True)
+    store_claim.bitbadges_claim_id = hidden.claim_id
+    store_claim.save()
+    output = run("--claim", "github-builders")
+    assert "All 3 steps passed." in output
+    assert "verifiable through its attempts" not in output
+
+
 def test_a_wrong_password_is_found_before_any_member_is(demo_claims):
     starter = demo_claims["github-starter"]
     starter.set_password("a-wrong-password")

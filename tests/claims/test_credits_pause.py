@@ -7,12 +7,14 @@ after a top-up the cron's probe resumes them and each member is completed exactl
 """
 
 import datetime
+import io
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from claims import pause, services
 from claims.models import Claim, Completion, DeliveryPause
@@ -93,19 +95,30 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     assert health.json()["checks"]["deliveries"]["waiting"] == paused.count()
 
     # A member pressing Check again does not wake a paused delivery.
-    services.member_check_again(claim=claim, member=paused.first().member)
+    waiting = paused.first()
+    tasks = DBTaskResult.objects.count()
+    services.member_check_again(claim=claim, member=waiting.member)
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.next_attempt_at, waiting.attempts) == ("waiting", None, 0)
+    assert DBTaskResult.objects.count() == tasks  # nothing queued
     assert paused.count() == MEMBERS - completed
 
     # Before the top-up the probe finds it still refused and looks again later.
     with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1)):
-        call_command("complete_claims", verbosity=0)
+        out = io.StringIO()
+        call_command("complete_claims", stdout=out, no_color=True)
+    assert "Deliveries through BitBadges are paused: out of credits." in out.getvalue()
     current.refresh_from_db()
     assert current.probes == 1 and current.last_probe_result == "Still out of credits (402)."
 
     bb_sandbox.credits_top_up(10 * MEMBERS)
     with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1), tick=True):
-        call_command("complete_claims", verbosity=0)  # the cron: probe, resume
+        out = io.StringIO()
+        call_command("complete_claims", stdout=out, no_color=True)  # the cron: probe, resume
         assert not DeliveryPause.objects.exists()
+    waited = MEMBERS - completed
+    assert f"BitBadges answers again: {waited} paused completion(s) queued." in out.getvalue()
+    with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1), tick=True):
         run_worker()
 
     assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}
@@ -188,7 +201,7 @@ def test_a_pause_that_ends_between_a_402_and_parking_never_strands_a_completion(
     bobs = Completion.objects.get(claim=claim, member=bob)
     assert bobs.paused_at is not None
     assert pause.active() is not None  # a new pause, so bob is not stranded
-    assert pause.probe(force=True) == "resumed 1"
+    assert pause.probe(force=True) == pause.Probed("resumed", 1)
     run_worker()
     assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}
     assert bb_sandbox.completions(claim.bitbadges_claim_id) == 2
@@ -198,3 +211,31 @@ def apps_github():
     from connections.models import App
 
     return App.objects.get(slug="github")
+
+
+def test_while_a_pause_is_on_deliveries_wait_for_the_probe_without_calling_bitbadges(
+    demo_claims, alice, connect, upstreams, fast
+):
+    # The account was topped up, but no probe has looked yet: alice's delivery waits
+    # on the pause (one probe, not a request per completion, decides when it ends).
+    claim = demo_claims["github-starter"]
+    Claim.objects.exclude(pk=claim.pk).update(enabled=False)
+    bb_sandbox.credits_set(0)
+    connect(alice, "github", "octo")
+    run_worker()
+    bb_sandbox.credits_top_up(100)
+    used = bb_sandbox.credits().used
+    bob = verify_email(
+        get_user_model().objects.create_user(
+            "bob", email="bob@example.com", password=None, address=random_address()
+        )
+    )
+    ConnectedAccount.objects.create(member=bob, app=apps_github(), pipedream_id="apn_bob")
+    services.completion_request(claim=claim, member=bob, actor="test")
+    run_worker()
+    bobs = Completion.objects.get(claim=claim, member=bob)
+    assert bobs.paused_at is not None and bobs.state == "waiting"
+    assert bb_sandbox.credits().used == used  # BitBadges was not asked
+    assert pause.probe(force=True) == pause.Probed("resumed", 2)
+    run_worker()
+    assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}

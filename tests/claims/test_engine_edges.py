@@ -54,7 +54,7 @@ def test_an_error_while_polling_after_complete_never_leads_to_a_second_complete(
         # pause ends when BitBadges answers (here at once: the 402 was this test's).
         assert completion.state == "waiting" and completion.paused_at is not None
         assert completion.attempts == 0
-        assert pause.probe(force=True) == "resumed 1"
+        assert pause.probe(force=True) == pause.Probed("resumed", 1)
 
     # Whatever happens next (the retry, or an admin's Retry of a failed row), BitBadges
     # is asked first; the attempt did succeed, so nothing is sent again.

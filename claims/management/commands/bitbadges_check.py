@@ -109,35 +109,36 @@ class Command(BaseCommand):
             raise _Failed(f"BitBadges could not be asked: {exc}") from None
         blocking = [problem.text for problem in problems if problem.blocking]
         notes = [problem.text for problem in problems if not problem.blocking]
-        verify = None
-        if not blocking and claim.bitbadges_claim_id:
-            verify = self._attempts_route(client, claim)
-            if verify.startswith("!"):
-                blocking.append(verify[1:])
+        # A store claim's outcomes are checked in the store; the others' on its attempts.
+        verified_by_attempts = (
+            claim.delivery != Claim.Delivery.DYNAMIC_STORE and claim.bitbadges_claim_id
+        )
+        if not blocking and verified_by_attempts:
+            blocking += self._attempts_route_problems(client, claim)
         if blocking:
             raise _Failed(" ".join(blocking))
         detail = f"{claim.get_delivery_display()}"
         if claim.bitbadges_claim_id:
             detail += f", BitBadges claim {claim.bitbadges_claim_id}"
-        if verify:
-            detail += f"; {verify}"
+        if verified_by_attempts:
+            detail += "; unknown outcomes verifiable through its attempts"
         self.ok(detail)
         for note in notes:
             self.stdout.write(self.style.WARNING(f"        note: {note}"))
 
-    def _attempts_route(self, client, claim: Claim) -> str:
-        """How an unknown outcome of this claim would be verified ("!" + why it cannot)."""
+    def _attempts_route_problems(self, client, claim: Claim) -> list[str]:
+        """Why an unknown outcome of this claim could not be verified (none: it can)."""
         try:
             client.success_count(claim.bitbadges_claim_id, preflight.PROBE_ADDRESS)
         except bitbadges.CannotVerify as exc:
-            return (
-                f"!Unknown outcomes of this claim cannot be verified: {exc.message}. If the "
+            return [
+                f"Unknown outcomes of this claim cannot be verified: {exc.message}. If the "
                 "claim hides its current state (numUses), only its manager may list its "
                 "attempts: turn that off on BitBadges."
-            )
+            ]
         except bitbadges.BitBadgesError as exc:
-            return f"!The claim attempts route failed: {exc}"
-        return "unknown outcomes verifiable through its attempts"
+            return [f"The claim attempts route failed: {exc}"]
+        return []
 
     # --- output ---------------------------------------------------------------------
 

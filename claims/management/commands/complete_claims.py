@@ -63,9 +63,11 @@ class Command(BaseCommand):
         # Deliveries paused on BitBadges' credits: is it time to look again? (The probe's
         # own task does this too; this is the net if that task was lost.)
         probed = pause.probe()
-        if probed.startswith("resumed"):
-            self.stdout.write(f"BitBadges answers again: {probed} completion(s).")
-        elif probed == "still paused":
+        if probed.state == "resumed":
+            self.stdout.write(
+                f"BitBadges answers again: {probed.resumed} paused completion(s) queued."
+            )
+        elif probed.state == "still paused":
             self.stdout.write(
                 self.style.WARNING("Deliveries through BitBadges are paused: out of credits.")
             )

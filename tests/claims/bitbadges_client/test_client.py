@@ -700,6 +700,14 @@ def test_a_refusing_attempts_route_means_cannot_tell(client, mocked, clock, stat
     assert body["errorMessage"].rstrip(".") in str(caught.value)
 
 
+def test_a_refusing_attempts_route_is_logged_once(client, mocked, caplog):
+    mocked.add(responses.GET, ATTEMPTS_URL, status=403, json={"errorMessage": "Forbidden"})
+    with caplog.at_level(logging.INFO, logger="claims.bitbadges"), pytest.raises(CannotVerify):
+        client.success_count(CLAIM, ETH)
+    failures = [r for r in caplog.records if getattr(r, "upstream", None) == "BitBadges"]
+    assert len(failures) == 1, [r.getMessage() for r in failures]
+
+
 def test_claim_attempts_sends_its_options(client, mocked):
     mocked.add(
         responses.GET,
