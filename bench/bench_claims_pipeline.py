@@ -118,10 +118,10 @@ def seed(count: int, seed: int):
     from claims.models import Claim
     from connections import services as connections_services
     from connections.models import ConnectedAccount
+    from core.addresses import eth_checksum, to_bitbadges_address
     from sandbox import bitbadges as bb_sandbox
     from sandbox import catalogue
     from sandbox.models import Account, ExternalUser, sortable_id
-    from users.addresses import eth_checksum, to_bitbadges_address
 
     bs.step(f"seed: {count} members with an address, a verified email and a GitHub account")
     rng = random.Random(seed)

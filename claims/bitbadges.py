@@ -29,8 +29,8 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from config import http as http_support
-from users.addresses import to_bitbadges_address
+from core import http as http_support
+from core.addresses import to_bitbadges_address
 
 logger = logging.getLogger("claims.bitbadges")
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from users.addresses import MAX_ADDRESS_LENGTH, normalize_address
+from core.addresses import MAX_ADDRESS_LENGTH, normalize_address
 
 
 class AddressForm(forms.ModelForm):

@@ -48,10 +48,10 @@ from django.utils import timezone
 from claims import bitbadges, pause, rules
 from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
-from config import ratelimit
 from connections import pipedream
 from connections.models import ConnectedAccount
-from users.addresses import normalize_address, to_bitbadges_address
+from core import ratelimit
+from core.addresses import normalize_address, to_bitbadges_address
 
 logger = logging.getLogger(__name__)
 

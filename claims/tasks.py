@@ -22,7 +22,7 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
     that the request would be lost until the cron's complete_claims found it.
     """
     from claims import services
-    from config.middleware import connection_lost, connection_reset
+    from core.database import connection_lost, connection_reset
 
     try:
         completion = services.completion_process(completion_id, actor="worker")

@@ -19,22 +19,21 @@ retry covers the session and authentication middleware too. Errors raised in the
 those raised by another middleware (loading the session, saving it) are seen through
 Django's got_request_exception signal, which fires before the 500 is built.
 
-Tasks use `connection_lost()` and `connection_reset()` too (claims/tasks.py,
+`connection_lost()` and `connection_reset()` live in core/database.py; tasks use them too (claims/tasks.py,
 connections/tasks.py): a task whose connection dropped resets it and is queued again
 instead of taking the worker down with it.
 """
 
-import functools
 import html
 import logging
 import sys
 
 from django.core.signals import got_request_exception
-from django.db import DatabaseError, connections
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
 from config.observability import route_of
+from core.database import NO_RETRY, connection_lost, connection_reset
 
 logger = logging.getLogger("config.database")
 
@@ -52,76 +51,6 @@ JSON_PATHS = (
     "/claims/trigger-webhook/",
 )
 _MARK = "_database_connection_lost"
-_NO_RETRY = "_database_no_retry"
-
-
-def no_retry(view):
-    """For a GET view with side effects elsewhere (it mints a Connect token at Pipedream,
-    or records what Pipedream says): a lost connection answers 503, never runs it twice."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        setattr(request, _NO_RETRY, True)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-# What drivers say when the connection went away under them.
-CLOSED = ("closed database", "connection is closed", "connection already closed")
-
-
-def _usable(alias: str) -> bool:
-    connection = connections[alias]
-    if connection.connection is None:
-        # Nothing closes a connection in the middle of a request or a task but Django
-        # itself, after a rollback failed ("something went wrong with the connection").
-        return False
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return False
-    return True
-
-
-def _database_error(exc: BaseException) -> bool:
-    """Django's wrapped errors, or the driver's own (raised where Django does not wrap,
-    such as a cursor closed on a dead connection)."""
-    if isinstance(exc, DatabaseError):
-        return True
-    return any(
-        isinstance(exc, conn.Database.Error) for conn in connections.all(initialized_only=True)
-    )
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """Did `exc` come from a database connection that dropped (or cannot be reached)?"""
-    if not _database_error(exc):
-        return False
-    if type(exc).__name__ in ("OperationalError", "InterfaceError"):
-        return True
-    if any(words in str(exc).lower() for words in CLOSED):
-        # SQLite's connection closed under it; Django may have reconnected already, so
-        # the probe below would find nothing wrong.
-        return True
-    return not all(_usable(conn.alias) for conn in connections.all(initialized_only=True))
-
-
-def connection_reset() -> None:
-    """Close every connection of this thread that is broken, so the next query reconnects.
-
-    Inside an atomic block Django only marks the connection (it is closed when the block
-    ends), which is what it should be.
-    """
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is None:
-            continue
-        try:
-            connection.close()
-        except DatabaseError:
-            # Closing a dead socket may complain; drop the handle regardless.
-            connection.connection = None
 
 
 def _wants_json(request) -> bool:
@@ -178,7 +107,7 @@ class DatabaseConnectionMiddleware:
         if not getattr(request, _MARK, None):
             return response
         connection_reset()
-        if request.method in SAFE_METHODS and not getattr(request, _NO_RETRY, False):
+        if request.method in SAFE_METHODS and not getattr(request, NO_RETRY, False):
             logger.warning(
                 "Database connection lost during %s %s: retrying once on a new connection",
                 request.method,

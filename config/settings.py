@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "users",
     "connections",
     "claims",
+    "members",
 ]
 
 MIDDLEWARE = [

@@ -31,7 +31,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from config import http as http_support
+from core import http as http_support
 
 logger = logging.getLogger("connections.pipedream")
 

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config import ratelimit
 from connections import pipedream, references, signals
 from connections.models import App, ConnectedAccount, ConnectSession
+from core import ratelimit
 from users.selectors import member_email_state
 
 logger = logging.getLogger(__name__)

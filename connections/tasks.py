@@ -20,9 +20,9 @@ DATABASE_RETRIES = 5
 @task()
 def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -> str:
     """Process a stored webhook delivery; retry later while Pipedream is failing."""
-    from config.middleware import connection_lost, connection_reset
     from connections.models import WebhookEvent
     from connections.webhooks import webhook_process
+    from core.database import connection_lost, connection_reset
 
     try:
         event = webhook_process(event_id=event_id)

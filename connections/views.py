@@ -27,10 +27,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.middleware import no_retry
 from connections import pipedream, selectors, services
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
+from core.database import no_retry
 
 logger = logging.getLogger("connections.views")
 

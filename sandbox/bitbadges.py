@@ -38,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core.addresses import to_bitbadges_address
 from sandbox.models import (
     BitBadgesAttempt,
     BitBadgesClaim,
@@ -46,7 +47,6 @@ from sandbox.models import (
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
 )
-from users.addresses import to_bitbadges_address
 
 ADDRESS_ERROR = "Could not convert. Please make sure inputted address is well-formed"
 NO_DOC = "No doc found"

@@ -5,7 +5,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
-from users.addresses import MAX_ADDRESS_LENGTH, normalize_address, validate_address
+from core.addresses import MAX_ADDRESS_LENGTH, normalize_address, validate_address
 
 
 class User(AbstractUser):

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from claims import rules
 from connections import references
+from core import addresses
 from sandbox import faults
-from users import addresses
 
 FUZZ = settings(
     max_examples=60,

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from claims import services
 from claims.models import Claim, Completion, CompletionEvent
+from core.addresses import to_bitbadges_address
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import ALICE_ADDRESS, random_address, run_worker
 from tests.members import verify_email
-from users.addresses import to_bitbadges_address
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
-from users.addresses import eth_checksum, to_bitbadges_address
+from core.addresses import eth_checksum, to_bitbadges_address
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from users.addresses import (
+from core.addresses import (
     eth_checksum,
     normalize_address,
     parse_address,

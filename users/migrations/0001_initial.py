@@ -3,7 +3,7 @@
 import django.contrib.auth.models
 import django.contrib.auth.validators
 import django.utils.timezone
-import users.addresses
+import core.addresses
 import uuid
 from django.db import migrations, models
 
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
                 ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
                 ('external_id', models.UUIDField(default=uuid.uuid4, editable=False, help_text='The ID Pipedream knows this member by.', unique=True, verbose_name='external ID')),
-                ('address', models.CharField(blank=True, help_text='0x... (Ethereum) or bb1... (BitBadges). Claims are delivered here.', max_length=90, validators=[users.addresses.validate_address], verbose_name='BitBadges address')),
+                ('address', models.CharField(blank=True, help_text='0x... (Ethereum) or bb1... (BitBadges). Claims are delivered here.', max_length=90, validators=[core.addresses.validate_address], verbose_name='BitBadges address')),
                 ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
                 ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
             ],

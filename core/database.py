@@ -1,0 +1,84 @@
+"""Database connections that drop under a request or a task.
+
+`connection_lost(exc)` says whether an exception came from a connection that went away
+(a PostgreSQL restart, a proxy cutting an idle connection, a failover); `connection_reset()`
+closes the broken connections of this thread so the next query opens a fresh one. The
+request middleware (config/middleware.py) and the task workers (claims/tasks.py,
+connections/tasks.py) both use them. `no_retry` marks a view the middleware must not run
+twice.
+"""
+
+import functools
+
+from django.db import DatabaseError, connections
+
+NO_RETRY = "_database_no_retry"
+
+
+def no_retry(view):
+    """For a GET view with side effects elsewhere (it mints a Connect token at Pipedream,
+    or records what Pipedream says): a lost connection answers 503, never runs it twice."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        setattr(request, NO_RETRY, True)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# What drivers say when the connection went away under them.
+CLOSED = ("closed database", "connection is closed", "connection already closed")
+
+
+def _usable(alias: str) -> bool:
+    connection = connections[alias]
+    if connection.connection is None:
+        # Nothing closes a connection in the middle of a request or a task but Django
+        # itself, after a rollback failed ("something went wrong with the connection").
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return False
+    return True
+
+
+def _database_error(exc: BaseException) -> bool:
+    """Django's wrapped errors, or the driver's own (raised where Django does not wrap,
+    such as a cursor closed on a dead connection)."""
+    if isinstance(exc, DatabaseError):
+        return True
+    return any(
+        isinstance(exc, conn.Database.Error) for conn in connections.all(initialized_only=True)
+    )
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did `exc` come from a database connection that dropped (or cannot be reached)?"""
+    if not _database_error(exc):
+        return False
+    if type(exc).__name__ in ("OperationalError", "InterfaceError"):
+        return True
+    if any(words in str(exc).lower() for words in CLOSED):
+        # SQLite's connection closed under it; Django may have reconnected already, so
+        # the probe below would find nothing wrong.
+        return True
+    return not all(_usable(conn.alias) for conn in connections.all(initialized_only=True))
+
+
+def connection_reset() -> None:
+    """Close every connection of this thread that is broken, so the next query reconnects.
+
+    Inside an atomic block Django only marks the connection (it is closed when the block
+    ends), which is what it should be.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        try:
+            connection.close()
+        except DatabaseError:
+            # Closing a dead socket may complain; drop the handle regardless.
+            connection.connection = None
