@@ -63,7 +63,9 @@ def _leaf(test_id: str) -> str:
 def compare(before: dict[str, int], after: dict[str, int]) -> int:
     removed = {k: v for k, v in before.items() if k not in after}
     added = {k: v for k, v in after.items() if k not in before}
-    changed = {k: (before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]}
+    changed = {
+        k: (before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]
+    }
     pool = Counter((_leaf(k), v) for k, v in added.items())
     moved, lost = [], []
     for test_id, count in sorted(removed.items()):
