@@ -5,7 +5,8 @@ import json
 
 from django import forms
 
-from sandbox.faults import ENDPOINTS, SPEC_KEYS, FaultSpecError, clean_spec
+from sandbox.fault_specs import SPEC_KEYS, FaultSpecError, clean_spec
+from sandbox.faults import ENDPOINTS
 from sandbox.models import Fault
 
 

@@ -12,6 +12,8 @@ import time
 from django.db import models
 from django.utils import timezone
 
+from sandbox.fault_specs import describe as describe_spec
+
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -219,9 +221,7 @@ class Fault(models.Model):
         }
 
     def describe(self) -> str:
-        from sandbox.faults import describe
-
-        return describe(self.as_spec())
+        return describe_spec(self.as_spec())
 
 
 class WebhookDelivery(models.Model):

@@ -20,7 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import bitbadges, services, triggers, webhooks
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.faults import ENDPOINTS, FaultSpecError, clean_spec, describe
+from sandbox.fault_specs import FaultSpecError, clean_spec, describe
+from sandbox.faults import ENDPOINTS
 from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
 from sandbox.models import Account, ConnectToken, DeployedTrigger, Fault, WebhookDelivery
 
