@@ -19,8 +19,8 @@ urlpatterns = [
     ),
     path("email/", users_views.email, name="account_email"),
     path("", include("allauth.account.urls")),
-    # /profile/: the member's own settings, and deleting their account.
-    path("", include("users.urls")),
+    # /profile/: the member's own settings, and deleting their account (namespace "users").
+    path("", include("members.urls")),
     path("admin/", admin.site.urls),
     # /accounts/ and /connect/...: the member's connections.
     path("", include("connections.urls")),

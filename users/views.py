@@ -1,21 +1,10 @@
-"""Member views: around django-allauth's, and the member's own /profile/."""
+"""Member views around django-allauth's (the /profile/ page lives in members.views)."""
 
-from allauth.account.models import EmailAddress
 from allauth.account.views import ConfirmEmailView as BaseConfirmEmailView
 from allauth.account.views import EmailView as BaseEmailView
 from django.contrib import messages
-from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
-from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
-from claims import services as claims_services
-from claims.forms import AddressForm
-from connections import pipedream
-from users import services as user_services
-from users.forms import DeleteAccountForm
 
 
 class ConfirmEmailView(BaseConfirmEmailView):
@@ -51,69 +40,3 @@ class EmailView(BaseEmailView):
 
 
 email = EmailView.as_view()
-
-
-# --- /profile/: the member's own settings --------------------------------------------
-
-PROFILE_TEMPLATE = "users/profile.html"
-DELETE_TEMPLATE = "users/delete.html"
-
-
-def _profile_context(request, *, address_form=None) -> dict:
-    return {
-        "emailaddresses": list(
-            EmailAddress.objects.filter(user=request.user).order_by("-primary", "email")
-        ),
-        "address_form": address_form or AddressForm(instance=request.user),
-    }
-
-
-@require_GET
-@never_cache
-def profile(request):
-    """Email addresses, password, BitBadges address, and the way to delete the account."""
-    return render(request, PROFILE_TEMPLATE, _profile_context(request))
-
-
-@require_POST
-def profile_address(request):
-    """The BitBadges address, as on the claims page (same form, checks and messages)."""
-    before = request.user.address
-    form = AddressForm(request.POST, instance=request.user)
-    if not form.is_valid():
-        request.user.refresh_from_db(fields=["address"])  # the form changed it in memory
-        return render(
-            request, PROFILE_TEMPLATE, _profile_context(request, address_form=form), status=400
-        )
-    level, sentence = claims_services.address_save(member=request.user, form=form, before=before)
-    messages.add_message(request, getattr(messages, level.upper()), sentence)
-    return redirect("users:profile")
-
-
-@require_http_methods(["GET", "POST"])
-@never_cache
-def profile_delete(request):
-    """GET: what deleting means, and a form. POST with the username typed: delete."""
-    if request.method == "GET":
-        return render(request, DELETE_TEMPLATE, {"form": DeleteAccountForm(member=request.user)})
-    form = DeleteAccountForm(request.POST, member=request.user)
-    if not form.is_valid():
-        return render(request, DELETE_TEMPLATE, {"form": form}, status=400)
-    try:
-        user_services.member_delete(member=request.user)
-    except user_services.MemberDeleteFailed as exc:
-        retry = isinstance(exc.cause, pipedream.RateLimited | pipedream.Unavailable)
-        return render(
-            request,
-            DELETE_TEMPLATE,
-            {"form": form, "failure": str(exc)},
-            status=503 if retry else 502,
-        )
-    logout(request)
-    # After logout: the new, anonymous session carries the message to the next page.
-    messages.success(
-        request,
-        "Your account is deleted: your connected accounts, email addresses and settings "
-        "are gone. Thank you for having been here.",
-    )
-    return redirect("home")

@@ -363,7 +363,7 @@ def test_deletion_anonymises_the_ledger_and_leaves_bob_alone(
     alice_pk = alice.pk
     pd.add(responses.DELETE, users_url(alice), status=204)
 
-    with caplog.at_level(logging.INFO, logger="users"):
+    with caplog.at_level(logging.INFO, logger="members"):
         response = alice_client.post(DELETE, {"confirm": " Alice "})
     assert response.status_code == 302 and response["Location"] == "/"
     assert [c.request.method for c in pd.calls if "/users/" in c.request.url] == ["DELETE"]

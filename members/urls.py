@@ -2,8 +2,11 @@
 
 from django.urls import path
 
-from users import views
+from members import views
 
+# The namespace stays "users": these pages were named users:profile before the members
+# app existed; templates (base.html, templates/users/), redirects and the access log's
+# view names (config.observability) use that name.
 app_name = "users"
 
 urlpatterns = [

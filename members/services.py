@@ -1,4 +1,4 @@
-"""Changes to a member as a whole: deleting their account, upstream first, then here."""
+"""A member across the apps: deleting their account, at Pipedream first, then in every app."""
 
 import logging
 
