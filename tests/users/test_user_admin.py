@@ -1,9 +1,18 @@
-"""The members admin: accounts and completions inline, counts, search by address."""
+"""The members admin: accounts and completions inline, counts, search by address.
+
+users.admin is the User admin users knows; members.admin re-registers it with what the
+other apps add (the inlines and counts).
+"""
 
 import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
 
 from claims.models import Claim, Completion
 from connections.models import App, ConnectedAccount
+from members.admin import CompletionInline, ConnectedAccountInline, MemberAdmin
+from users.admin import UserAdmin
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +69,32 @@ def test_the_member_page_shows_accounts_and_completions_read_only(admin_client, 
     assert "octo" in response.text and "apn_1" in response.text
     assert "Starter" in response.text and "Completed." in response.text
     assert 'name="connected_accounts-0-name"' not in response.text  # not editable
+
+
+def test_the_user_admin_is_the_members_one_built_on_users_own():
+    registered = admin.site._registry[User]
+    assert type(registered) is MemberAdmin and isinstance(registered, UserAdmin)
+    assert registered.inlines == [ConnectedAccountInline, CompletionInline]
+    # users' own admin names no other app.
+    assert "accounts" not in UserAdmin.list_display and not UserAdmin.inlines
+
+
+def test_staff_with_only_view_permissions_sees_the_member_with_inlines(
+    client, alice, django_user_model
+):
+    viewer = django_user_model.objects.create_user(username="viewer", password="x", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(viewer)
+
+    listing = client.get("/admin/users/user/")
+    assert listing.status_code == 200
+    row = next(line for line in listing.text.split("<tr") if ">alice<" in line)
+    assert '<td class="field-accounts">1</td>' in row
+    assert '<td class="field-completed">1</td>' in row
+
+    response = client.get(f"/admin/users/user/{alice.pk}/change/")
+    assert response.status_code == 200
+    assert "octo" in response.text and "apn_1" in response.text
+    assert "Starter" in response.text and "Completed." in response.text
+    assert 'name="connected_accounts-0-name"' not in response.text
+    assert 'name="_save"' not in response.text  # view only
