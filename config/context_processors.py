@@ -3,13 +3,13 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from users.selectors import member_email_state
+
 
 def site(request):
     context = {"sandbox_mode": settings.SANDBOX, "signup_open": settings.SIGNUP_OPEN}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from users.selectors import member_email_state
-
         # Lazy: read only by the pages that show the banner.
         context["email_state"] = SimpleLazyObject(lambda: member_email_state(member=user))
     return context
