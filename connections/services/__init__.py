@@ -1,0 +1,74 @@
+"""Writes for Pipedream Connect: everything that changes what the site knows.
+
+This package is the app's public face: views, admin, commands, tasks and other apps use
+`from connections import services` (or `from connections.services import <name>`), and
+every public name is re-exported here from the module of its subject:
+
+- errors: ConnectError and the errors a member can act on (UpstreamError, ...);
+- apps: the apps catalogue (app_upsert_from_pipedream, ...);
+- sessions: Connect sessions and their tokens (connect_session_start, ...);
+- accounts: members' connected accounts (account_record, accounts_sync, ...);
+- links: emailed links (emailed_link_make, emailed_link_open).
+
+The modules import each other by their full names, never this package. The code calls the names in their own modules, so a
+test that patches one patches it there (connections.services.accounts.<name>), not here.
+"""
+
+from connections.services.accounts import (
+    SyncResult,
+    account_disconnect,
+    account_record,
+    accounts_sync,
+)
+from connections.services.apps import app_fields_from_pipedream, app_upsert_from_pipedream
+from connections.services.errors import (
+    AccountNotFound,
+    AppNotAvailable,
+    ConnectError,
+    EmailNotVerified,
+    ForeignAccount,
+    LinkExpired,
+    LinkInvalid,
+    TooManyAttempts,
+    UpstreamError,
+)
+from connections.services.links import EMAILED_LINK_MAX, emailed_link_make, emailed_link_open
+from connections.services.sessions import (
+    connect_link_for,
+    connect_session_fail,
+    connect_session_for_reference,
+    connect_session_start,
+    connect_sessions_expire,
+    iframe_url_for,
+    session_reference,
+    token_digest,
+)
+
+__all__ = [
+    "EMAILED_LINK_MAX",
+    "AccountNotFound",
+    "AppNotAvailable",
+    "ConnectError",
+    "EmailNotVerified",
+    "ForeignAccount",
+    "LinkExpired",
+    "LinkInvalid",
+    "SyncResult",
+    "TooManyAttempts",
+    "UpstreamError",
+    "account_disconnect",
+    "account_record",
+    "accounts_sync",
+    "app_fields_from_pipedream",
+    "app_upsert_from_pipedream",
+    "connect_link_for",
+    "connect_session_fail",
+    "connect_session_for_reference",
+    "connect_session_start",
+    "connect_sessions_expire",
+    "emailed_link_make",
+    "emailed_link_open",
+    "iframe_url_for",
+    "session_reference",
+    "token_digest",
+]

@@ -1,0 +1,286 @@
+"""Members' connected accounts: recorded as Pipedream describes them, kept in line with
+Pipedream by a sync, disconnected at Pipedream first. Sends the signals in
+connections.signals on commit."""
+
+import datetime
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connections import pipedream, signals
+from connections.models import App, ConnectedAccount, ConnectSession
+from connections.services.apps import app_upsert_from_pipedream, upstream_text
+from connections.services.errors import AccountNotFound, ForeignAccount, upstream_failed
+
+logger = logging.getLogger(__name__)
+
+
+def _parse_time(value) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _account_fields(data: dict, now: datetime.datetime) -> dict:
+    """Our ConnectedAccount fields from a Pipedream Account object (docs §3)."""
+    return {
+        "name": upstream_text(data.get("name"), 255),
+        # `healthy` is documented as a bool; a missing one is not a reason to alarm.
+        "healthy": data.get("healthy") is not False,
+        "dead": bool(data.get("dead")),
+        "error": upstream_text(data.get("error")),
+        "upstream_created_at": _parse_time(data.get("created_at")),
+        "upstream_updated_at": _parse_time(data.get("updated_at")),
+        "last_synced_at": now,
+    }
+
+
+def _health_of(fields: dict) -> str:
+    if fields["dead"]:
+        return ConnectedAccount.Health.DEAD
+    return (
+        ConnectedAccount.Health.HEALTHY if fields["healthy"] else ConnectedAccount.Health.UNHEALTHY
+    )
+
+
+def _send_on_commit(signal, **kwargs) -> None:
+    transaction.on_commit(functools.partial(signal.send, sender=ConnectedAccount, **kwargs))
+
+
+def _app_for_account(data: dict) -> App:
+    app_data = data.get("app")
+    if not isinstance(app_data, dict) or not app_data.get("name_slug"):
+        raise pipedream.InvalidResponse(
+            "the account has no app with a name_slug", operation="read an account"
+        )
+    try:
+        return App.objects.get(slug=app_data["name_slug"])
+    except App.DoesNotExist:
+        # An app the admin never enabled: recorded, but not offered to members.
+        return app_upsert_from_pipedream(data=app_data)[0]
+
+
+def _account_upsert(*, member, data: dict, now) -> tuple[ConnectedAccount, bool, str | None]:
+    """Create or refresh the member's account from Pipedream's data, inside a transaction.
+
+    Returns (account, created, previous health when it changed). Sends
+    account_health_changed on commit. ForeignAccount when another member holds the id.
+    """
+    fields = _account_fields(data, now)
+    app = _app_for_account(data)
+    account = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"]).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = ConnectedAccount.objects.create(
+                    member=member, app=app, pipedream_id=data["id"], **fields
+                )
+            return account, True, None
+        except IntegrityError:
+            # Recorded at this very moment by another request (the webhook and the
+            # browser race): take that row.
+            account = ConnectedAccount.objects.select_for_update().get(pipedream_id=data["id"])
+    if account.member_id != member.pk:
+        logger.warning(
+            "Account %s belongs to member %s, not %s: refused",
+            data["id"],
+            account.member_id,
+            member.pk,
+        )
+        raise ForeignAccount()
+    previous = account.health
+    for name, value in {**fields, "app_id": app.pk}.items():
+        setattr(account, name, value)
+    account.save()
+    current = account.health
+    if current != previous:
+        _send_on_commit(
+            signals.account_health_changed,
+            account=account,
+            member=member,
+            previous=str(previous),
+            current=str(current),
+        )
+        return account, False, previous
+    return account, False, None
+
+
+def account_record(
+    *, member, pipedream_id: str, session: ConnectSession | None = None
+) -> ConnectedAccount:
+    """Record an account the member says they connected, as Pipedream describes it.
+
+    The id comes from the browser or a webhook, so it is only a hint: the account is
+    fetched with the server's credentials and must belong to this member's external
+    user. Recording the same account again changes nothing but its fields.
+    """
+    if session is not None and session.member_id != member.pk:
+        raise ValueError("The session belongs to another member")
+    try:
+        data = pipedream.get_client().get_account(pipedream_id)
+    except pipedream.NotFound:
+        raise AccountNotFound() from None
+    except pipedream.PipedreamError as exc:
+        raise upstream_failed(exc, f"get account {pipedream_id}") from exc
+    if data.get("external_id") != str(member.external_id):
+        logger.warning(
+            "Account %s is not member %s's external user: refused", pipedream_id, member.pk
+        )
+        raise ForeignAccount()
+    data = {**data, "id": pipedream_id}
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            account, created, _ = _account_upsert(member=member, data=data, now=now)
+        except pipedream.InvalidResponse as exc:
+            raise upstream_failed(exc, f"read account {pipedream_id}") from exc
+        newly_connected = created
+        if session is not None:
+            session = ConnectSession.objects.select_for_update().get(pk=session.pk)
+            if (
+                session.status != ConnectSession.Status.CONNECTED
+                or session.account_id != account.pk
+            ):
+                newly_connected = True
+                session.status = ConnectSession.Status.CONNECTED
+                session.account = account
+                session.error = ""
+                session.completed_at = now
+                session.save(update_fields=["status", "account", "error", "completed_at"])
+        if newly_connected:
+            _send_on_commit(
+                signals.account_connected,
+                account=account,
+                member=member,
+                created=created,
+                session=session,
+            )
+    logger.info(
+        "Account %s %s for member %s",
+        pipedream_id,
+        "recorded" if created else "refreshed",
+        member.pk,
+    )
+    return account
+
+
+@dataclass
+class SyncResult:
+    """What a sync found, as lists of Pipedream account ids."""
+
+    created: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    health_changed: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.created)} new, {len(self.updated)} updated, "
+            f"{len(self.removed)} removed, {len(self.health_changed)} changed health"
+        )
+
+
+_COMPARED = ("name", "healthy", "dead", "error", "upstream_updated_at")
+
+
+def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
+    """Make the member's accounts match Pipedream's: every page, upsert, remove the gone.
+
+    `dry_run` computes the same result without writing or signalling anything.
+    """
+    external_id = str(member.external_id)
+    try:
+        upstream = [
+            data
+            for data in pipedream.get_client().iter_accounts(external_user_id=external_id)
+            if isinstance(data, dict) and data.get("id")
+        ]
+    except pipedream.PipedreamError as exc:
+        raise upstream_failed(exc, f"list member {member.pk}'s accounts") from exc
+    result = SyncResult()
+    now = timezone.now()
+    local = {
+        a.pipedream_id: a
+        for a in ConnectedAccount.objects.filter(member=member).select_related("app")
+    }
+    others = set(
+        ConnectedAccount.objects.filter(pipedream_id__in=[d["id"] for d in upstream])
+        .exclude(member=member)
+        .values_list("pipedream_id", flat=True)
+    )
+    wanted = []
+    for data in upstream:
+        pid = data["id"]
+        if data.get("external_id") not in (None, external_id) or pid in others:
+            result.skipped.append(pid)  # never someone else's account
+            continue
+        wanted.append(data)
+        account = local.get(pid)
+        if account is None:
+            result.created.append(pid)
+            continue
+        fields = _account_fields(data, now)
+        if any(getattr(account, name) != fields[name] for name in _COMPARED):
+            result.updated.append(pid)
+        if account.health != _health_of(fields):
+            result.health_changed.append(pid)
+    seen = {data["id"] for data in wanted} | set(result.skipped)
+    result.removed = [pid for pid in local if pid not in seen]
+    if dry_run:
+        return result
+    with transaction.atomic():
+        for data in wanted:
+            try:
+                account, created, _ = _account_upsert(member=member, data=data, now=now)
+            except (ForeignAccount, pipedream.InvalidResponse):
+                continue
+            if created:
+                _send_on_commit(
+                    signals.account_connected,
+                    account=account,
+                    member=member,
+                    created=True,
+                    session=None,
+                )
+        for pid in result.removed:
+            account = local[pid]
+            account.delete()
+            _send_on_commit(
+                signals.account_disconnected,
+                member=member,
+                app_slug=account.app.slug,
+                pipedream_id=pid,
+            )
+    if result.created or result.removed or result.health_changed:
+        logger.info("Synced member %s's accounts: %s", member.pk, result)
+    return result
+
+
+def account_disconnect(*, member, account: ConnectedAccount) -> None:
+    """Delete the account at Pipedream, then here; the row stays if Pipedream fails."""
+    if account.member_id != member.pk:
+        raise ConnectedAccount.DoesNotExist("That account is not this member's")
+    try:
+        pipedream.get_client().delete_account(account.pipedream_id)
+    except pipedream.NotFound:
+        pass  # already gone upstream: deleting here is all that is left
+    except pipedream.PipedreamError as exc:
+        raise upstream_failed(exc, f"delete account {account.pipedream_id}") from exc
+    app_slug, pipedream_id = account.app.slug, account.pipedream_id
+    with transaction.atomic():
+        ConnectedAccount.objects.filter(pk=account.pk).delete()
+        _send_on_commit(
+            signals.account_disconnected,
+            member=member,
+            app_slug=app_slug,
+            pipedream_id=pipedream_id,
+        )
+    logger.info("Account %s of member %s disconnected", pipedream_id, member.pk)

@@ -1,0 +1,109 @@
+"""Errors a member can act on: every failure of a connections service is a ConnectError,
+and `str(exc)` is a sentence for the member."""
+
+import logging
+import math
+
+from connections import pipedream
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectError(Exception):
+    """Connecting or changing an account failed; `str(exc)` is a sentence for the member."""
+
+
+class AppNotAvailable(ConnectError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or "This app is not available to connect on this site.")
+
+
+class TooManyAttempts(ConnectError):
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            "You have started too many connections in a short time. "
+            f"Try again in {self.retry_after} seconds."
+        )
+
+
+class ForeignAccount(ConnectError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "That account was connected by someone else, so it cannot be added to yours."
+        )
+
+
+class AccountNotFound(ConnectError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "Pipedream has no such account. It may have been removed; try connecting again."
+        )
+
+
+class UpstreamError(ConnectError):
+    """Pipedream failed; `cause` is the PipedreamError (for logs and admins, not members)."""
+
+    def __init__(self, cause: pipedream.PipedreamError) -> None:
+        self.cause = cause
+        super().__init__(self._sentence(cause))
+
+    @staticmethod
+    def _sentence(cause: pipedream.PipedreamError) -> str:
+        if isinstance(cause, pipedream.RateLimited):
+            wait = f"{math.ceil(cause.retry_after)} seconds" if cause.retry_after else "a minute"
+            return f"Pipedream is busy right now. Nothing was changed; try again in {wait}."
+        if isinstance(cause, pipedream.Unauthorized | pipedream.NotConfigured):
+            return (
+                "This site could not sign in to Pipedream. Nothing was changed; "
+                "please tell the site's administrators."
+            )
+        if isinstance(cause, pipedream.Unavailable | pipedream.InvalidResponse):
+            return (
+                "Pipedream is not answering right now. Nothing was changed; try again in a minute."
+            )
+        return (
+            "Pipedream refused the request. Nothing was changed; try again, and tell the "
+            "site's administrators if it keeps happening."
+        )
+
+
+class EmailNotVerified(ConnectError):
+    """The member has no verified email address: no Connect token until they confirm one."""
+
+    def __init__(self, *, pending_email: str = "") -> None:
+        self.pending_email = pending_email
+        if pending_email:
+            message = (
+                "Confirm your email address first: we sent a link to "
+                f"{pending_email}. Open it, then connect your account."
+            )
+        else:
+            message = (
+                "Add an email address and confirm it first (on your email page), "
+                "then connect your account."
+            )
+        super().__init__(message)
+
+
+class LinkExpired(ConnectError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "This link has expired. Ask for a new one, or connect from your account page."
+        )
+
+
+class LinkInvalid(ConnectError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "This link is not valid. Check that you copied all of it, or ask for a new one."
+        )
+
+
+def upstream_failed(exc: pipedream.PipedreamError, doing: str) -> UpstreamError:
+    """Log that Pipedream failed while `doing` something; the UpstreamError to raise."""
+    logger.warning("Pipedream failed while trying to %s: %s", doing, exc)
+    return UpstreamError(exc)

@@ -1,0 +1,164 @@
+"""Connect sessions and their tokens: minted for a member and an app, found again by
+their signed reference, then failed or expired (connected is the accounts' business)."""
+
+import hashlib
+import logging
+import uuid
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connections import pipedream, references
+from connections.models import App, ConnectedAccount, ConnectSession
+from connections.services.errors import (
+    AppNotAvailable,
+    EmailNotVerified,
+    TooManyAttempts,
+    upstream_failed,
+)
+from core import ratelimit
+from users.selectors import member_email_state
+
+logger = logging.getLogger(__name__)
+
+
+def token_digest(token: str) -> str:
+    """What we keep of a Connect token: enough to recognise it, useless to replay."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _public_origin() -> str:
+    parts = urlsplit(settings.PUBLIC_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _rate_limit() -> tuple[int, int]:
+    limit, window = getattr(settings, "CONNECT_TOKEN_RATE_LIMIT", (10, 60))
+    return int(limit), int(window)
+
+
+def _rate_limit_hit(member) -> None:
+    """Count one mint for `member`; TooManyAttempts past the limit (a fixed window)."""
+    limit, window = _rate_limit()
+    retry_after = ratelimit.hit("connect-token", member.pk, limit=limit, window=window)
+    if retry_after is not None:
+        raise TooManyAttempts(retry_after=retry_after)
+
+
+def session_reference(session: ConnectSession) -> str:
+    return references.session_reference_make(session.public_id)
+
+
+def connect_session_for_reference(reference: str) -> ConnectSession | None:
+    """The session a signed reference names; None when bad, expired or tampered."""
+    public_id = references.session_reference_read(reference)
+    if public_id is None:
+        return None
+    return (
+        ConnectSession.objects.select_related("member", "app", "account")
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def connect_session_start(
+    *, member, app: App, mode: str, reconnect_account: ConnectedAccount | None = None
+) -> tuple[ConnectSession, pipedream.ConnectToken]:
+    """Mint a Connect token for `member` and `app`; record the session once it exists.
+
+    Nothing is written when Pipedream fails. The token goes back to the caller (the
+    member's browser needs it) but only its digest is stored. A member without a
+    verified email address gets EmailNotVerified (every way of connecting comes here).
+    """
+    if mode not in ConnectSession.Mode.values:
+        raise ValueError(f"Unknown connect mode {mode!r}")
+    if not app.enabled:
+        raise AppNotAvailable()
+    if reconnect_account is not None and (
+        reconnect_account.member_id != member.pk or reconnect_account.app_id != app.pk
+    ):
+        raise AppNotAvailable("That account cannot be reconnected from here.")
+    email = member_email_state(member=member)
+    if not email.verified:
+        raise EmailNotVerified(pending_email=email.pending)
+    _rate_limit_hit(member)
+    public_id = uuid.uuid4()
+    query = {"s": references.session_reference_make(public_id)}
+    base = settings.PUBLIC_URL
+    try:
+        token = pipedream.get_client().create_connect_token(
+            external_user_id=str(member.external_id),
+            allowed_origins=[_public_origin()],
+            success_redirect_uri=f"{base}/connect/done/?{urlencode({**query, 'result': 'success'})}",
+            error_redirect_uri=f"{base}/connect/done/?{urlencode({**query, 'result': 'error'})}",
+            webhook_uri=f"{base}/connect/webhook/?{urlencode(query)}",
+        )
+    except pipedream.PipedreamError as exc:
+        raise upstream_failed(exc, f"create a Connect token for {app.slug}") from exc
+    # One INSERT, atomic by itself (no BEGIN and COMMIT round trips around it).
+    session = ConnectSession.objects.create(
+        public_id=public_id,
+        member=member,
+        app=app,
+        mode=mode,
+        token_digest=token_digest(token.token),
+        reconnect_account=reconnect_account,
+        expires_at=token.expires_at,
+    )
+    logger.info("Connect session %s started (%s, %s)", public_id, app.slug, mode)
+    return session, token
+
+
+def connect_link_for(
+    *,
+    token: pipedream.ConnectToken,
+    app: App,
+    reconnect_account: ConnectedAccount | None = None,
+) -> str:
+    """Pipedream's hosted Connect Link page for this token and app."""
+    return pipedream.connect_link_url(
+        token.connect_link_url,
+        app=app.slug,
+        oauth_app_id=app.oauth_app_id or None,
+        account_id=reconnect_account.pipedream_id if reconnect_account else None,
+    )
+
+
+def iframe_url_for(
+    *,
+    token: pipedream.ConnectToken,
+    app: App,
+    reconnect_account: ConnectedAccount | None = None,
+) -> str:
+    """The page the browser SDK would frame (no connectLink: the answer is a postMessage)."""
+    query = {"token": token.token, "app": app.slug}
+    if app.oauth_app_id:
+        query["oauthAppId"] = app.oauth_app_id
+    if reconnect_account is not None:
+        query["accountId"] = reconnect_account.pipedream_id
+    return f"{settings.PIPEDREAM_CONNECT_URL}/_static/connect.html?{urlencode(query)}"
+
+
+def connect_session_fail(*, session: ConnectSession, error: str) -> None:
+    """Mark an issued session failed with Pipedream's reason (a settled one stays)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = ConnectSession.objects.filter(
+            pk=session.pk, status=ConnectSession.Status.ISSUED
+        ).update(status=ConnectSession.Status.FAILED, error=error[:2000], completed_at=now)
+    if changed:
+        session.status, session.error, session.completed_at = (
+            ConnectSession.Status.FAILED,
+            error[:2000],
+            now,
+        )
+
+
+def connect_sessions_expire() -> int:
+    """Mark issued sessions whose Connect token has expired; returns how many."""
+    with transaction.atomic():
+        return ConnectSession.objects.filter(
+            status=ConnectSession.Status.ISSUED, expires_at__lte=timezone.now()
+        ).update(status=ConnectSession.Status.EXPIRED)
