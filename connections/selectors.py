@@ -1,6 +1,8 @@
-"""Reads for Pipedream Connect, always scoped to one member."""
+"""Reads for Pipedream Connect: a member's accounts and the apps offered to them, and
+the members a health poll visits."""
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Min, QuerySet
 
 from connections.models import App, ConnectedAccount
 
@@ -18,3 +20,15 @@ def account_for_member(*, member, account_id: int) -> ConnectedAccount:
 def apps_available(*, member) -> QuerySet[App]:
     """The apps members may connect, in the admin's order."""
     return App.objects.enabled().order_by("order", "name")
+
+
+def members_to_poll(limit: int | None = None):
+    """Members with accounts, the least recently synced first."""
+    members = (
+        get_user_model()
+        .objects.filter(connected_accounts__isnull=False)
+        .annotate(synced=Min("connected_accounts__last_synced_at"))
+        .order_by("synced", "pk")
+        .distinct()
+    )
+    return members[:limit] if limit else members

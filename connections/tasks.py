@@ -3,9 +3,10 @@
 import datetime
 import logging
 
-from django.db.models import Min
 from django.tasks import task
 from django.utils import timezone
+
+from connections.selectors import members_to_poll
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +45,6 @@ def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -
         webhook_process_task.using(run_after=run_after).enqueue(event_id, attempt + 1)
         logger.info("Webhook %s: attempt %s failed, retrying in %s s", event_id, attempt, delay)
     return str(event.outcome)
-
-
-def members_to_poll(limit: int | None = None):
-    """Members with accounts, the least recently synced first."""
-    from django.contrib.auth import get_user_model
-
-    members = (
-        get_user_model()
-        .objects.filter(connected_accounts__isnull=False)
-        .annotate(synced=Min("connected_accounts__last_synced_at"))
-        .order_by("synced", "pk")
-        .distinct()
-    )
-    return members[:limit] if limit else members
 
 
 @task()

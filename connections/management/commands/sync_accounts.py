@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections import services
 from connections.management.commands._members import member_lookup
-from connections.tasks import members_to_poll
+from connections.selectors import members_to_poll
 from connections.webhooks import webhooks_recover
 
 
