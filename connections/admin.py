@@ -9,7 +9,6 @@ from django.utils.html import format_html
 
 from connections import pipedream, services
 from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
-from connections.webhooks import webhook_process
 
 
 @admin.register(App)
@@ -221,7 +220,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     @admin.action(description="Replay (process again, show the outcome)", permissions=["view"])
     def replay(self, request, queryset):
         for event in queryset:
-            replayed = webhook_process(event_id=event.pk, replay=True)
+            replayed = services.webhook_process(event_id=event.pk, replay=True)
             level = (
                 messages.ERROR if replayed.outcome == WebhookEvent.Outcome.ERROR else messages.INFO
             )

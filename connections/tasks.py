@@ -1,4 +1,8 @@
-"""Background work for Pipedream Connect: webhook processing and account health polls."""
+"""Background work for Pipedream Connect: webhook processing and account health polls.
+
+Tasks only call services (connections.services); the webhook view enqueues
+webhook_process_task, and cron or the admin enqueue accounts_health_poll.
+"""
 
 import datetime
 import logging
@@ -6,7 +10,10 @@ import logging
 from django.tasks import task
 from django.utils import timezone
 
+from connections import services
+from connections.models import WebhookEvent
 from connections.selectors import members_to_poll
+from core.database import connection_lost, connection_reset
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +28,8 @@ DATABASE_RETRIES = 5
 @task()
 def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -> str:
     """Process a stored webhook delivery; retry later while Pipedream is failing."""
-    from connections.models import WebhookEvent
-    from connections.webhooks import webhook_process
-    from core.database import connection_lost, connection_reset
-
     try:
-        event = webhook_process(event_id=event_id)
+        event = services.webhook_process(event_id=event_id)
     except Exception as exc:
         if not connection_lost(exc):
             raise
@@ -51,9 +54,6 @@ def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -
 def accounts_health_poll(limit: int | None = None) -> dict:
     """Sync the accounts of every member who has some (or the `limit` stalest), and
     process connection webhooks whose task was lost (as `sync_accounts --all` does)."""
-    from connections import services
-    from connections.webhooks import webhooks_recover
-
     totals = {"members": 0, "failed": 0, "created": 0, "removed": 0, "health_changed": 0}
     totals["sessions_expired"] = services.connect_sessions_expire()
     for member in members_to_poll(limit):
@@ -67,5 +67,5 @@ def accounts_health_poll(limit: int | None = None) -> dict:
         totals["created"] += len(result.created)
         totals["removed"] += len(result.removed)
         totals["health_changed"] += len(result.health_changed)
-    totals["webhooks_recovered"] = webhooks_recover()[0]
+    totals["webhooks_recovered"] = services.webhooks_recover()[0]
     return totals

@@ -8,9 +8,11 @@ every public name is re-exported here from the module of its subject:
 - apps: the apps catalogue (app_upsert_from_pipedream, ...);
 - sessions: Connect sessions and their tokens (connect_session_start, ...);
 - accounts: members' connected accounts (account_record, accounts_sync, ...);
-- links: emailed links (emailed_link_make, emailed_link_open).
+- links: emailed links (emailed_link_make, emailed_link_open);
+- webhooks: processing stored connection webhooks (webhook_process, webhooks_recover).
 
-The modules import each other by their full names, never this package. The code calls the names in their own modules, so a
+The modules import each other by their full names, never this package, and none
+imports the tasks or the views. The code calls the names in their own modules, so a
 test that patches one patches it there (connections.services.accounts.<name>), not here.
 """
 
@@ -43,9 +45,16 @@ from connections.services.sessions import (
     session_reference,
     token_digest,
 )
+from connections.services.webhooks import (
+    STALE_AFTER,
+    token_matches,
+    webhook_process,
+    webhooks_recover,
+)
 
 __all__ = [
     "EMAILED_LINK_MAX",
+    "STALE_AFTER",
     "AccountNotFound",
     "AppNotAvailable",
     "ConnectError",
@@ -71,4 +80,7 @@ __all__ = [
     "iframe_url_for",
     "session_reference",
     "token_digest",
+    "token_matches",
+    "webhook_process",
+    "webhooks_recover",
 ]

@@ -199,7 +199,7 @@ def test_upstream_failure_is_an_error_retried_later(pd, deliver, member, session
 def test_replay_changes_nothing(pd, deliver, member, session):  # noqa: F811
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
     _, event = deliver(success_payload(member))
-    replayed = webhooks.webhook_process(event_id=event.pk, replay=True)
+    replayed = services.webhook_process(event_id=event.pk, replay=True)
     assert replayed.outcome == "duplicate"
     event.refresh_from_db()
     assert event.outcome == "connected"

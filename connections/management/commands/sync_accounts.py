@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 from connections import services
 from connections.management.commands._members import member_lookup
 from connections.selectors import members_to_poll
-from connections.webhooks import webhooks_recover
 
 
 class Command(BaseCommand):
@@ -67,7 +66,7 @@ class Command(BaseCommand):
             expired = services.connect_sessions_expire()
             if expired:
                 self.stdout.write(f"{expired} unused connect session(s) marked expired.")
-            processed, settled = webhooks_recover()
+            processed, settled = services.webhooks_recover()
             if processed:
                 self.stdout.write(
                     f"{processed} connection webhook(s) left unprocessed by a lost task: "

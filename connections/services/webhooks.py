@@ -1,0 +1,156 @@
+"""Processing Pipedream's connection webhooks, once the view has stored them.
+
+The view (connections/webhooks.py) checks and stores a delivery and enqueues its task;
+the task (connections/tasks.py) calls webhook_process here; the health poll and
+`sync_accounts --all` call webhooks_recover for deliveries whose task was lost.
+Connection webhooks are not signed (docs §6): a delivery is only a hint, so the account
+it names is fetched again from Pipedream with the server's credentials.
+"""
+
+import datetime
+import json
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from connections.models import ConnectSession, WebhookEvent
+from connections.services.accounts import account_record
+from connections.services.errors import ConnectError, UpstreamError
+from connections.services.sessions import connect_session_fail, token_digest
+
+logger = logging.getLogger(__name__)
+
+# A delivery accepted this long ago and still pending lost its task (a worker killed
+# mid-run leaves the task "running" for good): the cron's sync processes it.
+STALE_AFTER = datetime.timedelta(minutes=10)
+SUCCESS = "CONNECTION_SUCCESS"
+ERROR = "CONNECTION_ERROR"
+EVENTS = (SUCCESS, ERROR)
+
+
+def delivery_json(raw: bytes):
+    """The JSON in `raw`, or None: also for nesting too deep to parse (RecursionError)
+    and for strings no database can store (lone surrogates such as "\\ud800")."""
+    try:
+        payload = json.loads(raw)
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return None
+    return payload
+
+
+def token_matches(payload: dict, session: ConnectSession) -> bool:
+    token = payload.get("connect_token")
+    return isinstance(token, str) and token_digest(token) == session.token_digest
+
+
+def webhook_process(*, event_id: int, replay: bool = False) -> WebhookEvent:
+    """Act on a stored delivery; returns the event with its outcome.
+
+    A settled delivery is left as it is, unless `replay`: then processing runs again
+    and the returned event carries the replay's outcome, while the stored row keeps
+    its first settled outcome (a replay changes nothing).
+    """
+    event = WebhookEvent.objects.select_related("session__member", "session__app").get(pk=event_id)
+    settled = event.outcome not in (WebhookEvent.Outcome.PENDING, WebhookEvent.Outcome.ERROR)
+    if settled and not replay:
+        return event
+    outcome, detail = _process(event)
+    if not settled:
+        with transaction.atomic():
+            acted = [WebhookEvent.Outcome.CONNECTED, WebhookEvent.Outcome.FAILED]
+            if event.session_id is not None and outcome in acted:
+                # Two workers may process a delivery and its replay at once, each before
+                # the other has settled: the session's row lock orders them, and the
+                # later one records what it is, a duplicate (its work changed nothing).
+                ConnectSession.objects.select_for_update().filter(pk=event.session_id).first()
+                done = (
+                    WebhookEvent.objects.filter(body_digest=event.body_digest, outcome__in=acted)
+                    .exclude(pk=event.pk)
+                    .first()
+                )
+                if done is not None:
+                    outcome = WebhookEvent.Outcome.DUPLICATE
+                    detail = f"Same body as delivery {done.pk}: nothing changed."
+            event.processed_at = timezone.now()
+            WebhookEvent.objects.filter(pk=event.pk).exclude(
+                outcome__in=[
+                    WebhookEvent.Outcome.CONNECTED,
+                    WebhookEvent.Outcome.FAILED,
+                    WebhookEvent.Outcome.DUPLICATE,
+                    WebhookEvent.Outcome.REFUSED,
+                ]
+            ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+    event.outcome, event.detail = outcome, detail
+    return event
+
+
+def _process(event: WebhookEvent) -> tuple[str, str]:
+    Outcome = WebhookEvent.Outcome
+    session = event.session
+    if session is None:
+        return Outcome.REFUSED, "No verified session: nothing to act on."
+    payload = delivery_json(event.body.encode())
+    if not isinstance(payload, dict) or not token_matches(payload, session):
+        return Outcome.REFUSED, "The body is not a delivery for this session."
+    done = (
+        WebhookEvent.objects.filter(
+            body_digest=event.body_digest,
+            outcome__in=[Outcome.CONNECTED, Outcome.FAILED],
+        )
+        .exclude(pk=event.pk)
+        .first()
+    )
+    if done is not None:
+        return Outcome.DUPLICATE, f"Same body as delivery {done.pk}: nothing changed."
+    session.refresh_from_db(fields=["status", "account", "error"])
+    if payload.get("event") == ERROR:
+        if session.status != ConnectSession.Status.ISSUED:
+            return Outcome.DUPLICATE, f"The session is already {session.status}: nothing changed."
+        error = str(payload.get("error") or "Pipedream reported a connection error.")
+        connect_session_fail(session=session, error=error)
+        return Outcome.FAILED, f"Session marked failed: {error[:500]}"
+    account = payload.get("account")
+    pipedream_id = account.get("id") if isinstance(account, dict) else None
+    if not isinstance(pipedream_id, str) or not pipedream_id:
+        return Outcome.REFUSED, "CONNECTION_SUCCESS without an account id."
+    if (
+        session.status == ConnectSession.Status.CONNECTED
+        and session.account is not None
+        and session.account.pipedream_id == pipedream_id
+    ):
+        return Outcome.DUPLICATE, f"Account {pipedream_id} is already recorded for this session."
+    try:
+        recorded = account_record(member=session.member, pipedream_id=pipedream_id, session=session)
+    except UpstreamError as exc:
+        return Outcome.ERROR, f"{exc.cause}"[:2000]
+    except ConnectError as exc:
+        return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
+    return Outcome.CONNECTED, f"Account {recorded.pipedream_id} recorded (#{recorded.pk})."
+
+
+def webhooks_recover(*, older_than: datetime.timedelta = STALE_AFTER) -> tuple[int, int]:
+    """Process accepted deliveries still pending after `older_than`; (processed, settled).
+
+    Their task was lost: a worker killed while running it, or the queue unreachable when
+    it was accepted. Processing is idempotent (a settled delivery is left alone, the
+    same account is recorded once), so a task that is merely slow does no harm.
+    """
+    cutoff = timezone.now() - older_than
+    stale = WebhookEvent.objects.filter(
+        outcome=WebhookEvent.Outcome.PENDING, session__isnull=False, received_at__lte=cutoff
+    ).order_by("received_at")
+    processed = settled = 0
+    for event_id in list(stale.values_list("pk", flat=True)):
+        processed += 1
+        try:
+            event = webhook_process(event_id=event_id)
+        except Exception:
+            # One delivery that cannot be processed must not stop the others (nor the
+            # health poll that runs this): it stays pending, and is logged each time.
+            logger.exception("Webhook %s: recovery failed; it stays pending", event_id)
+            continue
+        settled += event.outcome != WebhookEvent.Outcome.PENDING
+        logger.info("Webhook %s recovered: %s", event_id, event.outcome)
+    return processed, settled
