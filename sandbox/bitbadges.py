@@ -1057,6 +1057,31 @@ def demo_claims_ensure() -> dict:
     }
 
 
+# The claim behind the product's event-driven demo claim: a member who stars
+# catalogue.DEMO_STARRED_REPO on GitHub gets it.
+DEMO_STAR = {
+    "claim_id": "5a4dbb0000000000000000000000a004",
+    "label": "Stargazers (password-gated)",
+    "password_instance_id": "pwd",
+    "password": "sandbox-star",
+}
+
+
+def demo_star_claim_ensure() -> dict:
+    """Create the stargazers' demo claim if absent (a fixed id); its parameters.
+
+    Idempotent like demo_claims_ensure(); an existing claim is left as it is.
+    """
+    _create_once(
+        DEMO_STAR["claim_id"],
+        label=DEMO_STAR["label"],
+        max_uses=DEMO_MAX_USES,
+        password=DEMO_STAR["password"],
+        password_instance_id=DEMO_STAR["password_instance_id"],
+    )
+    return {name: value for name, value in DEMO_STAR.items() if name != "label"}
+
+
 def overview() -> dict:
     """What the control page shows: claims with their uses, and stores with entries."""
     tick()

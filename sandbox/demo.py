@@ -1,0 +1,48 @@
+"""The sandbox's side of the demo: the upstream it creates and the file it hands over.
+
+`manage.py sandbox_setup` (which `make run` calls) creates the demo's upstream in the
+emulated BitBadges (the demo claims, their dynamic store, the stargazers' claim; fixed
+ids, so a second run finds them) and writes what `demo_ensure()` returns as JSON to a
+file, by default settings.SANDBOX_DEMO_FILE. The product's `manage.py seed_demo` reads
+that file: the product never imports the sandbox, so the file is the whole boundary.
+
+The file (UTF-8 JSON, version 1):
+
+    {"format": "connect-and-claim/sandbox-demo",
+     "version": 1,
+     "apps": [App objects as the sandbox's GET /v1/connect/apps/{app} answers them,
+              one per app of its catalogue: {"name_slug", "name", "img_src", ...}],
+     "claims": {
+       "github-starter":  {"claim_id", "password_instance_id", "password"},
+       "store-members":   {"claim_id", "store_id", "store_secret"},
+       "workflow-github": {"claim_id", "password_instance_id", "password",
+                           "workflow_url_path"},   # below PUBLIC_URL
+       "star":            {"claim_id", "password_instance_id", "password",
+                           "repo"}}}               # the GitHub repo to star
+
+Every value is a string. The secrets in it are the sandbox's own: they open nothing real.
+"""
+
+from django.db import transaction
+
+from sandbox import bitbadges, catalogue
+
+FORMAT = "connect-and-claim/sandbox-demo"
+VERSION = 1
+
+
+def demo_ensure() -> dict:
+    """Create the demo's upstream where it is missing; what the demo file holds.
+
+    Idempotent: existing demo claims and the store are left as they are (their uses too).
+    """
+    with transaction.atomic():
+        claims = bitbadges.demo_claims_ensure()
+        star = bitbadges.demo_star_claim_ensure()
+    claims["star"] = {**star, "repo": catalogue.DEMO_STARRED_REPO}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "apps": [catalogue.get_catalogue_app(slug) for slug in catalogue.APPS],
+        "claims": claims,
+    }
