@@ -14,7 +14,7 @@ PORT ?= 8000
 
 # The environment the checks and the test suite run in (pytest adds the same via
 # pyproject.toml); a developer's .env is not needed for either.
-TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true
+TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key
 
 .PHONY: help setup run run-scaled test lint bench clean
 
@@ -40,8 +40,13 @@ setup: $(STAMP)
 	cp .env.example .env
 	@echo "Created .env from .env.example (development defaults)."
 
+# With the sandbox on (the default with DEBUG on and no Pipedream client ID), its own
+# sandbox_setup makes its demo upstream and writes its credentials into .env first.
+# (migrate skips the checks: the sandbox's would ask for what sandbox_setup then writes.)
 run: setup .env
-	$(PY) manage.py migrate --no-input
+	$(PY) manage.py migrate --no-input --skip-checks
+	@sandbox=$$($(PY) manage.py shell --no-imports -c 'from django.conf import settings; print(settings.SANDBOX)') || exit 1; \
+	if [ "$$sandbox" = True ]; then echo "$(PY) manage.py sandbox_setup"; $(PY) manage.py sandbox_setup || exit 1; fi
 	$(PY) manage.py seed_demo
 	@echo
 	@echo "  Connect & Claim: http://$(HOST):$(PORT)/   (log in as alice / connect-demo; admin / connect-demo)"

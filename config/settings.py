@@ -252,15 +252,16 @@ if PIPEDREAM_PROJECT_ENVIRONMENT not in ("development", "production"):
     )
 
 # The sandbox (an offline Pipedream + BitBadges) is on by default only for local
-# development without real credentials. Production never mounts it.
+# development without real credentials. Production never mounts it. Its credentials come
+# from the sandbox itself: `manage.py sandbox_setup` (make run) writes them into .env,
+# with SANDBOX=true, and its system check warns when they are missing.
 SANDBOX = env_bool("SANDBOX", default=DEBUG and not PIPEDREAM_CLIENT_ID)
+# Where `sandbox_setup` leaves the demo's upstream parameters for `seed_demo` (JSON).
+SANDBOX_DEMO_FILE = Path(
+    env.str("SANDBOX_DEMO_FILE", default=str(BASE_DIR / "tmp" / "sandbox-demo.json"))
+)
 if SANDBOX:
     INSTALLED_APPS.append("sandbox")
-    from sandbox.credentials import SANDBOX_CREDENTIALS  # noqa: E402
-
-    PIPEDREAM_CLIENT_ID = PIPEDREAM_CLIENT_ID or SANDBOX_CREDENTIALS["client_id"]
-    PIPEDREAM_CLIENT_SECRET = PIPEDREAM_CLIENT_SECRET or SANDBOX_CREDENTIALS["client_secret"]
-    PIPEDREAM_PROJECT_ID = PIPEDREAM_PROJECT_ID or SANDBOX_CREDENTIALS["project_id"]
     _pipedream_default = f"{PUBLIC_URL}/sandbox/pipedream"
     _bitbadges_default = f"{PUBLIC_URL}/sandbox/bitbadges"
 else:
@@ -297,8 +298,6 @@ CONNECT_TOKEN_RATE_LIMIT = _rate_limit("CONNECT_TOKEN_RATE_LIMIT", "10/60")
 
 BITBADGES_API_URL = env.str("BITBADGES_API_URL", default=_bitbadges_default).rstrip("/")
 BITBADGES_API_KEY = env.str("BITBADGES_API_KEY", default="")
-if SANDBOX and not BITBADGES_API_KEY:
-    BITBADGES_API_KEY = SANDBOX_CREDENTIALS["bitbadges_api_key"]
 
 # Seconds: (connect, read) for every call to BitBadges; retries for idempotent calls.
 BITBADGES_TIMEOUT = env.float("BITBADGES_TIMEOUT", default=10.0)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.management.commands.sandbox_setup import env_text_update, env_values
+
 ROOT = Path(__file__).resolve().parent.parent
 PRINT_SETTINGS = (
     "import json; from django.conf import settings as s; "
@@ -115,10 +117,24 @@ def test_signup_open_comes_from_the_environment(tmp_path, value, expected):
     assert read_settings(["SIGNUP_OPEN"], env, tmp_path) == {"SIGNUP_OPEN": expected}
 
 
+def newcomers_env_file(tmp_path) -> Path:
+    """A newcomer's .env after `make run`: .env.example, where no credential is set, with
+    what the sandbox's own `sandbox_setup` writes into it (its credentials, SANDBOX=true);
+    the settings no longer default to them."""
+    text, _, _ = env_text_update((ROOT / ".env.example").read_text(), env_values())
+    path = tmp_path / ".env"
+    path.write_text(text)
+    return path
+
+
 def test_development_without_credentials_uses_the_sandbox(tmp_path):
     values = read_settings(
         ["SANDBOX", "PIPEDREAM_API_URL", "PIPEDREAM_CLIENT_ID", "INSTALLED_APPS"],
-        {"DEBUG": "true", "PUBLIC_URL": "http://127.0.0.1:9000"},
+        {
+            "DEBUG": "true",
+            "PUBLIC_URL": "http://127.0.0.1:9000",
+            "ENV_FILE": str(newcomers_env_file(tmp_path)),
+        },
         tmp_path,
     )
     assert values["SANDBOX"] is True

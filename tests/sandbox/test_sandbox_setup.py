@@ -231,3 +231,22 @@ def test_an_oversized_env_file_is_a_clear_error(tmp_path, demo_file):
     with pytest.raises(CommandError, match="bytes, not an env file"):
         setup(env_file, demo_file)
     assert_nothing_written(demo_file)
+
+
+def test_a_newcomers_first_run_check_warns_before_and_is_clean_after(tmp_path):
+    """`make run` on a fresh checkout: .env from .env.example, DEBUG on, no credentials.
+    The sandbox is on, its check names the command; after it, `check` is clean."""
+    from tests.test_settings import run
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(EXAMPLE.read_text())
+    environment = {"ENV_FILE": str(env_file), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    before = run(["check"], environment, tmp_path)
+    assert before.returncode == 0, before.stderr
+    assert "sandbox.W001" in before.stderr and "manage.py sandbox_setup" in before.stderr
+
+    setup(env_file, tmp_path / "sandbox-demo.json")
+    after = run(["check"], environment, tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert "sandbox.W001" not in after.stderr + after.stdout
+    assert "no issues" in after.stdout

@@ -1,19 +1,38 @@
-"""`manage.py seed_demo`: the demo members and apps, and safe to run twice."""
+"""`manage.py seed_demo`: the demo members and apps, and safe to run twice.
+
+With the sandbox on it reads the demo file the sandbox's `sandbox_setup` writes; the
+autouse fixture runs that first, as `make run` does.
+"""
 
 import io
+import json
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from connections.models import App
 
 pytestmark = pytest.mark.django_db
 
 
-def seed() -> str:
+@pytest.fixture(autouse=True)
+def demo_file(settings, tmp_path):
+    """The sandbox's demo file, where the settings say, as `make run` leaves it."""
+    settings.SANDBOX_DEMO_FILE = tmp_path / "sandbox-demo.json"
+    call_command(
+        "sandbox_setup",
+        env_file=str(tmp_path / ".env"),
+        demo_file=str(settings.SANDBOX_DEMO_FILE),
+        stdout=io.StringIO(),
+    )
+    return settings.SANDBOX_DEMO_FILE
+
+
+def seed(*args) -> str:
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue()
 
 
@@ -91,11 +110,13 @@ def test_demo_claims_are_not_duplicated_and_come_back_to_the_demo_state():
 
 def test_without_the_sandbox_demo_claims_are_skipped(settings, monkeypatch):
     from claims.models import Claim
-    from users.management.commands import seed_demo
+    from members.management.commands import seed_demo
 
     settings.SANDBOX = False
     monkeypatch.setattr(
-        seed_demo.Command, "_app_data", lambda self: [{"name_slug": "github", "name": "GitHub"}]
+        seed_demo.Command,
+        "_apps_from_pipedream",
+        lambda self: [{"name_slug": "github", "name": "GitHub"}],
     )
     output = seed()
     assert "Demo claims skipped" in output
@@ -113,3 +134,103 @@ def test_demo_members_have_a_verified_primary_email(django_user_model):
         assert [(r.email, r.verified, r.primary) for r in rows] == [
             (f"{username}@example.com", True, True)
         ]
+
+
+def assert_nothing_seeded(django_user_model):
+    from claims.models import Claim
+
+    assert not django_user_model.objects.exists()
+    assert not App.objects.exists()
+    assert not Claim.objects.exists()
+
+
+def test_without_the_sandboxs_demo_file_it_says_what_to_run(demo_file, django_user_model):
+    demo_file.unlink()
+    with pytest.raises(CommandError, match=r"no demo file at .*manage\.py sandbox_setup"):
+        seed()
+    assert_nothing_seeded(django_user_model)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x00\xff not json", "is not valid JSON"),
+        (b'{"format": ', "is not valid JSON"),
+        (b"[1, 2]", "holds a list, not a JSON object"),
+        (b'{"format": "something-else", "version": 1}', "its format is 'something-else'"),
+    ],
+    ids=["garbage", "cut-short", "a-list", "another-format"],
+)
+def test_a_garbage_demo_file_is_a_clear_error_and_nothing_is_written(
+    demo_file, django_user_model, content, message
+):
+    demo_file.write_bytes(content)
+    with pytest.raises(CommandError, match=message) as caught:
+        seed()
+    assert "sandbox_setup" in str(caught.value)
+    assert_nothing_seeded(django_user_model)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda demo: demo.update(version=2), "version 2; this seed reads version 1"),
+        (lambda demo: demo["claims"].pop("star"), "claims.star is missing"),
+        (lambda demo: demo["claims"]["store-members"].pop("store_secret"), "store_secret"),
+        (lambda demo: demo["claims"]["github-starter"].update(password=7), "password is missing"),
+        (lambda demo: demo.update(apps={}), '"apps" is not a list'),
+        (lambda demo: demo.update(apps=demo["apps"][:1]), "has no app slack"),
+        (
+            lambda demo: demo["claims"]["workflow-github"].update(workflow_url_path="x"),
+            "does not start with /",
+        ),
+    ],
+    ids=["version", "no-star", "no-store-secret", "bad-password", "apps", "apps-missing", "path"],
+)
+def test_a_malformed_demo_file_names_what_is_wrong_and_writes_nothing(
+    demo_file, django_user_model, change, message
+):
+    demo = json.loads(demo_file.read_text())
+    change(demo)
+    demo_file.write_text(json.dumps(demo))
+    with pytest.raises(CommandError, match=message):
+        seed()
+    assert_nothing_seeded(django_user_model)
+
+
+def test_a_claim_this_site_refuses_rolls_everything_back(demo_file, django_user_model):
+    demo = json.loads(demo_file.read_text())
+    demo["claims"]["workflow-github"]["workflow_url_path"] = "/ not a url"
+    demo_file.write_text(json.dumps(demo))
+    with pytest.raises(CommandError, match="holds a claim this site refuses.*Nothing was changed"):
+        seed()
+    assert_nothing_seeded(django_user_model)
+
+
+def test_an_oversized_demo_file_is_a_clear_error(demo_file, django_user_model):
+    demo_file.write_text(" " * (1024 * 1024 + 1))
+    with pytest.raises(CommandError, match="bytes, more than a demo file's"):
+        seed()
+    assert_nothing_seeded(django_user_model)
+
+
+def test_a_directory_for_a_demo_file_is_a_clear_error(tmp_path, django_user_model):
+    with pytest.raises(CommandError, match="is a directory"):
+        seed("--demo-file", str(tmp_path))
+    assert_nothing_seeded(django_user_model)
+
+
+def test_a_demo_file_named_on_the_command_line_is_read_instead_of_the_settings_one(
+    settings, demo_file, tmp_path
+):
+    from claims.models import Claim
+
+    moved = tmp_path / "elsewhere.json"
+    demo_file.rename(moved)
+    output = seed("--demo-file", str(moved))
+    assert "claim stargazer" in output
+    assert Claim.objects.count() == 4
+    workflow = Claim.objects.get(slug="github-workflow")
+    assert workflow.workflow_url == settings.PUBLIC_URL + (
+        "/sandbox/pipedream/workflows/en-sandbox-claim-github/"
+    )
