@@ -37,8 +37,9 @@ Pieces:
   ``bench.env`` is the environment all processes get: DATABASE_URL (a fresh database
   ``connect_claim_bench_<name>`` on 127.0.0.1:5432, dropped and recreated), CACHE_URL
   (``redis://127.0.0.1:6379/<redis_db>``, flushed first), DEBUG=false, SANDBOX=true,
-  SECRET_KEY, CLAIM_SECRETS_KEYS, ALLOWED_HOSTS, PUBLIC_URL, ENV_FILE= (no .env), plus
-  ``env``. ``bench.setup_django()`` applies it to ``os.environ``, migrates and calls
+  SECRET_KEY, CLAIM_SECRETS_KEYS, ALLOWED_HOSTS, PUBLIC_URL, ENV_FILE= (no .env), the
+  sandbox's credentials (PIPEDREAM_CLIENT_ID ... BITBADGES_API_KEY, from
+  sandbox/credentials.py: the settings do not default to them), plus ``env``. ``bench.setup_django()`` applies it to ``os.environ``, migrates and calls
   ``django.setup()``: after it, import models and services and seed (autocommit, as
   in a shell; the web and worker processes see each row at once).
   ``bench.manage(*args)`` runs ``manage.py`` in a subprocess with the same environment.
@@ -126,6 +127,9 @@ BENCH_CLAIM_KEY = "bench-only-claim-secrets-key-0123456789abcdef"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# The benchmarks run against the sandbox: the product's settings hold its credentials
+# because the environment says so, as sandbox_setup makes a developer's .env say.
+from sandbox.credentials import SANDBOX_SETTINGS  # noqa: E402 (needs ROOT on sys.path)
 
 # --- Processes and cleanup -----------------------------------------------------------
 
@@ -586,6 +590,7 @@ class Bench:
             "CACHE_URL": self.cache_url,
             "DEBUG": "false",
             "SANDBOX": "true",
+            **SANDBOX_SETTINGS,
             "SECRET_KEY": BENCH_SECRET_KEY,
             "CLAIM_SECRETS_KEYS": BENCH_CLAIM_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -256,10 +256,9 @@ if PIPEDREAM_PROJECT_ENVIRONMENT not in ("development", "production"):
 # from the sandbox itself: `manage.py sandbox_setup` (make run) writes them into .env,
 # with SANDBOX=true, and its system check warns when they are missing.
 SANDBOX = env_bool("SANDBOX", default=DEBUG and not PIPEDREAM_CLIENT_ID)
-# Where `sandbox_setup` leaves the demo's upstream parameters for `seed_demo` (JSON).
-SANDBOX_DEMO_FILE = Path(
-    env.str("SANDBOX_DEMO_FILE", default=str(BASE_DIR / "tmp" / "sandbox-demo.json"))
-)
+# Where `sandbox_setup` leaves the demo's upstream parameters for `seed_demo` (JSON); a
+# relative path is taken from the project's folder.
+SANDBOX_DEMO_FILE = BASE_DIR / env.str("SANDBOX_DEMO_FILE", default="tmp/sandbox-demo.json")
 if SANDBOX:
     INSTALLED_APPS.append("sandbox")
     _pipedream_default = f"{PUBLIC_URL}/sandbox/pipedream"

@@ -7,7 +7,9 @@ tasks with SELECT ... FOR UPDATE SKIP LOCKED; a scheduler running what cron woul
 by whitenoise from `collectstatic`. The sandbox plays Pipedream and BitBadges.
 
 Secrets for this layout are made once and kept in .env.scaled (not committed), so that
-sessions and the claims' encrypted secrets survive a restart.
+sessions and the claims' encrypted secrets survive a restart. The sandbox's own
+`sandbox_setup` writes its credentials there too, and hands `seed_demo` the demo's
+parameters through a demo file of this layout's own (tmp/sandbox-demo.scaled.json).
 """
 
 import argparse
@@ -110,6 +112,7 @@ def main(argv=None) -> int:
         "ENV_FILE": str(args.env_file),
         "DEBUG": "false",
         "SANDBOX": "true",
+        "SANDBOX_DEMO_FILE": str(ROOT / "tmp" / "sandbox-demo.scaled.json"),
         "DATABASE_URL": args.database_url,
         "CACHE_URL": args.cache_url,
         "PUBLIC_URL": public_url,
@@ -123,12 +126,18 @@ def main(argv=None) -> int:
         "PYTHONUNBUFFERED": "1",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
+    # The sandbox's sandbox_setup writes its credentials into this layout's env file
+    # (where missing) and the demo's parameters (the apps' logo URLs need the collected
+    # static files) into the demo file seed_demo reads; the steps after it read what it
+    # wrote. The steps before it skip the checks: the sandbox's would ask for them.
     for step in (
-        ["migrate", "--no-input", "-v", "0"],
-        ["collectstatic", "--no-input", "-v", "0"],
+        ["migrate", "--no-input", "-v", "0", "--skip-checks"],
+        ["collectstatic", "--no-input", "-v", "0", "--skip-checks"],
+        ["sandbox_setup", "--env-file", str(args.env_file)],
         ["seed_demo"],
     ):
         subprocess.run([*manage, *step], env=env, cwd=ROOT, check=True)  # noqa: S603 (our manage.py)
+        env.update(_read_env_file(args.env_file))
     print(
         f"\n  Connect & Claim, scaled out: {public_url}/   (alice / connect-demo; admin / "
         f"connect-demo)\n  {args.web_workers} gunicorn processes, {args.task_workers} task "

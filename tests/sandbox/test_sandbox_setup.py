@@ -99,14 +99,22 @@ def test_a_newcomers_env_file_gets_the_sandboxs_credentials_and_the_demo(env_fil
 def test_running_twice_changes_nothing(env_file, demo_file):
     setup(env_file, demo_file)
     env_text, demo_text = env_file.read_text(), demo_file.read_text()
-    env_stat = env_file.stat()
+    env_inode, demo_inode = env_file.stat().st_ino, demo_file.stat().st_ino
     output, _ = setup(env_file, demo_file)
     assert env_file.read_text() == env_text
-    assert env_file.stat().st_ino == env_stat.st_ino  # not even rewritten
     assert demo_file.read_text() == demo_text
+    # not even rewritten
+    assert (env_file.stat().st_ino, demo_file.stat().st_ino) == (env_inode, demo_inode)
     assert BitBadgesClaim.objects.count() == len(DEMO_CLAIM_IDS)
     assert BitBadgesStore.objects.count() == 1
     assert "Left" in output and "as it is" in output
+    assert "up to date" in output
+
+
+def test_a_stale_demo_file_is_written_afresh(env_file, demo_file):
+    demo_file.write_text('{"left": "over"}')
+    setup(env_file, demo_file)
+    assert json.loads(demo_file.read_text())["format"] == FORMAT
 
 
 def test_a_value_someone_set_is_kept_and_an_empty_one_filled_in(tmp_path, demo_file):

@@ -114,6 +114,14 @@ def _writable_file(path: Path, what: str, option: str) -> Path:
     return path
 
 
+def _text_or_none(path: Path) -> str | None:
+    """The file's text, or None when there is none to compare with."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _replace(path: Path, text: str, what: str) -> None:
     """Write `text` to `path` whole: into a new file beside it, then rename it over it."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
@@ -165,8 +173,12 @@ class Command(BaseCommand):
             f"Sandbox demo ready: BitBadges claims {', '.join(demo['claims'])} "
             f"and {len(demo['apps'])} catalogue apps."
         )
-        _replace(demo_path, json.dumps(demo, indent=2) + "\n", "demo file")
-        self.stdout.write(f"Wrote the demo's parameters for seed_demo to {_shown(demo_path)}.")
+        demo_text = json.dumps(demo, indent=2) + "\n"
+        if _text_or_none(demo_path) == demo_text:
+            self.stdout.write(f"The demo's parameters in {_shown(demo_path)} are up to date.")
+        else:
+            _replace(demo_path, demo_text, "demo file")
+            self.stdout.write(f"Wrote the demo's parameters for seed_demo to {_shown(demo_path)}.")
         self._env_write(env_path, env_text)
 
     def _env_path(self, option: Path | None) -> Path:
