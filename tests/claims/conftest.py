@@ -8,11 +8,11 @@ from django.core.management import call_command
 from claims.models import Claim
 from connections import services as connections_services
 from core.addresses import eth_checksum
+from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import bitbadges as bb_sandbox
 from sandbox import catalogue
 from sandbox import services as pd_sandbox
 from tests.members import verify_email
-from users.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 
 ALICE_ADDRESS = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
 

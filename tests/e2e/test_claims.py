@@ -12,9 +12,9 @@ from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import expect
 
 from claims.models import Completion
+from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import bitbadges as bb_sandbox
 from tests.e2e.flows import connect_in_iframe, log_in, watch_problems
-from users.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

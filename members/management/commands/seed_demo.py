@@ -215,15 +215,14 @@ def _email_verified(user, email: str) -> None:
 
 
 def demo_claim_specs(upstream: dict) -> list[dict]:
-    """One demo claim per delivery method, each backed by a claim in the BitBadges sandbox."""
-    starter, members, workflow, star = (
+    """One demo claim per delivery method, each backed by a claim in the BitBadges sandbox,
+    and the event-driven stargazers' claim when `upstream` has its "star"."""
+    starter, members, workflow = (
         upstream["github-starter"],
         upstream["store-members"],
         upstream["workflow-github"],
-        upstream["star"],
     )
-    repo = star["repo"]
-    return [
+    specs = [
         {
             "slug": "github-starter",
             "name": "GitHub starter badge",
@@ -263,31 +262,37 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
             "workflow_url": settings.PUBLIC_URL + workflow["workflow_url_path"],
             "apps": ["github"],
         },
-        {
-            "slug": "stargazer",
-            "name": "Stargazer badge",
-            "description": f"Star {repo} on GitHub. We watch for it: the "
-            "badge arrives the moment you do, no need to come back. (In the sandbox, "
-            "press Emit event on the Sandbox page.)",
-            "bitbadges_claim_id": star["claim_id"],
-            "delivery": "bitbadges",
-            "password_instance_id": star["password_instance_id"],
-            "password": star["password"],
-            "apps": ["github"],
-            "criterion": {
-                "app": "github",
-                "proxy_url": f"https://api.github.com/user/starred/{repo}",
-                "path": "$status",
-                "comparison": "eq",
-                "value": "204",
-                "text": f"You starred {repo}",
-            },
-            "trigger": "github-new-star",
-            "trigger_props": {"repo": repo},
-            "trigger_event_label": f"you star {repo}",
-            "recheck_interval": datetime.timedelta(days=1),
-        },
     ]
+    if "star" in upstream:
+        star = upstream["star"]
+        repo = star["repo"]
+        specs.append(
+            {
+                "slug": "stargazer",
+                "name": "Stargazer badge",
+                "description": f"Star {repo} on GitHub. We watch for it: the "
+                "badge arrives the moment you do, no need to come back. (In the sandbox, "
+                "press Emit event on the Sandbox page.)",
+                "bitbadges_claim_id": star["claim_id"],
+                "delivery": "bitbadges",
+                "password_instance_id": star["password_instance_id"],
+                "password": star["password"],
+                "apps": ["github"],
+                "criterion": {
+                    "app": "github",
+                    "proxy_url": f"https://api.github.com/user/starred/{repo}",
+                    "path": "$status",
+                    "comparison": "eq",
+                    "value": "204",
+                    "text": f"You starred {repo}",
+                },
+                "trigger": "github-new-star",
+                "trigger_props": {"repo": repo},
+                "trigger_event_label": f"you star {repo}",
+                "recheck_interval": datetime.timedelta(days=1),
+            }
+        )
+    return specs
 
 
 def _claim_upsert(spec: dict):
