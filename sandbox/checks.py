@@ -27,8 +27,9 @@ def sandbox_credentials_check(app_configs=None, **kwargs) -> list[checks.CheckMe
             "credentials, so it will refuse the app's calls to its Pipedream and BitBadges.",
             hint=(
                 "Run `python manage.py sandbox_setup` (make run does): it writes the "
-                "sandbox's credentials into .env where they are missing or empty, and never "
-                "changes a value you set. To use real Pipedream and BitBadges instead, set "
+                "sandbox's credentials into .env where they are missing or empty. It never "
+                "changes a value you set there, nor the environment's (which wins over "
+                ".env): clear a wrong one. To use real Pipedream and BitBadges instead, set "
                 "SANDBOX=false."
             ),
             id="sandbox.W001",

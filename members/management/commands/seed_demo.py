@@ -51,7 +51,7 @@ DEMO_FILE_CLAIMS = {
     "workflow-github": ("claim_id", "workflow_url_path"),
     "star": ("claim_id", "password_instance_id", "password", "repo"),
 }
-RUN_SANDBOX_SETUP = "Run `python manage.py sandbox_setup` to write it afresh (make run does)."
+RUN_SANDBOX_SETUP = "Run `python manage.py sandbox_setup` to write it (make run does)."
 
 
 class Command(BaseCommand):
