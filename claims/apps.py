@@ -7,4 +7,7 @@ class ClaimsConfig(AppConfig):
     verbose_name = "Claims"
 
     def ready(self):
-        from claims import receivers  # noqa: F401  (connects the signal receivers)
+        # Imported here, once the app registry is ready (they use the models): the
+        # receivers connect to connections' and allauth's signals, and the tasks module
+        # provides its tasks to the engine's queue (claims/engine/queue.py).
+        from claims import receivers, tasks  # noqa: F401

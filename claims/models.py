@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from claims import secrets
+from claims.rules import criterion_label
 
 
 def workflow_url_allowed(url: str) -> bool:
@@ -206,8 +207,6 @@ class Claim(models.Model):
         return bool(self.criterion_action or self.criterion_proxy_url)
 
     def criterion_display(self) -> str:
-        from claims.rules import criterion_label
-
         return self.criterion_text or criterion_label(
             self.criterion_path, self.criterion_comparison, self.criterion_value
         )

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from claims import bitbadges
+from claims.engine import queue
 from claims.models import Completion, CompletionEvent, DeliveryPause
 
 logger = logging.getLogger(__name__)
@@ -77,17 +78,8 @@ def start(exc: bitbadges.PaymentRequired, *, upstream: str = BITBADGES) -> Deliv
         pause.reason,
         extra={"upstream": upstream, "pause": pause.pk},
     )
-    transaction.on_commit(functools.partial(_schedule_probe, pause.next_probe_at))
+    transaction.on_commit(functools.partial(queue.pause_probe, pause.next_probe_at))
     return pause
-
-
-def _schedule_probe(run_after: datetime.datetime) -> None:
-    from claims.tasks import delivery_pause_probe_task
-
-    try:
-        delivery_pause_probe_task.using(run_after=run_after).enqueue()
-    except Exception:  # complete_claims (the cron) probes too
-        logger.exception("Could not schedule the delivery pause probe; complete_claims will")
 
 
 @dataclass(frozen=True)
@@ -127,15 +119,13 @@ def probe(*, force: bool = False, upstream: str = BITBADGES) -> Probed:
             next_probe_at=next_at,
         )
         logger.info("Delivery pause probe: still refused (%s); next at %s", exc, next_at)
-        _schedule_probe(next_at)
+        queue.pause_probe(next_at)
         return Probed("still paused")
     return Probed("resumed", resume(upstream=upstream))
 
 
 def resume(*, upstream: str = BITBADGES) -> int:
     """End the pause and queue every completion that waited on it; how many."""
-    from claims.tasks import completion_process_task
-
     now = timezone.now()
     with transaction.atomic():
         pause = DeliveryPause.objects.select_for_update().filter(upstream=upstream).first()
@@ -172,17 +162,8 @@ def resume(*, upstream: str = BITBADGES) -> int:
         )
         pause.delete()
 
-        def enqueue():
-            for pk, run_after in runs:
-                task = completion_process_task
-                if run_after > now:
-                    task = task.using(run_after=run_after)
-                try:
-                    task.enqueue(pk)
-                except Exception:  # complete_claims (the cron) takes them
-                    logger.exception("Could not enqueue completion %s after the pause", pk)
-
-        transaction.on_commit(enqueue)
+        for pk, run_after in runs:
+            queue.process(pk, run_after if run_after > now else None)
     logger.warning(
         "Deliveries through %s resumed: %d completion(s) queued again",
         upstream,

@@ -1,8 +1,10 @@
-"""Check a claim against BitBadges before it goes live: what would make every member fail.
+"""What checking a claim against BitBadges before it goes live is made of: the claim's
+settings as checked, the problems found, and the lookups every delivery method uses.
 
-The admin runs this when a claim is saved, and `manage.py bitbadges_check` for every
-enabled claim. Each delivery method needs its BitBadges claim set up its own way
-(docs/fidelity.md, "Claims checked before they go live"):
+The admin checks a claim when it is saved, and `manage.py bitbadges_check` every enabled
+claim, through services.claim_problems; each delivery method's `check_settings`
+(claims/engine/methods/) checks its BitBadges claim its own way (docs/fidelity.md,
+"Claims checked before they go live"):
 
 - bitbadges: the server completes the claim for the member's address with its API key,
   which BitBadges allows only when the claim has no sign-in (`initiatedBy`) and is gated
@@ -83,31 +85,7 @@ class ClaimSettings:
         )
 
 
-def claim_problems(settings: ClaimSettings, *, client=None) -> list[Problem]:
-    """Everything about this claim's BitBadges side that would stop its delivery.
-
-    Raises CheckUnavailable when BitBadges cannot be asked. The caller decides whether
-    that blocks (enabling a claim) or only warns (saving a draft).
-    """
-    from claims.models import Claim
-
-    try:
-        client = client or bitbadges.get_client()
-        if settings.delivery == Claim.Delivery.BITBADGES:
-            return _completed_by_us(client, settings)
-        if settings.delivery == Claim.Delivery.DYNAMIC_STORE:
-            return _claimed_from_store(client, settings)
-        if settings.delivery == Claim.Delivery.WORKFLOW and settings.bitbadges_claim_id:
-            claim = _fetch(client, settings.bitbadges_claim_id)
-            return [] if isinstance(claim, dict) else [claim]
-        return []
-    except bitbadges.BitBadgesError as exc:
-        # What the checks expect became a Problem above; anything else means BitBadges
-        # could not be asked properly (down, throttled, our key, an answer we cannot read).
-        raise CheckUnavailable(str(exc)) from exc
-
-
-def _fetch(client, claim_id: str) -> dict | Problem:
+def fetch_claim(client, claim_id: str) -> dict | Problem:
     try:
         return client.get_claim(claim_id)
     except bitbadges.ClaimNotFound:
@@ -117,163 +95,5 @@ def _fetch(client, claim_id: str) -> dict | Problem:
         )
 
 
-def _plugins(claim: dict) -> list[dict]:
+def plugins(claim: dict) -> list[dict]:
     return [plugin for plugin in claim.get("plugins") or [] if isinstance(plugin, dict)]
-
-
-def _completed_by_us(client, settings: ClaimSettings) -> list[Problem]:
-    claim = _fetch(client, settings.bitbadges_claim_id)
-    if isinstance(claim, Problem):
-        return [claim]
-    problems = []
-    plugins = _plugins(claim)
-    ids = [plugin.get("pluginId") for plugin in plugins]
-    if SIGN_IN in ids:
-        problems.append(
-            Problem(
-                "This BitBadges claim requires sign-in (its Requires Proof of Address plugin, "
-                "initiatedBy), so only the member, signed in to BitBadges, can complete it; this "
-                "site completes claims for members with its API key. In the claim builder, turn "
-                "sign-in off and gate the claim with a password only this site knows, or "
-                "deliver it by dynamic store instead.",
-                field="delivery",
-            )
-        )
-    passwords = [
-        plugin.get("instanceId") for plugin in plugins if plugin.get("pluginId") == PASSWORD
-    ]
-    if not passwords:
-        problems.append(
-            Problem(
-                "This BitBadges claim has no Password plugin. Add one in the claim builder, with "
-                "a password only this site knows: with sign-in off it is what stops anyone else "
-                "from completing the claim.",
-                field="delivery",
-            )
-        )
-    elif settings.password_instance_id not in passwords:
-        named = ", ".join(repr(instance) for instance in passwords)
-        problems.append(
-            Problem(
-                f"The BitBadges claim's password plugin has the instance ID {named}, not "
-                f"{settings.password_instance_id!r}: enter that.",
-                field="password_instance_id",
-            )
-        )
-    for plugin_id in ids:
-        if plugin_id in NEEDS_THE_MEMBER:
-            problems.append(
-                Problem(
-                    f"The BitBadges claim checks {NEEDS_THE_MEMBER[plugin_id]} ({plugin_id} "
-                    "plugin), which needs the member's own BitBadges session or input; this site "
-                    "checks members itself. Remove that plugin, or deliver by dynamic store.",
-                    field="delivery",
-                )
-            )
-    if claim.get("manualDistribution") is True:
-        problems.append(
-            Problem(
-                "The BitBadges claim is set to manual distribution, so BitBadges hands nothing "
-                "out for it. Turn manual distribution off.",
-                field="bitbadges_claim_id",
-            )
-        )
-    if not problems and settings.password:
-        problems += _simulated(client, settings)
-    return problems
-
-
-def _simulated(client, settings: ClaimSettings) -> list[Problem]:
-    """Simulate a completion with the password: BitBadges checks it, nothing is used up.
-
-    The probe address is nobody's, so refusals about the address (a list, a per-address
-    limit) say nothing about the claim and are ignored.
-    """
-    inputs = {settings.password_instance_id: {"password": settings.password}}
-    try:
-        client.simulate(settings.bitbadges_claim_id, PROBE_ADDRESS, inputs=inputs)
-    except bitbadges.WrongPassword:
-        return [
-            Problem(
-                "BitBadges says the password is wrong for this claim's password plugin. Type the "
-                "password the claim builder shows.",
-                field="password",
-            )
-        ]
-    except (
-        bitbadges.SignInRequired,
-        bitbadges.ClaimMisconfigured,
-        bitbadges.VersionMismatch,
-    ) as exc:
-        return [Problem(f"BitBadges refuses a completion of this claim: {exc.message}.")]
-    except (bitbadges.ClaimExhausted, bitbadges.ClaimHalted, bitbadges.OutsideWindow) as exc:
-        return [
-            Problem(
-                f"BitBadges would refuse a completion now: {exc.message}. Members wait or fail "
-                "until that changes on BitBadges.",
-                blocking=False,
-            )
-        ]
-    except bitbadges.ClaimRejected:
-        return []  # about the probe address (not listed, per-address limit): not the claim's
-    return []
-
-
-def _claimed_from_store(client, settings: ClaimSettings) -> list[Problem]:
-    problems = []
-    if settings.bitbadges_claim_id:
-        claim = _fetch(client, settings.bitbadges_claim_id)
-        if isinstance(claim, Problem):
-            return [claim]
-        lists = [plugin for plugin in _plugins(claim) if plugin.get("pluginId") == WHITELIST]
-        if not lists:
-            problems.append(
-                Problem(
-                    "The BitBadges claim has no whitelist plugin, so adding members to the "
-                    f"dynamic store {settings.store_id!r} lets nobody claim it. Add a whitelist "
-                    "plugin that reads that store (privately: use dynamic store).",
-                    field="store_id",
-                )
-            )
-        for plugin in lists:
-            public = plugin.get("publicParams") or {}
-            private = plugin.get("privateParams") or {}
-            if isinstance(public, dict) and (public.get("list") or public.get("listId")):
-                problems.append(
-                    Problem(
-                        "The BitBadges claim's whitelist is a public address list, not the "
-                        "dynamic store: switch it to use the dynamic store "
-                        f"{settings.store_id!r}.",
-                        field="store_id",
-                    )
-                )
-            store = private.get("dynamicDataId") if isinstance(private, dict) else None
-            if store and store != settings.store_id:
-                problems.append(
-                    Problem(
-                        f"The BitBadges claim's whitelist reads the dynamic store {store!r}, "
-                        f"not {settings.store_id!r}.",
-                        field="store_id",
-                    )
-                )
-    else:
-        problems.append(
-            Problem(
-                "No BitBadges claim ID: the claim's plugins cannot be checked. Add it so this "
-                "site can check the claim reads the store.",
-                field="bitbadges_claim_id",
-                blocking=False,
-            )
-        )
-    if settings.store_id and settings.store_secret:
-        try:
-            client.store_contains(settings.store_id, settings.store_secret, PROBE_ADDRESS)
-        except bitbadges.StoreRefused as exc:
-            problems.append(
-                Problem(
-                    f"BitBadges refused the dynamic store: {exc.message}. Check the store ID and "
-                    "type the store's data secret again.",
-                    field="store_secret",
-                )
-            )
-    return problems

@@ -10,6 +10,8 @@ from allauth.account.signals import email_confirmed
 from django.db import transaction
 from django.dispatch import receiver
 
+from claims import services, triggers
+from claims.tasks import trigger_deploy_task, trigger_remove_task
 from connections.signals import account_connected, account_disconnected, account_health_changed
 
 logger = logging.getLogger(__name__)
@@ -17,8 +19,6 @@ logger = logging.getLogger(__name__)
 
 @receiver(account_connected, dispatch_uid="claims.account_connected")
 def on_account_connected(sender, *, account, member, created=True, session=None, **kwargs):
-    from claims import services
-
     services.requests_for_account(
         member=member, app_slug=account.app.slug, actor="signal: account connected"
     )
@@ -26,9 +26,6 @@ def on_account_connected(sender, *, account, member, created=True, session=None,
 
 
 def _deploy_triggers(*, member, account):
-    from claims import triggers
-    from claims.tasks import trigger_deploy_task
-
     if not account.healthy or account.dead:
         return
     for claim in triggers.claims_with_trigger_on(account.app.slug):
@@ -37,8 +34,6 @@ def _deploy_triggers(*, member, account):
 
 @receiver(account_health_changed, dispatch_uid="claims.account_health_changed")
 def on_account_health_changed(sender, *, account, member, previous, current, **kwargs):
-    from claims import services
-
     services.requests_for_account(
         member=member, app_slug=account.app.slug, actor=f"signal: account {current}"
     )
@@ -46,14 +41,9 @@ def on_account_health_changed(sender, *, account, member, previous, current, **k
 
 @receiver(account_disconnected, dispatch_uid="claims.account_disconnected")
 def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kwargs):
-    from claims import services
-
     services.requests_for_account(
         member=member, app_slug=app_slug, actor="signal: account disconnected"
     )
-    from claims import triggers
-    from claims.tasks import trigger_remove_task
-
     # Only the triggers running on that account: another account of the app keeps its own.
     for deployment in triggers.deployments_to_remove(
         member=member, account_pipedream_id=pipedream_id or ""
@@ -64,8 +54,6 @@ def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kw
 @receiver(email_confirmed, dispatch_uid="claims.email_confirmed")
 def on_email_confirmed(sender, *, request=None, email_address=None, **kwargs):
     """Claims that waited for a confirmed email go on by themselves."""
-    from claims import services
-
     if email_address is None or email_address.user_id is None:
         return
     transaction.on_commit(

@@ -1,10 +1,22 @@
-"""Background work for claims: one completion at a time, and a sweep of what is due."""
+"""Background work for claims: one completion at a time, and a sweep of what is due.
+
+Each task loads what it needs by id and calls the engine (claims/services.py) or its
+neighbours (pause, triggers). The engine queues these tasks through claims/engine/queue.py,
+which this module provides them to when it is loaded (ClaimsConfig.ready loads it), so
+the engine never imports this module back.
+"""
 
 import datetime
 import logging
 
 from django.tasks import task
 from django.utils import timezone
+
+from claims import pause, services, triggers
+from claims.engine import queue
+from claims.models import Claim, TriggerDeployment
+from connections.models import ConnectedAccount
+from core.database import connection_lost, connection_reset
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +33,6 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
     A database connection lost on the way is reset and the task queued again: without
     that the request would be lost until the cron's complete_claims found it.
     """
-    from claims import services
-    from core.database import connection_lost, connection_reset
-
     try:
         completion = services.completion_process(completion_id, actor="worker")
     except Exception as exc:
@@ -44,17 +53,12 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
 @task()
 def delivery_pause_probe_task() -> str:
     """While deliveries wait on BitBadges' credits: check whether they are back."""
-    from claims import pause
-
     return str(pause.probe())
 
 
 @task()
 def claim_discover_task(claim_id: int) -> int:
     """Queue checks for members who already qualify for an (newly enabled) claim."""
-    from claims import services
-    from claims.models import Claim
-
     claim = Claim.objects.filter(pk=claim_id).first()
     if claim is None:
         return 0
@@ -64,18 +68,12 @@ def claim_discover_task(claim_id: int) -> int:
 @task()
 def recheck_claims_task(stale_hours: float = 24.0, limit: int | None = None) -> dict:
     """What `manage.py recheck_claims` does, for a scheduler that enqueues tasks."""
-    from claims.management.commands.recheck_claims import recheck
-
-    return recheck(stale_hours=stale_hours, limit=limit, write=logger.info)
+    return services.recheck(stale_hours=stale_hours, limit=limit, write=logger.info)
 
 
 @task()
 def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
     """Deploy a claim's trigger for a member (once)."""
-    from claims import triggers
-    from claims.models import Claim
-    from connections.models import ConnectedAccount
-
     claim = Claim.objects.filter(pk=claim_id).first()
     account = ConnectedAccount.objects.filter(pk=account_id, member_id=member_id).select_related(
         "app", "member"
@@ -89,9 +87,6 @@ def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
 
 @task()
 def trigger_remove_task(deployment_id: int) -> str:
-    from claims import triggers
-    from claims.models import TriggerDeployment
-
     deployment = TriggerDeployment.objects.select_related("member").filter(pk=deployment_id).first()
     if deployment is None:
         return "gone"
@@ -101,6 +96,12 @@ def trigger_remove_task(deployment_id: int) -> str:
 @task()
 def trigger_event_task(delivery_id: int) -> bool:
     """A verified trigger event: check the member's completion again."""
-    from claims import triggers
-
     return triggers.event_process(delivery_id)
+
+
+queue.provide(
+    process=completion_process_task,
+    pause_probe=delivery_pause_probe_task,
+    trigger_event=trigger_event_task,
+    trigger_remove=trigger_remove_task,
+)

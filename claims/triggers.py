@@ -27,6 +27,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from claims.engine import check_requests, queue
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from claims.secrets import SecretUnreadable
 from connections import pipedream
@@ -291,7 +292,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
             TriggerDeployment.objects.filter(pk=deployment.pk).update(
                 last_event_at=timezone.now(), events=F("events") + 1
             )
-            transaction.on_commit(lambda: _enqueue_event(delivery.pk))
+            transaction.on_commit(lambda: queue.trigger_event(delivery.pk))
     except IntegrityError:
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
@@ -304,19 +305,8 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
     return delivery
 
 
-def _enqueue_event(delivery_id: int) -> None:
-    from claims.tasks import trigger_event_task
-
-    try:
-        trigger_event_task.enqueue(delivery_id)
-    except Exception:
-        logger.exception("Trigger delivery %s: could not enqueue its check", delivery_id)
-
-
 def event_process(delivery_id: int) -> bool:
     """An accepted event: ask for a check of the deployment's member and claim."""
-    from claims import services
-
     delivery = (
         TriggerDelivery.objects.select_related("deployment__claim", "deployment__member")
         .filter(pk=delivery_id, outcome=TriggerDelivery.Outcome.ACCEPTED)
@@ -325,7 +315,7 @@ def event_process(delivery_id: int) -> bool:
     if delivery is None or delivery.deployment is None:
         return False
     deployment = delivery.deployment
-    services.completion_request(
+    check_requests.completion_request(
         claim=deployment.claim,
         member=deployment.member,
         actor=f"trigger: {deployment.claim.trigger} event {delivery.event_id}"[:200],

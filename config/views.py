@@ -8,11 +8,18 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Min
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_tasks_db.models import DBTaskResult
+
+from claims import pause
+from claims.models import Completion
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +51,6 @@ def _check_tasks() -> dict:
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
     result = {"ok": True, "backend": type(backend).__name__}
     if type(backend).__module__.startswith("django_tasks_db"):
-        from django.utils import timezone
-        from django_tasks_db.models import DBTaskResult
-
         ready = DBTaskResult.objects.ready()
         result["ready"] = ready.count()
         oldest = ready.order_by("enqueued_at").values("enqueued_at", "run_after").first()
@@ -70,12 +74,6 @@ def _check_claims() -> dict:
     holding it, from its lease's expiry). `complete_claims` and the workers take them;
     when the oldest has waited past TASK_BACKLOG_MAX_AGE_SECONDS neither is running.
     """
-    from django.db.models import Min
-    from django.db.models.functions import Coalesce
-    from django.utils import timezone
-
-    from claims.models import Completion
-
     now = timezone.now()
     due = Completion.objects.due(now).filter(member__isnull=False)
     scheduled = due.filter(state__in=[Completion.State.WAITING, Completion.State.RETRYING])
@@ -100,8 +98,6 @@ def _check_deliveries() -> dict:
     A pause is reported, not failed: the site works and nothing is lost, and a load
     balancer must not take web hosts out of service because credits ran out.
     """
-    from claims import pause
-
     current = pause.summary()
     if current is None:
         return {"ok": True, "bitbadges": "flowing"}

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.urls import reverse
 
-from claims import preflight
+from claims import services
 from claims.models import Claim
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.test_admin import claim_form_data, make_app, make_member
@@ -192,13 +192,13 @@ def test_a_plugin_that_needs_the_members_session_is_refused(admin_client, github
 
 def test_the_lookup_runs_outside_the_save_transaction(admin_client, github, upstreams, monkeypatch):
     seen = []
-    real = preflight.claim_problems
+    real = services.claim_problems
 
     def watched(*args, **kwargs):
         seen.append(connection.in_atomic_block)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(preflight, "claim_problems", watched)
+    monkeypatch.setattr(services, "claim_problems", watched)
     upstream = bb_sandbox.claim_create(password="pw")
     response = add(
         admin_client,

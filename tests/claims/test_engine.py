@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from claims import services
+from claims.engine import ledger
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
 from sandbox import bitbadges as bb_sandbox
@@ -222,7 +223,7 @@ def test_a_worker_dying_after_complete_does_not_complete_twice(
         def die(*args, **kwargs):
             raise WorkerDied
 
-        monkeypatch.setattr(services, "_record_reference", die)
+        monkeypatch.setattr(ledger, "record_reference", die)
     else:  # the attempt id is recorded, the answer never read
         from claims import bitbadges
 
@@ -259,7 +260,7 @@ def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
     def die(*args, **kwargs):
         raise WorkerDied
 
-    monkeypatch.setattr(services, "_record_reference", die)
+    monkeypatch.setattr(ledger, "record_reference", die)
     with pytest.raises(WorkerDied):
         services.completion_process(completion.pk)
     monkeypatch.undo()

@@ -16,7 +16,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from claims import bitbadges, preflight
+from claims import bitbadges, preflight, services
 from claims.management.commands.complete_claims import claim_lookup
 from claims.models import Claim
 from claims.secrets import SecretUnreadable
@@ -104,15 +104,14 @@ class Command(BaseCommand):
                 "CLAIM_SECRETS_KEYS (was a key dropped before claim_secrets_rotate ran?)"
             ) from None
         try:
-            problems = preflight.claim_problems(checks, client=client)
+            problems = services.claim_problems(checks, client=client)
         except preflight.CheckUnavailable as exc:
             raise _Failed(f"BitBadges could not be asked: {exc}") from None
         blocking = [problem.text for problem in problems if problem.blocking]
         notes = [problem.text for problem in problems if not problem.blocking]
         # A store claim's outcomes are checked in the store; the others' on its attempts.
-        verified_by_attempts = (
-            claim.delivery != Claim.Delivery.DYNAMIC_STORE and claim.bitbadges_claim_id
-        )
+        method = services.method_of(claim.delivery)
+        verified_by_attempts = method is not None and method.verified_by_attempts(claim)
         if not blocking and verified_by_attempts:
             blocking += self._attempts_route_problems(client, claim)
         if blocking:

@@ -1,0 +1,277 @@
+"""Claims in the admin: define them (secrets write-only), dry-run them, enable them (members
+who already qualify are found), and see the funnel (links issued -> accounts connected ->
+claims completed)."""
+
+import datetime
+import functools
+import logging
+
+from django.contrib import admin, messages
+from django.contrib.admin import ActionLocation
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from claims import funnel, services
+from claims.admin.forms import ClaimAdminForm
+from claims.models import (
+    Claim,
+    Completion,
+)
+from claims.tasks import claim_discover_task
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+DRY_RUN_MAX_CLAIMS = 5  # each dry run evaluates every member (criteria call Pipedream)
+DRY_RUN_MAX_ROWS = 500  # members listed per claim on the dry-run page
+
+
+def _enqueue_discover(claim_id: int) -> None:
+    try:
+        claim_discover_task.enqueue(claim_id)
+    except Exception:  # the member's next connection or complete_claims still gets there
+        logger.exception("Could not enqueue claim_discover_task for claim %s", claim_id)
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    form = ClaimAdminForm
+    list_display = (
+        "name",
+        "slug",
+        "enabled",
+        "delivery_short",
+        "bitbadges_claim_id",
+        "completed_count",
+        "in_progress_count",
+        "ineligible_count",
+        "failed_count",
+    )
+    list_filter = ("enabled", "delivery")
+    search_fields = ("name", "slug", "bitbadges_claim_id", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("required_apps",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "enabled")}),
+        ("Rules", {"fields": ("required_apps", "cap")}),
+        (
+            "Criterion",
+            {
+                "description": "Optional: an action run on the member's account, or an "
+                "upstream API read through Pipedream's proxy with it, and what the result "
+                "must show.",
+                "fields": (
+                    "criterion_app",
+                    "criterion_action",
+                    "criterion_props",
+                    "criterion_proxy_url",
+                    "criterion_path",
+                    "criterion_comparison",
+                    "criterion_value",
+                    "criterion_text",
+                    "identity_path",
+                ),
+            },
+        ),
+        (
+            "Waking up",
+            {
+                "description": "Optional: a Pipedream trigger deployed for each member, whose "
+                "events check them again; and a schedule for re-checking members who are "
+                "not eligible yet (manage.py recheck_claims).",
+                "fields": ("trigger", "trigger_props", "trigger_event_label", "recheck_interval"),
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "description": "Secrets are write-only: they are stored encrypted and "
+                "never shown again.",
+                "fields": (
+                    "delivery",
+                    "bitbadges_claim_id",
+                    "password_instance_id",
+                    "password",
+                    "clear_password",
+                    "store_id",
+                    "store_secret",
+                    "clear_store_secret",
+                    "workflow_url",
+                ),
+            },
+        ),
+        ("Window", {"fields": ("starts_at", "ends_at")}),
+        ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+    )
+    actions = ["dry_run"]
+    change_list_template = "admin/claims/claim/change_list.html"
+
+    def get_queryset(self, request):
+        def in_state(*states):
+            return Count("completions", filter=Q(completions__state__in=states))
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_completed=in_state(State.COMPLETED),
+                n_in_progress=in_state(*Completion.IN_PROGRESS),
+                n_ineligible=in_state(State.INELIGIBLE),
+                n_failed=in_state(State.FAILED),
+            )
+        )
+
+    @admin.display(description="delivery", ordering="delivery")
+    def delivery_short(self, claim):
+        method = services.method_of(claim.delivery)
+        return method.label if method else claim.delivery
+
+    @admin.display(description="completed", ordering="n_completed")
+    def completed_count(self, claim):
+        return claim.n_completed
+
+    @admin.display(description="in progress", ordering="n_in_progress")
+    def in_progress_count(self, claim):
+        return claim.n_in_progress
+
+    @admin.display(description="not eligible", ordering="n_ineligible")
+    def ineligible_count(self, claim):
+        return claim.n_ineligible
+
+    @admin.display(description="failed", ordering="n_failed")
+    def failed_count(self, claim):
+        return claim.n_failed
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST":
+            self._check_before_saving(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _check_before_saving(self, request, object_id) -> None:
+        """Validate the posted claim once before the admin's save transaction opens.
+
+        Validation looks the claim up on BitBadges over HTTP, which must not happen
+        inside a transaction: it would hold it open for the call (on SQLite, with the
+        write lock, so that the sandbox serving the call in the same database could not
+        write). The validation inside the transaction reuses what this one found.
+        """
+        request.claim_upstream_checks = {}
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        allowed = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else object_id is None and self.has_add_permission(request)
+        )
+        if not allowed or "_saveasnew" in request.POST:
+            return  # Django's own view refuses it, or treats it as an add
+        fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        form_class = self.get_form(request, obj, change=obj is not None, fields=fields)
+        form_class(request.POST, request.FILES, instance=obj).is_valid()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        for note in getattr(form, "upstream_notes", []):
+            self.message_user(request, note, messages.WARNING)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        claim = form.instance
+        if claim.enabled:
+            # After the required apps are saved and the whole change is committed.
+            transaction.on_commit(functools.partial(_enqueue_discover, claim.pk))
+
+    # Dry run: on the list and, through Django's change-form actions, on the claim's page.
+    @admin.action(
+        description="Dry run: who would qualify (nothing is delivered)",
+        permissions=["view"],
+        location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM],
+    )
+    def dry_run(self, request, queryset):
+        count = queryset.count()
+        if count > DRY_RUN_MAX_CLAIMS:
+            self.message_user(
+                request,
+                f"A dry run checks every member, so it takes at most {DRY_RUN_MAX_CLAIMS} "
+                f"claims at a time; {count} were selected. Select fewer and run it again.",
+                messages.ERROR,
+            )
+            return None
+        reports = []
+        for claim in queryset.prefetch_related("required_apps").select_related("criterion_app"):
+            report = services.claim_dry_run(claim=claim)
+            reports.append(
+                {
+                    "claim": claim,
+                    "report": report,
+                    "reasons": report.reasons.most_common(),
+                    "rows": [
+                        {
+                            "member": member,
+                            "qualifies": evaluation is not None and evaluation.eligible,
+                            "note": note,
+                        }
+                        for member, evaluation, note in report.rows[:DRY_RUN_MAX_ROWS]
+                    ],
+                    "more": max(0, len(report.rows) - DRY_RUN_MAX_ROWS),
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Dry run",
+            "subtitle": ", ".join(str(entry["claim"]) for entry in reports),
+            "opts": self.opts,
+            "reports": reports,
+        }
+        return TemplateResponse(request, "admin/claims/claim/dry_run.html", context)
+
+    # The funnel.
+    def get_urls(self):
+        urls = [
+            path(
+                "funnel/",
+                self.admin_site.admin_view(self.funnel_view),
+                name="claims_claim_funnel",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def funnel_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = funnel.FunnelForm(request.GET or None)
+        start, end = form.bounds()
+        data = funnel.funnel_build(start=start, end=end)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Funnel: links issued → accounts connected → claims completed",
+            "opts": self.opts,
+            "form": form,
+            "start": start,
+            "end": end and end - datetime.timedelta(days=1),
+            "funnel": data,
+            "stage_bars": funnel.bars(data.stages),
+            "app_bars": funnel.bars(
+                [
+                    bar
+                    for row in data.apps
+                    for bar in (
+                        (f"{row['name']}: issued", row["issued"], "issued"),
+                        (f"{row['name']}: connected", row["connected"], "connected"),
+                    )
+                ]
+            ),
+        }
+        return TemplateResponse(request, "admin/claims/funnel.html", context)
+
+
+# --- The ledger ---------------------------------------------------------------------------

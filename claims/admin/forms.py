@@ -1,0 +1,190 @@
+"""The claim form of the admin: method fields, write-only secrets, and the claim looked
+up on BitBadges before it is saved."""
+
+import logging
+
+from django import forms
+
+from claims import preflight, services
+from claims.models import (
+    Claim,
+    Completion,
+)
+from claims.secrets import SecretUnreadable
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+
+
+def _secret_widget():
+    # new-password: keeps the browser from filling in the admin's own login password.
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class ClaimAdminForm(forms.ModelForm):
+    """The claim, with its secrets write-only: typed in, never shown back."""
+
+    password = forms.CharField(
+        label="Password plugin's password",
+        required=False,
+        strip=False,
+        widget=_secret_widget(),
+    )
+    clear_password = forms.BooleanField(label="Remove the stored password", required=False)
+    store_secret = forms.CharField(
+        label="Dynamic store secret",
+        required=False,
+        strip=False,
+        widget=_secret_widget(),
+    )
+    clear_store_secret = forms.BooleanField(label="Remove the stored store secret", required=False)
+
+    class Meta:
+        model = Claim
+        # Never the ciphertexts (password_encrypted, store_secret_encrypted).
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "enabled",
+            "required_apps",
+            "cap",
+            "criterion_app",
+            "criterion_action",
+            "criterion_props",
+            "criterion_proxy_url",
+            "criterion_path",
+            "criterion_comparison",
+            "criterion_value",
+            "criterion_text",
+            "identity_path",
+            "trigger",
+            "trigger_props",
+            "trigger_event_label",
+            "recheck_interval",
+            "delivery",
+            "bitbadges_claim_id",
+            "password_instance_id",
+            "store_id",
+            "workflow_url",
+            "starts_at",
+            "ends_at",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        claim = self.instance
+        self.fields["password"].help_text = (
+            "A password is stored. Leave blank to keep it; type a new one to replace it."
+            if claim.has_password
+            else "None stored. Needed for the BitBadges method."
+        )
+        self.fields["store_secret"].help_text = (
+            "A store secret is stored. Leave blank to keep it; type a new one to replace it."
+            if claim.has_store_secret
+            else "None stored. Needed for the dynamic store method."
+        )
+
+    def _will_have(self, name: str, stored: bool) -> bool:
+        entered = self.cleaned_data.get(name)
+        cleared = self.cleaned_data.get(f"clear_{name}")
+        return bool(entered) or (stored and not cleared)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, label in (("password", "password"), ("store_secret", "store secret")):
+            if cleaned.get(name) and cleaned.get(f"clear_{name}"):
+                self.add_error(
+                    f"clear_{name}",
+                    f"Either type a new {label} or remove the stored one, not both.",
+                )
+        method = services.method_of(cleaned.get("delivery") or "")
+        if method is not None and method.secret is not None:
+            name, missing = method.secret
+            if not self._will_have(name, getattr(self.instance, f"has_{name}")):
+                self.add_error(name, missing)
+        # Claim.clean (method fields, criterion, window) runs in the ModelForm's _post_clean.
+        return cleaned
+
+    def _post_clean(self):
+        # After the model's own validation (as UserCreationForm checks passwords): the
+        # claim as it would be saved is looked up on BitBadges, and what would make
+        # every member fail stops the save with what to change there.
+        super()._post_clean()
+        self.upstream_notes: list[str] = []
+        if not self._errors:
+            self._check_upstream()
+
+    def _secret(self, name: str, stored: bool, read) -> str:
+        if self.cleaned_data.get(name):
+            return self.cleaned_data[name]
+        if not stored or self.cleaned_data.get(f"clear_{name}"):
+            return ""
+        try:
+            return read()
+        except SecretUnreadable:
+            return ""
+
+    # Set by ClaimAdmin.get_form: the request, whose memo of BitBadges lookups lets the
+    # admin check a claim before its save transaction opens and reuse the answer inside.
+    request = None
+
+    def _upstream_problems(self, settings: preflight.ClaimSettings) -> list[preflight.Problem]:
+        memo = getattr(self.request, "claim_upstream_checks", None)
+        if memo is not None and settings in memo:
+            found = memo[settings]
+        else:
+            try:
+                found = services.claim_problems(settings)
+            except preflight.CheckUnavailable as exc:
+                found = exc
+            if memo is not None:
+                memo[settings] = found
+        if isinstance(found, preflight.CheckUnavailable):
+            raise found
+        return found
+
+    def _check_upstream(self) -> None:
+        claim = self.instance
+        settings = preflight.ClaimSettings(
+            delivery=claim.delivery,
+            bitbadges_claim_id=claim.bitbadges_claim_id,
+            password_instance_id=claim.password_instance_id,
+            password=self._secret("password", claim.has_password, claim.password),
+            store_id=claim.store_id,
+            store_secret=self._secret("store_secret", claim.has_store_secret, claim.store_secret),
+        )
+        try:
+            problems = self._upstream_problems(settings)
+        except preflight.CheckUnavailable as exc:
+            if claim.enabled:
+                self.add_error(
+                    None,
+                    f"Could not check this claim on BitBadges: {exc}. Try again in a moment, or "
+                    "save it disabled and enable it once BitBadges answers.",
+                )
+            else:
+                self.upstream_notes.append(
+                    f"Not checked on BitBadges ({exc}); it is checked when you enable it."
+                )
+            return
+        for problem in problems:
+            if problem.blocking:
+                self.add_error(
+                    problem.field if problem.field in self.fields else None, problem.text
+                )
+            else:
+                self.upstream_notes.append(problem.text)
+
+    def save(self, commit=True):
+        claim = self.instance
+        if self.cleaned_data.get("clear_password"):
+            claim.password_encrypted = ""
+        if self.cleaned_data.get("password"):
+            claim.set_password(self.cleaned_data["password"])
+        if self.cleaned_data.get("clear_store_secret"):
+            claim.store_secret_encrypted = ""
+        if self.cleaned_data.get("store_secret"):
+            claim.set_store_secret(self.cleaned_data["store_secret"])
+        return super().save(commit=commit)

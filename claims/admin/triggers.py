@@ -1,0 +1,54 @@
+"""Trigger deployments and the events they delivered, read-only."""
+
+import logging
+
+from django.contrib import admin
+
+from claims.admin.base import ReadOnly
+from claims.models import (
+    Completion,
+    TriggerDelivery,
+    TriggerDeployment,
+)
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+
+
+@admin.register(TriggerDeployment)
+class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
+    """Each member's deployed triggers and their last event (read-only; the signing key
+    is never shown)."""
+
+    list_display = ("member", "claim", "status", "pipedream_id", "events", "last_event_at")
+    list_filter = ("status", "claim")
+    search_fields = ("member__username", "member__email", "pipedream_id", "claim__name")
+    list_select_related = ("member", "claim")
+    fields = (
+        "claim",
+        "member",
+        "account",
+        "pipedream_id",
+        "account_pipedream_id",
+        "status",
+        "error",
+        "events",
+        "last_event_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    # No delete either: it would leave the trigger running upstream; disconnecting the
+    # account, completing the claim or recheck_claims removes it properly.
+
+
+@admin.register(TriggerDelivery)
+class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ("received_at", "deployment", "event_id", "outcome", "detail")
+    list_filter = ("outcome",)
+    search_fields = ("event_id", "deployment__member__username", "deployment__pipedream_id")
+    list_select_related = ("deployment__member", "deployment__claim")
+    date_hierarchy = "received_at"
+    fields = ("received_at", "deployment", "event_id", "outcome", "detail", "body")
+    readonly_fields = fields

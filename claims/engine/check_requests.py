@@ -1,0 +1,180 @@
+"""Requests: asking for a check of a member against a claim, from wherever it comes.
+
+A member's "Check again", an account connected or changed (connections' signals), an
+email confirmed, an address saved, an admin's Retry, a claim enabled, a trigger event or
+a scheduled re-check: each asks `completion_request`, which makes or updates the one row
+per claim and member and queues the worker (queue.process) once the transaction commits.
+It never undoes what a worker holds, and never hurries an unknown outcome.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from claims.engine import ledger, queue
+from claims.engine.errors import NotAvailable, TooManyChecks
+from claims.engine.timing import unknown_outcome_wait
+from claims.models import Claim, Completion
+from core import ratelimit
+
+State = Completion.State
+
+
+def completion_request(
+    *, claim: Claim, member, actor: str, force: bool = False, recheck: bool = False
+) -> Completion:
+    """Ask for (another) check of `member` against `claim`; the worker does it.
+
+    A completed row, or one a worker holds, is left alone. A row waiting on a retry
+    keeps its backoff unless `force` (a member's "Check again", an admin's Retry).
+    """
+    now = timezone.now()
+    queued = {"state": State.WAITING, "next_attempt_at": now, "reason": "Queued for a check."}
+    with transaction.atomic():
+        # A new row is inserted already queued (as below: attempts 0, no re-check due);
+        # this transaction inserted it, so nobody else can hold it: no lock, no update.
+        completion, created = Completion.objects.get_or_create(
+            claim=claim, member=member, defaults={**queued, "rechecks": 1 if recheck else 0}
+        )
+        if created:
+            ledger.event(completion, "", State.WAITING, actor, {"force": force} if force else {})
+            queue.process(completion.pk)
+            return completion
+        completion = Completion.objects.select_for_update().get(pk=completion.pk)
+        if completion.state == State.COMPLETED or completion.paused_at is not None:
+            # Done; or waiting on a delivery pause, which queues it again when it ends.
+            return completion
+        if completion.state in (State.CHECKING, State.DELIVERING):
+            # A worker holds it, or held it and stopped: only the worker path may take
+            # it back (a delivery in flight is an unknown outcome, never a fresh start).
+            abandoned = completion.lease_expires_at is None or completion.lease_expires_at <= now
+            if abandoned:
+                queue.process(completion.pk)
+            return completion
+        if completion.state == State.RETRYING and (completion.outcome_unknown or not force):
+            # An unknown outcome is confirmed upstream at its time, never sooner.
+            return completion
+        already_queued = completion.state == State.WAITING and (
+            completion.next_attempt_at is None or completion.next_attempt_at <= now
+        )
+        if already_queued and not force:
+            return completion  # a task for it is queued already (and cron is the net)
+        from_state = completion.state
+        restart = from_state in (State.INELIGIBLE, State.FAILED)
+        completion.state = State.WAITING
+        completion.next_attempt_at = now
+        if completion.outcome_unknown and completion.last_attempt_at:
+            completion.next_attempt_at = max(
+                now, completion.last_attempt_at + unknown_outcome_wait()
+            )
+        completion.reason = "Queued for a check."
+        if restart or force:
+            completion.attempts = 0
+        # A scheduled re-check that finds nothing new backs off; anything else (an
+        # account event, the member, an admin) is news and starts the schedule over.
+        completion.rechecks = completion.rechecks + 1 if recheck else 0
+        completion.recheck_at = None
+        completion.save()
+        ledger.event(
+            completion, from_state, State.WAITING, actor, {"force": force} if force else {}
+        )
+    queue.process(
+        completion.pk, completion.next_attempt_at if completion.next_attempt_at > now else None
+    )
+    return completion
+
+
+def member_check_again(*, claim: Claim, member) -> Completion:
+    """The member's "Check again": rate-limited, only for an enabled claim."""
+    if not claim.enabled:
+        raise NotAvailable()
+    limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
+    retry_after = ratelimit.hit("claims-check", member.pk, limit=int(limit), window=int(window))
+    if retry_after is not None:
+        raise TooManyChecks(retry_after)
+    return completion_request(
+        claim=claim, member=member, actor=f"member:{member.username}", force=True
+    )
+
+
+def address_change_allowed(*, member) -> None:
+    """Changing the address re-checks the member's claims: rate-limited like Check again."""
+    limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
+    retry_after = ratelimit.hit("claims-address", member.pk, limit=int(limit), window=int(window))
+    if retry_after is not None:
+        raise TooManyChecks(retry_after)
+
+
+def address_save(*, member, form, before: str) -> tuple[str, str]:
+    """Save a valid AddressForm for `member` (whose address was `before`): unchanged is
+    said so; a change is rate-limited and re-checks the member's waiting claims. Returns
+    (message level, sentence) for the page."""
+    if form.cleaned_data["address"] == before:
+        return "info", "That is already your BitBadges address."
+    try:
+        address_change_allowed(member=member)
+    except TooManyChecks as exc:
+        member.refresh_from_db(fields=["address"])  # the form changed it in memory
+        return "error", str(exc)
+    form.save()
+    requests_for_member(member=member, actor=f"member:{member.username}")
+    return "success", "Your BitBadges address is saved. Claims waiting for it are checked again."
+
+
+def admin_retry(*, completion: Completion, admin) -> bool:
+    """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
+    if completion.state not in (State.FAILED, State.INELIGIBLE) or completion.member is None:
+        return False
+    if completion.outcome_unknown and not completion.resend_approved:
+        # The admin has read why the outcome is unknown: BitBadges is still asked first,
+        # but if it shows nothing, or cannot tell, the delivery is sent again.
+        Completion.objects.filter(pk=completion.pk, state=completion.state).update(
+            resend_approved=True
+        )
+    completion_request(
+        claim=completion.claim,
+        member=completion.member,
+        actor=f"admin:{admin.username}",
+        force=True,
+    )
+    return True
+
+
+def requests_for_account(*, member, app_slug: str, actor: str) -> list[Completion]:
+    """Every enabled claim that needs `app_slug` is checked again for `member`."""
+    return [
+        completion_request(claim=claim, member=member, actor=actor)
+        for claim in Claim.objects.enabled().needing_app(app_slug)
+    ]
+
+
+def requests_for_member(*, member, actor: str) -> list[Completion]:
+    """After the member changed their address: re-check what is not completed."""
+    claims = Claim.objects.enabled().filter(
+        completions__member=member,
+        completions__state__in=[State.INELIGIBLE, State.FAILED, State.WAITING],
+    )
+    return [completion_request(claim=claim, member=member, actor=actor) for claim in claims]
+
+
+def claim_discover(*, claim: Claim, actor: str) -> int:
+    """Rows for members who already have every required app but no row yet."""
+    if not claim.enabled:
+        return 0
+    required = list(claim.required_apps.values_list("slug", flat=True))
+    members = get_user_model().objects.filter(is_active=True).exclude(completions__claim=claim)
+    for slug in required:
+        members = members.filter(connected_accounts__app__slug=slug)
+    count = 0
+    for member in members.distinct():
+        completion_request(claim=claim, member=member, actor=actor)
+        count += 1
+    return count
+
+
+def completions_due(*, claim: Claim | None = None, limit: int | None = None):
+    due = Completion.objects.due().filter(member__isnull=False).order_by("next_attempt_at", "pk")
+    if claim is not None:
+        due = due.filter(claim=claim)
+    return due[:limit] if limit else due

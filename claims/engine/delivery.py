@@ -1,0 +1,309 @@
+"""Delivery: one completion, from its lease to completed, ineligible, failed, a retry or
+the credits pause.
+
+    waiting -> checking -> delivering -> completed
+                  |            |
+                  v            v
+             ineligible    retrying (transient error; backoff) -> checking ...
+                           failed   (permanent error, or too many tries)
+
+`completion_process` leases the row (ledger.take), settles an unknown outcome first
+(verification.py), evaluates the member (evaluation.py), checks the claim's cap and the
+upstream identity under a lock, marks the row delivering (committed before anything is
+sent), and hands it to the claim's delivery method (methods/). What the method raises
+decides what happens next: a retry with backoff, a stop, or the pause.
+"""
+
+import logging
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from claims import bitbadges, pause
+from claims.engine import ledger, queue
+from claims.engine.errors import (
+    SETTINGS_NEED_ATTENTION,
+    LeaseLost,
+    Paused,
+    Permanent,
+    Transient,
+    bitbadges_failure,
+)
+from claims.engine.evaluation import Evaluation, evaluate
+from claims.engine.methods import method_of
+from claims.engine.rechecks import recheck_time
+from claims.engine.timing import lease_duration, max_attempts, retry_delay, unknown_outcome_wait
+from claims.engine.verification import verify_upstream
+from claims.models import Claim, Completion
+from claims.secrets import SecretUnreadable
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+PAUSED_REASON = (
+    "Delivery is paused while the site's BitBadges account is topped up; it goes on by itself."
+)
+
+
+def completion_process(completion_id: int, *, actor: str = "worker") -> Completion | None:
+    """Do what is due for one completion. Safe to call any number of times, anywhere."""
+    now = timezone.now()
+    completion, token = ledger.take(completion_id, actor=actor, now=now)
+    if token is None:
+        return completion
+    try:
+        _process(completion, token, actor=actor)
+    except LeaseLost:
+        logger.warning(
+            "Completion %s: lease lost before sending; left to its new holder", completion.pk
+        )
+    except Transient as exc:
+        _retry_later(completion, token, exc, actor=actor)
+    except Paused as exc:
+        _park(completion, token, exc.exc, actor=actor)
+    except Permanent as exc:
+        sent = ledger.was_sent(completion)
+        ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            exc.state,
+            actor=actor,
+            details={"error": exc.detail, "outcome_unknown": sent},
+            **ledger.release(
+                reason=exc.reason,
+                next_attempt_at=None,
+                outcome_unknown=sent,
+                # Nothing went out: the upstream identity is free for another member.
+                **({} if sent else {"upstream_identity": ""}),
+            ),
+        )
+    except Exception as exc:
+        logger.exception("Completion %s failed unexpectedly", completion.pk)
+        _retry_later(
+            completion,
+            token,
+            Transient(
+                "Something went wrong on our side; we will try again.",
+                f"{type(exc).__name__}: {exc}",
+                outcome_unknown=ledger.was_sent(completion),
+            ),
+            actor=actor,
+        )
+    return completion
+
+
+def _park(
+    completion: Completion, token: uuid.UUID, exc: bitbadges.PaymentRequired, *, actor: str
+) -> None:
+    """Wait on the delivery pause (starting it if need be): no attempt spent, nothing failed.
+
+    The pause row is locked in the same transaction, so a probe that ends the pause
+    either sees this completion parked (and queues it) or comes before it (and this
+    starts a new pause, whose first probe resumes it).
+    """
+    sent = ledger.was_sent(completion)
+    with transaction.atomic():
+        current = pause.start(exc)
+        ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            State.WAITING,
+            actor=actor,
+            details={"paused": current.reason, "error": str(exc), "outcome_unknown": sent},
+            **ledger.release(
+                reason=PAUSED_REASON,
+                next_attempt_at=None,
+                paused_at=timezone.now(),
+                attempts=max(0, completion.attempts - 1),  # this try does not count
+                outcome_unknown=sent,
+                **({} if sent else {"upstream_identity": ""}),
+            ),
+        )
+
+
+def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, actor: str) -> None:
+    unknown = exc.outcome_unknown or ledger.was_sent(completion)
+    if completion.attempts >= max_attempts():
+        reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
+        if unknown:
+            reason = (
+                f"We gave up after {completion.attempts} tries without confirming whether this "
+                "was delivered; the site's admins will check."
+            )
+        ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING, State.DELIVERING),
+            State.FAILED,
+            actor=actor,
+            details={"error": exc.detail, "outcome_unknown": unknown},
+            **ledger.release(
+                reason=reason,
+                next_attempt_at=None,
+                outcome_unknown=unknown,
+                **({} if unknown else {"upstream_identity": ""}),
+            ),
+        )
+        return
+    delay = retry_delay(completion.attempts)
+    if unknown:
+        # Give whatever we may have sent time to land (a request the server is still
+        # working on, an attempt in its queue) before asking BitBadges about it.
+        delay = max(delay, unknown_outcome_wait())
+    run_after = timezone.now() + delay
+    moved = ledger.fenced(
+        completion,
+        token,
+        (State.CHECKING, State.DELIVERING),
+        State.RETRYING,
+        actor=actor,
+        details={
+            "error": exc.detail,
+            "outcome_unknown": unknown,
+            "next_attempt_at": run_after.isoformat(),
+        },
+        **ledger.release(reason=exc.reason, next_attempt_at=run_after, outcome_unknown=unknown),
+    )
+    if moved:
+        queue.process(completion.pk, run_after)
+
+
+def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
+    claim, member = completion.claim, completion.member
+    if completion.outcome_unknown:
+        _not_while_paused(claim)
+        if verify_upstream(completion, token, actor=actor):
+            return
+    evaluation = evaluate(claim, member)
+    evidence = evaluation.evidence()
+    if not claim.enabled:
+        raise Permanent(State.INELIGIBLE, "This claim is not available any more.")
+    failing = [result.rule for result in evaluation.results if not result.passed]
+    if failing == ["window"] and claim.starts_at and timezone.now() < claim.starts_at:
+        # Everything is in place but the claim has not opened: come back when it does.
+        if ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            State.WAITING,
+            actor=actor,
+            details={"reason": evaluation.reason},
+            **ledger.release(
+                reason=evaluation.reason, evidence=evidence, next_attempt_at=claim.starts_at
+            ),
+        ):
+            queue.process(completion.pk, claim.starts_at)
+        return
+    if not evaluation.eligible:
+        ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            State.INELIGIBLE,
+            actor=actor,
+            details={"reason": evaluation.reason},
+            **ledger.release(
+                reason=evaluation.reason,
+                evidence=evidence,
+                next_attempt_at=None,
+                recheck_at=recheck_time(claim, completion.rechecks),
+            ),
+        )
+        return
+    _not_while_paused(claim)
+    if not _start_delivery(completion, token, evaluation, actor=actor):
+        return
+    _deliver(completion, token, actor=actor)
+
+
+def _not_while_paused(claim: Claim) -> None:
+    """A delivery through BitBadges waits on its pause instead of meeting the 402."""
+    method = method_of(claim.delivery)
+    if method is not None and not method.calls_bitbadges(claim):
+        return
+    current = pause.active()
+    if current is not None:
+        raise Paused(
+            bitbadges.PaymentRequired(current.reason, top_up_url=current.action_url or None)
+        )
+
+
+def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, actor: str) -> bool:
+    """checking -> delivering, after the cap and the identity are checked under a lock."""
+    claim = completion.claim
+    evidence = evaluation.evidence()
+    try:
+        with transaction.atomic():
+            Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
+            if claim.cap is not None:
+                taken = (
+                    Completion.objects.filter(
+                        Q(state__in=[State.DELIVERING, State.COMPLETED]) | Q(outcome_unknown=True),
+                        claim=claim,
+                    )
+                    .exclude(pk=completion.pk)
+                    .count()
+                )
+                if taken >= claim.cap:
+                    raise Permanent(
+                        State.INELIGIBLE,
+                        f"All {claim.cap} of this claim have been given out.",
+                    )
+            identity = evaluation.identity or ""
+            if identity and (
+                Completion.objects.filter(claim=claim, upstream_identity=identity)
+                .exclude(pk=completion.pk)
+                .exists()
+            ):
+                app_name = claim.criterion_app.name if claim.criterion_app else "upstream"
+                raise Permanent(
+                    State.INELIGIBLE,
+                    f"This {app_name} account ({identity.split(':', 1)[-1]}) has already earned "
+                    "this claim for another member.",
+                )
+            return ledger.fenced(
+                completion,
+                token,
+                (State.CHECKING,),
+                State.DELIVERING,
+                actor=actor,
+                details={"method": claim.delivery, "address": evaluation.address},
+                evidence=evidence,
+                address=evaluation.address,
+                upstream_identity=identity,
+                lease_expires_at=timezone.now() + lease_duration(),
+                reason="Delivering…",
+            )
+    except IntegrityError:
+        raise Permanent(
+            State.INELIGIBLE,
+            "This account has already earned this claim for another member.",
+        ) from None
+    except Permanent as exc:
+        ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            exc.state,
+            actor=actor,
+            details={"reason": exc.reason},
+            **ledger.release(reason=exc.reason, evidence=evidence, next_attempt_at=None),
+        )
+        return False
+
+
+def _deliver(completion: Completion, token, *, actor: str) -> None:
+    """Hand the completion to its claim's delivery method; map what it raises."""
+    method = method_of(completion.claim.delivery)
+    if method is None:
+        raise Permanent(State.FAILED, "This claim has no delivery method.")
+    try:
+        method.send(ledger.Run(completion, token, actor))
+    except bitbadges.BitBadgesError as exc:
+        raise bitbadges_failure(exc) from exc
+    except SecretUnreadable as exc:
+        raise Permanent(State.FAILED, SETTINGS_NEED_ATTENTION, str(exc)) from exc

@@ -1,0 +1,135 @@
+"""What stops a completion where it is: errors for people, and the engine's own signals.
+
+`ClaimsError` and its kinds carry a sentence a member or an admin can act on. The rest
+are raised inside the engine and caught by the step that runs it (claims/engine/delivery.py):
+`Transient` retries later, `Permanent` stops, `Paused` waits on BitBadges' credits,
+`LeaseLost` leaves the completion to the worker that took it over. `bitbadges_failure()`
+says which of them a BitBadges error is.
+"""
+
+from claims import bitbadges
+from claims.models import Completion
+
+State = Completion.State
+
+
+class ClaimsError(Exception):
+    """Something a member or an admin can act on; str() is the sentence to show."""
+
+
+class TooManyChecks(ClaimsError):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"You have asked for many checks in a short time. Try again in {retry_after} seconds."
+        )
+
+
+class NotAvailable(ClaimsError):
+    def __init__(self) -> None:
+        super().__init__("This claim is not available.")
+
+
+class Transient(Exception):
+    """An upstream failure worth retrying; `reason` is for the member, `detail` for admins."""
+
+    def __init__(self, reason: str, detail: str = "", *, outcome_unknown: bool = False) -> None:
+        self.reason = reason
+        self.detail = detail or reason
+        self.outcome_unknown = outcome_unknown
+        super().__init__(self.detail)
+
+
+class Paused(Exception):
+    """BitBadges answered 402 (no credits): park the completion on the delivery pause."""
+
+    def __init__(self, exc: bitbadges.PaymentRequired) -> None:
+        self.exc = exc
+        super().__init__(str(exc))
+
+
+class Permanent(Exception):
+    """Stop here: `state` is ineligible or failed; `reason` is for the member."""
+
+    def __init__(self, state: str, reason: str, detail: str = "") -> None:
+        self.state = state
+        self.reason = reason
+        self.detail = detail or reason
+        super().__init__(self.detail)
+
+
+class LeaseLost(Exception):
+    """Another worker took this completion over; this one must send nothing more."""
+
+
+class CannotAsk(Exception):
+    """Nothing upstream can say whether this delivery landed (a workflow with no claim ID)."""
+
+
+SETTINGS_NEED_ATTENTION = "This claim's settings need attention; the site's admins have been told."
+
+
+def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
+    """Map a BitBadges error onto retry or stop, with a sentence for the member."""
+    if isinstance(exc, bitbadges.InvalidAddress):
+        return Permanent(
+            State.INELIGIBLE,
+            "BitBadges does not accept your address. Check it on this page.",
+            str(exc),
+        )
+    if isinstance(exc, bitbadges.AlreadyClaimed):
+        return Permanent(
+            State.FAILED, "Your address has already received this claim on BitBadges.", str(exc)
+        )
+    if isinstance(exc, bitbadges.ClaimExhausted):
+        return Permanent(State.FAILED, "All of this claim's badges have been given out.", str(exc))
+    if isinstance(exc, bitbadges.NotWhitelisted):
+        return Transient("BitBadges has not seen your address on the list yet.", str(exc))
+    if isinstance(exc, (bitbadges.OutsideWindow, bitbadges.ClaimHalted)):
+        return Permanent(
+            State.FAILED, f"BitBadges is not accepting this claim: {exc.message}", str(exc)
+        )
+    if isinstance(exc, bitbadges.SignInRequired):
+        return Permanent(
+            State.FAILED,
+            "BitBadges asks members to sign in for this claim, which this site cannot do for "
+            "you; the site's admins have been told.",
+            f"{exc} (turn off the claim's sign-in requirement on BitBadges, or deliver it by "
+            "dynamic store)",
+        )
+    if isinstance(exc, bitbadges.ClaimRejected):
+        return Permanent(
+            State.FAILED,
+            "BitBadges refused this claim's settings; the site's admins have been told.",
+            str(exc),
+        )
+    if isinstance(exc, bitbadges.AttemptTimeout):
+        return Transient(
+            "BitBadges has not finished processing yet; we will check again.",
+            str(exc),
+            outcome_unknown=True,
+        )
+    if isinstance(exc, bitbadges.PaymentRequired):
+        return Paused(exc)
+    if isinstance(exc, bitbadges.StoreRefused):
+        return Permanent(
+            State.FAILED,
+            SETTINGS_NEED_ATTENTION,
+            f"{exc} (the claim's dynamic store ID or store secret is wrong: correct them in "
+            "the claim's settings, then Retry)",
+        )
+    if isinstance(exc, bitbadges.CannotVerify):
+        return Transient(
+            "We are checking with BitBadges whether this was delivered.",
+            str(exc),
+            outcome_unknown=True,
+        )
+    if isinstance(exc, bitbadges.Unauthorized | bitbadges.NotConfigured):
+        return Transient(
+            "BitBadges is refusing our requests at the moment; we will try again.", str(exc)
+        )
+    return Transient(
+        "BitBadges is not answering at the moment; we will try again.",
+        str(exc),
+        outcome_unknown=bool(getattr(exc, "outcome_unknown", False)),
+    )

@@ -1,0 +1,258 @@
+"""Evaluation: does a member meet every rule of a claim right now?
+
+The rules are the required apps (healthy accounts), the claim's criterion (one call to
+Pipedream: an action's result, or an API answer through the Connect proxy), a valid
+BitBadges address, a confirmed email address and the claim's window. Nothing is written;
+the caller keeps the evidence.
+"""
+
+from dataclasses import dataclass, field
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from claims import rules
+from claims.engine.errors import Permanent, Transient
+from claims.models import Claim, Completion
+from connections import pipedream
+from connections.models import ConnectedAccount
+from core.addresses import normalize_address, to_bitbadges_address
+
+State = Completion.State
+
+
+@dataclass
+class Evaluation:
+    results: list[rules.RuleResult] = field(default_factory=list)
+    identity: str | None = None
+    address: str = ""
+
+    @property
+    def eligible(self) -> bool:
+        return all(result.passed for result in self.results)
+
+    @property
+    def reason(self) -> str:
+        for result in self.results:
+            if not result.passed:
+                return result.detail or f"{result.label}: not met."
+        return ""
+
+    def evidence(self) -> list[dict]:
+        return [result.as_json() for result in self.results]
+
+
+def email_verified(member) -> bool:
+    return EmailAddress.objects.filter(user=member, verified=True).exists()
+
+
+def _email_rule(member, now) -> rules.RuleResult:
+    """Nothing is delivered to a member who has not confirmed an email address: one
+    person, one inbox, is the least a reward asks for. Confirming it checks again."""
+    verified = email_verified(member)
+    where = f" to {member.email}" if member.email else ""
+    return rules.RuleResult(
+        rule="email",
+        label="Email address confirmed",
+        passed=verified,
+        value="confirmed" if verified else "not confirmed",
+        detail="" if verified else f"Confirm your email address: we sent a link{where}.",
+        at=now.isoformat(),
+    )
+
+
+def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
+    raw = (member.address or "").strip()
+    if not raw:
+        return (
+            rules.RuleResult(
+                rule="address",
+                label="BitBadges address set",
+                passed=False,
+                value="(none)",
+                detail="Add your BitBadges address so the badge has somewhere to go.",
+                at=now.isoformat(),
+            ),
+            "",
+        )
+    try:
+        address = normalize_address(raw)
+    except ValidationError as exc:
+        return (
+            rules.RuleResult(
+                rule="address",
+                label="BitBadges address set",
+                passed=False,
+                value=raw[:100],
+                detail=f"Your BitBadges address is not valid: {' '.join(exc.messages)}",
+                at=now.isoformat(),
+            ),
+            "",
+        )
+    # Delivered as BitBadges keeps addresses (bb1), whichever spelling the member typed:
+    # the same account, and the only form every BitBadges route is known to match.
+    return (
+        rules.RuleResult(
+            rule="address",
+            label="BitBadges address set",
+            passed=True,
+            value=address,
+            at=now.isoformat(),
+        ),
+        to_bitbadges_address(address),
+    )
+
+
+def _pipedream_transient(exc: pipedream.PipedreamError) -> bool:
+    return isinstance(
+        exc, (pipedream.Unavailable, pipedream.RateLimited, pipedream.InvalidResponse)
+    )
+
+
+def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult, None]:
+    label = claim.criterion_display()
+    return (
+        rules.RuleResult(
+            rule="criterion",
+            label=label,
+            passed=False,
+            value="(error)",
+            detail=f"Checking your {claim.criterion_app.name} account failed: {message}",
+            at=now.isoformat(),
+        ),
+        None,
+    )
+
+
+def _criterion_result(claim: Claim, member, account: ConnectedAccount):
+    """What the criterion looks at: the action's return value, or the proxied answer
+    (its JSON body, with `$status`). Raises PipedreamError; `_UpstreamSaid` for an
+    upstream API refusing through the proxy."""
+    client = pipedream.get_client()
+    if claim.criterion_proxy_url:
+        answer = client.proxy(
+            "GET",
+            claim.criterion_proxy_url,
+            external_user_id=str(member.external_id),
+            account_id=account.pipedream_id,
+        )
+        if answer.status >= 500 or answer.status in (408, 429):
+            # Busy or down upstream: try again later, never "not eligible" because of it.
+            raise pipedream.Unavailable(
+                f"the upstream API answered {answer.status}", operation="proxy"
+            )
+        if answer.status >= 400 and claim.criterion_path != "$status":
+            raise _UpstreamSaid(answer.status)
+        # Read, used and dropped: only the value seen (and an identity) is kept.
+        if isinstance(answer.body, dict):
+            return {**answer.body, "$status": answer.status}
+        if isinstance(answer.body, list):
+            return {"items": answer.body, "$status": answer.status}
+        return {"$status": answer.status}
+    props = {
+        **(claim.criterion_props or {}),
+        claim.criterion_app.slug: {"authProvisionId": account.pipedream_id},
+    }
+    body = client.run_action(
+        action_id=claim.criterion_action,
+        external_user_id=str(member.external_id),
+        configured_props=props,
+    )
+    return body.get("ret")
+
+
+class _UpstreamSaid(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"the upstream API answered {status}")
+
+
+def _run_criterion(
+    claim: Claim, member, account: ConnectedAccount, now
+) -> tuple[rules.RuleResult, object]:
+    """Check the claim's criterion on the member's account; (rule, result looked at)."""
+    try:
+        result = _criterion_result(claim, member, account)
+    except _UpstreamSaid as exc:
+        return _criterion_failed(claim, str(exc), now)
+    except pipedream.PipedreamError as exc:
+        if _pipedream_transient(exc):
+            raise Transient(
+                "Pipedream did not answer while checking your account; we will try again.",
+                str(exc),
+            ) from exc
+        if isinstance(exc, (pipedream.NotFound, pipedream.Unauthorized, pipedream.NotConfigured)):
+            raise Permanent(
+                State.FAILED,
+                "This claim cannot be checked right now; the site's admins have been told.",
+                str(exc),
+            ) from exc
+        return _criterion_failed(claim, exc.message or str(exc), now)
+    rule = rules.criterion_rule(
+        result,
+        path=claim.criterion_path,
+        comparison=claim.criterion_comparison,
+        expected=claim.criterion_value,
+        now=now,
+        text=claim.criterion_text,
+    )
+    return rule, result
+
+
+def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
+    """Check every rule of `claim` for `member`; calls Pipedream only for the criterion.
+
+    Raises Transient when Pipedream fails in a way worth retrying.
+    """
+    now = now or timezone.now()
+    evaluation = Evaluation()
+    # The member's accounts, read once: for the app rules and the criterion's account.
+    connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    required = list(claim.required_apps.order_by("order", "name").values_list("slug", "name"))
+    evaluation.results.extend(rules.app_rules(required, rules.account_facts(connected), now=now))
+    address_rule, evaluation.address = _address_rule(member, now)
+    if claim.has_criterion and evaluation.eligible:
+        # The most recently updated healthy account of the criterion's app.
+        usable = [
+            account
+            for account in connected
+            if account.app_id == claim.criterion_app_id and account.healthy and not account.dead
+        ]
+        account = max(usable, key=lambda account: account.updated_at, default=None)
+        if account is None:
+            evaluation.results.append(
+                rules.RuleResult(
+                    rule="criterion",
+                    label=claim.criterion_display(),
+                    passed=False,
+                    value="(not checked)",
+                    detail=f"Connect a healthy {claim.criterion_app.name} account first.",
+                    at=now.isoformat(),
+                )
+            )
+        else:
+            rule, result = _run_criterion(claim, member, account, now)
+            evaluation.results.append(rule)
+            if rule.passed and claim.identity_path:
+                identity = rules.identity_of(result, claim.identity_path)
+                if identity:
+                    evaluation.identity = f"{claim.criterion_app.slug}:{identity}"
+    evaluation.results.append(address_rule)
+    evaluation.results.append(_email_rule(member, now))
+    if not claim.is_open(now):
+        if claim.starts_at and now < claim.starts_at:
+            detail = f"This claim opens on {timezone.localtime(claim.starts_at):%Y-%m-%d %H:%M}."
+        else:
+            detail = "This claim has closed."
+        evaluation.results.append(
+            rules.RuleResult(
+                rule="window",
+                label="Claim open",
+                passed=False,
+                value=now.isoformat(),
+                detail=detail,
+                at=now.isoformat(),
+            )
+        )
+    return evaluation

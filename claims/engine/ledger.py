@@ -1,0 +1,249 @@
+"""The ledger and the lease: every move of a completion, made only by the worker that
+holds it, and written down.
+
+A worker leases a completion (`take`): under a row lock it writes a fresh lease token
+and expiry, then lets the lock go before any HTTP call. Every later write (`fenced`) is a
+conditional UPDATE on that token and the expected state, so a worker that lost its lease
+changes nothing. Each move leaves a CompletionEvent and one log line (`event`).
+
+`Run` is what a delivery method is given: the completion, the lease, and the few moves a
+method makes itself (renew the lease before a call that cannot be repeated, note that
+something went out, keep a reference, record the completion).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from claims.engine import queue
+from claims.engine.errors import LeaseLost
+from claims.engine.timing import lease_duration
+from claims.models import Completion, CompletionEvent, TriggerDeployment
+
+logger = logging.getLogger(__name__)
+
+State = Completion.State
+
+
+def event(
+    completion: Completion,
+    from_state: str,
+    to_state: str,
+    actor: str,
+    details=None,
+    *,
+    reason: str | None = None,
+):
+    """Record a transition in the ledger, and log it once with its context.
+
+    The log line carries ids, states and the member-facing reason (which may quote
+    BitBadges' refusal); never the evidence or the event details (those stay in the
+    ledger, for admins).
+    """
+    CompletionEvent.objects.create(
+        completion_id=completion.pk,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor[:200],
+        details=details or {},
+    )
+    reason = completion.reason if reason is None else reason
+    logger.info(
+        "Completion %s: %s -> %s",
+        completion.pk,
+        from_state,
+        to_state,
+        extra={
+            "completion": completion.pk,
+            "claim": completion.claim_id,
+            "member": completion.member_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor": actor[:200],
+            "attempt": completion.attempts,
+            "reason": reason if to_state not in (State.WAITING, State.CHECKING) else "",
+        },
+    )
+
+
+def take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uuid.UUID | None]:
+    """Lock the row; if it is due, lease it to this worker (state checking)."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        # The claim and the member come in the same query; only the completion is locked.
+        completion = (
+            Completion.objects.select_for_update(of=("self",))
+            .select_related("claim", "claim__criterion_app", "member")
+            .filter(pk=completion_id)
+            .first()
+        )
+        if completion is None:
+            return None, None
+        scheduled = (
+            completion.state in (State.WAITING, State.RETRYING)
+            and completion.paused_at is None
+            and (completion.next_attempt_at is None or completion.next_attempt_at <= now)
+        )
+        abandoned = completion.state in (State.CHECKING, State.DELIVERING) and (
+            completion.lease_expires_at is None or completion.lease_expires_at <= now
+        )
+        if not (scheduled or abandoned) or completion.member_id is None:
+            return completion, None
+        from_state = completion.state
+        details = {"attempt": completion.attempts + 1}
+        if from_state == State.DELIVERING:
+            # The worker holding it died mid-delivery: what it sent is unknown.
+            completion.outcome_unknown = True
+            details["recovered"] = "the previous worker stopped while delivering"
+        elif abandoned:
+            details["recovered"] = "the previous worker stopped while checking"
+        completion.state = State.CHECKING
+        completion.lease_token = token
+        completion.lease_expires_at = now + lease_duration()
+        completion.attempts += 1
+        completion.last_attempt_at = now
+        completion.next_attempt_at = None
+        completion.save()
+        event(completion, from_state, State.CHECKING, actor, details)
+    return completion, token
+
+
+def fenced(
+    completion: Completion,
+    token: uuid.UUID,
+    from_states: tuple[str, ...],
+    to_state: str,
+    *,
+    actor: str,
+    details: dict | None = None,
+    **fields,
+) -> bool:
+    """Move the row if this worker still holds its lease and it is in `from_states`."""
+    now = timezone.now()
+
+    def move(state: str) -> int:
+        return Completion.objects.filter(pk=completion.pk, lease_token=token, state=state).update(
+            state=to_state, updated_at=now, **fields
+        )
+
+    with transaction.atomic():
+        # While this worker holds the lease, the row is in the state it last wrote: try
+        # that first (one conditional UPDATE); otherwise read what it is.
+        current = completion.state if completion.state in from_states else None
+        if current is None or not move(current):
+            current = (
+                Completion.objects.filter(
+                    pk=completion.pk, lease_token=token, state__in=from_states
+                )
+                .values_list("state", flat=True)
+                .first()
+            )
+            if current is None:
+                logger.warning(
+                    "Completion %s: lease lost before %s (another worker took over)",
+                    completion.pk,
+                    to_state,
+                )
+                return False
+            if not move(current):
+                return False
+        if current != to_state or details:
+            event(completion, current, to_state, actor, details, reason=fields.get("reason", ""))
+    completion.state = to_state
+    for name, value in fields.items():
+        setattr(completion, name, value)
+    return True
+
+
+def release(**fields) -> dict:
+    """The fields of a move that lets the lease go."""
+    return {"lease_token": None, "lease_expires_at": None, **fields}
+
+
+def renew_lease(completion: Completion, token) -> None:
+    """Right before a call that cannot be repeated: still ours? Then hold it a full lease.
+
+    The lease then covers the call and the poll after it, however long the checks before
+    it took; and a worker that lost its lease stops here instead of sending.
+    """
+    renewed = Completion.objects.filter(
+        pk=completion.pk, lease_token=token, state=State.DELIVERING
+    ).update(lease_expires_at=timezone.now() + lease_duration())
+    if not renewed:
+        raise LeaseLost()
+
+
+def record_reference(completion: Completion, token, reference: str, *, actor: str) -> None:
+    """Keep what we sent (e.g. the attempt ID) before waiting on its result."""
+    fenced(
+        completion,
+        token,
+        (State.DELIVERING,),
+        State.DELIVERING,
+        actor=actor,
+        details={"reference": reference[:200]},
+        delivery_reference=reference,
+    )
+
+
+def mark_sent(completion: Completion) -> None:
+    """Called right before a call that cannot be repeated (complete, a workflow, a store
+    add): from here on, any error leaves an unknown outcome to check before a resend."""
+    completion._sent = True
+
+
+def was_sent(completion: Completion) -> bool:
+    return bool(getattr(completion, "_sent", False) or completion.outcome_unknown)
+
+
+def completed(completion: Completion, token, *, actor: str, reference: str, note: str = "") -> bool:
+    done = fenced(
+        completion,
+        token,
+        (State.CHECKING, State.DELIVERING),
+        State.COMPLETED,
+        actor=actor,
+        details={"reference": reference[:200], **({"note": note} if note else {})},
+        **release(
+            reason=note or "Completed.",
+            delivery_reference=reference,
+            completed_at=timezone.now(),
+            outcome_unknown=False,
+            resend_approved=False,
+            next_attempt_at=None,
+            recheck_at=None,
+        ),
+    )
+    if done and completion.claim.trigger:
+        # The claim is done for this member: its trigger has nothing left to tell us.
+        for deployment_id in TriggerDeployment.objects.filter(
+            claim=completion.claim, member=completion.member
+        ).values_list("pk", flat=True):
+            queue.trigger_remove(deployment_id)
+    return done
+
+
+@dataclass
+class Run:
+    """One worker's hold on one completion while a delivery method sends it."""
+
+    completion: Completion
+    token: uuid.UUID
+    actor: str
+
+    def renew_lease(self) -> None:
+        renew_lease(self.completion, self.token)
+
+    def mark_sent(self) -> None:
+        mark_sent(self.completion)
+
+    def record(self, reference: str) -> None:
+        record_reference(self.completion, self.token, reference, actor=self.actor)
+
+    def completed(self, reference: str, note: str = "") -> bool:
+        return completed(
+            self.completion, self.token, actor=self.actor, reference=reference, note=note
+        )

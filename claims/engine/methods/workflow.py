@@ -1,0 +1,195 @@
+"""Delivery by Pipedream workflow: this site calls the claim's workflow (an HTTP trigger)
+with the member's address, and the workflow completes the claim its own way.
+
+A workflow's answer may say nothing of the outcome (docs/fidelity.md, "Workflows"):
+Pipedream's default HTTP response, sent before the workflow has run (HTML, or JSON with
+"success": true); Pipedream's answers when a custom-response workflow threw or stopped
+before responding; and the one error BitBadges' Pipedream action throws whatever went
+wrong. Such an answer is an unknown outcome, settled on BitBadges; and since the
+workflow may still be running or may have turned the member down, it is never sent
+again without an admin's Retry.
+"""
+
+import json
+
+from claims import bitbadges
+from claims.engine.errors import CannotAsk, Permanent, Transient
+from claims.engine.ledger import Run
+from claims.engine.methods.base import (
+    CONFIRMED,
+    DeliveryMethod,
+    Verdict,
+    recorded_attempt,
+    verify_by_attempts,
+)
+from claims.engine.timing import poll_deadline, poll_interval
+from claims.models import Claim, Completion
+from claims.preflight import ClaimSettings, Problem, fetch_claim
+from connections import pipedream
+
+State = Completion.State
+REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
+# Matched case-insensitively anywhere in the answer.
+PIPEDREAM_DEFAULT_RESPONSE = "to customize this response"
+WORKFLOW_SAID_NOTHING = (
+    PIPEDREAM_DEFAULT_RESPONSE,
+    "no $.respond called in workflow",
+    "no $respond called in workflow",
+    "$.respond() not called for this invocation",
+    "internal error waiting for $respond",
+    "failed to complete claim. please try again later",
+)
+
+
+class Workflow(DeliveryMethod):
+    value = Claim.Delivery.WORKFLOW
+    label = "Workflow"
+    resends_by_itself = False
+
+    def send(self, run: Run) -> None:
+        completion = run.completion
+        claim, member = completion.claim, completion.member
+        body = {
+            "address": completion.address,
+            "claim": claim.slug,
+            "bitbadges_claim_id": claim.bitbadges_claim_id,
+        }
+        run.renew_lease()
+        run.mark_sent()
+        try:
+            answer = pipedream.get_client().invoke_workflow(
+                claim.workflow_url, external_user_id=str(member.external_id), body=body
+            )
+        except pipedream.PipedreamError as exc:
+            raise _refused(run, exc) from exc
+        if says_nothing(answer):
+            # Pipedream answered for the workflow before it ran, or BitBadges' action hid
+            # what happened: whether the claim was completed is unknown until BitBadges
+            # shows it.
+            run.record(_answer_text(answer))
+            raise _unknown_answer(answer)
+        if isinstance(answer, dict) and answer.get("success") is False:
+            raise Permanent(
+                State.INELIGIBLE,
+                "The claim's workflow turned this down: "
+                f"{answer.get('error') or 'no reason given'}",
+            )
+        reference = _answer_text(answer)
+        attempt_id = answer.get("claimAttemptId") if isinstance(answer, dict) else None
+        if isinstance(attempt_id, str) and attempt_id and claim.bitbadges_claim_id:
+            # The workflow queued a BitBadges attempt and told us its id: follow it, so
+            # "completed" means BitBadges completed it, not only that the workflow ran.
+            run.record(reference)
+            bitbadges.get_client().wait_for_attempt(
+                attempt_id, interval=poll_interval(), deadline=poll_deadline()
+            )
+        run.completed(reference)
+
+    def verify(self, completion) -> Verdict:
+        """The attempt the workflow told us of, if any; else the claim's attempts."""
+        claim = completion.claim
+        if not claim.bitbadges_claim_id:
+            raise CannotAsk(
+                "Outcome unknown and the claim has no BitBadges claim ID to check it against. "
+                "Check on BitBadges; Retry runs the workflow again."
+            )
+        client = bitbadges.get_client()
+        attempt_id = _attempt_id_in(completion.delivery_reference)
+        if attempt_id and recorded_attempt(client, attempt_id).success:
+            return Verdict(True, completion.delivery_reference, CONFIRMED)
+        return verify_by_attempts(client, claim, completion.address)
+
+    def check_settings(self, client, settings: ClaimSettings) -> list[Problem]:
+        """The workflow does what it likes; a claim ID given must exist."""
+        if not settings.bitbadges_claim_id:
+            return []
+        claim = fetch_claim(client, settings.bitbadges_claim_id)
+        return [] if isinstance(claim, dict) else [claim]
+
+    def describe(self, claim) -> str:
+        return "A workflow completes the claim on BitBadges for your address when you qualify."
+
+    def calls_bitbadges(self, claim) -> bool:
+        return bool(claim.bitbadges_claim_id)  # only to check an unknown outcome
+
+
+def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
+    """What a failed workflow call means: retry, an unknown outcome, or a stop."""
+    if isinstance(exc, pipedream.RateLimited):
+        return Transient("Pipedream is busy; we will try again.", str(exc))
+    if isinstance(exc, (pipedream.Unavailable, pipedream.InvalidResponse)):
+        return Transient(
+            "The workflow did not answer; we will check and try again.",
+            str(exc),
+            outcome_unknown=True,
+        )
+    if says_nothing(exc.body) or says_nothing(exc.message):
+        said = exc.body or exc.message
+        run.record(_answer_text(said))
+        return _unknown_answer(said)
+    if isinstance(exc, pipedream.BadRequest):
+        return Permanent(
+            State.INELIGIBLE,
+            f"The claim's workflow turned this down: {_workflow_error(exc)}",
+            str(exc),
+        )
+    return Permanent(
+        State.FAILED,
+        "This claim's workflow could not be run; the site's admins have been told.",
+        str(exc),
+    )
+
+
+def _as_text(answer) -> str:
+    return answer if isinstance(answer, str) else json.dumps(answer, sort_keys=True, default=str)
+
+
+def _answer_text(answer) -> str:
+    """A workflow's answer as the delivery reference keeps it."""
+    return _as_text(answer)[:REFERENCE_MAX]
+
+
+def says_nothing(answer) -> bool:
+    """A workflow answer that tells nothing of the outcome (WORKFLOW_SAID_NOTHING)."""
+    if answer is None:
+        return False
+    text = _as_text(answer).lower()
+    return any(words in text for words in WORKFLOW_SAID_NOTHING)
+
+
+def _unknown_answer(answer) -> Transient:
+    text = _answer_text(answer).lower()
+    if PIPEDREAM_DEFAULT_RESPONSE in text:
+        why = (
+            "the workflow answered with Pipedream's default response, which is sent before "
+            "the workflow runs: make it return a custom response (README, Claims)"
+        )
+    elif "respond" in text:
+        why = "Pipedream says the workflow stopped or threw before it returned its response"
+    else:
+        why = (
+            "the workflow answered with BitBadges' Pipedream action's catch-all error, which "
+            "hides whether the claim was completed"
+        )
+    return Transient(
+        "We are checking with BitBadges whether this was delivered.",
+        f"Outcome unknown: {why}. BitBadges is asked whether the claim was completed.",
+        outcome_unknown=True,
+    )
+
+
+def _workflow_error(exc: pipedream.PipedreamError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return exc.message or "no reason given"
+
+
+def _attempt_id_in(reference: str) -> str:
+    """The claimAttemptId in a workflow answer we kept, if it was JSON and had one."""
+    try:
+        answer = json.loads(reference) if reference.startswith("{") else None
+    except ValueError:
+        return ""
+    value = answer.get("claimAttemptId") if isinstance(answer, dict) else None
+    return value if isinstance(value, str) else ""

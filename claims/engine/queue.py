@@ -1,0 +1,70 @@
+"""Work the engine asks to be done later, without importing the tasks that do it.
+
+claims/tasks.py runs the engine, so the engine cannot import it back. Instead the tasks
+module hands its tasks to `provide()` when it is loaded (ClaimsConfig.ready loads it in
+every process), and the engine and its neighbours (pause, triggers) queue through the
+functions below. A task that cannot be queued is logged, never raised into the work that
+asked for it: `manage.py complete_claims` (the cron) finds whatever is due.
+"""
+
+import datetime
+import logging
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_tasks: dict = {}
+NAMES = ("process", "pause_probe", "trigger_event", "trigger_remove")
+
+
+def provide(**tasks) -> None:
+    """Called once by claims/tasks.py with its Task objects, by the names in NAMES."""
+    unknown = set(tasks) - set(NAMES)
+    if unknown:
+        raise ImproperlyConfigured(f"Unknown claims task name(s): {', '.join(sorted(unknown))}")
+    _tasks.update(tasks)
+
+
+def _task(name: str, run_after: datetime.datetime | None = None):
+    try:
+        task = _tasks[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No {name!r} task: claims/tasks.py provides it when the claims app is ready."
+        ) from None
+    return task.using(run_after=run_after) if run_after is not None else task
+
+
+def process(completion_id: int, run_after: datetime.datetime | None = None) -> None:
+    """Process the completion (at `run_after`, or now), once this transaction commits."""
+
+    def send():
+        try:
+            _task("process", run_after).enqueue(completion_id)
+        except Exception:  # the cron command picks it up; never lose the request
+            logger.exception("Could not enqueue completion %s; complete_claims will", completion_id)
+
+    transaction.on_commit(send)
+
+
+def pause_probe(run_after: datetime.datetime) -> None:
+    """Check at `run_after` whether the delivery pause is over."""
+    try:
+        _task("pause_probe", run_after).enqueue()
+    except Exception:  # complete_claims (the cron) probes too
+        logger.exception("Could not schedule the delivery pause probe; complete_claims will")
+
+
+def trigger_event(delivery_id: int) -> None:
+    """Act on an accepted trigger event."""
+    try:
+        _task("trigger_event").enqueue(delivery_id)
+    except Exception:
+        logger.exception("Trigger delivery %s: could not enqueue its check", delivery_id)
+
+
+def trigger_remove(deployment_id: int) -> None:
+    """Remove a trigger deployment from Pipedream (recheck_claims retries what fails)."""
+    _task("trigger_remove").enqueue(deployment_id)

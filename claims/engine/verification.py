@@ -1,0 +1,71 @@
+"""Verification of unknown outcomes: did an earlier send land, before anything is sent again?
+
+An outcome is unknown when a worker died mid-delivery, `complete` timed out, a poll never
+resolved or a workflow answered without saying. Each delivery method asks its own way
+(its `verify`); only a definite "it did not land" allows a resend, never for a workflow
+on its own (an admin's Retry decides), and a route that cannot tell is never read as
+"no": it is asked again later, unless an admin's Retry accepted the risk.
+"""
+
+from claims import bitbadges
+from claims.engine import ledger
+from claims.engine.errors import CannotAsk, Permanent, Transient, bitbadges_failure
+from claims.engine.methods import method_of
+from claims.engine.methods.base import Verdict
+from claims.models import Completion
+
+State = Completion.State
+
+
+def verify_upstream(completion: Completion, token, *, actor: str) -> bool:
+    """After an unknown outcome: did the earlier delivery land? True when it did (the
+    completion is then recorded completed); False when delivery may go ahead."""
+    claim = completion.claim
+    method = method_of(claim.delivery)
+    if method is None:
+        raise Permanent(State.FAILED, "This claim has no delivery method.")
+    try:
+        verdict = method.verify(completion)
+    except bitbadges.CannotVerify as exc:
+        if not completion.resend_approved:
+            raise bitbadges_failure(exc) from exc
+        verdict = Verdict(False, note=f"BitBadges cannot tell ({exc})")
+    except CannotAsk as exc:
+        if not completion.resend_approved:
+            raise Permanent(
+                State.FAILED,
+                "We could not confirm whether this was delivered; the site's admins will check.",
+                str(exc),
+            ) from exc
+        verdict = Verdict(False, note=str(exc))
+    except bitbadges.BitBadgesError as exc:
+        raise bitbadges_failure(exc) from exc
+    if verdict.delivered:
+        return ledger.completed(
+            completion, token, actor=actor, reference=verdict.reference, note=verdict.note
+        )
+    if not method.resends_by_itself and not completion.resend_approved:
+        # BitBadges shows nothing yet, but the workflow may still be running, or may
+        # have turned the member down: check again, and leave a resend to an admin.
+        raise Transient(
+            "We are checking with BitBadges whether this was delivered.",
+            f"BitBadges shows no completion of claim {claim.bitbadges_claim_id} for "
+            f"{completion.address} after the workflow's unknown answer; checked again later. "
+            "An admin's Retry runs the workflow again if it still shows none.",
+            outcome_unknown=True,
+        )
+    # Certainly not delivered (or an admin accepted the risk): start over.
+    Completion.objects.filter(pk=completion.pk, lease_token=token).update(
+        outcome_unknown=False, resend_approved=False, delivery_reference=""
+    )
+    completion.outcome_unknown = False
+    completion.resend_approved = False
+    completion.delivery_reference = ""
+    ledger.event(
+        completion,
+        completion.state,
+        completion.state,
+        actor,
+        {"verified": "not delivered", **({"note": verdict.note} if verdict.note else {})},
+    )
+    return False
