@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from sandbox.credentials import SANDBOX_SETTINGS
 from sandbox.demo import FORMAT
 from sandbox.models import BitBadgesClaim, BitBadgesStore
+from tests.test_settings import run
 
 pytestmark = pytest.mark.django_db
 
@@ -244,8 +245,6 @@ def test_an_oversized_env_file_is_a_clear_error(tmp_path, demo_file):
 def test_a_newcomers_first_run_check_warns_before_and_is_clean_after(tmp_path):
     """`make run` on a fresh checkout: .env from .env.example, DEBUG on, no credentials.
     The sandbox is on, its check names the command; after it, `check` is clean."""
-    from tests.test_settings import run
-
     env_file = tmp_path / ".env"
     env_file.write_text(EXAMPLE.read_text())
     environment = {"ENV_FILE": str(env_file), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
