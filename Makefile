@@ -20,7 +20,7 @@ TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-s
 
 help:
 	@echo "make run    set up, migrate, seed demo data, serve web + task worker + sandbox on http://$(HOST):$(PORT)"
-	@echo "make test   set up, then check, makemigrations --check, and the whole test suite"
+	@echo "make test   set up, then check, makemigrations --check, the import contracts, and the whole test suite"
 	@echo "make run-scaled  the same app on PostgreSQL + Redis, 2 gunicorn processes, 2 task workers"
 	@echo "make bench  the benchmarks in bench/ (PostgreSQL, Redis, gunicorn); prints their figures"
 	@echo "make lint   ruff"
@@ -62,6 +62,8 @@ run-scaled: setup
 test: setup
 	$(TEST_ENV) $(PY) manage.py check
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/import_cycles.py
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup

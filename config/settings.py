@@ -447,6 +447,8 @@ LOGGING = {
         "claims": {"level": LOG_LEVEL},
         "sandbox": {"level": LOG_LEVEL},
         "users": {"level": LOG_LEVEL},
+        "members": {"level": LOG_LEVEL},
+        "core": {"level": LOG_LEVEL},
         "config": {"level": LOG_LEVEL},
         "log_request_id": {"level": LOG_LEVEL},
         "django_tasks_db": {"level": LOG_LEVEL},

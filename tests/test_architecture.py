@@ -82,6 +82,9 @@ def test_the_repository_keeps_every_import_contract():
         ("sandbox/models.py", "import claims.models", "The sandbox is a copy"),
         ("claims/engine/delivery.py", "import claims.tasks", "claims: entry points"),
         ("claims/engine/ledger.py", "import claims.engine.delivery", "The engine's steps"),
+        ("connections/services/accounts.py", "import connections.tasks", "connections: entry"),
+        ("connections/tasks.py", "import connections.views", "connections: entry"),
+        ("members/services.py", "import members.views", "members: its pages"),
     ],
 )
 def test_an_import_against_a_contract_fails(copy, module, line, contract):
