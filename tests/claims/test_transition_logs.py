@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _transition_records(caplog):
-    return [r for r in caplog.records if r.name == "claims.engine.ledger" and hasattr(r, "to_state")]
+    return [
+        r for r in caplog.records if r.name == "claims.engine.ledger" and hasattr(r, "to_state")
+    ]
 
 
 @pytest.mark.parametrize("slug", ["github-starter", "github-builders", "github-workflow"])
