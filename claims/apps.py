@@ -9,5 +9,7 @@ class ClaimsConfig(AppConfig):
     def ready(self):
         # Imported here, once the app registry is ready (they use the models): the
         # receivers connect to connections' and allauth's signals, and the tasks module
-        # provides its tasks to the engine's queue (claims/engine/queue.py).
-        from claims import receivers, tasks  # noqa: F401
+        # provides its tasks to the engine's queue (claims/queue.py).
+        from claims import queue, receivers, tasks  # noqa: F401
+
+        queue.require_all()

@@ -24,8 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from claims import bitbadges
-from claims.engine import queue
+from claims import bitbadges, queue
 from claims.models import Completion, CompletionEvent, DeliveryPause
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Background work for claims: one completion at a time, and a sweep of what is due.
 
 Each task loads what it needs by id and calls the engine (claims/services.py) or its
-neighbours (pause, triggers). The engine queues these tasks through claims/engine/queue.py,
+neighbours (pause, triggers). The engine queues these tasks through claims/queue.py,
 which this module provides them to when it is loaded (ClaimsConfig.ready loads it), so
 the engine never imports this module back.
 """
@@ -12,8 +12,7 @@ import logging
 from django.tasks import task
 from django.utils import timezone
 
-from claims import pause, services, triggers
-from claims.engine import queue
+from claims import pause, queue, services, triggers
 from claims.models import Claim, TriggerDeployment
 from connections.models import ConnectedAccount
 from core.database import connection_lost, connection_reset

@@ -15,6 +15,7 @@ HMAC-SHA256 signing with the trigger's key, but no public source gives the heade
 and signed string, so this is the one place to change when they are confirmed.
 """
 
+import datetime
 import hashlib
 import hmac
 import logging
@@ -27,7 +28,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from claims.engine import check_requests, queue
+from claims import queue
+from claims.engine import check_requests
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from claims.secrets import SecretUnreadable
 from connections import pipedream
@@ -321,3 +323,35 @@ def event_process(delivery_id: int) -> bool:
         actor=f"trigger: {deployment.claim.trigger} event {delivery.event_id}"[:200],
     )
     return True
+
+
+def tidy(limit: int | None = None) -> int:
+    """Removals Pipedream refused earlier are tried again; deploys that failed (or that a
+    stopped worker left half-made) are tried again while the account is still connected
+    and the claim not completed. Returns how many were settled."""
+    Status = TriggerDeployment.Status
+    TriggerDeployment.objects.filter(
+        status=Status.DEPLOYING, created_at__lt=timezone.now() - datetime.timedelta(minutes=10)
+    ).update(status=Status.FAILED, error="The deploy did not finish.")
+    settled = 0
+    removing = TriggerDeployment.objects.filter(status=Status.REMOVING).select_related("member")
+    for deployment in removing[:limit] if limit else removing:
+        settled += deployment_remove(deployment)
+    failed = TriggerDeployment.objects.filter(status=Status.FAILED).select_related(
+        "claim__criterion_app", "member", "account__app"
+    )
+    for deployment in failed[:limit] if limit else failed:
+        claim, member = deployment.claim, deployment.member
+        account = deployment.account or (
+            ConnectedAccount.objects.filter(member=member, app=claim.criterion_app)
+            .select_related("app")
+            .first()
+        )
+        done = Completion.objects.filter(
+            claim=claim, member=member, state=Completion.State.COMPLETED
+        ).exists()
+        if account is None or done or not claim.enabled or not claim.trigger:
+            deployment.delete()  # nothing left to watch
+            continue
+        settled += deployment_ensure(claim=claim, member=member, account=account) is not None
+    return settled

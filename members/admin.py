@@ -44,16 +44,12 @@ class CompletionInline(admin.TabularInline):
 class MemberAdmin(UserAdmin):
     """users' UserAdmin, with the connected accounts and completions of the member."""
 
+    # users' columns, with the member's accounts and completions after "email_verified".
     list_display = (
-        "username",
-        "email",
-        "address",
-        "email_verified",
+        *UserAdmin.list_display[: UserAdmin.list_display.index("email_verified") + 1],
         "accounts",
         "completed",
-        "is_staff",
-        "is_active",
-        "date_joined",
+        *UserAdmin.list_display[UserAdmin.list_display.index("email_verified") + 1 :],
     )
     inlines = [ConnectedAccountInline, CompletionInline]
 

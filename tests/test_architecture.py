@@ -82,6 +82,9 @@ def test_the_repository_keeps_every_import_contract():
         ("sandbox/models.py", "import claims.models", "The sandbox is a copy"),
         ("claims/engine/delivery.py", "import claims.tasks", "claims: entry points"),
         ("claims/engine/ledger.py", "import claims.engine.delivery", "The engine's steps"),
+        ("claims/engine/rechecks.py", "import claims.triggers", "claims: entry points"),
+        ("claims/pause.py", "import claims.engine.delivery", "claims: entry points"),
+        ("claims/pause.py", "import claims.engine", "No cycles between the packages"),
         ("connections/services/accounts.py", "import connections.tasks", "connections: entry"),
         ("connections/tasks.py", "import connections.views", "connections: entry"),
         ("members/services.py", "import members.views", "members: its pages"),
@@ -95,6 +98,13 @@ def test_an_import_against_a_contract_fails(copy, module, line, contract):
     broken = result.stdout.split("Contracts:")[0]
     assert f"{contract}" in broken
     assert "BROKEN" in broken
+
+
+def test_a_module_no_layer_names_fails_until_the_contract_places_it(copy):
+    (copy / "claims" / "extra.py").write_text("")
+    result = _lint_imports(copy)
+    assert result.returncode != 0
+    assert "claims.extra" in result.stdout
 
 
 def test_there_is_no_import_cycle():

@@ -10,8 +10,8 @@ One module per step, in the order a completion meets them:
 - verification.py: did an earlier send land, before anything is sent again;
 - rechecks.py: what cron looks at again; dry_run.py: who would qualify.
 
-errors.py, timing.py and queue.py are what the steps share: the errors, the settings
-that time them, and the tasks they ask for (claims/tasks.py provides those).
+errors.py and timing.py are what the steps share: the errors, and the settings that
+time them. The tasks the engine asks for go through claims/queue.py.
 
 Exactly once rests on three rules:
 
@@ -30,6 +30,6 @@ Exactly once rests on three rules:
 BitBadges out of credits (402) is neither a retry nor a failure: deliveries wait on a
 pause that resumes them by itself (claims/pause.py).
 
-Views, the admin, commands, receivers and tasks use claims/services.py, the engine's
-public face; nothing outside claims imports the engine's modules.
+Views, the admin, commands, receivers and tasks reach the engine through
+claims/services.py, its public face.
 """

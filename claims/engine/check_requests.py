@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from claims.engine import ledger, queue
+from claims import queue
+from claims.engine import ledger
 from claims.engine.errors import NotAvailable, TooManyChecks
 from claims.engine.timing import unknown_outcome_wait
 from claims.models import Claim, Completion

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from claims import bitbadges, pause
-from claims.engine import ledger, queue
+from claims import bitbadges, pause, queue
+from claims.engine import ledger
 from claims.engine.errors import (
     SETTINGS_NEED_ATTENTION,
     LeaseLost,

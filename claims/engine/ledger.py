@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from claims.engine import queue
+from claims import queue
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
 from claims.models import Completion, CompletionEvent, TriggerDeployment

@@ -1,6 +1,6 @@
 """Re-check what is due on a schedule: for cron (e.g. every 15 minutes).
 
-What it does is claims/engine/rechecks.py:
+What it does is services.recheck (claims/services.py):
 
 - Not-eligible completions of claims that have a re-check interval, once their time has
   come. Each re-check that still finds the member not eligible doubles the wait (up to

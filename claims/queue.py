@@ -2,9 +2,10 @@
 
 claims/tasks.py runs the engine, so the engine cannot import it back. Instead the tasks
 module hands its tasks to `provide()` when it is loaded (ClaimsConfig.ready loads it in
-every process), and the engine and its neighbours (pause, triggers) queue through the
-functions below. A task that cannot be queued is logged, never raised into the work that
-asked for it: `manage.py complete_claims` (the cron) finds whatever is due.
+every process, and checks with `require_all()` that every task is there), and the engine
+and its neighbours (pause, triggers) queue through the functions below. A task the
+backend will not take is logged, never raised into the work that asked for it:
+`manage.py complete_claims` (the cron) finds whatever is due.
 """
 
 import datetime
@@ -27,6 +28,15 @@ def provide(**tasks) -> None:
     _tasks.update(tasks)
 
 
+def require_all() -> None:
+    """Every task the engine queues has been provided (ClaimsConfig.ready calls this)."""
+    missing = [name for name in NAMES if name not in _tasks]
+    if missing:
+        raise ImproperlyConfigured(
+            f"claims/tasks.py did not provide the task(s) {', '.join(missing)} to claims/queue.py."
+        )
+
+
 def _task(name: str, run_after: datetime.datetime | None = None):
     try:
         task = _tasks[name]
@@ -39,10 +49,11 @@ def _task(name: str, run_after: datetime.datetime | None = None):
 
 def process(completion_id: int, run_after: datetime.datetime | None = None) -> None:
     """Process the completion (at `run_after`, or now), once this transaction commits."""
+    task = _task("process", run_after)
 
     def send():
         try:
-            _task("process", run_after).enqueue(completion_id)
+            task.enqueue(completion_id)
         except Exception:  # the cron command picks it up; never lose the request
             logger.exception("Could not enqueue completion %s; complete_claims will", completion_id)
 
