@@ -16,7 +16,7 @@ def sandbox_warnings() -> list[checks.CheckMessage]:
 def test_the_sandboxs_own_credentials_pass_and_check_is_clean():
     assert sandbox_warnings() == []
     out, err = io.StringIO(), io.StringIO()
-    call_command("check", stdout=out, stderr=err)
+    call_command("check", "--tag", "sandbox", stdout=out, stderr=err)
     assert "sandbox.W001" not in out.getvalue() + err.getvalue()
 
 
@@ -35,5 +35,5 @@ def test_missing_credentials_are_named_together(settings):
     [warning] = sandbox_warnings()
     assert "PIPEDREAM_CLIENT_ID, BITBADGES_API_KEY are not the sandbox's" in warning.msg
     err = io.StringIO()
-    call_command("check", stdout=io.StringIO(), stderr=err)
+    call_command("check", "--tag", "sandbox", stdout=io.StringIO(), stderr=err)
     assert "sandbox.W001" in err.getvalue()
