@@ -2,6 +2,8 @@
 
     python scripts/assert_counts.py > before.txt       # one line per test: id, count
     python scripts/assert_counts.py --compare before.txt
+    git worktree add /tmp/before <commit>               # or list another checkout:
+    python scripts/assert_counts.py --root /tmp/before > before.txt
 
 A structural change (moving code between modules) must leave the suite's assertions as
 they were. `--compare` shows what differs from an earlier listing: tests added, removed,
@@ -101,8 +103,9 @@ def compare(before: dict[str, int], after: dict[str, int]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", type=Path, help="an earlier listing to compare with")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to list")
     args = parser.parse_args()
-    current = listing()
+    current = listing(args.root)
     if args.compare:
         return compare(_read(args.compare), current)
     for test_id, count in current.items():
