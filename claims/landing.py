@@ -140,7 +140,7 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     apps = []
     for app in claim.required_apps.all():
         mine = [account for account in accounts if account.app_id == app.pk]
-        healthy = [account for account in mine if account.healthy and not account.dead]
+        healthy = [account for account in mine if account.usable]
         if healthy:
             apps.append(AppStatus(app, "connected", healthy[0]))
         elif mine:

@@ -26,7 +26,7 @@ def on_account_connected(sender, *, account, member, created=True, session=None,
 
 
 def _deploy_triggers(*, member, account):
-    if not account.healthy or account.dead:
+    if not account.usable:
         return
     for claim in triggers.claims_with_trigger_on(account.app.slug):
         trigger_deploy_task.enqueue(claim.pk, member.pk, account.pk)

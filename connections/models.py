@@ -100,6 +100,11 @@ class ConnectedAccount(models.Model):
         return self.Health.HEALTHY if self.healthy else self.Health.UNHEALTHY
 
     @property
+    def usable(self) -> bool:
+        """Healthy and not dead: what a claim may check and a trigger may run on."""
+        return self.healthy and not self.dead
+
+    @property
     def needs_reconnect(self) -> bool:
         return self.health != self.Health.HEALTHY
 

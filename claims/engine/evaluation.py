@@ -217,7 +217,7 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
         usable = [
             account
             for account in connected
-            if account.app_id == claim.criterion_app_id and account.healthy and not account.dead
+            if account.app_id == claim.criterion_app_id and account.usable
         ]
         account = max(usable, key=lambda account: account.updated_at, default=None)
         if account is None:
