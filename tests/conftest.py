@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 
 def pytest_configure(config):
@@ -74,7 +74,7 @@ def chromium():
     One only: Playwright's sync API runs an event loop in the main thread for as long as
     it is open, and a second one started beside it refuses to start.
     """
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, MISSING
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, MISSING
 
     if not Path(CHROMIUM).exists():
         pytest.fail(MISSING)

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.signals import got_request_exception
 
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 PROJECT_LOGGERS = (
     "config",

@@ -10,7 +10,7 @@ from django.test import Client
 
 from claims.models import Claim
 from connections.models import App, ConnectedAccount
-from tests.attack.urls import reaches, routes, sample_path
+from tests.attack.urls_support import reaches, routes, sample_path
 
 pytestmark = pytest.mark.django_db
 

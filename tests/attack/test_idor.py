@@ -16,7 +16,7 @@ from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from connections import references, services
 from connections.models import App, ConnectedAccount, ConnectSession
 from tests.attack.test_webhooks import KEY, signed
-from tests.attack.urls import routes, sample_path
+from tests.attack.urls_support import routes, sample_path
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ one): a 404, 400, 403, 405 or a page."""
 import pytest
 from django.test import Client
 
-from tests.attack.urls import REGEX_SAMPLES, reaches, routes, sample_path
+from tests.attack.urls_support import REGEX_SAMPLES, reaches, routes, sample_path
 
 pytestmark = pytest.mark.django_db
 

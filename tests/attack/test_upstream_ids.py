@@ -33,7 +33,7 @@ def test_odd_account_ids_in_the_callback_record_nothing(upstreams, apps, alice, 
     settings.CONNECT_TOKEN_RATE_LIMIT = (100, 60)
     from django.contrib.auth import get_user_model
 
-    from tests.members import verify_email
+    from tests.members_support import verify_email
 
     bob = verify_email(
         get_user_model().objects.create_user("bob", "bob@example.com", "connect-demo")

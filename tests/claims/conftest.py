@@ -12,7 +12,7 @@ from members.management.commands.seed_demo import _claim_upsert, demo_claim_spec
 from sandbox import bitbadges as bb_sandbox
 from sandbox import catalogue
 from sandbox import services as pd_sandbox
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 ALICE_ADDRESS = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
 

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db
 

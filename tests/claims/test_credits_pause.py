@@ -21,7 +21,7 @@ from claims.models import Claim, Completion, DeliveryPause
 from connections.models import ConnectedAccount
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.conftest import random_address, run_worker
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,7 +17,7 @@ import time_machine
 from connections import references, selectors, services, signals
 from connections.models import App, ConnectedAccount, ConnectSession
 from connections.pipedream import ConnectToken
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 API = "https://api.pipedream.test"
 PROJECT = "proj_test123"

@@ -20,7 +20,7 @@ from tests.connections.test_pipedream_client import (
     oauth_body,
     page_body,
 )
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db
 

@@ -49,7 +49,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 import tests.openapi_support as support
 from sandbox import bitbadges
 from tests.openapi_support import validate_request, validate_response
-from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH, KEY, PREFIX
+from tests.sandbox.bitbadges_support import BB, BB_2, ETH, KEY, PREFIX
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 

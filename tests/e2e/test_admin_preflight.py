@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from claims.models import Claim
 from sandbox import bitbadges as bb_sandbox
-from tests.browser import ARTIFACTS
+from tests.browser_support import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

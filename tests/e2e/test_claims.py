@@ -4,64 +4,16 @@ The task worker runs beside the live server (the real `db_worker`, looping in a
 thread), as `make run` runs it beside the web process.
 """
 
-import threading
-
 import pytest
-from django.db import connection
-from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import expect
 
 from claims.models import Completion
-from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import bitbadges as bb_sandbox
-from tests.e2e.flows import connect_in_iframe, log_in, watch_problems
+from tests.e2e.flows_support import connect_in_iframe, log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ALICE_ADDRESS = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
-
-
-@pytest.fixture
-def claims_site(site, settings):
-    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 1.0  # long enough to see it under way
-    settings.SANDBOX_BITBADGES_STORE_LAG = 0.5
-    settings.CLAIMS_POLL_INTERVAL = 0.3
-    settings.CLAIMS_POLL_DEADLINE = 15
-    specs = demo_claim_specs(bb_sandbox.demo_claims_ensure())
-    return {spec["slug"]: _claim_upsert(spec)[0] for spec in specs}
-
-
-@pytest.fixture
-def worker():
-    """db_worker's own Worker, in a thread, until the test ends.
-
-    `manage.py db_worker` would install signal handlers, which only the main thread may
-    do; the Worker it builds runs the same loop without them.
-    """
-    stop = threading.Event()
-
-    def loop():
-        try:
-            while not stop.is_set():
-                Worker(
-                    queue_names=["*"],
-                    interval=0,
-                    batch=True,
-                    backend_name="default",
-                    startup_delay=False,
-                    max_tasks=None,
-                    worker_id="e2e-worker",
-                    excluded_queue_names=[],
-                ).run()
-                stop.wait(0.3)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=loop, name="test-db-worker", daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(30)
 
 
 @pytest.fixture
@@ -130,7 +82,7 @@ def test_claims_page_on_a_phone(live_server, claims_site, browser, alice):
         expect(page.locator("#claim-github-starter")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
-        from tests.browser import ARTIFACTS
+        from tests.browser_support import ARTIFACTS
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "claims-phone.png"), full_page=True)

@@ -14,9 +14,8 @@ from playwright.sync_api import expect
 
 from claims.models import Completion
 from sandbox import bitbadges as bb_sandbox
-from tests.browser import ARTIFACTS
-from tests.e2e.flows import FRAME, watch_problems
-from tests.e2e.test_claims import claims_site, worker  # noqa: F401  (fixtures)
+from tests.browser_support import ARTIFACTS
+from tests.e2e.flows_support import FRAME, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 from connections import services as connections_services
 from sandbox import models as sandbox_models
 from sandbox import services as pd_sandbox
-from tests.browser import ARTIFACTS
-from tests.e2e.flows import log_in, watch_problems
+from tests.browser_support import ARTIFACTS
+from tests.e2e.flows_support import log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -26,7 +26,7 @@ import redis
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.flows import connect_in_iframe, log_in, watch_problems
+from tests.e2e.flows_support import connect_in_iframe, log_in, watch_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get(

@@ -15,7 +15,7 @@ from tests.claims.conftest import (  # noqa: F401 (fixtures)
     upstreams,
     worker,
 )
-from tests.faults.dbdrop import DropPlan
+from tests.faults.dbdrop_support import DropPlan
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 

@@ -1,7 +1,7 @@
 """The database connection dropped in the middle of a member's request, or of a task.
 
 Served by live_server over real HTTP; the connection is cut for real at a chosen query
-(tests/faults/dbdrop.py: pg_terminate_backend on PostgreSQL, the DB-API connection
+(tests/faults/dbdrop_support.py: pg_terminate_backend on PostgreSQL, the DB-API connection
 closed underneath on SQLite). A member never sees a 500: a page read is retried once on
 a fresh connection without them noticing; a write answers 503 with Retry-After and a
 sentence, and wrote nothing; the next request works.
@@ -19,7 +19,7 @@ from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from sandbox import bitbadges as bb_sandbox
-from tests.faults.workers import allow_on_hosted_page
+from tests.faults.workers_support import allow_on_hosted_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

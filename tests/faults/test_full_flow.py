@@ -35,7 +35,7 @@ from sandbox import webhooks as sandbox_webhooks
 from sandbox.models import Account as SandboxAccount
 from sandbox.models import WebhookDelivery
 from tests.claims.conftest import random_address
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,7 +17,7 @@ from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from sandbox import bitbadges as bb_sandbox
-from tests.faults.workers import Process, allow_on_hosted_page, db_worker, wait_for
+from tests.faults.workers_support import Process, allow_on_hosted_page, db_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

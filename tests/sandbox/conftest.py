@@ -4,7 +4,7 @@ import pytest
 
 from sandbox import services
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from tests.sandbox.contract import PROJECT_ID, PipedreamClient
+from tests.sandbox.contract_support import PROJECT_ID, PipedreamClient
 
 CREDENTIALS = {
     "grant_type": "client_credentials",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesAttempt
-from tests.sandbox.test_bitbadges_support import (
+from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BAD_ADDRESSES,
     BB,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesAttempt, BitBadgesClaim
-from tests.sandbox.test_bitbadges_support import BB, KEY, PREFIX
+from tests.sandbox.bitbadges_support import BB, KEY, PREFIX
 
 THREADS = 8
 

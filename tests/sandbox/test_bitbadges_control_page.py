@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesClaim, BitBadgesStore, Fault
-from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, BB_2, ETH, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

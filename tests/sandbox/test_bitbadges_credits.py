@@ -5,7 +5,7 @@ import pytest
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesCredits
-from tests.sandbox.test_bitbadges_support import BB, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

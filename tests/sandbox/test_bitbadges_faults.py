@@ -6,7 +6,7 @@ import pytest
 
 from sandbox import bitbadges, faults
 from sandbox.models import Fault
-from tests.sandbox.test_bitbadges_support import BB, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesAttempt, BitBadgesStoreAction
-from tests.sandbox.test_bitbadges_support import BB, PREFIX, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, PREFIX, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from sandbox import bitbadges
-from tests.sandbox.test_bitbadges_support import BB, BB_2, ETH, ETH_2, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, BB_2, ETH, ETH_2, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from sandbox import bitbadges
-from tests.sandbox.test_bitbadges_support import (
+from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BB,
     BB_2,

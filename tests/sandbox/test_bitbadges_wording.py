@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from sandbox import bitbadges
 from sandbox.models import BitBadgesClaim
-from tests.sandbox.test_bitbadges_support import BB, BB_2, BitBadgesTestClient
+from tests.sandbox.bitbadges_support import BB, BB_2, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from sandbox import bitbadges, services
 from sandbox.catalogue import WORKFLOWS
 from sandbox.models import BitBadgesClaim
 from sandbox.pipedream_api import DEFAULT_RESPONSE_HTML
-from tests.sandbox.test_bitbadges_support import ADDRESS_ERROR, BB, ETH
+from tests.sandbox.bitbadges_support import ADDRESS_ERROR, BB, ETH
 
 pytestmark = pytest.mark.django_db
 

@@ -19,15 +19,15 @@ import pytest
 
 from sandbox import webhooks
 from sandbox.models import Account
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING
-from tests.sandbox import urls as test_urls
+from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING
+from tests.sandbox import urls_support as test_urls
 from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract import LivePipedream
+from tests.sandbox.contract_support import LivePipedream
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.sandbox.urls"),
+    pytest.mark.urls("tests.sandbox.urls_support"),
 ]
 
 

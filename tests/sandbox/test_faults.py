@@ -9,7 +9,7 @@ from django.urls import get_resolver
 from sandbox import faults
 from sandbox.models import Fault
 from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract import LivePipedream
+from tests.sandbox.contract_support import LivePipedream
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from sandbox import services, webhooks
 from sandbox.models import Account, ConnectToken, WebhookDelivery
-from tests.sandbox.contract import validate_schema
+from tests.sandbox.contract_support import validate_schema
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import time_machine
 
 from sandbox import services
 from sandbox.models import ConnectToken, hash_secret
-from tests.sandbox.contract import PROJECT_ID
+from tests.sandbox.contract_support import PROJECT_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,16 @@ import pytest
 
 from sandbox import triggers, webhooks
 from sandbox.models import Account, DeployedTrigger, WebhookDelivery
-from tests.sandbox import contract
-from tests.sandbox import urls as test_urls
+from tests.sandbox import contract_support as contract
+from tests.sandbox import urls_support as test_urls
 from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract import LivePipedream
+from tests.sandbox.contract_support import LivePipedream
 from tests.sandbox.test_triggers import corrected_validate_response
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.sandbox.urls")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.sandbox.urls_support"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """Deployed triggers in the sandbox: deploy, list, get, pause, delete, events, webhooks, emit.
 
-Every answer is contract-checked (tests/sandbox/contract.py) against the published
+Every answer is contract-checked (tests/sandbox/contract_support.py) against the published
 description with ONE correction: `ConfiguredPropValue` is a `oneOf` whose first
 branch (`ConfiguredPropValueAny`) matches every value, so no configured prop can ever
 be valid under it and every DeployedComponent would fail. `checked_api` validates
@@ -20,7 +20,7 @@ from sandbox import proxy, services, triggers, webhooks
 from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
 from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery
 from tests import openapi_support
-from tests.sandbox import contract
+from tests.sandbox import contract_support as contract
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,14 @@ from django.db import connections
 
 from sandbox import webhooks
 from sandbox.models import Account, WebhookDelivery
-from tests.sandbox import urls as test_urls
+from tests.sandbox import urls_support as test_urls
 from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract import LivePipedream
+from tests.sandbox.contract_support import LivePipedream
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.sandbox.urls")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.sandbox.urls_support"),
+]
 
 
 @pytest.fixture(autouse=True)

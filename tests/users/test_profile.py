@@ -24,7 +24,7 @@ from sandbox import catalogue
 from sandbox import models as sandbox_models
 from sandbox import services as pd_sandbox
 from tests.connections.test_services import API, PROJECT, pd  # noqa: F401  (the fixture)
-from tests.members import verify_email
+from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db
 

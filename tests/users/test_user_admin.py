@@ -50,7 +50,7 @@ def test_the_list_counts_accounts_and_completions_in_constant_queries(
 
 
 def test_the_list_shows_who_confirmed_an_email(admin_client, alice):
-    from tests.members import verify_email
+    from tests.members_support import verify_email
 
     verify_email(alice)
     response = admin_client.get("/admin/users/user/", {"emailaddress__verified__exact": "1"})

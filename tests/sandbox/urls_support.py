@@ -1,6 +1,6 @@
 """URLs for tests that need real HTTP: the site's own, plus a webhook receiver and an embedder.
 
-Used with @pytest.mark.urls("tests.sandbox.urls") and live_server.
+Used with @pytest.mark.urls("tests.sandbox.urls_support") and live_server.
 """
 
 import json
