@@ -29,7 +29,7 @@ from connections.models import App, ConnectedAccount
 from sandbox import catalogue
 from sandbox import webhooks as sandbox_webhooks
 from sandbox.models import Account as SandboxAccount
-from tests.claims.conftest import alice, apps, connect, run_worker, upstreams  # noqa: F401
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

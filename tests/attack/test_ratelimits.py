@@ -10,7 +10,6 @@ from django.test import Client
 
 from claims.models import CompletionEvent
 from connections.models import ConnectSession
-from tests.claims.conftest import apps, upstreams  # noqa: F401 (fixtures)
 
 TOKEN = "/connect/token/"
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from tests/claims/conftest.py)
 """Secrets on the error paths. The upstreams fail in the worst way: they echo back what
 they were sent (the client secret, the bearer token, the API key, a claim's password and
 a store's secret) in their error messages. The member's pages, the admin, the logs
@@ -13,7 +12,7 @@ import responses
 from django.test import Client
 
 from claims.models import Claim, Completion
-from tests.claims.conftest import alice, apps, run_worker, upstreams  # noqa: F401 (fixtures)
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

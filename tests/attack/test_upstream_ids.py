@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from tests/claims/conftest.py)
 """Ids a browser sends that end up in an upstream URL: /connect/callback/'s account id
 is only a hint, fetched from Pipedream with the server's credentials. Dot segments,
 slashes and encoded variants must not reach another Pipedream route, and never record
@@ -11,7 +10,6 @@ from django.test import Client
 
 from connections import services
 from connections.models import ConnectedAccount, ConnectSession
-from tests.claims.conftest import alice, apps, connect, upstreams  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from claims import pause, services
 from claims.models import Claim, Completion, DeliveryPause
 from connections.models import ConnectedAccount
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.conftest import random_address, run_worker
+from tests.claims.claims_support import random_address, run_worker
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ from claims.engine import ledger
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.conftest import ALICE_ADDRESS, random_address, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from claims import bitbadges, pause, services
 from claims.models import Completion
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.conftest import ALICE_ADDRESS, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from claims.models import Completion, CompletionEvent
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.conftest import random_address
+from tests.claims.claims_support import random_address
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

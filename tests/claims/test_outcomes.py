@@ -17,7 +17,7 @@ from claims import services
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.conftest import ALICE_ADDRESS, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

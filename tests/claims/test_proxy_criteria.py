@@ -11,7 +11,7 @@ import pytest
 from claims.models import Claim, Completion, CompletionEvent
 from sandbox import bitbadges as bb_sandbox
 from sandbox.catalogue import DEMO_STARRED_REPO
-from tests.claims.conftest import run_worker
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from claims.models import Completion
 from connections.models import ConnectedAccount
 from sandbox.models import Account
-from tests.claims.conftest import run_worker
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY = datetime.timedelta(days=1)

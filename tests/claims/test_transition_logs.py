@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from claims.models import Completion, CompletionEvent
-from tests.claims.conftest import run_worker
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from sandbox import triggers as sandbox_triggers
 from sandbox import webhooks as sandbox_webhooks
 from sandbox.catalogue import DEMO_STARRED_REPO
 from sandbox.models import DeployedTrigger
-from tests.claims.conftest import run_worker
+from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

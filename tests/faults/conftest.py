@@ -1,20 +1,12 @@
-"""Fixtures for the fault suite: the claims fixtures (both sandboxes over real HTTP), a
-member's browser as a `requests` session against live_server, and database drops."""
+"""Fixtures for the fault suite: a member's browser as a `requests` session against
+live_server, and database drops. The claims fixtures (both sandboxes over real HTTP)
+come from tests/conftest.py."""
 
 import re
 
 import pytest
 import requests
 
-from tests.claims.conftest import (  # noqa: F401 (fixtures)
-    alice,
-    apps,
-    connect,
-    demo_claims,
-    make_claim,
-    upstreams,
-    worker,
-)
 from tests.faults.dbdrop_support import DropPlan
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -34,7 +34,7 @@ from sandbox import bitbadges as bb_sandbox
 from sandbox import webhooks as sandbox_webhooks
 from sandbox.models import Account as SandboxAccount
 from sandbox.models import WebhookDelivery
-from tests.claims.conftest import random_address
+from tests.claims.claims_support import random_address
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
