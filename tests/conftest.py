@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import responses
 from django.conf import settings
 from django.core.cache import cache
 
@@ -18,6 +19,7 @@ from sandbox import bitbadges as bb_sandbox
 from sandbox import catalogue
 from sandbox import services as pd_sandbox
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
+from tests.connections.services_support import API, PROJECT, PUBLIC
 from tests.members_support import verify_email
 
 
@@ -105,6 +107,27 @@ def page(chromium):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# --- connections: Pipedream answered by `responses` ---------------------------------------
+
+
+@pytest.fixture
+def pd(settings):
+    """Pipedream answered by `responses`; the OAuth token is always granted."""
+    settings.PUBLIC_URL = PUBLIC
+    settings.PIPEDREAM_API_URL = API
+    settings.PIPEDREAM_CONNECT_URL = "https://pipedream.test"
+    settings.PIPEDREAM_CLIENT_ID = "client-id"
+    settings.PIPEDREAM_CLIENT_SECRET = "client-secret"
+    settings.PIPEDREAM_PROJECT_ID = PROJECT
+    settings.PIPEDREAM_MAX_RETRIES = 0
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(
+            f"{API}/v1/oauth/token",
+            json={"access_token": "oauth", "token_type": "Bearer", "expires_in": 3600},
+        )
+        yield mock
 
 
 # --- claims: both sandboxes over real HTTP, members, accounts, claims ---------------------

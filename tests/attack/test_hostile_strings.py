@@ -101,7 +101,7 @@ def _django_escape(value: str) -> str:
 
 
 @pytest.fixture
-def hostile_world(upstreams, apps, alice, settings, staff, watch):  # noqa: F811
+def hostile_world(upstreams, apps, alice, settings, staff, watch):
     settings.CONNECT_TOKEN_RATE_LIMIT = (100, 60)
     watch.secret("the claim's store secret", "store-secret-hostile-9c1e")
     member = Client()
@@ -221,7 +221,7 @@ def admin_views(hostile_world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_hostile_upstream_error_messages_are_escaped(upstreams, apps, alice, settings):  # noqa: F811
+def test_hostile_upstream_error_messages_are_escaped(upstreams, apps, alice, settings):
     """Pipedream refusing a token with a hostile error: the member's message escapes it."""
     member = Client()
     member.force_login(alice)
@@ -245,7 +245,7 @@ NUL_NAME = "nul\x00name<script>alert(1)</script>"
 NUL_ERROR = "refresh failed\x00<b>bold</b>"
 
 
-def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, alice, connect):  # noqa: F811
+def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, alice, connect):
     from django.core.management import call_command
 
     from sandbox import services as sandbox_services
@@ -272,7 +272,7 @@ def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, al
 
 
 @pytest.mark.parametrize("delivery", ["dynamic_store", "bitbadges"])
-def test_hostile_bitbadges_error_text_is_escaped(upstreams, alice, staff, delivery):  # noqa: F811
+def test_hostile_bitbadges_error_text_is_escaped(upstreams, alice, staff, delivery):
     """BitBadges refusing with a hostile errorMessage: the reason the member and the
     admin read is escaped."""
     claim = Claim(

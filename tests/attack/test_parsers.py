@@ -58,7 +58,7 @@ hostile_bytes = st.one_of(
 @pytest.fixture
 def session(member):
     from connections.models import App
-    from tests.connections.test_services import make_session
+    from tests.connections.services_support import make_session
 
     return make_session(member, App.objects.create(slug="github", name="GitHub", enabled=True))
 

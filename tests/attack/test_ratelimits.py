@@ -19,7 +19,7 @@ def mint(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_minting_connect_tokens_is_limited_per_member(upstreams, apps, member, bob, settings):  # noqa: F811
+def test_minting_connect_tokens_is_limited_per_member(upstreams, apps, member, bob, settings):
     settings.CONNECT_TOKEN_RATE_LIMIT = (3, 60)
     alice_client, bob_client = Client(), Client()
     alice_client.force_login(member)

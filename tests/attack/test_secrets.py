@@ -31,7 +31,7 @@ def echo(request):
     )
 
 
-def test_a_pipedream_error_echoing_credentials_leaks_nowhere(upstreams, apps, alice, watch):  # noqa: F811
+def test_a_pipedream_error_echoing_credentials_leaks_nowhere(upstreams, apps, alice, watch):
     member = Client()
     member.force_login(alice)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -51,7 +51,7 @@ def test_a_pipedream_error_echoing_credentials_leaks_nowhere(upstreams, apps, al
     assert echoed and all("Bearer [redacted]" in text for text in echoed)
 
 
-def test_an_oauth_error_echoing_the_client_secret_leaks_nowhere(  # noqa: F811
+def test_an_oauth_error_echoing_the_client_secret_leaks_nowhere(
     upstreams, apps, alice, settings, watch
 ):
     member = Client()
@@ -64,7 +64,7 @@ def test_an_oauth_error_echoing_the_client_secret_leaks_nowhere(  # noqa: F811
 
 
 @pytest.mark.parametrize("delivery", ["dynamic_store", "bitbadges"])
-def test_a_bitbadges_error_echoing_secrets_leaks_nowhere(upstreams, alice, watch, delivery):  # noqa: F811
+def test_a_bitbadges_error_echoing_secrets_leaks_nowhere(upstreams, alice, watch, delivery):
     watch.secret("claim password", PASSWORD)
     watch.secret("store secret", STORE_SECRET)
     claim = Claim(

@@ -17,7 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
-from tests.connections.test_services import CTOK, make_session
+from tests.connections.services_support import CTOK, make_session
 
 CONNECT = "/connect/webhook/"
 TRIGGER = "/claims/trigger-webhook/"

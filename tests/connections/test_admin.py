@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from test_services)
 """Admin smoke tests for every connections page, and the actions."""
 
 import json
@@ -8,22 +7,20 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from connections.models import App, ConnectedAccount, WebhookEvent
-from tests.connections.test_services import (  # noqa: F401 (fixtures)
+from tests.connections.services_support import (
     ACCOUNTS_URL,
     API,
     CTOK,
     account_data,
     app_data,
-    github,
     make_session,
-    pd,
 )
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def data(member, github):  # noqa: F811
+def data(member, github):
     account = ConnectedAccount.objects.create(
         member=member, app=github, pipedream_id="apn_abc123", name="octocat"
     )
@@ -90,7 +87,7 @@ def test_webhook_body_is_escaped(admin_client, data):
     assert CTOK not in admin_client.get(reverse("admin:connections_webhookevent_changelist")).text
 
 
-def test_replay_shows_the_outcome_and_changes_nothing(admin_client, data, pd, member):  # noqa: F811
+def test_replay_shows_the_outcome_and_changes_nothing(admin_client, data, pd, member):
     event = data["event"]
     event.body = json.dumps(
         {
@@ -112,7 +109,7 @@ def test_replay_shows_the_outcome_and_changes_nothing(admin_client, data, pd, me
     assert event.outcome == "connected"
 
 
-def test_disconnect_asks_then_deletes_upstream_first(admin_client, data, pd):  # noqa: F811
+def test_disconnect_asks_then_deletes_upstream_first(admin_client, data, pd):
     url = reverse("admin:connections_connectedaccount_changelist")
     account = data["account"]
     response = admin_client.post(
@@ -130,7 +127,7 @@ def test_disconnect_asks_then_deletes_upstream_first(admin_client, data, pd):  #
     assert "Disconnected 1 account" in response.text
 
 
-def test_disconnect_failure_keeps_the_account(admin_client, data, pd):  # noqa: F811
+def test_disconnect_failure_keeps_the_account(admin_client, data, pd):
     account = data["account"]
     pd.delete(f"{ACCOUNTS_URL}/apn_abc123", status=500, json={"error": "boom"})
     response = admin_client.post(
@@ -142,7 +139,7 @@ def test_disconnect_failure_keeps_the_account(admin_client, data, pd):  # noqa: 
     assert "500" in response.text
 
 
-def test_sync_actions(admin_client, data, pd, member):  # noqa: F811
+def test_sync_actions(admin_client, data, pd, member):
     pd.get(ACCOUNTS_URL, json={"data": [account_data("apn_abc123", member.external_id)]})
     response = admin_client.post(
         reverse("admin:connections_connectedaccount_changelist"),

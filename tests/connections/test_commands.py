@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from test_services)
 """sync_accounts, sync_apps and connect_link through call_command."""
 
 import io
@@ -9,15 +8,13 @@ from django.core.management import CommandError, call_command
 
 from connections import services
 from connections.models import App, ConnectedAccount
-from tests.connections.test_services import (  # noqa: F401 (fixtures)
+from tests.connections.services_support import (
     ACCOUNTS_URL,
     API,
     PUBLIC,
     account_data,
     app_data,
-    github,
     page,
-    pd,
 )
 
 pytestmark = pytest.mark.django_db
@@ -42,14 +39,14 @@ def test_sync_accounts_unknown_user(db):
         run("sync_accounts", "--user", "ghost")
 
 
-def test_sync_accounts_one_member_by_email(pd, member, github):  # noqa: F811
+def test_sync_accounts_one_member_by_email(pd, member, github):
     pd.get(ACCOUNTS_URL, json=page([account_data("apn_1", member.external_id)]))
     output = run("sync_accounts", "--user", "ALICE@example.com")
     assert "alice: 1 new" in output and "1 member(s) synced" in output
     assert ConnectedAccount.objects.count() == 1
 
 
-def test_sync_accounts_all_dry_run(pd, member, github):  # noqa: F811
+def test_sync_accounts_all_dry_run(pd, member, github):
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_old")
     pd.get(ACCOUNTS_URL, json=page([]))
     output = run("sync_accounts", "--all", "--dry-run")
@@ -57,7 +54,7 @@ def test_sync_accounts_all_dry_run(pd, member, github):  # noqa: F811
     assert ConnectedAccount.objects.count() == 1
 
 
-def test_sync_accounts_upstream_failure(pd, member, github):  # noqa: F811
+def test_sync_accounts_upstream_failure(pd, member, github):
     pd.get(ACCOUNTS_URL, status=503, json={"error": "down"})
     with pytest.raises(CommandError, match="not answering"):
         run("sync_accounts", "--user", "alice")
@@ -66,7 +63,7 @@ def test_sync_accounts_upstream_failure(pd, member, github):  # noqa: F811
 # --- sync_apps -------------------------------------------------------------------------
 
 
-def test_sync_apps_refreshes_known_and_enables_named(pd, settings, github):  # noqa: F811
+def test_sync_apps_refreshes_known_and_enables_named(pd, settings, github):
     settings.SANDBOX = False
     pd.get(f"{API}/v1/connect/apps/github", json={"data": app_data("github", "GitHub 2")})
     pd.get(f"{API}/v1/connect/apps/slack", json={"data": app_data("slack", "Slack")})
@@ -76,7 +73,7 @@ def test_sync_apps_refreshes_known_and_enables_named(pd, settings, github):  # n
     assert App.objects.get(slug="slack").enabled is True
 
 
-def test_sync_apps_pages_the_catalogue_in_sandbox_mode(pd, settings, db):  # noqa: F811
+def test_sync_apps_pages_the_catalogue_in_sandbox_mode(pd, settings, db):
     settings.SANDBOX = True
     pd.get(
         f"{API}/v1/connect/apps",
@@ -87,7 +84,7 @@ def test_sync_apps_pages_the_catalogue_in_sandbox_mode(pd, settings, db):  # noq
     assert not App.objects.filter(enabled=True).exists()
 
 
-def test_sync_apps_unknown_slug(pd, settings, db):  # noqa: F811
+def test_sync_apps_unknown_slug(pd, settings, db):
     settings.SANDBOX = True
     pd.get(f"{API}/v1/connect/apps", json=page([app_data("github")]))
     with pytest.raises(CommandError, match="no app 'nope'"):
@@ -99,7 +96,7 @@ def test_sync_apps_unknown_slug(pd, settings, db):  # noqa: F811
 # --- connect_link ----------------------------------------------------------------------
 
 
-def test_connect_link_prints_a_working_link(member, github, settings):  # noqa: F811
+def test_connect_link_prints_a_working_link(member, github, settings):
     settings.PUBLIC_URL = PUBLIC
     link = run("connect_link", "--user", "alice", "--app", "github", "--expires", "12h").strip()
     assert link.startswith(f"{PUBLIC}/connect/l/")
@@ -107,7 +104,7 @@ def test_connect_link_prints_a_working_link(member, github, settings):  # noqa: 
     assert services.emailed_link_open(signed) == (member, github)
 
 
-def test_connect_link_emails(member, github):  # noqa: F811
+def test_connect_link_emails(member, github):
     output = run("connect_link", "--user", "alice", "--app", "github", "--email")
     assert "Emailed the link to alice@example.com" in output
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
@@ -126,7 +123,7 @@ def test_connect_link_emails(member, github):  # noqa: F811
         (["--user", "noemail", "--app", "github", "--email"], "no email address"),
     ],
 )
-def test_connect_link_errors(member, github, django_user_model, args, message):  # noqa: F811
+def test_connect_link_errors(member, github, django_user_model, args, message):
     App.objects.create(slug="slack", name="Slack", enabled=False)
     django_user_model.objects.create_user(username="noemail", password="x")
     with pytest.raises(CommandError, match=message):

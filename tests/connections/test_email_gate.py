@@ -10,8 +10,8 @@ from django.core import mail
 
 from connections import services
 from connections.models import App, ConnectSession
-from tests.connections.test_pipedream_client import connect_token_body, oauth_body
-from tests.connections.test_views import API, CTOK, PROJECT, TOKENS_URL, post_json
+from tests.connections.pipedream_support import connect_token_body, oauth_body
+from tests.connections.views_support import API, CTOK, PROJECT, TOKENS_URL, post_json
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 import responses
 from django.core.management import CommandError, call_command
 
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     CTOK,
     OAUTH_TOKEN,
     app_body,

@@ -25,7 +25,7 @@ from connections.pipedream import (
     Unauthorized,
     Unavailable,
 )
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     API,
     OAUTH_URL,
     PROJECT,

@@ -11,7 +11,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from connections import pipedream
 from connections.pipedream import InvalidResponse, PipedreamClient, RateLimited, Unavailable
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     ACCOUNTS_URL,
     APPS_URL,
     OAUTH_URL,

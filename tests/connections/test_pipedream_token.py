@@ -10,7 +10,7 @@ import time_machine
 from django.core.cache import cache
 
 from connections.pipedream import InvalidResponse, PipedreamClient, Unauthorized
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     OAUTH_TOKEN,
     OAUTH_URL,
     SECRET,

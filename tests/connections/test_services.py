@@ -1,7 +1,8 @@
 """connections.services against a Pipedream answered by `responses`.
 
-The helpers at the top (settings, payloads, `pd` fixture) are shared with the other
-test_services_* / test_webhooks* / test_sync* modules.
+The helpers (settings, payloads) are in services_support.py and the fixtures they feed
+(`pd` in tests/conftest.py, `github` and `received` in tests/connections/conftest.py)
+are shared with the other connections tests and the users tests.
 """
 
 import datetime
@@ -11,118 +12,21 @@ import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 import time_machine
 
-from connections import references, selectors, services, signals
+from connections import references, selectors, services
 from connections.models import App, ConnectedAccount, ConnectSession
 from connections.pipedream import ConnectToken
+from tests.connections.services_support import (
+    ACCOUNTS_URL,
+    CTOK,
+    PUBLIC,
+    TOKENS_URL,
+    account_data,
+    make_session,
+    token_body,
+)
 from tests.members_support import verify_email
-
-API = "https://api.pipedream.test"
-PROJECT = "proj_test123"
-CTOK = "ctok_0123456789abcdef0123456789abcdef"
-PUBLIC = "https://claims.example.com"
-TOKENS_URL = f"{API}/v1/connect/{PROJECT}/tokens"
-ACCOUNTS_URL = f"{API}/v1/connect/{PROJECT}/accounts"
-
-
-def app_data(slug="github", name="GitHub"):
-    return {
-        "id": f"app_{slug}",
-        "name_slug": slug,
-        "name": name,
-        "auth_type": "oauth",
-        "img_src": f"https://assets.example/{slug}.png",
-        "custom_fields_json": "[]",
-        "categories": [],
-        "featured_weight": 1,
-    }
-
-
-def account_data(pid="apn_abc123", external_id="user-1", *, app="github", **fields):
-    return {
-        "id": pid,
-        "name": "octocat",
-        "external_id": str(external_id),
-        "healthy": True,
-        "dead": False,
-        "app": app_data(app, app.title()),
-        "created_at": "2025-08-01T04:04:03.000Z",
-        "updated_at": "2025-08-01T04:04:03.000Z",
-        "error": None,
-        **fields,
-    }
-
-
-def page(items, end_cursor=None):
-    return {"data": items, "page_info": {"count": len(items), "end_cursor": end_cursor}}
-
-
-def token_body(token=CTOK):
-    return {
-        "token": token,
-        "expires_at": "2030-01-01T04:00:00.000Z",
-        "connect_link_url": f"https://pipedream.test/_static/connect.html?token={token}&connectLink=true",
-    }
-
-
-@pytest.fixture
-def pd(settings):
-    """Pipedream answered by `responses`; the OAuth token is always granted."""
-    settings.PUBLIC_URL = PUBLIC
-    settings.PIPEDREAM_API_URL = API
-    settings.PIPEDREAM_CONNECT_URL = "https://pipedream.test"
-    settings.PIPEDREAM_CLIENT_ID = "client-id"
-    settings.PIPEDREAM_CLIENT_SECRET = "client-secret"
-    settings.PIPEDREAM_PROJECT_ID = PROJECT
-    settings.PIPEDREAM_MAX_RETRIES = 0
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(
-            f"{API}/v1/oauth/token",
-            json={"access_token": "oauth", "token_type": "Bearer", "expires_in": 3600},
-        )
-        yield mock
-
-
-@pytest.fixture
-def github(db):
-    return App.objects.create(slug="github", name="GitHub", enabled=True)
-
-
-@pytest.fixture
-def received():
-    """Signals sent, as (name, kwargs) in order."""
-    got = []
-
-    def receiver(signal_name):
-        def handler(sender, **kwargs):
-            kwargs.pop("signal", None)
-            got.append((signal_name, kwargs))
-
-        return handler
-
-    handlers = {
-        name: receiver(name)
-        for name in ("account_connected", "account_disconnected", "account_health_changed")
-    }
-    for name, handler in handlers.items():
-        getattr(signals, name).connect(handler, weak=False, dispatch_uid=f"test-{name}")
-    yield got
-    for name in handlers:
-        getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
-
-
-def make_session(member, app, token=CTOK, **fields):
-    return ConnectSession.objects.create(
-        member=member,
-        app=app,
-        mode=ConnectSession.Mode.IFRAME,
-        token_digest=hashlib.sha256(token.encode()).hexdigest(),
-        expires_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
-        **fields,
-    )
-
 
 pytestmark = pytest.mark.django_db
 

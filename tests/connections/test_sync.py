@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from test_services)
 """accounts_sync and the health poll: every page, upserts, removals, dry runs, signals."""
 
 import pytest
@@ -6,19 +5,12 @@ from responses import matchers
 
 from connections import services, tasks
 from connections.models import App, ConnectedAccount
-from tests.connections.test_services import (  # noqa: F401 (fixtures)
-    ACCOUNTS_URL,
-    account_data,
-    github,
-    page,
-    pd,
-    received,
-)
+from tests.connections.services_support import ACCOUNTS_URL, account_data, page
 
 pytestmark = pytest.mark.django_db
 
 
-def pages(pd, member, *batches):  # noqa: F811
+def pages(pd, member, *batches):
     """Answer the account list with `batches`, one page each, linked by cursors."""
     for n, batch in enumerate(batches):
         params = {"external_user_id": str(member.external_id)}
@@ -34,7 +26,7 @@ def pages(pd, member, *batches):  # noqa: F811
 
 def test_sync_follows_pages_and_upserts(
     pd, member, github, received, django_capture_on_commit_callbacks
-):  # noqa: F811
+):
     ext = member.external_id
     pages(
         pd,
@@ -54,7 +46,7 @@ def test_sync_follows_pages_and_upserts(
 
 def test_sync_removes_gone_and_signals_health(
     pd, member, github, received, django_capture_on_commit_callbacks
-):  # noqa: F811
+):
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_gone")
     ConnectedAccount.objects.create(
         member=member, app=github, pipedream_id="apn_kept", name="octocat"
@@ -74,7 +66,7 @@ def test_sync_removes_gone_and_signals_health(
 
 def test_dry_run_writes_and_signals_nothing(
     pd, member, github, received, django_capture_on_commit_callbacks
-):  # noqa: F811
+):
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_gone")
     pages(pd, member, [account_data("apn_new", member.external_id, app="notion")])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -85,7 +77,7 @@ def test_dry_run_writes_and_signals_nothing(
     assert callbacks == [] and received == []
 
 
-def test_sync_never_takes_someone_elses_account(pd, member, github, django_user_model):  # noqa: F811
+def test_sync_never_takes_someone_elses_account(pd, member, github, django_user_model):
     bob = django_user_model.objects.create_user(username="bob", password="x")
     ConnectedAccount.objects.create(member=bob, app=github, pipedream_id="apn_bob")
     pages(
@@ -98,7 +90,7 @@ def test_sync_never_takes_someone_elses_account(pd, member, github, django_user_
     assert ConnectedAccount.objects.get().member == bob
 
 
-def test_sync_upstream_failure_changes_nothing(pd, member, github):  # noqa: F811
+def test_sync_upstream_failure_changes_nothing(pd, member, github):
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_1")
     pd.get(ACCOUNTS_URL, status=500, json={"error": "boom"})
     with pytest.raises(services.UpstreamError):
@@ -106,7 +98,7 @@ def test_sync_upstream_failure_changes_nothing(pd, member, github):  # noqa: F81
     assert ConnectedAccount.objects.count() == 1
 
 
-def test_health_poll_syncs_members_with_accounts(pd, member, github, django_user_model):  # noqa: F811
+def test_health_poll_syncs_members_with_accounts(pd, member, github, django_user_model):
     django_user_model.objects.create_user(username="nobody", password="x")
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_1")
     pages(pd, member, [account_data("apn_1", member.external_id, healthy=False)])
@@ -115,11 +107,11 @@ def test_health_poll_syncs_members_with_accounts(pd, member, github, django_user
     assert ConnectedAccount.objects.get().health == "unhealthy"
 
 
-def test_expired_sessions_are_marked(member, github):  # noqa: F811
+def test_expired_sessions_are_marked(member, github):
     import datetime
 
     from connections.models import ConnectSession
-    from tests.connections.test_services import make_session
+    from tests.connections.services_support import make_session
 
     old = make_session(member, github)
     ConnectSession.objects.filter(pk=old.pk).update(
@@ -133,7 +125,7 @@ def test_expired_sessions_are_marked(member, github):  # noqa: F811
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_through_the_sandbox(live_server, settings, member, received):  # noqa: F811
+def test_sync_through_the_sandbox(live_server, settings, member, received):
     """Accounts made on the hosted page appear; one deleted at Pipedream goes away."""
     import requests
     from django.core.management import call_command

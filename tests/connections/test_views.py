@@ -14,21 +14,16 @@ from django.test import Client
 
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     account_body,
     connect_token_body,
     oauth_body,
     page_body,
 )
+from tests.connections.views_support import ACCOUNTS_URL, API, CTOK, PROJECT, TOKENS_URL, post_json
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db
-
-API = "https://api.pipedream.test"
-PROJECT = "proj_views"
-CTOK = "ctok_0123456789abcdef0123456789abcdef"
-TOKENS_URL = f"{API}/v1/connect/{PROJECT}/tokens"
-ACCOUNTS_URL = f"{API}/v1/connect/{PROJECT}/accounts"
 
 
 @pytest.fixture(autouse=True)
@@ -82,10 +77,6 @@ def make_account(member, app, pipedream_id="apn_alice1", **fields):
         name=fields.pop("name", "octocat"),
         **fields,
     )
-
-
-def post_json(client, url, body, **extra):
-    return client.post(url, data=json.dumps(body), content_type="application/json", **extra)
 
 
 # --- Access --------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (fixtures imported from test_services)
 """POST /connect/webhook/: stored raw, checked against the signed session, processed by a task."""
 
 import hashlib
@@ -11,15 +10,7 @@ from django.urls import include, path
 
 from connections import services, webhooks
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
-from tests.connections.test_services import (  # noqa: F401 (fixtures)
-    ACCOUNTS_URL,
-    CTOK,
-    account_data,
-    github,
-    make_session,
-    pd,
-    received,
-)
+from tests.connections.services_support import ACCOUNTS_URL, CTOK, account_data, make_session
 
 # This module's own URLs: the webhook as the site routes it, and the sandbox.
 urlpatterns = [
@@ -64,7 +55,7 @@ def run_worker():
 
 
 @pytest.fixture
-def session(member, github):  # noqa: F811
+def session(member, github):
     return make_session(member, github)
 
 
@@ -144,7 +135,7 @@ def test_oversized_body_is_refused(client, member, session):
     assert event.outcome == "refused" and len(event.body) <= webhooks.MAX_BODY
 
 
-def test_success_records_the_account(pd, deliver, member, session, received):  # noqa: F811
+def test_success_records_the_account(pd, deliver, member, session, received):
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
     response, event = deliver(success_payload(member))
     assert response.status_code == 202
@@ -157,7 +148,7 @@ def test_success_records_the_account(pd, deliver, member, session, received):  #
     assert [name for name, _ in received] == ["account_connected"]
 
 
-def test_same_delivery_twice_gives_one_account(pd, deliver, member, session, received):  # noqa: F811
+def test_same_delivery_twice_gives_one_account(pd, deliver, member, session, received):
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
     deliver(success_payload(member))
     _, second = deliver(success_payload(member))
@@ -166,7 +157,7 @@ def test_same_delivery_twice_gives_one_account(pd, deliver, member, session, rec
     assert [kw["created"] for _, kw in received] == [True]
 
 
-def test_foreign_account_is_refused_and_recorded(pd, deliver, member, session):  # noqa: F811
+def test_foreign_account_is_refused_and_recorded(pd, deliver, member, session):
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id="someone-else"))
     response, event = deliver(success_payload(member))
     assert response.status_code == 202
@@ -185,7 +176,7 @@ def test_connection_error_marks_the_session_failed(deliver, session):
     assert again.outcome == "duplicate"
 
 
-def test_upstream_failure_is_an_error_retried_later(pd, deliver, member, session):  # noqa: F811
+def test_upstream_failure_is_an_error_retried_later(pd, deliver, member, session):
     from django_tasks_db.models import DBTaskResult
 
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", status=503, json={"error": "down"})
@@ -196,7 +187,7 @@ def test_upstream_failure_is_an_error_retried_later(pd, deliver, member, session
     assert later.args_kwargs["args"] == [event.pk, 2]
 
 
-def test_replay_changes_nothing(pd, deliver, member, session):  # noqa: F811
+def test_replay_changes_nothing(pd, deliver, member, session):
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
     _, event = deliver(success_payload(member))
     replayed = services.webhook_process(event_id=event.pk, replay=True)
@@ -206,7 +197,7 @@ def test_replay_changes_nothing(pd, deliver, member, session):  # noqa: F811
     assert ConnectedAccount.objects.count() == 1
 
 
-def test_the_token_is_kept_only_in_the_raw_body(pd, deliver, member, session, caplog):  # noqa: F811
+def test_the_token_is_kept_only_in_the_raw_body(pd, deliver, member, session, caplog):
     caplog.set_level(logging.DEBUG)
     pd.get(f"{ACCOUNTS_URL}/apn_abc123", json=account_data(external_id=member.external_id))
     deliver(success_payload(member))
@@ -231,7 +222,7 @@ def sandbox(live_server, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_connect_link_through_the_sandbox(sandbox, member, received):  # noqa: F811
+def test_connect_link_through_the_sandbox(sandbox, member, received):
     import requests
 
     from connections.models import App
@@ -299,7 +290,7 @@ def test_the_health_poll_processes_a_delivery_whose_task_was_lost(
     client,
     pd,
     member,
-    session,  # noqa: F811
+    session,
 ):
     import datetime
 
@@ -326,7 +317,7 @@ def test_the_health_poll_leaves_a_fresh_pending_delivery_to_its_task(
     client,
     pd,
     member,
-    session,  # noqa: F811
+    session,
 ):
     from connections.tasks import accounts_health_poll
 

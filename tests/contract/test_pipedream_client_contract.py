@@ -17,7 +17,7 @@ import responses
 from openapi_core.validation.response.exceptions import InvalidData
 from openapi_schema_validator import OAS30Validator
 
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     CTOK,
     PROJECT,
     account_body,

@@ -16,8 +16,8 @@ import responses
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_core.validation.response.exceptions import InvalidData
 
-from tests.connections.test_pipedream_client import PROJECT, make_client, oauth_body, page_body
-from tests.connections.test_pipedream_triggers import (
+from tests.connections.pipedream_support import PROJECT, make_client, oauth_body, page_body
+from tests.connections.pipedream_triggers_support import (
     HOOK,
     SIGNING_KEY,
     TRIGGER,

@@ -38,8 +38,8 @@ def shoot(page, name: str) -> None:
 
 def test_newcomer_goes_from_the_landing_page_to_a_completed_claim(
     site,
-    claims_site,  # noqa: F811
-    worker,  # noqa: F811
+    claims_site,
+    worker,
     page,
 ):
     problems = watch_problems(page)
@@ -114,7 +114,7 @@ def test_unknown_claim_is_a_friendly_page(site, page):
     shoot(page, "404")
 
 
-def test_admin_copies_the_landing_url(site, claims_site, browser, admin_user):  # noqa: F811
+def test_admin_copies_the_landing_url(site, claims_site, browser, admin_user):
     """The claim's admin page shows the URL on PUBLIC_URL; Copy puts it on the clipboard
     (copy.js is a static file: the CSP refuses inline scripts, and none is refused)."""
     context = browser.new_context(

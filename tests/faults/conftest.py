@@ -65,7 +65,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(upstreams, client):  # noqa: F811
+def browser(upstreams, client):
     """browser(member) -> Browser logged in as `member` on live_server."""
     opened = []
 

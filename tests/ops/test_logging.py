@@ -15,7 +15,7 @@ from claims import bitbadges
 from config.observability import RequestIdFilter
 from connections import pipedream
 from tests.claims import bitbadges_support as bb
-from tests.connections.test_pipedream_client import (
+from tests.connections.pipedream_support import (
     ACCOUNTS_URL,
     SECRET,
     make_client,

@@ -1,8 +1,7 @@
-# ruff: noqa: F811 (the `pd` fixture is imported from the connections tests)
 """/profile/: the member's emails, password, BitBadges address, and deleting the account.
 
 Deleting goes to Pipedream first: `responses` makes it fail precisely (the `pd` fixture
-of the connections tests), the sandbox served by live_server shows the success path.
+in tests/conftest.py), the sandbox served by live_server shows the success path.
 """
 
 import datetime
@@ -23,7 +22,7 @@ from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox import catalogue
 from sandbox import models as sandbox_models
 from sandbox import services as pd_sandbox
-from tests.connections.test_services import API, PROJECT, pd  # noqa: F401  (the fixture)
+from tests.connections.services_support import API, PROJECT
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,34 @@
+"""Fixtures for the connections tests (the `pd` fixture is in tests/conftest.py)."""
+
+import pytest
+
+from connections import signals
+from connections.models import App
+
+
+@pytest.fixture
+def github(db):
+    return App.objects.create(slug="github", name="GitHub", enabled=True)
+
+
+@pytest.fixture
+def received():
+    """Signals sent, as (name, kwargs) in order."""
+    got = []
+
+    def receiver(signal_name):
+        def handler(sender, **kwargs):
+            kwargs.pop("signal", None)
+            got.append((signal_name, kwargs))
+
+        return handler
+
+    handlers = {
+        name: receiver(name)
+        for name in ("account_connected", "account_disconnected", "account_health_changed")
+    }
+    for name, handler in handlers.items():
+        getattr(signals, name).connect(handler, weak=False, dispatch_uid=f"test-{name}")
+    yield got
+    for name in handlers:
+        getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
