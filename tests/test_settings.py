@@ -4,51 +4,23 @@ Each case starts a fresh `manage.py` process, since settings are read once at st
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox.management.commands.sandbox_setup import env_text_update, env_values
+from tests.settings_support import ALL_VARS, ROOT, run
 
-ROOT = Path(__file__).resolve().parent.parent
 PRINT_SETTINGS = (
     "import json; from django.conf import settings as s; "
     "print(json.dumps({k: getattr(s, k) for k in %r}, default=str))"
 )
-# Variables a developer's shell or .env might hold; each case starts from none of them.
-ALL_VARS = [
-    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "PUBLIC_URL",
-    "PIPEDREAM_CLIENT_ID", "PIPEDREAM_CLIENT_SECRET", "PIPEDREAM_PROJECT_ID",
-    "PIPEDREAM_PROJECT_ENVIRONMENT", "PIPEDREAM_API_URL", "PIPEDREAM_CONNECT_URL",
-    "BITBADGES_API_URL", "BITBADGES_API_KEY", "EMAIL_URL", "DEFAULT_FROM_EMAIL",
-    "SIGNUP_OPEN", "SANDBOX", "SANDBOX_FAULTS", "CONNECT_TOKEN_RATE_LIMIT",
-    "CLAIM_SECRETS_KEYS", "CLAIMS_CHECK_RATE_LIMIT", "LOG_LEVEL", "LOG_FORMAT",
-    "ACCESS_LOG", "LOG_REQUEST_ID_HEADER",
-]  # fmt: skip
 # What production needs besides the variable a case is about.
 PRODUCTION = {
     "SECRET_KEY": "x" * 50,
     "ALLOWED_HOSTS": "example.com",
     "CLAIM_SECRETS_KEYS": "k" * 40,
 }
-
-
-def run(args, env_vars, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ALL_VARS}
-    # A developer's .env must not leak into these cases.
-    env["ENV_FILE"] = ""
-    env.update(env_vars)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def read_settings(names, env_vars, tmp_path):

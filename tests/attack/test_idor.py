@@ -15,8 +15,8 @@ from django.test import Client
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from connections import references, services
 from connections.models import App, ConnectedAccount, ConnectSession
-from tests.attack.test_webhooks import KEY, signed
 from tests.attack.urls_support import routes, sample_path
+from tests.attack.webhooks_support import KEY, signed
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The watch itself (conftest.py) can fail: a secret in an answer, a log record or an
+"""The watch itself (watch_support.py) can fail: a secret in an answer, a log record or an
 exception is reported, and so is a 500; the sandbox's own answers are not."""
 
 import logging
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from tests.attack.conftest import Watch
+from tests.attack.watch_support import Watch
 
 
 def answer(path: str, body: str, status: int = 200, **headers):

@@ -4,8 +4,6 @@ empty, replayed, forged. Always a 4xx (or 200/202 for an accepted or replayed de
 never a 500 (the watch in conftest.py fails the test on one), and nothing half-written:
 each delivery is one stored row with its outcome, and nothing else changes."""
 
-import hashlib
-import hmac
 import json
 import time
 
@@ -17,11 +15,11 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
+from tests.attack.webhooks_support import KEY, signed
 from tests.connections.services_support import CTOK, make_session
 
 CONNECT = "/connect/webhook/"
 TRIGGER = "/claims/trigger-webhook/"
-KEY = "whsec-attack-suite-signing-key-0123456789"
 
 DEEP = b"[" * 60_000  # under the 64 KiB limit, far past any parser's recursion limit
 HOSTILE_BODIES = {
@@ -211,15 +209,6 @@ def deployment(member):
     deployment.save()
     deployment.url = triggers.webhook_url(deployment).split("?", 1)[1]  # d=<reference>
     return deployment
-
-
-def signed(body: bytes, *, key=KEY, event_id="evt_1", timestamp=None) -> dict:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(key.encode(), f"{timestamp}.{event_id}.".encode() + body, hashlib.sha256)
-    return {
-        "HTTP_X_PD_SIGNATURE": f"t={timestamp},v1={digest.hexdigest()}",
-        "HTTP_X_PD_EVENT_ID": event_id,
-    }
 
 
 def trigger_post(body: bytes, query: str, headers: dict):

@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox import bitbadges as bb_sandbox
-from tests.members_support import verify_email
+from tests.claims.admin_support import claim_form_data, make_app, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +30,6 @@ BB_CLAIM = "c1a1"
 
 
 # --- Building blocks ---------------------------------------------------------------------
-
-
-def make_member(username, **fields):
-    return verify_email(
-        get_user_model().objects.create_user(
-            # No password (unusable): hashing one per member would slow the suite for nothing.
-            username=username,
-            email=f"{username}@example.com",
-            password=None,
-            **fields,
-        )
-    )
-
-
-def make_app(slug, name=None, **fields):
-    return App.objects.create(slug=slug, name=name or slug.title(), enabled=True, **fields)
 
 
 def connect(member, app):
@@ -88,46 +72,6 @@ def complete(claim, member, state, **fields):
 
 def messages_of(response) -> str:
     return " ".join(str(message) for message in response.context["messages"])
-
-
-def claim_form_data(claim, **overrides) -> dict:
-    """What the change form posts back for `claim` as stored (secrets left blank)."""
-    data = {
-        "name": claim.name,
-        "slug": claim.slug,
-        "description": claim.description,
-        "enabled": claim.enabled,
-        "required_apps": (
-            [str(pk) for pk in claim.required_apps.values_list("pk", flat=True)] if claim.pk else []
-        ),
-        "cap": claim.cap or "",
-        "criterion_app": claim.criterion_app_id or "",
-        "criterion_action": claim.criterion_action,
-        "criterion_props": "{}",
-        "criterion_path": claim.criterion_path,
-        "criterion_comparison": claim.criterion_comparison,
-        "criterion_value": claim.criterion_value,
-        "identity_path": claim.identity_path,
-        "delivery": claim.delivery,
-        "bitbadges_claim_id": claim.bitbadges_claim_id,
-        "password_instance_id": claim.password_instance_id,
-        "password": "",
-        "clear_password": False,
-        "store_id": claim.store_id,
-        "store_secret": "",
-        "clear_store_secret": False,
-        "workflow_url": claim.workflow_url,
-        "starts_at_0": "",
-        "starts_at_1": "",
-        "ends_at_0": "",
-        "ends_at_1": "",
-        "_save": "Save",
-    }
-    data.update(overrides)
-    # An unticked checkbox is simply absent from a form post.
-    return {
-        key: ("on" if value is True else value) for key, value in data.items() if value is not False
-    }
 
 
 @pytest.fixture

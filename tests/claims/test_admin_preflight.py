@@ -11,7 +11,7 @@ from django.urls import reverse
 from claims import services
 from claims.models import Claim
 from sandbox import bitbadges as bb_sandbox
-from tests.claims.test_admin import claim_form_data, make_app, make_member
+from tests.claims.admin_support import claim_form_data, make_app, make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ from sandbox import proxy, services, triggers
 from sandbox.catalogue import DEMO_STARRED_REPO
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from tests import openapi_support
-from tests.sandbox.test_triggers import corrected_spec
+from tests.sandbox.triggers_support import corrected_spec
 
 pytestmark = [
     pytest.mark.django_db,

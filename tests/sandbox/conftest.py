@@ -3,14 +3,7 @@
 import pytest
 
 from sandbox import services
-from sandbox.credentials import SANDBOX_CREDENTIALS
-from tests.sandbox.contract_support import PROJECT_ID, PipedreamClient
-
-CREDENTIALS = {
-    "grant_type": "client_credentials",
-    "client_id": SANDBOX_CREDENTIALS["client_id"],
-    "client_secret": SANDBOX_CREDENTIALS["client_secret"],
-}
+from tests.sandbox.contract_support import CREDENTIALS, PROJECT_ID, PipedreamClient
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,12 @@ from tests.openapi_support import spec, validate_response
 
 PREFIX = "/sandbox/pipedream"
 PROJECT_ID = SANDBOX_CREDENTIALS["project_id"]
+# The OAuth client-credentials grant the sandbox accepts.
+CREDENTIALS = {
+    "grant_type": "client_credentials",
+    "client_id": SANDBOX_CREDENTIALS["client_id"],
+    "client_secret": SANDBOX_CREDENTIALS["client_secret"],
+}
 # The one error body the docs report that is not a string (docs §0, pipedream#18638).
 ACCOUNT_MISMATCH = {"error": {"account": ["account and user mismatch"]}}
 

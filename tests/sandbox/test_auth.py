@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from sandbox.models import OAuthAccessToken, hash_secret
-from tests.sandbox.conftest import CREDENTIALS
+from tests.sandbox.contract_support import CREDENTIALS
 
 pytestmark = pytest.mark.django_db
 

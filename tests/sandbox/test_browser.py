@@ -21,8 +21,7 @@ from sandbox import webhooks
 from sandbox.models import Account
 from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING
 from tests.sandbox import urls_support as test_urls
-from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract_support import LivePipedream
+from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 
 pytestmark = [
     pytest.mark.e2e,

@@ -8,8 +8,7 @@ from django.urls import get_resolver
 
 from sandbox import faults
 from sandbox.models import Fault
-from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract_support import LivePipedream
+from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from sandbox.credentials import SANDBOX_SETTINGS
 from sandbox.demo import FORMAT
 from sandbox.models import BitBadgesClaim, BitBadgesStore
-from tests.test_settings import run
+from tests.settings_support import run
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,8 @@ from sandbox import triggers, webhooks
 from sandbox.models import Account, DeployedTrigger, WebhookDelivery
 from tests.sandbox import contract_support as contract
 from tests.sandbox import urls_support as test_urls
-from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract_support import LivePipedream
-from tests.sandbox.test_triggers import corrected_validate_response
+from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
+from tests.sandbox.triggers_support import corrected_validate_response
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

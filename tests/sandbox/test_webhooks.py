@@ -12,8 +12,7 @@ from django.db import connections
 from sandbox import webhooks
 from sandbox.models import Account, WebhookDelivery
 from tests.sandbox import urls_support as test_urls
-from tests.sandbox.conftest import CREDENTIALS
-from tests.sandbox.contract_support import LivePipedream
+from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
