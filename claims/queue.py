@@ -62,16 +62,18 @@ def process(completion_id: int, run_after: datetime.datetime | None = None) -> N
 
 def pause_probe(run_after: datetime.datetime) -> None:
     """Check at `run_after` whether the delivery pause is over."""
+    task = _task("pause_probe", run_after)
     try:
-        _task("pause_probe", run_after).enqueue()
+        task.enqueue()
     except Exception:  # complete_claims (the cron) probes too
         logger.exception("Could not schedule the delivery pause probe; complete_claims will")
 
 
 def trigger_event(delivery_id: int) -> None:
     """Act on an accepted trigger event."""
+    task = _task("trigger_event")
     try:
-        _task("trigger_event").enqueue(delivery_id)
+        task.enqueue(delivery_id)
     except Exception:
         logger.exception("Trigger delivery %s: could not enqueue its check", delivery_id)
 
@@ -79,7 +81,8 @@ def trigger_event(delivery_id: int) -> None:
 def trigger_remove(deployment_id: int) -> None:
     """Remove a trigger deployment from Pipedream. A deployment left behind only sends
     events that ask for a check of a completed claim, which changes nothing."""
+    task = _task("trigger_remove")
     try:
-        _task("trigger_remove").enqueue(deployment_id)
+        task.enqueue(deployment_id)
     except Exception:
         logger.exception("Trigger deployment %s: could not enqueue its removal", deployment_id)
