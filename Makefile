@@ -16,14 +16,15 @@ PORT ?= 8000
 # pyproject.toml); a developer's .env is not needed for either.
 TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key
 
-.PHONY: help setup run run-scaled test lint bench clean
+.PHONY: help setup run run-scaled test lint typecheck bench clean
 
 help:
 	@echo "make run    set up, migrate, seed demo data, serve web + task worker + sandbox on http://$(HOST):$(PORT)"
 	@echo "make test   set up, then check, makemigrations --check, the import contracts, and the whole test suite"
 	@echo "make run-scaled  the same app on PostgreSQL + Redis, 2 gunicorn processes, 2 task workers"
 	@echo "make bench  the benchmarks in bench/ (PostgreSQL, Redis, gunicorn); prints their figures"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff check, ruff format --check, no product module over 600 lines, then typecheck"
+	@echo "make typecheck  mypy with django-stubs (strict on core, the API clients and the claims engine)"
 	@echo "make clean  remove the virtual environment, database and collected static files"
 
 $(STAMP): pyproject.toml
@@ -69,6 +70,12 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/module_sizes.py
+	$(MAKE) --no-print-directory typecheck
+
+# The mypy plugin imports config.settings, which reads the environment: TEST_ENV, no .env.
+typecheck: setup
+	$(TEST_ENV) ENV_FILE= $(VENV)/bin/mypy
 
 bench: setup
 	@ls bench/*.py >/dev/null 2>&1 && for b in bench/bench_*.py; do $(PY) $$b || exit 1; done || echo "No benchmarks yet."
