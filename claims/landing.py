@@ -1,4 +1,4 @@
-"""A claim's public landing page, /c/<slug>/ (DESIGN.md §4): the door from BitBadges.
+"""A claim's public landing page, /c/<slug>/ (a contract: docs/architecture.md): the door from BitBadges.
 
 A visitor reads what the claim asks for and gets one button (sign up, or log in); a
 member sees their progress and the one next step: confirm the email, set the address,

@@ -1,5 +1,5 @@
 """The member's claims and each claim's public landing page. /claims/ and /c/<slug>/ are
-contracts (DESIGN.md §4)."""
+contracts (docs/architecture.md)."""
 
 from django.urls import path
 

@@ -1,4 +1,5 @@
-"""The site's URLs. Paths listed in DESIGN.md section 4 are contracts: keep them."""
+"""The site's URLs. The paths docs/architecture.md lists under "URLs other systems rely
+on" are contracts: keep them (tests/test_url_contracts.py checks)."""
 
 from django.conf import settings
 from django.contrib import admin

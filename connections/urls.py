@@ -1,4 +1,4 @@
-"""The member's connections. Paths are contracts (DESIGN.md §4): /accounts/, /connect/..."""
+"""The member's connections. Paths are contracts (docs/architecture.md): /accounts/, /connect/..."""
 
 from django.urls import path
 

@@ -2,7 +2,7 @@
 
 BitBadges accepts the same 20-byte account in two spellings: Ethereum's `0x` + 40 hex
 digits (EIP-55 checksum when the letters are mixed-case) and bech32 with the prefix
-`bb` (`bb1...`). See shared/docs/bitbadges-api.md section 5.
+`bb` (`bb1...`). docs/fidelity.md, "Addresses and stores", names the sources.
 """
 
 import re

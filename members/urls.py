@@ -1,4 +1,4 @@
-"""The member's own settings. /profile/ is a contract (DESIGN.md §4)."""
+"""The member's own settings. /profile/ is a contract (docs/architecture.md)."""
 
 from django.urls import path
 

@@ -1,7 +1,7 @@
 """The member's own /profile/: emails, password, BitBadges address, deleting the account.
 
 It reaches every app (the address is saved as on the claims page, deleting goes to
-Pipedream first), so it lives here, above them. /profile/ is a contract (DESIGN.md §4).
+Pipedream first), so it lives here, above them. /profile/ is a contract (docs/architecture.md).
 """
 
 from allauth.account.models import EmailAddress

@@ -1,7 +1,7 @@
 """The emulated BitBadges claims service: claims, their plugins, attempts, dynamic stores.
 
 The HTTP layer is sandbox/bitbadges_api.py; this module is what it (and tests, and the
-demo Pipedream workflow) call directly. See shared/docs/bitbadges-api.md.
+demo Pipedream workflow) call directly. docs/fidelity.md names the source of each behaviour.
 
 How it behaves, and where it picks one reading of what the docs leave open:
 - A completion is simulated first (the plugins are checked against the current state);

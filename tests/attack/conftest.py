@@ -13,7 +13,7 @@ What is not searched, and why:
   is its job. Likewise its models' pages in the admin, /admin/sandbox/ (sandbox mode
   only), which show the upstream's own records.
 - Connect tokens in the answer of POST /connect/token/ and in a redirect to Pipedream's
-  hosted page (PIPEDREAM_CONNECT_URL): the member's own token, by design (DESIGN.md);
+  hosted page (PIPEDREAM_CONNECT_URL): the member's own token, by design (docs/architecture.md);
   every other secret is still searched there.
 - records of the `sandbox` loggers: the upstream's own logs.
 

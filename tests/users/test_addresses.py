@@ -1,4 +1,4 @@
-"""BitBadges addresses: the rules and test vectors of shared/docs/bitbadges-api.md §5."""
+"""BitBadges addresses: both spellings of one account, and what is refused (docs/fidelity.md row 19)."""
 
 import pytest
 from django.core.exceptions import ValidationError

@@ -1,7 +1,7 @@
 """The BitBadges client's endpoints: paths, headers, bodies, parsing, errors and secrets.
 
 Every test answers through `responses`; nothing reaches the network. Bodies follow
-shared/docs/bitbadges-api.md (IDX-2024's 500s for claim failures included). Retries
+the rows of docs/fidelity.md (IDX-2024's 500s for claim failures included). Retries
 and status polling are in test_bitbadges_retries.py and test_bitbadges_polling.py.
 """
 
