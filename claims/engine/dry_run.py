@@ -1,13 +1,15 @@
 """Dry run: who would qualify for a claim, with nothing delivered or written."""
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
 from claims.engine.errors import Permanent, Transient
-from claims.engine.evaluation import evaluate
+from claims.engine.evaluation import Evaluation, evaluate
 from claims.models import Claim, Completion
+from users.models import User
 
 State = Completion.State
 
@@ -18,11 +20,12 @@ class DryRunReport:
     members: int = 0
     qualify: int = 0
     completed: int = 0
-    reasons: Counter = field(default_factory=Counter)
-    rows: list[tuple] = field(default_factory=list)  # (member, evaluation or None, note)
+    reasons: Counter[str] = field(default_factory=Counter)
+    # (member, evaluation or None, note)
+    rows: list[tuple[User, Evaluation | None, str]] = field(default_factory=list)
 
 
-def claim_dry_run(*, claim: Claim, members=None) -> DryRunReport:
+def claim_dry_run(*, claim: Claim, members: Iterable[User] | None = None) -> DryRunReport:
     """Evaluate `claim` for every active member without delivering or writing anything.
 
     Criteria run their Pipedream action (reads only); members without the required

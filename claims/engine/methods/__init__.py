@@ -23,7 +23,9 @@ def method_of(delivery: str) -> DeliveryMethod | None:
     return METHODS.get(delivery)
 
 
-def claim_problems(settings: ClaimSettings, *, client=None) -> list[Problem]:
+def claim_problems(
+    settings: ClaimSettings, *, client: bitbadges.BitBadgesClient | None = None
+) -> list[Problem]:
     """Everything about this claim's BitBadges side that would stop its delivery.
 
     Raises CheckUnavailable when BitBadges cannot be asked. The caller decides whether

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from claims import bitbadges
 from claims.engine.errors import Transient
 from claims.engine.ledger import Run
+from claims.models import Claim, Completion
 from claims.preflight import ClaimSettings, Problem
 
 CONFIRMED = "Completed (confirmed with BitBadges after a lost answer)."
@@ -39,7 +40,7 @@ class DeliveryMethod:
         """Deliver run.completion to run.completion.address; record it with run.completed()."""
         raise NotImplementedError
 
-    def verify(self, completion) -> Verdict:
+    def verify(self, completion: Completion) -> Verdict:
         """After an unknown outcome: did the earlier send land? Raises
         bitbadges.CannotVerify (or CannotAsk) when nothing can tell."""
         raise NotImplementedError
@@ -50,21 +51,21 @@ class DeliveryMethod:
         """What on BitBadges would make every member fail; only calls that change nothing."""
         raise NotImplementedError
 
-    def describe(self, claim) -> str:
+    def describe(self, claim: Claim) -> str:
         """One sentence for members: how the badge reaches them."""
         raise NotImplementedError
 
-    def calls_bitbadges(self, claim) -> bool:
+    def calls_bitbadges(self, claim: Claim) -> bool:
         """Does delivering this claim call BitBadges (and so wait on its credits)?"""
         return True
 
-    def verified_by_attempts(self, claim) -> bool:
+    def verified_by_attempts(self, claim: Claim) -> bool:
         """Are unknown outcomes checked on the claim's attempts (bitbadges_check asks
         BitBadges whether that route answers)?"""
         return bool(claim.bitbadges_claim_id)
 
 
-def recorded_attempt(client, attempt_id: str) -> bitbadges.AttemptStatus:
+def recorded_attempt(client: bitbadges.BitBadgesClient, attempt_id: str) -> bitbadges.AttemptStatus:
     """The attempt we were told of, resolved: still pending is checked again later."""
     status = client.attempt_status(attempt_id)
     if status.pending:
@@ -76,7 +77,7 @@ def recorded_attempt(client, attempt_id: str) -> bitbadges.AttemptStatus:
     return status
 
 
-def verify_by_attempts(client, claim, address: str) -> Verdict:
+def verify_by_attempts(client: bitbadges.BitBadgesClient, claim: Claim, address: str) -> Verdict:
     """The address's successful attempts at the claim, as BitBadges lists them."""
     count = client.success_count(claim.bitbadges_claim_id, address)
     if count > 0:

@@ -16,7 +16,7 @@ from claims.engine.methods.base import (
     verify_by_attempts,
 )
 from claims.engine.timing import poll_deadline, poll_interval
-from claims.models import Claim
+from claims.models import Claim, Completion
 from claims.preflight import (
     NEEDS_THE_MEMBER,
     PASSWORD,
@@ -50,7 +50,7 @@ class BitBadgesClaim(DeliveryMethod):
         client.wait_for_attempt(attempt_id, interval=poll_interval(), deadline=poll_deadline())
         run.completed(attempt_id)
 
-    def verify(self, completion) -> Verdict:
+    def verify(self, completion: Completion) -> Verdict:
         """The attempt we recorded, if any; else the address's successful attempts."""
         client = bitbadges.get_client()
         attempt_id = completion.delivery_reference
@@ -63,10 +63,12 @@ class BitBadgesClaim(DeliveryMethod):
             )
         return verify_by_attempts(client, completion.claim, completion.address)
 
-    def describe(self, claim) -> str:
+    def describe(self, claim: Claim) -> str:
         return "We complete the claim on BitBadges for your address as soon as you qualify."
 
-    def check_settings(self, client, settings: ClaimSettings) -> list[Problem]:
+    def check_settings(
+        self, client: bitbadges.BitBadgesClient, settings: ClaimSettings
+    ) -> list[Problem]:
         claim = fetch_claim(client, settings.bitbadges_claim_id)
         if isinstance(claim, Problem):
             return [claim]
@@ -128,7 +130,7 @@ class BitBadgesClaim(DeliveryMethod):
         return problems
 
 
-def _simulated(client, settings: ClaimSettings) -> list[Problem]:
+def _simulated(client: bitbadges.BitBadgesClient, settings: ClaimSettings) -> list[Problem]:
     """Simulate a completion with the password: BitBadges checks it, nothing is used up.
 
     The probe address is nobody's, so refusals about the address (a list, a per-address

@@ -12,7 +12,7 @@ from claims.engine.errors import Transient
 from claims.engine.ledger import Run
 from claims.engine.methods.base import DeliveryMethod, Verdict
 from claims.engine.timing import poll_deadline, poll_interval
-from claims.models import Claim
+from claims.models import Claim, Completion
 from claims.preflight import PROBE_ADDRESS, WHITELIST, ClaimSettings, Problem, fetch_claim, plugins
 
 
@@ -37,7 +37,7 @@ class DynamicStore(DeliveryMethod):
             )
         run.completed(reference)
 
-    def verify(self, completion) -> Verdict:
+    def verify(self, completion: Completion) -> Verdict:
         claim = completion.claim
         client = bitbadges.get_client()
         if client.store_contains(claim.store_id, claim.store_secret(), completion.address):
@@ -47,13 +47,15 @@ class DynamicStore(DeliveryMethod):
             )
         return Verdict(False, note=f"{completion.address} is not in store {claim.store_id}")
 
-    def describe(self, claim) -> str:
+    def describe(self, claim: Claim) -> str:
         return "Your address joins the list on BitBadges; you then claim the badge there."
 
-    def verified_by_attempts(self, claim) -> bool:
+    def verified_by_attempts(self, claim: Claim) -> bool:
         return False  # the store says whether the address went in
 
-    def check_settings(self, client, settings: ClaimSettings) -> list[Problem]:
+    def check_settings(
+        self, client: bitbadges.BitBadgesClient, settings: ClaimSettings
+    ) -> list[Problem]:
         problems = []
         if settings.bitbadges_claim_id:
             claim = fetch_claim(client, settings.bitbadges_claim_id)
@@ -113,7 +115,7 @@ class DynamicStore(DeliveryMethod):
         return problems
 
 
-def _wait_in_store(client, claim: Claim, address: str) -> bool:
+def _wait_in_store(client: bitbadges.BitBadgesClient, claim: Claim, address: str) -> bool:
     """Store actions land after a short lag: poll until the address shows up."""
     deadline = time.monotonic() + poll_deadline()
     interval = poll_interval()
