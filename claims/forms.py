@@ -30,5 +30,5 @@ class AddressForm(forms.ModelForm):
 
     def first_error(self) -> str:
         for errors in self.errors.values():
-            return errors[0]
+            return str(errors[0])
         return ""

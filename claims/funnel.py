@@ -6,6 +6,7 @@ members: each figure is a correlated COUNT subquery on the row it belongs to.
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -44,7 +45,8 @@ class FunnelForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             raise forms.ValidationError("The start date must not be after the end date.")
@@ -156,7 +158,8 @@ def funnel_build(*, start=None, end=None) -> Funnel:
     ).values("pk", "name", "slug", "enabled", "ready", "started", "completed")
 
     result = Funnel()
-    for row in apps:
+    for values in apps:
+        row: dict[str, Any] = dict(values)
         if not (row["enabled"] or row["issued"] or row["accounts_count"]):
             continue  # an app nobody may connect and nobody did
         row["rate"] = _rate(row["connected"], row["issued"])
@@ -164,7 +167,8 @@ def funnel_build(*, start=None, end=None) -> Funnel:
         result.issued += row["issued"]
         result.connected += row["connected"]
         result.accounts += row["accounts_count"]
-    for row in claims:
+    for claim_values in claims:
+        row = dict(claim_values)
         result.claims.append(row)
         result.started += row["started"]
         result.completed += row["completed"]

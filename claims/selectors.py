@@ -121,7 +121,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     }
     claims = list(claims)
     # The required apps of every claim in one query, as (slug, name) in the apps' order.
-    required = {claim.pk: [] for claim in claims}
+    required: dict[int, list[tuple[str, str]]] = {claim.pk: [] for claim in claims}
     links = (
         Claim.required_apps.through.objects.filter(claim_id__in=required)
         .order_by("app__order", "app__name")

@@ -1,13 +1,17 @@
 """Template context shared by every page."""
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from users.selectors import member_email_state
 
 
-def site(request):
-    context = {"sandbox_mode": settings.SANDBOX, "signup_open": settings.SIGNUP_OPEN}
+def site(request: HttpRequest) -> dict[str, object]:
+    context: dict[str, object] = {
+        "sandbox_mode": settings.SANDBOX,
+        "signup_open": settings.SIGNUP_OPEN,
+    }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         # Lazy: read only by the pages that show the banner.

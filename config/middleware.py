@@ -72,7 +72,7 @@ def _same_page(request) -> str:
 def unavailable_response(request) -> HttpResponse:
     """503, Retry-After, a sentence; no template and no database needed to build it."""
     if _wants_json(request):
-        response = JsonResponse({"error": MESSAGE}, status=503)
+        response: HttpResponse = JsonResponse({"error": MESSAGE}, status=503)
     elif request.headers.get("HX-Request") == "true":
         # htmx leaves the page as it is on a 5xx (a polling element keeps polling);
         # the fragment is for a page that chooses to show it.

@@ -11,6 +11,7 @@ looks like an id: anything else is replaced, so a client cannot write into our l
 import logging
 import re
 import time
+from typing import Any
 
 from django.conf import settings
 from django.utils.functional import empty
@@ -101,7 +102,7 @@ class RequestPathFilter(logging.Filter):
     the request itself: both may carry keys. They are replaced by the URL pattern."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
+        request: Any = getattr(record, "request", None)
         path = getattr(request, "path", None)
         if not isinstance(path, str):
             return True

@@ -3,6 +3,7 @@
 import re
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -109,7 +110,7 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
                 "title": "Disconnect these accounts?",
                 "accounts": queryset,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(
                 request, "admin/connections/connectedaccount/disconnect_confirmation.html", context

@@ -42,5 +42,5 @@ class ConnectForm(forms.Form):
 
     def first_error(self) -> str:
         for errors in self.errors.values():
-            return errors[0]
+            return str(errors[0])
         return "The request is not valid."

@@ -122,11 +122,12 @@ def _accounts_context(member) -> dict:
     # The page links every account and app: one reverse() per URL name, not per link.
     connect_url = _url_for_each("connections:connect", "app_slug_")
     disconnect_url = _url_for_each("connections:disconnect", 987654321)
+    # Attributes for the template only, not fields of the models.
     for account in accounts:
-        account.connect_url = connect_url(account.app.slug)
-        account.disconnect_url = disconnect_url(account.pk)
+        account.connect_url = connect_url(account.app.slug)  # type: ignore[attr-defined]
+        account.disconnect_url = disconnect_url(account.pk)  # type: ignore[attr-defined]
     for app in apps:
-        app.connect_url = connect_url(app.slug)
+        app.connect_url = connect_url(app.slug)  # type: ignore[attr-defined]
     return {
         "accounts": accounts,
         "apps": apps,

@@ -9,18 +9,23 @@ twice.
 """
 
 import functools
+from collections.abc import Callable
+from typing import Concatenate
 
 from django.db import DatabaseError, connections
+from django.http import HttpRequest
 
 NO_RETRY = "_database_no_retry"
 
 
-def no_retry(view):
+def no_retry[**P, R](
+    view: Callable[Concatenate[HttpRequest, P], R],
+) -> Callable[Concatenate[HttpRequest, P], R]:
     """For a GET view with side effects elsewhere (it mints a Connect token at Pipedream,
     or records what Pipedream says): a lost connection answers 503, never runs it twice."""
 
     @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R:
         setattr(request, NO_RETRY, True)
         return view(request, *args, **kwargs)
 
@@ -51,7 +56,9 @@ def _database_error(exc: BaseException) -> bool:
     if isinstance(exc, DatabaseError):
         return True
     return any(
-        isinstance(exc, conn.Database.Error) for conn in connections.all(initialized_only=True)
+        # Database: the driver module each backend sets on its wrapper (not in the stubs).
+        isinstance(exc, conn.Database.Error)  # type: ignore[attr-defined]
+        for conn in connections.all(initialized_only=True)
     )
 
 

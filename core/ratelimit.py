@@ -6,7 +6,7 @@ import time
 from django.core.cache import cache
 
 
-def hit(scope: str, subject, *, limit: int, window: int) -> int | None:
+def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
     """Count one use of `scope` by `subject`; past `limit` per `window` seconds, the
     seconds until the window ends (at least 1), else None."""
     now = time.time()

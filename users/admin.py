@@ -27,7 +27,7 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("external_id", "last_login", "date_joined")
     search_fields = ("username", "email", "first_name", "last_name", "address", "external_id")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Connect & Claim", {"fields": ("external_id", "address")}),
     )
 
