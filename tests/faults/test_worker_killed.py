@@ -17,9 +17,19 @@ from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from sandbox import bitbadges as bb_sandbox
-from tests.faults.workers_support import Process, allow_on_hosted_page, db_worker, wait_for
+from tests.faults.workers_support import (
+    Process,
+    allow_on_hosted_page,
+    db_worker,
+    let_held_requests_finish,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# The longest a sandbox endpoint is held in these tests (latency or hang), plus margin.
+LONGEST_HOLD = 3.5
 
 
 @pytest.fixture
@@ -28,6 +38,7 @@ def processes():
     yield started
     for process in started:
         process.stop()
+    let_held_requests_finish(started, longest_hold=LONGEST_HOLD)
 
 
 def _state(claim, member) -> str:

@@ -84,6 +84,7 @@ class Process:
         """SIGKILL: no handler runs, nothing is cleaned up, as when a host dies."""
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait(10)
+        self.killed_at = time.monotonic()
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -97,6 +98,18 @@ class Process:
 
     def wait(self, timeout: float = 60) -> int:
         return self.popen.wait(timeout)
+
+
+def let_held_requests_finish(processes: list[Process], *, longest_hold: float) -> None:
+    """Wait until a request a killed process left inside the live server has finished.
+
+    The server goes on with it after the client is gone (a held status poll still spends
+    a BitBadges credit when it ends); finishing it inside this test keeps it out of the
+    next one, which shares the live server.
+    """
+    killed = [p.killed_at for p in processes if getattr(p, "killed_at", None) is not None]
+    if killed:
+        time.sleep(max(0.0, max(killed) + longest_hold - time.monotonic()))
 
 
 def db_worker(live_url: str, **env) -> Process:
