@@ -30,7 +30,9 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     """Exponential backoff with jitter: base * 2^(n-1), capped, times 0.5..1.5."""
     base = float(getattr(settings, "CLAIMS_RETRY_BASE", 30.0))
     ceiling = float(getattr(settings, "CLAIMS_RETRY_MAX", 3600.0))
-    seconds = min(ceiling, base * 2 ** max(0, attempts - 1))
+    # The exponent is bounded: past 2^64 the ceiling has long won, and a larger power
+    # of two would not fit in a float.
+    seconds = min(ceiling, base * 2 ** min(64, max(0, attempts - 1)))
     return datetime.timedelta(seconds=seconds * random.uniform(0.5, 1.5))
 
 
