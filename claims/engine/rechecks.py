@@ -7,6 +7,9 @@ RECHECK_BACKOFF_MAX times the interval), so a member who never qualifies costs f
 upstream calls.
 """
 
+import datetime
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims.engine import check_requests
@@ -16,16 +19,16 @@ State = Completion.State
 RECHECK_BACKOFF_MAX = 64  # times the claim's interval, at most
 
 
-def recheck_time(claim: Claim, rechecks: int):
+def recheck_time(claim: Claim, rechecks: int) -> datetime.datetime | None:
     """When a not-eligible completion is looked at again: the claim's interval, doubled
     for each scheduled re-check that already found nothing new (None: no schedule)."""
     if not claim.recheck_interval:
         return None
-    factor = min(2 ** min(rechecks, 16), RECHECK_BACKOFF_MAX)
+    factor: int = min(2 ** min(rechecks, 16), RECHECK_BACKOFF_MAX)
     return timezone.now() + claim.recheck_interval * factor
 
 
-def rechecks_due(*, limit: int | None = None):
+def rechecks_due(*, limit: int | None = None) -> QuerySet[Completion]:
     """Not-eligible completions of enabled claims whose scheduled re-check has come."""
     due = (
         Completion.objects.filter(
