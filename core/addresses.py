@@ -130,7 +130,10 @@ def normalize_address(value: str) -> str:
 def to_bitbadges_address(value: str) -> str:
     """The bb1 form of either spelling (what BitBadges answers with)."""
     account = parse_address(value)
-    return bech32.bech32_encode(BECH32_HRP, bech32.convertbits(account, 8, 5))
+    words = bech32.convertbits(account, 8, 5)
+    if words is None:  # only for input values over 8 bits, which bytes never hold
+        raise ValueError("The address could not be converted to bech32.")
+    return bech32.bech32_encode(BECH32_HRP, words)
 
 
 def to_eth_address(value: str) -> str:
