@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from claims import services
+from claims.audit import Actor
 from claims.forms import AddressForm
 from claims.models import Claim, Completion, TriggerDeployment
 from connections.models import App, ConnectedAccount
@@ -295,7 +296,7 @@ def landing_address(request, slug: str):
         # Everything else was in place: the claim goes on by itself, as it would had the
         # address come first.
         services.completion_request(
-            claim=claim, member=request.user, actor=f"member:{request.user.username}"
+            claim=claim, member=request.user, actor=Actor.member(request.user)
         )
     return _back(claim)
 

@@ -3,7 +3,8 @@
 A `Claim` names a BitBadges claim, the rules a member must meet (required apps with a
 healthy account, plus an optional criterion checked by running a Pipedream action on
 the member's account) and how it is delivered. A `Completion` is the ledger row for one
-(claim, member); every change of its state leaves a `CompletionEvent`.
+(claim, member); every change of its state leaves a `CompletionEvent`, saying who
+(claims/audit.py: an actor kind and, for a person, the user) and why (a reason code).
 """
 
 from urllib.parse import urlsplit
@@ -14,6 +15,9 @@ from django.db import models
 from django.utils import timezone
 
 from claims import secrets
+from claims.audit import ActorKind as ActorKind
+from claims.audit import Audited
+from claims.audit import ClaimRuleChange as ClaimRuleChange
 from claims.rules import criterion_label
 
 
@@ -281,6 +285,13 @@ class CompletionQuerySet(models.QuerySet):
     def for_member(self, member):
         return self.filter(member=member)
 
+    def completed(self):
+        return self.filter(state=Completion.State.COMPLETED)
+
+    def paused(self):
+        """Waiting on a delivery pause (they resume when it ends)."""
+        return self.filter(paused_at__isnull=False)
+
     def due(self, now=None):
         """Rows a worker should pick up now: scheduled ones whose time has come, and
         ones a worker holds on an expired lease (it died mid-way)."""
@@ -309,6 +320,7 @@ class Completion(models.Model):
         RETRYING = "retrying", "Retrying"
 
     IN_PROGRESS = (State.WAITING, State.CHECKING, State.DELIVERING, State.RETRYING)
+    RETRYABLE = (State.FAILED, State.INELIGIBLE)  # what an admin's Retry starts over
 
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="completions")
     member = models.ForeignKey(
@@ -397,6 +409,11 @@ class Completion(models.Model):
     def in_progress(self) -> bool:
         return self.state in self.IN_PROGRESS
 
+    @property
+    def retryable(self) -> bool:
+        """An admin's Retry applies: failed or not eligible, and the member still here."""
+        return self.state in self.RETRYABLE and self.member_id is not None
+
 
 class DeliveryPause(models.Model):
     """An upstream refused every request for a reason only its owner can fix (BitBadges:
@@ -425,23 +442,38 @@ class DeliveryPause(models.Model):
         return f"{self.get_upstream_display()} paused since {self.started_at:%Y-%m-%d %H:%M}"
 
 
-class CompletionEvent(models.Model):
-    """An audit row for every transition of a completion."""
+class CompletionEvent(Audited):
+    """An audit row for every transition of a completion: who, and why (`reason`)."""
+
+    class Reason(models.TextChoices):
+        REQUESTED = "requested", "a check was asked for"
+        FORCED = "forced", "a check was asked for at once (Check again, Retry)"
+        TAKEN = "taken", "a worker took it up"
+        RECOVERED = "recovered", "taken back from a worker that stopped"
+        NOT_OPEN = "not_open", "the claim has not opened yet"
+        NOT_ELIGIBLE = "not_eligible", "not eligible"
+        DELIVERING = "delivering", "eligible: delivery started"
+        SENT = "sent", "sent: reference kept"
+        DELIVERED = "delivered", "delivered"
+        VERIFIED = "verified", "an unknown outcome checked upstream"
+        ERROR = "error", "an error"
+        GAVE_UP = "gave_up", "too many tries"
+        OUTCOME_UNKNOWN = "outcome_unknown", "a send whose outcome is unknown"
+        PAUSED = "paused", "the upstream is paused"
+        RESUMED = "resumed", "the upstream answers again"
 
     completion = models.ForeignKey(Completion, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     from_state = models.CharField(max_length=12, blank=True)
     to_state = models.CharField(max_length=12)
-    actor = models.CharField(
-        max_length=200, help_text="Who or what caused it: a signal, the worker, a member, an admin."
-    )
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
 
     def __str__(self):
-        return f"{self.from_state or '·'} → {self.to_state} by {self.actor}"
+        return f"{self.from_state or '·'} → {self.to_state} by {self.actor_display()}"
 
 
 class TriggerDeployment(models.Model):

@@ -25,12 +25,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from claims import bitbadges, queue
+from claims.audit import Actor
 from claims.models import Completion, CompletionEvent, DeliveryPause
 
 logger = logging.getLogger(__name__)
 
 BITBADGES = DeliveryPause.Upstream.BITBADGES
-RESUME_ACTOR = "schedule: credits back"
+RESUME_ACTOR = Actor.system("credits back")
 
 
 def probe_interval(probes: int) -> datetime.timedelta:
@@ -132,7 +133,8 @@ def resume(*, upstream: str = BITBADGES) -> int:
             return 0
         waiting = list(
             Completion.objects.select_for_update()
-            .filter(paused_at__isnull=False, state=Completion.State.WAITING)
+            .paused()
+            .filter(state=Completion.State.WAITING)
             .values_list("pk", "outcome_unknown", "last_attempt_at")
         )
         wait = datetime.timedelta(seconds=float(settings.CLAIMS_UNKNOWN_OUTCOME_WAIT))
@@ -154,7 +156,8 @@ def resume(*, upstream: str = BITBADGES) -> int:
                 at=now,
                 from_state=Completion.State.WAITING,
                 to_state=Completion.State.WAITING,
-                actor=RESUME_ACTOR,
+                reason=CompletionEvent.Reason.RESUMED,
+                **RESUME_ACTOR.fields(),
                 details={"resumed": f"{pause.get_upstream_display()} answers again"},
             )
             for pk, _ in runs
@@ -186,5 +189,5 @@ def summary(upstream: str = BITBADGES) -> dict | None:
         "last_probe_at": pause.last_probe_at,
         "last_probe_result": pause.last_probe_result,
         "next_probe_at": pause.next_probe_at,
-        "waiting": Completion.objects.filter(paused_at__isnull=False).count(),
+        "waiting": Completion.objects.paused().count(),
     }

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from claims import services, triggers
+from claims.audit import Actor
 from claims.tasks import trigger_deploy_task, trigger_remove_task
 from connections.signals import account_connected, account_disconnected, account_health_changed
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 @receiver(account_connected, dispatch_uid="claims.account_connected")
 def on_account_connected(sender, *, account, member, created=True, session=None, **kwargs):
     services.requests_for_account(
-        member=member, app_slug=account.app.slug, actor="signal: account connected"
+        member=member, app_slug=account.app.slug, actor=Actor.signal("account connected")
     )
     _deploy_triggers(member=member, account=account)
 
@@ -35,14 +36,14 @@ def _deploy_triggers(*, member, account):
 @receiver(account_health_changed, dispatch_uid="claims.account_health_changed")
 def on_account_health_changed(sender, *, account, member, previous, current, **kwargs):
     services.requests_for_account(
-        member=member, app_slug=account.app.slug, actor=f"signal: account {current}"
+        member=member, app_slug=account.app.slug, actor=Actor.signal(f"account {current}")
     )
 
 
 @receiver(account_disconnected, dispatch_uid="claims.account_disconnected")
 def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kwargs):
     services.requests_for_account(
-        member=member, app_slug=app_slug, actor="signal: account disconnected"
+        member=member, app_slug=app_slug, actor=Actor.signal("account disconnected")
     )
     # Only the triggers running on that account: another account of the app keeps its own.
     for deployment in triggers.deployments_to_remove(
@@ -58,6 +59,6 @@ def on_email_confirmed(sender, *, request=None, email_address=None, **kwargs):
         return
     transaction.on_commit(
         lambda: services.requests_for_member(
-            member=email_address.user, actor="signal: email confirmed"
+            member=email_address.user, actor=Actor.signal("email confirmed")
         )
     )

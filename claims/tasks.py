@@ -13,6 +13,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from claims import pause, queue, services, triggers
+from claims.audit import Actor, ActorKind
 from claims.models import Claim, TriggerDeployment
 from connections.models import ConnectedAccount
 from core.database import connection_lost, connection_reset
@@ -33,7 +34,7 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
     that the request would be lost until the cron's complete_claims found it.
     """
     try:
-        completion = services.completion_process(completion_id, actor="worker")
+        completion = services.completion_process(completion_id, actor=Actor.worker())
     except Exception as exc:
         if not connection_lost(exc):
             raise
@@ -56,12 +57,14 @@ def delivery_pause_probe_task() -> str:
 
 
 @task()
-def claim_discover_task(claim_id: int) -> int:
-    """Queue checks for members who already qualify for an (newly enabled) claim."""
+def claim_discover_task(claim_id: int, staff_id: int | None = None) -> int:
+    """Queue checks for members who already qualify for an (newly enabled) claim; the
+    checks are the doing of the staff user who enabled it."""
     claim = Claim.objects.filter(pk=claim_id).first()
     if claim is None:
         return 0
-    return services.claim_discover(claim=claim, actor="admin: claim enabled")
+    actor = Actor(ActorKind.STAFF, staff_id, "claim enabled")
+    return services.claim_discover(claim=claim, actor=actor)
 
 
 @task()

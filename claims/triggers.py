@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims import queue
+from claims.audit import Actor
 from claims.engine import check_requests
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from claims.secrets import SecretUnreadable
@@ -67,9 +68,7 @@ def deployment_ensure(
     completed, a removal is under way, or Pipedream refused (the row is then `failed`
     with the reason, and `recheck_claims` tries again).
     """
-    if Completion.objects.filter(
-        claim=claim, member=member, state=Completion.State.COMPLETED
-    ).exists():
+    if Completion.objects.completed().filter(claim=claim, member=member).exists():
         return None
     with transaction.atomic():
         deployment, created = TriggerDeployment.objects.select_for_update().get_or_create(
@@ -320,7 +319,7 @@ def event_process(delivery_id: int) -> bool:
     check_requests.completion_request(
         claim=deployment.claim,
         member=deployment.member,
-        actor=f"trigger: {deployment.claim.trigger} event {delivery.event_id}"[:200],
+        actor=Actor.trigger(deployment.claim.trigger, delivery.event_id),
     )
     return True
 
@@ -347,9 +346,7 @@ def tidy(limit: int | None = None) -> int:
             .select_related("app")
             .first()
         )
-        done = Completion.objects.filter(
-            claim=claim, member=member, state=Completion.State.COMPLETED
-        ).exists()
+        done = Completion.objects.completed().filter(claim=claim, member=member).exists()
         if account is None or done or not claim.enabled or not claim.trigger:
             deployment.delete()  # nothing left to watch
             continue

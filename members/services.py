@@ -32,9 +32,10 @@ def member_delete(*, member) -> int:
 
     Here the member's row goes with what cascades from it (connected accounts, Connect
     sessions, trigger deployments, email addresses). The completion ledger stays for
-    audit, without the member: the row's member becomes NULL (the foreign key does
-    that), and the address, the member's email addresses and their username in the
-    events' actor are replaced by "(deleted)". `upstream_identity` (e.g. github:octocat)
+    audit, without the member: the row's member and the events' actor become NULL (the
+    foreign keys do that; an event keeps its actor kind, "member", and never held a
+    username), and the address and the member's email addresses are replaced by
+    "(deleted)" wherever the ledger quotes them. `upstream_identity` (e.g. github:octocat)
     stays: it is what stops the same upstream account from completing a claim twice
     through a new account here.
     """
@@ -57,7 +58,6 @@ def member_delete(*, member) -> int:
             completion.evidence = _scrub(completion.evidence, secrets)
             completion.save(update_fields=["address", "reason", "evidence", "updated_at"])
         events = CompletionEvent.objects.filter(completion__in=completions)
-        events.filter(actor=f"member:{member.username}").update(actor=f"member:{DELETED}")
         for event in events.exclude(details={}):
             details = _scrub(event.details, secrets)
             if details != event.details:

@@ -15,8 +15,9 @@ from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from claims import funnel, services
+from claims import audit, funnel, services
 from claims.admin.forms import ClaimAdminForm
+from claims.admin.rule_changes import rule_change_rows
 from claims.models import (
     Claim,
     Completion,
@@ -30,9 +31,9 @@ DRY_RUN_MAX_CLAIMS = 5  # each dry run evaluates every member (criteria call Pip
 DRY_RUN_MAX_ROWS = 500  # members listed per claim on the dry-run page
 
 
-def _enqueue_discover(claim_id: int) -> None:
+def _enqueue_discover(claim_id: int, staff_id: int | None) -> None:
     try:
-        claim_discover_task.enqueue(claim_id)
+        claim_discover_task.enqueue(claim_id, staff_id=staff_id)
     except Exception:  # the member's next connection or complete_claims still gets there
         logger.exception("Could not enqueue claim_discover_task for claim %s", claim_id)
 
@@ -179,6 +180,9 @@ class ClaimAdmin(admin.ModelAdmin):
         form_class(request.POST, request.FILES, instance=obj).is_valid()
 
     def save_model(self, request, obj, form, change):
+        # The rules as stored before this save; save_related writes down what changed.
+        stored = Claim.objects.filter(pk=obj.pk).first() if change else None
+        form.rules_before = audit.rules_snapshot(stored)
         super().save_model(request, obj, form, change)
         for note in getattr(form, "upstream_notes", []):
             self.message_user(request, note, messages.WARNING)
@@ -186,9 +190,17 @@ class ClaimAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         claim = form.instance
+        audit.rule_change_record(
+            claim, getattr(form, "rules_before", {}), audit.Actor.staff(request.user)
+        )
         if claim.enabled:
             # After the required apps are saved and the whole change is committed.
-            transaction.on_commit(functools.partial(_enqueue_discover, claim.pk))
+            transaction.on_commit(functools.partial(_enqueue_discover, claim.pk, request.user.pk))
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        # Who changed the rules, when, and what: for anyone who may see the claim.
+        context["rule_changes"] = rule_change_rows(obj) if obj is not None else None
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # Dry run: on the list and, through Django's change-form actions, on the claim's page.
     @admin.action(

@@ -26,16 +26,22 @@ from claims.models import (
 logger = logging.getLogger(__name__)
 
 State = Completion.State
-RETRYABLE = (State.FAILED, State.INELIGIBLE)
 
 
 class CompletionEventInline(ReadOnly, admin.TabularInline):
     model = CompletionEvent
-    fields = ("at", "from_state", "to_state", "actor", "details")
+    fields = ("at", "from_state", "to_state", "by", "reason", "details")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("at", "pk")
+
+    @admin.display(description="by")
+    def by(self, event):
+        return event.actor_display()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
 
 def _when(value: str) -> str:
@@ -57,7 +63,7 @@ class PausedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(paused_at__isnull=False)
+            return queryset.paused()
         if self.value() == "no":
             return queryset.filter(paused_at__isnull=True)
         return queryset
@@ -213,28 +219,30 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         context["can_retry"] = (
-            obj is not None
-            and obj.state in RETRYABLE
-            and obj.member_id is not None
-            and self.has_retry_permission(request)
+            obj is not None and obj.retryable and self.has_retry_permission(request)
         )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
 @admin.register(CompletionEvent)
 class CompletionEventAdmin(ReadOnly, admin.ModelAdmin):
-    list_display = ("at", "completion", "from_state", "to_state", "actor")
-    list_filter = ("to_state",)
-    list_select_related = ("completion__claim", "completion__member")
+    list_display = ("at", "completion", "from_state", "to_state", "by", "reason")
+    list_filter = ("to_state", "actor_kind", "reason")
+    list_select_related = ("completion__claim", "completion__member", "actor")
     search_fields = (
-        "actor",
+        "actor_detail",
+        "actor__username",
         "completion__claim__name",
         "completion__member__username",
         "completion__member__email",
     )
     date_hierarchy = "at"
-    fields = ("completion", "at", "from_state", "to_state", "actor", "details")
+    fields = ("completion", "at", "from_state", "to_state", "by", "reason", "details")
     readonly_fields = fields
+
+    @admin.display(description="by", ordering="actor_kind")
+    def by(self, event):
+        return event.actor_display()
 
 
 @admin.register(DeliveryPause)
@@ -266,7 +274,7 @@ class DeliveryPauseAdmin(ReadOnly, admin.ModelAdmin):
 
     @admin.display(description="completions waiting")
     def waiting_count(self, pause_row):
-        return Completion.objects.filter(paused_at__isnull=False).count()
+        return Completion.objects.paused().count()
 
     def get_urls(self):
         urls = [

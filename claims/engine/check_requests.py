@@ -7,23 +7,27 @@ per claim and member and queues the worker (queue.process) once the transaction 
 It never undoes what a worker holds, and never hurries an unknown outcome.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from claims import queue
+from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import NotAvailable, TooManyChecks
 from claims.engine.timing import unknown_outcome_wait
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, CompletionEvent
 from core import ratelimit
 
 State = Completion.State
+Reason = CompletionEvent.Reason
 
 
 def completion_request(
-    *, claim: Claim, member, actor: str, force: bool = False, recheck: bool = False
+    *, claim: Claim, member: Any, actor: Actor, force: bool = False, recheck: bool = False
 ) -> Completion:
     """Ask for (another) check of `member` against `claim`; the worker does it.
 
@@ -31,6 +35,7 @@ def completion_request(
     keeps its backoff unless `force` (a member's "Check again", an admin's Retry).
     """
     now = timezone.now()
+    why = Reason.FORCED if force else Reason.REQUESTED
     queued = {"state": State.WAITING, "next_attempt_at": now, "reason": "Queued for a check."}
     with transaction.atomic():
         # A new row is inserted already queued (as below: attempts 0, no re-check due);
@@ -39,7 +44,7 @@ def completion_request(
             claim=claim, member=member, defaults={**queued, "rechecks": 1 if recheck else 0}
         )
         if created:
-            ledger.event(completion, "", State.WAITING, actor, {"force": force} if force else {})
+            ledger.event(completion, "", State.WAITING, actor, why)
             queue.process(completion.pk)
             return completion
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
@@ -77,9 +82,7 @@ def completion_request(
         completion.rechecks = completion.rechecks + 1 if recheck else 0
         completion.recheck_at = None
         completion.save()
-        ledger.event(
-            completion, from_state, State.WAITING, actor, {"force": force} if force else {}
-        )
+        ledger.event(completion, from_state, State.WAITING, actor, why)
     queue.process(
         completion.pk, completion.next_attempt_at if completion.next_attempt_at > now else None
     )
@@ -94,9 +97,7 @@ def member_check_again(*, claim: Claim, member) -> Completion:
     retry_after = ratelimit.hit("claims-check", member.pk, limit=int(limit), window=int(window))
     if retry_after is not None:
         raise TooManyChecks(retry_after)
-    return completion_request(
-        claim=claim, member=member, actor=f"member:{member.username}", force=True
-    )
+    return completion_request(claim=claim, member=member, actor=Actor.member(member), force=True)
 
 
 def address_change_allowed(*, member) -> None:
@@ -119,13 +120,13 @@ def address_save(*, member, form, before: str) -> tuple[str, str]:
         member.refresh_from_db(fields=["address"])  # the form changed it in memory
         return "error", str(exc)
     form.save()
-    requests_for_member(member=member, actor=f"member:{member.username}")
+    requests_for_member(member=member, actor=Actor.member(member))
     return "success", "Your BitBadges address is saved. Claims waiting for it are checked again."
 
 
 def admin_retry(*, completion: Completion, admin) -> bool:
     """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
-    if completion.state not in (State.FAILED, State.INELIGIBLE) or completion.member is None:
+    if not completion.retryable:
         return False
     if completion.outcome_unknown and not completion.resend_approved:
         # The admin has read why the outcome is unknown: BitBadges is still asked first,
@@ -136,13 +137,13 @@ def admin_retry(*, completion: Completion, admin) -> bool:
     completion_request(
         claim=completion.claim,
         member=completion.member,
-        actor=f"admin:{admin.username}",
+        actor=Actor.staff(admin),
         force=True,
     )
     return True
 
 
-def requests_for_account(*, member, app_slug: str, actor: str) -> list[Completion]:
+def requests_for_account(*, member: Any, app_slug: str, actor: Actor) -> list[Completion]:
     """Every enabled claim that needs `app_slug` is checked again for `member`."""
     return [
         completion_request(claim=claim, member=member, actor=actor)
@@ -150,7 +151,7 @@ def requests_for_account(*, member, app_slug: str, actor: str) -> list[Completio
     ]
 
 
-def requests_for_member(*, member, actor: str) -> list[Completion]:
+def requests_for_member(*, member: Any, actor: Actor) -> list[Completion]:
     """After the member changed their address: re-check what is not completed."""
     claims = Claim.objects.enabled().filter(
         completions__member=member,
@@ -159,7 +160,7 @@ def requests_for_member(*, member, actor: str) -> list[Completion]:
     return [completion_request(claim=claim, member=member, actor=actor) for claim in claims]
 
 
-def claim_discover(*, claim: Claim, actor: str) -> int:
+def claim_discover(*, claim: Claim, actor: Actor) -> int:
     """Rows for members who already have every required app but no row yet."""
     if not claim.enabled:
         return 0

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from claims import bitbadges, pause, queue
+from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import (
     SETTINGS_NEED_ATTENTION,
@@ -36,19 +37,21 @@ from claims.engine.methods import method_of
 from claims.engine.rechecks import recheck_time
 from claims.engine.timing import lease_duration, max_attempts, retry_delay, unknown_outcome_wait
 from claims.engine.verification import verify_upstream
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
 State = Completion.State
+Reason = CompletionEvent.Reason
 PAUSED_REASON = (
     "Delivery is paused while the site's BitBadges account is topped up; it goes on by itself."
 )
 
 
-def completion_process(completion_id: int, *, actor: str = "worker") -> Completion | None:
+def completion_process(completion_id: int, *, actor: Actor | None = None) -> Completion | None:
     """Do what is due for one completion. Safe to call any number of times, anywhere."""
+    actor = actor or Actor.worker()
     now = timezone.now()
     completion, token = ledger.take(completion_id, actor=actor, now=now)
     if token is None:
@@ -71,7 +74,8 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
             (State.CHECKING, State.DELIVERING),
             exc.state,
             actor=actor,
-            details={"error": exc.detail, "outcome_unknown": sent},
+            why=_why_stopped(exc.state, sent),
+            details={"error": exc.detail},
             **ledger.release(
                 reason=exc.reason,
                 next_attempt_at=None,
@@ -95,8 +99,15 @@ def completion_process(completion_id: int, *, actor: str = "worker") -> Completi
     return completion
 
 
+def _why_stopped(state: str, sent: bool) -> CompletionEvent.Reason:
+    """Why a completion stopped: an unknown send, not eligible, or an error."""
+    if sent:
+        return Reason.OUTCOME_UNKNOWN
+    return Reason.NOT_ELIGIBLE if state == State.INELIGIBLE else Reason.ERROR
+
+
 def _park(
-    completion: Completion, token: uuid.UUID, exc: bitbadges.PaymentRequired, *, actor: str
+    completion: Completion, token: uuid.UUID, exc: bitbadges.PaymentRequired, *, actor: Actor
 ) -> None:
     """Wait on the delivery pause (starting it if need be): no attempt spent, nothing failed.
 
@@ -113,6 +124,7 @@ def _park(
             (State.CHECKING, State.DELIVERING),
             State.WAITING,
             actor=actor,
+            why=Reason.PAUSED,
             details={"paused": current.reason, "error": str(exc), "outcome_unknown": sent},
             **ledger.release(
                 reason=PAUSED_REASON,
@@ -125,7 +137,7 @@ def _park(
         )
 
 
-def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, actor: str) -> None:
+def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, actor: Actor) -> None:
     unknown = exc.outcome_unknown or ledger.was_sent(completion)
     if completion.attempts >= max_attempts():
         reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
@@ -140,7 +152,8 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
             (State.CHECKING, State.DELIVERING),
             State.FAILED,
             actor=actor,
-            details={"error": exc.detail, "outcome_unknown": unknown},
+            why=Reason.OUTCOME_UNKNOWN if unknown else Reason.GAVE_UP,
+            details={"error": exc.detail},
             **ledger.release(
                 reason=reason,
                 next_attempt_at=None,
@@ -161,18 +174,15 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
         (State.CHECKING, State.DELIVERING),
         State.RETRYING,
         actor=actor,
-        details={
-            "error": exc.detail,
-            "outcome_unknown": unknown,
-            "next_attempt_at": run_after.isoformat(),
-        },
+        why=Reason.OUTCOME_UNKNOWN if unknown else Reason.ERROR,
+        details={"error": exc.detail, "next_attempt_at": run_after.isoformat()},
         **ledger.release(reason=exc.reason, next_attempt_at=run_after, outcome_unknown=unknown),
     )
     if moved:
         queue.process(completion.pk, run_after)
 
 
-def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
+def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     claim, member = completion.claim, completion.member
     if completion.outcome_unknown:
         _not_while_paused(claim)
@@ -191,6 +201,7 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
             (State.CHECKING,),
             State.WAITING,
             actor=actor,
+            why=Reason.NOT_OPEN,
             details={"reason": evaluation.reason},
             **ledger.release(
                 reason=evaluation.reason, evidence=evidence, next_attempt_at=claim.starts_at
@@ -205,6 +216,7 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: str) -> None:
             (State.CHECKING,),
             State.INELIGIBLE,
             actor=actor,
+            why=Reason.NOT_ELIGIBLE,
             details={"reason": evaluation.reason},
             **ledger.release(
                 reason=evaluation.reason,
@@ -232,7 +244,9 @@ def _not_while_paused(claim: Claim) -> None:
         )
 
 
-def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, actor: str) -> bool:
+def _start_delivery(
+    completion: Completion, token: uuid.UUID, evaluation: Evaluation, *, actor: Actor
+) -> bool:
     """checking -> delivering, after the cap and the identity are checked under a lock."""
     claim = completion.claim
     evidence = evaluation.evidence()
@@ -271,6 +285,7 @@ def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, ac
                 (State.CHECKING,),
                 State.DELIVERING,
                 actor=actor,
+                why=Reason.DELIVERING,
                 details={"method": claim.delivery, "address": evaluation.address},
                 evidence=evidence,
                 address=evaluation.address,
@@ -290,13 +305,14 @@ def _start_delivery(completion: Completion, token, evaluation: Evaluation, *, ac
             (State.CHECKING,),
             exc.state,
             actor=actor,
+            why=_why_stopped(exc.state, False),
             details={"reason": exc.reason},
             **ledger.release(reason=exc.reason, evidence=evidence, next_attempt_at=None),
         )
         return False
 
 
-def _deliver(completion: Completion, token, *, actor: str) -> None:
+def _deliver(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     """Hand the completion to its claim's delivery method; map what it raises."""
     method = method_of(completion.claim.delivery)
     if method is None:

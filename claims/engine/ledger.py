@@ -11,14 +11,17 @@ method makes itself (renew the lease before a call that cannot be repeated, note
 something went out, keep a reference, record the completion).
 """
 
+import datetime
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from claims import queue
+from claims.audit import Actor
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
 from claims.models import Completion, CompletionEvent, TriggerDeployment
@@ -26,29 +29,33 @@ from claims.models import Completion, CompletionEvent, TriggerDeployment
 logger = logging.getLogger(__name__)
 
 State = Completion.State
+Reason = CompletionEvent.Reason
 
 
 def event(
     completion: Completion,
     from_state: str,
     to_state: str,
-    actor: str,
-    details=None,
+    actor: Actor,
+    why: Reason,
+    details: dict[str, Any] | None = None,
     *,
     reason: str | None = None,
-):
-    """Record a transition in the ledger, and log it once with its context.
+) -> None:
+    """Record a transition in the ledger, who caused it and why, and log it once with its
+    context.
 
-    The log line carries ids, states and the member-facing reason (which may quote
-    BitBadges' refusal); never the evidence or the event details (those stay in the
-    ledger, for admins).
+    The log line carries ids, states, the actor (a user by ID, never by name) and the
+    member-facing reason (which may quote BitBadges' refusal); never the evidence or the
+    event details (those stay in the ledger, for admins).
     """
     CompletionEvent.objects.create(
         completion_id=completion.pk,
         from_state=from_state,
         to_state=to_state,
-        actor=actor[:200],
+        reason=why,
         details=details or {},
+        **actor.fields(),
     )
     reason = completion.reason if reason is None else reason
     logger.info(
@@ -62,14 +69,18 @@ def event(
             "member": completion.member_id,
             "from_state": from_state,
             "to_state": to_state,
-            "actor": actor[:200],
+            "actor": str(actor),
+            "actor_kind": actor.kind,
+            "why": why,
             "attempt": completion.attempts,
             "reason": reason if to_state not in (State.WAITING, State.CHECKING) else "",
         },
     )
 
 
-def take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uuid.UUID | None]:
+def take(
+    completion_id: int, *, actor: Actor, now: datetime.datetime
+) -> tuple[Completion | None, uuid.UUID | None]:
     """Lock the row; if it is due, lease it to this worker (state checking)."""
     token = uuid.uuid4()
     with transaction.atomic():
@@ -93,13 +104,13 @@ def take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uui
         if not (scheduled or abandoned) or completion.member_id is None:
             return completion, None
         from_state = completion.state
-        details = {"attempt": completion.attempts + 1}
+        details: dict[str, Any] = {"attempt": completion.attempts + 1}
+        why = Reason.RECOVERED if abandoned else Reason.TAKEN
+        if abandoned:
+            details["stopped_while"] = from_state
         if from_state == State.DELIVERING:
             # The worker holding it died mid-delivery: what it sent is unknown.
             completion.outcome_unknown = True
-            details["recovered"] = "the previous worker stopped while delivering"
-        elif abandoned:
-            details["recovered"] = "the previous worker stopped while checking"
         completion.state = State.CHECKING
         completion.lease_token = token
         completion.lease_expires_at = now + lease_duration()
@@ -107,7 +118,7 @@ def take(completion_id: int, *, actor: str, now) -> tuple[Completion | None, uui
         completion.last_attempt_at = now
         completion.next_attempt_at = None
         completion.save()
-        event(completion, from_state, State.CHECKING, actor, details)
+        event(completion, from_state, State.CHECKING, actor, why, details)
     return completion, token
 
 
@@ -117,9 +128,10 @@ def fenced(
     from_states: tuple[str, ...],
     to_state: str,
     *,
-    actor: str,
-    details: dict | None = None,
-    **fields,
+    actor: Actor,
+    why: Reason,
+    details: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> bool:
     """Move the row if this worker still holds its lease and it is in `from_states`."""
     now = timezone.now()
@@ -151,19 +163,21 @@ def fenced(
             if not move(current):
                 return False
         if current != to_state or details:
-            event(completion, current, to_state, actor, details, reason=fields.get("reason", ""))
+            event(
+                completion, current, to_state, actor, why, details, reason=fields.get("reason", "")
+            )
     completion.state = to_state
     for name, value in fields.items():
         setattr(completion, name, value)
     return True
 
 
-def release(**fields) -> dict:
+def release(**fields: Any) -> dict[str, Any]:
     """The fields of a move that lets the lease go."""
     return {"lease_token": None, "lease_expires_at": None, **fields}
 
 
-def renew_lease(completion: Completion, token) -> None:
+def renew_lease(completion: Completion, token: uuid.UUID) -> None:
     """Right before a call that cannot be repeated: still ours? Then hold it a full lease.
 
     The lease then covers the call and the poll after it, however long the checks before
@@ -176,7 +190,9 @@ def renew_lease(completion: Completion, token) -> None:
         raise LeaseLost()
 
 
-def record_reference(completion: Completion, token, reference: str, *, actor: str) -> None:
+def record_reference(
+    completion: Completion, token: uuid.UUID, reference: str, *, actor: Actor
+) -> None:
     """Keep what we sent (e.g. the attempt ID) before waiting on its result."""
     fenced(
         completion,
@@ -184,6 +200,7 @@ def record_reference(completion: Completion, token, reference: str, *, actor: st
         (State.DELIVERING,),
         State.DELIVERING,
         actor=actor,
+        why=Reason.SENT,
         details={"reference": reference[:200]},
         delivery_reference=reference,
     )
@@ -192,20 +209,29 @@ def record_reference(completion: Completion, token, reference: str, *, actor: st
 def mark_sent(completion: Completion) -> None:
     """Called right before a call that cannot be repeated (complete, a workflow, a store
     add): from here on, any error leaves an unknown outcome to check before a resend."""
-    completion._sent = True
+    completion._sent = True  # type: ignore[attr-defined]
 
 
 def was_sent(completion: Completion) -> bool:
     return bool(getattr(completion, "_sent", False) or completion.outcome_unknown)
 
 
-def completed(completion: Completion, token, *, actor: str, reference: str, note: str = "") -> bool:
+def completed(
+    completion: Completion,
+    token: uuid.UUID,
+    *,
+    actor: Actor,
+    reference: str,
+    note: str = "",
+    why: Reason = Reason.DELIVERED,
+) -> bool:
     done = fenced(
         completion,
         token,
         (State.CHECKING, State.DELIVERING),
         State.COMPLETED,
         actor=actor,
+        why=why,
         details={"reference": reference[:200], **({"note": note} if note else {})},
         **release(
             reason=note or "Completed.",
@@ -232,7 +258,7 @@ class Run:
 
     completion: Completion
     token: uuid.UUID
-    actor: str
+    actor: Actor
 
     def renew_lease(self) -> None:
         renew_lease(self.completion, self.token)

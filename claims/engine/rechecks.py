@@ -12,6 +12,7 @@ import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from claims.audit import Actor
 from claims.engine import check_requests
 from claims.models import Claim, Completion
 
@@ -52,7 +53,7 @@ def rechecks_run(*, limit: int | None = None) -> int:
         check_requests.completion_request(
             claim=completion.claim,
             member=completion.member,
-            actor="schedule: recheck",
+            actor=Actor.schedule("recheck"),
             recheck=True,
         )
         count += 1

@@ -7,17 +7,21 @@ on its own (an admin's Retry decides), and a route that cannot tell is never rea
 "no": it is asked again later, unless an admin's Retry accepted the risk.
 """
 
+import uuid
+
 from claims import bitbadges
+from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import CannotAsk, Permanent, Transient, bitbadges_failure
 from claims.engine.methods import method_of
 from claims.engine.methods.base import Verdict
-from claims.models import Completion
+from claims.models import Completion, CompletionEvent
 
 State = Completion.State
+Reason = CompletionEvent.Reason
 
 
-def verify_upstream(completion: Completion, token, *, actor: str) -> bool:
+def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -> bool:
     """After an unknown outcome: did the earlier delivery land? True when it did (the
     completion is then recorded completed); False when delivery may go ahead."""
     claim = completion.claim
@@ -42,7 +46,12 @@ def verify_upstream(completion: Completion, token, *, actor: str) -> bool:
         raise bitbadges_failure(exc) from exc
     if verdict.delivered:
         return ledger.completed(
-            completion, token, actor=actor, reference=verdict.reference, note=verdict.note
+            completion,
+            token,
+            actor=actor,
+            reference=verdict.reference,
+            note=verdict.note,
+            why=Reason.VERIFIED,
         )
     if not method.resends_by_itself and not completion.resend_approved:
         # BitBadges shows nothing yet, but the workflow may still be running, or may
@@ -66,6 +75,7 @@ def verify_upstream(completion: Completion, token, *, actor: str) -> bool:
         completion.state,
         completion.state,
         actor,
+        Reason.VERIFIED,
         {"verified": "not delivered", **({"note": verdict.note} if verdict.note else {})},
     )
     return False

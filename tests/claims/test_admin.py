@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox import bitbadges as bb_sandbox
@@ -374,7 +375,12 @@ def test_retry_action_requeues_failed_and_skips_completed(admin_client, ledger):
     done.refresh_from_db()
     assert failed.state == "waiting" and done.state == "completed"
     event = CompletionEvent.objects.get(completion=failed)
-    assert (event.from_state, event.to_state, event.actor) == ("failed", "waiting", "admin:admin")
+    assert (event.from_state, event.to_state, event.actor_kind, event.actor.username) == (
+        "failed",
+        "waiting",
+        "staff",
+        "admin",
+    )
     assert not CompletionEvent.objects.filter(completion=done).exists()
 
 
@@ -393,7 +399,7 @@ def test_retry_button_on_a_failed_completion(admin_client, ledger):
     assert response.status_code == 302 and response.url == change
     failed.refresh_from_db()
     assert failed.state == "waiting"
-    assert CompletionEvent.objects.get(completion=failed).actor == "admin:admin"
+    assert CompletionEvent.objects.get(completion=failed).actor_display() == "staff: admin"
 
 
 @pytest.mark.parametrize("object_id", ["abc", "999999", "1%2F2"])
@@ -455,7 +461,9 @@ def test_the_ledger_is_read_only(admin_client, ledger):
     )
     assert [name for name, _ in actions if name] == ["retry"]
 
-    event = CompletionEvent.objects.create(completion=failed, to_state="failed", actor="worker")
+    event = CompletionEvent.objects.create(
+        completion=failed, to_state="failed", **Actor.worker().fields()
+    )
     assert admin_client.get(reverse("admin:claims_completionevent_add")).status_code == 403
     delete = reverse("admin:claims_completionevent_delete", args=[event.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
@@ -475,7 +483,11 @@ def test_ledger_pages_show_evidence_events_and_deleted_members(admin_client, led
     ]
     failed.save()
     CompletionEvent.objects.create(
-        completion=failed, from_state="checking", to_state="failed", actor="worker-7"
+        completion=failed,
+        from_state="checking",
+        to_state="failed",
+        actor_kind="worker",
+        actor_detail="worker-7",
     )
     page = admin_client.get(reverse("admin:claims_completion_change", args=[failed.pk])).text
     assert "<th>Value seen</th>" in page and "0 accounts" in page

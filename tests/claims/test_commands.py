@@ -206,8 +206,8 @@ def test_a_due_completion_is_processed_and_summed_up(make_claim, github, people)
         "to go." in out
     )
     assert out.splitlines()[-1] == "1 due completion(s) processed: 1 ineligible; 0 newly queued."
-    actors = set(CompletionEvent.objects.values_list("actor", flat=True))
-    assert actors == {"command: complete_claims"}
+    actors = set(CompletionEvent.objects.values_list("actor_kind", "actor_detail"))
+    assert actors == {("command", "complete_claims")}
 
 
 def test_rows_not_due_are_left_alone(make_claim, github, people):

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from claims import pause, services
+from claims.audit import Actor
 from claims.models import Claim, Completion, DeliveryPause
 from connections.models import ConnectedAccount
 from sandbox import bitbadges as bb_sandbox
@@ -65,7 +66,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     # Enough credits for a third of the deliveries (each costs a few requests).
     bb_sandbox.credits_set(MEMBERS)
     for member in members:
-        services.completion_request(claim=claim, member=member, actor="test")
+        services.completion_request(claim=claim, member=member, actor=Actor.system("test"))
     run_worker()
 
     states = dict(Completion.objects.values_list("member_id", "state"))
@@ -195,7 +196,7 @@ def test_a_pause_that_ends_between_a_402_and_parking_never_strands_a_completion(
     monkeypatch.setattr(pause, "start", resumed_just_before)
     ConnectedAccount.objects.create(member=bob, app=apps_github(), pipedream_id="apn_bob")
     services.completion_process(
-        services.completion_request(claim=claim, member=bob, actor="test").pk
+        services.completion_request(claim=claim, member=bob, actor=Actor.system("test")).pk
     )
     monkeypatch.undo()
     bobs = Completion.objects.get(claim=claim, member=bob)
@@ -231,7 +232,7 @@ def test_while_a_pause_is_on_deliveries_wait_for_the_probe_without_calling_bitba
         )
     )
     ConnectedAccount.objects.create(member=bob, app=apps_github(), pipedream_id="apn_bob")
-    services.completion_request(claim=claim, member=bob, actor="test")
+    services.completion_request(claim=claim, member=bob, actor=Actor.system("test"))
     run_worker()
     bobs = Completion.objects.get(claim=claim, member=bob)
     assert bobs.paused_at is not None and bobs.state == "waiting"

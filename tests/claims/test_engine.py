@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from claims import services
+from claims.audit import Actor
 from claims.engine import ledger
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
@@ -61,9 +62,9 @@ def test_bitbadges_claim_completes_after_connecting_github(demo_claims, alice, c
     assert path[0] == ("", "waiting")
     assert ("waiting", "checking") in path and ("checking", "delivering") in path
     assert path[-1] == ("delivering", "completed")
-    actors = set(
-        CompletionEvent.objects.filter(completion=completion).values_list("actor", flat=True)
-    )
+    actors = {
+        event.actor_display() for event in CompletionEvent.objects.filter(completion=completion)
+    }
     assert "signal: account connected" in actors and "worker" in actors
 
 
@@ -184,7 +185,7 @@ def test_twenty_threads_on_one_completion_deliver_once(demo_claims, alice, conne
     def work():
         try:
             barrier.wait(timeout=10)
-            services.completion_process(completion.pk, actor="thread")
+            services.completion_process(completion.pk, actor=Actor.system("thread"))
         except Exception as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
         finally:
@@ -268,7 +269,9 @@ def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
     later = timezone.now() + services.lease_duration() + timezone.timedelta(seconds=1)
     with time_machine.travel(later, tick=True):
         # The member presses "Check again" (or an account signal arrives) first.
-        services.completion_request(claim=claim, member=alice, actor="member:alice", force=True)
+        services.completion_request(
+            claim=claim, member=alice, actor=Actor.member(alice), force=True
+        )
         assert completion_of(claim, alice).state == "delivering"
         run_worker()
     result = completion_of(claim, alice)

@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from claims import bitbadges, pause, services
+from claims.audit import Actor
 from claims.models import Completion
 from sandbox import bitbadges as bb_sandbox
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
@@ -58,7 +59,9 @@ def test_an_error_while_polling_after_complete_never_leads_to_a_second_complete(
 
     # Whatever happens next (the retry, or an admin's Retry of a failed row), BitBadges
     # is asked first; the attempt did succeed, so nothing is sent again.
-    services.completion_request(claim=claim, member=alice, actor="admin:test", force=True)
+    services.completion_request(
+        claim=claim, member=alice, actor=Actor.staff(None, "test"), force=True
+    )
     later = timezone.now() + datetime.timedelta(hours=1)
     with time_machine.travel(later, tick=True):
         result = services.completion_process(completion.pk)

@@ -11,6 +11,7 @@ import datetime
 import pytest
 import requests
 import time_machine
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from claims import services
@@ -150,7 +151,7 @@ def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_rou
     assert bb_sandbox.complete_calls(upstream.claim_id) == 1  # never sent again by itself
 
     # The admin looks on BitBadges and retries: now "cannot tell" allows a resend.
-    admin = type("Admin", (), {"username": "admin"})()
+    admin = get_user_model().objects.create_user("admin", is_staff=True)
     assert services.admin_retry(completion=last, admin=admin)
     final = process_when_due(completion_of(claim, alice))
     assert final.state == "completed", final.reason
@@ -299,7 +300,7 @@ def test_a_workflow_that_threw_before_responding_is_never_resent_by_itself(
     # An admin reads why, makes room on BitBadges, and retries: the workflow runs again.
     upstream.max_uses = upstream.num_uses + 1
     upstream.save()
-    admin = type("Admin", (), {"username": "admin"})()
+    admin = get_user_model().objects.create_user("admin", is_staff=True)
     assert services.admin_retry(completion=last, admin=admin)
     final = process_when_due(completion_of(claim, alice))
     assert final.state == "completed", final.reason

@@ -91,7 +91,7 @@ def test_connecting_an_account_queues_each_enabled_claim_needing_that_app(
         assert completion.next_attempt_at is not None
         assert completion.next_attempt_at <= timezone.now()
         event = CompletionEvent.objects.get(completion=completion)
-        assert (event.from_state, event.to_state, event.actor) == (
+        assert (event.from_state, event.to_state, event.actor_display()) == (
             "",
             State.WAITING,
             "signal: account connected",
@@ -148,8 +148,8 @@ def test_a_health_change_queues_the_same_checks(
         )
     assert slugs_of(member) == {"github-a": State.WAITING, "github-b": State.WAITING}
     assert len(queued_ids()) == 2
-    assert set(CompletionEvent.objects.values_list("actor", flat=True)) == {
-        f"signal: account {current}"
+    assert set(CompletionEvent.objects.values_list("actor_kind", "actor_detail")) == {
+        ("signal", f"account {current}")
     }
 
 
@@ -159,8 +159,8 @@ def test_a_disconnect_queues_checks_too(member, claims, django_capture_on_commit
             sender=ConnectedAccount, member=member, app_slug="discord", pipedream_id="apn_gone"
         )
     assert slugs_of(member) == {"github-b": State.WAITING, "discord-only": State.WAITING}
-    assert set(CompletionEvent.objects.values_list("actor", flat=True)) == {
-        "signal: account disconnected"
+    assert set(CompletionEvent.objects.values_list("actor_kind", "actor_detail")) == {
+        ("signal", "account disconnected")
     }
 
 

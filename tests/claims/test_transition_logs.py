@@ -28,10 +28,10 @@ def test_each_transition_is_logged_once(demo_claims, alice, connect, caplog, slu
     events = list(
         CompletionEvent.objects.filter(completion=completion)
         .order_by("pk")
-        .values_list("from_state", "to_state", "actor")
+        .values_list("from_state", "to_state", "actor_kind", "reason")
     )
     logged = [
-        (r.from_state, r.to_state, r.actor)
+        (r.from_state, r.to_state, r.actor_kind, r.why)
         for r in _transition_records(caplog)
         if r.completion == completion.pk
     ]

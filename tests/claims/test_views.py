@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from claims.audit import Actor
 from claims.models import Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
 from core.addresses import eth_checksum, to_bitbadges_address
@@ -378,7 +379,7 @@ def test_check_again_queues_a_check(
     assert completion.reason == "Queued for a check."
     assert tasks_for(completion) == 1
     assert CompletionEvent.objects.filter(
-        completion=completion, to_state=State.WAITING, actor="member:alice"
+        completion=completion, to_state=State.WAITING, **Actor.member(member).fields()
     ).exists()
 
     body = text(alice_client.get(URL))

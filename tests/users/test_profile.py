@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
 from connections import services as connections_services
 from connections.models import App, ConnectedAccount, ConnectSession
@@ -105,13 +106,13 @@ def ledger_for(member, claim, *, pid):
         ],
     )
     CompletionEvent.objects.create(
-        completion=completion, to_state="waiting", actor=f"member:{member.username}"
+        completion=completion, to_state="waiting", **Actor.member(member).fields()
     )
     CompletionEvent.objects.create(
         completion=completion,
         from_state="checking",
         to_state="delivering",
-        actor="worker",
+        **Actor.worker().fields(),
         details={"method": "dynamic_store", "address": member.address},
     )
     return completion
@@ -322,7 +323,7 @@ def test_when_pipedream_fails_nothing_is_deleted_and_the_member_sees_why(
     assert TriggerDeployment.objects.filter(member=alice).count() == 1
     completion.refresh_from_db()
     assert completion.member == alice and completion.address == ALICE_ADDRESS
-    assert completion.events.filter(actor="member:alice").exists()
+    assert completion.events.filter(actor_kind="member", actor=alice).exists()
     assert alice_client.get(PROFILE).status_code == 200  # still logged in
 
 
@@ -381,15 +382,15 @@ def test_deletion_anonymises_the_ledger_and_leaves_bob_alone(
     assert "alice@example.com" not in alice_completion.reason
     assert ALICE_ADDRESS not in str(alice_completion.evidence)
     assert alice_completion.upstream_identity == "github:alice-gh"  # no farming via a new account
-    actors = list(alice_completion.events.values_list("actor", flat=True))
-    assert actors == ["member:(deleted)", "worker"]
+    actors = list(alice_completion.events.values_list("actor_kind", "actor"))
+    assert actors == [("member", None), ("worker", None)]
     assert ALICE_ADDRESS not in str(list(alice_completion.events.values_list("details", flat=True)))
 
     # bob: untouched.
     bob_completion.refresh_from_db()
     assert bob_completion.member == bob and bob_completion.address == BOB_ADDRESS
     assert "bob@example.com" in bob_completion.reason
-    assert bob_completion.events.filter(actor="member:bob").exists()
+    assert bob_completion.events.filter(actor_kind="member", actor=bob).exists()
     assert ConnectedAccount.objects.filter(member=bob).count() == 1
     assert TriggerDeployment.objects.filter(member=bob).count() == 1
     assert EmailAddress.objects.filter(user=bob).count() == 1
@@ -404,6 +405,34 @@ def test_deletion_anonymises_the_ledger_and_leaves_bob_alone(
     assert alice_client.get(PROFILE).status_code == 302
     body = text(alice_client.get("/login/"))
     assert "Your account is deleted" in body
+
+
+def test_deletion_leaves_member_events_with_no_actor_and_no_username(
+    alice_client, alice, claim, github, pd, admin_client
+):
+    completion = ledger_for(alice, claim, pid="apn_alice")
+    staff = User.objects.create_user("ops", is_staff=True)
+    CompletionEvent.objects.create(
+        completion=completion,
+        from_state="failed",
+        to_state="waiting",
+        **Actor.staff(staff).fields(),
+    )
+    pd.add(responses.DELETE, users_url(alice), status=204)
+    assert alice_client.post(DELETE, {"confirm": "alice"}).status_code == 302
+
+    events = list(CompletionEvent.objects.filter(completion=completion).order_by("pk"))
+    member_event = events[0]
+    assert (member_event.actor_kind, member_event.actor_id) == ("member", None)
+    assert member_event.actor_display() == "member: (deleted)"
+    assert events[2].actor == staff  # someone else's part in it stays theirs
+    for event in events[:2]:
+        row = CompletionEvent.objects.filter(pk=event.pk).values().get()
+        assert "alice" not in str(row).lower() and "alice" not in str(event).lower()
+    page = admin_client.get("/admin/claims/completionevent/")
+    assert page.status_code == 200
+    assert "member: (deleted)" in page.text and "staff: ops" in page.text
+    assert "alice" not in page.text.lower()
 
 
 def test_other_sessions_of_the_member_are_logged_out_too(alice, pd):

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from claims import pause, services
+from claims.audit import Actor
 from claims.models import Claim
 
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
@@ -31,6 +32,9 @@ def claim_lookup(value: str) -> Claim:
         known = ", ".join(Claim.objects.order_by("slug").values_list("slug", flat=True)[:20])
         raise CommandError(f"No claim {value!r}. Known claims: {known or 'none yet'}.")
     return claim
+
+
+COMMAND = Actor.command("complete_claims")
 
 
 class Command(BaseCommand):
@@ -72,15 +76,11 @@ class Command(BaseCommand):
                 self.style.WARNING("Deliveries through BitBadges are paused: out of credits.")
             )
         claims = [target] if target else list(Claim.objects.enabled())
-        discovered = sum(
-            services.claim_discover(claim=item, actor="command: complete_claims") for item in claims
-        )
+        discovered = sum(services.claim_discover(claim=item, actor=COMMAND) for item in claims)
         due = list(services.completions_due(claim=target, limit=limit).values_list("pk", flat=True))
         outcomes: dict[str, int] = {}
         for completion_id in due:
-            completion = services.completion_process(
-                completion_id, actor="command: complete_claims"
-            )
+            completion = services.completion_process(completion_id, actor=COMMAND)
             if completion is None:
                 continue
             outcomes[completion.state] = outcomes.get(completion.state, 0) + 1

@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from claims import audit
 from claims.models import Claim
 from connections import pipedream
 from connections.models import App
@@ -321,6 +322,7 @@ def _claim_upsert(spec: dict):
     }
     with transaction.atomic():
         claim, created = Claim.objects.get_or_create(slug=spec["slug"], defaults=fields)
+        before = {} if created else audit.rules_snapshot(claim)
         for name, value in fields.items():
             setattr(claim, name, value)
         claim.set_password(spec.get("password", ""))
@@ -328,4 +330,5 @@ def _claim_upsert(spec: dict):
         claim.full_clean()
         claim.save()
         claim.required_apps.set(App.objects.filter(slug__in=spec["apps"]))
+        audit.rule_change_record(claim, before, audit.Actor.command("seed_demo"))
     return claim, created
