@@ -93,11 +93,16 @@ class ConnectedAccount(models.Model):
     def __str__(self):
         return f"{self.app} · {self.name or self.pipedream_id}"
 
+    @classmethod
+    def health_of(cls, *, healthy: bool, dead: bool) -> str:
+        """Pipedream's two flags as one state: dead outranks unhealthy."""
+        if dead:
+            return cls.Health.DEAD
+        return cls.Health.HEALTHY if healthy else cls.Health.UNHEALTHY
+
     @property
     def health(self) -> str:
-        if self.dead:
-            return self.Health.DEAD
-        return self.Health.HEALTHY if self.healthy else self.Health.UNHEALTHY
+        return self.health_of(healthy=self.healthy, dead=self.dead)
 
     @property
     def usable(self) -> bool:

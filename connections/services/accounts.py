@@ -43,11 +43,7 @@ def _account_fields(data: dict, now: datetime.datetime) -> dict:
 
 
 def _health_of(fields: dict) -> str:
-    if fields["dead"]:
-        return ConnectedAccount.Health.DEAD
-    return (
-        ConnectedAccount.Health.HEALTHY if fields["healthy"] else ConnectedAccount.Health.UNHEALTHY
-    )
+    return ConnectedAccount.health_of(healthy=fields["healthy"], dead=fields["dead"])
 
 
 def _send_on_commit(signal, **kwargs) -> None:
