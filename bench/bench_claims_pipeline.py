@@ -225,7 +225,7 @@ def worker_main(out: str) -> None:
     from claims import bitbadges, services
     from connections import pipedream
 
-    _wire.meter(pipedream._pool, recorder)
+    _wire.meter(pipedream.PipedreamClient.pool, recorder)
     _wire.meter(bitbadges._pool, recorder)
     queries = [0]
 

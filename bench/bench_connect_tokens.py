@@ -124,7 +124,7 @@ def run(bench, args, members, per_member, limit) -> int:
     from sandbox.models import OAuthAccessToken
 
     recorder = _wire.Recorder()
-    _wire.meter(pipedream._pool, recorder)
+    _wire.meter(pipedream.PipedreamClient.pool, recorder)
 
     # One handler for every client, as one WSGI server process has one: the middleware
     # is loaded once, not once per test Client.
