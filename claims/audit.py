@@ -114,11 +114,14 @@ class Audited(models.Model):
         abstract = True
 
     def actor_display(self) -> str:
-        """ "kind: who", e.g. "staff: bob", "member: (deleted)", "signal: account connected"."""
+        """ "kind: who", e.g. "staff: bob", "member: (deleted)", "signal: account connected"
+        ("staff: claim enabled" when the staff user is not known, or gone)."""
         who = self.actor_detail
-        if self.actor_kind in PEOPLE:
-            person = self.actor.get_username() if self.actor is not None else "(deleted)"
+        if self.actor_kind in PEOPLE and self.actor is not None:
+            person = self.actor.get_username()
             who = f"{person} ({who})" if who else person
+        elif self.actor_kind in PEOPLE and not who:
+            who = "(deleted)"  # the person deleted their account
         label = ActorKind(self.actor_kind).label if self.actor_kind in ActorKind else "?"
         return f"{label}: {who}" if who else label
 

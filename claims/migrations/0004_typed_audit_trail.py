@@ -154,6 +154,13 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, choices=REASONS, max_length=20),
         ),
         migrations.RunPython(forwards, backwards),
+        # A default only so that undoing the removal can add the column back (the
+        # reverse of RunPython then fills it in).
+        migrations.AlterField(
+            model_name="completionevent",
+            name="actor_label",
+            field=models.CharField(default="", max_length=200),
+        ),
         migrations.RemoveField(model_name="completionevent", name="actor_label"),
         migrations.CreateModel(
             name="ClaimRuleChange",

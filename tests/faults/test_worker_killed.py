@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_delivery_completes_the_claim_once(
     workflow = demo_claims["github-workflow"]
     assert bb_sandbox.completions(workflow.bitbadges_claim_id, alice.address) == 1
     recovered = CompletionEvent.objects.filter(
-        completion__claim=starter, details__recovered__isnull=False
+        completion__claim=starter, reason=CompletionEvent.Reason.RECOVERED
     )
     assert recovered.count() == 1
     result = Completion.objects.get(claim=starter)
