@@ -7,6 +7,8 @@ the member's account) and how it is delivered. A `Completion` is the ledger row 
 (claims/audit.py: an actor kind and, for a person, the user) and why (a reason code).
 """
 
+import datetime
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -30,11 +32,11 @@ def workflow_url_allowed(url: str) -> bool:
     return bool(getattr(settings, "SANDBOX", False)) and url.startswith(sandbox)
 
 
-class ClaimQuerySet(models.QuerySet):
-    def enabled(self):
+class ClaimQuerySet(models.QuerySet["Claim"]):
+    def enabled(self) -> Self:
         return self.filter(enabled=True)
 
-    def needing_app(self, app_slug: str):
+    def needing_app(self, app_slug: str) -> Self:
         return self.filter(required_apps__slug=app_slug).distinct()
 
 
@@ -281,18 +283,18 @@ class Claim(models.Model):
             raise ValidationError(errors)
 
 
-class CompletionQuerySet(models.QuerySet):
-    def for_member(self, member):
+class CompletionQuerySet(models.QuerySet["Completion"]):
+    def for_member(self, member: Any) -> Self:
         return self.filter(member=member)
 
-    def completed(self):
+    def completed(self) -> Self:
         return self.filter(state=Completion.State.COMPLETED)
 
-    def paused(self):
+    def paused(self) -> Self:
         """Waiting on a delivery pause (they resume when it ends)."""
         return self.filter(paused_at__isnull=False)
 
-    def due(self, now=None):
+    def due(self, now: datetime.datetime | None = None) -> Self:
         """Rows a worker should pick up now: scheduled ones whose time has come, and
         ones a worker holds on an expired lease (it died mid-way)."""
         now = now or timezone.now()
@@ -545,6 +547,7 @@ class TriggerDelivery(models.Model):
     body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     detail = models.TextField(blank=True)
+    http_status = 200  # not stored: what the webhook answers (set by claims.triggers)
 
     class Meta:
         ordering = ["-received_at"]

@@ -103,7 +103,7 @@ def _requirements(
 
 
 def claims_for_member(*, member) -> list[ClaimRow]:
-    claims = (
+    enabled = (
         Claim.objects.enabled()
         .select_related("criterion_app")
         # Whether an active trigger deployment watches this claim for the member.
@@ -119,7 +119,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     completions = {
         completion.claim_id: completion for completion in Completion.objects.filter(member=member)
     }
-    claims = list(claims)
+    claims = list(enabled)
     # The required apps of every claim in one query, as (slug, name) in the apps' order.
     required: dict[int, list[tuple[str, str]]] = {claim.pk: [] for claim in claims}
     links = (

@@ -77,10 +77,11 @@ def recheck_claims_task(stale_hours: float = 24.0, limit: int | None = None) -> 
 def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
     """Deploy a claim's trigger for a member (once)."""
     claim = Claim.objects.filter(pk=claim_id).first()
-    account = ConnectedAccount.objects.filter(pk=account_id, member_id=member_id).select_related(
-        "app", "member"
+    account = (
+        ConnectedAccount.objects.filter(pk=account_id, member_id=member_id)
+        .select_related("app", "member")
+        .first()
     )
-    account = account.first()
     if claim is None or account is None:
         return "gone"
     deployment = triggers.deployment_ensure(claim=claim, member=account.member, account=account)

@@ -150,7 +150,7 @@ class ClaimAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request
+        form.request = request  # type: ignore[attr-defined]  # ClaimAdminForm reads it
         return form
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -197,10 +197,10 @@ class ClaimAdmin(admin.ModelAdmin):
             # After the required apps are saved and the whole change is committed.
             transaction.on_commit(functools.partial(_enqueue_discover, claim.pk, request.user.pk))
 
-    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Who changed the rules, when, and what: for anyone who may see the claim.
         context["rule_changes"] = rule_change_rows(obj) if obj is not None else None
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # Dry run: on the list and, through Django's change-form actions, on the claim's page.
     @admin.action(

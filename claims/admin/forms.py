@@ -92,7 +92,8 @@ class ClaimAdminForm(forms.ModelForm):
         return bool(entered) or (stored and not cleared)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name, label in (("password", "password"), ("store_secret", "store secret")):
             if cleaned.get(name) and cleaned.get(f"clear_{name}"):
                 self.add_error(
@@ -111,9 +112,9 @@ class ClaimAdminForm(forms.ModelForm):
         # After the model's own validation (as UserCreationForm checks passwords): the
         # claim as it would be saved is looked up on BitBadges, and what would make
         # every member fail stops the save with what to change there.
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
         self.upstream_notes: list[str] = []
-        if not self._errors:
+        if not self.errors:
             self._check_upstream()
 
     def _secret(self, name: str, stored: bool, read) -> str:

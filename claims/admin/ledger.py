@@ -217,11 +217,11 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
             )
         return HttpResponseRedirect(reverse("admin:claims_completion_change", args=[completion.pk]))
 
-    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_retry"] = (
             obj is not None and obj.retryable and self.has_retry_permission(request)
         )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(CompletionEvent)

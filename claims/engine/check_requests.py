@@ -7,11 +7,10 @@ per claim and member and queues the worker (queue.process) once the transaction 
 It never undoes what a worker holds, and never hurries an unknown outcome.
 """
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims import queue
@@ -19,15 +18,17 @@ from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import NotAvailable, TooManyChecks
 from claims.engine.timing import unknown_outcome_wait
+from claims.forms import AddressForm
 from claims.models import Claim, Completion, CompletionEvent
 from core import ratelimit
+from users.models import User
 
 State = Completion.State
 Reason = CompletionEvent.Reason
 
 
 def completion_request(
-    *, claim: Claim, member: Any, actor: Actor, force: bool = False, recheck: bool = False
+    *, claim: Claim, member: User, actor: Actor, force: bool = False, recheck: bool = False
 ) -> Completion:
     """Ask for (another) check of `member` against `claim`; the worker does it.
 
@@ -89,7 +90,7 @@ def completion_request(
     return completion
 
 
-def member_check_again(*, claim: Claim, member) -> Completion:
+def member_check_again(*, claim: Claim, member: User) -> Completion:
     """The member's "Check again": rate-limited, only for an enabled claim."""
     if not claim.enabled:
         raise NotAvailable()
@@ -100,7 +101,7 @@ def member_check_again(*, claim: Claim, member) -> Completion:
     return completion_request(claim=claim, member=member, actor=Actor.member(member), force=True)
 
 
-def address_change_allowed(*, member) -> None:
+def address_change_allowed(*, member: User) -> None:
     """Changing the address re-checks the member's claims: rate-limited like Check again."""
     limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
     retry_after = ratelimit.hit("claims-address", member.pk, limit=int(limit), window=int(window))
@@ -108,7 +109,7 @@ def address_change_allowed(*, member) -> None:
         raise TooManyChecks(retry_after)
 
 
-def address_save(*, member, form, before: str) -> tuple[str, str]:
+def address_save(*, member: User, form: AddressForm, before: str) -> tuple[str, str]:
     """Save a valid AddressForm for `member` (whose address was `before`): unchanged is
     said so; a change is rate-limited and re-checks the member's waiting claims. Returns
     (message level, sentence) for the page."""
@@ -124,9 +125,9 @@ def address_save(*, member, form, before: str) -> tuple[str, str]:
     return "success", "Your BitBadges address is saved. Claims waiting for it are checked again."
 
 
-def admin_retry(*, completion: Completion, admin) -> bool:
+def admin_retry(*, completion: Completion, admin: User) -> bool:
     """An admin's Retry of a failed (or ineligible) completion; False when not retryable."""
-    if not completion.retryable:
+    if not completion.retryable or completion.member is None:
         return False
     if completion.outcome_unknown and not completion.resend_approved:
         # The admin has read why the outcome is unknown: BitBadges is still asked first,
@@ -143,7 +144,7 @@ def admin_retry(*, completion: Completion, admin) -> bool:
     return True
 
 
-def requests_for_account(*, member: Any, app_slug: str, actor: Actor) -> list[Completion]:
+def requests_for_account(*, member: User, app_slug: str, actor: Actor) -> list[Completion]:
     """Every enabled claim that needs `app_slug` is checked again for `member`."""
     return [
         completion_request(claim=claim, member=member, actor=actor)
@@ -151,7 +152,7 @@ def requests_for_account(*, member: Any, app_slug: str, actor: Actor) -> list[Co
     ]
 
 
-def requests_for_member(*, member: Any, actor: Actor) -> list[Completion]:
+def requests_for_member(*, member: User, actor: Actor) -> list[Completion]:
     """After the member changed their address: re-check what is not completed."""
     claims = Claim.objects.enabled().filter(
         completions__member=member,
@@ -175,7 +176,9 @@ def claim_discover(*, claim: Claim, actor: Actor) -> int:
     return count
 
 
-def completions_due(*, claim: Claim | None = None, limit: int | None = None):
+def completions_due(
+    *, claim: Claim | None = None, limit: int | None = None
+) -> QuerySet[Completion]:
     due = Completion.objects.due().filter(member__isnull=False).order_by("next_attempt_at", "pk")
     if claim is not None:
         due = due.filter(claim=claim)

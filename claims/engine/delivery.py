@@ -54,7 +54,7 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
     actor = actor or Actor.worker()
     now = timezone.now()
     completion, token = ledger.take(completion_id, actor=actor, now=now)
-    if token is None:
+    if completion is None or token is None:
         return completion
     try:
         _process(completion, token, actor=actor)

@@ -50,6 +50,8 @@ def rechecks_run(*, limit: int | None = None) -> int:
     """Queue the due re-checks; how many."""
     count = 0
     for completion in rechecks_due(limit=limit):
+        if completion.member is None:  # rechecks_due has none; for the type checker
+            continue
         check_requests.completion_request(
             claim=completion.claim,
             member=completion.member,
