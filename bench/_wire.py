@@ -1,7 +1,7 @@
 """What our upstream clients really send, counted and timed at the transport (bench only).
 
 `meter(pool)` mounts a `WireMeter` on the shared `requests.Session` of one of the
-clients' `core.http.SessionPool`s (connections.pipedream._pool, claims.bitbadges._pool).
+clients' `core.client.SessionPool`s (PipedreamClient.pool, BitBadgesClient.pool).
 It is an `HTTPAdapter` like the one the pool mounts, with the same pool sizes: every
 request still goes over a real socket to a real server; the adapter only notes, for each
 one, the method, the path and how long it took from the first byte sent to the last byte

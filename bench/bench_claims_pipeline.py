@@ -226,7 +226,7 @@ def worker_main(out: str) -> None:
     from connections import pipedream
 
     _wire.meter(pipedream.PipedreamClient.pool, recorder)
-    _wire.meter(bitbadges._pool, recorder)
+    _wire.meter(bitbadges.BitBadgesClient.pool, recorder)
     queries = [0]
 
     def count(execute, sql, params, many, context):

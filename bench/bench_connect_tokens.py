@@ -332,7 +332,7 @@ BREAKDOWN = {
     "    verified email": ("connections.services", "member_email_state"),
     "    rate limit (cache)": ("connections.services", "_rate_limit_hit"),
     "    OAuth token (cache)": ("connections.pipedream", "PipedreamClient.access_token"),
-    "    the upstream call (requests; CPU only)": ("core.http", "send_with_retries"),
+    "    the upstream call (requests; CPU only)": ("core.client", "BaseApiClient.send"),
     "    ConnectSession INSERT": ("connections.models", "ConnectSession.save"),
     "  Connect Link URL": ("connections.services", "connect_link_for"),
 }

@@ -3,16 +3,16 @@
 import pytest
 import responses
 
-from claims import bitbadges
 from claims.bitbadges import BitBadgesClient
+from claims.bitbadges import attempts as bitbadges_attempts
 from tests.claims.bitbadges_support import FakeClock, make_client
 
 
 @pytest.fixture(autouse=True)
 def _forget_status_method():
-    bitbadges._status_methods.clear()
+    bitbadges_attempts._status_methods.clear()
     yield
-    bitbadges._status_methods.clear()
+    bitbadges_attempts._status_methods.clear()
 
 
 @pytest.fixture

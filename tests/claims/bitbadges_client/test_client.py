@@ -110,10 +110,11 @@ def test_the_constructor_refuses_an_empty_key():
 
 
 def test_close_shared_session_drops_the_pool():
-    first = bitbadges._shared_session()
-    assert bitbadges._shared_session() is first
+    shared_session = BitBadgesClient.pool.get
+    first = shared_session()
+    assert shared_session() is first
     bitbadges.close_shared_session()
-    assert bitbadges._shared_session() is not first
+    assert shared_session() is not first
 
 
 # --- complete / simulate -------------------------------------------------------------
