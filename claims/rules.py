@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connections.models import ConnectedAccount
+
 MISSING = object()
 VALUE_SEEN_MAX = 200  # characters of a value kept as evidence
 
@@ -23,6 +25,14 @@ class AccountFact:
     healthy: bool
     dead: bool
     error: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """As `ConnectedAccount.usable`: the model says what healthy means, once."""
+        return (
+            ConnectedAccount.health_of(healthy=self.healthy, dead=self.dead)
+            == ConnectedAccount.Health.HEALTHY
+        )
 
 
 def account_facts(accounts) -> list[AccountFact]:
@@ -73,7 +83,7 @@ def app_rules(
         )
         if not connected:
             continue
-        healthy = [account for account in mine if account.healthy and not account.dead]
+        healthy = [account for account in mine if account.usable]
         if healthy:
             detail, value = "", "healthy"
         else:

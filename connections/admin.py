@@ -45,12 +45,8 @@ class HealthFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value == ConnectedAccount.Health.HEALTHY:
-            return queryset.filter(healthy=True, dead=False)
-        if value == ConnectedAccount.Health.UNHEALTHY:
-            return queryset.filter(healthy=False, dead=False)
-        if value == ConnectedAccount.Health.DEAD:
-            return queryset.filter(dead=True)
+        if value in ConnectedAccount.Health.values:
+            return queryset.in_health(value)
         return queryset
 
 

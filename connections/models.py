@@ -60,6 +60,15 @@ class ConnectedAccountQuerySet(models.QuerySet):
     def unhealthy(self):
         return self.filter(models.Q(healthy=False) | models.Q(dead=True))
 
+    def in_health(self, state: str):
+        """Accounts in one of ConnectedAccount.Health's states (as `health_of` reads them)."""
+        conditions = {
+            ConnectedAccount.Health.HEALTHY: models.Q(healthy=True, dead=False),
+            ConnectedAccount.Health.UNHEALTHY: models.Q(healthy=False, dead=False),
+            ConnectedAccount.Health.DEAD: models.Q(dead=True),
+        }
+        return self.filter(conditions[state])
+
 
 class ConnectedAccount(models.Model):
     """A member's account at a third party, as Pipedream holds it (never its credentials)."""

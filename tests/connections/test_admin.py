@@ -56,6 +56,28 @@ def test_filters_and_search(admin_client, data):
     assert "octocat" not in admin_client.get(url, {"health": "dead"}).text
 
 
+def test_the_health_filter_lists_each_state_alone(admin_client, member, github):
+    for name, healthy, dead in [
+        ("fine-one", True, False),
+        ("flaky-one", False, False),
+        ("gone-one", True, True),  # dead outranks a stale healthy flag
+    ]:
+        ConnectedAccount.objects.create(
+            member=member,
+            app=github,
+            pipedream_id=f"apn_{name}",
+            name=name,
+            healthy=healthy,
+            dead=dead,
+        )
+    url = reverse("admin:connections_connectedaccount_changelist")
+    expected = {"healthy": "fine-one", "unhealthy": "flaky-one", "dead": "gone-one"}
+    for health, name in expected.items():
+        text = admin_client.get(url, {"health": health}).text
+        listed = {other for other in expected.values() if other in text}
+        assert listed == {name}, (health, listed)
+
+
 def test_session_changelist_shows_conversion(admin_client, data):
     response = admin_client.get(reverse("admin:connections_connectsession_changelist"))
     assert response.context["conversion"] == [
