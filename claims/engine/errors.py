@@ -107,7 +107,7 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         return Transient(
             "BitBadges has not finished processing yet; we will check again.",
             str(exc),
-            outcome_unknown=True,
+            outcome_unknown=exc.outcome_unknown,
         )
     if isinstance(exc, bitbadges.PaymentRequired):
         return Paused(exc)
@@ -122,14 +122,16 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         return Transient(
             "We are checking with BitBadges whether this was delivered.",
             str(exc),
-            outcome_unknown=True,
+            outcome_unknown=exc.outcome_unknown,
         )
     if isinstance(exc, bitbadges.Unauthorized | bitbadges.NotConfigured):
         return Transient(
             "BitBadges is refusing our requests at the moment; we will try again.", str(exc)
         )
+    # Throttled, down, an answer we cannot read: whether the call may have landed is
+    # the error's to say.
     return Transient(
         "BitBadges is not answering at the moment; we will try again.",
         str(exc),
-        outcome_unknown=bool(getattr(exc, "outcome_unknown", False)),
+        outcome_unknown=exc.outcome_unknown,
     )

@@ -104,12 +104,6 @@ def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
     )
 
 
-def _pipedream_transient(exc: pipedream.PipedreamError) -> bool:
-    return isinstance(
-        exc, (pipedream.Unavailable, pipedream.RateLimited, pipedream.InvalidResponse)
-    )
-
-
 def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult, None]:
     label = claim.criterion_display()
     return (
@@ -177,7 +171,7 @@ def _run_criterion(
     except _UpstreamSaid as exc:
         return _criterion_failed(claim, str(exc), now)
     except pipedream.PipedreamError as exc:
-        if _pipedream_transient(exc):
+        if exc.transient:
             raise Transient(
                 "Pipedream did not answer while checking your account; we will try again.",
                 str(exc),

@@ -59,7 +59,7 @@ class UpstreamError(ConnectError):
                 "This site could not sign in to Pipedream. Nothing was changed; "
                 "please tell the site's administrators."
             )
-        if isinstance(cause, pipedream.Unavailable | pipedream.InvalidResponse):
+        if cause.transient:  # down, or an answer we cannot read
             return (
                 "Pipedream is not answering right now. Nothing was changed; try again in a minute."
             )

@@ -117,11 +117,13 @@ def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
     """What a failed workflow call means: retry, an unknown outcome, or a stop."""
     if isinstance(exc, pipedream.RateLimited):
         return Transient("Pipedream is busy; we will try again.", str(exc))
-    if isinstance(exc, (pipedream.Unavailable, pipedream.InvalidResponse)):
+    if exc.transient:
+        # Down, or an answer we cannot read: the error says whether the call may have
+        # reached the workflow (the run is marked sent before the call all the same).
         return Transient(
             "The workflow did not answer; we will check and try again.",
             str(exc),
-            outcome_unknown=True,
+            outcome_unknown=exc.outcome_unknown,
         )
     if says_nothing(exc.body) or says_nothing(exc.message):
         said = exc.body or exc.message
