@@ -82,7 +82,7 @@ def _check_claims() -> dict:
         scheduled.aggregate(at=Min(Coalesce("next_attempt_at", "updated_at")))["at"],
         abandoned.aggregate(at=Min(Coalesce("lease_expires_at", "updated_at")))["at"],
     ]
-    result = {"ok": True, "due": due.count()}
+    result: dict[str, object] = {"ok": True, "due": due.count()}
     oldest = min((at for at in since if at is not None), default=None)
     if oldest is not None:
         age = max(0.0, (now - oldest).total_seconds())

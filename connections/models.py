@@ -62,7 +62,7 @@ class ConnectedAccountQuerySet(models.QuerySet):
 
     def in_health(self, state: str):
         """Accounts in one of ConnectedAccount.Health's states (as `health_of` reads them)."""
-        conditions = {
+        conditions: dict[str, models.Q] = {
             ConnectedAccount.Health.HEALTHY: models.Q(healthy=True, dead=False),
             ConnectedAccount.Health.UNHEALTHY: models.Q(healthy=False, dead=False),
             ConnectedAccount.Health.DEAD: models.Q(dead=True),

@@ -15,7 +15,7 @@ from users.models import User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_filter = (*BaseUserAdmin.list_filter, "emailaddress__verified")
-    list_display = (
+    list_display: tuple[str, ...] = (
         "username",
         "email",
         "address",
