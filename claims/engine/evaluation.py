@@ -7,6 +7,8 @@ the caller keeps the evidence.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -16,8 +18,9 @@ from claims import rules
 from claims.engine.errors import Permanent, Transient
 from claims.models import Claim, Completion
 from connections import pipedream
-from connections.models import ConnectedAccount
+from connections.models import App, ConnectedAccount
 from core.addresses import normalize_address, to_bitbadges_address
+from users.models import User
 
 State = Completion.State
 
@@ -39,15 +42,15 @@ class Evaluation:
                 return result.detail or f"{result.label}: not met."
         return ""
 
-    def evidence(self) -> list[dict]:
+    def evidence(self) -> list[dict[str, Any]]:
         return [result.as_json() for result in self.results]
 
 
-def email_verified(member) -> bool:
-    return EmailAddress.objects.filter(user=member, verified=True).exists()
+def email_verified(member: User) -> bool:
+    return bool(EmailAddress.objects.filter(user=member, verified=True).exists())
 
 
-def _email_rule(member, now) -> rules.RuleResult:
+def _email_rule(member: User, now: datetime) -> rules.RuleResult:
     """Nothing is delivered to a member who has not confirmed an email address: one
     person, one inbox, is the least a reward asks for. Confirming it checks again."""
     verified = email_verified(member)
@@ -62,7 +65,7 @@ def _email_rule(member, now) -> rules.RuleResult:
     )
 
 
-def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
+def _address_rule(member: User, now: datetime) -> tuple[rules.RuleResult, str]:
     raw = (member.address or "").strip()
     if not raw:
         return (
@@ -104,7 +107,14 @@ def _address_rule(member, now) -> tuple[rules.RuleResult, str]:
     )
 
 
-def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult, None]:
+def _criterion_app(claim: Claim) -> App:
+    app = claim.criterion_app
+    if app is None:  # Claim.clean() refuses a criterion without its app
+        raise TypeError(f"claim {claim.pk} has a criterion but no criterion app")
+    return app
+
+
+def _criterion_failed(claim: Claim, message: str, now: datetime) -> tuple[rules.RuleResult, None]:
     label = claim.criterion_display()
     return (
         rules.RuleResult(
@@ -112,14 +122,14 @@ def _criterion_failed(claim: Claim, message: str, now) -> tuple[rules.RuleResult
             label=label,
             passed=False,
             value="(error)",
-            detail=f"Checking your {claim.criterion_app.name} account failed: {message}",
+            detail=f"Checking your {_criterion_app(claim).name} account failed: {message}",
             at=now.isoformat(),
         ),
         None,
     )
 
 
-def _criterion_result(claim: Claim, member, account: ConnectedAccount):
+def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> Any:
     """What the criterion looks at: the action's return value, or the proxied answer
     (its JSON body, with `$status`). Raises PipedreamError; `_UpstreamSaid` for an
     upstream API refusing through the proxy."""
@@ -146,7 +156,7 @@ def _criterion_result(claim: Claim, member, account: ConnectedAccount):
         return {"$status": answer.status}
     props = {
         **(claim.criterion_props or {}),
-        claim.criterion_app.slug: {"authProvisionId": account.pipedream_id},
+        _criterion_app(claim).slug: {"authProvisionId": account.pipedream_id},
     }
     body = client.run_action(
         action_id=claim.criterion_action,
@@ -163,7 +173,7 @@ class _UpstreamSaid(Exception):
 
 
 def _run_criterion(
-    claim: Claim, member, account: ConnectedAccount, now
+    claim: Claim, member: User, account: ConnectedAccount, now: datetime
 ) -> tuple[rules.RuleResult, object]:
     """Check the claim's criterion on the member's account; (rule, result looked at)."""
     try:
@@ -194,11 +204,13 @@ def _run_criterion(
     return rule, result
 
 
-def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
+def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) -> Evaluation:
     """Check every rule of `claim` for `member`; calls Pipedream only for the criterion.
 
     Raises Transient when Pipedream fails in a way worth retrying.
     """
+    if member is None:  # the ledger hands out only completions that have their member
+        raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
     evaluation = Evaluation()
     # The member's accounts, read once: for the app rules and the criterion's account.
@@ -221,7 +233,7 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
                     label=claim.criterion_display(),
                     passed=False,
                     value="(not checked)",
-                    detail=f"Connect a healthy {claim.criterion_app.name} account first.",
+                    detail=f"Connect a healthy {_criterion_app(claim).name} account first.",
                     at=now.isoformat(),
                 )
             )
@@ -231,7 +243,7 @@ def evaluate(claim: Claim, member, *, now=None) -> Evaluation:
             if rule.passed and claim.identity_path:
                 identity = rules.identity_of(result, claim.identity_path)
                 if identity:
-                    evaluation.identity = f"{claim.criterion_app.slug}:{identity}"
+                    evaluation.identity = f"{_criterion_app(claim).slug}:{identity}"
     evaluation.results.append(address_rule)
     evaluation.results.append(_email_rule(member, now))
     if not claim.is_open(now):

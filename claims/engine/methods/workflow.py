@@ -11,6 +11,7 @@ again without an admin's Retry.
 """
 
 import json
+from typing import Any
 
 from claims import bitbadges
 from claims.engine.errors import CannotAsk, Permanent, Transient
@@ -49,6 +50,8 @@ class Workflow(DeliveryMethod):
     def send(self, run: Run) -> None:
         completion = run.completion
         claim, member = completion.claim, completion.member
+        if member is None:  # the ledger hands out only completions that have their member
+            raise TypeError("a workflow is sent for a member")
         body = {
             "address": completion.address,
             "claim": claim.slug,
@@ -85,7 +88,7 @@ class Workflow(DeliveryMethod):
             )
         run.completed(reference)
 
-    def verify(self, completion) -> Verdict:
+    def verify(self, completion: Completion) -> Verdict:
         """The attempt the workflow told us of, if any; else the claim's attempts."""
         claim = completion.claim
         if not claim.bitbadges_claim_id:
@@ -99,17 +102,19 @@ class Workflow(DeliveryMethod):
             return Verdict(True, completion.delivery_reference, CONFIRMED)
         return verify_by_attempts(client, claim, completion.address)
 
-    def check_settings(self, client, settings: ClaimSettings) -> list[Problem]:
+    def check_settings(
+        self, client: bitbadges.BitBadgesClient, settings: ClaimSettings
+    ) -> list[Problem]:
         """The workflow does what it likes; a claim ID given must exist."""
         if not settings.bitbadges_claim_id:
             return []
         claim = fetch_claim(client, settings.bitbadges_claim_id)
         return [] if isinstance(claim, dict) else [claim]
 
-    def describe(self, claim) -> str:
+    def describe(self, claim: Claim) -> str:
         return "A workflow completes the claim on BitBadges for your address when you qualify."
 
-    def calls_bitbadges(self, claim) -> bool:
+    def calls_bitbadges(self, claim: Claim) -> bool:
         return bool(claim.bitbadges_claim_id)  # only to check an unknown outcome
 
 
@@ -142,16 +147,16 @@ def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
     )
 
 
-def _as_text(answer) -> str:
+def _as_text(answer: Any) -> str:
     return answer if isinstance(answer, str) else json.dumps(answer, sort_keys=True, default=str)
 
 
-def _answer_text(answer) -> str:
+def _answer_text(answer: Any) -> str:
     """A workflow's answer as the delivery reference keeps it."""
     return _as_text(answer)[:REFERENCE_MAX]
 
 
-def says_nothing(answer) -> bool:
+def says_nothing(answer: Any) -> bool:
     """A workflow answer that tells nothing of the outcome (WORKFLOW_SAID_NOTHING)."""
     if answer is None:
         return False
@@ -159,7 +164,7 @@ def says_nothing(answer) -> bool:
     return any(words in text for words in WORKFLOW_SAID_NOTHING)
 
 
-def _unknown_answer(answer) -> Transient:
+def _unknown_answer(answer: Any) -> Transient:
     text = _answer_text(answer).lower()
     if PIPEDREAM_DEFAULT_RESPONSE in text:
         why = (
@@ -181,9 +186,9 @@ def _unknown_answer(answer) -> Transient:
 
 
 def _workflow_error(exc: pipedream.PipedreamError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"]
+    error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    if isinstance(error, str):
+        return error
     return exc.message or "no reason given"
 
 
