@@ -152,8 +152,8 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
 
 class BaseApiClient:
     """What every upstream client does the same way. Subclasses set the class
-    attributes and override the hooks (`secrets`, `final_answer`, `transport_error`,
-    `error_from_response`, `serious`), never `send`."""
+    attributes and override the hooks (`secrets`, `headers`, `final_answer`,
+    `transport_error`, `error_from_response`, `serious`), never `send`."""
 
     service: ClassVar[str] = "The upstream"
     logger: ClassVar[logging.Logger] = logging.getLogger("core.client")
@@ -222,11 +222,18 @@ class BaseApiClient:
         mutating: bool = False,
         secrets: tuple[str, ...] = (),
     ) -> UpstreamError:
-        """The client's error for an answer of 400 or more (logged by the caller)."""
+        """The client's error for an answer of 400 or more (logged by the caller).
+
+        This default quotes the body's `error` or `message` text, or a short plain-text
+        body; a client maps its own error shapes onto its own classes.
+        """
         status = response.status_code
         body = body_or_text(response)
+        said = (body.get("error") or body.get("message")) if isinstance(body, dict) else body
+        if not isinstance(said, str) or not said.strip() or len(said) > 300:
+            said = f"{self.service} answered HTTP {status}"
         return UpstreamError(
-            self.redact(f"{self.service} answered HTTP {status}", secrets),
+            self.redact(said, secrets),
             operation=operation,
             status=status,
             body=self.scrub(body, secrets),
