@@ -82,6 +82,24 @@ class UpstreamError(Exception):
         return text
 
 
+class Throttled(UpstreamError):
+    """429: the upstream asks us to slow down; `retry_after` is its wish in seconds.
+
+    Each family's own RateLimited puts this first among its bases, so that its
+    constructor takes `retry_after` before the family's own keywords.
+    """
+
+    transient = True
+
+    def __init__(
+        self, message: str = "", *, retry_after: float | None = None, **kwargs: Any
+    ) -> None:
+        self.retry_after = retry_after
+        if retry_after is not None and "hint" not in kwargs:
+            kwargs["hint"] = f"Try again in {retry_after:g} s"
+        super().__init__(message, **kwargs)
+
+
 class SessionPool:
     """One pooled `requests.Session` per process and upstream, kept alive between calls."""
 

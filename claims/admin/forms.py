@@ -6,6 +6,7 @@ import logging
 from django import forms
 
 from claims import preflight, services
+from claims.audit import RULE_FIELDS
 from claims.models import (
     Claim,
     Completion,
@@ -42,35 +43,9 @@ class ClaimAdminForm(forms.ModelForm):
 
     class Meta:
         model = Claim
-        # Never the ciphertexts (password_encrypted, store_secret_encrypted).
-        fields = [
-            "name",
-            "slug",
-            "description",
-            "enabled",
-            "required_apps",
-            "cap",
-            "criterion_app",
-            "criterion_action",
-            "criterion_props",
-            "criterion_proxy_url",
-            "criterion_path",
-            "criterion_comparison",
-            "criterion_value",
-            "criterion_text",
-            "identity_path",
-            "trigger",
-            "trigger_props",
-            "trigger_event_label",
-            "recheck_interval",
-            "delivery",
-            "bitbadges_claim_id",
-            "password_instance_id",
-            "store_id",
-            "workflow_url",
-            "starts_at",
-            "ends_at",
-        ]
+        # The rules the audit trail records; never the ciphertexts (password_encrypted,
+        # store_secret_encrypted).
+        fields = list(RULE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

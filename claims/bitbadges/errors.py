@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.client import UpstreamError
+from core.client import Throttled, UpstreamError
 
 CHECK_FIRST = "The request may have been acted on: check before trying again"
 
@@ -47,18 +47,8 @@ class PaymentRequired(BitBadgesError):
         super().__init__(message, **kwargs)
 
 
-class RateLimited(BitBadgesError):
+class RateLimited(Throttled, BitBadgesError):
     """429: too many requests; `retry_after` is BitBadges' wish in seconds, if given."""
-
-    transient = True
-
-    def __init__(
-        self, message: str = "", *, retry_after: float | None = None, **kwargs: Any
-    ) -> None:
-        self.retry_after = retry_after
-        if retry_after is not None and "hint" not in kwargs:
-            kwargs["hint"] = f"Try again in {retry_after:g} s"
-        super().__init__(message, **kwargs)
 
 
 class Unavailable(BitBadgesError):

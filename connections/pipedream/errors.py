@@ -9,7 +9,7 @@ from __future__ import annotations
 import http
 from typing import Any
 
-from core.client import UpstreamError
+from core.client import Throttled, UpstreamError
 
 
 class PipedreamError(UpstreamError):
@@ -73,17 +73,8 @@ class NotFound(PipedreamError):
     summary = "Pipedream found nothing there"
 
 
-class RateLimited(PipedreamError):
+class RateLimited(Throttled, PipedreamError):
     summary = "Pipedream is rate limiting this project"
-    transient = True
-
-    def __init__(
-        self, message: str = "", *, retry_after: float | None = None, **kwargs: Any
-    ) -> None:
-        self.retry_after = retry_after
-        if retry_after is not None and "hint" not in kwargs:
-            kwargs["hint"] = f"Try again in {retry_after:g} s"
-        super().__init__(message, **kwargs)
 
 
 class Unavailable(PipedreamError):
