@@ -9,7 +9,7 @@ project's OAuth token, records the session and answers JSON. This benchmark mint
   client sends passes through a counting adapter (bench/_wire.py) mounted on the client's
   shared session, and is checked against the sandbox's own records (the OAuth tokens and
   Connect tokens it issued). Goal: 1.00 plus one OAuth token per hour (the OAuth token is
-  cached and fetched by one caller at a time, connections/pipedream.py);
+  cached and fetched by one caller at a time, connections/pipedream/client.py);
 * the time our side adds: each request's total time minus the time that same request
   spent waiting on Pipedream (the adapter times each upstream request, from the first
   byte sent to the last byte of the body read, per thread). Goal: p50 under 5 ms.
