@@ -11,14 +11,22 @@ What it guarantees, so that callers need not:
 
 The retry loop, Retry-After, redaction and logging are core.client.BaseApiClient's.
 Here: `client` (settings, the OAuth token, Pipedream's hooks), `errors`, and one module
-per resource (`connect`, `accounts`, `apps`, `actions`, `triggers`, `proxy`), each a
-mixin that PipedreamClient below puts together.
+per resource (`connect`, `accounts`, `apps`, `components`, `actions`, `triggers`,
+`proxy`), each a mixin that PipedreamClient below puts together.
 """
 
 from connections.pipedream.accounts import Accounts
 from connections.pipedream.actions import Actions
 from connections.pipedream.apps import Apps
 from connections.pipedream.client import BACKOFF_BASE, BACKOFF_CAP, MAX_RETRY_AFTER, PipedreamBase
+from connections.pipedream.components import (
+    Components,
+    NoAppProp,
+    app_prop,
+    missing_props,
+    missing_text,
+    reloads_props,
+)
 from connections.pipedream.connect import ConnectToken, ConnectTokens, connect_link_url
 from connections.pipedream.errors import (
     BadRequest,
@@ -34,7 +42,9 @@ from connections.pipedream.proxy import Proxy, ProxyResponse
 from connections.pipedream.triggers import Triggers
 
 
-class PipedreamClient(ConnectTokens, Accounts, Apps, Actions, Triggers, Proxy, PipedreamBase):
+class PipedreamClient(
+    ConnectTokens, Accounts, Apps, Components, Actions, Triggers, Proxy, PipedreamBase
+):
     """Every endpoint this site uses, over one OAuth token and one pooled session."""
 
 
@@ -54,6 +64,7 @@ __all__ = [
     "ConnectToken",
     "InvalidResponse",
     "NotConfigured",
+    "NoAppProp",
     "NotFound",
     "PipedreamClient",
     "PipedreamError",
@@ -61,7 +72,11 @@ __all__ = [
     "RateLimited",
     "Unauthorized",
     "Unavailable",
+    "app_prop",
     "close_shared_session",
     "connect_link_url",
     "get_client",
+    "missing_props",
+    "missing_text",
+    "reloads_props",
 ]
