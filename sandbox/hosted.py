@@ -183,6 +183,8 @@ def _allow(request, raw_token, token, app, account, fields, context):
             account_id=account.account_id if account else "",
             custom_fields={k: v for k, v in values.items() if v},
         )
+    except services.ExternalUserLimit as exc:  # told to the site, like a denial
+        return _deny(request, raw_token, token, context["link_mode"], error=str(exc))
     except services.ConnectError as exc:
         return _error_page(request, 410, "This link cannot be used", str(exc), token)
     delivery = webhooks.connection_success(
@@ -215,8 +217,8 @@ def _allow(request, raw_token, token, app, account, fields, context):
     return webhooks.send_after_response(response, [delivery] if delivery else [])
 
 
-def _deny(request, raw_token, token, link_mode):
-    delivery = webhooks.connection_error(raw_token=raw_token, token=token, error=DENIED)
+def _deny(request, raw_token, token, link_mode, *, error=DENIED):
+    delivery = webhooks.connection_error(raw_token=raw_token, token=token, error=error)
     if link_mode:
         response = redirect(token.error_redirect_uri or _result_url("error"))
     else:
@@ -225,11 +227,11 @@ def _deny(request, raw_token, token, link_mode):
             "sandbox/connect_done.html",
             {
                 "success": False,
-                "error": DENIED,
+                "error": error,
                 "token": token,
                 "pd_data": {
                     "origins": token.allowed_origins,
-                    "messages": [{"type": "error", "error": DENIED}, {"type": "close"}],
+                    "messages": [{"type": "error", "error": error}, {"type": "close"}],
                 },
             },
         )

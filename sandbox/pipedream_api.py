@@ -1122,7 +1122,7 @@ def _workflow_run(request, endpoint_id: str, workflow: dict) -> HttpResponse:
     account = (
         Account.objects.scoped(SANDBOX_CREDENTIALS["project_id"], environment)
         .filter(user__external_id=external_user_id, app_slug=app_slug, dead=False)
-        .order_by("-healthy", "account_id")
+        .order_by("-created_at", "-account_id")  # the newest (users.mdx), healthy or not
         .first()
     )
     if account is None:

@@ -17,6 +17,7 @@ from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.models import (
     Account,
     ConnectToken,
+    Environment,
     ExternalUser,
     OAuthAccessToken,
     hash_secret,
@@ -28,6 +29,14 @@ CONNECT_TOKEN_MAX_TTL = 14400
 CREDENTIAL_TTL = datetime.timedelta(hours=1)  # how long fake OAuth credentials "last"
 PROJECT_NAME = "Connect & Claim (sandbox)"
 PROJECT_ID = SANDBOX_CREDENTIALS["project_id"]
+# Development mode allows this many external user ids per project: docs-v2/pages/connect/
+# managed-auth/environments.mdx ("Maximum of 10 external users"). Production has no limit.
+DEVELOPMENT_USER_LIMIT = 10
+# The CONNECTION_ERROR webhook's `error` past that limit (docs-v2/pages/connect/
+# managed-auth/webhooks.mdx, its example). What the hosted page itself shows is unconfirmed.
+DEVELOPMENT_USER_LIMIT_ERROR = (
+    "You've hit your limit on the number of external users you can connect."
+)
 
 
 def isoformat(moment: datetime.datetime | None) -> str | None:
@@ -262,6 +271,25 @@ class ConnectError(Exception):
     """A connect flow that cannot complete; the message is for the person connecting."""
 
 
+class ExternalUserLimit(ConnectError):
+    """A new external user past DEVELOPMENT_USER_LIMIT in `development`: Pipedream answers
+    the connect flow with CONNECTION_ERROR, so the site is told (unlike ConnectError)."""
+
+    def __init__(self) -> None:
+        super().__init__(DEVELOPMENT_USER_LIMIT_ERROR)
+
+
+def external_user_admit(*, project_id: str, environment: str, external_id: str) -> None:
+    """ExternalUserLimit when `external_id` would be one user too many in development."""
+    if environment != Environment.DEVELOPMENT:
+        return
+    users = ExternalUser.objects.filter(project_id=project_id, environment=environment)
+    if users.filter(external_id=external_id).exists():
+        return
+    if users.count() >= DEVELOPMENT_USER_LIMIT:
+        raise ExternalUserLimit()
+
+
 @transaction.atomic
 def account_connect(
     *,
@@ -284,6 +312,11 @@ def account_connect(
     app = catalogue.find_app(app_slug)
     if app is None:
         raise ConnectError("App not found. Please check your app id.")
+    external_user_admit(
+        project_id=token.project_id,
+        environment=token.environment,
+        external_id=token.external_user_id,
+    )
     now = timezone.now()
     user = external_user_get_or_create(
         project_id=token.project_id,
