@@ -211,7 +211,14 @@ def accounts(request):
     if request.htmx and not request.htmx.boosted:
         return _accounts_fragment(request)
     context = _accounts_context(request.user)
-    return render(request, ACCOUNTS_TEMPLATE, {"accounts_html": _accounts_html(request, context)})
+    return render(
+        request,
+        ACCOUNTS_TEMPLATE,
+        {
+            "accounts_html": _accounts_html(request, context),
+            "connect_failure": services.connect_failure_notice(member=request.user),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -33,6 +33,7 @@ from connections.services.errors import (
     LinkInvalid,
     TooManyAttempts,
     UpstreamError,
+    failure_sentence,
 )
 from connections.services.links import EMAILED_LINK_MAX, emailed_link_make, emailed_link_open
 from connections.services.sessions import (
@@ -47,6 +48,7 @@ from connections.services.sessions import (
 )
 from connections.services.webhooks import (
     STALE_AFTER,
+    connect_failure_notice,
     token_matches,
     webhook_process,
     webhooks_recover,
@@ -70,6 +72,7 @@ __all__ = [
     "accounts_sync",
     "app_fields_from_pipedream",
     "app_upsert_from_pipedream",
+    "connect_failure_notice",
     "connect_link_for",
     "connect_session_fail",
     "connect_session_for_reference",
@@ -77,6 +80,7 @@ __all__ = [
     "connect_sessions_expire",
     "emailed_link_make",
     "emailed_link_open",
+    "failure_sentence",
     "iframe_url_for",
     "session_reference",
     "token_digest",

@@ -103,6 +103,24 @@ class LinkInvalid(ConnectError):
         )
 
 
+# Pipedream's CONNECTION_ERROR past development mode's 10 external users reads "You've hit
+# your limit on the number of external users you can connect." (its webhooks docs).
+DEVELOPMENT_LIMIT_REASON = "limit on the number of external users"
+DEVELOPMENT_LIMIT_SENTENCE = (
+    "This site cannot connect accounts for more members yet: its Pipedream project is "
+    "still in development mode, which allows 10 members. Nothing was connected. Please "
+    "tell the site's administrators; once they switch it to production, connect again."
+)
+
+
+def failure_sentence(reason: str) -> str | None:
+    """A sentence the member can act on for a connection Pipedream refused with `reason`,
+    for the reasons that are not the member's to fix; None for any other reason."""
+    if DEVELOPMENT_LIMIT_REASON in reason.lower():
+        return DEVELOPMENT_LIMIT_SENTENCE
+    return None
+
+
 def upstream_failed(exc: pipedream.PipedreamError, doing: str) -> UpstreamError:
     """Log that Pipedream failed while `doing` something; the UpstreamError to raise."""
     logger.warning("Pipedream failed while trying to %s: %s", doing, exc)

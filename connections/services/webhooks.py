@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from connections.models import ConnectSession, WebhookEvent
 from connections.services.accounts import account_record
-from connections.services.errors import ConnectError, UpstreamError
+from connections.services.errors import ConnectError, UpstreamError, failure_sentence
 from connections.services.sessions import connect_session_fail, token_digest
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 # A delivery accepted this long ago and still pending lost its task (a worker killed
 # mid-run leaves the task "running" for good): the cron's sync processes it.
 STALE_AFTER = datetime.timedelta(minutes=10)
+# How long the accounts page tells a member why their last connection failed.
+FAILURE_NOTICE_FOR = datetime.timedelta(days=1)
 SUCCESS = "CONNECTION_SUCCESS"
 ERROR = "CONNECTION_ERROR"
 EVENTS = (SUCCESS, ERROR)
@@ -106,9 +108,15 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
         return Outcome.DUPLICATE, f"Same body as delivery {done.pk}: nothing changed."
     session.refresh_from_db(fields=["status", "account", "error"])
     if payload.get("event") == ERROR:
+        error = str(payload.get("error") or "Pipedream reported a connection error.")
+        if session.status == ConnectSession.Status.FAILED and session.error != error[:2000]:
+            # The member came back through the error redirect first, which carries no
+            # reason: Pipedream's reason replaces the placeholder, for the admin and the
+            # member's page.
+            ConnectSession.objects.filter(pk=session.pk).update(error=error[:2000])
+            return Outcome.FAILED, f"Reason recorded: {error[:500]}"
         if session.status != ConnectSession.Status.ISSUED:
             return Outcome.DUPLICATE, f"The session is already {session.status}: nothing changed."
-        error = str(payload.get("error") or "Pipedream reported a connection error.")
         connect_session_fail(session=session, error=error)
         return Outcome.FAILED, f"Session marked failed: {error[:500]}"
     account = payload.get("account")
@@ -128,6 +136,22 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
     except ConnectError as exc:
         return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
     return Outcome.CONNECTED, f"Account {recorded.pipedream_id} recorded (#{recorded.pk})."
+
+
+def connect_failure_notice(*, member) -> str | None:
+    """What the accounts page tells `member` about their latest connection, when it failed
+    lately for a reason they cannot fix themselves (errors.failure_sentence); else None."""
+    latest = (
+        ConnectSession.objects.filter(member=member)
+        .order_by("-created_at")
+        .values("status", "error", "completed_at")
+        .first()
+    )
+    if latest is None or latest["status"] != ConnectSession.Status.FAILED:
+        return None
+    if not latest["completed_at"] or latest["completed_at"] < timezone.now() - FAILURE_NOTICE_FOR:
+        return None
+    return failure_sentence(latest["error"])
 
 
 def webhooks_recover(*, older_than: datetime.timedelta = STALE_AFTER) -> tuple[int, int]:
