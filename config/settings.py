@@ -244,18 +244,23 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PIPEDREAM_CLIENT_ID = env.str("PIPEDREAM_CLIENT_ID", default="")
 PIPEDREAM_CLIENT_SECRET = env.str("PIPEDREAM_CLIENT_SECRET", default="")
 PIPEDREAM_PROJECT_ID = env.str("PIPEDREAM_PROJECT_ID", default="")
-PIPEDREAM_PROJECT_ENVIRONMENT = env.str("PIPEDREAM_PROJECT_ENVIRONMENT", default="development")
-if PIPEDREAM_PROJECT_ENVIRONMENT not in ("development", "production"):
-    raise ImproperlyConfigured(
-        "PIPEDREAM_PROJECT_ENVIRONMENT must be 'development' or 'production', "
-        f"not {PIPEDREAM_PROJECT_ENVIRONMENT!r}."
-    )
-
 # The sandbox (an offline Pipedream + BitBadges) is on by default only for local
 # development without real credentials. Production never mounts it. Its credentials come
 # from the sandbox itself: `manage.py sandbox_setup` (make run) writes them into .env,
 # with SANDBOX=true, and its system check warns when they are missing.
 SANDBOX = env_bool("SANDBOX", default=DEBUG and not PIPEDREAM_CLIENT_ID)
+# Pipedream keeps each environment's users and accounts apart. Development allows 10
+# external users, each signed in to pipedream.com in the same browser, and is not for
+# production use (docs: connect/managed-auth/environments): so production is the default
+# unless DEBUG or the sandbox is on.
+PIPEDREAM_PROJECT_ENVIRONMENT = env.str(
+    "PIPEDREAM_PROJECT_ENVIRONMENT", default="development" if DEBUG or SANDBOX else "production"
+)
+if PIPEDREAM_PROJECT_ENVIRONMENT not in ("development", "production"):
+    raise ImproperlyConfigured(
+        "PIPEDREAM_PROJECT_ENVIRONMENT must be 'development' or 'production', "
+        f"not {PIPEDREAM_PROJECT_ENVIRONMENT!r}."
+    )
 # Where `sandbox_setup` leaves the demo's upstream parameters for `seed_demo` (JSON); a
 # relative path is taken from the project's folder.
 SANDBOX_DEMO_FILE = BASE_DIR / env.str("SANDBOX_DEMO_FILE", default="tmp/sandbox-demo.json")

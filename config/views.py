@@ -20,6 +20,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims import pause
 from claims.models import Completion
+from connections import services as connections_services
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ def _check_upstream() -> dict:
     }
     if missing:
         result["missing"] = missing
+    # A warning, not a failure: the site works, for the first 10 members signed in to
+    # pipedream.com. It names the setting, never its value (the environment is above).
+    if warning := connections_services.public_development_warning():
+        result["warning"] = warning
     return result
 
 

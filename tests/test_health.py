@@ -49,6 +49,34 @@ def test_missing_upstream_settings_are_named(client, settings):
     assert upstream["missing"] == ["BITBADGES_API_KEY", "PIPEDREAM_CLIENT_SECRET"]
 
 
+@pytest.mark.parametrize(
+    ("environment", "public_url", "warns"),
+    [
+        ("development", "https://claims.example.com", True),
+        ("development", "http://127.0.0.1:8000", False),
+        ("development", "http://localhost:8000", False),
+        ("production", "https://claims.example.com", False),
+    ],
+)
+def test_development_on_a_public_url_is_a_warning_not_a_failure(
+    client, settings, environment, public_url, warns
+):
+    settings.PIPEDREAM_PROJECT_ENVIRONMENT = environment
+    settings.PUBLIC_URL = public_url
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    upstream = response.json()["checks"]["upstream"]
+    assert upstream["ok"] is True
+    if warns:
+        assert "development on a public URL" in upstream["warning"]
+        assert "signed in to pipedream.com" in upstream["warning"]
+        assert "10 members" in upstream["warning"]
+    else:
+        assert "warning" not in upstream
+
+
 def test_unreachable_cache_is_reported(client, settings):
     settings.CACHES = {
         "default": {

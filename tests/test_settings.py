@@ -83,6 +83,28 @@ def test_production_defaults(tmp_path):
     }
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (PRODUCTION, "production"),
+        ({"DEBUG": "true"}, "development"),
+        ({**PRODUCTION, "SANDBOX": "true"}, "development"),
+        ({**PRODUCTION, "PIPEDREAM_PROJECT_ENVIRONMENT": "development"}, "development"),
+        ({"DEBUG": "true", "PIPEDREAM_PROJECT_ENVIRONMENT": "production"}, "production"),
+    ],
+    ids=["debug-off", "debug-on", "sandbox", "set-development", "set-production"],
+)
+def test_the_pipedream_environment_is_production_unless_developing(tmp_path, env, expected):
+    values = read_settings(["PIPEDREAM_PROJECT_ENVIRONMENT"], env, tmp_path)
+    assert values == {"PIPEDREAM_PROJECT_ENVIRONMENT": expected}
+
+
+def test_env_example_leaves_the_pipedream_environment_to_the_default():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    assert not [line for line in lines if line.startswith("PIPEDREAM_PROJECT_ENVIRONMENT=")]
+    assert "# PIPEDREAM_PROJECT_ENVIRONMENT=production" in lines
+
+
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("false", False), ("true", True)])
 def test_signup_open_comes_from_the_environment(tmp_path, value, expected):
     env = {**PRODUCTION, **({"SIGNUP_OPEN": value} if value is not None else {})}

@@ -9,7 +9,8 @@ every public name is re-exported here from the module of its subject:
 - sessions: Connect sessions and their tokens (connect_session_start, ...);
 - accounts: members' connected accounts (account_record, accounts_sync, ...);
 - links: emailed links (emailed_link_make, emailed_link_open);
-- webhooks: processing stored connection webhooks (webhook_process, webhooks_recover).
+- webhooks: processing stored connection webhooks (webhook_process, webhooks_recover);
+- environment: what operators are told about Pipedream's development environment.
 
 The modules import each other by their full names, never this package, and none
 imports the tasks or the views. The code calls the names in their own modules, so a
@@ -23,6 +24,10 @@ from connections.services.accounts import (
     accounts_sync,
 )
 from connections.services.apps import app_fields_from_pipedream, app_upsert_from_pipedream
+from connections.services.environment import (
+    DEVELOPMENT_LIMITS,
+    public_development_warning,
+)
 from connections.services.errors import (
     AccountNotFound,
     AppNotAvailable,
@@ -55,6 +60,7 @@ from connections.services.webhooks import (
 )
 
 __all__ = [
+    "DEVELOPMENT_LIMITS",
     "EMAILED_LINK_MAX",
     "STALE_AFTER",
     "AccountNotFound",
@@ -82,6 +88,7 @@ __all__ = [
     "emailed_link_open",
     "failure_sentence",
     "iframe_url_for",
+    "public_development_warning",
     "session_reference",
     "token_digest",
     "token_matches",

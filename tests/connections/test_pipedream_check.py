@@ -197,3 +197,32 @@ def test_runs_the_steps_once():
     output = out.getvalue()
     assert output.count("All 5 steps passed.") == 1
     assert len([c for c in responses.calls if c.request.url == TOKENS_URL]) == 1
+
+
+@pytest.mark.parametrize(
+    ("environment", "public_url", "says"),
+    [
+        ("development", "https://claims.example.com", "Warning: PIPEDREAM_PROJECT_ENVIRONMENT"),
+        ("development", "http://127.0.0.1:8000", "Note: In Pipedream's development"),
+        ("production", "https://claims.example.com", None),
+    ],
+)
+@responses.activate
+def test_development_is_explained_and_warned_of_on_a_public_url(
+    settings, environment, public_url, says
+):
+    settings.PIPEDREAM_PROJECT_ENVIRONMENT = environment
+    settings.PUBLIC_URL = public_url
+    happy_path(responses)
+
+    output, error = run()
+
+    assert error is None
+    header = output.split("[1/5]")[0]
+    if says is None:
+        assert "pipedream.com" not in header
+    else:
+        assert says in header
+        assert "signed in to pipedream.com in the same browser" in header
+        assert "at most 10 members" in header
+    assert ("on a public URL" in header) == (public_url.startswith("https") and bool(says))

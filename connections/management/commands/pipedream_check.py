@@ -4,7 +4,9 @@ Obtains an OAuth token with the configured client, looks up the app, mints a Con
 token for an external user and validates it for the app, then prints the Connect Link
 URL a member would open. Each step prints its outcome; the first failure names the
 step and Pipedream's reason and exits non-zero. The client secret is never printed;
-tokens are shortened unless --show-tokens.
+tokens are shortened unless --show-tokens. In the development environment it says
+that at most 10 members can connect, each signed in to pipedream.com, and warns when
+that environment serves a public URL.
 """
 
 import logging
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import pipedream
+from connections import pipedream, services
 
 
 def shorten(secret: str) -> str:
@@ -72,6 +74,10 @@ class Command(BaseCommand):
             f"{settings.PIPEDREAM_PROJECT_ENVIRONMENT})"
             + (" [sandbox]" if settings.SANDBOX else "")
         )
+        if warning := services.public_development_warning():
+            self.stdout.write(self.style.WARNING(f"Warning: {warning}"))
+        elif settings.PIPEDREAM_PROJECT_ENVIRONMENT == "development":
+            self.stdout.write(f"Note: {services.DEVELOPMENT_LIMITS}")
 
         client = self.step("Settings", self._settings)
         access_token = self.step("OAuth token", lambda: client.access_token(force_refresh=True))
