@@ -591,6 +591,8 @@ class Bench:
             "DEBUG": "false",
             "SANDBOX": "true",
             **SANDBOX_SETTINGS,
+            # As production runs: development would refuse members past the tenth.
+            "PIPEDREAM_PROJECT_ENVIRONMENT": "production",
             "SECRET_KEY": BENCH_SECRET_KEY,
             "CLAIM_SECRETS_KEYS": BENCH_CLAIM_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
