@@ -280,6 +280,11 @@ PIPEDREAM_CONNECT_URL = env.str(
 # Seconds: (connect, read) for every call to Pipedream.
 PIPEDREAM_TIMEOUT = env.float("PIPEDREAM_TIMEOUT", default=10.0)
 PIPEDREAM_MAX_RETRIES = env.int("PIPEDREAM_MAX_RETRIES", default=3)
+# Seconds to wait for an answer through the Connect proxy: Pipedream lets an upstream
+# call run up to 30 s, then answers 504 itself (docs: connect/api-proxy, "Limits"), so
+# the client waits that long plus a margin. A proxy call that timed out or got a 504 is
+# never sent again: each try counts against the project's proxy rate limit.
+PIPEDREAM_PROXY_TIMEOUT = env.float("PIPEDREAM_PROXY_TIMEOUT", default=35.0)
 
 
 def _rate_limit(name: str, default: str) -> tuple[int, int]:
@@ -350,6 +355,16 @@ SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
 # 2024 indexer's); and whether it still serves the success route BitBadges removed.
 SANDBOX_BITBADGES_WORDING = env.str("SANDBOX_BITBADGES_WORDING", default="docs")
 SANDBOX_BITBADGES_SUCCESS_ROUTE = env_bool("SANDBOX_BITBADGES_SUCCESS_ROUTE", default=False)
+# The emulated Connect proxy: how long its upstream may take before it answers 504 (30 s,
+# Pipedream's limit), and how long the emulated upstream APIs take to answer.
+SANDBOX_PIPEDREAM_PROXY_LIMIT = env.float("SANDBOX_PIPEDREAM_PROXY_LIMIT", default=30.0)
+SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY = env.float(
+    "SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY", default=0.0
+)
+# The hosted Connect page's known quirk: "empty-error" makes it post {type: "error",
+# error: ""} instead of success although the account was created
+# (PipedreamHQ/pipedream-sdk-typescript#280). Empty: it posts success.
+SANDBOX_PIPEDREAM_CONNECT_QUIRK = env.str("SANDBOX_PIPEDREAM_CONNECT_QUIRK", default="")
 
 # --- Internationalisation -----------------------------------------------------------
 

@@ -358,6 +358,7 @@ class BaseApiClient:
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        read_timeout: float | None = None,
     ) -> requests.Response:
         """Send one request, retrying only where that is safe; return the last response.
 
@@ -371,7 +372,9 @@ class BaseApiClient:
         upstream, so that a failure after the request may have landed is an unknown
         outcome. `secrets` are this call's own (a password, a store secret), redacted
         like the client's. `log_as` replaces the URL in log lines where even its path
-        must not be logged. A call that got no answer raises `transport_error`; an
+        must not be logged. `read_timeout` replaces the client's timeout for the wait
+        for an answer (a call known to take long). A call that got no answer raises
+        `transport_error`; an
         answer of 400 or more raises `error_from_response` unless `raise_for_status`
         is False. Both are logged once, here.
         """
@@ -385,7 +388,7 @@ class BaseApiClient:
                 response = self._session.request(
                     method,
                     url,
-                    timeout=(self.timeout, self.timeout),
+                    timeout=(self.timeout, read_timeout or self.timeout),
                     allow_redirects=False,
                     params=params,
                     json=json,

@@ -79,6 +79,9 @@ _APPS = [
         "actions": True,
         "triggers": True,
         "domains": ["gitlab.com"],
+        # The account's own GitLab host (self-hosted or not): Pipedream's app API, as
+        # printed in pipedream.com/docs/connect/components and .../connect/api-proxy.
+        "base_proxy_target_url": "https://{{custom_fields.base_api_url}}",
     },
     {
         "name_slug": "notion",
@@ -182,7 +185,9 @@ def _build(entry: dict) -> dict:
         "connect": {
             "proxy_enabled": True,
             "allowed_domains": entry["domains"],
-            "base_proxy_target_url": f"https://{entry['domains'][0]}",
+            "base_proxy_target_url": entry.get(
+                "base_proxy_target_url", f"https://{entry['domains'][0]}"
+            ),
         },
         # Not part of the API object; stripped by app_json().
         "_has_actions": entry["actions"],

@@ -8,21 +8,37 @@ account's `profile` (see catalogue.default_profile), with the upstream's status 
 profile, as the upstream would.
 
 Rules applied before an endpoint runs (pipedream_api.proxy):
-- `url_64` is URL-safe base64 of the full URL; padding is optional; anything else is a
-  400;
-- the URL's host must be one of the app's `connect.allowed_domains` (or a subdomain):
-  otherwise 403, which is how the sandbox reads Pipedream's "allowed domains" rule
-  (the real status and text are unconfirmed);
+- `url_64` is URL-safe base64 of the full URL, or of a path starting with `/`; padding
+  is optional; anything else, a path with `.` or `..` segments, or more than
+  MAX_URL characters is a 400 (the real texts are unconfirmed);
+- a path is joined to the app's `connect.base_proxy_target_url`; a `{{custom_fields.X}}`
+  placeholder in it is the account's custom field X (GitLab's `base_api_url`, whose
+  default is `gitlab.com`): Pipedream's docs, connect/api-proxy, "When to use relative
+  vs full URLs";
+- a full URL's host must be one of the app's `connect.allowed_domains` (or a
+  subdomain): otherwise 403, which is how the sandbox reads Pipedream's "allowed
+  domains" rule (the real status and text are unconfirmed);
+- the emulated upstream takes SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY seconds; past
+  SANDBOX_PIPEDREAM_PROXY_LIMIT (30 s, Pipedream's limit) the proxy answers 504 at the
+  limit, as Pipedream's docs say it does (the body is unconfirmed);
 - an https URL the sandbox does not emulate is a 404 that lists the ones it does.
 """
 
 import base64
 import binascii
 import re
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
 
 from sandbox import catalogue
+
+MAX_URL = 8192
+_PLACEHOLDER = re.compile(r"\{\{\s*custom_fields\.([A-Za-z0-9_]+)\s*\}\}")
+# The default of GitLab's `base_api_url` custom field in Pipedream's app API.
+CUSTOM_FIELD_DEFAULTS = {("gitlab", "base_api_url"): "gitlab.com"}
 
 _URL_64 = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 HEADER_PREFIX = "x-pd-proxy-"
@@ -38,18 +54,71 @@ class ProxyError(Exception):
 
 
 def decode_url(url_64: str) -> str:
-    """The URL inside URL-safe base64 (padding optional); ProxyError 400 otherwise."""
+    """The URL (or `/path`) inside URL-safe base64 (padding optional); ProxyError 400
+    otherwise."""
     if not _URL_64.match(url_64 or ""):
         raise ProxyError(400, f"url_64 is not URL-safe base64: {url_64[:80]!r}.")
+    if len(url_64) > MAX_URL * 4 // 3 + 4:
+        raise ProxyError(400, f"url_64 is longer than a URL of {MAX_URL} characters.")
     text = url_64.rstrip("=")
     try:
         url = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ProxyError(400, f"url_64 does not decode to a URL: {url_64[:80]!r}.") from None
+    if any(c.isspace() or ord(c) < 32 or c == "\\" for c in url):
+        raise ProxyError(
+            400, f"url_64 encodes a URL with spaces or control characters: {url[:200]!r}."
+        )
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProxyError(400, f"url_64 must encode an absolute http(s) URL, not {url[:200]!r}.")
+    relative = url.startswith("/") and not url.startswith("//")
+    if not relative and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ProxyError(
+            400, f"url_64 must encode an absolute http(s) URL or a path, not {url[:200]!r}."
+        )
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        raise ProxyError(400, f"url_64 encodes a path with . or .. segments: {url[:200]!r}.")
     return url
+
+
+def resolve(account, url: str) -> str:
+    """The full upstream URL: a path joined to the app's base_proxy_target_url, with its
+    `{{custom_fields.X}}` taken from the account (ProxyError 400 when it has none)."""
+    if not url.startswith("/"):
+        return url
+    app = catalogue.find_app(account.app_slug)
+    base = app["connect"]["base_proxy_target_url"] if app else ""
+
+    def field(match: re.Match) -> str:
+        name = match[1]
+        value = (account.custom_fields or {}).get(name) or CUSTOM_FIELD_DEFAULTS.get(
+            (account.app_slug, name)
+        )
+        if not value:
+            raise ProxyError(400, f"The account has no custom field {name} for the base URL.")
+        return str(value)
+
+    base = _PLACEHOLDER.sub(field, base).rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme != "https" or not parts.hostname or parts.path or "{" in base:
+        raise ProxyError(400, f"{account.app_slug} accounts have no base URL for a path.")
+    return base + url
+
+
+def based_on_account(app_slug: str) -> bool:
+    """Whether the app's base URL has a placeholder filled from the account."""
+    app = catalogue.find_app(app_slug)
+    return bool(app and _PLACEHOLDER.search(app["connect"]["base_proxy_target_url"]))
+
+
+def upstream_wait() -> None:
+    """The emulated upstream's time to answer; ProxyError 504 at Pipedream's limit."""
+    delay = float(getattr(settings, "SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY", 0) or 0)
+    limit = float(getattr(settings, "SANDBOX_PIPEDREAM_PROXY_LIMIT", 30) or 30)
+    if delay > limit:
+        time.sleep(limit)
+        raise ProxyError(504, f"The upstream did not answer within {limit:g} seconds.")
+    if delay > 0:
+        time.sleep(delay)
 
 
 def encode_url(url: str, *, padding: bool = True) -> str:
@@ -147,6 +216,22 @@ def _discord_guilds(account, method, match, body):
     ]
 
 
+def _gitlab_user(account, method, match, body):
+    # GitLab's GET /api/v4/user, the fields a criterion would read.
+    profile = account.profile or {}
+    username = profile.get("username") or account.name or "sandbox-user"
+    host = match["host"]
+    return 200, {
+        "id": catalogue._number(username, 10**5, 10**7),
+        "username": username,
+        "name": username,
+        "state": "active",
+        "created_at": profile.get("created_at"),
+        "web_url": f"https://{host}/{username}",
+        "public_email": None,
+    }
+
+
 def _slack_team(account, method, match, body):
     team = (account.profile or {}).get("team") or {}
     return 200, {
@@ -178,6 +263,13 @@ ENDPOINTS = [
         _discord_guilds,
     ),
     Endpoint(
+        ("GET",),
+        "gitlab",
+        re.compile(r"^https://(?P<host>[^/]+)/api/v4/user/?$"),
+        "GET /api/v4/user (GitLab: a path, on the account's own host)",
+        _gitlab_user,
+    ),
+    Endpoint(
         ("GET", "POST"),
         "slack",
         re.compile(r"^https://slack\.com/api/team\.info/?$"),
@@ -193,7 +285,11 @@ def known() -> str:
 
 def answer(account, method: str, url: str, body) -> tuple[int, object]:
     """(status, JSON body or None) of the upstream for this request, from the profile."""
-    check_domain(account.app_slug, url)
+    if url.startswith("/"):
+        url = resolve(account, url)  # the account's own host: no domain list applies
+    else:
+        check_domain(account.app_slug, url)
+    upstream_wait()
     parts = urlsplit(url)
     target = f"{parts.scheme}://{(parts.hostname or '').lower()}{parts.path}"
     for endpoint in ENDPOINTS:

@@ -87,6 +87,7 @@ class PipedreamBase(BaseApiClient):
         environment: str,
         timeout: float = 10.0,
         max_retries: int = 3,
+        proxy_timeout: float = 35.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -101,6 +102,7 @@ class PipedreamBase(BaseApiClient):
         self._client_secret = client_secret
         self.project_id = project_id
         self.environment = environment
+        self.proxy_timeout = float(proxy_timeout)
         # A hash, not the secret: a changed secret never reuses a token, and the cache
         # (Redis, possibly shared) never holds the secret.
         digest = hashlib.sha256(
@@ -133,6 +135,7 @@ class PipedreamBase(BaseApiClient):
             environment=settings.PIPEDREAM_PROJECT_ENVIRONMENT,
             timeout=getattr(settings, "PIPEDREAM_TIMEOUT", 10.0),
             max_retries=getattr(settings, "PIPEDREAM_MAX_RETRIES", 3),
+            proxy_timeout=getattr(settings, "PIPEDREAM_PROXY_TIMEOUT", 35.0),
         )
 
     # --- OAuth token ---------------------------------------------------------------
@@ -326,19 +329,24 @@ class PipedreamBase(BaseApiClient):
         extra_headers: dict[str, str] | None = None,
         raise_for_status: bool = True,
         log_as: str | None = None,
+        mutating: bool | None = None,
+        read_timeout: float | None = None,
     ) -> requests.Response:
         """One call through BaseApiClient.send, with the OAuth token unless `auth` is
         False. `log_as` replaces the URL in log lines where the URL itself must not be
         logged (the proxy's path carries the whole upstream URL, query string included).
+        `mutating` and `read_timeout` are send's.
         """
         headers = dict(extra_headers or {})
         send: dict[str, Any] = dict(
             operation=operation,
             idempotent=idempotent,
+            mutating=mutating,
             params=params,
             json=json_body,
             log_as=log_as,
             raise_for_status=False,
+            read_timeout=read_timeout,
         )
         token = ""
         if not auth:
@@ -356,7 +364,8 @@ class PipedreamBase(BaseApiClient):
                 response = self.send(method, url, headers=_bearer(headers, token), **send)
         if raise_for_status:
             # The token Pipedream might echo back must not reach a message or a log.
-            self.check(response, operation, mutating=not idempotent, secrets=(token,))
+            changes = not idempotent if mutating is None else mutating
+            self.check(response, operation, mutating=changes, secrets=(token,))
         return response
 
     def _parse_json(

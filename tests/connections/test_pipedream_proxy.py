@@ -1,4 +1,6 @@
-"""The Connect proxy: url_64, query, upstream headers, retries, how errors read, logs.
+"""The Connect proxy: url_64, query, upstream headers, retries, how errors read, logs,
+Pipedream's 30 s limit and its 504, relative URLs for apps whose base URL depends on
+the account (pipedream.com/docs/connect/api-proxy).
 
 Every test answers through `responses`; nothing reaches the network. How the client
 tells an upstream error from Pipedream refusing the call is documented on
@@ -25,6 +27,7 @@ from connections.pipedream import (
     Unauthorized,
     Unavailable,
 )
+from connections.pipedream.proxy import MAX_PROXY_URL, ProxyTimeout, base_url_depends_on_account
 from tests.connections.pipedream_support import (
     API,
     OAUTH_URL,
@@ -333,46 +336,79 @@ def test_a_429_with_a_long_retry_after_raises_rate_limited(client, mocked, sleep
     assert sleeps == []
 
 
-# --- Retries -------------------------------------------------------------------------
+# --- Retries: none once the call may have reached the upstream ------------------------
 
 
-@pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_post_and_patch_are_not_retried_after_a_500(client, mocked, sleeps, method):
-    url = f"{PROXY_BASE}/{REPOS_64}"
-    mocked.add(method, url, status=502, body="upstream broke")
-    mocked.add(method, url, status=201, json={})
-    answer = client.proxy(method, REPOS, external_user_id=USER, account_id=ACCOUNT, json_body={})
-    assert answer.status == 502
-    assert len(calls_to(mocked, url)) == 1
-    assert sleeps == []
-
-
-@pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_post_and_patch_are_not_retried_after_a_read_timeout(client, mocked, sleeps, method):
-    url = f"{PROXY_BASE}/{REPOS_64}"
-    mocked.add(method, url, body=requests.ReadTimeout("slow"))
-    with pytest.raises(Unavailable, match="did not answer"):
-        client.proxy(method, REPOS, external_user_id=USER, account_id=ACCOUNT, json_body={})
-    assert len(calls_to(mocked, url)) == 1
-
-
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-def test_get_put_and_delete_are_retried_after_a_5xx(client, mocked, sleeps, method):
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_no_method_is_retried_after_an_upstream_5xx(client, mocked, sleeps, method):
+    # Each try counts against the project's proxy rate limit; the caller decides.
     url = f"{PROXY_BASE}/{REPOS_64}"
     mocked.add(method, url, status=503, body="busy")
     mocked.add(method, url, json={"ok": True})
     answer = client.proxy(method, REPOS, external_user_id=USER, account_id=ACCOUNT)
+    assert answer.status == 503
+    assert len(calls_to(mocked, url)) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_a_read_timeout_is_a_proxy_timeout_never_sent_again(client, mocked, sleeps, method):
+    url = f"{PROXY_BASE}/{REPOS_64}"
+    mocked.add(method, url, body=requests.ReadTimeout("slow"))
+    mocked.add(method, url, json={"ok": True})
+    with pytest.raises(ProxyTimeout, match="not sent again") as caught:
+        client.proxy(method, REPOS, external_user_id=USER, account_id=ACCOUNT)
+    assert len(calls_to(mocked, url)) == 1
+    assert sleeps == []
+    assert "Pipedream allows 30 s" in str(caught.value)
+    assert caught.value.outcome_unknown is (method in ("POST", "PATCH"))
+    assert isinstance(caught.value, Unavailable)  # the engine checks again later
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"json": {"error": "Gateway Timeout"}},  # Pipedream's shape
+        {"body": "<html><body>504 Gateway Time-out</body></html>"},
+        {"body": ""},
+    ],
+)
+def test_a_504_is_pipedreams_30_s_limit_whatever_its_body_and_never_retried(
+    client, mocked, sleeps, body
+):
+    url = f"{PROXY_BASE}/{REPOS_64}"
+    mocked.add(responses.GET, url, status=504, **body)
+    mocked.add(responses.GET, url, json={"ok": True})
+    with pytest.raises(ProxyTimeout) as caught:
+        client.proxy("GET", REPOS, external_user_id=USER, account_id=ACCOUNT)
+    assert caught.value.status == 504
+    assert "30 s limit (504)" in str(caught.value)
+    assert "api.github.com/repos/o/r" in str(caught.value)
+    assert len(calls_to(mocked, url)) == 1
+    assert sleeps == []
+
+
+def test_the_client_waits_past_pipedreams_30_s_for_a_proxy_answer(mocked):
+    client = make_client(timeout=5.0, proxy_timeout=35.0)
+    url = f"{PROXY_BASE}/{REPOS_64}"
+    mocked.add(responses.GET, url, json={"ok": True})
+    client.proxy("GET", REPOS, external_user_id=USER, account_id=ACCOUNT)
+    (call,) = calls_to(mocked, url)
+    assert call.request.req_kwargs["timeout"] == (5.0, 35.0)
+
+
+def test_the_proxy_timeout_comes_from_the_settings(settings):
+    settings.PIPEDREAM_PROXY_TIMEOUT = 33.0
+    assert PipedreamClient.from_settings().proxy_timeout == 33.0
+
+
+def test_a_call_that_never_left_is_sent_again(client, mocked, sleeps):
+    url = f"{PROXY_BASE}/{REPOS_64}"
+    mocked.add(responses.GET, url, body=requests.ConnectTimeout("no connection"))
+    mocked.add(responses.GET, url, json={"ok": True})
+    answer = client.proxy("GET", REPOS, external_user_id=USER, account_id=ACCOUNT)
     assert answer.body == {"ok": True}
     assert len(calls_to(mocked, url)) == 2
-    assert len(sleeps) == 1
-
-
-def test_a_timeout_on_a_get_is_retried_then_unavailable(client, mocked):
-    url = f"{PROXY_BASE}/{REPOS_64}"
-    mocked.add(responses.GET, url, body=requests.ReadTimeout("slow"))
-    with pytest.raises(Unavailable, match="after 4 attempts"):
-        client.proxy("GET", REPOS, external_user_id=USER, account_id=ACCOUNT)
-    assert len(calls_to(mocked, url)) == 4
 
 
 def test_json_that_does_not_parse_is_an_invalid_response_and_not_quoted(client, mocked):
@@ -396,7 +432,6 @@ def test_logs_keep_method_host_and_path_only(client, mocked, caplog):
     caplog.set_level(logging.DEBUG, logger="connections.pipedream")
     upstream = "https://api.github.com/search/users?q=alice%40example.com"
     mocked.add(responses.GET, proxy_url(upstream), status=503, json={"secret": "member-data"})
-    mocked.add(responses.GET, proxy_url(upstream), json={"items": ["member-data"]})
     client.proxy(
         "GET",
         "https://api.github.com/search/users",
@@ -408,7 +443,110 @@ def test_logs_keep_method_host_and_path_only(client, mocked, caplog):
     lines = [record.getMessage() for record in caplog.records]
     where = f"api.pipedream.com/v1/connect/{PROJECT}/proxy [api.github.com/search/users]"
     assert any(line.startswith(f"Pipedream GET {where} -> 503") for line in lines), lines
-    assert any(line.startswith(f"Pipedream GET {where} -> 200") for line in lines), lines
     encoded = base64.urlsafe_b64encode(upstream.encode()).decode()
     for private in ("alice", "member-data", "header-value-never-logged", encoded, encoded[:20]):
         assert private not in caplog.text
+
+
+# --- Relative URLs: apps whose base URL depends on the account --------------------------
+
+# Pipedream's app API, `connect` (pipedream.com/docs/connect/api-proxy, "Understanding
+# the Connect object"): GitLab's base URL comes from the account, Slack's does not.
+GITLAB = {
+    "proxy_enabled": True,
+    "allowed_domains": ["gitlab.com"],
+    "base_proxy_target_url": "https://{{custom_fields.base_api_url}}",
+}
+SLACK = {
+    "proxy_enabled": True,
+    "allowed_domains": ["slack.com"],
+    "base_proxy_target_url": "https://slack.com",
+}
+
+
+def test_which_apps_have_a_base_url_from_the_account():
+    assert base_url_depends_on_account(GITLAB)
+    assert not base_url_depends_on_account(SLACK)
+    assert not base_url_depends_on_account(None)
+    assert not base_url_depends_on_account({"base_proxy_target_url": None})
+
+
+def test_a_relative_path_is_sent_as_it_is_for_an_app_whose_base_url_is_the_accounts(client, mocked):
+    url = proxy_url("/api/v4/user?per_page=5")
+    mocked.add(responses.GET, url, json={"username": "alice"})
+    answer = client.proxy(
+        "GET",
+        "/api/v4/user",
+        params={"per_page": 5},
+        external_user_id=USER,
+        account_id=ACCOUNT,
+        app_connect=GITLAB,
+    )
+    assert answer.body == {"username": "alice"}
+    assert len(calls_to(mocked, url)) == 1
+
+
+@pytest.mark.parametrize("app_connect", [None, SLACK, {}])
+def test_a_relative_path_is_refused_with_a_sentence_for_any_other_app(client, app_connect):
+    with responses.RequestsMock() as rsps:
+        with pytest.raises(ValueError, match="only for an app whose base URL depends on the"):
+            client.proxy(
+                "GET",
+                "/api/user",
+                external_user_id=USER,
+                account_id=ACCOUNT,
+                app_connect=app_connect,
+            )
+        assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("//evil.example.com/api/v4/user", "names another host"),
+        ("/api/v4/../../admin", ". or .. segments"),
+        ("/api/v4/%2e%2e/admin", ". or .. segments"),
+        ("/api/v4/%2E%2E/admin", ". or .. segments"),
+        ("/api/./v4", ". or .. segments"),
+        ("/api\\..\\admin", "backslash"),
+        ("https://evil.example.com/api/v4/user", "give a path starting with /"),
+        ("https://gitlab.com.evil.example.com/x", "allowed domains are gitlab.com"),
+        ("https://gitlab.com/api/v4/../../x", ". or .. segments"),
+        ("/" + "a" * MAX_PROXY_URL, "the limit is 4096"),
+    ],
+)
+def test_hostile_urls_for_an_account_based_app_are_refused(client, url, says):
+    with responses.RequestsMock() as rsps:
+        with pytest.raises(ValueError, match=says):
+            client.proxy("GET", url, external_user_id=USER, account_id=ACCOUNT, app_connect=GITLAB)
+        assert len(rsps.calls) == 0
+
+
+def test_huge_params_are_refused_before_any_request(client):
+    with responses.RequestsMock() as rsps:
+        with pytest.raises(ValueError, match="with its parameters is"):
+            client.proxy(
+                "GET",
+                REPOS,
+                params={"q": "x" * MAX_PROXY_URL},
+                external_user_id=USER,
+                account_id=ACCOUNT,
+            )
+        assert len(rsps.calls) == 0
+
+
+def test_an_absolute_url_must_be_on_the_apps_allowed_domains(client, mocked):
+    with pytest.raises(ValueError, match="does not call evil.example.com"):
+        client.proxy(
+            "GET",
+            "https://evil.example.com/api/team.info",
+            external_user_id=USER,
+            account_id=ACCOUNT,
+            app_connect=SLACK,
+        )
+    upstream = "https://slack.com/api/team.info"
+    mocked.add(responses.GET, proxy_url(upstream), json={"ok": True})
+    answer = client.proxy(
+        "GET", upstream, external_user_id=USER, account_id=ACCOUNT, app_connect=SLACK
+    )
+    assert answer.body == {"ok": True}

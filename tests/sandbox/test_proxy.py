@@ -7,6 +7,8 @@ sent it, which the published description does not describe (it declares only 200
 by a strict xfail in tests/contract/test_pipedream_sandbox_triggers_contract.py.
 """
 
+import time
+
 import pytest
 
 from sandbox import proxy, services
@@ -227,3 +229,88 @@ def test_faults_on_the_proxy(api, make_account, settings):
 
     assert response.status_code == 429
     assert response.json() == {"error": "Throttled"} and response["Retry-After"] == "2"
+
+
+# --- Pipedream's 30 s limit (docs: connect/api-proxy, "Limits") ----------------------
+
+
+def test_an_upstream_slower_than_the_limit_is_a_504_at_the_limit(
+    client, access_token, make_account, settings
+):
+    account = make_account("user-1", "github", "octo-pro")
+    settings.SANDBOX_PIPEDREAM_PROXY_LIMIT = 0.2  # Pipedream's 30 s, shortened for the test
+    settings.SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY = 5.0
+
+    started = time.monotonic()
+    response = raw(client, access_token, "GET", "https://api.github.com/user", account)
+    waited = time.monotonic() - started
+
+    assert response.status_code == 504
+    assert "within 0.2 seconds" in response.json()["error"]
+    assert 0.2 <= waited < 2.0
+
+
+def test_an_upstream_within_the_limit_answers_after_its_delay(
+    client, access_token, make_account, settings
+):
+    account = make_account("user-1", "github", "octo-pro")
+    settings.SANDBOX_PIPEDREAM_PROXY_LIMIT = 2.0
+    settings.SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY = 0.2
+
+    started = time.monotonic()
+    response = raw(client, access_token, "GET", "https://api.github.com/user", account)
+
+    assert response.status_code == 200 and response.json()["login"] == "octo-pro"
+    assert time.monotonic() - started >= 0.2
+
+
+def test_the_limit_is_pipedreams_30_s_by_default(settings):
+    assert settings.SANDBOX_PIPEDREAM_PROXY_LIMIT == 30.0
+    assert settings.SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY == 0.0
+
+
+# --- Relative URLs (docs: connect/api-proxy, "When to use relative vs full URLs") -----
+
+
+def test_a_path_reaches_the_accounts_own_gitlab_host(api, make_account):
+    default = make_account("user-1", "gitlab", "octo-pro")
+    hosted = make_account("user-2", "gitlab", "selfhost")
+    hosted.custom_fields = {"base_api_url": "gitlab.example.org"}
+    hosted.save(update_fields=["custom_fields"])
+
+    on_gitlab = api.get(proxy_path("/api/v4/user"), params=params(default)).json()
+    on_own_host = api.get(proxy_path("/api/v4/user"), params=params(hosted)).json()
+
+    assert on_gitlab["username"] == "octo-pro"
+    assert on_gitlab["web_url"] == "https://gitlab.com/octo-pro"
+    assert on_own_host["web_url"] == "https://gitlab.example.org/selfhost"
+    assert proxy.based_on_account("gitlab") and not proxy.based_on_account("github")
+
+
+def test_a_path_for_an_app_with_a_fixed_base_url_uses_that_base(api, make_account):
+    account = make_account("user-1", "github", "octo-pro")
+
+    response = api.get(proxy_path("/user"), params=params(account))
+
+    assert response.status_code == 200 and response.json()["login"] == "octo-pro"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("//evil.example/api/v4/user", 400),
+        ("/api/v4/../../admin", 400),
+        ("/api/v4/%2e%2e/admin", 400),
+        ("/api\\v4\\user", 400),
+        ("/" + "a" * 9000, 400),
+        ("https://evil.example/api/v4/user", 403),
+        ("https://gitlab.com.evil.example/api/v4/user", 403),
+    ],
+)
+def test_hostile_urls_for_an_account_based_app(api, make_account, url, status):
+    account = make_account("user-1", "gitlab", "octo-pro")
+
+    response = api.get(proxy_path(url), params=params(account))
+
+    assert response.status_code == status
+    assert "error" in response.json()
