@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
@@ -313,6 +313,8 @@ def callback(request):
     session = services.connect_session_for_reference(reference) if reference else None
     if session is None or session.member_id != request.user.pk:
         return _json_error("This connection attempt is not valid. Please start again.", 400)
+    if str(data.get("check") or "") == "1" and not pipedream_id:
+        return _session_check(request.user, session)
     if not pipedream_id or len(pipedream_id) > 100:
         return _json_error("Say which account was connected (the field account is missing).", 400)
     try:
@@ -336,6 +338,60 @@ def callback(request):
         )
     messages.success(request, message)
     return _accounts_fragment(request)
+
+
+def _session_check(member, session) -> JsonResponse:
+    """Did this attempt produce an account? Asked by the iframe script when the hosted
+    page said `{type: "error", error: ""}`, which Pipedream's page sometimes sends
+    instead of success although the account was created
+    (PipedreamHQ/pipedream-sdk-typescript#280). The answer comes from Pipedream (a sync
+    of the member's accounts), never from the browser: {"connected": bool, "message"}.
+    """
+    session.refresh_from_db()
+    if session.status == ConnectSession.Status.ISSUED:
+        try:
+            result = services.accounts_sync(member=member)
+        except services.ConnectError as exc:
+            return _connect_error_json(exc)
+        account = _session_account(member, session, result)
+        if account is not None:
+            services.account_record(
+                member=member, pipedream_id=account.pipedream_id, session=session
+            )
+            session.refresh_from_db()
+    account = session.account
+    if session.status != ConnectSession.Status.CONNECTED or account is None:
+        text = session.error if session.status == ConnectSession.Status.FAILED else ""
+        return JsonResponse(
+            {"connected": False, "message": text or "The connection was not completed."}
+        )
+    message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
+    return JsonResponse(
+        {
+            "connected": True,
+            "message": message,
+            "account": {"id": account.pk, "app": account.app.slug, "health": account.health},
+        }
+    )
+
+
+def _session_account(member, session, result):
+    """The account the session produced, as far as a sync shows it, or None.
+
+    A new connection: the one account of the app that appeared since the session began
+    (new in this sync, or recorded since by the webhook). A reconnect: the account it
+    names, once Pipedream says it is healthy and was updated since the session began.
+    """
+    accounts = selectors.accounts_for_member(member=member).filter(app=session.app_id)
+    if session.reconnect_account_id:
+        account = accounts.filter(pk=session.reconnect_account_id).first()
+        if account is None or account.upstream_updated_at is None or not account.healthy:
+            return None
+        return account if account.upstream_updated_at >= session.created_at else None
+    found = list(
+        accounts.filter(Q(pipedream_id__in=result.created) | Q(created_at__gte=session.created_at))
+    )
+    return found[0] if len(found) == 1 else None
 
 
 # --- connecting: Connect Link and the emailed link ----------------------------------

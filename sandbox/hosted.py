@@ -9,6 +9,10 @@ Two modes, as on pipedream.com:
 Either way the token's webhook_uri gets CONNECTION_SUCCESS or CONNECTION_ERROR after
 the answer has gone out (sandbox/webhooks.py).
 
+SANDBOX_PIPEDREAM_CONNECT_QUIRK="empty-error" reproduces a known fault of the real page:
+the account is created (and CONNECTION_SUCCESS sent), but the iframe posts
+{type: "error", error: ""} instead of success (PipedreamHQ/pipedream-sdk-typescript#280).
+
 Other sites embed this page, so it relaxes X-Frame-Options and sets its CSP
 frame-ancestors to the token's allowed_origins (plus 'self').
 """
@@ -31,6 +35,9 @@ from sandbox.faults import injectable
 from sandbox.pipedream_api import APP_NOT_FOUND, INVALID_TOKEN
 
 DENIED = "The user denied the connection request."
+# SANDBOX_PIPEDREAM_CONNECT_QUIRK: the real page's empty error instead of success.
+EMPTY_ERROR = "empty-error"
+EMPTY_ERROR_BANNER = "Connection failed. Please retry or contact support"
 
 
 def _origin(url: str) -> str | None:
@@ -196,6 +203,8 @@ def _allow(request, raw_token, token, app, account, fields, context):
     if context["link_mode"]:
         target = token.success_redirect_uri or _result_url("success")
         response = redirect(target)
+    elif settings.SANDBOX_PIPEDREAM_CONNECT_QUIRK == EMPTY_ERROR:
+        response = _empty_error(request, token)
     else:
         response = render(
             request,
@@ -236,6 +245,25 @@ def _deny(request, raw_token, token, link_mode, *, error=DENIED):
             },
         )
     return webhooks.send_after_response(response, [delivery] if delivery else [])
+
+
+def _empty_error(request, token):
+    """The account is created, yet the page posts {type: "error", error: ""} and no
+    success, and shows a failure banner (PipedreamHQ/pipedream-sdk-typescript#280: the
+    SDK's onError fires with an empty message; the banner's words are the report's)."""
+    return render(
+        request,
+        "sandbox/connect_done.html",
+        {
+            "success": False,
+            "error": EMPTY_ERROR_BANNER,
+            "token": token,
+            "pd_data": {
+                "origins": token.allowed_origins,
+                "messages": [{"type": "error", "error": ""}],
+            },
+        },
+    )
 
 
 def _result_url(result: str) -> str:

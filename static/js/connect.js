@@ -6,11 +6,21 @@
 // listens for its postMessage protocol: {type: "success", authProvisionId},
 // {type: "error", error}, {type: "close"}. Unlike the official SDK we accept a message
 // only from the Connect origin (taken from the iframe URL) and only from our iframe.
+//
+// Pipedream's page sometimes posts {type: "error", error: ""} INSTEAD of success
+// although the account was created (PipedreamHQ/pipedream-sdk-typescript#280). So an
+// error with no text shows nothing at first: we ask the server (POST callback_url with
+// {session, check: "1"}), which asks Pipedream whether this attempt produced an
+// account; only when it did not, after a second look, is the error shown. An error
+// with a text is shown as it is; close (the member's Cancel) is neutral.
 (function () {
   "use strict";
 
   var TOKEN_URL = "/connect/token/";
   var ACCOUNTS_URL = "/accounts/";
+  var CHECK_TRIES = 2; // an account may take a moment to be listed
+  var CHECK_DELAY_MS = 1500;
+  var NOT_COMPLETED = "The connection was not completed.";
   var active = null; // {iframe, button, origin, session, callbackUrl, listener, keyListener}
 
   function csrfToken() {
@@ -115,27 +125,61 @@
     window.location.reload();
   }
 
-  function onSuccess(state, accountId) {
-    post(state.callbackUrl, { session: state.session, account: accountId }).then(
-      function (body) {
-        state.succeeded = true;
-        var done = refreshAccounts();
-        var say = function () {
-          announce(body.message || "Your account is connected.", "success");
-          // The list was re-rendered: give focus back to the new twin of the button.
-          var focused = document.activeElement;
-          if (!active && (!focused || focused === document.body || !document.body.contains(focused))) {
-            var twin = findTwin(state.button);
-            if (twin) twin.focus();
-          }
-        };
-        if (done && done.then) done.then(say); else say();
-      },
-      function (error) {
-        errorNear(state.button, error.message);
-        announce(error.message, "error");
+  function connected(state, body) {
+    var done = refreshAccounts();
+    var say = function () {
+      announce(body.message || "Your account is connected.", "success");
+      // The list was re-rendered: give focus back to the new twin of the button.
+      var focused = document.activeElement;
+      if (!active && (!focused || focused === document.body || !document.body.contains(focused))) {
+        var twin = findTwin(state.button);
+        if (twin) twin.focus();
       }
+    };
+    if (done && done.then) done.then(say); else say();
+  }
+
+  function failed(state, text) {
+    errorNear(state.button, text);
+    announce(text, "error");
+  }
+
+  function onSuccess(state, accountId) {
+    state.settled = true;
+    post(state.callbackUrl, { session: state.session, account: accountId }).then(
+      function (body) { connected(state, body); },
+      function (error) { failed(state, error.message); }
     );
+  }
+
+  // An error without a text: ask the server whether the account appeared anyway.
+  function onEmptyError(state) {
+    if (state.checking) return;
+    state.checking = true;
+    var tries = 0;
+    var ask = function () {
+      tries += 1;
+      post(state.callbackUrl, { session: state.session, check: "1" }).then(
+        function (body) {
+          if (state.settled) return; // a success arrived meanwhile and was recorded
+          if (body.connected) {
+            state.settled = true;
+            if (active === state) close(); // the hosted page would show its error banner
+            connected(state, body);
+          } else if (tries < CHECK_TRIES) {
+            window.setTimeout(ask, CHECK_DELAY_MS);
+          } else {
+            state.checking = false;
+            failed(state, body.message || NOT_COMPLETED);
+          }
+        },
+        function (error) {
+          state.checking = false;
+          failed(state, error.message);
+        }
+      );
+    };
+    ask();
   }
 
   function open(button, body) {
@@ -156,7 +200,8 @@
       origin: origin,
       session: body.session,
       callbackUrl: body.callback_url || "/connect/callback/",
-      succeeded: false
+      settled: false, // a success was received: nothing after it changes the outcome
+      checking: false
     };
     state.listener = function (event) {
       if (event.origin !== state.origin || event.source !== iframe.contentWindow) return;
@@ -164,10 +209,9 @@
       if (data.type === "success" && typeof data.authProvisionId === "string") {
         onSuccess(state, data.authProvisionId);
       } else if (data.type === "error") {
-        if (state.succeeded) return; // an empty error after success is a known Pipedream quirk
-        var text = data.error ? String(data.error) : "The connection was not completed.";
-        errorNear(button, text);
-        announce(text, "error");
+        if (state.settled) return;
+        var text = data.error == null ? "" : String(data.error).trim();
+        if (text) failed(state, text); else onEmptyError(state);
       } else if (data.type === "close") {
         close();
       }

@@ -93,6 +93,38 @@ def test_allow_in_an_iframe_posts_success_then_close(csrf_client, mint):
     assert token.used_at is not None and token.account == account
 
 
+def test_the_empty_error_quirk_creates_the_account_but_posts_an_empty_error(
+    csrf_client, mint, settings
+):
+    # PipedreamHQ/pipedream-sdk-typescript#280: the account exists, the page says error "".
+    settings.SANDBOX_PIPEDREAM_CONNECT_QUIRK = "empty-error"
+    ctok = mint("user-1", allowed_origins=[ORIGIN], webhook_uri=HOOK)["token"]
+
+    response = csrf_client.post(page_url(ctok), {"action": "allow", "name": "octo-pro"})
+
+    assert response.status_code == 200
+    account = Account.objects.get()
+    assert account.name == "octo-pro"
+    assert pd_data(response) == {"origins": [ORIGIN], "messages": [{"type": "error", "error": ""}]}
+    assert "Connection failed. Please retry or contact support" in response.content.decode()
+    [payload] = deliver_captured()
+    assert payload["event"] == "CONNECTION_SUCCESS"
+    assert payload["account"]["id"] == account.account_id
+
+
+def test_the_quirk_leaves_connect_link_and_deny_alone(csrf_client, mint, settings):
+    settings.SANDBOX_PIPEDREAM_CONNECT_QUIRK = "empty-error"
+    ctok = mint("user-1", allowed_origins=[ORIGIN], success_redirect_uri=f"{ORIGIN}/ok")["token"]
+    link = csrf_client.post(page_url(ctok, link=True), {"action": "allow", "name": "octo"})
+    assert link.status_code == 302 and link["Location"] == f"{ORIGIN}/ok"
+    ctok = mint("user-2", allowed_origins=[ORIGIN])["token"]
+    denied = csrf_client.post(page_url(ctok), {"action": "deny"})
+    assert pd_data(denied)["messages"][0] == {
+        "type": "error",
+        "error": "The user denied the connection request.",
+    }
+
+
 def test_allow_sends_connection_success(client, mint):
     ctok = mint("user-1", allowed_origins=[ORIGIN], webhook_uri=HOOK)["token"]
     client.post(page_url(ctok), {"action": "allow", "name": "octo"})
