@@ -65,7 +65,7 @@ _APPS = [
         "featured_weight": 8500,
         "scopes": ["identify", "guilds", "guilds.members.read"],
         "actions": True,
-        "triggers": True,  # discord-new-member (sandbox/triggers.py)
+        "triggers": True,  # discord-guild-member (sandbox/components.py)
         "domains": ["discord.com"],
     },
     {
@@ -242,6 +242,7 @@ def get_catalogue_app(slug_or_id: str, base_url: str | None = None) -> dict:
 # The Discord guild the demo claims look for; "pro" accounts are in it with a role.
 DEMO_GUILD_ID = "1100000000000000001"
 DEMO_STARRED_REPO = "bitbadges/bitbadgesjs"
+DEMO_GITHUB_ORG = "bitbadges"
 
 
 def _handle(name: str) -> str:
@@ -272,18 +273,44 @@ def default_profile(app_slug: str, name: str) -> dict:
             "followers": _number(name + "f", 100, 900) if pro else _number(name + "f", 0, 5),
             "created_at": "2014-03-11T09:21:44Z" if pro else "2026-01-05T12:00:00Z",
             "starred": [DEMO_STARRED_REPO, "django/django"] if pro else [],
+            # GET /user/repos (what github-new-star's repoFullname offers); the account
+            # administers the ones it owns.
+            "repos": [f"{handle}/hello-world"]
+            + ([f"{handle}/dotfiles", f"{handle}/website"] if pro else []),
+            "orgs": [DEMO_GITHUB_ORG] if pro else [],
+            "teams": [{"org": DEMO_GITHUB_ORG, "name": "Contributors"}] if pro else [],
         }
     if app_slug == "discord":
         guilds = {DEMO_GUILD_ID: {"roles": ["member", "contributor"]}} if pro else {}
-        return {"username": handle, "guilds": guilds}
+        return {"username": handle, "id": _stable_id("", handle, 10), "guilds": guilds}
     if app_slug == "slack":
         return {
             "user": handle,
+            "user_id": _stable_id("U", handle, 9).upper(),
+            "is_admin": pro,
             "team": {
                 "id": _stable_id("T", name, 8).upper(),
                 "name": "Sandbox Pro Team" if pro else "Sandbox Team",
                 "domain": "sandbox-pro" if pro else "sandbox",
             },
+        }
+    if app_slug == "google_sheets":
+        return {
+            "email": f"{handle}@example.com",
+            "display_name": name or handle,
+            "spreadsheets": [
+                {
+                    "id": _stable_id("1", "sheet:" + handle, 20),
+                    "name": "Sandbox sign-ups",
+                    "worksheets": [
+                        {
+                            "sheetId": 0,
+                            "title": "Sheet1",
+                            "rows": [["name", "email"], [handle, f"{handle}@example.com"]],
+                        }
+                    ],
+                }
+            ],
         }
     if app_slug == "gitlab":
         return {"username": handle, "public_projects": _number(name, 10, 40) if pro else 0}

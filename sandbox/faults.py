@@ -60,6 +60,9 @@ ENDPOINTS = {
     "pipedream.users.delete": "DELETE /v1/connect/{project_id}/users/{external_user_id}",
     "pipedream.apps.list": "GET /v1/connect/apps (and /v1/apps)",
     "pipedream.apps.get": "GET /v1/connect/apps/{app_id} (and /v1/apps/{app_id})",
+    "pipedream.components": (
+        "GET .../components|actions|triggers[/{component_id}], POST .../configure|props"
+    ),
     "pipedream.actions.run": "POST /v1/connect/{project_id}/actions/run",
     "pipedream.triggers.deploy": "POST /v1/connect/{project_id}/triggers/deploy",
     "pipedream.triggers.list": "GET /v1/connect/{project_id}/deployed-triggers",

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import bitbadges, catalogue, proxy, services, triggers, webhooks
+from sandbox import bitbadges, catalogue, components, proxy, services, triggers, webhooks
 from sandbox.actions import ACTIONS, ActionError
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.faults import injectable
@@ -694,14 +694,19 @@ def apps_get(request, caller: Caller, app_id: str):
 # --- Actions -------------------------------------------------------------------------
 
 
-def _account_for_run(caller: Caller, external_user_id: str, app_slug: str, props: dict) -> Account:
-    prop = props.get(app_slug)
+def _account_for_run(
+    caller: Caller, external_user_id: str, app_slug: str, props: dict, prop_name: str = ""
+) -> Account:
+    """The account `configured_props[prop_name]` names ({"authProvisionId": ...}); the app
+    prop's name is the component's (`googleSheets`), not always the app slug."""
+    prop_name = prop_name or app_slug
+    prop = props.get(prop_name)
     account_id = prop.get("authProvisionId") if isinstance(prop, dict) else None
     if not account_id:
         raise ApiError(
             400,
-            f"The {app_slug} prop is required: "
-            f'configured_props {{"{app_slug}": {{"authProvisionId": "apn_..."}}}}.',
+            f"The {prop_name} prop is required: "
+            f'configured_props {{"{prop_name}": {{"authProvisionId": "apn_..."}}}}.',
         )
     account = (
         Account.objects.scoped(caller.project_id, caller.environment)
@@ -727,31 +732,63 @@ def _account_for_run(caller: Caller, external_user_id: str, app_slug: str, props
     return account
 
 
-@endpoint("pipedream.actions.run")
-def actions_run(request, caller: Caller):
-    """POST /v1/connect/{project_id}/actions/run: one of the demo actions (sandbox/actions.py)."""
-    data = json_body(request)
-    key, external_user_id = data.get("id"), data.get("external_user_id")
+def component_for(data: dict, registry: dict, kind: str) -> components.Component:
+    """The component `data["id"]` names, at `data["version"]` when given (404 otherwise)."""
+    key, version = data.get("id"), data.get("version")
     if not isinstance(key, str) or not key:
+        raise ApiError(400, f"id is required: the {kind}'s component key.")
+    component = registry.get(key)
+    if component is None:
         raise ApiError(
-            400, "id is required: the action's component key, e.g. github-get-current-user."
+            404, f"Component {key} not found. The sandbox has: {', '.join(sorted(registry))}."
         )
-    if not isinstance(external_user_id, str) or not external_user_id:
-        raise ApiError(400, "external_user_id is required.")
-    action = ACTIONS.get(key)
-    if action is None:
+    if version not in (None, "") and version != component.version:
         raise ApiError(
-            404, f"Component {key} not found. The sandbox has: {', '.join(sorted(ACTIONS))}."
+            404, f"Component {key}@{version} not found (the sandbox has {component.version})."
         )
+    return component
+
+
+def checked_props(
+    caller: Caller, component: components.Component, external_user_id: str, data: dict
+) -> tuple[Account, dict, list[dict]]:
+    """(account, configured props, dynamic props) for a run or a deploy, or a 400: the app
+    prop names one of the user's accounts, a `dynamic_props_id` is the one a props reload
+    gave for these values, and every required prop has a value."""
     props = data.get("configured_props") or {}
     if not isinstance(props, dict):
         raise ApiError(400, "configured_props must be an object.")
-    account = _account_for_run(caller, external_user_id, action.app, props)
-    missing = [name for name in action.props if props.get(name) in (None, "")]
+    account = _account_for_run(caller, external_user_id, component.app, props, component.app_prop)
+    dynamic_props_id = data.get("dynamic_props_id") or ""
+    if not isinstance(dynamic_props_id, str):
+        raise ApiError(400, "dynamic_props_id must be a string.")
+    if dynamic_props_id and dynamic_props_id != component.dynamic_props_id(
+        account.account_id, props
+    ):
+        raise ApiError(
+            400,
+            f"dynamic_props_id {dynamic_props_id} does not match these configured_props: "
+            "reload the props (POST .../components/props) and use the id it returns.",
+        )
+    dynamic = component.dynamic_props(account.profile or {}, props)
+    missing = component.missing(props, dynamic)
     if missing:
-        raise ApiError(400, f"Missing required prop(s): {', '.join(missing)}.")
+        raise ApiError(400, f"Missing required prop(s) of {component.key}: {', '.join(missing)}.")
+    return account, props, dynamic
+
+
+@endpoint("pipedream.actions.run")
+def actions_run(request, caller: Caller):
+    """POST /v1/connect/{project_id}/actions/run: a real action (sandbox/components.py)."""
+    data = json_body(request)
+    external_user_id = data.get("external_user_id")
+    action = component_for(data, ACTIONS, "action")
+    if not isinstance(external_user_id, str) or not external_user_id:
+        raise ApiError(400, "external_user_id is required.")
+    account, props, _ = checked_props(caller, action, external_user_id, data)
+    values = {name: components.prop_value(value) for name, value in props.items()}
     try:
-        summary, ret = action.run(account.profile or {}, props)
+        summary, ret = action.run(account.profile or {}, values)
     except ActionError as exc:
         raise ApiError(400, str(exc)) from exc
     return JsonResponse({"exports": {"$summary": summary}, "os": [], "ret": ret, "stash_id": None})
@@ -806,28 +843,16 @@ def _webhook_urls(value) -> list[str]:
 def triggers_deploy(request, caller: Caller):
     """POST /v1/connect/{project_id}/triggers/deploy: {"data": DeployedComponent}."""
     data = json_body(request)
-    key, external_user_id = data.get("id"), data.get("external_user_id")
-    if not isinstance(key, str) or not key:
-        raise ApiError(400, "id is required: the trigger's component key, e.g. github-new-star.")
+    external_user_id = data.get("external_user_id")
+    component = component_for(data, triggers.TRIGGERS, "trigger")
     if not isinstance(external_user_id, str) or not external_user_id:
         raise ApiError(400, "external_user_id is required.")
-    component = triggers.TRIGGERS.get(key)
-    if component is None:
-        raise ApiError(
-            404,
-            f"Component {key} not found. The sandbox has: {', '.join(sorted(triggers.TRIGGERS))}.",
-        )
-    props = data.get("configured_props") or {}
-    if not isinstance(props, dict):
-        raise ApiError(400, "configured_props must be an object.")
-    account = _account_for_run(caller, external_user_id, component.app, props)
+    account, props, _ = checked_props(caller, component, external_user_id, data)
     webhook_url = _absolute_http_url(data, "webhook_url")
     workflow_id = data.get("workflow_id") or ""
     if workflow_id and (not isinstance(workflow_id, str) or not workflow_id.startswith("p_")):
         raise ApiError(400, f"workflow_id must look like p_..., not {workflow_id!r}.")
     dynamic_props_id = data.get("dynamic_props_id") or ""
-    if not isinstance(dynamic_props_id, str):
-        raise ApiError(400, "dynamic_props_id must be a string.")
     trigger, deliveries = triggers.deploy(
         component=component,
         account=account,
@@ -887,7 +912,9 @@ def deployed_trigger_update(request, caller: Caller, trigger_id: str):
         if not isinstance(props, dict):
             raise ApiError(400, "configured_props must be an object.")
         component = triggers.TRIGGERS[trigger.component_key]
-        trigger.account = _account_for_run(caller, trigger.user.external_id, component.app, props)
+        trigger.account, props, _ = checked_props(
+            caller, component, trigger.user.external_id, {"configured_props": props}
+        )
         trigger.configured_props = props
     if active is not None:
         trigger.active = active
@@ -1138,9 +1165,13 @@ def _workflow_run(request, endpoint_id: str, workflow: dict) -> HttpResponse:
     if workflow.get("claim"):
         return _workflow_claim(workflow, account, body)
     if app_slug == "discord":
-        _, result = ACTIONS["discord-check-membership"].run(
-            account.profile, {"guild_id": catalogue.DEMO_GUILD_ID}
-        )
+        # The demo workflow's own code step: is the account in the demo guild?
+        guild = ((account.profile or {}).get("guilds") or {}).get(catalogue.DEMO_GUILD_ID)
+        result = {
+            "guild_id": catalogue.DEMO_GUILD_ID,
+            "member": guild is not None,
+            "roles": (guild or {}).get("roles", []),
+        }
     else:
         _, result = ACTIONS["github-get-current-user"].run(account.profile, {})
     return JsonResponse(

@@ -1,13 +1,16 @@
-"""The sandbox's demo triggers: deployed for an external user, emitting when told to.
+"""Deployed triggers in the sandbox: the real sources of sandbox/components.py, emitting when told to.
 
 A real trigger (a Pipedream "source") listens to its upstream and emits an event when
-something happens there. The sandbox's upstream is the account's `profile`, so nothing
+something happens there. The sandbox's upstream is the accounts' `profile`, so nothing
 happens by itself: `emit(trigger, event)` is the "something happened" (the control
-page's Emit event button, or a test). It records the event (GET .../events lists it),
-queues one signed delivery per webhook URL, and with `apply=True` changes the account's
-profile the way the event implies, so a criterion checked afterwards sees the change:
-a new star adds the repo to `profile["starred"]`, a new member adds the guild to
-`profile["guilds"]`.
+page's Emit event button, or a test). The event is what the source would emit (for
+github-new-star, GitHub's star webhook body without `repository`, or a stargazer in
+polling mode); one the source would never emit is refused. `emit` records the event
+(GET .../events lists it), queues one signed delivery per webhook URL, and with
+`apply=True` changes the profiles the event implies, so a criterion checked afterwards
+sees the change: a star by `sender.login` adds the trigger's `repoFullname` to the
+`starred` of that login's GitHub accounts; a new guild member adds the guild to the
+`guilds` of the Discord accounts with that `userId`.
 
 `emit_on_deploy` (default true, as Pipedream's) emits one sample event at deploy time
 (built from the profile as it is, and not applied), the way many real sources emit a
@@ -31,13 +34,12 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox import catalogue, webhooks
+from sandbox import components, webhooks
+from sandbox.components import Component
 from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery, sortable_id
 
 EVENT = "TRIGGER_EVENT"  # WebhookDelivery.event of trigger deliveries
@@ -51,107 +53,9 @@ class TriggerError(Exception):
     """An emit that cannot happen (bad event, unknown trigger)."""
 
 
-@dataclass(frozen=True)
-class Trigger:
-    key: str
-    app: str
-    name: str
-    description: str
-    # The props besides the app prop: ConfigurableProp objects (all optional here).
-    props: tuple[dict, ...]
-    # (profile, configured props) -> a sample event, as the upstream would report it
-    sample: Callable[[dict, dict], dict]
-    # (profile, event) -> the profile after the event (a copy, changed)
-    apply: Callable[[dict, dict], dict]
-    version: str = "0.0.1"
-    defaults: dict = field(default_factory=dict)
-
-    @property
-    def component_id(self) -> str:
-        return catalogue._stable_id("sc_", self.key, 8)
-
-    def configurable_props(self) -> list[dict]:
-        app = catalogue.APPS[self.app]
-        return [
-            {"name": self.app, "type": "app", "app": self.app, "label": app["name"]},
-            *[dict(prop) for prop in self.props],
-        ]
-
-
-def _github_sample(profile: dict, props: dict) -> dict:
-    repo = str(props.get("repo") or catalogue.DEMO_STARRED_REPO).strip()
-    return {"repo": repo, "starred_by": profile.get("login", "")}
-
-
-def _github_apply(profile: dict, event: dict) -> dict:
-    repo = str(event.get("repo") or "").strip()
-    if repo.count("/") != 1:
-        raise TriggerError(f'A github-new-star event needs "repo": "owner/name", not {repo!r}.')
-    profile = dict(profile)
-    starred = list(profile.get("starred") or [])
-    if repo.lower() not in {name.lower() for name in starred}:
-        starred.append(repo)
-    profile["starred"] = starred
-    return profile
-
-
-def _discord_sample(profile: dict, props: dict) -> dict:
-    guild_id = str(props.get("guild_id") or catalogue.DEMO_GUILD_ID).strip()
-    username = profile.get("username", "")
-    user_id = catalogue._stable_id("", username or "sandbox-user", 10)
-    return {"guild_id": guild_id, "user": {"id": user_id, "username": username}}
-
-
-def _discord_apply(profile: dict, event: dict) -> dict:
-    guild_id = str(event.get("guild_id") or "").strip()
-    if not guild_id:
-        raise TriggerError('A discord-new-member event needs "guild_id".')
-    profile = dict(profile)
-    guilds = dict(profile.get("guilds") or {})
-    guilds.setdefault(guild_id, {"roles": ["member"]})
-    profile["guilds"] = guilds
-    return profile
-
-
-TRIGGERS = {
-    trigger.key: trigger
-    for trigger in [
-        Trigger(
-            key="github-new-star",
-            app="github",
-            name="New Star (Instant)",
-            description="Emit an event when the user stars a repository.",
-            props=(
-                {
-                    "name": "repo",
-                    "type": "string",
-                    "label": "Repository",
-                    "description": "owner/name, for the sample events (default: the demo repo).",
-                    "optional": True,
-                },
-            ),
-            sample=_github_sample,
-            apply=_github_apply,
-        ),
-        Trigger(
-            key="discord-new-member",
-            app="discord",
-            name="New Guild Member (Instant)",
-            description="Emit an event when the user joins a guild.",
-            props=(
-                {
-                    "name": "guild_id",
-                    "type": "string",
-                    "label": "Guild ID",
-                    "description": "For the sample events (default: the demo guild).",
-                    "optional": True,
-                },
-            ),
-            sample=_discord_sample,
-            apply=_discord_apply,
-        ),
-    ]
-}
+# The trigger components (real sources, defined in sandbox/components.py).
+Trigger = Component
+TRIGGERS = components.TRIGGERS
 
 
 # --- Shapes --------------------------------------------------------------------------
@@ -159,6 +63,15 @@ TRIGGERS = {
 
 def epoch_ms(moment) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _configurable_props(component: Component | None, trigger: DeployedTrigger) -> list[dict]:
+    """The component's props with the dynamic ones its configured props bring."""
+    if component is None:
+        return []
+    profile = trigger.account.profile if trigger.account else {}
+    props = trigger.configured_props or {}
+    return component.configurable_props(component.dynamic_props(profile or {}, props))
 
 
 def deployed_component_json(trigger: DeployedTrigger, *, signing_key: bool = False) -> dict:
@@ -169,7 +82,7 @@ def deployed_component_json(trigger: DeployedTrigger, *, signing_key: bool = Fal
         "owner_id": trigger.user.public_id,
         "component_id": component.component_id if component else "",
         "component_key": trigger.component_key,
-        "configurable_props": component.configurable_props() if component else [],
+        "configurable_props": _configurable_props(component, trigger),
         "configured_props": trigger.configured_props or {},
         "active": trigger.active,
         "created_at": epoch_ms(trigger.created_at),
@@ -324,13 +237,14 @@ def emit(trigger_or_id, event: dict | None = None, *, apply: bool = True) -> Tri
         raise TriggerError("An event is a JSON object.")
     account = trigger.account
     profile = dict(account.profile or {}) if account else {}
-    payload = (
-        dict(event) if event is not None else component.sample(profile, trigger.configured_props)
-    )
+    props = trigger.configured_props or {}
+    payload = dict(event) if event is not None else component.sample(profile, props)
+    reason = component.refuse(payload) if component.refuse else ""
+    if reason:
+        raise TriggerError(reason)
     with transaction.atomic():
-        if apply and account is not None:
-            account.profile = component.apply(profile, payload)
-            account.save(update_fields=["profile", "updated_at"])
+        if apply and account is not None and component.apply is not None:
+            component.apply(account, props, payload)
         now = time.time()
         recorded = TriggerEvent.objects.create(
             trigger=trigger,

@@ -9,6 +9,7 @@ under api/v0/ (and api/v1/ for the batch claim fetch).
 from django.urls import include, path, re_path
 
 from sandbox import bitbadges_api as bb
+from sandbox import components_api as comp
 from sandbox import hosted, views
 from sandbox import pipedream_api as api
 
@@ -58,6 +59,26 @@ _both_forms = [
 ]
 _project_only = [
     ("tokens", api.by_method(POST=api.tokens_create), "tokens"),
+    # The component API (sandbox/components_api.py): configure and props before the
+    # {component_id} routes; actions/run and triggers/deploy (above) come first too.
+    *[
+        route
+        for kind in ("components", "actions", "triggers")
+        for route in [
+            (kind, api.by_method(GET=getattr(comp, f"{kind}_list")), f"{kind}-list"),
+            (
+                f"{kind}/configure",
+                api.by_method(POST=getattr(comp, f"{kind}_configure")),
+                f"{kind}-configure",
+            ),
+            (f"{kind}/props", api.by_method(POST=getattr(comp, f"{kind}_props")), f"{kind}-props"),
+            (
+                f"{kind}/<str:component_id>",
+                api.by_method(GET=getattr(comp, f"{kind}_get")),
+                f"{kind}-get",
+            ),
+        ]
+    ],
     (
         "apps/<str:app_id>/accounts",
         api.by_method(DELETE=api.accounts_delete_by_app),

@@ -89,7 +89,10 @@ def _deploy_body(account, **fields):
     return {
         "id": "github-new-star",
         "external_user_id": account.user.external_id,
-        "configured_props": {"github": {"authProvisionId": account.account_id}},
+        "configured_props": {
+            "github": {"authProvisionId": account.account_id},
+            "repoFullname": account.profile["repos"][0],
+        },
         **fields,
     }
 
@@ -142,7 +145,7 @@ def test_every_trigger_answer_fits_the_corrected_description(client, token):
         body=_deploy_body(account, webhook_url=HOOK),
     )
     trigger_id = deployed.json()["data"]["id"]
-    triggers.emit(trigger_id, {"repo": "octo/hello", "starred_by": "octo-pro"})
+    triggers.emit(trigger_id, {"action": "created", "sender": {"login": "octo-pro"}})
     base = f"/v1/connect/{PID}/deployed-triggers"
     calls = [
         ("POST", f"/v1/connect/{PID}/triggers/deploy", "", deployed),

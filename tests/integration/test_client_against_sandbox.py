@@ -72,7 +72,7 @@ def test_every_operation_round_trips(sandbox):
         external_user_id=user,
         configured_props={"github": {"authProvisionId": account["id"]}},
     )
-    assert isinstance(result["ret"]["public_repos"], int)
+    assert isinstance(result["ret"]["user"]["public_repos"], int)
 
     client.delete_account(account["id"])
     with pytest.raises(pipedream.NotFound):

@@ -33,7 +33,10 @@ def test_deploy_list_pause_and_delete_a_trigger(client, live_server):
     deployed = client.deploy_trigger(
         trigger_id="github-new-star",
         external_user_id=USER,
-        configured_props={"github": {"authProvisionId": account_id}},
+        configured_props={
+            "github": {"authProvisionId": account_id},
+            "repoFullname": "octo/hello-world",
+        },
         webhook_url=f"{live_server.url}/nowhere/",
         emit_on_deploy=False,
     )

@@ -47,7 +47,7 @@ def test_search_and_filters(api):
     assert _slugs(api.get("/v1/connect/apps", params={"q": "git"})) == ["github", "gitlab"]
     without_triggers = _slugs(api.get("/v1/connect/apps", params={"has_triggers": "false"}))
     assert "linear_app" in without_triggers and "github" not in without_triggers
-    assert "discord" not in without_triggers  # it has the discord-new-member trigger
+    assert "discord" not in without_triggers  # it has the discord-guild-member trigger
     with_actions = _slugs(api.get("/v1/connect/apps", params={"has_actions": "true"}))
     assert "trello" not in with_actions and "github" in with_actions
 

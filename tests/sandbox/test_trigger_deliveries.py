@@ -49,7 +49,10 @@ def _deploy(live, account: Account, hook: str, **fields) -> dict:
         json={
             "id": "github-new-star",
             "external_user_id": account.user.external_id,
-            "configured_props": {"github": {"authProvisionId": account.account_id}},
+            "configured_props": {
+                "github": {"authProvisionId": account.account_id},
+                "repoFullname": account.profile["repos"][0],
+            },
             "webhook_url": hook,
             **fields,
         },
@@ -75,7 +78,9 @@ def test_the_deploy_time_event_arrives_signed(live, live_server, make_account, _
     body = received["body"]
     assert body["deployed_component_id"] == data["id"]
     assert body["external_user_id"] == "user-1"
-    assert body["event"] == {"repo": "bitbadges/bitbadgesjs", "starred_by": "octo-pro"}
+    # The account owns the watched repository: GitHub's star webhook, `repository` removed.
+    assert body["event"]["action"] == "created"
+    assert body["event"]["sender"]["login"] == "octo-pro"
     headers = received["headers"]
     assert headers["X-Pd-Event-Id"] == body["event_id"]
     assert abs(int(headers["X-Pd-Timestamp"]) - time.time()) < 60
@@ -88,7 +93,8 @@ def test_the_signature_by_hand(live, live_server, make_account, _received):
     account = make_account("user-1", "github")
     data = _deploy(live, account, f"{live_server.url}/test-hooks/", emit_on_deploy=False)
 
-    triggers.emit(data["id"], {"repo": "octo/hello", "starred_by": "someone"})
+    star = {"action": "created", "sender": {"login": account.profile["login"]}}
+    triggers.emit(data["id"], star)
     webhooks.wait_for_deliveries()
 
     [received] = _received
@@ -98,8 +104,8 @@ def test_the_signature_by_hand(live, live_server, make_account, _received):
     expected = hmac.new(data["webhook_signing_key"].encode(), message, hashlib.sha256)
     assert fields["t"] == headers["X-Pd-Timestamp"]
     assert hmac.compare_digest(fields["v1"], expected.hexdigest())
-    assert json.loads(raw)["event"] == {"repo": "octo/hello", "starred_by": "someone"}
-    assert "octo/hello" in Account.objects.get().profile["starred"]
+    assert json.loads(raw)["event"] == star
+    assert account.profile["repos"][0] in Account.objects.get().profile["starred"]
 
 
 def test_a_tampered_or_stale_delivery_does_not_verify(live, live_server, make_account, _received):
@@ -109,7 +115,7 @@ def test_a_tampered_or_stale_delivery_does_not_verify(live, live_server, make_ac
     [received] = _received
     key, headers, raw = data["webhook_signing_key"], received["headers"], received["raw"]
 
-    tampered = raw.replace(b"bitbadges", b"evilbadges")
+    tampered = raw.replace(b"github-new-star", b"github-new-fork")
     other_event = {**headers, "X-Pd-Event-Id": "evt_other"}
 
     assert triggers.verify(key, headers, raw)

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from sandbox import proxy, services, triggers, webhooks
+from sandbox import upstream_objects as up
 from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
 from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery
 from tests.sandbox import contract_support as contract
@@ -30,14 +31,21 @@ def checked_api(api, monkeypatch):
     return api
 
 
-def deploy(api, account, *, key=None, user=None, **fields):
-    key = (
-        key or f"{account.app_slug}-{'new-star' if account.app_slug == 'github' else 'new-member'}"
-    )
+def props_for(account, repo: str | None = None) -> dict:
+    """The configured props of the account's trigger: github-new-star watches `repo` (by
+    default the account's first repository), discord-guild-member needs the app only."""
+    props = {account.app_slug: {"authProvisionId": account.account_id}}
+    if account.app_slug == "github":
+        props["repoFullname"] = repo or account.profile["repos"][0]
+    return props
+
+
+def deploy(api, account, *, key=None, user=None, repo=None, **fields):
+    key = key or {"github": "github-new-star", "discord": "discord-guild-member"}[account.app_slug]
     body = {
         "id": key,
         "external_user_id": user or account.user.external_id,
-        "configured_props": {account.app_slug: {"authProvisionId": account.account_id}},
+        "configured_props": props_for(account, repo),
         **fields,
     }
     return api.post("/v1/connect/{pid}/triggers/deploy", json_body=body)
@@ -60,13 +68,20 @@ def test_deploy_answers_a_deployed_component(checked_api, make_account):
     assert data["id"].startswith("dc_") and data["type"] == "DeployedComponent"
     assert data["component_key"] == "github-new-star"
     assert data["owner_id"] == account.user.public_id
-    assert data["configured_props"] == {"github": {"authProvisionId": account.account_id}}
+    assert data["configured_props"] == props_for(account)
     assert data["configurable_props"][0] == {
         "name": "github",
         "type": "app",
         "app": "github",
         "label": "GitHub",
     }
+    # The account owns the repository: webhook mode, the dynamic prop is `http`.
+    assert [p["name"] for p in data["configurable_props"]] == [
+        "github",
+        "repoFullname",
+        "db",
+        "http",
+    ]
     assert data["active"] is True and data["emit_on_deploy"] is False
     assert isinstance(data["created_at"], int) and data["created_at"] > 1_700_000_000_000
     trigger = DeployedTrigger.objects.get()
@@ -94,7 +109,9 @@ def test_emit_on_deploy_records_one_sample_event(checked_api, make_account):
     data = deploy(checked_api, account, webhook_url=HOOK).json()["data"]
 
     [event] = TriggerEvent.objects.all()
-    assert event.payload == {"repo": DEMO_STARRED_REPO, "starred_by": "octo-pro"}
+    assert event.payload["action"] == "created"
+    assert event.payload["sender"]["login"] == "octo-pro"
+    assert "repository" not in event.payload
     [delivery] = WebhookDelivery.objects.filter(source=data["id"])
     assert delivery.url == HOOK and delivery.event == triggers.EVENT
     events = checked_api.get(path(data["id"], "/events"), params={"external_user_id": "user-1"})
@@ -108,6 +125,9 @@ def test_emit_on_deploy_records_one_sample_event(checked_api, make_account):
         ({"id": ""}, 400, "id is required"),
         ({"external_user_id": ""}, 400, "external_user_id"),
         ({"configured_props": {}}, 400, "authProvisionId"),
+        ({"version": "0.0.1"}, 404, "0.0.1"),
+        ({"dynamic_props_id": "dyp_stale"}, 400, "dynamic_props_id"),
+        ({"dynamic_props_id": 7}, 400, "dynamic_props_id"),
         ({"webhook_url": "ftp://x"}, 400, "webhook_url"),
         ({"workflow_id": "wf_1"}, 400, "workflow_id"),
         ({"emit_on_deploy": "yes"}, 400, "emit_on_deploy"),
@@ -118,7 +138,7 @@ def test_deploy_refuses_bad_requests(checked_api, make_account, fields, status, 
     body = {
         "id": "github-new-star",
         "external_user_id": "user-1",
-        "configured_props": {"github": {"authProvisionId": account.account_id}},
+        "configured_props": props_for(account),
         **fields,
     }
 
@@ -139,7 +159,7 @@ def test_deploy_with_someone_elses_or_a_dead_account(checked_api, make_account):
         json_body={
             "id": "github-new-star",
             "external_user_id": "user-1",
-            "configured_props": {"github": {"authProvisionId": theirs.account_id}},
+            "configured_props": props_for(theirs),
         },
         error_shape="account_mismatch",
     )
@@ -269,18 +289,25 @@ def test_update_configured_props_checks_the_account(checked_api, make_account):
         "PUT",
         path(trigger_id),
         params=params,
+        json_body={"configured_props": props_for(other, repo="newbie/hello-world")},
+    )
+    no_repo = checked_api.request(
+        "PUT",
+        path(trigger_id),
+        params=params,
         json_body={"configured_props": {"github": {"authProvisionId": other.account_id}}},
     )
     refused = checked_api.request(
         "PUT",
         path(trigger_id),
         params=params,
-        json_body={"configured_props": {"github": {"authProvisionId": theirs.account_id}}},
+        json_body={"configured_props": props_for(theirs)},
         error_shape="account_mismatch",
     )
 
     assert moved.status_code == 200
     assert DeployedTrigger.objects.get().account == other
+    assert no_repo.status_code == 400 and "repoFullname" in no_repo.json()["error"]
     assert refused.status_code == 400
 
 
@@ -327,7 +354,7 @@ def test_connect_token_routes_without_a_project_id(client, api, mint, make_accou
             {
                 "id": "github-new-star",
                 "external_user_id": "user-1",
-                "configured_props": {"github": {"authProvisionId": account.account_id}},
+                "configured_props": props_for(account),
             }
         ),
         content_type="application/json",
@@ -357,7 +384,8 @@ def test_connect_token_routes_without_a_project_id(client, api, mint, make_accou
 def test_events_newest_first_with_n(checked_api, make_account):
     account = make_account("user-1", "github")
     trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
-    emitted = [triggers.emit(trigger_id, {"repo": f"o/r{i}", "starred_by": "x"}) for i in range(3)]
+    stars = [{"action": "created", "sender": {"login": f"fan-{i}"}} for i in range(3)]
+    emitted = [triggers.emit(trigger_id, star) for star in stars]
     params = {"external_user_id": "user-1"}
 
     default = checked_api.get(path(trigger_id, "/events"), params=params).json()["data"]
@@ -366,7 +394,7 @@ def test_events_newest_first_with_n(checked_api, make_account):
 
     assert [e["id"] for e in default] == [e.event_id for e in reversed(emitted)]
     assert default[0] == {
-        "e": {"repo": "o/r2", "starred_by": "x"},
+        "e": stars[2],
         "k": "emit",
         "ts": emitted[2].ts,
         "id": emitted[2].event_id,
@@ -375,30 +403,36 @@ def test_events_newest_first_with_n(checked_api, make_account):
     assert bad.status_code == 400
 
 
-def test_a_star_event_changes_what_the_star_check_sees(checked_api, make_account):
-    account = make_account("user-1", "github", "newbie")
-    trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
+def test_a_star_on_a_shared_repository_changes_what_the_stargazer_sees(checked_api, make_account):
+    """The site's account watches the repository; the star is by a member, whose GitHub
+    account (another external user) now stars the repository."""
+    site = make_account("site", "github", "bitbadges")
+    member = make_account("user-1", "github", "newbie")
+    bystander = make_account("user-2", "github", "someone-else")
+    repo = "bitbadges/hello-world"
+    trigger_id = deploy(checked_api, site, repo=repo, emit_on_deploy=False).json()["data"]["id"]
 
-    def starred():
-        response = checked_api.post(
-            "/v1/connect/{pid}/actions/run",
-            json_body={
-                "id": "github-check-star",
-                "external_user_id": "user-1",
-                "configured_props": {
-                    "github": {"authProvisionId": account.account_id},
-                    "repo": DEMO_STARRED_REPO,
-                },
-            },
-        )
-        return response.json()["ret"]["starred"]
+    def starred(account):
+        account.refresh_from_db()
+        return repo in account.profile["starred"]
 
-    before = starred()
-    event = triggers.emit(trigger_id)
-    after = starred()
+    before = starred(member)
+    event = triggers.emit(trigger_id, up.github_star_webhook("newbie"))
 
-    assert (before, after) == (False, True)
-    assert event.payload == {"repo": DEMO_STARRED_REPO, "starred_by": "newbie"}
+    assert (before, starred(member), starred(bystander)) == (False, True, False)
+    assert event.payload["sender"]["login"] == "newbie"
+
+
+def test_a_repository_the_account_does_not_administer_is_watched_by_polling(
+    checked_api, make_account
+):
+    account = make_account("user-1", "github", "octo-pro")
+
+    data = deploy(checked_api, account, repo=DEMO_STARRED_REPO).json()["data"]
+
+    assert [p["name"] for p in data["configurable_props"]][-1] == "timer"
+    [event] = TriggerEvent.objects.all()
+    assert event.payload["login"] == "octo-pro" and event.payload["type"] == "User"
 
 
 def test_emit_without_apply_leaves_the_profile(make_account, checked_api):
@@ -411,17 +445,26 @@ def test_emit_without_apply_leaves_the_profile(make_account, checked_api):
 
     event = triggers.emit(trigger_id)
     account.refresh_from_db()
-    assert event.payload["guild_id"] == DEMO_GUILD_ID
-    assert event.payload["user"]["username"] == "lurker"
+    assert event.payload["guildId"] == DEMO_GUILD_ID
+    assert event.payload["displayName"] == "lurker"
+    assert event.payload["userId"] == account.profile["id"]
     assert account.profile["guilds"] == {DEMO_GUILD_ID: {"roles": ["member"]}}
 
 
-def test_emit_refuses_a_nonsense_event(checked_api, make_account):
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"action": "deleted", "sender": {"login": "x"}},  # the source emits "created" only
+        {"repo": "not-a-repo"},
+        {"sender": "x"},
+    ],
+)
+def test_emit_refuses_an_event_the_source_would_not_emit(checked_api, make_account, event):
     account = make_account("user-1", "github")
     trigger_id = deploy(checked_api, account, emit_on_deploy=False).json()["data"]["id"]
 
     with pytest.raises(triggers.TriggerError):
-        triggers.emit(trigger_id, {"repo": "not-a-repo"})
+        triggers.emit(trigger_id, event)
     with pytest.raises(triggers.TriggerError):
         triggers.emit("dc_nothing")
     assert not TriggerEvent.objects.exists()
@@ -526,7 +569,7 @@ def test_the_control_page_lists_triggers_and_emits(staff, make_account):
     trigger, _ = triggers.deploy(
         component=triggers.TRIGGERS["github-new-star"],
         account=account,
-        configured_props={"github": {"authProvisionId": account.account_id}},
+        configured_props=props_for(account),
         webhook_url=HOOK,
         emit_on_deploy=False,
     )
@@ -534,7 +577,7 @@ def test_the_control_page_lists_triggers_and_emits(staff, make_account):
     page = staff.get("/sandbox/")
     emitted = staff.post(
         f"/sandbox/triggers/{trigger.pk}/emit",
-        {"event": json.dumps({"repo": "django/django", "starred_by": "newbie"}), "apply": "on"},
+        {"event": json.dumps(up.github_star_webhook("newbie")), "apply": "on"},
     )
     broken = staff.post(f"/sandbox/triggers/{trigger.pk}/emit", {"event": "{nope"})
     staff.post(f"/sandbox/triggers/{trigger.pk}/toggle")
@@ -546,9 +589,9 @@ def test_the_control_page_lists_triggers_and_emits(staff, make_account):
     assert trigger.trigger_id in page.content.decode()
     assert emitted.status_code == 302 and broken.status_code == 302 and paused.status_code == 302
     [event] = TriggerEvent.objects.all()
-    assert event.payload == {"repo": "django/django", "starred_by": "newbie"}
+    assert event.payload["sender"]["login"] == "newbie"
     account.refresh_from_db()
-    assert "django/django" in account.profile["starred"]
+    assert "newbie/hello-world" in account.profile["starred"]
     assert WebhookDelivery.objects.filter(source=trigger.trigger_id).count() == 1
     text = followed.content.decode()
     assert "not valid JSON" in text and "paused" in text
@@ -563,7 +606,7 @@ def test_admin_pages_open(staff, make_account, model):
     triggers.deploy(
         component=triggers.TRIGGERS["github-new-star"],
         account=account,
-        configured_props={"github": {"authProvisionId": account.account_id}},
+        configured_props=props_for(account),
     )
     assert staff.get(f"/admin/sandbox/{model}/").status_code == 200
     trigger = DeployedTrigger.objects.get()

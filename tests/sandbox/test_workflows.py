@@ -26,7 +26,7 @@ def test_a_user_with_the_account_gets_200(api, make_account):
     body = response.json()
     assert body["success"] is True
     assert body["account"]["id"] == account.account_id
-    assert body["result"]["public_repos"] >= 25
+    assert body["result"]["user"]["public_repos"] >= 25
     assert body["body"] == {"claim": "demo"}
 
 
