@@ -1,5 +1,6 @@
-"""What checking a claim against BitBadges before it goes live is made of: the claim's
-settings as checked, the problems found, and the lookups every delivery method uses.
+"""What checking a claim before it goes live is made of: the claim's settings as checked,
+the problems found, the lookups every delivery method uses, and the claim's Pipedream
+components looked up (`component_problems`, at the end).
 
 The admin checks a claim when it is saved, and `manage.py bitbadges_check` every enabled
 claim, through services.claim_problems; each delivery method's `check_settings`
@@ -21,9 +22,12 @@ nothing up) and a store lookup, each with an address nobody owns.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from claims import bitbadges
+from connections import pipedream
 
 # The all-zero address (BitBadges' `anonymous` plugin uses it): nobody's, so a lookup
 # or a simulation with it changes nothing and reveals nothing.
@@ -59,7 +63,8 @@ class Problem:
 
 
 class CheckUnavailable(Exception):
-    """BitBadges could not be asked (down, throttled, refusing our key, out of credits)."""
+    """BitBadges (or Pipedream) could not be asked (down, throttled, refusing our key, out
+    of credits)."""
 
 
 @dataclass(frozen=True)
@@ -97,3 +102,123 @@ def fetch_claim(client, claim_id: str) -> dict | Problem:
 
 def plugins(claim: dict) -> list[dict]:
     return [plugin for plugin in claim.get("plugins") or [] if isinstance(plugin, dict)]
+
+
+# --- The claim's Pipedream components ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentSettings:
+    """What `component_problems` reads of a claim, saved or not (hashable: the admin keeps
+    the answer for the save that follows)."""
+
+    app_slug: str = ""
+    app_name: str = ""
+    action: str = ""
+    action_props: str = "{}"
+    trigger: str = ""
+    trigger_props: str = "{}"
+
+    @classmethod
+    def of(cls, claim) -> ComponentSettings:
+        app = claim.criterion_app
+        return cls(
+            app_slug=app.slug if app is not None else "",
+            app_name=app.name if app is not None else "",
+            # A proxy criterion runs no action (Claim.clean refuses both at once).
+            action="" if claim.criterion_proxy_url else claim.criterion_action,
+            action_props=_props_json(claim.criterion_props),
+            trigger=claim.trigger,
+            trigger_props=_props_json(claim.trigger_props),
+        )
+
+
+def _props_json(props: Any) -> str:
+    return json.dumps(props if isinstance(props, dict) else {}, sort_keys=True)
+
+
+def component_problems(settings: ComponentSettings) -> list[Problem]:
+    """The claim's criterion action and trigger as Pipedream defines them: a key it does
+    not know, a component of the other kind or for another app, or a required prop the
+    claim does not give, each with Pipedream's own words. CheckUnavailable when Pipedream
+    cannot be asked."""
+    wanted = [
+        ("action", settings.action, settings.action_props, "criterion_action", "criterion_props"),
+        ("trigger", settings.trigger, settings.trigger_props, "trigger", "trigger_props"),
+    ]
+    wanted = [item for item in wanted if item[1]]
+    if not wanted:
+        return []
+    try:
+        client = pipedream.get_client()
+    except pipedream.NotConfigured as exc:
+        raise CheckUnavailable(str(exc)) from exc
+    problems: list[Problem] = []
+    for kind, key, props_json, field, props_field in wanted:
+        try:
+            definition = client.definition(key)
+        except pipedream.NotFound as exc:
+            said = exc.message or "not found"
+            problems.append(
+                Problem(
+                    f"Pipedream has no component {key!r} (it says: {said}). Copy the key "
+                    "from the component's page in Pipedream's registry, e.g. "
+                    "github-get-current-user.",
+                    field=field,
+                )
+            )
+            continue
+        except pipedream.BadRequest as exc:
+            problems.append(Problem(f"Pipedream refused {key!r}: {exc.message}", field=field))
+            continue
+        except pipedream.PipedreamError as exc:
+            raise CheckUnavailable(str(exc)) from exc
+        problems.extend(
+            _definition_problems(settings, definition, kind, json.loads(props_json), field)
+        )
+        problems.extend(_props_problems(key, definition, json.loads(props_json), props_field))
+    return problems
+
+
+def _definition_problems(
+    settings: ComponentSettings, definition: dict, kind: str, props: dict, field: str
+) -> list[Problem]:
+    key = definition.get("key") or ""
+    found = definition.get("component_type")
+    if isinstance(found, str) and found and found != kind:
+        article = "an" if kind == "action" else "a"
+        return [Problem(f"{key} is a {found}, not {article} {kind}.", field=field)]
+    app = pipedream.app_prop(definition)
+    if app is None:
+        return [
+            Problem(f"{key} takes no app account, so it cannot run on the member's.", field=field)
+        ]
+    if settings.app_slug and app.get("app") not in (None, settings.app_slug):
+        return [
+            Problem(
+                f"{key} runs on a {app.get('app')} account, not {settings.app_name}: choose "
+                "that app as the criterion's app, or a component of this one.",
+                field=field,
+            )
+        ]
+    return []
+
+
+def _props_problems(key: str, definition: dict, props: dict, field: str) -> list[Problem]:
+    defined = [p for p in definition.get("configurable_props") or [] if isinstance(p, dict)]
+    problems = []
+    missing = pipedream.missing_props(defined, props)
+    if missing:
+        problems.append(Problem(pipedream.missing_text(key, missing) + ".", field=field))
+    known = {p.get("name") for p in defined}
+    unknown = sorted(name for name in props if name not in known)
+    if unknown and not pipedream.reloads_props(definition):
+        problems.append(
+            Problem(
+                f"{key} has no prop {', '.join(unknown)}; Pipedream ignores it. Its props are "
+                f"{', '.join(sorted(str(n) for n in known if n))}.",
+                field=field,
+                blocking=False,
+            )
+        )
+    return problems

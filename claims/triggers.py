@@ -88,16 +88,22 @@ def _deploy(deployment, *, claim: Claim, member, account: ConnectedAccount):
     client = pipedream.get_client()
     # A deploy of an earlier try may have happened without its answer reaching us.
     _orphans_remove(claim=claim, member=member)
-    props = {
-        **(claim.trigger_props or {}),
-        account.app.slug: {"authProvisionId": account.pipedream_id},
-    }
     try:
+        # The account under the trigger's own app prop name, and the dynamic props its
+        # definition makes for this account (github-new-star's reload on repoFullname).
+        props, dynamic_props_id = client.props_for_account(
+            claim.trigger,
+            app_slug=account.app.slug,
+            account_id=account.pipedream_id,
+            external_user_id=str(member.external_id),
+            props=claim.trigger_props or {},
+        )
         data = client.deploy_trigger(
             trigger_id=claim.trigger,
             external_user_id=str(member.external_id),
             configured_props=props,
             webhook_url=webhook_url(deployment),
+            dynamic_props_id=dynamic_props_id,
             emit_on_deploy=False,
         )
     except pipedream.PipedreamError as exc:

@@ -90,6 +90,7 @@ class ClaimAdminForm(forms.ModelForm):
         super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
         self.upstream_notes: list[str] = []
         if not self.errors:
+            self._check_components()
             self._check_upstream()
 
     def _secret(self, name: str, stored: bool, read) -> str:
@@ -120,6 +121,42 @@ class ClaimAdminForm(forms.ModelForm):
         if isinstance(found, preflight.CheckUnavailable):
             raise found
         return found
+
+    def _check_components(self) -> None:
+        """The criterion's action and the trigger as Pipedream defines them: an unknown
+        key, or a required prop left out, stops the save with Pipedream's reason."""
+        settings = preflight.ComponentSettings.of(self.instance)
+        memo = getattr(self.request, "claim_upstream_checks", None)
+        if memo is not None and settings in memo:
+            found = memo[settings]
+        else:
+            try:
+                found = preflight.component_problems(settings)
+            except preflight.CheckUnavailable as exc:
+                found = exc
+            if memo is not None:
+                memo[settings] = found
+        if isinstance(found, preflight.CheckUnavailable):
+            if self.instance.enabled:
+                self.add_error(
+                    None,
+                    f"Could not look this claim's components up on Pipedream: {found}. Try "
+                    "again in a moment, or save it disabled and enable it once Pipedream "
+                    "answers.",
+                )
+            else:
+                self.upstream_notes.append(
+                    f"Components not checked on Pipedream ({found}); they are checked when "
+                    "you enable it."
+                )
+            return
+        for problem in found:
+            if problem.blocking:
+                self.add_error(
+                    problem.field if problem.field in self.fields else None, problem.text
+                )
+            else:
+                self.upstream_notes.append(problem.text)
 
     def _check_upstream(self) -> None:
         claim = self.instance

@@ -154,14 +154,20 @@ def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> 
         if isinstance(answer.body, list):
             return {"items": answer.body, "$status": answer.status}
         return {"$status": answer.status}
-    props = {
-        **(claim.criterion_props or {}),
-        _criterion_app(claim).slug: {"authProvisionId": account.pipedream_id},
-    }
+    # The account goes under the action's own app prop name (its definition says which),
+    # with the dynamic props its definition makes for this account, if it has any.
+    props, dynamic_props_id = client.props_for_account(
+        claim.criterion_action,
+        app_slug=_criterion_app(claim).slug,
+        account_id=account.pipedream_id,
+        external_user_id=str(member.external_id),
+        props=claim.criterion_props or {},
+    )
     body = client.run_action(
         action_id=claim.criterion_action,
         external_user_id=str(member.external_id),
         configured_props=props,
+        dynamic_props_id=dynamic_props_id,
     )
     return body.get("ret")
 

@@ -103,7 +103,7 @@ def test_a_failing_criterion_leaves_the_claim_ineligible_with_the_value_seen(
     assert completion.state == "ineligible"
     criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
     assert criterion["passed"] is False and int(criterion["value"]) < 5
-    assert completion.reason == f"Needs public_repos ≥ 5; yours is {criterion['value']}."
+    assert completion.reason == f"Needs user.public_repos ≥ 5; yours is {criterion['value']}."
     assert not bb_sandbox.store_contains(claim.store_id, ALICE_ADDRESS)
 
 

@@ -100,7 +100,7 @@ def test_criterion_words_window_and_event(client, make_claim, github):
         apps=[github],
         criterion_app=github,
         criterion_action="github-get-current-user",
-        criterion_path="public_repos",
+        criterion_path="user.public_repos",
         criterion_comparison="gte",
         criterion_value="5",
         trigger="github-new-star",
@@ -109,7 +109,7 @@ def test_criterion_words_window_and_event(client, make_claim, github):
         ends_at=now + datetime.timedelta(days=9),
     )
     body = text(client.get(url("builders")))
-    assert 'Your GitHub account: <strong class="criterion-words">public_repos ≥ 5' in body
+    assert 'Your GitHub account: <strong class="criterion-words">user.public_repos ≥ 5' in body
     assert "Opens on " in body
     assert "Closes on " in body
     assert "We'll complete it as soon as you star bitbadges/bitbadgesjs." in body
@@ -291,12 +291,12 @@ def test_completed_and_ineligible_states(client, starter, member, github):
     member.save()
     account(member, github)
     completion = Completion.objects.create(
-        claim=starter, member=member, state=State.INELIGIBLE, reason="Needs public_repos ≥ 5"
+        claim=starter, member=member, state=State.INELIGIBLE, reason="Needs user.public_repos ≥ 5"
     )
     client.force_login(member)
     response = client.get(url("github-starter"))
     assert step_of(response) == "check"
-    assert "Needs public_repos ≥ 5" in text(response)
+    assert "Needs user.public_repos ≥ 5" in text(response)
 
     completion.state = State.COMPLETED
     completion.completed_at = timezone.now()

@@ -41,10 +41,10 @@ def test_a_complete_claim_of_each_method_is_clean(github):
     claim_for(
         criterion_app=github,
         criterion_action="github-get-current-user",
-        criterion_path="public_repos",
+        criterion_path="user.public_repos",
         criterion_comparison="gte",
         criterion_value="10",
-        identity_path="login",
+        identity_path="user.login",
     ).clean()
 
 

@@ -38,7 +38,7 @@ def star_claim(apps, upstreams, settings):
         criterion_comparison="eq",
         criterion_value="204",
         trigger="github-new-star",
-        trigger_props={"repo": DEMO_STARRED_REPO},
+        trigger_props={"repoFullname": DEMO_STARRED_REPO},
         trigger_event_label=f"you star {DEMO_STARRED_REPO}",
     )
     claim.set_password("pw")
@@ -72,7 +72,9 @@ def test_an_event_completes_the_claim_with_no_request_from_the_member(
     assert 'data-polling="watching"' in page and 'hx-trigger="every 10s"' in page
 
     # Alice stars the repository on GitHub: the trigger emits, the sandbox delivers.
-    sandbox_triggers.emit(deployment.pipedream_id, {"repo": DEMO_STARRED_REPO})
+    # The event as github-new-star emits a star webhook: GitHub's body without `repository`.
+    star = {"action": "created", "starred_at": "2026-01-01T00:00:00Z", "sender": {"login": "octo"}}
+    sandbox_triggers.emit(deployment.pipedream_id, star)
     [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
     assert (delivery.status, delivery.last_status_code) == ("delivered", 202)
     received = TriggerDelivery.objects.get()

@@ -191,7 +191,7 @@ def criterion_claim(make_claim, github):
         apps=[github],
         criterion_app=github,
         criterion_action="github-get-current-user",
-        criterion_path="public_repos",
+        criterion_path="user.public_repos",
         criterion_comparison="gte",
         criterion_value="25",
     )
@@ -199,7 +199,7 @@ def criterion_claim(make_claim, github):
 
 def test_the_criterion_is_not_checked_yet_without_evidence(alice_client, criterion_claim):
     body = text(alice_client.get(URL))
-    assert requirements(body, "builders")["GitHub: public_repos ≥ 25"] == "unknown"
+    assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "unknown"
     assert "Checked once your accounts are ready." in body
 
 
@@ -208,19 +208,19 @@ def test_the_value_seen_for_a_criterion_appears(alice_client, member, criterion_
         claim=criterion_claim,
         member=member,
         state=State.INELIGIBLE,
-        reason="Needs public_repos ≥ 25; yours is 3.",
+        reason="Needs user.public_repos ≥ 25; yours is 3.",
         evidence=[
             {"rule": "app:github", "passed": True, "value": "1 account"},
             {
                 "rule": "criterion",
                 "passed": False,
                 "value": "3",
-                "detail": "Needs public_repos ≥ 25; yours is 3.",
+                "detail": "Needs user.public_repos ≥ 25; yours is 3.",
             },
         ],
     )
     body = text(alice_client.get(URL))
-    assert requirements(body, "builders")["GitHub: public_repos ≥ 25"] == "unmet"
+    assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "unmet"
     assert "(seen: <code>3</code>)" in claim_block(body, "builders")
 
 
@@ -233,7 +233,7 @@ def test_a_met_criterion_is_ticked_with_its_value(alice_client, member, criterio
         evidence=[{"rule": "criterion", "passed": True, "value": "31"}],
     )
     body = text(alice_client.get(URL))
-    assert requirements(body, "builders")["GitHub: public_repos ≥ 25"] == "met"
+    assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "met"
     assert "(seen: <code>31</code>)" in body
     assert "Check again" not in claim_block(body, "builders")
 
@@ -259,7 +259,7 @@ def test_malformed_evidence_does_not_break_the_page(alice_client, member, criter
     )
     response = alice_client.get(URL)
     assert response.status_code == 200
-    assert requirements(text(response), "builders")["GitHub: public_repos ≥ 25"] == "unmet"
+    assert requirements(text(response), "builders")["GitHub: user.public_repos ≥ 25"] == "unmet"
 
 
 # --- Polling ---------------------------------------------------------------------------------

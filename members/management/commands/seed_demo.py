@@ -246,11 +246,12 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
             "apps": ["github"],
             "criterion": {
                 "app": "github",
+                # Pipedream's action answers {user, organizations, teams}.
                 "action": "github-get-current-user",
-                "path": "public_repos",
+                "path": "user.public_repos",
                 "comparison": "gte",
                 "value": "5",
-                "identity_path": "login",
+                "identity_path": "user.login",
             },
         },
         {
@@ -287,8 +288,9 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                     "value": "204",
                     "text": f"You starred {repo}",
                 },
+                # Pipedream's trigger names the repository in its prop repoFullname.
                 "trigger": "github-new-star",
-                "trigger_props": {"repo": repo},
+                "trigger_props": {"repoFullname": repo},
                 "trigger_event_label": f"you star {repo}",
                 "recheck_interval": datetime.timedelta(days=1),
             }

@@ -1,0 +1,122 @@
+"""Saving a claim in the admin looks its Pipedream components up first (the sandbox, over
+real HTTP): a criterion action or trigger Pipedream does not know, one for another app, or
+one missing a prop its definition requires is refused with Pipedream's reason, and
+nothing is saved."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from claims.models import Claim
+from sandbox import bitbadges as bb_sandbox
+from tests.claims.admin_support import claim_form_data, make_app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def github(db):
+    return make_app("github", "GitHub")
+
+
+CRITERION = {
+    "criterion_action": "github-get-current-user",
+    "criterion_path": "user.public_repos",
+    "criterion_comparison": "gte",
+    "criterion_value": "5",
+}
+
+
+def add(admin_client, app, *, criterion_props=None, trigger_props=None, **fields):
+    upstream = bb_sandbox.claim_create(password="right")
+    blank = Claim(slug="new", name="New", delivery="bitbadges")
+    data = claim_form_data(
+        blank,
+        enabled=True,
+        password_instance_id="pwd",
+        password="right",
+        bitbadges_claim_id=upstream.claim_id,
+        required_apps=[str(app.pk)],
+        criterion_app=str(app.pk),
+        criterion_props=json.dumps(criterion_props or {}),
+        trigger_props=json.dumps(trigger_props or {}),
+        **{**CRITERION, **fields},
+    )
+    return admin_client.post(reverse("admin:claims_claim_add"), data)
+
+
+def errors(response) -> dict:
+    assert response.status_code == 200, "the form should have been shown again"
+    form = response.context["adminform"].form
+    return {field: " ".join(messages) for field, messages in form.errors.items()}
+
+
+def test_a_claim_on_real_components_saves(admin_client, github, upstreams):
+    response = add(
+        admin_client,
+        github,
+        trigger="github-new-star",
+        trigger_props={"repoFullname": "bitbadges/bitbadgesjs"},
+    )
+    assert response.status_code == 302
+    claim = Claim.objects.get(slug="new")
+    assert claim.trigger_props == {"repoFullname": "bitbadges/bitbadgesjs"}
+
+
+def test_an_unknown_action_is_refused_with_pipedreams_reason(admin_client, github, upstreams):
+    response = add(admin_client, github, criterion_action="github-check-star")
+    said = errors(response)["criterion_action"]
+    assert "Pipedream has no component 'github-check-star'" in said
+    assert "it says:" in said  # Pipedream's own words follow
+    assert not Claim.objects.exists()
+
+
+def test_an_unknown_trigger_is_refused(admin_client, github, upstreams):
+    response = add(admin_client, github, trigger="discord-new-member")
+    assert "Pipedream has no component 'discord-new-member'" in errors(response)["trigger"]
+    assert not Claim.objects.exists()
+
+
+@pytest.mark.parametrize("props", [{}, {"repo": "bitbadges/bitbadgesjs"}])
+def test_a_trigger_missing_a_required_prop_is_refused(admin_client, github, upstreams, props):
+    response = add(admin_client, github, trigger="github-new-star", trigger_props=props)
+    said = errors(response)["trigger_props"]
+    assert "github-new-star needs the prop repoFullname" in said
+    assert not Claim.objects.exists()
+
+
+def test_an_action_missing_a_required_prop_is_refused(admin_client, github, upstreams):
+    response = add(
+        admin_client,
+        github,
+        criterion_action="github-get-repository",
+        criterion_path="stargazers_count",
+    )
+    assert (
+        "github-get-repository needs the prop repoFullname" in errors(response)["criterion_props"]
+    )
+    assert not Claim.objects.exists()
+
+
+def test_a_component_of_another_app_or_kind_is_refused(admin_client, github, upstreams):
+    response = add(admin_client, github, criterion_action="slack-get-current-user")
+    assert "runs on a slack account, not GitHub" in errors(response)["criterion_action"]
+    response = add(admin_client, github, trigger="github-get-current-user")
+    assert "github-get-current-user is a action, not a trigger" in errors(response)["trigger"]
+    assert not Claim.objects.exists()
+
+
+def test_a_change_to_a_saved_claim_is_checked_too(admin_client, github, upstreams):
+    assert add(admin_client, github).status_code == 302
+    claim = Claim.objects.get(slug="new")
+    data = claim_form_data(
+        claim,
+        trigger="github-new-star",
+        trigger_props="{}",
+        criterion_props="{}",
+    )
+    response = admin_client.post(reverse("admin:claims_claim_change", args=[claim.pk]), data)
+    assert "needs the prop repoFullname" in errors(response)["trigger_props"]
+    claim.refresh_from_db()
+    assert claim.trigger == ""
