@@ -28,12 +28,12 @@ CRITERION = {
 }
 
 
-def add(admin_client, app, *, criterion_props=None, trigger_props=None, **fields):
+def add(admin_client, app, *, criterion_props=None, trigger_props=None, enabled=True, **fields):
     upstream = bb_sandbox.claim_create(password="right")
     blank = Claim(slug="new", name="New", delivery="bitbadges")
     data = claim_form_data(
         blank,
-        enabled=True,
+        enabled=enabled,
         password_instance_id="pwd",
         password="right",
         bitbadges_claim_id=upstream.claim_id,
@@ -120,3 +120,14 @@ def test_a_change_to_a_saved_claim_is_checked_too(admin_client, github, upstream
     assert "needs the prop repoFullname" in errors(response)["trigger_props"]
     claim.refresh_from_db()
     assert claim.trigger == ""
+
+
+def test_pipedream_down_blocks_enabling_but_not_a_draft(admin_client, github, upstreams, settings):
+    settings.PIPEDREAM_API_URL = "http://127.0.0.1:9/sandbox/pipedream"  # nothing listens
+    settings.PIPEDREAM_MAX_RETRIES = 0
+    response = add(admin_client, github)
+    assert "Could not look this claim's components up on Pipedream" in errors(response)["__all__"]
+    assert not Claim.objects.exists()
+    response = add(admin_client, github, enabled=False)
+    assert response.status_code == 302
+    assert not Claim.objects.get(slug="new").enabled
