@@ -77,6 +77,7 @@ def github_user(profile: dict) -> dict:
     created = profile.get("created_at") or "2026-01-05T12:00:00Z"
     return {
         **github_simple_user(login, user_id),
+        "user_view_type": "private",  # GET /user answers the private-user form
         "name": profile.get("name") or login,
         "company": profile.get("company"),
         "blog": "",
@@ -144,6 +145,7 @@ def github_team(org: str, name: str) -> dict:
         "privacy": "closed",
         "notification_setting": "notifications_enabled",
         "permission": "pull",
+        "type": "organization",
         "members_url": f"{url}/members{{/member}}",
         "repositories_url": f"{url}/repos",
         "parent": None,
@@ -164,6 +166,7 @@ def github_team(org: str, name: str) -> dict:
             "public_gists": 0,
             "followers": 0,
             "following": 0,
+            "archived_at": None,
         },
     }
 
@@ -188,6 +191,59 @@ def github_is_admin(profile: dict, full_name: str) -> bool:
     return owner == github_login(profile).lower() or full_name.lower() in admin_of
 
 
+# The hypermedia URLs of a repository object: GitHub's templates, relative to its API URL.
+_REPO_URL_TEMPLATES = {
+    "archive_url": "/{archive_format}{/ref}",
+    "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}",
+    "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}",
+    "contributors_url": "/contributors",
+    "deployments_url": "/deployments",
+    "downloads_url": "/downloads",
+    "events_url": "/events",
+    "forks_url": "/forks",
+    "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}",
+    "labels_url": "/labels{/name}",
+    "languages_url": "/languages",
+    "merges_url": "/merges",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}",
+    "stargazers_url": "/stargazers",
+    "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription",
+    "tags_url": "/tags",
+    "teams_url": "/teams",
+    "trees_url": "/git/trees{/sha}",
+}
+
+
+def _repo_urls(full_name: str) -> dict:
+    url = f"{GITHUB_API}/repos/{full_name}"
+    return {
+        **{name: url + tail for name, tail in _REPO_URL_TEMPLATES.items()},
+        "git_url": f"git://github.com/{full_name}.git",
+        "ssh_url": f"git@github.com:{full_name}.git",
+        "clone_url": f"https://github.com/{full_name}.git",
+        "svn_url": f"https://github.com/{full_name}",
+        "mirror_url": None,
+    }
+
+
 def github_repo(full_name: str, *, admin: bool) -> dict:
     """GET /repos/{owner}/{repo} (GitHub's full-repository object, main fields)."""
     owner, name = full_name.split("/", 1)
@@ -205,7 +261,7 @@ def github_repo(full_name: str, *, admin: bool) -> dict:
         "description": None,
         "fork": False,
         "url": url,
-        "stargazers_url": f"{url}/stargazers",
+        **_repo_urls(full_name),
         "created_at": "2021-06-01T10:00:00Z",
         "updated_at": "2026-01-01T10:00:00Z",
         "pushed_at": "2026-01-01T10:00:00Z",
