@@ -505,9 +505,7 @@ def done(request):
     app_name = session.app.name
     if request.GET.get("result") == "error":
         error = (request.GET.get("error") or "").strip()[:500]
-        services.connect_session_fail(
-            session=session, error=error or "The connection was not completed."
-        )
+        services.connect_session_fail(session=session, error=error or services.NO_REASON)
         messages.error(request, f"{app_name} was not connected" + (f": {error}" if error else "."))
         return redirect("connections:accounts")
     try:

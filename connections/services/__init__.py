@@ -42,6 +42,7 @@ from connections.services.errors import (
 )
 from connections.services.links import EMAILED_LINK_MAX, emailed_link_make, emailed_link_open
 from connections.services.sessions import (
+    NO_REASON,
     connect_link_for,
     connect_session_fail,
     connect_session_for_reference,
@@ -60,6 +61,7 @@ from connections.services.webhooks import (
 )
 
 __all__ = [
+    "NO_REASON",
     "DEVELOPMENT_LIMITS",
     "EMAILED_LINK_MAX",
     "STALE_AFTER",

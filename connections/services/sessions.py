@@ -141,6 +141,11 @@ def iframe_url_for(
     return f"{settings.PIPEDREAM_CONNECT_URL}/_static/connect.html?{urlencode(query)}"
 
 
+# What a session that failed without a reason says (the member came back through the
+# error redirect, which carries none); Pipedream's CONNECTION_ERROR may fill it in later.
+NO_REASON = "The connection was not completed."
+
+
 def connect_session_fail(*, session: ConnectSession, error: str) -> None:
     """Mark an issued session failed with Pipedream's reason (a settled one stays)."""
     now = timezone.now()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from connections.models import ConnectSession, WebhookEvent
 from connections.services.accounts import account_record
 from connections.services.errors import ConnectError, UpstreamError, failure_sentence
-from connections.services.sessions import connect_session_fail, token_digest
+from connections.services.sessions import NO_REASON, connect_session_fail, token_digest
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +109,12 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
     session.refresh_from_db(fields=["status", "account", "error"])
     if payload.get("event") == ERROR:
         error = str(payload.get("error") or "Pipedream reported a connection error.")
-        if session.status == ConnectSession.Status.FAILED and session.error != error[:2000]:
-            # The member came back through the error redirect first, which carries no
-            # reason: Pipedream's reason replaces the placeholder, for the admin and the
-            # member's page.
-            ConnectSession.objects.filter(pk=session.pk).update(error=error[:2000])
+        # The member came back through the error redirect first, which carries no
+        # reason: Pipedream's reason fills in the placeholder (once; a later delivery
+        # never rewrites a reason), for the admin and the member's page.
+        if ConnectSession.objects.filter(
+            pk=session.pk, status=ConnectSession.Status.FAILED, error=NO_REASON
+        ).update(error=error[:2000]):
             return Outcome.FAILED, f"Reason recorded: {error[:500]}"
         if session.status != ConnectSession.Status.ISSUED:
             return Outcome.DUPLICATE, f"The session is already {session.status}: nothing changed."
