@@ -3,7 +3,7 @@
 Setup (in bulk): --members members, each with a verified email, a BitBadges address and a
 healthy GitHub account connected (in the Pipedream sandbox and in our records); one
 claim, "bench-pipeline", that needs GitHub, checks the account with a Pipedream action
-(github-get-current-user, public_repos >= 1, one claim per GitHub login) and completes a
+(github-get-current-user, user.public_repos >= 1, one claim per GitHub login) and completes a
 password-gated BitBadges claim in the BitBadges sandbox. The sandboxes, served by
 gunicorn with threads to spare, add --latency-ms to every call (SANDBOX_FAULTS on
 pipedream.* and bitbadges.*).
@@ -193,7 +193,7 @@ def seed(count: int, seed: int):
         password_instance_id="pwd",
         criterion_app=github,
         criterion_action="github-get-current-user",
-        criterion_path="public_repos",
+        criterion_path="user.public_repos",
         criterion_comparison="gte",
         criterion_value="1",
         identity_path="login",
@@ -449,7 +449,7 @@ def run(bench, args, claim, bb_claim_id, addresses) -> int:
             **{
                 "Benchmark": f"Claims pipeline: {n} members, one BitBadges claim each",
                 "Claim": "needs GitHub (healthy); criterion github-get-current-user "
-                "public_repos >= 1 (a Pipedream action), one per GitHub login; delivery: "
+                "user.public_repos >= 1 (a Pipedream action), one per GitHub login; delivery: "
                 "simulate + complete a password-gated BitBadges claim, then poll its attempt",
                 "Start": "the admin's switch: enabled, claim_discover_task queued (a worker "
                 "queues one completion task per qualifying member)",

@@ -119,7 +119,7 @@ def seed(other_members: int, rng: random.Random) -> None:
             slug="github-builders",
             apps=["github"],
             delivery="dynamic_store",
-            criterion=("github", "github-get-current-user", "public_repos", "gte", "5"),
+            criterion=("github", "github-get-current-user", "user.public_repos", "gte", "5"),
             identity_path="login",
         ),
         dict(
@@ -178,7 +178,7 @@ def seed(other_members: int, rng: random.Random) -> None:
             claim.criterion_text = f"You starred {DEMO_STARRED_REPO}"
         if "trigger" in spec:
             claim.trigger = spec["trigger"]
-            claim.trigger_props = {"repo": DEMO_STARRED_REPO}
+            claim.trigger_props = {"repoFullname": DEMO_STARRED_REPO}
             claim.trigger_event_label = f"you star {DEMO_STARRED_REPO}"
             claim.recheck_interval = datetime.timedelta(days=1)
         if claim.delivery == "bitbadges":
@@ -210,8 +210,8 @@ def seed(other_members: int, rng: random.Random) -> None:
         "github-starter": dict(state="completed", completed_at=now - datetime.timedelta(days=3)),
         "github-builders": dict(
             state="ineligible",
-            reason="public_repos is 3; it needs to be at least 5.",
-            evidence=evidence(False, "3", "public_repos is 3; it needs to be at least 5."),
+            reason="user.public_repos is 3; it needs to be at least 5.",
+            evidence=evidence(False, "3", "user.public_repos is 3; it needs to be at least 5."),
         ),
         "stargazer": dict(
             state="ineligible",

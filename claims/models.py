@@ -106,12 +106,14 @@ class Claim(models.Model):
         "204 for a starred repository).",
     )
     criterion_props = models.JSONField(
-        default=dict, blank=True, help_text='Other props of the action, e.g. {"repo": "o/r"}.'
+        default=dict,
+        blank=True,
+        help_text='Other props of the action, e.g. {"repoFullname": "owner/name"}.',
     )
     criterion_path = models.CharField(
         max_length=200,
         blank=True,
-        help_text="Dotted path into the action's result, e.g. public_repos or items.0.name.",
+        help_text="Dotted path into the action's result, e.g. user.public_repos or items.0.name.",
     )
     criterion_comparison = models.CharField(max_length=10, choices=Comparison.choices, blank=True)
     criterion_value = models.CharField(
@@ -122,7 +124,7 @@ class Claim(models.Model):
         max_length=200,
         blank=True,
         help_text='Optional, e.g. "You starred bitbadges/bitbadgesjs"; without it members '
-        "read the path, comparison and value (public_repos ≥ 5).",
+        "read the path, comparison and value (user.public_repos ≥ 5).",
     )
     identity_path = models.CharField(
         max_length=200,
