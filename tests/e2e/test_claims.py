@@ -8,7 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from claims.models import Completion
+from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import bitbadges as bb_sandbox
+from sandbox import demo as sandbox_demo
 from tests.e2e.flows_support import connect_in_iframe, log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -57,6 +59,46 @@ def test_alice_connects_github_and_watches_the_claim_complete(
     builders = page.locator("#claim-github-builders")
     expect(builders.get_by_text("Not yet")).to_be_visible()
     expect(builders.get_by_text("Needs user.public_repos ≥ 5")).to_be_visible()
+    assert problems == []
+
+
+@pytest.fixture
+def every_demo_claim(claims_site):
+    """All of seed_demo's claims, the stargazers' one too (its upstream comes from the
+    sandbox's demo file, as `make run` hands it over)."""
+    specs = demo_claim_specs(sandbox_demo.demo_ensure()["claims"])
+    return {spec["slug"]: _claim_upsert(spec)[0] for spec in specs}
+
+
+def test_an_established_github_account_completes_every_demo_claim(
+    live_server, every_demo_claim, worker, page, alice, screenshot
+):
+    """The demo's criteria as seed_demo writes them, with Pipedream's real keys and paths:
+    github-builders runs github-get-current-user and reads user.public_repos (the action
+    answers {user, organizations, teams}); the stargazers' claim reads GitHub through the
+    proxy. "octo-pro" is an established account (many repos, the demo repo starred)."""
+    builders = every_demo_claim["github-builders"]
+    assert (builders.criterion_action, builders.criterion_path) == (
+        "github-get-current-user",
+        "user.public_repos",
+    )
+    assert every_demo_claim["stargazer"].trigger == "github-new-star"
+    problems = watch_problems(page)
+    log_in(page, live_server.url)
+    connect_in_iframe(page, "GitHub", "octo-pro")
+    expect(page.locator("#accounts").get_by_text("octo-pro", exact=True)).to_be_visible()
+
+    page.get_by_role("link", name="Claims", exact=True).click()
+    for slug in every_demo_claim:
+        expect(page.locator(f"#claim-{slug} .badge")).to_have_text("Completed", timeout=30_000)
+    screenshot("claims-every-demo-claim-completed")
+    states = dict(Completion.objects.filter(member=alice).values_list("claim__slug", "state"))
+    assert states == {slug: "completed" for slug in every_demo_claim}
+    # The builders' list is a dynamic store: alice's address is on it; the stargazers'
+    # claim is completed on BitBadges for her.
+    assert bb_sandbox.store_contains(builders.store_id, ALICE_ADDRESS)
+    stargazer = every_demo_claim["stargazer"]
+    assert bb_sandbox.completions(stargazer.bitbadges_claim_id, ALICE_ADDRESS) == 1
     assert problems == []
 
 
