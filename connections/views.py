@@ -450,7 +450,14 @@ def emailed_link(request, signed: str):
             ),
             offer_logout=True,
         )
-    return _hand_off(request, member=member, app=app, mode=ConnectSession.Mode.EMAILED)
+    reconnect = None
+    if raw := request.GET.get("account", ""):  # a reconnect link: the member's own account
+        reconnect = _member_account(member, raw)
+        if reconnect.app_id != app.pk:
+            raise Http404("No such account.")
+    return _hand_off(
+        request, member=member, app=app, mode=ConnectSession.Mode.EMAILED, reconnect=reconnect
+    )
 
 
 def _hand_off(request, *, member, app, mode, reconnect=None):

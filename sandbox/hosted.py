@@ -122,8 +122,13 @@ def connect_page(request):
     app = catalogue.find_app(request.GET.get("app"))
     if app is None:
         return _error_page(request, 404, "App not found", APP_NOT_FOUND, token)
+    link_mode = request.GET.get("connectLink") == "true"
     account = None
-    if account_id := request.GET.get("accountId", ""):
+    # `accountId` is an iframe parameter (the browser SDK's); Connect Link documents only
+    # `app`. Whether link mode honours it is unconfirmed: the sandbox takes the cautious
+    # reading and ignores it there, so a reconnect by link connects a new account.
+    account_id = "" if link_mode else request.GET.get("accountId", "")
+    if account_id:
         account = services.account_for_reconnect(token, app["name_slug"], account_id)
         if account is None:
             return _error_page(
@@ -133,7 +138,6 @@ def connect_page(request):
                 "The account to reconnect does not belong to this user and app.",
                 token,
             )
-    link_mode = request.GET.get("connectLink") == "true"
     fields = _custom_fields(app)
     default_name = services.default_account_name(app, token.external_user_id)
     context = {

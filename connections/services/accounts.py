@@ -1,6 +1,14 @@
 """Members' connected accounts: recorded as Pipedream describes them, kept in line with
 Pipedream by a sync, disconnected at Pipedream first. Sends the signals in
-connections.signals on commit."""
+connections.signals on commit.
+
+A reconnect never breeds a second account. Pipedream documents `accountId` for the
+iframe only; a Connect Link (or emailed link) may connect a new upstream account
+instead of refreshing the old one. A new account that a reconnect of the member's
+account produced (same member, same app, no different name) takes the old one's place:
+the row, and everything that points at it, stays; it names the new Pipedream account,
+and the old one is deleted at Pipedream as a duplicate.
+"""
 
 import datetime
 import functools
@@ -63,15 +71,93 @@ def _app_for_account(data: dict) -> App:
         return app_upsert_from_pipedream(data=app_data)[0]
 
 
-def _account_upsert(*, member, data: dict, now) -> tuple[ConnectedAccount, bool, str | None]:
+# How far Pipedream's clock may lag ours when a new account is matched to the reconnect
+# that produced it (an account older than the reconnect is not its result).
+RECONNECT_CLOCK_SLACK = datetime.timedelta(minutes=5)
+
+
+def _reconnect_replaced(
+    *, member, app: App, data: dict, session: ConnectSession | None
+) -> ConnectedAccount | None:
+    """The member's account that the new upstream account `data` is a reconnect of, or None.
+
+    The reconnect is `session` when given, else the member's latest open reconnect of the
+    app (a sync that sees the new account before the webhook or the redirect does). The
+    upstream identity must agree: the same member (external user) and app, and names
+    that do not differ when both are set. Another login is another account.
+    """
+    if session is not None:
+        candidates = [session] if session.reconnect_account_id else []
+    else:
+        candidates = list(
+            ConnectSession.objects.filter(
+                member=member,
+                app=app,
+                status=ConnectSession.Status.ISSUED,
+                reconnect_account__isnull=False,
+                expires_at__gt=timezone.now(),
+            ).order_by("-created_at")[:1]
+        )
+    for reconnect in candidates:
+        if reconnect.reconnect_account_id is None:
+            continue
+        old = (
+            ConnectedAccount.objects.select_for_update()
+            .filter(pk=reconnect.reconnect_account_id, member=member, app=app)
+            .exclude(pipedream_id=data["id"])
+            .first()
+        )
+        if old is None:
+            continue
+        created = _parse_time(data.get("created_at"))
+        if created is not None and created < reconnect.created_at - RECONNECT_CLOCK_SLACK:
+            continue  # older than the reconnect: not what it produced
+        name = upstream_text(data.get("name"), 255)
+        if old.name and name and old.name != name:
+            continue  # another upstream login: a second account, not a reconnect
+        return old
+    return None
+
+
+def _duplicate_delete(pipedream_id: str, member) -> None:
+    """Delete at Pipedream the account a reconnect replaced (after commit)."""
+    try:
+        pipedream.get_client().delete_account(pipedream_id)
+    except pipedream.NotFound:
+        return
+    except pipedream.PipedreamError as exc:
+        logger.warning(
+            "Account %s of member %s was replaced by a reconnect but not deleted at Pipedream: %s",
+            pipedream_id,
+            member.pk,
+            exc,
+        )
+        return
+    logger.info("Account %s of member %s replaced by a reconnect: deleted", pipedream_id, member.pk)
+
+
+def _account_upsert(
+    *, member, data: dict, now, session: ConnectSession | None = None, replaced: list | None = None
+) -> tuple[ConnectedAccount, bool, str | None]:
     """Create or refresh the member's account from Pipedream's data, inside a transaction.
 
     Returns (account, created, previous health when it changed). Sends
     account_health_changed on commit. ForeignAccount when another member holds the id.
+    A new account that a reconnect produced takes over the reconnected row (see the
+    module's docstring); the replaced Pipedream id is appended to `replaced`.
     """
     fields = _account_fields(data, now)
     app = _app_for_account(data)
     account = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"]).first()
+    if account is None and (
+        old := _reconnect_replaced(member=member, app=app, data=data, session=session)
+    ):
+        old_id, account = old.pipedream_id, old
+        account.pipedream_id = data["id"]
+        if replaced is not None:
+            replaced.append(old_id)
+        transaction.on_commit(functools.partial(_duplicate_delete, old_id, member))
+        logger.info("Account %s of member %s reconnected as %s", old_id, member.pk, data["id"])
     if account is None:
         try:
             with transaction.atomic():
@@ -134,7 +220,9 @@ def account_record(
     now = timezone.now()
     with transaction.atomic():
         try:
-            account, created, _ = _account_upsert(member=member, data=data, now=now)
+            account, created, _ = _account_upsert(
+                member=member, data=data, now=now, session=session
+            )
         except pipedream.InvalidResponse as exc:
             raise upstream_failed(exc, f"read account {pipedream_id}") from exc
         newly_connected = created
@@ -232,18 +320,29 @@ def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
     result.removed = [pid for pid in local if pid not in seen]
     if dry_run:
         return result
+    replaced: list[str] = []
     with transaction.atomic():
-        for data in wanted:
+        # New accounts first: one that a reconnect produced replaces its old account,
+        # which is then skipped (it is about to be deleted at Pipedream).
+        for data in sorted(wanted, key=lambda d: d["id"] in local):
+            if data["id"] in replaced:
+                continue
+            before = len(replaced)
             try:
-                account, created, _ = _account_upsert(member=member, data=data, now=now)
+                account, created, _ = _account_upsert(
+                    member=member, data=data, now=now, replaced=replaced
+                )
             except (ForeignAccount, pipedream.InvalidResponse):
                 continue
-            if created:
+            if len(replaced) > before:
+                result.created.remove(data["id"])
+                result.updated.append(data["id"])
+            if created or len(replaced) > before:
                 _send_on_commit(
                     signals.account_connected,
                     account=account,
                     member=member,
-                    created=True,
+                    created=created,
                     session=None,
                 )
         for pid in result.removed:

@@ -6,23 +6,38 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from connections import references
-from connections.models import App
+from connections.models import App, ConnectedAccount
 from connections.services.errors import LinkExpired, LinkInvalid
 
 EMAILED_LINK_MAX = datetime.timedelta(days=30)
 
 
-def emailed_link_make(*, member, app: App, expires: datetime.timedelta) -> str:
-    """An absolute link of ours that starts a Connect Link flow when opened."""
+def emailed_link_make(
+    *,
+    member,
+    app: App,
+    expires: datetime.timedelta,
+    reconnect_account: ConnectedAccount | None = None,
+) -> str:
+    """An absolute link of ours that starts a Connect Link flow when opened.
+
+    With `reconnect_account` (one of the member's accounts of `app`) the flow reconnects
+    it: the link names it, and opening it checks again that it is the member's.
+    """
     if not datetime.timedelta(0) < expires <= EMAILED_LINK_MAX:
         raise ValueError("A link lives between a minute and 30 days")
+    if reconnect_account is not None and (
+        reconnect_account.member_id != member.pk or reconnect_account.app_id != app.pk
+    ):
+        raise ValueError("The account to reconnect must be the member's, of this app")
     signed = references.emailed_link_sign(
         member_pk=member.pk,
         external_id=str(member.external_id),
         app_slug=app.slug,
         expires_at=references._now() + expires,
     )
-    return f"{settings.PUBLIC_URL}/connect/l/{signed}/"
+    link = f"{settings.PUBLIC_URL}/connect/l/{signed}/"
+    return f"{link}?account={reconnect_account.pk}" if reconnect_account is not None else link
 
 
 def emailed_link_open(signed: str) -> tuple:
