@@ -314,7 +314,7 @@ def callback(request):
     if session is None or session.member_id != request.user.pk:
         return _json_error("This connection attempt is not valid. Please start again.", 400)
     if str(data.get("check") or "") == "1" and not pipedream_id:
-        return _session_check(request.user, session)
+        return _session_check(request.user, session, reason=str(data.get("reason") or "")[:2000])
     if not pipedream_id or len(pipedream_id) > 100:
         return _json_error("Say which account was connected (the field account is missing).", 400)
     try:
@@ -340,12 +340,19 @@ def callback(request):
     return _accounts_fragment(request)
 
 
-def _session_check(member, session) -> JsonResponse:
+NOT_COMPLETED = "The connection was not completed."
+
+
+def _session_check(member, session, *, reason: str = "") -> JsonResponse:
     """Did this attempt produce an account? Asked by the iframe script when the hosted
-    page said `{type: "error", error: ""}`, which Pipedream's page sometimes sends
+    page said `{type: "error", error}`: with no text Pipedream's page sometimes sends it
     instead of success although the account was created
     (PipedreamHQ/pipedream-sdk-typescript#280). The answer comes from Pipedream (a sync
-    of the member's accounts), never from the browser: {"connected": bool, "message"}.
+    of the member's accounts), never from the browser: {"connected": bool, "message",
+    "sentence"}. `sentence` is what the member can act on when the page's `reason` (or
+    the failure the webhook recorded) is one they cannot fix themselves, such as
+    development mode's limit (services.failure_sentence), else absent; the browser's
+    reason only chooses among our own sentences and is never sent back.
     """
     session.refresh_from_db()
     if session.status == ConnectSession.Status.ISSUED:
@@ -362,9 +369,11 @@ def _session_check(member, session) -> JsonResponse:
     account = session.account
     if session.status != ConnectSession.Status.CONNECTED or account is None:
         text = session.error if session.status == ConnectSession.Status.FAILED else ""
-        return JsonResponse(
-            {"connected": False, "message": text or "The connection was not completed."}
-        )
+        sentence = services.failure_sentence(reason) or services.failure_sentence(text)
+        answer = {"connected": False, "message": sentence or text or NOT_COMPLETED}
+        if sentence:
+            answer["sentence"] = sentence
+        return JsonResponse(answer)
     message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
     return JsonResponse(
         {

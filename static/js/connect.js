@@ -12,7 +12,9 @@
 // error with no text shows nothing at first: we ask the server (POST callback_url with
 // {session, check: "1"}), which asks Pipedream whether this attempt produced an
 // account; only when it did not, after a second look, is the error shown. An error
-// with a text is shown as it is; close (the member's Cancel) is neutral.
+// with a text is shown at once, and replaced by the sentence the server gives when the
+// reason is one the member cannot fix (development mode's limit); close (the member's
+// Cancel) is neutral.
 (function () {
   "use strict";
 
@@ -152,30 +154,33 @@
     );
   }
 
-  // An error without a text: ask the server whether the account appeared anyway.
-  function onEmptyError(state) {
+  // An error: ask the server whether the account appeared anyway, and for a sentence the
+  // member can act on. Pipedream's `reason`, when there is one, is already shown.
+  function onError(state, reason) {
     if (state.checking) return;
     state.checking = true;
     var tries = 0;
+    var question = { session: state.session, check: "1" };
+    if (reason) question.reason = reason;
     var ask = function () {
       tries += 1;
-      post(state.callbackUrl, { session: state.session, check: "1" }).then(
+      post(state.callbackUrl, question).then(
         function (body) {
           if (state.settled) return; // a success arrived meanwhile and was recorded
           if (body.connected) {
             state.settled = true;
             if (active === state) close(); // the hosted page would show its error banner
             connected(state, body);
-          } else if (tries < CHECK_TRIES) {
+          } else if (!reason && tries < CHECK_TRIES) {
             window.setTimeout(ask, CHECK_DELAY_MS);
           } else {
             state.checking = false;
-            failed(state, body.message || NOT_COMPLETED);
+            if (body.sentence || !reason) failed(state, body.sentence || body.message || NOT_COMPLETED);
           }
         },
         function (error) {
           state.checking = false;
-          failed(state, error.message);
+          if (!reason) failed(state, error.message);
         }
       );
     };
@@ -211,7 +216,8 @@
       } else if (data.type === "error") {
         if (state.settled) return;
         var text = data.error == null ? "" : String(data.error).trim();
-        if (text) failed(state, text); else onEmptyError(state);
+        if (text) failed(state, text);
+        onError(state, text);
       } else if (data.type === "close") {
         close();
       }

@@ -3,10 +3,12 @@ connect, the eleventh reads a sentence they can act on, and the admin sees Piped
 reason. Production has no such limit."""
 
 import html
+import json
 from urllib.parse import urlsplit
 
 import pytest
 
+from connections import services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from connections.services.errors import DEVELOPMENT_LIMIT_SENTENCE
 from sandbox import webhooks as sandbox_webhooks
@@ -48,6 +50,21 @@ def connect_in_iframe(client, member):
     minted = client.post("/connect/token/", {"app": "github"})
     assert minted.status_code == 200, minted.content
     return client.post(local(minted.json()["iframe_url"]), {"action": "allow"})
+
+
+def ask_after_error(client, reason: str):
+    """What connect.js asks when the hosted page posted {type: "error", error: reason}."""
+    session = ConnectSession.objects.order_by("-created_at").first()
+    answer = client.post(
+        "/connect/callback/",
+        json.dumps(
+            {"session": services.session_reference(session), "check": "1", "reason": reason}
+        ),
+        content_type="application/json",
+        headers={"accept": "application/json"},
+    )
+    assert answer.status_code == 200, answer.content
+    return answer.json()
 
 
 def deliver_webhooks(worker):
@@ -92,6 +109,45 @@ def test_the_eleventh_member_in_development_reads_why_and_the_admin_sees_it(
     assert WebhookEvent.objects.filter(
         session=session, outcome=WebhookEvent.Outcome.FAILED
     ).exists()
+
+
+def test_the_live_page_reads_the_same_sentence_as_the_reloaded_one(
+    client, upstreams, apps, worker, django_user_model, settings
+):
+    """connect.js shows Pipedream's reason only after asking the server, whose answer
+    carries the actionable sentence: before the webhook has arrived (from the reason the
+    page posted) and after (from the failure it recorded)."""
+    settings.PIPEDREAM_PROJECT_ENVIRONMENT = "development"
+    for member in make_members(django_user_model, 10):
+        connect_by_link(client, member)
+    [eleventh] = make_members(django_user_model, 1, start=10)
+    page = connect_in_iframe(client, eleventh)
+    assert LIMIT_TEXT in page_text(page)  # what the hosted page posts to the site's page
+
+    before = ask_after_error(client, LIMIT_TEXT)
+    assert before == {
+        "connected": False,
+        "message": DEVELOPMENT_LIMIT_SENTENCE,
+        "sentence": DEVELOPMENT_LIMIT_SENTENCE,
+    }
+    deliver_webhooks(worker)
+    after = ask_after_error(client, "")  # the empty quirk: the recorded failure answers
+    assert after["sentence"] == DEVELOPMENT_LIMIT_SENTENCE
+    assert DEVELOPMENT_LIMIT_SENTENCE in page_text(client.get("/accounts/"))
+    assert not ConnectedAccount.objects.filter(member=eleventh).exists()
+
+
+def test_a_reason_the_member_can_fix_has_no_sentence_and_is_not_echoed(
+    client, upstreams, apps, member
+):
+    client.force_login(member)
+    minted = client.post("/connect/token/", {"app": "github"})
+    denied = client.post(local(minted.json()["iframe_url"]), {"action": "deny"})
+    assert "denied" in page_text(denied)
+    answer = ask_after_error(client, "<b>The user denied the connection request.</b>")
+    assert answer["connected"] is False
+    assert "sentence" not in answer
+    assert "<b>" not in answer["message"]  # the browser's text never comes back
 
 
 def test_a_member_who_tries_again_no_longer_reads_the_old_failure(
