@@ -158,7 +158,7 @@ def component_problems(settings: ComponentSettings) -> list[Problem]:
         try:
             definition = client.definition(key)
         except pipedream.NotFound as exc:
-            said = exc.message or "not found"
+            said = (exc.message or "not found").rstrip(". ")
             problems.append(
                 Problem(
                     f"Pipedream has no component {key!r} (it says: {said}). Copy the key "
