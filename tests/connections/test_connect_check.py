@@ -7,14 +7,12 @@ The answer comes from Pipedream (a sync), never from the browser."""
 import re
 
 import pytest
-import responses
 
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession
 from tests.connections.pipedream_support import (
     account_body,
     connect_token_body,
-    oauth_body,
     page_body,
 )
 from tests.connections.views_support import ACCOUNTS_URL, API, CTOK, PROJECT, TOKENS_URL, post_json
@@ -30,13 +28,6 @@ def _pipedream(settings):
     settings.PIPEDREAM_CLIENT_ID = "client-id"
     settings.PIPEDREAM_CLIENT_SECRET = "client-secret"
     settings.PIPEDREAM_MAX_RETRIES = 0
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{API}/v1/oauth/token", json=oauth_body())
-        yield rsps
 
 
 @pytest.fixture

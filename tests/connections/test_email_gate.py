@@ -4,13 +4,12 @@ import datetime
 from urllib.parse import urlsplit
 
 import pytest
-import responses
 from allauth.account.models import EmailAddress
 from django.core import mail
 
 from connections import services
 from connections.models import App, ConnectSession
-from tests.connections.pipedream_support import connect_token_body, oauth_body
+from tests.connections.pipedream_support import connect_token_body
 from tests.connections.views_support import API, CTOK, PROJECT, TOKENS_URL, post_json
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +23,6 @@ def _pipedream(settings):
     settings.PIPEDREAM_CLIENT_ID = "client-id"
     settings.PIPEDREAM_CLIENT_SECRET = "client-secret"
     settings.PIPEDREAM_MAX_RETRIES = 0
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{API}/v1/oauth/token", json=oauth_body())
-        yield rsps
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import re
 
 import pytest
 import requests
-import responses
 from django.test import Client
 
 from connections import services
@@ -17,7 +16,6 @@ from connections.models import App, ConnectedAccount, ConnectSession
 from tests.connections.pipedream_support import (
     account_body,
     connect_token_body,
-    oauth_body,
     page_body,
 )
 from tests.connections.views_support import ACCOUNTS_URL, API, CTOK, PROJECT, TOKENS_URL, post_json
@@ -35,13 +33,6 @@ def _pipedream(settings):
     settings.PIPEDREAM_CLIENT_SECRET = "client-secret"
     settings.PIPEDREAM_MAX_RETRIES = 0
     settings.PIPEDREAM_TIMEOUT = 0.5
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{API}/v1/oauth/token", json=oauth_body())
-        yield rsps
 
 
 @pytest.fixture
