@@ -510,6 +510,11 @@ class TriggerDeployment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     events = models.PositiveIntegerField(default=0)
+    events_cursor = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="The newest event (epoch ms) read from the trigger's events list.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -535,6 +540,7 @@ class TriggerDelivery(models.Model):
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate (no change)"
+        THROTTLED = "throttled", "Over the rate limit (no check asked)"
         REFUSED = "refused", "Refused"
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -547,6 +553,11 @@ class TriggerDelivery(models.Model):
     )
     event_id = models.CharField(max_length=200, blank=True, db_index=True)
     body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
+    headers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The request headers when the signature was not verified (secrets redacted).",
+    )
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     detail = models.TextField(blank=True)
     http_status = 200  # not stored: what the webhook answers (set by claims.triggers)
@@ -557,7 +568,8 @@ class TriggerDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["deployment", "event_id"],
-                condition=models.Q(outcome="accepted"),
+                # Only a verified event id is one: unsigned deliveries carry none.
+                condition=models.Q(outcome="accepted") & ~models.Q(event_id=""),
                 name="trigger_delivery_once_per_event",
             )
         ]

@@ -69,9 +69,9 @@ def pause_probe(run_after: datetime.datetime) -> None:
         logger.exception("Could not schedule the delivery pause probe; complete_claims will")
 
 
-def trigger_event(delivery_id: int) -> None:
-    """Act on an accepted trigger event."""
-    task = _task("trigger_event")
+def trigger_event(delivery_id: int, run_after: datetime.datetime | None = None) -> None:
+    """Act on a trigger delivery (at `run_after`, or now)."""
+    task = _task("trigger_event", run_after)
     try:
         task.enqueue(delivery_id)
     except Exception:

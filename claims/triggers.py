@@ -1,28 +1,39 @@
 """Event-driven claims: a claim's Pipedream trigger, deployed once per member, whose
-signed events check the member again.
+events make us check the member again.
 
 Lifecycle: when a member connects the app a claim's trigger runs on, the trigger is
 deployed for them (once: a row per claim and member is taken first, and only the
-request that created it deploys). Each event Pipedream POSTs to our webhook is stored
-raw, verified (the deployment named by a signed reference, the HMAC signature made with
-that deployment's signing key, a fresh timestamp, an event id not seen before), and
-answered at once; a task then asks for a check of that member's completion.
-Disconnecting the account, or the claim completing, removes the deployment upstream.
+request that created it deploys). Disconnecting the account, or the claim completing,
+removes the deployment upstream.
 
-The signature format (X-PD-Signature: t=<ts>,v1=<hex HMAC-SHA256(key, "<ts>.<event
-id>.<body>")>, X-PD-Event-Id, X-PD-Timestamp) is the sandbox's: Pipedream documents
-HMAC-SHA256 signing with the trigger's key, but no public source gives the header names
-and signed string, so this is the one place to change when they are confirmed.
+A delivery to our webhook is a wake-up call, never evidence. Its URL carries our own
+reference to the deployment, signed with Django's signing (a forged or altered one is
+refused, and nothing changes); it is stored raw and answered at once; at most
+TRIGGER_CHECK_RATE_LIMIT deliveries per deployment and window ask for a task (those
+past it are acknowledged and ask for nothing, and one wake-up runs after the window).
+The task reads which events happened, and whom they name, from the deployed trigger's
+events list (Pipedream's published `{e, k, ts, id}` shape), not from the delivery's
+body, and asks for a check of the member, whose state the check reads upstream.
+
+Pipedream documents that it signs trigger deliveries with HMAC-SHA256 and the trigger's
+signing key, but no public source gives the header names and the signed string. So the
+signature is verified only when PIPEDREAM_TRIGGER_SIGNATURE names a format ("pd-v1":
+X-PD-Signature t=<ts>,v1=<hex HMAC-SHA256(key, "<ts>.<event id>.<body>")>, X-PD-Event-Id;
+the sandbox's, unconfirmed); with "none" (the default) a delivery to a valid reference
+is accepted, and every delivery whose signature was not verified keeps its headers
+(secrets redacted) so an operator can read the real format on the first live day.
 """
 
 import datetime
 import hashlib
 import hmac
 import logging
+import re
 import time
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -35,6 +46,7 @@ from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from claims.secrets import SecretUnreadable
 from connections import pipedream
 from connections.models import ConnectedAccount
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +236,12 @@ class Refused(Exception):
         super().__init__(message)
 
 
+def signature_format() -> str:
+    return getattr(settings, "PIPEDREAM_TRIGGER_SIGNATURE", "none")
+
+
 def _signature_ok(key: str, headers, body: bytes) -> str:
-    """The event id when the signature is the deployment's and fresh; else Refused."""
+    """pd-v1: the event id when the signature is the deployment's and fresh; else Refused."""
     signature = headers.get(SIGNATURE_HEADER, "")
     event_id = headers.get(EVENT_ID_HEADER, "")
     try:
@@ -249,44 +265,119 @@ def _signature_ok(key: str, headers, body: bytes) -> str:
     return event_id
 
 
+_REDACTED_NAMES = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+_SECRET_WORDS = ("signature", "key", "token", "secret", "auth", "password", "session")
+_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}")
+
+
+def _shape(value: str) -> str:
+    """A value's format without its content: long runs become <N digits|hex|chars>."""
+
+    def kind(match: re.Match[str]) -> str:
+        run = match.group()
+        what = "digits" if run.isdigit() else "hex" if re.fullmatch(r"[0-9a-f]+", run) else "chars"
+        return f"<{len(run)} {what}>"
+
+    return _RUN.sub(kind, value)[:200]
+
+
+def headers_kept(headers) -> dict[str, str]:
+    """The headers an operator needs to learn a delivery's real signature format, with
+    secrets out: credentials and cookies dropped to a mark; a header named like a
+    signature, key or token kept as its shape and a digest (never its value)."""
+    kept: dict[str, str] = {}
+    for name, value in list(headers.items())[:60]:
+        name = str(name)[:100]
+        lower = name.lower()
+        text = str(value).replace("\x00", "\ufffd")
+        if lower in _REDACTED_NAMES:
+            kept[name] = "[redacted]"
+        elif any(word in lower for word in _SECRET_WORDS):
+            digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
+            kept[name] = (
+                f"[redacted: {len(text)} characters, shape {_shape(text)!r}, sha256 {digest}]"
+            )
+        else:
+            kept[name] = text[:500]
+    return kept
+
+
+def _deployment_for(reference: str) -> TriggerDeployment:
+    """The live deployment our signed reference names; Refused when forged or gone."""
+    try:
+        deployment_id = signing.loads(reference or "", salt=REFERENCE_SALT)
+    except signing.BadSignature:
+        raise Refused(400, "Missing or tampered deployment reference.") from None
+    if not isinstance(deployment_id, int):
+        raise Refused(400, "Missing or tampered deployment reference.")
+    deployment = (
+        TriggerDeployment.objects.select_related("claim", "member").filter(pk=deployment_id).first()
+    )
+    if deployment is None or deployment.status != TriggerDeployment.Status.ACTIVE:
+        raise Refused(410, "This trigger is no longer deployed here.")
+    return deployment
+
+
+def _verified_event_id(deployment: TriggerDeployment, headers, body: bytes) -> str:
+    """The event id a configured signature format vouches for; "" when none is configured."""
+    if signature_format() != "pd-v1":
+        return ""
+    try:
+        key = deployment.signing_key()
+    except SecretUnreadable:
+        raise Refused(401, "The deployment's signing key cannot be read.") from None
+    if not key:
+        raise Refused(401, "The deployment has no signing key.")
+    return _signature_ok(key, headers, body)
+
+
 def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery:
-    """Store the delivery raw, verify it, and record the outcome (never raises Refused:
-    the returned delivery says, and `.http_status` is the answer to give)."""
+    """Store the delivery raw, verify what can be verified, and record the outcome (never
+    raises Refused: the returned delivery says, and `.http_status` is the answer to give).
+
+    A delivery is a wake-up call, never evidence: its body is stored, not read. What it
+    can do is ask, at most TRIGGER_CHECK_RATE_LIMIT times per deployment and window, for
+    a task that reads the trigger's events list and the member's state upstream."""
     # As text a database stores: PostgreSQL refuses NUL characters.
     raw = body[:BODY_MAX].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     deployment = None
     try:
         if len(body) > BODY_MAX:
             raise Refused(413, "The delivery is too large.")
-        try:
-            deployment_id = signing.loads(reference or "", salt=REFERENCE_SALT)
-        except signing.BadSignature:
-            raise Refused(400, "Missing or tampered deployment reference.") from None
-        deployment = (
-            TriggerDeployment.objects.select_related("claim", "member")
-            .filter(pk=deployment_id)
-            .first()
-        )
-        if deployment is None or deployment.status != TriggerDeployment.Status.ACTIVE:
-            raise Refused(410, "This trigger is no longer deployed here.")
-        try:
-            key = deployment.signing_key()
-        except SecretUnreadable:
-            raise Refused(401, "The deployment's signing key cannot be read.") from None
-        if not key:
-            raise Refused(401, "The deployment has no signing key.")
-        event_id = _signature_ok(key, headers, body)
+        deployment = _deployment_for(reference)
+        event_id = _verified_event_id(deployment, headers, body)
     except Refused as exc:
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
             event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200].replace("\x00", "\ufffd"),
             # Without a deployment of ours it is anyone's: keep only its start.
             body=raw if deployment is not None else raw[:REFUSED_BODY_MAX],
+            headers=headers_kept(headers) if deployment is not None else {},
             outcome=TriggerDelivery.Outcome.REFUSED,
             detail=exc.message,
         )
         delivery.http_status = exc.status
         logger.warning("Trigger delivery %s refused: %s", delivery.pk, exc.message)
+        return delivery
+    kept = {} if event_id else headers_kept(headers)
+    unchecked = "" if event_id else "Signature not checked (PIPEDREAM_TRIGGER_SIGNATURE=none). "
+    count, seconds = settings.TRIGGER_CHECK_RATE_LIMIT
+    wait = ratelimit.hit("trigger-check", deployment.pk, limit=count, window=seconds)
+    if wait is not None:
+        delivery = TriggerDelivery.objects.create(
+            deployment=deployment,
+            event_id=event_id,
+            body=raw,
+            headers=kept,
+            outcome=TriggerDelivery.Outcome.THROTTLED,
+            detail=f"{unchecked}Over {count} checks in {seconds} s: no check asked for.",
+        )
+        # One wake-up after the window, so the window's last event is not left unread.
+        # (The mark lasts until the window ends: the first throttled delivery sets it.)
+        if cache.add(f"trigger-wake:{deployment.pk}", 1, timeout=wait):
+            run_after = timezone.now() + datetime.timedelta(seconds=wait)
+            transaction.on_commit(lambda: queue.trigger_event(delivery.pk, run_after=run_after))
+        delivery.http_status = 200
         return delivery
     try:
         with transaction.atomic():
@@ -294,7 +385,9 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
                 deployment=deployment,
                 event_id=event_id,
                 body=raw,
+                headers=kept,
                 outcome=TriggerDelivery.Outcome.ACCEPTED,
+                detail=f"{unchecked}A wake-up call: the check reads the events list.",
             )
             TriggerDeployment.objects.filter(pk=deployment.pk).update(
                 last_event_at=timezone.now(), events=F("events") + 1
@@ -312,20 +405,89 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
     return delivery
 
 
+def event_subject(event: object) -> str:
+    """Whom an emitted event names, as the component emits it (components' sources):
+    github-new-star's `sender.login` (webhook mode) or `login` (polling mode); a Discord
+    member's `userId`; a Slack `team_join`'s `user.id`. "" when it names nobody known."""
+    if not isinstance(event, dict):
+        return ""
+    sender = event.get("sender")
+    if isinstance(sender, dict) and isinstance(sender.get("login"), str):
+        return sender["login"]
+    user = event.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return user["id"]
+    for field in ("login", "userId"):
+        if isinstance(event.get(field), str):
+            return str(event[field])
+    return ""
+
+
+def _new_events(deployment: TriggerDeployment) -> list[dict] | None:
+    """The events of the deployed trigger newer than those already read, taken (so a
+    concurrent task does not read them again); None when Pipedream cannot list them."""
+    try:
+        events = pipedream.get_client().list_trigger_events(
+            deployment.pipedream_id, external_user_id=str(deployment.member.external_id)
+        )
+    except pipedream.PipedreamError as exc:
+        logger.warning("Events of trigger %s not listed: %s", deployment.pipedream_id, exc)
+        return None
+    fresh = [
+        event
+        for event in events
+        if isinstance(event.get("ts"), int) and event["ts"] > deployment.events_cursor
+    ]
+    if not fresh:
+        return []
+    newest = max(event["ts"] for event in fresh)
+    taken = TriggerDeployment.objects.filter(pk=deployment.pk, events_cursor__lt=newest).update(
+        events_cursor=newest
+    )
+    return sorted(fresh, key=lambda event: event["ts"]) if taken else []
+
+
 def event_process(delivery_id: int) -> bool:
-    """An accepted event: ask for a check of the deployment's member and claim."""
+    """A delivery woke us: read the trigger's events list (never the delivery's body), and
+    when it holds events not read before, ask for a check of the deployment's member,
+    whose state the check reads upstream. True when a check was asked for."""
     delivery = (
         TriggerDelivery.objects.select_related("deployment__claim", "deployment__member")
-        .filter(pk=delivery_id, outcome=TriggerDelivery.Outcome.ACCEPTED)
+        .filter(
+            pk=delivery_id,
+            outcome__in=(TriggerDelivery.Outcome.ACCEPTED, TriggerDelivery.Outcome.THROTTLED),
+        )
         .first()
     )
     if delivery is None or delivery.deployment is None:
         return False
     deployment = delivery.deployment
+    if deployment.status != TriggerDeployment.Status.ACTIVE:
+        return False
+    if delivery.outcome == TriggerDelivery.Outcome.THROTTLED:
+        # The wake-up after a window: it counts against the window it runs in.
+        count, seconds = settings.TRIGGER_CHECK_RATE_LIMIT
+        if ratelimit.hit("trigger-check", deployment.pk, limit=count, window=seconds):
+            return False
+    events = _new_events(deployment)
+    if events == []:
+        note = "No event in the trigger's events list that was not read before: no check."
+        TriggerDelivery.objects.filter(pk=delivery.pk).update(detail=note)
+        return False
+    if events is None:  # Pipedream could not list them: the check reads upstream anyway
+        event_id, note = delivery.event_id, "The events list could not be read; checked anyway."
+    else:
+        event_id = str(events[-1].get("id") or "")[:200]
+        named = ", ".join(
+            f"{str(event.get('id'))[:60]} ({event_subject(event.get('e'))[:60] or 'nobody named'})"
+            for event in events[-5:]
+        )
+        note = f"Events read: {named}. A check of the member was asked for."
+    TriggerDelivery.objects.filter(pk=delivery.pk).update(detail=note[:1000])
     check_requests.completion_request(
         claim=deployment.claim,
         member=deployment.member,
-        actor=Actor.trigger(deployment.claim.trigger, delivery.event_id),
+        actor=Actor.trigger(deployment.claim.trigger, event_id),
     )
     return True
 

@@ -348,6 +348,18 @@ BITBADGES_CREDITS_PROBE = env.float("BITBADGES_CREDITS_PROBE", default=60.0)
 BITBADGES_CREDITS_PROBE_MAX = env.float("BITBADGES_CREDITS_PROBE_MAX", default=900.0)
 # "Check again" presses a member may make per window: "count/seconds".
 CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
+# How a trigger delivery's signature is verified: "none" (no public source confirms
+# Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
+# the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature
+# t=,v1= HMAC-SHA256 over "<t>.<X-PD-Event-Id>.<body>", refused when it does not match).
+PIPEDREAM_TRIGGER_SIGNATURE = env.str("PIPEDREAM_TRIGGER_SIGNATURE", default="none")
+if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):
+    raise ImproperlyConfigured(
+        f"PIPEDREAM_TRIGGER_SIGNATURE must be 'none' or 'pd-v1', not {PIPEDREAM_TRIGGER_SIGNATURE!r}."
+    )
+# Checks one trigger deployment's deliveries may ask for per window: "count/seconds".
+# Deliveries past it are acknowledged and ask for nothing (one wake-up runs after the window).
+TRIGGER_CHECK_RATE_LIMIT = _rate_limit("TRIGGER_CHECK_RATE_LIMIT", "10/60")
 # Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
@@ -365,6 +377,10 @@ SANDBOX_PIPEDREAM_PROXY_UPSTREAM_DELAY = env.float(
 # error: ""} instead of success although the account was created
 # (PipedreamHQ/pipedream-sdk-typescript#280). Empty: it posts success.
 SANDBOX_PIPEDREAM_CONNECT_QUIRK = env.str("SANDBOX_PIPEDREAM_CONNECT_QUIRK", default="")
+# How the sandbox signs trigger deliveries: "pd-v1" (X-PD-Signature t=,v1=, X-PD-Event-Id,
+# X-PD-Timestamp), "none" (no signature headers) or "other" (X-Signature: sha256=<HMAC of
+# the body>), so tests can show a format the product does not recognise.
+SANDBOX_TRIGGER_SIGNATURE = env.str("SANDBOX_TRIGGER_SIGNATURE", default="pd-v1")
 
 # --- Internationalisation -----------------------------------------------------------
 

@@ -27,6 +27,8 @@ could not be confirmed from a public source). Each delivery carries
 where <body> is the exact request body (UTF-8 JSON). A receiver recomputes the HMAC
 with its key, compares in constant time, rejects a stale timestamp, and ignores an
 event id it has already seen (retries resend the same bytes and headers).
+SANDBOX_TRIGGER_SIGNATURE="none" sends no signature headers, and "other" another format
+(`signature_headers`), so tests show the product does not depend on this one.
 """
 
 import hashlib
@@ -35,6 +37,7 @@ import json
 import secrets
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,6 +50,7 @@ SIGNATURE_HEADER = "X-PD-Signature"
 TIMESTAMP_HEADER = "X-PD-Timestamp"
 EVENT_ID_HEADER = "X-PD-Event-Id"
 TRIGGER_ID_HEADER = "X-PD-Deployed-Component-Id"
+OTHER_SIGNATURE_HEADER = "X-Signature"  # SANDBOX_TRIGGER_SIGNATURE="other"
 
 
 class TriggerError(Exception):
@@ -189,6 +193,23 @@ def sign(signing_key: str, timestamp: int, event_id: str, body: str) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def signature_headers(trigger: DeployedTrigger, event_id: str, timestamp: int, body: str) -> dict:
+    """A delivery's headers in the format SANDBOX_TRIGGER_SIGNATURE names: "pd-v1" (the
+    module docstring's), "none" (no signature at all) or "other" (`X-Signature:
+    sha256=<hex HMAC-SHA256(key, body)>`, a format the product does not recognise). The
+    real format is unconfirmed, so the product must work whichever arrives."""
+    headers = {TRIGGER_ID_HEADER: trigger.trigger_id}
+    chosen = getattr(settings, "SANDBOX_TRIGGER_SIGNATURE", "pd-v1")
+    if chosen == "pd-v1":
+        headers[SIGNATURE_HEADER] = sign(trigger.signing_key, timestamp, event_id, body)
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[EVENT_ID_HEADER] = event_id
+    elif chosen == "other":
+        digest = hmac.new(trigger.signing_key.encode(), body.encode(), hashlib.sha256)
+        headers[OTHER_SIGNATURE_HEADER] = f"sha256={digest.hexdigest()}"
+    return headers
+
+
 def verify(signing_key: str, headers, body: bytes | str, *, tolerance: float = 300) -> bool:
     """What a receiver does: the signature matches the body and is fresh."""
     if isinstance(body, bytes):
@@ -263,13 +284,7 @@ def emit(trigger_or_id, event: dict | None = None, *, apply: bool = True) -> Tri
             },
             separators=(",", ":"),
         )
-        timestamp = int(now)
-        headers = {
-            SIGNATURE_HEADER: sign(trigger.signing_key, timestamp, recorded.event_id, body),
-            TIMESTAMP_HEADER: str(timestamp),
-            EVENT_ID_HEADER: recorded.event_id,
-            TRIGGER_ID_HEADER: trigger.trigger_id,
-        }
+        headers = signature_headers(trigger, recorded.event_id, int(now), body)
         recorded.deliveries = [
             webhooks.enqueue(
                 event=EVENT,

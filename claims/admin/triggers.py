@@ -3,6 +3,7 @@
 import logging
 
 from django.contrib import admin
+from django.utils.html import format_html
 
 from claims.admin.base import ReadOnly
 from claims.models import (
@@ -45,10 +46,21 @@ class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
 
 @admin.register(TriggerDelivery)
 class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    """Each delivery as received. One whose signature was not verified (none configured,
+    or refused) keeps its headers, secrets redacted to their shape and a digest, so an
+    operator can read the format Pipedream really sends and configure it."""
+
     list_display = ("received_at", "deployment", "event_id", "outcome", "detail")
     list_filter = ("outcome",)
     search_fields = ("event_id", "deployment__member__username", "deployment__pipedream_id")
     list_select_related = ("deployment__member", "deployment__claim")
     date_hierarchy = "received_at"
-    fields = ("received_at", "deployment", "event_id", "outcome", "detail", "body")
+    fields = ("received_at", "deployment", "event_id", "outcome", "detail", "headers_shown", "body")
     readonly_fields = fields
+
+    @admin.display(description="Headers (secrets redacted)")
+    def headers_shown(self, obj: TriggerDelivery) -> str:
+        if not obj.headers:
+            return "Not kept: the signature was verified, or no deployment of ours was named."
+        lines = "\n".join(f"{name}: {value}" for name, value in sorted(obj.headers.items()))
+        return format_html("<pre>{}</pre>", lines)

@@ -203,8 +203,10 @@ def test_bob_cannot_change_alices_email_addresses_or_profile(world):
     assert EmailAddress.objects.filter(user=world["alice"]).count() == 2
 
 
-def test_a_delivery_for_alices_deployment_signed_with_bobs_key_is_refused(world):
+def test_a_delivery_for_alices_deployment_signed_with_bobs_key_is_refused(world, settings):
     from claims import triggers
+
+    settings.PIPEDREAM_TRIGGER_SIGNATURE = "pd-v1"  # a format configured: it is verified
 
     alice_reference = triggers.webhook_url(world["deployments"]["alice"]).split("?", 1)[1]
     body = b'{"repo": "x"}'

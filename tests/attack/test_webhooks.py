@@ -211,6 +211,12 @@ def deployment(member):
     return deployment
 
 
+@pytest.fixture
+def pd_v1(settings):
+    """The sandbox's signature format configured (verified, so refused when it fails)."""
+    settings.PIPEDREAM_TRIGGER_SIGNATURE = "pd-v1"
+
+
 def trigger_post(body: bytes, query: str, headers: dict):
     return Client().post(
         f"{TRIGGER}?{query}", data=body, content_type="application/json", **headers
@@ -219,7 +225,7 @@ def trigger_post(body: bytes, query: str, headers: dict):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", list(HOSTILE_BODIES))
-def test_trigger_webhook_hostile_bodies_unsigned_are_refused(deployment, name):
+def test_trigger_webhook_hostile_bodies_unsigned_are_refused(deployment, name, pd_v1):
     body = HOSTILE_BODIES[name]
     response = trigger_post(body, deployment.url, {})
     assert response.status_code == 401, (name, response.status_code)
@@ -231,7 +237,7 @@ def test_trigger_webhook_hostile_bodies_unsigned_are_refused(deployment, name):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", list(HOSTILE_BODIES))
-def test_trigger_webhook_hostile_bodies_signed_are_stored_once(deployment, name):
+def test_trigger_webhook_hostile_bodies_signed_are_stored_once(deployment, name, pd_v1):
     """Signed by the deployment's key, any body is the trigger's own event: stored as
     received (its check asks the upstream, never the body)."""
     body = HOSTILE_BODIES[name]
@@ -267,7 +273,7 @@ def test_trigger_webhook_hostile_bodies_signed_are_stored_once(deployment, name)
         ("nul in the event id", 401),
     ],
 )
-def test_trigger_webhook_forgeries_are_refused(deployment, case, status):
+def test_trigger_webhook_forgeries_are_refused(deployment, case, status, pd_v1):
     from django.core import signing
 
     body = b'{"repo": "x"}'
@@ -326,3 +332,53 @@ def test_trigger_webhook_only_answers_post(deployment):
     for method in ("get", "put", "delete", "patch"):
         assert getattr(client, method)(f"{TRIGGER}?{deployment.url}").status_code == 405
     assert not TriggerDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(HOSTILE_BODIES))
+def test_trigger_webhook_hostile_bodies_unchecked_are_only_wake_ups(deployment, name):
+    """No signature format configured: any body to a valid reference is stored and wakes
+    a check (which reads the events list, never the body); never a 500."""
+    body = HOSTILE_BODIES[name]
+    response = trigger_post(body, deployment.url, {})
+    assert response.status_code == 202, (name, response.status_code)
+    delivery = TriggerDelivery.objects.get()
+    assert delivery.outcome == "accepted" and delivery.event_id == ""
+    assert not Completion.objects.exists()  # the body completes nothing by itself
+
+
+@pytest.mark.django_db
+def test_trigger_webhook_keeps_headers_without_secrets(deployment):
+    secrets = {
+        "HTTP_AUTHORIZATION": "Bearer live-token-123456789",
+        "HTTP_COOKIE": "sessionid=session-value-123456789",
+        "HTTP_X_WEBHOOK_SIGNATURE": "t=1700000000,v1=" + "ab" * 32,
+        "HTTP_X_API_KEY": "key-value-abcdefghijkl",
+        "HTTP_X_REFRESH_TOKEN": "token-value-abcdefghijkl",
+    }
+    response = trigger_post(b"{}", deployment.url, {**secrets, "HTTP_USER_AGENT": "pd/1"})
+    assert response.status_code == 202
+    kept = TriggerDelivery.objects.get().headers
+    assert kept["User-Agent"] == "pd/1"
+    for value in secrets.values():
+        for part in value.replace("=", " ").replace(",", " ").split():
+            if len(part) >= 8:
+                assert part not in str(kept), part
+    assert kept["Authorization"] == kept["Cookie"] == "[redacted]"
+    assert "t=<10 digits>,v1=<64 hex>" in kept["X-Webhook-Signature"]
+
+
+@pytest.mark.django_db
+def test_trigger_webhook_over_the_limit_is_acknowledged_and_asks_nothing(
+    deployment, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TRIGGER_CHECK_RATE_LIMIT = (2, 60)
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [trigger_post(b"{}", deployment.url, {}).status_code for _ in range(5)]
+    assert statuses[:2] == [202, 202] and set(statuses[2:]) == {200}
+    outcomes = list(TriggerDelivery.objects.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes.count("accepted") == 2 and outcomes.count("throttled") == 3
+    tasks = DBTaskResult.objects.filter(task_path__endswith="trigger_event_task")
+    assert tasks.ready().count() == 2 and tasks.count() == 3  # and one wake-up, later

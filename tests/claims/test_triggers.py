@@ -1,14 +1,17 @@
 """Event-driven claims over real HTTP: a trigger deployed in the sandbox for alice, its
 signed events delivered to our webhook, her claim completing with no request from her."""
 
+import datetime
 import hashlib
 import hmac
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.db import connection
+from django.utils import timezone
 
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
 from sandbox import bitbadges as bb_sandbox
@@ -134,6 +137,12 @@ def hook(star_claim, alice, connect, live_server):
     )
 
 
+@pytest.fixture
+def pd_v1(settings):
+    """The sandbox's signature format configured: verified, refused when it fails."""
+    settings.PIPEDREAM_TRIGGER_SIGNATURE = "pd-v1"
+
+
 def post(url, body: bytes, headers: dict):
     try:
         return requests.post(url, data=body, headers=headers, timeout=10)
@@ -153,7 +162,7 @@ def post(url, body: bytes, headers: dict):
     ],
 )
 def test_a_forged_stale_or_misdirected_delivery_is_refused_and_changes_nothing(
-    hook, star_claim, alice, tamper, status, says
+    hook, pd_v1, star_claim, alice, tamper, status, says
 ):
     url, key = hook
     body = json.dumps({"event": {"repo": DEMO_STARRED_REPO}}).encode()
@@ -179,7 +188,7 @@ def test_a_forged_stale_or_misdirected_delivery_is_refused_and_changes_nothing(
     assert deployed(star_claim, alice).events == 0
 
 
-def test_a_replayed_event_changes_nothing(hook, star_claim, alice):
+def test_a_replayed_event_changes_nothing(hook, pd_v1, star_claim, alice):
     url, key = hook
     body = json.dumps({"event": {"repo": DEMO_STARRED_REPO}}).encode()
     headers = signed(key, body, event_id="evt_replayed")
@@ -223,7 +232,7 @@ def test_a_deploy_whose_answer_was_lost_leaves_no_orphan_upstream(
     "signature",
     ["t=" + "9" * 400 + ",v1=" + "0" * 64, "t=1,v1=é", "t=,v1=", "v1=abc", "t=1;v1=2", "garbage"],
 )
-def test_hostile_signature_headers_are_refused_not_500(hook, signature):
+def test_hostile_signature_headers_are_refused_not_500(hook, pd_v1, signature):
     url, key = hook
     body = b'{"event": {}}'
     headers = {**signed(key, body), "X-PD-Signature": signature}
@@ -296,3 +305,181 @@ def test_removal_during_a_deploy_leaves_nothing_upstream(star_claim, alice, conn
     run_worker()
     assert not TriggerDeployment.objects.exists()
     assert not DeployedTrigger.objects.exists()
+
+
+# --- A delivery is a wake-up call (no signature format is confirmed) ------------------
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def trigger_tasks():
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(task_path__endswith="trigger_event_task")
+
+
+@pytest.mark.parametrize("format_sent", ["other", "none"])
+def test_a_delivery_in_an_unrecognised_format_completes_the_claim(
+    star_claim, alice, connect, settings, format_sent
+):
+    """No format configured (the default): the sandbox signs some other way, or not at
+    all, and the delivery to our signed URL still completes alice's claim, because the
+    check reads the trigger's events list and her state upstream, not the delivery."""
+    settings.SANDBOX_TRIGGER_SIGNATURE = format_sent
+    assert settings.PIPEDREAM_TRIGGER_SIGNATURE == "none"
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    star = {"action": "created", "starred_at": "2026-01-01T00:00:00Z", "sender": {"login": "octo"}}
+    event = sandbox_triggers.emit(deployment.pipedream_id, star)
+    [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 202)
+    assert "X-PD-Signature" not in delivery.headers
+
+    run_worker()  # the wake-up reads the events list, then the check
+    run_worker()
+    completion = Completion.objects.get(claim=star_claim, member=alice)
+    assert completion.state == "completed", completion.reason
+    received = TriggerDelivery.objects.get()
+    assert received.outcome == "accepted"
+    # Which event and whom it names came from the events list, not the body.
+    assert f"{event.event_id} (octo)" in received.detail
+    # The headers are kept for the operator, the signature only as its shape and digest.
+    if format_sent == "other":
+        sent = delivery.headers["X-Signature"]
+        kept = received.headers["X-Signature"]
+        assert sent not in kept and sent[7:] not in kept
+        assert "sha256=<64 hex>" in kept and "sha256 " in kept
+    assert received.headers["X-Pd-Deployed-Component-Id"] == deployment.pipedream_id
+
+
+def test_a_configured_format_refuses_another_and_keeps_its_headers(
+    star_claim, alice, connect, settings
+):
+    settings.PIPEDREAM_TRIGGER_SIGNATURE = "pd-v1"
+    settings.SANDBOX_TRIGGER_SIGNATURE = "other"
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    star = {"action": "created", "sender": {"login": "octo"}}
+    sandbox_triggers.emit(deployment.pipedream_id, star)
+    [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert delivery.last_status_code == 401
+    received = TriggerDelivery.objects.filter(outcome="refused").first()
+    assert received is not None and "X-Signature" in received.headers
+    assert delivery.headers["X-Signature"] not in str(received.headers)
+    assert not trigger_tasks().exists()
+
+
+def test_the_delivery_body_is_never_evidence(star_claim, alice, connect, client):
+    """A body claiming a star, to a valid URL, with no event in the trigger's list: the
+    wake-up finds nothing new and asks for no check; alice stays where she was."""
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    from claims import triggers
+
+    fake = json.dumps({"event": {"action": "created", "sender": {"login": "octo"}}})
+    response = client.post(path_of(triggers.webhook_url(deployment)), fake, "application/json")
+    assert response.status_code == 202
+    run_worker()
+    run_worker()
+    assert Completion.objects.get(claim=star_claim, member=alice).state == "ineligible"
+    assert "no check" in TriggerDelivery.objects.get().detail
+
+
+@pytest.mark.parametrize(
+    "tamper", ["altered", "another key", "unsigned id", "another salt", "none", "truncated"]
+)
+def test_a_tampered_url_changes_nothing(star_claim, alice, connect, settings, tamper):
+    """The sandbox's own delivery (valid, in an unchecked format) sent to a tampered URL:
+    4xx, no task, no check, nothing on the deployment."""
+    from django.core import signing
+
+    from claims import triggers
+
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    url = triggers.webhook_url(deployment)
+    base, reference = url.split("?d=", 1)
+    forged = {
+        "altered": reference[:-1] + ("A" if reference[-1] != "A" else "B"),
+        "another key": signing.dumps(deployment.pk, key="x" * 50, salt=triggers.REFERENCE_SALT),
+        "unsigned id": str(deployment.pk),
+        "another salt": signing.dumps(deployment.pk, salt="connections.session"),
+        "none": "",
+        "truncated": reference.split(":", 1)[0],
+    }[tamper]
+    tasks_before = trigger_tasks().count()
+    hooks = DeployedTrigger.objects.get(trigger_id=deployment.pipedream_id)
+    hooks.webhooks = sandbox_triggers.make_webhooks([f"{base}?d={forged}"])
+    hooks.save()
+    sandbox_triggers.emit(deployment.pipedream_id, {"action": "created", "sender": {"login": "x"}})
+    [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert delivery.last_status_code == 400
+    assert trigger_tasks().count() == tasks_before
+    # Each of the sandbox's tries is refused and stored; nothing else is written.
+    assert set(TriggerDelivery.objects.values_list("outcome", flat=True)) == {"refused"}
+    run_worker()
+    deployment.refresh_from_db()
+    assert (deployment.events, deployment.events_cursor, deployment.last_event_at) == (0, 0, None)
+    assert Completion.objects.get(claim=star_claim, member=alice).state == "ineligible"
+
+
+def test_a_thousand_deliveries_in_a_minute_cost_at_most_the_limit(
+    star_claim, alice, connect, client, settings, monkeypatch
+):
+    import types
+
+    from claims import triggers
+    from claims.engine import check_requests
+    from connections import pipedream
+    from core import ratelimit
+
+    settings.TRIGGER_CHECK_RATE_LIMIT = (10, 60)
+    start = (time.time() // 60) * 60 + 1  # one fixed window, whenever the test runs
+    monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(time=lambda: start))
+    connect(alice, "github", "octo")
+    run_worker()
+    deployment = deployed(star_claim, alice)
+    path = path_of(triggers.webhook_url(deployment))
+    calls = {"events": 0, "checks": 0}
+    real_list = pipedream.PipedreamClient.list_trigger_events
+    real_request = check_requests.completion_request
+
+    def counting_list(self, *args, **kwargs):
+        calls["events"] += 1
+        return real_list(self, *args, **kwargs)
+
+    def counting_request(**kwargs):
+        calls["checks"] += 1
+        return real_request(**kwargs)
+
+    monkeypatch.setattr(pipedream.PipedreamClient, "list_trigger_events", counting_list)
+    monkeypatch.setattr(check_requests, "completion_request", counting_request)
+    # Real events keep coming (a popular repository): one per delivery's worth.
+    for n in range(3):
+        sandbox_triggers.emit(
+            deployment.pipedream_id,
+            {"action": "created", "sender": {"login": f"fan{n}"}},
+            apply=False,
+        )
+    sandbox_webhooks.wait_for_deliveries()
+    body = json.dumps({"event": {"action": "created"}})
+    statuses = {client.post(path, body, "application/json").status_code for _ in range(1000)}
+    assert statuses <= {200, 202}
+    outcomes = list(TriggerDelivery.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 1003 and outcomes.count("accepted") == 10
+    assert outcomes.count("throttled") == 993
+    assert trigger_tasks().ready().count() == 10
+    # One wake-up after the window, so the window's last event is not left unread.
+    [later] = trigger_tasks().exclude(pk__in=trigger_tasks().ready())
+    assert timezone.now() < later.run_after <= timezone.now() + datetime.timedelta(seconds=60)
+    run_worker()
+    run_worker()
+    assert calls["events"] <= 10 and calls["checks"] <= 10, calls
+    assert calls["checks"] >= 1  # and the events did ask for alice's check

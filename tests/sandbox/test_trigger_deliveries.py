@@ -209,3 +209,28 @@ def test_an_unreachable_receiver_fails_after_retries(live, make_account, setting
     [delivery] = _mine(webhooks.wait_for_deliveries(), data["id"])
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", 3, None)
     assert WebhookDelivery.objects.get(pk=delivery.pk).headers["X-PD-Event-Id"]
+
+
+@pytest.mark.parametrize("chosen", ["none", "other"])
+def test_a_delivery_can_come_in_another_format(
+    live, live_server, make_account, _received, settings, chosen
+):
+    """Pipedream's real signature format is unconfirmed: the sandbox can send none, or
+    another one, so the product is shown not to depend on the sandbox's own."""
+    settings.SANDBOX_TRIGGER_SIGNATURE = chosen
+    account = make_account("user-1", "github")
+    data = _deploy(live, account, f"{live_server.url}/test-hooks/", emit_on_deploy=False)
+
+    triggers.emit(data["id"])
+    webhooks.wait_for_deliveries()
+
+    [received] = _received
+    headers, raw = received["headers"], received["raw"]
+    assert "X-Pd-Signature" not in headers and "X-Pd-Event-Id" not in headers
+    assert headers["X-Pd-Deployed-Component-Id"] == data["id"]
+    assert not triggers.verify(data["webhook_signing_key"], headers, raw)
+    if chosen == "other":
+        expected = hmac.new(data["webhook_signing_key"].encode(), raw, hashlib.sha256)
+        assert headers["X-Signature"] == f"sha256={expected.hexdigest()}"
+    else:
+        assert "X-Signature" not in headers
