@@ -370,11 +370,17 @@ def test_trigger_webhook_keeps_headers_without_secrets(deployment):
 
 @pytest.mark.django_db
 def test_trigger_webhook_over_the_limit_is_acknowledged_and_asks_nothing(
-    deployment, settings, django_capture_on_commit_callbacks
+    deployment, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
+    import types
+
     from django_tasks_db.models import DBTaskResult
 
+    from core import ratelimit
+
     settings.TRIGGER_CHECK_RATE_LIMIT = (2, 60)
+    start = (time.time() // 60) * 60 + 1  # one fixed window, whenever the test runs
+    monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(time=lambda: start))
     with django_capture_on_commit_callbacks(execute=True):
         statuses = [trigger_post(b"{}", deployment.url, {}).status_code for _ in range(5)]
     assert statuses[:2] == [202, 202] and set(statuses[2:]) == {200}
