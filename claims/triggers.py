@@ -76,24 +76,57 @@ def deployment_ensure(
 ) -> TriggerDeployment | None:
     """Deploy the claim's trigger for `member` unless it is deployed (or being deployed).
 
+    A live deployment on `account` whose upstream account is no longer the account's
+    (a reconnect replaced it, and Pipedream deleted the old one) is deployed again: the
+    same row, its old trigger removed upstream first.
+
     Returns the live deployment, or None when there is none to watch with: the claim is
     completed, a removal is under way, or Pipedream refused (the row is then `failed`
     with the reason, and `recheck_claims` tries again).
     """
     if Completion.objects.completed().filter(claim=claim, member=member).exists():
         return None
+    Status = TriggerDeployment.Status
     with transaction.atomic():
         deployment, created = TriggerDeployment.objects.select_for_update().get_or_create(
             claim=claim, member=member, defaults={"account": account}
         )
-        retry = deployment.status == TriggerDeployment.Status.FAILED
-        if retry:  # a failed deploy is tried again; take it back first
-            deployment.status = TriggerDeployment.Status.DEPLOYING
+        retry = deployment.status == Status.FAILED
+        moved = (
+            deployment.status == Status.ACTIVE
+            and deployment.account_id == account.pk
+            and deployment.account_pipedream_id != account.pipedream_id
+        )
+        if retry or moved:  # deployed (again); take the row back first
+            deployment.status = Status.DEPLOYING
             deployment.account = account
-            deployment.save(update_fields=["status", "account"])
-    if not (created or retry):
-        return deployment if deployment.status == TriggerDeployment.Status.ACTIVE else None
+            # What a disconnect of the account looks for, from now on.
+            deployment.account_pipedream_id = account.pipedream_id
+            deployment.save(update_fields=["status", "account", "account_pipedream_id"])
+    if not (created or retry or moved):
+        return deployment if deployment.status == Status.ACTIVE else None
+    if deployment.pipedream_id and not _earlier_remove(deployment, member):
+        return None
     return _deploy(deployment, claim=claim, member=member, account=account)
+
+
+def _earlier_remove(deployment: TriggerDeployment, member) -> bool:
+    """Before the row is deployed again: remove the trigger it names upstream (one on an
+    account a reconnect replaced, or one left by a deploy that gave no signing key), so
+    no trigger stays deployed that no row names. Gone already (404) is removed. False
+    when Pipedream failed: the row is then `failed` and keeps the trigger's id, so
+    `recheck_claims` tries again."""
+    Status = TriggerDeployment.Status
+    if _delete_upstream(deployment.pipedream_id, member):
+        TriggerDeployment.objects.filter(pk=deployment.pk, status=Status.DEPLOYING).update(
+            pipedream_id="", signing_key_encrypted=""
+        )
+        deployment.pipedream_id = deployment.signing_key_encrypted = ""
+        return True
+    TriggerDeployment.objects.filter(pk=deployment.pk, status=Status.DEPLOYING).update(
+        status=Status.FAILED, error="The trigger deployed before could not be removed yet."
+    )
+    return False
 
 
 def _deploy(deployment, *, claim: Claim, member, account: ConnectedAccount):

@@ -483,3 +483,75 @@ def test_a_thousand_deliveries_in_a_minute_cost_at_most_the_limit(
     run_worker()
     assert calls["events"] <= 10 and calls["checks"] <= 10, calls
     assert calls["checks"] >= 1  # and the events did ask for alice's check
+
+
+def reconnect_by_link(client, member, account) -> None:
+    """The member reconnects `account` through our Connect Link; the sandbox connects a
+    new upstream account, which takes the old one's place (the old one deleted there)."""
+    client.force_login(member)
+    hand_off = client.get(f"/connect/{account.app.slug}/?account={account.pk}")
+    assert hand_off.status_code == 302, hand_off.content
+    allowed = client.post(path_of(hand_off["Location"]), {"action": "allow", "name": account.name})
+    assert allowed.status_code == 302, allowed.content
+    assert client.get(path_of(allowed["Location"]), follow=True).status_code == 200
+    sandbox_webhooks.wait_for_deliveries()
+
+
+@pytest.mark.parametrize("old_trigger_upstream", ["kept", "gone", "removal-fails"])
+def test_a_reconnect_that_replaces_the_account_moves_the_trigger_onto_it(
+    star_claim, alice, connect, client, settings, old_trigger_upstream
+):
+    """A Connect Link reconnect may connect a new upstream account, which takes the old
+    one's place (same row, new Pipedream id; the old one deleted at Pipedream). Alice's
+    trigger goes with it: deployed again on the new account, on the same row, and the
+    old trigger removed upstream (already gone there is fine; a removal Pipedream
+    refuses is tried again by recheck_claims)."""
+    import io
+
+    from django.core.management import call_command
+
+    from sandbox.models import Account
+
+    account = connect(alice, "github", "octo")
+    run_worker()
+    before = deployed(star_claim, alice)
+    old_id = account.pipedream_id
+
+    reconnect_by_link(client, alice, account)
+    if old_trigger_upstream == "gone":  # Pipedream removed the deleted account's trigger
+        DeployedTrigger.objects.filter(trigger_id=before.pipedream_id).delete()
+    elif old_trigger_upstream == "removal-fails":
+        settings.SANDBOX_FAULTS = {"pipedream.triggers.delete": {"status": 500}}
+    run_worker()  # the webhook, the check, the deploy again
+    if old_trigger_upstream == "removal-fails":
+        failed = deployed(star_claim, alice)
+        assert failed.status == "failed" and failed.pipedream_id == before.pipedream_id
+        settings.SANDBOX_FAULTS = {}
+        call_command("recheck_claims", "--stale", "0", stdout=io.StringIO())
+
+    account.refresh_from_db()
+    assert account.pipedream_id != old_id
+    assert list(Account.objects.values_list("account_id", flat=True)) == [account.pipedream_id]
+    deployment = deployed(star_claim, alice)
+    assert TriggerDeployment.objects.count() == 1 and deployment.pk == before.pk
+    assert (deployment.status, deployment.account_id) == ("active", account.pk)
+    assert deployment.account_pipedream_id == account.pipedream_id
+    assert deployment.pipedream_id != before.pipedream_id
+    # Exactly one trigger upstream for alice and the claim, on the new account.
+    [upstream] = DeployedTrigger.objects.all()
+    assert upstream.trigger_id == deployment.pipedream_id
+    assert upstream.account.account_id == account.pipedream_id
+    assert upstream.component_key == star_claim.trigger
+    assert upstream.user.external_id == str(alice.external_id)
+    assert Completion.objects.get(claim=star_claim, member=alice).state == "ineligible"
+
+    # Alice stars the repository: the moved trigger's event completes her claim.
+    star = {"action": "created", "starred_at": "2026-01-01T00:00:00Z", "sender": {"login": "octo"}}
+    sandbox_triggers.emit(deployment.pipedream_id, star)
+    [delivery] = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 202)
+    run_worker()
+    run_worker()
+    completion = Completion.objects.get(claim=star_claim, member=alice)
+    assert completion.state == "completed", completion.reason
+    assert bb_sandbox.completions(star_claim.bitbadges_claim_id, alice.address) == 1
