@@ -224,9 +224,8 @@ class BaseApiClient:
         outcome_unknown: bool,
     ) -> UpstreamError:
         """The client's error for a call that got no answer (logged by the caller)."""
-        detail = type(exc).__name__ + (f", after {attempts} attempts" if attempts > 1 else "")
         return UpstreamError(
-            self.redact(f"{self.transport_problem(exc, url)} ({detail})"),
+            self.transport_message(exc, url, attempts),
             operation=operation,
             transient=True,
             outcome_unknown=outcome_unknown,
@@ -343,6 +342,11 @@ class BaseApiClient:
         if isinstance(exc, requests.ConnectionError):
             return f"could not reach {self.service} at {host}"
         return f"the request to {self.service} at {host} failed"
+
+    def transport_message(self, exc: requests.RequestException, url: str, attempts: int) -> str:
+        """What went wrong below HTTP, with the error's class and the tries, redacted."""
+        detail = type(exc).__name__ + (f", after {attempts} attempts" if attempts > 1 else "")
+        return self.redact(f"{self.transport_problem(exc, url)} ({detail})")
 
     def send(
         self,

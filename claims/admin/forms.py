@@ -107,17 +107,22 @@ class ClaimAdminForm(forms.ModelForm):
     # admin check a claim before its save transaction opens and reuse the answer inside.
     request = None
 
-    def _upstream_problems(self, settings: preflight.ClaimSettings) -> list[preflight.Problem]:
+    def _memoised(self, settings, check):
+        """check(settings): its problems, or the CheckUnavailable it raised, kept on the
+        request so the save transaction reuses the answer instead of asking again."""
         memo = getattr(self.request, "claim_upstream_checks", None)
         if memo is not None and settings in memo:
-            found = memo[settings]
-        else:
-            try:
-                found = services.claim_problems(settings)
-            except preflight.CheckUnavailable as exc:
-                found = exc
-            if memo is not None:
-                memo[settings] = found
+            return memo[settings]
+        try:
+            found = check(settings)
+        except preflight.CheckUnavailable as exc:
+            found = exc
+        if memo is not None:
+            memo[settings] = found
+        return found
+
+    def _upstream_problems(self, settings: preflight.ClaimSettings) -> list[preflight.Problem]:
+        found = self._memoised(settings, services.claim_problems)
         if isinstance(found, preflight.CheckUnavailable):
             raise found
         return found
@@ -126,16 +131,7 @@ class ClaimAdminForm(forms.ModelForm):
         """The criterion's action and the trigger as Pipedream defines them: an unknown
         key, or a required prop left out, stops the save with Pipedream's reason."""
         settings = preflight.ComponentSettings.of(self.instance)
-        memo = getattr(self.request, "claim_upstream_checks", None)
-        if memo is not None and settings in memo:
-            found = memo[settings]
-        else:
-            try:
-                found = preflight.component_problems(settings)
-            except preflight.CheckUnavailable as exc:
-                found = exc
-            if memo is not None:
-                memo[settings] = found
+        found = self._memoised(settings, preflight.component_problems)
         if isinstance(found, preflight.CheckUnavailable):
             if self.instance.enabled:
                 self.add_error(

@@ -155,9 +155,8 @@ class BitBadgesBase(BaseApiClient):
         attempts: int,
         outcome_unknown: bool,
     ) -> Unavailable:
-        detail = type(exc).__name__ + (f", after {attempts} attempts" if attempts > 1 else "")
         return Unavailable(
-            self.redact(f"{self.transport_problem(exc, url)} ({detail})"),
+            self.transport_message(exc, url, attempts),
             operation=operation,
             outcome_unknown=outcome_unknown,
             hint=CHECK_FIRST if outcome_unknown else None,
