@@ -160,6 +160,7 @@ RULE_FIELDS = (
     "criterion_text",
     "identity_path",
     "trigger",
+    "trigger_scope",
     "trigger_props",
     "trigger_event_label",
     "recheck_interval",

@@ -141,13 +141,26 @@ class Claim(models.Model):
         "does not qualify, up to 64 times this.",
     )
 
-    # Event-driven: a Pipedream trigger deployed for each member on the criterion's app.
+    # Event-driven: a Pipedream trigger, deployed for each member on their account of
+    # the criterion's app, or once for the claim on the site's account.
+    class TriggerScope(models.TextChoices):
+        MEMBER = "member", "Each member's own account (the member's own resources)"
+        SITE = "site", "Once, on the site's account (a shared resource, e.g. a repository)"
+
     trigger = models.CharField(
         max_length=200,
         blank=True,
-        help_text="Optional: a Pipedream trigger component key (e.g. github-new-star), "
-        "deployed for each member on their account of the criterion's app; each event it "
-        "emits checks the member again.",
+        help_text="Optional: a Pipedream trigger component key (e.g. github-new-star); each "
+        "event it emits checks the member it concerns again.",
+    )
+    trigger_scope = models.CharField(
+        "trigger runs on",
+        max_length=10,
+        choices=TriggerScope.choices,
+        default=TriggerScope.MEMBER,
+        help_text="A trigger on a shared resource (stars of one repository) runs once, on "
+        "an account connected for the site under Site accounts; each event checks only the "
+        "member whose account it names.",
     )
     trigger_props = models.JSONField(
         default=dict, blank=True, help_text="Other props of the trigger, as a JSON object."
@@ -273,6 +286,8 @@ class Claim(models.Model):
                 errors["criterion_value"] = "This comparison needs a value."
         if self.trigger and not self.criterion_app_id:
             errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
+        if self.trigger_scope == self.TriggerScope.SITE and not self.trigger:
+            errors["trigger_scope"] = "Only a claim with a trigger runs one on the site's account."
         if not isinstance(self.trigger_props, dict):
             errors["trigger_props"] = "Props are a JSON object."
         if self.identity_path and not self.has_criterion:
@@ -480,99 +495,6 @@ class CompletionEvent(Audited):
         return f"{self.from_state or '·'} → {self.to_state} by {self.actor_display()}"
 
 
-class TriggerDeployment(models.Model):
-    """A claim's trigger deployed at Pipedream for one member (once per claim and member)."""
-
-    class Status(models.TextChoices):
-        DEPLOYING = "deploying", "Deploying"
-        ACTIVE = "active", "Active"
-        FAILED = "failed", "Not deployed (retried by recheck_claims)"
-        REMOVING = "removing", "Removing"
-
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="deployments")
-    member = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trigger_deployments"
-    )
-    account = models.ForeignKey(
-        "connections.ConnectedAccount",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="trigger_deployments",
-    )
-    account_pipedream_id = models.CharField(
-        max_length=100, blank=True, help_text="The account it runs on, as Pipedream names it."
-    )
-    pipedream_id = models.CharField("Pipedream trigger ID", max_length=100, blank=True)
-    error = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DEPLOYING)
-    signing_key_encrypted = models.TextField(blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_event_at = models.DateTimeField(null=True, blank=True)
-    events = models.PositiveIntegerField(default=0)
-    events_cursor = models.BigIntegerField(
-        default=0,
-        editable=False,
-        help_text="The newest event (epoch ms) read from the trigger's events list.",
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["claim", "member"], name="deployment_one_per_claim_member"
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.claim} · {self.member} · {self.pipedream_id or self.status}"
-
-    def set_signing_key(self, raw: str) -> None:
-        self.signing_key_encrypted = secrets.encrypt(raw)
-
-    def signing_key(self) -> str:
-        return secrets.decrypt(self.signing_key_encrypted)
-
-
-class TriggerDelivery(models.Model):
-    """A POST to the trigger webhook, stored raw before anything is trusted."""
-
-    class Outcome(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        DUPLICATE = "duplicate", "Duplicate (no change)"
-        THROTTLED = "throttled", "Over the rate limit (no check asked)"
-        REFUSED = "refused", "Refused"
-
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    deployment = models.ForeignKey(
-        TriggerDeployment,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="deliveries",
-    )
-    event_id = models.CharField(max_length=200, blank=True, db_index=True)
-    body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
-    headers = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="The request headers when the signature was not verified (secrets redacted).",
-    )
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    detail = models.TextField(blank=True)
-    http_status = 200  # not stored: what the webhook answers (set by claims.triggers)
-
-    class Meta:
-        ordering = ["-received_at"]
-        verbose_name_plural = "trigger deliveries"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["deployment", "event_id"],
-                # Only a verified event id is one: unsigned deliveries carry none.
-                condition=models.Q(outcome="accepted") & ~models.Q(event_id=""),
-                name="trigger_delivery_once_per_event",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.event_id or 'delivery'} ({self.outcome})"
+# Models of event-driven claims live beside, and are Django models of this app.
+from claims.trigger_models import TriggerDelivery as TriggerDelivery  # noqa: E402
+from claims.trigger_models import TriggerDeployment as TriggerDeployment  # noqa: E402

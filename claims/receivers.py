@@ -12,8 +12,13 @@ from django.dispatch import receiver
 
 from claims import services, triggers
 from claims.audit import Actor
-from claims.tasks import trigger_deploy_task, trigger_remove_task
-from connections.signals import account_connected, account_disconnected, account_health_changed
+from claims.tasks import site_trigger_sync_task, trigger_deploy_task, trigger_remove_task
+from connections.signals import (
+    account_connected,
+    account_disconnected,
+    account_health_changed,
+    site_accounts_changed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,13 @@ def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kw
         member=member, account_pipedream_id=pipedream_id or ""
     ):
         trigger_remove_task.enqueue(deployment.pk)
+
+
+@receiver(site_accounts_changed, dispatch_uid="claims.site_accounts_changed")
+def on_site_accounts_changed(sender, *, app_slugs, **kwargs):
+    """The site's account of an app changed: its claims' shared triggers follow it."""
+    for claim in triggers.site_claims_on(app_slugs):
+        site_trigger_sync_task.enqueue(claim.pk)
 
 
 @receiver(email_confirmed, dispatch_uid="claims.email_confirmed")

@@ -89,6 +89,16 @@ def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
 
 
 @task()
+def site_trigger_sync_task(claim_id: int, redeploy: bool = False) -> str:
+    """Deploy, move or remove a claim's one trigger on the site's account."""
+    claim = Claim.objects.filter(pk=claim_id).first()
+    if claim is None:
+        return "gone"
+    deployment = triggers.site_deployment_sync(claim, redeploy=redeploy)
+    return deployment.status if deployment else "not deployed"
+
+
+@task()
 def trigger_remove_task(deployment_id: int) -> str:
     deployment = TriggerDeployment.objects.select_related("member").filter(pk=deployment_id).first()
     if deployment is None:

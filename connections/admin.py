@@ -1,15 +1,21 @@
-"""Admin for Pipedream Connect: apps, members' accounts, sessions (the funnel), webhooks."""
+"""Admin for Pipedream Connect: apps, members' accounts, the site's own accounts,
+sessions (the funnel), webhooks."""
 
 import re
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from connections import pipedream, services
-from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
+from connections.models import App, ConnectedAccount, ConnectSession, SiteAccount, WebhookEvent
 
 
 @admin.register(App)
@@ -226,3 +232,134 @@ class WebhookEventAdmin(ReadOnlyAdmin):
                 f"Delivery {event.pk}: {replayed.get_outcome_display()}. {replayed.detail}",
                 level,
             )
+
+
+class SiteConnectForm(forms.Form):
+    app = forms.ModelChoiceField(
+        queryset=App.objects.order_by("name"),
+        help_text="The app of the claim whose trigger watches a shared resource (GitHub for "
+        "stars of a repository). The account must be able to watch it: for github-new-star, "
+        "one that administers the repository.",
+    )
+
+
+@admin.register(SiteAccount)
+class SiteAccountAdmin(admin.ModelAdmin):
+    """The site's own accounts, which claims' triggers on a shared resource run on. They
+    are connected on Pipedream's hosted page and recorded from Pipedream's list."""
+
+    list_display = ("__str__", "app", "health_display", "upstream_created_at", "last_synced_at")
+    list_filter = ("app",)
+    list_select_related = ("app",)
+    readonly_fields = (
+        "app",
+        "pipedream_id",
+        "name",
+        "healthy",
+        "dead",
+        "error",
+        "upstream_created_at",
+        "last_synced_at",
+        "created_at",
+    )
+    actions = ["disconnect"]
+
+    def has_add_permission(self, request):
+        return False  # connected on Pipedream's page (Connect for the site), never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # through Disconnect, which deletes at Pipedream first
+
+    def has_connect_permission(self, request):
+        return super().has_add_permission(request)
+
+    def has_disconnect_permission(self, request):
+        return super().has_delete_permission(request)
+
+    @admin.display(description="health")
+    def health_display(self, account):
+        return ConnectedAccount.Health(account.health).label
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("connect/", view(self.connect_view), name="connections_siteaccount_connect"),
+            path("returned/", view(self.returned_view), name="connections_siteaccount_returned"),
+            path("sync/", view(self.sync_view), name="connections_siteaccount_sync"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "can_connect": self.has_connect_permission(request),
+            "site_external_user_id": services.site_external_user_id(),
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def _back(self):
+        return redirect("admin:connections_siteaccount_changelist")
+
+    def connect_view(self, request):
+        """Choose the app, then go to Pipedream's hosted page for the site's user."""
+        if not self.has_connect_permission(request):
+            raise PermissionDenied
+        form = SiteConnectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                return redirect(services.site_connect_link(app=form.cleaned_data["app"]))
+            except services.UpstreamError as exc:
+                form.add_error(None, f"Pipedream did not answer: {exc.cause}. Try again.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Connect an account for the site",
+            "form": form,
+            "opts": self.model._meta,
+            "site_external_user_id": services.site_external_user_id(),
+        }
+        return TemplateResponse(request, "admin/connections/siteaccount/connect.html", context)
+
+    def returned_view(self, request):
+        """Back from Pipedream's page: what was connected is read from Pipedream's list."""
+        if not self.has_connect_permission(request):
+            raise PermissionDenied
+        if request.GET.get("result") == "error":
+            self.message_user(
+                request,
+                "Pipedream's page reported an error; nothing was connected.",
+                messages.ERROR,
+            )
+        self._sync(request)
+        return self._back()
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        self._sync(request)
+        return self._back()
+
+    def _sync(self, request) -> None:
+        try:
+            result = services.site_accounts_sync()
+        except services.UpstreamError as exc:
+            self.message_user(
+                request, f"Could not list the site's accounts: {exc.cause}", messages.ERROR
+            )
+            return
+        self.message_user(
+            request, f"The site's accounts, from Pipedream: {result}.", messages.SUCCESS
+        )
+
+    @admin.action(description="Disconnect (at Pipedream too)", permissions=["disconnect"])
+    def disconnect(self, request, queryset):
+        gone = 0
+        for account in queryset.select_related("app"):
+            try:
+                services.site_account_disconnect(account=account)
+            except services.UpstreamError as exc:
+                self.message_user(request, f"{account}: {exc.cause}", messages.ERROR)
+                continue
+            gone += 1
+        if gone:
+            self.message_user(request, f"Disconnected {gone} site account(s).", messages.SUCCESS)

@@ -123,6 +123,38 @@ class ConnectedAccount(models.Model):
         return self.health != self.Health.HEALTHY
 
 
+class SiteAccount(models.Model):
+    """An account an operator connected for the site, not for a member: what a claim's
+    trigger on a shared resource (stars of one repository) runs on. Pipedream holds it
+    under the site's own external user (PIPEDREAM_SITE_EXTERNAL_USER_ID); rows are
+    recorded from Pipedream's accounts list, never from the browser."""
+
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="site_accounts")
+    pipedream_id = models.CharField("Pipedream account ID", max_length=100, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    healthy = models.BooleanField(default=True)
+    dead = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="Pipedream's reason when unhealthy or dead.")
+    upstream_created_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["app__name", "-upstream_created_at", "pk"]
+        verbose_name = "site account"
+
+    def __str__(self):
+        return f"{self.app} · {self.name or self.pipedream_id} (the site's)"
+
+    @property
+    def health(self) -> str:
+        return ConnectedAccount.health_of(healthy=self.healthy, dead=self.dead)
+
+    @property
+    def usable(self) -> bool:
+        return self.healthy and not self.dead
+
+
 class ConnectSession(models.Model):
     """One attempt to connect an app: a Connect token minted for a member.
 

@@ -9,6 +9,8 @@ All are sent on commit, once the change is in the database, with sender=Connecte
   member disconnected it or a sync no longer found it upstream. The row is deleted.
 - account_health_changed(account, member, previous, current): health went from one of
   "healthy" / "unhealthy" / "dead" to another.
+- site_accounts_changed(app_slugs): the site's own accounts of these apps changed (one
+  connected, removed, or its health changed); sent with sender=SiteAccount.
 """
 
 from django.dispatch import Signal
@@ -16,3 +18,4 @@ from django.dispatch import Signal
 account_connected = Signal()
 account_disconnected = Signal()
 account_health_changed = Signal()
+site_accounts_changed = Signal()

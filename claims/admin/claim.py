@@ -22,7 +22,7 @@ from claims.models import (
     Claim,
     Completion,
 )
-from claims.tasks import claim_discover_task
+from claims.tasks import claim_discover_task, site_trigger_sync_task
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,17 @@ def _enqueue_discover(claim_id: int, staff_id: int | None) -> None:
         claim_discover_task.enqueue(claim_id, staff_id=staff_id)
     except Exception:  # the member's next connection or complete_claims still gets there
         logger.exception("Could not enqueue claim_discover_task for claim %s", claim_id)
+
+
+# A change to any of these moves the claim's one trigger on the site's account.
+SITE_TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "criterion_app"}
+
+
+def _enqueue_site_sync(claim_id: int, redeploy: bool) -> None:
+    try:
+        site_trigger_sync_task.enqueue(claim_id, redeploy=redeploy)
+    except Exception:  # recheck_claims deploys it all the same
+        logger.exception("Could not enqueue site_trigger_sync_task for claim %s", claim_id)
 
 
 @admin.register(Claim)
@@ -82,10 +93,17 @@ class ClaimAdmin(admin.ModelAdmin):
         (
             "Waking up",
             {
-                "description": "Optional: a Pipedream trigger deployed for each member, whose "
-                "events check them again; and a schedule for re-checking members who are "
-                "not eligible yet (manage.py recheck_claims).",
-                "fields": ("trigger", "trigger_props", "trigger_event_label", "recheck_interval"),
+                "description": "Optional: a Pipedream trigger, deployed for each member or "
+                "once on the site's account, whose events check the members they concern "
+                "again; and a schedule for re-checking members who are not eligible yet "
+                "(manage.py recheck_claims).",
+                "fields": (
+                    "trigger",
+                    "trigger_scope",
+                    "trigger_props",
+                    "trigger_event_label",
+                    "recheck_interval",
+                ),
             },
         ),
         (
@@ -190,9 +208,16 @@ class ClaimAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         claim = form.instance
-        audit.rule_change_record(
+        change = audit.rule_change_record(
             claim, getattr(form, "rules_before", {}), audit.Actor.staff(request.user)
         )
+        changed = set(change.changes) if change is not None else set()
+        if changed & SITE_TRIGGER_FIELDS and (
+            claim.trigger_scope == Claim.TriggerScope.SITE or "trigger_scope" in changed
+        ):
+            # Deployed, moved or removed once the change is committed.
+            redeploy = bool(changed & {"trigger", "trigger_props", "criterion_app"})
+            transaction.on_commit(functools.partial(_enqueue_site_sync, claim.pk, redeploy))
         if claim.enabled:
             # After the required apps are saved and the whole change is committed.
             transaction.on_commit(functools.partial(_enqueue_discover, claim.pk, request.user.pk))

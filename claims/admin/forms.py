@@ -12,6 +12,7 @@ from claims.models import (
     Completion,
 )
 from claims.secrets import SecretUnreadable
+from connections import services as connection_services
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,26 @@ class ClaimAdminForm(forms.ModelForm):
         super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
         self.upstream_notes: list[str] = []
         if not self.errors:
+            self._check_site_account()
             self._check_components()
             self._check_upstream()
+
+    def _check_site_account(self) -> None:
+        """A trigger on the site's account needs one: refused for an enabled claim."""
+        claim = self.instance
+        if not (claim.trigger and claim.trigger_scope == Claim.TriggerScope.SITE):
+            return
+        app = claim.criterion_app
+        if app is None or connection_services.site_account_for(app.slug) is not None:
+            return
+        text = (
+            f"No usable {app.name} account is connected for the site, and this trigger runs "
+            "on it: connect one under Connections > Site accounts (Connect for the site)"
+        )
+        if claim.enabled:
+            self.add_error("trigger_scope", f"{text}, then enable the claim.")
+        else:
+            self.upstream_notes.append(f"{text} before you enable the claim.")
 
     def _secret(self, name: str, stored: bool, read) -> str:
         if self.cleaned_data.get(name):

@@ -10,7 +10,8 @@ every public name is re-exported here from the module of its subject:
 - accounts: members' connected accounts (account_record, accounts_sync, ...);
 - links: emailed links (emailed_link_make, emailed_link_open);
 - webhooks: processing stored connection webhooks (webhook_process, webhooks_recover);
-- environment: what operators are told about Pipedream's development environment.
+- environment: what operators are told about Pipedream's development environment;
+- site: the site's own accounts, connected by an operator (site_accounts_sync, ...).
 
 The modules import each other by their full names, never this package, and none
 imports the tasks or the views. The code calls the names in their own modules, so a
@@ -52,6 +53,14 @@ from connections.services.sessions import (
     session_reference,
     token_digest,
 )
+from connections.services.site import (
+    SiteSyncResult,
+    site_account_disconnect,
+    site_account_for,
+    site_accounts_sync,
+    site_connect_link,
+    site_external_user_id,
+)
 from connections.services.webhooks import (
     STALE_AFTER,
     connect_failure_notice,
@@ -72,6 +81,7 @@ __all__ = [
     "ForeignAccount",
     "LinkExpired",
     "LinkInvalid",
+    "SiteSyncResult",
     "SyncResult",
     "TooManyAttempts",
     "UpstreamError",
@@ -92,6 +102,11 @@ __all__ = [
     "iframe_url_for",
     "public_development_warning",
     "session_reference",
+    "site_account_disconnect",
+    "site_account_for",
+    "site_accounts_sync",
+    "site_connect_link",
+    "site_external_user_id",
     "token_digest",
     "token_matches",
     "webhook_process",
