@@ -1,0 +1,263 @@
+"""A trigger on a shared resource runs once, on the site's account (issue 15, item 3).
+
+github-new-star fires when anyone stars the repository. Deployed per member, every
+member's deployment would wake for every star; deployed once on an account the operator
+connects for the site, each event checks only the member whose GitHub account it names.
+Everything goes over real HTTP to the sandbox, and through the real task worker.
+"""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from claims import triggers
+from claims.models import Claim, Completion, CompletionEvent, TriggerDelivery, TriggerDeployment
+from connections import services as connections_services
+from connections.models import SiteAccount
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.pipedream import services as pd_sandbox
+from sandbox.pipedream import triggers as sandbox_triggers
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from sandbox.pipedream.models import Account, DeployedTrigger
+from tests.claims.admin_support import claim_form_data
+from tests.claims.claims_support import run_worker
+from tests.members_support import verify_email
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SITE = "site"
+
+
+def connect_for_site(app_slug="github", name="bitbadges"):
+    """What an operator does on Pipedream's hosted page, then the sync that records it."""
+    _, token = pd_sandbox.connect_token_create(
+        project_id="proj_sandbox", environment="development", external_user_id=SITE
+    )
+    upstream = pd_sandbox.account_connect(token=token, app_slug=app_slug, name=name)
+    connections_services.site_accounts_sync()
+    return upstream
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return verify_email(
+        django_user_model.objects.create_user(
+            username="bob", email="bob@example.com", password="connect-demo"
+        )
+    )
+
+
+@pytest.fixture
+def shared_claim(apps, upstreams, settings):
+    settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
+    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
+    claim = Claim(
+        slug="stargazer",
+        name="Stargazer",
+        delivery="bitbadges",
+        bitbadges_claim_id=upstream.claim_id,
+        password_instance_id="pwd",
+        enabled=True,
+        criterion_app=apps["github"],
+        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
+        criterion_path="$status",
+        criterion_comparison="eq",
+        criterion_value="204",
+        trigger="github-new-star",
+        trigger_scope=Claim.TriggerScope.SITE,
+        trigger_props={"repoFullname": DEMO_STARRED_REPO},
+    )
+    claim.set_password("pw")
+    claim.full_clean()
+    claim.save()
+    claim.required_apps.set([apps["github"]])
+    return claim
+
+
+def star(deployment: TriggerDeployment, login: str):
+    """Someone stars the repository: the site's trigger emits GitHub's star webhook."""
+    event = {"action": "created", "starred_at": "2026-01-01T00:00:00Z", "sender": {"login": login}}
+    sandbox_triggers.emit(deployment.pipedream_id, event)
+    delivered = [d for d in sandbox_webhooks.wait_for_deliveries() if d.event == "TRIGGER_EVENT"]
+    assert [d.last_status_code for d in delivered] == [202]
+
+
+def checks_of(member) -> int:
+    return CompletionEvent.objects.filter(completion__member=member, actor_kind="trigger").count()
+
+
+def test_one_star_checks_one_member_with_one_deployment_for_the_claim(
+    shared_claim, alice, bob, connect
+):
+    connect_for_site()
+    connect(alice, "github", "octo")  # neither has starred the repository yet
+    connect(bob, "github", "hubot")
+    triggers.site_deployment_sync(shared_claim)
+    run_worker()  # their first checks: not eligible
+    assert Completion.objects.get(claim=shared_claim, member=alice).state == "ineligible"
+
+    # One deployment for the claim, on the site's account, whoever connects.
+    [deployment] = TriggerDeployment.objects.filter(claim=shared_claim)
+    assert deployment.member is None and deployment.status == "active"
+    assert deployment.site_account == SiteAccount.objects.get()
+    [upstream] = DeployedTrigger.objects.all()
+    assert upstream.user.external_id == SITE
+    assert upstream.configured_props["repoFullname"] == DEMO_STARRED_REPO
+
+    star(deployment, "OCTO")  # GitHub logins compare without case
+    run_worker()
+    delivery = TriggerDelivery.objects.get()
+    assert "A check was asked for 1 member(s)" in delivery.detail, delivery.detail
+    assert checks_of(alice) >= 1 and checks_of(bob) == 0
+    completion = Completion.objects.get(claim=shared_claim, member=alice)
+    assert completion.state == "completed", completion.reason
+    assert bb_sandbox_attempts.completions(shared_claim.bitbadges_claim_id, alice.address) == 1
+    # The shared deployment stays for everyone else.
+    assert TriggerDeployment.objects.filter(claim=shared_claim).count() == 1
+    assert DeployedTrigger.objects.count() == 1
+
+
+def test_a_star_by_nobody_known_checks_nobody(shared_claim, alice, connect):
+    connect_for_site()
+    connect(alice, "github", "octo")
+    deployment = triggers.site_deployment_sync(shared_claim)
+    run_worker()
+    before = CompletionEvent.objects.count()
+    star(deployment, "a-stranger")
+    run_worker()
+    assert "nobody checked" in TriggerDelivery.objects.get().detail
+    assert CompletionEvent.objects.count() == before
+
+
+def test_members_connecting_deploy_nothing_of_their_own(shared_claim, alice, bob, connect):
+    connect(alice, "github", "octo")
+    connect(bob, "github", "hubot")
+    run_worker()
+    assert not TriggerDeployment.objects.filter(member__isnull=False).exists()
+    assert not DeployedTrigger.objects.exists()
+
+
+def test_without_a_site_account_the_deployment_waits_and_says_why(shared_claim):
+    assert triggers.site_deployment_sync(shared_claim) is None
+    row = TriggerDeployment.objects.get(claim=shared_claim)
+    assert row.status == "failed" and "connected for the site" in row.error
+    assert not DeployedTrigger.objects.exists()
+
+    # Connecting one moves the claim onto it (the sync's signal, then the worker).
+    connect_for_site()
+    run_worker()
+    row.refresh_from_db()
+    assert row.status == "active", row.error
+    assert DeployedTrigger.objects.get().user.external_id == SITE
+
+
+def test_disabling_the_claim_removes_its_trigger_upstream(shared_claim):
+    connect_for_site()
+    assert triggers.site_deployment_sync(shared_claim) is not None
+    Claim.objects.filter(pk=shared_claim.pk).update(enabled=False)
+    assert triggers.site_deployment_sync(shared_claim) is None
+    assert not TriggerDeployment.objects.exists()
+    assert not DeployedTrigger.objects.exists()
+
+
+def test_a_lost_site_deployment_is_made_by_recheck(shared_claim):
+    connect_for_site()
+    assert not TriggerDeployment.objects.exists()
+    assert triggers.tidy() == 1
+    assert TriggerDeployment.objects.get().status == "active"
+
+
+def test_the_site_account_going_away_stops_the_trigger(shared_claim):
+    upstream = connect_for_site()
+    triggers.site_deployment_sync(shared_claim)
+    # Deleted at Pipedream (by someone, somewhere): the sync sees it gone.
+    Account.objects.filter(account_id=upstream.account_id).delete()
+    connections_services.site_accounts_sync()
+    run_worker()
+    assert not SiteAccount.objects.exists()
+    row = TriggerDeployment.objects.get(claim=shared_claim)
+    assert row.status == "failed" and "connected for the site" in row.error
+
+
+# --- The admin --------------------------------------------------------------------------
+
+
+def site_claim_data(claim_id, apps, **fields):
+    blank = Claim(slug="stars", name="Stars", delivery="bitbadges")
+    return claim_form_data(
+        blank,
+        enabled=True,
+        password_instance_id="pwd",
+        password="pw",
+        bitbadges_claim_id=claim_id,
+        required_apps=[str(apps["github"].pk)],
+        criterion_app=str(apps["github"].pk),
+        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
+        criterion_path="$status",
+        criterion_comparison="eq",
+        criterion_value="204",
+        criterion_props="{}",
+        trigger="github-new-star",
+        trigger_scope="site",
+        trigger_props=f'{{"repoFullname": "{DEMO_STARRED_REPO}"}}',
+        **fields,
+    )
+
+
+def test_the_admin_refuses_a_site_trigger_with_no_site_account(admin_client, apps, upstreams):
+    upstream = bb_sandbox_claims.claim_create(password="pw")
+    response = admin_client.post(
+        reverse("admin:claims_claim_add"), site_claim_data(upstream.claim_id, apps)
+    )
+    assert response.status_code == 200
+    said = " ".join(response.context["adminform"].form.errors["trigger_scope"])
+    assert "No usable GitHub account is connected for the site" in said
+    assert "Site accounts" in said
+    assert not Claim.objects.exists() and not TriggerDeployment.objects.exists()
+
+
+def test_the_admin_deploys_on_save_and_the_site_account_pages_work(admin_client, apps, upstreams):
+    # Connect for the site: the admin sends the operator to Pipedream's hosted page.
+    page = admin_client.get(reverse("admin:connections_siteaccount_changelist"))
+    assert "Connect for the site" in page.content.decode()
+    response = admin_client.post(
+        reverse("admin:connections_siteaccount_connect"), {"app": apps["github"].pk}
+    )
+    assert response.status_code == 302 and "app=github" in response["Location"]
+    _, token = pd_sandbox.connect_token_create(
+        project_id="proj_sandbox", environment="development", external_user_id=SITE
+    )
+    pd_sandbox.account_connect(token=token, app_slug="github", name="bitbadges")
+    # Back from the page: what is recorded is read from Pipedream, not from the URL.
+    back = admin_client.get(reverse("admin:connections_siteaccount_returned") + "?result=success")
+    assert back.status_code == 302
+    assert SiteAccount.objects.get().name == "bitbadges"
+
+    upstream = bb_sandbox_claims.claim_create(password="pw")
+    saved = admin_client.post(
+        reverse("admin:claims_claim_add"), site_claim_data(upstream.claim_id, apps)
+    )
+    assert saved.status_code == 302
+    run_worker()
+    deployment = TriggerDeployment.objects.get()
+    assert deployment.member is None and deployment.status == "active"
+
+
+def test_connecting_for_the_site_needs_the_add_permission(client, django_user_model, apps):
+    staff = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_siteaccount"))
+    client.force_login(staff)
+    page = client.get(reverse("admin:connections_siteaccount_changelist"))
+    assert page.status_code == 200 and "Connect for the site" not in page.content.decode()
+    assert client.get(reverse("admin:connections_siteaccount_connect")).status_code == 403
+    assert client.get(reverse("admin:connections_siteaccount_returned")).status_code == 403
+    refused = client.post(reverse("admin:connections_siteaccount_connect"), {"app": "x"})
+    assert refused.status_code == 403
+
+
+def test_a_bad_app_is_a_form_error_not_a_500(admin_client, upstreams):
+    response = admin_client.post(reverse("admin:connections_siteaccount_connect"), {"app": "9999"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
