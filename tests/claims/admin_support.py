@@ -40,6 +40,7 @@ def claim_form_data(claim, **overrides) -> dict:
         "criterion_comparison": claim.criterion_comparison,
         "criterion_value": claim.criterion_value,
         "identity_path": claim.identity_path,
+        "trigger_scope": claim.trigger_scope,
         "delivery": claim.delivery,
         "bitbadges_claim_id": claim.bitbadges_claim_id,
         "password_instance_id": claim.password_instance_id,
