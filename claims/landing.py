@@ -14,7 +14,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -135,9 +135,12 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     email = member_email_state(member=member)
     accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
     completion = Completion.objects.filter(claim=claim, member=member).first()
-    watching = TriggerDeployment.objects.filter(
-        claim=claim, member=member, status=TriggerDeployment.Status.ACTIVE
-    ).exists()
+    # The member's own deployment, or the claim's one on the site's account.
+    watching = (
+        TriggerDeployment.objects.filter(claim=claim, status=TriggerDeployment.Status.ACTIVE)
+        .filter(Q(member=member) | Q(member__isnull=True))
+        .exists()
+    )
     apps = []
     for app in claim.required_apps.all():
         mine = [account for account in accounts if account.app_id == app.pk]

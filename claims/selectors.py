@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from claims import rules
@@ -110,7 +110,9 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         .annotate(
             watched=Exists(
                 TriggerDeployment.objects.filter(
-                    claim=OuterRef("pk"), member=member, status=TriggerDeployment.Status.ACTIVE
+                    Q(member=member) | Q(member__isnull=True),
+                    claim=OuterRef("pk"),
+                    status=TriggerDeployment.Status.ACTIVE,
                 )
             )
         )

@@ -261,3 +261,20 @@ def test_a_bad_app_is_a_form_error_not_a_500(admin_client, upstreams):
     response = admin_client.post(reverse("admin:connections_siteaccount_connect"), {"app": "9999"})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_member_is_told_the_shared_trigger_watches_for_them(
+    shared_claim, alice, connect, client
+):
+    shared_claim.trigger_event_label = f"you star {DEMO_STARRED_REPO}"
+    shared_claim.save(update_fields=["trigger_event_label"])
+    connect(alice, "github", "octo")
+    run_worker()
+    client.force_login(alice)
+    promise = f"We'll complete this as soon as you star {DEMO_STARRED_REPO}."
+    assert promise not in client.get("/claims/").content.decode()  # nothing watches yet
+    connect_for_site()
+    run_worker()  # the site's account appeared: the claim's trigger is deployed on it
+    assert promise in client.get("/claims/").content.decode()
+    landing = client.get(f"/c/{shared_claim.slug}/").content.decode()
+    assert f"We'll complete it as soon as you star {DEMO_STARRED_REPO}." in landing
