@@ -19,10 +19,10 @@ State = Completion.State
 
 @admin.register(TriggerDeployment)
 class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
-    """Each member's deployed triggers and their last event (read-only; the signing key
-    is never shown)."""
+    """Each member's deployed triggers, and each claim's one on the site's account, with
+    their last event (read-only; the signing key is never shown)."""
 
-    list_display = ("member", "claim", "status", "pipedream_id", "events", "last_event_at")
+    list_display = ("runs_for", "claim", "status", "pipedream_id", "events", "last_event_at")
     list_filter = ("status", "claim")
     search_fields = ("member__username", "member__email", "pipedream_id", "claim__name")
     list_select_related = ("member", "claim")
@@ -30,6 +30,7 @@ class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
         "claim",
         "member",
         "account",
+        "site_account",
         "pipedream_id",
         "account_pipedream_id",
         "status",
@@ -37,8 +38,13 @@ class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
         "events",
         "last_event_at",
         "created_at",
+        "deploy_started_at",
     )
     readonly_fields = fields
+
+    @admin.display(description="runs for", ordering="member")
+    def runs_for(self, deployment: TriggerDeployment):
+        return deployment.member or "The site (one for the claim)"
 
     # No delete either: it would leave the trigger running upstream; disconnecting the
     # account, completing the claim or recheck_claims removes it properly.

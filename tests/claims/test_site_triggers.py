@@ -278,3 +278,14 @@ def test_the_member_is_told_the_shared_trigger_watches_for_them(
     assert promise in client.get("/claims/").content.decode()
     landing = client.get(f"/c/{shared_claim.slug}/").content.decode()
     assert f"We'll complete it as soon as you star {DEMO_STARRED_REPO}." in landing
+
+
+def test_the_deployments_admin_names_the_site(shared_claim, admin_client):
+    connect_for_site()
+    deployment = triggers.site_deployment_sync(shared_claim)
+    listing = admin_client.get(reverse("admin:claims_triggerdeployment_changelist"))
+    assert "The site (one for the claim)" in listing.content.decode()
+    page = admin_client.get(
+        reverse("admin:claims_triggerdeployment_change", args=[deployment.pk])
+    ).content.decode()
+    assert "bitbadges" in page and deployment.signing_key() not in page
