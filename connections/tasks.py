@@ -50,6 +50,29 @@ def webhook_process_task(event_id: int, attempt: int = 1, db_retries: int = 0) -
     return str(event.outcome)
 
 
+# Seconds before the 2nd, 3rd, ... attempt at listing the site's accounts (the web
+# server that answers may still be starting, as under `make run`).
+SITE_SYNC_RETRY_DELAYS = (2, 5, 15, 60)
+
+
+@task()
+def site_accounts_sync_task(attempt: int = 1, announce_all: bool = False) -> str:
+    """Read the site's own accounts from Pipedream; again later while it does not answer.
+    `announce_all` tells claims of every app the site holds an account of (their shared
+    triggers are deployed where missing), not only of those whose accounts changed."""
+    try:
+        result = services.site_accounts_sync(announce_all=announce_all)
+    except services.UpstreamError as exc:
+        if attempt > len(SITE_SYNC_RETRY_DELAYS):
+            raise
+        delay = SITE_SYNC_RETRY_DELAYS[attempt - 1]
+        run_after = timezone.now() + datetime.timedelta(seconds=delay)
+        site_accounts_sync_task.using(run_after=run_after).enqueue(attempt + 1, announce_all)
+        logger.info("The site's accounts not listed (%s); again in %s s", exc.cause, delay)
+        return "requeued"
+    return str(result)
+
+
 @task()
 def accounts_health_poll(limit: int | None = None) -> dict:
     """Sync the accounts of every member who has some (or the `limit` stalest), and
@@ -67,5 +90,10 @@ def accounts_health_poll(limit: int | None = None) -> dict:
         totals["created"] += len(result.created)
         totals["removed"] += len(result.removed)
         totals["health_changed"] += len(result.health_changed)
+    try:  # the site's own accounts too: a shared trigger runs on one
+        totals["site_apps_changed"] = len(services.site_accounts_sync().apps)
+    except services.UpstreamError as exc:
+        totals["site_apps_changed"] = None
+        logger.warning("Health poll: the site's accounts not synced: %s", exc.cause)
     totals["webhooks_recovered"] = services.webhooks_recover()[0]
     return totals

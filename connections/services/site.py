@@ -58,11 +58,12 @@ class SiteSyncResult:
         return f"{len(self.created)} new, {len(self.updated)} updated, {len(self.removed)} removed"
 
 
-def site_accounts_sync() -> SiteSyncResult:
+def site_accounts_sync(*, announce_all: bool = False) -> SiteSyncResult:
     """Make the site's accounts match Pipedream's list for the site's external user.
 
-    Sends `site_accounts_changed(app_slugs)` on commit when any app's accounts changed,
-    so claims move their shared triggers onto the account now in use."""
+    Sends `site_accounts_changed(app_slugs)` on commit when any app's accounts changed
+    (with `announce_all`, every app the site holds an account of), so claims move their
+    shared triggers onto the account now in use, or deploy them where missing."""
     external_id = site_external_user_id()
     try:
         upstream = [
@@ -103,6 +104,8 @@ def site_accounts_sync() -> SiteSyncResult:
                 account.delete()
                 result.removed.append(pid)
                 result.apps.add(account.app.slug)
+        if announce_all:
+            result.apps |= set(SiteAccount.objects.values_list("app__slug", flat=True))
         if result.apps:
             slugs = sorted(result.apps)
             transaction.on_commit(

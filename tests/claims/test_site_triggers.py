@@ -289,3 +289,28 @@ def test_the_deployments_admin_names_the_site(shared_claim, admin_client):
         reverse("admin:claims_triggerdeployment_change", args=[deployment.pk])
     ).content.decode()
     assert "bitbadges" in page and deployment.signing_key() not in page
+
+
+def test_the_health_poll_notices_the_site_account_dying(shared_claim):
+    from connections.tasks import accounts_health_poll
+
+    upstream = connect_for_site()
+    assert triggers.site_deployment_sync(shared_claim).status == "active"
+    Account.objects.filter(account_id=upstream.account_id).update(dead=True, healthy=False)
+    accounts_health_poll.call()
+    run_worker()
+    assert SiteAccount.objects.get().health == "dead"
+    row = TriggerDeployment.objects.get(claim=shared_claim)
+    assert row.status == "failed" and "No usable GitHub account" in row.error
+    assert not DeployedTrigger.objects.exists()  # nothing left running on a dead account
+
+
+def test_the_sync_task_tries_again_while_pipedream_does_not_answer(settings, upstreams):
+    from django_tasks_db.models import DBTaskResult  # the queue the worker reads
+
+    from connections.tasks import site_accounts_sync_task
+
+    settings.PIPEDREAM_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    assert site_accounts_sync_task.call() == "requeued"
+    queued = DBTaskResult.objects.get()
+    assert queued.args_kwargs["args"][0] == 2 and queued.run_after is not None
