@@ -15,7 +15,14 @@ from django.urls import path
 from django.utils.html import format_html
 
 from connections import pipedream, services
-from connections.models import App, ConnectedAccount, ConnectSession, SiteAccount, WebhookEvent
+from connections.models import (
+    App,
+    ConnectedAccount,
+    ConnectSession,
+    ReplacedAccount,
+    SiteAccount,
+    WebhookEvent,
+)
 
 
 @admin.register(App)
@@ -363,3 +370,13 @@ class SiteAccountAdmin(admin.ModelAdmin):
             gone += 1
         if gone:
             self.message_user(request, f"Disconnected {gone} site account(s).", messages.SUCCESS)
+
+
+@admin.register(ReplacedAccount)
+class ReplacedAccountAdmin(ReadOnlyAdmin):
+    """Upstream accounts a reconnect replaced that Pipedream has not deleted yet: syncs skip
+    them, and the health poll (sync_accounts --all) tries the deletion again."""
+
+    list_display = ("pipedream_id", "member", "attempts", "error", "created_at", "last_tried_at")
+    list_select_related = ("member",)
+    search_fields = ("pipedream_id", "member__username", "member__email")

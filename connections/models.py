@@ -123,6 +123,26 @@ class ConnectedAccount(models.Model):
         return self.health != self.Health.HEALTHY
 
 
+class ReplacedAccount(models.Model):
+    """An upstream account a reconnect replaced, whose deletion at Pipedream failed: kept
+    until Pipedream deletes it, so a sync never records it as a second account."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="replaced_accounts"
+    )
+    pipedream_id = models.CharField("Pipedream account ID", max_length=100, unique=True)
+    error = models.TextField(blank=True, help_text="Why Pipedream did not delete it last time.")
+    attempts = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_tried_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.pipedream_id} (replaced, not yet deleted at Pipedream)"
+
+
 class SiteAccount(models.Model):
     """An account an operator connected for the site, not for a member: what a claim's
     trigger on a shared resource (stars of one repository) runs on. Pipedream holds it

@@ -95,5 +95,6 @@ def accounts_health_poll(limit: int | None = None) -> dict:
     except services.UpstreamError as exc:
         totals["site_apps_changed"] = None
         logger.warning("Health poll: the site's accounts not synced: %s", exc.cause)
+    totals["replaced_deleted"] = services.replaced_accounts_delete(limit)
     totals["webhooks_recovered"] = services.webhooks_recover()[0]
     return totals

@@ -23,6 +23,7 @@ from connections.services.accounts import (
     account_disconnect,
     account_record,
     accounts_sync,
+    replaced_accounts_delete,
 )
 from connections.services.apps import app_fields_from_pipedream, app_upsert_from_pipedream
 from connections.services.environment import (
@@ -101,6 +102,7 @@ __all__ = [
     "failure_sentence",
     "iframe_url_for",
     "public_development_warning",
+    "replaced_accounts_delete",
     "session_reference",
     "site_account_disconnect",
     "site_account_for",

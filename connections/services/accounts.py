@@ -16,10 +16,11 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connections import pipedream, signals
-from connections.models import App, ConnectedAccount, ConnectSession
+from connections.models import App, ConnectedAccount, ConnectSession, ReplacedAccount
 from connections.services.apps import app_upsert_from_pipedream, upstream_text
 from connections.services.errors import AccountNotFound, ForeignAccount, upstream_failed
 
@@ -119,21 +120,39 @@ def _reconnect_replaced(
     return None
 
 
-def _duplicate_delete(pipedream_id: str, member) -> None:
-    """Delete at Pipedream the account a reconnect replaced (after commit)."""
+def _duplicate_delete(pipedream_id: str, member) -> bool:
+    """Delete at Pipedream the account a reconnect replaced (after commit). When Pipedream
+    does not, it is kept as a ReplacedAccount: syncs skip it, and `replaced_accounts_delete`
+    (the health poll) tries again. True once it is gone."""
     try:
         pipedream.get_client().delete_account(pipedream_id)
     except pipedream.NotFound:
-        return
+        pass
     except pipedream.PipedreamError as exc:
         logger.warning(
-            "Account %s of member %s was replaced by a reconnect but not deleted at Pipedream: %s",
+            "Account %s of member %s was replaced by a reconnect but not deleted at Pipedream "
+            "(kept to try again): %s",
             pipedream_id,
             member.pk,
             exc,
         )
-        return
+        row, created = ReplacedAccount.objects.get_or_create(
+            pipedream_id=pipedream_id, defaults={"member": member, "error": str(exc)[:1000]}
+        )
+        if not created:
+            ReplacedAccount.objects.filter(pk=row.pk).update(
+                error=str(exc)[:1000], attempts=F("attempts") + 1, last_tried_at=timezone.now()
+            )
+        return False
+    ReplacedAccount.objects.filter(pipedream_id=pipedream_id).delete()
     logger.info("Account %s of member %s replaced by a reconnect: deleted", pipedream_id, member.pk)
+    return True
+
+
+def replaced_accounts_delete(limit: int | None = None) -> int:
+    """Try again to delete at Pipedream the accounts reconnects replaced; how many went."""
+    rows = ReplacedAccount.objects.select_related("member").order_by("last_tried_at")
+    return sum(_duplicate_delete(row.pipedream_id, row.member) for row in rows[: limit or None])
 
 
 def _account_upsert(
@@ -299,6 +318,12 @@ def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
         ConnectedAccount.objects.filter(pipedream_id__in=[d["id"] for d in upstream])
         .exclude(member=member)
         .values_list("pipedream_id", flat=True)
+    )
+    # Replaced by a reconnect, and not yet deleted at Pipedream: never a second account.
+    others |= set(
+        ReplacedAccount.objects.filter(pipedream_id__in=[d["id"] for d in upstream]).values_list(
+            "pipedream_id", flat=True
+        )
     )
     wanted = []
     for data in upstream:
