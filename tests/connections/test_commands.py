@@ -128,3 +128,30 @@ def test_connect_link_errors(member, github, django_user_model, args, message):
     django_user_model.objects.create_user(username="noemail", password="x")
     with pytest.raises(CommandError, match=message):
         run("connect_link", *args)
+
+
+def test_connect_link_can_reconnect_one_of_their_accounts(member, github, settings):
+    settings.PUBLIC_URL = PUBLIC
+    account = ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_old")
+    for given in ("apn_old", str(account.pk)):
+        output = run(
+            "connect_link", "--user", "alice", "--app", "github", "--account", given, "--email"
+        )
+        link = output.strip().splitlines()[-1]
+        assert link.endswith(f"/?account={account.pk}")
+    assert "reconnect your GitHub account" in mail.outbox[-1].body
+    assert mail.outbox[-1].subject == "Reconnect your GitHub account"
+
+
+@pytest.mark.parametrize("given", ["apn_nope", "999999", "", "' OR 1=1 --", "9" * 40])
+def test_connect_link_refuses_an_account_that_is_not_theirs(
+    member, github, django_user_model, given
+):
+    bob = django_user_model.objects.create_user(username="bob", password="x")
+    ConnectedAccount.objects.create(member=bob, app=github, pipedream_id="apn_bobs")
+    ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_mine", name="al")
+    with pytest.raises(CommandError, match="alice has no GitHub account") as raised:
+        run("connect_link", "--user", "alice", "--app", "github", "--account", given)
+    assert "apn_mine (al)" in str(raised.value) and "apn_bobs" not in str(raised.value)
+    with pytest.raises(CommandError, match="alice has no GitHub account"):
+        run("connect_link", "--user", "alice", "--app", "github", "--account", "apn_bobs")

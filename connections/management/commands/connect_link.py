@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections import services
 from connections.management.commands._members import member_lookup
-from connections.models import App
+from connections.models import App, ConnectedAccount
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 MAX = services.EMAILED_LINK_MAX
@@ -46,8 +46,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--email", action="store_true", help="Email the link to the member as well."
         )
+        parser.add_argument(
+            "--account",
+            metavar="ID",
+            help="Reconnect this account of theirs in place (its Pipedream ID, apn_..., or "
+            "the site's number for it), e.g. one that stopped working.",
+        )
 
-    def handle(self, *args, user, app, expires="7d", email=False, **options):
+    def handle(self, *args, user, app, expires="7d", email=False, account=None, **options):
         lifetime = parse_duration(expires)
         member = member_lookup(user)
         found = App.objects.filter(slug=(app or "").strip()).first()
@@ -60,13 +66,17 @@ class Command(BaseCommand):
             )
         if email and not member.email:
             raise CommandError(f"{member.username} has no email address; print the link instead.")
-        link = services.emailed_link_make(member=member, app=found, expires=lifetime)
+        reconnect = _account_of(member, found, account) if account is not None else None
+        link = services.emailed_link_make(
+            member=member, app=found, expires=lifetime, reconnect_account=reconnect
+        )
+        verb = "reconnect" if reconnect is not None else "connect"
         if email:
             send_mail(
-                subject=f"Connect your {found.name} account",
+                subject=f"{verb.capitalize()} your {found.name} account",
                 message=(
                     f"Hello {member.get_short_name() or member.username},\n\n"
-                    f"Open this link to connect your {found.name} account:\n\n{link}\n\n"
+                    f"Open this link to {verb} your {found.name} account:\n\n{link}\n\n"
                     f"It works for {expires.strip()}.\n"
                 ),
                 from_email=None,
@@ -74,3 +84,21 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.SUCCESS(f"Emailed the link to {member.email}."))
         self.stdout.write(link)
+
+
+def _account_of(member, app: App, given: str) -> ConnectedAccount:
+    """The member's account of `app` named by its Pipedream ID or the site's number."""
+    given = (given or "").strip()
+    accounts = ConnectedAccount.objects.filter(member=member, app=app)
+    found = (
+        accounts.filter(pk=int(given)).first()
+        if given.isdigit() and len(given) < 19
+        else accounts.filter(pipedream_id=given).first()
+    )
+    if found is None:
+        names = ", ".join(f"{a.pipedream_id} ({a.name or 'no name'})" for a in accounts[:10])
+        raise CommandError(
+            f"{member.username} has no {app.name} account {given[:100]!r}"
+            + (f"; theirs: {names}." if names else f"; they have no {app.name} account at all.")
+        )
+    return found
