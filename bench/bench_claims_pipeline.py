@@ -119,9 +119,9 @@ def seed(count: int, seed: int):
     from connections import services as connections_services
     from connections.models import ConnectedAccount
     from core.addresses import eth_checksum, to_bitbadges_address
-    from sandbox import bitbadges as bb_sandbox
-    from sandbox import catalogue
-    from sandbox.models import Account, ExternalUser, sortable_id
+    from sandbox.bitbadges import claims as bb_sandbox
+    from sandbox.pipedream import catalogue
+    from sandbox.pipedream.models import Account, ExternalUser, sortable_id
 
     bs.step(f"seed: {count} members with an address, a verified email and a GitHub account")
     rng = random.Random(seed)
@@ -307,7 +307,8 @@ def run(bench, args, claim, bb_claim_id, addresses) -> int:
 
     from claims.models import Claim, Completion
     from claims.tasks import claim_discover_task
-    from sandbox.models import BitBadgesAttempt, OAuthAccessToken
+    from sandbox.bitbadges.models import BitBadgesAttempt
+    from sandbox.pipedream.models import OAuthAccessToken
 
     n = args.members
     outs = []

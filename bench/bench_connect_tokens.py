@@ -94,7 +94,7 @@ def seed(mints: int, burst: int):
     from django.contrib.auth import get_user_model
 
     from connections import services
-    from sandbox import catalogue
+    from sandbox.pipedream import catalogue
 
     limit, window = settings.CONNECT_TOKEN_RATE_LIMIT
     per_member = max(1, int(limit))
@@ -120,8 +120,8 @@ def run(bench, args, members, per_member, limit) -> int:
 
     from connections import pipedream
     from connections.models import ConnectSession
-    from sandbox.models import ConnectToken as SandboxConnectToken
-    from sandbox.models import OAuthAccessToken
+    from sandbox.pipedream.models import ConnectToken as SandboxConnectToken
+    from sandbox.pipedream.models import OAuthAccessToken
 
     recorder = _wire.Recorder()
     _wire.meter(pipedream.PipedreamClient.pool, recorder)

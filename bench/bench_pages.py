@@ -64,7 +64,7 @@ def seed(other_members: int, rng: random.Random) -> None:
     from claims.models import Claim, Completion, TriggerDeployment
     from connections.models import App, ConnectedAccount
     from connections.services import app_upsert_from_pipedream
-    from sandbox.catalogue import APPS, DEMO_STARRED_REPO, get_catalogue_app
+    from sandbox.pipedream.catalogue import APPS, DEMO_STARRED_REPO, get_catalogue_app
 
     User = get_user_model()
     now = timezone.now()

@@ -78,7 +78,7 @@ def seed_members(count: int):
     from django.contrib.auth import get_user_model
 
     from connections.services import app_upsert_from_pipedream
-    from sandbox.catalogue import get_catalogue_app
+    from sandbox.pipedream.catalogue import get_catalogue_app
 
     apps = [
         app_upsert_from_pipedream(data=get_catalogue_app(slug), enabled=True, order=i)[0]
@@ -103,9 +103,9 @@ def make_delivery(member, app, index: int) -> tuple[str, bytes]:
     from django.db import transaction
 
     from connections import services
-    from sandbox import services as sandbox_services
-    from sandbox import webhooks as sandbox_webhooks
-    from sandbox.models import WebhookDelivery
+    from sandbox.pipedream import services as sandbox_services
+    from sandbox.pipedream import webhooks as sandbox_webhooks
+    from sandbox.pipedream.models import WebhookDelivery
 
     session, token = services.connect_session_start(member=member, app=app, mode="iframe")
     upstream_token = sandbox_services.connect_token_lookup(token.token)

@@ -2,19 +2,21 @@
 
 from django.contrib import admin
 
-from sandbox import services, webhooks
-from sandbox.models import (
-    Account,
+from sandbox.bitbadges.models import (
     BitBadgesAttempt,
     BitBadgesClaim,
     BitBadgesCredits,
     BitBadgesStore,
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
+)
+from sandbox.common.models import Fault
+from sandbox.pipedream import services, webhooks
+from sandbox.pipedream.models import (
+    Account,
     ConnectToken,
     DeployedTrigger,
     ExternalUser,
-    Fault,
     OAuthAccessToken,
     TriggerEvent,
     WebhookDelivery,

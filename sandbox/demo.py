@@ -25,7 +25,8 @@ Every value is a string. The secrets in it are the sandbox's own: they open noth
 
 from django.db import transaction
 
-from sandbox import bitbadges, catalogue
+from sandbox.bitbadges import demo as bb_demo
+from sandbox.pipedream import catalogue
 
 FORMAT = "connect-and-claim/sandbox-demo"
 VERSION = 1
@@ -37,8 +38,8 @@ def demo_ensure() -> dict:
     Idempotent: existing demo claims and the store are left as they are (their uses too).
     """
     with transaction.atomic():
-        claims = bitbadges.demo_claims_ensure()
-        star = bitbadges.demo_star_claim_ensure()
+        claims = bb_demo.demo_claims_ensure()
+        star = bb_demo.demo_star_claim_ensure()
     claims["star"] = {**star, "repo": catalogue.DEMO_STARRED_REPO}
     return {
         "format": FORMAT,

@@ -5,9 +5,9 @@ import json
 
 from django import forms
 
-from sandbox.fault_specs import SPEC_KEYS, FaultSpecError, clean_spec
-from sandbox.faults import ENDPOINTS
-from sandbox.models import Fault
+from sandbox.common.fault_specs import SPEC_KEYS, FaultSpecError, clean_spec
+from sandbox.common.faults import ENDPOINTS
+from sandbox.common.models import Fault
 
 
 class HealthForm(forms.Form):

@@ -18,12 +18,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import bitbadges, services, triggers, webhooks
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges import demo as bb_demo
+from sandbox.common.fault_specs import FaultSpecError, clean_spec, describe
+from sandbox.common.faults import ENDPOINTS
+from sandbox.common.models import Fault
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.fault_specs import FaultSpecError, clean_spec, describe
-from sandbox.faults import ENDPOINTS
 from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
-from sandbox.models import Account, ConnectToken, DeployedTrigger, Fault, WebhookDelivery
+from sandbox.pipedream import services, triggers, webhooks
+from sandbox.pipedream.models import Account, ConnectToken, DeployedTrigger, WebhookDelivery
 
 
 def staff_required(view):
@@ -72,7 +75,7 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
         trigger.recent_deliveries = list(
             WebhookDelivery.objects.filter(source=trigger.trigger_id).order_by("-pk")[:5]
         )
-    overview = bitbadges.overview()
+    overview = bb_demo.overview()
     context = {
         "accounts": accounts,
         "deployed_triggers": deployed,
@@ -163,7 +166,7 @@ def fault_toggle(request, pk: int):
 @require_POST
 @staff_required
 def bitbadges_demo(request):
-    bitbadges.demo_claims_ensure()
+    bb_demo.demo_claims_ensure()
     messages.success(request, "The demo BitBadges claims are in place.")
     return _back("bitbadges")
 
@@ -176,7 +179,7 @@ def bitbadges_credits(request):
     if not form.is_valid():
         messages.error(request, "The credits were not changed: see the form.")
         return _render_index(request, credits_form=form, status=400)
-    row = bitbadges.credits_set(form.cleaned_data["remaining"])
+    row = bb_credits.credits_set(form.cleaned_data["remaining"])
     messages.success(
         request, f"BitBadges credits: {row.remaining} left of {row.on_chain_total} on chain."
     )

@@ -15,9 +15,9 @@ from django.core.cache import cache
 from claims.models import Claim
 from connections import services as connections_services
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
-from sandbox import bitbadges as bb_sandbox
-from sandbox import catalogue
-from sandbox import services as pd_sandbox
+from sandbox.bitbadges import demo as bb_sandbox
+from sandbox.pipedream import catalogue
+from sandbox.pipedream import services as pd_sandbox
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.connections.services_support import API, PROJECT, PUBLIC
 from tests.members_support import verify_email

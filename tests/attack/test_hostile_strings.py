@@ -26,9 +26,9 @@ from django.urls import reverse
 from claims.models import Claim, Completion
 from connections import services as connections_services
 from connections.models import App, ConnectedAccount
-from sandbox import catalogue
-from sandbox import webhooks as sandbox_webhooks
-from sandbox.models import Account as SandboxAccount
+from sandbox.pipedream import catalogue
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.models import Account as SandboxAccount
 from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -248,7 +248,7 @@ NUL_ERROR = "refresh failed\x00<b>bold</b>"
 def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, alice, connect):
     from django.core.management import call_command
 
-    from sandbox import services as sandbox_services
+    from sandbox.pipedream import services as sandbox_services
 
     account = connect(alice, "github", "plain-name")
     upstream = SandboxAccount.objects.get(account_id=account.pipedream_id)

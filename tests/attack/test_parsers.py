@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from claims import rules
 from connections import references
 from core import addresses
-from sandbox import faults
+from sandbox.common import faults
 
 FUZZ = settings(
     max_examples=60,

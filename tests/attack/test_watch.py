@@ -64,6 +64,6 @@ def test_registered_secrets_and_server_errors_are_reported():
 
 def test_project_loggers_are_captured_at_debug(watch):
     logging.getLogger("connections.services").debug("a debug line")
-    logging.getLogger("sandbox.faults").warning("the upstream's own line")
+    logging.getLogger("sandbox.common.faults").warning("the upstream's own line")
     assert ("connections.services", "DEBUG", "a debug line") in watch.logs
     assert not [entry for entry in watch.logs if entry[0].startswith("sandbox")]

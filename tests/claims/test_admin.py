@@ -18,7 +18,8 @@ from django_tasks_db.models import DBTaskResult
 from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.admin_support import claim_form_data, make_app, make_member
 
 pytestmark = pytest.mark.django_db
@@ -85,8 +86,8 @@ def bitbadges_up(upstreams):
     """The sandbox's BitBadges over HTTP, with what the claims below stand for: the store
     `s` (secret `x`) and the password-gated claim BB_CLAIM (password plugin `pw-plugin`).
     `bitbadges_up(password=..., store_secret=...)` sets what BitBadges will accept."""
-    store = bb_sandbox.store_create(store_id="s", secret="x")
-    claim = bb_sandbox.claim_create(
+    store = bb_sandbox_stores.store_create(store_id="s", secret="x")
+    claim = bb_sandbox_claims.claim_create(
         claim_id=BB_CLAIM, password="p", password_instance_id="pw-plugin"
     )
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from claims.models import Claim
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import claims as bb_sandbox
 from tests.claims.admin_support import claim_form_data, make_app
 
 pytestmark = pytest.mark.django_db(transaction=True)

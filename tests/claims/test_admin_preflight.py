@@ -10,7 +10,10 @@ from django.urls import reverse
 
 from claims import services
 from claims.models import Claim
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import credits as bb_sandbox_credits
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.admin_support import claim_form_data, make_app, make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +37,7 @@ def errors(response) -> dict:
 
 
 def test_a_claim_set_up_right_saves(admin_client, github, upstreams):
-    upstream = bb_sandbox.claim_create(password="right")
+    upstream = bb_sandbox_claims.claim_create(password="right")
     response = add(
         admin_client,
         required_apps=[str(github.pk)],
@@ -46,7 +49,7 @@ def test_a_claim_set_up_right_saves(admin_client, github, upstreams):
 
 
 def test_a_password_plugin_of_another_instance_is_named(admin_client, github, upstreams):
-    upstream = bb_sandbox.claim_create(password="right", password_instance_id="secret-word")
+    upstream = bb_sandbox_claims.claim_create(password="right", password_instance_id="secret-word")
     response = add(
         admin_client,
         required_apps=[str(github.pk)],
@@ -61,7 +64,7 @@ def test_a_password_plugin_of_another_instance_is_named(admin_client, github, up
 
 
 def test_a_wrong_password_is_found_before_any_member_is(admin_client, github, upstreams):
-    upstream = bb_sandbox.claim_create(password="right")
+    upstream = bb_sandbox_claims.claim_create(password="right")
     response = add(
         admin_client,
         required_apps=[str(github.pk)],
@@ -69,7 +72,7 @@ def test_a_wrong_password_is_found_before_any_member_is(admin_client, github, up
         password="wrong",
     )
     assert "BitBadges says the password is wrong" in errors(response)["password"]
-    assert bb_sandbox.complete_calls(upstream.claim_id) == 0  # simulated only
+    assert bb_sandbox_attempts.complete_calls(upstream.claim_id) == 0  # simulated only
     assert not Claim.objects.exists()
 
 
@@ -82,17 +85,17 @@ def test_an_unknown_or_malformed_claim_id_is_named(admin_client, github, upstrea
 
 
 def test_an_oversized_claim_id_never_reaches_bitbadges(admin_client, github, upstreams):
-    used = bb_sandbox.credits().used
+    used = bb_sandbox_credits.credits().used
     response = add(
         admin_client, required_apps=[str(github.pk)], bitbadges_claim_id="a" * 500, password="p"
     )
     assert "at most 100 characters" in errors(response)["bitbadges_claim_id"]
-    assert bb_sandbox.credits().used == used
+    assert bb_sandbox_credits.credits().used == used
 
 
 def test_a_store_claim_needs_a_whitelist_and_the_right_secret(admin_client, github, upstreams):
-    store = bb_sandbox.store_create(secret="the-secret")
-    unlisted = bb_sandbox.claim_create(password="pw")  # no whitelist at all
+    store = bb_sandbox_stores.store_create(secret="the-secret")
+    unlisted = bb_sandbox_claims.claim_create(password="pw")  # no whitelist at all
     fields = dict(
         delivery="dynamic_store",
         required_apps=[str(github.pk)],
@@ -102,7 +105,7 @@ def test_a_store_claim_needs_a_whitelist_and_the_right_secret(admin_client, gith
     response = add(admin_client, bitbadges_claim_id=unlisted.claim_id, **fields)
     assert "has no whitelist plugin" in errors(response)["store_id"]
 
-    gated = bb_sandbox.claim_create(store=store)
+    gated = bb_sandbox_claims.claim_create(store=store)
     response = add(
         admin_client, bitbadges_claim_id=gated.claim_id, **{**fields, "store_secret": "x"}
     )
@@ -116,7 +119,7 @@ def test_a_store_claim_needs_a_whitelist_and_the_right_secret(admin_client, gith
 
 
 def test_a_store_claim_without_a_claim_id_saves_with_a_note(admin_client, github, upstreams):
-    store = bb_sandbox.store_create(secret="the-secret")
+    store = bb_sandbox_stores.store_create(secret="the-secret")
     response = add(
         admin_client,
         delivery="dynamic_store",
@@ -130,7 +133,7 @@ def test_a_store_claim_without_a_claim_id_saves_with_a_note(admin_client, github
 
 
 def test_an_exhausted_claim_saves_with_a_warning(admin_client, github, upstreams):
-    upstream = bb_sandbox.claim_create(password="pw", max_uses=0)
+    upstream = bb_sandbox_claims.claim_create(password="pw", max_uses=0)
     response = add(
         admin_client,
         required_apps=[str(github.pk)],
@@ -144,7 +147,7 @@ def test_an_exhausted_claim_saves_with_a_warning(admin_client, github, upstreams
 
 
 def test_bitbadges_down_blocks_enabling_but_not_a_draft(admin_client, github, upstreams, settings):
-    upstream = bb_sandbox.claim_create(password="pw")
+    upstream = bb_sandbox_claims.claim_create(password="pw")
     settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": 503}}
     fields = dict(
         required_apps=[str(github.pk)], bitbadges_claim_id=upstream.claim_id, password="pw"
@@ -199,7 +202,7 @@ def test_the_lookup_runs_outside_the_save_transaction(admin_client, github, upst
         return real(*args, **kwargs)
 
     monkeypatch.setattr(services, "claim_problems", watched)
-    upstream = bb_sandbox.claim_create(password="pw")
+    upstream = bb_sandbox_claims.claim_create(password="pw")
     response = add(
         admin_client,
         required_apps=[str(github.pk)],
@@ -211,7 +214,7 @@ def test_the_lookup_runs_outside_the_save_transaction(admin_client, github, upst
 
 
 def test_a_staff_member_who_may_not_change_claims_sends_nothing(client, github, upstreams):
-    upstream = bb_sandbox.claim_create(password="pw")
+    upstream = bb_sandbox_claims.claim_create(password="pw")
     claim = Claim.objects.create(
         slug="c",
         name="C",
@@ -222,10 +225,10 @@ def test_a_staff_member_who_may_not_change_claims_sends_nothing(client, github, 
     viewer = make_member("viewer", is_staff=True)
     viewer.user_permissions.set(Permission.objects.filter(codename="view_claim"))
     client.force_login(viewer)
-    used = bb_sandbox.credits().used
+    used = bb_sandbox_credits.credits().used
     url = reverse("admin:claims_claim_change", args=[claim.pk])
     response = client.post(
         url, claim_form_data(claim, password="pw", required_apps=[str(github.pk)])
     )
     assert response.status_code == 403
-    assert bb_sandbox.credits().used == used  # BitBadges was never asked
+    assert bb_sandbox_credits.credits().used == used  # BitBadges was never asked

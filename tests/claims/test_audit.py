@@ -12,7 +12,7 @@ from django.urls import reverse
 from claims import services
 from claims.audit import Actor, ActorKind
 from claims.models import Claim, ClaimRuleChange, Completion, CompletionEvent
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import stores as bb_sandbox
 from tests.claims.admin_support import claim_form_data, make_app, make_member
 
 pytestmark = pytest.mark.django_db

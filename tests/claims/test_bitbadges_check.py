@@ -9,7 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from claims.models import Claim
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import credits as bb_sandbox_credits
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +71,7 @@ def test_a_url_that_is_not_bitbadges_stops_at_the_key_step(demo_claims, settings
 
 
 def test_out_of_credits_says_where_to_top_up(demo_claims):
-    bb_sandbox.credits_set(0)
+    bb_sandbox_credits.credits_set(0)
     message, _ = fails()
     assert message.startswith("Step 2 of 5 (API key) failed:")
     assert "out of credits. Top up at https://bitbadges.io/developer?tab=apiKeys" in message
@@ -78,7 +80,7 @@ def test_out_of_credits_says_where_to_top_up(demo_claims):
 def test_a_claim_that_needs_sign_in_is_named_and_the_others_still_checked(
     demo_claims, apps, settings
 ):
-    upstream = bb_sandbox.claim_create(password="pw", requires_sign_in=True)
+    upstream = bb_sandbox_claims.claim_create(password="pw", requires_sign_in=True)
     claim = Claim.objects.create(
         slug="signed-in",
         name="Signed in",
@@ -100,7 +102,7 @@ def test_a_wrong_store_secret_and_an_unverifiable_claim_each_fail_their_step(dem
     store_claim = demo_claims["github-builders"]
     store_claim.set_store_secret("not-the-secret")
     store_claim.save()
-    hidden = bb_sandbox.claim_create(password="pw", hide_current_state=True)
+    hidden = bb_sandbox_claims.claim_create(password="pw", hide_current_state=True)
     starter = demo_claims["github-starter"]
     starter.bitbadges_claim_id = hidden.claim_id
     starter.set_password("pw")
@@ -116,7 +118,7 @@ def test_a_wrong_store_secret_and_an_unverifiable_claim_each_fail_their_step(dem
 def test_a_store_claim_is_not_judged_by_the_attempts_route(demo_claims):
     # A store delivery is confirmed in the store: a claim that hides its attempts is fine.
     store_claim = demo_claims["github-builders"]
-    hidden = bb_sandbox.claim_create(store=store_claim.store_id, hide_current_state=True)
+    hidden = bb_sandbox_claims.claim_create(store=store_claim.store_id, hide_current_state=True)
     store_claim.bitbadges_claim_id = hidden.claim_id
     store_claim.save()
     output = run("--claim", "github-builders")
@@ -132,7 +134,7 @@ def test_a_wrong_password_is_found_before_any_member_is(demo_claims):
     assert message.startswith("Step 3 of 3 (Claim github-starter) failed:")
     assert "BitBadges says the password is wrong" in message
     assert "a-wrong-password" not in output + message
-    assert bb_sandbox.complete_calls(starter.bitbadges_claim_id) == 0  # simulated only
+    assert bb_sandbox_attempts.complete_calls(starter.bitbadges_claim_id) == 0  # simulated only
 
 
 def test_one_claim_disabled_ones_and_no_claims(demo_claims, settings):

@@ -9,8 +9,8 @@ from claims.engine import evaluation
 from claims.models import TriggerDeployment
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import demo
-from sandbox.catalogue import DEMO_STARRED_REPO
-from sandbox.models import DeployedTrigger
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.admin_support import make_app
 from tests.claims.claims_support import run_worker
 

@@ -20,7 +20,8 @@ from claims import pause, services
 from claims.audit import Actor
 from claims.models import Claim, Completion, DeliveryPause
 from connections.models import ConnectedAccount
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import credits as bb_sandbox_credits
 from tests.claims.claims_support import random_address, run_worker
 from tests.members_support import verify_email
 
@@ -64,7 +65,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     Claim.objects.exclude(pk=claim.pk).update(enabled=False)  # one claim, 200 members
     members = qualified_members(apps, MEMBERS)
     # Enough credits for a third of the deliveries (each costs a few requests).
-    bb_sandbox.credits_set(MEMBERS)
+    bb_sandbox_credits.credits_set(MEMBERS)
     for member in members:
         services.completion_request(claim=claim, member=member, actor=Actor.system("test"))
     run_worker()
@@ -78,7 +79,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     assert set(paused.values_list("state", flat=True)) == {"waiting"}
     assert set(paused.values_list("attempts", flat=True)) == {0}  # no try was spent
     assert set(paused.values_list("next_attempt_at", flat=True)) == {None}
-    assert bb_sandbox.credits_remaining() == 0
+    assert bb_sandbox_credits.credits_remaining() == 0
 
     # Operators hear of it: the admin says why, where to top up and how many wait;
     # /healthz reports it without taking the site out of a balancer.
@@ -112,7 +113,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     current.refresh_from_db()
     assert current.probes == 1 and current.last_probe_result == "Still out of credits (402)."
 
-    bb_sandbox.credits_top_up(10 * MEMBERS)
+    bb_sandbox_credits.credits_top_up(10 * MEMBERS)
     with time_machine.travel(current.next_probe_at + datetime.timedelta(seconds=1), tick=True):
         out = io.StringIO()
         call_command("complete_claims", stdout=out, no_color=True)  # the cron: probe, resume
@@ -125,8 +126,8 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}
     assert not Completion.objects.filter(paused_at__isnull=False).exists()
     for member in members:
-        assert bb_sandbox.completions(claim.bitbadges_claim_id, member.address) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id) == MEMBERS
+        assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, member.address) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id) == MEMBERS
     assert "paused" not in admin_client.get(reverse("admin:index")).text
     assert client.get("/healthz").json()["checks"]["deliveries"]["bitbadges"] == "flowing"
 
@@ -137,7 +138,7 @@ def test_the_admin_can_check_now_and_a_pause_ends_when_bitbadges_answers(
     claim = demo_claims["github-starter"]
     Claim.objects.exclude(pk=claim.pk).update(enabled=False)
     connect(alice, "github", "octo")  # queues the check; the worker has not run yet
-    bb_sandbox.credits_set(0)
+    bb_sandbox_credits.credits_set(0)
     run_worker()
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.paused_at is not None and completion.state == "waiting"
@@ -147,7 +148,7 @@ def test_the_admin_can_check_now_and_a_pause_ends_when_bitbadges_answers(
     response = admin_client.post(probe, follow=True)
     assert "Still paused: Still out of credits (402)." in response.text
 
-    bb_sandbox.credits_top_up(100)
+    bb_sandbox_credits.credits_top_up(100)
     response = admin_client.post(probe, follow=True)
     assert "BitBadges answers again: 1 waiting completion(s) are queued." in response.text
     run_worker()
@@ -176,7 +177,7 @@ def test_a_pause_that_ends_between_a_402_and_parking_never_strands_a_completion(
     # about to park. bob starts a new pause, whose first probe queues him again.
     claim = demo_claims["github-starter"]
     Claim.objects.exclude(pk=claim.pk).update(enabled=False)
-    bb_sandbox.credits_set(0)
+    bb_sandbox_credits.credits_set(0)
     connect(alice, "github", "octo")
     run_worker()
     assert pause.active() is not None
@@ -189,7 +190,7 @@ def test_a_pause_that_ends_between_a_402_and_parking_never_strands_a_completion(
     real_start = pause.start
 
     def resumed_just_before(exc, **kwargs):
-        bb_sandbox.credits_top_up(100)
+        bb_sandbox_credits.credits_top_up(100)
         assert pause.resume() == 1  # alice, queued again
         return real_start(exc, **kwargs)
 
@@ -205,7 +206,7 @@ def test_a_pause_that_ends_between_a_402_and_parking_never_strands_a_completion(
     assert pause.probe(force=True) == pause.Probed("resumed", 1)
     run_worker()
     assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}
-    assert bb_sandbox.completions(claim.bitbadges_claim_id) == 2
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id) == 2
 
 
 def apps_github():
@@ -221,11 +222,11 @@ def test_while_a_pause_is_on_deliveries_wait_for_the_probe_without_calling_bitba
     # on the pause (one probe, not a request per completion, decides when it ends).
     claim = demo_claims["github-starter"]
     Claim.objects.exclude(pk=claim.pk).update(enabled=False)
-    bb_sandbox.credits_set(0)
+    bb_sandbox_credits.credits_set(0)
     connect(alice, "github", "octo")
     run_worker()
-    bb_sandbox.credits_top_up(100)
-    used = bb_sandbox.credits().used
+    bb_sandbox_credits.credits_top_up(100)
+    used = bb_sandbox_credits.credits().used
     bob = verify_email(
         get_user_model().objects.create_user(
             "bob", email="bob@example.com", password=None, address=random_address()
@@ -236,7 +237,7 @@ def test_while_a_pause_is_on_deliveries_wait_for_the_probe_without_calling_bitba
     run_worker()
     bobs = Completion.objects.get(claim=claim, member=bob)
     assert bobs.paused_at is not None and bobs.state == "waiting"
-    assert bb_sandbox.credits().used == used  # BitBadges was not asked
+    assert bb_sandbox_credits.credits().used == used  # BitBadges was not asked
     assert pause.probe(force=True) == pause.Probed("resumed", 2)
     run_worker()
     assert set(Completion.objects.values_list("state", flat=True)) == {"completed"}

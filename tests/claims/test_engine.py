@@ -19,7 +19,9 @@ from claims.audit import Actor
 from claims.engine import ledger
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
 from tests.members_support import verify_email
 
@@ -50,8 +52,8 @@ def test_bitbadges_claim_completes_after_connecting_github(demo_claims, alice, c
     assert completion.address == to_bitbadges_address(ALICE_ADDRESS)  # as BitBadges keeps it
     assert len(completion.delivery_reference) == 64  # BitBadges' claim attempt id
     assert completion.completed_at is not None
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
     assert {rule["rule"]: rule["passed"] for rule in completion.evidence} == {
         "app:github": True,
         "healthy:github": True,
@@ -75,7 +77,7 @@ def test_dynamic_store_claim_completes_when_the_criterion_holds(demo_claims, ali
 
     completion = completion_of(claim, alice)
     assert completion.state == "completed", completion.reason
-    assert bb_sandbox.store_contains(claim.store_id, ALICE_ADDRESS)
+    assert bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
     criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
     assert criterion["passed"] is True and int(criterion["value"]) >= 25
     assert completion.upstream_identity == "github:octo-pro"
@@ -89,7 +91,7 @@ def test_workflow_claim_completes_through_the_workflow(demo_claims, alice, conne
     completion = completion_of(claim, alice)
     assert completion.state == "completed", completion.reason
     assert '"success": true' in completion.delivery_reference
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_failing_criterion_leaves_the_claim_ineligible_with_the_value_seen(
@@ -104,7 +106,7 @@ def test_a_failing_criterion_leaves_the_claim_ineligible_with_the_value_seen(
     criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
     assert criterion["passed"] is False and int(criterion["value"]) < 5
     assert completion.reason == f"Needs user.public_repos ≥ 5; yours is {criterion['value']}."
-    assert not bb_sandbox.store_contains(claim.store_id, ALICE_ADDRESS)
+    assert not bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +130,7 @@ def test_a_missing_or_invalid_address_is_caught_before_any_call_to_bitbadges(
     completion = completion_of(claim, alice)
     assert completion.state == "ineligible"
     assert completion.reason.startswith(reason_start)
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
 
 def test_a_disabled_claim_or_another_app_queues_nothing(demo_claims, alice, connect):
@@ -164,7 +166,7 @@ def test_one_github_identity_completes_a_claim_once_whoever_connected_it(
     second = completion_of(claim, bob)
     assert second.state == "ineligible"
     assert "already earned this claim for another member" in second.reason
-    assert not bb_sandbox.store_contains(claim.store_id, bob.address)
+    assert not bb_sandbox_stores.store_contains(claim.store_id, bob.address)
 
 
 # --- Exactly once ---------------------------------------------------------------------------
@@ -200,11 +202,11 @@ def test_twenty_threads_on_one_completion_deliver_once(demo_claims, alice, conne
     assert not errors, errors
     completion.refresh_from_db()
     assert completion.state == "completed"
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id) == 1
     assert transitions(completion).count(("checking", "delivering")) == 1
     run_worker()  # the queued task finds nothing to do
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
 
 
 class WorkerDied(BaseException):
@@ -237,7 +239,7 @@ def test_a_worker_dying_after_complete_does_not_complete_twice(
     monkeypatch.undo()
     completion.refresh_from_db()
     assert completion.state == "delivering"
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
 
     # Before the lease runs out, nobody touches it.
     assert services.completion_process(completion.pk).state == "delivering"
@@ -247,8 +249,8 @@ def test_a_worker_dying_after_complete_does_not_complete_twice(
         result = services.completion_process(completion.pk)
     assert result.state == "completed", result.reason
     assert "confirmed with BitBadges" in result.reason
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
@@ -276,7 +278,7 @@ def test_a_request_arriving_after_a_worker_died_mid_delivery_does_not_resend(
         run_worker()
     result = completion_of(claim, alice)
     assert result.state == "completed", result.reason
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
 
 
 def test_a_worker_that_lost_its_lease_sends_nothing(demo_claims, alice, connect, monkeypatch):
@@ -298,7 +300,7 @@ def test_a_worker_that_lost_its_lease_sends_nothing(demo_claims, alice, connect,
     monkeypatch.setattr(bitbadges.BitBadgesClient, "simulate", slow_simulate)
     services.completion_process(completion.pk)
 
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
     assert completion_of(claim, alice).state == "delivering"  # the new holder's to finish
 
 
@@ -318,13 +320,13 @@ def test_a_failing_bitbadges_is_retried_with_backoff_then_completes(
     assert completion.attempts == 1
     assert "not answering" in completion.reason
     assert completion.next_attempt_at > timezone.now()
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
     settings.SANDBOX_FAULTS = {}
     with time_machine.travel(completion.next_attempt_at + timezone.timedelta(seconds=1), tick=True):
         result = services.completion_process(completion.pk)
     assert result.state == "completed", result.reason
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_timeout_during_complete_is_checked_before_sending_again(
@@ -346,8 +348,8 @@ def test_a_timeout_during_complete_is_checked_before_sending_again(
         result = services.completion_process(completion.pk)
     assert result.state == "completed", result.reason
     # The hung request did complete upstream; the retry saw that and sent nothing.
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_giving_up_after_the_last_attempt_says_why(demo_claims, alice, connect, settings):
@@ -361,12 +363,12 @@ def test_giving_up_after_the_last_attempt_says_why(demo_claims, alice, connect, 
         result = services.completion_process(completion.pk)
     assert result.state == "failed"
     assert result.reason.startswith("We gave up after 2 tries")
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
 
 def bitbadges_claim(apps, *, max_uses: int, upstream_password: str, password: str) -> Claim:
     """A claim of ours on a fresh sandbox claim, needing only GitHub."""
-    upstream = bb_sandbox.claim_create(max_uses=max_uses, password=upstream_password)
+    upstream = bb_sandbox_claims.claim_create(max_uses=max_uses, password=upstream_password)
     claim = Claim(
         slug=f"claim-{upstream.claim_id[:8]}",
         name="A BitBadges claim",
@@ -408,8 +410,8 @@ def test_an_unhealthy_account_pauses_the_claim_and_recovery_resumes_it(
     demo_claims, alice, connect, settings
 ):
     from connections import services as connections_services
-    from sandbox import services as pd_sandbox
-    from sandbox.models import Account
+    from sandbox.pipedream import services as pd_sandbox
+    from sandbox.pipedream.models import Account
 
     claim = demo_claims["github-starter"]
     settings.SANDBOX_FAULTS = {"bitbadges.claims.simulate": {"status": 503}}

@@ -10,7 +10,7 @@ from django.utils import timezone
 from claims import bitbadges, pause, services
 from claims.audit import Actor
 from claims.models import Completion
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

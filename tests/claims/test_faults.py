@@ -18,7 +18,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from claims.models import Completion, CompletionEvent
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.claims_support import random_address
 from tests.members_support import verify_email
 
@@ -89,13 +90,13 @@ def test_random_faults_end_completed_or_failed_never_twice(
         for member in members:
             for slug in ("github-starter", "github-workflow"):
                 claim = demo_claims[slug]
-                count = bb_sandbox.completions(claim.bitbadges_claim_id, member.address)
+                count = bb_sandbox_attempts.completions(claim.bitbadges_claim_id, member.address)
                 completion = Completion.objects.get(claim=claim, member=member)
                 assert count <= 1, (slug, member.username, count)
                 if completion.state == "completed":
                     assert count == 1, (slug, member.username)
             builders = Completion.objects.get(claim=demo_claims["github-builders"], member=member)
-            in_store = bb_sandbox.store_contains(
+            in_store = bb_sandbox_stores.store_contains(
                 demo_claims["github-builders"].store_id, member.address
             )
             if builders.state == "completed":

@@ -17,7 +17,10 @@ from django.utils import timezone
 from claims import services
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import stores as bb_sandbox_stores
+from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStoreEntry
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,8 +76,8 @@ def test_a_lost_answer_to_complete_is_confirmed_through_the_attempts_route(
     assert result.state == "completed", result.reason
     assert result.reason == "Completed (confirmed with BitBadges after a lost answer)."
     assert result.delivery_reference == f"confirmed by BitBadges' attempts for {ALICE_BB}"
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_an_unrecognised_refusal_after_complete_is_verified_then_sent_once(
@@ -98,8 +101,8 @@ def test_an_unrecognised_refusal_after_complete_is_verified_then_sent_once(
     assert result.state == "completed", result.reason
     verified = [e for e in events(result) if e.details.get("verified")]
     assert verified and verified[0].details["verified"] == "not delivered"
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_store_delivery_is_verified_in_the_store_only(demo_claims, alice, connect, settings):
@@ -121,7 +124,7 @@ def test_a_store_delivery_is_verified_in_the_store_only(demo_claims, alice, conn
     result = process_when_due(completion)
     assert result.state == "completed", result.reason
     assert "confirmed in the store" in result.reason
-    assert bb_sandbox.store_contains(claim.store_id, ALICE_ADDRESS)
+    assert bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
 
 
 def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_route(
@@ -129,7 +132,7 @@ def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_rou
 ):
     # A claim that hides its state lists its attempts to its manager only: BitBadges
     # cannot tell us. The completion keeps checking; it is never read as "not sent".
-    upstream = bb_sandbox.claim_create(password="pw", hide_current_state=True)
+    upstream = bb_sandbox_claims.claim_create(password="pw", hide_current_state=True)
     claim = _bitbadges_claim(apps, upstream)
     settings.BITBADGES_TIMEOUT = 0.5
     settings.SANDBOX_FAULTS = {"bitbadges.claims.complete": {"hang_seconds": 1.2}}
@@ -148,7 +151,7 @@ def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_rou
     assert second.reason == "We are checking with BitBadges whether this was delivered."
     last = process_when_due(second)
     assert last.state == "failed" and last.outcome_unknown
-    assert bb_sandbox.complete_calls(upstream.claim_id) == 1  # never sent again by itself
+    assert bb_sandbox_attempts.complete_calls(upstream.claim_id) == 1  # never sent again by itself
 
     # The admin looks on BitBadges and retries: now "cannot tell" allows a resend.
     admin = get_user_model().objects.create_user("admin", is_staff=True)
@@ -156,7 +159,7 @@ def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_rou
     final = process_when_due(completion_of(claim, alice))
     assert final.state == "completed", final.reason
     assert not final.resend_approved
-    assert bb_sandbox.complete_calls(upstream.claim_id) == 2
+    assert bb_sandbox_attempts.complete_calls(upstream.claim_id) == 2
     retried = [e for e in events(final) if e.details.get("verified")]
     assert "cannot tell" in retried[-1].details["note"]
 
@@ -184,7 +187,7 @@ def test_a_claim_that_needs_sign_in_fails_with_what_to_change(
     apps, upstreams, alice, connect, settings, wording
 ):
     settings.SANDBOX_BITBADGES_WORDING = wording
-    upstream = bb_sandbox.claim_create(password="pw", requires_sign_in=True)
+    upstream = bb_sandbox_claims.claim_create(password="pw", requires_sign_in=True)
     claim = _bitbadges_claim(apps, upstream)
     connect(alice, "github", "octo")
     run_worker()
@@ -194,13 +197,13 @@ def test_a_claim_that_needs_sign_in_fails_with_what_to_change(
     assert "BitBadges does not accept your address" not in completion.reason
     failed = [e for e in events(completion) if e.to_state == "failed"][-1]
     assert "turn off the claim's sign-in requirement" in failed.details["error"]
-    assert bb_sandbox.complete_calls(upstream.claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(upstream.claim_id) == 0
 
 
 def test_a_wrong_store_secret_fails_at_once_with_a_sentence_for_the_admin(
     apps, upstreams, alice, connect
 ):
-    store = bb_sandbox.store_create(secret="the-right-secret")
+    store = bb_sandbox_stores.store_create(secret="the-right-secret")
     claim = Claim(
         slug="store-claim",
         name="Store claim",
@@ -223,7 +226,7 @@ def test_a_wrong_store_secret_fails_at_once_with_a_sentence_for_the_admin(
     assert "Invalid data secret" in failed.details["error"]
     assert "store secret" in failed.details["error"]
     assert "a-wrong-secret" not in str(failed.details)
-    assert not bb_sandbox.store_contains(store.dynamic_data_id, ALICE_ADDRESS)
+    assert not bb_sandbox_stores.store_contains(store.dynamic_data_id, ALICE_ADDRESS)
 
 
 def test_addresses_reach_the_store_as_bb1(demo_claims, alice, connect):
@@ -234,7 +237,7 @@ def test_addresses_reach_the_store_as_bb1(demo_claims, alice, connect):
     completion = completion_of(claim, alice)
     assert completion.state == "completed", completion.reason
     assert completion.address == ALICE_BB
-    entries = bb_sandbox.BitBadgesStoreEntry.objects.filter(store__dynamic_data_id=claim.store_id)
+    entries = BitBadgesStoreEntry.objects.filter(store__dynamic_data_id=claim.store_id)
     assert list(entries.values_list("address", flat=True)) == [ALICE_BB]
 
 
@@ -269,7 +272,7 @@ def test_pipedreams_default_response_leaves_the_outcome_unknown_until_bitbadges_
     result = process_when_due(completion)
     assert result.state == "completed", result.reason
     assert result.reason == "Completed (confirmed with BitBadges after a lost answer)."
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_workflow_that_threw_before_responding_is_never_resent_by_itself(
@@ -279,7 +282,7 @@ def test_a_workflow_that_threw_before_responding_is_never_resent_by_itself(
     # custom-response workflow answers 400 "No $.respond called in workflow": that says
     # nothing of the outcome. Here the claim is exhausted, so nothing lands.
     claim = _workflow_claim(demo_claims, upstreams, "en-sandbox-claim-github-action")
-    upstream = bb_sandbox.BitBadgesClaim.objects.get(claim_id=claim.bitbadges_claim_id)
+    upstream = BitBadgesClaim.objects.get(claim_id=claim.bitbadges_claim_id)
     upstream.max_uses = upstream.num_uses
     upstream.save()
     settings.CLAIMS_MAX_ATTEMPTS = 2
@@ -295,7 +298,9 @@ def test_a_workflow_that_threw_before_responding_is_never_resent_by_itself(
         "We gave up after 2 tries without confirming whether this was delivered; the site's "
         "admins will check."
     )
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1  # once, by the workflow
+    assert (
+        bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
+    )  # once, by the workflow
 
     # An admin reads why, makes room on BitBadges, and retries: the workflow runs again.
     upstream.max_uses = upstream.num_uses + 1
@@ -304,7 +309,7 @@ def test_a_workflow_that_threw_before_responding_is_never_resent_by_itself(
     assert services.admin_retry(completion=last, admin=admin)
     final = process_when_due(completion_of(claim, alice))
     assert final.state == "completed", final.reason
-    assert bb_sandbox.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, ALICE_ADDRESS) == 1
 
 
 def test_a_default_response_without_a_claim_id_is_left_to_an_admin(

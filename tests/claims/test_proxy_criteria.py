@@ -9,15 +9,16 @@ import json
 import pytest
 
 from claims.models import Claim, Completion, CompletionEvent
-from sandbox import bitbadges as bb_sandbox
-from sandbox.catalogue import DEMO_STARRED_REPO
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def proxy_claim(apps, *, url: str, path: str, comparison: str, value: str, identity_path=""):
-    upstream = bb_sandbox.claim_create(max_uses=100, password="pw")
+    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
     claim = Claim(
         slug=f"proxy-{upstream.claim_id[:8]}",
         name="Read through the proxy",
@@ -80,7 +81,7 @@ def test_a_proxy_criterion_fails_with_the_value_seen(apps, upstreams, alice, con
     criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
     assert criterion["passed"] is False and int(criterion["value"]) < 5
     assert completion.reason == f"Needs public_repos ≥ 5; yours is {criterion['value']}."
-    assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 0
+    assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from claims.models import Completion
 from connections.models import ConnectedAccount
-from sandbox.models import Account
+from sandbox.pipedream.models import Account
 from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,11 +14,12 @@ from django.db import connection
 from django.utils import timezone
 
 from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
-from sandbox import bitbadges as bb_sandbox
-from sandbox import triggers as sandbox_triggers
-from sandbox import webhooks as sandbox_webhooks
-from sandbox.catalogue import DEMO_STARRED_REPO
-from sandbox.models import DeployedTrigger
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.pipedream import triggers as sandbox_triggers
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def star_claim(apps, upstreams, settings):
     settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
-    upstream = bb_sandbox.claim_create(max_uses=100, password="pw")
+    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
     claim = Claim(
         slug="star-the-repo",
         name="Star the repository",
@@ -87,7 +88,7 @@ def test_an_event_completes_the_claim_with_no_request_from_the_member(
     run_worker()
     completion.refresh_from_db()
     assert completion.state == "completed", completion.reason
-    assert bb_sandbox.completions(star_claim.bitbadges_claim_id, alice.address) == 1
+    assert bb_sandbox_attempts.completions(star_claim.bitbadges_claim_id, alice.address) == 1
     assert not TriggerDeployment.objects.exists()
     assert not DeployedTrigger.objects.exists()
 
@@ -510,7 +511,7 @@ def test_a_reconnect_that_replaces_the_account_moves_the_trigger_onto_it(
 
     from django.core.management import call_command
 
-    from sandbox.models import Account
+    from sandbox.pipedream.models import Account
 
     account = connect(alice, "github", "octo")
     run_worker()
@@ -554,4 +555,4 @@ def test_a_reconnect_that_replaces_the_account_moves_the_trigger_onto_it(
     run_worker()
     completion = Completion.objects.get(claim=star_claim, member=alice)
     assert completion.state == "completed", completion.reason
-    assert bb_sandbox.completions(star_claim.bitbadges_claim_id, alice.address) == 1
+    assert bb_sandbox_attempts.completions(star_claim.bitbadges_claim_id, alice.address) == 1

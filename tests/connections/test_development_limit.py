@@ -11,7 +11,7 @@ import pytest
 from connections import services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
 from connections.services.errors import DEVELOPMENT_LIMIT_SENTENCE
-from sandbox import webhooks as sandbox_webhooks
+from sandbox.pipedream import webhooks as sandbox_webhooks
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

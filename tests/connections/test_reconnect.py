@@ -13,9 +13,9 @@ import pytest
 from claims.models import TriggerDeployment
 from connections import services
 from connections.models import ConnectedAccount, ConnectSession
-from sandbox import services as pd_sandbox
-from sandbox import webhooks as sandbox_webhooks
-from sandbox.models import Account
+from sandbox.pipedream import services as pd_sandbox
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.models import Account
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

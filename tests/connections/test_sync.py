@@ -131,7 +131,7 @@ def test_sync_through_the_sandbox(live_server, settings, member, received):
     from django.core.management import call_command
 
     from connections import pipedream
-    from sandbox.models import Account
+    from sandbox.pipedream.models import Account
 
     settings.PUBLIC_URL = live_server.url
     settings.PIPEDREAM_API_URL = f"{live_server.url}/sandbox/pipedream"

@@ -226,7 +226,7 @@ def test_connect_link_through_the_sandbox(sandbox, member, received):
     import requests
 
     from connections.models import App
-    from sandbox.webhooks import wait_for_deliveries
+    from sandbox.pipedream.webhooks import wait_for_deliveries
 
     app = App.objects.create(slug="github", name="GitHub", enabled=True)
     session, token = services.connect_session_start(member=member, app=app, mode="link")
@@ -271,7 +271,7 @@ def test_deny_through_the_sandbox_fails_the_session(sandbox, member):
     import requests
 
     from connections.models import App
-    from sandbox.webhooks import wait_for_deliveries
+    from sandbox.pipedream.webhooks import wait_for_deliveries
 
     app = App.objects.create(slug="github", name="GitHub", enabled=True)
     session, token = services.connect_session_start(member=member, app=app, mode="link")

@@ -47,7 +47,10 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 import tests.openapi_support as support
-from sandbox import bitbadges
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges import stores as bb_stores
 from tests.openapi_support import validate_request, validate_response
 from tests.sandbox.bitbadges_support import BB, BB_2, ETH, KEY, PREFIX
 
@@ -154,11 +157,11 @@ def test_the_published_file_loads_as_it_is():
 
 @pytest.mark.xfail(raises=RecursionError, strict=True, reason="defect 2: NumberType -> itself")
 def test_a_claim_validates_against_the_published_number_type(db):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     from openapi_core.testing import MockRequest, MockResponse
 
     request = MockRequest(HOST, "get", f"/api/v0/claim/{claim.claim_id}")
-    body = json.dumps({"claim": bitbadges.claim_json(claim)}).encode()
+    body = json.dumps({"claim": bb_claims.claim_json(claim)}).encode()
     _unvalidated().validate_response(request, MockResponse(body, status_code=200))
 
 
@@ -186,7 +189,7 @@ def test_a_key_only_complete_fits_the_published_security():
 
 @pytest.mark.django_db
 def test_complete_simulate_status_and_attempts(client, settings):
-    claim = bitbadges.claim_create(password="pw")
+    claim = bb_claims.claim_create(password="pw")
     body = {"_expectedVersion": 0, "pwd": {"password": "pw"}}
 
     simulated = _call(client, "POST", f"/api/v0/claims/simulate/{claim.claim_id}/{ETH}", body)
@@ -214,11 +217,11 @@ def test_complete_simulate_status_and_attempts(client, settings):
 
 @pytest.mark.django_db
 def test_the_attempts_route(client):
-    claim = bitbadges.claim_create(max_uses=40)
+    claim = bb_claims.claim_create(max_uses=40)
     for _ in range(30):
-        bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1})
+        bb_attempts.complete(claim.claim_id, BB, {"_expectedVersion": -1})
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
 
     first = _call(client, "GET", f"/api/v0/claims/{claim.claim_id}/attempts")
     second = _call(
@@ -247,7 +250,7 @@ def test_the_attempts_route(client):
     ids=["errors", "hidden", "bookmark"],
 )
 def test_attempts_refusals_are_error_responses(client, claim_kwargs, query):
-    claim = bitbadges.claim_create(**claim_kwargs)
+    claim = bb_claims.claim_create(**claim_kwargs)
     response = _call(client, "GET", f"/api/v0/claims/{claim.claim_id}/attempts", query=query)
     assert response.status_code == 500
 
@@ -266,7 +269,7 @@ def test_attempts_of_an_unknown_claim(client):
     reason="the description still lists the success route; BitBadges removed it (404)",
 )
 def test_the_removed_success_route(client):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _call(client, "GET", f"/api/v0/claims/success/{claim.claim_id}/{BB}")
 
 
@@ -282,7 +285,7 @@ def test_the_removed_success_route(client):
     ids=["password", "version", "halt", "address"],
 )
 def test_refusals_are_error_responses(client, claim_kwargs, body, address):
-    claim = bitbadges.claim_create(**claim_kwargs)
+    claim = bb_claims.claim_create(**claim_kwargs)
     response = _call(client, "POST", f"/api/v0/claims/complete/{claim.claim_id}/{address}", body)
     assert response.status_code == 500
 
@@ -291,7 +294,7 @@ def test_refusals_are_error_responses(client, claim_kwargs, body, address):
 @pytest.mark.parametrize("wording", ["docs", "idx-2024"])
 def test_a_sign_in_refusal_is_an_error_response(client, settings, wording):
     settings.SANDBOX_BITBADGES_WORDING = wording
-    claim = bitbadges.claim_create(requires_sign_in=True)
+    claim = bb_claims.claim_create(requires_sign_in=True)
     body = {"_expectedVersion": -1}
     response = _call(client, "POST", f"/api/v0/claims/complete/{claim.claim_id}/{BB}", body)
     claim_doc = _call(client, "GET", f"/api/v0/claim/{claim.claim_id}")
@@ -302,7 +305,7 @@ def test_a_sign_in_refusal_is_an_error_response(client, settings, wording):
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", [{}, {"_expectedVersion": "0"}, {"_expectedVersion": True}])
 def test_payload_errors_are_bad_request_responses(client, body):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     path = f"{PREFIX}/api/v0/claims/complete/{claim.claim_id}/{BB}"
     response = client.post(path, json.dumps(body), "application/json", headers=HEADERS)
     validate_response(
@@ -335,7 +338,7 @@ def test_a_missing_key_is_an_unauthorized_response(client):
 
 @pytest.mark.django_db
 def test_get_claim(client):
-    claim = bitbadges.claim_create(
+    claim = bb_claims.claim_create(
         password="pw",
         whitelist=[BB],
         max_uses_per_address=1,
@@ -360,7 +363,7 @@ def test_get_claim(client):
 
 @pytest.mark.django_db
 def test_get_claim_with_sign_in_and_hidden_state(client):
-    claim = bitbadges.claim_create(requires_sign_in=True, hide_current_state=True, password="pw")
+    claim = bb_claims.claim_create(requires_sign_in=True, hide_current_state=True, password="pw")
     response = _call(client, "GET", f"/api/v0/claim/{claim.claim_id}")
     plugins = {p["pluginId"]: p for p in response.json()["claim"]["plugins"]}
     assert plugins["initiatedBy"]["publicParams"] == {}
@@ -369,7 +372,7 @@ def test_get_claim_with_sign_in_and_hidden_state(client):
 
 @pytest.mark.django_db
 def test_batch_fetch_where_the_description_puts_it(client):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     response = _call(
         client,
         "POST",
@@ -384,7 +387,7 @@ def test_batch_fetch_where_the_description_puts_it(client):
     raises=(PathNotFound, ServerNotFound), strict=True, reason="docs: the batch fetch is /api/v1"
 )
 def test_batch_fetch_at_api_v1(client):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _call(client, "POST", "/api/v1/claims/fetch", {"claimsToFetch": [{"claimId": claim.claim_id}]})
 
 
@@ -398,8 +401,8 @@ def test_status_by_post(client):
 @pytest.mark.xfail(raises=InvalidData, strict=True, reason="docs: pending may lack success")
 def test_the_missing_pending_shape(client, settings):
     settings.SANDBOX_BITBADGES_PENDING_SHAPE = "missing"
-    claim = bitbadges.claim_create()
-    attempt = bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1})
+    claim = bb_claims.claim_create()
+    attempt = bb_attempts.complete(claim.claim_id, BB, {"_expectedVersion": -1})
     _call(client, "GET", f"/api/v0/claims/status/{attempt.attempt_id}")
 
 
@@ -415,7 +418,7 @@ def test_an_unknown_claim_is_an_error_response(client):
 @pytest.mark.xfail(raises=ResponseNotFound, strict=True, reason="429 and 402 are not declared")
 def test_rate_limit_and_credit_answers(client, settings, status):
     if status == "402-real":
-        bitbadges.credits_set(0)
+        bb_credits.credits_set(0)
         status = 402
     else:
         settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": status}}
@@ -458,7 +461,7 @@ def test_undeclared_error_bodies_still_fit_error_response(client, settings, faul
 @pytest.mark.django_db
 def test_store_actions_and_value(client, settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
-    bitbadges.store_create(store_id="store-1", secret="shh")
+    bb_stores.store_create(store_id="store-1", secret="shh")
 
     single = _call(
         client,
@@ -496,7 +499,7 @@ def test_store_actions_and_value(client, settings):
 @pytest.mark.django_db
 @pytest.mark.xfail(raises=PathNotFound, strict=True, reason="the legacy route is not described")
 def test_the_legacy_store_route(client):
-    bitbadges.store_create(store_id="store-1", secret="shh")
+    bb_stores.store_create(store_id="store-1", secret="shh")
     _call(client, "POST", "/api/v0/storeActions/add/store-1/shh", {"address": BB})
 
 

@@ -21,9 +21,9 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_core.validation.response.exceptions import InvalidData
 
-from sandbox import proxy, services, triggers
-from sandbox.catalogue import DEMO_STARRED_REPO
 from sandbox.credentials import SANDBOX_CREDENTIALS
+from sandbox.pipedream import proxy, services, triggers
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from tests import openapi_support
 from tests.sandbox.triggers_support import corrected_spec
 

@@ -10,8 +10,8 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 from connections import services
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
-from sandbox import bitbadges as bb_sandbox
-from sandbox import catalogue
+from sandbox.bitbadges import demo as bb_sandbox
+from sandbox.pipedream import catalogue
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
 # (creating a member, reading results) are still plain synchronous code.

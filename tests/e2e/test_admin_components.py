@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from claims.models import Claim
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import claims as bb_sandbox
 from tests.browser_support import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from claims.models import Claim
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.browser_support import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -60,7 +61,7 @@ def shoot(page, name):
 
 def test_a_bitbadges_claim_that_asks_for_sign_in_is_refused_with_what_to_change(site, admin_page):
     page = admin_page
-    upstream = bb_sandbox.claim_create(password="pw", requires_sign_in=True)
+    upstream = bb_sandbox_claims.claim_create(password="pw", requires_sign_in=True)
     fill_claim(
         page, name="Signed in", delivery="bitbadges", claim_id=upstream.claim_id, password="pw"
     )
@@ -75,7 +76,7 @@ def test_a_bitbadges_claim_that_asks_for_sign_in_is_refused_with_what_to_change(
 
 def test_a_bitbadges_claim_without_a_password_plugin_is_refused(site, admin_page):
     page = admin_page
-    upstream = bb_sandbox.claim_create(password=None)
+    upstream = bb_sandbox_claims.claim_create(password=None)
     fill_claim(page, name="Open", delivery="bitbadges", claim_id=upstream.claim_id, password="pw")
     expect(page.locator(".field-delivery .errorlist")).to_contain_text(
         "This BitBadges claim has no Password plugin"
@@ -85,8 +86,8 @@ def test_a_bitbadges_claim_without_a_password_plugin_is_refused(site, admin_page
 
 def test_the_same_sign_in_claim_saves_for_dynamic_store_delivery(site, admin_page):
     page = admin_page
-    store = bb_sandbox.store_create(secret="store-secret-for-e2e")
-    upstream = bb_sandbox.claim_create(store=store, requires_sign_in=True)
+    store = bb_sandbox_stores.store_create(secret="store-secret-for-e2e")
+    upstream = bb_sandbox_claims.claim_create(store=store, requires_sign_in=True)
     fill_claim(
         page,
         name="Store list",

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from claims.models import Claim, ClaimRuleChange
 from connections.models import App
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import stores as bb_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

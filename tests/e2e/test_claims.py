@@ -9,8 +9,9 @@ from playwright.sync_api import expect
 
 from claims.models import Completion
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
-from sandbox import bitbadges as bb_sandbox
 from sandbox import demo as sandbox_demo
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.e2e.flows_support import connect_in_iframe, log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -53,7 +54,10 @@ def test_alice_connects_github_and_watches_the_claim_complete(
     completion = Completion.objects.get(claim=claims_site["github-starter"], member=alice)
     assert completion.state == "completed"
     assert (
-        bb_sandbox.completions(claims_site["github-starter"].bitbadges_claim_id, ALICE_ADDRESS) == 1
+        bb_sandbox_attempts.completions(
+            claims_site["github-starter"].bitbadges_claim_id, ALICE_ADDRESS
+        )
+        == 1
     )
     # "octocat" is a new account with few repos: the builders list says why not.
     builders = page.locator("#claim-github-builders")
@@ -96,9 +100,9 @@ def test_an_established_github_account_completes_every_demo_claim(
     assert states == {slug: "completed" for slug in every_demo_claim}
     # The builders' list is a dynamic store: alice's address is on it; the stargazers'
     # claim is completed on BitBadges for her.
-    assert bb_sandbox.store_contains(builders.store_id, ALICE_ADDRESS)
+    assert bb_sandbox_stores.store_contains(builders.store_id, ALICE_ADDRESS)
     stargazer = every_demo_claim["stargazer"]
-    assert bb_sandbox.completions(stargazer.bitbadges_claim_id, ALICE_ADDRESS) == 1
+    assert bb_sandbox_attempts.completions(stargazer.bitbadges_claim_id, ALICE_ADDRESS) == 1
     assert problems == []
 
 

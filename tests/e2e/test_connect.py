@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession
-from sandbox.models import Account
+from sandbox.pipedream.models import Account
 from tests.browser_support import ARTIFACTS
 from tests.e2e.flows_support import FRAME, connect_in_iframe, log_in, watch_problems
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from connections.models import ConnectedAccount
 from connections.services.errors import DEVELOPMENT_LIMIT_SENTENCE
-from sandbox.models import ExternalUser
+from sandbox.pipedream.models import ExternalUser
 from tests.e2e.flows_support import FRAME, connect_in_iframe, log_in, watch_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

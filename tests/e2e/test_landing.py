@@ -13,7 +13,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from claims.models import Completion
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox
 from tests.browser_support import ARTIFACTS
 from tests.e2e.flows_support import FRAME, watch_problems
 

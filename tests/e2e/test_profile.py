@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from connections import services as connections_services
-from sandbox import models as sandbox_models
-from sandbox import services as pd_sandbox
+from sandbox.pipedream import models as sandbox_models
+from sandbox.pipedream import services as pd_sandbox
 from tests.browser_support import ARTIFACTS
 from tests.e2e.flows_support import log_in, watch_problems
 

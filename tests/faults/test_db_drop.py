@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox
 from tests.faults.workers_support import allow_on_hosted_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -255,7 +255,7 @@ def test_a_link_that_mints_at_pipedream_is_not_run_twice(
 ):
     """GET /connect/<app>/ mints a Connect token upstream: cut while recording it, the
     member is asked to try again rather than minting a second token behind their back."""
-    from sandbox.models import ConnectToken
+    from sandbox.pipedream.models import ConnectToken
 
     member = browser(member_with_account)
     before = ConnectToken.objects.count()

@@ -30,10 +30,11 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Completion
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
-from sandbox import bitbadges as bb_sandbox
-from sandbox import webhooks as sandbox_webhooks
-from sandbox.models import Account as SandboxAccount
-from sandbox.models import WebhookDelivery
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import stores as bb_sandbox_stores
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.models import Account as SandboxAccount
+from sandbox.pipedream.models import WebhookDelivery
 from tests.claims.claims_support import random_address
 from tests.members_support import verify_email
 
@@ -191,10 +192,10 @@ def test_the_member_flow_survives_random_upstream_faults(
             assert completion.reason, completion
         if claim.delivery == "dynamic_store":
             if completion.state == "completed":
-                assert bb_sandbox.store_contains(claim.store_id, member.address), completion
+                assert bb_sandbox_stores.store_contains(claim.store_id, member.address), completion
         else:
             with time_machine.travel(now + datetime.timedelta(minutes=5), tick=True):
-                count = bb_sandbox.completions(claim.bitbadges_claim_id, member.address)
+                count = bb_sandbox_attempts.completions(claim.bitbadges_claim_id, member.address)
             assert count <= 1, (claim.slug, member.username, count)
             if completion.state == "completed":
                 assert count == 1, (claim.slug, member.username)

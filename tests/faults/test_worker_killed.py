@@ -16,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Completion, CompletionEvent
 from connections import services as connections_services
 from connections.models import ConnectedAccount, ConnectSession, WebhookEvent
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox
 from tests.faults.workers_support import (
     Process,
     allow_on_hosted_page,

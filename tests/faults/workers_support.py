@@ -145,7 +145,7 @@ def allow_on_hosted_page(link: str, name: str) -> list:
     and wait for the connection webhook it sends; returns the sandbox's deliveries."""
     import requests
 
-    from sandbox import webhooks as sandbox_webhooks
+    from sandbox.pipedream import webhooks as sandbox_webhooks
 
     answer = requests.post(
         link,

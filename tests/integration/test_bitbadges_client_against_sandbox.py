@@ -9,7 +9,8 @@ import time
 import pytest
 
 from claims import bitbadges
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.bitbadges import stores as bb_sandbox_stores
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +30,7 @@ def client(live_server, settings):
 @pytest.mark.parametrize("shape", ["no-doc", "false-empty", "missing"])
 def test_complete_then_poll_through_every_pending_shape(client, settings, shape):
     settings.SANDBOX_BITBADGES_PENDING_SHAPE = shape
-    claim = bb_sandbox.claim_create(max_uses=5, password="pw")
+    claim = bb_sandbox_claims.claim_create(max_uses=5, password="pw")
     inputs = {"pwd": {"password": "pw"}}
 
     assert client.simulate(claim.claim_id, ADDRESS, inputs=inputs) == "0" * 64
@@ -42,7 +43,7 @@ def test_complete_then_poll_through_every_pending_shape(client, settings, shape)
 
 
 def test_the_sandbox_refusals_arrive_as_the_right_errors(client):
-    claim = bb_sandbox.claim_create(max_uses=1, password="pw")
+    claim = bb_sandbox_claims.claim_create(max_uses=1, password="pw")
     with pytest.raises(bitbadges.WrongPassword):
         client.complete(claim.claim_id, ADDRESS, inputs={"pwd": {"password": "nope"}})
     with pytest.raises(bitbadges.ClaimNotFound):
@@ -58,8 +59,8 @@ def test_the_sandbox_refusals_arrive_as_the_right_errors(client):
 
 
 def test_a_whitelist_store_gates_the_claim_after_its_lag(client):
-    store = bb_sandbox.store_create()
-    claim = bb_sandbox.claim_create(max_uses=10, store=store, max_uses_per_address=1)
+    store = bb_sandbox_stores.store_create()
+    claim = bb_sandbox_claims.claim_create(max_uses=10, store=store, max_uses_per_address=1)
     with pytest.raises(bitbadges.NotWhitelisted):
         client.simulate(claim.claim_id, ADDRESS)
 
@@ -79,7 +80,7 @@ def test_a_whitelist_store_gates_the_claim_after_its_lag(client):
 
 
 def test_get_claim_and_a_wrong_key(client, settings):
-    claim = bb_sandbox.claim_create(max_uses=3, password="pw", label="Readable")
+    claim = bb_sandbox_claims.claim_create(max_uses=3, password="pw", label="Readable")
     details = client.get_claim(claim.claim_id)
     assert details["claimId"] == claim.claim_id
     assert {plugin["pluginId"] for plugin in details["plugins"]} >= {"numUses", "password"}
@@ -99,7 +100,7 @@ def test_get_claim_and_a_wrong_key(client, settings):
     ],
 )
 def test_injected_faults_arrive_as_the_right_errors(client, settings, fault, error):
-    claim = bb_sandbox.claim_create(max_uses=3)
+    claim = bb_sandbox_claims.claim_create(max_uses=3)
     settings.SANDBOX_FAULTS = {"bitbadges.claim.get": fault}
     with pytest.raises(error):
         client.get_claim(claim.claim_id)

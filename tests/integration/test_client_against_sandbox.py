@@ -13,7 +13,7 @@ import requests
 from django.core.management import call_command
 
 from connections import pipedream
-from sandbox.models import Account
+from sandbox.pipedream.models import Account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,7 +103,7 @@ def test_workflow_invocation_for_an_external_user(sandbox):
 
 
 def _workflow_ids():
-    from sandbox.catalogue import WORKFLOWS
+    from sandbox.pipedream.catalogue import WORKFLOWS
 
     return list(WORKFLOWS)
 

@@ -3,10 +3,10 @@
 import pytest
 
 from connections import pipedream
-from sandbox import services as pd_sandbox
-from sandbox import triggers as sandbox_triggers
-from sandbox import webhooks as sandbox_webhooks
-from sandbox.models import DeployedTrigger
+from sandbox.pipedream import services as pd_sandbox
+from sandbox.pipedream import triggers as sandbox_triggers
+from sandbox.pipedream import webhooks as sandbox_webhooks
+from sandbox.pipedream.models import DeployedTrigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sandbox import services
+from sandbox.pipedream import services
 from tests.sandbox.contract_support import CREDENTIALS, PROJECT_ID, PipedreamClient
 
 

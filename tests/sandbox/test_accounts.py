@@ -7,7 +7,7 @@ import json
 import pytest
 import time_machine
 
-from sandbox.models import Account, ConnectToken, ExternalUser
+from sandbox.pipedream.models import Account, ConnectToken, ExternalUser
 
 pytestmark = pytest.mark.django_db
 

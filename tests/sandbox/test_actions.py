@@ -3,8 +3,8 @@ account's profile; errors as the API gives them."""
 
 import pytest
 
-from sandbox import services
-from sandbox.catalogue import DEMO_GITHUB_ORG, DEMO_STARRED_REPO
+from sandbox.pipedream import services
+from sandbox.pipedream.catalogue import DEMO_GITHUB_ORG, DEMO_STARRED_REPO
 
 pytestmark = pytest.mark.django_db
 

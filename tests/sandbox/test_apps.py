@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from sandbox import catalogue
+from sandbox.pipedream import catalogue
 
 pytestmark = pytest.mark.django_db
 

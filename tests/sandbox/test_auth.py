@@ -5,7 +5,7 @@ import datetime
 import pytest
 import time_machine
 
-from sandbox.models import OAuthAccessToken, hash_secret
+from sandbox.pipedream.models import OAuthAccessToken, hash_secret
 from tests.sandbox.contract_support import CREDENTIALS
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesAttempt
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges.models import BitBadgesAttempt
 from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BAD_ADDRESSES,
@@ -33,7 +35,7 @@ def bb(client):
 
 @pytest.fixture
 def claim(db):
-    return bitbadges.claim_create(max_uses=10, password="s3cret", password_instance_id="pwd")
+    return bb_claims.claim_create(max_uses=10, password="s3cret", password_instance_id="pwd")
 
 
 def _later(seconds=5):
@@ -63,7 +65,7 @@ ROUTES = [
 def test_every_route_needs_the_api_key(client, claim, settings, method, path, key, message):
     settings.SANDBOX_BITBADGES_SUCCESS_ROUTE = True
     api = BitBadgesTestClient(client, key=key)
-    before = bitbadges.credits_remaining()
+    before = bb_credits.credits_remaining()
     path = path.format(cid=claim.claim_id)
 
     response = api.get(path) if method == "GET" else api.post(path, {"_expectedVersion": -1})
@@ -71,8 +73,8 @@ def test_every_route_needs_the_api_key(client, claim, settings, method, path, ke
     assert response.status_code == 401
     # No "unauthorized" flag: no BitBadges source shows one on key errors.
     assert response.json() == {"errorMessage": message}
-    assert bitbadges.complete_calls(claim.claim_id) == 0
-    assert bitbadges.credits_remaining() == before  # a refused key spends nothing
+    assert bb_attempts.complete_calls(claim.claim_id) == 0
+    assert bb_credits.credits_remaining() == before  # a refused key spends nothing
 
 
 @pytest.mark.parametrize(
@@ -104,7 +106,7 @@ def test_complete_queues_an_attempt_that_succeeds_after_the_delay(bb, claim):
     assert list(response.json()) == ["claimAttemptId"]
     # Pending for now (default shape: false-empty).
     assert bb.status(attempt_id).json() == {"success": False, "error": "", "bitbadgesAddress": BB}
-    assert bitbadges.completions(claim.claim_id) == 0
+    assert bb_attempts.completions(claim.claim_id) == 0
 
     with _later(1.1):
         done = bb.status(attempt_id)
@@ -112,9 +114,9 @@ def test_complete_queues_an_attempt_that_succeeds_after_the_delay(bb, claim):
 
     assert done.status_code == posted.status_code == 200
     assert done.json() == posted.json() == {"success": True, "error": "", "bitbadgesAddress": BB}
-    assert bitbadges.completions(claim.claim_id) == 1
-    assert bitbadges.completions(claim.claim_id, ETH_LOWER) == 1
-    assert bitbadges.complete_calls(claim.claim_id, BB) == 1
+    assert bb_attempts.completions(claim.claim_id) == 1
+    assert bb_attempts.completions(claim.claim_id, ETH_LOWER) == 1
+    assert bb_attempts.complete_calls(claim.claim_id, BB) == 1
 
 
 def test_the_delay_comes_from_settings(bb, claim, settings):
@@ -186,15 +188,15 @@ def test_the_same_address_can_complete_twice_without_a_per_address_cap(bb, claim
     for _ in range(2):
         assert bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}}).status_code == 200
     with _later():
-        assert bitbadges.attempts_resolve_due() == 2
-    assert bitbadges.completions(claim.claim_id, ETH) == 2
+        assert bb_attempts.attempts_resolve_due() == 2
+    assert bb_attempts.completions(claim.claim_id, ETH) == 2
     page = bb.get(f"/api/v0/claims/{claim.claim_id}/attempts", {"address": ETH}).json()
     assert page["total"] == 2
     assert sorted(doc["claimNumber"] for doc in page["docs"]) == [0, 1]
 
 
 def test_a_claim_used_up_in_between_fails_at_resolution(bb):
-    claim = bitbadges.claim_create(max_uses=1)
+    claim = bb_claims.claim_create(max_uses=1)
     first = bb.complete(claim.claim_id, BB).json()["claimAttemptId"]
     second = bb.complete(claim.claim_id, BB_2).json()["claimAttemptId"]  # simulation passes
 
@@ -208,19 +210,19 @@ def test_a_claim_used_up_in_between_fails_at_resolution(bb):
         "Overall max uses exceeded",
         "bitbadgesAddress": BB_2,
     }
-    assert bitbadges.completions(claim.claim_id) == 1
+    assert bb_attempts.completions(claim.claim_id) == 1
     # Now the claim is used up, a complete is refused at once.
     third = bb.complete(claim.claim_id, ETH_2)
     assert third.status_code == 500
     assert "Overall max uses exceeded" in third.json()["errorMessage"]
-    assert bitbadges.complete_calls(claim.claim_id) == 3
+    assert bb_attempts.complete_calls(claim.claim_id) == 3
 
 
 # --- Simulate ------------------------------------------------------------------------
 
 
 def test_simulate_uses_nothing_up(bb):
-    claim = bitbadges.claim_create(max_uses=1)
+    claim = bb_claims.claim_create(max_uses=1)
 
     responses = [bb.complete(claim.claim_id, BB, simulate=True) for _ in range(3)]
     with _later():
@@ -229,8 +231,8 @@ def test_simulate_uses_nothing_up(bb):
     assert all(r.status_code == 200 for r in responses)
     assert responses[0].json() == {"claimAttemptId": "0" * 64}
     assert status.json()["success"] is True
-    assert bitbadges.completions(claim.claim_id) == 0
-    assert bitbadges.complete_calls(claim.claim_id) == 0
+    assert bb_attempts.completions(claim.claim_id) == 0
+    assert bb_attempts.complete_calls(claim.claim_id) == 0
     assert not BitBadgesAttempt.objects.exists()
 
 
@@ -248,7 +250,7 @@ def test_simulate_reports_a_failure(bb, claim):
 
 @pytest.mark.parametrize("simulate", [False, True])
 def test_expected_version_must_match_or_be_minus_one(bb, simulate):
-    claim = bitbadges.claim_create(version=3)
+    claim = bb_claims.claim_create(version=3)
 
     stale = bb.complete(claim.claim_id, BB, version=2, simulate=simulate)
     exact = bb.complete(claim.claim_id, BB, version=3, simulate=simulate)
@@ -321,7 +323,7 @@ def test_payload_shape_errors_are_400_with_typia_errors(bb, claim, body, errors,
     assert json.loads(message[len(PAYLOAD) :]) == expected
     assert message[len(PAYLOAD) :] == json.dumps(expected, separators=(",", ":"))
     assert list(response.json()) == ["errorMessage"]
-    assert bitbadges.complete_calls(claim.claim_id) == 0  # it never reached the claim
+    assert bb_attempts.complete_calls(claim.claim_id) == 0  # it never reached the claim
 
 
 def test_the_payload_is_checked_before_the_claim_id(bb):
@@ -345,10 +347,10 @@ def test_unknown_and_malformed_claim_ids(bb):
 
 
 def test_both_address_forms_are_one_account(bb):
-    claim = bitbadges.claim_create(max_uses_per_address=1, whitelist=[ETH])
+    claim = bb_claims.claim_create(max_uses_per_address=1, whitelist=[ETH])
     assert bb.complete(claim.claim_id, ETH_LOWER).status_code == 200
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
 
     again = bb.complete(claim.claim_id, BB)
     attempts = bb.get(f"/api/v0/claims/{claim.claim_id}/attempts", {"address": BB}).json()
@@ -369,7 +371,7 @@ def test_bad_addresses_are_refused(bb, claim, address, settings):
     for response in (complete, simulate, success, attempts):
         assert response.status_code == 500
         assert response.json() == {"errorMessage": ADDRESS_ERROR}
-    assert bitbadges.complete_calls(claim.claim_id) == 0
+    assert bb_attempts.complete_calls(claim.claim_id) == 0
 
 
 def test_a_body_that_is_not_json_is_refused(bb, claim):
@@ -386,7 +388,7 @@ def test_a_body_that_is_not_json_is_refused(bb, claim):
 def test_get_claim_empties_private_params(bb, claim):
     bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}})
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
 
     public = bb.get(f"/api/v0/claim/{claim.claim_id}").json()["claim"]
     claimed = bb.get(f"/api/v0/claim/{claim.claim_id}", {"fetchAllClaimedUsers": "true"}).json()[
@@ -431,7 +433,7 @@ def test_unknown_claim_get_is_no_doc(bb):
 
 @pytest.mark.parametrize("version_path", ["/api/v1/claims/fetch", "/api/v0/claims/fetch"])
 def test_batch_fetch(bb, claim, version_path):
-    other = bitbadges.claim_create(halted=True, version=4)
+    other = bb_claims.claim_create(halted=True, version=4)
 
     response = bb.post(
         version_path,
@@ -481,7 +483,7 @@ def test_batch_fetch_accepts_the_older_claim_ids_body_and_refuses_nonsense(bb, c
 
 
 def test_the_success_route_is_gone_by_default(client, bb, claim):
-    before = bitbadges.credits_remaining()
+    before = bb_credits.credits_remaining()
     response = bb.get(f"/api/v0/claims/success/{claim.claim_id}/{BB}")
     unknown = client.get(f"/sandbox/bitbadges/api/v0/nothing/{BB}", headers={"x-api-key": bb.key})
 
@@ -492,13 +494,13 @@ def test_the_success_route_is_gone_by_default(client, bb, claim):
         f"{claim.claim_id}/{BB}"
     }
     assert set(response.json()) == set(unknown.json())
-    assert bitbadges.credits_remaining() == before  # an unknown route spends nothing
+    assert bb_credits.credits_remaining() == before  # an unknown route spends nothing
 
 
 def test_the_success_route_when_switched_on_is_read_per_request(bb, claim, settings):
     bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}})
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
     path = f"/api/v0/claims/success/{claim.claim_id}/{ETH}"
 
     settings.SANDBOX_BITBADGES_SUCCESS_ROUTE = True

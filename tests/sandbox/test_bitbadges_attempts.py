@@ -8,8 +8,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesAttempt
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import base as bb_base
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges.models import BitBadgesAttempt
 from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BAD_ADDRESSES,
@@ -47,17 +49,17 @@ def _attempts(bb, claim_id, **params):
 
 def _complete(claim, *addresses):
     for address in addresses:
-        bitbadges.complete(claim.claim_id, address, {"_expectedVersion": -1})
+        bb_attempts.complete(claim.claim_id, address, {"_expectedVersion": -1})
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
 
 
 def test_one_success_as_the_sdk_types_it(bb):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     started = timezone.now()
-    attempt = bitbadges.complete(claim.claim_id, ETH, {"_expectedVersion": -1})
+    attempt = bb_attempts.complete(claim.claim_id, ETH, {"_expectedVersion": -1})
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
 
     response = _attempts(bb, claim.claim_id, address=BB)
 
@@ -82,7 +84,7 @@ def test_one_success_as_the_sdk_types_it(bb):
 
 @pytest.mark.parametrize("asked", [BB, ETH, ETH_LOWER])
 def test_the_address_filter_compares_as_bb1(bb, asked):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _complete(claim, ETH, BB_2, BB)
 
     body = _attempts(bb, claim.claim_id, address=asked).json()
@@ -92,7 +94,7 @@ def test_the_address_filter_compares_as_bb1(bb, asked):
 
 
 def test_zero_x_and_bb1_get_the_same_answer(bb):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _complete(claim, ETH, ETH_2)
     assert _attempts(bb, claim.claim_id, address=ETH).json() == (
         _attempts(bb, claim.claim_id, address=BB).json()
@@ -100,7 +102,7 @@ def test_zero_x_and_bb1_get_the_same_answer(bb):
 
 
 def test_without_an_address_every_success_newest_first(bb):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _complete(claim, BB)
     with _later(10):
         _complete(claim, BB_2)
@@ -115,15 +117,15 @@ def test_without_an_address_every_success_newest_first(bb):
 
 
 def test_failed_rejected_and_pending_attempts_are_left_out(bb):
-    claim = bitbadges.claim_create(max_uses=1, password="pw")
+    claim = bb_claims.claim_create(max_uses=1, password="pw")
     body = {"_expectedVersion": -1, "pwd": {"password": "pw"}}
-    bitbadges.complete(claim.claim_id, BB, body)
-    bitbadges.complete(claim.claim_id, BB_2, body)  # fails at resolution: used up
-    with pytest.raises(bitbadges.BitBadgesError):
-        bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1})  # rejected
+    bb_attempts.complete(claim.claim_id, BB, body)
+    bb_attempts.complete(claim.claim_id, BB_2, body)  # fails at resolution: used up
+    with pytest.raises(bb_base.BitBadgesError):
+        bb_attempts.complete(claim.claim_id, BB, {"_expectedVersion": -1})  # rejected
     pending = _attempts(bb, claim.claim_id).json()
     with _later():
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
         resolved = _attempts(bb, claim.claim_id).json()
 
     assert pending["docs"] == [] and pending["total"] == 0
@@ -134,7 +136,7 @@ def test_failed_rejected_and_pending_attempts_are_left_out(bb):
 
 
 def test_pages_of_25_with_an_opaque_bookmark(bb):
-    claim = bitbadges.claim_create(max_uses=100)
+    claim = bb_claims.claim_create(max_uses=100)
     _complete(claim, *([BB] * 30 + [BB_2] * 3))
 
     first = _attempts(bb, claim.claim_id, address=BB).json()
@@ -159,7 +161,7 @@ def test_pages_of_25_with_an_opaque_bookmark(bb):
 def test_a_bookmark_not_handed_out_is_refused(bb, bookmark):
     # e30 = {}, eyJza2lwIjotMX0 = {"skip":-1}, ...IjoiMjUifQ = {"skip":"25"}, W10 = [],
     # bnVsbA = null
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     response = _attempts(bb, claim.claim_id, bookmark=bookmark)
     assert response.status_code == 500
     assert response.json() == {"errorMessage": "Invalid bookmark"}
@@ -175,7 +177,7 @@ def test_unknown_and_malformed_claims(bb):
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
 def test_a_bad_address(bb, address):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     response = _attempts(bb, claim.claim_id, address=address)
     assert response.status_code == 500
     assert response.json() == {"errorMessage": ADDRESS_ERROR}
@@ -184,7 +186,7 @@ def test_a_bad_address(bb, address):
 def test_failed_attempts_are_for_the_manager(bb):
     """The OpenAPI: "If you are the manager and authenticated, you can also request failed
     attempts"; the sandbox has API keys only."""
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     _complete(claim, BB)
 
     refused = _attempts(bb, claim.claim_id, includeErrors="true")
@@ -196,7 +198,7 @@ def test_failed_attempts_are_for_the_manager(bb):
 
 
 def test_a_claim_that_hides_its_state_refuses_everyone(bb):
-    claim = bitbadges.claim_create(hide_current_state=True)
+    claim = bb_claims.claim_create(hide_current_state=True)
     _complete(claim, BB)
 
     for params in ({}, {"address": BB}, {"includeErrors": "true"}):
@@ -209,7 +211,7 @@ def test_a_claim_that_hides_its_state_refuses_everyone(bb):
 
 
 def test_only_get(client, bb):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     response = bb.post(f"/api/v0/claims/{claim.claim_id}/attempts", {})
     assert response.status_code == 404
     assert "Route not found" in response.json()["errorMessage"]

@@ -9,8 +9,11 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesAttempt, BitBadgesClaim
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges import stores as bb_stores
+from sandbox.bitbadges.models import BitBadgesAttempt, BitBadgesClaim
 from tests.sandbox.bitbadges_support import BB, KEY, PREFIX
 
 THREADS = 8
@@ -31,7 +34,7 @@ def _in_thread(function):
 @pytest.mark.django_db(transaction=True)
 def test_threads_completing_a_single_use_claim_get_one_success(live_server, settings):
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
-    claim = bitbadges.claim_create(max_uses=1)
+    claim = bb_claims.claim_create(max_uses=1)
     url = f"{live_server.url}{PREFIX}/api/v0/claims/complete/{claim.claim_id}/{BB}"
     barrier = threading.Barrier(THREADS)
 
@@ -54,10 +57,10 @@ def test_threads_completing_a_single_use_claim_get_one_success(live_server, sett
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(complete, range(THREADS)))
 
-    bitbadges.attempts_resolve_due()
-    assert bitbadges.completions(claim.claim_id) == 1
+    bb_attempts.attempts_resolve_due()
+    assert bb_attempts.completions(claim.claim_id) == 1
     assert BitBadgesClaim.objects.get(pk=claim.pk).num_uses == 1
-    assert bitbadges.complete_calls(claim.claim_id) == THREADS
+    assert bb_attempts.complete_calls(claim.claim_id) == THREADS
     assert not BitBadgesAttempt.objects.filter(status="pending").exists()
     numbers = list(
         BitBadgesAttempt.objects.filter(status="success").values_list("claim_number", flat=True)
@@ -73,16 +76,16 @@ def test_threads_completing_a_single_use_claim_get_one_success(live_server, sett
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_resolvers_take_each_claim_number_once(settings):
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 60
-    claim = bitbadges.claim_create(max_uses=3)
+    claim = bb_claims.claim_create(max_uses=3)
     for _ in range(THREADS):
-        bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1})
+        bb_attempts.complete(claim.claim_id, BB, {"_expectedVersion": -1})
     BitBadgesAttempt.objects.update(due_at=timezone.now())  # all due at once
     barrier = threading.Barrier(THREADS)
 
     @_in_thread
     def resolve(_):
         barrier.wait()
-        return bitbadges.attempts_resolve_due()
+        return bb_attempts.attempts_resolve_due()
 
     with ThreadPoolExecutor(THREADS) as pool:
         resolved = list(pool.map(resolve, range(THREADS)))
@@ -102,15 +105,15 @@ def test_concurrent_resolvers_take_each_claim_number_once(settings):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_store_actions_land_once(settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
-    store = bitbadges.store_create(store_id="s", secret="x")
-    actions = [bitbadges.StoreAction("add", BB)] * 3
-    bitbadges.store_actions_record("s", "x", actions)
+    store = bb_stores.store_create(store_id="s", secret="x")
+    actions = [bb_stores.StoreAction("add", BB)] * 3
+    bb_stores.store_actions_record("s", "x", actions)
     barrier = threading.Barrier(4)
 
     @_in_thread
     def apply(_):
         barrier.wait()
-        return bitbadges.store_actions_apply_due()
+        return bb_stores.store_actions_apply_due()
 
     with ThreadPoolExecutor(4) as pool:
         applied = list(pool.map(apply, range(4)))
@@ -122,8 +125,8 @@ def test_concurrent_store_actions_land_once(settings):
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_racing_for_the_last_credit(live_server):
     """The conditional UPDATE: exactly one of two concurrent requests gets the last credit."""
-    claim = bitbadges.claim_create()
-    bitbadges.credits_set(1)
+    claim = bb_claims.claim_create()
+    bb_credits.credits_set(1)
     url = f"{live_server.url}{PREFIX}/api/v0/claim/{claim.claim_id}"
     barrier = threading.Barrier(2)
 
@@ -137,15 +140,15 @@ def test_two_requests_racing_for_the_last_credit(live_server):
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 402]
     refused = next(r for r in responses if r.status_code == 402).json()
-    total = bitbadges.credits().on_chain_total
+    total = bb_credits.credits().on_chain_total
     assert refused["onChainTotal"] == total and refused["used"] == total
     assert refused["remaining"] == 0
-    assert bitbadges.credits_remaining() == 0
+    assert bb_credits.credits_remaining() == 0
 
 
 @pytest.mark.django_db(transaction=True)
 def test_many_requests_never_overspend(live_server):
-    bitbadges.credits_set(5)
+    bb_credits.credits_set(5)
     url = f"{live_server.url}{PREFIX}/api/v0/claims/status/{'0' * 64}"
     barrier = threading.Barrier(THREADS)
 
@@ -162,5 +165,5 @@ def test_many_requests_never_overspend(live_server):
 
     assert statuses.count(200) == 5
     assert statuses.count(402) == 2 * THREADS - 5
-    credits = bitbadges.credits()
+    credits = bb_credits.credits()
     assert credits.used == credits.on_chain_total

@@ -6,8 +6,14 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesClaim, BitBadgesStore, Fault
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import base as bb_base
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges import demo as bb_demo
+from sandbox.bitbadges import stores as bb_stores
+from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStore
+from sandbox.common.models import Fault
 from tests.sandbox.bitbadges_support import BB, BB_2, ETH, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -24,19 +30,19 @@ def staff(client, django_user_model):
 
 def test_the_page_lists_claims_and_stores(staff, settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
-    store = bitbadges.store_create(label="VIP list", store_id="vip-store", secret="x")
-    bitbadges.store_actions_record("vip-store", "x", [bitbadges.StoreAction("add", BB_2)])
-    claim = bitbadges.claim_create(
+    store = bb_stores.store_create(label="VIP list", store_id="vip-store", secret="x")
+    bb_stores.store_actions_record("vip-store", "x", [bb_stores.StoreAction("add", BB_2)])
+    claim = bb_claims.claim_create(
         label="Starter", max_uses=5, password="pw", store=store, max_uses_per_address=1
     )
     body = {"_expectedVersion": -1, "pwd": {"password": "pw"}}
-    with pytest.raises(bitbadges.BitBadgesError, match="User not in whitelist"):
-        bitbadges.complete(claim.claim_id, ETH, body)
-    bitbadges.complete(claim.claim_id, BB_2, body)
+    with pytest.raises(bb_base.BitBadgesError, match="User not in whitelist"):
+        bb_attempts.complete(claim.claim_id, ETH, body)
+    bb_attempts.complete(claim.claim_id, BB_2, body)
     with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
-        bitbadges.attempts_resolve_due()
-    bitbadges.store_actions_record("vip-store", "x", [bitbadges.StoreAction("add", ETH)])
-    bitbadges.complete(claim.claim_id, ETH, body)  # pending
+        bb_attempts.attempts_resolve_due()
+    bb_stores.store_actions_record("vip-store", "x", [bb_stores.StoreAction("add", ETH)])
+    bb_attempts.complete(claim.claim_id, ETH, body)  # pending
 
     html = staff.get("/sandbox/").content.decode()
 
@@ -72,16 +78,16 @@ def test_members_cannot_create_demo_claims(client, member):
     ],
 )
 def test_admin_pages_open(staff, model):
-    bitbadges.store_create()
-    claim = bitbadges.claim_create(password="pw")
-    bitbadges.complete(claim.claim_id, BB, {"_expectedVersion": -1, "pwd": {"password": "pw"}})
+    bb_stores.store_create()
+    claim = bb_claims.claim_create(password="pw")
+    bb_attempts.complete(claim.claim_id, BB, {"_expectedVersion": -1, "pwd": {"password": "pw"}})
     assert staff.get(f"/admin/sandbox/{model}/").status_code == 200
     assert staff.get(f"/admin/sandbox/bitbadgesclaim/{claim.pk}/change/").status_code == 200
 
 
 def test_demo_claims_ensure_is_idempotent_with_fixed_ids():
-    first = bitbadges.demo_claims_ensure()
-    second = bitbadges.demo_claims_ensure()
+    first = bb_demo.demo_claims_ensure()
+    second = bb_demo.demo_claims_ensure()
 
     assert first == second
     assert set(first) == {"github-starter", "store-members", "workflow-github"}
@@ -100,10 +106,10 @@ def test_demo_claims_ensure_is_idempotent_with_fixed_ids():
 def test_demo_claims_work_end_to_end(settings):
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
-    demo = bitbadges.demo_claims_ensure()
+    demo = bb_demo.demo_claims_ensure()
     starter, members = demo["github-starter"], demo["store-members"]
 
-    bitbadges.complete(
+    bb_attempts.complete(
         starter["claim_id"],
         BB,
         {
@@ -111,34 +117,34 @@ def test_demo_claims_work_end_to_end(settings):
             starter["password_instance_id"]: {"password": starter["password"]},
         },
     )
-    bitbadges.store_actions_record(
-        members["store_id"], members["store_secret"], [bitbadges.StoreAction("add", ETH)]
+    bb_stores.store_actions_record(
+        members["store_id"], members["store_secret"], [bb_stores.StoreAction("add", ETH)]
     )
-    bitbadges.complete(members["claim_id"], BB, {"_expectedVersion": -1})
+    bb_attempts.complete(members["claim_id"], BB, {"_expectedVersion": -1})
 
-    assert bitbadges.completions(starter["claim_id"], ETH) == 1
-    assert bitbadges.completions(members["claim_id"], BB) == 1
-    assert bitbadges.store_contains(members["store_id"], BB)
+    assert bb_attempts.completions(starter["claim_id"], ETH) == 1
+    assert bb_attempts.completions(members["claim_id"], BB) == 1
+    assert bb_stores.store_contains(members["store_id"], BB)
 
 
 def test_helpers_take_either_address_form():
-    claim = bitbadges.claim_create(claim_id="ABCDEF0123", whitelist=[BB])
-    with pytest.raises(bitbadges.BitBadgesError):
-        bitbadges.claim_create(claim_id="not hex")
-    with pytest.raises(bitbadges.BitBadgesError):
-        bitbadges.claim_create(whitelist=["nope"])
+    claim = bb_claims.claim_create(claim_id="ABCDEF0123", whitelist=[BB])
+    with pytest.raises(bb_base.BitBadgesError):
+        bb_claims.claim_create(claim_id="not hex")
+    with pytest.raises(bb_base.BitBadgesError):
+        bb_claims.claim_create(whitelist=["nope"])
 
     assert claim.whitelist == [BB]
-    assert bitbadges.completions("ABCDEF0123", ETH) == 0
-    assert bitbadges.complete_calls("ABCDEF0123", ETH) == 0
-    assert bitbadges.attempts_resolve_due() == 0
+    assert bb_attempts.completions("ABCDEF0123", ETH) == 0
+    assert bb_attempts.complete_calls("ABCDEF0123", ETH) == 0
+    assert bb_attempts.attempts_resolve_due() == 0
 
 
 # --- Credits, sign-in and hideCurrentState on the page -------------------------------
 
 
 def test_the_page_shows_the_credits_and_the_form(staff):
-    bitbadges.credits_set(42)
+    bb_credits.credits_set(42)
     html = staff.get("/sandbox/").content.decode()
 
     assert 'id="bitbadges-credits"' in html
@@ -149,7 +155,7 @@ def test_the_page_shows_the_credits_and_the_form(staff):
 
 
 def test_setting_the_credits_to_zero_and_back(staff, client):
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     api = BitBadgesTestClient(client)
 
     response = staff.post("/sandbox/bitbadges/credits", {"remaining": "0"})
@@ -162,23 +168,23 @@ def test_setting_the_credits_to_zero_and_back(staff, client):
     assert paused.status_code == 402
     assert "out of credits" in page and "<strong>0</strong> of" in page
     assert resumed.status_code == 200
-    assert bitbadges.credits_remaining() == 4
+    assert bb_credits.credits_remaining() == 4
 
 
 @pytest.mark.parametrize("value", ["-1", "abc", "", "1.5", str(10**16)])
 def test_bad_credit_values_are_refused(staff, value):
-    bitbadges.credits_set(7)
+    bb_credits.credits_set(7)
     response = staff.post("/sandbox/bitbadges/credits", {"remaining": value})
     assert response.status_code == 400
     assert "field-error" in response.content.decode()
-    assert bitbadges.credits_remaining() == 7
+    assert bb_credits.credits_remaining() == 7
 
 
 def test_only_staff_set_credits_and_only_by_post(client, member, staff):
     assert staff.get("/sandbox/bitbadges/credits").status_code == 405
     client.force_login(member)
     assert client.post("/sandbox/bitbadges/credits", {"remaining": "0"}).status_code == 403
-    assert bitbadges.credits_remaining() == 10**9
+    assert bb_credits.credits_remaining() == 10**9
 
 
 def test_setting_credits_needs_the_csrf_token(django_user_model):
@@ -188,11 +194,11 @@ def test_setting_credits_needs_the_csrf_token(django_user_model):
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(user)
     assert csrf_client.post("/sandbox/bitbadges/credits", {"remaining": "0"}).status_code == 403
-    assert bitbadges.credits_remaining() == 10**9
+    assert bb_credits.credits_remaining() == 10**9
 
 
 def test_the_page_shows_sign_in_and_hidden_state(staff):
-    bitbadges.claim_create(label="Signed", requires_sign_in=True, hide_current_state=True)
+    bb_claims.claim_create(label="Signed", requires_sign_in=True, hide_current_state=True)
     html = staff.get("/sandbox/").content.decode()
     assert ">initiatedBy</span>" in html
     assert ">hideCurrentState</span>" in html

@@ -3,8 +3,10 @@ docs' body (api/README.md "Out of credits (402)"); the key check comes first."""
 
 import pytest
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesCredits
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.bitbadges.models import BitBadgesCredits
 from tests.sandbox.bitbadges_support import BB, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +19,7 @@ def bb(client):
 
 @pytest.fixture
 def claim(db):
-    return bitbadges.claim_create(password="pw")
+    return bb_claims.claim_create(password="pw")
 
 
 def _no_credits(total, used):
@@ -34,26 +36,26 @@ def _no_credits(total, used):
 
 def test_plenty_by_default(bb, claim):
     assert not BitBadgesCredits.objects.exists()  # made on first use
-    assert bitbadges.credits_remaining() == 10**9
+    assert bb_credits.credits_remaining() == 10**9
     assert bb.get(f"/api/v0/claim/{claim.claim_id}").status_code == 200
-    assert bitbadges.credits_remaining() == 10**9 - 1
+    assert bb_credits.credits_remaining() == 10**9 - 1
     assert BitBadgesCredits.objects.count() == 1
 
 
 def test_every_request_that_passes_the_key_check_costs_one(client, bb, claim):
-    bitbadges.credits_set(100)
+    bb_credits.credits_set(100)
 
     bb.get(f"/api/v0/claim/{claim.claim_id}")  # 200
     bb.complete(claim.claim_id, BB, {"pwd": {"password": "wrong"}})  # 500 refusal
     bb.post(f"/api/v0/claims/complete/{claim.claim_id}/{BB}", {})  # 400 payload
     bb.status("0" * 64)  # the simulation placeholder
-    assert bitbadges.credits_remaining() == 96
+    assert bb_credits.credits_remaining() == 96
 
     BitBadgesTestClient(client, key=None).get(f"/api/v0/claim/{claim.claim_id}")  # 401
     BitBadgesTestClient(client, key="nope").get(f"/api/v0/claim/{claim.claim_id}")  # 401
     bb.get("/api/v0/no/such/route")  # 404
     bb.get(f"/api/v0/claims/success/{claim.claim_id}/{BB}")  # removed: 404
-    assert bitbadges.credits_remaining() == 96
+    assert bb_credits.credits_remaining() == 96
 
 
 @pytest.mark.parametrize(
@@ -71,16 +73,16 @@ def test_every_request_that_passes_the_key_check_costs_one(client, bb, claim):
     ],
 )
 def test_none_left_is_402_on_every_route(bb, claim, method, path):
-    bitbadges.credits_set(0)
-    total = bitbadges.credits().on_chain_total
+    bb_credits.credits_set(0)
+    total = bb_credits.credits().on_chain_total
     path = path.format(cid=claim.claim_id)
 
     response = bb.get(path) if method == "GET" else bb.post(path, {"_expectedVersion": -1})
 
     assert response.status_code == 402
     assert response.json() == _no_credits(total, total)
-    assert bitbadges.complete_calls(claim.claim_id) == 0  # the route never ran
-    assert bitbadges.credits().used == total  # a 402 costs nothing
+    assert bb_attempts.complete_calls(claim.claim_id) == 0  # the route never ran
+    assert bb_credits.credits().used == total  # a 402 costs nothing
 
 
 def test_the_402_body_has_the_accounts_real_figures(bb, claim):
@@ -95,49 +97,49 @@ def test_the_402_body_has_the_accounts_real_figures(bb, claim):
 
 
 def test_the_key_check_comes_first(client, claim):
-    bitbadges.credits_set(0)
+    bb_credits.credits_set(0)
     response = BitBadgesTestClient(client, key="wrong").get(f"/api/v0/claim/{claim.claim_id}")
     assert response.status_code == 401
     assert response.json() == {"errorMessage": "Unauthorized request. Error validating API key."}
 
 
 def test_a_top_up_resumes(bb, claim):
-    bitbadges.credits_set(0)
+    bb_credits.credits_set(0)
     assert bb.complete(claim.claim_id, BB, {"pwd": {"password": "pw"}}).status_code == 402
 
-    bitbadges.credits_top_up(2)
+    bb_credits.credits_top_up(2)
 
-    assert bitbadges.credits_remaining() == 2
+    assert bb_credits.credits_remaining() == 2
     assert bb.complete(claim.claim_id, BB, {"pwd": {"password": "pw"}}).status_code == 200
-    assert bitbadges.complete_calls(claim.claim_id) == 1
-    assert bitbadges.credits_remaining() == 1
+    assert bb_attempts.complete_calls(claim.claim_id) == 1
+    assert bb_credits.credits_remaining() == 1
 
 
 def test_the_helpers():
-    row = bitbadges.credits_set(5)
+    row = bb_credits.credits_set(5)
     assert (row.on_chain_total, row.used, row.remaining) == (10**9, 10**9 - 5, 5)
-    assert bitbadges.credits_remaining() == 5
-    row = bitbadges.credits_set(2 * 10**9)  # more than the total: the total grows
+    assert bb_credits.credits_remaining() == 5
+    row = bb_credits.credits_set(2 * 10**9)  # more than the total: the total grows
     assert (row.on_chain_total, row.used) == (2 * 10**9, 0)
-    row = bitbadges.credits_top_up(10)
+    row = bb_credits.credits_top_up(10)
     assert row.on_chain_total == 2 * 10**9 + 10 and row.remaining == 2 * 10**9 + 10
     assert str(row) == f"{row.remaining} of {row.on_chain_total} credits left"
     for bad in (-1, 1.5, "3", True):
         with pytest.raises(ValueError):
-            bitbadges.credits_set(bad)
+            bb_credits.credits_set(bad)
         with pytest.raises(ValueError):
-            bitbadges.credits_top_up(bad)
+            bb_credits.credits_top_up(bad)
 
 
 def test_the_row_is_a_singleton():
     BitBadgesCredits(on_chain_total=7).save()
     BitBadgesCredits(on_chain_total=9).save()
     assert BitBadgesCredits.objects.count() == 1
-    assert bitbadges.credits().on_chain_total == 9
+    assert bb_credits.credits().on_chain_total == 9
 
 
 def test_injected_faults_cost_nothing(bb, claim, settings):
-    bitbadges.credits_set(10)
+    bb_credits.credits_set(10)
     settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": 503}}
     assert bb.get(f"/api/v0/claim/{claim.claim_id}").status_code == 503
-    assert bitbadges.credits_remaining() == 10
+    assert bb_credits.credits_remaining() == 10

@@ -4,8 +4,11 @@ import time
 
 import pytest
 
-from sandbox import bitbadges, faults
-from sandbox.models import Fault
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import credits as bb_credits
+from sandbox.common import faults
+from sandbox.common.models import Fault
 from tests.sandbox.bitbadges_support import BB, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +33,7 @@ def bb(client):
 
 @pytest.fixture
 def claim(db):
-    return bitbadges.claim_create()
+    return bb_claims.claim_create()
 
 
 def test_the_endpoint_names():
@@ -64,13 +67,13 @@ def test_429_is_bitbadges_shaped(bb, claim, settings, wording, message, limit):
     assert response["RateLimit-Reset"] == "4"
     assert not [name for name in response.headers if name.lower().startswith("x-ratelimit")]
     assert other.status_code == 200  # only the named endpoint
-    assert bitbadges.complete_calls(claim.claim_id) == 0  # it never reached the claim
+    assert bb_attempts.complete_calls(claim.claim_id) == 0  # it never reached the claim
 
 
 def test_402_has_the_credits_body(bb, claim, settings):
     settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": 402}}
-    bitbadges.credits_set(500)
-    total = bitbadges.credits().on_chain_total
+    bb_credits.credits_set(500)
+    total = bb_credits.credits().on_chain_total
 
     response = bb.get(f"/api/v0/claim/{claim.claim_id}")
 
@@ -85,7 +88,7 @@ def test_402_has_the_credits_body(bb, claim, settings):
         "remaining": 0,
         "decimals": 6,
     }
-    assert bitbadges.credits_remaining() == 500  # an injected 402 spends nothing
+    assert bb_credits.credits_remaining() == 500  # an injected 402 spends nothing
 
 
 @pytest.mark.parametrize("status", [402, 429, 500, 503])

@@ -7,8 +7,11 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings as django_settings
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesAttempt, BitBadgesStoreAction
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import base as bb_base
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import stores as bb_stores
+from sandbox.bitbadges.models import BitBadgesAttempt, BitBadgesStoreAction
 from tests.sandbox.bitbadges_support import BB, PREFIX, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +24,12 @@ def bb(client):
 
 @pytest.fixture
 def claim(db):
-    return bitbadges.claim_create(password="pw")
+    return bb_claims.claim_create(password="pw")
 
 
 @pytest.fixture
 def store(db):
-    return bitbadges.store_create(store_id="store-1", secret="shh")
+    return bb_stores.store_create(store_id="store-1", secret="shh")
 
 
 def _bitbadges_error(response, statuses=None) -> str:
@@ -110,7 +113,7 @@ def test_an_infinite_version_from_an_overflowing_literal(client, claim):
 def test_hostile_plugin_inputs(bb, claim, body):
     response = bb.complete(claim.claim_id, BB, body)
     assert _bitbadges_error(response, {500}).endswith("(Password) : Incorrect password")
-    assert bitbadges.completions(claim.claim_id) == 0
+    assert bb_attempts.completions(claim.claim_id) == 0
 
 
 def test_a_nul_beside_the_right_password_is_queued_and_completes(bb, claim, settings):
@@ -118,7 +121,7 @@ def test_a_nul_beside_the_right_password_is_queued_and_completes(bb, claim, sett
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
     response = bb.complete(claim.claim_id, BB, {"pwd": {"password": "pw", "note": "a\x00b"}})
     assert response.status_code == 200, response.content
-    assert bitbadges.completions(claim.claim_id) == 1
+    assert bb_attempts.completions(claim.claim_id) == 1
 
 
 @pytest.mark.parametrize(
@@ -246,7 +249,7 @@ def test_hostile_batch_fetches(bb, body):
 @pytest.mark.parametrize("claim_id", ["\x00", "zz", "a" * 5000, "' OR 1=1 --"])
 def test_malformed_ids_in_a_batch_fetch_are_simply_not_found(bb, claim_id):
     """IDX-2024 claims.ts:369-372 looks the ids up with $in: what is not there is absent."""
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     response = bb.post(
         "/api/v1/claims/fetch",
         {"claimsToFetch": [{"claimId": claim_id}, {"claimId": claim.claim_id}]},
@@ -256,8 +259,8 @@ def test_malformed_ids_in_a_batch_fetch_are_simply_not_found(bb, claim_id):
 
 
 def test_a_long_claim_id_is_never_stored(bb):
-    with pytest.raises(bitbadges.BitBadgesError):
-        bitbadges.claim_create(claim_id="a" * 65)
+    with pytest.raises(bb_base.BitBadgesError):
+        bb_claims.claim_create(claim_id="a" * 65)
     assert _bitbadges_error(bb.complete("a" * 65, BB), {500}) == "No doc found"
 
 

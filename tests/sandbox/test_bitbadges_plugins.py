@@ -6,7 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
 from tests.sandbox.bitbadges_support import BB, BB_2, ETH, ETH_2, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -29,19 +30,19 @@ def _refused(response, name, message):
 
 
 def test_num_uses(bb):
-    claim = bitbadges.claim_create(max_uses=2)
+    claim = bb_claims.claim_create(max_uses=2)
     for address in (BB, BB_2):
         assert bb.complete(claim.claim_id, address).status_code == 200
     with _later():
-        assert bitbadges.attempts_resolve_due() == 2
+        assert bb_attempts.attempts_resolve_due() == 2
 
     _refused(bb.complete(claim.claim_id, ETH), "One Time Use", "Overall max uses exceeded")
-    assert bitbadges.completions(claim.claim_id) == 2
-    assert bitbadges.complete_calls(claim.claim_id) == 3
+    assert bb_attempts.completions(claim.claim_id) == 2
+    assert bb_attempts.complete_calls(claim.claim_id) == 3
 
 
 def test_password_with_its_instance_id(bb):
-    claim = bitbadges.claim_create(password="open-sesame", password_instance_id="gate")
+    claim = bb_claims.claim_create(password="open-sesame", password_instance_id="gate")
 
     wrong = bb.complete(claim.claim_id, BB, {"gate": {"password": "close-sesame"}})
     absent = bb.complete(claim.claim_id, BB)
@@ -55,7 +56,7 @@ def test_password_with_its_instance_id(bb):
 
 
 def test_static_whitelist(bb):
-    claim = bitbadges.claim_create(whitelist=[ETH])  # stored as bb1
+    claim = bb_claims.claim_create(whitelist=[ETH])  # stored as bb1
 
     listed_bb = bb.complete(claim.claim_id, BB)
     listed_eth = bb.complete(claim.claim_id, ETH.lower())
@@ -66,7 +67,7 @@ def test_static_whitelist(bb):
 
 
 def test_max_uses_per_address(bb):
-    claim = bitbadges.claim_create(whitelist=[BB, BB_2], max_uses_per_address=1)
+    claim = bb_claims.claim_create(whitelist=[BB, BB_2], max_uses_per_address=1)
     first = bb.complete(claim.claim_id, BB).json()["claimAttemptId"]
     second = bb.complete(claim.claim_id, ETH).json()["claimAttemptId"]  # queued before
 
@@ -83,7 +84,7 @@ def test_max_uses_per_address(bb):
 
 
 def test_halt(bb):
-    claim = bitbadges.claim_create(halted=True)
+    claim = bb_claims.claim_create(halted=True)
     _refused(bb.complete(claim.claim_id, BB), "Halt Status", "Claim halted")
     _refused(bb.complete(claim.claim_id, BB, simulate=True), "Halt Status", "Claim halted")
 
@@ -105,7 +106,7 @@ def test_time_window(bb, start, end, ok):
         now + timedelta(seconds=start) if start is not None else None,
         now + timedelta(seconds=end) if end is not None else None,
     )
-    claim = bitbadges.claim_create(window=window)
+    claim = bb_claims.claim_create(window=window)
 
     response = bb.complete(claim.claim_id, BB)
 
@@ -116,7 +117,7 @@ def test_time_window(bb, start, end, ok):
 
 
 def test_a_window_that_closes_before_resolution_fails_the_attempt(bb):
-    claim = bitbadges.claim_create(window=(None, timezone.now() + timedelta(seconds=3)))
+    claim = bb_claims.claim_create(window=(None, timezone.now() + timedelta(seconds=3)))
     attempt_id = bb.complete(claim.claim_id, BB).json()["claimAttemptId"]
 
     with _later(10):
@@ -127,7 +128,7 @@ def test_a_window_that_closes_before_resolution_fails_the_attempt(bb):
 
 
 def test_custom_instructions_always_pass(bb):
-    claim = bitbadges.claim_create(instructions="Connect your GitHub on our site first.")
+    claim = bb_claims.claim_create(instructions="Connect your GitHub on our site first.")
 
     response = bb.complete(claim.claim_id, BB)
     plugins = bb.get(f"/api/v0/claim/{claim.claim_id}").json()["claim"]["plugins"]
@@ -140,7 +141,7 @@ def test_custom_instructions_always_pass(bb):
 
 
 def test_specific_instance_ids_limit_the_check_but_not_num_uses(bb):
-    claim = bitbadges.claim_create(max_uses=1, password="pw", whitelist=[BB_2])
+    claim = bb_claims.claim_create(max_uses=1, password="pw", whitelist=[BB_2])
 
     only_numuses = bb.complete(
         claim.claim_id, BB, {"_specificInstanceIds": ["numUses"]}, simulate=True
@@ -154,7 +155,7 @@ def test_specific_instance_ids_limit_the_check_but_not_num_uses(bb):
 
 
 def test_a_password_changed_before_resolution_fails_the_attempt(bb):
-    claim = bitbadges.claim_create(password="old")
+    claim = bb_claims.claim_create(password="old")
     attempt_id = bb.complete(claim.claim_id, BB, {"pwd": {"password": "old"}}).json()[
         "claimAttemptId"
     ]

@@ -6,7 +6,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import stores as bb_stores
 from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BB,
@@ -26,7 +28,7 @@ def bb(client):
 
 @pytest.fixture
 def store(db):
-    return bitbadges.store_create(label="members", store_id="store-1", secret="shh")
+    return bb_stores.store_create(label="members", store_id="store-1", secret="shh")
 
 
 def _later(seconds):
@@ -51,19 +53,19 @@ def test_an_add_lands_after_the_lag(bb, store):
     response = _single(bb)
 
     assert response.status_code == 200 and response.json() == {}
-    assert bitbadges.store_contains("store-1", BB) is False
+    assert bb_stores.store_contains("store-1", BB) is False
     assert _value(bb, BB).json() == {"key": BB, "inStore": False}
     with _later(1.6):  # default lag 1.5 s
         assert _value(bb, ETH).json() == {"key": ETH, "inStore": True}
         assert _value(bb, BB).json()["inStore"] is True
-        assert bitbadges.store_contains("store-1", ETH.lower()) is True
+        assert bb_stores.store_contains("store-1", ETH.lower()) is True
         assert _value(bb, BB_2).json()["inStore"] is False
 
 
 def test_the_lag_comes_from_settings(bb, store, settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
     _single(bb, address=BB)
-    assert bitbadges.store_contains("store-1", ETH) is True
+    assert bb_stores.store_contains("store-1", ETH) is True
 
 
 def test_remove_and_batch_apply_in_order(bb, store, settings):
@@ -84,8 +86,8 @@ def test_remove_and_batch_apply_in_order(bb, store, settings):
     removed = _single(bb, "remove", BB_2)
 
     assert batch.status_code == removed.status_code == 200
-    assert bitbadges.store_contains("store-1", BB) is True
-    assert bitbadges.store_contains("store-1", BB_2) is False
+    assert bb_stores.store_contains("store-1", BB) is True
+    assert bb_stores.store_contains("store-1", BB_2) is False
     assert store.entries.count() == 1
 
 
@@ -104,13 +106,13 @@ def test_a_batch_with_one_bad_action_queues_nothing(bb, store, settings):
     )
     assert response.status_code == 400
     assert response.json() == {"errorMessage": ADDRESS_ERROR}
-    assert bitbadges.store_contains("store-1", ETH) is False
+    assert bb_stores.store_contains("store-1", ETH) is False
 
 
 def test_a_simulated_action_changes_nothing(bb, store, settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
     assert _single(bb, _isSimulation=True).status_code == 200
-    assert bitbadges.store_contains("store-1", ETH) is False
+    assert bb_stores.store_contains("store-1", ETH) is False
 
 
 # unconfirmed statuses: the OpenAPI lists 200/400/500 for the store routes; the texts are
@@ -178,13 +180,13 @@ def test_the_legacy_route_with_the_secret_in_the_path(bb, store, settings):
     assert wrong.status_code == 500
     assert wrong.json() == {"errorMessage": "Invalid data secret"}
     assert email.status_code == 400
-    assert bitbadges.store_contains("store-1", BB) is True
+    assert bb_stores.store_contains("store-1", BB) is True
     assert bb.post("/api/v0/storeActions/remove/store-1/shh", {"address": BB}).status_code == 200
-    assert bitbadges.store_contains("store-1", BB) is False
+    assert bb_stores.store_contains("store-1", BB) is False
 
 
 def test_a_claim_gated_by_a_store(bb, store):
-    claim = bitbadges.claim_create(store=store, max_uses_per_address=1)
+    claim = bb_claims.claim_create(store=store, max_uses_per_address=1)
 
     before = bb.complete(claim.claim_id, BB)
     _single(bb, address=ETH)
@@ -192,7 +194,7 @@ def test_a_claim_gated_by_a_store(bb, store):
     with _later(2):
         landed = bb.complete(claim.claim_id, BB)
     with _later(10):
-        bitbadges.attempts_resolve_due()
+        bb_attempts.attempts_resolve_due()
         again = bb.complete(claim.claim_id, ETH)
 
     for response in (before, right_after):
@@ -201,12 +203,12 @@ def test_a_claim_gated_by_a_store(bb, store):
     assert landed.status_code == 200
     assert again.status_code == 500
     assert again.json()["errorMessage"].endswith("User already exceeded max uses")
-    assert bitbadges.completions(claim.claim_id, BB) == 1
+    assert bb_attempts.completions(claim.claim_id, BB) == 1
 
 
 def test_a_claim_whose_store_is_gone_or_whose_secret_changed(bb, store, settings):
     settings.SANDBOX_BITBADGES_STORE_LAG = 0
-    claim = bitbadges.claim_create(store="store-1")
+    claim = bb_claims.claim_create(store="store-1")
     _single(bb, address=BB)
     store.data_secret = "rotated"
     store.save()
@@ -222,7 +224,7 @@ def test_a_claim_whose_store_is_gone_or_whose_secret_changed(bb, store, settings
 def test_a_key_alone_cannot_see_the_store_of_a_claim(bb, store):
     """A server with an API key sees only the whitelist's public params (bitbadges-facts
     section 3): privateParams are emptied, and asking for them is refused."""
-    claim = bitbadges.claim_create(store=store, max_uses_per_address=1)
+    claim = bb_claims.claim_create(store=store, max_uses_per_address=1)
     plugins = bb.get(f"/api/v0/claim/{claim.claim_id}").json()["claim"]["plugins"]
     refused = bb.get(f"/api/v0/claim/{claim.claim_id}", {"fetchPrivateParams": "true"})
 
@@ -231,7 +233,7 @@ def test_a_key_alone_cannot_see_the_store_of_a_claim(bb, store):
     assert whitelist["privateParams"] == {}
     assert refused.status_code == 500
     # What the private params hold (the sandbox's own view, never served over HTTP).
-    private = bitbadges.claim_json(claim, private=True)["plugins"]
+    private = bb_claims.claim_json(claim, private=True)["plugins"]
     assert next(p for p in private if p["pluginId"] == "whitelist")["privateParams"] == {
         "useDynamicStore": True,
         "dynamicDataId": "store-1",

@@ -6,8 +6,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges
-from sandbox.models import BitBadgesClaim
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges import demo as bb_demo
+from sandbox.bitbadges.models import BitBadgesClaim
 from tests.sandbox.bitbadges_support import BB, BB_2, BitBadgesTestClient
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +47,7 @@ def _message(response):
 def test_whitelist_wording(bb, settings, wording, expected):
     if wording:
         settings.SANDBOX_BITBADGES_WORDING = wording
-    claim = bitbadges.claim_create(whitelist=[BB_2])
+    claim = bb_claims.claim_create(whitelist=[BB_2])
     assert _message(bb.complete(claim.claim_id, BB)) == WRAP.format(
         name="Whitelist", message=expected
     )
@@ -60,14 +62,14 @@ def test_whitelist_wording(bb, settings, wording, expected):
 )
 def test_time_window_wording(bb, settings, wording, expected):
     settings.SANDBOX_BITBADGES_WORDING = wording
-    claim = bitbadges.claim_create(window=(timezone.now() + timedelta(hours=1), None))
+    claim = bb_claims.claim_create(window=(timezone.now() + timedelta(hours=1), None))
     assert _message(bb.complete(claim.claim_id, BB, simulate=True)) == WRAP.format(
         name="Transfer Times", message=expected
     )
 
 
 def test_the_wording_is_read_on_every_request(bb, settings):
-    claim = bitbadges.claim_create(whitelist=[])
+    claim = bb_claims.claim_create(whitelist=[])
     settings.SANDBOX_BITBADGES_WORDING = "idx-2024"
     first = _message(bb.complete(claim.claim_id, BB))
     settings.SANDBOX_BITBADGES_WORDING = "docs"
@@ -79,7 +81,7 @@ def test_the_wording_is_read_on_every_request(bb, settings):
 def test_the_wording_at_resolution_time(bb, settings):
     """A queued attempt that fails later stores the text of the wording then in force."""
     settings.SANDBOX_BITBADGES_WORDING = "idx-2024"
-    claim = bitbadges.claim_create(window=(None, timezone.now() + timedelta(seconds=2)))
+    claim = bb_claims.claim_create(window=(None, timezone.now() + timedelta(seconds=2)))
     attempt_id = bb.complete(claim.claim_id, BB).json()["claimAttemptId"]
     with _later(10):
         status = bb.status(attempt_id).json()
@@ -99,19 +101,19 @@ def test_the_wording_at_resolution_time(bb, settings):
 def test_a_sign_in_claim_is_refused_with_a_key(bb, settings, wording, expected, simulate):
     if wording:
         settings.SANDBOX_BITBADGES_WORDING = wording
-    claim = bitbadges.claim_create(requires_sign_in=True, password="pw")
+    claim = bb_claims.claim_create(requires_sign_in=True, password="pw")
 
     response = bb.complete(claim.claim_id, BB, {"pwd": {"password": "pw"}}, simulate=simulate)
 
     assert _message(response) == expected
-    assert bitbadges.completions(claim.claim_id) == 0
-    assert bitbadges.complete_calls(claim.claim_id) == (0 if simulate else 1)
+    assert bb_attempts.completions(claim.claim_id) == 0
+    assert bb_attempts.complete_calls(claim.claim_id) == (0 if simulate else 1)
 
 
 def test_idx_2024_checks_sign_in_before_the_plugins(bb, settings):
     """IDX-2024 claims.ts:468-475 runs before the plugin loop; the docs' plugin error comes
     in plugin order (initiatedBy right after numUses)."""
-    claim = bitbadges.claim_create(requires_sign_in=True, halted=True, max_uses=0)
+    claim = bb_claims.claim_create(requires_sign_in=True, halted=True, max_uses=0)
     settings.SANDBOX_BITBADGES_WORDING = "idx-2024"
     idx = _message(bb.complete(claim.claim_id, BB))
     settings.SANDBOX_BITBADGES_WORDING = "docs"
@@ -125,14 +127,14 @@ def test_idx_2024_checks_sign_in_before_the_plugins(bb, settings):
 
 def test_the_version_is_checked_before_sign_in(bb, settings):
     settings.SANDBOX_BITBADGES_WORDING = "idx-2024"
-    claim = bitbadges.claim_create(requires_sign_in=True, version=2)
+    claim = bb_claims.claim_create(requires_sign_in=True, version=2)
     assert _message(bb.complete(claim.claim_id, BB, version=1)) == (
         "Claim has been updated since last fetch"
     )
 
 
 def test_specific_instance_ids_cannot_skip_sign_in(bb):
-    claim = bitbadges.claim_create(requires_sign_in=True)
+    claim = bb_claims.claim_create(requires_sign_in=True)
     response = bb.complete(claim.claim_id, BB, {"_specificInstanceIds": ["numUses"]}, simulate=True)
     assert _message(response) == SIGN_IN_DOCS
 
@@ -142,7 +144,7 @@ def test_specific_instance_ids_cannot_skip_sign_in(bb):
 )
 def test_sign_in_turned_on_after_queuing_fails_the_attempt(bb, settings, wording, expected):
     settings.SANDBOX_BITBADGES_WORDING = wording
-    claim = bitbadges.claim_create()
+    claim = bb_claims.claim_create()
     attempt_id = bb.complete(claim.claim_id, BB).json()["claimAttemptId"]
     BitBadgesClaim.objects.filter(pk=claim.pk).update(requires_sign_in=True)
 
@@ -154,7 +156,7 @@ def test_sign_in_turned_on_after_queuing_fails_the_attempt(bb, settings, wording
 
 
 def test_the_plugin_in_the_claim_document(bb):
-    claim = bitbadges.claim_create(requires_sign_in=True, password="pw")
+    claim = bb_claims.claim_create(requires_sign_in=True, password="pw")
     plugins = bb.get(f"/api/v0/claim/{claim.claim_id}").json()["claim"]["plugins"]
 
     assert [p["pluginId"] for p in plugins] == ["numUses", "initiatedBy", "password"]
@@ -167,12 +169,12 @@ def test_the_plugin_in_the_claim_document(bb):
         "privateParams": {},
         "publicState": {},
     }
-    assert bitbadges.plugin_ids(claim) == ["numUses", "initiatedBy", "pwd"]
+    assert bb_claims.plugin_ids(claim) == ["numUses", "initiatedBy", "pwd"]
 
 
 def test_demo_claims_need_no_sign_in():
     for claim in (
         BitBadgesClaim.objects.get(claim_id=demo["claim_id"])
-        for demo in bitbadges.demo_claims_ensure().values()
+        for demo in bb_demo.demo_claims_ensure().values()
     ):
         assert not claim.requires_sign_in and not claim.hide_current_state

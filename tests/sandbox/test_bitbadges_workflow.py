@@ -6,10 +6,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sandbox import bitbadges, services
-from sandbox.catalogue import WORKFLOWS
-from sandbox.models import BitBadgesClaim
-from sandbox.pipedream_api import DEFAULT_RESPONSE_HTML
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import demo as bb_demo
+from sandbox.bitbadges.models import BitBadgesClaim
+from sandbox.pipedream import services
+from sandbox.pipedream.catalogue import WORKFLOWS
+from sandbox.pipedream.views.workflows import DEFAULT_RESPONSE_HTML
 from tests.sandbox.bitbadges_support import ADDRESS_ERROR, BB, ETH
 
 pytestmark = pytest.mark.django_db
@@ -23,22 +25,22 @@ def _invoke(api, body, *, user="user-1", url=URL):
 
 
 def _claim_id():
-    return bitbadges.demo_claims_ensure()["workflow-github"]["claim_id"]
+    return bb_demo.demo_claims_ensure()["workflow-github"]["claim_id"]
 
 
 def _halt_the_demo_claim():
-    bitbadges.demo_claims_ensure()
+    bb_demo.demo_claims_ensure()
     BitBadgesClaim.objects.filter(claim_id=_claim_id()).update(halted=True)
 
 
 def _completed(address) -> int:
     with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
-        return bitbadges.completions(_claim_id(), address)
+        return bb_attempts.completions(_claim_id(), address)
 
 
 def test_the_workflow_is_in_the_catalogue_and_the_demo_parameters():
     assert WORKFLOWS["en-sandbox-claim-github"]["app"] == "github"
-    demo = bitbadges.demo_claims_ensure()["workflow-github"]
+    demo = bb_demo.demo_claims_ensure()["workflow-github"]
     assert demo["workflow_url_path"] == "/sandbox/pipedream" + URL
 
 
@@ -52,11 +54,11 @@ def test_a_qualifying_user_gets_the_claim_completed(api, make_account):
     assert body["success"] is True
     assert len(body["claimAttemptId"]) == 64
     assert body["bitbadgesAddress"] == BB
-    claim_id = bitbadges.demo_claims_ensure()["workflow-github"]["claim_id"]
+    claim_id = bb_demo.demo_claims_ensure()["workflow-github"]["claim_id"]
     assert body["claimId"] == claim_id
-    assert bitbadges.complete_calls(claim_id, BB) == 1
+    assert bb_attempts.complete_calls(claim_id, BB) == 1
     with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
-        assert bitbadges.completions(claim_id, ETH) == 1
+        assert bb_attempts.completions(claim_id, ETH) == 1
 
 
 def test_a_user_who_fails_the_criterion_is_refused(api, make_account):
@@ -71,8 +73,8 @@ def test_a_user_who_fails_the_criterion_is_refused(api, make_account):
         "success": False,
         "error": "The GitHub account needs at least 1 public repo(s); it has 0.",
     }
-    claim_id = bitbadges.demo_claims_ensure()["workflow-github"]["claim_id"]
-    assert bitbadges.complete_calls(claim_id) == 0
+    claim_id = bb_demo.demo_claims_ensure()["workflow-github"]["claim_id"]
+    assert bb_attempts.complete_calls(claim_id) == 0
 
 
 @pytest.mark.parametrize(
@@ -104,8 +106,8 @@ def test_without_a_healthy_github_account(api, make_account):
 
 def test_a_bitbadges_refusal_is_passed_on(api, make_account):
     make_account("user-1", "github", "octo")
-    bitbadges.demo_claims_ensure()
-    BitBadgesClaim.objects.filter(claim_id=bitbadges.DEMO["workflow-github"]["claim_id"]).update(
+    bb_demo.demo_claims_ensure()
+    BitBadgesClaim.objects.filter(claim_id=bb_demo.DEMO["workflow-github"]["claim_id"]).update(
         halted=True
     )
 
@@ -166,7 +168,7 @@ def test_the_default_response_when_the_claim_is_completed(api, make_account):
     assert response["Content-Type"] == "text/html; charset=UTF-8"
     assert response.content.decode() == HTML
     assert response["x-pd-status"] == "sent to coordinator"
-    assert bitbadges.complete_calls(_claim_id(), BB) == 1
+    assert bb_attempts.complete_calls(_claim_id(), BB) == 1
     assert _completed(BB) == 1
 
 
@@ -189,7 +191,7 @@ def test_the_default_response_whatever_the_steps_did(api, make_account, why):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/html; charset=UTF-8"
     assert response.content.decode() == HTML
-    assert bitbadges.completions(_claim_id()) == 0
+    assert bb_attempts.completions(_claim_id()) == 0
 
 
 def test_the_default_response_still_needs_the_oauth_token(api, make_account):
@@ -250,7 +252,7 @@ def test_the_action_workflow_hides_the_refusal(api, make_account, why):
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == "No $.respond called in workflow"
-    assert bitbadges.completions(_claim_id()) == 0
+    assert bb_attempts.completions(_claim_id()) == 0
 
 
 def test_the_action_workflows_criterion_still_answers_itself(api, make_account):
@@ -265,4 +267,4 @@ def test_the_action_workflows_criterion_still_answers_itself(api, make_account):
         "success": False,
         "error": "The GitHub account needs at least 1 public repo(s); it has 0.",
     }
-    assert bitbadges.complete_calls(_claim_id()) == 0
+    assert bb_attempts.complete_calls(_claim_id()) == 0

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from sandbox import webhooks
-from sandbox.models import Account
+from sandbox.pipedream import webhooks
+from sandbox.pipedream.models import Account
 from tests.browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING
 from tests.sandbox import urls_support as test_urls
 from tests.sandbox.contract_support import CREDENTIALS, LivePipedream

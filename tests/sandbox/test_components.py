@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from sandbox import components
-from sandbox.catalogue import DEMO_STARRED_REPO
-from sandbox.models import DeployedTrigger
+from sandbox.pipedream import components
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from sandbox.pipedream.models import DeployedTrigger
 from tests.sandbox import contract_support as contract
 from tests.sandbox.triggers_support import corrected_validate_response
 

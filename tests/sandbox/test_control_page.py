@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from sandbox.models import Account, Fault, WebhookDelivery
+from sandbox.common.models import Fault
+from sandbox.pipedream.models import Account, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

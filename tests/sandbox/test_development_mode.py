@@ -10,8 +10,8 @@ import pytest
 import responses
 from django.utils import timezone
 
-from sandbox import services, webhooks
-from sandbox.models import Account, ExternalUser
+from sandbox.pipedream import services, webhooks
+from sandbox.pipedream.models import Account, ExternalUser
 from tests.sandbox.contract_support import PROJECT_ID
 
 pytestmark = pytest.mark.django_db

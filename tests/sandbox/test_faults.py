@@ -6,8 +6,8 @@ import pytest
 import requests
 from django.urls import get_resolver
 
-from sandbox import faults
-from sandbox.models import Fault
+from sandbox.common import faults
+from sandbox.common.models import Fault
 from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 
 pytestmark = pytest.mark.django_db

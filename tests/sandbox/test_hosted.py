@@ -10,8 +10,8 @@ import responses
 import time_machine
 from django.test import Client
 
-from sandbox import services, webhooks
-from sandbox.models import Account, ConnectToken, WebhookDelivery
+from sandbox.pipedream import services, webhooks
+from sandbox.pipedream.models import Account, ConnectToken, WebhookDelivery
 from tests.sandbox.contract_support import validate_schema
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from sandbox import proxy, services
-from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.models import Account
+from sandbox.pipedream import proxy, services
+from sandbox.pipedream.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
+from sandbox.pipedream.models import Account
 
 pytestmark = pytest.mark.django_db
 

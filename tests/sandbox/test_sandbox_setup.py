@@ -11,9 +11,9 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStore
 from sandbox.credentials import SANDBOX_SETTINGS
 from sandbox.demo import FORMAT
-from sandbox.models import BitBadgesClaim, BitBadgesStore
 from tests.settings_support import run
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import time_machine
 
-from sandbox import services
-from sandbox.models import ConnectToken, hash_secret
+from sandbox.pipedream import services
+from sandbox.pipedream.models import ConnectToken, hash_secret
 from tests.sandbox.contract_support import PROJECT_ID
 
 pytestmark = pytest.mark.django_db

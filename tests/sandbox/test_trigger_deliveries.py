@@ -1,6 +1,6 @@
 """Trigger events over real HTTP: signed deliveries to the webhook URLs, with retries.
 
-The signature scheme (sandbox/triggers.py) is the sandbox's assumption: the headers
+The signature scheme (sandbox/pipedream/triggers.py) is the sandbox's assumption: the headers
 and the signed string of Pipedream's trigger webhooks are not publicly confirmed.
 """
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from sandbox import triggers, webhooks
-from sandbox.models import Account, DeployedTrigger, WebhookDelivery
+from sandbox.pipedream import triggers, webhooks
+from sandbox.pipedream.models import Account, DeployedTrigger, WebhookDelivery
 from tests.sandbox import contract_support as contract
 from tests.sandbox import urls_support as test_urls
 from tests.sandbox.contract_support import CREDENTIALS, LivePipedream

@@ -12,10 +12,10 @@ import json
 
 import pytest
 
-from sandbox import proxy, services, triggers, webhooks
-from sandbox import upstream_objects as up
-from sandbox.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
-from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery
+from sandbox.pipedream import proxy, services, triggers, webhooks
+from sandbox.pipedream import upstream_objects as up
+from sandbox.pipedream.catalogue import DEMO_GUILD_ID, DEMO_STARRED_REPO
+from sandbox.pipedream.models import DeployedTrigger, TriggerEvent, WebhookDelivery
 from tests.sandbox import contract_support as contract
 from tests.sandbox.triggers_support import corrected_validate_response
 

@@ -9,8 +9,8 @@ import requests
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 
-from sandbox import webhooks
-from sandbox.models import Account, WebhookDelivery
+from sandbox.pipedream import webhooks
+from sandbox.pipedream.models import Account, WebhookDelivery
 from tests.sandbox import urls_support as test_urls
 from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sandbox import services
-from sandbox.catalogue import DEMO_GUILD_ID
+from sandbox.pipedream import services
+from sandbox.pipedream.catalogue import DEMO_GUILD_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import bitbadges as bb_sandbox
+from sandbox.bitbadges import attempts as bb_sandbox_attempts
+from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.credentials import SANDBOX_CREDENTIALS
 
 pytestmark = [pytest.mark.npm, pytest.mark.django_db(transaction=True)]
@@ -78,11 +79,11 @@ def api_url(live_server, settings):
 
 
 def test_the_sdk_reads_a_completed_attempt_through_get_claim_attempts(sdk, api_url):
-    claim = bb_sandbox.claim_create(password="pw")
-    attempt = bb_sandbox.complete(
+    claim = bb_sandbox_claims.claim_create(password="pw")
+    attempt = bb_sandbox_attempts.complete(
         claim.claim_id, ETH, {"_expectedVersion": -1, "pwd": {"password": "pw"}}
     )
-    assert bb_sandbox.completions(claim.claim_id, BB) == 1  # resolved
+    assert bb_sandbox_attempts.completions(claim.claim_id, BB) == 1  # resolved
 
     for asked in (BB, ETH):  # the SDK sends the address as given; both mean one account
         result = read_attempts(sdk, api_url, claim.claim_id, asked)
@@ -99,9 +100,11 @@ def test_the_sdk_reads_a_completed_attempt_through_get_claim_attempts(sdk, api_u
 
 
 def test_the_sdk_sees_no_attempt_for_an_address_that_never_claimed(sdk, api_url):
-    claim = bb_sandbox.claim_create(password="pw")
+    claim = bb_sandbox_claims.claim_create(password="pw")
     other = "bb1z3t55m0l9h0eupuz3dp5t5cypyv674jjl8mh5h"
-    bb_sandbox.complete(claim.claim_id, ETH, {"_expectedVersion": -1, "pwd": {"password": "pw"}})
+    bb_sandbox_attempts.complete(
+        claim.claim_id, ETH, {"_expectedVersion": -1, "pwd": {"password": "pw"}}
+    )
     result = read_attempts(sdk, api_url, claim.claim_id, other)
     assert result["ok"], result
     assert result["answer"]["docs"] == []
@@ -109,7 +112,7 @@ def test_the_sdk_sees_no_attempt_for_an_address_that_never_claimed(sdk, api_url)
 
 
 def test_the_sdk_gets_bitbadges_refusals_as_bitbadges_sends_them(sdk, api_url):
-    claim = bb_sandbox.claim_create(password="pw")
+    claim = bb_sandbox_claims.claim_create(password="pw")
     refused = read_attempts(sdk, api_url, claim.claim_id, BB, key="not-the-key")
     assert refused == {
         "ok": False,

@@ -15,8 +15,8 @@ import pytest
 from jsonschema_path import SchemaPath
 from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 
-from sandbox import catalogue, components
-from sandbox import upstream_objects as up
+from sandbox.pipedream import catalogue, components
+from sandbox.pipedream import upstream_objects as up
 from tests.sdk.npm_support import node_modules
 
 pytestmark = pytest.mark.npm

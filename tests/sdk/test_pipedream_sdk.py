@@ -12,9 +12,9 @@ import httpx
 import pytest
 from pipedream import Pipedream
 
-from sandbox import services
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.models import DeployedTrigger
+from sandbox.pipedream import services
+from sandbox.pipedream.models import DeployedTrigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,9 +20,9 @@ from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
 from connections import services as connections_services
 from connections.models import App, ConnectedAccount, ConnectSession
-from sandbox import catalogue
-from sandbox import models as sandbox_models
-from sandbox import services as pd_sandbox
+from sandbox.pipedream import catalogue
+from sandbox.pipedream import models as sandbox_models
+from sandbox.pipedream import services as pd_sandbox
 from tests.connections.services_support import API, PROJECT
 from tests.members_support import verify_email
 

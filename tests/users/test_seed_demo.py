@@ -75,7 +75,7 @@ def test_admin_choices_on_apps_are_refreshed_to_the_demo_state():
 
 def test_seeds_one_demo_claim_per_delivery_method_backed_by_the_bitbadges_sandbox():
     from claims.models import Claim
-    from sandbox.models import BitBadgesClaim
+    from sandbox.bitbadges.models import BitBadgesClaim
 
     output = seed()
     claims = {claim.slug: claim for claim in Claim.objects.enabled()}

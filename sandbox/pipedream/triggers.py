@@ -1,4 +1,4 @@
-"""Deployed triggers in the sandbox: the real sources of sandbox/components.py, emitting when told to.
+"""Deployed triggers in the sandbox: the real sources of sandbox/pipedream/components.py, emitting when told to.
 
 A real trigger (a Pipedream "source") listens to its upstream and emits an event when
 something happens there. The sandbox's upstream is the accounts' `profile`, so nothing
@@ -41,9 +41,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox import components, webhooks
-from sandbox.components import Component
-from sandbox.models import DeployedTrigger, TriggerEvent, WebhookDelivery, sortable_id
+from sandbox.pipedream import components, webhooks
+from sandbox.pipedream.components import Component
+from sandbox.pipedream.models import DeployedTrigger, TriggerEvent, WebhookDelivery, sortable_id
 
 EVENT = "TRIGGER_EVENT"  # WebhookDelivery.event of trigger deliveries
 SIGNATURE_HEADER = "X-PD-Signature"
@@ -57,7 +57,7 @@ class TriggerError(Exception):
     """An emit that cannot happen (bad event, unknown trigger)."""
 
 
-# The trigger components (real sources, defined in sandbox/components.py).
+# The trigger components (real sources, defined in sandbox/pipedream/components.py).
 Trigger = Component
 TRIGGERS = components.TRIGGERS
 

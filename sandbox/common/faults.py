@@ -1,7 +1,8 @@
 """Fault injection for the sandbox's endpoints: latency, throttling, 5xx, hangs, broken JSON.
 
 Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
-`@injectable(name)`. A fault spec is a dict:
+`@injectable(name)` (BitBadges' views with sandbox/bitbadges/faults.py's, which answers
+in BitBadges' shapes). A fault spec is a dict:
 
     {"latency_ms": 250,      # added delay before answering
      "rate": 0.5,            # probability (0..1) that the fault fires; default 1
@@ -22,7 +23,7 @@ Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
 
 Specs come from `settings.SANDBOX_FAULTS` (a dict keyed by endpoint name or pattern,
 e.g. {"pipedream.*": {"latency_ms": 100}}; settable with override_settings) and from
-enabled `sandbox.models.Fault` rows (the sandbox page edits them). Patterns use
+enabled `sandbox.common.models.Fault` rows (the sandbox page edits them). Patterns use
 shell-style wildcards (fnmatch). Every matching spec is rolled independently, settings
 first, then rows in creation order: each one that fires adds its latency and hang, and
 the first that fires with a `status` or `malformed` decides the answer.
@@ -38,11 +39,10 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-from sandbox import bitbadges
-from sandbox.fault_specs import SPEC_KEYS as SPEC_KEYS  # re-exported: callers read it here
-from sandbox.fault_specs import FaultSpecError, clean_spec
-from sandbox.fault_specs import describe as describe  # re-exported, likewise
-from sandbox.models import Fault
+from sandbox.common.fault_specs import SPEC_KEYS as SPEC_KEYS  # re-exported: callers read it here
+from sandbox.common.fault_specs import FaultSpecError, clean_spec
+from sandbox.common.fault_specs import describe as describe  # re-exported, likewise
+from sandbox.common.models import Fault
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,7 @@ ENDPOINTS = {
 }
 
 RATE_LIMIT = 100  # what Pipedream's X-RateLimit-Limit claims
-RATE_WINDOW_SECONDS = 60  # BitBadges: windowMs 60 * 1000 (IDX-2024 src/indexer.ts:135-167)
 MALFORMED_BODY = b'{"data": [{"id": "apn_'  # cut short: not valid JSON
-BITBADGES_MALFORMED_BODY = b'{"claimAttemptId": "'  # likewise
-
-
-def is_bitbadges(endpoint: str) -> bool:
-    return endpoint.startswith("bitbadges.")
 
 
 def matching_specs(endpoint: str) -> list[dict]:
@@ -123,20 +117,6 @@ def _rate_headers(response: HttpResponse, retry_after: int) -> HttpResponse:
     return response
 
 
-def _bitbadges_rate_headers(response: HttpResponse, limit: int, retry_after: int) -> HttpResponse:
-    """express-rate-limit 7.3.1 with standardHeaders: true (draft-6) and legacyHeaders:
-    false (IDX-2024 src/indexer.ts:135-167; index.mjs:25-35, 700-705): RateLimit-Policy,
-    -Limit, -Remaining, -Reset (omitted when 0) and Retry-After, in seconds; no
-    X-RateLimit-*. The window's reset is taken to be `retry_after` seconds away."""
-    response["RateLimit-Policy"] = f"{limit};w={RATE_WINDOW_SECONDS}"
-    response["RateLimit-Limit"] = str(limit)
-    response["RateLimit-Remaining"] = "0"
-    if retry_after:
-        response["RateLimit-Reset"] = str(retry_after)
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -144,30 +124,11 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def bitbadges_error_response(
+def error_response(
     status: int, retry_after: int = 1, error_message: str | None = None
 ) -> HttpResponse:
-    """An injected status as BitBadges answers it: {"errorMessage": ...}."""
-    if status == 429:
-        body = {"errorMessage": error_message or bitbadges.text("rate_limited")}
-        response = JsonResponse(body, status=429)
-        return _bitbadges_rate_headers(response, bitbadges.rate_limit(), retry_after)
-    if status == 402:
-        body = bitbadges.credits_exhausted_body()
-        if error_message:
-            body["errorMessage"] = error_message
-        return JsonResponse(body, status=402)
-    message = error_message or f"{_reason(status)} (injected by the sandbox)"
-    return JsonResponse({"errorMessage": message}, status=status)
-
-
-def error_response(
-    status: int, retry_after: int = 1, endpoint: str = "", error_message: str | None = None
-) -> HttpResponse:
-    """The answer of an injected status: BitBadges' shapes for bitbadges.* endpoints,
-    else Pipedream's 429 shape, or {"error": "..."}."""
-    if is_bitbadges(endpoint):
-        return bitbadges_error_response(status, retry_after, error_message)
+    """The answer of an injected status as Pipedream gives it: its 429 shape, or
+    {"error": "..."} (BitBadges' shapes: sandbox/bitbadges/faults.py)."""
     if status == 429:
         response = JsonResponse({"error": error_message or "Throttled"}, status=429)
         return _rate_headers(response, retry_after)
@@ -175,13 +136,14 @@ def error_response(
     return JsonResponse({"error": message}, status=status)
 
 
-def malformed_response(endpoint: str = "") -> HttpResponse:
-    body = BITBADGES_MALFORMED_BODY if is_bitbadges(endpoint) else MALFORMED_BODY
+def malformed_response(body: bytes = MALFORMED_BODY) -> HttpResponse:
     return HttpResponse(body, status=200, content_type="application/json")
 
 
-def injectable(endpoint: str):
-    """Decorate a view so the faults configured for `endpoint` apply to it."""
+def injectable(endpoint: str, *, error_response=error_response, malformed_body=MALFORMED_BODY):
+    """Decorate a view so the faults configured for `endpoint` apply to it; an injected
+    status is answered by `error_response(status, retry_after, error_message)`, a
+    malformed answer is `malformed_body` (Pipedream's by default)."""
     if endpoint not in ENDPOINTS:
         raise ValueError(f"Unknown sandbox endpoint name {endpoint!r}; add it to ENDPOINTS.")
 
@@ -199,11 +161,10 @@ def injectable(endpoint: str):
                         error_response,
                         spec["status"],
                         spec["retry_after"],
-                        endpoint,
                         spec["error_message"],
                     )
                 elif answer is None and spec["malformed"]:
-                    answer = functools.partial(malformed_response, endpoint)
+                    answer = functools.partial(malformed_response, malformed_body)
             if delay:
                 time.sleep(delay)
             if answer is not None:

@@ -7,7 +7,7 @@ account's `profile` (see catalogue.default_profile), with the upstream's status 
 (a star check is 204 or 404, as on GitHub). A PUT or DELETE of a star changes the
 profile, as the upstream would.
 
-Rules applied before an endpoint runs (pipedream_api.proxy):
+Rules applied before an endpoint runs (sandbox/pipedream/views/proxy.py):
 - `url_64` is URL-safe base64 of the full URL, or of a path starting with `/`; padding
   is optional; anything else, a path with `.` or `..` segments, or more than
   MAX_URL characters is a 400 (the real texts are unconfirmed);
@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from sandbox import catalogue
+from sandbox.pipedream import catalogue
 
 MAX_URL = 8192
 _PLACEHOLDER = re.compile(r"\{\{\s*custom_fields\.([A-Za-z0-9_]+)\s*\}\}")

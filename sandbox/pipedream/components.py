@@ -5,7 +5,7 @@ Each definition copies the facts of a component in PipedreamHQ/pipedream
 version, type, its props with their real names, types, `optional`, remote options and
 `reloadProps`, its dynamic props, and the shape of what its `run()` returns (actions) or
 emits (triggers). The sandbox computes those results from the account's profile
-(sandbox/upstream_objects.py) instead of calling the upstream.
+(sandbox/pipedream/upstream_objects.py) instead of calling the upstream.
 
 The app prop is the prop of type "app"; its NAME is the component's (`github`,
 `googleSheets`), and `configured_props[<that name>]` carries `{"authProvisionId": ...}`.
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import catalogue
-from sandbox import upstream_objects as up
+from sandbox.pipedream import catalogue
+from sandbox.pipedream import upstream_objects as up
 
 REPO = "PipedreamHQ/pipedream"
 ACTION = "action"
@@ -227,7 +227,7 @@ def _star_refuse(event: dict) -> str:
 
 def _star_apply(account, props: dict, event: dict) -> None:
     """The stargazer's GitHub accounts (same project and environment) now star the repo."""
-    from sandbox.models import Account
+    from sandbox.pipedream.models import Account
 
     repo = str(prop_value(props.get("repoFullname")) or "").strip()
     login = _star_login(event).lower()
@@ -369,7 +369,7 @@ def _member_refuse(event: dict) -> str:
 
 def _member_apply(account, props: dict, event: dict) -> None:
     """The Discord accounts with that user id (same project and environment) are in the guild."""
-    from sandbox.models import Account
+    from sandbox.pipedream.models import Account
 
     accounts = Account.objects.filter(
         app_slug="discord",

@@ -1,10 +1,10 @@
 """The emulated BitBadges API (/sandbox/bitbadges/api/...), as docs/bitbadges-api.md describes it.
 
 Every view is declared with `@endpoint(name)`, which does what the real service does
-before a route runs, in this order: fault injection (sandbox/faults.py, BitBadges-shaped
+before a route runs, in this order: fault injection (sandbox/common/faults.py, BitBadges-shaped
 answers), the `x-api-key` check (401), one API credit spent (402 with the docs' body
 when none is left), and then the sandbox's lazy work (due store actions land, due claim
-attempts resolve; see sandbox/bitbadges.py). Errors are {"errorMessage": "..."}.
+attempts resolve; see sandbox/bitbadges/). Errors are {"errorMessage": "..."}.
 
 Statuses, and their sources (the notes of issue 12 list them; docs/fidelity.md):
 - claim refusals on complete, simulate and status (plugins, "No doc found", "Invalid
@@ -32,10 +32,14 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import bitbadges as service
-from sandbox.bitbadges import INVALID_PAYLOAD, BitBadgesError
+from sandbox.bitbadges import attempts as service_attempts
+from sandbox.bitbadges import base as service_base
+from sandbox.bitbadges import claims as service_claims
+from sandbox.bitbadges import credits as service_credits
+from sandbox.bitbadges import stores as service_stores
+from sandbox.bitbadges.base import INVALID_PAYLOAD, BitBadgesError
+from sandbox.bitbadges.faults import injectable
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.faults import injectable
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,8 @@ def endpoint(name: str):
         def wrapped(request, *args, **kwargs):
             try:
                 check_key(request)
-                service.credits_debit()
-                service.tick()
+                service_credits.credits_debit()
+                service_attempts.tick()
                 return view(request, *args, **kwargs)
             except BitBadgesError as exc:
                 return JsonResponse(exc.as_body(), status=exc.status)
@@ -144,20 +148,22 @@ def query_true(request, name: str) -> bool:
 @endpoint("bitbadges.claims.complete")
 def claims_complete(request, claim_id: str, address: str):
     """POST /api/v0/claims/complete/{claimId}/{address}: {"claimAttemptId": 64 hex}."""
-    attempt = service.complete(claim_id, address, json_body(request))
+    attempt = service_attempts.complete(claim_id, address, json_body(request))
     return JsonResponse({"claimAttemptId": attempt.attempt_id})
 
 
 @endpoint("bitbadges.claims.simulate")
 def claims_simulate(request, claim_id: str, address: str):
     """POST /api/v0/claims/simulate/{claimId}/{address}: a placeholder attempt id."""
-    return JsonResponse({"claimAttemptId": service.simulate(claim_id, address, json_body(request))})
+    return JsonResponse(
+        {"claimAttemptId": service_attempts.simulate(claim_id, address, json_body(request))}
+    )
 
 
 @endpoint("bitbadges.claims.status")
 def claims_status(request, attempt_id: str):
     """GET or POST /api/v0/claims/status/{claimAttemptId}."""
-    status, body = service.attempt_status(attempt_id)
+    status, body = service_attempts.attempt_status(attempt_id)
     return JsonResponse(body, status=status)
 
 
@@ -166,7 +172,7 @@ def claims_attempts(request, claim_id: str):
     """GET /api/v0/claims/{claimId}/attempts?address=&includeErrors=&bookmark=:
     {"docs": [...], "bookmark": "...", "total": n} (SDK-0.27.2 getClaimAttempts)."""
     return JsonResponse(
-        service.claim_attempts(
+        service_attempts.claim_attempts(
             claim_id,
             address=request.GET.get("address", ""),
             include_errors=query_true(request, "includeErrors"),
@@ -178,14 +184,14 @@ def claims_attempts(request, claim_id: str):
 @endpoint("bitbadges.claims.success")
 def claims_success(request, claim_id: str, address: str):
     """GET /api/v0/claims/success/{claimId}/{address}: {successCount, claimNumbers}."""
-    return JsonResponse(service.success_check(claim_id, address))
+    return JsonResponse(service_attempts.success_check(claim_id, address))
 
 
 @public_api
 def claims_success_route(request, claim_id: str, address: str):
     """The removed success route: an unknown route (no key check, no credit, no fault)
     unless SANDBOX_BITBADGES_SUCCESS_ROUTE is on; read on every request."""
-    if not service.success_route_enabled():
+    if not service_base.success_route_enabled():
         return not_found(request)
     return claims_success(request, claim_id, address)
 
@@ -201,11 +207,15 @@ def claim_get(request, claim_id: str):
     sandbox has API keys only, so fetchPrivateParams=true is refused (500), and without it
     privateParams are emptied (collections.ts:852-859).
     """
-    claim = service.claim_get(claim_id)
+    claim = service_base.claim_get(claim_id)
     if query_true(request, "fetchPrivateParams"):
-        raise BitBadgesError(500, service.PRIVATE_PARAMS_REFUSED)
+        raise BitBadgesError(500, service_base.PRIVATE_PARAMS_REFUSED)
     return JsonResponse(
-        {"claim": service.claim_json(claim, claimed=query_true(request, "fetchAllClaimedUsers"))}
+        {
+            "claim": service_claims.claim_json(
+                claim, claimed=query_true(request, "fetchAllClaimedUsers")
+            )
+        }
     )
 
 
@@ -228,14 +238,16 @@ def claims_fetch(request):
     claims = []
     for item in wanted:
         try:
-            claim = service.claim_get(item["claimId"])
+            claim = service_base.claim_get(item["claimId"])
         except BitBadgesError as exc:
-            if exc.message in (service.NO_DOC, service.BAD_CLAIM_ID):
+            if exc.message in (service_base.NO_DOC, service_base.BAD_CLAIM_ID):
                 continue  # the indexer's $in query simply does not find it
             raise
         if item.get("fetchPrivateParams") is True:
-            raise BitBadgesError(500, service.PRIVATE_PARAMS_REFUSED)
-        claims.append(service.claim_json(claim, claimed=item.get("fetchAllClaimedUsers") is True))
+            raise BitBadgesError(500, service_base.PRIVATE_PARAMS_REFUSED)
+        claims.append(
+            service_claims.claim_json(claim, claimed=item.get("fetchAllClaimedUsers") is True)
+        )
     return JsonResponse({"claims": claims})
 
 
@@ -246,8 +258,8 @@ def claims_fetch(request):
 def store_action_single(request):
     """POST /api/v0/storeActions/single: {} (the action lands after the store lag)."""
     data = json_object(request)
-    action = service.parse_store_action(data.get("actionName"), data.get("payload"))
-    service.store_actions_record(
+    action = service_stores.parse_store_action(data.get("actionName"), data.get("payload"))
+    service_stores.store_actions_record(
         data.get("dynamicDataId"),
         data.get("dataSecret"),
         [action],
@@ -263,8 +275,10 @@ def store_action_batch(request):
     items = data.get("actions")
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise BitBadgesError(400, "actions must be an array of {actionName, payload}.")
-    actions = [service.parse_store_action(i.get("actionName"), i.get("payload")) for i in items]
-    service.store_actions_record(
+    actions = [
+        service_stores.parse_store_action(i.get("actionName"), i.get("payload")) for i in items
+    ]
+    service_stores.store_actions_record(
         data.get("dynamicDataId"),
         data.get("dataSecret"),
         actions,
@@ -279,8 +293,8 @@ def store_action_legacy(request, action: str, store_id: str, secret: str):
     data = json_object(request)
     if "address" not in data:
         raise BitBadgesError(400, "address is required: stores hold addresses only.")
-    parsed = service.parse_store_action(action, {"address": data["address"]})
-    service.store_actions_record(store_id, secret, [parsed])
+    parsed = service_stores.parse_store_action(action, {"address": data["address"]})
+    service_stores.store_actions_record(store_id, secret, [parsed])
     return JsonResponse({})
 
 
@@ -288,7 +302,7 @@ def store_action_legacy(request, action: str, store_id: str, secret: str):
 def store_value(request, store_id: str):
     """GET /api/v0/dynamicStore/{id}/value?key=&dataSecret=: {key, inStore}."""
     return JsonResponse(
-        service.store_value(store_id, request.GET.get("dataSecret"), request.GET.get("key"))
+        service_stores.store_value(store_id, request.GET.get("dataSecret"), request.GET.get("key"))
     )
 
 

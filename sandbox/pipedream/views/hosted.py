@@ -7,7 +7,7 @@ Two modes, as on pipedream.com:
 - Connect Link (`connectLink=true`): a redirect to the token's success_redirect_uri or
   error_redirect_uri (or to the sandbox's own result page when unset).
 Either way the token's webhook_uri gets CONNECTION_SUCCESS or CONNECTION_ERROR after
-the answer has gone out (sandbox/webhooks.py).
+the answer has gone out (sandbox/pipedream/webhooks.py).
 
 SANDBOX_PIPEDREAM_CONNECT_QUIRK="empty-error" reproduces a known fault of the real page:
 the account is created (and CONNECTION_SUCCESS sent), but the iframe posts
@@ -30,9 +30,9 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sandbox import catalogue, services, webhooks
-from sandbox.faults import injectable
-from sandbox.pipedream_api import APP_NOT_FOUND, INVALID_TOKEN
+from sandbox.common.faults import injectable
+from sandbox.pipedream import catalogue, services, webhooks
+from sandbox.pipedream.views.base import APP_NOT_FOUND, INVALID_TOKEN
 
 DENIED = "The user denied the connection request."
 # SANDBOX_PIPEDREAM_CONNECT_QUIRK: the real page's empty error instead of success.

@@ -1,8 +1,8 @@
 """What a fault spec is: its keys, how one is checked and filled in, how it reads.
 
-Plain Python (no Django, no models): `sandbox.models.Fault` describes itself with it and
-`sandbox.faults` applies the specs, so neither has to import the other to share it.
-See sandbox/faults.py for what each key does.
+Plain Python (no Django, no models): `sandbox.common.models.Fault` describes itself with it and
+`sandbox.common.faults` applies the specs, so neither has to import the other to share it.
+See sandbox/common/faults.py for what each key does.
 """
 
 import math

@@ -14,7 +14,7 @@ is still pending, in the calling thread: deterministic either way.
 Each delivery is a `WebhookDelivery` row: attempts, last status, last error. A failed
 attempt (connection error, timeout, non-2xx) is retried after RETRY_DELAYS.
 
-Deployed triggers' events go through the same queue (sandbox/triggers.py): their rows
+Deployed triggers' events go through the same queue (sandbox/pipedream/triggers.py): their rows
 carry the exact body to send and the headers that sign it (`enqueue(body=, headers=)`),
 and a `source` (the trigger id). `cancel(source)` stops a trigger's deliveries: pending
 ones are never sent, and one being retried stops before its next attempt.
@@ -30,8 +30,8 @@ from django.conf import settings
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from sandbox import services
-from sandbox.models import Account, ConnectToken, WebhookDelivery
+from sandbox.pipedream import services
+from sandbox.pipedream.models import Account, ConnectToken, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What the emulated upstreams (GitHub, Discord, Slack, Google) report, built from a profile.
 
 An account's `profile` (catalogue.default_profile, editable on the control page) is the
-sandbox's whole upstream. The components (sandbox/components.py) turn it into objects
+sandbox's whole upstream. The components (sandbox/pipedream/components.py) turn it into objects
 shaped as the upstream's API returns them, because a real component's `run()` returns
 those objects as they are:
 
@@ -18,7 +18,7 @@ Only the fields are emulated, with values derived from the profile; ids are stab
 
 import datetime
 
-from sandbox import catalogue
+from sandbox.pipedream import catalogue
 
 GITHUB_API = "https://api.github.com"
 
@@ -35,7 +35,7 @@ def _node_id(kind: str, number: int) -> str:
 
 
 def github_user_id(login: str) -> int:
-    # The same number the proxy's GET /user answers (sandbox/proxy.py).
+    # The same number the proxy's GET /user answers (sandbox/pipedream/proxy.py).
     return catalogue._number(login or "sandbox-user", 10**6, 10**8)
 
 

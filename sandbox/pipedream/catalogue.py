@@ -65,7 +65,7 @@ _APPS = [
         "featured_weight": 8500,
         "scopes": ["identify", "guilds", "guilds.members.read"],
         "actions": True,
-        "triggers": True,  # discord-guild-member (sandbox/components.py)
+        "triggers": True,  # discord-guild-member (sandbox/pipedream/components.py)
         "domains": ["discord.com"],
     },
     {
@@ -330,7 +330,7 @@ WORKFLOWS = {
     },
     # BitBadges' "end to end example": check a criterion on the connected account, then
     # complete a password-gated claim for the address in the body. "response" is how the
-    # workflow answers (sandbox/pipedream_api.py _workflow_claim):
+    # workflow answers (sandbox/pipedream/views/ _workflow_claim):
     # - "custom": its own $.respond, {"success": true, "claimAttemptId", ...} or
     #   {"success": false, "error"} with 400;
     # - "default-html" / "default-json": the HTTP trigger left on Pipedream's default

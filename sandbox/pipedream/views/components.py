@@ -1,7 +1,7 @@
 """The component API of the emulated Pipedream Connect (the published description's
 /v1/connect/{project_id}/components|actions|triggers routes).
 
-- `GET .../components|actions|triggers` lists the sandbox's components (sandbox/components.py)
+- `GET .../components|actions|triggers` lists the sandbox's components (sandbox/pipedream/components.py)
   as {data: [Component], page_info}, filtered by `q` (key, name or description), `app`
   (slug or app id), `registry` (all of them are public) and, on /components,
   `component_type`; paged by `limit`, `after` and `before` like the apps list.
@@ -12,16 +12,16 @@
   option objects in `options`, plain strings in `stringOptions` (the sandbox's reading of
   the description: what the component's options() returns decides which).
 - `POST .../props` (reload) answers {"dynamicProps": {"id": "dyp_...", "configurableProps"}}:
-  the props with the dynamic ones; deploy and run accept that id (pipedream_api.checked_props).
+  the props with the dynamic ones; deploy and run accept that id (sandbox/pipedream/views/actions.py:checked_props).
 """
 
 from django.http import JsonResponse
 
-from sandbox import catalogue, components, services
-from sandbox.pipedream_api import (
+from sandbox.pipedream import catalogue, components, services
+from sandbox.pipedream.views.actions import _account_for_run
+from sandbox.pipedream.views.base import (
     ApiError,
     Caller,
-    _account_for_run,
     endpoint,
     json_body,
     query_cursors,

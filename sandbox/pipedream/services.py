@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox import catalogue
 from sandbox.credentials import SANDBOX_CREDENTIALS
-from sandbox.models import (
+from sandbox.pipedream import catalogue
+from sandbox.pipedream.models import (
     Account,
     ConnectToken,
     Environment,
