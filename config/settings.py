@@ -369,7 +369,7 @@ if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):
 # Checks one trigger deployment's deliveries may ask for per window: "count/seconds".
 # Deliveries past it are acknowledged and ask for nothing (one wake-up runs after the window).
 TRIGGER_CHECK_RATE_LIMIT = _rate_limit("TRIGGER_CHECK_RATE_LIMIT", "10/60")
-# Fault injection for the sandbox (see sandbox/faults.py): a JSON object keyed by
+# Fault injection for the sandbox (see sandbox/common/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
 # The emulated BitBadges' refusal texts: "docs" (BitBadges' 2026 docs) or "idx-2024" (its
