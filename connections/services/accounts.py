@@ -294,20 +294,26 @@ class SyncResult:
 _COMPARED = ("name", "healthy", "dead", "error", "upstream_updated_at")
 
 
+def upstream_accounts(external_user_id: str, *, whose: str) -> list[dict]:
+    """Every page of the external user's accounts at Pipedream (those with an id);
+    UpstreamError, saying `whose` accounts, when Pipedream fails."""
+    try:
+        return [
+            data
+            for data in pipedream.get_client().iter_accounts(external_user_id=external_user_id)
+            if isinstance(data, dict) and data.get("id")
+        ]
+    except pipedream.PipedreamError as exc:
+        raise upstream_failed(exc, f"list {whose} accounts") from exc
+
+
 def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
     """Make the member's accounts match Pipedream's: every page, upsert, remove the gone.
 
     `dry_run` computes the same result without writing or signalling anything.
     """
     external_id = str(member.external_id)
-    try:
-        upstream = [
-            data
-            for data in pipedream.get_client().iter_accounts(external_user_id=external_id)
-            if isinstance(data, dict) and data.get("id")
-        ]
-    except pipedream.PipedreamError as exc:
-        raise upstream_failed(exc, f"list member {member.pk}'s accounts") from exc
+    upstream = upstream_accounts(external_id, whose=f"member {member.pk}'s")
     result = SyncResult()
     now = timezone.now()
     local = {

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from connections import pipedream, signals
 from connections.models import App, SiteAccount
-from connections.services.accounts import _account_fields, _app_for_account
+from connections.services.accounts import _account_fields, _app_for_account, upstream_accounts
 from connections.services.errors import upstream_failed
 
 logger = logging.getLogger(__name__)
@@ -65,14 +65,7 @@ def site_accounts_sync(*, announce_all: bool = False) -> SiteSyncResult:
     (with `announce_all`, every app the site holds an account of), so claims move their
     shared triggers onto the account now in use, or deploy them where missing."""
     external_id = site_external_user_id()
-    try:
-        upstream = [
-            data
-            for data in pipedream.get_client().iter_accounts(external_user_id=external_id)
-            if isinstance(data, dict) and data.get("id")
-        ]
-    except pipedream.PipedreamError as exc:
-        raise upstream_failed(exc, "list the site's accounts") from exc
+    upstream = upstream_accounts(external_id, whose="the site's")
     result = SiteSyncResult()
     now = timezone.now()
     with transaction.atomic():
