@@ -20,13 +20,22 @@ The file (UTF-8 JSON, version 1):
        "star":            {"claim_id", "password_instance_id", "password",
                            "repo"}}}               # the GitHub repo to star
 
+It also gives the site (Pipedream's external user PIPEDREAM_SITE_EXTERNAL_USER_ID, in the
+sandbox's project and development environment) a GitHub account, `bitbadges`, that owns
+the demo repository: the stargazers' claim deploys its trigger on it. The product learns
+of it the way it would at Pipedream, from the accounts list, not from this file.
+
 Every value is a string. The secrets in it are the sandbox's own: they open nothing real.
 """
 
+from django.conf import settings
 from django.db import transaction
 
 from sandbox.bitbadges import demo as bb_demo
+from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.pipedream import catalogue
+from sandbox.pipedream import services as pd_services
+from sandbox.pipedream.models import Account, sortable_id
 
 FORMAT = "connect-and-claim/sandbox-demo"
 VERSION = 1
@@ -40,6 +49,7 @@ def demo_ensure() -> dict:
     with transaction.atomic():
         claims = bb_demo.demo_claims_ensure()
         star = bb_demo.demo_star_claim_ensure()
+        site_account_ensure()
     claims["star"] = {**star, "repo": catalogue.DEMO_STARRED_REPO}
     return {
         "format": FORMAT,
@@ -47,3 +57,29 @@ def demo_ensure() -> dict:
         "apps": [catalogue.get_catalogue_app(slug) for slug in catalogue.APPS],
         "claims": claims,
     }
+
+
+SITE_GITHUB_LOGIN = catalogue.DEMO_STARRED_REPO.split("/", 1)[0]  # owns the demo repository
+
+
+def site_account_ensure() -> Account:
+    """The site's GitHub account in the sandbox's project (development), made once."""
+    project_id = SANDBOX_CREDENTIALS["project_id"]
+    external_id = getattr(settings, "PIPEDREAM_SITE_EXTERNAL_USER_ID", "site")
+    pd_services.external_user_admit(
+        project_id=project_id, environment="development", external_id=external_id
+    )
+    user = pd_services.external_user_get_or_create(
+        project_id=project_id, environment="development", external_id=external_id
+    )
+    account = Account.objects.filter(user=user, app_slug="github", name=SITE_GITHUB_LOGIN).first()
+    if account is None:
+        account = Account.objects.create(
+            account_id=sortable_id("apn_"),
+            user=user,
+            app_slug="github",
+            name=SITE_GITHUB_LOGIN,
+            authorized_scopes=catalogue.app_scopes("github"),
+            profile=catalogue.default_profile("github", SITE_GITHUB_LOGIN),
+        )
+    return account

@@ -25,7 +25,7 @@ from sandbox.common.faults import ENDPOINTS
 from sandbox.common.models import Fault
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
-from sandbox.pipedream import services, triggers, webhooks
+from sandbox.pipedream import components, services, triggers, webhooks
 from sandbox.pipedream.models import Account, ConnectToken, DeployedTrigger, WebhookDelivery
 
 
@@ -71,6 +71,7 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
         DeployedTrigger.objects.select_related("user", "account").order_by("-created_at")[:50]
     )
     for trigger in deployed:
+        trigger.stargazers = _stargazers(trigger)
         trigger.last_event = trigger.events.order_by("-ts", "-pk").first()
         trigger.recent_deliveries = list(
             WebhookDelivery.objects.filter(source=trigger.trigger_id).order_by("-pk")[:5]
@@ -205,14 +206,44 @@ def delivery_retry(request, pk: int):
     return _back("webhooks")
 
 
+def _stargazers(trigger: DeployedTrigger) -> list[tuple[str, str]]:
+    """github-new-star fires on anyone's star: the GitHub logins of the project's other
+    accounts (login, whose), for the page's "Star as" choice."""
+    if trigger.component_key != "github-new-star" or trigger.account is None:
+        return []
+    accounts = Account.objects.filter(
+        app_slug="github",
+        user__project_id=trigger.user.project_id,
+        user__environment=trigger.user.environment,
+    ).exclude(pk=trigger.account.pk)
+    found = {}
+    for account in accounts.select_related("user")[:50]:
+        login = str((account.profile or {}).get("login") or "")
+        if login:
+            found.setdefault(login, account.user.external_id)
+    return sorted(found.items())
+
+
 @require_POST
 @staff_required
 def trigger_emit(request, pk: int):
-    """Emit an event now: the JSON given, or a sample from the account's profile."""
+    """Emit an event now: the JSON given, a star by the login chosen (github-new-star), or
+    a sample from the account's profile."""
     trigger = get_object_or_404(DeployedTrigger.objects.select_related("user", "account"), pk=pk)
     text = request.POST.get("event", "").strip()
+    star_as = request.POST.get("star_as", "").strip()
+    if star_as and star_as not in dict(_stargazers(trigger)):
+        messages.error(
+            request, f"{trigger.trigger_id}: no GitHub account here has the login {star_as[:60]!r}."
+        )
+        return _back("triggers")
     try:
-        event = json.loads(text) if text else None
+        if star_as and not text:
+            event = components.star_event(
+                trigger.account.profile or {}, trigger.configured_props or {}, star_as
+            )
+        else:
+            event = json.loads(text) if text else None
         emitted = triggers.emit(trigger, event, apply=request.POST.get("apply") == "on")
     except ValueError as exc:  # json.loads
         messages.error(request, f"{trigger.trigger_id}: the event is not valid JSON: {exc}")

@@ -210,6 +210,14 @@ def _star_sample(profile: dict, props: dict) -> dict:
     return up.github_simple_user(login)  # polling mode: one stargazer
 
 
+def star_event(profile: dict, props: dict, login: str) -> dict:
+    """What github-new-star emits when `login` stars the watched repository: GitHub's
+    star webhook (webhook mode, the account administers it) or a stargazer (polling)."""
+    if up.github_is_admin(profile, str(prop_value(props.get("repoFullname")) or "")):
+        return up.github_star_webhook(login)
+    return up.github_simple_user(login)
+
+
 def _star_login(event: dict) -> str:
     sender = event.get("sender")
     if isinstance(sender, dict):

@@ -7,6 +7,7 @@ import pytest
 
 from claims.engine import evaluation
 from claims.models import TriggerDeployment
+from connections import services as connections_services
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox import demo
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
@@ -51,11 +52,14 @@ def test_a_trigger_that_reloads_props_is_deployed_with_its_dynamic_props(
     [spec] = [s for s in demo_claim_specs(demo.demo_ensure()["claims"]) if s["slug"] == "stargazer"]
     star, _ = _claim_upsert(spec)
     assert star.trigger_props == {"repoFullname": DEMO_STARRED_REPO}
+    assert star.trigger_scope == "site"  # anyone's star fires it: once, on the site's account
     connect(alice, "github", "octo")
+    connections_services.site_accounts_sync()  # the sandbox demo's site account
     run_worker()
-    deployment = TriggerDeployment.objects.get(claim=star, member=alice)
+    deployment = TriggerDeployment.objects.get(claim=star, member=None)
     assert deployment.status == "active", deployment.error
     upstream = DeployedTrigger.objects.get(trigger_id=deployment.pipedream_id)
     assert upstream.configured_props["repoFullname"] == DEMO_STARRED_REPO
     assert upstream.configured_props["github"]["authProvisionId"] == deployment.account_pipedream_id
     assert upstream.dynamic_props_id
+    assert upstream.account.name == "bitbadges"  # owns the repository it watches

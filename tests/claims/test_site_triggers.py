@@ -314,3 +314,43 @@ def test_the_sync_task_tries_again_while_pipedream_does_not_answer(settings, ups
     assert site_accounts_sync_task.call() == "requeued"
     queued = DBTaskResult.objects.get()
     assert queued.args_kwargs["args"][0] == 2 and queued.run_after is not None
+
+
+# --- The demo, as the README walks through it ------------------------------------------
+
+
+def test_the_demo_stargazer_completes_when_alice_stars_on_the_sandbox_page(
+    apps, upstreams, alice, connect, admin_client, settings
+):
+    from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
+    from sandbox import demo as sandbox_demo
+
+    settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
+    demo = sandbox_demo.demo_ensure()  # sandbox_setup: the site's GitHub account too
+    [spec] = [s for s in demo_claim_specs(demo["claims"]) if s["slug"] == "stargazer"]
+    stargazer, _ = _claim_upsert(spec)
+    assert stargazer.trigger_scope == "site"
+    connect(alice, "github", "octo")
+    # What seed_demo queues: the site's accounts read from Pipedream, the trigger deployed.
+    from connections.tasks import site_accounts_sync_task
+
+    site_accounts_sync_task.enqueue(announce_all=True)
+    run_worker()
+    run_worker()
+    deployment = TriggerDeployment.objects.get(claim=stargazer)
+    assert deployment.member is None and deployment.status == "active", deployment.error
+    upstream = DeployedTrigger.objects.get()
+    assert upstream.account.name == "bitbadges" and upstream.dynamic_props_id
+
+    page = admin_client.get("/sandbox/").content.decode()
+    assert "Star as" in page and '<option value="octo">' in page
+    refused = admin_client.post(
+        f"/sandbox/triggers/{upstream.pk}/emit", {"star_as": "<script>"}, follow=True
+    )
+    assert "no GitHub account here has the login" in refused.content.decode()
+    admin_client.post(f"/sandbox/triggers/{upstream.pk}/emit", {"star_as": "octo", "apply": "on"})
+    sandbox_webhooks.wait_for_deliveries()
+    run_worker()
+    run_worker()
+    completion = Completion.objects.get(claim=stargazer, member=alice)
+    assert completion.state == "completed", completion.reason

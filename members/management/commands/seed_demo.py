@@ -26,12 +26,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from claims import audit
 from claims.models import Claim
 from connections import pipedream
 from connections.models import App
 from connections.services import app_upsert_from_pipedream
+from connections.tasks import site_accounts_sync_task
 
 DEMO_PASSWORD = "connect-demo"
 DEMO_MEMBERS = [
@@ -128,9 +130,23 @@ class Command(BaseCommand):
                 "Define real claims in the admin."
             )
             return
+        shared = False
         for spec in demo_claim_specs(demo["claims"]):
             claim, created = _claim_upsert(spec)
             self.stdout.write(f"{'Created' if created else 'Refreshed'} claim {claim.slug}")
+            shared |= claim.trigger_scope == Claim.TriggerScope.SITE
+        if shared:
+            # Once the worker runs (and the sandbox answers): the site's accounts are read
+            # from Pipedream, and the shared triggers deployed on them where missing.
+            transaction.on_commit(
+                lambda: site_accounts_sync_task.using(
+                    run_after=timezone.now() + datetime.timedelta(seconds=2)
+                ).enqueue(announce_all=True)
+            )
+            self.stdout.write(
+                "Queued: read the site's accounts from Pipedream, then deploy the claims' "
+                "triggers on them (the task worker does it; manage.py site_accounts lists them)."
+            )
 
 
 def demo_file_read(path: Path) -> dict:
@@ -289,7 +305,10 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                     "text": f"You starred {repo}",
                 },
                 # Pipedream's trigger names the repository in its prop repoFullname.
+                # It fires on anyone's star of the repository: deployed once, on the
+                # site's account (the sandbox's demo holds one that owns bitbadges/*).
                 "trigger": "github-new-star",
+                "trigger_scope": "site",
                 "trigger_props": {"repoFullname": repo},
                 "trigger_event_label": f"you star {repo}",
                 "recheck_interval": datetime.timedelta(days=1),
@@ -314,6 +333,7 @@ def _claim_upsert(spec: dict):
         "criterion_proxy_url": criterion.get("proxy_url", ""),
         "criterion_text": criterion.get("text", ""),
         "trigger": spec.get("trigger", ""),
+        "trigger_scope": spec.get("trigger_scope", Claim.TriggerScope.MEMBER),
         "trigger_props": spec.get("trigger_props", {}),
         "trigger_event_label": spec.get("trigger_event_label", ""),
         "recheck_interval": spec.get("recheck_interval"),
