@@ -58,6 +58,9 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
         ("CLAIM_SECRETS_KEYS", "", "CLAIM_SECRETS_KEYS is required when DEBUG is off"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or plain"),
         ("ACCESS_LOG", "sometimes", "ACCESS_LOG"),
+        ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "", "PIPEDREAM_SITE_EXTERNAL_USER_ID must be"),
+        ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "the site/../x", "PIPEDREAM_SITE_EXTERNAL_USER_ID"),
+        ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "s" * 101, "1-100 letters"),
     ],
 )
 def test_malformed_values_are_named(tmp_path, name, value, says):
