@@ -289,8 +289,8 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                 "slug": "stargazer",
                 "name": "Stargazer badge",
                 "description": f"Star {repo} on GitHub. We watch for it: the "
-                "badge arrives the moment you do, no need to come back. (In the sandbox, "
-                "press Emit event on the Sandbox page.)",
+                "badge arrives the moment you do, no need to come back. (In the sandbox: "
+                "on the Sandbox page, pick your GitHub login under Star as, then Emit event.)",
                 "bitbadges_claim_id": star["claim_id"],
                 "delivery": "bitbadges",
                 "password_instance_id": star["password_instance_id"],
