@@ -71,3 +71,36 @@ def test_an_unreadable_secret_is_named_and_kept(settings):
         lost.password()
     kept.refresh_from_db()
     assert kept.password() == "pw"
+
+
+def test_trigger_signing_keys_are_rotated_too(settings, django_user_model):
+    from claims.models import TriggerDeployment
+
+    settings.CLAIM_SECRETS_KEYS = [OLD]
+    claim = make_claim("stars", "pw")
+    member = django_user_model.objects.create_user(username="octo", password="x")
+    mine = TriggerDeployment(claim=claim, member=member, pipedream_id="dc_1", status="active")
+    mine.set_signing_key("member-key")
+    mine.save()
+    site = TriggerDeployment(claim=make_claim("shared"), pipedream_id="dc_2", status="active")
+    site.set_signing_key("site-key")
+    site.save()
+
+    settings.CLAIM_SECRETS_KEYS = [NEW, OLD]
+    assert "4 secret(s) re-encrypted" in rotate()
+    settings.CLAIM_SECRETS_KEYS = [NEW]
+    mine.refresh_from_db()
+    site.refresh_from_db()
+    assert (mine.signing_key(), site.signing_key()) == ("member-key", "site-key")
+
+
+def test_an_unreadable_signing_key_is_named(settings, django_user_model):
+    from claims.models import TriggerDeployment
+
+    settings.CLAIM_SECRETS_KEYS = [OLD]
+    deployment = TriggerDeployment(claim=make_claim("stars"), pipedream_id="dc_9", status="active")
+    deployment.set_signing_key("k")
+    deployment.save()
+    settings.CLAIM_SECRETS_KEYS = [NEW]  # the old key was dropped before rotating
+    with pytest.raises(CommandError, match="the signing key of trigger dc_9 \\(stars\\)"):
+        rotate()

@@ -1,4 +1,5 @@
-"""Re-encrypt every stored claim secret with the newest CLAIM_SECRETS_KEYS key.
+"""Re-encrypt every stored claim secret with the newest CLAIM_SECRETS_KEYS key: claims'
+passwords and store secrets, and the signing keys of deployed triggers.
 
 To rotate: put a new key first in CLAIM_SECRETS_KEYS (keep the old one after it), run
 this command, then remove the old key. A secret no configured key can read is named,
@@ -9,12 +10,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from claims import secrets
-from claims.models import Claim
+from claims.models import Claim, TriggerDeployment
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every claim password and store secret with the first key of "
+        "Re-encrypt every claim password, store secret and trigger signing key with the first key of "
         "CLAIM_SECRETS_KEYS. Run it after adding a new key in front, before removing the old one."
     )
 
@@ -44,6 +45,23 @@ class Command(BaseCommand):
                     rotated += 1
                 if changed and not dry_run:
                     claim.save(update_fields=["password_encrypted", "store_secret_encrypted"])
+            deployments = TriggerDeployment.objects.select_for_update().exclude(
+                signing_key_encrypted=""
+            )
+            for deployment in deployments.select_related("claim").order_by("pk"):
+                try:
+                    fresh = secrets.rotate(deployment.signing_key_encrypted)
+                except secrets.SecretUnreadable:
+                    unreadable.append(
+                        f"the signing key of trigger {deployment.pipedream_id or deployment.pk} "
+                        f"({deployment.claim.slug})"
+                    )
+                    continue
+                rotated += 1
+                if not dry_run:
+                    TriggerDeployment.objects.filter(pk=deployment.pk).update(
+                        signing_key_encrypted=fresh
+                    )
         verb = "can be re-encrypted" if dry_run else "re-encrypted with the newest key"
         self.stdout.write(f"{rotated} secret(s) {verb}.")
         if unreadable:
@@ -51,5 +69,6 @@ class Command(BaseCommand):
                 "No configured key can read: "
                 + ", ".join(unreadable)
                 + ". Put the key that encrypted them back in CLAIM_SECRETS_KEYS, or enter "
-                "these secrets again in the admin."
+                "these secrets again in the admin (a trigger's signing key comes back when "
+                "the trigger is deployed again)."
             )
