@@ -34,6 +34,15 @@ class App(models.Model):
     )
     enabled = models.BooleanField(default=False, help_text="Whether members may connect this app.")
     order = models.PositiveIntegerField(default=0, help_text="Lower comes first.")
+    connect = models.JSONField(
+        "Connect proxy settings",
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Pipedream's `connect` object for the app, as its apps API gives it "
+        "(allowed_domains, base_proxy_target_url, proxy_enabled): which URLs a proxy call "
+        "may take. Empty until the catalogue is synced, or when Pipedream gives none.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,6 +15,35 @@ def upstream_text(value, limit: int | None = None) -> str:
     return text.replace("\x00", "\ufffd")[:limit]
 
 
+# Bounds on what an app's `connect` object may hold: far above any real app's.
+MAX_ALLOWED_DOMAINS = 100
+MAX_DOMAIN = 253
+
+
+def connect_from_pipedream(value) -> dict:
+    """The app's `connect` object as App.connect keeps it: `allowed_domains` (lowercased
+    strings), `base_proxy_target_url` (a string) and `proxy_enabled` (a boolean), each only
+    when Pipedream gives it in that type; anything else is left out. Pipedream's app API
+    answers it (docs: connect/api-proxy, "When to use relative vs full URLs"), though the
+    published OpenAPI description's App schema does not list it."""
+    if not isinstance(value, dict):
+        return {}
+    kept: dict = {}
+    domains = value.get("allowed_domains")
+    if isinstance(domains, list):
+        kept["allowed_domains"] = [
+            upstream_text(domain.strip().lower(), MAX_DOMAIN)
+            for domain in domains[:MAX_ALLOWED_DOMAINS]
+            if isinstance(domain, str) and domain.strip()
+        ]
+    base = value.get("base_proxy_target_url")
+    if isinstance(base, str):
+        kept["base_proxy_target_url"] = upstream_text(base.strip(), 500)
+    if isinstance(value.get("proxy_enabled"), bool):
+        kept["proxy_enabled"] = value["proxy_enabled"]
+    return kept
+
+
 def app_fields_from_pipedream(data: dict) -> dict:
     """Our App fields from a Pipedream App object (docs §3 'App object')."""
     auth_type = data.get("auth_type") or App.AuthType.NONE
@@ -25,12 +54,17 @@ def app_fields_from_pipedream(data: dict) -> dict:
         image = urljoin(settings.PUBLIC_URL + "/", image)
     if not image.startswith(("http://", "https://")):
         image = ""  # javascript:, data: and the like are no logo of ours
-    return {
+    fields = {
         "name": upstream_text(data.get("name") or data["name_slug"], 200),
         "image_url": image[:500],
         "description": upstream_text(data.get("description")),
         "auth_type": auth_type,
     }
+    # An App object without `connect` (an account's embedded app may be one) leaves the
+    # stored one as it is; a `connect` of another type is Pipedream saying nothing: {}.
+    if "connect" in data:
+        fields["connect"] = connect_from_pipedream(data["connect"])
+    return fields
 
 
 @transaction.atomic
