@@ -8,8 +8,9 @@ the member's account) and how it is delivered. A `Completion` is the ledger row 
 """
 
 import datetime
+import re
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from claims.audit import ActorKind as ActorKind
 from claims.audit import Audited
 from claims.audit import ClaimRuleChange as ClaimRuleChange
 from claims.rules import criterion_label
+from connections.pipedream.proxy import base_url_depends_on_account
 
 
 def workflow_url_allowed(url: str) -> bool:
@@ -30,6 +32,81 @@ def workflow_url_allowed(url: str) -> bool:
         return not parts.username and not parts.password
     sandbox = f"{settings.PIPEDREAM_API_URL}/workflows/"
     return bool(getattr(settings, "SANDBOX", False)) and url.startswith(sandbox)
+
+
+# A proxy URL's host: dot-separated labels of letters, digits and hyphens.
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
+_WHAT = "an https:// URL, or a path starting with / for an app whose base URL is the account's"
+
+
+def validate_proxy_url(value: str) -> None:
+    """A criterion proxy URL's shape, whatever its app: an https URL with a host name and
+    no credentials, or a path starting with a single `/`; no spaces, backslashes or `.`
+    and `..` segments. What its app allows is `proxy_url_problem`'s (Claim.clean); the
+    client (connections/pipedream/proxy.py, `_proxy_target`) checks both again."""
+    text = str(value)
+    if "\\" in text or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValidationError(f"Give {_WHAT}: no spaces, backslashes or control characters.")
+    if text.startswith("//"):
+        raise ValidationError(f"Give {_WHAT}, not one starting with // (it names another host).")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValidationError(f"This is not a URL: give {_WHAT}.") from None
+    if not text.startswith("/"):
+        if parts.scheme != "https":
+            raise ValidationError(f"The proxy calls upstream APIs over https only: give {_WHAT}.")
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise ValidationError(
+                "A proxy URL carries no user name or password: Pipedream adds the account's "
+                "credentials."
+            )
+        if not _HOST.match(parts.hostname or ""):
+            raise ValidationError(f"The URL has no host name: give {_WHAT}.")
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        raise ValidationError("A proxy URL has no . or .. segments in its path.")
+
+
+def proxy_url_problem(url: str, app: Any) -> str:
+    """Why the criterion app's Pipedream `connect` object (App.connect) refuses `url`, or
+    "": a path needs a base URL that depends on the account, a full URL one of its
+    allowed domains (when Pipedream lists them). The client checks both again."""
+    try:
+        validate_proxy_url(url)
+    except ValidationError:
+        return ""  # the field's own validator said why
+    connect = app.connect or {}
+    domains = connect.get("allowed_domains")
+    domains = [d for d in domains if isinstance(d, str)] if isinstance(domains, list) else None
+    own_base = base_url_depends_on_account(connect)
+    if url.startswith("/"):
+        if own_base:
+            return ""
+        if not connect:
+            return (
+                f"Pipedream's description of {app.name} is not here yet, so a path cannot be "
+                "checked: sync the app (Apps, action Sync from Pipedream), or give the full "
+                "https URL."
+            )
+        example = f", e.g. https://{domains[0]}{url}" if domains else ""
+        return (
+            "A path is only for an app whose base URL depends on the member's account "
+            f"(Pipedream's base_proxy_target_url has a placeholder); {app.name}'s does not: "
+            f"give the full https URL{example}."
+        )
+    host = (urlsplit(url).hostname or "").lower()
+    if domains is None or any(host == d or host.endswith("." + d) for d in domains):
+        return ""
+    hint = (
+        ", or a path starting with /, which Pipedream joins to the account's own base URL"
+        if own_base
+        else ""
+    )
+    return (
+        f"Pipedream's proxy does not call {host} with a {app.name} account: its allowed "
+        f"domains are {', '.join(domains) or 'none'}. Give a URL on one of them{hint}."
+    )
 
 
 class ClaimQuerySet(models.QuerySet["Claim"]):
@@ -96,14 +173,17 @@ class Claim(models.Model):
         blank=True,
         help_text="Pipedream action key, e.g. github-get-current-user.",
     )
-    criterion_proxy_url = models.URLField(
+    criterion_proxy_url = models.CharField(
         "criterion proxy URL",
         max_length=500,
         blank=True,
+        validators=[validate_proxy_url],
         help_text="Instead of an action: an upstream API URL read with GET through Pipedream's "
-        "proxy on the member's account, e.g. https://api.github.com/user. The path then points "
-        "into its JSON answer (a list answer is under items); $status is the HTTP status (e.g. "
-        "204 for a starred repository).",
+        "proxy on the member's account, e.g. https://api.github.com/user, on one of the app's "
+        "allowed domains. For an app whose base URL depends on the account (GitLab: the "
+        "member's own host, which the member chooses) give a path, e.g. /api/v4/user. The "
+        "path then points into its JSON answer (a list answer is under items); $status is the "
+        "HTTP status (e.g. 204 for a starred repository).",
     )
     criterion_props = models.JSONField(
         default=dict,
@@ -276,8 +356,11 @@ class Claim(models.Model):
                 errors["criterion_proxy_url"] = (
                     "Choose one: a Pipedream action or a proxy URL, not both."
                 )
-            elif self.criterion_proxy_url and not self.criterion_proxy_url.startswith("https://"):
-                errors["criterion_proxy_url"] = "The proxy calls upstream APIs over https only."
+            elif self.criterion_proxy_url and self.criterion_app_id:
+                # Its shape is the field validator's; what its app allows is checked here.
+                problem = proxy_url_problem(self.criterion_proxy_url, self.criterion_app)
+                if problem:
+                    errors["criterion_proxy_url"] = problem
             if not self.criterion_path:
                 errors["criterion_path"] = "A criterion needs a path into the action's result."
             if not self.criterion_comparison:

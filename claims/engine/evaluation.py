@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from claims import rules
-from claims.engine.errors import Permanent, Transient
+from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
 from claims.models import Claim, Completion
 from connections import pipedream
 from connections.models import App, ConnectedAccount
@@ -135,12 +135,22 @@ def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> 
     upstream API refusing through the proxy."""
     client = pipedream.get_client()
     if claim.criterion_proxy_url:
-        answer = client.proxy(
-            "GET",
-            claim.criterion_proxy_url,
-            external_user_id=str(member.external_id),
-            account_id=account.pipedream_id,
-        )
+        try:
+            # The app's `connect` object: a path is joined to the account's own base URL
+            # (when the app's depends on it), a full URL must be on its allowed domains.
+            answer = client.proxy(
+                "GET",
+                claim.criterion_proxy_url,
+                external_user_id=str(member.external_id),
+                account_id=account.pipedream_id,
+                app_connect=_criterion_app(claim).connect or None,
+            )
+        except ValueError as exc:
+            # Refused before any request: the app's Pipedream description changed since
+            # the claim was saved (a sync), or the URL never went through Claim.clean.
+            raise Permanent(
+                State.FAILED, SETTINGS_NEED_ATTENTION, f"the proxy URL is refused: {exc}"
+            ) from exc
         if answer.status >= 500 or answer.status in (408, 429):
             # Busy or down upstream: try again later, never "not eligible" because of it.
             raise pipedream.Unavailable(
