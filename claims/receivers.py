@@ -12,7 +12,7 @@ from django.dispatch import receiver
 
 from claims import services, triggers
 from claims.audit import Actor
-from claims.tasks import site_trigger_sync_task, trigger_deploy_task, trigger_remove_task
+from claims.tasks import claim_triggers_sync_task, trigger_deploy_task, trigger_remove_task
 from connections.signals import (
     account_connected,
     account_disconnected,
@@ -61,7 +61,7 @@ def on_account_disconnected(sender, *, member, app_slug, pipedream_id=None, **kw
 def on_site_accounts_changed(sender, *, app_slugs, **kwargs):
     """The site's account of an app changed: its claims' shared triggers follow it."""
     for claim in triggers.site_claims_on(app_slugs):
-        site_trigger_sync_task.enqueue(claim.pk)
+        claim_triggers_sync_task.enqueue(claim.pk)
 
 
 @receiver(email_confirmed, dispatch_uid="claims.email_confirmed")

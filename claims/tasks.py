@@ -89,13 +89,19 @@ def trigger_deploy_task(claim_id: int, member_id: int, account_id: int) -> str:
 
 
 @task()
-def site_trigger_sync_task(claim_id: int, redeploy: bool = False) -> str:
-    """Deploy, move or remove a claim's one trigger on the site's account."""
+def claim_triggers_sync_task(claim_id: int, redeploy: bool = False) -> str:
+    """After a claim's trigger, its scope, props, app or `enabled` changed: deploy, move
+    or remove its one trigger on the site's account, and its members' own (removed, or
+    queued for every member with a usable account who has none)."""
     claim = Claim.objects.filter(pk=claim_id).first()
     if claim is None:
         return "gone"
     deployment = triggers.site_deployment_sync(claim, redeploy=redeploy)
-    return deployment.status if deployment else "not deployed"
+    accounts = triggers.member_deployments_sync(claim, redeploy=redeploy)
+    for account in accounts:
+        trigger_deploy_task.enqueue(claim.pk, account.member_id, account.pk)
+    site = deployment.status if deployment else "none on the site's account"
+    return f"{site}; {len(accounts)} member deployment(s) queued"
 
 
 @task()

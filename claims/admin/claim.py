@@ -22,7 +22,7 @@ from claims.models import (
     Claim,
     Completion,
 )
-from claims.tasks import claim_discover_task, site_trigger_sync_task
+from claims.tasks import claim_discover_task, claim_triggers_sync_task
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,15 @@ def _enqueue_discover(claim_id: int, staff_id: int | None) -> None:
         logger.exception("Could not enqueue claim_discover_task for claim %s", claim_id)
 
 
-# A change to any of these moves the claim's one trigger on the site's account.
-SITE_TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "criterion_app"}
+# A change to any of these deploys, moves or removes the claim's triggers.
+TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "criterion_app"}
 
 
-def _enqueue_site_sync(claim_id: int, redeploy: bool) -> None:
+def _enqueue_triggers_sync(claim_id: int, redeploy: bool) -> None:
     try:
-        site_trigger_sync_task.enqueue(claim_id, redeploy=redeploy)
+        claim_triggers_sync_task.enqueue(claim_id, redeploy=redeploy)
     except Exception:  # recheck_claims deploys it all the same
-        logger.exception("Could not enqueue site_trigger_sync_task for claim %s", claim_id)
+        logger.exception("Could not enqueue claim_triggers_sync_task for claim %s", claim_id)
 
 
 @admin.register(Claim)
@@ -212,12 +212,10 @@ class ClaimAdmin(admin.ModelAdmin):
             claim, getattr(form, "rules_before", {}), audit.Actor.staff(request.user)
         )
         changed = set(change.changes) if change is not None else set()
-        if changed & SITE_TRIGGER_FIELDS and (
-            claim.trigger_scope == Claim.TriggerScope.SITE or "trigger_scope" in changed
-        ):
+        if changed & TRIGGER_FIELDS and (claim.trigger or "trigger" in changed):
             # Deployed, moved or removed once the change is committed.
             redeploy = bool(changed & {"trigger", "trigger_props", "criterion_app"})
-            transaction.on_commit(functools.partial(_enqueue_site_sync, claim.pk, redeploy))
+            transaction.on_commit(functools.partial(_enqueue_triggers_sync, claim.pk, redeploy))
         if claim.enabled:
             # After the required apps are saved and the whole change is committed.
             transaction.on_commit(functools.partial(_enqueue_discover, claim.pk, request.user.pk))

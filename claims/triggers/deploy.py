@@ -121,6 +121,36 @@ def deployment_ensure(
     return _ensure(claim, Runner.for_member(member, account))
 
 
+def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[ConnectedAccount]:
+    """For a claim whose trigger runs on each member's account: with `redeploy` (its
+    component or props changed), remove the members' deployments first; then the usable
+    accounts to deploy on, one per member (the newest), for members who have none and
+    have not completed the claim. [] when the claim's trigger does not run per member."""
+    claim = Claim.objects.select_related("criterion_app").get(pk=claim.pk)
+    per_member = claim.trigger_scope == Scope.MEMBER and claim.trigger and claim.enabled
+    if redeploy or not per_member:
+        for deployment in TriggerDeployment.objects.filter(claim=claim, member__isnull=False):
+            deployment_remove(deployment)
+    if not per_member or claim.criterion_app_id is None:
+        return []
+    watched = TriggerDeployment.objects.filter(claim=claim, member__isnull=False).values(
+        "member_id"
+    )
+    done = Completion.objects.completed().filter(claim=claim).values("member_id")
+    accounts = (
+        ConnectedAccount.objects.in_health(ConnectedAccount.Health.HEALTHY)
+        .filter(app_id=claim.criterion_app_id)
+        .exclude(member_id__in=watched)
+        .exclude(member_id__in=done)
+        .select_related("app", "member")
+        .order_by("member_id", "-upstream_created_at", "-pk")
+    )
+    newest: dict[int, ConnectedAccount] = {}
+    for account in accounts:
+        newest.setdefault(account.member_id, account)
+    return list(newest.values())
+
+
 def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDeployment | None:
     """Make the claim's one deployment on the site's account match the claim: deployed
     while the claim is enabled with a trigger on the site's account (then each member's
