@@ -31,7 +31,7 @@ class AppAdmin(admin.ModelAdmin):
     list_editable = ("enabled", "order")
     list_filter = ("enabled", "auth_type")
     search_fields = ("name", "slug")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("connect", "created_at", "updated_at")
     actions = ["sync_from_pipedream"]
 
     @admin.action(description="Sync from Pipedream", permissions=["change"])

@@ -92,3 +92,19 @@ def test_a_huge_domain_list_is_bounded(db):
     )
     app.refresh_from_db()
     assert app.connect["allowed_domains"] == domains[:MAX_ALLOWED_DOMAINS]
+
+
+def test_the_admin_shows_an_apps_connect_object_read_only(admin_client):
+    from django.urls import reverse
+
+    from connections.models import App
+
+    app = App.objects.create(
+        slug="gitlab",
+        name="GitLab",
+        connect={"allowed_domains": ["gitlab.com"], "base_proxy_target_url": "https://gitlab.com"},
+    )
+    page = admin_client.get(reverse("admin:connections_app_change", args=[app.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200 and "Connect proxy settings" in text and "gitlab.com" in text
+    assert 'name="connect"' not in text  # shown, never editable
