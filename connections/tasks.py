@@ -78,8 +78,6 @@ def accounts_health_poll(limit: int | None = None) -> dict:
     """Sync the accounts of every member who has some (or the `limit` stalest), and
     process connection webhooks whose task was lost (as `sync_accounts --all` does)."""
     totals = {"members": 0, "failed": 0, "created": 0, "removed": 0, "health_changed": 0}
-    totals["site_sync_failed"] = 0
-    totals["sessions_expired"] = services.connect_sessions_expire()
     for member in members_to_poll(limit):
         totals["members"] += 1
         try:
@@ -91,11 +89,10 @@ def accounts_health_poll(limit: int | None = None) -> dict:
         totals["created"] += len(result.created)
         totals["removed"] += len(result.removed)
         totals["health_changed"] += len(result.health_changed)
-    try:  # the site's own accounts too: a shared trigger runs on one
-        totals["site_apps_changed"] = len(services.site_accounts_sync().apps)
-    except services.UpstreamError as exc:
-        totals["site_sync_failed"] = 1
-        logger.warning("Health poll: the site's accounts not synced: %s", exc.cause)
-    totals["replaced_deleted"] = services.replaced_accounts_delete(limit)
-    totals["webhooks_recovered"] = services.webhooks_recover()[0]
+    done = services.upkeep(limit)
+    totals["sessions_expired"] = done.sessions_expired
+    totals["site_apps_changed"] = done.site_apps_changed
+    totals["site_sync_failed"] = int(bool(done.site_sync_failed))
+    totals["replaced_deleted"] = done.replaced_deleted
+    totals["webhooks_recovered"] = done.webhooks_processed
     return totals

@@ -11,7 +11,8 @@ every public name is re-exported here from the module of its subject:
 - links: emailed links (emailed_link_make, emailed_link_open);
 - webhooks: processing stored connection webhooks (webhook_process, webhooks_recover);
 - environment: what operators are told about Pipedream's development environment;
-- site: the site's own accounts, connected by an operator (site_accounts_sync, ...).
+- site: the site's own accounts, connected by an operator (site_accounts_sync, ...);
+- upkeep: the scheduler's round besides members' accounts (upkeep).
 
 The modules import each other by their full names, never this package, and none
 imports the tasks or the views. The code calls the names in their own modules, so a
@@ -62,6 +63,7 @@ from connections.services.site import (
     site_connect_link,
     site_external_user_id,
 )
+from connections.services.upkeep import Upkeep, upkeep
 from connections.services.webhooks import (
     STALE_AFTER,
     connect_failure_notice,
@@ -85,6 +87,7 @@ __all__ = [
     "SiteSyncResult",
     "SyncResult",
     "TooManyAttempts",
+    "Upkeep",
     "UpstreamError",
     "account_disconnect",
     "account_record",
@@ -111,6 +114,7 @@ __all__ = [
     "site_external_user_id",
     "token_digest",
     "token_matches",
+    "upkeep",
     "webhook_process",
     "webhooks_recover",
 ]

@@ -168,6 +168,12 @@ def _account_upsert(
     fields = _account_fields(data, now)
     app = _app_for_account(data)
     account = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"]).first()
+    if account is None and ReplacedAccount.objects.filter(pipedream_id=data["id"]).exists():
+        # A reconnect replaced it and Pipedream has not deleted it yet (a late webhook or
+        # redirect naming it): never a second account.
+        raise ForeignAccount(
+            "That account was replaced when you reconnected it: the reconnected one is kept."
+        )
     if account is None and (
         old := _reconnect_replaced(member=member, app=app, data=data, session=session)
     ):

@@ -72,3 +72,43 @@ def test_a_replaced_account_pipedream_kept_is_never_a_second_account(
     assert not ReplacedAccount.objects.exists()
     assert not Account.objects.filter(account_id=old.pipedream_id).exists()
     assert ConnectedAccount.objects.filter(member=member).count() == 1
+
+
+def test_a_late_record_of_the_replaced_account_is_refused(upstreams, apps, member):
+    _, token = pd_sandbox.connect_token_create(
+        project_id="proj_sandbox",
+        environment="development",
+        external_user_id=str(member.external_id),
+    )
+    upstream = pd_sandbox.account_connect(token=token, app_slug="github", name="octo")
+    ReplacedAccount.objects.create(member=member, pipedream_id=upstream.account_id, error="503")
+    with pytest.raises(services.ForeignAccount, match="replaced when you reconnected"):
+        services.account_record(member=member, pipedream_id=upstream.account_id)
+    assert not ConnectedAccount.objects.exists()
+
+
+def test_the_scheduler_command_deletes_replaced_accounts_and_reads_the_sites(
+    upstreams, apps, member
+):
+    import io
+
+    from django.core.management import call_command
+
+    _, token = pd_sandbox.connect_token_create(
+        project_id="proj_sandbox",
+        environment="development",
+        external_user_id=str(member.external_id),
+    )
+    upstream = pd_sandbox.account_connect(token=token, app_slug="github", name="octo")
+    ReplacedAccount.objects.create(member=member, pipedream_id=upstream.account_id, error="503")
+    _, site_token = pd_sandbox.connect_token_create(
+        project_id="proj_sandbox", environment="development", external_user_id="site"
+    )
+    pd_sandbox.account_connect(token=site_token, app_slug="github", name="bitbadges")
+    out = io.StringIO()
+    call_command("sync_accounts", "--all", stdout=out)  # what the README's scheduler runs
+    said = out.getvalue()
+    assert "1 account(s) replaced by a reconnect deleted at Pipedream" in said
+    assert "The site's own accounts of 1 app(s) changed" in said
+    assert not ReplacedAccount.objects.exists()
+    assert not Account.objects.filter(account_id=upstream.account_id).exists()

@@ -63,16 +63,29 @@ class Command(BaseCommand):
             + (f" ({verb} change; dry run, nothing written)" if dry_run else "")
         )
         if all and not dry_run:
-            expired = services.connect_sessions_expire()
-            if expired:
-                self.stdout.write(f"{expired} unused connect session(s) marked expired.")
-            processed, settled = services.webhooks_recover()
-            if processed:
-                self.stdout.write(
-                    f"{processed} connection webhook(s) left unprocessed by a lost task: "
-                    f"{settled} settled now."
-                )
+            self._upkeep(limit)
         style = self.style.WARNING if totals["failed"] else self.style.SUCCESS
         self.stdout.write(style(summary))
         if totals["failed"] and totals["failed"] == totals["members"]:
             raise CommandError("No member could be synced: Pipedream is failing.")
+
+    def _upkeep(self, limit) -> None:
+        done = services.upkeep(limit)
+        if done.sessions_expired:
+            self.stdout.write(f"{done.sessions_expired} unused connect session(s) marked expired.")
+        if done.site_sync_failed:
+            self.stderr.write(f"The site's own accounts were not read: {done.site_sync_failed}")
+        elif done.site_apps_changed:
+            self.stdout.write(
+                f"The site's own accounts of {done.site_apps_changed} app(s) changed: their "
+                "claims' shared triggers follow."
+            )
+        if done.replaced_deleted:
+            self.stdout.write(
+                f"{done.replaced_deleted} account(s) replaced by a reconnect deleted at Pipedream."
+            )
+        if done.webhooks_processed:
+            self.stdout.write(
+                f"{done.webhooks_processed} connection webhook(s) left unprocessed by a lost "
+                f"task: {done.webhooks_settled} settled now."
+            )
