@@ -371,6 +371,11 @@ class Claim(models.Model):
             errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
         if self.trigger_scope == self.TriggerScope.SITE and not self.trigger:
             errors["trigger_scope"] = "Only a claim with a trigger runs one on the site's account."
+        elif self.trigger_scope == self.TriggerScope.SITE and not self.recheck_interval:
+            errors["recheck_interval"] = (
+                "A trigger on the site's account can miss a member (a burst of events, an "
+                "account named otherwise): set a re-check interval (e.g. 1 day) to catch them up."
+            )
         if not isinstance(self.trigger_props, dict):
             errors["trigger_props"] = "Props are a JSON object."
         if self.identity_path and not self.has_criterion:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,11 +114,34 @@ def deployment_ensure(
     or Pipedream refused (the row is then `failed` with the reason, and `recheck_claims`
     tries again).
     """
-    if claim.trigger_scope == Scope.SITE:
-        return None
+    if not _per_member(claim):
+        return None  # disabled, no trigger, or on the site's account (a task queued before)
     if Completion.objects.completed().filter(claim=claim, member=member).exists():
         return None
     return _ensure(claim, Runner.for_member(member, account))
+
+
+def _per_member(claim: Claim) -> bool:
+    return bool(claim.enabled and claim.trigger and claim.trigger_scope == Scope.MEMBER)
+
+
+def _redeploy_if_wanted(claim_id: int, member) -> TriggerDeployment | None:
+    """After a member's deployment was removed: deploy it again when the claim (as it is
+    now) still wants one for them, on their newest usable account of its app (a removal
+    for new props, or one that raced a deploy, must not leave them unwatched)."""
+    claim = Claim.objects.filter(pk=claim_id).first()
+    if claim is None or member is None or not _per_member(claim) or not claim.criterion_app_id:
+        return None
+    account = (
+        ConnectedAccount.objects.in_health(ConnectedAccount.Health.HEALTHY)
+        .filter(member=member, app_id=claim.criterion_app_id)
+        .select_related("app")
+        .order_by(F("upstream_created_at").desc(nulls_last=True), "-pk")
+        .first()
+    )
+    if account is None:
+        return None
+    return deployment_ensure(claim=claim, member=member, account=account)
 
 
 def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[ConnectedAccount]:
@@ -127,12 +150,14 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
     accounts to deploy on, one per member (the newest), for members who have none and
     have not completed the claim. [] when the claim's trigger does not run per member."""
     claim = Claim.objects.select_related("criterion_app").get(pk=claim.pk)
-    per_member = claim.trigger_scope == Scope.MEMBER and claim.trigger and claim.enabled
+    per_member = _per_member(claim)
     if redeploy or not per_member:
         for deployment in TriggerDeployment.objects.filter(claim=claim, member__isnull=False):
             deployment_remove(deployment)
     if not per_member or claim.criterion_app_id is None:
         return []
+    # A row being removed (a refused removal, or a deploy in flight) is deployed again
+    # once its removal ends (_redeploy_if_wanted); the others are left as they are.
     watched = TriggerDeployment.objects.filter(claim=claim, member__isnull=False).values(
         "member_id"
     )
@@ -143,7 +168,7 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
         .exclude(member_id__in=watched)
         .exclude(member_id__in=done)
         .select_related("app", "member")
-        .order_by("member_id", "-upstream_created_at", "-pk")
+        .order_by("member_id", F("upstream_created_at").desc(nulls_last=True), "-pk")
     )
     newest: dict[int, ConnectedAccount] = {}
     for account in accounts:
@@ -181,14 +206,20 @@ def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDepl
             f"No usable {app.name} account is connected for the site: "
             "connect one under Site accounts."
         )
-        row, _ = TriggerDeployment.objects.get_or_create(
-            claim=claim, member=None, defaults={"status": Status.FAILED, "error": reason}
-        )
-        if row.pipedream_id and not _delete_upstream(row.pipedream_id, _site_runner_id()):
-            return None  # left as it is: recheck_claims tries again
-        TriggerDeployment.objects.filter(pk=row.pk).update(
-            status=Status.FAILED, error=reason, pipedream_id="", signing_key_encrypted=""
-        )
+        with transaction.atomic():
+            row, _ = TriggerDeployment.objects.select_for_update().get_or_create(
+                claim=claim, member=None, defaults={"status": Status.FAILED, "error": reason}
+            )
+            if row.status == Status.DEPLOYING:
+                return None  # another sync is deploying it now: it settles the row
+            trigger_id = row.pipedream_id
+            TriggerDeployment.objects.filter(pk=row.pk).update(status=Status.FAILED, error=reason)
+        # Nothing may run on an account the site no longer has. Kept (failed, with its
+        # id) when Pipedream refuses the removal: recheck_claims tries again.
+        if trigger_id and _delete_upstream(trigger_id, _site_runner_id()):
+            TriggerDeployment.objects.filter(pk=row.pk, pipedream_id=trigger_id).update(
+                pipedream_id="", signing_key_encrypted=""
+            )
         return None
     return _ensure(claim, Runner.for_site(account))
 
@@ -296,6 +327,7 @@ def _deploy(deployment, *, claim: Claim, runner: Runner):
         _delete_upstream(trigger_id, runner.external_user_id)
         if not finished:
             TriggerDeployment.objects.filter(pk=deployment.pk).delete()
+            return _redeploy_if_wanted(claim.pk, runner.member)
         return None
     deployment.refresh_from_db()
     return deployment
@@ -379,10 +411,11 @@ def deployments_to_remove(
 
 
 def tidy(limit: int | None = None) -> int:
-    """Removals Pipedream refused earlier are tried again; deploys that failed (or that a
-    stopped worker left half-made) are tried again while there is still something to
-    watch; a claim on the site's account that has no deployment gets one. Returns how
-    many were settled."""
+    """Removals Pipedream refused earlier are tried again (and the member's deployment made
+    again where the claim still wants one); live deployments the claim no longer wants are
+    removed; deploys that failed (or that a stopped worker left half-made) are tried again
+    while there is still something to watch; a claim on the site's account that has no
+    deployment gets one. Returns how many were settled."""
     cutoff = timezone.now() - DEPLOY_STALE_AFTER
     TriggerDeployment.objects.filter(status=Status.DEPLOYING).filter(
         Q(deploy_started_at__lt=cutoff) | Q(deploy_started_at__isnull=True, created_at__lt=cutoff)
@@ -390,6 +423,20 @@ def tidy(limit: int | None = None) -> int:
     settled = 0
     removing = TriggerDeployment.objects.filter(status=Status.REMOVING).select_related("member")
     for deployment in removing[:limit] if limit else removing:
+        if deployment_remove(deployment):
+            settled += 1
+            # Removed for new props, or off an account the member no longer has: the
+            # claim may still want one for them (on the account they have now).
+            _redeploy_if_wanted(deployment.claim_id, deployment.member)
+    # Live deployments the claim no longer wants (a deploy queued before it was
+    # disabled, moved to the other scope, or lost its trigger).
+    strays = TriggerDeployment.objects.filter(status=Status.ACTIVE).filter(
+        Q(claim__enabled=False)
+        | Q(claim__trigger="")
+        | Q(member__isnull=False, claim__trigger_scope=Scope.SITE)
+        | Q(member__isnull=True, claim__trigger_scope=Scope.MEMBER)
+    )
+    for deployment in strays.select_related("member")[:limit] if limit else strays:
         settled += deployment_remove(deployment)
     failed = TriggerDeployment.objects.filter(status=Status.FAILED).select_related(
         "claim__criterion_app", "member", "account__app"

@@ -25,7 +25,13 @@ from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS_MAX = 50  # names looked up per wake-up (the newest events' first)
+# Events asked for per read (Pipedream's default is 20; its maximum is not documented).
+EVENTS_PER_READ = 100
+GAP_NOTE = (
+    "The events list was full of unread events: older ones may not have been read "
+    "(members they name are caught up by the claim's re-check). "
+)
+SUBJECTS_MAX = EVENTS_PER_READ  # names looked up per wake-up (the newest events' first)
 
 
 def event_subject(event: object) -> str:
@@ -46,28 +52,37 @@ def event_subject(event: object) -> str:
     return ""
 
 
-def _new_events(deployment: TriggerDeployment) -> list[dict] | None:
+def _new_events(deployment: TriggerDeployment) -> tuple[list[dict] | None, bool]:
     """The events of the deployed trigger newer than those already read, taken (so a
-    concurrent task does not read them again); None when Pipedream cannot list them."""
+    concurrent task does not read them again), and whether some may have been missed
+    (every event listed was unread: a burst longer than one read); None when Pipedream
+    cannot list them."""
     try:
         events = pipedream.get_client().list_trigger_events(
-            deployment.pipedream_id, external_user_id=deployment.external_user_id()
+            deployment.pipedream_id,
+            external_user_id=deployment.external_user_id(),
+            n=EVENTS_PER_READ,
         )
     except pipedream.PipedreamError as exc:
         logger.warning("Events of trigger %s not listed: %s", deployment.pipedream_id, exc)
-        return None
+        return None, False
     fresh = [
         event
         for event in events
         if isinstance(event.get("ts"), int) and event["ts"] > deployment.events_cursor
     ]
     if not fresh:
-        return []
+        return [], False
+    gap = len(fresh) >= EVENTS_PER_READ
     newest = max(event["ts"] for event in fresh)
     taken = TriggerDeployment.objects.filter(pk=deployment.pk, events_cursor__lt=newest).update(
         events_cursor=newest
     )
-    return sorted(fresh, key=lambda event: event["ts"]) if taken else []
+    if not taken:
+        return [], False
+    if gap:
+        logger.warning("Trigger %s: a burst past one read of events", deployment.pipedream_id)
+    return sorted(fresh, key=lambda event: event["ts"]), gap
 
 
 def members_named(claim: Claim, events: list[dict]) -> list:
@@ -126,14 +141,14 @@ def event_process(delivery_id: int) -> bool:
         count, seconds = settings.TRIGGER_CHECK_RATE_LIMIT
         if ratelimit.hit("trigger-check", deployment.pk, limit=count, window=seconds):
             return False
-    events = _new_events(deployment)
+    events, gap = _new_events(deployment)
     if events == []:
         note = "No event in the trigger's events list that was not read before: no check."
         TriggerDelivery.objects.filter(pk=delivery.pk).update(detail=note)
         return False
     claim = deployment.claim
     if deployment.on_site_account:
-        return _site_events(delivery, claim, events)
+        return _site_events(delivery, claim, events, gap)
     if events is None:  # Pipedream could not list them: the check reads upstream anyway
         event_id, note = delivery.event_id, "The events list could not be read; checked anyway."
     else:
@@ -148,7 +163,9 @@ def event_process(delivery_id: int) -> bool:
     return True
 
 
-def _site_events(delivery: TriggerDelivery, claim: Claim, events: list[dict] | None) -> bool:
+def _site_events(
+    delivery: TriggerDelivery, claim: Claim, events: list[dict] | None, gap: bool
+) -> bool:
     """The claim's deployment on the site's account: check only the members named."""
     if events is None:
         # Whom they concern is unknown: nobody is checked, and the events stay unread
@@ -167,6 +184,6 @@ def _site_events(delivery: TriggerDelivery, claim: Claim, events: list[dict] | N
         if members
         else "No member's account bears a name given (or they completed it): nobody checked."
     )
-    note = f"Events read: {_describe(events)}. {asked}"
+    note = f"{GAP_NOTE if gap else ''}Events read: {_describe(events)}. {asked}"
     TriggerDelivery.objects.filter(pk=delivery.pk).update(detail=note[:1000])
     return bool(members)

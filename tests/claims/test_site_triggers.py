@@ -6,6 +6,8 @@ connects for the site, each event checks only the member whose GitHub account it
 Everything goes over real HTTP to the sandbox, and through the real task worker.
 """
 
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -68,6 +70,7 @@ def shared_claim(apps, upstreams, settings):
         trigger="github-new-star",
         trigger_scope=Claim.TriggerScope.SITE,
         trigger_props={"repoFullname": DEMO_STARRED_REPO},
+        recheck_interval=datetime.timedelta(days=1),
     )
     claim.set_password("pw")
     claim.full_clean()
@@ -202,6 +205,7 @@ def site_claim_data(claim_id, apps, **fields):
         trigger="github-new-star",
         trigger_scope="site",
         trigger_props=f'{{"repoFullname": "{DEMO_STARRED_REPO}"}}',
+        recheck_interval="1 00:00:00",
         **fields,
     )
 
@@ -354,3 +358,43 @@ def test_the_demo_stargazer_completes_when_alice_stars_on_the_sandbox_page(
     run_worker()
     completion = Completion.objects.get(claim=stargazer, member=alice)
     assert completion.state == "completed", completion.reason
+
+
+def test_a_burst_longer_than_one_read_says_so_and_the_recheck_catches_up(
+    shared_claim, alice, connect
+):
+    import time
+
+    from sandbox.pipedream.models import TriggerEvent, sortable_id
+
+    connect_for_site()
+    connect(alice, "github", "octo")
+    deployment = triggers.site_deployment_sync(shared_claim)
+    run_worker()
+    upstream = DeployedTrigger.objects.get()
+    now = int(time.time() * 1000)
+    # alice's star, then more strangers' stars than one read of the events list holds.
+    burst = [{"action": "created", "sender": {"login": "octo"}}] + [
+        {"action": "created", "sender": {"login": f"stranger-{n}"}} for n in range(100)
+    ]
+    for offset, event in enumerate(burst):
+        TriggerEvent.objects.create(
+            trigger=upstream, event_id=sortable_id("evt_"), ts=now + offset, payload=event
+        )
+    star(deployment, "another-stranger")  # the delivery that wakes us
+    run_worker()
+    detail = TriggerDelivery.objects.get().detail
+    assert "older ones may not have been read" in detail, detail
+    assert checks_of(alice) == 0  # her event was past the read...
+    # ...and the claim's re-check (required for a trigger on the site's account) is set
+    # for her, so she is caught up within the interval.
+    completion = Completion.objects.get(claim=shared_claim, member=alice)
+    assert completion.state == "ineligible" and completion.recheck_at is not None
+
+
+def test_a_trigger_on_the_sites_account_needs_a_recheck_interval(shared_claim):
+    from django.core.exceptions import ValidationError
+
+    shared_claim.recheck_interval = None
+    with pytest.raises(ValidationError, match="set a re-check interval"):
+        shared_claim.full_clean()

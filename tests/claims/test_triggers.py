@@ -297,7 +297,10 @@ def test_removal_during_a_deploy_leaves_nothing_upstream(star_claim, alice, conn
 
     def deploy_then_disconnect(self, **kwargs):
         answer = real_deploy(self, **kwargs)
-        # Meanwhile the member disconnected (or the claim completed): the row is removed.
+        # Meanwhile the member disconnected: the account goes, and the row is removed.
+        from connections.models import ConnectedAccount
+
+        ConnectedAccount.objects.all().delete()
         triggers.deployment_remove(TriggerDeployment.objects.get())
         return answer
 
