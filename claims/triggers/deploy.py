@@ -12,6 +12,7 @@ completing (per member), or the claim being disabled removes the deployment upst
 import datetime
 import logging
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -285,7 +286,7 @@ def _earlier_remove(deployment: TriggerDeployment, runner: Runner) -> bool:
 def _deploy(deployment, *, claim: Claim, runner: Runner):
     client = pipedream.get_client()
     # A deploy of an earlier try may have happened without its answer reaching us.
-    _orphans_remove(claim=claim, runner=runner)
+    _orphans_remove(deployment=deployment, claim=claim, runner=runner)
     try:
         # The account under the trigger's own app prop name, and the dynamic props its
         # definition makes for this account (github-new-star's reload on repoFullname).
@@ -348,31 +349,47 @@ def _delete_upstream(trigger_id: str, external_user_id: str) -> bool:
     return True
 
 
-def _orphans_remove(*, claim: Claim, runner: Runner) -> int:
+def _orphans_remove(*, deployment: TriggerDeployment, claim: Claim, runner: Runner) -> int:
     """After a deploy whose answer was lost: a trigger may exist upstream that we hold no
     row (and no signing key) for. Remove the runner's deployments of this component that
-    no row of ours names, so nothing deployed goes unwatched. Skipped while another of
-    the runner's deployments of the same component is being made (its id is not known
-    yet, and it is not an orphan)."""
+    no row of ours names and whose webhook URL carries our reference to this row, or to a
+    row that no longer exists: never another row's deploy in flight (its id is not known
+    yet), nor a trigger someone else deployed."""
     mine = TriggerDeployment.objects.filter(member=runner.member)
-    busy = (
-        mine.filter(claim__trigger=claim.trigger, status=Status.DEPLOYING)
-        .exclude(claim=claim)
-        .exists()
-    )
-    if busy:
-        return 0
-    client = pipedream.get_client()
     ours = set(mine.exclude(pipedream_id="").values_list("pipedream_id", flat=True))
+    client = pipedream.get_client()
     removed = 0
     try:
         for data in client.list_deployed_triggers(external_user_id=runner.external_user_id):
-            if data.get("component_key") == claim.trigger and data.get("id") not in ours:
-                client.delete_deployed_trigger(data["id"], external_user_id=runner.external_user_id)
-                removed += 1
+            trigger_id = data.get("id")
+            if data.get("component_key") != claim.trigger or trigger_id in ours:
+                continue
+            urls = client.list_trigger_webhooks(
+                str(trigger_id), external_user_id=runner.external_user_id
+            )
+            named = {pk for pk in map(_reference_in, urls) if pk is not None}
+            if not named or not all(
+                pk == deployment.pk or not TriggerDeployment.objects.filter(pk=pk).exists()
+                for pk in named
+            ):
+                continue
+            client.delete_deployed_trigger(
+                str(trigger_id), external_user_id=runner.external_user_id
+            )
+            removed += 1
     except pipedream.PipedreamError as exc:
         logger.warning("Orphan triggers of %s not removed: %s", runner.external_user_id, exc)
     return removed
+
+
+def _reference_in(url: str) -> int | None:
+    """The deployment our webhook URL names (its signed `d`), or None."""
+    try:
+        reference = parse_qs(urlsplit(str(url)).query).get("d", [""])[0]
+        value = signing.loads(reference, salt=REFERENCE_SALT)
+    except (signing.BadSignature, ValueError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def deployment_remove(deployment: TriggerDeployment) -> bool:

@@ -398,3 +398,40 @@ def test_a_trigger_on_the_sites_account_needs_a_recheck_interval(shared_claim):
     shared_claim.recheck_interval = None
     with pytest.raises(ValidationError, match="set a re-check interval"):
         shared_claim.full_clean()
+
+
+def test_one_claims_orphan_sweep_never_removes_anothers_deploy_in_flight(shared_claim):
+    connect_for_site()
+    other = Claim.objects.get(pk=shared_claim.pk)
+    other.pk, other.slug = None, "second-repo"
+    other.trigger_props = {"repoFullname": "bitbadges/bitbadges-docs"}
+    other.save()
+    in_flight = triggers.site_deployment_sync(other)
+    # Its deploy reached Pipedream, but its answer has not reached us yet.
+    TriggerDeployment.objects.filter(pk=in_flight.pk).update(status="deploying", pipedream_id="")
+
+    assert triggers.site_deployment_sync(shared_claim).status == "active"
+    assert DeployedTrigger.objects.filter(trigger_id=in_flight.pipedream_id).exists()
+    assert DeployedTrigger.objects.count() == 2
+
+
+def test_a_lost_deploy_answer_leaves_no_orphan_on_the_sites_account(shared_claim, monkeypatch):
+    from connections import pipedream
+
+    connect_for_site()
+    real_deploy = pipedream.PipedreamClient.deploy_trigger
+    lost = []
+
+    def deploy_and_lose_the_answer(self, **kwargs):
+        answer = real_deploy(self, **kwargs)
+        if not lost:
+            lost.append(answer["id"])
+            raise pipedream.Unavailable("the answer was lost", operation="deploy a trigger")
+        return answer
+
+    monkeypatch.setattr(pipedream.PipedreamClient, "deploy_trigger", deploy_and_lose_the_answer)
+    assert triggers.site_deployment_sync(shared_claim) is None  # failed: tried again later
+    assert triggers.tidy() == 1
+    [upstream] = DeployedTrigger.objects.all()
+    assert upstream.trigger_id != lost[0]
+    assert TriggerDeployment.objects.get().pipedream_id == upstream.trigger_id
