@@ -18,7 +18,8 @@ class TriggerDeployment(models.Model):
         FAILED = "failed", "Not deployed (retried by recheck_claims)"
         REMOVING = "removing", "Removing"
 
-    claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="deployments")
+    # A claim with deployments is not deleted: disabling it removes them upstream first.
+    claim = models.ForeignKey("claims.Claim", on_delete=models.PROTECT, related_name="deployments")
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

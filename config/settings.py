@@ -349,10 +349,6 @@ BITBADGES_CREDITS_PROBE = env.float("BITBADGES_CREDITS_PROBE", default=60.0)
 BITBADGES_CREDITS_PROBE_MAX = env.float("BITBADGES_CREDITS_PROBE_MAX", default=900.0)
 # "Check again" presses a member may make per window: "count/seconds".
 CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
-# How a trigger delivery's signature is verified: "none" (no public source confirms
-# Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
-# the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature
-# t=,v1= HMAC-SHA256 over "<t>.<X-PD-Event-Id>.<body>", refused when it does not match).
 # The external user id under which the site's own accounts (connected by an operator,
 # under Site accounts in the admin) live at Pipedream; claims' triggers on a shared
 # resource run on them. Must not be a member's external id (members' are UUIDs).
@@ -361,6 +357,10 @@ if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", PIPEDREAM_SITE_EXTERNAL_USER_ID):
     raise ImproperlyConfigured(
         "PIPEDREAM_SITE_EXTERNAL_USER_ID must be 1-100 letters, digits, '.', '_', ':' or '-'."
     )
+# How a trigger delivery's signature is verified: "none" (no public source confirms
+# Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
+# the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature
+# t=,v1= HMAC-SHA256 over "<t>.<X-PD-Event-Id>.<body>", refused when it does not match).
 PIPEDREAM_TRIGGER_SIGNATURE = env.str("PIPEDREAM_TRIGGER_SIGNATURE", default="none")
 if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):
     raise ImproperlyConfigured(

@@ -45,7 +45,7 @@ TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "crite
 def _enqueue_triggers_sync(claim_id: int, redeploy: bool) -> None:
     try:
         claim_triggers_sync_task.enqueue(claim_id, redeploy=redeploy)
-    except Exception:  # recheck_claims deploys it all the same
+    except Exception:  # recheck_claims settles the site's deployment; members' on connect
         logger.exception("Could not enqueue claim_triggers_sync_task for claim %s", claim_id)
 
 

@@ -259,6 +259,9 @@ def test_connecting_for_the_site_needs_the_add_permission(client, django_user_mo
     assert client.get(reverse("admin:connections_siteaccount_returned")).status_code == 403
     refused = client.post(reverse("admin:connections_siteaccount_connect"), {"app": "x"})
     assert refused.status_code == 403
+    # A sync can move or stop the claims' shared triggers: not for a viewer either.
+    assert "Sync from Pipedream" not in page.content.decode()
+    assert client.post(reverse("admin:connections_siteaccount_sync")).status_code == 403
 
 
 def test_a_bad_app_is_a_form_error_not_a_500(admin_client, upstreams):
@@ -435,3 +438,19 @@ def test_a_lost_deploy_answer_leaves_no_orphan_on_the_sites_account(shared_claim
     [upstream] = DeployedTrigger.objects.all()
     assert upstream.trigger_id != lost[0]
     assert TriggerDeployment.objects.get().pipedream_id == upstream.trigger_id
+
+
+def test_a_claim_whose_trigger_runs_is_not_deleted_until_disabled(shared_claim, admin_client):
+    connect_for_site()
+    triggers.site_deployment_sync(shared_claim)
+    url = reverse("admin:claims_claim_delete", args=[shared_claim.pk])
+    page = admin_client.post(url, {"post": "yes"})
+    assert page.status_code == 200 and "Cannot delete claim" in page.content.decode()
+    assert Claim.objects.filter(pk=shared_claim.pk).exists()
+    assert DeployedTrigger.objects.count() == 1  # still watched, not orphaned upstream
+
+    Claim.objects.filter(pk=shared_claim.pk).update(enabled=False)
+    triggers.site_deployment_sync(shared_claim)  # what saving it disabled queues
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Claim.objects.filter(pk=shared_claim.pk).exists()
+    assert not DeployedTrigger.objects.exists()
