@@ -25,6 +25,7 @@ from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from sandbox.pipedream.models import Account, DeployedTrigger
 from tests.claims.admin_support import claim_form_data
 from tests.claims.claims_support import run_worker
+from tests.claims.triggers_support import star_claim
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,29 +55,13 @@ def bob(django_user_model):
 @pytest.fixture
 def shared_claim(apps, upstreams, settings):
     settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
-    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
-    claim = Claim(
+    return star_claim(
+        apps["github"],
         slug="stargazer",
         name="Stargazer",
-        delivery="bitbadges",
-        bitbadges_claim_id=upstream.claim_id,
-        password_instance_id="pwd",
-        enabled=True,
-        criterion_app=apps["github"],
-        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
-        criterion_path="$status",
-        criterion_comparison="eq",
-        criterion_value="204",
-        trigger="github-new-star",
         trigger_scope=Claim.TriggerScope.SITE,
-        trigger_props={"repoFullname": DEMO_STARRED_REPO},
         recheck_interval=datetime.timedelta(days=1),
     )
-    claim.set_password("pw")
-    claim.full_clean()
-    claim.save()
-    claim.required_apps.set([apps["github"]])
-    return claim
 
 
 def star(deployment: TriggerDeployment, login: str):

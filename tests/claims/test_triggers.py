@@ -13,14 +13,14 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
+from claims.models import Completion, TriggerDelivery, TriggerDeployment
 from sandbox.bitbadges import attempts as bb_sandbox_attempts
-from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream import triggers as sandbox_triggers
 from sandbox.pipedream import webhooks as sandbox_webhooks
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.claims_support import run_worker
+from tests.claims.triggers_support import star_claim as make_star_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,28 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def star_claim(apps, upstreams, settings):
     settings.SANDBOX_WEBHOOK_RETRY_DELAYS = (0, 0)
-    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
-    claim = Claim(
-        slug="star-the-repo",
-        name="Star the repository",
-        delivery="bitbadges",
-        bitbadges_claim_id=upstream.claim_id,
-        password_instance_id="pwd",
-        enabled=True,
-        criterion_app=apps["github"],
-        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
-        criterion_path="$status",
-        criterion_comparison="eq",
-        criterion_value="204",
-        trigger="github-new-star",
-        trigger_props={"repoFullname": DEMO_STARRED_REPO},
-        trigger_event_label=f"you star {DEMO_STARRED_REPO}",
-    )
-    claim.set_password("pw")
-    claim.full_clean()
-    claim.save()
-    claim.required_apps.set([apps["github"]])
-    return claim
+    return make_star_claim(apps["github"], trigger_event_label=f"you star {DEMO_STARRED_REPO}")
 
 
 def deployed(claim, member) -> TriggerDeployment:

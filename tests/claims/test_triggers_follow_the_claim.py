@@ -7,37 +7,18 @@ import pytest
 from django.urls import reverse
 
 from claims.models import Claim, TriggerDeployment
-from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.admin_support import claim_form_data
 from tests.claims.claims_support import run_worker
+from tests.claims.triggers_support import star_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def disabled_claim(apps, upstreams):
-    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
-    claim = Claim(
-        slug="stars",
-        name="Stars",
-        delivery="bitbadges",
-        bitbadges_claim_id=upstream.claim_id,
-        password_instance_id="pwd",
-        enabled=False,
-        criterion_app=apps["github"],
-        criterion_proxy_url=f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
-        criterion_path="$status",
-        criterion_comparison="eq",
-        criterion_value="204",
-        trigger="github-new-star",
-        trigger_props={"repoFullname": DEMO_STARRED_REPO},
-    )
-    claim.set_password("pw")
-    claim.save()
-    claim.required_apps.set([apps["github"]])
-    return claim
+    return star_claim(apps["github"], slug="stars", name="Stars", enabled=False)
 
 
 def save(admin_client, claim, **changes):
