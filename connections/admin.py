@@ -49,6 +49,14 @@ class AppAdmin(admin.ModelAdmin):
             self.message_user(request, f"Refreshed {done} app(s) from Pipedream.", messages.SUCCESS)
 
 
+class HealthColumn:
+    """The account's health as one word (Pipedream's two flags, dead first)."""
+
+    @admin.display(description="health")
+    def health_display(self, account):
+        return ConnectedAccount.Health(account.health).label
+
+
 class HealthFilter(admin.SimpleListFilter):
     title = "health"
     parameter_name = "health"
@@ -64,7 +72,7 @@ class HealthFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConnectedAccount)
-class ConnectedAccountAdmin(admin.ModelAdmin):
+class ConnectedAccountAdmin(HealthColumn, admin.ModelAdmin):
     list_display = ("__str__", "member", "app", "health_display", "last_synced_at", "created_at")
     list_filter = ("app", HealthFilter)
     list_select_related = ("member", "app")
@@ -95,10 +103,6 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
 
     def has_disconnect_permission(self, request):
         return super().has_delete_permission(request)
-
-    @admin.display(description="health")
-    def health_display(self, account):
-        return ConnectedAccount.Health(account.health).label
 
     @admin.action(description="Sync with Pipedream", permissions=["change"])
     def sync_with_pipedream(self, request, queryset):
@@ -251,7 +255,7 @@ class SiteConnectForm(forms.Form):
 
 
 @admin.register(SiteAccount)
-class SiteAccountAdmin(admin.ModelAdmin):
+class SiteAccountAdmin(HealthColumn, admin.ModelAdmin):
     """The site's own accounts, which claims' triggers on a shared resource run on. They
     are connected on Pipedream's hosted page and recorded from Pipedream's list."""
 
@@ -282,10 +286,6 @@ class SiteAccountAdmin(admin.ModelAdmin):
 
     def has_disconnect_permission(self, request):
         return super().has_delete_permission(request)
-
-    @admin.display(description="health")
-    def health_display(self, account):
-        return ConnectedAccount.Health(account.health).label
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -79,37 +79,26 @@ class ConnectedAccountQuerySet(models.QuerySet):
         return self.filter(conditions[state])
 
 
-class ConnectedAccount(models.Model):
-    """A member's account at a third party, as Pipedream holds it (never its credentials)."""
+class UpstreamAccount(models.Model):
+    """What the site keeps of an account Pipedream holds (never its credentials): its id,
+    name, health and times. A member's (ConnectedAccount) or the site's (SiteAccount)."""
 
     class Health(models.TextChoices):
         HEALTHY = "healthy", "Healthy"
         UNHEALTHY = "unhealthy", "Unhealthy"
         DEAD = "dead", "Dead"
 
-    member = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
-    )
-    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="accounts")
     pipedream_id = models.CharField("Pipedream account ID", max_length=100, unique=True)
     name = models.CharField(max_length=255, blank=True)
     healthy = models.BooleanField(default=True)
     dead = models.BooleanField(default=False)
     error = models.TextField(blank=True, help_text="Pipedream's reason when unhealthy or dead.")
     upstream_created_at = models.DateTimeField(null=True, blank=True)
-    upstream_updated_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = ConnectedAccountQuerySet.as_manager()
 
     class Meta:
-        ordering = ["app__order", "app__name", "name", "pk"]
-        indexes = [models.Index(fields=["member", "app"])]
-
-    def __str__(self):
-        return f"{self.app} · {self.name or self.pipedream_id}"
+        abstract = True
 
     @classmethod
     def health_of(cls, *, healthy: bool, dead: bool) -> str:
@@ -126,6 +115,26 @@ class ConnectedAccount(models.Model):
     def usable(self) -> bool:
         """Healthy and not dead: what a claim may check and a trigger may run on."""
         return self.healthy and not self.dead
+
+
+class ConnectedAccount(UpstreamAccount):
+    """A member's account at a third party, as Pipedream holds it (never its credentials)."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_accounts"
+    )
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="accounts")
+    upstream_updated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConnectedAccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["app__order", "app__name", "name", "pk"]
+        indexes = [models.Index(fields=["member", "app"])]
+
+    def __str__(self):
+        return f"{self.app} · {self.name or self.pipedream_id}"
 
     @property
     def needs_reconnect(self) -> bool:
@@ -152,21 +161,13 @@ class ReplacedAccount(models.Model):
         return f"{self.pipedream_id} (replaced, not yet deleted at Pipedream)"
 
 
-class SiteAccount(models.Model):
+class SiteAccount(UpstreamAccount):
     """An account an operator connected for the site, not for a member: what a claim's
     trigger on a shared resource (stars of one repository) runs on. Pipedream holds it
     under the site's own external user (PIPEDREAM_SITE_EXTERNAL_USER_ID); rows are
     recorded from Pipedream's accounts list, never from the browser."""
 
     app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="site_accounts")
-    pipedream_id = models.CharField("Pipedream account ID", max_length=100, unique=True)
-    name = models.CharField(max_length=255, blank=True)
-    healthy = models.BooleanField(default=True)
-    dead = models.BooleanField(default=False)
-    error = models.TextField(blank=True, help_text="Pipedream's reason when unhealthy or dead.")
-    upstream_created_at = models.DateTimeField(null=True, blank=True)
-    last_synced_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["app__name", "-upstream_created_at", "pk"]
@@ -174,14 +175,6 @@ class SiteAccount(models.Model):
 
     def __str__(self):
         return f"{self.app} · {self.name or self.pipedream_id} (the site's)"
-
-    @property
-    def health(self) -> str:
-        return ConnectedAccount.health_of(healthy=self.healthy, dead=self.dead)
-
-    @property
-    def usable(self) -> bool:
-        return self.healthy and not self.dead
 
 
 class ConnectSession(models.Model):
