@@ -398,7 +398,7 @@ def deployment_remove(deployment: TriggerDeployment) -> bool:
     removing) when Pipedream failed: `recheck_claims` tries again."""
     with transaction.atomic():
         current = (
-            TriggerDeployment.objects.select_for_update()
+            TriggerDeployment.objects.select_for_update(of=("self",))
             .select_related("member")
             .filter(pk=deployment.pk)
             .first()
