@@ -22,7 +22,11 @@ from claims.audit import ActorKind as ActorKind
 from claims.audit import Audited
 from claims.audit import ClaimRuleChange as ClaimRuleChange
 from claims.rules import criterion_label
-from connections.pipedream.proxy import base_url_depends_on_account
+from connections.pipedream.proxy import (
+    allowed_domains,
+    base_url_depends_on_account,
+    on_allowed_domain,
+)
 
 
 def workflow_url_allowed(url: str) -> bool:
@@ -77,8 +81,7 @@ def proxy_url_problem(url: str, app: Any) -> str:
     except ValidationError:
         return ""  # the field's own validator said why
     connect = app.connect or {}
-    domains = connect.get("allowed_domains")
-    domains = [d for d in domains if isinstance(d, str)] if isinstance(domains, list) else None
+    domains = allowed_domains(connect)
     own_base = base_url_depends_on_account(connect)
     if url.startswith("/"):
         if own_base:
@@ -96,7 +99,7 @@ def proxy_url_problem(url: str, app: Any) -> str:
             f"give the full https URL{example}."
         )
     host = (urlsplit(url).hostname or "").lower()
-    if domains is None or any(host == d or host.endswith("." + d) for d in domains):
+    if domains is None or on_allowed_domain(host, domains):
         return ""
     hint = (
         ", or a path starting with /, which Pipedream joins to the account's own base URL"

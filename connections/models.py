@@ -62,21 +62,32 @@ class App(models.Model):
         return self.name
 
 
-class ConnectedAccountQuerySet(models.QuerySet):
+class UpstreamAccountQuerySet(models.QuerySet):
+    def in_health(self, state: str):
+        """Accounts in one of UpstreamAccount.Health's states (as `health_of` reads them)."""
+        conditions: dict[str, models.Q] = {
+            UpstreamAccount.Health.HEALTHY: models.Q(healthy=True, dead=False),
+            UpstreamAccount.Health.UNHEALTHY: models.Q(healthy=False, dead=False),
+            UpstreamAccount.Health.DEAD: models.Q(dead=True),
+        }
+        return self.filter(conditions[state])
+
+    def usable(self):
+        """Healthy and not dead: what a claim may check and a trigger may run on."""
+        return self.in_health(UpstreamAccount.Health.HEALTHY)
+
+    def newest_first(self):
+        """The most recently created upstream first (Pipedream's choice among several
+        accounts of an app); one without a creation time last, on every database."""
+        return self.order_by(models.F("upstream_created_at").desc(nulls_last=True), "-pk")
+
+
+class ConnectedAccountQuerySet(UpstreamAccountQuerySet):
     def for_member(self, member):
         return self.filter(member=member)
 
     def unhealthy(self):
         return self.filter(models.Q(healthy=False) | models.Q(dead=True))
-
-    def in_health(self, state: str):
-        """Accounts in one of ConnectedAccount.Health's states (as `health_of` reads them)."""
-        conditions: dict[str, models.Q] = {
-            ConnectedAccount.Health.HEALTHY: models.Q(healthy=True, dead=False),
-            ConnectedAccount.Health.UNHEALTHY: models.Q(healthy=False, dead=False),
-            ConnectedAccount.Health.DEAD: models.Q(dead=True),
-        }
-        return self.filter(conditions[state])
 
 
 class UpstreamAccount(models.Model):
@@ -168,6 +179,8 @@ class SiteAccount(UpstreamAccount):
     recorded from Pipedream's accounts list, never from the browser."""
 
     app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="site_accounts")
+
+    objects = UpstreamAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["app__name", "-upstream_created_at", "pk"]

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -58,7 +58,7 @@ class Runner:
     @classmethod
     def for_site(cls, account: SiteAccount) -> "Runner":
         return cls(
-            external_user_id=settings.PIPEDREAM_SITE_EXTERNAL_USER_ID,
+            external_user_id=services.site_external_user_id(),
             app_slug=account.app.slug,
             account_pipedream_id=account.pipedream_id,
             site_account=account,
@@ -134,10 +134,10 @@ def _redeploy_if_wanted(claim_id: int, member) -> TriggerDeployment | None:
     if claim is None or member is None or not _per_member(claim) or not claim.criterion_app_id:
         return None
     account = (
-        ConnectedAccount.objects.in_health(ConnectedAccount.Health.HEALTHY)
-        .filter(member=member, app_id=claim.criterion_app_id)
+        ConnectedAccount.objects.filter(member=member, app_id=claim.criterion_app_id)
+        .usable()
+        .newest_first()
         .select_related("app")
-        .order_by(F("upstream_created_at").desc(nulls_last=True), "-pk")
         .first()
     )
     if account is None:
@@ -164,14 +164,14 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
     )
     done = Completion.objects.completed().filter(claim=claim).values("member_id")
     accounts = (
-        ConnectedAccount.objects.in_health(ConnectedAccount.Health.HEALTHY)
-        .filter(app_id=claim.criterion_app_id)
+        ConnectedAccount.objects.filter(app_id=claim.criterion_app_id)
         .exclude(member_id__in=watched)
         .exclude(member_id__in=done)
+        .usable()
+        .newest_first()
         .select_related("app", "member")
-        .order_by("member_id", F("upstream_created_at").desc(nulls_last=True), "-pk")
     )
-    newest: dict[int, ConnectedAccount] = {}
+    newest: dict[int, ConnectedAccount] = {}  # each member's newest, in that order
     for account in accounts:
         newest.setdefault(account.member_id, account)
     return list(newest.values())
@@ -179,8 +179,8 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
 
 def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDeployment | None:
     """Make the claim's one deployment on the site's account match the claim: deployed
-    while the claim is enabled with a trigger on the site's account (then each member's
-    own deployments of it are removed), removed otherwise. `redeploy` replaces a live one
+    while the claim is enabled with a trigger on the site's account, removed otherwise
+    (members' own deployments of it are member_deployments_sync's and tidy's). `redeploy` replaces a live one
     (its component or props changed). Without a usable site account of the app the row
     is `failed`, saying so, and `recheck_claims` tries again."""
     claim = Claim.objects.select_related("criterion_app").get(pk=claim.pk)
@@ -192,9 +192,6 @@ def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDepl
         and claim.criterion_app_id
         and claim.trigger_scope == Scope.SITE
     )
-    if wanted:
-        for own in TriggerDeployment.objects.filter(claim=claim, member__isnull=False):
-            deployment_remove(own)
     if existing is not None and (not wanted or redeploy):
         if not deployment_remove(existing):
             return None  # removal refused: recheck_claims tries again
@@ -217,16 +214,12 @@ def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDepl
             TriggerDeployment.objects.filter(pk=row.pk).update(status=Status.FAILED, error=reason)
         # Nothing may run on an account the site no longer has. Kept (failed, with its
         # id) when Pipedream refuses the removal: recheck_claims tries again.
-        if trigger_id and _delete_upstream(trigger_id, _site_runner_id()):
+        if trigger_id and _delete_upstream(trigger_id, row.external_user_id()):
             TriggerDeployment.objects.filter(pk=row.pk, pipedream_id=trigger_id).update(
                 pipedream_id="", signing_key_encrypted=""
             )
         return None
     return _ensure(claim, Runner.for_site(account))
-
-
-def _site_runner_id() -> str:
-    return settings.PIPEDREAM_SITE_EXTERNAL_USER_ID
 
 
 def _ensure(claim: Claim, runner: Runner) -> TriggerDeployment | None:

@@ -255,15 +255,26 @@ def _proxy_target(
     return target
 
 
+def allowed_domains(app_connect: Mapping[str, Any] | None) -> list[str] | None:
+    """The app's `connect.allowed_domains`, lowercased; None when Pipedream did not say."""
+    allowed = (app_connect or {}).get("allowed_domains")
+    if not isinstance(allowed, list):
+        return None
+    return [d.lower() for d in allowed if isinstance(d, str) and d]
+
+
+def on_allowed_domain(host: str, domains: list[str]) -> bool:
+    """Whether `host` is one of `domains` or a subdomain of one."""
+    host = host.lower()
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
 def _check_domain(host: str, app_connect: Mapping[str, Any]) -> None:
     """An absolute URL must be on one of the app's allowed domains (or a subdomain)."""
-    allowed = app_connect.get("allowed_domains")
-    if not isinstance(allowed, list):
+    domains = allowed_domains(app_connect)
+    if domains is None:
         return  # Pipedream did not say: it decides
-    domains = [d.lower() for d in allowed if isinstance(d, str) and d]
-    if host in _PROXY_LOCAL_HOSTS or any(
-        host == domain or host.endswith("." + domain) for domain in domains
-    ):
+    if host in _PROXY_LOCAL_HOSTS or on_allowed_domain(host, domains):
         return
     if base_url_depends_on_account(app_connect):
         hint = "; this app's base URL depends on the account: give a path starting with /"

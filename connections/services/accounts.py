@@ -37,7 +37,7 @@ def _parse_time(value) -> datetime.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
 
 
-def _account_fields(data: dict, now: datetime.datetime) -> dict:
+def account_fields(data: dict, now: datetime.datetime) -> dict:
     """Our ConnectedAccount fields from a Pipedream Account object (docs §3)."""
     return {
         "name": upstream_text(data.get("name"), 255),
@@ -59,7 +59,7 @@ def _send_on_commit(signal, **kwargs) -> None:
     transaction.on_commit(functools.partial(signal.send, sender=ConnectedAccount, **kwargs))
 
 
-def _app_for_account(data: dict) -> App:
+def app_for_account(data: dict) -> App:
     app_data = data.get("app")
     if not isinstance(app_data, dict) or not app_data.get("name_slug"):
         raise pipedream.InvalidResponse(
@@ -165,8 +165,8 @@ def _account_upsert(
     A new account that a reconnect produced takes over the reconnected row (see the
     module's docstring); the replaced Pipedream id is appended to `replaced`.
     """
-    fields = _account_fields(data, now)
-    app = _app_for_account(data)
+    fields = account_fields(data, now)
+    app = app_for_account(data)
     account = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"]).first()
     if account is None and ReplacedAccount.objects.filter(pipedream_id=data["id"]).exists():
         # A reconnect replaced it and Pipedream has not deleted it yet (a late webhook or
@@ -348,7 +348,7 @@ def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
         if account is None:
             result.created.append(pid)
             continue
-        fields = _account_fields(data, now)
+        fields = account_fields(data, now)
         if any(getattr(account, name) != fields[name] for name in _COMPARED):
             result.updated.append(pid)
         if account.health != _health_of(fields):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from connections import pipedream, signals
 from connections.models import App, SiteAccount
-from connections.services.accounts import _account_fields, _app_for_account, upstream_accounts
+from connections.services.accounts import account_fields, app_for_account, upstream_accounts
 from connections.services.errors import upstream_failed
 
 logger = logging.getLogger(__name__)
@@ -75,10 +75,11 @@ def site_accounts_sync(*, announce_all: bool = False) -> SiteSyncResult:
             if data.get("external_id") not in (None, external_id):
                 continue  # never anyone else's account
             try:
-                app = _app_for_account(data)
+                app = app_for_account(data)
             except pipedream.InvalidResponse:
                 continue
-            fields = {name: _account_fields(data, now)[name] for name in SITE_FIELDS}
+            given = account_fields(data, now)
+            fields = {name: given[name] for name in SITE_FIELDS}
             seen.add(data["id"])
             account = local.get(data["id"])
             if account is None:
@@ -112,12 +113,7 @@ def site_accounts_sync(*, announce_all: bool = False) -> SiteSyncResult:
 def site_account_for(app_slug: str) -> SiteAccount | None:
     """The site's account a shared trigger of `app_slug` runs on: the most recently
     created one that is usable (Pipedream's own rule for several accounts of an app)."""
-    return (
-        SiteAccount.objects.filter(app__slug=app_slug, healthy=True, dead=False)
-        .select_related("app")
-        .order_by("-upstream_created_at", "-pk")
-        .first()
-    )
+    return SiteAccount.objects.filter(app__slug=app_slug).usable().newest_first().first()
 
 
 def site_account_disconnect(*, account: SiteAccount) -> None:

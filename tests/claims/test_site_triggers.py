@@ -439,3 +439,19 @@ def test_a_claim_whose_trigger_runs_is_not_deleted_until_disabled(shared_claim, 
     assert admin_client.post(url, {"post": "yes"}).status_code == 302
     assert not Claim.objects.filter(pk=shared_claim.pk).exists()
     assert not DeployedTrigger.objects.exists()
+
+
+def test_the_newest_usable_site_account_is_used_and_the_trigger_follows_it(shared_claim):
+    older = connect_for_site(name="bitbadges")
+    newer = connect_for_site(name="bitbadges-bot")
+    deployment = triggers.site_deployment_sync(shared_claim)
+    assert deployment.account_pipedream_id == newer.account_id  # Pipedream's own rule
+    # The newer one dies: the next sync moves the claim's trigger onto the older one.
+    Account.objects.filter(account_id=newer.account_id).update(dead=True, healthy=False)
+    connections_services.site_accounts_sync()
+    run_worker()
+    moved = TriggerDeployment.objects.get(claim=shared_claim)
+    assert moved.status == "active" and moved.account_pipedream_id == older.account_id
+    [upstream] = DeployedTrigger.objects.all()
+    assert upstream.trigger_id == moved.pipedream_id
+    assert upstream.account.account_id == older.account_id
