@@ -35,7 +35,7 @@ from sandbox.bitbadges import demo as bb_demo
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.pipedream import catalogue
 from sandbox.pipedream import services as pd_services
-from sandbox.pipedream.models import Account, sortable_id
+from sandbox.pipedream.models import Account
 
 FORMAT = "connect-and-claim/sandbox-demo"
 VERSION = 1
@@ -74,12 +74,5 @@ def site_account_ensure() -> Account:
     )
     account = Account.objects.filter(user=user, app_slug="github", name=SITE_GITHUB_LOGIN).first()
     if account is None:
-        account = Account.objects.create(
-            account_id=sortable_id("apn_"),
-            user=user,
-            app_slug="github",
-            name=SITE_GITHUB_LOGIN,
-            authorized_scopes=catalogue.app_scopes("github"),
-            profile=catalogue.default_profile("github", SITE_GITHUB_LOGIN),
-        )
+        account = pd_services.account_create(user=user, app_slug="github", name=SITE_GITHUB_LOGIN)
     return account

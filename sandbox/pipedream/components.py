@@ -203,19 +203,17 @@ def _star_dynamic(profile: dict, props: dict) -> list[dict]:
     return [{"name": "timer", "type": "$.interface.timer", "default": dict(DEFAULT_TIMER)}]
 
 
-def _star_sample(profile: dict, props: dict) -> dict:
-    login = up.github_login(profile)
-    if up.github_is_admin(profile, str(prop_value(props.get("repoFullname")) or "")):
-        return up.github_star_webhook(login)
-    return up.github_simple_user(login)  # polling mode: one stargazer
-
-
 def star_event(profile: dict, props: dict, login: str) -> dict:
-    """What github-new-star emits when `login` stars the watched repository: GitHub's
-    star webhook (webhook mode, the account administers it) or a stargazer (polling)."""
+    """What github-new-star, deployed on the account of `profile`, emits when `login`
+    stars the watched repository: GitHub's star webhook (webhook mode, the account
+    administers it) or one stargazer (polling mode)."""
     if up.github_is_admin(profile, str(prop_value(props.get("repoFullname")) or "")):
         return up.github_star_webhook(login)
     return up.github_simple_user(login)
+
+
+def _star_sample(profile: dict, props: dict) -> dict:
+    return star_event(profile, props, up.github_login(profile))  # the account's own star
 
 
 def _star_login(event: dict) -> str:

@@ -335,23 +335,43 @@ def account_connect(
             account.custom_fields = custom_fields
         account.save()
     else:
-        name = name or default_account_name(app, token.external_user_id)
-        account = Account.objects.create(
-            account_id=sortable_id("apn_"),
+        account = account_create(
             user=user,
             app_slug=app["name_slug"],
+            name=name or default_account_name(app, token.external_user_id),
             oauth_app_id=oauth_app_id,
-            name=name,
-            authorized_scopes=catalogue.app_scopes(app["name_slug"]),
-            custom_fields=custom_fields or {},
-            profile=catalogue.default_profile(app["name_slug"], name),
-            created_at=now,
-            last_refreshed_at=now,
+            custom_fields=custom_fields,
+            now=now,
         )
     token.used_at = now
     token.account = account
     token.save(update_fields=["used_at", "account"])
     return account
+
+
+def account_create(
+    *,
+    user: ExternalUser,
+    app_slug: str,
+    name: str,
+    oauth_app_id: str = "",
+    custom_fields: dict | None = None,
+    now=None,
+) -> Account:
+    """A new account of `app_slug` for `user`, its profile derived from its name."""
+    now = now or timezone.now()
+    return Account.objects.create(
+        account_id=sortable_id("apn_"),
+        user=user,
+        app_slug=app_slug,
+        oauth_app_id=oauth_app_id,
+        name=name,
+        authorized_scopes=catalogue.app_scopes(app_slug),
+        custom_fields=custom_fields or {},
+        profile=catalogue.default_profile(app_slug, name),
+        created_at=now,
+        last_refreshed_at=now,
+    )
 
 
 def account_for_reconnect(token: ConnectToken, app_slug: str, account_id: str) -> Account | None:
