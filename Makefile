@@ -14,7 +14,7 @@ PORT ?= 8000
 
 # The environment the checks and the test suite run in (pytest adds the same via
 # pyproject.toml); a developer's .env is not needed for either.
-TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key
+TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key ALLOW_SANDBOX_WITHOUT_DEBUG=true PIPEDREAM_WORKFLOW_ENDPOINTS=en-sandbox-github,en-sandbox-discord,en-sandbox-claim-github,en-sandbox-claim-github-default,en-sandbox-claim-github-default-json,en-sandbox-claim-github-action
 
 .PHONY: help setup run run-scaled test lint typecheck bench clean
 
