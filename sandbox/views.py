@@ -1,4 +1,4 @@
-"""The sandbox control page (/sandbox/, staff only): accounts, deployed triggers, faults,
+"""The sandbox control page (/sandbox/, superusers only): accounts, deployed triggers, faults,
 webhook deliveries, and the emulated BitBadges (claims with their uses and pending
 attempts, dynamic stores, the API key's credits).
 
@@ -29,14 +29,15 @@ from sandbox.pipedream import components, services, triggers, webhooks
 from sandbox.pipedream.models import Account, ConnectToken, DeployedTrigger, WebhookDelivery
 
 
-def staff_required(view):
-    """Staff only. Anonymous visitors never get here: LoginRequiredMiddleware sends them
-    to the login page first."""
+def superuser_required(view):
+    """Superusers only: the page rewrites what the emulated upstreams answer for every
+    member, so no staff role short of a superuser may use it. Anonymous visitors never
+    get here: LoginRequiredMiddleware sends them to the login page first."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("The sandbox control page is for staff.")
+        if not request.user.is_superuser:
+            raise PermissionDenied("The sandbox control page is for superusers.")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -58,7 +59,7 @@ def _back(anchor: str):
 
 
 @require_GET
-@staff_required
+@superuser_required
 def index(request):
     return _render_index(request)
 
@@ -97,7 +98,7 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def account_health(request, pk: int):
     account = get_object_or_404(Account, pk=pk)
     form = HealthForm(request.POST)
@@ -112,7 +113,7 @@ def account_health(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def account_profile(request, pk: int):
     account = get_object_or_404(Account, pk=pk)
     form = ProfileForm(request.POST)
@@ -126,7 +127,7 @@ def account_profile(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def account_delete(request, pk: int):
     account = get_object_or_404(Account, pk=pk)
     account.delete()
@@ -135,7 +136,7 @@ def account_delete(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def fault_add(request):
     form = FaultForm(request.POST)
     if not form.is_valid():
@@ -147,7 +148,7 @@ def fault_add(request):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def fault_delete(request, pk: int):
     get_object_or_404(Fault, pk=pk).delete()
     messages.success(request, "Fault removed.")
@@ -155,7 +156,7 @@ def fault_delete(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def fault_toggle(request, pk: int):
     fault = get_object_or_404(Fault, pk=pk)
     fault.enabled = not fault.enabled
@@ -165,7 +166,7 @@ def fault_toggle(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def bitbadges_demo(request):
     bb_demo.demo_claims_ensure()
     messages.success(request, "The demo BitBadges claims are in place.")
@@ -173,7 +174,7 @@ def bitbadges_demo(request):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def bitbadges_credits(request):
     """Set the remaining credits of the sandbox API key's account (0 pauses deliveries)."""
     form = CreditsForm(request.POST)
@@ -188,7 +189,7 @@ def bitbadges_credits(request):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def deliveries_run(request):
     sent = webhooks.run_pending()
     messages.success(request, f"Sent {len(sent)} pending webhook(s).")
@@ -196,7 +197,7 @@ def deliveries_run(request):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def delivery_retry(request, pk: int):
     delivery = get_object_or_404(WebhookDelivery, pk=pk)
     webhooks.retry(delivery)
@@ -225,7 +226,7 @@ def _stargazers(trigger: DeployedTrigger) -> list[tuple[str, str]]:
 
 
 @require_POST
-@staff_required
+@superuser_required
 def trigger_emit(request, pk: int):
     """Emit an event now: the JSON given, a star by the login chosen (github-new-star), or
     a sample from the account's profile."""
@@ -263,7 +264,7 @@ def trigger_emit(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def trigger_toggle(request, pk: int):
     trigger = get_object_or_404(DeployedTrigger, pk=pk)
     trigger.active = not trigger.active
@@ -273,7 +274,7 @@ def trigger_toggle(request, pk: int):
 
 
 @require_POST
-@staff_required
+@superuser_required
 def trigger_delete(request, pk: int):
     trigger = get_object_or_404(DeployedTrigger, pk=pk)
     triggers.remove(trigger)

@@ -91,7 +91,7 @@ def test_production_defaults(tmp_path):
     [
         (PRODUCTION, "production"),
         ({"DEBUG": "true"}, "development"),
-        ({**PRODUCTION, "SANDBOX": "true"}, "development"),
+        ({**PRODUCTION, "SANDBOX": "true", "ALLOW_SANDBOX_WITHOUT_DEBUG": "true"}, "development"),
         ({**PRODUCTION, "PIPEDREAM_PROJECT_ENVIRONMENT": "development"}, "development"),
         ({"DEBUG": "true", "PIPEDREAM_PROJECT_ENVIRONMENT": "production"}, "production"),
     ],

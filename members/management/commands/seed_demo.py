@@ -72,6 +72,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, demo_file=None, **options):
+        if not settings.DEBUG and not settings.ALLOW_SANDBOX_WITHOUT_DEBUG:
+            raise CommandError(
+                f"seed_demo makes the members {', '.join(m[0] for m in DEMO_MEMBERS)} with the "
+                f"published password {DEMO_PASSWORD!r} (admin is staff), so it runs only with "
+                "DEBUG on. On a machine nobody else reaches (tests, benchmarks), set "
+                "ALLOW_SANDBOX_WITHOUT_DEBUG=true. Nothing was changed."
+            )
         if demo_file is None and settings.SANDBOX:
             demo_file = settings.SANDBOX_DEMO_FILE
         demo_file = Path(demo_file) if demo_file else None  # a str from call_command
