@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_htmx",
     "django_tasks_db",
     "users",
@@ -209,6 +210,14 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
+
+# Two-factor authentication (allauth.mfa) at /2fa/: an authenticator app (TOTP) and
+# recovery codes. A wrong code counts against ACCOUNT_RATE_LIMITS["login_failed"].
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Connect & Claim"
+# The admin's login is allauth's (/admin/login/ sends people to /login/). When true, a
+# staff member without an authenticator app is sent from every admin page to set one up.
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", default=False)
 
 # --- Email (Django 6.1 MAILERS, built from one EMAIL_URL) ---------------------------
 

@@ -7,6 +7,10 @@ from django.urls import include, path, re_path
 
 from config import views
 from users import views as users_views
+from users.admin_access import secure_admin_site
+
+# The admin's login is allauth's (rate limits, MFA); see users/admin_access.py.
+secure_admin_site(admin.site)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +24,11 @@ urlpatterns = [
     ),
     path("email/", users_views.email, name="account_email"),
     path("", include("allauth.account.urls")),
+    # allauth.mfa beside the account URLs, where allauth.urls puts it: /2fa/ (overview),
+    # /2fa/authenticate/ (the code at login), /2fa/totp/activate/, /2fa/recovery-codes/.
+    path("2fa/totp/activate/", users_views.activate_totp, name="mfa_activate_totp"),
+    path("2fa/recovery-codes/", users_views.view_recovery_codes, name="mfa_view_recovery_codes"),
+    path("2fa/", include("allauth.mfa.urls")),
     # /profile/: the member's own settings, and deleting their account (namespace "users").
     path("", include("members.urls")),
     path("admin/", admin.site.urls),

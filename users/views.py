@@ -1,7 +1,11 @@
-"""Member views around django-allauth's (the /profile/ page lives in members.views)."""
+"""Member views around django-allauth's and its MFA app's (/profile/ lives in members.views)."""
 
+from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import ConfirmEmailView as BaseConfirmEmailView
 from allauth.account.views import EmailView as BaseEmailView
+from allauth.core.internal.httpkit import add_query_params
+from allauth.mfa.recovery_codes.views import ViewRecoveryCodesView as BaseRecoveryCodesView
+from allauth.mfa.totp.views import ActivateTOTPView as BaseActivateTOTPView
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
@@ -40,3 +44,40 @@ class EmailView(BaseEmailView):
 
 
 email = EmailView.as_view()
+
+
+class ActivateTOTPView(BaseActivateTOTPView):
+    """allauth's activation; a `next` (the admin page that sent staff here) is kept.
+
+    Once active, the new recovery codes are shown with a link on to `next`; with no new
+    codes to show, the person goes straight there.
+    """
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["next_url"] = get_next_redirect_url(self.request)
+        return context
+
+    def get_success_url(self) -> str:
+        url = super().get_success_url()
+        next_url = get_next_redirect_url(self.request)
+        if not next_url:
+            return url
+        if self.did_generate_recovery_codes:
+            return add_query_params(url, {"next": next_url})
+        return next_url
+
+
+activate_totp = ActivateTOTPView.as_view()
+
+
+class RecoveryCodesView(BaseRecoveryCodesView):
+    """allauth's recovery codes page, with a link on to a safe `next` when there is one."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["continue_url"] = get_next_redirect_url(self.request)
+        return context
+
+
+view_recovery_codes = RecoveryCodesView.as_view()

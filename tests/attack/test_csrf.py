@@ -40,6 +40,14 @@ ROUTES = {
     "password/reset/done/": MEMBER,
     r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": MEMBER,
     "password/reset/key/done/": MEMBER,
+    "2fa/": MEMBER,
+    "2fa/authenticate/": MEMBER,
+    "2fa/reauthenticate/": MEMBER,
+    "2fa/totp/activate/": MEMBER,
+    "2fa/totp/deactivate/": MEMBER,
+    "2fa/recovery-codes/": MEMBER,
+    "2fa/recovery-codes/generate/": MEMBER,
+    "2fa/recovery-codes/download/": MEMBER,
     "profile/": MEMBER,
     "profile/address/": MEMBER,
     "profile/delete/": MEMBER,
@@ -88,7 +96,12 @@ EXEMPT_PREFIXES = {
 
 
 # Routes an earlier route serves in their place (the site's own view around allauth's).
-SHADOWED = ["email/", r"^confirm-email/(?P<key>[-:\w]+)/$"]
+SHADOWED = [
+    "email/",
+    r"^confirm-email/(?P<key>[-:\w]+)/$",
+    "2fa/totp/activate/",
+    "2fa/recovery-codes/",
+]
 
 
 def expectation(route) -> str | None:

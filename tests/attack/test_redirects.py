@@ -135,11 +135,17 @@ def test_logging_in_and_out_never_redirects_off_site(member, staff, world, value
     if value not in SAMPLE:
         return  # the admin's login and logout: a sample of each kind
     admin = Client()
+    # The admin's login checks no password: it sends to /login/, keeping a safe next only.
     response = admin.post(
         f"/admin/login/?{q}", form(value, username="root-admin", password="connect-demo")
     )
     assert response.status_code == 302
     assert_on_site(response, "POST /admin/login/")
+    response = admin.post(f"/login/?{q}", form(value, login="root-admin", password="connect-demo"))
+    assert response.status_code == 302
+    assert_on_site(response, "POST /login/ (staff)")
+    # Logged in as staff: the admin's login page sends on, never off-site.
+    assert_on_site(admin.get(f"/admin/login/?{q}"), "GET /admin/login/ as staff")
     assert_on_site(admin.post(f"/admin/logout/?{q}", form(value)), "POST /admin/logout/")
 
 
