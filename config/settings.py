@@ -241,7 +241,10 @@ def _mailer_from_url(url: str) -> dict:
         for key, value in parsed.items()
         if key in _EMAIL_BACKENDS_OPTIONS and value not in (None, "")
     }
-    return {"BACKEND": parsed["EMAIL_BACKEND"], "OPTIONS": options}
+    backend = parsed["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.console.EmailBackend":
+        backend = "core.mail.ConsoleEmailBackend"  # its text decoded: links whole
+    return {"BACKEND": backend, "OPTIONS": options}
 
 
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")

@@ -154,7 +154,7 @@ def test_development_with_real_credentials_does_not_use_the_sandbox(tmp_path):
 @pytest.mark.parametrize(
     ("url", "backend", "options"),
     [
-        ("consolemail://", "django.core.mail.backends.console.EmailBackend", {}),
+        ("consolemail://", "core.mail.ConsoleEmailBackend", {}),  # the text decoded
         (
             "smtp+tls://mailer:s3cret@mail.example.com:587",
             "django.core.mail.backends.smtp.EmailBackend",
