@@ -1,9 +1,13 @@
 """Site-wide views: the home page and the health check."""
 
+import contextlib
+import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import requests
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -26,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 # A READY task older than this means no worker is taking tasks.
 TASK_BACKLOG_MAX_AGE_SECONDS = 15 * 60
+# Whether an upstream answers is asked at most once per this many seconds (the answer is
+# kept in the cache, shared by every web process), and waited for this long.
+UPSTREAM_PROBE_CACHE_SECONDS = 30
+UPSTREAM_PROBE_TIMEOUT_SECONDS = 2
 
 
 @require_GET
@@ -130,11 +138,52 @@ def _check_upstream() -> dict:
     }
     if missing:
         result["missing"] = missing
+    urls = {"pipedream": settings.PIPEDREAM_API_URL, "bitbadges": settings.BITBADGES_API_URL}
+    unreachable = _unreachable({name: url for name, url in urls.items() if url})
+    if unreachable:
+        result.update(ok=False, unreachable=unreachable)
+        result["error"] = f"no answer from {' or '.join(unreachable)}"
     # A warning, not a failure: the site works, for the first 10 members signed in to
     # pipedream.com. It names the setting, never its value (the environment is above).
     if warning := connections_services.public_development_warning():
         result["warning"] = warning
     return result
+
+
+def _unreachable(urls: dict[str, str]) -> list[str]:
+    """The names of the upstreams nothing answers HTTP at (any status will do): a refused
+    connection, a timeout or an unknown host. Each URL is asked at most once per
+    UPSTREAM_PROBE_CACHE_SECONDS, all at once (the wait is one timeout, not one each).
+
+    A base URL that points nowhere (a PUBLIC_URL on the wrong port puts the sandbox's
+    there) otherwise shows only as Connect failing after its timeout.
+    """
+    keys = {
+        name: f"healthz:answers:{hashlib.sha256(url.encode()).hexdigest()[:32]}"
+        for name, url in urls.items()
+    }
+    try:
+        known = cache.get_many(keys.values())
+    except Exception:  # the cache check reports a broken cache; this one, the upstreams
+        known = {}
+    asked = {name: url for name, url in urls.items() if keys[name] not in known}
+    if asked:
+        with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+            answers = dict(zip(asked, pool.map(_answers, asked.values()), strict=True))
+        fresh = {keys[name]: answer for name, answer in answers.items()}
+        with contextlib.suppress(Exception):
+            cache.set_many(fresh, timeout=UPSTREAM_PROBE_CACHE_SECONDS)
+        known.update(fresh)
+    return [name for name in urls if not known[keys[name]]]
+
+
+def _answers(url: str) -> bool:
+    timeout = UPSTREAM_PROBE_TIMEOUT_SECONDS
+    try:
+        requests.head(url, timeout=(timeout, timeout), allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return True
 
 
 CHECKS = {

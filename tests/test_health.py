@@ -1,11 +1,23 @@
-"""/healthz: database, cache, task backend and upstream configuration."""
+"""/healthz: database, cache, task backend, upstream configuration and reachability."""
 
 import datetime
+import socket
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
+from config import views
+from tests.health_support import answering_server, answering_upstreams, closed_port_url
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def upstream_requests(settings):
+    """Both upstreams answer, from a real HTTP server; the requests it got."""
+    with answering_upstreams(settings) as requests:
+        yield requests
 
 
 def test_healthy(client):
@@ -116,3 +128,61 @@ def test_task_backlog_without_a_worker_is_unhealthy(client):
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_an_upstream_nobody_listens_on_is_named_and_nothing_more(client, settings):
+    settings.BITBADGES_API_URL = closed_port_url()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    upstream = response.json()["checks"]["upstream"]
+    assert upstream["ok"] is False
+    assert upstream["unreachable"] == ["bitbadges"]
+    assert upstream["error"] == "no answer from bitbadges"
+    # The page is public: neither the URL nor the error's text.
+    text = response.content.decode()
+    assert settings.BITBADGES_API_URL.rsplit(":", 1)[1] not in text
+    assert "refused" not in text.lower()
+
+
+def test_both_upstreams_unreachable_are_both_named(client, settings):
+    settings.PIPEDREAM_API_URL = closed_port_url() + "/sandbox/pipedream"
+    settings.BITBADGES_API_URL = closed_port_url() + "/sandbox/bitbadges"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["upstream"]["unreachable"] == ["pipedream", "bitbadges"]
+
+
+def test_an_upstream_that_never_answers_counts_as_unreachable(client, settings, monkeypatch):
+    monkeypatch.setattr(views, "UPSTREAM_PROBE_TIMEOUT_SECONDS", 0.3)
+    with socket.socket() as silent:  # accepts connections (the kernel does), says nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.PIPEDREAM_API_URL = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["upstream"]["unreachable"] == ["pipedream"]
+
+
+def test_any_http_answer_counts_and_each_upstream_is_asked_once(client, upstream_requests):
+    # The answering server says 404 to everything: still an upstream that is there.
+    assert client.get("/healthz").status_code == 200
+    assert sorted(upstream_requests) == [("HEAD", "/bitbadges"), ("HEAD", "/pipedream")]
+
+
+def test_the_answer_is_kept_for_a_while_so_polls_never_hammer_upstream(
+    client, settings, upstream_requests
+):
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+    assert len(upstream_requests) == 2  # once each, for all five polls
+
+    # An upstream that was not there stays "not there" for the same while, then is
+    # asked again.
+    settings.BITBADGES_API_URL = closed = closed_port_url()
+    assert client.get("/healthz").status_code == 503
+    with answering_server(port=int(closed.rsplit(":", 1)[1])) as (_, later_requests):
+        assert client.get("/healthz").status_code == 503
+        assert later_requests == []
+        cache.clear()  # the while is over
+        assert client.get("/healthz").status_code == 200
+        assert later_requests == [("HEAD", "/")]

@@ -6,8 +6,15 @@ import pytest
 from django.utils import timezone
 
 from claims.models import Completion
+from tests.health_support import answering_upstreams
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _upstreams_answer(settings):
+    with answering_upstreams(settings):
+        yield
 
 
 @pytest.fixture

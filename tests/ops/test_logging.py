@@ -21,8 +21,16 @@ from tests.connections.pipedream_support import (
     make_client,
     mock_api,
 )
+from tests.health_support import answering_upstreams
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def upstreams_answer(settings):
+    """/healthz, the page these tests ask, finds both upstreams there."""
+    with answering_upstreams(settings):
+        yield
 
 
 def _json_formatter() -> logging.Formatter:
@@ -55,6 +63,7 @@ def json_log():
     logging.getLogger("config.access").setLevel(previous)
 
 
+@pytest.mark.usefixtures("upstreams_answer")
 def test_every_response_carries_a_request_id(client):
     first = client.get("/healthz")["X-Request-ID"]
     second = client.get("/login/")["X-Request-ID"]
@@ -62,11 +71,13 @@ def test_every_response_carries_a_request_id(client):
     assert first != second
 
 
+@pytest.mark.usefixtures("upstreams_answer")
 def test_a_clients_request_id_is_ignored_unless_a_proxy_header_is_configured(client):
     response = client.get("/healthz", headers={"X-Request-ID": "chosen-by-the-client"})
     assert response["X-Request-ID"] != "chosen-by-the-client"
 
 
+@pytest.mark.usefixtures("upstreams_answer")
 @pytest.mark.parametrize(
     "incoming, kept",
     [
@@ -85,6 +96,7 @@ def test_a_proxys_request_id_is_used_only_when_it_looks_like_one(settings, incom
     assert "\n" not in response["X-Request-ID"]
 
 
+@pytest.mark.usefixtures("upstreams_answer")
 def test_the_access_log_is_json_with_the_request_id_and_context(client, json_log, settings):
     settings.ACCESS_LOG = True
     response = client.get("/healthz")
