@@ -41,18 +41,13 @@ setup: $(STAMP)
 	cp .env.example .env
 	@echo "Created .env from .env.example (development defaults)."
 
-# With the sandbox on (the default with DEBUG on and no Pipedream client ID), its own
-# sandbox_setup makes its demo upstream and writes its credentials into .env first.
-# (migrate skips the checks: the sandbox's would ask for what sandbox_setup then writes.)
+# Migrate, the sandbox's setup (with the sandbox on, the default with DEBUG on and no
+# Pipedream client ID: it makes its demo upstream and writes its credentials into .env),
+# seed_demo, then web + task worker under honcho: scripts/run_dev.py, which hands every
+# step the same HOST, PORT and PUBLIC_URL. The environment wins over .env, as in the
+# settings: `PORT=8301 make run` serves, and links, on 8301.
 run: setup .env
-	$(PY) manage.py migrate --no-input --skip-checks
-	@sandbox=$$($(PY) manage.py shell --no-imports -c 'from django.conf import settings; print(settings.SANDBOX)') || exit 1; \
-	if [ "$$sandbox" = True ]; then echo "$(PY) manage.py sandbox_setup"; $(PY) manage.py sandbox_setup || exit 1; fi
-	$(PY) manage.py seed_demo
-	@echo
-	@echo "  Connect & Claim: http://$(HOST):$(PORT)/   (log in as alice / connect-demo; admin / connect-demo)"
-	@echo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.dev
+	HOST=$(HOST) PORT=$(PORT) $(PY) scripts/run_dev.py
 
 # Production's layout on one machine: PostgreSQL and Redis (the local services, or
 # SCALED_DATABASE_URL / SCALED_CACHE_URL), gunicorn with 2 processes, 2 db_workers and a

@@ -61,7 +61,18 @@ if not DEBUG and not ALLOWED_HOSTS:
     )
 
 # Absolute base URL of this site, used for webhook and redirect URIs sent to Pipedream.
-PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset with DEBUG on, it follows where `make run` serves: http://HOST:PORT from the
+# environment (127.0.0.1:8000), with a bind-all HOST (0.0.0.0, ::) read as 127.0.0.1.
+# (scripts/run_dev.py, make run, reads _dev_public_url.)
+_dev_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+if _dev_host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (a bind address, read, not bound)
+    _dev_host = "127.0.0.1"
+elif ":" in _dev_host and not _dev_host.startswith("["):
+    _dev_host = f"[{_dev_host}]"  # an IPv6 address in a URL
+_dev_public_url = f"http://{_dev_host}:{os.environ.get('PORT', '').strip() or '8000'}"
+PUBLIC_URL = env.str(
+    "PUBLIC_URL", default=_dev_public_url if DEBUG else "http://127.0.0.1:8000"
+).rstrip("/")
 _public = urlsplit(PUBLIC_URL)
 if _public.scheme not in ("http", "https") or not _public.netloc:
     raise ImproperlyConfigured(
