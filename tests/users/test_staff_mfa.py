@@ -1,15 +1,10 @@
 """Two-factor authentication (allauth.mfa): staff can be required to use it for the admin.
 
-Codes are computed the way an authenticator app does (RFC 6238: HMAC-SHA1 over the
-30-second step), with the clock frozen mid-step so a code never expires mid-test.
+Codes are computed as an authenticator app does (tests/users/mfa_support.py), with the
+clock frozen mid-step so a code never expires mid-test.
 """
 
-import base64
-import hashlib
-import hmac
 import re
-import struct
-import time
 from html import unescape
 from urllib.parse import quote
 
@@ -21,6 +16,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
 from tests.members_support import verify_email
 from tests.settings_support import run
+from tests.users.mfa_support import totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +27,6 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "example.com",
     "CLAIM_SECRETS_KEYS": "k" * 40,
 }
-
-
-def totp_code(secret: str, at: float | None = None) -> str:
-    step = int((time.time() if at is None else at) // 30)
-    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return f"{value % 1_000_000:06d}"
 
 
 @pytest.fixture(autouse=True)
