@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from claims import secrets
+from claims import allowlists, secrets
 from claims.audit import ActorKind as ActorKind
 from claims.audit import Audited
 from claims.audit import ClaimRuleChange as ClaimRuleChange
@@ -372,6 +372,9 @@ class Claim(models.Model):
                 errors["criterion_value"] = "This comparison needs a value."
         if self.trigger and not self.criterion_app_id:
             errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
+        # The operator's lists (claims/allowlists.py), checked again before each call.
+        for name, problem in allowlists.claim_problems(self).items():
+            errors.setdefault(name, problem)
         if self.trigger_scope == self.TriggerScope.SITE and not self.trigger:
             errors["trigger_scope"] = "Only a claim with a trigger runs one on the site's account."
         elif self.trigger_scope == self.TriggerScope.SITE and not self.recheck_interval:

@@ -15,6 +15,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from claims import allowlists
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -383,6 +385,13 @@ if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", PIPEDREAM_SITE_EXTERNAL_USER_ID):
 # How a trigger delivery's signature is verified: "none" (no public source confirms
 # Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
 # the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature
+# What a claim may name, set here and never in the admin (claims/allowlists.py): the
+# Pipedream components (criterion actions, trigger sources) and the hosts a criterion
+# proxy URL may read. Unset or empty: a built-in read-only list; a list replaces it.
+CLAIMS_READ_COMPONENTS = allowlists.parse_components(
+    env.list("CLAIMS_READ_COMPONENTS", default=None)
+)
+CLAIMS_PROXY_HOSTS = allowlists.parse_hosts(env.list("CLAIMS_PROXY_HOSTS", default=None))
 # t=,v1= HMAC-SHA256 over "<t>.<X-PD-Event-Id>.<body>", refused when it does not match).
 PIPEDREAM_TRIGGER_SIGNATURE = env.str("PIPEDREAM_TRIGGER_SIGNATURE", default="none")
 if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):

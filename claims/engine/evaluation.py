@@ -14,7 +14,7 @@ from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from claims import rules
+from claims import allowlists, rules
 from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
 from claims.models import Claim, Completion
 from connections import pipedream
@@ -129,17 +129,38 @@ def _criterion_failed(claim: Claim, message: str, now: datetime) -> tuple[rules.
     )
 
 
+class NotAllowed(Permanent):
+    """The claim names a component or proxy host outside the operator's lists (a row
+    saved before a list shrank, or written past the admin): nothing was called."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(State.FAILED, SETTINGS_NEED_ATTENTION, f"Not run: {problem}")
+
+
+def _check_allowed(claim: Claim) -> None:
+    """Claim.clean checked the lists when the claim was saved; checked again here, right
+    before anything is sent with the member's account."""
+    if claim.criterion_proxy_url:
+        problem = allowlists.proxy_url_problem(claim.criterion_proxy_url)
+    else:
+        problem = allowlists.component_problem(claim.criterion_action)
+    if problem:
+        raise NotAllowed(problem)
+
+
 def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> Any:
     """What the criterion looks at: the action's return value, or the proxied answer
     (its JSON body, with `$status`). Raises PipedreamError; `_UpstreamSaid` for an
-    upstream API refusing through the proxy."""
+    upstream API refusing through the proxy; NotAllowed, before any call, for a claim
+    outside the operator's lists."""
+    _check_allowed(claim)
     client = pipedream.get_client()
     if claim.criterion_proxy_url:
         try:
             # The app's `connect` object: a path is joined to the account's own base URL
             # (when the app's depends on it), a full URL must be on its allowed domains.
-            answer = client.proxy(
-                "GET",
+            # A GET, always: the proxy client's read-only call.
+            answer = client.proxy_get(
                 claim.criterion_proxy_url,
                 external_user_id=str(member.external_id),
                 account_id=account.pipedream_id,

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from claims import allowlists
 from claims.models import Claim, Completion, TriggerDeployment
 from connections import pipedream, services
 from connections.models import ConnectedAccount, SiteAccount
@@ -280,6 +281,15 @@ def _deploy(deployment, *, claim: Claim, runner: Runner):
     client = pipedream.get_client()
     # A deploy of an earlier try may have happened without its answer reaching us.
     _orphans_remove(deployment=deployment, claim=claim, runner=runner)
+    # Claim.clean checked the operator's list on save; a row saved before it shrank, or
+    # written past the admin, is refused here, before the trigger is named to Pipedream.
+    problem = allowlists.component_problem(claim.trigger)
+    if problem:
+        logger.warning("Trigger %s of claim %s not deployed: not allowed", claim.trigger, claim.pk)
+        TriggerDeployment.objects.filter(pk=deployment.pk, status=Status.DEPLOYING).update(
+            status=Status.FAILED, error=f"Not deployed: {problem}"[:1000]
+        )
+        return None
     try:
         # The account under the trigger's own app prop name, and the dynamic props its
         # definition makes for this account (github-new-star's reload on repoFullname).

@@ -166,6 +166,25 @@ class Proxy(PipedreamBase):
             body=self._proxy_body(response, operation),
         )
 
+    def proxy_get(
+        self,
+        url: str,
+        *,
+        external_user_id: str,
+        account_id: str,
+        app_connect: Mapping[str, Any] | None = None,
+    ) -> ProxyResponse:
+        """A read through the proxy: GET, no body, no headers of the caller's. What a
+        claim's criterion uses, so no claim can make the proxy write with a member's
+        account, whatever its settings say."""
+        return self.proxy(
+            "GET",
+            url,
+            external_user_id=external_user_id,
+            account_id=account_id,
+            app_connect=app_connect,
+        )
+
     def _proxy_body(self, response: requests.Response, operation: str) -> Any:
         """The upstream's body: JSON when it says so, else text. Never quoted in errors."""
         if not response.content:

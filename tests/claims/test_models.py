@@ -100,7 +100,7 @@ def test_a_criterion_with_only_an_app_names_every_missing_part(github):
 def test_a_comparison_other_than_truthy_needs_a_value(github):
     criterion = {
         "criterion_app": github,
-        "criterion_action": "a",
+        "criterion_action": "github-get-current-user",
         "criterion_path": "p",
         "criterion_comparison": "eq",
     }
