@@ -277,6 +277,7 @@ class Claim(models.Model):
                 condition=models.Q(starts_at__isnull=True)
                 | models.Q(ends_at__isnull=True)
                 | models.Q(starts_at__lt=models.F("ends_at")),
+        permissions = [("view_member_values", "Can see members' upstream values")]
                 name="claim_window_order",
                 violation_error_message="The window must start before it ends.",
             )

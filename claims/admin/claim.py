@@ -17,6 +17,7 @@ from django.urls import path
 
 from claims import audit, funnel, services
 from claims.admin.forms import ClaimAdminForm
+from claims.admin.member_values import can_see
 from claims.admin.rule_changes import rule_change_rows
 from claims.models import (
     Claim,
@@ -242,8 +243,10 @@ class ClaimAdmin(admin.ModelAdmin):
             )
             return None
         reports = []
+        # Without the permission: who would qualify and why, in words without values.
+        show_values = can_see(request)
         for claim in queryset.prefetch_related("required_apps").select_related("criterion_app"):
-            report = services.claim_dry_run(claim=claim)
+            report = services.claim_dry_run(claim=claim, show_values=show_values)
             reports.append(
                 {
                     "claim": claim,
@@ -266,6 +269,7 @@ class ClaimAdmin(admin.ModelAdmin):
             "subtitle": ", ".join(str(entry["claim"]) for entry in reports),
             "opts": self.opts,
             "reports": reports,
+            "values_hidden": not show_values,
         }
         return TemplateResponse(request, "admin/claims/claim/dry_run.html", context)
 

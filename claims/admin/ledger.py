@@ -17,6 +17,8 @@ from django.views.decorators.http import require_POST
 
 from claims import pause, services
 from claims.admin.base import ReadOnly
+from claims.admin.member_values import HidesMemberValues, completion_reason, event_details
+from claims.admin.member_values import evidence_item as evidence_item_shown
 from claims.models import (
     Completion,
     CompletionEvent,
@@ -28,10 +30,16 @@ logger = logging.getLogger(__name__)
 State = Completion.State
 
 
-class CompletionEventInline(ReadOnly, admin.TabularInline):
+class CompletionEventInline(HidesMemberValues, ReadOnly, admin.TabularInline):
     model = CompletionEvent
     fields = ("at", "from_state", "to_state", "by", "reason", "details")
     readonly_fields = fields
+    value_fields = {"details": "details_shown"}
+
+    @admin.display(description="details")
+    def details_shown(self, event):
+        return event_details(event.details)
+
     extra = 0
     can_delete = False
     ordering = ("at", "pk")
@@ -54,6 +62,37 @@ def _when(value: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _evidence_html(completion, shown=None):
+    """The evidence as a table; `shown` rewrites each row first (member_values)."""
+    items = completion.evidence if isinstance(completion.evidence, list) else []
+    items = [shown(item) if shown else item for item in items if isinstance(item, dict)]
+    if not items:
+        return "(none yet)"
+    icon = {True: static("admin/img/icon-yes.svg"), False: static("admin/img/icon-no.svg")}
+    rows = format_html_join(
+        "",
+        "<tr><td>{}<br><small>{}</small></td><td><img src='{}' alt='{}'></td>"
+        "<td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                item.get("label") or item.get("rule", ""),
+                item.get("rule", ""),
+                icon[bool(item.get("passed"))],
+                "passed" if item.get("passed") else "not passed",
+                item.get("value", ""),
+                item.get("detail", ""),
+                _when(item.get("at", "")),
+            )
+            for item in items
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>Rule</th><th>Passed</th><th>Value seen</th>"
+        "<th>Detail</th><th>At</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
 class PausedFilter(admin.SimpleListFilter):
     title = "paused"
     parameter_name = "paused"
@@ -70,7 +109,7 @@ class PausedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Completion)
-class CompletionAdmin(ReadOnly, admin.ModelAdmin):
+class CompletionAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     """The ledger is an audit record: nobody adds, edits or deletes a row here.
 
     The one thing an admin does is Retry, allowed to those with the change permission.
@@ -117,6 +156,14 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = fields
+    # Without claims.view_member_values: the same, without what criteria read upstream.
+    value_fields = {
+        "reason": "reason_shown",
+        "reason_short": "reason_short_shown",
+        "upstream_identity": "upstream_identity_shown",
+        "evidence_table": "evidence_shown",
+    }
+    value_search_fields = ("upstream_identity",)
     inlines = [CompletionEventInline]
     actions = ["retry"]
     change_form_template = "admin/claims/completion/change_form.html"
@@ -137,35 +184,25 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
     def reason_short(self, completion):
         return Truncator(completion.reason).chars(80)
 
+    @admin.display(description="reason")
+    def reason_shown(self, completion):
+        return completion_reason(completion)
+
+    @admin.display(description="reason")
+    def reason_short_shown(self, completion):
+        return Truncator(completion_reason(completion)).chars(80)
+
+    @admin.display(description="upstream identity")
+    def upstream_identity_shown(self, completion):
+        return "(hidden)" if completion.upstream_identity else ""
+
+    @admin.display(description="evidence")
+    def evidence_shown(self, completion):
+        return _evidence_html(completion, shown=evidence_item_shown)
+
     @admin.display(description="evidence")
     def evidence_table(self, completion):
-        items = completion.evidence if isinstance(completion.evidence, list) else []
-        items = [item for item in items if isinstance(item, dict)]
-        if not items:
-            return "(none yet)"
-        icon = {True: static("admin/img/icon-yes.svg"), False: static("admin/img/icon-no.svg")}
-        rows = format_html_join(
-            "",
-            "<tr><td>{}<br><small>{}</small></td><td><img src='{}' alt='{}'></td>"
-            "<td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    item.get("label") or item.get("rule", ""),
-                    item.get("rule", ""),
-                    icon[bool(item.get("passed"))],
-                    "passed" if item.get("passed") else "not passed",
-                    item.get("value", ""),
-                    item.get("detail", ""),
-                    _when(item.get("at", "")),
-                )
-                for item in items
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>Rule</th><th>Passed</th><th>Value seen</th>"
-            "<th>Detail</th><th>At</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        return _evidence_html(completion)
 
     @admin.action(description="Retry (failed or not eligible only)", permissions=["retry"])
     def retry(self, request, queryset):
@@ -225,7 +262,7 @@ class CompletionAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(CompletionEvent)
-class CompletionEventAdmin(ReadOnly, admin.ModelAdmin):
+class CompletionEventAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     list_display = ("at", "completion", "from_state", "to_state", "by", "reason")
     list_filter = ("to_state", "actor_kind", "reason")
     list_select_related = ("completion__claim", "completion__member", "actor")
@@ -239,6 +276,11 @@ class CompletionEventAdmin(ReadOnly, admin.ModelAdmin):
     date_hierarchy = "at"
     fields = ("completion", "at", "from_state", "to_state", "by", "reason", "details")
     readonly_fields = fields
+    value_fields = {"details": "details_shown"}
+
+    @admin.display(description="details")
+    def details_shown(self, event):
+        return event_details(event.details)
 
     @admin.display(description="by", ordering="actor_kind")
     def by(self, event):

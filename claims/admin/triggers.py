@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from claims.admin.base import ReadOnly
+from claims.admin.member_values import HidesMemberValues, hidden_html
 from claims.models import (
     Completion,
     TriggerDelivery,
@@ -51,7 +52,7 @@ class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(TriggerDelivery)
-class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
+class TriggerDeliveryAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     """Each delivery as received. One whose signature was not verified (none configured,
     or refused) keeps its headers, secrets redacted to their shape and a digest, so an
     operator can read the format Pipedream really sends and configure it."""
@@ -63,6 +64,12 @@ class TriggerDeliveryAdmin(ReadOnly, admin.ModelAdmin):
     date_hierarchy = "received_at"
     fields = ("received_at", "deployment", "event_id", "outcome", "detail", "headers_shown", "body")
     readonly_fields = fields
+    # The event as the trigger emitted it: what it read on the member's account.
+    value_fields = {"body": "body_shown"}
+
+    @admin.display(description="body")
+    def body_shown(self, obj: TriggerDelivery):
+        return hidden_html() if obj.body else ""
 
     @admin.display(description="Headers (secrets redacted)")
     def headers_shown(self, obj: TriggerDelivery) -> str:

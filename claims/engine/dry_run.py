@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 
 from claims.engine.errors import Permanent, Transient
-from claims.engine.evaluation import Evaluation, evaluate
+from claims.engine.evaluation import Evaluation, NotAllowed, evaluate
 from claims.models import Claim, Completion
 from users.models import User
 
@@ -25,11 +25,39 @@ class DryRunReport:
     rows: list[tuple[User, Evaluation | None, str]] = field(default_factory=list)
 
 
-def claim_dry_run(*, claim: Claim, members: Iterable[User] | None = None) -> DryRunReport:
+def in_words(evaluation: Evaluation) -> str:
+    """Why a member would not qualify, without any value read from their accounts: the
+    rule that stopped them, in the words of the claim (its criterion's text or label)."""
+    for result in evaluation.results:
+        if result.passed:
+            continue
+        if result.rule.startswith("app:"):
+            return f"no account: {result.label} not met"
+        if result.rule.startswith("healthy:"):
+            return f"no healthy account: {result.label} not met"
+        if result.rule == "criterion" and result.value == "(not checked)":
+            return "no account: no healthy account to check the criterion on"
+        if result.rule == "criterion" and result.value == "(error)":
+            return "error: checking the member's account failed"
+        return f"not eligible: {result.label} not met"
+    return "would qualify"
+
+
+def _could_not_check(exc: Transient | Permanent, show_values: bool) -> str:
+    if show_values or isinstance(exc, NotAllowed):
+        return f"could not check: {exc.detail}"  # NotAllowed's names the setting, no value
+    kind = "will be retried" if isinstance(exc, Transient) else "stops the check"
+    return f"error ({kind}): {exc.reason}"
+
+
+def claim_dry_run(
+    *, claim: Claim, members: Iterable[User] | None = None, show_values: bool = True
+) -> DryRunReport:
     """Evaluate `claim` for every active member without delivering or writing anything.
 
     Criteria run their Pipedream action (reads only); members without the required
-    apps are answered without any upstream call.
+    apps are answered without any upstream call. Without `show_values` the notes say
+    who would qualify and why in words that carry no value read upstream (`in_words`).
     """
     report = DryRunReport(claim=claim)
     if members is None:
@@ -48,7 +76,7 @@ def claim_dry_run(*, claim: Claim, members: Iterable[User] | None = None) -> Dry
         try:
             evaluation = evaluate(claim, member)
         except (Transient, Permanent) as exc:
-            note = f"could not check: {exc.detail}"
+            note = _could_not_check(exc, show_values)
             report.reasons[note] += 1
             report.rows.append((member, None, note))
             continue
@@ -56,6 +84,7 @@ def claim_dry_run(*, claim: Claim, members: Iterable[User] | None = None) -> Dry
             report.qualify += 1
             report.rows.append((member, evaluation, "would qualify"))
         else:
-            report.reasons[evaluation.reason] += 1
-            report.rows.append((member, evaluation, evaluation.reason))
+            reason = evaluation.reason if show_values else in_words(evaluation)
+            report.reasons[reason] += 1
+            report.rows.append((member, evaluation, reason))
     return report
