@@ -1,0 +1,374 @@
+"""Editing a claim is a permission boundary (issue 16).
+
+A claims editor (a staff user in the "Claims editor" group the migrations create) may not
+make a claim run a component that writes with members' credentials, nor read a host the
+operator did not list; a row that names one anyway (saved before the list shrank, or
+written straight to the database) is never sent to Pipedream. And what criteria read on
+members' accounts is shown only to staff holding claims.view_member_values.
+
+Pipedream is the sandbox over real HTTP. Every request the app sends is recorded where it
+leaves (requests' HTTP adapter), so "never sent" is counted, not assumed. The sandbox is
+taught one writing component, github-create-issue (a copy of github-get-current-user
+under that key), so that only our lists stand between an editor and running it.
+"""
+
+import dataclasses
+import importlib
+
+import pytest
+import requests
+from django.apps import apps as django_apps
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
+from sandbox.bitbadges import claims as bb_sandbox
+from sandbox.pipedream import components as pd_components
+from tests.claims.admin_support import claim_form_data
+from tests.claims.claims_support import run_worker
+from tests.settings_support import run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WRITER = "github-create-issue"
+# The login the sandbox derives for an account named so: the member's upstream value.
+HANDLE = "valuehandle9"
+roles_migration = importlib.import_module("claims.migrations.0011_staff_roles")
+
+
+@pytest.fixture
+def sandbox_knows_a_writer(monkeypatch):
+    reader = pd_components.COMPONENTS["github-get-current-user"]
+    writer = dataclasses.replace(reader, key=WRITER, name="Create Issue")
+    for registry in (pd_components.COMPONENTS, pd_components.ACTIONS):
+        monkeypatch.setitem(registry, WRITER, writer)
+    return writer
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """(method, url) of every HTTP request the app sends, in order."""
+    calls: list[tuple[str, str]] = []
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def send(self, request, *args, **kwargs):
+        calls.append((request.method, request.url))
+        return real_send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    return calls
+
+
+def _staff(username: str, role: str):
+    if not Group.objects.filter(name=role).exists():
+        # A transactional test before this one emptied the tables: the migration's
+        # own function puts its groups back, as migrate made them.
+        roles_migration.create_roles(django_apps, None)
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=None, is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def editor_client(client):
+    client.force_login(_staff("editor", "Claims editor"))
+    return client
+
+
+@pytest.fixture
+def operator_client(client):
+    client.force_login(_staff("operator", "Operator"))
+    return client
+
+
+def add(client, app, **fields):
+    upstream = bb_sandbox.claim_create(password="right")
+    data = claim_form_data(
+        Claim(slug="new", name="New", delivery="bitbadges"),
+        enabled=False,
+        password_instance_id="pwd",
+        password="right",
+        bitbadges_claim_id=upstream.claim_id,
+        required_apps=[str(app.pk)],
+        criterion_app=str(app.pk),
+        trigger_props="{}",
+        **{"criterion_path": "user.login", "criterion_comparison": "truthy", **fields},
+    )
+    return client.post(reverse("admin:claims_claim_add"), data)
+
+
+def errors(response) -> dict[str, str]:
+    assert response.status_code == 200, "the form should have been shown again"
+    form = response.context["adminform"].form
+    return {field: " ".join(messages) for field, messages in form.errors.items()}
+
+
+# --- Saving ------------------------------------------------------------------------------
+
+
+def test_a_claims_editor_cannot_save_a_write_action(
+    editor_client, apps, upstreams, sandbox_knows_a_writer, sent
+):
+    said = errors(add(editor_client, apps["github"], criterion_action=WRITER))
+    assert "CLAIMS_READ_COMPONENTS" in said["criterion_action"]
+    assert not Claim.objects.exists()
+    # Refused before Pipedream was even asked about the component.
+    assert not [url for _, url in sent if WRITER in url]
+
+
+def test_nobody_saves_a_write_action_not_even_a_superuser(
+    admin_client, apps, upstreams, sandbox_knows_a_writer
+):
+    said = errors(add(admin_client, apps["github"], criterion_action=WRITER))
+    assert "CLAIMS_READ_COMPONENTS" in said["criterion_action"]
+    assert not Claim.objects.exists()
+
+
+def test_a_claims_editor_cannot_save_a_trigger_outside_the_list(editor_client, apps, upstreams):
+    said = errors(
+        add(
+            editor_client,
+            apps["github"],
+            criterion_action="github-get-current-user",
+            trigger="github-new-fork",
+        )
+    )
+    assert "github-new-fork is not among" in said["trigger"]
+    assert "CLAIMS_READ_COMPONENTS" in said["trigger"]
+    assert not Claim.objects.exists()
+
+
+def test_a_claims_editor_cannot_save_a_proxy_url_on_a_host_outside_the_list(
+    editor_client, apps, upstreams, settings
+):
+    settings.CLAIMS_PROXY_HOSTS = ("gitlab.com",)
+    said = errors(
+        add(editor_client, apps["github"], criterion_proxy_url="https://api.github.com/user")
+    )
+    assert "api.github.com is not among" in said["criterion_proxy_url"]
+    assert "CLAIMS_PROXY_HOSTS" in said["criterion_proxy_url"]
+    assert not Claim.objects.exists()
+
+
+def test_a_claims_editor_saves_an_allowed_claim(editor_client, apps, upstreams):
+    response = add(editor_client, apps["github"], criterion_action="github-get-current-user")
+    assert response.status_code == 302, errors(response)
+    assert Claim.objects.get(slug="new").criterion_action == "github-get-current-user"
+    response = add(
+        editor_client,
+        apps["github"],
+        slug="new-proxy",
+        criterion_proxy_url="https://api.github.com/user",
+        criterion_path="login",
+    )
+    assert response.status_code == 302, errors(response)
+
+
+# --- Calling -----------------------------------------------------------------------------
+
+
+def _written_past_the_admin(make_claim, apps, **fields) -> Claim:
+    """A claim saved without Claim.clean: as a shell, a fixture or an old row would."""
+    return make_claim(
+        "direct",
+        apps=[apps["github"]],
+        criterion_app=apps["github"],
+        **{"criterion_path": "user.login", "criterion_comparison": "truthy", **fields},
+    )
+
+
+def test_a_write_action_written_to_the_database_is_never_run(
+    apps, upstreams, make_claim, alice, connect, sandbox_knows_a_writer, sent, operator_client
+):
+    claim = _written_past_the_admin(make_claim, apps, criterion_action=WRITER)
+    connect(alice, "github", HANDLE)
+    run_worker()
+
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state == "failed"
+    errors_recorded = " ".join(
+        str(details.get("error", ""))
+        for details in CompletionEvent.objects.filter(completion=completion).values_list(
+            "details", flat=True
+        )
+    )
+    assert "CLAIMS_READ_COMPONENTS" in errors_recorded
+    # The dry run says why too, and does not call it either.
+    response = operator_client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
+    )
+    assert "CLAIMS_READ_COMPONENTS" in response.text
+    assert not [url for _, url in sent if url.endswith("/actions/run") or WRITER in url]
+
+
+def test_a_shrunk_host_list_stops_a_saved_proxy_criterion_before_the_call(
+    apps, upstreams, make_claim, alice, connect, sent, settings
+):
+    claim = _written_past_the_admin(
+        make_claim, apps, criterion_proxy_url="https://api.github.com/user"
+    )
+    settings.CLAIMS_PROXY_HOSTS = ("gitlab.com",)
+    connect(alice, "github", HANDLE)
+    run_worker()
+
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state == "failed"
+    assert not [url for _, url in sent if "/proxy/" in url]
+
+
+def test_a_proxy_criterion_only_ever_sends_a_get(apps, upstreams, make_claim, alice, connect, sent):
+    claim = _written_past_the_admin(
+        make_claim, apps, criterion_proxy_url="https://api.github.com/user"
+    )
+    connect(alice, "github", HANDLE)
+    run_worker()
+
+    assert Completion.objects.get(claim=claim, member=alice).evidence
+    proxied = [method for method, url in sent if "/proxy/" in url]
+    assert proxied and set(proxied) == {"GET"}
+
+
+def test_a_trigger_outside_the_list_is_never_deployed(
+    apps, upstreams, make_claim, alice, connect, sent
+):
+    claim = _written_past_the_admin(
+        make_claim, apps, criterion_action="github-get-current-user", trigger="github-new-fork"
+    )
+    connect(alice, "github", HANDLE)
+    run_worker()
+
+    deployment = TriggerDeployment.objects.get(claim=claim, member=alice)
+    assert deployment.status == "failed"
+    assert "CLAIMS_READ_COMPONENTS" in deployment.error
+    assert not [url for _, url in sent if "/triggers/deploy" in url or "github-new-fork" in url]
+
+
+# --- Members' values ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def ineligible(apps, upstreams, make_claim, alice, connect):
+    """alice's completion, not eligible: the criterion read her login, HANDLE."""
+    claim = _written_past_the_admin(
+        make_claim,
+        apps,
+        criterion_action="github-get-current-user",
+        criterion_comparison="eq",
+        criterion_value="somebody-else",
+    )
+    connect(alice, "github", HANDLE)
+    run_worker()
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state == "ineligible"
+    assert HANDLE in str(completion.evidence)  # what must not leak
+    return completion
+
+
+def _pages(client, completion) -> str:
+    dry_run = client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "dry_run", ACTION_CHECKBOX_NAME: [completion.claim_id], "index": 0},
+    )
+    assert dry_run.status_code == 200
+    pages = [dry_run.text]
+    event = CompletionEvent.objects.filter(completion=completion).last()
+    for url in (
+        reverse("admin:claims_completion_change", args=[completion.pk]),
+        reverse("admin:claims_completion_changelist"),
+        reverse("admin:claims_completionevent_change", args=[event.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        pages.append(response.text)
+    return "\n".join(pages)
+
+
+def test_a_claims_editor_cannot_see_members_values(editor_client, ineligible):
+    text = _pages(editor_client, ineligible)
+    assert HANDLE not in text
+    # Who would qualify and why is still there, in words.
+    assert "not eligible: user.login = somebody-else not met" in text
+    assert "(hidden)" in text
+    # Searching by the value would tell it too.
+    found = editor_client.get(reverse("admin:claims_completion_changelist"), {"q": HANDLE})
+    assert "0 completions" in found.text or "0 results" in found.text
+
+
+def test_an_operator_sees_members_values(operator_client, ineligible):
+    text = _pages(operator_client, ineligible)
+    assert HANDLE in text
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+
+def _codenames(role: str) -> set[str]:
+    group = Group.objects.get(name=role)
+    return {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    }
+
+
+@pytest.mark.django_db(transaction=False)
+def test_migrate_makes_the_staff_roles_with_the_least_they_need():
+    editor = _codenames("Claims editor")
+    assert {"claims.add_claim", "claims.change_claim", "claims.view_claim"} <= editor
+    assert {"claims.view_completion", "connections.view_app"} <= editor
+    assert "claims.view_member_values" not in editor
+    assert not {p for p in editor if p.startswith("users.")}
+    assert "claims.change_completion" not in editor  # no Retry
+
+    operator = _codenames("Operator")
+    assert {
+        "claims.view_member_values",
+        "claims.change_completion",
+        "connections.delete_connectedaccount",
+        "connections.add_siteaccount",
+        "users.view_user",
+    } <= operator
+
+    support = _codenames("Support")
+    assert {
+        "users.view_user",
+        "connections.view_connectedaccount",
+        "claims.view_completion",
+        "claims.change_completion",
+    } <= support
+    assert "claims.view_member_values" not in support
+    assert not {p for p in support if p.startswith("claims.") and "_claim" in p} - {
+        "claims.view_claim"
+    }
+
+    for role in ("Operator", "Claims editor", "Support"):
+        perms = _codenames(role)
+        # Changing users edits their groups, permissions and superuser flag.
+        assert not {"users.change_user", "users.add_user", "users.delete_user"} & perms
+        assert not {p for p in perms if p.startswith("auth.")}
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CLAIMS_READ_COMPONENTS", "github-get-current-user,GitHub Create Issue"),
+        ("CLAIMS_PROXY_HOSTS", "api.github.com,https://evil.example/"),
+        ("CLAIMS_PROXY_HOSTS", "*.github.com"),
+    ],
+)
+def test_settings_refuse_a_malformed_entry(tmp_path, name, value):
+    env = {
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "example.com",
+        "CLAIM_SECRETS_KEYS": "k" * 40,
+        name: value,
+    }
+    result = run(["check"], env, tmp_path)
+    assert result.returncode != 0
+    assert name in result.stderr
+    assert "Traceback" not in result.stderr
