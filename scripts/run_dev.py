@@ -136,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"manage.py {' '.join(step)}", flush=True)
         if subprocess.run([*manage, *step], env=env, cwd=ROOT).returncode != 0:  # noqa: S603
             return 1
-    print(
-        f"\n  Connect & Claim: {found['PUBLIC_URL']}/   (log in as alice / connect-demo; "
-        f"admin / connect-demo)\n",
-        flush=True,
+    here = found["DEVELOPMENT_URL"]  # where this run serves, as a browser here opens it
+    banner = (
+        f"\n  Connect & Claim: {here}/   (log in as alice / connect-demo; admin / connect-demo)"
     )
+    if found["PUBLIC_URL"] != here:
+        banner += f"\n  Its links say PUBLIC_URL={found['PUBLIC_URL']}"
+    print(banner + "\n", flush=True)
     os.chdir(ROOT)
     serve(env, args.procfile)
     return 0  # not reached: serve() becomes honcho
