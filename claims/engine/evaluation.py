@@ -133,19 +133,19 @@ class NotAllowed(Permanent):
     """The claim names a component or proxy host outside the operator's lists (a row
     saved before a list shrank, or written past the admin): nothing was called."""
 
-    def __init__(self, problem: str) -> None:
-        super().__init__(State.FAILED, SETTINGS_NEED_ATTENTION, f"Not run: {problem}")
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(State.FAILED, SETTINGS_NEED_ATTENTION, f"the {what} is refused: {problem}")
 
 
 def _check_allowed(claim: Claim) -> None:
     """Claim.clean checked the lists when the claim was saved; checked again here, right
     before anything is sent with the member's account."""
     if claim.criterion_proxy_url:
-        problem = allowlists.proxy_url_problem(claim.criterion_proxy_url)
+        what, problem = "proxy URL", allowlists.proxy_url_problem(claim.criterion_proxy_url)
     else:
-        problem = allowlists.component_problem(claim.criterion_action)
+        what, problem = "action", allowlists.component_problem(claim.criterion_action)
     if problem:
-        raise NotAllowed(problem)
+        raise NotAllowed(what, problem)
 
 
 def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> Any:

@@ -20,7 +20,7 @@ import requests
 from django.apps import apps as django_apps
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WRITER = "github-create-issue"
 # The login the sandbox derives for an account named so: the member's upstream value.
 HANDLE = "valuehandle9"
-roles_migration = importlib.import_module("claims.migrations.0011_staff_roles")
+ROLES_MIGRATION = "claims.migrations.0011_staff_roles"
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def _staff(username: str, role: str):
     if not Group.objects.filter(name=role).exists():
         # A transactional test before this one emptied the tables: the migration's
         # own function puts its groups back, as migrate made them.
-        roles_migration.create_roles(django_apps, None)
+        importlib.import_module(ROLES_MIGRATION).create_roles(django_apps, None)
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.com", password=None, is_staff=True
     )
@@ -297,6 +297,23 @@ def test_a_claims_editor_cannot_see_members_values(editor_client, ineligible):
     # Searching by the value would tell it too.
     found = editor_client.get(reverse("admin:claims_completion_changelist"), {"q": HANDLE})
     assert "0 completions" in found.text or "0 results" in found.text
+
+
+def test_staff_who_may_view_the_ledger_but_not_values_do_not_see_them(client, ineligible):
+    """The permission, not the group: view rights on claims and the ledger alone."""
+    viewer = get_user_model().objects.create_user(
+        username="viewer", email="viewer@example.com", password=None, is_staff=True
+    )
+    viewer.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="claims",
+            codename__in=["view_claim", "view_completion", "view_completionevent"],
+        )
+    )
+    client.force_login(viewer)
+    text = _pages(client, ineligible)
+    assert HANDLE not in text
+    assert "not eligible: user.login = somebody-else not met" in text
 
 
 def test_an_operator_sees_members_values(operator_client, ineligible):
