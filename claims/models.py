@@ -22,6 +22,7 @@ from claims.audit import ActorKind as ActorKind
 from claims.audit import Audited
 from claims.audit import ClaimRuleChange as ClaimRuleChange
 from claims.rules import criterion_label
+from connections.pipedream.actions import WorkflowNotAllowed, workflow_target
 from connections.pipedream.proxy import (
     allowed_domains,
     base_url_depends_on_account,
@@ -29,13 +30,17 @@ from connections.pipedream.proxy import (
 )
 
 
-def workflow_url_allowed(url: str) -> bool:
-    """Pipedream's workflow domain only (or the sandbox's emulated workflows)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and (parts.hostname or "").endswith(".m.pipedream.net"):
-        return not parts.username and not parts.password
-    sandbox = f"{settings.PIPEDREAM_API_URL}/workflows/"
-    return bool(getattr(settings, "SANDBOX", False)) and url.startswith(sandbox)
+def workflow_url_problem(url: str) -> str:
+    """Why the project's Pipedream token may not be sent to `url` ("" when it may): the
+    client's own check (connections/pipedream/actions.py), which it repeats at the call."""
+    try:
+        workflow_target(url)
+    except WorkflowNotAllowed as exc:
+        return (
+            f"This is not an allowed Pipedream HTTP trigger: {exc.why}. {exc.hint}. "
+            "(The call carries the project's Pipedream token, so nothing else may receive it.)"
+        )
+    return ""
 
 
 # A proxy URL's host: dot-separated labels of letters, digits and hyphens.
@@ -337,12 +342,8 @@ class Claim(models.Model):
         elif self.delivery == self.Delivery.WORKFLOW:
             if not self.workflow_url:
                 errors["workflow_url"] = "The workflow method needs the workflow's URL."
-            elif not workflow_url_allowed(self.workflow_url):
-                errors["workflow_url"] = (
-                    "A workflow URL is a Pipedream HTTP trigger, https://<endpoint>.m.pipedream.net "
-                    "(the call carries the project's Pipedream credentials, so nothing else may "
-                    "receive it)."
-                )
+            elif problem := workflow_url_problem(self.workflow_url):
+                errors["workflow_url"] = problem
         criterion = [
             self.criterion_action,
             self.criterion_proxy_url,

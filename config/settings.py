@@ -382,6 +382,19 @@ if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", PIPEDREAM_SITE_EXTERNAL_USER_ID):
     raise ImproperlyConfigured(
         "PIPEDREAM_SITE_EXTERNAL_USER_ID must be 1-100 letters, digits, '.', '_', ':' or '-'."
     )
+# The only Pipedream workflows a claim may deliver through, by endpoint id (the <id> of
+# https://<id>.m.pipedream.net), comma-separated. The call carries the project's OAuth
+# token, so no other URL ever receives it (connections/pipedream/actions.py). Empty:
+# workflow delivery is off.
+_endpoints = env.list("PIPEDREAM_WORKFLOW_ENDPOINTS", default=[])
+PIPEDREAM_WORKFLOW_ENDPOINTS = [entry.strip() for entry in _endpoints if entry.strip()]
+for _endpoint in PIPEDREAM_WORKFLOW_ENDPOINTS:
+    if not re.fullmatch(r"e[no][a-z0-9-]{0,60}[a-z0-9]", _endpoint):
+        raise ImproperlyConfigured(
+            f"PIPEDREAM_WORKFLOW_ENDPOINTS lists {_endpoint!r}, which is not a workflow endpoint "
+            "id: give the <id> of https://<id>.m.pipedream.net, such as en123abc (en or eo, "
+            "then lowercase letters, digits and hyphens; at most 63 characters)."
+        )
 # How a trigger delivery's signature is verified: "none" (no public source confirms
 # Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
 # the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature

@@ -28,6 +28,7 @@ from connections.pipedream import (
     Unavailable,
     connect_link_url,
 )
+from connections.pipedream.actions import WorkflowNotAllowed
 from tests.connections.pipedream_support import (
     ACCOUNTS_URL,
     API,
@@ -425,9 +426,75 @@ def test_invoke_workflow_error_carries_the_workflow_message(client, mocked):
     assert caught.value.message == text
 
 
-def test_invoke_workflow_needs_an_absolute_url(client):
-    with pytest.raises(ValueError, match="absolute"):
+def test_invoke_workflow_needs_an_absolute_url(client, mocked):
+    with pytest.raises(WorkflowNotAllowed, match="not a Pipedream workflow's HTTP trigger"):
         client.invoke_workflow("/relative", external_user_id="u")
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://eo-anything.m.pipedream.net/", "eo-anything is not listed"),
+        ("eo-anything", "eo-anything is not listed"),
+        ("https://en123abc.m.pipedream.net:8443/", "gives a port"),
+        ("https://en123abc.m.pipedream.net:443/", "gives a port"),
+        ("https://u:p@en123abc.m.pipedream.net/", "a user name"),
+        ("http://en123abc.m.pipedream.net/", "over https only"),
+        ("https://en123abc.m.pipedream.net.evil.test/", "not a Pipedream workflow"),
+        ("https://evil.test/en123abc.m.pipedream.net", "not a Pipedream workflow"),
+        (f"{API}/workflows/en123abc/", "not a Pipedream workflow"),  # sandbox off
+    ],
+)
+def test_invoke_workflow_sends_nothing_outside_the_allowed_endpoints(
+    client, mocked, settings, url, why
+):
+    settings.SANDBOX = False
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = ["en123abc"]
+    with pytest.raises(WorkflowNotAllowed) as caught:
+        client.invoke_workflow(url, external_user_id="u", body={})
+    assert why in str(caught.value)
+    assert "listed in PIPEDREAM_WORKFLOW_ENDPOINTS: en123abc" in str(caught.value)
+    assert not caught.value.transient and not caught.value.outcome_unknown
+    assert isinstance(caught.value, PipedreamError)
+    assert len(mocked.calls) == 0  # not even the OAuth token was asked for
+
+
+def test_invoke_workflow_with_no_endpoint_listed_says_what_the_operator_must_do(
+    client, mocked, settings
+):
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = []
+    with pytest.raises(WorkflowNotAllowed, match="needs the operator to list") as caught:
+        client.invoke_workflow("https://en123abc.m.pipedream.net/", external_user_id="u")
+    assert "PIPEDREAM_WORKFLOW_ENDPOINTS" in str(caught.value)
+    assert len(mocked.calls) == 0
+
+
+def test_invoke_workflow_calls_a_listed_endpoint_with_any_path_and_query(client, mocked, settings):
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = ["en123abc"]
+    url = "https://en123abc.m.pipedream.net/claims/hook?source=site"
+    mocked.add(responses.POST, url, json={"ok": True})
+    assert client.invoke_workflow(url, external_user_id="u", body={}) == {"ok": True}
+    assert len(calls_to(mocked, url.split("?")[0])) == 1
+
+
+def test_invoke_workflow_calls_the_sandboxs_workflows_only_in_sandbox_mode(
+    client, mocked, settings
+):
+    settings.SANDBOX = True
+    settings.PIPEDREAM_API_URL = API
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = ["en-sandbox-github"]
+    url = f"{API}/workflows/en-sandbox-github/"
+    mocked.add(responses.POST, url, json={"ok": True})
+    assert client.invoke_workflow(url, external_user_id="u", body={}) == {"ok": True}
+    for refused in (
+        f"{API}/workflows/en-not-listed/",
+        f"{API}/workflows/en-sandbox-github/../../v1/oauth/token",
+        f"{API}/v1/oauth/token",
+    ):
+        with pytest.raises(WorkflowNotAllowed):
+            client.invoke_workflow(refused, external_user_id="u", body={})
+    assert len(mocked.calls) == 2  # the token and the one allowed call
 
 
 # --- Connect Link --------------------------------------------------------------------

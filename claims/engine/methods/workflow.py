@@ -27,6 +27,7 @@ from claims.engine.timing import poll_deadline, poll_interval
 from claims.models import Claim, Completion
 from claims.preflight import ClaimSettings, Problem, fetch_claim
 from connections import pipedream
+from connections.pipedream.actions import WorkflowNotAllowed, workflow_target
 
 State = Completion.State
 REFERENCE_MAX = 2000  # characters of a workflow's answer kept as the delivery reference
@@ -57,12 +58,20 @@ class Workflow(DeliveryMethod):
             "claim": claim.slug,
             "bitbadges_claim_id": claim.bitbadges_claim_id,
         }
+        try:
+            # Before anything is marked sent: a URL the token may not go to is a plain
+            # stop, not an unknown outcome (the client refuses it again at the call).
+            workflow_target(claim.workflow_url)
+        except WorkflowNotAllowed as exc:
+            raise _not_allowed(exc) from exc
         run.renew_lease()
         run.mark_sent()
         try:
             answer = pipedream.get_client().invoke_workflow(
                 claim.workflow_url, external_user_id=str(member.external_id), body=body
             )
+        except WorkflowNotAllowed as exc:
+            raise _not_allowed(exc) from exc
         except pipedream.PipedreamError as exc:
             raise _refused(run, exc) from exc
         if says_nothing(answer):
@@ -116,6 +125,16 @@ class Workflow(DeliveryMethod):
 
     def calls_bitbadges(self, claim: Claim) -> bool:
         return bool(claim.bitbadges_claim_id)  # only to check an unknown outcome
+
+
+def _not_allowed(exc: WorkflowNotAllowed) -> Permanent:
+    """The claim's URL is not an allowed workflow endpoint: nothing was sent, and only an
+    operator or an admin can change that (the setting, or the claim's URL)."""
+    return Permanent(
+        State.FAILED,
+        "This claim's workflow could not be run; the site's admins have been told.",
+        f"{exc} Correct the claim's workflow URL or the setting, then Retry.",
+    )
 
 
 def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
