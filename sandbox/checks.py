@@ -3,19 +3,35 @@
 Settings no longer default to the sandbox's credentials (the product never imports the
 sandbox); `manage.py sandbox_setup` writes them into the env file instead. When they are
 missing or different, every call the product makes to the sandbox is refused, so
-`manage.py check` (and every command that runs the checks) says so, and what to run.
+`manage.py check` (and every command that runs the checks) says so, and what to run. The
+same goes for the sandbox's workflows: the product calls only the endpoints
+PIPEDREAM_WORKFLOW_ENDPOINTS lists, so that list must hold the sandbox's (among others).
 """
 
 from django.conf import settings
 from django.core import checks
 
-from sandbox.credentials import SANDBOX_SETTINGS
+from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, missing_entries
+
+SETUP_HINT = (
+    "Run `python manage.py sandbox_setup` (make run does): it writes the sandbox's values "
+    "into .env where they are missing or empty. It never changes a value you set there, nor "
+    "the environment's (which wins over .env): clear a wrong one. To use real Pipedream and "
+    "BitBadges instead, set SANDBOX=false."
+)
 
 
 def sandbox_credentials_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """sandbox.W001: the sandbox is mounted but the product's credentials are not its own."""
+    """sandbox.W001: the sandbox is mounted but the product's credentials are not its own.
+    sandbox.W002: PIPEDREAM_WORKFLOW_ENDPOINTS leaves out some of the sandbox's workflows."""
+    return [*_credentials(), *_lists()]
+
+
+def _credentials() -> list[checks.CheckMessage]:
     differ = [
-        name for name, value in SANDBOX_SETTINGS.items() if getattr(settings, name, "") != value
+        name
+        for name, value in SANDBOX_SETTINGS.items()
+        if name not in LIST_SETTINGS and getattr(settings, name, "") != value
     ]
     if not differ:
         return []
@@ -25,13 +41,24 @@ def sandbox_credentials_check(app_configs=None, **kwargs) -> list[checks.CheckMe
         checks.Warning(
             f"The sandbox is mounted (SANDBOX=true) but {names} {verb} not the sandbox's "
             "credentials, so it will refuse the app's calls to its Pipedream and BitBadges.",
-            hint=(
-                "Run `python manage.py sandbox_setup` (make run does): it writes the "
-                "sandbox's credentials into .env where they are missing or empty. It never "
-                "changes a value you set there, nor the environment's (which wins over "
-                ".env): clear a wrong one. To use real Pipedream and BitBadges instead, set "
-                "SANDBOX=false."
-            ),
+            hint=SETUP_HINT,
             id="sandbox.W001",
         )
     ]
+
+
+def _lists() -> list[checks.CheckMessage]:
+    warnings: list[checks.CheckMessage] = []
+    for name in sorted(LIST_SETTINGS):
+        missing = missing_entries(name, getattr(settings, name, ""))
+        if missing:
+            warnings.append(
+                checks.Warning(
+                    f"The sandbox is mounted (SANDBOX=true) but {name} does not list its "
+                    f"workflows {', '.join(missing)}, so the app will not call them (a claim "
+                    "delivered by one of them fails, and cannot be saved).",
+                    hint=f"{SETUP_HINT} Or add the ids to the {name} you set.",
+                    id="sandbox.W002",
+                )
+            )
+    return warnings

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStore
-from sandbox.credentials import SANDBOX_SETTINGS
+from sandbox.credentials import SANDBOX_SETTINGS, SANDBOX_WORKFLOW_ENDPOINTS
 from sandbox.demo import FORMAT
 from tests.settings_support import run
 
@@ -78,6 +78,10 @@ def test_a_newcomers_env_file_gets_the_sandboxs_credentials_and_the_demo(env_fil
             "PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production",
         ),
         ("PIPEDREAM_PROJECT_ID=", "PIPEDREAM_PROJECT_ID=proj_sandbox"),
+        (
+            "PIPEDREAM_WORKFLOW_ENDPOINTS=",
+            f"PIPEDREAM_WORKFLOW_ENDPOINTS={','.join(SANDBOX_WORKFLOW_ENDPOINTS)}",
+        ),
         ("BITBADGES_API_KEY=", "BITBADGES_API_KEY=sandbox-bitbadges-api-key"),
     ]
     assert after[-1] == "SANDBOX=true"
@@ -144,6 +148,39 @@ def test_a_value_someone_set_is_kept_and_an_empty_one_filled_in(tmp_path, demo_f
     assert lines.count("SANDBOX=true") == 1
     assert "Kept PIPEDREAM_CLIENT_ID" in errors and "refuses" in errors
     assert "Wrote PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID, BITBADGES_API_KEY" in output
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ",".join(reversed(SANDBOX_WORKFLOW_ENDPOINTS)),
+        f"en123abc,{','.join(SANDBOX_WORKFLOW_ENDPOINTS)},eo-mine",
+    ],
+    ids=["reordered", "more-ids"],
+)
+def test_a_workflow_list_with_the_sandboxs_ids_is_kept_without_a_warning(
+    tmp_path, demo_file, value
+):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"PIPEDREAM_WORKFLOW_ENDPOINTS={value}\n")
+    output, errors = setup(env_file, demo_file)
+    assert read_env(env_file)["PIPEDREAM_WORKFLOW_ENDPOINTS"] == value
+    assert errors == ""
+    assert "Wrote PIPEDREAM_CLIENT_ID, PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID, " in output
+    assert "PIPEDREAM_WORKFLOW_ENDPOINTS" not in output
+
+
+def test_a_workflow_list_without_the_sandboxs_ids_is_kept_with_a_warning(tmp_path, demo_file):
+    env_file = tmp_path / ".env"
+    mine = f"en123abc,{','.join(SANDBOX_WORKFLOW_ENDPOINTS[1:])}"
+    env_file.write_text(f"PIPEDREAM_WORKFLOW_ENDPOINTS={mine}\n")
+    _, errors = setup(env_file, demo_file)
+    assert read_env(env_file)["PIPEDREAM_WORKFLOW_ENDPOINTS"] == mine
+    assert "Kept PIPEDREAM_WORKFLOW_ENDPOINTS in " in errors
+    assert (
+        f"it does not list the sandbox's {SANDBOX_WORKFLOW_ENDPOINTS[0]}, so the app will not "
+        "call them" in " ".join(errors.split())
+    )
 
 
 def test_sandbox_set_to_anything_is_left_alone(tmp_path, demo_file):

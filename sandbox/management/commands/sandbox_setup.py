@@ -11,8 +11,10 @@
 3. It writes the sandbox's credentials into the env file (--env-file, default the one the
    settings read: ENV_FILE, else .env beside manage.py) for each of PIPEDREAM_CLIENT_ID,
    PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID and BITBADGES_API_KEY that is missing or
-   empty there, plus SANDBOX=true when SANDBOX is (a client ID turns the sandbox's
-   default off). A value someone set is never changed.
+   empty there, and the sandbox's workflow endpoint ids as PIPEDREAM_WORKFLOW_ENDPOINTS,
+   plus SANDBOX=true when SANDBOX is (a client ID turns the sandbox's default off). A
+   value someone set is never changed; a list of endpoints is fine in any order and with
+   more ids, and gets a warning only when it leaves out some of the sandbox's.
 
 Safe to run again: the second run finds everything in place and changes nothing. Each
 file is replaced whole (written beside it, then renamed), never left half-written.
@@ -27,7 +29,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.credentials import SANDBOX_SETTINGS
+from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, missing_entries
 from sandbox.demo import demo_ensure
 
 # One assignment, as django-environ's read_env matches it; the last one of a name wins.
@@ -235,6 +237,9 @@ class Command(BaseCommand):
             )
         for name, value in kept.items():
             expected = env_values()[name]
+            if name in LIST_SETTINGS:
+                self._warn_missing_entries(shown, name, value)
+                continue
             if value == expected or name == "SANDBOX":
                 continue
             self.stderr.write(
@@ -245,3 +250,15 @@ class Command(BaseCommand):
             )
         if not written:
             self.stdout.write(f"Left {shown} as it is: it sets every one of {', '.join(kept)}.")
+
+    def _warn_missing_entries(self, shown: str, name: str, value: str) -> None:
+        """A list the developer set is kept; it only needs the sandbox's entries among its own."""
+        missing = missing_entries(name, value)
+        if missing:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Kept {name} in {shown}: it does not list the sandbox's {', '.join(missing)}, "
+                    "so the app will not call them. Add them to it, or empty it to have the "
+                    "sandbox's written."
+                )
+            )
