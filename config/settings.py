@@ -228,6 +228,8 @@ SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
 # recovery codes. A wrong code counts against ACCOUNT_RATE_LIMITS["login_failed"].
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Connect & Claim"
+# Their secrets are encrypted with CLAIM_SECRETS_KEYS (users/mfa.py).
+MFA_ADAPTER = "users.mfa.MFAAdapter"
 # The admin's login is allauth's (/admin/login/ sends people to /login/). When true, a
 # staff member without an authenticator app is sent from every admin page to set one up.
 STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", default=False)
@@ -275,6 +277,17 @@ PIPEDREAM_PROJECT_ID = env.str("PIPEDREAM_PROJECT_ID", default="")
 # from the sandbox itself: `manage.py sandbox_setup` (make run) writes them into .env,
 # with SANDBOX=true, and its system check warns when they are missing.
 SANDBOX = env_bool("SANDBOX", default=DEBUG and not PIPEDREAM_CLIENT_ID)
+# The sandbox answers anyone who holds the credentials published in this repository, and
+# seed_demo makes accounts with a published password. With DEBUG off, neither runs unless
+# this says so in the open: the test suite, the benchmarks and `make run-scaled` do.
+ALLOW_SANDBOX_WITHOUT_DEBUG = env_bool("ALLOW_SANDBOX_WITHOUT_DEBUG", default=False)
+if SANDBOX and not DEBUG and not ALLOW_SANDBOX_WITHOUT_DEBUG:
+    raise ImproperlyConfigured(
+        "SANDBOX is on while DEBUG is off: the sandbox is an unauthenticated stand-in for "
+        "Pipedream and BitBadges with published credentials, never for production. Set "
+        "SANDBOX=false and give real credentials, or, on a machine nobody else reaches "
+        "(tests, benchmarks), set ALLOW_SANDBOX_WITHOUT_DEBUG=true."
+    )
 # Pipedream keeps each environment's users and accounts apart. Development allows 10
 # external users, each signed in to pipedream.com in the same browser, and is not for
 # production use (docs: connect/managed-auth/environments): so production is the default
@@ -374,6 +387,13 @@ BITBADGES_CREDITS_PROBE = env.float("BITBADGES_CREDITS_PROBE", default=60.0)
 BITBADGES_CREDITS_PROBE_MAX = env.float("BITBADGES_CREDITS_PROBE_MAX", default=900.0)
 # "Check again" presses a member may make per window: "count/seconds".
 CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
+# What a claim may name, set here and never in the admin (claims/allowlists.py): the
+# Pipedream components (criterion actions, trigger sources) and the hosts a criterion
+# proxy URL may read. Unset or empty: a built-in read-only list; a list replaces it.
+CLAIMS_READ_COMPONENTS = allowlists.parse_components(
+    env.list("CLAIMS_READ_COMPONENTS", default=None)
+)
+CLAIMS_PROXY_HOSTS = allowlists.parse_hosts(env.list("CLAIMS_PROXY_HOSTS", default=None))
 # The external user id under which the site's own accounts (connected by an operator,
 # under Site accounts in the admin) live at Pipedream; claims' triggers on a shared
 # resource run on them. Must not be a member's external id (members' are UUIDs).
@@ -398,13 +418,6 @@ for _endpoint in PIPEDREAM_WORKFLOW_ENDPOINTS:
 # How a trigger delivery's signature is verified: "none" (no public source confirms
 # Pipedream's format, so a delivery to our signed URL is only a wake-up call: checks read
 # the trigger's events list and the member's state upstream) or "pd-v1" (X-PD-Signature
-# What a claim may name, set here and never in the admin (claims/allowlists.py): the
-# Pipedream components (criterion actions, trigger sources) and the hosts a criterion
-# proxy URL may read. Unset or empty: a built-in read-only list; a list replaces it.
-CLAIMS_READ_COMPONENTS = allowlists.parse_components(
-    env.list("CLAIMS_READ_COMPONENTS", default=None)
-)
-CLAIMS_PROXY_HOSTS = allowlists.parse_hosts(env.list("CLAIMS_PROXY_HOSTS", default=None))
 # t=,v1= HMAC-SHA256 over "<t>.<X-PD-Event-Id>.<body>", refused when it does not match).
 PIPEDREAM_TRIGGER_SIGNATURE = env.str("PIPEDREAM_TRIGGER_SIGNATURE", default="none")
 if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):
@@ -474,7 +487,11 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "object-src": [CSP.NONE],
 }
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Nothing of this site is framed except, in the sandbox, its emulated Connect page (which
+# stands in for pipedream.com and lives on this origin).
+X_FRAME_OPTIONS = "SAMEORIGIN" if SANDBOX else "DENY"
+if not SANDBOX:
+    SECURE_CSP["frame-ancestors"] = [CSP.NONE]
 # The Connect OAuth step opens a popup from the iframe; `same-origin` would break it.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -487,6 +504,12 @@ if _public.scheme == "https":
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    # Plain-HTTP requests are sent to https, except the health check: a load balancer
+    # may probe a web process directly, without the proxy's X-Forwarded-Proto.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -1,5 +1,6 @@
-"""Re-encrypt every stored claim secret with the newest CLAIM_SECRETS_KEYS key: claims'
-passwords and store secrets, and the signing keys of deployed triggers.
+"""Re-encrypt every stored secret with the newest CLAIM_SECRETS_KEYS key: claims'
+passwords and store secrets, the signing keys of deployed triggers, and the secrets of
+staff's and members' second factors (TOTP keys, recovery code seeds).
 
 To rotate: put a new key first in CLAIM_SECRETS_KEYS (keep the old one after it), run
 this command, then remove the old key. A secret no configured key can read is named,
@@ -11,12 +12,14 @@ from django.db import transaction
 
 from claims import secrets
 from claims.models import Claim, TriggerDeployment
+from users.mfa import rotate_authenticators
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every claim password, store secret and trigger signing key with the first key of "
-        "CLAIM_SECRETS_KEYS. Run it after adding a new key in front, before removing the old one."
+        "Re-encrypt every claim password, store secret, trigger signing key and second-factor "
+        "secret with the first key of CLAIM_SECRETS_KEYS. Run it after adding a new key in "
+        "front, before removing the old one."
     )
 
     def add_arguments(self, parser):
@@ -62,6 +65,9 @@ class Command(BaseCommand):
                     TriggerDeployment.objects.filter(pk=deployment.pk).update(
                         signing_key_encrypted=fresh
                     )
+            factors, factors_unreadable = rotate_authenticators(dry_run=dry_run)
+            rotated += factors
+            unreadable += factors_unreadable
         verb = "can be re-encrypted" if dry_run else "re-encrypted with the newest key"
         self.stdout.write(f"{rotated} secret(s) {verb}.")
         if unreadable:
@@ -70,5 +76,6 @@ class Command(BaseCommand):
                 + ", ".join(unreadable)
                 + ". Put the key that encrypted them back in CLAIM_SECRETS_KEYS, or enter "
                 "these secrets again in the admin (a trigger's signing key comes back when "
-                "the trigger is deployed again)."
+                "the trigger is deployed again; a second factor is removed under "
+                "Authenticators and set up again by its owner)."
             )
