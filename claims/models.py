@@ -277,12 +277,12 @@ class Claim(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        permissions = [("view_member_values", "Can see members' upstream values")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(starts_at__isnull=True)
                 | models.Q(ends_at__isnull=True)
                 | models.Q(starts_at__lt=models.F("ends_at")),
-        permissions = [("view_member_values", "Can see members' upstream values")]
                 name="claim_window_order",
                 violation_error_message="The window must start before it ends.",
             )
@@ -372,11 +372,11 @@ class Claim(models.Model):
                 errors["criterion_comparison"] = "A criterion needs a comparison."
             elif self.criterion_comparison != self.Comparison.TRUTHY and self.criterion_value == "":
                 errors["criterion_value"] = "This comparison needs a value."
-        if self.trigger and not self.criterion_app_id:
-            errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
         # The operator's lists (claims/allowlists.py), checked again before each call.
         for name, problem in allowlists.claim_problems(self).items():
             errors.setdefault(name, problem)
+        if self.trigger and not self.criterion_app_id:
+            errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
         if self.trigger_scope == self.TriggerScope.SITE and not self.trigger:
             errors["trigger_scope"] = "Only a claim with a trigger runs one on the site's account."
         elif self.trigger_scope == self.TriggerScope.SITE and not self.recheck_interval:
