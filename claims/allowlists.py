@@ -24,9 +24,7 @@ HOSTS_SETTING = "CLAIMS_PROXY_HOSTS"
 
 # Components of PipedreamHQ/pipedream (components/<app>/actions|sources/<name>/) that only
 # read the account they run on. Sources register the webhook or timer they listen with,
-# and nothing else. The two keys Pipedream does not publish (github-check-star,
-# discord-new-member) are here for the test suite, which names them to see Pipedream's
-# own "no such component" answer; unknown to Pipedream, they cannot run.
+# and nothing else. Each is named with its path in docs/fidelity.md (row 79).
 DEFAULT_READ_COMPONENTS: tuple[str, ...] = (
     # Actions, for criteria.
     "github-get-current-user",
@@ -40,9 +38,6 @@ DEFAULT_READ_COMPONENTS: tuple[str, ...] = (
     "discord-guild-member",
     "slack-new-user-added",
     "google_sheets-new-row-added-polling",
-    # Not published by Pipedream (see above).
-    "github-check-star",
-    "discord-new-member",
 )
 
 # API hosts of the apps the site connects, as their Pipedream `connect.allowed_domains`

@@ -64,7 +64,11 @@ def test_a_claim_on_real_components_saves(admin_client, github, upstreams):
     assert claim.trigger_props == {"repoFullname": "bitbadges/bitbadgesjs"}
 
 
-def test_an_unknown_action_is_refused_with_pipedreams_reason(admin_client, github, upstreams):
+def test_an_unknown_action_is_refused_with_pipedreams_reason(
+    admin_client, github, upstreams, settings
+):
+    # An operator listed a key Pipedream does not know (a typo, a retired component).
+    settings.CLAIMS_READ_COMPONENTS = (*settings.CLAIMS_READ_COMPONENTS, "github-check-star")
     response = add(admin_client, github, criterion_action="github-check-star")
     said = errors(response)["criterion_action"]
     assert "Pipedream has no component 'github-check-star'" in said
@@ -72,7 +76,8 @@ def test_an_unknown_action_is_refused_with_pipedreams_reason(admin_client, githu
     assert not Claim.objects.exists()
 
 
-def test_an_unknown_trigger_is_refused(admin_client, github, upstreams):
+def test_an_unknown_trigger_is_refused(admin_client, github, upstreams, settings):
+    settings.CLAIMS_READ_COMPONENTS = (*settings.CLAIMS_READ_COMPONENTS, "discord-new-member")
     response = add(admin_client, github, trigger="discord-new-member")
     assert "Pipedream has no component 'discord-new-member'" in errors(response)["trigger"]
     assert not Claim.objects.exists()
