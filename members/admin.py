@@ -4,6 +4,7 @@ accounts and completions (inline, read-only) and their counts in the list."""
 from django.contrib import admin
 from django.db.models import Count, Q
 
+from claims.admin import member_values
 from claims.models import Completion
 from connections.models import ConnectedAccount
 from users.admin import UserAdmin
@@ -30,12 +31,24 @@ class CompletionInline(admin.TabularInline):
     """The member's rows of the claims ledger (read-only: Retry lives on the ledger)."""
 
     model = Completion
-    fields = ("claim", "state", "reason", "attempts", "last_attempt_at", "completed_at")
+    fields = ("claim", "state", "why", "attempts", "last_attempt_at", "completed_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
     ordering = ("-updated_at",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self._values_shown = member_values.can_see(request)
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="reason")
+    def why(self, completion):
+        """The reason, unless it quotes what the criterion read and the viewer may not
+        see members' values (claims.view_member_values)."""
+        if getattr(self, "_values_shown", False):
+            return completion.reason
+        return member_values.completion_reason(completion)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -22,6 +22,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from django.utils.html import escape
 
 from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
 from sandbox.bitbadges import claims as bb_sandbox
@@ -314,6 +315,20 @@ def test_staff_who_may_view_the_ledger_but_not_values_do_not_see_them(client, in
     text = _pages(client, ineligible)
     assert HANDLE not in text
     assert "not eligible: user.login = somebody-else not met" in text
+
+
+def test_support_sees_the_members_page_without_their_values(client, ineligible):
+    """The member's page lists their completions: the reason there quotes the value."""
+    client.force_login(_staff("support", "Support"))
+    assert HANDLE in ineligible.reason  # what the inline would show as it was
+    page = client.get(reverse("admin:users_user_change", args=[ineligible.member_id]))
+
+    assert page.status_code == 200
+    assert ineligible.claim.name in page.text  # the completion is listed
+    # The account's own name (a login) is shown with the account; what the criterion
+    # read is not.
+    assert escape(ineligible.reason) not in page.text
+    assert "user.login = somebody-else: Not met." in page.text
 
 
 def test_an_operator_sees_members_values(operator_client, ineligible):
