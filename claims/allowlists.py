@@ -41,11 +41,13 @@ DEFAULT_READ_COMPONENTS: tuple[str, ...] = (
 )
 
 # API hosts of the apps the site connects, as their Pipedream `connect.allowed_domains`
-# name them. A criterion proxy URL is read with GET only (connections/pipedream/proxy.py).
+# name them, where a GET only reads. A criterion proxy URL is read with GET only
+# (connections/pipedream/proxy.py), which keeps it read-only on REST APIs. Not slack.com:
+# Slack's Web API takes every method's arguments in a GET query string, writes included
+# (https://slack.com/api/chat.postMessage?channel=...&text=... posts as the member).
 DEFAULT_PROXY_HOSTS: tuple[str, ...] = (
     "api.github.com",
     "gitlab.com",
-    "slack.com",
     "discord.com",
     "sheets.googleapis.com",
 )
