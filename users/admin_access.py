@@ -10,7 +10,10 @@ built) changes three doors of the admin:
   and forth; staff already logged in go on to the admin.
 - Its password change is allauth's /password/change/ (its own rate limit).
 - With settings.STAFF_MFA_REQUIRED, every admin page but the logout sends staff without
-  an authenticator to the page that activates one, and back to the admin once done.
+  an authenticator to the page that activates one, and back to the admin once done; and
+  staff with one whose session never used it (a session opened before it was set up, or
+  before the setting was on) to enter a code first. Activating an app counts as using it
+  (`record_activation`): the person just typed one of its codes.
 """
 
 from collections.abc import Callable
@@ -18,6 +21,10 @@ from functools import wraps
 from typing import Any
 
 from allauth.account.decorators import secure_admin_login
+from allauth.account.internal.flows.login import (
+    get_authentication_records,
+    record_authentication,
+)
 from allauth.account.utils import get_next_redirect_url
 from allauth.core.internal.httpkit import add_query_params
 from allauth.mfa.utils import is_mfa_enabled
@@ -30,6 +37,10 @@ from django.urls import reverse
 
 View = Callable[..., HttpResponse]
 
+MFA_CODE_MESSAGE = (
+    "Staff accounts need two-factor authentication to use the admin: enter a code from "
+    "your authenticator app (or a recovery code) to go on."
+)
 MFA_REQUIRED_MESSAGE = (
     "Staff accounts need two-factor authentication to use the admin. Set up an "
     "authenticator app (after confirming your password); the admin opens once it is active."
@@ -83,13 +94,31 @@ def _mfa_gate(site: admin.AdminSite, view: View) -> View:
             and user.is_authenticated
             and user.is_staff
             and request.path != reverse("admin:logout", current_app=site.name)
-            and not is_mfa_enabled(user)
         ):
-            messages.warning(request, MFA_REQUIRED_MESSAGE)
-            url = add_query_params(
-                reverse("mfa_activate_totp"), {REDIRECT_FIELD_NAME: request.get_full_path()}
-            )
+            if not is_mfa_enabled(user):
+                step, message = "mfa_activate_totp", MFA_REQUIRED_MESSAGE
+            elif not _session_used_mfa(request):
+                step, message = "mfa_reauthenticate", MFA_CODE_MESSAGE
+            else:
+                return view(request, *args, **kwargs)
+            messages.warning(request, message)
+            url = add_query_params(reverse(step), {REDIRECT_FIELD_NAME: request.get_full_path()})
             return HttpResponseRedirect(url)
         return view(request, *args, **kwargs)
 
     return gated
+
+
+def _session_used_mfa(request: HttpRequest) -> bool:
+    """Whether this session's sign-in (or a later re-authentication) used a second factor."""
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)
+
+
+def record_activation(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """allauth.mfa's authenticator_added: the code typed to activate an authenticator app
+    proves the session holds it, as a code at login would."""
+    authenticator = kwargs.get("authenticator")
+    if request is None or authenticator is None or authenticator.type != "totp":
+        return
+    record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)

@@ -6,4 +6,9 @@ class UsersConfig(AppConfig):
     verbose_name = "Members"
 
     def ready(self) -> None:
+        from allauth.mfa.signals import authenticator_added
+
         from users import checks  # noqa: F401  (registers the deploy check)
+        from users.admin_access import record_activation
+
+        authenticator_added.connect(record_activation, dispatch_uid="users.mfa_activation")

@@ -92,6 +92,7 @@ def test_staff_without_an_authenticator_are_sent_to_set_one_up(client, staff_use
     assert 'src="data:image/svg+xml;base64,' in page.text
 
 
+@pytest.mark.django_db(transaction=True)  # allauth announces the app once it commits
 def test_staff_set_up_an_app_then_see_recovery_codes_then_go_on_to_the_admin(
     client, staff_user, required
 ):
@@ -234,3 +235,30 @@ def test_staff_mfa_required_is_a_strict_boolean(tmp_path):
     result = run(["check"], {**PRODUCTION, "STAFF_MFA_REQUIRED": "ture"}, tmp_path)
     assert result.returncode != 0
     assert "STAFF_MFA_REQUIRED must be true or false" in result.stderr
+
+
+def test_a_session_opened_before_the_app_was_set_up_must_enter_a_code(client, staff_user, required):
+    """A password-only session (opened before activation, or before the setting was on)
+    is asked for a code before the admin opens; one code, and it does."""
+    log_in(client, "admin", "/")
+    secret = with_totp(staff_user)  # set up elsewhere, e.g. in another browser
+
+    response = client.get("/admin/claims/claim/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/2fa/reauthenticate/?next=%2Fadmin%2Fclaims%2Fclaim%2F"
+    page = client.get(response["Location"])
+    assert "enter a code from your authenticator app" in page.text
+    assert client.post(response["Location"], {"code": "000000"}).status_code == 200
+    assert client.get("/admin/").status_code == 302
+    done = client.post(response["Location"], {"code": totp_code(secret)})
+    assert done["Location"] == "/admin/claims/claim/"
+    assert client.get("/admin/claims/claim/").status_code == 200
+
+
+def test_a_login_with_a_code_opens_the_admin_at_once(client, staff_user, required):
+    secret = with_totp(staff_user)
+    log_in(client, "admin", "/admin/")
+    client.post("/2fa/authenticate/", {"code": totp_code(secret)})
+
+    assert client.get("/admin/claims/claim/").status_code == 200
