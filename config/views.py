@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 # A READY task older than this means no worker is taking tasks.
 TASK_BACKLOG_MAX_AGE_SECONDS = 15 * 60
 # Whether an upstream answers is asked at most once per this many seconds (the answer is
-# kept in the cache, shared by every web process), and waited for this long.
+# kept in the cache: one process's with the default local-memory cache, every process's
+# with Redis), by one request at a time, and waited for this long.
 UPSTREAM_PROBE_CACHE_SECONDS = 30
 UPSTREAM_PROBE_TIMEOUT_SECONDS = 2
 
@@ -141,8 +142,15 @@ def _check_upstream() -> dict:
     urls = {"pipedream": settings.PIPEDREAM_API_URL, "bitbadges": settings.BITBADGES_API_URL}
     unreachable = _unreachable({name: url for name, url in urls.items() if url})
     if unreachable:
-        result.update(ok=False, unreachable=unreachable)
-        result["error"] = f"no answer from {' or '.join(unreachable)}"
+        result["unreachable"] = unreachable
+        if settings.SANDBOX:
+            # The sandbox is this site: no answer there means this host's own URLs are
+            # wrong (a PUBLIC_URL on another port), which a host out of service fixes.
+            result.update(ok=False, error=f"no answer from {' or '.join(unreachable)}")
+        else:
+            # Pipedream or BitBadges down (or slow) is reported, not failed: every host
+            # would fail alike, and a balancer taking them all out fixes nothing.
+            result.update(degraded=True, error=f"no answer from {' or '.join(unreachable)}")
     # A warning, not a failure: the site works, for the first 10 members signed in to
     # pipedream.com. It names the setting, never its value (the environment is above).
     if warning := connections_services.public_development_warning():
@@ -153,7 +161,10 @@ def _check_upstream() -> dict:
 def _unreachable(urls: dict[str, str]) -> list[str]:
     """The names of the upstreams nothing answers HTTP at (any status will do): a refused
     connection, a timeout or an unknown host. Each URL is asked at most once per
-    UPSTREAM_PROBE_CACHE_SECONDS, all at once (the wait is one timeout, not one each).
+    UPSTREAM_PROBE_CACHE_SECONDS, all at once (the wait is one timeout, not one each), by
+    one request at a time: while one asks, the others report what was known (nothing
+    unreachable when nothing is known yet), so anonymous polls cannot multiply the calls.
+    Without a working cache nothing is asked: the cache check reports that.
 
     A base URL that points nowhere (a PUBLIC_URL on the wrong port puts the sandbox's
     there) otherwise shows only as Connect failing after its timeout.
@@ -164,17 +175,21 @@ def _unreachable(urls: dict[str, str]) -> list[str]:
     }
     try:
         known = cache.get_many(keys.values())
-    except Exception:  # the cache check reports a broken cache; this one, the upstreams
-        known = {}
-    asked = {name: url for name, url in urls.items() if keys[name] not in known}
-    if asked:
+        asked = {name: url for name, url in urls.items() if keys[name] not in known}
+        asking = bool(asked) and cache.add(
+            "healthz:asking", 1, timeout=2 * UPSTREAM_PROBE_TIMEOUT_SECONDS + 1
+        )
+    except Exception:
+        return []
+    if asking:
         with ThreadPoolExecutor(max_workers=len(asked)) as pool:
             answers = dict(zip(asked, pool.map(_answers, asked.values()), strict=True))
         fresh = {keys[name]: answer for name, answer in answers.items()}
         with contextlib.suppress(Exception):
             cache.set_many(fresh, timeout=UPSTREAM_PROBE_CACHE_SECONDS)
+            cache.delete("healthz:asking")
         known.update(fresh)
-    return [name for name in urls if not known[keys[name]]]
+    return [name for name in urls if known.get(keys[name]) is False]
 
 
 def _answers(url: str) -> bool:
@@ -201,6 +216,8 @@ CHECKS = {
 @require_GET
 def healthz(request):
     """Liveness and readiness for load balancers: 200 when every check passes, else 503.
+    "degraded" (still 200) names what is wrong outside this host: Pipedream's or
+    BitBadges' API not answering, which no host taken out of service would fix.
 
     Public, so it names what failed but never echoes configuration values or error text.
     """
@@ -213,8 +230,9 @@ def healthz(request):
             logger.exception("Health check %s failed", name)
             checks[name] = {"ok": False, "error": type(exc).__name__}
     healthy = all(c["ok"] for c in checks.values())
+    degraded = any(c.get("degraded") for c in checks.values())
     body = {
-        "status": "ok" if healthy else "error",
+        "status": "error" if not healthy else "degraded" if degraded else "ok",
         "checks": checks,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }

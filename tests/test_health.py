@@ -186,3 +186,35 @@ def test_the_answer_is_kept_for_a_while_so_polls_never_hammer_upstream(
         cache.clear()  # the while is over
         assert client.get("/healthz").status_code == 200
         assert later_requests == [("HEAD", "/")]
+
+
+def test_a_real_upstream_down_is_degraded_not_a_failure(client, settings, upstream_requests):
+    """Without the sandbox the upstreams are Pipedream and BitBadges themselves: their
+    outage would fail every host alike, so it is reported and the answer stays 200."""
+    settings.SANDBOX = False
+    settings.BITBADGES_API_URL = closed_port_url()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    upstream = body["checks"]["upstream"]
+    assert upstream["ok"] is True
+    assert upstream["unreachable"] == ["bitbadges"]
+    assert upstream["error"] == "no answer from bitbadges"
+
+
+def test_one_request_asks_at_a_time_and_the_others_do_not_wait(client, settings, upstream_requests):
+    """While one request is asking (its marker in the cache), another asks nothing and
+    reports nothing unreachable, so polls cannot multiply calls upstream."""
+    cache.set("healthz:asking", 1, timeout=30)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert "unreachable" not in response.json()["checks"]["upstream"]
+    assert upstream_requests == []
+    cache.delete("healthz:asking")
+    assert client.get("/healthz").status_code == 200
+    assert len(upstream_requests) == 2
