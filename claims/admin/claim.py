@@ -243,10 +243,14 @@ class ClaimAdmin(admin.ModelAdmin):
             )
             return None
         reports = []
-        # Without the permission: who would qualify and why, in words without values.
+        # Without the permission: totals and reasons in words, and no member by name.
+        # Whether a named member would qualify tells what the criterion read on their
+        # account: an editor could change the criterion to `contains <guess>` and dry-run
+        # again until the row said yes.
         show_values = can_see(request)
         for claim in queryset.prefetch_related("required_apps").select_related("criterion_app"):
             report = services.claim_dry_run(claim=claim, show_values=show_values)
+            listed = report.rows if show_values else []
             reports.append(
                 {
                     "claim": claim,
@@ -258,9 +262,9 @@ class ClaimAdmin(admin.ModelAdmin):
                             "qualifies": evaluation is not None and evaluation.eligible,
                             "note": note,
                         }
-                        for member, evaluation, note in report.rows[:DRY_RUN_MAX_ROWS]
+                        for member, evaluation, note in listed[:DRY_RUN_MAX_ROWS]
                     ],
-                    "more": max(0, len(report.rows) - DRY_RUN_MAX_ROWS),
+                    "more": max(0, len(listed) - DRY_RUN_MAX_ROWS),
                 }
             )
         context = {

@@ -20,27 +20,37 @@ class DryRunReport:
     members: int = 0
     qualify: int = 0
     completed: int = 0
+    # The others, by what stopped them: a rule not met, no (healthy) account, an error.
+    not_met: int = 0
+    no_account: int = 0
+    errored: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     # (member, evaluation or None, note)
     rows: list[tuple[User, Evaluation | None, str]] = field(default_factory=list)
 
 
-def in_words(evaluation: Evaluation) -> str:
-    """Why a member would not qualify, without any value read from their accounts: the
-    rule that stopped them, in the words of the claim (its criterion's text or label)."""
+def _stopped_by(evaluation: Evaluation) -> tuple[str, str]:
+    """(kind, words) for the first rule a member did not meet: kind is "not_met",
+    "no_account" or "errored"; the words carry no value read from their accounts."""
     for result in evaluation.results:
         if result.passed:
             continue
         if result.rule.startswith("app:"):
-            return f"no account: {result.label} not met"
+            return "no_account", f"no account: {result.label} not met"
         if result.rule.startswith("healthy:"):
-            return f"no healthy account: {result.label} not met"
+            return "no_account", f"no healthy account: {result.label} not met"
         if result.rule == "criterion" and result.value == "(not checked)":
-            return "no account: no healthy account to check the criterion on"
+            return "no_account", "no account: no healthy account to check the criterion on"
         if result.rule == "criterion" and result.value == "(error)":
-            return "error: checking the member's account failed"
-        return f"not eligible: {result.label} not met"
-    return "would qualify"
+            return "errored", "error: checking the member's account failed"
+        return "not_met", f"not eligible: {result.label} not met"
+    return "", "would qualify"
+
+
+def in_words(evaluation: Evaluation) -> str:
+    """Why a member would not qualify, without any value read from their accounts: the
+    rule that stopped them, in the words of the claim (its criterion's text or label)."""
+    return _stopped_by(evaluation)[1]
 
 
 def _could_not_check(exc: Transient | Permanent, show_values: bool) -> str:
@@ -77,6 +87,7 @@ def claim_dry_run(
             evaluation = evaluate(claim, member)
         except (Transient, Permanent) as exc:
             note = _could_not_check(exc, show_values)
+            report.errored += 1
             report.reasons[note] += 1
             report.rows.append((member, None, note))
             continue
@@ -84,7 +95,14 @@ def claim_dry_run(
             report.qualify += 1
             report.rows.append((member, evaluation, "would qualify"))
         else:
-            reason = evaluation.reason if show_values else in_words(evaluation)
+            kind, words = _stopped_by(evaluation)
+            if kind == "no_account":
+                report.no_account += 1
+            elif kind == "errored":
+                report.errored += 1
+            else:
+                report.not_met += 1
+            reason = evaluation.reason if show_values else words
             report.reasons[reason] += 1
             report.rows.append((member, evaluation, reason))
     return report

@@ -14,6 +14,7 @@ under that key), so that only our lists stand between an editor and running it.
 
 import dataclasses
 import importlib
+import re
 
 import pytest
 import requests
@@ -270,6 +271,10 @@ def ineligible(apps, upstreams, make_claim, alice, connect):
     return completion
 
 
+# The dry run's reason for alice, in words, and how many members it stopped.
+NOT_MET_COUNTED = r"<td>not eligible: user\.login = somebody-else not met</td>\s*<td>1</td>"
+
+
 def _pages(client, completion) -> str:
     dry_run = client.post(
         reverse("admin:claims_claim_changelist"),
@@ -292,8 +297,9 @@ def _pages(client, completion) -> str:
 def test_a_claims_editor_cannot_see_members_values(editor_client, ineligible):
     text = _pages(editor_client, ineligible)
     assert HANDLE not in text
-    # Who would qualify and why is still there, in words.
-    assert "not eligible: user.login = somebody-else not met" in text
+    # Why the others would not is still there, in words, as a count of members.
+    assert re.search(NOT_MET_COUNTED, text)
+    assert "alice" not in text.split("</html>")[0]  # the dry run lists nobody by name
     assert "(hidden)" in text
     # Searching by the value would tell it too.
     found = editor_client.get(reverse("admin:claims_completion_changelist"), {"q": HANDLE})
@@ -314,7 +320,7 @@ def test_staff_who_may_view_the_ledger_but_not_values_do_not_see_them(client, in
     client.force_login(viewer)
     text = _pages(client, ineligible)
     assert HANDLE not in text
-    assert "not eligible: user.login = somebody-else not met" in text
+    assert re.search(NOT_MET_COUNTED, text)
 
 
 def test_support_sees_the_members_page_without_their_values(client, ineligible):
@@ -334,6 +340,71 @@ def test_support_sees_the_members_page_without_their_values(client, ineligible):
 def test_an_operator_sees_members_values(operator_client, ineligible):
     text = _pages(operator_client, ineligible)
     assert HANDLE in text
+
+
+def _dry_run(client, claim) -> str:
+    response = client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
+    )
+    assert response.status_code == 200
+    return response.text
+
+
+def _count(text: str, cell: str) -> int:
+    found = re.search(rf'class="dry-run-{cell}">(\d+)<', text)
+    assert found, f"no {cell} total on the dry run page"
+    return int(found.group(1))
+
+
+def test_a_claims_editor_cannot_guess_a_value_one_dry_run_at_a_time(
+    client, apps, upstreams, alice, bob, connect
+):
+    """Change the criterion to `contains <guess>`, dry-run, read who would qualify: each
+    yes next to a name would confirm a guess at that member's value."""
+    connect(alice, "github", HANDLE)
+    connect(bob, "github", "otherlogin7")
+    client.force_login(_staff("editor", "Claims editor"))
+    created = add(
+        client,
+        apps["github"],
+        criterion_action="github-get-current-user",
+        criterion_comparison="eq",
+        criterion_value="somebody-else",
+    )
+    assert created.status_code == 302, errors(created)
+    claim = Claim.objects.get(slug="new")
+    guess = HANDLE[:6]
+    saved = client.post(
+        reverse("admin:claims_claim_change", args=[claim.pk]),
+        claim_form_data(
+            claim, criterion_comparison="contains", criterion_value=guess, trigger_props="{}"
+        ),
+    )
+    assert saved.status_code == 302, errors(saved)
+
+    text = _dry_run(client, claim)
+    # Which member matched is nowhere on the page.
+    assert "alice" not in text and "bob" not in text
+    assert not re.search(r"<td>\s*(yes|no)\s*</td>", text)
+    assert HANDLE not in text
+    # The guess is right for one member, and the page says so only as totals: alice,
+    # bob and the editor (no GitHub account) were evaluated.
+    assert f"user.login contains {guess}" in text
+    assert (_count(text, "members"), _count(text, "qualify")) == (3, 1)
+    assert (_count(text, "not-met"), _count(text, "no-account"), _count(text, "errored")) == (
+        1,
+        1,
+        0,
+    )
+    assert "“Can see members' upstream values”" in text
+
+    # An operator, who may see members' values, still gets them member by member.
+    client.force_login(_staff("operator", "Operator"))
+    text = _dry_run(client, claim)
+    assert re.search(r"<td>alice</td>\s*<td>yes</td>", text)
+    assert re.search(r"<td>bob</td>\s*<td>no</td>", text)
+    assert "dry-run-values-hidden" not in text
 
 
 # --- Roles -------------------------------------------------------------------------------
