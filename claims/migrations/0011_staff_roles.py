@@ -75,7 +75,30 @@ ROLES = {
 }
 
 
+def _wanted(name):
+    """(app label, codename) of each permission the role `name` is given."""
+    return {(label, codename) for label, names in ROLES[name].items() for codename in names}
+
+
+def _role_permissions(Permission, name):
+    """The permissions the role `name` is given, as Permission rows of the migration state."""
+    by_app = ROLES[name]
+    wanted = _wanted(name)
+    found = list(
+        Permission.objects.filter(
+            content_type__app_label__in=by_app, codename__in=[c for _, c in wanted]
+        ).select_related("content_type")
+    )
+    chosen = [p for p in found if (p.content_type.app_label, p.codename) in wanted]
+    missing = set(wanted) - {(p.content_type.app_label, p.codename) for p in chosen}
+    if missing:
+        raise RuntimeError(f"Permissions missing for the role {name}: {sorted(missing)}")
+    return chosen
+
+
 def create_roles(apps, schema_editor):
+    """Each role's group, unless a group of that name exists already: an operator's own
+    group is left exactly as it is, permissions and members."""
     for app_config in apps.get_app_configs():
         # create_permissions skips an app without a models module, as the migration
         # state's apps all are: lend it one for the call.
@@ -87,23 +110,20 @@ def create_roles(apps, schema_editor):
             app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for name, by_app in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        wanted = [(label, codename) for label, names in by_app.items() for codename in names]
-        found = list(
-            Permission.objects.filter(
-                content_type__app_label__in=by_app, codename__in=[c for _, c in wanted]
-            ).select_related("content_type")
-        )
-        chosen = [p for p in found if (p.content_type.app_label, p.codename) in wanted]
-        missing = set(wanted) - {(p.content_type.app_label, p.codename) for p in chosen}
-        if missing:
-            raise RuntimeError(f"Permissions missing for the role {name}: {sorted(missing)}")
-        group.permissions.set(chosen)
+    for name in ROLES:
+        if Group.objects.filter(name=name).exists():
+            continue
+        Group.objects.create(name=name).permissions.set(_role_permissions(Permission, name))
 
 
 def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
+    """Delete a role's group only while its permissions are still exactly the ones
+    create_roles gave it: a group someone made or changed is theirs, and stays."""
+    Group = apps.get_model("auth", "Group")
+    for group in Group.objects.filter(name__in=ROLES):
+        held = set(group.permissions.values_list("content_type__app_label", "codename"))
+        if held == _wanted(group.name):
+            group.delete()
 
 
 class Migration(migrations.Migration):
