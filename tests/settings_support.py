@@ -26,6 +26,9 @@ ALL_VARS = [
 
 def run(args, env_vars, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ALL_VARS}
+    # The browser tests' fixture sets this in the test process; production never has it
+    # (check --deploy says so), and these cases are production's processes.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     # A developer's .env must not leak into these cases.
     env["ENV_FILE"] = ""
     env.update(env_vars)

@@ -155,7 +155,9 @@ def test_connect_link_and_control_page(live_server, django_user_model):
     """Also pictures for people (test-artifacts/): the pages as users see them."""
     _, sandbox = _origins(live_server)
     ctok = _mint(sandbox)
-    django_user_model.objects.create_user(username="ops", password="pw-for-tests-1", is_staff=True)
+    django_user_model.objects.create_user(
+        username="ops", password="pw-for-tests-1", is_staff=True, is_superuser=True
+    )
     link = f"{sandbox}/sandbox/pipedream/_static/connect.html?" + urlencode(
         {"token": ctok, "app": "discord", "connectLink": "true"}
     )
