@@ -26,9 +26,8 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
-from sandbox.bitbadges import claims as bb_sandbox
 from sandbox.pipedream import components as pd_components
-from tests.claims.admin_support import claim_form_data
+from tests.claims.admin_support import claim_form_data, form_errors, post_new_claim
 from tests.claims.claims_support import run_worker
 from tests.settings_support import run
 
@@ -88,25 +87,11 @@ def operator_client(client):
 
 
 def add(client, app, **fields):
-    upstream = bb_sandbox.claim_create(password="right")
-    data = claim_form_data(
-        Claim(slug="new", name="New", delivery="bitbadges"),
-        enabled=False,
-        password_instance_id="pwd",
-        password="right",
-        bitbadges_claim_id=upstream.claim_id,
-        required_apps=[str(app.pk)],
-        criterion_app=str(app.pk),
-        trigger_props="{}",
-        **{"criterion_path": "user.login", "criterion_comparison": "truthy", **fields},
-    )
-    return client.post(reverse("admin:claims_claim_add"), data)
+    defaults = {"criterion_path": "user.login", "criterion_comparison": "truthy"}
+    return post_new_claim(client, app, enabled=False, **{**defaults, **fields})
 
 
-def errors(response) -> dict[str, str]:
-    assert response.status_code == 200, "the form should have been shown again"
-    form = response.context["adminform"].form
-    return {field: " ".join(messages) for field, messages in form.errors.items()}
+errors = form_errors
 
 
 # --- Saving ------------------------------------------------------------------------------

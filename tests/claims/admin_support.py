@@ -1,8 +1,11 @@
 """Building blocks for the claims admin tests: members, apps, and the change form's post."""
 
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
+from claims.models import Claim
 from connections.models import App
+from sandbox.bitbadges import claims as bb_sandbox
 from tests.members_support import verify_email
 
 
@@ -61,3 +64,28 @@ def claim_form_data(claim, **overrides) -> dict:
     return {
         key: ("on" if value is True else value) for key, value in data.items() if value is not False
     }
+
+
+def post_new_claim(client, app, **fields):
+    """The admin's add form, posted for a BitBadges claim "new" on `app` (a fresh claim
+    of the emulated BitBadges behind it, password "right"), with `fields` over that."""
+    upstream = bb_sandbox.claim_create(password="right")
+    defaults = {
+        "password_instance_id": "pwd",
+        "password": "right",
+        "bitbadges_claim_id": upstream.claim_id,
+        "required_apps": [str(app.pk)],
+        "criterion_app": str(app.pk),
+        "trigger_props": "{}",
+    }
+    data = claim_form_data(
+        Claim(slug="new", name="New", delivery="bitbadges"), **{**defaults, **fields}
+    )
+    return client.post(reverse("admin:claims_claim_add"), data)
+
+
+def form_errors(response) -> dict[str, str]:
+    """The add or change form's errors by field, when the form was shown again."""
+    assert response.status_code == 200, "the form should have been shown again"
+    form = response.context["adminform"].form
+    return {field: " ".join(messages) for field, messages in form.errors.items()}

@@ -9,8 +9,7 @@ import pytest
 from django.urls import reverse
 
 from claims.models import Claim
-from sandbox.bitbadges import claims as bb_sandbox
-from tests.claims.admin_support import claim_form_data, make_app
+from tests.claims.admin_support import claim_form_data, make_app, post_new_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,21 +28,14 @@ CRITERION = {
 
 
 def add(admin_client, app, *, criterion_props=None, trigger_props=None, enabled=True, **fields):
-    upstream = bb_sandbox.claim_create(password="right")
-    blank = Claim(slug="new", name="New", delivery="bitbadges")
-    data = claim_form_data(
-        blank,
+    return post_new_claim(
+        admin_client,
+        app,
         enabled=enabled,
-        password_instance_id="pwd",
-        password="right",
-        bitbadges_claim_id=upstream.claim_id,
-        required_apps=[str(app.pk)],
-        criterion_app=str(app.pk),
         criterion_props=json.dumps(criterion_props or {}),
         trigger_props=json.dumps(trigger_props or {}),
         **{**CRITERION, **fields},
     )
-    return admin_client.post(reverse("admin:claims_claim_add"), data)
 
 
 def errors(response) -> dict:

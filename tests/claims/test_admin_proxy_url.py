@@ -5,13 +5,11 @@ form errors, never a 500; nothing is saved when refused."""
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.urls import reverse
 
 from claims.models import Claim
 from connections import services as connections_services
-from sandbox.bitbadges import claims as bb_sandbox
 from sandbox.pipedream import catalogue
-from tests.claims.admin_support import claim_form_data
+from tests.claims.admin_support import post_new_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,22 +23,15 @@ def gitlab(apps):
 
 
 def add(admin_client, app, url):
-    upstream = bb_sandbox.claim_create(password="right")
-    blank = Claim(slug="new", name="New", delivery="bitbadges")
-    data = claim_form_data(
-        blank,
+    return post_new_claim(
+        admin_client,
+        app,
         enabled=True,
-        password_instance_id="pwd",
-        password="right",
-        bitbadges_claim_id=upstream.claim_id,
-        required_apps=[str(app.pk)],
-        criterion_app=str(app.pk),
         criterion_proxy_url=url,
         criterion_path="$status",
         criterion_comparison="eq",
         criterion_value="200",
     )
-    return admin_client.post(reverse("admin:claims_claim_add"), data)
 
 
 def url_error(response) -> str:
