@@ -11,6 +11,9 @@ import pytest
 from sandbox.management.commands.sandbox_setup import env_text_update, env_values
 from tests.settings_support import ALL_VARS, ROOT, run
 
+# Each case is a manage.py process of its own, on a database of its own.
+pytestmark = pytest.mark.own_process
+
 PRINT_SETTINGS = (
     "import json; from django.conf import settings as s; "
     "print(json.dumps({k: getattr(s, k) for k in %r}, default=str))"

@@ -449,6 +449,7 @@ def test_migrate_makes_the_staff_roles_with_the_least_they_need():
         ("CLAIMS_PROXY_HOSTS", "*.github.com"),
     ],
 )
+@pytest.mark.own_process
 def test_settings_refuse_a_malformed_entry(tmp_path, name, value):
     env = {
         "SECRET_KEY": "x" * 50,

@@ -274,6 +274,7 @@ PRINT = "from django.conf import settings as s; print(s.PIPEDREAM_WORKFLOW_ENDPO
         "en" + "a" * 62,
     ],
 )
+@pytest.mark.own_process
 def test_a_malformed_endpoint_id_is_refused_by_name(tmp_path, bad):
     result = run(
         ["check"], {**PRODUCTION, "PIPEDREAM_WORKFLOW_ENDPOINTS": f"en123abc,{bad}"}, tmp_path
@@ -293,6 +294,7 @@ def test_a_malformed_endpoint_id_is_refused_by_name(tmp_path, bad):
         (None, "[]"),  # not set at all
     ],
 )
+@pytest.mark.own_process
 def test_the_endpoint_list_is_read_and_empty_by_default(tmp_path, monkeypatch, value, expected):
     monkeypatch.delenv("PIPEDREAM_WORKFLOW_ENDPOINTS", raising=False)
     env = dict(PRODUCTION)

@@ -36,6 +36,7 @@ def run_dev(*args: str, env_file: Path, cwd: Path = ROOT, **environment: str):
     )
 
 
+@pytest.mark.own_process
 def test_the_processes_honcho_starts_see_the_environment_over_env(tmp_path):
     # What honcho would read by default: a .env in its folder (where the Procfile is).
     env_file = tmp_path / ".env"
@@ -102,6 +103,7 @@ def test_the_processes_honcho_starts_see_the_environment_over_env(tmp_path):
         ),
     ],
 )
+@pytest.mark.own_process
 def test_the_public_url_every_step_gets(tmp_path, env_lines, environment, url, said):
     env_file = tmp_path / ".env"
     env_file.write_text("DEBUG=true\n" + env_lines)
@@ -116,6 +118,7 @@ def test_the_public_url_every_step_gets(tmp_path, env_lines, environment, url, s
         assert "PUBLIC_URL" not in done.stderr
 
 
+@pytest.mark.own_process
 def test_a_port_that_is_no_port_is_refused_clearly(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("DEBUG=true\n")

@@ -20,6 +20,7 @@ PRODUCTION = {
 }
 
 
+@pytest.mark.own_process
 def test_the_sandbox_refuses_to_start_with_debug_off(tmp_path):
     result = run(["check"], {**PRODUCTION, "SANDBOX": "true"}, tmp_path)
 
@@ -30,6 +31,7 @@ def test_the_sandbox_refuses_to_start_with_debug_off(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["false", "", "0"])
+@pytest.mark.own_process
 def test_only_a_true_allow_lets_the_sandbox_start_without_debug(tmp_path, value):
     env = {**PRODUCTION, "SANDBOX": "true", "ALLOW_SANDBOX_WITHOUT_DEBUG": value}
     result = run(["check"], env, tmp_path)
@@ -38,6 +40,7 @@ def test_only_a_true_allow_lets_the_sandbox_start_without_debug(tmp_path, value)
     assert "SANDBOX is on while DEBUG is off" in result.stderr
 
 
+@pytest.mark.own_process
 def test_the_named_setting_allows_the_sandbox_without_debug(tmp_path):
     env = {**PRODUCTION, "SANDBOX": "true", "ALLOW_SANDBOX_WITHOUT_DEBUG": "true"}
     result = run(["check"], env, tmp_path)
@@ -46,6 +49,7 @@ def test_the_named_setting_allows_the_sandbox_without_debug(tmp_path):
     assert "SANDBOX is on while DEBUG is off" not in result.stderr
 
 
+@pytest.mark.own_process
 def test_a_typo_in_the_allow_setting_is_named(tmp_path):
     env = {**PRODUCTION, "SANDBOX": "true", "ALLOW_SANDBOX_WITHOUT_DEBUG": "yes please"}
     result = run(["check"], env, tmp_path)
@@ -54,6 +58,7 @@ def test_a_typo_in_the_allow_setting_is_named(tmp_path):
     assert "ALLOW_SANDBOX_WITHOUT_DEBUG must be true or false" in result.stderr
 
 
+@pytest.mark.own_process
 def test_the_sandbox_with_debug_on_needs_no_allow(tmp_path):
     result = run(["check"], {"DEBUG": "true", "SANDBOX": "true"}, tmp_path)
 
@@ -73,6 +78,7 @@ def test_seed_demo_refuses_with_debug_off(settings, django_user_model):
     assert not django_user_model.objects.exists()
 
 
+@pytest.mark.own_process
 def test_seed_demo_refuses_in_a_production_process(tmp_path):
     """The command as an operator would type it, against a database of its own."""
     env = {
@@ -120,6 +126,7 @@ def production_settings_from_env_example() -> dict[str, str]:
     return values
 
 
+@pytest.mark.own_process
 def test_the_production_settings_of_env_example_pass_the_deploy_check(tmp_path):
     values = production_settings_from_env_example()
     assert values["DEBUG"] == "false"
@@ -131,6 +138,7 @@ def test_the_production_settings_of_env_example_pass_the_deploy_check(tmp_path):
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.own_process
 def test_the_deploy_check_does_warn_without_them(tmp_path):
     """The check above can fail: leave out the HSTS lines and it reports them."""
     values = production_settings_from_env_example()

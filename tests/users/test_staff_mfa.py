@@ -221,6 +221,7 @@ def test_the_mfa_pages_wear_the_site_layout(client, staff_user):
 # --- the deploy check ----------------------------------------------------------------
 
 
+@pytest.mark.own_process
 def test_check_deploy_warns_while_staff_mfa_is_not_required(tmp_path):
     off = run(["check", "--deploy"], {**PRODUCTION, "STAFF_MFA_REQUIRED": "false"}, tmp_path)
     assert off.returncode == 0, off.stderr
@@ -231,6 +232,7 @@ def test_check_deploy_warns_while_staff_mfa_is_not_required(tmp_path):
     assert "users.W001" not in on.stderr + on.stdout
 
 
+@pytest.mark.own_process
 def test_staff_mfa_required_is_a_strict_boolean(tmp_path):
     result = run(["check"], {**PRODUCTION, "STAFF_MFA_REQUIRED": "ture"}, tmp_path)
     assert result.returncode != 0
