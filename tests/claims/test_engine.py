@@ -311,6 +311,7 @@ def test_a_failing_bitbadges_is_retried_with_backoff_then_completes(
     demo_claims, alice, connect, settings
 ):
     claim = demo_claims["github-starter"]
+    settings.CLAIMS_RETRY_BASE = settings.CLAIMS_RETRY_MAX = 600  # not due again in this run
     settings.SANDBOX_FAULTS = {"bitbadges.claims.complete": {"status": 503}}
     connect(alice, "github", "octo")
     run_worker()
@@ -354,6 +355,7 @@ def test_a_timeout_during_complete_is_checked_before_sending_again(
 
 def test_giving_up_after_the_last_attempt_says_why(demo_claims, alice, connect, settings):
     claim = demo_claims["github-starter"]
+    settings.CLAIMS_RETRY_BASE = settings.CLAIMS_RETRY_MAX = 600  # not due again in this run
     settings.SANDBOX_FAULTS = {"bitbadges.claims.simulate": {"status": 500}}
     settings.CLAIMS_MAX_ATTEMPTS = 2
     connect(alice, "github", "octo")
@@ -414,6 +416,7 @@ def test_an_unhealthy_account_pauses_the_claim_and_recovery_resumes_it(
     from sandbox.pipedream.models import Account
 
     claim = demo_claims["github-starter"]
+    settings.CLAIMS_RETRY_BASE = settings.CLAIMS_RETRY_MAX = 600  # not due again in this run
     settings.SANDBOX_FAULTS = {"bitbadges.claims.simulate": {"status": 503}}
     account = connect(alice, "github", "octo")
     run_worker()
