@@ -4,6 +4,7 @@ The claims fixtures (both sandboxes over real HTTP, members, accounts, claims) a
 rather than in tests/claims/conftest.py because the attack and fault suites use them too.
 """
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -229,3 +230,24 @@ def connect(upstreams):
 @pytest.fixture
 def worker():
     return run_worker
+
+
+# Fixtures that open the suite's database to a test (pytest-django blocks it otherwise).
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """With DATABASE_TESTS_ONLY=true (CI's second database), keep only the tests that can
+    reach the database: pytest-django refuses database access to every other test, so
+    they behave the same whatever DATABASE_URL says and ran on the first database."""
+    if os.environ.get("DATABASE_TESTS_ONLY", "").lower() != "true":
+        return
+    kept, left = [], []
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") is not None or bool(
+            _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        (kept if uses_database else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
