@@ -54,44 +54,57 @@ DEFAULT_PROXY_HOSTS: tuple[str, ...] = (
 
 # Pipedream's component keys: <app slug>-<name>, lowercase letters, digits, _ and -.
 _COMPONENT_KEY = re.compile(r"^[a-z0-9_]+(?:-[a-z0-9_]+)+$")
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
+# A host name: dot-separated labels of letters, digits and hyphens (claims/models.py
+# holds a criterion proxy URL's host to it as well).
+HOST_NAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
+
+
+def _parse(
+    entries: Iterable[str] | None,
+    default: tuple[str, ...],
+    valid: "re.Pattern[str]",
+    refusal: str,
+    *,
+    fold_case: bool = False,
+) -> tuple[str, ...]:
+    """A list setting as set (None: `default`), blanks and repeats dropped (and lowercased
+    with fold_case); an entry `valid` does not match stops startup with `refusal`, which
+    names it where it says {entry!r}."""
+    if entries is None:
+        return default
+    kept = []
+    for entry in entries:
+        value = entry.strip().lower() if fold_case else entry.strip()
+        if not value:
+            continue
+        if not valid.match(value):
+            raise ImproperlyConfigured(refusal.format(entry=entry.strip()))
+        kept.append(value)
+    return tuple(dict.fromkeys(kept))
 
 
 def parse_components(entries: Iterable[str] | None) -> tuple[str, ...]:
     """CLAIMS_READ_COMPONENTS as set (None: the defaults); a malformed key stops startup."""
-    if entries is None:
-        return DEFAULT_READ_COMPONENTS
-    keys = []
-    for entry in entries:
-        key = entry.strip()
-        if not key:
-            continue
-        if not _COMPONENT_KEY.match(key):
-            raise ImproperlyConfigured(
-                f"{COMPONENTS_SETTING} lists {key!r}, which is not a Pipedream component key "
-                "(lowercase <app>-<name>, e.g. github-get-current-user)."
-            )
-        keys.append(key)
-    return tuple(dict.fromkeys(keys))
+    return _parse(
+        entries,
+        DEFAULT_READ_COMPONENTS,
+        _COMPONENT_KEY,
+        f"{COMPONENTS_SETTING} lists {{entry!r}}, which is not a Pipedream component key "
+        "(lowercase <app>-<name>, e.g. github-get-current-user).",
+    )
 
 
 def parse_hosts(entries: Iterable[str] | None) -> tuple[str, ...]:
     """CLAIMS_PROXY_HOSTS as set (None: the defaults); anything but a bare host name
     (a scheme, port, path or wildcard) stops startup."""
-    if entries is None:
-        return DEFAULT_PROXY_HOSTS
-    hosts = []
-    for entry in entries:
-        host = entry.strip().lower()
-        if not host:
-            continue
-        if not _HOST.match(host):
-            raise ImproperlyConfigured(
-                f"{HOSTS_SETTING} lists {entry.strip()!r}: give bare host names, e.g. "
-                "api.github.com (no scheme, port, path or wildcard)."
-            )
-        hosts.append(host)
-    return tuple(dict.fromkeys(hosts))
+    return _parse(
+        entries,
+        DEFAULT_PROXY_HOSTS,
+        HOST_NAME,
+        f"{HOSTS_SETTING} lists {{entry!r}}: give bare host names, e.g. api.github.com "
+        "(no scheme, port, path or wildcard).",
+        fold_case=True,
+    )
 
 
 def _setting(name: str, default: tuple[str, ...]) -> tuple[str, ...]:

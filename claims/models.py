@@ -8,7 +8,6 @@ the member's account) and how it is delivered. A `Completion` is the ledger row 
 """
 
 import datetime
-import re
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
@@ -43,8 +42,6 @@ def workflow_url_problem(url: str) -> str:
     return ""
 
 
-# A proxy URL's host: dot-separated labels of letters, digits and hyphens.
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
 _WHAT = "an https:// URL, or a path starting with / for an app whose base URL is the account's"
 
 
@@ -71,7 +68,7 @@ def validate_proxy_url(value: str) -> None:
                 "A proxy URL carries no user name or password: Pipedream adds the account's "
                 "credentials."
             )
-        if not _HOST.match(parts.hostname or ""):
+        if not allowlists.HOST_NAME.match(parts.hostname or ""):
             raise ValidationError(f"The URL has no host name: give {_WHAT}.")
     if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
         raise ValidationError("A proxy URL has no . or .. segments in its path.")
