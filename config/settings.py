@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from claims import allowlists
+from config.logging_config import logging_dict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -514,6 +515,27 @@ if _public.scheme == "https":
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# --- The edge: client addresses behind a balancer (README, "Running it at scale") ------
+
+# Which address a request came from, for every address-keyed limit (allauth's and ours,
+# through core.ratelimit.client_ip). TRUSTED_PROXY_COUNT: how many proxies of this site's
+# own append to X-Forwarded-For in front of gunicorn (the repository's nginx is one; a
+# load balancer in front of it makes two); 0 reads the socket's address (REMOTE_ADDR).
+# Or TRUSTED_CLIENT_IP_HEADER: the one header a trusted proxy sets to the client's address
+# (such as X-Real-IP or CF-Connecting-IP), which then wins. Anything else a client sends
+# in X-Forwarded-For is not believed.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="").strip() or None
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+if TRUSTED_CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", TRUSTED_CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(
+        "TRUSTED_CLIENT_IP_HEADER must be a header name such as X-Real-IP, "
+        f"not {TRUSTED_CLIENT_IP_HEADER!r}."
+    )
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = TRUSTED_CLIENT_IP_HEADER
+
 # --- Logging ------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -528,46 +550,4 @@ GENERATE_REQUEST_ID_IF_NOT_IN_HEADER = True
 REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
 # One line per request (method, URL pattern, status, member, time): on unless DEBUG.
 ACCESS_LOG = env_bool("ACCESS_LOG", default=not DEBUG)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "config.observability.RequestIdFilter"},
-        "request_path": {"()": "config.observability.RequestPathFilter"},
-    },
-    "formatters": {
-        "plain": {
-            "()": "config.observability.PlainFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-        },
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(levelname)s %(name)s %(request_id)s %(message)s",
-            "rename_fields": {"levelname": "level", "name": "logger"},
-            "timestamp": "time",
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["request_id", "request_path"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "connections": {"level": LOG_LEVEL},
-        "claims": {"level": LOG_LEVEL},
-        "sandbox": {"level": LOG_LEVEL},
-        "users": {"level": LOG_LEVEL},
-        "members": {"level": LOG_LEVEL},
-        "core": {"level": LOG_LEVEL},
-        "config": {"level": LOG_LEVEL},
-        "log_request_id": {"level": LOG_LEVEL},
-        "django_tasks_db": {"level": LOG_LEVEL},
-        "django.tasks": {"level": LOG_LEVEL},
-        # urllib3's debug lines carry whole URLs, query strings included (BitBadges'
-        # dynamic store lookup takes its dataSecret there): never below WARNING.
-        "urllib3": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_dict(LOG_FORMAT, LOG_LEVEL)
