@@ -524,9 +524,19 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 # Nothing of this site is framed except, in the sandbox, its emulated Connect page (which
-# stands in for pipedream.com and lives on this origin).
-X_FRAME_OPTIONS = "SAMEORIGIN" if SANDBOX else "DENY"
-if not SANDBOX:
+# stands in for pipedream.com and lives on this origin): DENY, or SAMEORIGIN (which the
+# sandbox needs). CSP's frame-ancestors says the same to browsers that read it.
+X_FRAME_OPTIONS = env.str("X_FRAME_OPTIONS", default="SAMEORIGIN" if SANDBOX else "DENY")
+X_FRAME_OPTIONS = X_FRAME_OPTIONS.strip().upper()
+if X_FRAME_OPTIONS not in ("DENY", "SAMEORIGIN"):
+    raise ImproperlyConfigured(
+        f"X_FRAME_OPTIONS must be DENY or SAMEORIGIN, not {X_FRAME_OPTIONS!r}."
+    )
+if SANDBOX and X_FRAME_OPTIONS != "SAMEORIGIN":
+    raise ImproperlyConfigured(
+        "X_FRAME_OPTIONS must be SAMEORIGIN with the sandbox: it frames its own Connect page."
+    )
+if X_FRAME_OPTIONS == "DENY":
     SECURE_CSP["frame-ancestors"] = [CSP.NONE]
 # The Connect OAuth step opens a popup from the iframe; `same-origin` would break it.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
@@ -549,6 +559,8 @@ if _public.scheme == "https":
     CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Error pages (DEBUG) and error emails hide URLs with a password and nested passwords too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SettingsReporterFilter"
 
 # --- The edge: client addresses behind a balancer (README, "Running it at scale") ------
 
