@@ -3,6 +3,7 @@
 import math
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 
@@ -21,3 +22,26 @@ def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
     if count > limit:
         return max(1, math.ceil((bucket + 1) * window - now))
     return None
+
+
+def client_ip(request) -> str:
+    """The client's address as this site's own proxies report it (settings, "The edge").
+
+    TRUSTED_CLIENT_IP_HEADER wins when set; else the TRUSTED_PROXY_COUNT-th address from
+    the right of X-Forwarded-For (the one our outermost proxy saw); else REMOTE_ADDR. A
+    header that is missing, too short (the request did not come through all our proxies)
+    or not an address is not believed: the socket's address is used, never an error.
+    """
+    from allauth.core.internal.httpkit import clean_client_ip
+
+    header = getattr(settings, "TRUSTED_CLIENT_IP_HEADER", None)
+    count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    claimed = None
+    if header:
+        claimed = request.headers.get(header)
+    elif count > 0:
+        entries = request.headers.get("x-forwarded-for", "").split(",")
+        if len(entries) >= count:
+            claimed = entries[-count]
+    ip = clean_client_ip(claimed) if claimed else None
+    return ip or clean_client_ip(request.META.get("REMOTE_ADDR") or "") or "unknown"

@@ -1,10 +1,28 @@
-"""How django-allauth behaves here: who may sign up, our wording, links on PUBLIC_URL."""
+"""How django-allauth behaves here: who may sign up, our wording, links on PUBLIC_URL,
+the client's address and the failed-login limits."""
 
+import math
+import time
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.userkit import filter_users_by_email, filter_users_by_username
+from allauth.core.internal import ratelimit as allauth_ratelimit
+from django import forms
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
+
+from core.ratelimit import client_ip
+from users.lookalikes import has_lookalikes
+
+# Wrong passwords, counted in this order; a try refused by one is not counted by the
+# later ones (settings.ACCOUNT_RATE_LIMITS says why these three).
+_FROM, _ACCOUNT_FROM, _ACCOUNT = (
+    "login_failed_from",
+    "login_failed_account_from",
+    "login_failed_account",
+)
 
 
 def _public(url_or_path: str) -> str:
@@ -42,6 +60,15 @@ class AccountAdapter(DefaultAccountAdapter):
         "rate_limited": "Too many requests in a short time. Wait a minute and try again.",
     }
 
+    def get_client_ip(self, request) -> str:
+        # Every allauth limit keyed "ip" and every notice's "IP address" line.
+        return client_ip(request)
+
+    def clean_email(self, email: str) -> str:
+        if has_lookalikes(email):
+            raise self.validation_error("email_lookalike")
+        return super().clean_email(email)
+
     def is_open_for_signup(self, request) -> bool:
         return bool(settings.SIGNUP_OPEN)
 
@@ -50,6 +77,8 @@ class AccountAdapter(DefaultAccountAdapter):
         # email address would make that ambiguous.
         if "@" in username:
             raise self.validation_error("username_has_at")
+        if has_lookalikes(username):
+            raise self.validation_error("username_lookalike")
         return super().clean_username(username, shallow=shallow)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
@@ -69,7 +98,83 @@ class AccountAdapter(DefaultAccountAdapter):
             for path in super().get_login_stages()
         ]
 
+    # --- failed logins: per account, whichever login string names it ------------------
+
+    def _login_account(self, credentials: dict) -> str:
+        """The account a login string names, as a rate-limit key (the string if none)."""
+        email = credentials.get("email")
+        username = credentials.get("username")
+        if email:
+            users = filter_users_by_email(email, prefer_verified=True, for_login=True)
+            if len(users) == 1:
+                return f"member:{users[0].pk}"
+        if username:
+            user = filter_users_by_username(username).first()
+            if user is not None:
+                return f"member:{user.pk}"
+        return "login:" + (email or username or "").casefold()
+
+    def _login_buckets(self, request, credentials: dict) -> list[tuple[str, str]]:
+        account = self._login_account(credentials)
+        address = allauth_ratelimit.get_ip(request)
+        return [(_FROM, ""), (_ACCOUNT_FROM, f"{account}|{address}"), (_ACCOUNT, account)]
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        usage = allauth_ratelimit.RateLimitUsage(usage=[])
+        self._login_failed_rl_usage = usage
+        for action, key in self._login_buckets(request, credentials):
+            counted = allauth_ratelimit.consume(
+                request, app="allauth.account", action=action, key=key or None
+            )
+            if not counted:
+                usage.rollback()
+                raise forms.ValidationError(
+                    _too_many_logins(_seconds_until_allowed(request, action, key or None)),
+                    code="too_many_login_attempts",
+                )
+            usage.usage.extend(counted.usage)
+
+    def _delete_login_attempts_cached_email(self, request, **credentials) -> None:
+        # After a password reset the account's own buckets start again (from here).
+        super()._delete_login_attempts_cached_email(request, **credentials)
+        for action, key in self._login_buckets(request, credentials)[1:]:
+            allauth_ratelimit.clear(request, app="allauth.account", action=action, key=key)
+
+
+def _seconds_until_allowed(request, action: str, key: str | None) -> int:
+    """How long until `action` allows one more try (allauth keeps each try's time)."""
+    now = time.time()
+    wait = 1.0
+    for rate in allauth_ratelimit.get_rates(app="allauth.account", action=action):
+        cache_key = allauth_ratelimit.get_cache_key(
+            request, app="allauth.account", action=action, rate=rate, key=key
+        )
+        live = [t for t in cache.get(cache_key, []) if t > now - rate.duration]
+        if len(live) >= rate.amount:
+            wait = max(wait, live[rate.amount - 1] + rate.duration - now)
+    return math.ceil(wait)
+
+
+def _too_many_logins(seconds: int) -> str:
+    if seconds < 60:
+        when = "1 second" if seconds == 1 else f"{seconds} seconds"
+    else:
+        minutes = math.ceil(seconds / 60)
+        when = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return (
+        "Too many failed attempts to log in to this account. "
+        f"Try again in {when}, or reset your password."
+    )
+
 
 AccountAdapter.error_messages["username_has_at"] = (
     "A username cannot contain @ (that is how we tell it from an email address)."
+)
+AccountAdapter.error_messages["username_lookalike"] = (
+    "A username cannot contain invisible or look-alike characters (such as zero-width "
+    "spaces, soft hyphens or full-width letters). Type it with plain letters."
+)
+AccountAdapter.error_messages["email_lookalike"] = (
+    "This address contains invisible or look-alike characters (such as zero-width spaces, "
+    "soft hyphens or full-width letters). Type it again with plain characters."
 )
