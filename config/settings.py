@@ -210,11 +210,21 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connect & Claim] "
 ACCOUNT_SESSION_REMEMBER = None  # the member chooses ("Keep me logged in")
 ACCOUNT_LOGOUT_REDIRECT_URL = "/login/"
 ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "root", "staff", "support", "sandbox"]
-# allauth's limits, kept in the cache (CACHE_URL: Redis for several processes).
-# "login_failed": 5 wrong passwords per login name in 5 minutes (10 a minute per IP).
+# allauth's limits, kept in the cache (CACHE_URL: Redis for several processes). "ip" is
+# the client's address as read under "The edge" (core.ratelimit.client_ip).
+# Wrong passwords (users/adapter.py) are counted per account, whichever login string
+# names it (bob, BOB, bob@example.com), in three buckets, each counted only if the ones
+# before it allowed the try: 10 a minute from one address (any accounts); 5 per account
+# from one address in 5 minutes (the tight one: a guesser locks out only their own
+# address); 15 per account from all addresses in 5 minutes (distributed guessing: it
+# takes 3+ addresses to lock a member out, for at most 5 minutes).
+# "login_failed" itself counts wrong second-factor codes (allauth.mfa, key: the member).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
+    "login_failed_from": "10/m/ip",
+    "login_failed_account_from": "5/5m/key",
+    "login_failed_account": "15/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
@@ -222,6 +232,20 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
     "confirm_email": "1/3m/key",
 }
+
+# Our forms: look-alike characters normalised or refused, sign-up that does not tell
+# whether an email is registered, no adding another member's address.
+ACCOUNT_FORMS = {
+    "login": "users.forms.LoginForm",
+    "signup": "users.forms.SignupForm",
+    "add_email": "users.forms.AddEmailForm",
+}
+# Adding, removing or changing the primary email asks for the password again unless the
+# member logged in or confirmed it within 5 minutes; the old address gets a notice of
+# changes (and the account's address, of password changes).
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
 
@@ -344,6 +368,33 @@ def _rate_limit(name: str, default: str) -> tuple[int, int]:
 # Connect tokens a member may mint per window: "count/seconds". Pipedream allows 100 a
 # minute per user; we allow far fewer, since each is a click.
 CONNECT_TOKEN_RATE_LIMIT = _rate_limit("CONNECT_TOKEN_RATE_LIMIT", "10/60")
+
+# --- Connecting: return visits, emailed links, a page's wait for upstreams ------------
+
+# Visits to /connect/done/ and /connect/callback/ ("count/seconds"), per member and per
+# session reference; past either, 429 with Retry-After and nothing asked upstream.
+CONNECT_RETURN_RATE_LIMIT = _rate_limit("CONNECT_RETURN_RATE_LIMIT", "30/60")
+CONNECT_RETURN_SESSION_RATE_LIMIT = _rate_limit("CONNECT_RETURN_SESSION_RATE_LIMIT", "10/60")
+# Hours an emailed Connect link works at most (it stops once it has connected an
+# account): 72 spans a weekend between the email and the click, and a forwarded or
+# leaked link soon dies. A link asked for with a longer life gets this one.
+CONNECT_EMAILED_LINK_HOURS = env.int("CONNECT_EMAILED_LINK_HOURS", default=72)
+# Seconds a web request may spend on upstream calls, retries and backoff included; below
+# gunicorn's 30 s worker timeout, so the page answers 503 + Retry-After instead of dying.
+WEB_UPSTREAM_BUDGET = env.float("WEB_UPSTREAM_BUDGET", default=20.0)
+# Per web process and upstream: calls waiting at once (one more waits up to QUEUE_WAIT
+# seconds, then gets a 503), and seconds after a timeout during which pages get a 503
+# at once instead of waiting on it again (0: never). Task workers are not limited.
+WEB_UPSTREAM_CONCURRENCY = env.int("WEB_UPSTREAM_CONCURRENCY", default=3)
+WEB_UPSTREAM_QUEUE_WAIT = env.float("WEB_UPSTREAM_QUEUE_WAIT", default=1.0)
+WEB_UPSTREAM_BREAKER_SECONDS = env.float("WEB_UPSTREAM_BREAKER_SECONDS", default=10.0)
+if not 0 < WEB_UPSTREAM_BUDGET < 30 or CONNECT_EMAILED_LINK_HOURS < 1:
+    raise ImproperlyConfigured(
+        "WEB_UPSTREAM_BUDGET must be between 0 and 30 seconds (gunicorn's worker timeout), "
+        "and CONNECT_EMAILED_LINK_HOURS at least 1."
+    )
+
+# --- BitBadges --------------------------------------------------------------------------
 
 BITBADGES_API_URL = env.str("BITBADGES_API_URL", default=_bitbadges_default).rstrip("/")
 BITBADGES_API_KEY = env.str("BITBADGES_API_KEY", default="")
