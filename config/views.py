@@ -216,10 +216,12 @@ CHECKS = {
 @require_GET
 def healthz(request):
     """Liveness and readiness for load balancers: 200 when every check passes, else 503.
-    "degraded" (still 200) names what is wrong outside this host: Pipedream's or
-    BitBadges' API not answering, which no host taken out of service would fix.
 
-    Public, so it names what failed but never echoes configuration values or error text.
+    Anonymous callers (a balancer) get the status only: {"status": "ok"} or, with 503,
+    {"status": "unavailable"}. Staff (logged in, is_staff) also get each check, where
+    "degraded" (still 200) names what is wrong outside this host (Pipedream's or
+    BitBadges' API not answering, which no host taken out of service would fix). Even
+    then it names what failed, never configuration values or error text.
     """
     started = time.monotonic()
     checks = {}
@@ -230,10 +232,19 @@ def healthz(request):
             logger.exception("Health check %s failed", name)
             checks[name] = {"ok": False, "error": type(exc).__name__}
     healthy = all(c["ok"] for c in checks.values())
+    status = 200 if healthy else 503
+    if not _may_see_details(request):
+        return JsonResponse({"status": "ok" if healthy else "unavailable"}, status=status)
     degraded = any(c.get("degraded") for c in checks.values())
     body = {
         "status": "error" if not healthy else "degraded" if degraded else "ok",
         "checks": checks,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=status)
+
+
+def _may_see_details(request) -> bool:
+    """Staff see what each check found; everyone else only whether the host serves."""
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)

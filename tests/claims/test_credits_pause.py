@@ -91,7 +91,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     assert "Top up at /developer" not in page  # BitBadges' relative link, said absolutely
     assert f"{paused.count()} completions wait" in page
     assert "https://bitbadges.io/developer?tab=apiKeys" in page
-    health = client.get("/healthz")
+    health = admin_client.get("/healthz")
     assert health.status_code == 200
     assert health.json()["checks"]["deliveries"]["bitbadges"] == "paused"
     assert health.json()["checks"]["deliveries"]["waiting"] == paused.count()
@@ -129,7 +129,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
         assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id, member.address) == 1
     assert bb_sandbox_attempts.completions(claim.bitbadges_claim_id) == MEMBERS
     assert "paused" not in admin_client.get(reverse("admin:index")).text
-    assert client.get("/healthz").json()["checks"]["deliveries"]["bitbadges"] == "flowing"
+    assert admin_client.get("/healthz").json()["checks"]["deliveries"]["bitbadges"] == "flowing"
 
 
 def test_the_admin_can_check_now_and_a_pause_ends_when_bitbadges_answers(

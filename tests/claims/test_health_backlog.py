@@ -1,4 +1,5 @@
-"""/healthz reports the claims backlog: how many completions are due, and the oldest's wait."""
+"""/healthz reports the claims backlog to staff: how many completions are due, and the
+oldest's wait."""
 
 import datetime
 
@@ -26,12 +27,12 @@ def _completion(claim, member, **fields):
     return Completion.objects.create(claim=claim, member=member, **fields)
 
 
-def test_nothing_due(client):
-    body = client.get("/healthz").json()
+def test_nothing_due(admin_client):
+    body = admin_client.get("/healthz").json()
     assert body["checks"]["claims"] == {"ok": True, "due": 0}
 
 
-def test_due_completions_and_the_oldest_wait(client, claim, alice, django_user_model):
+def test_due_completions_and_the_oldest_wait(admin_client, claim, alice, django_user_model):
     now = timezone.now()
     bob = django_user_model.objects.create_user(username="bob", password="x")
     carol = django_user_model.objects.create_user(username="carol", password="x")
@@ -41,7 +42,7 @@ def test_due_completions_and_the_oldest_wait(client, claim, alice, django_user_m
     _completion(claim, bob, state="waiting", next_attempt_at=now + datetime.timedelta(hours=1))
     _completion(claim, carol, state="completed")
 
-    response = client.get("/healthz")
+    response = admin_client.get("/healthz")
 
     assert response.status_code == 200
     claims = response.json()["checks"]["claims"]
@@ -50,22 +51,22 @@ def test_due_completions_and_the_oldest_wait(client, claim, alice, django_user_m
     assert 89 <= claims["oldest_due_seconds"] <= 120
 
 
-def test_an_abandoned_lease_counts_from_its_expiry(client, claim, alice):
+def test_an_abandoned_lease_counts_from_its_expiry(admin_client, claim, alice):
     expired = timezone.now() - datetime.timedelta(minutes=3)
     _completion(claim, alice, state="delivering", lease_expires_at=expired)
 
-    claims = client.get("/healthz").json()["checks"]["claims"]
+    claims = admin_client.get("/healthz").json()["checks"]["claims"]
 
     assert claims["due"] == 1
     assert 179 <= claims["oldest_due_seconds"] <= 240
 
 
-def test_a_backlog_nobody_takes_is_unhealthy(client, claim, alice):
+def test_a_backlog_nobody_takes_is_unhealthy(admin_client, claim, alice):
     _completion(
         claim, alice, state="waiting", next_attempt_at=timezone.now() - datetime.timedelta(hours=2)
     )
 
-    response = client.get("/healthz")
+    response = admin_client.get("/healthz")
 
     assert response.status_code == 503
     claims = response.json()["checks"]["claims"]
@@ -73,9 +74,9 @@ def test_a_backlog_nobody_takes_is_unhealthy(client, claim, alice):
     assert "nothing is taking them" in claims["error"]
 
 
-def test_a_deleted_members_row_is_not_backlog(client, claim):
+def test_a_deleted_members_row_is_not_backlog(admin_client, claim):
     _completion(
         claim, None, state="waiting", next_attempt_at=timezone.now() - datetime.timedelta(hours=2)
     )
 
-    assert client.get("/healthz").json()["checks"]["claims"] == {"ok": True, "due": 0}
+    assert admin_client.get("/healthz").json()["checks"]["claims"] == {"ok": True, "due": 0}
