@@ -59,6 +59,16 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _close_upstream_breakers():
+    """A timeout in one test's page does not make the next test's pages fail fast."""
+    from core.client import breakers_reset
+
+    breakers_reset()
+    yield
+    breakers_reset()
+
+
 @pytest.fixture
 def member(django_user_model):
     """alice, with her email address confirmed (as seed_demo's members are)."""
