@@ -240,9 +240,9 @@ ACCOUNT_FORMS = {
     "signup": "users.forms.SignupForm",
     "add_email": "users.forms.AddEmailForm",
 }
-# Adding, removing or changing the primary email asks for the password again unless the
-# member logged in or confirmed it within 5 minutes; the old address gets a notice of
-# changes (and the account's address, of password changes).
+# Adding, removing or changing the primary email asks for the password again (allauth's
+# "Confirm it is you"; logging in does not count), which then lasts 5 minutes. The old
+# address gets a notice of changes (and the account's address, of password changes).
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_EMAIL_NOTIFICATIONS = True
