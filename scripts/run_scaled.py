@@ -1,7 +1,10 @@
 """`make run-scaled`: the same app laid out as production lays it out, on one machine.
 
 PostgreSQL (DATABASE_URL) and Redis (CACHE_URL) instead of SQLite and local memory;
-gunicorn with 2 worker processes instead of runserver; 2 `db_worker` processes taking
+nginx on HOST:PORT in front of gunicorn (2 worker processes of 4 threads, on a unix
+socket of nginx's prefix, tmp/edge-<port>/: deploy/edge.py) instead of runserver, with
+TRUSTED_PROXY_COUNT=1 so that address-keyed limits see the client's address from
+nginx's X-Forwarded-For; 2 `db_worker` processes taking
 tasks with SELECT ... FOR UPDATE SKIP LOCKED; a scheduler running what cron would run
 (complete_claims, recheck_claims). DEBUG is off, logs are JSON, static files are served
 by whitenoise from `collectstatic`. The sandbox plays Pipedream and BitBadges.
@@ -15,6 +18,7 @@ parameters through a demo file of this layout's own (tmp/sandbox-demo.scaled.jso
 import argparse
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +76,12 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
+def _nginx_missing() -> str | None:
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        return None
+    return "nginx is not installed: `sudo apt-get install nginx-light` (Debian) puts it in front."
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -91,7 +101,7 @@ def main(argv=None) -> int:
     if args.web_workers < 1 or args.task_workers < 1 or args.schedule_every < 1:
         parser.error("--web-workers, --task-workers and --schedule-every must be at least 1")
 
-    problem = _redis_reachable(args.cache_url)
+    problem = _nginx_missing() or _redis_reachable(args.cache_url)
     if problem:
         print(problem, file=sys.stderr)
         return 1
@@ -124,6 +134,10 @@ def main(argv=None) -> int:
         "HOST": args.host,
         "PORT": str(args.port),
         "WEB_CONCURRENCY": str(args.web_workers),
+        # nginx (deploy/edge.py) is the one proxy of this site's own in front of gunicorn;
+        # its X-Request-ID is the one Django logs.
+        "TRUSTED_PROXY_COUNT": "1",
+        "LOG_REQUEST_ID_HEADER": "HTTP_X_REQUEST_ID",
         "SCHEDULE_EVERY": str(args.schedule_every),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONUNBUFFERED": "1",
@@ -143,7 +157,8 @@ def main(argv=None) -> int:
         env.update(_read_env_file(args.env_file))
     print(
         f"\n  Connect & Claim, scaled out: {public_url}/   (alice / connect-demo; admin / "
-        f"connect-demo)\n  {args.web_workers} gunicorn processes, {args.task_workers} task "
+        f"connect-demo)\n  nginx in front of {args.web_workers} gunicorn processes, "
+        f"{args.task_workers} task "
         f"workers, PostgreSQL {args.database_url.rsplit('/', 1)[-1]}, Redis {args.cache_url}\n",
         flush=True,
     )
