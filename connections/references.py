@@ -1,20 +1,23 @@
 """Signed references of ours: a connect session in Pipedream's URIs, and emailed links.
 
 Pipedream's connection webhooks are not signed, so the webhook URI and the redirect
-URIs carry our own signed reference to the session; emailed links carry a signed,
-expiring payload. Both use django.core.signing with their own salt, so a value made
-for one purpose is worthless for the other.
+URIs carry our own signed reference to the session (django.core.signing, its own
+salt). An emailed link carries an encrypted, expiring payload (core.secrets, its own
+purpose): opaque to whoever sees the link, since it names a member and perhaps an
+account. A value made for one purpose is worthless for the other.
 """
 
 import datetime
+import json
 import uuid
 
 from django.core import signing
 from django.utils import timezone
 
+from core.secrets import SecretUnreadable, Vault
+
 SESSION_SALT = "connections.session"
 SESSION_MAX_AGE = datetime.timedelta(days=7)
-EMAILED_LINK_SALT = "connections.emailed-link"
 
 
 def _now() -> datetime.datetime:
@@ -43,25 +46,50 @@ class EmailedLinkExpired(Exception):
     pass
 
 
-class EmailedLinkInvalid(Exception):
+class EmailedLinkInvalid(SecretUnreadable):
     pass
 
 
-def emailed_link_sign(*, member_pk: int, external_id: str, app_slug: str, expires_at) -> str:
-    payload = {"m": member_pk, "x": external_id, "a": app_slug, "e": int(expires_at.timestamp())}
-    return signing.dumps(payload, salt=EMAILED_LINK_SALT, compress=True)
+_EMAILED = Vault(b"connections.emailed-link", EmailedLinkInvalid)
+
+
+def emailed_link_sign(
+    *,
+    member_pk: int,
+    external_id: str,
+    app_slug: str,
+    expires_at,
+    reconnect_pk: int | None = None,
+    nonce: str = "",
+) -> str:
+    payload = {
+        "m": member_pk,
+        "x": external_id,
+        "a": app_slug,
+        "e": int(expires_at.timestamp()),
+        "r": reconnect_pk,
+        "n": nonce or uuid.uuid4().hex,
+    }
+    return _EMAILED.encrypt(json.dumps(payload, separators=(",", ":"))).rstrip("=")
 
 
 def emailed_link_read(signed: str) -> dict:
-    """The payload as {member_pk, external_id, app_slug}; raises EmailedLink* errors."""
-    if not signed or len(signed) > 500:
+    """The payload as {member_pk, external_id, app_slug, reconnect_pk, nonce}; raises
+    EmailedLink* errors."""
+    if not signed or len(signed) > 500 or not signed.isascii():
         raise EmailedLinkInvalid
     try:
-        payload = signing.loads(signed, salt=EMAILED_LINK_SALT)
-    except signing.BadSignature:
+        payload = json.loads(_EMAILED.decrypt(signed + "=" * (-len(signed) % 4)))
+    except (ValueError, UnicodeError):
         raise EmailedLinkInvalid from None
-    if not isinstance(payload, dict) or not {"m", "x", "a", "e"} <= payload.keys():
+    if not isinstance(payload, dict) or not {"m", "x", "a", "e", "n"} <= payload.keys():
         raise EmailedLinkInvalid
     if payload["e"] <= _now().timestamp():
         raise EmailedLinkExpired
-    return {"member_pk": payload["m"], "external_id": payload["x"], "app_slug": payload["a"]}
+    return {
+        "member_pk": payload["m"],
+        "external_id": payload["x"],
+        "app_slug": payload["a"],
+        "reconnect_pk": payload.get("r"),
+        "nonce": str(payload["n"]),
+    }

@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Model, Q
+from django.db.models import Model
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connections import pipedream, selectors, services
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
+from core.client import web_budget
 from core.database import no_retry
 
 logger = logging.getLogger("connections.views")
@@ -68,14 +69,33 @@ def _status_for(exc: services.ConnectError) -> int:
     return 400
 
 
+def _retry_after(exc: services.ConnectError) -> str:
+    """Retry-After for a 429 or 503: the limit's or the upstream's wait, else 30 s."""
+    seconds = getattr(exc, "retry_after", None) or getattr(
+        getattr(exc, "cause", None), "retry_after", None
+    )
+    return str(max(1, math.ceil(seconds or 30)))
+
+
 def _connect_error_json(exc: services.ConnectError) -> JsonResponse:
     status = _status_for(exc)
-    if isinstance(exc, services.TooManyAttempts):
-        return _json_error(str(exc), status, Retry_After=str(int(exc.retry_after or 60)))
-    retry_after = getattr(getattr(exc, "cause", None), "retry_after", None)
-    if status == 503 and retry_after:
-        return _json_error(str(exc), status, Retry_After=str(math.ceil(retry_after)))
+    if status in (429, 503):
+        return _json_error(str(exc), status, Retry_After=_retry_after(exc))
     return _json_error(str(exc), status)
+
+
+def _upstream_hung(exc: services.ConnectError) -> bool:
+    """Pipedream did not answer within the page's budget (or was not asked, to spare it)."""
+    cause = getattr(exc, "cause", None)
+    return isinstance(cause, pipedream.Unavailable) and cause.retry_after is not None
+
+
+def _error_page(request, exc: services.ConnectError, title: str):
+    """A 429 or 503 page with Retry-After, for a browser that came to a page."""
+    status = _status_for(exc) if isinstance(exc, services.TooManyAttempts) else 503
+    response = _problem_page(request, status=status, title=title, message=str(exc))
+    response["Retry-After"] = _retry_after(exc)
+    return response
 
 
 def _request_data(request):
@@ -222,6 +242,7 @@ def accounts(request):
 
 
 @require_http_methods(["GET", "POST"])
+@web_budget
 def disconnect(request, account_id: int):
     """GET: ask to confirm (a page, or an inline fragment for htmx). POST: disconnect."""
     account = _member_account(request.user, account_id)
@@ -247,6 +268,7 @@ def disconnect(request, account_id: int):
 
 
 @require_POST
+@web_budget
 def token(request):
     """Mint a Connect token for the iframe. Answers JSON, errors as {"error": sentence}."""
     try:
@@ -297,6 +319,7 @@ def _json_account(member, account_id: int, app):
 
 
 @require_POST
+@web_budget
 def callback(request):
     """The iframe said success: record the account the member just connected.
 
@@ -310,19 +333,28 @@ def callback(request):
         return _json_error(str(exc), 400)
     reference = str(data.get("session") or "")
     pipedream_id = str(data.get("account") or "").strip()
-    session = services.connect_session_for_reference(reference) if reference else None
-    if session is None or session.member_id != request.user.pk:
-        return _json_error("This connection attempt is not valid. Please start again.", 400)
+    try:
+        services.connect_return_hit(member=request.user)
+        session = services.connect_session_for_reference(reference) if reference else None
+        if session is None or session.member_id != request.user.pk:
+            return _json_error("This connection attempt is not valid. Please start again.", 400)
+        services.connect_return_hit(member=request.user, session=session)
+    except services.TooManyAttempts as exc:
+        return _connect_error_json(exc)
     if str(data.get("check") or "") == "1" and not pipedream_id:
         return _session_check(request.user, session, reason=str(data.get("reason") or "")[:2000])
     if not pipedream_id or len(pipedream_id) > 100:
         return _json_error("Say which account was connected (the field account is missing).", 400)
-    try:
-        account = services.account_record(
-            member=request.user, pipedream_id=pipedream_id, session=session
-        )
-    except services.ConnectError as exc:
-        return _connect_error_json(exc)
+    if services.session_spent(session):
+        # Recorded already (by this call before, or by the webhook): answer from that.
+        account = session.account
+    else:
+        try:
+            account = services.account_record(
+                member=request.user, pipedream_id=pipedream_id, session=session
+            )
+        except services.ConnectError as exc:
+            return _connect_error_json(exc)
     message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
     if wants_json:
         return JsonResponse(
@@ -360,11 +392,14 @@ def _session_check(member, session, *, reason: str = "") -> JsonResponse:
             result = services.accounts_sync(member=member)
         except services.ConnectError as exc:
             return _connect_error_json(exc)
-        account = _session_account(member, session, result)
+        account = services.session_account_found(member=member, session=session, result=result)
         if account is not None:
-            services.account_record(
-                member=member, pipedream_id=account.pipedream_id, session=session
-            )
+            try:
+                services.account_record(
+                    member=member, pipedream_id=account.pipedream_id, session=session
+                )
+            except services.ConnectError as exc:
+                return _connect_error_json(exc)
             session.refresh_from_db()
     account = session.account
     if session.status != ConnectSession.Status.CONNECTED or account is None:
@@ -384,30 +419,12 @@ def _session_check(member, session, *, reason: str = "") -> JsonResponse:
     )
 
 
-def _session_account(member, session, result):
-    """The account the session produced, as far as a sync shows it, or None.
-
-    A new connection: the one account of the app that appeared since the session began
-    (new in this sync, or recorded since by the webhook). A reconnect: the account it
-    names, once Pipedream says it is healthy and was updated since the session began.
-    """
-    accounts = selectors.accounts_for_member(member=member).filter(app=session.app_id)
-    if session.reconnect_account_id:
-        account = accounts.filter(pk=session.reconnect_account_id).first()
-        if account is None or account.upstream_updated_at is None or not account.healthy:
-            return None
-        return account if account.upstream_updated_at >= session.created_at else None
-    found = list(
-        accounts.filter(Q(pipedream_id__in=result.created) | Q(created_at__gte=session.created_at))
-    )
-    return found[0] if len(found) == 1 else None
-
-
 # --- connecting: Connect Link and the emailed link ----------------------------------
 
 
 @require_GET
 @no_retry
+@web_budget
 def connect_link(request, app: str):
     """Connect Link hand-off: mint a token and send the member to the hosted page."""
     form = ConnectForm({"app": app, "account": request.GET.get("account", "")}, member=request.user)
@@ -435,18 +452,23 @@ def connect_link(request, app: str):
 @never_cache
 @require_GET
 @no_retry
+@web_budget
 def emailed_link(request, signed: str):
-    """A link we sent by email: mint a fresh token now, then continue as Connect Link."""
+    """A link we sent by email: mint a fresh token now, then continue as Connect Link.
+
+    Nothing shown here names the member the link is for, nor any id: whoever holds a
+    forwarded link learns only that it is not theirs.
+    """
     try:
-        member, app = services.emailed_link_open(signed)
-    except services.LinkExpired as exc:
+        link = services.emailed_link_read(signed)
+        public_id = services.emailed_link_session_id(link)
+    except services.LinkExpired as exc:  # also LinkUsed
         return _problem_page(request, status=410, title="This link has expired", message=str(exc))
     except services.ConnectError as exc:
         return _problem_page(request, status=400, title="This link is not valid", message=str(exc))
+    member, app = link.member, link.app
     if not request.user.is_authenticated:
-        messages.info(
-            request, f"Log in as {member.get_username()} to connect your {app.name} account."
-        )
+        messages.info(request, f"Log in to connect your {app.name} account.")
         return redirect_to_login(request.get_full_path())
     if request.user.pk != member.pk:
         return _problem_page(
@@ -454,26 +476,34 @@ def emailed_link(request, signed: str):
             status=403,
             title="This link is for another member",
             message=(
-                f"This link connects an account for {member.get_username()}, but you are "
-                f"logged in as {request.user.get_username()}. Log out, then open the link again."
+                "This link connects an account for another member than the one you are "
+                "logged in as. Log out, then open the link again."
             ),
             offer_logout=True,
         )
     reconnect = None
-    if raw := request.GET.get("account", ""):  # a reconnect link: the member's own account
+    # A reconnect link names the member's own account in its payload (older links did
+    # in their query string).
+    if raw := link.reconnect_pk or request.GET.get("account", ""):
         reconnect = _member_account(member, raw)
         if reconnect.app_id != app.pk:
             raise Http404("No such account.")
     return _hand_off(
-        request, member=member, app=app, mode=ConnectSession.Mode.EMAILED, reconnect=reconnect
+        request,
+        member=member,
+        app=app,
+        mode=ConnectSession.Mode.EMAILED,
+        reconnect=reconnect,
+        public_id=public_id,
     )
 
 
-def _hand_off(request, *, member, app, mode, reconnect=None):
-    """Mint a token and send the member to the hosted page; on trouble, back to /accounts/."""
+def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None):
+    """Mint a token and send the member to the hosted page; on trouble, back to /accounts/
+    (a 503 page with Retry-After when Pipedream did not answer in time)."""
     try:
         _session, connect_token = services.connect_session_start(
-            member=member, app=app, mode=mode, reconnect_account=reconnect
+            member=member, app=app, mode=mode, reconnect_account=reconnect, public_id=public_id
         )
         url = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
     except services.EmailNotVerified as exc:
@@ -484,7 +514,11 @@ def _hand_off(request, *, member, app, mode, reconnect=None):
             message=str(exc),
             resend_email=exc.pending_email,
         )
+    except services.LinkUsed as exc:
+        return _problem_page(request, status=410, title="This link has expired", message=str(exc))
     except services.ConnectError as exc:
+        if _upstream_hung(exc):
+            return _error_page(request, exc, "Pipedream is not answering")
         messages.error(request, str(exc))
         return redirect("connections:accounts")
     return redirect(url)
@@ -494,6 +528,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None):
 @never_cache
 @require_GET
 @no_retry
+@web_budget
 def done(request):
     """Where the hosted page sends the member back (Connect Link and emailed links)."""
     session = services.connect_session_for_reference(request.GET.get("s", ""))
@@ -518,7 +553,15 @@ def done(request):
             message="Log out and log in as the member who started it, then open the link again.",
             offer_logout=True,
         )
+    try:
+        services.connect_return_hit(member=request.user)
+        services.connect_return_hit(member=request.user, session=session)
+    except services.TooManyAttempts as exc:
+        return _error_page(request, exc, "Too many visits")
     app_name = session.app.name
+    if services.session_spent(session):  # recorded already: nothing to ask Pipedream
+        messages.success(request, f"Your {app_name} account is connected.")
+        return redirect("connections:accounts")
     if request.GET.get("result") == "error":
         error = (request.GET.get("error") or "").strip()[:500]
         services.connect_session_fail(session=session, error=error or services.NO_REASON)
@@ -526,8 +569,10 @@ def done(request):
         return redirect("connections:accounts")
     try:
         result = services.accounts_sync(member=request.user)
-        _session_mark_done(request.user, session, result)
+        services.session_mark_done(member=request.user, session=session, result=result)
     except services.ConnectError as exc:
+        if _upstream_hung(exc):
+            return _error_page(request, exc, "Pipedream is not answering")
         messages.warning(
             request,
             f"We could not refresh your accounts yet: {exc} "
@@ -536,24 +581,3 @@ def done(request):
         return redirect("connections:accounts")
     messages.success(request, f"Your {app_name} account is connected.")
     return redirect("connections:accounts")
-
-
-def _session_mark_done(member, session, result) -> None:
-    """Tie the session to the account it produced, when the sync makes that clear.
-
-    The redirect carries no account id. A reconnect produced the account it names; a
-    new connection produced the one new account of that app the sync found. Recording
-    it through the service marks the session connected (and re-checks ownership).
-    """
-    if session.status != ConnectSession.Status.ISSUED:
-        return
-    if session.reconnect_account_id:
-        candidates = [session.reconnect_account.pipedream_id]
-    else:
-        candidates = list(
-            selectors.accounts_for_member(member=member)
-            .filter(app=session.app_id, pipedream_id__in=result.created)
-            .values_list("pipedream_id", flat=True)
-        )
-    if len(candidates) == 1:
-        services.account_record(member=member, pipedream_id=candidates[0], session=session)

@@ -14,12 +14,16 @@ look before sending it again).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -48,6 +52,8 @@ class UpstreamError(Exception):
     transient: bool = False
     # The request may have reached the upstream and been acted on.
     outcome_unknown: bool = False
+    # Seconds after which the same call may succeed, when known.
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -98,6 +104,93 @@ class Throttled(UpstreamError):
         if retry_after is not None and "hint" not in kwargs:
             kwargs["hint"] = f"Try again in {retry_after:g} s"
         super().__init__(message, **kwargs)
+
+
+# --- A time budget for the upstream calls of one web request -----------------------------
+# A page must answer before gunicorn's worker timeout (30 s): inside `upstream_budget`
+# each try gets at most what is left, no retry starts once it is spent, and a call fails
+# fast (UpstreamBusy) while this process has `concurrency` calls waiting on that upstream
+# or a timeout opened its breaker less than `breaker` seconds ago. Outside a budget
+# (task workers, commands) nothing changes: full timeouts and retries.
+
+
+class BudgetSpent(requests.Timeout):
+    """The web request's time for upstream calls is spent."""
+
+
+class UpstreamBusy(requests.ConnectionError):
+    """Not sent: this process waits on the upstream as much as it may, or it just hung."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    deadline: float  # time.monotonic()
+    concurrency: int  # at once per process and upstream; 0: no cap
+    queue_wait: float
+    breaker: float
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+_BUDGET: ContextVar[Budget | None] = ContextVar("upstream_budget", default=None)
+_GATES_LOCK = threading.Lock()
+_SEMAPHORES: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_BREAKERS: dict[str, float] = {}  # service -> monotonic time its breaker closes
+
+
+@contextlib.contextmanager
+def upstream_budget(
+    seconds: float, *, concurrency: int = 0, queue_wait: float = 1.0, breaker: float = 0.0
+) -> Iterator[Budget]:
+    """Upstream calls inside the block share `seconds`; see the comment above."""
+    budget = Budget(time.monotonic() + seconds, int(concurrency), queue_wait, breaker)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def web_budget[F: Callable[..., Any]](view: F) -> F:
+    """Run a view inside the WEB_UPSTREAM_* budget (settings read at each request)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        from django.conf import settings as s
+
+        seconds, breaker = s.WEB_UPSTREAM_BUDGET, s.WEB_UPSTREAM_BREAKER_SECONDS
+        wait, size = s.WEB_UPSTREAM_QUEUE_WAIT, s.WEB_UPSTREAM_CONCURRENCY
+        with upstream_budget(seconds, concurrency=size, queue_wait=wait, breaker=breaker):
+            return view(request, *args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def budget_remaining() -> float | None:
+    """Seconds left in the current web request's budget; None outside one."""
+    budget = _BUDGET.get()
+    return None if budget is None else budget.remaining()
+
+
+def breakers_reset() -> None:  # tests
+    with _GATES_LOCK:
+        _BREAKERS.clear()
+
+
+def _breaker_open(service: str) -> float:
+    return max(0.0, _BREAKERS.get(service, 0.0) - time.monotonic())
+
+
+def _breaker_trip(service: str, budget: Budget) -> None:
+    if budget.breaker > 0:
+        with _GATES_LOCK:
+            _BREAKERS[service] = time.monotonic() + budget.breaker
+
+
+def _semaphore(service: str, size: int) -> threading.BoundedSemaphore:
+    with _GATES_LOCK:
+        return _SEMAPHORES.setdefault((service, size), threading.BoundedSemaphore(size))
 
 
 class SessionPool:
@@ -335,6 +428,10 @@ class BaseApiClient:
     def transport_problem(self, exc: requests.RequestException, url: str) -> str:
         """What went wrong below HTTP, as a clause: "could not reach X at host"."""
         host = urlsplit(url).netloc
+        if isinstance(exc, BudgetSpent):
+            return f"{self.service} at {host} did not answer within the time a page may wait"
+        if isinstance(exc, UpstreamBusy):
+            return f"{self.service} at {host} was not asked: {exc}"
         if isinstance(exc, requests.ConnectTimeout):
             return f"could not connect to {self.service} at {host} within {self.timeout:g} s"
         if isinstance(exc, requests.Timeout):
@@ -386,10 +483,12 @@ class BaseApiClient:
         where = log_as or self.loggable(url, secrets)
         attempts = self.max_retries + 1
         request_headers = {**self.headers(), **(headers or {})}
+        budget = _BUDGET.get()
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                response = self._session.request(
+                response = self._attempt(
+                    budget,
                     method,
                     url,
                     timeout=(self.timeout, read_timeout or self.timeout),
@@ -404,9 +503,16 @@ class BaseApiClient:
                 self.logger.info(
                     "%s %s %s failed after %.0f ms: %s", self.service, method, where, ms, error
                 )
-                unsent = nothing_sent(exc)
-                if isinstance(exc, TRANSIENT) and (idempotent or unsent) and attempt < attempts:
-                    self._pause(method, where, attempt, self._backoff(attempt))
+                unsent = isinstance(exc, BudgetSpent | UpstreamBusy) or nothing_sent(exc)
+                pause = self._backoff(attempt)
+                if (
+                    isinstance(exc, TRANSIENT)
+                    and not isinstance(exc, BudgetSpent | UpstreamBusy)
+                    and (idempotent or unsent)
+                    and attempt < attempts
+                    and (budget is None or pause < budget.remaining())
+                ):
+                    self._pause(method, where, attempt, pause)
                     continue
                 failure = self.transport_error(
                     exc,
@@ -415,6 +521,8 @@ class BaseApiClient:
                     attempts=attempt,
                     outcome_unknown=mutating and not unsent,
                 )
+                if budget is not None:
+                    failure.retry_after = max(1.0, _breaker_open(self.service), budget.breaker)
                 raise self.logged(failure) from exc
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
@@ -425,12 +533,37 @@ class BaseApiClient:
             delay = (
                 None if attempt == attempts else self._retry_delay(response, idempotent, attempt)
             )
-            if delay is None:
+            if delay is None or (budget is not None and delay >= budget.remaining()):
                 break
             self._pause(method, where, attempt, delay)
         if raise_for_status:
             self.check(response, operation, mutating=mutating, secrets=secrets)
         return response
+
+    def _attempt(
+        self, budget: Budget | None, method: str, url: str, *, timeout: tuple, **kwargs: Any
+    ) -> requests.Response:
+        """One try; inside a web request's budget, also its gates (see upstream_budget)."""
+        if budget is None:
+            return self._session.request(method, url, timeout=timeout, **kwargs)
+        if _breaker_open(self.service) > 0:
+            raise UpstreamBusy("it did not answer a moment ago")
+        gate = _semaphore(self.service, budget.concurrency) if budget.concurrency > 0 else None
+        wait = max(0.0, min(budget.queue_wait, budget.remaining()))
+        if gate is not None and not gate.acquire(timeout=wait):
+            raise UpstreamBusy("too many pages are waiting for it")
+        try:
+            if (left := budget.remaining()) < 0.05:
+                raise BudgetSpent("no time left")
+            clipped = (min(timeout[0], left), min(timeout[1], left))
+            return self._session.request(method, url, timeout=clipped, **kwargs)
+        except requests.Timeout as exc:
+            if not isinstance(exc, BudgetSpent):
+                _breaker_trip(self.service, budget)
+            raise
+        finally:
+            if gate is not None:
+                gate.release()
 
     def _retry_delay(
         self, response: requests.Response, idempotent: bool, attempt: int

@@ -31,7 +31,7 @@ from connections.pipedream.errors import (
     error_class,
     error_message,
 )
-from core.client import BaseApiClient, SessionPool, body_or_text, retry_after
+from core.client import BaseApiClient, SessionPool, body_or_text, budget_remaining, retry_after
 
 logger = logging.getLogger("connections.pipedream")
 
@@ -144,12 +144,27 @@ class PipedreamBase(BaseApiClient):
         """The OAuth access token, from the shared cache or freshly fetched."""
         if not force_refresh and (token := self._cached_token()):
             return token
-        with _TOKEN_FETCH_LOCK:
+        # Inside a web request, wait for another thread's fetch no longer than the budget.
+        left = budget_remaining()
+        if not _TOKEN_FETCH_LOCK.acquire(timeout=-1 if left is None else max(0.0, left)):
+            raise self._budget_spent()
+        try:
             if force_refresh:
                 cache.delete(self._token_key)
             elif token := self._cached_token():
                 return token  # another thread fetched it while we waited
             return self._fetch_token_once()
+        finally:
+            _TOKEN_FETCH_LOCK.release()
+
+    def _budget_spent(self) -> Unavailable:
+        return self.logged(
+            Unavailable(
+                "BudgetSpent",
+                operation=OP_OAUTH_TOKEN,
+                headline="Pipedream did not answer within the time a page may wait",
+            )
+        )
 
     def _cached_token(self) -> str | None:
         entry = cache.get(self._token_key)
@@ -175,6 +190,9 @@ class PipedreamBase(BaseApiClient):
                     return self._fetch_token()
                 finally:
                     cache.delete(lock_key)
+            left = budget_remaining()
+            if left is not None and left < TOKEN_LOCK_POLL:
+                raise self._budget_spent()
             self._sleep(TOKEN_LOCK_POLL)
             if token := self._cached_token():
                 return token

@@ -8,7 +8,7 @@ every public name is re-exported here from the module of its subject:
 - apps: the apps catalogue (app_upsert_from_pipedream, ...);
 - sessions: Connect sessions and their tokens (connect_session_start, ...);
 - accounts: members' connected accounts (account_record, accounts_sync, ...);
-- links: emailed links (emailed_link_make, emailed_link_open);
+- links: emailed links (emailed_link_make, emailed_link_read, ...);
 - webhooks: processing stored connection webhooks (webhook_process, webhooks_recover);
 - environment: what operators are told about Pipedream's development environment;
 - site: the site's own accounts, connected by an operator (site_accounts_sync, ...);
@@ -39,20 +39,33 @@ from connections.services.errors import (
     ForeignAccount,
     LinkExpired,
     LinkInvalid,
+    LinkUsed,
     TooManyAttempts,
     UpstreamError,
     failure_sentence,
 )
-from connections.services.links import EMAILED_LINK_MAX, emailed_link_make, emailed_link_open
+from connections.services.links import (
+    EMAILED_LINK_MAX,
+    EmailedLink,
+    emailed_link_lifetime,
+    emailed_link_make,
+    emailed_link_open,
+    emailed_link_read,
+    emailed_link_session_id,
+)
 from connections.services.sessions import (
     NO_REASON,
     connect_link_for,
+    connect_return_hit,
     connect_session_fail,
     connect_session_for_reference,
     connect_session_start,
     connect_sessions_expire,
     iframe_url_for,
+    session_account_found,
+    session_mark_done,
     session_reference,
+    session_spent,
     token_digest,
 )
 from connections.services.site import (
@@ -80,10 +93,12 @@ __all__ = [
     "AccountNotFound",
     "AppNotAvailable",
     "ConnectError",
+    "EmailedLink",
     "EmailNotVerified",
     "ForeignAccount",
     "LinkExpired",
     "LinkInvalid",
+    "LinkUsed",
     "SiteSyncResult",
     "SyncResult",
     "TooManyAttempts",
@@ -96,17 +111,24 @@ __all__ = [
     "app_upsert_from_pipedream",
     "connect_failure_notice",
     "connect_link_for",
+    "connect_return_hit",
     "connect_session_fail",
     "connect_session_for_reference",
     "connect_session_start",
     "connect_sessions_expire",
+    "emailed_link_lifetime",
     "emailed_link_make",
     "emailed_link_open",
+    "emailed_link_read",
+    "emailed_link_session_id",
     "failure_sentence",
     "iframe_url_for",
     "public_development_warning",
     "replaced_accounts_delete",
+    "session_account_found",
+    "session_mark_done",
     "session_reference",
+    "session_spent",
     "site_account_disconnect",
     "site_account_for",
     "site_accounts_sync",

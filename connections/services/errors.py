@@ -19,11 +19,10 @@ class AppNotAvailable(ConnectError):
 
 
 class TooManyAttempts(ConnectError):
-    def __init__(self, *, retry_after: int) -> None:
+    def __init__(self, *, retry_after: int, doing: str = "started too many connections") -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(
-            "You have started too many connections in a short time. "
-            f"Try again in {self.retry_after} seconds."
+            f"You have {doing} in a short time. Try again in {self.retry_after} seconds."
         )
 
 
@@ -92,6 +91,15 @@ class LinkExpired(ConnectError):
         super().__init__(
             message
             or "This link has expired. Ask for a new one, or connect from your account page."
+        )
+
+
+class LinkUsed(LinkExpired):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "This link has already connected an account, so it no longer works. Connect "
+            "from your accounts page, or ask for a new link."
         )
 
 

@@ -7,14 +7,17 @@ import uuid
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connections import pipedream, references
 from connections.models import App, ConnectedAccount, ConnectSession
+from connections.services.accounts import account_record
 from connections.services.errors import (
     AppNotAvailable,
     EmailNotVerified,
+    LinkUsed,
     TooManyAttempts,
     upstream_failed,
 )
@@ -47,6 +50,26 @@ def _rate_limit_hit(member) -> None:
         raise TooManyAttempts(retry_after=retry_after)
 
 
+def connect_return_hit(*, member, session: ConnectSession | None = None) -> None:
+    """Count one visit to /connect/done/ or /connect/callback/ by `member` (or, with
+    `session`, for that session); TooManyAttempts past CONNECT_RETURN_RATE_LIMIT (or
+    CONNECT_RETURN_SESSION_RATE_LIMIT)."""
+    if session is None:
+        scope, subject, name = "connect-return", member.pk, "CONNECT_RETURN_RATE_LIMIT"
+    else:
+        scope, subject = "connect-return-session", session.public_id.hex
+        name = "CONNECT_RETURN_SESSION_RATE_LIMIT"
+    limit, window = getattr(settings, name, (30, 60))
+    retry_after = ratelimit.hit(scope, subject, limit=int(limit), window=int(window))
+    if retry_after is not None:
+        raise TooManyAttempts(retry_after=retry_after, doing="come back from Pipedream too often")
+
+
+def session_spent(session: ConnectSession) -> bool:
+    """True once the session has recorded its account: nothing more to ask Pipedream."""
+    return session.status == ConnectSession.Status.CONNECTED and session.account_id is not None
+
+
 def session_reference(session: ConnectSession) -> str:
     return references.session_reference_make(session.public_id)
 
@@ -64,13 +87,19 @@ def connect_session_for_reference(reference: str) -> ConnectSession | None:
 
 
 def connect_session_start(
-    *, member, app: App, mode: str, reconnect_account: ConnectedAccount | None = None
+    *,
+    member,
+    app: App,
+    mode: str,
+    reconnect_account: ConnectedAccount | None = None,
+    public_id: uuid.UUID | None = None,
 ) -> tuple[ConnectSession, pipedream.ConnectToken]:
     """Mint a Connect token for `member` and `app`; record the session once it exists.
 
     Nothing is written when Pipedream fails. The token goes back to the caller (the
     member's browser needs it) but only its digest is stored. A member without a
     verified email address gets EmailNotVerified (every way of connecting comes here).
+    `public_id` is an emailed link's id for this opening (LinkUsed if it was just taken).
     """
     if mode not in ConnectSession.Mode.values:
         raise ValueError(f"Unknown connect mode {mode!r}")
@@ -84,7 +113,7 @@ def connect_session_start(
     if not email.verified:
         raise EmailNotVerified(pending_email=email.pending)
     _rate_limit_hit(member)
-    public_id = uuid.uuid4()
+    public_id = public_id or uuid.uuid4()
     query = {"s": references.session_reference_make(public_id)}
     base = settings.PUBLIC_URL
     try:
@@ -97,8 +126,7 @@ def connect_session_start(
         )
     except pipedream.PipedreamError as exc:
         raise upstream_failed(exc, f"create a Connect token for {app.slug}") from exc
-    # One INSERT, atomic by itself (no BEGIN and COMMIT round trips around it).
-    session = ConnectSession.objects.create(
+    fields = dict(
         public_id=public_id,
         member=member,
         app=app,
@@ -107,6 +135,18 @@ def connect_session_start(
         reconnect_account=reconnect_account,
         expires_at=token.expires_at,
     )
+    try:
+        # One INSERT, atomic by itself (no BEGIN and COMMIT round trips around it); a
+        # savepoint only where the id is chosen by an emailed link, so may be taken.
+        if mode != ConnectSession.Mode.EMAILED:
+            session = ConnectSession.objects.create(**fields)
+        else:
+            with transaction.atomic():
+                session = ConnectSession.objects.create(**fields)
+    except IntegrityError:
+        if mode != ConnectSession.Mode.EMAILED:
+            raise
+        raise LinkUsed("This link was opened in another window just now: use that one.") from None
     logger.info("Connect session %s started (%s, %s)", public_id, app.slug, mode)
     return session, token
 
@@ -167,3 +207,43 @@ def connect_sessions_expire() -> int:
         return ConnectSession.objects.filter(
             status=ConnectSession.Status.ISSUED, expires_at__lte=timezone.now()
         ).update(status=ConnectSession.Status.EXPIRED)
+
+
+def session_account_found(*, member, session: ConnectSession, result) -> ConnectedAccount | None:
+    """The account the session produced, as far as a sync (`result`) shows it, or None.
+
+    A new connection: the one account of the app that appeared since the session began
+    (new in this sync, or recorded since by the webhook). A reconnect: the account it
+    names, once Pipedream says it is healthy and was updated since the session began.
+    """
+    accounts = ConnectedAccount.objects.filter(member=member, app=session.app_id)
+    if session.reconnect_account_id:
+        account = accounts.filter(pk=session.reconnect_account_id).first()
+        if account is None or account.upstream_updated_at is None or not account.healthy:
+            return None
+        return account if account.upstream_updated_at >= session.created_at else None
+    found = list(
+        accounts.filter(Q(pipedream_id__in=result.created) | Q(created_at__gte=session.created_at))
+    )
+    return found[0] if len(found) == 1 else None
+
+
+def session_mark_done(*, member, session: ConnectSession, result) -> None:
+    """Tie the session to the account it produced, when the sync (`result`) makes that clear.
+
+    The redirect carries no account id. A reconnect produced the account it names; a
+    new connection produced the one new account of that app the sync found. Recording
+    it through the service marks the session connected (and re-checks ownership).
+    """
+    if session.status != ConnectSession.Status.ISSUED:
+        return
+    if session.reconnect_account_id:
+        candidates = [session.reconnect_account.pipedream_id]
+    else:
+        candidates = list(
+            ConnectedAccount.objects.filter(
+                member=member, app=session.app_id, pipedream_id__in=result.created
+            ).values_list("pipedream_id", flat=True)
+        )
+    if len(candidates) == 1:
+        account_record(member=member, pipedream_id=candidates[0], session=session)

@@ -1,0 +1,72 @@
+"""A hanging Pipedream cannot hold the site's pages past their budget: a burst of Connect
+token mints (POST /connect/token/), the sandbox hanging over real HTTP (live_server),
+gets 503s with Retry-After quickly, never a 500 (the attack suite's watch fails any).
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from connections.models import ConnectSession
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HANG = 1.5
+
+
+@pytest.fixture
+def hanging(upstreams, apps, settings):
+    settings.SANDBOX_FAULTS = {"pipedream.tokens.create": {"hang_seconds": HANG}}
+    settings.PIPEDREAM_TIMEOUT = 10  # what production waits per try: the budget cuts it
+    settings.PIPEDREAM_MAX_RETRIES = 3
+    settings.CONNECT_TOKEN_RATE_LIMIT = (1000, 60)
+    settings.WEB_UPSTREAM_BUDGET = 0.4
+    settings.WEB_UPSTREAM_CONCURRENCY = 2
+    settings.WEB_UPSTREAM_QUEUE_WAIT = 0.05
+    settings.WEB_UPSTREAM_BREAKER_SECONDS = 5
+    yield
+    time.sleep(HANG)  # let the sandbox's hung answers finish before the next test
+
+
+def mint(member):
+    client = Client()
+    client.force_login(member)
+    try:
+        started = time.monotonic()
+        response = client.post(
+            "/connect/token/", json.dumps({"app": "github"}), content_type="application/json"
+        )
+        return response, time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def test_a_burst_of_mints_against_a_hanging_pipedream_gets_fast_503s(hanging, member):
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: mint(member), range(40)))
+    elapsed = time.monotonic() - started
+
+    statuses = [response.status_code for response, _ in answers]
+    assert statuses == [503] * 40, statuses
+    for response, _ in answers:
+        assert 1 <= int(response["Retry-After"]) <= 60
+        assert response["Content-Type"] == "application/json"
+        assert "try again" in response.json()["error"].lower()
+    # No mint waited much past the budget, and the burst did not queue behind the hang.
+    assert max(seconds for _, seconds in answers) < 1.2
+    assert elapsed < 3
+    assert not ConnectSession.objects.exists()
+
+
+def test_the_connect_link_hand_off_answers_a_503_page(hanging, member, client):
+    client.force_login(member)
+    response = client.get("/connect/github/")
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert "Pipedream" in response.content.decode()
