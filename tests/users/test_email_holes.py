@@ -1,0 +1,173 @@
+"""Email addresses: nobody else's, no look-alikes, changes confirmed and announced, and a
+sign-up that does not tell whether an address is registered."""
+
+import datetime
+
+import pytest
+import time_machine
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from tests.members_support import verify_email
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "connect-demo"
+NEW_PASSWORD = "purple-Kettle-42-river"
+NOT_ADDABLE = "This address cannot be added to your account."
+LOOKALIKE = "invisible or look-alike characters"
+# Each reads as alice@example.com (a soft hyphen, a zero-width space, a word joiner, a
+# full-width letter, all in the domain, which Django's email validator lets through).
+LOOKALIKES = [
+    "alice@exam\u00adple.com",
+    "alice@example\u200b.com",
+    "alice@example.com\u2060",
+    "alice@\uff45xample.com",
+]
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return verify_email(
+        django_user_model.objects.create_user(
+            username="bob", email="bob@example.com", password=PASSWORD
+        )
+    )
+
+
+def logged_in(client, login):
+    """Logged in through the form, so the session knows when the password was typed."""
+    assert client.post("/login/", {"login": login, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def reauthenticated(client):
+    """Past allauth's "Confirm it is you" (a login alone does not count: settings.py)."""
+    response = client.post("/reauthenticate/", {"password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def add_email(client, email):
+    return client.post("/email/", {"email": email, "action_add": ""}, follow=True)
+
+
+# --- (a) another member's address, and look-alikes of it ---------------------------
+
+
+def test_another_members_address_cannot_be_added(client, member, bob):
+    response = add_email(reauthenticated(logged_in(client, "bob")), "Alice@Example.com")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert NOT_ADDABLE in text
+    # The sentence names no owner.
+    assert "alice" not in text.split(NOT_ADDABLE)[1][:200].lower()
+    assert not EmailAddress.objects.filter(user=bob, email__iexact="alice@example.com").exists()
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("email", LOOKALIKES)
+def test_a_look_alike_address_is_refused_on_the_email_page(client, member, bob, email):
+    response = add_email(reauthenticated(logged_in(client, "bob")), email)
+    assert response.status_code == 200
+    assert LOOKALIKE in response.content.decode()
+    assert EmailAddress.objects.filter(user=bob).count() == 1
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("email", LOOKALIKES[:2])
+def test_sign_up_refuses_look_alike_addresses_and_usernames(client, member, email):
+    data = {"username": "carol", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    response = client.post("/signup/", {**data, "email": email})
+    assert response.status_code == 200
+    assert LOOKALIKE in response.content.decode()
+    response = client.post("/signup/", {**data, "username": "\uff41lice", "email": "c@ex.org"})
+    assert response.status_code == 200
+    assert "A username cannot contain invisible or look-alike" in response.content.decode()
+    assert get_user_model().objects.count() == 1
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("login", ["\uff41lice", "al\u00adice", "alice@exam\u200bple.com"])
+def test_login_reads_a_look_alike_as_the_account_it_imitates(client, member, login):
+    response = client.post("/login/", {"login": login, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(member.pk)
+
+
+# --- (b) changes need the password again, and are announced -------------------------
+
+
+def test_adding_an_email_asks_for_the_password_again(client, member):
+    logged_in(client, "alice")
+    response = client.post("/email/", {"email": "new@example.org", "action_add": ""})
+    assert response.status_code == 302
+    assert response["Location"] == "/reauthenticate/?next=%2Femail%2F"
+    assert not EmailAddress.objects.filter(email="new@example.org").exists()
+    # A wrong password changes nothing.
+    response = client.post("/reauthenticate/", {"password": "not-it", "next": "/email/"})
+    assert response.status_code == 200
+    response = client.post(
+        "/reauthenticate/", {"password": PASSWORD, "next": "/email/"}, follow=True
+    )
+    assert response.redirect_chain == [("/email/", 302)]
+    add_email(client, "new@example.org")
+    assert EmailAddress.objects.filter(user=member, email="new@example.org").exists()
+    assert [m.to for m in mail.outbox] == [["new@example.org"]]
+    # The confirmed password lasts 5 minutes.
+    with time_machine.travel(datetime.timedelta(minutes=5, seconds=5)):
+        response = client.post("/email/", {"email": "new@example.org", "action_remove": ""})
+        assert response["Location"].startswith("/reauthenticate/")
+    assert EmailAddress.objects.filter(email="new@example.org").exists()
+
+
+def test_changing_the_primary_email_sends_a_notice_to_the_old_one(client, member):
+    EmailAddress.objects.create(user=member, email="alice@new.example", verified=True)
+    reauthenticated(logged_in(client, "alice"))
+    response = client.post(
+        "/email/", {"email": "alice@new.example", "action_primary": ""}, follow=True
+    )
+    assert response.status_code == 200
+    assert EmailAddress.objects.get_primary(member).email == "alice@new.example"
+    [notice] = mail.outbox
+    assert notice.to == ["alice@example.com"]
+    assert notice.subject.startswith("[Connect & Claim] ")
+    # allauth's notice, in this site's letter (templates/account/email/base_message.txt).
+    assert notice.body.startswith("Hello from Connect & Claim")
+    assert "from alice@example.com to alice@new.example" in notice.body
+    assert "127.0.0.1" in notice.body
+
+
+def test_removing_an_email_sends_a_notice(client, member):
+    EmailAddress.objects.create(user=member, email="old@other.example", verified=True)
+    reauthenticated(logged_in(client, "alice"))
+    client.post("/email/", {"email": "old@other.example", "action_remove": ""})
+    assert not EmailAddress.objects.filter(email="old@other.example").exists()
+    [notice] = mail.outbox
+    assert notice.to == ["alice@example.com"]
+    assert "old@other.example" in notice.body and "removed" in notice.body
+
+
+# --- (c) sign-up with a registered address ---------------------------------------
+
+
+def sign_up(client, username, email):
+    data = {"username": username, "email": email}
+    data.update(password1=NEW_PASSWORD, password2=NEW_PASSWORD)
+    return client.post("/signup/", data)
+
+
+def test_sign_up_with_a_registered_email_answers_as_for_a_new_one(client, member):
+    new = sign_up(client.__class__(), "carol", "carol@example.com")
+    taken = sign_up(client, "mallory", "ALICE@example.com")
+    assert (taken.status_code, taken["Location"]) == (new.status_code, new["Location"])
+    assert (taken.status_code, taken["Location"]) == (302, "/")
+    assert not get_user_model().objects.filter(username="mallory").exists()
+    assert EmailAddress.objects.filter(email="alice@example.com").count() == 1
+    assert "_auth_user_id" not in client.session
+    # Each address got one letter: carol her link, alice a word that someone tried.
+    letters = {m.to[0]: m for m in mail.outbox}
+    assert sorted(letters) == ["alice@example.com", "carol@example.com"]
+    assert "tried to sign up" in letters["alice@example.com"].body
+    assert "/confirm-email/" not in letters["alice@example.com"].body
