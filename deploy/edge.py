@@ -10,8 +10,8 @@ through here and loses its request lines and upstream URLs, which hold paths and
 strings (password-reset keys among them).
 
 Environment: HOST (0.0.0.0), PORT (8000), WEB_CONCURRENCY, WEB_THREADS, and
-TRUSTED_PROXY_COUNT: 2 or more means a balancer stands in front and its
-X-Forwarded-Proto is passed on; otherwise nginx says what it saw itself.
+TRUSTED_PROXY_COUNT: 1 when unset (nginx); 2 or more means a balancer stands in front
+and its X-Forwarded-Proto is passed on; otherwise nginx says what it saw itself.
 """
 
 import os
@@ -119,7 +119,12 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    app = subprocess.Popen(gunicorn_command(f"unix:{socket}"), cwd=ROOT)  # noqa: S603
+    env = dict(os.environ)
+    if not env.get("TRUSTED_CLIENT_IP_HEADER") and int(env.get("TRUSTED_PROXY_COUNT") or 0) < 1:
+        # gunicorn sees every request come from nginx over a socket without an address:
+        # unless nginx is counted, every address-keyed limit would be one bucket.
+        env["TRUSTED_PROXY_COUNT"] = "1"
+    app = subprocess.Popen(gunicorn_command(f"unix:{socket}"), cwd=ROOT, env=env)  # noqa: S603
     proxy = start_nginx(conf, sys.stderr)
     first = None
     while not stopping.wait(0.5):
