@@ -122,7 +122,8 @@ def test_adding_an_email_asks_for_the_password_again(client, member):
     assert EmailAddress.objects.filter(email="new@example.org").exists()
 
 
-def test_changing_the_primary_email_sends_a_notice_to_the_old_one(client, member):
+def test_changing_the_primary_email_sends_a_notice_to_the_old_one(client, member, settings):
+    settings.PUBLIC_URL = "https://claims.example.org"
     EmailAddress.objects.create(user=member, email="alice@new.example", verified=True)
     reauthenticated(logged_in(client, "alice"))
     response = client.post(
@@ -132,11 +133,12 @@ def test_changing_the_primary_email_sends_a_notice_to_the_old_one(client, member
     assert EmailAddress.objects.get_primary(member).email == "alice@new.example"
     [notice] = mail.outbox
     assert notice.to == ["alice@example.com"]
-    assert notice.subject.startswith("[Connect & Claim] ")
+    assert notice.subject == "[Connect & Claim] Your email address was changed"
     # allauth's notice, in this site's letter (templates/account/email/base_message.txt).
     assert notice.body.startswith("Hello from Connect & Claim")
     assert "from alice@example.com to alice@new.example" in notice.body
-    assert "127.0.0.1" in notice.body
+    assert "It came from IP address 127.0.0.1" in notice.body
+    assert f"choose a new password at once: {settings.PUBLIC_URL}/password/reset/" in notice.body
 
 
 def test_removing_an_email_sends_a_notice(client, member):
