@@ -5,6 +5,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 
 
 def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
@@ -24,7 +25,7 @@ def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
     return None
 
 
-def client_ip(request) -> str:
+def client_ip(request: HttpRequest) -> str:
     """The client's address as this site's own proxies report it (settings, "The edge").
 
     TRUSTED_CLIENT_IP_HEADER wins when set; else the TRUSTED_PROXY_COUNT-th address from
