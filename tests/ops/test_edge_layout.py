@@ -59,10 +59,10 @@ def test_idle_connections_do_not_stop_the_site_answering(layout):
             sock.close()
 
     assert health.status_code == 200, health.text
-    assert health_took < 2, health_took
+    assert health_took < 3, health_took
     assert claims.status_code == 302
     assert "/login/" in claims.headers["Location"]
-    assert claims_took < 2, claims_took
+    assert claims_took < 3, claims_took
 
 
 def test_no_log_of_the_layout_holds_a_key_or_a_query_string(layout):
