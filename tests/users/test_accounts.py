@@ -114,14 +114,6 @@ def test_username_differing_only_in_case_is_taken_too(client, member):
     assert get_user_model().objects.count() == 1
 
 
-def test_duplicate_email_gets_a_clear_message_and_creates_nobody(client, member):
-    response = sign_up(client, username="alice2", email="Alice@Example.com")
-    assert response.status_code == 200
-    assert b"A member already uses this email address" in response.content
-    assert not get_user_model().objects.filter(username="alice2").exists()
-    assert "_auth_user_id" not in client.session
-
-
 def test_weak_password_gets_the_validators_reasons_and_creates_nobody(client):
     response = sign_up(client, password1="12345678", password2="12345678")
     assert response.status_code == 200
