@@ -505,34 +505,25 @@ SANDBOX_TRIGGER_SIGNATURE = env.str("SANDBOX_TRIGGER_SIGNATURE", default="pd-v1"
 
 
 def _days(name: str, default: int) -> int:
-    """A whole number of days, at least 1 (so nothing is removed the day it arrives)."""
     raw = env.str(name, default=str(default)).strip()
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 36500:
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 36500):
         raise ImproperlyConfigured(
             f"{name} must be a whole number of days from 1 to 36500, not {raw!r}."
         )
     return int(raw)
 
 
-# `manage.py prune_records` (the scheduler runs it hourly) removes, in batches:
-# - refused deliveries (connection webhooks and trigger deliveries), which keep only a
-#   digest and size, after RETENTION_REFUSED_DAYS;
-# - the raw body of a processed delivery after RETENTION_BODY_DAYS (the row stays);
-# - every stored delivery, whatever its outcome, after RETENTION_DELIVERY_DAYS;
-# - the values and details read upstream in a settled completion's evidence after
-#   RETENTION_EVIDENCE_DAYS (the ledger row, its state and its audit trail stay).
+# Days before `manage.py prune_records` (hourly) removes: refused deliveries (connection
+# webhooks, trigger deliveries; kept as a digest and size); a processed delivery's raw body
+# (the row stays); any stored delivery (never before its body); the values read upstream
+# in a settled completion's evidence (the ledger row stays).
 RETENTION_REFUSED_DAYS = _days("RETENTION_REFUSED_DAYS", 7)
 RETENTION_BODY_DAYS = _days("RETENTION_BODY_DAYS", 14)
-RETENTION_DELIVERY_DAYS = _days("RETENTION_DELIVERY_DAYS", 90)
+RETENTION_DELIVERY_DAYS = max(_days("RETENTION_DELIVERY_DAYS", 90), RETENTION_BODY_DAYS)
 RETENTION_EVIDENCE_DAYS = _days("RETENTION_EVIDENCE_DAYS", 365)
-if RETENTION_BODY_DAYS > RETENTION_DELIVERY_DAYS:
-    raise ImproperlyConfigured(
-        "RETENTION_BODY_DAYS cannot be longer than RETENTION_DELIVERY_DAYS (the row goes with it)."
-    )
-# Connection webhooks (/connect/webhook/) accepted per window: "count/seconds", per Connect
-# session and per member. Pipedream sends one event per session (CONNECTION_SUCCESS or
-# CONNECTION_ERROR), retried when it fails; past a limit a delivery is answered 429 with
-# Retry-After, and nothing is stored or queued.
+# Connection webhooks per window, "count/seconds", per Connect session and per member:
+# Pipedream sends one event per session, retried on failure. Past either: 429 with
+# Retry-After, nothing stored or queued.
 CONNECT_WEBHOOK_RATE_LIMIT = _rate_limit("CONNECT_WEBHOOK_RATE_LIMIT", "10/3600")
 CONNECT_WEBHOOK_MEMBER_RATE_LIMIT = _rate_limit("CONNECT_WEBHOOK_MEMBER_RATE_LIMIT", "30/3600")
 
