@@ -98,7 +98,11 @@ class TriggerDeployment(models.Model):
 
 
 class TriggerDelivery(models.Model):
-    """A POST to the trigger webhook, stored raw before anything is trusted."""
+    """A POST to the trigger webhook, stored before anything is trusted.
+
+    An accepted delivery keeps its raw body for RETENTION_BODY_DAYS; a refused, throttled
+    or duplicate one keeps only its digest and size (nothing reads it). `manage.py
+    prune_records` removes what is past retention (claims/retention.py)."""
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
@@ -115,7 +119,13 @@ class TriggerDelivery(models.Model):
         related_name="deliveries",
     )
     event_id = models.CharField(max_length=200, blank=True, db_index=True)
-    body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
+    body = models.TextField(
+        blank=True,
+        help_text="The raw body of an accepted delivery, as received; empty otherwise, and "
+        "once removed after the retention period.",
+    )
+    body_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the body.")
+    body_size = models.PositiveIntegerField(default=0, help_text="Bytes received.")
     headers = models.JSONField(
         default=dict,
         blank=True,

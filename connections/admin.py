@@ -215,6 +215,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "session",
         "content_type",
         "body_digest",
+        "body_size",
         "processed_at",
         "raw_body",
     )
@@ -227,6 +228,10 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def raw_body(self, event):
+        if not event.body:
+            if event.outcome == WebhookEvent.Outcome.REFUSED:
+                return "Not kept: a refused delivery keeps only its digest and size."
+            return "Removed after the retention period (RETENTION_BODY_DAYS)."
         body = CONNECT_TOKEN.sub(lambda m: m.group(1) + "…", event.body)
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", body)
 

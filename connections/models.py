@@ -246,7 +246,12 @@ class ConnectSession(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """A delivery to /connect/webhook/, stored raw before anything is trusted."""
+    """A delivery to /connect/webhook/, stored before anything is trusted.
+
+    An accepted delivery keeps its raw body until it is processed and for
+    RETENTION_BODY_DAYS after; a refused one keeps only its digest and size (its body is
+    anyone's). `manage.py prune_records` removes what is past retention
+    (claims/retention.py)."""
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -257,8 +262,15 @@ class WebhookEvent(models.Model):
         ERROR = "error", "Could not process"
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    body = models.TextField(help_text="The raw body, as received (truncated past 64 KiB).")
+    body = models.TextField(
+        blank=True,
+        help_text="The raw body of an accepted delivery, as received; empty for a refused "
+        "one, and once removed after the retention period.",
+    )
     body_digest = models.CharField(max_length=64, db_index=True)
+    body_size = models.PositiveIntegerField(
+        default=0, help_text="Bytes received (or declared, for a body refused as too large)."
+    )
     content_type = models.CharField(max_length=100, blank=True)
     event = models.CharField(max_length=50, blank=True)
     session = models.ForeignKey(

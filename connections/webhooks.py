@@ -1,11 +1,18 @@
 """Pipedream's connection webhooks: checked, stored raw, then processed by a task.
 
-Connection webhooks are not signed (docs §6), so a delivery is only a hint. Every one
-is stored as received, accepted or refused, and nothing in it is acted on at once; it
-must come with our signed session
-reference (`?s=`, put in the token's webhook_uri) and carry the very Connect token
-that session was minted with; then a task re-fetches the account from Pipedream with
-the server's credentials. Deliveries are deduplicated, so a replay changes nothing.
+Connection webhooks are not signed (docs §6), so a delivery is only a hint, and nothing
+in it is acted on at once: it must come with our signed session reference (`?s=`, put
+in the token's webhook_uri) and carry the very Connect token that session was minted
+with; then a task re-fetches the account from Pipedream with the server's credentials.
+Deliveries are deduplicated, so a replay changes nothing.
+
+What is kept: an accepted delivery keeps its raw body (until processed and for
+RETENTION_BODY_DAYS); a refused one only its digest, size and what an operator judges it
+by (time, session, event name, content type, why), so a flood of refusals stores little.
+Deliveries naming a valid session are counted per session and per member
+(CONNECT_WEBHOOK_RATE_LIMIT, CONNECT_WEBHOOK_MEMBER_RATE_LIMIT); past either the answer
+is 429 with Retry-After, and nothing is stored or queued. `manage.py prune_records`
+removes what is past retention.
 
 This module is the view only: the task is in connections/tasks.py, the processing it
 runs in connections/services/webhooks.py.
@@ -14,7 +21,9 @@ runs in connections/services/webhooks.py.
 import hashlib
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.utils import timezone
@@ -23,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from connections import services, tasks
 from connections.models import WebhookEvent
 from connections.services.webhooks import EVENTS, delivery_json, token_matches
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +40,7 @@ MAX_BODY = 64 * 1024
 
 
 def _refuse(fields: dict, session, status: int, detail: str) -> JsonResponse:
-    """Store the delivery as refused (one INSERT) and say why."""
+    """Store the delivery as refused, without its body (one INSERT), and say why."""
     event = WebhookEvent.objects.create(
         **fields,
         session=session,
@@ -47,13 +57,37 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
+def _throttled(session) -> int | None:
+    """Count a delivery naming `session`, per session and per member; past either limit,
+    the seconds until the fuller window ends, else None. Every delivery naming a valid
+    session counts, forged or not: a flood on one reference is cut off before it is
+    parsed, stored or queued."""
+    waits = []
+    for scope, subject, (limit, window) in (
+        ("connect-webhook", session.pk, settings.CONNECT_WEBHOOK_RATE_LIMIT),
+        ("connect-webhook-member", session.member_id, settings.CONNECT_WEBHOOK_MEMBER_RATE_LIMIT),
+    ):
+        wait = ratelimit.hit(scope, subject, limit=limit, window=window)
+        if wait is not None:
+            waits.append(wait)
+    if not waits:
+        return None
+    # Logged once per session and window, not once per refused request.
+    if cache.add(f"connect-webhook-flood:{session.pk}", 1, timeout=max(waits)):
+        logger.warning(
+            "Webhooks for session %s over the rate limit: answered 429, not stored", session.pk
+        )
+    return max(waits)
+
+
 @csrf_exempt
 @login_not_required
 def webhook(request):
     """POST /connect/webhook/?s=<signed session>: answer fast, process in a task.
 
-    Checked before it is written (the checks only read), then written once: a refused
-    delivery as one row, an accepted one as its row and its task in one commit.
+    Checked before it is written (the checks only read the database), then written once:
+    a refused delivery as one row without its body, an accepted one as its row and its
+    task in one commit; one over the rate limit not at all (429).
     """
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -64,20 +98,22 @@ def webhook(request):
     # A body declared too large is not read at all: it is refused at once, not waited for.
     raw = b"" if declared > MAX_BODY else request.read(MAX_BODY + 1)
     too_big = declared > MAX_BODY or len(raw) > MAX_BODY
+    # Bytes received, or declared when too many to read (read: at most one past the limit).
+    size = declared if declared > MAX_BODY else len(raw)
     raw = raw[:MAX_BODY]
     payload = None if too_big else delivery_json(raw)
     event_name = payload.get("event") if isinstance(payload, dict) else None
-    # Every delivery is stored, refused or not, in one statement. The raw body holds the
-    # Connect token: it is already spent (one use) by the time Pipedream sends this, and
-    # admins need the delivery as received to judge it (the admin shows it cut short).
+    # A delivery is stored in one statement: a refused one without its body (_refuse), an
+    # accepted one with it. The raw body holds the Connect token: it is already spent (one
+    # use) by the time Pipedream sends this, and admins need the delivery as received to
+    # judge it (the admin shows the token cut short).
     fields = dict(
-        body=_storable(raw.decode("utf-8", errors="replace")),
         body_digest=hashlib.sha256(raw).hexdigest(),
+        body_size=size,
         content_type=request.content_type[:100] if request.content_type else "",
         event=_storable(event_name[:50]) if isinstance(event_name, str) else "",
     )
     if too_big:
-        size = declared or len(raw)
         detail = f"The body ({size} bytes) is over the {MAX_BODY} byte limit."
         return _refuse(fields, None, 413, detail)
     reference = request.GET.get("s", "")
@@ -87,6 +123,11 @@ def webhook(request):
     if session is None:
         detail = "The session reference is invalid, tampered with or expired."
         return _refuse(fields, None, 403, detail)
+    wait = _throttled(session)
+    if wait is not None:
+        response = JsonResponse({"error": "Too many deliveries for this session."}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if payload is None:
         return _refuse(fields, session, 400, "The body is not JSON.")
     if not isinstance(payload, dict):
@@ -100,6 +141,8 @@ def webhook(request):
     # The delivery and its task in one transaction (one commit): the task row is the
     # queue (django-tasks-db), so a worker sees both or neither.
     with transaction.atomic():
-        event = WebhookEvent.objects.create(**fields, session=session)
+        event = WebhookEvent.objects.create(
+            **fields, body=_storable(raw.decode("utf-8", errors="replace")), session=session
+        )
         tasks.webhook_process_task.enqueue(event.pk)
     return JsonResponse({"status": "accepted"}, status=202)

@@ -51,6 +51,12 @@ class TriggerDeploymentAdmin(ReadOnly, admin.ModelAdmin):
     # account, completing the claim or recheck_claims removes it properly.
 
 
+def body_not_kept(delivery: TriggerDelivery) -> str:
+    if delivery.outcome == TriggerDelivery.Outcome.ACCEPTED:
+        return "Removed after the retention period (RETENTION_BODY_DAYS)."
+    return "Not kept: only an accepted delivery keeps its body (this one: its digest and size)."
+
+
 @admin.register(TriggerDelivery)
 class TriggerDeliveryAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     """Each delivery as received. One whose signature was not verified (none configured,
@@ -62,14 +68,28 @@ class TriggerDeliveryAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     search_fields = ("event_id", "deployment__member__username", "deployment__pipedream_id")
     list_select_related = ("deployment__member", "deployment__claim")
     date_hierarchy = "received_at"
-    fields = ("received_at", "deployment", "event_id", "outcome", "detail", "headers_shown", "body")
+    fields = (
+        "received_at",
+        "deployment",
+        "event_id",
+        "outcome",
+        "detail",
+        "headers_shown",
+        "body_digest",
+        "body_size",
+        "body_kept",
+    )
     readonly_fields = fields
     # The event as the trigger emitted it: what it read on the member's account.
-    value_fields = {"body": "body_shown"}
+    value_fields = {"body_kept": "body_shown"}
 
     @admin.display(description="body")
     def body_shown(self, obj: TriggerDelivery):
-        return hidden_html() if obj.body else ""
+        return hidden_html() if obj.body else body_not_kept(obj)
+
+    @admin.display(description="body")
+    def body_kept(self, obj: TriggerDelivery):
+        return obj.body or body_not_kept(obj)
 
     @admin.display(description="Headers (secrets redacted)")
     def headers_shown(self, obj: TriggerDelivery) -> str:

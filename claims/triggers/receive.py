@@ -4,7 +4,9 @@ A delivery's URL carries our own reference to the deployment, signed with Django
 signing (a forged or altered one is refused, and nothing changes); the delivery is
 stored raw and answered at once; at most TRIGGER_CHECK_RATE_LIMIT deliveries per
 deployment and window ask for a task (those past it are acknowledged and ask for
-nothing, and one wake-up runs after the window).
+nothing, and one wake-up runs after the window). Only an accepted delivery keeps its raw
+body (for RETENTION_BODY_DAYS); a refused, throttled or duplicate one keeps its digest and
+size, so a flood stores little.
 
 Pipedream documents that it signs trigger deliveries with HMAC-SHA256 and the trigger's
 signing key, but no public source gives the header names and the signed string. So the
@@ -42,7 +44,7 @@ TIMESTAMP_HEADER = "X-PD-Timestamp"
 EVENT_ID_HEADER = "X-PD-Event-Id"
 FRESHNESS = 300  # seconds either way
 BODY_MAX = 64 * 1024
-REFUSED_BODY_MAX = 1024
+REFUSED_BODY_MAX = 0  # a refused delivery keeps no body: its digest and size only
 
 
 class Refused(Exception):
@@ -154,8 +156,10 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
     A delivery is a wake-up call, never evidence: its body is stored, not read. What it
     can do is ask, at most TRIGGER_CHECK_RATE_LIMIT times per deployment and window, for
     a task that reads the trigger's events list and the member's state upstream."""
-    # As text a database stores: PostgreSQL refuses NUL characters.
+    # As text a database stores: PostgreSQL refuses NUL characters. Only an accepted
+    # delivery keeps it; every one keeps its digest and size.
     raw = body[:BODY_MAX].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    seen = {"body_digest": hashlib.sha256(body).hexdigest(), "body_size": len(body)}
     deployment = None
     try:
         if len(body) > BODY_MAX:
@@ -166,8 +170,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
             event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200].replace("\x00", "\ufffd"),
-            # Without a deployment of ours it is anyone's: keep only its start.
-            body=raw if deployment is not None else raw[:REFUSED_BODY_MAX],
+            **seen,
             headers=headers_kept(headers) if deployment is not None else {},
             outcome=TriggerDelivery.Outcome.REFUSED,
             detail=exc.message,
@@ -183,7 +186,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
             event_id=event_id,
-            body=raw,
+            **seen,
             headers=kept,
             outcome=TriggerDelivery.Outcome.THROTTLED,
             detail=f"{unchecked}Over {count} checks in {seconds} s: no check asked for.",
@@ -201,6 +204,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
                 deployment=deployment,
                 event_id=event_id,
                 body=raw,
+                **seen,
                 headers=kept,
                 outcome=TriggerDelivery.Outcome.ACCEPTED,
                 detail=f"{unchecked}A wake-up call: the check reads the events list.",
@@ -213,7 +217,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
         delivery = TriggerDelivery.objects.create(
             deployment=deployment,
             event_id=event_id,
-            body=raw,
+            **seen,
             outcome=TriggerDelivery.Outcome.DUPLICATE,
             detail="This event was received before; nothing changes.",
         )

@@ -93,6 +93,12 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
     session = event.session
     if session is None:
         return Outcome.REFUSED, "No verified session: nothing to act on."
+    if not event.body:
+        # A refused delivery keeps no body, and a processed one's goes after its retention.
+        return (
+            Outcome.REFUSED,
+            "Its body is not kept (refused, or past retention): nothing to act on.",
+        )
     payload = delivery_json(event.body.encode())
     if not isinstance(payload, dict) or not token_matches(payload, session):
         return Outcome.REFUSED, "The body is not a delivery for this session."

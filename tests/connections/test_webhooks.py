@@ -124,7 +124,9 @@ def test_malformed_json_is_recorded(client, session):
     assert response.status_code == 400
     event = WebhookEvent.objects.get()
     assert event.outcome == "refused" and "not JSON" in event.detail
-    assert event.body == "{not json"
+    # A refused delivery keeps its digest and size, never its body.
+    assert event.body == "" and event.body_size == len(b"{not json")
+    assert event.body_digest == hashlib.sha256(b"{not json").hexdigest()
 
 
 def test_oversized_body_is_refused(client, member, session):

@@ -1,0 +1,187 @@
+"""Retention: what stored deliveries and evidence are removed, and when.
+
+`manage.py prune_records` runs `prune` (the scheduler, hourly). Each kind is removed in
+batches of `batch_size` rows, each batch its own short transaction, so a large backlog
+never holds one long transaction or lock. Periods are settings (RETENTION_*, days):
+
+- refused deliveries (connection webhooks, trigger deliveries), which hold only a digest
+  and size: the row, after RETENTION_REFUSED_DAYS;
+- the raw body of a delivery: after RETENTION_BODY_DAYS, once processed (a connection
+  webhook still pending or to be retried keeps it); the row stays;
+- any stored delivery: the row, after RETENTION_DELIVERY_DAYS;
+- a settled completion's evidence (claims.models.Completion.evidence): the values and
+  details read upstream, after RETENTION_EVIDENCE_DAYS without a change. Each rule keeps
+  its name, label, verdict and time; the ledger row, its state, reason and audit trail
+  stay.
+"""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from claims.models import Completion, TriggerDelivery
+from connections.models import WebhookEvent
+
+BATCH_SIZE = 1000
+# What a pruned evidence item keeps of what it was.
+EVIDENCE_KEPT = ("rule", "label", "passed", "at")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # what the command prints
+    rows: Callable[[datetime.datetime], QuerySet]  # what is due, given the time now
+    apply: Callable[[list[int]], int]  # removes it from the rows of these pks: how many
+
+
+def _days(setting: str) -> datetime.timedelta:
+    return datetime.timedelta(days=getattr(settings, setting))
+
+
+def _delete(model) -> Callable[[list[int]], int]:
+    def apply(pks: list[int]) -> int:
+        return model.objects.filter(pk__in=pks).delete()[0]
+
+    return apply
+
+
+def _clear_body(model) -> Callable[[list[int]], int]:
+    def apply(pks: list[int]) -> int:
+        return model.objects.filter(pk__in=pks).exclude(body="").update(body="")
+
+    return apply
+
+
+def pruned_evidence(evidence) -> list:
+    """`evidence` without what was read upstream: each rule's value and detail go."""
+    items = evidence if isinstance(evidence, list) else []
+    return [
+        {
+            **{key: item[key] for key in EVIDENCE_KEPT if key in item},
+            "value": "",
+            "detail": "",
+            "pruned": True,
+        }
+        if isinstance(item, dict)
+        else {"pruned": True}
+        for item in items
+    ]
+
+
+def _prune_evidence(pks: list[int]) -> int:
+    done = 0
+    with transaction.atomic():
+        rows = Completion.objects.select_for_update().filter(pk__in=pks)
+        for pk, evidence in rows.values_list("pk", "evidence"):
+            # update(), not save(): the row's updated_at is its own history, not ours.
+            done += Completion.objects.filter(pk=pk).update(evidence=pruned_evidence(evidence))
+    return done
+
+
+SETTLED_WEBHOOK = [
+    WebhookEvent.Outcome.CONNECTED,
+    WebhookEvent.Outcome.FAILED,
+    WebhookEvent.Outcome.DUPLICATE,
+    WebhookEvent.Outcome.REFUSED,
+]
+SETTLED_COMPLETION = [
+    Completion.State.COMPLETED,
+    Completion.State.INELIGIBLE,
+    Completion.State.FAILED,
+]
+
+
+def _refused(now: datetime.datetime) -> Q:
+    return Q(outcome="refused", received_at__lt=now - _days("RETENTION_REFUSED_DAYS"))
+
+
+def _expired(now: datetime.datetime) -> Q:
+    return Q(received_at__lt=now - _days("RETENTION_DELIVERY_DAYS"))
+
+
+# The kinds are disjoint (each row counted once, so a dry run's totals are exact), and
+# run in this order: rows deleted first, then the bodies of the rows that stay.
+KINDS = (
+    Kind(
+        "refused connection webhooks",
+        lambda now: WebhookEvent.objects.filter(_refused(now)),
+        _delete(WebhookEvent),
+    ),
+    Kind(
+        "refused trigger deliveries",
+        lambda now: TriggerDelivery.objects.filter(_refused(now)),
+        _delete(TriggerDelivery),
+    ),
+    Kind(
+        "connection webhooks",
+        lambda now: WebhookEvent.objects.filter(_expired(now)).exclude(_refused(now)),
+        _delete(WebhookEvent),
+    ),
+    Kind(
+        "trigger deliveries",
+        lambda now: TriggerDelivery.objects.filter(_expired(now)).exclude(_refused(now)),
+        _delete(TriggerDelivery),
+    ),
+    Kind(
+        "connection webhook bodies",
+        lambda now: (
+            WebhookEvent.objects.filter(
+                outcome__in=SETTLED_WEBHOOK,
+                processed_at__lt=now - _days("RETENTION_BODY_DAYS"),
+            )
+            .exclude(_expired(now) | _refused(now))
+            .exclude(body="")
+        ),
+        _clear_body(WebhookEvent),
+    ),
+    Kind(
+        "trigger delivery bodies",
+        lambda now: (
+            TriggerDelivery.objects.filter(received_at__lt=now - _days("RETENTION_BODY_DAYS"))
+            .exclude(_expired(now) | _refused(now))
+            .exclude(body="")
+        ),
+        _clear_body(TriggerDelivery),
+    ),
+    Kind(
+        "completion evidence",
+        # Settled, unchanged for the period, with evidence not yet pruned (its first item
+        # carries the mark once it is).
+        lambda now: Completion.objects.filter(
+            state__in=SETTLED_COMPLETION,
+            outcome_unknown=False,
+            updated_at__lt=now - _days("RETENTION_EVIDENCE_DAYS"),
+            evidence__0__isnull=False,
+        ).exclude(evidence__0__has_key="pruned"),
+        _prune_evidence,
+    ),
+)
+
+
+def prune(
+    *, dry_run: bool = False, batch_size: int = BATCH_SIZE, now: datetime.datetime | None = None
+) -> dict[str, int]:
+    """Remove what is past retention; per kind, how many rows were (or, with `dry_run`,
+    would be) deleted or stripped."""
+    now = now or timezone.now()
+    totals: dict[str, int] = {}
+    for kind in KINDS:
+        due = kind.rows(now)
+        if dry_run:
+            totals[kind.name] = due.count()
+            continue
+        done = 0
+        while True:
+            pks = list(due.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            changed = kind.apply(pks) if pks else 0
+            done += changed
+            # A short batch was the last; one that changed nothing would only repeat.
+            if len(pks) < batch_size or not changed:
+                break
+        totals[kind.name] = done
+    return totals
