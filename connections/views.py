@@ -345,10 +345,8 @@ def callback(request):
         return _session_check(request.user, session, reason=str(data.get("reason") or "")[:2000])
     if not pipedream_id or len(pipedream_id) > 100:
         return _json_error("Say which account was connected (the field account is missing).", 400)
-    if services.session_spent(session):
-        # Recorded already (by this call before, or by the webhook): answer from that.
-        account = session.account
-    else:
+    account = session.account if services.session_spent(session) else None
+    if account is None:  # else recorded already (by this call, or the webhook): answer so
         try:
             account = services.account_record(
                 member=request.user, pipedream_id=pipedream_id, session=session

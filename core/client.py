@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -133,6 +134,7 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
+Timeouts = tuple[float, float]  # (connect, read)
 _BUDGET: ContextVar[Budget | None] = ContextVar("upstream_budget", default=None)
 _GATES_LOCK = threading.Lock()
 _SEMAPHORES: dict[tuple[str, int], threading.BoundedSemaphore] = {}
@@ -156,9 +158,8 @@ def web_budget[F: Callable[..., Any]](view: F) -> F:
     """Run a view inside the WEB_UPSTREAM_* budget (settings read at each request)."""
 
     @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        from django.conf import settings as s
-
+    def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+        s = settings
         seconds, breaker = s.WEB_UPSTREAM_BUDGET, s.WEB_UPSTREAM_BREAKER_SECONDS
         wait, size = s.WEB_UPSTREAM_QUEUE_WAIT, s.WEB_UPSTREAM_CONCURRENCY
         with upstream_budget(seconds, concurrency=size, queue_wait=wait, breaker=breaker):
@@ -174,8 +175,7 @@ def budget_remaining() -> float | None:
 
 
 def breakers_reset() -> None:  # tests
-    with _GATES_LOCK:
-        _BREAKERS.clear()
+    _BREAKERS.clear()
 
 
 def _breaker_open(service: str) -> float:
@@ -541,7 +541,7 @@ class BaseApiClient:
         return response
 
     def _attempt(
-        self, budget: Budget | None, method: str, url: str, *, timeout: tuple, **kwargs: Any
+        self, budget: Budget | None, method: str, url: str, *, timeout: Timeouts, **kwargs: Any
     ) -> requests.Response:
         """One try; inside a web request's budget, also its gates (see upstream_budget)."""
         if budget is None:

@@ -10,6 +10,7 @@ an opening that did not connect (closed, refused) leaves the link usable, a few 
 import datetime
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,7 +31,7 @@ def emailed_link_lifetime() -> datetime.timedelta:
 
 @dataclass(frozen=True)
 class EmailedLink:
-    member: object
+    member: Any
     app: App
     reconnect_pk: int | None
     nonce: str

@@ -237,7 +237,7 @@ def session_mark_done(*, member, session: ConnectSession, result) -> None:
     """
     if session.status != ConnectSession.Status.ISSUED:
         return
-    if session.reconnect_account_id:
+    if session.reconnect_account is not None:
         candidates = [session.reconnect_account.pipedream_id]
     else:
         candidates = list(
