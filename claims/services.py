@@ -22,6 +22,7 @@ from claims.engine.check_requests import (
     member_check_again,
     requests_for_account,
     requests_for_member,
+    requests_for_reactivated,
 )
 from claims.engine.delivery import completion_process
 from claims.engine.dry_run import claim_dry_run
@@ -49,6 +50,7 @@ __all__ = [
     "recheck",
     "requests_for_account",
     "requests_for_member",
+    "requests_for_reactivated",
     "unknown_outcome_wait",
 ]
 

@@ -38,6 +38,8 @@ def completion_request(
     now = timezone.now()
     why = Reason.FORCED if force else Reason.REQUESTED
     queued = {"state": State.WAITING, "next_attempt_at": now, "reason": "Queued for a check."}
+    if not member.is_active:
+        return _request_held(claim=claim, member=member, actor=actor, now=now)
     with transaction.atomic():
         # A new row is inserted already queued (as below: attempts 0, no re-check due);
         # this transaction inserted it, so nobody else can hold it: no lock, no update.
@@ -88,6 +90,44 @@ def completion_request(
         completion.pk, completion.next_attempt_at if completion.next_attempt_at > now else None
     )
     return completion
+
+
+def _request_held(*, claim: Claim, member: User, actor: Actor, now) -> Completion:
+    """A request for a deactivated member queues nothing: the row is held (ledger.hold)
+    unless it is completed, already held, waiting on a delivery pause, or held by a
+    worker whose lease still runs (the worker holds it when it comes back, ledger.take)."""
+    with transaction.atomic():
+        completion, created = Completion.objects.get_or_create(
+            claim=claim,
+            member=member,
+            defaults={"state": State.INELIGIBLE, "reason": ledger.HELD_REASON},
+        )
+        if created:
+            details = {"held": ledger.HELD_DETAIL}
+            ledger.event(completion, "", State.INELIGIBLE, actor, Reason.NOT_ELIGIBLE, details)
+            return completion
+        completion = Completion.objects.select_for_update().get(pk=completion.pk)
+        leased = completion.lease_expires_at is not None and completion.lease_expires_at > now
+        if (
+            completion.state == State.COMPLETED
+            or completion.paused_at is not None
+            or (completion.state in (State.CHECKING, State.DELIVERING) and leased)
+            or (completion.state == State.INELIGIBLE and completion.reason == ledger.HELD_REASON)
+        ):
+            return completion
+        ledger.hold(completion, actor)
+    return completion
+
+
+def requests_for_reactivated(*, member: User, actor: Actor) -> list[Completion]:
+    """A member active again: what was held while they were not is asked for again."""
+    if not member.is_active:
+        return []
+    rows = ledger.held(Completion.objects.filter(member=member, claim__enabled=True))
+    return [
+        completion_request(claim=completion.claim, member=member, actor=actor)
+        for completion in rows.select_related("claim")
+    ]
 
 
 def member_check_again(*, claim: Claim, member: User) -> Completion:

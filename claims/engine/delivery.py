@@ -253,6 +253,13 @@ def _start_delivery(
     try:
         with transaction.atomic():
             Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
+            member = completion.member
+            if (
+                member is None
+                or not type(member).objects.filter(pk=member.pk, is_active=True).exists()
+            ):
+                # Deactivated while it was being checked: held, like any request for them.
+                raise Permanent(State.INELIGIBLE, ledger.HELD_REASON)
             if claim.cap is not None:
                 taken = (
                     Completion.objects.filter(

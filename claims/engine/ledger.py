@@ -78,10 +78,44 @@ def event(
     )
 
 
+# A deactivated member (is_active off) earns nothing: what is asked or queued for them is
+# held, not eligible with this reason, until they are active again (check_requests.
+# requests_for_reactivated, and rechecks_run as the net, ask for those rows again).
+HELD_REASON = (
+    "Held: this member's account is deactivated; nothing is delivered until it is active again."
+)
+HELD_DETAIL = "the member's account is deactivated"
+
+
+def held(queryset):
+    """The rows of `queryset` held for a deactivated member."""
+    return queryset.filter(state=State.INELIGIBLE, reason=HELD_REASON)
+
+
+def hold(completion: Completion, actor: Actor) -> None:
+    """Hold a locked row (not completed, no live lease) for a deactivated member: not
+    eligible with HELD_REASON, no attempt or re-check scheduled, nothing sent. A delivery
+    a worker left mid-way stays an unknown outcome, checked upstream once it goes on."""
+    from_state = completion.state
+    if from_state == State.DELIVERING:
+        completion.outcome_unknown = True
+    completion.state = State.INELIGIBLE
+    completion.reason = HELD_REASON
+    completion.lease_token = None
+    completion.lease_expires_at = None
+    completion.next_attempt_at = None
+    completion.recheck_at = None
+    completion.save()
+    event(
+        completion, from_state, State.INELIGIBLE, actor, Reason.NOT_ELIGIBLE, {"held": HELD_DETAIL}
+    )
+
+
 def take(
     completion_id: int, *, actor: Actor, now: datetime.datetime
 ) -> tuple[Completion | None, uuid.UUID | None]:
-    """Lock the row; if it is due, lease it to this worker (state checking)."""
+    """Lock the row; if it is due, lease it to this worker (state checking). A due row of
+    a deactivated member is held instead (`hold`)."""
     token = uuid.uuid4()
     with transaction.atomic():
         # The claim and the member come in the same query; only the completion is locked.
@@ -101,7 +135,10 @@ def take(
         abandoned = completion.state in (State.CHECKING, State.DELIVERING) and (
             completion.lease_expires_at is None or completion.lease_expires_at <= now
         )
-        if not (scheduled or abandoned) or completion.member_id is None:
+        if not (scheduled or abandoned) or completion.member is None:
+            return completion, None
+        if not completion.member.is_active:
+            hold(completion, actor)
             return completion, None
         from_state = completion.state
         details: dict[str, Any] = {"attempt": completion.attempts + 1}

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims.audit import Actor
-from claims.engine import check_requests
+from claims.engine import check_requests, ledger
 from claims.models import Claim, Completion
 
 State = Completion.State
@@ -47,8 +47,20 @@ def rechecks_due(*, limit: int | None = None) -> QuerySet[Completion]:
 
 
 def rechecks_run(*, limit: int | None = None) -> int:
-    """Queue the due re-checks; how many."""
+    """Queue the due re-checks, and rows held for members who are active again (the net
+    for a reactivation whose own requests were lost); how many."""
     count = 0
+    held = ledger.held(
+        Completion.objects.filter(member__is_active=True, claim__enabled=True)
+    ).select_related("claim", "member")
+    for completion in held[:limit] if limit else held:
+        if completion.member is not None:
+            check_requests.completion_request(
+                claim=completion.claim,
+                member=completion.member,
+                actor=Actor.schedule("reactivated"),
+            )
+            count += 1
     for completion in rechecks_due(limit=limit):
         if completion.member is None:  # rechecks_due has none; for the type checker
             continue
