@@ -1,14 +1,31 @@
 """The member in the admin across the apps: users' User admin, plus the member's connected
-accounts and completions (inline, read-only) and their counts in the list."""
+accounts and completions (inline, read-only) and their counts in the list.
 
-from django.contrib import admin
+Deleting a member here goes through members.services.member_delete, as on /profile/:
+Pipedream first, then here, the ledger anonymised. The stock delete page and the stock
+"Delete selected" action, which delete the row directly, are replaced by a confirmation
+page of our own that says so (`delete_view`, and the `delete_members` action).
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from claims.admin import member_values
 from claims.models import Completion
+from connections import pipedream
 from connections.models import ConnectedAccount
+from members import services as member_services
 from users.admin import UserAdmin
 from users.models import User
+
+DELETE_TEMPLATE = "admin/members/delete_members.html"
 
 
 class ConnectedAccountInline(admin.TabularInline):
@@ -65,6 +82,7 @@ class MemberAdmin(UserAdmin):
         *UserAdmin.list_display[UserAdmin.list_display.index("email_verified") + 1 :],
     )
     inlines = [ConnectedAccountInline, CompletionInline]
+    actions = ["delete_members"]
 
     def get_queryset(self, request):
         return (
@@ -76,6 +94,82 @@ class MemberAdmin(UserAdmin):
                     "completions", filter=Q(completions__state="completed"), distinct=True
                 ),
             )
+        )
+
+    # --- deleting: always through member_delete --------------------------------------
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)  # Django's: it would delete rows directly
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        member = self.get_object(request, unquote(object_id))
+        if member is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, member):
+            raise PermissionDenied
+        return self._delete_page(request, [member])
+
+    @admin.action(
+        description="Delete selected members (at Pipedream first)", permissions=["delete"]
+    )
+    def delete_members(self, request, queryset):
+        return self._delete_page(request, list(queryset.order_by("username")))
+
+    def delete_model(self, request, obj):
+        """Whatever reaches it (Django's own paths), a member is deleted upstream first."""
+        member_pk = obj.pk  # None once deleted
+        member_services.member_delete(member=obj, by_staff=True)
+        self._log_deleted(request, member_pk)
+
+    def delete_queryset(self, request, queryset):
+        for member in queryset:
+            self.delete_model(request, member)
+
+    def _delete_page(self, request, members):
+        """GET (or the action's first post): what deleting does, and a confirmation.
+        Confirmed: each member through member_delete; one Pipedream refuses stays, with
+        Pipedream's sentence, and nothing of them is deleted here."""
+        confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
+        failures: list[tuple[User, str]] = []
+        status = 200
+        if confirmed:
+            for member in members:
+                if not self.has_delete_permission(request, member):
+                    raise PermissionDenied
+                label, member_pk = member.get_username(), member.pk
+                try:
+                    member_services.member_delete(member=member, by_staff=True)
+                except member_services.MemberDeleteFailed as exc:
+                    failures.append((member, str(exc)))
+                    retry = isinstance(exc.cause, pipedream.RateLimited | pipedream.Unavailable)
+                    status = 503 if retry else 502
+                    continue
+                self._log_deleted(request, member_pk)
+                self.message_user(request, f"Deleted {label}.", messages.SUCCESS)
+            if not failures:
+                return HttpResponseRedirect(reverse("admin:users_user_changelist"))
+            members = [member for member, _ in failures]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Delete members" if len(members) > 1 else "Delete a member",
+            "members": members,
+            "failures": failures,
+            "action": request.POST.get("action", "") if request.method == "POST" else "",
+        }
+        return TemplateResponse(request, DELETE_TEMPLATE, context, status=status)
+
+    def _log_deleted(self, request, member_pk) -> None:
+        """The admin's history keeps that a member was deleted, not who they were."""
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type=ContentType.objects.get_for_model(User),
+            object_id=str(member_pk),
+            object_repr=f"member #{member_pk}",
+            action_flag=DELETION,
+            change_message="Deleted at Pipedream, then here (member_delete).",
         )
 
     @admin.display(description="accounts", ordering="account_count")

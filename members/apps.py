@@ -7,3 +7,14 @@ class MembersConfig(AppConfig):
     three apps, which never import it."""
 
     name = "members"
+
+    def ready(self):
+        # Imported here, once the app registry is ready (services uses the models): a
+        # member made active again earns again (members.services.member_reactivated).
+        from django.db.models.signals import post_save, pre_save
+
+        from members import services
+        from users.models import User
+
+        pre_save.connect(services.member_saving, sender=User, dispatch_uid="members.saving")
+        post_save.connect(services.member_saved, sender=User, dispatch_uid="members.saved")

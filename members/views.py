@@ -4,6 +4,7 @@ It reaches every app (the address is saved as on the claims page, deleting goes 
 Pipedream first), so it lives here, above them. /profile/ is a contract (docs/architecture.md).
 """
 
+from allauth.account.decorators import reauthentication_required
 from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -54,8 +55,14 @@ def profile_address(request):
 
 @require_http_methods(["GET", "POST"])
 @never_cache
+@reauthentication_required(allow_get=True)
 def profile_delete(request):
-    """GET: what deleting means, and a form. POST with the username typed: delete."""
+    """GET: what deleting means, and a form. POST with the username typed: delete.
+
+    The POST needs a recent re-authentication (allauth's, as for other account changes):
+    without one it is kept, the member confirms their password (or second factor) at
+    /reauthenticate/, and it goes on from there. A notice goes to the member's confirmed
+    addresses once the account is deleted (members.services.member_delete)."""
     if request.method == "GET":
         return render(request, DELETE_TEMPLATE, {"form": DeleteAccountForm(member=request.user)})
     form = DeleteAccountForm(request.POST, member=request.user)

@@ -13,3 +13,11 @@ def verify_email(user, email: str | None = None):
         user=user, email=email.lower(), defaults={"verified": True, "primary": True}
     )
     return user
+
+
+def reauthenticate(client, password: str = "connect-demo"):
+    """Confirm the logged-in member's password at /reauthenticate/ (allauth), as account
+    deletion asks; returns the client."""
+    response = client.post("/reauthenticate/", {"password": password})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client

@@ -24,7 +24,7 @@ from sandbox.pipedream import catalogue
 from sandbox.pipedream import models as sandbox_models
 from sandbox.pipedream import services as pd_sandbox
 from tests.connections.services_support import API, PROJECT
-from tests.members_support import verify_email
+from tests.members_support import reauthenticate, verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def bob(django_user_model):
 @pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
-    return client
+    return reauthenticate(client)  # deleting the account asks for it
 
 
 @pytest.fixture
@@ -439,6 +439,7 @@ def test_other_sessions_of_the_member_are_logged_out_too(alice, pd):
     first, second = Client(), Client()
     first.force_login(alice)
     second.force_login(alice)
+    reauthenticate(first)
     pd.add(responses.DELETE, users_url(alice), status=204)
     assert first.post(DELETE, {"confirm": "alice"}).status_code == 302
     response = second.get(PROFILE)
@@ -482,6 +483,7 @@ def test_deletion_removes_the_member_in_the_sandbox(sandbox_site, alice, bob, cl
     )
     client = Client()
     client.force_login(alice)
+    reauthenticate(client)
 
     response = client.post(DELETE, {"confirm": "alice"})
     assert response.status_code == 302
@@ -502,5 +504,6 @@ def test_a_member_who_never_connected_anything_can_delete_too(sandbox_site, alic
     # The sandbox knows no such external user: its 404 means already gone.
     client = Client()
     client.force_login(alice)
+    reauthenticate(client)
     assert client.post(DELETE, {"confirm": "alice"}).status_code == 302
     assert not User.objects.filter(username="alice").exists()
