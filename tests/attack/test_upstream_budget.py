@@ -15,7 +15,7 @@ from connections.models import ConnectSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANG = 1.5
+HANG = 1.0
 
 
 @pytest.fixture
@@ -45,7 +45,11 @@ def mint(member):
         connection.close()
 
 
-def test_a_burst_of_mints_against_a_hanging_pipedream_gets_fast_503s(hanging, member):
+@pytest.mark.parametrize("breaker", [5, 0], ids=["breaker", "concurrency-cap-alone"])
+def test_a_burst_of_mints_against_a_hanging_pipedream_gets_fast_503s(
+    hanging, member, settings, breaker
+):
+    settings.WEB_UPSTREAM_BREAKER_SECONDS = breaker
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda _: mint(member), range(40)))
@@ -59,6 +63,8 @@ def test_a_burst_of_mints_against_a_hanging_pipedream_gets_fast_503s(hanging, me
         assert "try again" in response.json()["error"].lower()
     # No mint waited much past the budget, and the burst did not queue behind the hang.
     assert max(seconds for _, seconds in answers) < 1.2
+    # Most were refused at once (the breaker, or the per-process cap of 2 waiting calls).
+    assert sum(seconds < 0.25 for _, seconds in answers) >= 20
     assert elapsed < 3
     assert not ConnectSession.objects.exists()
 
