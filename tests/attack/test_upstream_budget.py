@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from connections import services
 from connections.models import ConnectSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,3 +77,20 @@ def test_the_connect_link_hand_off_answers_a_503_page(hanging, member, client):
     assert response["Content-Type"].startswith("text/html")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert "Pipedream" in response.content.decode()
+
+
+def test_coming_back_while_pipedream_hangs_answers_a_503_page(hanging, member, client, settings):
+    settings.SANDBOX_FAULTS = {}
+    client.force_login(member)
+    hand_off = client.get("/connect/github/")
+    assert hand_off.status_code == 302
+    settings.SANDBOX_FAULTS = {
+        "pipedream.accounts.*": {"hang_seconds": HANG},
+        "pipedream.users.*": {"hang_seconds": HANG},
+    }
+    done = f"/connect/done/?s={services.session_reference(ConnectSession.objects.get())}"
+    response = client.get(done + "&result=success")
+
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert 1 <= int(response["Retry-After"]) <= 60
