@@ -55,14 +55,15 @@ def profile_address(request):
 
 @require_http_methods(["GET", "POST"])
 @never_cache
-@reauthentication_required(allow_get=True)
+@reauthentication_required
 def profile_delete(request):
     """GET: what deleting means, and a form. POST with the username typed: delete.
 
-    The POST needs a recent re-authentication (allauth's, as for other account changes):
-    without one it is kept, the member confirms their password (or second factor) at
-    /reauthenticate/, and it goes on from there. A notice goes to the member's confirmed
-    addresses once the account is deleted (members.services.member_delete)."""
+    Both need a recent re-authentication (allauth's, as for other account changes):
+    without one the member confirms their password (or second factor) at
+    /reauthenticate/ and comes back here; a POST made after it ran out is kept and goes
+    on once they have. A notice goes to the member's confirmed addresses once the
+    account is deleted (members.services.member_delete)."""
     if request.method == "GET":
         return render(request, DELETE_TEMPLATE, {"form": DeleteAccountForm(member=request.user)})
     form = DeleteAccountForm(request.POST, member=request.user)

@@ -17,6 +17,7 @@ from connections import references, services
 from connections.models import App, ConnectedAccount, ConnectSession
 from tests.attack.urls_support import routes, sample_path
 from tests.attack.webhooks_support import KEY, signed
+from tests.members_support import reauthenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -196,6 +197,7 @@ def test_bob_cannot_change_alices_email_addresses_or_profile(world):
             response = bob.post("/email/", {"email": email, action: ""})
             assert response.status_code in (200, 302, 400), (action, response.status_code)
             shows_nothing_of_alice(response, f"/email/ {action}")
+    reauthenticate(bob)  # deleting asks for it; bob has typed his own password
     response = bob.post("/profile/delete/", {"confirm": "alice", "username": "alice"})
     assert response.status_code == 400
     response = bob.post("/profile/address/", {"address": ALICE_ADDRESS})

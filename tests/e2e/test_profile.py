@@ -41,6 +41,10 @@ def test_alice_deletes_her_account(site, page, member, screenshot):
     screenshot("profile")
 
     page.get_by_role("link", name="Delete my account…").click()
+    # Deleting asks for the password again first.
+    page.wait_for_url(f"{site.url}/reauthenticate/**")
+    page.fill("#id_password", "connect-demo")
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_url(f"{site.url}/profile/delete/")
     # Not one click: the button alone refuses.
     page.get_by_role("button", name="Delete my account").click()
@@ -69,6 +73,10 @@ def test_profile_pages_on_a_phone(site, browser, member):
     page = context.new_page()
     try:
         log_in(page, site.url)
+        page.goto(f"{site.url}/reauthenticate/")  # the delete page asks for it
+        page.fill("#id_password", "connect-demo")
+        page.get_by_role("button", name="Confirm").click()
+        page.wait_for_load_state()
         ARTIFACTS.mkdir(exist_ok=True)
         for path, name in (("/profile/", "profile-phone"), ("/profile/delete/", "delete-phone")):
             page.goto(f"{site.url}{path}")
