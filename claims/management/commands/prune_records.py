@@ -9,7 +9,7 @@ from claims import retention
 BATCH_MAX = 100_000
 
 
-def _batch_size(raw: str) -> int:
+def _batch_size(raw: object) -> int:
     text = str(raw).strip()
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= BATCH_MAX:
         raise CommandError(
