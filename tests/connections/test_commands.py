@@ -109,6 +109,8 @@ def test_connect_link_emails(member, github):
     assert "Emailed the link to alice@example.com" in output
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
     assert "/connect/l/" in mail.outbox[0].body
+    # The default, and the longest: CONNECT_EMAILED_LINK_HOURS (72).
+    assert "It works once, for 3d." in mail.outbox[0].body
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_connect_link_emails(member, github):
         (["--user", "alice", "--app", "nope"], "No app 'nope'"),
         (["--user", "alice", "--app", "slack"], "Slack is not enabled"),
         (["--user", "alice", "--app", "github", "--expires", "soon"], "30m, 12h or 7d"),
-        (["--user", "alice", "--app", "github", "--expires", "31d"], "at most 30d"),
+        (["--user", "alice", "--app", "github", "--expires", "73h"], "at most 3d"),
         (["--user", "alice", "--app", "github", "--expires", "0m"], "longer than zero"),
         (["--user", "noemail", "--app", "github", "--email"], "no email address"),
     ],
@@ -138,7 +140,9 @@ def test_connect_link_can_reconnect_one_of_their_accounts(member, github, settin
             "connect_link", "--user", "alice", "--app", "github", "--account", given, "--email"
         )
         link = output.strip().splitlines()[-1]
-        assert link.endswith(f"/?account={account.pk}")
+        assert "?" not in link and "apn_old" not in link  # the account is inside, sealed
+        signed = link.rstrip("/").rsplit("/", 1)[1]
+        assert services.emailed_link_read(signed).reconnect_pk == account.pk
     assert "reconnect your GitHub account" in mail.outbox[-1].body
     assert mail.outbox[-1].subject == "Reconnect your GitHub account"
 

@@ -192,7 +192,7 @@ def test_emailed_link_logs_in_then_connects(site, page, member, screenshot):
     link = services.emailed_link_make(member=member, app=app, expires=datetime.timedelta(days=3))
     page.goto(link)
     page.wait_for_url(re.compile(r".*/login/\?next=/connect/l/.*"))
-    expect(page.locator("#messages")).to_contain_text("Log in as alice to connect your Slack")
+    expect(page.locator("#messages")).to_contain_text("Log in to connect your Slack account.")
     screenshot("connect-emailed-login")
     page.fill("#id_login", "alice")
     page.fill("#id_password", "connect-demo")

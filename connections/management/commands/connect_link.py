@@ -1,8 +1,9 @@
 """Make a link a member can open to connect an app: printed, or emailed to them.
 
 Pipedream's own Connect tokens die after 4 hours and one use, too soon for an email.
-This link is ours, signed and expiring (30 days at most); opening it mints a fresh
-Connect token at that moment and continues on Pipedream's hosted page.
+This link is ours, encrypted, spent once it has connected an account, and expiring after
+CONNECT_EMAILED_LINK_HOURS (72 by default) at most; opening it mints a fresh Connect
+token at that moment and continues on Pipedream's hosted page.
 """
 
 import datetime
@@ -16,7 +17,15 @@ from connections.management.commands._members import member_lookup
 from connections.models import App, ConnectedAccount
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-MAX = services.EMAILED_LINK_MAX
+
+
+def _shown(delta: datetime.timedelta) -> str:
+    """A lifetime as the option takes it: 3d, 12h or 30m."""
+    minutes = int(delta.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
 
 
 def parse_duration(text: str) -> datetime.timedelta:
@@ -28,21 +37,30 @@ def parse_duration(text: str) -> datetime.timedelta:
     delta = datetime.timedelta(**{UNITS[match[2]]: int(match[1])})
     if delta <= datetime.timedelta(0):
         raise CommandError("--expires must be longer than zero.")
-    if delta > MAX:
-        raise CommandError(f"--expires can be at most {MAX.days}d; {text.strip()} is longer.")
+    longest = services.emailed_link_lifetime()
+    if delta > longest:
+        raise CommandError(
+            f"--expires can be at most {_shown(longest)} (CONNECT_EMAILED_LINK_HOURS); "
+            f"{text.strip()} is longer."
+        )
     return delta
 
 
 class Command(BaseCommand):
     help = (
         "Print (or --email) a signed link that lets a member connect an app: "
-        "--user alice --app github [--expires 7d]. Durations: 30m, 12h, 7d (at most 30d)."
+        "--user alice --app github [--expires 12h]. Durations: 30m, 12h, 3d; at most "
+        "CONNECT_EMAILED_LINK_HOURS, the default."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="The member's username or email.")
         parser.add_argument("--app", required=True, help="The app's slug, e.g. github.")
-        parser.add_argument("--expires", default="7d", help="How long the link works (7d).")
+        parser.add_argument(
+            "--expires",
+            help="How long the link works, e.g. 12h (by default and at most: "
+            "CONNECT_EMAILED_LINK_HOURS).",
+        )
         parser.add_argument(
             "--email", action="store_true", help="Email the link to the member as well."
         )
@@ -53,8 +71,8 @@ class Command(BaseCommand):
             "the site's number for it), e.g. one that stopped working.",
         )
 
-    def handle(self, *args, user, app, expires="7d", email=False, account=None, **options):
-        lifetime = parse_duration(expires)
+    def handle(self, *args, user, app, expires=None, email=False, account=None, **options):
+        lifetime = services.emailed_link_lifetime() if expires is None else parse_duration(expires)
         member = member_lookup(user)
         found = App.objects.filter(slug=(app or "").strip()).first()
         if found is None:
@@ -77,7 +95,7 @@ class Command(BaseCommand):
                 message=(
                     f"Hello {member.get_short_name() or member.username},\n\n"
                     f"Open this link to {verb} your {found.name} account:\n\n{link}\n\n"
-                    f"It works for {expires.strip()}.\n"
+                    f"It works once, for {_shown(lifetime)}.\n"
                 ),
                 from_email=None,
                 recipient_list=[member.email],
