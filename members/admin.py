@@ -13,7 +13,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -106,7 +106,7 @@ class MemberAdmin(UserAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         member = self.get_object(request, unquote(object_id))
         if member is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404("No such member.")
         if not self.has_delete_permission(request, member):
             raise PermissionDenied
         return self._delete_page(request, [member])

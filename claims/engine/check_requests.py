@@ -7,6 +7,8 @@ per claim and member and queues the worker (queue.process) once the transaction 
 It never undoes what a worker holds, and never hurries an unknown outcome.
 """
 
+import datetime
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -92,7 +94,9 @@ def completion_request(
     return completion
 
 
-def _request_held(*, claim: Claim, member: User, actor: Actor, now) -> Completion:
+def _request_held(
+    *, claim: Claim, member: User, actor: Actor, now: datetime.datetime
+) -> Completion:
     """A request for a deactivated member queues nothing: the row is held (ledger.hold)
     unless it is completed, already held, waiting on a delivery pause, or held by a
     worker whose lease still runs (the worker holds it when it comes back, ledger.take)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims import queue
@@ -87,7 +88,7 @@ HELD_REASON = (
 HELD_DETAIL = "the member's account is deactivated"
 
 
-def held(queryset):
+def held(queryset: QuerySet[Completion]) -> QuerySet[Completion]:
     """The rows of `queryset` held for a deactivated member."""
     return queryset.filter(state=State.INELIGIBLE, reason=HELD_REASON)
 
