@@ -12,10 +12,12 @@ never holds one long transaction or lock. Periods are settings (RETENTION_*, day
 - a settled completion's evidence (claims.models.Completion.evidence): the values and
   details read upstream, after RETENTION_EVIDENCE_DAYS without a change. Each rule keeps
   its name, label, verdict and time; the ledger row, its state, reason and audit trail
-  stay.
+  stay. Likewise a workflow's answer kept as a settled completion's delivery reference:
+  only its claimAttemptId stays (what verifying a delivery reads).
 """
 
 import datetime
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +26,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from claims.models import Completion, TriggerDelivery
+from claims.engine.methods.workflow import _attempt_id_in as attempt_id_in
+from claims.models import Claim, Completion, TriggerDelivery
 from connections.models import WebhookEvent
 
 BATCH_SIZE = 1000
@@ -80,6 +83,26 @@ def _prune_evidence(pks: list[int]) -> int:
         for pk, evidence in rows.values_list("pk", "evidence"):
             # update(), not save(): the row's updated_at is its own history, not ours.
             done += Completion.objects.filter(pk=pk).update(evidence=pruned_evidence(evidence))
+    return done
+
+
+# A workflow answer once pruned: its attempt id, and the mark.
+PRUNED_MARK = '"pruned": true'
+
+
+def pruned_answer(reference: str) -> str:
+    attempt_id = attempt_id_in(reference)
+    return json.dumps({**({"claimAttemptId": attempt_id} if attempt_id else {}), "pruned": True})
+
+
+def _prune_answers(pks: list[int]) -> int:
+    done = 0
+    with transaction.atomic():
+        rows = Completion.objects.select_for_update().filter(pk__in=pks)
+        for pk, reference in rows.values_list("pk", "delivery_reference"):
+            done += Completion.objects.filter(pk=pk).update(
+                delivery_reference=pruned_answer(reference)
+            )
     return done
 
 
@@ -159,6 +182,20 @@ KINDS = (
             evidence__0__isnull=False,
         ).exclude(evidence__0__has_key="pruned"),
         _prune_evidence,
+    ),
+    Kind(
+        "workflow answers",
+        lambda now: (
+            Completion.objects.filter(
+                claim__delivery=Claim.Delivery.WORKFLOW,
+                state__in=SETTLED_COMPLETION,
+                outcome_unknown=False,
+                updated_at__lt=now - _days("RETENTION_EVIDENCE_DAYS"),
+            )
+            .exclude(delivery_reference="")
+            .exclude(delivery_reference__contains=PRUNED_MARK)
+        ),
+        _prune_answers,
     ),
 )
 

@@ -116,6 +116,11 @@ EVIDENCE = [
 ]
 
 
+ENDPOINT = "en-sandbox-claim-github"
+# A workflow's answer, kept as the completion's delivery reference.
+ANSWER = json.dumps({"claimAttemptId": "att_123", "login": "octocat", "email": "o@example.com"})
+
+
 @pytest.fixture
 def completions(deployment, member, django_user_model):
     """Three ledger rows: settled long ago, settled lately, in progress long ago."""
@@ -132,8 +137,27 @@ def completions(deployment, member, django_user_model):
             claim=claim, member=others[1], state="checking", evidence=EVIDENCE
         ),
     }
+    workflow = Claim.objects.create(
+        slug="wf",
+        name="WF",
+        delivery="workflow",
+        workflow_url=f"https://{ENDPOINT}.m.pipedream.net",
+    )
+    for name, state, who in (
+        ("answered", "completed", member),
+        ("answered_lately", "completed", others[0]),
+    ):
+        rows[name] = Completion.objects.create(
+            claim=workflow, member=who, state=state, delivery_reference=ANSWER
+        )
     now = timezone.now()
-    for name, days in (("old", 400), ("recent", 300), ("running", 400)):
+    for name, days in (
+        ("old", 400),
+        ("recent", 300),
+        ("running", 400),
+        ("answered", 400),
+        ("answered_lately", 300),
+    ):
         Completion.objects.filter(pk=rows[name].pk).update(updated_at=now - days * DAY)
     return rows
 
@@ -174,6 +198,7 @@ def test_prune_removes_what_is_past_retention_and_keeps_the_rest(webhooks, deliv
         "connection webhook bodies": 1,
         "trigger delivery bodies": 1,
         "completion evidence": 1,
+        "workflow answers": 1,
     }
     for kind, count in expected.items():
         assert f"{kind}: would remove {count}\n" in dry, dry
@@ -203,6 +228,11 @@ def test_prune_removes_what_is_past_retention_and_keeps_the_rest(webhooks, deliv
     assert all(item["detail"] == "" and item["pruned"] for item in old.evidence)
     for name in ("recent", "running"):
         assert Completion.objects.get(pk=completions[name].pk).evidence == EVIDENCE
+    answered = Completion.objects.get(pk=completions["answered"].pk)
+    assert answered.state == "completed" and "octocat" not in answered.delivery_reference
+    assert json.loads(answered.delivery_reference)["claimAttemptId"] == "att_123"
+    lately = Completion.objects.get(pk=completions["answered_lately"].pk)
+    assert lately.delivery_reference == ANSWER
 
     # A second run finds nothing more.
     assert "0 row(s) pruned." in prune()
