@@ -2,7 +2,7 @@
 
 A delivery's URL carries our own reference to the deployment, signed with Django's
 signing (a forged or altered one is refused, and nothing changes); the delivery is
-stored raw and answered at once; at most TRIGGER_CHECK_RATE_LIMIT deliveries per
+stored and answered at once; at most TRIGGER_CHECK_RATE_LIMIT deliveries per
 deployment and window ask for a task (those past it are acknowledged and ask for
 nothing, and one wake-up runs after the window). Only an accepted delivery keeps its raw
 body (for RETENTION_BODY_DAYS); a refused, throttled or duplicate one keeps its digest and
