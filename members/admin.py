@@ -134,6 +134,12 @@ class MemberAdmin(UserAdmin):
         confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
         failures: list[tuple[User, str]] = []
         status = 200
+        if any(member.pk == request.user.pk for member in members):
+            # Their own account goes from /profile/delete/ (re-authenticated, logged out).
+            failures = [
+                (request.user, "You cannot delete your own account here; use your profile.")
+            ]
+            members, confirmed, status = [], False, 400
         if confirmed:
             for member in members:
                 if not self.has_delete_permission(request, member):

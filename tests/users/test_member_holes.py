@@ -307,3 +307,11 @@ def test_deleting_needs_a_recent_reauthentication_and_then_goes_on(
     assert "Your account is deleted" in notice.subject
     assert "alice" in notice.body and "If you did not ask for this" in notice.body
     assert "by the site's staff" not in notice.body
+
+
+def test_staff_cannot_delete_their_own_account_in_the_admin(admin_client, admin_user, pd):
+    response = admin_client.post(f"/admin/users/user/{admin_user.pk}/delete/", {"confirm": "yes"})
+    assert response.status_code == 400
+    assert "use your profile" in response.text
+    assert admin_user.__class__.objects.filter(pk=admin_user.pk).exists()
+    assert deletes(pd) == []
