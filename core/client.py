@@ -487,7 +487,7 @@ class BaseApiClient:
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                response = self._attempt(
+                response = self._send_once(
                     budget,
                     method,
                     url,
@@ -540,7 +540,7 @@ class BaseApiClient:
             self.check(response, operation, mutating=mutating, secrets=secrets)
         return response
 
-    def _attempt(
+    def _send_once(
         self, budget: Budget | None, method: str, url: str, *, timeout: Timeouts, **kwargs: Any
     ) -> requests.Response:
         """One try; inside a web request's budget, also its gates (see upstream_budget)."""
