@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from claims.engine.methods.workflow import _attempt_id_in as attempt_id_in
+from claims.engine.methods.workflow import attempt_id_in
 from claims.models import Claim, Completion, TriggerDelivery
 from connections.models import WebhookEvent
 

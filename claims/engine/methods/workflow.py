@@ -106,7 +106,7 @@ class Workflow(DeliveryMethod):
                 "Check on BitBadges; Retry runs the workflow again."
             )
         client = bitbadges.get_client()
-        attempt_id = _attempt_id_in(completion.delivery_reference)
+        attempt_id = attempt_id_in(completion.delivery_reference)
         if attempt_id and recorded_attempt(client, attempt_id).success:
             return Verdict(True, completion.delivery_reference, CONFIRMED)
         return verify_by_attempts(client, claim, completion.address)
@@ -211,7 +211,7 @@ def _workflow_error(exc: pipedream.PipedreamError) -> str:
     return exc.message or "no reason given"
 
 
-def _attempt_id_in(reference: str) -> str:
+def attempt_id_in(reference: str) -> str:
     """The claimAttemptId in a workflow answer we kept, if it was JSON and had one."""
     try:
         answer = json.loads(reference) if reference.startswith("{") else None
