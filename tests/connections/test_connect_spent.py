@@ -12,7 +12,7 @@ from django.test import Client
 from connections.models import ConnectedAccount, ConnectSession
 from connections.pipedream import PipedreamClient
 from sandbox.pipedream.models import Account
-from tests.connections.test_reconnect import local
+from tests.connections.views_support import local
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

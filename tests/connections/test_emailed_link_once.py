@@ -10,7 +10,7 @@ from django.test import Client
 
 from connections import services
 from connections.models import ConnectedAccount, ConnectSession
-from tests.connections.test_reconnect import connect_by_link, local
+from tests.connections.views_support import connect_by_link, local
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

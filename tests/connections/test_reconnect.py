@@ -14,22 +14,11 @@ from claims.models import TriggerDeployment
 from connections import services
 from connections.models import ConnectedAccount, ConnectSession
 from sandbox.pipedream import services as pd_sandbox
-from sandbox.pipedream import webhooks as sandbox_webhooks
 from sandbox.pipedream.models import Account
+from tests.connections.views_support import connect_by_link, deliver_webhooks, local
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def local(url: str) -> str:
-    """A live_server URL as the test client asks for it."""
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
-
-
-def deliver_webhooks(worker):
-    sandbox_webhooks.wait_for_deliveries()
-    worker()
 
 
 def page_text(response) -> str:
@@ -41,17 +30,6 @@ def member(django_user_model):
     return verify_email(
         django_user_model.objects.create_user(username="octo", password="pw-12345678")
     )
-
-
-def connect_by_link(client, path, name, *, webhook_first=False, worker=None):
-    """Open our link, Allow on the hosted page with `name`, come back; the last page."""
-    hand_off = client.get(path)
-    assert hand_off.status_code == 302, hand_off.content
-    answer = client.post(local(hand_off["Location"]), {"action": "allow", "name": name})
-    assert answer.status_code == 302, answer.content
-    if webhook_first:  # CONNECTION_SUCCESS lands before the member is back
-        deliver_webhooks(worker)
-    return client.get(local(answer["Location"]), follow=True)
 
 
 def broken(account: ConnectedAccount) -> ConnectedAccount:
