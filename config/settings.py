@@ -16,29 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from claims import allowlists
+from config.environment import ENV_FILE as ENV_FILE  # settings.ENV_FILE: sandbox_setup
+from config.environment import env, env_bool, rate_limit
 from config.logging_config import logging_dict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-# ENV_FILE names another file, or none at all when empty (the test suite does that).
-ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
-if ENV_FILE and Path(ENV_FILE).is_file():
-    env.read_env(ENV_FILE)
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """A strict boolean: a typo such as DEBUG=ture is an error, not a silent False."""
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
-
 
 # --- Core ---------------------------------------------------------------------------
 
@@ -351,48 +333,9 @@ PIPEDREAM_MAX_RETRIES = env.int("PIPEDREAM_MAX_RETRIES", default=3)
 PIPEDREAM_PROXY_TIMEOUT = env.float("PIPEDREAM_PROXY_TIMEOUT", default=35.0)
 
 
-def _rate_limit(name: str, default: str) -> tuple[int, int]:
-    """A "count/seconds" setting, e.g. 10/60, as (count, seconds)."""
-    raw = env.str(name, default=default)
-    try:
-        count, seconds = (int(part) for part in raw.split("/"))
-        if min(count, seconds) < 1:
-            raise ValueError
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"{name} must be count/seconds such as {default}, not {raw!r}."
-        ) from None
-    return count, seconds
-
-
 # Connect tokens a member may mint per window: "count/seconds". Pipedream allows 100 a
 # minute per user; we allow far fewer, since each is a click.
-CONNECT_TOKEN_RATE_LIMIT = _rate_limit("CONNECT_TOKEN_RATE_LIMIT", "10/60")
-
-# --- Connecting: return visits, emailed links, a page's wait for upstreams ------------
-
-# Visits to /connect/done/ and /connect/callback/ ("count/seconds"), per member and per
-# session reference; past either, 429 with Retry-After and nothing asked upstream.
-CONNECT_RETURN_RATE_LIMIT = _rate_limit("CONNECT_RETURN_RATE_LIMIT", "30/60")
-CONNECT_RETURN_SESSION_RATE_LIMIT = _rate_limit("CONNECT_RETURN_SESSION_RATE_LIMIT", "10/60")
-# Hours an emailed Connect link works at most (it stops once it has connected an
-# account): 72 spans a weekend between the email and the click, and a forwarded or
-# leaked link soon dies. A link asked for with a longer life gets this one.
-CONNECT_EMAILED_LINK_HOURS = env.int("CONNECT_EMAILED_LINK_HOURS", default=72)
-# Seconds a web request may spend on upstream calls, retries and backoff included; below
-# gunicorn's 30 s worker timeout, so the page answers 503 + Retry-After instead of dying.
-WEB_UPSTREAM_BUDGET = env.float("WEB_UPSTREAM_BUDGET", default=20.0)
-# Per web process and upstream: calls waiting at once (one more waits up to QUEUE_WAIT
-# seconds, then gets a 503), and seconds after a timeout during which pages get a 503
-# at once instead of waiting on it again (0: never). Task workers are not limited.
-WEB_UPSTREAM_CONCURRENCY = env.int("WEB_UPSTREAM_CONCURRENCY", default=3)
-WEB_UPSTREAM_QUEUE_WAIT = env.float("WEB_UPSTREAM_QUEUE_WAIT", default=1.0)
-WEB_UPSTREAM_BREAKER_SECONDS = env.float("WEB_UPSTREAM_BREAKER_SECONDS", default=10.0)
-if not 0 < WEB_UPSTREAM_BUDGET < 30 or CONNECT_EMAILED_LINK_HOURS < 1:
-    raise ImproperlyConfigured(
-        "WEB_UPSTREAM_BUDGET must be between 0 and 30 seconds (gunicorn's worker timeout), "
-        "and CONNECT_EMAILED_LINK_HOURS at least 1."
-    )
+CONNECT_TOKEN_RATE_LIMIT = rate_limit("CONNECT_TOKEN_RATE_LIMIT", "10/60")
 
 # --- BitBadges --------------------------------------------------------------------------
 
@@ -438,7 +381,7 @@ CLAIMS_UNKNOWN_OUTCOME_WAIT = env.float("CLAIMS_UNKNOWN_OUTCOME_WAIT", default=3
 BITBADGES_CREDITS_PROBE = env.float("BITBADGES_CREDITS_PROBE", default=60.0)
 BITBADGES_CREDITS_PROBE_MAX = env.float("BITBADGES_CREDITS_PROBE_MAX", default=900.0)
 # "Check again" presses a member may make per window: "count/seconds".
-CLAIMS_CHECK_RATE_LIMIT = _rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
+CLAIMS_CHECK_RATE_LIMIT = rate_limit("CLAIMS_CHECK_RATE_LIMIT", "5/60")
 # What a claim may name, set here and never in the admin (claims/allowlists.py): the
 # Pipedream components (criterion actions, trigger sources) and the hosts a criterion
 # proxy URL may read. Unset or empty: a built-in read-only list; a list replaces it.
@@ -478,7 +421,7 @@ if PIPEDREAM_TRIGGER_SIGNATURE not in ("none", "pd-v1"):
     )
 # Checks one trigger deployment's deliveries may ask for per window: "count/seconds".
 # Deliveries past it are acknowledged and ask for nothing (one wake-up runs after the window).
-TRIGGER_CHECK_RATE_LIMIT = _rate_limit("TRIGGER_CHECK_RATE_LIMIT", "10/60")
+TRIGGER_CHECK_RATE_LIMIT = rate_limit("TRIGGER_CHECK_RATE_LIMIT", "10/60")
 # Fault injection for the sandbox (see sandbox/common/faults.py): a JSON object keyed by
 # endpoint name, e.g. {"pipedream.tokens.create": {"status": 500, "rate": 0.5}}.
 SANDBOX_FAULTS = env.json("SANDBOX_FAULTS", default={})
@@ -500,32 +443,6 @@ SANDBOX_PIPEDREAM_CONNECT_QUIRK = env.str("SANDBOX_PIPEDREAM_CONNECT_QUIRK", def
 # X-PD-Timestamp), "none" (no signature headers) or "other" (X-Signature: sha256=<HMAC of
 # the body>), so tests can show a format the product does not recognise.
 SANDBOX_TRIGGER_SIGNATURE = env.str("SANDBOX_TRIGGER_SIGNATURE", default="pd-v1")
-
-# --- Retention and webhook limits (claims/retention.py, connections/webhooks.py) ------
-
-
-def _days(name: str, default: int) -> int:
-    raw = env.str(name, default=str(default)).strip()
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 36500):
-        raise ImproperlyConfigured(
-            f"{name} must be a whole number of days from 1 to 36500, not {raw!r}."
-        )
-    return int(raw)
-
-
-# Days before `manage.py prune_records` (hourly) removes: refused deliveries (connection
-# webhooks, trigger deliveries; kept as a digest and size); a processed delivery's raw body
-# (the row stays); any stored delivery (never before its body); the values read upstream
-# in a settled completion's evidence (the ledger row stays).
-RETENTION_REFUSED_DAYS = _days("RETENTION_REFUSED_DAYS", 7)
-RETENTION_BODY_DAYS = _days("RETENTION_BODY_DAYS", 14)
-RETENTION_DELIVERY_DAYS = max(_days("RETENTION_DELIVERY_DAYS", 90), RETENTION_BODY_DAYS)
-RETENTION_EVIDENCE_DAYS = _days("RETENTION_EVIDENCE_DAYS", 365)
-# Connection webhooks per window, "count/seconds", per Connect session and per member:
-# Pipedream sends one event per session, retried on failure. Past either: 429 with
-# Retry-After, nothing stored or queued.
-CONNECT_WEBHOOK_RATE_LIMIT = _rate_limit("CONNECT_WEBHOOK_RATE_LIMIT", "10/3600")
-CONNECT_WEBHOOK_MEMBER_RATE_LIMIT = _rate_limit("CONNECT_WEBHOOK_MEMBER_RATE_LIMIT", "30/3600")
 
 # --- Internationalisation -----------------------------------------------------------
 
@@ -604,26 +521,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # Error pages (DEBUG) and error emails hide URLs with a password and nested passwords too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SettingsReporterFilter"
 
-# --- The edge: client addresses behind a balancer (README, "Running it at scale") ------
-
-# Which address a request came from, for every address-keyed limit (allauth's and ours,
-# through core.ratelimit.client_ip). TRUSTED_PROXY_COUNT: how many proxies of this site's
-# own append to X-Forwarded-For in front of gunicorn (the repository's nginx is one; a
-# load balancer in front of it makes two); 0 reads the socket's address (REMOTE_ADDR).
-# Or TRUSTED_CLIENT_IP_HEADER: the one header a trusted proxy sets to the client's address
-# (such as X-Real-IP or CF-Connecting-IP), which then wins. Anything else a client sends
-# in X-Forwarded-For is not believed.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="").strip() or None
-if TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
-if TRUSTED_CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", TRUSTED_CLIENT_IP_HEADER):
-    raise ImproperlyConfigured(
-        "TRUSTED_CLIENT_IP_HEADER must be a header name such as X-Real-IP, "
-        f"not {TRUSTED_CLIENT_IP_HEADER!r}."
-    )
-ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
-ALLAUTH_TRUSTED_CLIENT_IP_HEADER = TRUSTED_CLIENT_IP_HEADER
+# Limits on what comes from outside, retention, and the client's address behind a
+# balancer: config/settings_limits.py.
+from config.settings_limits import *  # noqa: E402, F403
 
 # --- Logging ------------------------------------------------------------------------
 

@@ -64,6 +64,12 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
         ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "", "PIPEDREAM_SITE_EXTERNAL_USER_ID must be"),
         ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "the site/../x", "PIPEDREAM_SITE_EXTERNAL_USER_ID"),
         ("PIPEDREAM_SITE_EXTERNAL_USER_ID", "s" * 101, "1-100 letters"),
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be a whole number"),
+        ("TRUSTED_PROXY_COUNT", "one", "TRUSTED_PROXY_COUNT must be a whole number"),
+        ("TRUSTED_CLIENT_IP_HEADER", "X Real IP", "must be a header name"),
+        ("WEB_UPSTREAM_BUDGET", "45", "WEB_UPSTREAM_BUDGET must be between 0 and 30"),
+        ("RETENTION_BODY_DAYS", "0", "RETENTION_BODY_DAYS must be a whole number of days"),
+        ("CONNECT_WEBHOOK_RATE_LIMIT", "lots", "count/seconds such as 10/3600"),
     ],
 )
 def test_malformed_values_are_named(tmp_path, name, value, says):
