@@ -28,14 +28,18 @@ import html
 import logging
 import sys
 
+import requests
+from django.conf import settings
 from django.core.signals import got_request_exception
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
 from config.observability import route_of
+from core.client import UpstreamError, upstream_budget
 from core.database import NO_RETRY, connection_lost, connection_reset
 
 logger = logging.getLogger("config.database")
+upstream_logger = logging.getLogger("config.upstream")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER = 5  # seconds, in the 503's Retry-After
@@ -69,15 +73,17 @@ def _same_page(request) -> str:
     return path
 
 
-def unavailable_response(request) -> HttpResponse:
+def unavailable_response(
+    request, message: str = MESSAGE, retry_after: int = RETRY_AFTER
+) -> HttpResponse:
     """503, Retry-After, a sentence; no template and no database needed to build it."""
     if _wants_json(request):
-        response: HttpResponse = JsonResponse({"error": MESSAGE}, status=503)
+        response: HttpResponse = JsonResponse({"error": message}, status=503)
     elif request.headers.get("HX-Request") == "true":
         # htmx leaves the page as it is on a 5xx (a polling element keeps polling);
         # the fragment is for a page that chooses to show it.
         response = HttpResponse(
-            f'<p class="message message-error" role="alert">{html.escape(MESSAGE)}</p>',
+            f'<p class="message message-error" role="alert">{html.escape(message)}</p>',
             status=503,
         )
         response["HX-Reswap"] = "none"
@@ -87,11 +93,11 @@ def unavailable_response(request) -> HttpResponse:
             '<meta name=viewport content="width=device-width, initial-scale=1">'
             "<title>Try again in a moment</title>"
             "<h1>Try again in a moment</h1>"
-            f"<p>{html.escape(MESSAGE)}</p>"
+            f"<p>{html.escape(message)}</p>"
             f'<p><a href="{html.escape(_same_page(request))}">Try again</a></p></html>',
             status=503,
         )
-    response["Retry-After"] = str(RETRY_AFTER)
+    response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -143,3 +149,42 @@ def _mark_connection_lost(sender, request=None, **kwargs):
     if request is not None and exc is not None and connection_lost(exc):
         setattr(request, _MARK, exc)
         connection_reset()
+
+
+UPSTREAM_MESSAGE = (
+    "A service this site relies on is not answering just now. Nothing was lost; "
+    "please try again in a minute."
+)
+UPSTREAM_RETRY_AFTER = 30  # seconds
+
+
+class UpstreamBudgetMiddleware:
+    """Every request's calls to Pipedream and BitBadges share WEB_UPSTREAM_BUDGET seconds.
+
+    Timeouts and retries are set for task workers (up to 43 s against a hanging Pipedream),
+    longer than gunicorn's 30 s worker timeout: inside a web request each try gets at most
+    what is left of the budget and no retry starts once it is spent (core/client.py). Views
+    that call upstream handle its errors themselves; one that escapes them, an upstream
+    that is down, slow or asks us to slow down, answers 503 with Retry-After here instead
+    of a 500. The Connect views add a per-process cap and a breaker (core.client.web_budget).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with upstream_budget(settings.WEB_UPSTREAM_BUDGET):
+            return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        transient = isinstance(exception, UpstreamError) and exception.transient
+        if not (transient or isinstance(exception, requests.RequestException)):
+            return None
+        upstream_logger.warning(
+            "Upstream unavailable during %s %s: answered 503 (%s)",
+            request.method,
+            route_of(request),
+            type(exception).__name__,
+        )
+        wait = getattr(exception, "retry_after", None) or UPSTREAM_RETRY_AFTER
+        return unavailable_response(request, UPSTREAM_MESSAGE, max(1, min(int(wait), 3600)))
