@@ -220,22 +220,32 @@ def _account_upsert(
 
 
 def account_record(
-    *, member, pipedream_id: str, session: ConnectSession | None = None
+    *,
+    member,
+    pipedream_id: str,
+    session: ConnectSession | None = None,
+    listed: dict | None = None,
 ) -> ConnectedAccount:
     """Record an account the member says they connected, as Pipedream describes it.
 
     The id comes from the browser or a webhook, so it is only a hint: the account is
     fetched with the server's credentials and must belong to this member's external
-    user. Recording the same account again changes nothing but its fields.
+    user. `listed` is the account as the member's own list gave it a moment ago (a sync,
+    asked with the server's credentials for this external user): then nothing is asked
+    again. Recording the same account again changes nothing but its fields.
     """
     if session is not None and session.member_id != member.pk:
         raise ValueError("The session belongs to another member")
-    try:
-        data = pipedream.get_client().get_account(pipedream_id)
-    except pipedream.NotFound:
-        raise AccountNotFound() from None
-    except pipedream.PipedreamError as exc:
-        raise upstream_failed(exc, f"get account {pipedream_id}") from exc
+    if listed is not None and listed.get("id") == pipedream_id:
+        # Listed for this external user: a missing external_id is theirs; another is not.
+        data = {"external_id": str(member.external_id), **listed}
+    else:
+        try:
+            data = pipedream.get_client().get_account(pipedream_id)
+        except pipedream.NotFound:
+            raise AccountNotFound() from None
+        except pipedream.PipedreamError as exc:
+            raise upstream_failed(exc, f"get account {pipedream_id}") from exc
     if data.get("external_id") != str(member.external_id):
         logger.warning(
             "Account %s is not member %s's external user: refused", pipedream_id, member.pk
@@ -289,6 +299,8 @@ class SyncResult:
     removed: list = field(default_factory=list)
     health_changed: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    # Each account of the member's own list, as Pipedream described it (by id).
+    listed: dict = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         return (
@@ -344,6 +356,7 @@ def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
             result.skipped.append(pid)  # never someone else's account
             continue
         wanted.append(data)
+        result.listed[pid] = data
         account = local.get(pid)
         if account is None:
             result.created.append(pid)

@@ -246,4 +246,10 @@ def session_mark_done(*, member, session: ConnectSession, result) -> None:
             ).values_list("pipedream_id", flat=True)
         )
     if len(candidates) == 1:
-        account_record(member=member, pipedream_id=candidates[0], session=session)
+        # The sync's own list names it: recording it asks Pipedream nothing more.
+        account_record(
+            member=member,
+            pipedream_id=candidates[0],
+            session=session,
+            listed=result.listed.get(candidates[0]),
+        )

@@ -69,8 +69,8 @@ def test_200_returns_with_one_reference_ask_pipedream_on_the_first_only(
         again = alice.get(done)
         assert again.status_code == 302 and again["Location"] == "/accounts/"
 
-    # The first visit syncs (one list) and records the account (one fetch); none after.
-    assert 1 <= len(on_first) <= 2, on_first
+    # The first visit syncs (one list, which records the account too); none after.
+    assert len(on_first) == 1, on_first
     assert upstream_calls == on_first
     session = ConnectSession.objects.get()
     assert session.status == ConnectSession.Status.CONNECTED
