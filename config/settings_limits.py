@@ -51,6 +51,14 @@ RETENTION_EVIDENCE_DAYS = days("RETENTION_EVIDENCE_DAYS", 365)
 CONNECT_WEBHOOK_RATE_LIMIT = rate_limit("CONNECT_WEBHOOK_RATE_LIMIT", "10/3600")
 CONNECT_WEBHOOK_MEMBER_RATE_LIMIT = rate_limit("CONNECT_WEBHOOK_MEMBER_RATE_LIMIT", "30/3600")
 
+# --- Account changes: disconnecting an account, deleting one's own -------------------
+
+# POSTs that ask Pipedream to delete something of a member's ("count/seconds"), per member
+# and per action: disconnecting an account (/accounts/<id>/disconnect/) and deleting the
+# account (/profile/delete/). While Pipedream fails, each try calls it again with retries;
+# past the limit the page says how long to wait and nothing is asked upstream.
+ACCOUNT_CHANGE_RATE_LIMIT = rate_limit("ACCOUNT_CHANGE_RATE_LIMIT", "10/60")
+
 # --- The edge: client addresses behind a balancer (README, "Running it at scale") ------
 
 # Which address a request came from, for every address-keyed limit (allauth's and ours,
