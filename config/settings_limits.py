@@ -50,6 +50,18 @@ RETENTION_EVIDENCE_DAYS = days("RETENTION_EVIDENCE_DAYS", 365)
 # Retry-After, nothing stored or queued.
 CONNECT_WEBHOOK_RATE_LIMIT = rate_limit("CONNECT_WEBHOOK_RATE_LIMIT", "10/3600")
 CONNECT_WEBHOOK_MEMBER_RATE_LIMIT = rate_limit("CONNECT_WEBHOOK_MEMBER_RATE_LIMIT", "30/3600")
+# Refused deliveries (connection webhooks and trigger deliveries, each counted apart)
+# recorded per window, "count/seconds": per client address, and for the whole site (an
+# attacker with many addresses). Past either, the delivery gets the same refusal but is
+# not stored (logged once per window), so a flood of forged deliveries adds few rows.
+WEBHOOK_REFUSED_RATE_LIMIT = rate_limit("WEBHOOK_REFUSED_RATE_LIMIT", "60/60")
+WEBHOOK_REFUSED_SITE_RATE_LIMIT = rate_limit("WEBHOOK_REFUSED_SITE_RATE_LIMIT", "300/60")
+# Days before `manage.py prune_records` deletes a Connect session that has ended
+# (connected, failed or expired) and that no stored delivery names any more. Never less
+# than an emailed link lives (CONNECT_EMAILED_LINK_HOURS): its sessions tell it was used.
+RETENTION_SESSION_DAYS = max(
+    days("RETENTION_SESSION_DAYS", 90), -(-CONNECT_EMAILED_LINK_HOURS // 24) + 1
+)
 
 # --- Account changes: disconnecting an account, deleting one's own -------------------
 
