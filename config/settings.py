@@ -270,8 +270,23 @@ def _mailer_from_url(url: str) -> dict:
     return {"BACKEND": backend, "OPTIONS": options}
 
 
-EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+# Emails carry bearer links (password resets, address confirmations, Connect links): on
+# the console they would land in the log stream. With DEBUG off only the sandbox (whose
+# default is then false) may print them: a console EMAIL_URL is refused, and an unset one
+# sends nothing (dummymail://), which gunicorn (deploy/gunicorn.conf.py) and
+# `check --deploy` (config/checks.py) refuse in turn.
+_PRINTING_MAIL_ALLOWED = DEBUG or env_bool("SANDBOX", default=False)
+EMAIL_URL = env.str("EMAIL_URL", default="").strip() or (
+    "consolemail://" if _PRINTING_MAIL_ALLOWED else "dummymail://"
+)
 MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
+if not _PRINTING_MAIL_ALLOWED and MAILERS["default"]["BACKEND"] == "core.mail.ConsoleEmailBackend":
+    raise ImproperlyConfigured(
+        "EMAIL_URL is the console while DEBUG is off: every password-reset and confirmation "
+        "link would be printed into the logs. Set EMAIL_URL to your mail server, such as "
+        "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587, or to "
+        "filemail:////absolute/folder to keep each email in a file."
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connect & Claim <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
