@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "connections",
     "claims",
     "members",
+    "config",  # the layout's deploy checks (config/checks.py)
 ]
 
 MIDDLEWARE = [
@@ -182,8 +183,14 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 # "optional", not "mandatory": a member may log in before confirming, but minting a
 # Connect token (and a claim completing) needs a verified address. The link goes out at
-# sign-up and again at each login while the address is unconfirmed.
+# sign-up and again at each login while the address is unconfirmed. A sign-up itself is
+# handled as "mandatory" (users/forms.py): it never logs in, so a new and a registered
+# address get the same "check your inbox"; the link, opened in the same browser, logs
+# the newcomer in and carries on to where they signed up from.
 ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Addresses per member (each new one is sent a link: no mailing strangers in bulk).
+ACCOUNT_MAX_EMAIL_ADDRESSES = 3
 # The link opens a page with a button (mail scanners that follow links confirm nothing).
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
