@@ -253,7 +253,7 @@ def disconnect(request, account_id: int):
         return render(request, template, {"account": account})
     label = f"{account.app.name} account {account.name or account.pipedream_id}"
     try:
-        services.account_disconnect(member=request.user, account=account)
+        services.account_disconnect(member=request.user, account=account, limited=True)
     except services.ConnectError as exc:
         messages.error(request, str(exc))
     else:

@@ -63,14 +63,19 @@ def profile_delete(request):
     without one the member confirms their password (or second factor) at
     /reauthenticate/ and comes back here; a POST made after it ran out is kept and goes
     on once they have. A notice goes to the member's confirmed addresses once the
-    account is deleted (members.services.member_delete)."""
+    account is deleted (members.services.member_delete). Tries that reach Pipedream are
+    limited per member (ACCOUNT_CHANGE_RATE_LIMIT): past it, 429 with Retry-After."""
     if request.method == "GET":
         return render(request, DELETE_TEMPLATE, {"form": DeleteAccountForm(member=request.user)})
     form = DeleteAccountForm(request.POST, member=request.user)
     if not form.is_valid():
         return render(request, DELETE_TEMPLATE, {"form": form}, status=400)
     try:
-        member_services.member_delete(member=request.user)
+        member_services.member_delete(member=request.user, limited=True)
+    except member_services.TooManyAttempts as exc:
+        response = render(request, DELETE_TEMPLATE, {"form": form, "failure": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except member_services.MemberDeleteFailed as exc:
         retry = isinstance(exc.cause, pipedream.RateLimited | pipedream.Unavailable)
         return render(

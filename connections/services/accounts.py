@@ -15,6 +15,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +23,13 @@ from django.utils import timezone
 from connections import pipedream, signals
 from connections.models import App, ConnectedAccount, ConnectSession, ReplacedAccount
 from connections.services.apps import app_upsert_from_pipedream, upstream_text
-from connections.services.errors import AccountNotFound, ForeignAccount, upstream_failed
+from connections.services.errors import (
+    AccountNotFound,
+    ForeignAccount,
+    TooManyAttempts,
+    upstream_failed,
+)
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -409,10 +416,19 @@ def accounts_sync(*, member, dry_run: bool = False) -> SyncResult:
     return result
 
 
-def account_disconnect(*, member, account: ConnectedAccount) -> None:
-    """Delete the account at Pipedream, then here; the row stays if Pipedream fails."""
+def account_disconnect(*, member, account: ConnectedAccount, limited: bool = False) -> None:
+    """Delete the account at Pipedream, then here; the row stays if Pipedream fails.
+
+    `limited`: the member asked (not the staff), and may do so ACCOUNT_CHANGE_RATE_LIMIT
+    times per window: past it, TooManyAttempts and Pipedream is not called (while it
+    fails, each try would call it again, with retries)."""
     if account.member_id != member.pk:
         raise ConnectedAccount.DoesNotExist("That account is not this member's")
+    if limited:
+        count, seconds = getattr(settings, "ACCOUNT_CHANGE_RATE_LIMIT", (10, 60))
+        wait = ratelimit.hit("account-disconnect", member.pk, limit=count, window=seconds)
+        if wait is not None:
+            raise TooManyAttempts(retry_after=wait, doing="tried to disconnect accounts too often")
     try:
         pipedream.get_client().delete_account(account.pipedream_id)
     except pipedream.NotFound:

@@ -12,13 +12,20 @@ import json
 import pytest
 import responses
 from allauth.account.models import EmailAddress
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent, TriggerDelivery, TriggerDeployment
-from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
+from connections.models import (
+    App,
+    ConnectedAccount,
+    ConnectSession,
+    ReplacedAccount,
+    WebhookEvent,
+)
 from tests.connections.services_support import API, PROJECT
 from tests.members_support import reauthenticate, verify_email
 
@@ -266,12 +273,186 @@ def test_deletion_scrubs_upstream_names_and_the_external_id_from_what_stays(
     for text in stays:
         for personal in (ACCOUNT_NAME, LOGIN, external_id, "apn_alice1"):
             assert personal not in text, (personal, text)
-    assert "(deleted)" in webhook.body and "CONNECTION_SUCCESS" in webhook.body
+    # The raw bodies are emptied whole; what identifies a delivery stays.
+    assert webhook.body == refused.body == delivery.body == "" and delivery.headers == {}
+    assert (webhook.body_digest, refused.body_digest) == ("d1", "d2")
+    assert webhook.event == "CONNECTION_SUCCESS" and "(deleted)" in webhook.detail
     # What stops the same GitHub account from earning the claim twice stays.
     assert completion.upstream_identity == f"github:{ACCOUNT_NAME}"
     # bob's delivery is bob's.
     bobs.refresh_from_db()
     assert str(bob.external_id) in bobs.body and "bob-gh" in bobs.body
+
+
+def test_deletion_empties_her_deliveries_and_scrubs_accounts_she_no_longer_has(
+    client, alice, bob, claim, github, pd
+):
+    """Found by review: the words came only from her current accounts, so one she had
+    disconnected (its row gone) stayed named in her webhooks and her ledger."""
+    old_name, old_login = "octo-old@mail.example.org", "octo-old-login"
+    session = ConnectSession.objects.create(
+        member=alice,
+        app=github,
+        token_digest="digest-alice",
+        expires_at=timezone.now() + datetime.timedelta(hours=1),
+    )
+    body = json.dumps(
+        {"event": "CONNECTION_SUCCESS", "account": {"id": "apn_old", "name": old_name}}
+    )
+    webhook = WebhookEvent.objects.create(
+        body=body,
+        body_digest="d1",
+        body_size=len(body),
+        session=session,
+        outcome="connected",
+        detail="Account apn_old recorded (#7).",
+    )
+    ReplacedAccount.objects.create(member=alice, pipedream_id="apn_replaced")
+    deployment = TriggerDeployment.objects.create(
+        claim=claim, member=alice, account_pipedream_id="apn_old", pipedream_id="dc_alice"
+    )
+    delivery = TriggerDelivery.objects.create(
+        deployment=deployment,
+        event_id="evt-1",
+        body=json.dumps({"sender": {"id": 4242, "login": old_login}}),
+        body_digest="t1",
+        body_size=40,
+        outcome="accepted",
+        detail="Check asked.",
+    )
+    site = TriggerDeployment.objects.create(claim=claim, member=None, pipedream_id="dc_site")
+    shared = TriggerDelivery.objects.create(
+        deployment=site,
+        event_id="evt-2",
+        body=json.dumps({"sender": {"login": old_login}, "repository": "octo/shared"}),
+        outcome="accepted",
+        detail=f"Checks asked for the members of {old_login}.",
+    )
+    completion = Completion.objects.create(
+        claim=claim,
+        member=alice,
+        state="ineligible",
+        upstream_identity=f"github:{old_login}",
+        reason=f"This GitHub account ({old_login}) has already earned this claim.",
+        delivery_reference="apn_old then apn_replaced",
+        evidence=[{"rule": "criterion", "value": old_login, "account": "apn_old"}],
+    )
+    CompletionEvent.objects.create(
+        completion=completion,
+        to_state="ineligible",
+        details={"account": "apn_old", "name": old_name, "trigger": "dc_alice"},
+        **Actor.worker().fields(),
+    )
+    bobs_body = json.dumps({"account": {"id": "apn_bob", "name": "bob-gh"}})
+    bobs = WebhookEvent.objects.create(body=bobs_body, body_digest="d3", outcome="connected")
+    pd.add(responses.DELETE, users_url(alice), status=204)
+    client.force_login(alice)
+    reauthenticate(client)
+
+    assert client.post(DELETE, {"confirm": "alice"}).status_code == 302
+
+    for row in (webhook, delivery, shared, completion, bobs):
+        row.refresh_from_db()
+    event = CompletionEvent.objects.get(completion=completion)
+    # Her raw bodies are emptied whole; digests and sizes stay.
+    assert (webhook.body, webhook.body_digest, webhook.body_size) == ("", "d1", len(body))
+    assert (delivery.body, delivery.body_digest, delivery.body_size) == ("", "t1", 40)
+    stays = [
+        webhook.detail,
+        delivery.detail,
+        shared.body,
+        shared.detail,
+        completion.reason,
+        completion.delivery_reference,
+        json.dumps(completion.evidence),
+        json.dumps(event.details),
+    ]
+    for text in stays:
+        for personal in (old_name, old_login, "apn_old", "apn_replaced", "dc_alice"):
+            assert personal not in text, (personal, text)
+    assert webhook.detail == "Account (deleted) recorded (#7)."
+    # The site's delivery is not hers alone: it stays, without her login.
+    assert "octo/shared" in shared.body and "(deleted)" in shared.body
+    assert completion.upstream_identity == f"github:{old_login}"
+    assert bobs.body == bobs_body
+
+
+def test_deletion_scrubs_the_admin_history_of_every_row_of_hers(
+    client, alice, bob, claim, github, pd, django_user_model
+):
+    """Found by review: only the member's and her accounts' history was scrubbed; the
+    admin logs an email address under the address, and a completion as "claim · alice ·
+    state"."""
+    ops = staff(django_user_model, "ops")
+    second = EmailAddress.objects.create(user=alice, email="alice-2@example.net", verified=True)
+    session = ConnectSession.objects.create(
+        member=alice,
+        app=github,
+        token_digest="digest-alice",
+        expires_at=timezone.now() + datetime.timedelta(hours=1),
+    )
+    WebhookEvent.objects.create(
+        body=json.dumps({"account": {"id": "apn_old", "name": "octo-old@mail.example.org"}}),
+        body_digest="d1",
+        session=session,
+        outcome="connected",
+    )
+    completion = Completion.objects.create(claim=claim, member=alice, state="completed")
+    bobs_completion = Completion.objects.create(claim=claim, member=bob, state="completed")
+    event = CompletionEvent.objects.create(
+        completion=completion, to_state="completed", **Actor.member(alice).fields()
+    )
+    added = json.dumps([{"added": {"name": "email address", "object": second.email}}])
+
+    def log(model, object_id, object_repr, change_message="[]"):
+        return LogEntry.objects.create(
+            user_id=ops.pk,
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=str(object_id),
+            object_repr=object_repr[:200],
+            action_flag=CHANGE,
+            change_message=change_message,
+        )
+
+    hers = [
+        log(
+            EmailAddress,
+            EmailAddress.objects.get(email="alice@example.com").pk,
+            "alice@example.com",
+        ),
+        log(EmailAddress, second.pk, str(second), '[{"changed": {"fields": ["Verified"]}}]'),
+        log(django_user_model, alice.pk, "alice", added),
+        log(Completion, completion.pk, str(completion)),
+        log(CompletionEvent, event.pk, str(event)),
+        log(ConnectSession, session.pk, str(session)),
+        # An account she disconnected: its row is gone, its name is in her webhook.
+        log(ConnectedAccount, 987654, "GitHub · octo-old@mail.example.org"),
+    ]
+    bobs = [
+        log(EmailAddress, EmailAddress.objects.get(user=bob).pk, "bob@example.com"),
+        log(Completion, bobs_completion.pk, str(bobs_completion)),
+    ]
+    assert "alice" in hers[3].object_repr and "alice" in hers[4].object_repr
+    pd.add(responses.DELETE, users_url(alice), status=204)
+    client.force_login(alice)
+    reauthenticate(client)
+
+    assert client.post(DELETE, {"confirm": "alice"}).status_code == 302
+
+    for entry in hers:
+        entry.refresh_from_db()
+        for personal in ("alice", "octo-old"):
+            assert personal not in entry.object_repr.lower(), entry.object_repr
+            assert personal not in entry.change_message.lower(), entry.change_message
+        assert "(deleted)" in entry.object_repr + entry.change_message
+    assert json.loads(hers[2].change_message) == [
+        {"added": {"name": "email address", "object": "(deleted)"}}
+    ]
+    assert hers[3].object_repr == "Starter · (deleted) · completed"
+    for entry in bobs:
+        before = entry.object_repr
+        entry.refresh_from_db()
+        assert entry.object_repr == before and "bob" in before
 
 
 # --- (d) re-authentication and the notice --------------------------------------------
