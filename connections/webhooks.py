@@ -11,8 +11,11 @@ RETENTION_BODY_DAYS); a refused one only its digest, size and what an operator j
 by (time, session, event name, content type, why), so a flood of refusals stores little.
 Deliveries naming a valid session are counted per session and per member
 (CONNECT_WEBHOOK_RATE_LIMIT, CONNECT_WEBHOOK_MEMBER_RATE_LIMIT); past either the answer
-is 429 with Retry-After, and nothing is stored or queued. `manage.py prune_records`
-removes what is past retention.
+is 429 with Retry-After, and nothing is stored or queued. Refusals are stored at most
+WEBHOOK_REFUSED_RATE_LIMIT per client address and WEBHOOK_REFUSED_SITE_RATE_LIMIT for the
+site; past either, the same refusal is answered and nothing is stored. A delivery for a
+session that has recorded its account is acknowledged (200), kept as a duplicate and
+acted on no further. `manage.py prune_records` removes what is past retention.
 
 This module is the view only: the task is in connections/tasks.py, the processing it
 runs in connections/services/webhooks.py.
@@ -31,7 +34,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from connections import services, tasks
 from connections.models import WebhookEvent
-from connections.services.webhooks import EVENTS, delivery_json, token_matches
+from connections.services.sessions import session_spent
+from connections.services.webhooks import (
+    EVENTS,
+    delivery_json,
+    refusal_recordable,
+    spent_detail,
+    token_matches,
+)
 from core import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -39,16 +49,18 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def _refuse(fields: dict, session, status: int, detail: str) -> JsonResponse:
-    """Store the delivery as refused, without its body (one INSERT), and say why."""
-    event = WebhookEvent.objects.create(
-        **fields,
-        session=session,
-        outcome=WebhookEvent.Outcome.REFUSED,
-        detail=detail,
-        processed_at=timezone.now(),
-    )
-    logger.warning("Webhook %s refused: %s", event.pk, detail)
+def _refuse(request, fields: dict, session, status: int, detail: str) -> JsonResponse:
+    """Store the delivery as refused, without its body (one INSERT), and say why; past
+    the refusals recorded per client address or for the site, the same answer and no row."""
+    if refusal_recordable("connect-webhook", ratelimit.client_ip(request)):
+        event = WebhookEvent.objects.create(
+            **fields,
+            session=session,
+            outcome=WebhookEvent.Outcome.REFUSED,
+            detail=detail,
+            processed_at=timezone.now(),
+        )
+        logger.warning("Webhook %s refused: %s", event.pk, detail)
     return JsonResponse({"error": detail}, status=status)
 
 
@@ -115,29 +127,40 @@ def webhook(request):
     )
     if too_big:
         detail = f"The body ({size} bytes) is over the {MAX_BODY} byte limit."
-        return _refuse(fields, None, 413, detail)
+        return _refuse(request, fields, None, 413, detail)
     reference = request.GET.get("s", "")
     if not reference:
-        return _refuse(fields, None, 400, "No session reference (?s=) in the URL.")
+        return _refuse(request, fields, None, 400, "No session reference (?s=) in the URL.")
     session = services.connect_session_for_reference(reference)
     if session is None:
         detail = "The session reference is invalid, tampered with or expired."
-        return _refuse(fields, None, 403, detail)
+        return _refuse(request, fields, None, 403, detail)
     wait = _throttled(session)
     if wait is not None:
         response = JsonResponse({"error": "Too many deliveries for this session."}, status=429)
         response["Retry-After"] = str(wait)
         return response
     if payload is None:
-        return _refuse(fields, session, 400, "The body is not JSON.")
+        return _refuse(request, fields, session, 400, "The body is not JSON.")
     if not isinstance(payload, dict):
-        return _refuse(fields, session, 400, "The body is not a JSON object.")
+        return _refuse(request, fields, session, 400, "The body is not a JSON object.")
     if not token_matches(payload, session):
         return _refuse(
-            fields, session, 403, "Forged: the connect_token is not the session's token."
+            request, fields, session, 403, "Forged: the connect_token is not the session's token."
         )
     if event_name not in EVENTS:
-        return _refuse(fields, session, 400, f"Unknown event {str(event_name)[:50]!r}.")
+        return _refuse(request, fields, session, 400, f"Unknown event {str(event_name)[:50]!r}.")
+    if session_spent(session):
+        # The session has recorded its account: acknowledged (Pipedream does not send it
+        # again), kept as a duplicate without its body, and nothing queued or asked.
+        WebhookEvent.objects.create(
+            **fields,
+            session=session,
+            outcome=WebhookEvent.Outcome.DUPLICATE,
+            detail=spent_detail(session, payload),
+            processed_at=timezone.now(),
+        )
+        return JsonResponse({"status": "ignored", "reason": "The session is already connected."})
     # The delivery and its task in one transaction (one commit): the task row is the
     # queue (django-tasks-db), so a worker sees both or neither.
     with transaction.atomic():

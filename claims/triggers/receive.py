@@ -35,6 +35,7 @@ from claims import queue
 from claims.models import TriggerDelivery, TriggerDeployment
 from claims.secrets import SecretUnreadable
 from claims.triggers.deploy import REFERENCE_SALT
+from connections.services.webhooks import refusal_recordable
 from core import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -149,9 +150,16 @@ def _verified_event_id(deployment: TriggerDeployment, headers, body: bytes) -> s
     return _signature_ok(key, headers, body)
 
 
-def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery:
+def delivery_receive(
+    *, reference: str, headers, body: bytes, client: str | None = None
+) -> TriggerDelivery:
     """Store the delivery raw, verify what can be verified, and record the outcome (never
     raises Refused: the returned delivery says, and `.http_status` is the answer to give).
+
+    A refusal is stored at most WEBHOOK_REFUSED_RATE_LIMIT times per window for `client`
+    (the caller's address, core.ratelimit.client_ip; without one, every caller shares
+    one count) and WEBHOOK_REFUSED_SITE_RATE_LIMIT for the site: past either, the
+    returned delivery is the same refusal, unsaved (no pk).
 
     A delivery is a wake-up call, never evidence: its body is stored, not read. What it
     can do is ask, at most TRIGGER_CHECK_RATE_LIMIT times per deployment and window, for
@@ -167,7 +175,7 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
         deployment = _deployment_for(reference)
         event_id = _verified_event_id(deployment, headers, body)
     except Refused as exc:
-        delivery = TriggerDelivery.objects.create(
+        delivery = TriggerDelivery(
             deployment=deployment,
             event_id=str(headers.get(EVENT_ID_HEADER, ""))[:200].replace("\x00", "\ufffd"),
             **seen,
@@ -176,7 +184,9 @@ def delivery_receive(*, reference: str, headers, body: bytes) -> TriggerDelivery
             detail=exc.message,
         )
         delivery.http_status = exc.status
-        logger.warning("Trigger delivery %s refused: %s", delivery.pk, exc.message)
+        if refusal_recordable("trigger-webhook", client):
+            delivery.save(force_insert=True)
+            logger.warning("Trigger delivery %s refused: %s", delivery.pk, exc.message)
         return delivery
     kept = {} if event_id else headers_kept(headers)
     unchecked = "" if event_id else "Signature not checked (PIPEDREAM_TRIGGER_SIGNATURE=none). "

@@ -11,13 +11,21 @@ import datetime
 import json
 import logging
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from connections.models import ConnectSession, WebhookEvent
 from connections.services.accounts import account_record
 from connections.services.errors import ConnectError, UpstreamError, failure_sentence
-from connections.services.sessions import NO_REASON, connect_session_fail, token_digest
+from connections.services.sessions import (
+    NO_REASON,
+    connect_session_fail,
+    session_spent,
+    token_digest,
+)
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,45 @@ def delivery_json(raw: bytes):
     except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return None
     return payload
+
+
+def refusal_recordable(scope: str, client: str | None) -> bool:
+    """Count one refused delivery to `scope` (an endpoint) from `client` (its address);
+    False once WEBHOOK_REFUSED_RATE_LIMIT for that address or WEBHOOK_REFUSED_SITE_RATE_LIMIT
+    for the site is spent in the window: then the refusal is answered, never stored, and
+    this is logged once per window. A refusal over its address's limit does not count
+    towards the site's, so one address cannot spend another's share."""
+    subject = client or "unknown"
+    for who, (limit, window) in (
+        (subject, settings.WEBHOOK_REFUSED_RATE_LIMIT),
+        ("site", settings.WEBHOOK_REFUSED_SITE_RATE_LIMIT),
+    ):
+        wait = ratelimit.hit(f"{scope}-refused", who, limit=limit, window=window)
+        if wait is not None:
+            if cache.add(f"{scope}-refused-flood:{who}", 1, timeout=wait):
+                logger.warning(
+                    "Refused %s deliveries from %s over %s in %s s: not stored for %s s",
+                    scope,
+                    "the whole site" if who == "site" else who,
+                    limit,
+                    window,
+                    wait,
+                )
+            return False
+    return True
+
+
+def spent_detail(session: ConnectSession, payload: dict) -> str:
+    """Why a delivery for a session that has recorded its account changes nothing."""
+    account = payload.get("account")
+    named = account.get("id") if isinstance(account, dict) else None
+    recorded = session.account.pipedream_id if session.account is not None else "?"
+    if payload.get("event") == SUCCESS and isinstance(named, str) and named != recorded:
+        return (
+            f"The session already recorded account {recorded}: a delivery naming another "
+            f"account ({named[:100]}) is ignored."
+        )
+    return f"The session already recorded account {recorded}: nothing changed."
 
 
 def token_matches(payload: dict, session: ConnectSession) -> bool:
@@ -130,12 +177,11 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
     pipedream_id = account.get("id") if isinstance(account, dict) else None
     if not isinstance(pipedream_id, str) or not pipedream_id:
         return Outcome.REFUSED, "CONNECTION_SUCCESS without an account id."
-    if (
-        session.status == ConnectSession.Status.CONNECTED
-        and session.account is not None
-        and session.account.pipedream_id == pipedream_id
-    ):
-        return Outcome.DUPLICATE, f"Account {pipedream_id} is already recorded for this session."
+    if session_spent(session):
+        # Spent: whatever account it names, Pipedream is not asked again, and the session
+        # stays tied to the account it recorded (a member holding their own session's
+        # token cannot move it to another of their accounts).
+        return Outcome.DUPLICATE, spent_detail(session, payload)
     try:
         recorded = account_record(member=session.member, pipedream_id=pipedream_id, session=session)
     except UpstreamError as exc:

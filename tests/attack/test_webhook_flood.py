@@ -1,7 +1,8 @@
 """Floods of webhooks: what they cost the database and the queue (issue 17).
 
 A refused delivery keeps its digest and size, never its body, so 1,000 refused 60 KiB
-deliveries store a few hundred kilobytes, not 60 MB. Deliveries naming a valid Connect
+deliveries store a few hundred kilobytes, not 60 MB (and at most WEBHOOK_REFUSED_RATE_LIMIT
+of them per address are stored: test_webhook_refusal_flood.py). Deliveries naming a valid Connect
 session are counted per session and per member: past the limit the answer is 429 with
 Retry-After, nothing is stored and no task is queued."""
 
@@ -51,7 +52,12 @@ def github(db):
 
 
 @pytest.mark.django_db
-def test_a_thousand_refused_webhooks_store_a_few_hundred_kilobytes(client, member, github):
+def test_a_thousand_refused_webhooks_store_a_few_hundred_kilobytes(
+    client, member, github, settings
+):
+    # What each stored refusal costs: the limits on how many are stored are out of the
+    # way here (tests/attack/test_webhook_refusal_flood.py tests those).
+    settings.WEBHOOK_REFUSED_RATE_LIMIT = settings.WEBHOOK_REFUSED_SITE_RATE_LIMIT = (1000, 60)
     session = make_session(member, github)
     good = services.session_reference(session)
     body = big_delivery()
