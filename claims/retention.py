@@ -9,6 +9,10 @@ never holds one long transaction or lock. Periods are settings (RETENTION_*, day
 - the raw body of a delivery: after RETENTION_BODY_DAYS, once processed (a connection
   webhook still pending or to be retried keeps it); the row stays;
 - any stored delivery: the row, after RETENTION_DELIVERY_DAYS;
+- a Connect session that has ended (connected, failed, expired, or issued with its token
+  expired): the row, RETENTION_SESSION_DAYS after it began, once no stored delivery names
+  it (deliveries are deleted first, so none loses its session); its account stays (the
+  session points at the account, not the other way round);
 - a settled completion's evidence (claims.models.Completion.evidence): the values and
   details read upstream, after RETENTION_EVIDENCE_DAYS without a change. Each rule keeps
   its name, label, verdict and time; the ledger row, its state, reason and audit trail
@@ -23,12 +27,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from claims.engine.methods.workflow import attempt_id_in
 from claims.models import Claim, Completion, TriggerDelivery
-from connections.models import WebhookEvent
+from connections.models import ConnectSession, WebhookEvent
 
 BATCH_SIZE = 1000
 # What a pruned evidence item keeps of what it was.
@@ -127,8 +131,24 @@ def _expired(now: datetime.datetime) -> Q:
     return Q(received_at__lt=now - _days("RETENTION_DELIVERY_DAYS"))
 
 
+def _ended_sessions(now: datetime.datetime) -> QuerySet:
+    """Sessions past RETENTION_SESSION_DAYS that have ended, named by no delivery that
+    stays (a delivery this run deletes is counted as gone: dry runs stay exact)."""
+    Status = ConnectSession.Status
+    ended = Q(status__in=[Status.CONNECTED, Status.FAILED, Status.EXPIRED]) | Q(
+        status=Status.ISSUED, expires_at__lt=now
+    )
+    kept = WebhookEvent.objects.filter(session=OuterRef("pk")).exclude(
+        _refused(now) | _expired(now)
+    )
+    return ConnectSession.objects.filter(
+        ended, created_at__lt=now - _days("RETENTION_SESSION_DAYS")
+    ).exclude(Exists(kept))
+
+
 # The kinds are disjoint (each row counted once, so a dry run's totals are exact), and
-# run in this order: rows deleted first, then the bodies of the rows that stay.
+# run in this order: rows deleted first (deliveries before the sessions they name), then
+# the bodies of the rows that stay.
 KINDS = (
     Kind(
         "refused connection webhooks",
@@ -150,6 +170,7 @@ KINDS = (
         lambda now: TriggerDelivery.objects.filter(_expired(now)).exclude(_refused(now)),
         _delete(TriggerDelivery),
     ),
+    Kind("connect sessions", _ended_sessions, _delete(ConnectSession)),
     Kind(
         "connection webhook bodies",
         lambda now: (

@@ -1,6 +1,6 @@
-"""Remove stored deliveries, raw bodies and evidence past their retention: for cron
-(hourly; the scheduler of Procfile.scaled runs it). What goes, and when, is in
-claims/retention.py and the RETENTION_* settings."""
+"""Remove stored deliveries, ended Connect sessions, raw bodies and evidence past their
+retention: for cron (hourly; the scheduler of Procfile.scaled runs it). What goes, and
+when, is in claims/retention.py and the RETENTION_* settings."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,8 +20,9 @@ def _batch_size(raw: object) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Delete stored deliveries and strip raw bodies and completion evidence past their "
-        "retention (RETENTION_* settings), in batches. Suitable for cron."
+        "Delete stored deliveries and ended Connect sessions, and strip raw bodies and "
+        "completion evidence past their retention (RETENTION_* settings), in batches. "
+        "Suitable for cron."
     )
 
     def add_arguments(self, parser):
