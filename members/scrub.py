@@ -16,7 +16,7 @@ import json
 from allauth.account.models import EmailAddress
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import CharField, Q, Subquery
+from django.db.models import CharField, Q
 from django.db.models.functions import Cast
 
 from claims.models import Completion, TriggerDelivery, TriggerDeployment
@@ -150,11 +150,11 @@ def scrub_admin_history(member, secrets: list[str]) -> None:
     for word in secrets:
         named |= Q(object_repr__icontains=word) | Q(change_message__icontains=word)
     for model in (ConnectedAccount, ReplacedAccount) if secrets else ():
-        remaining = model.objects.annotate(key=Cast("pk", CharField())).values("key")
+        remaining = model.objects.values_list(Cast("pk", CharField()), flat=True)
         entries |= (
             Q(content_type=ContentType.objects.get_for_model(model))
             & named
-            & ~Q(object_id__in=Subquery(remaining))
+            & ~Q(object_id__in=remaining)
         )
     for entry in LogEntry.objects.filter(entries):
         object_repr = scrub(entry.object_repr, words)
