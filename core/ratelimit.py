@@ -3,6 +3,7 @@
 import math
 import time
 
+from allauth.core.internal.httpkit import clean_client_ip
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -33,8 +34,6 @@ def client_ip(request: HttpRequest) -> str:
     header that is missing, too short (the request did not come through all our proxies)
     or not an address is not believed: the socket's address is used, never an error.
     """
-    from allauth.core.internal.httpkit import clean_client_ip
-
     header = getattr(settings, "TRUSTED_CLIENT_IP_HEADER", None)
     count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     claimed = None

@@ -29,6 +29,8 @@ IDS = [
 
 def test_odd_account_ids_in_the_callback_record_nothing(upstreams, apps, alice, settings, connect):
     settings.CONNECT_TOKEN_RATE_LIMIT = (100, 60)
+    # Each odd id is one return to the site; the return limits are tested elsewhere.
+    settings.CONNECT_RETURN_RATE_LIMIT = settings.CONNECT_RETURN_SESSION_RATE_LIMIT = (100, 60)
     from django.contrib.auth import get_user_model
 
     from tests.members_support import verify_email
