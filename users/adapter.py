@@ -1,18 +1,24 @@
 """How django-allauth behaves here: who may sign up, our wording, links on PUBLIC_URL,
 the client's address and the failed-login limits."""
 
+import hashlib
 import math
+import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.userkit import filter_users_by_email, filter_users_by_username
+from allauth.account.utils import get_next_redirect_url
 from allauth.core.internal import ratelimit as allauth_ratelimit
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from core import ratelimit
 from core.ratelimit import client_ip
 from users.lookalikes import has_lookalikes
 
@@ -24,12 +30,28 @@ _FROM, _ACCOUNT_FROM, _ACCOUNT = (
     "login_failed_account",
 )
 
+# A username, at sign-up: ASCII letters, digits and . + - _ (no @: settings, logins).
+_USERNAME = re.compile(r"[A-Za-z0-9.+\-_]+")
+# Notices to an address that someone tried to use (sign-up, add-email): one an hour.
+NOTICE_WINDOW = 3600
+
 
 def _public(url_or_path: str) -> str:
     """The same page on PUBLIC_URL: emailed links never depend on a request's Host."""
     parts = urlsplit(url_or_path)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     return settings.PUBLIC_URL + path
+
+
+# Said with every wrong password: an account held by its limits answers the same way.
+_HELD = (
+    "After several wrong passwords an account is held for up to 5 minutes: wait, or "
+    "reset your password to get in at once."
+)
+
+
+def _address_digest(email: str) -> str:
+    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()[:32]
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -42,10 +64,13 @@ class AccountAdapter(DefaultAccountAdapter):
         "username_taken": "This username is taken. Choose another one.",
         "username_blacklisted": "This username is reserved. Choose another one.",
         "email_password_mismatch": (
-            "That email address and password do not match. Check both and try again."
+            "That email address and password do not match. Check both and try again. " + _HELD
         ),
         "username_password_mismatch": (
-            "That username and password do not match. Check both and try again."
+            "That username and password do not match. Check both and try again. " + _HELD
+        ),
+        "max_email_addresses": (
+            "An account can have at most %s email addresses. Remove one before adding another."
         ),
         "too_many_login_attempts": (
             "Too many failed attempts to log in to this account. Wait a few minutes and try "
@@ -67,6 +92,10 @@ class AccountAdapter(DefaultAccountAdapter):
     def clean_email(self, email: str) -> str:
         if has_lookalikes(email):
             raise self.validation_error("email_lookalike")
+        # A domain in other scripts can read as a known one (Cyrillic "а" as "a"); its
+        # xn-- form (plain ASCII) is still accepted, and shows what it is.
+        if not email.rpartition("@")[2].isascii():
+            raise self.validation_error("email_not_ascii")
         return super().clean_email(email)
 
     def is_open_for_signup(self, request) -> bool:
@@ -79,10 +108,32 @@ class AccountAdapter(DefaultAccountAdapter):
             raise self.validation_error("username_has_at")
         if has_lookalikes(username):
             raise self.validation_error("username_lookalike")
+        if not _USERNAME.fullmatch(username):
+            raise self.validation_error("username_not_ascii")
         return super().clean_username(username, shallow=shallow)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         super().send_mail(template_prefix, email, {"public_url": settings.PUBLIC_URL, **context})
+
+    def send_address_notice(self, template_prefix: str, email: str, context: dict) -> None:
+        """A notice to an address someone else tried to use: at most one an hour."""
+        if ratelimit.hit("address-notice", _address_digest(email), limit=1, window=NOTICE_WINDOW):
+            return
+        self.send_mail(template_prefix, email, context)
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        # allauth's letter (the sign-up with a registered address), held to one an hour.
+        if ratelimit.hit("address-notice", _address_digest(email), limit=1, window=NOTICE_WINDOW):
+            return
+        super().send_account_already_exists_mail(email)
+
+    def respond_email_verification_sent(self, request, user):
+        # "Check your inbox", for every sign-up; its "Log in" link keeps a safe `next`.
+        url = reverse("account_email_verification_sent")
+        next_url = get_next_redirect_url(request)
+        if next_url:
+            url += "?" + urlencode({"next": next_url})
+        return HttpResponseRedirect(url)
 
     def get_email_confirmation_url(self, request, emailconfirmation) -> str:
         return _public(reverse("account_confirm_email", args=[emailconfirmation.key]))
@@ -128,6 +179,13 @@ class AccountAdapter(DefaultAccountAdapter):
             )
             if not counted:
                 usage.rollback()
+                if action != _FROM:
+                    # An account held by its own limits answers as a wrong password
+                    # would, after the same work: saying "too many" would tell which
+                    # login strings name that account (issue 17).
+                    get_user_model()().set_password(credentials.get("password") or "")
+                    method = "email" if credentials.get("email") else "username"
+                    raise self.validation_error(f"{method}_password_mismatch")
                 raise forms.ValidationError(
                     _too_many_logins(_seconds_until_allowed(request, action, key or None)),
                     code="too_many_login_attempts",
@@ -162,7 +220,7 @@ def _too_many_logins(seconds: int) -> str:
         minutes = math.ceil(seconds / 60)
         when = "1 minute" if minutes == 1 else f"{minutes} minutes"
     return (
-        "Too many failed attempts to log in to this account. "
+        "Too many failed attempts to log in from your connection. "
         f"Try again in {when}, or reset your password."
     )
 
@@ -173,6 +231,13 @@ AccountAdapter.error_messages["username_has_at"] = (
 AccountAdapter.error_messages["username_lookalike"] = (
     "A username cannot contain invisible or look-alike characters (such as zero-width "
     "spaces, soft hyphens or full-width letters). Type it with plain letters."
+)
+AccountAdapter.error_messages["username_not_ascii"] = (
+    "A username can use only the letters a to z (either case), digits and . + - _"
+)
+AccountAdapter.error_messages["email_not_ascii"] = (
+    "Type the part after @ in plain letters (a to z, digits, - and .); for an "
+    "internationalised domain, use its xn-- form."
 )
 AccountAdapter.error_messages["email_lookalike"] = (
     "This address contains invisible or look-alike characters (such as zero-width spaces, "

@@ -1,13 +1,22 @@
 """Forms for the member's own settings, and our versions of allauth's."""
 
+from allauth.account import app_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import AddEmailForm as BaseAddEmailForm
 from allauth.account.forms import LoginForm as BaseLoginForm
 from allauth.account.forms import SignupForm as BaseSignupForm
+from allauth.account.internal.flows.email_verification import (
+    add_email_verification_sent_message,
+    consume_email_verification_rate_limit,
+)
+from allauth.account.internal.flows.login import perform_login
+from allauth.account.internal.flows.signup import complete_signup
 from allauth.account.internal.userkit import filter_users_by_email
-from allauth.account.utils import get_next_redirect_url
+from allauth.account.models import EmailAddress, Login
+from allauth.account.utils import get_next_redirect_url, has_verified_email
+from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
-from django.http import HttpResponseRedirect
+from django.contrib.auth.hashers import make_password
 
 from users.lookalikes import plain
 
@@ -41,11 +50,6 @@ class DeleteAccountForm(forms.Form):
 
 # --- allauth's forms (settings.ACCOUNT_FORMS) ------------------------------------------
 
-NOT_ADDABLE = (
-    "This address cannot be added to your account. Use an address that only you use; "
-    "if you have another account with it, log in to that account instead."
-)
-
 
 class LoginForm(BaseLoginForm):
     """allauth's login; a login string is read as it looks (users.lookalikes.plain)."""
@@ -57,11 +61,14 @@ class LoginForm(BaseLoginForm):
 class SignupForm(BaseSignupForm):
     """allauth's sign-up, which tells nobody whether an email address is registered.
 
-    With "optional" verification allauth answers a registered address with "email_taken"
-    even when ACCOUNT_PREVENT_ENUMERATION is on (it would have to log the newcomer in
-    otherwise). Here such a sign-up gets the same redirect as a new member's, no account
-    is made, and the address's owner is emailed that someone tried. A taken username is
-    still said (usernames are public on nothing, but they are not secrets either).
+    Every sign-up ends the way allauth ends one under "mandatory" verification: nobody is
+    logged in, and the answer is the redirect to "check your inbox" (with the same
+    message and session cookie) whether the address was new or registered. Logging in
+    before confirming stays allowed (settings: "optional"); confirming in the same
+    browser logs the newcomer in (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION) and carries on to
+    the `next` they signed up from. A registered address makes no account; the same
+    password hashing is done, and its owner gets a notice (users.stages). A taken
+    username is still said (usernames are not secrets).
     """
 
     def validate_unique_email(self, value: str) -> str:
@@ -70,19 +77,58 @@ class SignupForm(BaseSignupForm):
         return value
 
     def try_save(self, request):
-        if not self.account_already_exists:
-            return super().try_save(request)
-        adapter = get_adapter(request)
-        adapter.send_account_already_exists_mail(self.cleaned_data["email"])
-        redirect_url = get_next_redirect_url(request) or adapter.get_signup_redirect_url(request)
-        return None, HttpResponseRedirect(redirect_url)
+        email = self.cleaned_data["email"]
+        redirect_url = get_next_redirect_url(request)
+        mandatory = app_settings.EmailVerificationMethod.MANDATORY
+        try:
+            if self.account_already_exists:
+                # The work a new account's password costs, for the same answer time.
+                make_password(self.cleaned_data["password1"])
+                login = Login(
+                    user=None,
+                    email=email,
+                    signup=True,
+                    email_verification=mandatory,
+                    redirect_url=redirect_url,
+                )
+                return None, perform_login(request, login)
+            user = self.save(request)
+            return user, complete_signup(
+                request, user=user, email_verification=mandatory, redirect_url=redirect_url
+            )
+        except ImmediateHttpResponse as error:
+            return None, error.response
 
 
 class AddEmailForm(BaseAddEmailForm):
-    """allauth's "add an email": never another member's address (nor a look-alike of any)."""
+    """allauth's "add an email", which tells nobody whether an address is registered.
+
+    Another member's confirmed address answers as a success does (the same redirect and
+    "we sent a link" message) but adds nothing: the address gets a short notice instead
+    of a link (at most one an hour, users.adapter). Another member's UNconfirmed address
+    blocks nobody (allauth's ACCOUNT_UNIQUE_EMAIL): it is added, and whoever confirms it
+    first keeps it (allauth refuses the later confirmation). Look-alikes are refused
+    (users.adapter.clean_email); ACCOUNT_MAX_EMAIL_ADDRESSES caps the addresses.
+    """
+
+    taken = False
 
     def clean_email(self) -> str:
         value = super().clean_email()
-        if any(user.pk != self.user.pk for user in filter_users_by_email(value)):
-            raise forms.ValidationError(NOT_ADDABLE, code="not_addable")
+        self.taken = any(
+            user.pk != self.user.pk and has_verified_email(user, value)
+            for user in filter_users_by_email(value)
+        )
         return value
+
+    def save(self, request):
+        if not self.taken:
+            return super().save(request)
+        email = self.cleaned_data["email"]
+        # The same work as a link's (allauth's per-address limit, then a letter).
+        consume_email_verification_rate_limit(request, email)
+        get_adapter(request).send_address_notice(
+            "account/email/email_add_attempt", email, {"email": email}
+        )
+        add_email_verification_sent_message(request, email, signup=False)
+        return EmailAddress(user=self.user, email=email)

@@ -1,5 +1,6 @@
 """Member views around django-allauth's and its MFA app's (/profile/ lives in members.views)."""
 
+from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import ConfirmEmailView as BaseConfirmEmailView
 from allauth.account.views import EmailView as BaseEmailView
@@ -29,6 +30,11 @@ confirm_email = login_not_required(ConfirmEmailView.as_view())
 
 class EmailView(BaseEmailView):
     """allauth's email page; a resend held back by the rate limit says so."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["max_email_addresses"] = allauth_settings.MAX_EMAIL_ADDRESSES
+        return context
 
     def _action_send(self, request, *args, **kwargs):
         response = super()._action_send(request, *args, **kwargs)

@@ -86,6 +86,39 @@ def test_the_visitors_one_button_is_signup_with_next_and_a_login_link(client, st
     assert "Check now" not in body
 
 
+def sign_up_from(client, slug: str, username: str = "carol"):
+    password = "purple-Kettle-42-river"
+    data = {"username": username, "email": f"{username}@example.com"}
+    data.update(password1=password, password2=password)
+    return client.post(f"/signup/?next=/c/{slug}/", data)
+
+
+def test_a_visitor_who_signs_up_lands_back_on_the_claim_once_confirmed(client, starter):
+    from django.core import mail
+
+    response = sign_up_from(client, "github-starter")
+    # Nobody is logged in by a sign-up (issue 17); the page says what to do next, and
+    # its "Log in" keeps the claim as where to go.
+    assert response["Location"] == "/confirm-email/?next=%2Fc%2Fgithub-starter%2F"
+    page = text(client.get(response["Location"]))
+    assert "Check your inbox" in page
+    assert 'href="/login/?next=%2Fc%2Fgithub-starter%2F"' in page
+    # The link, confirmed in this browser, logs the newcomer in and goes back to the claim.
+    link = mail.outbox[0].body.split("/confirm-email/")[1].split()[0]
+    confirmed = client.post(f"/confirm-email/{link}")
+    assert confirmed["Location"] == "/c/github-starter/"
+    assert client.session.get("_auth_user_id")
+    assert "Confirm your email" not in text(client.get(confirmed["Location"]))
+
+
+def test_a_visitor_who_signs_up_may_log_in_and_land_back_on_the_claim(client, starter):
+    sign_up_from(client, "github-starter")
+    login = "/login/?next=%2Fc%2Fgithub-starter%2F"
+    response = client.post(login, {"login": "carol", "password": "purple-Kettle-42-river"})
+    assert response["Location"] == "/c/github-starter/"
+    assert "Confirm your email" in text(client.get(response["Location"]))
+
+
 def test_with_signup_closed_the_button_is_login(client, starter, settings):
     settings.SIGNUP_OPEN = False
     body = text(client.get(url("github-starter")))

@@ -6,9 +6,11 @@ alice and bob out everywhere, while `bob` and `bob@example.com` were counted apa
 """
 
 import datetime
+import re
 
 import pytest
 import time_machine
+from django.core import mail
 from django.test import override_settings
 
 from tests.members_support import verify_email
@@ -16,7 +18,10 @@ from tests.members_support import verify_email
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "connect-demo"
-TOO_MANY = "Too many failed attempts to log in to this account"
+TOO_MANY = "Too many failed attempts to log in from your connection"
+# What a wrong password gets, and what a held account gets too (users.adapter).
+MISMATCH = "do not match"
+HELD = "held for up to 5 minutes: wait, or reset your password to get in at once"
 BALANCER = "10.0.0.2"  # REMOTE_ADDR of every request that came through the balancer
 ATTACKER = "203.0.113.66"
 MEMBER = "198.51.100.7"
@@ -72,11 +77,10 @@ def test_failures_count_per_account_whichever_login_string_names_it(client, bob)
         response = log_in(client, login, "not-his-password")
         assert "do not match" in response.content.decode()
     # Five wrong passwords for one account from one address: the sixth try is refused,
-    # whatever it names the account by, and says when to try again.
+    # whatever it names the account by, as a wrong password is (which says how long).
     for login in ("bob", "bob@example.com"):
         answer = log_in(client, login, PASSWORD).content.decode()
-        assert TOO_MANY in answer
-        assert "Try again in 5 minutes, or reset your password." in answer
+        assert MISMATCH in answer and HELD in answer
     assert logged_in_as(client) is None
     with time_machine.travel(datetime.timedelta(minutes=5, seconds=1)):
         assert log_in(client, "BOB", PASSWORD).status_code == 302
@@ -92,7 +96,8 @@ def test_guessing_from_many_addresses_meets_a_looser_limit_per_account(client, m
     # ...the 15th reaches the per-account limit: then everyone waits, for 5 minutes.
     log_in(client, "alice", "guess-14", remote="203.0.113.99")
     answer = log_in(client, "alice", PASSWORD, remote=MEMBER).content.decode()
-    assert TOO_MANY in answer and "Try again in 5 minutes" in answer
+    assert MISMATCH in answer and HELD in answer
+    assert logged_in_as(client) is None
     with time_machine.travel(datetime.timedelta(minutes=5, seconds=1)):
         assert log_in(client, "alice", PASSWORD, remote=MEMBER).status_code == 302
 
@@ -104,7 +109,7 @@ def test_the_trusted_address_is_the_one_our_proxy_saw(client, member, settings):
         log_in(client, "alice", f"guess-{n}", xff=f"{MEMBER}, {ATTACKER}")
     # A forged entry in front does not change who is refused: still the attacker...
     forged = log_in(client, "alice", PASSWORD, xff=f"192.0.2.1, {MEMBER}, {ATTACKER}")
-    assert TOO_MANY in forged.content.decode()
+    assert MISMATCH in forged.content.decode() and logged_in_as(client) is None
     # ...and the member whose address the attacker wrote in is not locked out.
     assert log_in(client, "alice", PASSWORD, xff=MEMBER).status_code == 302
 
@@ -114,7 +119,7 @@ def test_the_trusted_address_is_the_one_our_proxy_saw(client, member, settings):
     for n in range(5):
         log_in(client, "alice", f"again-{n}", xff=ATTACKER, remote="192.0.2.50")
     answer = log_in(client, "alice", PASSWORD, xff=MEMBER, remote="192.0.2.50")
-    assert TOO_MANY in answer.content.decode()
+    assert MISMATCH in answer.content.decode() and logged_in_as(client) is None
     assert log_in(client, "alice", PASSWORD, xff=ATTACKER, remote="192.0.2.51").status_code == 302
 
 
@@ -147,3 +152,40 @@ def test_a_missing_client_ip_header_is_not_an_error(client, member):
         "/login/", {"login": "alice", "password": PASSWORD}, HTTP_X_REAL_IP="198.51.100.20"
     )
     assert response.status_code == 302
+
+
+def errors_of(response) -> str:
+    page = response.content.decode()
+    return page[page.index('class="form-errors"') :].split("</div>")[0]
+
+
+@pytest.mark.parametrize("remote", ["203.0.113.66", None])
+def test_a_held_account_does_not_tell_which_logins_name_it(client, member, bob, remote):
+    """Issue 17: 5 wrong passwords as alice, then candidate emails: alice's own was
+    refused at once ("too many"), another's got the wrong-password answer."""
+    if remote is None:  # the limit for all addresses (15), reached from many
+        for n in range(15):
+            log_in(client, "alice", f"guess-{n}", remote=f"192.0.2.{n + 1}")
+        remote = ATTACKER
+    else:  # the one for this address (5)
+        for n in range(5):
+            log_in(client, "alice", f"guess-{n}", remote=remote)
+    hers = log_in(client, "alice@example.com", "another-guess", remote=remote)
+    his = log_in(client, "bob@example.com", "another-guess", remote=remote)
+    nobodys = log_in(client, "nobody@example.com", "another-guess", remote=remote)
+    assert errors_of(hers) == errors_of(his) == errors_of(nobodys)
+    assert MISMATCH in errors_of(hers) and TOO_MANY not in hers.content.decode()
+
+
+def test_a_password_reset_lets_a_held_member_in_at_once(client, member):
+    for n in range(5):
+        log_in(client, "alice", f"guess-{n}", remote=MEMBER)
+    assert MISMATCH in log_in(client, "alice", PASSWORD, remote=MEMBER).content.decode()
+    client.post("/password/reset/", {"email": "alice@example.com"}, REMOTE_ADDR=MEMBER)
+    link = re.search(r"https?://[^/\s]+(/password/reset/key/\S+)", mail.outbox[-1].body)[1]
+    form = client.get(link, follow=True, REMOTE_ADDR=MEMBER)
+    new = "purple-Kettle-42-river"
+    client.post(
+        form.redirect_chain[-1][0], {"password1": new, "password2": new}, REMOTE_ADDR=MEMBER
+    )
+    assert log_in(client, "alice", new, remote=MEMBER).status_code == 302
