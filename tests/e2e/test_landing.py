@@ -1,8 +1,9 @@
 """A newcomer arrives from BitBadges on a claim's landing page and leaves with it completed.
 
-One button at each step: sign up, confirm the emailed link (in another tab, as a mail
-client opens it; the claim's tab moves on by itself), the address, GitHub in the iframe,
-then the worker completes the claim while the page watches.
+One button at each step: sign up ("check your inbox": a sign-up logs nobody in, issue
+17), log in from there back to the claim, confirm the emailed link (in another tab, as a
+mail client opens it; the claim's tab moves on by itself), the address, GitHub in the
+iframe, then the worker completes the claim while the page watches.
 """
 
 import re
@@ -57,6 +58,14 @@ def test_newcomer_goes_from_the_landing_page_to_a_completed_claim(
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url(f"{site.url}/confirm-email/?next=%2Fc%2Fgithub-starter%2F")
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    shoot(page, "2-check-your-inbox")
+    # Logging in before confirming is allowed, and comes back to the claim.
+    page.get_by_role("link", name="Log in", exact=True).last.click()
+    page.fill("#id_login", "dana")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
     page.wait_for_url(claim_url)
     progress = page.locator("#landing-progress")
     expect(progress).to_have_attribute("data-step", "email")

@@ -28,6 +28,16 @@ def test_newcomer_signs_up_confirms_the_email_and_connects(site, page, screensho
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.get_by_role("button", name="Create my account").click()
+    # A sign-up logs nobody in (issue 17): the page says what to do next.
+    page.wait_for_url(f"{site.url}/confirm-email/")
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    expect(page.locator("main")).to_contain_text("Open it and press")
+    screenshot("signup-check-your-inbox")
+    # The password works before the address is confirmed.
+    page.get_by_role("link", name="Log in", exact=True).last.click()
+    page.fill("#id_login", "carol")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{site.url}/")
     banner = page.locator(".verify-banner")
     expect(banner).to_contain_text("Confirm your email to connect accounts")
@@ -64,6 +74,23 @@ def test_newcomer_signs_up_confirms_the_email_and_connects(site, page, screensho
     assert problems == [
         "Failed to load resource: the server responded with a status of 403 (Forbidden)"
     ]
+
+
+def test_the_link_confirmed_in_the_signing_up_browser_logs_in(site, page, screenshot):
+    page.goto(f"{site.url}/signup/")
+    page.fill("#id_username", "erin")
+    page.fill("#id_email", "erin@example.com")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url(f"{site.url}/confirm-email/")
+    [message] = [m for m in mail.outbox if m.to == ["erin@example.com"]]
+    page.goto(re.search(r"https?://\S+/confirm-email/\S+/", message.body).group(0))
+    page.get_by_role("button", name="Yes, confirm it").click()
+    page.wait_for_url(f"{site.url}/")
+    expect(page.locator("#messages")).to_contain_text("erin@example.com is confirmed")
+    expect(page.locator(".verify-banner")).to_have_count(0)
+    assert EmailAddress.objects.get(email="erin@example.com").verified
 
 
 def test_signup_mistakes_are_explained(site, page, member, screenshot):
