@@ -165,6 +165,14 @@ def test_signing_up_never_redirects_off_site(db, value):
     )
     assert response.status_code == 302, response.content[:500]
     assert_on_site(response, "POST /signup/")
+    # A sign-up logs nobody in: "check your inbox", whose "Log in" keeps only a safe next.
+    assert urlsplit(response["Location"]).path == "/confirm-email/"
+    assert_on_site(client.get(f"/confirm-email/?{q}"), "GET /confirm-email/")
+    response = client.post(
+        f"/login/?{q}", form(value, login="newcomer", password="a-long-password-41")
+    )
+    assert response.status_code == 302
+    assert_on_site(response, "POST /login/ after sign-up")
 
 
 # The pages below read no return parameter at all: a sample of each kind is enough.
