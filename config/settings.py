@@ -280,11 +280,12 @@ def _mailer_from_url(url: str) -> dict:
 # Emails carry bearer links (password resets, address confirmations, Connect links): on
 # the console they would land in the log stream. With DEBUG off only the sandbox (whose
 # default is then false) may print them: a console EMAIL_URL is refused, and an unset one
-# sends nothing (dummymail://), which gunicorn (deploy/gunicorn.conf.py) and
-# `check --deploy` (config/checks.py) refuse in turn.
+# is an SMTP server on this host (Django's own default), which gunicorn
+# (deploy/gunicorn.conf.py) refuses and `check --deploy` (config/checks.py) reports.
 _PRINTING_MAIL_ALLOWED = DEBUG or env_bool("SANDBOX", default=False)
+EMAIL_URL_IS_DEFAULT = not env.str("EMAIL_URL", default="").strip()
 EMAIL_URL = env.str("EMAIL_URL", default="").strip() or (
-    "consolemail://" if _PRINTING_MAIL_ALLOWED else "dummymail://"
+    "consolemail://" if _PRINTING_MAIL_ALLOWED else "smtp://localhost:25"
 )
 MAILERS = {"default": _mailer_from_url(EMAIL_URL)}
 if not _PRINTING_MAIL_ALLOWED and MAILERS["default"]["BACKEND"] == "core.mail.ConsoleEmailBackend":
