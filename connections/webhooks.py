@@ -61,7 +61,15 @@ def _refuse(request, fields: dict, session, status: int, detail: str) -> JsonRes
             processed_at=timezone.now(),
         )
         logger.warning("Webhook %s refused: %s", event.pk, detail)
-    return JsonResponse({"error": detail}, status=status)
+        return JsonResponse({"error": detail}, status=status)
+    return _unlogged(JsonResponse({"error": detail}, status=status))
+
+
+def _unlogged(response: JsonResponse) -> JsonResponse:
+    """`response` without Django's warning per 4xx response (django.request): one that a
+    flood is cut off with is logged once per window (above), not once per request."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _storable(text: str) -> str:
@@ -139,7 +147,7 @@ def webhook(request):
     if wait is not None:
         response = JsonResponse({"error": "Too many deliveries for this session."}, status=429)
         response["Retry-After"] = str(wait)
-        return response
+        return _unlogged(response)
     if payload is None:
         return _refuse(request, fields, session, 400, "The body is not JSON.")
     if not isinstance(payload, dict):
