@@ -1,7 +1,7 @@
 """Deploy checks of the layout (`manage.py check --deploy`; README, "Running it at scale").
 
 With DEBUG off, the cache holds every rate limit, allauth's attempt counters and the
-OAuth state, and the mailer carries every bearer link. deploy/gunicorn.conf.py refuses to
+OAuth state, and the mailer carries every bearer link (settings refuse a console mailer). deploy/gunicorn.conf.py refuses to
 start on the same findings (`cache_findings`, `mail_findings`), so a server started with
 it and one started without it (checked with `check --deploy`) are held to the same rules.
 """
@@ -46,12 +46,15 @@ def cache_findings() -> list[CheckMessage]:
 
 
 def mail_findings() -> list[CheckMessage]:
-    if settings.DEBUG or not settings.MAILERS["default"]["BACKEND"].endswith(".dummy.EmailBackend"):
+    """EMAIL_URL left unset with DEBUG off (settings then send to localhost:25)."""
+    if settings.DEBUG or not getattr(settings, "EMAIL_URL_IS_DEFAULT", False):
         return []
+    if settings.MAILERS["default"]["BACKEND"] == "core.mail.ConsoleEmailBackend":
+        return []  # the sandbox's (settings refuse the console anywhere else)
     return [
         Warning(
-            "No email leaves this site (EMAIL_URL is unset or dummymail://): password "
-            "resets and address confirmations are never delivered.",
+            f"EMAIL_URL is not set: emails (password resets, address confirmations) go to "
+            f"{settings.EMAIL_URL}, an SMTP server on this host, if there is one.",
             hint="Set EMAIL_URL to your mail server, such as "
             "EMAIL_URL=smtp+tls://user:password@smtp.example.com:587.",
             id="config.W002",

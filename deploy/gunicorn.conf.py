@@ -31,28 +31,41 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Refuse to serve with DEBUG off, several workers and a cache of one process's own.
+    """Refuse to serve, with DEBUG off, on a cache that keeps nothing, on a cache of each
+    process's own with several workers, or with EMAIL_URL unset.
 
-    Rate limits, allauth's attempt counters and the OAuth state live in the cache; with a
-    local-memory cache every worker would keep counts of its own and the limits would be
-    multiplied by the number of workers. Task workers and manage.py are not web servers
-    and are not refused.
+    Rate limits, allauth's attempt counters and the OAuth state live in the cache: the
+    dummy cache turns every limit off, and with a local-memory cache every worker would
+    keep counts of its own, the limits multiplied by the number of workers. Emails carry
+    the reset and confirmation links (settings refuse a console mailer outright). The
+    same findings are `manage.py check --deploy`'s (config/checks.py), for a gunicorn
+    started without this file. Task workers and manage.py are not web servers and are
+    not refused.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
     try:
+        from config.checks import cache_findings, cache_kind, mail_findings
+
         debug = settings.DEBUG
         backend = settings.CACHES["default"]["BACKEND"]
+        cache = cache_findings()
+        mail = mail_findings()
     except ImproperlyConfigured as exc:
         sys.exit(f"Cannot start the web server: {exc}")
-    local = backend.rsplit(".", 2)[-2] in ("locmem", "dummy")
     count = server.cfg.workers
-    if not debug and count > 1 and local:
+    if debug:
+        return
+    if cache_kind() == "dummy":
+        sys.exit(f"Refusing to start the web server: {cache[0].msg} {cache[0].hint}")
+    if cache_kind() == "locmem" and count > 1:
         sys.exit(
             f"Refusing to start {count} web workers with a cache of each process's own "
             f"({backend}): rate limits and sign-in state would not be shared between them. "
             "Set CACHE_URL to a shared cache, such as CACHE_URL=redis://127.0.0.1:6379/1, "
             "or run a single worker (WEB_CONCURRENCY=1)."
         )
+    if mail:
+        sys.exit(f"Refusing to start the web server: {mail[0].msg} {mail[0].hint}")

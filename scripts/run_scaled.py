@@ -7,7 +7,9 @@ TRUSTED_PROXY_COUNT=1 so that address-keyed limits see the client's address from
 nginx's X-Forwarded-For; 2 `db_worker` processes taking
 tasks with SELECT ... FOR UPDATE SKIP LOCKED; a scheduler running what cron would run
 (complete_claims, recheck_claims). DEBUG is off, logs are JSON, static files are served
-by whitenoise from `collectstatic`. The sandbox plays Pipedream and BitBadges.
+by whitenoise from `collectstatic`. The sandbox plays Pipedream and BitBadges. Emails
+are written one file each into tmp/mail-scaled/ (--mail-dir), never printed: their links
+are keys.
 
 Secrets for this layout are made once and kept in .env.scaled (not committed), so that
 sessions and the claims' encrypted secrets survive a restart. The sandbox's own
@@ -76,6 +78,21 @@ def _redis_reachable(url: str) -> str | None:
     return None
 
 
+def _email_url(mail_dir: Path) -> str:
+    """The caller's EMAIL_URL unless it prints to the console; else files in mail_dir."""
+    chosen = os.environ.get("EMAIL_URL", "").strip()
+    if chosen and not chosen.startswith("consolemail:"):
+        return chosen
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    return f"filemail:///{mail_dir.resolve()}"
+
+
+def _mail_shown(url: str) -> str:
+    if url.startswith("filemail:"):
+        return "one file each in " + url.split("://", 1)[1].replace("//", "/", 1)
+    return _shown(url)
+
+
 def _nginx_missing() -> str | None:
     if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
         return None
@@ -93,6 +110,10 @@ def main(argv=None) -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes")
     parser.add_argument("--env-file", type=Path, default=ROOT / ".env.scaled")
+    parser.add_argument(
+        "--mail-dir", type=Path, default=ROOT / "tmp" / "mail-scaled",
+        help="where each email is written, one file each (not printed: they carry keys)",
+    )  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="drop the database first")
     parser.add_argument(
         "--schedule-every", type=int, default=60, help="seconds between scheduler runs"
@@ -130,7 +151,9 @@ def main(argv=None) -> int:
         "CACHE_URL": args.cache_url,
         "PUBLIC_URL": public_url,
         "ALLOWED_HOSTS": f"{args.host},localhost,127.0.0.1",
-        "EMAIL_URL": os.environ.get("EMAIL_URL", "consolemail://"),
+        # Emails carry bearer links (resets, confirmations, Connect links): one file each
+        # in the mail folder, never printed into the processes' output.
+        "EMAIL_URL": _email_url(args.mail_dir),
         "HOST": args.host,
         "PORT": str(args.port),
         "WEB_CONCURRENCY": str(args.web_workers),
@@ -159,7 +182,8 @@ def main(argv=None) -> int:
         f"\n  Connect & Claim, scaled out: {public_url}/   (alice / connect-demo; admin / "
         f"connect-demo)\n  nginx in front of {args.web_workers} gunicorn processes, "
         f"{args.task_workers} task "
-        f"workers, PostgreSQL {args.database_url.rsplit('/', 1)[-1]}, Redis {args.cache_url}\n",
+        f"workers, PostgreSQL {args.database_url.rsplit('/', 1)[-1]}, Redis {args.cache_url}\n"
+        f"  Emails (reset and confirmation links): {_mail_shown(env['EMAIL_URL'])}\n",
         flush=True,
     )
     honcho = str(Path(sys.executable).parent / "honcho")

@@ -1,12 +1,15 @@
 """The production layout's web side (issue 17): nginx from deploy/nginx.conf in front of
 gunicorn from deploy/gunicorn.conf.py, started as deploy/edge.py starts them.
 
-Idle clients hold nginx, not gunicorn; no log of the layout holds a path's key or a query
+Idle clients hold nginx, not gunicorn, and one address cannot hold all of nginx (slow
+bodies past 32 at once, form posts past a burst, webhook bodies over 64 KiB are refused
+at once); no log of the layout holds a path's key or a query
 string, even when gunicorn is down; gunicorn refuses several workers on a cache of each
 process's own. They need the local Redis (the layout's shared cache); where it is missing
 they are skipped with the reason, except in CI (CI=true), where they fail.
 """
 
+import contextlib
 import os
 import secrets
 import socket
@@ -118,3 +121,94 @@ def test_several_workers_need_a_shared_cache(layout):
     assert layout.app.poll() is None
     assert requests.get(f"{layout.url}/healthz", timeout=5).status_code == 200
     assert layout.log_text().count("Booting worker") >= 2
+
+
+ATTACKER = "127.0.0.2"  # Linux answers all of 127.0.0.0/8 on loopback
+
+
+def _slow_body(port: int, source: str = ATTACKER, path: str = "/accounts/") -> socket.socket:
+    """A POST declaring a large body, of which one byte is sent: held by nginx."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nx".encode()
+    )
+    return sock
+
+
+def _answers(socks: list[socket.socket], wait: float) -> list[bytes]:
+    """The first bytes each socket has received within `wait` seconds (b"" for none)."""
+    deadline = time.monotonic() + wait
+    answers = [b""] * len(socks)
+    while time.monotonic() < deadline:
+        for index, sock in enumerate(socks):
+            if not answers[index]:
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    answers[index] = sock.recv(64) or b"closed"
+        time.sleep(0.05)
+    return answers
+
+
+def test_one_address_cannot_hold_all_of_nginx_with_slow_bodies(layout):
+    held = []
+    try:
+        for _ in range(40):
+            held.append(_slow_body(layout.port))
+        answers = _answers(held, wait=1.0)
+
+        health, health_took = _timed_get(f"{layout.url}/healthz")
+        claims, _ = _timed_get(f"{layout.url}/claims/")
+    finally:
+        for sock in held:
+            sock.close()
+
+    # Past 32 requests in progress from one address, nginx refuses at once (429); the
+    # first 32 are still being read (no answer yet).
+    refused = [answer for answer in answers if answer.startswith(b"HTTP/1.1 429")]
+    assert len(refused) == 40 - 32, answers
+    assert answers.count(b"") == 32, answers
+    # Another address is served as before.
+    assert health.status_code == 200, health.text
+    assert health_took < 3, health_took
+    assert claims.status_code == 302
+
+
+def test_webhook_bodies_over_64_kib_are_refused_unread(layout):
+    for path in ("/connect/webhook/", "/claims/trigger-webhook/"):
+        sock = socket.create_connection(("127.0.0.1", layout.port), timeout=5)
+        try:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 70000\r\n"
+                "Content-Type: application/json\r\n\r\n{".encode()
+            )
+            answer = sock.recv(64)
+        finally:
+            sock.close()
+        assert answer.startswith(b"HTTP/1.1 413"), (path, answer)
+    # 64 KiB or less still reaches the view (which answers it itself).
+    small = requests.post(
+        f"{layout.url}/connect/webhook/", data=b"{}", timeout=5,
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert small.status_code != 413
+    assert "nginx" not in small.text
+
+
+def test_form_posts_from_one_address_are_limited(layout):
+    statuses = []
+    # From 127.0.0.3, apart from the other tests' addresses: a burst of 20, then 2 a second.
+    for _ in range(30):
+        sock = socket.create_connection(
+            ("127.0.0.1", layout.port), timeout=5, source_address=("127.0.0.3", 0)
+        )
+        try:
+            sock.sendall(
+                b"POST /password/reset/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            statuses.append(sock.recv(12)[9:12])
+        finally:
+            sock.close()
+
+    assert statuses.count(b"429") >= 5, statuses
+    assert b"403" in statuses  # the first ones reach Django (no CSRF token: 403)
