@@ -116,6 +116,8 @@ def scaled(tmp_path_factory):
             CACHE_URL,
             "--env-file",
             str(workdir / ".env.scaled"),
+            "--mail-dir",
+            str(workdir / "mail"),
             "--fresh",
             "--schedule-every",
             "5",
@@ -198,6 +200,28 @@ def test_the_layout_is_what_it_says(scaled):
     assert health["checks"]["database"]["vendor"] == "postgresql"
     assert health["checks"]["cache"]["ok"] is True
     assert health["checks"]["upstream"]["sandbox"] is True
+
+
+def test_emails_go_to_files_never_into_the_logs(scaled):
+    """A password reset's link is a key: it is in the mail folder, not in any output."""
+    url, mail = scaled["url"], scaled["workdir"] / "mail"
+    browser = requests.Session()
+    browser.get(f"{url}/password/reset/", timeout=5)
+    sent = browser.post(
+        f"{url}/password/reset/",
+        data={"email": "alice@example.com", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert sent.status_code in (200, 302), sent.status_code
+    deadline = time.monotonic() + 20
+    while not any("/password/reset/key/" in p.read_text() for p in mail.glob("*")):
+        assert time.monotonic() < deadline, f"no reset email in {mail}"
+        time.sleep(0.5)
+
+    log = (scaled["workdir"] / "run-scaled.log").read_text()
+    assert f"one file each in {mail}" in log  # the banner says where
+    assert "/password/reset/key/" not in log
+    assert "Subject:" not in log
 
 
 def test_a_member_connects_and_her_claims_complete_once(scaled, page, screenshot):
