@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from claims import selectors, services, triggers
 from claims.forms import AddressForm
+from core import ratelimit
 
 CLAIMS_TEMPLATE = "claims/claims.html"
 POLL_SECONDS = 2
@@ -122,8 +123,14 @@ def trigger_webhook(request):
     Stored raw, verified, answered at once (202); the check it asks for runs as a task.
     """
     delivery = triggers.delivery_receive(
-        reference=request.GET.get("d", ""), headers=request.headers, body=request.body
+        reference=request.GET.get("d", ""),
+        headers=request.headers,
+        body=request.body,
+        client=ratelimit.client_ip(request),
     )
     if delivery.outcome == delivery.Outcome.REFUSED:
-        return JsonResponse({"error": delivery.detail}, status=delivery.http_status)
+        refused = JsonResponse({"error": delivery.detail}, status=delivery.http_status)
+        if delivery.pk is None:  # past the refusal limit: logged once per window, not here
+            refused._has_been_logged = True
+        return refused
     return JsonResponse({"ok": True, "outcome": delivery.outcome}, status=delivery.http_status)

@@ -95,11 +95,6 @@ def test_trigger_refusals_store_at_most_the_limit(client, limits):
     assert not DBTaskResult.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="claims/views.py does not pass the client address to delivery_receive yet "
-    "(client=ratelimit.client_ip(request)): until it does, all callers share one count",
-)
 def test_trigger_refusals_from_another_address_are_still_recorded(client, limits):
     for _ in range(40):
         trigger_refused(client, "d=forged", "203.0.113.7")
