@@ -74,6 +74,14 @@ def balancer_settings(environ: dict[str, str]) -> dict:
                     "EDGE_BALANCER_ADDRESSES must list addresses or networks, comma-separated "
                     f"(such as 10.0.0.0/8,192.0.2.7), not {entry.strip()!r}."
                 ) from None
+    if count >= 3 and not header:
+        raise EdgeConfigError(
+            f"TRUSTED_PROXY_COUNT={count} means two or more proxies before nginx: nginx's own "
+            "limits would then count the outer proxy's address, shared by every client "
+            "behind it. Put one balancer in front (TRUSTED_PROXY_COUNT=2), or have the "
+            "outermost proxy set a header with the client's address and name it in "
+            "TRUSTED_CLIENT_IP_HEADER."
+        )
     declared = count >= 2 or bool(header)
     if declared and not addresses:
         raise EdgeConfigError(

@@ -193,8 +193,18 @@ def test_each_client_behind_the_balancer_has_its_own_connection_limit(edges):
             {"TRUSTED_PROXY_COUNT": "2", "EDGE_BALANCER_ADDRESSES": "10.0.0.0/8; deny all"},
             "must list addresses or networks",
         ),
+        (
+            {"TRUSTED_PROXY_COUNT": "3", "EDGE_BALANCER_ADDRESSES": "10.0.0.0/8"},
+            "two or more proxies before nginx",
+        ),
     ],
-    ids=["count-without-addresses", "header-without-addresses", "addresses-alone", "garbage"],
+    ids=[
+        "count-without-addresses",
+        "header-without-addresses",
+        "addresses-alone",
+        "garbage",
+        "two-proxies-before-nginx",
+    ],
 )
 def test_the_edge_refuses_a_balancer_it_cannot_tell_apart(environ, said):
     env = {

@@ -194,17 +194,22 @@ def test_webhook_bodies_over_64_kib_are_refused_unread(layout):
     assert "nginx" not in small.text
 
 
-def test_form_posts_from_one_address_are_limited(layout):
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [("/password/reset/", "127.0.0.3"), ("/2fa/authenticate/", "127.0.0.4")],
+    ids=["password-reset", "second-factor"],
+)
+def test_form_posts_from_one_address_are_limited(layout, path, source):
     statuses = []
-    # From 127.0.0.3, apart from the other tests' addresses: a burst of 20, then 2 a second.
+    # From an address apart from the other tests': a burst of 20, then 2 a second.
     for _ in range(30):
         sock = socket.create_connection(
-            ("127.0.0.1", layout.port), timeout=5, source_address=("127.0.0.3", 0)
+            ("127.0.0.1", layout.port), timeout=5, source_address=(source, 0)
         )
         try:
             sock.sendall(
-                b"POST /password/reset/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
-                b"Connection: close\r\n\r\n"
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n".encode()
+                + b"Connection: close\r\n\r\n"
             )
             statuses.append(sock.recv(12)[9:12])
         finally:
