@@ -12,6 +12,7 @@ Three steps, in this order, inside member_delete's transaction:
 """
 
 import json
+import re
 
 from allauth.account.models import EmailAddress
 from django.contrib.admin.models import LogEntry
@@ -26,6 +27,10 @@ from connections.models import ConnectedAccount, ReplacedAccount, WebhookEvent
 DELETED = "(deleted)"
 # Shorter strings are not replaced: they would take pieces of unrelated words with them.
 SHORTEST = 3
+# In what is shared with others (the site's deliveries, the history of rows now gone),
+# only strings this long, not all digits, and only as whole words: a member named "star"
+# or an upstream id "123456" must not take pieces of other people's records with them.
+SHARED_SHORTEST = 6
 
 
 def member_webhooks(member):
@@ -105,15 +110,16 @@ def empty_deliveries(member, secrets: list[str]) -> None:
             delivery.save(update_fields=["body", "headers", "detail"])
     # The site's trigger deliveries (a star on a shared repository), and those of
     # deployments since removed, are not the member's alone: their names are replaced.
+    words = distinctive(secrets)
     named = Q()
-    for word in secrets:
+    for word in words:
         named |= Q(body__icontains=word) | Q(detail__icontains=word)
     others = TriggerDelivery.objects.filter(deployment__member__isnull=True).filter(named)
-    for delivery in others if secrets else ():
+    for delivery in others if words else ():
         scrubbed = {
-            "body": scrub(delivery.body, secrets),
-            "headers": scrub(delivery.headers, secrets),
-            "detail": scrub(delivery.detail, secrets),
+            "body": scrub(delivery.body, words, whole=True),
+            "headers": scrub(delivery.headers, words, whole=True),
+            "detail": scrub(delivery.detail, words, whole=True),
         }
         changed = [name for name, value in scrubbed.items() if value != getattr(delivery, name)]
         if changed:
@@ -146,10 +152,12 @@ def scrub_admin_history(member, secrets: list[str]) -> None:
     for content_type, object_ids in rows.items():
         entries |= Q(content_type=content_type, object_id__in=object_ids)
     # Accounts disconnected, or deleted at Pipedream: their rows are gone, their names not.
+    # (Whose they were is not recorded: only distinctive names, as whole words, are
+    # looked for; the member's own rows above are scrubbed of every string.)
     named = Q()
-    for word in secrets:
+    for word in distinctive(secrets):
         named |= Q(object_repr__icontains=word) | Q(change_message__icontains=word)
-    for model in (ConnectedAccount, ReplacedAccount) if secrets else ():
+    for model in (ConnectedAccount, ReplacedAccount) if distinctive(secrets) else ():
         remaining = model.objects.values_list(Cast("pk", CharField()), flat=True)
         entries |= (
             Q(content_type=ContentType.objects.get_for_model(model))
@@ -174,8 +182,20 @@ def _scrub_message(message: str, words: list[str]) -> str:
     return message if scrubbed == parsed else json.dumps(scrubbed)
 
 
-def scrub(value, secrets: list[str]):
-    """`value` (JSON: str, list, dict) with each of `secrets` replaced by "(deleted)"."""
+def distinctive(secrets: list[str]) -> list[str]:
+    """The strings fit to look for in what others share (SHARED_SHORTEST)."""
+    return [word for word in secrets if len(word) >= SHARED_SHORTEST and not word.isdigit()]
+
+
+def scrub(value, secrets: list[str], *, whole: bool = False):
+    """`value` (JSON: str, list, dict) with each of `secrets` replaced by "(deleted)";
+    with `whole`, only where it stands as a word of its own (not inside a longer name,
+    id or address)."""
+    if whole and isinstance(value, str):
+        for secret in secrets:
+            pattern = rf"(?<![\w.@-]){re.escape(secret)}(?![\w@-]|\.\w)"
+            value = re.sub(pattern, DELETED, value, flags=re.IGNORECASE)
+        return value
     if isinstance(value, str):
         lowered = value.lower()
         for secret in secrets:
@@ -187,7 +207,7 @@ def scrub(value, secrets: list[str]):
                 start = lowered.find(needle, start + len(DELETED))
         return value
     if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
+        return [scrub(item, secrets, whole=whole) for item in value]
     if isinstance(value, dict):
-        return {key: scrub(item, secrets) for key, item in value.items()}
+        return {key: scrub(item, secrets, whole=whole) for key, item in value.items()}
     return value

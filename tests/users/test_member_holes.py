@@ -308,6 +308,7 @@ def test_deletion_empties_her_deliveries_and_scrubs_accounts_she_no_longer_has(
         detail="Account apn_old recorded (#7).",
     )
     ReplacedAccount.objects.create(member=alice, pipedream_id="apn_replaced")
+    ConnectedAccount.objects.create(member=alice, app=github, pipedream_id="apn_s", name="star")
     deployment = TriggerDeployment.objects.create(
         claim=claim, member=alice, account_pipedream_id="apn_old", pipedream_id="dc_alice"
     )
@@ -324,7 +325,14 @@ def test_deletion_empties_her_deliveries_and_scrubs_accounts_she_no_longer_has(
     shared = TriggerDelivery.objects.create(
         deployment=site,
         event_id="evt-2",
-        body=json.dumps({"sender": {"login": old_login}, "repository": "octo/shared"}),
+        body=json.dumps(
+            {
+                "sender": {"login": old_login},
+                "repository": "octo/shared",
+                # Others' words that hold hers: a short name, a login inside another.
+                "topics": ["starlight", f"{old_login}-fan"],
+            }
+        ),
         outcome="accepted",
         detail=f"Checks asked for the members of {old_login}.",
     )
@@ -360,7 +368,6 @@ def test_deletion_empties_her_deliveries_and_scrubs_accounts_she_no_longer_has(
     stays = [
         webhook.detail,
         delivery.detail,
-        shared.body,
         shared.detail,
         completion.reason,
         completion.delivery_reference,
@@ -372,7 +379,10 @@ def test_deletion_empties_her_deliveries_and_scrubs_accounts_she_no_longer_has(
             assert personal not in text, (personal, text)
     assert webhook.detail == "Account (deleted) recorded (#7)."
     # The site's delivery is not hers alone: it stays, without her login.
-    assert "octo/shared" in shared.body and "(deleted)" in shared.body
+    assert json.loads(shared.body)["sender"] == {"login": "(deleted)"}
+    assert "octo/shared" in shared.body
+    # Only her distinctive names, as whole words: others' words are left whole.
+    assert "starlight" in shared.body and f"{old_login}-fan" in shared.body
     assert completion.upstream_identity == f"github:{old_login}"
     assert bobs.body == bobs_body
 
