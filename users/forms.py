@@ -4,6 +4,7 @@ from allauth.account import app_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import AddEmailForm as BaseAddEmailForm
 from allauth.account.forms import LoginForm as BaseLoginForm
+from allauth.account.forms import ResetPasswordForm as BaseResetPasswordForm
 from allauth.account.forms import SignupForm as BaseSignupForm
 from allauth.account.internal.flows.email_verification import (
     add_email_verification_sent_message,
@@ -18,7 +19,32 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.contrib.auth.hashers import make_password
 
+from core import ratelimit
 from users.lookalikes import plain
+
+# Confirmation links a member may have sent to addresses they add (taken ones count
+# too, so both answer alike): removing and adding again is no way to mail strangers.
+ADDS_PER_DAY = 5
+ADD_WINDOW = 24 * 3600
+
+
+def registered_members(email: str) -> list:
+    """The members an address names: those who confirmed it, and those whose account's
+    own address (User.email, how they sign in) it is. A member who merely listed it and
+    never confirmed it is not one: listing an address claims nothing."""
+    return [
+        user
+        for user in filter_users_by_email(email)
+        if has_verified_email(user, email) or (user.email or "").casefold() == email.casefold()
+    ]
+
+
+def _wait(seconds: int) -> str:
+    hours = -(-seconds // 3600)
+    if hours > 1:
+        return f"{hours} hours"
+    minutes = -(-seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 class DeleteAccountForm(forms.Form):
@@ -73,7 +99,7 @@ class SignupForm(BaseSignupForm):
 
     def validate_unique_email(self, value: str) -> str:
         value = get_adapter().validate_unique_email(value)
-        self.account_already_exists = bool(filter_users_by_email(value))
+        self.account_already_exists = bool(registered_members(value))
         return value
 
     def try_save(self, request):
@@ -108,7 +134,8 @@ class AddEmailForm(BaseAddEmailForm):
     of a link (at most one an hour, users.adapter). Another member's UNconfirmed address
     blocks nobody (allauth's ACCOUNT_UNIQUE_EMAIL): it is added, and whoever confirms it
     first keeps it (allauth refuses the later confirmation). Look-alikes are refused
-    (users.adapter.clean_email); ACCOUNT_MAX_EMAIL_ADDRESSES caps the addresses.
+    (users.adapter.clean_email); ACCOUNT_MAX_EMAIL_ADDRESSES caps the addresses, and
+    ADDS_PER_DAY the adds (taken or not) a member makes in a day.
     """
 
     taken = False
@@ -121,6 +148,18 @@ class AddEmailForm(BaseAddEmailForm):
         )
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            wait = ratelimit.hit("email-add", self.user.pk, limit=ADDS_PER_DAY, window=ADD_WINDOW)
+            if wait:
+                raise forms.ValidationError(
+                    f"You have added {ADDS_PER_DAY} email addresses today, the most a day "
+                    f"allows. You can add another in {_wait(wait)}.",
+                    code="too_many_adds",
+                )
+        return cleaned
+
     def save(self, request):
         if not self.taken:
             return super().save(request)
@@ -132,3 +171,16 @@ class AddEmailForm(BaseAddEmailForm):
         )
         add_email_verification_sent_message(request, email, signup=False)
         return EmailAddress(user=self.user, email=email)
+
+
+class ResetPasswordForm(BaseResetPasswordForm):
+    """allauth's password reset; a link goes only to a member the address names
+    (registered_members), never to one who merely listed it unconfirmed. The answer is
+    the same either way (ACCOUNT_PREVENT_ENUMERATION): an address naming nobody gets
+    allauth's "no account here" letter."""
+
+    def clean_email(self) -> str:
+        value = super().clean_email()
+        named = {user.pk for user in registered_members(value)}
+        self.users = [user for user in self.users if user.pk in named]
+        return value

@@ -4,7 +4,6 @@ every sign-up ends on "check your inbox"."""
 from allauth.account import app_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.internal.flows.email_verification import (
-    add_email_verification_sent_message,
     send_verification_email_at_login,
 )
 from allauth.account.stages import EmailVerificationStage as BaseEmailVerificationStage
@@ -19,18 +18,20 @@ class EmailVerificationStage(BaseEmailVerificationStage):
     to one email every few minutes.
 
     A sign-up (users.forms.SignupForm) comes here as "mandatory": it never logs in.
-    One with a registered address has no user (allauth's enumeration prevention): its
-    owner gets a notice (at most one an hour, users.adapter) and the visitor the very
-    message and page a new member gets, whether or not the notice went out.
+    One with a registered address has no user (allauth's enumeration prevention) and
+    goes as allauth sends one: through the address's confirm_email limit, which a new
+    address's link also passes. Only when it allows does the owner get a notice (at most
+    one an hour, users.adapter) and the visitor "We sent a confirmation link", so the
+    message and its cookie come exactly when they would for a new address.
     """
 
     def handle(self):
         login = self.login
         if login.user is None and login.signup and login.email:
-            adapter = get_adapter(self.request)
-            adapter.send_account_already_exists_mail(login.email)
-            add_email_verification_sent_message(self.request, login.email, signup=True)
-            return adapter.respond_email_verification_sent(self.request, None), True
+            send_verification_email_at_login(self.request, login)
+            return get_adapter(self.request).respond_email_verification_sent(
+                self.request, None
+            ), True
         if (
             login.email_verification == app_settings.EmailVerificationMethod.OPTIONAL
             and not login.signup
