@@ -224,11 +224,13 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 # Our forms: look-alike characters normalised or refused, sign-up that does not tell
-# whether an email is registered, no adding another member's address.
+# whether an email is registered, no adding another member's address, and password
+# reset links only to a member who confirmed the address or signs in with it.
 ACCOUNT_FORMS = {
     "login": "users.forms.LoginForm",
     "signup": "users.forms.SignupForm",
     "add_email": "users.forms.AddEmailForm",
+    "reset_password": "users.forms.ResetPasswordForm",
 }
 # Adding, removing or changing the primary email asks for the password again (allauth's
 # "Confirm it is you"; logging in does not count), which then lasts 5 minutes. The old
