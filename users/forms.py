@@ -39,6 +39,28 @@ def registered_members(email: str) -> list:
     ]
 
 
+def confirmed_elsewhere(member, email: str) -> bool:
+    """Whether another member holds `email` confirmed (so `member` can never confirm it)."""
+    return any(
+        user.pk != member.pk and has_verified_email(user, email)
+        for user in filter_users_by_email(email)
+    )
+
+
+def send_taken_notice(request, email: str) -> bool:
+    """What adding (or resending to) another member's confirmed address does instead of
+    a link: the same per-address limit a link passes (allauth's confirm_email), then a
+    notice (at most one an hour, users.adapter) and the very "we sent a link" message.
+    Whether it went out, as allauth's own sending says."""
+    if not consume_email_verification_rate_limit(request, email):
+        return False
+    get_adapter(request).send_address_notice(
+        "account/email/email_add_attempt", email, {"email": email}
+    )
+    add_email_verification_sent_message(request, email, signup=False)
+    return True
+
+
 def _wait(seconds: int) -> str:
     hours = -(-seconds // 3600)
     if hours > 1:
@@ -129,10 +151,11 @@ class SignupForm(BaseSignupForm):
 class AddEmailForm(BaseAddEmailForm):
     """allauth's "add an email", which tells nobody whether an address is registered.
 
-    Another member's confirmed address answers as a success does (the same redirect and
-    "we sent a link" message) but adds nothing: the address gets a short notice instead
-    of a link (at most one an hour, users.adapter). Another member's UNconfirmed address
-    blocks nobody (allauth's ACCOUNT_UNIQUE_EMAIL): it is added, and whoever confirms it
+    Another member's confirmed address is added as any other (listed "Not confirmed",
+    counted, removable, refused if added twice), so the page tells nothing; but it never
+    gets a link, only a short notice (send_taken_notice), and allauth would refuse its
+    confirmation anyway (another member holds it confirmed). Another member's
+    UNconfirmed address blocks nobody (allauth's ACCOUNT_UNIQUE_EMAIL): it is added, and whoever confirms it
     first keeps it (allauth refuses the later confirmation). Look-alikes are refused
     (users.adapter.clean_email); ACCOUNT_MAX_EMAIL_ADDRESSES caps the addresses, and
     ADDS_PER_DAY the adds (taken or not) a member makes in a day.
@@ -142,10 +165,7 @@ class AddEmailForm(BaseAddEmailForm):
 
     def clean_email(self) -> str:
         value = super().clean_email()
-        self.taken = any(
-            user.pk != self.user.pk and has_verified_email(user, value)
-            for user in filter_users_by_email(value)
-        )
+        self.taken = confirmed_elsewhere(self.user, value)
         return value
 
     def clean(self):
@@ -164,13 +184,9 @@ class AddEmailForm(BaseAddEmailForm):
         if not self.taken:
             return super().save(request)
         email = self.cleaned_data["email"]
-        # The same work as a link's (allauth's per-address limit, then a letter).
-        consume_email_verification_rate_limit(request, email)
-        get_adapter(request).send_address_notice(
-            "account/email/email_add_attempt", email, {"email": email}
-        )
-        add_email_verification_sent_message(request, email, signup=False)
-        return EmailAddress(user=self.user, email=email)
+        address = EmailAddress.objects.add_email(request, self.user, email, confirm=False)
+        send_taken_notice(request, address.email)
+        return address
 
 
 class ResetPasswordForm(BaseResetPasswordForm):

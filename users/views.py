@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
 
+from users.forms import confirmed_elsewhere, send_taken_notice
+
 
 class ConfirmEmailView(BaseConfirmEmailView):
     """allauth's confirmation page; a bad or expired link POSTed says so (not a bare 404)."""
@@ -29,7 +31,8 @@ confirm_email = login_not_required(ConfirmEmailView.as_view())
 
 
 class EmailView(BaseEmailView):
-    """allauth's email page; a resend held back by the rate limit says so."""
+    """allauth's email page; a resend held back by the rate limit says so, and one to
+    another member's confirmed address sends a notice, not a link."""
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
@@ -37,15 +40,23 @@ class EmailView(BaseEmailView):
         return context
 
     def _action_send(self, request, *args, **kwargs):
-        response = super()._action_send(request, *args, **kwargs)
-        if not self._did_send_verification_email:
-            address = self._get_email_address(request)
-            if address is not None and not address.verified:
-                messages.warning(
-                    request,
-                    f"We sent a link to {address.email} a moment ago. Wait a few minutes "
-                    "before asking for another, and check your spam folder.",
-                )
+        address = self._get_email_address(request)
+        if (
+            address is not None
+            and not address.verified
+            and confirmed_elsewhere(request.user, address.email)
+        ):
+            # Another member's confirmed address: a notice, never a link (users.forms).
+            self._did_send_verification_email = send_taken_notice(request, address.email)
+            response = None
+        else:
+            response = super()._action_send(request, *args, **kwargs)
+        if not self._did_send_verification_email and address is not None and not address.verified:
+            messages.warning(
+                request,
+                f"We sent a link to {address.email} a moment ago. Wait a few minutes "
+                "before asking for another, and check your spam folder.",
+            )
         return response
 
 

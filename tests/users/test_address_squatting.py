@@ -161,3 +161,18 @@ def test_a_member_sends_links_to_at_most_five_added_addresses_a_day(
         response = client.post("/email/", {"email": "friend@example.org", "action_add": ""})
     assert response.status_code == 302
     assert EmailAddress.objects.filter(user=bob, email="friend@example.org").exists()
+
+
+def test_adding_again_soon_after_removing_answers_alike_for_new_and_taken(member, bob):
+    """The second add falls within the address's link limit: neither says "we sent"."""
+    from tests.users.test_email_holes import answer_of
+
+    client = bob_on_the_email_page()
+    answers = []
+    for email in ("aaron@example.net", "alice@example.com"):  # both sort before bob@
+        client.post("/email/", {"email": email, "action_add": ""}, follow=True)
+        client.post("/email/", {"email": email, "action_remove": ""}, follow=True)
+        answers.append(client.post("/email/", {"email": email, "action_add": ""}, follow=True))
+        client.post("/email/", {"email": email, "action_remove": ""}, follow=True)
+    assert answer_of(answers[0]) == answer_of(answers[1])
+    assert "We sent a confirmation link" not in answers[1].content.decode()
