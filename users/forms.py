@@ -195,6 +195,8 @@ class ResetPasswordForm(BaseResetPasswordForm):
     the same either way (ACCOUNT_PREVENT_ENUMERATION): an address naming nobody gets
     allauth's "no account here" letter."""
 
+    users: list
+
     def clean_email(self) -> str:
         value = super().clean_email()
         named = {user.pk for user in registered_members(value)}
