@@ -14,11 +14,10 @@ from django.db.models.functions import Length
 from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
-from claims import triggers
-from claims.models import Claim, TriggerDelivery, TriggerDeployment
+from claims.models import TriggerDelivery
 from connections import services
-from connections.models import App, ConnectedAccount, WebhookEvent
-from tests.attack.webhooks_support import KEY
+from connections.models import App, WebhookEvent
+from tests.attack.webhooks_support import trigger_deployment
 from tests.connections.services_support import CTOK, make_session
 
 CONNECT = "/connect/webhook/"
@@ -118,22 +117,7 @@ def test_a_member_with_many_sessions_is_cut_off_at_the_member_limit(
 
 @pytest.fixture
 def deployment(member, github):
-    account = ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_1")
-    claim = Claim(slug="star", name="Star", enabled=True, delivery="dynamic_store", store_id="s")
-    claim.set_store_secret("store-secret-webhook-flood")
-    claim.save()
-    deployment = TriggerDeployment(
-        claim=claim,
-        member=member,
-        account=account,
-        account_pipedream_id="apn_1",
-        pipedream_id="dc_flood",
-        status=TriggerDeployment.Status.ACTIVE,
-    )
-    deployment.set_signing_key(KEY)
-    deployment.save()
-    deployment.query = triggers.webhook_url(deployment).split("?", 1)[1]  # d=<reference>
-    return deployment
+    return trigger_deployment(member, github, slug="webhook-flood", pipedream_id="dc_flood")
 
 
 @pytest.mark.django_db

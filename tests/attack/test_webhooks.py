@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
-from claims.models import Claim, Completion, TriggerDelivery, TriggerDeployment
+from claims.models import Completion, TriggerDelivery
 from connections import services
 from connections.models import App, ConnectedAccount, ConnectSession, WebhookEvent
-from tests.attack.webhooks_support import KEY, signed
+from tests.attack.webhooks_support import signed, trigger_deployment
 from tests.connections.services_support import CTOK, make_session
 
 CONNECT = "/connect/webhook/"
@@ -192,25 +192,10 @@ def test_connect_webhook_error_event_with_odd_error_values(session):
 
 @pytest.fixture
 def deployment(member):
-    from claims import triggers
-
-    app = App.objects.create(slug="github", name="GitHub", enabled=True)
-    account = ConnectedAccount.objects.create(member=member, app=app, pipedream_id="apn_1")
-    claim = Claim(slug="star", name="Star", enabled=True, delivery="dynamic_store", store_id="s")
-    claim.set_store_secret("store-secret-webhook-attack")
-    claim.save()
-    deployment = TriggerDeployment(
-        claim=claim,
-        member=member,
-        account=account,
-        account_pipedream_id="apn_1",
-        pipedream_id="dc_attack",
-        status=TriggerDeployment.Status.ACTIVE,
-    )
-    deployment.set_signing_key(KEY)
-    deployment.save()
-    deployment.url = triggers.webhook_url(deployment).split("?", 1)[1]  # d=<reference>
-    return deployment
+    github = App.objects.create(slug="github", name="GitHub", enabled=True)
+    made = trigger_deployment(member, github, slug="webhook-attack", pipedream_id="dc_attack")
+    made.url = made.query  # d=<reference>
+    return made
 
 
 @pytest.fixture

@@ -26,15 +26,6 @@ def _limit(settings):
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return verify_email(
-        django_user_model.objects.create_user(
-            username="alice", email="alice@example.com", password="connect-demo"
-        )
-    )
-
-
-@pytest.fixture
 def account(alice):
     github = App.objects.create(slug="github", name="GitHub", enabled=True)
     return ConnectedAccount.objects.create(

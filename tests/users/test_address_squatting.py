@@ -13,6 +13,7 @@ from django.core import mail
 from django.test import Client
 
 from tests.members_support import verify_email
+from tests.users.email_support import answer_of
 
 pytestmark = pytest.mark.django_db
 
@@ -165,8 +166,6 @@ def test_a_member_sends_links_to_at_most_five_added_addresses_a_day(
 
 def test_adding_again_soon_after_removing_answers_alike_for_new_and_taken(member, bob):
     """The second add falls within the address's link limit: neither says "we sent"."""
-    from tests.users.test_email_holes import answer_of
-
     client = bob_on_the_email_page()
     answers = []
     for email in ("aaron@example.net", "alice@example.com"):  # both sort before bob@

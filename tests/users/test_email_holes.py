@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 
 from tests.members_support import verify_email
+from tests.users.email_support import answer_of
 
 pytestmark = pytest.mark.django_db
 
@@ -55,15 +56,6 @@ def add_email(client, email):
 
 
 # --- (a) another member's address, and look-alikes of it ---------------------------
-
-
-def answer_of(response) -> tuple:
-    """What an add on the email page answers: its status, where it sends, and the page it
-    ends on (addresses and per-request tokens masked), messages and listing included."""
-    page = response.content.decode()
-    page = re.sub(r'(csrfmiddlewaretoken" value=|x-csrftoken": |nonce=)"[^"]*"', "TOKEN", page)
-    page = re.sub(r"[\w.+-]+@[\w.-]+", "ADDRESS", page)
-    return response.status_code, response.redirect_chain, page
 
 
 def test_another_members_address_answers_and_lists_as_any_other(client, member, bob):

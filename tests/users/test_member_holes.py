@@ -45,15 +45,6 @@ def deletes(pd) -> list[str]:
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return verify_email(
-        django_user_model.objects.create_user(
-            username="alice", email="alice@example.com", password="connect-demo"
-        )
-    )
-
-
-@pytest.fixture
 def bob(django_user_model):
     return verify_email(
         django_user_model.objects.create_user(
