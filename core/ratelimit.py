@@ -1,4 +1,7 @@
-"""A fixed-window counter in Django's cache, shared by every process that shares it."""
+"""A counter in Django's cache, shared by every process that shares it: `limit` uses per
+`window` seconds, the window starting at the first use (not at a multiple of `window`
+since the epoch, which would let a caller spend twice the limit around each boundary,
+and tests that make limit+1 calls fail whenever a boundary falls among them)."""
 
 import math
 import time
@@ -10,19 +13,23 @@ from django.http import HttpRequest
 
 
 def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
-    """Count one use of `scope` by `subject`; past `limit` per `window` seconds, the
-    seconds until the window ends (at least 1), else None."""
+    """Count one use of `scope` by `subject`; past `limit` in the `window` seconds since
+    the first of them, the seconds until that window ends (at least 1), else None."""
     now = time.time()
-    bucket = int(now // window)
-    key = f"ratelimit:{scope}:{subject}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
+    key = f"ratelimit:{scope}:{subject}"
+    started = f"{key}:since"
+    if cache.add(key, 0, timeout=window):  # the first use opens the window
+        cache.set(started, now, timeout=window)
     try:
-        count = cache.incr(key)
+        count = cache.incr(key)  # keeps the counter's expiry (locmem and Redis alike)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
+        cache.set(key, 1, timeout=window)
+        cache.set(started, now, timeout=window)
         count = 1
     if count > limit:
-        return max(1, math.ceil((bucket + 1) * window - now))
+        since = cache.get(started)
+        since = now if not isinstance(since, int | float) else since
+        return max(1, math.ceil(since + window - now))
     return None
 
 

@@ -174,8 +174,8 @@ class AddEmailForm(BaseAddEmailForm):
             wait = ratelimit.hit("email-add", self.user.pk, limit=ADDS_PER_DAY, window=ADD_WINDOW)
             if wait:
                 raise forms.ValidationError(
-                    f"You have added {ADDS_PER_DAY} email addresses today, the most a day "
-                    f"allows. You can add another in {_wait(wait)}.",
+                    f"You have added {ADDS_PER_DAY} email addresses within a day, the most "
+                    f"a day allows. You can add another in {_wait(wait)}.",
                     code="too_many_adds",
                 )
         return cleaned
