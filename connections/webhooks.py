@@ -26,7 +26,6 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.utils import timezone
@@ -82,22 +81,21 @@ def _throttled(session) -> int | None:
     the seconds until the fuller window ends, else None. Every delivery naming a valid
     session counts, forged or not: a flood on one reference is cut off before it is
     parsed, stored or queued."""
+
+    def flooded(wait: int) -> None:  # once per window, not once per refused request
+        logger.warning(
+            "Webhooks for session %s over the rate limit: answered 429, not stored", session.pk
+        )
+
     waits = []
     for scope, subject, (limit, window) in (
         ("connect-webhook", session.pk, settings.CONNECT_WEBHOOK_RATE_LIMIT),
         ("connect-webhook-member", session.member_id, settings.CONNECT_WEBHOOK_MEMBER_RATE_LIMIT),
     ):
-        wait = ratelimit.hit(scope, subject, limit=limit, window=window)
+        wait = ratelimit.hit(scope, subject, limit=limit, window=window, on_first_refusal=flooded)
         if wait is not None:
             waits.append(wait)
-    if not waits:
-        return None
-    # Logged once per session and window, not once per refused request.
-    if cache.add(f"connect-webhook-flood:{session.pk}", 1, timeout=max(waits)):
-        logger.warning(
-            "Webhooks for session %s over the rate limit: answered 429, not stored", session.pk
-        )
-    return max(waits)
+    return max(waits) if waits else None
 
 
 @csrf_exempt

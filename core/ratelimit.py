@@ -5,6 +5,7 @@ and tests that make limit+1 calls fail whenever a boundary falls among them)."""
 
 import math
 import time
+from collections.abc import Callable
 
 from allauth.core.internal.httpkit import clean_client_ip
 from django.conf import settings
@@ -12,9 +13,19 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 
-def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
+def hit(
+    scope: str,
+    subject: object,
+    *,
+    limit: int,
+    window: int,
+    on_first_refusal: Callable[[int], object] | None = None,
+) -> int | None:
     """Count one use of `scope` by `subject`; past `limit` in the `window` seconds since
-    the first of them, the seconds until that window ends (at least 1), else None."""
+    the first of them, the seconds until that window ends (at least 1), else None.
+
+    `on_first_refusal(seconds)` is called for the first use past the limit in a window
+    only: a flood is logged once, not once per request."""
     now = time.time()
     key = f"ratelimit:{scope}:{subject}"
     started = f"{key}:since"
@@ -29,7 +40,10 @@ def hit(scope: str, subject: object, *, limit: int, window: int) -> int | None:
     if count > limit:
         since = cache.get(started)
         since = now if not isinstance(since, int | float) else since
-        return max(1, math.ceil(since + window - now))
+        wait = max(1, math.ceil(since + window - now))
+        if on_first_refusal is not None and count == limit + 1:
+            on_first_refusal(wait)
+        return wait
     return None
 
 

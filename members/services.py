@@ -12,8 +12,7 @@ from claims import services as claims_services
 from claims.audit import Actor
 from claims.models import Completion, CompletionEvent
 from connections import pipedream
-from connections.services import TooManyAttempts, UpstreamError
-from core import ratelimit
+from connections.services import UpstreamError, attempt_count
 from members import scrub
 from users.models import User
 
@@ -63,10 +62,12 @@ def member_delete(*, member, by_staff: bool = False, limited: bool = False) -> i
     try would call it again, with retries).
     """
     if limited:
-        count, seconds = getattr(settings, "ACCOUNT_CHANGE_RATE_LIMIT", (10, 60))
-        wait = ratelimit.hit("account-delete", member.pk, limit=count, window=seconds)
-        if wait is not None:
-            raise TooManyAttempts(retry_after=wait, doing="tried to delete your account too often")
+        attempt_count(
+            "account-delete",
+            member.pk,
+            setting="ACCOUNT_CHANGE_RATE_LIMIT",
+            doing="tried to delete your account too often",
+        )
     external_user_id = str(member.external_id)
     try:
         pipedream.get_client().delete_external_user(external_user_id)

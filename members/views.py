@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from claims import services as claims_services
 from claims.forms import AddressForm
 from connections import pipedream
+from connections.services import TooManyAttempts
 from members import services as member_services
 from users.forms import DeleteAccountForm
 
@@ -72,7 +73,7 @@ def profile_delete(request):
         return render(request, DELETE_TEMPLATE, {"form": form}, status=400)
     try:
         member_services.member_delete(member=request.user, limited=True)
-    except member_services.TooManyAttempts as exc:
+    except TooManyAttempts as exc:
         response = render(request, DELETE_TEMPLATE, {"form": form, "failure": str(exc)}, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response

@@ -42,6 +42,7 @@ from connections.services.errors import (
     LinkUsed,
     TooManyAttempts,
     UpstreamError,
+    attempt_count,
     failure_sentence,
 )
 from connections.services.links import (
@@ -102,6 +103,7 @@ __all__ = [
     "SiteSyncResult",
     "SyncResult",
     "TooManyAttempts",
+    "attempt_count",
     "Upkeep",
     "UpstreamError",
     "account_disconnect",

@@ -15,7 +15,6 @@ import functools
 import logging
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,10 +25,9 @@ from connections.services.apps import app_upsert_from_pipedream, upstream_text
 from connections.services.errors import (
     AccountNotFound,
     ForeignAccount,
-    TooManyAttempts,
+    attempt_count,
     upstream_failed,
 )
-from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -425,10 +423,12 @@ def account_disconnect(*, member, account: ConnectedAccount, limited: bool = Fal
     if account.member_id != member.pk:
         raise ConnectedAccount.DoesNotExist("That account is not this member's")
     if limited:
-        count, seconds = getattr(settings, "ACCOUNT_CHANGE_RATE_LIMIT", (10, 60))
-        wait = ratelimit.hit("account-disconnect", member.pk, limit=count, window=seconds)
-        if wait is not None:
-            raise TooManyAttempts(retry_after=wait, doing="tried to disconnect accounts too often")
+        attempt_count(
+            "account-disconnect",
+            member.pk,
+            setting="ACCOUNT_CHANGE_RATE_LIMIT",
+            doing="tried to disconnect accounts too often",
+        )
     try:
         pipedream.get_client().delete_account(account.pipedream_id)
     except pipedream.NotFound:

@@ -4,7 +4,10 @@ and `str(exc)` is a sentence for the member."""
 import logging
 import math
 
+from django.conf import settings
+
 from connections import pipedream
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,15 @@ class TooManyAttempts(ConnectError):
         super().__init__(
             f"You have {doing} in a short time. Try again in {self.retry_after} seconds."
         )
+
+
+def attempt_count(scope: str, subject: object, *, setting: str, doing: str) -> None:
+    """Count one attempt at `scope` by `subject` against the "count/seconds" setting named
+    `setting`; past it, TooManyAttempts saying what they have `doing` too often."""
+    limit, window = getattr(settings, setting)
+    wait = ratelimit.hit(scope, subject, limit=int(limit), window=int(window))
+    if wait is not None:
+        raise TooManyAttempts(retry_after=wait, doing=doing)
 
 
 class ForeignAccount(ConnectError):

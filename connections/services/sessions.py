@@ -18,10 +18,9 @@ from connections.services.errors import (
     AppNotAvailable,
     EmailNotVerified,
     LinkUsed,
-    TooManyAttempts,
+    attempt_count,
     upstream_failed,
 )
-from core import ratelimit
 from users.selectors import member_email_state
 
 logger = logging.getLogger(__name__)
@@ -37,32 +36,20 @@ def _public_origin() -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _rate_limit() -> tuple[int, int]:
-    limit, window = getattr(settings, "CONNECT_TOKEN_RATE_LIMIT", (10, 60))
-    return int(limit), int(window)
-
-
-def _rate_limit_hit(member) -> None:
-    """Count one mint for `member`; TooManyAttempts past the limit (a fixed window)."""
-    limit, window = _rate_limit()
-    retry_after = ratelimit.hit("connect-token", member.pk, limit=limit, window=window)
-    if retry_after is not None:
-        raise TooManyAttempts(retry_after=retry_after)
-
-
 def connect_return_hit(*, member, session: ConnectSession | None = None) -> None:
     """Count one visit to /connect/done/ or /connect/callback/ by `member` (or, with
     `session`, for that session); TooManyAttempts past CONNECT_RETURN_RATE_LIMIT (or
     CONNECT_RETURN_SESSION_RATE_LIMIT)."""
+    doing = "come back from Pipedream too often"
     if session is None:
-        scope, subject, name = "connect-return", member.pk, "CONNECT_RETURN_RATE_LIMIT"
+        attempt_count("connect-return", member.pk, setting="CONNECT_RETURN_RATE_LIMIT", doing=doing)
     else:
-        scope, subject = "connect-return-session", session.public_id.hex
-        name = "CONNECT_RETURN_SESSION_RATE_LIMIT"
-    limit, window = getattr(settings, name, (30, 60))
-    retry_after = ratelimit.hit(scope, subject, limit=int(limit), window=int(window))
-    if retry_after is not None:
-        raise TooManyAttempts(retry_after=retry_after, doing="come back from Pipedream too often")
+        attempt_count(
+            "connect-return-session",
+            session.public_id.hex,
+            setting="CONNECT_RETURN_SESSION_RATE_LIMIT",
+            doing=doing,
+        )
 
 
 def session_spent(session: ConnectSession) -> bool:
@@ -112,7 +99,12 @@ def connect_session_start(
     email = member_email_state(member=member)
     if not email.verified:
         raise EmailNotVerified(pending_email=email.pending)
-    _rate_limit_hit(member)
+    attempt_count(
+        "connect-token",
+        member.pk,
+        setting="CONNECT_TOKEN_RATE_LIMIT",
+        doing="started too many connections",
+    )
     public_id = public_id or uuid.uuid4()
     query = {"s": references.session_reference_make(public_id)}
     base = settings.PUBLIC_URL

@@ -8,11 +8,11 @@ it names is fetched again from Pipedream with the server's credentials.
 """
 
 import datetime
+import functools
 import json
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,6 +50,17 @@ def delivery_json(raw: bytes):
     return payload
 
 
+def _refusals_cut_off(scope: str, who: str, limit: int, window: int, wait: int) -> None:
+    logger.warning(
+        "Refused %s deliveries from %s over %s in %s s: not stored for %s s",
+        scope,
+        "the whole site" if who == "site" else who,
+        limit,
+        window,
+        wait,
+    )
+
+
 def refusal_recordable(scope: str, client: str | None) -> bool:
     """Count one refused delivery to `scope` (an endpoint) from `client` (its address);
     False once WEBHOOK_REFUSED_RATE_LIMIT for that address or WEBHOOK_REFUSED_SITE_RATE_LIMIT
@@ -61,17 +72,14 @@ def refusal_recordable(scope: str, client: str | None) -> bool:
         (subject, settings.WEBHOOK_REFUSED_RATE_LIMIT),
         ("site", settings.WEBHOOK_REFUSED_SITE_RATE_LIMIT),
     ):
-        wait = ratelimit.hit(f"{scope}-refused", who, limit=limit, window=window)
+        wait = ratelimit.hit(
+            f"{scope}-refused",
+            who,
+            limit=limit,
+            window=window,
+            on_first_refusal=functools.partial(_refusals_cut_off, scope, who, limit, window),
+        )
         if wait is not None:
-            if cache.add(f"{scope}-refused-flood:{who}", 1, timeout=wait):
-                logger.warning(
-                    "Refused %s deliveries from %s over %s in %s s: not stored for %s s",
-                    scope,
-                    "the whole site" if who == "site" else who,
-                    limit,
-                    window,
-                    wait,
-                )
             return False
     return True
 
