@@ -150,20 +150,6 @@ def proxy_url_problem(url: str) -> str:
     )
 
 
-def claim_problems(claim) -> dict[str, str]:
-    """What in a claim's criterion and trigger the lists refuse, by field (Claim.clean).
-    A proxy URL that is not a well-formed https one is left to the field's validator."""
-    problems = {}
-    for field in ("criterion_action", "trigger"):
-        key = getattr(claim, field)
-        if key and (problem := component_problem(key)):
-            problems[field] = problem
-    url = claim.criterion_proxy_url or ""
-    if url.startswith("https://") and _host_of(url) and (problem := proxy_url_problem(url)):
-        problems["criterion_proxy_url"] = problem
-    return problems
-
-
 def _host_of(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()

@@ -148,17 +148,8 @@ RULE_FIELDS = (
     "slug",
     "description",
     "enabled",
-    "required_apps",
     "cap",
-    "criterion_app",
-    "criterion_action",
-    "criterion_props",
-    "criterion_proxy_url",
-    "criterion_path",
-    "criterion_comparison",
-    "criterion_value",
-    "criterion_text",
-    "identity_path",
+    "trigger_app",
     "trigger",
     "trigger_scope",
     "trigger_props",
@@ -172,6 +163,8 @@ RULE_FIELDS = (
     "starts_at",
     "ends_at",
 )
+# The claim's requirements, as one entry of the trail: the list before and after.
+REQUIREMENTS = "requirements"
 # A secret's name in the trail, and where its ciphertext is stored.
 SECRET_FIELDS = {"password": "password_encrypted", "store_secret": "store_secret_encrypted"}
 
@@ -194,14 +187,17 @@ def rules_snapshot(claim: Any) -> dict[str, Any]:
         return {}
     snapshot: dict[str, Any] = {}
     for name in RULE_FIELDS:
-        if name == "required_apps":
-            value: Any = sorted(claim.required_apps.values_list("slug", flat=True))
-        elif name == "criterion_app":
-            app = claim.criterion_app
-            value = app.slug if app is not None else None
+        if name == "trigger_app":
+            app = claim.trigger_app
+            value: Any = app.slug if app is not None else None
         else:
             value = _plain(getattr(claim, name))
         snapshot[name] = value
+    # The requirements as saved, in order (a change to one shows as the list before and
+    # after).
+    snapshot[REQUIREMENTS] = [
+        requirement.snapshot() for requirement in claim.requirements.select_related("app")
+    ]
     for name, stored in SECRET_FIELDS.items():
         snapshot[name] = getattr(claim, stored)
     return snapshot
@@ -211,7 +207,7 @@ def rule_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
     """What differs between two snapshots: {field: [before, after]}; for a secret,
     only whether it was set, replaced or removed."""
     changes: dict[str, Any] = {}
-    for name in RULE_FIELDS:
+    for name in (*RULE_FIELDS, REQUIREMENTS):
         old, new = before.get(name), after.get(name)
         if old in ("", [], {}):
             old = None

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, Requirement
 from connections.models import App, ConnectedAccount, ConnectSession
 
 
@@ -135,9 +135,12 @@ def funnel_build(*, start=None, end=None) -> Funnel:
         .values("pk", "name", "slug", "enabled", "issued", "connected", "accounts_count")
     )
 
-    # A member is ready for a claim when no required app of it lacks one of their accounts.
-    missing_app = Claim.required_apps.through.objects.filter(
-        claim_id=OuterRef(OuterRef("pk"))
+    # A member is ready for a claim when no app that every member needs (its "all" and
+    # "none" requirements) lacks one of their accounts.
+    missing_app = (
+        Requirement.objects.filter(claim_id=OuterRef(OuterRef("pk"))).exclude(
+            group=Requirement.Group.ANY
+        )
     ).exclude(
         Exists(
             ConnectedAccount.objects.filter(

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from claims import services
 from claims.audit import Actor
 from claims.forms import AddressForm
-from claims.models import Claim, Completion, TriggerDeployment
+from claims.models import Claim, Completion, Requirement, TriggerDeployment
 from connections.models import App, ConnectedAccount
 from users.selectors import member_email_state
 
@@ -125,11 +125,49 @@ def _window(claim: Claim, now) -> dict:
     }
 
 
+def _app_status(app: App, accounts: list[ConnectedAccount]) -> AppStatus:
+    mine = [account for account in accounts if account.app_id == app.pk]
+    healthy = [account for account in mine if account.usable]
+    if healthy:
+        return AppStatus(app, "connected", healthy[0])
+    if mine:
+        worst = next((account for account in mine if account.dead), mine[0])
+        return AppStatus(app, "unhealthy", worst, worst.error)
+    if not app.enabled:
+        return AppStatus(app, "unavailable")
+    return AppStatus(app, "missing")
+
+
+def _apps_every_member_needs(claim: Claim) -> list[App]:
+    """The apps of its "all" and "none" requirements (a check needs an account), once."""
+    found: dict[int, App] = {}
+    for requirement in claim.requirements.all():
+        if requirement.group != Requirement.Group.ANY:
+            found.setdefault(requirement.app_id, requirement.app)
+    return list(found.values())
+
+
+def _apps_one_of(claim: Claim, needed: list[AppStatus]) -> list[App]:
+    """The apps of its "any" requirements that every member does not need anyway."""
+    taken = {status.app.pk for status in needed}
+    found: dict[int, App] = {}
+    for requirement in claim.requirements.all():
+        if requirement.group == Requirement.Group.ANY and requirement.app_id not in taken:
+            found.setdefault(requirement.app_id, requirement.app)
+    return list(found.values())
+
+
+def _or_others(status: AppStatus, either: list[AppStatus]) -> str:
+    others = [other.app.name for other in either if other is not status]
+    return f" (or {', '.join(others)})" if others else ""
+
+
 def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     """The member's progress for `claim`, in a fixed number of queries.
 
     Order: email (a Connect token needs it), address (so connecting completes at once),
-    each required app in the admin's order, then the claim's own state from the ledger.
+    each app every member needs in the requirements' order, one of the apps of the "any"
+    requirements, then the claim's own state from the ledger.
     """
     now = now or timezone.now()
     email = member_email_state(member=member)
@@ -141,19 +179,11 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         .filter(Q(member=member) | Q(member__isnull=True))
         .exists()
     )
-    apps = []
-    for app in claim.required_apps.all():
-        mine = [account for account in accounts if account.app_id == app.pk]
-        healthy = [account for account in mine if account.usable]
-        if healthy:
-            apps.append(AppStatus(app, "connected", healthy[0]))
-        elif mine:
-            worst = next((account for account in mine if account.dead), mine[0])
-            apps.append(AppStatus(app, "unhealthy", worst, worst.error))
-        elif not app.enabled:
-            apps.append(AppStatus(app, "unavailable"))
-        else:
-            apps.append(AppStatus(app, "missing"))
+    apps = [_app_status(app, accounts) for app in _apps_every_member_needs(claim)]
+    # Of the "any" requirements' apps one connected is enough: until then each is offered.
+    either = [_app_status(app, accounts) for app in _apps_one_of(claim, apps)]
+    connected = [status for status in either if status.done]
+    apps += connected or either
     progress = Progress(
         email_verified=email.verified,
         pending_email=email.pending,
@@ -185,7 +215,8 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         {"label": "BitBadges address set", "done": bool(progress.address), "key": "address"},
         *(
             {
-                "label": f"{status.app.name} connected",
+                "label": f"{status.app.name} connected"
+                + (_or_others(status, either) if not connected and status in either else ""),
                 "done": status.done,
                 "key": f"app-{status.app.slug}",
                 "app": status.app,
@@ -206,8 +237,9 @@ def _claim_or_none(slug: str) -> Claim | None:
         return None
     return (
         Claim.objects.enabled()
-        .select_related("criterion_app")
-        .prefetch_related(Prefetch("required_apps", queryset=App.objects.order_by("order", "name")))
+        .prefetch_related(
+            Prefetch("requirements", queryset=Requirement.objects.select_related("app"))
+        )
         .filter(slug=slug)
         .first()
     )
@@ -233,7 +265,9 @@ def _context(request, claim: Claim, *, address_form=None) -> dict:
         "claim": claim,
         "badge_src": badge_mark(claim),
         "window": _window(claim, now),
-        "apps": list(claim.required_apps.all()),
+        "apps": claim.apps(),
+        "checks": [r for r in claim.requirements.all() if r.runs_check],
+        "one_of": [r.app for r in claim.requirements.all() if r.group == Requirement.Group.ANY],
         "here": here,
         "next_query": quote(here, safe="/"),
         "progress": None,

@@ -1,15 +1,14 @@
 """Claims: what a member can earn, and the ledger of what was delivered to whom.
 
-A `Claim` names a BitBadges claim, the rules a member must meet (required apps with a
-healthy account, plus an optional criterion checked by running a Pipedream action on
-the member's account) and how it is delivered. A `Completion` is the ledger row for one
+A `Claim` names a BitBadges claim, the requirements a member must meet (claims/
+requirement_models.py: healthy accounts of apps, and checks of what a Pipedream action
+or proxy read finds on them, combined with all / any / none) and how it is delivered. A `Completion` is the ledger row for one
 (claim, member); every change of its state leaves a `CompletionEvent`, saying who
 (claims/audit.py: an actor kind and, for a person, the user) and why (a reason code).
 """
 
 import datetime
 from typing import Any, Self
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,13 +19,11 @@ from claims import allowlists, secrets
 from claims.audit import ActorKind as ActorKind
 from claims.audit import Audited
 from claims.audit import ClaimRuleChange as ClaimRuleChange
-from claims.rules import criterion_label
+from claims.requirement_models import Comparison, Requirement
+
+# Where the migrations that predate requirements find the proxy URL validator.
+from claims.requirement_models import validate_proxy_url as validate_proxy_url
 from connections.pipedream.actions import WorkflowNotAllowed, workflow_target
-from connections.pipedream.proxy import (
-    allowed_domains,
-    base_url_depends_on_account,
-    on_allowed_domain,
-)
 
 
 def workflow_url_problem(url: str) -> str:
@@ -42,84 +39,13 @@ def workflow_url_problem(url: str) -> str:
     return ""
 
 
-_WHAT = "an https:// URL, or a path starting with / for an app whose base URL is the account's"
-
-
-def validate_proxy_url(value: str) -> None:
-    """A criterion proxy URL's shape, whatever its app: an https URL with a host name and
-    no credentials, or a path starting with a single `/`; no spaces, backslashes or `.`
-    and `..` segments. What its app allows is `proxy_url_problem`'s (Claim.clean); the
-    client (connections/pipedream/proxy.py, `_proxy_target`) checks both again."""
-    text = str(value)
-    if "\\" in text or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
-        raise ValidationError(f"Give {_WHAT}: no spaces, backslashes or control characters.")
-    if text.startswith("//"):
-        raise ValidationError(f"Give {_WHAT}, not one starting with // (it names another host).")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        raise ValidationError(f"This is not a URL: give {_WHAT}.") from None
-    if not text.startswith("/"):
-        if parts.scheme != "https":
-            raise ValidationError(f"The proxy calls upstream APIs over https only: give {_WHAT}.")
-        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-            raise ValidationError(
-                "A proxy URL carries no user name or password: Pipedream adds the account's "
-                "credentials."
-            )
-        if not allowlists.HOST_NAME.match(parts.hostname or ""):
-            raise ValidationError(f"The URL has no host name: give {_WHAT}.")
-    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
-        raise ValidationError("A proxy URL has no . or .. segments in its path.")
-
-
-def proxy_url_problem(url: str, app: Any) -> str:
-    """Why the criterion app's Pipedream `connect` object (App.connect) refuses `url`, or
-    "": a path needs a base URL that depends on the account, a full URL one of its
-    allowed domains (when Pipedream lists them). The client checks both again."""
-    try:
-        validate_proxy_url(url)
-    except ValidationError:
-        return ""  # the field's own validator said why
-    connect = app.connect or {}
-    domains = allowed_domains(connect)
-    own_base = base_url_depends_on_account(connect)
-    if url.startswith("/"):
-        if own_base:
-            return ""
-        if not connect:
-            return (
-                f"Pipedream's description of {app.name} is not here yet, so a path cannot be "
-                "checked: sync the app (Apps, action Sync from Pipedream), or give the full "
-                "https URL."
-            )
-        example = f", e.g. https://{domains[0]}{url}" if domains else ""
-        return (
-            "A path is only for an app whose base URL depends on the member's account "
-            f"(Pipedream's base_proxy_target_url has a placeholder); {app.name}'s does not: "
-            f"give the full https URL{example}."
-        )
-    host = (urlsplit(url).hostname or "").lower()
-    if domains is None or on_allowed_domain(host, domains):
-        return ""
-    hint = (
-        ", or a path starting with /, which Pipedream joins to the account's own base URL"
-        if own_base
-        else ""
-    )
-    return (
-        f"Pipedream's proxy does not call {host} with a {app.name} account: its allowed "
-        f"domains are {', '.join(domains) or 'none'}. Give a URL on one of them{hint}."
-    )
-
-
 class ClaimQuerySet(models.QuerySet["Claim"]):
     def enabled(self) -> Self:
         return self.filter(enabled=True)
 
     def needing_app(self, app_slug: str) -> Self:
-        return self.filter(required_apps__slug=app_slug).distinct()
+        """Claims with a requirement on `app_slug` (an account of it may change them)."""
+        return self.filter(pk__in=Requirement.objects.filter(app__slug=app_slug).values("claim"))
 
 
 class Claim(models.Model):
@@ -128,15 +54,7 @@ class Claim(models.Model):
         DYNAMIC_STORE = "dynamic_store", "Add the address to a BitBadges dynamic store"
         WORKFLOW = "workflow", "Invoke a Pipedream workflow for the member"
 
-    class Comparison(models.TextChoices):
-        EQ = "eq", "equals"
-        NE = "ne", "does not equal"
-        GT = "gt", "is greater than"
-        GTE = "gte", "is at least"
-        LT = "lt", "is less than"
-        LTE = "lte", "is at most"
-        CONTAINS = "contains", "contains"
-        TRUTHY = "truthy", "is true (present, non-empty)"
+    Comparison = Comparison
 
     slug = models.SlugField(
         max_length=80, unique=True, help_text="Short name for links, e.g. github-starter."
@@ -159,65 +77,6 @@ class Claim(models.Model):
         null=True, blank=True, help_text="Optional: at most this many completions through us."
     )
 
-    # Rules.
-    required_apps = models.ManyToManyField(
-        "connections.App",
-        related_name="claims",
-        help_text="The member needs a healthy account of each of these apps.",
-    )
-    criterion_app = models.ForeignKey(
-        "connections.App",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Optional criterion: the app whose account the action runs on.",
-    )
-    criterion_action = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text="Pipedream action key, e.g. github-get-current-user.",
-    )
-    criterion_proxy_url = models.CharField(
-        "criterion proxy URL",
-        max_length=500,
-        blank=True,
-        validators=[validate_proxy_url],
-        help_text="Instead of an action: an upstream API URL read with GET through Pipedream's "
-        "proxy on the member's account, e.g. https://api.github.com/user, on one of the app's "
-        "allowed domains. For an app whose base URL depends on the account (GitLab: the "
-        "member's own host, which the member chooses) give a path, e.g. /api/v4/user. The "
-        "path then points into its JSON answer (a list answer is under items); $status is the "
-        "HTTP status (e.g. 204 for a starred repository).",
-    )
-    criterion_props = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text='Other props of the action, e.g. {"repoFullname": "owner/name"}.',
-    )
-    criterion_path = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text="Dotted path into the action's result, e.g. user.public_repos or items.0.name.",
-    )
-    criterion_comparison = models.CharField(max_length=10, choices=Comparison.choices, blank=True)
-    criterion_value = models.CharField(
-        max_length=200, blank=True, help_text="Compared as a number when both sides are numbers."
-    )
-    criterion_text = models.CharField(
-        "criterion as members read it",
-        max_length=200,
-        blank=True,
-        help_text='Optional, e.g. "You starred bitbadges/bitbadgesjs"; without it members '
-        "read the path, comparison and value (user.public_repos ≥ 5).",
-    )
-    identity_path = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text="Optional path into the action's result naming the upstream identity (e.g. "
-        "login): the claim then completes once per identity, whichever member connected it.",
-    )
-
     recheck_interval = models.DurationField(
         null=True,
         blank=True,
@@ -227,11 +86,19 @@ class Claim(models.Model):
     )
 
     # Event-driven: a Pipedream trigger, deployed for each member on their account of
-    # the criterion's app, or once for the claim on the site's account.
+    # one of the claim's apps, or once for the claim on the site's account.
     class TriggerScope(models.TextChoices):
         MEMBER = "member", "Each member's own account (the member's own resources)"
         SITE = "site", "Once, on the site's account (a shared resource, e.g. a repository)"
 
+    trigger_app = models.ForeignKey(
+        "connections.App",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The app the trigger runs on: one the claim's requirements name.",
+    )
     trigger = models.CharField(
         max_length=200,
         blank=True,
@@ -309,14 +176,16 @@ class Claim(models.Model):
     def has_store_secret(self) -> bool:
         return bool(self.store_secret_encrypted)
 
-    @property
-    def has_criterion(self) -> bool:
-        return bool(self.criterion_action or self.criterion_proxy_url)
+    def requirement_list(self) -> list[Requirement]:
+        """Its requirements in order, with their apps (prefetched ones when there are)."""
+        return list(self.requirements.all())
 
-    def criterion_display(self) -> str:
-        return self.criterion_text or criterion_label(
-            self.criterion_path, self.criterion_comparison, self.criterion_value
-        )
+    def apps(self) -> list[Any]:
+        """The apps its requirements name, each once, in the requirements' order."""
+        seen: dict[int, Any] = {}
+        for requirement in self.requirement_list():
+            seen.setdefault(requirement.app_id, requirement.app)
+        return list(seen.values())
 
     def is_open(self, now=None) -> bool:
         now = now or timezone.now()
@@ -341,39 +210,11 @@ class Claim(models.Model):
                 errors["workflow_url"] = "The workflow method needs the workflow's URL."
             elif problem := workflow_url_problem(self.workflow_url):
                 errors["workflow_url"] = problem
-        criterion = [
-            self.criterion_action,
-            self.criterion_proxy_url,
-            self.criterion_path,
-            self.criterion_comparison,
-        ]
-        if any(criterion) or self.criterion_app_id:
-            if not self.criterion_app_id:
-                errors["criterion_app"] = "A criterion needs the app whose account it runs on."
-            if not self.criterion_action and not self.criterion_proxy_url:
-                errors["criterion_action"] = (
-                    "A criterion needs a Pipedream action key or a proxy URL."
-                )
-            elif self.criterion_action and self.criterion_proxy_url:
-                errors["criterion_proxy_url"] = (
-                    "Choose one: a Pipedream action or a proxy URL, not both."
-                )
-            elif self.criterion_proxy_url and self.criterion_app_id:
-                # Its shape is the field validator's; what its app allows is checked here.
-                problem = proxy_url_problem(self.criterion_proxy_url, self.criterion_app)
-                if problem:
-                    errors["criterion_proxy_url"] = problem
-            if not self.criterion_path:
-                errors["criterion_path"] = "A criterion needs a path into the action's result."
-            if not self.criterion_comparison:
-                errors["criterion_comparison"] = "A criterion needs a comparison."
-            elif self.criterion_comparison != self.Comparison.TRUTHY and self.criterion_value == "":
-                errors["criterion_value"] = "This comparison needs a value."
         # The operator's lists (claims/allowlists.py), checked again before each call.
-        for name, problem in allowlists.claim_problems(self).items():
-            errors.setdefault(name, problem)
-        if self.trigger and not self.criterion_app_id:
-            errors["trigger"] = "A trigger runs on the member's account of the criterion's app."
+        if self.trigger and (problem := allowlists.component_problem(self.trigger)):
+            errors["trigger"] = problem
+        if self.trigger and not self.trigger_app_id:
+            errors["trigger_app"] = "A trigger runs on an account of one of the claim's apps."
         if self.trigger_scope == self.TriggerScope.SITE and not self.trigger:
             errors["trigger_scope"] = "Only a claim with a trigger runs one on the site's account."
         elif self.trigger_scope == self.TriggerScope.SITE and not self.recheck_interval:
@@ -383,10 +224,6 @@ class Claim(models.Model):
             )
         if not isinstance(self.trigger_props, dict):
             errors["trigger_props"] = "Props are a JSON object."
-        if self.identity_path and not self.has_criterion:
-            errors["identity_path"] = "The identity comes from the criterion's result."
-        if not isinstance(self.criterion_props, dict):
-            errors["criterion_props"] = "Props are a JSON object."
         if self.starts_at and self.ends_at and self.starts_at >= self.ends_at:
             errors["ends_at"] = "The window must end after it starts."
         if errors:

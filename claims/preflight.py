@@ -121,15 +121,25 @@ class ComponentSettings:
 
     @classmethod
     def of(cls, claim) -> ComponentSettings:
-        app = claim.criterion_app
+        """A claim's trigger."""
+        app = claim.trigger_app
         return cls(
             app_slug=app.slug if app is not None else "",
             app_name=app.name if app is not None else "",
-            # A proxy criterion runs no action (Claim.clean refuses both at once).
-            action="" if claim.criterion_proxy_url else claim.criterion_action,
-            action_props=_props_json(claim.criterion_props),
             trigger=claim.trigger,
             trigger_props=_props_json(claim.trigger_props),
+        )
+
+    @classmethod
+    def of_requirement(cls, requirement) -> ComponentSettings:
+        """A requirement's action (none for an account or a proxy read)."""
+        app = requirement.app if requirement.app_id else None
+        runs_action = requirement.kind == requirement.Kind.ACTION
+        return cls(
+            app_slug=app.slug if app is not None else "",
+            app_name=app.name if app is not None else "",
+            action=requirement.action if runs_action else "",
+            action_props=_props_json(requirement.props),
         )
 
 
@@ -138,12 +148,13 @@ def _props_json(props: Any) -> str:
 
 
 def component_problems(settings: ComponentSettings) -> list[Problem]:
-    """The claim's criterion action and trigger as Pipedream defines them: a key it does
+    """A requirement's action, or a claim's trigger, as Pipedream defines it: a key it does
     not know, a component of the other kind or for another app, or a required prop the
-    claim does not give, each with Pipedream's own words. CheckUnavailable when Pipedream
-    cannot be asked."""
+    claim does not give, each with Pipedream's own words (on the form field it concerns:
+    a requirement's action and props, a claim's trigger and trigger_props).
+    CheckUnavailable when Pipedream cannot be asked."""
     wanted = [
-        ("action", settings.action, settings.action_props, "criterion_action", "criterion_props"),
+        ("action", settings.action, settings.action_props, "action", "props"),
         ("trigger", settings.trigger, settings.trigger_props, "trigger", "trigger_props"),
     ]
     wanted = [item for item in wanted if item[1]]
@@ -197,7 +208,7 @@ def _definition_problems(
         return [
             Problem(
                 f"{key} runs on a {app.get('app')} account, not {settings.app_name}: choose "
-                "that app as the criterion's app, or a component of this one.",
+                "that app, or a component of this one.",
                 field=field,
             )
         ]

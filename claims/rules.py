@@ -51,7 +51,7 @@ def account_facts(accounts) -> list[AccountFact]:
 
 @dataclass(frozen=True)
 class RuleResult:
-    rule: str  # stable key: "app:github", "healthy:github", "criterion", "identity", ...
+    rule: str  # stable key: "app:github", "healthy:github", "criterion:<requirement>", ...
     label: str  # what a member reads: "GitHub connected"
     passed: bool
     value: str = ""  # the value seen, as text
@@ -220,14 +220,22 @@ def criterion_rule(
     expected: str,
     now: datetime.datetime,
     text: str = "",
+    rule: str = "criterion",
+    must_not: bool = False,
 ) -> RuleResult:
-    """The criterion checked against an action's result; `text` is how members read it
-    when the admin wrote one (else the path, comparison and value)."""
+    """A requirement's check against an action's result; `text` is how members read it
+    when the admin wrote one (else the path, comparison and value). With `must_not` the
+    member meets it when the check does NOT find what it asks."""
     value = extract(result, path)
-    passed = compare(value, comparison, expected)
+    found = compare(value, comparison, expected)
+    passed = not found if must_not else found
     label = text or criterion_label(path, comparison, expected)
+    if must_not:
+        label = f"Must not: {label}"
     if passed:
         detail = ""
+    elif must_not:
+        detail = f"This claim is not for members who meet this: {label.removeprefix('Must not: ')}."
     elif text:
         detail = f"Not yet: {text}."
     elif value is MISSING:
@@ -235,7 +243,7 @@ def criterion_rule(
     else:
         detail = f"Needs {label}; yours is {_text(value)}."
     return RuleResult(
-        rule="criterion",
+        rule=rule,
         label=label,
         passed=passed,
         value=_text(value),

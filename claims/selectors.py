@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from claims import rules
 from claims.models import Claim, Completion, TriggerDeployment
+from claims.models import Requirement as RequirementModel
 from connections.models import ConnectedAccount
 
 
@@ -16,6 +17,7 @@ class Requirement:
     met: bool | None  # None: not checked yet
     detail: str = ""
     value: str = ""
+    one_of: bool = False  # one of the claim's "any" requirements: one of them is enough
 
 
 @dataclass
@@ -43,52 +45,55 @@ class ClaimRow:
         return "" if self.completion.reason in said else self.completion.reason
 
 
-def _requirements(
-    claim: Claim,
-    required: list[tuple[str, str]],
-    facts: list[rules.AccountFact],
-    completion,
-    member,
-    now,
-) -> list[Requirement]:
+def _check_evidence(requirement, checks: int, completion) -> dict | None:
+    """The last evidence the completion recorded for the requirement's check. Evidence
+    from before requirements ("criterion") stands for a claim's only check."""
+    seen = None
+    for item in (completion.evidence if completion else []) or []:
+        if not isinstance(item, dict):
+            continue
+        rule = item.get("rule")
+        if rule == requirement.rule_key or (rule == "criterion" and checks == 1):
+            seen = item
+    return seen
+
+
+def _requirements(claim: Claim, facts: list[rules.AccountFact], completion, member, now):
     """What the member can see without any upstream call: their accounts (as facts) and
-    the last evidence recorded for the criterion. `required`: the claim's (slug, name)
-    of each required app, in the apps' order."""
+    the last evidence recorded for each check, one row per requirement in order."""
     rows = []
-    results = rules.app_rules(required, facts, now=now)
-    for slug, name in required:
-        # The same rules the engine checks, shown one line per app.
-        mine = [result for result in results if result.rule.split(":", 1)[1] == slug]
-        failed = next((result for result in mine if not result.passed), None)
-        if failed is None:
-            rows.append(Requirement(f"{name} connected and healthy", True))
-        else:
-            rows.append(Requirement(failed.label, False, failed.detail))
-    if claim.has_criterion:
-        seen = None
-        for item in (completion.evidence if completion else []) or []:
-            if isinstance(item, dict) and item.get("rule") == "criterion":
-                seen = item
-        label = claim.criterion_display()
-        if seen is None:
+    requirements = list(claim.requirements.all())  # prefetched, with their apps
+    checks = sum(1 for requirement in requirements if requirement.runs_check)
+    for requirement in requirements:
+        app = requirement.app
+        one_of = requirement.group == RequirementModel.Group.ANY
+        results = rules.app_rules([(app.slug, app.name)], facts, now=now)
+        failed = next((result for result in results if not result.passed), None)
+        if not requirement.runs_check:
+            if failed is None:
+                rows.append(Requirement(f"{app.name} connected and healthy", True, one_of=one_of))
+            else:
+                rows.append(Requirement(failed.label, False, failed.detail, one_of=one_of))
+            continue
+        label = requirement.label()
+        if requirement.group == RequirementModel.Group.NONE:
+            label = f"Must not: {label}"
+        label = f"{app.name}: {label}"
+        seen = _check_evidence(requirement, checks, completion)
+        if failed is not None:
+            rows.append(Requirement(label, False, failed.detail, one_of=one_of))
+        elif seen is None or seen.get("value") == "(not checked)":
             rows.append(
-                Requirement(
-                    f"{claim.criterion_app.name if claim.criterion_app else ''}: {label}".strip(
-                        ": "
-                    ),
-                    None,
-                    "Checked once your accounts are ready.",
-                )
+                Requirement(label, None, "Checked once your accounts are ready.", one_of=one_of)
             )
         else:
             rows.append(
                 Requirement(
-                    f"{claim.criterion_app.name if claim.criterion_app else ''}: {label}".strip(
-                        ": "
-                    ),
+                    label,
                     bool(seen.get("passed")),
                     seen.get("detail", ""),
                     seen.get("value", ""),
+                    one_of=one_of,
                 )
             )
     rows.append(
@@ -105,7 +110,9 @@ def _requirements(
 def claims_for_member(*, member) -> list[ClaimRow]:
     enabled = (
         Claim.objects.enabled()
-        .select_related("criterion_app")
+        .prefetch_related(
+            Prefetch("requirements", queryset=RequirementModel.objects.select_related("app"))
+        )
         # Whether an active trigger deployment watches this claim for the member.
         .annotate(
             watched=Exists(
@@ -122,15 +129,6 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         completion.claim_id: completion for completion in Completion.objects.filter(member=member)
     }
     claims = list(enabled)
-    # The required apps of every claim in one query, as (slug, name) in the apps' order.
-    required: dict[int, list[tuple[str, str]]] = {claim.pk: [] for claim in claims}
-    links = (
-        Claim.required_apps.through.objects.filter(claim_id__in=required)
-        .order_by("app__order", "app__name")
-        .values_list("claim_id", "app__slug", "app__name")
-    )
-    for claim_id, slug, name in links:
-        required[claim_id].append((slug, name))
     # What the rules need of the member's accounts (the same facts the engine uses),
     # read as plain values: once for all the claims.
     facts = [
@@ -144,9 +142,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         ClaimRow(
             claim=claim,
             completion=completions.get(claim.pk),
-            requirements=_requirements(
-                claim, required[claim.pk], facts, completions.get(claim.pk), member, now
-            ),
+            requirements=_requirements(claim, facts, completions.get(claim.pk), member, now),
             watching=claim.watched,
         )
         for claim in claims

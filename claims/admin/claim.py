@@ -18,6 +18,7 @@ from django.urls import path
 from claims import audit, funnel, services
 from claims.admin.forms import ClaimAdminForm
 from claims.admin.member_values import can_see
+from claims.admin.requirements import RequirementInline
 from claims.admin.rule_changes import rule_change_rows
 from claims.models import (
     Claim,
@@ -40,7 +41,7 @@ def _enqueue_discover(claim_id: int, staff_id: int | None) -> None:
 
 
 # A change to any of these deploys, moves or removes the claim's triggers.
-TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "criterion_app"}
+TRIGGER_FIELDS = {"enabled", "trigger", "trigger_scope", "trigger_props", "trigger_app"}
 
 
 def _enqueue_triggers_sync(claim_id: int, redeploy: bool) -> None:
@@ -67,30 +68,10 @@ class ClaimAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "delivery")
     search_fields = ("name", "slug", "bitbadges_claim_id", "description")
     prepopulated_fields = {"slug": ("name",)}
-    filter_horizontal = ("required_apps",)
+    inlines = [RequirementInline]
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "enabled")}),
-        ("Rules", {"fields": ("required_apps", "cap")}),
-        (
-            "Criterion",
-            {
-                "description": "Optional: an action run on the member's account, or an "
-                "upstream API read through Pipedream's proxy with it, and what the result "
-                "must show.",
-                "fields": (
-                    "criterion_app",
-                    "criterion_action",
-                    "criterion_props",
-                    "criterion_proxy_url",
-                    "criterion_path",
-                    "criterion_comparison",
-                    "criterion_value",
-                    "criterion_text",
-                    "identity_path",
-                ),
-            },
-        ),
         (
             "Waking up",
             {
@@ -99,6 +80,7 @@ class ClaimAdmin(admin.ModelAdmin):
                 "again; and a schedule for re-checking members who are not eligible yet "
                 "(manage.py recheck_claims).",
                 "fields": (
+                    "trigger_app",
                     "trigger",
                     "trigger_scope",
                     "trigger_props",
@@ -125,7 +107,7 @@ class ClaimAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        ("Window", {"fields": ("starts_at", "ends_at")}),
+        ("Window and limit", {"fields": ("starts_at", "ends_at", "cap")}),
         ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
     actions = ["dry_run"]
@@ -196,7 +178,12 @@ class ClaimAdmin(admin.ModelAdmin):
             return  # Django's own view refuses it, or treats it as an add
         fields = flatten_fieldsets(self.get_fieldsets(request, obj))
         form_class = self.get_form(request, obj, change=obj is not None, fields=fields)
-        form_class(request.POST, request.FILES, instance=obj).is_valid()
+        form = form_class(request.POST, request.FILES, instance=obj)
+        form.is_valid()
+        # The requirements' actions, looked up the same way (the claim as posted).
+        formsets, _ = self._create_formsets(request, form.instance, change=obj is not None)
+        for formset in formsets:
+            formset.is_valid()
 
     def save_model(self, request, obj, form, change):
         # The rules as stored before this save; save_related writes down what changed.
@@ -208,6 +195,10 @@ class ClaimAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        for formset in formsets:
+            for each in formset.forms:
+                for note in getattr(each, "upstream_notes", []):
+                    self.message_user(request, note, messages.WARNING)
         claim = form.instance
         change = audit.rule_change_record(
             claim, getattr(form, "rules_before", {}), audit.Actor.staff(request.user)
@@ -215,7 +206,7 @@ class ClaimAdmin(admin.ModelAdmin):
         changed = set(change.changes) if change is not None else set()
         if changed & TRIGGER_FIELDS and (claim.trigger or "trigger" in changed):
             # Deployed, moved or removed once the change is committed.
-            redeploy = bool(changed & {"trigger", "trigger_props", "criterion_app"})
+            redeploy = bool(changed & {"trigger", "trigger_props", "trigger_app"})
             transaction.on_commit(functools.partial(_enqueue_triggers_sync, claim.pk, redeploy))
         if claim.enabled:
             # After the required apps are saved and the whole change is committed.
@@ -248,7 +239,7 @@ class ClaimAdmin(admin.ModelAdmin):
         # account: an editor could change the criterion to `contains <guess>` and dry-run
         # again until the row said yes.
         show_values = can_see(request)
-        for claim in queryset.prefetch_related("required_apps").select_related("criterion_app"):
+        for claim in queryset.prefetch_related("requirements__app"):
             report = services.claim_dry_run(claim=claim, show_values=show_values)
             listed = report.rows if show_values else []
             reports.append(

@@ -24,7 +24,57 @@ def _secret_widget():
     return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
 
 
-class ClaimAdminForm(forms.ModelForm):
+class UpstreamChecked(forms.ModelForm):
+    """A form whose clean looks things up upstream, once per request: the admin checks
+    the claim and its requirements before its save transaction opens (ClaimAdmin), and
+    the validation inside the transaction reuses the answers."""
+
+    # Set by ClaimAdmin.get_form: the request, whose memo of BitBadges lookups lets the
+    # admin check a claim before its save transaction opens and reuse the answer inside.
+    request = None
+
+    def _memoised(self, settings, check):
+        """check(settings): its problems, or the CheckUnavailable it raised, kept on the
+        request so the save transaction reuses the answer instead of asking again."""
+        memo = getattr(self.request, "claim_upstream_checks", None)
+        if memo is not None and settings in memo:
+            return memo[settings]
+        try:
+            found = check(settings)
+        except preflight.CheckUnavailable as exc:
+            found = exc
+        if memo is not None:
+            memo[settings] = found
+        return found
+
+    def _check_components(self, settings: preflight.ComponentSettings, enabled: bool) -> None:
+        """A requirement's action or the claim's trigger as Pipedream defines it: an
+        unknown key, or a required prop left out, stops the save with Pipedream's reason."""
+        found = self._memoised(settings, preflight.component_problems)
+        if isinstance(found, preflight.CheckUnavailable):
+            if enabled:
+                self.add_error(
+                    None,
+                    f"Could not look this claim's components up on Pipedream: {found}. Try "
+                    "again in a moment, or save it disabled and enable it once Pipedream "
+                    "answers.",
+                )
+            else:
+                self.upstream_notes.append(
+                    f"Components not checked on Pipedream ({found}); they are checked when "
+                    "you enable it."
+                )
+            return
+        for problem in found:
+            if problem.blocking:
+                self.add_error(
+                    problem.field if problem.field in self.fields else None, problem.text
+                )
+            else:
+                self.upstream_notes.append(problem.text)
+
+
+class ClaimAdminForm(UpstreamChecked):
     """The claim, with its secrets write-only: typed in, never shown back."""
 
     password = forms.CharField(
@@ -92,7 +142,9 @@ class ClaimAdminForm(forms.ModelForm):
         self.upstream_notes: list[str] = []
         if not self.errors:
             self._check_site_account()
-            self._check_components()
+            self._check_components(
+                preflight.ComponentSettings.of(self.instance), self.instance.enabled
+            )
             self._check_upstream()
 
     def _check_site_account(self) -> None:
@@ -100,7 +152,7 @@ class ClaimAdminForm(forms.ModelForm):
         claim = self.instance
         if not (claim.trigger and claim.trigger_scope == Claim.TriggerScope.SITE):
             return
-        app = claim.criterion_app
+        app = claim.trigger_app
         if app is None or connection_services.site_account_for(app.slug) is not None:
             return
         text = (
@@ -122,56 +174,11 @@ class ClaimAdminForm(forms.ModelForm):
         except SecretUnreadable:
             return ""
 
-    # Set by ClaimAdmin.get_form: the request, whose memo of BitBadges lookups lets the
-    # admin check a claim before its save transaction opens and reuse the answer inside.
-    request = None
-
-    def _memoised(self, settings, check):
-        """check(settings): its problems, or the CheckUnavailable it raised, kept on the
-        request so the save transaction reuses the answer instead of asking again."""
-        memo = getattr(self.request, "claim_upstream_checks", None)
-        if memo is not None and settings in memo:
-            return memo[settings]
-        try:
-            found = check(settings)
-        except preflight.CheckUnavailable as exc:
-            found = exc
-        if memo is not None:
-            memo[settings] = found
-        return found
-
     def _upstream_problems(self, settings: preflight.ClaimSettings) -> list[preflight.Problem]:
         found = self._memoised(settings, services.claim_problems)
         if isinstance(found, preflight.CheckUnavailable):
             raise found
         return found
-
-    def _check_components(self) -> None:
-        """The criterion's action and the trigger as Pipedream defines them: an unknown
-        key, or a required prop left out, stops the save with Pipedream's reason."""
-        settings = preflight.ComponentSettings.of(self.instance)
-        found = self._memoised(settings, preflight.component_problems)
-        if isinstance(found, preflight.CheckUnavailable):
-            if self.instance.enabled:
-                self.add_error(
-                    None,
-                    f"Could not look this claim's components up on Pipedream: {found}. Try "
-                    "again in a moment, or save it disabled and enable it once Pipedream "
-                    "answers.",
-                )
-            else:
-                self.upstream_notes.append(
-                    f"Components not checked on Pipedream ({found}); they are checked when "
-                    "you enable it."
-                )
-            return
-        for problem in found:
-            if problem.blocking:
-                self.add_error(
-                    problem.field if problem.field in self.fields else None, problem.text
-                )
-            else:
-                self.upstream_notes.append(problem.text)
 
     def _check_upstream(self) -> None:
         claim = self.instance

@@ -21,11 +21,16 @@ def can_see(request) -> bool:
     return bool(request.user.has_perm(PERMISSION))
 
 
+def is_check(item: dict[str, Any]) -> bool:
+    """A requirement's check ("criterion:<pk>"; "criterion" before requirements)."""
+    return str(item.get("rule", "")).split(":", 1)[0] == "criterion"
+
+
 def evidence_item(item: dict[str, Any]) -> dict[str, Any]:
-    """One evidence row as shown without the permission. Only the criterion holds values
-    read upstream (what its action or proxy call returned); the other rules' values are
+    """One evidence row as shown without the permission. Only the checks hold values
+    read upstream (what an action or proxy call returned); the other rules' values are
     the site's own (accounts connected, the member's address, email confirmed)."""
-    if item.get("rule") != "criterion":
+    if not is_check(item):
         return item
     value = str(item.get("value", ""))
     if item.get("passed"):
@@ -45,7 +50,7 @@ def completion_reason(completion) -> str:
     reason = completion.reason or ""
     items = completion.evidence if isinstance(completion.evidence, list) else []
     for item in items:
-        if not isinstance(item, dict) or item.get("rule") != "criterion":
+        if not isinstance(item, dict) or not is_check(item):
             continue
         value = str(item.get("value", ""))
         if reason and (reason == item.get("detail") or (value not in _MARKERS and value in reason)):

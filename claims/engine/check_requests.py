@@ -21,7 +21,7 @@ from claims.engine import ledger
 from claims.engine.errors import NotAvailable, TooManyChecks
 from claims.engine.timing import unknown_outcome_wait
 from claims.forms import AddressForm
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Claim, Completion, CompletionEvent, Requirement
 from core import ratelimit
 from users.models import User
 
@@ -206,13 +206,18 @@ def requests_for_member(*, member: User, actor: Actor) -> list[Completion]:
 
 
 def claim_discover(*, claim: Claim, actor: Actor) -> int:
-    """Rows for members who already have every required app but no row yet."""
+    """Rows for members who already have an account of every app the claim needs (each
+    of "all" and "none", whose checks need one, and one of "any") but no row yet."""
     if not claim.enabled:
         return 0
-    required = list(claim.required_apps.values_list("slug", flat=True))
+    required, either = set(), set()
+    for app_id, group in claim.requirements.values_list("app_id", "group"):
+        (either if group == Requirement.Group.ANY else required).add(app_id)
     members = get_user_model().objects.filter(is_active=True).exclude(completions__claim=claim)
-    for slug in required:
-        members = members.filter(connected_accounts__app__slug=slug)
+    for app_id in sorted(required):
+        members = members.filter(connected_accounts__app_id=app_id)
+    if either - required:
+        members = members.filter(connected_accounts__app_id__in=sorted(either))
     count = 0
     for member in members.distinct():
         completion_request(claim=claim, member=member, actor=actor)

@@ -192,7 +192,7 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     evidence = evaluation.evidence()
     if not claim.enabled:
         raise Permanent(State.INELIGIBLE, "This claim is not available any more.")
-    failing = [result.rule for result in evaluation.results if not result.passed]
+    failing = [result.rule for result in evaluation.unmet()]
     if failing == ["window"] and claim.starts_at and timezone.now() < claim.starts_at:
         # Everything is in place but the claim has not opened: come back when it does.
         if ledger.fenced(
@@ -280,7 +280,7 @@ def _start_delivery(
                 .exclude(pk=completion.pk)
                 .exists()
             ):
-                app_name = claim.criterion_app.name if claim.criterion_app else "upstream"
+                app_name = evaluation.identity_app or "upstream"
                 raise Permanent(
                     State.INELIGIBLE,
                     f"This {app_name} account ({identity.split(':', 1)[-1]}) has already earned "

@@ -1,9 +1,9 @@
 """Evaluation: does a member meet every rule of a claim right now?
 
-The rules are the required apps (healthy accounts), the claim's criterion (one call to
-Pipedream: an action's result, or an API answer through the Connect proxy), a valid
-BitBadges address, a confirmed email address and the claim's window. Nothing is written;
-the caller keeps the evidence.
+The rules are the claim's requirements (healthy accounts of their apps, and checks: one
+call to Pipedream each, an action's result or an API answer through the Connect proxy,
+combined with all / any / none), a valid BitBadges address, a confirmed email address
+and the claim's window. Nothing is written; the caller keeps the evidence.
 """
 
 from dataclasses import dataclass, field
@@ -16,31 +16,101 @@ from django.utils import timezone
 
 from claims import allowlists, rules
 from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, Requirement
 from connections import pipedream
-from connections.models import App, ConnectedAccount
+from connections.models import ConnectedAccount
 from core.addresses import normalize_address, to_bitbadges_address
 from users.models import User
 
 State = Completion.State
 
 
+@dataclass(frozen=True)
+class RequirementOutcome:
+    """Whether a member meets one requirement: None when it was not checked (a call
+    saved: an earlier requirement already failed, or another of "any" was met)."""
+
+    requirement_id: int
+    label: str
+    group: str
+    passed: bool | None
+
+
 @dataclass
 class Evaluation:
+    requirements: list[Requirement] = field(default_factory=list)
     results: list[rules.RuleResult] = field(default_factory=list)
+    # requirement pk -> the rule keys of its results (its app's account rules, its check)
+    keys: dict[int, list[str]] = field(default_factory=dict)
     identity: str | None = None
+    identity_app: str = ""
     address: str = ""
+
+    def _result(self, key: str) -> rules.RuleResult | None:
+        return next((result for result in self.results if result.rule == key), None)
+
+    def met(self, requirement: Requirement) -> bool:
+        """Whether the member meets it: its account rules pass, and its check (when
+        it has one, and it ran) finds what it asks (or, for "none", does not)."""
+        found = [self._result(key) for key in self.keys.get(requirement.pk, [])]
+        return all(result is not None and result.passed for result in found)
+
+    @property
+    def outcomes(self) -> list[RequirementOutcome]:
+        outcomes = []
+        for requirement in self.requirements:
+            check = self._result(requirement.rule_key) if requirement.runs_check else None
+            passed: bool | None = self.met(requirement)
+            if not passed and check is not None and check.value == "(not checked)":
+                account_ok = all(
+                    (r := self._result(k)) is not None and r.passed
+                    for k in self.keys.get(requirement.pk, [])
+                    if k != requirement.rule_key
+                )
+                passed = None if account_ok else False
+            outcomes.append(
+                RequirementOutcome(requirement.pk, _label(requirement), requirement.group, passed)
+            )
+        return outcomes
+
+    def _blocking(self) -> set[str]:
+        """The rule keys whose failure stops the member: those of every unmet "all" and
+        "none" requirement, and of every "any" one when none of them is met."""
+        keys: set[str] = set()
+        anys = [r for r in self.requirements if r.group == Requirement.Group.ANY]
+        any_met = any(self.met(r) for r in anys)
+        for requirement in self.requirements:
+            if requirement.group == Requirement.Group.ANY and any_met:
+                continue
+            if not self.met(requirement):
+                keys.update(self.keys.get(requirement.pk, []))
+        return keys
+
+    def unmet(self) -> list[rules.RuleResult]:
+        """The failed results that stop the member, in order: the requirements' (an "any"
+        one only when none of its group is met), then the site's own rules."""
+        blocking = self._blocking()
+        owned = {key for keys in self.keys.values() for key in keys}
+        return [
+            result
+            for result in self.results
+            if not result.passed and (result.rule in blocking or result.rule not in owned)
+        ]
 
     @property
     def eligible(self) -> bool:
-        return all(result.passed for result in self.results)
+        return not self.unmet()
 
     @property
     def reason(self) -> str:
-        for result in self.results:
-            if not result.passed:
-                return result.detail or f"{result.label}: not met."
-        return ""
+        unmet = self.unmet()
+        if not unmet:
+            return ""
+        first = unmet[0]
+        anys = [r for r in self.requirements if r.group == Requirement.Group.ANY]
+        if anys and first.rule in {k for r in anys for k in self.keys.get(r.pk, [])}:
+            return "Meet one of these: " + "; ".join(_label(r) for r in anys) + "."
+        return first.detail or f"{first.label}: not met."
 
     def evidence(self) -> list[dict[str, Any]]:
         return [result.as_json() for result in self.results]
@@ -107,25 +177,30 @@ def _address_rule(member: User, now: datetime) -> tuple[rules.RuleResult, str]:
     )
 
 
-def _criterion_app(claim: Claim) -> App:
-    app = claim.criterion_app
-    if app is None:  # Claim.clean() refuses a criterion without its app
-        raise TypeError(f"claim {claim.pk} has a criterion but no criterion app")
-    return app
+def _not_checked(requirement: Requirement, detail: str, now: datetime) -> rules.RuleResult:
+    return rules.RuleResult(
+        rule=requirement.rule_key,
+        label=_label(requirement),
+        passed=False,
+        value="(not checked)",
+        detail=detail,
+        at=now.isoformat(),
+    )
 
 
-def _criterion_failed(claim: Claim, message: str, now: datetime) -> tuple[rules.RuleResult, None]:
-    label = claim.criterion_display()
-    return (
-        rules.RuleResult(
-            rule="criterion",
-            label=label,
-            passed=False,
-            value="(error)",
-            detail=f"Checking your {_criterion_app(claim).name} account failed: {message}",
-            at=now.isoformat(),
-        ),
-        None,
+def _label(requirement: Requirement) -> str:
+    label = requirement.label()
+    return f"Must not: {label}" if requirement.group == Requirement.Group.NONE else label
+
+
+def _check_failed(requirement: Requirement, message: str, now: datetime) -> rules.RuleResult:
+    return rules.RuleResult(
+        rule=requirement.rule_key,
+        label=_label(requirement),
+        passed=False,
+        value="(error)",
+        detail=f"Checking your {requirement.app.name} account failed: {message}",
+        at=now.isoformat(),
     )
 
 
@@ -137,34 +212,34 @@ class NotAllowed(Permanent):
         super().__init__(State.FAILED, SETTINGS_NEED_ATTENTION, f"the {what} is refused: {problem}")
 
 
-def _check_allowed(claim: Claim) -> None:
-    """Claim.clean checked the lists when the claim was saved; checked again here, right
-    before anything is sent with the member's account."""
-    if claim.criterion_proxy_url:
-        what, problem = "proxy URL", allowlists.proxy_url_problem(claim.criterion_proxy_url)
+def _check_allowed(requirement: Requirement) -> None:
+    """Requirement.clean checked the lists when the claim was saved; checked again here,
+    right before anything is sent with the member's account."""
+    if requirement.kind == Requirement.Kind.PROXY:
+        what, problem = "proxy URL", allowlists.proxy_url_problem(requirement.proxy_url)
     else:
-        what, problem = "action", allowlists.component_problem(claim.criterion_action)
+        what, problem = "action", allowlists.component_problem(requirement.action)
     if problem:
         raise NotAllowed(what, problem)
 
 
-def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> Any:
-    """What the criterion looks at: the action's return value, or the proxied answer
-    (its JSON body, with `$status`). Raises PipedreamError; `_UpstreamSaid` for an
-    upstream API refusing through the proxy; NotAllowed, before any call, for a claim
-    outside the operator's lists."""
-    _check_allowed(claim)
+def check_result(requirement: Requirement, member: User, account: ConnectedAccount) -> Any:
+    """What a requirement's check looks at: the action's return value, or the proxied
+    answer (its JSON body, with `$status`). Raises PipedreamError; `UpstreamSaid` for an
+    upstream API refusing through the proxy; NotAllowed, before any call, for a check
+    outside the operator's lists. (Try it in the admin shows the same answer.)"""
+    _check_allowed(requirement)
     client = pipedream.get_client()
-    if claim.criterion_proxy_url:
+    if requirement.kind == Requirement.Kind.PROXY:
         try:
             # The app's `connect` object: a path is joined to the account's own base URL
             # (when the app's depends on it), a full URL must be on its allowed domains.
             # A GET, always: the proxy client's read-only call.
             answer = client.proxy_get(
-                claim.criterion_proxy_url,
+                requirement.proxy_url,
                 external_user_id=str(member.external_id),
                 account_id=account.pipedream_id,
-                app_connect=_criterion_app(claim).connect or None,
+                app_connect=requirement.app.connect or None,
             )
         except ValueError as exc:
             # Refused before any request: the app's Pipedream description changed since
@@ -177,8 +252,8 @@ def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> 
             raise pipedream.Unavailable(
                 f"the upstream API answered {answer.status}", operation="proxy"
             )
-        if answer.status >= 400 and claim.criterion_path != "$status":
-            raise _UpstreamSaid(answer.status)
+        if answer.status >= 400 and requirement.path != "$status":
+            raise UpstreamSaid(answer.status)
         # Read, used and dropped: only the value seen (and an identity) is kept.
         if isinstance(answer.body, dict):
             return {**answer.body, "$status": answer.status}
@@ -188,14 +263,14 @@ def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> 
     # The account goes under the action's own app prop name (its definition says which),
     # with the dynamic props its definition makes for this account, if it has any.
     props, dynamic_props_id = client.props_for_account(
-        claim.criterion_action,
-        app_slug=_criterion_app(claim).slug,
+        requirement.action,
+        app_slug=requirement.app.slug,
         account_id=account.pipedream_id,
         external_user_id=str(member.external_id),
-        props=claim.criterion_props or {},
+        props=requirement.props or {},
     )
     body = client.run_action(
-        action_id=claim.criterion_action,
+        action_id=requirement.action,
         external_user_id=str(member.external_id),
         configured_props=props,
         dynamic_props_id=dynamic_props_id,
@@ -203,20 +278,20 @@ def _criterion_result(claim: Claim, member: User, account: ConnectedAccount) -> 
     return body.get("ret")
 
 
-class _UpstreamSaid(Exception):
+class UpstreamSaid(Exception):
     def __init__(self, status: int) -> None:
         self.status = status
         super().__init__(f"the upstream API answered {status}")
 
 
-def _run_criterion(
-    claim: Claim, member: User, account: ConnectedAccount, now: datetime
+def _run_check(
+    requirement: Requirement, member: User, account: ConnectedAccount, now: datetime
 ) -> tuple[rules.RuleResult, object]:
-    """Check the claim's criterion on the member's account; (rule, result looked at)."""
+    """Check a requirement on the member's account; (rule, result looked at)."""
     try:
-        result = _criterion_result(claim, member, account)
-    except _UpstreamSaid as exc:
-        return _criterion_failed(claim, str(exc), now)
+        result = check_result(requirement, member, account)
+    except UpstreamSaid as exc:
+        return _check_failed(requirement, str(exc), now), None
     except pipedream.PipedreamError as exc:
         if exc.transient:
             raise Transient(
@@ -229,58 +304,114 @@ def _run_criterion(
                 "This claim cannot be checked right now; the site's admins have been told.",
                 str(exc),
             ) from exc
-        return _criterion_failed(claim, exc.message or str(exc), now)
+        return _check_failed(requirement, exc.message or str(exc), now), None
     rule = rules.criterion_rule(
         result,
-        path=claim.criterion_path,
-        comparison=claim.criterion_comparison,
-        expected=claim.criterion_value,
+        rule=requirement.rule_key,
+        path=requirement.path,
+        comparison=requirement.comparison,
+        expected=requirement.value,
         now=now,
-        text=claim.criterion_text,
+        text=requirement.text,
+        must_not=requirement.group == Requirement.Group.NONE,
     )
     return rule, result
 
 
+def _usable_account(requirement: Requirement, connected: list[ConnectedAccount]):
+    """The most recently updated healthy account of the requirement's app, or None."""
+    usable = [a for a in connected if a.app_id == requirement.app_id and a.usable]
+    return max(usable, key=lambda account: account.updated_at, default=None)
+
+
+def _requirements(claim: Claim) -> list[Requirement]:
+    cache = getattr(claim, "_prefetched_objects_cache", {})
+    if "requirements" in cache:
+        return list(cache["requirements"])
+    return list(claim.requirements.select_related("app"))
+
+
+def _account_rules(
+    evaluation: Evaluation,
+    requirements: list[Requirement],
+    connected: list[ConnectedAccount],
+    now: datetime,
+) -> None:
+    """Each app's account rules, once per app, and which requirement needs them."""
+    facts = rules.account_facts(connected)
+    done: dict[int, list[str]] = {}
+    for requirement in requirements:
+        if requirement.app_id not in done:
+            found = rules.app_rules([(requirement.app.slug, requirement.app.name)], facts, now=now)
+            evaluation.results.extend(found)
+            done[requirement.app_id] = [result.rule for result in found]
+        evaluation.keys[requirement.pk] = list(done[requirement.app_id])
+
+
+def _checks(
+    evaluation: Evaluation,
+    requirements: list[Requirement],
+    member: User,
+    connected: list[ConnectedAccount],
+    now: datetime,
+    claim: Claim,
+) -> None:
+    """Run the checks: those of every member (all, none) in order, stopping at the first
+    unmet; then those of "any" until one is met. Nothing is called for a member who
+    already fails a rule that needs no call."""
+    musts = [r for r in requirements if r.group != Requirement.Group.ANY]
+    anys = [r for r in requirements if r.group == Requirement.Group.ANY]
+    stopped = any(not evaluation.met(r) for r in musts)
+    for requirement in [*musts, *anys]:
+        if not requirement.runs_check:
+            continue
+        evaluation.keys[requirement.pk].append(requirement.rule_key)
+        account = _usable_account(requirement, connected)
+        any_met = requirement.group == Requirement.Group.ANY and any(
+            evaluation.met(r) for r in anys if r.pk != requirement.pk
+        )
+        if account is None:
+            evaluation.results.append(
+                _not_checked(
+                    requirement, f"Connect a healthy {requirement.app.name} account first.", now
+                )
+            )
+        elif stopped:
+            evaluation.results.append(
+                _not_checked(requirement, "Checked once the requirements above are met.", now)
+            )
+        elif any_met:
+            evaluation.results.append(
+                _not_checked(requirement, "Not needed: another of these is met.", now)
+            )
+        else:
+            rule, result = _run_check(requirement, member, account, now)
+            evaluation.results.append(rule)
+            if rule.passed and requirement.identity_path:
+                identity = rules.identity_of(result, requirement.identity_path)
+                if identity:
+                    evaluation.identity = f"{requirement.app.slug}:{identity}"
+                    evaluation.identity_app = requirement.app.name
+        if requirement.group != Requirement.Group.ANY and not evaluation.met(requirement):
+            stopped = True
+
+
 def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) -> Evaluation:
-    """Check every rule of `claim` for `member`; calls Pipedream only for the criterion.
+    """Check every requirement of `claim` for `member`, and the site's own rules (an
+    address, a confirmed email, the claim's window); calls Pipedream only for checks.
 
     Raises Transient when Pipedream fails in a way worth retrying.
     """
     if member is None:  # the ledger hands out only completions that have their member
         raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
-    evaluation = Evaluation()
-    # The member's accounts, read once: for the app rules and the criterion's account.
+    requirements = _requirements(claim)
+    evaluation = Evaluation(requirements=requirements)
+    # The member's accounts, read once: for the account rules and the checks' accounts.
     connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
-    required = list(claim.required_apps.order_by("order", "name").values_list("slug", "name"))
-    evaluation.results.extend(rules.app_rules(required, rules.account_facts(connected), now=now))
+    _account_rules(evaluation, requirements, connected, now)
+    _checks(evaluation, requirements, member, connected, now, claim)
     address_rule, evaluation.address = _address_rule(member, now)
-    if claim.has_criterion and evaluation.eligible:
-        # The most recently updated healthy account of the criterion's app.
-        usable = [
-            account
-            for account in connected
-            if account.app_id == claim.criterion_app_id and account.usable
-        ]
-        account = max(usable, key=lambda account: account.updated_at, default=None)
-        if account is None:
-            evaluation.results.append(
-                rules.RuleResult(
-                    rule="criterion",
-                    label=claim.criterion_display(),
-                    passed=False,
-                    value="(not checked)",
-                    detail=f"Connect a healthy {_criterion_app(claim).name} account first.",
-                    at=now.isoformat(),
-                )
-            )
-        else:
-            rule, result = _run_criterion(claim, member, account, now)
-            evaluation.results.append(rule)
-            if rule.passed and claim.identity_path:
-                identity = rules.identity_of(result, claim.identity_path)
-                if identity:
-                    evaluation.identity = f"{_criterion_app(claim).slug}:{identity}"
     evaluation.results.append(address_rule)
     evaluation.results.append(_email_rule(member, now))
     if not claim.is_open(now):

@@ -122,7 +122,7 @@ def take(
         # The claim and the member come in the same query; only the completion is locked.
         completion = (
             Completion.objects.select_for_update(of=("self",))
-            .select_related("claim", "claim__criterion_app", "member")
+            .select_related("claim", "claim__trigger_app", "member")
             .filter(pk=completion_id)
             .first()
         )

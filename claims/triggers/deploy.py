@@ -89,7 +89,7 @@ def claims_with_trigger_on(app_slug: str):
     return (
         Claim.objects.enabled()
         .exclude(trigger="")
-        .filter(criterion_app__slug=app_slug, trigger_scope=Scope.MEMBER)
+        .filter(trigger_app__slug=app_slug, trigger_scope=Scope.MEMBER)
     )
 
 
@@ -97,7 +97,7 @@ def site_claims_on(app_slugs) -> list[Claim]:
     """Claims (enabled or not) whose trigger runs on the site's account of these apps."""
     return list(
         Claim.objects.exclude(trigger="").filter(
-            criterion_app__slug__in=list(app_slugs), trigger_scope=Scope.SITE
+            trigger_app__slug__in=list(app_slugs), trigger_scope=Scope.SITE
         )
     )
 
@@ -132,10 +132,10 @@ def _redeploy_if_wanted(claim_id: int, member) -> TriggerDeployment | None:
     now) still wants one for them, on their newest usable account of its app (a removal
     for new props, or one that raced a deploy, must not leave them unwatched)."""
     claim = Claim.objects.filter(pk=claim_id).first()
-    if claim is None or member is None or not _per_member(claim) or not claim.criterion_app_id:
+    if claim is None or member is None or not _per_member(claim) or not claim.trigger_app_id:
         return None
     account = (
-        ConnectedAccount.objects.filter(member=member, app_id=claim.criterion_app_id)
+        ConnectedAccount.objects.filter(member=member, app_id=claim.trigger_app_id)
         .usable()
         .newest_first()
         .select_related("app")
@@ -151,12 +151,12 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
     component or props changed), remove the members' deployments first; then the usable
     accounts to deploy on, one per member (the newest), for members who have none and
     have not completed the claim. [] when the claim's trigger does not run per member."""
-    claim = Claim.objects.select_related("criterion_app").get(pk=claim.pk)
+    claim = Claim.objects.select_related("trigger_app").get(pk=claim.pk)
     per_member = _per_member(claim)
     if redeploy or not per_member:
         for deployment in TriggerDeployment.objects.filter(claim=claim, member__isnull=False):
             deployment_remove(deployment)
-    if not per_member or claim.criterion_app_id is None:
+    if not per_member or claim.trigger_app_id is None:
         return []
     # A row being removed (a refused removal, or a deploy in flight) is deployed again
     # once its removal ends (_redeploy_if_wanted); the others are left as they are.
@@ -165,7 +165,7 @@ def member_deployments_sync(claim: Claim, *, redeploy: bool = False) -> list[Con
     )
     done = Completion.objects.completed().filter(claim=claim).values("member_id")
     accounts = (
-        ConnectedAccount.objects.filter(app_id=claim.criterion_app_id)
+        ConnectedAccount.objects.filter(app_id=claim.trigger_app_id)
         .exclude(member_id__in=watched)
         .exclude(member_id__in=done)
         .usable()
@@ -184,13 +184,13 @@ def site_deployment_sync(claim: Claim, *, redeploy: bool = False) -> TriggerDepl
     (members' own deployments of it are member_deployments_sync's and tidy's). `redeploy` replaces a live one
     (its component or props changed). Without a usable site account of the app the row
     is `failed`, saying so, and `recheck_claims` tries again."""
-    claim = Claim.objects.select_related("criterion_app").get(pk=claim.pk)
-    app = claim.criterion_app
+    claim = Claim.objects.select_related("trigger_app").get(pk=claim.pk)
+    app = claim.trigger_app
     existing = TriggerDeployment.objects.filter(claim=claim, member__isnull=True).first()
     wanted = bool(
         claim.enabled
         and claim.trigger
-        and claim.criterion_app_id
+        and claim.trigger_app_id
         and claim.trigger_scope == Scope.SITE
     )
     if existing is not None and (not wanted or redeploy):
@@ -459,7 +459,7 @@ def tidy(limit: int | None = None) -> int:
     for deployment in strays.select_related("member")[:limit] if limit else strays:
         settled += deployment_remove(deployment)
     failed = TriggerDeployment.objects.filter(status=Status.FAILED).select_related(
-        "claim__criterion_app", "member", "account__app"
+        "claim__trigger_app", "member", "account__app"
     )
     for deployment in failed[:limit] if limit else failed:
         claim, member = deployment.claim, deployment.member
@@ -467,7 +467,7 @@ def tidy(limit: int | None = None) -> int:
             settled += site_deployment_sync(claim) is not None
             continue
         account = deployment.account or (
-            ConnectedAccount.objects.filter(member=member, app=claim.criterion_app)
+            ConnectedAccount.objects.filter(member=member, app=claim.trigger_app)
             .select_related("app")
             .first()
         )

@@ -95,13 +95,13 @@ def members_named(claim: Claim, events: list[dict]) -> list:
             names.append(name[:255])
         if len(names) == SUBJECTS_MAX:
             break
-    if not names or claim.criterion_app_id is None:
+    if not names or claim.trigger_app_id is None:
         return []
     named = Q()
     for name in names:
         named |= Q(name__iexact=name)
     accounts = (
-        ConnectedAccount.objects.filter(named, app_id=claim.criterion_app_id)
+        ConnectedAccount.objects.filter(named, app_id=claim.trigger_app_id)
         .exclude(
             member_id__in=Completion.objects.completed().filter(claim=claim).values("member_id")
         )

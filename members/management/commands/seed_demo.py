@@ -29,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from claims import audit
-from claims.models import Claim
+from claims.models import Claim, Requirement
 from connections import pipedream
 from connections.models import App
 from connections.services import app_upsert_from_pipedream
@@ -324,6 +324,57 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
     return specs
 
 
+def _requirement_specs(spec: dict) -> list[dict]:
+    """A demo claim's requirements: a healthy account of each of its apps, except the
+    app its check runs on (the check needs that account anyway), then the check."""
+    criterion = spec.get("criterion") or {}
+    found = [
+        {"app": slug, "kind": Requirement.Kind.ACCOUNT}
+        for slug in spec["apps"]
+        if slug != criterion.get("app")
+    ]
+    if criterion:
+        found.append(
+            {
+                "app": criterion["app"],
+                "kind": Requirement.Kind.PROXY
+                if criterion.get("proxy_url")
+                else Requirement.Kind.ACTION,
+                "action": criterion.get("action", ""),
+                "proxy_url": criterion.get("proxy_url", ""),
+                "path": criterion.get("path", ""),
+                "comparison": criterion.get("comparison", ""),
+                "value": criterion.get("value", ""),
+                "text": criterion.get("text", ""),
+                "identity_path": criterion.get("identity_path", ""),
+            }
+        )
+    return found
+
+
+def _requirements_upsert(claim, spec: dict) -> None:
+    """The claim's requirements as the spec says, kept in place (their evidence keys stay)."""
+    existing = list(claim.requirements.order_by("position", "pk"))
+    wanted = _requirement_specs(spec)
+    for position, fields in enumerate(wanted):
+        requirement = existing[position] if position < len(existing) else Requirement(claim=claim)
+        defaults = {f.name: f.get_default() for f in Requirement._meta.concrete_fields}
+        for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text"):
+            setattr(requirement, name, defaults[name])
+        requirement.identity_path = ""
+        requirement.group = Requirement.Group.ALL
+        requirement.position = position
+        for name, value in fields.items():
+            if name == "app":
+                requirement.app = App.objects.get(slug=value)
+            else:
+                setattr(requirement, name, value)
+        requirement.full_clean(exclude=["claim"])
+        requirement.save()
+    for requirement in existing[len(wanted) :]:
+        requirement.delete()
+
+
 def _claim_upsert(spec: dict):
     criterion = spec.get("criterion") or {}
     fields = {
@@ -335,19 +386,12 @@ def _claim_upsert(spec: dict):
         "store_id": spec.get("store_id", ""),
         "workflow_url": spec.get("workflow_url", ""),
         "enabled": True,
-        "criterion_app": App.objects.get(slug=criterion["app"]) if criterion else None,
-        "criterion_action": criterion.get("action", ""),
-        "criterion_proxy_url": criterion.get("proxy_url", ""),
-        "criterion_text": criterion.get("text", ""),
+        "trigger_app": App.objects.get(slug=criterion["app"]) if spec.get("trigger") else None,
         "trigger": spec.get("trigger", ""),
         "trigger_scope": spec.get("trigger_scope", Claim.TriggerScope.MEMBER),
         "trigger_props": spec.get("trigger_props", {}),
         "trigger_event_label": spec.get("trigger_event_label", ""),
         "recheck_interval": spec.get("recheck_interval"),
-        "criterion_path": criterion.get("path", ""),
-        "criterion_comparison": criterion.get("comparison", ""),
-        "criterion_value": criterion.get("value", ""),
-        "identity_path": criterion.get("identity_path", ""),
     }
     with transaction.atomic():
         claim, created = Claim.objects.get_or_create(slug=spec["slug"], defaults=fields)
@@ -358,6 +402,6 @@ def _claim_upsert(spec: dict):
         claim.set_store_secret(spec.get("store_secret", ""))
         claim.full_clean()
         claim.save()
-        claim.required_apps.set(App.objects.filter(slug__in=spec["apps"]))
+        _requirements_upsert(claim, spec)
         audit.rule_change_record(claim, before, audit.Actor.command("seed_demo"))
     return claim, created

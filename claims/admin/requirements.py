@@ -1,0 +1,119 @@
+"""A claim's requirements in the admin: one form each, under the claim's, checked on
+Pipedream before the claim is saved."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from claims import preflight
+from claims.admin.forms import UpstreamChecked
+from claims.models import Requirement
+
+
+class RequirementForm(UpstreamChecked):
+    class Meta:
+        model = Requirement
+        fields = (
+            "group",
+            "app",
+            "kind",
+            "action",
+            "props",
+            "proxy_url",
+            "path",
+            "comparison",
+            "value",
+            "text",
+            "identity_path",
+        )
+
+    def _post_clean(self):
+        super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
+        self.upstream_notes: list[str] = []
+        if self.errors or not self.has_changed() and self.instance.pk is None:
+            return
+        requirement = self.instance
+        if requirement.kind == Requirement.Kind.ACTION:
+            claim = requirement.claim if requirement.claim_id else None
+            self._check_components(
+                preflight.ComponentSettings.of_requirement(requirement),
+                bool(claim is not None and claim.enabled),
+            )
+
+
+class RequirementFormSet(forms.BaseInlineFormSet):
+    """What the requirements must be together: at least one, one identity at most, and
+    the trigger on an app one of them names."""
+
+    request = None  # set by RequirementInline.get_formset: the memo of upstream checks
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.request = self.request
+        return form
+
+    def clean(self):
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() or form.instance.pk is not None
+            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
+        ]
+        if any(form.errors for form in self.forms):
+            return
+        if not kept:
+            raise ValidationError(
+                "Add at least one requirement: a healthy account of an app, or a check of one."
+            )
+        identities = [form for form in kept if form.cleaned_data.get("identity_path")]
+        if len(identities) > 1:
+            raise ValidationError(
+                "Only one requirement names the upstream identity (its identity path); "
+                "clear it on the others."
+            )
+        if all(form.cleaned_data.get("group") == Requirement.Group.NONE for form in kept):
+            raise ValidationError(
+                "A claim needs at least one requirement a member must meet (all or any), "
+                "besides the ones they must not."
+            )
+        claim = self.instance
+        apps = {form.cleaned_data["app"].pk for form in kept if form.cleaned_data.get("app")}
+        if claim.trigger and claim.trigger_app_id and claim.trigger_app_id not in apps:
+            raise ValidationError(
+                f"The trigger runs on {claim.trigger_app}, which no requirement names: add a "
+                "requirement on it, or choose the trigger's app among the claim's."
+            )
+
+
+class RequirementInline(admin.StackedInline):
+    model = Requirement
+    form = RequirementForm
+    formset = RequirementFormSet
+    extra = 0
+    min_num = 1
+    autocomplete_fields = ()
+    fieldsets = (
+        (None, {"fields": ("group", "app", "kind", "text")}),
+        (
+            "The check",
+            {
+                "description": "For an action or a proxy read: what is called on the "
+                "member's account, and what its result must show.",
+                "fields": (
+                    "action",
+                    "props",
+                    "proxy_url",
+                    "path",
+                    "comparison",
+                    "value",
+                    "identity_path",
+                ),
+            },
+        ),
+    )
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request = request
+        return formset
