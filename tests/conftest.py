@@ -19,7 +19,7 @@ from members.management.commands.seed_demo import _claim_upsert, demo_claim_spec
 from sandbox.bitbadges import demo as bb_sandbox
 from sandbox.pipedream import catalogue
 from sandbox.pipedream import services as pd_sandbox
-from tests.claims.claims_support import ALICE_ADDRESS, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, require, run_worker
 from tests.connections.services_support import API, PROJECT, PUBLIC
 from tests.members_support import verify_email
 
@@ -188,7 +188,8 @@ def demo_claims(upstreams, apps):
 @pytest.fixture
 def make_claim():
     """make_claim(slug, apps=[...], enabled=..., **fields): a claim needing no upstream
-    (dynamic store delivery, no criterion) unless the fields say otherwise."""
+    (dynamic store delivery, an account of each app and no check) unless the fields say
+    otherwise."""
 
     def make(slug, *, apps=(), enabled=True, name=None, **fields):
         claim = Claim(
@@ -201,7 +202,7 @@ def make_claim():
         )
         claim.set_store_secret("x")
         claim.save()
-        claim.required_apps.set(apps)
+        require(claim, *apps)
         return claim
 
     return make

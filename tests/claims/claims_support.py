@@ -4,6 +4,7 @@ import secrets
 
 from django.core.management import call_command
 
+from claims.models import Requirement
 from core.addresses import eth_checksum
 
 ALICE_ADDRESS = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
@@ -16,3 +17,34 @@ def random_address() -> str:
 def run_worker():
     """The real task worker, once through the queue (it closes its connection after)."""
     call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+
+
+# --- Requirements ---------------------------------------------------------------------
+
+CHECK_FIELDS = ("action", "props", "proxy_url", "path", "comparison", "value", "text")
+
+
+def require(claim, *apps, group="all"):
+    """Add to `claim` a requirement of a healthy account of each app, in order."""
+    start = claim.requirements.count()
+    return [
+        Requirement.objects.create(claim=claim, app=app, group=group, position=start + i)
+        for i, app in enumerate(apps)
+    ]
+
+
+def add_check(claim, app, *, group="all", identity_path="", **fields):
+    """Add to `claim` a requirement checking `app`'s account: an action (`action=`,
+    `props=`) or a proxy read (`proxy_url=`), with `path`, `comparison`, `value`, `text`."""
+    unknown = set(fields) - set(CHECK_FIELDS)
+    assert not unknown, f"not a requirement field: {unknown}"
+    kind = Requirement.Kind.PROXY if fields.get("proxy_url") else Requirement.Kind.ACTION
+    return Requirement.objects.create(
+        claim=claim,
+        app=app,
+        group=group,
+        kind=kind,
+        identity_path=identity_path,
+        position=claim.requirements.count(),
+        **fields,
+    )
