@@ -426,5 +426,6 @@ class CompletionEvent(Audited):
 
 
 # Models of event-driven claims live beside, and are Django models of this app.
+from claims.job_models import ClaimJob as ClaimJob  # noqa: E402
 from claims.trigger_models import TriggerDelivery as TriggerDelivery  # noqa: E402
 from claims.trigger_models import TriggerDeployment as TriggerDeployment  # noqa: E402
