@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from claims import pause, queue, services, triggers
 from claims.audit import Actor, ActorKind
+from claims.engine.dry_run import dry_run_job_run
 from claims.models import Claim, TriggerDeployment
 from connections.models import ConnectedAccount
 from core.database import connection_lost, connection_reset
@@ -65,6 +66,15 @@ def claim_discover_task(claim_id: int, staff_id: int | None = None) -> int:
         return 0
     actor = Actor(ActorKind.STAFF, staff_id, "claim enabled")
     return services.claim_discover(claim=claim, actor=actor)
+
+
+@task()
+def claim_dry_run_task(job_id: int) -> str:
+    """Run a dry-run job (claims.job_models.ClaimJob) asked for in the admin: every active
+    member evaluated in batches, its progress saved with each. A job already taken (a
+    task delivered twice) is not run again; an unexpected error fails the job with a
+    sentence instead of leaving it running."""
+    return dry_run_job_run(job_id)
 
 
 @task()

@@ -1,50 +1,77 @@
-"""Dry run: who would qualify for a claim, with nothing delivered or written."""
+"""Dry run: who would qualify for a claim, with nothing delivered or written.
 
+`member_outcome` answers for one member (what counts as would qualify, not met, no
+account, or an error, and the words shown without the permission to see members'
+values). `claim_dry_run` runs it over every member and keeps the answers in memory (for
+`complete_claims --dry-run`); `dry_run_job_run` runs it as a ClaimJob on the task worker,
+in constant memory: members read in chunks, rows written in batches, progress saved
+with each batch.
+"""
+
+import logging
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from claims.engine.errors import Permanent, Transient
-from claims.engine.evaluation import Evaluation, NotAllowed, evaluate
+from claims.engine.evaluation import Evaluation, NotAllowed, RequirementOutcome, evaluate
+from claims.job_models import OTHER_REASON, REASONS_KEPT, ClaimJob, DryRunRow
 from claims.models import Claim, Completion
 from users.models import User
 
+logger = logging.getLogger(__name__)
+
 State = Completion.State
+Outcome = DryRunRow.Outcome
+JobState = ClaimJob.State
+
+# Members per batch: read together, their rows written together, then progress saved.
+BATCH_SIZE = 200
+# A batch that takes longer than this (slow upstream calls) is saved early: the job's
+# heartbeat must beat well within STALLED_AFTER.
+BATCH_SECONDS = 10.0
+NOTE_MAX = 500  # DryRunRow.note's length
 
 
-@dataclass
-class DryRunReport:
-    claim: Claim
-    members: int = 0
-    qualify: int = 0
-    completed: int = 0
-    # The others, by what stopped them: a rule not met, no (healthy) account, an error.
-    not_met: int = 0
-    no_account: int = 0
-    errored: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    # (member, evaluation or None, note)
-    rows: list[tuple[User, Evaluation | None, str]] = field(default_factory=list)
+@dataclass(frozen=True)
+class MemberOutcome:
+    outcome: str  # a DryRunRow.Outcome
+    words: str  # why, in words that carry no value read upstream
+    note: str  # why, with the values read upstream (the same as `words` when none)
+    requirements: list[RequirementOutcome] = field(default_factory=list)
+
+    @property
+    def qualifies(self) -> bool:
+        return self.outcome == Outcome.QUALIFY
+
+    @property
+    def held_back(self) -> bool:
+        """Counted among "why the others would not"."""
+        return self.outcome not in (Outcome.QUALIFY, Outcome.COMPLETED)
 
 
 def _stopped_by(evaluation: Evaluation) -> tuple[str, str]:
-    """(kind, words) for the first rule a member did not meet: kind is "not_met",
-    "no_account" or "errored"; the words carry no value read from their accounts."""
-    for result in evaluation.results:
-        if result.passed:
-            continue
-        if result.rule.startswith("app:"):
-            return "no_account", f"no account: {result.label} not met"
-        if result.rule.startswith("healthy:"):
-            return "no_account", f"no healthy account: {result.label} not met"
-        if result.rule == "criterion" and result.value == "(not checked)":
-            return "no_account", "no account: no healthy account to check the criterion on"
-        if result.rule == "criterion" and result.value == "(error)":
-            return "errored", "error: checking the member's account failed"
-        return "not_met", f"not eligible: {result.label} not met"
-    return "", "would qualify"
+    """(outcome, words) for the first rule that stops a member: not_met, no_account or
+    errored; the words carry no value read from their accounts."""
+    for result in evaluation.unmet():
+        kind = result.rule.split(":")[0]  # "app:<slug>", "criterion:<requirement pk>" ...
+        if kind == "app":
+            return Outcome.NO_ACCOUNT, f"no account: {result.label} not met"
+        if kind == "healthy":
+            return Outcome.NO_ACCOUNT, f"no healthy account: {result.label} not met"
+        if kind == "criterion" and result.value == "(not checked)":
+            return Outcome.NO_ACCOUNT, "no account: no healthy account to check the criterion on"
+        if kind == "criterion" and result.value == "(error)":
+            return Outcome.ERRORED, "error: checking the member's account failed"
+        return Outcome.NOT_MET, f"not eligible: {result.label} not met"
+    return Outcome.QUALIFY, "would qualify"
 
 
 def in_words(evaluation: Evaluation) -> str:
@@ -60,49 +87,226 @@ def _could_not_check(exc: Transient | Permanent, show_values: bool) -> str:
     return f"error ({kind}): {exc.reason}"
 
 
+def member_outcome(claim: Claim, member: User, *, completed: bool = False) -> MemberOutcome:
+    """Evaluate `claim` for `member` without delivering or writing anything. Criteria
+    run their Pipedream action (reads only); a member without the required apps is
+    answered without any upstream call. `completed`: the member already has it."""
+    if completed:
+        return MemberOutcome(Outcome.COMPLETED, "already completed", "already completed")
+    try:
+        evaluation = evaluate(claim, member)
+    except (Transient, Permanent) as exc:
+        return MemberOutcome(
+            Outcome.ERRORED, _could_not_check(exc, False), _could_not_check(exc, True)
+        )
+    requirements = evaluation.outcomes
+    if evaluation.eligible:
+        return MemberOutcome(Outcome.QUALIFY, "would qualify", "would qualify", requirements)
+    outcome, words = _stopped_by(evaluation)
+    return MemberOutcome(outcome, words, evaluation.reason, requirements)
+
+
+def _active_members() -> QuerySet[User]:
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+def _completed_among(claim: Claim, member_ids: list[int]) -> set[int]:
+    return set(
+        Completion.objects.filter(
+            claim=claim, state=State.COMPLETED, member_id__in=member_ids
+        ).values_list("member_id", flat=True)
+    )
+
+
+# --- In memory: complete_claims --dry-run ------------------------------------------------
+
+
+@dataclass
+class DryRunReport:
+    claim: Claim
+    members: int = 0
+    qualify: int = 0
+    completed: int = 0
+    # The others, by what stopped them: a rule not met, no (healthy) account, an error.
+    not_met: int = 0
+    no_account: int = 0
+    errored: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    rows: list[tuple[User, bool, str]] = field(default_factory=list)  # member, qualifies, note
+
+
 def claim_dry_run(
     *, claim: Claim, members: Iterable[User] | None = None, show_values: bool = True
 ) -> DryRunReport:
-    """Evaluate `claim` for every active member without delivering or writing anything.
-
-    Criteria run their Pipedream action (reads only); members without the required
-    apps are answered without any upstream call. Without `show_values` the notes say
-    who would qualify and why in words that carry no value read upstream (`in_words`).
-    """
+    """Evaluate `claim` for every active member (or `members`), every answer kept in
+    memory. Without `show_values` the notes carry no value read upstream (`in_words`)."""
     report = DryRunReport(claim=claim)
-    if members is None:
-        members = get_user_model().objects.filter(is_active=True).order_by("username")
-    done = set(
-        Completion.objects.filter(claim=claim, state=State.COMPLETED).values_list(
-            "member_id", flat=True
-        )
-    )
+    members = list(_active_members() if members is None else members)
+    done = _completed_among(claim, [member.pk for member in members])
     for member in members:
+        answer = member_outcome(claim, member, completed=member.pk in done)
         report.members += 1
-        if member.pk in done:
-            report.completed += 1
-            report.rows.append((member, None, "already completed"))
-            continue
-        try:
-            evaluation = evaluate(claim, member)
-        except (Transient, Permanent) as exc:
-            note = _could_not_check(exc, show_values)
-            report.errored += 1
+        setattr(report, answer.outcome, getattr(report, answer.outcome) + 1)
+        note = answer.note if show_values else answer.words
+        if answer.held_back:
             report.reasons[note] += 1
-            report.rows.append((member, None, note))
-            continue
-        if evaluation.eligible:
-            report.qualify += 1
-            report.rows.append((member, evaluation, "would qualify"))
-        else:
-            kind, words = _stopped_by(evaluation)
-            if kind == "no_account":
-                report.no_account += 1
-            elif kind == "errored":
-                report.errored += 1
-            else:
-                report.not_met += 1
-            reason = evaluation.reason if show_values else words
-            report.reasons[reason] += 1
-            report.rows.append((member, evaluation, reason))
+        report.rows.append((member, answer.qualifies, note))
     return report
+
+
+# --- On the task worker: a ClaimJob ------------------------------------------------------
+
+
+class _Tally:
+    """A job's totals, held in a fixed amount of memory however many members it runs."""
+
+    def __init__(self, show_values: bool) -> None:
+        self.show_values = show_values
+        self.counts: Counter[str] = Counter({name: 0 for name in ClaimJob.COUNTS})
+        self.words: Counter[str] = Counter()
+        self.values: Counter[str] = Counter()
+        self.requirements: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _count_reason(reasons: Counter[str], reason: str) -> None:
+        if reason in reasons or len(reasons) < REASONS_KEPT:
+            reasons[reason] += 1
+        else:
+            reasons[OTHER_REASON] += 1
+
+    def add(self, answer: MemberOutcome) -> None:
+        self.counts["members"] += 1
+        self.counts[answer.outcome] += 1
+        if answer.held_back:
+            self._count_reason(self.words, answer.words)
+            if self.show_values:
+                self._count_reason(self.values, answer.note)
+        for outcome in answer.requirements:
+            entry = self.requirements.setdefault(
+                str(outcome.requirement_id),
+                {
+                    "label": outcome.label,
+                    "group": outcome.group,
+                    "met": 0,
+                    "not_met": 0,
+                    "not_checked": 0,
+                },
+            )
+            key = (
+                "not_checked"
+                if outcome.passed is None
+                else ("met" if outcome.passed else "not_met")
+            )
+            entry[key] += 1
+
+    def fields(self) -> dict[str, Any]:
+        reasons: dict[str, Any] = {"words": dict(self.words.most_common())}
+        if self.show_values:
+            reasons["values"] = dict(self.values.most_common())
+        return {
+            "counts": dict(self.counts),
+            "reasons": reasons,
+            "requirements": self.requirements,
+        }
+
+
+def _batches(members: Iterator[User]) -> Iterator[list[User]]:
+    """Members in lists of at most BATCH_SIZE, or fewer when evaluating them is slow."""
+    batch: list[User] = []
+    started = time.monotonic()
+    for member in members:
+        batch.append(member)
+        if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
+            yield batch
+            batch, started = [], time.monotonic()
+    if batch:
+        yield batch
+
+
+def _start(job_id: int) -> ClaimJob | None:
+    """Take a queued job, once: a task delivered twice finds it taken and does nothing."""
+    now = timezone.now()
+    taken = ClaimJob.objects.filter(
+        pk=job_id, kind=ClaimJob.Kind.DRY_RUN, state=JobState.QUEUED
+    ).update(state=JobState.RUNNING, started_at=now, heartbeat_at=now)
+    if not taken:
+        return None
+    # The claim's requirements read once, for every member (evaluate uses them prefetched).
+    return (
+        ClaimJob.objects.select_related("claim")
+        .prefetch_related("claim__requirements__app")
+        .get(pk=job_id)
+    )
+
+
+def _save_batch(job: ClaimJob, tally: _Tally, rows: list[DryRunRow], done: int) -> bool:
+    """The batch's rows and the job's progress, together; False when the job is gone
+    (its claim deleted) or was taken from this worker."""
+    with transaction.atomic():
+        saved = ClaimJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
+            done=done, heartbeat_at=timezone.now(), **tally.fields()
+        )
+        if saved:
+            DryRunRow.objects.bulk_create(rows)
+    return bool(saved)
+
+
+def _run(job: ClaimJob) -> str:
+    members = _active_members()
+    total = members.count()
+    ClaimJob.objects.filter(pk=job.pk).update(total=total)
+    tally = _Tally(job.show_values)
+    done = 0
+    for batch in _batches(members.iterator(chunk_size=BATCH_SIZE)):
+        completed = _completed_among(job.claim, [member.pk for member in batch])
+        rows = []
+        for member in batch:
+            answer = member_outcome(job.claim, member, completed=member.pk in completed)
+            tally.add(answer)
+            rows.append(
+                DryRunRow(
+                    job=job,
+                    member=member,
+                    outcome=answer.outcome,
+                    note=answer.words[:NOTE_MAX],
+                    value_note=answer.note if job.show_values else "",
+                )
+            )
+        done += len(batch)
+        if not _save_batch(job, tally, rows, done):
+            return "gone"
+    now = timezone.now()
+    ClaimJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
+        state=JobState.DONE,
+        # Members who joined while it ran are in `done`: the total follows.
+        total=max(total, done),
+        done=done,
+        finished_at=now,
+        heartbeat_at=now,
+        **tally.fields(),
+    )
+    return f"done: {done} member(s)"
+
+
+def dry_run_job_run(job_id: int) -> str:
+    """Run the dry-run job `job_id` if it is queued (once); an unexpected error fails it
+    with a sentence saying so, instead of leaving it running."""
+    job = _start(job_id)
+    if job is None:
+        state = ClaimJob.objects.filter(pk=job_id).values_list("state", flat=True).first()
+        return f"not run: {state or 'no such job'}"
+    try:
+        return _run(job)
+    except Exception as exc:
+        logger.exception("Dry run job %s failed", job_id)
+        done = ClaimJob.objects.filter(pk=job_id).values_list("done", flat=True).first() or 0
+        ClaimJob.objects.filter(pk=job_id).update(
+            state=JobState.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                f"The dry run stopped after {done} member(s) on an unexpected error "
+                f"({type(exc).__name__}); the task worker's log has the details. "
+                "Run it again once that is fixed."
+            ),
+        )
+        return "failed"
