@@ -2,4 +2,4 @@
 forms.py), the ledger of completions and the delivery pause (ledger.py), and triggers
 (triggers.py). Importing them registers their ModelAdmins."""
 
-from claims.admin import claim, ledger, triggers  # noqa: F401
+from claims.admin import claim, jobs, ledger, triggers  # noqa: F401
