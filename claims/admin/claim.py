@@ -17,7 +17,7 @@ from django.urls import path
 
 from claims import audit, funnel, services
 from claims.admin.forms import ClaimAdminForm
-from claims.admin.member_values import can_see
+from claims.admin.jobs import dry_run_jobs_start, jobs_redirect
 from claims.admin.requirements import RequirementInline
 from claims.admin.rule_changes import rule_change_rows
 from claims.models import (
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 State = Completion.State
 DRY_RUN_MAX_CLAIMS = 5  # each dry run evaluates every member (criteria call Pipedream)
-DRY_RUN_MAX_ROWS = 500  # members listed per claim on the dry-run page
 
 
 def _enqueue_discover(claim_id: int, staff_id: int | None) -> None:
@@ -233,40 +232,10 @@ class ClaimAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        reports = []
-        # Without the permission: totals and reasons in words, and no member by name.
-        # Whether a named member would qualify tells what the criterion read on their
-        # account: an editor could change the criterion to `contains <guess>` and dry-run
-        # again until the row said yes.
-        show_values = can_see(request)
-        for claim in queryset.prefetch_related("requirements__app"):
-            report = services.claim_dry_run(claim=claim, show_values=show_values)
-            listed = report.rows if show_values else []
-            reports.append(
-                {
-                    "claim": claim,
-                    "report": report,
-                    "reasons": report.reasons.most_common(),
-                    "rows": [
-                        {
-                            "member": member,
-                            "qualifies": evaluation is not None and evaluation.eligible,
-                            "note": note,
-                        }
-                        for member, evaluation, note in listed[:DRY_RUN_MAX_ROWS]
-                    ],
-                    "more": max(0, len(listed) - DRY_RUN_MAX_ROWS),
-                }
-            )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Dry run",
-            "subtitle": ", ".join(str(entry["claim"]) for entry in reports),
-            "opts": self.opts,
-            "reports": reports,
-            "values_hidden": not show_values,
-        }
-        return TemplateResponse(request, "admin/claims/claim/dry_run.html", context)
+        # One job per claim, run by the task worker (claims/admin/jobs.py shows it).
+        # Values and names are listed only for staff who may see members' values: whether
+        # a named member would qualify tells what the criterion read on their account.
+        return jobs_redirect(dry_run_jobs_start(request, queryset.order_by("pk")))
 
     # The funnel.
     def get_urls(self):
