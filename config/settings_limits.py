@@ -45,6 +45,8 @@ RETENTION_REFUSED_DAYS = days("RETENTION_REFUSED_DAYS", 7)
 RETENTION_BODY_DAYS = days("RETENTION_BODY_DAYS", 14)
 RETENTION_DELIVERY_DAYS = max(days("RETENTION_DELIVERY_DAYS", 90), RETENTION_BODY_DAYS)
 RETENTION_EVIDENCE_DAYS = days("RETENTION_EVIDENCE_DAYS", 365)
+# A claim job (an admin's dry run) and its rows, after this many days.
+RETENTION_JOBS_DAYS = days("RETENTION_JOBS_DAYS", 30)
 # Connection webhooks per window, "count/seconds", per Connect session and per member:
 # Pipedream sends one event per session, retried on failure. Past either: 429 with
 # Retry-After, nothing stored or queued.
