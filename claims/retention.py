@@ -17,7 +17,9 @@ never holds one long transaction or lock. Periods are settings (RETENTION_*, day
   details read upstream, after RETENTION_EVIDENCE_DAYS without a change. Each rule keeps
   its name, label, verdict and time; the ledger row, its state, reason and audit trail
   stay. Likewise a workflow's answer kept as a settled completion's delivery reference:
-  only its claimAttemptId stays (what verifying a delivery reads).
+  only its claimAttemptId stays (what verifying a delivery reads);
+- a claim job (an admin's dry run): its rows, then the job, RETENTION_JOBS_DAYS after it
+  was asked for.
 """
 
 import datetime
@@ -31,6 +33,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from claims.engine.methods.workflow import attempt_id_in
+from claims.job_models import ClaimJob, DryRunRow
 from claims.models import Claim, Completion, TriggerDelivery
 from connections.models import ConnectSession, WebhookEvent
 
@@ -131,6 +134,10 @@ def _expired(now: datetime.datetime) -> Q:
     return Q(received_at__lt=now - _days("RETENTION_DELIVERY_DAYS"))
 
 
+def _old_jobs(now: datetime.datetime) -> Q:
+    return Q(created_at__lt=now - _days("RETENTION_JOBS_DAYS"))
+
+
 def _ended_sessions(now: datetime.datetime) -> QuerySet:
     """Sessions past RETENTION_SESSION_DAYS that have ended, named by no delivery that
     stays (a delivery this run deletes is counted as gone: dry runs stay exact)."""
@@ -171,6 +178,13 @@ KINDS = (
         _delete(TriggerDelivery),
     ),
     Kind("connect sessions", _ended_sessions, _delete(ConnectSession)),
+    # A job's rows first, in batches, so no one delete holds a large job's every row.
+    Kind(
+        "dry run rows",
+        lambda now: DryRunRow.objects.filter(job__in=ClaimJob.objects.filter(_old_jobs(now))),
+        _delete(DryRunRow),
+    ),
+    Kind("claim jobs", lambda now: ClaimJob.objects.filter(_old_jobs(now)), _delete(ClaimJob)),
     Kind(
         "connection webhook bodies",
         lambda now: (
