@@ -1,0 +1,63 @@
+"""The claim form shows what fits the claim, in Chromium: the chosen delivery method's
+fields only, and a requirement's check fields only for its kind of check."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser_support import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def claim_form(site, browser, admin_user, apps):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{site.url}/login/?next=/admin/claims/claim/add/")
+    page.fill("#id_login", "admin")
+    page.fill("#id_password", "password")
+    page.click("form:has(#id_password) button[type=submit]")
+    page.wait_for_url(f"{site.url}/admin/claims/claim/add/")
+    yield page
+    context.close()
+
+
+def row(page, name):
+    return page.locator(f".form-row.field-{name}").first
+
+
+def test_only_the_chosen_methods_fields_show(claim_form):
+    page = claim_form
+    page.select_option("#id_delivery", "workflow")
+    expect(row(page, "workflow_url")).to_be_visible()
+    expect(row(page, "password_instance_id")).to_be_hidden()
+    expect(row(page, "store_secret")).to_be_hidden()
+    page.select_option("#id_delivery", "bitbadges")
+    expect(row(page, "password_instance_id")).to_be_visible()
+    expect(row(page, "password")).to_be_visible()
+    expect(row(page, "workflow_url")).to_be_hidden()
+    expect(row(page, "store_id")).to_be_hidden()
+    page.select_option("#id_delivery", "dynamic_store")
+    expect(row(page, "store_secret")).to_be_visible()
+    expect(row(page, "password")).to_be_hidden()
+    expect(row(page, "bitbadges_claim_id")).to_be_visible()
+
+
+def test_a_requirement_shows_the_fields_of_its_kind_of_check(claim_form):
+    page = claim_form
+    kind = page.locator("select[name='requirements-0-kind']")
+    holder = page.locator("#requirements-0")
+    kind.select_option("account")
+    expect(holder.locator(".form-row.field-action")).to_be_hidden()
+    expect(holder.locator(".form-row.field-path")).to_be_hidden()
+    kind.select_option("action")
+    expect(holder.locator(".form-row.field-action")).to_be_visible()
+    expect(holder.locator(".form-row.field-props")).to_be_visible()
+    expect(holder.locator(".form-row.field-proxy_url")).to_be_hidden()
+    kind.select_option("proxy")
+    expect(holder.locator(".form-row.field-proxy_url")).to_be_visible()
+    expect(holder.locator(".form-row.field-action")).to_be_hidden()
+    expect(holder.locator(".form-row.field-path")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "claim-form-proxy.png"), full_page=True)
