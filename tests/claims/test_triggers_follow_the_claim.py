@@ -26,7 +26,6 @@ def save(admin_client, claim, **changes):
     data["trigger_props"] = changes.get(
         "trigger_props", f'{{"repoFullname": "{DEMO_STARRED_REPO}"}}'
     )
-    data["criterion_proxy_url"] = claim.criterion_proxy_url
     data["trigger"] = claim.trigger
     response = admin_client.post(reverse("admin:claims_claim_change", args=[claim.pk]), data)
     assert response.status_code == 302, response.context["adminform"].form.errors

@@ -4,6 +4,9 @@
 from claims.models import Claim
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from tests.claims.claims_support import add_check
+
+STAR_URL = f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}"
 
 
 def star_claim(github, *, slug="star-the-repo", name="Star the repository", **fields) -> Claim:
@@ -15,11 +18,7 @@ def star_claim(github, *, slug="star-the-repo", name="Star the repository", **fi
         "bitbadges_claim_id": upstream.claim_id,
         "password_instance_id": "pwd",
         "enabled": True,
-        "criterion_app": github,
-        "criterion_proxy_url": f"https://api.github.com/user/starred/{DEMO_STARRED_REPO}",
-        "criterion_path": "$status",
-        "criterion_comparison": "eq",
-        "criterion_value": "204",
+        "trigger_app": github,
         "trigger": "github-new-star",
         "trigger_props": {"repoFullname": DEMO_STARRED_REPO},
         **fields,
@@ -28,5 +27,5 @@ def star_claim(github, *, slug="star-the-repo", name="Star the repository", **fi
     claim.set_password("pw")
     claim.full_clean()
     claim.save()
-    claim.required_apps.set([github])
+    add_check(claim, github, proxy_url=STAR_URL, path="$status", comparison="eq", value="204")
     return claim
