@@ -16,6 +16,7 @@ from claims.audit import Actor
 from claims.models import Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
 from core.addresses import eth_checksum, to_bitbadges_address
+from tests.claims.claims_support import add_check, require
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,11 @@ def github():
 @pytest.fixture
 def discord():
     return App.objects.create(slug="discord", name="Discord", enabled=True, order=2)
+
+
+@pytest.fixture
+def slack():
+    return App.objects.create(slug="slack", name="Slack", enabled=True, order=3)
 
 
 @pytest.fixture
@@ -68,14 +74,15 @@ def claim_block(body: str, slug: str) -> str:
 
 
 def requirements(body: str, slug: str) -> dict[str, str]:
-    """{label: "met" | "unmet" | "unknown"} for one claim's requirements."""
+    """{label: "met" | "unmet" | "unknown"} for one claim's requirements; one of its
+    "any" requirements is labelled "One of these: <label>"."""
     found = re.findall(
         r'<li class="(met|unmet|unknown)">.*?<span class="visually-hidden">[^<]*</span>\s*'
-        r"<span[^>]*>([^<]+?)(?: <span|</span>)",
+        r'<span[^>]*>((?:<span class="muted">One of these:</span> )?[^<]+?)(?: <span|</span>)',
         claim_block(body, slug),
         re.S,
     )
-    return {html.unescape(label.strip()): state for state, label in found}
+    return {html.unescape(re.sub(r"<[^>]+>", "", label).strip()): state for state, label in found}
 
 
 def state_of(body: str, slug: str) -> str:
@@ -157,15 +164,17 @@ def test_an_unhealthy_or_dead_account_does_not_tick_and_asks_for_a_reconnect(
 
 
 def test_another_members_completion_never_shows_on_alices_page(
-    alice_client, bob, make_claim, github
+    alice_client, member, bob, make_claim, github
 ):
     claim = make_claim("starter", apps=[github])
+    add_check(claim, github, action="a", path="p", comparison="truthy")
+    account(member, github)  # alice's row of the check would show a value recorded for her
     Completion.objects.create(
         claim=claim,
         member=bob,
         state=State.FAILED,
         reason="Bob's private failure reason",
-        evidence=[{"rule": "criterion", "passed": False, "value": "bob-value-seen"}],
+        evidence=[{"rule": check_rule(claim), "passed": False, "value": "bob-value-seen"}],
     )
     body = text(alice_client.get(URL))
     assert state_of(body, "starter") == "new"
@@ -185,16 +194,25 @@ def test_alices_own_state_and_reason_show(alice_client, member, make_claim):
 
 
 @pytest.fixture
-def criterion_claim(make_claim, github):
-    return make_claim(
-        "builders",
-        apps=[github],
-        criterion_app=github,
-        criterion_action="github-get-current-user",
-        criterion_path="user.public_repos",
-        criterion_comparison="gte",
-        criterion_value="25",
+def criterion_claim(make_claim, member, github):
+    """A claim with one check on GitHub; alice's GitHub account is healthy, so the row
+    of the check shows what her last check recorded."""
+    account(member, github)
+    claim = make_claim("builders")
+    add_check(
+        claim,
+        github,
+        action="github-get-current-user",
+        path="user.public_repos",
+        comparison="gte",
+        value="25",
     )
+    return claim
+
+
+def check_rule(claim) -> str:
+    """The evidence key of the claim's only check ("criterion:<pk>")."""
+    return claim.requirements.exclude(kind="account").get().rule_key
 
 
 def test_the_criterion_is_not_checked_yet_without_evidence(alice_client, criterion_claim):
@@ -212,7 +230,7 @@ def test_the_value_seen_for_a_criterion_appears(alice_client, member, criterion_
         evidence=[
             {"rule": "app:github", "passed": True, "value": "1 account"},
             {
-                "rule": "criterion",
+                "rule": check_rule(criterion_claim),
                 "passed": False,
                 "value": "3",
                 "detail": "Needs user.public_repos ≥ 25; yours is 3.",
@@ -230,7 +248,7 @@ def test_a_met_criterion_is_ticked_with_its_value(alice_client, member, criterio
         member=member,
         state=State.COMPLETED,
         completed_at=timezone.now(),
-        evidence=[{"rule": "criterion", "passed": True, "value": "31"}],
+        evidence=[{"rule": check_rule(criterion_claim), "passed": True, "value": "31"}],
     )
     body = text(alice_client.get(URL))
     assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "met"
@@ -243,7 +261,13 @@ def test_a_hostile_value_seen_is_escaped(alice_client, member, criterion_claim):
         claim=criterion_claim,
         member=member,
         state=State.INELIGIBLE,
-        evidence=[{"rule": "criterion", "passed": False, "value": "<script>alert(1)</script>"}],
+        evidence=[
+            {
+                "rule": check_rule(criterion_claim),
+                "passed": False,
+                "value": "<script>alert(1)</script>",
+            }
+        ],
     )
     body = text(alice_client.get(URL))
     assert "<script>alert(1)</script>" not in body
@@ -255,11 +279,92 @@ def test_malformed_evidence_does_not_break_the_page(alice_client, member, criter
         claim=criterion_claim,
         member=member,
         state=State.INELIGIBLE,
-        evidence=["not a rule", 3, None, {"rule": "criterion"}],
+        evidence=["not a rule", 3, None, {"rule": check_rule(criterion_claim)}],
     )
     response = alice_client.get(URL)
     assert response.status_code == 200
     assert requirements(text(response), "builders")["GitHub: user.public_repos ≥ 25"] == "unmet"
+
+
+def test_a_check_whose_account_is_missing_asks_for_it(alice_client, make_claim, github):
+    claim = make_claim("builders")
+    add_check(claim, github, action="a", path="user.public_repos", comparison="gte", value="25")
+    body = text(alice_client.get(URL))
+    assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "unmet"
+    assert "Connect your GitHub account." in claim_block(body, "builders")
+
+
+def test_evidence_recorded_before_requirements_stands_for_the_only_check(
+    alice_client, member, criterion_claim
+):
+    # A completion checked before claims had requirements keyed its check "criterion".
+    Completion.objects.create(
+        claim=criterion_claim,
+        member=member,
+        state=State.INELIGIBLE,
+        evidence=[{"rule": "criterion", "passed": False, "value": "7"}],
+    )
+    body = text(alice_client.get(URL))
+    assert requirements(body, "builders")["GitHub: user.public_repos ≥ 25"] == "unmet"
+    assert "(seen: <code>7</code>)" in claim_block(body, "builders")
+
+
+@pytest.fixture
+def team_claim(make_claim, github, discord, slack):
+    """GitHub, and Discord or Slack."""
+    claim = make_claim("team", apps=[github])
+    require(claim, discord, slack, group="any")
+    return claim
+
+
+def test_one_of_the_any_requirements_is_shown_as_such(
+    alice_client, member, team_claim, github, slack
+):
+    account(member, github)
+    body = text(alice_client.get(URL))
+    assert requirements(body, "team") == {
+        "GitHub connected and healthy": "met",
+        "One of these: Discord connected": "unmet",
+        "One of these: Slack connected": "unmet",
+        "BitBadges address set": "unmet",
+    }
+
+    account(member, slack)
+    body = text(alice_client.get(URL))
+    assert requirements(body, "team") == {
+        "GitHub connected and healthy": "met",
+        "One of these: Discord connected": "unmet",
+        "One of these: Slack connected and healthy": "met",
+        "BitBadges address set": "unmet",
+    }
+
+
+def test_each_check_is_a_row_naming_its_app_and_a_must_not_says_so(
+    alice_client, member, team_claim, github, slack
+):
+    stars = add_check(team_claim, github, action="a", path="stars", comparison="gte", value="5")
+    banned = add_check(
+        team_claim, github, action="b", path="banned", comparison="truthy", group="none"
+    )
+    posts = add_check(
+        team_claim, slack, action="c", path="posts", comparison="gt", value="0", group="any"
+    )
+    account(member, github)
+    account(member, slack)
+    Completion.objects.create(
+        claim=team_claim,
+        member=member,
+        state=State.INELIGIBLE,
+        evidence=[
+            {"rule": stars.rule_key, "passed": True, "value": "9"},
+            {"rule": banned.rule_key, "passed": False, "value": "true"},
+            {"rule": posts.rule_key, "passed": False, "value": "(not checked)"},
+        ],
+    )
+    rows = requirements(text(alice_client.get(URL)), "team")
+    assert rows["GitHub: stars ≥ 5"] == "met"
+    assert rows["GitHub: Must not: banned is true"] == "unmet"
+    assert rows["One of these: Slack: posts > 0"] == "unknown"
 
 
 # --- Polling ---------------------------------------------------------------------------------
@@ -323,22 +428,17 @@ def test_the_page_takes_the_same_number_of_queries_for_1_or_10_claims(
     account(member, discord, healthy=False)
 
     def add(index):
-        claim = make_claim(
-            f"claim-{index}",
-            apps=[github, discord],
-            criterion_app=github,
-            criterion_action="a",
-            criterion_path="p",
-            criterion_comparison="truthy",
-        )
+        claim = make_claim(f"claim-{index}", apps=[github, discord])
+        check = add_check(claim, github, action="a", path="p", comparison="truthy")
         Completion.objects.create(
             claim=claim,
             member=member,
             state=State.INELIGIBLE,
-            evidence=[{"rule": "criterion", "passed": False, "value": "x"}],
+            evidence=[{"rule": check.rule_key, "passed": False, "value": "x"}],
         )
+        return claim
 
-    add(0)
+    first = add(0)
     with django_assert_max_num_queries(8) as one:
         assert alice_client.get(URL).status_code == 200
     for index in range(1, 10):
@@ -347,6 +447,18 @@ def test_the_page_takes_the_same_number_of_queries_for_1_or_10_claims(
         body = text(alice_client.get(URL))
     assert body.count('class="card claim') == 10
     assert len(ten.captured_queries) == len(one.captured_queries)
+
+    # More requirements of each group, on more apps, cost no query more either.
+    slack = App.objects.create(slug="slack", name="Slack", enabled=True, order=3)
+    account(member, slack)
+    require(first, discord, slack, group="any")
+    add_check(first, slack, action="b", path="q", comparison="truthy", group="any")
+    add_check(first, discord, action="c", path="r", comparison="truthy", group="none")
+    with django_assert_max_num_queries(8) as more:
+        body = text(alice_client.get(URL))
+    assert "One of these:" in claim_block(body, "claim-0")
+    assert "Discord: Must not: r is true" in claim_block(body, "claim-0")
+    assert len(more.captured_queries) == len(one.captured_queries)
 
 
 # --- Check again -----------------------------------------------------------------------------
