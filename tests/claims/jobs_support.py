@@ -18,19 +18,20 @@ from tests.claims.claims_support import add_check, require
 from tests.members_support import verify_email
 
 
-def claim_needing(slug, apps=(), *, check=None, **fields) -> Claim:
+def claim_needing(slug, apps=(), *, checks=(), any_of=(), **fields) -> Claim:
     """A claim (dynamic store delivery: saving it asks no upstream) needing a healthy
-    account of each of `apps`; with `check` (app, action, path, comparison, value), also
-    an action run on the member's account of that app, whose result must match."""
+    account of each of `apps`; then, for each of `checks` (app, action, path, comparison,
+    value), an action run on the member's account of that app whose result must match;
+    and a healthy account of one of `any_of`."""
     fields.setdefault("delivery", Claim.Delivery.DYNAMIC_STORE)
     fields.setdefault("store_id", "s")
     claim = Claim(slug=slug, name=fields.pop("name", slug.title()), **fields)
     claim.set_store_secret("x")
     claim.save()
     require(claim, *apps)
-    if check is not None:
-        app, action, path, comparison, value = check
+    for app, action, path, comparison, value in checks:
         add_check(claim, app, action=action, path=path, comparison=comparison, value=value)
+    require(claim, *any_of, group="any")
     return claim
 
 

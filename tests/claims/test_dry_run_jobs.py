@@ -108,6 +108,48 @@ def test_after_the_worker_the_page_shows_totals_reasons_and_rows(admin_client, c
     assert (Completion.objects.count(), CompletionEvent.objects.count()) == before
 
 
+def _requirement_rows(page: str) -> list[tuple[str, ...]]:
+    return [
+        tuple(re.findall(r"<td>([^<]*)</td>", row))
+        for row in re.findall(r'<tr class="dry-run-requirement">(.*?)</tr>', page)
+    ]
+
+
+def test_the_page_counts_each_requirement_met_not_met_or_not_checked(admin_client, github):
+    discord = make_app("discord", "Discord")
+    either = claim_needing("either", any_of=[github, discord])
+    both = claim_needing(
+        "both",
+        checks=[
+            (discord, "discord-list-guilds", "items.0.id", "eq", "1"),
+            (github, "github-get-current-user", "user.public_repos", "gte", "5"),
+        ],
+    )
+    _connect(make_member("gh", address=ALICE_ADDRESS), github)
+    dc = make_member("dc", address=ALICE_ADDRESS)
+    ConnectedAccount.objects.create(member=dc, app=discord, pipedream_id="apn_dc_discord")
+    make_member("none", address=ALICE_ADDRESS)
+    start_dry_run(admin_client, either, both)
+    run_worker()
+
+    first, second = ClaimJob.objects.order_by("pk")
+    page = admin_client.get(job_url(first)).text
+    # gh and dc qualify (one of the two is enough); none and the admin have neither.
+    assert (total(page, "qualify"), total(page, "no-account")) == (2, 2)
+    assert _requirement_rows(page) == [
+        ("A healthy GitHub account", "any", "1", "3", "0"),
+        ("A healthy Discord account", "any", "1", "3", "0"),
+    ]
+    # No check runs for a member missing an account another requirement needs: gh's
+    # GitHub check and dc's Discord check are not checked; nothing is called upstream.
+    page = admin_client.get(job_url(second)).text
+    assert total(page, "qualify") == 0
+    assert _requirement_rows(page) == [
+        ("items.0.id = 1", "all", "0", "3", "1"),
+        ("user.public_repos ≥ 5", "all", "0", "3", "1"),
+    ]
+
+
 def test_the_csv_has_every_member_and_the_page_the_first_500(admin_client, github):
     claim = claim_needing("starter", [github])
     for index in range(504):  # and the admin: 505 members, in three batches
@@ -164,7 +206,7 @@ def test_a_viewer_without_the_permission_does_not_see_values_another_could(
     viewer without the permission, on the page, in the CSV or in its progress."""
     claim = claim_needing(
         "direct",
-        check=(apps["github"], "github-get-current-user", "user.login", "eq", "somebody-else"),
+        checks=[(apps["github"], "github-get-current-user", "user.login", "eq", "somebody-else")],
     )
     connect(alice, "github", HANDLE)
     run_worker()  # what connecting queued
