@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
+from tests.claims.claims_support import require
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def make_claim(github):
         claim.store_id = "s"
         claim.set_store_secret("x")
         claim.save()
-        claim.required_apps.set([github] if apps is None else apps)
+        require(claim, *[github] if apps is None else apps)
         return claim
 
     return make

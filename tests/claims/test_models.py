@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, Requirement
 from connections.models import App
+from tests.claims.claims_support import require
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +26,13 @@ def claim_for(**fields) -> Claim:
     return Claim(**{**defaults, **fields})
 
 
-def clean_errors(claim: Claim) -> dict[str, list[str]]:
+def requirement_for(**fields) -> Requirement:
+    return Requirement(**fields)
+
+
+def clean_errors(model: Claim | Requirement) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as caught:
-        claim.clean()
+        model.clean()
     return caught.value.message_dict
 
 
@@ -38,14 +43,29 @@ def test_a_complete_claim_of_each_method_is_clean(github):
     claim_for(delivery="bitbadges", bitbadges_claim_id="b", password_instance_id="p").clean()
     claim_for(delivery="dynamic_store", store_id="s").clean()
     claim_for(delivery="workflow", workflow_url="https://en1a2b3c.m.pipedream.net").clean()
-    claim_for(
-        criterion_app=github,
-        criterion_action="github-get-current-user",
-        criterion_path="user.public_repos",
-        criterion_comparison="gte",
-        criterion_value="10",
+    requirement_for(
+        app=github,
+        kind="action",
+        action="github-get-current-user",
+        path="user.public_repos",
+        comparison="gte",
+        value="10",
         identity_path="user.login",
     ).clean()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/hook",  # would receive the project's Pipedream token
+        "http://en1a2b3c.m.pipedream.net",
+        "https://m.pipedream.net.evil.test/",
+        "https://user:pw@en1a2b3c.m.pipedream.net",
+    ],
+)
+def test_a_workflow_url_must_be_a_pipedream_trigger(url):
+    errors = clean_errors(claim_for(delivery="workflow", workflow_url=url))
+    assert "Pipedream HTTP trigger" in errors["workflow_url"][0]
 
 
 def test_bitbadges_method_needs_the_claim_id_and_the_password_plugin():
@@ -66,59 +86,63 @@ def test_workflow_method_needs_the_url():
     assert errors == {"workflow_url": ["The workflow method needs the workflow's URL."]}
 
 
+# --- Requirement.clean ----------------------------------------------------------------------
+
+
+def test_a_check_with_only_an_action_names_every_missing_part():
+    requirement = requirement_for(kind="action", action="github-get-current-user")
+    assert clean_errors(requirement) == {
+        "path": ["Give the path into the result the comparison looks at."],
+        "comparison": ["Choose a comparison."],
+    }
+    with pytest.raises(ValidationError) as caught:
+        requirement.full_clean(exclude=["claim"])
+    assert set(caught.value.message_dict) == {"app", "path", "comparison"}
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("kind", "missing", "message"),
     [
-        "https://example.com/hook",  # would receive the project's Pipedream token
-        "http://en1a2b3c.m.pipedream.net",
-        "https://m.pipedream.net.evil.test/",
-        "https://user:pw@en1a2b3c.m.pipedream.net",
+        ("action", "action", "Choose the Pipedream action to run."),
+        ("proxy", "proxy_url", "Give the API URL to read through the proxy."),
     ],
 )
-def test_a_workflow_url_must_be_a_pipedream_trigger(url):
-    errors = clean_errors(claim_for(delivery="workflow", workflow_url=url))
-    assert "Pipedream HTTP trigger" in errors["workflow_url"][0]
-
-
-def test_a_criterion_with_only_an_action_names_every_missing_part():
-    errors = clean_errors(claim_for(criterion_action="github-get-current-user"))
-    assert errors == {
-        "criterion_app": ["A criterion needs the app whose account it runs on."],
-        "criterion_path": ["A criterion needs a path into the action's result."],
-        "criterion_comparison": ["A criterion needs a comparison."],
-    }
-
-
-def test_a_criterion_with_only_an_app_names_every_missing_part(github):
-    errors = clean_errors(claim_for(criterion_app=github))
-    assert set(errors) == {"criterion_action", "criterion_path", "criterion_comparison"}
-    assert errors["criterion_action"] == [
-        "A criterion needs a Pipedream action key or a proxy URL."
-    ]
+def test_a_check_with_only_an_app_names_every_missing_part(github, kind, missing, message):
+    errors = clean_errors(requirement_for(app=github, kind=kind))
+    assert set(errors) == {missing, "path", "comparison"}
+    assert errors[missing] == [message]
 
 
 def test_a_comparison_other_than_truthy_needs_a_value(github):
-    criterion = {
-        "criterion_app": github,
-        "criterion_action": "github-get-current-user",
-        "criterion_path": "p",
-        "criterion_comparison": "eq",
+    check = {
+        "app": github,
+        "kind": "action",
+        "action": "github-get-current-user",
+        "path": "p",
+        "comparison": "eq",
     }
-    assert clean_errors(claim_for(**criterion)) == {
-        "criterion_value": ["This comparison needs a value."]
-    }
-    claim_for(**{**criterion, "criterion_comparison": "truthy"}).clean()  # truthy needs none
+    assert clean_errors(requirement_for(**check)) == {"value": ["This comparison needs a value."]}
+    requirement_for(**{**check, "comparison": "truthy"}).clean()  # truthy needs none
 
 
-def test_an_identity_path_needs_the_criterion_action():
-    errors = clean_errors(claim_for(identity_path="login"))
-    assert errors == {"identity_path": ["The identity comes from the criterion's result."]}
+def test_an_identity_path_needs_a_check(github):
+    errors = clean_errors(requirement_for(app=github, identity_path="login"))
+    assert errors == {
+        "identity_path": ["Only an action or a proxy read has this: the check is an account."]
+    }
 
 
 @pytest.mark.parametrize("props", [[], "text", 3, None])
-def test_props_must_be_a_json_object(props):
-    errors = clean_errors(claim_for(criterion_props=props))
-    assert errors == {"criterion_props": ["Props are a JSON object."]}
+def test_props_must_be_a_json_object(github, props):
+    check = requirement_for(
+        app=github,
+        kind="action",
+        action="github-get-current-user",
+        path="p",
+        comparison="truthy",
+        props=props,
+    )
+    assert clean_errors(check) == {"props": ["Props are a JSON object."]}
 
 
 @pytest.mark.parametrize("gap", [datetime.timedelta(0), datetime.timedelta(hours=-1)])
@@ -167,10 +191,10 @@ def test_needing_app_lists_each_claim_once(github):
     discord = App.objects.create(slug="discord", name="Discord")
     both = claim_for(slug="both")
     both.save()
-    both.required_apps.set([github, discord])
+    require(both, github, discord)
     other = claim_for(slug="other")
     other.save()
-    other.required_apps.set([discord])
+    require(other, discord)
     assert list(Claim.objects.needing_app("github")) == [both]
     assert set(Claim.objects.needing_app("discord")) == {both, other}
     assert list(Claim.objects.needing_app("slack")) == []

@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount
 from connections.signals import account_connected, account_disconnected, account_health_changed
+from tests.claims.claims_support import require
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def claims(github, discord):
         claim = Claim(slug=slug, name=slug, enabled=enabled, delivery="dynamic_store", store_id="s")
         claim.set_store_secret("x")
         claim.save()
-        claim.required_apps.set(apps)
+        require(claim, *apps)
         return claim
 
     return {

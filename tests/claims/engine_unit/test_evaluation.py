@@ -13,9 +13,9 @@ def _rule(name, passed, detail=""):
 
 
 def test_eligible_only_when_every_rule_passes():
-    assert Evaluation([_rule("a", True), _rule("b", True)]).eligible is True
-    assert Evaluation([_rule("a", True), _rule("b", False)]).eligible is False
-    assert Evaluation([_rule("a", False), _rule("b", True)]).eligible is False
+    assert Evaluation(results=[_rule("a", True), _rule("b", True)]).eligible is True
+    assert Evaluation(results=[_rule("a", True), _rule("b", False)]).eligible is False
+    assert Evaluation(results=[_rule("a", False), _rule("b", True)]).eligible is False
 
 
 def test_no_rules_at_all_is_eligible_with_no_reason():
@@ -27,21 +27,25 @@ def test_no_rules_at_all_is_eligible_with_no_reason():
 
 def test_the_reason_is_the_first_failing_rules_detail():
     evaluation = Evaluation(
-        [_rule("a", True, "ignored"), _rule("b", False, "Connect GitHub."), _rule("c", False, "x")]
+        results=[
+            _rule("a", True, "ignored"),
+            _rule("b", False, "Connect GitHub."),
+            _rule("c", False, "x"),
+        ]
     )
     assert evaluation.reason == "Connect GitHub."
 
 
 def test_a_failing_rule_without_detail_is_named_by_its_label():
-    assert Evaluation([_rule("email", False)]).reason == "email label: not met."
+    assert Evaluation(results=[_rule("email", False)]).reason == "email label: not met."
 
 
 def test_a_passing_evaluation_has_no_reason_even_with_details():
-    assert Evaluation([_rule("a", True, "fine")]).reason == ""
+    assert Evaluation(results=[_rule("a", True, "fine")]).reason == ""
 
 
 def test_the_evidence_is_every_result_as_json_in_order():
-    evaluation = Evaluation([_rule("a", True), _rule("b", False, "why")])
+    evaluation = Evaluation(results=[_rule("a", True), _rule("b", False, "why")])
     evidence = evaluation.evidence()
     assert [item["rule"] for item in evidence] == ["a", "b"]
     assert evidence[1] == {
