@@ -3,6 +3,7 @@ member is shown, its two POSTs, the friendly 404, and the admin's copyable URL."
 
 import datetime
 import html
+import re
 
 import pytest
 from django.test import Client
@@ -11,6 +12,7 @@ from django.utils import timezone
 from claims.landing import badge_mark, landing_steps, landing_url
 from claims.models import Completion
 from connections.models import App, ConnectedAccount
+from tests.claims.claims_support import add_check, require
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +38,11 @@ def github():
 @pytest.fixture
 def discord():
     return App.objects.create(slug="discord", name="Discord", enabled=True, order=2)
+
+
+@pytest.fixture
+def slack():
+    return App.objects.create(slug="slack", name="Slack", enabled=True, order=3)
 
 
 @pytest.fixture
@@ -128,18 +135,21 @@ def test_with_signup_closed_the_button_is_login(client, starter, settings):
 
 def test_criterion_words_window_and_event(client, make_claim, github):
     now = timezone.now()
-    make_claim(
+    claim = make_claim(
         "builders",
-        apps=[github],
-        criterion_app=github,
-        criterion_action="github-get-current-user",
-        criterion_path="user.public_repos",
-        criterion_comparison="gte",
-        criterion_value="5",
+        trigger_app=github,
         trigger="github-new-star",
         trigger_event_label="you star bitbadges/bitbadgesjs",
         starts_at=now + datetime.timedelta(days=2),
         ends_at=now + datetime.timedelta(days=9),
+    )
+    add_check(
+        claim,
+        github,
+        action="github-get-current-user",
+        path="user.public_repos",
+        comparison="gte",
+        value="5",
     )
     body = text(client.get(url("builders")))
     assert 'Your GitHub account: <strong class="criterion-words">user.public_repos ≥ 5' in body
@@ -150,21 +160,48 @@ def test_criterion_words_window_and_event(client, make_claim, github):
 
 def test_a_worded_criterion_and_a_closed_claim(client, make_claim, github):
     now = timezone.now()
-    make_claim(
+    claim = make_claim(
         "old",
-        apps=[github],
-        criterion_app=github,
-        criterion_action="a",
-        criterion_path="p",
-        criterion_comparison="truthy",
-        criterion_text="You starred bitbadges/bitbadgesjs",
         starts_at=now - datetime.timedelta(days=9),
         ends_at=now - datetime.timedelta(days=1),
+    )
+    add_check(
+        claim,
+        github,
+        action="a",
+        path="p",
+        comparison="truthy",
+        text="You starred bitbadges/bitbadgesjs",
     )
     body = text(client.get(url("old")))
     assert "You starred bitbadges/bitbadgesjs" in body
     assert "Closed on " in body
     assert "Sign up to claim it" not in body
+
+
+def test_what_it_takes_lists_every_check_and_what_one_of_means(
+    client, make_claim, github, discord, slack
+):
+    claim = make_claim("team", apps=[github])
+    require(claim, discord, slack, group="any")
+    add_check(claim, github, action="a", path="public_repos", comparison="gte", value="5")
+    add_check(claim, github, action="b", path="site_admin", comparison="truthy", group="none")
+    add_check(claim, slack, action="c", path="posts", comparison="gt", value="0", group="any")
+    body = text(client.get(url("team")))
+    needs = body[
+        body.index('id="needs-title"') : body.index("</section>", body.index('id="needs-title"'))
+    ]
+    assert 'Your GitHub account: <strong class="criterion-words">public_repos ≥ 5</strong>' in needs
+    assert (
+        'Your GitHub account: <strong class="criterion-words">must not: site_admin is true' in needs
+    )
+    assert (
+        'Your Slack account: <strong class="criterion-words">posts > 0</strong> '
+        '<span class="muted">(one of these is enough)</span>' in needs
+    )
+    for name in ("GitHub", "Discord", "Slack"):
+        assert f"A <strong>{name}</strong> account" in needs
+    assert needs.count("(one of these apps is enough)") == 2  # Discord and Slack
 
 
 # --- 404s and methods ---------------------------------------------------------------------
@@ -251,7 +288,7 @@ def test_address_post_validates_and_comes_back(client, starter, member):
 
 
 def test_missing_app_is_the_connect_step_naming_it(client, starter, member, github, discord):
-    starter.required_apps.set([github, discord])
+    require(starter, discord)
     member.address = ALICE_ADDRESS
     member.save()
     client.force_login(member)
@@ -266,6 +303,55 @@ def test_missing_app_is_the_connect_step_naming_it(client, starter, member, gith
     body = text(client.get(url("github-starter")))
     assert "Connect your Discord account." in body
     assert 'href="/connect/discord/"' in body
+
+
+def steps_of(response) -> dict[str, tuple[str, str]]:
+    """{data-key: (class, label)} of the member's steps, in order."""
+    body = html.unescape(response.content.decode())
+    found = re.findall(
+        r'<li class="(\w+)" data-key="([\w-]+)">.*?<span class="step-label">([^<]+)',
+        body,
+        re.S,
+    )
+    return {key: (state, label.strip()) for state, key, label in found}
+
+
+@pytest.fixture
+def team(make_claim, github, discord, slack):
+    """GitHub, and Discord or Slack."""
+    claim = make_claim("team", apps=[github])
+    require(claim, discord, slack, group="any")
+    return claim
+
+
+def test_one_of_the_any_apps_is_offered_until_one_is_connected(client, team, member, github, slack):
+    member.address = ALICE_ADDRESS
+    member.save()
+    account(member, github)
+    client.force_login(member)
+    response = client.get(url("team"))
+    assert step_of(response) == "connect"
+    assert steps_of(response) == {
+        "email": ("done", "Email address confirmed"),
+        "address": ("done", "BitBadges address set"),
+        "app-github": ("done", "GitHub connected"),
+        "app-discord": ("current", "Discord connected (or Slack)"),
+        "app-slack": ("todo", "Slack connected (or Discord)"),
+        "completed": ("todo", "Claim completed"),
+    }
+    assert 'href="/connect/discord/"' in text(response)
+
+    account(member, slack)
+    response = client.get(url("team"))
+    assert step_of(response) == "check"
+    assert steps_of(response) == {
+        "email": ("done", "Email address confirmed"),
+        "address": ("done", "BitBadges address set"),
+        "app-github": ("done", "GitHub connected"),
+        "app-slack": ("done", "Slack connected"),
+        "completed": ("todo", "Claim completed"),
+    }
+    assert "Discord" not in text(response).split('id="landing-progress"')[1]
 
 
 def test_an_unhealthy_account_is_the_reconnect_step(client, starter, member, github):
@@ -383,6 +469,12 @@ def test_query_count_does_not_grow_with_apps_or_accounts(
     apps = [App.objects.create(slug=f"app{i}", name=f"App {i}", enabled=True) for i in range(10)]
     make_claim("one", apps=apps[:1])
     make_claim("ten", apps=apps)
+    # Some of each group, with checks: no query more either.
+    mixed = make_claim("mixed", apps=apps[:3])
+    require(mixed, *apps[3:], group="any")
+    add_check(mixed, apps[0], action="a", path="p", comparison="truthy")
+    add_check(mixed, apps[1], action="b", path="q", comparison="truthy", group="none")
+    add_check(mixed, apps[4], action="c", path="r", comparison="truthy", group="any")
     for app in apps:
         account(member, app)
     client.force_login(member)
@@ -390,7 +482,10 @@ def test_query_count_does_not_grow_with_apps_or_accounts(
         assert client.get(url("one")).status_code == 200
     with django_assert_max_num_queries(10) as ten:
         assert client.get(url("ten")).status_code == 200
+    with django_assert_max_num_queries(10) as several:
+        assert client.get(url("mixed")).status_code == 200
     assert len(one.captured_queries) == len(ten.captured_queries)
+    assert len(one.captured_queries) == len(several.captured_queries)
     anonymous = Client()
     with django_assert_max_num_queries(3):
         assert anonymous.get(url("ten")).status_code == 200
