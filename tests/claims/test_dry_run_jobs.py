@@ -93,6 +93,11 @@ def test_after_the_worker_the_page_shows_totals_reasons_and_rows(admin_client, c
     # Active members: ready, noapp, noaddress, done and the admin client's own user.
     assert (total(page, "members"), total(page, "qualify"), total(page, "completed")) == (5, 1, 1)
     assert (total(page, "no-account"), total(page, "not-met"), total(page, "errored")) == (2, 1, 0)
+    assert job.reasons["values"] == {
+        "Connect your GitHub account.": 2,
+        "Add your BitBadges address so the badge has somewhere to go.": 1,
+    }
+    assert "Members evaluated" in page
     assert "<td>Connect your GitHub account.</td><td>2</td>" in page
     assert "<td>Add your BitBadges address so the badge has somewhere to go.</td><td>1</td>" in page
     for row in (
