@@ -1,4 +1,4 @@
-"""An admin saves claims in Chromium; the criterion's Pipedream action is looked up first
+"""An admin saves claims in Chromium; a requirement's Pipedream action is looked up first
 (the sandbox, over real HTTP). A key Pipedream does not know, or a real action saved
 without a prop its definition requires, is refused: the admin reads why next to the
 field, in Pipedream's own words, and nothing is saved."""
@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from claims.models import Claim
+from claims.models import Claim, Requirement
 from sandbox.bitbadges import claims as bb_sandbox
 from tests.browser_support import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"width": 1280, "height": 900}
+# The claim's first requirement, in the admin's inline.
+REQUIREMENT = "#requirements-0"
 PHONE = {"width": 390, "height": 844}
 # Copies for the people reviewing issue 15 (outside the repo; skipped when absent).
 REVIEW = Path("/work/helpers")
@@ -39,15 +41,14 @@ def fill_claim(page, *, action, path, props=None):
     upstream = bb_sandbox.claim_create(password="pw")
     page.fill("#id_name", "Open source")
     page.check("#id_enabled")
-    page.select_option("#id_required_apps_from", label="GitHub")
-    page.click("#id_required_apps_add")
-    page.select_option("#id_criterion_app", label="GitHub")
-    page.fill("#id_criterion_action", action)
+    page.select_option("#id_requirements-0-app", label="GitHub")
+    page.select_option("#id_requirements-0-kind", "action")
+    page.fill("#id_requirements-0-action", action)
     if props is not None:  # otherwise the form's own "{}"
-        page.fill("#id_criterion_props", props)
-    page.fill("#id_criterion_path", path)
-    page.select_option("#id_criterion_comparison", "gte")
-    page.fill("#id_criterion_value", "5")
+        page.fill("#id_requirements-0-props", props)
+    page.fill("#id_requirements-0-path", path)
+    page.select_option("#id_requirements-0-comparison", "gte")
+    page.fill("#id_requirements-0-value", "5")
     page.select_option("#id_delivery", "bitbadges")
     page.fill("#id_bitbadges_claim_id", upstream.claim_id)
     page.fill("#id_password_instance_id", "pwd")
@@ -77,28 +78,29 @@ def test_an_unknown_action_is_refused_with_pipedreams_reason(site, admin_page, s
     page = admin_page
     fill_claim(page, action="github-no-such-action", path="user.public_repos")
     expect(page.locator(".errornote")).to_be_visible()
-    said = page.locator(".field-criterion_action .errorlist")
+    said = page.locator(f"{REQUIREMENT} .field-action .errorlist")
     expect(said).to_contain_text("Pipedream has no component 'github-no-such-action'")
     expect(said).to_contain_text("it says:")
     shoot(page, "admin-components")
     assert not Claim.objects.exists()
     # What was typed is kept, so the admin corrects the key rather than starting over.
-    assert page.locator("#id_criterion_action").input_value() == "github-no-such-action"
+    assert page.locator("#id_requirements-0-action").input_value() == "github-no-such-action"
 
 
 def test_a_real_action_missing_a_required_prop_names_the_prop(site, admin_page):
     page = admin_page
     fill_claim(page, action="github-get-repository", path="stargazers_count")
     expect(page.locator(".errornote")).to_be_visible()
-    said = page.locator(".field-criterion_props .errorlist")
+    said = page.locator(f"{REQUIREMENT} .field-props .errorlist")
     expect(said).to_contain_text("github-get-repository needs the prop repoFullname")
-    expect(page.locator(".field-criterion_action .errorlist")).to_have_count(0)
+    expect(page.locator(f"{REQUIREMENT} .field-action .errorlist")).to_have_count(0)
     shoot(page, "admin-components-missing-prop")
     assert not Claim.objects.exists()
 
     # With the prop the same claim saves.
-    page.fill("#id_criterion_props", '{"repoFullname": "bitbadges/bitbadgesjs"}')
+    page.fill("#id_requirements-0-props", '{"repoFullname": "bitbadges/bitbadgesjs"}')
     page.fill("#id_password", "pw")  # secrets are never sent back
     page.click("input[name=_save]")
     expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
-    assert Claim.objects.get().criterion_props == {"repoFullname": "bitbadges/bitbadgesjs"}
+    claim = Claim.objects.get()
+    assert Requirement.objects.get(claim=claim).props == {"repoFullname": "bitbadges/bitbadgesjs"}

@@ -37,8 +37,7 @@ def admin_page(site, browser, admin_user):
 def fill_claim(page, *, name, delivery, claim_id, password="", store_id="", store_secret=""):
     page.fill("#id_name", name)
     page.check("#id_enabled")
-    page.select_option("#id_required_apps_from", label="GitHub")
-    page.click("#id_required_apps_add")
+    page.select_option("#id_requirements-0-app", label="GitHub")
     page.select_option("#id_delivery", delivery)
     page.fill("#id_bitbadges_claim_id", claim_id)
     if delivery == "bitbadges":

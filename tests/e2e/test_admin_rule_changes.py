@@ -1,6 +1,7 @@
 """An admin edits a claim in Chromium; the claim's page then lists who changed its rules,
 when, and what changed (a secret only as replaced, never its value)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from playwright.sync_api import expect
 from claims.models import Claim, ClaimRuleChange
 from connections.models import App
 from sandbox.bitbadges import stores as bb_sandbox
+from tests.claims.claims_support import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +29,7 @@ def test_a_claims_page_lists_who_changed_its_rules_when_and_what(site, browser, 
     )
     claim.set_store_secret("first-e2e-secret")
     claim.save()
-    claim.required_apps.set([App.objects.get(slug="github")])
+    require(claim, App.objects.get(slug="github"))
     store.data_secret = NEW_SECRET  # rotated on BitBadges; the admin types it in below
     store.save(update_fields=["data_secret"])
 
@@ -43,8 +45,9 @@ def test_a_claims_page_lists_who_changed_its_rules_when_and_what(site, browser, 
     expect(page.locator("#rule-changes")).to_contain_text("No rule changes recorded yet.")
 
     page.fill("#id_cap", "25")
-    page.select_option("#id_required_apps_from", label="Discord")
-    page.click("#id_required_apps_add")
+    # A second requirement: a healthy Discord account.
+    page.locator("#requirements-group .add-row a").click()
+    page.select_option("#id_requirements-1-app", label="Discord")
     page.fill("#id_store_secret", NEW_SECRET)
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
@@ -54,7 +57,10 @@ def test_a_claims_page_lists_who_changed_its_rules_when_and_what(site, browser, 
     expect(listed).to_have_count(1)
     expect(listed).to_contain_text("staff: admin")
     expect(listed).to_contain_text("cap: — → 25")
-    expect(listed).to_contain_text("required apps: github → discord, github")
+    # The requirements before and after, in words a person reads (not a Python repr).
+    said = " ".join(listed.inner_text().split())
+    assert re.search(r"requirements: [^→]*GitHub[^→]* → .*GitHub.*Discord", said, re.I), said
+    assert "{'" not in said and "'kind'" not in said, said
     expect(listed).to_contain_text("dynamic store secret: replaced (never shown)")
     assert NEW_SECRET not in page.content()
     change = ClaimRuleChange.objects.get()

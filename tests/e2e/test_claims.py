@@ -82,7 +82,9 @@ def test_an_established_github_account_completes_every_demo_claim(
     answers {user, organizations, teams}); the stargazers' claim reads GitHub through the
     proxy. "octo-pro" is an established account (many repos, the demo repo starred)."""
     builders = every_demo_claim["github-builders"]
-    assert (builders.criterion_action, builders.criterion_path) == (
+    check = builders.requirements.exclude(kind="account").get()
+    assert (check.app.slug, check.action, check.path) == (
+        "github",
         "github-get-current-user",
         "user.public_repos",
     )
