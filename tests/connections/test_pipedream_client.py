@@ -394,7 +394,14 @@ def test_run_action_fills_missing_keys(client, mocked):
     }
 
 
-def test_invoke_workflow_sends_the_user_and_environment(client, mocked):
+@pytest.fixture
+def listed(settings):
+    """The endpoints these tests call, listed whatever PIPEDREAM_WORKFLOW_ENDPOINTS the
+    environment gives (a shell may list only the sandbox's)."""
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = ("en123abc", "en1")
+
+
+def test_invoke_workflow_sends_the_user_and_environment(client, mocked, listed):
     url = "https://en123abc.m.pipedream.net/hook"
     mocked.add(responses.POST, url, json={"ok": True})
     assert client.invoke_workflow(url, external_user_id="user-1", body={"claim": "x"}) == {
@@ -410,12 +417,12 @@ def test_invoke_workflow_sends_the_user_and_environment(client, mocked):
     assert call.request.req_kwargs["timeout"] == (5.0, 5.0)
 
 
-def test_invoke_workflow_expands_an_endpoint_id_and_returns_text(client, mocked):
+def test_invoke_workflow_expands_an_endpoint_id_and_returns_text(client, mocked, listed):
     mocked.add(responses.GET, "https://en123abc.m.pipedream.net/", body="done")
     assert client.invoke_workflow("en123abc", external_user_id="u", method="get") == "done"
 
 
-def test_invoke_workflow_error_carries_the_workflow_message(client, mocked):
+def test_invoke_workflow_error_carries_the_workflow_message(client, mocked, listed):
     text = (
         "Pipedream Connect Error: Required account for hubspot not found for external "
         "user ID abc-123 in development"
