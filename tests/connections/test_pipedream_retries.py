@@ -240,7 +240,9 @@ def test_a_dropped_connection_on_run_action_is_not_retried(client, mocked, sleep
     assert sleeps == []
 
 
-def test_a_timed_out_workflow_post_is_not_retried(client, mocked, sleeps):
+def test_a_timed_out_workflow_post_is_not_retried(client, mocked, sleeps, settings):
+    # Listed whatever PIPEDREAM_WORKFLOW_ENDPOINTS the environment gives.
+    settings.PIPEDREAM_WORKFLOW_ENDPOINTS = ("en1",)
     url = "https://en1.m.pipedream.net/"
     mocked.add(responses.POST, url, body=requests.exceptions.ReadTimeout("timed out"))
     with pytest.raises(Unavailable):
