@@ -29,7 +29,7 @@ from connections.models import App, ConnectedAccount
 from sandbox.pipedream import catalogue
 from sandbox.pipedream import webhooks as sandbox_webhooks
 from sandbox.pipedream.models import Account as SandboxAccount
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import add_check, require, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,7 +144,8 @@ def hostile_world(upstreams, apps, alice, settings, staff, watch):
         enabled=True,
     )
 
-    # A claim reading the GitHub login: the value seen is each hostile login.
+    # A claim reading the GitHub login: the value seen is each hostile login. Its
+    # requirements (the hostile app's among them) say what they are in hostile words.
     claim = Claim(
         slug="hostile",
         name=PAYLOADS["script"],
@@ -152,16 +153,24 @@ def hostile_world(upstreams, apps, alice, settings, staff, watch):
         enabled=True,
         delivery="dynamic_store",
         store_id="s",
-        criterion_app=apps["github"],
-        criterion_proxy_url="https://api.github.com/user",
-        criterion_path="login",
-        criterion_comparison="eq",
-        criterion_value=PAYLOADS["template"] + "-nobody",
     )
     claim.set_store_secret("store-secret-hostile-9c1e")
     claim.full_clean()
     claim.save()
-    claim.required_apps.set([apps["github"], App.objects.get(slug="slack")])
+    require(claim, apps["github"])
+    [hostile_app] = require(claim, App.objects.get(slug="slack"))
+    hostile_app.text = PAYLOADS["single quote"]
+    check = add_check(
+        claim,
+        apps["github"],
+        proxy_url="https://api.github.com/user",
+        path="login",
+        comparison="eq",
+        value=PAYLOADS["template"] + "-nobody",
+    )
+    for requirement in (hostile_app, check):
+        requirement.full_clean()
+        requirement.save()
     # The sandbox's connection webhooks are in flight: let them land first.
     sandbox_webhooks.wait_for_deliveries()
     assert member.post(f"/claims/{claim.slug}/check/").status_code == 302
