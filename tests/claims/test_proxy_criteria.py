@@ -12,7 +12,7 @@ from claims.models import Claim, Completion, CompletionEvent
 from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import add_check, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,18 +26,27 @@ def proxy_claim(apps, *, url: str, path: str, comparison: str, value: str, ident
         bitbadges_claim_id=upstream.claim_id,
         password_instance_id="pwd",
         enabled=True,
-        criterion_app=apps["github"],
-        criterion_proxy_url=url,
-        criterion_path=path,
-        criterion_comparison=comparison,
-        criterion_value=value,
-        identity_path=identity_path,
     )
     claim.set_password("pw")
     claim.full_clean()
     claim.save()
-    claim.required_apps.set([apps["github"]])
+    check = add_check(
+        claim,
+        apps["github"],
+        proxy_url=url,
+        path=path,
+        comparison=comparison,
+        value=value,
+        identity_path=identity_path,
+    )
+    check.full_clean()
     return claim
+
+
+def check_of(completion: Completion) -> dict:
+    """The evidence of the claim's only check (its requirement's rule)."""
+    key = completion.claim.requirements.get().rule_key
+    return next(rule for rule in completion.evidence if rule["rule"] == key)
 
 
 def ledger_text(completion: Completion) -> str:
@@ -61,7 +70,7 @@ def test_a_proxy_criterion_passes_with_the_value_seen_and_keeps_nothing_else(
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "completed", completion.reason
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["passed"] is True and int(criterion["value"]) >= 25
     assert completion.upstream_identity == "github:octo-pro"
     # Other fields of the answer (followers, created_at) are nowhere in the ledger.
@@ -78,7 +87,7 @@ def test_a_proxy_criterion_fails_with_the_value_seen(apps, upstreams, alice, con
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "ineligible"
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["passed"] is False and int(criterion["value"]) < 5
     assert completion.reason == f"Needs public_repos ≥ 5; yours is {criterion['value']}."
     assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
@@ -102,7 +111,7 @@ def test_the_upstream_status_can_be_the_criterion(
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == state, completion.reason
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["value"] == seen
 
 

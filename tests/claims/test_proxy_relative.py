@@ -12,7 +12,7 @@ from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream import catalogue
 from sandbox.pipedream import services as pd_sandbox
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import add_check, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,19 +48,28 @@ def proxy_claim(app, *, url, path, comparison, value, identity_path="", clean=Tr
         bitbadges_claim_id=upstream.claim_id,
         password_instance_id="pwd",
         enabled=True,
-        criterion_app=app,
-        criterion_proxy_url=url,
-        criterion_path=path,
-        criterion_comparison=comparison,
-        criterion_value=value,
-        identity_path=identity_path,
     )
     claim.set_password("pw")
-    if clean:
-        claim.full_clean()
+    claim.full_clean()
     claim.save()
-    claim.required_apps.set([app])
+    check = add_check(
+        claim,
+        app,
+        proxy_url=url,
+        path=path,
+        comparison=comparison,
+        value=value,
+        identity_path=identity_path,
+    )
+    if clean:
+        check.full_clean()
     return claim
+
+
+def check_of(completion: Completion) -> dict:
+    """The evidence of the claim's only check (its requirement's rule)."""
+    key = completion.claim.requirements.get().rule_key
+    return next(rule for rule in completion.evidence if rule["rule"] == key)
 
 
 def test_a_path_reads_the_accounts_own_host_and_completes(upstreams, gitlab, alice):
@@ -77,7 +86,7 @@ def test_a_path_reads_the_accounts_own_host_and_completes(upstreams, gitlab, ali
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "completed", completion.reason
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["value"] == "https://gitlab.example.org/alice-lab"
     assert completion.upstream_identity == "gitlab:alice-lab"
     assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 1
@@ -96,7 +105,7 @@ def test_an_account_on_another_host_does_not_meet_it(upstreams, gitlab, alice):
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "ineligible"
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["value"] == "https://gitlab.other.test/alice-lab"
 
 
