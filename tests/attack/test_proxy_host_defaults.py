@@ -1,9 +1,9 @@
 """The default proxy hosts are ones where a GET only reads: a claim cannot make members'
-accounts write through a proxy criterion, whoever edits it."""
+accounts write through a proxy requirement, whoever edits it."""
 
 import pytest
 
-from claims.models import Claim
+from claims.models import Claim, Requirement
 from tests.claims.admin_support import form_errors, post_new_claim
 
 pytestmark = pytest.mark.django_db
@@ -13,10 +13,8 @@ def save(client, app, proxy_url):
     return post_new_claim(
         client,
         app,
+        requirement={"proxy_url": proxy_url, "path": "ok", "comparison": "truthy"},
         enabled=False,
-        criterion_proxy_url=proxy_url,
-        criterion_path="ok",
-        criterion_comparison="truthy",
     )
 
 
@@ -28,10 +26,11 @@ def test_slacks_web_api_is_not_a_default_host_since_its_gets_write(admin_client,
         "https://slack.com/api/chat.postMessage?channel=C0123&text=hello",
     )
 
-    said = form_errors(response)["criterion_proxy_url"]
+    said = form_errors(response)["proxy_url"]
     assert "slack.com is not among" in said
     assert "CLAIMS_PROXY_HOSTS" in said
     assert not Claim.objects.exists()
+    assert not Requirement.objects.exists()
 
 
 def test_an_operator_who_lists_slack_takes_that_on(admin_client, apps, settings):
@@ -39,5 +38,6 @@ def test_an_operator_who_lists_slack_takes_that_on(admin_client, apps, settings)
     settings.CLAIMS_PROXY_HOSTS = (*settings.CLAIMS_PROXY_HOSTS, "slack.com")
     response = save(admin_client, apps["slack"], "https://slack.com/api/auth.test")
 
-    assert response.status_code == 302
-    assert Claim.objects.get().criterion_proxy_url == "https://slack.com/api/auth.test"
+    assert response.status_code == 302, form_errors(response)
+    [saved] = Claim.objects.get().requirements.all()
+    assert (saved.kind, saved.proxy_url) == ("proxy", "https://slack.com/api/auth.test")
