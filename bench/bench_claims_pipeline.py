@@ -115,7 +115,7 @@ def seed(count: int, seed: int):
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from claims.models import Claim
+    from claims.models import Claim, Requirement
     from connections import services as connections_services
     from connections.models import ConnectedAccount
     from core.addresses import eth_checksum, to_bitbadges_address
@@ -191,17 +191,23 @@ def seed(count: int, seed: int):
         delivery=Claim.Delivery.BITBADGES,
         bitbadges_claim_id=bb_claim.claim_id,
         password_instance_id="pwd",
-        criterion_app=github,
-        criterion_action="github-get-current-user",
-        criterion_path="user.public_repos",
-        criterion_comparison="gte",
-        criterion_value="1",
-        identity_path="login",
     )
     claim.set_password(password)
     claim.full_clean()
     claim.save()
-    claim.required_apps.set([github])
+    # Its one requirement: the check on the member's GitHub account.
+    check = Requirement(
+        claim=claim,
+        app=github,
+        kind=Requirement.Kind.ACTION,
+        action="github-get-current-user",
+        path="user.public_repos",
+        comparison="gte",
+        value="1",
+        identity_path="login",
+    )
+    check.full_clean()
+    check.save()
     addresses = {u.pk: to_bitbadges_address(u.address) for u in users}
     return claim, bb_claim.claim_id, addresses
 
