@@ -13,25 +13,27 @@ from sandbox import demo
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.admin_support import make_app
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import add_check, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def criterion(result: evaluation.Evaluation) -> dict:
-    return next(rule.as_json() for rule in result.results if rule.rule == "criterion")
+    """The result of the claim's only check (its requirement's rule)."""
+    [check] = [r for r in result.requirements if r.runs_check]
+    return next(rule.as_json() for rule in result.results if rule.rule == check.rule_key)
 
 
 def test_a_google_sheets_criterion_runs_with_the_app_prop_googlesheets(make_claim, alice, connect):
     sheets = make_app("google_sheets", "Google Sheets")
-    claim = make_claim(
-        "sheets",
-        apps=[sheets],
-        criterion_app=sheets,
-        criterion_action="google_sheets-get-current-user",
-        criterion_path="about.user.emailAddress",
-        criterion_comparison="truthy",
-    )
+    claim = make_claim("sheets")
+    add_check(
+        claim,
+        sheets,
+        action="google_sheets-get-current-user",
+        path="about.user.emailAddress",
+        comparison="truthy",
+    ).full_clean()
     connect(alice, "google_sheets", "alice-sheets")
     rule = criterion(evaluation.evaluate(claim, alice))
     assert rule["passed"] is True, rule

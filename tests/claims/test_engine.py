@@ -22,7 +22,7 @@ from core.addresses import to_bitbadges_address
 from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
-from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, random_address, require, run_worker
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,6 +70,12 @@ def test_bitbadges_claim_completes_after_connecting_github(demo_claims, alice, c
     assert "signal: account connected" in actors and "worker" in actors
 
 
+def check_of(completion: Completion) -> dict:
+    """The evidence of the claim's only check (its requirement's rule)."""
+    [check] = [r for r in completion.claim.requirements.all() if r.runs_check]
+    return next(rule for rule in completion.evidence if rule["rule"] == check.rule_key)
+
+
 def test_dynamic_store_claim_completes_when_the_criterion_holds(demo_claims, alice, connect):
     claim = demo_claims["github-builders"]
     connect(alice, "github", "octo-pro")  # "pro" sandbox accounts have 25+ public repos
@@ -78,7 +84,7 @@ def test_dynamic_store_claim_completes_when_the_criterion_holds(demo_claims, ali
     completion = completion_of(claim, alice)
     assert completion.state == "completed", completion.reason
     assert bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["passed"] is True and int(criterion["value"]) >= 25
     assert completion.upstream_identity == "github:octo-pro"
 
@@ -103,7 +109,7 @@ def test_a_failing_criterion_leaves_the_claim_ineligible_with_the_value_seen(
 
     completion = completion_of(claim, alice)
     assert completion.state == "ineligible"
-    criterion = next(rule for rule in completion.evidence if rule["rule"] == "criterion")
+    criterion = check_of(completion)
     assert criterion["passed"] is False and int(criterion["value"]) < 5
     assert completion.reason == f"Needs user.public_repos ≥ 5; yours is {criterion['value']}."
     assert not bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
@@ -381,7 +387,7 @@ def bitbadges_claim(apps, *, max_uses: int, upstream_password: str, password: st
     )
     claim.set_password(password)
     claim.save()
-    claim.required_apps.set([apps["github"]])
+    require(claim, apps["github"])
     return claim
 
 

@@ -21,7 +21,7 @@ from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
 from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStoreEntry
-from tests.claims.claims_support import ALICE_ADDRESS, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, require, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -178,7 +178,7 @@ def _bitbadges_claim(apps, upstream, *, password="pw", slug=None) -> Claim:
     )
     claim.set_password(password)
     claim.save()
-    claim.required_apps.set([apps["github"]])
+    require(claim, apps["github"])
     return claim
 
 
@@ -213,7 +213,7 @@ def test_a_wrong_store_secret_fails_at_once_with_a_sentence_for_the_admin(
     )
     claim.set_store_secret("a-wrong-secret")
     claim.save()
-    claim.required_apps.set([apps["github"]])
+    require(claim, apps["github"])
     connect(alice, "github", "octo")
     run_worker()
     completion = completion_of(claim, alice)
