@@ -25,10 +25,10 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils.html import escape
 
-from claims.models import Claim, Completion, CompletionEvent, TriggerDeployment
+from claims.models import Claim, Completion, CompletionEvent, Requirement, TriggerDeployment
 from sandbox.pipedream import components as pd_components
 from tests.claims.admin_support import claim_form_data, form_errors, post_new_claim
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import add_check, run_worker
 from tests.settings_support import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,9 +86,11 @@ def operator_client(client):
     return client
 
 
-def add(client, app, **fields):
-    defaults = {"criterion_path": "user.login", "criterion_comparison": "truthy"}
-    return post_new_claim(client, app, enabled=False, **{**defaults, **fields})
+def add(client, app, requirement=None, **fields):
+    """The add form, posted with one requirement checking `app`'s account (its fields in
+    `requirement`), the claim's own `fields` over the defaults."""
+    check = {"path": "user.login", "comparison": "truthy", **(requirement or {})}
+    return post_new_claim(client, app, requirement=check, enabled=False, **fields)
 
 
 errors = form_errors
@@ -100,9 +102,10 @@ errors = form_errors
 def test_a_claims_editor_cannot_save_a_write_action(
     editor_client, apps, upstreams, sandbox_knows_a_writer, sent
 ):
-    said = errors(add(editor_client, apps["github"], criterion_action=WRITER))
-    assert "CLAIMS_READ_COMPONENTS" in said["criterion_action"]
+    said = errors(add(editor_client, apps["github"], {"action": WRITER}))
+    assert "CLAIMS_READ_COMPONENTS" in said["action"]
     assert not Claim.objects.exists()
+    assert not Requirement.objects.exists()
     # Refused before Pipedream was even asked about the component.
     assert not [url for _, url in sent if WRITER in url]
 
@@ -110,9 +113,10 @@ def test_a_claims_editor_cannot_save_a_write_action(
 def test_nobody_saves_a_write_action_not_even_a_superuser(
     admin_client, apps, upstreams, sandbox_knows_a_writer
 ):
-    said = errors(add(admin_client, apps["github"], criterion_action=WRITER))
-    assert "CLAIMS_READ_COMPONENTS" in said["criterion_action"]
+    said = errors(add(admin_client, apps["github"], {"action": WRITER}))
+    assert "CLAIMS_READ_COMPONENTS" in said["action"]
     assert not Claim.objects.exists()
+    assert not Requirement.objects.exists()
 
 
 def test_a_claims_editor_cannot_save_a_trigger_outside_the_list(editor_client, apps, upstreams):
@@ -120,8 +124,9 @@ def test_a_claims_editor_cannot_save_a_trigger_outside_the_list(editor_client, a
         add(
             editor_client,
             apps["github"],
-            criterion_action="github-get-current-user",
+            {"action": "github-get-current-user"},
             trigger="github-new-fork",
+            trigger_app=apps["github"].pk,
         )
     )
     assert "github-new-fork is not among" in said["trigger"]
@@ -133,39 +138,43 @@ def test_a_claims_editor_cannot_save_a_proxy_url_on_a_host_outside_the_list(
     editor_client, apps, upstreams, settings
 ):
     settings.CLAIMS_PROXY_HOSTS = ("gitlab.com",)
-    said = errors(
-        add(editor_client, apps["github"], criterion_proxy_url="https://api.github.com/user")
-    )
-    assert "api.github.com is not among" in said["criterion_proxy_url"]
-    assert "CLAIMS_PROXY_HOSTS" in said["criterion_proxy_url"]
+    said = errors(add(editor_client, apps["github"], {"proxy_url": "https://api.github.com/user"}))
+    assert "api.github.com is not among" in said["proxy_url"]
+    assert "CLAIMS_PROXY_HOSTS" in said["proxy_url"]
     assert not Claim.objects.exists()
+    assert not Requirement.objects.exists()
 
 
 def test_a_claims_editor_saves_an_allowed_claim(editor_client, apps, upstreams):
-    response = add(editor_client, apps["github"], criterion_action="github-get-current-user")
+    response = add(editor_client, apps["github"], {"action": "github-get-current-user"})
     assert response.status_code == 302, errors(response)
-    assert Claim.objects.get(slug="new").criterion_action == "github-get-current-user"
+    [saved] = Claim.objects.get(slug="new").requirements.all()
+    assert (saved.kind, saved.action) == ("action", "github-get-current-user")
     response = add(
         editor_client,
         apps["github"],
+        {"proxy_url": "https://api.github.com/user", "path": "login"},
         slug="new-proxy",
-        criterion_proxy_url="https://api.github.com/user",
-        criterion_path="login",
     )
     assert response.status_code == 302, errors(response)
+    [saved] = Claim.objects.get(slug="new-proxy").requirements.all()
+    assert (saved.kind, saved.proxy_url) == ("proxy", "https://api.github.com/user")
 
 
 # --- Calling -----------------------------------------------------------------------------
 
 
-def _written_past_the_admin(make_claim, apps, **fields) -> Claim:
-    """A claim saved without Claim.clean: as a shell, a fixture or an old row would."""
-    return make_claim(
-        "direct",
-        apps=[apps["github"]],
-        criterion_app=apps["github"],
-        **{"criterion_path": "user.login", "criterion_comparison": "truthy", **fields},
+def _written_past_the_admin(make_claim, apps, check=None, **fields) -> Claim:
+    """A claim saved without Claim.clean or Requirement.clean, as a shell, a fixture or an
+    old row would: a requirement checking the member's GitHub account (its fields in
+    `check`), the claim's own `fields`."""
+    claim = make_claim(
+        "direct", trigger_app=apps["github"] if fields.get("trigger") else None, **fields
     )
+    add_check(
+        claim, apps["github"], **{"path": "user.login", "comparison": "truthy", **(check or {})}
+    )
+    return claim
 
 
 def test_a_write_action_written_to_the_database_is_never_run(
@@ -196,9 +205,7 @@ def test_a_write_action_written_to_the_database_is_never_run(
 def test_a_shrunk_host_list_stops_a_saved_proxy_criterion_before_the_call(
     apps, upstreams, make_claim, alice, connect, sent, settings
 ):
-    claim = _written_past_the_admin(
-        make_claim, apps, criterion_proxy_url="https://api.github.com/user"
-    )
+    claim = _written_past_the_admin(make_claim, apps, {"proxy_url": "https://api.github.com/user"})
     settings.CLAIMS_PROXY_HOSTS = ("gitlab.com",)
     connect(alice, "github", HANDLE)
     run_worker()
@@ -209,9 +216,7 @@ def test_a_shrunk_host_list_stops_a_saved_proxy_criterion_before_the_call(
 
 
 def test_a_proxy_criterion_only_ever_sends_a_get(apps, upstreams, make_claim, alice, connect, sent):
-    claim = _written_past_the_admin(
-        make_claim, apps, criterion_proxy_url="https://api.github.com/user"
-    )
+    claim = _written_past_the_admin(make_claim, apps, {"proxy_url": "https://api.github.com/user"})
     connect(alice, "github", HANDLE)
     run_worker()
 
@@ -224,7 +229,7 @@ def test_a_trigger_outside_the_list_is_never_deployed(
     apps, upstreams, make_claim, alice, connect, sent
 ):
     claim = _written_past_the_admin(
-        make_claim, apps, criterion_action="github-get-current-user", trigger="github-new-fork"
+        make_claim, apps, {"action": "github-get-current-user"}, trigger="github-new-fork"
     )
     connect(alice, "github", HANDLE)
     run_worker()
@@ -244,9 +249,7 @@ def ineligible(apps, upstreams, make_claim, alice, connect):
     claim = _written_past_the_admin(
         make_claim,
         apps,
-        criterion_action="github-get-current-user",
-        criterion_comparison="eq",
-        criterion_value="somebody-else",
+        {"action": "github-get-current-user", "comparison": "eq", "value": "somebody-else"},
     )
     connect(alice, "github", HANDLE)
     run_worker()
