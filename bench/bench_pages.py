@@ -61,7 +61,7 @@ def seed(other_members: int, rng: random.Random) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from claims.models import Claim, Completion, TriggerDeployment
+    from claims.models import Claim, Completion, Requirement, TriggerDeployment
     from connections.models import App, ConnectedAccount
     from connections.services import app_upsert_from_pipedream
     from sandbox.pipedream.catalogue import APPS, DEMO_STARRED_REPO, get_catalogue_app
@@ -149,6 +149,7 @@ def seed(other_members: int, rng: random.Random) -> None:
     ]
     specs = [s for s in specs if all(a in apps for a in s["apps"])]
     claims = []
+    check_rules = {}  # the evidence key of each claim's check
     for i, spec in enumerate(specs[:CLAIMS]):
         claim = Claim(
             slug=spec["slug"],
@@ -160,23 +161,34 @@ def seed(other_members: int, rng: random.Random) -> None:
             bitbadges_claim_id=f"{i:032x}",
             password_instance_id="pwd" if spec["delivery"] == "bitbadges" else "",
             store_id=f"store-{i}" if spec["delivery"] == "dynamic_store" else "",
-            identity_path=spec.get("identity_path", ""),
         )
+        # The claim's check, if any: a requirement on its app (which then needs no
+        # account requirement of its own, as the requirements migration writes it).
+        check = None
         if "criterion" in spec:
             app, action, path, comparison, value = spec["criterion"]
-            claim.criterion_app = apps[app]
-            claim.criterion_action, claim.criterion_path = action, path
-            claim.criterion_comparison, claim.criterion_value = comparison, value
+            check = Requirement(
+                app=apps[app],
+                kind=Requirement.Kind.ACTION,
+                action=action,
+                path=path,
+                comparison=comparison,
+                value=value,
+                identity_path=spec.get("identity_path", ""),
+            )
         if "proxy" in spec:
             app, url = spec["proxy"]
-            claim.criterion_app, claim.criterion_proxy_url = apps[app], url
-            claim.criterion_path, claim.criterion_comparison, claim.criterion_value = (
-                "$status",
-                "eq",
-                "204",
+            check = Requirement(
+                app=apps[app],
+                kind=Requirement.Kind.PROXY,
+                proxy_url=url,
+                path="$status",
+                comparison="eq",
+                value="204",
+                text=f"You starred {DEMO_STARRED_REPO}",
             )
-            claim.criterion_text = f"You starred {DEMO_STARRED_REPO}"
         if "trigger" in spec:
+            claim.trigger_app = check.app
             claim.trigger = spec["trigger"]
             claim.trigger_props = {"repoFullname": DEMO_STARRED_REPO}
             claim.trigger_event_label = f"you star {DEMO_STARRED_REPO}"
@@ -187,23 +199,36 @@ def seed(other_members: int, rng: random.Random) -> None:
             claim.set_store_secret(f"bench-store-secret-{i}")
         claim.full_clean()
         claim.save()
-        claim.required_apps.set([apps[a] for a in spec["apps"]])
+        requirements = [
+            Requirement(app=apps[a])
+            for a in spec["apps"]
+            if check is None or apps[a].pk != check.app.pk
+        ]
+        if check is not None:
+            requirements.append(check)
+        # Saved as they are: the page never runs a check, so an action need not be on
+        # this settings' CLAIMS_READ_COMPONENTS list (Requirement.clean asks that).
+        for position, requirement in enumerate(requirements):
+            requirement.claim, requirement.position = claim, position
+            requirement.save()
+        if check is not None:
+            check_rules[claim.slug] = check.rule_key
         claims.append(claim)
     for j, slug in enumerate(["old-campaign", "draft-one", "draft-two"]):
         hidden = Claim(slug=slug, name=slug.title(), enabled=False, delivery="dynamic_store")
         hidden.store_id = f"hidden-{j}"
         hidden.set_store_secret("x")
         hidden.save()
-        hidden.required_apps.set([apps["github"]])
+        Requirement.objects.create(claim=hidden, app=apps["github"])
 
     # The member's completions: 3 completed, 2 not eligible yet (one watched by a
     # trigger), 1 failed, 1 retrying, 1 waiting; 2 claims not started.
-    def evidence(passed: bool, value: str, detail: str = "") -> list:
+    def evidence(slug: str, passed: bool, value: str, detail: str = "") -> list:
         at = (now - datetime.timedelta(hours=2)).isoformat()
         return [
             {"rule": "app:github", "label": "GitHub connected", "passed": True, "at": at},
-            {"rule": "criterion", "label": "criterion", "passed": passed, "value": value,
-             "detail": detail, "at": at},
+            {"rule": check_rules.get(slug, "criterion"), "label": "criterion", "passed": passed,
+             "value": value, "detail": detail, "at": at},
         ]  # fmt: skip
 
     plan = {
@@ -211,12 +236,19 @@ def seed(other_members: int, rng: random.Random) -> None:
         "github-builders": dict(
             state="ineligible",
             reason="user.public_repos is 3; it needs to be at least 5.",
-            evidence=evidence(False, "3", "user.public_repos is 3; it needs to be at least 5."),
+            evidence=evidence(
+                "github-builders",
+                False,
+                "3",
+                "user.public_repos is 3; it needs to be at least 5.",
+            ),
         ),
         "stargazer": dict(
             state="ineligible",
             reason=f"You have not starred {DEMO_STARRED_REPO} yet.",
-            evidence=evidence(False, "404", f"You have not starred {DEMO_STARRED_REPO} yet."),
+            evidence=evidence(
+                "stargazer", False, "404", f"You have not starred {DEMO_STARRED_REPO} yet."
+            ),
         ),
         "team-player": dict(state="completed", completed_at=now - datetime.timedelta(days=10)),
         "discord-pro": dict(
