@@ -1,4 +1,4 @@
-"""A claim's proxy URL in the admin, against the apps' Pipedream `connect` objects (the
+"""A requirement's proxy URL in the admin, against the apps' Pipedream `connect` objects (the
 sandbox's catalogue, over real HTTP): a path only for an app whose base URL depends on
 the account, a full URL only on the app's allowed domains, and hostile values refused as
 form errors, never a 500; nothing is saved when refused."""
@@ -6,10 +6,10 @@ form errors, never a 500; nothing is saved when refused."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from claims.models import Claim
+from claims.models import Claim, Requirement
 from connections import services as connections_services
 from sandbox.pipedream import catalogue
-from tests.claims.admin_support import post_new_claim
+from tests.claims.admin_support import form_errors, post_new_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,31 +26,30 @@ def add(admin_client, app, url):
     return post_new_claim(
         admin_client,
         app,
+        requirement={"proxy_url": url, "path": "$status", "comparison": "eq", "value": "200"},
         enabled=True,
-        criterion_proxy_url=url,
-        criterion_path="$status",
-        criterion_comparison="eq",
-        criterion_value="200",
     )
 
 
 def url_error(response) -> str:
-    assert response.status_code == 200, "the form should have been shown again"
-    errors = response.context["adminform"].form.errors
+    errors = form_errors(response)
     assert not Claim.objects.exists()
-    return " ".join(errors.get("criterion_proxy_url", []))
+    assert not Requirement.objects.exists()
+    return errors.get("proxy_url", "")
 
 
 def test_a_path_saves_for_an_app_whose_base_url_is_the_accounts(admin_client, upstreams, gitlab):
     response = add(admin_client, gitlab, "/api/v4/user")
     assert response.status_code == 302
-    assert Claim.objects.get(slug="new").criterion_proxy_url == "/api/v4/user"
+    [saved] = Claim.objects.get(slug="new").requirements.all()
+    assert (saved.kind, saved.proxy_url) == ("proxy", "/api/v4/user")
 
 
 def test_a_full_url_on_an_allowed_domain_saves(admin_client, upstreams, apps):
     response = add(admin_client, apps["github"], "https://api.github.com/user")
     assert response.status_code == 302
-    assert Claim.objects.get(slug="new").criterion_proxy_url == "https://api.github.com/user"
+    [saved] = Claim.objects.get(slug="new").requirements.all()
+    assert (saved.kind, saved.proxy_url) == ("proxy", "https://api.github.com/user")
 
 
 def test_a_path_for_github_is_refused_with_the_full_url_to_give(admin_client, upstreams, apps):
@@ -104,20 +103,20 @@ def test_hostile_values_are_form_errors(admin_client, upstreams, gitlab, url, ex
 
 
 def test_the_model_refuses_what_the_admin_refuses(db, gitlab):
-    claim = Claim(
-        slug="direct",
-        name="Direct",
-        delivery="dynamic_store",
-        store_id="s",
-        criterion_app=gitlab,
-        criterion_proxy_url="//evil.com/x",
-        criterion_path="$status",
-        criterion_comparison="eq",
-        criterion_value="200",
+    claim = Claim(slug="direct", name="Direct", delivery="dynamic_store", store_id="s")
+    claim.save()
+    requirement = Requirement(
+        claim=claim,
+        app=gitlab,
+        kind="proxy",
+        proxy_url="//evil.com/x",
+        path="$status",
+        comparison="eq",
+        value="200",
     )
     with pytest.raises(ValidationError) as refused:
-        claim.full_clean()
-    assert "criterion_proxy_url" in refused.value.message_dict
+        requirement.full_clean()
+    assert "proxy_url" in refused.value.message_dict
 
 
 def test_a_path_for_an_app_not_synced_yet_says_to_sync_it(admin_client, upstreams, gitlab):
