@@ -40,7 +40,7 @@ def test_a_claim_set_up_right_saves(admin_client, github, upstreams):
     upstream = bb_sandbox_claims.claim_create(password="right")
     response = add(
         admin_client,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=upstream.claim_id,
         password="right",
     )
@@ -52,7 +52,7 @@ def test_a_password_plugin_of_another_instance_is_named(admin_client, github, up
     upstream = bb_sandbox_claims.claim_create(password="right", password_instance_id="secret-word")
     response = add(
         admin_client,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=upstream.claim_id,
         password="right",
     )
@@ -67,7 +67,7 @@ def test_a_wrong_password_is_found_before_any_member_is(admin_client, github, up
     upstream = bb_sandbox_claims.claim_create(password="right")
     response = add(
         admin_client,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=upstream.claim_id,
         password="wrong",
     )
@@ -79,7 +79,7 @@ def test_a_wrong_password_is_found_before_any_member_is(admin_client, github, up
 @pytest.mark.parametrize("claim_id", ["ab" * 16, "../../storeActions/single", "z" * 64])
 def test_an_unknown_or_malformed_claim_id_is_named(admin_client, github, upstreams, claim_id):
     response = add(
-        admin_client, required_apps=[str(github.pk)], bitbadges_claim_id=claim_id, password="pw"
+        admin_client, requirements=[{"app": github}], bitbadges_claim_id=claim_id, password="pw"
     )
     assert "BitBadges has no claim" in errors(response)["bitbadges_claim_id"]
 
@@ -87,7 +87,7 @@ def test_an_unknown_or_malformed_claim_id_is_named(admin_client, github, upstrea
 def test_an_oversized_claim_id_never_reaches_bitbadges(admin_client, github, upstreams):
     used = bb_sandbox_credits.credits().used
     response = add(
-        admin_client, required_apps=[str(github.pk)], bitbadges_claim_id="a" * 500, password="p"
+        admin_client, requirements=[{"app": github}], bitbadges_claim_id="a" * 500, password="p"
     )
     assert "at most 100 characters" in errors(response)["bitbadges_claim_id"]
     assert bb_sandbox_credits.credits().used == used
@@ -98,7 +98,7 @@ def test_a_store_claim_needs_a_whitelist_and_the_right_secret(admin_client, gith
     unlisted = bb_sandbox_claims.claim_create(password="pw")  # no whitelist at all
     fields = dict(
         delivery="dynamic_store",
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         store_id=store.dynamic_data_id,
         store_secret="the-secret",
     )
@@ -123,7 +123,7 @@ def test_a_store_claim_without_a_claim_id_saves_with_a_note(admin_client, github
     response = add(
         admin_client,
         delivery="dynamic_store",
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         store_id=store.dynamic_data_id,
         store_secret="the-secret",
     )
@@ -136,7 +136,7 @@ def test_an_exhausted_claim_saves_with_a_warning(admin_client, github, upstreams
     upstream = bb_sandbox_claims.claim_create(password="pw", max_uses=0)
     response = add(
         admin_client,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=upstream.claim_id,
         password="pw",
     )
@@ -150,7 +150,7 @@ def test_bitbadges_down_blocks_enabling_but_not_a_draft(admin_client, github, up
     upstream = bb_sandbox_claims.claim_create(password="pw")
     settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": 503}}
     fields = dict(
-        required_apps=[str(github.pk)], bitbadges_claim_id=upstream.claim_id, password="pw"
+        requirements=[{"app": github}], bitbadges_claim_id=upstream.claim_id, password="pw"
     )
     response = add(admin_client, **fields)
     problem = errors(response)["__all__"]
@@ -188,7 +188,7 @@ def test_a_plugin_that_needs_the_members_session_is_refused(admin_client, github
         },
     )
     response = add(
-        admin_client, required_apps=[str(github.pk)], bitbadges_claim_id=claim_id, password="pw"
+        admin_client, requirements=[{"app": github}], bitbadges_claim_id=claim_id, password="pw"
     )
     assert "The BitBadges claim checks GitHub (github plugin)" in errors(response)["delivery"]
 
@@ -205,7 +205,7 @@ def test_the_lookup_runs_outside_the_save_transaction(admin_client, github, upst
     upstream = bb_sandbox_claims.claim_create(password="pw")
     response = add(
         admin_client,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=upstream.claim_id,
         password="pw",
     )
@@ -228,7 +228,7 @@ def test_a_staff_member_who_may_not_change_claims_sends_nothing(client, github, 
     used = bb_sandbox_credits.credits().used
     url = reverse("admin:claims_claim_change", args=[claim.pk])
     response = client.post(
-        url, claim_form_data(claim, password="pw", required_apps=[str(github.pk)])
+        url, claim_form_data(claim, password="pw", requirements=[{"app": github}])
     )
     assert response.status_code == 403
     assert bb_sandbox_credits.credits().used == used  # BitBadges was never asked
