@@ -20,7 +20,8 @@ from claims.models import Claim, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
-from tests.claims.admin_support import claim_form_data, make_app, make_member
+from tests.claims.admin_support import claim_form_data, form_errors, make_app, make_member
+from tests.claims.claims_support import require
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def make_claim(slug="starter", apps=(), **fields):
         claim.set_store_secret("x")
     claim.full_clean()
     claim.save()
-    claim.required_apps.set(apps)
+    require(claim, *apps)
     return claim
 
 
@@ -231,7 +232,7 @@ def test_the_method_needs_its_secret(admin_client, github, bitbadges_up):
     blank = Claim(slug="new", name="New", delivery=Claim.Delivery.BITBADGES)
     data = claim_form_data(
         blank,
-        required_apps=[str(github.pk)],
+        requirements=[{"app": github}],
         bitbadges_claim_id=BB_CLAIM,
         password_instance_id="pw-plugin",
     )
@@ -272,10 +273,20 @@ def test_clearing_the_secret_the_method_needs_is_refused(admin_client, github):
 def test_the_models_own_rules_are_enforced(admin_client, github):
     claim = make_claim("store", [github])
     url = reverse("admin:claims_claim_change", args=[claim.pk])
-    response = admin_client.post(url, claim_form_data(claim, store_id="", criterion_action="a"))
-    errors = response.context["adminform"].form.errors
-    assert errors["store_id"] == ["The dynamic store method needs the store ID."]
-    assert errors["criterion_app"] == ["A criterion needs the app whose account it runs on."]
+    data = claim_form_data(
+        claim,
+        requirements=[{"app": github, "action": "a"}],
+        store_id="",
+        trigger="github-new-star",
+    )
+    errors = form_errors(admin_client.post(url, data))
+    assert errors["store_id"] == "The dynamic store method needs the store ID."
+    assert errors["trigger_app"] == "A trigger runs on an account of one of the claim's apps."
+    # The requirement's: an account requirement runs no action.
+    assert errors["action"] == "Only an action or a proxy read has this: the check is an account."
+    claim.refresh_from_db()
+    assert (claim.store_id, claim.trigger) == ("s", "")
+    assert [(r.kind, r.action) for r in claim.requirements.all()] == [("account", "")]
 
 
 def test_saving_an_enabled_claim_queues_discovery(
