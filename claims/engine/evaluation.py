@@ -367,8 +367,12 @@ def _checks(
             continue
         evaluation.keys[requirement.pk].append(requirement.rule_key)
         account = _usable_account(requirement, connected)
+        # Another of "any" met: an account one, or a check that has run already.
         any_met = requirement.group == Requirement.Group.ANY and any(
-            evaluation.met(r) for r in anys if r.pk != requirement.pk
+            evaluation.met(r)
+            for r in anys
+            if r.pk != requirement.pk
+            and (not r.runs_check or r.rule_key in evaluation.keys.get(r.pk, []))
         )
         if account is None:
             evaluation.results.append(
