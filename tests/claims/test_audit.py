@@ -13,7 +13,8 @@ from claims import services
 from claims.audit import Actor, ActorKind
 from claims.models import Claim, ClaimRuleChange, Completion, CompletionEvent
 from sandbox.bitbadges import stores as bb_sandbox
-from tests.claims.admin_support import claim_form_data, make_app, make_member
+from tests.claims.admin_support import claim_form_data, form_errors, make_app, make_member
+from tests.claims.claims_support import add_check, require
 
 pytestmark = pytest.mark.django_db
 
@@ -36,15 +37,26 @@ def claim(github):
     claim = Claim(slug="store", name="Store", delivery=Claim.Delivery.DYNAMIC_STORE, store_id="s")
     claim.set_store_secret("x")
     claim.save()
-    claim.required_apps.set([github])
+    require(claim, github)
     return claim
 
 
 @pytest.fixture
 def editor(client):
-    """Staff with only the permission to change claims."""
+    """Staff with only the permissions to change claims and their requirements."""
     user = make_member("editor", is_staff=True)
-    user.user_permissions.set([Permission.objects.get(codename="change_claim")])
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="claims",
+            codename__in=[
+                "change_claim",
+                "add_requirement",
+                "change_requirement",
+                "delete_requirement",
+                "view_requirement",
+            ],
+        )
+    )
     client.force_login(user)
     return user
 
@@ -116,20 +128,23 @@ def test_saving_a_claim_records_who_when_and_before_after(
 ):
     store_up(NEW_SECRET)  # the store's secret changed on BitBadges
     url = reverse("admin:claims_claim_change", args=[claim.pk])
+    [stored] = claim.requirements.all()
     data = claim_form_data(
         claim,
         cap="10",
-        required_apps=[str(github.pk), str(discord.pk)],
+        requirements=[{"id": stored.pk, "app": github}, {"app": discord}],
         store_secret=NEW_SECRET,
     )
     response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.status_code == 302, form_errors(response)
 
     change = ClaimRuleChange.objects.get()
     assert (change.claim, change.actor, change.actor_kind) == (claim, editor, "staff")
+    github_account = {"group": "all", "app": "github", "kind": "account"}
+    discord_account = {"group": "all", "app": "discord", "kind": "account"}
     assert change.changes == {
         "cap": [None, 10],
-        "required_apps": [["github"], ["discord", "github"]],
+        "requirements": [[github_account], [github_account, discord_account]],
         "store_secret": "replaced",
     }
     assert NEW_SECRET not in json.dumps(change.changes)
@@ -137,8 +152,48 @@ def test_saving_a_claim_records_who_when_and_before_after(
     page = client.get(url).text
     assert "Rule changes" in page and "staff: editor" in page
     assert "dynamic store secret</strong>: replaced" in page
-    assert "github → discord, github" in page
+    assert "requirements</strong>:" in page
     assert NEW_SECRET not in page and claim.store_secret_encrypted not in page
+
+
+def test_changing_or_removing_a_requirement_records_it(client, editor, claim, github, discord):
+    """A requirement's check edited, another removed: the trail has the list before and
+    after, with each one's fields."""
+    [account] = claim.requirements.all()
+    check = add_check(
+        claim,
+        discord,
+        proxy_url="https://discord.com/api/users/@me",
+        path="id",
+        comparison="truthy",
+    )
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    row = {
+        "id": check.pk,
+        "app": discord,
+        "kind": "proxy",
+        "proxy_url": check.proxy_url,
+        "path": "verified",
+        "comparison": "eq",
+        "value": "true",
+        "group": "any",
+    }
+    response = client.post(url, claim_form_data(claim, requirements=[row]))
+    assert response.status_code == 302, form_errors(response)
+    assert list(claim.requirements.all()) == [check]  # the account requirement is gone
+
+    [change] = ClaimRuleChange.objects.all()
+    proxy = {"app": "discord", "kind": "proxy", "proxy_url": check.proxy_url}
+    assert change.changes == {
+        "requirements": [
+            [
+                {"group": "all", "app": "github", "kind": "account"},
+                {"group": "all", **proxy, "path": "id", "comparison": "truthy"},
+            ],
+            [{"group": "any", **proxy, "path": "verified", "comparison": "eq", "value": "true"}],
+        ]
+    }
+    assert account.pk not in claim.requirements.values_list("pk", flat=True)
 
 
 def test_the_newest_rule_change_is_listed_first(client, editor, claim, store_up):
@@ -161,15 +216,21 @@ def test_saving_without_a_change_records_nothing(client, editor, claim, store_up
 
 def test_bad_input_writes_no_rule_change(client, editor, claim, github):
     url = reverse("admin:claims_claim_change", args=[claim.pk])
+    [stored] = claim.requirements.all()
     bad = claim_form_data(
-        claim, criterion_app=str(github.pk), criterion_action="", cap="-1", ends_at_0="x"
+        claim,
+        requirements=[{"id": stored.pk, "app": github, "kind": "action", "action": ""}],
+        cap="-1",
+        ends_at_0="x",
     )
     response = client.post(url, bad)
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors
+    errors = form_errors(response)
+    assert {"cap", "ends_at", "action"} <= set(errors)
     assert not ClaimRuleChange.objects.exists()
     claim.refresh_from_db()
     assert claim.cap is None
+    stored.refresh_from_db()
+    assert stored.kind == "account"
 
 
 def test_adding_a_claim_records_its_rules_and_that_a_secret_was_set(
@@ -177,13 +238,17 @@ def test_adding_a_claim_records_its_rules_and_that_a_secret_was_set(
 ):
     store_up(NEW_SECRET)
     blank = Claim(slug="new", name="New", delivery=Claim.Delivery.DYNAMIC_STORE, store_id="s")
-    data = claim_form_data(blank, required_apps=[str(github.pk)], store_secret=NEW_SECRET)
+    data = claim_form_data(blank, requirements=[{"app": github}], store_secret=NEW_SECRET)
     assert admin_client.post(reverse("admin:claims_claim_add"), data).status_code == 302
 
     change = ClaimRuleChange.objects.get()
     assert change.actor == admin_user
     assert change.changes["slug"] == [None, "new"]
     assert change.changes["delivery"] == [None, "dynamic_store"]
+    assert change.changes["requirements"] == [
+        None,
+        [{"group": "all", "app": "github", "kind": "account"}],
+    ]
     assert change.changes["store_secret"] == "set"
     assert "password" not in change.changes
     assert NEW_SECRET not in json.dumps(change.changes)
