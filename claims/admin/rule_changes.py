@@ -7,8 +7,9 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.text import Truncator
 
-from claims.audit import SECRET_FIELDS
+from claims.audit import REQUIREMENTS, SECRET_FIELDS
 from claims.models import Claim, ClaimRuleChange
+from claims.rules import COMPARISON_WORDS
 
 SHOWN = 100  # the newest changes listed on the claim's page
 SECRET_LABELS = {"password": "password plugin's password", "store_secret": "dynamic store secret"}
@@ -24,7 +25,36 @@ def _label(name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
-def _shown(value: Any) -> str:
+GROUP_WORDS = {"all": "must", "any": "one of", "none": "must not"}
+
+
+def _requirement(item: Any) -> str:
+    """A requirement as the trail kept it (Requirement.snapshot), in words: "must: a
+    GitHub account", "one of: discord github-get-current-user user.public_repos ≥ 5"."""
+    if not isinstance(item, dict):
+        return str(item)
+    group = GROUP_WORDS.get(str(item.get("group")), str(item.get("group")))
+    app = str(item.get("app") or "?")
+    if item.get("kind") == "account":
+        words = f"a {app} account"
+    else:
+        source = item.get("action") or item.get("proxy_url") or "?"
+        if item.get("props"):
+            source = f"{source} {json.dumps(item['props'], sort_keys=True)}"
+        comparison = COMPARISON_WORDS.get(str(item.get("comparison")), item.get("comparison"))
+        test = f"{item.get('path', '')} {comparison} {item.get('value', '')}".strip()
+        words = f"{app} {source}: {test}"
+    if item.get("text"):
+        words += f" (“{item['text']}”)"
+    if item.get("identity_path"):
+        words += f", identity {item['identity_path']}"
+    return f"{group}: {words}"
+
+
+def _shown(value: Any, name: str = "") -> str:
+    if name == REQUIREMENTS and isinstance(value, list):
+        text = "; ".join(_requirement(item) for item in value) or "—"
+        return Truncator(text).chars(1000)
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -49,7 +79,11 @@ def rule_change_rows(claim: Claim) -> list[dict[str, Any]]:
             elif isinstance(value, list) and len(value) == 2:
                 before, after = value
                 items.append(
-                    {"label": _label(name), "before": _shown(before), "after": _shown(after)}
+                    {
+                        "label": _label(name),
+                        "before": _shown(before, name),
+                        "after": _shown(after, name),
+                    }
                 )
         rows.append({"at": change.at, "who": change.actor_display(), "items": items})
     return rows
