@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from claims import audit, funnel, services
+from claims.admin import lookup
 from claims.admin.forms import ClaimAdminForm
 from claims.admin.jobs import dry_run_jobs_start, jobs_redirect
 from claims.admin.requirements import RequirementInline
@@ -244,7 +245,12 @@ class ClaimAdmin(admin.ModelAdmin):
                 "funnel/",
                 self.admin_site.admin_view(self.funnel_view),
                 name="claims_claim_funnel",
-            )
+            ),
+            path(
+                "bitbadges-lookup/",
+                self.admin_site.admin_view(lookup.bitbadges_lookup),
+                name="claims_claim_bitbadges_lookup",
+            ),
         ]
         return urls + super().get_urls()
 
