@@ -172,6 +172,7 @@ class ClaimJobAdmin(admin.ModelAdmin):
             "requirements": list(job.requirements.values()),
             "reasons": _reasons(job, may_see),
             "may_see": may_see,
+            "viewer_can_see": can_see(request),
             "rows": rows,
             "more": max(0, job.done - len(rows)) if may_see else 0,
             "can_delete": self.has_delete_permission(request, job),

@@ -181,7 +181,9 @@ def test_the_csv_has_every_member_and_the_page_the_first_500(admin_client, githu
     ]
 
 
-def test_without_the_permission_no_member_is_named_on_the_page_or_in_the_csv(client, crowd):
+def test_without_the_permission_no_member_is_named_on_the_page_or_in_the_csv(
+    client, admin_client, crowd
+):
     viewer = staff("viewer", "view_claim")
     client.force_login(viewer)
     assert start_dry_run(client, crowd).status_code == 302
@@ -190,15 +192,22 @@ def test_without_the_permission_no_member_is_named_on_the_page_or_in_the_csv(cli
     job = _job()
     assert job.show_values is False
     page = client.get(job_url(job)).text
-    assert (total(page, "members"), total(page, "qualify")) == (5, 1)
+    # ready, noapp, noaddress, done, the viewer and the admin.
+    assert (total(page, "members"), total(page, "qualify")) == (6, 1)
     # Why the others would not, in words, counted: nobody by name.
-    assert "<td>no account: GitHub connected not met</td><td>2</td>" in page
+    assert "<td>no account: GitHub connected not met</td><td>3</td>" in page
     for name in ("ready", "noapp", "noaddress", "done"):
         assert not re.search(rf"\b{name}\b", page.replace("already completed", "")), name
     assert "dry-run-values-hidden" in page and "<td>yes</td>" not in page
+    assert "which you do not have" in page
+    # Nor to someone who may see values: the job was asked for without the permission.
+    theirs = admin_client.get(job_url(job)).text
+    assert "<td>yes</td>" not in theirs and not re.search(r"\bnoapp\b", theirs)
+    assert "whoever asked for this dry run did not have" in theirs
+    assert ["Members evaluated", "6"] in csv_of(admin_client, job)
     rows = csv_of(client, job)
-    assert ["Members evaluated", "5"] in rows and ["Would qualify", "1"] in rows
-    assert ["reason: no account: GitHub connected not met", "2"] in rows
+    assert ["Members evaluated", "6"] in rows and ["Would qualify", "1"] in rows
+    assert ["reason: no account: GitHub connected not met", "3"] in rows
     assert not {"ready", "noapp", "noaddress", "done"} & {cell for row in rows for cell in row}
     # Nothing read upstream was kept: the rows hold words only.
     assert not job.rows.exclude(value_note="").exists()
