@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from claims.audit import Actor
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Claim, ClaimJob, Completion, CompletionEvent
 from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
@@ -305,42 +305,7 @@ def test_saving_an_enabled_claim_queues_discovery(
     assert task.args_kwargs["args"] == [claim.pk]
 
 
-# --- Claims: dry run ------------------------------------------------------------------------
-
-
-def test_dry_run_reports_who_would_qualify_and_writes_nothing(admin_client, github):
-    claim = make_claim("starter", [github])
-    ready = make_member("ready", address=ADDRESS)
-    connect(ready, github)
-    make_member("noapp", address=ADDRESS)
-    no_address = make_member("noaddress")
-    connect(no_address, github)
-    done = make_member("done", address=ADDRESS)
-    complete(claim, done, "completed")
-    make_member("gone", is_active=False)
-    before = (Completion.objects.count(), CompletionEvent.objects.count())
-
-    response = admin_client.post(
-        reverse("admin:claims_claim_changelist"),
-        {"action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
-    )
-
-    assert response.status_code == 200
-    [entry] = response.context["reports"]
-    report = entry["report"]
-    # Active members: ready, noapp, noaddress, done and the admin client's own user.
-    assert (report.members, report.qualify, report.completed) == (5, 1, 1)
-    assert dict(report.reasons) == {
-        "Connect your GitHub account.": 2,
-        "Add your BitBadges address so the badge has somewhere to go.": 1,
-    }
-    rows = {row["member"].username: (row["qualifies"], row["note"]) for row in entry["rows"]}
-    assert rows["ready"] == (True, "would qualify")
-    assert rows["noapp"] == (False, "Connect your GitHub account.")
-    assert rows["done"] == (False, "already completed")
-    assert "gone" not in rows
-    assert "Members evaluated" in response.text and "Connect your GitHub account." in response.text
-    assert (Completion.objects.count(), CompletionEvent.objects.count()) == before
+# --- Claims: dry run (a job: what it finds is in test_dry_run_jobs.py) ----------------------
 
 
 def test_dry_run_from_the_claims_page(admin_client, github):
@@ -349,8 +314,10 @@ def test_dry_run_from_the_claims_page(admin_client, github):
         reverse("admin:claims_claim_change", args=[claim.pk]),
         {"CHANGE_FORM-action": "dry_run", ACTION_CHECKBOX_NAME: [claim.pk], "index": 0},
     )
-    assert response.status_code == 200
-    assert response.context["reports"][0]["claim"] == claim
+    job = ClaimJob.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:claims_claimjob_change", args=[job.pk])
+    assert job.claim == claim
 
 
 def test_dry_run_takes_a_few_claims_at_a_time(admin_client, github):
