@@ -197,7 +197,9 @@ class ClaimJobAdmin(admin.ModelAdmin):
     def again_view(self, request, job_id):
         """A new job for the same claim (the old one, stalled or not, stays as it is)."""
         job = self._job(request, job_id)
-        [new] = dry_run_jobs_start(request, [job.claim])
+        if job.claim_id is None:
+            raise Http404("This job has no claim to run again.")
+        [new] = dry_run_jobs_start(request, Claim.objects.filter(pk=job.claim_id))
         return jobs_redirect([new])
 
     def csv_view(self, request, job_id):
@@ -233,6 +235,6 @@ class ClaimJobAdmin(admin.ModelAdmin):
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
-            f'attachment; filename="dry-run-{job.claim.slug}-{job.pk}.csv"'
+            f'attachment; filename="dry-run-{job.claim.slug if job.claim else "claim"}-{job.pk}.csv"'
         )
         return response

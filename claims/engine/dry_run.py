@@ -231,12 +231,7 @@ def _start(job_id: int) -> ClaimJob | None:
     ).update(state=JobState.RUNNING, started_at=now, heartbeat_at=now)
     if not taken:
         return None
-    # The claim's requirements read once, for every member (evaluate uses them prefetched).
-    return (
-        ClaimJob.objects.select_related("claim")
-        .prefetch_related("claim__requirements__app")
-        .get(pk=job_id)
-    )
+    return ClaimJob.objects.filter(pk=job_id).first()
 
 
 def _save_batch(job: ClaimJob, tally: _Tally, rows: list[DryRunRow], done: int) -> bool:
@@ -252,16 +247,21 @@ def _save_batch(job: ClaimJob, tally: _Tally, rows: list[DryRunRow], done: int) 
 
 
 def _run(job: ClaimJob) -> str:
+    # The claim with its requirements, read once for every member (evaluate uses them
+    # prefetched).
+    if job.claim_id is None:  # a dry run is made for a claim, and goes with it
+        raise TypeError(f"dry run {job.pk} has no claim")
+    claim = Claim.objects.prefetch_related("requirements__app").get(pk=job.claim_id)
     members = _active_members()
     total = members.count()
     ClaimJob.objects.filter(pk=job.pk).update(total=total)
     tally = _Tally(job.show_values)
     done = 0
     for batch in _batches(members.iterator(chunk_size=BATCH_SIZE)):
-        completed = _completed_among(job.claim, [member.pk for member in batch])
+        completed = _completed_among(claim, [member.pk for member in batch])
         rows = []
         for member in batch:
-            answer = member_outcome(job.claim, member, completed=member.pk in completed)
+            answer = member_outcome(claim, member, completed=member.pk in completed)
             tally.add(answer)
             rows.append(
                 DryRunRow(
