@@ -4,6 +4,7 @@ fields only, and a requirement's check fields only for its kind of check."""
 import pytest
 from playwright.sync_api import expect
 
+from sandbox.bitbadges import claims as bb_sandbox_claims
 from tests.browser_support import ARTIFACTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -61,3 +62,39 @@ def test_a_requirement_shows_the_fields_of_its_kind_of_check(claim_form):
     expect(holder.locator(".form-row.field-path")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "claim-form-proxy.png"), full_page=True)
+
+
+def test_the_bitbadges_claim_shows_as_its_id_is_typed(claim_form, upstreams):
+    page = claim_form
+    upstream = bb_sandbox_claims.claim_create(
+        label="Builders badge", password="right", requires_sign_in=True
+    )
+    page.select_option("#id_delivery", "bitbadges")
+    page.fill("#id_password_instance_id", "pwd")
+    page.fill("#id_bitbadges_claim_id", upstream.claim_id)
+    box = page.locator("#bitbadges-claim-preview")
+    expect(box.locator(".bitbadges-claim-name")).to_have_text("Builders badge")
+    expect(box).to_contain_text("password (pwd)")
+    expect(box.locator(".errornote")).to_contain_text("requires sign-in")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("fieldset:has(#id_delivery)").screenshot(
+        path=str(ARTIFACTS / "claim-form-bitbadges-found.png")
+    )
+    page.fill("#id_bitbadges_claim_id", "no-such-claim")
+    expect(box.locator(".errornote")).to_contain_text("BitBadges has no claim 'no-such-claim'")
+    page.locator("fieldset:has(#id_delivery)").screenshot(
+        path=str(ARTIFACTS / "claim-form-bitbadges-lookup.png")
+    )
+
+
+def test_the_trigger_is_offered_only_on_the_claims_apps(claim_form):
+    page = claim_form
+    apps = page.locator("select[name='requirements-0-app']")
+    apps.select_option(label="Discord")
+    trigger = page.locator("#id_trigger_app")
+    offered = trigger.locator("option:not([hidden])")
+    expect(offered).to_have_count(2)  # the blank choice and Discord
+    expect(offered.nth(1)).to_have_text("Discord")
+    page.click(".add-row a")
+    page.locator("select[name='requirements-1-app']").select_option(label="GitHub")
+    expect(offered).to_have_count(3)
