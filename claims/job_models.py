@@ -1,10 +1,10 @@
 """Claim jobs: work on a claim that runs on the task worker, not in an admin request.
 
 A dry run (every active member evaluated against a claim) is one; "Try it" (one
-requirement for one member) is reserved for the next. The job holds its progress and
-its totals in a fixed amount of space (reasons capped, the rest counted as "other");
-a dry run's rows go to DryRunRow, written in batches. Django models of the claims app
-(claims/models.py imports them).
+requirement for one member, asked for in the claim builder, perhaps before its claim
+exists) is the other. A dry run holds its progress and totals in a fixed amount of
+space (reasons capped, the rest counted as "other"); its rows go to DryRunRow,
+written in batches. Django models of the claims app (claims/models.py imports them).
 """
 
 import datetime
@@ -35,7 +35,14 @@ class ClaimJob(models.Model):
     COUNTS = ("members", "qualify", "completed", "not_met", "no_account", "errored")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="jobs")
+    claim = models.ForeignKey(
+        "claims.Claim",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        help_text="The claim of a dry run; a Try it may come before its claim exists.",
+    )
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -65,6 +72,9 @@ class ClaimJob(models.Model):
     # {"words": {reason: n}, "values": {reason: n}}: "values" only with show_values.
     reasons = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True, help_text="A one-member job's answer.")
+    # Try it: the requirement to check, {"app": <App pk>, "kind", "action", "props",
+    # "proxy_url"}, validated like Requirement.clean before the job was made.
+    try_requirement = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -75,7 +85,8 @@ class ClaimJob(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self):
-        return f"{self.get_kind_display()} of {self.claim} ({self.get_state_display()})"
+        what = self.claim or "a requirement"  # a Try it may have no claim yet
+        return f"{self.get_kind_display()} of {what} ({self.get_state_display()})"
 
     @property
     def stalled(self) -> bool:
