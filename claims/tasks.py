@@ -7,6 +7,7 @@ the engine never imports this module back.
 """
 
 import datetime
+import json
 import logging
 
 from django.tasks import task
@@ -15,8 +16,12 @@ from django.utils import timezone
 from claims import pause, queue, services, triggers
 from claims.audit import Actor, ActorKind
 from claims.engine.dry_run import dry_run_job_run
-from claims.models import Claim, TriggerDeployment
-from connections.models import ConnectedAccount
+from claims.engine.errors import Permanent
+from claims.engine.evaluation import UpstreamSaid, check_result
+from claims.job_models import ClaimJob
+from claims.models import Claim, Requirement, TriggerDeployment
+from connections.models import App, ConnectedAccount
+from connections.pipedream import PipedreamError
 from core.database import connection_lost, connection_reset
 
 logger = logging.getLogger(__name__)
@@ -75,6 +80,82 @@ def claim_dry_run_task(job_id: int) -> str:
     task delivered twice) is not run again; an unexpected error fails the job with a
     sentence instead of leaving it running."""
     return dry_run_job_run(job_id)
+
+
+# A Try it answer is kept up to this size (JSON); a bigger one is cut to fit.
+TRY_IT_RESULT_MAX = 256 * 1024
+
+
+def _fit(value, room: int):
+    """`value` cut to about `room` characters of JSON: (what is kept, its size)."""
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        kept: dict | list = {} if isinstance(value, dict) else []
+        used = 2
+        for key, item in items:
+            if used >= room:
+                note = "(cut here: the answer is too big to keep whole)"
+                if isinstance(kept, dict):
+                    kept["…"] = note
+                else:
+                    kept.append(note)
+                break
+            part, size = _fit(item, room - used - len(str(key)) - 4)
+            if isinstance(kept, dict):
+                kept[str(key)] = part
+            else:
+                kept.append(part)
+            used += size + len(str(key)) + 4
+        return kept, used
+    if isinstance(value, str) and len(value) > max(room, 20):
+        value = value[: max(room, 20)] + "…"
+    return value, len(json.dumps(value, default=str))
+
+
+@task()
+def claim_try_it_task(job_id: int) -> str:
+    """Run a Try it job of the claim builder once: its requirement's check
+    (evaluation.check_result, the call a claim's evaluation makes) on the member's
+    healthy account; the answer, or a sentence, goes into the job."""
+    now = timezone.now()
+    Job = ClaimJob
+    taken = Job.objects.filter(pk=job_id, kind=Job.Kind.TRY_IT, state=Job.State.QUEUED)
+    if not taken.update(state=Job.State.RUNNING, started_at=now, heartbeat_at=now):
+        return "not run"
+    job = Job.objects.select_related("member").get(pk=job_id)
+    data = job.try_requirement or {}
+    fields = {name: data.get(name) or "" for name in ("kind", "action", "proxy_url")}
+    app = App.objects.filter(pk=data.get("app")).first()
+    state, result, error = Job.State.FAILED, {}, ""
+    account = (
+        # The account evaluate() would check: the most recently updated usable one.
+        ConnectedAccount.objects.filter(member=job.member, app=app)
+        .usable()
+        .order_by("-updated_at")
+        .first()
+        if app and job.member
+        else None
+    )
+    try:
+        if account is None:
+            error = "The member has no healthy account of the app any more: nothing was checked."
+        else:
+            requirement = Requirement(app=app, props=data.get("props") or {}, **fields)
+            answer = check_result(requirement, job.member, account)
+            state, result = Job.State.DONE, _fit(answer, TRY_IT_RESULT_MAX)[0]
+    except UpstreamSaid as exc:
+        error = f"The upstream API refused the read: it answered {exc.status}."
+    except PipedreamError as exc:
+        error = str(exc)
+    except Permanent as exc:
+        error = exc.detail
+    except Exception:
+        logger.exception("Try it job %s failed", job_id)
+        error = "The check stopped on an unexpected error; the task worker's log has the details."
+    Job.objects.filter(pk=job_id).update(
+        state=state, result=result, error=error, finished_at=timezone.now()
+    )
+    return state
 
 
 @task()
