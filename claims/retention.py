@@ -19,7 +19,8 @@ never holds one long transaction or lock. Periods are settings (RETENTION_*, day
   stay. Likewise a workflow's answer kept as a settled completion's delivery reference:
   only its claimAttemptId stays (what verifying a delivery reads);
 - a claim job (an admin's dry run): its rows, then the job, RETENTION_JOBS_DAYS after it
-  was asked for.
+  was asked for; a Try it job (its result is what a member's account answered), after
+  TRY_IT_DAYS.
 """
 
 import datetime
@@ -134,8 +135,14 @@ def _expired(now: datetime.datetime) -> Q:
     return Q(received_at__lt=now - _days("RETENTION_DELIVERY_DAYS"))
 
 
+TRY_IT_DAYS = 1
+
+
 def _old_jobs(now: datetime.datetime) -> Q:
-    return Q(created_at__lt=now - _days("RETENTION_JOBS_DAYS"))
+    try_it = Q(kind=ClaimJob.Kind.TRY_IT)
+    return (~try_it & Q(created_at__lt=now - _days("RETENTION_JOBS_DAYS"))) | (
+        try_it & Q(created_at__lt=now - datetime.timedelta(days=TRY_IT_DAYS))
+    )
 
 
 def _ended_sessions(now: datetime.datetime) -> QuerySet:
