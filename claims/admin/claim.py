@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from claims import audit, funnel, services
-from claims.admin import lookup
+from claims.admin import builder, lookup
 from claims.admin.forms import ClaimAdminForm
 from claims.admin.jobs import dry_run_jobs_start, jobs_redirect
 from claims.admin.requirements import RequirementInline
@@ -251,6 +251,7 @@ class ClaimAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(lookup.bitbadges_lookup),
                 name="claims_claim_bitbadges_lookup",
             ),
+            *builder.urls(self.admin_site),  # the claim builder's endpoints
         ]
         return urls + super().get_urls()
 
