@@ -37,6 +37,8 @@ WRITER = "github-create-issue"
 # The login the sandbox derives for an account named so: the member's upstream value.
 HANDLE = "valuehandle9"
 ROLES_MIGRATION = "claims.migrations.0011_staff_roles"
+# What later migrations add to the roles (the requirements' permissions).
+ROLES_ADDED = "claims.migrations.0015_roles_for_requirements"
 
 
 @pytest.fixture
@@ -65,8 +67,9 @@ def sent(monkeypatch):
 def _staff(username: str, role: str):
     if not Group.objects.filter(name=role).exists():
         # A transactional test before this one emptied the tables: the migration's
-        # own function puts its groups back, as migrate made them.
+        # own functions put its groups back, as migrate made them.
         importlib.import_module(ROLES_MIGRATION).create_roles(django_apps, None)
+        importlib.import_module(ROLES_ADDED).add_permissions(django_apps, None)
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.com", password=None, is_staff=True
     )
@@ -180,7 +183,7 @@ def _written_past_the_admin(make_claim, apps, check=None, **fields) -> Claim:
 def test_a_write_action_written_to_the_database_is_never_run(
     apps, upstreams, make_claim, alice, connect, sandbox_knows_a_writer, sent, operator_client
 ):
-    claim = _written_past_the_admin(make_claim, apps, criterion_action=WRITER)
+    claim = _written_past_the_admin(make_claim, apps, {"action": WRITER})
     connect(alice, "github", HANDLE)
     run_worker()
 
@@ -352,20 +355,31 @@ def test_a_claims_editor_cannot_guess_a_value_one_dry_run_at_a_time(
     connect(alice, "github", HANDLE)
     connect(bob, "github", "otherlogin7")
     client.force_login(_staff("editor", "Claims editor"))
-    created = add(
-        client,
-        apps["github"],
-        criterion_action="github-get-current-user",
-        criterion_comparison="eq",
-        criterion_value="somebody-else",
-    )
+    check = {
+        "kind": "action",
+        "action": "github-get-current-user",
+        "comparison": "eq",
+        "value": "somebody-else",
+    }
+    created = add(client, apps["github"], check)
     assert created.status_code == 302, errors(created)
     claim = Claim.objects.get(slug="new")
     guess = HANDLE[:6]
     saved = client.post(
         reverse("admin:claims_claim_change", args=[claim.pk]),
         claim_form_data(
-            claim, criterion_comparison="contains", criterion_value=guess, trigger_props="{}"
+            claim,
+            requirements=[
+                {
+                    **check,
+                    "id": claim.requirements.get().pk,
+                    "app": apps["github"],
+                    "path": "user.login",
+                    "comparison": "contains",
+                    "value": guess,
+                }
+            ],
+            trigger_props="{}",
         ),
     )
     assert saved.status_code == 302, errors(saved)
