@@ -4,6 +4,7 @@ up on BitBadges before it is saved."""
 import logging
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 
 from claims import preflight, services
 from claims.audit import RULE_FIELDS
@@ -17,6 +18,58 @@ from connections import services as connection_services
 logger = logging.getLogger(__name__)
 
 State = Completion.State
+
+
+class BoundedJSONField(forms.JSONField):
+    """Props as JSON, refused with a sentence when too long or too deeply nested to be
+    props, before Python's parser could recurse too deep on them."""
+
+    MAX_CHARS = 20_000
+    MAX_DEPTH = 20
+
+    def _unbounded(self, value) -> bool:
+        return isinstance(value, str) and (
+            len(value) > self.MAX_CHARS or _depth(value) > self.MAX_DEPTH
+        )
+
+    def bound_data(self, data, initial):
+        if self._unbounded(data):  # shown back as typed, never parsed
+            return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            if len(value) > self.MAX_CHARS:
+                raise forms.ValidationError(
+                    f"Props are at most {self.MAX_CHARS:,} characters of JSON."
+                )
+            if _depth(value) > self.MAX_DEPTH:
+                raise forms.ValidationError(
+                    f"Props nest at most {self.MAX_DEPTH} levels deep: give a flat JSON object."
+                )
+        return super().to_python(value)
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest in JSON text, outside its strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _secret_widget():
@@ -97,6 +150,7 @@ class ClaimAdminForm(UpstreamChecked):
         # The rules the audit trail records; never the ciphertexts (password_encrypted,
         # store_secret_encrypted).
         fields = list(RULE_FIELDS)
+        field_classes = {"trigger_props": BoundedJSONField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

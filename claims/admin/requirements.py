@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from claims import preflight
-from claims.admin.forms import UpstreamChecked
+from claims.admin.forms import BoundedJSONField, UpstreamChecked
 from claims.models import Requirement
 
 
@@ -26,6 +26,10 @@ class RequirementForm(UpstreamChecked):
             "text",
             "identity_path",
         )
+        field_classes = {"props": BoundedJSONField}
+
+    # Set by RequirementFormSet: the claim as posted (not saved yet on the add form).
+    claim = None
 
     def _post_clean(self):
         super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
@@ -34,10 +38,10 @@ class RequirementForm(UpstreamChecked):
             return
         requirement = self.instance
         if requirement.kind == Requirement.Kind.ACTION:
-            claim = requirement.claim if requirement.claim_id else None
+            # Whether the claim is enabled as posted: Pipedream down blocks enabling it.
             self._check_components(
                 preflight.ComponentSettings.of_requirement(requirement),
-                bool(claim is not None and claim.enabled),
+                bool(self.claim is not None and self.claim.enabled),
             )
 
 
@@ -50,6 +54,7 @@ class RequirementFormSet(forms.BaseInlineFormSet):
     def _construct_form(self, i, **kwargs):
         form = super()._construct_form(i, **kwargs)
         form.request = self.request
+        form.claim = self.instance
         return form
 
     def clean(self):
@@ -78,7 +83,12 @@ class RequirementFormSet(forms.BaseInlineFormSet):
                 "besides the ones they must not."
             )
         claim = self.instance
-        apps = {form.cleaned_data["app"].pk for form in kept if form.cleaned_data.get("app")}
+        # An App, or its pk where the inline is read-only (staff who may only view it).
+        apps = {
+            getattr(form.cleaned_data["app"], "pk", form.cleaned_data["app"])
+            for form in kept
+            if form.cleaned_data.get("app")
+        }
         if claim.trigger and claim.trigger_app_id and claim.trigger_app_id not in apps:
             raise ValidationError(
                 f"The trigger runs on {claim.trigger_app}, which no requirement names: add a "

@@ -101,7 +101,8 @@ HOSTILE = [
     ("action", "a\x00b", "Null characters are not allowed"),
     ("action", "x" * 5000, "at most 200 characters"),
     ("props", "{", "Enter a valid JSON"),
-    ("props", "[" * 100000, "Enter a valid JSON"),
+    ("props", "[" * 100000, "at most 20,000 characters"),
+    ("props", "[" * 30 + "]" * 30, "nest at most 20 levels"),
     ("props", "[1, 2]", "Props are a JSON object"),
     ("proxy_url", "javascript:alert(1)", "over https only"),
     ("proxy_url", "https://api.github.com/\x00", "Null characters are not allowed"),
@@ -270,3 +271,17 @@ def test_a_write_action_in_a_later_requirement_written_to_the_database_is_never_
     assert "CLAIMS_READ_COMPONENTS" in events
     assert [call for call in sent if "github-get-current-user" in call]  # the first ran
     assert not [call for call in sent if WRITER in call]
+
+
+@pytest.mark.parametrize("value", ["[" * 100000, "{" + '"a":{' * 30 + "}" * 31])
+def test_the_claims_own_trigger_props_refuse_deep_json_with_a_sentence(
+    admin_client, two_claims, value
+):
+    mine, _ = two_claims
+    before = rows()
+
+    errors = form_errors(change(admin_client, mine, claim_form_data(mine, trigger_props=value)))
+
+    assert "trigger_props" in errors, errors
+    assert "at most" in errors["trigger_props"]
+    assert rows() == before
