@@ -36,6 +36,7 @@ from connections import pipedream
 from connections import services as connections_services
 from connections.models import App, ConnectedAccount
 from connections.pipedream.components import PROVIDED_TYPES
+from core import ratelimit
 from core.client import web_budget
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ MAX_BODY = 64 * 1024  # bytes of a POST's JSON body
 MEMBERS_SHOWN = 10
 OPTIONS_SHOWN = 1000
 TEXT_MAX = 500  # a string field of a body or query
+TRY_IT_LIMIT = 20  # Try it jobs a staff member may start in a minute
 # What Try it's validation leaves to the operator: the comparison is chosen from its answer.
 NOT_YET = ("path", "comparison", "value", "text", "identity_path")
 EDIT_PERMISSIONS = ("claims.add_claim", "claims.change_claim")
@@ -435,6 +437,12 @@ def try_view(request) -> JsonResponse:
         raise Refused(400, f"There is no claim with the id {claim_pk}.")
     requirement = _requirement_to_try(data)
     member, _ = _member_account(_text(data, "member"), requirement.app)
+    # Each Try it calls Pipedream with a member's account: a few a minute is plenty.
+    wait = ratelimit.hit("claims-try-it", request.user.pk, limit=TRY_IT_LIMIT, window=60)
+    if wait is not None:
+        raise Refused(
+            429, f"That is {TRY_IT_LIMIT} tries in a minute: try again in {wait} seconds."
+        )
     job = ClaimJob.objects.create(
         kind=ClaimJob.Kind.TRY_IT,
         claim=claim,

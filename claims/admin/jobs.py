@@ -99,13 +99,17 @@ def _reasons(job: ClaimJob, may_see: bool) -> list[tuple[str, int]]:
 
 @admin.register(ClaimJob)
 class ClaimJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "claim", "kind", "state_shown", "progress", "requested_by", "created_at")
-    list_filter = ("kind", "state")
+    list_display = ("id", "claim", "state_shown", "progress", "requested_by", "created_at")
+    list_filter = ("state",)
     list_select_related = ("claim", "requested_by")
     search_fields = ("claim__name", "claim__slug")
 
     # Read-only: jobs are made by the claims' dry-run action; whoever may run one (view
-    # on claims) may see them.
+    # on claims) may see them. Try it jobs are the builder's, answered to whoever asked
+    # (claims/admin/builder.py), and not listed here.
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(kind=ClaimJob.Kind.DRY_RUN)
+
     def has_add_permission(self, request):
         return False
 

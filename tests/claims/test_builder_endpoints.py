@@ -465,3 +465,21 @@ def test_try_it_jobs_are_pruned_after_a_day(operator, github, octo, settings):
     call_command("prune_records", stdout=StringIO())
 
     assert set(ClaimJob.objects.values_list("pk", flat=True)) == {recent.pk, dry_run.pk}
+
+
+def test_try_it_is_limited_per_staff_member(operator, editor, github, octo, settings):
+    from claims.admin.builder import TRY_IT_LIMIT  # the limit the endpoint enforces
+
+    for _ in range(TRY_IT_LIMIT):
+        assert post(operator, "try", try_body(github)).status_code == 202
+    problem = problem_of(post(operator, "try", try_body(github)), 429)
+    assert "try again in" in problem
+    assert ClaimJob.objects.count() == TRY_IT_LIMIT
+
+
+def test_try_it_jobs_are_not_listed_among_the_dry_runs(operator, github, octo, admin_client):
+    post(operator, "try", try_body(github))
+    listing = admin_client.get(reverse("admin:claims_claimjob_changelist"))
+    assert listing.status_code == 200
+    assert b"try_it" not in listing.content and b"Try it" not in listing.content
+    assert listing.context["cl"].result_count == 0
