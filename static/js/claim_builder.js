@@ -219,7 +219,8 @@
       this.definition = [];
       this.actionsFor = null;
       this.actionsOk = false;
-      this.rawShown = false;
+      // The raw fields stay in view while the server has something to say about them.
+      this.rawShown = Boolean(holder.querySelector(".field-action .errorlist, .field-props .errorlist"));
       this.busy = false;
       this.tries = 0;
       this.reloads = 0;

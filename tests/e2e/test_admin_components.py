@@ -43,6 +43,10 @@ def fill_claim(page, *, action, path, props=None):
     page.check("#id_enabled")
     page.select_option("#id_requirements-0-app", label="GitHub")
     page.select_option("#id_requirements-0-kind", "action")
+    # The builder lists the allowed actions; a key typed by hand is in the raw fields.
+    raw = page.locator(f"{REQUIREMENT} .cb-raw-toggle")
+    expect(raw).to_have_text("Show raw fields")
+    raw.click()
     page.fill("#id_requirements-0-action", action)
     if props is not None:  # otherwise the form's own "{}"
         page.fill("#id_requirements-0-props", props)
