@@ -10,6 +10,9 @@ from claims.admin.forms import BoundedJSONField, UpstreamChecked
 from claims.models import Requirement
 
 
+MAX_REQUIREMENTS = 20
+
+
 class RequirementForm(UpstreamChecked):
     class Meta:
         model = Requirement
@@ -102,6 +105,9 @@ class RequirementInline(admin.StackedInline):
     formset = RequirementFormSet
     extra = 0
     min_num = 1
+    # A claim's requirements fit on one page; a forged form count past this is refused
+    # before any form is built (Django would otherwise build up to a thousand more).
+    max_num = MAX_REQUIREMENTS
     autocomplete_fields = ()
     fieldsets = (
         (None, {"fields": ("group", "app", "kind", "text")}),
@@ -124,6 +130,7 @@ class RequirementInline(admin.StackedInline):
     )
 
     def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("absolute_max", MAX_REQUIREMENTS)
         formset = super().get_formset(request, obj, **kwargs)
         formset.request = request
         return formset

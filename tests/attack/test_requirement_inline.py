@@ -285,3 +285,18 @@ def test_the_claims_own_trigger_props_refuse_deep_json_with_a_sentence(
     assert "trigger_props" in errors, errors
     assert "at most" in errors["trigger_props"]
     assert rows() == before
+
+
+def test_more_requirements_than_a_claim_holds_are_refused_with_a_sentence(
+    admin_client, apps, two_claims
+):
+    from claims.admin.requirements import MAX_REQUIREMENTS  # the cap the inline holds to
+
+    mine, _ = two_claims
+    before = rows()
+    many = [{"app": apps["github"]} for _ in range(MAX_REQUIREMENTS + 1)]
+
+    errors = form_errors(change(admin_client, mine, claim_form_data(mine, requirements=many)))
+
+    assert f"at most {MAX_REQUIREMENTS}" in errors["requirements"]
+    assert rows() == before
