@@ -9,7 +9,6 @@ from claims import preflight
 from claims.admin.forms import BoundedJSONField, UpstreamChecked
 from claims.models import Requirement
 
-
 MAX_REQUIREMENTS = 20
 
 
