@@ -152,6 +152,10 @@ class ClaimAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.request = request  # type: ignore[attr-defined]  # ClaimAdminForm reads it
+        # Without the requirements' permissions their inline is left out of the page.
+        form.may_edit_requirements = request.user.has_perm(  # type: ignore[attr-defined]
+            "claims.add_requirement"
+        )
         return form
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

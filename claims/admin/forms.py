@@ -144,6 +144,8 @@ class ClaimAdminForm(UpstreamChecked):
         widget=_secret_widget(),
     )
     clear_store_secret = forms.BooleanField(label="Remove the stored store secret", required=False)
+    # Set by ClaimAdmin.get_form: whether the page holds the requirements' inline.
+    may_edit_requirements = True
 
     class Meta:
         model = Claim
@@ -185,7 +187,17 @@ class ClaimAdminForm(UpstreamChecked):
             name, missing = method.secret
             if not self._will_have(name, getattr(self.instance, f"has_{name}")):
                 self.add_error(name, missing)
-        # Claim.clean (method fields, criterion, window) runs in the ModelForm's _post_clean.
+        if (
+            cleaned.get("enabled")
+            and not self.may_edit_requirements
+            and not (self.instance.pk and self.instance.requirements.exists())
+        ):
+            self.add_error(
+                "enabled",
+                "This claim has no requirements, and adding them needs a permission you do "
+                "not have: save it disabled and ask someone who may add its requirements.",
+            )
+        # Claim.clean (method fields, window) runs in the ModelForm's _post_clean.
         return cleaned
 
     def _post_clean(self):

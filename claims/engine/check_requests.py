@@ -213,6 +213,8 @@ def claim_discover(*, claim: Claim, actor: Actor) -> int:
     required, either = set(), set()
     for app_id, group in claim.requirements.values_list("app_id", "group"):
         (either if group == Requirement.Group.ANY else required).add(app_id)
+    if not (required or either):
+        return 0  # no requirement at all: nobody is queued (evaluate refuses it too)
     members = get_user_model().objects.filter(is_active=True).exclude(completions__claim=claim)
     for app_id in sorted(required):
         members = members.filter(connected_accounts__app_id=app_id)

@@ -410,6 +410,14 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
         raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
     requirements = _requirements(claim)
+    if not any(r.group != Requirement.Group.NONE for r in requirements):
+        # Nothing a member must meet (saved past the admin, or by staff who may not edit
+        # requirements): never "everyone qualifies".
+        raise Permanent(
+            State.FAILED,
+            SETTINGS_NEED_ATTENTION,
+            "the claim has no requirement a member must meet (all or any)",
+        )
     evaluation = Evaluation(requirements=requirements)
     # The member's accounts, read once: for the account rules and the checks' accounts.
     connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))

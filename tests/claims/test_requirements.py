@@ -8,13 +8,18 @@ import re
 
 import pytest
 import responses
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from claims import services
+from claims.audit import Actor
 from claims.engine.evaluation import evaluate
-from claims.models import Requirement
+from claims.models import Claim, Completion, Requirement
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from tests.claims.admin_support import form_errors, make_member, post_new_claim
 from tests.claims.claims_support import add_check, require
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -401,3 +406,47 @@ def test_the_migration_carries_apps_and_criterion_over_and_back(before_requireme
     plain = Claim.objects.get(slug="plain")
     assert set(plain.required_apps.values_list("slug", flat=True)) == {"github", "discord"}
     assert not plain.criterion_path
+
+
+# --- A claim with nothing a member must meet ----------------------------------------------
+
+
+def test_a_claim_without_requirements_completes_for_nobody(make_claim, alice, apps, worker):
+    claim = make_claim("empty", apps=[])
+    only_none = make_claim("only-none", apps=[])
+    add_check(
+        only_none,
+        apps["github"],
+        group="none",
+        proxy_url=USER_URL,
+        path="login",
+        comparison="truthy",
+    )
+    get_user_model().objects.create_user(username="someone", email="s@example.com", password=None)
+
+    # Enabling finds nobody to queue, and a check asked for by hand fails, never delivers.
+    for each in (claim, only_none):
+        assert services.claim_discover(claim=each, actor=Actor.system("test")) == 0
+        completion = services.completion_request(
+            claim=each, member=alice, actor=Actor.member(alice)
+        )
+        worker()
+        completion.refresh_from_db()
+        assert completion.state == Completion.State.FAILED
+        assert "settings need attention" in completion.reason
+
+
+def test_staff_who_may_not_add_requirements_cannot_enable_a_claim_without_them(
+    client, apps, upstreams
+):
+    staff = make_member("claimer", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["add_claim", "change_claim", "view_claim"])
+    )
+    client.force_login(staff)
+    refused = post_new_claim(client, apps["github"], enabled=True)
+    assert "no requirements" in form_errors(refused)["enabled"]
+    assert not Claim.objects.exists()
+    # Disabled, it saves: someone who may add requirements finishes it.
+    assert post_new_claim(client, apps["github"]).status_code == 302
+    assert Claim.objects.get().requirements.count() == 0
