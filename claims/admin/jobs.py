@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, JsonResponse, StreamingHttpResponse
@@ -28,6 +28,7 @@ from claims.admin.member_values import can_see
 from claims.job_models import STALLED_AFTER, ClaimJob, DryRunRow
 from claims.models import Claim
 from claims.tasks import claim_dry_run_task
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,42 @@ def _enqueue(job_id: int) -> None:
         )
 
 
+DRY_RUNS_PER_HOUR = 10  # new dry-run jobs a staff member may start in an hour
+
+
+def _under_way(claim: Claim) -> ClaimJob | None:
+    """The claim's dry run still queued or running (and not stalled), if there is one."""
+    waiting = ClaimJob.objects.filter(
+        kind=ClaimJob.Kind.DRY_RUN,
+        claim=claim,
+        state__in=[ClaimJob.State.QUEUED, ClaimJob.State.RUNNING],
+    ).order_by("-pk")
+    return next((job for job in waiting[:5] if not job.stalled), None)
+
+
 def dry_run_jobs_start(request, claims: Iterable[Claim]) -> list[ClaimJob]:
-    """A dry-run job per claim, queued once the request's changes are committed."""
+    """A dry-run job per claim, queued once the request's changes are committed. A claim
+    whose dry run is under way gets that one back: each job calls Pipedream for every
+    member, so asking again must not pile them up; and a staff member starts at most
+    DRY_RUNS_PER_HOUR in an hour."""
     show_values = can_see(request)
     jobs = []
     for claim in claims:
+        running = _under_way(claim)
+        if running is not None:
+            messages.info(request, f"A dry run of {claim} is under way already: here it is.")
+            jobs.append(running)
+            continue
+        wait = ratelimit.hit(
+            "claims-dry-run", request.user.pk, limit=DRY_RUNS_PER_HOUR, window=3600
+        )
+        if wait is not None:
+            messages.error(
+                request,
+                f"That is {DRY_RUNS_PER_HOUR} dry runs in an hour, each checking every "
+                f"member: try again in {-(-wait // 60)} minutes.",
+            )
+            break
         job = ClaimJob.objects.create(
             kind=ClaimJob.Kind.DRY_RUN,
             claim=claim,
@@ -73,7 +105,9 @@ def dry_run_jobs_start(request, claims: Iterable[Claim]) -> list[ClaimJob]:
 
 
 def jobs_redirect(jobs: list[ClaimJob]):
-    """To the job's page; for several, to the list of them."""
+    """To the job's page; for several, to the list of them; for none, to the claims."""
+    if not jobs:
+        return redirect("admin:claims_claim_changelist")
     if len(jobs) == 1:
         return redirect("admin:claims_claimjob_change", jobs[0].pk)
     ids = ",".join(str(job.pk) for job in jobs)
@@ -203,8 +237,7 @@ class ClaimJobAdmin(admin.ModelAdmin):
         job = self._job(request, job_id)
         if job.claim_id is None:
             raise Http404("This job has no claim to run again.")
-        [new] = dry_run_jobs_start(request, Claim.objects.filter(pk=job.claim_id))
-        return jobs_redirect([new])
+        return jobs_redirect(dry_run_jobs_start(request, Claim.objects.filter(pk=job.claim_id)))
 
     def csv_view(self, request, job_id):
         """Every row, streamed; without the right to see values, the totals and reasons."""

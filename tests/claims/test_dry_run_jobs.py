@@ -349,6 +349,7 @@ def test_the_action_takes_a_few_claims_at_a_time_and_lists_several(admin_client,
 def test_prune_records_deletes_old_jobs_and_their_rows(admin_client, crowd, settings):
     settings.RETENTION_JOBS_DAYS = 30
     start_dry_run(admin_client, crowd)
+    run_worker()
     start_dry_run(admin_client, crowd)
     run_worker()
     old, recent = ClaimJob.objects.order_by("pk")
@@ -365,3 +366,24 @@ def test_prune_records_deletes_old_jobs_and_their_rows(admin_client, crowd, sett
     assert not old.rows.exists()
     assert "claim jobs" in out.getvalue()
     assert admin_client.get(job_url(old)).status_code == 404
+
+
+def test_a_dry_run_under_way_is_given_back_not_started_again(admin_client, crowd):
+    first = start_dry_run(admin_client, crowd)
+    again = start_dry_run(admin_client, crowd)
+    assert again.status_code == 302 and again.url == first.url
+    assert ClaimJob.objects.count() == 1
+    run_worker()
+    start_dry_run(admin_client, crowd)  # finished: a new one
+    assert ClaimJob.objects.count() == 2
+
+
+def test_a_staff_member_starts_a_few_dry_runs_an_hour(admin_client, crowd):
+    from claims.admin.jobs import DRY_RUNS_PER_HOUR  # the limit the admin enforces
+
+    for _ in range(DRY_RUNS_PER_HOUR):
+        start_dry_run(admin_client, crowd)
+        run_worker()
+    refused = start_dry_run(admin_client, crowd, follow=True)
+    assert ClaimJob.objects.count() == DRY_RUNS_PER_HOUR
+    assert f"{DRY_RUNS_PER_HOUR} dry runs in an hour" in refused.content.decode()
