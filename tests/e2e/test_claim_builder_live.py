@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from claims.job_models import ClaimJob
+from tests.browser_support import logged_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -16,15 +17,8 @@ def test_an_admin_tries_an_action_on_a_member_and_picks_a_value(
     site, browser, admin_user, alice, connect, worker
 ):
     connect(alice, "github", "octo")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = logged_in(browser, site, "/admin/claims/claim/add/")
     try:
-        page.goto(f"{site.url}/login/?next=/admin/claims/claim/add/")
-        page.fill("#id_login", "admin")
-        page.fill("#id_password", "password")
-        page.click("form:has(#id_password) button[type=submit]")
-        page.wait_for_url(f"{site.url}/admin/claims/claim/add/")
         holder = page.locator("#requirements-0")
 
         holder.locator("select[name='requirements-0-kind']").select_option("action")

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from claims.models import Claim, Completion
 from sandbox.bitbadges import claims as bb_sandbox_claims
-from tests.browser_support import ARTIFACTS
+from tests.browser_support import ARTIFACTS, logged_in
 from tests.members_support import verify_email
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,18 +37,6 @@ def member(django_user_model):
         )
 
     return make
-
-
-def log_in(browser, site, username, password, next_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{site.url}/login/?next={next_url}")
-    page.fill("#id_login", username)
-    page.fill("#id_password", password)
-    page.click("form:has(#id_password) button[type=submit]")
-    page.wait_for_url(f"{site.url}{next_url}")
-    return context, page
 
 
 def delivery(page, name):
@@ -72,7 +60,7 @@ def test_an_admin_builds_at_least_5_repositories_and_only_who_meets_it_completes
     bob = member("bob", "0x000000000000000000000000000000000000dEaD")
     connect(alice, "github", "octo-pro")
     connect(bob, "github", "bobby")
-    context, page = log_in(browser, site, "admin", "password", "/admin/claims/claim/add/")
+    context, page = logged_in(browser, site, "/admin/claims/claim/add/")
     try:
         page.fill("#id_name", "Builders")
         page.check("#id_enabled")
@@ -114,7 +102,7 @@ def test_an_admin_builds_at_least_5_repositories_and_only_who_meets_it_completes
     # The worker (a thread) checks both as the claim is enabled.
     settled(claim, {"alice": Completion.State.COMPLETED, "bob": Completion.State.INELIGIBLE})
 
-    context, page = log_in(browser, site, "bob", "connect-demo", "/claims/")
+    context, page = logged_in(browser, site, "/claims/", "bob", "connect-demo")
     try:
         row = page.locator(f"#claim-{claim.slug}")
         expect(row.locator(".badge.warn")).to_have_text("Not yet")
@@ -154,7 +142,7 @@ def test_github_and_discord_or_slack_completes_only_for_members_who_meet_it(
     connect(both, "slack", "alice-slack")
     connect(only_github, "github", "bobby")
     connect(only_slack, "slack", "carol-slack")
-    context, page = log_in(browser, site, "admin", "password", "/admin/claims/claim/add/")
+    context, page = logged_in(browser, site, "/admin/claims/claim/add/")
     try:
         page.fill("#id_name", "Community")
         page.check("#id_enabled")
@@ -179,7 +167,7 @@ def test_github_and_discord_or_slack_completes_only_for_members_who_meet_it(
     # Bob lacks Discord and Slack, Carol GitHub: neither is even queued.
     settled(claim, {"alice": Completion.State.COMPLETED})
 
-    context, page = log_in(browser, site, "bob", "connect-demo", f"/c/{claim.slug}/")
+    context, page = logged_in(browser, site, f"/c/{claim.slug}/", "bob", "connect-demo")
     try:
         expect(page.locator("#landing-progress")).to_contain_text("Discord connected (or Slack)")
     finally:

@@ -5,21 +5,14 @@ import pytest
 from playwright.sync_api import expect
 
 from sandbox.bitbadges import claims as bb_sandbox_claims
-from tests.browser_support import ARTIFACTS
+from tests.browser_support import ARTIFACTS, logged_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def claim_form(site, browser, admin_user, apps):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{site.url}/login/?next=/admin/claims/claim/add/")
-    page.fill("#id_login", "admin")
-    page.fill("#id_password", "password")
-    page.click("form:has(#id_password) button[type=submit]")
-    page.wait_for_url(f"{site.url}/admin/claims/claim/add/")
+    context, page = logged_in(browser, site, "/admin/claims/claim/add/")
     yield page
     context.close()
 

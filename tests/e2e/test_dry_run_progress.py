@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from claims.models import ClaimJob
 from connections.models import App, ConnectedAccount
+from tests.browser_support import logged_in
 from tests.claims.admin_support import make_member
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.claims.jobs_support import claim_needing
@@ -21,14 +22,7 @@ def test_the_job_page_shows_the_result_once_the_worker_has_run(site, browser, ad
         if index % 3:
             ConnectedAccount.objects.create(member=member, app=github, pipedream_id=f"apn_{index}")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{site.url}/login/?next=/admin/claims/claim/")
-    page.fill("#id_login", "admin")
-    page.fill("#id_password", "password")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}/admin/claims/claim/")
+    context, page = logged_in(browser, site, "/admin/claims/claim/")
     page.check(f"input[name=_selected_action][value='{claim.pk}']")
     page.select_option("select[name=action]", "dry_run")
     page.click("button[name=index]")
