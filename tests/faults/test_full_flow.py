@@ -100,7 +100,13 @@ def _connect(member, browser) -> dict:
         return {"member": member.username, "connected": False, "why": "hosted page"}
     back = urlsplit(allowed.headers["Location"])
     assert back.path == "/connect/done/"
-    done = browser.get(f"{back.path}?{back.query}")
+    # Pipedream faulting while the return is recorded answers 503 with Retry-After:
+    # the member's browser asks again, as the page tells them to.
+    for _ in range(TRIES):
+        done = browser.get(f"{back.path}?{back.query}")
+        if done.status_code != 503:
+            break
+        time.sleep(_retry_after(done))
     assert done.status_code == 302 and done.headers["Location"] == "/accounts/"
     page = browser.get("/accounts/")
     return {"member": member.username, "connected": True, "accounts_page": page.status_code}
