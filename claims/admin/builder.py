@@ -28,6 +28,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from claims import allowlists
+from claims.admin.forms import json_problem
 from claims.admin.member_values import can_see
 from claims.job_models import ClaimJob
 from claims.models import Claim, Requirement
@@ -125,7 +126,15 @@ def _body(request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise Refused(400, too_big)
     try:
-        data = json.loads(raw)
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise Refused(400, "The request's body is not UTF-8 JSON: send a JSON object.") from None
+    # Props it carries are stored with the job and sent to Pipedream: bounded as the
+    # requirement form bounds them (no NaN, no NUL, no deep nesting).
+    if problem := json_problem(text, what="The request's values"):
+        raise Refused(400, problem)
+    try:
+        data = json.loads(text)
     except (ValueError, RecursionError):
         raise Refused(400, "The request's body is not JSON: send a JSON object.") from None
     if not isinstance(data, dict):
@@ -140,6 +149,8 @@ def _text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
     if not isinstance(value, str):
         raise Refused(400, f"{name} must be a string.")
     value = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise Refused(400, f"{name} holds control characters: send plain text.")
     if required and not value:
         raise Refused(400, f"Give {name}.")
     if len(value) > TEXT_MAX:

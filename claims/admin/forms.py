@@ -1,6 +1,7 @@
 """The claim form of the admin: method fields, write-only secrets, and the claim looked
 up on BitBadges before it is saved."""
 
+import json
 import logging
 
 from django import forms
@@ -20,34 +21,26 @@ logger = logging.getLogger(__name__)
 State = Completion.State
 
 
-class BoundedJSONField(forms.JSONField):
-    """Props as JSON, refused with a sentence when too long or too deeply nested to be
-    props, before Python's parser could recurse too deep on them."""
+def json_problem(text: str, *, max_chars: int | None = None, what: str = "Props") -> str:
+    """Why JSON text cannot be props, or "": too long, nested deeper than MAX_DEPTH
+    (Python's parser would recurse), NaN or Infinity (not JSON: the database's JSON
+    column refuses them) or a NUL character (PostgreSQL's jsonb refuses it)."""
+    if max_chars is not None and len(text) > max_chars:
+        return f"{what} are at most {max_chars:,} characters of JSON."
+    if _depth(text) > MAX_DEPTH:
+        return f"{what} nest at most {MAX_DEPTH} levels deep: give a flat JSON object."
+    if "\\u0000" in text or "\x00" in text:
+        return f"{what} hold a NUL character, which cannot be stored: remove it."
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except _NotJSON as exc:
+        return f"{what} hold {exc.args[0]}, which JSON has not: give a number."
+    except (ValueError, RecursionError):
+        return ""  # the field's own parse says it is not JSON
+    return ""
 
-    MAX_CHARS = 20_000
-    MAX_DEPTH = 20
 
-    def _unbounded(self, value) -> bool:
-        return isinstance(value, str) and (
-            len(value) > self.MAX_CHARS or _depth(value) > self.MAX_DEPTH
-        )
-
-    def bound_data(self, data, initial):
-        if self._unbounded(data):  # shown back as typed, never parsed
-            return InvalidJSONInput(data)
-        return super().bound_data(data, initial)
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            if len(value) > self.MAX_CHARS:
-                raise forms.ValidationError(
-                    f"Props are at most {self.MAX_CHARS:,} characters of JSON."
-                )
-            if _depth(value) > self.MAX_DEPTH:
-                raise forms.ValidationError(
-                    f"Props nest at most {self.MAX_DEPTH} levels deep: give a flat JSON object."
-                )
-        return super().to_python(value)
+MAX_DEPTH = 20
 
 
 def _depth(text: str) -> int:
@@ -70,6 +63,34 @@ def _depth(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise _NotJSON(name)
+
+
+class BoundedJSONField(forms.JSONField):
+    """Props as JSON, refused with a sentence when they could not be stored as props
+    (json_problem), before Python's parser could recurse too deep on them."""
+
+    MAX_CHARS = 20_000
+
+    def _unbounded(self, value) -> bool:
+        return isinstance(value, str) and bool(json_problem(value, max_chars=self.MAX_CHARS))
+
+    def bound_data(self, data, initial):
+        if self._unbounded(data):  # shown back as typed, never parsed
+            return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+    def to_python(self, value):
+        if isinstance(value, str) and (problem := json_problem(value, max_chars=self.MAX_CHARS)):
+            raise forms.ValidationError(problem)
+        return super().to_python(value)
 
 
 def _secret_widget():

@@ -300,3 +300,29 @@ def test_more_requirements_than_a_claim_holds_are_refused_with_a_sentence(
 
     assert f"at most {MAX_REQUIREMENTS}" in errors["requirements"]
     assert rows() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ('{"x": NaN}', "NaN, which JSON has not"),
+        ('{"x": Infinity}', "Infinity, which JSON has not"),
+        ('{"x": "a\\u0000b"}', "NUL character"),
+    ],
+)
+def test_props_json_cannot_store_is_a_form_error(admin_client, two_claims, value, said):
+    mine, _ = two_claims
+    before = rows()
+    row = {
+        **mine_row(mine),
+        "kind": "action",
+        "action": "github-get-current-user",
+        "path": "login",
+        "comparison": "truthy",
+        "props": value,
+    }
+
+    errors = form_errors(change(admin_client, mine, claim_form_data(mine, requirements=[row])))
+
+    assert said in errors["props"]
+    assert rows() == before

@@ -374,7 +374,14 @@ def test_hostile_try_it_bodies_are_refused_with_a_sentence_and_no_job(operator, 
         "too big": json.dumps({**try_body(github), "pad": "x" * 70_000}),
         "a list": [try_body(github)],
         "not JSON": "{'requirement': ",
-        "deep": "[" * 50_000 + "]" * 50_000,
+        "too deep": "[" * 50_000 + "]" * 50_000,
+        "deep": "[" * 30 + "]" * 30,
+        "NaN props": json.dumps(try_body(github)).replace('"props": {}', '"props": {"x": NaN}'),
+        "Infinity props": json.dumps(try_body(github)).replace(
+            '"props": {}', '"props": {"x": -Infinity}'
+        ),
+        "NUL in props": try_body(github, props={"repoFullname": "a\x00b"}),
+        "NUL in member": try_body(github, member="al\x00ice"),
         "requirement a list": {**try_body(github), "requirement": [GET_USER]},
         "props a list": try_body(github, props=["repoFullname"]),
         "app a string": try_body(github, app=str(github.pk)),
@@ -398,6 +405,12 @@ def test_hostile_try_it_bodies_are_refused_with_a_sentence_and_no_job(operator, 
     assert "at most 64 KiB" in said["too big"]
     assert "JSON object, not a list" in said["a list"]
     assert "not JSON" in said["not JSON"]
+    assert "at most 64 KiB" in said["too deep"]
+    assert "levels deep" in said["deep"]
+    assert "NaN, which JSON has not" in said["NaN props"]
+    assert "Infinity, which JSON has not" in said["Infinity props"]
+    assert "NUL character" in said["NUL in props"]
+    assert "NUL character" in said["NUL in member"]
     assert "requirement must be a JSON object" in said["requirement a list"]
     assert "props must be a JSON object" in said["props a list"]
     assert "requirement.app must be the app's id" in said["app a string"]
@@ -483,3 +496,10 @@ def test_try_it_jobs_are_not_listed_among_the_dry_runs(operator, github, octo, a
     assert listing.status_code == 200
     assert b"try_it" not in listing.content and b"Try it" not in listing.content
     assert listing.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("name", ["members", "actions"])
+def test_a_nul_in_a_query_is_a_400_not_a_database_error(operator, github, name):
+    param = {"members": "q", "actions": "app"}[name]
+    problem = problem_of(operator.get(url(name), {param: "gi\x00t"}), 400)
+    assert "control characters" in problem
