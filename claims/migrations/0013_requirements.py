@@ -3,14 +3,15 @@
 Each required app becomes a requirement of a healthy account (in the apps' order),
 except the criterion's own app, whose account the criterion's check needs anyway; the
 criterion becomes a requirement checking an action's result or a proxy read. A trigger
-runs on the criterion's app, which becomes the trigger's app. Going back keeps what the
-old shape can hold: the first check, and the apps of every requirement every member
-must meet.
+runs on the criterion's app, which becomes the trigger's app. Going back works for what
+the old shape can hold (requirements every member must meet, one check at most) and
+stops, naming the claims, for anything else.
 """
 
-import claims.requirement_models
 import django.db.models.deletion
 from django.db import migrations, models
+
+import claims.requirement_models
 
 
 def forward(apps, schema_editor):
@@ -46,6 +47,21 @@ def forward(apps, schema_editor):
 
 def backward(apps, schema_editor):
     Claim = apps.get_model("claims", "Claim")
+    # The old shape holds every-member apps and one positive check: a claim with "any"
+    # or "none" requirements, or several checks, would come back meaning something else
+    # (a "none" check as a "must"), so going back stops and names them instead.
+    untold = [
+        claim.slug
+        for claim in Claim.objects.all()
+        if claim.requirements.exclude(group="all").exists()
+        or claim.requirements.exclude(kind="account").count() > 1
+    ]
+    if untold:
+        raise RuntimeError(
+            "These claims have requirements the claims before 0013 cannot hold (any, none, "
+            f"or more than one check): {', '.join(sorted(untold))}. Change or delete them "
+            "first, then migrate back."
+        )
     for claim in Claim.objects.all():
         requirements = list(claim.requirements.order_by("position", "pk"))
         check = next((r for r in requirements if r.kind != "account"), None)

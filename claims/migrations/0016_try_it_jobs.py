@@ -4,6 +4,12 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def drop_claimless_jobs(apps, schema_editor):
+    """Going back, the claim is required again: a Try it made before its claim existed
+    (a member's values, kept a day at most) goes."""
+    apps.get_model("claims", "ClaimJob").objects.filter(claim__isnull=True).delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -11,6 +17,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(migrations.RunPython.noop, drop_claimless_jobs),
         migrations.AddField(
             model_name='claimjob',
             name='try_requirement',

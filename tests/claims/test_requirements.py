@@ -408,6 +408,29 @@ def test_the_migration_carries_apps_and_criterion_over_and_back(before_requireme
     assert not plain.criterion_path
 
 
+def test_going_back_stops_at_claims_the_old_shape_cannot_hold(before_requirements):
+    old = before_requirements
+    App, Claim = old.get_model("connections", "App"), old.get_model("claims", "Claim")
+    App.objects.create(slug="github", name="GitHub", order=0)
+    _migrate(AFTER)
+    after = _models(AFTER)
+    Claim = after.get_model("claims", "Claim")
+    Requirement = after.get_model("claims", "Requirement")
+    github = after.get_model("connections", "App").objects.get(slug="github")
+    claim = Claim.objects.create(slug="not-admins", name="Not admins", delivery="dynamic_store")
+    Requirement.objects.create(claim=claim, app=github, kind="account", group="all")
+    Requirement.objects.create(
+        claim=claim, app=github, kind="proxy", group="none", proxy_url=USER_URL,
+        path="site_admin", comparison="truthy",
+    )  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="not-admins"):
+        _migrate(BEFORE)
+    # Nothing went back: the claim keeps its requirements.
+    assert Requirement.objects.filter(claim=claim).count() == 2
+    claim.delete()  # so that the fixture can go back and forth again
+
+
 # --- A claim with nothing a member must meet ----------------------------------------------
 
 
