@@ -152,7 +152,9 @@ def _text(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
+    # A value the member's own server wrote (a self-hosted GitLab) may hold NUL, which
+    # PostgreSQL cannot store with the evidence.
+    text = str(value).replace("\x00", "\ufffd")
     return text if len(text) <= VALUE_SEEN_MAX else text[: VALUE_SEEN_MAX - 1] + "…"
 
 
@@ -257,5 +259,5 @@ def identity_of(result: Any, path: str) -> str | None:
     value = extract(result, path)
     if value is MISSING or value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip().lower()
+    text = str(value).replace("\x00", "").strip().lower()
     return text[:200] or None

@@ -102,13 +102,18 @@ def _fit(value, room: int):
                 break
             part, size = _fit(item, room - used - len(str(key)) - 4)
             if isinstance(kept, dict):
-                kept[str(key)] = part
+                kept[str(key).replace("\x00", "\ufffd")] = part
             else:
                 kept.append(part)
             used += size + len(str(key)) + 4
         return kept, used
-    if isinstance(value, str) and len(value) > max(room, 20):
-        value = value[: max(room, 20)] + "…"
+    if isinstance(value, str):
+        # An answer the member's own server wrote may hold NUL, which jsonb refuses.
+        value = value.replace("\x00", "\ufffd")
+        if len(value) > max(room, 20):
+            value = value[: max(room, 20)] + "…"
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        value = str(value)  # NaN and Infinity are not JSON
     return value, len(json.dumps(value, default=str))
 
 
@@ -152,9 +157,19 @@ def claim_try_it_task(job_id: int) -> str:
     except Exception:
         logger.exception("Try it job %s failed", job_id)
         error = "The check stopped on an unexpected error; the task worker's log has the details."
-    Job.objects.filter(pk=job_id).update(
-        state=state, result=result, error=error, finished_at=timezone.now()
-    )
+    try:
+        Job.objects.filter(pk=job_id).update(
+            state=state, result=result, error=error, finished_at=timezone.now()
+        )
+    except Exception:
+        logger.exception("Try it job %s: its answer could not be stored", job_id)
+        Job.objects.filter(pk=job_id).update(
+            state=Job.State.FAILED,
+            result={},
+            error="The answer could not be stored (it holds something the database refuses).",
+            finished_at=timezone.now(),
+        )
+        return Job.State.FAILED
     return state
 
 

@@ -103,7 +103,9 @@ def member_outcome(claim: Claim, member: User, *, completed: bool = False) -> Me
     if evaluation.eligible:
         return MemberOutcome(Outcome.QUALIFY, "would qualify", "would qualify", requirements)
     outcome, words = _stopped_by(evaluation)
-    return MemberOutcome(outcome, words, evaluation.reason, requirements)
+    # The reason may quote a value the member's own server wrote: NUL cannot be stored.
+    note = evaluation.reason.replace("\x00", "\ufffd")
+    return MemberOutcome(outcome, words, note, requirements)
 
 
 def _active_members() -> QuerySet[User]:

@@ -423,6 +423,14 @@ def test_null_and_long_values_are_shown_readably():
     assert len(long.detail) < 500
 
 
+def test_a_nul_in_a_value_seen_never_reaches_the_evidence():
+    # A member's self-hosted server writes what it likes; PostgreSQL stores no NUL.
+    result = rule({"x": "a\x00b"}, path="x", comparison="eq", expected="c")
+    assert "\x00" not in result.value and "\x00" not in result.detail
+    assert result.value == "a\ufffdb"
+    assert identity_of({"login": "octo\x00cat"}, "login") == "octocat"
+
+
 @pytest.mark.parametrize(
     ("comparison", "word"),
     [("eq", "="), ("ne", "≠"), ("gt", ">"), ("lt", "<"), ("lte", "≤"), ("contains", "contains")],
