@@ -1,7 +1,7 @@
 """BitBadges out of credits: deliveries pause instead of failing, and go on by themselves.
 
 The sandbox keeps a credit balance for its API key as BitBadges does (one credit a
-request; 402 with the docs' body when none is left). 200 members qualify at once; the
+request; 402 with the docs' body when none is left). 60 members qualify at once; the
 credits run out part-way; nothing fails, no try is spent, the admin and /healthz say so;
 after a top-up the cron's probe resumes them and each member is completed exactly once.
 """
@@ -27,7 +27,7 @@ from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MEMBERS = 200
+MEMBERS = 60
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_a_402_mid_way_pauses_deliveries_and_a_top_up_resumes_them_exactly_once(
     demo_claims, apps, upstreams, fast, admin_client, client
 ):
     claim = demo_claims["github-starter"]
-    Claim.objects.exclude(pk=claim.pk).update(enabled=False)  # one claim, 200 members
+    Claim.objects.exclude(pk=claim.pk).update(enabled=False)  # one claim, 60 members
     members = qualified_members(apps, MEMBERS)
     # Enough credits for a third of the deliveries (each costs a few requests).
     bb_sandbox_credits.credits_set(MEMBERS)
