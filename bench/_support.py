@@ -84,7 +84,7 @@ Pieces:
 * ``machine_info()``: CPU model and count, Python, OS, date (no Django needed).
 
 Redis databases in use by the benchmarks (keep them distinct so two can run at once):
-pages 10, webhooks 11, connect tokens 12, claims pipeline 13.
+pages 10, webhooks 11, connect tokens 12, claims pipeline 13, dry run 14.
 """
 
 from __future__ import annotations
