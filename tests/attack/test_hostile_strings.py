@@ -281,7 +281,7 @@ def test_nul_characters_from_upstream_are_stored_and_escaped(upstreams, apps, al
 
 
 @pytest.mark.parametrize("delivery", ["dynamic_store", "bitbadges"])
-def test_hostile_bitbadges_error_text_is_escaped(upstreams, alice, staff, delivery):
+def test_hostile_bitbadges_error_text_is_escaped(upstreams, apps, alice, staff, delivery):
     """BitBadges refusing with a hostile errorMessage: the reason the member and the
     admin read is escaped."""
     claim = Claim(
@@ -297,6 +297,9 @@ def test_hostile_bitbadges_error_text_is_escaped(upstreams, alice, staff, delive
     claim.set_password("claim-password-bb-error-attack")
     claim.full_clean()
     claim.save()
+    # Alice meets its one requirement, so the check goes on to BitBadges.
+    require(claim, apps["github"])
+    ConnectedAccount.objects.create(member=alice, app=apps["github"], pipedream_id="apn_alice")
     member = Client()
     member.force_login(alice)
     said = PAYLOADS["attribute"] + " " + PAYLOADS["script"]

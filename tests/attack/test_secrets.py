@@ -12,7 +12,8 @@ import responses
 from django.test import Client
 
 from claims.models import Claim, Completion
-from tests.claims.claims_support import run_worker
+from connections.models import ConnectedAccount
+from tests.claims.claims_support import require, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,7 +65,7 @@ def test_an_oauth_error_echoing_the_client_secret_leaks_nowhere(
 
 
 @pytest.mark.parametrize("delivery", ["dynamic_store", "bitbadges"])
-def test_a_bitbadges_error_echoing_secrets_leaks_nowhere(upstreams, alice, watch, delivery):
+def test_a_bitbadges_error_echoing_secrets_leaks_nowhere(upstreams, apps, alice, watch, delivery):
     watch.secret("claim password", PASSWORD)
     watch.secret("store secret", STORE_SECRET)
     claim = Claim(
@@ -80,6 +81,9 @@ def test_a_bitbadges_error_echoing_secrets_leaks_nowhere(upstreams, alice, watch
     claim.set_password(PASSWORD)
     claim.full_clean()
     claim.save()
+    # Alice meets its one requirement, so the check goes on to BitBadges.
+    require(claim, apps["github"])
+    ConnectedAccount.objects.create(member=alice, app=apps["github"], pipedream_id="apn_alice")
     member = Client()
     member.force_login(alice)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
