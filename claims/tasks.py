@@ -130,23 +130,25 @@ def claim_try_it_task(job_id: int) -> str:
     job = Job.objects.select_related("member").get(pk=job_id)
     data = job.try_requirement or {}
     fields = {name: data.get(name) or "" for name in ("kind", "action", "proxy_url")}
-    app = App.objects.filter(pk=data.get("app")).first()
+    app_pk = data.get("app")
+    app = App.objects.filter(pk=app_pk).first() if isinstance(app_pk, int) else None
+    member = job.member
     state, result, error = Job.State.FAILED, {}, ""
     account = (
         # The account evaluate() would check: the most recently updated usable one.
-        ConnectedAccount.objects.filter(member=job.member, app=app)
+        ConnectedAccount.objects.filter(member=member, app=app)
         .usable()
         .order_by("-updated_at")
         .first()
-        if app and job.member
+        if app and member
         else None
     )
     try:
-        if account is None:
+        if account is None or member is None:
             error = "The member has no healthy account of the app any more: nothing was checked."
         else:
             requirement = Requirement(app=app, props=data.get("props") or {}, **fields)
-            answer = check_result(requirement, job.member, account)
+            answer = check_result(requirement, member, account)
             state, result = Job.State.DONE, _fit(answer, TRY_IT_RESULT_MAX)[0]
     except UpstreamSaid as exc:
         error = f"The upstream API refused the read: it answered {exc.status}."

@@ -185,7 +185,9 @@ class ClaimAdmin(admin.ModelAdmin):
         form = form_class(request.POST, request.FILES, instance=obj)
         form.is_valid()
         # The requirements' actions, looked up the same way (the claim as posted).
-        formsets, _ = self._create_formsets(request, form.instance, change=obj is not None)
+        formsets, _ = self._create_formsets(  # type: ignore[attr-defined]  # Django's own
+            request, form.instance, change=obj is not None
+        )
         for formset in formsets:
             formset.is_valid()
 

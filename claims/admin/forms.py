@@ -103,6 +103,8 @@ class UpstreamChecked(forms.ModelForm):
     the claim and its requirements before its save transaction opens (ClaimAdmin), and
     the validation inside the transaction reuses the answers."""
 
+    upstream_notes: list[str]  # what a save should say, set by each form's _post_clean
+
     # Set by ClaimAdmin.get_form: the request, whose memo of BitBadges lookups lets the
     # admin check a claim before its save transaction opens and reuse the answer inside.
     request = None

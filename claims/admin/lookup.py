@@ -77,7 +77,8 @@ def bitbadges_lookup(request) -> JsonResponse:
         return _answer(
             503, f"BitBadges could not be asked ({exc.message or exc}); try again in a moment."
         )
-    metadata = found.get("metadata") if isinstance(found.get("metadata"), dict) else {}
+    found_metadata = found.get("metadata")
+    metadata: dict = found_metadata if isinstance(found_metadata, dict) else {}
     problems: list[preflight.Problem] = []
     if delivery:
         settings = preflight.ClaimSettings(

@@ -54,7 +54,7 @@ class RequirementFormSet(forms.BaseInlineFormSet):
     request = None  # set by RequirementInline.get_formset: the memo of upstream checks
 
     def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]  # not in the stubs
         form.request = self.request
         form.claim = self.instance
         return form
@@ -65,7 +65,8 @@ class RequirementFormSet(forms.BaseInlineFormSet):
             form
             for form in self.forms
             if form.has_changed() or form.instance.pk is not None
-            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
+            if not self._should_delete_form(form)  # type: ignore[attr-defined]  # Django's
+            and hasattr(form, "cleaned_data")
         ]
         if any(form.errors for form in self.forms):
             return
@@ -131,5 +132,5 @@ class RequirementInline(admin.StackedInline):
     def get_formset(self, request, obj=None, **kwargs):
         kwargs.setdefault("absolute_max", MAX_REQUIREMENTS)
         formset = super().get_formset(request, obj, **kwargs)
-        formset.request = request
+        formset.request = request  # type: ignore[attr-defined]  # RequirementFormSet's
         return formset

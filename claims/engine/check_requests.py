@@ -210,7 +210,8 @@ def claim_discover(*, claim: Claim, actor: Actor) -> int:
     of "all" and "none", whose checks need one, and one of "any") but no row yet."""
     if not claim.enabled:
         return 0
-    required, either = set(), set()
+    required: set[int] = set()
+    either: set[int] = set()
     for app_id, group in claim.requirements.values_list("app_id", "group"):
         (either if group == Requirement.Group.ANY else required).add(app_id)
     if not (required or either):

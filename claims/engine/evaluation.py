@@ -318,7 +318,9 @@ def _run_check(
     return rule, result
 
 
-def _usable_account(requirement: Requirement, connected: list[ConnectedAccount]):
+def _usable_account(
+    requirement: Requirement, connected: list[ConnectedAccount]
+) -> ConnectedAccount | None:
     """The most recently updated healthy account of the requirement's app, or None."""
     usable = [a for a in connected if a.app_id == requirement.app_id and a.usable]
     return max(usable, key=lambda account: account.updated_at, default=None)
