@@ -177,8 +177,11 @@ class Claim(models.Model):
         return bool(self.store_secret_encrypted)
 
     def requirement_list(self) -> list[Requirement]:
-        """Its requirements in order, with their apps (prefetched ones when there are)."""
-        return list(self.requirements.all())
+        """Its requirements in order, with their apps: the prefetched ones when a query
+        prefetched them, else read in one query."""
+        if "requirements" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.requirements.all())
+        return list(self.requirements.select_related("app"))
 
     def apps(self) -> list[Any]:
         """The apps its requirements name, each once, in the requirements' order."""

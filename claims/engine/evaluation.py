@@ -326,13 +326,6 @@ def _usable_account(
     return max(usable, key=lambda account: account.updated_at, default=None)
 
 
-def _requirements(claim: Claim) -> list[Requirement]:
-    cache = getattr(claim, "_prefetched_objects_cache", {})
-    if "requirements" in cache:
-        return list(cache["requirements"])
-    return list(claim.requirements.select_related("app"))
-
-
 def _account_rules(
     evaluation: Evaluation,
     requirements: list[Requirement],
@@ -356,7 +349,6 @@ def _checks(
     member: User,
     connected: list[ConnectedAccount],
     now: datetime,
-    claim: Claim,
 ) -> None:
     """Run the checks: those of every member (all, none) in order, stopping at the first
     unmet; then those of "any" until one is met. Nothing is called for a member who
@@ -411,7 +403,7 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
     if member is None:  # the ledger hands out only completions that have their member
         raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
-    requirements = _requirements(claim)
+    requirements = claim.requirement_list()
     if not any(r.group != Requirement.Group.NONE for r in requirements):
         # Nothing a member must meet (saved past the admin, or by staff who may not edit
         # requirements): never "everyone qualifies".
@@ -424,7 +416,7 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
     # The member's accounts, read once: for the account rules and the checks' accounts.
     connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
     _account_rules(evaluation, requirements, connected, now)
-    _checks(evaluation, requirements, member, connected, now, claim)
+    _checks(evaluation, requirements, member, connected, now)
     address_rule, evaluation.address = _address_rule(member, now)
     evaluation.results.append(address_rule)
     evaluation.results.append(_email_rule(member, now))

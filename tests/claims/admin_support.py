@@ -5,6 +5,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from claims.admin.requirements import RequirementForm
 from claims.models import Claim
 from connections.models import App
 from sandbox.bitbadges import claims as bb_sandbox
@@ -27,19 +28,8 @@ def make_app(slug, name=None, **fields):
     return App.objects.create(slug=slug, name=name or slug.title(), enabled=True, **fields)
 
 
-REQUIREMENT_FIELDS = (
-    "group",
-    "app",
-    "kind",
-    "action",
-    "props",
-    "proxy_url",
-    "path",
-    "comparison",
-    "value",
-    "text",
-    "identity_path",
-)
+# What the requirements inline posts for each requirement: the admin form's own fields.
+REQUIREMENT_FIELDS = RequirementForm.Meta.fields
 
 
 def requirement_rows(claim) -> list[dict]:
