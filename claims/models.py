@@ -428,6 +428,26 @@ class CompletionEvent(Audited):
         return f"{self.from_state or '·'} → {self.to_state} by {self.actor_display()}"
 
 
+class ClaimVisit(models.Model):
+    """How many times anonymous visitors opened a claim's landing page on one day.
+
+    A count, not a record of anyone: the funnel shows visits beside its member stages,
+    never as one of them (a visitor is nobody until they sign up).
+    """
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="visits")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "day"], name="claims_visit_one_row_per_day")
+        ]
+
+    def __str__(self):
+        return f"{self.claim} on {self.day}: {self.count}"
+
+
 # Models of event-driven claims live beside, and are Django models of this app.
 from claims.job_models import ClaimJob as ClaimJob  # noqa: E402
 from claims.trigger_models import TriggerDelivery as TriggerDelivery  # noqa: E402

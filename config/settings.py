@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "connections",
     "claims",
     "members",
+    "operations",
+    "branding",
     "config",  # the layout's deploy checks (config/checks.py)
 ]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "core", "users", "connections", "claims", "members", "sandbox")
+PACKAGES = ("config", "core", "branding", "users", "connections", "claims", "members", "operations", "sandbox")
 
 
 def components(graph) -> list[list[str]]:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 LIMIT = 600
-PACKAGES = ("config", "core", "users", "connections", "claims", "members")
+PACKAGES = ("config", "core", "branding", "users", "connections", "claims", "members", "operations")
 
 
 def sizes(root: Path) -> list[tuple[Path, int]]:

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class BrandingConfig(AppConfig):
+    """The owner's brand, read by every member page and email."""
+
+    name = "branding"
