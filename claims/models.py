@@ -134,6 +134,31 @@ class Claim(models.Model):
     store_secret_encrypted = models.TextField(blank=True, editable=False)
     workflow_url = models.URLField("workflow URL", max_length=500, blank=True)
 
+    # The claim's life as last read from BitBadges (claims/bitbadges/life.py): numUses
+    # (maxUses, numUses), transferTimes (its ranges), halt. Null: not read, or not shown.
+    life_max_uses = models.PositiveIntegerField(
+        "BitBadges max uses", null=True, blank=True, editable=False
+    )
+    life_used = models.PositiveIntegerField(
+        "BitBadges uses taken", null=True, blank=True, editable=False
+    )
+    life_window_start = models.DateTimeField(
+        "BitBadges window opens", null=True, blank=True, editable=False
+    )
+    life_window_end = models.DateTimeField(
+        "BitBadges window closes", null=True, blank=True, editable=False
+    )
+    life_windows = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="transferTimes ranges as read: [[start ms, end ms], ...]; empty: none.",
+    )
+    life_halted = models.BooleanField("halted on BitBadges", default=False, editable=False)
+    life_read_at = models.DateTimeField("BitBadges read at", null=True, blank=True, editable=False)
+    life_read_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    life_read_error = models.TextField(blank=True, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
