@@ -302,6 +302,13 @@ if not _PRINTING_MAIL_ALLOWED and MAILERS["default"]["BACKEND"] == "core.mail.Co
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Connect & Claim <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- The owner's brand (branding app) -----------------------------------------------
+# Defaults for every member page and email; what the admin's Brand page sets wins.
+BRAND_NAME = env.str("BRAND_NAME", default="Connect & Claim")
+BRAND_SUPPORT_EMAIL = env.str("BRAND_SUPPORT_EMAIL", default="")
+# #rrggbb, with a contrast of 4.5:1 or more against white (checked at start-up).
+BRAND_ACCENT_COLOUR = env.str("BRAND_ACCENT_COLOUR", default="#4f46e5")
+
 # --- Pipedream Connect and BitBadges ------------------------------------------------
 
 PIPEDREAM_CLIENT_ID = env.str("PIPEDREAM_CLIENT_ID", default="")
