@@ -295,9 +295,13 @@ class Completion(models.Model):
         INELIGIBLE = "ineligible", "Not eligible yet"
         FAILED = "failed", "Failed"
         RETRYING = "retrying", "Retrying"
+        # Taken back by staff (claims/engine/staff_actions.py): nothing delivers it again
+        # by itself; only a staff member's Re-issue does.
+        REVOKED = "revoked", "Removed by the organiser"
 
     IN_PROGRESS = (State.WAITING, State.CHECKING, State.DELIVERING, State.RETRYING)
     RETRYABLE = (State.FAILED, State.INELIGIBLE)  # what an admin's Retry starts over
+    SETTLED = (State.COMPLETED, State.REVOKED)  # what no request for a check reopens
 
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="completions")
     member = models.ForeignKey(
@@ -350,6 +354,11 @@ class Completion(models.Model):
         "or cannot tell, it is sent again (otherwise only BitBadges saying it did not land "
         "allows that, and for a workflow nothing does).",
     )
+    staff_granted = models.BooleanField(
+        default=False,
+        help_text="A staff member granted it by hand or re-issued it: it is delivered "
+        "without its requirements being checked again (the ledger says who and why).",
+    )
     paused_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -377,6 +386,9 @@ class Completion(models.Model):
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["member", "claim"]),
+        ]
+        permissions = [
+            ("manage_completions", "Can revoke, re-issue and grant completions by hand"),
         ]
 
     def __str__(self):
@@ -438,6 +450,9 @@ class CompletionEvent(Audited):
         OUTCOME_UNKNOWN = "outcome_unknown", "a send whose outcome is unknown"
         PAUSED = "paused", "the upstream is paused"
         RESUMED = "resumed", "the upstream answers again"
+        REVOKED = "revoked", "revoked by staff"
+        REISSUED = "reissued", "re-issued by staff to a corrected address"
+        GRANTED = "granted", "granted by staff"
 
     completion = models.ForeignKey(Completion, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
