@@ -53,8 +53,9 @@ def completion_request(
             queue.process(completion.pk)
             return completion
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
-        if completion.state == State.COMPLETED or completion.paused_at is not None:
-            # Done; or waiting on a delivery pause, which queues it again when it ends.
+        if completion.state in Completion.SETTLED or completion.paused_at is not None:
+            # Done (or revoked by staff: only their Re-issue delivers it again); or
+            # waiting on a delivery pause, which queues it again when it ends.
             return completion
         if completion.state in (State.CHECKING, State.DELIVERING):
             # A worker holds it, or held it and stopped: only the worker path may take
@@ -113,7 +114,7 @@ def _request_held(
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
         leased = completion.lease_expires_at is not None and completion.lease_expires_at > now
         if (
-            completion.state == State.COMPLETED
+            completion.state in Completion.SETTLED
             or completion.paused_at is not None
             or (completion.state in (State.CHECKING, State.DELIVERING) and leased)
             or (completion.state == State.INELIGIBLE and completion.reason == ledger.HELD_REASON)
