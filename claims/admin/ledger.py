@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from claims import pause, services
 from claims.admin.base import ReadOnly
+from claims.admin.exports import CompletionExport
 from claims.admin.member_values import HidesMemberValues, completion_reason, event_details
 from claims.admin.member_values import evidence_item as evidence_item_shown
 from claims.models import (
@@ -108,8 +109,23 @@ class PausedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DueFilter(admin.SimpleListFilter):
+    """The backlog: what a worker should take now (CompletionQuerySet.due)."""
+
+    title = "due now"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Due now (the backlog)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.due().filter(member__isnull=False)
+        return queryset
+
+
 @admin.register(Completion)
-class CompletionAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
+class CompletionAdmin(CompletionExport, HidesMemberValues, ReadOnly, admin.ModelAdmin):
     """The ledger is an audit record: nobody adds, edits or deletes a row here.
 
     The one thing an admin does is Retry, allowed to those with the change permission.
@@ -125,7 +141,14 @@ class CompletionAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
         "next_attempt_at",
         "completed_at",
     )
-    list_filter = ("state", "claim", "claim__delivery", "outcome_unknown", PausedFilter)
+    list_filter = (
+        "state",
+        "claim",
+        "claim__delivery",
+        "outcome_unknown",
+        PausedFilter,
+        DueFilter,
+    )
     list_select_related = ("claim", "member")
     search_fields = (
         "member__username",
@@ -165,7 +188,7 @@ class CompletionAdmin(HidesMemberValues, ReadOnly, admin.ModelAdmin):
     }
     value_search_fields = ("upstream_identity",)
     inlines = [CompletionEventInline]
-    actions = ["retry"]
+    actions = ["retry", "export_csv"]
     change_form_template = "admin/claims/completion/change_form.html"
     change_list_template = "admin/claims/completion/change_list.html"
 
