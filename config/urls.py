@@ -15,6 +15,8 @@ secure_admin_site(admin.site)
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # /brand.css and /brand/logo: the owner's accent colour and logo, on every page.
+    path("", include("branding.urls")),
     # django-allauth's account views at the site's root: /login/, /logout/, /signup/,
     # /password/reset/ (and its steps), /password/change/, /email/, /confirm-email/<key>/.
     re_path(
