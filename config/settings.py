@@ -479,6 +479,20 @@ SANDBOX_PIPEDREAM_CONNECT_QUIRK = env.str("SANDBOX_PIPEDREAM_CONNECT_QUIRK", def
 # the body>), so tests can show a format the product does not recognise.
 SANDBOX_TRIGGER_SIGNATURE = env.str("SANDBOX_TRIGGER_SIGNATURE", default="pd-v1")
 
+# --- Alerts (operations app: README, "Alerts", says what each does) -----------------
+# Alert emails go to ALERT_EMAILS (comma-separated) or, when empty, to active staff who
+# hold operations.receive_alerts and to superusers. Times are in seconds.
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_FAILURES = env.int("ALERT_FAILURES", default=5)
+ALERT_FAILURE_WINDOW = env.float("ALERT_FAILURE_WINDOW", default=900.0)
+ALERT_UNKNOWN_AFTER = env.float("ALERT_UNKNOWN_AFTER", default=1800.0)
+ALERT_BACKLOG = env.int("ALERT_BACKLOG", default=500)
+ALERT_BACKLOG_AGE = env.float("ALERT_BACKLOG_AGE", default=900.0)
+ALERT_RESOLVE_AFTER = env.float("ALERT_RESOLVE_AFTER", default=600.0)
+ALERT_ATTEMPTS = env.int("ALERT_ATTEMPTS", default=8)
+ALERT_RETRY_BASE = env.float("ALERT_RETRY_BASE", default=30.0)
+ALERT_RETRY_MAX = env.float("ALERT_RETRY_MAX", default=3600.0)
+
 # --- Internationalisation -----------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
