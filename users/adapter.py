@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from branding.selectors import brand_current
 from core import ratelimit
 from core.ratelimit import client_ip
 from users.lookalikes import has_lookalikes
@@ -114,6 +115,20 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         super().send_mail(template_prefix, email, {"public_url": settings.PUBLIC_URL, **context})
+
+    def render_mail(self, template_prefix, email, context, headers=None):
+        # Every email wears the owner's brand (name, support address): the templates
+        # read `brand`, the subject starts with its name, replies go to its support.
+        brand = brand_current()
+        if brand.support_email:
+            headers = {"Reply-To": brand.support_email, **(headers or {})}
+        return super().render_mail(template_prefix, email, {"brand": brand, **context}, headers)
+
+    def format_email_subject(self, subject: str) -> str:
+        return f"[{brand_current().name}] {subject}"
+
+    def get_from_email(self) -> str:
+        return brand_current().from_email
 
     def send_address_notice(self, template_prefix: str, email: str, context: dict) -> None:
         """A notice to an address someone else tried to use: at most one an hour."""
