@@ -12,6 +12,7 @@ import re
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand, CommandError
 
+from branding.selectors import brand_current
 from connections import services
 from connections.management.commands._members import member_lookup
 from connections.models import App, ConnectedAccount
@@ -90,14 +91,16 @@ class Command(BaseCommand):
         )
         verb = "reconnect" if reconnect is not None else "connect"
         if email:
+            brand = brand_current()
+            support = f"Questions? Write to {brand.support_email}\n" if brand.support_email else ""
             send_mail(
                 subject=f"{verb.capitalize()} your {found.name} account",
                 message=(
                     f"Hello {member.get_short_name() or member.username},\n\n"
                     f"Open this link to {verb} your {found.name} account:\n\n{link}\n\n"
-                    f"It works once, for {_shown(lifetime)}.\n"
+                    f"It works once, for {_shown(lifetime)}.\n\n{brand.name}\n{support}"
                 ),
-                from_email=None,
+                from_email=brand.from_email,
                 recipient_list=[member.email],
             )
             self.stdout.write(self.style.SUCCESS(f"Emailed the link to {member.email}."))
