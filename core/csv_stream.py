@@ -29,8 +29,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import URLPattern, path, reverse
@@ -122,6 +123,24 @@ class CSVExportAdmin(_ModelAdmin):
     @admin.action(description="Export selected as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Any]) -> StreamingHttpResponse:
         return self.csv_response(request, queryset)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], **kwargs: Any
+    ) -> HttpResponseBase | None:
+        """Any action of this admin: a selection holding something that is not an ID is
+        said so (Django would fail on it with a 500)."""
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.opts.pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request,
+                "Nothing was done: the selection holds something that is not a row's ID. "
+                "Select the rows again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, **kwargs)
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
