@@ -22,6 +22,7 @@ from claims.models import Completion
 from connections import pipedream
 from connections.models import ConnectedAccount
 from members import services as member_services
+from members.exports import MemberExport
 from users.admin import UserAdmin
 from users.models import User
 
@@ -71,7 +72,7 @@ class CompletionInline(admin.TabularInline):
         return False
 
 
-class MemberAdmin(UserAdmin):
+class MemberAdmin(MemberExport, UserAdmin):
     """users' UserAdmin, with the connected accounts and completions of the member."""
 
     # users' columns, with the member's accounts and completions after "email_verified".
@@ -82,7 +83,8 @@ class MemberAdmin(UserAdmin):
         *UserAdmin.list_display[UserAdmin.list_display.index("email_verified") + 1 :],
     )
     inlines = [ConnectedAccountInline, CompletionInline]
-    actions = ["delete_members"]
+    actions = ["delete_members", "export_csv"]
+    change_list_template = "admin/csv_export/change_list.html"
 
     def get_queryset(self, request):
         return (
