@@ -1,0 +1,117 @@
+"""Where alert webhooks may go, their signing secrets, and their signatures.
+
+A webhook URL is the operator's, but the site calls it from inside its own network, so
+it must not be a way to reach that network (SSRF): only https (plain http, and only to
+this machine, while DEBUG or SANDBOX is on), no user name or password in it, and a host
+whose every address is a public one. The check runs when the URL is saved and again
+before each call (the host's addresses may have changed since).
+
+Messages are signed per the Standard Webhooks spec: headers webhook-id,
+webhook-timestamp and webhook-signature ("v1,<base64 HMAC-SHA256 of
+id.timestamp.body>"), with a secret "whsec_<base64>" shown to the operator once.
+"""
+
+import base64
+import datetime
+import ipaddress
+import re
+import secrets
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from standardwebhooks import Webhook
+
+MAX_URL = 500
+SECRET_BYTES = 32
+_UNSAFE = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+
+class UrlRefused(ValueError):
+    """A webhook URL the site will not call; `str(exc)` says why, for the operator."""
+
+
+def _local_allowed() -> bool:
+    return bool(getattr(settings, "DEBUG", False) or getattr(settings, "SANDBOX", False))
+
+
+def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise UrlRefused(f"No address was found for the host {host}: check its spelling.") from None
+    # The scope id of a link-local IPv6 address ("fe80::1%eth0") is not part of the address.
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+
+
+def check_url(url: object, *, resolve: bool = True) -> str:
+    """The URL, stripped, when alerts may be sent to it; else UrlRefused saying why."""
+    if not isinstance(url, str) or not url.strip():
+        raise UrlRefused("Enter the webhook's URL, e.g. https://hooks.example.com/alerts.")
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise UrlRefused(f"That URL is {len(url)} characters long; the limit is {MAX_URL}.")
+    if _UNSAFE.search(url):
+        raise UrlRefused("A webhook URL cannot hold spaces, backslashes or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UrlRefused(
+            "This is not a URL the site can call (its port is not a number)."
+        ) from None
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("http", "https"):
+        raise UrlRefused("Give the full URL, starting with https://.")
+    local = _local_allowed()
+    if parts.scheme == "http" and not local:
+        raise UrlRefused(
+            "Alerts are sent over https only: an http URL would carry them unencrypted."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise UrlRefused(
+            "Leave the user name and password out of the URL: the signature on each message "
+            "tells your receiver it comes from this site."
+        )
+    if not resolve:
+        return url
+    addresses = _addresses(host, port or (443 if parts.scheme == "https" else 80))
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address.is_loopback and local:
+            continue  # a receiver on this machine, for development and tests
+        if parts.scheme == "http":
+            raise UrlRefused("Plain http is only for a receiver on this machine (localhost).")
+        if not address.is_global or address.is_multicast:
+            raise UrlRefused(
+                f"{host} is at {address}, which is not a public address: alerts go only to "
+                "hosts on the internet, never into the site's own network."
+            )
+    return url
+
+
+def host_of(url: str) -> str:
+    """The URL's host, which is what logs and error texts name (a path may hold a token)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the spec's form: whsec_ and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def signed_headers(secret: str, message_id: str, body: str, at: datetime.datetime) -> dict:
+    """The Standard Webhooks headers for `body`, sent at `at`."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at.astimezone(datetime.UTC), body),
+    }

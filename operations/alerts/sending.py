@@ -1,0 +1,157 @@
+"""Sending one alert message: an email to the operators or a signed webhook call.
+
+`attempt(delivery_id)` makes one try of a pending `AlertDelivery` whose time has come
+and records it: delivered, or the status code / error and when to try again (the first
+retry after ALERT_RETRY_BASE seconds, doubling up to ALERT_RETRY_MAX), or failed after
+ALERT_ATTEMPTS tries. The row is locked while it is tried, so the worker and
+`check_alerts` (which sends what the worker has not taken) never send it twice at once.
+"""
+
+import datetime
+import logging
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.secrets import SecretUnreadable
+from operations.alerts import endpoints
+from operations.models import AlertDelivery
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "connect-and-claim-alerts"
+TIMEOUT = (5.0, 10.0)  # connect, read
+ERROR_MAX = 2000
+
+
+class SendFailed(Exception):
+    """One try did not deliver; `str(exc)` says why, without secrets; `status` if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_delay(attempts: int) -> datetime.timedelta:
+    base = float(settings.ALERT_RETRY_BASE)
+    ceiling = float(settings.ALERT_RETRY_MAX)
+    return datetime.timedelta(seconds=max(0.0, min(ceiling, base * 2 ** max(0, attempts - 1))))
+
+
+def _send_email(delivery: AlertDelivery) -> None:
+    recipients = [line for line in delivery.recipients.splitlines() if line.strip()]
+    if not recipients:
+        raise SendFailed("No recipients.")
+    subject, _, body = delivery.payload.partition("\n\n")
+    try:
+        EmailMessage(subject=subject, body=body, to=recipients).send()
+    except Exception as exc:  # SMTP refusals, timeouts, a mailer misconfigured
+        raise SendFailed(f"The mail server refused it: {type(exc).__name__}") from None
+
+
+def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
+    endpoint = delivery.endpoint
+    if endpoint is None:
+        raise SendFailed("The webhook was deleted.")
+    if not endpoint.enabled:
+        raise SendFailed("The webhook is turned off.")
+    try:
+        url = endpoints.check_url(endpoint.url)
+        secret = endpoint.secret()
+    except endpoints.UrlRefused as exc:
+        raise SendFailed(f"Not sent: {exc}") from None
+    except SecretUnreadable as exc:
+        raise SendFailed(str(exc)) from None
+    if not secret:
+        raise SendFailed("The webhook has no signing secret: rotate it to make one.")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **endpoints.signed_headers(secret, delivery.message_id, delivery.payload, now),
+    }
+    host = endpoints.host_of(url)
+    try:
+        response = requests.post(
+            url,
+            data=delivery.payload.encode(),
+            headers=headers,
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        # Name the host only: the path of a webhook URL often carries a token.
+        raise SendFailed(f"{host} could not be reached ({type(exc).__name__}).") from None
+    response.close()
+    if 200 <= response.status_code < 300:
+        return response.status_code
+    if 300 <= response.status_code < 400:
+        raise SendFailed(
+            f"{host} answered {response.status_code} (a redirect, which alerts do not "
+            "follow: give the final URL).",
+            response.status_code,
+        )
+    raise SendFailed(f"{host} answered {response.status_code}.", response.status_code)
+
+
+def attempt(delivery_id: int) -> datetime.datetime | None:
+    """Try a pending delivery once if its time has come; when to try it again, or None."""
+    with transaction.atomic():
+        delivery = (
+            AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id, state=AlertDelivery.State.PENDING)
+            .first()
+        )
+        now = timezone.now()
+        if delivery is None:
+            return None  # sent already, given up, or another process is trying it now
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            return None  # its own scheduled task will come
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        try:
+            if delivery.channel == AlertDelivery.Channel.EMAIL:
+                _send_email(delivery)
+                delivery.status_code = None
+            else:
+                delivery.status_code = _send_webhook(delivery, now)
+        except SendFailed as exc:
+            delivery.error = str(exc)[:ERROR_MAX]
+            delivery.status_code = exc.status
+            if delivery.attempts >= max(1, int(settings.ALERT_ATTEMPTS)):
+                delivery.state = AlertDelivery.State.FAILED
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
+            logger.warning(
+                "Alert delivery %s (%s) try %d failed: %s",
+                delivery.pk,
+                delivery.channel,
+                delivery.attempts,
+                delivery.error,
+                extra={"alert_delivery": delivery.pk},
+            )
+        else:
+            delivery.state = AlertDelivery.State.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+            delivery.error = ""
+        delivery.save()
+        return delivery.next_attempt_at
+
+
+def due(now: datetime.datetime, grace: datetime.timedelta) -> list[int]:
+    """Pending deliveries the worker should have taken more than `grace` ago."""
+    return list(
+        AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING)
+        .filter(
+            Q(next_attempt_at__lte=now - grace)
+            | Q(next_attempt_at__isnull=True, created_at__lte=now - grace)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:200]
+    )

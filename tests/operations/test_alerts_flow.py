@@ -1,0 +1,166 @@
+"""A failing BitBadges key: many completions fail, the operators hear once.
+
+The real flow, over HTTP: members qualify for the demo BitBadges claim, the sandbox
+refuses the site's API key (401) so every completion fails, the scheduler's
+`check_alerts` opens one incident, and the task worker sends one email and one webhook
+call, signed per the Standard Webhooks spec (checked with the `standardwebhooks`
+library). More failures update the incident; nobody is told again. A receiver that
+answers 500 twice gets the message on the third try, with the same webhook-id.
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from standardwebhooks import Webhook
+
+from claims import services
+from claims.audit import Actor
+from claims.models import Claim, Completion
+from connections.models import ConnectedAccount
+from operations.alerts import endpoints, notify
+from operations.models import AlertDelivery, AlertEndpoint, Incident
+from tests.claims.claims_support import random_address, run_worker
+from tests.members_support import verify_email
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 answering the given statuses in turn (then 200),
+    keeping each request's headers and body."""
+
+    def __init__(self, statuses=()):
+        self.statuses = list(statuses)
+        self.requests: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((dict(self.headers.items()), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(statuses=()):
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def endpoint_to(url: str) -> tuple[AlertEndpoint, str]:
+    secret = endpoints.new_secret()
+    endpoint = AlertEndpoint(name="On call", url=url)
+    endpoint.set_secret(secret)
+    endpoint.save()
+    return endpoint, secret
+
+
+def failing_members(apps, claim, count: int, start: int = 0) -> None:
+    User = get_user_model()
+    for n in range(start, start + count):
+        member = verify_email(
+            User.objects.create_user(
+                username=f"m{n:03d}", email=f"m{n:03d}@example.com", address=random_address()
+            )
+        )
+        ConnectedAccount.objects.create(
+            member=member, app=apps["github"], pipedream_id=f"apn_{n:06d}", name=f"gh{n}"
+        )
+        services.completion_request(claim=claim, member=member, actor=Actor.system("test"))
+
+
+def test_a_failing_bitbadges_key_raises_one_email_and_one_signed_webhook(
+    demo_claims, apps, upstreams, settings, receiver
+):
+    settings.BITBADGES_API_KEY = "a-key-bitbadges-refuses"
+    settings.CLAIMS_MAX_ATTEMPTS = 1  # the first refusal fails the completion
+    settings.ALERT_FAILURES = 3
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    claim = demo_claims["github-starter"]
+    Claim.objects.exclude(pk=claim.pk).update(enabled=False)
+    hook = receiver()
+    endpoint, secret = endpoint_to(hook.url)
+
+    failing_members(apps, claim, 6)
+    run_worker()
+    assert Completion.objects.filter(state="failed").count() == 6
+    call_command("check_alerts", verbosity=0)
+    run_worker()
+
+    incident = Incident.objects.get()
+    assert incident.kind == "failing" and incident.resolved_at is None
+    assert incident.count == 6
+    assert "API key" in incident.summary  # BitBadges' own refusal, once
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["ops@example.com"]
+    assert "Completions failing" in email.subject
+    assert "6" in email.body
+    assert len(hook.requests) == 1
+    headers, body = hook.requests[0]
+    payload = Webhook(secret).verify(body, headers)
+    assert payload["type"] == "incident.opened"
+    assert payload["data"]["kind"] == "failing" and payload["data"]["count"] == 6
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do: wrong secret
+        Webhook(endpoints.new_secret()).verify(body, headers)
+
+    # Still failing: the incident counts them; nobody is told again.
+    failing_members(apps, claim, 4, start=6)
+    run_worker()
+    call_command("check_alerts", verbosity=0)
+    run_worker()
+    incident.refresh_from_db()
+    assert incident.count == 10
+    assert Incident.objects.count() == 1
+    assert len(mail.outbox) == 1
+    assert len(hook.requests) == 1
+    assert AlertDelivery.objects.count() == 2
+    assert set(AlertDelivery.objects.values_list("state", flat=True)) == {"delivered"}
+
+
+def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(db, settings, receiver):
+    settings.ALERT_RETRY_BASE = 0  # each retry is due at once: one worker run tries all
+    hook = receiver(statuses=[500, 503])
+    endpoint, secret = endpoint_to(hook.url)
+    incident = Incident.objects.create(kind="backlog", summary="600 completions are due", count=600)
+    with transaction.atomic():  # the worker's task is queued on commit
+        notify.notify(incident, AlertDelivery.Event.OPENED)
+    run_worker()
+
+    delivery = AlertDelivery.objects.get(channel="webhook")
+    assert delivery.state == "delivered" and delivery.attempts == 3
+    assert delivery.status_code == 200
+    assert len(hook.requests) == 3
+    ids = {headers["webhook-id"] for headers, _ in hook.requests}
+    assert ids == {delivery.message_id}
+    for headers, body in hook.requests:
+        assert Webhook(secret).verify(body, headers)["data"]["count"] == 600
+    assert json.loads(hook.requests[-1][1])["type"] == "incident.opened"
