@@ -29,11 +29,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib.admin import ActionLocation, helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -125,8 +131,11 @@ class CSVExportAdmin(_ModelAdmin):
         return self.csv_response(request, queryset)
 
     def response_action(
-        self, request: HttpRequest, queryset: QuerySet[Any], **kwargs: Any
-    ) -> HttpResponseBase | None:
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        action_location: ActionLocation = ActionLocation.CHANGE_LIST,
+    ) -> HttpResponse | None:
         """Any action of this admin: a selection holding something that is not an ID is
         said so (Django would fail on it with a 500)."""
         try:
@@ -140,7 +149,7 @@ class CSVExportAdmin(_ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset, **kwargs)
+        return super().response_action(request, queryset, action_location)
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
