@@ -3,6 +3,7 @@ many times an address completed it."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,7 @@ from claims.bitbadges.errors import (
     Unavailable,
     classify_claim_error,
 )
+from claims.bitbadges.life import ClaimLife, life_of
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ class Claims(BitBadgesBase):
         if not claim.get("claimId") or not isinstance(claim.get("plugins"), list):
             raise self._invalid(body, operation, "the claim has no claimId or no list of plugins")
         return claim
+
+    def claim_life(self, claim_id: str) -> ClaimLife:
+        """The claim's uses, windows and halt as BitBadges shows them now (bitbadges/life.py)."""
+        claim = self.get_claim(claim_id)
+        return life_of(claim, fetched_at=datetime.datetime.now(tz=datetime.UTC))
 
     def _attempts_page(self, body: Any, operation: str) -> AttemptsPage:
         docs = body.get("docs") if isinstance(body, dict) else None

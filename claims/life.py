@@ -1,0 +1,210 @@
+"""A claim's life: what BitBadges last said of its uses, windows and halt (kept on the
+Claim, claims/bitbadges/life.py reads it), and the site's own window, and what they mean
+for members now.
+
+`stop_for(claim)` says whether the claim takes no new deliveries now, and the sentence a
+member reads. The engine asks it before it checks anyone (claims/engine/delivery.py): a
+stopped claim's completions wait, with that sentence, until it reopens or until
+`STOPPED_WAIT` has passed. `refresh(claim)` reads BitBadges again and keeps the reading
+(a failure keeps the last reading and says when and why it failed); when the claim is
+open after it, the completions waiting on it are due at once. `note_refusal()` keeps
+what a delivery refused for a halt or a used-up claim says, until the next reading.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from claims import bitbadges
+from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
+from claims.models import Claim, Completion
+
+logger = logging.getLogger(__name__)
+
+USED_UP = "All badges of this claim have been given out."
+HALTED = "This claim is paused by its organiser."
+OPENS = "This claim opens on {at}."
+CLOSED_ON = "This claim closed on {at}."
+CLOSED = "This claim is closed."
+# The beginnings of every sentence above: how a completion waiting on a stop is known.
+_SENTENCE_STARTS = (USED_UP, HALTED, "This claim opens on ", "This claim closed on ", CLOSED)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a claim takes no new deliveries now; `until`: when it opens again, if known."""
+
+    kind: str  # "used_up", "halted", "not_open", "closed"
+    sentence: str
+    until: datetime.datetime | None = None
+    local: bool = False  # the site's own window (starts_at, ends_at), not BitBadges'
+
+
+def stopped_wait() -> datetime.timedelta:
+    """How long a completion of a stopped claim waits when no reopening time is known (a
+    reading that finds the claim open makes it due at once)."""
+    return getattr(settings, "CLAIM_LIFE_STOPPED_WAIT", datetime.timedelta(hours=6))
+
+
+def max_age() -> datetime.timedelta:
+    """Readings older than this are read again by `bitbadges_check --life`."""
+    return getattr(settings, "CLAIM_LIFE_MAX_AGE", datetime.timedelta(minutes=15))
+
+
+def _at(value: datetime.datetime) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+
+
+def _window_stop(windows: list, now: datetime.datetime) -> Stop | None:
+    """Whether `now` falls outside the windows read from BitBadges ([[start ms, end ms]])."""
+    pairs = [(int(start), int(end)) for start, end in windows]
+    if not pairs:
+        return None
+    if tuple(pairs) == NEVER:
+        return Stop("closed", CLOSED)
+    ms = int(now.timestamp() * 1000)
+    if any(start <= ms <= end for start, end in pairs):
+        return None
+    later = [start for start, _ in pairs if start > ms]
+    if later:
+        opens = ms_datetime(min(later), start=False)
+        if opens is not None:
+            return Stop("not_open", OPENS.format(at=_at(opens)), until=opens)
+        return Stop("closed", CLOSED)
+    ended = ms_datetime(max(end for _, end in pairs), start=False)
+    if ended is None:
+        return Stop("closed", CLOSED)
+    return Stop("closed", CLOSED_ON.format(at=_at(ended)), until=None)
+
+
+def stop_for(claim: Claim, now: datetime.datetime | None = None) -> Stop | None:
+    """Why `claim` takes no new deliveries at `now` (None: it does). From the site's own
+    window, then from BitBadges' last reading: its window, a used-up numUses, a halt."""
+    now = now or timezone.now()
+    if claim.ends_at and now >= claim.ends_at:
+        return Stop("closed", CLOSED_ON.format(at=_at(claim.ends_at)), local=True)
+    window = _window_stop(claim.life_windows or [], now)
+    if window is not None and window.kind == "closed":
+        return window
+    if claim.life_max_uses and (claim.life_used or 0) >= claim.life_max_uses:
+        return Stop("used_up", USED_UP)
+    if claim.life_halted:
+        return Stop("halted", HALTED)
+    if claim.starts_at and now < claim.starts_at:
+        later = window.until if window and window.until else None
+        opens = max(claim.starts_at, later) if later else claim.starts_at
+        return Stop(
+            "not_open", OPENS.format(at=_at(opens)), until=opens, local=opens == claim.starts_at
+        )
+    return window
+
+
+def is_stop_reason(reason: str) -> bool:
+    return reason.startswith(_SENTENCE_STARTS)
+
+
+def remaining(claim: Claim) -> int | None:
+    if not claim.life_max_uses or claim.life_used is None:
+        return None
+    return max(claim.life_max_uses - claim.life_used, 0)
+
+
+def reads_bitbadges(claim: Claim) -> bool:
+    return bool(claim.bitbadges_claim_id)
+
+
+def keep(claim: Claim, life: ClaimLife) -> None:
+    """Keep a reading on the claim (only its life fields are written)."""
+    claim.life_max_uses = life.max_uses
+    claim.life_used = life.used
+    claim.life_windows = [[start, end] for start, end in life.windows]
+    claim.life_window_start = life.window_start
+    claim.life_window_end = life.window_end
+    claim.life_halted = life.halted
+    claim.life_read_at = life.fetched_at
+    claim.life_read_failed_at = None
+    claim.life_read_error = ""
+    claim.save(update_fields=[*_LIFE_FIELDS])
+
+
+_LIFE_FIELDS = (
+    "life_max_uses",
+    "life_used",
+    "life_windows",
+    "life_window_start",
+    "life_window_end",
+    "life_halted",
+    "life_read_at",
+    "life_read_failed_at",
+    "life_read_error",
+)
+
+
+def refresh(claim: Claim, *, client: bitbadges.BitBadgesClient | None = None) -> bool:
+    """Read the claim's life from BitBadges and keep it; True when it was read.
+
+    A claim without a BitBadges claim ID has nothing to read (False, nothing changes).
+    A failure keeps the last reading and records when and why it failed; it is logged by
+    the client, never raised. When the claim is open after a reading, its completions
+    waiting on a stop are due at once (complete_claims, the cron, takes them).
+    """
+    if not reads_bitbadges(claim):
+        return False
+    client = client or bitbadges.get_client()
+    try:
+        life = client.claim_life(claim.bitbadges_claim_id)
+    except bitbadges.BitBadgesError as exc:
+        claim.life_read_failed_at = timezone.now()
+        claim.life_read_error = str(exc)[:1000]
+        claim.save(update_fields=["life_read_failed_at", "life_read_error"])
+        return False
+    keep(claim, life)
+    if stop_for(claim) is None:
+        wake_waiting(claim)
+    return True
+
+
+def wake_waiting(claim: Claim) -> int:
+    """Completions waiting on a stop of `claim` become due now (no state changes: the
+    worker that takes them writes the ledger). An unknown outcome keeps its own time."""
+    now = timezone.now()
+    waiting = Completion.objects.filter(
+        claim=claim,
+        state=Completion.State.WAITING,
+        next_attempt_at__gt=now,
+        outcome_unknown=False,
+        paused_at__isnull=True,
+    ).filter(_stop_reasons())
+    return waiting.update(next_attempt_at=now)
+
+
+def _stop_reasons() -> Q:
+    query = Q()
+    for start in _SENTENCE_STARTS:
+        query |= Q(reason__startswith=start)
+    return query
+
+
+def note_refusal(claim: Claim, exc: Exception) -> None:
+    """A delivery was refused because the claim is used up or halted: keep that until the
+    next reading, so that no other completion is sent meanwhile."""
+    if isinstance(exc, bitbadges.ClaimExhausted):
+        taken = claim.life_used if claim.life_used is not None else claim.life_max_uses
+        if taken is None:
+            return  # nothing read to compare with: the next reading tells
+        Claim.objects.filter(pk=claim.pk).update(
+            life_max_uses=claim.life_max_uses or taken, life_used=claim.life_max_uses or taken
+        )
+    elif isinstance(exc, bitbadges.ClaimHalted):
+        Claim.objects.filter(pk=claim.pk).update(life_halted=True)
+
+
+def due_for_reading(now: datetime.datetime | None = None):
+    """Enabled claims with a BitBadges claim ID whose reading is older than max_age()."""
+    now = now or timezone.now()
+    stale = Q(life_read_at__isnull=True) | Q(life_read_at__lt=now - max_age())
+    return Claim.objects.enabled().exclude(bitbadges_claim_id="").filter(stale).order_by("pk")
