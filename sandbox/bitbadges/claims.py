@@ -160,17 +160,20 @@ def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = 
     for instance_id in plugin_ids(claim):
         plugin = plugin_id_of(claim, instance_id)
         if plugin == "numUses":
-            state = {
-                "numUses": claim.num_uses,
-                "usedClaimNumbers": list(range(claim.num_uses)),
-            }
+            # usedClaimNumbers is a UintRange[] (SDK-HEAD interfaces.ts; DOCS plugins.md):
+            # claim numbers are zero-based and handed out in order.
+            taken = [{"start": "0", "end": str(claim.num_uses - 1)}] if claim.num_uses else []
+            state = {"numUses": claim.num_uses, "usedClaimNumbers": taken}
             if claimed:
                 state["claimedUsers"] = claimed_users(claim)
             public = {"maxUses": claim.max_uses}
             if claim.hide_current_state:
-                # SDK-0.27.2 interfaces.ts:976 (numUses publicParams hideCurrentState).
-                # unconfirmed: whether BitBadges then hides publicState; the sandbox shows it.
+                # SDK-0.27.2 interfaces.ts:976 (numUses publicParams hideCurrentState);
+                # OLD-DOCS number-of-uses.md: publicState is then {} unless the creator
+                # fetches private params.
                 public["hideCurrentState"] = True
+                if not private:
+                    state = {}
             plugins.append(_plugin(instance_id, plugin, public, {}, state, private))
         elif plugin == "initiatedBy":
             # No params (IDX-2024 src/testutil/plugins.ts:146-154; DOCS@4723311 example).
@@ -224,6 +227,27 @@ def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = 
 
 
 # --- Helpers for tests and demos (no HTTP) -------------------------------------------
+
+_UNSET = object()
+
+
+def claim_life_set(
+    claim: BitBadgesClaim, *, max_uses=_UNSET, num_uses=_UNSET, halted=_UNSET, window=_UNSET
+) -> BitBadgesClaim:
+    """Change what BitBadges' claim builder changes of a claim's life: numUses' maxUses
+    (and, as a test's shortcut, the uses taken), the halt plugin (present or not) and the
+    transferTimes window ((start, end) datetimes, either None; None removes the plugin).
+    The claim's version goes up, as on any update."""
+    fields = {"max_uses": max_uses, "num_uses": num_uses, "halted": halted}
+    for name, value in fields.items():
+        if value is not _UNSET:
+            setattr(claim, name, value)
+    if window is not _UNSET:
+        claim.window_start, claim.window_end = window if window else (None, None)
+    claim.version += 1
+    claim.updated_at = timezone.now()
+    claim.save()
+    return claim
 
 
 def claim_create(
