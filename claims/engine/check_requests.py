@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from claims import queue
+from claims import life, queue
 from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import NotAvailable, TooManyChecks
@@ -208,8 +208,12 @@ def requests_for_member(*, member: User, actor: Actor) -> list[Completion]:
 
 def claim_discover(*, claim: Claim, actor: Actor) -> int:
     """Rows for members who already have an account of every app the claim needs (each
-    of "all" and "none", whose checks need one, and one of "any") but no row yet."""
+    of "all" and "none", whose checks need one, and one of "any") but no row yet. None for
+    a claim that is used up, halted or closed (claims/life.py): it takes no new ones."""
     if not claim.enabled:
+        return 0
+    stop = life.stop_for(claim)
+    if stop is not None and stop.kind != "not_open":
         return 0
     required: set[int] = set()
     either: set[int] = set()
