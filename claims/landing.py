@@ -14,7 +14,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Prefetch, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -23,10 +24,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from claims import services
+from claims import life, services
 from claims.audit import Actor
 from claims.forms import AddressForm
-from claims.models import Claim, Completion, Requirement, TriggerDeployment
+from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
 from connections.models import App, ConnectedAccount
 from users.selectors import member_email_state
 
@@ -108,7 +109,8 @@ class Progress:
     completion: Completion | None
     watching: bool = False
     step: str = ""  # email, address, connect, reconnect, unavailable, check, working,
-    # completed, closed
+    # completed, closed, stopped (used up or halted: claims/life.py)
+    stop: life.Stop | None = None  # why the claim takes no new deliveries now
     app: AppStatus | None = None  # the app of a connect / reconnect step
     steps: list[dict] = field(default_factory=list)
 
@@ -193,10 +195,13 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         watching=watching,
     )
     todo = next((status for status in apps if not status.done), None)
+    progress.stop = life.stop_for(claim, now)
     if completion and completion.state == Completion.State.COMPLETED:
         progress.step = "completed"
-    elif _window(claim, now)["closed"]:
+    elif progress.stop and progress.stop.kind == "closed":
         progress.step = "closed"
+    elif progress.stop and progress.stop.kind in ("used_up", "halted"):
+        progress.step = "stopped"
     elif not email.verified:
         progress.step = "email"
     elif not progress.address:
@@ -206,7 +211,11 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
             todo.state, "unavailable"
         )
         progress.app = todo
-    elif completion and completion.in_progress:
+    elif (
+        completion
+        and completion.in_progress
+        and not (progress.stop and completion.state == Completion.State.WAITING)
+    ):
         progress.step = "working"
     else:
         progress.step = "check"
@@ -265,6 +274,7 @@ def _context(request, claim: Claim, *, address_form=None) -> dict:
         "claim": claim,
         "badge_src": badge_mark(claim),
         "window": _window(claim, now),
+        "stop": life.stop_for(claim, now),
         "apps": claim.apps(),
         "checks": [r for r in claim.requirements.all() if r.runs_check],
         "one_of": [r.app for r in claim.requirements.all() if r.group == Requirement.Group.ANY],
@@ -292,6 +302,21 @@ def _context(request, claim: Claim, *, address_form=None) -> dict:
     return context
 
 
+def _count_visit(claim: Claim) -> None:
+    """One more anonymous visit of the claim's page today (the funnel shows them apart):
+    an atomic increment, the day's row made on the first visit (a racing first visit
+    that made it meanwhile is incremented instead)."""
+    day = timezone.localdate()
+    visits = ClaimVisit.objects.filter(claim=claim, day=day)
+    if visits.update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            ClaimVisit.objects.create(claim=claim, day=day, count=1)
+    except IntegrityError:
+        visits.update(count=F("count") + 1)
+
+
 @login_not_required
 @require_GET
 @never_cache
@@ -300,6 +325,8 @@ def landing(request, slug: str):
     claim = _claim_or_none(slug)
     if claim is None:
         return _missing(request)
+    if request.method == "GET" and not request.user.is_authenticated and not request.htmx:
+        _count_visit(claim)
     context = _context(request, claim)
     if request.htmx and not request.htmx.boosted:
         return render(request, f"{TEMPLATE}#progress", context)
