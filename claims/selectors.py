@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from claims import rules
+from claims import life, rules
 from claims.models import Claim, Completion, TriggerDeployment
 from claims.models import Requirement as RequirementModel
 from connections.models import ConnectedAccount
@@ -32,16 +32,23 @@ class ClaimRow:
 
     @property
     def in_progress(self) -> bool:
+        """Under way; not a completion that waits for the claim to reopen (claims/life.py)."""
+        if self.stop is not None and self.state == Completion.State.WAITING:
+            return False
         return bool(self.completion and self.completion.in_progress)
 
     watching: bool = False  # an active trigger deployment will tell us when they qualify
+    stop: life.Stop | None = None  # why the claim takes no new deliveries now
 
     @property
     def reason(self) -> str:
-        """The completion's reason, unless a requirement below already says it."""
+        """The completion's reason, unless a requirement below or the claim's stop already
+        says it."""
         if not self.completion:
             return ""
         said = {requirement.detail for requirement in self.requirements}
+        if self.stop is not None:
+            said.add(self.stop.sentence)
         return "" if self.completion.reason in said else self.completion.reason
 
 
@@ -144,6 +151,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
             completion=completions.get(claim.pk),
             requirements=_requirements(claim, facts, completions.get(claim.pk), member, now),
             watching=claim.watched,
+            stop=life.stop_for(claim, now),
         )
         for claim in claims
     ]
