@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from claims import bitbadges, pause, queue
+from claims import bitbadges, life, pause, queue
 from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import (
@@ -188,6 +188,11 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
         _not_while_paused(claim)
         if verify_upstream(completion, token, actor=actor):
             return
+    if claim.enabled and _waits_on_stop(completion, token, actor=actor):
+        return
+    if completion.staff_granted:
+        _deliver_granted(completion, token, actor=actor)
+        return
     evaluation = evaluate(claim, member)
     evidence = evaluation.evidence()
     if not claim.enabled:
@@ -232,6 +237,41 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     _deliver(completion, token, actor=actor)
 
 
+def _waits_on_stop(completion: Completion, token: uuid.UUID, *, actor: Actor) -> bool:
+    """A claim used up, halted or outside its window (claims/life.py) takes no new
+    delivery: the completion waits, saying why, until it reopens (or a while, when that
+    is not known); nothing is checked or sent meanwhile."""
+    stop = life.stop_for(completion.claim)
+    if stop is None:
+        return False
+    run_after = stop.until or timezone.now() + life.stopped_wait()
+    if ledger.fenced(
+        completion,
+        token,
+        (State.CHECKING,),
+        State.WAITING,
+        actor=actor,
+        why=Reason.NOT_OPEN if stop.kind == "not_open" else Reason.NOT_ELIGIBLE,
+        details={"reason": stop.sentence, "claim_life": stop.kind},
+        **ledger.release(reason=stop.sentence, next_attempt_at=run_after),
+    ):
+        queue.process(completion.pk, run_after)
+    return True
+
+
+def _deliver_granted(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
+    """A staff member's grant or re-issue (claims/engine/staff_actions.py): the
+    requirements are not checked again; the address is the one they recorded, and the
+    claim being enabled, its cap, the member being active and the upstream identity are
+    checked as for any delivery."""
+    if not completion.claim.enabled:
+        raise Permanent(State.INELIGIBLE, "This claim is not available any more.")
+    _not_while_paused(completion.claim)
+    granted = Evaluation(address=completion.address, identity=completion.upstream_identity or None)
+    if _start_delivery(completion, token, granted, actor=actor):
+        _deliver(completion, token, actor=actor)
+
+
 def _not_while_paused(claim: Claim) -> None:
     """A delivery through BitBadges waits on its pause instead of meeting the 402."""
     method = method_of(claim.delivery)
@@ -249,7 +289,8 @@ def _start_delivery(
 ) -> bool:
     """checking -> delivering, after the cap and the identity are checked under a lock."""
     claim = completion.claim
-    evidence = evaluation.evidence()
+    # A staff grant keeps the evidence it was granted over (why the engine said no).
+    evidence = completion.evidence if completion.staff_granted else evaluation.evidence()
     try:
         with transaction.atomic():
             Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
@@ -327,6 +368,7 @@ def _deliver(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     try:
         method.send(ledger.Run(completion, token, actor))
     except bitbadges.BitBadgesError as exc:
+        life.note_refusal(completion.claim, exc)  # used up or halted: no more are sent
         raise bitbadges_failure(exc) from exc
     except SecretUnreadable as exc:
         raise Permanent(State.FAILED, SETTINGS_NEED_ATTENTION, str(exc)) from exc

@@ -55,6 +55,13 @@ class DeliveryMethod:
         """One sentence for members: how the badge reaches them."""
         raise NotImplementedError
 
+    def withdraw(self, claim: Claim, address: str) -> str:
+        """A staff member's Revoke or Re-issue: take back, where the upstream can, what
+        was delivered to `address`, and say what happened there (a sentence for staff,
+        kept in the ledger). Safe to repeat; raises a BitBadges error when the upstream
+        did not confirm it."""
+        return "Nothing was changed upstream."
+
     def calls_bitbadges(self, claim: Claim) -> bool:
         """Does delivering this claim call BitBadges (and so wait on its credits)?"""
         return True

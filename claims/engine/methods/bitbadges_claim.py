@@ -37,6 +37,14 @@ class BitBadgesClaim(DeliveryMethod):
         "The BitBadges method needs the password plugin's password: type it here.",
     )
 
+    def withdraw(self, claim: Claim, address: str) -> str:
+        # BitBadges has no route that undoes a completed claim (docs/fidelity.md, "Staff
+        # actions"): only the ledger changes.
+        return (
+            f"The badge stays on BitBadges: BitBadges cannot undo a completed claim, so "
+            f"{address} keeps what it received. Only this site's ledger changed."
+        )
+
     def send(self, run: Run) -> None:
         completion = run.completion
         claim = completion.claim

@@ -47,6 +47,18 @@ class DynamicStore(DeliveryMethod):
             )
         return Verdict(False, note=f"{completion.address} is not in store {claim.store_id}")
 
+    def withdraw(self, claim: Claim, address: str) -> str:
+        """Remove the address from the store (removing twice leaves the same store), then
+        watch it leave: BitBadges queues store actions."""
+        client = bitbadges.get_client()
+        client.store_remove(claim.store_id, claim.store_secret(), address)
+        gone = _wait_in_store(client, claim, address, present=False)
+        landed = "" if gone else " (BitBadges accepted it; it had not landed when last read)"
+        return (
+            f"Removed {address} from the dynamic store {claim.store_id}{landed}. A badge "
+            "already claimed on BitBadges through the store stays with that address."
+        )
+
     def describe(self, claim: Claim) -> str:
         return "Your address joins the list on BitBadges; you then claim the badge there."
 
@@ -115,12 +127,15 @@ class DynamicStore(DeliveryMethod):
         return problems
 
 
-def _wait_in_store(client: bitbadges.BitBadgesClient, claim: Claim, address: str) -> bool:
-    """Store actions land after a short lag: poll until the address shows up."""
+def _wait_in_store(
+    client: bitbadges.BitBadgesClient, claim: Claim, address: str, *, present: bool = True
+) -> bool:
+    """Store actions land after a short lag: poll until the address shows up (or, with
+    `present` false, until it has gone)."""
     deadline = time.monotonic() + poll_deadline()
     interval = poll_interval()
     while True:
-        if client.store_contains(claim.store_id, claim.store_secret(), address):
+        if client.store_contains(claim.store_id, claim.store_secret(), address) is present:
             return True
         if time.monotonic() + interval > deadline:
             return False

@@ -97,6 +97,15 @@ class Workflow(DeliveryMethod):
             )
         run.completed(reference)
 
+    def withdraw(self, claim: Claim, address: str) -> str:
+        # A workflow completes claims its own way; nothing says how it would take one
+        # back, and running it again could deliver twice: it is not run.
+        return (
+            "The workflow was not run: it completes claims and has no way to take one back, "
+            f"so whatever it did for {address} on BitBadges stays. Only this site's ledger "
+            "changed."
+        )
+
     def verify(self, completion: Completion) -> Verdict:
         """The attempt the workflow told us of, if any; else the claim's attempts."""
         claim = completion.claim
