@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from claims import pause, services
 from claims.admin.base import ReadOnly
 from claims.admin.exports import CompletionExport
+from claims.admin.life_actions import StaffActions
 from claims.admin.member_values import HidesMemberValues, completion_reason, event_details
 from claims.admin.member_values import evidence_item as evidence_item_shown
 from claims.models import (
@@ -125,7 +126,9 @@ class DueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Completion)
-class CompletionAdmin(CompletionExport, HidesMemberValues, ReadOnly, admin.ModelAdmin):
+class CompletionAdmin(
+    StaffActions, CompletionExport, HidesMemberValues, ReadOnly, admin.ModelAdmin
+):
     """The ledger is an audit record: nobody adds, edits or deletes a row here.
 
     The one thing an admin does is Retry, allowed to those with the change permission.
@@ -281,6 +284,7 @@ class CompletionAdmin(CompletionExport, HidesMemberValues, ReadOnly, admin.Model
         context["can_retry"] = (
             obj is not None and obj.retryable and self.has_retry_permission(request)
         )
+        context.update(self.staff_action_context(request, obj))  # Revoke, Re-issue
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
