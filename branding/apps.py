@@ -11,10 +11,10 @@ class BrandingConfig(AppConfig):
     name = "branding"
 
     def ready(self) -> None:
-        # Imported here: both need the app registry ready (models, checks).
-        from branding import checks  # noqa: F401
-        from branding.models import Brand
-        from branding.receivers import brand_changed
+        # Imported once the app registry is ready: the checks register themselves, the
+        # receivers use the models.
+        from branding import checks, receivers  # noqa: F401
 
-        post_save.connect(brand_changed, sender=Brand, dispatch_uid="branding.brand_saved")
-        post_delete.connect(brand_changed, sender=Brand, dispatch_uid="branding.brand_deleted")
+        brand = self.get_model("Brand")
+        post_save.connect(receivers.brand_changed, sender=brand, dispatch_uid="branding.saved")
+        post_delete.connect(receivers.brand_changed, sender=brand, dispatch_uid="branding.deleted")
