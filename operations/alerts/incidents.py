@@ -8,8 +8,9 @@
 - An open incident whose condition was judged and not found, and has not been seen for
   ALERT_RESOLVE_AFTER, is resolved, and the operators are told once more that it is
   over. A condition that clears and comes back within that time stays one incident.
-- Messages the worker has not taken within a minute are sent here (a stopped worker is
-  itself a reason for an alert).
+- The pass sends each new message's first try itself, so operators hear even when the
+  task worker is what stopped; retries go to the worker (with backoff), and any message
+  no worker took within a minute is tried again here.
 """
 
 import datetime
@@ -27,6 +28,7 @@ from operations.models import AlertDelivery, Incident
 logger = logging.getLogger(__name__)
 
 SWEEP_GRACE = datetime.timedelta(seconds=60)
+OPENED, RESOLVED = AlertDelivery.Event.OPENED, AlertDelivery.Event.RESOLVED
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Report:
     resolved: list[Incident] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     sent: int = 0
+    made: list[int] = field(default_factory=list)
 
 
 def _count(finding: conditions.Finding, incident: Incident) -> int:
@@ -74,7 +77,7 @@ def _seen(finding: conditions.Finding, now: datetime.datetime, report: Report) -
                 )
         except IntegrityError:  # another pass opened it a moment ago, and told them
             return
-        notify.notify(incident, AlertDelivery.Event.OPENED)
+        report.made += [d.pk for d in notify.notify(incident, OPENED, queue=False)]
         report.opened.append(incident)
     logger.warning(
         "Alert opened: %s",
@@ -94,7 +97,7 @@ def _resolve(incident_id: int, now: datetime.datetime, report: Report) -> None:
             return
         incident.resolved_at = now
         incident.save(update_fields=["resolved_at"])
-        notify.notify(incident, AlertDelivery.Event.RESOLVED)
+        report.made += [d.pk for d in notify.notify(incident, RESOLVED, queue=False)]
         report.resolved.append(incident)
     logger.info("Alert resolved: %s", incident, extra={"incident": incident.pk})
 
@@ -115,9 +118,13 @@ def check(now: datetime.datetime | None = None, *, send: bool = True) -> Report:
         if (kind, key) not in found:
             _resolve(pk, now, report)
     if send:
-        for delivery_id in sending.due(timezone.now(), SWEEP_GRACE):
+        waiting = report.made + sending.due(timezone.now(), SWEEP_GRACE)
+        for delivery_id in dict.fromkeys(waiting):
             again = sending.attempt(delivery_id)
             if again is not None:
                 tasks.enqueue(delivery_id, again)
             report.sent += 1
+    else:
+        for delivery_id in report.made:
+            tasks.enqueue(delivery_id)
     return report

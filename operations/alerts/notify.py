@@ -107,9 +107,10 @@ def _queue_on_commit(deliveries: list[AlertDelivery]) -> None:
     transaction.on_commit(lambda: [tasks.enqueue(pk) for pk in ids])
 
 
-def notify(incident: Incident, event: str) -> list[AlertDelivery]:
-    """Record and queue the operators' messages about `incident` (call it inside the
-    transaction that holds the incident's row lock)."""
+def notify(incident: Incident, event: str, *, queue: bool = True) -> list[AlertDelivery]:
+    """Record the operators' messages about `incident` (call it inside the transaction
+    that holds the incident's row lock) and, unless `queue` is False (the caller sends
+    them itself), queue them for the worker once it commits."""
     made = []
     people = recipients()
     if people:
@@ -135,7 +136,8 @@ def notify(incident: Incident, event: str) -> list[AlertDelivery]:
                 payload=body,
             )
         )
-    _queue_on_commit(made)
+    if queue:
+        _queue_on_commit(made)
     return made
 
 
