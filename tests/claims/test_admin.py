@@ -1,8 +1,6 @@
 """The claims admin through the test client: claims (secrets write-only), dry run, the
-ledger (read-only, Retry), and the funnel."""
+ledger (read-only, Retry). The funnel's tests are in test_funnel.py."""
 
-import datetime
-import hashlib
 import itertools
 
 import pytest
@@ -17,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.audit import Actor
 from claims.models import Claim, ClaimJob, Completion, CompletionEvent
-from connections.models import App, ConnectedAccount, ConnectSession
+from connections.models import ConnectedAccount
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.admin_support import claim_form_data, form_errors, make_app, make_member
@@ -39,20 +37,6 @@ def connect(member, app):
     return ConnectedAccount.objects.create(
         member=member, app=app, pipedream_id=f"apn_{next(_numbers)}", name=member.username
     )
-
-
-def make_session(member, app, status=ConnectSession.Status.ISSUED, created_at=None):
-    session = ConnectSession.objects.create(
-        member=member,
-        app=app,
-        mode=ConnectSession.Mode.IFRAME,
-        token_digest=hashlib.sha256(f"ctok_{next(_numbers)}".encode()).hexdigest(),
-        expires_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
-        status=status,
-    )
-    if created_at is not None:  # auto_now_add ignores a value given to create()
-        ConnectSession.objects.filter(pk=session.pk).update(created_at=created_at)
-    return session
 
 
 def make_claim(slug="starter", apps=(), **fields):
@@ -483,124 +467,3 @@ def test_ledger_pages_show_evidence_events_and_deleted_members(admin_client, led
         )
     events = admin_client.get(reverse("admin:claims_completionevent_changelist"), {"q": "worker-7"})
     assert "worker-7" in events.text
-
-
-# --- The funnel ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def funnel_data(github):
-    slack = make_app("slack", "Slack")
-    make_app(
-        "unused",
-        "Unused",
-    )  # enabled, nothing yet: still listed
-    App.objects.create(slug="hidden", name="Hidden", enabled=False)  # not listed
-    alice, bob, carol = (make_member(name) for name in ("alice", "bob", "carol"))
-    old = timezone.make_aware(datetime.datetime(2025, 6, 1, 12))
-    make_session(alice, github, "connected")
-    make_session(bob, github, "connected")
-    make_session(carol, github)
-    make_session(carol, github, "connected", created_at=old)
-    make_session(alice, slack, "failed")
-    for member in (alice, bob, carol):
-        connect(member, github)
-    connect(alice, slack)
-    both = make_claim("both", [github, slack])
-    gh = make_claim("gh", [github])
-    complete(gh, alice, "completed")
-    complete(gh, bob, "failed")
-    complete(both, alice, "waiting")
-    return {"github": github, "slack": slack, "old": old}
-
-
-def test_funnel_numbers(admin_client, funnel_data):
-    response = admin_client.get(reverse("admin:claims_claim_funnel"))
-    assert response.status_code == 200
-    funnel = response.context["funnel"]
-    assert (funnel.issued, funnel.connected, funnel.accounts) == (5, 3, 4)
-    assert (funnel.started, funnel.completed) == (3, 1)
-    apps = {row["slug"]: row for row in funnel.apps}
-    assert set(apps) == {"github", "slack", "unused"}
-    assert (apps["github"]["issued"], apps["github"]["connected"], apps["github"]["rate"]) == (
-        4,
-        3,
-        75,
-    )
-    assert (apps["slack"]["issued"], apps["slack"]["connected"], apps["slack"]["rate"]) == (1, 0, 0)
-    claims = {row["slug"]: row for row in funnel.claims}
-    assert (claims["gh"]["ready"], claims["gh"]["started"], claims["gh"]["completed"]) == (3, 2, 1)
-    assert (claims["both"]["ready"], claims["both"]["started"], claims["both"]["completed"]) == (
-        1,
-        1,
-        0,
-    )
-    assert "<svg" in response.text and "<rect" in response.text
-    assert "<script" not in response.text.split('id="content-main"')[1]
-
-
-def test_funnel_date_range(admin_client, funnel_data):
-    url = reverse("admin:claims_claim_funnel")
-    response = admin_client.get(url, {"since": "2025-05-01", "until": "2025-06-01"})
-    funnel = response.context["funnel"]
-    assert (funnel.issued, funnel.connected, funnel.completed) == (1, 1, 0)
-    response = admin_client.get(url, {"since": "2025-06-02"})
-    assert response.context["funnel"].issued == 4
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"since": "2026-13-45"}, "Enter the start date as YYYY-MM-DD"),
-        ({"until": "yesterday"}, "Enter the end date as YYYY-MM-DD"),
-        ({"since": "2026-02-01", "until": "2026-01-01"}, "must not be after the end date"),
-        ({"until": "9999-12-31"}, "Choose dates between 1970 and 9000"),
-        ({"since": "0001-01-01"}, "Choose dates between 1970 and 9000"),
-    ],
-)
-def test_funnel_bad_dates_give_a_message(admin_client, funnel_data, params, message):
-    response = admin_client.get(reverse("admin:claims_claim_funnel"), params)
-    assert response.status_code == 200
-    assert message in response.text
-    assert response.context["funnel"].issued == 5  # the whole history, alongside the error
-
-
-def test_funnel_runs_a_constant_number_of_queries(
-    admin_client, funnel_data, django_assert_max_num_queries
-):
-    url = reverse("admin:claims_claim_funnel")
-    admin_client.get(url)
-    with CaptureQueriesContext(connection) as few:
-        admin_client.get(url)
-    for index in range(5):
-        app = make_app(f"app{index}")
-        member = make_member(f"many{index}")
-        connect(member, app)
-        make_session(member, app, "connected")
-        claim = make_claim(f"claim{index}", [app, funnel_data["github"]])
-        complete(claim, member, "completed")
-    with django_assert_max_num_queries(len(few)):
-        response = admin_client.get(url)
-    assert len(response.context["funnel"].claims) == 7
-
-
-def test_funnel_is_for_staff_only(client, funnel_data):
-    url = reverse("admin:claims_claim_funnel")
-    response = client.get(url)
-    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
-    client.force_login(make_member("plain"))
-    response = client.get(url)
-    assert response.status_code == 302 and response.url.startswith(reverse("admin:login"))
-
-
-def test_funnel_with_view_permission_only(client, staff_viewer, funnel_data):
-    response = client.get(reverse("admin:claims_claim_funnel"))
-    assert response.status_code == 200
-    changelist = client.get(reverse("admin:claims_claim_changelist"))
-    assert reverse("admin:claims_claim_funnel") in changelist.text
-
-
-def test_funnel_needs_the_view_permission(client):
-    user = make_member("staffer", is_staff=True)
-    client.force_login(user)
-    assert client.get(reverse("admin:claims_claim_funnel")).status_code == 403
