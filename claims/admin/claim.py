@@ -1,7 +1,8 @@
 """Claims in the admin: define them (secrets write-only), dry-run them, enable them (members
-who already qualify are found), and see the funnel (links issued -> accounts connected ->
-claims completed)."""
+who already qualify are found), and see the funnel (members by sign-up date, stage by
+stage: claims/funnel.py) on the page or as CSV."""
 
+import csv
 import datetime
 import functools
 import logging
@@ -12,6 +13,7 @@ from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -253,6 +255,11 @@ class ClaimAdmin(admin.ModelAdmin):
                 name="claims_claim_funnel",
             ),
             path(
+                "funnel/csv/",
+                self.admin_site.admin_view(self.funnel_csv_view),
+                name="claims_claim_funnel_csv",
+            ),
+            path(
                 "bitbadges-lookup/",
                 self.admin_site.admin_view(lookup.bitbadges_lookup),
                 name="claims_claim_bitbadges_lookup",
@@ -269,25 +276,31 @@ class ClaimAdmin(admin.ModelAdmin):
         data = funnel.funnel_build(start=start, end=end)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Funnel: links issued → accounts connected → claims completed",
+            "title": "Funnel: members by sign-up date, and how far they got",
             "opts": self.opts,
             "form": form,
             "start": start,
             "end": end and end - datetime.timedelta(days=1),
             "funnel": data,
-            "stage_bars": funnel.bars(data.stages),
-            "app_bars": funnel.bars(
-                [
-                    bar
-                    for row in data.apps
-                    for bar in (
-                        (f"{row['name']}: issued", row["issued"], "issued"),
-                        (f"{row['name']}: connected", row["connected"], "connected"),
-                    )
-                ]
-            ),
+            "stage_bars": funnel.bars(data.pairs()),
+            "csv_query": request.GET.urlencode() if form.is_valid() else "",
         }
         return TemplateResponse(request, "admin/claims/funnel.html", context)
+
+    def funnel_csv_view(self, request):
+        """The funnel page's numbers as CSV (a few rows: one per claim)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = funnel.FunnelForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            errors = " ".join(str(error) for errors in form.errors.values() for error in errors)
+            return HttpResponseBadRequest(errors, content_type="text/plain; charset=utf-8")
+        start, end = form.bounds()
+        data = funnel.funnel_build(start=start, end=end)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{funnel.csv_filename(data)}"'
+        csv.writer(response).writerows(funnel.csv_rows(data))
+        return response
 
 
 # --- The ledger ---------------------------------------------------------------------------
