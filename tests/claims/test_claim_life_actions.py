@@ -117,7 +117,12 @@ def test_revoke_removes_the_store_entry_and_the_ledger_says_who_and_why(
     # The member sees it plainly.
     alice_client = Client()
     alice_client.force_login(alice)
-    assert "Removed by the organiser" in alice_client.get("/claims/").content.decode()
+    claims_page = alice_client.get(reverse("claims:claims")).content.decode()
+    assert '<span class="badge bad">Removed by the organiser</span>' in claims_page
+    assert "Check again" not in claims_page
+    landing = alice_client.get(reverse("claims:landing", args=[store_claim.slug]))
+    assert 'id="landing-revoked"' in landing.content.decode()
+    assert "Check now" not in landing.content.decode()
 
 
 def test_revoking_a_bitbadges_claim_changes_the_ledger_and_says_the_badge_stays(
@@ -168,6 +173,11 @@ def test_reissue_takes_the_old_address_out_and_delivers_once_to_the_corrected_on
     assert (event.details["from_address"], event.details["to_address"]) == (ALICE_BB1, new)
     after = reasons(completion)[reasons(completion).index("reissued") :]
     assert after.count("delivered") == 1  # once
+    # The member sees it completed, to the corrected address.
+    alice_client = Client()
+    alice_client.force_login(alice)
+    claims_page = alice_client.get(reverse("claims:claims")).content.decode()
+    assert f'to <code class="claim-address">{new}</code>' in claims_page
     # Asking again is refused: the completion is already at the member's address.
     again = boss_client.post(url("reissue", completion.pk), {"reason": "Again."})
     assert again.status_code == 409
