@@ -54,32 +54,36 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def cell(value: object) -> str:
     """One value as written in the file (see the module's docstring)."""
+    return _cell(value, timezone.get_current_timezone())
+
+
+def _cell(value: object, zone: datetime.tzinfo) -> str:
+    if type(value) is str:  # most cells: first, and without isinstance's walk
+        return "'" + value if value.startswith(_FORMULA_START) else value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime.datetime):
-        if timezone.is_aware(value):
-            value = timezone.localtime(value)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.tzinfo is not None:
+            value = value.astimezone(zone).replace(tzinfo=None)
+        return value.isoformat(" ", "seconds")
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, int | float):
         return str(value)  # ours, never a formula; a negative number stays a number
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return _cell(str(value), zone)
 
 
 def lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
     """The file's text in pieces of about BUFFER characters: the BOM and header first."""
+    zone = timezone.get_current_timezone()  # once: looking it up is most of a cell's time
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # excel dialect: quoted as needed, lines end \r\n
     buffer.write(BOM)
-    writer.writerow([cell(title) for title in header])
+    writer.writerow([_cell(title, zone) for title in header])
     for row in rows:
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([_cell(value, zone) for value in row])
         if buffer.tell() >= BUFFER:
             yield buffer.getvalue()
             buffer.seek(0)
