@@ -15,9 +15,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from claims import services
+from claims import bitbadges, services
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import stores as bb_stores
 from sandbox.bitbadges.models import BitBadgesStoreEntry
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
@@ -123,6 +125,25 @@ def test_revoke_removes_the_store_entry_and_the_ledger_says_who_and_why(
     landing = alice_client.get(reverse("claims:landing", args=[store_claim.slug]))
     assert 'id="landing-revoked"' in landing.content.decode()
     assert "Check now" not in landing.content.decode()
+
+
+def test_a_badge_already_claimed_through_the_store_stays_after_a_revoke(
+    store_claim, alice, boss_client
+):
+    """Removing the address gates later attempts only: BitBadges keeps the completion."""
+    completion = delivered(store_claim, alice)
+    upstream = bb_claims.claim_create(store=store_claim.store_id, max_uses_per_address=1)
+    client = bitbadges.get_client()
+    client.wait_for_attempt(client.complete(upstream.claim_id, ALICE_BB1), interval=0.1, deadline=5)
+
+    response = boss_client.post(url("revoke", completion.pk), {"reason": "Left the programme."})
+
+    assert response.status_code == 302
+    assert not bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
+    assert bb_attempts.completions(upstream.claim_id, ALICE_BB1) == 1  # the badge stays
+    with pytest.raises(bitbadges.BitBadgesError):
+        client.simulate(upstream.claim_id, ALICE_BB1)  # and no second one is possible
+    assert "stays with that address" in completion.events.get(reason="revoked").details["upstream"]
 
 
 def test_revoking_a_bitbadges_claim_changes_the_ledger_and_says_the_badge_stays(
