@@ -34,6 +34,12 @@ def test_the_settings_brand_every_page_when_the_admin_sets_nothing(client):
     assert "Connect &amp; Claim" not in page.split("<main", 1)[0]
 
 
+def test_the_sign_up_page_invites_to_the_brand(client):
+    _brand(name="Acme Rewards")
+    page = client.get("/signup/").text
+    assert "<h1>Join Acme Rewards</h1>" in page and "Sign up · Acme Rewards" in page
+
+
 def test_the_admin_wins_over_the_settings_on_a_member_page(client, member):
     client.force_login(member)
     _brand(
