@@ -17,8 +17,8 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from claims import audit, funnel, services
-from claims.admin import builder, lookup
+from claims import audit, funnel, life, services
+from claims.admin import builder, claim_life, lookup
 from claims.admin.forms import ClaimAdminForm
 from claims.admin.jobs import dry_run_jobs_start, jobs_redirect
 from claims.admin.requirements import RequirementInline
@@ -66,12 +66,13 @@ class ClaimAdmin(admin.ModelAdmin):
         "in_progress_count",
         "ineligible_count",
         "failed_count",
+        "bitbadges_life_short",
     )
     list_filter = ("enabled", "delivery")
     search_fields = ("name", "slug", "bitbadges_claim_id", "description")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [RequirementInline]
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "bitbadges_life")
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "enabled")}),
         (
@@ -110,6 +111,7 @@ class ClaimAdmin(admin.ModelAdmin):
             },
         ),
         ("Window and limit", {"fields": ("starts_at", "ends_at", "cap")}),
+        ("On BitBadges", {"fields": ("bitbadges_life",)}),
         ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
     actions = ["dry_run"]
@@ -150,6 +152,14 @@ class ClaimAdmin(admin.ModelAdmin):
     @admin.display(description="failed", ordering="n_failed")
     def failed_count(self, claim):
         return claim.n_failed
+
+    @admin.display(description="on BitBadges")
+    def bitbadges_life_short(self, claim):
+        return claim_life.life_short(claim)
+
+    @admin.display(description="uses, window and halt")
+    def bitbadges_life(self, claim):
+        return claim_life.life_field(claim)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -216,6 +226,9 @@ class ClaimAdmin(admin.ModelAdmin):
             # Deployed, moved or removed once the change is committed.
             redeploy = bool(changed & {"trigger", "trigger_props", "trigger_app"})
             transaction.on_commit(functools.partial(_enqueue_triggers_sync, claim.pk, redeploy))
+        if claim.bitbadges_claim_id:
+            # Its uses, window and halt, read once the change is committed (claims/life.py).
+            transaction.on_commit(functools.partial(life.refresh, claim))
         if claim.enabled:
             # After the required apps are saved and the whole change is committed.
             transaction.on_commit(functools.partial(_enqueue_discover, claim.pk, request.user.pk))
@@ -249,6 +262,13 @@ class ClaimAdmin(admin.ModelAdmin):
     # The funnel.
     def get_urls(self):
         urls = [
+            path(
+                "<path:object_id>/read-life/",
+                self.admin_site.admin_view(
+                    functools.partial(claim_life.read_again, model_admin=self)
+                ),
+                name="claims_claim_read_life",
+            ),
             path(
                 "funnel/",
                 self.admin_site.admin_view(self.funnel_view),
