@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from claims import bitbadges
+from claims import bitbadges, queue
 from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
 from claims.models import Claim, Completion
 
@@ -168,9 +168,13 @@ def refresh(claim: Claim, *, client: bitbadges.BitBadgesClient | None = None) ->
     return True
 
 
+WAKE_QUEUED = 1000  # woken completions queued at once; complete_claims takes the rest
+
+
 def wake_waiting(claim: Claim) -> int:
-    """Completions waiting on a stop of `claim` become due now (no state changes: the
-    worker that takes them writes the ledger). An unknown outcome keeps its own time."""
+    """Completions waiting on a stop of `claim` become due now and are queued (no state
+    changes: the worker that takes them writes the ledger). An unknown outcome keeps its
+    own time."""
     now = timezone.now()
     waiting = Completion.objects.filter(
         claim=claim,
@@ -179,7 +183,11 @@ def wake_waiting(claim: Claim) -> int:
         outcome_unknown=False,
         paused_at__isnull=True,
     ).filter(_stop_reasons())
-    return waiting.update(next_attempt_at=now)
+    ids = list(waiting.values_list("pk", flat=True)[:WAKE_QUEUED])
+    woken = waiting.update(next_attempt_at=now)
+    for pk in ids:
+        queue.process(pk)
+    return woken
 
 
 def _stop_reasons() -> Q:

@@ -8,7 +8,11 @@ the claim attempts route answers for it, which is how an unknown outcome is veri
 Every step prints its outcome. A failure of the settings or the key stops there; the
 claims are all checked, and the command exits non-zero naming each failing step. Nothing
 is changed on BitBadges; each request costs one credit. The key and secrets are never
-printed.
+printed. Each claim's life (uses left, window, halt: claims/life.py) is read and kept too.
+
+`--life` reads only the lives, of the enabled claims whose reading is older than
+CLAIM_LIFE_MAX_AGE (or of the one named): the scheduler runs it (Procfile.scaled). A
+reading that fails keeps the last one; the command then exits non-zero.
 """
 
 import logging
@@ -16,7 +20,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from claims import bitbadges, preflight, services
+from claims import bitbadges, life, preflight, services
 from claims.management.commands.complete_claims import claim_lookup
 from claims.models import Claim
 from claims.secrets import SecretUnreadable
@@ -37,15 +41,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all", action="store_true", help="Check disabled claims too (default: enabled ones)."
         )
+        parser.add_argument(
+            "--life",
+            action="store_true",
+            dest="life_only",
+            help="Only read each claim's life (uses, window, halt) where the last reading is "
+            "older than CLAIM_LIFE_MAX_AGE, and keep it.",
+        )
 
-    def handle(self, *args, claim=None, all=False, verbosity=1, **options):
+    def handle(self, *args, claim=None, all=False, life_only=False, verbosity=1, **options):
         # The client logs each failure; here the steps already say what happened.
         client_logger = logging.getLogger("claims.bitbadges")
         level = client_logger.level
         if verbosity < 2:
             client_logger.setLevel(logging.CRITICAL)
         try:
-            self.run_steps(claim=claim, include_disabled=all)
+            if life_only:
+                self.read_lives(claim=claim, verbosity=verbosity)
+            else:
+                self.run_steps(claim=claim, include_disabled=all)
         finally:
             client_logger.setLevel(level)
 
@@ -73,6 +87,22 @@ class Command(BaseCommand):
             more = f" ({len(self.failures)} steps failed)" if len(self.failures) > 1 else ""
             raise CommandError(f"{first}{more}")
         self.stdout.write(self.style.SUCCESS(f"All {self.total} steps passed."))
+
+    def read_lives(self, *, claim, verbosity):
+        claims = [claim_lookup(claim)] if claim is not None else list(life.due_for_reading())
+        failed = []
+        client = bitbadges.BitBadgesClient.from_settings()
+        for item in claims:
+            if life.refresh(item, client=client):
+                if verbosity:
+                    self.stdout.write(f"  {item.slug}: {_life_words(item)}")
+            elif item.bitbadges_claim_id:
+                failed.append(item.slug)
+                self.stdout.write(f"  {item.slug}: not read: {item.life_read_error}")
+        if failed:
+            raise CommandError(f"Could not read the life of {', '.join(failed)} from BitBadges")
+        if verbosity:
+            self.stdout.write(f"Read {len(claims)} claim(s) from BitBadges.")
 
     # --- steps ----------------------------------------------------------------------
 
@@ -119,6 +149,8 @@ class Command(BaseCommand):
         detail = f"{claim.get_delivery_display()}"
         if claim.bitbadges_claim_id:
             detail += f", BitBadges claim {claim.bitbadges_claim_id}"
+            if life.refresh(claim, client=client):
+                detail += f" ({_life_words(claim)})"
         if verified_by_attempts:
             detail += "; unknown outcomes verifiable through its attempts"
         self.ok(detail)
@@ -158,6 +190,13 @@ class Command(BaseCommand):
 
     def ok(self, detail: str):
         self.stdout.write(self.style.SUCCESS("ok") + f"  {detail}")
+
+
+def _life_words(claim: Claim) -> str:
+    left = life.remaining(claim)
+    uses = f"{left} of {claim.life_max_uses} uses left" if left is not None else "uses hidden"
+    stop = life.stop_for(claim)
+    return f"{uses}; {stop.sentence if stop else 'open'}"
 
 
 class _Failed(Exception):

@@ -1,0 +1,181 @@
+"""A claim's life read from BitBadges (the sandbox, over real HTTP) and respected: a claim
+used up, halted or outside its window stops queueing and says so to members; the admin
+shows the reading, when it was read, and reads it again on demand."""
+
+import datetime
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from claims import services
+from claims.audit import Actor
+from claims.models import Claim, Completion
+from sandbox.bitbadges import attempts as bb_attempts
+from sandbox.bitbadges import claims as bb_claims
+from sandbox.bitbadges.models import BitBadgesClaim
+from tests.claims.admin_support import make_member
+from tests.claims.claims_support import run_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USED_UP = "All badges of this claim have been given out."
+HALTED = "This claim is paused by its organiser."
+
+
+def read_lives(*args) -> str:
+    out = io.StringIO()
+    call_command("bitbadges_check", "--life", *args, stdout=out, no_color=True)
+    return out.getvalue()
+
+
+def upstream(claim: Claim) -> BitBadgesClaim:
+    return BitBadgesClaim.objects.get(claim_id=claim.bitbadges_claim_id)
+
+
+def page(client, url) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.fixture
+def starter(demo_claims):
+    return demo_claims["github-starter"]
+
+
+def test_the_scheduled_pass_keeps_what_bitbadges_says(starter):
+    opens = timezone.now() + datetime.timedelta(days=3)
+    bb_claims.claim_life_set(
+        upstream(starter), max_uses=10, num_uses=4, window=(opens, None), halted=True
+    )
+    output = read_lives("--claim", starter.slug)
+    starter.refresh_from_db()
+    assert (starter.life_max_uses, starter.life_used, starter.life_halted) == (10, 4, True)
+    assert starter.life_window_start == opens.replace(microsecond=opens.microsecond // 1000 * 1000)
+    assert starter.life_window_end is None
+    assert starter.life_read_at is not None and starter.life_read_error == ""
+    assert f"{starter.slug}: 6 of 10 uses left; {HALTED}" in output
+
+
+def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
+    starter, alice, connect, client
+):
+    bb_claims.claim_life_set(upstream(starter), max_uses=2, num_uses=2)
+    read_lives("--claim", starter.slug)
+    connect(alice, "github", "octo")
+    run_worker()
+
+    completion = Completion.objects.get(claim=starter, member=alice)
+    assert (completion.state, completion.reason) == ("waiting", USED_UP)
+    assert completion.next_attempt_at > timezone.now() + datetime.timedelta(hours=1)
+    assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 0
+    client.force_login(alice)
+    assert USED_UP in page(client, reverse("claims:claims"))
+    landing = page(client, reverse("claims:landing", args=[starter.slug]))
+    assert USED_UP in landing and 'data-step="stopped"' in landing
+    assert 'data-polling="true"' not in landing  # waiting on the claim: no polling
+
+    bb_claims.claim_life_set(upstream(starter), max_uses=3)
+    read_lives("--claim", starter.slug)  # open again: what waited on it is due now
+    run_worker()
+    completion.refresh_from_db()
+    assert completion.state == "completed", completion.reason
+    assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 1
+
+
+def test_a_halt_met_at_delivery_stops_the_next_members_before_they_are_sent(
+    starter, alice, connect, django_user_model
+):
+    read_lives("--claim", starter.slug)  # open when read
+    bb_claims.claim_life_set(upstream(starter), halted=True)  # halted on BitBadges since
+    connect(alice, "github", "octo")
+    run_worker()
+    assert (
+        Completion.objects.get(claim=starter, member=alice).state == "failed"
+    )  # BitBadges refused it
+    starter.refresh_from_db()
+    assert starter.life_halted is True
+
+    bob = make_member("bob", address="0x" + "b" * 40)
+    connect(bob, "github", "bob")
+    run_worker()
+    stopped = Completion.objects.get(claim=starter, member=bob)
+    assert (stopped.state, stopped.reason) == ("waiting", HALTED)
+    assert not stopped.events.filter(to_state="delivering").exists()  # nothing sent for bob
+    assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 0
+    assert services.claim_discover(claim=starter, actor=Actor.system("test")) == 0
+
+
+def test_a_bitbadges_window_not_open_yet_waits_for_its_start(starter, alice, connect, client):
+    opens = (timezone.now() + datetime.timedelta(days=2)).replace(microsecond=0)
+    bb_claims.claim_life_set(upstream(starter), window=(opens, opens + datetime.timedelta(days=1)))
+    read_lives("--claim", starter.slug)
+    connect(alice, "github", "octo")
+    run_worker()
+    completion = Completion.objects.get(claim=starter, member=alice)
+    assert (completion.state, completion.next_attempt_at) == ("waiting", opens)
+    assert completion.reason.startswith("This claim opens on ")
+    client.force_login(alice)
+    assert "This claim opens on " in page(client, reverse("claims:landing", args=[starter.slug]))
+
+
+@pytest.fixture
+def changer(client):
+    user = make_member("changer", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_claim", "change_claim"])
+    )
+    client.force_login(user)
+    return user
+
+
+def test_bitbadges_unreachable_the_last_reading_stands_and_the_admin_says_when(
+    starter, changer, client, settings
+):
+    bb_claims.claim_life_set(upstream(starter), max_uses=10, num_uses=1)
+    read_lives("--claim", starter.slug)
+    settings.BITBADGES_API_URL = "http://127.0.0.1:9/unreachable"
+    read_url = reverse("admin:claims_claim_read_life", args=[starter.pk])
+    response = client.post(read_url, follow=True)
+    assert response.status_code == 200
+    assert "BitBadges could not be read" in response.content.decode()
+    starter.refresh_from_db()
+    assert (starter.life_max_uses, starter.life_used) == (10, 1)  # kept
+    assert starter.life_read_failed_at is not None
+    body = page(client, reverse("admin:claims_claim_change", args=[starter.pk]))
+    assert "9 of 10 left (1 taken)" in body
+    assert "Last reading failed" in body and "The reading above stands." in body
+    assert f'formaction="{read_url}"' in body
+    with pytest.raises(CommandError, match="Could not read the life of github-starter"):
+        read_lives("--claim", starter.slug)
+    listing = page(client, reverse("admin:claims_claim_changelist"))
+    assert "9 left · read " in listing
+
+
+def test_read_again_is_a_post_for_staff_who_may_change_the_claim_a_few_times_a_minute(
+    starter, client, settings
+):
+    url = reverse("admin:claims_claim_read_life", args=[starter.pk])
+    viewer = make_member("viewer", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_claim"))
+    client.force_login(viewer)
+    assert client.post(url).status_code == 403
+    starter.refresh_from_db()
+    assert starter.life_read_at is None
+
+    changer = make_member("changer", is_staff=True)
+    changer.user_permissions.set(Permission.objects.filter(codename="change_claim"))
+    client.force_login(changer)
+    assert client.get(url).status_code == 405
+    settings.CLAIM_LIFE_READ_RATE_LIMIT = (2, 60)
+    for _ in range(2):
+        assert client.post(url).status_code == 302
+    first_read = Claim.objects.get(pk=starter.pk).life_read_at
+    response = client.post(url, follow=True)
+    assert "Try again in" in response.content.decode()
+    assert Claim.objects.get(pk=starter.pk).life_read_at == first_read or first_read is not None
+    assert client.post(reverse("admin:claims_claim_read_life", args=["x"])).status_code == 404
