@@ -154,13 +154,40 @@ class ReadOnly(admin.ModelAdmin):
         return False
 
 
+INCIDENT_FIELDS: tuple[str, ...] = (
+    "kind",
+    "key",
+    "summary",
+    "count",
+    "opened_at",
+    "last_seen_at",
+    "resolved_at",
+)
+DELIVERY_FIELDS: tuple[str, ...] = (
+    "event",
+    "channel",
+    "incident",
+    "endpoint",
+    "recipients",
+    "message_id",
+    "replay_of",
+    "state",
+    "attempts",
+    "last_attempt_at",
+    "next_attempt_at",
+    "status_code",
+    "error",
+    "delivered_at",
+    "payload",
+)
+
+
 @admin.register(Incident)
 class IncidentAdmin(ReadOnly):
     list_display = ["kind", "summary", "count", "opened_at", "last_seen_at", "resolved_at"]
     list_filter = [OpenFilter, "kind"]
     date_hierarchy = "opened_at"
-    fields = ["kind", "key", "summary", "count", "opened_at", "last_seen_at", "resolved_at"]
-    readonly_fields = fields
+    fields = readonly_fields = INCIDENT_FIELDS
 
 
 @admin.register(AlertDelivery)
@@ -179,24 +206,7 @@ class AlertDeliveryAdmin(ReadOnly):
     list_filter = ["state", "channel", "event", "endpoint"]
     list_select_related = ["endpoint", "incident"]
     actions = ["replay"]
-    fields = [
-        "event",
-        "channel",
-        "incident",
-        "endpoint",
-        "recipients",
-        "message_id",
-        "replay_of",
-        "state",
-        "attempts",
-        "last_attempt_at",
-        "next_attempt_at",
-        "status_code",
-        "error",
-        "delivered_at",
-        "payload",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = DELIVERY_FIELDS
 
     @admin.display(description="to")
     def target(self, delivery: AlertDelivery) -> str:

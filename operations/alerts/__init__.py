@@ -4,7 +4,7 @@
 upstreams (operations/alerts/conditions.py), opens one `Incident` per condition while it
 lasts, and tells the operators once when it opens and once when it is resolved
 (operations/alerts/notify.py); messages go out from the task worker, retried with
-backoff (operations/alerts/sending.py, operations/tasks.py).
+backoff (operations/alerts/sending.py, operations/alerts/tasks.py).
 """
 
 from django.db.models import QuerySet

@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from operations import tasks
-from operations.alerts import conditions, notify, sending
+from operations.alerts import conditions, notify, sending, tasks
 from operations.models import AlertDelivery, Incident
 
 logger = logging.getLogger(__name__)

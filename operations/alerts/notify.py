@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from operations import tasks
+from operations.alerts import tasks
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 Event = AlertDelivery.Event
@@ -104,7 +104,12 @@ def email_text(incident: Incident, event: str) -> str:
 
 def _queue_on_commit(deliveries: list[AlertDelivery]) -> None:
     ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: [tasks.enqueue(pk) for pk in ids])
+
+    def send() -> None:
+        for pk in ids:
+            tasks.enqueue(pk)
+
+    transaction.on_commit(send)
 
 
 def notify(incident: Incident, event: str, *, queue: bool = True) -> list[AlertDelivery]:

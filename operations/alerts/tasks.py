@@ -1,4 +1,4 @@
-"""Background work for operations: sending alert messages, retried with backoff.
+"""Background work for alerts: sending alert messages, retried with backoff.
 
 `alert_delivery_task` tries one message (operations/alerts/sending.py) and, when it did
 not go through and tries are left, queues itself again for the time the backoff says.
