@@ -20,7 +20,7 @@ def _one_line(value: str, what: str) -> str:
 
 class BrandForm(forms.ModelForm):
     logo_upload = forms.FileField(
-        label="Logo",
+        label="New logo",
         required=False,
         help_text=(
             "A PNG, JPEG or WebP image of at most 200 KB, shown about 32 pixels high beside "
