@@ -1,21 +1,71 @@
-"""The admin's funnel: links issued -> accounts connected -> claims completed.
+"""The admin's funnel: members by sign-up cohort, and how far each of them got.
 
-Reads only, in a fixed number of queries whatever the number of apps, claims or
-members: each figure is a correlated COUNT subquery on the row it belongs to.
+A member counts in a stage when they reached it, whatever path they took (straight to
+sign-up, through a claim's page, later through a social sign-in). The stages, for the
+members (not staff) who signed up in the chosen range:
+
+1. Signed up: the member exists and joined in the range (the cohort).
+2. Email confirmed: 1, and they hold a verified email address (allauth's EmailAddress,
+   which a social sign-in that vouches for the address also writes), or they have
+   connected an account or been found eligible (a Connect token needs a confirmed
+   address, connections/services/sessions.py: an address removed since still counts).
+3. Address set: 2, and they have a BitBadges address, or one of their completions
+   carries the address it went to (one cleared since still counts).
+4. Required apps connected: 3, and they hold an account (of any health) of each app of a
+   claim's "all" and "none" requirements and of one app of its "any" ones, or the engine
+   found them eligible for it (it checks those accounts first). A claim without
+   requirements is met by nobody. Overall: for at least one claim.
+5. Eligible: 4, and the engine found them eligible at least once: their completion has
+   an event with reason "delivering" ("eligible: delivery started") that no staff grant
+   or re-issue of that completion came before (the delivery after one is recorded as
+   "delivering" too, but nothing was checked). Not eligible and failed before delivery
+   are not that either.
+6. Completed: 5, and that same completion (overall: one of theirs) reached "completed"
+   (its state, completed_at, or an event moving it there: one revoked since still
+   counts).
+
+Each stage requires the one before as part of its definition, so no stage can exceed
+the one before whatever the data: no number is clamped. A member completed without the
+engine finding them eligible (a manual grant to someone who never connected) is not in
+"Completed"; they are counted apart, as `completed_outside`, so no completion is hidden.
+One the engine found eligible before a failed delivery and staff then granted is in it.
+
+Anonymous visits of a claim's landing page (ClaimVisit) are counted apart, as visits:
+a visitor is nobody until they sign up, so visits are not a stage.
+
+Reads only, in a fixed number of queries whatever the number of members or claims: one
+for the overall stages, one for every claim's (each figure a correlated subquery).
 """
 
 import datetime
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.models import Claim, Completion, Requirement
-from connections.models import App, ConnectedAccount, ConnectSession
+from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
+from connections.models import ConnectedAccount
+
+STAGES = [
+    "Signed up",
+    "Email confirmed",
+    "Address set",
+    "Required apps connected",
+    "Eligible",
+    "Completed",
+]
+_KEYS = ["signed_up", "email_confirmed", "address_set", "apps_connected", "eligible", "completed"]
+_CLAIM_KEYS = _KEYS[3:]  # the stages that depend on the claim
+ELIGIBLE_REASON = CompletionEvent.Reason.DELIVERING
+# A staff member's grant or re-issue: the delivery after it checks no requirement.
+STAFF_REASONS = [CompletionEvent.Reason.GRANTED, CompletionEvent.Reason.REISSUED]
 
 
 class SubqueryCount(models.Subquery):
@@ -73,109 +123,316 @@ def _midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-def _in_range(name: str, start, end) -> Q:
+def _rate(part: int, whole: int) -> int | None:
+    """`part` as a whole percentage of `whole`; None when there is no whole."""
+    return round(100 * part / whole) if whole else None
+
+
+# --- The facts --------------------------------------------------------------------------
+# Each fact is a condition on one member's row, seen from some level of nesting: `Ref`
+# names a column of an enclosing row (the member's pk, the claim's pk) and goes one
+# OuterRef deeper for each subquery the condition opens.
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    depth: int = 0
+
+    def down(self) -> "Ref":
+        return Ref(self.name, self.depth + 1)
+
+    def expr(self) -> Any:
+        value: Any = F(self.name) if self.depth == 0 else self.name
+        for _ in range(self.depth):
+            value = OuterRef(value)
+        return value
+
+
+def _claim_filter(claim: Ref | None, path: str) -> dict:
+    return {} if claim is None else {path: claim.down().expr()}
+
+
+def _by_staff_before() -> Exists:
+    """Seen from an event: a staff grant or re-issue of its completion came before it
+    (the delivery that follows one records "delivering" too, without any check)."""
+    earlier = Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), pk__lt=OuterRef("pk"))
+    return Exists(
+        CompletionEvent.objects.filter(
+            earlier, completion_id=OuterRef("completion_id"), reason__in=STAFF_REASONS
+        )
+    )
+
+
+def _eligible_events() -> models.QuerySet:
+    """Events of the engine finding a member eligible: "delivering" before any grant or
+    re-issue of that completion."""
+    return CompletionEvent.objects.filter(reason=ELIGIBLE_REASON).exclude(_by_staff_before())
+
+
+def _engine_eligible(member: Ref, claim: Ref | None) -> Exists:
+    """The engine found the member eligible (for `claim`, or for any claim)."""
+    return Exists(
+        _eligible_events().filter(
+            completion__member_id=member.down().expr(),
+            **_claim_filter(claim, "completion__claim_id"),
+        )
+    )
+
+
+def _has_account(member: Ref, app: Ref) -> Exists:
+    return Exists(
+        ConnectedAccount.objects.filter(member_id=member.down().expr(), app_id=app.down().expr())
+    )
+
+
+def _accounts_for(member: Ref, claim: Ref) -> Q:
+    """The member holds an account of every app the claim's "all" and "none"
+    requirements name, and of one app of its "any" ones (the landing page's steps)."""
+
+    def requirements(**filters):
+        return Requirement.objects.filter(claim_id=claim.down().expr(), **filters)
+
+    inner_member, app = member.down(), Ref("app_id")
+    missing = requirements().exclude(group=Requirement.Group.ANY)
+    missing = missing.exclude(_has_account(inner_member, app))
+    one_of = requirements(group=Requirement.Group.ANY)
+    one_met = one_of.filter(_has_account(inner_member, app))
+    return (
+        Q(Exists(requirements())) & ~Q(Exists(missing)) & (~Q(Exists(one_of)) | Q(Exists(one_met)))
+    )
+
+
+def _apps_connected(member: Ref, claim: Ref | None) -> Q:
+    if claim is not None:
+        return Q(_accounts_for(member, claim)) | Q(_engine_eligible(member, claim))
+    some_claim = Claim.objects.filter(_accounts_for(member.down(), Ref("pk")))
+    return Q(Exists(some_claim)) | Q(_engine_eligible(member, None))
+
+
+def _completed(member: Ref, claim: Ref | None) -> Exists:
+    """One completion of the member's (for `claim`) the engine found eligible, that
+    reached "completed"."""
+    reached = (
+        Q(state=Completion.State.COMPLETED)
+        | Q(completed_at__isnull=False)
+        | Q(
+            Exists(
+                CompletionEvent.objects.filter(
+                    completion_id=OuterRef("pk"), to_state=Completion.State.COMPLETED
+                )
+            )
+        )
+    )
+    eligible = _eligible_events().filter(completion_id=OuterRef("pk"))
+    return Exists(
+        Completion.objects.filter(
+            reached,
+            Exists(eligible),
+            member_id=member.down().expr(),
+            **_claim_filter(claim, "claim_id"),
+        )
+    )
+
+
+def _completed_any(member: Ref) -> Q:
+    """Holds a completed completion, however it got there."""
+    return Q(
+        Exists(
+            Completion.objects.filter(member_id=member.down().expr()).filter(
+                Q(state=Completion.State.COMPLETED) | Q(completed_at__isnull=False)
+            )
+        )
+    )
+
+
+def _common_stages(member: Ref) -> list[Q]:
+    """Stages 2 and 3 (the cohort is stage 1), each including the one before."""
+    email = (
+        Q(Exists(EmailAddress.objects.filter(user_id=member.down().expr(), verified=True)))
+        | Q(Exists(ConnectedAccount.objects.filter(member_id=member.down().expr())))
+        | Q(_engine_eligible(member, None))
+    )
+    address = email & (
+        ~Q(address="")
+        | Q(Exists(Completion.objects.filter(member_id=member.down().expr()).exclude(address="")))
+    )
+    return [email, address]
+
+
+def _claim_stages(member: Ref, claim: Ref | None, address: Q) -> list[Q]:
+    """Stages 4 to 6, for `claim` (None: overall), each including the one before."""
+    apps = address & _apps_connected(member, claim)
+    eligible = apps & Q(_engine_eligible(member, claim))
+    completed = eligible & Q(_completed(member, claim))
+    return [apps, eligible, completed]
+
+
+def cohort(start=None, end=None) -> models.QuerySet:
+    """The members (not staff) who signed up in [start, end)."""
+    members = get_user_model().objects.filter(is_staff=False, is_superuser=False)
+    if start is not None:
+        members = members.filter(date_joined__gte=start)
+    if end is not None:
+        members = members.filter(date_joined__lt=end)
+    return members.order_by()
+
+
+def _overall(start, end) -> dict[str, int]:
+    """The six overall stages and `completed_outside`, in one query."""
+    member = Ref("pk")
+    email, address = _common_stages(member)
+    apps, eligible, completed = _claim_stages(member, None, address)
+    return cohort(start, end).aggregate(
+        signed_up=Count("pk"),
+        email_confirmed=Count("pk", filter=email),
+        address_set=Count("pk", filter=address),
+        apps_connected=Count("pk", filter=apps),
+        eligible=Count("pk", filter=eligible),
+        completed=Count("pk", filter=completed),
+        completed_outside=Count("pk", filter=_completed_any(member) & ~completed),
+    )
+
+
+def _visit_days(start, end) -> Q:
     q = Q()
     if start is not None:
-        q &= Q(**{f"{name}__gte": start})
+        q &= Q(day__gte=timezone.localtime(start).date())
     if end is not None:
-        q &= Q(**{f"{name}__lt": end})
+        q &= Q(day__lt=timezone.localtime(end).date())
     return q
 
 
-def _rate(part: int, whole: int) -> int:
-    return round(100 * part / whole) if whole else 0
+def _per_claim(start, end, claims: models.QuerySet) -> list[dict]:
+    """Stages 4 to 6 and the landing page's visits of each claim, in one query."""
+    member, claim = Ref("pk"), Ref("pk", 1)
+    _, address = _common_stages(member)
+    members = cohort(start, end)
+    apps, eligible, completed = _claim_stages(member, claim, address)
+    visits = (
+        ClaimVisit.objects.filter(_visit_days(start, end), claim_id=OuterRef("pk"))
+        .order_by()
+        .values("claim_id")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    return list(
+        claims.order_by("name", "pk")
+        .annotate(
+            apps_connected=SubqueryCount(members.filter(apps)),
+            eligible=SubqueryCount(members.filter(eligible)),
+            completed=SubqueryCount(members.filter(completed)),
+            page_visits=Coalesce(models.Subquery(visits, output_field=models.IntegerField()), 0),
+        )
+        .values(
+            "pk",
+            "name",
+            "slug",
+            "enabled",
+            "apps_connected",
+            "eligible",
+            "completed",
+            "page_visits",
+        )
+    )
+
+
+def _stages(numbers: dict[str, int]) -> list[dict]:
+    rows, before = [], None
+    for label, key in zip(STAGES, _KEYS, strict=True):
+        count = numbers[key]
+        rows.append({"label": label, "key": key, "count": count, "rate": _rate(count, before or 0)})
+        before = count
+    return rows
+
+
+def member_funnel(start=None, end=None, claim: Claim | None = None) -> list[tuple[str, int]]:
+    """The six stages as (label, members) for the members who signed up in [start, end):
+    overall, or for `claim`. One query overall, two for a claim."""
+    numbers = _overall(start, end)
+    if claim is not None:
+        row = _per_claim(start, end, Claim.objects.filter(pk=claim.pk))[0]
+        numbers = {**numbers, **{key: row[key] for key in _CLAIM_KEYS}}
+    return [(label, numbers[key]) for label, key in zip(STAGES, _KEYS, strict=True)]
 
 
 @dataclass
 class Funnel:
-    issued: int = 0
-    connected: int = 0
-    accounts: int = 0
-    started: int = 0
-    completed: int = 0
-    apps: list[dict] = field(default_factory=list)
-    claims: list[dict] = field(default_factory=list)
+    start: datetime.datetime | None = None
+    end: datetime.datetime | None = None
+    stages: list[dict] = field(default_factory=list)  # label, key, count, rate
+    completed_outside: int = 0
+    visits: int = 0
+    claims: list[dict] = field(default_factory=list)  # name, slug, ..., stages, visits
 
-    @property
-    def stages(self) -> list[tuple[str, int]]:
-        return [
-            ("Links issued", self.issued),
-            ("Accounts connected", self.connected),
-            ("Claims completed", self.completed),
-        ]
+    def pairs(self) -> list[tuple[str, int]]:
+        return [(stage["label"], stage["count"]) for stage in self.stages]
 
 
 def funnel_build(*, start=None, end=None) -> Funnel:
-    """The funnel for sessions, accounts and completions made in [start, end).
-
-    "Members ready" (active members with an account of every required app) is as of
-    now: it is a state, not an event in the range.
-    """
-    apps = (
-        App.objects.annotate(
-            issued=SubqueryCount(
-                ConnectSession.objects.filter(
-                    _in_range("created_at", start, end), app=OuterRef("pk")
-                )
-            ),
-            connected=SubqueryCount(
-                ConnectSession.objects.filter(
-                    _in_range("created_at", start, end),
-                    app=OuterRef("pk"),
-                    status=ConnectSession.Status.CONNECTED,
-                )
-            ),
-            accounts_count=SubqueryCount(
-                ConnectedAccount.objects.filter(
-                    _in_range("created_at", start, end), app=OuterRef("pk")
-                )
-            ),
-        )
-        .order_by("order", "name")
-        .values("pk", "name", "slug", "enabled", "issued", "connected", "accounts_count")
+    """The overall funnel and every claim's, for the members who signed up in [start,
+    end), with the claims' landing-page visits on those days: two queries."""
+    overall = _overall(start, end)
+    result = Funnel(
+        start=start,
+        end=end,
+        stages=_stages(overall),
+        completed_outside=overall["completed_outside"],
     )
-
-    # A member is ready for a claim when no app that every member needs (its "all" and
-    # "none" requirements) lacks one of their accounts.
-    missing_app = (
-        Requirement.objects.filter(claim_id=OuterRef(OuterRef("pk"))).exclude(
-            group=Requirement.Group.ANY
-        )
-    ).exclude(
-        Exists(
-            ConnectedAccount.objects.filter(
-                member_id=OuterRef(OuterRef("pk")), app_id=OuterRef("app_id")
-            )
-        )
-    )
-    ready = get_user_model().objects.filter(is_active=True).exclude(Exists(missing_app))
-    completed_in_range = Q(completions__state=Completion.State.COMPLETED) & _in_range(
-        "completions__completed_at", start, end
-    )
-    claims = Claim.objects.annotate(
-        ready=SubqueryCount(ready),
-        started=models.Count(
-            "completions", filter=_in_range("completions__created_at", start, end)
-        ),
-        completed=models.Count("completions", filter=completed_in_range),
-    ).values("pk", "name", "slug", "enabled", "ready", "started", "completed")
-
-    result = Funnel()
-    for values in apps:
-        row: dict[str, Any] = dict(values)
-        if not (row["enabled"] or row["issued"] or row["accounts_count"]):
-            continue  # an app nobody may connect and nobody did
-        row["rate"] = _rate(row["connected"], row["issued"])
-        result.apps.append(row)
-        result.issued += row["issued"]
-        result.connected += row["connected"]
-        result.accounts += row["accounts_count"]
-    for claim_values in claims:
-        row = dict(claim_values)
-        result.claims.append(row)
-        result.started += row["started"]
-        result.completed += row["completed"]
+    for row in _per_claim(start, end, Claim.objects.all()):
+        numbers = {**overall, **{key: row[key] for key in _CLAIM_KEYS}}
+        result.claims.append({**row, "visits": row["page_visits"], "stages": _stages(numbers)})
+        result.visits += row["page_visits"]
     return result
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _range_days(data: Funnel) -> tuple[str, str]:
+    """The range's first and last days (inclusive) as YYYY-MM-DD; "" for an open end."""
+    since = timezone.localtime(data.start).date().isoformat() if data.start else ""
+    until = ""
+    if data.end:
+        until = (timezone.localtime(data.end).date() - datetime.timedelta(days=1)).isoformat()
+    return since, until
+
+
+def csv_filename(data: Funnel) -> str:
+    since, until = _range_days(data)
+    parts = ["funnel"]
+    if since:
+        parts.append(f"from-{since}")
+    if until:
+        parts.append(f"to-{until}")
+    return "-".join(parts) + ".csv"
+
+
+def csv_rows(data: Funnel) -> list[list[Any]]:
+    """The page's numbers as CSV rows: a header, the overall funnel, then each claim."""
+    since, until = _range_days(data)
+    header = ["scope", "claim", "claim slug", "from", "until", "landing page visits"]
+    header += STAGES
+    header += [f"{after} (% of {before})" for before, after in itertools.pairwise(STAGES)]
+
+    def row(scope, name, slug, visits, stages):
+        counts = [stage["count"] for stage in stages]
+        rates = ["" if stage["rate"] is None else stage["rate"] for stage in stages[1:]]
+        return [csv_cell(v) for v in (scope, name, slug, since, until, visits, *counts, *rates)]
+
+    rows = [header, row("overall", "", "", data.visits, data.stages)]
+    for claim in data.claims:
+        rows.append(row("claim", claim["name"], claim["slug"], claim["visits"], claim["stages"]))
+    return rows
 
 
 BAR_HEIGHT = 24
