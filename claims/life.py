@@ -212,7 +212,12 @@ def note_refusal(claim: Claim, exc: Exception) -> None:
 
 
 def due_for_reading(now: datetime.datetime | None = None):
-    """Enabled claims with a BitBadges claim ID whose reading is older than max_age()."""
+    """Enabled claims with a BitBadges claim ID whose reading is older than max_age()
+    (bitbadges_check --life reads them; the scheduler runs it every minute)."""
     now = now or timezone.now()
-    stale = Q(life_read_at__isnull=True) | Q(life_read_at__lt=now - max_age())
-    return Claim.objects.enabled().exclude(bitbadges_claim_id="").filter(stale).order_by("pk")
+    since = now - max_age()
+    stale = Q(life_read_at__isnull=True) | Q(life_read_at__lt=since)
+    # A reading that failed lately is tried again after max_age(), not every minute.
+    resting = Q(life_read_failed_at__isnull=True) | Q(life_read_failed_at__lt=since)
+    claims = Claim.objects.enabled().exclude(bitbadges_claim_id="")
+    return claims.filter(stale & resting).order_by("pk")

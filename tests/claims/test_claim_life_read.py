@@ -59,6 +59,8 @@ def test_the_scheduled_pass_keeps_what_bitbadges_says(starter):
     assert starter.life_window_end is None
     assert starter.life_read_at is not None and starter.life_read_error == ""
     assert f"{starter.slug}: 6 of 10 uses left; {HALTED}" in output
+    # The scheduled pass reads only readings older than CLAIM_LIFE_MAX_AGE.
+    assert starter.slug not in read_lives()
 
 
 def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
