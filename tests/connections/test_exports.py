@@ -56,6 +56,8 @@ def test_export_all_follows_the_health_filter(client, github):
     account("ada", github)
     account("bob", github, dead=True)
 
+    unfiltered = client.get(CHANGELIST).content.decode()
+    assert 'href="/admin/connections/connectedaccount/export/"' in unfiltered
     page = client.get(CHANGELIST, {"health": "dead"})
     assert 'href="/admin/connections/connectedaccount/export/?health=dead"' in (
         page.content.decode()
