@@ -6,11 +6,13 @@ loses (or gains) the address; bad input and a row in the wrong state change noth
 """
 
 import threading
+from importlib import import_module
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -344,3 +346,34 @@ def test_staff_without_the_permission_see_no_button_and_get_403(store_claim, ali
     shown = boss_client.get(url("change", completion.pk)).content.decode()
     assert 'id="completion-revoke"' in shown and 'id="completion-reissue"' in shown
     assert 'id="completion-grant"' in boss_client.get(url("changelist")).content.decode()
+    claim_page = reverse("admin:claims_claim_change", args=[store_claim.pk])
+    assert f"grant/?claim={store_claim.pk}" in boss_client.get(claim_page).content.decode()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_claim"))
+    viewer = get_user_model().objects.get(pk=viewer.pk)  # permissions read afresh
+    client.force_login(viewer)
+    seen = client.get(claim_page)
+    assert seen.status_code == 200 and 'id="claim-grant"' not in seen.content.decode()
+
+
+def test_migration_0019_gives_operators_the_permission_unless_their_group_was_reshaped():
+    """Run for real (MigrationExecutor): from 0018 to the latest state, twice."""
+    previous = import_module("claims.migrations.0019_completion_staff_actions")._previous
+    wanted = previous("Operator")
+
+    def forward_from_0018(drop: str = "") -> set[str]:
+        executor = MigrationExecutor(connection)
+        executor.migrate([("claims", "0018_claim_life")])
+        Group.objects.filter(name="Operator").delete()
+        group = Group.objects.create(name="Operator")
+        group.permissions.set(
+            permission
+            for permission in Permission.objects.select_related("content_type")
+            if (permission.content_type.app_label, permission.codename) in wanted
+            and permission.codename != drop
+        )
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+        return set(group.permissions.values_list("codename", flat=True))
+
+    assert "manage_completions" not in forward_from_0018(drop="view_requirement")
+    assert "manage_completions" in forward_from_0018()
