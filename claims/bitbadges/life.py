@@ -149,7 +149,7 @@ def _satisfied(method: Mapping[str, Any], failing: str) -> bool | None:
     conditions = method.get("conditions")
     if not isinstance(conditions, list) or kind not in ("AND", "OR"):
         return None  # NOT, or a shape no source describes
-    results = []
+    results: list[bool | None] = []
     for condition in conditions:
         if isinstance(condition, str):
             results.append(condition != failing)
