@@ -9,13 +9,19 @@ from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 
+from branding.colours import accent_clean
 from branding.models import BRAND_PK, Brand
 
 # A backstop for changes that skip save() (a queryset update, SQL by hand).
 CACHE_SECONDS = 3600
+# What a page shows when a BRAND_* setting is unusable.
+BUILT_IN_NAME = "Connect & Claim"
+BUILT_IN_ACCENT = "#4f46e5"
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,25 @@ class BrandView:
 
 
 def _defaults() -> tuple[str, str, str]:
-    return settings.BRAND_NAME, settings.BRAND_SUPPORT_EMAIL, settings.BRAND_ACCENT_COLOUR.lower()
+    """The BRAND_* settings, each made safe for a page and an email header: a value that
+    `manage.py check` would refuse (checks.py) gives way to the built-in one."""
+    name = " ".join(settings.BRAND_NAME.split())[:60] or BUILT_IN_NAME
+    support_email = settings.BRAND_SUPPORT_EMAIL.strip()
+    try:
+        validate_email(support_email)
+    except ValidationError:
+        support_email = ""
+    try:
+        accent = accent_clean(settings.BRAND_ACCENT_COLOUR)
+    except ValidationError:
+        accent = BUILT_IN_ACCENT
+    return name, support_email, accent
 
 
 def _key() -> str:
     # The settings are part of the key: a restart with new BRAND_* values is seen at once.
-    digest = hashlib.sha256("\n".join(_defaults()).encode()).hexdigest()[:12]
+    raw = (settings.BRAND_NAME, settings.BRAND_SUPPORT_EMAIL, settings.BRAND_ACCENT_COLOUR)
+    digest = hashlib.sha256("\n".join(raw).encode()).hexdigest()[:12]
     return f"branding:brand:{digest}"
 
 

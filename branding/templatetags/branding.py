@@ -7,12 +7,12 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from branding.selectors import BrandView
+from branding.selectors import BUILT_IN_NAME, BrandView
 
 register = template.Library()
 
-# The name the templates were written with.
-BUILT_IN_NAME = escape("Connect & Claim")
+# The name the templates were written with, as they hold it.
+WRITTEN_NAME = escape(BUILT_IN_NAME)
 
 
 @register.filter(is_safe=True)
@@ -22,8 +22,8 @@ def brand_title(title: SafeString, brand: BrandView) -> SafeString:
     text = str(title).strip()
     if not text:
         return name
-    if BUILT_IN_NAME in text:
-        return mark_safe(text.replace(BUILT_IN_NAME, name))  # noqa: S308
+    if WRITTEN_NAME in text:
+        return mark_safe(text.replace(WRITTEN_NAME, name))  # noqa: S308
     if name in text:
         return mark_safe(text)  # noqa: S308
     return mark_safe(f"{text} · {name}")  # noqa: S308

@@ -81,3 +81,19 @@ def test_the_connect_link_email_is_branded(member, brand):
 def test_bad_brand_settings_stop_the_start(setting, value, said):
     with override_settings(**{setting: value}), pytest.raises(SystemCheckError, match=said):
         call_command("check", tags=None)
+
+
+def test_an_unusable_setting_gives_way_to_the_built_in_value(client, member):
+    # A web server started without `check` still never serves them.
+    bad = {
+        "BRAND_NAME": "Acme\nBcc: all@example.com",
+        "BRAND_SUPPORT_EMAIL": "help at acme",
+        "BRAND_ACCENT_COLOUR": "red; } body { display: none",
+    }
+    with override_settings(**bad):
+        css = client.get("/brand.css").text
+        client.post("/password/reset/", {"email": member.email})
+    assert "--accent: #4f46e5;" in css and "display: none" not in css
+    (sent,) = mail.outbox
+    assert sent.subject == "[Acme Bcc: all@example.com] Choose a new password"
+    assert "Questions?" not in sent.body
