@@ -1,5 +1,5 @@
-"""Start-up checks of the BRAND_* settings: a bad accent or address stops the site with a
-sentence saying what to set, rather than reaching members' pages and emails."""
+"""`manage.py check` on the BRAND_* settings: each unusable one named, with what to set.
+(The pages never use one: selectors.py falls back to the built-in value.)"""
 
 from django.conf import settings
 from django.core.checks import Error, register
