@@ -42,7 +42,7 @@ from django.http import (
 )
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_GET
 
 CHUNK = 2000  # rows fetched from the database at a time
 BUFFER = 64 * 1024  # characters written to the response at a time
@@ -159,7 +159,7 @@ class CSVExportAdmin(_ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         export = path(
             "export/",
-            self.admin_site.admin_view(require_safe(self.export_all_view)),
+            self.admin_site.admin_view(require_GET(self.export_all_view)),
             name="{}_{}_export".format(*info),
         )
         return [export, *super().get_urls()]
