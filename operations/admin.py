@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operations.alerts import endpoints, notify
@@ -184,25 +185,21 @@ DELIVERY_FIELDS: tuple[str, ...] = (
 
 @admin.register(Incident)
 class IncidentAdmin(ReadOnly):
-    list_display = ["kind", "summary", "count", "opened_at", "last_seen_at", "resolved_at"]
+    list_display = ["kind", "summary", "count", "opened_at", "status"]
     list_filter = [OpenFilter, "kind"]
     date_hierarchy = "opened_at"
     fields = readonly_fields = INCIDENT_FIELDS
 
+    @admin.display(description="status", ordering="resolved_at")
+    def status(self, incident: Incident) -> str:
+        if incident.resolved_at is None:
+            return f"Open (last seen {timezone.localtime(incident.last_seen_at):%Y-%m-%d %H:%M})"
+        return f"Resolved {timezone.localtime(incident.resolved_at):%Y-%m-%d %H:%M}"
+
 
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(ReadOnly):
-    list_display = [
-        "created_at",
-        "event",
-        "channel",
-        "target",
-        "state",
-        "attempts",
-        "status_code",
-        "error",
-        "message_id",
-    ]
+    list_display = ["created_at", "event", "target", "outcome"]
     list_filter = ["state", "channel", "event", "endpoint"]
     list_select_related = ["endpoint", "incident"]
     actions = ["replay"]
@@ -214,6 +211,12 @@ class AlertDeliveryAdmin(ReadOnly):
             count = len(delivery.recipients.splitlines())
             return f"{count} operator(s) by email"
         return str(delivery.endpoint or "(deleted webhook)")
+
+    @admin.display(description="outcome", ordering="state")
+    def outcome(self, delivery: AlertDelivery) -> str:
+        tries = f"{delivery.attempts} tr{'y' if delivery.attempts == 1 else 'ies'}"
+        said = f": {delivery.error}" if delivery.error else ""
+        return f"{delivery.get_state_display()} after {tries}{said}"
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm("operations.change_alertdelivery")
