@@ -175,6 +175,7 @@ class CompletionAdmin(
         "delivery_reference",
         "outcome_unknown",
         "resend_approved",
+        "staff_granted",
         "paused_at",
         "evidence_table",
         "completed_at",
