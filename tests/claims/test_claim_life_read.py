@@ -17,7 +17,7 @@ from claims.models import Claim, Completion
 from sandbox.bitbadges import attempts as bb_attempts
 from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges.models import BitBadgesClaim
-from tests.claims.admin_support import make_member
+from tests.claims.admin_support import claim_form_data, make_app, make_member
 from tests.claims.claims_support import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,7 +76,8 @@ def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
     assert completion.next_attempt_at > timezone.now() + datetime.timedelta(hours=1)
     assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 0
     client.force_login(alice)
-    assert USED_UP in page(client, reverse("claims:claims"))
+    claims_page = page(client, reverse("claims:claims"))
+    assert USED_UP in claims_page and "On hold" in claims_page
     landing = page(client, reverse("claims:landing", args=[starter.slug]))
     assert USED_UP in landing and 'data-step="stopped"' in landing
     assert 'data-polling="true"' not in landing  # waiting on the claim: no polling
@@ -176,8 +177,29 @@ def test_read_again_is_a_post_for_staff_who_may_change_the_claim_a_few_times_a_m
     settings.CLAIM_LIFE_READ_RATE_LIMIT = (2, 60)
     for _ in range(2):
         assert client.post(url).status_code == 302
-    first_read = Claim.objects.get(pk=starter.pk).life_read_at
+    last_read = Claim.objects.get(pk=starter.pk).life_read_at
+    assert last_read is not None
     response = client.post(url, follow=True)
     assert "Try again in" in response.content.decode()
-    assert Claim.objects.get(pk=starter.pk).life_read_at == first_read or first_read is not None
+    assert Claim.objects.get(pk=starter.pk).life_read_at == last_read  # not asked again
     assert client.post(reverse("admin:claims_claim_read_life", args=["x"])).status_code == 404
+
+
+def test_saving_a_claim_in_the_admin_reads_its_life(admin_client, upstreams):
+    github = make_app("github", "GitHub")
+    upstream_claim = bb_claims.claim_create(password="pw", max_uses=7)
+    bb_claims.claim_life_set(upstream_claim, num_uses=2)
+    blank = Claim(slug="new", name="New", delivery="bitbadges")
+    data = claim_form_data(
+        blank,
+        enabled=True,
+        password_instance_id="pwd",
+        requirements=[{"app": github}],
+        bitbadges_claim_id=upstream_claim.claim_id,
+        password="pw",
+    )
+    assert admin_client.post(reverse("admin:claims_claim_add"), data).status_code == 302
+    saved = Claim.objects.get(slug="new")
+    assert (saved.life_max_uses, saved.life_used, saved.life_halted) == (7, 2, False)
+    body = page(admin_client, reverse("admin:claims_claim_change", args=[saved.pk]))
+    assert "5 of 7 left (2 taken)" in body and "open: deliveries go ahead" in body
