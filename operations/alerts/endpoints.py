@@ -17,6 +17,7 @@ import ipaddress
 import re
 import secrets
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -48,8 +49,21 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 
 
-def check_url(url: object, *, resolve: bool = True) -> str:
-    """The URL, stripped, when alerts may be sent to it; else UrlRefused saying why."""
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: the host's address, checked now, which the call connects to
+    (so a name that resolves elsewhere a moment later cannot redirect it), and what the
+    request names (Host header, TLS server name, path)."""
+
+    scheme: str
+    host: str
+    netloc: str
+    port: int
+    address: str
+    path: str
+
+
+def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
     if not isinstance(url, str) or not url.strip():
         raise UrlRefused("Enter the webhook's URL, e.g. https://hooks.example.com/alerts.")
     url = url.strip()
@@ -78,8 +92,9 @@ def check_url(url: object, *, resolve: bool = True) -> str:
             "tells your receiver it comes from this site."
         )
     if not resolve:
-        return url
-    addresses = _addresses(host, port or (443 if parts.scheme == "https" else 80))
+        return url, None
+    port = port or (443 if parts.scheme == "https" else 80)
+    addresses = _addresses(host, port)
     for address in addresses:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
@@ -92,7 +107,23 @@ def check_url(url: object, *, resolve: bool = True) -> str:
                 f"{host} is at {address}, which is not a public address: alerts go only to "
                 "hosts on the internet, never into the site's own network."
             )
-    return url
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    target = Target(parts.scheme, host, parts.netloc, port, str(addresses[0]), path)
+    return url, target
+
+
+def check_url(url: object, *, resolve: bool = True) -> str:
+    """The URL, stripped, when alerts may be sent to it; else UrlRefused saying why."""
+    return _vet(url, resolve=resolve)[0]
+
+
+def target(url: str) -> Target:
+    """Where to send to `url` now, every address of its host checked; else UrlRefused."""
+    found = _vet(url, resolve=True)[1]
+    assert found is not None  # resolve=True always answers one
+    return found
 
 
 def host_of(url: str) -> str:

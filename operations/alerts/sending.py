@@ -10,12 +10,14 @@ ALERT_ATTEMPTS tries. The row is locked while it is tried, so the worker and
 import datetime
 import logging
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
 from core.secrets import SecretUnreadable
 from operations.alerts import endpoints
@@ -24,7 +26,7 @@ from operations.models import AlertDelivery
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "connect-and-claim-alerts"
-TIMEOUT = (5.0, 10.0)  # connect, read
+TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 ERROR_MAX = 2000
 
 
@@ -60,7 +62,7 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
     if not endpoint.enabled:
         raise SendFailed("The webhook is turned off.")
     try:
-        url = endpoints.check_url(endpoint.url)
+        target = endpoints.target(endpoint.url)
         secret = endpoint.secret()
     except endpoints.UrlRefused as exc:
         raise SendFailed(f"Not sent: {exc}") from None
@@ -69,32 +71,44 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
     if not secret:
         raise SendFailed("The webhook has no signing secret: rotate it to make one.")
     headers = {
+        "Host": target.netloc,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         **endpoints.signed_headers(secret, delivery.message_id, delivery.payload, now),
     }
-    host = endpoints.host_of(url)
+    # Connect to the address just checked, not to whatever the name resolves to next
+    # (DNS rebinding); TLS still verifies the certificate against the host's name.
+    tls = (
+        {"server_hostname": target.host, "cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+        if target.scheme == "https"
+        else {}
+    )
+    pool_class = HTTPSConnectionPool if target.scheme == "https" else HTTPConnectionPool
+    pool = pool_class(target.address, target.port, timeout=TIMEOUT, retries=False, **tls)
     try:
-        response = requests.post(
-            url,
-            data=delivery.payload.encode(),
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=delivery.payload.encode(),
             headers=headers,
-            timeout=TIMEOUT,
-            allow_redirects=False,
+            redirect=False,
+            retries=False,
         )
-    except requests.RequestException as exc:
+    except urllib3.exceptions.HTTPError as exc:
         # Name the host only: the path of a webhook URL often carries a token.
-        raise SendFailed(f"{host} could not be reached ({type(exc).__name__}).") from None
-    response.close()
-    if 200 <= response.status_code < 300:
-        return response.status_code
-    if 300 <= response.status_code < 400:
+        raise SendFailed(f"{target.host} could not be reached ({type(exc).__name__}).") from None
+    finally:
+        pool.close()
+    status = response.status
+    if 200 <= status < 300:
+        return status
+    if 300 <= status < 400:
         raise SendFailed(
-            f"{host} answered {response.status_code} (a redirect, which alerts do not "
-            "follow: give the final URL).",
-            response.status_code,
+            f"{target.host} answered {status} (a redirect, which alerts do not follow: give "
+            "the final URL).",
+            status,
         )
-    raise SendFailed(f"{host} answered {response.status_code}.", response.status_code)
+    raise SendFailed(f"{target.host} answered {status}.", status)
 
 
 def attempt(delivery_id: int) -> datetime.datetime | None:

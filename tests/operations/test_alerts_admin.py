@@ -6,13 +6,16 @@ secret appears on the page after saving or rotating and never again, and is stor
 encrypted; staff who may only view cannot rotate, test or replay.
 """
 
+import socket
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from standardwebhooks import Webhook
+from urllib3 import HTTPSConnectionPool
 
-from operations.alerts import endpoints, notify
+from operations.alerts import endpoints, notify, sending
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +157,33 @@ def test_replay_sends_the_same_message_with_the_same_id(admin_client):
     assert again.replay_of == original
     assert (again.message_id, again.payload) == (original.message_id, original.payload)
     assert admin_client.get(reverse("admin:operations_alertdelivery_changelist")).status_code == 200
+
+
+def resolving_to(monkeypatch, address: str) -> None:
+    """Every host name resolves to `address` (no DNS is asked)."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_a_name_that_resolves_into_the_network_is_refused_when_saved_and_when_sent(
+    admin_client, monkeypatch
+):
+    resolving_to(monkeypatch, "10.1.2.3")
+    response = post_endpoint(admin_client, "https://hooks.example.test/alerts")
+    assert "hooks.example.test is at 10.1.2.3" in str(response.context["adminform"].form.errors)
+
+    resolving_to(monkeypatch, "93.184.215.14")  # public when saved...
+    assert post_endpoint(admin_client, "https://hooks.example.test/alerts").status_code == 200
+    endpoint = AlertEndpoint.objects.get()
+    delivery = notify.send_test(endpoint)
+    resolving_to(monkeypatch, "169.254.169.254")  # ...then it points inside (rebinding)
+    monkeypatch.setattr(
+        HTTPSConnectionPool, "urlopen", lambda *a, **k: pytest.fail("must not connect")
+    )
+    sending.attempt(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == "pending" and delivery.attempts == 1
+    assert "169.254.169.254, which is not a public address" in delivery.error
