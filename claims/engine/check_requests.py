@@ -136,8 +136,12 @@ def requests_for_reactivated(*, member: User, actor: Actor) -> list[Completion]:
 
 
 def member_check_again(*, claim: Claim, member: User) -> Completion:
-    """The member's "Check again": rate-limited, only for an enabled claim."""
-    if not claim.enabled:
+    """The member's "Check again": rate-limited, only for an enabled claim that the
+    organiser has not taken back from them (revoked)."""
+    if (
+        not claim.enabled
+        or Completion.objects.filter(claim=claim, member=member, state=State.REVOKED).exists()
+    ):
         raise NotAvailable()
     limit, window = getattr(settings, "CLAIMS_CHECK_RATE_LIMIT", (5, 60))
     retry_after = ratelimit.hit("claims-check", member.pk, limit=int(limit), window=int(window))
