@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims import bitbadges, services
+from claims.audit import Actor
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
 from sandbox.bitbadges import attempts as bb_attempts
@@ -112,15 +113,19 @@ def test_revoke_removes_the_store_entry_and_the_ledger_says_who_and_why(
     assert event.details["reason"] == "Fake account."
     assert event.details["address"] == ALICE_BB1
     assert "Removed" in event.details["upstream"]
-    # Nothing reopens it by itself: the member's Check again leaves it revoked.
-    services.member_check_again(claim=store_claim, member=alice)
+    # Nothing reopens it by itself: a request for a check, or the member's Check again
+    # (refused with a sentence), leaves it revoked.
+    services.requests_for_account(member=alice, app_slug="github", actor=Actor.worker())
+    services.completion_request(claim=store_claim, member=alice, actor=Actor.worker())
+    alice_client = Client()
+    alice_client.force_login(alice)
+    check = alice_client.post(reverse("claims:check", args=[store_claim.slug]), follow=True)
+    assert "This claim is not available." in check.content.decode()
     run_worker()
     completion.refresh_from_db()
     assert completion.state == "revoked"
     assert not bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
     # The member sees it plainly.
-    alice_client = Client()
-    alice_client.force_login(alice)
     claims_page = alice_client.get(reverse("claims:claims")).content.decode()
     assert '<span class="badge bad">Removed by the organiser</span>' in claims_page
     assert "Check again" not in claims_page
