@@ -78,13 +78,19 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
     }
     # Connect to the address just checked, not to whatever the name resolves to next
     # (DNS rebinding); TLS still verifies the certificate against the host's name.
-    tls = (
-        {"server_hostname": target.host, "cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
-        if target.scheme == "https"
-        else {}
-    )
-    pool_class = HTTPSConnectionPool if target.scheme == "https" else HTTPConnectionPool
-    pool = pool_class(target.address, target.port, timeout=TIMEOUT, retries=False, **tls)
+    pool: HTTPConnectionPool
+    if target.scheme == "https":
+        pool = HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=TIMEOUT,
+            retries=False,
+            server_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    else:
+        pool = HTTPConnectionPool(target.address, target.port, timeout=TIMEOUT, retries=False)
     try:
         response = pool.urlopen(
             "POST",
