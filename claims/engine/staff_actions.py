@@ -47,8 +47,7 @@ Reason = CompletionEvent.Reason
 
 REASON_MAX = 500  # characters of a staff member's reason
 REVOKED_REASON = (
-    "The organiser took this claim back. Contact the site's support if you think this is "
-    "a mistake."
+    "The organiser took this claim back. Contact the site's support if you think this is a mistake."
 )
 REISSUED_REASON = "Re-issued to your corrected address: queued."
 GRANTED_REASON = "Granted by the organiser: queued."
