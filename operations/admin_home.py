@@ -96,12 +96,13 @@ def install(site: admin.AdminSite) -> None:
 
     @wraps(original)
     def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        context = {
-            "home": home_build(request.user),
-            "app_groups": app_groups(site.get_app_list(request)),
-            **(extra_context or {}),
-        }
-        return original(request, context)
+        response = original(request, {"home": home_build(request.user), **(extra_context or {})})
+        # The index answers a TemplateResponse, not rendered yet: group the app list it
+        # made rather than asking the site for another (each costs queries).
+        context = getattr(response, "context_data", None)
+        if context is not None:
+            context["app_groups"] = app_groups(context.get("app_list", []))
+        return response
 
     index.admin_home = True  # type: ignore[attr-defined]
     site.index = index  # type: ignore[method-assign,assignment]
