@@ -107,8 +107,16 @@ def life_short(claim: Claim) -> str:
     left = life.remaining(claim)
     text = f"{left} left" if left is not None else "uses hidden"
     if stop is not None:
-        text = f"{stop.sentence} ({text})"
-    return f"{text} · read {_when(claim.life_read_at)}"
+        text += f", {_STOP_WORDS[stop.kind]}"
+    return f"{text} · read {timezone.localtime(claim.life_read_at):%m-%d %H:%M}"
+
+
+_STOP_WORDS = {
+    "used_up": "used up",
+    "halted": "halted",
+    "not_open": "not open yet",
+    "closed": "closed",
+}
 
 
 def read_limit() -> tuple[int, int]:

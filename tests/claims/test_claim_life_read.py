@@ -78,6 +78,7 @@ def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
     client.force_login(alice)
     claims_page = page(client, reverse("claims:claims"))
     assert USED_UP in claims_page and "On hold" in claims_page
+    assert reverse("claims:check", args=[starter.slug]) not in claims_page  # nothing to do
     landing = page(client, reverse("claims:landing", args=[starter.slug]))
     assert USED_UP in landing and 'data-step="stopped"' in landing
     assert 'data-polling="true"' not in landing  # waiting on the claim: no polling
