@@ -153,6 +153,30 @@ def test_a_badge_already_claimed_through_the_store_stays_after_a_revoke(
     assert "stays with that address" in completion.events.get(reason="revoked").details["upstream"]
 
 
+@pytest.mark.parametrize("fault", ["wrong store secret", "BitBadges unreachable"])
+def test_a_removal_bitbadges_does_not_confirm_changes_nothing(
+    store_claim, alice, boss_client, settings, fault
+):
+    completion = delivered(store_claim, alice)
+    if fault == "wrong store secret":
+        store_claim.set_store_secret("not-the-secret")
+        store_claim.save()
+    else:
+        settings.BITBADGES_API_URL = "http://127.0.0.1:9/sandbox/bitbadges"
+    events = CompletionEvent.objects.count()
+
+    response = boss_client.post(url("revoke", completion.pk), {"reason": "Fake account."})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "BitBadges did not confirm the removal" in page and "Nothing was changed" in page
+    assert "not-the-secret" not in page
+    completion.refresh_from_db()
+    assert completion.state == "completed" and completion.lease_token is None
+    assert CompletionEvent.objects.count() == events
+    assert bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
+
+
 def test_revoking_a_bitbadges_claim_changes_the_ledger_and_says_the_badge_stays(
     upstreams, alice, boss_client
 ):
