@@ -315,6 +315,10 @@ def _grantable(completion: Completion, name: str) -> None:
         raise StaffActionRefused(
             f"A worker is {state} {name} for this claim right now; try again in a minute."
         )
+    if completion.staff_granted and completion.state in Completion.IN_PROGRESS:
+        raise StaffActionRefused(
+            f"This claim is granted to {name} already; its delivery is under way ({state})."
+        )
     if completion.outcome_unknown:
         raise StaffActionRefused(
             f"An earlier delivery to {name} may have landed (outcome unknown): settle it "
