@@ -250,6 +250,10 @@ def test_a_grant_delivers_to_a_member_the_engine_found_not_eligible(
         {"claim": store_claim.pk, "member": "ALICE@example.com", "reason": "Met it offline."},
     )
     assert response.status_code == 302
+    twice = boss_client.post(
+        url("grant"), {"claim": store_claim.pk, "member": "alice", "reason": "Twice."}
+    )
+    assert twice.status_code == 409 and "granted to alice already" in twice.content.decode()
     run_worker()
 
     completion.refresh_from_db()
