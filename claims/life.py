@@ -5,10 +5,10 @@ for members now.
 `stop_for(claim)` says whether the claim takes no new deliveries now, and the sentence a
 member reads. The engine asks it before it checks anyone (claims/engine/delivery.py): a
 stopped claim's completions wait, with that sentence, until it reopens or until
-`STOPPED_WAIT` has passed. `refresh(claim)` reads BitBadges again and keeps the reading
+`stopped_wait()` has passed. `refresh(claim)` reads BitBadges again and keeps the reading
 (a failure keeps the last reading and says when and why it failed); when the claim is
 open after it, the completions waiting on it are due at once. `note_refusal()` keeps
-what a delivery refused for a halt or a used-up claim says, until the next reading.
+what a delivery refused for a halt, a used-up claim or its window says, and reads again.
 """
 
 import datetime
@@ -22,6 +22,7 @@ from django.utils import timezone
 from claims import bitbadges, queue
 from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
 from claims.models import Claim, Completion
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -198,17 +199,24 @@ def _stop_reasons() -> Q:
 
 
 def note_refusal(claim: Claim, exc: Exception) -> None:
-    """A delivery was refused because the claim is used up or halted: keep that until the
-    next reading, so that no other completion is sent meanwhile."""
+    """A delivery was refused because the claim is used up, halted or outside its window:
+    keep what the refusal says at once, so that no other completion is sent meanwhile,
+    then read the claim again (at most once a minute per claim)."""
+    if not isinstance(
+        exc, (bitbadges.ClaimExhausted, bitbadges.ClaimHalted, bitbadges.OutsideWindow)
+    ):
+        return
     if isinstance(exc, bitbadges.ClaimExhausted):
         taken = claim.life_used if claim.life_used is not None else claim.life_max_uses
-        if taken is None:
-            return  # nothing read to compare with: the next reading tells
-        Claim.objects.filter(pk=claim.pk).update(
-            life_max_uses=claim.life_max_uses or taken, life_used=claim.life_max_uses or taken
-        )
+        if taken is not None:  # else nothing was read to compare with: the reading tells
+            Claim.objects.filter(pk=claim.pk).update(
+                life_max_uses=claim.life_max_uses or taken,
+                life_used=claim.life_max_uses or taken,
+            )
     elif isinstance(exc, bitbadges.ClaimHalted):
         Claim.objects.filter(pk=claim.pk).update(life_halted=True)
+    if ratelimit.hit("claims-life-refused", claim.pk, limit=1, window=60) is None:
+        refresh(Claim.objects.get(pk=claim.pk))
 
 
 def due_for_reading(now: datetime.datetime | None = None):

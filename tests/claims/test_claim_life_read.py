@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from claims import services
+from claims import life, services
 from claims.audit import Actor
 from claims.models import Claim, Completion
 from sandbox.bitbadges import attempts as bb_attempts
@@ -91,24 +91,28 @@ def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
     assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 1
 
 
-def test_a_halt_met_at_delivery_stops_the_next_members_before_they_are_sent(
-    starter, alice, connect, django_user_model
+@pytest.mark.parametrize(
+    ("since", "sentence"),
+    [({"halted": True}, HALTED), ({"max_uses": 3, "num_uses": 3}, USED_UP)],
+    ids=["halted", "used-up"],
+)
+def test_a_refusal_at_delivery_stops_the_next_members_before_they_are_sent(
+    starter, alice, connect, since, sentence
 ):
     read_lives("--claim", starter.slug)  # open when read
-    bb_claims.claim_life_set(upstream(starter), halted=True)  # halted on BitBadges since
+    bb_claims.claim_life_set(upstream(starter), **since)  # changed on BitBadges since
     connect(alice, "github", "octo")
     run_worker()
-    assert (
-        Completion.objects.get(claim=starter, member=alice).state == "failed"
-    )  # BitBadges refused it
+    refused = Completion.objects.get(claim=starter, member=alice)
+    assert refused.state == "failed"  # BitBadges refused it
     starter.refresh_from_db()
-    assert starter.life_halted is True
+    assert life.stop_for(starter).sentence == sentence  # kept, and read again
 
     bob = make_member("bob", address="0x" + "b" * 40)
     connect(bob, "github", "bob")
     run_worker()
     stopped = Completion.objects.get(claim=starter, member=bob)
-    assert (stopped.state, stopped.reason) == ("waiting", HALTED)
+    assert (stopped.state, stopped.reason) == ("waiting", sentence)
     assert not stopped.events.filter(to_state="delivering").exists()  # nothing sent for bob
     assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 0
     assert services.claim_discover(claim=starter, actor=Actor.system("test")) == 0
