@@ -248,3 +248,19 @@ def test_times_are_local_to_the_site(client, claim, settings):
     lines = as_dicts(read_csv(export_action(client, CHANGELIST, [row.pk]), "completions"))
 
     assert lines[0]["created"] == "2026-07-01 14:00:00"
+
+
+def test_each_export_is_logged_with_who_not_the_filters(client, claim, caplog):
+    auditor = staff(client, "auditor", "claims.view_completion")
+    completion(claim, make_member("ada"))
+
+    with caplog.at_level("INFO", logger="core.csv_stream"):
+        read_csv(client.get(EXPORT_ALL, {"q": "ada@example.com"}), "completions")
+
+    (record,) = [r for r in caplog.records if r.name == "core.csv_stream"]
+    assert (record.export, record.scope, record.actor) == (
+        "completions",
+        "all (filtered)",
+        auditor.pk,
+    )
+    assert "ada" not in record.getMessage()
