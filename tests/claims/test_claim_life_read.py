@@ -75,6 +75,8 @@ def test_a_used_up_claim_queues_nothing_says_so_and_resumes_when_uses_are_added(
     assert (completion.state, completion.reason) == ("waiting", USED_UP)
     assert completion.next_attempt_at > timezone.now() + datetime.timedelta(hours=1)
     assert bb_attempts.complete_calls(starter.bitbadges_claim_id) == 0
+    visitor = page(client, reverse("claims:landing", args=[starter.slug]))
+    assert USED_UP in visitor and "Sign up to claim it" not in visitor
     client.force_login(alice)
     claims_page = page(client, reverse("claims:claims"))
     assert USED_UP in claims_page and "On hold" in claims_page
