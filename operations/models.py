@@ -143,14 +143,20 @@ class AlertDelivery(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "alert deliveries"
         constraints = [
-            # One message per incident event and channel (and endpoint): two checks
-            # running at once cannot both send it.
+            # One message per incident event and target: two checks running at once
+            # cannot both send it (a replay is a row of its own).
             models.UniqueConstraint(
-                fields=["incident", "event", "channel", "endpoint"],
-                condition=models.Q(replay_of__isnull=True, incident__isnull=False),
-                nulls_distinct=False,
-                name="operations_delivery_once_per_incident_event",
-            )
+                fields=["incident", "event", "endpoint"],
+                condition=models.Q(
+                    replay_of__isnull=True, incident__isnull=False, channel="webhook"
+                ),
+                name="operations_webhook_once_per_incident_event",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "event"],
+                condition=models.Q(replay_of__isnull=True, incident__isnull=False, channel="email"),
+                name="operations_email_once_per_incident_event",
+            ),
         ]
 
     def __str__(self):

@@ -5,7 +5,8 @@ refuses the site's API key (401) so every completion fails, the scheduler's
 `check_alerts` opens one incident, and the task worker sends one email and one webhook
 call, signed per the Standard Webhooks spec (checked with the `standardwebhooks`
 library). More failures update the incident; nobody is told again. A receiver that
-answers 500 twice gets the message on the third try, with the same webhook-id.
+answers 500 twice gets the message on the third try, with the same webhook-id, each
+retry queued by the task itself after a doubling wait.
 """
 
 import json
@@ -13,10 +14,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 
 from claims import services
@@ -24,6 +27,7 @@ from claims.audit import Actor
 from claims.models import Claim, Completion
 from connections.models import ConnectedAccount
 from operations.alerts import endpoints, notify
+from operations.alerts.tasks import alert_delivery_task
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 from tests.claims.claims_support import random_address, run_worker
 from tests.members_support import verify_email
@@ -146,16 +150,34 @@ def test_a_failing_bitbadges_key_raises_one_email_and_one_signed_webhook(
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {"delivered"}
 
 
-def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(db, settings, receiver):
-    settings.ALERT_RETRY_BASE = 0  # each retry is due at once: one worker run tries all
+@pytest.mark.django_db  # no live server: the test's own transaction will do
+def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(
+    settings, receiver, django_capture_on_commit_callbacks
+):
+    settings.ALERT_RETRY_BASE = 30
     hook = receiver(statuses=[500, 503])
     endpoint, secret = endpoint_to(hook.url)
     incident = Incident.objects.create(kind="backlog", summary="600 completions are due", count=600)
-    with transaction.atomic():  # the worker's task is queued on commit
+    with django_capture_on_commit_callbacks(execute=True):  # queued on commit
         notify.notify(incident, AlertDelivery.Event.OPENED)
-    run_worker()
-
     delivery = AlertDelivery.objects.get(channel="webhook")
+    queued = DBTaskResult.objects.filter(task_path__endswith="alert_delivery_task")
+    assert queued.ready().count() == 1
+
+    waits = []
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for _ in range(3):
+            # What the worker does with each task that is due: run it.
+            task = queued.ready().get()
+            task.delete()
+            alert_delivery_task.call(delivery.pk)
+            later = queued.first()
+            if later is not None:
+                waits.append(round((later.run_after - timezone.now()).total_seconds()))
+                clock.move_to(later.run_after)
+
+    assert waits == [30, 60]  # backoff: the first retry after 30 s, then doubled
+    delivery.refresh_from_db()
     assert delivery.state == "delivered" and delivery.attempts == 3
     assert delivery.status_code == 200
     assert len(hook.requests) == 3
@@ -164,3 +186,4 @@ def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(db, setti
     for headers, body in hook.requests:
         assert Webhook(secret).verify(body, headers)["data"]["count"] == 600
     assert json.loads(hook.requests[-1][1])["type"] == "incident.opened"
+    assert not queued.exists()
