@@ -15,8 +15,13 @@ memory allocated from the request to the last byte, and its time. The body is co
 For contrast, the same rows joined in memory (what a plain HttpResponse would hold) are
 measured the same way with --contrast.
 
-Goal: the peak at the larger size within 10% of the peak at the smaller ("met"): rows
-are read CHUNK at a time through a server-side cursor and written in 64 KiB pieces.
+The untraced run also measures the process's resident set (its peak, VmHWM, reset
+before, over its size before): tracemalloc sees Python's allocations only, and a result
+held whole by libpq would show there.
+
+Goal: the peak at the larger size within 10% of the peak at the smaller, and the
+resident set's growth within 4 MiB of it ("met"): rows are read CHUNK at a time through
+a server-side cursor and written in 64 KiB pieces.
 
     .venv/bin/python bench/bench_exports.py             # 10,000 then 100,000
     .venv/bin/python bench/bench_exports.py --quick     # 5,000 then 20,000
@@ -36,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _support as bs  # noqa: E402
 
 GOAL_RATIO = 1.10
+RSS_SLACK_KIB = 4096  # the resident set is coarse (pages, arenas): an absolute margin
 ADDRESS = "0x742d35cc6634c0532925a3b844bc9e7595f0beb1"
 EXPORT_ALL = "/admin/claims/completion/export/"
 BATCH = 5000
@@ -127,6 +133,27 @@ def seed(start: int, stop: int, claim) -> None:
 # --- Measure -----------------------------------------------------------------------------
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def timed_rss(fn):
+    """(result, seconds, KiB the process's resident set grew by at its peak while fn
+    ran): what tracemalloc cannot see (libpq's buffers, the C side of psycopg) too."""
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets VmHWM, the peak resident set, to now
+    before = _status_kib("VmRSS")
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    return result, seconds, _status_kib("VmHWM") - before
+
+
 def traced(fn):
     """(result, seconds, peak bytes of Python memory allocated while fn ran)."""
     gc.collect()
@@ -141,9 +168,9 @@ def traced(fn):
     return result, seconds, peak
 
 
-def streamed(client) -> tuple[int, int]:
+def streamed(client, query: str = "") -> tuple[int, int]:
     """GET the export and read its body to the end: (bytes, lines)."""
-    response = client.get(EXPORT_ALL, secure=True)
+    response = client.get(EXPORT_ALL + query, secure=True)
     if response.status_code != 200 or not response.streaming:
         raise RuntimeError(f"the export answered {response.status_code}, not a stream")
     size = lines = 0
@@ -187,10 +214,9 @@ def main() -> int:
             seeded = size
             bench.sql("VACUUM ANALYZE")
             bs.step(f"export: {size} completions, streamed")
-            # Untraced first (its time; it also warms imports and templates), then traced.
-            started = time.perf_counter()
-            streamed(client)
-            seconds = time.perf_counter() - started
+            streamed(client, "?state=waiting")  # warm: imports, templates (no row)
+            # Untraced (its time, the resident set's growth), then under tracemalloc.
+            _, seconds, rss = timed_rss(lambda: streamed(client))
             (size_bytes, lines), _, peak = traced(lambda: streamed(client))
             if lines != 1 + EVIDENCE_LINES * size:
                 raise RuntimeError(f"{lines} lines for {size} completions")
@@ -203,13 +229,12 @@ def main() -> int:
                     "seconds": round(seconds, 2),
                     "completions/s": round(size / seconds),
                     "peak KiB": round(peak / 1024),
+                    "RSS growth KiB": rss,
                 }
             )
             if args.contrast:
                 bs.step(f"export: {size} completions, held in memory (contrast)")
-                started = time.perf_counter()
-                in_memory(request)
-                seconds = time.perf_counter() - started
+                _, seconds, rss = timed_rss(lambda: in_memory(request))
                 (size_bytes, lines), _, peak = traced(lambda: in_memory(request))
                 rows.append(
                     {
@@ -220,6 +245,7 @@ def main() -> int:
                         "seconds": round(seconds, 2),
                         "completions/s": round(size / seconds),
                         "peak KiB": round(peak / 1024),
+                        "RSS growth KiB": rss,
                     }
                 )
         bs.print_config(
@@ -234,7 +260,10 @@ def main() -> int:
                     "Django's test client in this process, the project's middleware; "
                     "body read to the end",
                     "Memory": "tracemalloc peak (Python allocations) from the request to "
-                    "the body's last byte (a second run, traced)",
+                    "the body's last byte (a second run, traced); RSS growth: the "
+                    "process's peak resident set (VmHWM, reset first) over its size "
+                    "before the untraced run"
+                    + (" (after the contrast's runs: read with care)" if args.contrast else ""),
                     "Time": "the first run, untraced (tracemalloc slows Python down)",
                 }
             ),
@@ -249,7 +278,15 @@ def main() -> int:
             f" / at {streams[0]['completions']:,}: {ratio:.2f} "
             f"(goal <= {GOAL_RATIO}: {verdict})"
         )
-        return 0 if ratio <= GOAL_RATIO else 1
+        rss_growth = streams[-1]["RSS growth KiB"] - streams[0]["RSS growth KiB"]
+        print(
+            f"  streamed export's resident set grew {streams[0]['RSS growth KiB']:,} KiB at "
+            f"{streams[0]['completions']:,} and {streams[-1]['RSS growth KiB']:,} KiB at "
+            f"{streams[-1]['completions']:,} ({rss_growth:+,} KiB; "
+            f"{'met' if rss_growth <= RSS_SLACK_KIB else 'MISSED'}: within "
+            f"{RSS_SLACK_KIB:,} KiB)"
+        )
+        return 0 if ratio <= GOAL_RATIO and rss_growth <= RSS_SLACK_KIB else 1
 
 
 if __name__ == "__main__":
