@@ -14,12 +14,12 @@ machine's legacy code page, so an accent, a non-Latin name or an emoji comes out
 with it Excel reads UTF-8. LibreOffice, Google Sheets, Numbers and Python's
 encoding="utf-8-sig" all skip it.
 
-`CSVExportAdmin` is a ModelAdmin mixin: the action "Export selected as CSV" and the
+`CSVExportAdmin` is a ModelAdmin to build on: the action "Export selected as CSV" and the
 changelist's "Export all (filtered)" link (its `export/` URL: the changelist's own
 filters, search and ordering), both for staff with the model's view permission. A model
 admin using it sets `csv_stem` and defines `csv_header(request)` and
 `csv_rows(request, queryset)`; its changelist template extends
-admin/csv_export_change_list.html for the link.
+admin/csv_export/change_list.html for the link.
 """
 
 import csv

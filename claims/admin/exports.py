@@ -100,7 +100,8 @@ def _evidence(
 
 
 def rows(request: HttpRequest, queryset: QuerySet[Completion]) -> Iterator[Sequence[object]]:
-    """The completions' lines, read CHUNK completions at a time in one query each."""
+    """The completions' lines: one query (a server-side cursor on PostgreSQL), read
+    CHUNK completions at a time."""
     values_shown = member_values.can_see(request)
 
     def shown(item: dict[str, Any]) -> dict[str, Any]:
