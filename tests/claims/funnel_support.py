@@ -309,7 +309,7 @@ def seed_members(
     completions = Completion.objects.bulk_create(completions, batch_size=2000)
     events = []
     for completion, why in zip(completions, reasons, strict=True):
-        state = State.CHECKING
+        state: str = State.CHECKING
         for reason in why:
             to_state = {
                 Reason.DELIVERING: State.DELIVERING,
