@@ -47,6 +47,8 @@ def test_stages_never_grow_on_ten_thousand_members(admin_client):
     taken = seed.seed_members(claims, scale=100)
     members = sum(taken[path.name] for path in seed.PATHS if not path.staff)
     assert members + taken["staff, everything"] == 10_000
+    # Visitors of the claims' pages who never signed up: visits, not members.
+    seed.seed_visits(claims, [timezone.localdate()], 250)
 
     # The raw facts do not nest: a member may hold an account without an address, or a
     # completed claim and no confirmed email address any more. Only the stages do.
@@ -64,6 +66,7 @@ def test_stages_never_grow_on_ten_thousand_members(admin_client):
     assert overall == seed.expected(taken, lambda path: path.overall)
     assert overall[0] == members  # staff are not members
     assert never_grow(overall) and overall[-1] > 0
+    assert data.visits == 250 * len(claims)  # apart from the stages
     granted = taken["granted by hand, never connected"]
     assert data.completed_outside == granted
 
