@@ -13,7 +13,17 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "core", "branding", "users", "connections", "claims", "members", "operations", "sandbox")
+PACKAGES = (
+    "config",
+    "core",
+    "branding",
+    "users",
+    "connections",
+    "claims",
+    "members",
+    "operations",
+    "sandbox",
+)
 
 
 def components(graph) -> list[list[str]]:
