@@ -165,7 +165,7 @@ def test_connect_webhook_wrong_types_in_every_field_never_break_the_task(session
             assert response.status_code in (202, 400, 403), (field, value, response.status_code)
             posted += 1
     assert posted > 20
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     assert not DBTaskResult.objects.filter(status="FAILED").exists()
     assert WebhookEvent.objects.count() == posted
     assert not WebhookEvent.objects.filter(outcome__in=["pending", "error"]).exists()
@@ -178,7 +178,7 @@ def test_connect_webhook_error_event_with_odd_error_values(session):
     for value in ([1, 2], {"a": 1}, 12, "<script>alert(1)</script>" * 100):
         body = {"event": "CONNECTION_ERROR", "connect_token": CTOK, "error": value}
         assert connect_post(json.dumps(body).encode(), reference).status_code == 202
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     assert not DBTaskResult.objects.filter(status="FAILED").exists()
     session.refresh_from_db()
     assert session.status == ConnectSession.Status.FAILED

@@ -15,8 +15,12 @@ def random_address() -> str:
 
 
 def run_worker():
-    """The real task worker, once through the queue (it closes its connection after)."""
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    """The real task worker, once through the queue (it closes its connection after).
+
+    Its options as on the command line: call_command's keyword no_startup_delay=True
+    would set the option's dest, startup_delay, to True, and each run would first sleep
+    up to a second (db_worker's thundering-herd delay)."""
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
 # --- Requirements ---------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_sync_through_the_sandbox(live_server, settings, member, received):
     gone.delete()
     Account.objects.filter(name="octo-3").update(healthy=False, error="token_expired")
     tasks.accounts_health_poll.enqueue()
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     accounts = {a.name: a for a in ConnectedAccount.objects.all()}
     assert sorted(accounts) == ["octo-1", "octo-3"]
     assert accounts["octo-3"].health == "unhealthy" and accounts["octo-3"].error == "token_expired"

@@ -62,7 +62,7 @@ def webhooks(client, member, github):
     for _ in range(2):
         response = client.post(CONNECT, data=error_delivery(9), content_type="application/json")
         assert response.status_code == 400
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     accepted = list(WebhookEvent.objects.exclude(outcome="refused").order_by("pk"))
     refused = list(WebhookEvent.objects.filter(outcome="refused").order_by("pk"))
     assert len(accepted) == 5 and all(event.processed_at for event in accepted)

@@ -30,7 +30,7 @@ def success(member, pid: str) -> str:
 
 
 def run_worker():
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
 def account_calls(pd) -> list[str]:

@@ -51,7 +51,7 @@ def post(client, body, *, reference=None, content_type="application/json"):
 
 
 def run_worker():
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
 @pytest.fixture
