@@ -26,6 +26,11 @@ def _latest() -> list[tuple[str, str]]:
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
+def _at_latest() -> bool:
+    executor = MigrationExecutor(connection)
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
 def _codenames(name: str) -> set[str]:
     return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
 
@@ -69,7 +74,7 @@ def test_the_roles_get_the_new_permissions_and_a_reshaped_group_does_not(roles):
         assert "view_requirement" not in _codenames("Support")
         assert {"add_requirement", "view_claimjob"} <= _codenames("Claims editor")
     finally:
-        support = Group.objects.get(name="Support")
-        support.permissions.add(Permission.objects.get(codename="change_completion"))
-        _migrate(BEFORE)
-        _migrate(*_latest())
+        # The flush after this (transactional) test empties the groups; only the schema
+        # must be the latest again, should an assertion above have stopped short of it.
+        if not _at_latest():
+            _migrate(*_latest())
