@@ -25,7 +25,7 @@ from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MEMBERS = 6
+MEMBERS = 4
 ROUNDS = 15
 HANG = 1.0  # seconds a hung request takes; the client gives up after 0.6
 
