@@ -49,6 +49,31 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 
 
+# IPv6 forms that carry an IPv4 address inside: NAT64's well-known prefix and the
+# deprecated IPv4-compatible form keep it in the last 32 bits (6to4 and Teredo have
+# their own accessors); a local-use NAT64 prefix may put it anywhere, so it is refused.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _inner(address: Address) -> list[Address]:
+    """`address` and every IPv4 address it carries (mapped, 6to4, Teredo, NAT64)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    found: list[Address] = [address]
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found += address.teredo
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 @dataclass(frozen=True)
 class Target:
     """Where one call goes: the host's address, checked now, which the call connects to
@@ -95,18 +120,19 @@ def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
         return url, None
     port = port or (443 if parts.scheme == "https" else 80)
     addresses = _addresses(host, port)
-    for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if address.is_loopback and local:
+    for found in addresses:
+        if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped:
+            found = found.ipv4_mapped
+        if found.is_loopback and local:
             continue  # a receiver on this machine, for development and tests
         if parts.scheme == "http":
             raise UrlRefused("Plain http is only for a receiver on this machine (localhost).")
-        if not address.is_global or address.is_multicast:
-            raise UrlRefused(
-                f"{host} is at {address}, which is not a public address: alerts go only to "
-                "hosts on the internet, never into the site's own network."
-            )
+        for address in _inner(found):
+            if address in _NAT64_LOCAL or not address.is_global or address.is_multicast:
+                raise UrlRefused(
+                    f"{host} is at {found}, which is not a public address: alerts go only "
+                    "to hosts on the internet, never into the site's own network."
+                )
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"

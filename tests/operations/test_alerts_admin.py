@@ -37,6 +37,12 @@ def post_endpoint(client, url, name="On call"):
         ("https://169.254.169.254/latest/meta-data", "not a public address"),
         ("https://[fd00::1]/hook", "not a public address"),
         ("https://[::ffff:10.0.0.1]/hook", "not a public address"),
+        # IPv6 forms that carry a private IPv4 inside: NAT64, 6to4, IPv4-compatible, Teredo
+        ("https://[64:ff9b::a9fe:a9fe]/latest", "not a public address"),
+        ("https://[64:ff9b:1::a00:7]/hook", "not a public address"),
+        ("https://[2002:a9fe:a9fe::1]/hook", "not a public address"),
+        ("https://[::a9fe:a9fe]/hook", "not a public address"),
+        ("https://[2001:0:4136:e378:8000:63bf:5601:5601]/hook", "not a public address"),
         ("https://127.0.0.1/hook", "not a public address"),
         ("https://0.0.0.0/hook", "not a public address"),
         ("https://user:pw@93.184.215.14/hook", "user name and password"),
