@@ -59,6 +59,24 @@ class AlertEndpointAdmin(admin.ModelAdmin):
     def host(self, endpoint: AlertEndpoint) -> str:
         return endpoints.host_of(endpoint.url)
 
+    @admin.display(description="URL")
+    def masked_url(self, endpoint: AlertEndpoint) -> str:
+        return endpoints.masked(endpoint.url)
+
+    def _looks_only(self, request, obj) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj) if name != "masked_url"]
+        if self._looks_only(request, obj):
+            # Staff who may only look: the path of a webhook URL is often its credential.
+            return ["masked_url" if name == "url" else name for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "masked_url"] if self._looks_only(request, obj) else readonly
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view

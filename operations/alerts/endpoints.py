@@ -160,6 +160,23 @@ def host_of(url: str) -> str:
         return "?"
 
 
+def masked(url: str) -> str:
+    """The URL as staff who may only look see it: scheme, host and port, the rest hidden."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or "?"
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+    except ValueError:
+        return "(hidden)"
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{netloc}/" + (
+        "… (the rest is hidden: it may hold a token)" if hidden else ""
+    )
+
+
 def new_secret() -> str:
     """A fresh signing secret in the spec's form: whsec_ and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()

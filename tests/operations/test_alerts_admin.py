@@ -193,3 +193,20 @@ def test_a_name_that_resolves_into_the_network_is_refused_when_saved_and_when_se
     delivery.refresh_from_db()
     assert delivery.state == "pending" and delivery.attempts == 1
     assert "169.254.169.254, which is not a public address" in delivery.error
+
+
+def test_staff_who_may_only_view_see_the_host_but_not_the_path_of_the_url(viewer, admin_client):
+    url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN123?x=SECRETQUERY"
+    endpoint = AlertEndpoint(name="Slack", url=url)
+    endpoint.set_secret(endpoints.new_secret())
+    endpoint.save()
+    change = reverse("admin:operations_alertendpoint_change", args=[endpoint.pk])
+    for page in (change, reverse("admin:operations_alertendpoint_changelist")):
+        response = viewer.get(page)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "hooks.slack.com" in body
+        assert "SECRETTOKEN123" not in body and "SECRETQUERY" not in body
+        assert "/services/" not in body
+    # Staff who may change it edit the whole URL.
+    assert "SECRETTOKEN123" in admin_client.get(change).content.decode()
