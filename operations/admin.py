@@ -177,6 +177,7 @@ INCIDENT_FIELDS: tuple[str, ...] = (
     "kind",
     "key",
     "summary",
+    "detail",
     "count",
     "opened_at",
     "last_seen_at",

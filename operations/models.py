@@ -42,7 +42,14 @@ class Incident(models.Model):
     key = models.CharField(
         max_length=200, blank=True, help_text="What it concerns within its kind, if any."
     )
-    summary = models.TextField(help_text="What was last seen, for an operator.")
+    summary = models.TextField(
+        help_text="What was last seen, as the emails and webhooks say it (no raw error texts)."
+    )
+    detail = models.TextField(
+        blank=True,
+        help_text="What only the admin shows: e.g. the most common error text, which may quote "
+        "members' addresses or upstream answers.",
+    )
     count = models.PositiveIntegerField(
         default=0, help_text="Rows concerned: completions failed since it opened, waiting..."
     )

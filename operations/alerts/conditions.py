@@ -21,6 +21,7 @@ or two aggregate queries, whatever the number of completions.
 """
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,8 +49,25 @@ class NoVerdict(Exception):
 class Finding:
     kind: str
     count: int
-    summary: str
+    summary: str  # sent by email and to webhooks: nothing members or upstreams wrote
     key: str = ""
+    detail: str = ""  # for the admin only
+
+
+_HTTP_STATUS = re.compile(r"\(HTTP (\d{3})\)")
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout|Exhausted|Refused)): ")
+
+
+def error_category(error: str) -> str:
+    """What kind of error a ledger error text is, in words that quote none of it: its
+    HTTP status, else the exception's class, else neither."""
+    status = _HTTP_STATUS.search(error)
+    if status:
+        return f"an upstream answered HTTP {status.group(1)}"
+    exception = _EXCEPTION.match(error)
+    if exception:
+        return f"an unexpected {exception.group(1).rsplit('.', 1)[-1]}"
+    return "an error with no HTTP status"
 
 
 def _seconds(name: str) -> datetime.timedelta:
@@ -87,14 +105,19 @@ def failing(now: datetime.datetime) -> Finding | None:
         .order_by("-n")
         .first()
     )
-    error = str((top or {}).get("details__error") or "no error text recorded")
+    error = str((top or {}).get("details__error") or "")
     if len(error) > ERROR_SHOWN:
         error = error[:ERROR_SHOWN] + "…"
+    same = (top or {}).get("n", 0)
+    # Error texts can quote members' addresses and upstream answers: the messages sent
+    # out name the kind of error only; the text itself stays in the admin.
+    kind = error_category(error) if error else "no error text was recorded"
     summary = (
         f"{count} completion(s) failed or hit an error in the last {_minutes(window)}. "
-        f"Most common error ({(top or {}).get('n', 0)}): {error}"
+        f"Most common ({same}): {kind}. The admin shows the error text."
     )
-    return Finding(Kind.FAILING, count, summary)
+    detail = f"Most common error text ({same}): {error}" if error else ""
+    return Finding(Kind.FAILING, count, summary, detail=detail)
 
 
 def unknown(now: datetime.datetime) -> Finding | None:

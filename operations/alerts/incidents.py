@@ -59,8 +59,9 @@ def _seen(finding: conditions.Finding, now: datetime.datetime, report: Report) -
         if incident is not None:
             incident.count = _count(finding, incident)
             incident.summary = finding.summary
+            incident.detail = finding.detail
             incident.last_seen_at = now
-            incident.save(update_fields=["count", "summary", "last_seen_at"])
+            incident.save(update_fields=["count", "summary", "detail", "last_seen_at"])
             report.updated.append(incident)
             return
         try:
@@ -69,6 +70,7 @@ def _seen(finding: conditions.Finding, now: datetime.datetime, report: Report) -
                     kind=finding.kind,
                     key=finding.key,
                     summary=finding.summary,
+                    detail=finding.detail,
                     count=finding.count,
                     opened_at=now,
                     last_seen_at=now,

@@ -16,9 +16,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
-from claims.models import Completion, DeliveryPause
+from claims.models import Completion, CompletionEvent, DeliveryPause
 from operations.alerts import conditions, open_incidents
 from operations.models import AlertDelivery, Incident
 from tests.connections.services_support import API
@@ -203,3 +204,31 @@ def test_the_checks_take_the_same_queries_whatever_the_number_of_rows(claim, set
     small = queries()
     completions(claim, 300, state="retrying", outcome_unknown=True, last_attempt_at=now - HOUR)
     assert queries() == small
+
+
+def test_failures_are_sent_as_a_kind_of_error_and_their_texts_stay_in_the_admin(
+    claim, settings, admin_client
+):
+    settings.ALERT_FAILURES = 2
+    address = "bb1memberaddressquotedbyupstream0000000000"
+    rows = completions(claim, 3, state="failed")
+    texts = [f"complete claim: {address} already holds this badge (HTTP 409)"] * 2
+    texts.append("KeyError: 'nonce' while reading bb1another")
+    CompletionEvent.objects.bulk_create(
+        CompletionEvent(
+            completion=row, to_state="failed", reason="gave_up", details={"error": text}
+        )
+        for row, text in zip(rows, texts, strict=True)
+    )
+    check()
+    incident = Incident.objects.get()
+    assert "Most common (2): an upstream answered HTTP 409" in incident.summary
+    assert address not in incident.summary
+    assert address in incident.detail
+    sent = AlertDelivery.objects.get()
+    assert address not in sent.payload and "already holds" not in sent.payload
+    assert address not in mail.outbox[0].body
+    page = admin_client.get(reverse("admin:operations_incident_change", args=[incident.pk]))
+    assert address in page.content.decode()
+    assert conditions.error_category(texts[2]) == "an unexpected KeyError"
+    assert conditions.error_category("Pipedream is busy") == "an error with no HTTP status"

@@ -122,7 +122,8 @@ def test_a_failing_bitbadges_key_raises_one_email_and_one_signed_webhook(
     incident = Incident.objects.get()
     assert incident.kind == "failing" and incident.resolved_at is None
     assert incident.count == 6
-    assert "API key" in incident.summary  # BitBadges' own refusal, once
+    assert "HTTP 401" in incident.summary  # the kind of refusal, once
+    assert "API key" in incident.detail  # BitBadges' own words: in the admin only
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == ["ops@example.com"]
@@ -131,6 +132,7 @@ def test_a_failing_bitbadges_key_raises_one_email_and_one_signed_webhook(
     assert len(hook.requests) == 1
     headers, body = hook.requests[0]
     payload = Webhook(secret).verify(body, headers)
+    assert incident.detail not in body.decode() and incident.detail not in email.body
     assert payload["type"] == "incident.opened"
     assert payload["data"]["kind"] == "failing" and payload["data"]["count"] == 6
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do: wrong secret
