@@ -492,6 +492,10 @@ ALERT_RESOLVE_AFTER = env.float("ALERT_RESOLVE_AFTER", default=600.0)
 ALERT_ATTEMPTS = env.int("ALERT_ATTEMPTS", default=8)
 ALERT_RETRY_BASE = env.float("ALERT_RETRY_BASE", default=30.0)
 ALERT_RETRY_MAX = env.float("ALERT_RETRY_MAX", default=3600.0)
+# One webhook try, whole (connect, send, the answer to its last byte); and how long one
+# check_alerts pass may spend sending before it leaves the rest to the task worker.
+ALERT_SEND_TIMEOUT = env.float("ALERT_SEND_TIMEOUT", default=15.0)
+ALERT_PASS_BUDGET = env.float("ALERT_PASS_BUDGET", default=20.0)
 
 # --- Internationalisation -----------------------------------------------------------
 
