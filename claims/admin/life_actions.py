@@ -163,6 +163,8 @@ class StaffActions:
                 new_address = staff_actions.member_address(member)
             except StaffActionRefused as exc:
                 refusal = refusal or str(exc)
+            else:
+                refusal = refusal or staff_actions.delivers_twice(completion, new_address)
         context = {
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
             "opts": self.opts,  # type: ignore[attr-defined]

@@ -13,7 +13,10 @@ addresses and what happened upstream). The rules that keep "exactly once" true:
 - Re-issue: a completed (or revoked) row is delivered again, once, to the member's
   address as it is now. What went to the old address is taken back first where the
   method can; the row goes back to waiting, marked `staff_granted`, and the worker
-  delivers it through the normal path (leases, unknown outcomes, verification).
+  delivers it through the normal path (leases, unknown outcomes, verification). An
+  address that still holds an earlier delivery (a BitBadges claim or a workflow takes
+  nothing back; the ledger records whether a revoke did) is refused: that would deliver
+  twice.
 - Grant: a member the engine found not eligible (or never checked) gets the claim: the
   row is made or moved to waiting, marked `staff_granted`; the worker delivers it
   without checking the requirements again. One row per (claim, member) still holds: a
@@ -35,7 +38,7 @@ from claims import bitbadges, queue
 from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import ClaimsError
-from claims.engine.methods import method_of
+from claims.engine.methods import Withdrawal, method_of
 from claims.engine.timing import lease_duration
 from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
@@ -139,12 +142,14 @@ def _let_go(completion: Completion, token: uuid.UUID) -> None:
     )
 
 
-def _withdraw(completion: Completion, token: uuid.UUID, address: str) -> str:
+def _withdraw(completion: Completion, token: uuid.UUID, address: str) -> Withdrawal:
     """Take back upstream what went to `address`; on any failure let the row go as it
     was and refuse (the removal is safe to repeat)."""
     method = method_of(completion.claim.delivery)
     if method is None:
-        return "The claim has no delivery method: nothing was changed upstream."
+        return Withdrawal(
+            "The claim has no delivery method: nothing was changed upstream.", taken_back=False
+        )
     try:
         return method.withdraw(completion.claim, address)
     except (bitbadges.BitBadgesError, SecretUnreadable) as exc:
@@ -156,6 +161,47 @@ def _withdraw(completion: Completion, token: uuid.UUID, address: str) -> str:
     except BaseException:
         _let_go(completion, token)
         raise
+
+
+def still_holding(completion: Completion) -> set[str]:
+    """The addresses that still hold what this completion delivered earlier: the one a
+    completed row was delivered to, and each address a revoke or re-issue did not take
+    back (from the ledger; a revoke recorded before it said so is read from its method)."""
+    method = method_of(completion.claim.delivery)
+    takes_back = method is not None and method.takes_back
+    held: set[str] = set()
+    events = completion.events.filter(reason__in=(Reason.REVOKED, Reason.REISSUED)).order_by(
+        "at", "pk"
+    )
+    for from_state, why, details in events.values_list("from_state", "reason", "details"):
+        if from_state != State.COMPLETED or not isinstance(details, dict):
+            continue  # a re-issue of a revoked row took nothing more back
+        address = details.get("address" if why == Reason.REVOKED else "from_address")
+        if not isinstance(address, str) or not address:
+            continue
+        if details.get("withdrawn", takes_back):
+            held.discard(address)
+        else:
+            held.add(address)
+    if completion.state == State.COMPLETED and completion.address:
+        held.add(completion.address)
+    return held
+
+
+def delivers_twice(completion: Completion, address: str) -> str:
+    """Why re-issuing to `address` is refused, or "" when it may go there."""
+    if address not in still_holding(completion):
+        return ""
+    if completion.state == State.COMPLETED and address == completion.address:
+        return (
+            f"This was delivered to {address}, which is still the member's address: "
+            "nothing to re-issue. The member corrects their address first."
+        )
+    return (
+        f"{address} still holds what this claim delivered to it before (this claim's "
+        "delivery method cannot take it back): re-issuing to it would deliver twice. The "
+        "member corrects their address first."
+    )
 
 
 def _lost(completion: Completion, token: uuid.UUID) -> StaffActionRefused:
@@ -183,7 +229,12 @@ def revoke(*, completion_id: int, staff: User, reason: object) -> str:
         State.REVOKED,
         actor=Actor.staff(staff),
         why=Reason.REVOKED,
-        details={"reason": why, "address": address, "upstream": upstream},
+        details={
+            "reason": why,
+            "address": address,
+            "upstream": upstream.sentence,
+            "withdrawn": upstream.taken_back,
+        },
         **ledger.release(
             reason=REVOKED_REASON,
             next_attempt_at=None,
@@ -194,7 +245,7 @@ def revoke(*, completion_id: int, staff: User, reason: object) -> str:
     )
     if not moved:
         raise _lost(completion, token)
-    return f"Revoked. {upstream}"
+    return f"Revoked. {upstream.sentence}"
 
 
 def reissue(*, completion_id: int, staff: User, reason: object) -> str:
@@ -209,18 +260,17 @@ def reissue(*, completion_id: int, staff: User, reason: object) -> str:
     try:
         member = _usable(completion.claim, completion.member, "re-issue")
         new_address = member_address(member)
+        twice = delivers_twice(completion, new_address)
+        if twice:
+            raise StaffActionRefused(twice)
     except StaffActionRefused:
         _let_go(completion, token)
         raise
     old_address, from_state = completion.address, completion.state
-    if from_state == State.COMPLETED and new_address == old_address:
-        _let_go(completion, token)
-        raise StaffActionRefused(
-            f"This was delivered to {old_address}, which is still the member's address: "
-            "nothing to re-issue. The member corrects their address first."
-        )
+    withdrawn: dict[str, bool] = {}
     if from_state == State.COMPLETED:
-        upstream = _withdraw(completion, token, old_address)
+        taken = _withdraw(completion, token, old_address)
+        upstream, withdrawn = taken.sentence, {"withdrawn": taken.taken_back}
     else:
         upstream = "It was revoked already: nothing more was taken back."
     now = timezone.now()
@@ -237,6 +287,7 @@ def reissue(*, completion_id: int, staff: User, reason: object) -> str:
                 "from_address": old_address,
                 "to_address": new_address,
                 "upstream": upstream,
+                **withdrawn,
             },
             **ledger.release(
                 reason=REISSUED_REASON,

@@ -5,7 +5,7 @@ and its value in Claim.Delivery (with the model's own field rules for it).
 """
 
 from claims import bitbadges
-from claims.engine.methods.base import DeliveryMethod, Verdict
+from claims.engine.methods.base import DeliveryMethod, Verdict, Withdrawal
 from claims.engine.methods.bitbadges_claim import BitBadgesClaim
 from claims.engine.methods.dynamic_store import DynamicStore
 from claims.engine.methods.workflow import Workflow
@@ -15,7 +15,7 @@ METHODS: dict[str, DeliveryMethod] = {
     method.value: method for method in (BitBadgesClaim(), DynamicStore(), Workflow())
 }
 
-__all__ = ["METHODS", "DeliveryMethod", "Verdict", "claim_problems", "method_of"]
+__all__ = ["METHODS", "DeliveryMethod", "Verdict", "Withdrawal", "claim_problems", "method_of"]
 
 
 def method_of(delivery: str) -> DeliveryMethod | None:

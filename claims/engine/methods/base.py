@@ -27,6 +27,17 @@ class Verdict:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Withdrawal:
+    """What a staff member's Revoke or Re-issue did upstream to an address's delivery:
+    `sentence` for staff (kept in the ledger); `taken_back` when the address no longer
+    holds it, or will not once BitBadges has run the removal it accepted. An address
+    that still holds a delivery is never delivered to again (staff_actions)."""
+
+    sentence: str
+    taken_back: bool
+
+
 class DeliveryMethod:
     value: str = ""  # Claim.Delivery
     label: str = ""  # short, for the admin's lists
@@ -35,6 +46,9 @@ class DeliveryMethod:
     # After "certainly not delivered", may the engine send again by itself? A workflow
     # may still be running or may have turned the member down: an admin decides.
     resends_by_itself = True
+    # Can `withdraw` take a delivery back upstream (so the address may be delivered to
+    # again)? Read for revokes recorded before the ledger said so itself.
+    takes_back = False
 
     def send(self, run: Run) -> None:
         """Deliver run.completion to run.completion.address; record it with run.completed()."""
@@ -55,12 +69,11 @@ class DeliveryMethod:
         """One sentence for members: how the badge reaches them."""
         raise NotImplementedError
 
-    def withdraw(self, claim: Claim, address: str) -> str:
+    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
         """A staff member's Revoke or Re-issue: take back, where the upstream can, what
-        was delivered to `address`, and say what happened there (a sentence for staff,
-        kept in the ledger). Safe to repeat; raises a BitBadges error when the upstream
-        did not confirm it."""
-        return "Nothing was changed upstream."
+        was delivered to `address`, and say what happened there. Safe to repeat; raises
+        a BitBadges error when the upstream did not accept it."""
+        return Withdrawal("Nothing was changed upstream.", taken_back=False)
 
     def calls_bitbadges(self, claim: Claim) -> bool:
         """Does delivering this claim call BitBadges (and so wait on its credits)?"""

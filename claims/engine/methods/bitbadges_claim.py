@@ -12,6 +12,7 @@ from claims.engine.methods.base import (
     CONFIRMED,
     DeliveryMethod,
     Verdict,
+    Withdrawal,
     recorded_attempt,
     verify_by_attempts,
 )
@@ -37,12 +38,13 @@ class BitBadgesClaim(DeliveryMethod):
         "The BitBadges method needs the password plugin's password: type it here.",
     )
 
-    def withdraw(self, claim: Claim, address: str) -> str:
+    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
         # BitBadges has no route that undoes a completed claim (docs/fidelity.md, "Staff
-        # actions"): only the ledger changes.
-        return (
+        # actions"): only the ledger changes, and the address keeps its badge.
+        return Withdrawal(
             f"The badge stays on BitBadges: BitBadges cannot undo a completed claim, so "
-            f"{address} keeps what it received. Only this site's ledger changed."
+            f"{address} keeps what it received. Only this site's ledger changed.",
+            taken_back=False,
         )
 
     def send(self, run: Run) -> None:

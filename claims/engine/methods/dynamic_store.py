@@ -10,7 +10,7 @@ import time
 from claims import bitbadges
 from claims.engine.errors import Transient
 from claims.engine.ledger import Run
-from claims.engine.methods.base import DeliveryMethod, Verdict
+from claims.engine.methods.base import DeliveryMethod, Verdict, Withdrawal
 from claims.engine.timing import poll_deadline, poll_interval
 from claims.models import Claim, Completion
 from claims.preflight import PROBE_ADDRESS, WHITELIST, ClaimSettings, Problem, fetch_claim, plugins
@@ -20,6 +20,7 @@ class DynamicStore(DeliveryMethod):
     value = Claim.Delivery.DYNAMIC_STORE
     label = "Dynamic store"
     secret = ("store_secret", "The dynamic store method needs the store's secret: type it here.")
+    takes_back = True
 
     def send(self, run: Run) -> None:
         completion = run.completion
@@ -47,16 +48,17 @@ class DynamicStore(DeliveryMethod):
             )
         return Verdict(False, note=f"{completion.address} is not in store {claim.store_id}")
 
-    def withdraw(self, claim: Claim, address: str) -> str:
+    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
         """Remove the address from the store (removing twice leaves the same store), then
         watch it leave: BitBadges queues store actions."""
         client = bitbadges.get_client()
         client.store_remove(claim.store_id, claim.store_secret(), address)
         gone = _wait_in_store(client, claim, address, present=False)
         landed = "" if gone else " (BitBadges accepted it; it had not landed when last read)"
-        return (
+        return Withdrawal(
             f"Removed {address} from the dynamic store {claim.store_id}{landed}. A badge "
-            "already claimed on BitBadges through the store stays with that address."
+            "already claimed on BitBadges through the store stays with that address.",
+            taken_back=True,
         )
 
     def describe(self, claim: Claim) -> str:

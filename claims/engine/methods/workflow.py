@@ -20,6 +20,7 @@ from claims.engine.methods.base import (
     CONFIRMED,
     DeliveryMethod,
     Verdict,
+    Withdrawal,
     recorded_attempt,
     verify_by_attempts,
 )
@@ -97,13 +98,14 @@ class Workflow(DeliveryMethod):
             )
         run.completed(reference)
 
-    def withdraw(self, claim: Claim, address: str) -> str:
+    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
         # A workflow completes claims its own way; nothing says how it would take one
         # back, and running it again could deliver twice: it is not run.
-        return (
+        return Withdrawal(
             "The workflow was not run: it completes claims and has no way to take one back, "
             f"so whatever it did for {address} on BitBadges stays. Only this site's ledger "
-            "changed."
+            "changed.",
+            taken_back=False,
         )
 
     def verify(self, completion: Completion) -> Verdict:
