@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -118,10 +119,18 @@ def reads_bitbadges(claim: Claim) -> bool:
     return bool(claim.bitbadges_claim_id)
 
 
+# The largest number the uses columns hold (a signed bigint); BitBadges' are uint64.
+BIGGEST = 2**63 - 1
+
+
 def keep(claim: Claim, life: ClaimLife) -> None:
-    """Keep a reading on the claim (only its life fields are written)."""
-    claim.life_max_uses = life.max_uses
-    claim.life_used = life.used
+    """Keep a reading on the claim (only its life fields are written).
+
+    A maxUses beyond BIGGEST (a uint64 goes up to 2**64 - 1) is a limit nobody can reach:
+    kept as none. A numUses beyond it is beyond any limit kept, so BIGGEST keeps the
+    claim used up."""
+    claim.life_max_uses = life.max_uses if (life.max_uses or 0) <= BIGGEST else None
+    claim.life_used = min(life.used, BIGGEST) if life.used is not None else None
     claim.life_windows = [[start, end] for start, end in life.windows]
     claim.life_window_start = life.window_start
     claim.life_window_end = life.window_end
@@ -149,24 +158,39 @@ def refresh(claim: Claim, *, client: bitbadges.BitBadgesClient | None = None) ->
     """Read the claim's life from BitBadges and keep it; True when it was read.
 
     A claim without a BitBadges claim ID has nothing to read (False, nothing changes).
-    A failure keeps the last reading and records when and why it failed; it is logged by
-    the client, never raised. When the claim is open after a reading, its completions
-    waiting on a stop are due at once (complete_claims, the cron, takes them).
+    A failure keeps the last reading and records when and why it failed, never raised:
+    an answer that cannot be read or kept too, so that it neither stops a scheduled pass
+    nor is read first again at its next minute. When the claim is open after a reading,
+    its completions waiting on a stop are due at once (complete_claims, the cron, takes
+    them).
     """
     if not reads_bitbadges(claim):
         return False
     client = client or bitbadges.get_client()
     try:
         life = client.claim_life(claim.bitbadges_claim_id)
-    except bitbadges.BitBadgesError as exc:
-        claim.life_read_failed_at = timezone.now()
-        claim.life_read_error = str(exc)[:1000]
-        claim.save(update_fields=["life_read_failed_at", "life_read_error"])
-        return False
-    keep(claim, life)
+    except bitbadges.BitBadgesError as exc:  # logged by the client
+        return _read_failed(claim, str(exc))
+    except ValueError as exc:
+        logger.exception("Claim %s: BitBadges' answer could not be read", claim.pk)
+        return _read_failed(claim, f"BitBadges' answer could not be read ({exc})")
+    try:
+        with transaction.atomic():  # a savepoint: the failure is written after it
+            keep(claim, life)
+    except (DatabaseError, ValueError, OverflowError) as exc:
+        logger.exception("Claim %s: its life as read could not be kept", claim.pk)
+        claim.refresh_from_db(fields=list(_LIFE_FIELDS))  # what is kept, not what failed
+        return _read_failed(claim, f"The reading could not be kept ({type(exc).__name__}: {exc})")
     if stop_for(claim) is None:
         wake_waiting(claim)
     return True
+
+
+def _read_failed(claim: Claim, error: str) -> bool:
+    claim.life_read_failed_at = timezone.now()
+    claim.life_read_error = error[:1000]
+    claim.save(update_fields=["life_read_failed_at", "life_read_error"])
+    return False
 
 
 WAKE_QUEUED = 1000  # woken completions queued at once; complete_claims takes the rest

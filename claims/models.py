@@ -136,10 +136,11 @@ class Claim(models.Model):
 
     # The claim's life as last read from BitBadges (claims/bitbadges/life.py): numUses
     # (maxUses, numUses), transferTimes (its ranges), halt. Null: not read, or not shown.
-    life_max_uses = models.PositiveIntegerField(
+    # BitBadges sends uint64 numbers: claims/life.py keeps what a bigint cannot hold.
+    life_max_uses = models.PositiveBigIntegerField(
         "BitBadges max uses", null=True, blank=True, editable=False
     )
-    life_used = models.PositiveIntegerField(
+    life_used = models.PositiveBigIntegerField(
         "BitBadges uses taken", null=True, blank=True, editable=False
     )
     life_window_start = models.DateTimeField(

@@ -28,7 +28,11 @@ def _when(value) -> str:
 
 def _uses(claim: Claim) -> str:
     if claim.life_max_uses is None:
-        return "no limit read (no numUses plugin answered)"
+        taken = f"; {claim.life_used} taken" if claim.life_used is not None else ""
+        return (
+            "no limit read (no numUses plugin answered, or its maxUses is larger than "
+            f"{life.BIGGEST:,}: a limit no claim reaches){taken}"
+        )
     if claim.life_max_uses == 0:
         return "max uses 0 (BitBadges' sources differ on what 0 means: not enforced here)"
     if claim.life_used is None:

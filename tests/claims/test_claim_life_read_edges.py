@@ -1,0 +1,86 @@
+"""A claim's life at its edges: BitBadges' uint64 numbers, and an answer that cannot be
+read (neither stops the scheduled pass)."""
+
+import io
+
+import pytest
+import responses
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from claims import life
+from claims.models import Claim
+from tests.claims.bitbadges_support import API
+
+pytestmark = pytest.mark.django_db
+
+UINT64_MAX = str(2**64 - 1)
+
+
+def bitbadges_claim(slug: str, claim_id: str) -> Claim:
+    claim = Claim(
+        slug=slug,
+        name=slug.title(),
+        enabled=True,
+        delivery="bitbadges",
+        bitbadges_claim_id=claim_id,
+        password_instance_id="pwd",
+    )
+    claim.set_password("pw")
+    claim.save()
+    return claim
+
+
+def serve_life(mocked, claim: Claim, max_uses, used) -> None:
+    """BitBadges' iClaimDetails for `claim`: its numUses plugin only."""
+    numbers = {
+        "instanceId": "numuses1",
+        "pluginId": "numUses",
+        "version": "0",
+        "publicParams": {"maxUses": max_uses},
+        "privateParams": {},
+        "publicState": {"numUses": used},
+    }
+    body = {"claim": {"claimId": claim.bitbadges_claim_id, "version": "1", "plugins": [numbers]}}
+    mocked.get(f"{API}/api/v0/claim/{claim.bitbadges_claim_id}", json=body)
+
+
+def test_uint64_uses_are_kept_and_an_unreadable_answer_does_not_stop_the_pass(
+    settings, admin_client
+):
+    settings.BITBADGES_API_URL = API
+    big = bitbadges_claim("big", "a" * 32)
+    endless = bitbadges_claim("endless", "b" * 32)
+    garbled = bitbadges_claim("garbled", "c" * 32)
+    plain = bitbadges_claim("plain", "d" * 32)
+    with responses.RequestsMock() as mocked:
+        serve_life(mocked, big, "10000000000", "5")
+        serve_life(mocked, endless, UINT64_MAX, UINT64_MAX)
+        serve_life(mocked, garbled, "²", "1")  # a digit to str.isdigit(), not to int()
+        serve_life(mocked, plain, 10, 3)
+        out = io.StringIO()
+        with pytest.raises(
+            CommandError, match="Could not read the life of garbled from BitBadges$"
+        ):
+            call_command("bitbadges_check", "--life", stdout=out, no_color=True)
+        # The admin's Read again goes through the same keeping.
+        response = admin_client.post(reverse("admin:claims_claim_read_life", args=[big.pk]))
+        assert response.status_code == 302
+
+    kept = {c.slug: c for c in Claim.objects.all()}
+    assert (kept["big"].life_max_uses, kept["big"].life_used) == (10**10, 5)
+    assert (kept["plain"].life_max_uses, kept["plain"].life_used) == (10, 3)  # read after
+    # Beyond a bigint: a limit no claim reaches (none), and uses beyond any limit kept.
+    assert (kept["endless"].life_max_uses, kept["endless"].life_used) == (None, life.BIGGEST)
+    assert life.stop_for(kept["endless"]) is None
+    assert kept["garbled"].life_read_at is None
+    assert "BitBadges' answer could not be read" in kept["garbled"].life_read_error
+    assert "garbled: not read: BitBadges' answer could not be read" in out.getvalue()
+    assert "plain: 7 of 10 uses left; open" in out.getvalue()
+    # A failed reading rests: the next minute's pass does not start with it again.
+    assert list(life.due_for_reading()) == []
+
+    change = admin_client.get(reverse("admin:claims_claim_change", args=[big.pk]))
+    assert "9999999995 of 10000000000 left (5 taken)" in change.content.decode()
+    change = admin_client.get(reverse("admin:claims_claim_change", args=[endless.pk]))
+    assert "a limit no claim reaches" in change.content.decode()
