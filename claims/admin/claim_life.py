@@ -132,7 +132,7 @@ def read_limit() -> tuple[int, int]:
 def read_again(request, object_id, *, model_admin):
     """POST: read the claim's life from BitBadges now; back to the claim's page."""
     object_id = unquote(object_id)
-    if not object_id.isdigit():
+    if not (object_id.isascii() and object_id.isdigit()):  # "²" is a digit to isdigit()
         raise Http404("No such claim.")
     claim = get_object_or_404(Claim, pk=object_id)
     if not model_admin.has_change_permission(request, claim):

@@ -1,5 +1,5 @@
 """A claim's life at its edges: BitBadges' uint64 numbers, and an answer that cannot be
-read (neither stops the scheduled pass)."""
+read (neither stops the scheduled pass), and a claim number in other digits."""
 
 import io
 
@@ -84,3 +84,11 @@ def test_uint64_uses_are_kept_and_an_unreadable_answer_does_not_stop_the_pass(
     assert "9999999995 of 10000000000 left (5 taken)" in change.content.decode()
     change = admin_client.get(reverse("admin:claims_claim_change", args=[endless.pk]))
     assert "a limit no claim reaches" in change.content.decode()
+
+
+def test_read_again_takes_a_claim_number_in_ascii_digits_only(admin_client):
+    claim = Claim.objects.create(slug="local", name="Local", delivery="dynamic_store")
+    other_digits = str(claim.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for object_id in ("²", other_digits):
+        url = reverse("admin:claims_claim_read_life", args=[object_id])
+        assert admin_client.post(url).status_code == 404, object_id
