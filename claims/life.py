@@ -4,11 +4,12 @@ for members now.
 
 `stop_for(claim)` says whether the claim takes no new deliveries now, and the sentence a
 member reads. The engine asks it before it checks anyone (claims/engine/delivery.py): a
-stopped claim's completions wait, with that sentence, until it reopens or until
-`stopped_wait()` has passed. `refresh(claim)` reads BitBadges again and keeps the reading
-(a failure keeps the last reading and says when and why it failed); when the claim is
-open after it, the completions waiting on it are due at once. `note_refusal()` keeps
-what a delivery refused for a halt, a used-up claim or its window says, and reads again.
+stopped claim's completions wait, with that sentence, until it reopens or for a while
+that grows as long as the stop lasts (`wait_until()`); past the site's own end they are
+not eligible. `refresh(claim)` reads BitBadges again and keeps the reading (a failure
+keeps the last reading and says when and why it failed); when the claim is open after
+it, the completions waiting on it are due at once. `note_refusal()` keeps what a
+delivery refused for a halt, a used-up claim or its window says, and reads again.
 """
 
 import datetime
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from claims import bitbadges, queue
 from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, CompletionEvent
 from core import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,37 @@ def stopped_wait() -> datetime.timedelta:
     """How long a completion of a stopped claim waits when no reopening time is known (a
     reading that finds the claim open makes it due at once)."""
     return getattr(settings, "CLAIM_LIFE_STOPPED_WAIT", datetime.timedelta(hours=6))
+
+
+def stopped_wait_max() -> datetime.timedelta:
+    """The longest a completion waits on a stop before it is looked at again."""
+    return getattr(settings, "CLAIM_LIFE_STOPPED_WAIT_MAX", datetime.timedelta(days=7))
+
+
+def wait_until(
+    completion: Completion, stop: Stop, now: datetime.datetime | None = None
+) -> datetime.datetime:
+    """When a completion of a stopped claim is looked at again: when the claim reopens, if
+    that is known; else after stopped_wait(), doubled each time it comes back to the same
+    stop, up to stopped_wait_max(). A reading that finds the claim open wakes it at once
+    (`wake_waiting`), so the wait only bounds what a missed reading costs; a claim stopped
+    for good no longer runs its completions, and writes their events, every few hours."""
+    now = now or timezone.now()
+    if stop.until is not None:
+        return stop.until
+    base = stopped_wait()
+    last = (
+        CompletionEvent.objects.filter(
+            completion_id=completion.pk, to_state=Completion.State.WAITING
+        )
+        .order_by("-pk")
+        .values_list("at", "details")
+        .first()
+    )
+    wait = base
+    if last is not None and isinstance(last[1], dict) and last[1].get("reason") == stop.sentence:
+        wait = max(base, min(2 * (now - last[0]), stopped_wait_max()))
+    return now + wait
 
 
 def max_age() -> datetime.timedelta:

@@ -1,20 +1,25 @@
-"""A claim's life at its edges: BitBadges' uint64 numbers, and an answer that cannot be
-read (neither stops the scheduled pass), and a claim number in other digits."""
+"""A claim's life at its edges: BitBadges' uint64 numbers, an answer that cannot be read
+(neither stops the scheduled pass), a claim number in other digits, and completions of a
+claim that stays stopped (they wait longer each time; the site's own end settles them)."""
 
+import datetime
 import io
 
 import pytest
 import responses
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
 from claims import life
-from claims.models import Claim
+from claims.models import Claim, Completion
 from tests.claims.bitbadges_support import API
 
 pytestmark = pytest.mark.django_db
 
 UINT64_MAX = str(2**64 - 1)
+USED_UP = "All badges of this claim have been given out."
 
 
 def bitbadges_claim(slug: str, claim_id: str) -> Claim:
@@ -92,3 +97,44 @@ def test_read_again_takes_a_claim_number_in_ascii_digits_only(admin_client):
     for object_id in ("²", other_digits):
         url = reverse("admin:claims_claim_read_life", args=[object_id])
         assert admin_client.post(url).status_code == 404, object_id
+
+
+def process_due(claim: Claim) -> None:
+    call_command("complete_claims", "--claim", claim.slug, stdout=io.StringIO())
+
+
+def hours_from_now(value: datetime.datetime) -> float:
+    return round((value - timezone.now()).total_seconds() / 3600, 1)
+
+
+def test_a_stopped_claim_waits_longer_each_time_and_spends_no_try(make_claim, alice, settings):
+    settings.CLAIM_LIFE_STOPPED_WAIT = datetime.timedelta(hours=6)
+    settings.CLAIM_LIFE_STOPPED_WAIT_MAX = datetime.timedelta(hours=20)
+    claim = make_claim("used-up", life_max_uses=2, life_used=2)
+    completion = Completion.objects.create(claim=claim, member=alice)
+    waits = []
+    for _ in range(3):
+        process_due(claim)
+        completion.refresh_from_db()
+        assert (completion.state, completion.reason, completion.attempts) == (
+            "waiting",
+            USED_UP,
+            0,
+        )
+        waits.append(hours_from_now(completion.next_attempt_at))
+        # Its time comes: the wait went by.
+        waited = completion.next_attempt_at - timezone.now()
+        completion.events.filter(to_state="waiting").update(at=F("at") - waited)
+        Completion.objects.filter(pk=completion.pk).update(next_attempt_at=timezone.now())
+    assert waits == [6.0, 12.0, 20.0]
+
+
+def test_a_claim_past_its_own_end_settles_its_waiting_completions(make_claim, alice):
+    ended = timezone.now() - datetime.timedelta(days=1)
+    claim = make_claim("ended", ends_at=ended)
+    completion = Completion.objects.create(claim=claim, member=alice)
+    process_due(claim)
+    completion.refresh_from_db()
+    assert completion.state == "ineligible"
+    assert completion.reason.startswith("This claim closed on ")
+    assert completion.next_attempt_at is None
