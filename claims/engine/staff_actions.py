@@ -24,7 +24,10 @@ addresses and what happened upstream). The rules that keep "exactly once" true:
 
 While a revoke or re-issue calls BitBadges, the row carries a lease (as a worker's does)
 so a second staff action on it is refused instead of racing; the HTTP call is made
-outside any transaction.
+outside any transaction. A staff member's page is waiting (nginx gives up after 35 s,
+gunicorn after 30 s): BitBadges gets WITHDRAW_BUDGET seconds in all, of which at most
+WITHDRAW_WATCH watching a removal land; past that the removal BitBadges accepted is
+said to be still under way, and one whose answer never came is refused as not known.
 """
 
 import unicodedata
@@ -39,10 +42,11 @@ from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import ClaimsError
 from claims.engine.methods import Withdrawal, method_of
-from claims.engine.timing import lease_duration
+from claims.engine.timing import lease_duration, poll_deadline
 from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
 from core.addresses import normalize_address, to_bitbadges_address
+from core.client import budget_remaining, upstream_budget
 from users.models import User
 
 State = Completion.State
@@ -55,6 +59,10 @@ REVOKED_REASON = (
 REISSUED_REASON = "Re-issued to your corrected address: queued."
 GRANTED_REASON = "Granted by the organiser: queued."
 ALLOWED_CONTROLS = "\r\n\t"
+# Seconds BitBadges may take, in all, for one Revoke or Re-issue (the store call and its
+# retries, then watching it land); well within gunicorn's 30 s and nginx's 35 s.
+WITHDRAW_BUDGET = 15.0
+WITHDRAW_WATCH = 4.0  # of which, at most, watching a removal BitBadges accepted land
 
 
 class StaffActionRefused(ClaimsError):
@@ -143,17 +151,29 @@ def _let_go(completion: Completion, token: uuid.UUID) -> None:
 
 
 def _withdraw(completion: Completion, token: uuid.UUID, address: str) -> Withdrawal:
-    """Take back upstream what went to `address`; on any failure let the row go as it
-    was and refuse (the removal is safe to repeat)."""
+    """Take back upstream what went to `address`, within WITHDRAW_BUDGET seconds; on any
+    failure let the row go as it was and refuse (the removal is safe to repeat)."""
     method = method_of(completion.claim.delivery)
     if method is None:
         return Withdrawal(
             "The claim has no delivery method: nothing was changed upstream.", taken_back=False
         )
+    left = budget_remaining()  # inside a web request, what its own budget has left
+    seconds = WITHDRAW_BUDGET if left is None else max(0.0, min(WITHDRAW_BUDGET, left))
     try:
-        return method.withdraw(completion.claim, address)
+        with upstream_budget(seconds):
+            return method.withdraw(
+                completion.claim, address, watch=min(WITHDRAW_WATCH, poll_deadline())
+            )
     except (bitbadges.BitBadgesError, SecretUnreadable) as exc:
         _let_go(completion, token)
+        if getattr(exc, "outcome_unknown", False):
+            raise StaffActionRefused(
+                f"BitBadges gave no clear answer ({exc}), so whether {address} was removed "
+                "is not known: the removal may still be under way. This completion was not "
+                f"changed (still {completion.get_state_display().lower()}); try again in a "
+                "minute (removing twice is harmless)."
+            ) from exc
         raise StaffActionRefused(
             f"BitBadges did not confirm the removal of {address} ({exc}). Nothing was "
             "changed: try again (removing twice is harmless)."

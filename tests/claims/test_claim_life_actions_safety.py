@@ -7,12 +7,15 @@ own reasons. Through the admin over HTTP, the BitBadges sandbox and the real wor
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from claims.engine.methods import dynamic_store
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import to_bitbadges_address
 from sandbox.bitbadges import attempts as bb_attempts
 from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import stores as bb_stores
+from sandbox.bitbadges.models import BitBadgesStoreEntry
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +64,22 @@ def badge_claim(upstreams):
 
 def url(name, *args):
     return reverse(f"admin:claims_completion_{name}", args=args)
+
+
+def delivered(claim, member, address=ALICE_BB1) -> Completion:
+    """A completion as the worker leaves it after adding `address` to the claim's store."""
+    BitBadgesStoreEntry.objects.create(
+        store=bb_stores.BitBadgesStore.objects.get(dynamic_data_id=claim.store_id),
+        address=address,
+    )
+    return Completion.objects.create(
+        claim=claim,
+        member=member,
+        state="completed",
+        address=address,
+        completed_at=timezone.now(),
+        reason="Completed.",
+    )
 
 
 def grant(client, claim, member="alice", reason="Met it offline."):
@@ -128,3 +147,58 @@ def test_reissue_after_revoke_to_the_same_address_goes_ahead_when_the_store_took
     completion.refresh_from_db()
     assert completion.state == "completed", completion.reason
     assert bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
+
+
+# --- Finding 8: a revoke answers well within the proxy's timeout -------------------------
+
+
+class FakeClock:
+    """The dynamic store's clock: sleeping only moves it on (the test waits for nothing)."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_a_removal_that_has_not_landed_is_watched_briefly_and_said_to_be_under_way(
+    store_claim, alice, boss_client, settings, monkeypatch
+):
+    completion = delivered(store_claim, alice)
+    settings.CLAIMS_POLL_DEADLINE = 30  # the production default: longer than a page may wait
+    settings.SANDBOX_BITBADGES_STORE_LAG = 3600  # accepted, lands long after this test
+    clock = FakeClock()
+    monkeypatch.setattr(dynamic_store, "time", clock)
+
+    response = boss_client.post(url("revoke", completion.pk), {"reason": "Fake account."})
+
+    assert response.status_code == 302
+    assert clock.slept <= 5  # a few seconds, not CLAIMS_POLL_DEADLINE
+    completion.refresh_from_db()
+    assert completion.state == "revoked"
+    event = completion.events.get(reason="revoked")
+    assert "still under way" in event.details["upstream"]
+    assert event.details["withdrawn"] is True
+
+
+def test_a_removal_whose_answer_is_unclear_changes_nothing_and_says_it_may_be_under_way(
+    store_claim, alice, boss_client, settings
+):
+    completion = delivered(store_claim, alice)
+    settings.SANDBOX_FAULTS = {"bitbadges.store.actions": {"status": 504}}
+
+    response = boss_client.post(url("revoke", completion.pk), {"reason": "Fake account."})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "is not known: the removal may still be under way" in page
+    assert "Nothing was changed" not in page
+    completion.refresh_from_db()
+    assert completion.state == "completed" and completion.lease_token is None
+    assert not completion.events.filter(reason="revoked").exists()

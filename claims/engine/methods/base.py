@@ -69,10 +69,11 @@ class DeliveryMethod:
         """One sentence for members: how the badge reaches them."""
         raise NotImplementedError
 
-    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
+    def withdraw(self, claim: Claim, address: str, *, watch: float) -> Withdrawal:
         """A staff member's Revoke or Re-issue: take back, where the upstream can, what
         was delivered to `address`, and say what happened there. Safe to repeat; raises
-        a BitBadges error when the upstream did not accept it."""
+        a BitBadges error when the upstream did not accept it. `watch`: the most seconds
+        to spend seeing a queued removal land (a staff member's page is waiting)."""
         return Withdrawal("Nothing was changed upstream.", taken_back=False)
 
     def calls_bitbadges(self, claim: Claim) -> bool:

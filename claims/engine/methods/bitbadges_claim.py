@@ -38,7 +38,7 @@ class BitBadgesClaim(DeliveryMethod):
         "The BitBadges method needs the password plugin's password: type it here.",
     )
 
-    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
+    def withdraw(self, claim: Claim, address: str, *, watch: float) -> Withdrawal:
         # BitBadges has no route that undoes a completed claim (docs/fidelity.md, "Staff
         # actions"): only the ledger changes, and the address keeps its badge.
         return Withdrawal(

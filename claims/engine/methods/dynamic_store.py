@@ -48,16 +48,27 @@ class DynamicStore(DeliveryMethod):
             )
         return Verdict(False, note=f"{completion.address} is not in store {claim.store_id}")
 
-    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
+    def withdraw(self, claim: Claim, address: str, *, watch: float) -> Withdrawal:
         """Remove the address from the store (removing twice leaves the same store), then
-        watch it leave: BitBadges queues store actions."""
+        watch it leave for at most `watch` seconds: BitBadges queues store actions, and
+        one it accepted lands by itself."""
         client = bitbadges.get_client()
         client.store_remove(claim.store_id, claim.store_secret(), address)
-        gone = _wait_in_store(client, claim, address, present=False)
-        landed = "" if gone else " (BitBadges accepted it; it had not landed when last read)"
+        try:
+            gone = _wait_in_store(client, claim, address, present=False, seconds=watch)
+        except bitbadges.BitBadgesError:
+            gone = False  # the removal was accepted; only reading the store failed
+        if gone:
+            done = f"Removed {address} from the dynamic store {claim.store_id}."
+        else:
+            done = (
+                f"BitBadges accepted the removal of {address} from the dynamic store "
+                f"{claim.store_id}; it is still under way (not landed when last read) and "
+                "lands by itself."
+            )
         return Withdrawal(
-            f"Removed {address} from the dynamic store {claim.store_id}{landed}. A badge "
-            "already claimed on BitBadges through the store stays with that address.",
+            f"{done} A badge already claimed on BitBadges through the store stays with that "
+            "address.",
             taken_back=True,
         )
 
@@ -130,11 +141,17 @@ class DynamicStore(DeliveryMethod):
 
 
 def _wait_in_store(
-    client: bitbadges.BitBadgesClient, claim: Claim, address: str, *, present: bool = True
+    client: bitbadges.BitBadgesClient,
+    claim: Claim,
+    address: str,
+    *,
+    present: bool = True,
+    seconds: float | None = None,
 ) -> bool:
     """Store actions land after a short lag: poll until the address shows up (or, with
-    `present` false, until it has gone)."""
-    deadline = time.monotonic() + poll_deadline()
+    `present` false, until it has gone), for at most `seconds` (CLAIMS_POLL_DEADLINE
+    unless given)."""
+    deadline = time.monotonic() + (poll_deadline() if seconds is None else seconds)
     interval = poll_interval()
     while True:
         if client.store_contains(claim.store_id, claim.store_secret(), address) is present:

@@ -98,7 +98,7 @@ class Workflow(DeliveryMethod):
             )
         run.completed(reference)
 
-    def withdraw(self, claim: Claim, address: str) -> Withdrawal:
+    def withdraw(self, claim: Claim, address: str, *, watch: float) -> Withdrawal:
         # A workflow completes claims its own way; nothing says how it would take one
         # back, and running it again could deliver twice: it is not run.
         return Withdrawal(
