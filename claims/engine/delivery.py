@@ -239,12 +239,15 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
 
 def _waits_on_stop(completion: Completion, token: uuid.UUID, *, actor: Actor) -> bool:
     """A claim used up, halted or outside its window (claims/life.py) takes no new
-    delivery: the completion waits, saying why, until it reopens (or a while, when that
-    is not known); nothing is checked or sent meanwhile."""
+    delivery: the completion waits, saying why, until it reopens (or a while growing
+    while the stop lasts, when that is not known); nothing is checked or sent meanwhile,
+    and the wait spends no try. The site's own end (ends_at) is final: not eligible."""
     stop = life.stop_for(completion.claim)
     if stop is None:
         return False
-    run_after = stop.until or timezone.now() + life.stopped_wait()
+    if stop.kind == "closed" and stop.local:
+        raise Permanent(State.INELIGIBLE, stop.sentence)
+    run_after = life.wait_until(completion, stop)
     if ledger.fenced(
         completion,
         token,
@@ -253,7 +256,11 @@ def _waits_on_stop(completion: Completion, token: uuid.UUID, *, actor: Actor) ->
         actor=actor,
         why=Reason.NOT_OPEN if stop.kind == "not_open" else Reason.NOT_ELIGIBLE,
         details={"reason": stop.sentence, "claim_life": stop.kind},
-        **ledger.release(reason=stop.sentence, next_attempt_at=run_after),
+        **ledger.release(
+            reason=stop.sentence,
+            next_attempt_at=run_after,
+            attempts=max(0, completion.attempts - 1),  # waiting on the claim is no try
+        ),
     ):
         queue.process(completion.pk, run_after)
     return True
