@@ -2,6 +2,7 @@
 copies it: every one it names must exist, so the document cannot drift from the code."""
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -18,19 +19,23 @@ SANDBOX_FILE = re.compile(r"`(sandbox/(?:[a-z_]+/)*[a-z_]+\.py)(?::[A-Za-z_0-9]+
 BARE_NAMES_IN = [*(ROOT / "sandbox" / "bitbadges").glob("*.py"), *ROOT.glob("sandbox/*/models.py")]
 
 
-def _names(path: Path) -> set[str]:
+@functools.cache  # a test file is named in many rows: parsed once
+def _names(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text())
-    return {
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
-    } | {
-        target.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
+    return frozenset(
+        {
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        }
+        | {
+            target.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+    )
 
 
 def _rows() -> list[str]:
