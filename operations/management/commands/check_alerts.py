@@ -30,4 +30,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{len(report.opened)} opened, {len(report.updated)} still open, "
                 f"{len(report.resolved)} resolved, {report.sent} message(s) sent"
+                + (f", {report.left} left for later (time spent)" if report.left else "")
             )
