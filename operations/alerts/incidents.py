@@ -10,12 +10,16 @@
   over. A condition that clears and comes back within that time stays one incident.
 - The pass sends each new message's first try itself, so operators hear even when the
   task worker is what stopped; retries go to the worker (with backoff), and any message
-  no worker took within a minute is tried again here.
+  no worker took within a minute is tried again here. Sending stops when the pass has
+  spent ALERT_PASS_BUDGET seconds (each try is cut at what is left): the new messages
+  not tried yet go to the worker, the older ones wait for the next pass, so a slow
+  receiver cannot hold the scheduler's loop.
 """
 
 import datetime
 import logging
 from dataclasses import dataclass, field
+from time import monotonic
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -37,6 +41,7 @@ class Report:
     resolved: list[Incident] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     sent: int = 0
+    left: int = 0  # not tried: the pass's sending time was spent
     made: list[int] = field(default_factory=list)
 
 
@@ -105,6 +110,7 @@ def _resolve(incident_id: int, now: datetime.datetime, report: Report) -> None:
 
 def check(now: datetime.datetime | None = None, *, send: bool = True) -> Report:
     """Look at everything once; open, update and resolve incidents; send what waits."""
+    started = monotonic()
     now = now or timezone.now()
     report = Report()
     findings, judged, report.skipped = conditions.observe(now)
@@ -119,13 +125,26 @@ def check(now: datetime.datetime | None = None, *, send: bool = True) -> Report:
         if (kind, key) not in found:
             _resolve(pk, now, report)
     if send:
-        waiting = report.made + sending.due(timezone.now(), SWEEP_GRACE)
-        for delivery_id in dict.fromkeys(waiting):
-            again = sending.attempt(delivery_id)
-            if again is not None:
-                tasks.enqueue(delivery_id, again)
-            report.sent += 1
+        _send(report, started)
     else:
         for delivery_id in report.made:
             tasks.enqueue(delivery_id)
     return report
+
+
+def _send(report: Report, started: float) -> None:
+    """Try what waits, until the pass's sending time is spent."""
+    deadline = started + max(0.0, float(settings.ALERT_PASS_BUDGET))
+    made = set(report.made)
+    waiting = report.made + sending.due(timezone.now(), SWEEP_GRACE)
+    for delivery_id in dict.fromkeys(waiting):
+        left = deadline - monotonic()
+        if left <= 0:
+            report.left += 1
+            if delivery_id in made:
+                tasks.enqueue(delivery_id)  # the worker's; older ones, the next pass's
+            continue
+        again = sending.attempt(delivery_id, budget=left)
+        if again is not None:
+            tasks.enqueue(delivery_id, again)
+        report.sent += 1

@@ -7,8 +7,12 @@ ALERT_ATTEMPTS tries. The row is locked while it is tried, so the worker and
 `check_alerts` (which sends what the worker has not taken) never send it twice at once.
 """
 
+import contextlib
 import datetime
 import logging
+import socket
+import threading
+import time
 
 import certifi
 import urllib3
@@ -18,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from core.secrets import SecretUnreadable
 from operations.alerts import endpoints
@@ -26,8 +31,74 @@ from operations.models import AlertDelivery
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "connect-and-claim-alerts"
-TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
 ERROR_MAX = 2000
+
+
+class TooSlow(urllib3.exceptions.HTTPError):
+    """The answer had not all come when the try's time was spent."""
+
+
+class _CutOff:
+    """A connection cut when its try's time is spent.
+
+    urllib3's timeouts bound each read, not the whole answer: a receiver that sends a
+    byte every few seconds would hold the sender (and the scheduler's pass) for ever. A
+    timer armed when the connection opens shuts its socket at the deadline, which ends
+    any read under way."""
+
+    def __init__(self, *args, deadline: float, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+        self._timer: threading.Timer | None = None
+        self._was_cut = False
+
+    def connect(self) -> None:
+        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+        super().connect()  # type: ignore[misc]
+
+    def getresponse(self, *args, **kwargs):
+        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        if self._was_cut:  # what came before the cut may parse as a whole answer
+            raise TooSlow()
+        return response
+
+    def _cut(self) -> None:
+        self._was_cut = True
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        super().close()  # type: ignore[misc]
+
+
+class _CutHTTPConnection(_CutOff, HTTPConnection):
+    pass
+
+
+class _CutHTTPSConnection(_CutOff, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _CutHTTPConnection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _CutHTTPSConnection
+
+
+def try_seconds(budget: float | None = None) -> float:
+    """How long one try may take: ALERT_SEND_TIMEOUT, or less when `budget` is less."""
+    seconds = max(0.1, float(settings.ALERT_SEND_TIMEOUT))
+    return seconds if budget is None else max(0.1, min(seconds, budget))
 
 
 class SendFailed(Exception):
@@ -55,7 +126,7 @@ def _send_email(delivery: AlertDelivery) -> None:
         raise SendFailed(f"The mail server refused it: {type(exc).__name__}") from None
 
 
-def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
+def _send_webhook(delivery: AlertDelivery, now: datetime.datetime, seconds: float) -> int:
     endpoint = delivery.endpoint
     if endpoint is None:
         raise SendFailed("The webhook was deleted.")
@@ -78,19 +149,24 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
     }
     # Connect to the address just checked, not to whatever the name resolves to next
     # (DNS rebinding); TLS still verifies the certificate against the host's name.
+    timeout = urllib3.Timeout(
+        connect=min(CONNECT_TIMEOUT, seconds), read=min(READ_TIMEOUT, seconds), total=seconds
+    )
+    deadline = time.monotonic() + seconds
     pool: HTTPConnectionPool
     if target.scheme == "https":
-        pool = HTTPSConnectionPool(
+        pool = _TLSPool(
             target.address,
             target.port,
-            timeout=TIMEOUT,
+            timeout=timeout,
             retries=False,
             server_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
+            deadline=deadline,
         )
     else:
-        pool = HTTPConnectionPool(target.address, target.port, timeout=TIMEOUT, retries=False)
+        pool = _Pool(target.address, target.port, timeout=timeout, retries=False, deadline=deadline)
     try:
         response = pool.urlopen(
             "POST",
@@ -100,6 +176,8 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
             redirect=False,
             retries=False,
         )
+    except TooSlow:
+        raise SendFailed(f"{target.host} took more than {seconds:g} s to answer.") from None
     except urllib3.exceptions.HTTPError as exc:
         # Name the host only: the path of a webhook URL often carries a token.
         raise SendFailed(f"{target.host} could not be reached ({type(exc).__name__}).") from None
@@ -117,8 +195,10 @@ def _send_webhook(delivery: AlertDelivery, now: datetime.datetime) -> int:
     raise SendFailed(f"{target.host} answered {status}.", status)
 
 
-def attempt(delivery_id: int) -> datetime.datetime | None:
-    """Try a pending delivery once if its time has come; when to try it again, or None."""
+def attempt(delivery_id: int, budget: float | None = None) -> datetime.datetime | None:
+    """Try a pending delivery once if its time has come; when to try it again, or None.
+
+    The try takes at most ALERT_SEND_TIMEOUT seconds, or `budget` when that is less."""
     with transaction.atomic():
         delivery = (
             AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -138,7 +218,7 @@ def attempt(delivery_id: int) -> datetime.datetime | None:
                 _send_email(delivery)
                 delivery.status_code = None
             else:
-                delivery.status_code = _send_webhook(delivery, now)
+                delivery.status_code = _send_webhook(delivery, now, try_seconds(budget))
         except SendFailed as exc:
             delivery.error = str(exc)[:ERROR_MAX]
             delivery.status_code = exc.status

@@ -13,14 +13,16 @@ import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from claims.models import Completion, CompletionEvent, DeliveryPause
-from operations.alerts import conditions, open_incidents
+from operations.alerts import conditions, incidents, open_incidents
 from operations.models import AlertDelivery, Incident
 from tests.connections.services_support import API
 
@@ -232,3 +234,29 @@ def test_failures_are_sent_as_a_kind_of_error_and_their_texts_stay_in_the_admin(
     assert address in page.content.decode()
     assert conditions.error_category(texts[2]) == "an unexpected KeyError"
     assert conditions.error_category("Pipedream is busy") == "an error with no HTTP status"
+
+
+def test_a_pass_stops_sending_once_its_time_is_spent_and_the_worker_takes_the_rest(
+    claim, settings, monkeypatch
+):
+    settings.ALERT_PASS_BUDGET = 20
+    settings.ALERT_BACKLOG = 0
+    clock = [1000.0]
+    monkeypatch.setattr(incidents, "monotonic", lambda: clock[0])
+    send = EmailBackend.send_messages
+
+    def slow(self, messages):  # a mail server that takes 25 s to answer
+        clock[0] += 25
+        return send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", slow)
+    completions(claim, 1, state="waiting", next_attempt_at=timezone.now())  # a backlog
+    DeliveryPause.objects.create(upstream="bitbadges", reason="402", next_probe_at=timezone.now())
+
+    out = check()
+    assert "2 opened" in out and "1 message(s) sent, 1 left for later (time spent)" in out
+    assert len(mail.outbox) == 1
+    left = AlertDelivery.objects.get(state="pending")
+    assert left.attempts == 0
+    queued = DBTaskResult.objects.filter(task_path__endswith="alert_delivery_task")
+    assert [task.args_kwargs["args"] for task in queued] == [[left.pk]]  # the worker's now

@@ -10,7 +10,9 @@ retry queued by the task itself after a doubling wait.
 """
 
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,7 +28,7 @@ from claims import services
 from claims.audit import Actor
 from claims.models import Claim, Completion
 from connections.models import ConnectedAccount
-from operations.alerts import endpoints, notify
+from operations.alerts import endpoints, notify, sending
 from operations.alerts.tasks import alert_delivery_task
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 from tests.claims.claims_support import random_address, run_worker
@@ -189,3 +191,40 @@ def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(
         assert Webhook(secret).verify(body, headers)["data"]["count"] == 600
     assert json.loads(hook.requests[-1][1])["type"] == "incident.opened"
     assert not queued.exists()
+
+
+@pytest.fixture
+def dripping():
+    """A receiver that answers a status line, then one header byte every 50 ms, for as
+    long as the caller listens (each read gets a byte: no read timeout ever fires)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.is_set():
+                    conn.sendall(b"a")
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the caller hung up: what the test wants
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks/alerts"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_drips_its_answer_is_cut_when_the_try_time_is_spent(settings, dripping):
+    settings.ALERT_SEND_TIMEOUT = 0.5
+    endpoint, _ = endpoint_to(dripping)
+    delivery = notify.send_test(endpoint)
+    sending.attempt(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == "pending" and delivery.attempts == 1
+    assert "127.0.0.1 took more than 0.5 s to answer" in delivery.error
