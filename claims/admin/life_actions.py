@@ -210,7 +210,10 @@ class StaffActions:
         else:
             initial = {}
             claim_id = request.GET.get("claim", "")
-            if claim_id.isdigit() and Claim.objects.filter(pk=int(claim_id)).exists():
+            # ASCII digits only ("²" is a digit to isdigit, not to int), and few enough
+            # for a primary key: anything else preselects nothing.
+            usable = claim_id.isascii() and claim_id.isdigit() and len(claim_id) <= 18
+            if usable and Claim.objects.filter(pk=int(claim_id)).exists():
                 initial["claim"] = int(claim_id)
             form = GrantForm(initial=initial)
         context = {

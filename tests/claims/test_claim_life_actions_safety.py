@@ -202,3 +202,17 @@ def test_a_removal_whose_answer_is_unclear_changes_nothing_and_says_it_may_be_un
     completion.refresh_from_db()
     assert completion.state == "completed" and completion.lease_token is None
     assert not completion.events.filter(reason="revoked").exists()
+
+
+# --- Finding 4: odd query strings on the grant page -------------------------------------
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "%D9%A3", "9" * 30, "-1", "1e3", "%00", "own"])
+def test_the_grant_page_preselects_only_a_claim_named_by_its_number(db, boss_client, value):
+    claim = Claim.objects.create(slug="odd", name="Odd", delivery="bitbadges")
+    own = value == "own"
+
+    response = boss_client.get(url("grant") + f"?claim={claim.pk if own else value}")
+
+    assert response.status_code == 200
+    assert (f'value="{claim.pk}" selected' in response.content.decode()) is own
