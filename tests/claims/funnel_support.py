@@ -4,6 +4,7 @@ Each `Path` is what a kind of member left in the data (an email row, an address,
 completions and their events) and how far the funnel must count them: overall and per
 claim. The data records no route, so "came through a claim's page" and "went straight to
 sign-up" leave the same rows: the page's visits are counted apart, as ClaimVisit rows.
+Each member's first_name is their path's name, so a test can tell whom a number holds.
 """
 
 import datetime
@@ -49,6 +50,9 @@ class Path:
     completions: tuple = ()
     staff: bool = False
     outside: bool = False  # completed without the engine finding them eligible
+    # The stage whose own fact they hold without the stage before (a route the product
+    # leaves out of order): scope ("" overall, a claim's slug, "*" every scope) -> stage.
+    ahead: dict = field(default_factory=dict)
 
 
 def _done(claim: str, *, address: str = ADDRESS) -> Done:
@@ -65,10 +69,20 @@ CLAIMS = {
 
 PATHS = [
     Path("social sign-in, no email yet", 10, 1),
-    Path("signed up, never confirmed", 18, 1, email="unverified"),
+    Path("signed up, never confirmed", 15, 1, email="unverified"),
+    # Confirming is optional: an address set (on the profile) without it.
+    Path("address, never confirmed", 2, 1, email="unverified", address=ADDRESS, ahead={"*": 3}),
     Path("confirmed, then left", 12, 2, email="verified"),
-    # Connected first (from /connect/, skipping the claim's page), no address yet.
-    Path("connected, no address", 5, 2, email="verified", apps=("github",)),
+    # Connected first (from /connect/, skipping the claim's page), no address yet: the
+    # apps of gh-badge and flow-any are connected, out of order.
+    Path(
+        "connected, no address",
+        5,
+        2,
+        email="verified",
+        apps=("github",),
+        ahead={"": 4, "gh-badge": 4, "flow-any": 4},
+    ),
     Path("address, nothing connected", 11, 3, email="verified", address=ADDRESS),
     Path(
         "one app of two",
@@ -167,6 +181,17 @@ PATHS = [
         completions=(Done("gh-badge", State.COMPLETED, (Reason.GRANTED, *ENGINE_DONE), ADDRESS),),
         outside=True,
     ),
+    # A grant checks no email: granted by hand to a member who never confirmed one.
+    Path(
+        "granted by hand, never confirmed",
+        1,
+        1,
+        email="unverified",
+        address=ADDRESS,
+        completions=(Done("gh-badge", State.COMPLETED, (Reason.GRANTED, *ENGINE_DONE), ADDRESS),),
+        outside=True,
+        ahead={"*": 3},
+    ),
     # Found eligible, the delivery failed, then staff granted it: the engine's finding
     # came first. And a delivery re-issued to a corrected address.
     Path(
@@ -236,6 +261,12 @@ def per_claim(path: Path, slug: str) -> int:
     return path.per_claim.get(slug, min(path.overall, 3))
 
 
+def ahead(path: Path, scope: str) -> int | None:
+    """The stage whose fact `path`'s members hold without the stage before, in `scope`
+    ("" overall, or a claim's slug); None when their facts nest."""
+    return path.ahead.get(scope, path.ahead.get("*"))
+
+
 def expected(counts: dict[str, int], stage_of) -> list[int]:
     """Members in each of the six stages, given how many took each path."""
     return [
@@ -276,6 +307,7 @@ def seed_members(
                 get_user_model()(
                     username=f"m{number}",
                     email=f"m{number}@example.com",
+                    first_name=path.name,
                     password="!",
                     address=path.address,
                     is_staff=path.staff,
