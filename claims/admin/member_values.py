@@ -60,7 +60,9 @@ def completion_reason(completion) -> str:
 
 
 def event_details(details: Any) -> Any:
-    """An event's details: the reason it recorded may quote the criterion's value."""
+    """An event's details: the reason it recorded may quote the criterion's value. (A
+    staff member's own reason for a revoke, re-issue or grant is `staff_reason`: the
+    ledger shows who did it and why to every staff member who may read it.)"""
     if isinstance(details, dict) and "reason" in details:
         return {**details, "reason": WHY_HIDDEN}
     return details

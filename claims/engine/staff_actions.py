@@ -250,7 +250,7 @@ def revoke(*, completion_id: int, staff: User, reason: object) -> str:
         actor=Actor.staff(staff),
         why=Reason.REVOKED,
         details={
-            "reason": why,
+            "staff_reason": why,
             "address": address,
             "upstream": upstream.sentence,
             "withdrawn": upstream.taken_back,
@@ -303,7 +303,7 @@ def reissue(*, completion_id: int, staff: User, reason: object) -> str:
             actor=Actor.staff(staff),
             why=Reason.REISSUED,
             details={
-                "reason": why,
+                "staff_reason": why,
                 "from_address": old_address,
                 "to_address": new_address,
                 "upstream": upstream,
@@ -347,7 +347,7 @@ def grant(*, claim: Claim, member: User, staff: User, reason: object) -> str:
         "recheck_at": None,
         "rechecks": 0,
     }
-    details = {"reason": why, "address": address}
+    details = {"staff_reason": why, "address": address}
     name = member.get_username()
     with transaction.atomic():
         completion, created = Completion.objects.get_or_create(

@@ -110,7 +110,7 @@ def test_revoke_removes_the_store_entry_and_the_ledger_says_who_and_why(
     event = completion.events.get(reason="revoked")
     assert (event.from_state, event.to_state) == ("completed", "revoked")
     assert (event.actor_kind, event.actor_id) == ("staff", boss.pk)
-    assert event.details["reason"] == "Fake account."
+    assert event.details["staff_reason"] == "Fake account."
     assert event.details["address"] == ALICE_BB1
     assert "Removed" in event.details["upstream"]
     # Nothing reopens it by itself: a request for a check, or the member's Check again
@@ -262,7 +262,7 @@ def test_a_grant_delivers_to_a_member_the_engine_found_not_eligible(
     assert bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
     event = completion.events.get(reason="granted")
     assert (event.from_state, event.to_state) == ("ineligible", "waiting")
-    assert (event.actor_kind, event.actor_id, event.details["reason"]) == (
+    assert (event.actor_kind, event.actor_id, event.details["staff_reason"]) == (
         "staff",
         boss.pk,
         "Met it offline.",

@@ -5,6 +5,7 @@ own reasons. Through the admin over HTTP, the BitBadges sandbox and the real wor
 """
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -216,3 +217,44 @@ def test_the_grant_page_preselects_only_a_claim_named_by_its_number(db, boss_cli
 
     assert response.status_code == 200
     assert (f'value="{claim.pk}" selected' in response.content.decode()) is own
+
+
+# --- Finding 5: staff see the why of staff actions --------------------------------------
+
+
+def test_staff_without_member_values_see_the_reasons_staff_gave(
+    store_claim, alice, boss_client, django_user_model
+):
+    assert (
+        grant(boss_client, store_claim, reason="GRANT-WHY: met it at the meetup.").status_code
+        == 302
+    )
+    run_worker()
+    completion = Completion.objects.get(claim=store_claim, member=alice)
+    boss_client.post(url("revoke", completion.pk), {"reason": "REVOKE-WHY: duplicate account."})
+    operator = django_user_model.objects.create_user("operator", password=None, is_staff=True)
+    operator.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_completion", "view_completionevent", "manage_completions"]
+        )
+    )
+    assert not operator.has_perm("claims.view_member_values")
+    client = Client()
+    client.force_login(operator)
+
+    page = client.get(url("change", completion.pk)).content.decode()
+    assert "GRANT-WHY: met it at the meetup." in page
+    assert "REVOKE-WHY: duplicate account." in page
+    event = completion.events.get(reason="revoked")
+    shown = client.get(reverse("admin:claims_completionevent_change", args=[event.pk]))
+    assert "REVOKE-WHY: duplicate account." in shown.content.decode()
+    # A reason the engine recorded (it may quote what a criterion read) stays hidden.
+    CompletionEvent.objects.create(
+        completion=completion,
+        from_state="checking",
+        to_state="ineligible",
+        reason="not_eligible",
+        details={"reason": "Needs 5 stars; yours is SECRET-VALUE-3."},
+    )
+    page = client.get(url("change", completion.pk)).content.decode()
+    assert "SECRET-VALUE-3" not in page and "Hidden: seeing members" in page
