@@ -64,6 +64,7 @@ from django.utils import timezone
 
 from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
 from connections.models import ConnectedAccount
+from core import csv_stream
 
 STAGES = [
     "Signed up",
@@ -446,15 +447,7 @@ def funnel_build(*, start=None, end=None) -> Funnel:
 
 
 # --- CSV ----------------------------------------------------------------------------------
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+# Written by core/csv_stream.py like every export (BOM, quoting, formula prefixes).
 
 
 def _range_days(data: Funnel) -> tuple[str, str]:
@@ -467,7 +460,10 @@ def _range_days(data: Funnel) -> tuple[str, str]:
 
 
 def csv_filename(data: Funnel) -> str:
+    """The file's name: funnel-from-<day>-to-<day>.csv, or today's funnel-<day>.csv."""
     since, until = _range_days(data)
+    if not since and not until:
+        return csv_stream.dated("funnel")
     parts = ["funnel"]
     if since:
         parts.append(f"from-{since}")
@@ -476,19 +472,23 @@ def csv_filename(data: Funnel) -> str:
     return "-".join(parts) + ".csv"
 
 
-def csv_rows(data: Funnel) -> list[list[Any]]:
-    """The page's numbers as CSV rows: a header, the overall funnel, then each claim."""
-    since, until = _range_days(data)
+def csv_header() -> list[str]:
     header = ["scope", "claim", "claim slug", "from", "until", "landing page visits"]
     header += STAGES
     header += [f"{after} (% of {before})" for before, after in itertools.pairwise(STAGES)]
+    return header
+
+
+def csv_rows(data: Funnel) -> list[list[Any]]:
+    """The page's numbers as CSV rows: the overall funnel, then each claim (no rate: "")."""
+    since, until = _range_days(data)
 
     def row(scope, name, slug, visits, stages):
         counts = [stage["count"] for stage in stages]
-        rates = ["" if stage["rate"] is None else stage["rate"] for stage in stages[1:]]
-        return [csv_cell(v) for v in (scope, name, slug, since, until, visits, *counts, *rates)]
+        rates = [stage["rate"] for stage in stages[1:]]
+        return [scope, name, slug, since, until, visits, *counts, *rates]
 
-    rows = [header, row("overall", "", "", data.visits, data.stages)]
+    rows = [row("overall", "", "", data.visits, data.stages)]
     for claim in data.claims:
         rows.append(row("claim", claim["name"], claim["slug"], claim["visits"], claim["stages"]))
     return rows

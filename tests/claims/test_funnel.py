@@ -19,6 +19,7 @@ from claims.models import Claim, Completion
 from connections.models import ConnectedAccount
 from tests.claims import funnel_support as seed
 from tests.claims.admin_support import make_member
+from tests.core.exports_support import BOM, read_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,13 @@ CSV_URL = "/admin/claims/claim/funnel/csv/"
 
 def counts(stages) -> list[int]:
     return [stage["count"] for stage in stages]
+
+
+def body_rows(response) -> list[list[str]]:
+    """A streamed CSV download's rows, after its byte order mark."""
+    body = b"".join(response.streaming_content)
+    assert body.startswith(BOM)
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
 def never_grow(numbers: list[int]) -> bool:
@@ -142,6 +150,8 @@ def test_an_empty_programme_shows_zeros_and_no_rates(admin_client):
     assert counts(stages) == [0] * 6
     assert [stage["rate"] for stage in stages] == [None] * 6
     assert "No claims yet." in response.text
+    overall = read_csv(admin_client.get(CSV_URL), "funnel")[1]
+    assert overall[6:] == ["0"] * 6 + [""] * 5  # no rate where there is no whole
 
 
 # --- Cohort and visits by date ------------------------------------------------------------
@@ -198,11 +208,8 @@ def test_csv_has_the_pages_numbers(admin_client):
     page = admin_client.get(URL)
     assert f'href="{CSV_URL}"' in page.text and "Download CSV" in page.text
 
-    response = admin_client.get(CSV_URL)
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="funnel.csv"'
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    # Written like every export (core/csv_stream.py): streamed, BOM, dated name.
+    rows = read_csv(admin_client.get(CSV_URL), "funnel")
     header = rows[0]
     assert header[:6] == ["scope", "claim", "claim slug", "from", "until", "landing page visits"]
     assert header[6:12] == funnel.STAGES
@@ -228,17 +235,26 @@ def test_csv_follows_the_range_and_names_it(admin_client):
     assert response["Content-Disposition"] == (
         'attachment; filename="funnel-from-2026-01-01-to-2026-01-31.csv"'
     )
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = body_rows(response)
     assert rows[1][3:5] == ["2026-01-01", "2026-01-31"]
     page = admin_client.get(URL, {"since": "2026-01-01", "until": "2026-01-31"})
     assert f"{CSV_URL}?since=2026-01-01&amp;until=2026-01-31" in page.text
+
+
+def test_csv_quotes_names_and_keeps_them_whole(admin_client):
+    name = 'Café, "Ünïcode" 🎉\nsecond line'
+    Claim.objects.create(slug="cafe", name=name, delivery=Claim.Delivery.WORKFLOW)
+    response = admin_client.get(CSV_URL)
+    rows = read_csv(response, "funnel")
+    assert rows[2][:3] == ["claim", name, "cafe"]
+    assert len(rows) == 3 and all(len(row) == len(rows[0]) for row in rows)
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@"])
 def test_csv_cells_never_run_as_formulas(admin_client, start):
     name = f'{start}HYPERLINK("http://evil.example","x")'
     Claim.objects.create(slug="evil", name=name, delivery=Claim.Delivery.WORKFLOW)
-    rows = list(csv.reader(io.StringIO(admin_client.get(CSV_URL).content.decode())))
+    rows = body_rows(admin_client.get(CSV_URL))
     assert rows[2][1] == "'" + name
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
