@@ -2,7 +2,6 @@
 who already qualify are found), and see the funnel (members by sign-up date, stage by
 stage: claims/funnel.py) on the page or as CSV."""
 
-import csv
 import datetime
 import functools
 import logging
@@ -13,7 +12,7 @@ from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -28,6 +27,7 @@ from claims.models import (
     Completion,
 )
 from claims.tasks import claim_discover_task, claim_triggers_sync_task
+from core import csv_stream
 
 logger = logging.getLogger(__name__)
 
@@ -317,10 +317,9 @@ class ClaimAdmin(admin.ModelAdmin):
             return HttpResponseBadRequest(errors, content_type="text/plain; charset=utf-8")
         start, end = form.bounds()
         data = funnel.funnel_build(start=start, end=end)
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{funnel.csv_filename(data)}"'
-        csv.writer(response).writerows(funnel.csv_rows(data))
-        return response
+        return csv_stream.response(
+            funnel.csv_header(), funnel.csv_rows(data), funnel.csv_filename(data)
+        )
 
 
 # --- The ledger ---------------------------------------------------------------------------
