@@ -69,6 +69,8 @@ ROUTES = {
     "c/<slug:slug>/": MEMBER,
     "c/<slug:slug>/address/": MEMBER,
     "c/<slug:slug>/check/": MEMBER,
+    "brand.css": MEMBER,
+    "brand/logo": MEMBER,
     "sandbox/": STAFF,
     "sandbox/accounts/<int:pk>/health": STAFF,
     "sandbox/accounts/<int:pk>/profile": STAFF,
