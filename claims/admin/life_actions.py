@@ -6,11 +6,11 @@ POST with CSRF; the engine does the rest (claims/engine/staff_actions.py). Only 
 with claims.manage_completions see the buttons; anyone else gets 403, GET or POST.
 """
 
+from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -60,23 +60,55 @@ class ReasonForm(forms.Form):
 
 
 class GrantForm(ReasonForm):
+    """Whom to grant which claim. A member is found by their username, or by an email
+    address they confirmed (anyone can type someone else's address unconfirmed); staff
+    accounts are not members. The grant waits for a second POST that names, in
+    `confirmed`, the member the page showed."""
+
     claim = forms.ModelChoiceField(queryset=Claim.objects.all())
     member = forms.CharField(
-        max_length=254, help_text="The member's username or email address, exactly."
+        max_length=254,
+        help_text="The member's username, or an email address they have confirmed. The "
+        "next page shows who that is before anything is granted.",
     )
+    confirmed = forms.IntegerField(required=False, widget=forms.HiddenInput)
     field_order = ["claim", "member", "reason"]
 
     def clean_member(self):
         lookup = self.cleaned_data["member"].strip()
-        users = get_user_model().objects.filter(
-            Q(username__iexact=lookup) | Q(email__iexact=lookup)
-        )
+        users = get_user_model().objects.all()
+        if "@" in lookup:  # usernames have no "@" (users/adapter.py)
+            verified = EmailAddress.objects.filter(email__iexact=lookup, verified=True)
+            users = users.filter(pk__in=verified.values("user_id"))
+            missing = f"No member has confirmed the email address {lookup!r}."
+        else:
+            users = users.filter(username__iexact=lookup)
+            missing = f"No member has the username {lookup!r}."
         found = list(users[:2])
         if not found:
-            raise forms.ValidationError(f"No member has the username or email {lookup!r}.")
+            raise forms.ValidationError(missing)
         if len(found) > 1:
             raise forms.ValidationError("Several members match: give the username.")
-        return found[0]
+        member = found[0]
+        if member.is_staff or member.is_superuser:
+            raise forms.ValidationError(
+                f"{member.get_username()} is a staff account, not a member: grants go to "
+                "members' accounts."
+            )
+        return member
+
+
+def member_summary(member) -> dict:
+    """What the grant's confirmation shows of the member it found."""
+    emails = EmailAddress.objects.filter(user=member).order_by("-primary", "pk")[:3]
+    return {
+        "username": member.get_username(),
+        "name": member.get_full_name(),
+        "emails": [(entry.email, entry.verified) for entry in emails],
+        "joined": member.date_joined,
+        "address": member.address,
+        "active": member.is_active,
+    }
 
 
 def upstream_sentence(completion: Completion) -> str:
@@ -185,10 +217,17 @@ class StaffActions:
     def grant_view(self, request):
         if not self.has_manage_permission(request):
             raise PermissionDenied
-        status, refusal = 200, ""
+        status, refusal, confirm = 200, "", None
         if request.method == "POST":
             form = GrantForm(request.POST)
-            if form.is_valid():
+            if not form.is_valid():
+                status = 400
+            elif form.cleaned_data["confirmed"] != form.cleaned_data["member"].pk:
+                # Show whom the lookup found; only a POST that names them grants.
+                member = form.cleaned_data["member"]
+                confirm = member_summary(member)
+                form = GrantForm({**request.POST.dict(), "confirmed": str(member.pk)})
+            else:
                 data = form.cleaned_data
                 try:
                     done = staff_actions.grant(
@@ -205,8 +244,6 @@ class StaffActions:
                     return HttpResponseRedirect(
                         reverse("admin:claims_completion_change", args=[completion.pk])
                     )
-            else:
-                status = 400
         else:
             initial = {}
             claim_id = request.GET.get("claim", "")
@@ -223,6 +260,7 @@ class StaffActions:
             "action": "grant",
             "form": form,
             "refusal": refusal,
+            "confirm": confirm,
         }
         return TemplateResponse(
             request, "admin/claims/completion/staff_action.html", context, status=status

@@ -5,6 +5,7 @@ own reasons. Through the admin over HTTP, the BitBadges sandbox and the real wor
 """
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -84,7 +85,10 @@ def delivered(claim, member, address=ALICE_BB1) -> Completion:
 
 
 def grant(client, claim, member="alice", reason="Met it offline."):
-    return client.post(url("grant"), {"claim": claim.pk, "member": member, "reason": reason})
+    """Grant `claim` to the member named `member`, confirming the member the page shows."""
+    confirmed = get_user_model().objects.get(username=member).pk
+    data = {"claim": claim.pk, "member": member, "reason": reason, "confirmed": confirmed}
+    return client.post(url("grant"), data)
 
 
 # --- Finding 1: an address that still holds a delivery is not delivered to again ------
@@ -258,3 +262,52 @@ def test_staff_without_member_values_see_the_reasons_staff_gave(
     )
     page = client.get(url("change", completion.pk)).content.decode()
     assert "SECRET-VALUE-3" not in page and "Hidden: seeing members" in page
+
+
+# --- Finding 13: whom a grant goes to -------------------------------------------------
+
+
+def test_a_grant_finds_members_by_username_or_confirmed_email_and_asks_first(
+    store_claim, alice, boss_client, django_user_model
+):
+    # Someone who typed alice's other address unconfirmed, and a username like it.
+    django_user_model.objects.create_user(
+        "alice@work.example", email="alice@work.example", address=random_address()
+    )
+    django_user_model.objects.create_user("mallory", email="alice.w@example.com")
+    django_user_model.objects.create_user("helper", email="helper@example.com", is_staff=True)
+
+    def ask(member, **extra):
+        data = {"claim": store_claim.pk, "member": member, "reason": "Met it.", **extra}
+        return boss_client.post(url("grant"), data)
+
+    for member, says in [
+        ("alice@work.example", "No member has confirmed the email address"),
+        ("alice.w@example.com", "No member has confirmed the email address"),
+        ("helper", "is a staff account, not a member"),
+        ("nobody", "No member has the username"),
+    ]:
+        response = ask(member)
+        assert response.status_code == 400, member
+        assert says in response.content.decode()
+
+    first = ask("ALICE@example.com")  # her confirmed address
+
+    assert first.status_code == 200
+    page = first.content.decode()
+    assert '<td id="grant-confirm-username">alice</td>' in page
+    assert "alice@example.com (confirmed)" in page
+    assert f'name="confirmed" value="{alice.pk}"' in page
+    assert not Completion.objects.exists()
+    # A confirmation for someone else does not grant to the member typed now.
+    other = django_user_model.objects.create_user("bob", email="bob@example.com")
+    switched = ask("bob", confirmed=alice.pk)
+    assert switched.status_code == 200
+    assert f'name="confirmed" value="{other.pk}"' in switched.content.decode()
+    assert not Completion.objects.exists()
+    assert ask("alice", confirmed="²").status_code == 400
+
+    done = ask("ALICE@example.com", confirmed=alice.pk)
+
+    assert done.status_code == 302
+    assert Completion.objects.get().member == alice
