@@ -26,6 +26,7 @@ from claims import funnel, pause
 from claims.models import Completion, CompletionEvent
 from connections.models import ConnectedAccount, SiteAccount, UpstreamAccount
 from operations import alerts
+from operations.alerts import notify
 from operations.home_chart import Chart
 from operations.home_chart import build as chart_build
 
@@ -371,6 +372,18 @@ def home_build(user, now: datetime.datetime | None = None) -> Home:
         )
         home.incidents_url = admin_list("operations_incident", open="yes")
         home.attention_shown = True
+        if notify.nobody_hears():
+            attention.append(
+                Attention(
+                    "alert recipients",
+                    0,
+                    reverse("admin:operations_alertendpoint_changelist"),
+                    "error",
+                    "No one receives alerts: incidents open and nobody is told. Set "
+                    "ALERT_EMAILS, give a staff member with an email address the 'Receives "
+                    "alert emails' permission, or add an alert webhook.",
+                )
+            )
 
     if user.has_perm(PERMISSIONS["claims"]):
         home.claims_visible = True
