@@ -15,9 +15,10 @@ or two aggregate queries, whatever the number of completions.
 - pipedream: Pipedream refuses the workspace's OAuth client credentials (a token is
   asked for only when none is cached, as any call would);
 - credits: deliveries through BitBadges wait on a pause because its API key's account
-  is out of credits. BitBadges has no route that tells an API key its balance (the
-  docs' credits balance route needs a signed-in session: docs/fidelity.md, "Keys,
-  credits and limits"), so "low" cannot be seen before it is "none".
+  is out of credits. Nothing BitBadges answers an API key tells its balance before it
+  is none (the balance route and the key list need a signed-in session; no response
+  header counts credits: docs/fidelity.md row 90), so "running low" cannot be seen and
+  the alert says so.
 """
 
 import datetime
@@ -39,6 +40,12 @@ Kind = Incident.Kind
 State = Completion.State
 FAILING_REASONS = (CompletionEvent.Reason.ERROR, CompletionEvent.Reason.GAVE_UP)
 ERROR_SHOWN = 300
+
+
+NO_EARLIER_WARNING = (
+    "This alert cannot come earlier: BitBadges tells an API key nothing of its balance "
+    "until none is left, so watch the balance on bitbadges.io (Developer, API Keys)."
+)
 
 
 class NoVerdict(Exception):
@@ -186,7 +193,7 @@ def credits(now: datetime.datetime) -> Finding | None:
     summary = (
         f"BitBadges answers 402: the API key's account is out of credits. "
         f"{current['waiting']} completion(s) wait (nothing fails; they go on once it is "
-        f"topped up).{where}"
+        f"topped up).{where} {NO_EARLIER_WARNING}"
     )
     return Finding(Kind.CREDITS, current["waiting"], summary, key=pause.BITBADGES)
 

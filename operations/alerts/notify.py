@@ -8,6 +8,7 @@ operations.receive_alerts (directly or through a group), and to superusers.
 """
 
 import json
+import logging
 import uuid
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from operations.alerts import tasks
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 Event = AlertDelivery.Event
+logger = logging.getLogger(__name__)
 
 
 def recipients() -> list[str]:
@@ -43,6 +45,11 @@ def recipients() -> list[str]:
         .distinct()
     )
     return list(dict.fromkeys(users))
+
+
+def nobody_hears() -> bool:
+    """No one to email and no webhook turned on: an incident would tell nobody."""
+    return not recipients() and not AlertEndpoint.objects.filter(enabled=True).exists()
 
 
 def message_id() -> str:
@@ -140,6 +147,15 @@ def notify(incident: Incident, event: str, *, queue: bool = True) -> list[AlertD
                 message_id=message_id(),
                 payload=body,
             )
+        )
+    if not made:
+        logger.warning(
+            "Alert %s (%s): nobody receives alerts. Set ALERT_EMAILS, give a staff member "
+            "with an email address the 'Receives alert emails' permission, or add an alert "
+            "webhook.",
+            incident,
+            event,
+            extra={"incident": incident.pk},
         )
     if queue:
         _queue_on_commit(made)

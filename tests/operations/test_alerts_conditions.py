@@ -119,6 +119,9 @@ def test_credits_out_opens_one_incident_while_the_pause_lasts(claim):
     incident = Incident.objects.get()
     assert (incident.kind, incident.key, incident.count) == ("credits", "bitbadges", 7)
     assert "https://bitbadges.io/developer" in incident.summary
+    # BitBadges tells an API key nothing of its balance before it is none: it says so.
+    assert "cannot come earlier: BitBadges tells an API key nothing" in incident.summary
+    assert "cannot come earlier" in mail.outbox[0].body
     assert len(mail.outbox) == 1
     pause.delete()
     check()
@@ -260,3 +263,19 @@ def test_a_pass_stops_sending_once_its_time_is_spent_and_the_worker_takes_the_re
     assert left.attempts == 0
     queued = DBTaskResult.objects.filter(task_path__endswith="alert_delivery_task")
     assert [task.args_kwargs["args"] for task in queued] == [[left.pk]]  # the worker's now
+
+
+def test_nobody_to_tell_is_logged_and_shown_on_the_admin_home(claim, settings, caplog, client):
+    settings.ALERT_EMAILS = []  # and no superuser or holder of receive_alerts, no webhook
+    DeliveryPause.objects.create(upstream="bitbadges", reason="402", next_probe_at=timezone.now())
+    check()
+    assert Incident.objects.count() == 1 and not AlertDelivery.objects.exists()
+    assert "nobody receives alerts" in caplog.text
+
+    watcher = get_user_model().objects.create_user("watcher", "", is_staff=True)
+    watcher.user_permissions.add(Permission.objects.get(codename="view_incident"))
+    client.force_login(watcher)
+    home = reverse("admin:index")
+    assert "No one receives alerts" in client.get(home).content.decode()
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    assert "No one receives alerts" not in client.get(home).content.decode()
