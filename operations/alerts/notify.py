@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from branding.selectors import brand_current
 from operations.alerts import tasks
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
@@ -106,7 +107,7 @@ def email_text(incident: Incident, event: str) -> str:
         "You get one message when an incident opens and one when it is resolved; the "
         "admin shows it in between.",
     ]
-    return f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}\n\n" + "\n".join(lines)
+    return f"[{brand_current().name}] {subject}\n\n" + "\n".join(lines)
 
 
 def _queue_on_commit(deliveries: list[AlertDelivery]) -> None:

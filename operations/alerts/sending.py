@@ -24,6 +24,7 @@ from django.utils import timezone
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from branding.selectors import brand_current
 from core.secrets import SecretUnreadable
 from operations.alerts import endpoints
 from operations.models import AlertDelivery
@@ -121,7 +122,9 @@ def _send_email(delivery: AlertDelivery) -> None:
         raise SendFailed("No recipients.")
     subject, _, body = delivery.payload.partition("\n\n")
     try:
-        EmailMessage(subject=subject, body=body, to=recipients).send()
+        EmailMessage(
+            subject=subject, body=body, from_email=brand_current().from_email, to=recipients
+        ).send()
     except Exception as exc:  # SMTP refusals, timeouts, a mailer misconfigured
         raise SendFailed(f"The mail server refused it: {type(exc).__name__}") from None
 

@@ -279,3 +279,12 @@ def test_nobody_to_tell_is_logged_and_shown_on_the_admin_home(claim, settings, c
     assert "No one receives alerts" in client.get(home).content.decode()
     settings.ALERT_EMAILS = ["ops@example.com"]
     assert "No one receives alerts" not in client.get(home).content.decode()
+
+
+def test_operator_emails_carry_the_brand(claim, settings):
+    settings.BRAND_NAME = "Acme Rewards"
+    DeliveryPause.objects.create(upstream="bitbadges", reason="402", next_probe_at=timezone.now())
+    check()
+    [email] = mail.outbox
+    assert email.subject == "[Acme Rewards] Alert: BitBadges out of credits"
+    assert email.from_email.startswith("Acme Rewards <")
