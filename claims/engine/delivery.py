@@ -68,6 +68,7 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
         _park(completion, token, exc.exc, actor=actor)
     except Permanent as exc:
         sent = ledger.was_sent(completion)
+        ended = _grant_ends(completion, sent)
         ledger.fenced(
             completion,
             token,
@@ -75,13 +76,14 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
             exc.state,
             actor=actor,
             why=_why_stopped(exc.state, sent),
-            details={"error": exc.detail},
+            details={"error": exc.detail, **_grant_ended(ended)},
             **ledger.release(
                 reason=exc.reason,
                 next_attempt_at=None,
                 outcome_unknown=sent,
                 # Nothing went out: the upstream identity is free for another member.
                 **({} if sent else {"upstream_identity": ""}),
+                **ended,
             ),
         )
     except Exception as exc:
@@ -97,6 +99,19 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
             actor=actor,
         )
     return completion
+
+
+def _grant_ends(completion: Completion, sent: bool) -> dict[str, bool]:
+    """A staff grant or re-issue that stops (failed, not eligible) with nothing sent
+    ends there: whatever asks for this row again later (the member's Check again, an
+    account event, a Retry) gets a normal check, of the requirements and the member's
+    address as they are then; staff grant again to skip them. One that may have landed
+    (outcome unknown) keeps it, so it is settled at the address it went to."""
+    return {"staff_granted": False} if completion.staff_granted and not sent else {}
+
+
+def _grant_ended(ended: dict[str, bool]) -> dict[str, str]:
+    return {"staff_grant": "ended: a later check is a normal one"} if ended else {}
 
 
 def _why_stopped(state: str, sent: bool) -> CompletionEvent.Reason:
@@ -140,6 +155,7 @@ def _park(
 def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, actor: Actor) -> None:
     unknown = exc.outcome_unknown or ledger.was_sent(completion)
     if completion.attempts >= max_attempts():
+        ended = _grant_ends(completion, unknown)
         reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
         if unknown:
             reason = (
@@ -153,12 +169,13 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
             State.FAILED,
             actor=actor,
             why=Reason.OUTCOME_UNKNOWN if unknown else Reason.GAVE_UP,
-            details={"error": exc.detail},
+            details={"error": exc.detail, **_grant_ended(ended)},
             **ledger.release(
                 reason=reason,
                 next_attempt_at=None,
                 outcome_unknown=unknown,
                 **({} if unknown else {"upstream_identity": ""}),
+                **ended,
             ),
         )
         return
@@ -354,6 +371,7 @@ def _start_delivery(
             "This account has already earned this claim for another member.",
         ) from None
     except Permanent as exc:
+        ended = _grant_ends(completion, ledger.was_sent(completion))
         ledger.fenced(
             completion,
             token,
@@ -361,8 +379,8 @@ def _start_delivery(
             exc.state,
             actor=actor,
             why=_why_stopped(exc.state, False),
-            details={"reason": exc.reason},
-            **ledger.release(reason=exc.reason, evidence=evidence, next_attempt_at=None),
+            details={"reason": exc.reason, **_grant_ended(ended)},
+            **ledger.release(reason=exc.reason, evidence=evidence, next_attempt_at=None, **ended),
         )
         return False
 

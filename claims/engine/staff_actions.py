@@ -20,7 +20,9 @@ addresses and what happened upstream). The rules that keep "exactly once" true:
 - Grant: a member the engine found not eligible (or never checked) gets the claim: the
   row is made or moved to waiting, marked `staff_granted`; the worker delivers it
   without checking the requirements again. One row per (claim, member) still holds: a
-  completed or revoked row is not granted again (Re-issue is for that).
+  completed or revoked row is not granted again (Re-issue is for that). A grant or
+  re-issue that stops with nothing sent (failed, not eligible) ends there: a later
+  request for the row is a normal check (delivery._grant_ends).
 
 While a revoke or re-issue calls BitBadges, the row carries a lease (as a worker's does)
 so a second staff action on it is refused instead of racing; the HTTP call is made

@@ -18,7 +18,7 @@ from sandbox.bitbadges import attempts as bb_attempts
 from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import stores as bb_stores
 from sandbox.bitbadges.models import BitBadgesStoreEntry
-from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, random_address, require, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -311,3 +311,39 @@ def test_a_grant_finds_members_by_username_or_confirmed_email_and_asks_first(
 
     assert done.status_code == 302
     assert Completion.objects.get().member == alice
+
+
+# --- Finding 3: a grant that stopped does not carry over to a later check ---------------
+
+
+def test_a_grant_that_stopped_leaves_a_later_check_to_the_requirements_and_new_address(
+    store_claim, alice, boss_client, apps, connect
+):
+    require(store_claim, apps["github"])  # alice has no GitHub account yet
+    assert grant(boss_client, store_claim).status_code == 302
+    Claim.objects.filter(pk=store_claim.pk).update(enabled=False)  # before the worker runs
+    run_worker()
+    completion = Completion.objects.get(claim=store_claim, member=alice)
+    assert completion.state == "ineligible" and not completion.staff_granted
+    assert "staff_grant" in completion.events.order_by("-at", "-pk").first().details
+    Claim.objects.filter(pk=store_claim.pk).update(enabled=True)
+    corrected = random_address()
+    alice.address = corrected
+    alice.save(update_fields=["address"])
+    alice_client = Client()
+    alice_client.force_login(alice)
+
+    alice_client.post(reverse("claims:check", args=[store_claim.slug]))
+    run_worker()
+
+    completion.refresh_from_db()
+    assert completion.state == "ineligible", completion.reason  # the requirement counts
+    assert not bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
+    connect(alice, "github", "alice")
+    run_worker()
+    completion.refresh_from_db()
+    new = to_bitbadges_address(corrected)
+    assert completion.state == "completed", completion.reason
+    assert completion.address == new
+    assert bb_stores.store_contains(store_claim.store_id, new)
+    assert not bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
