@@ -38,6 +38,9 @@ BATCH_SIZE = 200
 # heartbeat must beat well within STALLED_AFTER.
 BATCH_SECONDS = 10.0
 NOTE_MAX = 500  # DryRunRow.note's length
+# A member whose completion staff revoked: nothing delivers it again by itself (only a
+# Re-issue does), whatever the requirements say. Counted among the rules not met.
+REVOKED_WORDS = "revoked by the organiser: not delivered again unless staff re-issue it"
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,15 @@ def _could_not_check(exc: Transient | Permanent, show_values: bool) -> str:
     return f"error ({kind}): {exc.reason}"
 
 
-def member_outcome(claim: Claim, member: User, *, completed: bool = False) -> MemberOutcome:
+def member_outcome(claim: Claim, member: User, *, settled: str = "") -> MemberOutcome:
     """Evaluate `claim` for `member` without delivering or writing anything. Criteria
     run their Pipedream action (reads only); a member without the required apps is
-    answered without any upstream call. `completed`: the member already has it."""
-    if completed:
+    answered without any upstream call. `settled`: the state of the member's completion
+    when it is one no check reopens (completed, or revoked by staff)."""
+    if settled == State.COMPLETED:
         return MemberOutcome(Outcome.COMPLETED, "already completed", "already completed")
+    if settled == State.REVOKED:
+        return MemberOutcome(Outcome.NOT_MET, REVOKED_WORDS, REVOKED_WORDS)
     try:
         evaluation = evaluate(claim, member)
     except (Transient, Permanent) as exc:
@@ -112,12 +118,13 @@ def _active_members() -> QuerySet[User]:
     return get_user_model().objects.filter(is_active=True).order_by("username")
 
 
-def _completed_among(claim: Claim, member_ids: list[int]) -> set[int]:
-    return set(
-        Completion.objects.filter(
-            claim=claim, state=State.COMPLETED, member_id__in=member_ids
-        ).values_list("member_id", flat=True)
-    )
+def _settled_among(claim: Claim, member_ids: list[int]) -> dict[int, str]:
+    """Member id -> state, for the members among `member_ids` whose completion of
+    `claim` no check reopens (Completion.SETTLED: completed, revoked)."""
+    rows = Completion.objects.filter(
+        claim=claim, state__in=Completion.SETTLED, member_id__in=member_ids
+    ).values_list("member_id", "state")
+    return {member_id: state for member_id, state in rows if member_id is not None}
 
 
 # --- In memory: complete_claims --dry-run ------------------------------------------------
@@ -144,9 +151,9 @@ def claim_dry_run(
     memory. Without `show_values` the notes carry no value read upstream (`in_words`)."""
     report = DryRunReport(claim=claim)
     members = list(_active_members() if members is None else members)
-    done = _completed_among(claim, [member.pk for member in members])
+    settled = _settled_among(claim, [member.pk for member in members])
     for member in members:
-        answer = member_outcome(claim, member, completed=member.pk in done)
+        answer = member_outcome(claim, member, settled=settled.get(member.pk, ""))
         report.members += 1
         setattr(report, answer.outcome, getattr(report, answer.outcome) + 1)
         note = answer.note if show_values else answer.words
@@ -260,10 +267,10 @@ def _run(job: ClaimJob) -> str:
     tally = _Tally(job.show_values)
     done = 0
     for batch in _batches(members.iterator(chunk_size=BATCH_SIZE)):
-        completed = _completed_among(claim, [member.pk for member in batch])
+        settled = _settled_among(claim, [member.pk for member in batch])
         rows = []
         for member in batch:
-            answer = member_outcome(claim, member, completed=member.pk in completed)
+            answer = member_outcome(claim, member, settled=settled.get(member.pk, ""))
             tally.add(answer)
             rows.append(
                 DryRunRow(

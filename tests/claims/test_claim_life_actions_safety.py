@@ -4,21 +4,28 @@ later check; the admin pages answer bad input with a 4xx; the ledger shows staff
 own reasons. Through the admin over HTTP, the BitBadges sandbox and the real worker.
 """
 
+from io import StringIO
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from claims.engine.dry_run import REVOKED_WORDS
 from claims.engine.methods import dynamic_store
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Claim, ClaimJob, Completion, CompletionEvent
+from connections.models import ConnectedAccount
 from core.addresses import to_bitbadges_address
 from sandbox.bitbadges import attempts as bb_attempts
 from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import stores as bb_stores
 from sandbox.bitbadges.models import BitBadgesStoreEntry
+from tests.claims.admin_support import make_app, make_member
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, require, run_worker
+from tests.claims.jobs_support import claim_needing, job_url, start_dry_run, total
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -347,3 +354,34 @@ def test_a_grant_that_stopped_leaves_a_later_check_to_the_requirements_and_new_a
     assert completion.address == new
     assert bb_stores.store_contains(store_claim.store_id, new)
     assert not bb_stores.store_contains(store_claim.store_id, ALICE_BB1)
+
+
+# --- Dry runs: a revoked member is not someone who would qualify ----------------------
+
+
+def test_a_dry_run_says_a_revoked_member_is_not_delivered_again(db, boss_client):
+    github = make_app("github", "GitHub")
+    claim = claim_needing("revoked-dry", [github])
+    for name in ("ready", "taken"):
+        member = make_member(name, address=random_address())
+        ConnectedAccount.objects.create(
+            member=member, app=github, pipedream_id=f"apn_{name}", name=name
+        )
+    Completion.objects.create(
+        claim=claim, member=member, state="revoked", address=to_bitbadges_address(member.address)
+    )
+    out = StringIO()
+
+    call_command("complete_claims", "--claim", claim.slug, "--dry-run", stdout=out)
+
+    lines = out.getvalue()
+    assert "ready: would qualify" in lines
+    assert f"taken: {REVOKED_WORDS}" in lines
+    assert "1 would qualify, 0 already completed, 2 would not." in lines  # boss: no account
+    # The same as a job on the task worker, on its page.
+    assert start_dry_run(boss_client, claim).status_code == 302
+    run_worker()
+    job = ClaimJob.objects.get()
+    page = boss_client.get(job_url(job)).content.decode()
+    assert total(page, "qualify") == 1 and total(page, "not-met") == 1
+    assert REVOKED_WORDS in page
