@@ -390,8 +390,8 @@ def number(value: Any) -> int | None:
     """A whole number BitBadges may send as a number or a string (NumberType)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())  # ASCII only: "²".isdigit() is true, int("²") fails
     if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, float) and value.is_integer() and value >= 0:

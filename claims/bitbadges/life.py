@@ -86,8 +86,8 @@ def life_of(claim: Mapping[str, Any], *, fetched_at: datetime.datetime) -> Claim
         if kind == "numUses":
             state = plugin.get("publicState")
             state = state if isinstance(state, Mapping) else {}
-            max_uses = number(public.get("maxUses"))
-            used = number(state.get("numUses"))
+            max_uses = _count(public.get("maxUses"), "maxUses")
+            used = _count(state.get("numUses"), "numUses")
             unlimited = public.get("displayAsUnlimited") is True
         elif kind == "halt" and _required(method, plugin):
             halted = True
@@ -104,6 +104,20 @@ def life_of(claim: Mapping[str, Any], *, fetched_at: datetime.datetime) -> Claim
         fetched_at=fetched_at,
         display_unlimited=unlimited,
     )
+
+
+def _count(value: Any, name: str) -> int | None:
+    """A use count of the numUses plugin: None when absent, else a whole number.
+
+    A value that is there but is no whole number makes the answer unreadable (the
+    reading fails and the last one stands), never "no limit".
+    """
+    if value is None:
+        return None
+    count = number(value)
+    if count is None:
+        raise ValueError(f"{name} is not a whole number")
+    return count
 
 
 def _ranges(value: Any) -> tuple[tuple[int, int], ...]:

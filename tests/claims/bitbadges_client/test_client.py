@@ -668,7 +668,8 @@ def test_the_old_success_route_parses_numbers_and_strings(client, mocked, value,
     assert client.success_count(CLAIM, ETH) == count
 
 
-@pytest.mark.parametrize("value", [None, "many", -1, 1.5, True])
+# "²" and "٣" are digits to str.isdigit(), not to int().
+@pytest.mark.parametrize("value", [None, "many", -1, 1.5, True, "²", "٣"])
 def test_a_bad_success_count_is_an_invalid_response(client, mocked, value):
     mocked.add(responses.GET, ATTEMPTS_URL, status=404, json={"errorMessage": "Not found"})
     mocked.add(responses.GET, SUCCESS_URL, json={"successCount": value})
