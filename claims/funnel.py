@@ -35,7 +35,8 @@ reached, in order:
 - /connect/ needs no address, so a member may connect a claim's apps before setting one:
   "Email confirmed" only, until they set it.
 tests/claims/test_funnel.py checks on 10,000 seeded members that these are the only
-members any fact holds for without the stage before. A member completed without the
+members any fact holds for without the stage before; the page and the CSV show, per
+stage, how many members took such a route ("also reached out of order"). A member completed without the
 engine finding them eligible (a manual grant to someone who never connected) has no
 "Completed" fact; they are counted apart, as `completed_outside`, so no completion is
 hidden. One the engine found eligible before a failed delivery and staff then granted is
@@ -46,7 +47,8 @@ a visitor is nobody until they sign up, so visits are not a stage.
 
 Reads only, in a fixed number of queries whatever the number of members or claims: a
 COUNT per overall stage, and per claim-dependent stage one query over every claim (each
-figure a correlated subquery on the claim's row), plus one for the claims and visits.
+figure a correlated subquery on the claim's row), plus one for the claims and visits;
+the out-of-order figures likewise (four overall, three per claim).
 """
 
 import datetime
@@ -358,6 +360,23 @@ def _overall(start, end) -> dict[str, int]:
     return {key: members.filter(stage).count() for key, stage in stages.items()}
 
 
+def _ahead(facts: list[Q], before: list[Q]) -> list[Q]:
+    """Each stage's own fact without the stage before it (the routes that do not nest)."""
+    return [fact & ~stage for fact, stage in zip(facts, before, strict=True)]
+
+
+def _overall_ahead(start, end) -> dict[str, int]:
+    """Per overall stage, the members who hold its fact but not the stage before: a
+    COUNT each for stages 3 to 6 (stage 1 is everyone, so stage 2 has none: 0)."""
+    email, address = _common_stages()
+    apps, eligible, _ = _claim_stages(Ref("pk"), None, address)
+    facts = _common_facts()[1:] + _claim_facts(Ref("pk"), None)
+    members = cohort(start, end)
+    ahead = _ahead(facts, [email, address, apps, eligible])
+    counted = [members.filter(condition).count() for condition in ahead]
+    return dict(zip(_KEYS, [0, 0, *counted], strict=True))
+
+
 def _visit_days(start, end) -> Q:
     q = Q()
     if start is not None:
@@ -367,14 +386,20 @@ def _visit_days(start, end) -> Q:
     return q
 
 
-def _per_claim(start, end, claims: models.QuerySet) -> list[dict]:
+def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> list[dict]:
     """Stages 4 to 6 and the landing page's visits of each claim: one query per stage,
-    each figure a correlated COUNT on the claim's row."""
+    each figure a correlated COUNT on the claim's row. With `ahead`, also per stage (three
+    more queries) the members holding its fact without the stage before, as "ahead_<key>"."""
     _, address = _common_stages()
     # Stage 3's members, read once: every claim's stages 4 to 6 include it.
     members = cohort(start, end)
     reached_address = _member_in(members.filter(address).values("pk"))
-    apps, eligible, completed = _claim_stages(Ref("pk"), Ref("pk", 1), reached_address)
+    member, claim = Ref("pk"), Ref("pk", 1)
+    apps, eligible, completed = _claim_stages(member, claim, reached_address)
+    figures = [("apps_connected", apps), ("eligible", eligible), ("completed", completed)]
+    if ahead:
+        facts = _ahead(_claim_facts(member, claim), [reached_address, apps, eligible])
+        figures += [(f"ahead_{key}", fact) for key, fact in zip(_CLAIM_KEYS, facts, strict=True)]
     visits = (
         ClaimVisit.objects.filter(_visit_days(start, end), claim_id=OuterRef("pk"))
         .order_by()
@@ -388,7 +413,7 @@ def _per_claim(start, end, claims: models.QuerySet) -> list[dict]:
             page_visits=Coalesce(models.Subquery(visits, output_field=models.IntegerField()), 0)
         ).values("pk", "name", "slug", "enabled", "page_visits")
     )
-    for key, stage in (("apps_connected", apps), ("eligible", eligible), ("completed", completed)):
+    for key, stage in figures:
         counted = dict(
             claims.annotate(n=SubqueryCount(members.filter(stage))).values_list("pk", "n")
         )
@@ -397,11 +422,12 @@ def _per_claim(start, end, claims: models.QuerySet) -> list[dict]:
     return rows
 
 
-def _stages(numbers: dict[str, int]) -> list[dict]:
+def _stages(numbers: dict[str, int], ahead: dict[str, int]) -> list[dict]:
     rows, before = [], None
     for label, key in zip(STAGES, _KEYS, strict=True):
         count = numbers[key]
-        rows.append({"label": label, "key": key, "count": count, "rate": _rate(count, before or 0)})
+        rate = _rate(count, before or 0)
+        rows.append({"label": label, "key": key, "count": count, "rate": rate, "ahead": ahead[key]})
         before = count
     return rows
 
@@ -420,7 +446,7 @@ def member_funnel(start=None, end=None, claim: Claim | None = None) -> list[tupl
 class Funnel:
     start: datetime.datetime | None = None
     end: datetime.datetime | None = None
-    stages: list[dict] = field(default_factory=list)  # label, key, count, rate
+    stages: list[dict] = field(default_factory=list)  # label, key, count, rate, ahead
     completed_outside: int = 0
     visits: int = 0
     claims: list[dict] = field(default_factory=list)  # name, slug, ..., stages, visits
@@ -431,17 +457,20 @@ class Funnel:
 
 def funnel_build(*, start=None, end=None) -> Funnel:
     """The overall funnel and every claim's, for the members who signed up in [start,
-    end), with the claims' landing-page visits on those days: eleven queries."""
-    overall = _overall(start, end)
+    end), with the claims' landing-page visits on those days, and per stage the members
+    who hold its fact without the stage before ("ahead"): eighteen queries."""
+    overall, ahead = _overall(start, end), _overall_ahead(start, end)
     result = Funnel(
         start=start,
         end=end,
-        stages=_stages(overall),
+        stages=_stages(overall, ahead),
         completed_outside=overall["completed_outside"],
     )
-    for row in _per_claim(start, end, Claim.objects.all()):
+    for row in _per_claim(start, end, Claim.objects.all(), ahead=True):
         numbers = {**overall, **{key: row[key] for key in _CLAIM_KEYS}}
-        result.claims.append({**row, "visits": row["page_visits"], "stages": _stages(numbers)})
+        claim_ahead = {**ahead, **{key: row[f"ahead_{key}"] for key in _CLAIM_KEYS}}
+        stages = _stages(numbers, claim_ahead)
+        result.claims.append({**row, "visits": row["page_visits"], "stages": stages})
         result.visits += row["page_visits"]
     return result
 
@@ -476,6 +505,7 @@ def csv_header() -> list[str]:
     header = ["scope", "claim", "claim slug", "from", "until", "landing page visits"]
     header += STAGES
     header += [f"{after} (% of {before})" for before, after in itertools.pairwise(STAGES)]
+    header += [f"{stage}: also reached out of order" for stage in STAGES[1:]]
     return header
 
 
@@ -486,7 +516,8 @@ def csv_rows(data: Funnel) -> list[list[Any]]:
     def row(scope, name, slug, visits, stages):
         counts = [stage["count"] for stage in stages]
         rates = [stage["rate"] for stage in stages[1:]]
-        return [scope, name, slug, since, until, visits, *counts, *rates]
+        ahead = [stage["ahead"] for stage in stages[1:]]
+        return [scope, name, slug, since, until, visits, *counts, *rates, *ahead]
 
     rows = [row("overall", "", "", data.visits, data.stages)]
     for claim in data.claims:

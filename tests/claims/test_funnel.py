@@ -77,6 +77,7 @@ def test_stages_never_grow_on_ten_thousand_members(admin_client):
     assert data.visits == 250 * len(claims)  # apart from the stages
     granted = sum(taken[path.name] for path in seed.PATHS if path.outside)
     assert data.completed_outside == granted
+    assert f"granted by hand without meeting the requirements: {granted} " in response.text
 
     rows = {row["slug"]: row for row in data.claims}
     assert set(rows) == set(seed.CLAIMS)
@@ -104,6 +105,8 @@ def test_stages_never_grow_on_ten_thousand_members(admin_client):
     # (each seeded path declares them). The page's stages are these facts nested.
     path_of = dict(funnel.cohort().values_list("pk", "first_name"))  # members, not staff
     shown = {"": overall} | {slug: counts(row["stages"]) for slug, row in rows.items()}
+    # The page shows each stage's out-of-order members ("ahead"), per scope.
+    shown_ahead = {"": data.stages} | {slug: row["stages"] for slug, row in rows.items()}
     common: list[set] = []  # stages 1 to 3 are the same in every scope: read once
     for scope, claim in [("", None), *((slug, claims[slug]) for slug in seed.CLAIMS)]:
         read = list(funnel.reached(claim=claim).values())
@@ -117,6 +120,7 @@ def test_stages_never_grow_on_ten_thousand_members(admin_client):
             where = (scope or "overall", funnel.STAGES[number - 1])
             assert {path_of[pk] for pk in ahead} == documented, where
             assert len(ahead) == sum(taken[name] for name in documented), where
+            assert shown_ahead[scope][number - 1]["ahead"] == len(ahead), where
             stage = stage & fact  # a new set: `common` serves every scope
             assert len(stage) == shown[scope][number - 1], (scope, number)
         if not scope:
@@ -151,7 +155,7 @@ def test_an_empty_programme_shows_zeros_and_no_rates(admin_client):
     assert [stage["rate"] for stage in stages] == [None] * 6
     assert "No claims yet." in response.text
     overall = read_csv(admin_client.get(CSV_URL), "funnel")[1]
-    assert overall[6:] == ["0"] * 6 + [""] * 5  # no rate where there is no whole
+    assert overall[6:] == ["0"] * 6 + [""] * 5 + ["0"] * 5  # no rate where there is no whole
 
 
 # --- Cohort and visits by date ------------------------------------------------------------
@@ -219,15 +223,30 @@ def test_csv_has_the_pages_numbers(admin_client):
     assert overall[:6] == ["overall", "", "", "", "", str(3 * len(claims))]
     expected = seed.expected(taken, lambda path: path.overall)
     assert [int(cell) for cell in overall[6:12]] == expected
-    assert [int(cell) for cell in overall[12:]] == [
+    assert [int(cell) for cell in overall[12:17]] == [
         round(100 * after / before) for before, after in zip(expected, expected[1:], strict=False)
     ]
+    # Per stage, the members who reached its fact without the stage before.
+    assert header[17:] == [f"{stage}: also reached out of order" for stage in funnel.STAGES[1:]]
+
+    def out_of_order(scope: str) -> list[int]:
+        return [
+            sum(taken[path.name] for path in seed.PATHS if seed.ahead(path, scope) == stage)
+            for stage in range(2, 7)
+        ]
+
+    assert [int(cell) for cell in overall[17:]] == out_of_order("")
+    assert out_of_order("")[1] > 0  # the seed has such members
+    page = admin_client.get(URL)
+    for stage, number in zip(funnel.STAGES[2:], out_of_order("")[1:], strict=True):
+        assert f"also reached out of order: {number}<" in page.text, stage
     by_slug = {row[2]: row for row in rows[2:]}
     gh = by_slug["gh-badge"]
     assert gh[:2] == ["claim", "Gh Badge"] and gh[5] == "3"
     assert [int(cell) for cell in gh[6:12]] == seed.expected(
         taken, lambda path: seed.per_claim(path, "gh-badge")
     )
+    assert [int(cell) for cell in gh[17:]] == out_of_order("gh-badge")
 
 
 def test_csv_follows_the_range_and_names_it(admin_client):
