@@ -94,6 +94,7 @@ import atexit
 import collections
 import contextlib
 import datetime
+import gc
 import http.client
 import math
 import os
@@ -106,6 +107,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import urllib.parse
 from pathlib import Path
 
@@ -274,6 +276,20 @@ class HttpClient:
 
 
 # --- Load ----------------------------------------------------------------------------
+
+
+def traced(fn):
+    """(result, seconds, peak bytes of Python memory allocated while fn ran)."""
+    gc.collect()
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = fn()
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return result, seconds, peak
 
 
 def percentile(values, q: float) -> float:

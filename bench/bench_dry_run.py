@@ -22,11 +22,8 @@ reads members in chunks and writes rows in batches); the in-memory path grows wi
 Redis db 14 (bench/_support.py lists the others').
 """
 
-import gc
 import random
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -169,20 +166,6 @@ def seed_members(start: int, stop: int, claim, github, rng: random.Random) -> No
 # --- Measure -----------------------------------------------------------------------------
 
 
-def traced(fn):
-    """(result, seconds, peak bytes of Python memory allocated while fn ran)."""
-    gc.collect()
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        result = fn()
-        seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return result, seconds, peak
-
-
 def run_job(claim, staff):
     from claims.models import ClaimJob
     from claims.tasks import claim_dry_run_task
@@ -190,7 +173,7 @@ def run_job(claim, staff):
     job = ClaimJob.objects.create(
         kind=ClaimJob.Kind.DRY_RUN, claim=claim, requested_by=staff, show_values=True
     )
-    answer, seconds, peak = traced(lambda: claim_dry_run_task.call(job.pk))
+    answer, seconds, peak = bs.traced(lambda: claim_dry_run_task.call(job.pk))
     job.refresh_from_db()
     if job.state != ClaimJob.State.DONE:
         raise RuntimeError(f"the job ended {job.state}: {answer} {job.error}")
@@ -202,7 +185,7 @@ def run_in_memory(claim):
     from claims.models import Claim
 
     fresh = Claim.objects.get(pk=claim.pk)
-    report, seconds, peak = traced(lambda: claim_dry_run(claim=fresh, show_values=True))
+    report, seconds, peak = bs.traced(lambda: claim_dry_run(claim=fresh, show_values=True))
     return report, seconds, peak
 
 

@@ -33,7 +33,6 @@ Redis db 15 (bench/_support.py lists the others').
 import gc
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -154,20 +153,6 @@ def timed_rss(fn):
     return result, seconds, _status_kib("VmHWM") - before
 
 
-def traced(fn):
-    """(result, seconds, peak bytes of Python memory allocated while fn ran)."""
-    gc.collect()
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        result = fn()
-        seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return result, seconds, peak
-
-
 def streamed(client, query: str = "") -> tuple[int, int]:
     """GET the export and read its body to the end: (bytes, lines)."""
     response = client.get(EXPORT_ALL + query, secure=True)
@@ -217,7 +202,7 @@ def main() -> int:
             streamed(client, "?state=waiting")  # warm: imports, templates (no row)
             # Untraced (its time, the resident set's growth), then under tracemalloc.
             _, seconds, rss = timed_rss(lambda: streamed(client))
-            (size_bytes, lines), _, peak = traced(lambda: streamed(client))
+            (size_bytes, lines), _, peak = bs.traced(lambda: streamed(client))
             if lines != 1 + EVIDENCE_LINES * size:
                 raise RuntimeError(f"{lines} lines for {size} completions")
             rows.append(
@@ -235,7 +220,7 @@ def main() -> int:
             if args.contrast:
                 bs.step(f"export: {size} completions, held in memory (contrast)")
                 _, seconds, rss = timed_rss(lambda: in_memory(request))
-                (size_bytes, lines), _, peak = traced(lambda: in_memory(request))
+                (size_bytes, lines), _, peak = bs.traced(lambda: in_memory(request))
                 rows.append(
                     {
                         "completions": size,
