@@ -26,6 +26,7 @@ from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import stores as bb_stores
 from sandbox.bitbadges.models import BitBadgesStoreEntry
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, run_worker
+from tests.claims.life_actions_support import store_claim_on_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,19 +35,7 @@ ALICE_BB1 = to_bitbadges_address(ALICE_ADDRESS)
 
 @pytest.fixture
 def store_claim(upstreams):
-    """An enabled dynamic-store claim on a sandbox store (no requirement: only a staff
-    grant or re-issue delivers it here)."""
-    store = bb_stores.store_create(label="life actions")
-    claim = Claim(
-        slug="store-life",
-        name="Store life",
-        enabled=True,
-        delivery="dynamic_store",
-        store_id=store.dynamic_data_id,
-    )
-    claim.set_store_secret(store.data_secret)
-    claim.save()
-    return claim
+    return store_claim_on_sandbox("store-life", "Store life")
 
 
 @pytest.fixture

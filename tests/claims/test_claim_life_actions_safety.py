@@ -26,6 +26,7 @@ from sandbox.bitbadges.models import BitBadgesStoreEntry
 from tests.claims.admin_support import make_app, make_member
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, require, run_worker
 from tests.claims.jobs_support import claim_needing, job_url, start_dry_run, total
+from tests.claims.life_actions_support import store_claim_on_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,17 +42,7 @@ def boss_client(django_user_model):
 
 @pytest.fixture
 def store_claim(upstreams):
-    store = bb_stores.store_create(label="safety")
-    claim = Claim(
-        slug="store-safety",
-        name="Store safety",
-        enabled=True,
-        delivery="dynamic_store",
-        store_id=store.dynamic_data_id,
-    )
-    claim.set_store_secret(store.data_secret)
-    claim.save()
-    return claim
+    return store_claim_on_sandbox("store-safety", "Store safety")
 
 
 @pytest.fixture
