@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from claims import allowlists
+from claims import allowlists, wording
 from claims.rules import criterion_label
 from connections.pipedream.proxy import (
     allowed_domains,
@@ -96,6 +96,24 @@ def proxy_url_problem(url: str, app: Any) -> str:
     )
 
 
+def validate_member_link(value: str) -> None:
+    """A link members follow: https, a host name, no user name or password, no spaces."""
+    text = str(value)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text) or "\\" in text:
+        raise ValidationError("Give an https:// link with no spaces or backslashes.")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValidationError("This is not a link: give an https:// URL.") from None
+    if parts.scheme != "https":
+        raise ValidationError("Members follow https links only: give an https:// URL.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValidationError("A link carries no user name or password.")
+    if not allowlists.HOST_NAME.match(parts.hostname or ""):
+        raise ValidationError("The link has no host name: give an https:// URL.")
+
+
 class Comparison(models.TextChoices):
     EQ = "eq", "equals"
     NE = "ne", "does not equal"
@@ -165,6 +183,14 @@ class Requirement(models.Model):
         blank=True,
         help_text='The sentence members read, e.g. "Have at least 5 public repositories".',
     )
+    link = models.URLField(
+        "where members do it",
+        max_length=500,
+        blank=True,
+        validators=[validate_member_link],
+        help_text="Optional https page where members do what this asks, e.g. the repository "
+        "to star. Shown next to the requirement.",
+    )
     identity_path = models.CharField(
         max_length=200,
         blank=True,
@@ -191,9 +217,16 @@ class Requirement(models.Model):
         return f"criterion:{self.pk}"
 
     def label(self) -> str:
-        """What the requirement says, in the operator's words when there are some."""
-        if self.text:
-            return self.text
+        """What the requirement asks, as members read it (an instruction, in the
+        operator's words when there are some; claims/wording.py), whatever its group."""
+        return wording.requirement_sentence(self, positive=True)
+
+    def member_sentence(self) -> str:
+        """What members read: the instruction, or for "none" who the claim is not for."""
+        return wording.requirement_sentence(self)
+
+    def technical_label(self) -> str:
+        """The check as staff read it: path, comparison and value."""
         if not self.runs_check:
             return f"A healthy {self.app.name} account" if self.app_id else "A healthy account"
         return criterion_label(self.path, self.comparison, self.value)
@@ -262,7 +295,7 @@ class Requirement(models.Model):
             "app": self.app.slug if self.app_id else None,
             "kind": self.kind,
         }
-        for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text"):
+        for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text", "link"):
             value = getattr(self, name)
             if value not in ("", {}, None):
                 data[name] = value
