@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from standardwebhooks import Webhook
 
+from core import netguard
+
 MAX_URL = 500
 SECRET_BYTES = 32
 _UNSAFE = re.compile(r"[\s\\\x00-\x1f\x7f]")
@@ -49,29 +51,10 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 
 
-# IPv6 forms that carry an IPv4 address inside: NAT64's well-known prefix and the
-# deprecated IPv4-compatible form keep it in the last 32 bits (6to4 and Teredo have
-# their own accessors); a local-use NAT64 prefix may put it anywhere, so it is refused.
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _inner(address: Address) -> list[Address]:
-    """`address` and every IPv4 address it carries (mapped, 6to4, Teredo, NAT64)."""
-    if not isinstance(address, ipaddress.IPv6Address):
-        return [address]
-    found: list[Address] = [address]
-    if address.ipv4_mapped:
-        found.append(address.ipv4_mapped)
-    if address.sixtofour:
-        found.append(address.sixtofour)
-    if address.teredo:
-        found += address.teredo
-    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return found
+# The address checks are shared with other fetches of outside URLs (core/netguard.py).
+_NAT64_LOCAL = netguard.NAT64_LOCAL
+Address = netguard.Address
+_inner = netguard.inner
 
 
 @dataclass(frozen=True)
