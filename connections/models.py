@@ -234,6 +234,9 @@ class ConnectSession(models.Model):
         help_text="The account this session produced.",
     )
     error = models.TextField(blank=True)
+    # Where /connect/done/ sends the member back: the claim page the hosted Connect page
+    # was opened from (users.start_path.claim_path), or empty for the accounts page.
+    return_path = models.CharField(max_length=120, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,6 +32,7 @@ from connections.forms import ConnectForm
 from connections.models import ConnectSession
 from core.client import web_budget
 from core.database import no_retry
+from users.start_path import claim_path
 
 logger = logging.getLogger("connections.views")
 
@@ -424,13 +425,18 @@ def _session_check(member, session, *, reason: str = "") -> JsonResponse:
 @no_retry
 @web_budget
 def connect_link(request, app: str):
-    """Connect Link hand-off: mint a token and send the member to the hosted page."""
+    """Connect Link hand-off: mint a token and send the member to the hosted page.
+
+    `next`, when it is a claim's landing page (users.start_path.claim_path), is where
+    /connect/done/ brings the member back; anything else is ignored.
+    """
+    return_path = claim_path(request.GET.get("next", ""))
     form = ConnectForm({"app": app, "account": request.GET.get("account", "")}, member=request.user)
     if not form.is_valid():
         if "account" in form.errors:
             raise Http404("No such account.")
         messages.error(request, form.first_error())
-        return redirect("connections:accounts")
+        return redirect(return_path or "connections:accounts")
     app_obj = form.cleaned_data["app"]
     reconnect = None
     if form.cleaned_data.get("account"):
@@ -443,6 +449,7 @@ def connect_link(request, app: str):
         app=app_obj,
         mode=ConnectSession.Mode.LINK,
         reconnect=reconnect,
+        return_path=return_path,
     )
 
 
@@ -496,12 +503,18 @@ def emailed_link(request, signed: str):
     )
 
 
-def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None):
-    """Mint a token and send the member to the hosted page; on trouble, back to /accounts/
-    (a 503 page with Retry-After when Pipedream did not answer in time)."""
+def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None, return_path=""):
+    """Mint a token and send the member to the hosted page; on trouble, back to the claim
+    page they came from or /accounts/ (a 503 page with Retry-After when Pipedream did
+    not answer in time)."""
     try:
         _session, connect_token = services.connect_session_start(
-            member=member, app=app, mode=mode, reconnect_account=reconnect, public_id=public_id
+            member=member,
+            app=app,
+            mode=mode,
+            reconnect_account=reconnect,
+            public_id=public_id,
+            return_path=return_path,
         )
         url = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
     except services.EmailNotVerified as exc:
@@ -518,7 +531,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None):
         if _upstream_hung(exc):
             return _error_page(request, exc, "Pipedream is not answering")
         messages.error(request, str(exc))
-        return redirect("connections:accounts")
+        return redirect(return_path or "connections:accounts")
     return redirect(url)
 
 
@@ -528,7 +541,8 @@ def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None):
 @no_retry
 @web_budget
 def done(request):
-    """Where the hosted page sends the member back (Connect Link and emailed links)."""
+    """Where the hosted page sends the member back (Connect Link and emailed links); it
+    ends on the claim page the connection was started from, else on /accounts/."""
     session = services.connect_session_for_reference(request.GET.get("s", ""))
     if session is None:
         return _problem_page(
@@ -557,14 +571,15 @@ def done(request):
     except services.TooManyAttempts as exc:
         return _error_page(request, exc, "Too many visits")
     app_name = session.app.name
+    back = claim_path(session.return_path) or "connections:accounts"
     if services.session_spent(session):  # recorded already: nothing to ask Pipedream
         messages.success(request, f"Your {app_name} account is connected.")
-        return redirect("connections:accounts")
+        return redirect(back)
     if request.GET.get("result") == "error":
         error = (request.GET.get("error") or "").strip()[:500]
         services.connect_session_fail(session=session, error=error or services.NO_REASON)
         messages.error(request, f"{app_name} was not connected" + (f": {error}" if error else "."))
-        return redirect("connections:accounts")
+        return redirect(back)
     try:
         result = services.accounts_sync(member=request.user)
         services.session_mark_done(member=request.user, session=session, result=result)
@@ -576,6 +591,6 @@ def done(request):
             f"We could not refresh your accounts yet: {exc} "
             f"Your {app_name} account will appear shortly.",
         )
-        return redirect("connections:accounts")
+        return redirect(back)
     messages.success(request, f"Your {app_name} account is connected.")
-    return redirect("connections:accounts")
+    return redirect(back)

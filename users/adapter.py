@@ -22,6 +22,7 @@ from branding.selectors import brand_current
 from core import ratelimit
 from core.ratelimit import client_ip
 from users.lookalikes import has_lookalikes
+from users.start_path import claim_path, start_path_for, start_path_remember
 
 # Wrong passwords, counted in this order; a try refused by one is not counted by the
 # later ones (settings.ACCOUNT_RATE_LIMITS says why these three).
@@ -149,6 +150,25 @@ class AccountAdapter(DefaultAccountAdapter):
         if next_url:
             url += "?" + urlencode({"next": next_url})
         return HttpResponseRedirect(url)
+
+    # --- the claim page a person set out from (users.start_path) ------------------------
+
+    def save_user(self, request, user, form, commit=True):
+        # Signing up from /c/<slug>/ (a safe `next`): that claim page is where this
+        # member lands after confirming their email anywhere and logging in there.
+        user.start_path = claim_path(get_next_redirect_url(request))
+        return super().save_user(request, user, form, commit=commit)
+
+    def pre_login(self, request, user, **kwargs):
+        response = super().pre_login(request, user, **kwargs)
+        if response is None:
+            start_path_remember(user, kwargs.get("redirect_url"))
+        return response
+
+    def get_login_redirect_url(self, request) -> str:
+        # With no explicit `next` (allauth follows a safe one first): the start claim
+        # while it is open to the member, else the home page.
+        return start_path_for(request.user) or super().get_login_redirect_url(request)
 
     def get_email_confirmation_url(self, request, emailconfirmation) -> str:
         return _public(reverse("account_confirm_email", args=[emailconfirmation.key]))

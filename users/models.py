@@ -7,6 +7,10 @@ from django.db import models
 
 from core.addresses import MAX_ADDRESS_LENGTH, normalize_address, validate_address
 
+# Longer than any /c/<slug>/ (slugs are at most 80 characters), far shorter than a URL
+# anyone would craft to smuggle something in.
+MAX_START_PATH_LENGTH = 120
+
 
 class User(AbstractUser):
     # What Pipedream knows the member by (its `external_user_id`). Random, so it reveals
@@ -25,6 +29,16 @@ class User(AbstractUser):
         blank=True,
         validators=[validate_address],
         help_text="0x... (Ethereum) or bb1... (BitBadges). Claims are delivered here.",
+    )
+    # The claim page the member set out from (users.start_path): where a login with no
+    # `next` of its own lands while that claim is open to them. Only a local path that
+    # is a claim's landing page, never a full URL.
+    start_path = models.CharField(
+        "start claim page",
+        max_length=MAX_START_PATH_LENGTH,
+        blank=True,
+        editable=False,
+        help_text="The claim page the member signed up or logged in from.",
     )
 
     class Meta(AbstractUser.Meta):

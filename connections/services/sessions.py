@@ -22,6 +22,7 @@ from connections.services.errors import (
     upstream_failed,
 )
 from users.selectors import member_email_state
+from users.start_path import claim_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def connect_session_start(
     mode: str,
     reconnect_account: ConnectedAccount | None = None,
     public_id: uuid.UUID | None = None,
+    return_path: str = "",
 ) -> tuple[ConnectSession, pipedream.ConnectToken]:
     """Mint a Connect token for `member` and `app`; record the session once it exists.
 
@@ -87,6 +89,8 @@ def connect_session_start(
     member's browser needs it) but only its digest is stored. A member without a
     verified email address gets EmailNotVerified (every way of connecting comes here).
     `public_id` is an emailed link's id for this opening (LinkUsed if it was just taken).
+    `return_path` is the claim page /connect/done/ returns to; anything but a claim
+    landing path (users.start_path.claim_path) is dropped.
     """
     if mode not in ConnectSession.Mode.values:
         raise ValueError(f"Unknown connect mode {mode!r}")
@@ -126,6 +130,7 @@ def connect_session_start(
         token_digest=token_digest(token.token),
         reconnect_account=reconnect_account,
         expires_at=token.expires_at,
+        return_path=claim_path(return_path),
     )
     try:
         # One INSERT, atomic by itself (no BEGIN and COMMIT round trips around it); a
