@@ -14,6 +14,8 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -25,8 +27,15 @@ from sandbox.common.faults import ENDPOINTS
 from sandbox.common.models import Fault
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
+from sandbox.member_names import member_names, name_rows
 from sandbox.pipedream import components, services, triggers, webhooks
-from sandbox.pipedream.models import Account, ConnectToken, DeployedTrigger, WebhookDelivery
+from sandbox.pipedream.models import (
+    Account,
+    ConnectToken,
+    DeployedTrigger,
+    TriggerEvent,
+    WebhookDelivery,
+)
 
 
 def superuser_required(view):
@@ -65,18 +74,28 @@ def index(request):
 
 
 def _render_index(request, fault_form=None, credits_form=None, status=200):
+    """The page's context in a fixed number of queries, whatever the number of rows.
+
+    Members appear by username (sandbox/member_names.py), their external id small beside it.
+    """
     accounts = list(Account.objects.select_related("user").order_by("-created_at")[:100])
     for account in accounts:
         account.profile_text = json.dumps(account.profile, indent=2, sort_keys=True)
-    deployed = list(
-        DeployedTrigger.objects.select_related("user", "account").order_by("-created_at")[:50]
+    deployed = _deployed_triggers()
+    tokens = list(ConnectToken.objects.all()[:10])
+    names = member_names(
+        [account.user.external_id for account in accounts]
+        + [trigger.user.external_id for trigger in deployed]
+        + [whose for trigger in deployed for _, whose in trigger.stargazer_ids]
+        + [token.external_user_id for token in tokens]
     )
+    name_rows(accounts, lambda account: account.user.external_id, names)
+    name_rows(deployed, lambda trigger: trigger.user.external_id, names)
+    name_rows(tokens, lambda token: token.external_user_id, names)
     for trigger in deployed:
-        trigger.stargazers = _stargazers(trigger)
-        trigger.last_event = trigger.events.order_by("-ts", "-pk").first()
-        trigger.recent_deliveries = list(
-            WebhookDelivery.objects.filter(source=trigger.trigger_id).order_by("-pk")[:5]
-        )
+        trigger.stargazers = [
+            (login, names.get(whose, ""), whose) for login, whose in trigger.stargazer_ids
+        ]
     overview = bb_demo.overview()
     context = {
         "accounts": accounts,
@@ -86,7 +105,7 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
         "fault_form": fault_form or FaultForm(),
         "endpoints": ENDPOINTS,
         "deliveries": WebhookDelivery.objects.all()[:25],
-        "tokens": ConnectToken.objects.all()[:10],
+        "tokens": tokens,
         "credentials": SANDBOX_CREDENTIALS,
         "api_base": request.build_absolute_uri("/sandbox/pipedream"),
         "bitbadges_base": request.build_absolute_uri("/sandbox/bitbadges/api/v0"),
@@ -95,6 +114,39 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
         or CreditsForm(initial={"remaining": overview["credits"]["remaining"]}),
     }
     return render(request, "sandbox/index.html", context, status=status)
+
+
+RECENT_DELIVERIES = 5
+
+
+def _deployed_triggers() -> list[DeployedTrigger]:
+    """The latest 50 deployed triggers, each with its last event, its latest deliveries and
+    (github-new-star) the logins that may star: four queries in all."""
+    last_event = TriggerEvent.objects.filter(trigger=OuterRef("pk")).order_by("-ts", "-pk")
+    deployed = list(
+        DeployedTrigger.objects.select_related("user", "account")
+        .annotate(last_event_pk=Subquery(last_event.values("pk")[:1]))
+        .order_by("-created_at")[:50]
+    )
+    events = TriggerEvent.objects.in_bulk([t.last_event_pk for t in deployed if t.last_event_pk])
+    recent: dict[str, list] = {}
+    if deployed:
+        rows = (
+            WebhookDelivery.objects.filter(source__in=[t.trigger_id for t in deployed])
+            .annotate(
+                recent_rank=Window(RowNumber(), partition_by=F("source"), order_by=F("pk").desc())
+            )
+            .filter(recent_rank__lte=RECENT_DELIVERIES)
+            .order_by("source", "-pk")
+        )
+        for delivery in rows:
+            recent.setdefault(delivery.source, []).append(delivery)
+    logins = _github_logins(deployed)
+    for trigger in deployed:
+        trigger.last_event = events.get(trigger.last_event_pk)
+        trigger.recent_deliveries = recent.get(trigger.trigger_id, [])
+        trigger.stargazer_ids = _stargazers_of(trigger, logins)
+    return deployed
 
 
 @require_POST
@@ -207,22 +259,50 @@ def delivery_retry(request, pk: int):
     return _back("webhooks")
 
 
-def _stargazers(trigger: DeployedTrigger) -> list[tuple[str, str]]:
-    """github-new-star fires on anyone's star: the GitHub logins of the project's other
-    accounts (login, whose), for the page's "Star as" choice."""
-    if trigger.component_key != "github-new-star" or trigger.account is None:
-        return []
-    accounts = Account.objects.filter(
-        app_slug="github",
-        user__project_id=trigger.user.project_id,
-        user__environment=trigger.user.environment,
-    ).exclude(pk=trigger.account.pk)
-    found = {}
-    for account in accounts.select_related("user")[:50]:
+STARGAZERS_MAX = 50
+
+
+def _star_triggers(triggers) -> list[DeployedTrigger]:
+    return [t for t in triggers if t.component_key == "github-new-star" and t.account is not None]
+
+
+def _github_logins(triggers) -> dict[tuple, list[tuple[int, str, str]]]:
+    """The GitHub accounts of the projects behind these github-new-star triggers, one query:
+    {(project id, environment): [(account pk, login, external id), ...]}."""
+    scopes = {(t.user.project_id, t.user.environment) for t in _star_triggers(triggers)}
+    if not scopes:
+        return {}
+    where = Q()
+    for project_id, environment in scopes:
+        where |= Q(user__project_id=project_id, user__environment=environment)
+    found: dict[tuple, list[tuple[int, str, str]]] = {}
+    accounts = (
+        Account.objects.filter(where, app_slug="github")
+        .select_related("user")
+        .order_by("pk")[: STARGAZERS_MAX * len(scopes) + len(scopes)]
+    )
+    for account in accounts:
         login = str((account.profile or {}).get("login") or "")
         if login:
-            found.setdefault(login, account.user.external_id)
+            key = (account.user.project_id, account.user.environment)
+            found.setdefault(key, []).append((account.pk, login, account.user.external_id))
+    return found
+
+
+def _stargazers_of(trigger: DeployedTrigger, logins: dict) -> list[tuple[str, str]]:
+    """github-new-star fires on anyone's star: the GitHub logins of the project's other
+    accounts (login, whose external id), for the page's "Star as" choice."""
+    if trigger.component_key != "github-new-star" or trigger.account is None:
+        return []
+    found: dict[str, str] = {}
+    for pk, login, whose in logins.get((trigger.user.project_id, trigger.user.environment), []):
+        if pk != trigger.account.pk and len(found) < STARGAZERS_MAX:
+            found.setdefault(login, whose)
     return sorted(found.items())
+
+
+def _stargazers(trigger: DeployedTrigger) -> list[tuple[str, str]]:
+    return _stargazers_of(trigger, _github_logins([trigger]))
 
 
 @require_POST
