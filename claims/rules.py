@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from claims import wording
 from connections.models import ConnectedAccount
 
 MISSING = object()
@@ -89,8 +90,8 @@ def app_rules(
         else:
             worst = next((account for account in mine if account.dead), mine[0])
             value = "dead" if worst.dead else "unhealthy"
-            reason = f" ({worst.error})" if worst.error else ""
-            detail = f"Your {name} account needs reconnecting{reason}."
+            # The account's error (an upstream message) stays with staff.
+            detail = f"Your {name} account needs reconnecting."
         results.append(
             RuleResult(
                 rule=f"healthy:{slug}",
@@ -210,6 +211,7 @@ COMPARISON_WORDS = {
 
 
 def criterion_label(path: str, comparison: str, expected: str) -> str:
+    """The check as staff read it (the admin): never shown to members."""
     word = COMPARISON_WORDS.get(comparison, comparison)
     return f"{path} {word}" if comparison == "truthy" else f"{path} {word} {expected}"
 
@@ -224,26 +226,27 @@ def criterion_rule(
     text: str = "",
     rule: str = "criterion",
     must_not: bool = False,
+    app_name: str = "",
+    proxy_url: str = "",
 ) -> RuleResult:
-    """A requirement's check against an action's result; `text` is how members read it
-    when the admin wrote one (else the path, comparison and value). With `must_not` the
-    member meets it when the check does NOT find what it asks."""
+    """A requirement's check against an action's result. Its label and detail are what
+    members read (claims/wording.py): `text` when the admin wrote one, else a sentence
+    built without the path or a symbol; the value seen stays in `value` for staff. With
+    `must_not` the member meets it when the check does NOT find what it asks."""
     value = extract(result, path)
     found = compare(value, comparison, expected)
     passed = not found if must_not else found
-    label = text or criterion_label(path, comparison, expected)
-    if must_not:
-        label = f"Must not: {label}"
+    positive = (text or "").strip().rstrip(".") or wording.check_sentence(
+        app_name, path, comparison, expected, proxy_url
+    )
+    label = wording.must_not_sentence(positive) if must_not else positive
     if passed:
         detail = ""
     elif must_not:
-        detail = f"This claim is not for members who meet this: {label.removeprefix('Must not: ')}."
-    elif text:
-        detail = f"Not yet: {text}."
-    elif value is MISSING:
-        detail = f"The result has no {path}."
+        detail = f"This claim is {label[:1].lower()}{label[1:]}."
     else:
-        detail = f"Needs {label}; yours is {_text(value)}."
+        fact = "" if value is MISSING else wording.value_fact(path, comparison, _text(value))
+        detail = f"{positive}: {fact}." if fact else f"Not yet: {positive}."
     return RuleResult(
         rule=rule,
         label=label,

@@ -25,7 +25,7 @@ _SILENT_VALUES = {"", "(absent)", "(not checked)", "(error)", "(none)", "null", 
 
 def _app_name(requirement: Any) -> str:
     app = getattr(requirement, "app", None) if getattr(requirement, "app_id", 1) else None
-    return (getattr(app, "name", "") or "").strip() or "the connected"
+    return (getattr(app, "name", "") or "").strip()
 
 
 def field_words(path: str) -> str:
@@ -41,41 +41,41 @@ def field_words(path: str) -> str:
     return " ".join(words.lower().split())
 
 
-def _quantity(value: str) -> str:
-    return value.strip()
-
-
 def check_sentence(
     app_name: str, path: str, comparison: str, value: str, proxy_url: str = ""
 ) -> str:
     """An instruction for a check with no operator sentence, e.g. path user.public_repos,
     gte, 5 on GitHub -> "Have at least 5 public repos on GitHub"."""
-    app = app_name or "the connected"
+    app = (app_name or "").strip()
+    on = f" on {app}" if app else ""
+    yours = f"your {app} " if app else "your "
+    generic = f"Pass the {app} check for this claim" if app else "Pass this claim's check"
     starred = _STARRED.search((proxy_url or "").split("?")[0])
     if starred and (path or "").strip() == "$status":
-        return f"Star {starred.group(1)}/{starred.group(2)} on {app}"
+        return f"Star {starred.group(1)}/{starred.group(2)}{on}"
     words = field_words(path)
     value = (value or "").strip()
-    if not words or (comparison not in ("truthy",) and not value):
-        return f"Pass the {app} check for this claim"
+    if not words or (comparison != "truthy" and not value):
+        return generic
     if comparison in ("eq", "ne") and value.lower() in ("true", "false"):
         wanted = (value.lower() == "true") == (comparison == "eq")
         comparison = "truthy" if wanted else "falsy"
-    shown = value if _PLAIN_VALUE.match(value) else "the value this claim asks for"
-    sentences = {
-        "gte": f"Have at least {_quantity(value)} {words} on {app}",
-        "gt": f"Have more than {_quantity(value)} {words} on {app}",
-        "lte": f"Have at most {_quantity(value)} {words} on {app}",
-        "lt": f"Have fewer than {_quantity(value)} {words} on {app}",
-        "eq": f"Have {shown} as your {app} {words}",
-        "ne": f"Have a {app} {words} other than {shown}",
-        "contains": f"Have {shown} in your {app} {words}",
-        "truthy": f"Have {words} on your {app} account",
-        "falsy": f"Not have {words} on your {app} account",
-    }
     if comparison in ("gte", "gt", "lte", "lt") and not _NUMBER.match(value):
-        return f"Pass the {app} check for this claim"
-    return sentences.get(comparison, f"Pass the {app} check for this claim")
+        return generic
+    shown = value if _PLAIN_VALUE.match(value) else "the value this claim asks for"
+    account = f"your {app} account" if app else "your account"
+    sentences = {
+        "gte": f"Have at least {value} {words}{on}",
+        "gt": f"Have more than {value} {words}{on}",
+        "lte": f"Have at most {value} {words}{on}",
+        "lt": f"Have fewer than {value} {words}{on}",
+        "eq": f"Have {shown} as {yours}{words}",
+        "ne": f"Have {yours}{words} set to something other than {shown}",
+        "contains": f"Have {shown} in {yours}{words}",
+        "truthy": f"Have {words} on {account}",
+        "falsy": f"Not have {words} on {account}",
+    }
+    return sentences.get(comparison, generic)
 
 
 _VERBS = {"have", "star", "connect", "pass", "own", "hold", "follow", "use", "be", "fork", "belong"}
@@ -100,7 +100,7 @@ def requirement_sentence(requirement: Any, *, positive: bool = False) -> str:
     if text:
         sentence = text.rstrip(".")
     elif getattr(requirement, "kind", ACCOUNT) == ACCOUNT:
-        sentence = f"Connect a working {app} account"
+        sentence = f"Connect a working {app} account" if app else "Connect a working account"
     else:
         sentence = check_sentence(
             app,

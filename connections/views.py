@@ -578,7 +578,16 @@ def done(request):
     if request.GET.get("result") == "error":
         error = (request.GET.get("error") or "").strip()[:500]
         services.connect_session_fail(session=session, error=error or services.NO_REASON)
-        messages.error(request, f"{app_name} was not connected" + (f": {error}" if error else "."))
+        # The member may well have cancelled: said neutrally. Pipedream's words (if any)
+        # stay with the session for staff, unless they are a reason the member must know.
+        sentence = services.failure_sentence(error)
+        if sentence:
+            messages.error(request, sentence)
+        else:
+            messages.info(
+                request,
+                f"Your {app_name} account was not connected. Connect it whenever you're ready.",
+            )
         return redirect(back)
     try:
         result = services.accounts_sync(member=request.user)

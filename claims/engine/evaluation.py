@@ -6,6 +6,7 @@ combined with all / any / none), a valid BitBadges address, a confirmed email ad
 and the claim's window. Nothing is written; the caller keeps the evidence.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from core.addresses import normalize_address, to_bitbadges_address
 from users.models import User
 
 State = Completion.State
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -189,17 +191,20 @@ def _not_checked(requirement: Requirement, detail: str, now: datetime) -> rules.
 
 
 def _label(requirement: Requirement) -> str:
-    label = requirement.label()
-    return f"Must not: {label}" if requirement.group == Requirement.Group.NONE else label
+    return requirement.member_sentence()
 
 
 def _check_failed(requirement: Requirement, message: str, now: datetime) -> rules.RuleResult:
+    # What the upstream API or Pipedream said is for staff (the log), not the member.
+    logger.info("Check of requirement %s failed: %s", requirement.pk, message)
+    app = requirement.app.name
     return rules.RuleResult(
         rule=requirement.rule_key,
         label=_label(requirement),
         passed=False,
         value="(error)",
-        detail=f"Checking your {requirement.app.name} account failed: {message}",
+        detail=f"{app} did not give an answer this check can use. If your {app} account "
+        "has changed, reconnect it; otherwise check again later.",
         at=now.isoformat(),
     )
 
@@ -314,6 +319,8 @@ def _run_check(
         now=now,
         text=requirement.text,
         must_not=requirement.group == Requirement.Group.NONE,
+        app_name=requirement.app.name,
+        proxy_url=requirement.proxy_url,
     )
     return rule, result
 

@@ -50,7 +50,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (!response.ok) {
-          throw new Error(body.error || "Something went wrong (" + response.status + "). Please try again.");
+          throw new Error(body.error || "Something went wrong on our side. Please try again.");
         }
         return body;
       });
@@ -98,6 +98,17 @@
 
   // --- the iframe ----------------------------------------------------------------------
 
+  // The member closed the dialog (its Cancel or close button, or Esc) before anything
+  // was connected or refused: their choice, said neutrally.
+  function closedByMember() {
+    var state = active;
+    if (!state) return;
+    close();
+    if (state.settled || state.checking || state.told) return;
+    var name = state.appName ? "the " + state.appName + " connection" : "the connection";
+    announce("You closed " + name + ". Connect it whenever you're ready.", "info");
+  }
+
   function close() {
     if (!active) return;
     var state = active;
@@ -142,6 +153,7 @@
   }
 
   function failed(state, text) {
+    state.told = true;
     errorNear(state.button, text);
     announce(text, "error");
   }
@@ -205,7 +217,9 @@
       origin: origin,
       session: body.session,
       callbackUrl: body.callback_url || "/connect/callback/",
+      appName: body.app && body.app.name ? String(body.app.name) : "",
       settled: false, // a success was received: nothing after it changes the outcome
+      told: false, // an error was shown: closing afterwards adds nothing
       checking: false
     };
     state.listener = function (event) {
@@ -219,11 +233,11 @@
         if (text) failed(state, text);
         onError(state, text);
       } else if (data.type === "close") {
-        close();
+        closedByMember();
       }
     };
     state.keyListener = function (event) {
-      if (event.key === "Escape") close();
+      if (event.key === "Escape") closedByMember();
     };
     active = state;
     window.addEventListener("message", state.listener);

@@ -89,7 +89,7 @@ def test_a_proxy_criterion_fails_with_the_value_seen(apps, upstreams, alice, con
     assert completion.state == "ineligible"
     criterion = check_of(completion)
     assert criterion["passed"] is False and int(criterion["value"]) < 5
-    assert completion.reason == f"Needs public_repos ≥ 5; yours is {criterion['value']}."
+    assert completion.reason == f"Have at least 5 public repos on GitHub: you have {criterion['value']}."
     assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
 
@@ -129,4 +129,5 @@ def test_an_upstream_refusal_fails_the_rule_with_a_reason(apps, upstreams, alice
 
     completion = Completion.objects.get(claim=claim, member=alice)
     assert completion.state == "ineligible"
-    assert "the upstream API answered 404" in completion.reason
+    assert "GitHub did not give an answer this check can use" in completion.reason
+    assert "404" not in completion.reason

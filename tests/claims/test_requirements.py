@@ -68,7 +68,7 @@ def outcomes(evaluation) -> list[tuple[str, str, bool | None]]:
         (
             ["github"],
             False,
-            "Meet one of these: A healthy Discord account; A healthy Slack account.",
+            "Meet one of these: Connect a working Discord account; Connect a working Slack account.",
         ),
         (["slack"], False, "Connect your GitHub account."),
     ],
@@ -111,10 +111,10 @@ def test_a_none_check_refuses_the_members_who_meet_it(
     evaluation = evaluate(claim, alice)
     assert evaluation.eligible is eligible
     seen = result_of(evaluation, veteran)
-    assert seen["label"] == "Must not: user.public_repos ≥ 20"
+    assert seen["label"] == "Not for members who have at least 20 public repos on GitHub"
     assert seen["passed"] is eligible
     assert (int(seen["value"]) >= 20) is not eligible
-    assert outcomes(evaluation)[-1] == ("Must not: user.public_repos ≥ 20", "none", eligible)
+    assert outcomes(evaluation)[-1] == ("Not for members who have at least 20 public repos on GitHub", "none", eligible)
     if not eligible:
         assert evaluation.unmet()[0].rule == veteran.rule_key
 
@@ -145,7 +145,7 @@ def test_all_checks_stop_at_the_first_unmet_and_call_nothing_more(
     )
     assert proxied() == [USER_URL]  # one call: the second check was never sent
     assert [o.passed for o in evaluation.outcomes] == [False, None]
-    assert evaluation.reason.startswith("Needs public_repos ≥ 20; yours is ")
+    assert evaluation.reason.startswith("Have at least 20 public repos on GitHub: you have ")
 
 
 def test_all_checks_that_are_met_each_run_once(make_claim, apps, alice, connect, proxied):
@@ -229,7 +229,7 @@ def test_any_checks_go_on_until_one_is_met(make_claim, apps, alice, connect, pro
     assert result_of(evaluation, starred)["passed"] is False
     assert proxied() == [USER_URL, STAR_URL]  # both were asked
     assert [o.passed for o in evaluation.outcomes] == [True, False, False]
-    assert evaluation.reason.startswith("Meet one of these: public_repos ≥ 20; $status ")
+    assert evaluation.reason.startswith("Meet one of these: Have at least 20 public repos on GitHub; Star ")
 
 
 # --- outcomes: one per requirement, in order ----------------------------------------------
@@ -257,10 +257,10 @@ def test_outcomes_say_per_requirement_whether_it_is_met(make_claim, apps, alice,
         claim.requirements.values_list("pk", flat=True)
     )
     assert outcomes(evaluation) == [
-        ("A healthy GitHub account", "all", True),
-        ("A healthy Discord account", "any", False),
-        ("A healthy Slack account", "any", True),
-        ("Must not: Have 20 public repositories or more", "none", True),
+        ("Connect a working GitHub account", "all", True),
+        ("Connect a working Discord account", "any", False),
+        ("Connect a working Slack account", "any", True),
+        ("Not for members who have 20 public repositories or more", "none", True),
     ]
 
 

@@ -509,7 +509,7 @@ def test_accounts_page_marks_connected_apps(alice_client, member, github, slack)
 def test_done_with_error_marks_the_session_failed(alice_client, member, github, api):
     session, ref = start_session(member, github, api, ConnectSession.Mode.LINK)
     response = alice_client.get(f"/connect/done/?s={ref}&result=error", follow=True)
-    assert "was not connected" in response.text
+    assert "Your GitHub account was not connected. Connect it whenever" in response.text
     session.refresh_from_db()
     assert session.status == ConnectSession.Status.FAILED
 
