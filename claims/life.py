@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from claims import bitbadges, queue
+from claims.bitbadges import badge
 from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
 from claims.models import Claim, Completion, CompletionEvent
 from core import ratelimit
@@ -213,6 +214,7 @@ def refresh(claim: Claim, *, client: bitbadges.BitBadgesClient | None = None) ->
         logger.exception("Claim %s: its life as read could not be kept", claim.pk)
         claim.refresh_from_db(fields=list(_LIFE_FIELDS))  # what is kept, not what failed
         return _read_failed(claim, f"The reading could not be kept ({type(exc).__name__}: {exc})")
+    badge.keep(claim, life.badge)  # its name and image (never raises)
     if stop_for(claim) is None:
         wake_waiting(claim)
     return True

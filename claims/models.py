@@ -159,6 +159,16 @@ class Claim(models.Model):
     life_read_at = models.DateTimeField("BitBadges read at", null=True, blank=True, editable=False)
     life_read_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
     life_read_error = models.TextField(blank=True, editable=False)
+    # The badge as BitBadges names and shows it (the claim's metadata, read with its life:
+    # claims/bitbadges/badge.py); the image's bytes are kept in BadgeImage.
+    bitbadges_name = models.CharField(
+        "name on BitBadges", max_length=200, blank=True, editable=False
+    )
+    bitbadges_image_url = models.CharField(max_length=1000, blank=True, editable=False)
+    bitbadges_collection_id = models.CharField(max_length=40, blank=True, editable=False)
+    badge_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    badge_image_error = models.TextField(blank=True, editable=False)
+    badge_image_etag = models.CharField(max_length=32, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -490,6 +500,7 @@ class ClaimVisit(models.Model):
 
 
 # Models of event-driven claims live beside, and are Django models of this app.
+from claims.badge_models import BadgeImage as BadgeImage  # noqa: E402
 from claims.job_models import ClaimJob as ClaimJob  # noqa: E402
 from claims.trigger_models import TriggerDelivery as TriggerDelivery  # noqa: E402
 from claims.trigger_models import TriggerDeployment as TriggerDeployment  # noqa: E402

@@ -20,4 +20,6 @@ urlpatterns = [
     path("c/<slug:slug>/", landing.landing, name="landing"),
     path("c/<slug:slug>/address/", landing.landing_address, name="landing-address"),
     path("c/<slug:slug>/check/", landing.landing_check, name="landing-check"),
+    # The badge image, from the site's own origin (claims/views_badge.py).
+    path("c/<slug:slug>/badge", views_badge.badge, name="badge"),
 ]

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from claims.bitbadges.badge import BadgeDetails, details_of
 from claims.bitbadges.client import number
 
 # Milliseconds beyond what a datetime holds mean "no end" (BitBadges' UI ends a window
@@ -42,6 +43,7 @@ class ClaimLife:
     halted: bool
     fetched_at: datetime.datetime
     display_unlimited: bool = False  # numUses displayAsUnlimited: shown as unlimited
+    badge: BadgeDetails | None = None  # the claim's metadata and collection (badge.py)
 
     @property
     def remaining(self) -> int | None:
@@ -103,6 +105,7 @@ def life_of(claim: Mapping[str, Any], *, fetched_at: datetime.datetime) -> Claim
         halted=halted,
         fetched_at=fetched_at,
         display_unlimited=unlimited,
+        badge=details_of(claim),
     )
 
 

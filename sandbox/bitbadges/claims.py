@@ -1,7 +1,10 @@
 """The emulated BitBadges' claims: their plugins and the checks they make, the claim
 document (iClaimDetails) the API answers, and claim_create for tests and demos."""
 
+import hashlib
 import secrets
+import struct
+import zlib
 
 from django.utils import timezone
 
@@ -154,8 +157,13 @@ def claimed_users(claim: BitBadgesClaim) -> dict[str, list[int]]:
     return users
 
 
-def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = False) -> dict:
-    """The claim as iClaimDetails: numbers as strings where BitBadges uses NumberType."""
+def claim_json(
+    claim: BitBadgesClaim, *, private: bool = False, claimed: bool = False, image_base: str = ""
+) -> dict:
+    """The claim as iClaimDetails: numbers as strings where BitBadges uses NumberType.
+
+    `image_base`: the sandbox's absolute URL (…/sandbox/bitbadges/), under which its
+    generated badge images are served (`badge_png`)."""
     plugins = []
     for instance_id in plugin_ids(claim):
         plugin = plugin_id_of(claim, instance_id)
@@ -214,16 +222,53 @@ def claim_json(claim: BitBadgesClaim, *, private: bool = False, claimed: bool = 
             plugins.append(
                 _plugin(instance_id, plugin, {"instructions": claim.instructions}, {}, {}, private)
             )
-    return {
+    image = claim.image or (f"{image_base}images/{claim.claim_id}.png" if image_base else "")
+    details = {
         "_includesPrivateParams": private,
         "claimId": claim.claim_id,
-        "standaloneClaim": True,
+        "standaloneClaim": not claim.collection_id,
         "approach": "api",
         "plugins": plugins,
         "version": str(claim.version),
         "lastUpdated": _ms(claim.updated_at),
-        "metadata": {"name": claim.label or claim.claim_id, "description": "", "image": ""},
+        # iMetadata (SDK-HEAD interfaces.ts): the claim's badge as BitBadges shows it.
+        "metadata": {
+            "name": claim.label or claim.claim_id,
+            "description": claim.instructions or "",
+            "image": image,
+        },
     }
+    if claim.collection_id:
+        details["collectionId"] = claim.collection_id
+    return details
+
+
+def badge_png(claim_id: str) -> bytes:
+    """A small PNG for a sandbox claim: a disc whose colour comes from the claim id (made
+    here, byte by byte: Pillow is not a dependency)."""
+    digest = hashlib.sha256(claim_id.encode()).digest()
+    colour = bytes((64 + digest[0] % 160, 64 + digest[1] % 160, 64 + digest[2] % 160, 255))
+    clear = b"\x00\x00\x00\x00"
+    size = 64
+    rows = []
+    for y in range(size):
+        row = bytearray(b"\x00")  # filter: none
+        for x in range(size):
+            inside = (x - 31.5) ** 2 + (y - 31.5) ** 2 <= 30**2
+            row += colour if inside else clear
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- Helpers for tests and demos (no HTTP) -------------------------------------------
@@ -266,6 +311,8 @@ def claim_create(
     instructions="",
     requires_sign_in=False,
     hide_current_state=False,
+    image="",
+    collection_id="",
 ) -> BitBadgesClaim:
     """Create a claim. `store` is a BitBadgesStore or its dynamicDataId; `window` is
     (start, end) datetimes, either may be None; `requires_sign_in` adds the initiatedBy
@@ -297,4 +344,6 @@ def claim_create(
         instructions=instructions,
         requires_sign_in=requires_sign_in,
         hide_current_state=hide_current_state,
+        image=image,
+        collection_id=collection_id,
     )

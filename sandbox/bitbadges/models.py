@@ -97,6 +97,14 @@ class BitBadgesClaim(models.Model):
         default=False,
         help_text="numUses hideCurrentState: the attempts route is for the manager only.",
     )
+    image = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="metadata.image; empty: the sandbox's own generated PNG (images/<id>.png).",
+    )
+    collection_id = models.CharField(
+        max_length=40, blank=True, help_text="collectionId; empty: a standalone claim."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

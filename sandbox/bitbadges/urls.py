@@ -57,5 +57,6 @@ urlpatterns = [
         bb.by_method(GET=bb.store_value),
         name="store-value",
     ),
+    path("images/<str:claim_id>.png", bb.claim_image, name="claim-image"),
     re_path(r"^.*$", bb.not_found),
 ]

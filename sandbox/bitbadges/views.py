@@ -28,9 +28,11 @@ import secrets
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from sandbox.bitbadges import attempts as service_attempts
 from sandbox.bitbadges import base as service_base
@@ -213,7 +215,9 @@ def claim_get(request, claim_id: str):
     return JsonResponse(
         {
             "claim": service_claims.claim_json(
-                claim, claimed=query_true(request, "fetchAllClaimedUsers")
+                claim,
+                claimed=query_true(request, "fetchAllClaimedUsers"),
+                image_base=_image_base(request),
             )
         }
     )
@@ -246,9 +250,31 @@ def claims_fetch(request):
         if item.get("fetchPrivateParams") is True:
             raise BitBadgesError(500, service_base.PRIVATE_PARAMS_REFUSED)
         claims.append(
-            service_claims.claim_json(claim, claimed=item.get("fetchAllClaimedUsers") is True)
+            service_claims.claim_json(
+                claim,
+                claimed=item.get("fetchAllClaimedUsers") is True,
+                image_base=_image_base(request),
+            )
         )
     return JsonResponse({"claims": claims})
+
+
+def _image_base(request) -> str:
+    return request.build_absolute_uri(reverse("sandbox:bitbadges:claim-image", args=["x"]))[
+        : -len("images/x.png")
+    ]
+
+
+@login_not_required
+@require_GET
+def claim_image(request, claim_id: str):
+    """GET images/<claimId>.png: the badge image a sandbox claim's metadata points at (a
+    stand-in for where BitBadges hosts metadata images; no API key, like an image host)."""
+    if not service_claims.BitBadgesClaim.objects.filter(claim_id=claim_id).exists():
+        return error(404, service_base.NO_DOC)
+    response = HttpResponse(service_claims.badge_png(claim_id), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 # --- Dynamic stores ------------------------------------------------------------------
