@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
 from claims import pause
+from claims.home import member_home
 from claims.models import Completion
 from connections import services as connections_services
 
@@ -38,8 +39,13 @@ UPSTREAM_PROBE_TIMEOUT_SECONDS = 2
 
 
 @require_GET
+@never_cache
 def home(request):
-    return render(request, "home.html")
+    """The member's progress and what needs them (claims/home.py); visitors are sent to
+    log in (LoginRequiredMiddleware), whose page links to the public list of claims."""
+    home = member_home(request.user)
+    # The page lists an unconfirmed email among what needs the member: no banner above it.
+    return render(request, "home.html", {"home": home, "email_state": None})
 
 
 def _check_database() -> dict:
