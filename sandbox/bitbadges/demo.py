@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 
 from sandbox.bitbadges.attempts import tick
 from sandbox.bitbadges.base import success_route_enabled, wording
-from sandbox.bitbadges.claims import claim_create, plugin_id_of, plugin_ids, successes
+from sandbox.bitbadges.claims import claim_create, plugin_id_of, plugin_ids
 from sandbox.bitbadges.credits import credits
 from sandbox.bitbadges.models import (
     BitBadgesAttempt,
@@ -111,32 +111,40 @@ def demo_star_claim_ensure() -> dict:
 
 
 def overview() -> dict:
-    """What the control page shows: claims with their uses, and stores with entries."""
+    """What the control page shows: claims with their uses, and stores with entries.
+
+    A fixed number of queries whatever the number of claims, stores and addresses.
+    """
     tick()
+    per_claim: dict[int, dict[str, int]] = {}
+    for claim_pk, address, count in (
+        BitBadgesAttempt.objects.filter(status=BitBadgesAttempt.Status.SUCCESS)
+        .values_list("claim_id", "address")
+        .annotate(n=Count("pk"))
+        .order_by("claim_id", "address")
+    ):
+        per_claim.setdefault(claim_pk, {})[address] = count
     claims = []
     for claim in BitBadgesClaim.objects.annotate(
         pending=Count("attempts", filter=Q(attempts__status=BitBadgesAttempt.Status.PENDING))
     ):
-        per_address = {}
-        for address, count in (
-            successes(claim).values_list("address").annotate(n=Count("pk")).order_by("address")
-        ):
-            per_address[address] = count
         claims.append(
             {
                 "claim": claim,
                 "plugins": [plugin_id_of(claim, i) for i in plugin_ids(claim)],
-                "per_address": per_address,
+                "per_address": per_claim.get(claim.pk, {}),
                 "pending": claim.pending,
             }
         )
     stores = []
-    for store in BitBadgesStore.objects.prefetch_related("entries"):
+    for store in BitBadgesStore.objects.prefetch_related("entries").annotate(
+        queued=Count("actions", filter=Q(actions__applied_at__isnull=True), distinct=True)
+    ):
         stores.append(
             {
                 "store": store,
                 "entries": list(store.entries.all()),
-                "queued": store.actions.filter(applied_at__isnull=True).count(),
+                "queued": store.queued,
             }
         )
     row = credits()
