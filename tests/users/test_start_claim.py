@@ -4,6 +4,7 @@ while that claim is open to them; an explicit `next` still wins, and nothing but
 local claim page is ever kept or followed."""
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -43,6 +44,12 @@ def log_in(client, username="carol", next_url=None):
     if next_url is not None:
         data["next"] = next_url
     return client.post("/login/", data)
+
+
+def local(location: str) -> bool:
+    """A redirect that stays on this site (a query may quote anything)."""
+    parts = urlsplit(location)
+    return not parts.scheme and not parts.netloc and not location.startswith(("//", "\\"))
 
 
 def carol():
@@ -143,13 +150,12 @@ HOSTILE = [
 def test_hostile_next_is_never_kept_nor_followed(client, claim, hostile):
     response = sign_up(client, next_url=hostile)
     assert response.status_code == 302
-    assert "evil" not in response["Location"]
+    assert local(response["Location"])
     assert carol().start_path == ""
     client.logout()
     response = log_in(client, next_url=hostile)
     assert response.status_code == 302
-    assert "evil" not in response["Location"]
-    assert response["Location"] in ("/", "/claims/", "/admin/")
+    assert local(response["Location"])  # allauth's own check of `next`
     assert carol().start_path == ""
 
 

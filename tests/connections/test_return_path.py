@@ -1,0 +1,97 @@
+"""Connecting through the hosted page (Connect Link, no JavaScript) from a claim page
+ends back on that claim page, with the message; over HTTP with the sandbox. Only a
+local claim page is ever returned to: anything else ends on /accounts/ as before."""
+
+import html
+from urllib.parse import urlsplit
+
+import pytest
+
+from connections.models import ConnectSession
+from tests.connections.views_support import local
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+START = "/c/github-starter/"
+ADDRESS = "0x742d35cc6634c0532925a3b844bc9e7595f0beb1"
+
+
+@pytest.fixture
+def alice_client(client, member, upstreams, apps, make_claim, settings):
+    settings.CONNECT_TOKEN_RATE_LIMIT = (100, 60)
+    member.address = ADDRESS
+    member.save(update_fields=["address"])
+    make_claim("github-starter", apps=[apps["github"]])
+    client.force_login(member)
+    return client
+
+
+def hosted_answer(client, path, action="allow"):
+    """Open `path` (our hand-off), answer the hosted page, come back: the final response."""
+    hand_off = client.get(path)
+    assert hand_off.status_code == 302, hand_off.content
+    answer = client.post(local(hand_off["Location"]), {"action": action, "name": "octo"})
+    assert answer.status_code == 302, answer.content
+    return client.get(local(answer["Location"]), follow=True)
+
+
+def page_text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_the_claim_pages_connect_link_names_the_claim_page(alice_client):
+    page = page_text(alice_client.get(START))
+    assert f'href="/connect/github/?next={START}"' in page
+
+
+def test_connected_through_the_hosted_page_ends_on_the_claim(alice_client):
+    done = hosted_answer(alice_client, f"/connect/github/?next={START}")
+    assert done.redirect_chain[-1] == (START, 302)
+    assert "Your GitHub account is connected." in page_text(done)
+    session = ConnectSession.objects.get()
+    assert (session.status, session.return_path) == (ConnectSession.Status.CONNECTED, START)
+
+
+def test_denied_on_the_hosted_page_ends_on_the_claim_with_the_reason(alice_client):
+    done = hosted_answer(alice_client, f"/connect/github/?next={START}", action="deny")
+    assert done.redirect_chain[-1] == (START, 302)
+    assert "GitHub was not connected" in page_text(done)
+
+
+def test_without_next_it_ends_on_the_accounts_page(alice_client):
+    done = hosted_answer(alice_client, "/connect/github/")
+    assert done.redirect_chain[-1] == ("/accounts/", 302)
+
+
+def test_a_refused_hand_off_goes_back_to_the_claim(alice_client, apps):
+    apps["github"].enabled = False
+    apps["github"].save(update_fields=["enabled"])
+    response = alice_client.get(f"/connect/github/?next={START}", follow=True)
+    assert response.redirect_chain == [(START, 302)]
+    assert not ConnectSession.objects.exists()
+
+
+HOSTILE = [
+    "//evil.com",
+    "https://evil.com/c/github-starter/",
+    "/\\evil.com",
+    "javascript:alert(1)",
+    "/%2F%2Fevil.com",
+    "%2F%2Fevil.com/c/github-starter/",
+    "/c/github-starter/%2F..%2Faccounts",
+    "/c/" + "a" * 500 + "/",
+    "/accounts/",
+    "/admin/",
+]
+
+
+def test_any_other_next_is_ignored(alice_client):
+    for hostile in HOSTILE:
+        hand_off = alice_client.get("/connect/github/", {"next": hostile})
+        assert hand_off.status_code == 302
+        assert "evil" not in urlsplit(hand_off["Location"]).netloc
+    assert set(ConnectSession.objects.values_list("return_path", flat=True)) == {""}
+    assert ConnectSession.objects.count() == len(HOSTILE)
+    # One of them answered: it ends where it always did.
+    done = hosted_answer(alice_client, "/connect/github/?next=//evil.com")
+    assert done.redirect_chain[-1] == ("/accounts/", 302)
