@@ -1,23 +1,53 @@
-"""Reads for the claims pages, always scoped to one member and in a fixed number of queries."""
+"""Reads for the claims pages, always scoped to one member and in a fixed number of queries.
 
+Each row says what the member can do about it: every unmet requirement carries its fix
+(Connect, Reconnect, the address form), a "not yet" says what would change the answer
+and when it is checked again by itself, and Check again is offered only when a check
+could give a new answer. A completed claim shows what it was earned with, from the
+evidence kept when it was earned: a later disconnect changes nothing there.
+"""
+
+import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.utils import timezone
+from django.utils import formats, timezone
 
-from claims import life, rules
+from claims import life, rules, wording
 from claims.models import Claim, Completion, TriggerDeployment
 from claims.models import Requirement as RequirementModel
-from connections.models import ConnectedAccount
+from connections.models import App, ConnectedAccount
+
+State = Completion.State
+
+# What a requirement row asks of the member (the button or link in the row).
+FIX_CONNECT = "connect"
+FIX_RECONNECT = "reconnect"
+FIX_ADDRESS = "address"
+FIX_UNAVAILABLE = "unavailable"  # nothing the member can do: an administrator must
+MEMBER_FIXES = (FIX_CONNECT, FIX_RECONNECT, FIX_ADDRESS)
+
+# The groups claims are listed in: what the member can do now comes first.
+GROUP_ACT = 0  # connect, reconnect, the address, or a check only the member starts
+GROUP_WORKING = 1  # under way
+GROUP_WAITING = 2  # waits on something else: a re-check, an event, the claim reopening
+GROUP_EARNED = 3
+GROUP_ENDED = 4  # closed, used up, taken back
 
 
 @dataclass
 class Requirement:
-    label: str
+    label: str  # the requirement as members read it: an instruction
     met: bool | None  # None: not checked yet
     detail: str = ""
-    value: str = ""
+    value: str = ""  # the value last seen (kept for the admin's eyes; not shown to members)
     one_of: bool = False  # one of the claim's "any" requirements: one of them is enough
+    fact: str = ""  # a fact about the member from the last check: "you have 3"
+    link: str = ""  # where the member does it, when the operator gave a link
+    fix: str = ""  # FIX_*: the button or link the row carries
+    app: App | None = None  # the app to connect or reconnect
+    account_id: int | None = None  # the account to reconnect
 
 
 @dataclass
@@ -25,6 +55,10 @@ class ClaimRow:
     claim: Claim
     completion: Completion | None
     requirements: list[Requirement] = field(default_factory=list)
+    watching: bool = False  # an active trigger deployment will tell us when they qualify
+    stop: life.Stop | None = None  # why the claim takes no new deliveries now
+    earned_with: str = ""  # "with your GitHub account octo-pro", for a completed claim
+    now: datetime.datetime | None = None
 
     @property
     def state(self) -> str:
@@ -33,23 +67,112 @@ class ClaimRow:
     @property
     def in_progress(self) -> bool:
         """Under way; not a completion that waits for the claim to reopen (claims/life.py)."""
-        if self.stop is not None and self.state == Completion.State.WAITING:
+        if self.stop is not None and self.state == State.WAITING:
             return False
         return bool(self.completion and self.completion.in_progress)
 
-    watching: bool = False  # an active trigger deployment will tell us when they qualify
-    stop: life.Stop | None = None  # why the claim takes no new deliveries now
+    @property
+    def earned(self) -> bool:
+        return self.state == State.COMPLETED
+
+    @property
+    def fixes(self) -> list[Requirement]:
+        """The requirements whose fix is the member's to make (their buttons)."""
+        if self.state in (State.COMPLETED, State.REVOKED):
+            return []
+        return [requirement for requirement in self.requirements if requirement.fix in MEMBER_FIXES]
+
+    @property
+    def blocked(self) -> bool:
+        """A requirement waits on an account or the address (or an app nobody can connect):
+        a check would only say so again."""
+        return any(requirement.fix for requirement in self.requirements)
+
+    @property
+    def can_check(self) -> bool:
+        """Check again could give a new answer: new with everything in place, not yet,
+        or failed; never while under way, settled, blocked or while the claim is stopped."""
+        if self.state not in ("new", State.INELIGIBLE, State.FAILED):
+            return False
+        return self.stop is None and not self.blocked
+
+    @property
+    def rechecks_by_itself(self) -> bool:
+        """A not-yet answer is asked again without the member: a trigger or the schedule."""
+        if self.state != State.INELIGIBLE:
+            return False
+        completion = self.completion
+        return bool(
+            (self.watching and self.claim.trigger_event_label)
+            or (completion and completion.recheck_at)
+            or self.claim.recheck_interval
+        )
+
+    @property
+    def recheck(self) -> str:
+        """When a not-yet answer is asked again by itself, as a sentence ("" otherwise)."""
+        if self.state != State.INELIGIBLE or self.blocked or self.stop is not None:
+            return ""
+        parts = []
+        if self.watching and self.claim.trigger_event_label:
+            parts.append(f"We'll complete this as soon as {self.claim.trigger_event_label}.")
+        at = self.completion.recheck_at if self.completion else None
+        now = self.now or timezone.now()
+        if at and at > now:
+            when = formats.date_format(timezone.localtime(at), "j M, H:i")
+            parts.append(f"We check again by ourselves on {when}.")
+        elif at:
+            parts.append("We check again by ourselves in a moment.")
+        elif self.claim.recheck_interval:
+            parts.append(
+                f"We check again by ourselves every {_duration(self.claim.recheck_interval)}."
+            )
+        if not parts:
+            return "Nothing checks it again by itself: press Check again once you have done it."
+        return " ".join(parts)
+
+    @property
+    def group(self) -> int:
+        state = self.state
+        if state == State.COMPLETED:
+            return GROUP_EARNED
+        if state == State.REVOKED or (
+            self.stop is not None and self.stop.kind in ("closed", "used_up")
+        ):
+            return GROUP_ENDED
+        if self.fixes:
+            return GROUP_ACT
+        if self.in_progress:
+            return GROUP_WORKING
+        if self.can_check and not self.rechecks_by_itself:
+            return GROUP_ACT
+        return GROUP_WAITING
 
     @property
     def reason(self) -> str:
         """The completion's reason, unless a requirement below or the claim's stop already
-        says it."""
-        if not self.completion:
+        says it (or the claim is earned: what it was earned with says it)."""
+        if not self.completion or self.earned:
             return ""
         said = {requirement.detail for requirement in self.requirements}
         if self.stop is not None:
             said.add(self.stop.sentence)
+        if self.state == State.INELIGIBLE and any(
+            requirement.met is False for requirement in self.requirements
+        ):
+            return ""  # the unmet rows say what is missing, in the member's words
         return "" if self.completion.reason in said else self.completion.reason
+
+
+def _duration(interval: datetime.timedelta) -> str:
+    """A re-check interval in words: "day", "6 hours", "2 days"."""
+    seconds = int(interval.total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    minutes = max(1, round(seconds / 60))
+    return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _check_evidence(requirement, checks: int, completion) -> dict | None:
@@ -65,7 +188,26 @@ def _check_evidence(requirement, checks: int, completion) -> dict | None:
     return seen
 
 
-def _requirements(claim: Claim, facts: list[rules.AccountFact], completion, member, now):
+@dataclass(frozen=True)
+class _Account:
+    pk: int
+    app_id: int
+    usable: bool
+    dead: bool
+
+
+def _account_fix(app: App, accounts: list[_Account]) -> tuple[str, int | None]:
+    """The fix of an app's requirement: nothing, connect, reconnect (which account)."""
+    mine = [account for account in accounts if account.app_id == app.pk]
+    if any(account.usable for account in mine):
+        return "", None
+    if mine:
+        worst = next((account for account in mine if account.dead), mine[0])
+        return FIX_RECONNECT, worst.pk
+    return (FIX_CONNECT if app.enabled else FIX_UNAVAILABLE), None
+
+
+def _requirements(claim: Claim, facts, accounts, completion, member, now) -> list[Requirement]:
     """What the member can see without any upstream call: their accounts (as facts) and
     the last evidence recorded for each check, one row per requirement in order."""
     rows = []
@@ -76,45 +218,120 @@ def _requirements(claim: Claim, facts: list[rules.AccountFact], completion, memb
         one_of = requirement.group == RequirementModel.Group.ANY
         results = rules.app_rules([(app.slug, app.name)], facts, now=now)
         failed = next((result for result in results if not result.passed), None)
-        if not requirement.runs_check:
-            if failed is None:
-                rows.append(Requirement(f"{app.name} connected and healthy", True, one_of=one_of))
-            else:
-                rows.append(Requirement(failed.label, False, failed.detail, one_of=one_of))
-            continue
-        label = requirement.label()
-        if requirement.group == RequirementModel.Group.NONE:
-            label = f"Must not: {label}"
-        label = f"{app.name}: {label}"
-        seen = _check_evidence(requirement, checks, completion)
+        fix, account_id = _account_fix(app, accounts)
+        row = Requirement(
+            wording.requirement_sentence(requirement),
+            True,
+            one_of=one_of,
+            link=wording.requirement_link(requirement),
+            app=app,
+        )
         if failed is not None:
-            rows.append(Requirement(label, False, failed.detail, one_of=one_of))
-        elif seen is None or seen.get("value") == "(not checked)":
-            rows.append(
-                Requirement(label, None, "Checked once your accounts are ready.", one_of=one_of)
-            )
-        else:
-            rows.append(
-                Requirement(
-                    label,
-                    bool(seen.get("passed")),
-                    seen.get("detail", ""),
-                    seen.get("value", ""),
-                    one_of=one_of,
-                )
-            )
+            row.met, row.fix, row.account_id = False, fix, account_id
+            row.detail = _fix_sentence(fix, app, failed.detail)
+        elif requirement.runs_check:
+            seen = _check_evidence(requirement, checks, completion)
+            if seen is None or seen.get("value") == "(not checked)":
+                row.met = None
+                row.detail = "Not checked yet."
+            else:
+                row.met = bool(seen.get("passed"))
+                row.value = str(seen.get("value", ""))
+                row.fact = wording.requirement_fact(requirement, seen)
+        rows.append(row)
+    either = [row for row in rows if row.one_of]
+    if any(row.fix == "" for row in either):
+        # One of the "any" apps is in place: the others need no connecting.
+        for row in either:
+            if row.fix:
+                row.met, row.fix, row.account_id, row.detail = None, "", None, ""
     rows.append(
         Requirement(
-            "BitBadges address set",
+            "Add your BitBadges address",
             bool(member.address),
-            "" if member.address else "Add your address below.",
+            "" if member.address else "The form is above, under “Where your badges go”.",
             member.address,
+            fix="" if member.address else FIX_ADDRESS,
         )
     )
     return rows
 
 
+def _fix_sentence(fix: str, app: App, detail: str) -> str:
+    if fix == FIX_UNAVAILABLE:
+        return (
+            f"{app.name} cannot be connected right now: an administrator has to make it available."
+        )
+    if fix == FIX_RECONNECT:
+        return f"Your {app.name} account stopped working: reconnect it."
+    return detail if fix == "" else ""
+
+
+def _earned(claim: Claim, completion: Completion) -> tuple[list[Requirement], str]:
+    """What a completed claim was earned with, from the evidence kept when it was earned:
+    the requirements met then (ticks only) and the accounts, never today's accounts."""
+    evidence = [item for item in (completion.evidence or []) if isinstance(item, dict)]
+    passed = {str(item.get("rule")) for item in evidence if item.get("passed")}
+    requirements = list(claim.requirements.all())
+    checks = sum(1 for requirement in requirements if requirement.runs_check)
+    rows = []
+    apps: dict[str, str] = {}
+    for requirement in requirements:
+        app = requirement.app
+        if requirement.runs_check:
+            seen = _check_evidence(requirement, checks, completion)
+            if not (seen and seen.get("passed")):
+                continue
+            fact = wording.requirement_fact(requirement, seen)
+        elif f"app:{app.slug}" in passed:
+            fact = ""
+        else:
+            continue
+        apps.setdefault(app.slug, app.name)
+        rows.append(
+            Requirement(
+                wording.requirement_sentence(requirement),
+                True,
+                fact=fact,
+                link=wording.requirement_link(requirement),
+                app=app,
+            )
+        )
+    slug, _, identity = completion.upstream_identity.partition(":")
+    named = [
+        f"your {name} account {identity}"
+        if slug == app_slug and identity
+        else f"your {name} account"
+        for app_slug, name in apps.items()
+    ]
+    with_ = ""
+    if named:
+        with_ = "with " + (
+            named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        )
+    return rows, with_
+
+
+def _row(claim, completion, facts, accounts, member, now) -> ClaimRow:
+    row = ClaimRow(
+        claim=claim,
+        completion=completion,
+        watching=claim.watched,
+        stop=life.stop_for(claim, now),
+        now=now,
+    )
+    if completion is not None and completion.state == State.COMPLETED:
+        row.requirements, row.earned_with = _earned(claim, completion)
+    elif completion is not None and completion.state == State.REVOKED:
+        row.requirements = []  # taken back: nothing for the member to fix
+    else:
+        row.requirements = _requirements(claim, facts, accounts, completion, member, now)
+    return row
+
+
 def claims_for_member(*, member) -> list[ClaimRow]:
+    """The enabled claims with the member's progress, what the member can do now first:
+    fix something or check, then under way, then waiting, earned, ended; by name within."""
     enabled = (
         Claim.objects.enabled()
         .prefetch_related(
@@ -138,23 +355,22 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     claims = list(enabled)
     # What the rules need of the member's accounts (the same facts the engine uses),
     # read as plain values: once for all the claims.
-    facts = [
-        rules.AccountFact(app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error)
-        for slug, name, healthy, dead, error in ConnectedAccount.objects.filter(
-            member=member
-        ).values_list("app__slug", "app__name", "healthy", "dead", "error")
-    ]
-    now = timezone.now()
-    return [
-        ClaimRow(
-            claim=claim,
-            completion=completions.get(claim.pk),
-            requirements=_requirements(claim, facts, completions.get(claim.pk), member, now),
-            watching=claim.watched,
-            stop=life.stop_for(claim, now),
+    facts: list[rules.AccountFact] = []
+    accounts: list[_Account] = []
+    values: Any = ConnectedAccount.objects.filter(member=member).values_list(
+        "pk", "app_id", "app__slug", "app__name", "healthy", "dead", "error"
+    )
+    for pk, app_id, slug, name, healthy, dead, error in values:
+        fact = rules.AccountFact(
+            app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error
         )
-        for claim in claims
+        facts.append(fact)
+        accounts.append(_Account(pk=pk, app_id=app_id, usable=fact.usable, dead=dead))
+    now = timezone.now()
+    rows = [
+        _row(claim, completions.get(claim.pk), facts, accounts, member, now) for claim in claims
     ]
+    return sorted(rows, key=lambda row: row.group)  # stable: by name within a group
 
 
 def claim_for_member(*, slug: str) -> Claim:
