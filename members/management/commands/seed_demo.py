@@ -274,6 +274,7 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                 "path": "user.public_repos",
                 "comparison": "gte",
                 "value": "5",
+                "text": "Have at least 5 public repositories",
                 "identity_path": "user.login",
             },
         },
@@ -309,7 +310,8 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                     "path": "$status",
                     "comparison": "eq",
                     "value": "204",
-                    "text": f"You starred {repo}",
+                    "text": f"Star {repo}",
+                    "link": f"https://github.com/{repo}",
                 },
                 # Pipedream's trigger names the repository in its prop repoFullname.
                 # It fires on anyone's star of the repository: deployed once, on the
@@ -349,7 +351,14 @@ def _requirement_specs(spec: dict) -> list[dict]:
                 "identity_path": criterion.get("identity_path", ""),
             }
         )
+        if _has_link_field():
+            found[-1]["link"] = criterion.get("link", "")
     return found
+
+
+def _has_link_field() -> bool:
+    """Requirement.link (the page a member opens to meet it) exists from claims 0021."""
+    return any(f.name == "link" for f in Requirement._meta.concrete_fields)
 
 
 def _requirements_upsert(claim, spec: dict) -> None:
@@ -361,6 +370,8 @@ def _requirements_upsert(claim, spec: dict) -> None:
         defaults = {f.name: f.get_default() for f in Requirement._meta.concrete_fields}
         for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text"):
             setattr(requirement, name, defaults[name])
+        if "link" in defaults:
+            requirement.link = defaults["link"]
         requirement.identity_path = ""
         requirement.group = Requirement.Group.ALL
         requirement.position = position
