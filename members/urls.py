@@ -12,5 +12,6 @@ app_name = "users"
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/address/", views.profile_address, name="profile-address"),
+    path("profile/data/", views.profile_data, name="profile-data"),
     path("profile/delete/", views.profile_delete, name="profile-delete"),
 ]

@@ -8,6 +8,7 @@ from allauth.account.decorators import reauthentication_required
 from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +17,8 @@ from claims import services as claims_services
 from claims.forms import AddressForm
 from connections import pipedream
 from connections.services import TooManyAttempts
+from core import ratelimit
+from members import data_export
 from members import services as member_services
 from users.forms import DeleteAccountForm
 
@@ -52,6 +55,34 @@ def profile_address(request):
     level, sentence = claims_services.address_save(member=request.user, form=form, before=before)
     messages.add_message(request, getattr(messages, level.upper()), sentence)
     return redirect("users:profile")
+
+
+@require_POST
+@never_cache
+def profile_data(request):
+    """Everything the site holds about the member, as a JSON download (members/data_export.py).
+
+    POST from the profile's form (kept out of links, prefetches and access logs' queries),
+    for the logged-in member only, never cached; data_export.RATE_LIMIT downloads per
+    member and hour: past it, the profile page says when to try again (429)."""
+    limit, window = data_export.RATE_LIMIT
+    wait = ratelimit.hit("member-data", request.user.pk, limit=limit, window=window)
+    if wait is not None:
+        minutes = -(-wait // 60)
+        context = _profile_context(request)
+        context["data_failure"] = (
+            f"You have downloaded your data {limit} times in a short time. "
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+        response = render(request, PROFILE_TEMPLATE, context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    return FileResponse(
+        data_export.export(request.user),
+        as_attachment=True,
+        filename=data_export.filename(request.user),
+        content_type="application/json",
+    )
 
 
 @require_http_methods(["GET", "POST"])
