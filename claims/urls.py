@@ -3,7 +3,7 @@ contracts (docs/architecture.md)."""
 
 from django.urls import path
 
-from claims import catalogue, landing, views
+from claims import catalogue, landing, views, views_badge
 
 app_name = "claims"
 
