@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from claims import life
+from claims.bitbadges import badge
 from claims.models import Claim
 from core import ratelimit
 
@@ -80,7 +81,7 @@ def life_lines(claim: Claim) -> list[tuple[str, str]]:
             )
         )
     rows.append(("For members now", stop.sentence if stop else "open: deliveries go ahead"))
-    return rows
+    return rows + badge.admin_rows(claim)
 
 
 def life_field(claim: Claim | None):

@@ -145,6 +145,25 @@ def _host(url: str) -> str:
         return "?"
 
 
+def admin_rows(claim) -> list[tuple[str, str]]:
+    """(label, text) rows for the admin's reading of the claim (claims/admin/claim_life.py)."""
+    if claim.badge_read_at is None:
+        return []
+    kept = bool(claim.badge_image_etag)
+    if not claim.bitbadges_image_url:
+        image = "none given on BitBadges: members see the generated mark"
+    elif kept and not claim.badge_image_error:
+        image = f"kept from {_host(claim.bitbadges_image_url)}, served from this site"
+    else:
+        image = claim.badge_image_error + (
+            " The last image kept stands." if kept else " Members see the generated mark."
+        )
+    return [
+        ("Badge name", claim.bitbadges_name or "none given: members see the claim's name"),
+        ("Badge image", image),
+    ]
+
+
 # --- fetching ---------------------------------------------------------------------------
 
 
