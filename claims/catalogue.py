@@ -17,7 +17,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from claims import life
-from claims.landing import badge_mark
 from claims.models import Claim, Completion, Requirement
 from connections.models import App, ConnectedAccount
 from users.selectors import member_email_state
@@ -27,6 +26,8 @@ CATALOGUE_CAP = 200  # more than this are not listed; the page says so
 
 # Open claims first, then those that open later, then those paused or used up, then closed.
 _STOP_RANK = {None: 0, "not_open": 1, "halted": 2, "used_up": 3, "closed": 4}
+# Of those, for a member: what needs them first, what is earned last.
+_STATE_RANK = {"needs_you": 0, "new": 1, "in_progress": 2, "not_yet": 3}
 
 STATE_LABELS = {
     "completed": "Completed",
@@ -34,6 +35,7 @@ STATE_LABELS = {
     "needs_you": "Needs you",
     "not_yet": "Not yet",
     "waiting": "Waiting for the site",
+    "stopped": "",  # the claim's own sentence (closed, used up, paused) says it
     "removed": "Removed by the organiser",
     "new": "Not started",
 }
@@ -81,7 +83,6 @@ def apps_to_fix(claim: Claim, accounts: list[ConnectedAccount]) -> Fix:
 @dataclass
 class Entry:
     claim: Claim
-    badge_src: str
     apps: list[App]
     stop: life.Stop | None
     state: str = ""  # a key of STATE_LABELS; "" for visitors
@@ -89,6 +90,10 @@ class Entry:
     @property
     def state_label(self) -> str:
         return STATE_LABELS.get(self.state, "")
+
+    @property
+    def earned(self) -> bool:
+        return self.state == "completed"
 
     @property
     def open(self) -> bool:
@@ -103,7 +108,7 @@ def _member_state(completion, stop, fix: Fix, *, ready: bool) -> str:
         if completion.state == Completion.State.REVOKED:
             return "removed"
     if stop is not None and stop.kind != "not_open":
-        return "waiting"
+        return "stopped"
     if completion is not None and completion.in_progress and stop is None:
         return "in_progress"
     if not ready or fix.connect or fix.reconnect:
@@ -141,7 +146,6 @@ def catalogue(*, member=None, now=None) -> tuple[list[Entry], bool]:
     entries = [
         Entry(
             claim=claim,
-            badge_src=badge_mark(claim),
             apps=claim.apps(),
             stop=life.stop_for(claim, now),
         )
@@ -149,7 +153,12 @@ def catalogue(*, member=None, now=None) -> tuple[list[Entry], bool]:
     ]
     if member is not None and member.is_authenticated:
         _add_member_states(entries, member)
-    entries.sort(key=lambda entry: _STOP_RANK.get(entry.stop.kind if entry.stop else None, 5))
+    entries.sort(
+        key=lambda entry: (
+            _STOP_RANK.get(entry.stop.kind if entry.stop else None, 5),
+            _STATE_RANK.get(entry.state, 5),
+        )
+    )
     return entries, more
 
 

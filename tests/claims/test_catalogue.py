@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from claims import catalogue
-from claims.models import ClaimVisit, Completion
+from claims.models import Claim, ClaimVisit, Completion
 from connections.models import App, ConnectedAccount
 from tests.claims.claims_support import ALICE_ADDRESS
 
@@ -59,7 +59,9 @@ def test_a_visitor_reads_every_enabled_claim_with_its_apps_and_a_link(
     chatty = item(body, "chatty")
     assert "Discord" in chatty and "GitHub" in chatty
     assert 'src="https://x.test/gh.svg"' in item(body, "github-starter")
-    assert 'class="catalogue-mark" src="data:image/svg+xml,' in body
+    # The badge's picture (the generated mark until BitBadges' image is kept), named.
+    assert 'class="catalogue-img" src="data:image/svg+xml,' in body
+    assert 'alt="Chatty badge"' in chatty
     # A disabled claim is nobody's business.
     assert "secret-draft" not in body and "Secret draft" not in body
     # Nothing about any member for a visitor, and no visit counted (the landing's only).
@@ -88,7 +90,10 @@ def test_closed_and_used_up_claims_are_marked_and_come_after_open_ones(client, m
     assert "Claim it" in item(body, "z-open") and "Read more" in item(body, "a-closed")
 
 
-def test_a_member_reads_where_they_stand_on_each(client, make_claim, member, github, discord):
+def test_a_member_reads_where_they_stand_on_each(
+    client, make_claim, member, github, discord, settings
+):
+    settings.BITBADGES_SITE_URL = "https://bitbadges.io"
     member.address = ALICE_ADDRESS
     member.save(update_fields=["address"])
     done = make_claim("done", apps=[github])
@@ -97,6 +102,7 @@ def test_a_member_reads_where_they_stand_on_each(client, make_claim, member, git
     broken_app = App.objects.create(slug="slack", name="Slack", enabled=True, order=3)
     make_claim("needs-reconnect", apps=[broken_app])
     make_claim("ready", apps=[github])
+    make_claim("closed", apps=[github], ends_at=timezone.now() - datetime.timedelta(hours=1))
     ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_1")
     ConnectedAccount.objects.create(
         member=member, app=broken_app, pipedream_id="apn_2", healthy=False
@@ -105,6 +111,7 @@ def test_a_member_reads_where_they_stand_on_each(client, make_claim, member, git
         claim=done, member=member, state=State.COMPLETED, completed_at=timezone.now()
     )
     Completion.objects.create(claim=busy, member=member, state=State.CHECKING)
+    Claim.objects.filter(pk__in=[done.pk, busy.pk]).update(bitbadges_claim_id="claim-1")
     client.force_login(member)
 
     body = text(client.get(URL))
@@ -122,6 +129,18 @@ def test_a_member_reads_where_they_stand_on_each(client, make_claim, member, git
     }
     assert "Completed" in item(body, "done") and "In progress" in item(body, "busy")
     assert "Needs you" in item(body, "needs-discord")
+    # What needs the member comes first, what they earned last, a closed claim after all.
+    order = [
+        body.index(f'id="catalogue-{slug}"')
+        for slug in ("needs-discord", "ready", "busy", "done", "closed")
+    ]
+    assert order == sorted(order)
+    closed = item(body, "closed")
+    assert 'data-state="stopped"' in closed and "member-state" not in closed
+    assert "This claim closed on" in closed
+    # An earned badge links to its page on BitBadges; one not earned yet does not.
+    assert "View on BitBadges" in item(body, "done")
+    assert "View on BitBadges" not in item(body, "busy")
 
 
 def test_a_member_without_an_address_is_needed_on_every_open_claim(

@@ -124,9 +124,10 @@ def test_a_claim_ready_to_start_or_not_yet_offers_a_check(client, alice_home, ma
 
 
 def test_earned_and_under_way_claims_are_listed_and_need_nothing(
-    client, alice_home, make_claim, github
+    client, alice_home, make_claim, github, settings
 ):
-    done = make_claim("done", apps=[github], name="Done badge")
+    settings.BITBADGES_SITE_URL = "https://bitbadges.io"
+    done = make_claim("done", apps=[github], name="Done badge", bitbadges_claim_id="claim-done")
     busy = make_claim("busy", apps=[github], name="Busy badge")
     Completion.objects.create(
         claim=done, member=alice_home, state=State.COMPLETED, completed_at=timezone.now()
@@ -137,6 +138,8 @@ def test_earned_and_under_way_claims_are_listed_and_need_nothing(
     earned = body[body.index('id="earned"') :]
     assert '<span class="count" id="earned-count">1</span>' in earned
     assert 'href="/c/done/"' in earned and "Done badge" in earned
+    assert 'alt="Done badge"' in earned  # its picture
+    assert 'href="https://bitbadges.io/claims/claim-done"' in earned  # View on BitBadges
     under_way = body[body.index('id="in-progress"') :]
     assert "Busy badge" in under_way.split("</section>", 1)[0]
     section = needs(body)
