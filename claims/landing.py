@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from claims import life, services
+from claims import life, selectors, services
 from claims.audit import Actor
 from claims.forms import AddressForm
 from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
@@ -113,6 +113,7 @@ class Progress:
     stop: life.Stop | None = None  # why the claim takes no new deliveries now
     app: AppStatus | None = None  # the app of a connect / reconnect step
     steps: list[dict] = field(default_factory=list)
+    row: selectors.ClaimRow | None = None  # as /claims/ shows it: what is unmet, Check now
 
     @property
     def state(self) -> str:
@@ -235,6 +236,13 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         ),
         {"label": "Claim completed", "done": progress.step == "completed", "key": "completed"},
     ]
+    progress.row = selectors.claim_row(
+        claim=claim, member=member, completion=completion, watching=watching, now=now
+    )
+    if progress.step == "completed":
+        # Earned stays earned: a later disconnect leaves nothing to fix here.
+        for item in progress.steps:
+            item["done"], item["problem"] = True, False
     return progress
 
 

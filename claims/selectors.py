@@ -329,6 +329,30 @@ def _row(claim, completion, facts, accounts, member, now) -> ClaimRow:
     return row
 
 
+def claim_row(*, claim: Claim, member, completion, watching: bool, now) -> ClaimRow:
+    """One claim's row for the member (its /c/<slug>/ page): one query, the accounts.
+    `claim` has its requirements prefetched with their apps."""
+    claim.watched = watching
+    facts, accounts = _accounts(member)
+    return _row(claim, completion, facts, accounts, member, now)
+
+
+def _accounts(member) -> tuple[list[rules.AccountFact], list[_Account]]:
+    """The member's accounts as the rules' facts and as what a fix needs, in one query."""
+    facts: list[rules.AccountFact] = []
+    accounts: list[_Account] = []
+    values: Any = ConnectedAccount.objects.filter(member=member).values_list(
+        "pk", "app_id", "app__slug", "app__name", "healthy", "dead", "error"
+    )
+    for pk, app_id, slug, name, healthy, dead, error in values:
+        fact = rules.AccountFact(
+            app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error
+        )
+        facts.append(fact)
+        accounts.append(_Account(pk=pk, app_id=app_id, usable=fact.usable, dead=dead))
+    return facts, accounts
+
+
 def claims_for_member(*, member) -> list[ClaimRow]:
     """The enabled claims with the member's progress, what the member can do now first:
     fix something or check, then under way, then waiting, earned, ended; by name within."""
@@ -355,17 +379,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     claims = list(enabled)
     # What the rules need of the member's accounts (the same facts the engine uses),
     # read as plain values: once for all the claims.
-    facts: list[rules.AccountFact] = []
-    accounts: list[_Account] = []
-    values: Any = ConnectedAccount.objects.filter(member=member).values_list(
-        "pk", "app_id", "app__slug", "app__name", "healthy", "dead", "error"
-    )
-    for pk, app_id, slug, name, healthy, dead, error in values:
-        fact = rules.AccountFact(
-            app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error
-        )
-        facts.append(fact)
-        accounts.append(_Account(pk=pk, app_id=app_id, usable=fact.usable, dead=dead))
+    facts, accounts = _accounts(member)
     now = timezone.now()
     rows = [
         _row(claim, completions.get(claim.pk), facts, accounts, member, now) for claim in claims
