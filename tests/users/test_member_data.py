@@ -177,6 +177,7 @@ def test_the_file_is_an_attachment_never_cached(alice_client):
         f'attachment; filename="connect-and-claim-alice-{today}.json"'
     )
     assert "no-store" in response["Cache-Control"]
+    assert int(response["Content-Length"]) == len(body)
     data = json.loads(body)
     assert (data["format"], data["version"]) == ("connect-and-claim/member-data", 1)
     assert datetime.datetime.fromisoformat(data["generated_at"])
