@@ -425,11 +425,7 @@ def _session_check(member, session, *, reason: str = "") -> JsonResponse:
 @no_retry
 @web_budget
 def connect_link(request, app: str):
-    """Connect Link hand-off: mint a token and send the member to the hosted page.
-
-    `next`, when it is a claim's landing page (users.start_path.claim_path), is where
-    /connect/done/ brings the member back; anything else is ignored.
-    """
+    """Connect Link hand-off: mint a token, send the member to the hosted page (then `next`)."""
     return_path = claim_path(request.GET.get("next", ""))
     form = ConnectForm({"app": app, "account": request.GET.get("account", "")}, member=request.user)
     if not form.is_valid():
@@ -503,18 +499,13 @@ def emailed_link(request, signed: str):
     )
 
 
-def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None, return_path=""):
+def _hand_off(request, *, member, app, mode, reconnect=None, **start):
     """Mint a token and send the member to the hosted page; on trouble, back to the claim
-    page they came from or /accounts/ (a 503 page with Retry-After when Pipedream did
-    not answer in time)."""
+    page (`start`'s return_path) or /accounts/ (503 with Retry-After if Pipedream hangs)."""
+    return_path = start.get("return_path") or "connections:accounts"
     try:
         _session, connect_token = services.connect_session_start(
-            member=member,
-            app=app,
-            mode=mode,
-            reconnect_account=reconnect,
-            public_id=public_id,
-            return_path=return_path,
+            member=member, app=app, mode=mode, reconnect_account=reconnect, **start
         )
         url = services.connect_link_for(token=connect_token, app=app, reconnect_account=reconnect)
     except services.EmailNotVerified as exc:
@@ -531,7 +522,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None, ret
         if _upstream_hung(exc):
             return _error_page(request, exc, "Pipedream is not answering")
         messages.error(request, str(exc))
-        return redirect(return_path or "connections:accounts")
+        return redirect(return_path)
     return redirect(url)
 
 
@@ -541,8 +532,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None, public_id=None, ret
 @no_retry
 @web_budget
 def done(request):
-    """Where the hosted page sends the member back (Connect Link and emailed links); it
-    ends on the claim page the connection was started from, else on /accounts/."""
+    """Where the hosted page sends the member back (Connect Link and emailed links)."""
     session = services.connect_session_for_reference(request.GET.get("s", ""))
     if session is None:
         return _problem_page(
@@ -571,7 +561,7 @@ def done(request):
     except services.TooManyAttempts as exc:
         return _error_page(request, exc, "Too many visits")
     app_name = session.app.name
-    back = claim_path(session.return_path) or "connections:accounts"
+    back = claim_path(session.return_path) or "connections:accounts"  # the claim page, if any
     if services.session_spent(session):  # recorded already: nothing to ask Pipedream
         messages.success(request, f"Your {app_name} account is connected.")
         return redirect(back)
