@@ -312,11 +312,11 @@ def _earned(claim: Claim, completion: Completion) -> tuple[list[Requirement], st
     return rows, with_
 
 
-def _row(claim, completion, facts, accounts, member, now) -> ClaimRow:
+def _row(claim, completion, facts, accounts, member, now, watching: bool) -> ClaimRow:
     row = ClaimRow(
         claim=claim,
         completion=completion,
-        watching=claim.watched,
+        watching=watching,
         stop=life.stop_for(claim, now),
         now=now,
     )
@@ -332,9 +332,8 @@ def _row(claim, completion, facts, accounts, member, now) -> ClaimRow:
 def claim_row(*, claim: Claim, member, completion, watching: bool, now) -> ClaimRow:
     """One claim's row for the member (its /c/<slug>/ page): one query, the accounts.
     `claim` has its requirements prefetched with their apps."""
-    claim.watched = watching
     facts, accounts = _accounts(member)
-    return _row(claim, completion, facts, accounts, member, now)
+    return _row(claim, completion, facts, accounts, member, now, watching)
 
 
 def _accounts(member) -> tuple[list[rules.AccountFact], list[_Account]]:
@@ -382,7 +381,8 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     facts, accounts = _accounts(member)
     now = timezone.now()
     rows = [
-        _row(claim, completions.get(claim.pk), facts, accounts, member, now) for claim in claims
+        _row(claim, completions.get(claim.pk), facts, accounts, member, now, claim.watched)
+        for claim in claims
     ]
     return sorted(rows, key=lambda row: row.group)  # stable: by name within a group
 
