@@ -280,6 +280,16 @@ SPECS = {
         {"member": YOU},
         {"claim_slug": "job__claim__slug", "checked_at": "job__created_at"},
     ),
+    # What staff changed in the member's record through the admin (not who did it).
+    "admin_history": Spec(
+        LogEntry,
+        ("id", "action_time", "action_flag", "object_repr", "change_message"),
+        {
+            "user": "the staff user who made the change is theirs to know",
+            "content_type": "it is your record",
+            "object_id": "it is your record",
+        },
+    ),
 }
 # The member's record: every concrete field of the user model but these.
 MEMBER_OMITTED = {"password": "only a one-way hash of it is kept"}
@@ -303,6 +313,11 @@ def _whose(name: str, member) -> Q:
         "connection_webhooks": Q(session__member=member),
         "completion_events": Q(completion__member=member),
         "trigger_deliveries": Q(deployment__member=member),
+        "admin_history": Q(
+            content_type__app_label=member._meta.app_label,
+            content_type__model=member._meta.model_name,
+            object_id=str(member.pk),
+        ),
     }.get(name, Q(member=member))
 
 

@@ -13,7 +13,9 @@ import tracemalloc
 import pytest
 from allauth.mfa.models import Authenticator
 from django.apps import apps as django_apps
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -131,6 +133,15 @@ def seed(member, claim, app, tag: str, *, events: int = 2, rows: int = 1) -> Non
         kind=ClaimJob.Kind.TRY_IT, claim=claim, member=member, result={"note": f"{tag} met"}
     )
     DryRunRow.objects.create(job=job, member=member, outcome="qualify", note=f"{tag} would")
+    staff = User.objects.create_user(username=f"staff-{tag}", is_staff=True)
+    LogEntry.objects.create(
+        user=staff,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id=str(member.pk),
+        object_repr=member.get_username(),
+        action_flag=CHANGE,
+        change_message=f"Changed the address of {tag}.",
+    )
 
 
 @pytest.fixture
@@ -217,6 +228,10 @@ def test_it_holds_the_members_own_rows_and_none_of_anothers(alice_client, alice,
     assert data["trigger_deliveries"][0]["event_id"] == "evt_alice"
     assert data["staff_try_it"][0]["result"] == {"note": "alice met"}
     assert data["staff_dry_runs"][0]["note"] == "alice would"
+    (change,) = data["admin_history"]
+    assert change["change_message"] == "Changed the address of alice."
+    assert data["staff_work"] == dict.fromkeys(data["staff_work"], 0)
+    assert "staff-alice" not in body.decode()  # who changed it is the staff user's
     # Nothing of bob's: no string he is named by, no id of his.
     text = body.decode()
     assert BOB not in text
