@@ -8,7 +8,6 @@ member's accounts and their email state, each once.
 from dataclasses import dataclass, field
 
 from claims import selectors
-from claims.catalogue import apps_to_fix
 from claims.models import Completion
 from connections.models import App, ConnectedAccount
 from users.selectors import EmailState, member_email_state
@@ -25,12 +24,13 @@ class Reconnect:
 
 @dataclass
 class Action:
-    """One claim the member can move on now: connect an app, or check it again."""
+    """One claim the member can move on now: connect an app (one of `apps` is enough when
+    there are several), or check it (start it, or check again)."""
 
     kind: str  # "connect" or "check"
     claim: object
-    app: App | None = None
-    state: str = ""  # the claim's state for the member (claims/selectors.py ClaimRow)
+    apps: list[App] = field(default_factory=list)
+    state: str = ""  # the claim's state for the member (ClaimRow.state)
 
 
 @dataclass
@@ -53,24 +53,19 @@ class Home:
         )
 
 
-def _actions(row, accounts, *, email_verified: bool, address: str) -> list[Action]:
-    """What the member can do now for one claim's row."""
-    if row.state in (Completion.State.COMPLETED, Completion.State.REVOKED) or row.in_progress:
-        return []
-    if row.stop is not None and row.stop.kind in _NOTHING_TO_DO:
-        return []
+def _actions(row, *, email_verified: bool) -> list[Action]:
+    """What the member can do now for one claim's row (claims/selectors.py says what each
+    requirement's fix is, and whether a check could give a new answer)."""
     if not email_verified:
         return []  # connecting needs a confirmed email: that item comes first
-    fix = apps_to_fix(row.claim, accounts)
-    if fix.connect:
-        return [Action("connect", row.claim, app) for app in fix.connect]
-    if fix or not address or row.stop is not None:
-        return []  # reconnect (listed once per account), the site, or the address first
-    if row.state in ("new", Completion.State.FAILED) or (
-        row.state == Completion.State.INELIGIBLE and not row.watching
-    ):
-        return [Action("check", row.claim, state=row.state)]
-    return []
+    connect = [r for r in row.fixes if r.fix == selectors.FIX_CONNECT and r.app is not None]
+    actions = [Action("connect", row.claim, [r.app]) for r in connect if not r.one_of]
+    either = [r.app for r in connect if r.one_of]
+    if either:
+        actions.append(Action("connect", row.claim, either))
+    if not actions and row.can_check and not row.rechecks_by_itself:
+        actions.append(Action("check", row.claim, state=row.state))
+    return actions
 
 
 def member_home(member) -> Home:
@@ -86,13 +81,14 @@ def member_home(member) -> Home:
     reconnect = {account.pk: Reconnect(account) for account in accounts if account.needs_reconnect}
     actions = []
     for row in rows:
-        if row.state in (Completion.State.COMPLETED, Completion.State.REVOKED):
-            continue
-        if not (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):
-            for account in apps_to_fix(row.claim, accounts).reconnect:
-                if account.pk in reconnect:
-                    reconnect[account.pk].claims.append(row.claim)
-        actions += _actions(row, accounts, email_verified=email.verified, address=member.address)
+        if row.in_progress or (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):
+            continue  # under way (its check has passed), or nothing the member can change
+        for requirement in row.fixes:
+            if requirement.fix == selectors.FIX_RECONNECT and requirement.account_id in reconnect:
+                waiting = reconnect[requirement.account_id].claims
+                if row.claim not in waiting:
+                    waiting.append(row.claim)
+        actions += _actions(row, email_verified=email.verified)
     return Home(
         email=email,
         address=member.address or "",

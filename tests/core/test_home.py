@@ -1,6 +1,7 @@
 """The member's home page, /: what they have earned, what is under way, and "What needs
 you", each item only when it is true and with the button or link that does it."""
 
+import datetime
 import html
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from claims.models import Completion
 from connections.models import App, ConnectedAccount
+from tests.claims.claims_support import require
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +111,22 @@ def test_a_claim_missing_an_app_offers_connect_for_that_claim(
     assert "todo-connect-github-starter" not in section
 
 
+def test_apps_of_which_one_is_enough_are_offered_together(
+    client, alice_home, make_claim, github, discord
+):
+    slack = App.objects.create(slug="slack", name="Slack", enabled=True, order=3)
+    either = make_claim("either", apps=[github], name="Either badge")
+    require(either, discord, slack, group="any")
+    ConnectedAccount.objects.create(member=alice_home, app=github, pipedream_id="apn_1")
+    section = needs(home(client))
+    assert 'id="todo-connect-either-discord-slack"' in section
+    assert "Connect your Discord or Slack account for" in section
+    assert 'href="/connect/discord/"' in section and 'href="/connect/slack/"' in section
+    # One of them connected: nothing left to connect.
+    ConnectedAccount.objects.create(member=alice_home, app=slack, pipedream_id="apn_2")
+    assert "todo-connect-either" not in needs(home(client))
+
+
 def test_a_claim_ready_to_start_or_not_yet_offers_a_check(client, alice_home, make_claim, github):
     ready = make_claim("ready", apps=[github])
     not_yet = make_claim("not-yet", apps=[github])
@@ -121,6 +139,20 @@ def test_a_claim_ready_to_start_or_not_yet_offers_a_check(client, alice_home, ma
     response = client.post("/c/ready/check/")
     assert response.status_code == 302 and response["Location"] == "/c/ready/"
     assert Completion.objects.filter(claim=ready, member=alice_home).exists()
+
+
+def test_claims_that_check_again_by_themselves_or_are_stopped_offer_nothing(
+    client, alice_home, make_claim, github
+):
+    scheduled = make_claim("scheduled", apps=[github], recheck_interval=datetime.timedelta(days=1))
+    make_claim("used-up", apps=[github], life_max_uses=3, life_used=3)
+    make_claim("closed", apps=[github], ends_at=timezone.now() - datetime.timedelta(hours=1))
+    ConnectedAccount.objects.create(member=alice_home, app=github, pipedream_id="apn_1")
+    Completion.objects.create(claim=scheduled, member=alice_home, state=State.INELIGIBLE)
+    section = needs(home(client))
+    assert "Nothing needs you right now." in section
+    for slug in ("scheduled", "used-up", "closed"):
+        assert f"/c/{slug}/" not in section
 
 
 def test_earned_and_under_way_claims_are_listed_and_need_nothing(
