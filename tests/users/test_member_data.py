@@ -378,3 +378,15 @@ def test_a_deactivated_or_deleted_member_gets_nothing(alice_client, alice):
     alice.delete()
     response = alice_client.post(DATA)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_file_name_keeps_only_safe_characters(client, django_user_model):
+    member = django_user_model.objects.create_user(username='zoë"; filename=x.sh')
+    client.force_login(member)
+    response, body = download(client)
+
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="connect-and-claim-zo____filename_x.sh-{today}.json"'
+    )
+    assert json.loads(body)["member"]["username"] == 'zoë"; filename=x.sh'
