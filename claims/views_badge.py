@@ -8,7 +8,6 @@ like the landing page; a claim that is disabled, unknown or has no image kept is
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, HttpResponseNotModified
-from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
@@ -16,14 +15,6 @@ from claims.models import BadgeImage, Claim
 
 MAX_SLUG_LENGTH = 80
 CACHE_SECONDS = 7 * 24 * 3600  # the URL carries the image's ETag: a new image, a new URL
-
-
-def badge_url(claim: Claim) -> str:
-    """The image's URL on this site ("" when none is kept); its ETag in the query makes a
-    new image a new URL, so the long cache never shows an old one."""
-    if not claim.badge_image_etag:
-        return ""
-    return f"{reverse('claims:badge', args=[claim.slug])}?v={claim.badge_image_etag[:12]}"
 
 
 @login_not_required
@@ -36,6 +27,7 @@ def badge(request, slug: str):
     if image is None:
         raise Http404("No badge image")
     etag = f'"{image.etag}"'
+    response: HttpResponse
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()
     else:

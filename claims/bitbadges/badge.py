@@ -24,17 +24,21 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import urllib3
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
 from core import netguard
+
+if TYPE_CHECKING:
+    from claims.models import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ def details_of(claim: Mapping[str, Any]) -> BadgeDetails:
     )
 
 
-def site_url(claim) -> str:
+def site_url(claim: Claim) -> str:
     """The badge on bitbadges.io: its claim page (OLD-DOCS claim-links.md); "" if none."""
     base = (getattr(settings, "BITBADGES_SITE_URL", "") or "").rstrip("/")
     if not base or not claim.bitbadges_claim_id:
@@ -82,15 +86,24 @@ def site_url(claim) -> str:
     return f"{base}/claims/{claim.bitbadges_claim_id}"
 
 
+def badge_url(claim: Claim) -> str:
+    """The kept image's URL on this site ("" when none is kept); its ETag in the query
+    makes a new image a new URL, so the long cache never shows an old one."""
+    if not claim.badge_image_etag:
+        return ""
+    return f"{reverse('claims:badge', args=[claim.slug])}?v={claim.badge_image_etag[:12]}"
+
+
 # --- keeping ------------------------------------------------------------------------------
 
 
-def keep(claim, details: BadgeDetails | None) -> None:
+def keep(claim: Claim, details: BadgeDetails | None) -> None:
     """Keep what was read on the claim, then fetch the image if its URL changed. Never
     raises: a badge that cannot be kept must not fail the reading of the claim's life."""
     if details is None:
         return
-    from claims.models import BadgeImage, Claim
+    from claims.models import BadgeImage
+    from claims.models import Claim as Claims
 
     try:
         claim.bitbadges_name = details.name
@@ -98,7 +111,7 @@ def keep(claim, details: BadgeDetails | None) -> None:
         claim.bitbadges_collection_id = details.collection_id
         claim.badge_read_at = timezone.now()
         fields = ["bitbadges_name", "bitbadges_image_url", "bitbadges_collection_id"]
-        Claim.objects.filter(pk=claim.pk).update(
+        Claims.objects.filter(pk=claim.pk).update(
             **{field: getattr(claim, field) for field in fields}, badge_read_at=claim.badge_read_at
         )
         kept = BadgeImage.objects.filter(claim_id=claim.pk).values_list("source_url", flat=True)
@@ -125,17 +138,17 @@ def keep(claim, details: BadgeDetails | None) -> None:
                 },
             )
             claim.badge_image_etag = etag
-            Claim.objects.filter(pk=claim.pk).update(badge_image_etag=etag)
+            Claims.objects.filter(pk=claim.pk).update(badge_image_etag=etag)
             _error(claim, "")
     except Exception:  # the life reading goes on; staff read the log
         logger.exception("Claim %s: its badge could not be kept", claim.pk)
 
 
-def _error(claim, text: str) -> None:
-    from claims.models import Claim
+def _error(claim: Claim, text: str) -> None:
+    from claims.models import Claim as Claims
 
     claim.badge_image_error = text[:1000]
-    Claim.objects.filter(pk=claim.pk).update(badge_image_error=claim.badge_image_error)
+    Claims.objects.filter(pk=claim.pk).update(badge_image_error=claim.badge_image_error)
 
 
 def _host(url: str) -> str:
@@ -145,7 +158,7 @@ def _host(url: str) -> str:
         return "?"
 
 
-def admin_rows(claim) -> list[tuple[str, str]]:
+def admin_rows(claim: Claim) -> list[tuple[str, str]]:
     """(label, text) rows for the admin's reading of the claim (claims/admin/claim_life.py)."""
     if claim.badge_read_at is None:
         return []
@@ -274,7 +287,7 @@ def fetch(url: str) -> tuple[bytes, str]:
     raise ImageRefused(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _read(response, limit: int, deadline: float) -> bytes:
+def _read(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdecimal() and int(declared) > limit:
         raise ImageRefused(f"it is larger than {limit // 1000} kB")

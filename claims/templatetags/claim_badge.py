@@ -3,9 +3,8 @@ templates/claims/_badge.html (no query: what is needed is on the Claim)."""
 
 from django import template
 
-from claims.bitbadges.badge import site_url
+from claims.bitbadges.badge import badge_url, site_url
 from claims.landing import badge_mark
-from claims.views_badge import badge_url
 
 register = template.Library()
 
