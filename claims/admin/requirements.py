@@ -26,6 +26,7 @@ class RequirementForm(UpstreamChecked):
             "comparison",
             "value",
             "text",
+            "link",
             "identity_path",
         )
         field_classes = {"props": BoundedJSONField}
@@ -110,7 +111,7 @@ class RequirementInline(admin.StackedInline):
     max_num = MAX_REQUIREMENTS
     autocomplete_fields = ()
     fieldsets = (
-        (None, {"fields": ("group", "app", "kind", "text")}),
+        (None, {"fields": ("group", "app", "kind", "text", "link")}),
         (
             "The check",
             {

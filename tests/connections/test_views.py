@@ -138,7 +138,8 @@ def test_accounts_page_lists_apps_and_accounts_with_health(alice_client, member,
     text = response.text
     assert 'href="/connect/github/"' in text and 'href="/connect/slack/"' in text
     assert "/connect/notion/" not in text
-    assert "Healthy" in text and "Unhealthy" in text and "token_expired" in text
+    assert "Healthy" in text and "Unhealthy" in text and "Reconnect it to use it again" in text
+    assert "token_expired" not in text  # Pipedream's code stays with staff
     bad = ConnectedAccount.objects.get(pipedream_id="apn_bad")
     ok = ConnectedAccount.objects.get(pipedream_id="apn_ok")
     assert f'href="/connect/slack/?account={bad.pk}"' in text

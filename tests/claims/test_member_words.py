@@ -1,0 +1,238 @@
+"""No member page or email shows a developer string (issue 20, item 1).
+
+Members in many states, reached through the real engine against the sandbox (over HTTP,
+with the task worker): new, not yet with a number seen, a check upstream cannot answer,
+a must-not check met, an account gone dead, earned then disconnected, delivery being
+retried, taken back by the organiser. Every member page they can open is rendered, and
+every email the site sends them; none may show a field path, an operator symbol, "seen:",
+"$status", an HTTP status, a traceback or None (tests/claims/words_support.py).
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.management import call_command
+from django.urls import NoReverseMatch, Resolver404, resolve
+
+from claims.engine.staff_actions import REVOKED_REASON
+from claims.models import Claim, Completion
+from connections import services as connections_services
+from connections.models import ConnectedAccount
+from sandbox.bitbadges import claims as bb_sandbox_claims
+from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from tests.claims.claims_support import (
+    ALICE_ADDRESS,
+    add_check,
+    random_address,
+    require,
+    run_worker,
+)
+from tests.claims.words_support import developer_strings, page_text
+from tests.members_support import verify_email
+
+USER_URL = "https://api.github.com/user"
+PASSWORD = "purple-Kettle-42-river"
+
+
+def bitbadges_claim(slug: str, name: str) -> Claim:
+    upstream = bb_sandbox_claims.claim_create(max_uses=100, password="pw")
+    claim = Claim(
+        slug=slug,
+        name=name,
+        delivery="bitbadges",
+        bitbadges_claim_id=upstream.claim_id,
+        password_instance_id="pwd",
+        enabled=True,
+    )
+    claim.set_password("pw")
+    claim.full_clean()
+    claim.save()
+    return claim
+
+
+def seed_claims(apps) -> list[Claim]:
+    github = apps["github"]
+    repos = bitbadges_claim("repos", "Five repositories")
+    add_check(repos, github, proxy_url=USER_URL, path="public_repos", comparison="gte", value="5")
+    stars = bitbadges_claim("stars", "Stargazer")
+    star = add_check(
+        stars,
+        github,
+        proxy_url=f"{USER_URL}/starred/{DEMO_STARRED_REPO}",
+        path="$status",
+        comparison="eq",
+        value="204",
+    )
+    star.link = f"https://github.com/{DEMO_STARRED_REPO}"
+    star.save()
+    worded = bitbadges_claim("worded", "In the operator's words")
+    add_check(
+        worded,
+        github,
+        proxy_url=USER_URL,
+        path="user.public_repos",
+        comparison="gte",
+        value="5",
+        text="Have at least 5 public repositories",
+    )
+    newcomers = bitbadges_claim("newcomers", "Newcomers only")
+    require(newcomers, github)
+    add_check(
+        newcomers,
+        github,
+        group="none",
+        proxy_url=USER_URL,
+        path="public_repos",
+        comparison="gte",
+        value="20",
+    )
+    unanswerable = bitbadges_claim("unanswerable", "Starred nothing")
+    add_check(
+        unanswerable,
+        github,
+        proxy_url=f"{USER_URL}/starred/nobody/nothing",
+        path="starred",
+        comparison="truthy",
+        value="",
+    )
+    chat = bitbadges_claim("chat", "Chat member")
+    require(chat, apps["discord"])
+    return [repos, stars, worded, newcomers, unanswerable, chat]
+
+
+def member(username: str, *, address: str = "", verified: bool = True):
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, address=address
+    )
+    return verify_email(user) if verified else user
+
+
+def seed_members(connect, settings) -> list:
+    alice = member("alice", address=ALICE_ADDRESS)
+    bob = member("bob", address=random_address())
+    carol = member("carol", address=random_address())
+    dave = member("dave")  # new: nothing connected, no address
+    erin = member("erin", address=random_address(), verified=False)
+    connect(alice, "github", "octo-pro")
+    connect(bob, "github", "octo")
+    connect(carol, "github", "carol-pro")
+    connect(erin, "github", "erin")
+    run_worker()
+    # Earned, then disconnected: the badge stays earned.
+    alice_github = ConnectedAccount.objects.get(member=alice)
+    connections_services.account_disconnect(member=alice, account=alice_github)
+    # An account gone dead after a check.
+    ConnectedAccount.objects.filter(member=carol).update(
+        healthy=False, dead=True, error="HTTP 401: Bad credentials at user.login"
+    )
+    # Taken back by the organiser (the reason staff actions write).
+    Completion.objects.filter(member=carol, state="completed").update(
+        state="revoked", reason=REVOKED_REASON
+    )
+    # Delivery refused for a while by BitBadges: retried by itself.
+    # (One claim is enough: the others wait meanwhile.)
+    others = Claim.objects.exclude(slug="repos").filter(enabled=True)
+    kept = list(others.values_list("pk", flat=True))
+    others.update(enabled=False)
+    settings.SANDBOX_FAULTS = {"bitbadges.*": {"status": 503}}
+    frank = member("frank", address=random_address())
+    connect(frank, "github", "frank-pro")
+    run_worker()
+    settings.SANDBOX_FAULTS = {}
+    Claim.objects.filter(pk__in=kept).update(enabled=True)
+    return [alice, bob, carol, dave, erin, frank]
+
+
+def member_paths(claims) -> list[str]:
+    paths = ["/", "/claims/", "/accounts/", "/profile/", "/email/", "/c/"]
+    paths += [f"/c/{claim.slug}/" for claim in claims]
+    return [path for path in paths if resolves(path)]
+
+
+def resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except (Resolver404, NoReverseMatch):
+        return False
+    return True
+
+
+def scan(where: str, text: str, problems: list[str]) -> None:
+    for found in sorted(set(developer_strings(text))):
+        at = text.find(found)
+        problems.append(f"{where}: {found!r} in {text[max(0, at - 60) : at + 60]!r}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_member_page_or_email_shows_a_developer_string(
+    apps, upstreams, connect, client, settings
+):
+    claims = seed_claims(apps)
+    members = seed_members(connect, settings)
+    states = set(Completion.objects.values_list("state", flat=True))
+    assert {"completed", "ineligible", "revoked", "retrying"} <= states, states
+    # The states the pages show are the ones meant: a number seen, a must-not met.
+    bob_repos = Completion.objects.get(member__username="bob", claim__slug="repos")
+    assert bob_repos.state == "ineligible" and ": you have " in bob_repos.reason
+
+    problems: list[str] = []
+    pages = 0
+    for path in member_paths(claims):  # as a visitor
+        response = client.get(path, follow=True)
+        assert response.status_code == 200, path
+        scan(f"anonymous {path}", page_text(response.text), problems)
+    for person in members:
+        client.force_login(person)
+        for path in member_paths(claims):
+            response = client.get(path, follow=True)
+            assert response.status_code == 200, (person.username, path)
+            scan(f"{person.username} {path}", page_text(response.text), problems)
+            pages += 1
+        client.logout()
+
+    # Every email the site sends members: sign-up, a second address, password resets
+    # (known and unknown address), and an emailed Connect link.
+    mail.outbox.clear()
+    signup = {"username": "gina", "email": "gina@example.com"}
+    client.post("/signup/", {**signup, "password1": PASSWORD, "password2": PASSWORD})
+    client.post("/password/reset/", {"email": "alice@example.com"})
+    client.post("/password/reset/", {"email": "nobody@example.com"})
+    client.post("/signup/", {**signup, "username": "gina2", "password1": PASSWORD})
+    client.force_login(members[0])
+    client.post("/email/", {"action_add": "", "email": "alice.second@example.com"})
+    call_command("connect_link", user="bob", app="github", email=True, stdout=None)
+    assert len(mail.outbox) >= 4, [message.subject for message in mail.outbox]
+    for message in mail.outbox:
+        scan(f"email {message.subject!r}", f"{message.subject}\n{message.body}", problems)
+        for body, kind in getattr(message, "alternatives", []):
+            if kind == "text/html":
+                scan(f"email {message.subject!r} (html)", page_text(body), problems)
+
+    assert pages >= 6 * 5
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Needs public_repos ≥ 5",
+        "Have at least 5 public_repos on GitHub",
+        "GitHub: user.public_repos at least 5",
+        "You starred it (seen: 204)",
+        "the upstream API answered 500",
+        "$status equals 204",
+        "Traceback (most recent call last)",
+        "Your address: None",
+    ],
+)
+def test_the_scan_finds_each_kind_of_developer_string(text):
+    assert developer_strings(text)
+
+
+def test_the_scan_lets_people_words_through():
+    text = (
+        "Have at least 5 public repositories: you have 3. Star bitbadges/bitbadgesjs on "
+        "GitHub, e.g. at https://github.com/bitbadges/bitbadgesjs. Write to help@example.com "
+        "or visit bitbadges.io. Noneless words."
+    )
+    assert developer_strings(text) == []
