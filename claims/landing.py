@@ -237,7 +237,12 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         {"label": "Claim completed", "done": progress.step == "completed", "key": "completed"},
     ]
     progress.row = selectors.claim_row(
-        claim=claim, member=member, completion=completion, watching=watching, now=now
+        claim=claim,
+        member=member,
+        completion=completion,
+        watching=watching,
+        verified=email.verified,
+        now=now,
     )
     if progress.step == "completed":
         # Earned stays earned: a later disconnect leaves nothing to fix here.

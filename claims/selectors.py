@@ -18,6 +18,7 @@ from claims import life, rules, wording
 from claims.models import Claim, Completion, TriggerDeployment
 from claims.models import Requirement as RequirementModel
 from connections.models import App, ConnectedAccount
+from users.selectors import member_email_verified
 
 State = Completion.State
 
@@ -25,8 +26,9 @@ State = Completion.State
 FIX_CONNECT = "connect"
 FIX_RECONNECT = "reconnect"
 FIX_ADDRESS = "address"
+FIX_EMAIL = "email"
 FIX_UNAVAILABLE = "unavailable"  # nothing the member can do: an administrator must
-MEMBER_FIXES = (FIX_CONNECT, FIX_RECONNECT, FIX_ADDRESS)
+MEMBER_FIXES = (FIX_EMAIL, FIX_CONNECT, FIX_RECONNECT, FIX_ADDRESS)
 
 # The groups claims are listed in: what the member can do now comes first.
 GROUP_ACT = 0  # connect, reconnect, the address, or a check only the member starts
@@ -207,10 +209,21 @@ def _account_fix(app: App, accounts: list[_Account]) -> tuple[str, int | None]:
     return (FIX_CONNECT if app.enabled else FIX_UNAVAILABLE), None
 
 
-def _requirements(claim: Claim, facts, accounts, completion, member, now) -> list[Requirement]:
+def _requirements(
+    claim: Claim, facts, accounts, completion, member, now, verified: bool
+) -> list[Requirement]:
     """What the member can see without any upstream call: their accounts (as facts) and
     the last evidence recorded for each check, one row per requirement in order."""
     rows = []
+    if not verified:  # nothing is delivered before the member confirms an email address
+        rows.append(
+            Requirement(
+                "Confirm your email address",
+                False,
+                "We sent you a link; you can send it again from your email settings.",
+                fix=FIX_EMAIL,
+            )
+        )
     requirements = list(claim.requirements.all())  # prefetched, with their apps
     checks = sum(1 for requirement in requirements if requirement.runs_check)
     for requirement in requirements:
@@ -312,7 +325,9 @@ def _earned(claim: Claim, completion: Completion) -> tuple[list[Requirement], st
     return rows, with_
 
 
-def _row(claim, completion, facts, accounts, member, now, watching: bool) -> ClaimRow:
+def _row(
+    claim, completion, facts, accounts, member, now, watching: bool, verified: bool
+) -> ClaimRow:
     row = ClaimRow(
         claim=claim,
         completion=completion,
@@ -325,15 +340,15 @@ def _row(claim, completion, facts, accounts, member, now, watching: bool) -> Cla
     elif completion is not None and completion.state == State.REVOKED:
         row.requirements = []  # taken back: nothing for the member to fix
     else:
-        row.requirements = _requirements(claim, facts, accounts, completion, member, now)
+        row.requirements = _requirements(claim, facts, accounts, completion, member, now, verified)
     return row
 
 
-def claim_row(*, claim: Claim, member, completion, watching: bool, now) -> ClaimRow:
+def claim_row(*, claim: Claim, member, completion, watching: bool, verified: bool, now) -> ClaimRow:
     """One claim's row for the member (its /c/<slug>/ page): one query, the accounts.
     `claim` has its requirements prefetched with their apps."""
     facts, accounts = _accounts(member)
-    return _row(claim, completion, facts, accounts, member, now, watching)
+    return _row(claim, completion, facts, accounts, member, now, watching, verified)
 
 
 def _accounts(member) -> tuple[list[rules.AccountFact], list[_Account]]:
@@ -379,9 +394,12 @@ def claims_for_member(*, member) -> list[ClaimRow]:
     # What the rules need of the member's accounts (the same facts the engine uses),
     # read as plain values: once for all the claims.
     facts, accounts = _accounts(member)
+    verified = member_email_verified(member=member)
     now = timezone.now()
     rows = [
-        _row(claim, completions.get(claim.pk), facts, accounts, member, now, claim.watched)
+        _row(
+            claim, completions.get(claim.pk), facts, accounts, member, now, claim.watched, verified
+        )
         for claim in claims
     ]
     return sorted(rows, key=lambda row: row.group)  # stable: by name within a group

@@ -371,3 +371,23 @@ def test_a_revoked_claim_says_it_neutrally_with_nothing_to_fix(
     row = block(page(alice_client), "starter")
     assert "The organiser took this claim back." in row
     assert "data-fix" not in row and "✗" not in row and CHECK_AGAIN not in row
+
+
+def test_an_unconfirmed_email_is_the_first_fix_and_no_check_is_offered(
+    client, unverified_member, make_claim, github
+):
+    from allauth.account.models import EmailAddress
+
+    unverified_member.address = ALICE_ADDRESS
+    unverified_member.save()
+    account(unverified_member, github)
+    make_claim("starter", apps=[github])
+    client.force_login(unverified_member)
+    row = block(page(client), "starter")
+    assert 'data-fix="email"' in row
+    assert '<a class="button primary req-fix" href="/email/">Confirm your email' in row
+    assert CHECK_AGAIN not in row
+
+    EmailAddress.objects.filter(user=unverified_member).update(verified=True)
+    row = block(page(client), "starter")
+    assert 'data-fix="email"' not in row and CHECK_AGAIN in row
