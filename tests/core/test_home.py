@@ -44,6 +44,12 @@ def alice_home(client, alice):
     return alice
 
 
+def home_page_of(client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200
+    return text(response)
+
+
 def home(client) -> str:
     response = client.get("/")
     assert response.status_code == 200
@@ -77,6 +83,7 @@ def test_no_address_points_at_the_address_form(client, member):
     section = needs(home(client))
     assert 'id="todo-address"' in section
     assert 'href="/claims/#address"' in section
+    assert 'id="address"' in home_page_of(client, "/claims/")  # where the link lands
     assert 'id="todo-email"' not in section
 
 
