@@ -10,6 +10,8 @@ the technical label (claims.rules.criterion_label).
 import re
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
+
 ACCOUNT = "account"
 NONE_GROUP = "none"
 
@@ -24,7 +26,11 @@ _SILENT_VALUES = {"", "(absent)", "(not checked)", "(error)", "(none)", "null", 
 
 
 def _app_name(requirement: Any) -> str:
-    app = getattr(requirement, "app", None) if getattr(requirement, "app_id", 1) else None
+    """Its app's name (the caller selects it with the requirement), or "" without one."""
+    try:
+        app = getattr(requirement, "app", None)
+    except ObjectDoesNotExist:
+        app = None
     return (getattr(app, "name", "") or "").strip()
 
 
@@ -78,7 +84,7 @@ def check_sentence(
     return sentences.get(comparison, generic)
 
 
-_VERBS = {"have", "star", "connect", "pass", "own", "hold", "follow", "use", "be", "fork", "belong"}
+_VERBS = {"have", "star", "connect", "pass", "own", "hold", "follow", "use", "fork", "belong"}
 
 
 def must_not_sentence(sentence: str) -> str:

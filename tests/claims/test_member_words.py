@@ -15,11 +15,12 @@ from django.core.management import call_command
 from django.urls import NoReverseMatch, Resolver404, resolve
 
 from claims.engine.staff_actions import REVOKED_REASON
-from claims.models import Claim, Completion
+from claims.models import Claim, Completion, Requirement
 from connections import services as connections_services
 from connections.models import ConnectedAccount
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
+from tests.claims.admin_support import form_errors, post_new_claim
 from tests.claims.claims_support import (
     ALICE_ADDRESS,
     add_check,
@@ -236,3 +237,31 @@ def test_the_scan_lets_people_words_through():
         "or visit bitbadges.io. Noneless words."
     )
     assert developer_strings(text) == []
+
+
+# --- The requirement's link, set in the admin -----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_saves_a_requirements_https_link(admin_client, upstreams, apps):
+    link = f"https://github.com/{DEMO_STARRED_REPO}"
+    response = post_new_claim(admin_client, apps["github"], requirement={"link": link})
+    assert response.status_code == 302
+    [saved] = Claim.objects.get(slug="new").requirements.all()
+    assert saved.link == link and saved.snapshot()["link"] == link
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_refuses_links_members_should_not_follow(admin_client, upstreams, apps):
+    hostile = [
+        "http://github.com/bitbadges/bitbadgesjs",
+        "javascript:alert(1)",
+        "https://user:secret@github.com/",
+        "https://github.com/a b",
+        "https://" + "a" * 500 + ".com/",
+    ]
+    for link in hostile:
+        response = post_new_claim(admin_client, apps["github"], requirement={"link": link})
+        assert form_errors(response).get("link"), link
+    assert not Claim.objects.exists()
+    assert not Requirement.objects.exists()
