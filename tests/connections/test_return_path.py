@@ -55,7 +55,7 @@ def test_connected_through_the_hosted_page_ends_on_the_claim(alice_client):
 def test_denied_on_the_hosted_page_ends_on_the_claim_with_the_reason(alice_client):
     done = hosted_answer(alice_client, f"/connect/github/?next={START}", action="deny")
     assert done.redirect_chain[-1] == (START, 302)
-    assert "GitHub was not connected" in page_text(done)
+    assert "GitHub account was not connected" in page_text(done)
 
 
 def test_without_next_it_ends_on_the_accounts_page(alice_client):
