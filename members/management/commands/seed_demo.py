@@ -275,8 +275,11 @@ def demo_claim_specs(upstream: dict) -> list[dict]:
                 "comparison": "gte",
                 "value": "5",
                 "text": "Have at least 5 public repositories",
+                "link": "https://github.com/new",
                 "identity_path": "user.login",
             },
+            # A member's repositories grow: asked again by itself, daily at first.
+            "recheck_interval": datetime.timedelta(days=1),
         },
         {
             "slug": "github-workflow",
