@@ -131,3 +131,13 @@ def test_an_earned_claim_stays_earned_after_the_account_goes(alice_client, membe
     assert 'class="problem"' not in section and "✗" not in section
     assert "Reconnect" not in section and "Connect GitHub" not in section
     assert CHECK_NOW not in section
+
+
+def test_the_reconnect_step_never_shows_the_upstream_error(alice_client, member, builders):
+    ConnectedAccount.objects.filter(member=member).update(
+        healthy=False, error="HTTP 401: Bad credentials at user.login"
+    )
+    section = progress(alice_client)
+    assert "Reconnect GitHub" in section
+    assert "Your GitHub account stopped working" in section
+    assert "401" not in section and "user.login" not in section
