@@ -43,9 +43,7 @@ UPSTREAM_PROBE_TIMEOUT_SECONDS = 2
 def home(request):
     """The member's progress and what needs them (claims/home.py); visitors are sent to
     log in (LoginRequiredMiddleware), whose page links to the public list of claims."""
-    home = member_home(request.user)
-    # The page lists an unconfirmed email among what needs the member: no banner above it.
-    return render(request, "home.html", {"home": home, "email_state": None})
+    return render(request, "home.html", {"home": member_home(request.user)})
 
 
 def _check_database() -> dict:
