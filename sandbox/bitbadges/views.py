@@ -265,6 +265,7 @@ def _image_base(request) -> str:
     ]
 
 
+@csrf_exempt  # as every route of the emulated API (nothing to forge: GET only)
 @login_not_required
 @require_GET
 def claim_image(request, claim_id: str):

@@ -69,6 +69,7 @@ ROUTES = {
     "c/<slug:slug>/": MEMBER,
     "c/<slug:slug>/address/": MEMBER,
     "c/<slug:slug>/check/": MEMBER,
+    "c/<slug:slug>/badge": MEMBER,
     "brand.css": MEMBER,
     "brand/logo": MEMBER,
     "sandbox/": STAFF,
