@@ -97,7 +97,8 @@ def test_an_account_to_reconnect_has_its_button_and_names_the_claims_waiting(
     section = needs(home(client))
     start = section.index(f'id="todo-reconnect-{account.pk}"')
     item = section[start : section.index("</li>", start)]
-    assert f'href="/connect/github/?account={account.pk}"' in item
+    # Without JavaScript the hosted page ends on the one claim waiting.
+    assert f'href="/connect/github/?account={account.pk}&next=/c/github-starter/"' in item
     assert "Reconnect GitHub" in item and "GitHub starter" in item
     # Reconnecting is the fix: not a second account.
     assert "todo-connect-github-starter" not in section
@@ -114,7 +115,8 @@ def test_a_claim_missing_an_app_offers_connect_for_that_claim(
     ConnectedAccount.objects.create(member=alice_home, app=github, pipedream_id="apn_1")
     section = needs(home(client))
     assert 'id="todo-connect-chatty-discord"' in section
-    assert 'href="/connect/discord/"' in section and "Chatty badge" in section
+    # Without JavaScript the hosted page ends on the claim it was connected for.
+    assert 'href="/connect/discord/?next=/c/chatty/"' in section and "Chatty badge" in section
     assert "todo-connect-github-starter" not in section
 
 
@@ -128,7 +130,8 @@ def test_apps_of_which_one_is_enough_are_offered_together(
     section = needs(home(client))
     assert 'id="todo-connect-either-discord-slack"' in section
     assert "Connect your Discord or Slack account for" in section
-    assert 'href="/connect/discord/"' in section and 'href="/connect/slack/"' in section
+    assert 'href="/connect/discord/?next=/c/either/"' in section
+    assert 'href="/connect/slack/?next=/c/either/"' in section
     # One of them connected: nothing left to connect.
     ConnectedAccount.objects.create(member=alice_home, app=slack, pipedream_id="apn_2")
     assert "todo-connect-either" not in needs(home(client))
