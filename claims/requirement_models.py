@@ -226,7 +226,10 @@ class Requirement(models.Model):
         return wording.requirement_sentence(self)
 
     def technical_label(self) -> str:
-        """The check as staff read it: path, comparison and value."""
+        """As staff read it (the admin, dry runs): the operator's words when there are
+        some, else the check's path, comparison and value."""
+        if self.text:
+            return self.text
         if not self.runs_check:
             return f"A healthy {self.app.name} account" if self.app_id else "A healthy account"
         return criterion_label(self.path, self.comparison, self.value)

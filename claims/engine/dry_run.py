@@ -73,8 +73,18 @@ def _stopped_by(evaluation: Evaluation) -> tuple[str, str]:
             return Outcome.NO_ACCOUNT, "no account: no healthy account to check the criterion on"
         if kind == "criterion" and result.value == "(error)":
             return Outcome.ERRORED, "error: checking the member's account failed"
-        return Outcome.NOT_MET, f"not eligible: {result.label} not met"
+        return Outcome.NOT_MET, f"not eligible: {_staff_words(evaluation, result)} not met"
     return Outcome.QUALIFY, "would qualify"
+
+
+def _staff_words(evaluation: Evaluation, result) -> str:
+    """A check as staff read it (its path and comparison, or the operator's words): the
+    result's own label is the member's sentence."""
+    for requirement in evaluation.requirements:
+        if requirement.rule_key == result.rule:
+            label = requirement.technical_label()
+            return f"Must not: {label}" if requirement.group == "none" else label
+    return result.label
 
 
 def in_words(evaluation: Evaluation) -> str:

@@ -85,9 +85,17 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         return Permanent(State.FAILED, "All of this claim's badges have been given out.", str(exc))
     if isinstance(exc, bitbadges.NotWhitelisted):
         return Transient("BitBadges has not seen your address on the list yet.", str(exc))
-    if isinstance(exc, (bitbadges.OutsideWindow, bitbadges.ClaimHalted)):
+    if isinstance(exc, bitbadges.OutsideWindow):
+        # BitBadges' own message stays in the detail, for staff.
         return Permanent(
-            State.FAILED, f"BitBadges is not accepting this claim: {exc.message}", str(exc)
+            State.FAILED,
+            "BitBadges is not accepting this claim at the moment: it is outside the dates "
+            "its organiser set.",
+            str(exc),
+        )
+    if isinstance(exc, bitbadges.ClaimHalted):
+        return Permanent(
+            State.FAILED, "The organiser has paused this claim on BitBadges.", str(exc)
         )
     if isinstance(exc, bitbadges.SignInRequired):
         return Permanent(

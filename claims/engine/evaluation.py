@@ -71,7 +71,9 @@ class Evaluation:
                 )
                 passed = None if account_ok else False
             outcomes.append(
-                RequirementOutcome(requirement.pk, _label(requirement), requirement.group, passed)
+                RequirementOutcome(
+                    requirement.pk, _staff_label(requirement), requirement.group, passed
+                )
             )
         return outcomes
 
@@ -192,6 +194,12 @@ def _not_checked(requirement: Requirement, detail: str, now: datetime) -> rules.
 
 def _label(requirement: Requirement) -> str:
     return requirement.member_sentence()
+
+
+def _staff_label(requirement: Requirement) -> str:
+    """What staff read in a dry run: the check itself (members never see it)."""
+    label = requirement.technical_label()
+    return f"Must not: {label}" if requirement.group == Requirement.Group.NONE else label
 
 
 def _check_failed(requirement: Requirement, message: str, now: datetime) -> rules.RuleResult:

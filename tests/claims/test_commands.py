@@ -161,7 +161,7 @@ def test_dry_run_counts_members_and_writes_nothing(
     )
     assert "  alice: would qualify" in out
     assert "  bob: Connect your GitHub account." in out
-    assert "  carol: Your GitHub account needs reconnecting (token revoked)." in out
+    assert "  carol: Your GitHub account needs reconnecting." in out
     assert "  dave: already completed" in out
     assert "eve" not in out
     assert "4 member(s): 1 would qualify, 1 already completed, 2 would not." in out

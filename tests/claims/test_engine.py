@@ -111,7 +111,9 @@ def test_a_failing_criterion_leaves_the_claim_ineligible_with_the_value_seen(
     assert completion.state == "ineligible"
     criterion = check_of(completion)
     assert criterion["passed"] is False and int(criterion["value"]) < 5
-    assert completion.reason == f"Needs user.public_repos ≥ 5; yours is {criterion['value']}."
+    assert completion.reason == (
+        f"Have at least 5 public repositories: you have {criterion['value']}."
+    )
     assert not bb_sandbox_stores.store_contains(claim.store_id, ALICE_ADDRESS)
 
 

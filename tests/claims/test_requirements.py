@@ -114,7 +114,11 @@ def test_a_none_check_refuses_the_members_who_meet_it(
     assert seen["label"] == "Not for members who have at least 20 public repos on GitHub"
     assert seen["passed"] is eligible
     assert (int(seen["value"]) >= 20) is not eligible
-    assert outcomes(evaluation)[-1] == ("Not for members who have at least 20 public repos on GitHub", "none", eligible)
+    assert outcomes(evaluation)[-1] == (
+        "Must not: user.public_repos ≥ 20",  # what staff read in a dry run
+        "none",
+        eligible,
+    )
     if not eligible:
         assert evaluation.unmet()[0].rule == veteran.rule_key
 
@@ -229,7 +233,9 @@ def test_any_checks_go_on_until_one_is_met(make_claim, apps, alice, connect, pro
     assert result_of(evaluation, starred)["passed"] is False
     assert proxied() == [USER_URL, STAR_URL]  # both were asked
     assert [o.passed for o in evaluation.outcomes] == [True, False, False]
-    assert evaluation.reason.startswith("Meet one of these: Have at least 20 public repos on GitHub; Star ")
+    assert evaluation.reason.startswith(
+        "Meet one of these: Have at least 20 public repos on GitHub; Star "
+    )
 
 
 # --- outcomes: one per requirement, in order ----------------------------------------------
@@ -257,10 +263,10 @@ def test_outcomes_say_per_requirement_whether_it_is_met(make_claim, apps, alice,
         claim.requirements.values_list("pk", flat=True)
     )
     assert outcomes(evaluation) == [
-        ("Connect a working GitHub account", "all", True),
-        ("Connect a working Discord account", "any", False),
-        ("Connect a working Slack account", "any", True),
-        ("Not for members who have 20 public repositories or more", "none", True),
+        ("A healthy GitHub account", "all", True),
+        ("A healthy Discord account", "any", False),
+        ("A healthy Slack account", "any", True),
+        ("Must not: Have 20 public repositories or more", "none", True),
     ]
 
 

@@ -84,8 +84,7 @@ class Workflow(DeliveryMethod):
         if isinstance(answer, dict) and answer.get("success") is False:
             raise Permanent(
                 State.INELIGIBLE,
-                "The claim's workflow turned this down: "
-                f"{answer.get('error') or 'no reason given'}",
+                f"The claim's workflow turned this down: {_said(answer.get('error'))}",
             )
         reference = _answer_text(answer)
         attempt_id = answer.get("claimAttemptId") if isinstance(answer, dict) else None
@@ -216,10 +215,14 @@ def _unknown_answer(answer: Any) -> Transient:
 
 
 def _workflow_error(exc: pipedream.PipedreamError) -> str:
-    error = exc.body.get("error") if isinstance(exc.body, dict) else None
-    if isinstance(error, str):
-        return error
-    return exc.message or "no reason given"
+    return _said(exc.body.get("error") if isinstance(exc.body, dict) else None)
+
+
+def _said(error: Any) -> str:
+    """The workflow's own sentence for the member (its `error` text), else a neutral
+    phrase: Pipedream's message and any other shape stay in the detail for staff."""
+    text = error.strip() if isinstance(error, str) else ""
+    return text[:300] if text else "no reason given"
 
 
 def attempt_id_in(reference: str) -> str:
