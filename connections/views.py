@@ -345,7 +345,7 @@ def callback(request):
     if str(data.get("check") or "") == "1" and not pipedream_id:
         return _session_check(request.user, session, reason=str(data.get("reason") or "")[:2000])
     if not pipedream_id or len(pipedream_id) > 100:
-        return _json_error("Say which account was connected (the field account is missing).", 400)
+        return _json_error("We could not tell which account was connected. Please try again.", 400)
     account = session.account if services.session_spent(session) else None
     if account is None:  # else recorded already (by this call, or the webhook): answer so
         try:
