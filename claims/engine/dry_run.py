@@ -24,6 +24,7 @@ from claims.engine.errors import Permanent, Transient
 from claims.engine.evaluation import Evaluation, NotAllowed, RequirementOutcome, evaluate
 from claims.job_models import OTHER_REASON, REASONS_KEPT, ClaimJob, DryRunRow
 from claims.models import Claim, Completion
+from claims.rules import RuleResult
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -77,12 +78,12 @@ def _stopped_by(evaluation: Evaluation) -> tuple[str, str]:
     return Outcome.QUALIFY, "would qualify"
 
 
-def _staff_words(evaluation: Evaluation, result) -> str:
+def _staff_words(evaluation: Evaluation, result: RuleResult) -> str:
     """A check as staff read it (its path and comparison, or the operator's words): the
     result's own label is the member's sentence."""
     for requirement in evaluation.requirements:
         if requirement.rule_key == result.rule:
-            label = requirement.technical_label()
+            label: str = requirement.technical_label()
             return f"Must not: {label}" if requirement.group == "none" else label
     return result.label
 
