@@ -89,7 +89,10 @@ def test_a_proxy_criterion_fails_with_the_value_seen(apps, upstreams, alice, con
     assert completion.state == "ineligible"
     criterion = check_of(completion)
     assert criterion["passed"] is False and int(criterion["value"]) < 5
-    assert completion.reason == f"Have at least 5 public repos on GitHub: you have {criterion['value']}."
+    assert (
+        completion.reason
+        == f"Have at least 5 public repos on GitHub: you have {criterion['value']}."
+    )
     assert bb_sandbox_attempts.complete_calls(claim.bitbadges_claim_id) == 0
 
 
