@@ -6,7 +6,11 @@ connection webhooks those sessions received, completions and every event of thei
 ledger, trigger deployments and their deliveries, and what staff checks found about
 them. Secrets never appear: no password hash, no second-factor secret or recovery code,
 no Connect token or its digest, no trigger signing key, no webhook body (Pipedream's
-carries the Connect token), nothing of a claim beyond its slug and name.
+carries the Connect token), nothing of a claim beyond its slug and name. Nor does what
+is about other people or meant for staff alone: no trigger delivery's body or the note
+naming whom its events were about (a member's trigger can report other people, such as
+other stargazers or message authors), and no reason staff gave for a revoke, re-issue or
+grant (the admin tells them members do not see it; STAFF_ONLY_DETAILS).
 
 Every model with a foreign key to the member is either a section here (COVERED) or
 named in EXCLUDED with the reason, and every field of a section's model is exported or
@@ -80,6 +84,12 @@ NOT_INCLUDED = [
     "Connect tokens and their digests, trigger signing keys, and the raw bodies of "
     "Pipedream's connection webhooks (they carry a Connect token).",
     "Your login sessions and the short-lived counters that limit how often you can do something.",
+    "What your connected accounts' triggers sent: the events can be about other people "
+    "(someone who starred your repository, the author of a message), so only when each "
+    "arrived, its size, a fingerprint of it and what the site did with it are listed.",
+    "The notes the organiser's staff wrote for themselves when they took a claim back, "
+    "sent it again or granted it to you: each such step is listed, with the reason you were "
+    "given.",
     "The credentials of your connected accounts: Pipedream holds them, never this site.",
 ]
 
@@ -243,13 +253,15 @@ SPECS = {
             "deployment",
             "event_id",
             "outcome",
-            "detail",
-            "body",
             "body_digest",
             "body_size",
             "received_at",
         ),
-        {"headers": "request headers, kept for the admin when a signature failed"},
+        {
+            "headers": "request headers, kept for the admin when a signature failed",
+            "body": "the raw event can be about other people (a stargazer, a message's author)",
+            "detail": "the site's note names whom the events were about: other people too",
+        },
     ),
     "staff_try_it": Spec(
         ClaimJob,
@@ -293,6 +305,9 @@ SPECS = {
 }
 # The member's record: every concrete field of the user model but these.
 MEMBER_OMITTED = {"password": "only a one-way hash of it is kept"}
+# Keys of a ledger event's details left out: a staff member's own reason for a revoke,
+# re-issue or grant, written under "members do not see it" (claims/admin/life_actions.py).
+STAFF_ONLY_DETAILS = ("staff_reason",)
 
 
 def _rows(name: str, member) -> Iterator[dict[str, Any]]:
@@ -303,6 +318,9 @@ def _rows(name: str, member) -> Iterator[dict[str, Any]]:
     for row in queryset.values(*spec.fields, **lookups).iterator(chunk_size=CHUNK):
         if "actor" in row:  # a staff user's id is theirs: say only whether it was you
             row["by_you"] = row.pop("actor") == member.pk
+        if isinstance(row.get("details"), dict):
+            for key in STAFF_ONLY_DETAILS:
+                row["details"].pop(key, None)
         yield row
 
 

@@ -59,12 +59,16 @@ def profile_address(request):
 
 @require_POST
 @never_cache
+@reauthentication_required
 def profile_data(request):
     """Everything the site holds about the member, as a JSON download (members/data_export.py).
 
     POST from the profile's form (kept out of links, prefetches and access logs' queries),
-    for the logged-in member only, never cached; data_export.RATE_LIMIT downloads per
-    member and hour: past it, the profile page says when to try again (429)."""
+    for the logged-in member only, never cached. Like deleting, it needs a recent
+    re-authentication (allauth's): without one the member confirms their password (or
+    second factor) at /reauthenticate/, and the POST they made is kept and answered
+    there, so a hijacked or unattended session cannot take the file. data_export.RATE_LIMIT
+    downloads per member and hour: past it, the profile page says when to try again (429)."""
     limit, window = data_export.RATE_LIMIT
     wait = ratelimit.hit("member-data", request.user.pk, limit=limit, window=window)
     if wait is not None:

@@ -33,7 +33,7 @@ from connections.models import (
     WebhookEvent,
 )
 from members import data_export
-from tests.members_support import verify_email
+from tests.members_support import reauthenticate, verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +169,7 @@ def bob(django_user_model, claim, github):
 @pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
-    return client
+    return reauthenticate(client)  # the download asks for it, as deleting does
 
 
 def download(client) -> tuple[object, bytes]:
@@ -292,9 +292,12 @@ def test_queries_do_not_grow_with_the_rows(client, django_user_model, claim, git
     """One query per section, whether a member has one row of each kind or many."""
     counts = []
     for tag, rows in (("few", 1), ("many", 6)):
-        member = verify_email(django_user_model.objects.create_user(username=tag))
+        member = verify_email(
+            django_user_model.objects.create_user(username=tag, password="connect-demo")
+        )
         seed(member, claim, github, tag, events=rows * 5, rows=rows)
         client.force_login(member)
+        reauthenticate(client)
         with CaptureQueriesContext(connection) as queries:
             response, body = download(client)
         assert response.status_code == 200
@@ -381,8 +384,11 @@ def test_a_deactivated_or_deleted_member_gets_nothing(alice_client, alice):
 
 
 def test_the_file_name_keeps_only_safe_characters(client, django_user_model):
-    member = django_user_model.objects.create_user(username='zoë"; filename=x.sh')
+    member = django_user_model.objects.create_user(
+        username='zoë"; filename=x.sh', password="connect-demo"
+    )
     client.force_login(member)
+    reauthenticate(client)
     response, body = download(client)
 
     today = timezone.localdate().isoformat()
@@ -390,3 +396,89 @@ def test_the_file_name_keeps_only_safe_characters(client, django_user_model):
         f'attachment; filename="connect-and-claim-zo____filename_x.sh-{today}.json"'
     )
     assert json.loads(body)["member"]["username"] == 'zoë"; filename=x.sh'
+
+
+# --- review fixes: re-authentication, other people's data, staff's own notes ----------
+
+
+def test_the_download_needs_a_recent_reauthentication_and_then_goes_on(client, alice, settings):
+    client.force_login(alice)  # a session, but no password typed lately
+
+    response = client.post(DATA)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/reauthenticate/?next=%2Fprofile%2Fdata%2F"
+    assert "Content-Disposition" not in response
+    wrong = client.post(response["Location"], {"password": "not-hers"})
+    assert wrong.status_code == 200 and "Content-Disposition" not in wrong
+    # The right password: the POST she made is kept and answered with her file.
+    done = client.post(response["Location"], {"password": "connect-demo"})
+    assert done.status_code == 200
+    assert done["Content-Disposition"].startswith('attachment; filename="connect-and-claim-alice-')
+    body = b"".join(done.streaming_content)
+    assert json.loads(body)["member"]["username"] == "alice"
+    assert download(client)[0].status_code == 200  # within the next minutes: no question
+
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0  # the minutes have passed
+    later = client.post(DATA)
+    assert later.status_code == 302 and later["Location"].startswith("/reauthenticate/")
+
+
+def test_what_a_trigger_sent_is_listed_without_the_people_it_names(alice_client, alice):
+    """A member's trigger reports events on their account (a star, a message) that name
+    other people: their body and the site's note about them stay out of the file."""
+    deployment = TriggerDeployment.objects.get(member=alice)
+    body = json.dumps({"starred_by": {"login": "carol-THIRDPARTY", "email": "c@THIRDPARTY"}})
+    TriggerDelivery.objects.create(
+        deployment=deployment,
+        event_id="evt_star",
+        body=body,
+        body_digest="ab" * 32,
+        body_size=len(body),
+        detail="Events read: evt_star (carol-THIRDPARTY). A check of the member was asked for.",
+        outcome=TriggerDelivery.Outcome.ACCEPTED,
+    )
+
+    _, file = download(alice_client)
+
+    assert b"THIRDPARTY" not in file
+    data = json.loads(file)
+    star = next(row for row in data["trigger_deliveries"] if row["event_id"] == "evt_star")
+    assert (star["outcome"], star["body_digest"], star["body_size"]) == (
+        "accepted",
+        "ab" * 32,
+        len(body),
+    )
+    assert datetime.datetime.fromisoformat(star["received_at"])
+    assert not {"body", "detail", "headers"} & set(star)
+    assert any("other people" in sentence for sentence in data["not_included"])
+
+
+def test_the_reason_staff_wrote_for_themselves_is_not_in_the_file(
+    alice_client, alice, admin_client
+):
+    """Staff grant through the admin, whose form says members do not see their reason:
+    the member's file lists the step and the sentence she was given, not staff's note."""
+    User.objects.filter(pk=alice.pk).update(address="0x742d35cC6634c0532925A3b844bc9E7595F0beB1")
+    second = Claim.objects.create(slug="second", name="Second", enabled=True)
+    note = "Met it offline, says STAFFNOTE"
+    granted = admin_client.post(
+        "/admin/claims/completion/grant/",
+        {"claim": second.pk, "member": "alice", "reason": note, "confirmed": alice.pk},
+    )
+    assert granted.status_code == 302, granted.content.decode()[:500]
+    event = CompletionEvent.objects.get(completion__claim=second, reason="granted")
+    assert event.details["staff_reason"] == note  # the ledger keeps it for staff
+
+    _, file = download(alice_client)
+
+    assert b"STAFFNOTE" not in file
+    data = json.loads(file)
+    (step,) = [e for e in data["completion_events"] if e["claim_slug"] == "second"]
+    assert (step["reason"], step["actor_kind"], step["by_you"]) == ("granted", "staff", False)
+    assert "staff_reason" not in step["details"] and step["details"]["address"]
+    (completion,) = [c for c in data["completions"] if c["claim_slug"] == "second"]
+    assert completion["reason"] == "Granted by the organiser: queued."
+    assert any("staff wrote for themselves" in s for s in data["not_included"])
+    for page in ("/claims/", "/c/second/"):  # nor does she read it anywhere on the site
+        assert "STAFFNOTE" not in alice_client.get(page).content.decode()
