@@ -10,6 +10,7 @@ class ClaimsConfig(AppConfig):
         # Imported here, once the app registry is ready (they use the models): the
         # receivers connect to connections' and allauth's signals, and the tasks module
         # provides its tasks to the engine's queue (claims/queue.py).
-        from claims import queue, receivers, tasks  # noqa: F401
+        from claims import queue, receivers, start_claim, tasks  # noqa: F401
 
         queue.require_all()
+        start_claim.register()  # users.start_path asks it whether a start claim is open

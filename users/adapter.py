@@ -22,7 +22,12 @@ from branding.selectors import brand_current
 from core import ratelimit
 from core.ratelimit import client_ip
 from users.lookalikes import has_lookalikes
-from users.start_path import claim_path, start_path_for, start_path_remember
+from users.start_path import (
+    claim_path,
+    start_path_arrived,
+    start_path_for,
+    start_path_remember,
+)
 
 # Wrong passwords, counted in this order; a try refused by one is not counted by the
 # later ones (settings.ACCOUNT_RATE_LIMITS says why these three).
@@ -169,6 +174,19 @@ class AccountAdapter(DefaultAccountAdapter):
         # With no explicit `next` (allauth follows a safe one first): the start claim
         # while it is open to the member, else the home page.
         return start_path_for(request.user) or super().get_login_redirect_url(request)
+
+    def post_login(self, request, user, **kwargs):
+        # Landed on the start claim with a confirmed email: it is used (once).
+        response = super().post_login(request, user, **kwargs)
+        start_path_arrived(user, response.get("Location"))
+        return response
+
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        # Confirmed while logged in: the start claim, used (once) by landing there.
+        url = super().get_email_verification_redirect_url(email_address)
+        if self.request.user.is_authenticated:
+            start_path_arrived(self.request.user, url)
+        return url
 
     def get_email_confirmation_url(self, request, emailconfirmation) -> str:
         return _public(reverse("account_confirm_email", args=[emailconfirmation.key]))

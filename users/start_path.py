@@ -2,23 +2,43 @@
 
 Someone who opens /c/<slug>/ and signs up or logs in from there may confirm their email
 on another device, or come back days later: a login with no `next` of its own then
-lands on that claim page while the claim is still open to them (enabled, and neither
-completed for them nor taken back). Only a local path that resolves to a claim's
-landing page is ever kept or followed: never a full URL, never another page.
+lands on that claim page while the claim is still open to them. Only a local path that
+resolves to a claim's landing page is ever kept or followed: never a full URL, never
+another page.
+
+A guide, not a trap: it is used once. Until the member's email is confirmed every login
+lands there (the claim page asks for the confirmation first, so it is the next step
+wherever they are); the first time a login or the confirmation itself takes a member
+with a confirmed email there, it is forgotten. From then on a login ends on the home
+page, whose "What needs you" lists that claim with every other one that needs them.
+Once and not "N logins or N days" because that is the one journey it exists for (sign
+up, confirm, perhaps on another device, arrive), and it needs nothing more kept than
+the path. A claim the member cannot move by acting (users sits below claims, so the
+claims app decides it: see register_open_check) is forgotten at the next login.
 """
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.apps import apps
 from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from users.models import MAX_START_PATH_LENGTH
+from users.models import MAX_START_PATH_LENGTH, User
+from users.selectors import member_email_verified
 
 LANDING = "claims:landing"
-# Completion states after which the claim is no place to send the member back to
-# (claims.models.Completion.SETTLED, read by name: users sits below claims).
-_SETTLED = ("completed", "revoked")
+
+# Whether the claim with this slug is still open to the member (enabled, taking
+# deliveries, not settled, nothing only an administrator can change): the claims app
+# registers it at start-up (claims.start_claim). Until it has, no claim is.
+OpenCheck = Callable[[Any, str], bool]
+_open_check: list[OpenCheck] = []
+
+
+def register_open_check(check: OpenCheck) -> None:
+    _open_check[:] = [check]
 
 
 def claim_path(url) -> str:
@@ -54,25 +74,32 @@ def _slug(path: str) -> str:
     return resolve(path).kwargs.get("slug", "")
 
 
-def claim_open_for(member, path: str) -> bool:
-    """Whether the claim at `path` is enabled and not settled (completed, revoked) for
-    `member`: the only claims worth sending them back to."""
+def claim_page_live(path: str) -> bool:
+    """Whether `path` is the landing page of an enabled claim (the page answers)."""
     if not claim_path(path):
         return False
-    slug = _slug(path)
     claim_model = apps.get_model("claims", "Claim")
-    if not claim_model.objects.filter(slug=slug, enabled=True).exists():
+    return claim_model.objects.filter(slug=_slug(path), enabled=True).exists()
+
+
+def claim_open_for(member, path: str) -> bool:
+    """Whether the claim at `path` is still worth sending `member` back to (as the
+    claims app decides: register_open_check)."""
+    if not claim_path(path) or not _open_check:
         return False
-    return not member.completions.filter(claim__slug=slug, state__in=_SETTLED).exists()
+    return _open_check[0](member, _slug(path))
 
 
 def start_path_remember(member, url) -> None:
-    """Keep `url` as the member's start path when it is a claim landing path."""
+    """Keep `url` as the member's start path when it is a claim landing path and their
+    email is not confirmed yet (a confirmed member landing there has used it already)."""
     path = claim_path(url)
     if not path or path == member.start_path or member.pk is None:
         return
+    if member_email_verified(member=member):
+        return
     member.start_path = path
-    type(member).objects.filter(pk=member.pk).update(start_path=path)
+    User.objects.filter(pk=member.pk).update(start_path=path)
 
 
 def start_path_for(member) -> str:
@@ -83,6 +110,20 @@ def start_path_for(member) -> str:
         return ""
     if claim_open_for(member, path):
         return path
-    member.start_path = ""
-    type(member).objects.filter(pk=member.pk).update(start_path="")
+    _forget(member)
     return ""
+
+
+def start_path_arrived(member, url) -> None:
+    """A login or an email confirmation ends on `url`: when that is the start path and
+    the member's email is confirmed, it has done its work and is forgotten."""
+    path = getattr(member, "start_path", "") or ""
+    if not path or not isinstance(url, str) or urlsplit(url).path != path:
+        return
+    if member_email_verified(member=member):
+        _forget(member)
+
+
+def _forget(member) -> None:
+    member.start_path = ""
+    User.objects.filter(pk=member.pk).update(start_path="")
