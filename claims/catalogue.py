@@ -3,11 +3,12 @@ whether it is open; for a member also where they stand on each.
 
 `catalogue()` reads it in a fixed number of queries whatever the number of claims, and
 at most CATALOGUE_CAP of them (the page says so when there are more). It counts no
-visit: ClaimVisit counts the landing pages only. `apps_to_fix()` says which apps a
-member has to connect or reconnect for a claim; the home page uses it too.
+visit: ClaimVisit counts the landing pages only. Where a member stands on each claim
+comes from the claim's row (claims/selectors.py), the same one /claims/, the claim page
+and the home page read.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
@@ -16,10 +17,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from claims import life
+from claims import life, selectors
 from claims.models import Claim, Completion, Requirement
-from connections.models import App, ConnectedAccount
-from users.selectors import member_email_state
+from connections.models import App
 
 TEMPLATE = "claims/catalogue.html"
 CATALOGUE_CAP = 200  # more than this are not listed; the page says so
@@ -42,45 +42,6 @@ STATE_LABELS = {
 
 
 @dataclass
-class Fix:
-    """What a member has to do about apps before a claim can be checked."""
-
-    connect: list[App] = field(default_factory=list)  # no account of these yet
-    reconnect: list[ConnectedAccount] = field(default_factory=list)  # accounts to reconnect
-    unavailable: list[App] = field(default_factory=list)  # the site has to enable these
-
-    def __bool__(self) -> bool:
-        return bool(self.connect or self.reconnect or self.unavailable)
-
-
-def apps_to_fix(claim: Claim, accounts: list[ConnectedAccount]) -> Fix:
-    """The apps of `claim` the member lacks a usable account of, from their accounts (read
-    once by the caller) and the claim's prefetched requirements. Of the "any"
-    requirements' apps one usable account is enough; until then each is offered."""
-    fix = Fix()
-    required: dict[int, App] = {}
-    either: dict[int, App] = {}
-    for requirement in claim.requirement_list():
-        target = either if requirement.group == Requirement.Group.ANY else required
-        target.setdefault(requirement.app_id, requirement.app)
-    usable = {account.app_id for account in accounts if account.usable}
-    if either and not usable.intersection(either):
-        for pk, app in either.items():
-            required.setdefault(pk, app)
-    for pk, app in required.items():
-        if pk in usable:
-            continue
-        broken = [account for account in accounts if account.app_id == pk]
-        if broken:
-            fix.reconnect.append(next((a for a in broken if a.dead), broken[0]))
-        elif app.enabled:
-            fix.connect.append(app)
-        else:
-            fix.unavailable.append(app)
-    return fix
-
-
-@dataclass
 class Entry:
     claim: Claim
     apps: list[App]
@@ -100,26 +61,27 @@ class Entry:
         return self.stop is None
 
 
-def _member_state(completion, stop, fix: Fix, *, ready: bool) -> str:
-    """Where a member stands on a claim, as a key of STATE_LABELS."""
-    if completion is not None:
-        if completion.state == Completion.State.COMPLETED:
-            return "completed"
-        if completion.state == Completion.State.REVOKED:
-            return "removed"
+def _member_state(row: selectors.ClaimRow) -> str:
+    """Where a member stands on a claim, as a key of STATE_LABELS, from the claim's row as
+    /claims/ and the home page read it (claims/selectors.py decides every fix)."""
+    if row.state == Completion.State.COMPLETED:
+        return "completed"
+    if row.state == Completion.State.REVOKED:
+        return "removed"
+    stop = row.stop
     if stop is not None and stop.kind != "not_open":
         return "stopped"
-    if completion is not None and completion.in_progress and stop is None:
+    if row.in_progress:
         return "in_progress"
-    if not ready or fix.connect or fix.reconnect:
+    if row.fixes:  # the email, the address, an app to connect or reconnect
         return "needs_you"
-    if fix.unavailable or stop is not None:
+    if stop is not None or any(r.fix == selectors.FIX_UNAVAILABLE for r in row.requirements):
         return "waiting"
-    if completion is None:
+    if row.completion is None:
         return "new"
-    if completion.state == Completion.State.INELIGIBLE:
+    if row.state == Completion.State.INELIGIBLE:
         return "not_yet"
-    return "needs_you"  # failed: Check again is theirs to press
+    return "needs_you" if row.can_check else "waiting"  # failed
 
 
 def catalogue(*, member=None, now=None) -> tuple[list[Entry], bool]:
@@ -152,7 +114,7 @@ def catalogue(*, member=None, now=None) -> tuple[list[Entry], bool]:
         for claim in claims
     ]
     if member is not None and member.is_authenticated:
-        _add_member_states(entries, member)
+        _add_member_states(entries, member, now)
     entries.sort(
         key=lambda entry: (
             _STOP_RANK.get(entry.stop.kind if entry.stop else None, 5),
@@ -162,22 +124,10 @@ def catalogue(*, member=None, now=None) -> tuple[list[Entry], bool]:
     return entries, more
 
 
-def _add_member_states(entries: list[Entry], member) -> None:
-    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
-    completions = {
-        completion.claim_id: completion
-        for completion in Completion.objects.filter(
-            member=member, claim_id__in=[entry.claim.pk for entry in entries]
-        )
-    }
-    ready = bool(member.address) and member_email_state(member=member).verified
-    for entry in entries:
-        entry.state = _member_state(
-            completions.get(entry.claim.pk),
-            entry.stop,
-            apps_to_fix(entry.claim, accounts),
-            ready=ready,
-        )
+def _add_member_states(entries: list[Entry], member, now) -> None:
+    rows = selectors.rows_for([entry.claim for entry in entries], member=member, now=now)
+    for entry, row in zip(entries, rows, strict=True):
+        entry.state = _member_state(row)
 
 
 @login_not_required

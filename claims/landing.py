@@ -28,7 +28,7 @@ from claims import life, selectors, services
 from claims.audit import Actor
 from claims.forms import AddressForm
 from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
-from connections.models import App, ConnectedAccount
+from connections.models import App
 from users.selectors import member_email_state
 
 TEMPLATE = "claims/landing.html"
@@ -90,8 +90,7 @@ def badge_mark(claim: Claim) -> str:
 class AppStatus:
     app: App
     state: str  # "connected", "missing", "unhealthy", "unavailable"
-    account: ConnectedAccount | None = None
-    detail: str = ""
+    account_id: int | None = None  # the account to reconnect
 
     @property
     def done(self) -> bool:
@@ -128,17 +127,18 @@ def _window(claim: Claim, now) -> dict:
     }
 
 
-def _app_status(app: App, accounts: list[ConnectedAccount]) -> AppStatus:
-    mine = [account for account in accounts if account.app_id == app.pk]
-    healthy = [account for account in mine if account.usable]
-    if healthy:
-        return AppStatus(app, "connected", healthy[0])
-    if mine:
-        worst = next((account for account in mine if account.dead), mine[0])
-        return AppStatus(app, "unhealthy", worst, worst.error)
-    if not app.enabled:
-        return AppStatus(app, "unavailable")
-    return AppStatus(app, "missing")
+_APP_STATES = {
+    "": "connected",
+    selectors.FIX_CONNECT: "missing",
+    selectors.FIX_RECONNECT: "unhealthy",
+    selectors.FIX_UNAVAILABLE: "unavailable",
+}
+
+
+def _app_status(app: App, accounts: selectors.Accounts) -> AppStatus:
+    """The app's step, from the fix /claims/ gives its requirements (selectors.app_fix)."""
+    fix, account_id = selectors.app_fix(app, accounts)
+    return AppStatus(app, _APP_STATES[fix], account_id)
 
 
 def _apps_every_member_needs(claim: Claim) -> list[App]:
@@ -174,7 +174,7 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     """
     now = now or timezone.now()
     email = member_email_state(member=member)
-    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    accounts = selectors.member_accounts(member)  # read once: the steps and the row
     completion = Completion.objects.filter(claim=claim, member=member).first()
     # The member's own deployment, or the claim's one on the site's account.
     watching = (
@@ -243,6 +243,7 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         watching=watching,
         verified=email.verified,
         now=now,
+        accounts=accounts,
     )
     if progress.step == "completed":
         # Earned stays earned: a later disconnect leaves nothing to fix here.

@@ -91,24 +91,39 @@ class ClaimRow:
         return any(requirement.fix for requirement in self.requirements)
 
     @property
+    def settled_by_settings(self) -> bool:
+        """Failed on the claim's own settings (wording.SETTINGS_FAILURES): the member's
+        check would only fail the same way until an administrator changes them."""
+        return (
+            self.state == State.FAILED
+            and self.completion is not None
+            and self.completion.reason in wording.SETTINGS_FAILURES
+        )
+
+    @property
     def can_check(self) -> bool:
         """Check again could give a new answer: new with everything in place, not yet,
-        or failed; never while under way, settled, blocked or while the claim is stopped."""
+        or failed on something a new try can change; never while under way, settled,
+        blocked, stopped, or failed on the claim's settings."""
         if self.state not in ("new", State.INELIGIBLE, State.FAILED):
             return False
-        return self.stop is None and not self.blocked
+        return self.stop is None and not self.blocked and not self.settled_by_settings
 
     @property
     def rechecks_by_itself(self) -> bool:
-        """A not-yet answer is asked again without the member: a trigger or the schedule."""
+        """A not-yet answer is asked again without the member: a trigger that watches for
+        the event, or a re-check the engine has scheduled (completion.recheck_at). A claim's
+        interval alone promises nothing: a held row, or one staff changed, has none."""
         if self.state != State.INELIGIBLE:
             return False
-        completion = self.completion
-        return bool(
-            (self.watching and self.claim.trigger_event_label)
-            or (completion and completion.recheck_at)
-            or self.claim.recheck_interval
-        )
+        return bool((self.watching and self.claim.trigger_event_label) or self._scheduled)
+
+    @property
+    def _scheduled(self):
+        """The engine's next re-check of a not-yet answer, when one is due (rechecks_due
+        takes only rows with a recheck_at, of claims that still have an interval)."""
+        at = self.completion.recheck_at if self.completion else None
+        return at if at and self.claim.recheck_interval else None
 
     @property
     def recheck(self) -> str:
@@ -118,17 +133,17 @@ class ClaimRow:
         parts = []
         if self.watching and self.claim.trigger_event_label:
             parts.append(f"We'll complete this as soon as {self.claim.trigger_event_label}.")
-        at = self.completion.recheck_at if self.completion else None
+        at = self._scheduled
         now = self.now or timezone.now()
         if at and at > now:
             when = formats.date_format(timezone.localtime(at), "j M, H:i")
-            parts.append(f"We check again by ourselves on {when}.")
+            every = _duration(self.claim.recheck_interval)
+            parts.append(
+                f"We check again by ourselves on {when}, then every {every} or less often "
+                "while nothing changes."
+            )
         elif at:
             parts.append("We check again by ourselves in a moment.")
-        elif self.claim.recheck_interval:
-            parts.append(
-                f"We check again by ourselves every {_duration(self.claim.recheck_interval)}."
-            )
         if not parts:
             return "Nothing checks it again by itself: press Check again once you have done it."
         return " ".join(parts)
@@ -196,6 +211,23 @@ class _Account:
     app_id: int
     usable: bool
     dead: bool
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """The member's accounts, read once (`member_accounts`): as the rules' facts, and as
+    what a fix needs."""
+
+    facts: list[rules.AccountFact]
+    accounts: list[_Account]
+
+
+def app_fix(app: App, accounts: Accounts) -> tuple[str, int | None]:
+    """What the member must do about `app` before its requirements can be checked: ""
+    (a usable account is connected), FIX_CONNECT, FIX_RECONNECT (and which account: a
+    dead one first) or FIX_UNAVAILABLE. The one rule for /claims/, /c/, the claim page
+    and home."""
+    return _account_fix(app, accounts.accounts)
 
 
 def _account_fix(app: App, accounts: list[_Account]) -> tuple[str, int | None]:
@@ -344,14 +376,26 @@ def _row(
     return row
 
 
-def claim_row(*, claim: Claim, member, completion, watching: bool, verified: bool, now) -> ClaimRow:
-    """One claim's row for the member (its /c/<slug>/ page): one query, the accounts.
+def claim_row(
+    *,
+    claim: Claim,
+    member,
+    completion,
+    watching: bool,
+    verified: bool,
+    now,
+    accounts: Accounts | None = None,
+) -> ClaimRow:
+    """One claim's row for the member (its /c/<slug>/ page): one query, the accounts,
+    unless the caller read them already (`member_accounts`).
     `claim` has its requirements prefetched with their apps."""
-    facts, accounts = _accounts(member)
-    return _row(claim, completion, facts, accounts, member, now, watching, verified)
+    accounts = accounts or member_accounts(member)
+    return _row(
+        claim, completion, accounts.facts, accounts.accounts, member, now, watching, verified
+    )
 
 
-def _accounts(member) -> tuple[list[rules.AccountFact], list[_Account]]:
+def member_accounts(member) -> Accounts:
     """The member's accounts as the rules' facts and as what a fix needs, in one query."""
     facts: list[rules.AccountFact] = []
     accounts: list[_Account] = []
@@ -364,7 +408,36 @@ def _accounts(member) -> tuple[list[rules.AccountFact], list[_Account]]:
         )
         facts.append(fact)
         accounts.append(_Account(pk=pk, app_id=app_id, usable=fact.usable, dead=dead))
-    return facts, accounts
+    return Accounts(facts, accounts)
+
+
+def rows_for(claims: list[Claim], *, member, now) -> list[ClaimRow]:
+    """The member's rows of `claims` (requirements prefetched with their apps; an
+    annotation `watched` where the caller has one), in their order, in three queries
+    whatever their number: the completions, the accounts, the email state."""
+    completions = {
+        completion.claim_id: completion
+        for completion in Completion.objects.filter(
+            member=member, claim_id__in=[claim.pk for claim in claims]
+        )
+    }
+    # What the rules need of the member's accounts (the same facts the engine uses),
+    # read as plain values: once for all the claims.
+    accounts = member_accounts(member)
+    verified = member_email_verified(member=member)
+    return [
+        _row(
+            claim,
+            completions.get(claim.pk),
+            accounts.facts,
+            accounts.accounts,
+            member,
+            now,
+            bool(getattr(claim, "watched", False)),
+            verified,
+        )
+        for claim in claims
+    ]
 
 
 def claims_for_member(*, member) -> list[ClaimRow]:
@@ -387,21 +460,7 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         )
         .order_by("name", "pk")
     )
-    completions = {
-        completion.claim_id: completion for completion in Completion.objects.filter(member=member)
-    }
-    claims = list(enabled)
-    # What the rules need of the member's accounts (the same facts the engine uses),
-    # read as plain values: once for all the claims.
-    facts, accounts = _accounts(member)
-    verified = member_email_verified(member=member)
-    now = timezone.now()
-    rows = [
-        _row(
-            claim, completions.get(claim.pk), facts, accounts, member, now, claim.watched, verified
-        )
-        for claim in claims
-    ]
+    rows = rows_for(list(enabled), member=member, now=timezone.now())
     return sorted(rows, key=lambda row: row.group)  # stable: by name within a group
 
 

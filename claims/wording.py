@@ -84,6 +84,19 @@ def check_sentence(
     return sentences.get(comparison, generic)
 
 
+# A claim's settings failed it (claims/engine/errors.py raises these): only an
+# administrator can change the answer, so a member's check would fail the same way.
+SETTINGS_NEED_ATTENTION = "This claim's settings need attention; the site's admins have been told."
+SIGN_IN_REQUIRED = (
+    "BitBadges asks members to sign in for this claim, which this site cannot do for "
+    "you; the site's admins have been told."
+)
+SETTINGS_REFUSED = "BitBadges refused this claim's settings; the site's admins have been told."
+NO_DELIVERY_METHOD = "This claim has no delivery method."
+SETTINGS_FAILURES = frozenset(
+    {SETTINGS_NEED_ATTENTION, SIGN_IN_REQUIRED, SETTINGS_REFUSED, NO_DELIVERY_METHOD}
+)
+
 _VERBS = {"have", "star", "connect", "pass", "own", "hold", "follow", "use", "fork", "belong"}
 
 
@@ -95,7 +108,18 @@ def must_not_sentence(sentence: str) -> str:
     first = sentence.split(" ", 1)[0]
     if first.lower() in _VERBS:
         return f"Not for members who {first.lower()}{sentence[len(first) :]}"
-    return f"Not for members who meet this: {sentence}"
+    return f"Not for members who meet this: {_lower_first(sentence)}"
+
+
+def _lower_first(sentence: str) -> str:
+    """Lower-case its first word when that is an ordinary capitalised word ("Be" -> "be"),
+    not a name like "GitHub" or "BitBadges", nor an acronym."""
+    first = sentence.split(" ", 1)[0]
+    if len(first) > 1 and first[0].isupper() and first[1:].islower():
+        return first.lower() + sentence[len(first) :]
+    if len(first) == 1 and first.isupper() and first != "I":
+        return first.lower() + sentence[1:]
+    return sentence
 
 
 def requirement_sentence(requirement: Any, *, positive: bool = False) -> str:
@@ -122,13 +146,14 @@ def requirement_sentence(requirement: Any, *, positive: bool = False) -> str:
 
 def value_fact(path: str, comparison: str, value: Any) -> str:
     """A fact about the member from a value seen: "you have 3" for a number compared as
-    one; "" when the value says nothing a person can use."""
+    an amount (at least, more than, at most, fewer than); "yours is X" for a plain value
+    that must (or must not) equal one; "" when the value says nothing a person can use."""
     if field_words(path) == "" or not isinstance(value, str):
         return ""
     seen = value.strip()
     if seen.lower() in _SILENT_VALUES or comparison in ("truthy", "contains"):
         return ""
-    if _NUMBER.match(seen):
+    if _NUMBER.match(seen) and comparison in ("gte", "gt", "lte", "lt"):
         return f"you have {seen}"
     if comparison in ("eq", "ne") and _PLAIN_VALUE.match(seen):
         return f"yours is {seen}"

@@ -7,7 +7,7 @@ are raised inside the engine and caught by the step that runs it (claims/engine/
 says which of them a BitBadges error is.
 """
 
-from claims import bitbadges
+from claims import bitbadges, wording
 from claims.models import Completion
 
 State = Completion.State
@@ -66,7 +66,7 @@ class CannotAsk(Exception):
     """Nothing upstream can say whether this delivery landed (a workflow with no claim ID)."""
 
 
-SETTINGS_NEED_ATTENTION = "This claim's settings need attention; the site's admins have been told."
+SETTINGS_NEED_ATTENTION = wording.SETTINGS_NEED_ATTENTION
 
 
 def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
@@ -100,15 +100,14 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
     if isinstance(exc, bitbadges.SignInRequired):
         return Permanent(
             State.FAILED,
-            "BitBadges asks members to sign in for this claim, which this site cannot do for "
-            "you; the site's admins have been told.",
+            wording.SIGN_IN_REQUIRED,
             f"{exc} (turn off the claim's sign-in requirement on BitBadges, or deliver it by "
             "dynamic store)",
         )
     if isinstance(exc, bitbadges.ClaimRejected):
         return Permanent(
             State.FAILED,
-            "BitBadges refused this claim's settings; the site's admins have been told.",
+            wording.SETTINGS_REFUSED,
             str(exc),
         )
     if isinstance(exc, bitbadges.AttemptTimeout):

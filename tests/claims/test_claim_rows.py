@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from claims import wording
 from claims.models import Completion, TriggerDeployment
 from connections.models import App, ConnectedAccount
 from tests.claims.claims_support import ALICE_ADDRESS, add_check
@@ -109,7 +110,7 @@ def test_a_missing_account_is_connected_from_its_row(alice_client, member, make_
     make_claim("starter", apps=[github])
     row = block(page(alice_client), "starter")
     assert 'data-fix="connect"' in row
-    assert 'href="/connect/github/" data-connect data-app="github"' in row
+    assert re.search(r'href="/connect/github/(\?next=[^"]*)?" data-connect data-app="github"', row)
     assert "Connect GitHub" in row
     assert CHECK_AGAIN not in row  # the fix is the button, not a check
 
@@ -124,7 +125,7 @@ def test_an_unhealthy_account_is_reconnected_from_its_row(alice_client, member, 
     broken = account(member, github, healthy=False, error="token revoked")
     row = block(page(alice_client), "starter")
     assert 'data-fix="reconnect"' in row
-    assert f'href="/connect/github/?account={broken.pk}"' in row
+    assert f'href="/connect/github/?account={broken.pk}' in row
     assert f'data-account="{broken.pk}"' in row
     assert "Reconnect GitHub" in row
     assert CHECK_AGAIN not in row
@@ -199,23 +200,51 @@ def test_not_yet_says_what_is_missing_with_the_fact_and_the_link(
 
 def test_not_yet_says_when_the_schedule_checks_again(alice_client, member, repos_claim, github):
     account(member, github)
+    repos_claim.recheck_interval = datetime.timedelta(days=1)
+    repos_claim.save()
     when = timezone.now() + datetime.timedelta(days=2)
     not_yet(repos_claim, member, recheck_at=when)
     row = block(page(alice_client), "builders")
     shown = timezone.localtime(when).strftime("%-d %b, %H:%M")
-    assert f"We check again by ourselves on {shown}." in row
+    assert f"We check again by ourselves on {shown}, then every day or less often" in row
     assert "press Check again" not in row
 
 
-def test_not_yet_says_the_interval_when_none_is_scheduled(
-    alice_client, member, repos_claim, github
-):
+def test_no_promise_when_nothing_is_scheduled(alice_client, member, repos_claim, github):
+    """A claim's interval alone is no promise: a row held, or changed by staff, has no
+    recheck_at, and the engine never picks it up. The member keeps Check again."""
     account(member, github)
     repos_claim.recheck_interval = datetime.timedelta(days=1)
     repos_claim.save()
-    not_yet(repos_claim, member)
+    not_yet(repos_claim, member)  # the claim re-checks daily, this row has no date
     row = block(page(alice_client), "builders")
-    assert "We check again by ourselves every day." in row
+    assert "by ourselves" not in row
+    assert "Nothing checks it again by itself: press Check again" in row
+    assert CHECK_AGAIN in row
+
+
+def test_a_recheck_at_of_a_claim_without_an_interval_is_no_promise(
+    alice_client, member, repos_claim, github
+):
+    """rechecks_due takes only claims that still have an interval."""
+    account(member, github)
+    not_yet(repos_claim, member, recheck_at=timezone.now() + datetime.timedelta(days=2))
+    row = block(page(alice_client), "builders")
+    assert "by ourselves" not in row and CHECK_AGAIN in row
+
+
+def test_no_check_again_after_a_failure_of_the_claims_settings(
+    alice_client, member, make_claim, github
+):
+    """A check cannot change a failure of the claim's own settings: only an admin can."""
+    claim = make_claim("starter", apps=[github])
+    account(member, github)
+    Completion.objects.create(
+        claim=claim, member=member, state=State.FAILED, reason=wording.SETTINGS_NEED_ATTENTION
+    )
+    row = block(page(alice_client), "starter")
+    assert CHECK_AGAIN not in row
+    assert wording.SETTINGS_NEED_ATTENTION.replace("'", "&#x27;") in row
 
 
 def test_not_yet_says_which_event_completes_it(alice_client, member, repos_claim, github):
@@ -282,7 +311,10 @@ def test_claims_are_ordered_by_what_the_member_can_do_now(
     made("d-working", State.CHECKING)
     made("e-needs-discord", apps=[github, discord])
     made("f-new")
-    made("g-waiting-recheck", State.INELIGIBLE, recheck_interval=datetime.timedelta(days=1))
+    waiting = made(
+        "g-waiting-recheck", State.INELIGIBLE, recheck_interval=datetime.timedelta(days=1)
+    )
+    Completion.objects.filter(claim=waiting).update(recheck_at=past + datetime.timedelta(days=3))
     made("h-failed", State.FAILED)
     body = page(alice_client)
     assert order(body) == [

@@ -68,6 +68,8 @@ def progress(client) -> str:
 
 
 def test_not_yet_says_what_is_missing_and_when_it_is_checked_again(alice_client, member, builders):
+    builders.recheck_interval = datetime.timedelta(hours=6)
+    builders.save()
     Completion.objects.create(
         claim=builders,
         member=member,
@@ -81,6 +83,7 @@ def test_not_yet_says_what_is_missing_and_when_it_is_checked_again(alice_client,
     assert "Not yet." in section
     assert f'{SENTENCE}: <span class="req-fact">you have 3</span>' in section
     assert "We check again by ourselves on " in section
+    assert ", then every 6 hours or less often while nothing changes." in section
     assert CHECK_NOW in section
 
 

@@ -82,10 +82,25 @@ def test_a_must_not_check_says_who_the_claim_is_not_for():
     )
     worded = check(group="none", text="Be a GitHub staff member")
     assert requirement_sentence(worded) == (
-        "Not for members who meet this: Be a GitHub staff member"
+        "Not for members who meet this: be a GitHub staff member"
     )
     assert requirement_sentence(check(group="none"), positive=True) == (
         "Have at least 5 public repos on GitHub"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        ("Be a GitHub staff member", "be a GitHub staff member"),
+        ("GitHub staff", "GitHub staff"),  # a name keeps its capitals
+        ("NASA employees", "NASA employees"),  # so does an acronym
+        ("A maintainer of django/django", "a maintainer of django/django"),
+    ],
+)
+def test_a_worded_must_not_continues_the_sentence_in_lower_case(text, reads):
+    assert requirement_sentence(check(group="none", text=text)) == (
+        f"Not for members who meet this: {reads}"
     )
 
 
@@ -109,6 +124,10 @@ def test_a_hostile_value_is_not_repeated():
         ("gte", "3", "you have 3"),
         ("lt", "12", "you have 12"),
         ("eq", "pro", "yours is pro"),
+        ("eq", "12345", "yours is 12345"),  # an ID compared as one is not an amount
+        ("ne", "12345", "yours is 12345"),
+        ("gt", "7", "you have 7"),
+        ("lte", "2", "you have 2"),
         ("gte", "(absent)", ""),
         ("gte", "(not checked)", ""),
         ("gte", "(error)", ""),

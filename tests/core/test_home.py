@@ -158,7 +158,12 @@ def test_claims_that_check_again_by_themselves_or_are_stopped_offer_nothing(
     make_claim("used-up", apps=[github], life_max_uses=3, life_used=3)
     make_claim("closed", apps=[github], ends_at=timezone.now() - datetime.timedelta(hours=1))
     ConnectedAccount.objects.create(member=alice_home, app=github, pipedream_id="apn_1")
-    Completion.objects.create(claim=scheduled, member=alice_home, state=State.INELIGIBLE)
+    Completion.objects.create(
+        claim=scheduled,
+        member=alice_home,
+        state=State.INELIGIBLE,
+        recheck_at=timezone.now() + datetime.timedelta(days=1),
+    )
     section = needs(home(client))
     assert "Nothing needs you right now." in section
     for slug in ("scheduled", "used-up", "closed"):
