@@ -157,6 +157,11 @@ def claimed_users(claim: BitBadgesClaim) -> dict[str, list[int]]:
     return users
 
 
+# A claim's `image` set to this: its metadata gives no image (as claims made through the
+# API often do), instead of the sandbox's generated PNG.
+NO_IMAGE = "none"
+
+
 def claim_json(
     claim: BitBadgesClaim, *, private: bool = False, claimed: bool = False, image_base: str = ""
 ) -> dict:
@@ -222,7 +227,10 @@ def claim_json(
             plugins.append(
                 _plugin(instance_id, plugin, {"instructions": claim.instructions}, {}, {}, private)
             )
-    image = claim.image or (f"{image_base}images/{claim.claim_id}.png" if image_base else "")
+    if claim.image == NO_IMAGE:
+        image = ""  # iMetadata's image is a string: none given is ""
+    else:
+        image = claim.image or (f"{image_base}images/{claim.claim_id}.png" if image_base else "")
     details = {
         "_includesPrivateParams": private,
         "claimId": claim.claim_id,

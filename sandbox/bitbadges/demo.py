@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 
 from sandbox.bitbadges.attempts import tick
 from sandbox.bitbadges.base import success_route_enabled, wording
-from sandbox.bitbadges.claims import claim_create, plugin_id_of, plugin_ids
+from sandbox.bitbadges.claims import NO_IMAGE, claim_create, plugin_id_of, plugin_ids
 from sandbox.bitbadges.credits import credits
 from sandbox.bitbadges.models import (
     BitBadgesAttempt,
@@ -78,6 +78,7 @@ def demo_claims_ensure() -> dict:
         max_uses=DEMO_MAX_USES,
         store=store,
         max_uses_per_address=1,
+        image=NO_IMAGE,  # one demo badge without a picture: members see the generated mark
     )
     return {
         key: {name: value for name, value in demo.items() if name != "label"}

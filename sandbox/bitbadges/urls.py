@@ -58,5 +58,7 @@ urlpatterns = [
         name="store-value",
     ),
     path("images/<str:claim_id>.png", bb.claim_image, name="claim-image"),
+    # Not the API: the stand-in for the claim's page on bitbadges.io ("View on BitBadges").
+    path("claims/<str:claim_id>", bb.claim_page, name="claim-page"),
     re_path(r"^.*$", bb.not_found),
 ]

@@ -28,7 +28,8 @@ import secrets
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -276,6 +277,30 @@ def claim_image(request, claim_id: str):
     response = HttpResponse(service_claims.badge_png(claim_id), content_type="image/png")
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+@login_not_required
+@require_GET
+def claim_page(request, claim_id: str):
+    """GET claims/<claimId>: the sandbox's stand-in for the claim's page on bitbadges.io
+    (https://bitbadges.io/claims/<claimId>), where the app's "View on BitBadges" goes in
+    sandbox mode. Public, like BitBadges' page: the claim's name, picture and uses, never
+    its password or store secret."""
+    claim = service_claims.BitBadgesClaim.objects.filter(claim_id=claim_id).first()
+    if claim is None:
+        raise Http404("No such sandbox claim")
+    metadata = service_claims.claim_json(claim, image_base=_image_base(request))["metadata"]
+    own = metadata["image"].startswith(_image_base(request))
+    return render(
+        request,
+        "sandbox/bitbadges_claim_page.html",
+        {
+            "claim": claim,
+            "name": metadata["name"],
+            "image": metadata["image"] if own else "",
+            "real_url": f"https://bitbadges.io/claims/{claim.claim_id}",
+        },
+    )
 
 
 # --- Dynamic stores ------------------------------------------------------------------
