@@ -32,7 +32,7 @@ from connections.forms import ConnectForm
 from connections.models import ConnectSession
 from core.client import web_budget
 from core.database import no_retry
-from users.start_path import claim_path
+from users.start_path import claim_page_live, claim_path
 
 logger = logging.getLogger("connections.views")
 
@@ -561,7 +561,8 @@ def done(request):
     except services.TooManyAttempts as exc:
         return _error_page(request, exc, "Too many visits")
     app_name = session.app.name
-    back = claim_path(session.return_path) or "connections:accounts"  # the claim page, if any
+    # The claim page it was opened from, while that page still answers; else /accounts/.
+    back = session.return_path if claim_page_live(session.return_path) else "connections:accounts"
     if services.session_spent(session):  # recorded already: nothing to ask Pipedream
         messages.success(request, f"Your {app_name} account is connected.")
         return redirect(back)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from claims.models import Claim
 from connections.models import ConnectSession
 from tests.connections.views_support import local
 
@@ -95,3 +96,34 @@ def test_any_other_next_is_ignored(alice_client):
     # One of them answered: it ends where it always did.
     done = hosted_answer(alice_client, "/connect/github/?next=//evil.com")
     assert done.redirect_chain[-1] == ("/accounts/", 302)
+
+
+def test_the_claim_pages_sentence_says_the_hosted_page_comes_back_here(alice_client):
+    page = page_text(alice_client.get(START))
+    assert "it brings you back here afterwards" in page
+    assert "ends on your accounts page" not in page
+
+
+def test_the_claims_rows_connect_button_comes_back_to_the_claim(alice_client):
+    page = page_text(alice_client.get("/claims/"))
+    assert f'href="/connect/github/?next={START}"' in page
+    done = hosted_answer(alice_client, f"/connect/github/?next={START}")
+    assert done.redirect_chain[-1] == (START, 302)
+
+
+def test_the_claims_rows_reconnect_button_comes_back_to_the_claim(alice_client, member, connect):
+    account = connect(member, "github")
+    account.dead = True
+    account.save(update_fields=["dead"])
+    page = page_text(alice_client.get("/claims/"))
+    assert f'href="/connect/github/?account={account.pk}&next={START}"' in page
+
+
+def test_a_claim_switched_off_meanwhile_ends_on_the_accounts_page(alice_client):
+    hand_off = alice_client.get(f"/connect/github/?next={START}")
+    Claim.objects.filter(slug="github-starter").update(enabled=False)
+    answer = alice_client.post(local(hand_off["Location"]), {"action": "allow", "name": "octo"})
+    done = alice_client.get(local(answer["Location"]), follow=True)
+    assert done.status_code == 200
+    assert done.redirect_chain[-1] == ("/accounts/", 302)
+    assert "Your GitHub account is connected." in page_text(done)
