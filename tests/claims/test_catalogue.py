@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from claims import catalogue
+from claims import catalogue, wording
 from claims.models import Claim, ClaimVisit, Completion
 from connections.models import App, ConnectedAccount
-from tests.claims.claims_support import ALICE_ADDRESS
+from tests.claims.claims_support import ALICE_ADDRESS, require
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +213,31 @@ def test_the_queries_do_not_grow_with_the_claims(client, make_claim, member, git
     assert _queries(client) == few
     client.logout()
     assert _queries(client) == few_anonymous
+
+
+def test_a_member_state_follows_the_claims_row(client, make_claim, member, github, discord):
+    """/c/ says what /claims/ says (claims/selectors.py): a failure of the claim's own
+    settings waits for the site, one a check can change needs the member; of the "any"
+    apps one connected is enough."""
+    member.address = ALICE_ADDRESS
+    member.save(update_fields=["address"])
+    settings_failed = make_claim("settings-failed", apps=[github])
+    busy_failed = make_claim("busy-failed", apps=[github])
+    require(make_claim("either"), github, discord, group="any")
+    ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_1")
+    Completion.objects.create(
+        claim=settings_failed,
+        member=member,
+        state=State.FAILED,
+        reason=wording.SETTINGS_NEED_ATTENTION,
+    )
+    Completion.objects.create(
+        claim=busy_failed, member=member, state=State.FAILED, reason="BitBadges was busy."
+    )
+    client.force_login(member)
+
+    body = text(client.get(URL))
+
+    assert 'data-state="waiting"' in item(body, "settings-failed")
+    assert 'data-state="needs_you"' in item(body, "busy-failed")
+    assert 'data-state="new"' in item(body, "either")

@@ -6,6 +6,8 @@ import datetime
 import html
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from claims.models import Completion
@@ -144,3 +146,15 @@ def test_the_reconnect_step_never_shows_the_upstream_error(alice_client, member,
     assert "Reconnect GitHub" in section
     assert "Your GitHub account stopped working" in section
     assert "401" not in section and "user.login" not in section
+
+
+def test_the_page_reads_the_members_accounts_once(alice_client, builders):
+    """The steps and the requirement rows come from one reading of the accounts."""
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get(URL).status_code == 200
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "connections_connectedaccount"' in query["sql"]
+    ]
+    assert len(reads) == 1, reads
