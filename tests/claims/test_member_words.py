@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, Resolver404, resolve
 from claims.engine.staff_actions import REVOKED_REASON
 from claims.models import Claim, Completion, Requirement
 from connections import services as connections_services
-from connections.models import ConnectedAccount
+from connections.models import App, ConnectedAccount, ConnectSession
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from tests.claims.admin_support import form_errors, post_new_claim
@@ -112,7 +112,9 @@ def seed_members(connect, settings) -> list:
     alice = member("alice", address=ALICE_ADDRESS)
     bob = member("bob", address=random_address())
     carol = member("carol", address=random_address())
-    dave = member("dave")  # new: nothing connected, no address
+    # New: nothing connected, no address; an underscore in the username (a person's name
+    # on the page is theirs to choose, and is not a field name).
+    dave = member("dave_new")
     erin = member("erin", address=random_address(), verified=False)
     connect(alice, "github", "octo-pro")
     connect(bob, "github", "octo")
@@ -158,10 +160,68 @@ def resolves(path: str) -> bool:
     return True
 
 
-def scan(where: str, text: str, problems: list[str]) -> None:
+def scan(where: str, text: str, problems: list[str], *, username: str = "") -> None:
+    """Add to `problems` each developer string in `text`; the reader's own username (which
+    may well be snake_case) is theirs, not the site's, and is left out first."""
+    if username:
+        text = text.replace(username, " ")
     for found in sorted(set(developer_strings(text))):
         at = text.find(found)
         problems.append(f"{where}: {found!r} in {text[max(0, at - 60) : at + 60]!r}")
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+BAD_ADDRESS = {"address": "not an address"}
+
+
+def _read(response) -> str:
+    """What the member reads of an answer: a page, an htmx fragment, or the Connect
+    dialog's JSON error sentence."""
+    assert response.status_code < 500, response
+    if response.get("Content-Type", "").startswith("application/json"):
+        return str(response.json().get("error", ""))
+    return page_text(response.content.decode())
+
+
+def after_posts(client, person, claims) -> list[tuple[str, str]]:
+    """What `person` reads after each thing they can post, followed to its page (flash
+    messages included), as htmx fragments, and in the Connect dialog and its return."""
+    seen = []
+    for path in member_paths(claims):
+        seen.append((f"htmx {path}", _read(client.get(path, **HTMX))))
+    for number, claim in enumerate(claims):
+        for path in (f"/claims/{claim.slug}/check/", f"/c/{claim.slug}/check/"):
+            seen.append((f"POST {path}", _read(client.post(path, follow=True))))
+            if number < 2:  # the same messages, out of band: two claims are enough
+                seen.append((f"htmx POST {path}", _read(client.post(path, **HTMX))))
+    seen.append(("bad address /claims/", _read(client.post("/claims/address/", BAD_ADDRESS))))
+    seen.append(("htmx bad address", _read(client.post("/claims/address/", BAD_ADDRESS, **HTMX))))
+    seen.append(
+        ("bad address /c/", _read(client.post(f"/c/{claims[0].slug}/address/", BAD_ADDRESS)))
+    )
+    # The Connect dialog's errors: an app that does not exist, someone else's account, a
+    # callback with nothing in it.
+    for data in ({"app": "no-such-app"}, {"app": "github", "account": "999999"}, {}):
+        seen.append((f"token {data}", _read(client.post("/connect/token/", data))))
+    seen.append(("callback", _read(client.post("/connect/callback/", {}))))
+    # The hosted page's return: cancelled, refused with Pipedream's words, connected.
+    if person.emailaddress_set.filter(verified=True).exists():
+        github = App.objects.get(slug="github")
+        for query in (
+            "result=error",
+            "result=error&error=HTTP+400%3A+invalid+app_slug+at+data.app",
+            "result=success",
+        ):
+            session, _ = connections_services.connect_session_start(
+                member=person,
+                app=github,
+                mode=ConnectSession.Mode.LINK,
+                return_path=f"/c/{claims[0].slug}/",
+            )
+            ref = connections_services.session_reference(session)
+            response = client.get(f"/connect/done/?s={ref}&{query}", follow=True)
+            seen.append((f"/connect/done/ {query}", _read(response)))
+    return seen
 
 
 @pytest.mark.django_db(transaction=True)
@@ -187,7 +247,11 @@ def test_no_member_page_or_email_shows_a_developer_string(
         for path in member_paths(claims):
             response = client.get(path, follow=True)
             assert response.status_code == 200, (person.username, path)
-            scan(f"{person.username} {path}", page_text(response.text), problems)
+            where = f"{person.username} {path}"
+            scan(where, page_text(response.text), problems, username=person.username)
+            pages += 1
+        for where, text in after_posts(client, person, claims):
+            scan(f"{person.username} {where}", text, problems, username=person.username)
             pages += 1
         client.logout()
 
@@ -209,7 +273,7 @@ def test_no_member_page_or_email_shows_a_developer_string(
             if kind == "text/html":
                 scan(f"email {message.subject!r} (html)", page_text(body), problems)
 
-    assert pages >= 6 * 5
+    assert pages >= 6 * 5 + 6 * (len(claims) * 2 + 4)
     assert problems == [], "\n".join(problems)
 
 
