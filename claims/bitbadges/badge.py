@@ -116,8 +116,9 @@ def keep(claim: Claim, details: BadgeDetails | None) -> None:
     raises: a badge that cannot be kept must not fail the reading of the claim's life."""
     if details is None:
         return
+    # claims.models imports this module's callers: read late
     from claims.models import BadgeImage
-    from claims.models import Claim as Claims
+    from claims.models import Claim as Claims  # read late too
 
     try:
         claim.bitbadges_name = details.name
@@ -166,8 +167,9 @@ def keep(claim: Claim, details: BadgeDetails | None) -> None:
 
 
 def _removed(claim: Claim) -> None:
+    # claims.models imports this module's callers: read late
     from claims.models import BadgeImage
-    from claims.models import Claim as Claims
+    from claims.models import Claim as Claims  # read late too
 
     with transaction.atomic():
         BadgeImage.objects.filter(claim_id=claim.pk).delete()
@@ -210,7 +212,7 @@ def _failed(claim: Claim, url: str) -> datetime.datetime:
 
 
 def _error(claim: Claim, text: str) -> None:
-    from claims.models import Claim as Claims
+    from claims.models import Claim as Claims  # read late, as in keep()
 
     claim.badge_image_error = text[:1000]
     Claims.objects.filter(pk=claim.pk).update(badge_image_error=claim.badge_image_error)

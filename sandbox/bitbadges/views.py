@@ -279,6 +279,7 @@ def claim_image(request, claim_id: str):
     return response
 
 
+@csrf_exempt  # as every route under sandbox/bitbadges/ (GET only)
 @login_not_required
 @require_GET
 def claim_page(request, claim_id: str):

@@ -3,6 +3,7 @@ over real HTTP), fetched once per change, served from the site's own origin, and
 "View on BitBadges" once earned. Hostile images never reach a page and never fail the
 reading."""
 
+import gzip
 import io
 import threading
 import time
@@ -19,6 +20,7 @@ from sandbox.bitbadges.claims import NO_IMAGE
 from sandbox.bitbadges.models import BitBadgesClaim
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+GZIPPED = gzip.compress(PNG)
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
@@ -30,10 +32,12 @@ class _Hostile(BaseHTTPRequestHandler):
     """An image host answering each path its own way; `seen` counts its requests."""
 
     seen: list[str] = []
+    encodings: list[str] = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         name = self.path.removeprefix(IMAGES)
         self.seen.append(name)
+        self.encodings.append(self.headers.get("Accept-Encoding", ""))
         answers = {
             "good.png": (200, "image/png", PNG),
             "svg-as-png.png": (200, "image/png", SVG),
@@ -50,6 +54,13 @@ class _Hostile(BaseHTTPRequestHandler):
                 self.send_response(302)
                 self.send_header("Location", redirects[name])
                 self.end_headers()
+            elif name == "gzipped.png":  # compressed although identity was asked for
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(GZIPPED)))
+                self.end_headers()
+                self.wfile.write(GZIPPED)
             elif name == "slow.png":
                 time.sleep(1.5)
                 self._answer(200, "image/png", PNG)
@@ -90,7 +101,7 @@ def image_host():
     the site's own origin (`as_site`), the only plain-http local host fetched."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
     server.daemon_threads = True  # a drip the site hung up on is not waited for
-    _Hostile.seen = []
+    _Hostile.seen, _Hostile.encodings = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -155,6 +166,7 @@ def test_the_image_is_fetched_once_per_change(demo_claims, image_host, settings)
     kept = BadgeImage.objects.get(claim=starter)
     assert kept.fetched_at > first.fetched_at and bytes(kept.data) == PNG
     assert starter.badge_image_etag != first.etag
+    assert _Hostile.encodings == ["identity"]  # the size limit is the bytes sent
     assert Client().get(f"/c/{starter.slug}/badge").content == PNG
 
 
@@ -171,6 +183,7 @@ def test_the_image_is_fetched_once_per_change(demo_claims, image_host, settings)
         ("drip-head.png", "took too long"),
         ("drip-body.png", "took too long"),
         ("missing.png", "answered 404"),
+        ("gzipped.png", "sent compressed"),
         ("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs"),
     ],
 )

@@ -50,3 +50,19 @@ def test_an_image_set_on_the_claim_and_a_collection_are_answered_as_set(client):
 def test_an_unknown_claims_image_is_a_404(client):
     response = client.get(f"{PREFIX}/images/{'0' * 32}.png")
     assert response.status_code == 404
+
+
+def test_a_claim_can_give_no_image_as_api_made_claims_often_do(client):
+    claim = bb_claims.claim_create(label="Builders", image=bb_claims.NO_IMAGE)
+    doc = details(client, claim)
+    assert doc["metadata"] == {"name": "Builders", "description": "", "image": ""}
+
+
+def test_the_stand_in_for_a_claims_page_on_bitbadges(client):
+    claim = bb_claims.claim_create(label="Stargazers", password="hush-not-shown", max_uses=7)
+    response = client.get(f"{PREFIX}/claims/{claim.claim_id}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Stargazers" in page and "0 of 7 uses taken" in page
+    assert f"{PREFIX}/images/{claim.claim_id}.png" in page
+    assert "hush-not-shown" not in page
