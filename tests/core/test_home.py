@@ -174,6 +174,8 @@ def test_earned_and_under_way_claims_are_listed_and_need_nothing(
     client, alice_home, make_claim, github, settings
 ):
     settings.BITBADGES_SITE_URL = "https://bitbadges.io"
+    # Real BitBadges claims (the sandbox's own link to its stand-in page: claims/bitbadges/badge.py).
+    settings.BITBADGES_API_URL = "https://api.bitbadges.io"
     done = make_claim("done", apps=[github], name="Done badge", bitbadges_claim_id="claim-done")
     busy = make_claim("busy", apps=[github], name="Busy badge")
     Completion.objects.create(
