@@ -133,11 +133,11 @@ class ClaimRow:
         parts = []
         if self.watching and self.claim.trigger_event_label:
             parts.append(f"We'll complete this as soon as {self.claim.trigger_event_label}.")
-        at = self._scheduled
+        at, interval = self._scheduled, self.claim.recheck_interval
         now = self.now or timezone.now()
-        if at and at > now:
+        if at and interval and at > now:
             when = formats.date_format(timezone.localtime(at), "j M, H:i")
-            every = _duration(self.claim.recheck_interval)
+            every = _duration(interval)
             parts.append(
                 f"We check again by ourselves on {when}, then every {every} or less often "
                 "while nothing changes."
