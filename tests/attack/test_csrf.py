@@ -51,6 +51,7 @@ ROUTES = {
     "profile/": MEMBER,
     "profile/address/": MEMBER,
     "profile/delete/": MEMBER,
+    "profile/data/": MEMBER,
     "accounts/": MEMBER,
     "accounts/<int:account_id>/disconnect/": MEMBER,
     "connect/token/": MEMBER,
@@ -66,6 +67,7 @@ ROUTES = {
         "exempt: a deployed trigger's events; authenticated by the signed deployment "
         "reference and the HMAC signature made with the deployment's key"
     ),
+    "c/": MEMBER,
     "c/<slug:slug>/": MEMBER,
     "c/<slug:slug>/address/": MEMBER,
     "c/<slug:slug>/check/": MEMBER,
