@@ -387,7 +387,8 @@ def _get(
             sock.do_handshake()
         connection = http.client.HTTPConnection(host, port, timeout=left)
         connection.sock = sock
-        netloc = host if port in (80, 443) else f"{host}:{port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 address, as in a URL
+        netloc = name if port in (80, 443) else f"{name}:{port}"
         connection.request(
             "GET",
             path,
