@@ -152,7 +152,9 @@ def test_criterion_words_window_and_event(client, make_claim, github):
         value="5",
     )
     body = text(client.get(url("builders")))
-    assert 'Your GitHub account: <strong class="criterion-words">user.public_repos ≥ 5' in body
+    # The check reads as an instruction: no field path, no operator symbol.
+    assert '<strong class="criterion-words">Have at least 5 public repos on GitHub</strong>' in body
+    assert "public_repos" not in body and "≥" not in body
     assert "Opens on " in body
     assert "Closes on " in body
     assert "We'll complete it as soon as you star bitbadges/bitbadgesjs." in body
@@ -191,14 +193,19 @@ def test_what_it_takes_lists_every_check_and_what_one_of_means(
     needs = body[
         body.index('id="needs-title"') : body.index("</section>", body.index('id="needs-title"'))
     ]
-    assert 'Your GitHub account: <strong class="criterion-words">public_repos ≥ 5</strong>' in needs
     assert (
-        'Your GitHub account: <strong class="criterion-words">must not: site_admin is true' in needs
+        '<strong class="criterion-words">Have at least 5 public repos on GitHub</strong>' in needs
     )
     assert (
-        'Your Slack account: <strong class="criterion-words">posts > 0</strong> '
+        '<strong class="criterion-words">'
+        "Not for members who have site admin on your GitHub account</strong>" in needs
+    )
+    assert (
+        '<strong class="criterion-words">Have more than 0 posts on Slack</strong> '
         '<span class="muted">(one of these is enough)</span>' in needs
     )
+    for technical in ("public_repos", "site_admin", "≥", "must not:"):
+        assert technical not in needs
     for name in ("GitHub", "Discord", "Slack"):
         assert f"A <strong>{name}</strong> account" in needs
     assert needs.count("(one of these apps is enough)") == 2  # Discord and Slack
@@ -296,13 +303,15 @@ def test_missing_app_is_the_connect_step_naming_it(client, starter, member, gith
     assert step_of(response) == "connect"
     body = text(response)
     assert "Connect your GitHub account." in body
-    assert 'href="/connect/github/"' in body and 'data-app="github"' in body
+    # The Connect link brings the member back to this claim (?next=).
+    assert 'href="/connect/github/?next=/c/github-starter/"' in body
+    assert 'data-app="github"' in body
     assert "js/connect.js" in body
 
     account(member, github)
     body = text(client.get(url("github-starter")))
     assert "Connect your Discord account." in body
-    assert 'href="/connect/discord/"' in body
+    assert 'href="/connect/discord/?next=/c/github-starter/"' in body
 
 
 def steps_of(response) -> dict[str, tuple[str, str]]:
@@ -339,7 +348,7 @@ def test_one_of_the_any_apps_is_offered_until_one_is_connected(client, team, mem
         "app-slack": ("todo", "Slack connected (or Discord)"),
         "completed": ("todo", "Claim completed"),
     }
-    assert 'href="/connect/discord/"' in text(response)
+    assert 'href="/connect/discord/?next=/c/team/"' in text(response)
 
     account(member, slack)
     response = client.get(url("team"))
@@ -362,8 +371,9 @@ def test_an_unhealthy_account_is_the_reconnect_step(client, starter, member, git
     response = client.get(url("github-starter"))
     assert step_of(response) == "reconnect"
     body = text(response)
-    assert f'href="/connect/github/?account={acct.pk}"' in body
-    assert "token revoked" in body
+    assert f'href="/connect/github/?account={acct.pk}&next=/c/github-starter/"' in body
+    assert "Your GitHub account stopped working" in body
+    assert "token revoked" not in body  # the upstream error is for staff, not members
 
 
 def test_a_disabled_app_says_it_cannot_be_connected(client, starter, member, github):
