@@ -327,9 +327,10 @@ def test_support_sees_the_members_page_without_their_values(client, ineligible):
     assert page.status_code == 200
     assert ineligible.claim.name in page.text  # the completion is listed
     # The account's own name (a login) is shown with the account; what the criterion
-    # read is not.
+    # read is not: the reason reads as the member's sentence without its fact.
     assert escape(ineligible.reason) not in page.text
-    assert "user.login = somebody-else: Not met." in page.text
+    assert "Have somebody-else as your GitHub login: Not met." in page.text
+    assert f"yours is {HANDLE}" not in page.text
 
 
 def test_an_operator_sees_members_values(operator_client, ineligible):
