@@ -13,7 +13,7 @@ import logging
 from django.tasks import task
 from django.utils import timezone
 
-from claims import pause, queue, services, triggers
+from claims import life, pause, queue, services, triggers
 from claims.audit import Actor, ActorKind
 from claims.engine.dry_run import dry_run_job_run
 from claims.engine.errors import Permanent
@@ -173,6 +173,28 @@ def claim_try_it_task(job_id: int) -> str:
         )
         return Job.State.FAILED
     return state
+
+
+# A life read that found BitBadges not answering yet (the sandbox is served by the web
+# process, which may still be starting) is tried again this many times, this far apart.
+LIFE_READ_RETRIES = 5
+LIFE_READ_RETRY_SECONDS = 5
+
+
+@task()
+def claims_life_read_task(claim_ids: list[int], tries_left: int = LIFE_READ_RETRIES) -> dict:
+    """Read these claims' lives (uses, windows, halt) and badges from BitBadges now, as
+    `bitbadges_check --life` does on its round; those not read are tried again later."""
+    unread = [
+        claim.pk
+        for claim in Claim.objects.enabled().filter(pk__in=claim_ids)
+        if life.reads_bitbadges(claim) and not life.refresh(claim)
+    ]
+    if unread and tries_left > 0:
+        claims_life_read_task.using(
+            run_after=timezone.now() + datetime.timedelta(seconds=LIFE_READ_RETRY_SECONDS)
+        ).enqueue(unread, tries_left - 1)
+    return {"read": len(claim_ids) - len(unread), "unread": unread}
 
 
 @task()

@@ -235,3 +235,17 @@ def test_a_demo_file_named_on_the_command_line_is_read_instead_of_the_settings_o
     assert workflow.workflow_url == settings.PUBLIC_URL + (
         "/sandbox/pipedream/workflows/en-sandbox-claim-github/"
     )
+
+
+def test_it_queues_a_reading_of_every_demo_claims_life_and_badge(
+    django_capture_on_commit_callbacks,
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from claims.models import Claim
+
+    with django_capture_on_commit_callbacks(execute=True):
+        output = seed()
+    assert "read each claim's life and badge" in output
+    (task,) = DBTaskResult.objects.filter(task_path="claims.tasks.claims_life_read_task")
+    assert sorted(task.args_kwargs["args"][0]) == sorted(Claim.objects.values_list("pk", flat=True))

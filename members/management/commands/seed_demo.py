@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from claims import audit
 from claims.models import Claim, Requirement
+from claims.tasks import claims_life_read_task
 from connections import pipedream
 from connections.models import App
 from connections.services import app_upsert_from_pipedream
@@ -138,10 +139,20 @@ class Command(BaseCommand):
             )
             return
         shared = False
+        claim_ids = []
         for spec in demo_claim_specs(demo["claims"]):
             claim, created = _claim_upsert(spec)
             self.stdout.write(f"{'Created' if created else 'Refreshed'} claim {claim.slug}")
             shared |= claim.trigger_scope == Claim.TriggerScope.SITE
+            claim_ids.append(claim.pk)
+        # Once the worker runs and the sandbox answers: each claim's life and badge (its
+        # name and picture) as BitBadges gives them, as the scheduler's round would.
+        transaction.on_commit(
+            lambda: claims_life_read_task.using(
+                run_after=timezone.now() + datetime.timedelta(seconds=2)
+            ).enqueue(claim_ids)
+        )
+        self.stdout.write("Queued: read each claim's life and badge from BitBadges.")
         if shared:
             # Once the worker runs (and the sandbox answers): the site's accounts are read
             # from Pipedream, and the shared triggers deployed on them where missing.
