@@ -4,6 +4,8 @@ The task worker runs beside the live server (the real `db_worker`, looping in a
 thread), as `make run` runs it beside the web process.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -34,7 +36,13 @@ def test_alice_connects_github_and_watches_the_claim_complete(
     page.get_by_role("link", name="Claims", exact=True).click()
     starter = page.locator("#claim-github-starter")
     expect(starter.get_by_text("Not started")).to_be_visible()
-    expect(starter.get_by_text("Connect your GitHub account.")).to_be_visible()
+    # The unmet requirement reads as an instruction and carries its fix: Connect GitHub,
+    # which returns to the claim's page.
+    missing = starter.locator("li.unmet", has_text="Connect a working GitHub account")
+    expect(missing).to_be_visible()
+    expect(missing.get_by_role("link", name=re.compile("^Connect GitHub"))).to_have_attribute(
+        "href", "/connect/github/?next=/c/github-starter/"
+    )
     screenshot("claims-before-connecting")
 
     page.get_by_role("link", name="Accounts", exact=True).click()
@@ -46,7 +54,16 @@ def test_alice_connects_github_and_watches_the_claim_complete(
     expect(starter.locator(".badge")).to_have_text("Completed", timeout=30_000)
     # htmx swapped the fragment in place: the page never reloaded.
     assert page.evaluate("window.__sameDocument") is True
-    expect(starter.get_by_text("GitHub connected and healthy")).to_be_visible()
+    # What it was earned with: the account, ticked, and nothing left to fix.
+    expect(starter.locator(".claim-earned")).to_have_text(
+        re.compile(r"^Earned \d{1,2} \w{3} \d{4} with your GitHub account\b")
+    )
+    earned_with = starter.get_by_role("list", name="What you earned it with")
+    expect(earned_with.locator("li.met")).to_have_text(
+        re.compile("Connect a working GitHub account")
+    )
+    expect(starter.locator("li.unmet")).to_have_count(0)
+    expect(starter.locator(".req-fix")).to_have_count(0)
     screenshot("claims-completed")
 
     # Once everything has settled the page stops polling.
