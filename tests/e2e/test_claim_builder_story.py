@@ -106,8 +106,12 @@ def test_an_admin_builds_at_least_5_repositories_and_only_who_meets_it_completes
     try:
         row = page.locator(f"#claim-{claim.slug}")
         expect(row.locator(".badge.warn")).to_have_text("Not yet")
-        sentence = row.locator("li", has_text=SENTENCE)
-        expect(sentence.locator("code")).to_have_text(str(requirement_value(bob)))
+        # The admin's sentence, then his own value as a fact about him, not a raw "seen:".
+        sentence = row.locator("li.unmet", has_text=SENTENCE)
+        expect(sentence.locator(".req-label")).to_have_text(
+            f"{SENTENCE}: you have {requirement_value(bob)}"
+        )
+        expect(sentence).not_to_contain_text("seen:")
         shoot(page, "builder-bob-reads-the-sentence")
     finally:
         context.close()
