@@ -147,7 +147,11 @@ def test_unhealthy_account_reconnects_in_place(site, page, member, screenshot):
     )
     row = page.locator(f"#account-{account.pk}")
     expect(row.locator(".badge")).to_have_text("Unhealthy")
-    expect(row).to_contain_text("The token has expired")
+    # A sentence for people, never Pipedream's own error text.
+    expect(row.locator(".account-error")).to_have_text(
+        "Pipedream can no longer use this account. Reconnect it to use it again."
+    )
+    expect(row).not_to_contain_text("The token has expired")
     screenshot("connect-unhealthy")
 
     row.get_by_role("link", name=re.compile("^Reconnect")).click()
