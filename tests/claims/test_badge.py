@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+import config.urls  # noqa: F401 - read with the sandbox on, before a test turns SANDBOX off
 from claims.bitbadges import badge
 from claims.models import BadgeImage, Claim, Completion
 from sandbox.bitbadges.claims import NO_IMAGE
@@ -306,6 +307,13 @@ def test_view_on_bitbadges_only_once_earned(make_claim, member, settings):
     completion.save()
     body = landing(client, claim)
     assert link in body and "View on BitBadges" in body
+    # /claims/ too: the picture beside the name, and the link once earned.
+    claims_page = client.get("/claims/").content.decode()
+    assert link in claims_page and 'class="claim-row-img"' in claims_page
+    completion.state = Completion.State.INELIGIBLE
+    completion.save()
+    claims_page = client.get("/claims/").content.decode()
+    assert link not in claims_page and 'class="claim-row-img"' in claims_page
 
 
 @pytest.mark.django_db(transaction=True)
