@@ -40,8 +40,8 @@ def member_with_account(alice, connect):
 PAGE_READS = [
     ("/accounts/", {}, _table("connections_connectedaccount"), "octo-drop"),
     ("/accounts/", {"HX-Request": "true"}, _table("connections_connectedaccount"), "octo-drop"),
-    ("/claims/", {}, _table("claims_completion"), "Claims"),
-    ("/claims/", {"HX-Request": "true"}, _table("claims_completion"), 'id="claims"'),
+    ("/claims/", {}, _table("claims_claim"), "Claims"),
+    ("/claims/", {"HX-Request": "true"}, _table("claims_claim"), 'id="claims"'),
     # Lost while the session middleware loads the member: outside the view.
     ("/accounts/", {}, _table("django_session"), "octo-drop"),
     ("/profile/", {}, _table("users_user"), "alice"),
@@ -85,7 +85,7 @@ def test_an_htmx_poll_that_cannot_reach_the_database_is_a_503_htmx_leaves_alone(
     """htmx swaps nothing on a 5xx and a polling element keeps its `every` trigger: the
     next poll, on a working connection, updates the page."""
     member = browser(member_with_account)
-    dbdrop.drop(sql=_table("claims_completion"), path="/claims/", times=2)
+    dbdrop.drop(sql=_table("claims_claim"), path="/claims/", times=2)
 
     poll = member.get("/claims/", headers={"HX-Request": "true"})
 
