@@ -16,7 +16,6 @@ import datetime
 import ipaddress
 import re
 import secrets
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -36,25 +35,6 @@ class UrlRefused(ValueError):
 
 def _local_allowed() -> bool:
     return bool(getattr(settings, "DEBUG", False) or getattr(settings, "SANDBOX", False))
-
-
-def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        raise UrlRefused(f"No address was found for the host {host}: check its spelling.") from None
-    # The scope id of a link-local IPv6 address ("fe80::1%eth0") is not part of the address.
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
-
-
-# The address checks are shared with other fetches of outside URLs (core/netguard.py).
-_NAT64_LOCAL = netguard.NAT64_LOCAL
-Address = netguard.Address
-_inner = netguard.inner
 
 
 @dataclass(frozen=True)
@@ -102,7 +82,10 @@ def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
     if not resolve:
         return url, None
     port = port or (443 if parts.scheme == "https" else 80)
-    addresses = _addresses(host, port)
+    try:  # the lookup and the address checks are shared (core/netguard.py)
+        addresses = netguard.resolve(host, port)
+    except OSError:
+        raise UrlRefused(f"No address was found for the host {host}: check its spelling.") from None
     for found in addresses:
         if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped:
             found = found.ipv4_mapped
@@ -110,12 +93,11 @@ def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
             continue  # a receiver on this machine, for development and tests
         if parts.scheme == "http":
             raise UrlRefused("Plain http is only for a receiver on this machine (localhost).")
-        for address in _inner(found):
-            if address in _NAT64_LOCAL or not address.is_global or address.is_multicast:
-                raise UrlRefused(
-                    f"{host} is at {found}, which is not a public address: alerts go only "
-                    "to hosts on the internet, never into the site's own network."
-                )
+        if not netguard.is_public(found):
+            raise UrlRefused(
+                f"{host} is at {found}, which is not a public address: alerts go only "
+                "to hosts on the internet, never into the site's own network."
+            )
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
