@@ -62,7 +62,12 @@ class _CutOff:
         super().connect()  # type: ignore[misc]
 
     def getresponse(self, *args, **kwargs):
-        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        try:
+            response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        except Exception:
+            if self._was_cut:  # the read the cut ended, not the receiver
+                raise TooSlow() from None
+            raise
         if self._was_cut:  # what came before the cut may parse as a whole answer
             raise TooSlow()
         return response
@@ -72,7 +77,9 @@ class _CutOff:
         sock = getattr(self, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # The plain socket's shutdown: SSLSocket.shutdown() first drops its TLS
+                # layer, and the reads after it would take the raw ciphertext as headers.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._timer is not None:
