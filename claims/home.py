@@ -1,8 +1,8 @@
 """The member's home page: what they have earned, what is under way, and "What needs you".
 
 `member_home(member)` reads it in a fixed number of queries whatever the number of
-claims and accounts: the claims rows (claims/selectors.py), the completed claims, the
-member's accounts and their email state, each once.
+claims and accounts: the member's accounts and their email state, each once and shared
+with the claims rows (claims/selectors.py), and the completed claims.
 """
 
 from dataclasses import dataclass, field
@@ -69,16 +69,18 @@ def _actions(row, *, email_verified: bool) -> list[Action]:
 
 
 def member_home(member) -> Home:
-    rows = selectors.claims_for_member(member=member)
-    accounts = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    accounts = selectors.member_accounts(member)
     email = member_email_state(member=member)
+    rows = selectors.claims_for_member(member=member, accounts=accounts, verified=email.verified)
     earned = list(
         Completion.objects.completed()
         .filter(member=member)
         .select_related("claim")
         .order_by("-completed_at", "-pk")
     )
-    reconnect = {account.pk: Reconnect(account) for account in accounts if account.needs_reconnect}
+    reconnect = {
+        account.pk: Reconnect(account) for account in accounts.connected if account.needs_reconnect
+    }
     actions = []
     for row in rows:
         if row.in_progress or (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):

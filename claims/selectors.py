@@ -9,7 +9,6 @@ evidence kept when it was earned: a later disconnect changes nothing there.
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import formats, timezone
@@ -206,20 +205,12 @@ def _check_evidence(requirement, checks: int, completion) -> dict | None:
 
 
 @dataclass(frozen=True)
-class _Account:
-    pk: int
-    app_id: int
-    usable: bool
-    dead: bool
-
-
-@dataclass(frozen=True)
 class Accounts:
-    """The member's accounts, read once (`member_accounts`): as the rules' facts, and as
-    what a fix needs."""
+    """The member's accounts, read once (`member_accounts`): the rows with their apps
+    (what a fix and the home page need), and the rules' facts of them."""
 
+    connected: list[ConnectedAccount]
     facts: list[rules.AccountFact]
-    accounts: list[_Account]
 
 
 def app_fix(app: App, accounts: Accounts) -> tuple[str, int | None]:
@@ -227,12 +218,7 @@ def app_fix(app: App, accounts: Accounts) -> tuple[str, int | None]:
     (a usable account is connected), FIX_CONNECT, FIX_RECONNECT (and which account: a
     dead one first) or FIX_UNAVAILABLE. The one rule for /claims/, /c/, the claim page
     and home."""
-    return _account_fix(app, accounts.accounts)
-
-
-def _account_fix(app: App, accounts: list[_Account]) -> tuple[str, int | None]:
-    """The fix of an app's requirement: nothing, connect, reconnect (which account)."""
-    mine = [account for account in accounts if account.app_id == app.pk]
+    mine = [account for account in accounts.connected if account.app_id == app.pk]
     if any(account.usable for account in mine):
         return "", None
     if mine:
@@ -242,7 +228,7 @@ def _account_fix(app: App, accounts: list[_Account]) -> tuple[str, int | None]:
 
 
 def _requirements(
-    claim: Claim, facts, accounts, completion, member, now, verified: bool
+    claim: Claim, accounts: Accounts, completion, member, now, verified: bool
 ) -> list[Requirement]:
     """What the member can see without any upstream call: their accounts (as facts) and
     the last evidence recorded for each check, one row per requirement in order."""
@@ -261,9 +247,9 @@ def _requirements(
     for requirement in requirements:
         app = requirement.app
         one_of = requirement.group == RequirementModel.Group.ANY
-        results = rules.app_rules([(app.slug, app.name)], facts, now=now)
+        results = rules.app_rules([(app.slug, app.name)], accounts.facts, now=now)
         failed = next((result for result in results if not result.passed), None)
-        fix, account_id = _account_fix(app, accounts)
+        fix, account_id = app_fix(app, accounts)
         row = Requirement(
             wording.requirement_sentence(requirement),
             True,
@@ -358,7 +344,7 @@ def _earned(claim: Claim, completion: Completion) -> tuple[list[Requirement], st
 
 
 def _row(
-    claim, completion, facts, accounts, member, now, watching: bool, verified: bool
+    claim, completion, accounts: Accounts, member, now, watching: bool, verified: bool
 ) -> ClaimRow:
     row = ClaimRow(
         claim=claim,
@@ -372,7 +358,7 @@ def _row(
     elif completion is not None and completion.state == State.REVOKED:
         row.requirements = []  # taken back: nothing for the member to fix
     else:
-        row.requirements = _requirements(claim, facts, accounts, completion, member, now, verified)
+        row.requirements = _requirements(claim, accounts, completion, member, now, verified)
     return row
 
 
@@ -390,47 +376,43 @@ def claim_row(
     unless the caller read them already (`member_accounts`).
     `claim` has its requirements prefetched with their apps."""
     accounts = accounts or member_accounts(member)
-    return _row(
-        claim, completion, accounts.facts, accounts.accounts, member, now, watching, verified
-    )
+    return _row(claim, completion, accounts, member, now, watching, verified)
 
 
 def member_accounts(member) -> Accounts:
-    """The member's accounts as the rules' facts and as what a fix needs, in one query."""
-    facts: list[rules.AccountFact] = []
-    accounts: list[_Account] = []
-    values: Any = ConnectedAccount.objects.filter(member=member).values_list(
-        "pk", "app_id", "app__slug", "app__name", "healthy", "dead", "error"
-    )
-    for pk, app_id, slug, name, healthy, dead, error in values:
-        fact = rules.AccountFact(
-            app_slug=slug, app_name=name, healthy=healthy, dead=dead, error=error
-        )
-        facts.append(fact)
-        accounts.append(_Account(pk=pk, app_id=app_id, usable=fact.usable, dead=dead))
-    return Accounts(facts, accounts)
+    """The member's accounts with their apps, and the rules' facts of them (the same facts
+    the engine uses), in one query."""
+    connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    return Accounts(connected, rules.account_facts(connected))
 
 
-def rows_for(claims: list[Claim], *, member, now) -> list[ClaimRow]:
+def rows_for(
+    claims: list[Claim],
+    *,
+    member,
+    now,
+    accounts: Accounts | None = None,
+    verified: bool | None = None,
+) -> list[ClaimRow]:
     """The member's rows of `claims` (requirements prefetched with their apps; an
     annotation `watched` where the caller has one), in their order, in three queries
-    whatever their number: the completions, the accounts, the email state."""
+    whatever their number: the completions, the accounts, the email state (the last two
+    unless the caller read them already)."""
     completions = {
         completion.claim_id: completion
         for completion in Completion.objects.filter(
             member=member, claim_id__in=[claim.pk for claim in claims]
         )
     }
-    # What the rules need of the member's accounts (the same facts the engine uses),
-    # read as plain values: once for all the claims.
-    accounts = member_accounts(member)
-    verified = member_email_verified(member=member)
+    # The member's accounts and email state: once for all the claims.
+    accounts = accounts or member_accounts(member)
+    if verified is None:
+        verified = member_email_verified(member=member)
     return [
         _row(
             claim,
             completions.get(claim.pk),
-            accounts.facts,
-            accounts.accounts,
+            accounts,
             member,
             now,
             bool(getattr(claim, "watched", False)),
@@ -440,9 +422,12 @@ def rows_for(claims: list[Claim], *, member, now) -> list[ClaimRow]:
     ]
 
 
-def claims_for_member(*, member) -> list[ClaimRow]:
+def claims_for_member(
+    *, member, accounts: Accounts | None = None, verified: bool | None = None
+) -> list[ClaimRow]:
     """The enabled claims with the member's progress, what the member can do now first:
-    fix something or check, then under way, then waiting, earned, ended; by name within."""
+    fix something or check, then under way, then waiting, earned, ended; by name within.
+    `accounts` and `verified`: as `rows_for`."""
     enabled = (
         Claim.objects.enabled()
         .prefetch_related(
@@ -460,7 +445,9 @@ def claims_for_member(*, member) -> list[ClaimRow]:
         )
         .order_by("name", "pk")
     )
-    rows = rows_for(list(enabled), member=member, now=timezone.now())
+    rows = rows_for(
+        list(enabled), member=member, now=timezone.now(), accounts=accounts, verified=verified
+    )
     return sorted(rows, key=lambda row: row.group)  # stable: by name within a group
 
 
