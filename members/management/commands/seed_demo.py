@@ -362,17 +362,11 @@ def _requirement_specs(spec: dict) -> list[dict]:
                 "comparison": criterion.get("comparison", ""),
                 "value": criterion.get("value", ""),
                 "text": criterion.get("text", ""),
+                "link": criterion.get("link", ""),
                 "identity_path": criterion.get("identity_path", ""),
             }
         )
-        if _has_link_field():
-            found[-1]["link"] = criterion.get("link", "")
     return found
-
-
-def _has_link_field() -> bool:
-    """Requirement.link (the page a member opens to meet it) exists from claims 0021."""
-    return any(f.name == "link" for f in Requirement._meta.concrete_fields)
 
 
 def _requirements_upsert(claim, spec: dict) -> None:
@@ -382,10 +376,8 @@ def _requirements_upsert(claim, spec: dict) -> None:
     for position, fields in enumerate(wanted):
         requirement = existing[position] if position < len(existing) else Requirement(claim=claim)
         defaults = {f.name: f.get_default() for f in Requirement._meta.concrete_fields}
-        for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text"):
+        for name in ("action", "props", "proxy_url", "path", "comparison", "value", "text", "link"):
             setattr(requirement, name, defaults[name])
-        if "link" in defaults:
-            requirement.link = defaults["link"]
         requirement.identity_path = ""
         requirement.group = Requirement.Group.ALL
         requirement.position = position
