@@ -21,7 +21,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims.engine.errors import Permanent, Transient
-from claims.engine.evaluation import Evaluation, NotAllowed, RequirementOutcome, evaluate
+from claims.engine.evaluation import (
+    Evaluation,
+    NotAllowed,
+    RequirementOutcome,
+    evaluate,
+    staff_label,
+)
 from claims.job_models import OTHER_REASON, REASONS_KEPT, ClaimJob, DryRunRow
 from claims.models import Claim, Completion
 from claims.rules import RuleResult
@@ -83,8 +89,7 @@ def _staff_words(evaluation: Evaluation, result: RuleResult) -> str:
     result's own label is the member's sentence."""
     for requirement in evaluation.requirements:
         if requirement.rule_key == result.rule:
-            label: str = requirement.technical_label()
-            return f"Must not: {label}" if requirement.group == "none" else label
+            return staff_label(requirement)
     return result.label
 
 

@@ -72,7 +72,7 @@ class Evaluation:
                 passed = None if account_ok else False
             outcomes.append(
                 RequirementOutcome(
-                    requirement.pk, _staff_label(requirement), requirement.group, passed
+                    requirement.pk, staff_label(requirement), requirement.group, passed
                 )
             )
         return outcomes
@@ -196,7 +196,7 @@ def _label(requirement: Requirement) -> str:
     return requirement.member_sentence()
 
 
-def _staff_label(requirement: Requirement) -> str:
+def staff_label(requirement: Requirement) -> str:
     """What staff read in a dry run: the check itself (members never see it)."""
     label = requirement.technical_label()
     return f"Must not: {label}" if requirement.group == Requirement.Group.NONE else label
