@@ -15,6 +15,7 @@ from claims import wording
 from claims.models import Completion, TriggerDeployment
 from connections.models import App, ConnectedAccount
 from tests.claims.claims_support import ALICE_ADDRESS, add_check
+from tests.claims.pages_support import account, claim_block
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +40,6 @@ def alice_client(client, member):
     member.save()
     client.force_login(member)
     return client
-
-
-_ids = iter(range(1, 100_000))
-
-
-def account(member, app, **fields) -> ConnectedAccount:
-    return ConnectedAccount.objects.create(
-        member=member, app=app, pipedream_id=f"apn_rows_{next(_ids)}", **fields
-    )
-
-
-def block(body: str, slug: str) -> str:
-    start = body.index(f'id="claim-{slug}"')
-    following = body.find('<li class="card claim', start)
-    return body[start : following if following != -1 else len(body)]
 
 
 def page(client) -> str:
@@ -108,14 +94,14 @@ def not_yet(claim, member, **fields) -> Completion:
 
 def test_a_missing_account_is_connected_from_its_row(alice_client, member, make_claim, github):
     make_claim("starter", apps=[github])
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert 'data-fix="connect"' in row
     assert re.search(r'href="/connect/github/(\?next=[^"]*)?" data-connect data-app="github"', row)
     assert "Connect GitHub" in row
     assert CHECK_AGAIN not in row  # the fix is the button, not a check
 
     account(member, github)
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert "data-fix" not in row and "data-connect" not in row
     assert CHECK_AGAIN in row  # everything in place: a check could complete it
 
@@ -123,7 +109,7 @@ def test_a_missing_account_is_connected_from_its_row(alice_client, member, make_
 def test_an_unhealthy_account_is_reconnected_from_its_row(alice_client, member, make_claim, github):
     make_claim("starter", apps=[github])
     broken = account(member, github, healthy=False, error="token revoked")
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert 'data-fix="reconnect"' in row
     assert f'href="/connect/github/?account={broken.pk}' in row
     assert f'data-account="{broken.pk}"' in row
@@ -132,7 +118,7 @@ def test_an_unhealthy_account_is_reconnected_from_its_row(alice_client, member, 
 
     broken.healthy = True
     broken.save()
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert "Reconnect" not in row and CHECK_AGAIN in row
 
 
@@ -142,7 +128,7 @@ def test_the_address_link_points_up_at_the_form(alice_client, member, make_claim
     member.address = ""
     member.save()
     body = page(alice_client)
-    row = block(body, "starter")
+    row = claim_block(body, "starter")
     assert 'data-fix="address"' in row
     assert '<a class="req-fix" href="#address">Add your address above' in row
     assert "below" not in row
@@ -151,7 +137,7 @@ def test_the_address_link_points_up_at_the_form(alice_client, member, make_claim
 
     member.address = ALICE_ADDRESS
     member.save()
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert 'href="#address"' not in row and CHECK_AGAIN in row
 
 
@@ -159,7 +145,7 @@ def test_an_app_nobody_can_connect_offers_no_button(alice_client, make_claim, gi
     github.enabled = False
     github.save()
     make_claim("starter", apps=[github])
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert "an administrator has to make it available" in row
     assert "data-connect" not in row and CHECK_AGAIN not in row
 
@@ -171,11 +157,11 @@ def test_one_connected_app_of_the_any_group_is_enough(
 
     claim = make_claim("team")
     require(claim, github, discord, group="any")
-    row = block(page(alice_client), "team")
+    row = claim_block(page(alice_client), "team")
     assert "Connect GitHub" in row and "Connect Discord" in row
 
     account(member, discord)
-    row = block(page(alice_client), "team")
+    row = claim_block(page(alice_client), "team")
     assert "data-connect" not in row
     assert CHECK_AGAIN in row
 
@@ -188,7 +174,7 @@ def test_not_yet_says_what_is_missing_with_the_fact_and_the_link(
 ):
     account(member, github)
     not_yet(repos_claim, member)
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     assert (
         f'<a class="req-link" href="https://github.com/new" target="_blank" '
         f'rel="noopener noreferrer">{SENTENCE}</a>: <span class="req-fact">you have 3</span>'
@@ -204,7 +190,7 @@ def test_not_yet_says_when_the_schedule_checks_again(alice_client, member, repos
     repos_claim.save()
     when = timezone.now() + datetime.timedelta(days=2)
     not_yet(repos_claim, member, recheck_at=when)
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     shown = timezone.localtime(when).strftime("%-d %b, %H:%M")
     assert f"We check again by ourselves on {shown}, then every day or less often" in row
     assert "press Check again" not in row
@@ -217,7 +203,7 @@ def test_no_promise_when_nothing_is_scheduled(alice_client, member, repos_claim,
     repos_claim.recheck_interval = datetime.timedelta(days=1)
     repos_claim.save()
     not_yet(repos_claim, member)  # the claim re-checks daily, this row has no date
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     assert "by ourselves" not in row
     assert "Nothing checks it again by itself: press Check again" in row
     assert CHECK_AGAIN in row
@@ -229,7 +215,7 @@ def test_a_recheck_at_of_a_claim_without_an_interval_is_no_promise(
     """rechecks_due takes only claims that still have an interval."""
     account(member, github)
     not_yet(repos_claim, member, recheck_at=timezone.now() + datetime.timedelta(days=2))
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     assert "by ourselves" not in row and CHECK_AGAIN in row
 
 
@@ -242,7 +228,7 @@ def test_no_check_again_after_a_failure_of_the_claims_settings(
     Completion.objects.create(
         claim=claim, member=member, state=State.FAILED, reason=wording.SETTINGS_NEED_ATTENTION
     )
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert CHECK_AGAIN not in row
     assert wording.SETTINGS_NEED_ATTENTION.replace("'", "&#x27;") in row
 
@@ -255,7 +241,7 @@ def test_not_yet_says_which_event_completes_it(alice_client, member, repos_claim
         claim=repos_claim, member=member, status=TriggerDeployment.Status.ACTIVE
     )
     not_yet(repos_claim, member)
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     assert "We'll complete this as soon as you star bitbadges/bitbadgesjs." in html.unescape(row)
 
 
@@ -281,13 +267,13 @@ def test_check_again_by_state(alice_client, member, make_claim, github, state, s
     Completion.objects.create(
         claim=claim, member=member, state=state, completed_at=timezone.now(), reason="Why."
     )
-    assert (CHECK_AGAIN in block(page(alice_client), "starter")) is shown
+    assert (CHECK_AGAIN in claim_block(page(alice_client), "starter")) is shown
 
 
 def test_no_check_again_on_a_closed_claim(alice_client, member, make_claim, github):
     make_claim("starter", apps=[github], ends_at=timezone.now() - datetime.timedelta(days=1))
     account(member, github)
-    assert CHECK_AGAIN not in block(page(alice_client), "starter")
+    assert CHECK_AGAIN not in claim_block(page(alice_client), "starter")
 
 
 # --- Ordering -------------------------------------------------------------------------------
@@ -382,7 +368,7 @@ def test_an_earned_claim_stays_earned_whatever_happens_to_the_account(
         accounts.delete()
     else:
         accounts.update(healthy=later != "unhealthy", dead=later == "dead")
-    row = block(page(alice_client), "builders")
+    row = claim_block(page(alice_client), "builders")
     assert "Earned 3 Dec 2026 with your GitHub account octo-pro." in row
     assert f'{SENTENCE}</a>: <span class="req-fact">you have 31</span>' in row
     assert "✗" not in row and 'class="unmet"' not in row
@@ -400,7 +386,7 @@ def test_a_revoked_claim_says_it_neutrally_with_nothing_to_fix(
         state=State.REVOKED,
         reason="The organiser took this claim back.",
     )
-    row = block(page(alice_client), "starter")
+    row = claim_block(page(alice_client), "starter")
     assert "The organiser took this claim back." in row
     assert "data-fix" not in row and "✗" not in row and CHECK_AGAIN not in row
 
@@ -415,11 +401,11 @@ def test_an_unconfirmed_email_is_the_first_fix_and_no_check_is_offered(
     account(unverified_member, github)
     make_claim("starter", apps=[github])
     client.force_login(unverified_member)
-    row = block(page(client), "starter")
+    row = claim_block(page(client), "starter")
     assert 'data-fix="email"' in row
     assert '<a class="button primary req-fix" href="/email/">Confirm your email' in row
     assert CHECK_AGAIN not in row
 
     EmailAddress.objects.filter(user=unverified_member).update(verified=True)
-    row = block(page(client), "starter")
+    row = claim_block(page(client), "starter")
     assert 'data-fix="email"' not in row and CHECK_AGAIN in row

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from claims.landing import badge_mark, landing_steps, landing_url
 from claims.models import Completion
-from connections.models import App, ConnectedAccount
+from connections.models import App
 from tests.claims.claims_support import add_check, require
+from tests.claims.pages_support import account
 
 pytestmark = pytest.mark.django_db
 
@@ -52,15 +53,6 @@ def starter(make_claim, github):
         apps=[github],
         name="GitHub starter badge",
         description="Connect a GitHub account. That is all.",
-    )
-
-
-_ids = iter(range(1, 10_000))
-
-
-def account(member, app, **fields) -> ConnectedAccount:
-    return ConnectedAccount.objects.create(
-        member=member, app=app, pipedream_id=f"apn_{next(_ids)}", **fields
     )
 
 

@@ -14,9 +14,10 @@ from django_tasks_db.models import DBTaskResult
 
 from claims.audit import Actor
 from claims.models import Completion, CompletionEvent
-from connections.models import App, ConnectedAccount
+from connections.models import App
 from core.addresses import eth_checksum, to_bitbadges_address
 from tests.claims.claims_support import add_check, require
+from tests.claims.pages_support import account, claim_block
 
 pytestmark = pytest.mark.django_db
 
@@ -55,22 +56,6 @@ def bob(django_user_model):
 def alice_client(client, member):
     client.force_login(member)
     return client
-
-
-_account_ids = iter(range(1, 10_000))
-
-
-def account(member, app, **fields) -> ConnectedAccount:
-    return ConnectedAccount.objects.create(
-        member=member, app=app, pipedream_id=f"apn_{next(_account_ids)}", **fields
-    )
-
-
-def claim_block(body: str, slug: str) -> str:
-    """The <li> of one claim on the page (up to the next claim or the end of the list)."""
-    start = body.index(f'id="claim-{slug}"')
-    following = body.find('<li class="card claim', start)
-    return body[start : following if following != -1 else len(body)]
 
 
 def requirements(body: str, slug: str) -> dict[str, str]:
