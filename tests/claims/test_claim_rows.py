@@ -196,6 +196,17 @@ def test_not_yet_says_when_the_schedule_checks_again(alice_client, member, repos
     assert "press Check again" not in row
 
 
+def test_a_recheck_already_due_is_promised_for_now(alice_client, member, repos_claim, github):
+    """A recheck_at in the past is taken by the next rechecks_due: soon, not never."""
+    account(member, github)
+    repos_claim.recheck_interval = datetime.timedelta(days=1)
+    repos_claim.save()
+    not_yet(repos_claim, member, recheck_at=timezone.now() - datetime.timedelta(minutes=5))
+    row = claim_block(page(alice_client), "builders")
+    assert "We check again by ourselves in a moment." in row
+    assert "press Check again" not in row
+
+
 def test_no_promise_when_nothing_is_scheduled(alice_client, member, repos_claim, github):
     """A claim's interval alone is no promise: a row held, or changed by staff, has no
     recheck_at, and the engine never picks it up. The member keeps Check again."""
