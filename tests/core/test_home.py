@@ -170,6 +170,25 @@ def test_claims_that_check_again_by_themselves_or_are_stopped_offer_nothing(
         assert f"/c/{slug}/" not in section
 
 
+def test_a_stopped_claim_asks_for_no_connection_either(client, alice_home, make_claim, github):
+    """Used up or closed: connecting its app would change nothing."""
+    make_claim("used-up", apps=[github], life_max_uses=3, life_used=3)
+    make_claim("closed", apps=[github], ends_at=timezone.now() - datetime.timedelta(hours=1))
+    section = needs(home(client))
+    assert "Nothing needs you right now." in section
+    assert "todo-connect" not in section
+
+
+def test_an_unconfirmed_email_comes_before_any_connection(
+    client, unverified_member, make_claim, github
+):
+    make_claim("github-starter", apps=[github])
+    client.force_login(unverified_member)
+    section = needs(home(client))
+    assert 'id="todo-email"' in section
+    assert "todo-connect" not in section
+
+
 def test_earned_and_under_way_claims_are_listed_and_need_nothing(
     client, alice_home, make_claim, github, settings
 ):
