@@ -22,12 +22,7 @@ from branding.selectors import brand_current
 from core import ratelimit
 from core.ratelimit import client_ip
 from users.lookalikes import has_lookalikes
-from users.start_path import (
-    claim_path,
-    start_path_arrived,
-    start_path_for,
-    start_path_remember,
-)
+from users.start_path import start_path_arrived, start_path_for, start_path_remember
 
 # Wrong passwords, counted in this order; a try refused by one is not counted by the
 # later ones (settings.ACCOUNT_RATE_LIMITS says why these three).
@@ -158,13 +153,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
     # --- the claim page a person set out from (users.start_path) ------------------------
 
-    def save_user(self, request, user, form, commit=True):
-        # Signing up from /c/<slug>/ (a safe `next`): that claim page is where this
-        # member lands after confirming their email anywhere and logging in there.
-        user.start_path = claim_path(get_next_redirect_url(request))
-        return super().save_user(request, user, form, commit=commit)
-
     def pre_login(self, request, user, **kwargs):
+        # Signing up or logging in from /c/<slug>/ (a safe `next`, allauth's redirect_url;
+        # a signup logs in too, before any stage): that claim page is where this member
+        # lands after confirming their email anywhere and logging in there.
         response = super().pre_login(request, user, **kwargs)
         if response is None:
             start_path_remember(user, kwargs.get("redirect_url"))
