@@ -29,15 +29,32 @@ def test_refused_by_a_must_not_requirement_the_claim_is_forgotten(
     client, make_claim, apps, connect, group, account, lands
 ):
     claim = make_claim("github-starter", apps=[apps["github"]])
+    _repos_at_least(claim, apps, "20", group)
+    _refused_then_login(client, claim, connect, account, lands)
+
+
+def test_a_must_not_requirement_left_unchecked_refuses_nothing(client, make_claim, apps, connect):
+    """Not 1000 repositories yet, so the "must not" one after it is not checked (its
+    result reads failed, with no answer): more repositories could still earn it."""
+    claim = make_claim("github-starter", apps=[apps["github"]])
+    _repos_at_least(claim, apps, "1000", "all")
+    _repos_at_least(claim, apps, "20", "none")
+    _refused_then_login(client, claim, connect, "octo-pro", START)
+
+
+def _repos_at_least(claim, apps, value, group):
     add_check(
         claim,
         apps["github"],
         action="github-get-current-user",
         path="user.public_repos",
         comparison="gte",
-        value="20",
+        value=value,
         group=group,
     )
+
+
+def _refused_then_login(client, claim, connect, account, lands):
     client.post(
         "/signup/",
         {
