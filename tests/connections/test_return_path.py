@@ -9,6 +9,7 @@ import pytest
 
 from claims.models import Claim
 from connections.models import ConnectSession
+from sandbox.common.models import Fault
 from tests.connections.views_support import local
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,6 +68,13 @@ def test_without_next_it_ends_on_the_accounts_page(alice_client):
 def test_a_refused_hand_off_goes_back_to_the_claim(alice_client, apps):
     apps["github"].enabled = False
     apps["github"].save(update_fields=["enabled"])
+    response = alice_client.get(f"/connect/github/?next={START}", follow=True)
+    assert response.redirect_chain == [(START, 302)]
+    assert not ConnectSession.objects.exists()
+
+
+def test_pipedream_refusing_the_token_goes_back_to_the_claim(alice_client):
+    Fault.objects.create(endpoint="pipedream.tokens.create", status=400)
     response = alice_client.get(f"/connect/github/?next={START}", follow=True)
     assert response.redirect_chain == [(START, 302)]
     assert not ConnectSession.objects.exists()
