@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from claims.models import Claim
+from connections import services
 from connections.models import ConnectSession
+from connections.services.errors import DEVELOPMENT_LIMIT_SENTENCE
 from sandbox.common.models import Fault
 from tests.connections.views_support import local
 
@@ -58,6 +60,19 @@ def test_denied_on_the_hosted_page_ends_on_the_claim_with_the_reason(alice_clien
     done = hosted_answer(alice_client, f"/connect/github/?next={START}", action="deny")
     assert done.redirect_chain[-1] == (START, 302)
     assert "GitHub account was not connected" in page_text(done)
+
+
+def test_a_refusal_the_member_must_know_of_is_said_on_the_claim(alice_client):
+    """Pipedream's development-mode limit: not a cancel, so its sentence, not the neutral one."""
+    alice_client.get(f"/connect/github/?next={START}")
+    reference = services.session_reference(ConnectSession.objects.get())
+    limit = "You've hit your limit on the number of external users you can connect."
+    done = alice_client.get(
+        "/connect/done/", {"s": reference, "result": "error", "error": limit}, follow=True
+    )
+    assert done.redirect_chain[-1] == (START, 302)
+    assert DEVELOPMENT_LIMIT_SENTENCE in page_text(done)
+    assert "Connect it whenever you're ready" not in page_text(done)
 
 
 def test_without_next_it_ends_on_the_accounts_page(alice_client):
