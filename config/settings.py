@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "users",
     "connections",
     "claims",
+    "notifications",
     "members",
     "operations",
     "branding",
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -499,7 +501,7 @@ ALERT_PASS_BUDGET = env.float("ALERT_PASS_BUDGET", default=20.0)
 
 # --- Internationalisation -----------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -577,6 +579,7 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SettingsReporterFilter
 # Limits on what comes from outside, retention, and the client's address behind a
 # balancer: config/settings_limits.py.
 from config.settings_limits import *  # noqa: E402, F403
+from config.settings_members import *  # noqa: E402, F403
 
 # --- Logging ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ PACKAGES = (
     "users",
     "connections",
     "claims",
+    "notifications",
     "members",
     "operations",
     "sandbox",
