@@ -16,7 +16,7 @@ PORT ?= 8000
 # pyproject.toml); a developer's .env is not needed for either.
 TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key ALLOW_SANDBOX_WITHOUT_DEBUG=true PIPEDREAM_WORKFLOW_ENDPOINTS=en-sandbox-github,en-sandbox-discord,en-sandbox-claim-github,en-sandbox-claim-github-default,en-sandbox-claim-github-default-json,en-sandbox-claim-github-action
 
-.PHONY: help setup run run-scaled test lint typecheck bench clean
+.PHONY: help setup run run-scaled test lint typecheck bench clean messages compilemessages gettext
 
 help:
 	@echo "make run    set up, migrate, seed demo data, serve web + task worker + sandbox on http://$(HOST):$(PORT)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  the benchmarks in bench/ (PostgreSQL, Redis, gunicorn); prints their figures"
 	@echo "make lint   ruff check, ruff format --check, no product module over 600 lines, then typecheck"
 	@echo "make typecheck  mypy with django-stubs (strict on core, the API clients and the claims engine)"
+	@echo "make messages  refresh the message catalogues in locale/ from the marked strings"
 	@echo "make clean  remove the virtual environment, database and collected static files"
 
 $(STAMP): pyproject.toml
@@ -34,7 +35,32 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) compilemessages
+
+# --- Translation ----------------------------------------------------------------------
+# The catalogues: locale/<language>/LC_MESSAGES/django.po, committed (locale/en is the
+# source translators start from); the .mo files are built from them, never committed.
+# Both steps need GNU gettext's msgfmt and xgettext. MESSAGES_IGNORE: what makemessages
+# and compilemessages leave out (the sandbox stands in for Pipedream and BitBadges; the
+# rest is tooling). tests/i18n/test_translation_ready.py reads this line.
+MESSAGES_IGNORE := .venv node_modules staticfiles sandbox tests bench scripts docs deploy
+
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 && command -v xgettext >/dev/null 2>&1 || { \
+	  echo "GNU gettext (msgfmt, xgettext) is needed to build the translation catalogues: install it (Debian/Ubuntu: sudo apt-get install gettext; macOS: brew install gettext) and run make again."; \
+	  exit 1; }
+
+# The .mo files Django reads, from the committed .po files (every make setup, run, test).
+compilemessages: $(STAMP) gettext
+	@$(TEST_ENV) ENV_FILE= $(PY) manage.py compilemessages $(addprefix --ignore=,$(MESSAGES_IGNORE)) >/dev/null
+
+# Every language in locale/ again from the marked strings (new ones added, gone ones
+# dropped, file names without line numbers so a diff shows only real changes). The
+# POT-Creation-Date line is removed: it would change on every run.
+messages: $(STAMP) gettext
+	$(TEST_ENV) ENV_FILE= $(PY) manage.py makemessages --all --no-obsolete --add-location=file $(addprefix --ignore=,$(MESSAGES_IGNORE))
+	@for po in locale/*/LC_MESSAGES/django.po; do \
+	  sed -i.bak '/^"POT-Creation-Date: /d' "$$po" && rm -f "$$po.bak"; done
 
 # A development .env (DEBUG on, sandbox on) the first time; an existing one is kept.
 .env:
