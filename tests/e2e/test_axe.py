@@ -1,0 +1,144 @@
+"""Issue 21's must-show: axe-core (from npm) finds no WCAG 2.2 A/AA violation on any
+member page, at desktop and phone size, in light and in dark (the system setting).
+
+Anonymous pages: the home page, /c/, a claim's landing page, log in, sign up, password
+reset and a 404. A member's pages, with one healthy and one broken account, claims earned,
+not yet and under way, and flash messages showing: /, /claims/, /c/, a landing page,
+/accounts/, /profile/, /email/, /profile/delete/ and /accounts/ back from a cancelled
+Connect Link (/connect/done/). SHOTS=1 saves each page to
+test-artifacts/axe/<page>-<viewport>-<scheme>.png for people to look at.
+"""
+
+import datetime
+import os
+import re
+
+import pytest
+from django.utils import timezone
+
+from claims.models import Completion
+from connections import services
+from connections.models import App, ConnectSession
+from tests.browser_support import ARTIFACTS
+from tests.claims.pages_support import account
+from tests.e2e.axe_support import axe_violations, described
+
+pytestmark = [pytest.mark.e2e, pytest.mark.npm, pytest.mark.django_db(transaction=True)]
+
+State = Completion.State
+SHOTS = os.environ.get("SHOTS") == "1"
+
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2 if SHOTS else 1,
+    },
+}
+SCHEMES = ("light", "dark")
+
+ANONYMOUS = [
+    ("home", "/"),
+    ("catalogue", "/c/"),
+    ("landing", "/c/github-builders/"),
+    ("login", "/login/"),
+    ("signup", "/signup/"),
+    ("password-reset", "/password/reset/"),
+    ("not-found", "/no-such-page/"),
+]
+MEMBER = [
+    ("member-home", "/"),  # first after logging in: the "signed in" flash shows
+    ("claims", "/claims/"),
+    ("member-catalogue", "/c/"),
+    ("member-landing", "/c/github-builders/"),
+    ("member-landing-earned", "/c/github-starter/"),
+    ("accounts", "/accounts/"),
+    ("profile", "/profile/"),
+    ("email", "/email/"),
+    ("delete", "/profile/delete/"),
+]
+
+
+@pytest.fixture
+def alice_with_claims(claims_site, member):
+    """alice: GitHub healthy, Slack broken; starter earned, builders not yet (3 of 5
+    repositories), the workflow badge under way."""
+    member.address = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
+    member.save()
+    now = timezone.now()
+    github, slack = App.objects.get(slug="github"), App.objects.get(slug="slack")
+    account(member, github, name="octocat", last_synced_at=now)
+    account(member, slack, name="alice-team", healthy=False, last_synced_at=now)
+    Completion.objects.create(
+        claim=claims_site["github-starter"],
+        member=member,
+        state=State.COMPLETED,
+        completed_at=now - datetime.timedelta(days=1),
+        upstream_identity="github:octocat",
+        evidence=[{"rule": "app:github", "passed": True, "value": "1 account"}],
+    )
+    builders = claims_site["github-builders"]
+    rule = builders.requirements.exclude(kind="account").get().rule_key
+    Completion.objects.create(
+        claim=builders,
+        member=member,
+        state=State.INELIGIBLE,
+        reason="Not yet.",
+        evidence=[
+            {"rule": "app:github", "passed": True, "value": "1 account"},
+            {"rule": rule, "passed": False, "value": "3", "detail": "Not yet."},
+        ],
+    )
+    Completion.objects.create(
+        claim=claims_site["github-workflow"], member=member, state=State.CHECKING
+    )
+    return member
+
+
+def cancelled_connect_link(member) -> str:
+    """/connect/done/ as Pipedream sends a member back who cancelled a Connect Link."""
+    session, _token = services.connect_session_start(
+        member=member, app=App.objects.get(slug="discord"), mode=ConnectSession.Mode.LINK
+    )
+    return f"/connect/done/?s={services.session_reference(session)}&result=error"
+
+
+def check(page, url: str, name: str, found: list[str]) -> None:
+    page.goto(url)
+    page.wait_for_load_state("load")
+    found.extend(described(name, axe_violations(page)))
+    if SHOTS:
+        (ARTIFACTS / "axe").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "axe" / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_no_axe_violation_on_member_pages(site, browser, alice_with_claims, viewport, scheme):
+    found: list[str] = []
+    context = browser.new_context(color_scheme=scheme, **VIEWPORTS[viewport])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (
+            scheme == "dark"
+        )
+        for name, path in ANONYMOUS:
+            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found)
+
+        page.goto(f"{site.url}/login/?next=/")
+        page.fill("#id_login", "alice")
+        page.fill("#id_password", "connect-demo")
+        page.click("form:has(#id_password) button[type=submit]")
+        page.wait_for_url(f"{site.url}/")
+        for name, path in MEMBER:
+            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found)
+        done = f"{site.url}{cancelled_connect_link(alice_with_claims)}"
+        check(page, done, f"connect-cancelled-{viewport}-{scheme}", found)
+        assert re.search(r"/accounts/$", page.url)
+        assert page.locator("#messages .message").count() == 1
+    finally:
+        context.close()
+    assert found == [], "axe-core found:\n" + "\n".join(found)
