@@ -10,6 +10,8 @@ import re
 import bech32
 from Crypto.Hash import keccak
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 BECH32_HRP = "bb"
 BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -35,22 +37,24 @@ def _validate_eth(value: str) -> bytes:
     if not _HEX_RE.match(digits):
         bad = next(ch for ch in digits if ch not in "0123456789abcdefABCDEF")
         raise ValidationError(
-            "An 0x address holds only the hex digits 0-9 and a-f; %(char)r is not one of them.",
+            _("An 0x address holds only the hex digits 0-9 and a-f; %(char)r is not one of them."),
             code="address_not_hex",
             params={"char": bad},
         )
     if len(digits) != 40:
         raise ValidationError(
-            "An 0x address has exactly 40 hex digits after the 0x; this one has %(count)d.",
+            _("An 0x address has exactly 40 hex digits after the 0x; this one has %(count)d."),
             code="address_length",
             params={"count": len(digits)},
         )
     is_mixed = digits != digits.lower() and digits != digits.upper()
     if is_mixed and "0x" + digits != eth_checksum(digits):
         raise ValidationError(
-            "The upper- and lower-case letters of this 0x address do not match its EIP-55 "
-            "checksum, so it probably has a typo. Copy it again from your wallet, or enter it "
-            "all in lower case.",
+            _(
+                "The upper- and lower-case letters of this 0x address do not match its EIP-55 "
+                "checksum, so it probably has a typo. Copy it again from your wallet, or enter it "
+                "all in lower case."
+            ),
             code="address_checksum",
         )
     return bytes.fromhex(digits)
@@ -59,32 +63,36 @@ def _validate_eth(value: str) -> bytes:
 def _validate_bech32(value: str) -> bytes:
     if value != value.lower() and value != value.upper():
         raise ValidationError(
-            "A bb1 address is written all in lower case (or all in upper case), never mixed.",
+            _("A bb1 address is written all in lower case (or all in upper case), never mixed."),
             code="address_mixed_case",
         )
     text = value.lower()
-    hrp, _, data_part = text.rpartition("1")
+    hrp, _sep, data_part = text.rpartition("1")
     if hrp != BECH32_HRP:
-        raise ValidationError("A BitBadges address starts with bb1.", code="address_prefix")
+        raise ValidationError(_("A BitBadges address starts with bb1."), code="address_prefix")
     bad = [ch for ch in data_part if ch not in BECH32_CHARSET]
     if bad:
         raise ValidationError(
-            "%(char)r cannot appear in a bb1 address (bech32 never uses 1, b, i or o after "
-            "the prefix).",
+            _(
+                "%(char)r cannot appear in a bb1 address (bech32 never uses 1, b, i or o after "
+                "the prefix)."
+            ),
             code="address_charset",
             params={"char": bad[0]},
         )
     data = [BECH32_CHARSET.find(ch) for ch in data_part]
     if len(data) < 6 or not bech32.bech32_verify_checksum(hrp, data):
         raise ValidationError(
-            "This bb1 address fails its checksum, so a character is wrong or missing. "
-            "Copy it again from BitBadges.",
+            _(
+                "This bb1 address fails its checksum, so a character is wrong or missing. "
+                "Copy it again from BitBadges."
+            ),
             code="address_checksum",
         )
     decoded = bech32.convertbits(data[:-6], 5, 8, False)
     if decoded is None or len(decoded) != 20:
         raise ValidationError(
-            "This bb1 address has a valid checksum but does not hold a 20-byte account.",
+            _("This bb1 address has a valid checksum but does not hold a 20-byte account."),
             code="address_length",
         )
     return bytes(decoded)
@@ -93,13 +101,17 @@ def _validate_bech32(value: str) -> bytes:
 def parse_address(value: str) -> bytes:
     """Return the 20 account bytes of a BitBadges address, or raise ValidationError."""
     if not isinstance(value, str):
-        raise ValidationError("Enter the address as text.", code="address_type")
+        raise ValidationError(_("Enter the address as text."), code="address_type")
     value = value.strip()
     if not value:
-        raise ValidationError("Enter an address.", code="address_empty")
+        raise ValidationError(_("Enter an address."), code="address_empty")
     if len(value) > MAX_ADDRESS_LENGTH:
         raise ValidationError(
-            "That is far too long to be an address (%(count)d characters).",
+            ngettext(
+                "That is far too long to be an address (%(count)d character).",
+                "That is far too long to be an address (%(count)d characters).",
+                len(value),
+            ),
             code="address_too_long",
             params={"count": len(value)},
         )
@@ -108,7 +120,7 @@ def parse_address(value: str) -> bytes:
     if value[:3].lower() == "bb1":
         return _validate_bech32(value)
     raise ValidationError(
-        "A BitBadges address starts with 0x (40 hex digits, e.g. from MetaMask) or with bb1.",
+        _("A BitBadges address starts with 0x (40 hex digits, e.g. from MetaMask) or with bb1."),
         code="address_format",
     )
 

@@ -17,6 +17,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from branding.selectors import brand_current
 from core import ratelimit
@@ -46,7 +49,7 @@ def _public(url_or_path: str) -> str:
 
 
 # Said with every wrong password: an account held by its limits answers the same way.
-_HELD = (
+_HELD = gettext_lazy(
     "After several wrong passwords an account is held for up to 5 minutes: wait, or "
     "reset your password to get in at once."
 )
@@ -59,32 +62,39 @@ def _address_digest(email: str) -> str:
 class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
         **DefaultAccountAdapter.error_messages,
-        "email_taken": (
+        "email_taken": gettext_lazy(
             "A member already uses this email address. Log in instead, or reset your "
             "password if you forgot it."
         ),
-        "username_taken": "This username is taken. Choose another one.",
-        "username_blacklisted": "This username is reserved. Choose another one.",
-        "email_password_mismatch": (
-            "That email address and password do not match. Check both and try again. " + _HELD
+        "username_taken": gettext_lazy("This username is taken. Choose another one."),
+        "username_blacklisted": gettext_lazy("This username is reserved. Choose another one."),
+        "email_password_mismatch": format_lazy(
+            "{} {}",
+            gettext_lazy("That email address and password do not match. Check both and try again."),
+            _HELD,
         ),
-        "username_password_mismatch": (
-            "That username and password do not match. Check both and try again. " + _HELD
+        "username_password_mismatch": format_lazy(
+            "{} {}",
+            gettext_lazy("That username and password do not match. Check both and try again."),
+            _HELD,
         ),
-        "max_email_addresses": (
+        # allauth fills the %s with ACCOUNT_MAX_EMAIL_ADDRESSES (a number, never 1 here).
+        "max_email_addresses": gettext_lazy(
             "An account can have at most %s email addresses. Remove one before adding another."
         ),
-        "too_many_login_attempts": (
+        "too_many_login_attempts": gettext_lazy(
             "Too many failed attempts to log in to this account. Wait a few minutes and try "
             "again, or reset your password."
         ),
-        "invalid_or_expired_key": (
+        "invalid_or_expired_key": gettext_lazy(
             "This link is not valid or has expired. Ask for a new one below."
         ),
-        "invalid_password_reset": (
+        "invalid_password_reset": gettext_lazy(
             "This password reset link is not valid or has expired. Ask for a new one."
         ),
-        "rate_limited": "Too many requests in a short time. Wait a minute and try again.",
+        "rate_limited": gettext_lazy(
+            "Too many requests in a short time. Wait a minute and try again."
+        ),
     }
 
     def get_client_ip(self, request) -> str:
@@ -260,31 +270,31 @@ def _seconds_until_allowed(request, action: str, key: str | None) -> int:
 
 def _too_many_logins(seconds: int) -> str:
     if seconds < 60:
-        when = "1 second" if seconds == 1 else f"{seconds} seconds"
+        when = ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
     else:
         minutes = math.ceil(seconds / 60)
-        when = "1 minute" if minutes == 1 else f"{minutes} minutes"
-    return (
+        when = ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    return _(
         "Too many failed attempts to log in from your connection. "
-        f"Try again in {when}, or reset your password."
-    )
+        "Try again in %(when)s, or reset your password."
+    ) % {"when": when}
 
 
-AccountAdapter.error_messages["username_has_at"] = (
+AccountAdapter.error_messages["username_has_at"] = gettext_lazy(
     "A username cannot contain @ (that is how we tell it from an email address)."
 )
-AccountAdapter.error_messages["username_lookalike"] = (
+AccountAdapter.error_messages["username_lookalike"] = gettext_lazy(
     "A username cannot contain invisible or look-alike characters (such as zero-width "
     "spaces, soft hyphens or full-width letters). Type it with plain letters."
 )
-AccountAdapter.error_messages["username_not_ascii"] = (
+AccountAdapter.error_messages["username_not_ascii"] = gettext_lazy(
     "A username can use only the letters a to z (either case), digits and . + - _"
 )
-AccountAdapter.error_messages["email_not_ascii"] = (
+AccountAdapter.error_messages["email_not_ascii"] = gettext_lazy(
     "Type the part after @ in plain letters (a to z, digits, - and .); for an "
     "internationalised domain, use its xn-- form."
 )
-AccountAdapter.error_messages["email_lookalike"] = (
+AccountAdapter.error_messages["email_lookalike"] = gettext_lazy(
     "This address contains invisible or look-alike characters (such as zero-width spaces, "
     "soft hyphens or full-width letters). Type it again with plain characters."
 )

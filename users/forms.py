@@ -18,6 +18,8 @@ from allauth.account.utils import get_next_redirect_url, has_verified_email
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.contrib.auth.hashers import make_password
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from core import ratelimit
 from users.lookalikes import plain
@@ -64,22 +66,24 @@ def send_taken_notice(request, email: str) -> bool:
 def _wait(seconds: int) -> str:
     hours = -(-seconds // 3600)
     if hours > 1:
-        return f"{hours} hours"
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
     minutes = -(-seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 class DeleteAccountForm(forms.Form):
     """Deleting an account takes typing one's username: never a single click."""
 
     confirm = forms.CharField(
-        label="Type your username to confirm",
+        label=gettext_lazy("Type your username to confirm"),
         max_length=150,
         strip=True,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
         ),
-        error_messages={"required": "Type your username to confirm that you want this."},
+        error_messages={
+            "required": gettext_lazy("Type your username to confirm that you want this.")
+        },
     )
 
     def __init__(self, *args, member, **kwargs):
@@ -90,8 +94,8 @@ class DeleteAccountForm(forms.Form):
         value = self.cleaned_data["confirm"]
         if value.casefold() != self.member.get_username().casefold():
             raise forms.ValidationError(
-                "That is not your username, so nothing was deleted. "
-                f"Type {self.member.get_username()} exactly."
+                _("That is not your username, so nothing was deleted. Type %(username)s exactly.")
+                % {"username": self.member.get_username()}
             )
         return value
 
@@ -174,8 +178,14 @@ class AddEmailForm(BaseAddEmailForm):
             wait = ratelimit.hit("email-add", self.user.pk, limit=ADDS_PER_DAY, window=ADD_WINDOW)
             if wait:
                 raise forms.ValidationError(
-                    f"You have added {ADDS_PER_DAY} email addresses within a day, the most "
-                    f"a day allows. You can add another in {_wait(wait)}.",
+                    ngettext(
+                        "You have added %(count)d email address within a day, the most "
+                        "a day allows. You can add another in %(wait)s.",
+                        "You have added %(count)d email addresses within a day, the most "
+                        "a day allows. You can add another in %(wait)s.",
+                        ADDS_PER_DAY,
+                    )
+                    % {"count": ADDS_PER_DAY, "wait": _wait(wait)},
                     code="too_many_adds",
                 )
         return cleaned

@@ -12,6 +12,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from core.secrets import SecretUnreadable, Vault
 
@@ -37,8 +38,10 @@ class MFAAdapter(DefaultMFAAdapter):
             # can compute): the sign-in stops, and an administrator resets the factor.
             logger.error("A second-factor secret cannot be decrypted with CLAIM_SECRETS_KEYS")
             raise PermissionDenied(
-                "Your second factor cannot be read with this site's keys. Ask an "
-                "administrator to remove it (admin: Authenticators), then set it up again."
+                _(
+                    "Your second factor cannot be read with this site's keys. Ask an "
+                    "administrator to remove it (admin: Authenticators), then set it up again."
+                )
             ) from None
 
 

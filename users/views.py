@@ -10,6 +10,7 @@ from allauth.mfa.totp.views import ActivateTOTPView as BaseActivateTOTPView
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from users.forms import confirmed_elsewhere, send_taken_notice
 
@@ -54,8 +55,11 @@ class EmailView(BaseEmailView):
         if not self._did_send_verification_email and address is not None and not address.verified:
             messages.warning(
                 request,
-                f"We sent a link to {address.email} a moment ago. Wait a few minutes "
-                "before asking for another, and check your spam folder.",
+                _(
+                    "We sent a link to %(email)s a moment ago. Wait a few minutes "
+                    "before asking for another, and check your spam folder."
+                )
+                % {"email": address.email},
             )
         return response
 
