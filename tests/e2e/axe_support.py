@@ -48,3 +48,63 @@ def described(where: str, violations: list[dict]) -> list[str]:
                 f"{violation['help']}. {summary}"
             )
     return lines
+
+
+# Every focusable control on the page, focused in turn after a Tab (so :focus-visible
+# applies as it does for a keyboard user): its outline must be drawn, at least 2px, and
+# reach 3:1 against the background around it (WCAG 2.4.7, 2.4.11 and 1.4.11). axe-core
+# does not check focus rings: it never focuses anything.
+_FOCUS = """() => {
+  const probe = document.createElement("canvas").getContext("2d");
+  const rgb = (colour) => {
+    probe.clearRect(0, 0, 1, 1);
+    probe.fillStyle = "#000";
+    probe.fillStyle = colour;
+    probe.fillRect(0, 0, 1, 1);
+    return Array.from(probe.getImageData(0, 0, 1, 1).data);
+  };
+  const luminance = ([r, g, b]) => {
+    const c = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * c(r) + 0.7152 * c(g) + 0.0722 * c(b);
+  };
+  const behind = (element) => {
+    for (let node = element.parentElement; node; node = node.parentElement) {
+      const colour = rgb(getComputedStyle(node).backgroundColor);
+      if (colour[3] === 255) return colour;
+    }
+    return rgb(getComputedStyle(document.documentElement).backgroundColor || "#fff");
+  };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : "") +
+    (el.textContent.trim() ? ` "${el.textContent.trim().slice(0, 30)}"` : "");
+  const problems = [];
+  const controls = document.querySelectorAll(
+    "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])");
+  for (const el of controls) {
+    if (el.disabled || !el.checkVisibility({visibilityProperty: true})) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width < 2 || box.height < 2) continue;
+    el.focus({preventScroll: true});
+    if (document.activeElement !== el) continue;
+    const style = getComputedStyle(el);
+    const width = parseFloat(style.outlineWidth);
+    if (style.outlineStyle === "none" || width < 2) {
+      problems.push(`${name(el)}: no focus outline of 2px or more (${style.outlineStyle} ${style.outlineWidth})`);
+      continue;
+    }
+    const ring = rgb(style.outlineColor), back = behind(el);
+    const [hi, lo] = [luminance(ring), luminance(back)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ring[3] < 255 || ratio < 3) {
+      problems.push(`${name(el)}: focus outline ${style.outlineColor} is ${ratio.toFixed(2)}:1 against rgb(${back.slice(0, 3)}) (3:1 needed)`);
+    }
+  }
+  document.activeElement && document.activeElement.blur();
+  return problems;
+}"""
+
+
+def focus_ring_problems(page) -> list[str]:
+    """Controls whose keyboard focus ring is missing, thin, see-through or under 3:1."""
+    page.keyboard.press("Tab")  # from here on, focus is keyboard focus (:focus-visible)
+    return page.evaluate(_FOCUS)

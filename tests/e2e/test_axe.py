@@ -1,5 +1,6 @@
 """Issue 21's must-show: axe-core (from npm) finds no WCAG 2.2 A/AA violation on any
-member page, at desktop and phone size, in light and in dark (the system setting).
+member page, at desktop and phone size, in light and in dark (the system setting), and
+every control's keyboard focus ring is drawn, 2px or more, at 3:1 against its background.
 
 Anonymous pages: the home page, /c/, a claim's landing page, log in, sign up, password
 reset and a 404. A member's pages, with one healthy and one broken account, claims earned,
@@ -21,7 +22,7 @@ from connections import services
 from connections.models import App, ConnectSession
 from tests.browser_support import ARTIFACTS
 from tests.claims.pages_support import account
-from tests.e2e.axe_support import axe_violations, described
+from tests.e2e.axe_support import axe_violations, described, focus_ring_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.npm, pytest.mark.django_db(transaction=True)]
 
@@ -112,6 +113,7 @@ def check(page, url: str, name: str, found: list[str]) -> None:
     if SHOTS:
         (ARTIFACTS / "axe").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "axe" / f"{name}.png"), full_page=True)
+    found.extend(f"{name}: {problem}" for problem in focus_ring_problems(page))
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
