@@ -2,13 +2,17 @@
 
 `member_home(member)` reads it in a fixed number of queries whatever the number of
 claims and accounts: the member's accounts and their email state, each once and shared
-with the claims rows (claims/selectors.py), and the completed claims.
+with the claims rows (claims/selectors.py), and the completed claims. The broken accounts
+come with the warning claims/needs.py words (the email's words too), and opening the page
+re-reads the accounts from Pipedream in the background when they are stale
+(connections/freshness.py): `refreshing` then says the page should ask again.
 """
 
 from dataclasses import dataclass, field
 
-from claims import selectors
+from claims import needs, selectors
 from claims.models import Completion
+from connections import freshness
 from connections.models import App, ConnectedAccount
 from users.selectors import EmailState, member_email_state
 
@@ -20,6 +24,7 @@ _NOTHING_TO_DO = ("used_up", "halted", "closed")
 class Reconnect:
     account: ConnectedAccount
     claims: list = field(default_factory=list)  # the claims waiting on it
+    need: needs.BrokenNeed | None = None  # the warning, when a claim waits on it
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Home:
     in_progress: list
     reconnect: list[Reconnect]
     actions: list[Action]
+    refreshing: bool = False  # a re-read of the accounts from Pipedream is under way
 
     @property
     def needs_address(self) -> bool:
@@ -78,24 +84,27 @@ def member_home(member) -> Home:
         .select_related("claim")
         .order_by("-completed_at", "-pk")
     )
-    reconnect = {
-        account.pk: Reconnect(account) for account in accounts.connected if account.needs_reconnect
+    refreshing = freshness.refresh_if_stale(member, accounts.connected)
+    # Every broken account; those a claim waits on with the warning (claims/needs.py).
+    waiting = {
+        need.account.pk: need for need in needs.broken_needed(member, accounts=accounts, rows=rows)
     }
+    reconnect = []
+    for account in accounts.connected:
+        if account.needs_reconnect:
+            need = waiting.get(account.pk)
+            reconnect.append(Reconnect(account, list(need.claims) if need else [], need))
     actions = []
     for row in rows:
         if row.in_progress or (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):
             continue  # under way (its check has passed), or nothing the member can change
-        for requirement in row.fixes:
-            if requirement.fix == selectors.FIX_RECONNECT and requirement.account_id in reconnect:
-                waiting = reconnect[requirement.account_id].claims
-                if row.claim not in waiting:
-                    waiting.append(row.claim)
         actions += _actions(row, email_verified=email.verified)
     return Home(
         email=email,
         address=member.address or "",
         earned=earned,
         in_progress=[row for row in rows if row.in_progress],
-        reconnect=list(reconnect.values()),
+        reconnect=reconnect,
         actions=actions,
+        refreshing=refreshing,
     )

@@ -11,7 +11,7 @@ nothing. Every broken account of a needed app is named: reconnecting any one of 
 """
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
@@ -20,7 +20,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from claims import selectors
+from claims import rules, selectors
 from claims.models import Claim
 from connections.models import App, ConnectedAccount
 
@@ -47,8 +47,8 @@ class BrokenNeed:
     @property
     def reconnect_url(self) -> str:
         """The local path of the Reconnect button (login required there: it logs nobody in)."""
-        query = urlencode({"account": self.account.pk, "next": self.next_path})
-        return f"{reverse('connections:connect', args=[self.app.slug])}?{query}"
+        connect = reverse("connections:connect", args=[self.app.slug])
+        return f"{connect}?account={self.account.pk}&next={quote(self.next_path, safe='/')}"
 
     @property
     def sentence(self) -> str:
@@ -84,14 +84,17 @@ def _sentence(app: str, account: str, names: list, escape) -> str:
 def broken_needed(
     member,
     *,
-    accounts: selectors.Accounts | None = None,
+    accounts: selectors.Accounts | list[ConnectedAccount] | None = None,
     rows: list[selectors.ClaimRow] | None = None,
 ) -> list[BrokenNeed]:
     """The member's broken accounts that an enabled claim they have not earned needs, each
-    with those claims (by name), in the accounts' order. Two queries when no account is
-    broken (one when the caller passes `accounts`), five otherwise (the claims with their
-    requirements, the completions): never more with more accounts or claims. `accounts`
-    and `rows` (claims_for_member's): pass them when the caller has read them already."""
+    with those claims (by name), in the accounts' order. One query when no account is
+    broken (the accounts), four otherwise (the claims, their requirements, the member's
+    completions): never more with more accounts or claims, and none for what the caller
+    passes: `accounts` (member_accounts', or a list of the member's accounts with their
+    apps) and `rows` (claims_for_member's)."""
+    if isinstance(accounts, list):  # the member's accounts, with their apps
+        accounts = selectors.Accounts(accounts, rules.account_facts(accounts))
     accounts = accounts or selectors.member_accounts(member)
     broken = [account for account in accounts.connected if account.needs_reconnect]
     if not broken:

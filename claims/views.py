@@ -1,7 +1,9 @@
 """The member's claims page: requirements ticked off, state and reason, Check again, address.
 
 One view serves the page and its htmx fragment; while a completion is under way the
-fragment polls itself (every few seconds) and stops once everything has settled.
+fragment polls itself (every few seconds) and stops once everything has settled. So it
+does while the member's accounts are re-read from Pipedream (connections/freshness.py:
+opening the page queues that when they are stale).
 """
 
 from django.contrib import messages
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from claims import selectors, services, triggers
 from claims.forms import AddressForm
+from connections import freshness
 from core import ratelimit
 
 CLAIMS_TEMPLATE = "claims/claims.html"
@@ -24,16 +27,18 @@ WATCH_POLL_SECONDS = 10
 
 
 def _context(request, *, address_form=None) -> dict:
-    rows = selectors.claims_for_member(member=request.user)
+    accounts = selectors.member_accounts(request.user)
+    rows = selectors.claims_for_member(member=request.user, accounts=accounts)
     busy = any(row.in_progress for row in rows)
     watching = any(row.watching and row.state == "ineligible" for row in rows)
+    fresh = freshness.refresh_if_stale(request.user, accounts.connected)
     return {
         "rows": rows,
-        "polling": busy or watching,
-        # Fast while a completion is under way; slowly while a trigger watches for the
-        # event a not-yet-eligible member is waiting on (it may come any moment).
-        "poll_seconds": POLL_SECONDS if busy else WATCH_POLL_SECONDS,
-        "poll_reason": "true" if busy else "watching",
+        "polling": busy or watching or fresh,
+        # Fast while a completion is under way or the accounts are being re-read; slowly
+        # while a trigger watches for the event a not-yet-eligible member is waiting on.
+        "poll_seconds": POLL_SECONDS if busy or fresh else WATCH_POLL_SECONDS,
+        "poll_reason": "true" if busy else ("fresh" if fresh else "watching"),
         "address_form": address_form or AddressForm(instance=request.user),
     }
 

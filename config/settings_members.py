@@ -16,3 +16,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # browser's Accept-Language); the catalogues live in locale/<code>/LC_MESSAGES/.
 LANGUAGES = [("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# --- Fresh health (connections/freshness.py) ----------------------------------------------
+
+from config.environment import env as _fresh_env  # noqa: E402
+
+# Opening the home page, /claims/ or /accounts/ re-reads the member's accounts from
+# Pipedream in the background when the oldest was last read more than this many seconds
+# ago; at most once per member in that time (0: never, only the scheduler's poll).
+FRESH_HEALTH_SECONDS = _fresh_env.int("FRESH_HEALTH_SECONDS", default=300)

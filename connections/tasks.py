@@ -1,12 +1,14 @@
 """Background work for Pipedream Connect: webhook processing and account health polls.
 
 Tasks only call services (connections.services); the webhook view enqueues
-webhook_process_task, and cron or the admin enqueue accounts_health_poll.
+webhook_process_task, cron or the admin enqueue accounts_health_poll, and a member's
+page open enqueues accounts_refresh_task (connections/freshness.py).
 """
 
 import datetime
 import logging
 
+from django.contrib.auth import get_user_model
 from django.tasks import task
 from django.utils import timezone
 
@@ -96,3 +98,20 @@ def accounts_health_poll(limit: int | None = None) -> dict:
     totals["replaced_deleted"] = done.replaced_deleted
     totals["webhooks_recovered"] = done.webhooks_processed
     return totals
+
+
+@task()
+def accounts_refresh_task(member_id: int) -> str:
+    """Re-read one member's accounts from Pipedream because they opened a page whose
+    account health was stale (connections/freshness.py). Never retried: a failure is
+    logged, and the next page open after FRESH_HEALTH_SECONDS (or the scheduler's poll)
+    tries again."""
+    member = get_user_model().objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
+        return "no such member"  # deleted (or deactivated) since the page was opened
+    try:
+        result = services.accounts_sync(member=member)
+    except services.UpstreamError as exc:
+        logger.warning("Fresh health: member %s not synced: %s", member_id, exc.cause)
+        return "failed"
+    return f"synced: {len(result.health_changed)} health changed, {len(result.removed)} removed"

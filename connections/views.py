@@ -27,7 +27,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import pipedream, selectors, services
+from connections import freshness, pipedream, selectors, services
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
 from core.client import web_budget
@@ -211,6 +211,7 @@ def _accounts_fragment(request, *, status: int = 200):
     """The accounts list for htmx, with the messages swapped out of band."""
     html = _accounts_html(request, _accounts_context(request.user))
     html += render_to_string("connections/_messages.html", {"oob": True}, request=request)
+    html += freshness.warnings_oob(request)  # the warnings of broken accounts claims need
     return HttpResponse(html, status=status)
 
 
@@ -230,12 +231,13 @@ def _problem_page(request, *, status: int, title: str, message: str, **extra):
 def accounts(request):
     """The member's connected accounts and the apps they may connect."""
     if request.htmx and not request.htmx.boosted:
-        return _accounts_fragment(request)
+        return freshness.accounts_fragment(request, _accounts_fragment)
     context = _accounts_context(request.user)
     return render(
         request,
         ACCOUNTS_TEMPLATE,
         {
+            **freshness.page_context(request.user, context["accounts"]),
             "accounts_html": _accounts_html(request, context),
             "connect_failure": services.connect_failure_notice(member=request.user),
         },

@@ -1,0 +1,128 @@
+"""Fresh health: a member who opens the home page, /claims/ or /accounts/ sees their
+accounts' health as Pipedream has it now, not as the scheduler's last round left it.
+
+`refresh_if_stale(member, accounts)` is the hook those pages call. When the oldest of the
+member's accounts was last read from Pipedream more than FRESH_HEALTH_SECONDS ago, it
+queues `accounts_refresh_task` (a django-tasks task: never in the request itself) and
+answers True: the page renders at once with what it has, and its accounts part asks
+again every few seconds (htmx) until the task has finished, then shows the result once.
+Without JavaScript the next load shows it.
+
+One refresh per member per FRESH_HEALTH_SECONDS, whichever process serves the page: the
+first open takes a cache key with `cache.add` (atomic in Redis and the database cache;
+the default local-memory cache is per process, so with several web processes each may
+queue one). The key holds the queued task's id, so a second open in the window queues
+nothing but still knows whether that refresh is under way. A member with no accounts
+queues nothing; another member's page never refreshes yours (the key and the task's
+argument are the member's own).
+"""
+
+import datetime
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from connections import tasks
+from connections.models import ConnectedAccount
+
+# Seconds a page keeps asking whether the refresh is done (one the worker has not picked
+# up by then shows on the next load).
+WAIT_SECONDS = 60
+# The query parameter of the accounts page's poll (GET /accounts/?fresh=1).
+POLL_PARAM = "fresh"
+ACCOUNTS_TEMPLATE = "connections/accounts.html"
+
+
+def _window() -> int:
+    """FRESH_HEALTH_SECONDS; 0 (or less, or unset) turns fresh health off."""
+    return max(0, int(getattr(settings, "FRESH_HEALTH_SECONDS", 0) or 0))
+
+
+def _key(member) -> str:
+    return f"fresh-health:{member.pk}"
+
+
+def stale(accounts, *, now=None) -> bool:
+    """Whether any of `accounts` was last read from Pipedream longer ago than the window
+    (or never): none at all is never stale."""
+    window = _window()
+    if not window:
+        return False
+    cutoff = (now or timezone.now()) - datetime.timedelta(seconds=window)
+    return any(
+        account.last_synced_at is None or account.last_synced_at < cutoff for account in accounts
+    )
+
+
+def refresh_if_stale(member, accounts=None) -> bool:
+    """Queue a background re-read of the member's accounts when they are stale (see the
+    module's docstring); True while a refresh is under way for them (queued now or by an
+    earlier open, not finished, for at most WAIT_SECONDS): the page then updates its
+    accounts part when it is done. `accounts`: the member's accounts when the page has
+    read them already (no query then)."""
+    if not getattr(member, "is_authenticated", False):
+        return False
+    if accounts is None:
+        accounts = ConnectedAccount.objects.filter(member=member).only("last_synced_at")
+    if not stale(accounts):
+        return False
+    window, key = _window(), _key(member)
+    if not cache.add(key, "", timeout=window):
+        return refreshing(member)  # queued by an earlier open: rate-limited
+    try:
+        result = tasks.accounts_refresh_task.enqueue(member.pk)
+    except Exception:
+        # The page renders regardless; the key stays, so nothing retries before the window.
+        logging.getLogger(__name__).exception("Fresh health: refresh of %s not queued", member.pk)
+        return False
+    cache.set(key, f"{result.id} {time.time()}", timeout=window)
+    return True
+
+
+def refreshing(member) -> bool:
+    """A refresh of the member's accounts queued by a page open is ready or running, and
+    was queued less than WAIT_SECONDS ago."""
+    value = cache.get(_key(member))
+    if value is None:
+        return False
+    if value == "":
+        return True  # being queued this very moment by another request
+    result_id, _, queued_at = str(value).partition(" ")
+    try:
+        if time.time() - float(queued_at) > WAIT_SECONDS:
+            return False
+        result = tasks.accounts_refresh_task.get_result(result_id)
+    except (ValueError, TaskResultDoesNotExist):
+        return False
+    return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+
+
+def page_context(member, accounts: list[ConnectedAccount]) -> dict:
+    """The accounts page's part: `fresh` (a refresh is under way: the page asks again)
+    and the accounts it read already, for its warnings (no second query)."""
+    return {"fresh": refresh_if_stale(member, accounts), "fresh_accounts": accounts}
+
+
+def accounts_fragment(request, fragment) -> HttpResponse:
+    """The accounts list for htmx (`fragment`: connections/views.py's). The page's poll
+    (?fresh=…) gets no content (204: htmx swaps nothing) while the refresh runs, then the
+    list once, with 286: htmx stops polling."""
+    if POLL_PARAM not in request.GET:
+        return fragment(request)
+    if refreshing(request.user):
+        return HttpResponse(status=204)
+    return fragment(request, status=286)
+
+
+def warnings_oob(request) -> str:
+    """The warnings block of the accounts page (its `fresh` partial: the broken accounts a
+    claim needs, from claims' template tag), for an htmx answer to swap out of band."""
+    context = {"oob": True, "fresh": False}
+    return render_to_string(f"{ACCOUNTS_TEMPLATE}#fresh", context, request=request)
