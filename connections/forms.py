@@ -1,6 +1,8 @@
 """Forms for the member's connections pages: what a request may name, checked once."""
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from connections import selectors
 
@@ -17,9 +19,11 @@ class ConnectForm(forms.Form):
     account = forms.IntegerField(required=False, min_value=1, max_value=2**62)
 
     error_messages = {
-        "app_missing": "Say which app to connect (the field app is missing).",
-        "app_unknown": "This app is not available to connect.",
-        "account_invalid": "The account to reconnect must be the number of one of your accounts.",
+        "app_missing": gettext_lazy("Say which app to connect (the field app is missing)."),
+        "app_unknown": gettext_lazy("This app is not available to connect."),
+        "account_invalid": gettext_lazy(
+            "The account to reconnect must be the number of one of your accounts."
+        ),
     }
 
     def __init__(self, *args, member, **kwargs):
@@ -43,4 +47,4 @@ class ConnectForm(forms.Form):
     def first_error(self) -> str:
         for errors in self.errors.values():
             return str(errors[0])
-        return "The request is not valid."
+        return _("The request is not valid.")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from connections import pipedream, signals
 from connections.models import App, ConnectedAccount, ConnectSession, ReplacedAccount
@@ -177,7 +178,7 @@ def _account_upsert(
         # A reconnect replaced it and Pipedream has not deleted it yet (a late webhook or
         # redirect naming it): never a second account.
         raise ForeignAccount(
-            "That account was replaced when you reconnected it: the reconnected one is kept."
+            _("That account was replaced when you reconnected it: the reconnected one is kept.")
         )
     if account is None and (
         old := _reconnect_replaced(member=member, app=app, data=data, session=session)

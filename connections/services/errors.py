@@ -5,6 +5,8 @@ import logging
 import math
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from connections import pipedream
 from core import ratelimit
@@ -18,15 +20,55 @@ class ConnectError(Exception):
 
 class AppNotAvailable(ConnectError):
     def __init__(self, message: str = "") -> None:
-        super().__init__(message or "This app is not available to connect on this site.")
+        super().__init__(message or _("This app is not available to connect on this site."))
 
 
 class TooManyAttempts(ConnectError):
     def __init__(self, *, retry_after: int, doing: str = "started too many connections") -> None:
         self.retry_after = max(1, int(retry_after))
-        super().__init__(
-            f"You have {doing} in a short time. Try again in {self.retry_after} seconds."
+        super().__init__(_too_many(doing, self.retry_after))
+
+
+def _too_many(doing: str, seconds: int) -> str:
+    """TooManyAttempts' sentence: a whole one for each thing done too often."""
+    if doing == "started too many connections":
+        text = ngettext(
+            "You have started too many connections in a short time. "
+            "Try again in %(seconds)d second.",
+            "You have started too many connections in a short time. "
+            "Try again in %(seconds)d seconds.",
+            seconds,
         )
+    elif doing == "tried to disconnect accounts too often":
+        text = ngettext(
+            "You have tried to disconnect accounts too often in a short time. "
+            "Try again in %(seconds)d second.",
+            "You have tried to disconnect accounts too often in a short time. "
+            "Try again in %(seconds)d seconds.",
+            seconds,
+        )
+    elif doing == "come back from Pipedream too often":
+        text = ngettext(
+            "You have come back from Pipedream too often in a short time. "
+            "Try again in %(seconds)d second.",
+            "You have come back from Pipedream too often in a short time. "
+            "Try again in %(seconds)d seconds.",
+            seconds,
+        )
+    elif doing == "tried to delete your account too often":
+        text = ngettext(
+            "You have tried to delete your account too often in a short time. "
+            "Try again in %(seconds)d second.",
+            "You have tried to delete your account too often in a short time. "
+            "Try again in %(seconds)d seconds.",
+            seconds,
+        )
+    else:
+        return _("You have %(doing)s in a short time. Try again in %(seconds)d seconds.") % {
+            "doing": doing,
+            "seconds": seconds,
+        }
+    return text % {"seconds": seconds}
 
 
 def attempt_count(scope: str, subject: object, *, setting: str, doing: str) -> None:
@@ -41,7 +83,8 @@ def attempt_count(scope: str, subject: object, *, setting: str, doing: str) -> N
 class ForeignAccount(ConnectError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
-            message or "That account was connected by someone else, so it cannot be added to yours."
+            message
+            or _("That account was connected by someone else, so it cannot be added to yours.")
         )
 
 
@@ -49,7 +92,7 @@ class AccountNotFound(ConnectError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "Pipedream has no such account. It may have been removed; try connecting again."
+            or _("Pipedream has no such account. It may have been removed; try connecting again.")
         )
 
 
@@ -63,18 +106,24 @@ class UpstreamError(ConnectError):
     @staticmethod
     def _sentence(cause: pipedream.PipedreamError) -> str:
         if isinstance(cause, pipedream.RateLimited):
-            wait = f"{math.ceil(cause.retry_after)} seconds" if cause.retry_after else "a minute"
-            return f"Pipedream is busy right now. Nothing was changed; try again in {wait}."
+            if not cause.retry_after:
+                return _("Pipedream is busy right now. Nothing was changed; try again in a minute.")
+            seconds = math.ceil(cause.retry_after)
+            return ngettext(
+                "Pipedream is busy right now. Nothing was changed; try again in %(seconds)d second.",
+                "Pipedream is busy right now. Nothing was changed; try again in %(seconds)d seconds.",
+                seconds,
+            ) % {"seconds": seconds}
         if isinstance(cause, pipedream.Unauthorized | pipedream.NotConfigured):
-            return (
+            return _(
                 "This site could not sign in to Pipedream. Nothing was changed; "
                 "please tell the site's administrators."
             )
         if cause.transient:  # down, or an answer we cannot read
-            return (
+            return _(
                 "Pipedream is not answering right now. Nothing was changed; try again in a minute."
             )
-        return (
+        return _(
             "Pipedream refused the request. Nothing was changed; try again, and tell the "
             "site's administrators if it keeps happening."
         )
@@ -86,12 +135,12 @@ class EmailNotVerified(ConnectError):
     def __init__(self, *, pending_email: str = "") -> None:
         self.pending_email = pending_email
         if pending_email:
-            message = (
+            message = _(
                 "Confirm your email address first: we sent a link to "
-                f"{pending_email}. Open it, then connect your account."
-            )
+                "%(email)s. Open it, then connect your account."
+            ) % {"email": pending_email}
         else:
-            message = (
+            message = _(
                 "Add an email address and confirm it first (on your email page), "
                 "then connect your account."
             )
@@ -102,7 +151,7 @@ class LinkExpired(ConnectError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "This link has expired. Ask for a new one, or connect from your account page."
+            or _("This link has expired. Ask for a new one, or connect from your account page.")
         )
 
 
@@ -110,8 +159,10 @@ class LinkUsed(LinkExpired):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "This link has already connected an account, so it no longer works. Connect "
-            "from your accounts page, or ask for a new link."
+            or _(
+                "This link has already connected an account, so it no longer works. Connect "
+                "from your accounts page, or ask for a new link."
+            )
         )
 
 
@@ -119,14 +170,15 @@ class LinkInvalid(ConnectError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "This link is not valid. Check that you copied all of it, or ask for a new one."
+            or _("This link is not valid. Check that you copied all of it, or ask for a new one.")
         )
 
 
 # Pipedream's CONNECTION_ERROR past development mode's 10 external users reads "You've hit
 # your limit on the number of external users you can connect." (its webhooks docs).
 DEVELOPMENT_LIMIT_REASON = "limit on the number of external users"
-DEVELOPMENT_LIMIT_SENTENCE = (
+# English here (tests and logs read it); failure_sentence translates it.
+DEVELOPMENT_LIMIT_SENTENCE = gettext_noop(
     "This site cannot connect accounts for more members yet: its Pipedream project is "
     "still in development mode, which allows 10 members. Nothing was connected. Please "
     "tell the site's administrators; once they switch it to production, connect again."
@@ -137,7 +189,7 @@ def failure_sentence(reason: str) -> str | None:
     """A sentence the member can act on for a connection Pipedream refused with `reason`,
     for the reasons that are not the member's to fix; None for any other reason."""
     if DEVELOPMENT_LIMIT_REASON in reason.lower():
-        return DEVELOPMENT_LIMIT_SENTENCE
+        return _(DEVELOPMENT_LIMIT_SENTENCE)
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 
 from connections import references
 from connections.models import App, ConnectedAccount, ConnectSession
@@ -80,10 +81,10 @@ def emailed_link_read(signed: str) -> EmailedLink:
         .first()
     )
     if member is None:
-        raise LinkInvalid("This link's account no longer exists on this site.")
+        raise LinkInvalid(_("This link's account no longer exists on this site."))
     app = App.objects.enabled().filter(slug=payload["app_slug"]).first()
     if app is None:
-        raise LinkInvalid("This app can no longer be connected on this site.")
+        raise LinkInvalid(_("This app can no longer be connected on this site."))
     reconnect = payload["reconnect_pk"]
     return EmailedLink(
         member=member,
@@ -115,7 +116,9 @@ def emailed_link_session_id(link: EmailedLink) -> uuid.UUID:
     free = [public_id for public_id in ids if public_id not in statuses]
     if not free:
         raise LinkUsed(
-            "This link has been opened too many times, so it no longer works. Connect "
-            "from your accounts page, or ask for a new link."
+            _(
+                "This link has been opened too many times, so it no longer works. Connect "
+                "from your accounts page, or ask for a new link."
+            )
         )
     return free[0]

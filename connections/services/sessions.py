@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from connections import pipedream, references
 from connections.models import App, ConnectedAccount, ConnectSession
@@ -99,7 +100,7 @@ def connect_session_start(
     if reconnect_account is not None and (
         reconnect_account.member_id != member.pk or reconnect_account.app_id != app.pk
     ):
-        raise AppNotAvailable("That account cannot be reconnected from here.")
+        raise AppNotAvailable(_("That account cannot be reconnected from here."))
     email = member_email_state(member=member)
     if not email.verified:
         raise EmailNotVerified(pending_email=email.pending)
@@ -143,7 +144,9 @@ def connect_session_start(
     except IntegrityError:
         if mode != ConnectSession.Mode.EMAILED:
             raise
-        raise LinkUsed("This link was opened in another window just now: use that one.") from None
+        raise LinkUsed(
+            _("This link was opened in another window just now: use that one.")
+        ) from None
     logger.info("Connect session %s started (%s, %s)", public_id, app.slug, mode)
     return session, token
 
