@@ -2,17 +2,19 @@
 member page, at desktop and phone size, in light and in dark (the system setting), and
 every control's keyboard focus ring is drawn, 2px or more, at 3:1 against its background.
 
-Anonymous pages: the home page, /c/, a claim's landing page, log in, sign up, password
-reset and a 404. A member's pages, with one healthy and one broken account, claims earned,
-not yet and under way, and flash messages showing: /, /claims/, /c/, a landing page,
-/accounts/, /profile/, /email/, /profile/delete/ and /accounts/ back from a cancelled
-Connect Link (/connect/done/). SHOTS=1 saves each page to
+Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page, log in,
+sign up, password reset, a 404 and a problem page. alice's pages, with one healthy and one
+broken account and claims earned, not yet and under way: /, /claims/, /c/, two landing
+pages, /accounts/, /profile/, /email/, the password check before /profile/delete/ and the
+page itself, /accounts/ back from Connect Links that did not connect (an info and an error
+flash) and /claims/ after Check again (a success flash). carol's, who has not confirmed
+her email: / and /accounts/ with the banner. SHOTS=1 saves each page to
 test-artifacts/axe/<page>-<viewport>-<scheme>.png for people to look at.
 """
 
 import datetime
 import os
-import re
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -20,9 +22,15 @@ from django.utils import timezone
 from claims.models import Completion
 from connections import services
 from connections.models import App, ConnectSession
+from connections.services.errors import DEVELOPMENT_LIMIT_REASON
 from tests.browser_support import ARTIFACTS
 from tests.claims.pages_support import account
-from tests.e2e.axe_support import axe_violations, described, focus_ring_problems
+from tests.e2e.axe_support import (
+    axe_violations,
+    described,
+    focus_ring_problems,
+    page_scheme,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.npm, pytest.mark.django_db(transaction=True)]
 
@@ -48,6 +56,7 @@ ANONYMOUS = [
     ("signup", "/signup/"),
     ("password-reset", "/password/reset/"),
     ("not-found", "/no-such-page/"),
+    ("problem", "/connect/done/?s=not-a-reference"),
 ]
 MEMBER = [
     ("member-home", "/"),  # first after logging in: the "signed in" flash shows
@@ -58,7 +67,7 @@ MEMBER = [
     ("accounts", "/accounts/"),
     ("profile", "/profile/"),
     ("email", "/email/"),
-    ("delete", "/profile/delete/"),
+    ("reauthenticate", "/profile/delete/"),  # asks for the password first
 ]
 
 
@@ -98,17 +107,21 @@ def alice_with_claims(claims_site, member):
     return member
 
 
-def cancelled_connect_link(member) -> str:
-    """/connect/done/ as Pipedream sends a member back who cancelled a Connect Link."""
+def connect_link_return(member, error: str = "") -> str:
+    """/connect/done/ as Pipedream sends a member back from a Connect Link that did not
+    connect: cancelled (no error), or refused for a reason the member is told."""
     session, _token = services.connect_session_start(
         member=member, app=App.objects.get(slug="discord"), mode=ConnectSession.Mode.LINK
     )
-    return f"/connect/done/?s={services.session_reference(session)}&result=error"
+    query = urlencode({"s": services.session_reference(session), "result": "error", "error": error})
+    return f"/connect/done/?{query}"
 
 
-def check(page, url: str, name: str, found: list[str]) -> None:
+def check(page, url: str, name: str, found: list[str], scheme: str) -> None:
     page.goto(url)
     page.wait_for_load_state("load")
+    if page_scheme(page) != scheme:
+        found.append(f"{name}: the page is not {scheme}")
     found.extend(described(name, axe_violations(page)))
     if SHOTS:
         (ARTIFACTS / "axe").mkdir(parents=True, exist_ok=True)
@@ -116,9 +129,19 @@ def check(page, url: str, name: str, found: list[str]) -> None:
     found.extend(f"{name}: {problem}" for problem in focus_ring_problems(page))
 
 
+def log_in(page, url: str, username: str, next_path: str) -> None:
+    page.goto(f"{url}/login/?next={next_path}")
+    page.fill("#id_login", username)
+    page.fill("#id_password", "connect-demo")
+    page.click("form:has(#id_password) button[type=submit]")
+    page.wait_for_url(f"{url}{next_path}")
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_no_axe_violation_on_member_pages(site, browser, alice_with_claims, viewport, scheme):
+def test_no_axe_violation_on_member_pages(
+    site, browser, alice_with_claims, unverified_member, viewport, scheme
+):
     found: list[str] = []
     context = browser.new_context(color_scheme=scheme, **VIEWPORTS[viewport])
     try:
@@ -128,19 +151,37 @@ def test_no_axe_violation_on_member_pages(site, browser, alice_with_claims, view
             scheme == "dark"
         )
         for name, path in ANONYMOUS:
-            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found)
+            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
 
-        page.goto(f"{site.url}/login/?next=/")
-        page.fill("#id_login", "alice")
+        log_in(page, site.url, "alice", next_path="/")
+        for name, path in MEMBER:
+            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
+        # Deleting the account asks for the password again first.
         page.fill("#id_password", "connect-demo")
         page.click("form:has(#id_password) button[type=submit]")
-        page.wait_for_url(f"{site.url}/")
-        for name, path in MEMBER:
-            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found)
-        done = f"{site.url}{cancelled_connect_link(alice_with_claims)}"
-        check(page, done, f"connect-cancelled-{viewport}-{scheme}", found)
-        assert re.search(r"/accounts/$", page.url)
-        assert page.locator("#messages .message").count() == 1
+        page.wait_for_url(f"{site.url}/profile/delete/")
+        check(page, page.url, f"delete-confirm-{viewport}-{scheme}", found, scheme)
+
+        # Flash messages: an info (cancelled) and an error (refused) on /accounts/ ...
+        refused = connect_link_return(alice_with_claims, error=DEVELOPMENT_LIMIT_REASON)
+        assert context.request.get(f"{site.url}{refused}", max_redirects=0).status == 302
+        done = f"{site.url}{connect_link_return(alice_with_claims)}"
+        check(page, done, f"connect-cancelled-{viewport}-{scheme}", found, scheme)
+        assert page.url == f"{site.url}/accounts/"
+        assert page.locator("#messages .message.info").count() == 1
+        assert page.locator("#messages .message.error").count() == 1
+        # ... and a success on /claims/, with the claim asked again.
+        page.goto(f"{site.url}/claims/")
+        page.locator("#claim-github-builders").get_by_role("button", name="Check again").click()
+        page.wait_for_selector("#messages .message.success")
+        check(page, page.url, f"claims-checking-{viewport}-{scheme}", found, scheme)
+
+        # A member who has not confirmed an email address yet: the banner.
+        context.clear_cookies()
+        log_in(page, site.url, "carol", next_path="/accounts/")
+        assert page.locator(".verify-banner").count() == 1
+        for name, path in (("unverified-home", "/"), ("unverified-accounts", "/accounts/")):
+            check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
     finally:
         context.close()
     assert found == [], "axe-core found:\n" + "\n".join(found)
