@@ -17,6 +17,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 LANGUAGES = [("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
+# --- Notifications (the notifications app: emails to members) ----------------------------
+
+from config.environment import env as _env  # noqa: E402
+from config.environment import rate_limit as _rate_limit  # noqa: E402
+
+# Seconds an "account stopped working" email waits before it goes: every account one sync
+# broke in that time goes in the same email, and an account working again by then sends
+# nothing.
+NOTIFICATIONS_SETTLE_SECONDS = _env.int("NOTIFICATIONS_SETTLE_SECONDS", default=120)
+# The unsubscribe page, per client address: count/seconds.
+NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT = _rate_limit("NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT", "30/600")
+
 # --- Fresh health (connections/freshness.py) ----------------------------------------------
 
 from config.environment import env as _fresh_env  # noqa: E402

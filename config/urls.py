@@ -33,6 +33,8 @@ urlpatterns = [
     path("2fa/", include("allauth.mfa.urls")),
     # /profile/: the member's own settings, and deleting their account (namespace "users").
     path("", include("members.urls")),
+    # /profile/notifications/ (the email switches) and the emails' unsubscribe links.
+    path("", include("notifications.urls")),
     path("admin/", admin.site.urls),
     # /accounts/ and /connect/...: the member's connections.
     path("", include("connections.urls")),

@@ -43,6 +43,7 @@ from claims.job_models import ClaimJob, DryRunRow
 from claims.models import Completion, CompletionEvent
 from claims.trigger_models import TriggerDelivery, TriggerDeployment
 from connections.models import ConnectedAccount, ConnectSession, ReplacedAccount, WebhookEvent
+from notifications.models import Notification, Preference
 
 FORMAT = "connect-and-claim/member-data"
 VERSION = 1
@@ -68,6 +69,8 @@ COVERED = {
     # Events on the member's completions are listed; what they caused as staff on other
     # people's completions is counted in staff_work.
     "claims.CompletionEvent.actor": "completion_events",
+    "notifications.Preference.member": "email_choices",
+    "notifications.Notification.member": "emails_sent",
 }
 EXCLUDED = {
     "admin.LogEntry.user": "the admin's history of what a staff user changed names other "
@@ -291,6 +294,30 @@ SPECS = {
         ("id", "job", "outcome", "note", "value_note"),
         {"member": YOU},
         {"claim_slug": "job__claim__slug", "checked_at": "job__created_at"},
+    ),
+    "email_choices": Spec(
+        Preference, ("id", "badge_earned", "account_broken", "updated_at"), {"member": YOU}
+    ),
+    "emails_sent": Spec(
+        Notification,
+        (
+            "id",
+            "kind",
+            "state",
+            "reason",
+            "completion",
+            "pipedream_id",
+            "created_at",
+            "send_after",
+            "sent_at",
+            "resolved_at",
+        ),
+        {
+            "member": YOU,
+            "key": "the site's own key against sending twice",
+            "account": "connected_accounts lists it (pipedream_id names it here)",
+            "batch": "the sending worker's mark",
+        },
     ),
     # What staff changed in the member's record through the admin (not who did it).
     "admin_history": Spec(

@@ -12,6 +12,7 @@ something went out, keep a reference, record the completion).
 """
 
 import datetime
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from claims import queue
+from claims import queue, signals
 from claims.audit import Actor
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
@@ -287,7 +288,23 @@ def completed(
             claim=completion.claim, member=completion.member
         ).values_list("pk", flat=True):
             queue.trigger_remove(deployment_id)
+    if done:
+        transaction.on_commit(functools.partial(_completed_signal, completion))
     return done
+
+
+def _completed_signal(completion: Completion) -> None:
+    """Tell listeners (notifications) on commit; one failing listener never undoes or
+    fails the completion, which is recorded already: it is logged."""
+    answers = signals.completion_completed.send_robust(sender=Completion, completion=completion)
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error(
+                "Completion %s: a completion_completed receiver failed",
+                completion.pk,
+                exc_info=answer,
+                extra={"completion": completion.pk, "receiver": repr(receiver)},
+            )
 
 
 @dataclass

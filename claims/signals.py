@@ -1,0 +1,12 @@
+"""Signals other apps listen to, so they never import claims' engine.
+
+- completion_completed(completion): a completion became COMPLETED (the engine's
+  ledger.completed moved it there: a delivery that landed, or one verified after an
+  unknown outcome). Sent on commit, with sender=Completion, once per such move; a staff
+  re-issue that is delivered again moves it there again, so a receiver that must act
+  once per completion keys on the completion's id.
+"""
+
+from django.dispatch import Signal
+
+completion_completed = Signal()

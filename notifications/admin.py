@@ -1,0 +1,59 @@
+"""Staff read what was sent, skipped or failed (view permission); nothing is edited
+here, and no email address is shown (the member's own admin page has it)."""
+
+from django.contrib import admin
+
+from notifications.models import Notification, Preference
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnly):
+    list_display = ("created_at", "member_name", "kind", "state", "reason", "sent_at")
+    list_filter = ("kind", "state")
+    list_select_related = ("member",)
+    search_fields = ("member__username", "pipedream_id", "key")
+    date_hierarchy = "created_at"
+    fields = (
+        "member",
+        "kind",
+        "key",
+        "state",
+        "reason",
+        "completion",
+        "account",
+        "pipedream_id",
+        "created_at",
+        "send_after",
+        "sent_at",
+        "resolved_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Member", ordering="member__username")
+    def member_name(self, obj):
+        return obj.member.get_username()
+
+
+@admin.register(Preference)
+class PreferenceAdmin(ReadOnly):
+    list_display = ("member_name", "badge_earned", "account_broken", "updated_at")
+    list_filter = ("badge_earned", "account_broken")
+    list_select_related = ("member",)
+    search_fields = ("member__username",)
+    fields = ("member", "badge_earned", "account_broken", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="Member", ordering="member__username")
+    def member_name(self, obj):
+        return obj.member.get_username()
