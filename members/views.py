@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import FileResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -74,10 +76,13 @@ def profile_data(request):
     if wait is not None:
         minutes = -(-wait // 60)
         context = _profile_context(request)
-        context["data_failure"] = (
-            f"You have downloaded your data {limit} times in a short time. "
-            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        )
+        context["data_failure"] = ngettext(
+            "You have downloaded your data %(limit)d times in a short time. "
+            "Try again in %(minutes)d minute.",
+            "You have downloaded your data %(limit)d times in a short time. "
+            "Try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"limit": limit, "minutes": minutes}
         response = render(request, PROFILE_TEMPLATE, context, status=429)
         response["Retry-After"] = str(wait)
         return response
@@ -124,7 +129,9 @@ def profile_delete(request):
     # After logout: the new, anonymous session carries the message to the next page.
     messages.success(
         request,
-        "Your account is deleted: your connected accounts, email addresses and settings "
-        "are gone. Thank you for having been here.",
+        _(
+            "Your account is deleted: your connected accounts, email addresses and settings "
+            "are gone. Thank you for having been here."
+        ),
     )
     return redirect("home")
