@@ -1,7 +1,9 @@
 """Rule evaluation: pure functions, no I/O.
 
 The services gather the facts (the member's accounts, an action's result) and these
-functions turn them into `RuleResult`s, the evidence a member and an admin read.
+functions turn them into `RuleResult`s, the evidence a member and an admin read. Their
+labels and details are in the active language when they are made (see claims/wording.py);
+the values seen are for staff and stay as they are.
 """
 
 import datetime
@@ -9,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.utils.translation import gettext
 
 from claims import wording
 from connections.models import ConnectedAccount
@@ -75,10 +79,12 @@ def app_rules(
         results.append(
             RuleResult(
                 rule=f"app:{slug}",
-                label=f"{name} connected",
+                label=gettext("%(app)s connected") % {"app": name},
                 passed=connected,
                 value=f"{len(mine)} account{'s' if len(mine) != 1 else ''}",
-                detail="" if connected else f"Connect your {name} account.",
+                detail=""
+                if connected
+                else gettext("Connect your %(app)s account.") % {"app": name},
                 at=at,
             )
         )
@@ -91,11 +97,11 @@ def app_rules(
             worst = next((account for account in mine if account.dead), mine[0])
             value = "dead" if worst.dead else "unhealthy"
             # The account's error (an upstream message) stays with staff.
-            detail = f"Your {name} account needs reconnecting."
+            detail = gettext("Your %(app)s account needs reconnecting.") % {"app": name}
         results.append(
             RuleResult(
                 rule=f"healthy:{slug}",
-                label=f"{name} account healthy",
+                label=gettext("%(app)s account healthy") % {"app": name},
                 passed=bool(healthy),
                 value=value,
                 detail=detail,
@@ -243,10 +249,18 @@ def criterion_rule(
     if passed:
         detail = ""
     elif must_not:
-        detail = f"This claim is {label[:1].lower()}{label[1:]}."
+        # Translators: condition is the "must not" sentence with a lower-case first
+        # letter: "This claim is not for members who have at least 20 public repos."
+        detail = gettext("This claim is %(condition)s.") % {
+            "condition": f"{label[:1].lower()}{label[1:]}"
+        }
     else:
         fact = "" if value is MISSING else wording.value_fact(path, comparison, _text(value))
-        detail = f"{positive}: {fact}." if fact else f"Not yet: {positive}."
+        if fact:
+            # Translators: "Have at least 5 public repos on GitHub: you have 3."
+            detail = gettext("%(requirement)s: %(fact)s.") % {"requirement": positive, "fact": fact}
+        else:
+            detail = gettext("Not yet: %(requirement)s.") % {"requirement": positive}
     return RuleResult(
         rule=rule,
         label=label,

@@ -5,12 +5,18 @@ operator's words when they wrote some and otherwise built from the check without
 field path, operator symbol or HTTP status; the last evidence adds a fact about the
 member ("you have 3") only when its value is something a person can use. The admin keeps
 the technical label (claims.rules.criterion_label).
+
+Every sentence is a whole message in the catalogue (gettext, with named placeholders),
+translated into the active language when it is built. The reasons the engine stores on a
+completion (SETTINGS_NEED_ATTENTION and the like) are kept in English in the database and
+marked with gettext_noop: `reason_words` translates them when a page shows them.
 """
 
 import re
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.translation import gettext, gettext_noop
 
 ACCOUNT = "account"
 NONE_GROUP = "none"
@@ -47,18 +53,53 @@ def field_words(path: str) -> str:
     return " ".join(words.lower().split())
 
 
+# The sentence of each comparison, with the app's name and without one. Placeholders:
+# value (a number or a plain value from the claim), words (the field's name in words, as
+# the upstream API names it), shown (the value, or "the value this claim asks for"), app.
+_WITH_APP = {
+    "gte": gettext_noop("Have at least %(value)s %(words)s on %(app)s"),
+    "gt": gettext_noop("Have more than %(value)s %(words)s on %(app)s"),
+    "lte": gettext_noop("Have at most %(value)s %(words)s on %(app)s"),
+    "lt": gettext_noop("Have fewer than %(value)s %(words)s on %(app)s"),
+    "eq": gettext_noop("Have %(shown)s as your %(app)s %(words)s"),
+    "ne": gettext_noop("Have your %(app)s %(words)s set to something other than %(shown)s"),
+    "contains": gettext_noop("Have %(shown)s in your %(app)s %(words)s"),
+    "truthy": gettext_noop("Have %(words)s on your %(app)s account"),
+    "falsy": gettext_noop("Not have %(words)s on your %(app)s account"),
+}
+_WITHOUT_APP = {
+    "gte": gettext_noop("Have at least %(value)s %(words)s"),
+    "gt": gettext_noop("Have more than %(value)s %(words)s"),
+    "lte": gettext_noop("Have at most %(value)s %(words)s"),
+    "lt": gettext_noop("Have fewer than %(value)s %(words)s"),
+    "eq": gettext_noop("Have %(shown)s as your %(words)s"),
+    "ne": gettext_noop("Have your %(words)s set to something other than %(shown)s"),
+    "contains": gettext_noop("Have %(shown)s in your %(words)s"),
+    "truthy": gettext_noop("Have %(words)s on your account"),
+    "falsy": gettext_noop("Not have %(words)s on your account"),
+}
+
+
 def check_sentence(
     app_name: str, path: str, comparison: str, value: str, proxy_url: str = ""
 ) -> str:
     """An instruction for a check with no operator sentence, e.g. path user.public_repos,
     gte, 5 on GitHub -> "Have at least 5 public repos on GitHub"."""
     app = (app_name or "").strip()
-    on = f" on {app}" if app else ""
-    yours = f"your {app} " if app else "your "
-    generic = f"Pass the {app} check for this claim" if app else "Pass this claim's check"
+    if app:
+        generic = gettext("Pass the %(app)s check for this claim") % {"app": app}
+    else:
+        generic = gettext("Pass this claim's check")
     starred = _STARRED.search((proxy_url or "").split("?")[0])
     if starred and (path or "").strip() == "$status":
-        return f"Star {starred.group(1)}/{starred.group(2)}{on}"
+        repository = f"{starred.group(1)}/{starred.group(2)}"
+        if app:
+            # Translators: repository is owner/name on GitHub (or another app).
+            return gettext("Star %(repository)s on %(app)s") % {
+                "repository": repository,
+                "app": app,
+            }
+        return gettext("Star %(repository)s") % {"repository": repository}
     words = field_words(path)
     value = (value or "").strip()
     if not words or (comparison != "truthy" and not value):
@@ -68,31 +109,28 @@ def check_sentence(
         comparison = "truthy" if wanted else "falsy"
     if comparison in ("gte", "gt", "lte", "lt") and not _NUMBER.match(value):
         return generic
-    shown = value if _PLAIN_VALUE.match(value) else "the value this claim asks for"
-    account = f"your {app} account" if app else "your account"
-    sentences = {
-        "gte": f"Have at least {value} {words}{on}",
-        "gt": f"Have more than {value} {words}{on}",
-        "lte": f"Have at most {value} {words}{on}",
-        "lt": f"Have fewer than {value} {words}{on}",
-        "eq": f"Have {shown} as {yours}{words}",
-        "ne": f"Have {yours}{words} set to something other than {shown}",
-        "contains": f"Have {shown} in {yours}{words}",
-        "truthy": f"Have {words} on {account}",
-        "falsy": f"Not have {words} on {account}",
-    }
-    return sentences.get(comparison, generic)
+    # Translators: stands for a value too long or odd to show, in "Have %(shown)s as...".
+    shown = value if _PLAIN_VALUE.match(value) else gettext("the value this claim asks for")
+    sentence = (_WITH_APP if app else _WITHOUT_APP).get(comparison)
+    if sentence is None:
+        return generic
+    return gettext(sentence) % {"value": value, "words": words, "shown": shown, "app": app}
 
 
 # A claim's settings failed it (claims/engine/errors.py raises these): only an
 # administrator can change the answer, so a member's check would fail the same way.
-SETTINGS_NEED_ATTENTION = "This claim's settings need attention; the site's admins have been told."
-SIGN_IN_REQUIRED = (
+# Stored in English on the completion; `reason_words` translates them on the page.
+SETTINGS_NEED_ATTENTION = gettext_noop(
+    "This claim's settings need attention; the site's admins have been told."
+)
+SIGN_IN_REQUIRED = gettext_noop(
     "BitBadges asks members to sign in for this claim, which this site cannot do for "
     "you; the site's admins have been told."
 )
-SETTINGS_REFUSED = "BitBadges refused this claim's settings; the site's admins have been told."
-NO_DELIVERY_METHOD = "This claim has no delivery method."
+SETTINGS_REFUSED = gettext_noop(
+    "BitBadges refused this claim's settings; the site's admins have been told."
+)
+NO_DELIVERY_METHOD = gettext_noop("This claim has no delivery method.")
 SETTINGS_FAILURES = frozenset(
     {SETTINGS_NEED_ATTENTION, SIGN_IN_REQUIRED, SETTINGS_REFUSED, NO_DELIVERY_METHOD}
 )
@@ -101,14 +139,28 @@ _VERBS = {"have", "star", "connect", "pass", "own", "hold", "follow", "use", "fo
 
 
 def must_not_sentence(sentence: str) -> str:
-    """The sentence of a "must not" requirement: "Not for members who have ..."."""
+    """The sentence of a "must not" requirement: "Not for members who have ...".
+
+    `sentence` is the requirement's instruction (translated, or the operator's words). An
+    English one that starts with a verb reads on after "who"; any other (another
+    language's) comes after "meet this:"."""
     sentence = sentence.strip().rstrip(".")
     if sentence.startswith("Not have "):
-        return "Not for members who do not have " + sentence.removeprefix("Not have ")
+        # Translators: what follows "Not have" in an English requirement (not translated).
+        return gettext("Not for members who do not have %(what)s") % {
+            "what": sentence.removeprefix("Not have ")
+        }
     first = sentence.split(" ", 1)[0]
     if first.lower() in _VERBS:
-        return f"Not for members who {first.lower()}{sentence[len(first) :]}"
-    return f"Not for members who meet this: {_lower_first(sentence)}"
+        # Translators: condition is an English requirement starting with a verb in lower
+        # case ("have at least 5 public repos on GitHub"), as the operator wrote it.
+        return gettext("Not for members who %(condition)s") % {
+            "condition": f"{first.lower()}{sentence[len(first) :]}"
+        }
+    # Translators: condition is a requirement, such as "Have at least 5 public repos".
+    return gettext("Not for members who meet this: %(condition)s") % {
+        "condition": _lower_first(sentence)
+    }
 
 
 def _lower_first(sentence: str) -> str:
@@ -130,7 +182,10 @@ def requirement_sentence(requirement: Any, *, positive: bool = False) -> str:
     if text:
         sentence = text.rstrip(".")
     elif getattr(requirement, "kind", ACCOUNT) == ACCOUNT:
-        sentence = f"Connect a working {app} account" if app else "Connect a working account"
+        if app:
+            sentence = gettext("Connect a working %(app)s account") % {"app": app}
+        else:
+            sentence = gettext("Connect a working account")
     else:
         sentence = check_sentence(
             app,
@@ -154,10 +209,19 @@ def value_fact(path: str, comparison: str, value: Any) -> str:
     if seen.lower() in _SILENT_VALUES or comparison in ("truthy", "contains"):
         return ""
     if _NUMBER.match(seen) and comparison in ("gte", "gt", "lte", "lt"):
-        return f"you have {seen}"
+        # Translators: after a requirement: "Have at least 5 public repos: you have 3".
+        return gettext("you have %(value)s") % {"value": seen}
     if comparison in ("eq", "ne") and _PLAIN_VALUE.match(seen):
-        return f"yours is {seen}"
+        # Translators: after a requirement: "Have main as your branch: yours is dev".
+        return gettext("yours is %(value)s") % {"value": seen}
     return ""
+
+
+def reason_words(reason: str) -> str:
+    """A reason stored on a completion, in the active language when it is one of the
+    fixed sentences the catalogue holds (marked with gettext_noop where it is written),
+    otherwise as it was stored (English: a stored text cannot be translated later)."""
+    return gettext(reason) if reason else ""
 
 
 def requirement_fact(requirement: Any, evidence_item: dict | None) -> str:
