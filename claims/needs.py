@@ -6,8 +6,11 @@ accounts and claims. It asks claims/selectors.py which fix each requirement of e
 wants (the one rule the claims pages use), and keeps the Reconnect fixes: a claim needs a
 broken account when no usable account of its app is connected (and, for a claim's "any"
 requirements, none of the other apps is in place). A claim the member has earned, that was
-taken back, that is under way or that takes nothing new (used up, halted, closed) needs
-nothing. Every broken account of a needed app is named: reconnecting any one of them will do.
+taken back, that is past its check (delivering, retrying a delivery) or that takes nothing
+new (used up, halted, closed) needs nothing. A claim waiting for its check, or being checked,
+does: an account's health changing queues a check of the claims of its app
+(claims/receivers.py), and that check runs on the account. Every broken account of a
+needed app is named: reconnecting any one of them will do.
 """
 
 from dataclasses import dataclass, field
@@ -21,11 +24,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from claims import rules, selectors
-from claims.models import Claim
+from claims.models import Claim, Completion
 from connections.models import App, ConnectedAccount
 
 # A stop that leaves nothing for the member to do about the claim now (as the home page).
 _NOTHING_TO_DO = ("used_up", "halted", "closed")
+# Under way past the check: the accounts are not read again.
+_PAST_THE_CHECK = (Completion.State.DELIVERING, Completion.State.RETRYING)
 
 
 @dataclass
@@ -104,7 +109,9 @@ def broken_needed(
         rows = selectors.claims_for_member(member=member, accounts=accounts, verified=True)
     needed: dict[int, list[Claim]] = {}  # app pk -> the claims that wait on one of its accounts
     for row in sorted(rows, key=lambda row: (row.claim.name, row.claim.pk)):
-        if row.in_progress or (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):
+        if row.state in _PAST_THE_CHECK or (
+            row.stop is not None and row.stop.kind in _NOTHING_TO_DO
+        ):
             continue
         for requirement in row.fixes:  # none for an earned or taken-back claim
             if requirement.fix != selectors.FIX_RECONNECT or requirement.app is None:

@@ -1,0 +1,235 @@
+"""Fresh health (connections/freshness.py): opening the home page, /claims/ or /accounts/
+re-reads the member's stale accounts from Pipedream in a background task, once per member
+per FRESH_HEALTH_SECONDS, and the page updates itself when the task is done."""
+
+import datetime
+import html
+import logging
+import time
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from connections import tasks
+from connections.models import ConnectedAccount
+from tests.claims.claims_support import run_worker
+from tests.connections.services_support import ACCOUNTS_URL
+
+TASK = "connections.tasks.accounts_refresh_task"
+PAGES = ("/", "/claims/", "/accounts/")
+HX = {"HX-Request": "true"}
+LONG_AGO = datetime.timedelta(hours=1)
+
+
+def queued() -> list:
+    """The member ids of the refresh tasks queued so far, oldest first."""
+    rows = DBTaskResult.objects.filter(task_path=TASK).order_by("enqueued_at")
+    return [row.args_kwargs["args"] for row in rows]
+
+
+def account(member, app, *, synced_ago=LONG_AGO, **fields) -> ConnectedAccount:
+    fields.setdefault("pipedream_id", f"apn_fresh_{member.pk}_{ConnectedAccount.objects.count()}")
+    return ConnectedAccount.objects.create(
+        member=member,
+        app=app,
+        last_synced_at=None if synced_ago is None else timezone.now() - synced_ago,
+        **fields,
+    )
+
+
+def body(response) -> str:
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="pw-bob-123456")
+
+
+# --- queueing --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_open_with_stale_accounts_queues_one_refresh_then_none(client, member, github, path):
+    account(member, github, name="octo", synced_ago=datetime.timedelta(seconds=5))
+    account(member, github, name="octo-old")  # the oldest decides
+    client.force_login(member)
+    assert 'data-polling="fresh"' in body(client.get(path))  # the page will ask again
+    assert queued() == [[member.pk]]
+    # Within the window: no page queues another, whichever is opened.
+    for again in PAGES:
+        assert client.get(again).status_code == 200
+    assert queued() == [[member.pk]]
+
+
+@pytest.mark.django_db
+def test_never_synced_accounts_are_stale(client, member, github):
+    account(member, github, synced_ago=None)
+    client.force_login(member)
+    client.get("/accounts/")
+    assert queued() == [[member.pk]]
+
+
+@pytest.mark.django_db
+def test_fresh_accounts_and_no_accounts_queue_nothing(client, member, github, bob):
+    account(member, github, synced_ago=datetime.timedelta(seconds=30))
+    for who in (member, bob):  # bob has no account at all
+        client.force_login(who)
+        for path in PAGES:
+            assert 'data-polling="fresh"' not in body(client.get(path))
+    assert queued() == []
+
+
+@pytest.mark.django_db
+def test_another_members_page_never_syncs_mine(client, member, github, bob):
+    account(member, github, name="alices")
+    client.force_login(bob)
+    for path in PAGES:
+        client.get(path)
+    assert queued() == []  # bob has no accounts: nothing, and never alice's
+    account(bob, github, name="bobs")
+    client.get("/claims/")
+    assert queued() == [[bob.pk]]
+    # Bob's refresh does not stand for alice's: her open queues her own.
+    client.force_login(member)
+    client.get("/")
+    assert queued() == [[bob.pk], [member.pk]]
+
+
+@pytest.mark.django_db
+def test_once_the_window_has_passed_an_open_queues_again(client, member, github, settings):
+    settings.FRESH_HEALTH_SECONDS = 1
+    account(member, github)
+    client.force_login(member)
+    client.get("/accounts/")
+    client.get("/accounts/")
+    assert len(queued()) == 1
+    time.sleep(1.1)
+    client.get("/accounts/")
+    assert queued() == [[member.pk], [member.pk]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seconds", [0, -5])
+def test_zero_or_less_turns_it_off(client, member, github, settings, seconds):
+    settings.FRESH_HEALTH_SECONDS = seconds
+    account(member, github, synced_ago=datetime.timedelta(days=30))
+    client.force_login(member)
+    for path in PAGES:
+        assert 'data-polling="fresh"' not in body(client.get(path))
+    assert queued() == []
+
+
+@pytest.mark.django_db
+def test_visitors_queue_nothing(client, member, github):
+    account(member, github)
+    for path in PAGES:
+        assert client.get(path).status_code == 302  # to the login page
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 302
+    assert queued() == []
+
+
+# --- the page's poll --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["1", "", "<script>alert(1)</script>", "%00", "9" * 5000, "1&fresh=2"]
+)
+def test_the_accounts_poll_waits_while_the_refresh_is_queued(client, member, github, value):
+    account(member, github, name="octo")
+    client.force_login(member)
+    page = body(client.get("/accounts/"))
+    assert 'hx-get="/accounts/?fresh=1"' in page and 'id="fresh-checking"' in page
+    response = client.get("/accounts/", {"fresh": value}, headers=HX)
+    assert response.status_code == 204 and response.content == b""
+    # Without htmx the parameter changes nothing: the whole page.
+    assert "<html" in body(client.get("/accounts/", {"fresh": value}))
+    assert len(queued()) == 1
+
+
+@pytest.mark.django_db
+def test_the_poll_ends_when_the_refresh_is_gone_or_too_old(client, member, github):
+    account(member, github, name="octo")
+    client.force_login(member)
+    client.get("/accounts/")
+    DBTaskResult.objects.filter(task_path=TASK).delete()  # e.g. pruned by an administrator
+    response = client.get("/accounts/?fresh=1", headers=HX)
+    assert response.status_code == 286  # htmx stops polling
+    text = response.content.decode()
+    assert (
+        'id="accounts"' in text
+        and 'id="fresh-health"' in text
+        and "hx-get" not in text.split('id="fresh-health"')[1].split(">")[0]
+    )
+    assert len(queued()) == 0  # the window holds: nothing queued again
+
+
+@pytest.mark.django_db
+def test_the_task_for_a_member_gone_since_does_nothing(django_user_model):
+    gone = django_user_model.objects.create_user(username="gone", password="pw-gone-123456")
+    pk = gone.pk
+    gone.delete()
+    assert tasks.accounts_refresh_task.call(pk) == "no such member"
+
+
+# --- the task, through the worker -------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sandbox_breaking_an_account_shows_on_the_next_render(
+    client, alice, apps, connect, make_claim
+):
+    """The member's account is broken at Pipedream (the sandbox); the page still says
+    Healthy, queues the refresh, and once the worker has run it says Unhealthy, with the
+    warning naming the claim that needs it, on /accounts/ and the home page."""
+    from sandbox.pipedream.models import Account as SandboxAccount
+
+    make_claim("octo-badge", apps=[apps["github"]], name="Octo Badge")
+    octo = connect(alice, "github", "octo")
+    ConnectedAccount.objects.filter(pk=octo.pk).update(last_synced_at=timezone.now() - LONG_AGO)
+    SandboxAccount.objects.filter(name="octo").update(healthy=False, error="token_expired")
+    client.force_login(alice)
+    before = body(client.get("/accounts/"))
+    assert '<span class="badge ok">Healthy</span>' in before and "stopped working" not in before
+    assert queued() == [[alice.pk]]
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 204
+
+    run_worker()
+
+    result = DBTaskResult.objects.get(task_path=TASK)
+    assert result.status == "SUCCESSFUL" and result.return_value.startswith("synced: 1 health")
+    poll = client.get("/accounts/?fresh=1", headers=HX)
+    assert poll.status_code == 286
+    swapped = html.unescape(poll.content.decode())
+    assert '<span class="badge warn">Unhealthy</span>' in swapped
+    assert "Your GitHub account (octo) stopped working." in swapped  # the warnings, out of band
+    for path in ("/", "/accounts/"):
+        page = body(client.get(path))
+        assert "Your GitHub account (octo) stopped working." in page, path
+        assert f"/connect/github/?account={octo.pk}&next=/c/octo-badge/" in page
+        assert 'data-polling="fresh"' not in page
+    assert 'data-polling="fresh"' not in body(client.get("/claims/", headers=HX))
+    assert len(queued()) == 1  # fresh now: nothing queued again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pipedream_failing_is_logged_once_and_never_retried(client, pd, member, github, caplog):
+    pd.get(ACCOUNTS_URL, status=500, json={"error": "boom"})
+    account(member, github, name="octo")
+    client.force_login(member)
+    client.get("/")
+    with caplog.at_level(logging.WARNING, logger="connections.tasks"):
+        run_worker()
+    result = DBTaskResult.objects.get(task_path=TASK)
+    assert result.status == "SUCCESSFUL" and result.return_value == "failed"
+    assert any("Fresh health: member" in r.getMessage() for r in caplog.records)
+    # The page stops asking, and nothing is queued again within the window.
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 286
+    for path in PAGES:
+        assert 'data-polling="fresh"' not in body(client.get(path))
+    assert len(queued()) == 1
+    assert ConnectedAccount.objects.get().health == "healthy"  # nothing half-written
