@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
 
 from claims import life, rules, wording
 from claims.models import Claim, Completion, TriggerDeployment
@@ -131,20 +132,22 @@ class ClaimRow:
             return ""
         parts = []
         if self.watching and self.claim.trigger_event_label:
-            parts.append(f"We'll complete this as soon as {self.claim.trigger_event_label}.")
+            # Translators: event is the operator's words, e.g. "you star the repository".
+            parts.append(
+                gettext("We'll complete this as soon as %(event)s.")
+                % {"event": self.claim.trigger_event_label}
+            )
         at, interval = self._scheduled, self.claim.recheck_interval
         now = self.now or timezone.now()
         if at and interval and at > now:
             when = formats.date_format(timezone.localtime(at), "j M, H:i")
-            every = _duration(interval)
-            parts.append(
-                f"We check again by ourselves on {when}, then every {every} or less often "
-                "while nothing changes."
-            )
+            parts.append(_every(interval, when))
         elif at:
-            parts.append("We check again by ourselves in a moment.")
+            parts.append(gettext("We check again by ourselves in a moment."))
         if not parts:
-            return "Nothing checks it again by itself: press Check again once you have done it."
+            return gettext(
+                "Nothing checks it again by itself: press Check again once you have done it."
+            )
         return " ".join(parts)
 
     @property
@@ -177,18 +180,50 @@ class ClaimRow:
             requirement.met is False for requirement in self.requirements
         ):
             return ""  # the unmet rows say what is missing, in the member's words
-        return "" if self.completion.reason in said else self.completion.reason
+        reason = wording.reason_words(self.completion.reason)
+        return "" if reason in said or self.completion.reason in said else reason
 
 
-def _duration(interval: datetime.timedelta) -> str:
-    """A re-check interval in words: "day", "6 hours", "2 days"."""
+# The re-check promise for each unit of the interval (a whole sentence each, for the
+# plural); %(when)s is the next check's date and time, %(count)s the number of units.
+_EVERY = {
+    "day": lambda count: ngettext(
+        "We check again by ourselves on %(when)s, then every day or less often while "
+        "nothing changes.",
+        "We check again by ourselves on %(when)s, then every %(count)s days or less often "
+        "while nothing changes.",
+        count,
+    ),
+    "hour": lambda count: ngettext(
+        "We check again by ourselves on %(when)s, then every hour or less often while "
+        "nothing changes.",
+        "We check again by ourselves on %(when)s, then every %(count)s hours or less often "
+        "while nothing changes.",
+        count,
+    ),
+    "minute": lambda count: ngettext(
+        "We check again by ourselves on %(when)s, then every minute or less often while "
+        "nothing changes.",
+        "We check again by ourselves on %(when)s, then every %(count)s minutes or less "
+        "often while nothing changes.",
+        count,
+    ),
+}
+
+
+def _every(interval: datetime.timedelta, when: str) -> str:
+    """The re-check sentence: from `when` on, every day (6 hours, 2 days...)."""
+    unit, count = _duration(interval)
+    return _EVERY[unit](count) % {"when": when, "count": count}
+
+
+def _duration(interval: datetime.timedelta) -> tuple[str, int]:
+    """A re-check interval as (unit, count): ("day", 1), ("hour", 6), ("day", 2)."""
     seconds = int(interval.total_seconds())
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return unit if count == 1 else f"{count} {unit}s"
-    minutes = max(1, round(seconds / 60))
-    return "minute" if minutes == 1 else f"{minutes} minutes"
+            return unit, seconds // size
+    return "minute", max(1, round(seconds / 60))
 
 
 def _check_evidence(requirement, checks: int, completion) -> dict | None:
@@ -236,9 +271,9 @@ def _requirements(
     if not verified:  # nothing is delivered before the member confirms an email address
         rows.append(
             Requirement(
-                "Confirm your email address",
+                gettext("Confirm your email address"),
                 False,
-                "We sent you a link; you can send it again from your email settings.",
+                gettext("We sent you a link; you can send it again from your email settings."),
                 fix=FIX_EMAIL,
             )
         )
@@ -264,7 +299,7 @@ def _requirements(
             seen = _check_evidence(requirement, checks, completion)
             if seen is None or seen.get("value") == "(not checked)":
                 row.met = None
-                row.detail = "Not checked yet."
+                row.detail = gettext("Not checked yet.")
             else:
                 row.met = bool(seen.get("passed"))
                 row.value = str(seen.get("value", ""))
@@ -278,9 +313,9 @@ def _requirements(
                 row.met, row.fix, row.account_id, row.detail = None, "", None, ""
     rows.append(
         Requirement(
-            "Add your BitBadges address",
+            gettext("Add your BitBadges address"),
             bool(member.address),
-            "" if member.address else "The form is above, under “Where your badges go”.",
+            "" if member.address else gettext("The form is above, under “Where your badges go”."),
             member.address,
             fix="" if member.address else FIX_ADDRESS,
         )
@@ -290,11 +325,11 @@ def _requirements(
 
 def _fix_sentence(fix: str, app: App, detail: str) -> str:
     if fix == FIX_UNAVAILABLE:
-        return (
-            f"{app.name} cannot be connected right now: an administrator has to make it available."
-        )
+        return gettext(
+            "%(app)s cannot be connected right now: an administrator has to make it available."
+        ) % {"app": app.name}
     if fix == FIX_RECONNECT:
-        return f"Your {app.name} account stopped working: reconnect it."
+        return gettext("Your %(app)s account stopped working: reconnect it.") % {"app": app.name}
     return detail if fix == "" else ""
 
 
@@ -330,16 +365,22 @@ def _earned(claim: Claim, completion: Completion) -> tuple[list[Requirement], st
         )
     slug, _, identity = completion.upstream_identity.partition(":")
     named = [
-        f"your {name} account {identity}"
+        gettext("your %(app)s account %(identity)s") % {"app": name, "identity": identity}
         if slug == app_slug and identity
-        else f"your {name} account"
+        else gettext("your %(app)s account") % {"app": name}
         for app_slug, name in apps.items()
     ]
     with_ = ""
-    if named:
-        with_ = "with " + (
-            named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        )
+    if len(named) == 1:
+        # Translators: follows "Earned 6 Dec 2026": "with your GitHub account octo".
+        with_ = gettext("with %(account)s") % {"account": named[0]}
+    elif named:
+        # Translators: "with your GitHub account octo, your Discord account and your
+        # Slack account"; accounts is a list separated by commas.
+        with_ = gettext("with %(accounts)s and %(last)s") % {
+            "accounts": ", ".join(named[:-1]),
+            "last": named[-1],
+        }
     return rows, with_
 
 
