@@ -67,6 +67,8 @@ MEMBER = [
     ("accounts", "/accounts/"),
     ("profile", "/profile/"),
     ("email", "/email/"),
+    ("password-change", "/password/change/"),
+    ("two-factor", "/2fa/"),
     ("reauthenticate", "/profile/delete/"),  # asks for the password first
 ]
 
@@ -117,8 +119,10 @@ def connect_link_return(member, error: str = "") -> str:
     return f"/connect/done/?{query}"
 
 
-def check(page, url: str, name: str, found: list[str], scheme: str) -> None:
-    page.goto(url)
+def check(page, url: str, name: str, found: list[str], scheme: str, go: bool = True) -> None:
+    """axe-core, the scheme and the focus rings on `url` (go=False: the page as it is)."""
+    if go:
+        page.goto(url)
     page.wait_for_load_state("load")
     if page_scheme(page) != scheme:
         found.append(f"{name}: the page is not {scheme}")
@@ -152,6 +156,27 @@ def test_no_axe_violation_on_member_pages(
         )
         for name, path in ANONYMOUS:
             check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
+
+        # Forms answering with errors, and the page after asking for a reset link.
+        page.goto(f"{site.url}/login/")
+        page.fill("#id_login", "alice")
+        page.fill("#id_password", "not-her-password")
+        page.click("form:has(#id_password) button[type=submit]")
+        page.wait_for_selector(".form-errors, .field-error, .errorlist")
+        check(page, page.url, f"login-error-{viewport}-{scheme}", found, scheme, go=False)
+        page.goto(f"{site.url}/signup/")
+        page.fill("#id_username", "alice")
+        page.fill("#id_email", "not-an-address")
+        page.fill("#id_password1", "short")
+        page.fill("#id_password2", "other")
+        page.locator("form:has(#id_password1) button[type=submit]").click()
+        page.wait_for_selector(".form-errors, .field-error, .errorlist")
+        check(page, page.url, f"signup-errors-{viewport}-{scheme}", found, scheme, go=False)
+        page.goto(f"{site.url}/password/reset/")
+        page.fill("#id_email", "alice@example.com")
+        page.locator("form:has(#id_email) button[type=submit]").click()
+        page.wait_for_url(f"{site.url}/password/reset/done/")
+        check(page, page.url, f"password-reset-done-{viewport}-{scheme}", found, scheme, go=False)
 
         log_in(page, site.url, "alice", next_path="/")
         for name, path in MEMBER:
