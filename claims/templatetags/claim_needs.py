@@ -16,4 +16,5 @@ def broken_needs(context, accounts=None) -> list[BrokenNeed]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    return broken_needed(user, accounts=None if accounts is None else list(accounts))
+    # Not given (an undefined variable reads as ""): the selector reads them.
+    return broken_needed(user, accounts=accounts if isinstance(accounts, list) else None)
