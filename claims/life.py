@@ -10,6 +10,10 @@ not eligible. `refresh(claim)` reads BitBadges again and keeps the reading (a fa
 keeps the last reading and says when and why it failed); when the claim is open after
 it, the completions waiting on it are due at once. `note_refusal()` keeps what a
 delivery refused for a halt, a used-up claim or its window says, and reads again.
+
+A stop's `sentence` is English: completions keep it as their reason, and it is how a
+completion waiting on a stop is found again. Pages show `Stop.words` (`sentence_words`),
+the same sentence in the active language.
 """
 
 import datetime
@@ -20,6 +24,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from claims import bitbadges, queue
 from claims.bitbadges import badge
@@ -29,11 +34,17 @@ from core import ratelimit
 
 logger = logging.getLogger(__name__)
 
-USED_UP = "All badges of this claim have been given out."
-HALTED = "This claim is paused by its organiser."
+USED_UP = gettext_noop("All badges of this claim have been given out.")
+HALTED = gettext_noop("This claim is paused by its organiser.")
 OPENS = "This claim opens on {at}."
 CLOSED_ON = "This claim closed on {at}."
-CLOSED = "This claim is closed."
+CLOSED = gettext_noop("This claim is closed.")
+# OPENS and CLOSED_ON as members read them, by their English beginning; %(at)s is the
+# date and time.
+_DATED = {
+    "This claim opens on ": gettext_noop("This claim opens on %(at)s."),
+    "This claim closed on ": gettext_noop("This claim closed on %(at)s."),
+}
 # The beginnings of every sentence above: how a completion waiting on a stop is known.
 _SENTENCE_STARTS = (USED_UP, HALTED, "This claim opens on ", "This claim closed on ", CLOSED)
 
@@ -46,6 +57,19 @@ class Stop:
     sentence: str
     until: datetime.datetime | None = None
     local: bool = False  # the site's own window (starts_at, ends_at), not BitBadges'
+
+    @property
+    def words(self) -> str:
+        """The sentence in the active language, for the pages."""
+        return sentence_words(self.sentence)
+
+
+def sentence_words(sentence: str) -> str:
+    """A stop's sentence (or a completion's reason that is one) in the active language."""
+    for start, translated in _DATED.items():
+        if sentence.startswith(start) and sentence.endswith("."):
+            return gettext(translated) % {"at": sentence[len(start) : -1]}
+    return gettext(sentence) if sentence else ""
 
 
 def stopped_wait() -> datetime.timedelta:

@@ -180,8 +180,10 @@ class ClaimRow:
             requirement.met is False for requirement in self.requirements
         ):
             return ""  # the unmet rows say what is missing, in the member's words
-        reason = wording.reason_words(self.completion.reason)
-        return "" if reason in said or self.completion.reason in said else reason
+        if self.completion.reason in said:
+            return ""
+        # Stored in English: a fixed sentence (or a stop's) is shown translated.
+        return life.sentence_words(self.completion.reason)
 
 
 # The re-check promise for each unit of the interval (a whole sentence each, for the
