@@ -15,6 +15,14 @@
 // with a text is shown at once, and replaced by the sentence the server gives when the
 // reason is one the member cannot fix (development mode's limit); close (the member's
 // Cancel) is neutral.
+//
+// The iframe sits in a modal <dialog> (showModal: the rest of the page is inert) named
+// "Connect <app>", with a close button that shows when focused; Tab and Shift+Tab cycle
+// between that button and the frame (a focusable guard at each end sends focus round),
+// Escape closes it as the member's Cancel does, and on close focus goes back to the
+// button that opened it, or to its replacement when a swap re-rendered it (focus.js).
+// Every sentence comes from the page (<template id="connect-words"> in base.html,
+// translated); the English here is only a fallback.
 (function () {
   "use strict";
 
@@ -22,8 +30,40 @@
   var ACCOUNTS_URL = "/accounts/";
   var CHECK_TRIES = 2; // an account may take a moment to be listed
   var CHECK_DELAY_MS = 1500;
-  var NOT_COMPLETED = "The connection was not completed.";
-  var active = null; // {iframe, button, origin, session, callbackUrl, listener, keyListener}
+  var active = null; // {dialog, iframe, button, origin, session, callbackUrl, listener, ...}
+
+  var FALLBACK_WORDS = {
+    "dialog": "Connect %(app)s",
+    "dialog-any": "Connect an account",
+    "close": "Close the connection window",
+    "frame": "Pipedream Connect",
+    "closed": "You closed the %(app)s connection. Connect it whenever you're ready.",
+    "closed-any": "You closed the connection. Connect it whenever you're ready.",
+    "connected": "Your account is connected.",
+    "not-completed": "The connection was not completed.",
+    "server": "Something went wrong on our side. Please try again.",
+    "offline": "We could not reach the site. Check your connection and try again.",
+    "bad-address": "The site sent an unusable Connect address. Please try again."
+  };
+  var words = null;
+
+  // A sentence from the page's <template id="connect-words">, %(app)s filled in.
+  function word(key, app) {
+    if (!words) {
+      words = {};
+      var holder = document.getElementById("connect-words");
+      var items = holder && holder.content ? holder.content.querySelectorAll("[data-word]") : [];
+      for (var i = 0; i < items.length; i++) {
+        words[items[i].getAttribute("data-word")] = items[i].textContent.trim();
+      }
+    }
+    var text = words[key] || FALLBACK_WORDS[key] || "";
+    return text.replace("%(app)s", app || "");
+  }
+
+  function helpers() {
+    return window.ConnectClaim || {};
+  }
 
   function csrfToken() {
     var headers = document.body.getAttribute("hx-headers");
@@ -50,12 +90,12 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (!response.ok) {
-          throw new Error(body.error || "Something went wrong on our side. Please try again.");
+          throw new Error(body.error || word("server"));
         }
         return body;
       });
     }, function () {
-      throw new Error("We could not reach the site. Check your connection and try again.");
+      throw new Error(word("offline"));
     });
   }
 
@@ -75,15 +115,17 @@
     item.className = "message " + (kind || "info");
     item.textContent = text;
     list.appendChild(item);
+    if (helpers().say) helpers().say(text, kind === "error" ? "error" : "status");
   }
 
+  // The sentence by the button (read out through the alert region by announce()).
   function errorNear(button, text) {
     var holder = button.closest("li") || button.parentNode;
+    if (!holder) return;
     var box = holder.querySelector(".connect-error");
     if (!box) {
       box = document.createElement("p");
       box.className = "connect-error";
-      box.setAttribute("role", "alert");
       holder.appendChild(box);
     }
     box.textContent = text;
@@ -105,8 +147,7 @@
     if (!state) return;
     close();
     if (state.settled || state.checking || state.told) return;
-    var name = state.appName ? "the " + state.appName + " connection" : "the connection";
-    announce("You closed " + name + ". Connect it whenever you're ready.", "info");
+    announce(state.appName ? word("closed", state.appName) : word("closed-any"), "info");
   }
 
   function close() {
@@ -115,12 +156,31 @@
     active = null;
     window.removeEventListener("message", state.listener);
     document.removeEventListener("keydown", state.keyListener);
-    state.iframe.remove();
+    if (state.dialog.open) state.dialog.close();
+    state.dialog.remove();
     document.documentElement.classList.remove("connect-open");
     state.button.removeAttribute("aria-busy");
-    // The button may have been re-rendered with the list; find its twin.
-    var target = document.body.contains(state.button) ? state.button : findTwin(state.button);
-    if (target) target.focus();
+    giveFocusBack(state);
+  }
+
+  // Focus back on the button that opened the dialog; when a swap re-rendered it, on its
+  // twin in the new content, or on what replaced it (the claim's heading, the row).
+  function giveFocusBack(state) {
+    if (state.button.isConnected) {
+      state.button.focus();
+      return;
+    }
+    var twin = findTwin(state.button);
+    if (twin) {
+      twin.focus();
+    } else if (helpers().restore && state.place) {
+      helpers().restore(state.place);
+    }
+  }
+
+  // The element that stands for the button now (it may have been re-rendered).
+  function liveButton(state) {
+    return state.button.isConnected ? state.button : findTwin(state.button) || state.button;
   }
 
   function findTwin(button) {
@@ -128,20 +188,29 @@
     var account = button.getAttribute("data-account");
     var selector = '[data-connect][data-app="' + CSS.escape(app) + '"]';
     selector += account ? '[data-account="' + CSS.escape(account) + '"]' : ":not([data-account])";
-    return document.querySelector(selector);
+    var text = button.textContent.replace(/\s+/g, " ").trim();
+    var twins = document.querySelectorAll(selector);
+    for (var i = 0; i < twins.length; i++) {
+      // The same words too: two claims may each offer "Connect GitHub for <claim>".
+      if (twins[i].textContent.replace(/\s+/g, " ").trim() === text) return twins[i];
+    }
+    return null;
   }
 
-  function refreshAccounts() {
+  function refreshAccounts(state) {
     if (window.htmx && document.getElementById("accounts")) {
       return window.htmx.ajax("GET", ACCOUNTS_URL, { target: "#accounts", swap: "outerHTML" });
     }
+    // Elsewhere (a claim's row or page) the page is read again: focus comes back to the
+    // same control, or its claim's heading once the control is gone (focus.js).
+    if (helpers().keep) helpers().keep(liveButton(state));
     window.location.reload();
   }
 
   function connected(state, body) {
-    var done = refreshAccounts();
+    var done = refreshAccounts(state);
     var say = function () {
-      announce(body.message || "Your account is connected.", "success");
+      announce(body.message || word("connected"), "success");
       // The list was re-rendered: give focus back to the new twin of the button.
       var focused = document.activeElement;
       if (!active && (!focused || focused === document.body || !document.body.contains(focused))) {
@@ -154,7 +223,7 @@
 
   function failed(state, text) {
     state.told = true;
-    errorNear(state.button, text);
+    errorNear(liveButton(state), text);
     announce(text, "error");
   }
 
@@ -187,7 +256,9 @@
             window.setTimeout(ask, CHECK_DELAY_MS);
           } else {
             state.checking = false;
-            if (body.sentence || !reason) failed(state, body.sentence || body.message || NOT_COMPLETED);
+            if (body.sentence || !reason) {
+              failed(state, body.sentence || body.message || word("not-completed"));
+            }
           }
         },
         function (error) {
@@ -204,20 +275,24 @@
     try {
       origin = new URL(body.iframe_url, window.location.href).origin;
     } catch (e) {
-      throw new Error("The site sent an unusable Connect address. Please try again.");
+      throw new Error(word("bad-address"));
     }
+    var appName = body.app && body.app.name ? String(body.app.name) : "";
     var iframe = document.createElement("iframe");
     iframe.id = "pipedream-connect-iframe";
     iframe.className = "connect-frame";
-    iframe.title = "Pipedream Connect";
+    iframe.title = word("frame");
     iframe.src = body.iframe_url;
+    var dialog = makeDialog(iframe, appName);
     var state = {
+      dialog: dialog,
       iframe: iframe,
+      place: helpers().describe ? helpers().describe(button) : null,
       button: button,
       origin: origin,
       session: body.session,
       callbackUrl: body.callback_url || "/connect/callback/",
-      appName: body.app && body.app.name ? String(body.app.name) : "",
+      appName: appName,
       settled: false, // a success was received: nothing after it changes the outcome
       told: false, // an error was shown: closing afterwards adds nothing
       checking: false
@@ -239,6 +314,18 @@
     state.keyListener = function (event) {
       if (event.key === "Escape") closedByMember();
     };
+    // Escape in our document: the dialog's cancel (ours to handle, so nothing half-closes).
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      if (active === state) closedByMember();
+    });
+    // A dialog closed by the browser itself (a repeated Escape) is still the member's Cancel.
+    dialog.addEventListener("close", function () {
+      if (active === state) closedByMember();
+    });
+    dialog.querySelector(".connect-close").addEventListener("click", function () {
+      if (active === state) closedByMember();
+    });
     active = state;
     window.addEventListener("message", state.listener);
     document.addEventListener("keydown", state.keyListener);
@@ -250,8 +337,39 @@
         iframe.contentWindow.document.addEventListener("keydown", state.keyListener);
       } catch (e) { /* cross-origin: expected */ }
     });
-    document.body.appendChild(iframe);
+    document.body.appendChild(dialog);
+    dialog.showModal();
     iframe.focus();
+  }
+
+  // <dialog aria-label="Connect GitHub">: guard, close button, the frame, guard.
+  function makeDialog(iframe, appName) {
+    var dialog = document.createElement("dialog");
+    dialog.className = "connect-dialog";
+    dialog.setAttribute("aria-modal", "true");
+    dialog.setAttribute("aria-label", appName ? word("dialog", appName) : word("dialog-any"));
+    var closeButton = document.createElement("button");
+    closeButton.type = "button";
+    closeButton.className = "connect-close";
+    closeButton.textContent = word("close");
+    var first = guard();
+    var last = guard();
+    // Shift+Tab before the close button: into the frame; Tab after the frame: back to the
+    // close button. Focus never leaves the dialog.
+    first.addEventListener("focus", function () { iframe.focus(); });
+    last.addEventListener("focus", function () { closeButton.focus(); });
+    dialog.appendChild(first);
+    dialog.appendChild(closeButton);
+    dialog.appendChild(iframe);
+    dialog.appendChild(last);
+    return dialog;
+  }
+
+  function guard() {
+    var span = document.createElement("span");
+    span.tabIndex = 0;
+    span.className = "connect-guard";
+    return span;
   }
 
   function start(button) {
