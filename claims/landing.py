@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -118,6 +119,12 @@ class Progress:
     def state(self) -> str:
         return self.completion.state if self.completion else "new"
 
+    @property
+    def reason(self) -> str:
+        """The completion's stored reason (English), in the active language when it is one
+        of the fixed sentences (claims/wording.py, claims/life.py)."""
+        return life.sentence_words(self.completion.reason) if self.completion else ""
+
 
 def _window(claim: Claim, now) -> dict:
     return {
@@ -162,7 +169,19 @@ def _apps_one_of(claim: Claim, needed: list[AppStatus]) -> list[App]:
 
 def _or_others(status: AppStatus, either: list[AppStatus]) -> str:
     others = [other.app.name for other in either if other is not status]
-    return f" (or {', '.join(others)})" if others else ""
+    return ", ".join(others)
+
+
+def _app_step(status: AppStatus, others: str) -> str:
+    """The step of an app: "GitHub connected", or "GitHub connected (or Discord, Slack)"
+    for one of the "any" apps."""
+    if others:
+        # Translators: others lists the other apps that would do as well: "Discord, Slack".
+        return gettext("%(app)s connected (or %(others)s)") % {
+            "app": status.app.name,
+            "others": others,
+        }
+    return gettext("%(app)s connected") % {"app": status.app.name}
 
 
 def landing_steps(*, claim: Claim, member, now=None) -> Progress:
@@ -221,12 +240,17 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     else:
         progress.step = "check"
     progress.steps = [
-        {"label": "Email address confirmed", "done": email.verified, "key": "email"},
-        {"label": "BitBadges address set", "done": bool(progress.address), "key": "address"},
+        {"label": gettext("Email address confirmed"), "done": email.verified, "key": "email"},
+        {
+            "label": gettext("BitBadges address set"),
+            "done": bool(progress.address),
+            "key": "address",
+        },
         *(
             {
-                "label": f"{status.app.name} connected"
-                + (_or_others(status, either) if not connected and status in either else ""),
+                "label": _app_step(status, _or_others(status, either))
+                if not connected and status in either
+                else _app_step(status, ""),
                 "done": status.done,
                 "key": f"app-{status.app.slug}",
                 "app": status.app,
@@ -234,7 +258,11 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
             }
             for status in apps
         ),
-        {"label": "Claim completed", "done": progress.step == "completed", "key": "completed"},
+        {
+            "label": gettext("Claim completed"),
+            "done": progress.step == "completed",
+            "key": "completed",
+        },
     ]
     progress.row = selectors.claim_row(
         claim=claim,
@@ -273,9 +301,11 @@ def _missing(request) -> HttpResponse:
         request,
         MISSING_TEMPLATE,
         {
-            "title": "No such claim",
-            "message": "This claim does not exist, or it is not open to anyone right now. "
-            "Check the link you followed, or ask whoever shared it.",
+            "title": gettext("No such claim"),
+            "message": gettext(
+                "This claim does not exist, or it is not open to anyone right now. "
+                "Check the link you followed, or ask whoever shared it."
+            ),
         },
         status=404,
     )
@@ -398,9 +428,12 @@ def landing_check(request, slug: str):
         status = 303
     else:
         if completion.state == Completion.State.COMPLETED:
-            messages.info(request, f"“{claim.name}” is already completed for you.")
+            messages.info(
+                request,
+                gettext("“%(claim)s” is already completed for you.") % {"claim": claim.name},
+            )
         else:
-            messages.success(request, "Checking now. This page updates by itself.")
+            messages.success(request, gettext("Checking now. This page updates by itself."))
     if request.htmx:
         html_ = render_to_string(f"{TEMPLATE}#progress", _context(request, claim), request=request)
         html_ += render_to_string("connections/_messages.html", {"oob": True}, request=request)
