@@ -11,6 +11,7 @@ import re
 
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from branding.selectors import brand_current
 from connections import services
@@ -89,16 +90,25 @@ class Command(BaseCommand):
         link = services.emailed_link_make(
             member=member, app=found, expires=lifetime, reconnect_account=reconnect
         )
-        verb = "reconnect" if reconnect is not None else "connect"
         if email:
             brand = brand_current()
-            support = f"Questions? Write to {brand.support_email}\n" if brand.support_email else ""
+            words = {"app": found.name, "email": brand.support_email, "lifetime": _shown(lifetime)}
+            if reconnect is not None:
+                subject = _("Reconnect your %(app)s account") % words
+                open_link = _("Open this link to reconnect your %(app)s account:") % words
+            else:
+                subject = _("Connect your %(app)s account") % words
+                open_link = _("Open this link to connect your %(app)s account:") % words
+            support = (
+                _("Questions? Write to %(email)s") % words + "\n" if brand.support_email else ""
+            )
+            hello = _("Hello %(name)s,") % {"name": member.get_short_name() or member.username}
             send_mail(
-                subject=f"{verb.capitalize()} your {found.name} account",
+                subject=subject,
                 message=(
-                    f"Hello {member.get_short_name() or member.username},\n\n"
-                    f"Open this link to {verb} your {found.name} account:\n\n{link}\n\n"
-                    f"It works once, for {_shown(lifetime)}.\n\n{brand.name}\n{support}"
+                    f"{hello}\n\n{open_link}\n\n{link}\n\n"
+                    + _("It works once, for %(lifetime)s.") % words
+                    + f"\n\n{brand.name}\n{support}"
                 ),
                 from_email=brand.from_email,
                 recipient_list=[member.email],
