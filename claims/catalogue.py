@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -30,14 +31,14 @@ _STOP_RANK = {None: 0, "not_open": 1, "halted": 2, "used_up": 3, "closed": 4}
 _STATE_RANK = {"needs_you": 0, "new": 1, "in_progress": 2, "not_yet": 3}
 
 STATE_LABELS = {
-    "completed": "Completed",
-    "in_progress": "In progress",
-    "needs_you": "Needs you",
-    "not_yet": "Not yet",
-    "waiting": "Waiting for the site",
+    "completed": gettext_lazy("Completed"),
+    "in_progress": gettext_lazy("In progress"),
+    "needs_you": gettext_lazy("Needs you"),
+    "not_yet": gettext_lazy("Not yet"),
+    "waiting": gettext_lazy("Waiting for the site"),
     "stopped": "",  # the claim's own sentence (closed, used up, paused) says it
-    "removed": "Removed by the organiser",
-    "new": "Not started",
+    "removed": gettext_lazy("Removed by the organiser"),
+    "new": gettext_lazy("Not started"),
 }
 
 
@@ -50,7 +51,7 @@ class Entry:
 
     @property
     def state_label(self) -> str:
-        return STATE_LABELS.get(self.state, "")
+        return str(STATE_LABELS.get(self.state, ""))
 
     @property
     def earned(self) -> bool:

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from core.addresses import MAX_ADDRESS_LENGTH, normalize_address
 
@@ -8,15 +9,15 @@ class AddressForm(forms.ModelForm):
     """The member's BitBadges address: validated, then stored in its canonical form."""
 
     address = forms.CharField(
-        label="Your BitBadges address",
+        label=_("Your BitBadges address"),
         max_length=MAX_ADDRESS_LENGTH,
         required=True,
         strip=True,
         widget=forms.TextInput(
-            attrs={"placeholder": "0x… or bb1…", "autocomplete": "off", "spellcheck": "false"}
+            attrs={"placeholder": _("0x… or bb1…"), "autocomplete": "off", "spellcheck": "false"}
         ),
-        help_text="An Ethereum address (0x…, e.g. from MetaMask) or a BitBadges address (bb1…).",
-        error_messages={"required": "Enter your BitBadges address."},
+        help_text=_("An Ethereum address (0x…, e.g. from MetaMask) or a BitBadges address (bb1…)."),
+        error_messages={"required": _("Enter your BitBadges address.")},
     )
 
     class Meta:

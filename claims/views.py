@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -71,7 +72,7 @@ def check_again(request, slug: str):
     try:
         claim = selectors.claim_for_member(slug=slug)
     except ObjectDoesNotExist:
-        raise Http404("No such claim.") from None
+        raise Http404(gettext("No such claim.")) from None
     status = 200
     retry_after = None
     try:
@@ -85,10 +86,15 @@ def check_again(request, slug: str):
         status = 400
     else:
         if completion.state == completion.State.COMPLETED:
-            messages.info(request, f"“{claim.name}” is already completed for you.")
+            messages.info(
+                request,
+                gettext("“%(claim)s” is already completed for you.") % {"claim": claim.name},
+            )
         else:
             messages.success(
-                request, f"Checking “{claim.name}” again. This page updates by itself."
+                request,
+                gettext("Checking “%(claim)s” again. This page updates by itself.")
+                % {"claim": claim.name},
             )
     if request.htmx:
         # 200 either way: htmx swaps only successful answers, and the message says it.
