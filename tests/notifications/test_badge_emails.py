@@ -1,0 +1,76 @@
+"""A badge earned: one email naming it with a link to its page, sent by the task worker
+once the engine records the completion (claims.signals.completion_completed, on
+commit); never twice for one completion. Over HTTP against both sandboxes."""
+
+import uuid
+
+import pytest
+from django.core import mail
+
+from claims.audit import Actor
+from claims.engine import ledger
+from claims.models import Claim, Completion
+from claims.signals import completion_completed
+from notifications.models import Notification, Preference
+from tests.claims.words_support import developer_strings, page_text
+from tests.notifications.notify_support import html_of, links
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def starter(demo_claims):
+    """The demo's BitBadges claim alone (the others are off)."""
+    Claim.objects.exclude(slug="github-starter").update(enabled=False)
+    return demo_claims["github-starter"]
+
+
+@pytest.fixture
+def earned(starter, alice, connect, worker):
+    claim = starter
+    connect(alice, "github", "octo")
+    worker()
+    completion = Completion.objects.get(claim=claim, member=alice)
+    assert completion.state == "completed", completion.reason
+    return completion
+
+
+def test_an_earned_badge_sends_one_email_naming_it(earned, settings):
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    claim = earned.claim
+    badge = claim.bitbadges_name or claim.name
+    assert message.to == ["alice@example.com"]
+    assert f"You earned {badge}" in message.subject
+    assert f"{settings.PUBLIC_URL}/c/{claim.slug}/" in links(message.body)
+    assert f'href="{settings.PUBLIC_URL}/c/{claim.slug}/"' in html_of(message)
+    for text in (message.subject, message.body, page_text(html_of(message))):
+        assert developer_strings(text) == [], text
+    row = Notification.objects.get()
+    assert (row.key, row.state, row.completion_id) == (f"completion:{earned.pk}", "sent", earned.pk)
+
+
+def test_the_signal_twice_still_sends_one_email(earned, worker):
+    completion_completed.send(sender=Completion, completion=earned)
+    completion_completed.send(sender=Completion, completion=earned)
+    worker()
+    assert len(mail.outbox) == 1
+    assert Notification.objects.count() == 1
+
+
+def test_a_move_that_did_not_happen_sends_nothing(earned, worker):
+    """ledger.completed by a worker without the lease moves nothing and tells nobody."""
+    Notification.objects.all().delete()
+    assert not ledger.completed(earned, uuid.uuid4(), actor=Actor.worker(), reference="x")
+    worker()
+    assert not Notification.objects.exists()
+    assert len(mail.outbox) == 1
+
+
+def test_turned_off_it_is_skipped(starter, alice, connect, worker):
+    Preference.objects.create(member=alice, badge_earned=False)
+    connect(alice, "github", "octo")
+    worker()
+    assert Completion.objects.get(member=alice, claim=starter).state == ("completed")
+    assert mail.outbox == []
+    assert Notification.objects.get().reason == "The member turned these emails off."

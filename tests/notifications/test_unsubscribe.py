@@ -1,0 +1,124 @@
+"""One-click unsubscribe (RFC 8058): GET shows a button and changes nothing; POST (the
+page's form with CSRF, or a mail client's one-click body without) turns that kind off.
+Hostile tokens get a 400/404 page with a sentence, never a 500, and write nothing."""
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from notifications.models import Kind, Preference
+from notifications.tokens import SALT, token_for
+from notifications.views import UNSUBSCRIBE_TEMPLATE
+
+pytestmark = pytest.mark.django_db
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+FORM = "application/x-www-form-urlencoded"
+
+
+def url(token: str) -> str:
+    return f"/notifications/unsubscribe/{token}/"
+
+
+def wants(member, kind: str) -> bool:
+    preference = Preference.objects.filter(member=member).first()
+    return preference is None or getattr(preference, kind)
+
+
+def test_get_shows_a_button_and_unsubscribes_nobody(member):
+    response = Client().get(url(token_for(member, Kind.ACCOUNT_BROKEN)))
+    assert response.status_code == 200
+    assert UNSUBSCRIBE_TEMPLATE in [t.name for t in response.templates]
+    body = response.content.decode()
+    assert "Stop these emails?" in body and 'method="post"' in body
+    assert "An account a claim needs stopped working" in body
+    assert not Preference.objects.exists()
+
+
+def test_the_pages_own_form_unsubscribes_with_csrf(member):
+    client = Client(enforce_csrf_checks=True)
+    target = url(token_for(member, Kind.BADGE_EARNED))
+    client.get(target)
+    token = client.cookies["csrftoken"].value
+    response = client.post(target, {"csrfmiddlewaretoken": token})
+    assert response.status_code == 200
+    assert "You are unsubscribed" in response.content.decode()
+    assert not wants(member, Kind.BADGE_EARNED) and wants(member, Kind.ACCOUNT_BROKEN)
+    again = client.post(target, {"csrfmiddlewaretoken": token})  # idempotent
+    assert again.status_code == 200
+    assert Preference.objects.count() == 1 and not wants(member, Kind.BADGE_EARNED)
+
+
+def test_a_post_that_is_neither_one_click_nor_csrf_checked_is_refused(member):
+    client = Client(enforce_csrf_checks=True)
+    target = url(token_for(member, Kind.BADGE_EARNED))
+    for body in ("", "List-Unsubscribe=Yes", "list-unsubscribe=one-click"):
+        response = client.post(target, body, content_type=FORM)
+        assert response.status_code == 403
+    assert wants(member, Kind.BADGE_EARNED)
+
+
+def test_the_one_click_post_needs_no_session_nor_csrf(member):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        url(token_for(member, Kind.ACCOUNT_BROKEN)), ONE_CLICK, content_type=FORM
+    )
+    assert response.status_code == 200
+    assert not wants(member, Kind.ACCOUNT_BROKEN) and wants(member, Kind.BADGE_EARNED)
+
+
+def _hostile(member) -> dict[str, str]:
+    good = token_for(member, Kind.BADGE_EARNED)
+    return {
+        "garbage": "not-a-token",
+        "tampered": good[:-1] + ("A" if good[-1] != "A" else "B"),
+        "other member named": good.replace(good[2:6], "AAAA", 1),
+        "oversized": "A" * 5000,
+        "other salt": signing.dumps([str(member.external_id), "badge_earned"], salt="other"),
+        "wrong shape": signing.dumps({"member": str(member.external_id)}, salt=SALT),
+        "unknown kind": signing.dumps([str(member.external_id), "everything"], salt=SALT),
+        "not an id": signing.dumps(["1 OR 1=1", "badge_earned"], salt=SALT),
+        "three parts": signing.dumps(["a", "b", "c"], salt=SALT),
+        "non-ascii": "%F0%9F%92%A9:%00:..",
+        "colons": ":::",
+    }
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_hostile_tokens_get_a_sentence_never_a_500(member, method):
+    client = Client(raise_request_exception=False)
+    for name, token in _hostile(member).items():
+        call = getattr(client, method)
+        response = (
+            call(url(token), ONE_CLICK, content_type=FORM) if method == "post" else call(url(token))
+        )
+        assert response.status_code in (400, 404), (name, response.status_code)
+        assert "This link does not work" in response.content.decode() or response.status_code == 404
+    assert not Preference.objects.exists()
+
+
+def test_a_deleted_members_token_names_nobody(member, django_user_model):
+    token = token_for(member, Kind.BADGE_EARNED)
+    member.delete()
+    for response in (
+        Client().get(url(token)),
+        Client().post(url(token), ONE_CLICK, content_type=FORM),
+    ):
+        assert response.status_code == 404
+        assert "no longer exists" in response.content.decode()
+    assert not Preference.objects.exists()
+
+
+def test_other_methods_are_refused(member):
+    response = Client().put(url(token_for(member, Kind.BADGE_EARNED)))
+    assert response.status_code == 405
+
+
+def test_the_endpoint_is_rate_limited(member, settings):
+    settings.NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT = (3, 600)
+    client = Client()
+    answers = [client.get(url("garbage")).status_code for _ in range(4)]
+    assert answers == [400, 400, 400, 429]
+    refused = client.post(url(token_for(member, Kind.BADGE_EARNED)), ONE_CLICK, content_type=FORM)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert wants(member, Kind.BADGE_EARNED)
