@@ -2,11 +2,13 @@
 member page, at desktop and phone size, in light and in dark (the system setting), and
 every control's keyboard focus ring is drawn, 2px or more, at 3:1 against its background.
 
-Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page, log in,
-sign up, password reset, a 404 and a problem page. alice's pages, with one healthy and one
-broken account and claims earned, not yet and under way: /, /claims/, /c/, two landing
-pages, /accounts/, /profile/, /email/, the password check before /profile/delete/ and the
-page itself, /accounts/ back from Connect Links that did not connect (an info and an error
+Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page, log in
+(and with a wrong password), sign up (and with bad fields), password reset (and sent), a
+404, a problem page, and the emails' unsubscribe link (asked, done, broken). alice's
+pages, with one healthy and one broken account and claims earned, not yet and under way:
+/, /claims/, /c/, two landing pages, /accounts/, /profile/, /profile/notifications/,
+/email/, /password/change/, /2fa/, the password check before /profile/delete/ and the page
+itself, /accounts/ back from Connect Links that did not connect (an info and an error
 flash) and /claims/ after Check again (a success flash). carol's, who has not confirmed
 her email: / and /accounts/ with the banner. SHOTS=1 saves each page to
 test-artifacts/axe/<page>-<viewport>-<scheme>.png for people to look at.
@@ -23,6 +25,8 @@ from claims.models import Completion
 from connections import services
 from connections.models import App, ConnectSession
 from connections.services.errors import DEVELOPMENT_LIMIT_REASON
+from notifications.models import Kind
+from notifications.tokens import token_for
 from tests.browser_support import ARTIFACTS
 from tests.claims.pages_support import account
 from tests.e2e.axe_support import (
@@ -66,6 +70,7 @@ MEMBER = [
     ("member-landing-earned", "/c/github-starter/"),
     ("accounts", "/accounts/"),
     ("profile", "/profile/"),
+    ("notification-settings", "/profile/notifications/"),
     ("email", "/email/"),
     ("password-change", "/password/change/"),
     ("two-factor", "/2fa/"),
@@ -177,6 +182,26 @@ def test_no_axe_violation_on_member_pages(
         page.locator("form:has(#id_email) button[type=submit]").click()
         page.wait_for_url(f"{site.url}/password/reset/done/")
         check(page, page.url, f"password-reset-done-{viewport}-{scheme}", found, scheme, go=False)
+
+        # The unsubscribe link an email carries: asked, done, and a broken one.
+        token = token_for(alice_with_claims, Kind.BADGE_EARNED)
+        check(
+            page,
+            f"{site.url}/notifications/unsubscribe/{token}/",
+            f"unsubscribe-{viewport}-{scheme}",
+            found,
+            scheme,
+        )
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.wait_for_selector("text=You are unsubscribed")
+        check(page, page.url, f"unsubscribed-{viewport}-{scheme}", found, scheme, go=False)
+        check(
+            page,
+            f"{site.url}/notifications/unsubscribe/broken/",
+            f"unsubscribe-broken-{viewport}-{scheme}",
+            found,
+            scheme,
+        )
 
         log_in(page, site.url, "alice", next_path="/")
         for name, path in MEMBER:
