@@ -24,10 +24,11 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import freshness, pipedream, selectors, services
+from connections import freshness, pipedream, selectors, services, words
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
 from core.client import web_budget
@@ -106,16 +107,16 @@ def _request_data(request):
     except ValueError:
         length = 0
     if length > MAX_JSON_BODY:
-        raise ValueError("The request is too large: send only the fields app and account.")
+        raise ValueError(_("The request is too large: send only the fields app and account."))
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
             # Strings that cannot be encoded (lone surrogates) are not text to act on.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # also too deeply nested; UnicodeError too
-            raise ValueError("The request body is not valid JSON.") from None
+            raise ValueError(_("The request body is not valid JSON.")) from None
         if not isinstance(data, dict):
-            raise ValueError('The request body must be a JSON object such as {"app": "github"}.')
+            raise ValueError(_('The request body must be a JSON object such as {"app": "github"}.'))
         # Only strings and numbers make sense as field values.
         return {
             k: v for k, v in data.items() if isinstance(v, (str, int)) and not isinstance(v, bool)
@@ -315,9 +316,9 @@ def _json_account(member, account_id: int, app):
     try:
         account = selectors.account_for_member(member=member, account_id=account_id)
     except ObjectDoesNotExist:
-        return _json_error("You have no such account to reconnect.", 404)
+        return _json_error(_("You have no such account to reconnect."), 404)
     if account.app_id != app.pk:
-        return _json_error(f"That account is not a {app.name} account.", 400)
+        return _json_error(words.not_an_account_of(app.name), 400)
     return account
 
 
@@ -340,14 +341,16 @@ def callback(request):
         services.connect_return_hit(member=request.user)
         session = services.connect_session_for_reference(reference) if reference else None
         if session is None or session.member_id != request.user.pk:
-            return _json_error("This connection attempt is not valid. Please start again.", 400)
+            return _json_error(_("This connection attempt is not valid. Please start again."), 400)
         services.connect_return_hit(member=request.user, session=session)
     except services.TooManyAttempts as exc:
         return _connect_error_json(exc)
     if str(data.get("check") or "") == "1" and not pipedream_id:
         return _session_check(request.user, session, reason=str(data.get("reason") or "")[:2000])
     if not pipedream_id or len(pipedream_id) > 100:
-        return _json_error("We could not tell which account was connected. Please try again.", 400)
+        return _json_error(
+            _("We could not tell which account was connected. Please try again."), 400
+        )
     account = session.account if services.session_spent(session) else None
     if account is None:  # else recorded already (by this call, or the webhook): answer so
         try:
@@ -356,7 +359,7 @@ def callback(request):
             )
         except services.ConnectError as exc:
             return _connect_error_json(exc)
-    message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
+    message = words.account_connected(account)
     if wants_json:
         return JsonResponse(
             {
@@ -373,7 +376,7 @@ def callback(request):
     return _accounts_fragment(request)
 
 
-NOT_COMPLETED = "The connection was not completed."
+NOT_COMPLETED = services.NO_REASON  # English (stored); marked there, translated when said
 
 
 def _session_check(member, session, *, reason: str = "") -> JsonResponse:
@@ -406,11 +409,11 @@ def _session_check(member, session, *, reason: str = "") -> JsonResponse:
     if session.status != ConnectSession.Status.CONNECTED or account is None:
         text = session.error if session.status == ConnectSession.Status.FAILED else ""
         sentence = services.failure_sentence(reason) or services.failure_sentence(text)
-        answer = {"connected": False, "message": sentence or text or NOT_COMPLETED}
+        answer = {"connected": False, "message": sentence or text or _(NOT_COMPLETED)}
         if sentence:
             answer["sentence"] = sentence
         return JsonResponse(answer)
-    message = f"{account.app.name} account {account.name or account.pipedream_id} is connected."
+    message = words.account_connected(account)
     return JsonResponse(
         {
             "connected": True,
@@ -466,19 +469,19 @@ def emailed_link(request, signed: str):
         link = services.emailed_link_read(signed)
         public_id = services.emailed_link_session_id(link)
     except services.LinkExpired as exc:  # also LinkUsed
-        return _problem_page(request, status=410, title="This link has expired", message=str(exc))
+        return _problem_page(request, status=410, title=words.LINK_EXPIRED, message=str(exc))
     except services.ConnectError as exc:
-        return _problem_page(request, status=400, title="This link is not valid", message=str(exc))
+        return _problem_page(request, status=400, title=words.LINK_INVALID, message=str(exc))
     member, app = link.member, link.app
     if not request.user.is_authenticated:
-        messages.info(request, f"Log in to connect your {app.name} account.")
+        messages.info(request, words.log_in_to_connect(app.name))
         return redirect_to_login(request.get_full_path())
     if request.user.pk != member.pk:
         return _problem_page(
             request,
             status=403,
-            title="This link is for another member",
-            message=(
+            title=_("This link is for another member"),
+            message=_(
                 "This link connects an account for another member than the one you are "
                 "logged in as. Log out, then open the link again."
             ),
@@ -514,15 +517,15 @@ def _hand_off(request, *, member, app, mode, reconnect=None, **start):
         return _problem_page(
             request,
             status=403,
-            title="Confirm your email first",
+            title=_("Confirm your email first"),
             message=str(exc),
             resend_email=exc.pending_email,
         )
     except services.LinkUsed as exc:
-        return _problem_page(request, status=410, title="This link has expired", message=str(exc))
+        return _problem_page(request, status=410, title=words.LINK_EXPIRED, message=str(exc))
     except services.ConnectError as exc:
         if _upstream_hung(exc):
-            return _error_page(request, exc, "Pipedream is not answering")
+            return _error_page(request, exc, _("Pipedream is not answering"))
         messages.error(request, str(exc))
         return redirect(return_path)
     return redirect(url)
@@ -540,33 +543,33 @@ def done(request):
         return _problem_page(
             request,
             status=400,
-            title="This return link is not valid",
-            message=(
+            title=_("This return link is not valid"),
+            message=_(
                 "We could not tell which connection this was. If you connected an account, "
                 "it will appear on your accounts page shortly."
             ),
         )
     if not request.user.is_authenticated:
-        messages.info(request, f"Log in to finish connecting your {session.app.name} account.")
+        messages.info(request, words.log_in_to_finish(session.app.name))
         return redirect_to_login(request.get_full_path())
     if session.member_id != request.user.pk:
         return _problem_page(
             request,
             status=403,
-            title="This connection belongs to another member",
-            message="Log out and log in as the member who started it, then open the link again.",
+            title=_("This connection belongs to another member"),
+            message=_("Log out and log in as the member who started it, then open the link again."),
             offer_logout=True,
         )
     try:
         services.connect_return_hit(member=request.user)
         services.connect_return_hit(member=request.user, session=session)
     except services.TooManyAttempts as exc:
-        return _error_page(request, exc, "Too many visits")
+        return _error_page(request, exc, _("Too many visits"))
     app_name = session.app.name
     # The claim page it was opened from, while that page still answers; else /accounts/.
     back = session.return_path if claim_page_live(session.return_path) else "connections:accounts"
     if services.session_spent(session):  # recorded already: nothing to ask Pipedream
-        messages.success(request, f"Your {app_name} account is connected.")
+        messages.success(request, words.app_connected(app_name))
         return redirect(back)
     if request.GET.get("result") == "error":
         error = (request.GET.get("error") or "").strip()[:500]
@@ -577,22 +580,15 @@ def done(request):
         if sentence:
             messages.error(request, sentence)
         else:
-            messages.info(
-                request,
-                f"Your {app_name} account was not connected. Connect it whenever you're ready.",
-            )
+            messages.info(request, words.app_not_connected(app_name))
         return redirect(back)
     try:
         result = services.accounts_sync(member=request.user)
         services.session_mark_done(member=request.user, session=session, result=result)
     except services.ConnectError as exc:
         if _upstream_hung(exc):
-            return _error_page(request, exc, "Pipedream is not answering")
-        messages.warning(
-            request,
-            f"We could not refresh your accounts yet: {exc} "
-            f"Your {app_name} account will appear shortly.",
-        )
+            return _error_page(request, exc, _("Pipedream is not answering"))
+        messages.warning(request, words.app_not_refreshed(app_name, exc))
         return redirect(back)
-    messages.success(request, f"Your {app_name} account is connected.")
+    messages.success(request, words.app_connected(app_name))
     return redirect(back)

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from connections import pipedream, references
 from connections.models import App, ConnectedAccount, ConnectSession
@@ -183,7 +184,7 @@ def iframe_url_for(
 
 # What a session that failed without a reason says (the member came back through the
 # error redirect, which carries none); Pipedream's CONNECTION_ERROR may fill it in later.
-NO_REASON = "The connection was not completed."
+NO_REASON = gettext_noop("The connection was not completed.")  # stored: English
 
 
 def connect_session_fail(*, session: ConnectSession, error: str) -> None:
