@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import bitbadges, queue
 from claims.audit import Actor
@@ -143,7 +144,11 @@ def resume(*, upstream: str = BITBADGES) -> int:
             # An unknown outcome is still checked no sooner than its wait allows.
             run_after = max(now, last_attempt_at + wait) if unknown and last_attempt_at else now
             runs.append((pk, run_after))
-        queued = {"paused_at": None, "reason": "Queued for a check.", "updated_at": now}
+        queued = {
+            "paused_at": None,
+            "reason": gettext_noop("Queued for a check."),
+            "updated_at": now,
+        }
         Completion.objects.filter(pk__in=[pk for pk, at in runs if at == now]).update(
             next_attempt_at=now, **queued
         )

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import life, queue
 from claims.audit import Actor
@@ -39,7 +40,11 @@ def completion_request(
     """
     now = timezone.now()
     why = Reason.FORCED if force else Reason.REQUESTED
-    queued = {"state": State.WAITING, "next_attempt_at": now, "reason": "Queued for a check."}
+    queued = {
+        "state": State.WAITING,
+        "next_attempt_at": now,
+        "reason": gettext_noop("Queued for a check."),
+    }
     if not member.is_active:
         return _request_held(claim=claim, member=member, actor=actor, now=now)
     with transaction.atomic():
@@ -80,7 +85,7 @@ def completion_request(
             completion.next_attempt_at = max(
                 now, completion.last_attempt_at + unknown_outcome_wait()
             )
-        completion.reason = "Queued for a check."
+        completion.reason = gettext_noop("Queued for a check.")
         if restart or force:
             completion.attempts = 0
         # A scheduled re-check that finds nothing new backs off; anything else (an

@@ -20,6 +20,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import bitbadges, life, pause, queue
 from claims.audit import Actor
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 State = Completion.State
 Reason = CompletionEvent.Reason
-PAUSED_REASON = (
+PAUSED_REASON = gettext_noop(
     "Delivery is paused while the site's BitBadges account is topped up; it goes on by itself."
 )
 
@@ -92,7 +93,7 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
             completion,
             token,
             Transient(
-                "Something went wrong on our side; we will try again.",
+                gettext_noop("Something went wrong on our side; we will try again."),
                 f"{type(exc).__name__}: {exc}",
                 outcome_unknown=ledger.was_sent(completion),
             ),
@@ -213,7 +214,7 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     evaluation = evaluate(claim, member)
     evidence = evaluation.evidence()
     if not claim.enabled:
-        raise Permanent(State.INELIGIBLE, "This claim is not available any more.")
+        raise Permanent(State.INELIGIBLE, gettext_noop("This claim is not available any more."))
     failing = [result.rule for result in evaluation.unmet()]
     if failing == ["window"] and claim.starts_at and timezone.now() < claim.starts_at:
         # Everything is in place but the claim has not opened: come back when it does.
@@ -289,7 +290,7 @@ def _deliver_granted(completion: Completion, token: uuid.UUID, *, actor: Actor) 
     claim being enabled, its cap, the member being active and the upstream identity are
     checked as for any delivery."""
     if not completion.claim.enabled:
-        raise Permanent(State.INELIGIBLE, "This claim is not available any more.")
+        raise Permanent(State.INELIGIBLE, gettext_noop("This claim is not available any more."))
     _not_while_paused(completion.claim)
     granted = Evaluation(address=completion.address, identity=completion.upstream_identity or None)
     if _start_delivery(completion, token, granted, actor=actor):
@@ -363,12 +364,12 @@ def _start_delivery(
                 address=evaluation.address,
                 upstream_identity=identity,
                 lease_expires_at=timezone.now() + lease_duration(),
-                reason="Delivering…",
+                reason=gettext_noop("Delivering…"),
             )
     except IntegrityError:
         raise Permanent(
             State.INELIGIBLE,
-            "This account has already earned this claim for another member.",
+            gettext_noop("This account has already earned this claim for another member."),
         ) from None
     except Permanent as exc:
         ended = _grant_ends(completion, ledger.was_sent(completion))
@@ -389,7 +390,7 @@ def _deliver(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     """Hand the completion to its claim's delivery method; map what it raises."""
     method = method_of(completion.claim.delivery)
     if method is None:
-        raise Permanent(State.FAILED, "This claim has no delivery method.")
+        raise Permanent(State.FAILED, gettext_noop("This claim has no delivery method."))
     try:
         method.send(ledger.Run(completion, token, actor))
     except bitbadges.BitBadgesError as exc:

@@ -5,7 +5,13 @@ are raised inside the engine and caught by the step that runs it (claims/engine/
 `Transient` retries later, `Permanent` stops, `Paused` waits on BitBadges' credits,
 `LeaseLost` leaves the completion to the worker that took it over. `bitbadges_failure()`
 says which of them a BitBadges error is.
+
+The member's sentences of `Transient` and `Permanent` become a completion's stored
+reason: English, marked with gettext_noop, translated when a page shows them
+(claims.life.sentence_words). A `ClaimsError` is shown at once, in the member's language.
 """
+
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from claims import bitbadges, wording
 from claims.models import Completion
@@ -21,13 +27,18 @@ class TooManyChecks(ClaimsError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(
-            f"You have asked for many checks in a short time. Try again in {retry_after} seconds."
+            ngettext(
+                "You have asked for many checks in a short time. Try again in %(seconds)s second.",
+                "You have asked for many checks in a short time. Try again in %(seconds)s seconds.",
+                retry_after,
+            )
+            % {"seconds": retry_after}
         )
 
 
 class NotAvailable(ClaimsError):
     def __init__(self) -> None:
-        super().__init__("This claim is not available.")
+        super().__init__(gettext("This claim is not available."))
 
 
 class Transient(Exception):
@@ -74,28 +85,38 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
     if isinstance(exc, bitbadges.InvalidAddress):
         return Permanent(
             State.INELIGIBLE,
-            "BitBadges does not accept your address. Check it on this page.",
+            gettext_noop("BitBadges does not accept your address. Check it on this page."),
             str(exc),
         )
     if isinstance(exc, bitbadges.AlreadyClaimed):
         return Permanent(
-            State.FAILED, "Your address has already received this claim on BitBadges.", str(exc)
+            State.FAILED,
+            gettext_noop("Your address has already received this claim on BitBadges."),
+            str(exc),
         )
     if isinstance(exc, bitbadges.ClaimExhausted):
-        return Permanent(State.FAILED, "All of this claim's badges have been given out.", str(exc))
+        return Permanent(
+            State.FAILED, gettext_noop("All of this claim's badges have been given out."), str(exc)
+        )
     if isinstance(exc, bitbadges.NotWhitelisted):
-        return Transient("BitBadges has not seen your address on the list yet.", str(exc))
+        return Transient(
+            gettext_noop("BitBadges has not seen your address on the list yet."), str(exc)
+        )
     if isinstance(exc, bitbadges.OutsideWindow):
         # BitBadges' own message stays in the detail, for staff.
         return Permanent(
             State.FAILED,
-            "BitBadges is not accepting this claim at the moment: it is outside the dates "
-            "its organiser set.",
+            gettext_noop(
+                "BitBadges is not accepting this claim at the moment: it is outside the dates "
+                "its organiser set."
+            ),
             str(exc),
         )
     if isinstance(exc, bitbadges.ClaimHalted):
         return Permanent(
-            State.FAILED, "The organiser has paused this claim on BitBadges.", str(exc)
+            State.FAILED,
+            gettext_noop("The organiser has paused this claim on BitBadges."),
+            str(exc),
         )
     if isinstance(exc, bitbadges.SignInRequired):
         return Permanent(
@@ -112,7 +133,7 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         )
     if isinstance(exc, bitbadges.AttemptTimeout):
         return Transient(
-            "BitBadges has not finished processing yet; we will check again.",
+            gettext_noop("BitBadges has not finished processing yet; we will check again."),
             str(exc),
             outcome_unknown=exc.outcome_unknown,
         )
@@ -127,18 +148,19 @@ def bitbadges_failure(exc: bitbadges.BitBadgesError) -> Exception:
         )
     if isinstance(exc, bitbadges.CannotVerify):
         return Transient(
-            "We are checking with BitBadges whether this was delivered.",
+            gettext_noop("We are checking with BitBadges whether this was delivered."),
             str(exc),
             outcome_unknown=exc.outcome_unknown,
         )
     if isinstance(exc, bitbadges.Unauthorized | bitbadges.NotConfigured):
         return Transient(
-            "BitBadges is refusing our requests at the moment; we will try again.", str(exc)
+            gettext_noop("BitBadges is refusing our requests at the moment; we will try again."),
+            str(exc),
         )
     # Throttled, down, an answer we cannot read: whether the call may have landed is
     # the error's to say.
     return Transient(
-        "BitBadges is not answering at the moment; we will try again.",
+        gettext_noop("BitBadges is not answering at the moment; we will try again."),
         str(exc),
         outcome_unknown=exc.outcome_unknown,
     )

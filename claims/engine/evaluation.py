@@ -14,6 +14,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import allowlists, rules
 from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
@@ -308,13 +309,17 @@ def _run_check(
     except pipedream.PipedreamError as exc:
         if exc.transient:
             raise Transient(
-                "Pipedream did not answer while checking your account; we will try again.",
+                gettext_noop(
+                    "Pipedream did not answer while checking your account; we will try again."
+                ),
                 str(exc),
             ) from exc
         if isinstance(exc, (pipedream.NotFound, pipedream.Unauthorized, pipedream.NotConfigured)):
             raise Permanent(
                 State.FAILED,
-                "This claim cannot be checked right now; the site's admins have been told.",
+                gettext_noop(
+                    "This claim cannot be checked right now; the site's admins have been told."
+                ),
                 str(exc),
             ) from exc
         return _check_failed(requirement, exc.message or str(exc), now), None

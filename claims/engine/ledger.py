@@ -21,6 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import queue, signals
 from claims.audit import Actor
@@ -83,7 +84,7 @@ def event(
 # A deactivated member (is_active off) earns nothing: what is asked or queued for them is
 # held, not eligible with this reason, until they are active again (check_requests.
 # requests_for_reactivated, and rechecks_run as the net, ask for those rows again).
-HELD_REASON = (
+HELD_REASON = gettext_noop(
     "Held: this member's account is deactivated; nothing is delivered until it is active again."
 )
 HELD_DETAIL = "the member's account is deactivated"
@@ -273,7 +274,7 @@ def completed(
         why=why,
         details={"reference": reference[:200], **({"note": note} if note else {})},
         **release(
-            reason=note or "Completed.",
+            reason=note or gettext_noop("Completed."),
             delivery_reference=reference,
             completed_at=timezone.now(),
             outcome_unknown=False,

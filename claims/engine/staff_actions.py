@@ -38,6 +38,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from claims import bitbadges, queue
 from claims.audit import Actor
@@ -55,11 +56,11 @@ State = Completion.State
 Reason = CompletionEvent.Reason
 
 REASON_MAX = 500  # characters of a staff member's reason
-REVOKED_REASON = (
+REVOKED_REASON = gettext_noop(
     "The organiser took this claim back. Contact the site's support if you think this is a mistake."
 )
-REISSUED_REASON = "Re-issued to your corrected address: queued."
-GRANTED_REASON = "Granted by the organiser: queued."
+REISSUED_REASON = gettext_noop("Re-issued to your corrected address: queued.")
+GRANTED_REASON = gettext_noop("Granted by the organiser: queued.")
 ALLOWED_CONTROLS = "\r\n\t"
 # Seconds BitBadges may take, in all, for one Revoke or Re-issue (the store call and its
 # retries, then watching it land); well within gunicorn's 30 s and nginx's 35 s.

@@ -9,6 +9,8 @@ on its own (an admin's Retry decides), and a route that cannot tell is never rea
 
 import uuid
 
+from django.utils.translation import gettext_noop
+
 from claims import bitbadges
 from claims.audit import Actor
 from claims.engine import ledger
@@ -27,7 +29,7 @@ def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -
     claim = completion.claim
     method = method_of(claim.delivery)
     if method is None:
-        raise Permanent(State.FAILED, "This claim has no delivery method.")
+        raise Permanent(State.FAILED, gettext_noop("This claim has no delivery method."))
     try:
         verdict = method.verify(completion)
     except bitbadges.CannotVerify as exc:
@@ -38,7 +40,9 @@ def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -
         if not completion.resend_approved:
             raise Permanent(
                 State.FAILED,
-                "We could not confirm whether this was delivered; the site's admins will check.",
+                gettext_noop(
+                    "We could not confirm whether this was delivered; the site's admins will check."
+                ),
                 str(exc),
             ) from exc
         verdict = Verdict(False, note=str(exc))
@@ -57,7 +61,7 @@ def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -
         # BitBadges shows nothing yet, but the workflow may still be running, or may
         # have turned the member down: check again, and leave a resend to an admin.
         raise Transient(
-            "We are checking with BitBadges whether this was delivered.",
+            gettext_noop("We are checking with BitBadges whether this was delivered."),
             f"BitBadges shows no completion of claim {claim.bitbadges_claim_id} for "
             f"{completion.address} after the workflow's unknown answer; checked again later. "
             "An admin's Retry runs the workflow again if it still shows none.",

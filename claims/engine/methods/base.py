@@ -9,6 +9,8 @@ Everything else (leases, retries, the ledger, the pause) is the engine's.
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop
+
 from claims import bitbadges
 from claims.engine.errors import Transient
 from claims.engine.ledger import Run
@@ -91,7 +93,7 @@ def recorded_attempt(client: bitbadges.BitBadgesClient, attempt_id: str) -> bitb
     status = client.attempt_status(attempt_id)
     if status.pending:
         raise Transient(
-            "BitBadges is still processing; we will check again.",
+            gettext_noop("BitBadges is still processing; we will check again."),
             f"attempt {attempt_id} still pending",
             outcome_unknown=True,
         )

@@ -7,6 +7,8 @@ up; an unknown outcome is settled by reading the store.
 
 import time
 
+from django.utils.translation import gettext_noop
+
 from claims import bitbadges
 from claims.engine.errors import Transient
 from claims.engine.ledger import Run
@@ -32,7 +34,9 @@ class DynamicStore(DeliveryMethod):
         run.record(reference)
         if not _wait_in_store(client, claim, completion.address):
             raise Transient(
-                "BitBadges has not shown your address in the list yet; we will check again.",
+                gettext_noop(
+                    "BitBadges has not shown your address in the list yet; we will check again."
+                ),
                 f"{completion.address} not in store {claim.store_id} after {poll_deadline():g} s",
                 outcome_unknown=True,
             )

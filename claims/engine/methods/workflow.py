@@ -13,6 +13,8 @@ again without an admin's Retry.
 import json
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from claims import bitbadges
 from claims.engine.errors import CannotAsk, Permanent, Transient
 from claims.engine.ledger import Run
@@ -142,7 +144,7 @@ def _not_allowed(exc: WorkflowNotAllowed) -> Permanent:
     operator or an admin can change that (the setting, or the claim's URL)."""
     return Permanent(
         State.FAILED,
-        "This claim's workflow could not be run; the site's admins have been told.",
+        gettext_noop("This claim's workflow could not be run; the site's admins have been told."),
         f"{exc} Correct the claim's workflow URL or the setting, then Retry.",
     )
 
@@ -150,12 +152,12 @@ def _not_allowed(exc: WorkflowNotAllowed) -> Permanent:
 def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
     """What a failed workflow call means: retry, an unknown outcome, or a stop."""
     if isinstance(exc, pipedream.RateLimited):
-        return Transient("Pipedream is busy; we will try again.", str(exc))
+        return Transient(gettext_noop("Pipedream is busy; we will try again."), str(exc))
     if exc.transient:
         # Down, or an answer we cannot read: the error says whether the call may have
         # reached the workflow (the run is marked sent before the call all the same).
         return Transient(
-            "The workflow did not answer; we will check and try again.",
+            gettext_noop("The workflow did not answer; we will check and try again."),
             str(exc),
             outcome_unknown=exc.outcome_unknown,
         )
@@ -171,7 +173,7 @@ def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
         )
     return Permanent(
         State.FAILED,
-        "This claim's workflow could not be run; the site's admins have been told.",
+        gettext_noop("This claim's workflow could not be run; the site's admins have been told."),
         str(exc),
     )
 
@@ -208,7 +210,7 @@ def _unknown_answer(answer: Any) -> Transient:
             "hides whether the claim was completed"
         )
     return Transient(
-        "We are checking with BitBadges whether this was delivered.",
+        gettext_noop("We are checking with BitBadges whether this was delivered."),
         f"Outcome unknown: {why}. BitBadges is asked whether the claim was completed.",
         outcome_unknown=True,
     )
