@@ -469,9 +469,9 @@ def emailed_link(request, signed: str):
         link = services.emailed_link_read(signed)
         public_id = services.emailed_link_session_id(link)
     except services.LinkExpired as exc:  # also LinkUsed
-        return _problem_page(request, status=410, title=words.LINK_EXPIRED, message=str(exc))
+        return _problem_page(request, status=410, title=words.link_expired(), message=str(exc))
     except services.ConnectError as exc:
-        return _problem_page(request, status=400, title=words.LINK_INVALID, message=str(exc))
+        return _problem_page(request, status=400, title=words.link_invalid(), message=str(exc))
     member, app = link.member, link.app
     if not request.user.is_authenticated:
         messages.info(request, words.log_in_to_connect(app.name))
@@ -522,7 +522,7 @@ def _hand_off(request, *, member, app, mode, reconnect=None, **start):
             resend_email=exc.pending_email,
         )
     except services.LinkUsed as exc:
-        return _problem_page(request, status=410, title=words.LINK_EXPIRED, message=str(exc))
+        return _problem_page(request, status=410, title=words.link_expired(), message=str(exc))
     except services.ConnectError as exc:
         if _upstream_hung(exc):
             return _error_page(request, exc, _("Pipedream is not answering"))

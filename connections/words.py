@@ -5,11 +5,6 @@ views.py is full (600 lines); its other messages are marked where they are said.
 """
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-
-# The titles of the emailed link's problem pages.
-LINK_EXPIRED = gettext_lazy("This link has expired")
-LINK_INVALID = gettext_lazy("This link is not valid")
 
 
 def account_connected(account) -> str:
@@ -51,3 +46,13 @@ def log_in_to_finish(app_name: str) -> str:
 
 def not_an_account_of(app_name: str) -> str:
     return _("That account is not a %(app)s account.") % {"app": app_name}
+
+
+def link_expired() -> str:
+    """The title of the page an expired (or used) emailed link opens."""
+    return _("This link has expired")
+
+
+def link_invalid() -> str:
+    """The title of the page a broken emailed link opens."""
+    return _("This link is not valid")
