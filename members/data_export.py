@@ -37,6 +37,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Model, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from claims.audit import ClaimRuleChange
 from claims.job_models import ClaimJob, DryRunRow
@@ -82,18 +83,30 @@ EXCLUDED = {
 }
 # Said in the file itself: what it leaves out on purpose.
 NOT_INCLUDED = [
-    "Your password (only a one-way hash of it is kept) and the secrets of your second "
-    "factor and its recovery codes.",
-    "Connect tokens and their digests, trigger signing keys, and the raw bodies of "
-    "Pipedream's connection webhooks (they carry a Connect token).",
-    "Your login sessions and the short-lived counters that limit how often you can do something.",
-    "What your connected accounts' triggers sent: the events can be about other people "
-    "(someone who starred your repository, the author of a message), so only when each "
-    "arrived, its size, a fingerprint of it and what the site did with it are listed.",
-    "The notes the organiser's staff wrote for themselves when they took a claim back, "
-    "sent it again or granted it to you: each such step is listed, with the reason you were "
-    "given.",
-    "The credentials of your connected accounts: Pipedream holds them, never this site.",
+    gettext_lazy(
+        "Your password (only a one-way hash of it is kept) and the secrets of your second "
+        "factor and its recovery codes."
+    ),
+    gettext_lazy(
+        "Connect tokens and their digests, trigger signing keys, and the raw bodies of "
+        "Pipedream's connection webhooks (they carry a Connect token)."
+    ),
+    gettext_lazy(
+        "Your login sessions and the short-lived counters that limit how often you can do something."
+    ),
+    gettext_lazy(
+        "What your connected accounts' triggers sent: the events can be about other people "
+        "(someone who starred your repository, the author of a message), so only when each "
+        "arrived, its size, a fingerprint of it and what the site did with it are listed."
+    ),
+    gettext_lazy(
+        "The notes the organiser's staff wrote for themselves when they took a claim back, "
+        "sent it again or granted it to you: each such step is listed, with the reason you were "
+        "given."
+    ),
+    gettext_lazy(
+        "The credentials of your connected accounts: Pipedream holds them, never this site."
+    ),
 ]
 
 
