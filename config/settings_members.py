@@ -19,6 +19,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # --- Notifications (the notifications app: emails to members) ----------------------------
 
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
 from config.environment import env as _env  # noqa: E402
 from config.environment import rate_limit as _rate_limit  # noqa: E402
 
@@ -26,6 +28,10 @@ from config.environment import rate_limit as _rate_limit  # noqa: E402
 # broke in that time goes in the same email, and an account working again by then sends
 # nothing.
 NOTIFICATIONS_SETTLE_SECONDS = _env.int("NOTIFICATIONS_SETTLE_SECONDS", default=120)
+if NOTIFICATIONS_SETTLE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        f"NOTIFICATIONS_SETTLE_SECONDS is seconds, 0 or more, not {NOTIFICATIONS_SETTLE_SECONDS}."
+    )
 # The unsubscribe page, per client address: count/seconds.
 NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT = _rate_limit("NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT", "30/600")
 
