@@ -33,6 +33,8 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import get_language, gettext_noop
+from django.utils.translation import gettext as _
 
 from config.observability import route_of
 from core.client import UpstreamError, upstream_budget
@@ -43,7 +45,8 @@ upstream_logger = logging.getLogger("config.upstream")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER = 5  # seconds, in the 503's Retry-After
-MESSAGE = (
+# The sentences are English here (gettext_noop) and said in the member's language.
+MESSAGE = gettext_noop(
     "The site lost its connection to the database for a moment. "
     "Nothing was saved; please try again in a few seconds."
 )
@@ -76,7 +79,10 @@ def _same_page(request) -> str:
 def unavailable_response(
     request, message: str = MESSAGE, retry_after: int = RETRY_AFTER
 ) -> HttpResponse:
-    """503, Retry-After, a sentence; no template and no database needed to build it."""
+    """503, Retry-After, a sentence; no template and no database needed to build it.
+
+    `message` is one of the English sentences above; it is said in the member's language."""
+    message = _(message)
     if _wants_json(request):
         response: HttpResponse = JsonResponse({"error": message}, status=503)
     elif request.headers.get("HX-Request") == "true":
@@ -88,13 +94,13 @@ def unavailable_response(
         )
         response["HX-Reswap"] = "none"
     else:
+        title, again = _("Try again in a moment"), _("Try again")
         response = HttpResponse(
-            "<!doctype html><html lang=en><meta charset=utf-8>"
+            f"<!doctype html><html lang={html.escape(get_language() or 'en')}><meta charset=utf-8>"
             '<meta name=viewport content="width=device-width, initial-scale=1">'
-            "<title>Try again in a moment</title>"
-            "<h1>Try again in a moment</h1>"
+            f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
             f"<p>{html.escape(message)}</p>"
-            f'<p><a href="{html.escape(_same_page(request))}">Try again</a></p></html>',
+            f'<p><a href="{html.escape(_same_page(request))}">{html.escape(again)}</a></p></html>',
             status=503,
         )
     response["Retry-After"] = str(retry_after)
@@ -151,7 +157,7 @@ def _mark_connection_lost(sender, request=None, **kwargs):
         connection_reset()
 
 
-UPSTREAM_MESSAGE = (
+UPSTREAM_MESSAGE = gettext_noop(
     "A service this site relies on is not answering just now. Nothing was lost; "
     "please try again in a minute."
 )
