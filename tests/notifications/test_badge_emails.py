@@ -5,13 +5,15 @@ commit); never twice for one completion. Over HTTP against both sandboxes."""
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 
 from claims.audit import Actor
-from claims.engine import ledger
+from claims.engine import ledger, staff_actions
 from claims.models import Claim, Completion
 from claims.signals import completion_completed
 from notifications.models import Notification, Preference
+from tests.claims.claims_support import random_address
 from tests.claims.words_support import developer_strings, page_text
 from tests.notifications.notify_support import html_of, links
 
@@ -74,3 +76,17 @@ def test_turned_off_it_is_skipped(starter, alice, connect, worker):
     assert Completion.objects.get(member=alice, claim=starter).state == ("completed")
     assert mail.outbox == []
     assert Notification.objects.get().reason == "The member turned these emails off."
+
+
+def test_a_staff_reissue_delivering_again_sends_no_second_email(earned, alice, worker):
+    """The re-issue goes through ledger.completed again (a real move): the member was
+    told once for this completion, and is not told again."""
+    alice.address = random_address()
+    alice.save(update_fields=["address"])
+    boss = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    staff_actions.reissue(completion_id=earned.pk, staff=boss, reason="Wrong address.")
+    worker()
+    earned.refresh_from_db()
+    assert earned.state == "completed", earned.reason
+    assert earned.events.filter(to_state="completed").count() == 2
+    assert len(mail.outbox) == 1 and Notification.objects.count() == 1
