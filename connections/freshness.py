@@ -23,6 +23,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -74,32 +75,32 @@ def refresh_if_stale(member, accounts=None) -> bool:
     if not stale(accounts):
         return False
     window, key = _window(), _key(member)
-    if not cache.add(key, "", timeout=window):
+    if not cache.add(key, f"queuing - {time.time()}", timeout=window):
         return refreshing(member)  # queued by an earlier open: rate-limited
     try:
         result = tasks.accounts_refresh_task.enqueue(member.pk)
     except Exception:
         # The page renders regardless; the key stays, so nothing retries before the window.
         logging.getLogger(__name__).exception("Fresh health: refresh of %s not queued", member.pk)
+        cache.set(key, "failed", timeout=window)
         return False
-    cache.set(key, f"{result.id} {time.time()}", timeout=window)
+    cache.set(key, f"queued {result.id} {time.time()}", timeout=window)
     return True
 
 
 def refreshing(member) -> bool:
     """A refresh of the member's accounts queued by a page open is ready or running, and
     was queued less than WAIT_SECONDS ago."""
-    value = cache.get(_key(member))
-    if value is None:
-        return False
-    if value == "":
-        return True  # being queued this very moment by another request
-    result_id, _, queued_at = str(value).partition(" ")
+    # "queuing - <when>" (another request is queueing it this moment), "queued <task
+    # result id> <when>", or "failed" (not queued: nothing to wait for).
+    state, result_id, queued_at = (str(cache.get(_key(member)) or "") + "  ").split(" ")[:3]
     try:
-        if time.time() - float(queued_at) > WAIT_SECONDS:
+        if state not in ("queuing", "queued") or time.time() - float(queued_at) > WAIT_SECONDS:
             return False
+        if state == "queuing":
+            return True
         result = tasks.accounts_refresh_task.get_result(result_id)
-    except (ValueError, TaskResultDoesNotExist):
+    except (ValueError, ValidationError, TaskResultDoesNotExist):
         return False
     return result.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 

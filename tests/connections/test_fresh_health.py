@@ -8,7 +8,9 @@ import logging
 import time
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from connections import tasks
@@ -166,6 +168,45 @@ def test_the_poll_ends_when_the_refresh_is_gone_or_too_old(client, member, githu
         and "hx-get" not in text.split('id="fresh-health"')[1].split(">")[0]
     )
     assert len(queued()) == 0  # the window holds: nothing queued again
+
+
+class QueueDown(DatabaseBackend):
+    """The task queue refusing work (its database table unreachable, say)."""
+
+    def enqueue(self, task, args, kwargs):
+        raise DatabaseError("the queue is down")
+
+
+@pytest.mark.django_db
+def test_a_queue_that_refuses_the_task_leaves_the_page_whole(
+    client, member, github, settings, caplog
+):
+    settings.TASKS = {"default": {"BACKEND": f"{__name__}.QueueDown"}}
+    account(member, github, name="octo")
+    client.force_login(member)
+    with caplog.at_level(logging.ERROR, logger="connections.freshness"):
+        for path in PAGES:
+            page = body(client.get(path))
+            assert 'data-polling="fresh"' not in page and "octo" in body(client.get("/accounts/"))
+    # Logged once: the other opens in the window did not try again.
+    assert [r.getMessage() for r in caplog.records].count(
+        f"Fresh health: refresh of {member.pk} not queued"
+    ) == 1
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 286
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["", "queued", "queued nonsense 1", "queued - x", "x y z w"])
+def test_a_garbled_cache_entry_means_nothing_to_wait_for(client, member, github, value):
+    from django.core.cache import cache
+
+    account(member, github, name="octo")
+    cache.set(f"fresh-health:{member.pk}", value, 60)
+    client.force_login(member)
+    for path in PAGES:
+        assert 'data-polling="fresh"' not in body(client.get(path))
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 286
+    assert queued() == []
 
 
 @pytest.mark.django_db
