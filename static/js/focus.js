@@ -22,7 +22,8 @@
 // when htmx swaps them out of band) are read out once; an element with an id and
 // data-announce="<sentence>" (a completion: "You earned <badge>") is read out when its
 // sentence appears or changes, never again on a later poll (data-announce-kind="error"
-// reads it as an alert). The sentences come from the templates, already translated.
+// reads it as an alert); a form's .field-error that an htmx answer brings is an alert
+// too. The sentences come from the templates, already translated.
 (function () {
   "use strict";
 
@@ -72,8 +73,23 @@
     }
   }
 
+  // A form's field errors that came with new content (an htmx answer to a post): alerts.
+  // Those that came with the page are read with their field, where focus goes.
+  var seenErrors = typeof WeakSet === "function" ? new WeakSet() : null;
+
+  function readFieldErrors(learnOnly) {
+    if (!seenErrors) return;
+    var errors = document.querySelectorAll(".field-error");
+    for (var i = 0; i < errors.length; i++) {
+      if (seenErrors.has(errors[i])) continue;
+      seenErrors.add(errors[i]);
+      if (!learnOnly) say(errors[i].textContent, "error");
+    }
+  }
+
   // Sentences that appeared or changed since the last look; the first look only learns.
   function readAnnouncements(learnOnly) {
+    readFieldErrors(learnOnly);
     var nodes = document.querySelectorAll("[data-announce][id]");
     for (var i = 0; i < nodes.length; i++) {
       var node = nodes[i];

@@ -179,3 +179,22 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 """
+
+
+def test_address_form_keeps_focus_and_reads_its_error(site, page, member):
+    log_in(page, site.url)
+    page.goto(f"{site.url}/claims/")
+    field = page.get_by_label("Your BitBadges address")
+    field.fill("not an address")
+    field.press("Enter")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    expect(page.locator("#live-alert")).to_contain_text(page.locator("#address-error").inner_text())
+    field.fill("0x742d35cC6634c0532925A3b844bc9E7595F0beB1")
+    save = page.locator("#address").get_by_role("button", name="Save")
+    save.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages .message")).to_be_visible()
+    expect(page.locator("#address-error")).to_have_count(0)
+    expect(save).to_be_focused()
+    expect(page.locator("#live-status")).to_contain_text(page.locator("#messages").inner_text())
