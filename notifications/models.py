@@ -38,9 +38,6 @@ class Preference(models.Model):
     def __str__(self):
         return f"Email choices of member {self.member_id}"
 
-    def wants(self, kind: str) -> bool:
-        return bool(getattr(self, kind))
-
 
 class Notification(models.Model):
     class State(models.TextChoices):

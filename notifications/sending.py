@@ -128,12 +128,17 @@ def send_due(member_id: int) -> Outcome:
     badges = [row for row in rows if row.kind == Kind.BADGE_EARNED]
     accounts = [row for row in rows if row.kind == Kind.ACCOUNT_BROKEN]
     sent, again_at = 0, None
-    for row in badges:
-        sent += _badge(row, member, address, preference)
-    if accounts:
-        again_at = _waits_for_checks(accounts, member)
-        if again_at is None:
-            sent += _accounts(accounts, member, address, preference)
+    try:
+        for row in badges:
+            sent += _badge(row, member, address, preference)
+        if accounts:
+            again_at = _waits_for_checks(accounts, member)
+            if again_at is None:
+                sent += _accounts(accounts, member, address, preference)
+    except Exception as exc:
+        # A bug while building an email: the rows say so rather than stay "sending".
+        _close(rows, State.FAILED, f"Not sent: {type(exc).__name__}: {exc}")
+        raise
     return Outcome(f"sent {sent} of {len(rows)}", again_at)
 
 

@@ -118,3 +118,17 @@ def test_staff_with_view_permission_read_the_list_and_change_nothing(
     assert page.status_code == 200 and "alice@example.com" not in page.content.decode()
     assert client.post(f"/admin/notifications/notification/{row.pk}/delete/").status_code == 403
     assert client.get("/admin/notifications/notification/add/").status_code == 403
+
+
+def test_a_bug_building_an_email_leaves_failed_rows_not_sending_ones(member, monkeypatch):
+    row = _badge_row(member)
+    Notification.objects.filter(pk=row.pk).update(completion=None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setattr(sending, "_badge", broken)
+    with pytest.raises(RuntimeError):
+        sending.send_due(member.pk)
+    row.refresh_from_db()
+    assert row.state == "failed" and "template missing" in row.reason
