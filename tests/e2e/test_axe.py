@@ -7,11 +7,11 @@ Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page
 404, a problem page, and the emails' unsubscribe link (asked, done, broken). alice's
 pages, with one healthy and one broken account and claims earned, not yet and under way:
 /, /claims/, /c/, two landing pages, /accounts/, /profile/, /profile/notifications/,
-/email/, /password/change/, /2fa/, the password check before /profile/delete/ and the page
-itself, /accounts/ back from Connect Links that did not connect (an info and an error
-flash) and /claims/ after Check again (a success flash). carol's, who has not confirmed
-her email: / and /accounts/ with the banner. SHOTS=1 saves each page to
-test-artifacts/axe/<page>-<viewport>-<scheme>.png for people to look at.
+/email/, /password/change/, /2fa/, the Connect dialog open, the password check before
+/profile/delete/ and the page itself, /accounts/ back from Connect Links that did not
+connect (an info and an error flash) and /claims/ after Check again (a success flash).
+carol's, who has not confirmed her email: / and /accounts/ with the banner. SHOTS=1 saves
+each page to test-artifacts/axe/<page>-<viewport>-<scheme>.png for people to look at.
 """
 
 import datetime
@@ -35,6 +35,7 @@ from tests.e2e.axe_support import (
     focus_ring_problems,
     page_scheme,
 )
+from tests.e2e.flows_support import FRAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.npm, pytest.mark.django_db(transaction=True)]
 
@@ -206,7 +207,14 @@ def test_no_axe_violation_on_member_pages(
         log_in(page, site.url, "alice", next_path="/")
         for name, path in MEMBER:
             check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
+        # The Connect dialog open over /accounts/ (the hosted page inside is Pipedream's).
+        page.goto(f"{site.url}/accounts/")
+        page.get_by_role("link", name="Connect GitHub", exact=True).click()
+        page.frame_locator(FRAME).get_by_role("button", name="Allow").wait_for()
+        check(page, page.url, f"connect-dialog-{viewport}-{scheme}", found, scheme, go=False)
+
         # Deleting the account asks for the password again first.
+        page.goto(f"{site.url}/profile/delete/")
         page.fill("#id_password", "connect-demo")
         page.click("form:has(#id_password) button[type=submit]")
         page.wait_for_url(f"{site.url}/profile/delete/")
