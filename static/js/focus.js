@@ -213,17 +213,19 @@
   var pending = null;
 
   document.addEventListener("htmx:beforeSwap", function () {
-    pending = describe(document.activeElement);
+    var el = document.activeElement;
+    var found = describe(el);
+    pending = found ? { el: el, found: found } : null;
   });
 
+  // Only when this swap took the focused element away: a member who put focus elsewhere
+  // (or nowhere) meanwhile is left alone.
   document.addEventListener("htmx:afterSettle", function () {
     readMessages();
     readAnnouncements(false);
-    if (pending && lost()) {
-      var found = pending;
-      pending = null;
-      restore(found);
-    }
+    var was = pending;
+    pending = null;
+    if (was && !was.el.isConnected && lost()) restore(was.found);
   });
 
   // --- across a page load (a plain form post or link back to the same page) ------------
