@@ -3,8 +3,9 @@ Playwright page, and its findings put in words a person can fix from.
 
 The site's Content-Security-Policy allows only its own scripts with a nonce, so a
 <script> tag added to the page (page.add_script_tag) would be refused. The file is run
-through the DevTools protocol instead (page.evaluate), which the CSP does not govern:
-the page's own policy stays on, as members get it.
+through the DevTools protocol instead, which the CSP does not govern: as an init script
+of the browser context (axe_install, before each page's own scripts), or with
+page.evaluate when a page lacks it. The page's own policy stays on, as members get it.
 """
 
 from functools import cache
@@ -25,9 +26,18 @@ _RUN = """async (tags) => {
 }"""
 
 
+def axe_path():
+    return node_modules() / "axe-core" / "axe.min.js"
+
+
 @cache
 def axe_source() -> str:
-    return (node_modules() / "axe-core" / "axe.min.js").read_text()
+    return axe_path().read_text()
+
+
+def axe_install(context) -> None:
+    """axe-core in every page the browser context opens from now on."""
+    context.add_init_script(path=str(axe_path()))
 
 
 def axe_violations(page) -> list[dict]:

@@ -30,6 +30,7 @@ from notifications.tokens import token_for
 from tests.browser_support import ARTIFACTS
 from tests.claims.pages_support import account
 from tests.e2e.axe_support import (
+    axe_install,
     axe_violations,
     described,
     focus_ring_problems,
@@ -155,6 +156,7 @@ def test_no_axe_violation_on_member_pages(
     found: list[str] = []
     context = browser.new_context(color_scheme=scheme, **VIEWPORTS[viewport])
     try:
+        axe_install(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
         assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (
