@@ -16,6 +16,7 @@
 """
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,9 @@ from django.test import override_settings
 ROOT = Path(__file__).resolve().parent.parent.parent
 OPEN, CLOSE = "⟦", "⟧"
 PSEUDO = "en-xa"  # Django's code; its catalogue folder is en_XA
+# A second pseudo-language, the one background work runs in: what it writes into the
+# database shows up on en-xa pages in its own marks, not in en-xa's.
+SITE_PSEUDO, SITE_MARKS = "en-xb", ("⟪", "⟫")
 
 # The options of `make messages` besides the ignore patterns (keep the two alike).
 MAKEMESSAGES_OPTIONS = {"add_location": "file", "no_obsolete": True}
@@ -45,14 +49,15 @@ def messages_ignore() -> list[str]:
 def _copy_sources(into: Path, ignore: list[str]) -> None:
     """The files makemessages reads (.py, .html, .txt), outside ignored and hidden folders."""
     skipped = {*ignore, "locale", "__pycache__"}
-    for path in ROOT.rglob("*"):
-        relative = path.relative_to(ROOT)
-        if any(part in skipped or part.startswith(".") for part in relative.parts[:-1]):
+    for folder, folders, files in os.walk(ROOT):
+        folders[:] = [name for name in folders if name not in skipped and name[0] != "."]
+        wanted = [name for name in files if name.endswith((".py", ".html", ".txt"))]
+        if not wanted:
             continue
-        if path.suffix in {".py", ".html", ".txt"} and path.is_file():
-            target = into / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+        target = into / Path(folder).relative_to(ROOT)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in wanted:
+            shutil.copyfile(Path(folder) / name, target / name)
 
 
 def extract(into: Path) -> Path:
@@ -74,21 +79,28 @@ def extract(into: Path) -> Path:
 
 _ENTRY_KEYS = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+"(.*)"$')
 _CONTINUATION = re.compile(r'^"(.*)"$')
+_UNESCAPE = {"n": "\n", "t": "\t", "r": "\r"}
 
 
 def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
+    return re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), text)
 
 
-def msgids(po: Path) -> set[tuple[str, str]]:
-    """Every (msgctxt, msgid) in `po` (obsolete entries and the header left out)."""
-    found: set[tuple[str, str]] = set()
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + '"'
+
+
+def entries(po: Path) -> list[dict[str, str]]:
+    """The messages of a .po file, each {"msgctxt", "msgid", "msgid_plural"} as present
+    (the header and obsolete entries left out)."""
+    found: list[dict[str, str]] = []
     entry: dict[str, str] = {}
     key = ""
 
     def flush() -> None:
         if entry.get("msgid"):
-            found.add((entry.get("msgctxt", ""), entry["msgid"]))
+            found.append({k: v for k, v in entry.items() if not k.startswith("msgstr")})
         entry.clear()
 
     for line in po.read_text(encoding="utf-8").splitlines():
@@ -101,11 +113,16 @@ def msgids(po: Path) -> set[tuple[str, str]]:
             entry[key] = _unquote(keyed.group(2))
         elif (continued := _CONTINUATION.match(line)) and key:
             entry[key] += _unquote(continued.group(1))
-        elif not line:
+        elif not line or line.startswith("#~"):
             flush()
             key = ""
     flush()
     return found
+
+
+def msgids(po: Path) -> set[tuple[str, str]]:
+    """Every (msgctxt, msgid) in `po` (obsolete entries and the header left out)."""
+    return {(entry.get("msgctxt", ""), entry["msgid"]) for entry in entries(po)}
 
 
 def _library_catalogues() -> list[Path]:
@@ -127,25 +144,50 @@ def _library_catalogues() -> list[Path]:
     return found
 
 
-def _run(*command: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(command[:2])} failed: {done.stderr[-2000:]}"
+_HEADER = (
+    'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+    '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n'
+)
 
 
-def build_pseudo(po: Path, locale_dir: Path) -> Path:
-    """locale_dir/en_XA/LC_MESSAGES/django.mo: every message wrapped in ⟦ ⟧ (see above)."""
-    folder = locale_dir / "en_XA" / "LC_MESSAGES"
+def _wrap(text: str, marks: tuple[str, str]) -> str:
+    """⟦text⟧, the marks inside any newlines the message starts or ends with."""
+    body = text.strip("\n")
+    start = text[: len(text) - len(text.lstrip("\n"))]
+    end = text[len(text.rstrip("\n")) :]
+    return f"{start}{marks[0]}{body}{marks[1]}{end}" if body else text
+
+
+def build_pseudo(
+    po: Path, locale_dir: Path, *, code: str = PSEUDO, marks: tuple[str, str] = (OPEN, CLOSE)
+) -> Path:
+    """locale_dir/<code's folder>/LC_MESSAGES/django.mo: every message wrapped in `marks`
+    (see above)."""
+    language, _, region = code.partition("-")
+    folder = locale_dir / f"{language}_{region.upper()}" / "LC_MESSAGES"
     folder.mkdir(parents=True)
-    merged, english, pseudo = (folder / name for name in ("all.po", "en.po", "django.po"))
     # The project's messages first: its wording wins over a library's for the same msgid.
-    _run("msgcat", "--use-first", "-o", str(merged), str(po), *map(str, _library_catalogues()))
-    _run("msgen", "-o", str(english), str(merged))  # each msgstr = its msgid (plural too)
-    # The filter sees each msgstr whole: the mark before its first line, after its last.
-    _run(
-        "msgfilter", "--keep-header", "-i", str(english), "-o", str(pseudo),
-        "sed", "-e", f"1s/^/{OPEN}/", "-e", f"$s/$/{CLOSE}/",
-    )  # fmt: skip
-    _run("msgfmt", "-o", str(folder / "django.mo"), str(pseudo))
+    merged: dict[tuple[str, str], dict[str, str]] = {}
+    for catalogue in [po, *_library_catalogues()]:
+        for entry in entries(catalogue):
+            merged.setdefault((entry.get("msgctxt", ""), entry["msgid"]), entry)
+    blocks = [_HEADER]
+    for entry in merged.values():
+        lines = [f"msgctxt {_quote(entry['msgctxt'])}"] if "msgctxt" in entry else []
+        lines.append(f"msgid {_quote(entry['msgid'])}")
+        if "msgid_plural" in entry:
+            lines.append(f"msgid_plural {_quote(entry['msgid_plural'])}")
+            lines.append(f"msgstr[0] {_quote(_wrap(entry['msgid'], marks))}")
+            lines.append(f"msgstr[1] {_quote(_wrap(entry['msgid_plural'], marks))}")
+        else:
+            lines.append(f"msgstr {_quote(_wrap(entry['msgid'], marks))}")
+        blocks.append("\n".join(lines) + "\n")
+    pseudo = folder / "django.po"
+    pseudo.write_text("\n".join(blocks), encoding="utf-8")
+    done = subprocess.run(
+        ["msgfmt", "-o", str(folder / "django.mo"), str(pseudo)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"msgfmt failed: {done.stderr[-2000:]}"
     return folder / "django.mo"
 
 
@@ -188,29 +230,29 @@ class _Reader(HTMLParser):
             self.texts.append(data)
 
 
-_MARKED = re.compile(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def _outside_marks(text: str) -> str:
+def _outside_marks(text: str, marks: tuple[str, str] = (OPEN, CLOSE)) -> str:
     """`text` with every ⟦...⟧ (nested ones too) taken out."""
+    marked = re.compile(f"{marks[0]}[^{marks[0]}{marks[1]}]*{marks[1]}")
     while True:
-        shorter = _MARKED.sub(" ", text)
+        shorter = marked.sub(" ", text)
         if shorter == text:
             return text
         text = shorter
 
 
-def leftover(text: str, known: list[str]) -> str:
+def leftover(text: str, known: list[str], marks: tuple[str, str] = (OPEN, CLOSE)) -> str:
     """What of `text` (outside the marks) is neither known data nor letter-free."""
-    text = _outside_marks(text)
+    text = _outside_marks(text, marks)
     for value in known:
         text = text.replace(value, " ")
     text = " ".join(text.split())
     return text if _LETTER.search(text) else ""
 
 
-def unmarked(markup: str, known: list[str]) -> list[str]:
+def unmarked(markup: str, known: list[str], marks: tuple[str, str] = (OPEN, CLOSE)) -> list[str]:
     """Each piece of text a person reads on the page that is not marked (see above)."""
     reader = _Reader()
     reader.feed(markup)
@@ -218,17 +260,18 @@ def unmarked(markup: str, known: list[str]) -> list[str]:
     known = sorted({value for value in known if value and value.strip()}, key=len, reverse=True)
     found = []
     # Text nodes one after another: a message with tags in it spans several.
-    for chunk in _outside_marks(_NODE.join(reader.texts)).split(_NODE):
-        if rest := leftover(chunk, known):
+    for chunk in _outside_marks(_NODE.join(reader.texts), marks).split(_NODE):
+        if rest := leftover(chunk, known, marks):
             found.append(rest)
     for attribute in reader.attributes:
         name, _, value = attribute.partition(": ")
-        if rest := leftover(value, known):
+        if rest := leftover(value, known, marks):
             found.append(f"{name} {rest!r}")
     return found
 
 
-def unmarked_text(text: str, known: list[str]) -> list[str]:
+def unmarked_text(text: str, known: list[str], marks: tuple[str, str] = (OPEN, CLOSE)) -> list[str]:
     """The lines of a plain-text email (or a subject) with unmarked words in them."""
     known = sorted({value for value in known if value and value.strip()}, key=len, reverse=True)
-    return [rest for line in _outside_marks(text).splitlines() if (rest := leftover(line, known))]
+    text = _outside_marks(text, marks)
+    return [rest for line in text.splitlines() if (rest := leftover(line, known, marks))]

@@ -8,11 +8,17 @@
   pages, and every email members receive are read in it; any text a person reads outside
   the marks is a string nobody marked. What people typed (usernames, emails, account
   names, the operator's claim names and texts) is theirs and is set aside, as is text
-  without a letter (numbers, punctuation).
+  without a letter (numbers, punctuation). The members' states are reached by the engine
+  and the task worker in a second pseudo-language, en-xb (⟪ ⟫), standing for the site's
+  language: the emails sent meanwhile must be marked in it, and anything the engine
+  stored in it that an en-xa page shows is caught too (stored text must be stored in
+  English and translated when shown).
 - The language a member's browser asks for formats the dates they read.
 """
 
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -40,6 +46,8 @@ from tests.i18n.pseudo_support import (
     OPEN,
     PSEUDO,
     ROOT,
+    SITE_MARKS,
+    SITE_PSEUDO,
     build_pseudo,
     extract,
     msgids,
@@ -59,7 +67,7 @@ ALLOWED = {
 }
 # What no language translates: links, email addresses, blockchain addresses, codes.
 _DATA = re.compile(
-    r"https?://[^\s⟦⟧]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b0x[0-9a-fA-F]{40}\b|\bbb1[0-9a-z]{38}\b"
+    r"https?://[^\s⟦⟧⟪⟫]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b0x[0-9a-fA-F]{40}\b|\bbb1[0-9a-z]{38}\b"
 )
 
 
@@ -90,9 +98,11 @@ def forget_languages() -> None:
 
 @pytest.fixture
 def pseudo(extracted, tmp_path, settings):
-    """The site speaks en-xa (every message wrapped in ⟦ ⟧) to browsers that ask for it."""
+    """The site speaks en-xa (every message wrapped in ⟦ ⟧) to browsers that ask for it,
+    and en-xb (⟪ ⟫) where it is asked to."""
     build_pseudo(extracted, tmp_path / "locale")
-    settings.LANGUAGES = [("en", "English"), (PSEUDO, "Pseudo")]
+    build_pseudo(extracted, tmp_path / "locale", code=SITE_PSEUDO, marks=SITE_MARKS)
+    settings.LANGUAGES = [("en", "English"), (PSEUDO, "Pseudo"), (SITE_PSEUDO, "Site pseudo")]
     settings.LOCALE_PATHS = [tmp_path / "locale"]
     forget_languages()
     with translation.override(PSEUDO):
@@ -142,9 +152,11 @@ def test_every_member_page_and_email_is_marked_for_translation(
 ):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = pseudo
     mail.outbox.clear()
-    with translation.override(pseudo):  # the emails the engine sends meanwhile
+    with translation.override(SITE_PSEUDO):  # the engine's and the worker's language
         claims = seed_claims(apps)
         members = seed_members(connect, settings)
+    by_the_engine = list(mail.outbox)
+    mail.outbox.clear()
     problems: list[str] = []
     pages = 0
     paths = member_paths(claims)
@@ -173,22 +185,27 @@ def test_every_member_page_and_email_is_marked_for_translation(
     # sent while the members above were seeded.
     signup = {"username": "gina", "email": "gina@example.com"}
     client.post("/signup/", {**signup, "password1": PASSWORD, "password2": PASSWORD})
-    client.post("/signup/", {**signup, "username": "gina2", "password1": PASSWORD})
+    again = {**signup, "username": "gina2", "password1": PASSWORD, "password2": PASSWORD}
+    client.post("/signup/", again)
     client.post("/password/reset/", {"email": "alice@example.com"})
     client.post("/password/reset/", {"email": "nobody@example.com"})
     client.force_login(members[0])
     client.post("/email/", {"action_add": "", "email": "alice.second@example.com"})
     with translation.override(pseudo):
         call_command("connect_link", user="bob", app="github", email=True, stdout=None)
-    assert len(mail.outbox) >= 5, [message.subject for message in mail.outbox]
+    subjects = [message.subject for message in mail.outbox + by_the_engine]
+    assert len(mail.outbox) >= 4 and by_the_engine, subjects
     known = known_data()
-    for message in mail.outbox:
+    emails = [(message, (OPEN, CLOSE)) for message in mail.outbox]
+    emails += [(message, SITE_MARKS) for message in by_the_engine]
+    for message, marks in emails:
         where = f"email {message.subject!r}"
-        for text in unmarked_text(_DATA.sub(" ", f"{message.subject}\n{message.body}"), known):
-            problems.append(f"{where}: {text}")
+        text = _DATA.sub(" ", f"{message.subject}\n{message.body}")
+        problems += [f"{where}: {rest}" for rest in unmarked_text(text, known, marks)]
         for body, kind in getattr(message, "alternatives", []):
             if kind == "text/html":
-                problems_in(f"{where} (html)", body, problems)
+                html = _DATA.sub(" ", body)
+                problems += [f"{where} (html): {rest}" for rest in unmarked(html, known, marks)]
 
     assert pages >= len(paths) * 7
     assert not problems, f"{len(problems)} unmarked texts:\n" + "\n".join(dict.fromkeys(problems))
@@ -210,3 +227,66 @@ def test_a_member_reads_dates_in_their_browsers_language(client, settings):
     assert "6 Oct 2026" in english
     assert "6 Okt 2026" in german and "Oct" not in german
     forget_languages()
+
+
+# --- The scan itself ---------------------------------------------------------------------
+
+
+def test_the_scan_lists_unmarked_text_and_attributes_and_nothing_else():
+    page = (
+        "<html><head><title>⟦Your claims⟧ · Brand</title>"
+        '<script>const said = "Hello";</script><style>p::after { content: "x" }</style></head>'
+        '<body><p>⟦Read <a href="/rules/">the rules</a> first⟧</p>'
+        "<p>Nobody marked this</p>"
+        '<button aria-label="Close">×</button><input type="submit" value="⟦Save⟧">'
+        '<input type="text" value="typed by someone"><img alt="A badge" src="/b.png">'
+        '<span title="⟦Tip⟧">alice · 42 · 6 ⟦Dec⟧ 2026, 17:05</span></body></html>'
+    )
+    assert unmarked(page, ["Brand", "alice"]) == [
+        "Nobody marked this",
+        "button[aria-label] 'Close'",
+        "img[alt] 'A badge'",
+    ]
+
+
+def test_the_scan_of_an_email_reads_it_line_by_line_in_its_marks():
+    body = "⟦Hello from Brand,⟧\n\n⟦Open this link\nto confirm:⟧\n\nThanks!\n⟪Site words⟫\n"
+    assert unmarked_text(body, ["Brand"]) == ["Thanks!", "⟪Site words⟫"]
+    assert unmarked_text(body, ["Brand"], SITE_MARKS) == [
+        "⟦Hello from ,⟧",  # the brand is set aside
+        "⟦Open this link",
+        "to confirm:⟧",
+        "Thanks!",
+    ]
+
+
+# --- The build ----------------------------------------------------------------------------
+
+
+def test_the_committed_catalogue_compiles():
+    done = subprocess.run(
+        ["msgfmt", "--check", "-o", "/dev/null", str(COMMITTED)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_make_says_what_is_missing_without_gettext(tmp_path):
+    """The Makefile's build of the catalogues stops with a sentence naming GNU gettext
+    when msgfmt is not on the PATH (and passes when it is)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "bash", "sh"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    without = subprocess.run(
+        ["make", "--no-print-directory", "gettext"],
+        cwd=ROOT,
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert without.returncode != 0
+    assert "GNU gettext (msgfmt, xgettext) is needed" in without.stdout + without.stderr
+    with_it = subprocess.run(
+        ["make", "--no-print-directory", "gettext"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert with_it.returncode == 0, with_it.stdout + with_it.stderr
