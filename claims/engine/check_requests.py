@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from claims import life, queue
 from claims.audit import Actor
@@ -168,7 +168,7 @@ def address_save(*, member: User, form: AddressForm, before: str) -> tuple[str, 
     said so; a change is rate-limited and re-checks the member's waiting claims. Returns
     (message level, sentence) for the page."""
     if form.cleaned_data["address"] == before:
-        return "info", "That is already your BitBadges address."
+        return "info", gettext("That is already your BitBadges address.")
     try:
         address_change_allowed(member=member)
     except TooManyChecks as exc:
@@ -176,7 +176,9 @@ def address_save(*, member: User, form: AddressForm, before: str) -> tuple[str, 
         return "error", str(exc)
     form.save()
     requests_for_member(member=member, actor=Actor.member(member))
-    return "success", "Your BitBadges address is saved. Claims waiting for it are checked again."
+    return "success", gettext(
+        "Your BitBadges address is saved. Claims waiting for it are checked again."
+    )
 
 
 def admin_retry(*, completion: Completion, admin: User) -> bool:
