@@ -198,3 +198,17 @@ def test_address_form_keeps_focus_and_reads_its_error(site, page, member):
     expect(page.locator("#address-error")).to_have_count(0)
     expect(save).to_be_focused()
     expect(page.locator("#live-status")).to_contain_text(page.locator("#messages").inner_text())
+
+
+def test_a_refused_disconnect_keeps_focus_and_is_an_alert(site, page, member, connect, settings):
+    account = connect(member, "github", "octo")
+    log_in(page, site.url)
+    settings.PIPEDREAM_MAX_RETRIES = 0
+    settings.SANDBOX_FAULTS = {"pipedream.accounts.delete": {"status": 500}}
+    page.locator(f"#disconnect-{account.pk}").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#account-{account.pk} .confirm-text")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#live-alert")).to_contain_text("Nothing was changed")
+    expect(page.locator(f"#disconnect-{account.pk}")).to_be_focused()
