@@ -19,7 +19,7 @@
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -27,14 +27,16 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
 from branding.selectors import brand_current as current_brand
 from claims.models import Claim, Completion, Requirement
 from connections.models import App, ConnectedAccount
+from tests.claims.claims_support import require
 from tests.claims.member_states_support import (
     PASSWORD,
+    bitbadges_claim,
     member,
     member_paths,
     seed_claims,
@@ -129,6 +131,23 @@ def known_data() -> list[str]:
     return [value for value in values if value]
 
 
+def stopped_claims(apps) -> list[Claim]:
+    """Claims that take no deliveries now, each with its sentence (claims/life.py):
+    paused on BitBadges, closed on a date, opening on a date."""
+    now = timezone.now()
+    paused = bitbadges_claim("paused", "Paused one")
+    Claim.objects.filter(pk=paused.pk).update(life_halted=True)
+    closed = bitbadges_claim("closed", "Closed one")
+    Claim.objects.filter(pk=closed.pk).update(
+        starts_at=now - timedelta(days=9), ends_at=now - timedelta(days=2)
+    )
+    later = bitbadges_claim("later", "Later one")
+    Claim.objects.filter(pk=later.pk).update(starts_at=now + timedelta(days=3))
+    for claim in (paused, closed, later):
+        require(claim, apps["github"])
+    return [paused, closed, later]
+
+
 def problems_in(where: str, markup: str, problems: list[str]) -> None:
     for text in unmarked(_DATA.sub(" ", markup), known_data()):
         problems.append(f"{where}: {text}")
@@ -155,6 +174,7 @@ def test_every_member_page_and_email_is_marked_for_translation(
     with translation.override(SITE_PSEUDO):  # the engine's and the worker's language
         claims = seed_claims(apps)
         members = seed_members(connect, settings)
+        claims += stopped_claims(apps)
     by_the_engine = list(mail.outbox)
     mail.outbox.clear()
     problems: list[str] = []
