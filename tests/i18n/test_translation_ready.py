@@ -223,6 +223,15 @@ def test_every_member_page_and_email_is_marked_for_translation(
             problems_in(f"{person.username} POST {path}", response.text, problems)
         response = client.post("/claims/address/", {"address": "not an address"}, follow=True)
         problems_in(f"{person.username} POST /claims/address/", response.text, problems)
+        # The htmx fragments the pages swap in, and the Connect dialog's errors (JSON).
+        for path in ("/claims/", "/accounts/", f"/c/{claims[0].slug}/"):
+            response = client.get(path, HTTP_HX_REQUEST="true")
+            problems_in(f"{person.username} htmx {path}", response.text, problems)
+        for data in ({"app": "no-such-app"}, {"app": "github", "account": "999999"}, {}):
+            said = client.post("/connect/token/", data).json().get("error", "")
+            assert said, data
+            where = f"{person.username} /connect/token/ {data}"
+            problems += [f"{where}: {rest}" for rest in unmarked_text(said, known_data())]
         client.logout()
 
     # The emails: sign-up, an account that already exists, password resets (known and
