@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
-from claims import bitbadges, queue
+from claims import bitbadges, queue, wording
 from claims.bitbadges import badge
 from claims.bitbadges.life import NEVER, ClaimLife, ms_datetime
 from claims.models import Claim, Completion, CompletionEvent
@@ -69,7 +69,7 @@ def sentence_words(sentence: str) -> str:
     for start, translated in _DATED.items():
         if sentence.startswith(start) and sentence.endswith("."):
             return gettext(translated) % {"at": sentence[len(start) : -1]}
-    return gettext(sentence) if sentence else ""
+    return wording.reason_words(sentence)
 
 
 def stopped_wait() -> datetime.timedelta:

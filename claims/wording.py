@@ -217,11 +217,55 @@ def value_fact(path: str, comparison: str, value: Any) -> str:
     return ""
 
 
+# Reasons the engine stores with a value in them: the English message filled in. A page
+# finds the message again by its wording (`reason_words`) and shows it translated.
+GAVE_UP = gettext_noop("We gave up after %(tries)s tries: %(reason)s")
+GAVE_UP_UNCONFIRMED = gettext_noop(
+    "We gave up after %(tries)s tries without confirming whether this was delivered; the "
+    "site's admins will check."
+)
+CAP_REACHED = gettext_noop("All %(cap)s of this claim have been given out.")
+# Translators: identity is the account's name there, such as a GitHub login.
+IDENTITY_USED = gettext_noop(
+    "This %(app)s account (%(identity)s) has already earned this claim for another member."
+)
+# Translators: said is the claim's workflow's own answer, as it gave it (not translated).
+WORKFLOW_REFUSED = gettext_noop("The claim's workflow turned this down: %(said)s")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _filled(message: str) -> re.Pattern[str]:
+    """A pattern matching `message` with its placeholders filled in."""
+    parts = _PLACEHOLDER.split(message)  # text, name, text, name, ..., text
+    pattern = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{pattern}$", re.S)
+
+
+_FILLED = [
+    (_filled(message), message)
+    for message in (GAVE_UP, GAVE_UP_UNCONFIRMED, CAP_REACHED, IDENTITY_USED, WORKFLOW_REFUSED)
+]
+
+
 def reason_words(reason: str) -> str:
-    """A reason stored on a completion, in the active language when it is one of the
-    fixed sentences the catalogue holds (marked with gettext_noop where it is written),
-    otherwise as it was stored (English: a stored text cannot be translated later)."""
-    return gettext(reason) if reason else ""
+    """A reason stored on a completion, in the active language: one of the fixed sentences
+    the catalogue holds (marked with gettext_noop where it is written), or one of the
+    messages above filled in (its values kept, a nested reason translated too); any other
+    as it was stored (a stored text cannot be translated later)."""
+    if not reason:
+        return ""
+    translated = gettext(reason)
+    if translated != reason:
+        return translated
+    for pattern, message in _FILLED:
+        if found := pattern.match(reason):
+            values = found.groupdict()
+            if "reason" in values:
+                values["reason"] = reason_words(values["reason"])
+            return gettext(message) % values
+    return reason
 
 
 def requirement_fact(requirement: Any, evidence_item: dict | None) -> str:

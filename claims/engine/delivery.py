@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from claims import bitbadges, life, pause, queue
+from claims import bitbadges, life, pause, queue, wording
 from claims.audit import Actor
 from claims.engine import ledger
 from claims.engine.errors import (
@@ -157,12 +157,9 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
     unknown = exc.outcome_unknown or ledger.was_sent(completion)
     if completion.attempts >= max_attempts():
         ended = _grant_ends(completion, unknown)
-        reason = f"We gave up after {completion.attempts} tries: {exc.reason}"
+        reason = wording.GAVE_UP % {"tries": completion.attempts, "reason": exc.reason}
         if unknown:
-            reason = (
-                f"We gave up after {completion.attempts} tries without confirming whether this "
-                "was delivered; the site's admins will check."
-            )
+            reason = wording.GAVE_UP_UNCONFIRMED % {"tries": completion.attempts}
         ledger.fenced(
             completion,
             token,
@@ -338,7 +335,7 @@ def _start_delivery(
                 if taken >= claim.cap:
                     raise Permanent(
                         State.INELIGIBLE,
-                        f"All {claim.cap} of this claim have been given out.",
+                        wording.CAP_REACHED % {"cap": claim.cap},
                     )
             identity = evaluation.identity or ""
             if identity and (
@@ -349,8 +346,8 @@ def _start_delivery(
                 app_name = evaluation.identity_app or "upstream"
                 raise Permanent(
                     State.INELIGIBLE,
-                    f"This {app_name} account ({identity.split(':', 1)[-1]}) has already earned "
-                    "this claim for another member.",
+                    wording.IDENTITY_USED
+                    % {"app": app_name, "identity": identity.split(":", 1)[-1]},
                 )
             return ledger.fenced(
                 completion,

@@ -34,6 +34,8 @@ from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
 from branding.selectors import brand_current as current_brand
+from claims import life, wording
+from claims.engine.staff_actions import REVOKED_REASON
 from claims.models import Claim, Completion, Requirement
 from connections.models import App, ConnectedAccount
 from tests.claims.claims_support import require
@@ -344,3 +346,26 @@ def test_make_says_what_is_missing_without_gettext(tmp_path):
         ["make", "--no-print-directory", "gettext"], cwd=ROOT, capture_output=True, text=True
     )
     assert with_it.returncode == 0, with_it.stdout + with_it.stderr
+
+
+# --- What the engine stores ---------------------------------------------------------------
+
+
+def test_stored_reasons_and_built_sentences_read_in_the_members_language(pseudo):
+    """The engine stores English; a page shows a fixed reason, a reason with values in it
+    (a nested reason too) and a stop's dated sentence translated, and anything else (an
+    operator's or an upstream's own words) as it was stored."""
+    not_answering = "BitBadges is not answering at the moment; we will try again."
+    gave_up = wording.GAVE_UP % {"tries": 5, "reason": not_answering}
+    assert gave_up == f"We gave up after 5 tries: {not_answering}"  # what the engine stores
+    with translation.override(pseudo):
+        assert wording.reason_words(gave_up) == (
+            f"{OPEN}We gave up after 5 tries: {OPEN}{not_answering}{CLOSE}{CLOSE}"
+        )
+        assert wording.reason_words(REVOKED_REASON) == f"{OPEN}{REVOKED_REASON}{CLOSE}"
+        closed = "This claim closed on 2026-12-04 17:51."
+        assert life.sentence_words(closed) == f"{OPEN}{closed}{CLOSE}"
+        assert wording.reason_words("Typed by the organiser.") == "Typed by the organiser."
+        sentence = wording.check_sentence("GitHub", "user.public_repos", "gte", "5")
+        assert sentence == f"{OPEN}Have at least 5 public repos on GitHub{CLOSE}"
+    assert wording.reason_words(gave_up) == gave_up  # English: as stored

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
-from claims import bitbadges
+from claims import bitbadges, wording
 from claims.engine.errors import CannotAsk, Permanent, Transient
 from claims.engine.ledger import Run
 from claims.engine.methods.base import (
@@ -86,7 +86,7 @@ class Workflow(DeliveryMethod):
         if isinstance(answer, dict) and answer.get("success") is False:
             raise Permanent(
                 State.INELIGIBLE,
-                f"The claim's workflow turned this down: {_said(answer.get('error'))}",
+                wording.WORKFLOW_REFUSED % {"said": _said(answer.get("error"))},
             )
         reference = _answer_text(answer)
         attempt_id = answer.get("claimAttemptId") if isinstance(answer, dict) else None
@@ -168,7 +168,7 @@ def _refused(run: Run, exc: pipedream.PipedreamError) -> Exception:
     if isinstance(exc, pipedream.BadRequest):
         return Permanent(
             State.INELIGIBLE,
-            f"The claim's workflow turned this down: {_workflow_error(exc)}",
+            wording.WORKFLOW_REFUSED % {"said": _workflow_error(exc)},
             str(exc),
         )
     return Permanent(
