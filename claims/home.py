@@ -6,9 +6,17 @@ with the claims rows (claims/selectors.py), and the completed claims. The broken
 come with the warning claims/needs.py words (the email's words too), and opening the page
 re-reads the accounts from Pipedream in the background when they are stale
 (connections/freshness.py): `refreshing` then says the page should ask again.
+
+That asking is `needs_you_poll`, the answer to htmx's `GET /?fresh=1` (config/views.py):
+no content (204: htmx swaps nothing) while the re-read runs, then the "What needs you"
+section alone, once, with 286 (htmx stops polling). It renders no flash message, so a
+poll never uses up one that a later page load should show, and never queues a re-read.
 """
 
 from dataclasses import dataclass, field
+
+from django.http import HttpResponse
+from django.template.loader import render_to_string
 
 from claims import needs, selectors
 from claims.models import Completion
@@ -74,7 +82,13 @@ def _actions(row, *, email_verified: bool) -> list[Action]:
     return actions
 
 
-def member_home(member) -> Home:
+# The query parameter of the home page's poll (GET /?fresh=1), as /accounts/ has.
+POLL_PARAM = freshness.POLL_PARAM
+HOME_TEMPLATE = "home.html"
+
+
+def member_home(member, *, refresh: bool = True) -> Home:
+    """The home page's parts; `refresh=False` (the poll): never queue a re-read."""
     accounts = selectors.member_accounts(member)
     email = member_email_state(member=member)
     rows = selectors.claims_for_member(member=member, accounts=accounts, verified=email.verified)
@@ -84,7 +98,7 @@ def member_home(member) -> Home:
         .select_related("claim")
         .order_by("-completed_at", "-pk")
     )
-    refreshing = freshness.refresh_if_stale(member, accounts.connected)
+    refreshing = refresh and freshness.refresh_if_stale(member, accounts.connected)
     # Every broken account; those a claim waits on with the warning (claims/needs.py).
     waiting = {
         need.account.pk: need for need in needs.broken_needed(member, accounts=accounts, rows=rows)
@@ -108,3 +122,13 @@ def member_home(member) -> Home:
         actions=actions,
         refreshing=refreshing,
     )
+
+
+def needs_you_poll(request) -> HttpResponse:
+    """The home page's poll while a re-read of the member's accounts runs (see the
+    module's docstring): 204 until it is done, then the section with 286."""
+    if freshness.refreshing(request.user):
+        return HttpResponse(status=204)
+    home = member_home(request.user, refresh=False)
+    html = render_to_string(f"{HOME_TEMPLATE}#needs_you", {"home": home}, request=request)
+    return HttpResponse(html, status=286)

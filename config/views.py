@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
 from claims import pause
-from claims.home import member_home
+from claims.home import POLL_PARAM, member_home, needs_you_poll
 from claims.models import Completion
 from connections import services as connections_services
 
@@ -43,6 +43,8 @@ UPSTREAM_PROBE_TIMEOUT_SECONDS = 2
 def home(request):
     """The member's progress and what needs them (claims/home.py); visitors are sent to
     log in (LoginRequiredMiddleware), whose page links to the public list of claims."""
+    if POLL_PARAM in request.GET and request.htmx and not request.htmx.boosted:
+        return needs_you_poll(request)  # the "What needs you" section's poll
     return render(request, "home.html", {"home": member_home(request.user)})
 
 

@@ -2,6 +2,7 @@
 warnings on the home page and /accounts/ (the words the email uses too)."""
 
 import html
+import re
 
 import pytest
 from django.db import connection
@@ -191,6 +192,32 @@ def test_warnings_on_home_and_accounts_name_the_account_and_claim_with_the_recon
         assert f'data-account="{octo.pk}"' in item and "Reconnect GitHub" in item
 
 
+def _reconnect_names(body: str, pk: int) -> list[str]:
+    """The text (the accessible name: visually hidden words included) of each Reconnect
+    link in the home page's item for account `pk`."""
+    start = body.index(f'id="todo-reconnect-{pk}"')
+    item = body[start : body.index("</li>", start)]
+    links = re.findall(r"<a class=\"button primary\"[^>]*>(.*?)</a>", item, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", "", link).split()) for link in links]
+
+
+def test_home_reconnect_links_name_their_account(client, alice, make_claim, github, discord):
+    """Two broken GitHub accounts (a claim waits on them), and one broken Discord account
+    no claim needs: each Reconnect link says which account, in visually hidden words."""
+    make_claim("octo-badge", apps=[github], name="Octo Badge")
+    octo = account(alice, github, name="octo", healthy=False)
+    cat = account(alice, github, name="cat", healthy=False, dead=True)
+    chat = account(alice, discord, name="chatty", healthy=False)
+    nameless = account(alice, discord, name="", healthy=False)
+    client.force_login(alice)
+    body = text(client.get("/"))
+    assert _reconnect_names(body, octo.pk) == ["Reconnect GitHub account octo"]
+    assert _reconnect_names(body, cat.pk) == ["Reconnect GitHub account cat"]
+    assert _reconnect_names(body, chat.pk) == ["Reconnect Discord account chatty"]
+    assert _reconnect_names(body, nameless.pk) == ["Reconnect Discord"]
+    assert body.count('<span class="visually-hidden"> account octo</span>') == 1
+
+
 def test_no_warning_when_all_is_well(client, alice, make_claim, github):
     make_claim("octo-badge", apps=[github], name="Octo Badge")
     account(alice, github, name="octo")
@@ -243,5 +270,6 @@ def test_page_queries_do_not_grow_with_warnings(client, alice, make_claim, githu
         account(alice, github, name=f"octo-{index}", healthy=False)
         account(alice, discord, name=f"chatty-{index}", dead=True)
     body = text(client.get("/accounts/"))
-    assert body.count("stopped working.") == 15
+    assert body.count("stopped working.") == 30  # the text, and data-announce's sentence
+    assert body.count('data-announce-kind="error"') == 15
     assert {path: _page_queries(client, path) for path in ("/", "/accounts/")} == one

@@ -8,6 +8,7 @@ import logging
 import time
 
 import pytest
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 from django_tasks_db.backend import DatabaseBackend
@@ -15,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from connections import tasks
 from connections.models import ConnectedAccount
-from tests.claims.claims_support import run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.connections.services_support import ACCOUNTS_URL
 
 TASK = "connections.tasks.accounts_refresh_task"
@@ -170,6 +171,45 @@ def test_the_poll_ends_when_the_refresh_is_gone_or_too_old(client, member, githu
     assert len(queued()) == 0  # the window holds: nothing queued again
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["1", "", "<script>alert(1)</script>", "%00", "9" * 5000, "1&fresh=2"]
+)
+def test_the_home_poll_waits_while_the_refresh_is_queued(client, member, github, value):
+    account(member, github, name="octo")
+    client.force_login(member)
+    page = body(client.get("/"))
+    assert 'hx-get="/?fresh=1"' in page and 'id="fresh-checking"' in page
+    response = client.get("/", {"fresh": value}, headers=HX)
+    assert response.status_code == 204 and response.content == b""
+    # Without htmx (or boosted) the parameter changes nothing: the whole page.
+    assert "<html" in body(client.get("/", {"fresh": value}))
+    boosted = client.get("/", {"fresh": value}, headers={**HX, "HX-Boosted": "true"})
+    assert "<html" in body(boosted)
+    assert len(queued()) == 1
+
+
+@pytest.mark.django_db
+def test_the_home_poll_ends_with_the_section_alone_and_keeps_flash_messages(client, member, github):
+    account(member, github, name="octo")
+    client.force_login(member)
+    client.get("/")
+    # A message set meanwhile (another tab): the poll must leave it for the next load.
+    assert client.post("/claims/address/", {"address": ALICE_ADDRESS}).status_code == 302
+    DBTaskResult.objects.filter(task_path=TASK).delete()  # gone: nothing to wait for
+    ConnectedAccount.objects.update(last_synced_at=timezone.now() - LONG_AGO)
+    cache.clear()  # the window has passed too: the poll still queues nothing
+    response = client.get("/?fresh=1", headers=HX)
+    assert response.status_code == 286  # htmx stops polling
+    text = html.unescape(response.content.decode())
+    assert text.lstrip().startswith('<section class="card home-needs" id="needs-you"')
+    assert "hx-get" not in text.split(">")[0] and 'id="fresh-checking"' not in text
+    assert "<html" not in text and 'id="messages"' not in text and 'id="earned"' not in text
+    assert len(queued()) == 0
+    page = body(client.get("/"))
+    assert 'id="messages"' in page and "address" in page.split('id="messages"')[1][:400]
+
+
 class QueueDown(DatabaseBackend):
     """The task queue refusing work (its database table unreachable, say)."""
 
@@ -238,6 +278,7 @@ def test_the_sandbox_breaking_an_account_shows_on_the_next_render(
     assert '<span class="badge ok">Healthy</span>' in before and "stopped working" not in before
     assert queued() == [[alice.pk]]
     assert client.get("/accounts/?fresh=1", headers=HX).status_code == 204
+    assert client.get("/?fresh=1", headers=HX).status_code == 204
 
     run_worker()
 
@@ -248,6 +289,14 @@ def test_the_sandbox_breaking_an_account_shows_on_the_next_render(
     swapped = html.unescape(poll.content.decode())
     assert '<span class="badge warn">Unhealthy</span>' in swapped
     assert "Your GitHub account (octo) stopped working." in swapped  # the warnings, out of band
+    sentence = "Your GitHub account (octo) stopped working. Octo Badge needs it."
+    # Said once in the live region when it appears (static/js/focus.js): as an alert.
+    assert f'data-announce="{sentence}" data-announce-kind="error"' in swapped
+    home_poll = client.get("/?fresh=1", headers=HX)
+    assert home_poll.status_code == 286
+    section = html.unescape(home_poll.content.decode())
+    assert f'id="todo-reconnect-{octo.pk}" data-announce="{sentence}"' in section
+    assert 'data-announce-kind="error"' in section and 'data-polling="fresh"' not in section
     for path in ("/", "/accounts/"):
         page = body(client.get(path))
         assert "Your GitHub account (octo) stopped working." in page, path
