@@ -32,8 +32,36 @@ if NOTIFICATIONS_SETTLE_SECONDS < 0:
     raise ImproperlyConfigured(
         f"NOTIFICATIONS_SETTLE_SECONDS is seconds, 0 or more, not {NOTIFICATIONS_SETTLE_SECONDS}."
     )
-# The unsubscribe page, per client address: count/seconds.
+# Seconds a "you earned" email waits: every badge the member earns in that time (one
+# connect or sync completing several claims) goes in the same email.
+NOTIFICATIONS_BADGE_SETTLE_SECONDS = _env.int("NOTIFICATIONS_BADGE_SETTLE_SECONDS", default=60)
+# Seconds after an "account stopped working" email during which the same account breaking
+# again sends none (the row is skipped, saying when the member was told).
+NOTIFICATIONS_ACCOUNT_COOLDOWN_SECONDS = _env.int(
+    "NOTIFICATIONS_ACCOUNT_COOLDOWN_SECONDS", default=24 * 60 * 60
+)
+# Days a sent, skipped or failed row is kept; the sweep (manage.py notifications_sweep)
+# deletes older ones.
+NOTIFICATIONS_RETENTION_DAYS = _env.int("NOTIFICATIONS_RETENTION_DAYS", default=365)
+for _name in (
+    "NOTIFICATIONS_SETTLE_SECONDS",
+    "NOTIFICATIONS_BADGE_SETTLE_SECONDS",
+    "NOTIFICATIONS_ACCOUNT_COOLDOWN_SECONDS",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} is seconds, 0 or more, not {globals()[_name]}.")
+if NOTIFICATIONS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"NOTIFICATIONS_RETENTION_DAYS is days, 1 or more, not {NOTIFICATIONS_RETENTION_DAYS}."
+    )
+# The unsubscribe page: links that are not ours (someone guessing), per client address;
+# count/seconds. A link we made is never counted here: mail providers and link scanners
+# share addresses.
 NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT = _rate_limit("NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT", "30/600")
+# The unsubscribe page, per link we made (one member, one kind): count/seconds.
+NOTIFICATIONS_UNSUBSCRIBE_LINK_RATE_LIMIT = _rate_limit(
+    "NOTIFICATIONS_UNSUBSCRIBE_LINK_RATE_LIMIT", "60/3600"
+)
 
 # --- Fresh health (connections/freshness.py) ----------------------------------------------
 

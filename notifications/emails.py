@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from branding.selectors import brand_current
 from notifications.models import Kind
@@ -65,7 +66,8 @@ class Email:
 
 
 def build(member, kind: str, template: str, context: dict) -> Email:
-    """Render `template` (its _subject.txt, .txt and .html) for `member` about `kind`."""
+    """Render `template` (its _subject.txt, .txt and .html) for `member` about `kind`, in
+    the active language (sending.py makes it the member's)."""
     brand = brand_current()
     unsubscribe_url = absolute(reverse("notifications:unsubscribe", args=[token_for(member, kind)]))
     context = {
@@ -78,6 +80,7 @@ def build(member, kind: str, template: str, context: dict) -> Email:
         "home_url": absolute("/"),
         "light": LIGHT,
         "dark": DARK,
+        "LANGUAGE_CODE": translation.get_language(),
     }
     subject = one_line(render_to_string(f"notifications/email/{template}_subject.txt", context))
     context["subject"] = subject

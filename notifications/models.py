@@ -10,6 +10,10 @@ An account's broken episode is one row: while the row is open (`resolved_at` emp
 second break of the same account (unhealthy, then dead) adds nothing; the account
 working again closes it (and a row not yet sent is skipped), so breaking after that is a
 new event.
+
+A send the mail server refuses is tried again later (sending.RETRY_AFTER), then the row
+is failed and, for an account, its broken episode closed (a later break can tell the
+member). notifications/sweep.py picks up what a lost task or a killed worker left behind.
 """
 
 from django.conf import settings
@@ -74,6 +78,12 @@ class Notification(models.Model):
         null=True, blank=True, help_text="When the account's broken episode ended."
     )
     batch = models.UUIDField(null=True, blank=True, help_text="The worker's send that took it.")
+    taken_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last took it to send."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Sends the mail server refused or that did not finish."
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -1,22 +1,32 @@
-"""Sending what is due, from the task worker: one email per badge, and one email per
-member listing every account that stopped working (however many one sync broke).
+"""Sending what is due, from the task worker: one email per member listing every badge
+of the settle window, and one listing every account that stopped working.
 
 A worker takes rows with a conditional update (pending -> sending, stamped with its
-batch): two workers never take the same row, so nothing goes twice. Whether to send is
-decided at sending time, from the database as it is then: the member (active, with a
-confirmed address), their choices, and for an account whether it is still broken and
-an enabled claim they have not earned still needs it (claims.needs.broken_needed).
+batch and the time): two workers never take the same row, and a row is closed only by
+the worker whose batch holds it. Whether to send is decided at sending time, from the
+database as it is then: the member (active, with a confirmed address), their choices,
+and for an account whether it is still broken, an enabled claim they have not earned
+still needs it (claims.needs.broken_needed), and they were not told about it lately.
+
+A send the mail server refuses goes back to pending, tried again after RETRY_AFTER; after
+the last try the rows are failed (an account's broken episode closed with them). What is
+stored and logged about a failure is the exception's class and the SMTP codes, never its
+text (a refused recipient's text holds the address). Emails are rendered in the site's
+language (members have no language of their own yet), whatever language the worker has
+active.
 """
 
 import datetime
 import logging
+import smtplib
 import uuid
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from claims.models import Completion
 from claims.needs import broken_needed
@@ -30,6 +40,13 @@ logger = logging.getLogger(__name__)
 # after the break; then it is skipped as not needed.
 WAIT_FOR_CHECKS = datetime.timedelta(seconds=30)
 WAIT_AT_MOST = datetime.timedelta(hours=1)
+# After the n-th refused send, the next try waits RETRY_AFTER[n-1]; after the last, failed.
+RETRY_AFTER = (
+    datetime.timedelta(minutes=1),
+    datetime.timedelta(minutes=5),
+    datetime.timedelta(minutes=30),
+)
+TRIES = len(RETRY_AFTER) + 1
 
 
 @dataclass
@@ -48,6 +65,7 @@ NOT_COMPLETED = "The completion is no longer completed."
 ACCOUNT_GONE = "The account was disconnected."
 ACCOUNT_BACK = "The account works again."
 NOT_NEEDED = "No enabled claim the member has not earned needs this account now."
+TOLD_LATELY = "The member was told about this account at %s UTC; not again so soon."
 
 
 def confirmed_address(member) -> str | None:
@@ -61,20 +79,34 @@ def confirmed_address(member) -> str | None:
     return address or None
 
 
+def member_language(member) -> str:
+    """The language to write to the member in: the site's (no member has one stored)."""
+    return settings.LANGUAGE_CODE
+
+
+def failure(exc: BaseException) -> str:
+    """What is kept about a failed send: the class and the SMTP codes, never the text."""
+    codes: set[int] = set()
+    if isinstance(exc, smtplib.SMTPResponseException):
+        codes.add(exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        for answer in exc.recipients.values():
+            if isinstance(answer, tuple) and answer and isinstance(answer[0], int):
+                codes.add(answer[0])
+    return " ".join([type(exc).__name__, *(str(code) for code in sorted(codes))])
+
+
 def _take(member_id: int) -> list[Notification]:
-    """This worker's rows of the member: every due badge row, and when any account row is
-    due, every pending account row (so that all of them go in one email)."""
+    """This worker's rows of the member: when a row of a kind is due, every pending row of
+    that kind (so that all of them go in one email)."""
     now = timezone.now()
     due = Notification.objects.filter(member_id=member_id, state=State.PENDING, send_after__lte=now)
     kinds = set(due.values_list("kind", flat=True))
     if not kinds:
         return []
-    wanted = Q(kind=Kind.BADGE_EARNED, send_after__lte=now)
-    if Kind.ACCOUNT_BROKEN in kinds:
-        wanted |= Q(kind=Kind.ACCOUNT_BROKEN)
     batch = uuid.uuid4()
-    Notification.objects.filter(wanted, member_id=member_id, state=State.PENDING).update(
-        state=State.SENDING, batch=batch
+    Notification.objects.filter(member_id=member_id, state=State.PENDING, kind__in=kinds).update(
+        state=State.SENDING, batch=batch, taken_at=now
     )
     return list(
         Notification.objects.filter(batch=batch, state=State.SENDING)
@@ -83,13 +115,21 @@ def _take(member_id: int) -> list[Notification]:
     )
 
 
-def _close(rows: list[Notification], state: str, reason: str = "") -> None:
-    fields = {"state": state, "reason": reason[:255]}
+def _ours(rows: list[Notification]):
+    """The rows still held by this worker's batch (the sweep may have handed a send that
+    took too long to another worker)."""
+    return Notification.objects.filter(
+        pk__in=[row.pk for row in rows], state=State.SENDING, batch=rows[0].batch
+    )
+
+
+def _close(rows: list[Notification], state: str, reason: str = "", **fields) -> None:
+    if not rows:
+        return
+    fields.update(state=state, reason=reason[:255])
     if state == State.SENT:
         fields["sent_at"] = timezone.now()
-    Notification.objects.filter(pk__in=[row.pk for row in rows], state=State.SENDING).update(
-        **fields
-    )
+    _ours(rows).update(**fields)
     for row in rows:
         logger.info(
             "Notification %s (%s): %s",
@@ -100,14 +140,48 @@ def _close(rows: list[Notification], state: str, reason: str = "") -> None:
         )
 
 
-def _deliver(rows: list[Notification], member, address: str, email: emails.Email) -> None:
+def _failed(rows: list[Notification], what: str) -> datetime.datetime | None:
+    """A refused send: pending again after a while, or failed after the last try (an
+    account's episode then ends, so that a later break tells the member)."""
+    now = timezone.now()
+    tries = max(row.attempts for row in rows) + 1
+    logger.warning(
+        "Notifications %s: sending failed (%s), try %s of %s",
+        [row.pk for row in rows],
+        what,
+        tries,
+        TRIES,
+    )
+    if tries < TRIES:
+        again_at = now + RETRY_AFTER[tries - 1]
+        _ours(rows).update(
+            state=State.PENDING,
+            send_after=again_at,
+            batch=None,
+            attempts=tries,
+            reason=f"Sending failed ({what}); trying again at {again_at:%Y-%m-%d %H:%M} UTC.",
+        )
+        return again_at
+    _ours(rows).filter(kind=Kind.ACCOUNT_BROKEN, resolved_at__isnull=True).update(resolved_at=now)
+    _close(rows, State.FAILED, f"Sending failed {tries} times ({what}); given up.", attempts=tries)
+    return None
+
+
+def _deliver(rows: list[Notification], address: str, email: emails.Email):
+    """Send one email for `rows`: (1 if it went else 0, when to try again if refused)."""
+    if _ours(rows).count() != len(rows):
+        return 0, None  # handed to another worker meanwhile: it sends them
     try:
         emails.send(email, address)
     except Exception as exc:  # the mail server's refusal or a network error
-        logger.warning("Notifications %s: sending failed", [row.pk for row in rows], exc_info=True)
-        _close(rows, State.FAILED, f"Sending failed: {type(exc).__name__}: {exc}")
-        return
+        return 0, _failed(rows, failure(exc))
     _close(rows, State.SENT)
+    return 1, None
+
+
+def _earliest(*moments):
+    known = [moment for moment in moments if moment is not None]
+    return min(known) if known else None
 
 
 def send_due(member_id: int) -> Outcome:
@@ -129,69 +203,108 @@ def send_due(member_id: int) -> Outcome:
     accounts = [row for row in rows if row.kind == Kind.ACCOUNT_BROKEN]
     sent, again_at = 0, None
     try:
-        for row in badges:
-            sent += _badge(row, member, address, preference)
-        if accounts:
-            again_at = _waits_for_checks(accounts, member)
-            if again_at is None:
-                sent += _accounts(accounts, member, address, preference)
+        with translation.override(member_language(member)):
+            if badges:
+                done, again_at = _badges(badges, member, address, preference)
+                sent += done
+            if accounts:
+                waits = _waits_for_checks(accounts, member)
+                if waits is None:
+                    done, retry = _accounts(accounts, member, address, preference)
+                    sent += done
+                    again_at = _earliest(again_at, retry)
+                else:
+                    again_at = _earliest(again_at, waits)
     except Exception as exc:
         # A bug while building an email: the rows say so rather than stay "sending".
-        _close(rows, State.FAILED, f"Not sent: {type(exc).__name__}: {exc}")
+        _close(rows, State.FAILED, f"Not sent: {type(exc).__name__}")
         raise
     return Outcome(f"sent {sent} of {len(rows)}", again_at)
 
 
 def _waits_for_checks(rows: list[Notification], member) -> datetime.datetime | None:
-    """When a claim's check is under way and one of these accounts is still broken, the
-    rows go back to pending until then (all of them: they stay one email)."""
+    """When a check of a claim needing one of these still-broken accounts' apps is waiting
+    or under way, the rows go back to pending until then (all of them: they stay one
+    email). A claim past its check (delivering, retrying a delivery) reads no account."""
     now = timezone.now()
     if min(row.created_at for row in rows) < now - WAIT_AT_MOST:
         return None
-    broken = [row for row in rows if row.account is not None and row.account.needs_reconnect]
-    if not broken:
+    apps = {row.account.app_id for row in rows if row.account and row.account.needs_reconnect}
+    if not apps:
         return None
     checking = Completion.objects.filter(
-        member=member, state__in=Completion.IN_PROGRESS, claim__enabled=True
+        member=member,
+        state__in=(Completion.State.WAITING, Completion.State.CHECKING),
+        claim__enabled=True,
+        claim__requirements__app_id__in=apps,
     ).exists()
     if not checking:
         return None
     again_at = now + WAIT_FOR_CHECKS
-    Notification.objects.filter(pk__in=[row.pk for row in rows], state=State.SENDING).update(
-        state=State.PENDING, send_after=again_at, batch=None
-    )
+    _ours(rows).update(state=State.PENDING, send_after=again_at, batch=None)
     return again_at
 
 
-def _badge(row: Notification, member, address: str, preference: Preference) -> int:
+def _badges(rows: list[Notification], member, address: str, preference: Preference):
     if not preference.badge_earned:
-        _close([row], State.SKIPPED, TURNED_OFF)
-        return 0
-    completion = row.completion
-    if completion is None or completion.state != Completion.State.COMPLETED:
-        _close([row], State.SKIPPED, NOT_COMPLETED)
-        return 0
-    claim = completion.claim
-    badge = emails.one_line(claim.bitbadges_name or claim.name)
-    email = emails.build(
-        member,
-        Kind.BADGE_EARNED,
-        "badge_earned",
-        {"badge": badge, "claim": claim, "claim_url": emails.absolute(f"/c/{claim.slug}/")},
+        _close(rows, State.SKIPPED, TURNED_OFF)
+        return 0, None
+    earned = []
+    for row in rows:
+        completion = row.completion
+        if completion is None or completion.state != Completion.State.COMPLETED:
+            _close([row], State.SKIPPED, NOT_COMPLETED)
+        else:
+            earned.append(row)
+    if not earned:
+        return 0, None
+    items = [
+        {
+            "badge": emails.one_line(
+                row.completion.claim.bitbadges_name or row.completion.claim.name
+            ),
+            "url": emails.absolute(f"/c/{row.completion.claim.slug}/"),
+        }
+        for row in earned
+    ]
+    context = {"items": items, "count": len(items), "badge": items[0]["badge"]}
+    email = emails.build(member, Kind.BADGE_EARNED, "badge_earned", context)
+    return _deliver(earned, address, email)
+
+
+def _told_lately(rows: list[Notification]) -> dict[str, datetime.datetime]:
+    """The accounts (by Pipedream id) the member was emailed about within the cooldown."""
+    since = timezone.now() - datetime.timedelta(
+        seconds=settings.NOTIFICATIONS_ACCOUNT_COOLDOWN_SECONDS
     )
-    _deliver([row], member, address, email)
-    return 1
+    told: dict[str, datetime.datetime] = {}
+    sent = (
+        Notification.objects.filter(
+            kind=Kind.ACCOUNT_BROKEN,
+            state=State.SENT,
+            sent_at__gte=since,
+            pipedream_id__in=[row.pipedream_id for row in rows if row.pipedream_id],
+        )
+        .exclude(pk__in=[row.pk for row in rows])
+        .values_list("pipedream_id", "sent_at")
+    )
+    for pipedream_id, sent_at in sent:
+        told[pipedream_id] = max(sent_at, told.get(pipedream_id, sent_at))
+    return told
 
 
-def _accounts(rows: list[Notification], member, address: str, preference: Preference) -> int:
+def _accounts(rows: list[Notification], member, address: str, preference: Preference):
     if not preference.account_broken:
         _close(rows, State.SKIPPED, TURNED_OFF)
-        return 0
+        return 0, None
     needs = {need.account.pk: need for need in broken_needed(member)}
+    told = _told_lately(rows)
     listed, listed_rows = [], []
     for row in rows:
         need = needs.get(row.account_id) if row.account_id else None
-        if need is not None:
+        if need is not None and row.pipedream_id in told:
+            _close([row], State.SKIPPED, TOLD_LATELY % f"{told[row.pipedream_id]:%Y-%m-%d %H:%M}")
+        elif need is not None:
             listed.append(need)
             listed_rows.append(row)
         elif row.account is None:
@@ -201,7 +314,7 @@ def _accounts(rows: list[Notification], member, address: str, preference: Prefer
         else:
             _close([row], State.SKIPPED, NOT_NEEDED)
     if not listed:
-        return 0
+        return 0, None
     items = [
         {
             "sentence": need.sentence,
@@ -215,5 +328,4 @@ def _accounts(rows: list[Notification], member, address: str, preference: Prefer
     if len(items) == 1:
         context["app"] = emails.one_line(items[0]["app"], 80)
     email = emails.build(member, Kind.ACCOUNT_BROKEN, "account_broken", context)
-    _deliver(listed_rows, member, address, email)
-    return 1
+    return _deliver(listed_rows, address, email)

@@ -1,7 +1,8 @@
 """Recording events (from the receivers) and the member's choices.
 
 Each event is one Notification row with a key of its own; the send is queued to the task
-worker once the row is committed. A badge goes at once; an account notice waits
+worker once the row is committed. A badge waits NOTIFICATIONS_BADGE_SETTLE_SECONDS, so
+every badge one connect or sync earns goes in one email; an account notice waits
 NOTIFICATIONS_SETTLE_SECONDS, so every account one sync broke goes in one email and an
 account back by then sends nothing.
 """
@@ -33,20 +34,32 @@ def _create(**fields) -> Notification | None:
 
 
 def badge_earned(completion) -> Notification | None:
-    """A completion became completed: one email, once per completion (a staff re-issue
-    delivering it again sends none)."""
+    """A completion became completed: one row per completion (a staff re-issue delivering
+    it again adds none), sent with every other badge of the member's settle window."""
     if completion.member_id is None:
         return None
-    now = timezone.now()
+    # The settle window: a badge already waiting sets it (this one joins its email).
+    waiting = (
+        Notification.objects.filter(
+            member_id=completion.member_id, kind=Kind.BADGE_EARNED, state=State.PENDING
+        )
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    settle = datetime.timedelta(seconds=settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS)
+    send_after = timezone.now() + settle
+    if waiting is not None:
+        send_after = min(waiting, send_after)
     row = _create(
         member_id=completion.member_id,
         kind=Kind.BADGE_EARNED,
         key=f"completion:{completion.pk}",
         completion_id=completion.pk,
-        send_after=now,
+        send_after=send_after,
     )
     if row is not None:
-        queue_send(completion.member_id, now)
+        queue_send(completion.member_id, send_after)
     return row
 
 

@@ -1,19 +1,36 @@
-"""The worker's side: send what is due for one member (notifications/sending.py)."""
+"""The worker's side: send what is due for one member (notifications/sending.py), after
+a sweep for what was left behind (notifications/sweep.py)."""
 
 import datetime
 
 from django.db import transaction
 from django.tasks import task
+from django.utils import timezone
 
-from notifications import sending
+from notifications import sending, sweep
 
 # Below the claims' tasks: a check the same sync queued runs first, so the email reads
 # the claims as they are once checked.
 PRIORITY = -10
 
 
+def sweep_and_queue(*, but: int | None = None) -> sweep.Swept:
+    """Sweep, and queue a send for every member it found rows for (but `but`)."""
+    swept = sweep.sweep()
+    now = timezone.now()
+    for member_id in sorted(swept.members - {but}):
+        _enqueue(member_id, now)
+    return swept
+
+
+@task()
+def notifications_sweep_task() -> str:
+    return str(sweep_and_queue())
+
+
 @task()
 def notifications_send_task(member_id: int) -> str:
+    sweep_and_queue(but=member_id)
     outcome = sending.send_due(member_id)
     if outcome.again_at is not None:
         _enqueue(member_id, outcome.again_at)

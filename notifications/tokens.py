@@ -1,30 +1,54 @@
-"""The one-click unsubscribe token: signed (its own salt), naming a member and a kind.
+"""The one-click unsubscribe token: opaque, signed (its own salt), naming a member and a
+kind.
 
-It never expires (an email read months later still unsubscribes) but names the member
-by their external id, which no other member ever gets: once the member is deleted the
-token names nobody. Nothing but a token this site signed is read.
+It reads "<member pk>.<kind code>.<fingerprint>:<signature>". The fingerprint is a
+hash of the member's external id, so the token reveals nothing a reader could use
+elsewhere (the external id is also the member's id at Pipedream) and stops naming anyone
+once the member is deleted, even if the database hands their pk to someone else. It never
+expires (an email read months later still unsubscribes); it is checked with SECRET_KEY
+and then SECRET_KEY_FALLBACKS, so rotating the key keeps old links working for as long as
+the old key stays a fallback. Nothing but a token this site signed is read.
 """
 
-import uuid
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from django.core import signing
 
 from notifications.models import Kind
 
-SALT = "notifications.unsubscribe"
-# A token is about 90 characters; anything much longer was not made here.
+SALT = "notifications.unsubscribe.v2"
+# A token is about 70 characters; anything much longer was not made here.
 MAX_LENGTH = 300
+KIND_CODES = {Kind.BADGE_EARNED: "b", Kind.ACCOUNT_BROKEN: "a"}
+CODE_KINDS = {code: kind for kind, code in KIND_CODES.items()}
 
 
 @dataclass(frozen=True)
 class Unsubscribe:
-    member_external_id: uuid.UUID
+    member_pk: int
     kind: str
+    fingerprint: str
+
+    def names(self, member) -> bool:
+        """Whether the token was made for this member (and not one who had the pk before)."""
+        return hmac.compare_digest(self.fingerprint, fingerprint(member))
+
+
+def fingerprint(member) -> str:
+    """A hash of the member's external id (a random UUID: the hash gives it away to
+    nobody). Not keyed with SECRET_KEY, so that rotating the key keeps it the same: the
+    signature, which also accepts SECRET_KEY_FALLBACKS, is what proves the token ours."""
+    return hashlib.sha256(f"{SALT}:{member.external_id}".encode()).hexdigest()[:16]
+
+
+def _signer() -> signing.Signer:
+    return signing.Signer(salt=SALT, algorithm="sha256")
 
 
 def token_for(member, kind: str) -> str:
-    return signing.dumps([str(member.external_id), kind], salt=SALT, compress=False)
+    return _signer().sign(f"{member.pk}.{KIND_CODES[Kind(kind)]}.{fingerprint(member)}")
 
 
 def token_read(token: str) -> Unsubscribe | None:
@@ -32,15 +56,13 @@ def token_read(token: str) -> Unsubscribe | None:
     if not isinstance(token, str) or not token or len(token) > MAX_LENGTH:
         return None
     try:
-        value = signing.loads(token, salt=SALT)
+        value = _signer().unsign(token)
     except (signing.BadSignature, ValueError, UnicodeError):
         return None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+    parts = value.split(".")
+    if len(parts) != 3:
         return None
-    external_id, kind = value
-    if kind not in Kind.values:
+    pk, code, print_ = parts
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18 or code not in CODE_KINDS:
         return None
-    try:
-        return Unsubscribe(uuid.UUID(external_id), kind)
-    except ValueError:
-        return None
+    return Unsubscribe(int(pk), CODE_KINDS[code], print_)

@@ -66,15 +66,26 @@ def _csrf_refused(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    limit, window = settings.NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT
-    wait = ratelimit.hit(
-        "notifications-unsubscribe", ratelimit.client_ip(request), limit=limit, window=window
-    )
+    named = token_read(token)
+    member = None
+    if named is not None:
+        member = get_user_model().objects.filter(pk=named.member_pk).first()
+        if member is not None and not named.names(member):
+            member = None  # the pk of a deleted member, now someone else's
+    # A link we made is counted per link, generously, and never against the client's
+    # address (mail providers' one-click POSTs and link scanners share addresses); only
+    # a link that is not ours counts against the address (someone guessing).
+    if member is not None:
+        limit, window = settings.NOTIFICATIONS_UNSUBSCRIBE_LINK_RATE_LIMIT
+        scope, subject = "notifications-unsubscribe-link", f"{member.pk}:{named.kind}"
+    else:
+        limit, window = settings.NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT
+        scope, subject = "notifications-unsubscribe", ratelimit.client_ip(request)
+    wait = ratelimit.hit(scope, subject, limit=limit, window=window)
     if wait:
         response = render(request, "429.html", status=429)
         response["Retry-After"] = str(wait)
         return response
-    named = token_read(token)
     if named is None:
         return _problem(
             request,
@@ -85,7 +96,6 @@ def unsubscribe(request, token: str):
                 "email, or change your email choices on your profile."
             ),
         )
-    member = get_user_model().objects.filter(external_id=named.member_external_id).first()
     if member is None:
         return _problem(
             request,

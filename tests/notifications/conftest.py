@@ -13,3 +13,9 @@ def two_accounts(settings, upstreams, apps, member, make_claim, connect):
     make_claim("stars", name="Star Gazer", apps=[apps["github"]])
     make_claim("chatter", name="Chatter", apps=[apps["discord"]])
     return member, github, discord
+
+
+@pytest.fixture(autouse=True)
+def badges_at_once(settings):
+    """Badge emails without the settle delay, unless a test sets one."""
+    settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS = 0

@@ -76,11 +76,32 @@ def test_still_broken_sends_nothing_more_and_breaking_again_is_new(two_accounts,
     set_health(member, github, state="dead")  # a second sync, still broken
     worker()
     assert len(mail.outbox) == 1
+    # Mended and broken again within the cooldown (24 h): a new event, but no email.
+    set_health(member, github, state="healthy")
+    set_health(member, github, state="unhealthy")
+    worker()
+    assert len(mail.outbox) == 1
+    quiet = Notification.objects.get(state="skipped")
+    assert quiet.reason.startswith("The member was told about this account at ")
+    assert quiet.reason.endswith(" UTC; not again so soon.")
+    # A day later, breaking again is told.
+    set_health(member, github, state="healthy")
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=24, minutes=1), tick=True):
+        set_health(member, github, state="unhealthy")
+        worker()
+    assert len(mail.outbox) == 2
+    assert Notification.objects.filter(state="sent").count() == 2
+
+
+def test_the_cooldown_is_a_setting(two_accounts, worker, settings):
+    settings.NOTIFICATIONS_ACCOUNT_COOLDOWN_SECONDS = 0
+    member, github, _ = two_accounts
+    set_health(member, github, state="unhealthy")
+    worker()
     set_health(member, github, state="healthy")
     set_health(member, github, state="unhealthy")
     worker()
     assert len(mail.outbox) == 2
-    assert Notification.objects.filter(state="sent").count() == 2
 
 
 def test_one_sync_breaking_several_accounts_sends_one_email(two_accounts, worker):
