@@ -1,10 +1,12 @@
 """Fresh health in Chromium: /accounts/ opened with a stale account that Pipedream (the
 sandbox) now holds as broken shows it as broken by itself once the worker has re-read it,
-without a reload, with the warning naming the claim that needs it."""
+without a reload, with the warning naming the claim that needs it, and says the warning
+once in the alert live region; then the home page's "What needs you" does the same."""
 
 import datetime
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -15,6 +17,8 @@ from sandbox.pipedream.models import Account as SandboxAccount
 from tests.browser_support import logged_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SENTENCE = "Your GitHub account (octo) stopped working. Octo Badge needs it."
 
 
 def test_a_stale_broken_account_turns_broken_without_a_reload(
@@ -45,6 +49,26 @@ def test_a_stale_broken_account_turns_broken_without_a_reload(
             "href", "/c/octo-badge/"
         )
         expect(page.locator("#fresh-checking")).to_have_count(0)  # the poll has stopped
+        assert page.evaluate("window.notReloaded") is True
+        # Read out once, as an alert (static/js/focus.js: data-announce, kind error).
+        alert = page.locator("#live-alert")
+        expect(alert).to_have_text(SENTENCE)
+        expect(page.locator("#live-status")).not_to_contain_text("stopped working")
+
+        # The home page, once more stale: we hold it as healthy again, Pipedream does not.
+        ConnectedAccount.objects.filter(pk=octo.pk).update(
+            healthy=True, error="", last_synced_at=timezone.now() - datetime.timedelta(hours=1)
+        )
+        cache.clear()  # the window of the first re-read has passed
+        page.goto(f"{site.url}/")
+        item = page.locator(f"#todo-reconnect-{octo.pk}")
+        expect(item).to_have_count(0)  # what we held when it opened
+        page.evaluate("window.notReloaded = true")
+        expect(item.locator(".home-warning")).to_have_text(SENTENCE, timeout=20_000)
+        expect(item.get_by_role("link", name="Reconnect GitHub account octo")).to_be_visible()
+        expect(page.locator("#live-alert")).to_have_text(SENTENCE)
+        expect(page.locator("#fresh-checking")).to_have_count(0)
+        expect(page.locator("#needs-you[data-polling]")).to_have_count(0)  # asked for the last time
         assert page.evaluate("window.notReloaded") is True
     finally:
         context.close()
