@@ -37,6 +37,16 @@ class BrandForm(forms.ModelForm):
         model = Brand
         fields = ["name", "support_email", "accent_colour"]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("accent_colour")  # absent for staff who may only view
+        if field is None:
+            return
+        field.help_text += (
+            " Links and labels on the pages' tinted boxes (messages, status labels) use a "
+            "slightly darker shade of it when that is what keeps them at 4.5:1 there."
+        )
+
     def clean_name(self) -> str:
         return _one_line(self.cleaned_data["name"].strip(), "name")
 

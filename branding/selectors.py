@@ -22,6 +22,9 @@ CACHE_SECONDS = 3600
 # What a page shows when a BRAND_* setting is unusable.
 BUILT_IN_NAME = "Connect & Claim"
 BUILT_IN_ACCENT = "#4f46e5"
+# Part of /brand.css's version: a change to what views.brand_css writes gets a new URL
+# (browsers keep a versioned /brand.css for a year).
+CSS_REVISION = "2"
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class BrandView:
 
     @property
     def version(self) -> str:
-        parts = (self.name, self.support_email, self.accent, self.logo_digest)
+        parts = (self.name, self.support_email, self.accent, self.logo_digest, CSS_REVISION)
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     @property

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.views.decorators.http import require_safe
 
+from branding.colours import link_shade
 from branding.selectors import brand_current, brand_logo
 
 YEAR = 365 * 24 * 3600
@@ -44,9 +45,11 @@ def brand_css(request: HttpRequest) -> HttpResponse:
     brand = brand_current()
     if _not_modified(request, brand.version):
         return _cached(request, HttpResponseNotModified(), brand.version)
-    # The accent was validated (#rrggbb) before it was stored or started with.
+    # The accent was validated (#rrggbb) before it was stored or started with. Text in it
+    # on the light palette's tints uses a shade that passes there (colours.py).
     css = (
-        f":root {{ --accent: {brand.accent}; --accent-fg: #fff; "
+        f":root {{ --accent: {brand.accent}; --accent-text: {link_shade(brand.accent)}; "
+        "--accent-fg: #fff; "
         f"--accent-focus: rgb({_rgb(brand.accent)} / .35); }}\n"
         "input:focus, button:focus-visible, a:focus-visible { outline-color: var(--accent-focus); }\n"
         ".brand-logo { height: 32px; width: auto; max-width: 160px; vertical-align: middle; "
