@@ -2,11 +2,15 @@
 needs the account, the member unsubscribed in one click, no confirmed address, a
 deactivated member. Over HTTP against the Pipedream sandbox, with the task worker."""
 
+import datetime
+
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone, translation
 
-from claims.models import Claim
+from claims.models import Claim, Completion
+from notifications import sending
 from notifications.models import Notification
 from tests.claims.words_support import developer_strings, page_text
 from tests.notifications.notify_support import (
@@ -78,3 +82,30 @@ def test_an_unconfirmed_address_or_a_deactivated_member_is_skipped(two_accounts,
     worker()
     assert mail.outbox == []
     assert Notification.objects.filter(reason="The member's account is deactivated.").count() == 1
+
+
+def test_the_email_waits_only_for_checks_of_claims_needing_the_app(
+    two_accounts, worker, make_claim, apps
+):
+    """A claim of another app waiting for its check, or one retrying its delivery, reads
+    no GitHub account: the GitHub email does not wait for them."""
+    member, github, _ = two_accounts
+    chatter = Claim.objects.get(slug="chatter")  # needs Discord
+    Completion.objects.create(claim=chatter, member=member, state="waiting")
+    extra = make_claim("extra", name="Extra", apps=[apps["github"]])
+    Completion.objects.create(claim=extra, member=member, state="retrying")
+    set_health(member, github, state="unhealthy")
+    worker()
+    assert len(mail.outbox) == 1
+    assert "Star Gazer" in mail.outbox[0].body
+
+
+def test_the_email_is_in_the_sites_language_whatever_the_worker_has(two_accounts, worker, settings):
+    settings.NOTIFICATIONS_SETTLE_SECONDS = 3600
+    member, github, _ = two_accounts
+    set_health(member, github, state="unhealthy")
+    worker()  # the claims' checks; the email is not due
+    Notification.objects.update(send_after=timezone.now() - datetime.timedelta(seconds=1))
+    with translation.override("de"):
+        assert sending.send_due(member.pk).summary == "sent 1 of 1"
+    assert '<html lang="en">' in html_of(mail.outbox[0])

@@ -2,11 +2,14 @@
 once the engine records the completion (claims.signals.completion_completed, on
 commit); never twice for one completion. Over HTTP against both sandboxes."""
 
+import datetime
 import uuid
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.utils import timezone
 
 from claims.audit import Actor
 from claims.engine import ledger, staff_actions
@@ -90,3 +93,26 @@ def test_a_staff_reissue_delivering_again_sends_no_second_email(earned, alice, w
     assert earned.state == "completed", earned.reason
     assert earned.events.filter(to_state="completed").count() == 2
     assert len(mail.outbox) == 1 and Notification.objects.count() == 1
+
+
+def test_badges_earned_together_go_in_one_email(demo_claims, alice, connect, worker, settings):
+    """One connect completing two demo claims: one email after the settle window, naming
+    both, each with its link; still one row per completion."""
+    settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS = 60
+    connect(alice, "github", "octo")
+    worker()
+    done = list(Completion.objects.filter(member=alice, state="completed").select_related("claim"))
+    assert len(done) >= 2, list(Completion.objects.values_list("claim__slug", "state", "reason"))
+    assert mail.outbox == []  # settling
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61), tick=True):
+        worker()
+    assert len(mail.outbox) == 1, list(Notification.objects.values("state", "send_after", "reason"))
+    message = mail.outbox[0]
+    assert f"You earned {len(done)} badges" in message.subject
+    for completion in done:
+        claim = completion.claim
+        assert (claim.bitbadges_name or claim.name) in message.body
+        assert f"{settings.PUBLIC_URL}/c/{claim.slug}/" in links(message.body)
+        assert f'href="{settings.PUBLIC_URL}/c/{claim.slug}/"' in html_of(message)
+    rows = Notification.objects.all()
+    assert len(rows) == len(done) and {row.state for row in rows} == {"sent"}

@@ -2,6 +2,7 @@
 rows go with the member and are in the member's data download."""
 
 import json
+import re
 import tempfile
 
 import pytest
@@ -67,8 +68,13 @@ def test_bad_values_are_a_form_error_and_save_nothing(client, member, data):
     client.force_login(member)
     response = client.post(URL, data)
     assert response.status_code == 400
-    assert "This switch is either on or off." in response.content.decode()
+    body = response.content.decode()
+    assert "This switch is either on or off." in body
     assert not Preference.objects.exists()
+    # A box given a bogus value does not show as ticked; one given "on" does.
+    for name, value in data.items():
+        box = re.search(rf'<input type="checkbox" name="{name}"[^>]*>', body).group(0)
+        assert (" checked" in box) == (value == "on"), box
 
 
 def test_other_methods_are_refused(client, member):
