@@ -62,7 +62,28 @@ def _health_of(fields: dict) -> str:
 
 
 def _send_on_commit(signal, **kwargs) -> None:
-    transaction.on_commit(functools.partial(signal.send, sender=ConnectedAccount, **kwargs))
+    """Send `signal` once the transaction has committed, to every receiver: one that
+    raises is logged and never stops the others, the callbacks after it (the rest of a
+    sync's signals) or the caller, whose rows are written already."""
+    transaction.on_commit(functools.partial(_send_robust, signal, kwargs))
+
+
+def _send_robust(signal, kwargs: dict) -> None:
+    for receiver, answer in signal.send_robust(sender=ConnectedAccount, **kwargs):
+        if isinstance(answer, Exception):
+            account = kwargs.get("account")
+            logger.error(
+                "Account %s: a receiver of %s failed",
+                getattr(account, "pk", kwargs.get("pipedream_id")),
+                _signal_name(signal),
+                exc_info=answer,
+                extra={"receiver": repr(receiver)},
+            )
+
+
+def _signal_name(signal) -> str:
+    names = [name for name, value in vars(signals).items() if value is signal]
+    return names[0] if names else repr(signal)
 
 
 def app_for_account(data: dict) -> App:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from connections import tasks
+from connections import signals, tasks
 from connections.models import ConnectedAccount
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.connections.services_support import ACCOUNTS_URL
@@ -323,3 +323,58 @@ def test_pipedream_failing_is_logged_once_and_never_retried(client, pd, member, 
         assert 'data-polling="fresh"' not in body(client.get(path))
     assert len(queued()) == 1
     assert ConnectedAccount.objects.get().health == "healthy"  # nothing half-written
+
+
+# --- the sync's signals ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_receiver_never_stops_the_others_or_the_sync(
+    client, alice, apps, connect, caplog
+):
+    """connections/services/accounts.py sends its signals with send_robust: a receiver of
+    account_health_changed that raises is logged; the receivers after it, the sync's later
+    signals (a removed account's account_disconnected) and the task itself still run."""
+    from sandbox.pipedream.models import Account as SandboxAccount
+
+    octo = connect(alice, "github", "octo")
+    gone = account(alice, apps["github"], name="gone")  # Pipedream has never heard of it
+    ConnectedAccount.objects.filter(pk=octo.pk).update(last_synced_at=timezone.now() - LONG_AGO)
+    SandboxAccount.objects.filter(name="octo").update(healthy=False, error="token_expired")
+    heard = []
+
+    def breaks(sender, **kwargs):
+        raise RuntimeError("this receiver is broken")
+
+    def health(sender, account, current, **kwargs):
+        heard.append(("health", account.pk, current))
+
+    def disconnected(sender, pipedream_id, **kwargs):
+        heard.append(("disconnected", pipedream_id))
+
+    signals.account_health_changed.connect(breaks, weak=False)
+    signals.account_health_changed.connect(health, weak=False)
+    signals.account_disconnected.connect(disconnected, weak=False)
+    try:
+        client.force_login(alice)
+        client.get("/accounts/")
+        with caplog.at_level(logging.ERROR):
+            run_worker()
+    finally:
+        signals.account_health_changed.disconnect(breaks)
+        signals.account_health_changed.disconnect(health)
+        signals.account_disconnected.disconnect(disconnected)
+    result = DBTaskResult.objects.get(task_path=TASK)
+    assert result.status == "SUCCESSFUL", result.traceback
+    assert result.return_value == "synced: 1 health changed, 1 removed"
+    assert heard == [("health", octo.pk, "unhealthy"), ("disconnected", gone.pipedream_id)]
+    assert ConnectedAccount.objects.get().health == "unhealthy"
+    logged = [
+        r
+        for r in caplog.records
+        if r.name == "connections.services.accounts" and r.levelno >= logging.ERROR
+    ]
+    assert [r.getMessage() for r in logged] == [
+        f"Account {octo.pk}: a receiver of account_health_changed failed"
+    ]
+    assert "this receiver is broken" in str(logged[0].exc_info[1])
