@@ -15,6 +15,18 @@ queue one). The key holds the queued task's id, so a second open in the window q
 nothing but still knows whether that refresh is under way. A member with no accounts
 queues nothing; another member's page never refreshes yours (the key and the task's
 argument are the member's own).
+
+An account the refresh could not read (a sync skips one another member holds, or one
+Pipedream describes in a way it cannot use) keeps its old last_synced_at. The task
+remembers those for a day (connections/tasks.py, SKIPPED_KEY, in the same cache): they do
+not make the member's accounts stale again until they have been read, or the day is over,
+so such an account costs one re-read a day, not one per window.
+
+No cap across members: N members opening pages in one window queue at most N re-reads
+(one Pipedream list call each, from the worker), the calls the scheduler's
+`accounts_health_poll` makes for the same members on each of its rounds; with the default
+window (300 s) and rounds every 15 minutes, at most three times the scheduler's own. The
+worker runs them one after another, and no page waits for them.
 """
 
 import datetime
@@ -50,15 +62,29 @@ def _key(member) -> str:
     return f"fresh-health:{member.pk}"
 
 
-def stale(accounts, *, now=None) -> bool:
+def _skipped(member) -> dict:
+    """The member's accounts the last refresh could not read (connections/tasks.py):
+    {pk: last_synced_at as it was then}; anything else in the cache reads as none."""
+    try:
+        skipped = cache.get(tasks.SKIPPED_KEY.format(member_id=member.pk))
+    except Exception:  # a garbled entry (or an unpicklable one): nothing skipped
+        return {}
+    return skipped if isinstance(skipped, dict) else {}
+
+
+def stale(accounts, *, now=None, skipped: dict | None = None) -> bool:
     """Whether any of `accounts` was last read from Pipedream longer ago than the window
-    (or never): none at all is never stale."""
+    (or never): none at all is never stale. An account in `skipped` (the last refresh
+    could not read it) does not count while it has not been read since."""
     window = _window()
     if not window:
         return False
     cutoff = (now or timezone.now()) - datetime.timedelta(seconds=window)
+    skipped = skipped or {}
     return any(
-        account.last_synced_at is None or account.last_synced_at < cutoff for account in accounts
+        (account.last_synced_at is None or account.last_synced_at < cutoff)
+        and skipped.get(account.pk) != tasks.synced_at(account.last_synced_at)
+        for account in accounts
     )
 
 
@@ -72,7 +98,8 @@ def refresh_if_stale(member, accounts=None) -> bool:
         return False
     if accounts is None:
         accounts = ConnectedAccount.objects.filter(member=member).only("last_synced_at")
-    if not stale(accounts):
+    # The cache is asked about skipped accounts only when some account is stale.
+    if not stale(accounts) or not stale(accounts, skipped=_skipped(member)):
         return False
     window, key = _window(), _key(member)
     if not cache.add(key, f"queuing - {time.time()}", timeout=window):

@@ -9,11 +9,12 @@ import datetime
 import logging
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.tasks import task
 from django.utils import timezone
 
 from connections import services
-from connections.models import WebhookEvent
+from connections.models import ConnectedAccount, WebhookEvent
 from connections.selectors import members_to_poll
 from core.database import connection_lost, connection_reset
 
@@ -100,6 +101,36 @@ def accounts_health_poll(limit: int | None = None) -> dict:
     return totals
 
 
+# The member's accounts the last page-open refresh could not read (a sync skips an account
+# another member holds, or one Pipedream describes in a way it cannot use): {account pk:
+# its last_synced_at, ISO, or ""}, kept this long. connections/freshness.py does not count
+# them as stale while they stay so, or every window would queue a re-read that cannot
+# refresh them; after this long they count again (one more try a day).
+SKIPPED_KEY = "fresh-health-skipped:{member_id}"
+SKIPPED_SECONDS = 24 * 60 * 60
+
+
+def synced_at(value: datetime.datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _remember_skipped(member, started: datetime.datetime) -> int:
+    """Remember the member's accounts this sync (begun at `started`) did not read."""
+    skipped = {
+        pk: synced_at(synced)
+        for pk, synced in ConnectedAccount.objects.filter(member=member).values_list(
+            "pk", "last_synced_at"
+        )
+        if synced is None or synced < started
+    }
+    key = SKIPPED_KEY.format(member_id=member.pk)
+    if skipped:
+        cache.set(key, skipped, timeout=SKIPPED_SECONDS)
+    else:
+        cache.delete(key)
+    return len(skipped)
+
+
 @task()
 def accounts_refresh_task(member_id: int) -> str:
     """Re-read one member's accounts from Pipedream because they opened a page whose
@@ -109,9 +140,12 @@ def accounts_refresh_task(member_id: int) -> str:
     member = get_user_model().objects.filter(pk=member_id, is_active=True).first()
     if member is None:
         return "no such member"  # deleted (or deactivated) since the page was opened
+    started = timezone.now()
     try:
         result = services.accounts_sync(member=member)
     except services.UpstreamError as exc:
         logger.warning("Fresh health: member %s not synced: %s", member_id, exc.cause)
         return "failed"
-    return f"synced: {len(result.health_changed)} health changed, {len(result.removed)} removed"
+    skipped = _remember_skipped(member, started)
+    done = f"synced: {len(result.health_changed)} health changed, {len(result.removed)} removed"
+    return f"{done}, {skipped} skipped" if skipped else done

@@ -15,7 +15,7 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from connections import signals, tasks
-from connections.models import ConnectedAccount
+from connections.models import ConnectedAccount, ReplacedAccount
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.connections.services_support import ACCOUNTS_URL
 
@@ -378,3 +378,49 @@ def test_a_failing_receiver_never_stops_the_others_or_the_sync(
         f"Account {octo.pk}: a receiver of account_health_changed failed"
     ]
     assert "this receiver is broken" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_the_refresh_skips_queues_no_refresh_every_window(
+    client, alice, connect, settings
+):
+    """A sync skips an account it must not take (here: one a reconnect replaced, not yet
+    deleted at Pipedream), so its last_synced_at stays old. The refresh remembers it: the
+    next window's open queues nothing for it; once it has been read again, or the memory is
+    gone, it counts again."""
+    octo = connect(alice, "github", "octo")
+    old = connect(alice, "github", "octo-old")
+    ReplacedAccount.objects.create(member=alice, pipedream_id=old.pipedream_id)
+    ConnectedAccount.objects.update(last_synced_at=timezone.now() - LONG_AGO)
+    client.force_login(alice)
+    client.get("/")
+    run_worker()
+    result = DBTaskResult.objects.get(task_path=TASK)
+    assert result.return_value == "synced: 0 health changed, 0 removed, 1 skipped"
+    octo.refresh_from_db()
+    old.refresh_from_db()
+    assert old.last_synced_at < octo.last_synced_at - datetime.timedelta(minutes=30)
+    cache.delete(f"fresh-health:{alice.pk}")  # the window has passed
+    for path in PAGES:
+        assert 'data-polling="fresh"' not in body(client.get(path)), path
+    assert len(queued()) == 1  # the skipped account alone queues nothing
+    # octo turns stale again: it is read again, and old is still skipped.
+    ConnectedAccount.objects.filter(pk=octo.pk).update(last_synced_at=timezone.now() - LONG_AGO)
+    client.get("/accounts/")
+    assert len(queued()) == 2
+    # The skip is forgotten (a day later): the old account counts again.
+    run_worker()
+    cache.delete(f"fresh-health:{alice.pk}")
+    cache.delete(tasks.SKIPPED_KEY.format(member_id=alice.pk))
+    client.get("/claims/")
+    assert len(queued()) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("garbage", ["x", ["1"], {"1": 5}, 7])
+def test_a_garbled_skip_memory_counts_as_none(client, member, github, garbage):
+    account(member, github, name="octo")  # the only account, stale
+    cache.set(tasks.SKIPPED_KEY.format(member_id=member.pk), garbage)
+    client.force_login(member)
+    assert client.get("/").status_code == 200
+    assert queued() == [[member.pk]]  # whatever the memory holds
