@@ -19,7 +19,9 @@
 // The iframe sits in a modal <dialog> (showModal: the rest of the page is inert) named
 // "Connect <app>", with a close button that shows when focused; Tab and Shift+Tab cycle
 // between that button and the frame (a focusable guard at each end sends focus round),
-// Escape closes it as the member's Cancel does, and on close focus goes back to the
+// Escape in our document (right after it opens, on the close button) closes it as the
+// member's Cancel does; inside Pipedream's page Escape is that page's own (it is another
+// origin: nothing of ours hears it). On close focus goes back to the
 // button that opened it, or to its replacement when a swap re-rendered it (focus.js).
 // Every sentence comes from the page (<template id="connect-words"> in base.html,
 // translated); the English here is only a fallback.
@@ -330,13 +332,8 @@
     window.addEventListener("message", state.listener);
     document.addEventListener("keydown", state.keyListener);
     document.documentElement.classList.add("connect-open");
-    iframe.addEventListener("load", function () {
-      // Esc inside the frame reaches us only when the frame is same-origin (the
-      // sandbox); a cross-origin page keeps its keys, and offers its own close button.
-      try {
-        iframe.contentWindow.document.addEventListener("keydown", state.keyListener);
-      } catch (e) { /* cross-origin: expected */ }
-    });
+    // Nothing listens inside the frame: Pipedream's page is another origin, its keys are
+    // its own (docs/fidelity.md, row 94), and it offers its own close button.
     document.body.appendChild(dialog);
     dialog.showModal();
     iframe.focus();
