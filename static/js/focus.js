@@ -228,6 +228,57 @@
     if (was && !was.el.isConnected && lost()) restore(was.found);
   });
 
+  // --- polls that would wipe what the member is doing ----------------------------------
+  //
+  // A poll (hx-trigger="every …s", no event of the member's) that would replace an open
+  // Disconnect confirmation, or a field the member is in, is not swapped; the same
+  // request is asked again once they are done (a poll's last answer, 286, has stopped
+  // the polling already).
+
+  var TYPING = 'input:not([type="hidden"]):not([type="button"]):not([type="submit"]):not([type="reset"]), select, textarea';
+  var deferred = null;
+
+  function fromPoll(config) {
+    if (!config || config.triggeringEvent || !config.elt || !config.elt.getAttribute) return false;
+    return /(^|,)\s*every\s/.test(config.elt.getAttribute("hx-trigger") || "");
+  }
+
+  function busy(target) {
+    if (!target || !target.querySelector) return false;
+    if (target.querySelector(".confirm")) return true;
+    var el = document.activeElement;
+    return !!el && el !== target && target.contains(el) && el.matches(TYPING);
+  }
+
+  function askAgain() {
+    var later = deferred;
+    if (!later) return;
+    if (!later.elt.isConnected || !later.target.isConnected) { deferred = null; return; }
+    if (busy(later.target)) { window.setTimeout(askAgain, 1000); return; }
+    deferred = null;
+    var context = { source: later.elt, target: later.target };
+    if (later.swap) context.swap = later.swap;
+    window.htmx.ajax(later.verb, later.path, context);
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    if (!detail.shouldSwap || !fromPoll(detail.requestConfig) || !busy(detail.target)) return;
+    detail.shouldSwap = false;
+    var xhr = detail.xhr;
+    if (xhr && xhr.status === 286 && window.htmx && !deferred) {
+      var config = detail.requestConfig;
+      deferred = {
+        elt: config.elt,
+        target: detail.target,
+        verb: config.verb || "get",
+        path: config.path,
+        swap: config.elt.getAttribute("hx-swap") || ""
+      };
+      window.setTimeout(askAgain, 1000);
+    }
+  });
+
   // --- across a page load (a plain form post or link back to the same page) ------------
 
   function keep(el, path) {
@@ -240,15 +291,47 @@
     } catch (e) { /* storage off: focus starts at the top, as without us */ }
   }
 
-  function restoreStored() {
-    var found = null;
+  function takeStored() {
     try {
-      found = JSON.parse(window.sessionStorage.getItem(STORE) || "null");
+      var found = JSON.parse(window.sessionStorage.getItem(STORE) || "null");
       window.sessionStorage.removeItem(STORE);
-    } catch (e) { found = null; }
+      return found;
+    } catch (e) { return null; }
+  }
+
+  // An element the page asks to focus (autofocus): the browser's to focus, never ours.
+  function autofocused() {
+    var el = document.querySelector("[autofocus]");
+    return !!el && visible(el);
+  }
+
+  function restoreStored() {
+    var found = takeStored();
     if (!found || found.path !== window.location.pathname) return;
     if (!(Date.now() - found.at < STORE_MS)) return;
-    if (lost()) restore(found);
+    if (lost() && !autofocused()) restore(found);
+  }
+
+  // A page that came back with a form's errors (a failed log in, sign up, email add):
+  // the errors are read out once, as an alert, and focus goes to the first invalid
+  // field, else to the error summary, unless the page autofocuses a field itself.
+  function pageErrors() {
+    var summaries = document.querySelectorAll(".form-errors");
+    var fieldErrors = document.querySelectorAll(".field-error");
+    var invalid = document.querySelectorAll('[aria-invalid="true"]');
+    if (!summaries.length && !fieldErrors.length && !invalid.length) return false;
+    var sentences = [];
+    var i;
+    for (i = 0; i < summaries.length; i++) sentences.push(summaries[i].textContent);
+    for (i = 0; i < fieldErrors.length; i++) sentences.push(fieldErrors[i].textContent);
+    // Read once the page itself has been announced (as the flash messages are).
+    window.setTimeout(function () {
+      for (var j = 0; j < sentences.length; j++) say(sentences[j], "error");
+    }, 400);
+    if (!lost() || autofocused()) return true;
+    for (i = 0; i < invalid.length; i++) if (visible(invalid[i]) && put(invalid[i])) return true;
+    for (i = 0; i < summaries.length; i++) if (visible(summaries[i]) && put(summaries[i])) return true;
+    return true;
   }
 
   document.addEventListener("submit", function (event) {
@@ -271,7 +354,8 @@
   // --- start -------------------------------------------------------------------------------
 
   readAnnouncements(true);
-  restoreStored();
+  if (pageErrors()) takeStored();
+  else restoreStored();
   // Flash messages that came with the page: read once the page has been announced.
   window.setTimeout(readMessages, 400);
 
