@@ -216,6 +216,11 @@ def test_home_reconnect_links_name_their_account(client, alice, make_claim, gith
     assert _reconnect_names(body, chat.pk) == ["Reconnect Discord account chatty"]
     assert _reconnect_names(body, nameless.pk) == ["Reconnect Discord"]
     assert body.count('<span class="visually-hidden"> account octo</span>') == 1
+    # /accounts/'s warning says the same (its list's own Reconnect says "GitHub account").
+    accounts = text(client.get("/accounts/"))
+    start = accounts.index(f'id="need-{octo.pk}"')
+    warning = accounts[start : accounts.index("</div>", start)]
+    assert 'Reconnect GitHub<span class="visually-hidden"> account octo</span></a>' in warning
 
 
 def test_no_warning_when_all_is_well(client, alice, make_claim, github):
