@@ -132,6 +132,7 @@ def test_visitors_queue_nothing(client, member, github):
     for path in PAGES:
         assert client.get(path).status_code == 302  # to the login page
     assert client.get("/accounts/?fresh=1", headers=HX).status_code == 302
+    assert client.get("/?fresh=1", headers=HX).status_code == 302
     assert queued() == []
 
 
