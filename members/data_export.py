@@ -324,12 +324,14 @@ SPECS = {
             "send_after",
             "sent_at",
             "resolved_at",
+            "attempts",
         ),
         {
             "member": YOU,
             "key": "the site's own key against sending twice",
             "account": "connected_accounts lists it (pipedream_id names it here)",
             "batch": "the sending worker's mark",
+            "taken_at": "the sending worker's mark",
         },
     ),
     # What staff changed in the member's record through the admin (not who did it).

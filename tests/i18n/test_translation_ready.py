@@ -185,6 +185,10 @@ def test_every_member_page_and_email_is_marked_for_translation(
 ):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = pseudo
     mail.outbox.clear()
+    # Emails are written in the site's language whatever the worker's is, and badges go
+    # without their settle delay (notifications/sending.py, services.py).
+    settings.LANGUAGE_CODE = SITE_PSEUDO
+    settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS = 0
     with translation.override(SITE_PSEUDO):  # the engine's and the worker's language
         claims = seed_claims(apps)
         members = seed_members(connect, settings)
@@ -259,6 +263,18 @@ def test_every_member_page_and_email_is_marked_for_translation(
                 html = _DATA.sub(" ", body)
                 problems += [f"{where} (html): {rest}" for rest in unmarked(html, known, marks)]
 
+    # Every reason the engine stored (a failed check, none of "one of these" met, an
+    # account to connect...) is English and reads in the member's language.
+    reasons = Completion.objects.exclude(reason="").values_list("claim__slug", "reason")
+    stored = {reason: slug for slug, reason in reasons}
+    assert any(reason.startswith("Meet one of these: ") for reason in stored), stored
+    assert any(" did not give an answer this check can use." in r for r in stored), stored
+    with translation.override(pseudo):
+        for reason, slug in stored.items():
+            shown = _DATA.sub(" ", life.sentence_words(reason))
+            if SITE_MARKS[0] in reason or unmarked_text(shown, known):
+                problems.append(f"reason stored for {slug}: {reason!r} shown as {shown!r}")
+
     assert pages >= len(paths) * 7
     assert not problems, f"{len(problems)} unmarked texts:\n" + "\n".join(dict.fromkeys(problems))
 
@@ -292,12 +308,17 @@ def test_the_scan_lists_unmarked_text_and_attributes_and_nothing_else():
         "<p>Nobody marked this</p>"
         '<button aria-label="Close">×</button><input type="submit" value="⟦Save⟧">'
         '<input type="text" value="typed by someone"><img alt="A badge" src="/b.png">'
-        '<span title="⟦Tip⟧">alice · 42 · 6 ⟦Dec⟧ 2026, 17:05</span></body></html>'
+        '<span title="⟦Tip⟧">alice · 42 · 6 ⟦Dec⟧ 2026, 17:05</span>'
+        '<li data-announce="You earned it" data-state="completed">⟦Done⟧</li>'
+        '<div role="slider" aria-valuetext="Half way" aria-roledescription="⟦dial⟧"></div>'
+        "</body></html>"
     )
     assert unmarked(page, ["Brand", "alice"]) == [
         "Nobody marked this",
         "button[aria-label] 'Close'",
         "img[alt] 'A badge'",
+        "li[data-announce] 'You earned it'",
+        "div[aria-valuetext] 'Half way'",
     ]
 
 
