@@ -37,6 +37,8 @@ class NotificationAdmin(ReadOnly):
         "send_after",
         "sent_at",
         "resolved_at",
+        "attempts",
+        "taken_at",
     )
     readonly_fields = fields
 
