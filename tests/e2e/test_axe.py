@@ -62,13 +62,11 @@ VIEWPORTS = {
 }
 SCHEMES = ("light", "dark")
 
+# Log in, sign up and password reset are checked on the way to their errors (below).
 ANONYMOUS = [
     ("home", "/"),
     ("catalogue", "/c/"),
     ("landing", "/c/github-builders/"),
-    ("login", "/login/"),
-    ("signup", "/signup/"),
-    ("password-reset", "/password/reset/"),
     ("not-found", "/no-such-page/"),
     ("problem", "/connect/done/?s=not-a-reference"),
 ]
@@ -174,14 +172,15 @@ def test_no_axe_violation_on_member_pages(
         for name, path in ANONYMOUS:
             check(page, f"{site.url}{path}", f"{name}-{viewport}-{scheme}", found, scheme)
 
-        # Forms answering with errors, and the page after asking for a reset link.
-        page.goto(f"{site.url}/login/")
+        # The forms, then the same forms answering with errors, and the page after asking
+        # for a reset link.
+        check(page, f"{site.url}/login/", f"login-{viewport}-{scheme}", found, scheme)
         page.fill("#id_login", "alice")
         page.fill("#id_password", "not-her-password")
         page.click("form:has(#id_password) button[type=submit]")
         page.wait_for_selector(".form-errors, .field-error, .errorlist")
         check(page, page.url, f"login-error-{viewport}-{scheme}", found, scheme, go=False)
-        page.goto(f"{site.url}/signup/")
+        check(page, f"{site.url}/signup/", f"signup-{viewport}-{scheme}", found, scheme)
         page.fill("#id_username", "alice")
         page.fill("#id_email", "not-an-address")
         page.fill("#id_password1", "short")
@@ -189,7 +188,13 @@ def test_no_axe_violation_on_member_pages(
         page.locator("form:has(#id_password1) button[type=submit]").click()
         page.wait_for_selector(".form-errors, .field-error, .errorlist")
         check(page, page.url, f"signup-errors-{viewport}-{scheme}", found, scheme, go=False)
-        page.goto(f"{site.url}/password/reset/")
+        check(
+            page,
+            f"{site.url}/password/reset/",
+            f"password-reset-{viewport}-{scheme}",
+            found,
+            scheme,
+        )
         page.fill("#id_email", "alice@example.com")
         page.locator("form:has(#id_email) button[type=submit]").click()
         page.wait_for_url(f"{site.url}/password/reset/done/")
