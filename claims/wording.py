@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 ACCOUNT = "account"
 NONE_GROUP = "none"
@@ -219,53 +219,185 @@ def value_fact(path: str, comparison: str, value: Any) -> str:
 
 # Reasons the engine stores with a value in them: the English message filled in. A page
 # finds the message again by its wording (`reason_words`) and shows it translated.
-GAVE_UP = gettext_noop("We gave up after %(tries)s tries: %(reason)s")
-GAVE_UP_UNCONFIRMED = gettext_noop(
+# GAVE_UP, GAVE_UP_UNCONFIRMED and CAP_REACHED are stored in their plural English form
+# and shown through ngettext (_PLURALS), so every language gets its own plural forms.
+GAVE_UP = "We gave up after %(tries)s tries: %(reason)s"
+GAVE_UP_UNCONFIRMED = (
     "We gave up after %(tries)s tries without confirming whether this was delivered; the "
     "site's admins will check."
 )
-CAP_REACHED = gettext_noop("All %(cap)s of this claim have been given out.")
+CAP_REACHED = "All %(cap)s of this claim have been given out."
 # Translators: identity is the account's name there, such as a GitHub login.
 IDENTITY_USED = gettext_noop(
     "This %(app)s account (%(identity)s) has already earned this claim for another member."
 )
-# Translators: said is the claim's workflow's own answer, as it gave it (not translated).
+# Translators: said is the claim's workflow's own answer, as it gave it (not translated),
+# or "no reason given" (translated).
 WORKFLOW_REFUSED = gettext_noop("The claim's workflow turned this down: %(said)s")
+# Translators: fills "The claim's workflow turned this down: %(said)s" when it said nothing.
+NO_REASON_GIVEN = gettext_noop("no reason given")
+
+# The evaluation's reasons (claims/engine/evaluation.py), stored in English. `list` is
+# the requirements' sentences joined by "; ".
+MEET_ONE_OF = gettext_noop("Meet one of these: %(list)s.")
+NOT_MET = gettext_noop("%(requirement)s: not met.")
+CONFIRM_EMAIL = gettext_noop("Confirm your email address: we sent a link.")
+CONFIRM_EMAIL_TO = gettext_noop("Confirm your email address: we sent a link to %(email)s.")
+ADDRESS_MISSING = gettext_noop("Add your BitBadges address so the badge has somewhere to go.")
+# Translators: problem says what is wrong with the address ("An 0x address has ...").
+ADDRESS_INVALID = gettext_noop("Your BitBadges address is not valid: %(problem)s")
+CHECK_UNANSWERED = gettext_noop(
+    "%(app)s did not give an answer this check can use. If your %(app)s account has "
+    "changed, reconnect it; otherwise check again later."
+)
+CONNECT_FIRST = gettext_noop("Connect a healthy %(app)s account first.")
+CHECKED_LATER = gettext_noop("Checked once the requirements above are met.")
+NOT_NEEDED = gettext_noop("Not needed: another of these is met.")
+CLAIM_HAS_CLOSED = gettext_noop("This claim has closed.")
+EMAIL_LABEL = gettext_noop("Email address confirmed")
+ADDRESS_LABEL = gettext_noop("BitBadges address set")
+WINDOW_LABEL = gettext_noop("Claim open")
+
+_PLURALS = {
+    GAVE_UP: (
+        "tries",
+        lambda n: ngettext(
+            "We gave up after %(tries)s try: %(reason)s",
+            "We gave up after %(tries)s tries: %(reason)s",
+            n,
+        ),
+    ),
+    GAVE_UP_UNCONFIRMED: (
+        "tries",
+        lambda n: ngettext(
+            "We gave up after %(tries)s try without confirming whether this was delivered; "
+            "the site's admins will check.",
+            "We gave up after %(tries)s tries without confirming whether this was delivered; "
+            "the site's admins will check.",
+            n,
+        ),
+    ),
+    CAP_REACHED: (
+        "cap",
+        lambda n: ngettext(
+            "The only badge of this claim (%(cap)s in all) has been given out.",
+            "All %(cap)s of this claim have been given out.",
+            n,
+        ),
+    ),
+}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def _filled(message: str) -> re.Pattern[str]:
-    """A pattern matching `message` with its placeholders filled in."""
+    """A pattern matching `message` with its placeholders filled in (a placeholder used
+    twice must hold the same text both times)."""
     parts = _PLACEHOLDER.split(message)  # text, name, text, name, ..., text
-    pattern = "".join(
-        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
-    )
+    seen: set[str] = set()
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            pattern += re.escape(part)
+        elif part in seen:
+            pattern += f"(?P={part})"
+        else:
+            seen.add(part)
+            pattern += f"(?P<{part}>.+?)"
     return re.compile(f"^{pattern}$", re.S)
 
 
-_FILLED = [
-    (_filled(message), message)
-    for message in (GAVE_UP, GAVE_UP_UNCONFIRMED, CAP_REACHED, IDENTITY_USED, WORKFLOW_REFUSED)
+# Sentences that come back inside a stored reason: a requirement's instruction (as
+# check_sentence and requirement_sentence build it in English) and a fact about the member.
+_INNER = [
+    *_WITH_APP.values(),
+    *_WITHOUT_APP.values(),
+    gettext_noop("Pass the %(app)s check for this claim"),
+    gettext_noop("Star %(repository)s on %(app)s"),
+    gettext_noop("Star %(repository)s"),
+    gettext_noop("Connect a working %(app)s account"),
+    gettext_noop("Not for members who do not have %(what)s"),
+    gettext_noop("Not for members who meet this: %(condition)s"),
+    gettext_noop("Not for members who %(condition)s"),
+    gettext_noop("you have %(value)s"),
+    gettext_noop("yours is %(value)s"),
+    gettext_noop("%(app)s connected"),
+    gettext_noop("%(app)s account healthy"),
 ]
+# Reasons as they are stored: the engine's messages above, and claims/rules.py's details.
+_REASONS = [
+    GAVE_UP,
+    GAVE_UP_UNCONFIRMED,
+    CAP_REACHED,
+    IDENTITY_USED,
+    WORKFLOW_REFUSED,
+    MEET_ONE_OF,
+    NOT_MET,
+    CONFIRM_EMAIL_TO,
+    ADDRESS_INVALID,
+    CHECK_UNANSWERED,
+    CONNECT_FIRST,
+    gettext_noop("Connect your %(app)s account."),
+    gettext_noop("Your %(app)s account needs reconnecting."),
+    gettext_noop("This claim is %(condition)s."),
+    gettext_noop("Not yet: %(requirement)s."),
+    gettext_noop("%(requirement)s: %(fact)s."),
+]
+_FILLED = [(_filled(message), message) for message in [*_REASONS, *_INNER]]
+# Longer stored text is shown as it is, unmatched: the patterns' lazy groups cost time
+# that grows with the square of the length (our messages filled in stay far below).
+MAX_MATCHED = 2000
+# How deep a reason inside a reason is translated (GAVE_UP's reason, a requirement
+# inside "Not yet: ...", a condition inside "Not for members who ..."); no deeper.
+_MAX_DEPTH = 2
+# The values translated in turn (the rest, names and the member's values, stay as they are).
+_NESTED = {"reason", "requirement", "fact", "condition", "list", "problem"}
 
 
 def reason_words(reason: str) -> str:
     """A reason stored on a completion, in the active language: one of the fixed sentences
     the catalogue holds (marked with gettext_noop where it is written), or one of the
-    messages above filled in (its values kept, a nested reason translated too); any other
-    as it was stored (a stored text cannot be translated later)."""
-    if not reason:
+    messages above filled in (its values kept, a nested reason or requirement translated
+    too); any other as it was stored (a stored text cannot be translated later).
+
+    gettext() of a stored text also translates one that happens to equal any msgid of the
+    catalogue (Django's and allauth's too): harmless, it is the same words translated."""
+    return _words(reason or "", 0)
+
+
+def _words(text: str, depth: int) -> str:
+    if not text:
         return ""
-    translated = gettext(reason)
-    if translated != reason:
+    translated = gettext(text)
+    if translated != text:
         return translated
+    if len(text) > MAX_MATCHED or depth > _MAX_DEPTH:
+        return text
     for pattern, message in _FILLED:
-        if found := pattern.match(reason):
-            values = found.groupdict()
-            if "reason" in values:
-                values["reason"] = reason_words(values["reason"])
-            return gettext(message) % values
-    return reason
+        if not (found := pattern.match(text)):
+            continue
+        values = found.groupdict()
+        for name in values.keys() & _NESTED:
+            values[name] = _nested(name, values[name], depth + 1)
+        if values.get("said") == NO_REASON_GIVEN:
+            values["said"] = gettext(NO_REASON_GIVEN)
+        if message in _PLURALS:
+            counted, plural = _PLURALS[message]
+            number = values[counted]
+            return plural(int(number) if number.isdigit() else 2) % values
+        return gettext(message) % values
+    return text
+
+
+def _nested(name: str, value: str, depth: int) -> str:
+    """A value found inside a stored reason, translated when it is one of our sentences."""
+    if name == "list":
+        return "; ".join(_words(item, depth) for item in value.split("; "))
+    if name == "condition" and value[:1].islower():
+        # Stored with its first letter lowered ("have at least 20 ... on GitHub").
+        capital = value[:1].upper() + value[1:]
+        translated = _words(capital, depth)
+        return value if translated == capital else translated[:1].lower() + translated[1:]
+    return _words(value, depth)
 
 
 def requirement_fact(requirement: Any, evidence_item: dict | None) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
-from claims import allowlists, rules
+from claims import allowlists, rules, wording
 from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
 from claims.models import Claim, Completion, Requirement
 from connections import pipedream
@@ -108,14 +108,19 @@ class Evaluation:
 
     @property
     def reason(self) -> str:
+        """Why the member is not eligible, in English (stored; see `evaluate`)."""
+        with translation.override("en"):
+            return self._reason()
+
+    def _reason(self) -> str:
         unmet = self.unmet()
         if not unmet:
             return ""
         first = unmet[0]
         anys = [r for r in self.requirements if r.group == Requirement.Group.ANY]
         if anys and first.rule in {k for r in anys for k in self.keys.get(r.pk, [])}:
-            return "Meet one of these: " + "; ".join(_label(r) for r in anys) + "."
-        return first.detail or f"{first.label}: not met."
+            return wording.MEET_ONE_OF % {"list": "; ".join(_label(r) for r in anys)}
+        return first.detail or wording.NOT_MET % {"requirement": first.label}
 
     def evidence(self) -> list[dict[str, Any]]:
         return [result.as_json() for result in self.results]
@@ -129,13 +134,18 @@ def _email_rule(member: User, now: datetime) -> rules.RuleResult:
     """Nothing is delivered to a member who has not confirmed an email address: one
     person, one inbox, is the least a reward asks for. Confirming it checks again."""
     verified = email_verified(member)
-    where = f" to {member.email}" if member.email else ""
+    if verified:
+        detail = ""
+    elif member.email:
+        detail = wording.CONFIRM_EMAIL_TO % {"email": member.email}
+    else:
+        detail = wording.CONFIRM_EMAIL
     return rules.RuleResult(
         rule="email",
-        label="Email address confirmed",
+        label=wording.EMAIL_LABEL,
         passed=verified,
         value="confirmed" if verified else "not confirmed",
-        detail="" if verified else f"Confirm your email address: we sent a link{where}.",
+        detail=detail,
         at=now.isoformat(),
     )
 
@@ -146,10 +156,10 @@ def _address_rule(member: User, now: datetime) -> tuple[rules.RuleResult, str]:
         return (
             rules.RuleResult(
                 rule="address",
-                label="BitBadges address set",
+                label=wording.ADDRESS_LABEL,
                 passed=False,
                 value="(none)",
-                detail="Add your BitBadges address so the badge has somewhere to go.",
+                detail=wording.ADDRESS_MISSING,
                 at=now.isoformat(),
             ),
             "",
@@ -160,10 +170,10 @@ def _address_rule(member: User, now: datetime) -> tuple[rules.RuleResult, str]:
         return (
             rules.RuleResult(
                 rule="address",
-                label="BitBadges address set",
+                label=wording.ADDRESS_LABEL,
                 passed=False,
                 value=raw[:100],
-                detail=f"Your BitBadges address is not valid: {' '.join(exc.messages)}",
+                detail=wording.ADDRESS_INVALID % {"problem": " ".join(exc.messages)},
                 at=now.isoformat(),
             ),
             "",
@@ -173,7 +183,7 @@ def _address_rule(member: User, now: datetime) -> tuple[rules.RuleResult, str]:
     return (
         rules.RuleResult(
             rule="address",
-            label="BitBadges address set",
+            label=wording.ADDRESS_LABEL,
             passed=True,
             value=address,
             at=now.isoformat(),
@@ -212,8 +222,7 @@ def _check_failed(requirement: Requirement, message: str, now: datetime) -> rule
         label=_label(requirement),
         passed=False,
         value="(error)",
-        detail=f"{app} did not give an answer this check can use. If your {app} account "
-        "has changed, reconnect it; otherwise check again later.",
+        detail=wording.CHECK_UNANSWERED % {"app": app},
         at=now.isoformat(),
     )
 
@@ -391,17 +400,13 @@ def _checks(
         if account is None:
             evaluation.results.append(
                 _not_checked(
-                    requirement, f"Connect a healthy {requirement.app.name} account first.", now
+                    requirement, wording.CONNECT_FIRST % {"app": requirement.app.name}, now
                 )
             )
         elif stopped:
-            evaluation.results.append(
-                _not_checked(requirement, "Checked once the requirements above are met.", now)
-            )
+            evaluation.results.append(_not_checked(requirement, wording.CHECKED_LATER, now))
         elif any_met:
-            evaluation.results.append(
-                _not_checked(requirement, "Not needed: another of these is met.", now)
-            )
+            evaluation.results.append(_not_checked(requirement, wording.NOT_NEEDED, now))
         else:
             rule, result = _run_check(requirement, member, account, now)
             evaluation.results.append(rule)
@@ -418,8 +423,16 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
     """Check every requirement of `claim` for `member`, and the site's own rules (an
     address, a confirmed email, the claim's window); calls Pipedream only for checks.
 
-    Raises Transient when Pipedream fails in a way worth retrying.
+    Its labels, details and reason are English whatever language is active: the reason is
+    stored on the completion, and pages show it in the member's language
+    (claims/wording.py, `reason_words`). Raises Transient when Pipedream fails in a way
+    worth retrying.
     """
+    with translation.override("en"):
+        return _evaluate(claim, member, now=now)
+
+
+def _evaluate(claim: Claim, member: User | None, *, now: datetime | None) -> Evaluation:
     if member is None:  # the ledger hands out only completions that have their member
         raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
@@ -442,13 +455,14 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
     evaluation.results.append(_email_rule(member, now))
     if not claim.is_open(now):
         if claim.starts_at and now < claim.starts_at:
+            # Read back in the member's language by claims/life.py (its OPENS sentence).
             detail = f"This claim opens on {timezone.localtime(claim.starts_at):%Y-%m-%d %H:%M}."
         else:
-            detail = "This claim has closed."
+            detail = wording.CLAIM_HAS_CLOSED
         evaluation.results.append(
             rules.RuleResult(
                 rule="window",
-                label="Claim open",
+                label=wording.WINDOW_LABEL,
                 passed=False,
                 value=now.isoformat(),
                 detail=detail,

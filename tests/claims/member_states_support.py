@@ -2,7 +2,8 @@
 
 `seed_claims(apps)` and `seed_members(connect, settings)` reach the states through the
 real engine against the sandbox (over HTTP, with the task worker): new, not yet with a
-number seen, a check upstream cannot answer, a must-not check met, an account gone dead,
+number seen, a check upstream cannot answer, a must-not check met, none of a "one of
+these" group met, an account gone dead,
 earned then disconnected, delivery being retried, taken back by the organiser.
 `member_paths(claims)` lists the member pages to open. Used by
 tests/claims/test_member_words.py and tests/i18n/test_translation_ready.py.
@@ -93,7 +94,19 @@ def seed_claims(apps) -> list[Claim]:
     )
     chat = bitbadges_claim("chat", "Chat member")
     require(chat, apps["discord"])
-    return [repos, stars, worded, newcomers, unanswerable, chat]
+    # One of two, neither met: "Meet one of these: ..." is the reason stored.
+    either = bitbadges_claim("either", "One of two")
+    add_check(
+        either,
+        github,
+        group="any",
+        proxy_url=USER_URL,
+        path="public_repos",
+        comparison="gte",
+        value="1000",
+    )
+    require(either, apps["slack"], group="any")
+    return [repos, stars, worded, newcomers, unanswerable, chat, either]
 
 
 def member(username: str, *, address: str = "", verified: bool = True):

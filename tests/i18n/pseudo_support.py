@@ -9,8 +9,8 @@
   strings are marked in their own catalogue) reads "⟦" + the English + "⟧". Placeholders
   (%(name)s, {name}) and HTML tags inside a message stay as they are, inside the marks.
 - `unmarked(html, known)`: the text a person reads on a page (text nodes outside script
-  and style, and the attributes title, aria-label, aria-description, placeholder, alt,
-  label, and the value of buttons) that lies outside ⟦ ⟧, once `known` (what people typed:
+  and style, and the attributes title, aria-label, aria-description, aria-valuetext,
+  aria-roledescription, placeholder, alt, label, data-announce, and the value of buttons) that lies outside ⟦ ⟧, once `known` (what people typed:
   names, emails, addresses...) and text with no letter in it (numbers, punctuation,
   symbols) are set aside.
 """
@@ -193,7 +193,19 @@ def build_pseudo(
 
 # --- Reading a page -------------------------------------------------------------------
 
-_READ_ATTRIBUTES = {"title", "aria-label", "aria-description", "placeholder", "alt", "label"}
+# What a person reads or a screen reader speaks; data-announce is read into the live
+# region (static/js/focus.js).
+_READ_ATTRIBUTES = {
+    "title",
+    "aria-label",
+    "aria-description",
+    "aria-valuetext",
+    "aria-roledescription",
+    "placeholder",
+    "alt",
+    "label",
+    "data-announce",
+}
 _BUTTON_TYPES = {"submit", "button", "reset"}
 _SKIPPED = {"script", "style"}
 _NODE = "\x00"

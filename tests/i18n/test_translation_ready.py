@@ -35,6 +35,7 @@ from django.utils.translation import trans_real
 
 from branding.selectors import brand_current as current_brand
 from claims import life, wording
+from claims.engine.methods import workflow
 from claims.engine.staff_actions import REVOKED_REASON
 from claims.models import Claim, Completion, Requirement
 from connections.models import App, ConnectedAccount
@@ -386,3 +387,39 @@ def test_stored_reasons_and_built_sentences_read_in_the_members_language(pseudo)
         sentence = wording.check_sentence("GitHub", "user.public_repos", "gte", "5")
         assert sentence == f"{OPEN}Have at least 5 public repos on GitHub{CLOSE}"
     assert wording.reason_words(gave_up) == gave_up  # English: as stored
+
+
+def test_the_evaluations_reasons_and_plurals_read_in_the_members_language(pseudo):
+    """What claims/engine/evaluation.py and the workflow method store (English, values in
+    them) reads marked in en-xa, the sentences inside too; counts take the plural form the
+    language gives them."""
+    repos, slack = "Have at least 1000 public repos on GitHub", "Connect a working Slack account"
+    five = "Have at least 5 public repos"
+    # (what is stored, the sentences inside it that must read translated too)
+    stored = [
+        (wording.MEET_ONE_OF % {"list": f"{repos}; {slack}"}, [repos, slack]),
+        (wording.NOT_MET % {"requirement": wording.EMAIL_LABEL}, [wording.EMAIL_LABEL]),
+        (wording.CHECK_UNANSWERED % {"app": "GitHub"}, []),
+        (wording.CONFIRM_EMAIL_TO % {"email": "erin@example.com"}, []),
+        (wording.ADDRESS_MISSING, []),
+        (wording.CLAIM_HAS_CLOSED, []),
+        (wording.WORKFLOW_REFUSED % {"said": workflow._said(None)}, [wording.NO_REASON_GIVEN]),
+        (f"This claim is not for members who {repos[:1].lower()}{repos[1:]}.", [repos]),
+        (wording.GAVE_UP % {"tries": 5, "reason": f"Not yet: {five}."}, [five]),
+    ]
+    known = ["GitHub", "Slack"]
+    with translation.override(pseudo):
+        for reason, inside in stored:
+            shown = wording.reason_words(reason)
+            assert not unmarked_text(_DATA.sub(" ", shown), known), (reason, shown)
+            for sentence in inside:
+                lowered = f"{OPEN}{sentence[:1].lower()}{sentence[1:]}{CLOSE}"
+                assert f"{OPEN}{sentence}{CLOSE}" in shown or lowered in shown, (reason, shown)
+        once = wording.reason_words(wording.CAP_REACHED % {"cap": 1})
+        assert once == f"{OPEN}The only badge of this claim (1 in all) has been given out.{CLOSE}"
+        many = wording.reason_words(wording.CAP_REACHED % {"cap": 3})
+        assert many == f"{OPEN}All 3 of this claim have been given out.{CLOSE}"
+        tried = wording.reason_words(wording.GAVE_UP_UNCONFIRMED % {"tries": 1})
+        assert tried.startswith(f"{OPEN}We gave up after 1 try without"), tried
+    for reason, _inside in stored:  # English: as stored
+        assert wording.reason_words(reason) == reason

@@ -224,7 +224,7 @@ def _said(error: Any) -> str:
     """The workflow's own sentence for the member (its `error` text), else a neutral
     phrase: Pipedream's message and any other shape stay in the detail for staff."""
     text = error.strip() if isinstance(error, str) else ""
-    return text[:300] if text else "no reason given"
+    return text[:300] if text else wording.NO_REASON_GIVEN
 
 
 def attempt_id_in(reference: str) -> str:
