@@ -231,12 +231,11 @@
   // --- polls that would wipe what the member is doing ----------------------------------
   //
   // A poll (hx-trigger="every …s", no event of the member's) that would replace an open
-  // Disconnect confirmation, or a field the member is in, is not swapped; the same
-  // request is asked again once they are done (a poll's last answer, 286, has stopped
-  // the polling already).
+  // Disconnect confirmation, or a field the member is in, is not swapped. The polling
+  // goes on (htmx stops it only on a 286 it swaps), so the next answer after the member
+  // is done brings the update.
 
   var TYPING = 'input:not([type="hidden"]):not([type="button"]):not([type="submit"]):not([type="reset"]), select, textarea';
-  var deferred = null;
 
   function fromPoll(config) {
     if (!config || config.triggeringEvent || !config.elt || !config.elt.getAttribute) return false;
@@ -245,37 +244,15 @@
 
   function busy(target) {
     if (!target || !target.querySelector) return false;
-    if (target.querySelector(".confirm")) return true;
+    if (target.querySelector("form.confirm")) return true;
     var el = document.activeElement;
     return !!el && el !== target && target.contains(el) && el.matches(TYPING);
   }
 
-  function askAgain() {
-    var later = deferred;
-    if (!later) return;
-    if (!later.elt.isConnected || !later.target.isConnected) { deferred = null; return; }
-    if (busy(later.target)) { window.setTimeout(askAgain, 1000); return; }
-    deferred = null;
-    var context = { source: later.elt, target: later.target };
-    if (later.swap) context.swap = later.swap;
-    window.htmx.ajax(later.verb, later.path, context);
-  }
-
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail || {};
-    if (!detail.shouldSwap || !fromPoll(detail.requestConfig) || !busy(detail.target)) return;
-    detail.shouldSwap = false;
-    var xhr = detail.xhr;
-    if (xhr && xhr.status === 286 && window.htmx && !deferred) {
-      var config = detail.requestConfig;
-      deferred = {
-        elt: config.elt,
-        target: detail.target,
-        verb: config.verb || "get",
-        path: config.path,
-        swap: config.elt.getAttribute("hx-swap") || ""
-      };
-      window.setTimeout(askAgain, 1000);
+    if (detail.shouldSwap && fromPoll(detail.requestConfig) && busy(detail.target)) {
+      detail.shouldSwap = false;
     }
   });
 
