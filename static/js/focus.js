@@ -23,7 +23,9 @@
 // data-announce="<sentence>" (a completion: "You earned <badge>") is read out when its
 // sentence appears or changes, never again on a later poll (data-announce-kind="error"
 // reads it as an alert); a form's .field-error that an htmx answer brings is an alert
-// too. The sentences come from the templates, already translated.
+// too, and so are the errors a page comes back with (a failed log in), read once while
+// focus goes to the first invalid field. The sentences come from the templates, already
+// translated. A poll's swap waits while the member is in what it would replace.
 (function () {
   "use strict";
 
@@ -74,7 +76,7 @@
   }
 
   // A form's field errors that came with new content (an htmx answer to a post): alerts.
-  // Those that came with the page are read with their field, where focus goes.
+  // Those that came with the page are read by pageErrors, below.
   var seenErrors = typeof WeakSet === "function" ? new WeakSet() : null;
 
   function readFieldErrors(learnOnly) {
