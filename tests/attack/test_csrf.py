@@ -52,6 +52,12 @@ ROUTES = {
     "profile/address/": MEMBER,
     "profile/delete/": MEMBER,
     "profile/data/": MEMBER,
+    "profile/notifications/": MEMBER,
+    "notifications/unsubscribe/<str:token>/": (
+        "exempt: RFC 8058's one-click POST comes from the mail provider, with no cookie; "
+        "the signed token is its authority. The page's own button is CSRF-checked by the "
+        "view itself (tests/notifications/test_unsubscribe.py)"
+    ),
     "accounts/": MEMBER,
     "accounts/<int:account_id>/disconnect/": MEMBER,
     "connect/token/": MEMBER,
