@@ -9,7 +9,9 @@ the technical label (claims.rules.criterion_label).
 Every sentence is a whole message in the catalogue (gettext, with named placeholders),
 translated into the active language when it is built. The reasons the engine stores on a
 completion (SETTINGS_NEED_ATTENTION and the like) are kept in English in the database and
-marked with gettext_noop: `reason_words` translates them when a page shows them.
+marked with gettext_noop: `reason_words` translates them when a page shows them, finding
+a message with values in it (and the requirement sentences inside it) by its wording, and
+the counted ones through ngettext.
 """
 
 import re
