@@ -12,7 +12,17 @@ import sys
 from pathlib import Path
 
 LIMIT = 600
-PACKAGES = ("config", "core", "branding", "users", "connections", "claims", "notifications", "members", "operations")
+PACKAGES = (
+    "config",
+    "core",
+    "branding",
+    "users",
+    "connections",
+    "claims",
+    "notifications",
+    "members",
+    "operations",
+)
 
 
 def sizes(root: Path) -> list[tuple[Path, int]]:

@@ -17,7 +17,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("config", "core", "branding", "users", "connections", "claims", "notifications", "members", "operations")
+PRODUCT = (
+    "config",
+    "core",
+    "branding",
+    "users",
+    "connections",
+    "claims",
+    "notifications",
+    "members",
+    "operations",
+)
 PACKAGES = (*PRODUCT, "sandbox")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
