@@ -3,6 +3,7 @@ alternative in an email-safe layout (light and dark), and the one-click unsubscr
 headers (RFC 8058). Every link is absolute, on PUBLIC_URL."""
 
 from dataclasses import dataclass
+from email.policy import default as default_policy
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -96,12 +97,21 @@ def build(member, kind: str, template: str, context: dict) -> Email:
     )
 
 
+class _Message(EmailMultiAlternatives):
+    """Headers up to RFC 5322's 998 characters a line. At the SMTP policy's 78, Python
+    cannot fold the long unbroken List-Unsubscribe URL and RFC 2047-encodes it, which
+    RFC 2369/8058 forbid there (mail providers then ignore the one-click header)."""
+
+    def message(self, *, policy=default_policy):
+        return super().message(policy=policy.clone(max_line_length=998))
+
+
 def send(email: Email, address: str) -> None:
     brand = brand_current()
     headers = dict(email.headers)
     if brand.support_email:
         headers["Reply-To"] = brand.support_email
-    message = EmailMultiAlternatives(
+    message = _Message(
         subject=email.subject,
         body=email.text,
         from_email=brand.from_email,

@@ -15,6 +15,7 @@ from branding.colours import contrast
 from notifications import emails, sending
 from notifications.models import Kind, Notification
 from tests.notifications.notify_support import as_sent
+from tests.notifications.smtp_support import accepting_smtp
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,22 @@ def test_the_headers_are_rfc_8058s(member):
     )
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert sent.get_body(preferencelist=("html",)) is not None
+
+
+def test_the_unsubscribe_header_goes_on_the_wire_unencoded(member, settings):
+    """What the SMTP backend writes, read as bytes: a re-parse would decode RFC 2047
+    encoded-words, which RFC 2369/8058 do not allow in List-Unsubscribe."""
+    settings.PUBLIC_URL = "https://claims.example.org"
+    email = emails.build(member, Kind.ACCOUNT_BROKEN, "account_broken", {"items": [], "count": 2})
+    with accepting_smtp(settings) as received:
+        emails.send(email, "alice@example.com")
+    assert len(received) == 1
+    header = re.search(rb"\r\nList-Unsubscribe: ([^\r]*)\r\n(?![ \t])", received[0])
+    assert header, received[0][:1500]
+    assert re.fullmatch(
+        rb"<https://claims\.example\.org/notifications/unsubscribe/[^/>\s]+/>", header[1]
+    ), header[1]
+    assert b"=?utf-8?" not in header[1]
 
 
 def test_staff_with_view_permission_read_the_list_and_change_nothing(
