@@ -285,6 +285,17 @@ def test_a_refused_email_focuses_its_field_which_names_the_error(site, page, mem
     expect(page.locator("#live-alert")).to_contain_text(error.inner_text())
 
 
+def last_poll_answer(response) -> bool:
+    """/accounts/'s poll (?fresh=1) answering with the re-read list: 286 stops htmx's
+    polling once it is swapped."""
+    return "/accounts/?fresh=1" in response.url and response.status == 286
+
+
+HANDLED_286 = """() => document.addEventListener("htmx:afterRequest", (event) => {
+  if (event.detail.xhr.status === 286) window.__handled286 = true;
+})"""
+
+
 def open_question_while_accounts_are_re_read(request, site, page, member, connect, settings):
     """/accounts/ opened with stale accounts (its poll asks every 3 s whether the re-read is
     done), a Disconnect question opened, then the re-read run and a poll answered with
@@ -299,13 +310,17 @@ def open_question_while_accounts_are_re_read(request, site, page, member, connec
     page.locator(f"#disconnect-{first.pk}").focus()
     page.keyboard.press("Enter")
     expect(page.locator(f"#account-{first.pk} .confirm-text")).to_be_focused()
-    request.getfixturevalue("worker")  # the re-read runs now
-    deadline = time.monotonic() + 20
-    stale = timezone.now() - datetime.timedelta(minutes=5)
-    while ConnectedAccount.objects.filter(last_synced_at__lt=stale).exists():
-        assert time.monotonic() < deadline, "the worker never re-read the accounts"
-        time.sleep(0.2)
-    page.wait_for_timeout(4000)  # a poll has answered with the new list
+    # htmx has handled an answer (swapped or held by focus.js) once afterRequest fires.
+    page.evaluate(HANDLED_286)
+    # The re-read runs now; a poll then answers with the new list (286, its last answer).
+    with page.expect_response(last_poll_answer, timeout=20_000):
+        request.getfixturevalue("worker")
+        deadline = time.monotonic() + 20
+        stale = timezone.now() - datetime.timedelta(minutes=5)
+        while ConnectedAccount.objects.filter(last_synced_at__lt=stale).exists():
+            assert time.monotonic() < deadline, "the worker never re-read the accounts"
+            time.sleep(0.2)
+    wait_until(page, "window.__handled286 === true", seconds=10)
     page.evaluate("window.__sameDocument = true")
     return first
 
@@ -331,6 +346,7 @@ def test_a_held_last_answer_leaves_the_poll_going(request, site, page, member, c
     first = open_question_while_accounts_are_re_read(request, site, page, member, connect, settings)
     expect(page.locator("#fresh-checking")).to_be_visible()  # held
     page.evaluate(f"document.querySelector('#account-{first.pk} form.confirm').remove()")
-    expect(page.locator("#fresh-checking")).to_have_count(0, timeout=5000)
+    # The next poll (every 3 s) brings it: a generous wait on a loaded machine.
+    expect(page.locator("#fresh-checking")).to_have_count(0, timeout=15_000)
     expect(page.locator(f"#disconnect-{first.pk}")).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True
