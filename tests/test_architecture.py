@@ -9,6 +9,7 @@ saying why.
 """
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -175,3 +176,56 @@ def test_the_check_for_function_imports_sees_one(tmp_path):
         "def a():\n    import json\n\n\ndef b():\n    # settings are read late\n    import os\n"
     )
     assert _imports_in_functions(module) == [(2, "import json")]
+
+
+# Template tag libraries claims offers (claims/templatetags/), by name.
+CLAIMS_TAG_LIBRARIES = {
+    path.stem for path in (ROOT / "claims" / "templatetags").glob("*.py") if path.stem != "__init__"
+}
+# The one claims use connections' templates may make (pyproject.toml, above the
+# connections-not-claims contract): /accounts/'s warnings.
+CLAIMS_IN_CONNECTIONS_TEMPLATES = {("accounts.html", "claim_needs")}
+_COMMENTS = re.compile(r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}|{#.*?#}", re.S)
+_TAG = re.compile(r"{%\s*(load|include|extends|url)\s+(.*?)\s*%}", re.S)
+
+
+def _claims_uses(name: str, text: str) -> list[tuple[str, str]]:
+    """(template name, what of claims it uses): each claims tag library it loads, each
+    claims template it includes or extends, each claims URL it names."""
+    found = []
+    for tag, args in _TAG.findall(_COMMENTS.sub("", text)):
+        words = args.split()
+        if tag == "load":
+            # {% load a b %} or {% load name other from library %}
+            libraries = words[words.index("from") + 1 :] if "from" in words else words
+            found += [(name, lib) for lib in libraries if lib in CLAIMS_TAG_LIBRARIES]
+        elif words and re.match(r"""["']claims[:/]""", words[0]):
+            found.append((name, f"{tag} {words[0]}"))
+    return found
+
+
+def _connections_templates():
+    for folder in (ROOT / "templates" / "connections", ROOT / "connections" / "templates"):
+        for path in sorted(folder.rglob("*.html")) if folder.is_dir() else ():
+            yield path.relative_to(folder).as_posix(), path.read_text()
+
+
+def test_connections_templates_use_only_the_claim_needs_tags_of_claims():
+    assert "claim_needs" in CLAIMS_TAG_LIBRARIES
+    uses = {use for name, text in _connections_templates() for use in _claims_uses(name, text)}
+    assert uses <= CLAIMS_IN_CONNECTIONS_TEMPLATES, uses - CLAIMS_IN_CONNECTIONS_TEMPLATES
+
+
+def test_the_template_check_sees_each_kind_of_claims_use():
+    text = (
+        "{% load i18n claim_needs %}{% load static claim_badge %}{% load x from claim_landing %}"
+        "{% include 'claims/_row.html' %}{% url \"claims:landing\" slug %}{% url 'home' %}"
+        "{% comment %}{% load claims_admin %}{% endcomment %}"
+    )
+    assert _claims_uses("a.html", text) == [
+        ("a.html", "claim_needs"),
+        ("a.html", "claim_badge"),
+        ("a.html", "claim_landing"),
+        ("a.html", "include 'claims/_row.html'"),
+        ("a.html", 'url "claims:landing"'),
+    ]
