@@ -20,13 +20,19 @@ An account the refresh could not read (a sync skips one another member holds, or
 Pipedream describes in a way it cannot use) keeps its old last_synced_at. The task
 remembers those for a day (connections/tasks.py, SKIPPED_KEY, in the same cache): they do
 not make the member's accounts stale again until they have been read, or the day is over,
-so such an account costs one re-read a day, not one per window.
+so such an account costs one re-read a day, not one per window. The task worker writes
+that memory and the web processes read it, so it needs a cache they share (CACHE_URL:
+Redis or the database cache). With the default local-memory cache the worker's entry is
+never seen, even with a single web process, and such an account re-queues one refresh
+per window instead (bounded, and config.W001 warns about local memory).
 
 No cap across members: N members opening pages in one window queue at most N re-reads
 (one Pipedream list call each, from the worker), the calls the scheduler's
 `accounts_health_poll` makes for the same members on each of its rounds; with the default
 window (300 s) and rounds every 15 minutes, at most three times the scheduler's own. The
-worker runs them one after another, and no page waits for them.
+worker runs them one after another, and no page waits for them. They never hold up other
+work: they run at the lowest priority and within a short upstream budget with a breaker
+(connections/tasks.py, REFRESH_PRIORITY, REFRESH_BUDGET).
 """
 
 import datetime

@@ -16,6 +16,7 @@ from django.utils import timezone
 from connections import services
 from connections.models import ConnectedAccount, WebhookEvent
 from connections.selectors import members_to_poll
+from core.client import upstream_budget
 from core.database import connection_lost, connection_reset
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,18 @@ def _remember_skipped(member, started: datetime.datetime) -> int:
     return len(skipped)
 
 
-@task()
+# A refresh only makes a page fresher, so it never delays other work. Its priority is
+# below every other task's (notifications' sends run at -10), so the worker takes it last;
+# its upstream calls share REFRESH_BUDGET seconds (no retry once spent), and one timeout
+# opens this worker process's breaker for REFRESH_BREAKER seconds, so while Pipedream hangs
+# the next refreshes fail at once instead of holding the worker ~40 s each (core/client.py;
+# only budgeted calls see the breaker: the worker's other tasks keep full timeouts).
+REFRESH_PRIORITY = -50
+REFRESH_BUDGET = 15.0
+REFRESH_BREAKER = 60.0
+
+
+@task(priority=REFRESH_PRIORITY)
 def accounts_refresh_task(member_id: int) -> str:
     """Re-read one member's accounts from Pipedream because they opened a page whose
     account health was stale (connections/freshness.py). Never retried: a failure is
@@ -142,7 +154,8 @@ def accounts_refresh_task(member_id: int) -> str:
         return "no such member"  # deleted (or deactivated) since the page was opened
     started = timezone.now()
     try:
-        result = services.accounts_sync(member=member)
+        with upstream_budget(REFRESH_BUDGET, breaker=REFRESH_BREAKER):
+            result = services.accounts_sync(member=member)
     except services.UpstreamError as exc:
         logger.warning("Fresh health: member %s not synced: %s", member_id, exc.cause)
         return "failed"
