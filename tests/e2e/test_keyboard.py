@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from connections.models import ConnectedAccount
+from tests.claims.claims_support import ALICE_ADDRESS
 from tests.e2e.flows_support import FRAME, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -198,6 +199,30 @@ def test_a_completion_is_announced_once_and_check_again_keeps_focus(
     )
     spoken = page.evaluate("window.__spoken")
     assert spoken.count("You earned GitHub starter badge.") == 1, spoken
+
+
+def test_check_now_on_a_claims_page_keeps_focus_across_the_reload(
+    site, page, member, connect, make_claim
+):
+    """Check now on /c/<slug>/ is a plain post that comes back to the page: focus.js keeps
+    the button's place across the load. No worker runs the check, so the button is gone
+    (a check under way): focus is on the claim's progress heading, not the page's top."""
+    member.address = ALICE_ADDRESS
+    member.save()
+    github = connect(member, "github", "octo").app
+    make_claim("octo-badge", apps=[github], name="Octo badge")
+    log_in(page, site.url)
+    page.goto(f"{site.url}/c/octo-badge/")
+    check = page.get_by_role("button", name="Check now")
+    check.focus()
+    page.evaluate("window.__before = true")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages .message.success")).to_be_visible()
+    assert page.evaluate("window.__before === undefined")  # a new page, not a swap
+    assert page.url == f"{site.url}/c/octo-badge/"
+    expect(check).to_have_count(0)
+    expect(page.locator("#landing-progress .badge.busy")).to_be_visible()
+    expect(page.locator("#progress-title")).to_be_focused()
 
 
 # Keeps every line written into the live regions (the page's life), in order.
