@@ -5,6 +5,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from notifications import services
+from notifications.models import Kind
+
 
 class _RawCheckbox(forms.CheckboxInput):
     def value_from_datadict(self, data, files, name):
@@ -30,4 +33,13 @@ class PreferencesForm(forms.Form):
     account_broken = Switch(
         label=_("Email me when an account a claim needs stops working"),
         help_text=_("One email per account, with a link to reconnect it."),
+    )
+
+
+def preferences_form(member) -> PreferencesForm:
+    """The switches as the member left them (every kind on when they never chose)."""
+    preference = services.preference_of(member)
+    return PreferencesForm(
+        initial={kind: getattr(preference, kind) for kind in Kind.values},
+        auto_id="notify-%s",
     )

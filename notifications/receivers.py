@@ -1,18 +1,26 @@
 """Notifications listen to claims' and connections' signals (neither imports this app).
 
-Both are sent on commit; each receiver only records the event and queues the send."""
+Both are sent on commit; each receiver only records the event (services) and queues its
+send (tasks)."""
 
 from django.dispatch import receiver
 
 from claims.signals import completion_completed
 from connections.models import ConnectedAccount
 from connections.signals import account_connected, account_health_changed
-from notifications import services
+from notifications import services, tasks
+from notifications.models import Notification
+
+
+def _queue(row: Notification | None) -> None:
+    """A new row's send, queued for when it is due (nothing for an event already recorded)."""
+    if row is not None:
+        tasks.queue_send(row.member_id, row.send_after)
 
 
 @receiver(completion_completed, dispatch_uid="notifications.completion_completed")
 def on_completion_completed(sender, *, completion, **kwargs):
-    services.badge_earned(completion)
+    _queue(services.badge_earned(completion))
 
 
 @receiver(account_health_changed, dispatch_uid="notifications.account_health_changed")
@@ -20,7 +28,7 @@ def on_account_health_changed(sender, *, account, member, previous, current, **k
     if current == ConnectedAccount.Health.HEALTHY:
         services.account_recovered(account)
     else:
-        services.account_broke(account, member)
+        _queue(services.account_broke(account, member))
 
 
 @receiver(account_connected, dispatch_uid="notifications.account_connected")

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from claims.models import Completion
 from claims.needs import broken_needed
-from notifications import emails
+from notifications import emails, services
 from notifications.models import Kind, Notification, Preference
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def send_due(member_id: int) -> Outcome:
     if address is None:
         _close(rows, State.SKIPPED, NO_ADDRESS)
         return Outcome("skipped: no address")
-    preference = Preference.objects.filter(member=member).first() or Preference(member=member)
+    preference = services.preference_of(member)
     badges = [row for row in rows if row.kind == Kind.BADGE_EARNED]
     accounts = [row for row in rows if row.kind == Kind.ACCOUNT_BROKEN]
     sent, again_at = 0, None
@@ -262,7 +263,7 @@ def _badges(rows: list[Notification], member, address: str, preference: Preferen
             "badge": emails.one_line(
                 row.completion.claim.bitbadges_name or row.completion.claim.name
             ),
-            "url": emails.absolute(f"/c/{row.completion.claim.slug}/"),
+            "url": emails.absolute(reverse("claims:landing", args=[row.completion.claim.slug])),
         }
         for row in earned
     ]

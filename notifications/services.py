@@ -1,14 +1,13 @@
 """Recording events (from the receivers) and the member's choices.
 
-Each event is one Notification row with a key of its own; the send is queued to the task
-worker once the row is committed. A badge waits NOTIFICATIONS_BADGE_SETTLE_SECONDS, so
+Each event is one Notification row with a key of its own; the receivers queue its send to
+the task worker (notifications/tasks.py, once the row is committed). A badge waits NOTIFICATIONS_BADGE_SETTLE_SECONDS, so
 every badge one connect or sync earns goes in one email; an account notice waits
 NOTIFICATIONS_SETTLE_SECONDS, so every account one sync broke goes in one email and an
 account back by then sends nothing.
 """
 
 import datetime
-import logging
 import uuid
 
 from django.conf import settings
@@ -16,9 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications.models import Kind, Notification, Preference
-from notifications.tasks import queue_send
-
-logger = logging.getLogger(__name__)
 
 State = Notification.State
 RECOVERED = "The account worked again before the email went."
@@ -51,16 +47,13 @@ def badge_earned(completion) -> Notification | None:
     send_after = timezone.now() + settle
     if waiting is not None:
         send_after = min(waiting, send_after)
-    row = _create(
+    return _create(
         member_id=completion.member_id,
         kind=Kind.BADGE_EARNED,
         key=f"completion:{completion.pk}",
         completion_id=completion.pk,
         send_after=send_after,
     )
-    if row is not None:
-        queue_send(completion.member_id, send_after)
-    return row
 
 
 def account_broke(account, member) -> Notification | None:
@@ -72,7 +65,7 @@ def account_broke(account, member) -> Notification | None:
         return None
     now = timezone.now()
     send_after = now + datetime.timedelta(seconds=settings.NOTIFICATIONS_SETTLE_SECONDS)
-    row = _create(
+    return _create(
         member=member,
         kind=Kind.ACCOUNT_BROKEN,
         key=f"account:{account.pipedream_id}:{uuid.uuid4().hex}",
@@ -80,9 +73,6 @@ def account_broke(account, member) -> Notification | None:
         pipedream_id=account.pipedream_id,
         send_after=send_after,
     )
-    if row is not None:
-        queue_send(member.pk, send_after)
-    return row
 
 
 def account_recovered(account) -> int:

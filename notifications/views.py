@@ -21,20 +21,13 @@ from django.views.decorators.http import require_http_methods
 
 from core import ratelimit
 from notifications import services
-from notifications.forms import PreferencesForm
+from notifications.forms import PreferencesForm, preferences_form
 from notifications.models import Kind
 from notifications.tokens import token_read
 
 PREFERENCES_TEMPLATE = "notifications/preferences.html"
 UNSUBSCRIBE_TEMPLATE = "notifications/unsubscribe.html"
-
-
-def preferences_form(member) -> PreferencesForm:
-    preference = services.preference_of(member)
-    return PreferencesForm(
-        initial={kind: getattr(preference, kind) for kind in Kind.values},
-        auto_id="notify-%s",
-    )
+PROBLEM_TEMPLATE = "notifications/problem.html"
 
 
 @login_required
@@ -53,7 +46,7 @@ def preferences(request):
 
 
 def _problem(request, status: int, title: str, message: str):
-    return render(request, "404.html", {"title": title, "message": message}, status=status)
+    return render(request, PROBLEM_TEMPLATE, {"title": title, "message": message}, status=status)
 
 
 def _csrf_refused(request):

@@ -3,7 +3,7 @@ for /profile/ (users cannot import this app; the template loads it)."""
 
 from django import template
 
-from notifications.views import preferences_form
+from notifications.forms import preferences_form
 
 register = template.Library()
 
