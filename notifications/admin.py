@@ -3,25 +3,24 @@ here, and no email address is shown (the member's own admin page has it)."""
 
 from django.contrib import admin
 
+from connections.admin import ReadOnlyAdmin
 from notifications.models import Notification, Preference
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+class MemberRowAdmin(ReadOnlyAdmin):
+    """A read-only list of the members' rows, each shown by its member's username."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    list_select_related = ("member",)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Member", ordering="member__username")
+    def member_name(self, obj):
+        return obj.member.get_username()
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnly):
+class NotificationAdmin(MemberRowAdmin):
     list_display = ("created_at", "member_name", "kind", "state", "reason", "sent_at")
     list_filter = ("kind", "state")
-    list_select_related = ("member",)
     search_fields = ("member__username", "pipedream_id", "key")
     date_hierarchy = "created_at"
     fields = (
@@ -42,20 +41,11 @@ class NotificationAdmin(ReadOnly):
     )
     readonly_fields = fields
 
-    @admin.display(description="Member", ordering="member__username")
-    def member_name(self, obj):
-        return obj.member.get_username()
-
 
 @admin.register(Preference)
-class PreferenceAdmin(ReadOnly):
+class PreferenceAdmin(MemberRowAdmin):
     list_display = ("member_name", "badge_earned", "account_broken", "updated_at")
     list_filter = ("badge_earned", "account_broken")
-    list_select_related = ("member",)
     search_fields = ("member__username",)
     fields = ("member", "badge_earned", "account_broken", "updated_at")
     readonly_fields = fields
-
-    @admin.display(description="Member", ordering="member__username")
-    def member_name(self, obj):
-        return obj.member.get_username()

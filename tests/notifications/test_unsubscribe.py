@@ -176,3 +176,12 @@ def test_a_token_for_a_deleted_members_pk_names_nobody_else(member, django_user_
     response = Client().post(url(token), ONE_CLICK, content_type=FORM)
     assert response.status_code == 404
     assert wants(other, Kind.BADGE_EARNED)
+
+
+def test_a_broken_link_gets_a_400_page_that_is_not_a_not_found_page():
+    response = Client().get(url("garbage"))
+    assert response.status_code == 400
+    assert [t.name for t in response.templates][0] == "notifications/problem.html"
+    page = response.content.decode()
+    assert "This link does not work" in page and "<h1>This link does not work</h1>" in page
+    assert "Page not found" not in page and "not-found" not in page
