@@ -65,9 +65,7 @@ NOTIFICATIONS_UNSUBSCRIBE_LINK_RATE_LIMIT = _rate_limit(
 
 # --- Fresh health (connections/freshness.py) ----------------------------------------------
 
-from config.environment import env as _fresh_env  # noqa: E402
-
 # Opening the home page, /claims/ or /accounts/ re-reads the member's accounts from
 # Pipedream in the background when the oldest was last read more than this many seconds
 # ago; at most once per member in that time (0: never, only the scheduler's poll).
-FRESH_HEALTH_SECONDS = _fresh_env.int("FRESH_HEALTH_SECONDS", default=300)
+FRESH_HEALTH_SECONDS = _env.int("FRESH_HEALTH_SECONDS", default=300)
