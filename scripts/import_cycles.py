@@ -11,20 +11,10 @@ import sys
 from pathlib import Path
 
 import grimp
+from packages import ALL  # scripts/packages.py: pyproject.toml's root_packages
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = (
-    "config",
-    "core",
-    "branding",
-    "users",
-    "connections",
-    "claims",
-    "notifications",
-    "members",
-    "operations",
-    "sandbox",
-)
+PACKAGES = ALL
 
 
 def components(graph) -> list[list[str]]:

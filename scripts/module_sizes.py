@@ -2,27 +2,19 @@
 
     .venv/bin/python scripts/module_sizes.py [ROOT]
 
-Every .py file under the product's packages (config, core, users, connections, claims,
-members) counts, migrations aside; the sandbox is a stand-in for two outside services and
-is not held to it. ROOT is the repository (this script's parent's parent by default).
+Every .py file under the product's packages (pyproject.toml's import-linter
+root_packages, through scripts/packages.py) counts, migrations aside; the sandbox is a
+stand-in for two outside services and is not held to it. ROOT is the repository (this script's parent's parent by default).
 Each module over the limit is printed with its line count; the exit status is then 1.
 """
 
 import sys
 from pathlib import Path
 
+from packages import PRODUCT  # scripts/packages.py: pyproject.toml's root_packages
+
 LIMIT = 600
-PACKAGES = (
-    "config",
-    "core",
-    "branding",
-    "users",
-    "connections",
-    "claims",
-    "notifications",
-    "members",
-    "operations",
-)
+PACKAGES = PRODUCT
 
 
 def sizes(root: Path) -> list[tuple[Path, int]]:

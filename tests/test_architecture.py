@@ -17,19 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from scripts.packages import ALL, PRODUCT
+
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = (
-    "config",
-    "core",
-    "branding",
-    "users",
-    "connections",
-    "claims",
-    "notifications",
-    "members",
-    "operations",
-)
-PACKAGES = (*PRODUCT, "sandbox")
+PACKAGES = ALL
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
