@@ -143,22 +143,6 @@ def test_visitors_queue_nothing(client, member, github):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "value", ["1", "", "<script>alert(1)</script>", "%00", "9" * 5000, "1&fresh=2"]
-)
-def test_the_accounts_poll_waits_while_the_refresh_is_queued(client, member, github, value):
-    account(member, github, name="octo")
-    client.force_login(member)
-    page = body(client.get("/accounts/"))
-    assert 'hx-get="/accounts/?fresh=1"' in page and 'id="fresh-checking"' in page
-    response = client.get("/accounts/", {"fresh": value}, headers=HX)
-    assert response.status_code == 204 and response.content == b""
-    # Without htmx the parameter changes nothing: the whole page.
-    assert "<html" in body(client.get("/accounts/", {"fresh": value}))
-    assert len(queued()) == 1
-
-
-@pytest.mark.django_db
 def test_the_poll_ends_when_the_refresh_is_gone_or_too_old(client, member, github):
     account(member, github, name="octo")
     client.force_login(member)
@@ -176,19 +160,20 @@ def test_the_poll_ends_when_the_refresh_is_gone_or_too_old(client, member, githu
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/", "/"])
 @pytest.mark.parametrize(
     "value", ["1", "", "<script>alert(1)</script>", "%00", "9" * 5000, "1&fresh=2"]
 )
-def test_the_home_poll_waits_while_the_refresh_is_queued(client, member, github, value):
+def test_the_poll_waits_while_the_refresh_is_queued(client, member, github, path, value):
     account(member, github, name="octo")
     client.force_login(member)
-    page = body(client.get("/"))
-    assert 'hx-get="/?fresh=1"' in page and 'id="fresh-checking"' in page
-    response = client.get("/", {"fresh": value}, headers=HX)
+    page = body(client.get(path))
+    assert f'hx-get="{path}?fresh=1"' in page and 'id="fresh-checking"' in page
+    response = client.get(path, {"fresh": value}, headers=HX)
     assert response.status_code == 204 and response.content == b""
     # Without htmx (or boosted) the parameter changes nothing: the whole page.
-    assert "<html" in body(client.get("/", {"fresh": value}))
-    boosted = client.get("/", {"fresh": value}, headers={**HX, "HX-Boosted": "true"})
+    assert "<html" in body(client.get(path, {"fresh": value}))
+    boosted = client.get(path, {"fresh": value}, headers={**HX, "HX-Boosted": "true"})
     assert "<html" in body(boosted)
     assert len(queued()) == 1
 
