@@ -22,7 +22,6 @@ import smtplib
 import uuid
 from dataclasses import dataclass
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -32,6 +31,7 @@ from claims.models import Completion
 from claims.needs import broken_needed
 from notifications import emails, services
 from notifications.models import Kind, Notification, Preference
+from users.selectors import member_confirmed_address
 
 logger = logging.getLogger(__name__)
 
@@ -66,17 +66,6 @@ ACCOUNT_GONE = "The account was disconnected."
 ACCOUNT_BACK = "The account works again."
 NOT_NEEDED = "No enabled claim the member has not earned needs this account now."
 TOLD_LATELY = "The member was told about this account at %s UTC; not again so soon."
-
-
-def confirmed_address(member) -> str | None:
-    """The member's confirmed address: the primary one when it is confirmed."""
-    address = (
-        EmailAddress.objects.filter(user=member, verified=True)
-        .order_by("-primary", "pk")
-        .values_list("email", flat=True)
-        .first()
-    )
-    return address or None
 
 
 def member_language(member) -> str:
@@ -194,7 +183,7 @@ def send_due(member_id: int) -> Outcome:
     if member is None or not member.is_active:
         _close(rows, State.SKIPPED, NO_MEMBER)
         return Outcome("skipped: member")
-    address = confirmed_address(member)
+    address = member_confirmed_address(member=member)
     if address is None:
         _close(rows, State.SKIPPED, NO_ADDRESS)
         return Outcome("skipped: no address")

@@ -1,4 +1,4 @@
-"""Reads about members: whether their email address is confirmed."""
+"""Reads about members: whether their email address is confirmed, and which to write to."""
 
 from dataclasses import dataclass
 
@@ -23,3 +23,15 @@ def member_email_state(*, member) -> EmailState:
 
 def member_email_verified(*, member) -> bool:
     return EmailAddress.objects.filter(user_id=member.pk, verified=True).exists()
+
+
+def member_confirmed_address(*, member) -> str | None:
+    """The address to write to: the primary one when it is confirmed, else the first
+    confirmed one; None when no address is confirmed."""
+    address = (
+        EmailAddress.objects.filter(user_id=member.pk, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return address or None
