@@ -30,6 +30,16 @@ class User(AbstractUser):
         validators=[validate_address],
         help_text="0x... (Ethereum) or bb1... (BitBadges). Claims are delivered here.",
     )
+    # When Sign in with BitBadges last proved that the member owns `address` (the address
+    # BitBadges returned is the same account). Empty for a typed address, and cleared
+    # whenever the address changes to one not proven, or its BitBadges login is removed.
+    address_proven_at = models.DateTimeField(
+        "address proven at",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When Sign in with BitBadges proved the member owns this address.",
+    )
     # The claim page the member set out from (users.start_path): where a login with no
     # `next` of its own lands while that claim is open to them. Only a local path that
     # is a claim's landing page, never a full URL.
@@ -43,6 +53,10 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+    @property
+    def address_proven(self) -> bool:
+        return bool(self.address and self.address_proven_at)
 
     def clean(self):
         super().clean()

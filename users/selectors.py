@@ -35,3 +35,12 @@ def member_confirmed_address(*, member) -> str | None:
         .first()
     )
     return address or None
+
+
+def member_identity_confirmed(*, member) -> bool:
+    """Whether `member` holds something only they could prove: a confirmed email address
+    or a BitBadges address proven by Sign in with BitBadges. Connecting an app and a
+    claim completing need one of the two."""
+    if member.address_proven:
+        return True
+    return member_email_verified(member=member)
