@@ -77,6 +77,25 @@ class Claim(models.Model):
         null=True, blank=True, help_text="Optional: at most this many completions through us."
     )
 
+    # Who may earn it, by address (issue 22): Sign in with BitBadges proves a member owns
+    # their address (users.User.address_proven); a typed address proves nothing.
+    require_proven_address = models.BooleanField(
+        "require a proven address",
+        default=False,
+        help_text="Deliver only to an address the member proved is theirs by connecting "
+        "BitBadges (Sign in with BitBadges); a typed address is not enough. Members with a "
+        "typed address are told to connect BitBadges on their profile, and the claim goes "
+        "on by itself once they do.",
+    )
+    one_completion_per_address = models.BooleanField(
+        "one completion per address",
+        default=False,
+        help_text="At most one completion per BitBadges address, however many site accounts "
+        "use it (typed or proven; 0x and bb1 spellings count as one). The next member with "
+        "that address reads “Already claimed for this address.” A completion you revoke "
+        "keeps its address taken.",
+    )
+
     recheck_interval = models.DurationField(
         null=True,
         blank=True,
@@ -342,6 +361,20 @@ class Completion(models.Model):
         blank=True,
         help_text="The upstream identity this completion took (e.g. github:octocat).",
     )
+    address_proven = models.BooleanField(
+        default=False,
+        help_text="Whether the member had proven the address (Sign in with BitBadges) when "
+        "it was delivered.",
+    )
+    # The canonical bb1 of `address` while this completion holds it, for a claim with one
+    # completion per address (the unique constraint below keeps it to one row). Taken with
+    # the delivery, as `upstream_identity` is; given back only when nothing was sent.
+    address_key = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The address (bb1) this completion holds on a one-per-address claim.",
+    )
     delivery_reference = models.TextField(
         blank=True, help_text="Claim attempt ID, store action or the workflow's response."
     )
@@ -392,6 +425,11 @@ class Completion(models.Model):
                 fields=["claim", "upstream_identity"],
                 condition=~models.Q(upstream_identity=""),
                 name="completion_one_per_claim_identity",
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "address_key"],
+                condition=~models.Q(address_key=""),
+                name="completion_one_per_claim_address",
             ),
         ]
         indexes = [
