@@ -23,7 +23,7 @@ from connections.services.errors import (
     attempt_count,
     upstream_failed,
 )
-from users.selectors import member_email_state
+from users.selectors import member_email_state, member_identity_confirmed
 from users.start_path import claim_path
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,10 @@ def connect_session_start(
     """Mint a Connect token for `member` and `app`; record the session once it exists.
 
     Nothing is written when Pipedream fails. The token goes back to the caller (the
-    member's browser needs it) but only its digest is stored. A member without a
-    verified email address gets EmailNotVerified (every way of connecting comes here).
+    member's browser needs it) but only its digest is stored. A member with neither a
+    confirmed email address nor an address proven by Sign in with BitBadges
+    (users.selectors.member_identity_confirmed) gets EmailNotVerified, which asks for the
+    email (every way of connecting comes here).
     `public_id` is an emailed link's id for this opening (LinkUsed if it was just taken).
     `return_path` is the claim page /connect/done/ returns to; anything but a claim
     landing path (users.start_path.claim_path) is dropped.
@@ -102,9 +104,8 @@ def connect_session_start(
         reconnect_account.member_id != member.pk or reconnect_account.app_id != app.pk
     ):
         raise AppNotAvailable(_("That account cannot be reconnected from here."))
-    email = member_email_state(member=member)
-    if not email.verified:
-        raise EmailNotVerified(pending_email=email.pending)
+    if not member_identity_confirmed(member=member):
+        raise EmailNotVerified(pending_email=member_email_state(member=member).pending)
     attempt_count(
         "connect-token",
         member.pk,
