@@ -2,7 +2,12 @@
 
 `member_home(member)` reads it in a fixed number of queries whatever the number of
 claims and accounts: the member's accounts and their email state, each once and shared
-with the claims rows (claims/selectors.py), and the completed claims. The broken accounts
+with the claims rows (claims/selectors.py), and the completed claims.
+
+A member whose address is proven by Sign in with BitBadges needs no email to connect
+apps and complete claims (users.selectors.member_identity_confirmed): nothing asks them
+to confirm one; the page says once, quietly, that an email is optional and what it is
+for (the emails notifications/ sends). The broken accounts
 come with the warning claims/needs.py words (the email's words too), and opening the page
 re-reads the accounts from Pipedream in the background when they are stale
 (connections/freshness.py): `refreshing` then says the page should ask again.
@@ -23,6 +28,7 @@ from claims.models import Completion
 from connections import freshness
 from connections.models import App, ConnectedAccount
 from users.selectors import EmailState, member_email_state
+from users.siwbb.config import siwbb_enabled
 
 # A stop that leaves nothing for the member to do about the claim now.
 _NOTHING_TO_DO = ("used_up", "halted", "closed")
@@ -55,6 +61,22 @@ class Home:
     reconnect: list[Reconnect]
     actions: list[Action]
     refreshing: bool = False  # a re-read of the accounts from Pipedream is under way
+    address_proven: bool = False  # by Sign in with BitBadges
+    # The claims that take only a proven address, the member's not being one: one item
+    # (connecting BitBadges once proves it for all of them).
+    prove: list = field(default_factory=list)
+    siwbb_on: bool = False  # Sign in with BitBadges is configured (users.siwbb.config)
+
+    @property
+    def identity_confirmed(self) -> bool:
+        """A confirmed email or a proven address (users.selectors.member_identity_confirmed,
+        from what the page read already): connecting and claims wait for one of them."""
+        return self.address_proven or self.email.verified
+
+    @property
+    def email_optional(self) -> bool:
+        """Proven without a confirmed email: the quiet note that an email is optional."""
+        return self.address_proven and not self.email.verified
 
     @property
     def needs_address(self) -> bool:
@@ -63,15 +85,19 @@ class Home:
     @property
     def nothing_needed(self) -> bool:
         return (
-            self.email.verified and bool(self.address) and not self.reconnect and not self.actions
+            self.identity_confirmed
+            and bool(self.address)
+            and not self.reconnect
+            and not self.actions
+            and not self.prove
         )
 
 
-def _actions(row, *, email_verified: bool) -> list[Action]:
+def _actions(row, *, identity_confirmed: bool) -> list[Action]:
     """What the member can do now for one claim's row (claims/selectors.py says what each
     requirement's fix is, and whether a check could give a new answer)."""
-    if not email_verified:
-        return []  # connecting needs a confirmed email: that item comes first
+    if not identity_confirmed:
+        return []  # connecting needs a confirmed email (or a proven address): first item
     connect = [r for r in row.fixes if r.fix == selectors.FIX_CONNECT and r.app is not None]
     actions = [Action("connect", row.claim, [r.app]) for r in connect if not r.one_of]
     either = [r.app for r in connect if r.one_of]
@@ -91,7 +117,9 @@ def member_home(member, *, refresh: bool = True) -> Home:
     """The home page's parts; `refresh=False` (the poll): never queue a re-read."""
     accounts = selectors.member_accounts(member)
     email = member_email_state(member=member)
-    rows = selectors.claims_for_member(member=member, accounts=accounts, verified=email.verified)
+    # member_identity_confirmed, from the email state just read (no second query).
+    identity = member.address_proven or email.verified
+    rows = selectors.claims_for_member(member=member, accounts=accounts, verified=identity)
     earned = list(
         Completion.objects.completed()
         .filter(member=member)
@@ -108,11 +136,13 @@ def member_home(member, *, refresh: bool = True) -> Home:
         if account.needs_reconnect:
             need = waiting.get(account.pk)
             reconnect.append(Reconnect(account, list(need.claims) if need else [], need))
-    actions = []
+    actions, prove = [], []
     for row in rows:
         if row.in_progress or (row.stop is not None and row.stop.kind in _NOTHING_TO_DO):
             continue  # under way (its check has passed), or nothing the member can change
-        actions += _actions(row, email_verified=email.verified)
+        actions += _actions(row, identity_confirmed=identity)
+        if identity and any(r.fix == selectors.FIX_PROVE for r in row.fixes):
+            prove.append(row.claim)
     return Home(
         email=email,
         address=member.address or "",
@@ -121,6 +151,9 @@ def member_home(member, *, refresh: bool = True) -> Home:
         reconnect=reconnect,
         actions=actions,
         refreshing=refreshing,
+        address_proven=member.address_proven,
+        prove=prove,
+        siwbb_on=siwbb_enabled(),
     )
 
 

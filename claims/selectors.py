@@ -18,7 +18,7 @@ from claims import life, rules, wording
 from claims.models import Claim, Completion, TriggerDeployment
 from claims.models import Requirement as RequirementModel
 from connections.models import App, ConnectedAccount
-from users.selectors import member_email_verified
+from users.selectors import member_identity_confirmed
 
 State = Completion.State
 
@@ -27,8 +27,9 @@ FIX_CONNECT = "connect"
 FIX_RECONNECT = "reconnect"
 FIX_ADDRESS = "address"
 FIX_EMAIL = "email"
+FIX_PROVE = "prove"  # connect BitBadges: the claim takes only a proven address
 FIX_UNAVAILABLE = "unavailable"  # nothing the member can do: an administrator must
-MEMBER_FIXES = (FIX_EMAIL, FIX_CONNECT, FIX_RECONNECT, FIX_ADDRESS)
+MEMBER_FIXES = (FIX_EMAIL, FIX_CONNECT, FIX_RECONNECT, FIX_ADDRESS, FIX_PROVE)
 
 # The groups claims are listed in: what the member can do now comes first.
 GROUP_ACT = 0  # connect, reconnect, the address, or a check only the member starts
@@ -268,9 +269,11 @@ def _requirements(
     claim: Claim, accounts: Accounts, completion, member, now, verified: bool
 ) -> list[Requirement]:
     """What the member can see without any upstream call: their accounts (as facts) and
-    the last evidence recorded for each check, one row per requirement in order."""
+    the last evidence recorded for each check, one row per requirement in order.
+    `verified`: the member's identity is confirmed (users.selectors.
+    member_identity_confirmed: a confirmed email or a proven address)."""
     rows = []
-    if not verified:  # nothing is delivered before the member confirms an email address
+    if not verified:  # nothing is delivered before the member confirms one or the other
         rows.append(
             Requirement(
                 gettext("Confirm your email address"),
@@ -313,6 +316,22 @@ def _requirements(
         for row in either:
             if row.fix:
                 row.met, row.fix, row.account_id, row.detail = None, "", None, ""
+    if needs_proof(claim, member):
+        # A typed address will not do: connecting BitBadges sets the proven one.
+        rows.append(
+            Requirement(
+                gettext("Prove your BitBadges address: connect BitBadges"),
+                False,
+                gettext(
+                    "This claim takes only an address proven with Sign in with BitBadges. "
+                    "Connect BitBadges on the claim's page; the badge goes to the address "
+                    "it proves."
+                ),
+                member.address,
+                fix=FIX_PROVE,
+            )
+        )
+        return rows
     rows.append(
         Requirement(
             gettext("Add your BitBadges address"),
@@ -323,6 +342,12 @@ def _requirements(
         )
     )
     return rows
+
+
+def needs_proof(claim: Claim, member) -> bool:
+    """The claim takes only a proven address (Claim.require_proven_address) and the
+    member's is not."""
+    return bool(getattr(claim, "require_proven_address", False)) and not member.address_proven
 
 
 def _fix_sentence(fix: str, app: App, detail: str) -> str:
@@ -440,17 +465,18 @@ def rows_for(
     """The member's rows of `claims` (requirements prefetched with their apps; an
     annotation `watched` where the caller has one), in their order, in three queries
     whatever their number: the completions, the accounts, the email state (the last two
-    unless the caller read them already)."""
+    unless the caller read them already). `verified`: whether the member's identity is
+    confirmed (a confirmed email or a proven address)."""
     completions = {
         completion.claim_id: completion
         for completion in Completion.objects.filter(
             member=member, claim_id__in=[claim.pk for claim in claims]
         )
     }
-    # The member's accounts and email state: once for all the claims.
+    # The member's accounts and identity: once for all the claims.
     accounts = accounts or member_accounts(member)
     if verified is None:
-        verified = member_email_verified(member=member)
+        verified = member_identity_confirmed(member=member)
     return [
         _row(
             claim,

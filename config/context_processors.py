@@ -5,7 +5,16 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from branding.selectors import brand_current
-from users.selectors import member_email_state
+from users.selectors import EmailState, member_email_state
+
+
+def _email_banner(user) -> EmailState | None:
+    """The email state the "confirm your email" banner reads; None (no banner) for a member
+    whose address is proven by Sign in with BitBadges: they connect apps and complete
+    claims without an email, which is optional for them (the home page says so once)."""
+    if user.address_proven:
+        return None
+    return member_email_state(member=user)
 
 
 def site(request: HttpRequest) -> dict[str, object]:
@@ -18,5 +27,5 @@ def site(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         # Lazy: read only by the pages that show the banner.
-        context["email_state"] = SimpleLazyObject(lambda: member_email_state(member=user))
+        context["email_state"] = SimpleLazyObject(lambda: _email_banner(user))
     return context
