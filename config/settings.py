@@ -76,9 +76,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",  # Sign in with BitBadges only (users/siwbb/)
     "django_htmx",
     "django_tasks_db",
     "users",
+    "users.siwbb",
     "connections",
     "claims",
     "notifications",
@@ -180,7 +182,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-allauth (its account app only: Pipedream handles third-party accounts).
+# django-allauth's accounts; its social accounts: config/settings_members.py.
 ACCOUNT_ADAPTER = "users.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]

@@ -69,3 +69,32 @@ NOTIFICATIONS_UNSUBSCRIBE_LINK_RATE_LIMIT = _rate_limit(
 # Pipedream in the background when the oldest was last read more than this many seconds
 # ago; at most once per member in that time (0: never, only the scheduler's poll).
 FRESH_HEALTH_SECONDS = _env.int("FRESH_HEALTH_SECONDS", default=300)
+
+# --- Sign in with BitBadges (users/siwbb/: allauth's social accounts) ----------------------
+
+# The OAuth 2.0 client BitBadges issues for this site (https://bitbadges.io/developer, with
+# the redirect URI {PUBLIC_URL}/auth/bitbadges/login/callback/ registered there). Both
+# empty: Sign in with BitBadges is off (no buttons, /auth/bitbadges/* answer 404); one
+# without the other is a `manage.py check` warning. `sandbox_setup` writes the sandbox's.
+BITBADGES_CLIENT_ID = _env.str("BITBADGES_CLIENT_ID", default="").strip()
+BITBADGES_CLIENT_SECRET = _env.str("BITBADGES_CLIENT_SECRET", default="").strip()
+# BitBadges' sign-in page. Empty: https://bitbadges.io/siwbb/authorize, or with SANDBOX
+# on, the sandbox's page on PUBLIC_URL (users/siwbb/config.py decides when it is read).
+# The code is exchanged at BITBADGES_API_URL + /api/v0/siwbb/token, within BITBADGES_TIMEOUT.
+BITBADGES_SIWBB_AUTHORIZE_URL = _env.str("BITBADGES_SIWBB_AUTHORIZE_URL", default="").strip()
+
+SOCIALACCOUNT_ADAPTER = "users.siwbb.adapter.SocialAccountAdapter"
+# A newcomer gets an account at once (SIGNUP_OPEN permitting): BitBadges gives an address,
+# never an email, and a username is made from the address.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# /auth/bitbadges/login/ starts only on a POST (a GET shows a page with a button).
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# No scopes are asked, so BitBadges issues no token worth keeping.
+SOCIALACCOUNT_STORE_TOKENS = False
+# Connecting BitBadges asks for the password (or second factor) before the member leaves
+# for BitBadges, and disconnecting before it happens (users/siwbb/views.py), not
+# allauth's check on the way back.
+SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = False

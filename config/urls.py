@@ -31,6 +31,10 @@ urlpatterns = [
     path("2fa/totp/activate/", users_views.activate_totp, name="mfa_activate_totp"),
     path("2fa/recovery-codes/", users_views.view_recovery_codes, name="mfa_view_recovery_codes"),
     path("2fa/", include("allauth.mfa.urls")),
+    # Sign in with BitBadges (allauth's social accounts, users/siwbb/): /auth/bitbadges/login/
+    # (POST starts), /auth/bitbadges/login/callback/ (BitBadges' redirect URI, a contract),
+    # allauth's pages under /auth/social/. Never /accounts/: that is our connected apps.
+    path("auth/", include("users.siwbb.urls")),
     # /profile/: the member's own settings, and deleting their account (namespace "users").
     path("", include("members.urls")),
     # /profile/notifications/ (the email switches) and the emails' unsubscribe links.

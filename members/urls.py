@@ -12,6 +12,11 @@ app_name = "users"
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/address/", views.profile_address, name="profile-address"),
+    path(
+        "profile/bitbadges/disconnect/",
+        views.profile_bitbadges_disconnect,
+        name="profile-bitbadges-disconnect",
+    ),
     path("profile/data/", views.profile_data, name="profile-data"),
     path("profile/delete/", views.profile_delete, name="profile-delete"),
 ]

@@ -6,10 +6,12 @@ Pipedream first), so it lives here, above them. /profile/ is a contract (docs/ar
 
 from allauth.account.decorators import reauthentication_required
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.forms import DisconnectForm
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import FileResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -23,17 +25,24 @@ from core import ratelimit
 from members import data_export
 from members import services as member_services
 from users.forms import DeleteAccountForm
+from users.siwbb.config import siwbb_enabled
+from users.siwbb.selectors import bitbadges_logins
 
 PROFILE_TEMPLATE = "users/profile.html"
 DELETE_TEMPLATE = "users/delete.html"
 
 
-def _profile_context(request, *, address_form=None) -> dict:
+def _profile_context(request, *, address_form=None, bitbadges_failure="") -> dict:
     return {
         "emailaddresses": list(
             EmailAddress.objects.filter(user=request.user).order_by("-primary", "email")
         ),
         "address_form": address_form or AddressForm(instance=request.user),
+        # Sign in with BitBadges (users/siwbb/): the member's logins, whether they can be
+        # started, and what a failed disconnect said.
+        "bitbadges_logins": bitbadges_logins(request.user),
+        "siwbb_on": siwbb_enabled(),
+        "bitbadges_failure": bitbadges_failure,
     }
 
 
@@ -54,9 +63,43 @@ def profile_address(request):
         return render(
             request, PROFILE_TEMPLATE, _profile_context(request, address_form=form), status=400
         )
+    was_proven = request.user.address_proven
     level, sentence = claims_services.address_save(member=request.user, form=form, before=before)
     messages.add_message(request, getattr(messages, level.upper()), sentence)
+    # A typed address of another account drops the proof (users.models.User.save).
+    if was_proven and not request.user.address_proven:
+        messages.info(
+            request,
+            _(
+                "Your new address is not proven. To prove it is yours, connect BitBadges "
+                "with it (BitBadges section below)."
+            ),
+        )
     return redirect("users:profile")
+
+
+@require_POST
+@never_cache
+@reauthentication_required
+def profile_bitbadges_disconnect(request):
+    """Disconnect one of the member's BitBadges logins (field `account`: its id).
+
+    allauth's own checks and flow (DisconnectForm): a member whose only way in it is
+    cannot (a sentence says to set a password first); the proof of the address goes
+    with the login that proved it (users/siwbb/receivers.py). Like other account changes
+    it needs a recent re-authentication."""
+    form = DisconnectForm(request.POST, request=request)
+    if not form.is_valid():
+        errors = form.non_field_errors()
+        failure = (
+            str(errors[0])
+            if errors
+            else _("Choose one of your BitBadges logins to disconnect; nothing was changed.")
+        )
+        context = _profile_context(request, bitbadges_failure=failure)
+        return render(request, PROFILE_TEMPLATE, context, status=400)
+    form.save()
+    return redirect(reverse("users:profile") + "#bitbadges")
 
 
 @require_POST

@@ -3,9 +3,26 @@
 import uuid
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 
-from core.addresses import MAX_ADDRESS_LENGTH, normalize_address, validate_address
+from core.addresses import (
+    MAX_ADDRESS_LENGTH,
+    normalize_address,
+    to_bitbadges_address,
+    validate_address,
+)
+
+
+def same_account(first: str, second: str) -> bool:
+    """Whether two address spellings name one BitBadges account (0x and bb1 alike)."""
+    if not first or not second:
+        return False
+    try:
+        return to_bitbadges_address(first) == to_bitbadges_address(second)
+    except ValidationError:
+        return first == second
+
 
 # Longer than any /c/<slug>/ (slugs are at most 80 characters), far shorter than a URL
 # anyone would craft to smuggle something in.
@@ -57,6 +74,43 @@ class User(AbstractUser):
     @property
     def address_proven(self) -> bool:
         return bool(self.address and self.address_proven_at)
+
+    # A proof holds for one account: a save that moves `address` to another account
+    # (the profile, the claims page, the admin) drops it, unless the same save sets a
+    # new proof (users.siwbb.proof). Against what was read from the database.
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._remember_proof()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_proof()
+
+    def save(self, *args, **kwargs):
+        fields = kwargs.get("update_fields")
+        if (fields is None or "address" in fields) and self._proof_is_stale():
+            self.address_proven_at = None
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "address_proven_at"}
+        super().save(*args, **kwargs)
+        if fields is None or "address" in fields:
+            self._remember_proof()
+
+    def _remember_proof(self) -> None:
+        loaded = self.__dict__
+        self._proof_read = (loaded.get("address"), loaded.get("address_proven_at"))
+
+    def _proof_is_stale(self) -> bool:
+        read = getattr(self, "_proof_read", None)
+        if read is None or self.address_proven_at is None:
+            return False
+        address, proven_at = read
+        if address is None or self.address_proven_at != proven_at:
+            return False  # not read, or a new proof set by this save
+        return not same_account(self.address, address)
 
     def clean(self):
         super().clean()

@@ -1,0 +1,184 @@
+"""How allauth's social accounts behave here (settings.SOCIALACCOUNT_ADAPTER).
+
+One provider, BitBadges, configured from BITBADGES_CLIENT_ID / _SECRET (never from the
+database or the admin). What a BitBadges answer does:
+- a newcomer (SIGNUP_OPEN, within allauth's "signup" rate limit): an account with a
+  username made from the address, no password, no email, the address proven;
+- a member logging in: the proof of their address renewed once the login is complete
+  (receivers.py, after any second-factor step);
+- connecting from /profile/: the proven address replaces the typed one, and the member
+  is told; an address another account holds is refused, nothing written.
+Every failure becomes a page a person can read (wording.py).
+"""
+
+import logging
+import secrets
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.internal.userkit import filter_users_by_username
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.internal import ratelimit
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from users.siwbb import client, proof, wording
+from users.siwbb.config import PROVIDER_ID, siwbb_enabled
+
+log = logging.getLogger(__name__)
+
+PROFILE_SECTION = "#bitbadges"
+
+
+def profile_url() -> str:
+    return reverse("users:profile") + PROFILE_SECTION
+
+
+def new_username(uid: str) -> str:
+    """A free username from a bb1 address: bb-<8 characters of it>, longer if taken."""
+    body = uid.removeprefix("bb1")
+    for size in (8, 12, 16, 24, len(body)):
+        candidate = f"bb-{body[:size]}"
+        if not filter_users_by_username(candidate).exists():
+            return candidate
+    return f"bb-{body[:8]}-{secrets.token_hex(4)}"
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    error_messages = {
+        **DefaultSocialAccountAdapter.error_messages,
+        "no_password": gettext_lazy(
+            "BitBadges is the only way you log in here, so it cannot be disconnected. Set a "
+            "password first (Profile, Password), then disconnect it."
+        ),
+        "disconnect_last": gettext_lazy(
+            "BitBadges is the only way you log in here, so it cannot be disconnected."
+        ),
+        "no_verified_email": gettext_lazy(
+            "Confirm an email address first: without it and without BitBadges you could "
+            "not get back into your account."
+        ),
+        "connected_other": gettext_lazy(
+            "This BitBadges address is connected to another account on this site, so it was "
+            "not connected to yours. Log in to that account and disconnect it there first."
+        ),
+        "email_taken": gettext_lazy(
+            "A member already uses this email address. Log in to that account, then connect "
+            "%s from your profile."
+        ),
+    }
+
+    # --- the app: from settings only ----------------------------------------------------
+
+    def list_apps(self, request, provider=None, client_id=None) -> list[SocialApp]:
+        if not siwbb_enabled() or provider not in (None, PROVIDER_ID):
+            return []
+        if client_id and client_id != settings.BITBADGES_CLIENT_ID:
+            return []
+        return [
+            SocialApp(
+                provider=PROVIDER_ID,
+                name="BitBadges",
+                client_id=settings.BITBADGES_CLIENT_ID,
+                secret=settings.BITBADGES_CLIENT_SECRET,
+            )
+        ]
+
+    # --- sign-up ------------------------------------------------------------------------
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return get_account_adapter(request).is_open_for_signup(request)
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        user.email = ""
+        proof.set_proven(user, sociallogin.account.extra_data)
+        return user
+
+    def save_user(self, request, sociallogin, form=None):
+        # Auto sign-up (the rule): the username is made here, never from an email.
+        # Through allauth's sign-up form (only a stale session gets there), as typed.
+        user = sociallogin.user
+        if not form:
+            user.username = new_username(sociallogin.account.uid)
+            user.email = ""
+        user.set_unusable_password()
+        return super().save_user(request, sociallogin, form=form)
+
+    # --- after BitBadges answered, before allauth logs in, signs up or connects -----------
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        process = sociallogin.state.get("process")
+        if process == AuthProcess.CONNECT:
+            self._connect(request, sociallogin)
+        elif not sociallogin.is_existing:
+            self._limit_signups(request, sociallogin)
+
+    def _connect(self, request, sociallogin) -> None:
+        member = request.user
+        if not member.is_authenticated:
+            return  # allauth sends them to log in
+        next_url = sociallogin.get_redirect_url(request) or profile_url()
+        if sociallogin.is_existing and sociallogin.user.pk != member.pk:
+            messages.error(request, self.error_messages["connected_other"])
+            raise ImmediateHttpResponse(HttpResponseRedirect(next_url))
+        previous = proof.prove(member, sociallogin.account.extra_data)
+        messages.success(request, _connected_sentence(member.address, previous))
+
+    def _limit_signups(self, request, sociallogin) -> None:
+        # The password sign-up's limit (ACCOUNT_RATE_LIMITS["signup"], per client address)
+        # holds for BitBadges sign-ups too; BitBadges' return is a GET.
+        if not self.is_open_for_signup(request, sociallogin):
+            return  # allauth answers "joining is closed"
+        if not ratelimit.consume(request, app="allauth.account", action="signup", limit_get=True):
+            state = sociallogin.state
+            raise ImmediateHttpResponse(
+                wording.error_response(request, wording.RATE, next_url=state.get("next") or "")
+            )
+
+    def get_connect_redirect_url(self, request, socialaccount) -> str:
+        return profile_url()
+
+    # --- failures -----------------------------------------------------------------------
+
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ) -> None:
+        context = extra_context or {}
+        state = context.get("state") or {}
+        if error == AuthError.CANCELLED and state:
+            return  # allauth's redirect to "you cancelled" (login_cancelled.html)
+        if isinstance(exception, client.SiwbbFailure):
+            reason = exception.kind
+        elif not state:
+            reason = wording.STATE
+        elif exception is None:
+            reason = wording.PROVIDER_ERROR
+        else:
+            log.warning("Sign in with BitBadges failed: %s", type(exception).__name__)
+            reason = wording.UNKNOWN
+        raise ImmediateHttpResponse(
+            wording.error_response(
+                request,
+                reason,
+                process=state.get("process") or AuthProcess.LOGIN,
+                next_url=state.get("next") or "",
+            )
+        )
+
+
+def _connected_sentence(address: str, previous: str) -> str:
+    if previous and previous != address:
+        return _(
+            "BitBadges proved that %(address)s is yours: your badges go there now, instead of "
+            "%(previous)s, the address you had typed."
+        ) % {"address": address, "previous": previous}
+    return _("BitBadges proved that %(address)s is yours: your badges go there.") % {
+        "address": address
+    }

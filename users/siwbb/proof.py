@@ -1,0 +1,52 @@
+"""What BitBadges' answer does to the member: their address, and whether it is proven.
+
+Proven means User.address is the account BitBadges returned (users.models.same_account)
+and User.address_proven_at says when. A sign-up or a connect makes the proven address
+the member's; a log-in refreshes the proof of the address they have; disconnecting the
+BitBadges login of that address drops the proof (receivers.py).
+"""
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from users.models import same_account
+from users.siwbb.client import proven_address
+from users.siwbb.signals import address_proven
+
+
+def set_proven(member, answer: dict) -> str:
+    """Make the address BitBadges proved `member`'s, proven now (not saved: a new
+    member is saved by allauth). Returns the address the member had before."""
+    previous = member.address
+    member.address = proven_address(answer)
+    member.address_proven_at = timezone.now()
+    return previous
+
+
+def prove(member, answer: dict) -> str:
+    """`set_proven`, saved, and said to the apps above (claims waiting for an address
+    or a proof are checked again). Returns the previous address."""
+    previous = set_proven(member, answer)
+    member.save(update_fields=["address", "address_proven_at"])
+    address_proven.send(
+        sender=get_user_model(), member=member, address=member.address, previous=previous
+    )
+    return previous
+
+
+def refresh(member, uid: str) -> bool:
+    """A log-in with BitBadges as `uid`: the proof of the member's address is renewed
+    when it is that account, and a member without an address gets it. An address the
+    member typed since is kept as they chose it (not proven). Whether it was proven."""
+    if member.address and not same_account(member.address, uid):
+        return False
+    prove(member, {"bitbadgesAddress": uid, "address": member.address or uid})
+    return True
+
+
+def drop(member_id: int, uid: str) -> bool:
+    """The BitBadges login `uid` was disconnected: the proof goes if it was for it."""
+    member = get_user_model().objects.filter(pk=member_id).only("address").first()
+    if member is None or not same_account(member.address, uid):
+        return False
+    return bool(get_user_model().objects.filter(pk=member_id).update(address_proven_at=None))

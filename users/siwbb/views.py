@@ -1,0 +1,87 @@
+"""/auth/bitbadges/login/ (start) and /auth/bitbadges/login/callback/ (BitBadges' return).
+
+allauth's OAuth 2.0 views, with what this site adds in front of them: 404 while the
+feature is off (no client id and secret), only "login" and "connect", the login rate
+limit on each start, and for "connect" a logged-in member who confirmed their password
+(or second factor) in the last few minutes, asked before they leave for BitBadges.
+"""
+
+from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+from allauth.core.exceptions import ReauthenticationRequired
+from allauth.core.internal import ratelimit
+from allauth.socialaccount.models import SocialToken
+from allauth.socialaccount.providers.base.constants import AuthProcess
+from allauth.socialaccount.providers.oauth2.views import (
+    OAuth2Adapter,
+    OAuth2CallbackView,
+    OAuth2LoginView,
+)
+from allauth.utils import get_request_param
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.urls import reverse
+
+from users.siwbb.client import SiwbbClient
+from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
+from users.siwbb.wording import PROCESS, RATE, error_response
+
+PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
+
+
+class BitBadgesOAuth2Adapter(OAuth2Adapter):
+    provider_id = PROVIDER_ID
+    client_class = SiwbbClient
+
+    @property
+    def authorize_url(self) -> str:  # type: ignore[override]
+        return authorize_url()
+
+    @property
+    def access_token_url(self) -> str:  # type: ignore[override]
+        return token_url()
+
+    def get_callback_url(self, request, app) -> str:
+        return callback_url()
+
+    def get_client(self, request, app) -> SiwbbClient:
+        return SiwbbClient(request, app.client_id, app.secret, self.get_callback_url(request, app))
+
+    def parse_token(self, data) -> SocialToken:
+        # Without scopes BitBadges' token is the address itself: nothing worth keeping,
+        # and nothing of it goes into the session while a login is under way.
+        return SocialToken(token="")
+
+    def complete_login(self, request, app, token, **kwargs):
+        return self.get_provider().sociallogin_from_response(request, kwargs["response"])
+
+
+_login = OAuth2LoginView.adapter_view(BitBadgesOAuth2Adapter)
+_callback = OAuth2CallbackView.adapter_view(BitBadgesOAuth2Adapter)
+
+
+@login_not_required
+def oauth2_login(request):
+    """GET: allauth's page with a Continue button. POST: off to BitBadges."""
+    if not siwbb_enabled():
+        raise Http404
+    process = get_request_param(request, "process") or AuthProcess.LOGIN
+    if process not in PROCESSES:
+        return error_response(request, PROCESS)
+    if request.method == "POST":
+        if not ratelimit.consume(request, app="allauth.account", action="login"):
+            return error_response(request, RATE, process=process)
+        if process == AuthProcess.CONNECT:
+            if not request.user.is_authenticated:
+                return redirect_to_login(reverse("users:profile"))
+            if not did_recently_reauthenticate(request):
+                # AccountMiddleware keeps this POST and sends it on after the password.
+                raise ReauthenticationRequired()
+    return _login(request)
+
+
+@login_not_required
+def oauth2_callback(request):
+    if not siwbb_enabled():
+        raise Http404
+    return _callback(request)
