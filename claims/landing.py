@@ -1,9 +1,14 @@
 """A claim's public landing page, /c/<slug>/ (a contract: docs/architecture.md): the door from BitBadges.
 
-A visitor reads what the claim asks for and gets one button (sign up, or log in); a
-member sees their progress and the one next step: confirm the email, set the address,
-connect each required app, then the claim's own state. `landing_steps` decides it; the
-views stay thin. Everything a member sees is read for them alone.
+A visitor reads what the claim asks for and gets one button: "Sign in with BitBadges"
+when the site has it (users.siwbb: one click signs them up, proves the address the badge
+goes to and brings them back here), with signing up or logging in below it; sign up (or
+log in) alone when it does not. A member sees their progress and the one next step:
+confirm the email (a member whose address BitBadges proved needs none:
+users.selectors.member_identity_confirmed), set the address (or prove it, on a claim that
+takes only a proven address), connect each required app, then the claim's own state.
+`landing_steps` decides it; the views stay thin. Everything a member sees is read for
+them alone.
 """
 
 import hashlib
@@ -31,6 +36,7 @@ from claims.forms import AddressForm
 from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
 from connections.models import App
 from users.selectors import member_email_state
+from users.siwbb.config import siwbb_enabled
 
 TEMPLATE = "claims/landing.html"
 MISSING_TEMPLATE = "404.html"
@@ -108,8 +114,10 @@ class Progress:
     apps: list[AppStatus]
     completion: Completion | None
     watching: bool = False
-    step: str = ""  # email, address, connect, reconnect, unavailable, check, working,
-    # completed, closed, stopped (used up or halted: claims/life.py)
+    address_proven: bool = False  # by Sign in with BitBadges
+    needs_proof: bool = False  # the claim takes only a proven address; the member's is not
+    step: str = ""  # email, prove, address, connect, reconnect, unavailable, check,
+    # working, completed, closed, stopped (used up or halted: claims/life.py)
     stop: life.Stop | None = None  # why the claim takes no new deliveries now
     app: AppStatus | None = None  # the app of a connect / reconnect step
     steps: list[dict] = field(default_factory=list)
@@ -118,6 +126,11 @@ class Progress:
     @property
     def state(self) -> str:
         return self.completion.state if self.completion else "new"
+
+    @property
+    def identity_confirmed(self) -> bool:
+        """A confirmed email or a proven address: connecting and completing need one."""
+        return self.email_verified or self.address_proven
 
     @property
     def reason(self) -> str:
@@ -184,12 +197,42 @@ def _app_step(status: AppStatus, others: str) -> str:
     return gettext("%(app)s connected") % {"app": status.app.name}
 
 
+def _first_steps(progress: Progress, claim: Claim) -> list[dict]:
+    """Who the member is and where the badge goes, before the apps: the proven address
+    alone on a claim that takes only that; else the email (done too for a member whose
+    address BitBadges proved: they need none) and the address."""
+    if getattr(claim, "require_proven_address", False):
+        return [
+            {
+                "label": gettext("BitBadges address proven"),
+                "done": progress.address_proven,
+                "key": "prove",
+            }
+        ]
+    if progress.address_proven and not progress.email_verified:
+        identity = {"label": gettext("Signed in with BitBadges"), "done": True, "key": "email"}
+    else:
+        identity = {
+            "label": gettext("Email address confirmed"),
+            "done": progress.email_verified,
+            "key": "email",
+        }
+    address = {
+        "label": gettext("BitBadges address set"),
+        "done": bool(progress.address),
+        "key": "address",
+    }
+    return [identity, address]
+
+
 def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     """The member's progress for `claim`, in a fixed number of queries.
 
-    Order: email (a Connect token needs it), address (so connecting completes at once),
-    each app every member needs in the requirements' order, one of the apps of the "any"
-    requirements, then the claim's own state from the ledger.
+    Order: a proven address on a claim that takes only that (connecting BitBadges proves
+    it and sets it, and confirms the member as an email would), else the email (a Connect
+    token needs it, or a proven address), the address (so connecting completes at once);
+    then each app every member needs in the requirements' order, one of the apps of the
+    "any" requirements, then the claim's own state from the ledger.
     """
     now = now or timezone.now()
     email = member_email_state(member=member)
@@ -213,7 +256,11 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         apps=apps,
         completion=completion,
         watching=watching,
+        address_proven=member.address_proven,
+        needs_proof=selectors.needs_proof(claim, member),
     )
+    # users.selectors.member_identity_confirmed, from the email state read above.
+    identity = progress.identity_confirmed
     todo = next((status for status in apps if not status.done), None)
     progress.stop = life.stop_for(claim, now)
     if completion and completion.state == Completion.State.COMPLETED:
@@ -222,7 +269,9 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         progress.step = "closed"
     elif progress.stop and progress.stop.kind in ("used_up", "halted"):
         progress.step = "stopped"
-    elif not email.verified:
+    elif progress.needs_proof:
+        progress.step = "prove"
+    elif not identity:
         progress.step = "email"
     elif not progress.address:
         progress.step = "address"
@@ -240,12 +289,7 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
     else:
         progress.step = "check"
     progress.steps = [
-        {"label": gettext("Email address confirmed"), "done": email.verified, "key": "email"},
-        {
-            "label": gettext("BitBadges address set"),
-            "done": bool(progress.address),
-            "key": "address",
-        },
+        *_first_steps(progress, claim),
         *(
             {
                 "label": _app_step(status, _or_others(status, either))
@@ -269,7 +313,7 @@ def landing_steps(*, claim: Claim, member, now=None) -> Progress:
         member=member,
         completion=completion,
         watching=watching,
-        verified=email.verified,
+        verified=identity,
         now=now,
         accounts=accounts,
     )
@@ -326,6 +370,8 @@ def _context(request, claim: Claim, *, address_form=None) -> dict:
         "next_query": quote(here, safe="/"),
         "progress": None,
         "polling": False,
+        # The button's `next` is this page, never a parameter of the request.
+        "siwbb_on": siwbb_enabled(),
     }
     if request.user.is_authenticated:
         progress = landing_steps(claim=claim, member=request.user, now=now)
