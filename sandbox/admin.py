@@ -9,6 +9,9 @@ from sandbox.bitbadges.models import (
     BitBadgesStore,
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
+    SiwbbApp,
+    SiwbbCode,
+    SiwbbToken,
 )
 from sandbox.common.models import Fault
 from sandbox.pipedream import services, webhooks
@@ -206,3 +209,34 @@ class BitBadgesCreditsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return not BitBadgesCredits.objects.exists()
+
+
+# --- Sign In with BitBadges: no secret, code or token is shown (only their hashes exist) --
+
+
+@admin.register(SiwbbApp)
+class SiwbbAppAdmin(admin.ModelAdmin):
+    """Developer apps. Made by `manage.py sandbox_setup` and sandbox.bitbadges.siwbb's
+    register_app (which takes the secret); here the name and redirect URIs can change."""
+
+    list_display = ["client_id", "name", "redirect_uris", "created_at", "updated_at"]
+    search_fields = ["client_id", "name"]
+    exclude = ["client_secret_hash"]
+    readonly_fields = ["client_id", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SiwbbCode)
+class SiwbbCodeAdmin(ReadOnlyAdmin):
+    list_display = ["app", "address", "redirect_uri", "scopes", "created_at", "exchanged_at"]
+    search_fields = ["address", "app__client_id"]
+    exclude = ["code_hash"]
+
+
+@admin.register(SiwbbToken)
+class SiwbbTokenAdmin(ReadOnlyAdmin):
+    list_display = ["app", "address", "scopes", "access_expires_at", "refresh_expires_at"]
+    search_fields = ["address", "app__client_id"]
+    exclude = ["access_token_hash", "refresh_token_hash"]

@@ -13,6 +13,9 @@ from sandbox.bitbadges.models import (
     BitBadgesStore,
     BitBadgesStoreAction,
     BitBadgesStoreEntry,
+    SiwbbApp,
+    SiwbbCode,
+    SiwbbToken,
 )
 from sandbox.common.models import Fault
 from sandbox.pipedream.models import (
@@ -38,6 +41,9 @@ __all__ = [
     "ExternalUser",
     "Fault",
     "OAuthAccessToken",
+    "SiwbbApp",
+    "SiwbbCode",
+    "SiwbbToken",
     "TriggerEvent",
     "WebhookDelivery",
 ]

@@ -178,3 +178,66 @@ class BitBadgesCredits(models.Model):
     @property
     def remaining(self) -> int:
         return max(self.on_chain_total - self.used, 0)
+
+
+# --- Sign In with BitBadges (sandbox/bitbadges/siwbb.py) -------------------------------
+
+
+class SiwbbApp(models.Model):
+    """A developer app (an OAuth client), as the developer portal registers one: its
+    client ID, the SHA-256 of its client secret (never the secret), its redirect URIs."""
+
+    client_id = models.CharField(max_length=200, unique=True)
+    client_secret_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the secret.")
+    name = models.CharField(max_length=200)
+    redirect_uris = models.JSONField(default=list, blank=True, help_text="Exact URIs, as sent.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "BitBadges developer app (SIWBB)"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.client_id})"
+
+
+class SiwbbCode(models.Model):
+    """An authorization code (a SIWBB request): made when the user approves, exchanged once."""
+
+    code_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code.")
+    app = models.ForeignKey(SiwbbApp, on_delete=models.CASCADE, related_name="codes")
+    redirect_uri = models.CharField(max_length=2000, blank=True)
+    address = models.CharField(max_length=100, help_text="As the user signed in with it.")
+    scopes = models.JSONField(default=list, blank=True, help_text="Scope names approved.")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "BitBadges authorization code (SIWBB)"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"code for {self.address} ({self.app.client_id})"
+
+
+class SiwbbToken(models.Model):
+    """An authorization with scopes: its access and refresh tokens (hashes), rotated on
+    refresh; revoking deletes the row, so both tokens stop working."""
+
+    app = models.ForeignKey(SiwbbApp, on_delete=models.CASCADE, related_name="tokens")
+    access_token_hash = models.CharField(max_length=64, unique=True)
+    refresh_token_hash = models.CharField(max_length=64, unique=True)
+    address = models.CharField(max_length=100)
+    scopes = models.JSONField(default=list, blank=True)
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "BitBadges access token (SIWBB)"
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"token for {self.address} ({self.app.client_id})"
