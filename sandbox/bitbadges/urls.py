@@ -6,6 +6,7 @@ api/v0/ (and api/v1/ for the batch claim fetch).
 
 from django.urls import path, re_path
 
+from sandbox.bitbadges import siwbb_views
 from sandbox.bitbadges import views as bb
 
 app_name = "bitbadges"
@@ -57,6 +58,10 @@ urlpatterns = [
         bb.by_method(GET=bb.store_value),
         name="store-value",
     ),
+    path("api/v0/siwbb/token", bb.by_method(POST=siwbb_views.token), name="siwbb-token"),
+    path("api/v0/siwbb/token/revoke", bb.by_method(POST=siwbb_views.revoke), name="siwbb-revoke"),
+    # Not the API: the stand-in for https://bitbadges.io/siwbb/authorize (Sign In with BitBadges).
+    path("siwbb/authorize", siwbb_views.authorize, name="siwbb-authorize"),
     path("images/<str:claim_id>.png", bb.claim_image, name="claim-image"),
     # Not the API: the stand-in for the claim's page on bitbadges.io ("View on BitBadges").
     path("claims/<str:claim_id>", bb.claim_page, name="claim-page"),

@@ -86,6 +86,8 @@ ENDPOINTS = {
     "bitbadges.claims.fetch": "POST /api/v1/claims/fetch (and /api/v0/claims/fetch)",
     "bitbadges.store.actions": "POST /api/v0/storeActions/{single,batch} (and legacy)",
     "bitbadges.store.value": "GET /api/v0/dynamicStore/{id}/value",
+    "bitbadges.siwbb.token": "POST /api/v0/siwbb/token (Sign In with BitBadges: code, refresh)",
+    "bitbadges.siwbb.revoke": "POST /api/v0/siwbb/token/revoke",
 }
 
 RATE_LIMIT = 100  # what Pipedream's X-RateLimit-Limit claims
