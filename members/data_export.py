@@ -1,10 +1,11 @@
 """Everything the site holds about one member, as one JSON file (/profile/data/).
 
 The file is versioned (FORMAT, VERSION) and holds the member's own rows only: their
-record, email addresses, second factors, connected accounts, Connect sessions and the
-connection webhooks those sessions received, completions and every event of their
-ledger, trigger deployments and their deliveries, and what staff checks found about
-them. Secrets never appear: no password hash, no second-factor secret or recovery code,
+record (with when Sign in with BitBadges proved their address), email addresses, second
+factors, their BitBadges login (the address only), connected accounts, Connect sessions
+and the connection webhooks those sessions received, completions and every event of
+their ledger, trigger deployments and their deliveries, and what staff checks found
+about them. Secrets never appear: no password hash, no second-factor secret or recovery code,
 no Connect token or its digest, no trigger signing key, no webhook body (Pipedream's
 carries the Connect token), nothing of a claim beyond its slug and name. Nor does what
 is about other people or meant for staff alone: no trigger delivery's body or the note
@@ -33,6 +34,7 @@ from typing import IO, Any
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import LogEntry
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Model, Q
@@ -58,6 +60,7 @@ RATE_LIMIT = (5, 3600)
 COVERED = {
     "account.EmailAddress.user": "email_addresses",
     "mfa.Authenticator.user": "second_factors",
+    "socialaccount.SocialAccount.user": "bitbadges_logins",
     "users.User_groups.user": "member",
     "users.User_user_permissions.user": "member",
     "connections.ConnectedAccount.member": "connected_accounts",
@@ -107,6 +110,10 @@ NOT_INCLUDED = [
     gettext_lazy(
         "The credentials of your connected accounts: Pipedream holds them, never this site."
     ),
+    gettext_lazy(
+        "What BitBadges answered when you signed in with it, beyond your address: the site "
+        "keeps no BitBadges token."
+    ),
 ]
 
 
@@ -133,6 +140,18 @@ SPECS = {
         Authenticator,
         ("id", "type", "created_at", "last_used_at"),
         {"user": YOU, "data": "the second factor's secret and recovery codes"},
+    ),
+    # The BitBadges address the member signs in with (allauth's social account, its uid):
+    # the address only, never what BitBadges answered (no token is kept anyway).
+    "bitbadges_logins": Spec(
+        SocialAccount,
+        ("id", "provider", "last_login", "date_joined"),
+        {
+            "user": YOU,
+            "extra_data": "what BitBadges answered at sign-in; the address is listed, "
+            "and no token is kept",
+        },
+        {"address": "uid"},
     ),
     "connected_accounts": Spec(
         ConnectedAccount,
@@ -201,6 +220,8 @@ SPECS = {
             "reason",
             "evidence",
             "address",
+            "address_proven",
+            "address_key",
             "upstream_identity",
             "delivery_reference",
             "staff_granted",
@@ -370,6 +391,7 @@ def _whose(name: str, member) -> Q:
     return {
         "email_addresses": Q(user=member),
         "second_factors": Q(user=member),
+        "bitbadges_logins": Q(user=member),
         "connection_webhooks": Q(session__member=member),
         "completion_events": Q(completion__member=member),
         "trigger_deliveries": Q(deployment__member=member),
@@ -394,6 +416,8 @@ def _member(member) -> dict[str, Any]:
         .exclude(type=Authenticator.Type.RECOVERY_CODES)
         .exists()
     )
+    # address_proven_at is the time; whether it still proves the address, said plainly.
+    record["address_proven"] = member.address_proven
     record["groups"] = sorted(member.groups.values_list("name", flat=True))
     record["permissions"] = sorted(
         f"{app}.{codename}"

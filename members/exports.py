@@ -1,9 +1,10 @@
 """Members as CSV, from the member admin (MemberAdmin).
 
 One line per member: who they are, whether their email is confirmed (a verified address,
-as the admin's column reads it), their BitBadges address, when they joined and last
-logged in, whether the account is active, and how many accounts and completions they
-have. No password hash, no MFA data, no external ID (Pipedream's name for the member) is
+as the admin's column reads it), their BitBadges address and whether (and when) Sign in
+with BitBadges proved it, when they joined and last logged in, whether the account is
+active, and how many accounts and completions they have. No password hash, no MFA data,
+no external ID (Pipedream's name for the member), no BitBadges token (none is kept) is
 read: the query loads only the columns written, counts come from subqueries in the same
 query.
 """
@@ -26,6 +27,8 @@ HEADER = (
     "email",
     "email confirmed",
     "address",
+    "address proven",
+    "address proven at",
     "date joined",
     "last login",
     "active",
@@ -33,7 +36,15 @@ HEADER = (
     "completions",
     "completed",
 )
-COLUMNS = ("username", "email", "address", "date_joined", "last_login", "is_active")
+COLUMNS = (
+    "username",
+    "email",
+    "address",
+    "address_proven_at",
+    "date_joined",
+    "last_login",
+    "is_active",
+)
 
 
 def _count(queryset: QuerySet[Any]) -> Coalesce:
@@ -67,6 +78,8 @@ def rows(request: HttpRequest, queryset: QuerySet[Any]) -> Iterator[Sequence[obj
             member.email,
             member.csv_confirmed,
             member.address,
+            member.address_proven,
+            member.address_proven_at if member.address_proven else None,
             member.date_joined,
             member.last_login,
             member.is_active,

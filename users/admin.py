@@ -1,4 +1,5 @@
-"""The member in the admin, as users knows them: account, emails, external id, address.
+"""The member in the admin, as users knows them: account, emails, external id, address,
+whether Sign in with BitBadges proved it (and when), and their BitBadges login.
 
 members.admin re-registers User with what the other apps add (connected accounts,
 completions, their counts): users imports neither app.
@@ -7,28 +8,60 @@ completions, their counts): users imports neither app.
 from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from users.models import User
+from users.siwbb.selectors import bitbadges_uid
+
+# A proven address: one set, with the time BitBadges proved it (User.address_proven).
+PROVEN = Q(address_proven_at__isnull=False) & ~Q(address="")
+
+
+class AddressProvenFilter(admin.SimpleListFilter):
+    """Members whose address Sign in with BitBadges proved, or not."""
+
+    title = "address proven"
+    parameter_name = "proven"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Proven with BitBadges"), ("no", "Not proven (typed, or none)"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(PROVEN)
+        if self.value() == "no":
+            return queryset.exclude(PROVEN)
+        return queryset
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_filter = (*BaseUserAdmin.list_filter, "emailaddress__verified")
+    list_filter = (*BaseUserAdmin.list_filter, "emailaddress__verified", AddressProvenFilter)
     list_display: tuple[str, ...] = (
         "username",
         "email",
         "address",
+        "proven",
         "email_verified",
         "is_staff",
         "is_active",
         "date_joined",
     )
-    readonly_fields = ("external_id", "last_login", "date_joined")
+    readonly_fields = (
+        "external_id",
+        "last_login",
+        "date_joined",
+        "address_proof",
+        "bitbadges_login",
+    )
     search_fields = ("username", "email", "first_name", "last_name", "address", "external_id")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Connect & Claim", {"fields": ("external_id", "address")}),
+        (
+            "Connect & Claim",
+            {"fields": ("external_id", "address", "address_proof", "bitbadges_login")},
+        ),
     )
 
     def get_queryset(self, request):
@@ -43,3 +76,24 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description="email confirmed", boolean=True, ordering="verified")
     def email_verified(self, obj):
         return obj.verified
+
+    @admin.display(description="proven", boolean=True, ordering="address_proven_at")
+    def proven(self, obj):
+        """The address was proven by Sign in with BitBadges (not just typed)."""
+        return obj.address_proven
+
+    @admin.display(description="address proven")
+    def address_proof(self, obj):
+        """Whether Sign in with BitBadges proved the address, and when (site time)."""
+        if obj is None or obj.pk is None or not obj.address_proven:
+            return "No: typed by the member, or none" if obj and obj.address else "No address"
+        when = timezone.localtime(obj.address_proven_at)
+        return f"Yes, with Sign in with BitBadges, on {when:%Y-%m-%d %H:%M %Z}"
+
+    @admin.display(description="BitBadges login")
+    def bitbadges_login(self, obj):
+        """The BitBadges address the member signs in with (the social account's uid), or
+        a dash; never a token (none is kept)."""
+        if obj is None or obj.pk is None:
+            return "-"
+        return bitbadges_uid(obj) or "-"

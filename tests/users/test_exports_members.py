@@ -59,6 +59,8 @@ def test_members_with_counts_and_confirmation(client, claims):
         "email",
         "email confirmed",
         "address",
+        "address proven",
+        "address proven at",
         "date joined",
         "last login",
         "active",
@@ -71,6 +73,7 @@ def test_members_with_counts_and_confirmation(client, claims):
     assert lines["ada"]["email"] == "ada@example.com"
     assert (lines["ada"]["email confirmed"], lines["bob"]["email confirmed"]) == ("yes", "no")
     assert lines["ada"]["address"] == "0xabc"
+    assert (lines["ada"]["address proven"], lines["ada"]["address proven at"]) == ("no", "")
     assert (lines["ada"]["active"], lines["bob"]["active"]) == ("yes", "no")
     assert [lines["ada"][n] for n in ("accounts", "completions", "completed")] == ["2", "2", "1"]
     assert [lines["bob"][n] for n in ("accounts", "completions", "completed")] == ["0", "0", "0"]
