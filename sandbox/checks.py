@@ -11,7 +11,7 @@ PIPEDREAM_WORKFLOW_ENDPOINTS lists, so that list must hold the sandbox's (among 
 from django.conf import settings
 from django.core import checks
 
-from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, missing_entries
+from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, SIWBB_SETTINGS, missing_entries
 
 SETUP_HINT = (
     "Run `python manage.py sandbox_setup` (make run does): it writes the sandbox's values "
@@ -23,8 +23,9 @@ SETUP_HINT = (
 
 def sandbox_credentials_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """sandbox.W001: the sandbox is mounted but the product's credentials are not its own.
-    sandbox.W002: PIPEDREAM_WORKFLOW_ENDPOINTS leaves out some of the sandbox's workflows."""
-    return [*_credentials(), *_lists()]
+    sandbox.W002: PIPEDREAM_WORKFLOW_ENDPOINTS leaves out some of the sandbox's workflows.
+    sandbox.W003: a BitBadges client ID or secret is set, but not to the sandbox's app."""
+    return [*_credentials(), *_lists(), *_siwbb()]
 
 
 def _credentials() -> list[checks.CheckMessage]:
@@ -62,3 +63,23 @@ def _lists() -> list[checks.CheckMessage]:
                 )
             )
     return warnings
+
+
+def _siwbb() -> list[checks.CheckMessage]:
+    """Empty is fine (Sign In with BitBadges off); another app's credentials are not."""
+    differ = [
+        name
+        for name, value in SIWBB_SETTINGS.items()
+        if getattr(settings, name, "") and getattr(settings, name, "") != value
+    ]
+    if not differ:
+        return []
+    return [
+        checks.Warning(
+            f"The sandbox is mounted (SANDBOX=true) but {', '.join(differ)} "
+            f"{'is' if len(differ) == 1 else 'are'} not its developer app's, so its Sign In "
+            "with BitBadges page and token exchange will refuse this site.",
+            hint=SETUP_HINT,
+            id="sandbox.W003",
+        )
+    ]

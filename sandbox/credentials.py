@@ -11,6 +11,9 @@ SANDBOX_CREDENTIALS = {
     "client_secret": "sandbox-client-secret-not-for-production",
     "project_id": "proj_sandbox",
     "bitbadges_api_key": "sandbox-bitbadges-api-key",
+    # This site's developer app at the emulated BitBadges (Sign In with BitBadges).
+    "siwbb_client_id": "sandbox-bitbadges-client-id",
+    "siwbb_client_secret": "sandbox-bitbadges-client-secret-not-for-production",
 }
 
 # The emulated workflows' endpoint ids (sandbox/pipedream/catalogue.py, WORKFLOWS). The
@@ -32,6 +35,14 @@ SANDBOX_SETTINGS = {
     "PIPEDREAM_PROJECT_ID": SANDBOX_CREDENTIALS["project_id"],
     "BITBADGES_API_KEY": SANDBOX_CREDENTIALS["bitbadges_api_key"],
     "PIPEDREAM_WORKFLOW_ENDPOINTS": ",".join(SANDBOX_WORKFLOW_ENDPOINTS),
+}
+
+# Sign In with BitBadges: written into the env file like the others, but an empty value is
+# a choice too (Sign In with BitBadges off), so the check warns only about a value that is
+# set and is not the sandbox's (sandbox.W003).
+SIWBB_SETTINGS = {
+    "BITBADGES_CLIENT_ID": SANDBOX_CREDENTIALS["siwbb_client_id"],
+    "BITBADGES_CLIENT_SECRET": SANDBOX_CREDENTIALS["siwbb_client_secret"],
 }
 
 # Settings that are comma-separated lists: a value holds the sandbox's when it lists each

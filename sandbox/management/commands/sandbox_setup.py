@@ -8,13 +8,17 @@
    passwords, store id and secret, the workflow's URL path) as JSON to the demo file
    (--demo-file, default settings.SANDBOX_DEMO_FILE), which `manage.py seed_demo` reads.
    The format is in sandbox/demo.py.
-3. It writes the sandbox's credentials into the env file (--env-file, default the one the
+3. It registers this site's developer app in the emulated BitBadges (Sign In with
+   BitBadges: the sandbox's client ID and secret, redirect URI
+   PUBLIC_URL/auth/bitbadges/login/callback/, added to those it had).
+4. It writes the sandbox's credentials into the env file (--env-file, default the one the
    settings read: ENV_FILE, else .env beside manage.py) for each of PIPEDREAM_CLIENT_ID,
-   PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID and BITBADGES_API_KEY that is missing or
-   empty there, and the sandbox's workflow endpoint ids as PIPEDREAM_WORKFLOW_ENDPOINTS,
-   plus SANDBOX=true when SANDBOX is (a client ID turns the sandbox's default off). A
-   value someone set is never changed; a list of endpoints is fine in any order and with
-   more ids, and gets a warning only when it leaves out some of the sandbox's.
+   PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID, BITBADGES_API_KEY, BITBADGES_CLIENT_ID
+   and BITBADGES_CLIENT_SECRET that is missing or empty there, and the sandbox's workflow
+   endpoint ids as PIPEDREAM_WORKFLOW_ENDPOINTS, plus SANDBOX=true when SANDBOX is (a
+   client ID turns the sandbox's default off). A value someone set is never changed; a
+   list of endpoints is fine in any order and with more ids, and gets a warning only when
+   it leaves out some of the sandbox's.
 
 Safe to run again: the second run finds everything in place and changes nothing. Each
 file is replaced whole (written beside it, then renamed), never left half-written.
@@ -29,7 +33,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, missing_entries
+from sandbox.bitbadges.siwbb import site_app_ensure
+from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, SIWBB_SETTINGS, missing_entries
 from sandbox.demo import demo_ensure
 
 # One assignment, as django-environ's read_env matches it; the last one of a name wins.
@@ -37,14 +42,14 @@ ASSIGNMENT = re.compile(r"\A(?P<export>export )?(?P<name>[A-Za-z_0-9]+)=(?P<valu
 ENV_FILE_MAX_BYTES = 1024 * 1024  # an env file is a few KB; more is the wrong file
 ENV_FILE_HEADER = (
     "# The sandbox's own credentials, written by `manage.py sandbox_setup` (make run). They\n"
-    "# open nothing real. For a real Pipedream project and BitBadges key, put yours in\n"
-    "# their place and set SANDBOX=false."
+    "# open nothing real. For a real Pipedream project and BitBadges key and app, put yours\n"
+    "# in their place and set SANDBOX=false."
 )
 
 
 def env_values() -> dict[str, str]:
     """What the env file should hold for the product to use the sandbox."""
-    return {**SANDBOX_SETTINGS, "SANDBOX": "true"}
+    return {**SANDBOX_SETTINGS, **SIWBB_SETTINGS, "SANDBOX": "true"}
 
 
 def _unquoted(value: str) -> str:
@@ -143,8 +148,9 @@ def _replace(path: Path, text: str, what: str) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Create the sandbox's demo upstream (BitBadges claims, store, star claim), write its "
-        "parameters to the demo file seed_demo reads, and write the sandbox's credentials "
+        "Create the sandbox's demo upstream (BitBadges claims, store, star claim, this site's "
+        "BitBadges app), write its parameters to the demo file seed_demo reads, and write the "
+        "sandbox's credentials "
         "into the env file where they are missing or empty. Safe to run again."
     )
     # The credentials check (sandbox.W001) would warn about what this command fixes.
@@ -181,6 +187,11 @@ class Command(BaseCommand):
         else:
             _replace(demo_path, demo_text, "demo file")
             self.stdout.write(f"Wrote the demo's parameters for seed_demo to {_shown(demo_path)}.")
+        app = site_app_ensure(settings.PUBLIC_URL)
+        self.stdout.write(
+            f"Sign In with BitBadges: the sandbox's app {app.client_id} may send members back "
+            f"to {', '.join(app.redirect_uris)}."
+        )
         self._env_write(env_path, env_text)
 
     def _env_path(self, option: Path | None) -> Path:
