@@ -1,14 +1,16 @@
 """The admin's funnel: members by sign-up cohort, and how far each of them got.
 
 A member counts in a stage when they reached it, whatever path they took (straight to
-sign-up, through a claim's page, later through a social sign-in). The stages, for the
-members (not staff) who signed up in the chosen range:
+sign-up, through a claim's page, Sign in with BitBadges). The stages, for the members
+(not staff) who signed up in the chosen range:
 
 1. Signed up: the member exists and joined in the range (the cohort).
-2. Email confirmed: 1, and they hold a verified email address (allauth's EmailAddress,
-   which a social sign-in that vouches for the address also writes), or they have
-   connected an account or been found eligible (a Connect token needs a confirmed
-   address, connections/services/sessions.py: an address removed since still counts).
+2. Email confirmed or address proven: 1, and they hold a verified email address
+   (allauth's EmailAddress), or an address proven by Sign in with BitBadges
+   (User.address_proven_at) or a BitBadges login (its uid is an address BitBadges
+   proved: a proof cleared since still counts), or they have connected an account or
+   been found eligible (a Connect token needs one of the two,
+   users.selectors.member_identity_confirmed: an email removed since still counts).
 3. Address set: 2, and they have a BitBadges address, or one of their completions
    carries the address it went to (one cleared since still counts).
 4. Required apps connected: 3, and they hold an account (of any health) of each app of a
@@ -45,10 +47,16 @@ in "Completed".
 Anonymous visits of a claim's landing page (ClaimVisit) are counted apart, as visits:
 a visitor is nobody until they sign up, so visits are not a stage.
 
+Signing up with BitBadges is a path, not a stage: a member whose account a BitBadges
+sign-up made (users.siwbb.selectors tells it from their BitBadges login) counts in the
+stages like anyone, and beside each stage the page says how many of its members came
+that way.
+
 Reads only, in a fixed number of queries whatever the number of members or claims: a
 COUNT per overall stage, and per claim-dependent stage one query over every claim (each
 figure a correlated subquery on the claim's row), plus one for the claims and visits;
-the out-of-order figures likewise (four overall, three per claim).
+the out-of-order figures likewise (four overall, three per claim), and the BitBadges
+sign-ups likewise (six overall, three per claim).
 """
 
 import datetime
@@ -57,6 +65,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -67,15 +76,18 @@ from django.utils import timezone
 from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
 from connections.models import ConnectedAccount
 from core import csv_stream
+from users.siwbb.config import PROVIDER_ID as BITBADGES
+from users.siwbb.selectors import signed_up_with_bitbadges_exists
 
 STAGES = [
     "Signed up",
-    "Email confirmed",
+    "Email confirmed or address proven",
     "Address set",
     "Required apps connected",
     "Eligible",
     "Completed",
 ]
+# "email_confirmed" is stage 2's key since before a proven address counted there too.
 _KEYS = ["signed_up", "email_confirmed", "address_set", "apps_connected", "eligible", "completed"]
 _CLAIM_KEYS = _KEYS[3:]  # the stages that depend on the claim
 ELIGIBLE_REASON = CompletionEvent.Reason.DELIVERING
@@ -281,10 +293,22 @@ def _completed_any() -> Q:
     return _member_in(done.values("member_id"))
 
 
+def _bitbadges_logins() -> models.QuerySet:
+    return SocialAccount.objects.filter(provider=BITBADGES)
+
+
+def _bitbadges_signup() -> Q:
+    """The member's account was made by a sign-up with BitBadges (users.siwbb.selectors
+    tells it from their BitBadges login)."""
+    return Q(signed_up_with_bitbadges_exists())
+
+
 def _common_facts() -> list[Q]:
     """The facts of stages 2 and 3, each alone (not including the stage before)."""
     email = (
         _member_in(EmailAddress.objects.filter(verified=True).values("user_id"))
+        | Q(address_proven_at__isnull=False)
+        | _member_in(_bitbadges_logins().values("user_id"))
         | _member_in(ConnectedAccount.objects.values("member_id"))
         | _engine_eligible(None)
     )
@@ -341,10 +365,12 @@ def reached(start=None, end=None, claim: Claim | None = None) -> dict[str, model
     }
 
 
-def _overall(start, end) -> dict[str, int]:
+def _overall(start, end, *, bitbadges: bool = False) -> dict[str, int]:
     """The six overall stages and `completed_outside`: one COUNT each (seven queries,
     whatever the number of members: a COUNT per stage lets the database join each
-    stage's sets once, where one query's FILTERs would evaluate them on every row)."""
+    stage's sets once, where one query's FILTERs would evaluate them on every row).
+    With `bitbadges`, the six stages of the members who signed up with BitBadges alone
+    (six queries)."""
     email, address = _common_stages()
     apps, eligible, completed = _claim_stages(Ref("pk"), None, address)
     members = cohort(start, end)
@@ -355,8 +381,11 @@ def _overall(start, end) -> dict[str, int]:
         "apps_connected": apps,
         "eligible": eligible,
         "completed": completed,
-        "completed_outside": _completed_any() & ~completed,
     }
+    if bitbadges:
+        members = members.filter(_bitbadges_signup())
+    else:
+        stages["completed_outside"] = _completed_any() & ~completed
     return {key: members.filter(stage).count() for key, stage in stages.items()}
 
 
@@ -389,7 +418,9 @@ def _visit_days(start, end) -> Q:
 def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> list[dict]:
     """Stages 4 to 6 and the landing page's visits of each claim: one query per stage,
     each figure a correlated COUNT on the claim's row. With `ahead`, also per stage (three
-    more queries) the members holding its fact without the stage before, as "ahead_<key>"."""
+    more queries) the members holding its fact without the stage before, as "ahead_<key>",
+    and (three more) those of its members who signed up with BitBadges, as
+    "bitbadges_<key>"."""
     _, address = _common_stages()
     # Stage 3's members, read once: every claim's stages 4 to 6 include it.
     members = cohort(start, end)
@@ -400,6 +431,11 @@ def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> l
     if ahead:
         facts = _ahead(_claim_facts(member, claim), [reached_address, apps, eligible])
         figures += [(f"ahead_{key}", fact) for key, fact in zip(_CLAIM_KEYS, facts, strict=True)]
+        signed_up = _bitbadges_signup()
+        figures += [
+            (f"bitbadges_{key}", stage & signed_up)
+            for key, stage in zip(_CLAIM_KEYS, [apps, eligible, completed], strict=True)
+        ]
     visits = (
         ClaimVisit.objects.filter(_visit_days(start, end), claim_id=OuterRef("pk"))
         .order_by()
@@ -422,12 +458,14 @@ def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> l
     return rows
 
 
-def _stages(numbers: dict[str, int], ahead: dict[str, int]) -> list[dict]:
+def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
+    """Each stage's row: its members, the share of the stage before, and of its members
+    those who reached it out of order and those who signed up with BitBadges."""
     rows, before = [], None
     for label, key in zip(STAGES, _KEYS, strict=True):
         count = numbers[key]
-        rate = _rate(count, before or 0)
-        rows.append({"label": label, "key": key, "count": count, "rate": rate, "ahead": ahead[key]})
+        row = {"label": label, "key": key, "count": count, "rate": _rate(count, before or 0)}
+        rows.append({**row, "ahead": ahead[key], "bitbadges": bitbadges[key]})
         before = count
     return rows
 
@@ -446,9 +484,10 @@ def member_funnel(start=None, end=None, claim: Claim | None = None) -> list[tupl
 class Funnel:
     start: datetime.datetime | None = None
     end: datetime.datetime | None = None
-    stages: list[dict] = field(default_factory=list)  # label, key, count, rate, ahead
+    stages: list[dict] = field(default_factory=list)  # label, key, count, rate, ahead, bitbadges
     completed_outside: int = 0
     visits: int = 0
+    bitbadges_signups: int = 0  # of the cohort, signed up with BitBadges
     claims: list[dict] = field(default_factory=list)  # name, slug, ..., stages, visits
 
     def pairs(self) -> list[tuple[str, int]]:
@@ -458,18 +497,22 @@ class Funnel:
 def funnel_build(*, start=None, end=None) -> Funnel:
     """The overall funnel and every claim's, for the members who signed up in [start,
     end), with the claims' landing-page visits on those days, and per stage the members
-    who hold its fact without the stage before ("ahead"): eighteen queries."""
+    who hold its fact without the stage before ("ahead") and those who signed up with
+    BitBadges ("bitbadges"): twenty-seven queries."""
     overall, ahead = _overall(start, end), _overall_ahead(start, end)
+    bitbadges = _overall(start, end, bitbadges=True)
     result = Funnel(
         start=start,
         end=end,
-        stages=_stages(overall, ahead),
+        stages=_stages(overall, ahead, bitbadges),
         completed_outside=overall["completed_outside"],
+        bitbadges_signups=bitbadges["signed_up"],
     )
     for row in _per_claim(start, end, Claim.objects.all(), ahead=True):
         numbers = {**overall, **{key: row[key] for key in _CLAIM_KEYS}}
         claim_ahead = {**ahead, **{key: row[f"ahead_{key}"] for key in _CLAIM_KEYS}}
-        stages = _stages(numbers, claim_ahead)
+        claim_bitbadges = {**bitbadges, **{key: row[f"bitbadges_{key}"] for key in _CLAIM_KEYS}}
+        stages = _stages(numbers, claim_ahead, claim_bitbadges)
         result.claims.append({**row, "visits": row["page_visits"], "stages": stages})
         result.visits += row["page_visits"]
     return result
@@ -506,6 +549,7 @@ def csv_header() -> list[str]:
     header += STAGES
     header += [f"{after} (% of {before})" for before, after in itertools.pairwise(STAGES)]
     header += [f"{stage}: also reached out of order" for stage in STAGES[1:]]
+    header += [f"{stage}: signed up with BitBadges" for stage in STAGES]
     return header
 
 
@@ -517,7 +561,8 @@ def csv_rows(data: Funnel) -> list[list[Any]]:
         counts = [stage["count"] for stage in stages]
         rates = [stage["rate"] for stage in stages[1:]]
         ahead = [stage["ahead"] for stage in stages[1:]]
-        return [scope, name, slug, since, until, visits, *counts, *rates, *ahead]
+        bitbadges = [stage["bitbadges"] for stage in stages]
+        return [scope, name, slug, since, until, visits, *counts, *rates, *ahead, *bitbadges]
 
     rows = [row("overall", "", "", data.visits, data.stages)]
     for claim in data.claims:

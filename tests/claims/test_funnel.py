@@ -155,7 +155,8 @@ def test_an_empty_programme_shows_zeros_and_no_rates(admin_client):
     assert [stage["rate"] for stage in stages] == [None] * 6
     assert "No claims yet." in response.text
     overall = read_csv(admin_client.get(CSV_URL), "funnel")[1]
-    assert overall[6:] == ["0"] * 6 + [""] * 5 + ["0"] * 5  # no rate where there is no whole
+    # No rate where there is no whole; then out of order, then signed up with BitBadges.
+    assert overall[6:] == ["0"] * 6 + [""] * 5 + ["0"] * 5 + ["0"] * 6
 
 
 # --- Cohort and visits by date ------------------------------------------------------------
@@ -217,7 +218,7 @@ def test_csv_has_the_pages_numbers(admin_client):
     header = rows[0]
     assert header[:6] == ["scope", "claim", "claim slug", "from", "until", "landing page visits"]
     assert header[6:12] == funnel.STAGES
-    assert header[12] == "Email confirmed (% of Signed up)"
+    assert header[12] == "Email confirmed or address proven (% of Signed up)"
     assert len(rows) == 2 + len(claims)
     overall = rows[1]
     assert overall[:6] == ["overall", "", "", "", "", str(3 * len(claims))]
@@ -227,7 +228,8 @@ def test_csv_has_the_pages_numbers(admin_client):
         round(100 * after / before) for before, after in zip(expected, expected[1:], strict=False)
     ]
     # Per stage, the members who reached its fact without the stage before.
-    assert header[17:] == [f"{stage}: also reached out of order" for stage in funnel.STAGES[1:]]
+    assert header[17:22] == [f"{stage}: also reached out of order" for stage in funnel.STAGES[1:]]
+    assert header[22:] == [f"{stage}: signed up with BitBadges" for stage in funnel.STAGES]
 
     def out_of_order(scope: str) -> list[int]:
         return [
@@ -235,7 +237,8 @@ def test_csv_has_the_pages_numbers(admin_client):
             for stage in range(2, 7)
         ]
 
-    assert [int(cell) for cell in overall[17:]] == out_of_order("")
+    assert [int(cell) for cell in overall[17:22]] == out_of_order("")
+    assert overall[22:] == ["0"] * 6  # the seed has no BitBadges sign-up (tests/journey)
     assert out_of_order("")[1] > 0  # the seed has such members
     page = admin_client.get(URL)
     for stage, number in zip(funnel.STAGES[2:], out_of_order("")[1:], strict=True):
@@ -246,7 +249,7 @@ def test_csv_has_the_pages_numbers(admin_client):
     assert [int(cell) for cell in gh[6:12]] == seed.expected(
         taken, lambda path: seed.per_claim(path, "gh-badge")
     )
-    assert [int(cell) for cell in gh[17:]] == out_of_order("gh-badge")
+    assert [int(cell) for cell in gh[17:22]] == out_of_order("gh-badge")
 
 
 def test_csv_follows_the_range_and_names_it(admin_client):
