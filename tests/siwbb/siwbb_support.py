@@ -7,7 +7,13 @@ the sandbox's page), the page's Approve or Deny (302 back to our callback with `
 and `state`, or `error`), then our callback with the test client.
 """
 
+import contextlib
+import html
+import json
 import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -105,8 +111,45 @@ def nothing_written(users_before: int = 0, logins_before: int = 0) -> None:
 
 
 def page_text(response) -> str:
-    return re.sub(r"\s+", " ", response.content.decode())
+    """The page's HTML with its entities read and its white space squeezed."""
+    return re.sub(r"\s+", " ", html.unescape(response.content.decode()))
 
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in response.wsgi_request._messages]
+
+
+@contextlib.contextmanager
+def fake_token_endpoint(*, status: int = 200, body: object = None, hang: float = 0.0):
+    """A BitBadges that answers the token exchange as told (shapes the sandbox never
+    gives: a 200 without a valid address, a failed verification, no answer at all),
+    over real HTTP on 127.0.0.1. Yields (its base URL, the bodies it received)."""
+    received: list = []
+    answer = json.dumps(body).encode() if not isinstance(body, bytes) else body
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            received.append(self.rfile.read(length))
+            if hang:
+                time.sleep(hang)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            with contextlib.suppress(ConnectionError):  # we stop reading a huge answer
+                self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -44,9 +44,19 @@ UNAVAILABLE = "unavailable"  # no answer in time, a connection error, a 5xx, a 4
 ANSWER = "answer"  # a 200 we cannot read, or without a valid bb1 address
 REFUSED = "refused"  # verificationResponse.success was false
 
-# BitBadges' own messages (indexer src/routes/authCodes.ts), lower case, by kind.
-_CODE_WORDS = ("invalid code", "expired", "not recent", "code")
-_CONFIG_WORDS = ("client secret", "client id", "redirect uri", "grant type", "api key")
+# BitBadges' own messages (indexer src/routes/authCodes.ts, src/db/db.ts mustGetFromDB:
+# "Could not find doc w/ id ... in auth-apps" for an unknown client, "... in auth-codes"
+# for a code used or never made), lower case, by kind; the site's settings first.
+_CONFIG_WORDS = (
+    "client secret",
+    "client id",
+    "redirect uri",
+    "grant type",
+    "api key",
+    "auth-apps",
+    "not the owner",
+)
+_CODE_WORDS = ("invalid code", "expired", "not recent", "auth-codes", "code")
 
 
 class SiwbbFailure(OAuth2Error):
