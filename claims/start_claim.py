@@ -9,10 +9,12 @@ own settings (an administrator must act), and not refused by a "must not" requir
 the member was last found to meet.
 """
 
+from allauth.account.signals import user_signed_up
+
 from claims import life, wording
 from claims.models import Claim, Completion
 from claims.models import Requirement as RequirementModel
-from users.start_path import register_open_check
+from users.start_path import on_user_signed_up, register_open_check
 
 State = Completion.State
 
@@ -54,3 +56,5 @@ def _refused_by_must_not(claim: Claim, completion: Completion) -> bool:
 
 def register() -> None:
     register_open_check(open_to)
+    # A sign-up with BitBadges keeps its claim page as a password sign-up does.
+    user_signed_up.connect(on_user_signed_up, dispatch_uid="users.start_path.signed_up")

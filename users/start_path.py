@@ -6,15 +6,22 @@ lands on that claim page while the claim is still open to them. Only a local pat
 resolves to a claim's landing page is ever kept or followed: never a full URL, never
 another page.
 
-A guide, not a trap: it is used once. Until the member's email is confirmed every login
-lands there (the claim page asks for the confirmation first, so it is the next step
-wherever they are); the first time a login or the confirmation itself takes a member
-with a confirmed email there, it is forgotten. From then on a login ends on the home
-page, whose "What needs you" lists that claim with every other one that needs them.
-Once and not "N logins or N days" because that is the one journey it exists for (sign
-up, confirm, perhaps on another device, arrive), and it needs nothing more kept than
-the path. A claim the member cannot move by acting (users sits below claims, so the
-claims app decides it: see register_open_check) is forgotten at the next login.
+A guide, not a trap: it is used once. Until the member is confirmed (a confirmed email
+or an address proven by Sign in with BitBadges: users.selectors.member_identity_confirmed)
+every login lands there (the claim page asks for the confirmation first, so it is the
+next step wherever they are); the first time a login or the confirmation itself takes a
+confirmed member there, it is forgotten. From then on a login ends on the home page,
+whose "What needs you" lists that claim with every other one that needs them. Once and
+not "N logins or N days" because that is the one journey it exists for (sign up,
+confirm, perhaps on another device, arrive), and it needs nothing more kept than the
+path. A claim the member cannot move by acting (users sits below claims, so the claims
+app decides it: see register_open_check) is forgotten at the next login.
+
+A sign-up with BitBadges from a claim page (`start_path_signed_up`, on allauth's
+user_signed_up with a social login) confirms the member at once, so it is remembered the
+same way but not used by the sign-up's own arrival there: the next login with no `next`
+of its own (back after a detour, or on another device) lands on that claim once more,
+then forgets it, as the confirmation does for a password sign-up.
 """
 
 from collections.abc import Callable
@@ -26,7 +33,7 @@ from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from users.models import MAX_START_PATH_LENGTH, User
-from users.selectors import member_email_verified
+from users.selectors import member_identity_confirmed
 
 LANDING = "claims:landing"
 
@@ -90,14 +97,35 @@ def claim_open_for(member, path: str) -> bool:
     return _open_check[0](member, _slug(path))
 
 
+# Set on the member's instance by a social sign-up, for the rest of that request: the
+# sign-up's own arrival on the claim page does not use up the start path it kept.
+_KEPT_AT_SIGNUP = "_start_path_kept_at_signup"
+
+
 def start_path_remember(member, url) -> None:
-    """Keep `url` as the member's start path when it is a claim landing path and their
-    email is not confirmed yet (a confirmed member landing there has used it already)."""
+    """Keep `url` as the member's start path when it is a claim landing path and they are
+    not confirmed yet (a confirmed member landing there has used it already)."""
     path = claim_path(url)
     if not path or path == member.start_path or member.pk is None:
         return
-    if member_email_verified(member=member):
+    if member_identity_confirmed(member=member):
         return
+    _keep(member, path)
+
+
+def start_path_signed_up(member, url) -> None:
+    """A sign-up with BitBadges (or another social login) whose `next` is `url`: keep it as
+    the member's start path when it is a claim landing path, confirmed or not, and let
+    the sign-up's own arrival there leave it (see the module's docstring)."""
+    path = claim_path(url)
+    if not path or member.pk is None:
+        return
+    setattr(member, _KEPT_AT_SIGNUP, path)
+    if path != member.start_path:
+        _keep(member, path)
+
+
+def _keep(member, path: str) -> None:
     member.start_path = path
     User.objects.filter(pk=member.pk).update(start_path=path)
 
@@ -116,14 +144,26 @@ def start_path_for(member) -> str:
 
 def start_path_arrived(member, url) -> None:
     """A login or an email confirmation ends on `url`: when that is the start path and
-    the member's email is confirmed, it has done its work and is forgotten."""
+    the member is confirmed, it has done its work and is forgotten (not by the arrival
+    of the sign-up that kept it: start_path_signed_up)."""
     path = getattr(member, "start_path", "") or ""
     if not path or not isinstance(url, str) or urlsplit(url).path != path:
         return
-    if member_email_verified(member=member):
+    if getattr(member, _KEPT_AT_SIGNUP, "") == path:
+        return
+    if member_identity_confirmed(member=member):
         _forget(member)
 
 
 def _forget(member) -> None:
     member.start_path = ""
     User.objects.filter(pk=member.pk).update(start_path="")
+
+
+def on_user_signed_up(sender, request, user, sociallogin=None, **kwargs) -> None:
+    """allauth's user_signed_up: a social sign-up (Sign in with BitBadges) keeps the claim
+    page it set out from (its `next`, carried through BitBadges in the login's state).
+    A password sign-up needs nothing here: its login's pre_login keeps it."""
+    if sociallogin is None:
+        return
+    start_path_signed_up(user, sociallogin.get_redirect_url(request))
