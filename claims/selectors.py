@@ -318,15 +318,12 @@ def _requirements(
                 row.met, row.fix, row.account_id, row.detail = None, "", None, ""
     if needs_proof(claim, member):
         # A typed address will not do: connecting BitBadges sets the proven one.
+        sentence = wording.PROVE_ADDRESS if member.address else wording.PROVE_NEW_ADDRESS
         rows.append(
             Requirement(
-                gettext("Prove your BitBadges address: connect BitBadges"),
+                gettext("Prove this BitBadges address is yours"),
                 False,
-                gettext(
-                    "This claim takes only an address proven with Sign in with BitBadges. "
-                    "Connect BitBadges on the claim's page; the badge goes to the address "
-                    "it proves."
-                ),
+                gettext(sentence),  # as the engine words its reason (said once)
                 member.address,
                 fix=FIX_PROVE,
             )

@@ -141,3 +141,28 @@ def test_a_member_with_neither_may_connect_bitbadges_instead_of_the_email(
     assert 'data-step="email"' in page
     assert "Or connect BitBadges instead" in page
     assert [form["process"] for form in forms(page)] == ["connect"]
+
+
+def test_home_and_the_claims_page_ask_for_the_proof_once(
+    client, siwbb, apps, make_claim, django_user_model
+):
+    for slug in ("proof-one", "proof-two"):
+        make_claim(slug, apps=[apps["github"]], require_proven_address=True)
+    make_claim("github-starter", apps=[apps["github"]])
+    tom = django_user_model.objects.create_user(username="tom", address=address_for("tom"))
+    EmailAddress.objects.create(user=tom, email="tom@example.com", verified=True, primary=True)
+    client.force_login(tom)
+    home = html_text(client.get("/"))
+    item = re.search(r'<li class="home-todo-item" id="todo-prove">.*?</li>', home, re.S).group(0)
+    assert "Proof One" in item and "Proof Two" in item and "Github Starter" not in item
+    # One button: connecting BitBadges once proves the address for every claim.
+    assert forms(item) == [{"process": "connect", "next": "/", "button": "Connect BitBadges"}]
+    claims = html_text(client.get("/claims/"))
+    # One row per claim from claims.selectors (the claims helper's own block doubles it
+    # until REQUEST_journey.md is done).
+    assert claims.count('data-fix="prove"') in (2, 4)
+    assert claims.count("Prove this address is yours: connect BitBadges") >= 2
+    # Proven: nothing asks for it any more.
+    client.force_login(proven_member())
+    assert 'id="todo-prove"' not in html_text(client.get("/"))
+    assert 'data-fix="prove"' not in html_text(client.get("/claims/"))
