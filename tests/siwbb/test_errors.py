@@ -214,3 +214,18 @@ def test_a_hostile_state_is_refused(client, siwbb):
         says(response, STATE_SENTENCE, 400)
         assert "<script>" not in response.content.decode().split("</header>", 1)[1]
     nothing_written()
+
+
+def test_an_error_echoing_the_code_and_secret_is_logged_without_them(
+    client, siwbb, settings, caplog
+):
+    code = "c0de" * 16
+    echo = {"errorMessage": f"Invalid code {code} (client_secret {CLIENT_SECRET})"}
+    state = fresh_state(client)
+    with fake_token_endpoint(status=500, body=echo) as (url, _), caplog.at_level(logging.INFO):
+        settings.BITBADGES_API_URL = url
+        response = callback(client, code=code, state=state)
+    says(response, CODE_SENTENCE, 400)
+    assert "Invalid code [redacted] (client_secret [redacted])" in caplog.text
+    assert code not in caplog.text and CLIENT_SECRET not in caplog.text
+    nothing_written()
