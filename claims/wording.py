@@ -245,6 +245,23 @@ MEET_ONE_OF = gettext_noop("Meet one of these: %(list)s.")
 NOT_MET = gettext_noop("%(requirement)s: not met.")
 CONFIRM_EMAIL = gettext_noop("Confirm your email address: we sent a link.")
 CONFIRM_EMAIL_TO = gettext_noop("Confirm your email address: we sent a link to %(email)s.")
+# Where members can prove their address (Sign in with BitBadges is on), the gate is a
+# confirmed email OR a proven address, and a member with neither is told both ways.
+CONFIRM_EMAIL_OR_PROVE = gettext_noop(
+    "Confirm your email address (we sent a link), or prove your BitBadges address is "
+    "yours: connect BitBadges on your profile."
+)
+CONFIRM_EMAIL_OR_PROVE_TO = gettext_noop(
+    "Confirm your email address (we sent a link to %(email)s), or prove your BitBadges "
+    "address is yours: connect BitBadges on your profile."
+)
+# A claim that requires a proven address (Claim.require_proven_address).
+PROVE_ADDRESS = gettext_noop("Prove this address is yours: connect BitBadges on your profile.")
+PROVE_NEW_ADDRESS = gettext_noop(
+    "Connect BitBadges on your profile: the address it proves is where the badge goes."
+)
+# A claim with one completion per address, whose address another completion holds.
+ADDRESS_CLAIMED = gettext_noop("Already claimed for this address.")
 ADDRESS_MISSING = gettext_noop("Add your BitBadges address so the badge has somewhere to go.")
 # Translators: problem says what is wrong with the address ("An 0x address has ...").
 ADDRESS_INVALID = gettext_noop("Your BitBadges address is not valid: %(problem)s")
@@ -257,6 +274,8 @@ CHECKED_LATER = gettext_noop("Checked once the requirements above are met.")
 NOT_NEEDED = gettext_noop("Not needed: another of these is met.")
 CLAIM_HAS_CLOSED = gettext_noop("This claim has closed.")
 EMAIL_LABEL = gettext_noop("Email address confirmed")
+IDENTITY_LABEL = gettext_noop("Email address confirmed or BitBadges address proven")
+PROVEN_LABEL = gettext_noop("BitBadges address proven")
 ADDRESS_LABEL = gettext_noop("BitBadges address set")
 WINDOW_LABEL = gettext_noop("Claim open")
 
@@ -335,6 +354,7 @@ _REASONS = [
     MEET_ONE_OF,
     NOT_MET,
     CONFIRM_EMAIL_TO,
+    CONFIRM_EMAIL_OR_PROVE_TO,
     ADDRESS_INVALID,
     CHECK_UNANSWERED,
     CONNECT_FIRST,

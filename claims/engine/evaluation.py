@@ -2,8 +2,9 @@
 
 The rules are the claim's requirements (healthy accounts of their apps, and checks: one
 call to Pipedream each, an action's result or an API answer through the Connect proxy,
-combined with all / any / none), a valid BitBadges address, a confirmed email address
-and the claim's window. Nothing is written; the caller keeps the evidence.
+combined with all / any / none), a valid BitBadges address (proven, when the claim
+requires it), a confirmed email address or a proven address, and the claim's window.
+Nothing is written; the caller keeps the evidence.
 """
 
 import logging
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
@@ -23,6 +23,7 @@ from connections import pipedream
 from connections.models import ConnectedAccount
 from core.addresses import normalize_address, to_bitbadges_address
 from users.models import User
+from users.selectors import member_identity_confirmed
 
 State = Completion.State
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class Evaluation:
     identity: str | None = None
     identity_app: str = ""
     address: str = ""
+    # Whether the member had proven `address` (Sign in with BitBadges) when evaluated.
+    address_proven: bool = False
 
     def _result(self, key: str) -> rules.RuleResult | None:
         return next((result for result in self.results if result.rule == key), None)
@@ -126,25 +129,54 @@ class Evaluation:
         return [result.as_json() for result in self.results]
 
 
-def email_verified(member: User) -> bool:
-    return bool(EmailAddress.objects.filter(user=member, verified=True).exists())
-
-
 def _email_rule(member: User, now: datetime) -> rules.RuleResult:
-    """Nothing is delivered to a member who has not confirmed an email address: one
-    person, one inbox, is the least a reward asks for. Confirming it checks again."""
-    verified = email_verified(member)
-    if verified:
+    """Nothing is delivered to a member who holds nothing only they could prove: a
+    confirmed email address (one person, one inbox) or an address proven by Sign in with
+    BitBadges (users.selectors.member_identity_confirmed). Confirming an email, or proving
+    the address, checks again (claims/receivers.py)."""
+    confirmed = member_identity_confirmed(member=member)
+    both_ways = rules.address_proving_available()
+    if confirmed:
         detail = ""
+    elif both_ways:
+        detail = (
+            wording.CONFIRM_EMAIL_OR_PROVE_TO % {"email": member.email}
+            if member.email
+            else wording.CONFIRM_EMAIL_OR_PROVE
+        )
     elif member.email:
         detail = wording.CONFIRM_EMAIL_TO % {"email": member.email}
     else:
         detail = wording.CONFIRM_EMAIL
+    if confirmed:
+        value = "proven address" if member.address_proven else "confirmed"
+    else:
+        value = "not confirmed"
     return rules.RuleResult(
         rule="email",
-        label=wording.EMAIL_LABEL,
-        passed=verified,
-        value="confirmed" if verified else "not confirmed",
+        label=wording.IDENTITY_LABEL if both_ways else wording.EMAIL_LABEL,
+        passed=confirmed,
+        value=value,
+        detail=detail,
+        at=now.isoformat(),
+    )
+
+
+def _proven_rule(member: User, now: datetime) -> rules.RuleResult:
+    """A claim that requires a proven address: the member's address is the one Sign in
+    with BitBadges returned (the proof is cleared when they type another one)."""
+    proven = member.address_proven
+    if proven:
+        detail = ""
+    elif (member.address or "").strip():
+        detail = wording.PROVE_ADDRESS
+    else:
+        detail = wording.PROVE_NEW_ADDRESS
+    return rules.RuleResult(
+        rule="proven_address",
+        label=wording.PROVEN_LABEL,
+        passed=proven,
+        value="proven" if proven else "not proven",
         detail=detail,
         at=now.isoformat(),
     )
@@ -421,7 +453,8 @@ def _checks(
 
 def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) -> Evaluation:
     """Check every requirement of `claim` for `member`, and the site's own rules (an
-    address, a confirmed email, the claim's window); calls Pipedream only for checks.
+    address, proven when the claim requires it; a confirmed email or a proven address;
+    the claim's window); calls Pipedream only for checks.
 
     Its labels, details and reason are English whatever language is active: the reason is
     stored on the completion, and pages show it in the member's language
@@ -450,8 +483,13 @@ def _evaluate(claim: Claim, member: User | None, *, now: datetime | None) -> Eva
     connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
     _account_rules(evaluation, requirements, connected, now)
     _checks(evaluation, requirements, member, connected, now)
+    if claim.require_proven_address:
+        # Before the address's own rule: to a member with none, connecting BitBadges is
+        # the way to add one here.
+        evaluation.results.append(_proven_rule(member, now))
     address_rule, evaluation.address = _address_rule(member, now)
     evaluation.results.append(address_rule)
+    evaluation.address_proven = bool(evaluation.address) and member.address_proven
     evaluation.results.append(_email_rule(member, now))
     if not claim.is_open(now):
         if claim.starts_at and now < claim.starts_at:
