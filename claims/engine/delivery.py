@@ -8,15 +8,17 @@ the credits pause.
                            failed   (permanent error, or too many tries)
 
 `completion_process` leases the row (ledger.take), settles an unknown outcome first
-(verification.py), evaluates the member (evaluation.py), checks the claim's cap and the
-upstream identity under a lock, marks the row delivering (committed before anything is
-sent), and hands it to the claim's delivery method (methods/). What the method raises
-decides what happens next: a retry with backoff, a stop, or the pause.
+(verification.py), evaluates the member (evaluation.py), checks the claim's cap, the
+upstream identity and (one completion per address) the address under a lock, marks the
+row delivering (committed before anything is sent), and hands it to the claim's delivery
+method (methods/). What the method raises decides what happens next: a retry with
+backoff, a stop, or the pause.
 """
 
 import logging
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,6 +42,7 @@ from claims.engine.timing import lease_duration, max_attempts, retry_delay, unkn
 from claims.engine.verification import verify_upstream
 from claims.models import Claim, Completion, CompletionEvent
 from claims.secrets import SecretUnreadable
+from core.addresses import normalize_address, to_bitbadges_address
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +85,9 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
                 reason=exc.reason,
                 next_attempt_at=None,
                 outcome_unknown=sent,
-                # Nothing went out: the upstream identity is free for another member.
-                **({} if sent else {"upstream_identity": ""}),
+                # Nothing went out: the upstream identity and the address are free for
+                # another member.
+                **_given_back(sent),
                 **ended,
             ),
         )
@@ -100,6 +104,13 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
             actor=actor,
         )
     return completion
+
+
+def _given_back(sent: bool) -> dict[str, str]:
+    """What a completion that stops with nothing sent lets go of: the upstream identity
+    and the address (one-per-address claims) it took for this delivery. One that may have
+    landed keeps both: whatever it sent holds them."""
+    return {} if sent else {"upstream_identity": "", "address_key": ""}
 
 
 def _grant_ends(completion: Completion, sent: bool) -> dict[str, bool]:
@@ -148,7 +159,7 @@ def _park(
                 paused_at=timezone.now(),
                 attempts=max(0, completion.attempts - 1),  # this try does not count
                 outcome_unknown=sent,
-                **({} if sent else {"upstream_identity": ""}),
+                **_given_back(sent),
             ),
         )
 
@@ -172,7 +183,7 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
                 reason=reason,
                 next_attempt_at=None,
                 outcome_unknown=unknown,
-                **({} if unknown else {"upstream_identity": ""}),
+                **_given_back(unknown),
                 **ended,
             ),
         )
@@ -289,9 +300,25 @@ def _deliver_granted(completion: Completion, token: uuid.UUID, *, actor: Actor) 
     if not completion.claim.enabled:
         raise Permanent(State.INELIGIBLE, gettext_noop("This claim is not available any more."))
     _not_while_paused(completion.claim)
-    granted = Evaluation(address=completion.address, identity=completion.upstream_identity or None)
+    granted = Evaluation(
+        address=completion.address,
+        identity=completion.upstream_identity or None,
+        address_proven=_proven_now(completion),
+    )
     if _start_delivery(completion, token, granted, actor=actor):
         _deliver(completion, token, actor=actor)
+
+
+def _proven_now(completion: Completion) -> bool:
+    """Whether the member has proven the address staff recorded on the row (a grant or
+    re-issue goes to the address as it was when staff acted)."""
+    member = completion.member
+    if member is None or not member.address_proven or not completion.address:
+        return False
+    try:
+        return to_bitbadges_address(normalize_address(member.address)) == completion.address
+    except ValidationError:
+        return False
 
 
 def _not_while_paused(claim: Claim) -> None:
@@ -313,6 +340,9 @@ def _start_delivery(
     claim = completion.claim
     # A staff grant keeps the evidence it was granted over (why the engine said no).
     evidence = completion.evidence if completion.staff_granted else evaluation.evidence()
+    # One completion per address: the address is taken with the delivery, as the upstream
+    # identity is, and kept while anything may have gone to it.
+    address_key = evaluation.address if claim.one_completion_per_address else ""
     try:
         with transaction.atomic():
             Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
@@ -349,6 +379,8 @@ def _start_delivery(
                     wording.IDENTITY_USED
                     % {"app": app_name, "identity": identity.split(":", 1)[-1]},
                 )
+            if address_key and ledger.address_taken(claim, address_key, besides=completion.pk):
+                raise Permanent(State.INELIGIBLE, wording.ADDRESS_CLAIMED)
             return ledger.fenced(
                 completion,
                 token,
@@ -360,10 +392,16 @@ def _start_delivery(
                 evidence=evidence,
                 address=evaluation.address,
                 upstream_identity=identity,
+                address_key=address_key,
+                address_proven=evaluation.address_proven,
                 lease_expires_at=timezone.now() + lease_duration(),
                 reason=gettext_noop("Delivering…"),
             )
     except IntegrityError:
+        # Another worker took the identity or the address between our look and our write
+        # (the claim's row lock serialises PostgreSQL; SQLite meets the constraint).
+        if address_key and ledger.address_taken(claim, address_key, besides=completion.pk):
+            raise Permanent(State.INELIGIBLE, wording.ADDRESS_CLAIMED) from None
         raise Permanent(
             State.INELIGIBLE,
             gettext_noop("This account has already earned this claim for another member."),

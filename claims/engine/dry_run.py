@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from claims.engine import ledger
 from claims.engine.errors import Permanent, Transient
 from claims.engine.evaluation import (
     Evaluation,
@@ -48,6 +49,9 @@ NOTE_MAX = 500  # DryRunRow.note's length
 # A member whose completion staff revoked: nothing delivers it again by itself (only a
 # Re-issue does), whatever the requirements say. Counted among the rules not met.
 REVOKED_WORDS = "revoked by the organiser: not delivered again unless staff re-issue it"
+# One completion per address, and another member's completion holds this member's address
+# (the address is no value read upstream: the member typed or proved it here).
+ADDRESS_HELD_WORDS = "not eligible: already claimed for this address (one completion per address)"
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,22 @@ def member_outcome(claim: Claim, member: User, *, settled: str = "") -> MemberOu
             Outcome.ERRORED, _could_not_check(exc, False), _could_not_check(exc, True)
         )
     requirements = evaluation.outcomes
+    if evaluation.eligible and _address_held(claim, member, evaluation.address):
+        return MemberOutcome(Outcome.NOT_MET, ADDRESS_HELD_WORDS, ADDRESS_HELD_WORDS, requirements)
     if evaluation.eligible:
         return MemberOutcome(Outcome.QUALIFY, "would qualify", "would qualify", requirements)
     outcome, words = _stopped_by(evaluation)
     # The reason may quote a value the member's own server wrote: NUL cannot be stored.
     note = evaluation.reason.replace("\x00", "\ufffd")
     return MemberOutcome(outcome, words, note, requirements)
+
+
+def _address_held(claim: Claim, member: User, address: str) -> bool:
+    """One completion per address: another member's completion holds the member's address
+    (the engine would stop at delivery with "Already claimed for this address.")."""
+    if not (claim.one_completion_per_address and address):
+        return False
+    return ledger.address_holders(claim, address).exclude(member=member).exists()
 
 
 def _active_members() -> QuerySet[User]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -112,6 +112,38 @@ def hold(completion: Completion, actor: Actor) -> None:
     event(
         completion, from_state, State.INELIGIBLE, actor, Reason.NOT_ELIGIBLE, {"held": HELD_DETAIL}
     )
+
+
+def address_holders(claim: Any, key: str) -> QuerySet[Completion]:
+    """The completions of `claim` that hold the address `key` (bb1) on a one-per-address
+    claim: each that took it (address_key: delivering, delivered, a send whose outcome is
+    unknown), each delivered to it before the claim was one-per-address (its `address`,
+    as BitBadges keeps it), and each that staff moved away from it:
+
+    - revoked: a revoke frees nothing, whether or not its method took the delivery back
+      (a revoke is staff deciding about that delivery; letting another site account claim
+      the same address again would undo it). Only a Re-issue of that row delivers again.
+    - re-issued to another address while this one still holds the earlier delivery (a
+      BitBadges claim or a workflow takes nothing back; the ledger says whether it did).
+    """
+    revoked = Q(reason=Reason.REVOKED, details__address=key)
+    still_there = Q(details__withdrawn=False) | ~Q(details__has_key="withdrawn")
+    reissued = (
+        Q(reason=Reason.REISSUED, from_state=State.COMPLETED, details__from_address=key)
+        & still_there
+    )
+    moved_away = CompletionEvent.objects.filter(revoked | reissued).values("completion_id")
+    sent = Q(state__in=[State.DELIVERING, State.COMPLETED, State.REVOKED]) | Q(outcome_unknown=True)
+    held = Q(address_key=key) | (Q(address=key) & sent) | Q(pk__in=moved_away)
+    return Completion.objects.filter(held, claim=claim)
+
+
+def address_taken(claim: Any, key: str, *, besides: int | None = None) -> bool:
+    """Whether a completion of `claim` other than `besides` holds the address `key`."""
+    holders = address_holders(claim, key)
+    if besides is not None:
+        holders = holders.exclude(pk=besides)
+    return holders.exists()
 
 
 def take(

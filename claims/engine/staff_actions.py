@@ -227,6 +227,19 @@ def delivers_twice(completion: Completion, address: str) -> str:
     )
 
 
+def held_elsewhere(claim: Claim, address: str, *, besides: int | None) -> str:
+    """Why delivering `claim` to `address` is refused on a one-per-address claim (another
+    completion holds the address: ledger.address_holders), or "" when it may go there."""
+    if not claim.one_completion_per_address or not ledger.address_taken(
+        claim, address, besides=besides
+    ):
+        return ""
+    return (
+        f"{address} already holds this claim through another completion, and the claim "
+        "allows one completion per address (a revoked one keeps its address taken)."
+    )
+
+
 def _lost(completion: Completion, token: uuid.UUID) -> StaffActionRefused:
     _let_go(completion, token)
     return StaffActionRefused(
@@ -245,6 +258,8 @@ def revoke(*, completion_id: int, staff: User, reason: object) -> str:
     )
     address = completion.address
     upstream = _withdraw(completion, token, address)
+    # The row keeps its address_key (one completion per address): a revoke frees nothing,
+    # so no other site account claims that address again (ledger.address_holders).
     moved = ledger.fenced(
         completion,
         token,
@@ -283,7 +298,9 @@ def reissue(*, completion_id: int, staff: User, reason: object) -> str:
     try:
         member = _usable(completion.claim, completion.member, "re-issue")
         new_address = member_address(member)
-        twice = delivers_twice(completion, new_address)
+        twice = delivers_twice(completion, new_address) or held_elsewhere(
+            completion.claim, new_address, besides=completion.pk
+        )
         if twice:
             raise StaffActionRefused(twice)
     except StaffActionRefused:
@@ -338,6 +355,9 @@ def grant(*, claim: Claim, member: User, staff: User, reason: object) -> str:
     why = clean_reason(reason)
     _usable(claim, member, "grant")
     address = member_address(member)
+    own = Completion.objects.filter(claim=claim, member=member).values_list("pk", flat=True)
+    if taken := held_elsewhere(claim, address, besides=own.first()):
+        raise StaffActionRefused(taken)
     now = timezone.now()
     actor = Actor.staff(staff)
     queued = {
