@@ -111,6 +111,15 @@ class ClaimAdmin(admin.ModelAdmin):
             },
         ),
         ("Window and limit", {"fields": ("starts_at", "ends_at", "cap")}),
+        (
+            "Addresses",
+            {
+                "description": "Where the badge goes: the member's BitBadges address. Sign "
+                "in with BitBadges proves the address is the member's; a typed one proves "
+                "nothing, and several site accounts can type the same one.",
+                "fields": ("require_proven_address", "one_completion_per_address"),
+            },
+        ),
         ("On BitBadges", {"fields": ("bitbadges_life",)}),
         ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )

@@ -5,9 +5,10 @@ import json
 import logging
 
 from django import forms
+from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
 
-from claims import preflight, services
+from claims import preflight, rules, services
 from claims.audit import RULE_FIELDS
 from claims.models import (
     Claim,
@@ -19,6 +20,7 @@ from connections import services as connection_services
 logger = logging.getLogger(__name__)
 
 State = Completion.State
+ADDRESS_RULES = ("require_proven_address", "one_completion_per_address")
 
 
 def json_problem(text: str, *, max_chars: int | None = None, what: str = "Props") -> str:
@@ -174,7 +176,9 @@ class ClaimAdminForm(UpstreamChecked):
         model = Claim
         # The rules the audit trail records; never the ciphertexts (password_encrypted,
         # store_secret_encrypted).
-        fields = list(RULE_FIELDS)
+        # The address rules, until claims/audit.py lists them among RULE_FIELDS (then the
+        # duplicates drop out here).
+        fields = list(dict.fromkeys([*RULE_FIELDS, *ADDRESS_RULES]))
         field_classes = {"trigger_props": BoundedJSONField}
 
     def __init__(self, *args, **kwargs):
@@ -230,11 +234,49 @@ class ClaimAdminForm(UpstreamChecked):
         super()._post_clean()  # type: ignore[misc]  # Django's hook, not in the stubs
         self.upstream_notes: list[str] = []
         if not self.errors:
+            self._check_address_rules()
             self._check_site_account()
             self._check_components(
                 preflight.ComponentSettings.of(self.instance), self.instance.enabled
             )
             self._check_upstream()
+
+    def _check_address_rules(self) -> None:
+        """A proven address can be required only where members can prove one (Sign in
+        with BitBadges on): refused for an enabled claim, noted for a disabled one. One
+        completion per address turned on over deliveries that already share an address
+        is noted: they keep them, and no address gets another."""
+        claim = self.instance
+        if claim.require_proven_address and not rules.address_proving_available():
+            text = (
+                "Members prove their address with Sign in with BitBadges, which is off on this "
+                "site (BITBADGES_CLIENT_ID and BITBADGES_CLIENT_SECRET are not set): nobody "
+                "could meet “require a proven address”"
+            )
+            if claim.enabled:
+                self.add_error(
+                    "require_proven_address",
+                    f"{text}. Turn Sign in with BitBadges on first, or leave this off.",
+                )
+            else:
+                self.upstream_notes.append(f"{text} until it is turned on.")
+        if claim.one_completion_per_address and claim.pk is not None:
+            shared = (
+                Completion.objects.filter(
+                    claim=claim, state__in=[State.DELIVERING, State.COMPLETED]
+                )
+                .exclude(address="")
+                .values("address")
+                .annotate(n=Count("pk"))
+                .filter(n__gt=1)
+                .count()
+            )
+            if shared:
+                self.upstream_notes.append(
+                    f"{shared} address(es) already hold more than one completion of this "
+                    "claim, delivered before one completion per address: they keep them, and "
+                    "none of them gets another."
+                )
 
     def _check_site_account(self) -> None:
         """A trigger on the site's account needs one: refused for an enabled claim."""

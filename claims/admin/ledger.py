@@ -138,6 +138,8 @@ class CompletionAdmin(
         "claim",
         "member_display",
         "state",
+        "address",
+        "address_proven",
         "attempts",
         "reason_short",
         "last_attempt_at",
@@ -149,6 +151,7 @@ class CompletionAdmin(
         "claim",
         "claim__delivery",
         "outcome_unknown",
+        "address_proven",
         PausedFilter,
         DueFilter,
     )
@@ -159,6 +162,7 @@ class CompletionAdmin(
         "claim__name",
         "delivery_reference",
         "upstream_identity",
+        "address",
     )
     date_hierarchy = "updated_at"
     fields = (
@@ -171,6 +175,8 @@ class CompletionAdmin(
         "next_attempt_at",
         "lease_expires_at",
         "address",
+        "address_proven",
+        "address_key",
         "upstream_identity",
         "delivery_reference",
         "outcome_unknown",
