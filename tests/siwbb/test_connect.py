@@ -9,6 +9,7 @@ in is BitBadges cannot disconnect it. A typed address of another account drops t
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
+from django.core import mail
 
 from tests.members_support import verify_email
 from tests.siwbb.siwbb_support import (
@@ -66,6 +67,8 @@ def test_connecting_asks_for_the_password_then_replaces_the_typed_address(client
         f"{TYPED}, the address you had typed." in profile
     )
     assert "Proven" in profile and ALICE_BB in profile
+    [notice] = [m for m in mail.outbox if "BitBadges login connected" in m.subject]
+    assert notice.to == ["carol@example.com"] and ALICE_BB in notice.body
 
 
 def test_connecting_an_address_another_account_holds_is_refused_and_writes_nothing(
@@ -96,6 +99,7 @@ def test_disconnecting_from_the_profile_drops_the_proof(client, siwbb, carol):
     assert carol.address == ALICE_BB and not carol.address_proven
     profile = page_text(client.get("/profile/"))
     assert "Not proven" in profile and "BitBadges is disconnected" in profile
+    assert any("BitBadges login disconnected" in m.subject for m in mail.outbox)
     # Another address can now take it; the freed one can be connected again.
     assert connect(client, address=ALICE_BB).status_code == 302
     carol.refresh_from_db()
