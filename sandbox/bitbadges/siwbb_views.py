@@ -137,7 +137,6 @@ def _page(request, template: str, context: dict, *, status: int = 200, redirect_
         **settings.SECURE_CSP,
         "form-action": [CSP.SELF, *([origin] if origin else [])],
     }
-    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

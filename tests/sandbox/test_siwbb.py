@@ -57,8 +57,13 @@ def answer(web, url: str, **fields) -> requests.Response:
     page = web.get(url, timeout=10)
     assert page.status_code == 200, page.text
     token = CSRF.search(page.text).group(1)
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))  # as a browser sends it
     return web.post(
-        url, data={"csrfmiddlewaretoken": token, **fields}, allow_redirects=False, timeout=10
+        url,
+        data={"csrfmiddlewaretoken": token, **fields},
+        headers={"Origin": origin},
+        allow_redirects=False,
+        timeout=10,
     )
 
 
