@@ -83,6 +83,11 @@ def test_a_newcomers_env_file_gets_the_sandboxs_credentials_and_the_demo(env_fil
             f"PIPEDREAM_WORKFLOW_ENDPOINTS={','.join(SANDBOX_WORKFLOW_ENDPOINTS)}",
         ),
         ("BITBADGES_API_KEY=", "BITBADGES_API_KEY=sandbox-bitbadges-api-key"),
+        ("BITBADGES_CLIENT_ID=", "BITBADGES_CLIENT_ID=sandbox-bitbadges-client-id"),
+        (
+            "BITBADGES_CLIENT_SECRET=",
+            "BITBADGES_CLIENT_SECRET=sandbox-bitbadges-client-secret-not-for-production",
+        ),
     ]
     assert after[-1] == "SANDBOX=true"
     assert "Wrote PIPEDREAM_CLIENT_ID, PIPEDREAM_CLIENT_SECRET" in output
