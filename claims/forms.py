@@ -1,11 +1,8 @@
-from typing import Any
-
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from core.addresses import MAX_ADDRESS_LENGTH, normalize_address, to_bitbadges_address
+from core.addresses import MAX_ADDRESS_LENGTH, normalize_address
 
 
 class AddressForm(forms.ModelForm):
@@ -32,25 +29,7 @@ class AddressForm(forms.ModelForm):
         value = self.cleaned_data["address"]
         return normalize_address(value)
 
-    def save(self, commit: bool = True) -> Any:
-        # A typed address proves nothing: a proof (Sign in with BitBadges) holds only for the
-        # account it proved, whichever spelling (0x or bb1) the member types it in.
-        member = self.instance
-        before = self.initial.get("address") or ""
-        if member.address_proven_at and not _same_account(before, member.address):
-            member.address_proven_at = None
-        return super().save(commit=commit)
-
     def first_error(self) -> str:
         for errors in self.errors.values():
             return str(errors[0])
         return ""
-
-
-def _same_account(before: str, after: str) -> bool:
-    try:
-        return to_bitbadges_address(normalize_address(before)) == to_bitbadges_address(
-            normalize_address(after)
-        )
-    except ValidationError:
-        return False

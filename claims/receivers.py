@@ -8,7 +8,7 @@ import logging
 
 from allauth.account.signals import email_confirmed
 from django.db import transaction
-from django.dispatch import Signal, receiver
+from django.dispatch import receiver
 
 from claims import services, triggers
 from claims.audit import Actor
@@ -19,12 +19,7 @@ from connections.signals import (
     account_health_changed,
     site_accounts_changed,
 )
-
-address_proven: Signal | None
-try:  # Sign in with BitBadges (users/siwbb/, built beside this): connected when it is there
-    from users.siwbb.signals import address_proven
-except ImportError:
-    address_proven = None
+from users.siwbb.signals import address_proven
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +77,14 @@ def on_email_confirmed(sender, *, request=None, email_address=None, **kwargs):
     )
 
 
+@receiver(address_proven, dispatch_uid="claims.address_proven")
 def on_address_proven(sender, *, member, **kwargs):
     """BitBadges proved a member's address (a sign-in, a sign-up, a connect): claims that
     require a proven address, or wait for a confirmed email or a proven address, are
     checked again once the proof is committed, as a typed address change does
-    (check_requests.address_save; a typed address drops the proof: claims/forms.py)."""
+    (check_requests.address_save; a typed address drops the proof: users.models.User.save)."""
     if member is None or member.pk is None:
         return
     transaction.on_commit(
         lambda: services.requests_for_member(member=member, actor=Actor.signal("address proven"))
     )
-
-
-if address_proven is not None:
-    address_proven.connect(on_address_proven, dispatch_uid="claims.address_proven")

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext
 
 from claims import wording
 from connections.models import ConnectedAccount
+from users.siwbb.config import siwbb_enabled
 
 MISSING = object()
 VALUE_SEEN_MAX = 200  # characters of a value kept as evidence
@@ -24,11 +24,9 @@ VALUE_SEEN_MAX = 200  # characters of a value kept as evidence
 
 def address_proving_available() -> bool:
     """Whether members can prove an address here: Sign in with BitBadges is on (its client
-    id and secret are set, as users.siwbb.config.siwbb_enabled reads them). Without it a
-    member is never told to connect BitBadges, and no enabled claim may require a proof."""
-    return bool(getattr(settings, "BITBADGES_CLIENT_ID", "")) and bool(
-        getattr(settings, "BITBADGES_CLIENT_SECRET", "")
-    )
+    id and secret are set). Without it a member is never told to connect BitBadges, and no
+    enabled claim may require a proof."""
+    return siwbb_enabled()
 
 
 @dataclass(frozen=True)
