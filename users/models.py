@@ -1,6 +1,7 @@
 """The member: Django's user plus the identity Pipedream knows and a BitBadges address."""
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -80,16 +81,16 @@ class User(AbstractUser):
     # new proof (users.siwbb.proof). Against what was read from the database.
 
     @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> "User":
         instance = super().from_db(db, field_names, values, **kwargs)
         instance._remember_proof()
         return instance
 
-    def refresh_from_db(self, *args, **kwargs):
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
         self._remember_proof()
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         fields = kwargs.get("update_fields")
         if (fields is None or "address" in fields) and self._proof_is_stale():
             self.address_proven_at = None

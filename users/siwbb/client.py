@@ -178,13 +178,13 @@ class SiwbbClient(OAuth2Client):
             ) as response:
                 status = response.status_code
                 body = _read(response)
-        except SiwbbFailure as failure:
-            _log(failure)
+        except SiwbbFailure as too_large:
+            _log(too_large)
             raise
         except requests.RequestException as exc:
-            failure = SiwbbFailure(UNAVAILABLE, type(exc).__name__)
-            _log(failure)
-            raise failure from None
+            unavailable = SiwbbFailure(UNAVAILABLE, type(exc).__name__)
+            _log(unavailable)
+            raise unavailable from None
         try:
             data = json.loads(body) if body else None
         except ValueError:
@@ -192,14 +192,14 @@ class SiwbbClient(OAuth2Client):
         if status != 200:
             message = data.get("errorMessage") if isinstance(data, dict) else None
             message = _cut(message if isinstance(message, str) else "", code, secret)
-            failure = SiwbbFailure(_error_kind(status, message), message, status)
-            _log(failure)
-            raise failure
+            refused = SiwbbFailure(_error_kind(status, message), message, status)
+            _log(refused)
+            raise refused
         try:
             return read_answer(data)
-        except SiwbbFailure as failure:
-            failure.detail = _cut(failure.detail, code, secret)
-            _log(failure)
+        except SiwbbFailure as unreadable:
+            unreadable.detail = _cut(unreadable.detail, code, secret)
+            _log(unreadable)
             raise
 
 

@@ -34,11 +34,11 @@ class BitBadgesOAuth2Adapter(OAuth2Adapter):
     client_class = SiwbbClient
 
     @property
-    def authorize_url(self) -> str:  # type: ignore[override]
+    def authorize_url(self) -> str:
         return authorize_url()
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return token_url()
 
     def get_callback_url(self, request, app) -> str:
