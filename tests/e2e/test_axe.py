@@ -4,14 +4,15 @@ every control's keyboard focus ring is drawn, 2px or more, at 3:1 against its ba
 
 Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page, log in
 (and with a wrong password), sign up (and with bad fields), password reset (and sent), a
-404, a problem page, and the emails' unsubscribe link (asked, done, broken). alice's
-pages, with one healthy and one broken account and claims earned, not yet and under way,
-one claim waiting on the broken account (its warning on / and /accounts/, asserted shown)
-and a re-read from Pipedream under way ("Checking your accounts", asserted shown):
-/, /claims/, /c/, two landing pages, /accounts/, /profile/, /profile/notifications/,
-/email/, /password/change/, /2fa/, the Connect dialog open, the password check before
-/profile/delete/ and the page itself, /accounts/ back from Connect Links that did not
-connect (an info and an error flash) and /claims/ after Check again (a success flash).
+404, a problem page, Sign in with BitBadges cancelled, and the emails' unsubscribe link
+(asked, done, broken). alice's pages, with one healthy and one broken account and claims
+earned, not yet and under way, one claim waiting on the broken account (its warning on /
+and /accounts/, asserted shown) and a re-read from Pipedream under way ("Checking your
+accounts", asserted shown): /, /claims/, /c/, two landing pages, /accounts/, /profile/,
+/profile/notifications/, /email/, /password/change/, /2fa/, Sign in with BitBadges' error
+page, the Connect dialog open, the password check before /profile/delete/ and the page
+itself, /accounts/ back from Connect Links that did not connect (an info and an error
+flash) and /claims/ after Check again (a success flash).
 carol's, who has not confirmed her email: / and /accounts/ with the banner, then her
 confirmation link and the home page it lands on (a success flash). Pages with a flash
 are checked as they arrive, the flash asserted on screen: a reload would use it up. Once, at
@@ -72,6 +73,7 @@ ANONYMOUS = [
     ("landing", "/c/github-builders/"),
     ("not-found", "/no-such-page/"),
     ("problem", "/connect/done/?s=not-a-reference"),
+    ("siwbb-cancelled", "/auth/social/login/cancelled/"),  # Deny at BitBadges lands here
 ]
 # After the home page (checked as log in lands on it, with the "signed in" flash).
 MEMBER = [
@@ -84,6 +86,7 @@ MEMBER = [
     ("email", "/email/"),
     ("password-change", "/password/change/"),
     ("two-factor", "/2fa/"),
+    ("siwbb-error", "/auth/social/login/error/"),  # signed in only (allauth's view)
     ("accounts", "/accounts/"),  # last: the Connect dialog opens from it
 ]
 # What alice's home page and /accounts/ show before axe runs on them (issue 21's
