@@ -146,3 +146,34 @@ def test_without_client_id_and_secret_there_are_no_buttons_and_the_urls_404(clie
     assert client.post("/auth/bitbadges/login/", {"process": "login"}).status_code == 404
     assert client.get("/auth/bitbadges/login/").status_code == 404
     assert client.get("/auth/bitbadges/login/callback/?code=a&state=b").status_code == 404
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_a_next_to_another_site_is_dropped(client, siwbb, next_url):
+    response = sign_in(client, next_url=next_url)
+    assert response.status_code == 302
+    assert "evil" not in response["Location"] and "javascript" not in response["Location"]
+
+
+def test_an_oversized_next_is_refused_before_anything_is_kept(client, siwbb):
+    response = client.post("/auth/bitbadges/login/", {"process": "login", "next": "/" * 5000})
+    assert response.status_code == 400
+    assert "socialaccount_states" not in client.session
+    nothing_written()
+
+
+def test_without_auto_sign_up_allauths_form_finishes_it(client, siwbb, settings):
+    settings.SOCIALACCOUNT_AUTO_SIGNUP = False
+    response = sign_in(client)
+    assert response.status_code == 302 and response["Location"] == "/auth/social/signup/"
+    page = page_text(client.get("/auth/social/signup/"))
+    assert f"BitBadges proved that you hold {ALICE_BB}" in page
+    refused = client.post("/auth/social/signup/", {"username": "a@b", "email": ""})
+    assert refused.status_code == 200 and "cannot contain @" in page_text(refused)
+    nothing_written()
+    done = client.post("/auth/social/signup/", {"username": "alice-bb", "email": ""})
+    assert done.status_code == 302
+    member = get_user_model().objects.get()
+    assert member.username == "alice-bb" and not member.has_usable_password()
+    assert member.address == ALICE_EIP55 and member.address_proven
+    assert SocialAccount.objects.get().user == member

@@ -27,6 +27,7 @@ from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_e
 from users.siwbb.wording import PROCESS, RATE, error_response
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
+MAX_NEXT_LENGTH = 2000
 
 
 class BitBadgesOAuth2Adapter(OAuth2Adapter):
@@ -66,7 +67,9 @@ def oauth2_login(request):
     if not siwbb_enabled():
         raise Http404
     process = get_request_param(request, "process") or AuthProcess.LOGIN
-    if process not in PROCESSES:
+    next_url = get_request_param(request, "next") or ""
+    # `next` is kept in the session until BitBadges sends the member back: a page's.
+    if process not in PROCESSES or len(next_url) > MAX_NEXT_LENGTH:
         return error_response(request, PROCESS)
     if request.method == "POST":
         if not ratelimit.consume(request, app="allauth.account", action="login"):
