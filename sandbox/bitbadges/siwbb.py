@@ -233,7 +233,7 @@ def authorize_request(params, query_string: str = "") -> AuthorizeRequest:
             "would send you back to, so the sandbox does not send you there.",
         )
     state = _param(params, "state")
-    if params.get("response_type", "code") != "code":
+    if (params.get("response_type") or "code") != "code":
         raise AuthorizeProblem("Unsupported response type", ONLY_CODE)
     scopes = _scopes(_param(params, "scope"))
     if scopes and not redirect_uri:

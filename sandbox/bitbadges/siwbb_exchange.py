@@ -198,7 +198,9 @@ def exchange(body, *, authorization: str = "", query_options: str | None = None)
     client_id = payload.get("client_id") or header_id
     secret = payload.get("client_secret") or header_secret
     redirect_uri = payload.get("redirect_uri") or ""
-    options = payload.get("options") or _query_options(query_options)
+    # The body's options win, even {} (a JavaScript object is truthy); typia let through
+    # only an object or nothing.
+    options = payload["options"] if "options" in payload else _query_options(query_options)
     grant = payload.get("grant_type")
     if grant == "authorization_code":
         return _exchange_code(payload.get("code"), client_id, secret, redirect_uri, options)

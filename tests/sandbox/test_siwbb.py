@@ -270,6 +270,9 @@ def test_an_old_code_is_not_recent_enough_and_then_expired(web, app):
     )
     no_window = payload(code, options={"issuedAtTimeWindowMs": 0})
     assert refused(exchange(web, no_window)) == "Expired."  # its own 10 minutes still apply
+    query = urlencode({"options": '{"issuedAtTimeWindowMs": 0}'})
+    by_query = web.post(f"{web.base}/api/v0/siwbb/token?{query}", json=payload(code))
+    assert refused(by_query) == "Expired."  # the options of the query, when the body has none
     SiwbbCode.objects.update(expires_at=None)
     assert exchange(web, no_window).status_code == 200
     wide = payload(approve(web), options={"issuedAtTimeWindowMs": 60 * 60 * 1000})
