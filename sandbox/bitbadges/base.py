@@ -3,7 +3,9 @@ claim ids, and the complete/simulate payload check that every route shares.
 
 The package as a whole (sandbox/bitbadges/): the views in views.py answer the HTTP API
 (urls.py); claims.py, attempts.py, stores.py and credits.py are what they (and tests, and
-the demo Pipedream workflow) call directly; demo.py makes the demo's claims.
+the demo Pipedream workflow) call directly; demo.py makes the demo's claims. Sign In with
+BitBadges (the authorize page, the token and revoke routes) is siwbb.py, siwbb_exchange.py
+and siwbb_views.py.
 docs/fidelity.md names the source of each behaviour.
 
 How it behaves, and where it picks one reading of what the docs leave open:
