@@ -32,6 +32,21 @@ def siwbb_on(settings, live_server) -> None:
     settings.BITBADGES_TIMEOUT = 5
 
 
+def watch_problems(page) -> list[str]:
+    """Console errors and page errors, but the favicon.ico the sandbox's authorize page
+    (which names no icon, as BitBadges' own page is not this site's) makes the browser
+    guess."""
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            problems.append(f"{message.text} ({message.location.get('url')})")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
 def sandbox_completions(live_server, claim_id: str) -> list[dict]:
     """The claim's successful attempts as BitBadges lists them (GET .../attempts)."""
     response = requests.get(

@@ -17,8 +17,14 @@ from playwright.sync_api import expect
 
 from claims.models import Completion
 from core.addresses import to_bitbadges_address
-from tests.e2e.flows_support import FRAME, watch_problems
-from tests.e2e.siwbb_support import DESKTOP, sandbox_completions, shots, siwbb_on
+from tests.e2e.flows_support import FRAME
+from tests.e2e.siwbb_support import (
+    DESKTOP,
+    sandbox_completions,
+    shots,
+    siwbb_on,
+    watch_problems,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -105,6 +111,7 @@ def test_a_typed_address_is_proven_on_a_claim_that_requires_it(
     member.save(update_fields=["address"])
     assert not member.address_proven
     page = desk
+    problems = watch_problems(page)
     claim_url = f"{site.url}/c/github-starter/"
 
     page.goto(f"{site.url}/login/?next=/c/github-starter/")
@@ -130,7 +137,9 @@ def test_a_typed_address_is_proven_on_a_claim_that_requires_it(
     page.wait_for_url(claim_url)
     expect(progress).to_have_attribute("data-step", "connect")
     expect(progress.locator("[data-key=prove]")).to_have_class("done")
+    expect(page.locator("#messages")).to_contain_text("BitBadges proved that")
     shots(page, "6-claim-proven")
     member.refresh_from_db()
     assert member.address_proven
     assert to_bitbadges_address(member.address) == to_bitbadges_address(ALICE_TYPED)
+    assert problems == []
