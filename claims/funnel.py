@@ -28,14 +28,14 @@ sign-up, through a claim's page, Sign in with BitBadges). The stages, for the me
 
 Each stage is the one before AND the stage's own fact (what `reached()` reads, each fact
 alone). The product makes most facts imply the ones before: the engine finds nobody
-eligible without a confirmed email, an address and the required accounts (claims/engine/
-evaluation.py), and nobody connects without a confirmed email. Two routes do not nest,
-and there the "AND" decides, so a member counts up to the first stage they have not
-reached, in order:
-- email confirmation is optional (ACCOUNT_EMAIL_VERIFICATION), so a member may set an
+eligible without a confirmed email or a proven address, an address and the required
+accounts (claims/engine/evaluation.py), nobody connects without one of the two, and a
+proof sets the address it proves. Two routes do not nest, and there the "AND" decides,
+so a member counts up to the first stage they have not reached, in order:
+- email confirmation is optional (ACCOUNT_EMAIL_VERIFICATION), so a member may type an
   address, or be granted a claim by hand, without confirming one: "Signed up" only;
 - /connect/ needs no address, so a member may connect a claim's apps before setting one:
-  "Email confirmed" only, until they set it.
+  stage 2 only, until they set it.
 tests/claims/test_funnel.py checks on 10,000 seeded members that these are the only
 members any fact holds for without the stage before; the page and the CSV show, per
 stage, how many members took such a route ("also reached out of order"). A member completed without the
