@@ -161,3 +161,17 @@ def test_typing_another_account_on_the_profile_drops_the_proof(client, siwbb):
     sign_in(client)
     member.refresh_from_db()
     assert member.address == TYPED and not member.address_proven
+
+
+def test_connecting_the_same_bitbadges_again_restores_the_proven_address(client, siwbb):
+    sign_in(client)  # a BitBadges-only member: no password to confirm
+    member = get_user_model().objects.get()
+    client.post("/profile/address/", {"address": TYPED})
+    member.refresh_from_db()
+    assert not member.address_proven
+    response = connect(client, address=ALICE_BB)
+    assert response.status_code == 302 and response["Location"] == "/profile/#bitbadges"
+    member.refresh_from_db()
+    assert member.address == ALICE_BB and member.address_proven
+    assert SocialAccount.objects.count() == 1
+    assert f"instead of {TYPED}, the address you had typed." in page_text(client.get("/profile/"))
