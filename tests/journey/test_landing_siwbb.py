@@ -158,10 +158,10 @@ def test_home_and_the_claims_page_ask_for_the_proof_once(
     # One button: connecting BitBadges once proves the address for every claim.
     assert forms(item) == [{"process": "connect", "next": "/", "button": "Connect BitBadges"}]
     claims = html_text(client.get("/claims/"))
-    # One row per claim from claims.selectors (the claims helper's own block doubles it
-    # until REQUEST_journey.md is done).
-    assert claims.count('data-fix="prove"') in (2, 4)
-    assert claims.count("Prove this address is yours: connect BitBadges") >= 2
+    # One row per such claim (claims.selectors), each with its Connect BitBadges form.
+    assert claims.count('data-fix="prove"') == 2
+    assert claims.count("Prove this address is yours: connect BitBadges") == 2
+    assert [form["process"] for form in forms(claims)] == ["connect", "connect"]
     # Proven: nothing asks for it any more.
     client.force_login(proven_member())
     assert 'id="todo-prove"' not in html_text(client.get("/"))
