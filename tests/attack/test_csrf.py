@@ -53,6 +53,14 @@ ROUTES = {
     "profile/delete/": MEMBER,
     "profile/data/": MEMBER,
     "profile/notifications/": MEMBER,
+    "profile/bitbadges/disconnect/": MEMBER,
+    # Sign in with BitBadges (allauth's social views at /auth/).
+    "auth/bitbadges/login/": MEMBER,
+    "auth/bitbadges/login/callback/": MEMBER,
+    "auth/social/login/cancelled/": MEMBER,
+    "auth/social/login/error/": MEMBER,
+    "auth/social/signup/": MEMBER,
+    "auth/social/": MEMBER,
     "notifications/unsubscribe/<str:token>/": (
         "exempt: RFC 8058's one-click POST comes from the mail provider, with no cookie; "
         "the signed token is its authority. The page's own button is CSRF-checked by the "
@@ -90,6 +98,8 @@ ROUTES = {
     "sandbox/webhooks/run": STAFF,
     "sandbox/bitbadges/demo": STAFF,
     "sandbox/bitbadges/credits": STAFF,
+    # BitBadges' own authorize page, played by the sandbox: a form, CSRF-checked.
+    "sandbox/bitbadges/siwbb/authorize": MEMBER,
     "sandbox/webhooks/<int:pk>/retry": STAFF,
     "sandbox/triggers/<int:pk>/emit": STAFF,
     "sandbox/triggers/<int:pk>/toggle": STAFF,
