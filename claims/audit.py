@@ -149,6 +149,8 @@ RULE_FIELDS = (
     "description",
     "enabled",
     "cap",
+    "require_proven_address",
+    "one_completion_per_address",
     "trigger_app",
     "trigger",
     "trigger_scope",

@@ -207,6 +207,15 @@ def test_the_newest_rule_change_is_listed_first(client, editor, claim, store_up)
     assert page.index("3 → 4") < page.index("— → 3")
 
 
+def test_turning_on_one_completion_per_address_is_in_the_trail(client, editor, claim, store_up):
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    response = client.post(url, claim_form_data(claim, one_completion_per_address="on"))
+    assert response.status_code == 302
+
+    (change,) = ClaimRuleChange.objects.all()
+    assert change.changes == {"one_completion_per_address": [False, True]}
+
+
 def test_saving_without_a_change_records_nothing(client, editor, claim, store_up):
     url = reverse("admin:claims_claim_change", args=[claim.pk])
     assert client.post(url, claim_form_data(claim)).status_code == 302
