@@ -58,6 +58,21 @@ class User(AbstractUser):
         editable=False,
         help_text="When Sign in with BitBadges proved the member owns this address.",
     )
+
+    # How the account was made: recorded once, at sign-up (the funnel's paths read it).
+    # Empty for members from before it was recorded, and for accounts made by staff.
+    class SignupMethod(models.TextChoices):
+        PASSWORD = "password", "Email and password"
+        BITBADGES = "bitbadges", "Sign in with BitBadges"
+
+    signup_method = models.CharField(
+        "signed up with",
+        max_length=20,
+        blank=True,
+        choices=SignupMethod.choices,
+        editable=False,
+        help_text="How the member made their account.",
+    )
     # The claim page the member set out from (users.start_path): where a login with no
     # `next` of its own lands while that claim is open to them. Only a local path that
     # is a claim's landing page, never a full URL.
