@@ -94,7 +94,8 @@ SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 # No scopes are asked, so BitBadges issues no token worth keeping.
 SOCIALACCOUNT_STORE_TOKENS = False
-# Connecting BitBadges asks for the password (or second factor) before the member leaves
-# for BitBadges, and disconnecting before it happens (users/siwbb/views.py), not
-# allauth's check on the way back.
-SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = False
+# Connecting BitBadges asks the member to confirm it is them (password, second factor or,
+# for members without a password, Confirm with BitBadges) before they leave for
+# BitBadges, and again on the way back when that ran out meanwhile (users/siwbb/
+# adapter.py); disconnecting asks before it happens.
+SOCIALACCOUNT_REAUTHENTICATION_REQUIRED = True

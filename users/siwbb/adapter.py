@@ -15,14 +15,18 @@ import logging
 import secrets
 
 from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.internal.flows import reauthentication
 from allauth.account.internal.userkit import filter_users_by_username
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.core.internal import ratelimit
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.internal.flows import connect as connect_flow
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialLogin
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
 from django.conf import settings
 from django.contrib import messages
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -124,10 +128,28 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         member = request.user
         if not member.is_authenticated:
             return  # allauth sends them to log in
-        next_url = sociallogin.get_redirect_url(request) or profile_url()
-        if sociallogin.is_existing and sociallogin.user.pk != member.pk:
+        self._refuse_other_accounts(request, sociallogin)
+        # Confirmed on the way out (views.py); checked again now, before anything is
+        # written: a confirmation that ran out while the member was at BitBadges is asked
+        # again, and the connect goes on from here (resume_connect) once they gave it.
+        # (allauth's own check, SOCIALACCOUNT_REAUTHENTICATION_REQUIRED, comes after
+        # this hook, too late for the proof.)
+        if reauthentication.is_reauthentication_required(request, app="allauth.socialaccount"):
+            raise ImmediateHttpResponse(
+                reauthentication.stash_and_reauthenticate(
+                    request, sociallogin.serialize(), f"{__name__}.resume_connect"
+                )
+            )
+        self._prove_connected(request, sociallogin)
+
+    def _refuse_other_accounts(self, request, sociallogin) -> None:
+        if sociallogin.is_existing and sociallogin.user.pk != request.user.pk:
+            next_url = sociallogin.get_redirect_url(request) or profile_url()
             messages.error(request, self.error_messages["connected_other"])
             raise ImmediateHttpResponse(HttpResponseRedirect(next_url))
+
+    def _prove_connected(self, request, sociallogin) -> None:
+        member = request.user
         previous = proof.prove(member, sociallogin.account.extra_data)
         messages.success(request, _connected_sentence(member.address, previous))
 
@@ -171,6 +193,29 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 next_url=state.get("next") or "",
             )
         )
+
+
+def resume_connect(request, serialized: dict):
+    """A connect held for a re-authentication at the callback, once it is given (allauth's
+    resume_request calls it): allauth's connect, then the proof. Minutes may have passed:
+    a login another account took meanwhile is refused, nothing written."""
+    sociallogin = SocialLogin.deserialize(serialized)
+    adapter = get_social_adapter(request)
+    account = sociallogin.account
+    mine = SocialAccount.objects.filter(provider=account.provider, uid=account.uid)
+    refused = HttpResponseRedirect(sociallogin.get_redirect_url(request) or profile_url())
+    if mine.exclude(user_id=request.user.pk).exists():
+        messages.error(request, adapter.error_messages["connected_other"])
+        return refused
+    try:
+        with transaction.atomic():
+            response = connect_flow.connect(request, sociallogin)
+    except IntegrityError:
+        messages.error(request, adapter.error_messages["connected_other"])
+        return refused
+    if mine.filter(user_id=request.user.pk).exists():
+        adapter._prove_connected(request, sociallogin)
+    return response
 
 
 def _connected_sentence(address: str, previous: str) -> str:

@@ -1,12 +1,14 @@
 """/auth/bitbadges/login/ (start) and /auth/bitbadges/login/callback/ (BitBadges' return).
 
 allauth's OAuth 2.0 views, with what this site adds in front of them: 404 while the
-feature is off (no client id and secret), only "login" and "connect", the login rate
-limit on each start, and for "connect" a logged-in member who confirmed their password
-(or second factor) in the last few minutes, asked before they leave for BitBadges.
+feature is off (no client id and secret), only "login" and "connect", GET shows a page
+with a button and only a POST starts (any other method: 405, so no "safe" method such
+as HEAD or OPTIONS starts a flow without the CSRF check), the login rate limit on each
+start, and for "connect" a logged-in member who confirmed it is them in the last few
+minutes, asked before they leave for BitBadges.
 """
 
-from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+from allauth.account.internal.flows import reauthentication
 from allauth.core.exceptions import ReauthenticationRequired
 from allauth.core.internal import ratelimit
 from allauth.socialaccount.models import SocialToken
@@ -21,6 +23,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from users.siwbb.client import SiwbbClient
 from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
@@ -62,6 +65,7 @@ _callback = OAuth2CallbackView.adapter_view(BitBadgesOAuth2Adapter)
 
 
 @login_not_required
+@require_http_methods(["GET", "POST"])
 def oauth2_login(request):
     """GET: allauth's page with a Continue button. POST: off to BitBadges."""
     if not siwbb_enabled():
@@ -71,15 +75,17 @@ def oauth2_login(request):
     # `next` is kept in the session until BitBadges sends the member back: a page's.
     if process not in PROCESSES or len(next_url) > MAX_NEXT_LENGTH:
         return error_response(request, PROCESS)
-    if request.method == "POST":
-        if not ratelimit.consume(request, app="allauth.account", action="login"):
-            return error_response(request, RATE, process=process)
-        if process == AuthProcess.CONNECT:
-            if not request.user.is_authenticated:
-                return redirect_to_login(reverse("users:profile"))
-            if not did_recently_reauthenticate(request):
-                # AccountMiddleware keeps this POST and sends it on after the password.
-                raise ReauthenticationRequired()
+    if request.method != "POST":
+        return _login(request)  # GET: the page (SOCIALACCOUNT_LOGIN_ON_GET is False)
+    if not ratelimit.consume(request, app="allauth.account", action="login"):
+        return error_response(request, RATE, process=process)
+    if process == AuthProcess.CONNECT:
+        if not request.user.is_authenticated:
+            return redirect_to_login(reverse("users:profile"))
+        # Through the module: users.siwbb.reauth wraps it (password-less members).
+        if not reauthentication.did_recently_reauthenticate(request):
+            # AccountMiddleware keeps this POST and sends it on once they confirmed.
+            raise ReauthenticationRequired()
     return _login(request)
 
 
