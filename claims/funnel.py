@@ -8,7 +8,9 @@ sign-up, through a claim's page, Sign in with BitBadges). The stages, for the me
 2. Email confirmed or address proven: 1, and they hold a verified email address
    (allauth's EmailAddress), or an address proven by Sign in with BitBadges
    (User.address_proven_at) or a BitBadges login (its uid is an address BitBadges
-   proved: a proof cleared since still counts), or they have connected an account or
+   proved: a proof cleared since still counts), or they signed up with BitBadges (the
+   sign-up proved their address: a login disconnected since still counts), or they have
+   connected an account or
    been found eligible (a Connect token needs one of the two,
    users.selectors.member_identity_confirmed: an email removed since still counts).
 3. Address set: 2, and they have a BitBadges address, or one of their completions
@@ -48,9 +50,10 @@ Anonymous visits of a claim's landing page (ClaimVisit) are counted apart, as vi
 a visitor is nobody until they sign up, so visits are not a stage.
 
 Signing up with BitBadges is a path, not a stage: a member whose account a BitBadges
-sign-up made (users.siwbb.selectors tells it from their BitBadges login) counts in the
-stages like anyone, and beside each stage the page says how many of its members came
-that way.
+sign-up made (User.signup_method, recorded at sign-up and read through
+users.siwbb.selectors: a password member who connects BitBadges later, even within the
+minute, is not one; one who disconnects BitBadges later still is) counts in the stages
+like anyone, and beside each stage the page says how many of its members came that way.
 
 Reads only, in a fixed number of queries whatever the number of members or claims: a
 COUNT per overall stage, and per claim-dependent stage one query over every claim (each
@@ -298,8 +301,8 @@ def _bitbadges_logins() -> models.QuerySet:
 
 
 def _bitbadges_signup() -> Q:
-    """The member's account was made by a sign-up with BitBadges (users.siwbb.selectors
-    tells it from their BitBadges login)."""
+    """The member's account was made by a sign-up with BitBadges (User.signup_method, as
+    users.siwbb.selectors reads it)."""
     return Q(signed_up_with_bitbadges_exists())
 
 
@@ -308,6 +311,7 @@ def _common_facts() -> list[Q]:
     email = (
         _member_in(EmailAddress.objects.filter(verified=True).values("user_id"))
         | Q(address_proven_at__isnull=False)
+        | Q(signup_method=get_user_model().SignupMethod.BITBADGES)
         | _member_in(_bitbadges_logins().values("user_id"))
         | _member_in(ConnectedAccount.objects.values("member_id"))
         | _engine_eligible(None)

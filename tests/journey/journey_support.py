@@ -21,11 +21,15 @@ def proven_member(
 ):
     """A member as a BitBadges sign-up leaves them: no email, no usable password, the
     address BitBadges returned (proven now) and their BitBadges login (uid: the bb1
-    address; extra_data["signed_up"] when the sign-up made the account)."""
+    address). `signed_up`: the sign-up with BitBadges made the account
+    (User.signup_method "bitbadges"); False: a password sign-up ("password") who then
+    connected BitBadges."""
+    method = get_user_model().SignupMethod
     member = get_user_model().objects.create_user(
         username=username,
         address=normalize_address(address),
         address_proven_at=timezone.now(),
+        signup_method=method.BITBADGES if signed_up else method.PASSWORD,
         **fields,
     )
     member.set_unusable_password()
@@ -34,7 +38,7 @@ def proven_member(
         user=member,
         provider="bitbadges",
         uid=to_bitbadges_address(address).lower(),
-        extra_data={"signed_up": True} if signed_up else {},
+        extra_data={"bitbadgesAddress": to_bitbadges_address(address).lower()},
     )
     return member
 

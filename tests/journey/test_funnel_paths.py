@@ -6,6 +6,7 @@ claims."""
 import datetime
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -42,8 +43,9 @@ def connected(member, app, tag):
 
 def seed(github, tag: str, *, scale: int = 1) -> dict[str, list]:
     """Per path, `scale` members: BitBadges sign-ups (proven, no email; one with GitHub
-    connected; one whose proof was cleared since), password sign-ups (confirmed; one that
-    connected BitBadges a day after joining), and one who never confirmed anything."""
+    connected; one whose proof was cleared since; one who set a password and disconnected
+    BitBadges since), password sign-ups (confirmed; one that connected BitBadges a day
+    after joining, one within the minute), and one who never confirmed anything."""
     made: dict[str, list] = {}
 
     def add(path, member):
@@ -61,15 +63,22 @@ def seed(github, tag: str, *, scale: int = 1) -> dict[str, list]:
         cleared = proven_member(f"{name}-bbx", address=address_for(f"{name}bbx"))
         User.objects.filter(pk=cleared.pk).update(address_proven_at=None)
         add("bitbadges, proof cleared", cleared)
+        gone = proven_member(f"{name}-bbd", address=address_for(f"{name}bbd"))
+        SocialAccount.objects.filter(user=gone).delete()
+        User.objects.filter(pk=gone.pk).update(address_proven_at=None)
+        add("bitbadges, disconnected since", gone)
         add(
             "password, confirmed",
             verify_email(User.objects.create_user(username=f"{name}-pw", email=f"{name}@x.test")),
         )
-        later = proven_member(f"{name}-pwbb", address=address_for(f"{name}pwbb"))
+        later = proven_member(f"{name}-pwbb", address=address_for(f"{name}pwbb"), signed_up=False)
         User.objects.filter(pk=later.pk).update(
             date_joined=timezone.now() - datetime.timedelta(days=1)
         )
         add("password, connected BitBadges later", later)
+        # Its BitBadges login made within the minute of the account: still a password one.
+        at_once = proven_member(f"{name}-pwnow", address=address_for(f"{name}pwn"), signed_up=False)
+        add("password, connected BitBadges at once", at_once)
         add("never confirmed", User.objects.create_user(username=f"{name}-none"))
     return made
 
@@ -84,13 +93,15 @@ def test_bitbadges_sign_ups_are_a_path_beside_the_stages(admin_client, github, s
     data = page.context["funnel"]
     assert [stage["label"] for stage in data.stages][1] == "Email confirmed or address proven"
     assert [stage["key"] for stage in data.stages][1] == "email_confirmed"
-    # Six members: five confirmed one way or the other, four of them have an address.
-    assert stage_counts(data.stages)[:4] == [6, 5, 4, 1]
-    # Of them, the three BitBadges sign-ups (not the member who connected it a day later).
-    assert data.bitbadges_signups == 3
-    assert stage_counts(data.stages, "bitbadges")[:4] == [3, 3, 3, 1]
-    assert "Signed up with BitBadges: <strong>3</strong> of the 6 members" in page.text
-    assert "signed up with BitBadges: 3<" in page.text
+    # Eight members: seven confirmed one way or the other (a BitBadges sign-up proved
+    # the address once, whatever happened since), six of them have an address.
+    assert stage_counts(data.stages)[:4] == [8, 7, 6, 1]
+    # Of them, the four BitBadges sign-ups, the one who disconnected BitBadges since too;
+    # not the password members who connected it later or within the minute.
+    assert data.bitbadges_signups == 4
+    assert stage_counts(data.stages, "bitbadges")[:4] == [4, 4, 4, 1]
+    assert "Signed up with BitBadges: <strong>4</strong> of the 8 members" in page.text
+    assert "signed up with BitBadges: 4<" in page.text
     (claim,) = data.claims
     assert stage_counts(claim["stages"], "bitbadges")[3:] == [1, 0, 0]
     assert "signed up with BitBadges: 1<" in page.text.split('id="funnel-claims"')[1]
@@ -99,16 +110,16 @@ def test_bitbadges_sign_ups_are_a_path_beside_the_stages(admin_client, github, s
     header, overall, per_claim = rows[0], rows[1], rows[2]
     columns = [f"{stage}: signed up with BitBadges" for stage in funnel.STAGES]
     assert header[-6:] == columns
-    assert [int(cell) for cell in overall[-6:]] == [3, 3, 3, 1, 0, 0]
-    assert [int(cell) for cell in per_claim[-6:]] == [3, 3, 3, 1, 0, 0]
+    assert [int(cell) for cell in overall[-6:]] == [4, 4, 4, 1, 0, 0]
+    assert [int(cell) for cell in per_claim[-6:]] == [4, 4, 4, 1, 0, 0]
 
 
 def test_the_range_picks_bitbadges_sign_ups_by_their_sign_up_day(admin_client, github):
     seed(github, "r")
     today = timezone.localdate().isoformat()
     data = admin_client.get(URL, {"since": today}).context["funnel"]
-    assert data.stages[0]["count"] == 5  # the member who joined yesterday is out
-    assert data.bitbadges_signups == 3
+    assert data.stages[0]["count"] == 7  # the member who joined yesterday is out
+    assert data.bitbadges_signups == 4
 
 
 def test_staff_who_signed_up_with_bitbadges_are_not_counted(admin_client, github):
