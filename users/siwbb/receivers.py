@@ -2,7 +2,7 @@
 
 from allauth.account.signals import user_logged_in
 from allauth.socialaccount.models import SocialAccount
-from allauth.socialaccount.signals import social_account_removed
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from users.siwbb import proof
@@ -16,7 +16,9 @@ def login_refreshes_proof(sender, request, user, sociallogin=None, **kwargs) -> 
         proof.refresh(user, sociallogin.account.uid)
 
 
-@receiver(social_account_removed, sender=SocialAccount, dispatch_uid="siwbb-disconnect-drops-proof")
-def disconnect_drops_proof(sender, request, socialaccount, **kwargs) -> None:
-    if socialaccount.provider == PROVIDER_ID:
-        proof.drop(socialaccount.user_id, socialaccount.uid)
+@receiver(post_delete, sender=SocialAccount, dispatch_uid="siwbb-removed-login-drops-proof")
+def removed_login_drops_proof(sender, instance, **kwargs) -> None:
+    # Whatever removes the login (the member's disconnect, a queryset delete, a shell),
+    # the proof of its address goes with it: the address may then be proven elsewhere.
+    if instance.provider == PROVIDER_ID:
+        proof.drop(instance.user_id, instance.uid)
