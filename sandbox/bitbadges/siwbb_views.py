@@ -38,7 +38,11 @@ from sandbox.bitbadges.views import NO_KEY, TOO_LARGE, check_key, error, json_bo
 
 logger = logging.getLogger(__name__)
 
-FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The indexer's two body parsers on these routes (express.json, express.urlencoded, each
+# with its default type); multer serves one other route only. Any other type, multipart
+# and "+json" included, leaves the body empty there, so here too.
+JSON_CONTENT_TYPE = "application/json"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 def key_required() -> bool:
@@ -92,12 +96,13 @@ def _nested(fields: dict) -> dict:
 
 
 def request_body(request):
-    """The body as the indexer's parsers make it: JSON, or a form (express.urlencoded),
-    or {} for any other type."""
+    """The body as the indexer's parsers make it: JSON (`application/json`), or a form
+    (`application/x-www-form-urlencoded`, express.urlencoded), or {} for any other type:
+    what the indexer's handler would see (an exchange then fails for its grant type)."""
     content_type = request.content_type or ""
-    if content_type == "application/json" or content_type.endswith("+json"):
+    if content_type == JSON_CONTENT_TYPE:
         return json_body(request)
-    if content_type in FORM_CONTENT_TYPES:
+    if content_type == FORM_CONTENT_TYPE:
         return _nested(dict(request.POST.lists()))
     return {}
 

@@ -3,6 +3,7 @@
 reused, expired, wrong secret, client or redirect URI; bad bodies), refresh and revoke."""
 
 import hashlib
+import json
 import re
 import time
 from datetime import timedelta
@@ -109,6 +110,9 @@ def test_the_page_shows_the_app_what_it_asks_and_whom_to_sign_in_as(web, app):
     assert "<li>Complete Claims</li>" in text
     assert "<legend>Sign in as</legend>" in text and ALICE in text and BOB_BB in text
     assert '<label for="siwbb-address">Or enter an address</label>' in text
+    # The choice stands in for signing in with a wallet, and the page says so (row 109).
+    assert "stands in for signing in to BitBadges with your wallet" in text
+    assert "bb1…." not in text  # the hint's one full stop
     assert CSRF.search(text) and 'name="decision" value="approve"' in text
     assert (
         "no-store" in page.headers["Cache-Control"] or "no-cache" in page.headers["Cache-Control"]
@@ -251,6 +255,33 @@ def test_a_form_body_and_http_basic_credentials_are_accepted(web, app):
     assert basic.status_code == 200 and basic.json()["bitbadgesAddress"] == ALICE_BB
     wrong = exchange(web, payload(approve(web), client_secret=""), auth=(CLIENT_ID, "nope"))
     assert refused(wrong) == "Invalid client secret."
+
+
+def test_only_json_and_urlencoded_bodies_are_read_as_the_indexer_does(web, app):
+    """express.json and express.urlencoded, each with its default type, are the only
+    parsers on the token and revoke routes (multer serves another route): a multipart
+    or "+json" body is an empty one there, so the exchange fails for its grant type and
+    the code stays usable."""
+    code = approve(web)
+    url = f"{web.base}/api/v0/siwbb/token"
+    fields = {key: (None, value) for key, value in payload(code).items()}
+    multipart = web.post(url, files=fields, timeout=10)
+    assert multipart.request.headers["Content-Type"].startswith("multipart/form-data")
+    assert refused(multipart) == "Invalid grant type."
+    vendor_json = web.post(
+        url,
+        data=json.dumps(payload(code)),
+        headers={"Content-Type": "application/vnd.api+json"},
+        timeout=10,
+    )
+    assert refused(vendor_json) == "Invalid grant type."
+    charset = web.post(
+        url,
+        data=json.dumps(payload(code)),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        timeout=10,
+    )
+    assert charset.status_code == 200, charset.text  # the parameter does not matter
 
 
 def test_a_code_is_exchanged_once(web, app):
