@@ -19,6 +19,7 @@ from claims.models import Claim, Completion, TriggerDeployment
 from claims.models import Requirement as RequirementModel
 from connections.models import App, ConnectedAccount
 from users.selectors import member_identity_confirmed
+from users.siwbb.config import siwbb_enabled
 
 State = Completion.State
 
@@ -183,6 +184,10 @@ class ClaimRow:
             return ""  # the unmet rows say what is missing, in the member's words
         if self.completion.reason in said:
             return ""
+        if any(r.fix == FIX_EMAIL for r in self.requirements) and _asks_for_email(
+            self.completion.reason
+        ):
+            return ""  # the email row says it, with what the member can do today
         # Stored in English: a fixed sentence (or a stop's) is shown translated.
         return life.sentence_words(self.completion.reason)
 
@@ -276,10 +281,7 @@ def _requirements(
     if not verified:  # nothing is delivered before the member confirms one or the other
         rows.append(
             Requirement(
-                gettext("Confirm your email address"),
-                False,
-                gettext("We sent you a link; you can send it again from your email settings."),
-                fix=FIX_EMAIL,
+                gettext("Confirm your email address"), False, _email_detail(member), fix=FIX_EMAIL
             )
         )
     requirements = list(claim.requirements.all())  # prefetched, with their apps
@@ -339,6 +341,46 @@ def _requirements(
         )
     )
     return rows
+
+
+def _email_detail(member) -> str:
+    """What the "Confirm your email address" row says to a member with neither a confirmed
+    email nor a proven address: "we sent you a link" only when they have an email address
+    (User.email, kept as the primary one), and, while Sign in with BitBadges is on, that
+    connecting BitBadges (which proves the address) does as well."""
+    bitbadges = siwbb_enabled()
+    if member.email and bitbadges:
+        return gettext(
+            "We sent you a link; you can send it again from your email settings. Or connect "
+            "BitBadges on your profile instead: an address it proves is enough."
+        )
+    if member.email:
+        return gettext("We sent you a link; you can send it again from your email settings.")
+    if bitbadges:
+        return gettext(
+            "Connect BitBadges on your profile to prove your address, or add an email "
+            "address in your email settings and confirm it."
+        )
+    return gettext("Add an email address in your email settings and confirm it.")
+
+
+# The engine's reasons for a member with neither a confirmed email nor a proven address
+# (claims/engine/evaluation.py): the "Confirm your email address" row says it in today's
+# words, so the row's reason does not say it again.
+_ASKS_FOR_EMAIL = (
+    wording.CONFIRM_EMAIL,
+    wording.CONFIRM_EMAIL_TO,
+    wording.CONFIRM_EMAIL_OR_PROVE,
+    wording.CONFIRM_EMAIL_OR_PROVE_TO,
+)
+
+
+def _asks_for_email(reason: str) -> bool:
+    for sentence in _ASKS_FOR_EMAIL:
+        head, _, tail = sentence.partition("%(email)s")
+        if reason == sentence or (tail and reason.startswith(head) and reason.endswith(tail)):
+            return True
+    return False
 
 
 def needs_proof(claim: Claim, member) -> bool:

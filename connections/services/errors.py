@@ -130,15 +130,30 @@ class UpstreamError(ConnectError):
 
 
 class EmailNotVerified(ConnectError):
-    """The member has no verified email address: no Connect token until they confirm one."""
+    """The member has neither a confirmed email address nor an address proven by Sign in
+    with BitBadges: no Connect token until they have one. `bitbadges`: Sign in with
+    BitBadges is on, so connecting BitBadges (which proves the address) is the other way.
+    "We sent a link" only to a member who has an email address to send it to."""
 
-    def __init__(self, *, pending_email: str = "") -> None:
+    def __init__(self, *, pending_email: str = "", bitbadges: bool = False) -> None:
         self.pending_email = pending_email
-        if pending_email:
+        self.bitbadges = bitbadges
+        if pending_email and bitbadges:
+            message = _(
+                "Confirm your email address first: we sent a link to %(email)s. Open it, "
+                "then connect your account. Or connect BitBadges on your profile instead: "
+                "an address BitBadges proves is enough."
+            ) % {"email": pending_email}
+        elif pending_email:
             message = _(
                 "Confirm your email address first: we sent a link to "
                 "%(email)s. Open it, then connect your account."
             ) % {"email": pending_email}
+        elif bitbadges:
+            message = _(
+                "Connect BitBadges on your profile to prove your address, or add an email "
+                "address and confirm it (on your email page), then connect your account."
+            )
         else:
             message = _(
                 "Add an email address and confirm it first (on your email page), "

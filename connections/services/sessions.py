@@ -24,6 +24,7 @@ from connections.services.errors import (
     upstream_failed,
 )
 from users.selectors import member_email_state, member_identity_confirmed
+from users.siwbb.config import siwbb_enabled
 from users.start_path import claim_path
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def connect_session_start(
     member's browser needs it) but only its digest is stored. A member with neither a
     confirmed email address nor an address proven by Sign in with BitBadges
     (users.selectors.member_identity_confirmed) gets EmailNotVerified, which asks for the
-    email (every way of connecting comes here).
+    email, or for connecting BitBadges when Sign in with BitBadges is on (every way of
+    connecting comes here).
     `public_id` is an emailed link's id for this opening (LinkUsed if it was just taken).
     `return_path` is the claim page /connect/done/ returns to; anything but a claim
     landing path (users.start_path.claim_path) is dropped.
@@ -105,7 +107,9 @@ def connect_session_start(
     ):
         raise AppNotAvailable(_("That account cannot be reconnected from here."))
     if not member_identity_confirmed(member=member):
-        raise EmailNotVerified(pending_email=member_email_state(member=member).pending)
+        raise EmailNotVerified(
+            pending_email=member_email_state(member=member).pending, bitbadges=siwbb_enabled()
+        )
     attempt_count(
         "connect-token",
         member.pk,
