@@ -15,13 +15,16 @@ import json
 import re
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db.models import CharField, Q
 from django.db.models.functions import Cast
 
 from claims.models import Completion, TriggerDelivery, TriggerDeployment
 from connections.models import ConnectedAccount, ReplacedAccount, WebhookEvent
+from core.addresses import normalize_address, to_bitbadges_address
 
 # What replaces the member's personal data in what they leave behind.
 DELETED = "(deleted)"
@@ -50,11 +53,21 @@ def member_deliveries(member):
 
 
 def personal_strings(member) -> list[str]:
-    """The strings that name the member in what stays, longest first: their address,
-    emails and external id; their upstream accounts' names and Pipedream ids (connected
-    now, replaced, deployed on, or named in their webhooks' bodies, so also the ones
-    they disconnected); the upstream identities their completions took."""
+    """The strings that name the member in what stays, longest first: their address
+    (as they typed it, and in bb1, as the ledger writes it), emails and external id; their
+    BitBadges logins' addresses; their upstream accounts' names and Pipedream ids
+    (connected now, replaced, deployed on, or named in their webhooks' bodies, so also
+    the ones they disconnected); the upstream identities their completions took."""
     values = {member.address, member.email, str(member.external_id)}
+    values.add(_bb1(member.address))
+    for uid, extra in SocialAccount.objects.filter(user=member, provider="bitbadges").values_list(
+        "uid", "extra_data"
+    ):
+        values.add(uid)
+        if isinstance(extra, dict):
+            for key in ("bitbadgesAddress", "address"):
+                if isinstance(extra.get(key), str):
+                    values.update((extra[key], _bb1(extra[key])))
     values.update(EmailAddress.objects.filter(user=member).values_list("email", flat=True))
     for name, pipedream_id in ConnectedAccount.objects.filter(member=member).values_list(
         "name", "pipedream_id"
@@ -79,6 +92,14 @@ def personal_strings(member) -> list[str]:
         key=len,
         reverse=True,
     )
+
+
+def _bb1(address: str) -> str:
+    """The bb1 spelling of an address, or "" when it has none."""
+    try:
+        return to_bitbadges_address(normalize_address(address)) if address else ""
+    except (ValidationError, ValueError):
+        return ""
 
 
 def _account_names(body: str) -> set[str]:

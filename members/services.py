@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from claims import services as claims_services
 from claims.audit import Actor
+from claims.engine import ledger as claims_ledger
 from claims.models import Completion, CompletionEvent
 from connections import pipedream
 from connections.services import UpstreamError, attempt_count
@@ -42,9 +43,15 @@ def member_delete(*, member, by_staff: bool = False, limited: bool = False) -> i
     audit, without the member: the row's member and the events' actor become NULL (the
     foreign keys do that; an event keeps its actor kind, "member", and never held a
     username), and the address and the member's email addresses are replaced by
-    "(deleted)" wherever the ledger quotes them. `upstream_identity` (e.g. github:octocat)
-    stays: it is what stops the same upstream account from completing a claim twice
-    through a new account here.
+    "(deleted)" wherever the ledger quotes them (in the member's spelling, in bb1, and
+    their BitBadges logins'). `upstream_identity` (e.g. github:octocat) stays, and so does
+    `address_key` (the bb1 address, on a one-completion-per-address claim) on a row that
+    may have delivered, on purpose: they stop the same upstream account, or the same
+    BitBadges address, from completing the claim again through a new account here. A row
+    that sent nothing (not delivering, completed or revoked, no unknown outcome) lets go
+    of its address: a delivery that never happened keeps nobody out (the members refused
+    that address are checked again). (The engine gives back the identity of such rows
+    already: claims.engine.ledger.given_back.)
 
     What outlives the member is scrubbed too (members/scrub.py): the raw bodies of the
     Connect webhooks and trigger deliveries that were theirs are emptied (digest and size
@@ -84,13 +91,24 @@ def member_delete(*, member, by_staff: bool = False, limited: bool = False) -> i
         secrets = scrub.personal_strings(member)
         completions = list(Completion.objects.select_for_update().filter(member=member))
         for completion in completions:
+            freed = completion.address_key if _address_given_back(completion) else ""
             completion.address = ""
+            completion.address_key = "" if freed else completion.address_key
             completion.reason = scrub.scrub(completion.reason, secrets)
             completion.evidence = scrub.scrub(completion.evidence, secrets)
             completion.delivery_reference = scrub.scrub(completion.delivery_reference, secrets)
             completion.save(
-                update_fields=["address", "reason", "evidence", "delivery_reference", "updated_at"]
+                update_fields=[
+                    "address",
+                    "address_key",
+                    "reason",
+                    "evidence",
+                    "delivery_reference",
+                    "updated_at",
+                ]
             )
+            if freed:  # the members refused that address are checked again
+                claims_ledger.address_freed(completion.claim_id, freed)
         events = CompletionEvent.objects.filter(completion__in=completions)
         for event in events.exclude(details={}):
             details = scrub.scrub(event.details, secrets)
@@ -105,6 +123,21 @@ def member_delete(*, member, by_staff: bool = False, limited: bool = False) -> i
         "Member %s deleted their account (%d ledger rows anonymised)", member_id, len(completions)
     )
     return len(completions)
+
+
+def _address_given_back(completion: Completion) -> bool:
+    """Whether a deleted member's row lets go of its address: it holds one, and nothing
+    it sent may have landed (not delivering, completed or revoked; no unknown outcome)."""
+    sending = (
+        Completion.State.DELIVERING,
+        Completion.State.COMPLETED,
+        Completion.State.REVOKED,
+    )
+    return bool(
+        completion.address_key
+        and completion.state not in sending
+        and not completion.outcome_unknown
+    )
 
 
 def _notice(member, *, by_staff: bool):

@@ -202,7 +202,13 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
         actor=actor,
         why=Reason.OUTCOME_UNKNOWN if unknown else Reason.ERROR,
         details={"error": exc.detail, "next_attempt_at": run_after.isoformat()},
-        **ledger.release(reason=exc.reason, next_attempt_at=run_after, outcome_unknown=unknown),
+        **ledger.release(
+            reason=exc.reason,
+            next_attempt_at=run_after,
+            outcome_unknown=unknown,
+            # Nothing went out: the next attempt takes the address (and identity) again.
+            **ledger.given_back(completion, sent=unknown),
+        ),
     )
     if moved:
         queue.process(completion.pk, run_after)
@@ -340,12 +346,22 @@ def _start_delivery(
     claim = completion.claim
     # A staff grant keeps the evidence it was granted over (why the engine said no).
     evidence = completion.evidence if completion.staff_granted else evaluation.evidence()
-    # One completion per address: the address is taken with the delivery, as the upstream
-    # identity is, and kept while anything may have gone to it.
-    address_key = evaluation.address if claim.one_completion_per_address else ""
+    address_key = ""
     try:
         with transaction.atomic():
-            Claim.objects.select_for_update().filter(pk=claim.pk).first()  # one at a time per claim
+            # One at a time per claim; its rules as they are now, under the lock (staff
+            # may have changed them since this worker read the claim).
+            locked = (
+                Claim.objects.select_for_update()
+                .filter(pk=claim.pk)
+                .values("cap", "one_completion_per_address")
+                .first()
+            ) or {"cap": claim.cap, "one_completion_per_address": claim.one_completion_per_address}
+            cap = locked["cap"]
+            # One completion per address: the address is taken with the delivery, as the
+            # upstream identity is, and kept while anything may have gone to it.
+            if locked["one_completion_per_address"]:
+                address_key = evaluation.address
             member = completion.member
             if (
                 member is None
@@ -353,7 +369,7 @@ def _start_delivery(
             ):
                 # Deactivated while it was being checked: held, like any request for them.
                 raise Permanent(State.INELIGIBLE, ledger.HELD_REASON)
-            if claim.cap is not None:
+            if cap is not None:
                 taken = (
                     Completion.objects.filter(
                         Q(state__in=[State.DELIVERING, State.COMPLETED]) | Q(outcome_unknown=True),
@@ -362,11 +378,8 @@ def _start_delivery(
                     .exclude(pk=completion.pk)
                     .count()
                 )
-                if taken >= claim.cap:
-                    raise Permanent(
-                        State.INELIGIBLE,
-                        wording.CAP_REACHED % {"cap": claim.cap},
-                    )
+                if taken >= cap:
+                    raise Permanent(State.INELIGIBLE, wording.CAP_REACHED % {"cap": cap})
             identity = evaluation.identity or ""
             if identity and (
                 Completion.objects.filter(claim=claim, upstream_identity=identity)

@@ -18,16 +18,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from claims import queue, signals
+from claims import queue, signals, wording
 from claims.audit import Actor
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
 from claims.models import Completion, CompletionEvent, TriggerDeployment
+from core.addresses import normalize_address, to_bitbadges_address
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ HELD_REASON = gettext_noop(
     "Held: this member's account is deactivated; nothing is delivered until it is active again."
 )
 HELD_DETAIL = "the member's account is deactivated"
+QUEUED_REASON = gettext_noop("Queued for a check.")
 
 
 def held(queryset: QuerySet[Completion]) -> QuerySet[Completion]:
@@ -98,10 +101,14 @@ def held(queryset: QuerySet[Completion]) -> QuerySet[Completion]:
 def hold(completion: Completion, actor: Actor) -> None:
     """Hold a locked row (not completed, no live lease) for a deactivated member: not
     eligible with HELD_REASON, no attempt or re-check scheduled, nothing sent. A delivery
-    a worker left mid-way stays an unknown outcome, checked upstream once it goes on."""
+    a worker left mid-way stays an unknown outcome, checked upstream once it goes on (and
+    keeps what it took); any other row lets go of what it took (`given_back`)."""
     from_state = completion.state
     if from_state == State.DELIVERING:
         completion.outcome_unknown = True
+    freed = completion.address_key if not completion.outcome_unknown else ""
+    for name, value in given_back(completion, sent=completion.outcome_unknown).items():
+        setattr(completion, name, value)
     completion.state = State.INELIGIBLE
     completion.reason = HELD_REASON
     completion.lease_token = None
@@ -112,6 +119,93 @@ def hold(completion: Completion, actor: Actor) -> None:
     event(
         completion, from_state, State.INELIGIBLE, actor, Reason.NOT_ELIGIBLE, {"held": HELD_DETAIL}
     )
+    if freed:
+        address_freed(completion.claim_id, freed)
+
+
+def given_back(completion: Completion, *, sent: bool) -> dict[str, str]:
+    """What a row that goes on waiting, or stops, lets go of when nothing it sent may have
+    landed (`sent` False): only a row that may have delivered holds anything.
+
+    - The address (address_key, one-per-address claims): the next attempt takes it again
+      under the claim's lock (delivery._start_delivery), so holding it meanwhile protects
+      nothing and keeps its owner's other site accounts out.
+    - The upstream identity, the same way, except on a row staff granted or re-issued:
+      that delivery goes out with the identity the row carries (delivery._deliver_granted),
+      which a re-issue keeps from the earlier delivery.
+    """
+    if sent:
+        return {}
+    fields = {"address_key": ""}
+    if not completion.staff_granted:
+        fields["upstream_identity"] = ""
+    return fields
+
+
+def address_key_of(address: str) -> str:
+    """The canonical bb1 of an address as a member typed or proved it; "" if none or invalid."""
+    try:
+        return to_bitbadges_address(normalize_address(address)) if address else ""
+    except (ValidationError, ValueError):
+        return ""
+
+
+def address_freed(claim_id: int, key: str) -> None:
+    """A completion of the claim let go of the address `key`: once this commits, the
+    members it was refused to ("Already claimed for this address.") are checked again."""
+    transaction.on_commit(functools.partial(ask_again_for_address, claim_id, key))
+
+
+def ask_again_for_address(claim_id: int, key: str) -> int:
+    """Queue a check for each not-eligible row of the claim refused because another
+    completion held the address `key`, whose member (active) still has that address;
+    none while the address is held again. Returns how many were queued."""
+    if address_taken(claim_id, key):
+        return 0
+    refused = (
+        Completion.objects.filter(
+            claim_id=claim_id,
+            claim__enabled=True,
+            state=State.INELIGIBLE,
+            reason=wording.ADDRESS_CLAIMED,
+            member__is_active=True,
+        )
+        .select_related("member")
+        .only("pk", "claim_id", "member_id", "attempts", "member__address")
+        .order_by("pk")
+    )
+    actor = Actor.system("the address was given back")
+    now = timezone.now()
+    queued = 0
+    for completion in refused:
+        if address_key_of(completion.member.address) != key:
+            continue
+        with transaction.atomic():
+            moved = Completion.objects.filter(
+                pk=completion.pk, state=State.INELIGIBLE, reason=wording.ADDRESS_CLAIMED
+            ).update(
+                state=State.WAITING,
+                next_attempt_at=now,
+                reason=QUEUED_REASON,
+                attempts=0,
+                recheck_at=None,
+                rechecks=0,
+                updated_at=now,
+            )
+            if moved:
+                completion.attempts = 0
+                event(
+                    completion,
+                    State.INELIGIBLE,
+                    State.WAITING,
+                    actor,
+                    Reason.REQUESTED,
+                    {"address_free": key},
+                    reason=QUEUED_REASON,
+                )
+                queue.process(completion.pk)
+                queued += 1
+    return queued
 
 
 def address_holders(claim: Any, key: str) -> QuerySet[Completion]:
@@ -207,6 +301,8 @@ def fenced(
 ) -> bool:
     """Move the row if this worker still holds its lease and it is in `from_states`."""
     now = timezone.now()
+    # A move that empties address_key gives the address back (given_back).
+    freed = completion.address_key if fields.get("address_key") == "" else ""
 
     def move(state: str) -> int:
         return Completion.objects.filter(pk=completion.pk, lease_token=token, state=state).update(
@@ -238,6 +334,8 @@ def fenced(
             event(
                 completion, current, to_state, actor, why, details, reason=fields.get("reason", "")
             )
+        if freed:
+            address_freed(completion.claim_id, freed)
     completion.state = to_state
     for name, value in fields.items():
         setattr(completion, name, value)

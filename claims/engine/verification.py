@@ -67,13 +67,18 @@ def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -
             "An admin's Retry runs the workflow again if it still shows none.",
             outcome_unknown=True,
         )
-    # Certainly not delivered (or an admin accepted the risk): start over.
-    Completion.objects.filter(pk=completion.pk, lease_token=token).update(
-        outcome_unknown=False, resend_approved=False, delivery_reference=""
-    )
-    completion.outcome_unknown = False
-    completion.resend_approved = False
-    completion.delivery_reference = ""
+    # Certainly not delivered (or an admin accepted the risk): start over, letting go of
+    # the address (and identity) it took; the delivery that follows takes them again.
+    freed = completion.address_key
+    fields = {
+        "outcome_unknown": False,
+        "resend_approved": False,
+        "delivery_reference": "",
+        **ledger.given_back(completion, sent=False),
+    }
+    Completion.objects.filter(pk=completion.pk, lease_token=token).update(**fields)
+    for name, value in fields.items():
+        setattr(completion, name, value)
     ledger.event(
         completion,
         completion.state,
@@ -82,4 +87,6 @@ def verify_upstream(completion: Completion, token: uuid.UUID, *, actor: Actor) -
         Reason.VERIFIED,
         {"verified": "not delivered", **({"note": verdict.note} if verdict.note else {})},
     )
+    if freed:
+        ledger.address_freed(claim.pk, freed)
     return False
