@@ -25,6 +25,9 @@ urlpatterns = [
         name="account_confirm_email",
     ),
     path("email/", users_views.email, name="account_email"),
+    # Setting a first password asks the member to confirm it is them first (for a
+    # member who logs in with BitBadges only: Confirm with BitBadges), page and POST.
+    path("password/set/", users_views.password_set, name="account_set_password"),
     path("", include("allauth.account.urls")),
     # allauth.mfa beside the account URLs, where allauth.urls puts it: /2fa/ (overview),
     # /2fa/authenticate/ (the code at login), /2fa/totp/activate/, /2fa/recovery-codes/.

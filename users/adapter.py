@@ -196,6 +196,14 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_reset_password_from_key_url(self, key: str) -> str:
         return _public(super().get_reset_password_from_key_url(key))
 
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        # allauth's (password, authenticator), then Confirm with BitBadges for a member
+        # with a BitBadges login: the only one for those without a password, so
+        # /reauthenticate/ and every "confirm it is you" check send them there.
+        from users.siwbb import reauth
+
+        return [*super().get_reauthentication_methods(user), *reauth.methods(user)]
+
     def get_login_stages(self) -> list[str]:
         return [
             "users.stages.EmailVerificationStage"

@@ -1,9 +1,11 @@
 """Member views around django-allauth's and its MFA app's (/profile/ lives in members.views)."""
 
 from allauth.account import app_settings as allauth_settings
+from allauth.account.decorators import reauthentication_required
 from allauth.account.utils import get_next_redirect_url
 from allauth.account.views import ConfirmEmailView as BaseConfirmEmailView
 from allauth.account.views import EmailView as BaseEmailView
+from allauth.account.views import password_set as allauth_password_set
 from allauth.core.internal.httpkit import add_query_params
 from allauth.mfa.recovery_codes.views import ViewRecoveryCodesView as BaseRecoveryCodesView
 from allauth.mfa.totp.views import ActivateTOTPView as BaseActivateTOTPView
@@ -65,6 +67,13 @@ class EmailView(BaseEmailView):
 
 
 email = EmailView.as_view()
+
+# allauth's page asks for nothing: whoever holds the session of a member without a
+# password could give the account one. A member with a password is sent on to "change
+# password" by allauth's view, which asks for the current one.
+password_set = reauthentication_required(
+    allauth_password_set, enabled=lambda request: not request.user.has_usable_password()
+)
 
 
 class ActivateTOTPView(BaseActivateTOTPView):

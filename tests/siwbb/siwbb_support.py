@@ -100,6 +100,20 @@ def sign_in(
     )
 
 
+CONFIRM_PATH = "/auth/bitbadges/reauthenticate/"
+
+
+def confirm_with_bitbadges(client, location: str, *, address: str = ALICE_0X):
+    """A member without a password was sent to `location` (Confirm with BitBadges):
+    press its button, approve at BitBadges as `address`; our callback's response (what
+    was held goes on)."""
+    assert urlsplit(location).path == CONFIRM_PATH, location
+    held = query(location)
+    started = client.post(CONFIRM_PATH, {"next": held["next"]} if "next" in held else {})
+    assert started.status_code == 302, started.content[:500]
+    return back(client, at_bitbadges(started["Location"], address=address))
+
+
 def query(location: str) -> dict:
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 

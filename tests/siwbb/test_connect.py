@@ -16,8 +16,10 @@ from tests.siwbb.siwbb_support import (
     ALICE_BB,
     ALICE_EIP55,
     BOB_BB,
+    CONFIRM_PATH,
     at_bitbadges,
     back,
+    confirm_with_bitbadges,
     page_text,
     sign_in,
 )
@@ -46,6 +48,8 @@ def connect(client, *, address: str, password: str = PASSWORD):
     )
     if response["Location"].startswith("/reauthenticate/"):
         response = client.post(response["Location"], {"password": password})
+    elif response["Location"].startswith(CONFIRM_PATH):  # a member without a password
+        response = confirm_with_bitbadges(client, response["Location"], address=address)
     assert response.status_code == 302, response.content[:300]
     return back(client, at_bitbadges(response["Location"], address=address))
 
@@ -121,7 +125,8 @@ def test_a_member_whose_only_way_in_is_bitbadges_cannot_disconnect_it(client, si
     sign_in(client)
     member = get_user_model().objects.get()
     login = SocialAccount.objects.get()
-    response = client.post("/profile/bitbadges/disconnect/", {"account": login.pk})
+    held = client.post("/profile/bitbadges/disconnect/", {"account": login.pk})
+    response = confirm_with_bitbadges(client, held["Location"])
     assert response.status_code == 400
     assert "BitBadges is the only way you log in here, so it cannot be disconnected." in (
         page_text(response)

@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from users.siwbb import client, proof, wording
+from users.siwbb import client, proof, reauth, wording
 from users.siwbb.config import PROVIDER_ID, siwbb_enabled
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         process = sociallogin.state.get("process")
         if process == AuthProcess.CONNECT:
             self._connect(request, sociallogin)
+        elif process == reauth.PROCESS:
+            reauth.confirm(request, sociallogin)  # never goes on to a login
         elif not sociallogin.is_existing:
             self._limit_signups(request, sociallogin)
 

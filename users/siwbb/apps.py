@@ -8,4 +8,7 @@ class SiwbbConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system check and connects the receivers.
-        from users.siwbb import checks, receivers  # noqa: F401
+        from users.siwbb import checks, reauth, receivers  # noqa: F401
+
+        # Members without a password re-authenticate with BitBadges (reauth.py).
+        reauth.install()

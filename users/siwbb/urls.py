@@ -18,6 +18,8 @@ urlpatterns = [
             [
                 path("login/", views.oauth2_login, name=f"{PROVIDER_ID}_login"),
                 path("login/callback/", views.oauth2_callback, name=f"{PROVIDER_ID}_callback"),
+                # Confirm with BitBadges (members without a password; reauth.py).
+                path("reauthenticate/", views.reauthenticate, name=f"{PROVIDER_ID}_reauthenticate"),
             ]
         ),
     ),

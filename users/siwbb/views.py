@@ -9,8 +9,10 @@ minutes, asked before they leave for BitBadges.
 """
 
 from allauth.account.internal.flows import reauthentication
+from allauth.account.utils import get_next_redirect_url
 from allauth.core.exceptions import ReauthenticationRequired
 from allauth.core.internal import ratelimit
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialToken
 from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.providers.oauth2.views import (
@@ -21,12 +23,16 @@ from allauth.socialaccount.providers.oauth2.views import (
 from allauth.utils import get_request_param
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
+from users.siwbb import reauth
 from users.siwbb.client import SiwbbClient
 from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
+from users.siwbb.selectors import bitbadges_uid
 from users.siwbb.wording import PROCESS, RATE, error_response
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
@@ -94,3 +100,32 @@ def oauth2_callback(request):
     if not siwbb_enabled():
         raise Http404
     return _callback(request)
+
+
+REAUTH_TEMPLATE = "siwbb/reauthenticate.html"
+
+
+@require_http_methods(["GET", "POST"])
+def reauthenticate(request):
+    """Confirm with BitBadges (reauth.py). GET: the page with the button. POST: off to
+    BitBadges, the member's id in the state; `next` is what the confirmation is for."""
+    if not siwbb_enabled():
+        raise Http404
+    raw_next = get_request_param(request, "next") or ""
+    if len(raw_next) > MAX_NEXT_LENGTH:
+        return error_response(request, PROCESS)
+    next_url = get_next_redirect_url(request) or ""
+    address = bitbadges_uid(request.user)
+    if not address:
+        # No BitBadges login to confirm with: allauth's page offers what the member has.
+        url = reverse("account_reauthenticate")
+        return HttpResponseRedirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
+    if request.method != "POST":
+        context = {"next_url": next_url, "bitbadges_address": address}
+        return render(request, REAUTH_TEMPLATE, context)
+    if not ratelimit.consume(request, app="allauth.account", action="login"):
+        return error_response(request, RATE, process=reauth.PROCESS, next_url=next_url)
+    provider = get_social_adapter(request).get_provider(request, PROVIDER_ID)
+    return provider.redirect(
+        request, process=reauth.PROCESS, next_url=next_url or None, member=request.user.pk
+    )

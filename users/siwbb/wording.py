@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from users.siwbb import client
 
 TEMPLATE = "socialaccount/authentication_error.html"
+# What the page's button starts again: sign in, connect, or Confirm with BitBadges.
+PROCESSES = ("login", "connect", "reauthenticate")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ PROVIDER_ERROR = "provider_error"
 RATE = "rate"
 PROCESS = "process"
 UNKNOWN = "unknown"
+REAUTH_OTHER = "reauth_other"
 
 REASONS = {
     STATE: Reason(
@@ -105,6 +108,14 @@ REASONS = {
         ),
         400,
     ),
+    REAUTH_OTHER: Reason(
+        _("This is not your BitBadges address"),
+        _(
+            "BitBadges confirmed an address that is not the one you log in with here, so "
+            "nothing was confirmed or changed. Confirm again with the address you log in with."
+        ),
+        403,
+    ),
     UNKNOWN: Reason(
         _("Sign in with BitBadges did not work"),
         _(
@@ -119,7 +130,7 @@ REASONS = {
 def error_response(
     request: HttpRequest, reason: str, *, process: str = "login", next_url: str = ""
 ) -> HttpResponse:
-    """The error page for `reason`, offering the same button again (login or connect)."""
+    """The error page for `reason`, offering the same button again (PROCESSES)."""
     found = REASONS.get(reason, REASONS[UNKNOWN])
     response = render(
         request,
@@ -127,7 +138,7 @@ def error_response(
         {
             "siwbb_error": found,
             "siwbb_reason": reason,
-            "siwbb_process": "connect" if process == "connect" else "login",
+            "siwbb_process": process if process in PROCESSES else "login",
             "siwbb_next": next_url,
         },
         status=found.status,
