@@ -30,7 +30,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from claims import life, selectors, services
+from claims import life, selectors, services, wording
 from claims.audit import Actor
 from claims.forms import AddressForm
 from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
@@ -138,6 +138,18 @@ class Progress:
         of the fixed sentences (claims/wording.py, claims/life.py)."""
         return life.sentence_words(self.completion.reason) if self.completion else ""
 
+    @property
+    def address_taken(self) -> bool:
+        """Refused because another account's completion holds the address (one completion
+        per address): the member checks their address, as /claims/ offers."""
+        return bool(self.completion and self.completion.reason == wording.ADDRESS_CLAIMED)
+
+    @property
+    def started(self) -> bool:
+        """Some step before the claim's own is done (the progress badge then says what
+        comes next, never "Not started")."""
+        return any(item["done"] for item in self.steps if item["key"] != "completed")
+
 
 def _window(claim: Claim, now) -> dict:
     return {
@@ -218,7 +230,10 @@ def _first_steps(progress: Progress, claim: Claim) -> list[dict]:
             "key": "email",
         }
     address = {
-        "label": gettext("BitBadges address set"),
+        # The news of a proof is that BitBadges proved it, not that it is set.
+        "label": gettext("BitBadges address proven")
+        if progress.address_proven
+        else gettext("BitBadges address set"),
         "done": bool(progress.address),
         "key": "address",
     }

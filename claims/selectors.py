@@ -188,6 +188,10 @@ class ClaimRow:
             self.completion.reason
         ):
             return ""  # the email row says it, with what the member can do today
+        if self.completion.reason in _ASKS_FOR_PROOF and any(
+            r.fix == FIX_PROVE for r in self.requirements
+        ):
+            return ""  # the prove row says it (or that it cannot be done right now)
         # Stored in English: a fixed sentence (or a stop's) is shown translated.
         return life.sentence_words(self.completion.reason)
 
@@ -319,13 +323,21 @@ def _requirements(
             if row.fix:
                 row.met, row.fix, row.account_id, row.detail = None, "", None, ""
     if needs_proof(claim, member):
-        # A typed address will not do: connecting BitBadges sets the proven one.
-        sentence = wording.PROVE_ADDRESS if member.address else wording.PROVE_NEW_ADDRESS
+        # A typed address will not do: connecting BitBadges sets the proven one. Without
+        # Sign in with BitBadges nothing can prove it: said as home and the claim page do.
+        if siwbb_enabled():
+            sentence = wording.PROVE_ADDRESS if member.address else wording.PROVE_NEW_ADDRESS
+            detail = gettext(sentence)  # as the engine words its reason (said once)
+        else:
+            detail = gettext(
+                "Sign in with BitBadges is not available on this site right now: this claim "
+                "waits until it is."
+            )
         rows.append(
             Requirement(
                 gettext("Prove this BitBadges address is yours"),
                 False,
-                gettext(sentence),  # as the engine words its reason (said once)
+                detail,
                 member.address,
                 fix=FIX_PROVE,
             )
@@ -373,6 +385,9 @@ _ASKS_FOR_EMAIL = (
     wording.CONFIRM_EMAIL_OR_PROVE,
     wording.CONFIRM_EMAIL_OR_PROVE_TO,
 )
+
+
+_ASKS_FOR_PROOF = (wording.PROVE_ADDRESS, wording.PROVE_NEW_ADDRESS)
 
 
 def _asks_for_email(reason: str) -> bool:
