@@ -83,18 +83,37 @@ def test_with_a_password_disconnect_is_offered_again(client, newcomer):
     assert SET_PASSWORD_LINK not in page
 
 
+SAME_ACCOUNT = re.compile(
+    rf'<span class="address">{ALICE_EIP55}</span> <span class="siwbb-same">'
+    rf'\(<span class="address">{ALICE_BB}</span> on BitBadges: the same account\)</span>'
+)
+
+
 def test_the_profile_shows_both_spellings_as_one_account(client, newcomer):
+    # The member's own (EIP-55) spelling, not BitBadges' lower case, then the bb1 one.
+    assert SAME_ACCOUNT.search(page_text(client.get("/profile/")))
+    assert SAME_ACCOUNT.search(page_text(client.get("/auth/social/")))
+
+
+def test_a_login_of_another_address_shows_its_own_spellings(client, newcomer):
+    newcomer.address = "0x0000000000000000000000000000000000000001"
+    newcomer.save()  # a typed address of another account: the proof goes
     page = page_text(client.get("/profile/"))
-    assert ALICE_EIP55 in page or ALICE_0X in page
-    assert re.search(
-        rf"(?i){ALICE_0X}</span> \(<span[^>]*>{ALICE_BB}</span> on BitBadges: the same account\)",
-        page,
-    ), page
+    assert f'<span class="address">{ALICE_0X}</span> <span class="siwbb-same">' in page
+    assert "Changing it removes the BitBadges proof" not in page
+
+
+def test_the_data_download_says_how_a_member_without_a_password_confirms(client, newcomer):
+    page = page_text(client.get("/profile/"))
+    assert "If you have not typed your password" not in page
+    assert "confirm it is you with BitBadges" in page
 
 
 def test_a_second_connect_is_secondary_and_says_another(client, newcomer):
     page = page_text(client.get("/profile/"))
-    button = re.search(r'<button type="submit" class="([^"]*)">Connect another BitBadges address', page)
+    button = re.search(
+        r'<button type="submit" class="([^"]*)">Connect another BitBadges address', page
+    )
     assert button and "primary" not in button.group(1)
     assert ">Connect BitBadges<" not in page
     assert "Connect another BitBadges address" in page_text(client.get("/auth/social/"))
