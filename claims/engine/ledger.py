@@ -226,7 +226,14 @@ def address_holders(claim: Any, key: str) -> QuerySet[Completion]:
         Q(reason=Reason.REISSUED, from_state=State.COMPLETED, details__from_address=key)
         & still_there
     )
-    moved_away = CompletionEvent.objects.filter(revoked | reissued).values("completion_id")
+    # Only this claim's revokes and re-issues: the completion's index, never the whole ledger.
+    moved_away = (
+        CompletionEvent.objects.filter(
+            completion__claim=claim, reason__in=(Reason.REVOKED, Reason.REISSUED)
+        )
+        .filter(revoked | reissued)
+        .values("completion_id")
+    )
     sent = Q(state__in=[State.DELIVERING, State.COMPLETED, State.REVOKED]) | Q(outcome_unknown=True)
     held = Q(address_key=key) | (Q(address=key) & sent) | Q(pk__in=moved_away)
     return Completion.objects.filter(held, claim=claim)
