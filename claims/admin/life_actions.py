@@ -107,8 +107,20 @@ def member_summary(member) -> dict:
         "emails": [(entry.email, entry.verified) for entry in emails],
         "joined": member.date_joined,
         "address": member.address,
+        "address_proven": member.address_proven,
         "active": member.is_active,
     }
+
+
+def unproven_warning(claim: Claim, member) -> str:
+    """On the grant's confirmation: the claim requires a proven address, and the
+    member's is not (the grant delivers there anyway); "" otherwise."""
+    try:
+        address = staff_actions.member_address(member)
+    except StaffActionRefused:
+        return ""  # the grant is refused for that, with its own sentence
+    why = staff_actions.not_proven(claim, member, address)
+    return f"{why} Granting delivers there anyway." if why else ""
 
 
 def upstream_sentence(completion: Completion) -> str:
@@ -196,7 +208,11 @@ class StaffActions:
             except StaffActionRefused as exc:
                 refusal = refusal or str(exc)
             else:
-                refusal = refusal or staff_actions.delivers_twice(completion, new_address)
+                refusal = (
+                    refusal
+                    or staff_actions.reissue_unproven(completion.claim, member, new_address)
+                    or staff_actions.delivers_twice(completion, new_address)
+                )
         context = {
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
             "opts": self.opts,  # type: ignore[attr-defined]
@@ -226,6 +242,7 @@ class StaffActions:
                 # Show whom the lookup found; only a POST that names them grants.
                 member = form.cleaned_data["member"]
                 confirm = member_summary(member)
+                confirm["unproven"] = unproven_warning(form.cleaned_data["claim"], member)
                 form = GrantForm({**request.POST.dict(), "confirmed": str(member.pk)})
             else:
                 data = form.cleaned_data

@@ -16,10 +16,12 @@ addresses and what happened upstream). The rules that keep "exactly once" true:
   delivers it through the normal path (leases, unknown outcomes, verification). An
   address that still holds an earlier delivery (a BitBadges claim or a workflow takes
   nothing back; the ledger records whether a revoke did) is refused: that would deliver
-  twice.
+  twice. So is an address the member has not proven, on a claim that requires a proven
+  address (staff do not choose where a Re-issue goes: a typed address may be a typo).
 - Grant: a member the engine found not eligible (or never checked) gets the claim: the
   row is made or moved to waiting, marked `staff_granted`; the worker delivers it
-  without checking the requirements again. One row per (claim, member) still holds: a
+  without checking the requirements again, nor the proven address a claim may require
+  (the sentence says when the address is not proven). One row per (claim, member) still holds: a
   completed or revoked row is not granted again (Re-issue is for that). A grant or
   re-issue that stops with nothing sent (failed, not eligible) ends there: a later
   request for the row is a normal check (delivery._grant_ends).
@@ -240,6 +242,41 @@ def held_elsewhere(claim: Claim, address: str, *, besides: int | None) -> str:
     )
 
 
+def address_proven(member: User, address: str) -> bool:
+    """Whether `member` has proven `address` (bb1): it is their address, and Sign in with
+    BitBadges returned it (users.User.address_proven)."""
+    if not member.address_proven or not member.address:
+        return False
+    try:
+        return to_bitbadges_address(normalize_address(member.address)) == address
+    except ValidationError:
+        return False
+
+
+def not_proven(claim: Claim, member: User, address: str) -> str:
+    """On a claim that requires a proven address, a sentence saying that `address` is not
+    proven by `member`; "" when it is, or when the claim does not require it."""
+    if not claim.require_proven_address or address_proven(member, address):
+        return ""
+    return (
+        f"{address} is not proven: {member.get_username()} typed it (Sign in with BitBadges "
+        "did not return it), and this claim requires a proven address."
+    )
+
+
+def reissue_unproven(claim: Claim, member: User, address: str) -> str:
+    """Why a Re-issue to `address` is refused on a claim that requires a proven address
+    (a typo, or a stranger's address, is what the rule keeps out; staff do not choose the
+    address of a Re-issue), or ""."""
+    why = not_proven(claim, member, address)
+    if not why:
+        return ""
+    return (
+        f"{why} Nothing was re-issued. Ask the member to connect BitBadges with the address "
+        "they want it delivered to (their profile, Sign in with BitBadges), then re-issue."
+    )
+
+
 def _lost(completion: Completion, token: uuid.UUID) -> StaffActionRefused:
     _let_go(completion, token)
     return StaffActionRefused(
@@ -298,11 +335,13 @@ def reissue(*, completion_id: int, staff: User, reason: object) -> str:
     try:
         member = _usable(completion.claim, completion.member, "re-issue")
         new_address = member_address(member)
-        twice = delivers_twice(completion, new_address) or held_elsewhere(
-            completion.claim, new_address, besides=completion.pk
+        refusal = (
+            reissue_unproven(completion.claim, member, new_address)
+            or delivers_twice(completion, new_address)
+            or held_elsewhere(completion.claim, new_address, besides=completion.pk)
         )
-        if twice:
-            raise StaffActionRefused(twice)
+        if refusal:
+            raise StaffActionRefused(refusal)
     except StaffActionRefused:
         _let_go(completion, token)
         raise
@@ -358,6 +397,10 @@ def grant(*, claim: Claim, member: User, staff: User, reason: object) -> str:
     own = Completion.objects.filter(claim=claim, member=member).values_list("pk", flat=True)
     if taken := held_elsewhere(claim, address, besides=own.first()):
         raise StaffActionRefused(taken)
+    # A grant overrides the claim's rules, the proven address too; it says so.
+    unproven = not_proven(claim, member, address)
+    if unproven:
+        unproven = f" {unproven} Your grant delivers there anyway."
     now = timezone.now()
     actor = Actor.staff(staff)
     queued = {
@@ -379,7 +422,7 @@ def grant(*, claim: Claim, member: User, staff: User, reason: object) -> str:
         if created:
             ledger.event(completion, "", State.WAITING, actor, Reason.GRANTED, details)
             queue.process(completion.pk)
-            return f"Granted to {name}: delivery to {address} queued."
+            return f"Granted to {name}: delivery to {address} queued.{unproven}"
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
         _grantable(completion, name)
         from_state = completion.state
@@ -392,8 +435,11 @@ def grant(*, claim: Claim, member: User, staff: User, reason: object) -> str:
         if completion.paused_at is None:
             queue.process(completion.pk)
     if completion.paused_at is not None:
-        return f"Granted to {name}: it is delivered to {address} when the delivery pause ends."
-    return f"Granted to {name}: delivery to {address} queued."
+        return (
+            f"Granted to {name}: it is delivered to {address} when the delivery pause ends."
+            f"{unproven}"
+        )
+    return f"Granted to {name}: delivery to {address} queued.{unproven}"
 
 
 def _grantable(completion: Completion, name: str) -> None:
