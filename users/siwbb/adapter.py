@@ -22,10 +22,12 @@ from allauth.core.internal import ratelimit
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.internal.flows import connect as connect_flow
+from allauth.socialaccount.internal.flows import login as login_flow
 from allauth.socialaccount.models import SocialAccount, SocialApp, SocialLogin
 from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -44,14 +46,19 @@ def profile_url() -> str:
     return reverse("users:profile") + PROFILE_SECTION
 
 
-def new_username(uid: str) -> str:
-    """A free username from a bb1 address: bb-<8 characters of it>, longer if taken."""
+def new_username(uid: str, *, attempt: int = 0) -> str:
+    """A free username from a bb1 address: bb-<8 characters of it>, longer if taken; a
+    random suffix from the second attempt on (another sign-up took the one chosen)."""
     body = uid.removeprefix("bb1")
-    for size in (8, 12, 16, 24, len(body)):
-        candidate = f"bb-{body[:size]}"
-        if not filter_users_by_username(candidate).exists():
-            return candidate
+    if attempt == 0:
+        for size in (8, 12, 16, 24, len(body)):
+            candidate = f"bb-{body[:size]}"
+            if not filter_users_by_username(candidate).exists():
+                return candidate
     return f"bb-{body[:8]}-{secrets.token_hex(4)}"
+
+
+USERNAME_ATTEMPTS = 5
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -106,14 +113,41 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return user
 
     def save_user(self, request, sociallogin, form=None):
-        # Auto sign-up (the rule): the username is made here, never from an email.
-        # Through allauth's sign-up form (only a stale session gets there), as typed.
+        # The member and their BitBadges login are written together or not at all. Two
+        # tabs (a double click, two claim pages) can come back for one new wallet at the
+        # same moment: the second finds the login taken and logs in to that account.
         user = sociallogin.user
-        if not form:
-            user.username = new_username(sociallogin.account.uid)
-            user.email = ""
         user.set_unusable_password()
-        return super().save_user(request, sociallogin, form=form)
+        try:
+            with transaction.atomic():
+                if not form:
+                    # Auto sign-up (the rule): the username is made here, never from an
+                    # email. Through allauth's sign-up form (a stale session), as typed.
+                    user.email = ""
+                    self._save_with_a_free_username(user, sociallogin.account.uid)
+                return super().save_user(request, sociallogin, form=form)
+        except IntegrityError:
+            account = sociallogin.account
+            if not SocialAccount.objects.filter(
+                provider=account.provider, uid=account.uid
+            ).exists():
+                raise
+            log.info("Sign in with BitBadges: a sign-up finished in another tab; logging in")
+            raise ImmediateHttpResponse(_log_in_instead(request, sociallogin)) from None
+
+    def _save_with_a_free_username(self, user, uid: str) -> None:
+        for attempt in range(USERNAME_ATTEMPTS):
+            user.username = new_username(uid, attempt=attempt)
+            try:
+                with transaction.atomic():  # a savepoint: a taken name is tried again
+                    user.save()
+                return
+            except IntegrityError:
+                user.pk = None
+                user._state.adding = True
+                if SocialAccount.objects.filter(provider=PROVIDER_ID, uid=uid).exists():
+                    raise  # not the name: the login itself is taken
+        raise IntegrityError("no free username")
 
     # --- after BitBadges answered, before allauth logs in, signs up or connects -----------
 
@@ -195,6 +229,20 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 next_url=state.get("next") or "",
             )
         )
+
+
+def _log_in_instead(request, sociallogin):
+    """The BitBadges login of a sign-up was made meanwhile (another tab): the same answer,
+    as a log-in to that account, through allauth's whole login (second factor included)."""
+    account = sociallogin.account
+    again = SocialLogin(
+        account=SocialAccount(
+            provider=account.provider, uid=account.uid, extra_data=account.extra_data
+        ),
+        user=get_user_model()(),
+    )
+    again.state = {**sociallogin.state, "process": AuthProcess.LOGIN}
+    return login_flow.complete_login(request, again)
 
 
 def resume_connect(request, serialized: dict):
