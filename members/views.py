@@ -57,16 +57,16 @@ def profile(request):
 def profile_address(request):
     """The BitBadges address, as on the claims page (same form, checks and messages)."""
     before = request.user.address
+    was_proven = request.user.address_proven  # before the form changes the address in memory
     form = AddressForm(request.POST, instance=request.user)
     if not form.is_valid():
         request.user.refresh_from_db(fields=["address"])  # the form changed it in memory
         return render(
             request, PROFILE_TEMPLATE, _profile_context(request, address_form=form), status=400
         )
-    was_proven = request.user.address_proven
     level, sentence = claims_services.address_save(member=request.user, form=form, before=before)
     messages.add_message(request, getattr(messages, level.upper()), sentence)
-    # A typed address of another account drops the proof (users.models.User.save).
+    # A typed address of another account is not proven (users.models.User.address_proven).
     if was_proven and not request.user.address_proven:
         messages.info(
             request,

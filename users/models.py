@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 
 from core.addresses import (
     MAX_ADDRESS_LENGTH,
@@ -23,6 +24,16 @@ def same_account(first: str, second: str) -> bool:
         return to_bitbadges_address(first) == to_bitbadges_address(second)
     except ValidationError:
         return first == second
+
+
+def proven_q(prefix: str = "") -> Q:
+    """For SQL: the member's address is proven (User.address_proven, the same rule).
+    `prefix` reaches a member from another model, e.g. proven_q("member__")."""
+    return (
+        Q(**{f"{prefix}address_proven_at__isnull": False})
+        & Q(**{f"{prefix}proven_address": F(f"{prefix}address")})
+        & ~Q(**{f"{prefix}address": ""})
+    )
 
 
 # Longer than any /c/<slug>/ (slugs are at most 80 characters), far shorter than a URL
@@ -48,15 +59,24 @@ class User(AbstractUser):
         validators=[validate_address],
         help_text="0x... (Ethereum) or bb1... (BitBadges). Claims are delivered here.",
     )
-    # When Sign in with BitBadges last proved that the member owns `address` (the address
-    # BitBadges returned is the same account). Empty for a typed address, and cleared
-    # whenever the address changes to one not proven, or its BitBadges login is removed.
+    # What Sign in with BitBadges last proved the member owns, and when: the proof holds
+    # while `address` is exactly `proven_address` (address_proven; proven_q for SQL), so
+    # however `address` is written (a form, the admin, QuerySet.update, a deferred-field
+    # save), an address nobody proved is never proven. Both cleared when the BitBadges
+    # login of that address is removed.
     address_proven_at = models.DateTimeField(
         "address proven at",
         null=True,
         blank=True,
         editable=False,
         help_text="When Sign in with BitBadges proved the member owns this address.",
+    )
+    proven_address = models.CharField(
+        "proven address",
+        max_length=MAX_ADDRESS_LENGTH,
+        blank=True,
+        editable=False,
+        help_text="The address Sign in with BitBadges proved, as stored then.",
     )
 
     # How the account was made: recorded once, at sign-up (the funnel's paths read it).
@@ -89,44 +109,24 @@ class User(AbstractUser):
 
     @property
     def address_proven(self) -> bool:
-        return bool(self.address and self.address_proven_at)
-
-    # A proof holds for one account: a save that moves `address` to another account
-    # (the profile, the claims page, the admin) drops it, unless the same save sets a
-    # new proof (users.siwbb.proof). Against what was read from the database.
-
-    @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> "User":
-        instance = super().from_db(db, field_names, values, **kwargs)
-        instance._remember_proof()
-        return instance
-
-    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
-        super().refresh_from_db(*args, **kwargs)
-        self._remember_proof()
+        return bool(self.address and self.address_proven_at and self.address == self.proven_address)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # The same account in another spelling (0x <-> bb1, typed on /profile/) keeps its
+        # proof: the proven spelling follows. A save that moves the address to another
+        # account clears the proof (typing back the proven address does not restore it).
         fields = kwargs.get("update_fields")
-        if (fields is None or "address" in fields) and self._proof_is_stale():
-            self.address_proven_at = None
-            if fields is not None:
-                kwargs["update_fields"] = {*fields, "address_proven_at"}
-        super().save(*args, **kwargs)
         if fields is None or "address" in fields:
-            self._remember_proof()
-
-    def _remember_proof(self) -> None:
-        loaded = self.__dict__
-        self._proof_read = (loaded.get("address"), loaded.get("address_proven_at"))
-
-    def _proof_is_stale(self) -> bool:
-        read = getattr(self, "_proof_read", None)
-        if read is None or self.address_proven_at is None:
-            return False
-        address, proven_at = read
-        if address is None or self.address_proven_at != proven_at:
-            return False  # not read, or a new proof set by this save
-        return not same_account(self.address, address)
+            proven = self.proven_address
+            if proven and self.address != proven:
+                if same_account(self.address, proven):
+                    self.proven_address = self.address
+                else:
+                    self.proven_address = ""
+                    self.address_proven_at = None
+                if fields is not None:
+                    kwargs["update_fields"] = {*fields, "proven_address", "address_proven_at"}
+        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()

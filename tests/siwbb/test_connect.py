@@ -151,7 +151,9 @@ def test_a_disconnect_naming_no_login_of_the_member_changes_nothing(client, siwb
 
 def test_typing_another_account_on_the_profile_drops_the_proof(client, siwbb):
     sign_in(client)
-    member = get_user_model().objects.get()
+    # With a confirmed email (without one, the proof is the member's way through the
+    # gate and claims.forms.AddressForm keeps it).
+    member = verify_email(get_user_model().objects.get(), "bea@example.com")
     # The same account in its other spelling keeps the proof.
     client.post("/profile/address/", {"address": ALICE_BB})
     member.refresh_from_db()
@@ -169,8 +171,8 @@ def test_typing_another_account_on_the_profile_drops_the_proof(client, siwbb):
 
 
 def test_connecting_the_same_bitbadges_again_restores_the_proven_address(client, siwbb):
-    sign_in(client)  # a BitBadges-only member: no password to confirm
-    member = get_user_model().objects.get()
+    sign_in(client)  # a BitBadges member without a password: confirms with BitBadges
+    member = verify_email(get_user_model().objects.get(), "bea@example.com")
     client.post("/profile/address/", {"address": TYPED})
     member.refresh_from_db()
     assert not member.address_proven

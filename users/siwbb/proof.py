@@ -1,9 +1,10 @@
 """What BitBadges' answer does to the member: their address, and whether it is proven.
 
-Proven means User.address is the account BitBadges returned (users.models.same_account)
-and User.address_proven_at says when. A sign-up or a connect makes the proven address
-the member's; a log-in refreshes the proof of the address they have; disconnecting the
-BitBadges login of that address drops the proof (receivers.py).
+Proven means User.address is exactly User.proven_address, the address BitBadges' answer
+named, and User.address_proven_at says when (users.models.User.address_proven; proven_q
+for SQL). A sign-up or a connect makes the proven address the member's; a log-in
+refreshes the proof of the address they have; removing the BitBadges login of that
+address drops the proof (receivers.py).
 """
 
 from django.contrib.auth import get_user_model
@@ -13,21 +14,24 @@ from users.models import same_account
 from users.siwbb.client import proven_address
 from users.siwbb.signals import address_proven
 
+PROOF_FIELDS = ["address", "address_proven_at", "proven_address"]
+
 
 def set_proven(member, answer: dict) -> str:
     """Make the address BitBadges proved `member`'s, proven now (not saved: a new
     member is saved by allauth). Returns the address the member had before."""
     previous = member.address
     member.address = proven_address(answer)
+    member.proven_address = member.address
     member.address_proven_at = timezone.now()
     return previous
 
 
 def prove(member, answer: dict) -> str:
-    """`set_proven`, saved, and said to the apps above (claims waiting for an address
-    or a proof are checked again). Returns the previous address."""
+    """`set_proven`, saved, and said to the apps above (claims waiting for an address or
+    a proof are checked again). Returns the previous address."""
     previous = set_proven(member, answer)
-    member.save(update_fields=["address", "address_proven_at"])
+    member.save(update_fields=PROOF_FIELDS)
     address_proven.send(
         sender=get_user_model(), member=member, address=member.address, previous=previous
     )
@@ -45,8 +49,9 @@ def refresh(member, uid: str) -> bool:
 
 
 def drop(member_id: int, uid: str) -> bool:
-    """The BitBadges login `uid` was disconnected: the proof goes if it was for it."""
-    member = get_user_model().objects.filter(pk=member_id).only("address").first()
-    if member is None or not same_account(member.address, uid):
+    """The BitBadges login `uid` was removed: the proof goes if it was for it."""
+    members = get_user_model().objects.filter(pk=member_id)
+    proven = members.values_list("proven_address", flat=True).first()
+    if not proven or not same_account(proven, uid):
         return False
-    return bool(get_user_model().objects.filter(pk=member_id).update(address_proven_at=None))
+    return bool(members.update(address_proven_at=None, proven_address=""))
