@@ -243,17 +243,26 @@ NO_REASON_GIVEN = gettext_noop("no reason given")
 # the requirements' sentences joined by "; ".
 MEET_ONE_OF = gettext_noop("Meet one of these: %(list)s.")
 NOT_MET = gettext_noop("%(requirement)s: not met.")
-CONFIRM_EMAIL = gettext_noop("Confirm your email address: we sent a link.")
 CONFIRM_EMAIL_TO = gettext_noop("Confirm your email address: we sent a link to %(email)s.")
+# A member with no email address at all (one who signed up with BitBadges): no link
+# was sent, so none is mentioned.
+ADD_EMAIL = gettext_noop("Add an email address on your profile, then confirm it.")
 # Where members can prove their address (Sign in with BitBadges is on), the gate is a
 # confirmed email OR a proven address, and a member with neither is told both ways.
-CONFIRM_EMAIL_OR_PROVE = gettext_noop(
-    "Confirm your email address (we sent a link), or prove your BitBadges address is "
-    "yours: connect BitBadges on your profile."
-)
 CONFIRM_EMAIL_OR_PROVE_TO = gettext_noop(
     "Confirm your email address (we sent a link to %(email)s), or prove your BitBadges "
     "address is yours: connect BitBadges on your profile."
+)
+ADD_EMAIL_OR_PROVE = gettext_noop(
+    "Prove your BitBadges address is yours: connect BitBadges on your profile. Or add an "
+    "email address there, then confirm it."
+)
+# Stored by earlier versions for a member without an email (said a link was sent): kept
+# so rows that still say them are translated until they are checked again.
+CONFIRM_EMAIL = gettext_noop("Confirm your email address: we sent a link.")
+CONFIRM_EMAIL_OR_PROVE = gettext_noop(
+    "Confirm your email address (we sent a link), or prove your BitBadges address is "
+    "yours: connect BitBadges on your profile."
 )
 # A claim that requires a proven address (Claim.require_proven_address).
 PROVE_ADDRESS = gettext_noop("Prove this address is yours: connect BitBadges on your profile.")

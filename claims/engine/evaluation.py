@@ -142,12 +142,12 @@ def _email_rule(member: User, now: datetime) -> rules.RuleResult:
         detail = (
             wording.CONFIRM_EMAIL_OR_PROVE_TO % {"email": member.email}
             if member.email
-            else wording.CONFIRM_EMAIL_OR_PROVE
+            else wording.ADD_EMAIL_OR_PROVE
         )
     elif member.email:
         detail = wording.CONFIRM_EMAIL_TO % {"email": member.email}
     else:
-        detail = wording.CONFIRM_EMAIL
+        detail = wording.ADD_EMAIL  # no email: no link was sent
     if confirmed:
         value = "proven address" if member.address_proven else "confirmed"
     else:
