@@ -21,6 +21,7 @@ from sandbox.bitbadges import attempts as bb_attempts
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.core.exports_support import as_dicts, export_action, read_csv, staff
 from tests.members_support import verify_email
+from users.siwbb import proof
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,9 +43,11 @@ def member(django_user_model, name, address, *, proven=False):
     user = django_user_model.objects.create_user(
         username=name, email=f"{name}@example.com", password="connect-demo", address=address
     )
-    if proven:
-        user.address_proven_at = timezone.now()
-        user.save(update_fields=["address_proven_at"])
+    if proven:  # as Sign in with BitBadges leaves it
+        proof.set_proven(
+            user, {"bitbadgesAddress": to_bitbadges_address(address), "address": address}
+        )
+        user.save()
     return verify_email(user)
 
 

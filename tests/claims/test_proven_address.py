@@ -9,7 +9,6 @@ sign-in code sends.
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.utils import timezone
 
 from claims import wording
 from claims.engine.dry_run import claim_dry_run
@@ -21,7 +20,7 @@ from tests.claims.admin_support import claim_form_data, form_errors, make_app
 from tests.claims.claims_support import ALICE_ADDRESS, require, run_worker
 from tests.members_support import reauthenticate
 from tests.siwbb.siwbb_support import ALICE_0X, sign_in, siwbb_on
-from users.siwbb.signals import address_proven
+from users.siwbb import proof
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,12 +46,11 @@ def starter(demo_claims, siwbb):
 
 
 def prove(member):
-    """What the sign-in code does once BitBadges proved the member's address."""
-    member.address_proven_at = timezone.now()
-    member.save(update_fields=["address_proven_at"])
-    address_proven.send(
-        sender=type(member), member=member, address=member.address, previous=member.address
-    )
+    """What the sign-in code does once BitBadges proved the member's address (it saves
+    the proof and sends address_proven: the claims waiting for it are checked again)."""
+    member.refresh_from_db()
+    answer = {"bitbadgesAddress": to_bitbadges_address(member.address), "address": member.address}
+    proof.prove(member, answer)
 
 
 def row_of(client, slug) -> str:
@@ -128,7 +126,7 @@ def test_typing_another_address_drops_the_proof_the_same_account_keeps_it(starte
     # Another account: a typed address proves nothing.
     client.post("/claims/address/", {"address": "0x" + "1" * 40})
     alice.refresh_from_db()
-    assert alice.address == "0x" + "1" * 40 and alice.address_proven_at is None
+    assert alice.address == "0x" + "1" * 40 and not alice.address_proven
 
 
 def test_a_proven_address_without_an_email_completes_and_is_recorded(

@@ -12,13 +12,13 @@ POSTs), the BitBadges sandbox over real HTTP and the real task worker.
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from claims.models import Claim, Completion, CompletionEvent
 from core.addresses import eth_checksum, to_bitbadges_address
 from sandbox.bitbadges import attempts as bb_attempts
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.members_support import verify_email
+from users.siwbb import proof
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,9 +58,11 @@ def member(django_user_model, name, address=ALICE_ADDRESS, *, proven=False):
 
 
 def prove(user):
-    """What Sign in with BitBadges leaves when it returns the member's address."""
-    user.address_proven_at = timezone.now()
-    user.save(update_fields=["address_proven_at"])
+    """What Sign in with BitBadges does when it returns the member's address."""
+    user.refresh_from_db()
+    proof.prove(
+        user, {"bitbadgesAddress": to_bitbadges_address(user.address), "address": user.address}
+    )
 
 
 def url(name, *args):
