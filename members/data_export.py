@@ -114,6 +114,12 @@ NOT_INCLUDED = [
         "What BitBadges answered when you signed in with it, beyond your address: the site "
         "keeps no BitBadges token."
     ),
+    gettext_lazy(
+        "After you delete your account, the claims ledger keeps its rows without your name, "
+        "emails or address, with one exception: a claim delivered to you keeps the BitBadges "
+        "address it went to (bb1 spelling) and the account that earned it (e.g. github:name), "
+        "so that neither can earn that claim again through a new account."
+    ),
 ]
 
 
