@@ -128,6 +128,12 @@ class SignupForm(BaseSignupForm):
         self.account_already_exists = bool(registered_members(value))
         return value
 
+    def custom_signup(self, request, user) -> None:
+        # How the account was made (the funnel's paths): recorded once, here.
+        super().custom_signup(request, user)
+        user.signup_method = user.SignupMethod.PASSWORD
+        user.save(update_fields=["signup_method"])
+
     def try_save(self, request):
         email = self.cleaned_data["email"]
         redirect_url = get_next_redirect_url(request)

@@ -118,6 +118,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         # same moment: the second finds the login taken and logs in to that account.
         user = sociallogin.user
         user.set_unusable_password()
+        user.signup_method = user.SignupMethod.BITBADGES  # for the funnel's paths
         try:
             with transaction.atomic():
                 if not form:

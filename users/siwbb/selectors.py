@@ -1,15 +1,10 @@
 """Reads about members' BitBadges logins (for the profile, the funnel, the admin, exports)."""
 
-from datetime import timedelta
-
 from allauth.socialaccount.models import SocialAccount
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Q
 
+from users.models import User
 from users.siwbb.config import PROVIDER_ID
-
-# A sign-up with BitBadges makes the member and their BitBadges login in one request; a
-# login connected later is made at least this much after the member.
-SIGNUP_WINDOW = timedelta(seconds=60)
 
 
 def bitbadges_logins(member) -> list[SocialAccount]:
@@ -30,21 +25,12 @@ def bitbadges_uid(member) -> str:
     return login or ""
 
 
-def signed_up_with_bitbadges_exists() -> Exists:
-    """For User querysets: .filter(signed_up_with_bitbadges_exists()) or .annotate(...):
-    the member's account was made by a BitBadges sign-up (while that login is kept)."""
-    return Exists(
-        SocialAccount.objects.filter(
-            user_id=OuterRef("pk"),
-            provider=PROVIDER_ID,
-            date_joined__lt=OuterRef("date_joined") + SIGNUP_WINDOW,
-        )
-    )
+def signed_up_with_bitbadges_exists() -> Q:
+    """For User querysets: .filter(signed_up_with_bitbadges_exists()): the member's account
+    was made by a sign-up with BitBadges (User.signup_method, recorded at sign-up; kept
+    if they disconnect later, never set by a connect). The name is older than the field."""
+    return Q(signup_method=User.SignupMethod.BITBADGES)
 
 
 def signed_up_with_bitbadges(member) -> bool:
-    return SocialAccount.objects.filter(
-        user_id=member.pk,
-        provider=PROVIDER_ID,
-        date_joined__lt=F("user__date_joined") + SIGNUP_WINDOW,
-    ).exists()
+    return member.signup_method == User.SignupMethod.BITBADGES
