@@ -28,13 +28,18 @@ def set_proven(member, answer: dict) -> str:
 
 
 def prove(member, answer: dict) -> str:
-    """`set_proven`, saved, and said to the apps above (claims waiting for an address or
-    a proof are checked again). Returns the previous address."""
+    """`set_proven`, saved, and said to the apps above when it is news (claims waiting for
+    an address or a proof are checked again): a proof the member did not have, or
+    another address. A log-in that only renews the proof sends nothing (REVIEW_claims
+    #7: each would re-queue the member's failed and ineligible claims). Returns the
+    previous address."""
+    was_proven = member.address_proven
     previous = set_proven(member, answer)
     member.save(update_fields=PROOF_FIELDS)
-    address_proven.send(
-        sender=get_user_model(), member=member, address=member.address, previous=previous
-    )
+    if not was_proven or previous != member.address:
+        address_proven.send(
+            sender=get_user_model(), member=member, address=member.address, previous=previous
+        )
     return previous
 
 
