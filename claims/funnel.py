@@ -7,7 +7,7 @@ sign-up, through a claim's page, Sign in with BitBadges). The stages, for the me
 1. Signed up: the member exists and joined in the range (the cohort).
 2. Email confirmed or address proven: 1, and they hold a verified email address
    (allauth's EmailAddress), or an address proven by Sign in with BitBadges
-   (User.address_proven_at) or a BitBadges login (its uid is an address BitBadges
+   (User.address_proven, users.models.proven_q) or a BitBadges login (its uid is an address BitBadges
    proved: a proof cleared since still counts), or they signed up with BitBadges (the
    sign-up proved their address: a login disconnected since still counts), or they have
    connected an account or
@@ -79,6 +79,7 @@ from django.utils import timezone
 from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
 from connections.models import ConnectedAccount
 from core import csv_stream
+from users.models import proven_q
 from users.siwbb.config import PROVIDER_ID as BITBADGES
 from users.siwbb.selectors import signed_up_with_bitbadges_exists
 
@@ -310,7 +311,7 @@ def _common_facts() -> list[Q]:
     """The facts of stages 2 and 3, each alone (not including the stage before)."""
     email = (
         _member_in(EmailAddress.objects.filter(verified=True).values("user_id"))
-        | Q(address_proven_at__isnull=False)
+        | proven_q()
         | Q(signup_method=get_user_model().SignupMethod.BITBADGES)
         | _member_in(_bitbadges_logins().values("user_id"))
         | _member_in(ConnectedAccount.objects.values("member_id"))

@@ -62,7 +62,8 @@ def _count(queryset: QuerySet[Any]) -> Coalesce:
 def rows(request: HttpRequest, queryset: QuerySet[Any]) -> Iterator[Sequence[object]]:
     """The members' lines, CHUNK members per fetch, one query for all of them."""
     members = (
-        queryset.only(*COLUMNS)
+        # proven_address: what address_proven compares the address with (not a column).
+        queryset.only(*COLUMNS, "proven_address")
         .annotate(
             csv_confirmed=Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)),
             csv_accounts=_count(ConnectedAccount.objects.all()),

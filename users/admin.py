@@ -8,14 +8,14 @@ completions, their counts): users imports neither app.
 from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from users.models import User
+from users.models import User, proven_q
 from users.siwbb.selectors import bitbadges_uid
 
-# A proven address: one set, with the time BitBadges proved it (User.address_proven).
-PROVEN = Q(address_proven_at__isnull=False) & ~Q(address="")
+# A proven address: the one BitBadges proved, still the member's (User.address_proven).
+PROVEN = proven_q()
 
 
 class AddressProvenFilter(admin.SimpleListFilter):

@@ -28,6 +28,7 @@ def proven_member(
     member = get_user_model().objects.create_user(
         username=username,
         address=normalize_address(address),
+        proven_address=normalize_address(address),
         address_proven_at=timezone.now(),
         signup_method=method.BITBADGES if signed_up else method.PASSWORD,
         **fields,

@@ -138,3 +138,51 @@ def test_the_data_download_has_the_proof_and_the_login_address_only(client, bea)
     assert TOKEN not in body.decode() and '"chain"' not in body.decode()
     assert any("keeps no BitBadges token" in line for line in data["not_included"])
     assert not re.search(r"access_token", body.decode())
+
+
+def test_a_proof_of_another_address_is_no_proof_for_operators(client, bea, django_user_model):
+    """An address written around User.save (QuerySet.update, an import): the proof time
+    stays but names another address, so the filter, the column, the export and the
+    funnel's stage 2 say "not proven" (users.models.proven_q, as User.address_proven)."""
+    stale = django_user_model.objects.create_user(
+        username="stale",
+        address=address_for("stale"),
+        proven_address=address_for("stale"),
+        address_proven_at=timezone.now(),
+    )
+    django_user_model.objects.filter(pk=stale.pk).update(address=address_for("moved"))
+    stale.refresh_from_db()
+    assert stale.address_proven_at is not None and not stale.address_proven
+    staff(client, "auditor", "users.view_user")
+    proven = html_text(client.get(CHANGELIST, {"proven": "yes"}))
+    assert f">{bea.username}<" in proven and ">stale<" not in proven
+    unproven = html_text(client.get(CHANGELIST, {"proven": "no"}))
+    assert ">stale<" in unproven and f">{bea.username}<" not in unproven
+    assert 'alt="False"' in row_of(html_text(client.get(CHANGELIST)), "stale")
+    lines = {
+        line["username"]: line
+        for line in as_dicts(read_csv(export_action(client, CHANGELIST, [stale.pk]), "members"))
+    }
+    assert (lines["stale"]["address proven"], lines["stale"]["address proven at"]) == ("no", "")
+    from claims import funnel
+
+    assert stale.pk not in set(funnel.reached()["email_confirmed"])
+    assert bea.pk in set(funnel.reached()["email_confirmed"])
+
+
+def test_the_users_export_reads_in_one_query_whatever_the_size(client, django_user_model):
+    staff(client, "auditor", "users.view_user")
+
+    def queries() -> int:
+        pks = list(django_user_model.objects.filter(is_staff=False).values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as captured:
+            response = export_action(client, CHANGELIST, pks)
+            rows = read_csv(response, "members")
+        assert len(rows) == len(pks) + 1
+        return len(captured)
+
+    proven_member("one", address=address_for("one"))
+    few = queries()
+    for number in range(6):
+        proven_member(f"p{number}", address=address_for(f"p{number}"))
+    assert queries() == few
