@@ -380,6 +380,8 @@ def _email_detail(member) -> str:
 # (claims/engine/evaluation.py): the "Confirm your email address" row says it in today's
 # words, so the row's reason does not say it again.
 _ASKS_FOR_EMAIL = (
+    wording.ADD_EMAIL,
+    wording.ADD_EMAIL_OR_PROVE,
     wording.CONFIRM_EMAIL,
     wording.CONFIRM_EMAIL_TO,
     wording.CONFIRM_EMAIL_OR_PROVE,
