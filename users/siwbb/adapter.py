@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy
 
 from users.siwbb import client, proof, reauth, wording
 from users.siwbb.config import PROVIDER_ID, siwbb_enabled
+from users.siwbb.selectors import staff_without_authenticator
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request, sociallogin) -> None:
         process = sociallogin.state.get("process")
+        # Staff: a wallet alone is no way into the admin (REVIEW_security #9).
+        staff = request.user if process == AuthProcess.CONNECT else sociallogin.user
+        if process != reauth.PROCESS and staff_without_authenticator(staff):
+            log.warning("Sign in with BitBadges refused: a staff account without an authenticator")
+            raise ImmediateHttpResponse(
+                wording.error_response(
+                    request,
+                    wording.STAFF,
+                    process=process or AuthProcess.LOGIN,
+                    next_url=sociallogin.state.get("next") or "",
+                )
+            )
         if process == AuthProcess.CONNECT:
             self._connect(request, sociallogin)
         elif process == reauth.PROCESS:

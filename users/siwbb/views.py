@@ -32,8 +32,8 @@ from django.views.decorators.http import require_http_methods
 from users.siwbb import reauth
 from users.siwbb.client import SiwbbClient
 from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
-from users.siwbb.selectors import bitbadges_uid
-from users.siwbb.wording import PROCESS, RATE, error_response
+from users.siwbb.selectors import bitbadges_uid, staff_without_authenticator
+from users.siwbb.wording import PROCESS, RATE, STAFF, error_response
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
 MAX_NEXT_LENGTH = 2000
@@ -88,6 +88,8 @@ def oauth2_login(request):
     if process == AuthProcess.CONNECT:
         if not request.user.is_authenticated:
             return redirect_to_login(reverse("users:profile"))
+        if staff_without_authenticator(request.user):
+            return error_response(request, STAFF, process=process, next_url=next_url)
         # Through the module: users.siwbb.reauth wraps it (password-less members).
         if not reauthentication.did_recently_reauthenticate(request):
             # AccountMiddleware keeps this POST and sends it on once they confirmed.

@@ -32,6 +32,7 @@ RATE = "rate"
 PROCESS = "process"
 UNKNOWN = "unknown"
 REAUTH_OTHER = "reauth_other"
+STAFF = "staff"
 
 REASONS = {
     STATE: Reason(
@@ -113,6 +114,15 @@ REASONS = {
         _(
             "BitBadges confirmed an address that is not the one you log in with here, so "
             "nothing was confirmed or changed. Confirm again with the address you log in with."
+        ),
+        403,
+    ),
+    STAFF: Reason(
+        _("Staff log in with a password"),
+        _(
+            "Staff log in with their password and authenticator app, not with BitBadges, so "
+            "nothing was changed. Log in with your password, or set up an authenticator app "
+            "first (Profile, Two-factor authentication)."
         ),
         403,
     ),
