@@ -127,7 +127,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     # email. Through allauth's sign-up form (a stale session), as typed.
                     user.email = ""
                     self._save_with_a_free_username(user, sociallogin.account.uid)
-                return super().save_user(request, sociallogin, form=form)
+                saved = super().save_user(request, sociallogin, form=form)
         except IntegrityError:
             account = sociallogin.account
             if not SocialAccount.objects.filter(
@@ -136,6 +136,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 raise
             log.info("Sign in with BitBadges: a sign-up finished in another tab; logging in")
             raise ImmediateHttpResponse(_log_in_instead(request, sociallogin)) from None
+        messages.success(request, _new_account_sentence(saved, sociallogin.account.uid))
+        return saved
 
     def _save_with_a_free_username(self, user, uid: str) -> None:
         for attempt in range(USERNAME_ATTEMPTS):
@@ -280,6 +282,21 @@ def resume_connect(request, serialized: dict):
     if mine.filter(user_id=request.user.pk).exists():
         adapter._prove_connected(request, sociallogin)
     return response
+
+
+def _new_account_sentence(member, uid: str) -> str:
+    """Said after a sign-up with BitBadges: a new account was made, and when another
+    account here has typed this address (not proven), how to keep to that one. The
+    person just proved the address, so saying it is in use tells them nothing new."""
+    made = _("We made a new account here for %(address)s.") % {"address": member.address}
+    spellings = {member.address, uid}
+    if not type(member).objects.filter(address__in=spellings).exclude(pk=member.pk).exists():
+        return made
+    return _(
+        "We made a new account here for %(address)s, but another account here already "
+        "uses this address. To keep to that one instead, log out, log in to it with its "
+        "password and connect BitBadges from its profile."
+    ) % {"address": member.address}
 
 
 def _connected_sentence(address: str, previous: str) -> str:
