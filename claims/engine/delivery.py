@@ -420,7 +420,8 @@ def _start_delivery(
             gettext_noop("This account has already earned this claim for another member."),
         ) from None
     except Permanent as exc:
-        ended = _grant_ends(completion, ledger.was_sent(completion))
+        sent = ledger.was_sent(completion)
+        ended = _grant_ends(completion, sent)
         ledger.fenced(
             completion,
             token,
@@ -429,7 +430,15 @@ def _start_delivery(
             actor=actor,
             why=_why_stopped(exc.state, False),
             details={"reason": exc.reason, **_grant_ended(ended)},
-            **ledger.release(reason=exc.reason, evidence=evidence, next_attempt_at=None, **ended),
+            **ledger.release(
+                reason=exc.reason,
+                evidence=evidence,
+                next_attempt_at=None,
+                # Refused before sending: whatever the row still held (a re-issue keeps
+                # the earlier delivery's address until it sends) goes back.
+                **ledger.given_back(completion, sent=sent),
+                **ended,
+            ),
         )
         return False
 

@@ -178,7 +178,7 @@ def ask_again_for_address(claim_id: int, key: str) -> int:
     now = timezone.now()
     queued = 0
     for completion in refused:
-        if address_key_of(completion.member.address) != key:
+        if completion.member is None or address_key_of(completion.member.address) != key:
             continue
         with transaction.atomic():
             moved = Completion.objects.filter(
