@@ -226,8 +226,15 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     ) -> None:
         context = extra_context or {}
         state = context.get("state") or {}
-        if error == AuthError.CANCELLED and state:
-            return  # allauth's redirect to "you cancelled" (login_cancelled.html)
+        process = state.get("process") or AuthProcess.LOGIN
+        next_url = state.get("next") or ""
+        # "No" at BitBadges (RFC 6749's error=access_denied; BitBadges does not document
+        # its Deny): the cancelled page, whether or not the state came back with it, with
+        # the way to start again where the member was going.
+        if error == AuthError.CANCELLED or request.GET.get("error") == "access_denied":
+            raise ImmediateHttpResponse(
+                wording.cancelled_response(request, process=process, next_url=next_url)
+            )
         if isinstance(exception, client.SiwbbFailure):
             reason = exception.kind
         elif not state:
@@ -238,12 +245,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             log.warning("Sign in with BitBadges failed: %s", type(exception).__name__)
             reason = wording.UNKNOWN
         raise ImmediateHttpResponse(
-            wording.error_response(
-                request,
-                reason,
-                process=state.get("process") or AuthProcess.LOGIN,
-                next_url=state.get("next") or "",
-            )
+            wording.error_response(request, reason, process=process, next_url=next_url)
         )
 
 

@@ -38,25 +38,23 @@ MAX_ANSWER_BYTES = 64 * 1024
 REDACTED = "[redacted]"
 
 # The kinds of failure, each with its sentence in wording.py.
-CODE = "code"  # the code was used already, is too old, unknown, or malformed
-CONFIG = "config"  # BitBadges refused the site's client id, secret or redirect URI
-UNAVAILABLE = "unavailable"  # no answer in time, a connection error, a 5xx, a 429
+CODE = "code"  # BitBadges said the code is invalid, expired or too old (its own words)
+CONFIG = "config"  # BitBadges refused the site's client id, secret, redirect URI or API key
+UNAVAILABLE = "unavailable"  # no answer: a connection error, a timeout, 429, a bare 502-504
 ANSWER = "answer"  # a 200 we cannot read, or without a valid bb1 address
-REFUSED = "refused"  # verificationResponse.success was false
+REFUSED = "refused"  # BitBadges' verification failed (verificationResponse)
+REJECTED = "rejected"  # any other refusal: BitBadges answered no, for a reason not sourced
 
-# BitBadges' own messages (indexer src/routes/authCodes.ts, src/db/db.ts mustGetFromDB:
-# "Could not find doc w/ id ... in auth-apps" for an unknown client, "... in auth-codes"
-# for a code used or never made), lower case, by kind; the site's settings first.
-_CONFIG_WORDS = (
-    "client secret",
-    "client id",
-    "redirect uri",
-    "grant type",
-    "api key",
-    "auth-apps",
-    "not the owner",
-)
-_CODE_WORDS = ("invalid code", "expired", "not recent", "auth-codes", "code")
+# BitBadges' own messages, lower case, by kind (bitbadges-indexer src/routes/authCodes.ts:
+# "Invalid client secret.", "Invalid client ID or redirect URI.", "Invalid redirect URI.",
+# "Invalid code.", "Expired.", "Not recent enough. ..."; src/db/db.ts mustGetFromDB:
+# "Could not find doc w/ id ... in auth-apps" for a client id it does not know, "... in
+# auth-codes" for a code it does not have; the API key checked in front of every route).
+# Only these choose a kind; any other text is a plain refusal.
+_CONFIG_WORDS = ("client secret", "client id", "redirect uri", "api key", "in auth-apps")
+_CODE_WORDS = ("invalid code", "expired", "not recent", "in auth-codes")
+# No answer from BitBadges itself: a proxy's or balancer's status without BitBadges' body.
+_NO_ANSWER = (502, 503, 504)
 
 
 class SiwbbFailure(OAuth2Error):
@@ -85,15 +83,17 @@ def _read(response: requests.Response) -> bytes:
     return body
 
 
-def _error_kind(status: int, message: str) -> str:
-    text = message.lower()
-    if status == 429:
+def _error_kind(status: int, message: str, data: object) -> str:
+    if isinstance(data, dict) and isinstance(data.get("verificationResponse"), dict):
+        return REFUSED  # a failed verification (the indexer answers it with a 401)
+    if status == 429 or (status in _NO_ANSWER and not message):
         return UNAVAILABLE
+    text = message.lower()
     if any(words in text for words in _CONFIG_WORDS):
         return CONFIG
     if any(words in text for words in _CODE_WORDS):
         return CODE
-    return UNAVAILABLE if status >= 500 else CONFIG
+    return REJECTED
 
 
 def proven_address(answer: dict) -> str:
@@ -116,9 +116,13 @@ def read_answer(data: object) -> dict:
     given (short strings only). Raises SiwbbFailure."""
     if not isinstance(data, dict):
         raise SiwbbFailure(ANSWER, "the answer is not a JSON object", 200)
+    # When BitBadges says what its verification found, only a plain `true` is a success
+    # ("false" as a string, null, a missing `success` are not).
     verification = data.get("verificationResponse")
-    if isinstance(verification, dict) and verification.get("success") is False:
-        message = verification.get("errorMessage")
+    if verification is not None and not (
+        isinstance(verification, dict) and verification.get("success") is True
+    ):
+        message = verification.get("errorMessage") if isinstance(verification, dict) else None
         raise SiwbbFailure(REFUSED, message[:200] if isinstance(message, str) else "", 200)
     bb1 = data.get("bitbadgesAddress")
     if not isinstance(bb1, str) or not bb1.lower().startswith("bb1"):
@@ -134,7 +138,24 @@ def read_answer(data: object) -> dict:
         value = data.get(key)
         if isinstance(value, str) and 0 < len(value) <= 128:
             answer[key] = value
+    if _names_another_account(answer):
+        log.warning(
+            "Sign in with BitBadges: the answer's address and bitbadgesAddress are different "
+            "accounts; bitbadgesAddress is used"
+        )
     return answer
+
+
+def _names_another_account(answer: dict) -> bool:
+    """`address` is a spelling we read (0x, bb1) of another account than bitbadgesAddress.
+    (Another chain's spelling, e.g. Solana or Bitcoin, is not compared: bb1 is used.)"""
+    address = answer.get("address")
+    if not isinstance(address, str):
+        return False
+    try:
+        return to_bitbadges_address(address) != answer["bitbadgesAddress"]
+    except ValidationError:
+        return False
 
 
 class SiwbbClient(OAuth2Client):
@@ -192,7 +213,7 @@ class SiwbbClient(OAuth2Client):
         if status != 200:
             message = data.get("errorMessage") if isinstance(data, dict) else None
             message = _cut(message if isinstance(message, str) else "", code, secret)
-            refused = SiwbbFailure(_error_kind(status, message), message, status)
+            refused = SiwbbFailure(_error_kind(status, message, data), message, status)
             _log(refused)
             raise refused
         try:

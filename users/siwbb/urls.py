@@ -32,7 +32,7 @@ urlpatterns = [
             [
                 path(
                     "login/cancelled/",
-                    social_views.login_cancelled,
+                    views.login_cancelled,
                     name="socialaccount_login_cancelled",
                 ),
                 path("login/error/", social_views.login_error, name="socialaccount_login_error"),

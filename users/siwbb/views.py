@@ -33,7 +33,7 @@ from users.siwbb import reauth
 from users.siwbb.client import SiwbbClient
 from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
 from users.siwbb.selectors import bitbadges_uid, staff_without_authenticator
-from users.siwbb.wording import PROCESS, RATE, STAFF, error_response
+from users.siwbb.wording import PROCESS, RATE, STAFF, cancelled_page, error_response
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
 MAX_NEXT_LENGTH = 2000
@@ -131,3 +131,11 @@ def reauthenticate(request):
     return provider.redirect(
         request, process=reauth.PROCESS, next_url=next_url or None, member=request.user.pk
     )
+
+
+@login_not_required
+@require_http_methods(["GET"])
+def login_cancelled(request):
+    """/auth/social/login/cancelled/: "you said no at BitBadges", with the button to start
+    again where the member was going (wording.cancelled_response kept it)."""
+    return cancelled_page(request)

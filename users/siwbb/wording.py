@@ -7,14 +7,17 @@ before (allauth makes accounts only after a successful exchange).
 
 from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from users.siwbb import client
 
 TEMPLATE = "socialaccount/authentication_error.html"
+CANCELLED_TEMPLATE = "socialaccount/login_cancelled.html"
+CANCELLED_SESSION_KEY = "siwbb_cancelled"
 # What the page's button starts again: sign in, connect, or Confirm with BitBadges.
 PROCESSES = ("login", "connect", "reauthenticate")
 
@@ -67,6 +70,11 @@ REASONS = {
             "changed. Try again; if it keeps happening, log in with your password."
         ),
         400,
+    ),
+    client.REJECTED: Reason(
+        _("BitBadges refused this sign-in"),
+        _("BitBadges refused this sign-in, so nothing was changed. Start again."),
+        502,
     ),
     client.CONFIG: Reason(
         _("Sign in with BitBadges is not working"),
@@ -156,3 +164,26 @@ def error_response(
     if found.status == 429:
         response["Retry-After"] = "60"
     return response
+
+
+def cancelled_response(
+    request: HttpRequest, *, process: str = "login", next_url: str = ""
+) -> HttpResponse:
+    """The member said no at BitBadges: a redirect to the "cancelled" page, which offers
+    the same button again (siwbb_process, PROCESSES) and where they were going
+    (siwbb_next): kept in the session for that page (views.login_cancelled)."""
+    request.session[CANCELLED_SESSION_KEY] = {
+        "process": process if process in PROCESSES else "login",
+        "next": next_url,
+    }
+    return HttpResponseRedirect(reverse("socialaccount_login_cancelled"))
+
+
+def cancelled_page(request: HttpRequest) -> HttpResponse:
+    """The "cancelled" page, with what cancelled_response kept (once), else the bare page."""
+    kept = request.session.pop(CANCELLED_SESSION_KEY, None) or {}
+    return render(
+        request,
+        CANCELLED_TEMPLATE,
+        {"siwbb_process": kept.get("process") or "", "siwbb_next": kept.get("next") or ""},
+    )
