@@ -517,7 +517,9 @@ def _hand_off(request, *, member, app, mode, reconnect=None, **start):
         return _problem_page(
             request,
             status=403,
-            title=_("Confirm your email first"),
+            title=_("Confirm your email or connect BitBadges first")
+            if exc.bitbadges
+            else _("Confirm your email first"),
             message=str(exc),
             resend_email=exc.pending_email,
         )

@@ -72,6 +72,7 @@ def test_with_bitbadges_on_every_page_offers_it_and_sends_no_link(client, starte
     assert not SENT.search(error)
     page = client.get(f"/connect/github/?next={START}")
     assert page.status_code == 403 and "Connect BitBadges on your profile" in page.text
+    assert "Confirm your email or connect BitBadges first" in page.text
 
     home = html_text(client.get("/"))
     item = re.search(r'id="todo-email">.*?</li>', home, re.S).group(0)
