@@ -4,14 +4,15 @@ every control's keyboard focus ring is drawn, 2px or more, at 3:1 against its ba
 
 Anonymous pages: the home page (it sends to log in), /c/, a claim's landing page, log in
 (and with a wrong password), sign up (and with bad fields), password reset (and sent), a
-404, a problem page, Sign in with BitBadges cancelled, and the emails' unsubscribe link
+404, a problem page, Sign in with BitBadges cancelled and its start page (the feature on,
+so its buttons are on every page that has them), and the emails' unsubscribe link
 (asked, done, broken). alice's pages, with one healthy and one broken account and claims
 earned, not yet and under way, one claim waiting on the broken account (its warning on /
 and /accounts/, asserted shown) and a re-read from Pipedream under way ("Checking your
 accounts", asserted shown): /, /claims/, /c/, two landing pages, /accounts/, /profile/,
 /profile/notifications/, /email/, /password/change/, /2fa/, Sign in with BitBadges' error
-page, the Connect dialog open, the password check before /profile/delete/ and the page
-itself, /accounts/ back from Connect Links that did not connect (an info and an error
+page and her BitBadges logins, the Connect dialog open, the password check before
+/profile/delete/ and the page itself, /accounts/ back from Connect Links that did not connect (an info and an error
 flash) and /claims/ after Check again (a success flash).
 carol's, who has not confirmed her email: / and /accounts/ with the banner, then her
 confirmation link and the home page it lands on (a success flash). Pages with a flash
@@ -49,6 +50,7 @@ from tests.e2e.axe_support import (
     page_scheme,
 )
 from tests.e2e.flows_support import FRAME
+from tests.e2e.siwbb_support import siwbb_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.npm, pytest.mark.django_db(transaction=True)]
 
@@ -74,6 +76,7 @@ ANONYMOUS = [
     ("not-found", "/no-such-page/"),
     ("problem", "/connect/done/?s=not-a-reference"),
     ("siwbb-cancelled", "/auth/social/login/cancelled/"),  # Deny at BitBadges lands here
+    ("siwbb-start", "/auth/bitbadges/login/"),  # a GET: "Continue to BitBadges"
 ]
 # After the home page (checked as log in lands on it, with the "signed in" flash).
 MEMBER = [
@@ -87,6 +90,7 @@ MEMBER = [
     ("password-change", "/password/change/"),
     ("two-factor", "/2fa/"),
     ("siwbb-error", "/auth/social/login/error/"),  # signed in only (allauth's view)
+    ("siwbb-logins", "/auth/social/"),  # her BitBadges logins (none yet: Connect)
     ("accounts", "/accounts/"),  # last: the Connect dialog opens from it
 ]
 # What alice's home page and /accounts/ show before axe runs on them (issue 21's
@@ -99,12 +103,13 @@ NEAR_THRESHOLD_ACCENT = "#296fce"
 
 
 @pytest.fixture
-def alice_with_claims(claims_site, member, make_claim):
+def alice_with_claims(claims_site, member, make_claim, settings, live_server):
     """alice: GitHub healthy but last read from Pipedream an hour ago (her pages queue a
     re-read, which no worker runs: they say "Checking your accounts" and keep asking),
     Slack broken, and a claim that needs Slack (the warnings on the home page and
     /accounts/); starter earned, builders not yet (3 of 5 repositories), the workflow
-    badge under way."""
+    badge under way. Sign in with BitBadges is on: its buttons are on the pages."""
+    siwbb_on(settings, live_server)
     member.address = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
     member.save()
     now = timezone.now()
