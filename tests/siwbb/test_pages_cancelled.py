@@ -44,3 +44,13 @@ def test_a_cancelled_connect_says_connecting_was_cancelled(client, siwbb):
     assert NEXT_FIELD.findall(actions(page)) == ["/claims/"]
     member.refresh_from_db()
     assert not member.address_proven
+
+
+def test_a_cancelled_second_connect_offers_another_address(client, siwbb):
+    member = get_user_model().objects.create_user(username="erin", password=PASSWORD)
+    client.force_login(member)
+    assert client.post("/reauthenticate/", {"password": PASSWORD}).status_code == 302
+    assert sign_in(client, process="connect", next_url="/profile/").status_code == 302
+    response = sign_in(client, decision="deny", process="connect", next_url="/profile/")
+    page = page_text(client.get(response["Location"]))
+    assert ">Connect another BitBadges address</button>" in actions(page)
