@@ -57,6 +57,7 @@ ROUTES = {
     # Sign in with BitBadges (allauth's social views at /auth/).
     "auth/bitbadges/login/": MEMBER,
     "auth/bitbadges/login/callback/": MEMBER,
+    "auth/bitbadges/reauthenticate/": MEMBER,
     "auth/social/login/cancelled/": MEMBER,
     "auth/social/login/error/": MEMBER,
     "auth/social/signup/": MEMBER,
@@ -119,6 +120,7 @@ EXEMPT_PREFIXES = {
 # Routes an earlier route serves in their place (the site's own view around allauth's).
 SHADOWED = [
     "email/",
+    "password/set/",  # users.views.password_set: a password-less member confirms first
     r"^confirm-email/(?P<key>[-:\w]+)/$",
     "2fa/totp/activate/",
     "2fa/recovery-codes/",

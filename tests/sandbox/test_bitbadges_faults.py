@@ -23,6 +23,8 @@ NAMES = {
     "bitbadges.claims.fetch",
     "bitbadges.store.actions",
     "bitbadges.store.value",
+    "bitbadges.siwbb.token",
+    "bitbadges.siwbb.revoke",
 }
 
 

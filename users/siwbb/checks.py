@@ -32,8 +32,9 @@ def client_credentials_paired(app_configs=None, **kwargs) -> list[checks.CheckMe
 @checks.register(checks.Tags.security)
 def bitbadges_only_members_can_log_in(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Sign in with BitBadges is off while some members have no other way in."""
+    # Imported here: this module is loaded as the app starts, before the models are.
     from users.siwbb.config import siwbb_enabled
-    from users.siwbb.selectors import bitbadges_only_members
+    from users.siwbb.selectors import bitbadges_only_members  # (models: see above)
 
     if siwbb_enabled():
         return []

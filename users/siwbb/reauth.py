@@ -72,6 +72,7 @@ def install() -> None:
 def methods(user) -> list[dict]:
     """Confirm with BitBadges, for AccountAdapter.get_reauthentication_methods: offered to
     a member with a BitBadges login while the feature is on."""
+    # Imported here: the wrap is installed while apps load, before the models are.
     from users.siwbb.selectors import bitbadges_uid
 
     if not user.is_authenticated or not siwbb_enabled() or not bitbadges_uid(user):
