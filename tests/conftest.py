@@ -277,7 +277,9 @@ _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "li
 def pytest_collection_modifyitems(config, items):
     """With DATABASE_TESTS_ONLY=true (CI's second database), keep only the tests that can
     reach the database: pytest-django refuses database access to every other test, so
-    they behave the same whatever DATABASE_URL says and ran on the first database."""
+    they behave the same whatever DATABASE_URL says and ran on the first database. Tests
+    marked `one_database` (what pages and emails say, in words and translations: the
+    database engine decides none of it) ran on the first database too."""
     if os.environ.get("DATABASE_TESTS_ONLY", "").lower() != "true":
         return
     kept, left = [], []
@@ -285,6 +287,8 @@ def pytest_collection_modifyitems(config, items):
         uses_database = item.get_closest_marker("django_db") is not None or bool(
             _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
+        if item.get_closest_marker("one_database") is not None:
+            uses_database = False
         (kept if uses_database else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)

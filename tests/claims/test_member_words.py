@@ -25,6 +25,9 @@ from tests.claims.member_states_support import (
 )
 from tests.claims.words_support import developer_strings, page_text
 
+# Words and translations: the database engine changes none of it (CI: one database).
+pytestmark = pytest.mark.one_database
+
 
 def scan(where: str, text: str, problems: list[str], *, username: str = "") -> None:
     """Add to `problems` each developer string in `text`; the reader's own username (which

@@ -12,6 +12,9 @@ from claims.wording import (
 from connections.models import App
 from tests.claims.words_support import developer_strings
 
+# Words and translations: the database engine changes none of it (CI: one database).
+pytestmark = pytest.mark.one_database
+
 GITHUB = App(slug="github", name="GitHub")
 USER_URL = "https://api.github.com/user"
 

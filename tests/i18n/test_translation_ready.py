@@ -63,6 +63,9 @@ from tests.i18n.pseudo_support import (
     unmarked_text,
 )
 
+# Words and translations: the database engine changes none of it (CI: one database).
+pytestmark = pytest.mark.one_database
+
 COMMITTED = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 # Text a member reads that is rightly not in our catalogue, each with its reason. None is

@@ -16,6 +16,9 @@ from tests.claims.claims_support import ALICE_ADDRESS, run_worker
 from tests.journey.journey_support import address_for, html_text, proven_member
 from tests.members_support import verify_email
 
+# Words and translations: the database engine changes none of it (CI: one database).
+pytestmark = pytest.mark.one_database
+
 URL = "/c/github-starter/"
 EMAIL_WAY = "Or: an account here with a confirmed email address"
 CLAIMED = "Already claimed for this address."

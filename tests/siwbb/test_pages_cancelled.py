@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 
 from tests.siwbb.siwbb_support import page_text, sign_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What the pages say: the database engine changes none of it (CI: one database).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database]
 
 PASSWORD = "connect-demo-password"
 NEXT_FIELD = re.compile(r'<input type="hidden" name="next" value="([^"]*)">')

@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from tests.members_support import verify_email
 from tests.siwbb.siwbb_support import ALICE_0X, ALICE_BB, ALICE_EIP55, page_text, sign_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What the pages say: the database engine changes none of it (CI: one database).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database]
 
 PASSWORD = "connect-demo-password"
 SET_PASSWORD_LINK = "Set a password to be able to disconnect BitBadges"

@@ -17,7 +17,8 @@ from django.contrib.auth import get_user_model
 
 from tests.siwbb.siwbb_support import BOB_BB, at_bitbadges, back, page_text, sign_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What the pages say: the database engine changes none of it (CI: one database).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database]
 
 PASSWORD = "connect-demo-password"
 NOTE = "BitBadges not connected to your account here yet? Then this makes a new account."
