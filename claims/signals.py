@@ -5,8 +5,13 @@
   unknown outcome). Sent on commit, with sender=Completion, once per such move; a staff
   re-issue that is delivered again moves it there again, so a receiver that must act
   once per completion keys on the completion's id.
+- completion_changed(completion_id, from_state, to_state): a completion moved into
+  completed, failed or revoked from another state (any ledger move: the engine, a staff
+  action). Sent on commit, with sender=Completion, once per move; a receiver reads the
+  row again (it may have moved on since).
 """
 
 from django.dispatch import Signal
 
 completion_completed = Signal()
+completion_changed = Signal()

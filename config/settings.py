@@ -182,68 +182,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-allauth's accounts; its social accounts: config/settings_members.py.
-ACCOUNT_ADAPTER = "users.adapter.AccountAdapter"
-ACCOUNT_LOGIN_METHODS = {"username", "email"}
-ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
-ACCOUNT_UNIQUE_EMAIL = True
-# "optional", not "mandatory": a member may log in before confirming, but minting a
-# Connect token (and a claim completing) needs a verified address. The link goes out at
-# sign-up and again at each login while the address is unconfirmed. A sign-up itself is
-# handled as "mandatory" (users/forms.py): it never logs in, so a new and a registered
-# address get the same "check your inbox"; the link, opened in the same browser, logs
-# the newcomer in and carries on to where they signed up from.
-ACCOUNT_EMAIL_VERIFICATION = "optional"
-ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-# Addresses per member (each new one is sent a link: no mailing strangers in bulk).
-ACCOUNT_MAX_EMAIL_ADDRESSES = 3
-# The link opens a page with a button (mail scanners that follow links confirm nothing).
-ACCOUNT_CONFIRM_EMAIL_ON_GET = False
-ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
-# Password reset answers the same for a known and an unknown address.
-ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connect & Claim] "
-ACCOUNT_SESSION_REMEMBER = None  # the member chooses ("Keep me logged in")
-ACCOUNT_LOGOUT_REDIRECT_URL = "/login/"
-ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "root", "staff", "support", "sandbox"]
-# allauth's limits, kept in the cache (CACHE_URL: Redis for several processes). "ip" is
-# the client's address as read under "The edge" (core.ratelimit.client_ip).
-# Wrong passwords (users/adapter.py) are counted per account, whichever login string
-# names it (bob, BOB, bob@example.com), in three buckets, each counted only if the ones
-# before it allowed the try: 10 a minute from one address (any accounts); 5 per account
-# from one address in 5 minutes (the tight one: a guesser locks out only their own
-# address); 15 per account from all addresses in 5 minutes (distributed guessing: it
-# takes 3+ addresses to lock a member out, for at most 5 minutes).
-# "login_failed" itself counts wrong second-factor codes (allauth.mfa, key: the member).
-ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
-    "login_failed_from": "10/m/ip",
-    "login_failed_account_from": "5/5m/key",
-    "login_failed_account": "15/5m/key",
-    "signup": "20/m/ip",
-    "reset_password": "20/m/ip,5/m/key",
-    "reset_password_from_key": "20/m/ip",
-    "change_password": "5/m/user",
-    "manage_email": "10/m/user",
-    "confirm_email": "1/3m/key",
-}
-
-# Our forms: look-alike characters normalised or refused, sign-up that does not tell
-# whether an email is registered, no adding another member's address, and password
-# reset links only to a member who confirmed the address or signs in with it.
-ACCOUNT_FORMS = {
-    "login": "users.forms.LoginForm",
-    "signup": "users.forms.SignupForm",
-    "add_email": "users.forms.AddEmailForm",
-    "reset_password": "users.forms.ResetPasswordForm",
-}
-# Adding, removing or changing the primary email asks for the password again (allauth's
-# "Confirm it is you"; logging in does not count), which then lasts 5 minutes. The old
-# address gets a notice of changes (and the account's address, of password changes).
-ACCOUNT_REAUTHENTICATION_REQUIRED = True
-ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
-ACCOUNT_EMAIL_NOTIFICATIONS = True
+# django-allauth's accounts and social accounts: config/settings_members.py.
 
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", default=True)
 
@@ -579,9 +518,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.SettingsReporterFilter"
 
 # Limits on what comes from outside, retention, and the client's address behind a
-# balancer: config/settings_limits.py.
+# balancer: config/settings_limits.py. Members: config/settings_members.py. Fitting into
+# the host site (its sign-on, signed webhooks to it, the read API): settings_host.py.
+from config.settings_host import *  # noqa: E402, F403
 from config.settings_limits import *  # noqa: E402, F403
 from config.settings_members import *  # noqa: E402, F403
+
+INSTALLED_APPS += HOST_APPS  # noqa: F405
 
 # --- Logging ------------------------------------------------------------------------
 

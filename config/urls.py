@@ -38,11 +38,16 @@ urlpatterns = [
     # (POST starts), /auth/bitbadges/login/callback/ (BitBadges' redirect URI, a contract),
     # allauth's pages under /auth/social/. Never /accounts/: that is our connected apps.
     path("auth/", include("users.siwbb.urls")),
+    # Sign-on from the host site (users/hostsso/): /auth/oidc/host/login/ and its
+    # callback /auth/oidc/host/login/callback/ (the redirect URI the host registers).
+    path("auth/", include("users.hostsso.urls")),
     # /profile/: the member's own settings, and deleting their account (namespace "users").
     path("", include("members.urls")),
     # /profile/notifications/ (the email switches) and the emails' unsubscribe links.
     path("", include("notifications.urls")),
     path("admin/", admin.site.urls),
+    # The read API for the host site (api/): /api/v1/..., its OpenAPI at /api/v1/openapi.json.
+    path("api/", include("api.urls")),
     # /accounts/ and /connect/...: the member's connections.
     path("", include("connections.urls")),
     path("", include("claims.urls")),

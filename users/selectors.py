@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+
+from users.hostsso import PROVIDER_ID as HOST_PROVIDER_ID
 
 
 @dataclass(frozen=True)
@@ -44,3 +47,24 @@ def member_identity_confirmed(*, member) -> bool:
     if member.address_proven:
         return True
     return member_email_verified(member=member)
+
+
+def host_ids(member_ids) -> dict[int, str]:
+    """The host site's id (its OpenID Connect `sub`) of each of these members who signed
+    on from the host site, by member id: one query, whatever the number of members."""
+    rows = SocialAccount.objects.filter(provider=HOST_PROVIDER_ID, user_id__in=list(member_ids))
+    return dict(rows.order_by("pk").values_list("user_id", "uid"))
+
+
+def host_id_of(*, member) -> str:
+    """The host site's id of `member`, or "" when they never signed on from the host site."""
+    return host_ids([member.pk]).get(member.pk, "")
+
+
+def member_id_for_host_id(host_id: str) -> int | None:
+    """The member the host site knows by `host_id`, or None."""
+    return (
+        SocialAccount.objects.filter(provider=HOST_PROVIDER_ID, uid=host_id)
+        .values_list("user_id", flat=True)
+        .first()
+    )

@@ -37,6 +37,10 @@ State = Completion.State
 Reason = CompletionEvent.Reason
 
 
+# The moves other apps are told of (signals.completion_changed): the host site's webhooks.
+CHANGED_STATES = (State.COMPLETED, State.FAILED, State.REVOKED)
+
+
 def event(
     completion: Completion,
     from_state: str,
@@ -62,6 +66,10 @@ def event(
         details=details or {},
         **actor.fields(),
     )
+    if to_state in CHANGED_STATES and from_state != to_state:
+        transaction.on_commit(
+            functools.partial(_changed_signal, completion.pk, from_state, to_state)
+        )
     reason = completion.reason if reason is None else reason
     logger.info(
         "Completion %s: %s -> %s",
@@ -442,6 +450,22 @@ def _completed_signal(completion: Completion) -> None:
                 completion.pk,
                 exc_info=answer,
                 extra={"completion": completion.pk, "receiver": repr(receiver)},
+            )
+
+
+def _changed_signal(completion_id: int, from_state: str, to_state: str) -> None:
+    """Tell listeners (the host site's webhooks) on commit; one failing never undoes the
+    move, which is recorded already: it is logged."""
+    answers = signals.completion_changed.send_robust(
+        sender=Completion, completion_id=completion_id, from_state=from_state, to_state=to_state
+    )
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error(
+                "Completion %s: a completion_changed receiver failed",
+                completion_id,
+                exc_info=answer,
+                extra={"completion": completion_id, "receiver": repr(receiver)},
             )
 
 

@@ -1,0 +1,3 @@
+"""The read API's URLs (filled in by api/)."""
+
+urlpatterns: list = []

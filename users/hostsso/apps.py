@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class HostSsoConfig(AppConfig):
+    name = "users.hostsso"
+    label = "hostsso"
+    verbose_name = "Sign-on from the host site"
