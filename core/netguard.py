@@ -3,8 +3,8 @@
 A URL an operator or an upstream gives is fetched from inside the site's network, so it
 must not reach that network: every address its host resolves to must be public, and
 each IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64) too. Used by the
-alert webhooks (operations/alerts/endpoints.py) and the badge images
-(claims/bitbadges/badge.py), which connect to the address checked (no second lookup).
+webhooks (core/webhooks.py) and the badge images (claims/bitbadges/badge.py), which
+connect to the address checked (no second lookup).
 """
 
 import ipaddress

@@ -19,14 +19,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from operations.alerts import endpoints, notify
+from core import webhooks
+from operations.alerts import notify
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 
 class AlertEndpointForm(forms.ModelForm):
     url = forms.CharField(
         label="URL",
-        max_length=endpoints.MAX_URL,
+        max_length=webhooks.MAX_URL,
         help_text=AlertEndpoint._meta.get_field("url").help_text,
         widget=forms.URLInput(attrs={"size": 80}),
     )
@@ -43,8 +44,8 @@ class AlertEndpointForm(forms.ModelForm):
 
     def clean_url(self):
         try:
-            return endpoints.check_url(self.cleaned_data["url"])
-        except endpoints.UrlRefused as exc:
+            return webhooks.check_url(self.cleaned_data["url"])
+        except webhooks.UrlRefused as exc:
             raise forms.ValidationError(str(exc)) from None
 
 
@@ -57,11 +58,11 @@ class AlertEndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description="host")
     def host(self, endpoint: AlertEndpoint) -> str:
-        return endpoints.host_of(endpoint.url)
+        return webhooks.host_of(endpoint.url)
 
     @admin.display(description="URL")
     def masked_url(self, endpoint: AlertEndpoint) -> str:
-        return endpoints.masked(endpoint.url)
+        return webhooks.masked(endpoint.url)
 
     def _looks_only(self, request, obj) -> bool:
         return obj is not None and not self.has_change_permission(request, obj)
@@ -99,7 +100,7 @@ class AlertEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            request._alert_secret = endpoints.new_secret()
+            request._alert_secret = webhooks.new_secret()
             obj.set_secret(request._alert_secret)
         super().save_model(request, obj, form, change)
 
@@ -130,7 +131,7 @@ class AlertEndpointAdmin(admin.ModelAdmin):
     def rotate_view(self, request, object_id):
         with transaction.atomic():
             endpoint = self._endpoint(request, object_id)
-            secret = endpoints.new_secret()
+            secret = webhooks.new_secret()
             endpoint.set_secret(secret)
             endpoint.save(update_fields=["secret_encrypted", "secret_set_at"])
         self.log_change(request, endpoint, "Rotated the signing secret.")

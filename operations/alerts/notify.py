@@ -9,7 +9,6 @@ operations.receive_alerts (directly or through a group), and to superusers.
 
 import json
 import logging
-import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from branding.selectors import brand_current
+from core import webhooks
 from operations.alerts import tasks
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
@@ -54,7 +54,7 @@ def nobody_hears() -> bool:
 
 
 def message_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
+    return webhooks.new_message_id()
 
 
 def admin_link(incident: Incident) -> str:

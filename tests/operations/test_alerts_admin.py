@@ -15,7 +15,8 @@ from django.urls import reverse
 from standardwebhooks import Webhook
 from urllib3 import HTTPSConnectionPool
 
-from operations.alerts import endpoints, notify, sending
+from core import webhooks
+from operations.alerts import notify, sending
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +127,7 @@ def viewer(client):
 
 def test_staff_who_may_only_view_cannot_add_rotate_test_or_replay(viewer):
     endpoint = AlertEndpoint(name="On call", url=PUBLIC)
-    endpoint.set_secret(endpoints.new_secret())
+    endpoint.set_secret(webhooks.new_secret())
     endpoint.save()
     assert viewer.get(reverse("admin:operations_alertendpoint_changelist")).status_code == 200
     assert viewer.post(ADD, {"name": "x", "url": PUBLIC}).status_code == 403
@@ -148,7 +149,7 @@ def test_staff_who_may_only_view_cannot_add_rotate_test_or_replay(viewer):
 
 def test_replay_sends_the_same_message_with_the_same_id(admin_client):
     endpoint = AlertEndpoint(name="On call", url=PUBLIC)
-    endpoint.set_secret(endpoints.new_secret())
+    endpoint.set_secret(webhooks.new_secret())
     endpoint.save()
     incident = Incident.objects.create(kind="credits", key="bitbadges", summary="s", count=3)
     made = notify.notify(incident, AlertDelivery.Event.OPENED)
@@ -198,7 +199,7 @@ def test_a_name_that_resolves_into_the_network_is_refused_when_saved_and_when_se
 def test_staff_who_may_only_view_see_the_host_but_not_the_path_of_the_url(viewer, admin_client):
     url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN123?x=SECRETQUERY"
     endpoint = AlertEndpoint(name="Slack", url=url)
-    endpoint.set_secret(endpoints.new_secret())
+    endpoint.set_secret(webhooks.new_secret())
     endpoint.save()
     change = reverse("admin:operations_alertendpoint_change", args=[endpoint.pk])
     for page in (change, reverse("admin:operations_alertendpoint_changelist")):

@@ -28,7 +28,8 @@ from claims import services
 from claims.audit import Actor
 from claims.models import Claim, Completion
 from connections.models import ConnectedAccount
-from operations.alerts import endpoints, notify, sending
+from core import webhooks
+from operations.alerts import notify, sending
 from operations.alerts.tasks import alert_delivery_task
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 from tests.claims.claims_support import random_address, run_worker
@@ -82,7 +83,7 @@ def receiver():
 
 
 def endpoint_to(url: str) -> tuple[AlertEndpoint, str]:
-    secret = endpoints.new_secret()
+    secret = webhooks.new_secret()
     endpoint = AlertEndpoint(name="On call", url=url)
     endpoint.set_secret(secret)
     endpoint.save()
@@ -138,7 +139,7 @@ def test_a_failing_bitbadges_key_raises_one_email_and_one_signed_webhook(
     assert payload["type"] == "incident.opened"
     assert payload["data"]["kind"] == "failing" and payload["data"]["count"] == 6
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do: wrong secret
-        Webhook(endpoints.new_secret()).verify(body, headers)
+        Webhook(webhooks.new_secret()).verify(body, headers)
 
     # Still failing: the incident counts them; nobody is told again.
     failing_members(apps, claim, 4, start=6)

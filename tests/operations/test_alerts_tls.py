@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from standardwebhooks import Webhook
 
-from operations.alerts import endpoints, notify, sending
+from core import webhooks
+from operations.alerts import notify, sending
 from operations.models import AlertEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +128,7 @@ def localhost_is_127(monkeypatch):
 
 
 def _send(url: str) -> tuple:
-    secret = endpoints.new_secret()
+    secret = webhooks.new_secret()
     endpoint = AlertEndpoint(name="On call", url=url)
     endpoint.set_secret(secret)
     endpoint.save()

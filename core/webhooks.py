@@ -1,0 +1,388 @@
+"""Webhooks the site sends: where they may go, how they are signed, one try of a call.
+
+Shared by the operators' alert webhooks (operations/alerts/) and the host site's
+webhooks (webhooks/); each keeps its own messages, tries and settings.
+
+- Where: a webhook URL is set by staff, but the site calls it from inside its own
+  network, so it must not be a way to reach that network (SSRF): only https (plain
+  http, and only to this machine, while DEBUG or SANDBOX is on), no user name or
+  password in it, and a host whose every address is a public one. `check_url` runs when
+  the URL is saved; `post` checks it again before each call (the host's addresses may
+  have changed since) and connects to the address it checked.
+- How they are signed: per the Standard Webhooks spec, headers webhook-id,
+  webhook-timestamp and webhook-signature ("v1,<base64 HMAC-SHA256 of
+  id.timestamp.body>"; several, space-separated, while an old secret is still honoured
+  after a rotation), with secrets "whsec_<base64>" shown to staff once.
+- One try: `post` sends the body byte for byte, follows no redirect, never retries by
+  itself, and is cut at a hard deadline however the receiver dribbles its answer; the
+  answer's body is never read. `backoff` says how long to wait before the next try.
+"""
+
+import base64
+import contextlib
+import datetime
+import email.utils
+import ipaddress
+import random
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import certifi
+import urllib3
+from django.conf import settings
+from standardwebhooks import Webhook
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from core import netguard
+
+MAX_URL = 500
+SECRET_BYTES = 32
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+_UNSAFE = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+
+# --- Where a webhook may go -----------------------------------------------------------
+
+
+class UrlRefused(ValueError):
+    """A webhook URL the site will not call; `str(exc)` says why, for staff."""
+
+
+def _local_allowed() -> bool:
+    return bool(getattr(settings, "DEBUG", False) or getattr(settings, "SANDBOX", False))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: the host's address, checked now, which the call connects to
+    (so a name that resolves elsewhere a moment later cannot redirect it), and what the
+    request names (Host header, TLS server name, path)."""
+
+    scheme: str
+    host: str
+    netloc: str
+    port: int
+    address: str
+    path: str
+
+
+def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
+    if not isinstance(url, str) or not url.strip():
+        raise UrlRefused("Enter the webhook's URL, e.g. https://hooks.example.com/connect.")
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise UrlRefused(f"That URL is {len(url)} characters long; the limit is {MAX_URL}.")
+    if _UNSAFE.search(url):
+        raise UrlRefused("A webhook URL cannot hold spaces, backslashes or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UrlRefused(
+            "This is not a URL the site can call (its port is not a number)."
+        ) from None
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("http", "https"):
+        raise UrlRefused("Give the full URL, starting with https://.")
+    local = _local_allowed()
+    if parts.scheme == "http" and not local:
+        raise UrlRefused(
+            "Webhooks are sent over https only: an http URL would carry them unencrypted."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise UrlRefused(
+            "Leave the user name and password out of the URL: the signature on each message "
+            "tells your receiver it comes from this site."
+        )
+    if not resolve:
+        return url, None
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:  # the lookup and the address checks are shared (core/netguard.py)
+        addresses = netguard.resolve(host, port)
+    except OSError:
+        raise UrlRefused(f"No address was found for the host {host}: check its spelling.") from None
+    for found in addresses:
+        if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped:
+            found = found.ipv4_mapped
+        if found.is_loopback and local:
+            continue  # a receiver on this machine, for development and tests
+        if parts.scheme == "http":
+            raise UrlRefused("Plain http is only for a receiver on this machine (localhost).")
+        if not netguard.is_public(found):
+            raise UrlRefused(
+                f"{host} is at {found}, which is not a public address: webhooks go only "
+                "to hosts on the internet, never into the site's own network."
+            )
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    target = Target(parts.scheme, host, parts.netloc, port, str(addresses[0]), path)
+    return url, target
+
+
+def check_url(url: object, *, resolve: bool = True) -> str:
+    """The URL, stripped, when webhooks may be sent to it; else UrlRefused saying why."""
+    return _vet(url, resolve=resolve)[0]
+
+
+def target(url: str) -> Target:
+    """Where to send to `url` now, every address of its host checked; else UrlRefused."""
+    found = _vet(url, resolve=True)[1]
+    assert found is not None  # resolve=True always answers one
+    return found
+
+
+def host_of(url: str) -> str:
+    """The URL's host, which is what logs and error texts name (a path may hold a token)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def masked(url: str) -> str:
+    """The URL as staff who may only look see it: scheme, host and port, the rest hidden."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or "?"
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+    except ValueError:
+        return "(hidden)"
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{netloc}/" + (
+        "… (the rest is hidden: it may hold a token)" if hidden else ""
+    )
+
+
+# --- Signing --------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the spec's form: whsec_ and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def new_message_id() -> str:
+    """A message's webhook-id: the same on every try and replay of that message."""
+    return f"msg_{secrets.token_hex(16)}"
+
+
+def signed_headers(
+    secret: str | Sequence[str], message_id: str, body: str, at: datetime.datetime
+) -> dict:
+    """The Standard Webhooks headers for `body`, sent at `at`, signed with each secret
+    given (space-separated signatures: a receiver accepts the message if one verifies)."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    moment = at.astimezone(datetime.UTC)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": " ".join(Webhook(key).sign(message_id, moment, body) for key in keys),
+    }
+
+
+# --- One try --------------------------------------------------------------------------
+
+
+class TooSlow(urllib3.exceptions.HTTPError):
+    """The answer had not all come when the try's time was spent."""
+
+
+class _CutOff:
+    """A connection cut when its try's time is spent.
+
+    urllib3's timeouts bound each read, not the whole answer: a receiver that sends a
+    byte every few seconds would hold the sender (and a scheduler's pass) for ever. A
+    timer armed when the connection opens shuts its socket at the deadline, which ends
+    any read under way."""
+
+    def __init__(self, *args, deadline: float, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+        self._timer: threading.Timer | None = None
+        self._was_cut = False
+
+    def connect(self) -> None:
+        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+        super().connect()  # type: ignore[misc]
+
+    def getresponse(self, *args, **kwargs):
+        try:
+            response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        except Exception:
+            if self._was_cut:  # the read the cut ended, not the receiver
+                raise TooSlow() from None
+            raise
+        if self._was_cut:  # what came before the cut may parse as a whole answer
+            raise TooSlow()
+        return response
+
+    def _cut(self) -> None:
+        self._was_cut = True
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown: SSLSocket.shutdown() first drops its TLS
+                # layer, and the reads after it would take the raw ciphertext as headers.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        super().close()  # type: ignore[misc]
+
+
+class _CutHTTPConnection(_CutOff, HTTPConnection):
+    pass
+
+
+class _CutHTTPSConnection(_CutOff, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _CutHTTPConnection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _CutHTTPSConnection
+
+
+class SendFailed(Exception):
+    """One try did not deliver; `str(exc)` says why, without secrets or the URL's path.
+
+    `status`: the receiver's status code, if it answered; `retry_after`: the seconds its
+    Retry-After header asked for, if any."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header's wait in seconds (a number or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def post(
+    url: str,
+    body: str,
+    *,
+    keys: Sequence[str],
+    message_id: str,
+    seconds: float,
+    user_agent: str,
+) -> int:
+    """Send `body` to `url` once, signed now with each of `keys`; the 2xx status it got, or
+    SendFailed saying why (the URL refused, no answer within `seconds`, a redirect,
+    another status)."""
+    try:
+        where = target(url)
+    except UrlRefused as exc:
+        raise SendFailed(f"Not sent: {exc}") from None
+    if not keys:
+        raise SendFailed("The webhook has no signing secret: rotate it to make one.")
+    headers = {
+        "Host": where.netloc,
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        **signed_headers(keys, message_id, body, datetime.datetime.now(datetime.UTC)),
+    }
+    # Connect to the address just checked, not to whatever the name resolves to next
+    # (DNS rebinding); TLS still verifies the certificate against the host's name.
+    timeout = urllib3.Timeout(
+        connect=min(CONNECT_TIMEOUT, seconds), read=min(READ_TIMEOUT, seconds), total=seconds
+    )
+    deadline = time.monotonic() + seconds
+    pool: HTTPConnectionPool
+    if where.scheme == "https":
+        pool = _TLSPool(
+            where.address,
+            where.port,
+            timeout=timeout,
+            retries=False,
+            server_hostname=where.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            deadline=deadline,
+        )
+    else:
+        pool = _Pool(where.address, where.port, timeout=timeout, retries=False, deadline=deadline)
+    response = None
+    try:
+        # The answer's body is never read (preload_content=False, then closed): a
+        # receiver answering with gigabytes costs its status line and headers only.
+        response = pool.urlopen(
+            "POST",
+            where.path,
+            body=body.encode(),
+            headers=headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        status = response.status
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+    except TooSlow:
+        raise SendFailed(f"{where.host} took more than {seconds:g} s to answer.") from None
+    except urllib3.exceptions.HTTPError as exc:
+        # Name the host only: the path of a webhook URL often carries a token.
+        raise SendFailed(f"{where.host} could not be reached ({type(exc).__name__}).") from None
+    finally:
+        if response is not None:
+            with contextlib.suppress(OSError):
+                response.close()  # its connection too (it left the pool with the answer)
+        pool.close()
+    if 200 <= status < 300:
+        return status
+    if 300 <= status < 400:
+        raise SendFailed(
+            f"{where.host} answered {status} (a redirect, which webhooks do not follow: give "
+            "the final URL).",
+            status,
+        )
+    raise SendFailed(f"{where.host} answered {status}.", status, wait)
+
+
+def backoff(
+    attempts: int, *, base: float, ceiling: float, factor: float = 2.0, jitter: float = 0.0
+) -> datetime.timedelta:
+    """The wait after `attempts` failed tries: `base`, then times `factor` after each
+    further failure, at most `ceiling`; with `jitter` (0 to 1) each wait is moved at
+    random by up to that fraction either way, so receivers that failed together are not
+    all tried again at the same moment."""
+    steps = max(0, attempts - 1)
+    try:
+        wait = min(ceiling, base * factor**steps)
+    except OverflowError:
+        wait = ceiling
+    if jitter:
+        wait *= 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading, not secrecy
+    return datetime.timedelta(seconds=max(0.0, min(ceiling, wait)))
