@@ -1,0 +1,217 @@
+"""The read API, version 1 (/api/v1/): django-ninja operations and their OpenAPI
+description (/api/v1/openapi.json, browsable at /api/v1/docs).
+
+Authentication, scopes and limits: api/auth.py. The reads: api/reads.py. Every answer
+other than 200 is JSON `{"error": <code>, "detail": <sentence>}`.
+"""
+
+import re
+from typing import Any
+from uuid import UUID
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Query, Schema
+from ninja.errors import ValidationError
+from ninja.openapi.docs import Swagger
+
+from api import reads
+from api.auth import ApiKeyAuth, Refusal
+from api.models import Scope
+from api.schemas import (
+    STATES,
+    CompletionPage,
+    Error,
+    MemberAccounts,
+    MemberCompletions,
+)
+from claims.models import Completion
+
+DESCRIPTION = """\
+Read what Connect & Claim knows about the host site's members: their completions and
+connected apps, and each claim's completions.
+
+Authenticate with an API key made in the admin (API keys, Add), sent as
+`Authorization: Bearer <key>`. Keys carry read-only scopes (`completions:read`,
+`accounts:read`) and a rate limit each; past it the API answers 429 with `Retry-After`.
+A member is named by the host site's id (`host_id`: its OpenID Connect `sub`) or by
+their id here (`external_id`). Every error is JSON: `{"error": "<code>", "detail":
+"<what to do>"}`.
+"""
+
+api = NinjaAPI(
+    title="Connect & Claim read API",
+    version="1.0.0",
+    description=DESCRIPTION,
+    urls_namespace="api-v1",
+    # validatorUrl None: the docs page never asks swagger.io to check the description
+    # (it works offline, under the site's Content-Security-Policy).
+    docs=Swagger(settings={"validatorUrl": None}),
+)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STATE_VALUES = frozenset(Completion.State.values)
+
+_ERROR_DOCS = {
+    400: {"description": "The query is not one this operation takes; `detail` says why."},
+    401: {
+        "description": "No API key, or not one of ours.",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": '`Bearer realm="api"`, with `error="invalid_token"` when a '
+                "key was sent but is not one of ours (RFC 6750).",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    403: {"description": "The key was revoked, has expired, or lacks this operation's scope."},
+    429: {
+        "description": "Past the key's rate limit, or too many invalid keys from this address.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before calling again.",
+                "required": True,
+                "schema": {"type": "integer"},
+            }
+        },
+    },
+}
+ERRORS: dict[int, type[Schema]] = {400: Error, 401: Error, 403: Error, 404: Error, 429: Error}
+
+
+def _documented(not_found: str) -> dict:
+    return {"responses": {**_ERROR_DOCS, 404: {"description": not_found}}}
+
+
+def _refused(request: HttpRequest, refusal: Any) -> HttpResponse:
+    response = api.create_response(
+        request, {"error": refusal.code, "detail": refusal.detail}, status=refusal.status
+    )
+    for name, value in refusal.headers.items():
+        response[name] = value
+    return response
+
+
+def _invalid(request: HttpRequest, exc: Any) -> HttpResponse:
+    said = []
+    for error in exc.errors[:5]:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("query", "path")]
+        said.append(f"{'.'.join(where) or 'query'}: {error.get('msg', 'not valid')}")
+    return _refused(request, Refusal(400, "bad_request", "; ".join(said) + "."))
+
+
+def _not_found(request: HttpRequest, exc: Any) -> HttpResponse:
+    return _refused(request, Refusal(404, "not_found", "There is nothing at this address."))
+
+
+# Handlers take Any: ninja's type says an exception or its class (it passes the first).
+api.add_exception_handler(Refusal, _refused)
+api.add_exception_handler(ValidationError, _invalid)
+api.add_exception_handler(Http404, _not_found)
+
+
+class MemberLookup(Schema):
+    host_id: str | None = Field(
+        None,
+        max_length=255,
+        description="The host site's id of the member (its OpenID Connect `sub`).",
+    )
+    external_id: UUID | None = Field(None, description="The member's id here.")
+
+
+class CompletionFilter(Schema):
+    cursor: str | None = Field(
+        None,
+        max_length=100,
+        description="`next_cursor` of the previous page; leave out for the first page.",
+    )
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}."
+    )
+    state: str | None = Field(
+        None, max_length=20, description=f"Only completions in this state: {STATES}."
+    )
+
+
+def _member(lookup: MemberLookup) -> tuple[int, dict]:
+    if (lookup.host_id is None) == (lookup.external_id is None):
+        raise Refusal(
+            400,
+            "bad_request",
+            "Name the member with exactly one of host_id (the host site's id) and "
+            "external_id (their id here).",
+        )
+    if lookup.host_id is not None and (not lookup.host_id or _CONTROL.search(lookup.host_id)):
+        raise Refusal(400, "bad_request", "host_id must be text without control characters.")
+    found = reads.find_member(host_id=lookup.host_id, external_id=lookup.external_id)
+    if found is None:
+        raise Refusal(404, "member_not_found", "No member has this id.")
+    return found
+
+
+@api.get(
+    "/members/completions",
+    response={200: MemberCompletions, **ERRORS},
+    auth=ApiKeyAuth(Scope.COMPLETIONS_READ),
+    operation_id="member_completions",
+    summary="A member's completions",
+    description="Every completion of one member, oldest first. Scope: `completions:read`.",
+    tags=["members"],
+    openapi_extra=_documented("No member has this id."),
+)
+def member_completions(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
+    member_id, member = _member(lookup)
+    return {"member": member, "results": reads.member_completions(member_id, member)}
+
+
+@api.get(
+    "/members/accounts",
+    response={200: MemberAccounts, **ERRORS},
+    auth=ApiKeyAuth(Scope.ACCOUNTS_READ),
+    operation_id="member_accounts",
+    summary="A member's connected apps",
+    description="The accounts one member connected (through Pipedream), with their "
+    "health. Scope: `accounts:read`.",
+    tags=["members"],
+    openapi_extra=_documented("No member has this id."),
+)
+def member_accounts(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
+    member_id, member = _member(lookup)
+    return {"member": member, "results": reads.member_accounts(member_id)}
+
+
+@api.get(
+    "/claims/{slug}/completions",
+    response={200: CompletionPage, **ERRORS},
+    auth=ApiKeyAuth(Scope.COMPLETIONS_READ),
+    operation_id="claim_completions",
+    summary="A claim's completions, a page at a time",
+    description="The claim's completions in id order (oldest first), `limit` at a time. "
+    "Pass each page's `next_cursor` as `cursor` for the next; completions made meanwhile "
+    "come at the end, so none is skipped or repeated. Scope: `completions:read`.",
+    tags=["claims"],
+    openapi_extra=_documented("No claim has this slug."),
+)
+def claim_completions(request: HttpRequest, slug: str, filters: Query[CompletionFilter]) -> dict:
+    after = None
+    if filters.cursor is not None:
+        try:
+            after = reads.decode_cursor(filters.cursor)
+        except reads.BadCursor:
+            raise Refusal(
+                400,
+                "bad_request",
+                "cursor is not one this API gave: pass a page's next_cursor unchanged, or "
+                "leave it out to start at the first page.",
+            ) from None
+    if filters.state is not None and filters.state not in _STATE_VALUES:
+        raise Refusal(400, "bad_request", f"state must be one of {STATES}.")
+    claim_id = reads.claim_id_for(slug) if _SLUG.fullmatch(slug) else None
+    if claim_id is None:
+        raise Refusal(404, "claim_not_found", "No claim has this slug.")
+    results, next_cursor = reads.claim_completions(
+        claim_id, after=after, limit=filters.limit, state=filters.state
+    )
+    return {"results": results, "next_cursor": next_cursor}
