@@ -1,7 +1,8 @@
 """The sandbox's models, for Django: one app (label "sandbox"), its models kept by service.
 
 Django looks for an app's models in its `models` module; the sandbox defines them in
-sandbox/pipedream/models.py, sandbox/bitbadges/models.py and sandbox/common/models.py,
+sandbox/pipedream/models.py, sandbox/bitbadges/models.py, sandbox/host/models.py and
+sandbox/common/models.py,
 and imports them here so that the app registry (and makemigrations) finds them. Code
 imports them from where they are defined.
 """
@@ -18,6 +19,13 @@ from sandbox.bitbadges.models import (
     SiwbbToken,
 )
 from sandbox.common.models import Fault
+from sandbox.host.models import (
+    HostAuthorizationCode,
+    HostClient,
+    HostMember,
+    HostSigningKey,
+    HostToken,
+)
 from sandbox.pipedream.models import (
     Account,
     ConnectToken,
@@ -40,6 +48,11 @@ __all__ = [
     "DeployedTrigger",
     "ExternalUser",
     "Fault",
+    "HostAuthorizationCode",
+    "HostClient",
+    "HostMember",
+    "HostSigningKey",
+    "HostToken",
     "OAuthAccessToken",
     "SiwbbApp",
     "SiwbbCode",

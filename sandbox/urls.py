@@ -3,6 +3,8 @@
 pipedream/ is the emulated Pipedream (sandbox/pipedream/urls.py): what
 PIPEDREAM_API_URL and PIPEDREAM_CONNECT_URL point at in sandbox mode. bitbadges/ is the
 emulated BitBadges API (sandbox/bitbadges/urls.py): what BITBADGES_API_URL points at.
+host/ is the host site's OpenID Connect provider (sandbox/host/urls.py): what
+HOST_OIDC_ISSUER points at.
 """
 
 from django.urls import include, path
@@ -28,4 +30,5 @@ urlpatterns = [
     path("triggers/<int:pk>/delete", views.trigger_delete, name="trigger-delete"),
     path("pipedream/", include("sandbox.pipedream.urls")),
     path("bitbadges/", include("sandbox.bitbadges.urls")),
+    path("host/", include("sandbox.host.urls")),
 ]

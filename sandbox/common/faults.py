@@ -88,6 +88,10 @@ ENDPOINTS = {
     "bitbadges.store.value": "GET /api/v0/dynamicStore/{id}/value",
     "bitbadges.siwbb.token": "POST /api/v0/siwbb/token (Sign In with BitBadges: code, refresh)",
     "bitbadges.siwbb.revoke": "POST /api/v0/siwbb/token/revoke",
+    "host.discovery": "GET /sandbox/host/.well-known/openid-configuration (the host's provider)",
+    "host.jwks": "GET /sandbox/host/jwks",
+    "host.token": "POST /sandbox/host/token",
+    "host.userinfo": "GET|POST /sandbox/host/userinfo",
 }
 
 RATE_LIMIT = 100  # what Pipedream's X-RateLimit-Limit claims
