@@ -16,6 +16,10 @@ webhooks (webhooks/); each keeps its own messages, tries and settings.
 - One try: `post` sends the body byte for byte, follows no redirect, never retries by
   itself, and is cut at a hard deadline however the receiver dribbles its answer; the
   answer's body is never read. `backoff` says how long to wait before the next try.
+- A message's tries: both kinds keep a row per message on the abstract model `Message`
+  (webhook-id, state, tries, next try, last status code and error, when delivered);
+  `take_due`, `try_once` and `overdue` keep them the same way; `run_try` and `enqueue`
+  are what their tasks on the task worker do.
 """
 
 import base64
@@ -23,24 +27,32 @@ import contextlib
 import datetime
 import email.utils
 import ipaddress
+import logging
 import random
 import re
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
 import urllib3
 from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from standardwebhooks import Webhook
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from core import netguard
+from core.secrets import SecretUnreadable
+
+logger = logging.getLogger(__name__)
 
 MAX_URL = 500
 SECRET_BYTES = 32
@@ -166,6 +178,16 @@ def masked(url: str) -> str:
 
 
 # --- Signing --------------------------------------------------------------------------
+
+
+class WebhookSecretUnreadable(SecretUnreadable):
+    """A webhook's signing secret that none of CLAIM_SECRETS_KEYS can decrypt."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This webhook's signing secret cannot be decrypted with CLAIM_SECRETS_KEYS: the "
+            "key that encrypted it is no longer configured. Rotate the secret."
+        )
 
 
 def new_secret() -> str:
@@ -294,26 +316,29 @@ def retry_after_seconds(value: str | None) -> float | None:
 def post(
     url: str,
     body: str,
-    *,
-    keys: Sequence[str],
     message_id: str,
+    keys: Callable[[], Sequence[str]],
+    *,
     seconds: float,
     user_agent: str,
 ) -> int:
-    """Send `body` to `url` once, signed now with each of `keys`; the 2xx status it got, or
-    SendFailed saying why (the URL refused, no answer within `seconds`, a redirect,
-    another status)."""
+    """Send `body` to `url` once, signed now with each secret `keys()` gives; the 2xx
+    status it got, or SendFailed saying why (the URL refused, a secret unreadable, no
+    answer within `seconds`, a redirect, another status)."""
     try:
         where = target(url)
+        secrets_now = [key for key in keys() if key]
     except UrlRefused as exc:
         raise SendFailed(f"Not sent: {exc}") from None
-    if not keys:
+    except SecretUnreadable as exc:
+        raise SendFailed(str(exc)) from None
+    if not secrets_now:
         raise SendFailed("The webhook has no signing secret: rotate it to make one.")
     headers = {
         "Host": where.netloc,
         "Content-Type": "application/json",
         "User-Agent": user_agent,
-        **signed_headers(keys, message_id, body, datetime.datetime.now(datetime.UTC)),
+        **signed_headers(secrets_now, message_id, body, datetime.datetime.now(datetime.UTC)),
     }
     # Connect to the address just checked, not to whatever the name resolves to next
     # (DNS rebinding); TLS still verifies the certificate against the host's name.
@@ -386,3 +411,134 @@ def backoff(
     if jitter:
         wait *= 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading, not secrecy
     return datetime.timedelta(seconds=max(0.0, min(ceiling, wait)))
+
+
+# --- A message's tries ----------------------------------------------------------------
+
+ERROR_MAX = 2000
+
+
+class Message(models.Model):
+    """One message to one receiver and how its tries went (the fields both kinds keep)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    message_id = models.CharField(
+        max_length=64, help_text="The webhook-id header: the same on every try and replay."
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+PENDING, DELIVERED, FAILED = Message.State.PENDING, Message.State.DELIVERED, Message.State.FAILED
+
+
+def take_due(queryset: QuerySet, pk: int) -> Any:
+    """The pending message `pk`, locked, when its time has come; None when it was sent
+    already, given up, is another process's now, or waits for its own scheduled try.
+    Call inside a transaction: the lock lasts until it ends."""
+    row = (
+        queryset.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=pk, state=PENDING)
+        .first()
+    )
+    if row is None or (row.next_attempt_at and row.next_attempt_at > timezone.now()):
+        return None
+    return row
+
+
+def try_once(
+    row: Any,
+    send: Callable[[], int | None],
+    *,
+    most: int,
+    wait: Callable[[int, SendFailed], datetime.timedelta],
+    final: Callable[[SendFailed], bool] = lambda failure: False,
+    what: str,
+) -> None:
+    """One try of the message `row` holds (taken with `take_due`): count it, call `send`
+    (the status it got, None when there is none; SendFailed when it did not deliver) and
+    record how it went: delivered; failed after `most` tries or a `final` failure; else
+    pending again after `wait(tries so far, failure)`. The caller saves the row."""
+    row.attempts += 1
+    row.last_attempt_at = timezone.now()
+    try:
+        status = send()
+    except SendFailed as failure:
+        row.error = str(failure)[:ERROR_MAX]
+        row.status_code = failure.status
+        if final(failure) or row.attempts >= max(1, most):
+            row.state = FAILED
+            row.next_attempt_at = None
+        else:
+            row.next_attempt_at = timezone.now() + wait(row.attempts, failure)
+        logger.warning(
+            "%s %s try %d failed: %s",
+            what,
+            row.pk,
+            row.attempts,
+            row.error,
+            extra={"webhook_message": row.pk, "message_kind": what},
+        )
+    else:
+        row.state = DELIVERED
+        row.status_code = status
+        row.delivered_at = timezone.now()
+        row.next_attempt_at = None
+        row.error = ""
+
+
+def overdue(
+    queryset: QuerySet, now: datetime.datetime, grace: datetime.timedelta, limit: int = 200
+) -> list[int]:
+    """Pending messages a task worker should have taken more than `grace` ago."""
+    return list(
+        queryset.filter(state=PENDING)
+        .filter(
+            Q(next_attempt_at__lte=now - grace)
+            | Q(next_attempt_at__isnull=True, created_at__lte=now - grace)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def enqueue(task: Any, pk: int, run_after: datetime.datetime | None, *, sweeper: str) -> None:
+    """Queue `task` for message `pk` (at `run_after`, or now); never raises: the command
+    `sweeper` (each minute, from the scheduler) sends whatever no worker took."""
+    try:
+        if run_after is None:
+            task.enqueue(pk)
+        else:
+            task.using(run_after=run_after).enqueue(pk)
+    except Exception:
+        logger.exception("Webhook message %s: could not queue it; %s will", pk, sweeper)
+
+
+def run_try(
+    attempt: Callable[[int], datetime.datetime | None],
+    task: Any,
+    pk: int,
+    queryset: QuerySet,
+    *,
+    sweeper: str,
+) -> str:
+    """What a message's task does: one try (`attempt`), then, when it did not go through
+    and tries are left, itself queued again for the time the backoff says; the state
+    the message is in after."""
+    again = attempt(pk)
+    if again is not None:
+        enqueue(task, pk, again, sweeper=sweeper)
+    return queryset.filter(pk=pk).values_list("state", flat=True).first() or "missing"

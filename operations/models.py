@@ -13,21 +13,11 @@
 from django.db import models
 from django.utils import timezone
 
-from core.secrets import SecretUnreadable, Vault
-
-
-class EndpointSecretUnreadable(SecretUnreadable):
-    """An endpoint's signing secret none of CLAIM_SECRETS_KEYS can decrypt."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This webhook's signing secret cannot be decrypted with CLAIM_SECRETS_KEYS: the "
-            "key that encrypted it is no longer configured. Rotate the secret."
-        )
-
+from core.secrets import Vault
+from core.webhooks import Message, WebhookSecretUnreadable
 
 # Signing secrets: encrypted at rest with the claim-secret keys, under a purpose of their own.
-endpoint_secrets = Vault(b"connect-claim/alert-webhook-secrets", EndpointSecretUnreadable)
+endpoint_secrets = Vault(b"connect-claim/alert-webhook-secrets", WebhookSecretUnreadable)
 
 
 class Incident(models.Model):
@@ -106,7 +96,7 @@ class AlertEndpoint(models.Model):
         return endpoint_secrets.decrypt(self.secret_encrypted)
 
 
-class AlertDelivery(models.Model):
+class AlertDelivery(Message):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook"
@@ -115,11 +105,6 @@ class AlertDelivery(models.Model):
         OPENED = "incident.opened", "Incident opened"
         RESOLVED = "incident.resolved", "Incident resolved"
         TEST = "test", "Test"
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     event = models.CharField(max_length=20, choices=Event.choices)
@@ -130,21 +115,10 @@ class AlertDelivery(models.Model):
         AlertEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     recipients = models.TextField(blank=True, help_text="Email addresses, one a line.")
-    message_id = models.CharField(
-        max_length=64, help_text="The webhook-id header: the same on every try and replay."
-    )
     payload = models.TextField(help_text="The body sent, exactly (JSON).")
     replay_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    status_code = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -14,19 +14,15 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from branding.selectors import brand_current
 from core import webhooks
-from core.secrets import SecretUnreadable
 from core.webhooks import SendFailed
 from operations.models import AlertDelivery
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "connect-and-claim-alerts"
-ERROR_MAX = 2000
 
 
 def try_seconds(budget: float | None = None) -> float:
@@ -60,15 +56,11 @@ def _send_webhook(delivery: AlertDelivery, seconds: float) -> int:
         raise SendFailed("The webhook was deleted.")
     if not endpoint.enabled:
         raise SendFailed("The webhook is turned off.")
-    try:
-        secret = endpoint.secret()
-    except SecretUnreadable as exc:
-        raise SendFailed(str(exc)) from None
     return webhooks.post(
         endpoint.url,
         delivery.payload,
-        keys=[secret] if secret else [],
-        message_id=delivery.message_id,
+        delivery.message_id,
+        lambda: [endpoint.secret()],
         seconds=seconds,
         user_agent=USER_AGENT,
     )
@@ -79,58 +71,28 @@ def attempt(delivery_id: int, budget: float | None = None) -> datetime.datetime 
 
     The try takes at most ALERT_SEND_TIMEOUT seconds, or `budget` when that is less."""
     with transaction.atomic():
-        delivery = (
-            AlertDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint")
-            .filter(pk=delivery_id, state=AlertDelivery.State.PENDING)
-            .first()
-        )
-        now = timezone.now()
+        queryset = AlertDelivery.objects.select_related("endpoint")
+        delivery = webhooks.take_due(queryset, delivery_id)
         if delivery is None:
-            return None  # sent already, given up, or another process is trying it now
-        if delivery.next_attempt_at and delivery.next_attempt_at > now:
-            return None  # its own scheduled task will come
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        try:
+            return None
+
+        def send() -> int | None:
             if delivery.channel == AlertDelivery.Channel.EMAIL:
                 _send_email(delivery)
-                delivery.status_code = None
-            else:
-                delivery.status_code = _send_webhook(delivery, try_seconds(budget))
-        except SendFailed as exc:
-            delivery.error = str(exc)[:ERROR_MAX]
-            delivery.status_code = exc.status
-            if delivery.attempts >= max(1, int(settings.ALERT_ATTEMPTS)):
-                delivery.state = AlertDelivery.State.FAILED
-                delivery.next_attempt_at = None
-            else:
-                delivery.next_attempt_at = timezone.now() + retry_delay(delivery.attempts)
-            logger.warning(
-                "Alert delivery %s (%s) try %d failed: %s",
-                delivery.pk,
-                delivery.channel,
-                delivery.attempts,
-                delivery.error,
-                extra={"alert_delivery": delivery.pk},
-            )
-        else:
-            delivery.state = AlertDelivery.State.DELIVERED
-            delivery.delivered_at = timezone.now()
-            delivery.next_attempt_at = None
-            delivery.error = ""
+                return None
+            return _send_webhook(delivery, try_seconds(budget))
+
+        webhooks.try_once(
+            delivery,
+            send,
+            most=int(settings.ALERT_ATTEMPTS),
+            wait=lambda tries, failure: retry_delay(tries),
+            what=f"Alert delivery ({delivery.channel})",
+        )
         delivery.save()
         return delivery.next_attempt_at
 
 
 def due(now: datetime.datetime, grace: datetime.timedelta) -> list[int]:
     """Pending deliveries the worker should have taken more than `grace` ago."""
-    return list(
-        AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING)
-        .filter(
-            Q(next_attempt_at__lte=now - grace)
-            | Q(next_attempt_at__isnull=True, created_at__lte=now - grace)
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:200]
-    )
+    return webhooks.overdue(AlertDelivery.objects.all(), now, grace)

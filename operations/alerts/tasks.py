@@ -7,32 +7,23 @@ one scheduler pass.
 """
 
 import datetime
-import logging
 
 from django.tasks import task
 
+from core import webhooks
 from operations.alerts import sending
 from operations.models import AlertDelivery
-
-logger = logging.getLogger(__name__)
 
 
 @task()
 def alert_delivery_task(delivery_id: int) -> str:
-    again = sending.attempt(delivery_id)
-    if again is not None:
-        enqueue(delivery_id, again)
-    state = AlertDelivery.objects.filter(pk=delivery_id).values_list("state", flat=True).first()
-    return state or "missing"
+    queryset = AlertDelivery.objects.all()
+    return webhooks.run_try(
+        sending.attempt, alert_delivery_task, delivery_id, queryset, sweeper="check_alerts"
+    )
 
 
 def enqueue(delivery_id: int, run_after: datetime.datetime | None = None) -> None:
     """Queue a try of the delivery (at `run_after`, or now); never raises: check_alerts
     sends whatever no worker took."""
-    try:
-        if run_after is None:
-            alert_delivery_task.enqueue(delivery_id)
-        else:
-            alert_delivery_task.using(run_after=run_after).enqueue(delivery_id)
-    except Exception:
-        logger.exception("Alert delivery %s: could not queue it; check_alerts will", delivery_id)
+    webhooks.enqueue(alert_delivery_task, delivery_id, run_after, sweeper="check_alerts")
