@@ -8,147 +8,35 @@
   Replay sends the same message again (same webhook-id, signed anew).
 """
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
-from core import webhooks
+from core import webhook_admin
 from operations.alerts import notify
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
 
-class AlertEndpointForm(forms.ModelForm):
-    url = forms.CharField(
-        label="URL",
-        max_length=webhooks.MAX_URL,
-        help_text=AlertEndpoint._meta.get_field("url").help_text,
-        widget=forms.URLInput(attrs={"size": 80}),
-    )
-
+class AlertEndpointForm(webhook_admin.EndpointForm):
     class Meta:
         model = AlertEndpoint
         fields = ["name", "url", "enabled"]
 
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if "\x00" in name:
-            raise forms.ValidationError("A name cannot hold a NUL character.")
-        return name
-
-    def clean_url(self):
-        try:
-            return webhooks.check_url(self.cleaned_data["url"])
-        except webhooks.UrlRefused as exc:
-            raise forms.ValidationError(str(exc)) from None
-
 
 @admin.register(AlertEndpoint)
-class AlertEndpointAdmin(admin.ModelAdmin):
+class AlertEndpointAdmin(webhook_admin.EndpointAdmin):
     form = AlertEndpointForm
     list_display = ["name", "host", "enabled", "secret_set_at"]
     readonly_fields = ["secret_set_at", "created_at"]
-    change_form_template = "admin/operations/alertendpoint/change_form.html"
 
-    @admin.display(description="host")
-    def host(self, endpoint: AlertEndpoint) -> str:
-        return webhooks.host_of(endpoint.url)
+    def rotate_secret(self, endpoint: AlertEndpoint, secret: str) -> None:
+        endpoint.set_secret(secret)
+        endpoint.save(update_fields=["secret_encrypted", "secret_set_at"])
 
-    @admin.display(description="URL")
-    def masked_url(self, endpoint: AlertEndpoint) -> str:
-        return webhooks.masked(endpoint.url)
-
-    def _looks_only(self, request, obj) -> bool:
-        return obj is not None and not self.has_change_permission(request, obj)
-
-    def get_fields(self, request, obj=None):
-        fields = [name for name in super().get_fields(request, obj) if name != "masked_url"]
-        if self._looks_only(request, obj):
-            # Staff who may only look: the path of a webhook URL is often its credential.
-            return ["masked_url" if name == "url" else name for name in fields]
-        return fields
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
-        return [*readonly, "masked_url"] if self._looks_only(request, obj) else readonly
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        view = self.admin_site.admin_view
-        return [
-            path(
-                "<int:object_id>/rotate/",
-                view(require_POST(self.rotate_view)),
-                name="{}_{}_rotate".format(*info),
-            ),
-            path(
-                "<int:object_id>/test/",
-                view(require_POST(self.test_view)),
-                name="{}_{}_test".format(*info),
-            ),
-        ] + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_act": self.has_change_permission(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            request._alert_secret = webhooks.new_secret()
-            obj.set_secret(request._alert_secret)
-        super().save_model(request, obj, form, change)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        secret = getattr(request, "_alert_secret", "")
-        if not secret:
-            return super().response_add(request, obj, post_url_continue)
-        return self._show_secret(request, obj, secret, made=True)
-
-    def _show_secret(self, request, endpoint, secret, *, made):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "endpoint": endpoint,
-            "secret": secret,
-            "made": made,
-            "title": "Signing secret",
-        }
-        response = TemplateResponse(request, "admin/operations/alert_secret.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
-
-    def _endpoint(self, request, object_id) -> AlertEndpoint:
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        return get_object_or_404(AlertEndpoint, pk=object_id)
-
-    def rotate_view(self, request, object_id):
-        with transaction.atomic():
-            endpoint = self._endpoint(request, object_id)
-            secret = webhooks.new_secret()
-            endpoint.set_secret(secret)
-            endpoint.save(update_fields=["secret_encrypted", "secret_set_at"])
-        self.log_change(request, endpoint, "Rotated the signing secret.")
-        return self._show_secret(request, endpoint, secret, made=False)
-
-    def test_view(self, request, object_id):
-        endpoint = self._endpoint(request, object_id)
+    def queue_test(self, endpoint: AlertEndpoint) -> str:
         notify.send_test(endpoint)
-        self.message_user(
-            request,
-            "A signed test message is queued; the alert delivery log shows how it went.",
-            messages.SUCCESS,
-        )
-        return HttpResponseRedirect(
-            reverse("admin:operations_alertdelivery_changelist")
-            + f"?endpoint__id__exact={endpoint.pk}"
-        )
+        log = reverse("admin:operations_alertdelivery_changelist")
+        return f"{log}?endpoint__id__exact={endpoint.pk}"
 
 
 class OpenFilter(admin.SimpleListFilter):
