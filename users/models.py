@@ -84,6 +84,7 @@ class User(AbstractUser):
     class SignupMethod(models.TextChoices):
         PASSWORD = "password", "Email and password"
         BITBADGES = "bitbadges", "Sign in with BitBadges"
+        HOST = "host", "Host site sign-on"
 
     signup_method = models.CharField(
         "signed up with",
