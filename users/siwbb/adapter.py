@@ -1,7 +1,11 @@
 """How allauth's social accounts behave here (settings.SOCIALACCOUNT_ADAPTER).
 
-One provider, BitBadges, configured from BITBADGES_CLIENT_ID / _SECRET (never from the
-database or the admin). What a BitBadges answer does:
+Two providers, each configured from settings (never from the database or the admin):
+BitBadges (BITBADGES_CLIENT_ID / _SECRET) and the host site's OpenID Connect provider
+(HOST_OIDC_*; what its logins do is users/hostsso/signon.py's, called from here). The
+checks every login goes through are the same for both: staff need an authenticator,
+connecting needs a recent re-authentication, Confirm with ... accepts only the member's
+own login, sign-ups count against the sign-up limit. What a BitBadges answer does:
 - a newcomer (SIGNUP_OPEN, within allauth's "signup" rate limit): an account with a
   username made from the address, no password, no email, the address proven;
 - a member logging in: the proof of their address renewed once the login is complete
@@ -34,6 +38,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from users.hostsso import signon as host
+from users.hostsso import wording as host_wording
 from users.siwbb import client, proof, reauth, wording
 from users.siwbb.config import PROVIDER_ID, siwbb_enabled
 from users.siwbb.selectors import staff_without_authenticator
@@ -89,31 +95,46 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     # --- the app: from settings only ----------------------------------------------------
 
     def list_apps(self, request, provider=None, client_id=None) -> list[SocialApp]:
-        if not siwbb_enabled() or provider not in (None, PROVIDER_ID):
-            return []
-        if client_id and client_id != settings.BITBADGES_CLIENT_ID:
-            return []
-        return [
-            SocialApp(
-                provider=PROVIDER_ID,
-                name="BitBadges",
-                client_id=settings.BITBADGES_CLIENT_ID,
-                secret=settings.BITBADGES_CLIENT_SECRET,
+        apps = host.apps()
+        if siwbb_enabled():
+            apps.append(
+                SocialApp(
+                    provider=PROVIDER_ID,
+                    name="BitBadges",
+                    client_id=settings.BITBADGES_CLIENT_ID,
+                    secret=settings.BITBADGES_CLIENT_SECRET,
+                )
             )
+        return [
+            app
+            for app in apps
+            if provider in (None, app.provider, app.provider_id)
+            and (not client_id or client_id == app.client_id)
         ]
 
     # --- sign-up ------------------------------------------------------------------------
 
     def is_open_for_signup(self, request, sociallogin) -> bool:
+        # A member of the host site may always join by signing on from it: with
+        # SIGNUP_OPEN=false that is the only way in for newcomers.
+        if sociallogin is not None and host.is_host(sociallogin):
+            return True
         return get_account_adapter(request).is_open_for_signup(request)
 
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         user.email = ""
-        proof.set_proven(user, sociallogin.account.extra_data)
+        if host.is_host(sociallogin):
+            # The email is decided when the member is saved (signon.save_member), from the
+            # login's extra_data; allauth's own rules for it never run.
+            sociallogin.email_addresses = []
+        else:
+            proof.set_proven(user, sociallogin.account.extra_data)
         return user
 
     def save_user(self, request, sociallogin, form=None):
+        if host.is_host(sociallogin):
+            return self._save_host_member(request, sociallogin)
         # The member and their BitBadges login are written together or not at all. Two
         # tabs (a double click, two claim pages) can come back for one new wallet at the
         # same moment: the second finds the login taken and logs in to that account.
@@ -139,6 +160,27 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         messages.success(request, _new_account_sentence(saved, sociallogin.account.uid))
         return saved
 
+    def _save_host_member(self, request, sociallogin):
+        account = sociallogin.account
+        try:
+            return host.save_member(
+                request,
+                sociallogin,
+                lambda: super(SocialAccountAdapter, self).save_user(
+                    request, sociallogin, form=None
+                ),
+            )
+        except IntegrityError:
+            if SocialAccount.objects.filter(provider=account.provider, uid=account.uid).exists():
+                log.info("Host sign-on: a sign-up finished in another tab; logging in")
+                raise ImmediateHttpResponse(_log_in_instead(request, sociallogin)) from None
+            log.warning("Host sign-on: a sign-up could not be written (a conflict); nothing was")
+            raise ImmediateHttpResponse(
+                host_wording.error_response(
+                    request, host_wording.UNKNOWN, next_url=sociallogin.state.get("next") or ""
+                )
+            ) from None
+
     def _save_with_a_free_username(self, user, uid: str) -> None:
         for attempt in range(USERNAME_ATTEMPTS):
             user.username = new_username(uid, attempt=attempt)
@@ -160,11 +202,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         # Staff: a wallet alone is no way into the admin (REVIEW_security #9).
         staff = request.user if process == AuthProcess.CONNECT else sociallogin.user
         if process != reauth.PROCESS and staff_without_authenticator(staff):
-            log.warning("Sign in with BitBadges refused: a staff account without an authenticator")
+            log.warning("%s refused: a staff account without an authenticator", _name(sociallogin))
+            words = host_wording if host.is_host(sociallogin) else wording
             raise ImmediateHttpResponse(
-                wording.error_response(
+                words.error_response(
                     request,
-                    wording.STAFF,
+                    words.STAFF,
                     process=process or AuthProcess.LOGIN,
                     next_url=sociallogin.state.get("next") or "",
                 )
@@ -175,12 +218,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             reauth.confirm(request, sociallogin)  # never goes on to a login
         elif not sociallogin.is_existing:
             self._limit_signups(request, sociallogin)
+            if host.is_host(sociallogin):
+                host.refuse_taken_email(request, sociallogin)
 
     def _connect(self, request, sociallogin) -> None:
         member = request.user
         if not member.is_authenticated:
             return  # allauth sends them to log in
         self._refuse_other_accounts(request, sociallogin)
+        if host.is_host(sociallogin):
+            host.refuse_second_login(request, sociallogin)
         # Confirmed on the way out (views.py); checked again now, before anything is
         # written: a confirmation that ran out while the member was at BitBadges is asked
         # again, and the connect goes on from here (resume_connect) once they gave it.
@@ -196,11 +243,26 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def _refuse_other_accounts(self, request, sociallogin) -> None:
         if sociallogin.is_existing and sociallogin.user.pk != request.user.pk:
-            next_url = sociallogin.get_redirect_url(request) or profile_url()
-            messages.error(request, self.error_messages["connected_other"])
+            next_url = sociallogin.get_redirect_url(request) or self._profile_url(sociallogin)
+            messages.error(request, self._connected_other(sociallogin))
             raise ImmediateHttpResponse(HttpResponseRedirect(next_url))
 
+    def _connected_other(self, sociallogin) -> str:
+        if host.is_host(sociallogin):
+            return _(
+                "This %(host)s account is connected to another account on this site, so it "
+                "was not connected to yours. Log in to that account to use it."
+            ) % {"host": sociallogin.provider.name}
+        return str(self.error_messages["connected_other"])
+
+    def _profile_url(self, sociallogin) -> str:
+        return host.profile_url() if host.is_host(sociallogin) else profile_url()
+
     def _prove_connected(self, request, sociallogin) -> None:
+        """What a connect says (and, for BitBadges, proves) once it is written."""
+        if host.is_host(sociallogin):
+            host.connected(request)
+            return
         member = request.user
         previous = proof.prove(member, sociallogin.account.extra_data)
         messages.success(request, _connected_sentence(member.address, previous))
@@ -217,7 +279,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             )
 
     def get_connect_redirect_url(self, request, socialaccount) -> str:
-        return profile_url()
+        return host.profile_url() if socialaccount.provider == host.PROVIDER_ID else profile_url()
 
     # --- failures -----------------------------------------------------------------------
 
@@ -228,6 +290,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         state = context.get("state") or {}
         process = state.get("process") or AuthProcess.LOGIN
         next_url = state.get("next") or ""
+        if host.is_host_provider(provider):
+            raise ImmediateHttpResponse(
+                host_wording.failure_response(
+                    request, error=error, exception=exception, state=state
+                )
+            )
         # "No" at BitBadges (RFC 6749's error=access_denied; BitBadges does not document
         # its Deny): the cancelled page, whether or not the state came back with it, with
         # the way to start again where the member was going.
@@ -271,19 +339,30 @@ def resume_connect(request, serialized: dict):
     adapter = get_social_adapter(request)
     account = sociallogin.account
     mine = SocialAccount.objects.filter(provider=account.provider, uid=account.uid)
-    refused = HttpResponseRedirect(sociallogin.get_redirect_url(request) or profile_url())
+    refused = HttpResponseRedirect(
+        sociallogin.get_redirect_url(request) or adapter._profile_url(sociallogin)
+    )
     if mine.exclude(user_id=request.user.pk).exists():
-        messages.error(request, adapter.error_messages["connected_other"])
+        messages.error(request, adapter._connected_other(sociallogin))
         return refused
+    if host.is_host(sociallogin):
+        try:
+            host.refuse_second_login(request, sociallogin)
+        except ImmediateHttpResponse as refusal:
+            return refusal.response
     try:
         with transaction.atomic():
             response = connect_flow.connect(request, sociallogin)
     except IntegrityError:
-        messages.error(request, adapter.error_messages["connected_other"])
+        messages.error(request, adapter._connected_other(sociallogin))
         return refused
     if mine.filter(user_id=request.user.pk).exists():
         adapter._prove_connected(request, sociallogin)
     return response
+
+
+def _name(sociallogin) -> str:
+    return "Host sign-on" if host.is_host(sociallogin) else "Sign in with BitBadges"
 
 
 def _new_account_sentence(member, uid: str) -> str:

@@ -1,4 +1,5 @@
-"""Confirm with BitBadges: the re-authentication of members who log in with BitBadges only.
+"""Confirm with BitBadges (or with the host site): the re-authentication of members who
+log in only with a social login (BitBadges, the host site's sign-on), no password.
 
 Every "confirm it is you" check on the site (allauth's @reauthentication_required, its
 e-mail and two-factor flows, the BitBadges connect and disconnect, /password/set/) asks
@@ -6,15 +7,16 @@ allauth's `did_recently_reauthenticate`. allauth answers True for a member with 
 usable password nor an authenticator, whatever the age of the session: for them nothing
 was ever asked. `install()` (SiwbbConfig.ready) wraps it: for such a member it is True
 only with a re-authentication recorded in the last ACCOUNT_REAUTHENTICATION_TIMEOUT
-seconds, which they give by confirming with BitBadges:
+seconds, which they give by confirming with BitBadges or with the host site:
 
 - /reauthenticate/ (allauth) and its middleware send them to /auth/bitbadges/reauthenticate/
-  (AccountAdapter.get_reauthentication_methods lists it), a page with a button;
+  or /auth/oidc/host/reauthenticate/ (AccountAdapter.get_reauthentication_methods lists
+  the ones the member has: `methods`), a page with a button;
 - its POST starts the flow marked "reauthenticate" with the member's id in the state;
-- back from BitBadges, `confirm` accepts it only when the login BitBadges proved is that
-  member's own: then it records the re-authentication and resumes what was held (the
-  POST kept by allauth, or a callback such as a held connect). Another address confirms
-  nothing and logs nobody in; nothing is written.
+- back from the provider, `confirm` accepts it only when the login it proved is that
+  member's own (the same provider, the same uid): then it records the re-authentication
+  and resumes what was held (the POST kept by allauth, or a callback such as a held
+  connect). Another account confirms nothing and logs nobody in; nothing is written.
 
 The wrap relies on allauth's module layout (pinned in pyproject; tests/siwbb/
 test_reauth.py checks the wrap is in place and every guarded route goes through it).
@@ -39,13 +41,18 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from users.hostsso import PROVIDER_ID as HOST_PROVIDER_ID
+from users.hostsso import REAUTHENTICATE
+from users.hostsso import config as host_config
+from users.hostsso import wording as host_wording
 from users.siwbb import wording
 from users.siwbb.config import PROVIDER_ID, siwbb_enabled
 
 log = logging.getLogger(__name__)
 
-PROCESS = "reauthenticate"  # the `process` of a Confirm with BitBadges flow
+PROCESS = REAUTHENTICATE  # the `process` of a Confirm with ... flow
 METHOD_ID = "bitbadges_reauthenticate"
+HOST_METHOD_ID = "host_reauthenticate"
 
 _allauths = reauthentication.did_recently_reauthenticate
 
@@ -70,25 +77,39 @@ def install() -> None:
 
 
 def methods(user) -> list[dict]:
-    """Confirm with BitBadges, for AccountAdapter.get_reauthentication_methods: offered to
-    a member with a BitBadges login while the feature is on."""
+    """Confirm with BitBadges and Confirm with <host>, for AccountAdapter.
+    get_reauthentication_methods: each offered to a member with that login while its
+    feature is on."""
     # Imported here: the wrap is installed while apps load, before the models are.
+    from users.hostsso.selectors import host_login
     from users.siwbb.selectors import bitbadges_uid
 
-    if not user.is_authenticated or not siwbb_enabled() or not bitbadges_uid(user):
+    if not user.is_authenticated:
         return []
-    return [
-        {
-            "id": METHOD_ID,
-            "description": _("Confirm with BitBadges"),
-            "url": reverse(f"{PROVIDER_ID}_reauthenticate"),
-        }
-    ]
+    found = []
+    if siwbb_enabled() and bitbadges_uid(user):
+        found.append(
+            {
+                "id": METHOD_ID,
+                "description": _("Confirm with BitBadges"),
+                "url": reverse(f"{PROVIDER_ID}_reauthenticate"),
+            }
+        )
+    if host_config.hostsso_enabled() and host_login(user) is not None:
+        found.append(
+            {
+                "id": HOST_METHOD_ID,
+                "description": _("Confirm with %(host)s") % {"host": host_config.site_name()},
+                "url": reverse(f"{HOST_PROVIDER_ID}_reauthenticate"),
+            }
+        )
+    return found
 
 
 def confirm(request: HttpRequest, sociallogin) -> None:
-    """BitBadges came back for a Confirm with BitBadges flow. Always raises
-    ImmediateHttpResponse, so allauth never goes on to log anyone in."""
+    """The provider came back for a Confirm with ... flow. Always raises
+    ImmediateHttpResponse, so allauth never goes on to log anyone in. Only the member's
+    own login of that provider counts (a login is one provider and uid)."""
     member = request.user
     state = sociallogin.state
     next_url = state.get("next") or ""
@@ -98,19 +119,19 @@ def confirm(request: HttpRequest, sociallogin) -> None:
         and sociallogin.is_existing
         and sociallogin.user.pk == member.pk
     )
+    provider = sociallogin.account.provider
+    words = host_wording if provider == HOST_PROVIDER_ID else wording
     if not own:
-        log.warning("Confirm with BitBadges: BitBadges proved another address; nothing confirmed")
+        log.warning("Confirm with %s: another account came back; nothing confirmed", provider)
         raise ImmediateHttpResponse(
-            wording.error_response(
-                request, wording.REAUTH_OTHER, process=PROCESS, next_url=next_url
-            )
+            words.error_response(request, words.REAUTH_OTHER, process=PROCESS, next_url=next_url)
         )
     record_authentication(
         request,
         member,
         "socialaccount",
         reauthenticated=True,
-        provider=PROVIDER_ID,
+        provider=provider,
         uid=sociallogin.account.uid,
     )
     raise ImmediateHttpResponse(resume(request, next_url))
