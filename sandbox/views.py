@@ -1,6 +1,7 @@
 """The sandbox control page (/sandbox/, superusers only): accounts, deployed triggers, faults,
-webhook deliveries, and the emulated BitBadges (claims with their uses and pending
-attempts, dynamic stores, the API key's credits).
+webhook deliveries, the emulated BitBadges (claims with their uses and pending
+attempts, dynamic stores, the API key's credits) and the host site's OpenID Connect
+provider (its members and registered sites: sandbox/host/overview.py).
 
 It is how a demo or a manual test makes the outside world misbehave: mark an account
 unhealthy or dead, edit what its upstream reports (the profile the demo actions read),
@@ -27,6 +28,7 @@ from sandbox.common.faults import ENDPOINTS
 from sandbox.common.models import Fault
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.forms import CreditsForm, FaultForm, HealthForm, ProfileForm
+from sandbox.host.overview import overview as host_overview
 from sandbox.member_names import member_names, name_rows
 from sandbox.pipedream import components, services, triggers, webhooks
 from sandbox.pipedream.models import (
@@ -112,6 +114,7 @@ def _render_index(request, fault_form=None, credits_form=None, status=200):
         "bitbadges": overview,
         "credits_form": credits_form
         or CreditsForm(initial={"remaining": overview["credits"]["remaining"]}),
+        "host": host_overview(),
     }
     return render(request, "sandbox/index.html", context, status=status)
 

@@ -12,6 +12,7 @@ secret or its access token, never by a browser with this site's cookies: they ar
 csrf_exempt (a CSRF token is for forms this site serves; the client has none to send).
 """
 
+import base64
 import functools
 import logging
 from urllib.parse import urlsplit
@@ -282,12 +283,29 @@ def _token_precheck(request):
             "grant_type is missing (send the parameters as an "
             "application/x-www-form-urlencoded body).",
         )
-    basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+    authorization = request.headers.get("Authorization", "")
+    basic = authorization.lower().startswith("basic ")
     if basic and request.POST.get("client_secret"):
         return _json_error(
             400, "invalid_request", "Authenticate the client one way: HTTP Basic or the body."
         )
+    if basic and not _readable_basic(authorization):
+        return _json_error(
+            401,
+            "invalid_client",
+            "The HTTP Basic credentials are not base64 of UTF-8 text.",
+            WWW_Authenticate='Basic error="invalid_client"',
+        )
     return None
+
+
+def _readable_basic(authorization: str) -> bool:
+    """Whether Basic credentials decode as RFC 7617 2 writes them (UTF-8 here)."""
+    try:
+        base64.b64decode(authorization.split(None, 1)[1], validate=False).decode("utf-8")
+    except (IndexError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    return True
 
 
 @csrf_exempt  # server to server, authenticated by the client's secret: see the module

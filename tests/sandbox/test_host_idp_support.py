@@ -82,8 +82,9 @@ def approve(web: Client, member: str = "alice", **params) -> str:
     return back["code"]
 
 
-def exchange(api: Client, code: str, *, auth: str | None = "basic", **fields):
-    """POST token as the client's server does (form body)."""
+def exchange(api: Client, code: str, /, *, auth: str | None = "basic", **fields):
+    """POST token as the client's server does (form body); `fields` add to it or replace
+    its parameters (None leaves one out)."""
     body = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
     body["code_verifier"] = VERIFIER
     headers = {}

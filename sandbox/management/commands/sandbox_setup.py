@@ -11,14 +11,21 @@
 3. It registers this site's developer app in the emulated BitBadges (Sign In with
    BitBadges: the sandbox's client ID and secret, redirect URI
    PUBLIC_URL/auth/bitbadges/login/callback/, added to those it had).
-4. It writes the sandbox's credentials into the env file (--env-file, default the one the
+4. It registers this site as a client of the host site's OpenID Connect provider
+   (sandbox/host/: client `sandbox-host-client`, redirect URI
+   PUBLIC_URL/auth/oidc/host/login/callback/, added to those it had) with the secret the
+   env file (or the environment) already holds, or a new random one, and makes its
+   members alice and bob where missing.
+5. It writes the sandbox's credentials into the env file (--env-file, default the one the
    settings read: ENV_FILE, else .env beside manage.py) for each of PIPEDREAM_CLIENT_ID,
-   PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID, BITBADGES_API_KEY, BITBADGES_CLIENT_ID
-   and BITBADGES_CLIENT_SECRET that is missing or empty there, and the sandbox's workflow
-   endpoint ids as PIPEDREAM_WORKFLOW_ENDPOINTS, plus SANDBOX=true when SANDBOX is (a
-   client ID turns the sandbox's default off). A value someone set is never changed; a
-   list of endpoints is fine in any order and with more ids, and gets a warning only when
-   it leaves out some of the sandbox's.
+   PIPEDREAM_CLIENT_SECRET, PIPEDREAM_PROJECT_ID, BITBADGES_API_KEY, BITBADGES_CLIENT_ID,
+   BITBADGES_CLIENT_SECRET, HOST_OIDC_CLIENT_ID and HOST_OIDC_CLIENT_SECRET that is
+   missing or empty there, and the sandbox's workflow endpoint ids as
+   PIPEDREAM_WORKFLOW_ENDPOINTS, plus SANDBOX=true when SANDBOX is (a client ID turns the
+   sandbox's default off). A value someone set is never changed; a list of endpoints is
+   fine in any order and with more ids, and gets a warning only when it leaves out some
+   of the sandbox's. A HOST_OIDC_CLIENT_ID naming another client is left alone, and the
+   sandbox's provider then registers nothing for it.
 
 Safe to run again: the second run finds everything in place and changes nothing. Each
 file is replaced whole (written beside it, then renamed), never left half-written.
@@ -27,6 +34,7 @@ file is replaced whole (written beside it, then renamed), never left half-writte
 import json
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -36,6 +44,8 @@ from django.core.management.base import BaseCommand, CommandError
 from sandbox.bitbadges.siwbb import site_app_ensure
 from sandbox.credentials import LIST_SETTINGS, SANDBOX_SETTINGS, SIWBB_SETTINGS, missing_entries
 from sandbox.demo import demo_ensure
+from sandbox.host.registry import SITE_CLIENT_ID, members_ensure, site_client_ensure
+from sandbox.host.server import issuer
 
 # One assignment, as django-environ's read_env matches it; the last one of a name wins.
 ASSIGNMENT = re.compile(r"\A(?P<export>export )?(?P<name>[A-Za-z_0-9]+)=(?P<value>.*)\Z")
@@ -47,9 +57,24 @@ ENV_FILE_HEADER = (
 )
 
 
-def env_values() -> dict[str, str]:
-    """What the env file should hold for the product to use the sandbox."""
-    return {**SANDBOX_SETTINGS, **SIWBB_SETTINGS, "SANDBOX": "true"}
+HOST_CLIENT_ID = "HOST_OIDC_CLIENT_ID"
+HOST_CLIENT_SECRET = "HOST_OIDC_CLIENT_SECRET"  # noqa: S105 (a setting's name)
+
+
+def env_values(host: dict[str, str] | None = None) -> dict[str, str]:
+    """What the env file should hold for the product to use the sandbox (`host`: the host
+    sign-on client's id and secret, when the sandbox's provider is used)."""
+    return {**SANDBOX_SETTINGS, **SIWBB_SETTINGS, **(host or {}), "SANDBOX": "true"}
+
+
+def env_file_value(text: str, name: str) -> str:
+    """The value the env file gives `name` (its last assignment, unquoted), or ""."""
+    value = ""
+    for line in text.splitlines():
+        match = ASSIGNMENT.match(line)
+        if match and match["name"] == name:
+            value = _unquoted(match["value"]).strip()
+    return value
 
 
 def _unquoted(value: str) -> str:
@@ -149,7 +174,7 @@ def _replace(path: Path, text: str, what: str) -> None:
 class Command(BaseCommand):
     help = (
         "Create the sandbox's demo upstream (BitBadges claims, store, star claim, this site's "
-        "BitBadges app), write its parameters to the demo file seed_demo reads, and write the "
+        "BitBadges app, its client at the host site's provider), write its parameters to the demo file seed_demo reads, and write the "
         "sandbox's credentials "
         "into the env file where they are missing or empty. Safe to run again."
     )
@@ -192,7 +217,31 @@ class Command(BaseCommand):
             f"Sign In with BitBadges: the sandbox's app {app.client_id} may send members back "
             f"to {', '.join(app.redirect_uris)}."
         )
-        self._env_write(env_path, env_text)
+        self._env_write(env_path, env_text, self._host_client(env_text))
+
+    def _host_client(self, env_text: str) -> dict[str, str]:
+        """Register this site at the host's provider with the secret already set (the
+        environment's wins, as it does in the settings), else a new one: the env values."""
+        members = ", ".join(member.username for member in members_ensure())
+        client_id = os.environ.get(HOST_CLIENT_ID) or env_file_value(env_text, HOST_CLIENT_ID)
+        if client_id and client_id != SITE_CLIENT_ID:
+            self.stdout.write(
+                f"Host sign-on: {HOST_CLIENT_ID} is {client_id}, another provider's client: "
+                "left as it is, and the sandbox's provider registers nothing for it."
+            )
+            return {}
+        secret = (
+            os.environ.get(HOST_CLIENT_SECRET)
+            or env_file_value(env_text, HOST_CLIENT_SECRET)
+            or secrets.token_urlsafe(32)
+        )
+        client = site_client_ensure(settings.PUBLIC_URL, secret)
+        self.stdout.write(
+            f"Host sign-on: the sandbox's provider {issuer()} (Sandbox Community, members "
+            f"{members}) has client {client.client_id}, which may send members back to "
+            f"{', '.join(client.redirect_uris)}."
+        )
+        return {HOST_CLIENT_ID: SITE_CLIENT_ID, HOST_CLIENT_SECRET: secret}
 
     def _env_path(self, option: Path | None) -> Path:
         if option is None:
@@ -237,8 +286,9 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read the env file {path}: {exc.strerror or exc}.") from exc
 
-    def _env_write(self, path: Path, text: str) -> None:
-        new_text, written, kept = env_text_update(text, env_values())
+    def _env_write(self, path: Path, text: str, host: dict[str, str]) -> None:
+        wanted = env_values(host)
+        new_text, written, kept = env_text_update(text, wanted)
         shown = _shown(path)
         if written:
             _replace(path, new_text, "env file")
@@ -247,7 +297,7 @@ class Command(BaseCommand):
                 "process Django starts from now on."
             )
         for name, value in kept.items():
-            expected = env_values()[name]
+            expected = wanted[name]
             if name in LIST_SETTINGS:
                 self._warn_missing_entries(shown, name, value)
                 continue
