@@ -88,6 +88,7 @@ def test_a_client_generated_from_the_description_drives_the_api(
         page = pages.sync(client=client, slug="github-starter", limit=2, cursor=cursor)
         seen += [completion.id for completion in page.results]
         cursor = page.next_cursor
+        assert len(seen) <= 10, "the cursor does not move on"
         if not cursor:
             break
     assert seen == list(Completion.objects.order_by("pk").values_list("pk", flat=True))
