@@ -10,10 +10,6 @@ retry queued by the task itself after a doubling wait.
 """
 
 import json
-import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -34,52 +30,14 @@ from operations.alerts.tasks import alert_delivery_task
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 from tests.claims.claims_support import random_address, run_worker
 from tests.members_support import verify_email
+from tests.webhooks import receiver_support
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1 answering the given statuses in turn (then 200),
-    keeping each request's headers and body."""
-
-    def __init__(self, statuses=()):
-        self.statuses = list(statuses)
-        self.requests: list[tuple[dict, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append((dict(self.headers.items()), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    made = []
-
-    def make(statuses=()):
-        made.append(Receiver(statuses))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
+    yield from receiver_support.receivers()
 
 
 def endpoint_to(url: str) -> tuple[AlertEndpoint, str]:
@@ -196,28 +154,9 @@ def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try(
 
 @pytest.fixture
 def dripping():
-    """A receiver that answers a status line, then one header byte every 50 ms, for as
-    long as the caller listens (each read gets a byte: no read timeout ever fires)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve():
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                while not stop.is_set():
-                    conn.sendall(b"a")
-                    time.sleep(0.05)
-            except OSError:
-                pass  # the caller hung up: what the test wants
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks/alerts"
-    stop.set()
-    listener.close()
+    server = receiver_support.dripping()
+    yield server.url
+    server.close()
 
 
 @pytest.mark.django_db

@@ -1,0 +1,185 @@
+"""Which events become messages, for which endpoints, with what in them, at what cost.
+
+Completions reach the webhooks through the ledger (claims.engine.ledger.event, which
+sends completion_changed on commit); member deletion through the user model's
+pre_delete. No HTTP here: the messages are recorded and queued, not sent.
+"""
+
+import json
+
+import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
+
+from claims.audit import Actor
+from claims.engine import ledger
+from claims.models import Completion, CompletionEvent
+from users.hostsso import PROVIDER_ID
+from webhooks.models import Delivery
+
+pytestmark = pytest.mark.django_db
+
+URL = "https://93.184.215.14/hooks/connect"  # never called in this module
+ALL = {"completion.completed", "completion.failed", "completion.revoked", "member.deleted"}
+
+
+@pytest.fixture
+def completion(make_claim, member):
+    claim = make_claim("github-starter")
+    return Completion.objects.create(
+        claim=claim, member=member, state="delivering", address="bb1exampleaddress"
+    )
+
+
+def move(completion, to_state, capture):
+    """Move `completion` through the ledger, as the engine and staff actions do."""
+    with capture(execute=True), transaction.atomic():
+        Completion.objects.filter(pk=completion.pk).update(state=to_state, reason="Done.")
+        ledger.event(
+            completion,
+            completion.state,
+            to_state,
+            Actor.system("test"),
+            CompletionEvent.Reason.DELIVERED,
+        )
+    completion.state = to_state
+
+
+def bodies(endpoint=None):
+    rows = Delivery.objects.order_by("pk")
+    if endpoint is not None:
+        rows = rows.filter(endpoint=endpoint)
+    return [json.loads(row.body) for row in rows]
+
+
+def test_each_move_the_host_hears_of_makes_one_message_per_endpoint(
+    completion, member, endpoint_to, django_capture_on_commit_callbacks
+):
+    first, _ = endpoint_to(URL, name="Site")
+    second, _ = endpoint_to(URL, name="Backup")
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    move(completion, "revoked", django_capture_on_commit_callbacks)
+    move(completion, "waiting", django_capture_on_commit_callbacks)  # not an event
+    move(completion, "failed", django_capture_on_commit_callbacks)
+
+    kinds = [body["type"] for body in bodies(first)]
+    assert kinds == ["completion.completed", "completion.revoked", "completion.failed"]
+    assert bodies(first) == bodies(second)
+    # One webhook-id per event, the same for both endpoints; each queued for the worker.
+    ids = Delivery.objects.values_list("message_id", flat=True)
+    assert len(set(ids)) == 3 and len(ids) == 6
+    assert DBTaskResult.objects.filter(task_path__endswith="webhook_delivery_task").count() == 6
+    data = bodies(first)[1]["data"]
+    assert data == {
+        "id": completion.pk,
+        "claim": "github-starter",
+        "member": {"host_id": None, "external_id": str(member.external_id)},
+        "state": "revoked",
+        "previous_state": "completed",
+        "reason": "Done.",
+        "address": "bb1exampleaddress",
+        "completed_at": None,
+        "updated_at": data["updated_at"],
+    }
+    assert bodies(first)[1]["timestamp"].endswith("Z")
+
+
+def test_the_member_is_named_by_the_host_id_when_they_signed_on_from_the_host(
+    completion, member, endpoint_to, django_capture_on_commit_callbacks
+):
+    SocialAccount.objects.create(user=member, provider=PROVIDER_ID, uid="host-alice-0001")
+    endpoint_to(URL)
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert bodies()[0]["data"]["member"] == {
+        "host_id": "host-alice-0001",
+        "external_id": str(member.external_id),
+    }
+
+
+def test_an_endpoint_gets_only_the_events_it_ticked(
+    completion, member, endpoint_to, django_capture_on_commit_callbacks
+):
+    deletions, _ = endpoint_to(URL, name="Deletions", event_types=["member.deleted"])
+    everything, _ = endpoint_to(URL, name="Everything")
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        member.delete()
+    assert [body["type"] for body in bodies(deletions)] == ["member.deleted"]
+    assert {body["type"] for body in bodies(everything)} == {
+        "completion.completed",
+        "member.deleted",
+    }
+
+
+def test_a_disabled_endpoint_gets_nothing(
+    completion, endpoint_to, django_capture_on_commit_callbacks
+):
+    endpoint_to(URL, enabled=False)
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert not Delivery.objects.exists()
+
+
+def test_member_deleted_carries_the_host_id_read_before_the_cascade(
+    member, endpoint_to, django_capture_on_commit_callbacks
+):
+    SocialAccount.objects.create(user=member, provider=PROVIDER_ID, uid="host-alice-0001")
+    external_id = str(member.external_id)
+    endpoint_to(URL)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        member.delete()
+    assert not SocialAccount.objects.exists()  # it cascaded; the message kept the id
+    [body] = bodies()
+    assert body["type"] == "member.deleted"
+    assert body["data"]["member"] == {"host_id": "host-alice-0001", "external_id": external_id}
+    assert body["data"]["deleted_at"].endswith("Z")
+    assert len(queued) == 1  # queued once the deletion committed
+
+
+def test_a_deletion_rolled_back_tells_nobody(
+    member, endpoint_to, django_capture_on_commit_callbacks
+):
+    endpoint_to(URL)
+    with (
+        django_capture_on_commit_callbacks(execute=True) as queued,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        member.delete()
+        raise RuntimeError("changed my mind")
+    assert not Delivery.objects.exists()
+    assert queued == []
+
+
+def test_with_no_endpoint_an_event_costs_one_query_and_builds_nothing(
+    completion, django_capture_on_commit_callbacks
+):
+    with CaptureQueriesContext(connection) as queries:
+        move(completion, "completed", django_capture_on_commit_callbacks)
+    webhooks_queries = [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
+    claims_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and "claims_completion" in q["sql"]
+    ]
+    assert len(webhooks_queries) == 1  # is any endpoint on?
+    assert claims_reads == []  # the payload was never built
+
+
+@pytest.mark.parametrize("endpoints", [1, 4])
+def test_the_cost_of_an_event_does_not_grow_with_the_endpoints(
+    completion, endpoint_to, endpoints, django_capture_on_commit_callbacks
+):
+    for n in range(endpoints):
+        endpoint_to(URL, name=f"Site {n}")
+    with CaptureQueriesContext(connection) as queries:
+        move(completion, "completed", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == endpoints
+    # The move's own queries, then ours: endpoints, the completion with its claim and
+    # member, the host id, the rows in one insert, and one task queued per row.
+    ours = [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
+    assert len(ours) == 2  # endpoints read, deliveries inserted
+    assert sum("socialaccount" in q["sql"] for q in queries.captured_queries) == 1
+    reads = [q for q in queries.captured_queries if 'FROM "claims_completion"' in q["sql"]]
+    assert len(reads) == 1

@@ -1,0 +1,56 @@
+"""The host site's webhooks listen to claims', connections' and users' changes.
+
+Each receiver only records the event's messages (events.emit, which builds nothing
+when no endpoint wants it) and queues them for the task worker.
+
+- claims.signals.completion_changed (on commit): completion.completed / failed / revoked.
+- connections.signals.account_health_changed (on commit): account.health_changed.
+- pre_delete of the user model: member.deleted. The member's host id and external id
+  are read before the deletion cascades (their host sign-on goes with them); the
+  messages are made in the deleting transaction and queued when it commits, so a
+  deletion that is rolled back tells nobody.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+from django.utils import timezone
+
+from claims.models import Completion
+from claims.signals import completion_changed
+from connections.signals import account_health_changed
+from users.selectors import host_ids
+from webhooks import events
+from webhooks.models import EventType
+
+
+@receiver(completion_changed, dispatch_uid="webhooks.completion_changed")
+def on_completion_changed(sender, *, completion_id, from_state, to_state, **kwargs):
+    event_type = events.COMPLETION_EVENTS.get(to_state)
+    if event_type is None:
+        return
+    try:
+        events.emit(event_type, lambda: events.completion_data(completion_id, from_state, to_state))
+    except Completion.DoesNotExist:
+        return  # gone since it moved (nothing deletes a completion today)
+
+
+@receiver(account_health_changed, dispatch_uid="webhooks.account_health_changed")
+def on_account_health_changed(sender, *, account, member, previous, current, **kwargs):
+    events.emit(
+        EventType.ACCOUNT_HEALTH_CHANGED,
+        lambda: events.account_data(account, member, previous, current),
+    )
+
+
+@receiver(pre_delete, sender=get_user_model(), dispatch_uid="webhooks.member_deleted")
+def on_member_deleted(sender, *, instance, **kwargs):
+    events.emit(
+        EventType.MEMBER_DELETED,
+        lambda: events.member_deleted_data(
+            instance.pk,
+            instance.external_id,
+            host_ids([instance.pk]).get(instance.pk),
+            timezone.now(),
+        ),
+    )
