@@ -5,6 +5,7 @@ Authentication, scopes and limits: api/auth.py. The reads: api/reads.py. Every a
 other than 200 is JSON `{"error": <code>, "detail": <sentence>}`.
 """
 
+import datetime
 import re
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 
 from api import reads
 from api.auth import ApiKeyAuth, Refusal
@@ -38,11 +41,28 @@ their id here (`external_id`). Every error is JSON: `{"error": "<code>", "detail
 "<what to do>"}`.
 """
 
+
+class _Encoder(NinjaJSONEncoder):
+    """Times in full, in UTC with a Z ("2026-12-07T10:00:00.123456Z"), as the webhooks
+    to the host site write them (Django's encoder would cut them to milliseconds): a
+    time read here compares equal to the same time in a webhook."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime) and o.tzinfo is not None:
+            return o.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+        return super().default(o)
+
+
+class _Renderer(JSONRenderer):
+    encoder_class = _Encoder
+
+
 api = NinjaAPI(
     title="Connect & Claim read API",
     version="1.0.0",
     description=DESCRIPTION,
     urls_namespace="api-v1",
+    renderer=_Renderer(),
     # validatorUrl None: the docs page never asks swagger.io to check the description
     # (it works offline, under the site's Content-Security-Policy).
     docs=Swagger(settings={"validatorUrl": None}),
