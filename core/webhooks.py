@@ -442,6 +442,16 @@ class Message(models.Model):
         abstract = True
 
 
+# How a message's tries went, in the order a delivery log shows them.
+TRY_FIELDS = (
+    "state",
+    "attempts",
+    "last_attempt_at",
+    "next_attempt_at",
+    "status_code",
+    "error",
+    "delivered_at",
+)
 PENDING, DELIVERED, FAILED = Message.State.PENDING, Message.State.DELIVERED, Message.State.FAILED
 
 

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 
-from core import webhook_admin
+from core import webhook_admin, webhooks
 from operations.alerts import notify
 from operations.models import AlertDelivery, AlertEndpoint, Incident
 
@@ -80,13 +80,7 @@ DELIVERY_FIELDS: tuple[str, ...] = (
     "recipients",
     "message_id",
     "replay_of",
-    "state",
-    "attempts",
-    "last_attempt_at",
-    "next_attempt_at",
-    "status_code",
-    "error",
-    "delivered_at",
+    *webhooks.TRY_FIELDS,
     "payload",
 )
 
