@@ -13,6 +13,7 @@ API may be exempt from CSRF. Counters live in the shared cache (core/ratelimit.p
 the limits hold across every web process.
 """
 
+import logging
 import math
 import time
 
@@ -27,6 +28,8 @@ from api.models import ApiKey
 from core.ratelimit import client_ip, hit
 
 REALM = 'Bearer realm="api"'
+
+logger = logging.getLogger(__name__)
 
 
 class Refusal(Exception):
@@ -52,7 +55,13 @@ def _count_failure(ip: str) -> None:
     """Count a key that is not ours from `ip`; past the limit, block the address until
     the window ends (every process sees the block: it is in the shared cache)."""
     limit, window = settings.API_AUTH_FAILURE_RATE_LIMIT
-    wait = hit("api-auth-failure", ip, limit=limit, window=window)
+
+    def blocked(wait: int) -> None:  # once per window, not once per refused request
+        logger.warning(
+            "API: %s invalid keys from %s in %s s; it gets 429 for %s s", limit, ip, window, wait
+        )
+
+    wait = hit("api-auth-failure", ip, limit=limit, window=window, on_first_refusal=blocked)
     if wait is not None:
         cache.set(f"api:auth-blocked:{ip}", time.time() + wait, timeout=wait)
         raise _too_many_failures(wait)
@@ -120,7 +129,18 @@ class ApiKeyAuth(HttpAuthBase):
         if state == ApiKey.State.EXPIRED:
             raise Refusal(403, "expired_key", "This API key has expired: ask for a new one.")
         limit, window = settings.API_RATE_LIMIT
-        wait = hit("api-key", key.pk, limit=limit, window=window)
+
+        def flooded(wait: int) -> None:  # once per window, not once per refused request
+            logger.warning(
+                "API key %s_… (%s) made over %s requests in %s s; it gets 429 for %s s",
+                key.prefix,
+                key.name,
+                limit,
+                window,
+                wait,
+            )
+
+        wait = hit("api-key", key.pk, limit=limit, window=window, on_first_refusal=flooded)
         if wait is not None:
             raise Refusal(
                 429,

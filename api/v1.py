@@ -111,6 +111,9 @@ def _refused(request: HttpRequest, refusal: Any) -> HttpResponse:
     )
     for name, value in refusal.headers.items():
         response[name] = value
+    # The access log has a line for each; Django's own warning per 4xx would repeat it,
+    # once per request of a flood (api/auth.py logs a flood once per window instead).
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 

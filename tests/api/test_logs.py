@@ -3,6 +3,7 @@ with DEBUG on (django-ninja's own bearer class logs an unexpected Authorization 
 then; ours does not), and an error report shows the Authorization header masked."""
 
 import logging
+import re
 
 import pytest
 from django.test import RequestFactory
@@ -75,3 +76,29 @@ def test_an_error_report_masks_the_authorization_header():
     text = _report(RequestFactory().get(URL, headers={"authorization": f"Bearer {key}"}))
     assert "HTTP_AUTHORIZATION" in text
     assert key not in text
+
+
+def test_a_flood_is_logged_once_per_window_by_the_keys_prefix(client, settings, caplog, alice):
+    settings.API_RATE_LIMIT = (2, 60)
+    settings.API_AUTH_FAILURE_RATE_LIMIT = (2, 600)
+    caplog.set_level(logging.INFO)
+    key, row = make_key(name="Community site")
+    api = ApiClient(client, key)
+    params = {"host_id": "host-alice-0001"}
+    statuses = [api.get(URL, params).status_code for _ in range(6)]
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    bad = key[:-4] + "AAAA"
+    statuses = [api.get(URL, params, key=bad).status_code for _ in range(6)]
+    assert statuses == [401, 401, 429, 429, 429, 429]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2
+    assert re.fullmatch(
+        rf"API key {row.prefix}_… \(Community site\) made over 2 requests in 60 s; "
+        r"it gets 429 for \d+ s",
+        warnings[0],
+    )
+    assert re.fullmatch(
+        r"API: 2 invalid keys from 127\.0\.0\.1 in 600 s; it gets 429 for \d+ s", warnings[1]
+    )
+    access = [r for r in caplog.records if r.name == "config.access"]
+    assert len(access) == 12  # yet every request has its access line
