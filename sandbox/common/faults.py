@@ -2,7 +2,8 @@
 
 Every emulated endpoint has a name (ENDPOINTS) and its view is wrapped once with
 `@injectable(name)` (BitBadges' views with sandbox/bitbadges/faults.py's, which answers
-in BitBadges' shapes). A fault spec is a dict:
+in BitBadges' shapes; the host site's provider with sandbox/host/faults.py's, which
+answers as OAuth writes errors and adds the id_token faults). A fault spec is a dict:
 
     {"latency_ms": 250,      # added delay before answering
      "rate": 0.5,            # probability (0..1) that the fault fires; default 1
