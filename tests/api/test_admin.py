@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from api import keys
 from api.models import ApiKey
@@ -126,8 +127,6 @@ def test_keys_are_not_deleted_even_by_a_superuser(admin_client):
 
 
 def test_the_list_filters_by_state(admin_client):
-    from django.utils import timezone
-
     make_key(name="Live one")
     make_key(name="Gone one", revoked_at=timezone.now())
     active = admin_client.get(LIST + "?state=active").content.decode()

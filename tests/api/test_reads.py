@@ -7,6 +7,7 @@ import base64
 import uuid
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 from django.utils import timezone
 
 from claims.models import Claim, Completion
@@ -102,8 +103,6 @@ def test_a_member_not_named_by_exactly_one_good_id_is_400(api, alice, url, param
 
 @pytest.mark.parametrize("url", [MEMBER_COMPLETIONS, MEMBER_ACCOUNTS])
 def test_an_unknown_member_is_the_same_404_by_either_id(api, alice, url):
-    from allauth.socialaccount.models import SocialAccount
-
     # alice's BitBadges login has a uid too: it is not a host id.
     SocialAccount.objects.create(user=alice, provider="bitbadges", uid="bb-uid-1")
     answers = [
