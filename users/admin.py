@@ -1,5 +1,6 @@
-"""The member in the admin, as users knows them: account, emails, external id, address,
-whether Sign in with BitBadges proved it (and when), and their BitBadges login.
+"""The member in the admin, as users knows them: account, emails, external id, how they
+signed up, their id at the host site (when they sign on from it), address, whether Sign
+in with BitBadges proved it (and when), and their BitBadges login.
 
 members.admin re-registers User with what the other apps add (connected accounts,
 completions, their counts): users imports neither app.
@@ -12,6 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from users.models import User, proven_q
+from users.selectors import host_id_of
 from users.siwbb.selectors import bitbadges_uid
 
 # A proven address: the one BitBadges proved, still the member's (User.address_proven).
@@ -37,7 +39,12 @@ class AddressProvenFilter(admin.SimpleListFilter):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_filter = (*BaseUserAdmin.list_filter, "emailaddress__verified", AddressProvenFilter)
+    list_filter = (
+        *BaseUserAdmin.list_filter,
+        "emailaddress__verified",
+        AddressProvenFilter,
+        "signup_method",
+    )
     list_display: tuple[str, ...] = (
         "username",
         "email",
@@ -50,17 +57,36 @@ class UserAdmin(BaseUserAdmin):
     )
     readonly_fields = (
         "external_id",
+        "signup_method",
+        "host_id",
         "last_login",
         "date_joined",
         "address_proof",
         "bitbadges_login",
     )
-    search_fields = ("username", "email", "first_name", "last_name", "address", "external_id")
+    search_fields = (
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "address",
+        "external_id",
+        "socialaccount__uid",  # a host id, a BitBadges address
+    )
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (
             "Connect & Claim",
-            {"fields": ("external_id", "address", "address_proof", "bitbadges_login")},
+            {
+                "fields": (
+                    "external_id",
+                    "signup_method",
+                    "host_id",
+                    "address",
+                    "address_proof",
+                    "bitbadges_login",
+                )
+            },
         ),
     )
 
@@ -89,6 +115,14 @@ class UserAdmin(BaseUserAdmin):
             return "No: typed by the member, or none" if obj and obj.address else "No address"
         when = timezone.localtime(obj.address_proven_at)
         return f"Yes, with Sign in with BitBadges, on {when:%Y-%m-%d %H:%M %Z}"
+
+    @admin.display(description="host id")
+    def host_id(self, obj):
+        """The member's id at the host site (its OpenID Connect `sub`), or a dash. Never
+        changed here: it is the login's, made when they signed on from the host site."""
+        if obj is None or obj.pk is None:
+            return "-"
+        return host_id_of(member=obj) or "-"
 
     @admin.display(description="BitBadges login")
     def bitbadges_login(self, obj):

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from allauth.socialaccount.providers.oauth2.client import OAuth2Client, OAuth2Error
 from django.http import HttpRequest
+from django.utils.http import urlencode
 
 from users.hostsso import config
 
@@ -137,11 +138,17 @@ class HostClient(OAuth2Client):
         self._endpoints = endpoints
 
     def get_redirect_url(self, authorization_url, scope, extra_params) -> str:
-        # allauth joins a set: the order changes from run to run. Keep ours.
-        self.scope_delimiter = " "
-        return super().get_redirect_url(
-            authorization_url, ["openid", "email", "profile"], extra_params
-        )
+        # allauth's joins a set (the order changes from run to run): ours keeps it.
+        params = {
+            "response_type": "code",
+            "client_id": self.consumer_key,
+            "redirect_uri": self.callback_url,
+            "scope": " ".join(scope),
+        }
+        if self.state:
+            params["state"] = self.state
+        params.update(extra_params)
+        return f"{authorization_url}?{urlencode(params)}"
 
     def get_access_token(self, code, pkce_code_verifier=None, extra_data=None) -> dict:
         if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):

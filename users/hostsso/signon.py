@@ -142,21 +142,25 @@ def save_member(request: HttpRequest, sociallogin, save) -> object:
     user.signup_method = user.SignupMethod.HOST
     identity = sociallogin.account.extra_data
     email, verified = usable_email(identity)
-    # Only an address nobody here uses is the account's own (User.email) and primary.
+    # Only an address nobody here signs in with or confirmed is the account's own
+    # (User.email) and primary. Written here, not by allauth (which drops an address any
+    # other member merely listed, as if it were taken).
     mine = bool(email) and not registered_members(email)
-    user.email = email if mine else ""
-    sociallogin.email_addresses = (
-        [EmailAddress(email=email, verified=verified, primary=True)] if mine else []
-    )
+    user.email = ""
+    sociallogin.email_addresses = []
+    address = None
     with transaction.atomic():
         _save_with_a_free_username(user, identity, sociallogin.account.uid)
         saved = save()
-        if email and not mine:
-            # Another member's address, unverified: listed, never confirmed (users.forms).
-            EmailAddress.objects.create(user=saved, email=email, verified=False, primary=False)
-    address = (
-        EmailAddress.objects.filter(user=saved, email__iexact=email).first() if email else None
-    )
+        if email:
+            # Not mine: another member's, listed unverified, never confirmed (users.forms'
+            # rule for adding an address).
+            address = EmailAddress.objects.create(
+                user=saved, email=email, verified=verified and mine, primary=mine
+            )
+            if mine:
+                saved.email = email
+                saved.save(update_fields=["email"])
     if address is not None and not address.verified:
         if confirmed_elsewhere(saved, email):
             send_taken_notice(request, email)

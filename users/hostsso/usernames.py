@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
 from allauth.account.adapter import get_adapter
 from allauth.account.internal.userkit import filter_users_by_username
@@ -28,11 +29,21 @@ def _reserved(name: str) -> bool:
     )
 
 
+def _ascii(text: str) -> str:
+    """Accents dropped (é -> e), then anything else that is not ASCII."""
+    decomposed = unicodedata.normalize("NFKD", plain(text))
+    return (
+        "".join(c for c in decomposed if not unicodedata.combining(c))
+        .encode("ascii", "ignore")
+        .decode()
+    )
+
+
 def base(identity: dict) -> str:
     """The name to start from: letters, digits, . _ - only, at most MAX_BASE long."""
     local_part = (identity.get("email") or "").partition("@")[0]
     for source in (identity.get("preferred_username") or "", local_part):
-        name = _NOT_ALLOWED.sub("-", plain(source).lower()).strip(".-_")[:MAX_BASE].strip(".-_")
+        name = _NOT_ALLOWED.sub("-", _ascii(source).lower()).strip(".-_")[:MAX_BASE].strip(".-_")
         if len(name) >= 2 and not _reserved(name):
             return name
     return FALLBACK

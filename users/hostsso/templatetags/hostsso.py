@@ -30,3 +30,12 @@ def host_login_of(member):
 @register.simple_tag
 def host_login_is_only_way_in(member, login) -> bool:
     return login is not None and only_way_in(member, login)
+
+
+@register.simple_tag
+def host_login_label(login) -> str:
+    """What the host said last about the login's account: its email, else its name there."""
+    data = getattr(login, "extra_data", None)
+    if not isinstance(data, dict):
+        return ""
+    return str(data.get("email") or data.get("preferred_username") or "")
