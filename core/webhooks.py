@@ -202,7 +202,7 @@ def new_message_id() -> str:
 
 def signed_headers(
     secret: str | Sequence[str], message_id: str, body: str, at: datetime.datetime
-) -> dict:
+) -> dict[str, str]:
     """The Standard Webhooks headers for `body`, sent at `at`, signed with each secret
     given (space-separated signatures: a receiver accepts the message if one verifies)."""
     keys = [secret] if isinstance(secret, str) else list(secret)
@@ -229,7 +229,7 @@ class _CutOff:
     timer armed when the connection opens shuts its socket at the deadline, which ends
     any read under way."""
 
-    def __init__(self, *args, deadline: float, **kwargs) -> None:
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
         self._timer: threading.Timer | None = None
@@ -241,7 +241,7 @@ class _CutOff:
         self._timer.start()
         super().connect()  # type: ignore[misc]
 
-    def getresponse(self, *args, **kwargs):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         try:
             response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
         except Exception:
@@ -409,7 +409,7 @@ def backoff(
     except OverflowError:
         wait = ceiling
     if jitter:
-        wait *= 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading, not secrecy
+        wait *= 1 + random.uniform(-jitter, jitter)  # spreading tries, not secrecy
     return datetime.timedelta(seconds=max(0.0, min(ceiling, wait)))
 
 
@@ -455,7 +455,7 @@ TRY_FIELDS = (
 PENDING, DELIVERED, FAILED = Message.State.PENDING, Message.State.DELIVERED, Message.State.FAILED
 
 
-def take_due(queryset: QuerySet, pk: int) -> Any:
+def take_due(queryset: QuerySet[Any], pk: int) -> Any:
     """The pending message `pk`, locked, when its time has come; None when it was sent
     already, given up, is another process's now, or waits for its own scheduled try.
     Call inside a transaction: the lock lasts until it ends."""
@@ -511,7 +511,7 @@ def try_once(
 
 
 def overdue(
-    queryset: QuerySet, now: datetime.datetime, grace: datetime.timedelta, limit: int = 200
+    queryset: QuerySet[Any], now: datetime.datetime, grace: datetime.timedelta, limit: int = 200
 ) -> list[int]:
     """Pending messages a task worker should have taken more than `grace` ago."""
     return list(
@@ -541,7 +541,7 @@ def run_try(
     attempt: Callable[[int], datetime.datetime | None],
     task: Any,
     pk: int,
-    queryset: QuerySet,
+    queryset: QuerySet[Any],
     *,
     sweeper: str,
 ) -> str:

@@ -72,7 +72,7 @@ class EndpointAdmin(webhook_admin.EndpointAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = Attempt
-    fields = readonly_fields = ["at", "status_code", "duration_ms", "error"]
+    fields = readonly_fields = ("at", "status_code", "duration_ms", "error")
     extra = 0
     can_delete = False
     verbose_name_plural = "tries"
@@ -93,7 +93,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["replay", "retry_failed"]
     inlines = [AttemptInline]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "event_type",
         "endpoint",
         "message_id",
@@ -101,7 +101,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         *webhooks.TRY_FIELDS,
         "created_at",
         "body",
-    ]
+    )
 
     def has_add_permission(self, request):
         return False

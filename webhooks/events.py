@@ -106,13 +106,12 @@ def completion_data(completion_id: int, from_state: str, to_state: str) -> dict:
     `state` is the state it moved into: the row may have moved on since, and then its own
     event follows."""
     row = Completion.objects.select_related("claim", "member").get(pk=completion_id)
-    host = host_ids([row.member_id]) if row.member_id else {}
+    person = row.member  # None once they deleted their account
     return {
         "id": row.pk,
         "claim": row.claim.slug,
-        "member": member(
-            row.member_id, row.member.external_id if row.member else None, host.get(row.member_id)
-        ),
+        "member": person
+        and member(person.pk, person.external_id, host_ids([person.pk]).get(person.pk)),
         "state": to_state,
         "previous_state": from_state,
         "reason": row.reason,
