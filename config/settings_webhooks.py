@@ -30,6 +30,8 @@ def _number(name: str, default: float, low: float, high: float) -> float:
 # quarter days (the spec's example is 10 tries over about three). After the last, the
 # delivery is failed; the admin's Replay sends it again with the same webhook-id.
 WEBHOOK_ATTEMPTS = int(_number("WEBHOOK_ATTEMPTS", 10, 1, 50))
+if _number("WEBHOOK_ATTEMPTS", 10, 1, 50) != WEBHOOK_ATTEMPTS:
+    raise ImproperlyConfigured("WEBHOOK_ATTEMPTS must be a whole number of tries, from 1 to 50.")
 WEBHOOK_RETRY_BASE = _number("WEBHOOK_RETRY_BASE", 5.0, 0.0, 86400.0)
 WEBHOOK_RETRY_MAX = _number("WEBHOOK_RETRY_MAX", 86400.0, 0.0, 7 * 86400.0)
 # One try, whole (connect, send, the answer's status and headers): the spec recommends
