@@ -36,6 +36,7 @@ from tests.sandbox.test_host_idp_support import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.one_database  # what the page says: no database engine changes it
 def test_discovery_says_where_everything_is(client, settings):
     settings.PUBLIC_URL = "http://127.0.0.1:8123"
     response = client.get(f"{BASE}/.well-known/openid-configuration")
@@ -78,6 +79,7 @@ def test_jwks_publishes_one_public_rs256_key_made_once(client):
     KeySet.import_key_set(first)  # a JWK Set joserfc reads
 
 
+@pytest.mark.one_database  # what the page says: no database engine changes it
 def test_the_page_is_the_host_sites_with_who_and_what(browser_client, site_client):
     page = browser_client.get(authorize_url())
 
@@ -228,6 +230,7 @@ def test_a_new_member_and_a_typed_username(browser_client, client, site_client):
     assert verified_claims(client, again["id_token"])["sub"] == claims["sub"]  # the same member
 
 
+@pytest.mark.one_database  # what the page says: no database engine changes it
 @pytest.mark.parametrize(
     ("fields", "sentence"),
     [

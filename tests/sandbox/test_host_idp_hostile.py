@@ -135,6 +135,13 @@ def test_a_client_that_does_not_authenticate_is_invalid_client(
     if status == 401:  # RFC 6749 5.2 (Authlib answers 401 whenever Basic is accepted)
         assert response["WWW-Authenticate"].startswith("Basic ")
     assert SECRET not in response.content.decode()
+    raw = client.post(
+        f"{BASE}/token",
+        f"grant_type=authorization_code&code={code}&redirect_uri=%ff%fe&code_verifier=%c0",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": basic()},
+    )
+    assert raw.status_code == 400 and raw.json()["error"] in {"invalid_grant", "invalid_request"}
     assert issued_nothing()
     assert exchange(client, code).status_code == 200
 
@@ -302,3 +309,55 @@ def test_an_authorize_post_without_a_decision_for_a_deleted_client_is_a_page(
     response = browser_client.post(url, {"csrfmiddlewaretoken": token, "decision": "approve"})
     assert response.status_code == 400 and "Location" not in response
     assert "<h1>Unknown site</h1>" in response.content.decode()
+
+
+ODD_VALUES = ["", " ", "x" * 3000, 'é"\\<script>\u202e', "a\x00b", "%00", "../..", "\ufffd\u0301"]
+AUTHORIZE_PARAMS = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "request",
+]
+
+
+def test_odd_values_in_any_authorize_parameter_never_cause_a_500(browser_client, site_client):
+    for name in AUTHORIZE_PARAMS:
+        for value in ODD_VALUES:
+            for url in (authorize_url(**{name: value}), authorize_url() + f"&{name}=%ff%fe%c0"):
+                page = browser_client.get(url)
+                assert page.status_code in (200, 302, 400), (name, value, page.status_code)
+                if page.status_code == 302:
+                    assert page["Location"].startswith(CALLBACK), (name, value)
+                if page.status_code == 200:  # the page, and its answer
+                    answer_ = answer(browser_client, url, decision="approve", member="alice")
+                    assert answer_.status_code in (302, 400), (name, value)
+
+
+def test_odd_values_in_any_token_parameter_never_cause_a_500(client, code):
+    for name in ("grant_type", "code", "redirect_uri", "code_verifier", "client_id"):
+        for value in ODD_VALUES:
+            auth = "post" if name == "client_id" else "basic"
+            response = exchange(client, code, auth=auth, **{name: value})
+            assert response.status_code in (400, 401), (name, value, response.status_code)
+            assert response.json()["error"] in {
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unsupported_grant_type",
+            }
+    raw = client.post(
+        f"{BASE}/token",
+        f"grant_type=authorization_code&code={code}&redirect_uri=%ff%fe&code_verifier=%c0",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": basic()},
+    )
+    assert raw.status_code == 400 and raw.json()["error"] in {"invalid_grant", "invalid_request"}
+    assert issued_nothing()
+    assert exchange(client, code).status_code == 200

@@ -6,6 +6,7 @@ once made CSRF refuse the Sign in with BitBadges page (Origin: null)."""
 
 import os
 import re
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -112,6 +113,45 @@ def test_a_real_oidc_client_runs_the_code_flow_with_pkce(live_server, provider):
     )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert session.get(provider["userinfo_endpoint"]).status_code == 401  # revoked
+
+
+def test_two_exchanges_of_one_code_at_once_one_wins(live_server, provider):
+    """The code is locked for the length of an exchange: of two at the same moment, one
+    gets tokens and the other invalid_grant (RFC 6749 4.1.2: used once)."""
+    callback = f"{live_server.url}/cb"
+    registry.register_client(client_id=CLIENT_ID, client_secret=SECRET, redirect_uris=[callback])
+    session = OAuth2Session(CLIENT_ID, SECRET, scope="openid", redirect_uri=callback)
+    url, _ = session.create_authorization_url(provider["authorization_endpoint"])
+    with requests.Session() as browser:
+        page = browser.get(url, timeout=10)
+        answer = browser.post(
+            url,
+            data={
+                "csrfmiddlewaretoken": CSRF.search(page.text).group(1),
+                "decision": "approve",
+                "member": "alice",
+            },
+            headers={"Origin": live_server.url},
+            allow_redirects=False,
+            timeout=10,
+        )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": callback}
+    start, answers = threading.Barrier(2), []
+
+    def exchange():
+        start.wait(timeout=10)
+        response = requests.post(
+            provider["token_endpoint"], data=body, auth=(CLIENT_ID, SECRET), timeout=10
+        )
+        answers.append((response.status_code, response.json().get("error")))
+
+    threads = [threading.Thread(target=exchange) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(answers) == [(200, None), (400, "invalid_grant")]
 
 
 @pytest.mark.e2e

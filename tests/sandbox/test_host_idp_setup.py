@@ -103,6 +103,7 @@ def test_another_providers_client_id_is_left_alone(tmp_path, monkeypatch):
     assert "another provider's client" in output
 
 
+@pytest.mark.one_database  # what the page says: no database engine changes it
 def test_the_sandbox_page_shows_the_host_section(admin_client, settings):
     settings.PUBLIC_URL = "http://127.0.0.1:8000"
     registry.members_ensure()
@@ -137,3 +138,12 @@ def test_only_superusers_turn_faults_on(client, django_user_model):
     client.force_login(staff)
     response = client.post("/sandbox/host/faults/id-token", {"fault": "host.id_token.expired"})
     assert response.status_code == 403 and not Fault.objects.exists()
+
+
+@pytest.mark.one_database  # what the page says: no database engine changes it
+def test_an_id_token_fault_reads_as_what_it_does(admin_client):
+    admin_client.post("/sandbox/host/faults/id-token", {"fault": "host.id_token.expired"})
+    text = admin_client.get("/sandbox/").content.decode()
+    assert "a 200 whose id_token is wrong in the way the note says" in text
+    assert "Expired: exp an hour ago" in text
+    assert "malformed JSON" not in Fault.objects.get().describe()
