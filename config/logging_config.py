@@ -37,6 +37,8 @@ def logging_dict(log_format: str, log_level: str) -> dict:
         "loggers": {
             "connections": {"level": log_level},
             "claims": {"level": log_level},
+            "webhooks": {"level": log_level},
+            "api": {"level": log_level},
             "sandbox": {"level": log_level},
             "users": {"level": log_level},
             "members": {"level": log_level},

@@ -56,6 +56,7 @@ JSON_PATHS = (
     "/connect/token/",
     "/connect/callback/",
     "/claims/trigger-webhook/",
+    "/api/",
 )
 _MARK = "_database_connection_lost"
 

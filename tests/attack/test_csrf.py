@@ -17,6 +17,11 @@ pytestmark = pytest.mark.django_db
 WEBHOOK = "Pipedream POSTs it; authenticated by our signed reference and the session's token"
 SANDBOX_API = "the sandbox's emulated API: authenticated by its own credentials (OAuth, tokens)"
 HOSTED = "the sandbox's hosted Connect page: the single-use Connect token is its anti-forgery"
+READ_API = "the read API: a bearer API key is its only credential, never a cookie (GET only)"
+HOST_IDP = (
+    "the sandbox's host-site OpenID Connect provider, called server to server: the client "
+    "authenticates with its secret (token) or its access token (userinfo), never a cookie"
+)
 
 # Every route outside the admin, and who is logged in when it is POSTed, or why it is
 # exempt from CSRF. A route added to the site fails test_every_route_is_listed until it is
@@ -106,6 +111,25 @@ ROUTES = {
     "sandbox/triggers/<int:pk>/toggle": STAFF,
     "sandbox/triggers/<int:pk>/delete": STAFF,
     "sandbox/pipedream/_static/connect.html": f"exempt: {HOSTED}",
+    # The sandbox's host-site OpenID Connect provider (sandbox/host/): its discovery and
+    # keys are GET only, its authorize page's form is CSRF-checked.
+    "sandbox/host/.well-known/openid-configuration": MEMBER,
+    "sandbox/host/jwks": MEMBER,
+    "sandbox/host/authorize": MEMBER,
+    "sandbox/host/token": f"exempt: {HOST_IDP}",
+    "sandbox/host/userinfo": f"exempt: {HOST_IDP}",
+    "sandbox/host/faults/id-token": STAFF,
+    # The read API (api/): GET only. Its operations are CSRF-exempt (django-ninja marks
+    # them): they authenticate by a bearer API key alone and never read a cookie, so a
+    # logged-in session is no key (tests/api/test_auth.py).
+    "api/v1/members/completions": f"exempt: {READ_API}",
+    "api/v1/members/accounts": f"exempt: {READ_API}",
+    "api/v1/claims/<slug>/completions": f"exempt: {READ_API}",
+    r"api/^(?P<rest>.*)$": "exempt: the read API's JSON 404 for any other path under /api/",
+    # Its description and docs page, and ninja's root (a 404): plain views, not exempt.
+    "api/v1/openapi.json": MEMBER,
+    "api/v1/docs": MEMBER,
+    "api/v1/": MEMBER,
     r"sandbox/pipedream/^_static/connect-(?P<result>success|error)\.html$": MEMBER,
 }
 # The sandbox's emulated APIs: every route under these prefixes is exempt, for one reason.
