@@ -18,6 +18,7 @@ REGEX_SAMPLES = {
     ),
     r"sandbox/pipedream/^.*$": "/sandbox/pipedream/no/such/route",
     r"sandbox/bitbadges/^.*$": "/sandbox/bitbadges/no/such/route",
+    r"api/^(?P<rest>.*)$": "/api/no/such/route",
     r"admin/(?P<url>.*)$": "/admin/no-such-page/",
     r"admin/r/<path:content_type_id>/<path:object_id>/": "/admin/r/1/1/",
 }
