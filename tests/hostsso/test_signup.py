@@ -83,3 +83,27 @@ def test_logging_in_again_is_the_same_member_and_the_host_id_stays(client, host)
     assert login.uid == ALICE_SUB and login.user_id == member.pk
     # What the host said last is recorded on the login, nowhere else.
     assert login.extra_data["email"] == "alice.new@community.example"
+
+
+def test_host_sign_ups_share_the_sign_up_rate_limit(client, host, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "1/m/ip"}
+    sign_on(client, member="alice")
+    client.logout()
+    response = sign_on(client, member="bob")
+    assert response.status_code == 429
+    assert "Too many sign-ins or sign-ups from your connection" in page_text(response)
+    assert get_user_model().objects.count() == 1 and SocialAccount.objects.count() == 1
+    # A member logging in again is no sign-up.
+    client.logout()
+    assert sign_on(client, member="alice").status_code == 302
+
+
+def test_staff_without_an_authenticator_are_not_logged_in_by_the_host(
+    client, host, django_user_model
+):
+    staff = django_user_model.objects.create_user(username="boss", is_staff=True)
+    SocialAccount.objects.create(user=staff, provider="host", uid=ALICE_SUB)
+    response = sign_on(client, member="alice")
+    assert response.status_code == 403
+    assert "Staff log in with their password and authenticator app" in page_text(response)
+    assert not client.get("/profile/").wsgi_request.user.is_authenticated

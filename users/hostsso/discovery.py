@@ -37,7 +37,6 @@ def read(request: HttpRequest | None) -> dict:
         ),
         "algorithms": _algorithms(document),
         "basic_auth": _basic_auth(document),
-        "iss_parameter": document.get("authorization_response_iss_parameter_supported") is True,
     }
     if request is not None:
         setattr(request, _MEMO, (issuer, checked))

@@ -55,7 +55,7 @@ def verify_id_token(raw: str, *, document: dict, client_id: str, nonce: str) -> 
     except jwt.PyJWTError:
         raise _bad("not a signed JWT") from None
     alg = header.get("alg")
-    if alg not in document["algorithms"]:
+    if not isinstance(alg, str) or alg not in document["algorithms"]:
         raise _bad(f"signed with {str(alg)[:10]!r}, not an algorithm the provider lists")
     keys = client.get_json(document["jwks_uri"], what="jwks")
     key = _key(keys, header.get("kid"), alg)

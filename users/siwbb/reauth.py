@@ -82,7 +82,7 @@ def methods(user) -> list[dict]:
     feature is on."""
     # Imported here: the wrap is installed while apps load, before the models are.
     from users.hostsso.selectors import host_login
-    from users.siwbb.selectors import bitbadges_uid
+    from users.siwbb.selectors import bitbadges_uid  # (models: see above)
 
     if not user.is_authenticated:
         return []
