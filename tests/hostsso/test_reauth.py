@@ -118,3 +118,12 @@ def test_the_confirm_page_wants_a_member_with_a_host_login(client, host, django_
     client.force_login(carol)
     response = client.post(CONFIRM_PATH, {"next": "/profile/"})
     assert response.status_code == 302 and response["Location"].startswith("/reauthenticate/")
+
+
+def test_a_member_with_both_logins_is_offered_both_ways(client, alice, settings):
+    settings.BITBADGES_CLIENT_ID = "bb-client"
+    settings.BITBADGES_CLIENT_SECRET = "bb-secret"
+    SocialAccount.objects.create(user=alice, provider="bitbadges", uid="bb1" + "q" * 38)
+    for path in (CONFIRM_PATH, "/auth/bitbadges/reauthenticate/"):
+        text = page_text(client.get(path + "?next=/profile/"))
+        assert "Confirm with Sandbox Community" in text and "Confirm with BitBadges" in text, path

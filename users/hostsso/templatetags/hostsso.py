@@ -1,6 +1,7 @@
 """{% load hostsso %}: whether sign-on from the host site is on, the host's name, and the
 member's host login (for the buttons, the profile and the claim pages)."""
 
+from allauth.socialaccount.models import SocialAccount
 from django import template
 
 from users.hostsso import config
@@ -39,3 +40,11 @@ def host_login_label(login) -> str:
     if not isinstance(data, dict):
         return ""
     return str(data.get("email") or data.get("preferred_username") or "")
+
+
+@register.simple_tag
+def has_login(member, provider: str) -> bool:
+    """Whether the member has a login of `provider` ("host", "bitbadges")."""
+    if member is None or not getattr(member, "pk", None):
+        return False
+    return SocialAccount.objects.filter(user_id=member.pk, provider=provider).exists()
