@@ -18,8 +18,10 @@ webhooks (webhooks/); each keeps its own messages, tries and settings.
   answer's body is never read. `backoff` says how long to wait before the next try.
 - A message's tries: both kinds keep a row per message on the abstract model `Message`
   (webhook-id, state, tries, next try, last status code and error, when delivered);
-  `take_due`, `try_once` and `overdue` keep them the same way; `run_try` and `enqueue`
-  are what their tasks on the task worker do.
+  `take_due` and `claim` take one for a try (committed before the call, so no
+  transaction is open while a receiver answers), `try_once` makes it, `settle` records
+  it, `overdue` finds what no worker took; `run_try` and `enqueue` are what their tasks
+  on the task worker do.
 """
 
 import base64
@@ -104,6 +106,12 @@ def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
     host = (parts.hostname or "").lower()
     if not host or parts.scheme not in ("http", "https"):
         raise UrlRefused("Give the full URL, starting with https://.")
+    if port == 0:
+        raise UrlRefused("Port 0 is not a port a receiver can listen on.")
+    try:  # an internationalised name as DNS, the Host header and TLS know it (xn--...)
+        host = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise UrlRefused(f"{parts.hostname} is not a host name.") from None
     local = _local_allowed()
     if parts.scheme == "http" and not local:
         raise UrlRefused(
@@ -136,7 +144,10 @@ def _vet(url: object, *, resolve: bool) -> tuple[str, Target | None]:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    target = Target(parts.scheme, host, parts.netloc, port, str(addresses[0]), path)
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    target = Target(parts.scheme, host, netloc, port, str(addresses[0]), path)
     return url, target
 
 
@@ -313,6 +324,28 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
+def _within(seconds: float, work: Callable[[], Target]) -> Target:
+    """`work()`'s answer, or TooSlow when it has none within `seconds`. A name lookup
+    cannot be interrupted: it runs on in a daemon thread and its answer is dropped."""
+    answer: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            answer.append((True, work()))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            answer.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True, name="webhook-lookup")
+    thread.start()
+    thread.join(seconds)
+    if not answer:
+        raise TooSlow()
+    done, value = answer[0]
+    if not done:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 def post(
     url: str,
     body: str,
@@ -324,14 +357,17 @@ def post(
 ) -> int:
     """Send `body` to `url` once, signed now with each secret `keys()` gives; the 2xx
     status it got, or SendFailed saying why (the URL refused, a secret unreadable, no
-    answer within `seconds`, a redirect, another status)."""
+    answer within `seconds` (the host's lookup included), a redirect, another status)."""
+    deadline = time.monotonic() + seconds
     try:
-        where = target(url)
+        where = _within(seconds, lambda: target(url))
         secrets_now = [key for key in keys() if key]
     except UrlRefused as exc:
         raise SendFailed(f"Not sent: {exc}") from None
     except SecretUnreadable as exc:
         raise SendFailed(str(exc)) from None
+    except TooSlow:
+        raise SendFailed(f"No address for {host_of(url)} was found within {seconds:g} s.") from None
     if not secrets_now:
         raise SendFailed("The webhook has no signing secret: rotate it to make one.")
     headers = {
@@ -342,10 +378,10 @@ def post(
     }
     # Connect to the address just checked, not to whatever the name resolves to next
     # (DNS rebinding); TLS still verifies the certificate against the host's name.
+    left = max(0.01, deadline - time.monotonic())
     timeout = urllib3.Timeout(
-        connect=min(CONNECT_TIMEOUT, seconds), read=min(READ_TIMEOUT, seconds), total=seconds
+        connect=min(CONNECT_TIMEOUT, left), read=min(READ_TIMEOUT, left), total=left
     )
-    deadline = time.monotonic() + seconds
     pool: HTTPConnectionPool
     if where.scheme == "https":
         pool = _TLSPool(
@@ -455,6 +491,11 @@ TRY_FIELDS = (
 PENDING, DELIVERED, FAILED = Message.State.PENDING, Message.State.DELIVERED, Message.State.FAILED
 
 
+# How long a try's claim on its message outlasts the try's own deadline (the database
+# and the host's lookup): a process that stops mid-try leaves it for that long.
+LEASE_MARGIN = 30.0
+
+
 def take_due(queryset: QuerySet[Any], pk: int) -> Any:
     """The pending message `pk`, locked, when its time has come; None when it was sent
     already, given up, is another process's now, or waits for its own scheduled try.
@@ -469,6 +510,20 @@ def take_due(queryset: QuerySet[Any], pk: int) -> Any:
     return row
 
 
+def claim(row: Any, *, seconds: float) -> None:
+    """Count a try of `row` (taken with `take_due`) and hold the message for it: its
+    next try is set past the try's deadline, so no other process takes it meanwhile,
+    and a process that stops mid-try (a restart, a crash) leaves it pending, taken
+    again once that time has passed: never stuck. Saves it; the caller commits before
+    the try, so no transaction stays open while the receiver is called."""
+    now = timezone.now()
+    row.attempts += 1
+    row.last_attempt_at = now
+    row.next_attempt_at = now + datetime.timedelta(seconds=seconds + LEASE_MARGIN)
+    row.error = "This try has not finished: if it stays so, the process sending it stopped."
+    row.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at", "error"])
+
+
 def try_once(
     row: Any,
     send: Callable[[], int | None],
@@ -478,15 +533,28 @@ def try_once(
     final: Callable[[SendFailed], bool] = lambda failure: False,
     what: str,
 ) -> None:
-    """One try of the message `row` holds (taken with `take_due`): count it, call `send`
-    (the status it got, None when there is none; SendFailed when it did not deliver) and
-    record how it went: delivered; failed after `most` tries or a `final` failure; else
-    pending again after `wait(tries so far, failure)`. The caller saves the row."""
-    row.attempts += 1
-    row.last_attempt_at = timezone.now()
+    """The try `claim` counted: call `send` (the status it got, None when there is
+    none; SendFailed when it did not deliver) and note on `row` how it went: delivered;
+    failed after `most` tries or a `final` failure; else pending again after `wait(tries
+    so far, failure)`. Anything else `send` raises is a failed try too, named by its
+    kind only (its text may hold a URL's path). `settle` saves it."""
     try:
         status = send()
-    except SendFailed as failure:
+    except Exception as exc:
+        failure = (
+            exc
+            if isinstance(exc, SendFailed)
+            else SendFailed(f"The try failed unexpectedly ({type(exc).__name__}).")
+        )
+        if not isinstance(exc, SendFailed):
+            logger.error(
+                "%s %s try %d: unexpected %s",
+                what,
+                row.pk,
+                row.attempts,
+                type(exc).__name__,
+                extra={"webhook_message": row.pk, "message_kind": what},
+            )
         row.error = str(failure)[:ERROR_MAX]
         row.status_code = failure.status
         if final(failure) or row.attempts >= max(1, most):
@@ -508,6 +576,20 @@ def try_once(
         row.delivered_at = timezone.now()
         row.next_attempt_at = None
         row.error = ""
+
+
+def settle(queryset: QuerySet[Any], row: Any) -> bool:
+    """Save how the try of `row` went, unless the message is no longer this try's (its
+    claim ran out and another process took it, or staff settled it meanwhile): then
+    False, and the other's outcome stands. Call inside a transaction."""
+    current = (
+        queryset.select_for_update(of=("self",))
+        .filter(pk=row.pk, state=PENDING, attempts=row.attempts)
+        .exists()
+    )
+    if current:
+        row.save(update_fields=list(TRY_FIELDS))
+    return current
 
 
 def overdue(

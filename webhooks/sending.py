@@ -3,9 +3,11 @@
 `attempt(delivery_id)` tries a pending `Delivery` whose time has come, once, and
 records it: an `Attempt` row (when, how long, the status code or why none), then the
 delivery delivered (a 2xx), failed (its WEBHOOK_ATTEMPTS tries spent, or the endpoint
-turned off), or pending with the time of its next try. The row is locked while it is
-tried, so the task worker and `send_webhooks` (which sends what no worker took) never
-send it twice at once.
+turned off), or pending with the time of its next try. Before the call the delivery is
+claimed in a short transaction (core.webhooks.claim: counted, its next try set past
+the try's deadline), so the task worker and `send_webhooks` (which sends what no worker
+took) never send it twice at once, no database lock is held while the receiver
+answers, and a worker stopped mid-try leaves it pending, taken again after the claim.
 
 Each try is signed anew (a fresh webhook-timestamp and signature; the same webhook-id
 and the body byte for byte) by core/webhooks.py, which also checks the URL again, does
@@ -28,7 +30,6 @@ from time import monotonic
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from core import webhooks
 from webhooks.models import Attempt, Delivery, Endpoint, EventType
@@ -93,7 +94,10 @@ def _endpoint_off(delivery: Delivery) -> None:
 def attempt(delivery_id: int, budget: float | None = None) -> datetime.datetime | None:
     """Try a pending delivery once if its time has come; when to try it again, or None.
 
-    The try takes at most WEBHOOK_SEND_TIMEOUT seconds, or `budget` when that is less."""
+    The try takes at most WEBHOOK_SEND_TIMEOUT seconds, or `budget` when that is less.
+    No transaction is open while the receiver answers: the delivery is claimed first
+    (core.webhooks.claim), then the outcome recorded."""
+    seconds = try_seconds(budget)
     with transaction.atomic():
         delivery = webhooks.take_due(Delivery.objects.select_related("endpoint"), delivery_id)
         if delivery is None:
@@ -102,26 +106,28 @@ def attempt(delivery_id: int, budget: float | None = None) -> datetime.datetime 
             _endpoint_off(delivery)
             delivery.save()
             return None
-        now = timezone.now()
-        started = monotonic()
-        webhooks.try_once(
-            delivery,
-            lambda: _send(delivery, try_seconds(budget)),
-            most=int(settings.WEBHOOK_ATTEMPTS),
-            wait=lambda tries, failure: retry_delay(tries, failure.retry_after),
-            final=lambda failure: failure.status == GONE,
-            what=f"Webhook delivery ({delivery.event_type})",
-        )
-        if delivery.status_code == GONE:
-            _turn_off(delivery.endpoint, now)
+        webhooks.claim(delivery, seconds=seconds)
+    started = monotonic()
+    webhooks.try_once(
+        delivery,
+        lambda: _send(delivery, seconds),
+        most=int(settings.WEBHOOK_ATTEMPTS),
+        wait=lambda tries, failure: retry_delay(tries, failure.retry_after),
+        final=lambda failure: failure.status == GONE,
+        what=f"Webhook delivery ({delivery.event_type})",
+    )
+    with transaction.atomic():
         Attempt.objects.create(
             delivery=delivery,
-            at=now,
+            at=delivery.last_attempt_at,
             status_code=delivery.status_code,
             duration_ms=round((monotonic() - started) * 1000),
             error=delivery.error,
         )
-        delivery.save()
+        if not webhooks.settle(Delivery.objects.all(), delivery):
+            return None  # another process took it over; its try stands
+        if delivery.status_code == GONE:
+            _turn_off(delivery.endpoint, delivery.last_attempt_at)
         return delivery.next_attempt_at
 
 

@@ -3,8 +3,9 @@
 `attempt(delivery_id)` makes one try of a pending `AlertDelivery` whose time has come
 and records it: delivered, or the status code / error and when to try again (the first
 retry after ALERT_RETRY_BASE seconds, doubling up to ALERT_RETRY_MAX), or failed after
-ALERT_ATTEMPTS tries. The row is locked while it is tried, so the worker and
-`check_alerts` (which sends what the worker has not taken) never send it twice at once.
+ALERT_ATTEMPTS tries. It is claimed before the try (core.webhooks.claim), so the worker
+and `check_alerts` (which sends what the worker has not taken) never send it twice at
+once, and no transaction is open while the receiver answers.
 The call itself, its URL check and signature are core/webhooks.py's.
 """
 
@@ -69,27 +70,33 @@ def _send_webhook(delivery: AlertDelivery, seconds: float) -> int:
 def attempt(delivery_id: int, budget: float | None = None) -> datetime.datetime | None:
     """Try a pending delivery once if its time has come; when to try it again, or None.
 
-    The try takes at most ALERT_SEND_TIMEOUT seconds, or `budget` when that is less."""
+    The try takes at most ALERT_SEND_TIMEOUT seconds, or `budget` when that is less.
+    It is claimed first (core.webhooks.claim), so no transaction is open while the
+    receiver or the mail server answers."""
+    seconds = try_seconds(budget)
     with transaction.atomic():
         queryset = AlertDelivery.objects.select_related("endpoint")
         delivery = webhooks.take_due(queryset, delivery_id)
         if delivery is None:
             return None
+        webhooks.claim(delivery, seconds=seconds)
 
-        def send() -> int | None:
-            if delivery.channel == AlertDelivery.Channel.EMAIL:
-                _send_email(delivery)
-                return None
-            return _send_webhook(delivery, try_seconds(budget))
+    def send() -> int | None:
+        if delivery.channel == AlertDelivery.Channel.EMAIL:
+            _send_email(delivery)
+            return None
+        return _send_webhook(delivery, seconds)
 
-        webhooks.try_once(
-            delivery,
-            send,
-            most=int(settings.ALERT_ATTEMPTS),
-            wait=lambda tries, failure: retry_delay(tries),
-            what=f"Alert delivery ({delivery.channel})",
-        )
-        delivery.save()
+    webhooks.try_once(
+        delivery,
+        send,
+        most=int(settings.ALERT_ATTEMPTS),
+        wait=lambda tries, failure: retry_delay(tries),
+        what=f"Alert delivery ({delivery.channel})",
+    )
+    with transaction.atomic():
+        if not webhooks.settle(AlertDelivery.objects.all(), delivery):
+            return None  # another process took it over; its try stands
         return delivery.next_attempt_at
 
 

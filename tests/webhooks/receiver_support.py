@@ -2,7 +2,10 @@
 host site's, tests/webhooks/; the operators' alerts, tests/operations/).
 
 - `Receiver(statuses)`: answers each POST with the next status given (then 200; a
-  (status, {header: value}) pair adds headers) and keeps each request's headers and body; `wait_for(n)` polls until n have come.
+  (status, {header: value}) pair adds headers) and keeps each request's headers and
+  body; `wait_for(n)` polls until n have come. `hold()` makes it keep each answer back
+  until `release()` (a try in flight, for as long as a test needs); `arrived` is set
+  when a request has come.
   `receivers()` is the body of a fixture making them.
 - `dripping()`: a receiver that sends a status line, then a header byte every 50 ms for
   as long as the caller listens (each read gets a byte: no read timeout ever fires).
@@ -21,12 +24,17 @@ class Receiver:
     def __init__(self, statuses=(), path="/hooks/connect"):
         self.statuses = list(statuses)
         self.requests: list[tuple[dict, bytes]] = []
+        self.arrived = threading.Event()
+        self._answer = threading.Event()
+        self._answer.set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.requests.append((dict(self.headers.items()), body))
+                receiver.arrived.set()
+                receiver._answer.wait(10)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 status, headers = status if isinstance(status, tuple) else (status, {})
                 self.send_response(status)
@@ -51,7 +59,14 @@ class Receiver:
         while len(self.requests) < count and time.monotonic() < deadline:
             time.sleep(0.01)
 
+    def hold(self) -> None:
+        self._answer.clear()
+
+    def release(self) -> None:
+        self._answer.set()
+
     def close(self):
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 

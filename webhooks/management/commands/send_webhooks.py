@@ -9,6 +9,7 @@ leave the delivery log.
 """
 
 import datetime
+import logging
 from time import monotonic
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from webhooks import sending, tasks
 from webhooks.models import Delivery
+
+logger = logging.getLogger(__name__)
 
 GRACE = datetime.timedelta(seconds=60)
 
@@ -29,13 +32,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         deadline = monotonic() + max(0.0, float(settings.WEBHOOK_PASS_BUDGET))
-        sent = left = 0
+        sent = left = failed = 0
         for delivery_id in sending.due(timezone.now(), GRACE):
             budget = deadline - monotonic()
             if budget <= 0:
                 left += 1
                 continue
-            again = sending.attempt(delivery_id, budget=budget)
+            try:
+                again = sending.attempt(delivery_id, budget=budget)
+            except Exception:  # one message the pass cannot try never stops the rest
+                logger.exception("Webhook delivery %s: the pass could not try it", delivery_id)
+                failed += 1
+                continue
             if again is not None:
                 tasks.enqueue(delivery_id, again)
             sent += 1
@@ -46,5 +54,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{sent} webhook message(s) tried"
                 + (f", {left} left for the next pass (time spent)" if left else "")
+                + (f", {failed} could not be tried (see the log)" if failed else "")
                 + (f", {pruned} old row(s) deleted from the log" if pruned else "")
             )
