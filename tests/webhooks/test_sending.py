@@ -8,6 +8,8 @@ is on, as in development); `send_webhooks` is the scheduler's pass.
 
 import datetime
 import io
+import ipaddress
+import time
 
 import pytest
 import time_machine
@@ -16,10 +18,10 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from core import webhooks
+from core import netguard, webhooks
 from tests.webhooks import receiver_support
 from webhooks import events, sending
-from webhooks.models import Attempt, Delivery, EventType
+from webhooks.models import Attempt, Delivery, Endpoint, EventType
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +250,43 @@ def test_send_webhooks_sends_what_no_worker_took_and_prunes_the_old(
     assert (late.state, fresh.state) == ("delivered", "pending")  # the worker's, still
     assert not Delivery.objects.filter(pk=old.pk).exists()
     assert len(hook.requests) == 1
+
+
+def test_an_internationalised_host_is_sent_as_its_dns_name(settings, monkeypatch, receiver):
+    """The Host header (and TLS's server name) carry the name as DNS knows it (xn--...);
+    before, a name outside Latin-1 crashed every try. The lookup is stood in for: there
+    is no DNS here, and 例え.test is to be this machine."""
+    looked_up = []
+
+    def lookup(host, port):
+        looked_up.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(netguard, "resolve", lookup)
+    hook = receiver()
+    port = hook.url.split(":")[2].split("/")[0]
+    endpoint = Endpoint(name="Site", url=f"http://例え.test:{port}/hooks/connect")
+    endpoint.set_secret(webhooks.new_secret())
+    endpoint.save()
+    delivery = tried(one_message())
+    assert delivery.state == "delivered", delivery.error
+    assert hook.requests[0][0]["Host"] == f"xn--r8jz45g.test:{port}"
+    assert looked_up == ["xn--r8jz45g.test"]
+
+
+def test_a_host_lookup_that_hangs_is_cut_at_the_try_deadline(settings, monkeypatch, endpoint_to):
+    """A name server that never answers cannot hold a try past its deadline (the lookup
+    is stood in for by one that takes five seconds)."""
+    settings.WEBHOOK_SEND_TIMEOUT = 0.2
+    monkeypatch.setattr(netguard, "resolve", lambda host, port: time.sleep(5))
+    endpoint_to("https://hooks.example.com/connect")
+    started = time.monotonic()
+    delivery = tried(one_message())
+    assert time.monotonic() - started < 2
+    assert delivery.state == "pending"
+    assert delivery.error == "No address for hooks.example.com was found within 0.2 s."
+
+
+def test_port_0_is_refused(settings):
+    with pytest.raises(webhooks.UrlRefused, match="Port 0"):
+        webhooks.check_url("https://93.184.215.14:0/hook")
