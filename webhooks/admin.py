@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from core import webhook_admin, webhooks
 from webhooks import events
-from webhooks.models import SUBSCRIBABLE, Attempt, Delivery, Endpoint
+from webhooks.models import SUBSCRIBABLE, Attempt, Delivery, Endpoint, EventType
 
 
 class EndpointForm(webhook_admin.EndpointForm):
@@ -120,19 +120,35 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay: send the same message again", permissions=["replay"])
     def replay(self, request, queryset):
-        made = [events.replay(delivery) for delivery in queryset.order_by("pk")]
-        self.message_user(
-            request,
-            f"{len(made)} message(s) queued again, each with its original webhook-id.",
-            messages.SUCCESS,
+        self._replay(
+            request, queryset, "message(s) queued again, each with its original webhook-id"
         )
 
     @admin.action(description="Retry failed: replay the failed ones", permissions=["replay"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(state=Delivery.State.FAILED, replays__isnull=True)
-        made = [events.replay(delivery) for delivery in failed.order_by("pk")]
-        self.message_user(
-            request,
-            f"{len(made)} failed message(s) queued again (any already replayed are left).",
-            messages.SUCCESS,
+        self._replay(
+            request, failed, "failed message(s) queued again (any already replayed are left)"
         )
+
+    def _replay(self, request, queryset, done: str) -> None:
+        """Replay the chosen messages, except those still being tried (a replay beside
+        them would send each twice over, doubling the calls to a receiver that is
+        failing already) and those to an endpoint turned off (they would fail unsent)."""
+        made, waiting, off = [], 0, set()
+        for delivery in queryset.select_related("endpoint").order_by("pk"):
+            if delivery.state == Delivery.State.PENDING:
+                waiting += 1
+            elif not delivery.endpoint.enabled and delivery.event_type != EventType.TEST:
+                off.add(delivery.endpoint.name)
+            else:
+                made.append(events.replay(delivery))
+        said = f"{len(made)} {done}."
+        if waiting:
+            said += (
+                f" {waiting} still being tried {'was' if waiting == 1 else 'were'} left as "
+                "they are: replay them once they are delivered or failed."
+            )
+        if off:
+            said += f" Left out, turned off: {', '.join(sorted(off))}; turn it on first."
+        self.message_user(request, said, messages.WARNING if waiting or off else messages.SUCCESS)

@@ -92,7 +92,7 @@ def send_test(endpoint: Endpoint) -> Delivery:
 
 def replay(original: Delivery) -> Delivery:
     """The same message again (same webhook-id and body, signed anew), as a new row."""
-    again = Delivery(endpoint_id=original.endpoint_id, event_type=original.event_type)
+    again = Delivery(endpoint=original.endpoint, event_type=original.event_type)
     again.message_id, again.body, again.replay_of = original.message_id, original.body, original
     return _record([again])[0]
 

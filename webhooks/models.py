@@ -13,6 +13,7 @@
   there was none.
 """
 
+import contextlib
 import datetime
 
 from django.db import models
@@ -83,22 +84,24 @@ class Endpoint(models.Model):
         """Sign with `raw` from now on; with `overlap`, the secret it replaces still signs
         beside it for that long."""
         now = timezone.now()
-        if overlap and self.secret_encrypted:
-            self.previous_secret_encrypted = endpoint_secrets.rotate(self.secret_encrypted)
-            self.previous_secret_until = now + overlap
-        else:
-            self.previous_secret_encrypted = ""
-            self.previous_secret_until = None
+        try:  # a secret no configured key can read cannot sign beside the new one
+            previous = endpoint_secrets.rotate(self.secret_encrypted) if overlap else ""
+        except WebhookSecretUnreadable:
+            previous = ""
+        self.previous_secret_encrypted = previous
+        self.previous_secret_until = now + overlap if previous and overlap else None
         self.secret_encrypted = endpoint_secrets.encrypt(raw)
         self.secret_set_at = now
 
     def signing_secrets(self, now: datetime.datetime | None = None) -> list[str]:
         """The secrets each message is signed with now: the current one, and the previous
-        one while its overlap lasts. WebhookSecretUnreadable if one cannot be read."""
+        one while its overlap lasts (left out when no configured key reads it any more).
+        WebhookSecretUnreadable if the current one cannot be read."""
         found = [endpoint_secrets.decrypt(self.secret_encrypted)]
         until = self.previous_secret_until
         if self.previous_secret_encrypted and until and until > (now or timezone.now()):
-            found.append(endpoint_secrets.decrypt(self.previous_secret_encrypted))
+            with contextlib.suppress(WebhookSecretUnreadable):
+                found.append(endpoint_secrets.decrypt(self.previous_secret_encrypted))
         return [secret for secret in found if secret]
 
 

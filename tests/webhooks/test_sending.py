@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from core import netguard, webhooks
 from tests.webhooks import receiver_support
 from webhooks import events, sending
-from webhooks.models import Attempt, Delivery, Endpoint, EventType
+from webhooks.models import Attempt, Delivery, Endpoint, EventType, endpoint_secrets
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +290,23 @@ def test_a_host_lookup_that_hangs_is_cut_at_the_try_deadline(settings, monkeypat
 def test_port_0_is_refused(settings):
     with pytest.raises(webhooks.UrlRefused, match="Port 0"):
         webhooks.check_url("https://93.184.215.14:0/hook")
+
+
+def test_an_old_secret_no_key_reads_any_more_is_left_out_not_fatal(settings, receiver, endpoint_to):
+    """The key that encrypted the secret before a rotation is dropped while the overlap
+    lasts: messages still go, signed with the new secret alone."""
+    hook = receiver()
+    endpoint, _ = endpoint_to(hook.url)
+    endpoint.set_secret(webhooks.new_secret(), overlap=datetime.timedelta(hours=1))
+    endpoint.save()
+    settings.CLAIM_SECRETS_KEYS = ["a-newer-key-0123456789abcdef", *settings.CLAIM_SECRETS_KEYS]
+    new = webhooks.new_secret()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        secret_encrypted=endpoint_secrets.encrypt(new)  # the current one, under the new key
+    )
+    settings.CLAIM_SECRETS_KEYS = settings.CLAIM_SECRETS_KEYS[:1]  # the old key dropped
+    delivery = tried(one_message())
+    assert delivery.state == "delivered", delivery.error
+    headers, body = hook.requests[0]
+    assert len(headers["webhook-signature"].split(" ")) == 1
+    Webhook(new).verify(body, headers)
