@@ -16,6 +16,8 @@ from django_tasks_db.models import DBTaskResult
 from claims.audit import Actor
 from claims.engine import ledger
 from claims.models import Completion, CompletionEvent
+from connections.models import ConnectedAccount
+from connections.signals import account_health_changed
 from users.hostsso import PROVIDER_ID
 from webhooks.models import Delivery
 
@@ -183,3 +185,82 @@ def test_the_cost_of_an_event_does_not_grow_with_the_endpoints(
     assert sum("socialaccount" in q["sql"] for q in queries.captured_queries) == 1
     reads = [q for q in queries.captured_queries if 'FROM "claims_completion"' in q["sql"]]
     assert len(reads) == 1
+
+
+def test_account_health_changed_carries_the_contracts_keys_and_no_email(
+    apps, member, endpoint_to, django_capture_on_commit_callbacks
+):
+    SocialAccount.objects.create(user=member, provider=PROVIDER_ID, uid="host-0001")
+    account = ConnectedAccount.objects.create(
+        member=member, app=apps["github"], pipedream_id="apn_abc123", name="octo"
+    )
+    endpoint_to(URL)
+    with django_capture_on_commit_callbacks(execute=True):  # as connections sends it
+        account_health_changed.send_robust(
+            sender=ConnectedAccount,
+            account=account,
+            member=member,
+            previous="healthy",
+            current="dead",
+        )
+    [body] = bodies()
+    assert set(body) == {"type", "timestamp", "data"}
+    assert body["data"] == {
+        "id": "apn_abc123",
+        "app": "github",
+        "health": "dead",
+        "previous_health": "healthy",
+        "connected_at": body["data"]["connected_at"],
+        "member": {"host_id": "host-0001", "external_id": str(member.external_id)},
+    }
+    assert body["data"]["connected_at"].endswith("Z")
+    with django_capture_on_commit_callbacks(execute=True):
+        member.delete()
+    for row in Delivery.objects.all():  # nothing of the member but their two ids
+        assert member.email not in row.body and member.username not in row.body
+
+
+def test_a_round_completing_fifty_members_costs_the_same_few_queries_each(
+    make_claim, django_user_model, endpoint_to, django_capture_on_commit_callbacks
+):
+    """A re-check round that completes 50 members, in one transaction: each event costs
+    the same few queries (its endpoints, the completion with its claim and member, the
+    host id, one insert of its messages, one task per message), whatever came before."""
+    endpoint_to(URL, name="Site")
+    endpoint_to(URL, name="Backup")
+    claim = make_claim("github-starter")
+    people = django_user_model.objects.bulk_create(
+        django_user_model(username=f"m{n:02d}", email=f"m{n:02d}@example.com") for n in range(50)
+    )
+    SocialAccount.objects.bulk_create(
+        SocialAccount(user=person, provider=PROVIDER_ID, uid=f"host-{n}")
+        for n, person in enumerate(people[:25])
+    )
+    rows = Completion.objects.bulk_create(
+        Completion(claim=claim, member=person, state="delivering", address="bb1x")
+        for person in people
+    )
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        for row in rows:
+            Completion.objects.filter(pk=row.pk).update(state="completed")
+            ledger.event(
+                row,
+                "delivering",
+                "completed",
+                Actor.system("test"),
+                CompletionEvent.Reason.DELIVERED,
+            )
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert Delivery.objects.count() == 100
+    assert sum(q.startswith("SELECT") for q in sql) == 150  # the three below, nothing else
+    assert sum('"webhooks_endpoint"' in q and q.startswith("SELECT") for q in sql) == 50
+    assert sum(q.startswith('INSERT INTO "webhooks_delivery"') for q in sql) == 50
+    assert sum(q.startswith("SELECT") and 'FROM "claims_completion"' in q for q in sql) == 50
+    assert sum("socialaccount" in q for q in sql) == 50
+    assert sum(q.startswith('INSERT INTO "django_tasks_database') for q in sql) == 100
+    hosts = [json.loads(row.body)["data"]["member"]["host_id"] for row in Delivery.objects.all()]
+    assert sum(host is not None for host in hosts) == 50  # 25 members, two endpoints each
