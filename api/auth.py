@@ -4,8 +4,9 @@
    now (a right key included, or the limit would still answer guesses).
 2. No Authorization header, or not `Bearer <key>`, or a key we do not know: 401 with
    `WWW-Authenticate: Bearer` (the last two count against the address).
-3. A revoked or expired key: 403.
-4. A key past its rate limit (API_RATE_LIMIT): 429 with Retry-After.
+3. A key past its rate limit (API_RATE_LIMIT): 429 with Retry-After (a revoked or
+   expired key too: each of its calls is counted).
+4. A revoked or expired key: 403.
 5. A key without the operation's scope: 403.
 
 Cookies are never read: a logged-in session authenticates nothing here, which is why the
@@ -64,10 +65,14 @@ def _count_failure(ip: str) -> None:
     wait = hit("api-auth-failure", ip, limit=limit, window=window, on_first_refusal=blocked)
     if wait is not None:
         cache.set(f"api:auth-blocked:{ip}", time.time() + wait, timeout=wait)
-        raise _too_many_failures(wait)
+        raise too_many_failures(wait)
 
 
-def _too_many_failures(wait: int) -> Refusal:
+# The refusals, one function each: the operations raise them and api/v1.py shows them
+# as the description's examples.
+
+
+def too_many_failures(wait: int) -> Refusal:
     return Refusal(
         429,
         "too_many_failed_keys",
@@ -80,6 +85,50 @@ def _too_many_failures(wait: int) -> Refusal:
 def _unauthorized(code: str, detail: str, error: str = "") -> Refusal:
     challenge = f'{REALM}, error="{error}"' if error else REALM
     return Refusal(401, code, detail, {"WWW-Authenticate": challenge})
+
+
+def missing_key() -> Refusal:
+    return _unauthorized(
+        "missing_key",
+        "This API needs an API key: send the header `Authorization: Bearer <key>` "
+        "with a key made in the admin.",
+    )
+
+
+def invalid_key() -> Refusal:
+    return _unauthorized(
+        "invalid_key",
+        "The API key is not valid: send `Authorization: Bearer <key>` with the "
+        "whole key the admin showed when it was made.",
+        error="invalid_token",
+    )
+
+
+def revoked_key() -> Refusal:
+    return Refusal(403, "revoked_key", "This API key was revoked: ask for a new one.")
+
+
+def expired_key() -> Refusal:
+    return Refusal(403, "expired_key", "This API key has expired: ask for a new one.")
+
+
+def insufficient_scope(scope: str) -> Refusal:
+    return Refusal(
+        403,
+        "insufficient_scope",
+        f"This API key lacks the scope {scope}: ask for a key that has it.",
+        {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'},
+    )
+
+
+def rate_limited(limit: int, window: int, wait: int) -> Refusal:
+    return Refusal(
+        429,
+        "rate_limited",
+        f"This key made more than {limit} requests in {window} seconds. "
+        f"Wait {wait} seconds, then call again.",
+        {"Retry-After": str(wait)},
+    )
 
 
 class ApiKeyAuth(HttpAuthBase):
@@ -105,29 +154,15 @@ class ApiKeyAuth(HttpAuthBase):
         ip = client_ip(request)
         blocked = _blocked_for(ip)
         if blocked is not None:
-            raise _too_many_failures(blocked)
+            raise too_many_failures(blocked)
         header = request.headers.get("Authorization", "")
         if not header:
-            raise _unauthorized(
-                "missing_key",
-                "This API needs an API key: send the header `Authorization: Bearer <key>` "
-                "with a key made in the admin.",
-            )
+            raise missing_key()
         scheme, _, token = header.partition(" ")
         key = keys.find(token.strip()) if scheme.lower() == "bearer" else None
         if key is None:
             _count_failure(ip)
-            raise _unauthorized(
-                "invalid_key",
-                "The API key is not valid: send `Authorization: Bearer <key>` with the "
-                "whole key the admin showed when it was made.",
-                error="invalid_token",
-            )
-        state = key.state
-        if state == ApiKey.State.REVOKED:
-            raise Refusal(403, "revoked_key", "This API key was revoked: ask for a new one.")
-        if state == ApiKey.State.EXPIRED:
-            raise Refusal(403, "expired_key", "This API key has expired: ask for a new one.")
+            raise invalid_key()
         limit, window = settings.API_RATE_LIMIT
 
         def flooded(wait: int) -> None:  # once per window, not once per refused request
@@ -140,21 +175,17 @@ class ApiKeyAuth(HttpAuthBase):
                 wait,
             )
 
+        # Counted before the key's state, so a revoked or expired key that goes on
+        # calling is held to the same limit (each call costs a query).
         wait = hit("api-key", key.pk, limit=limit, window=window, on_first_refusal=flooded)
         if wait is not None:
-            raise Refusal(
-                429,
-                "rate_limited",
-                f"This key made more than {limit} requests in {window} seconds. "
-                f"Wait {wait} seconds, then call again.",
-                {"Retry-After": str(wait)},
-            )
+            raise rate_limited(limit, window, wait)
+        state = key.state
+        if state == ApiKey.State.REVOKED:
+            raise revoked_key()
+        if state == ApiKey.State.EXPIRED:
+            raise expired_key()
         if not key.allows(self.scope):
-            raise Refusal(
-                403,
-                "insufficient_scope",
-                f"This API key lacks the scope {self.scope}: ask for a key that has it.",
-                {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{self.scope}"'},
-            )
+            raise insufficient_scope(self.scope)
         keys.touch(key)
         return key

@@ -160,3 +160,29 @@ def test_last_used_is_written_at_most_once_a_minute(api, key, params):
     ApiKey.objects.filter(pk=key[1].pk).update(last_used_at=used - datetime.timedelta(minutes=2))
     assert api.get(URL, params).status_code == 200
     assert ApiKey.objects.get(pk=key[1].pk).last_used_at > used
+
+
+OPERATIONS = [
+    ("/api/v1/members/completions", Scope.COMPLETIONS_READ, Scope.ACCOUNTS_READ),
+    ("/api/v1/members/accounts", Scope.ACCOUNTS_READ, Scope.COMPLETIONS_READ),
+    ("/api/v1/claims/github-starter/completions", Scope.COMPLETIONS_READ, Scope.ACCOUNTS_READ),
+]
+
+
+@pytest.mark.parametrize(("url", "needed", "other"), OPERATIONS)
+def test_every_operation_needs_its_own_scope(client, params, claim, url, needed, other):
+    lacking, _ = make_key(scopes=[other])
+    refused = ApiClient(client, lacking).get(url, params)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "insufficient_scope"
+    assert f'scope="{needed}"' in refused["WWW-Authenticate"]
+    holding, _ = make_key(scopes=[needed])
+    assert ApiClient(client, holding).get(url, params).status_code == 200
+    nothing, _ = make_key(scopes=[])
+    assert ApiClient(client, nothing).get(url, params).status_code == 403
+
+
+def test_a_revoked_key_that_goes_on_calling_is_held_to_the_limit(api, key, settings, params):
+    settings.API_RATE_LIMIT = (2, 60)
+    ApiKey.objects.filter(pk=key[1].pk).update(revoked_at=timezone.now())
+    assert [api.get(URL, params).status_code for _ in range(3)] == [403, 403, 429]
