@@ -11,6 +11,28 @@ from ninja import Field, Schema
 
 STATES = "waiting, checking, delivering, completed, ineligible, failed, retrying or revoked"
 
+# Examples in the description (api/v1.py); tests check each fits its schema.
+EXAMPLE_MEMBER = {
+    "host_id": "host-alice-0001",
+    "external_id": "3b32f4bf-c318-4e45-8330-697b6cf3eddf",
+}
+EXAMPLE_COMPLETION = {
+    "id": 123,
+    "claim": "github-starter",
+    "member": EXAMPLE_MEMBER,
+    "state": "completed",
+    "reason": "Completed.",
+    "address": "bb1qexampleaddress0000000000000000000000",
+    "completed_at": "2026-12-07T10:00:00.123456Z",
+    "updated_at": "2026-12-07T10:00:00.234567Z",
+}
+EXAMPLE_ACCOUNT = {
+    "id": "apn_abc123",
+    "app": "github",
+    "health": "healthy",
+    "connected_at": "2026-12-01T09:30:00.000001Z",
+}
+
 
 class Member(Schema):
     host_id: str | None = Field(
@@ -64,6 +86,7 @@ class Error(Schema):
     error: str = Field(
         description="What went wrong, for programs: e.g. missing_key, invalid_key, "
         "revoked_key, expired_key, insufficient_scope, rate_limited, "
-        "too_many_failed_keys, bad_request, not_found."
+        "too_many_failed_keys, bad_request, member_not_found, claim_not_found, not_found, "
+        "method_not_allowed."
     )
     detail: str = Field(description="What to do about it, for people.")

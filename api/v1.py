@@ -11,16 +11,19 @@ from typing import Any
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
-from api import reads
+from api import auth, reads
 from api.auth import ApiKeyAuth, Refusal
 from api.models import Scope
 from api.schemas import (
+    EXAMPLE_ACCOUNT,
+    EXAMPLE_COMPLETION,
+    EXAMPLE_MEMBER,
     STATES,
     CompletionPage,
     Error,
@@ -38,7 +41,8 @@ Authenticate with an API key made in the admin (API keys, Add), sent as
 `accounts:read`) and a rate limit each; past it the API answers 429 with `Retry-After`.
 A member is named by the host site's id (`host_id`: its OpenID Connect `sub`) or by
 their id here (`external_id`). Every error is JSON: `{"error": "<code>", "detail":
-"<what to do>"}`.
+"<what to do>"}`. Only GET is answered (any other method: 405), and no browser may call
+the API from another site (no CORS): call it from your servers.
 """
 
 
@@ -74,19 +78,43 @@ _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATE_VALUES = frozenset(Completion.State.values)
 
-_ERROR_DOCS = {
+
+def _examples(*refusals: Refusal) -> dict:
+    """The answers a status may carry, as OpenAPI examples keyed by their error code."""
+    return {
+        "application/json": {
+            "examples": {
+                refusal.code: {
+                    "summary": refusal.code,
+                    "value": {"error": refusal.code, "detail": refusal.detail},
+                }
+                for refusal in refusals
+            }
+        }
+    }
+
+
+_CHALLENGE = {
+    "description": '`Bearer realm="api"`, with `error="invalid_token"` when a key was sent '
+    'but is not one of ours, or `error="insufficient_scope"` and the scope needed (RFC 6750).',
+    "schema": {"type": "string"},
+}
+_ERROR_DOCS: dict[int, dict[str, Any]] = {
     400: {"description": "The query is not one this operation takes; `detail` says why."},
     401: {
         "description": "No API key, or not one of ours.",
-        "headers": {
-            "WWW-Authenticate": {
-                "description": '`Bearer realm="api"`, with `error="invalid_token"` when a '
-                "key was sent but is not one of ours (RFC 6750).",
-                "schema": {"type": "string"},
-            }
-        },
+        "headers": {"WWW-Authenticate": {**_CHALLENGE, "required": True}},
+        "content": _examples(auth.missing_key(), auth.invalid_key()),
     },
-    403: {"description": "The key was revoked, has expired, or lacks this operation's scope."},
+    403: {
+        "description": "The key was revoked, has expired, or lacks this operation's scope.",
+        "headers": {"WWW-Authenticate": _CHALLENGE},
+        "content": _examples(
+            auth.revoked_key(),
+            auth.expired_key(),
+            auth.insufficient_scope(Scope.COMPLETIONS_READ.value),
+        ),
+    },
     429: {
         "description": "Past the key's rate limit, or too many invalid keys from this address.",
         "headers": {
@@ -96,13 +124,27 @@ _ERROR_DOCS = {
                 "schema": {"type": "integer"},
             }
         },
+        "content": _examples(auth.rate_limited(300, 60, 12), auth.too_many_failures(540)),
     },
 }
 ERRORS: dict[int, type[Schema]] = {400: Error, 401: Error, 403: Error, 404: Error, 429: Error}
 
 
-def _documented(not_found: str) -> dict:
-    return {"responses": {**_ERROR_DOCS, 404: {"description": not_found}}}
+def _documented(example: dict, *refusals: Refusal) -> dict:
+    """What the operation answers, as documented: an example of its 200, its 400s and
+    404s (`refusals`, by status) and the errors every operation shares."""
+    by_status: dict[int, list[Refusal]] = {}
+    for refusal in refusals:
+        by_status.setdefault(refusal.status, []).append(refusal)
+    own = {status: {"content": _examples(*found)} for status, found in by_status.items()}
+    return {
+        "responses": {
+            200: {"content": {"application/json": {"example": example}}},
+            **_ERROR_DOCS,
+            404: {"description": by_status[404][0].detail, **own.pop(404)},
+            **{status: {**_ERROR_DOCS[status], **docs} for status, docs in own.items()},
+        }
+    }
 
 
 def _refused(request: HttpRequest, refusal: Any) -> HttpResponse:
@@ -129,10 +171,18 @@ def _not_found(request: HttpRequest, exc: Any) -> HttpResponse:
     return _refused(request, Refusal(404, "not_found", "There is nothing at this address."))
 
 
+def _unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
+    """Any other error goes on to Django, DEBUG or not: config/middleware.py retries a
+    request whose database connection dropped, and a bug is a 500 reported as any other
+    (ninja's own handler would answer DEBUG's traceback as plain text instead)."""
+    raise exc
+
+
 # Handlers take Any: ninja's type says an exception or its class (it passes the first).
 api.add_exception_handler(Refusal, _refused)
 api.add_exception_handler(ValidationError, _invalid)
 api.add_exception_handler(Http404, _not_found)
+api.add_exception_handler(Exception, _unexpected)
 
 
 class MemberLookup(Schema):
@@ -140,8 +190,13 @@ class MemberLookup(Schema):
         None,
         max_length=255,
         description="The host site's id of the member (its OpenID Connect `sub`).",
+        json_schema_extra={"example": "host-alice-0001"},
     )
-    external_id: UUID | None = Field(None, description="The member's id here.")
+    external_id: UUID | None = Field(
+        None,
+        description="The member's id here.",
+        json_schema_extra={"example": EXAMPLE_MEMBER["external_id"]},
+    )
 
 
 class CompletionFilter(Schema):
@@ -158,19 +213,61 @@ class CompletionFilter(Schema):
     )
 
 
-def _member(lookup: MemberLookup) -> tuple[int, dict]:
+# The refusals of the operations' own, one function each (a raised exception keeps its
+# traceback: a fresh one per request), shown in the description as examples too.
+
+
+def both_or_neither() -> Refusal:
+    return Refusal(
+        400,
+        "bad_request",
+        "Name the member with exactly one of host_id (the host site's id) and "
+        "external_id (their id here).",
+    )
+
+
+def bad_host_id() -> Refusal:
+    return Refusal(400, "bad_request", "host_id must be text without control characters.")
+
+
+def bad_cursor() -> Refusal:
+    return Refusal(
+        400,
+        "bad_request",
+        "cursor is not one this API gave: pass a page's next_cursor unchanged, or leave it "
+        "out to start at the first page.",
+    )
+
+
+def bad_state() -> Refusal:
+    return Refusal(400, "bad_request", f"state must be one of {STATES}.")
+
+
+def no_member() -> Refusal:
+    return Refusal(404, "member_not_found", "No member has this id.")
+
+
+def no_claim() -> Refusal:
+    return Refusal(404, "claim_not_found", "No claim has this slug.")
+
+
+def _given_once(request: HttpRequest, *names: str) -> None:
+    """400 for a parameter given more than once (`?host_id=a&host_id=b`): which one
+    counts would be a guess, and a URL built by pasting text into it can carry a second."""
+    for name in names:
+        if len(request.GET.getlist(name)) > 1:
+            raise Refusal(400, "bad_request", f"{name} is given more than once: give it once.")
+
+
+def _member(request: HttpRequest, lookup: MemberLookup) -> tuple[int, dict]:
+    _given_once(request, "host_id", "external_id")
     if (lookup.host_id is None) == (lookup.external_id is None):
-        raise Refusal(
-            400,
-            "bad_request",
-            "Name the member with exactly one of host_id (the host site's id) and "
-            "external_id (their id here).",
-        )
+        raise both_or_neither()
     if lookup.host_id is not None and (not lookup.host_id or _CONTROL.search(lookup.host_id)):
-        raise Refusal(400, "bad_request", "host_id must be text without control characters.")
+        raise bad_host_id()
     found = reads.find_member(host_id=lookup.host_id, external_id=lookup.external_id)
     if found is None:
-        raise Refusal(404, "member_not_found", "No member has this id.")
+        raise no_member()
     return found
 
 
@@ -182,10 +279,15 @@ def _member(lookup: MemberLookup) -> tuple[int, dict]:
     summary="A member's completions",
     description="Every completion of one member, oldest first. Scope: `completions:read`.",
     tags=["members"],
-    openapi_extra=_documented("No member has this id."),
+    openapi_extra=_documented(
+        {"member": EXAMPLE_MEMBER, "results": [EXAMPLE_COMPLETION]},
+        both_or_neither(),
+        bad_host_id(),
+        no_member(),
+    ),
 )
 def member_completions(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
-    member_id, member = _member(lookup)
+    member_id, member = _member(request, lookup)
     return {"member": member, "results": reads.member_completions(member_id, member)}
 
 
@@ -198,10 +300,15 @@ def member_completions(request: HttpRequest, lookup: Query[MemberLookup]) -> dic
     description="The accounts one member connected (through Pipedream), with their "
     "health. Scope: `accounts:read`.",
     tags=["members"],
-    openapi_extra=_documented("No member has this id."),
+    openapi_extra=_documented(
+        {"member": EXAMPLE_MEMBER, "results": [EXAMPLE_ACCOUNT]},
+        both_or_neither(),
+        bad_host_id(),
+        no_member(),
+    ),
 )
 def member_accounts(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
-    member_id, member = _member(lookup)
+    member_id, member = _member(request, lookup)
     return {"member": member, "results": reads.member_accounts(member_id)}
 
 
@@ -212,28 +319,37 @@ def member_accounts(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
     operation_id="claim_completions",
     summary="A claim's completions, a page at a time",
     description="The claim's completions in id order (oldest first), `limit` at a time. "
-    "Pass each page's `next_cursor` as `cursor` for the next; completions made meanwhile "
-    "come at the end, so none is skipped or repeated. Scope: `completions:read`.",
+    "Pass each page's `next_cursor` as `cursor` for the next. Ids follow the order "
+    "completions were made, so one made while you page comes at the end and none is "
+    "listed twice. A completion keeps its place when it changes, so a page already read "
+    "does not show later changes, and with `state` one that moves into that state "
+    "behind your cursor is not listed: to follow changes, use the webhooks (or read "
+    "again from the first page). Scope: `completions:read`.",
     tags=["claims"],
-    openapi_extra=_documented("No claim has this slug."),
+    openapi_extra=_documented(
+        {"results": [EXAMPLE_COMPLETION], "next_cursor": reads.encode_cursor(123)},
+        bad_cursor(),
+        bad_state(),
+        no_claim(),
+    ),
 )
-def claim_completions(request: HttpRequest, slug: str, filters: Query[CompletionFilter]) -> dict:
+def claim_completions(
+    request: HttpRequest,
+    filters: Query[CompletionFilter],
+    slug: str = Path(..., description="The claim's slug.", example="github-starter"),
+) -> dict:
+    _given_once(request, "cursor", "limit", "state")
     after = None
     if filters.cursor is not None:
         try:
             after = reads.decode_cursor(filters.cursor)
         except reads.BadCursor:
-            raise Refusal(
-                400,
-                "bad_request",
-                "cursor is not one this API gave: pass a page's next_cursor unchanged, or "
-                "leave it out to start at the first page.",
-            ) from None
+            raise bad_cursor() from None
     if filters.state is not None and filters.state not in _STATE_VALUES:
-        raise Refusal(400, "bad_request", f"state must be one of {STATES}.")
+        raise bad_state()
     claim_id = reads.claim_id_for(slug) if _SLUG.fullmatch(slug) else None
     if claim_id is None:
-        raise Refusal(404, "claim_not_found", "No claim has this slug.")
+        raise no_claim()
     results, next_cursor = reads.claim_completions(
         claim_id, after=after, limit=filters.limit, state=filters.state
     )

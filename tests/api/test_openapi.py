@@ -8,6 +8,7 @@ The docs page is served from this site's own static files (no CDN), under its CS
 
 import pytest
 from django.test import Client
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from tests.api.api_support import DESCRIPTION_URL, served_description
@@ -63,6 +64,7 @@ def test_the_description_needs_no_key_and_only_get_is_offered():
     paths = served_description()["paths"]
     assert {method for operations in paths.values() for method in operations} == {"get"}
     assert client.post("/api/v1/members/completions").status_code == 405
+    assert "no CORS" in served_description()["info"]["description"]
 
 
 def test_the_docs_page_loads_swagger_from_this_site_under_its_csp():
@@ -77,3 +79,31 @@ def test_the_docs_page_loads_swagger_from_this_site_under_its_csp():
         assert f"/static/{asset}" in page
         assert client.get(f"/static/{asset}").status_code == 200
     assert '"validatorUrl": null' in page
+
+
+def _examples(operation):
+    """(status, name, value, schema) of every example the operation documents."""
+    for status, response in operation["responses"].items():
+        media = response["content"]["application/json"]
+        if "example" in media:
+            yield status, "example", media["example"], media["schema"]
+        for name, example in media.get("examples", {}).items():
+            yield status, name, example["value"], media["schema"]
+
+
+@pytest.mark.parametrize("where", sorted(OPERATIONS))
+def test_every_documented_example_fits_its_schema(where):
+    description = served_description()
+    operation = description["paths"][where[0]][where[1]]
+    found = list(_examples(operation))
+    assert {status for status, *_ in found} == {"200", "400", "401", "403", "404", "429"}
+    for status, name, value, schema in found:
+        validator = Draft202012Validator(
+            {**description, **schema}, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        assert not list(validator.iter_errors(value)), (status, name)
+        if status != "200":
+            assert name == value["error"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert all("description" in p for p in parameters.values())
+    assert "WWW-Authenticate" in operation["responses"]["403"]["headers"]

@@ -253,3 +253,77 @@ def test_the_same_queries_for_a_member_with_many_rows(
         assert len(api.get(MEMBER_COMPLETIONS, params).json()["results"]) == 5
     with django_assert_num_queries(4):
         assert len(api.get(MEMBER_ACCOUNTS, params).json()["results"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        (MEMBER_COMPLETIONS, "host_id=host-alice-0001&host_id=host-bob-0002"),
+        (MEMBER_ACCOUNTS, "external_id={0}&external_id={0}"),
+        (CLAIM_COMPLETIONS, "limit=1&limit=100"),
+        (CLAIM_COMPLETIONS, "state=completed&state=failed"),
+    ],
+)
+def test_a_parameter_given_twice_is_400(api, alice, claim, url, query):
+    response = api.get(f"{url}?{query.format(alice.external_id)}")
+    assert response.status_code == 400
+    assert "more than once" in response.json()["detail"]
+
+
+def test_paging_goes_on_when_the_cursors_row_is_deleted(api, claim, make_members):
+    rows = _completions(claim, make_members(4), state="completed")
+    first = api.get(CLAIM_COMPLETIONS, {"limit": 2}).json()
+    assert [item["id"] for item in first["results"]] == [rows[0].pk, rows[1].pk]
+    Completion.objects.filter(pk__in=[rows[1].pk, rows[2].pk]).delete()
+    rest = api.get(CLAIM_COMPLETIONS, {"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert rest == {**rest, "next_cursor": None}
+    assert [item["id"] for item in rest["results"]] == [rows[3].pk]
+
+
+def test_a_full_last_page_is_followed_by_none(api, claim, make_members):
+    _completions(claim, make_members(4), state="completed")
+    first = api.get(CLAIM_COMPLETIONS, {"limit": 4}).json()
+    assert len(first["results"]) == 4 and first["next_cursor"] is None
+
+
+def test_answers_are_not_to_be_stored_by_caches(api, alice):
+    response = api.get(MEMBER_COMPLETIONS, {"host_id": "host-alice-0001"})
+    assert response["Cache-Control"] == "no-store"
+    refused = api.get(MEMBER_COMPLETIONS, {"host_id": "host-alice-0001"}, key="")
+    assert refused["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("url", [MEMBER_COMPLETIONS, CLAIM_COMPLETIONS])
+def test_any_method_but_get_is_a_json_405(client, key, url, method):
+    response = client.generic(method, url, headers={"authorization": f"Bearer {key[0]}"})
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    if method != "HEAD":  # a HEAD answer has no body
+        assert response.json()["error"] == "method_not_allowed"
+
+
+def test_the_description_takes_get_and_head_only(client):
+    assert client.head("/api/v1/openapi.json").status_code == 200
+    refused = client.post("/api/v1/openapi.json")
+    assert refused.status_code == 405 and refused["Allow"] == "GET, HEAD"
+    assert client.generic("OPTIONS", "/api/v1/docs").status_code == 405
+
+
+def test_ninjas_root_is_a_json_404_too(client):
+    response = client.get("/api/v1/")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_a_bug_reaches_django_even_with_debug_on(api, claim, settings, monkeypatch):
+    """Not ninja's DEBUG answer (the traceback as text): Django's own handling, so the
+    database middleware may retry and the error is reported as any other."""
+    settings.DEBUG = True
+
+    def broken(slug):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("api.reads.claim_id_for", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        api.client.get(CLAIM_COMPLETIONS, headers={"authorization": f"Bearer {api.key}"})
