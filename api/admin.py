@@ -2,7 +2,9 @@
 
 - Add: a name, read-only scopes (checkboxes) and an optional expiry. The key is made on
   save and shown on the next page, once: only its SHA-256 digest is stored, so it cannot
-  be shown again (a lost key is revoked and replaced).
+  be shown again (a lost key is revoked and replaced). A scope may be given (on Add or
+  Change) only by staff who may view its rows in the admin (SCOPE_NEEDS): the permission
+  to make keys is not a way to read more than one may read here.
 - The list and the key's page show its public prefix, name, scopes, state, who made it
   and when, and when it was last used; never the key or its digest.
 - Revoke (an action, with its own permission api.revoke_apikey): the key answers 403
@@ -19,21 +21,49 @@ from django.utils import timezone
 from api import keys
 from api.models import ApiKey, Scope
 
+# What a key with each scope reads, as the admin permission that shows the same rows: a
+# key may carry a scope only if the staff member who gives it may view those rows here.
+SCOPE_NEEDS = {
+    Scope.COMPLETIONS_READ: "claims.view_completion",
+    Scope.ACCOUNTS_READ: "connections.view_connectedaccount",
+}
+
+
+def grantable(user) -> set[str]:
+    """The scopes `user` may put on a key: those whose rows they may view in the admin."""
+    return {scope.value for scope, perm in SCOPE_NEEDS.items() if user.has_perm(perm)}
+
 
 class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="What the key may read. Every scope is read-only.",
+        help_text="What the key may read. Every scope is read-only. You may give a scope "
+        "only if you may view its rows here (completions, connected accounts).",
     )
+    # Set by ApiKeyAdmin.get_form: the staff member filling the form in.
+    user = None
 
     class Meta:
         model = ApiKey
         fields = ["name", "scopes", "expires_at"]
 
+    def clean_scopes(self):
+        scopes = self.cleaned_data.get("scopes") or []
+        had = set(self.instance.scopes or []) if self.instance.pk else set()
+        beyond = sorted(set(scopes) - had - grantable(self.user))
+        if beyond:
+            raise forms.ValidationError(
+                "You may not give the scope %(scopes)s: it reads rows you may not view "
+                "here. Ask someone who may.",
+                params={"scopes": ", ".join(beyond)},
+            )
+        return scopes
+
     def clean_expires_at(self):
         expires_at = self.cleaned_data.get("expires_at")
-        if expires_at is not None and expires_at <= timezone.now():
+        changed = "expires_at" in self.changed_data
+        if changed and expires_at is not None and expires_at <= timezone.now():
             raise forms.ValidationError("The expiry must be in the future.")
         return expires_at
 
@@ -101,6 +131,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="state")
     def key_state(self, key: ApiKey) -> str:
         return ApiKey.State(key.state).label
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -4,6 +4,7 @@ its own permission and makes the key answer 403; staff who may only look see pre
 name and scopes, nothing secret."""
 
 import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -133,3 +134,68 @@ def test_the_list_filters_by_state(admin_client):
     assert "Live one" in active and "Gone one" not in active
     revoked = admin_client.get(LIST + "?state=revoked").content.decode()
     assert "Gone one" in revoked and "Live one" not in revoked
+
+
+def _user(username):
+    return get_user_model().objects.get(username=username)
+
+
+def test_a_scope_is_given_only_by_staff_who_may_view_its_rows(client):
+    _staff(client, "maker", ["add_apikey", "view_apikey"])
+    _user("maker").user_permissions.add(Permission.objects.get(codename="view_completion"))
+    refused = add_key(client, scopes=["completions:read", "accounts:read"])
+    assert refused.status_code == 200 and "key" not in refused.context
+    assert "You may not give the scope accounts:read" in refused.content.decode()
+    assert not ApiKey.objects.exists()
+    made = add_key(client, scopes=["completions:read"])
+    assert "key" in made.context
+    assert ApiKey.objects.get().scopes == ["completions:read"]
+
+
+def test_a_change_may_keep_or_drop_a_scope_but_not_add_one_beyond_the_editors(client):
+    _, row = make_key(name="Old name", scopes=["accounts:read"])
+    _staff(client, "editor", ["view_apikey", "change_apikey"])
+    _user("editor").user_permissions.add(Permission.objects.get(codename="view_completion"))
+    change = reverse("admin:api_apikey_change", args=[row.pk])
+    # Keeps accounts:read (it had it) and adds completions:read (the editor may view those).
+    kept = client.post(
+        change, {"name": "New name", "scopes": ["accounts:read", "completions:read"]}
+    )
+    assert kept.status_code == 302
+    row.refresh_from_db()
+    assert (row.name, sorted(row.scopes)) == ("New name", ["accounts:read", "completions:read"])
+
+    _, other = make_key(scopes=["completions:read"])
+    change = reverse("admin:api_apikey_change", args=[other.pk])
+    refused = client.post(change, {"name": "x", "scopes": ["completions:read", "accounts:read"]})
+    assert refused.status_code == 200
+    assert "You may not give the scope accounts:read" in refused.content.decode()
+    other.refresh_from_db()
+    assert other.scopes == ["completions:read"]
+
+
+def test_an_expired_key_can_still_be_renamed(admin_client):
+    past = timezone.now() - timezone.timedelta(days=1)
+    _, row = make_key(name="Old name", expires_at=past)
+    local = timezone.localtime(past)
+    response = admin_client.post(
+        reverse("admin:api_apikey_change", args=[row.pk]),
+        {
+            "name": "Renamed",
+            "scopes": row.scopes,
+            "expires_at_0": local.strftime("%Y-%m-%d"),
+            "expires_at_1": local.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.name == "Renamed" and row.state == ApiKey.State.EXPIRED
+
+
+def test_making_a_key_is_in_its_history_without_the_key(admin_client):
+    response = add_key(admin_client)
+    key, row = response.context["key"], ApiKey.objects.get()
+    entry = LogEntry.objects.get(object_id=str(row.pk))
+    assert entry.action_flag == ADDITION and entry.user.username == "admin"
+    assert row.prefix in entry.object_repr
+    assert key.removeprefix(row.prefix) not in entry.object_repr + entry.change_message
