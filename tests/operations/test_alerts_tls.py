@@ -107,7 +107,10 @@ def tls_receiver(tmp_path):
     context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
     server = Server(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop's next look (0.5 s by default).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     yield server.server_address[1], str(tmp_path / "ca.pem"), received
     server.shutdown()
