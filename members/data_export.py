@@ -83,6 +83,9 @@ EXCLUDED = {
     "the claim, not the member; staff_work counts them",
     "claims.ClaimJob.requested_by": "checks a staff user asked for are about other "
     "members; staff_work counts them",
+    "api.ApiKey.created_by": "API keys a staff user made are the host site's, not the "
+    "member's; the key itself is never readable",
+    "api.ApiKey.revoked_by": "API keys a staff user revoked are the host site's, not the member's",
 }
 # Said in the file itself: what it leaves out on purpose.
 NOT_INCLUDED = [

@@ -1,9 +1,10 @@
 """Members as CSV, from the member admin (MemberAdmin).
 
-One line per member: who they are, whether their email is confirmed (a verified address,
-as the admin's column reads it), their BitBadges address and whether (and when) Sign in
-with BitBadges proved it, when they joined and last logged in, whether the account is
-active, and how many accounts and completions they have. No password hash, no MFA data,
+One line per member: who they are, how they signed up and their id at the host site
+(when they sign on from it), whether their email is confirmed (a verified address, as the
+admin's column reads it), their BitBadges address and whether (and when) Sign in with
+BitBadges proved it, when they joined and last logged in, whether the account is active,
+and how many accounts and completions they have. No password hash, no MFA data,
 no external ID (Pipedream's name for the member), no BitBadges token (none is kept) is
 read: the query loads only the columns written, counts come from subqueries in the same
 query.
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -20,12 +22,15 @@ from django.http import HttpRequest
 from claims.models import Completion
 from connections.models import ConnectedAccount
 from core import csv_stream
+from users.hostsso import PROVIDER_ID as HOST_PROVIDER_ID
 
 HEADER = (
     "id",
     "username",
     "email",
     "email confirmed",
+    "signed up with",
+    "host id",
     "address",
     "address proven",
     "address proven at",
@@ -39,6 +44,7 @@ HEADER = (
 COLUMNS = (
     "username",
     "email",
+    "signup_method",
     "address",
     "address_proven_at",
     "date_joined",
@@ -66,6 +72,12 @@ def rows(request: HttpRequest, queryset: QuerySet[Any]) -> Iterator[Sequence[obj
         queryset.only(*COLUMNS, "proven_address")
         .annotate(
             csv_confirmed=Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)),
+            # The host site's `sub` (users.selectors.host_ids reads it the same way).
+            csv_host_id=Subquery(
+                SocialAccount.objects.filter(user=OuterRef("pk"), provider=HOST_PROVIDER_ID)
+                .order_by("pk")
+                .values("uid")[:1]
+            ),
             csv_accounts=_count(ConnectedAccount.objects.all()),
             csv_completions=_count(Completion.objects.all()),
             csv_completed=_count(Completion.objects.filter(state=Completion.State.COMPLETED)),
@@ -78,6 +90,8 @@ def rows(request: HttpRequest, queryset: QuerySet[Any]) -> Iterator[Sequence[obj
             member.username,
             member.email,
             member.csv_confirmed,
+            member.signup_method,
+            member.csv_host_id or "",
             member.address,
             member.address_proven,
             member.address_proven_at if member.address_proven else None,

@@ -119,6 +119,13 @@ ROUTES = {
     "sandbox/host/token": f"exempt: {HOST_IDP}",
     "sandbox/host/userinfo": f"exempt: {HOST_IDP}",
     "sandbox/host/faults/id-token": STAFF,
+    # Sign-on from the host site (users/hostsso/: allauth's OpenID Connect at /auth/oidc/):
+    # every POST is a form of ours with the token; the callback is the host's GET redirect.
+    "auth/oidc/host/login/": MEMBER,
+    "auth/oidc/host/login/callback/": MEMBER,
+    "auth/oidc/host/login/cancelled/": MEMBER,
+    "auth/oidc/host/reauthenticate/": MEMBER,
+    "auth/oidc/host/disconnect/": MEMBER,
     # The read API (api/): GET only. Its operations are CSRF-exempt (django-ninja marks
     # them): they authenticate by a bearer API key alone and never read a cookie, so a
     # logged-in session is no key (tests/api/test_auth.py).

@@ -88,7 +88,11 @@ def test_a_newcomers_env_file_gets_the_sandboxs_credentials_and_the_demo(env_fil
             "BITBADGES_CLIENT_SECRET=",
             "BITBADGES_CLIENT_SECRET=sandbox-bitbadges-client-secret-not-for-production",
         ),
+        ("HOST_OIDC_CLIENT_ID=", "HOST_OIDC_CLIENT_ID=sandbox-host-client"),
+        ("HOST_OIDC_CLIENT_SECRET=", changed[-1][1]),  # random: checked below
     ]
+    # The sandbox's host-site provider issued this site a random secret of its own.
+    assert changed[-1][1].startswith("HOST_OIDC_CLIENT_SECRET=") and len(changed[-1][1]) > 40
     assert after[-1] == "SANDBOX=true"
     assert "Wrote PIPEDREAM_CLIENT_ID, PIPEDREAM_CLIENT_SECRET" in output
     assert errors == ""

@@ -3,6 +3,7 @@ or MFA data, formulas neutralised, view permission only, queries that do not gro
 
 import pytest
 from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -49,6 +50,9 @@ def test_members_with_counts_and_confirmation(client, claims):
         member("ada", claims, accounts=2, completed=1, address="0xabc", password="pw-123456!")
     )
     bob = member("bob", is_active=False)
+    # Ada signs on from the host site, which knows her as host-ada-1.
+    SocialAccount.objects.create(user=ada, provider="host", uid="host-ada-1")
+    type(ada).objects.filter(pk=ada.pk).update(signup_method="host")
 
     response = export_action(client, CHANGELIST, [ada.pk, bob.pk])
     rows = read_csv(response, "members")
@@ -58,6 +62,8 @@ def test_members_with_counts_and_confirmation(client, claims):
         "username",
         "email",
         "email confirmed",
+        "signed up with",
+        "host id",
         "address",
         "address proven",
         "address proven at",
@@ -72,6 +78,8 @@ def test_members_with_counts_and_confirmation(client, claims):
     assert lines["ada"]["id"] == str(ada.pk)
     assert lines["ada"]["email"] == "ada@example.com"
     assert (lines["ada"]["email confirmed"], lines["bob"]["email confirmed"]) == ("yes", "no")
+    assert (lines["ada"]["signed up with"], lines["ada"]["host id"]) == ("host", "host-ada-1")
+    assert (lines["bob"]["signed up with"], lines["bob"]["host id"]) == ("", "")
     assert lines["ada"]["address"] == "0xabc"
     assert (lines["ada"]["address proven"], lines["ada"]["address proven at"]) == ("no", "")
     assert (lines["ada"]["active"], lines["bob"]["active"]) == ("yes", "no")
