@@ -319,12 +319,12 @@ def member_accounts(request: HttpRequest, lookup: Query[MemberLookup]) -> dict:
     operation_id="claim_completions",
     summary="A claim's completions, a page at a time",
     description="The claim's completions in id order (oldest first), `limit` at a time. "
-    "Pass each page's `next_cursor` as `cursor` for the next. Ids follow the order "
-    "completions were made, so one made while you page comes at the end and none is "
-    "listed twice. A completion keeps its place when it changes, so a page already read "
-    "does not show later changes, and with `state` one that moves into that state "
-    "behind your cursor is not listed: to follow changes, use the webhooks (or read "
-    "again from the first page). Scope: `completions:read`.",
+    "Pass each page's `next_cursor` as `cursor` for the next. None is listed twice, and "
+    "one made while you page comes at the end. Paging lists rows, not changes: a page "
+    "already read does not show later changes; with `state`, a completion that moves "
+    "into that state behind your cursor is not listed; and one whose saving is still "
+    "under way as you read a page can, rarely, land behind it. To follow every change, "
+    "use the webhooks, or read again from the first page. Scope: `completions:read`.",
     tags=["claims"],
     openapi_extra=_documented(
         {"results": [EXAMPLE_COMPLETION], "next_cursor": reads.encode_cursor(123)},
