@@ -3,14 +3,16 @@
 `EndpointForm` checks the URL (core/webhooks.py) and the name. `EndpointAdmin`:
 - adding an endpoint makes its signing secret and shows it on the next page, once
   (Cache-Control: no-store); it is stored encrypted and never shown again;
-- Rotate secret (POST) makes a new one and shows it the same way; Send test (POST)
-  queues a signed test message; both need the change permission;
+- Rotate secret asks first (GET: what happens to the current secret), then (POST)
+  makes a new one and shows it the same way; Send test (POST) queues a signed test
+  message; both need the change permission;
 - staff who may only view see the URL's scheme and host, never its path or query
   (a webhook URL's path is often a token).
 
 A subclass says what rotating and testing do: `rotate_secret(endpoint, secret)` (saves
-it; returns until when the old secret still signs, or None) and `queue_test(endpoint)`
-(returns the delivery log's URL to go to).
+it; returns until when the old secret still signs, or None), `rotation_overlap()` (how
+long the old one will, said before rotating) and `queue_test(endpoint)` (returns the
+delivery log's URL to go to).
 """
 
 import datetime
@@ -25,7 +27,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from django.views.decorators.http import require_POST
+from django.utils import timesince, timezone
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core import webhooks
 
@@ -61,6 +64,9 @@ class EndpointAdmin(admin.ModelAdmin[Any]):
     def queue_test(self, endpoint: Any) -> str:
         raise NotImplementedError
 
+    def rotation_overlap(self) -> datetime.timedelta | None:
+        return None
+
     @admin.display(description="host")
     def host(self, endpoint: Any) -> str:
         return webhooks.host_of(endpoint.url)
@@ -91,7 +97,7 @@ class EndpointAdmin(admin.ModelAdmin[Any]):
         return [
             path(
                 "<int:object_id>/rotate/",
-                view(require_POST(self.rotate_view)),
+                view(require_http_methods(["GET", "POST"])(self.rotate_view)),
                 name=self._url_name("rotate"),
             ),
             path(
@@ -160,6 +166,17 @@ class EndpointAdmin(admin.ModelAdmin[Any]):
         return get_object_or_404(queryset.select_for_update() if lock else queryset, pk=object_id)
 
     def rotate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":  # ask first: the receiver holds the current secret
+            endpoint = self._endpoint(request, object_id)
+            overlap, now = self.rotation_overlap(), timezone.now()
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "endpoint": endpoint,
+                "overlap": timesince.timeuntil(now + overlap, now) if overlap else "",
+                "title": "Rotate the signing secret",
+            }
+            return TemplateResponse(request, "admin/webhook_rotate_confirm.html", context)
         with transaction.atomic():  # two rotations at once: one after the other
             endpoint = self._endpoint(request, object_id, lock=True)
             secret = webhooks.new_secret()

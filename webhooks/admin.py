@@ -64,6 +64,15 @@ class EndpointAdmin(webhook_admin.EndpointAdmin):
         endpoint.save()
         return endpoint.previous_secret_until
 
+    def rotation_overlap(self) -> datetime.timedelta | None:
+        return datetime.timedelta(seconds=float(settings.WEBHOOK_SECRET_OVERLAP))
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None:  # nothing to say yet of a secret, a turning off or a creation
+            return [name for name in fields if name not in self.readonly_fields]
+        return fields
+
     def queue_test(self, endpoint: Endpoint) -> str:
         events.send_test(endpoint)
         log = reverse("admin:webhooks_delivery_changelist")

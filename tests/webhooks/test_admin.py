@@ -91,7 +91,9 @@ def test_rotating_shows_the_new_secret_and_keeps_the_old_one_for_the_overlap(
     old = post_endpoint(admin_client).context["secret"]
     endpoint = Endpoint.objects.get()
     rotate = reverse("admin:webhooks_endpoint_rotate", args=[endpoint.pk])
-    assert admin_client.get(rotate).status_code == 405
+    asked = admin_client.get(rotate).content.decode()  # a question first, nothing rotated
+    assert "keeps signing each message beside the new one for 1\xa0hour" in asked
+    assert Endpoint.objects.get().signing_secrets() == [old]
     response = admin_client.post(rotate)
     new = response.context["secret"]
     page = response.content.decode()
@@ -162,6 +164,9 @@ def test_staff_who_may_only_view_see_the_host_and_the_log_but_act_on_nothing(vie
     for name in ("rotate", "test"):
         url = reverse(f"admin:webhooks_endpoint_{name}", args=[endpoint.pk])
         assert viewer.post(url).status_code == 403
+    assert (
+        viewer.get(reverse("admin:webhooks_endpoint_rotate", args=[endpoint.pk])).status_code == 403
+    )
     for action in ("replay", "retry_failed"):
         viewer.post(LOG, {"action": action, "_selected_action": [delivery.pk]})
     assert Delivery.objects.count() == 1  # nothing replayed
