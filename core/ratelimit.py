@@ -39,7 +39,14 @@ def hit(
         count = 1
     if count > limit:
         since = cache.get(started)
-        since = now if not isinstance(since, int | float) else since
+        if not isinstance(since, int | float):
+            # The window's start is gone, so its window is over: either both keys expired
+            # between the add and the incr, or Redis' INCR (Django's incr is EXISTS, then
+            # INCR) made the counter again with no expiry, which would refuse this subject
+            # for ever. This use opens a new window.
+            cache.set(key, 1, timeout=window)
+            cache.set(started, now, timeout=window)
+            return None if limit >= 1 else window
         wait = max(1, math.ceil(since + window - now))
         if on_first_refusal is not None and count == limit + 1:
             on_first_refusal(wait)
