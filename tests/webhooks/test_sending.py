@@ -310,3 +310,18 @@ def test_an_old_secret_no_key_reads_any_more_is_left_out_not_fatal(settings, rec
     headers, body = hook.requests[0]
     assert len(headers["webhook-signature"].split(" ")) == 1
     Webhook(new).verify(body, headers)
+
+
+def test_a_replay_is_signed_anew_with_the_same_id_and_body(receiver, endpoint_to):
+    hook = receiver()
+    _, secret = endpoint_to(hook.url)
+    original = tried(one_message())
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=10), tick=False):
+        again = tried(events.replay(original))
+        (first, body1), (second, body2) = hook.requests
+        assert (again.state, again.replay_of) == ("delivered", original)
+        assert first["webhook-id"] == second["webhook-id"] == original.message_id
+        assert body1 == body2
+        assert int(second["webhook-timestamp"]) - int(first["webhook-timestamp"]) >= 600
+        assert first["webhook-signature"] != second["webhook-signature"]
+        Webhook(secret).verify(body2, second)  # fresh: within the library's five minutes
