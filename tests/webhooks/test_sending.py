@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from core import netguard, webhooks
 from tests.webhooks import receiver_support
 from webhooks import events, sending
+from webhooks.management.commands import send_webhooks
 from webhooks.models import Attempt, Delivery, Endpoint, EventType, endpoint_secrets
 
 pytestmark = pytest.mark.django_db
@@ -325,3 +326,15 @@ def test_a_replay_is_signed_anew_with_the_same_id_and_body(receiver, endpoint_to
         assert int(second["webhook-timestamp"]) - int(first["webhook-timestamp"]) >= 600
         assert first["webhook-signature"] != second["webhook-signature"]
         Webhook(secret).verify(body2, second)  # fresh: within the library's five minutes
+
+
+def test_old_rows_leave_the_log_a_batch_a_pass(monkeypatch, endpoint_to):
+    monkeypatch.setattr(send_webhooks, "PRUNE_BATCH", 1)
+    endpoint_to("https://93.184.215.14/hooks/connect")
+    for _ in range(2):
+        Delivery.objects.filter(pk=one_message().pk).update(
+            state="failed", created_at=timezone.now() - datetime.timedelta(days=31)
+        )
+    for left in (1, 0):
+        call_command("send_webhooks", verbosity=0)
+        assert Delivery.objects.count() == left

@@ -5,7 +5,7 @@ stopped, or its task could not be queued) is tried here, until the pass has spen
 WEBHOOK_PASS_BUDGET seconds (each try is cut at what is left; the rest wait for the
 next pass). A try that fails is queued for the worker at its next time, as the
 worker's own tries are. Delivered and failed messages older than WEBHOOK_LOG_DAYS
-leave the delivery log.
+leave the delivery log, at most PRUNE_BATCH a pass.
 """
 
 import datetime
@@ -22,6 +22,7 @@ from webhooks.models import Delivery
 logger = logging.getLogger(__name__)
 
 GRACE = datetime.timedelta(seconds=60)
+PRUNE_BATCH = 1000  # old rows deleted per pass (each is loaded to cascade): the rest next
 
 
 class Command(BaseCommand):
@@ -49,7 +50,9 @@ class Command(BaseCommand):
             sent += 1
         kept_since = timezone.now() - datetime.timedelta(days=settings.WEBHOOK_LOG_DAYS)
         old = Delivery.objects.exclude(state=Delivery.State.PENDING)
-        pruned = old.filter(created_at__lt=kept_since).delete()[1].get("webhooks.Delivery", 0)
+        oldest = old.filter(created_at__lt=kept_since).order_by("pk")[:PRUNE_BATCH]
+        doomed = Delivery.objects.filter(pk__in=list(oldest.values_list("pk", flat=True)))
+        pruned = doomed.delete()[1].get("webhooks.Delivery", 0)
         if options["verbosity"] >= 1:
             self.stdout.write(
                 f"{sent} webhook message(s) tried"
