@@ -71,7 +71,13 @@ class EndpointAdmin(webhook_admin.EndpointAdmin):
         fields = super().get_fields(request, obj)
         if obj is None:  # nothing to say yet of a secret, a turning off or a creation
             return [name for name in fields if name not in self.readonly_fields]
+        if not self.has_change_permission(request, obj):  # the list as words, not JSON
+            return ["receives" if name == "event_types" else name for name in fields]
         return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if self.has_change_permission(request, obj) else [*readonly, "receives"]
 
     def queue_test(self, endpoint: Endpoint) -> str:
         events.send_test(endpoint)
