@@ -72,6 +72,7 @@ class EndpointAdmin(webhook_admin.EndpointAdmin):
         if obj is None:  # nothing to say yet of a secret, a turning off or a creation
             return [name for name in fields if name not in self.readonly_fields]
         if not self.has_change_permission(request, obj):  # the list as words, not JSON
+            fields = [name for name in fields if name != "receives"]
             return ["receives" if name == "event_types" else name for name in fields]
         return fields
 
