@@ -7,10 +7,10 @@ hang, an injected status answered as RFC 6749 5.2 writes errors ({"error":
 "invalid_request"; "error_description"}), or a 200 with cut-short JSON.
 
 id_token faults (ID_TOKEN_FAULTS): the token endpoint still answers 200, with an id_token
-that is wrong in one way. One is on while a spec is configured for its name (an enabled
-Fault row, or SANDBOX_FAULTS) and its rate fires; what else the spec says is not read.
-Only patterns that start with "host.id_token." count, so a "host.*" latency never turns
-them on by accident.
+that is wrong in one way (email_verified_string: userinfo's claims too). One is on while
+a spec is configured for its name (an enabled Fault row, or SANDBOX_FAULTS) and its rate
+fires; what else the spec says is not read. Only patterns that start with
+"host.id_token." count, so a "host.*" latency never turns them on by accident.
 """
 
 import fnmatch
@@ -32,6 +32,12 @@ ID_TOKEN_FAULTS = {
     "host.id_token.expired": "Expired: exp an hour ago",
     "host.id_token.bad_signature": "Bad signature: signed by a key not in the JWKS (same kid)",
     "host.id_token.unknown_kid": "Unknown kid: its kid is not in the JWKS",
+    "host.id_token.wrong_nonce": "Wrong nonce: not the one the sign-in sent",
+    "host.id_token.another_azp": "Another azp: aud is [this client], azp another client",
+    "host.id_token.other_sub": "Another sub: not the one userinfo gives for the token",
+    "host.id_token.email_verified_string": (
+        'email_verified as text ("true", "false"), in the id_token and userinfo'
+    ),
 }
 
 
@@ -74,7 +80,7 @@ def _configured() -> list[tuple[str, dict]]:
 
 
 def id_token_faults() -> set[str]:
-    """The id_token faults that fire for this token answer (each spec's rate rolled once)."""
+    """The id_token faults that fire for this answer (each spec's rate rolled once)."""
     fired = set()
     for pattern, spec in _configured():
         try:

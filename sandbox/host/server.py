@@ -18,6 +18,7 @@ The issuer is PUBLIC_URL + "/sandbox/host", read per request.
 import time
 from datetime import timedelta
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.django_oauth2 import (
     AuthorizationServer,
     BearerTokenValidator,
@@ -25,6 +26,7 @@ from authlib.integrations.django_oauth2 import (
 )
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
@@ -86,6 +88,8 @@ def discovery() -> dict:
         "id_token_signing_alg_values_supported": [keys.ALGORITHM],
         "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9207 section 3: every authorization response (errors too) carries `iss`.
+        "authorization_response_iss_parameter_supported": True,
         "claims_supported": list(CLAIMS),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
@@ -94,13 +98,17 @@ def discovery() -> dict:
 
 
 def user_info(member, scope: str) -> UserInfo:
-    """The member's claims that `scope` allows (OpenID Connect Core 5.4)."""
+    """The member's claims that `scope` allows (OpenID Connect Core 5.4); with the
+    email_verified_string fault, `email_verified` as text."""
+    verified: bool | str = member.email_verified
+    if "host.id_token.email_verified_string" in id_token_faults():
+        verified = "true" if verified else "false"
     return UserInfo(
         sub=member.sub,
         name=member.name,
         preferred_username=member.username,
         email=member.email,
-        email_verified=member.email_verified,
+        email_verified=verified,
     ).filter(scope)
 
 
@@ -149,6 +157,24 @@ class SandboxRequest(OAuth2Request):
 
 
 # --- The server ------------------------------------------------------------------------
+
+
+def with_issuer(response):
+    """RFC 9207 section 2: an authorization response that goes back to the client, an
+    error as well, names the provider in `iss` (Authlib's IssuerParameter reads a
+    `location` attribute, which Django's responses do not have: the header here)."""
+    location = response.get("Location")
+    if location:
+        response["Location"] = add_params_to_uri(location, [("iss", issuer())])
+    return response
+
+
+class HostIssuerParameter(IssuerParameter):
+    def get_issuer(self) -> str:
+        return issuer()
+
+    def add_issuer_parameter(self, authorization_server, response):
+        with_issuer(response)
 
 
 class HostAuthorizationServer(AuthorizationServer):
@@ -296,6 +322,13 @@ class HostOpenIDCode(OpenIDCode):
             key = keys.throwaway_key(key.kid)
         if "host.id_token.unknown_kid" in faults:
             header["kid"] = "unknown-" + key.kid[:16]
+        if "host.id_token.wrong_nonce" in faults:
+            claims["nonce"] = "not-the-nonce-of-this-sign-in"
+        if "host.id_token.another_azp" in faults:
+            claims["aud"] = [request.client.client_id]  # an array (OIDC-CORE 2 allows it)
+            claims["azp"] = "another-client"
+        if "host.id_token.other_sub" in faults:
+            claims["sub"] = "host-someone-else-9999"
         return jwt.encode(header, claims, key, [keys.ALGORITHM])
 
 
@@ -315,6 +348,7 @@ class HostBearerValidator(BearerTokenValidator):
 
 def _server() -> HostAuthorizationServer:
     made = HostAuthorizationServer()
+    made.register_extension(HostIssuerParameter())
     made.register_grant(
         CodeGrant, [S256Challenge(required=True), HostOpenIDCode(require_nonce=False)]
     )

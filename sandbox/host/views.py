@@ -45,7 +45,14 @@ from django.views.decorators.http import require_POST
 from sandbox.common.models import Fault
 from sandbox.host import keys, registry
 from sandbox.host.faults import ID_TOKEN_FAULTS, injectable
-from sandbox.host.server import SandboxRequest, discovery, protector, server, user_info
+from sandbox.host.server import (
+    SandboxRequest,
+    discovery,
+    protector,
+    server,
+    user_info,
+    with_issuer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +241,7 @@ def authorize(request):
         # Client and redirect URI are known good: the error goes back (RFC 6749 4.1.2.1).
         error.redirect_uri = redirect_uri
         error.state = request.GET.get("state") or None
-        return server.handle_error_response(oauth_request, error)
+        return with_issuer(server.handle_error_response(oauth_request, error))
     if request.method == "GET":
         return _form(request, client, oauth_request, redirect_uri)
     decision = request.POST.get("decision")

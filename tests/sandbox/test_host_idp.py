@@ -58,6 +58,7 @@ def test_discovery_says_where_everything_is(client, settings):
         "client_secret_post",
     ]
     assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True  # RFC 9207 3
     assert {"sub", "email", "email_verified", "name", "preferred_username"} <= set(
         doc["claims_supported"]
     )
@@ -179,6 +180,7 @@ def test_a_bad_request_from_a_known_client_goes_back_with_error_and_state(
 
     assert back["error"] == error
     assert back["state"] == "st4te"
+    assert back["iss"] == f"{django_settings.PUBLIC_URL}/sandbox/host"  # RFC 9207 2
     assert "code" not in back
     assert not HostAuthorizationCode.objects.exists()
 
@@ -191,6 +193,7 @@ def test_approve_sends_a_one_time_code_and_the_state_back_keeping_only_its_hash(
     assert response["Location"].startswith(CALLBACK + "&code=")  # its own query kept
     back = query_of(response)
     assert back["state"] == "st4te" and back["keep"] == "1"
+    assert back["iss"] == f"{django_settings.PUBLIC_URL}/sandbox/host"  # RFC 9207 2
     row = HostAuthorizationCode.objects.get()
     assert row.code_hash == sha256_hex(back["code"]) and back["code"] not in str(row.__dict__)
     assert row.member.sub == "host-bob-0002" and row.nonce == "n-1"
@@ -205,6 +208,7 @@ def test_deny_sends_access_denied_and_the_state_and_makes_no_code(browser_client
         "keep": "1",
         "error": "access_denied",
         "state": "st4te",
+        "iss": f"{django_settings.PUBLIC_URL}/sandbox/host",  # RFC 9207 2: errors too
         **{"error_description": back["error_description"]},
     }
     assert not HostAuthorizationCode.objects.exists()

@@ -129,6 +129,29 @@ def test_a_wrong_claim_fails_a_clients_claim_check(
     assert claim in str(caught.value) or claim == "exp"
 
 
+def test_faults_in_what_the_id_token_and_userinfo_say(
+    client, browser_client, site_client, settings
+):
+    """Well signed, wrong in one way each: the nonce, the audience with azp, the sub
+    against userinfo's, email_verified as text in both."""
+    settings.SANDBOX_FAULTS = {"host.id_token.wrong_nonce": {}, "host.id_token.another_azp": {}}
+    claims = verified_claims(client, id_token(client, browser_client))
+    assert claims["nonce"] == "not-the-nonce-of-this-sign-in"
+    assert claims["aud"] == [CLIENT_ID] and claims["azp"] == "another-client"
+
+    settings.SANDBOX_FAULTS = {"host.id_token.other_sub": {}}
+    answer = exchange(client, approve(browser_client)).json()
+    bearer = {"Authorization": f"Bearer {answer['access_token']}"}
+    info = client.get(f"{BASE}/userinfo", headers=bearer).json()
+    assert verified_claims(client, answer["id_token"])["sub"] != info["sub"] == "host-alice-0001"
+
+    settings.SANDBOX_FAULTS = {"host.id_token.email_verified_string": {}}
+    answer = exchange(client, approve(browser_client, member="bob")).json()
+    bearer = {"Authorization": f"Bearer {answer['access_token']}"}
+    assert verified_claims(client, answer["id_token"])["email_verified"] == "false"
+    assert client.get(f"{BASE}/userinfo", headers=bearer).json()["email_verified"] == "false"
+
+
 def test_an_id_token_fault_row_turns_on_and_off_and_host_star_never_does(
     client, browser_client, site_client, settings
 ):
@@ -155,4 +178,8 @@ def test_every_id_token_fault_is_named_and_described():
         "host.id_token.expired",
         "host.id_token.bad_signature",
         "host.id_token.unknown_kid",
+        "host.id_token.wrong_nonce",
+        "host.id_token.another_azp",
+        "host.id_token.other_sub",
+        "host.id_token.email_verified_string",
     }
