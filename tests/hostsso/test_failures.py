@@ -5,6 +5,8 @@ answering 500, an id_token that fails a check, an issuer that is not the configu
 this site's client refused. The host is the sandbox's provider with its faults on.
 """
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -111,12 +113,15 @@ def test_a_host_nobody_answers_at(client, host, settings):
         "host.id_token.wrong_issuer",
         "host.id_token.wrong_audience",
         "host.id_token.expired",
+        "host.id_token.wrong_nonce",
+        "host.id_token.another_azp",  # OpenID Connect Core 3.1.3.7, items 4 and 5
+        "host.id_token.other_sub",  # Core 5.3.2: userinfo's sub must be the id_token's
     ],
 )
 def test_an_id_token_that_fails_a_check_logs_nobody_in(client, host, settings, fault, caplog):
     authorize_url = start(client)
     location = at_host(authorize_url)
-    settings.SANDBOX_FAULTS = {fault: {}}
+    settings.SANDBOX_FAULTS = {fault: {}}  # the token and userinfo answers
     response = back(client, location)
     assert response.status_code == 502
     text = page_text(response)
@@ -124,6 +129,16 @@ def test_an_id_token_that_fails_a_check_logs_nobody_in(client, host, settings, f
     assert not client.get("/profile/").wsgi_request.user.is_authenticated
     nothing_written()
     assert "Host sign-on: token" in caplog.text
+
+
+def test_an_answer_without_the_iss_its_provider_promised_is_refused(client, host):
+    # RFC 9207 2.4: the discovery document says every answer names its issuer.
+    location = at_host(start(client))
+    assert "&iss=" in location
+    response = back(client, re.sub(r"&iss=[^&]*", "", location))
+    assert response.status_code == 400
+    assert "does not come from Sandbox Community" in page_text(response)
+    nothing_written()
 
 
 def test_an_issuer_that_is_not_the_configured_one_is_refused(client, host, settings, caplog):
@@ -166,6 +181,9 @@ def test_this_sites_client_refused_by_the_host(client, host, settings, caplog):
 def test_an_error_the_host_sends_back(client, host, error, status, words):
     location = at_host(start(client))
     state = location.split("state=")[1].split("&")[0]
-    response = client.get(f"/auth/oidc/host/login/callback/?error={error}&state={state}")
+    iss = f"{host.url}/sandbox/host"
+    response = client.get(
+        "/auth/oidc/host/login/callback/", {"error": error, "state": state, "iss": iss}
+    )
     assert response.status_code == status and words in page_text(response)
     nothing_written()

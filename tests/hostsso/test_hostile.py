@@ -77,8 +77,9 @@ def _qs(params: dict) -> str:
 def test_a_malformed_code_is_never_sent_to_the_host(client, host, settings, code):
     state = query(start(client))["state"]
     settings.SANDBOX_FAULTS = {"host.token": {"status": 500}}  # if it were sent: 503
+    iss = quote(f"{host.url}/sandbox/host", safe="")
     response = client.get(
-        f"/auth/oidc/host/login/callback/?state={state}&code={quote(code, safe='')}"
+        f"/auth/oidc/host/login/callback/?state={state}&code={quote(code, safe='')}&iss={iss}"
     )
     assert response.status_code == 400
     assert "did not confirm the sign-in" in page_text(response)
@@ -98,7 +99,8 @@ def test_a_malformed_code_is_never_sent_to_the_host(client, host, settings, code
 )
 def test_a_callback_with_odd_parameters_is_a_sentence(client, host, query_string):
     start(client)
-    response = client.get(f"/auth/oidc/host/login/callback/?{query_string}")
+    iss = quote(f"{host.url}/sandbox/host", safe="")  # as the host sends it (RFC 9207)
+    response = client.get(f"/auth/oidc/host/login/callback/?{query_string}&iss={iss}")
     assert 400 <= response.status_code < 500
     text = page_text(response)
     assert "Nothing was changed" in text or "nothing was changed" in text

@@ -66,6 +66,19 @@ def test_an_unverified_email_is_kept_unconfirmed_and_sent_a_link(client, host):
     assert SocialAccount.objects.get().uid == BOB_SUB
 
 
+def test_email_verified_as_text_is_not_verified(client, host, settings):
+    # alice's host says "true" in quotes: only a JSON true counts (OpenID Connect Core 5.1).
+    settings.SANDBOX_FAULTS = {"host.id_token.email_verified_string": {}}
+    assert sign_on(client, member="alice").status_code == 302
+    member = get_user_model().objects.get()
+    [address] = EmailAddress.objects.filter(user=member)
+    assert (address.email, address.verified) == (ALICE_EMAIL, False)
+    assert SocialAccount.objects.get().extra_data["email_verified"] is False
+    assert not member_identity_confirmed(member=member)
+    [link] = mail.outbox
+    assert link.to == [ALICE_EMAIL] and "/confirm-email/" in link.body
+
+
 def test_logging_in_again_is_the_same_member_and_the_host_id_stays(client, host):
     sign_on(client, member="alice")
     member = get_user_model().objects.get()

@@ -37,6 +37,8 @@ def read(request: HttpRequest | None) -> dict:
         ),
         "algorithms": _algorithms(document),
         "basic_auth": _basic_auth(document),
+        # RFC 9207 section 3: the provider puts `iss` in every authorization response.
+        "iss_parameter": document.get("authorization_response_iss_parameter_supported") is True,
     }
     if request is not None:
         setattr(request, _MEMO, (issuer, checked))

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from users.hostsso import PROVIDER_ID, REAUTHENTICATE, client, config, wording
+from users.hostsso import PROVIDER_ID, REAUTHENTICATE, client, config, discovery, wording
 from users.hostsso.provider import HostOIDCAdapter
 from users.hostsso.selectors import host_login, only_way_in, staff_without_authenticator
 from users.hostsso.signon import profile_url
@@ -101,11 +101,22 @@ def callback(request):
         raise Http404
     if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_LENGTH:
         return wording.error_response(request, wording.PROCESS)
-    # RFC 9207: a provider that says who it is must be ours (no mix-up with another).
-    iss = request.GET.get("iss")
-    if iss is not None and iss != config.issuer():
+    if not _from_our_issuer(request):
         return wording.error_response(request, wording.ISSUER)
     return _callback(request)
+
+
+def _from_our_issuer(request) -> bool:
+    """RFC 9207 section 2.4: an `iss` in the answer must be our issuer (no mix-up with
+    another provider), and a provider whose discovery document says it sends `iss`
+    (authorization_response_iss_parameter_supported) must have sent it."""
+    given = request.GET.getlist("iss")
+    if given:
+        return given == [config.issuer()]
+    try:
+        return not discovery.read(request)["iss_parameter"]
+    except client.HostFailure:
+        return True  # the exchange reads the document again and says what failed
 
 
 @login_not_required
