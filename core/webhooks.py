@@ -14,8 +14,9 @@ webhooks (webhooks/); each keeps its own messages, tries and settings.
   id.timestamp.body>"; several, space-separated, while an old secret is still honoured
   after a rotation), with secrets "whsec_<base64>" shown to staff once.
 - One try: `post` sends the body byte for byte, follows no redirect, never retries by
-  itself, and is cut at a hard deadline however the receiver dribbles its answer; the
-  answer's body is never read. `backoff` says how long to wait before the next try.
+  itself, and is cut at a hard deadline (core/webhook_deadline.py) however slowly the
+  host's name is looked up or the receiver dribbles its answer; the answer's body is
+  never read. `backoff` says how long to wait before the next try.
 - A message's tries: both kinds keep a row per message on the abstract model `Message`
   (webhook-id, state, tries, next try, last status code and error, when delivered);
   `take_due` and `claim` take one for a try (committed before the call, so no
@@ -33,8 +34,6 @@ import logging
 import random
 import re
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,10 +47,10 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3 import HTTPConnectionPool
 
 from core import netguard
+from core import webhook_deadline as deadline_of
 from core.secrets import SecretUnreadable
 
 logger = logging.getLogger(__name__)
@@ -228,72 +227,6 @@ def signed_headers(
 # --- One try --------------------------------------------------------------------------
 
 
-class TooSlow(urllib3.exceptions.HTTPError):
-    """The answer had not all come when the try's time was spent."""
-
-
-class _CutOff:
-    """A connection cut when its try's time is spent.
-
-    urllib3's timeouts bound each read, not the whole answer: a receiver that sends a
-    byte every few seconds would hold the sender (and a scheduler's pass) for ever. A
-    timer armed when the connection opens shuts its socket at the deadline, which ends
-    any read under way."""
-
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline = deadline
-        self._timer: threading.Timer | None = None
-        self._was_cut = False
-
-    def connect(self) -> None:
-        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._cut)
-        self._timer.daemon = True
-        self._timer.start()
-        super().connect()  # type: ignore[misc]
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
-        except Exception:
-            if self._was_cut:  # the read the cut ended, not the receiver
-                raise TooSlow() from None
-            raise
-        if self._was_cut:  # what came before the cut may parse as a whole answer
-            raise TooSlow()
-        return response
-
-    def _cut(self) -> None:
-        self._was_cut = True
-        sock = getattr(self, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                # The plain socket's shutdown: SSLSocket.shutdown() first drops its TLS
-                # layer, and the reads after it would take the raw ciphertext as headers.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        super().close()  # type: ignore[misc]
-
-
-class _CutHTTPConnection(_CutOff, HTTPConnection):
-    pass
-
-
-class _CutHTTPSConnection(_CutOff, HTTPSConnection):
-    pass
-
-
-class _Pool(HTTPConnectionPool):
-    ConnectionCls = _CutHTTPConnection
-
-
-class _TLSPool(HTTPSConnectionPool):
-    ConnectionCls = _CutHTTPSConnection
-
-
 class SendFailed(Exception):
     """One try did not deliver; `str(exc)` says why, without secrets or the URL's path.
 
@@ -324,28 +257,6 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
-def _within(seconds: float, work: Callable[[], Target]) -> Target:
-    """`work()`'s answer, or TooSlow when it has none within `seconds`. A name lookup
-    cannot be interrupted: it runs on in a daemon thread and its answer is dropped."""
-    answer: list[tuple[bool, Any]] = []
-
-    def run() -> None:
-        try:
-            answer.append((True, work()))
-        except BaseException as exc:  # handed to the caller, whatever it is
-            answer.append((False, exc))
-
-    thread = threading.Thread(target=run, daemon=True, name="webhook-lookup")
-    thread.start()
-    thread.join(seconds)
-    if not answer:
-        raise TooSlow()
-    done, value = answer[0]
-    if not done:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
 def post(
     url: str,
     body: str,
@@ -360,13 +271,13 @@ def post(
     answer within `seconds` (the host's lookup included), a redirect, another status)."""
     deadline = time.monotonic() + seconds
     try:
-        where = _within(seconds, lambda: target(url))
+        where = deadline_of.within(seconds, lambda: target(url))
         secrets_now = [key for key in keys() if key]
     except UrlRefused as exc:
         raise SendFailed(f"Not sent: {exc}") from None
     except SecretUnreadable as exc:
         raise SendFailed(str(exc)) from None
-    except TooSlow:
+    except deadline_of.TooSlow:
         raise SendFailed(f"No address for {host_of(url)} was found within {seconds:g} s.") from None
     if not secrets_now:
         raise SendFailed("The webhook has no signing secret: rotate it to make one.")
@@ -384,7 +295,7 @@ def post(
     )
     pool: HTTPConnectionPool
     if where.scheme == "https":
-        pool = _TLSPool(
+        pool = deadline_of.TLSPool(
             where.address,
             where.port,
             timeout=timeout,
@@ -395,7 +306,9 @@ def post(
             deadline=deadline,
         )
     else:
-        pool = _Pool(where.address, where.port, timeout=timeout, retries=False, deadline=deadline)
+        pool = deadline_of.Pool(
+            where.address, where.port, timeout=timeout, retries=False, deadline=deadline
+        )
     response = None
     try:
         # The answer's body is never read (preload_content=False, then closed): a
@@ -411,7 +324,7 @@ def post(
         )
         status = response.status
         wait = retry_after_seconds(response.headers.get("Retry-After"))
-    except TooSlow:
+    except deadline_of.TooSlow:
         raise SendFailed(f"{where.host} took more than {seconds:g} s to answer.") from None
     except urllib3.exceptions.HTTPError as exc:
         # Name the host only: the path of a webhook URL often carries a token.
