@@ -22,7 +22,7 @@ from webhooks.models import Delivery
 logger = logging.getLogger(__name__)
 
 GRACE = datetime.timedelta(seconds=60)
-PRUNE_BATCH = 1000  # old rows deleted per pass (each is loaded to cascade): the rest next
+PRUNE_BATCH = 1000  # old rows deleted a pass (each is loaded to cascade); the rest next pass
 
 
 class Command(BaseCommand):
