@@ -15,6 +15,7 @@ What is the sandbox's own here, around the library:
 The issuer is PUBLIC_URL + "/sandbox/host", read per request.
 """
 
+import logging
 import time
 from datetime import timedelta
 
@@ -44,6 +45,17 @@ from sandbox.host.models import (
     HostToken,
     sha256_hex,
 )
+
+
+class _NoTokens(logging.Filter):
+    """Authlib's grant logs each token it issues at DEBUG ("Issue token {...}"), access
+    token in clear: dropped, whatever level an operator gives its loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Issue token", "Grant token"))
+
+
+logging.getLogger("authlib.oauth2.rfc6749.grants.authorization_code").addFilter(_NoTokens())
 
 ISSUER_PATH = "/sandbox/host"
 CODE_LIFETIME = timedelta(minutes=10)  # RFC 6749 4.1.2: "a maximum ... of 10 minutes"

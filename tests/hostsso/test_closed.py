@@ -45,6 +45,10 @@ def test_the_sign_up_form_is_closed_and_says_who_can_join(client, closed):
     }
     response = client.post("/signup/", form)
     assert "Only members of Sandbox Community can join" in page_text(response)
+    # allauth's social sign-up form: nothing pending, nothing to sign up.
+    for method in (client.get, client.post):
+        response = method("/auth/social/signup/", form)
+        assert response.status_code == 302 and response["Location"] == "/login/"
     nothing_written()
 
 

@@ -8,6 +8,7 @@ again is the same member, whatever the host says about their email meanwhile.
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -22,6 +23,7 @@ from tests.hostsso.host_support import (
     page_text,
     sign_on,
 )
+from tests.users.mfa_support import fresh_totp_code
 from users.selectors import host_id_of, member_identity_confirmed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,3 +122,16 @@ def test_staff_without_an_authenticator_are_not_logged_in_by_the_host(
     assert response.status_code == 403
     assert "Staff log in with their password and authenticator app" in page_text(response)
     assert not client.get("/profile/").wsgi_request.user.is_authenticated
+
+
+def test_staff_with_an_authenticator_give_its_code_after_the_host(client, host, django_user_model):
+    # As with Sign in with BitBadges: the host login is the first step, never the last.
+    staff = django_user_model.objects.create_user(username="boss", is_staff=True)
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+    SocialAccount.objects.create(user=staff, provider="host", uid=ALICE_SUB)
+    response = sign_on(client, member="alice")
+    assert response.status_code == 302 and response["Location"].startswith("/2fa/authenticate/")
+    assert not client.get("/profile/").wsgi_request.user.is_authenticated
+    assert client.post("/2fa/authenticate/", {"code": fresh_totp_code(secret)}).status_code == 302
+    assert client.get("/profile/").wsgi_request.user == staff
