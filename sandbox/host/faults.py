@@ -34,6 +34,7 @@ ID_TOKEN_FAULTS = {
     "host.id_token.unknown_kid": "Unknown kid: its kid is not in the JWKS",
     "host.id_token.wrong_nonce": "Wrong nonce: not the one the sign-in sent",
     "host.id_token.another_azp": "Another azp: aud is [this client], azp another client",
+    "host.id_token.another_audience_too": "Two audiences: this client and another one",
     "host.id_token.other_sub": "Another sub: not the one userinfo gives for the token",
     "host.id_token.email_verified_string": (
         'email_verified as text ("true", "false"), in the id_token and userinfo'

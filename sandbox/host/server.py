@@ -339,6 +339,9 @@ class HostOpenIDCode(OpenIDCode):
         if "host.id_token.another_azp" in faults:
             claims["aud"] = [request.client.client_id]  # an array (OIDC-CORE 2 allows it)
             claims["azp"] = "another-client"
+        if "host.id_token.another_audience_too" in faults:
+            claims["aud"] = [request.client.client_id, "another-client"]
+            claims["azp"] = request.client.client_id
         if "host.id_token.other_sub" in faults:
             claims["sub"] = "host-someone-else-9999"
         return jwt.encode(header, claims, key, [keys.ALGORITHM])

@@ -115,6 +115,7 @@ def test_a_host_nobody_answers_at(client, host, settings):
         "host.id_token.expired",
         "host.id_token.wrong_nonce",
         "host.id_token.another_azp",  # OpenID Connect Core 3.1.3.7, items 4 and 5
+        "host.id_token.another_audience_too",  # item 3: no audience it does not trust
         "host.id_token.other_sub",  # Core 5.3.2: userinfo's sub must be the id_token's
     ],
 )

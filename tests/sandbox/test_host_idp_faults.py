@@ -138,6 +138,9 @@ def test_faults_in_what_the_id_token_and_userinfo_say(
     claims = verified_claims(client, id_token(client, browser_client))
     assert claims["nonce"] == "not-the-nonce-of-this-sign-in"
     assert claims["aud"] == [CLIENT_ID] and claims["azp"] == "another-client"
+    settings.SANDBOX_FAULTS = {"host.id_token.another_audience_too": {}}
+    claims = verified_claims(client, id_token(client, browser_client))
+    assert claims["aud"] == [CLIENT_ID, "another-client"] and claims["azp"] == CLIENT_ID
 
     settings.SANDBOX_FAULTS = {"host.id_token.other_sub": {}}
     answer = exchange(client, approve(browser_client)).json()
@@ -180,6 +183,7 @@ def test_every_id_token_fault_is_named_and_described():
         "host.id_token.unknown_kid",
         "host.id_token.wrong_nonce",
         "host.id_token.another_azp",
+        "host.id_token.another_audience_too",
         "host.id_token.other_sub",
         "host.id_token.email_verified_string",
     }

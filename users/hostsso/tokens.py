@@ -77,11 +77,12 @@ def verify_id_token(raw: str, *, document: dict, client_id: str, nonce: str) -> 
         raise _bad("expired") from None
     except jwt.PyJWTError as error:
         raise _bad(type(error).__name__) from None
-    # Core 3.1.3.7, items 4 and 5: with several audiences, azp must be there; whenever
-    # azp is there, it must be this site (a token issued to another client is refused).
+    # Core 3.1.3.7 (errata set 2), item 3: an audience this site does not trust (any
+    # other than itself) is refused; items 4 and 5: an azp must be this site.
     audience = claims["aud"]
-    several = isinstance(audience, list) and len(audience) > 1
-    if (several or "azp" in claims) and claims.get("azp") != client_id:
+    if any(item != client_id for item in (audience if isinstance(audience, list) else [audience])):
+        raise _bad("another audience too")
+    if "azp" in claims and claims["azp"] != client_id:
         raise _bad("azp is not this site")
     sent = claims.get("nonce")
     if not nonce or not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
