@@ -3,8 +3,13 @@
 Each receiver only records the event's messages (events.emit, which builds nothing
 when no endpoint wants it) and queues them for the task worker.
 
-- claims.signals.completion_changed (on commit): completion.completed / failed / revoked.
-- connections.signals.account_health_changed (on commit): account.health_changed.
+- claims.signals.completion_changing (in the move's transaction): completion.completed /
+  failed / revoked.
+- connections.signals.account_health_changing (in the change's transaction):
+  account.health_changed.
+
+Both are sent inside the transaction that makes the change, so the messages commit with
+it (a crash after the commit loses none) and a rollback tells nobody.
 - pre_delete of the user model: member.deleted. The member's host id and external id
   are read before the deletion cascades (their host sign-on goes with them); the
   messages are made in the deleting transaction and queued when it commits, so a
@@ -17,14 +22,14 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from claims.models import Completion
-from claims.signals import completion_changed
-from connections.signals import account_health_changed
+from claims.signals import completion_changing
+from connections.signals import account_health_changing
 from users.selectors import host_ids
 from webhooks import events
 from webhooks.models import EventType
 
 
-@receiver(completion_changed, dispatch_uid="webhooks.completion_changed")
+@receiver(completion_changing, dispatch_uid="webhooks.completion_changing")
 def on_completion_changed(sender, *, completion_id, from_state, to_state, **kwargs):
     event_type = events.COMPLETION_EVENTS.get(to_state)
     if event_type is None:
@@ -35,7 +40,7 @@ def on_completion_changed(sender, *, completion_id, from_state, to_state, **kwar
         return  # gone since it moved (nothing deletes a completion today)
 
 
-@receiver(account_health_changed, dispatch_uid="webhooks.account_health_changed")
+@receiver(account_health_changing, dispatch_uid="webhooks.account_health_changing")
 def on_account_health_changed(sender, *, account, member, previous, current, **kwargs):
     events.emit(
         EventType.ACCOUNT_HEALTH_CHANGED,

@@ -67,6 +67,9 @@ def event(
         **actor.fields(),
     )
     if to_state in CHANGED_STATES and from_state != to_state:
+        signals.completion_changing.send(
+            sender=Completion, completion_id=completion.pk, from_state=from_state, to_state=to_state
+        )
         transaction.on_commit(
             functools.partial(_changed_signal, completion.pk, from_state, to_state)
         )

@@ -235,6 +235,13 @@ def _account_upsert(
     account.save()
     current = account.health
     if current != previous:
+        signals.account_health_changing.send(
+            sender=ConnectedAccount,
+            account=account,
+            member=member,
+            previous=str(previous),
+            current=str(current),
+        )
         _send_on_commit(
             signals.account_health_changed,
             account=account,

@@ -1,7 +1,7 @@
 """Which events become messages, for which endpoints, with what in them, at what cost.
 
 Completions reach the webhooks through the ledger (claims.engine.ledger.event, which
-sends completion_changed on commit); member deletion through the user model's
+sends completion_changing inside the move's transaction); member deletion through the user model's
 pre_delete. No HTTP here: the messages are recorded and queued, not sent.
 """
 
@@ -17,7 +17,7 @@ from claims.audit import Actor
 from claims.engine import ledger
 from claims.models import Completion, CompletionEvent
 from connections.models import ConnectedAccount
-from connections.signals import account_health_changed
+from connections.signals import account_health_changing
 from users.hostsso import PROVIDER_ID
 from webhooks.models import Delivery
 
@@ -86,6 +86,39 @@ def test_each_move_the_host_hears_of_makes_one_message_per_endpoint(
         "updated_at": data["updated_at"],
     }
     assert bodies(first)[1]["timestamp"].endswith("Z")
+
+
+def test_the_messages_are_written_in_the_moves_own_transaction(
+    completion, endpoint_to, django_capture_on_commit_callbacks
+):
+    """A crash right after the move commits (no on-commit callback ever runs) loses no
+    message: the rows were written with the move; a worker or send_webhooks sends them."""
+    endpoint_to(URL)
+    with django_capture_on_commit_callbacks(execute=False) as queued, transaction.atomic():
+        Completion.objects.filter(pk=completion.pk).update(state="completed")
+        ledger.event(
+            completion,
+            "delivering",
+            "completed",
+            Actor.system("test"),
+            CompletionEvent.Reason.DELIVERED,
+        )
+    assert queued  # the tasks and the on-commit signal never ran...
+    assert [body["type"] for body in bodies()] == ["completion.completed"]  # ...yet it is kept
+
+
+def test_a_move_rolled_back_records_no_message(completion, endpoint_to):
+    endpoint_to(URL)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ledger.event(
+            completion,
+            "delivering",
+            "failed",
+            Actor.system("test"),
+            CompletionEvent.Reason.DELIVERED,
+        )
+        raise RuntimeError("the move fails after its event")
+    assert not Delivery.objects.exists()
 
 
 def test_the_member_is_named_by_the_host_id_when_they_signed_on_from_the_host(
@@ -196,7 +229,7 @@ def test_account_health_changed_carries_the_contracts_keys_and_no_email(
     )
     endpoint_to(URL)
     with django_capture_on_commit_callbacks(execute=True):  # as connections sends it
-        account_health_changed.send_robust(
+        account_health_changing.send(
             sender=ConnectedAccount,
             account=account,
             member=member,
