@@ -31,6 +31,7 @@ def test_a_get_of_the_start_shows_a_button_and_sends_nobody_away(client, host):
     text = page_text(response)
     assert "Continue to Sandbox Community" in text and '<form method="post">' in text
     assert 'name="next" value="/c/github-starter/"' in text
+    assert "Back to the log-in page" in text  # a way back without leaving
 
 
 def test_the_authorize_link_asks_pkce_a_nonce_and_fixed_scopes(client, host):

@@ -61,6 +61,7 @@ def _held_at_confirm(client, response) -> str:
     assert (
         "Confirm with Sandbox Community" in page
         and "You log in here with Sandbox Community" in page
+        and "Not now: back to your profile" in page
     )
     return location
 

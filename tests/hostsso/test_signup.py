@@ -120,8 +120,22 @@ def test_staff_without_an_authenticator_are_not_logged_in_by_the_host(
     SocialAccount.objects.create(user=staff, provider="host", uid=ALICE_SUB)
     response = sign_on(client, member="alice")
     assert response.status_code == 403
-    assert "Staff log in with their password and authenticator app" in page_text(response)
+    text = page_text(response)
+    assert "Staff log in with their password and authenticator app" in text
+    # The way on is the password: the host button would only lead here again.
+    assert 'href="/login/"' in text and 'action="/auth/oidc/host/login/"' not in text
     assert not client.get("/profile/").wsgi_request.user.is_authenticated
+
+
+def test_staff_without_an_authenticator_cannot_connect_the_host(client, host, django_user_model):
+    staff = django_user_model.objects.create_user(username="boss", is_staff=True)
+    client.force_login(staff)
+    response = client.post("/auth/oidc/host/login/", {"process": "connect"})
+    assert response.status_code == 403
+    text = page_text(response)
+    assert "Staff log in with their password and authenticator app" in text
+    assert 'href="/2fa/"' in text and 'action="/auth/oidc/host/login/"' not in text
+    assert not SocialAccount.objects.exists()
 
 
 def test_staff_with_an_authenticator_give_its_code_after_the_host(client, host, django_user_model):
