@@ -9,6 +9,7 @@ to our callback with `code` and `state`, or `error`), then our callback with the
 client.
 """
 
+import functools
 import html
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
+from joserfc.jwk import RSAKey
 
+from sandbox.host.models import HostSigningKey
 from sandbox.host.registry import register_client
 
 CLIENT_ID = "connect-claim-host-test"
@@ -32,9 +35,20 @@ BOB_EMAIL = "bob@community.example"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
+@functools.cache
+def _signing_jwk() -> dict:
+    """One RSA key for the whole run: the sandbox would make one per test (each test
+    empties the database), 50 ms or more each."""
+    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
+    return {"kid": key.thumbprint(), "private_jwk": key.as_dict(private=True)}
+
+
 def host_on(settings, live_server, **client) -> None:
     """Register this site at the sandbox's provider and point the settings at it (the
     sandbox's issuer and site name are the defaults with SANDBOX on)."""
+    if not HostSigningKey.objects.exists():
+        jwk = _signing_jwk()
+        HostSigningKey.objects.create(kid=jwk["kid"], private_jwk={**jwk["private_jwk"]})
     register_client(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
