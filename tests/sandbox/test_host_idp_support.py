@@ -3,6 +3,7 @@ registered with a known secret, and the authorize, approve and exchange steps th
 Django's test client. No tests here."""
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -11,9 +12,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from django.test import Client
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 from sandbox.host import registry
+from sandbox.host.models import HostSigningKey
 
 CLIENT_ID = "test-site"
 SECRET = "test-site-secret-0123456789"
@@ -32,8 +34,19 @@ def basic(client_id: str = CLIENT_ID, secret: str = SECRET) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
+@functools.cache
+def _signing_jwk() -> dict:
+    """One RSA key for the run (each test rolls the database back: the sandbox would make
+    one per test, 50 ms or more each). test_jwks_publishes_one_public_rs256_key_made_once
+    does without it and sees the sandbox make its own."""
+    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
+    return {"kid": key.thumbprint(), "private_jwk": key.as_dict(private=True)}
+
+
 @pytest.fixture
 def site_client(db):
+    jwk = _signing_jwk()
+    HostSigningKey.objects.create(kid=jwk["kid"], private_jwk={**jwk["private_jwk"]})
     return registry.register_client(
         client_id=CLIENT_ID, client_secret=SECRET, redirect_uris=[CALLBACK], name="Test Site"
     )
