@@ -132,7 +132,7 @@ def test_an_id_token_that_fails_a_check_logs_nobody_in(client, host, settings, f
     assert "Host sign-on: token" in caplog.text
 
 
-def test_an_answer_without_the_iss_its_provider_promised_is_refused(client, host):
+def test_an_answer_without_the_iss_its_provider_promised_is_refused(client, host, caplog):
     # RFC 9207 2.4: the discovery document says every answer names its issuer.
     location = at_host(start(client))
     assert "&iss=" in location
@@ -140,6 +140,11 @@ def test_an_answer_without_the_iss_its_provider_promised_is_refused(client, host
     assert response.status_code == 400
     assert "does not come from Sandbox Community" in page_text(response)
     nothing_written()
+    # A stranger's link (no state of this browser) is refused without asking the host.
+    caplog.clear()
+    stranger = client.get("/auth/oidc/host/login/callback/?code=abc&state=not-ours")
+    assert stranger.status_code == 400 and "This sign-in has expired" in page_text(stranger)
+    assert "openid-configuration" not in caplog.text
 
 
 def test_an_issuer_that_is_not_the_configured_one_is_refused(client, host, settings, caplog):

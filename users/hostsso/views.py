@@ -88,6 +88,13 @@ class HostCallbackView(OAuth2CallbackView):
     def _get_state(self, request, provider):
         state, response = super()._get_state(request, provider)
         self.adapter.state = state or {}
+        if state is not None and response is None and not _iss_as_promised(request):
+            return None, wording.error_response(
+                request,
+                wording.ISSUER,
+                process=state.get("process") or "login",
+                next_url=state.get("next") or "",
+            )
         return state, response
 
 
@@ -101,18 +108,20 @@ def callback(request):
         raise Http404
     if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_LENGTH:
         return wording.error_response(request, wording.PROCESS)
-    if not _from_our_issuer(request):
+    # RFC 9207 section 2.4: an `iss` in the answer must be our issuer, once (no mix-up
+    # with another provider). Whether one had to be there is asked once the state is
+    # known to be ours (HostCallbackView): a stranger's link costs no call to the host.
+    given = request.GET.getlist("iss")
+    if given and given != [config.issuer()]:
         return wording.error_response(request, wording.ISSUER)
     return _callback(request)
 
 
-def _from_our_issuer(request) -> bool:
-    """RFC 9207 section 2.4: an `iss` in the answer must be our issuer (no mix-up with
-    another provider), and a provider whose discovery document says it sends `iss`
+def _iss_as_promised(request) -> bool:
+    """RFC 9207 section 2.4: a provider whose discovery document says it sends `iss`
     (authorization_response_iss_parameter_supported) must have sent it."""
-    given = request.GET.getlist("iss")
-    if given:
-        return given == [config.issuer()]
+    if "iss" in request.GET:
+        return True  # and it is ours: callback() checked
     try:
         return not discovery.read(request)["iss_parameter"]
     except client.HostFailure:
