@@ -66,6 +66,18 @@ def test_a_next_to_another_site_is_dropped(client, host):
     assert response.status_code == 302 and "evil.example" not in response["Location"]
 
 
+@pytest.mark.parametrize(
+    "next_url",
+    ["//evil.example/x", "/\\evil.example", "https:evil.example", "javascript:alert(1)"],
+)
+def test_no_hostile_next_is_kept_on_the_start_page(client, host, next_url):
+    # The same reading (allauth's get_next_redirect_url) as the POST that starts.
+    for process in ("login", "connect"):
+        page = client.get("/auth/oidc/host/login/", {"process": process, "next": next_url})
+        text = page.content.decode()
+        assert "evil" not in text and "javascript" not in text and 'name="next"' not in text
+
+
 def _qs(params: dict) -> str:
     return "&".join(f"{key}={quote(value, safe='')}" for key, value in params.items())
 
