@@ -102,4 +102,7 @@ def test_the_only_way_in_cannot_be_disconnected(client, host):
     response = client.post("/auth/oidc/host/disconnect/", {"account": login.pk})
     assert "is the only way you log in here" in " ".join(messages_of(response))
     assert SocialAccount.objects.get() == login
+    # Nor through allauth's own connections page (/auth/social/).
+    assert client.post("/auth/social/", {"account": login.pk}).status_code == 200
+    assert SocialAccount.objects.get() == login
     assert get_user_model().objects.get().socialaccount_set.count() == 1
