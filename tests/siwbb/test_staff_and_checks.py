@@ -46,6 +46,9 @@ def test_staff_without_an_authenticator_cannot_log_in_with_bitbadges(client, siw
     SocialAccount.objects.create(user=boss, provider="bitbadges", uid=ALICE_BB)
     response = sign_in(client, address=ALICE_0X)
     assert response.status_code == 403 and REFUSED in page_text(response)
+    # The way on is the password, not the BitBadges button that led here.
+    assert 'class="button primary" href="/login/' in response.content.decode()
+    assert "/auth/bitbadges/login/" not in response.content.decode()
     assert _not_logged_in(client)
     assert client.get("/admin/").status_code == 302
 
@@ -64,6 +67,7 @@ def test_staff_cannot_connect_bitbadges_without_an_authenticator(client, siwbb, 
     client.post("/reauthenticate/", {"password": PASSWORD})
     response = client.post("/auth/bitbadges/login/", {"process": "connect", "next": "/profile/"})
     assert response.status_code == 403 and REFUSED in page_text(response)
+    assert 'class="button primary" href="/2fa/"' in response.content.decode()
     assert not SocialAccount.objects.exists()
 
 
