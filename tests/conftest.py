@@ -15,8 +15,10 @@ from django.core.cache import cache
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
+from claims.bitbadges.client import BitBadgesBase
 from claims.models import Claim
 from connections import services as connections_services
+from connections.pipedream.client import PipedreamBase
 from members.management.commands.seed_demo import _claim_upsert, demo_claim_specs
 from sandbox.bitbadges import demo as bb_sandbox
 from sandbox.pipedream import catalogue
@@ -200,8 +202,17 @@ def pd(settings):
 
 
 @pytest.fixture
-def upstreams(live_server, settings):
-    """The app talks HTTP to both sandboxes served by live_server; nothing waits long."""
+def upstreams(live_server, settings, monkeypatch):
+    """The app talks HTTP to both sandboxes served by live_server; nothing waits long.
+
+    A retried call waits a tenth of its production backoff (0.05-0.1 s before the
+    first retry, not 0.5-1 s): these tests are about what happens after an upstream's
+    fault, not how long the client waits (tests/connections/test_pipedream_retries.py
+    and tests/claims/bitbadges_client/test_retries.py check that, with their own
+    clients); a Retry-After is still honoured as sent.
+    """
+    monkeypatch.setattr(PipedreamBase, "backoff_base", PipedreamBase.backoff_base / 10)
+    monkeypatch.setattr(BitBadgesBase, "backoff_base", BitBadgesBase.backoff_base / 10)
     settings.PUBLIC_URL = live_server.url
     settings.PIPEDREAM_API_URL = f"{live_server.url}/sandbox/pipedream"
     settings.PIPEDREAM_CONNECT_URL = f"{live_server.url}/sandbox/pipedream"
