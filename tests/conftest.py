@@ -311,6 +311,35 @@ def worker():
 
 # Fixtures that open the suite's database to a test (pytest-django blocks it otherwise).
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+# Fixtures whose test commits, and so may meet other connections (live_server's threads).
+_COMMITTING_FIXTURES = {"transactional_db", "django_db_reset_sequences", "live_server"}
+
+# The sandbox's own tests: the sandbox stands in for Pipedream and BitBadges, and these
+# check what it answers (shapes, statuses, errors, pages, its faults), through Django's
+# test client inside one transaction that is rolled back. Its storage is not the
+# product's; on PostgreSQL the product's own tests drive it over HTTP all the time (the
+# claims, connections, attack and fault suites). Its tests that commit (live_server,
+# threads, concurrency, webhooks sent after a commit) still run on both databases.
+_SANDBOX_FIDELITY = (
+    "tests/sandbox/",
+    "tests/contract/test_bitbadges_sandbox_contract.py",
+    "tests/contract/test_pipedream_sandbox_triggers_contract.py",
+)
+
+
+def _commits(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get(
+        "transaction", bool(marker.args and marker.args[0])
+    ):
+        return True
+    return bool(_COMMITTING_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def _one_database(item) -> bool:
+    if item.get_closest_marker("one_database") is not None:
+        return True
+    return item.nodeid.startswith(_SANDBOX_FIDELITY) and not _commits(item)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -318,7 +347,8 @@ def pytest_collection_modifyitems(config, items):
     reach the database: pytest-django refuses database access to every other test, so
     they behave the same whatever DATABASE_URL says and ran on the first database. Tests
     marked `one_database` (what pages and emails say, in words and translations: the
-    database engine decides none of it) ran on the first database too."""
+    database engine decides none of it) ran on the first database too, and so did the
+    sandbox's own tests that do not commit (_SANDBOX_FIDELITY above)."""
     if os.environ.get("DATABASE_TESTS_ONLY", "").lower() != "true":
         return
     kept, left = [], []
@@ -326,7 +356,7 @@ def pytest_collection_modifyitems(config, items):
         uses_database = item.get_closest_marker("django_db") is not None or bool(
             _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
-        if item.get_closest_marker("one_database") is not None:
+        if _one_database(item):
             uses_database = False
         (kept if uses_database else left).append(item)
     if left:
