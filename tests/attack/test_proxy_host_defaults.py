@@ -9,6 +9,13 @@ from tests.claims.admin_support import form_errors, post_new_claim
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _bitbadges_unreachable_at_once(settings):
+    """No sandbox is served here: saving the claim reads it from BitBadges, which fails
+    either way; without retries it fails at once, not after 5 s of backoff."""
+    settings.BITBADGES_MAX_RETRIES = 0
+
+
 def save(client, app, proxy_url):
     return post_new_claim(
         client,
