@@ -13,6 +13,7 @@ from django.test import Client
 
 from connections import services
 from connections.models import ConnectSession
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +31,7 @@ def hanging(upstreams, apps, settings):
     settings.WEB_UPSTREAM_QUEUE_WAIT = 0.05
     settings.WEB_UPSTREAM_BREAKER_SECONDS = 5
     yield
-    time.sleep(HANG)  # let the sandbox's hung answers finish before the next test
+    wait_until_served(HANG)  # the sandbox's hung answers finish before the next test
 
 
 def mint(member):

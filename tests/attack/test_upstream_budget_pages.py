@@ -5,13 +5,12 @@ Pipedream hangs (the sandbox over real HTTP, live_server); what it receives is c
 as it arrives, so the tries a page makes are seen whether they time out or not.
 """
 
-import time
-
 import pytest
 from django.core.signals import request_started
 
 from connections import pipedream
 from connections.models import App
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +40,7 @@ def hanging(upstreams, apps, settings):
     settings.PIPEDREAM_MAX_RETRIES = 3
     settings.WEB_UPSTREAM_BUDGET = 0.5
     yield
-    time.sleep(0.7)  # the sandbox's hung answers finish before the next test
+    wait_until_served(0.7)  # the sandbox's hung answers finish before the next test
 
 
 def sync_all(client):

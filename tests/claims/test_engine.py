@@ -7,7 +7,6 @@ really completed.
 """
 
 import threading
-import time
 
 import pytest
 import time_machine
@@ -23,6 +22,7 @@ from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.claims_support import ALICE_ADDRESS, random_address, require, run_worker
+from tests.live_support import wait_until_served
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -350,7 +350,7 @@ def test_a_timeout_during_complete_is_checked_before_sending_again(
     completion = completion_of(claim, alice)
     assert completion.state == "retrying" and completion.outcome_unknown
     assert completion.next_attempt_at >= timezone.now() + timezone.timedelta(seconds=50)
-    time.sleep(1.5)  # the sandbox finishes serving the request our client gave up on
+    wait_until_served(1.5)  # the sandbox finishes serving the request our client gave up on
     settings.SANDBOX_FAULTS = {}
     settings.BITBADGES_TIMEOUT = 5
     with time_machine.travel(completion.next_attempt_at + timezone.timedelta(seconds=2), tick=True):

@@ -1,7 +1,6 @@
 """Edges of exactly-once: errors after a send, impatient members, claims not yet open."""
 
 import datetime
-import time
 
 import pytest
 import time_machine
@@ -12,6 +11,7 @@ from claims.audit import Actor
 from claims.models import Completion
 from sandbox.bitbadges import attempts as bb_sandbox
 from tests.claims.claims_support import ALICE_ADDRESS, run_worker
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,7 +86,8 @@ def test_check_again_does_not_hurry_an_unknown_outcome(demo_claims, alice, conne
     completion.refresh_from_db()
     assert (completion.state, completion.next_attempt_at) == ("retrying", due)
     assert services.completion_process(completion.pk).state == "retrying"  # not due yet
-    time.sleep(1.2)  # the hung request finishes on the server (and must not outlive the test)
+    # The hung request finishes on the server (and must not outlive the test).
+    wait_until_served(1.2)
     assert bb_sandbox.complete_calls(claim.bitbadges_claim_id) == 1
 
 

@@ -9,7 +9,6 @@ holds no second completion for anyone.
 
 import datetime
 import io
-import time
 from collections import Counter
 
 import pytest
@@ -21,6 +20,7 @@ from claims.models import Completion, CompletionEvent
 from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import stores as bb_sandbox_stores
 from tests.claims.claims_support import random_address
+from tests.live_support import wait_until_served
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,7 +67,7 @@ def test_random_faults_end_completed_or_failed_never_twice(
         # A hung request our client gave up on is still being served; in real time the
         # retry waits at least a minute (UNKNOWN_OUTCOME_WAIT), here the clock jumps, so
         # let the server finish before the next round asks BitBadges what happened.
-        time.sleep(HANG + 0.3)
+        wait_until_served(HANG + 0.3)
         if round_number == 0:
             starters = Completion.objects.filter(claim=demo_claims["github-starter"])
             assert set(starters.values_list("state", flat=True)) == {"retrying"}

@@ -22,6 +22,7 @@ from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.bitbadges import stores as bb_sandbox_stores
 from sandbox.bitbadges.models import BitBadgesClaim, BitBadgesStoreEntry
 from tests.claims.claims_support import ALICE_ADDRESS, require, run_worker
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,9 +68,7 @@ def test_a_lost_answer_to_complete_is_confirmed_through_the_attempts_route(
     assert completion.state == "retrying" and completion.outcome_unknown
     assert completion.delivery_reference == ""  # no attempt id ever came back
 
-    import time
-
-    time.sleep(1.5)  # the sandbox finishes the request our client gave up on
+    wait_until_served(1.5)  # the sandbox finishes the request our client gave up on
     settings.SANDBOX_FAULTS = {}
     settings.BITBADGES_TIMEOUT = 5
     result = process_when_due(completion)
@@ -116,9 +115,7 @@ def test_a_store_delivery_is_verified_in_the_store_only(demo_claims, alice, conn
     completion = completion_of(claim, alice)
     assert completion.state == "retrying" and completion.outcome_unknown
 
-    import time
-
-    time.sleep(1.5)
+    wait_until_served(1.5)  # the sandbox finishes the request our client gave up on
     settings.BITBADGES_TIMEOUT = 5
     settings.SANDBOX_FAULTS = {"bitbadges.claims.attempts": {"status": 500}}
     result = process_when_due(completion)
@@ -140,9 +137,7 @@ def test_an_unverifiable_outcome_is_checked_again_never_failed_for_a_missing_rou
     connect(alice, "github", "octo")
     run_worker()
 
-    import time
-
-    time.sleep(1.5)
+    wait_until_served(1.5)  # the sandbox finishes the request our client gave up on
     settings.SANDBOX_FAULTS = {}
     settings.BITBADGES_TIMEOUT = 5
     completion = completion_of(claim, alice)

@@ -22,6 +22,7 @@ from sandbox.pipedream.catalogue import DEMO_STARRED_REPO
 from sandbox.pipedream.models import DeployedTrigger
 from tests.claims.claims_support import run_worker
 from tests.claims.triggers_support import star_claim as make_star_claim
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,7 +199,7 @@ def test_a_deploy_whose_answer_was_lost_leaves_no_orphan_upstream(
     settings.SANDBOX_FAULTS = {"pipedream.triggers.deploy": {"hang_seconds": 1.0}}
     connect(alice, "github", "octo")
     run_worker()
-    time.sleep(1.0)  # the sandbox finishes deploying after our client gave up
+    wait_until_served(1.0)  # the sandbox finishes deploying after our client gave up
     settings.SANDBOX_FAULTS = {}
     settings.PIPEDREAM_TIMEOUT = 5
     assert deployed(star_claim, alice).status == "failed"

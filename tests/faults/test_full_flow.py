@@ -36,6 +36,7 @@ from sandbox.pipedream import webhooks as sandbox_webhooks
 from sandbox.pipedream.models import Account as SandboxAccount
 from sandbox.pipedream.models import WebhookDelivery
 from tests.claims.claims_support import random_address
+from tests.live_support import wait_until_served
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,7 +152,7 @@ def test_the_member_flow_survives_random_upstream_faults(
             for member in members:  # the members' pages keep polling meanwhile
                 browsers[member.pk].get("/claims/", headers={"HX-Request": "true"})
         # A hung request our client gave up on is still being served: let it finish.
-        time.sleep(HANG + 0.3)
+        wait_until_served(HANG + 0.3)
         busy = Completion.objects.filter(state__in=Completion.IN_PROGRESS).exists()
         unsettled = WebhookEvent.objects.filter(outcome__in=["pending", "error"]).exists()
         if not busy and not unsettled and Completion.objects.count() == MEMBERS * 3:

@@ -8,6 +8,7 @@ from django.urls import get_resolver
 
 from sandbox.common import faults
 from sandbox.common.models import Fault
+from tests.live_support import wait_until_served
 from tests.sandbox.contract_support import CREDENTIALS, LivePipedream
 
 pytestmark = pytest.mark.django_db
@@ -159,4 +160,4 @@ def test_a_hang_outlasts_the_clients_timeout(live_server, settings):
         live.request("GET", "/v1/connect/apps", timeout=0.3)
 
     # The server thread answers after the hang; let it finish before the server stops.
-    time.sleep(max(0.0, started + 2.5 - time.monotonic()))
+    wait_until_served(max(0.0, started + 2.5 - time.monotonic()))

@@ -16,6 +16,7 @@ from django.utils import timezone
 from sandbox.bitbadges import siwbb
 from sandbox.bitbadges.models import SiwbbApp, SiwbbCode, SiwbbToken
 from sandbox.credentials import SANDBOX_CREDENTIALS
+from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -441,7 +442,7 @@ def test_faults_can_be_injected_into_the_token_route(web, app, settings):
     started = time.monotonic()
     with pytest.raises(requests.Timeout):
         web.post(f"{web.base}/api/v0/siwbb/token", json=payload(code), timeout=0.2)
-    time.sleep(max(0.0, started + 0.8 - time.monotonic()))  # let the server thread finish
+    wait_until_served(max(0.0, started + 0.8 - time.monotonic()))  # the server thread ends
     settings.SANDBOX_FAULTS = {}
     assert exchange(web, payload(code)).status_code == 200  # nothing was used up
 
