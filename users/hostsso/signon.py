@@ -92,6 +92,12 @@ def refuse_taken_email(request: HttpRequest, sociallogin) -> None:
     what to do. (An unverified one tells nothing: see save_member.)"""
     email, verified = usable_email(sociallogin.account.extra_data)
     if email and verified and registered_members(email):
+        account = sociallogin.account
+        if SocialAccount.objects.filter(provider=account.provider, uid=account.uid).exists():
+            # The member is this very host account, signed up a moment ago by another tab
+            # (its login and its address commit together): the sign-up that follows finds
+            # the login taken and logs in to that account (SocialAccountAdapter.save_user).
+            return
         log.info("Host sign-on: a newcomer's verified email belongs to a member; no account made")
         raise ImmediateHttpResponse(
             wording.error_response(
