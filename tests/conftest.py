@@ -210,10 +210,6 @@ def upstreams(live_server, settings, monkeypatch):
     fault, not how long the client waits (tests/connections/test_pipedream_retries.py
     and tests/claims/bitbadges_client/test_retries.py check that, with their own
     clients); a Retry-After is still honoured as sent.
-
-    BitBadges' attempts resolve, and its store's actions land, 0.1 s after they are
-    made, and the engine polls from every 0.05 s: the first poll still finds them
-    pending (49 times in 51 in the engine's tests), a later one done, as before.
     """
     monkeypatch.setattr(PipedreamBase, "backoff_base", PipedreamBase.backoff_base / 10)
     monkeypatch.setattr(BitBadgesBase, "backoff_base", BitBadgesBase.backoff_base / 10)
@@ -222,13 +218,13 @@ def upstreams(live_server, settings, monkeypatch):
     settings.PIPEDREAM_CONNECT_URL = f"{live_server.url}/sandbox/pipedream"
     settings.BITBADGES_API_URL = f"{live_server.url}/sandbox/bitbadges"
     settings.SANDBOX_FAULTS = {}
-    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0.1
-    settings.SANDBOX_BITBADGES_STORE_LAG = 0.1
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0.2
+    settings.SANDBOX_BITBADGES_STORE_LAG = 0.2
     settings.BITBADGES_TIMEOUT = 5
     settings.PIPEDREAM_TIMEOUT = 5
     settings.BITBADGES_MAX_RETRIES = 1
     settings.PIPEDREAM_MAX_RETRIES = 1
-    settings.CLAIMS_POLL_INTERVAL = 0.05
+    settings.CLAIMS_POLL_INTERVAL = 0.1
     settings.CLAIMS_POLL_DEADLINE = 5
     settings.CLAIMS_RETRY_BASE = 1
     settings.CLAIMS_RETRY_MAX = 5
