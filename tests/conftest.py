@@ -5,7 +5,6 @@ rather than in tests/claims/conftest.py because the attack and fault suites use 
 """
 
 import os
-import signal
 import tempfile
 from pathlib import Path
 
@@ -94,21 +93,6 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     PostgresOperations.sql_flush = _sql_flush_by_delete
     SQLiteOperations.sql_flush = _sqlite_flush_keeping_content_types
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
-
-
-@pytest.fixture(autouse=True)
-def _stop_signals_restored():
-    """db_worker, which tests run in this process through call_command, installs its own
-    SIGINT, SIGTERM and SIGQUIT handlers (a graceful stop) and leaves them installed:
-    after it, Ctrl+C or a kill ended the test running then with SystemExit and the run
-    went on. Each test's end puts the handlers back as they were."""
-    saved = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
 
 
 @pytest.fixture(autouse=True)
