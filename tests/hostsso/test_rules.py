@@ -7,9 +7,8 @@ from allauth.socialaccount.models import SocialAccount
 from django.core.management import call_command
 
 from users.hostsso import checks
-from users.hostsso import selectors as host_selectors
 from users.hostsso.usernames import base, new_username
-from users.siwbb import selectors as siwbb_selectors
+from users.social import staff_without_authenticator
 
 pytestmark = pytest.mark.django_db
 
@@ -78,16 +77,14 @@ def test_checks_warn_of_members_locked_out_and_of_an_http_issuer(settings, djang
     assert checks.issuer_is_https() == []
 
 
-def test_the_staff_rule_is_the_same_as_bitbadges(django_user_model):
+def test_staff_need_an_authenticator_for_either_social_login(django_user_model):
     staff = django_user_model.objects.create_user(username="st", is_staff=True)
     plain = django_user_model.objects.create_user(username="pl")
-    for user in (staff, plain, None):
-        assert host_selectors.staff_without_authenticator(
-            user
-        ) == siwbb_selectors.staff_without_authenticator(user)
+    assert staff_without_authenticator(staff)
+    assert not staff_without_authenticator(plain)
+    assert not staff_without_authenticator(None)
     TOTP.activate(staff, generate_totp_secret())
-    assert not host_selectors.staff_without_authenticator(staff)
-    assert not siwbb_selectors.staff_without_authenticator(staff)
+    assert not staff_without_authenticator(staff)
 
 
 def test_the_admin_shows_the_host_id_and_how_they_signed_up(admin_client, django_user_model):

@@ -1,8 +1,6 @@
 """Reads about members' host-site logins (SocialAccount provider "host", uid: the host's
 `sub`), for the profile, the re-authentication and the system check."""
 
-from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import is_mfa_enabled
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 
@@ -39,13 +37,3 @@ def host_only_members():
         .exclude(pk__in=others)
         .distinct()
     )
-
-
-def staff_without_authenticator(user) -> bool:
-    """A staff account (or superuser) with no authenticator app or key: neither Log in
-    with <host> nor Sign in with BitBadges logs it in or connects to it. The same rule as
-    users.siwbb.selectors.staff_without_authenticator (tests/hostsso check both agree);
-    kept here because users.hostsso never imports users.siwbb."""
-    if user is None or user.pk is None or not (user.is_staff or user.is_superuser):
-        return False
-    return not is_mfa_enabled(user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])

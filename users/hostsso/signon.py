@@ -27,7 +27,7 @@ from allauth.socialaccount.models import SocialAccount, SocialApp
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -36,11 +36,11 @@ from users.forms import confirmed_elsewhere, registered_members, send_taken_noti
 from users.hostsso import PROVIDER_ID, config, wording
 from users.hostsso.selectors import host_login
 from users.hostsso.usernames import new_username
+from users.social import save_with_a_free_username
 
 log = logging.getLogger(__name__)
 
 PROFILE_SECTION = "#host"
-USERNAME_ATTEMPTS = 5
 
 
 def profile_url() -> str:
@@ -156,7 +156,12 @@ def save_member(request: HttpRequest, sociallogin, save) -> object:
     sociallogin.email_addresses = []
     address = None
     with transaction.atomic():
-        _save_with_a_free_username(user, identity, sociallogin.account.uid)
+        save_with_a_free_username(
+            user,
+            lambda attempt: new_username(identity, attempt=attempt),
+            provider=PROVIDER_ID,
+            uid=sociallogin.account.uid,
+        )
         saved = save()
         if email:
             # Not mine: another member's, listed unverified, never confirmed (users.forms'
@@ -174,21 +179,6 @@ def save_member(request: HttpRequest, sociallogin, save) -> object:
             send_verification_email_to_address(request, address, signup=True)
     messages.success(request, _new_member_sentence(saved, address))
     return saved
-
-
-def _save_with_a_free_username(user, identity: dict, uid: str) -> None:
-    for attempt in range(USERNAME_ATTEMPTS):
-        user.username = new_username(identity, attempt=attempt)
-        try:
-            with transaction.atomic():  # a savepoint: a taken name is tried again
-                user.save()
-            return
-        except IntegrityError:
-            user.pk = None
-            user._state.adding = True
-            if SocialAccount.objects.filter(provider=PROVIDER_ID, uid=uid).exists():
-                raise  # not the name: the login itself is taken
-    raise IntegrityError("no free username")
 
 
 def _new_member_sentence(member, address: EmailAddress | None) -> str:

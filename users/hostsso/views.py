@@ -31,8 +31,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from users.hostsso import PROVIDER_ID, REAUTHENTICATE, client, config, discovery, wording
 from users.hostsso.provider import HostOIDCAdapter
-from users.hostsso.selectors import host_login, only_way_in, staff_without_authenticator
+from users.hostsso.selectors import host_login, only_way_in
 from users.hostsso.signon import profile_url
+from users.social import staff_without_authenticator
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
 MAX_NEXT_LENGTH = 2000

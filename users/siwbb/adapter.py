@@ -42,7 +42,7 @@ from users.hostsso import signon as host
 from users.hostsso import wording as host_wording
 from users.siwbb import client, proof, reauth, wording
 from users.siwbb.config import PROVIDER_ID, siwbb_enabled
-from users.siwbb.selectors import staff_without_authenticator
+from users.social import save_with_a_free_username, staff_without_authenticator
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,6 @@ def new_username(uid: str, *, attempt: int = 0) -> str:
             if not filter_users_by_username(candidate).exists():
                 return candidate
     return f"bb-{body[:8]}-{secrets.token_hex(4)}"
-
-
-USERNAME_ATTEMPTS = 5
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -147,7 +144,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     # Auto sign-up (the rule): the username is made here, never from an
                     # email. Through allauth's sign-up form (a stale session), as typed.
                     user.email = ""
-                    self._save_with_a_free_username(user, sociallogin.account.uid)
+                    uid = sociallogin.account.uid
+                    save_with_a_free_username(
+                        user,
+                        lambda attempt: new_username(uid, attempt=attempt),
+                        provider=PROVIDER_ID,
+                        uid=uid,
+                    )
                 saved = super().save_user(request, sociallogin, form=form)
         except IntegrityError:
             account = sociallogin.account
@@ -180,20 +183,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     request, host_wording.UNKNOWN, next_url=sociallogin.state.get("next") or ""
                 )
             ) from None
-
-    def _save_with_a_free_username(self, user, uid: str) -> None:
-        for attempt in range(USERNAME_ATTEMPTS):
-            user.username = new_username(uid, attempt=attempt)
-            try:
-                with transaction.atomic():  # a savepoint: a taken name is tried again
-                    user.save()
-                return
-            except IntegrityError:
-                user.pk = None
-                user._state.adding = True
-                if SocialAccount.objects.filter(provider=PROVIDER_ID, uid=uid).exists():
-                    raise  # not the name: the login itself is taken
-        raise IntegrityError("no free username")
 
     # --- after BitBadges answered, before allauth logs in, signs up or connects -----------
 

@@ -1,7 +1,5 @@
 """Reads about members' BitBadges logins (for the profile, the funnel, the admin, exports)."""
 
-from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import is_mfa_enabled
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Q
@@ -37,14 +35,6 @@ def signed_up_with_bitbadges_exists() -> Q:
 
 def signed_up_with_bitbadges(member) -> bool:
     return member.signup_method == User.SignupMethod.BITBADGES
-
-
-def staff_without_authenticator(user) -> bool:
-    """A staff account (or superuser) with no authenticator app or key: Sign in with
-    BitBadges neither logs it in nor connects to it (recovery codes alone are none)."""
-    if user is None or user.pk is None or not (user.is_staff or user.is_superuser):
-        return False
-    return not is_mfa_enabled(user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
 
 
 def bitbadges_only_members():

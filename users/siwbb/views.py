@@ -32,8 +32,9 @@ from django.views.decorators.http import require_http_methods
 from users.siwbb import reauth
 from users.siwbb.client import SiwbbClient
 from users.siwbb.config import PROVIDER_ID, authorize_url, callback_url, siwbb_enabled, token_url
-from users.siwbb.selectors import bitbadges_uid, staff_without_authenticator
+from users.siwbb.selectors import bitbadges_uid
 from users.siwbb.wording import PROCESS, RATE, STAFF, cancelled_page, error_response
+from users.social import staff_without_authenticator
 
 PROCESSES = (AuthProcess.LOGIN, AuthProcess.CONNECT)
 MAX_NEXT_LENGTH = 2000
