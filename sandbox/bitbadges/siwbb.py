@@ -25,11 +25,11 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from core.addresses import parse_address, to_bitbadges_address
 from sandbox.bitbadges.models import SiwbbApp, SiwbbCode
+from sandbox.common.registration import register
 from sandbox.credentials import SANDBOX_CREDENTIALS
 
 # The scopes of the authorize URL: camelCase ids, "the camelCase form of the labels"
@@ -133,16 +133,7 @@ def register_app(
     uris = list(dict.fromkeys(_clean_redirect_uri(uri) for uri in redirect_uris))
     name = (name or client_id)[:200]
     wanted = {"client_secret_hash": sha256_hex(client_secret), "redirect_uris": uris, "name": name}
-    with transaction.atomic():
-        app = SiwbbApp.objects.select_for_update().filter(client_id=client_id).first()
-        if app is None:
-            return SiwbbApp.objects.create(client_id=client_id, **wanted)
-        if any(getattr(app, key) != value for key, value in wanted.items()):
-            for key, value in wanted.items():
-                setattr(app, key, value)
-            app.updated_at = timezone.now()
-            app.save()
-    return app
+    return register(SiwbbApp, client_id, wanted)
 
 
 def site_callback_uri(public_url: str) -> str:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from sandbox.common.registration import register
 from sandbox.host.models import TOKEN_AUTH_METHODS, HostClient, HostMember, sha256_hex
 
 SITE_NAME = "Sandbox Community"  # the host site's name, as its pages and the product say it
@@ -164,16 +164,7 @@ def register_client(
         "name": (name or client_id)[:200],
         "token_endpoint_auth_methods": methods,
     }
-    with transaction.atomic():
-        client = HostClient.objects.select_for_update().filter(client_id=client_id).first()
-        if client is None:
-            return HostClient.objects.create(client_id=client_id, **wanted)
-        if any(getattr(client, key) != value for key, value in wanted.items()):
-            for key, value in wanted.items():
-                setattr(client, key, value)
-            client.updated_at = timezone.now()
-            client.save()
-    return client
+    return register(HostClient, client_id, wanted)
 
 
 def site_callback_uri(public_url: str) -> str:
