@@ -99,7 +99,7 @@ typecheck: setup
 	$(TEST_ENV) ENV_FILE= $(VENV)/bin/mypy
 
 bench: setup
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/bench_*.py; do $(PY) $$b || exit 1; done || echo "No benchmarks yet."
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm

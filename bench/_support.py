@@ -78,6 +78,10 @@ Pieces:
   requests per second of measured time), ``p(q)`` (latency percentile in ms, q in 0..100),
   ``p50``, ``p99``, ``mean``, ``row(label, **more) -> dict`` for ``print_table``.
 * ``percentile(values, q)``: nearest-rank percentile.
+* Goals: ``goal(bench, name, target, measured, met, check=False)`` makes one row (a
+  check, such as exactly once, prints "ok"/"FAILED"; a goal "met"/"MISSED");
+  ``goals(rows)`` prints them and, under ``make bench`` (bench/run_all.py), appends them
+  to the file in BENCH_GOALS_FILE so the run ends with every goal in one table.
 * ``print_config(mapping, title="Configuration")`` and ``print_table(rows, columns=None,
   title=None)``: a readable key/value block and a fixed-width table (numbers right-aligned).
 * ``arg_parser(description)``: argparse with ``--quick`` and ``--keep-db``.
@@ -96,6 +100,7 @@ import contextlib
 import datetime
 import gc
 import http.client
+import json
 import math
 import os
 import platform
@@ -548,6 +553,52 @@ def print_table(rows: list[dict], columns: list[str] | None = None, title: str |
     for r in cells:
         print(line(r))
     sys.stdout.flush()
+
+
+GOALS_FILE_ENV = "BENCH_GOALS_FILE"
+
+
+def goal(
+    bench: str, name: str, target: str, measured: str, met: bool, *, check: bool = False
+) -> dict:
+    """One goal (or, with check=True, a correctness check such as exactly once) of a run.
+
+    Returned as a row for goals(); `make bench` (bench/run_all.py) gathers every bench's
+    rows from the file named in BENCH_GOALS_FILE and prints them together at the end.
+    """
+    return {
+        "bench": bench,
+        "goal": name,
+        "target": target,
+        "measured": measured,
+        "met": met,
+        "kind": "check" if check else "goal",
+    }
+
+
+def goals(rows: list[dict], title: str = "Goals") -> None:
+    """Print a bench's goals and, under `make bench`, append them to BENCH_GOALS_FILE."""
+    table = [
+        {
+            "goal": r["goal"],
+            "target": r["target"],
+            "measured": r["measured"],
+            "met": verdict(r),
+        }
+        for r in rows
+    ]
+    print_table(table, title=title)
+    path = os.environ.get(GOALS_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            for r in rows:
+                out.write(json.dumps(r) + "\n")
+
+
+def verdict(row: dict) -> str:
+    if row["kind"] == "check":
+        return "ok" if row["met"] else "FAILED"
+    return "met" if row["met"] else "MISSED"
 
 
 def arg_parser(description: str) -> argparse.ArgumentParser:
