@@ -148,4 +148,4 @@ def test_constant_number_of_queries_whatever_the_size(admin_client, github, star
     assert len(large_csv) == len(small_csv)
     with CaptureQueriesContext(connection) as built:
         funnel.funnel_build()
-    assert len(built) == 27  # 7 + 4 + 6 BitBadges overall; 10 for every claim at once
+    assert len(built) == 2  # every figure in one query; the claims and their visits

@@ -55,11 +55,11 @@ users.siwbb.selectors: a password member who connects BitBadges later, even with
 minute, is not one; one who disconnects BitBadges later still is) counts in the stages
 like anyone, and beside each stage the page says how many of its members came that way.
 
-Reads only, in a fixed number of queries whatever the number of members or claims: a
-COUNT per overall stage, and per claim-dependent stage one query over every claim (each
-figure a correlated subquery on the claim's row), plus one for the claims and visits;
-the out-of-order figures likewise (four overall, three per claim), and the BitBadges
-sign-ups likewise (six overall, three per claim).
+Reads only, in two queries whatever the number of members or claims: every figure
+(overall and per claim, the out-of-order and BitBadges ones too) in one
+(claims/funnel/counts.py: each fact read once per member, then counted), and the claims
+with their visits. `reached()` reads the same facts with the ORM, one set per fact, for
+checks.
 """
 
 import datetime
@@ -76,6 +76,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from claims.funnel import counts
 from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
 from connections.models import ConnectedAccount
 from core import csv_stream
@@ -97,16 +98,6 @@ _CLAIM_KEYS = _KEYS[3:]  # the stages that depend on the claim
 ELIGIBLE_REASON = CompletionEvent.Reason.DELIVERING
 # A staff member's grant or re-issue: the delivery after it checks no requirement.
 STAFF_REASONS = [CompletionEvent.Reason.GRANTED, CompletionEvent.Reason.REISSUED]
-
-
-class SubqueryCount(models.Subquery):
-    """How many rows a (correlated) queryset has, as one expression of the outer query."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
-    output_field = models.IntegerField()
-
-    def __init__(self, queryset, **extra):
-        super().__init__(queryset.order_by().values("pk"), **extra)
 
 
 class FunnelForm(forms.Form):
@@ -370,47 +361,6 @@ def reached(start=None, end=None, claim: Claim | None = None) -> dict[str, model
     }
 
 
-def _overall(start, end, *, bitbadges: bool = False) -> dict[str, int]:
-    """The six overall stages and `completed_outside`: one COUNT each (seven queries,
-    whatever the number of members: a COUNT per stage lets the database join each
-    stage's sets once, where one query's FILTERs would evaluate them on every row).
-    With `bitbadges`, the six stages of the members who signed up with BitBadges alone
-    (six queries)."""
-    email, address = _common_stages()
-    apps, eligible, completed = _claim_stages(Ref("pk"), None, address)
-    members = cohort(start, end)
-    stages = {
-        "signed_up": Q(),
-        "email_confirmed": email,
-        "address_set": address,
-        "apps_connected": apps,
-        "eligible": eligible,
-        "completed": completed,
-    }
-    if bitbadges:
-        members = members.filter(_bitbadges_signup())
-    else:
-        stages["completed_outside"] = _completed_any() & ~completed
-    return {key: members.filter(stage).count() for key, stage in stages.items()}
-
-
-def _ahead(facts: list[Q], before: list[Q]) -> list[Q]:
-    """Each stage's own fact without the stage before it (the routes that do not nest)."""
-    return [fact & ~stage for fact, stage in zip(facts, before, strict=True)]
-
-
-def _overall_ahead(start, end) -> dict[str, int]:
-    """Per overall stage, the members who hold its fact but not the stage before: a
-    COUNT each for stages 3 to 6 (stage 1 is everyone, so stage 2 has none: 0)."""
-    email, address = _common_stages()
-    apps, eligible, _ = _claim_stages(Ref("pk"), None, address)
-    facts = _common_facts()[1:] + _claim_facts(Ref("pk"), None)
-    members = cohort(start, end)
-    ahead = _ahead(facts, [email, address, apps, eligible])
-    counted = [members.filter(condition).count() for condition in ahead]
-    return dict(zip(_KEYS, [0, 0, *counted], strict=True))
-
-
 def _visit_days(start, end) -> Q:
     q = Q()
     if start is not None:
@@ -420,27 +370,9 @@ def _visit_days(start, end) -> Q:
     return q
 
 
-def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> list[dict]:
-    """Stages 4 to 6 and the landing page's visits of each claim: one query per stage,
-    each figure a correlated COUNT on the claim's row. With `ahead`, also per stage (three
-    more queries) the members holding its fact without the stage before, as "ahead_<key>",
-    and (three more) those of its members who signed up with BitBadges, as
-    "bitbadges_<key>"."""
-    _, address = _common_stages()
-    # Stage 3's members, read once: every claim's stages 4 to 6 include it.
-    members = cohort(start, end)
-    reached_address = _member_in(members.filter(address).values("pk"))
-    member, claim = Ref("pk"), Ref("pk", 1)
-    apps, eligible, completed = _claim_stages(member, claim, reached_address)
-    figures = [("apps_connected", apps), ("eligible", eligible), ("completed", completed)]
-    if ahead:
-        facts = _ahead(_claim_facts(member, claim), [reached_address, apps, eligible])
-        figures += [(f"ahead_{key}", fact) for key, fact in zip(_CLAIM_KEYS, facts, strict=True)]
-        signed_up = _bitbadges_signup()
-        figures += [
-            (f"bitbadges_{key}", stage & signed_up)
-            for key, stage in zip(_CLAIM_KEYS, [apps, eligible, completed], strict=True)
-        ]
+def _claim_rows(start, end, claims: models.QuerySet) -> list[dict]:
+    """Each claim (by name) with its landing page's visits on the range's days: one
+    query."""
     visits = (
         ClaimVisit.objects.filter(_visit_days(start, end), claim_id=OuterRef("pk"))
         .order_by()
@@ -448,19 +380,20 @@ def _per_claim(start, end, claims: models.QuerySet, *, ahead: bool = False) -> l
         .annotate(total=Sum("count"))
         .values("total")
     )
-    claims = claims.order_by("name", "pk")
-    rows = list(
-        claims.annotate(
+    return list(
+        claims.order_by("name", "pk")
+        .annotate(
             page_visits=Coalesce(models.Subquery(visits, output_field=models.IntegerField()), 0)
-        ).values("pk", "name", "slug", "enabled", "page_visits")
-    )
-    for key, stage in figures:
-        counted = dict(
-            claims.annotate(n=SubqueryCount(members.filter(stage))).values_list("pk", "n")
         )
-        for row in rows:
-            row[key] = counted.get(row["pk"], 0)
-    return rows
+        .values("pk", "name", "slug", "enabled", "page_visits")
+    )
+
+
+def _figures(start, end) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """Every figure of the funnel, overall and per claim, for the members who signed up
+    in [start, end): ONE query (claims/funnel/counts.py), whatever the number of
+    members, accounts, completions or claims."""
+    return counts.count(cohort(start, end))
 
 
 def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
@@ -477,11 +410,12 @@ def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
 
 def member_funnel(start=None, end=None, claim: Claim | None = None) -> list[tuple[str, int]]:
     """The six stages as (label, members) for the members who signed up in [start, end):
-    overall, or for `claim`. A fixed number of queries (7 overall, 11 for a claim)."""
-    numbers = _overall(start, end)
+    overall, or for `claim`. One query."""
+    overall, per_claim = _figures(start, end)
+    numbers = dict(overall)
     if claim is not None:
-        row = _per_claim(start, end, Claim.objects.filter(pk=claim.pk))[0]
-        numbers = {**numbers, **{key: row[key] for key in _CLAIM_KEYS}}
+        claim_figures = per_claim.get(claim.pk, dict.fromkeys(counts.PER_CLAIM, 0))
+        numbers.update({key: claim_figures[key] for key in _CLAIM_KEYS})
     return [(label, numbers[key]) for label, key in zip(STAGES, _KEYS, strict=True)]
 
 
@@ -503,9 +437,10 @@ def funnel_build(*, start=None, end=None) -> Funnel:
     """The overall funnel and every claim's, for the members who signed up in [start,
     end), with the claims' landing-page visits on those days, and per stage the members
     who hold its fact without the stage before ("ahead") and those who signed up with
-    BitBadges ("bitbadges"): twenty-seven queries."""
-    overall, ahead = _overall(start, end), _overall_ahead(start, end)
-    bitbadges = _overall(start, end, bitbadges=True)
+    BitBadges ("bitbadges"): two queries (the figures, the claims and their visits)."""
+    overall, per_claim = _figures(start, end)
+    ahead = {key: overall.get(f"ahead_{key}", 0) for key in _KEYS}
+    bitbadges = {key: overall[f"bitbadges_{key}"] for key in _KEYS}
     result = Funnel(
         start=start,
         end=end,
@@ -513,7 +448,9 @@ def funnel_build(*, start=None, end=None) -> Funnel:
         completed_outside=overall["completed_outside"],
         bitbadges_signups=bitbadges["signed_up"],
     )
-    for row in _per_claim(start, end, Claim.objects.all(), ahead=True):
+    nothing = dict.fromkeys(counts.PER_CLAIM, 0)
+    for row in _claim_rows(start, end, Claim.objects.all()):
+        row.update(per_claim.get(row["pk"], nothing))
         numbers = {**overall, **{key: row[key] for key in _CLAIM_KEYS}}
         claim_ahead = {**ahead, **{key: row[f"ahead_{key}"] for key in _CLAIM_KEYS}}
         claim_bitbadges = {**bitbadges, **{key: row[f"bitbadges_{key}"] for key in _CLAIM_KEYS}}
