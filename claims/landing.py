@@ -11,6 +11,7 @@ takes only a proven address), connect each required app, then the claim's own st
 them alone.
 """
 
+import functools
 import hashlib
 import html
 from dataclasses import dataclass, field
@@ -31,10 +32,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from claims import life, selectors, services, wording
+from claims import views as claims_views
 from claims.audit import Actor
 from claims.forms import AddressForm
 from claims.models import Claim, ClaimVisit, Completion, Requirement, TriggerDeployment
+from connections import views as page_views
 from connections.models import App
+from core import pagecache
 from users.selectors import member_email_state
 from users.siwbb.config import siwbb_enabled
 
@@ -426,7 +430,15 @@ def _count_visit(claim: Claim) -> None:
 @require_GET
 @never_cache
 def landing(request, slug: str):
-    """GET /c/<slug>/: public; for a member, their progress and the next step."""
+    """GET /c/<slug>/: public; for a member, their progress and the next step (kept by
+    core/pagecache.py until a row it shows changes, or the clock does)."""
+    if request.user.is_authenticated and pagecache.cacheable(request):
+        return pagecache.serve(
+            request,
+            "landing",
+            functools.partial(_page, request, slug),
+            extra=(slug, *page_views.page_extra()),
+        )
     claim = _claim_or_none(slug)
     if claim is None:
         return _missing(request)
@@ -436,6 +448,21 @@ def landing(request, slug: str):
     if request.htmx and not request.htmx.boosted:
         return render(request, f"{TEMPLATE}#progress", context)
     return render(request, TEMPLATE, context)
+
+
+def _page(request, slug: str, marks: dict) -> pagecache.Rendered:
+    """A member's page of the claim, rendered with `marks` (pagecache.serve)."""
+    claim = _claim_or_none(slug)
+    if claim is None:
+        return pagecache.Rendered(_missing(request))
+    context = _context(request, claim)
+    response = render(request, TEMPLATE, {**context, **marks})
+    if not marks:  # not kept: nothing more to read
+        return pagecache.Rendered(response)
+    row = context["progress"].row if context["progress"] else None
+    return pagecache.Rendered(
+        response, until=claims_views.page_until(request.user, [row] if row else [])
+    )
 
 
 def _back(claim: Claim, *, status: int = 302):

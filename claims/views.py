@@ -6,12 +6,15 @@ does while the member's accounts are re-read from Pipedream (connections/freshne
 opening the page queues that when they are stale).
 """
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -20,19 +23,21 @@ from django.views.decorators.http import require_GET, require_POST
 from claims import selectors, services, triggers
 from claims.forms import AddressForm
 from connections import freshness
-from core import ratelimit
+from connections import views as page_views
+from core import pagecache, ratelimit
 
 CLAIMS_TEMPLATE = "claims/claims.html"
 POLL_SECONDS = 2
 WATCH_POLL_SECONDS = 10
 
 
-def _context(request, *, address_form=None) -> dict:
+def _context(request, *, address_form=None, fresh=None) -> dict:
     accounts = selectors.member_accounts(request.user)
     rows = selectors.claims_for_member(member=request.user, accounts=accounts)
     busy = any(row.in_progress for row in rows)
     watching = any(row.watching and row.state == "ineligible" for row in rows)
-    fresh = freshness.refresh_if_stale(request.user, accounts.connected)
+    if fresh is None:
+        fresh = freshness.refresh_if_stale(request.user, accounts.connected)
     return {
         "rows": rows,
         "polling": busy or watching or fresh,
@@ -41,7 +46,34 @@ def _context(request, *, address_form=None) -> dict:
         "poll_seconds": POLL_SECONDS if busy or fresh else WATCH_POLL_SECONDS,
         "poll_reason": "true" if busy else ("fresh" if fresh else "watching"),
         "address_form": address_form or AddressForm(instance=request.user),
+        "fresh": fresh,
+        "synced": [(account.pk, account.last_synced_at) for account in accounts.connected],
     }
+
+
+def page_until(member, rows=()):
+    """The first moment the clock changes what a page of the member's claims shows: a
+    moment the rows name (pagecache.next_moment), or "next try in 4 minutes" turning."""
+    now = timezone.now()
+    turns = [
+        pagecache.timeuntil_turns(row.completion.next_attempt_at, now)
+        for row in rows
+        if row.completion is not None
+    ]
+    return pagecache.until_of([pagecache.next_moment(member.pk, now), *turns], now)
+
+
+def _page(request, marks: dict) -> pagecache.Rendered:
+    context = _context(request)
+    response = render(request, CLAIMS_TEMPLATE, {**context, **marks})
+    if not marks:  # not kept: nothing more to read
+        return pagecache.Rendered(response)
+    return pagecache.Rendered(
+        response,
+        state=(context["fresh"],),
+        meta=context["synced"],
+        until=page_until(request.user, context["rows"]),
+    )
 
 
 def _fragment(request, *, address_form=None, with_address=False) -> HttpResponse:
@@ -64,7 +96,14 @@ def _fragment(request, *, address_form=None, with_address=False) -> HttpResponse
 def claims(request):
     if request.htmx and not request.htmx.boosted:
         return _fragment(request)
-    return render(request, CLAIMS_TEMPLATE, _context(request))
+    # core/pagecache.py keeps the page until a row it shows changes (or the clock does).
+    return pagecache.serve(
+        request,
+        "claims",
+        functools.partial(_page, request),
+        extra=page_views.page_extra(),
+        state=functools.partial(page_views.fresh_state, request.user),
+    )
 
 
 @require_POST

@@ -1,6 +1,7 @@
 """Site-wide views: the home page and the health check."""
 
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -23,9 +24,13 @@ from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
 from claims import pause
+from claims import views as claims_views
 from claims.home import POLL_PARAM, member_home, needs_you_poll
 from claims.models import Completion
 from connections import services as connections_services
+from connections import views as page_views
+from connections.models import ConnectedAccount
+from core import pagecache
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,31 @@ def home(request):
     log in (LoginRequiredMiddleware), whose page links to the public list of claims."""
     if POLL_PARAM in request.GET and request.htmx and not request.htmx.boosted:
         return needs_you_poll(request)  # the "What needs you" section's poll
-    return render(request, "home.html", {"home": member_home(request.user)})
+    # core/pagecache.py keeps the page until a row it shows changes (or the clock does).
+    return pagecache.serve(
+        request,
+        "home",
+        functools.partial(_home_page, request),
+        extra=page_views.page_extra(),
+        state=functools.partial(page_views.fresh_state, request.user),
+    )
+
+
+def _home_page(request, marks: dict) -> pagecache.Rendered:
+    home = member_home(request.user)
+    response = render(request, "home.html", {"home": home, **marks})
+    if not marks:  # not kept: nothing more to read
+        return pagecache.Rendered(response)
+    # The accounts whose last read decides a re-read (claims/home.py reads them all).
+    synced = ConnectedAccount.objects.filter(member=request.user).values_list(
+        "pk", "last_synced_at"
+    )
+    return pagecache.Rendered(
+        response,
+        state=(bool(home.refreshing),),
+        meta=list(synced),
+        until=claims_views.page_until(request.user),
+    )
 
 
 def _check_database() -> dict:

@@ -11,16 +11,16 @@ import hashlib
 import json
 import logging
 import math
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Model
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
@@ -28,11 +28,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from branding.selectors import brand_current
 from connections import freshness, pipedream, selectors, services, words
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
+from connections.services.webhooks import FAILURE_NOTICE_FOR
+from core import pagecache
 from core.client import web_budget
 from core.database import no_retry
+from users.siwbb.config import siwbb_enabled
 from users.start_path import claim_page_live, claim_path
 
 logger = logging.getLogger("connections.views")
@@ -158,46 +162,24 @@ def _accounts_context(member) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=64)
-def _source_digest(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
-def content_key(prefix: str, template_name: str, *parts) -> str:
-    """A cache key for HTML rendered from `template_name`: a digest of everything it can
-    show (`parts`: model instances stand for all their fields, and any other values as
-    they are), plus the template's source, the language and the time zone. Other
-    content, another key: an entry under it is never stale."""
-
-    def plain(value):
-        if isinstance(value, Model):
-            return tuple(getattr(value, f.attname) for f in value._meta.concrete_fields)
-        if isinstance(value, list | tuple):
-            return tuple(plain(item) for item in value)
-        return value
-
-    template = get_template(template_name)
+def content_key(prefix: str, *parts) -> str:
+    """A cache key for HTML: a digest of all it shows (`parts`: model instances stand for
+    all their fields), the code, the language and time zone. It is never stale."""
     content = (
-        _source_digest(getattr(getattr(template, "template", None), "source", template_name)),
+        pagecache.code_digest(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        plain(parts),
+        pagecache.plain(parts),
     )
     return f"{prefix}:{hashlib.sha256(repr(content).encode()).hexdigest()}"
 
 
 def _accounts_html(request, context: dict) -> str:
-    """The accounts list (the template's `accounts` partial), rendered once per content.
-
-    Rendering twenty accounts and the app grid is most of the page's cost, and the list
-    changes rarely. The cache key digests everything the partial can show: every field
-    of each account, of its app and of each app offered, the template's source, the
-    language and the time zone. Other content, another key: an entry is never stale.
-    (The partial holds nothing request-specific, such as a CSRF token.)
-    """
+    """The accounts list (the template's `accounts` partial, for the htmx fragments too),
+    rendered once per content (content_key: each account, its app, each app offered).
+    (The partial holds nothing request-specific, such as a CSRF token.)"""
     key = content_key(
         "accounts-html",
-        ACCOUNTS_TEMPLATE,
         [(account, account.app) for account in context["accounts"]],
         context["apps"],
     )
@@ -230,19 +212,40 @@ def _problem_page(request, *, status: int, title: str, message: str, **extra):
 
 @require_GET
 def accounts(request):
-    """The member's connected accounts and the apps they may connect."""
+    """The member's accounts and the apps they may connect (kept by core/pagecache.py)."""
     if request.htmx and not request.htmx.boosted:
         return freshness.accounts_fragment(request, _accounts_fragment)
-    context = _accounts_context(request.user)
-    return render(
-        request,
-        ACCOUNTS_TEMPLATE,
-        {
-            **freshness.page_context(request.user, context["accounts"]),
-            "accounts_html": _accounts_html(request, context),
-            "connect_failure": services.connect_failure_notice(member=request.user),
-        },
-    )
+    page = functools.partial(_accounts_page, request)
+    state = functools.partial(fresh_state, request.user)
+    return pagecache.serve(request, "accounts", page, extra=page_extra(), state=state)
+
+
+def page_extra() -> tuple:
+    """A member page's content besides pagecache.SOURCES: the brand, Sign in with BitBadges."""
+    return (repr(brand_current()), siwbb_enabled())
+
+
+def fresh_state(member, synced) -> tuple:
+    """(Is a re-read under way,) from the accounts' (id, last read) a render kept."""
+    accounts = [SimpleNamespace(pk=pk, last_synced_at=at) for pk, at in synced or ()]
+    return (freshness.refresh_if_stale(member, accounts),)
+
+
+def _accounts_page(request, marks: dict) -> pagecache.Rendered:
+    member, context = request.user, _accounts_context(request.user)
+    fresh = freshness.page_context(member, context["accounts"])
+    notice = services.connect_failure_notice(member=member)
+    page = {**fresh, "accounts_html": _accounts_html(request, context), "connect_failure": notice}
+    response = render(request, ACCOUNTS_TEMPLATE, {**page, **marks})
+    if not marks:  # not kept: nothing more to read
+        return pagecache.Rendered(response)
+    # The notice of a failed connection shows for FAILURE_NOTICE_FOR after it.
+    latest = ConnectSession.objects.filter(member=member).order_by("-created_at").first()
+    ends = latest.completed_at + FAILURE_NOTICE_FOR if latest and latest.completed_at else None
+    now = timezone.now()
+    until = pagecache.until_of([pagecache.next_moment(member.pk, now), ends], now)
+    synced = [(account.pk, account.last_synced_at) for account in context["accounts"]]
+    return pagecache.Rendered(response, state=(fresh["fresh"],), meta=synced, until=until)
 
 
 @require_http_methods(["GET", "POST"])

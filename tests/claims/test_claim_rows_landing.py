@@ -148,8 +148,9 @@ def test_the_reconnect_step_never_shows_the_upstream_error(alice_client, member,
     assert "401" not in section and "user.login" not in section
 
 
-def test_the_page_reads_the_members_accounts_once(alice_client, builders):
+def test_the_page_reads_the_members_accounts_once(alice_client, builders, settings):
     """The steps and the requirement rows come from one reading of the accounts."""
+    settings.PAGE_CACHE = False  # the render's own queries (the cache's: tests/perf)
     with CaptureQueriesContext(connection) as queries:
         assert alice_client.get(URL).status_code == 200
     reads = [

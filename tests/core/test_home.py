@@ -234,7 +234,8 @@ def _add(make_claim, member, apps, start: int, count: int) -> None:
         )
 
 
-def test_the_queries_do_not_grow_with_claims_or_accounts(client, alice_home, make_claim):
+def test_the_queries_do_not_grow_with_claims_or_accounts(client, alice_home, make_claim, settings):
+    settings.PAGE_CACHE = False  # the render's own queries (the cache's: tests/perf)
     apps = [
         App.objects.create(slug=f"app-{n}", name=f"App {n}", enabled=True, order=n)
         for n in range(4)
