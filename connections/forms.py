@@ -39,7 +39,9 @@ class ConnectForm(forms.Form):
 
     def clean_app(self):
         slug = self.cleaned_data["app"]
-        app = selectors.apps_available(member=self.member).filter(slug=slug).first()
+        # The slug is unique: one row or none, in no particular order.
+        found = selectors.apps_available(member=self.member).filter(slug=slug).order_by()
+        app = next(iter(found[:1]), None)
         if app is None:
             raise forms.ValidationError(self.error_messages["app_unknown"], code="app_unknown")
         return app

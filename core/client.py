@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from core.http_session import SessionPool as SessionPool  # where the clients import it
 
 REDACTED = "[redacted]"
 USER_AGENT = "connect-and-claim (python-requests)"
@@ -191,31 +192,6 @@ def _breaker_trip(service: str, budget: Budget) -> None:
 def _semaphore(service: str, size: int) -> threading.BoundedSemaphore:
     with _GATES_LOCK:
         return _SEMAPHORES.setdefault((service, size), threading.BoundedSemaphore(size))
-
-
-class SessionPool:
-    """One pooled `requests.Session` per process and upstream, kept alive between calls."""
-
-    def __init__(self) -> None:
-        self._session: requests.Session | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                session = requests.Session()
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                self._session = session
-            return self._session
-
-    def close(self) -> None:
-        """Drop the kept-alive connections (tests, and a worker about to fork)."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
 
 def nothing_sent(exc: requests.RequestException) -> bool:

@@ -13,6 +13,7 @@ and the old one is deleted at Pipedream as a duplicate.
 import datetime
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -86,12 +87,16 @@ def _signal_name(signal) -> str:
     return names[0] if names else repr(signal)
 
 
-def app_for_account(data: dict) -> App:
+def app_for_account(data: dict, known: App | None = None) -> App:
+    """The app of Pipedream's account `data`: `known` (the session's app, read already)
+    when it is that app, else from the database (recorded when new)."""
     app_data = data.get("app")
     if not isinstance(app_data, dict) or not app_data.get("name_slug"):
         raise pipedream.InvalidResponse(
             "the account has no app with a name_slug", operation="read an account"
         )
+    if known is not None and known.slug == app_data["name_slug"]:
+        return known
     try:
         return App.objects.get(slug=app_data["name_slug"])
     except App.DoesNotExist:
@@ -193,8 +198,12 @@ def _account_upsert(
     module's docstring); the replaced Pipedream id is appended to `replaced`.
     """
     fields = account_fields(data, now)
-    app = app_for_account(data)
-    account = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"]).first()
+    # A session's app row is read with the session (the webhook's task): not read again.
+    known = session.app if session is not None and ConnectSession.app.is_cached(session) else None
+    app = app_for_account(data, known)
+    # The id is unique: no ordering, whose join would lock the app's row too.
+    locked = ConnectedAccount.objects.select_for_update().filter(pipedream_id=data["id"])
+    account = next(iter(locked.order_by()[:1]), None)
     if account is None and ReplacedAccount.objects.filter(pipedream_id=data["id"]).exists():
         # A reconnect replaced it and Pipedream has not deleted it yet (a late webhook or
         # redirect naming it): never a second account.
@@ -260,7 +269,25 @@ def account_record(
     session: ConnectSession | None = None,
     listed: dict | None = None,
 ) -> ConnectedAccount:
-    """Record an account the member says they connected, as Pipedream describes it.
+    """Record an account the member says they connected, as Pipedream describes it
+    (account_record_connecting, without saying whether this call connected `session`)."""
+    return account_record_connecting(
+        member=member, pipedream_id=pipedream_id, session=session, listed=listed
+    )[0]
+
+
+def account_record_connecting(
+    *,
+    member,
+    pipedream_id: str,
+    session: ConnectSession | None = None,
+    listed: dict | None = None,
+    on_tied: Callable[[ConnectedAccount], object] | None = None,
+) -> tuple[ConnectedAccount, bool]:
+    """Record an account the member says they connected, as Pipedream describes it; and
+    whether this very call tied `session` to it (under the session's row lock: of two
+    calls racing for one session, one only). `on_tied(account)` runs when it does, in
+    the same transaction, while that lock is held.
 
     The id comes from the browser or a webhook, so it is only a hint: the account is
     fetched with the server's credentials and must belong to this member's external
@@ -295,18 +322,23 @@ def account_record(
         except pipedream.InvalidResponse as exc:
             raise upstream_failed(exc, f"read account {pipedream_id}") from exc
         newly_connected = created
+        connected_session = False
         if session is not None:
-            session = ConnectSession.objects.select_for_update().get(pk=session.pk)
-            if (
-                session.status != ConnectSession.Status.CONNECTED
-                or session.account_id != account.pk
-            ):
-                newly_connected = True
-                session.status = ConnectSession.Status.CONNECTED
-                session.account = account
-                session.error = ""
-                session.completed_at = now
-                session.save(update_fields=["status", "account", "error", "completed_at"])
+            # One UPDATE, unless the session is tied to this account already: it takes
+            # the session's row lock, and a call racing this one waits for our commit,
+            # then finds the session tied and changes nothing.
+            connected = ConnectSession.Status.CONNECTED
+            tied = (
+                ConnectSession.objects.filter(pk=session.pk)
+                .exclude(status=connected, account=account)
+                .update(status=connected, account=account, error="", completed_at=now)
+            )
+            if tied:
+                newly_connected = connected_session = True
+                session.status, session.account = connected, account
+                session.error, session.completed_at = "", now
+                if on_tied is not None:
+                    on_tied(account)
         if newly_connected:
             _send_on_commit(
                 signals.account_connected,
@@ -321,7 +353,7 @@ def account_record(
         "recorded" if created else "refreshed",
         member.pk,
     )
-    return account
+    return account, connected_session
 
 
 @dataclass

@@ -77,6 +77,26 @@ def connect_session_for_reference(reference: str) -> ConnectSession | None:
     )
 
 
+def connect_session_for_webhook(reference: str) -> ConnectSession | None:
+    """connect_session_for_reference for the webhook: the session's own columns and its
+    account's id (all a delivery is checked and stored with), in one query."""
+    public_id = references.session_reference_read(reference)
+    if public_id is None:
+        return None
+    found = ConnectSession.objects.select_related("account").only(*WEBHOOK_FIELDS)
+    return next(iter(found.filter(public_id=public_id).order_by()[:1]), None)
+
+
+# What the webhook reads of a session: connections/webhooks.py and spent_detail.
+WEBHOOK_FIELDS = (
+    "member",
+    "token_digest",
+    "status",
+    "account",
+    "account__pipedream_id",
+)
+
+
 def connect_session_start(
     *,
     member,

@@ -14,10 +14,11 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from connections.models import ConnectSession, WebhookEvent
-from connections.services.accounts import account_record
+from connections.services.accounts import account_record_connecting
 from connections.services.errors import ConnectError, UpstreamError, failure_sentence
 from connections.services.sessions import (
     NO_REASON,
@@ -109,65 +110,89 @@ def webhook_process(*, event_id: int, replay: bool = False) -> WebhookEvent:
     and the returned event carries the replay's outcome, while the stored row keeps
     its first settled outcome (a replay changes nothing).
     """
-    event = WebhookEvent.objects.select_related("session__member", "session__app").get(pk=event_id)
+    # With the delivery: its session, member and app (what recording the account needs),
+    # and an earlier delivery of the same body that settled already, if any.
+    event = (
+        WebhookEvent.objects.select_related("session__member", "session__app")
+        .annotate(done_pk=Subquery(_same_body_settled(OuterRef("body_digest"), OuterRef("pk"))))
+        .get(pk=event_id)
+    )
     settled = event.outcome not in (WebhookEvent.Outcome.PENDING, WebhookEvent.Outcome.ERROR)
     if settled and not replay:
         return event
-    outcome, detail = _process(event)
-    if not settled:
+    outcome, detail, tied = _process(event, settle=not settled)
+    acted = [WebhookEvent.Outcome.CONNECTED, WebhookEvent.Outcome.FAILED]
+    if settled or tied:
+        pass  # a replay changes nothing; one that tied its session was settled with it
+    elif event.session_id is None or outcome not in acted:
+        _settle(event, outcome, detail)  # it changed nothing: no other delivery to weigh
+    else:
         with transaction.atomic():
-            acted = [WebhookEvent.Outcome.CONNECTED, WebhookEvent.Outcome.FAILED]
-            if event.session_id is not None and outcome in acted:
-                # Two workers may process a delivery and its replay at once, each before
-                # the other has settled: the session's row lock orders them, and the
-                # later one records what it is, a duplicate (its work changed nothing).
-                ConnectSession.objects.select_for_update().filter(pk=event.session_id).first()
-                done = (
-                    WebhookEvent.objects.filter(body_digest=event.body_digest, outcome__in=acted)
-                    .exclude(pk=event.pk)
-                    .first()
-                )
-                if done is not None:
-                    outcome = WebhookEvent.Outcome.DUPLICATE
-                    detail = f"Same body as delivery {done.pk}: nothing changed."
-            event.processed_at = timezone.now()
-            WebhookEvent.objects.filter(pk=event.pk).exclude(
-                outcome__in=[
-                    WebhookEvent.Outcome.CONNECTED,
-                    WebhookEvent.Outcome.FAILED,
-                    WebhookEvent.Outcome.DUPLICATE,
-                    WebhookEvent.Outcome.REFUSED,
-                ]
-            ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+            # Two workers may process a delivery and its replay at once, each before
+            # the other has settled: the session's row lock orders them, and the later
+            # one records what it is, a duplicate (its work changed nothing). One that
+            # tied the session to its account was settled under that lock already.
+            list(
+                ConnectSession.objects.select_for_update()
+                .filter(pk=event.session_id)
+                .order_by()
+                .values_list("pk")
+            )
+            done = _same_body_settled(event.body_digest, event.pk).first()
+            if done is not None:
+                outcome = WebhookEvent.Outcome.DUPLICATE
+                detail = f"Same body as delivery {done}: nothing changed."
+            _settle(event, outcome, detail)
     event.outcome, event.detail = outcome, detail
     return event
 
 
-def _process(event: WebhookEvent) -> tuple[str, str]:
+def _settle(event: WebhookEvent, outcome: str, detail: str) -> None:
+    """Store the outcome of a pending delivery (one already settled keeps its own)."""
+    event.processed_at = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).exclude(
+        outcome__in=[
+            WebhookEvent.Outcome.CONNECTED,
+            WebhookEvent.Outcome.FAILED,
+            WebhookEvent.Outcome.DUPLICATE,
+            WebhookEvent.Outcome.REFUSED,
+        ]
+    ).update(outcome=outcome, detail=detail, processed_at=event.processed_at)
+
+
+def _connected_detail(account) -> str:
+    return f"Account {account.pipedream_id} recorded (#{account.pk})."
+
+
+def _same_body_settled(body_digest, pk):
+    """The ids of the deliveries of this body, other than `pk`, that changed something."""
+    acted = [WebhookEvent.Outcome.CONNECTED, WebhookEvent.Outcome.FAILED]
+    same = WebhookEvent.objects.filter(body_digest=body_digest, outcome__in=acted)
+    return same.exclude(pk=pk).order_by().values_list("pk", flat=True)[:1]
+
+
+def _process(event: WebhookEvent, *, settle: bool) -> tuple[str, str, bool]:
+    """(outcome, detail, whether this delivery tied its session to the account). With
+    `settle`, a delivery that ties its session is settled in the same transaction, under
+    the session's row lock (a replay racing it then finds it settled)."""
     Outcome = WebhookEvent.Outcome
     session = event.session
     if session is None:
-        return Outcome.REFUSED, "No verified session: nothing to act on."
+        return Outcome.REFUSED, "No verified session: nothing to act on.", False
     if not event.body:
         # A refused delivery keeps no body, and a processed one's goes after its retention.
         return (
             Outcome.REFUSED,
             "Its body is not kept (refused, or past retention): nothing to act on.",
+            False,
         )
     payload = delivery_json(event.body.encode())
     if not isinstance(payload, dict) or not token_matches(payload, session):
-        return Outcome.REFUSED, "The body is not a delivery for this session."
-    done = (
-        WebhookEvent.objects.filter(
-            body_digest=event.body_digest,
-            outcome__in=[Outcome.CONNECTED, Outcome.FAILED],
-        )
-        .exclude(pk=event.pk)
-        .first()
-    )
+        return Outcome.REFUSED, "The body is not a delivery for this session.", False
+    # Read with the delivery, as was the session (nothing to read again).
+    done = getattr(event, "done_pk", None)  # annotated by webhook_process
     if done is not None:
-        return Outcome.DUPLICATE, f"Same body as delivery {done.pk}: nothing changed."
-    session.refresh_from_db(fields=["status", "account", "error"])
+        return Outcome.DUPLICATE, f"Same body as delivery {done}: nothing changed.", False
     if payload.get("event") == ERROR:
         error = str(payload.get("error") or "Pipedream reported a connection error.")
         # The member came back through the error redirect first, which carries no
@@ -176,27 +201,40 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
         if ConnectSession.objects.filter(
             pk=session.pk, status=ConnectSession.Status.FAILED, error=NO_REASON
         ).update(error=error[:2000]):
-            return Outcome.FAILED, f"Reason recorded: {error[:500]}"
+            return Outcome.FAILED, f"Reason recorded: {error[:500]}", False
         if session.status != ConnectSession.Status.ISSUED:
-            return Outcome.DUPLICATE, f"The session is already {session.status}: nothing changed."
+            return (
+                Outcome.DUPLICATE,
+                f"The session is already {session.status}: nothing changed.",
+                False,
+            )
         connect_session_fail(session=session, error=error)
-        return Outcome.FAILED, f"Session marked failed: {error[:500]}"
+        return Outcome.FAILED, f"Session marked failed: {error[:500]}", False
     account = payload.get("account")
     pipedream_id = account.get("id") if isinstance(account, dict) else None
     if not isinstance(pipedream_id, str) or not pipedream_id:
-        return Outcome.REFUSED, "CONNECTION_SUCCESS without an account id."
+        return Outcome.REFUSED, "CONNECTION_SUCCESS without an account id.", False
     if session_spent(session):
         # Spent: whatever account it names, Pipedream is not asked again, and the session
         # stays tied to the account it recorded (a member holding their own session's
         # token cannot move it to another of their accounts).
-        return Outcome.DUPLICATE, spent_detail(session, payload)
+        return Outcome.DUPLICATE, spent_detail(session, payload), False
+
+    def settle_tied(account) -> None:
+        _settle(event, Outcome.CONNECTED, _connected_detail(account))
+
     try:
-        recorded = account_record(member=session.member, pipedream_id=pipedream_id, session=session)
+        recorded, tied = account_record_connecting(
+            member=session.member,
+            pipedream_id=pipedream_id,
+            session=session,
+            on_tied=settle_tied if settle else None,
+        )
     except UpstreamError as exc:
-        return Outcome.ERROR, f"{exc.cause}"[:2000]
+        return Outcome.ERROR, f"{exc.cause}"[:2000], False
     except ConnectError as exc:
-        return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
-    return Outcome.CONNECTED, f"Account {recorded.pipedream_id} recorded (#{recorded.pk})."
+        return Outcome.REFUSED, f"{type(exc).__name__}: {exc}", False
+    return Outcome.CONNECTED, _connected_detail(recorded), tied and settle
 
 
 def connect_failure_notice(*, member) -> str | None:
