@@ -17,7 +17,13 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 _tasks: dict = {}
-NAMES = ("process", "pause_probe", "trigger_event", "trigger_remove")
+NAMES = ("process", "process_batch", "pause_probe", "trigger_event", "trigger_remove")
+
+# Completions queued together (a claim enabled) go this many to a task at most, and over
+# at least BATCH_SPREAD tasks when there are enough of them, so that every worker gets
+# some: a task's queue rows and the claim's requirements are then read once per batch.
+BATCH_SIZE = 10
+BATCH_SPREAD = 8
 
 
 def provide(**tasks) -> None:
@@ -56,6 +62,25 @@ def process(completion_id: int, run_after: datetime.datetime | None = None) -> N
             task.enqueue(completion_id)
         except Exception:  # the cron command picks it up; never lose the request
             logger.exception("Could not enqueue completion %s; complete_claims will", completion_id)
+
+    transaction.on_commit(send)
+
+
+def process_many(completion_ids: list[int]) -> None:
+    """Process these completions (now), in batches of a few per task, once this
+    transaction commits."""
+    if not completion_ids:
+        return
+    task = _task("process_batch")
+    size = max(1, min(BATCH_SIZE, -(-len(completion_ids) // BATCH_SPREAD)))
+    batches = [completion_ids[i : i + size] for i in range(0, len(completion_ids), size)]
+
+    def send():
+        for batch in batches:
+            try:
+                task.enqueue(batch)
+            except Exception:  # the cron command picks them up; never lose the request
+                logger.exception("Could not enqueue completions %s; complete_claims will", batch)
 
     transaction.on_commit(send)
 

@@ -24,7 +24,7 @@ from claims.engine.check_requests import (
     requests_for_member,
     requests_for_reactivated,
 )
-from claims.engine.delivery import completion_process
+from claims.engine.delivery import Batch, completion_process
 from claims.engine.dry_run import claim_dry_run
 from claims.engine.errors import ClaimsError, TooManyChecks
 from claims.engine.methods import claim_problems, method_of
@@ -34,6 +34,7 @@ from connections import services as connections_services
 from connections.selectors import members_to_poll
 
 __all__ = [
+    "Batch",
     "ClaimsError",
     "TooManyChecks",
     "address_save",

@@ -57,6 +57,34 @@ def completion_process_task(completion_id: int, db_retries: int = 0) -> str:
 
 
 @task()
+def completion_batch_task(completion_ids: list[int], db_retries: int = 0) -> dict[str, int]:
+    """Several completions, one after the other (queue.process_many: a claim enabled),
+    sharing what they read alike (delivery.Batch); each as completion_process_task does
+    one. A database connection lost on the way queues the rest again; another error is
+    logged and the next one goes on (the cron's complete_claims finds the one left)."""
+    batch, states = services.Batch(), dict[str, int]()
+    actor = Actor.worker()
+    for index, completion_id in enumerate(completion_ids):
+        try:
+            completion = services.completion_process(completion_id, actor=actor, batch=batch)
+        except Exception as exc:
+            if not connection_lost(exc):
+                logger.exception("Completion %s failed in its batch", completion_id)
+                continue
+            connection_reset()
+            if db_retries >= DATABASE_RETRIES:
+                raise  # complete_claims (the cron) finds them due later
+            rest = completion_ids[index:]
+            run_after = timezone.now() + datetime.timedelta(seconds=DATABASE_RETRY_DELAY)
+            completion_batch_task.using(run_after=run_after).enqueue(rest, db_retries + 1)
+            logger.warning("Completions %s: database connection lost (%s); queued again", rest, exc)
+            break
+        state = completion.state if completion else "missing"
+        states[state] = states.get(state, 0) + 1
+    return states
+
+
+@task()
 def delivery_pause_probe_task() -> str:
     """While deliveries wait on BitBadges' credits: check whether they are back."""
     return str(pause.probe())
@@ -250,6 +278,7 @@ def trigger_event_task(delivery_id: int) -> bool:
 
 queue.provide(
     process=completion_process_task,
+    process_batch=completion_batch_task,
     pause_probe=delivery_pause_probe_task,
     trigger_event=trigger_event_task,
     trigger_remove=trigger_remove_task,

@@ -11,7 +11,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
@@ -237,11 +237,44 @@ def claim_discover(*, claim: Claim, actor: Actor) -> int:
         members = members.filter(connected_accounts__app_id=app_id)
     if either - required:
         members = members.filter(connected_accounts__app_id__in=sorted(either))
-    count = 0
-    for member in members.distinct():
-        completion_request(claim=claim, member=member, actor=actor)
-        count += 1
-    return count
+    ids = members.distinct().order_by("pk").values_list("pk", flat=True)
+    count, chunk = 0, []
+    for member_id in ids.iterator(chunk_size=DISCOVER_CHUNK):
+        chunk.append(member_id)
+        if len(chunk) == DISCOVER_CHUNK:
+            count += _discovered(claim, chunk, actor)
+            chunk = []
+    return count + (_discovered(claim, chunk, actor) if chunk else 0)
+
+
+# Members queued by one write of their rows, ledger rows and tasks when a claim is enabled.
+DISCOVER_CHUNK = 500
+
+
+def _discovered(claim: Claim, member_ids: list[int], actor: Actor) -> int:
+    """Rows for these members (none has one yet), queued as completion_request queues a
+    new one: made, with their ledger rows, in one INSERT each, and processed in batches
+    (queue.process_many). A member who got a row meanwhile (a request racing this one)
+    makes the chunk go one member at a time, through completion_request."""
+    now = timezone.now()
+    queued = {"state": State.WAITING, "next_attempt_at": now, "reason": ledger.QUEUED_REASON}
+    try:
+        with transaction.atomic():
+            rows = Completion.objects.bulk_create(
+                [Completion(claim=claim, member_id=pk, **queued) for pk in member_ids]
+            )
+            events = [
+                ledger.event_row(row, "", State.WAITING, actor, Reason.REQUESTED) for row in rows
+            ]
+            CompletionEvent.objects.bulk_create(events)
+            for row, event in zip(rows, events, strict=True):
+                ledger.told(row, event, actor)
+            queue.process_many([row.pk for row in rows])
+    except IntegrityError:
+        members = get_user_model().objects.filter(pk__in=member_ids, is_active=True)
+        for member in members.order_by("pk"):
+            completion_request(claim=claim, member=member, actor=actor)
+    return len(member_ids)
 
 
 def completions_due(

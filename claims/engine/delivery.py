@@ -17,10 +17,11 @@ backoff, a stop, or the pause.
 
 import logging
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -40,9 +41,10 @@ from claims.engine.methods import method_of
 from claims.engine.rechecks import recheck_time
 from claims.engine.timing import lease_duration, max_attempts, retry_delay, unknown_outcome_wait
 from claims.engine.verification import verify_upstream
-from claims.models import Claim, Completion, CompletionEvent
+from claims.models import Claim, Completion, CompletionEvent, Requirement
 from claims.secrets import SecretUnreadable
 from core.addresses import normalize_address, to_bitbadges_address
+from users.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,22 @@ PAUSED_REASON = gettext_noop(
 )
 
 
-def completion_process(completion_id: int, *, actor: Actor | None = None) -> Completion | None:
+class Batch:
+    """What the completions one task processes share: each claim's requirements, read
+    once for the task (as if its checks all started at once) instead of once each."""
+
+    def __init__(self) -> None:
+        self._requirements: dict[int, list[Requirement]] = {}
+
+    def requirements(self, claim: Claim) -> list[Requirement]:
+        if claim.pk not in self._requirements:
+            self._requirements[claim.pk] = claim.requirement_list()
+        return self._requirements[claim.pk]
+
+
+def completion_process(
+    completion_id: int, *, actor: Actor | None = None, batch: Batch | None = None
+) -> Completion | None:
     """Do what is due for one completion. Safe to call any number of times, anywhere."""
     actor = actor or Actor.worker()
     now = timezone.now()
@@ -61,7 +78,7 @@ def completion_process(completion_id: int, *, actor: Actor | None = None) -> Com
     if completion is None or token is None:
         return completion
     try:
-        _process(completion, token, actor=actor)
+        _process(completion, token, actor=actor, batch=batch)
     except LeaseLost:
         logger.warning(
             "Completion %s: lease lost before sending; left to its new holder", completion.pk
@@ -214,10 +231,12 @@ def _retry_later(completion: Completion, token: uuid.UUID, exc: Transient, *, ac
         queue.process(completion.pk, run_after)
 
 
-def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
+def _process(
+    completion: Completion, token: uuid.UUID, *, actor: Actor, batch: Batch | None
+) -> None:
     claim, member = completion.claim, completion.member
     if completion.outcome_unknown:
-        _not_while_paused(claim)
+        _not_while_paused(completion)
         if verify_upstream(completion, token, actor=actor):
             return
     if claim.enabled and _waits_on_stop(completion, token, actor=actor):
@@ -225,7 +244,13 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
     if completion.staff_granted:
         _deliver_granted(completion, token, actor=actor)
         return
-    evaluation = evaluate(claim, member)
+    evaluation = evaluate(
+        claim,
+        member,
+        requirements=batch.requirements(claim) if batch else None,
+        # Read with the lease (ledger.take).
+        email_verified=getattr(completion, "lease_email_verified", None),
+    )
     evidence = evaluation.evidence()
     if not claim.enabled:
         raise Permanent(State.INELIGIBLE, gettext_noop("This claim is not available any more."))
@@ -263,7 +288,8 @@ def _process(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
             ),
         )
         return
-    _not_while_paused(claim)
+    _not_while_paused(completion)
+    _deliver(completion, token, actor=actor, prepare=evaluation.address)
     if not _start_delivery(completion, token, evaluation, actor=actor):
         return
     _deliver(completion, token, actor=actor)
@@ -305,12 +331,13 @@ def _deliver_granted(completion: Completion, token: uuid.UUID, *, actor: Actor) 
     checked as for any delivery."""
     if not completion.claim.enabled:
         raise Permanent(State.INELIGIBLE, gettext_noop("This claim is not available any more."))
-    _not_while_paused(completion.claim)
+    _not_while_paused(completion)
     granted = Evaluation(
         address=completion.address,
         identity=completion.upstream_identity or None,
         address_proven=_proven_now(completion),
     )
+    _deliver(completion, token, actor=actor, prepare=granted.address)
     if _start_delivery(completion, token, granted, actor=actor):
         _deliver(completion, token, actor=actor)
 
@@ -327,10 +354,15 @@ def _proven_now(completion: Completion) -> bool:
         return False
 
 
-def _not_while_paused(claim: Claim) -> None:
-    """A delivery through BitBadges waits on its pause instead of meeting the 402."""
+def _not_while_paused(completion: Completion) -> None:
+    """A delivery through BitBadges waits on its pause instead of meeting the 402. No
+    pause when the lease was taken (ledger.take reads it) is taken as none now: one that
+    started since meets its 402 and parks the completion as well."""
+    claim = completion.claim
     method = method_of(claim.delivery)
     if method is not None and not method.calls_bitbadges(claim):
+        return
+    if getattr(completion, "lease_paused", None) is False:
         return
     current = pause.active()
     if current is not None:
@@ -342,12 +374,39 @@ def _not_while_paused(claim: Claim) -> None:
 def _start_delivery(
     completion: Completion, token: uuid.UUID, evaluation: Evaluation, *, actor: Actor
 ) -> bool:
-    """checking -> delivering, after the cap and the identity are checked under a lock."""
+    """checking -> delivering, once the member, the cap, the identity and the address
+    are checked: by the move itself when nothing stands in the way of a claim with no
+    cap (one write), else one by one under the claim's lock, which says what does."""
     claim = completion.claim
     # A staff grant keeps the evidence it was granted over (why the engine said no).
     evidence = completion.evidence if completion.staff_granted else evaluation.evidence()
-    address_key = ""
+    identity = evaluation.identity or ""
+    # One completion per address: the address is taken with the delivery, as the
+    # upstream identity is, and kept while anything may have gone to it.
+    address_key = evaluation.address if claim.one_completion_per_address else ""
+
+    def move(key: str, only_if: tuple[Any, ...] = ()) -> bool:
+        return ledger.fenced(
+            completion,
+            token,
+            (State.CHECKING,),
+            State.DELIVERING,
+            actor=actor,
+            why=Reason.DELIVERING,
+            details={"method": claim.delivery, "address": evaluation.address},
+            only_if=only_if,
+            evidence=evidence,
+            address=evaluation.address,
+            upstream_identity=identity,
+            address_key=key,
+            address_proven=evaluation.address_proven,
+            lease_expires_at=timezone.now() + lease_duration(),
+            reason=gettext_noop("Delivering…"),
+        )
+
     try:
+        if move(address_key, _nothing_in_the_way(completion, identity, address_key)):
+            return True
         with transaction.atomic():
             # One at a time per claim; its rules as they are now, under the lock (staff
             # may have changed them since this worker read the claim).
@@ -358,15 +417,9 @@ def _start_delivery(
                 .first()
             ) or {"cap": claim.cap, "one_completion_per_address": claim.one_completion_per_address}
             cap = locked["cap"]
-            # One completion per address: the address is taken with the delivery, as the
-            # upstream identity is, and kept while anything may have gone to it.
-            if locked["one_completion_per_address"]:
-                address_key = evaluation.address
+            address_key = evaluation.address if locked["one_completion_per_address"] else ""
             member = completion.member
-            if (
-                member is None
-                or not type(member).objects.filter(pk=member.pk, is_active=True).exists()
-            ):
+            if member is None or not User.objects.filter(pk=member.pk, is_active=True).exists():
                 # Deactivated while it was being checked: held, like any request for them.
                 raise Permanent(State.INELIGIBLE, ledger.HELD_REASON)
             if cap is not None:
@@ -380,7 +433,6 @@ def _start_delivery(
                 )
                 if taken >= cap:
                     raise Permanent(State.INELIGIBLE, wording.CAP_REACHED % {"cap": cap})
-            identity = evaluation.identity or ""
             if identity and (
                 Completion.objects.filter(claim=claim, upstream_identity=identity)
                 .exclude(pk=completion.pk)
@@ -394,22 +446,7 @@ def _start_delivery(
                 )
             if address_key and ledger.address_taken(claim, address_key, besides=completion.pk):
                 raise Permanent(State.INELIGIBLE, wording.ADDRESS_CLAIMED)
-            return ledger.fenced(
-                completion,
-                token,
-                (State.CHECKING,),
-                State.DELIVERING,
-                actor=actor,
-                why=Reason.DELIVERING,
-                details={"method": claim.delivery, "address": evaluation.address},
-                evidence=evidence,
-                address=evaluation.address,
-                upstream_identity=identity,
-                address_key=address_key,
-                address_proven=evaluation.address_proven,
-                lease_expires_at=timezone.now() + lease_duration(),
-                reason=gettext_noop("Delivering…"),
-            )
+            return move(address_key)
     except IntegrityError:
         # Another worker took the identity or the address between our look and our write
         # (the claim's row lock serialises PostgreSQL; SQLite meets the constraint).
@@ -443,13 +480,39 @@ def _start_delivery(
         return False
 
 
-def _deliver(completion: Completion, token: uuid.UUID, *, actor: Actor) -> None:
-    """Hand the completion to its claim's delivery method; map what it raises."""
+def _nothing_in_the_way(completion: Completion, identity: str, address_key: str) -> tuple[Any, ...]:
+    """The conditions under which the delivering move needs no look of its own: the claim
+    still has no cap and the per-address rule this worker read, the member is active, and
+    no other completion holds the identity or the address. A concurrent taker of either
+    meets the unique constraints (IntegrityError), as under the lock."""
+    claim = completion.claim
+    others = Completion.objects.filter(claim=claim).exclude(pk=completion.pk)
+    rules = Claim.objects.filter(
+        pk=claim.pk, cap__isnull=True, one_completion_per_address=claim.one_completion_per_address
+    )
+    active = User.objects.filter(pk=OuterRef("member_id"), is_active=True)
+    conditions: list[Any] = [Exists(rules), Exists(active)]
+    if identity:
+        conditions.append(~Exists(others.filter(upstream_identity=identity)))
+    if address_key:
+        held = ledger.address_holders(claim, address_key).exclude(pk=completion.pk)
+        conditions.append(~Exists(held))
+    return tuple(conditions)
+
+
+def _deliver(
+    completion: Completion, token: uuid.UUID, *, actor: Actor, prepare: str | None = None
+) -> None:
+    """Hand the completion to its claim's delivery method; map what it raises. With
+    `prepare` (the address), only the method's `prepare`, before the delivering move."""
     method = method_of(completion.claim.delivery)
     if method is None:
         raise Permanent(State.FAILED, gettext_noop("This claim has no delivery method."))
     try:
-        method.send(ledger.Run(completion, token, actor))
+        if prepare is not None:
+            method.prepare(completion.claim, prepare)
+        else:
+            method.send(ledger.Run(completion, token, actor))
     except bitbadges.BitBadgesError as exc:
         life.note_refusal(completion.claim, exc)  # used up or halted: no more are sent
         raise bitbadges_failure(exc) from exc

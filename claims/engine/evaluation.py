@@ -129,12 +129,15 @@ class Evaluation:
         return [result.as_json() for result in self.results]
 
 
-def _email_rule(member: User, now: datetime) -> rules.RuleResult:
+def _email_rule(member: User, now: datetime, email_verified: bool | None) -> rules.RuleResult:
     """Nothing is delivered to a member who holds nothing only they could prove: a
     confirmed email address (one person, one inbox) or an address proven by Sign in with
     BitBadges (users.selectors.member_identity_confirmed). Confirming an email, or proving
     the address, checks again (claims/receivers.py)."""
-    confirmed = member_identity_confirmed(member=member)
+    if email_verified is None or member.address_proven:
+        confirmed = member_identity_confirmed(member=member)
+    else:  # users.selectors' rule, its email half read already
+        confirmed = email_verified
     both_ways = rules.address_proving_available()
     if confirmed:
         detail = ""
@@ -451,7 +454,14 @@ def _checks(
             stopped = True
 
 
-def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) -> Evaluation:
+def evaluate(
+    claim: Claim,
+    member: User | None,
+    *,
+    now: datetime | None = None,
+    requirements: list[Requirement] | None = None,
+    email_verified: bool | None = None,
+) -> Evaluation:
     """Check every requirement of `claim` for `member`, and the site's own rules (an
     address, proven when the claim requires it; a confirmed email or a proven address;
     the claim's window); calls Pipedream only for checks.
@@ -459,17 +469,26 @@ def evaluate(claim: Claim, member: User | None, *, now: datetime | None = None) 
     Its labels, details and reason are English whatever language is active: the reason is
     stored on the completion, and pages show it in the member's language
     (claims/wording.py, `reason_words`). Raises Transient when Pipedream fails in a way
-    worth retrying.
+    worth retrying. `requirements` (the claim's, in order, with their apps) and
+    `email_verified` (whether the member has a confirmed email) may be given when the
+    caller has read them already; otherwise they are read here.
     """
     with translation.override("en"):
-        return _evaluate(claim, member, now=now)
+        return _evaluate(claim, member, now, requirements, email_verified)
 
 
-def _evaluate(claim: Claim, member: User | None, *, now: datetime | None) -> Evaluation:
+def _evaluate(
+    claim: Claim,
+    member: User | None,
+    now: datetime | None,
+    requirements: list[Requirement] | None,
+    email_verified: bool | None,
+) -> Evaluation:
     if member is None:  # the ledger hands out only completions that have their member
         raise TypeError("evaluate() needs a member")
     now = now or timezone.now()
-    requirements = claim.requirement_list()
+    if requirements is None:
+        requirements = claim.requirement_list()
     if not any(r.group != Requirement.Group.NONE for r in requirements):
         # Nothing a member must meet (saved past the admin, or by staff who may not edit
         # requirements): never "everyone qualifies".
@@ -490,7 +509,7 @@ def _evaluate(claim: Claim, member: User | None, *, now: datetime | None) -> Eva
     address_rule, evaluation.address = _address_rule(member, now)
     evaluation.results.append(address_rule)
     evaluation.address_proven = bool(evaluation.address) and member.address_proven
-    evaluation.results.append(_email_rule(member, now))
+    evaluation.results.append(_email_rule(member, now, email_verified))
     if not claim.is_open(now):
         if claim.starts_at and now < claim.starts_at:
             # Read back in the member's language by claims/life.py (its OPENS sentence).

@@ -4,7 +4,8 @@ holds it, and written down.
 A worker leases a completion (`take`): under a row lock it writes a fresh lease token
 and expiry, then lets the lock go before any HTTP call. Every later write (`fenced`) is a
 conditional UPDATE on that token and the expected state, so a worker that lost its lease
-changes nothing. Each move leaves a CompletionEvent and one log line (`event`).
+changes nothing. Each move leaves a CompletionEvent, written with it (`write`: on
+PostgreSQL the UPDATE and its INSERT are one statement), and one log line (`told`).
 
 `Run` is what a delivery method is given: the completion, the lease, and the few moves a
 method makes itself (renew the lease before a call that cannot be repeated, note that
@@ -16,11 +17,12 @@ import functools
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connections, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -28,8 +30,9 @@ from claims import queue, signals, wording
 from claims.audit import Actor
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
-from claims.models import Completion, CompletionEvent, TriggerDeployment
+from claims.models import Completion, CompletionEvent, DeliveryPause, TriggerDeployment
 from core.addresses import normalize_address, to_bitbadges_address
+from users.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +54,22 @@ def event(
     *,
     reason: str | None = None,
 ) -> None:
-    """Record a transition in the ledger, who caused it and why, and log it once with its
-    context.
+    """Record a transition in the ledger, who caused it and why, and tell of it (`told`)."""
+    row = event_row(completion, from_state, to_state, actor, why, details)
+    row.save(force_insert=True)
+    told(completion, row, actor, reason=reason)
 
-    The log line carries ids, states, the actor (a user by ID, never by name) and the
-    member-facing reason (which may quote BitBadges' refusal); never the evidence or the
-    event details (those stay in the ledger, for admins).
-    """
-    CompletionEvent.objects.create(
+
+def event_row(
+    completion: Completion,
+    from_state: str,
+    to_state: str,
+    actor: Actor,
+    why: Reason,
+    details: dict[str, Any] | None = None,
+) -> CompletionEvent:
+    """A transition's ledger row, not saved yet (`write` saves it with the move)."""
+    return CompletionEvent(
         completion_id=completion.pk,
         from_state=from_state,
         to_state=to_state,
@@ -66,12 +77,32 @@ def event(
         details=details or {},
         **actor.fields(),
     )
+
+
+def told(
+    completion: Completion, row: CompletionEvent, actor: Actor, *, reason: str | None = None
+) -> None:
+    """After a transition's row is written: the signal other apps hear inside the move's
+    transaction (the host site's webhooks), and one log line with its context.
+
+    The log line carries ids, states, the actor (a user by ID, never by name) and the
+    member-facing reason (which may quote BitBadges' refusal); never the evidence or the
+    event details (those stay in the ledger, for admins).
+    """
+    from_state, to_state = row.from_state, row.to_state
     if to_state in CHANGED_STATES and from_state != to_state:
         signals.completion_changing.send(
             sender=Completion, completion_id=completion.pk, from_state=from_state, to_state=to_state
         )
-        transaction.on_commit(
-            functools.partial(_changed_signal, completion.pk, from_state, to_state)
+        transaction.on_commit(  # the host site's webhooks, once the move is there
+            functools.partial(
+                _robustly,
+                signals.completion_changed,
+                completion.pk,
+                completion_id=completion.pk,
+                from_state=from_state,
+                to_state=to_state,
+            )
         )
     reason = completion.reason if reason is None else reason
     logger.info(
@@ -87,11 +118,55 @@ def event(
             "to_state": to_state,
             "actor": str(actor),
             "actor_kind": actor.kind,
-            "why": why,
+            "why": row.reason,
             "attempt": completion.attempts,
             "reason": reason if to_state not in (State.WAITING, State.CHECKING) else "",
         },
     )
+
+
+def write(
+    pk: int, fields: dict[str, Any], events: list[CompletionEvent], *only_if: Any, **filters: Any
+) -> bool:
+    """UPDATE the completion `pk` where `only_if` and `filters` hold, setting `fields`,
+    and insert `events` (its ledger rows) only if it did. On PostgreSQL that is one
+    statement (the UPDATE in a WITH, the INSERT reading what it moved); elsewhere an
+    UPDATE and one INSERT in a transaction. Either way the move and its rows are one."""
+    rows = Completion.objects.filter(*only_if, pk=pk, **filters)
+    connection = connections[rows.db]
+    if connection.vendor != "postgresql" or not events:
+        with transaction.atomic(using=rows.db, savepoint=False):
+            moved = rows.update(**fields)
+            if moved and events:
+                CompletionEvent.objects.bulk_create(events)
+        return bool(moved)
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+    query.add_update_values(fields)
+    compiler = query.get_compiler(connection=connection)
+    compiler.pre_sql_setup()
+    update_sql, params = compiler.as_sql()
+    quote = connection.ops.quote_name
+    moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.attname)}"
+    columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
+    params, selects = list(params), []
+    for row in events:
+        values = []
+        for field in columns:
+            if field.attname == "completion_id":
+                values.append("moved.id")
+                continue
+            # Typed, as the columns are: a bare parameter in a SELECT would be text.
+            values.append(f"%s::{field.cast_db_type(connection)}")
+            params.append(field.get_db_prep_save(field.pre_save(row, True), connection))
+        selects.append(f"SELECT {', '.join(values)} FROM moved")  # noqa: S608 (types only)
+    sql = (
+        f"WITH moved AS ({update_sql} RETURNING {moved_id} AS id) "
+        f"INSERT INTO {quote(CompletionEvent._meta.db_table)} "
+        f"({', '.join(quote(f.attname) for f in columns)}) {' UNION ALL '.join(selects)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount > 0)
 
 
 # A deactivated member (is_active off) earns nothing: what is asked or queued for them is
@@ -258,6 +333,15 @@ def address_taken(claim: Any, key: str, *, besides: int | None = None) -> bool:
     return holders.exists()
 
 
+def _with_lease() -> dict[str, Exists]:
+    """Read with the lease, so that no query of their own is needed: whether the member
+    has a confirmed email (evaluation) and whether BitBadges deliveries are paused
+    (delivery reads the pause again when it is on)."""
+    verified = User.objects.filter(pk=OuterRef("member_id"), emailaddress__verified=True)
+    paused = DeliveryPause.objects.filter(upstream=DeliveryPause.Upstream.BITBADGES)
+    return {"lease_email_verified": Exists(verified), "lease_paused": Exists(paused)}
+
+
 def take(
     completion_id: int, *, actor: Actor, now: datetime.datetime
 ) -> tuple[Completion | None, uuid.UUID | None]:
@@ -269,6 +353,7 @@ def take(
         completion = (
             Completion.objects.select_for_update(of=("self",))
             .select_related("claim", "claim__trigger_app", "member")
+            .annotate(**_with_lease())
             .filter(pk=completion_id)
             .first()
         )
@@ -292,17 +377,24 @@ def take(
         why = Reason.RECOVERED if abandoned else Reason.TAKEN
         if abandoned:
             details["stopped_while"] = from_state
+        fields: dict[str, Any] = {
+            "state": State.CHECKING,
+            "lease_token": token,
+            "lease_expires_at": now + lease_duration(),
+            "attempts": completion.attempts + 1,
+            "last_attempt_at": now,
+            "next_attempt_at": None,
+            "updated_at": timezone.now(),
+        }
         if from_state == State.DELIVERING:
             # The worker holding it died mid-delivery: what it sent is unknown.
-            completion.outcome_unknown = True
-        completion.state = State.CHECKING
-        completion.lease_token = token
-        completion.lease_expires_at = now + lease_duration()
-        completion.attempts += 1
-        completion.last_attempt_at = now
-        completion.next_attempt_at = None
-        completion.save()
-        event(completion, from_state, State.CHECKING, actor, why, details)
+            fields["outcome_unknown"] = True
+        # The row is locked: the move is certain, and made with its ledger row.
+        row = event_row(completion, from_state, State.CHECKING, actor, why, details)
+        write(completion.pk, fields, [row])
+        for name, value in fields.items():
+            setattr(completion, name, value)
+        told(completion, row, actor)
     return completion, token
 
 
@@ -315,23 +407,37 @@ def fenced(
     actor: Actor,
     why: Reason,
     details: dict[str, Any] | None = None,
+    only_if: tuple[Any, ...] = (),
     **fields: Any,
 ) -> bool:
-    """Move the row if this worker still holds its lease and it is in `from_states`."""
-    now = timezone.now()
+    """Move the row if this worker still holds its lease and it is in `from_states`; the
+    move and its ledger row are one write (`write`).
+
+    `only_if`: conditions the move also needs (querysets' filters); when they do not
+    hold the move is not made and False is returned at once, for the caller to find out
+    why (the lease may still be held)."""
     # A move that empties address_key gives the address back (given_back).
     freed = completion.address_key if fields.get("address_key") == "" else ""
+    values = {"state": to_state, "updated_at": timezone.now(), **fields}
 
-    def move(state: str) -> int:
-        return Completion.objects.filter(pk=completion.pk, lease_token=token, state=state).update(
-            state=to_state, updated_at=now, **fields
+    def move(state: str) -> tuple[bool, CompletionEvent | None]:
+        """Whether it moved, and the ledger row written with it (None if none is)."""
+        row = None
+        if state != to_state or details:
+            row = event_row(completion, state, to_state, actor, why, details)
+        moved = write(
+            completion.pk, values, [row] if row else [], *only_if, lease_token=token, state=state
         )
+        return moved, row
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # While this worker holds the lease, the row is in the state it last wrote: try
-        # that first (one conditional UPDATE); otherwise read what it is.
+        # that first (one conditional write); otherwise read what it is.
         current = completion.state if completion.state in from_states else None
-        if current is None or not move(current):
+        moved, written = move(current) if current is not None else (False, None)
+        if not moved and only_if:
+            return False
+        if not moved:
             current = (
                 Completion.objects.filter(
                     pk=completion.pk, lease_token=token, state__in=from_states
@@ -346,17 +452,16 @@ def fenced(
                     to_state,
                 )
                 return False
-            if not move(current):
+            moved, written = move(current)
+            if not moved:
                 return False
-        if current != to_state or details:
-            event(
-                completion, current, to_state, actor, why, details, reason=fields.get("reason", "")
-            )
+        completion.state = to_state
+        for name, value in fields.items():
+            setattr(completion, name, value)
+        if written is not None:
+            told(completion, written, actor, reason=fields.get("reason", ""))
         if freed:
             address_freed(completion.claim_id, freed)
-    completion.state = to_state
-    for name, value in fields.items():
-        setattr(completion, name, value)
     return True
 
 
@@ -369,7 +474,9 @@ def renew_lease(completion: Completion, token: uuid.UUID) -> None:
     """Right before a call that cannot be repeated: still ours? Then hold it a full lease.
 
     The lease then covers the call and the poll after it, however long the checks before
-    it took; and a worker that lost its lease stops here instead of sending.
+    it took; and a worker that lost its lease stops here instead of sending. (A method
+    that calls nothing between the delivering move and its send needs none: that move
+    is as fenced, and sets a full lease.)
     """
     renewed = Completion.objects.filter(
         pk=completion.pk, lease_token=token, state=State.DELIVERING
@@ -392,12 +499,6 @@ def record_reference(
         details={"reference": reference[:200]},
         delivery_reference=reference,
     )
-
-
-def mark_sent(completion: Completion) -> None:
-    """Called right before a call that cannot be repeated (complete, a workflow, a store
-    add): from here on, any error leaves an unknown outcome to check before a resend."""
-    completion._sent = True  # type: ignore[attr-defined]
 
 
 def was_sent(completion: Completion) -> bool:
@@ -438,37 +539,25 @@ def completed(
         ).values_list("pk", flat=True):
             queue.trigger_remove(deployment_id)
     if done:
-        transaction.on_commit(functools.partial(_completed_signal, completion))
+        transaction.on_commit(  # notifications
+            functools.partial(
+                _robustly, signals.completion_completed, completion.pk, completion=completion
+            )
+        )
     return done
 
 
-def _completed_signal(completion: Completion) -> None:
-    """Tell listeners (notifications) on commit; one failing listener never undoes or
-    fails the completion, which is recorded already: it is logged."""
-    answers = signals.completion_completed.send_robust(sender=Completion, completion=completion)
-    for receiver, answer in answers:
+def _robustly(signal: Any, pk: int, /, **kwargs: Any) -> None:
+    """Send `signal` after the move committed: one failing listener never undoes or fails
+    the move, which is recorded already; it is logged."""
+    for receiver, answer in signal.send_robust(sender=Completion, **kwargs):
         if isinstance(answer, Exception):
             logger.error(
-                "Completion %s: a completion_completed receiver failed",
-                completion.pk,
+                "Completion %s: a receiver of %s failed",
+                pk,
+                "completion_completed" if "completion" in kwargs else "completion_changed",
                 exc_info=answer,
-                extra={"completion": completion.pk, "receiver": repr(receiver)},
-            )
-
-
-def _changed_signal(completion_id: int, from_state: str, to_state: str) -> None:
-    """Tell listeners (the host site's webhooks) on commit; one failing never undoes the
-    move, which is recorded already: it is logged."""
-    answers = signals.completion_changed.send_robust(
-        sender=Completion, completion_id=completion_id, from_state=from_state, to_state=to_state
-    )
-    for receiver, answer in answers:
-        if isinstance(answer, Exception):
-            logger.error(
-                "Completion %s: a completion_changed receiver failed",
-                completion_id,
-                exc_info=answer,
-                extra={"completion": completion_id, "receiver": repr(receiver)},
+                extra={"completion": pk, "receiver": repr(receiver)},
             )
 
 
@@ -484,7 +573,9 @@ class Run:
         renew_lease(self.completion, self.token)
 
     def mark_sent(self) -> None:
-        mark_sent(self.completion)
+        """Called right before a call that cannot be repeated (complete, a workflow, a
+        store add): from here on, an error leaves an unknown outcome to check first."""
+        self.completion._sent = True  # type: ignore[attr-defined]
 
     def record(self, reference: str) -> None:
         record_reference(self.completion, self.token, reference, actor=self.actor)

@@ -294,8 +294,9 @@ def test_discovery_queues_members_who_already_have_the_app(
     assert CompletionEvent.objects.filter(
         completion=completion, from_state="", to_state=State.WAITING
     ).exists()
+    # Queued as a batch (claims enabled queue their members a few to a task).
     assert DBTaskResult.objects.filter(
-        task_path="claims.tasks.completion_process_task", args_kwargs__args=[completion.pk]
+        task_path="claims.tasks.completion_batch_task", args_kwargs__args=[[completion.pk]]
     ).exists()
     # Only alice was new: bob has no account, carol already had a row, dave is inactive.
     assert set(Completion.objects.values_list("member__username", flat=True)) == {

@@ -46,6 +46,7 @@ def test_an_unknown_task_name_is_refused():
     ("name", "call"),
     [
         ("process", lambda: queue.process(7)),
+        ("process_batch", lambda: queue.process_many([7])),
         ("pause_probe", lambda: queue.pause_probe(None)),
         ("trigger_event", lambda: queue.trigger_event(7)),
         ("trigger_remove", lambda: queue.trigger_remove(7)),

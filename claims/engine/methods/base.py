@@ -1,7 +1,8 @@
 """What every delivery method does, and the checks they share.
 
 A method is one way a completion reaches BitBadges. The engine asks each the same four
-things: send a completion (`send`), say whether an earlier send landed when its answer
+things: send a completion (`send`, after `prepare` checked what it can without
+changing anything), say whether an earlier send landed when its answer
 was lost (`verify`), check a claim's settings on BitBadges before it goes live
 (`check_settings`), and describe itself (`label` for operators, `describe` for members).
 Everything else (leases, retries, the ledger, the pause) is the engine's.
@@ -51,6 +52,11 @@ class DeliveryMethod:
     # Can `withdraw` take a delivery back upstream (so the address may be delivered to
     # again)? Read for revokes recorded before the ledger said so itself.
     takes_back = False
+
+    def prepare(self, claim: Claim, address: str) -> None:
+        """Calls that change nothing upstream and may stop the delivery (e.g. a simulated
+        completion), made before the row is marked delivering: that move, fenced on the
+        lease, is then the last write before `send`. Raises as `send` does."""
 
     def send(self, run: Run) -> None:
         """Deliver run.completion to run.completion.address; record it with run.completed()."""

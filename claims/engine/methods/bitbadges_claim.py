@@ -47,13 +47,19 @@ class BitBadgesClaim(DeliveryMethod):
             taken_back=False,
         )
 
+    def prepare(self, claim: Claim, address: str) -> None:
+        """The simulation: BitBadges checks the password (and the claim's state) for the
+        address before anything is used up."""
+        inputs = {claim.password_instance_id: {"password": claim.password()}}
+        bitbadges.get_client().simulate(claim.bitbadges_claim_id, address, inputs=inputs)
+
     def send(self, run: Run) -> None:
         completion = run.completion
         claim = completion.claim
         client = bitbadges.get_client()
         inputs = {claim.password_instance_id: {"password": claim.password()}}
-        client.simulate(claim.bitbadges_claim_id, completion.address, inputs=inputs)
-        run.renew_lease()
+        # No renew_lease: the delivering move, just made (after `prepare`), is fenced on
+        # the lease and set a full one; nothing was called since.
         run.mark_sent()
         attempt_id = client.complete(claim.bitbadges_claim_id, completion.address, inputs=inputs)
         run.record(attempt_id)
