@@ -135,7 +135,6 @@ def test_a_language_switch_renders_the_other_language(client, alice_pages, kept,
     assert '<html lang="en">' in _twice(client, "/claims/", kept)
     french = client.get("/claims/", headers={"accept-language": "fr"}).content.decode()
     assert '<html lang="fr">' in french
-    assert "Connexion" in french or "Déconnexion" in french or 'lang="fr"' in french
     assert '<html lang="en">' in client.get("/claims/").content.decode()
 
 
@@ -176,7 +175,6 @@ def test_a_claim_opening_renders_again_when_it_opens(client, member, apps, setti
     opens = timezone.now() + datetime.timedelta(hours=2)
     claim("later", apps["github"], starts_at=opens)
     client.force_login(member)
-    before = _twice(client, "/c/later/", kept)
+    assert "Opens on" in _twice(client, "/c/later/", kept)
     with time_machine.travel(opens + datetime.timedelta(seconds=1)):
-        after = client.get("/c/later/").content.decode()
-    assert before != after
+        assert "Opens on" not in client.get("/c/later/").content.decode()
