@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims import funnel, pause
+from claims.funnel import version as data_version
 from claims.models import Completion, CompletionEvent
 from connections.models import ConnectedAccount, SiteAccount, UpstreamAccount
 from operations import alerts
@@ -121,14 +122,28 @@ def _midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-def members_read(first_short: datetime.date, first_long: datetime.date) -> list[Figure]:
-    """Members (users who are not staff): all, active, joined in each window. One query."""
-    members = get_user_model().objects.filter(is_staff=False)
-    figures = members.aggregate(
-        total=Count("pk"),
-        active=Count("pk", filter=Q(is_active=True)),
-        short=Count("pk", filter=Q(date_joined__gte=_midnight(first_short))),
-        long=Count("pk", filter=Q(date_joined__gte=_midnight(first_long))),
+def members_read(
+    first_short: datetime.date,
+    first_long: datetime.date,
+    version: int | None | object = data_version.READ,
+) -> list[Figure]:
+    """Members (users who are not staff): all, active, joined in each window. One query,
+    kept under the data version and the windows."""
+
+    def read() -> dict[str, int]:
+        return (
+            get_user_model()
+            .objects.filter(is_staff=False)
+            .aggregate(
+                total=Count("pk"),
+                active=Count("pk", filter=Q(is_active=True)),
+                short=Count("pk", filter=Q(date_joined__gte=_midnight(first_short))),
+                long=Count("pk", filter=Q(date_joined__gte=_midnight(first_long))),
+            )
+        )
+
+    figures = data_version.cached(
+        "home-members", read, _midnight(first_short), _midnight(first_long), version=version
     )
     base = {"is_staff__exact": 0}
     return [
@@ -161,12 +176,19 @@ def _health_counts_flat(queryset) -> dict[str, int]:
     return {state: counts[f"n_{state}"] for state in Health.values}
 
 
-def accounts_read(user) -> tuple[list[dict], list[Attention]]:
-    """Members' accounts (and the site's, if allowed) by health: one query each."""
+def accounts_read(
+    user, version: int | None | object = data_version.READ
+) -> tuple[list[dict], list[Attention]]:
+    """Members' accounts (kept under the data version) and the site's (a few rows, read
+    each time), if allowed, by health: one query each."""
     rows: list[dict] = []
     attention: list[Attention] = []
     if user.has_perm(PERMISSIONS["accounts"]):
-        counts = _health_counts_flat(ConnectedAccount.objects.all())
+        counts = data_version.cached(
+            "home-accounts",
+            lambda: _health_counts_flat(ConnectedAccount.objects.all()),
+            version=version,
+        )
         rows.append(
             {
                 "label": "Members' accounts",
@@ -227,21 +249,16 @@ def accounts_read(user) -> tuple[list[dict], list[Attention]]:
     return rows, attention
 
 
-def completions_read(
-    first_short: datetime.date, first_long: datetime.date, now: datetime.datetime
-) -> tuple[list[StateRow], dict[str, int]]:
-    """Completions by state: how many are in each now (one query, with the counts the
-    attention list needs), and how many reached it in each window, from the ledger's
-    events (one query): a completion counts once per state it entered."""
-    due = Completion.objects.due(now).filter(member__isnull=False).values("pk")
-    current = Completion.objects.aggregate(
+def _current_read() -> dict[str, int]:
+    return Completion.objects.aggregate(
         **{state: Count("pk", filter=Q(state=state)) for state in State.values},
         unknown=Count("pk", filter=Q(outcome_unknown=True)),
         paused=Count("pk", filter=Q(paused_at__isnull=False)),
-        due=Count("pk", filter=Q(pk__in=due)),
     )
-    start_short, start_long = _midnight(first_short), _midnight(first_long)
-    reached: dict[str, dict[str, int]] = {
+
+
+def _reached_read(start_short, start_long) -> dict[str, dict[str, int]]:
+    return {
         row["to_state"]: {"short": row["short"], "long": row["long"]}
         for row in CompletionEvent.objects.filter(at__gte=start_long)
         .exclude(from_state=F("to_state"))
@@ -252,6 +269,29 @@ def completions_read(
         )
         .order_by()
     }
+
+
+def completions_read(
+    first_short: datetime.date,
+    first_long: datetime.date,
+    now: datetime.datetime,
+    version: int | None | object = data_version.READ,
+) -> tuple[list[StateRow], dict[str, int]]:
+    """Completions by state: how many are in each now (one query, with the counts the
+    attention list needs), and how many reached it in each window, from the ledger's
+    events (one query): a completion counts once per state it entered. Both kept under
+    the data version (and the windows); the backlog due now depends on the clock, so it
+    is read each time (one query on the (state, next_attempt_at) index)."""
+    current = dict(data_version.cached("home-completions", _current_read, version=version))
+    current["due"] = Completion.objects.due(now).filter(member__isnull=False).count()
+    start_short, start_long = _midnight(first_short), _midnight(first_long)
+    reached = data_version.cached(
+        "home-reached",
+        lambda: _reached_read(start_short, start_long),
+        start_short,
+        start_long,
+        version=version,
+    )
     rows = [
         StateRow(
             state,
@@ -314,28 +354,33 @@ def completions_attention(current: dict[str, int], pause_summary: dict | None) -
     return items
 
 
-def chart_read(today: datetime.date) -> Chart:
-    """Completions per day per claim over the last CHART_DAYS days: one grouped query."""
+def chart_read(today: datetime.date, version: int | None | object = data_version.READ) -> Chart:
+    """Completions per day per claim over the last CHART_DAYS days: one grouped query,
+    kept under the data version and the first day."""
     first = _since(today, CHART_DAYS)
-    rows: list[dict[str, Any]] = [
-        dict(row)
-        for row in Completion.objects.filter(
-            state=State.COMPLETED, completed_at__gte=_midnight(first)
-        )
-        .annotate(day=TruncDate("completed_at"))
-        .values("claim_id", "claim__name", "day")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ]
+
+    def read() -> list[dict[str, Any]]:
+        return [
+            dict(row)
+            for row in Completion.objects.filter(
+                state=State.COMPLETED, completed_at__gte=_midnight(first)
+            )
+            .annotate(day=TruncDate("completed_at"))
+            .values("claim_id", "claim__name", "day")
+            .annotate(n=Count("pk"))
+            .order_by()
+        ]
+
+    rows = data_version.cached("home-chart", read, _midnight(first), version=version)
     return chart_build(rows, first, CHART_DAYS)
 
 
-def funnel_read() -> list[dict]:
-    """The overall member funnel (claims/funnel.py): each stage with its share of the
-    stage before."""
+def funnel_read(version: int | None | object = data_version.READ) -> list[dict]:
+    """The overall member funnel (claims/funnel/): each stage with its share of the
+    stage before (kept under the data version, as the funnel page's)."""
     stages = []
     previous: int | None = None
-    for label, count in funnel.member_funnel():
+    for label, count in funnel.member_funnel(version=version):
         rate = None if previous is None else (round(100 * count / previous) if previous else 0)
         stages.append({"label": label, "count": count, "rate": rate})
         previous = count
@@ -348,20 +393,22 @@ def home_build(user, now: datetime.datetime | None = None) -> Home:
     today = timezone.localdate(now)
     first_short, first_long = _since(today, SHORT), _since(today, LONG)
     home = Home(first_short=first_short, first_long=first_long)
+    # Read BEFORE any figure: what commits after it bumps it (claims/funnel/version.py).
+    version = data_version.current()
 
     if user.has_perm(PERMISSIONS["members"]):
-        home.members = members_read(first_short, first_long)
+        home.members = members_read(first_short, first_long, version)
 
-    accounts, attention = accounts_read(user)
+    accounts, attention = accounts_read(user, version)
     home.accounts = accounts or None
     home.attention_shown = bool(accounts)
 
     if user.has_perm(PERMISSIONS["completions"]) or user.has_perm(PERMISSIONS["pause"]):
         home.pause = pause.summary()
     if user.has_perm(PERMISSIONS["completions"]):
-        home.completions, current = completions_read(first_short, first_long, now)
+        home.completions, current = completions_read(first_short, first_long, now, version)
         attention = completions_attention(current, home.pause) + attention
-        home.chart = chart_read(today)
+        home.chart = chart_read(today, version)
         home.attention_shown = True
 
     if user.has_perm(PERMISSIONS["incidents"]):
@@ -387,7 +434,7 @@ def home_build(user, now: datetime.datetime | None = None) -> Home:
 
     if user.has_perm(PERMISSIONS["claims"]):
         home.claims_visible = True
-        home.funnel = funnel_read()
+        home.funnel = funnel_read(version)
         home.funnel_url = reverse("admin:claims_claim_funnel")
 
     home.attention = attention

@@ -8,16 +8,30 @@
   (Standard Webhooks, "whsec_..."), encrypted at rest like claim secrets.
 - `AlertDelivery`: one message (an email to the operators, or one webhook call) about
   one incident event, with its attempts; a replay is a new row with the same message id.
+
+After every `migrate`, the data version's counter and triggers are (re)installed
+(claims/funnel/version.py): the admin home and the funnel keep their figures under it.
 """
 
 from django.db import models
+from django.db.models.signals import post_migrate
 from django.utils import timezone
 
+from claims.funnel import version as data_version
 from core.secrets import Vault
 from core.webhooks import Message, WebhookSecretUnreadable
 
 # Signing secrets: encrypted at rest with the claim-secret keys, under a purpose of their own.
 endpoint_secrets = Vault(b"connect-claim/alert-webhook-secrets", WebhookSecretUnreadable)
+
+
+def _install_data_version(sender, using: str = "default", **kwargs) -> None:
+    """After `migrate` (once, for this app: every table it watches exists by then)."""
+    if sender.name == "operations":
+        data_version.install(using)
+
+
+post_migrate.connect(_install_data_version, dispatch_uid="operations.data_version")
 
 
 class Incident(models.Model):

@@ -76,7 +76,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.funnel import counts
+from claims.funnel import counts, version
 from claims.models import Claim, ClaimVisit, Completion, CompletionEvent, Requirement
 from connections.models import ConnectedAccount
 from core import csv_stream
@@ -389,11 +389,28 @@ def _claim_rows(start, end, claims: models.QuerySet) -> list[dict]:
     )
 
 
-def _figures(start, end) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+def _figures(
+    start, end, data_version: int | None | object = version.READ
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     """Every figure of the funnel, overall and per claim, for the members who signed up
     in [start, end): ONE query (claims/funnel/counts.py), whatever the number of
-    members, accounts, completions or claims."""
-    return counts.count(cohort(start, end))
+    members, accounts, completions or claims, kept under the data version
+    (claims/funnel/version.py: any change to what it counts reads it again), so two
+    queries at first, then one (the version; none when the caller read it)."""
+    return version.cached(
+        "funnel",
+        lambda: counts.count(cohort(start, end)),
+        _iso(start),
+        _iso(end),
+        version=data_version,
+    )
+
+
+_READ = version.READ
+
+
+def _iso(moment: datetime.datetime | None) -> str:
+    return moment.isoformat() if moment else ""
 
 
 def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
@@ -408,10 +425,13 @@ def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
     return rows
 
 
-def member_funnel(start=None, end=None, claim: Claim | None = None) -> list[tuple[str, int]]:
+def member_funnel(
+    start=None, end=None, claim: Claim | None = None, *, version: int | None | object = _READ
+) -> list[tuple[str, int]]:
     """The six stages as (label, members) for the members who signed up in [start, end):
-    overall, or for `claim`. One query."""
-    overall, per_claim = _figures(start, end)
+    overall, or for `claim`. As `_figures` reads them (`version`: the data version, if
+    the caller read it already)."""
+    overall, per_claim = _figures(start, end, version)
     numbers = dict(overall)
     if claim is not None:
         claim_figures = per_claim.get(claim.pk, dict.fromkeys(counts.PER_CLAIM, 0))

@@ -16,12 +16,11 @@ database reads each table once, in this order:
 - `mc`: (member, claim) pairs with the claim's facts; `m`: one row per cohort member
   with the overall facts, as 0/1 columns; `st`: `m` with its stages.
 
-Then one row of overall figures and one per claim (UNION ALL). Every join is on a key,
-so the work grows with the rows read, linearly, in constant memory on our side (a
-handful of rows come back). Portable SQL: PostgreSQL and SQLite alike.
+Then one row of overall figures and one per claim (UNION ALL). Every table is read
+whole (hash joins and aggregates on keys; the cohort is applied where members meet
+their facts), so the work grows linearly with the rows, in constant memory on our side
+(a handful of rows come back). Portable SQL: PostgreSQL and SQLite alike.
 """
-
-from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
@@ -129,11 +128,10 @@ comp AS (
     CASE WHEN c.state = %s OR c.completed_at IS NOT NULL THEN 1 ELSE 0 END AS done_any,
     CASE WHEN c.address <> '' THEN 1 ELSE 0 END AS has_addr
   FROM {completions} c LEFT JOIN ev ON ev.cid = c.id
-  WHERE c.member_id IN (SELECT id FROM cohort)
+  WHERE c.member_id IS NOT NULL
 ),
 ma AS (
   SELECT DISTINCT a.member_id, a.app_id FROM {accounts} a
-  WHERE a.member_id IN (SELECT id FROM cohort)
 ),
 need AS (
   SELECT r.claim_id,
@@ -261,6 +259,6 @@ def count(members: QuerySet) -> tuple[dict[str, int], dict[int, dict[str, int]]]
         if claim_id is None:
             overall = {key: int(value or 0) for key, value in zip(OVERALL, values, strict=True)}
         else:
-            figures: dict[str, Any] = zip(PER_CLAIM, values[: len(PER_CLAIM)], strict=True)
+            figures = zip(PER_CLAIM, values[: len(PER_CLAIM)], strict=True)
             claims[claim_id] = {key: int(value or 0) for key, value in figures}
     return overall, claims

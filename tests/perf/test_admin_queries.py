@@ -1,0 +1,212 @@
+"""The admin home and the funnel (page and CSV) at two sizes of data: the same number of
+queries at both, asserted exactly; their figures equal what the funnel's old per-stage
+COUNTs gave; and what is kept under the data version (claims/funnel/version.py) shows a
+change on the next load, whichever way the change was written."""
+
+import datetime
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from claims import funnel
+from claims.audit import ActorKind
+from claims.funnel import version as data_version
+from claims.models import Claim, Completion, CompletionEvent
+from connections.models import ConnectedAccount
+from tests.claims import funnel_support as seed
+from tests.operations.home_support import staff
+from tests.perf.funnel_reference_support import reference, shown
+
+HOME = "/admin/"
+FUNNEL = "/admin/claims/claim/funnel/"
+FUNNEL_CSV = "/admin/claims/claim/funnel/csv/"
+
+# Inside a test's transaction nothing is cached (data_version.current() is None there):
+# these are the queries of the figures computed, whatever the size.
+HOME_QUERIES = 19  # session, user, brand, permissions, the sections (see the test)
+FUNNEL_QUERIES = 6  # session, user, brand, permissions; the figures (one), the claims
+CSV_QUERIES = 4  # session, user; the figures (one), the claims and visits
+
+
+def _programme(claims: dict, scale: int) -> None:
+    """`scale` x 100 members on every path of the funnel (emails, addresses, accounts,
+    completions in each state with their ledger events), and claims' page visits."""
+    seed.seed_members(claims, scale=scale)
+    day = timezone.localdate() - datetime.timedelta(days=scale)  # one row per claim a day
+    seed.seed_visits(claims, [day], 3 * scale)
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(staff("root", superuser=True))
+    return client
+
+
+def _get(client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    if getattr(response, "streaming", False):
+        b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_home_and_funnel_queries_are_the_same_at_two_sizes(
+    superuser_client, django_assert_num_queries
+):
+    claims = seed.seed_claims()
+    _programme(claims, 1)
+    for url in (HOME, FUNNEL, FUNNEL_CSV):
+        _get(superuser_client, url)  # the session, the permissions cache, the brand settle
+    with django_assert_num_queries(HOME_QUERIES):
+        _get(superuser_client, HOME)
+    with django_assert_num_queries(FUNNEL_QUERIES):
+        _get(superuser_client, FUNNEL)
+    with django_assert_num_queries(CSV_QUERIES):
+        _get(superuser_client, FUNNEL_CSV)
+
+    # Five times the members, accounts, completions and events, and more claims.
+    for index in range(4):
+        claims[f"more-{index}"] = Claim.objects.create(
+            slug=f"more-{index}", name=f"More {index}", delivery=Claim.Delivery.WORKFLOW
+        )
+    _programme(claims, 4)
+    assert get_user_model().objects.filter(is_staff=False).count() >= 490
+    with django_assert_num_queries(HOME_QUERIES):
+        _get(superuser_client, HOME)
+    with django_assert_num_queries(FUNNEL_QUERIES):
+        _get(superuser_client, FUNNEL)
+    with django_assert_num_queries(CSV_QUERIES):
+        _get(superuser_client, FUNNEL_CSV)
+
+
+@pytest.mark.django_db
+def test_the_funnels_figures_are_the_old_counts(superuser_client):
+    """Every figure the page shows (overall and per claim: each stage, its out-of-order
+    members, its BitBadges sign-ups; completed outside) equals the old per-stage COUNTs,
+    for the whole history and for a range."""
+    claims = seed.seed_claims()
+    taken = seed.seed_members(claims, scale=1)
+    seed.seed_members(claims, scale=1, joined=timezone.now() - datetime.timedelta(days=40))
+    User = get_user_model()
+    # Signed up with BitBadges (a path of its own), and a tie: a grant at the very time
+    # of the delivery it came before, decided by the events' order.
+    User.objects.filter(first_name="completed: workflow").update(signup_method="bitbadges")
+    tied = Completion.objects.filter(member__first_name="eligible, delivering").first()
+    assert tied is not None
+    at = timezone.now() - datetime.timedelta(days=3)
+    CompletionEvent.objects.filter(completion=tied).update(at=at)
+    CompletionEvent.objects.create(
+        completion=tied,
+        at=at,
+        from_state="",
+        to_state="waiting",
+        reason="granted",
+        actor_kind=ActorKind.STAFF,
+    )
+    assert sum(taken.values()) == 100
+
+    data = superuser_client.get(FUNNEL).context["funnel"]
+    assert shown(data) == reference()
+    assert data.stages[0]["count"] > 100  # both cohorts
+    start = timezone.now() - datetime.timedelta(days=10)
+    assert shown(funnel.funnel_build(start=start)) == reference(start=start)
+    end = timezone.now() - datetime.timedelta(days=10)
+    assert shown(funnel.funnel_build(end=end)) == reference(end=end)
+
+
+# --- Kept under the data version: a change shows on the next load -----------------------
+
+
+def _funnel_read(queries) -> bool:
+    """Whether the funnel's figures were computed (not served from the cache)."""
+    return any("WITH cohort AS" in query["sql"] for query in queries.captured_queries)
+
+
+def _home_funnel(client) -> list[int]:
+    return [stage["count"] for stage in client.get(HOME).context["home"].funnel]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_written_any_way_shows_on_the_next_load(superuser_client):
+    claims = seed.seed_claims()
+    _programme(claims, 1)
+    first = _home_funnel(superuser_client)
+    with CaptureQueriesContext(connection) as again:
+        assert _home_funnel(superuser_client) == first
+    assert not _funnel_read(again)  # kept: nothing changed
+    with CaptureQueriesContext(connection) as page:
+        funnel_page = superuser_client.get(FUNNEL).context["funnel"]
+    assert not _funnel_read(page)  # the page and the home share the figures
+    assert [stage["count"] for stage in funnel_page.stages] == first
+
+    # A column nothing counts: still kept.
+    get_user_model().objects.update(last_login=timezone.now())
+    with CaptureQueriesContext(connection) as unrelated:
+        assert _home_funnel(superuser_client) == first
+    assert not _funnel_read(unrelated)
+
+    # A queryset update (no signal): confirming an email moves members to stage 2.
+    unconfirmed = EmailAddress.objects.filter(user__first_name="signed up, never confirmed")
+    moved = unconfirmed.update(verified=True)
+    assert moved
+    second = _home_funnel(superuser_client)
+    assert second[1] == first[1] + moved
+
+    # Raw SQL, as the engine's ledger writes: a completion and its events, found eligible
+    # and completed. The home's funnel and its completed figures follow.
+    member = get_user_model().objects.filter(first_name="connected, not checked").first()
+    with transaction.atomic():
+        completion = Completion.objects.create(
+            claim=claims["gh-badge"],
+            member=member,
+            state="completed",
+            completed_at=timezone.now(),
+            address=seed.ADDRESS,
+        )
+        columns = "completion_id, at, from_state, to_state, reason, details, actor_kind, "
+        columns += "actor_detail"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO claims_completionevent ({columns}) VALUES "  # noqa: S608
+                "(%s, %s, 'checking', 'delivering', 'delivering', '{}', 'worker', ''), "
+                "(%s, %s, 'delivering', 'completed', 'delivered', '{}', 'worker', '')",
+                [completion.pk, timezone.now()] * 2,
+            )
+    third = _home_funnel(superuser_client)
+    assert third[4:] == [second[4] + 1, second[5] + 1]
+
+    # bulk_create: new members; a queryset delete: accounts gone (signals or not).
+    get_user_model().objects.bulk_create(
+        get_user_model()(username=f"late{n}", email=f"late{n}@example.com") for n in range(3)
+    )
+    fourth = _home_funnel(superuser_client)
+    assert fourth[0] == third[0] + 3
+    home = superuser_client.get(HOME).context["home"]
+    accounts_before = home.accounts[0]["total"]
+    deleted, _ = ConnectedAccount.objects.filter(member__first_name="one app of two").delete()
+    assert deleted
+    home = superuser_client.get(HOME).context["home"]
+    assert home.accounts[0]["total"] == accounts_before - deleted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_kept_inside_a_transaction():
+    """Its own writes are not in the version yet (PostgreSQL bumps at commit) or may be
+    rolled back: figures read inside one are read, never kept."""
+    claims = seed.seed_claims()
+    _programme(claims, 1)
+    assert data_version.current() is not None
+    before = funnel.member_funnel()
+    with transaction.atomic():
+        assert data_version.current() is None
+        get_user_model().objects.bulk_create(
+            get_user_model()(username=f"tx{n}", email=f"tx{n}@example.com") for n in range(2)
+        )
+        inside = funnel.member_funnel()
+        assert inside[0][1] == before[0][1] + 2
+        transaction.set_rollback(True)
+    assert funnel.member_funnel() == before
