@@ -7,7 +7,7 @@ import uuid
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -78,23 +78,32 @@ def connect_session_for_reference(reference: str) -> ConnectSession | None:
 
 
 def connect_session_for_webhook(reference: str) -> ConnectSession | None:
-    """connect_session_for_reference for the webhook: the session's own columns and its
-    account's id (all a delivery is checked and stored with), in one query."""
+    """connect_session_for_reference for the webhook: the session's own columns that a
+    delivery is checked and stored with, and its account's Pipedream id (as
+    `account_pipedream_id`, None without an account), in one query.
+
+    Written as SQL: on the path every delivery takes, the ORM's compiling of this query
+    cost more CPU than the rest of reading it (0.7 ms against 0.2 ms here)."""
     public_id = references.session_reference_read(reference)
     if public_id is None:
         return None
-    found = ConnectSession.objects.select_related("account").only(*WEBHOOK_FIELDS)
-    return next(iter(found.filter(public_id=public_id).order_by()[:1]), None)
+    field = ConnectSession._meta.get_field("public_id")
+    value = field.get_db_prep_value(public_id, connections[DEFAULT_DB_ALIAS])  # uuid or hex
+    return next(iter(ConnectSession.objects.raw(_WEBHOOK_SQL, [value])), None)
 
 
-# What the webhook reads of a session: connections/webhooks.py and spent_detail.
-WEBHOOK_FIELDS = (
-    "member",
-    "token_digest",
-    "status",
-    "account",
-    "account__pipedream_id",
-)
+def _webhook_sql() -> str:
+    session, account = ConnectSession._meta, ConnectedAccount._meta
+    # Table names from the models, never from input; the public id is a parameter.
+    columns = 's."id", s."member_id", s."token_digest", s."status", s."account_id"'
+    joined = f'"{session.db_table}" s LEFT OUTER JOIN "{account.db_table}" a'
+    return (
+        f'SELECT {columns}, a."pipedream_id" AS "account_pipedream_id" '  # noqa: S608
+        f'FROM {joined} ON a."id" = s."account_id" WHERE s."public_id" = %s'
+    )
+
+
+_WEBHOOK_SQL = _webhook_sql()
 
 
 def connect_session_start(

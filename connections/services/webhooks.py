@@ -89,7 +89,10 @@ def spent_detail(session: ConnectSession, payload: dict) -> str:
     """Why a delivery for a session that has recorded its account changes nothing."""
     account = payload.get("account")
     named = account.get("id") if isinstance(account, dict) else None
-    recorded = session.account.pipedream_id if session.account is not None else "?"
+    if hasattr(session, "account_pipedream_id"):  # read with the session (the webhook)
+        recorded = session.account_pipedream_id or "?"
+    else:
+        recorded = session.account.pipedream_id if session.account is not None else "?"
     if payload.get("event") == SUCCESS and isinstance(named, str) and named != recorded:
         return (
             f"The session already recorded account {recorded}: a delivery naming another "
