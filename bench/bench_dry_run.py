@@ -258,12 +258,18 @@ def main() -> int:
         bs.print_table(rows, title="Dry run benchmark: results")
         jobs = [row for row in rows if row["path"] == "job (task)"]
         ratio = jobs[-1]["peak KiB"] / max(jobs[0]["peak KiB"], 1)
-        verdict = "met" if ratio <= GOAL_RATIO else "MISSED"
-        print(
-            f"\n  job's peak memory at {jobs[-1]['members']} members / at "
-            f"{jobs[0]['members']}: {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict})"
-        )
-        return 0 if ratio <= GOAL_RATIO else 1
+        goals = [
+            bs.goal(
+                "dry_run",
+                f"dry-run job's peak memory, {jobs[-1]['members']:,} / "
+                f"{jobs[0]['members']:,} members",
+                f"<= {GOAL_RATIO}x",
+                f"{ratio:.2f}x ({jobs[0]['peak KiB']:,} -> {jobs[-1]['peak KiB']:,} KiB)",
+                ratio <= GOAL_RATIO,
+            )
+        ]
+        bs.goals(goals)
+        return 0 if all(g["met"] for g in goals) else 1
 
 
 if __name__ == "__main__":

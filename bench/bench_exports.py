@@ -256,22 +256,29 @@ def main() -> int:
         )
         bs.print_table(rows, title="Export benchmark: results")
         streams = [row for row in rows if row["path"] == "Export all (streamed)"]
-        ratio = streams[-1]["peak KiB"] / max(streams[0]["peak KiB"], 1)
-        verdict = "met" if ratio <= GOAL_RATIO else "MISSED"
-        print(
-            f"\n  streamed export's peak memory at {streams[-1]['completions']:,} completions"
-            f" / at {streams[0]['completions']:,}: {ratio:.2f} "
-            f"(goal <= {GOAL_RATIO}: {verdict})"
-        )
-        rss_growth = streams[-1]["RSS growth KiB"] - streams[0]["RSS growth KiB"]
-        print(
-            f"  streamed export's resident set grew {streams[0]['RSS growth KiB']:,} KiB at "
-            f"{streams[0]['completions']:,} and {streams[-1]['RSS growth KiB']:,} KiB at "
-            f"{streams[-1]['completions']:,} ({rss_growth:+,} KiB; "
-            f"{'met' if rss_growth <= RSS_SLACK_KIB else 'MISSED'}: within "
-            f"{RSS_SLACK_KIB:,} KiB)"
-        )
-        return 0 if ratio <= GOAL_RATIO and rss_growth <= RSS_SLACK_KIB else 1
+        small, large = streams[0], streams[-1]
+        ratio = large["peak KiB"] / max(small["peak KiB"], 1)
+        rss_growth = large["RSS growth KiB"] - small["RSS growth KiB"]
+        goals = [
+            bs.goal(
+                "exports",
+                f"streamed export's peak memory, {large['completions']:,} / "
+                f"{small['completions']:,} completions",
+                f"<= {GOAL_RATIO}x",
+                f"{ratio:.2f}x ({small['peak KiB']:,} -> {large['peak KiB']:,} KiB)",
+                ratio <= GOAL_RATIO,
+            ),
+            bs.goal(
+                "exports",
+                "streamed export's resident-set growth, larger minus smaller",
+                f"<= {RSS_SLACK_KIB:,} KiB",
+                f"{rss_growth:+,} KiB ({small['RSS growth KiB']:,} -> "
+                f"{large['RSS growth KiB']:,} KiB)",
+                rss_growth <= RSS_SLACK_KIB,
+            ),
+        ]
+        bs.goals(goals)
+        return 0 if all(g["met"] for g in goals) else 1
 
 
 if __name__ == "__main__":
