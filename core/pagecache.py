@@ -2,7 +2,9 @@
 /claims/ and a claim's page /c/<slug>/ (config/views.py, connections/views.py,
 claims/views.py, claims/landing.py).
 
-A page is rendered once and kept under a key that digests everything it can show:
+A page is rendered once and kept in a slot of its own (the page, the member, their
+session, the address), with the version it was rendered from: a digest of everything it
+can show. It is served only while the version computed for the request is the same:
 
 - the rows it reads, digested by the database in ONE query per request
   (`fingerprint`): every column of the member's accounts, completions, email addresses,
@@ -19,13 +21,14 @@ A page is rendered once and kept under a key that digests everything it can show
 What depends on the clock (a claim's window opening or closing, "next try in 4
 minutes", a retry falling due, a notice that lasts a day) is the entry's `until`: the
 first moment its content would read differently, computed from the rows when it is
-rendered; from then on it is rendered again.
+rendered; from then on it is rendered again. A new render writes over the slot, so the
+cache holds one entry per member session, page and address (for a day at most).
 
 Nothing of another request is served: the CSRF token and the CSP nonce are rendered as
 markers and filled in for each response (`get_token`: a fresh mask of this session's
 secret; this request's nonce), a request with flash messages to show is rendered
-directly, and every key holds the member's id and session key: two members (or two
-sessions) never share an entry. The digest and the render run in one REPEATABLE READ
+directly, and every slot holds the member's id and session key (and every version the
+member's row): two members (or two sessions) never share an entry. The digest and the render run in one REPEATABLE READ
 snapshot on PostgreSQL (`_snapshot`), so what is stored is what the digest describes.
 
 On unless settings.PAGE_CACHE is False or the cache is the dummy one. With the
@@ -246,24 +249,34 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _key(request: HttpRequest, page: str, data: str, extra: Any) -> str:
+def _slot(request: HttpRequest, page: str) -> str:
+    """Where a page of this member's session is kept: one entry per page and address,
+    written over when what it shows changes (so the cache holds no dead entries)."""
     user = request.user
-    content = (
+    where = (
         page,
         user.pk,
         request.session.session_key,
         request.path,
         request.META.get("QUERY_STRING", ""),
         bool(getattr(request, "htmx", False)),
+    )
+    return f"{KEY_PREFIX}:{user.pk}:{hashlib.sha256(repr(where).encode()).hexdigest()}"
+
+
+def _version(request: HttpRequest, data: str, extra: Any) -> str:
+    """What the entry must have been rendered from to be served: the rows' digest, the
+    member's row, the language, time zone, settings, code and the page's `extra`."""
+    content = (
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        plain(user),
+        plain(request.user),
         settings_digest(),
         code_digest(),
         data,
         plain(extra),
     )
-    return f"{KEY_PREFIX}:{user.pk}:{hashlib.sha256(repr(content).encode()).hexdigest()}"
+    return hashlib.sha256(repr(content).encode()).hexdigest()
 
 
 # --- serving ------------------------------------------------------------------------------
@@ -315,8 +328,9 @@ def serve(
     if not cacheable(request):
         return _filled(request, render({}).response)
     member_id = int(request.user.pk or 0)  # a member: cacheable() said so
-    key = _key(request, page, fingerprint(member_id), extra)
-    entry = _entry(key)
+    slot = _slot(request, page)
+    version = _version(request, fingerprint(member_id), extra)
+    entry = _entry(slot, version)
     if entry is not None:
         html = entry["pages"].get(state(entry["meta"]) if state else ())
         if html is not None:
@@ -325,31 +339,35 @@ def serve(
             return response
     with _snapshot():
         # Again, in the snapshot the render reads: what is kept is what this describes.
-        key = _key(request, page, fingerprint(member_id), extra)
+        version = _version(request, fingerprint(member_id), extra)
         rendered = render(PLACEHOLDERS)
     response = rendered.response
     if response.status_code == 200 and not response.streaming:
-        _keep(key, rendered, response.content.decode(response.charset), response)
+        html = response.content.decode(response.charset)
+        _keep(slot, version, rendered, html, response)
     return _filled(request, response)
 
 
-def _entry(key: str) -> dict[str, Any] | None:
+def _entry(slot: str, version: str) -> dict[str, Any] | None:
+    """The entry in `slot` if it was rendered from `version` and the clock has not
+    passed its `until`."""
     try:
-        entry = cache.get(key)
+        entry = cache.get(slot)
     except Exception:  # an unreadable entry is no entry
         return None
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or entry.get("version") != version:
         return None
     if entry["until"] is not None and time.time() >= entry["until"]:
         return None
     return entry
 
 
-def _keep(key: str, rendered: Rendered, html: str, response: HttpResponse) -> None:
+def _keep(slot: str, version: str, rendered: Rendered, html: str, response: HttpResponse) -> None:
     until = rendered.until.timestamp() if rendered.until else None
-    old = _entry(key) or {}
+    old = _entry(slot, version) or {}
     pages = old.get("pages", {}) if old.get("until") == until else {}
     entry = {
+        "version": version,
         "until": until,
         "meta": rendered.meta,
         "content_type": response["Content-Type"],
@@ -357,7 +375,7 @@ def _keep(key: str, rendered: Rendered, html: str, response: HttpResponse) -> No
     }
     timeout = ENTRY_SECONDS if until is None else max(1, min(ENTRY_SECONDS, until - time.time()))
     with contextlib.suppress(Exception):  # the page is served regardless
-        cache.set(key, entry, int(timeout) + 1)
+        cache.set(slot, entry, int(timeout) + 1)
 
 
 def _fill(request: HttpRequest, html: str) -> str:
