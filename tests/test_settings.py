@@ -198,3 +198,17 @@ def test_logs_are_json_in_production_and_plain_in_development(tmp_path):
     assert production == {"LOG_FORMAT": "json", "ACCESS_LOG": True}
     development = read_settings(["LOG_FORMAT", "ACCESS_LOG"], {"DEBUG": "true"}, tmp_path)
     assert development == {"LOG_FORMAT": "plain", "ACCESS_LOG": False}
+
+
+def test_a_redis_cache_keeps_its_client_and_postgresql_runs_without_jit(tmp_path):
+    values = read_settings(
+        ["CACHES", "DATABASES"],
+        {
+            **PRODUCTION,
+            "CACHE_URL": "redis://127.0.0.1:6379/3",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/connect_claim_unused",
+        },
+        tmp_path,
+    )
+    assert values["CACHES"]["default"]["BACKEND"] == "core.redis_cache.KeptClientRedisCache"
+    assert values["DATABASES"]["default"]["OPTIONS"]["options"] == "-c jit=off"
