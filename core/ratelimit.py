@@ -21,6 +21,8 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
+from core.cache_client import redis_client
+
 # For each counter (KEYS: its key, then its window's start; ARGV: window seconds, now in
 # ms): count one use; a counter without a window start (its first use, or one left
 # without it by an expiry) opens a new window at 1. Answers {count, start in ms} each.
@@ -42,21 +44,18 @@ end
 return out
 """
 
-# One client and script per process and Redis pool (Django's cache builds a new client
-# for every call, which costs more than the round trip itself on a busy page).
-_SCRIPTS: dict[int, Any] = {}
+# One script object per process and Redis client (core.cache_client keeps the client).
+_SCRIPTS: dict[int, tuple[Any, Any]] = {}  # id(client): (client, its script)
 _SCRIPTS_LOCK = threading.Lock()
 
 
 def _redis_script(cache: RedisCache) -> Any:
-    backend: Any = cache._cache  # Django's RedisCacheClient: its pool and client class
-    pool = backend._get_connection_pool(write=True)
-    script = _SCRIPTS.get(id(pool))
-    if script is None:
+    client = redis_client(cache)
+    kept = _SCRIPTS.get(id(client))
+    if kept is None or kept[0] is not client:
         with _SCRIPTS_LOCK:
-            client = backend._client(connection_pool=pool)
-            script = _SCRIPTS.setdefault(id(pool), client.register_script(_HIT_SCRIPT))
-    return script
+            kept = _SCRIPTS[id(client)] = (client, client.register_script(_HIT_SCRIPT))
+    return kept[1]
 
 
 Counter = tuple[str, object, int, int]  # scope, subject, limit, window

@@ -31,6 +31,7 @@ from connections.pipedream.errors import (
     error_class,
     error_message,
 )
+from core.cache_client import cache_get
 from core.client import BaseApiClient, SessionPool, body_or_text, budget_remaining, retry_after
 
 logger = logging.getLogger("connections.pipedream")
@@ -167,7 +168,7 @@ class PipedreamBase(BaseApiClient):
         )
 
     def _cached_token(self) -> str | None:
-        entry = cache.get(self._token_key)
+        entry = cache_get(self._token_key)  # read on every call: the cheap way
         if isinstance(entry, dict) and entry.get("refresh_at", 0) > time.time():
             token = entry.get("access_token")
             return token if isinstance(token, str) else None

@@ -1,4 +1,5 @@
-"""core.ratelimit on Redis (production's cache): one script counts every counter of a use.
+"""core.ratelimit and core.cache_client on Redis (production's cache): one script counts
+every counter of a use; cache_get reads what Django's cache wrote.
 
 Needs the local Redis (CI has it): skipped without it, except in CI (CI=true), where a
 missing Redis fails the test rather than hide it.
@@ -85,3 +86,18 @@ def test_the_first_refusal_of_a_window_is_reported_once(redis_cache):
     for _ in range(4):
         ratelimit.hit("r-flood", subject, limit=1, window=30, on_first_refusal=reported.append)
     assert len(reported) == 1 and 1 <= reported[0] <= 30
+
+
+def test_cache_get_reads_what_djangos_cache_wrote(redis_cache):
+    # core.cache_client.cache_get (the OAuth token's read) shares Django's keys and
+    # serializer: a pickled dict, an int, a miss.
+    from core.cache_client import cache_get
+
+    key = f"r-get:{uuid.uuid4().hex}"
+    cache.set(key, {"access_token": "t", "refresh_at": 1.5}, timeout=30)
+    assert cache_get(key) == {"access_token": "t", "refresh_at": 1.5}
+    cache.set(f"{key}:n", 7, timeout=30)
+    assert cache_get(f"{key}:n") == 7
+    assert cache_get(f"{key}:missing", "none") == "none"
+    cache.delete(key)
+    assert cache_get(key) is None
