@@ -157,6 +157,7 @@ def _apps_and_claims():
 def _chunk(start, stop, apps, claims, rng, now, stats):
     from allauth.account.models import EmailAddress
     from django.contrib.auth import get_user_model
+    from django.db import connection
 
     from claims.engine.ledger import HELD_REASON
     from claims.models import Completion, CompletionEvent
@@ -235,26 +236,34 @@ def _chunk(start, stop, apps, claims, rng, now, stats):
             held_by[id(completion)] = at
     ConnectedAccount.objects.bulk_create(accounts, batch_size=BATCH)
     Completion.objects.bulk_create(completions, batch_size=BATCH)
-    events = []
-    for completion in completions:
-        at = held_by[id(completion)]
-        for step, (from_state, to_state, why) in enumerate(CHAINS[completion.state]):
-            events.append(
-                CompletionEvent(
-                    completion_id=completion.pk,
-                    from_state=from_state,
-                    to_state=to_state,
-                    reason=why,
-                    actor_kind="worker" if step else "signal",
-                    actor_detail="" if step else "account connected",
-                    at=at + datetime.timedelta(seconds=step * 5),
+    # The ledger events, ten a member: PostgreSQL's COPY into the model's own table (the
+    # columns named from the model), several times faster than bulk_create.
+    fields = ("completion_id", "at", "from_state", "to_state", "reason", "details")
+    columns = [CompletionEvent._meta.get_field(name).column for name in fields]
+    columns += ["actor_kind", "actor_detail"]
+    sql = f"COPY {CompletionEvent._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    events = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for completion in completions:
+            at = held_by[id(completion)]
+            for step, (from_state, to_state, why) in enumerate(CHAINS[completion.state]):
+                copy.write_row(
+                    (
+                        completion.pk,
+                        at + datetime.timedelta(seconds=step * 5),
+                        from_state,
+                        to_state,
+                        why,
+                        "{}",
+                        "worker" if step else "signal",
+                        "" if step else "account connected",
+                    )
                 )
-            )
-    CompletionEvent.objects.bulk_create(events, batch_size=BATCH)
+                events += 1
     stats["members"] += len(users)
     stats["accounts"] += len(accounts)
     stats["completions"] += len(completions)
-    stats["events"] += len(events)
+    stats["events"] += events
 
 
 def seed(members: int, *, seed: int = 24) -> dict[str, int]:
