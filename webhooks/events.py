@@ -3,7 +3,8 @@
 `emit(event_type, data)` makes one `Delivery` per enabled endpoint that wants the event
 (one webhook-id for the event, shared by them all), inside the caller's transaction,
 and queues them for the task worker once it commits. With no endpoint wanting it, it
-costs one query and builds nothing: `data` may be a function, called only then.
+builds nothing (`data` may be a function, called only then), and with no endpoint
+enabled at all it costs one cache read and no query: see `_enabled_endpoints`.
 
 Bodies follow the Standard Webhooks payload structure, {"type", "timestamp", "data"},
 as compact JSON stored exactly as sent. A member is named the same way here and in the
@@ -13,8 +14,10 @@ read API: {"host_id": the host site's id when they signed on from it, else null,
 
 import datetime
 import json
+import uuid
 from collections.abc import Callable
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,10 +68,36 @@ def _record(rows: list[Delivery]) -> list[Delivery]:
     return made
 
 
+# "No endpoint is enabled", the common case, known without a query. The answer is kept
+# per process under a version in the shared cache that every save or deletion of an
+# endpoint replaces, at once and again when its transaction commits (receivers.py), so
+# the next event after a change reads the table again in every process. Only "none" is
+# trusted: with any endpoint enabled, emit() reads which from the table as before.
+VERSION_KEY = "webhooks:endpoints-version"
+_known: tuple[str, bool] | None = None  # (version, some endpoint enabled)
+
+
+def endpoints_changed() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _enabled_endpoints() -> list[Endpoint]:
+    global _known
+    version = cache.get(VERSION_KEY)
+    if version is None:  # never set, or evicted: start a version every process shares
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY)
+    if _known == (version, False):
+        return []
+    endpoints = list(Endpoint.objects.filter(enabled=True))
+    _known = (version, bool(endpoints))
+    return endpoints
+
+
 def emit(event_type: str, data: Data) -> list[Delivery]:
     """Record the event's message for each enabled endpoint that wants it and queue them
     once the caller's transaction commits; [] (and nothing built) when none wants it."""
-    endpoints = [e for e in Endpoint.objects.filter(enabled=True) if e.wants(event_type)]
+    endpoints = [e for e in _enabled_endpoints() if e.wants(event_type)]
     if not endpoints:
         return []
     text = body(event_type, data() if callable(data) else data)

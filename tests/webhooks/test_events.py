@@ -18,8 +18,10 @@ from claims.engine import ledger
 from claims.models import Completion, CompletionEvent
 from connections.models import ConnectedAccount
 from connections.signals import account_health_changing
+from core import webhooks
 from users.hostsso import PROVIDER_ID
-from webhooks.models import Delivery
+from webhooks import events
+from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -187,19 +189,60 @@ def test_a_deletion_rolled_back_tells_nobody(
     assert queued == []
 
 
-def test_with_no_endpoint_an_event_costs_one_query_and_builds_nothing(
+def _webhooks_queries(queries):
+    return [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
+
+
+def test_with_no_endpoint_an_event_builds_nothing_and_reads_the_table_once(
     completion, django_capture_on_commit_callbacks
 ):
     with CaptureQueriesContext(connection) as queries:
         move(completion, "completed", django_capture_on_commit_callbacks)
-    webhooks_queries = [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
     claims_reads = [
         q["sql"]
         for q in queries.captured_queries
         if q["sql"].startswith("SELECT") and "claims_completion" in q["sql"]
     ]
-    assert len(webhooks_queries) == 1  # is any endpoint on?
+    assert len(_webhooks_queries(queries)) == 1  # is any endpoint on?
     assert claims_reads == []  # the payload was never built
+    # The answer is kept until an endpoint changes: the next event reads nothing.
+    with CaptureQueriesContext(connection) as queries:
+        move(completion, "revoked", django_capture_on_commit_callbacks)
+    assert _webhooks_queries(queries) == []
+
+
+def test_an_endpoint_made_or_turned_on_hears_the_very_next_event(
+    completion, endpoint_to, django_capture_on_commit_callbacks
+):
+    move(completion, "failed", django_capture_on_commit_callbacks)  # "none" is now known
+    endpoint, _ = endpoint_to(URL)
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert Delivery.objects.filter(endpoint=endpoint).count() == 1
+    # Off, then on again through a save (as the admin does): heard at once both ways.
+    endpoint.enabled = False
+    endpoint.save()
+    move(completion, "revoked", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == 1
+    endpoint.enabled = True
+    endpoint.save()
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == 2
+
+
+def test_a_change_in_another_process_is_seen_through_the_shared_version(
+    completion, endpoint_to, django_capture_on_commit_callbacks
+):
+    move(completion, "failed", django_capture_on_commit_callbacks)  # "none" is now known
+    # Another process saves an endpoint: the row appears, and it replaces the version in
+    # the shared cache; nothing in this process is told.
+    elsewhere = Endpoint(name="Elsewhere", url=URL)
+    elsewhere.set_secret(webhooks.new_secret())
+    Endpoint.objects.bulk_create([elsewhere])  # no signal here: it is another process's
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert not Delivery.objects.exists()  # this process still trusts its "none"
+    events.endpoints_changed()  # what the other process's save does, at its commit
+    move(completion, "revoked", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == 1
 
 
 @pytest.mark.parametrize("endpoints", [1, 4])
