@@ -245,9 +245,13 @@ def worker_main(out: str) -> None:
     queries = [0]
     by_statement: dict[str, int] = {}
 
+    kinds: dict[str, str] = {}  # SQL text -> its kind: the same few statements, over and over
+
     def count(execute, sql, params, many, context):
         queries[0] += 1
-        kind = statement_kind(sql)
+        kind = kinds.get(sql)
+        if kind is None:
+            kind = kinds[sql] = statement_kind(sql)
         by_statement[kind] = by_statement.get(kind, 0) + 1
         return execute(sql, params, many, context)
 

@@ -83,12 +83,9 @@ def told(
     completion: Completion, row: CompletionEvent, actor: Actor, *, reason: str | None = None
 ) -> None:
     """After a transition's row is written: the signal other apps hear inside the move's
-    transaction (the host site's webhooks), and one log line with its context.
-
-    The log line carries ids, states, the actor (a user by ID, never by name) and the
-    member-facing reason (which may quote BitBadges' refusal); never the evidence or the
-    event details (those stay in the ledger, for admins).
-    """
+    transaction (the host site's webhooks), and one log line: ids, states, the actor (a
+    user by ID, never by name), the member-facing reason; never the evidence or the
+    event details (those stay in the ledger, for admins)."""
     from_state, to_state = row.from_state, row.to_state
     if to_state in CHANGED_STATES and from_state != to_state:
         signals.completion_changing.send(
@@ -132,23 +129,19 @@ def write(
     and insert `events` (its ledger rows) only if it did. On PostgreSQL that is one
     statement (the UPDATE in a WITH, the INSERT reading what it moved); elsewhere an
     UPDATE and one INSERT in a transaction. Either way the move and its rows are one."""
-    rows = Completion.objects.filter(*only_if, pk=pk, **filters)
-    connection = connections[rows.db]
+    connection = connections[Completion.objects.db]
+    update_sql, params = _update(connection, pk, fields, only_if, filters)
     if connection.vendor != "postgresql" or not events:
-        with transaction.atomic(using=rows.db, savepoint=False):
-            moved = rows.update(**fields)
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute(update_sql, params)
+            moved = cursor.rowcount
             if moved and events:
                 CompletionEvent.objects.bulk_create(events)
         return bool(moved)
-    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
-    query.add_update_values(fields)
-    compiler = query.get_compiler(connection=connection)
-    compiler.pre_sql_setup()
-    update_sql, params = compiler.as_sql()
     quote = connection.ops.quote_name
     moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.attname)}"
     columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
-    params, selects = list(params), []
+    selects = []
     for row in events:
         values = []
         for field in columns:
@@ -167,6 +160,33 @@ def write(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return bool(cursor.rowcount > 0)
+
+
+def _update(
+    connection: Any, pk: int, fields: dict[str, Any], only_if: tuple[Any, ...], filters: Any
+) -> tuple[str, list[Any]]:
+    """`write`'s UPDATE: written out when each filter is a value (a move on its lease: the
+    ORM's compiler costs more than the statement), else compiled (conditions, lookups)."""
+    opts, quote = Completion._meta, connection.ops.quote_name
+    if only_if or any("__" in name or value is None for name, value in filters.items()):
+        rows = Completion.objects.filter(*only_if, pk=pk, **filters)
+        query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+        query.add_update_values(fields)
+        compiler = query.get_compiler(connection=connection)
+        compiler.pre_sql_setup()
+        update_sql, params = compiler.as_sql()
+        return update_sql, list(params)
+    sets, wheres, params = [], [], []
+    for name, value in fields.items():
+        field = opts.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    for name, value in {"pk": pk, **filters}.items():
+        field = opts.pk if name == "pk" else opts.get_field(name)
+        wheres.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    table = quote(opts.db_table)
+    return f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(wheres)}", params  # noqa: S608
 
 
 # A deactivated member (is_active off) earns nothing: what is asked or queued for them is
@@ -352,7 +372,7 @@ def take(
         # The claim and the member come in the same query; only the completion is locked.
         completion = (
             Completion.objects.select_for_update(of=("self",))
-            .select_related("claim", "claim__trigger_app", "member")
+            .select_related("claim", "member")
             .annotate(**_with_lease())
             .filter(pk=completion_id)
             .first()
@@ -411,11 +431,8 @@ def fenced(
     **fields: Any,
 ) -> bool:
     """Move the row if this worker still holds its lease and it is in `from_states`; the
-    move and its ledger row are one write (`write`).
-
-    `only_if`: conditions the move also needs (querysets' filters); when they do not
-    hold the move is not made and False is returned at once, for the caller to find out
-    why (the lease may still be held)."""
+    move and its ledger row are one write (`write`). `only_if`: conditions it also needs
+    (filters); when they fail, False at once, for the caller to find out why."""
     # A move that empties address_key gives the address back (given_back).
     freed = completion.address_key if fields.get("address_key") == "" else ""
     values = {"state": to_state, "updated_at": timezone.now(), **fields}
@@ -471,13 +488,9 @@ def release(**fields: Any) -> dict[str, Any]:
 
 
 def renew_lease(completion: Completion, token: uuid.UUID) -> None:
-    """Right before a call that cannot be repeated: still ours? Then hold it a full lease.
-
-    The lease then covers the call and the poll after it, however long the checks before
-    it took; and a worker that lost its lease stops here instead of sending. (A method
-    that calls nothing between the delivering move and its send needs none: that move
-    is as fenced, and sets a full lease.)
-    """
+    """Right before a call that cannot be repeated: still ours? Then hold it a full lease,
+    for the call and the poll after it; a worker that lost its lease stops here. (Not
+    needed right after the delivering move, which is as fenced and sets a full lease.)"""
     renewed = Completion.objects.filter(
         pk=completion.pk, lease_token=token, state=State.DELIVERING
     ).update(lease_expires_at=timezone.now() + lease_duration())
@@ -555,7 +568,7 @@ def _robustly(signal: Any, pk: int, /, **kwargs: Any) -> None:
             logger.error(
                 "Completion %s: a receiver of %s failed",
                 pk,
-                "completion_completed" if "completion" in kwargs else "completion_changed",
+                signal,
                 exc_info=answer,
                 extra={"completion": pk, "receiver": repr(receiver)},
             )
