@@ -31,6 +31,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from branding.selectors import _key as brand_key
 from claims import life, selectors, services, wording
 from claims import views as claims_views
 from claims.audit import Actor
@@ -437,7 +438,8 @@ def landing(request, slug: str):
             request,
             "landing",
             functools.partial(_page, request, slug),
-            extra=(slug, *page_views.page_extra()),
+            extra=lambda read: (slug, *page_views.page_extra(read)),
+            prefetch=[brand_key()],
         )
     claim = _claim_or_none(slug)
     if claim is None:

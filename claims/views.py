@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from branding.selectors import _key as brand_key
 from claims import selectors, services, triggers
 from claims.forms import AddressForm
 from connections import freshness
@@ -101,7 +102,8 @@ def claims(request):
         request,
         "claims",
         functools.partial(_page, request),
-        extra=page_views.page_extra(),
+        extra=page_views.page_extra,
+        prefetch=[brand_key()],
         state=functools.partial(page_views.fresh_state, request.user),
     )
 

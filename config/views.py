@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
+from branding.selectors import _key as brand_key
 from claims import pause
 from claims import views as claims_views
 from claims.home import POLL_PARAM, member_home, needs_you_poll
@@ -55,7 +56,8 @@ def home(request):
         request,
         "home",
         functools.partial(_home_page, request),
-        extra=page_views.page_extra(),
+        extra=page_views.page_extra,
+        prefetch=[brand_key()],
         state=functools.partial(page_views.fresh_state, request.user),
     )
 

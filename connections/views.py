@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from branding.selectors import brand_current
+from branding.selectors import BrandView, brand_current
+from branding.selectors import _key as brand_key
 from connections import freshness, pipedream, selectors, services, words
 from connections.forms import ConnectForm
 from connections.models import ConnectSession
@@ -215,20 +216,20 @@ def accounts(request):
     """The member's accounts and the apps they may connect (kept by core/pagecache.py)."""
     if request.htmx and not request.htmx.boosted:
         return freshness.accounts_fragment(request, _accounts_fragment)
-    page = functools.partial(_accounts_page, request)
-    state = functools.partial(fresh_state, request.user)
-    return pagecache.serve(request, "accounts", page, extra=page_extra(), state=state)
+    return pagecache.serve(
+        request, "accounts", functools.partial(_accounts_page, request), extra=page_extra,
+        prefetch=[brand_key()], state=functools.partial(fresh_state, request.user))  # fmt: skip
 
 
-def page_extra() -> tuple:
+def page_extra(read: dict) -> tuple:
     """A member page's content besides pagecache.SOURCES: the brand, Sign in with BitBadges."""
-    return (repr(brand_current()), siwbb_enabled())
+    brand = read.get(brand_key())  # the cached brand, read with the page (prefetch)
+    return (repr(brand if isinstance(brand, BrandView) else brand_current()), siwbb_enabled())
 
 
 def fresh_state(member, synced) -> tuple:
     """(Is a re-read under way,) from the accounts' (id, last read) a render kept."""
-    accounts = [SimpleNamespace(pk=pk, last_synced_at=at) for pk, at in synced or ()]
-    return (freshness.refresh_if_stale(member, accounts),)
+    return (freshness.refresh_if_stale(member, [SimpleNamespace(pk=i, last_synced_at=at) for i, at in synced or ()]),)  # fmt: skip
 
 
 def _accounts_page(request, marks: dict) -> pagecache.Rendered:

@@ -316,12 +316,15 @@ def serve(
     *,
     extra: Any = (),
     state: Callable[[Any], tuple[Any, ...]] | None = None,
+    prefetch: Iterable[str] = (),
 ) -> HttpResponse:
     """The page from the cache, or rendered by `render(PLACEHOLDERS)` and kept.
 
     `render` gets the context entries to render with (the markers, or nothing when the
     page is not cached) and returns a Rendered. `extra`: anything else the page shows
-    that is not in SOURCES (the brand, a claim's slug...). `state(meta)`: what this
+    that is not in SOURCES (the brand, a claim's slug...), or a callable making it from
+    the values of the cache keys `prefetch` (read with the entry, in one round trip;
+    missing ones are absent), called again with none before a render. `state(meta)`: what this
     request shows of what changes without a row changing (a re-read of the accounts
     being under way), computed from the `meta` the render kept: one entry per state.
     """
@@ -329,8 +332,10 @@ def serve(
         return _filled(request, render({}).response)
     member_id = int(request.user.pk or 0)  # a member: cacheable() said so
     slot = _slot(request, page)
-    version = _version(request, fingerprint(member_id), extra)
-    entry = _entry(slot, version)
+    read = _read([slot, *prefetch])
+    made = extra(read) if callable(extra) else extra
+    version = _version(request, fingerprint(member_id), made)
+    entry = _valid(read.get(slot), version)
     if entry is not None:
         html = entry["pages"].get(state(entry["meta"]) if state else ())
         if html is not None:
@@ -339,7 +344,8 @@ def serve(
             return response
     with _snapshot():
         # Again, in the snapshot the render reads: what is kept is what this describes.
-        version = _version(request, fingerprint(member_id), extra)
+        made = extra({}) if callable(extra) else extra
+        version = _version(request, fingerprint(member_id), made)
         rendered = render(PLACEHOLDERS)
     response = rendered.response
     if response.status_code == 200 and not response.streaming:
@@ -348,13 +354,16 @@ def serve(
     return _filled(request, response)
 
 
-def _entry(slot: str, version: str) -> dict[str, Any] | None:
-    """The entry in `slot` if it was rendered from `version` and the clock has not
-    passed its `until`."""
+def _read(keys: list[str]) -> dict[str, Any]:
     try:
-        entry = cache.get(slot)
+        return cache.get_many(keys)
     except Exception:  # an unreadable entry is no entry
-        return None
+        return {}
+
+
+def _valid(entry: Any, version: str) -> dict[str, Any] | None:
+    """`entry` if it was rendered from `version` and the clock has not passed its
+    `until`."""
     if not isinstance(entry, dict) or entry.get("version") != version:
         return None
     if entry["until"] is not None and time.time() >= entry["until"]:
@@ -364,7 +373,7 @@ def _entry(slot: str, version: str) -> dict[str, Any] | None:
 
 def _keep(slot: str, version: str, rendered: Rendered, html: str, response: HttpResponse) -> None:
     until = rendered.until.timestamp() if rendered.until else None
-    old = _entry(slot, version) or {}
+    old = _valid(_read([slot]).get(slot), version) or {}
     pages = old.get("pages", {}) if old.get("until") == until else {}
     entry = {
         "version": version,
