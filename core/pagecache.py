@@ -202,7 +202,10 @@ def _aware(moment: Any) -> datetime.datetime | None:
 
 # --- the rest of the key ----------------------------------------------------------------
 
-_CODE_DIRS = ("config", "core", "claims", "connections", "users", "branding", "templates")
+# What a member page's render runs and reads: the apps it calls, templates, translations.
+_CODE_DIRS = (
+    "config", "core", "claims", "connections", "users", "branding", "templates", "locale",
+)  # fmt: skip
 
 
 @functools.cache
@@ -219,6 +222,10 @@ def code_digest() -> str:
                     path = Path(root) / name
                     digest.update(str(path.relative_to(base)).encode())
                     digest.update(path.read_bytes())
+    # The static files' hashed names ({% static %}), when collected with a manifest.
+    manifest = Path(str(getattr(settings, "STATIC_ROOT", "") or "")) / "staticfiles.json"
+    if manifest.is_file():
+        digest.update(manifest.read_bytes())
     return digest.hexdigest()
 
 
