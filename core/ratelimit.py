@@ -9,7 +9,6 @@ locmem) takes the portable path through Django's cache API, with the same answer
 """
 
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,8 +19,6 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
-
-from core.cache_client import redis_client
 
 # For each counter (KEYS: its key, then its window's start; ARGV: window seconds, now in
 # ms): count one use; a counter without a window start (its first use, or one left
@@ -44,18 +41,16 @@ end
 return out
 """
 
-# One script object per process and Redis client (core.cache_client keeps the client).
-_SCRIPTS: dict[int, tuple[Any, Any]] = {}  # id(client): (client, its script)
-_SCRIPTS_LOCK = threading.Lock()
+# The script, registered once per process; each call runs it on the cache's own client
+# (config/settings.py's backend keeps one per connection pool: core/redis_cache.py).
+_SCRIPT: list[Any] = []
 
 
-def _redis_script(cache: RedisCache) -> Any:
-    client = redis_client(cache)
-    kept = _SCRIPTS.get(id(client))
-    if kept is None or kept[0] is not client:
-        with _SCRIPTS_LOCK:
-            kept = _SCRIPTS[id(client)] = (client, client.register_script(_HIT_SCRIPT))
-    return kept[1]
+def _run_script(cache: RedisCache, keys: list[str], args: list[str]) -> Any:
+    client = cache._cache.get_client(write=True)
+    if not _SCRIPT:
+        _SCRIPT.append(client.register_script(_HIT_SCRIPT))
+    return _SCRIPT[0](keys=keys, args=args, client=client)
 
 
 Counter = tuple[str, object, int, int]  # scope, subject, limit, window
@@ -91,7 +86,7 @@ def hits(
             # The start in ms under a key of its own (the portable path pickles a float).
             full += [cache.make_and_validate_key(key), cache.make_and_validate_key(f"{key}:ms")]
             args += [str(int(window)), str(int(now * 1000))]
-        answers = _redis_script(cache)(keys=full, args=args)
+        answers = _run_script(cache, full, args)
         counted = [(int(answers[i]), int(answers[i + 1]) / 1000) for i in range(0, len(answers), 2)]
     else:
         counted = [

@@ -31,7 +31,6 @@ from connections.pipedream.errors import (
     error_class,
     error_message,
 )
-from core.cache_client import cache_get
 from core.client import BaseApiClient, SessionPool, body_or_text, budget_remaining, retry_after
 
 logger = logging.getLogger("connections.pipedream")
@@ -168,7 +167,7 @@ class PipedreamBase(BaseApiClient):
         )
 
     def _cached_token(self) -> str | None:
-        entry = cache_get(self._token_key)  # read on every call: the cheap way
+        entry = cache.get(self._token_key)
         if isinstance(entry, dict) and entry.get("refresh_at", 0) > time.time():
             token = entry.get("access_token")
             return token if isinstance(token, str) else None

@@ -1,5 +1,4 @@
-"""core.ratelimit and core.cache_client on Redis (production's cache): one script counts
-every counter of a use; cache_get reads what Django's cache wrote.
+"""core.ratelimit on Redis (production's cache): one script counts every counter of a use.
 
 Needs the local Redis (CI has it): skipped without it, except in CI (CI=true), where a
 missing Redis fails the test rather than hide it.
@@ -27,13 +26,12 @@ def redis_cache(settings):
         pytest.skip(f"Redis is not reachable: {exc}")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.redis_cache.KeptClientRedisCache",  # as config/settings.py
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }
     }
     yield caches["default"]
-    ratelimit._SCRIPTS.clear()
 
 
 def test_the_limit_holds_and_the_wait_is_what_is_left(redis_cache):
@@ -65,14 +63,13 @@ def test_a_counter_left_without_its_window_opens_a_new_one(redis_cache):
 def test_several_counters_are_counted_in_one_round_trip(redis_cache, monkeypatch):
     subject = uuid.uuid4().hex
     calls = []
-    script = ratelimit._redis_script(redis_cache)
-    real = script.__call__
+    real = ratelimit._run_script
 
-    def counted(*args, **kwargs):
-        calls.append(kwargs.get("keys"))
-        return real(*args, **kwargs)
+    def counted(cache, keys, args):
+        calls.append(keys)
+        return real(cache, keys, args)
 
-    monkeypatch.setattr(ratelimit, "_redis_script", lambda c: counted)
+    monkeypatch.setattr(ratelimit, "_run_script", counted)
     counters = [("r-a", subject, 1, 30), ("r-b", subject, 2, 30)]
     assert ratelimit.hits(counters) == [None, None]
     second = ratelimit.hits(counters)
@@ -86,18 +83,3 @@ def test_the_first_refusal_of_a_window_is_reported_once(redis_cache):
     for _ in range(4):
         ratelimit.hit("r-flood", subject, limit=1, window=30, on_first_refusal=reported.append)
     assert len(reported) == 1 and 1 <= reported[0] <= 30
-
-
-def test_cache_get_reads_what_djangos_cache_wrote(redis_cache):
-    # core.cache_client.cache_get (the OAuth token's read) shares Django's keys and
-    # serializer: a pickled dict, an int, a miss.
-    from core.cache_client import cache_get
-
-    key = f"r-get:{uuid.uuid4().hex}"
-    cache.set(key, {"access_token": "t", "refresh_at": 1.5}, timeout=30)
-    assert cache_get(key) == {"access_token": "t", "refresh_at": 1.5}
-    cache.set(f"{key}:n", 7, timeout=30)
-    assert cache_get(f"{key}:n") == 7
-    assert cache_get(f"{key}:missing", "none") == "none"
-    cache.delete(key)
-    assert cache_get(key) is None
