@@ -25,6 +25,13 @@ Afterwards, once the workers have drained the queue: every delivery was stored o
 each distinct delivery recorded its account exactly once, and the replays changed
 nothing.
 
+CPU per operation (user + system time of the processes, from /proc): the web server's
+(gunicorn's master and workers) over phase A's loads, per delivery answered (the accept
+path); the task workers' per task while they drain phase A's backlog, as the slope
+between the moments 20% and 90% of it were done (leaving out their start-up and the
+idle tail: the re-fetch). Goals (issue 24): each at most half of what this benchmark
+measured before that work (BASELINE_*), and phase B's p99 under 200 ms.
+
     .venv/bin/python bench/bench_webhooks.py            # full run
     .venv/bin/python bench/bench_webhooks.py --quick    # a try-out
 """
