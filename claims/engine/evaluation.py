@@ -461,6 +461,7 @@ def evaluate(
     now: datetime | None = None,
     requirements: list[Requirement] | None = None,
     email_verified: bool | None = None,
+    accounts: list[ConnectedAccount] | None = None,
 ) -> Evaluation:
     """Check every requirement of `claim` for `member`, and the site's own rules (an
     address, proven when the claim requires it; a confirmed email or a proven address;
@@ -469,12 +470,13 @@ def evaluate(
     Its labels, details and reason are English whatever language is active: the reason is
     stored on the completion, and pages show it in the member's language
     (claims/wording.py, `reason_words`). Raises Transient when Pipedream fails in a way
-    worth retrying. `requirements` (the claim's, in order, with their apps) and
-    `email_verified` (whether the member has a confirmed email) may be given when the
-    caller has read them already; otherwise they are read here.
+    worth retrying. `requirements` (the claim's, in order, with their apps),
+    `email_verified` (whether the member has a confirmed email) and `accounts` (the
+    member's ConnectedAccounts, with their apps) may be given when the caller has read
+    them already; otherwise they are read here.
     """
     with translation.override("en"):
-        return _evaluate(claim, member, now, requirements, email_verified)
+        return _evaluate(claim, member, now, requirements, email_verified, accounts)
 
 
 def _evaluate(
@@ -483,6 +485,7 @@ def _evaluate(
     now: datetime | None,
     requirements: list[Requirement] | None,
     email_verified: bool | None,
+    accounts: list[ConnectedAccount] | None = None,
 ) -> Evaluation:
     if member is None:  # the ledger hands out only completions that have their member
         raise TypeError("evaluate() needs a member")
@@ -499,7 +502,11 @@ def _evaluate(
         )
     evaluation = Evaluation(requirements=requirements)
     # The member's accounts, read once: for the account rules and the checks' accounts.
-    connected = list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    connected = (
+        accounts
+        if accounts is not None
+        else list(ConnectedAccount.objects.filter(member=member).select_related("app"))
+    )
     _account_rules(evaluation, requirements, connected, now)
     _checks(evaluation, requirements, member, connected, now)
     if claim.require_proven_address:
