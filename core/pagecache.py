@@ -180,15 +180,18 @@ def next_moment(member_id: int, now: datetime.datetime) -> datetime.datetime | N
 
 
 def _window_edges(value: Any) -> list[datetime.datetime]:
+    """The moments a claim's BitBadges windows open and close (past the last millisecond
+    of each); an edge out of datetime's range (BitBadges' "never") is none."""
     try:
         pairs = json.loads(value) if isinstance(value, str | bytes) else value or []
-        edges = []
-        for start, end in pairs:
-            for ms in (int(start), int(end) + 1):
-                edges.append(datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC))
-        return edges
-    except (TypeError, ValueError, OverflowError, OSError):
+        ms_edges = [ms for start, end in pairs for ms in (int(start), int(end) + 1)]
+    except (TypeError, ValueError):
         return []
+    edges = []
+    for ms in ms_edges:
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            edges.append(datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC))
+    return edges
 
 
 def _aware(moment: Any) -> datetime.datetime | None:

@@ -178,3 +178,12 @@ def test_a_claim_opening_renders_again_when_it_opens(client, member, apps, setti
     assert "Opens on" in _twice(client, "/c/later/", kept)
     with time_machine.travel(opens + datetime.timedelta(seconds=1)):
         assert "Opens on" not in client.get("/c/later/").content.decode()
+
+
+def test_window_edges_skip_what_no_datetime_holds():
+    """BitBadges' windows in ms; its "never" (the largest uint64) is no moment, and the
+    other edges of the claim still count."""
+    edges = pagecache._window_edges([[1_700_000_000_000, 2**64 - 1], [0, 999]])
+    assert datetime.datetime.fromtimestamp(1_700_000_000, tz=datetime.UTC) in edges
+    assert datetime.datetime.fromtimestamp(1, tz=datetime.UTC) in edges  # past 999 ms
+    assert pagecache._window_edges("not json") == []
