@@ -61,10 +61,7 @@ def test_what_a_page_reads_the_digest_covers(django_user_model, apps, client, se
     member = django_user_model.objects.create_user(username="reader", password="pw")
     populate(member, apps, accounts=3, claims=3)
     client.force_login(member)
-    covered = {
-        django_apps.get_model(source.model)._meta.db_table
-        for source in pagecache.SOURCES
-    }
+    covered = {django_apps.get_model(source.model)._meta.db_table for source in pagecache.SOURCES}
     for path in PAGES:
         read = set()
         for sql in _queries(client, path):
