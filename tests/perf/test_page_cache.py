@@ -187,3 +187,17 @@ def test_window_edges_skip_what_no_datetime_holds():
     assert datetime.datetime.fromtimestamp(1_700_000_000, tz=datetime.UTC) in edges
     assert datetime.datetime.fromtimestamp(1, tz=datetime.UTC) in edges  # past 999 ms
     assert pagecache._window_edges("not json") == []
+
+
+def _without_tokens(html: str) -> str:
+    html = re.sub(r'(csrfmiddlewaretoken" value="|"x-csrftoken": ")[^"]+', r"\1T", html)
+    return re.sub(r' nonce="[^"]*"', "", html)
+
+
+def test_a_served_page_is_the_page_a_render_gives(client, alice_pages, kept, settings):
+    for path in ("/", "/accounts/", "/claims/", "/c/claim-0/"):
+        settings.PAGE_CACHE = False
+        rendered = client.get(path).content.decode()
+        settings.PAGE_CACHE = True
+        served = _twice(client, path, kept)
+        assert _without_tokens(served) == _without_tokens(rendered), path
