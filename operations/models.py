@@ -9,12 +9,12 @@
 - `AlertDelivery`: one message (an email to the operators, or one webhook call) about
   one incident event, with its attempts; a replay is a new row with the same message id.
 
-After every `migrate`, the data version's counter and triggers are (re)installed
+Around every `migrate`, the data version's triggers are dropped and (re)installed
 (claims/funnel/version.py): the admin home and the funnel keep their figures under it.
 """
 
 from django.db import models
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils import timezone
 
 from claims.funnel import version as data_version
@@ -31,6 +31,13 @@ def _install_data_version(sender, using: str = "default", **kwargs) -> None:
         data_version.install(using)
 
 
+def _uninstall_data_version(sender, using: str = "default", **kwargs) -> None:
+    """Before `migrate` (once, for this app)."""
+    if sender.name == "operations":
+        data_version.uninstall(using)
+
+
+pre_migrate.connect(_uninstall_data_version, dispatch_uid="operations.data_version_off")
 post_migrate.connect(_install_data_version, dispatch_uid="operations.data_version")
 
 

@@ -19,9 +19,11 @@ it was at that sum (or newer, under a sum nobody reads again). Inside a transact
 nothing is kept (`current()` is None there): its own uncommitted writes are not in the
 sum yet, or may be rolled back.
 
-The table and triggers are (re)installed after every `migrate` (operations/models.py
-connects `install` to post_migrate): a migration that rebuilds a table (SQLite does, to
-alter a column) drops its triggers, the next post_migrate puts them back.
+The triggers are dropped before every `migrate` and (re)installed after it, the version
+bumped (operations/models.py connects `uninstall` to pre_migrate, `install` to
+post_migrate): a migration may alter or drop any column (PostgreSQL refuses to drop one
+a trigger names; SQLite's table rebuild drops the triggers), and what it writes is read
+again.
 """
 
 from collections.abc import Callable
@@ -78,7 +80,9 @@ def _watched(connection: BaseDatabaseWrapper) -> list[tuple[str, str, list[str]]
     rows = []
     for label, fields in WATCHED.items():
         model = apps.get_model(label)
-        columns = [quote(model._meta.get_field(name).column) for name in fields]
+        names = {field.name: field for field in model._meta.concrete_fields}
+        # A field removed since is left out (its migration ran with no trigger on it).
+        columns = [quote(names[name].column) for name in fields if name in names]
         table = model._meta.db_table
         rows.append((f"operations_dv_{table}"[:60], quote(table), columns))
     return rows
@@ -128,7 +132,8 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
 
 
 def install(using: str = "default", **_: object) -> None:
-    """Create the counter and the triggers where they are missing (idempotent)."""
+    """Create the counter and the triggers (idempotent), then bump the version: what a
+    migration wrote while they were off (`uninstall`) is read again."""
     connection = connections[using]
     if connection.vendor == "postgresql":
         statements = _postgresql(connection)
@@ -136,9 +141,29 @@ def install(using: str = "default", **_: object) -> None:
         statements = _sqlite(connection)
     else:  # pragma: no cover - the settings allow only these two
         return
+    statements.append(f"UPDATE {TABLE} SET n = n + 1 WHERE slot = 0")  # noqa: S608
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+def uninstall(using: str = "default", **_: object) -> None:
+    """Drop the triggers (before `migrate`: a migration may alter or drop a column one
+    watches, which PostgreSQL would refuse while a trigger names it)."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        found = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE %s"
+        drop = "DROP TRIGGER IF EXISTS {name} ON {table}"
+    elif connection.vendor == "sqlite":
+        found = "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s"
+        drop = "DROP TRIGGER IF EXISTS {name}"
+    else:  # pragma: no cover - the settings allow only these two
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(found, ["operations_dv_%"])  # only ours start so
+        for name, table in cursor.fetchall():
+            cursor.execute(drop.format(name=quote(name), table=table))
 
 
 def current(using: str = "default") -> int | None:

@@ -210,3 +210,20 @@ def test_nothing_is_kept_inside_a_transaction():
         assert inside[0][1] == before[0][1] + 2
         transaction.set_rollback(True)
     assert funnel.member_funnel() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_turns_the_triggers_off_then_on_and_bumps_the_version():
+    """Before `migrate` the triggers go (a migration may drop a column one names), after
+    it they are back and the version is bumped (what the migration wrote is read again)."""
+    member = get_user_model().objects.create(username="moving", email="moving@example.com")
+    start = data_version.current()
+    assert start is not None
+    data_version.uninstall()
+    get_user_model().objects.filter(pk=member.pk).update(address=seed.ADDRESS)
+    assert data_version.current() == start  # off: nothing counted the change
+    data_version.install()
+    after = data_version.current()
+    assert after is not None and after > start
+    get_user_model().objects.filter(pk=member.pk).update(address="")
+    assert (data_version.current() or 0) > after  # on again
