@@ -22,11 +22,12 @@ class KeptClientRedisCacheClient(RedisCacheClient):
         self._clients_lock = threading.Lock()
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)
+        django_client: Any = self  # the stubs know none of Django's private attributes
+        pool = django_client._get_connection_pool(write)
         client = self._clients.get(id(pool))
         if client is None or client.connection_pool is not pool:
             with self._clients_lock:
-                client = self._clients[id(pool)] = self._client(connection_pool=pool)
+                client = self._clients[id(pool)] = django_client._client(connection_pool=pool)
         return client
 
 
