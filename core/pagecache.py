@@ -235,14 +235,30 @@ def code_digest() -> str:
 @functools.cache
 def settings_digest() -> str:
     """Every setting of a plain type (the flags and names pages read): another
-    configuration on the same cache renders again. Forgotten when a test changes one."""
-    simple = (str, int, float, bool, type(None), list, tuple, dict)
+    configuration on the same cache renders again. Forgotten when a test changes one.
+    The same in every process of one configuration (sets in order; the databases, whose
+    test names hold the process id, left out), so web workers share their entries."""
     values = sorted(
-        (name, repr(getattr(settings, name)))
+        (name, _canonical(getattr(settings, name)))
         for name in dir(settings)
-        if name.isupper() and isinstance(getattr(settings, name, None), simple)
+        if name.isupper() and name not in _PER_PROCESS_SETTINGS
     )
     return hashlib.sha256(repr(values).encode()).hexdigest()
+
+
+_PER_PROCESS_SETTINGS = {"DATABASES"}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return sorted((repr(key), _canonical(item)) for key, item in value.items())
+    if isinstance(value, set | frozenset):
+        return sorted(repr(_canonical(item)) for item in value)
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    return type(value).__qualname__  # an object: its kind only (its repr may name an address)
 
 
 @receiver(setting_changed)

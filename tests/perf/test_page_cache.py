@@ -201,3 +201,13 @@ def test_a_served_page_is_the_page_a_render_gives(client, alice_pages, kept, set
         settings.PAGE_CACHE = True
         served = _twice(client, path, kept)
         assert _without_tokens(served) == _without_tokens(rendered), path
+
+
+def test_the_settings_digest_is_the_same_in_every_process():
+    """Web workers share entries only if their versions agree: sets in order, and the
+    databases (whose test name holds the process id) left out."""
+    assert pagecache._canonical({"b": {3, 1, 2}, "a": (1, "x")}) == pagecache._canonical(
+        {"a": [1, "x"], "b": {2, 3, 1}}
+    )
+    assert "DATABASES" in pagecache._PER_PROCESS_SETTINGS
+    assert pagecache._canonical(object()) == "object"  # never an address
