@@ -405,8 +405,11 @@ def _start_delivery(
         )
 
     try:
-        if move(address_key, _nothing_in_the_way(completion, identity, address_key)):
-            return True
+        # Its own transaction (a savepoint only when a caller's is open), so that a
+        # unique constraint met here leaves the caller's usable for the looks below.
+        with transaction.atomic():
+            if move(address_key, _nothing_in_the_way(completion, identity, address_key)):
+                return True
         with transaction.atomic():
             # One at a time per claim; its rules as they are now, under the lock (staff
             # may have changed them since this worker read the claim).
