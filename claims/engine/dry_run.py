@@ -8,7 +8,6 @@ in constant memory: members read in chunks, rows written in batches, progress sa
 with each batch.
 """
 
-import inspect
 import logging
 import time
 from collections import Counter
@@ -36,10 +35,6 @@ from claims.models import Claim, Completion
 from claims.rules import RuleResult
 from connections.models import ConnectedAccount
 from users.models import User
-
-# Whether evaluate() takes the member's accounts read beforehand (`accounts=`): then a
-# batch reads every member's accounts in one query instead of one query per member.
-EVALUATE_TAKES_ACCOUNTS = "accounts" in inspect.signature(evaluate).parameters
 
 logger = logging.getLogger(__name__)
 
@@ -172,19 +167,17 @@ class _Batch:
             )
         )
         self.accounts: dict[int, list[ConnectedAccount]] = {pk: [] for pk in member_ids}
-        if EVALUATE_TAKES_ACCOUNTS:
-            rows = ConnectedAccount.objects.filter(member_id__in=member_ids).select_related("app")
-            for account in rows:
-                self.accounts[account.member_id].append(account)
+        # In the model's order (ConnectedAccount.Meta.ordering), as evaluate() reads them.
+        rows = ConnectedAccount.objects.filter(member_id__in=member_ids).select_related("app")
+        for account in rows:
+            self.accounts[account.member_id].append(account)
 
     def for_member(self, member: User) -> dict[str, Any]:
-        known: dict[str, Any] = {
+        return {
             "requirements": self.requirements,
             "email_verified": member.pk in self.verified,
+            "accounts": self.accounts.get(member.pk, []),
         }
-        if EVALUATE_TAKES_ACCOUNTS:
-            known["accounts"] = self.accounts.get(member.pk, [])
-        return known
 
 
 def _settled_among(claim: Claim, member_ids: list[int]) -> dict[int, str]:

@@ -128,12 +128,9 @@ def test_a_dry_run_job_costs_the_same_queries_for_3_and_12_members(github):
     ClaimJob.objects.all().delete()
     _members("f", LARGE - SMALL, github)
     many = _queries(lambda: _dry_run(claim, staff))
-    # Each batch reads its members' settled rows, confirmed emails and (once evaluate()
-    # takes them, asked of helper engine) accounts in one query each. Until then,
-    # evaluate() reads each member's accounts itself: exactly one query per member, and
-    # nothing else per member.
-    per_member = 0 if dry_run.EVALUATE_TAKES_ACCOUNTS else 1
-    assert many - few == per_member * (LARGE - SMALL)
+    # Each batch reads its members' settled rows, confirmed emails and accounts in one
+    # query each: nothing per member.
+    assert many == few
     job = ClaimJob.objects.get()
     # Every member with an address and a healthy account would qualify; the staff
     # member has no account.
