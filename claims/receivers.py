@@ -5,14 +5,19 @@ queues the task, so a slow upstream never holds up the request that connected an
 """
 
 import logging
+import uuid
 
 from allauth.account.signals import email_confirmed
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from claims import services, triggers
 from claims.audit import Actor
+from claims.models import Claim, Requirement
 from claims.tasks import claim_triggers_sync_task, trigger_deploy_task, trigger_remove_task
+from connections.models import App
 from connections.signals import (
     account_connected,
     account_disconnected,
@@ -24,10 +29,79 @@ from users.siwbb.signals import address_proven
 logger = logging.getLogger(__name__)
 
 
+# "No enabled claim needs or triggers on this app", the common case when an account is
+# connected, known without a query. The slugs of the apps some enabled claim needs (a
+# requirement) or runs its trigger on are kept per process under a version in the shared
+# cache that every save or deletion of a claim, a requirement or an app replaces, at once
+# (this transaction's own later signals see it) and again when its transaction commits
+# (every other process does): on_app_interest_changed below. Nothing updates those
+# models' columns read here by queryset (grep .update( / bulk_create: only a claim's
+# badge and life readings, which no question here reads). Only "no claim wants this app"
+# is trusted: for an app in the set the receivers run their queries as before.
+INTEREST_VERSION_KEY = "claims:app-interest-version"
+INTEREST_FIELDS = {
+    Claim: {"enabled", "trigger", "trigger_app", "trigger_scope"},
+    Requirement: {"claim", "app"},
+    App: {"slug"},
+}
+_interest: tuple[str, frozenset[str]] | None = None  # (version, wanted app slugs)
+
+
+def app_interest_changed() -> None:
+    cache.set(INTEREST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def wanted_app_slugs() -> frozenset[str] | None:
+    """The slugs of the apps some enabled claim needs or triggers on; None when the
+    shared version cannot be read (then nothing is known: run the queries)."""
+    global _interest
+    try:
+        version = cache.get(INTEREST_VERSION_KEY)
+        if version is None:  # never set, or evicted: start a version every process shares
+            cache.add(INTEREST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(INTEREST_VERSION_KEY)
+    except Exception:  # the cache is down: no answer is trusted, the queries decide
+        logger.warning("claims: app interest version unreadable", exc_info=True)
+        return None
+    if version is None:
+        return None
+    if _interest is not None and _interest[0] == version:
+        return _interest[1]
+    # Read after the version: a change committed after this read replaces the version.
+    enabled = Claim.objects.enabled()
+    slugs = frozenset(
+        [
+            *Requirement.objects.filter(claim__in=enabled).values_list("app__slug", flat=True),
+            *enabled.exclude(trigger="")
+            .exclude(trigger_app=None)
+            .values_list("trigger_app__slug", flat=True),
+        ]
+    )
+    _interest = (version, slugs)
+    return slugs
+
+
+@receiver(post_save, sender=Claim, dispatch_uid="claims.interest_claim_saved")
+@receiver(post_delete, sender=Claim, dispatch_uid="claims.interest_claim_deleted")
+@receiver(post_save, sender=Requirement, dispatch_uid="claims.interest_requirement_saved")
+@receiver(post_delete, sender=Requirement, dispatch_uid="claims.interest_requirement_deleted")
+@receiver(post_save, sender=App, dispatch_uid="claims.interest_app_saved")
+@receiver(post_delete, sender=App, dispatch_uid="claims.interest_app_deleted")
+def on_app_interest_changed(sender, *, update_fields=None, **kwargs):
+    if update_fields is not None and not (set(update_fields) & INTEREST_FIELDS[sender]):
+        return  # a save of other columns only (a claim's life reading): nothing read here
+    app_interest_changed()
+    transaction.on_commit(app_interest_changed)
+
+
 @receiver(account_connected, dispatch_uid="claims.account_connected")
 def on_account_connected(sender, *, account, member, created=True, session=None, **kwargs):
+    slug = account.app.slug
+    wanted = wanted_app_slugs()
+    if wanted is not None and slug not in wanted:
+        return  # no enabled claim needs this app or runs a trigger on it
     services.requests_for_account(
-        member=member, app_slug=account.app.slug, actor=Actor.signal("account connected")
+        member=member, app_slug=slug, actor=Actor.signal("account connected")
     )
     _deploy_triggers(member=member, account=account)
 
