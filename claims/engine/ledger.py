@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Field, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -178,11 +178,11 @@ def _update(
         return update_sql, list(params)
     sets, wheres, params = [], [], []
     for name, value in fields.items():
-        field = opts.get_field(name)
+        field = cast("Field[Any, Any]", opts.get_field(name))  # a concrete column: a move's fields
         sets.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_save(value, connection))
     for name, value in {"pk": pk, **filters}.items():
-        field = opts.pk if name == "pk" else opts.get_field(name)
+        field = cast("Field[Any, Any]", opts.pk if name == "pk" else opts.get_field(name))
         wheres.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_value(value, connection, prepared=False))
     table = quote(opts.db_table)
