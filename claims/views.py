@@ -32,13 +32,12 @@ POLL_SECONDS = 2
 WATCH_POLL_SECONDS = 10
 
 
-def _context(request, *, address_form=None, fresh=None) -> dict:
+def _context(request, *, address_form=None) -> dict:
     accounts = selectors.member_accounts(request.user)
     rows = selectors.claims_for_member(member=request.user, accounts=accounts)
     busy = any(row.in_progress for row in rows)
     watching = any(row.watching and row.state == "ineligible" for row in rows)
-    if fresh is None:
-        fresh = freshness.refresh_if_stale(request.user, accounts.connected)
+    fresh = freshness.refresh_if_stale(request.user, accounts.connected)
     return {
         "rows": rows,
         "polling": busy or watching or fresh,
