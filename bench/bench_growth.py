@@ -212,7 +212,9 @@ def restore(bench, marks: dict) -> None:
     bench.sql(
         "UPDATE claims_completion c SET state = g.state, reason = g.reason, "
         "recheck_at = g.recheck_at, rechecks = g.rechecks, next_attempt_at = g.next_attempt_at,"
-        " attempts = g.attempts FROM growth_ineligible g WHERE c.id = g.id"
+        " attempts = g.attempts FROM growth_ineligible g WHERE c.id = g.id AND (c.state,"
+        " c.reason, c.recheck_at, c.rechecks, c.next_attempt_at, c.attempts) IS DISTINCT FROM"
+        " (g.state, g.reason, g.recheck_at, g.rechecks, g.next_attempt_at, g.attempts)"
     )
     bench.sql(f"TRUNCATE {DBTaskResult._meta.db_table}")
     bench.sql(f"UPDATE claims_claim SET enabled = false WHERE slug = '{seed.ENABLE_SLUG}'")
