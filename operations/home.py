@@ -105,6 +105,9 @@ class Home:
     incidents_url: str = ""
     first_short: datetime.date | None = None
     first_long: datetime.date | None = None
+    # When the figures shown were computed, if they are not the current ones (the page
+    # says so; newer ones are being counted): None when they are current.
+    as_of: datetime.datetime | None = None
 
     @property
     def empty(self) -> bool:
@@ -122,28 +125,41 @@ def _midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
+# The figures kept under the data version: module-level functions of strings (ISO
+# datetimes), so the task that counts them again can name them (claims/funnel/version.py).
+
+
+def members_compute(start_short: str, start_long: str) -> dict[str, int]:
+    short = datetime.datetime.fromisoformat(start_short)
+    long = datetime.datetime.fromisoformat(start_long)
+    return (
+        get_user_model()
+        .objects.filter(is_staff=False)
+        .aggregate(
+            total=Count("pk"),
+            active=Count("pk", filter=Q(is_active=True)),
+            short=Count("pk", filter=Q(date_joined__gte=short)),
+            long=Count("pk", filter=Q(date_joined__gte=long)),
+        )
+    )
+
+
+def accounts_compute() -> dict[str, int]:
+    return _health_counts_flat(ConnectedAccount.objects.all())
+
+
 def members_read(
     first_short: datetime.date,
     first_long: datetime.date,
-    version: int | None | object = data_version.READ,
+    reading: data_version.Reading | None = None,
 ) -> list[Figure]:
     """Members (users who are not staff): all, active, joined in each window. One query,
     kept under the data version and the windows."""
-
-    def read() -> dict[str, int]:
-        return (
-            get_user_model()
-            .objects.filter(is_staff=False)
-            .aggregate(
-                total=Count("pk"),
-                active=Count("pk", filter=Q(is_active=True)),
-                short=Count("pk", filter=Q(date_joined__gte=_midnight(first_short))),
-                long=Count("pk", filter=Q(date_joined__gte=_midnight(first_long))),
-            )
-        )
-
-    figures = data_version.cached(
-        "home-members", read, _midnight(first_short), _midnight(first_long), version=version
+    figures = (reading or data_version.Reading()).get(
+        "home-members",
+        "operations.home.members_compute",
+        _midnight(first_short).isoformat(),
+        _midnight(first_long).isoformat(),
     )
     base = {"is_staff__exact": 0}
     return [
@@ -177,17 +193,15 @@ def _health_counts_flat(queryset) -> dict[str, int]:
 
 
 def accounts_read(
-    user, version: int | None | object = data_version.READ
+    user, reading: data_version.Reading | None = None
 ) -> tuple[list[dict], list[Attention]]:
     """Members' accounts (kept under the data version) and the site's (a few rows, read
     each time), if allowed, by health: one query each."""
     rows: list[dict] = []
     attention: list[Attention] = []
     if user.has_perm(PERMISSIONS["accounts"]):
-        counts = data_version.cached(
-            "home-accounts",
-            lambda: _health_counts_flat(ConnectedAccount.objects.all()),
-            version=version,
+        counts = (reading or data_version.Reading()).get(
+            "home-accounts", "operations.home.accounts_compute"
         )
         rows.append(
             {
@@ -249,7 +263,7 @@ def accounts_read(
     return rows, attention
 
 
-def _current_read() -> dict[str, int]:
+def current_compute() -> dict[str, int]:
     return Completion.objects.aggregate(
         **{state: Count("pk", filter=Q(state=state)) for state in State.values},
         unknown=Count("pk", filter=Q(outcome_unknown=True)),
@@ -257,15 +271,17 @@ def _current_read() -> dict[str, int]:
     )
 
 
-def _reached_read(start_short, start_long) -> dict[str, dict[str, int]]:
+def reached_compute(start_short: str, start_long: str) -> dict[str, dict[str, int]]:
+    short = datetime.datetime.fromisoformat(start_short)
+    long = datetime.datetime.fromisoformat(start_long)
     return {
         row["to_state"]: {"short": row["short"], "long": row["long"]}
-        for row in CompletionEvent.objects.filter(at__gte=start_long)
+        for row in CompletionEvent.objects.filter(at__gte=long)
         .exclude(from_state=F("to_state"))
         .values("to_state")
         .annotate(
             long=Count("completion", distinct=True),
-            short=Count("completion", distinct=True, filter=Q(at__gte=start_short)),
+            short=Count("completion", distinct=True, filter=Q(at__gte=short)),
         )
         .order_by()
     }
@@ -275,22 +291,21 @@ def completions_read(
     first_short: datetime.date,
     first_long: datetime.date,
     now: datetime.datetime,
-    version: int | None | object = data_version.READ,
+    reading: data_version.Reading | None = None,
 ) -> tuple[list[StateRow], dict[str, int]]:
     """Completions by state: how many are in each now (one query, with the counts the
     attention list needs), and how many reached it in each window, from the ledger's
     events (one query): a completion counts once per state it entered. Both kept under
     the data version (and the windows); the backlog due now depends on the clock, so it
     is read each time (one query on the (state, next_attempt_at) index)."""
-    current = dict(data_version.cached("home-completions", _current_read, version=version))
+    reading = reading or data_version.Reading()
+    current = dict(reading.get("home-completions", "operations.home.current_compute"))
     current["due"] = Completion.objects.due(now).filter(member__isnull=False).count()
-    start_short, start_long = _midnight(first_short), _midnight(first_long)
-    reached = data_version.cached(
+    reached = reading.get(
         "home-reached",
-        lambda: _reached_read(start_short, start_long),
-        start_short,
-        start_long,
-        version=version,
+        "operations.home.reached_compute",
+        _midnight(first_short).isoformat(),
+        _midnight(first_long).isoformat(),
     )
     rows = [
         StateRow(
@@ -354,33 +369,35 @@ def completions_attention(current: dict[str, int], pause_summary: dict | None) -
     return items
 
 
-def chart_read(today: datetime.date, version: int | None | object = data_version.READ) -> Chart:
+def chart_compute(first: str) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in Completion.objects.filter(
+            state=State.COMPLETED, completed_at__gte=datetime.datetime.fromisoformat(first)
+        )
+        .annotate(day=TruncDate("completed_at"))
+        .values("claim_id", "claim__name", "day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ]
+
+
+def chart_read(today: datetime.date, reading: data_version.Reading | None = None) -> Chart:
     """Completions per day per claim over the last CHART_DAYS days: one grouped query,
     kept under the data version and the first day."""
     first = _since(today, CHART_DAYS)
-
-    def read() -> list[dict[str, Any]]:
-        return [
-            dict(row)
-            for row in Completion.objects.filter(
-                state=State.COMPLETED, completed_at__gte=_midnight(first)
-            )
-            .annotate(day=TruncDate("completed_at"))
-            .values("claim_id", "claim__name", "day")
-            .annotate(n=Count("pk"))
-            .order_by()
-        ]
-
-    rows = data_version.cached("home-chart", read, _midnight(first), version=version)
+    rows = (reading or data_version.Reading()).get(
+        "home-chart", "operations.home.chart_compute", _midnight(first).isoformat()
+    )
     return chart_build(rows, first, CHART_DAYS)
 
 
-def funnel_read(version: int | None | object = data_version.READ) -> list[dict]:
+def funnel_read(reading: data_version.Reading | None = None) -> list[dict]:
     """The overall member funnel (claims/funnel/): each stage with its share of the
     stage before (kept under the data version, as the funnel page's)."""
     stages = []
     previous: int | None = None
-    for label, count in funnel.member_funnel(version=version):
+    for label, count in funnel.member_funnel(reading=reading):
         rate = None if previous is None else (round(100 * count / previous) if previous else 0)
         stages.append({"label": label, "count": count, "rate": rate})
         previous = count
@@ -388,27 +405,29 @@ def funnel_read(version: int | None | object = data_version.READ) -> list[dict]:
 
 
 def home_build(user, now: datetime.datetime | None = None) -> Home:
-    """Every section of the admin home `user` may see."""
+    """Every section of the admin home `user` may see. While figures are counted again
+    after a change, the newest ones computed, and `as_of` says when (one recompute
+    queued on the task worker: claims/funnel/version.py)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     first_short, first_long = _since(today, SHORT), _since(today, LONG)
     home = Home(first_short=first_short, first_long=first_long)
-    # Read BEFORE any figure: what commits after it bumps it (claims/funnel/version.py).
-    version = data_version.current()
+    # Reads the version BEFORE any figure: what commits after it bumps it.
+    reading = data_version.Reading(stale_ok=True)
 
     if user.has_perm(PERMISSIONS["members"]):
-        home.members = members_read(first_short, first_long, version)
+        home.members = members_read(first_short, first_long, reading)
 
-    accounts, attention = accounts_read(user, version)
+    accounts, attention = accounts_read(user, reading)
     home.accounts = accounts or None
     home.attention_shown = bool(accounts)
 
     if user.has_perm(PERMISSIONS["completions"]) or user.has_perm(PERMISSIONS["pause"]):
         home.pause = pause.summary()
     if user.has_perm(PERMISSIONS["completions"]):
-        home.completions, current = completions_read(first_short, first_long, now, version)
+        home.completions, current = completions_read(first_short, first_long, now, reading)
         attention = completions_attention(current, home.pause) + attention
-        home.chart = chart_read(today, version)
+        home.chart = chart_read(today, reading)
         home.attention_shown = True
 
     if user.has_perm(PERMISSIONS["incidents"]):
@@ -434,8 +453,10 @@ def home_build(user, now: datetime.datetime | None = None) -> Home:
 
     if user.has_perm(PERMISSIONS["claims"]):
         home.claims_visible = True
-        home.funnel = funnel_read(version)
+        home.funnel = funnel_read(reading)
         home.funnel_url = reverse("admin:claims_claim_funnel")
 
     home.attention = attention
+    home.as_of = reading.as_of
+    reading.queue()
     return home

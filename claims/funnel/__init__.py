@@ -389,24 +389,28 @@ def _claim_rows(start, end, claims: models.QuerySet) -> list[dict]:
     )
 
 
-def _figures(
-    start, end, data_version: int | None | object = version.READ
-) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+def figures_compute(start: str, end: str) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     """Every figure of the funnel, overall and per claim, for the members who signed up
-    in [start, end): ONE query (claims/funnel/counts.py), whatever the number of
-    members, accounts, completions or claims, kept under the data version
-    (claims/funnel/version.py: any change to what it counts reads it again), so two
-    queries at first, then one (the version; none when the caller read it)."""
-    return version.cached(
-        "funnel",
-        lambda: counts.count(cohort(start, end)),
-        _iso(start),
-        _iso(end),
-        version=data_version,
+    in [start, end) (ISO datetimes, "" for an open end): ONE query
+    (claims/funnel/counts.py), whatever the number of members, accounts, completions
+    or claims."""
+    return counts.count(
+        cohort(
+            datetime.datetime.fromisoformat(start) if start else None,
+            datetime.datetime.fromisoformat(end) if end else None,
+        )
     )
 
 
-_READ = version.READ
+def _figures(
+    start, end, reading: version.Reading | None = None
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """`figures_compute`'s, kept under the data version (claims/funnel/version.py: any
+    change to what it counts reads it again), so two queries at first, then one (the
+    version; none when the caller's `reading` read it). Exact unless `reading` allows
+    the newest figures while they are counted again."""
+    reading = reading or version.Reading()
+    return reading.get("funnel", "claims.funnel.figures_compute", _iso(start), _iso(end))
 
 
 def _iso(moment: datetime.datetime | None) -> str:
@@ -426,12 +430,12 @@ def _stages(numbers: dict, ahead: dict, bitbadges: dict) -> list[dict]:
 
 
 def member_funnel(
-    start=None, end=None, claim: Claim | None = None, *, version: int | None | object = _READ
+    start=None, end=None, claim: Claim | None = None, *, reading: version.Reading | None = None
 ) -> list[tuple[str, int]]:
     """The six stages as (label, members) for the members who signed up in [start, end):
-    overall, or for `claim`. As `_figures` reads them (`version`: the data version, if
-    the caller read it already)."""
-    overall, per_claim = _figures(start, end, version)
+    overall, or for `claim`. As `_figures` reads them (`reading`: the caller's, if it
+    read the data version already)."""
+    overall, per_claim = _figures(start, end, reading)
     numbers = dict(overall)
     if claim is not None:
         claim_figures = per_claim.get(claim.pk, dict.fromkeys(counts.PER_CLAIM, 0))
@@ -448,17 +452,26 @@ class Funnel:
     visits: int = 0
     bitbadges_signups: int = 0  # of the cohort, signed up with BitBadges
     claims: list[dict] = field(default_factory=list)  # name, slug, ..., stages, visits
+    # When the figures shown were computed, if they are not the current ones (the page
+    # must say so; newer ones are being counted): None when they are current.
+    as_of: datetime.datetime | None = None
 
     def pairs(self) -> list[tuple[str, int]]:
         return [(stage["label"], stage["count"]) for stage in self.stages]
 
 
-def funnel_build(*, start=None, end=None) -> Funnel:
+def funnel_build(*, start=None, end=None, stale_ok: bool = False) -> Funnel:
     """The overall funnel and every claim's, for the members who signed up in [start,
     end), with the claims' landing-page visits on those days, and per stage the members
     who hold its fact without the stage before ("ahead") and those who signed up with
-    BitBadges ("bitbadges"): two queries (the figures, the claims and their visits)."""
-    overall, per_claim = _figures(start, end)
+    BitBadges ("bitbadges"): two queries (the figures, the claims and their visits).
+
+    Exact (the CSV) unless `stale_ok` (the page): then, while the figures are counted
+    again after a change, the newest ones computed, with `as_of` saying when (and one
+    recompute queued on the task worker: claims/funnel/version.py)."""
+    reading = version.Reading(stale_ok=stale_ok)
+    overall, per_claim = _figures(start, end, reading)
+    reading.queue()
     ahead = {key: overall.get(f"ahead_{key}", 0) for key in _KEYS}
     bitbadges = {key: overall[f"bitbadges_{key}"] for key in _KEYS}
     result = Funnel(
@@ -467,6 +480,7 @@ def funnel_build(*, start=None, end=None) -> Funnel:
         stages=_stages(overall, ahead, bitbadges),
         completed_outside=overall["completed_outside"],
         bitbadges_signups=bitbadges["signed_up"],
+        as_of=reading.as_of,
     )
     nothing = dict.fromkeys(counts.PER_CLAIM, 0)
     for row in _claim_rows(start, end, Claim.objects.all()):

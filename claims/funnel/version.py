@@ -26,18 +26,32 @@ a trigger names; SQLite's table rebuild drops the triggers), and what it writes 
 again.
 """
 
-from collections.abc import Callable
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.tasks import task
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 MISSING = object()
-READ = object()  # cached(): read the version now
+READ = object()  # Reading(): read the version now
 # Only how long an entry may take room: a newer version makes it unread long before.
 KEEP_SECONDS = 24 * 3600
+# How long a queued recompute keeps others from queueing (the task lets it go when it
+# ends; this only bounds the wait when no worker runs it).
+COUNTING_SECONDS = 300
+# The modules whose functions a recompute may call (a task's arguments name them).
+COMPUTE_PREFIXES = ("claims.funnel.", "operations.home.")
 
 TABLE = "operations_data_version"
 FUNCTION = "operations_data_version_bump"
@@ -179,20 +193,102 @@ def current(using: str = "default") -> int | None:
     return int(value or 0)
 
 
-def cached[T](
-    name: str, compute: Callable[[], T], *parts: object, version: int | None | object = READ
-) -> T:
-    """`compute()`'s value, kept under the data version and `parts` (what else the value
-    depends on, e.g. the day). `version`: as `current()` gave it, read BEFORE computing
-    (by default, read now); None: not kept (computed each time)."""
-    if version is READ:
-        version = current()
-    if version is None:
-        return compute()
-    key = ":".join(["dv", name, str(version), *(str(part) for part in parts)])
-    key = key.replace(" ", "T")  # datetimes as ISO, with no space (memcached's keys)
-    value = cache.get(key, MISSING)
-    if value is MISSING:
-        value = compute()
-        cache.set(key, value, KEEP_SECONDS)
+def _key(kind: str, name: str, parts: Sequence[str], version: object = "") -> str:
+    key = ":".join([kind, name, str(version), *parts])
+    return key.replace(" ", "T")  # memcached's keys have no space
+
+
+def _compute(path: str, parts: Sequence[str]) -> Any:
+    """The value of the figures' function at `path` (a module-level function of
+    strings, so a task can name it) for `parts`."""
+    if not path.startswith(COMPUTE_PREFIXES):  # only the figures' own functions
+        raise ValueError(f"not a figures function: {path}")
+    return import_string(path)(*parts)
+
+
+def _store(name: str, path: str, parts: Sequence[str], version: int, value: Any) -> Any:
+    """Keep `value` (computed after `version` was read) under that version, and as the
+    newest figures of `name` unless newer ones are kept already."""
+    cache.set(_key("dv", name, parts, version), value, KEEP_SECONDS)
+    newest_key = _key("dv-newest", name, parts)
+    newest = cache.get(newest_key)
+    if newest is None or newest["version"] <= version:
+        entry = {"version": version, "at": timezone.now(), "value": value}
+        cache.set(newest_key, entry, KEEP_SECONDS)
     return value
+
+
+@dataclass
+class Reading:
+    """One page's figures, read under one data version (`version`: as `current()` gave
+    it, read BEFORE anything is computed; by default read now; None: nothing kept).
+
+    `get()` answers the figures kept under that version, else computes them. With
+    `stale_ok` (the admin home, the funnel PAGE: never the CSV, a download of record),
+    when they are not kept under it but older ones were computed (the newest figures of
+    that name, kept whatever the version, with their version and when they were
+    computed), it answers those at once, notes `as_of` (when the oldest figures it
+    answered were computed: the page must say so) and `queue()` then asks the task
+    worker to count again (one task, however many loads ask: a short-lived "counting"
+    key per figures). Nothing ever computed (first load, cache lost): computed here."""
+
+    version: int | None | object = READ
+    stale_ok: bool = False
+    as_of: datetime.datetime | None = None
+    stale: list[list[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.version is READ:
+            self.version = current()
+
+    def get(self, name: str, path: str, *parts: str) -> Any:
+        version = self.version
+        if not isinstance(version, int):  # None: inside a transaction, nothing kept
+            return _compute(path, parts)
+        value = cache.get(_key("dv", name, parts, version), MISSING)
+        if value is not MISSING:
+            return value
+        newest = cache.get(_key("dv-newest", name, parts))
+        if newest is not None and newest["version"] >= version:
+            return newest["value"]  # computed after this version was read: current
+        if newest is not None and self.stale_ok:
+            self.as_of = min(self.as_of or newest["at"], newest["at"])
+            self.stale.append([name, path, list(parts)])
+            return newest["value"]
+        return _store(name, path, parts, version, _compute(path, parts))
+
+    def queue(self) -> bool:
+        """Queue one recompute of the stale figures this page answered, unless one is
+        counting them already; whether a task was queued."""
+        items = [
+            item
+            for item in self.stale
+            if cache.add(_key("dv-counting", item[0], item[2]), 1, COUNTING_SECONDS)
+        ]
+        self.stale = []
+        if not items:
+            return False
+        try:
+            figures_refresh_task.enqueue(items)
+        except Exception:  # the page still answers; the next load queues again
+            for name, _, parts in items:
+                cache.delete(_key("dv-counting", name, parts))
+            logger.exception("Figures: could not queue their recompute")
+            return False
+        return True
+
+
+@task()
+def figures_refresh_task(items: list[list[Any]]) -> int | None:
+    """Count `items` ([name, function path, parts]) again under the data version now,
+    keeping them under it and as the newest; the "counting" keys are let go either way.
+    The data version it counted under, None if it could not read one."""
+    version = current()
+    try:
+        for name, path, parts in items:
+            if version is not None:
+                _store(name, path, parts, version, _compute(path, parts))
+    finally:
+        for name, _, parts in items:
+            cache.delete(_key("dv-counting", name, parts))
+    return version
