@@ -1,9 +1,16 @@
 """What the site knows about Pipedream Connect: apps, members' accounts, sessions, webhooks."""
 
+import copy
+import logging
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
 
 
 class AppQuerySet(models.QuerySet):
@@ -60,6 +67,53 @@ class App(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# The catalogue of enabled apps by slug, asked on every mint (connections/forms.py), kept
+# per process under a version in the shared cache that every save or deletion of an app
+# replaces, at once (this transaction's own later reads see it) and again when its
+# transaction commits (every other process does): on_app_changed. Nothing writes apps by
+# queryset .update()/bulk_create (the catalogue sync saves them one by one). The cache
+# unreadable: the row is read from the table, as before.
+CATALOGUE_VERSION_KEY = "connections:apps-version"
+_catalogue: tuple[str, dict[str, App]] | None = None  # (version, enabled apps by slug)
+
+
+def apps_changed() -> None:
+    cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _catalogue_version() -> str | None:
+    try:
+        version = cache.get(CATALOGUE_VERSION_KEY)
+        if version is None:  # never set, or evicted: start a version every process shares
+            cache.add(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(CATALOGUE_VERSION_KEY)
+    except Exception:  # the cache is down: the table answers
+        logger.warning("connections: app catalogue version unreadable", exc_info=True)
+        return None
+    return version
+
+
+def enabled_app(slug: str) -> App | None:
+    """The app of that slug if members may connect it (enabled), else None: a copy of
+    the row, the caller's to change."""
+    global _catalogue
+    version = _catalogue_version()
+    if version is None:
+        return App.objects.enabled().filter(slug=slug).first()
+    if _catalogue is None or _catalogue[0] != version:
+        # Read after the version: a change committed after that read replaces it.
+        _catalogue = (version, {app.slug: app for app in App.objects.enabled()})
+    app = _catalogue[1].get(slug)
+    return copy.copy(app) if app is not None else None
+
+
+@receiver(post_save, sender=App, dispatch_uid="connections.app_saved")
+@receiver(post_delete, sender=App, dispatch_uid="connections.app_deleted")
+def on_app_changed(sender, **kwargs):
+    apps_changed()
+    transaction.on_commit(apps_changed)
 
 
 class UpstreamAccountQuerySet(models.QuerySet):
