@@ -68,14 +68,18 @@ def _key(member) -> str:
     return f"fresh-health:{member.pk}"
 
 
-def _skipped(member) -> dict:
-    """The member's accounts the last refresh could not read (connections/tasks.py):
-    {pk: last_synced_at as it was then}; anything else in the cache reads as none."""
+def _skipped_and_state(member) -> tuple[dict, str | None]:
+    """In one cache round trip: the member's accounts the last refresh could not read
+    (connections/tasks.py: {pk: last_synced_at as it was then}; anything else in the
+    cache reads as none) and the window's key (None while no refresh was queued in it)."""
+    skipped_key = tasks.SKIPPED_KEY.format(member_id=member.pk)
     try:
-        skipped = cache.get(tasks.SKIPPED_KEY.format(member_id=member.pk))
-    except Exception:  # a garbled entry (or an unpicklable one): nothing skipped
-        return {}
-    return skipped if isinstance(skipped, dict) else {}
+        values = cache.get_many([skipped_key, _key(member)])
+    except Exception:  # a garbled entry (or an unpicklable one): nothing skipped or queued
+        return {}, None
+    skipped = values.get(skipped_key)
+    state = values.get(_key(member))
+    return (skipped if isinstance(skipped, dict) else {}), (None if state is None else str(state))
 
 
 def stale(accounts, *, now=None, skipped: dict | None = None) -> bool:
@@ -104,12 +108,17 @@ def refresh_if_stale(member, accounts=None) -> bool:
         return False
     if accounts is None:
         accounts = ConnectedAccount.objects.filter(member=member).only("last_synced_at")
-    # The cache is asked about skipped accounts only when some account is stale.
-    if not stale(accounts) or not stale(accounts, skipped=_skipped(member)):
+    # The cache is asked only when some account is stale.
+    if not stale(accounts):
         return False
+    skipped, state = _skipped_and_state(member)
+    if not stale(accounts, skipped=skipped):
+        return False
+    if state is not None:
+        return refreshing(member, state)  # queued by an earlier open: rate-limited
     window, key = _window(), _key(member)
     if not cache.add(key, f"queuing - {time.time()}", timeout=window):
-        return refreshing(member)  # queued by an earlier open: rate-limited
+        return refreshing(member)  # queued by another open this moment
     try:
         result = tasks.accounts_refresh_task.enqueue(member.pk)
     except Exception:
@@ -121,12 +130,15 @@ def refresh_if_stale(member, accounts=None) -> bool:
     return True
 
 
-def refreshing(member) -> bool:
+def refreshing(member, state: str | None = None) -> bool:
     """A refresh of the member's accounts queued by a page open is ready or running, and
-    was queued less than WAIT_SECONDS ago."""
+    was queued less than WAIT_SECONDS ago. `state`: the window's key as just read, if it
+    was (else it is read now)."""
     # "queuing - <when>" (another request is queueing it this moment), "queued <task
     # result id> <when>", or "failed" (not queued: nothing to wait for).
-    state, result_id, queued_at = (str(cache.get(_key(member)) or "") + "  ").split(" ")[:3]
+    if state is None:
+        state = str(cache.get(_key(member)) or "")
+    state, result_id, queued_at = (state + "  ").split(" ")[:3]
     try:
         if state not in ("queuing", "queued") or time.time() - float(queued_at) > WAIT_SECONDS:
             return False

@@ -413,3 +413,37 @@ def test_a_garbled_skip_memory_counts_as_none(client, member, github, garbage):
     client.force_login(member)
     assert client.get("/").status_code == 200
     assert queued() == [[member.pk]]  # whatever the memory holds
+
+
+@pytest.mark.django_db
+def test_a_refresh_under_way_costs_one_cache_read_per_check(member, github):
+    # What every page open of a member with stale accounts pays while the refresh it
+    # queued runs: one read of the cache (the skip memory and the window's key together).
+    from connections import freshness  # the function under test, not a page
+
+    accounts = [account(member, github, name="octo")]
+    assert freshness.refresh_if_stale(member, accounts) is True  # queued now
+    calls, inside = [], []
+    spied = {name: getattr(cache, name) for name in ("get", "get_many", "add", "set")}
+
+    def spy(name):
+        def call(*args, **kwargs):
+            if not inside:  # the local-memory cache's get_many calls get itself
+                calls.append(name)
+            inside.append(name)
+            try:
+                return spied[name](*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    for name in spied:
+        setattr(cache, name, spy(name))
+    try:
+        assert freshness.refresh_if_stale(member, accounts) is True  # still under way
+    finally:
+        for name, method in spied.items():
+            setattr(cache, name, method)
+    assert calls == ["get_many"]
+    assert queued() == [[member.pk]]
