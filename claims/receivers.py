@@ -45,10 +45,22 @@ INTEREST_FIELDS = {
     App: {"slug"},
 }
 _interest: tuple[str, frozenset[str]] | None = None  # (version, wanted app slugs)
+# The version this process set at once for a change not committed yet: an answer read
+# under it may include that change, which a rollback undoes without a new version, so it
+# is not kept (the commit replaces the version; after a rollback this process just
+# keeps asking the table until the next change).
+_uncommitted: str | None = None
 
 
 def app_interest_changed() -> None:
     cache.set(INTEREST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _app_interest_changing() -> None:
+    global _uncommitted
+    version = uuid.uuid4().hex
+    _uncommitted = version
+    cache.set(INTEREST_VERSION_KEY, version, timeout=None)
 
 
 def wanted_app_slugs() -> frozenset[str] | None:
@@ -77,7 +89,8 @@ def wanted_app_slugs() -> frozenset[str] | None:
             .values_list("trigger_app__slug", flat=True),
         ]
     )
-    _interest = (version, slugs)
+    if version != _uncommitted:
+        _interest = (version, slugs)
     return slugs
 
 
@@ -90,7 +103,7 @@ def wanted_app_slugs() -> frozenset[str] | None:
 def on_app_interest_changed(sender, *, update_fields=None, **kwargs):
     if update_fields is not None and not (set(update_fields) & INTEREST_FIELDS[sender]):
         return  # a save of other columns only (a claim's life reading): nothing read here
-    app_interest_changed()
+    _app_interest_changing()
     transaction.on_commit(app_interest_changed)
 
 

@@ -77,10 +77,21 @@ class App(models.Model):
 # unreadable: the row is read from the table, as before.
 CATALOGUE_VERSION_KEY = "connections:apps-version"
 _catalogue: tuple[str, dict[str, App]] | None = None  # (version, enabled apps by slug)
+# The version this process set at once for a change not committed yet: a catalogue read
+# under it may hold that change, which a rollback undoes without a new version, so it is
+# not kept (the commit replaces the version).
+_uncommitted: str | None = None
 
 
 def apps_changed() -> None:
     cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _apps_changing() -> None:
+    global _uncommitted
+    version = uuid.uuid4().hex
+    _uncommitted = version
+    cache.set(CATALOGUE_VERSION_KEY, version, timeout=None)
 
 
 def _catalogue_version() -> str | None:
@@ -102,17 +113,21 @@ def enabled_app(slug: str) -> App | None:
     version = _catalogue_version()
     if version is None:
         return App.objects.enabled().filter(slug=slug).first()
-    if _catalogue is None or _catalogue[0] != version:
+    if _catalogue is not None and _catalogue[0] == version:
+        apps = _catalogue[1]
+    else:
         # Read after the version: a change committed after that read replaces it.
-        _catalogue = (version, {app.slug: app for app in App.objects.enabled()})
-    app = _catalogue[1].get(slug)
+        apps = {app.slug: app for app in App.objects.enabled()}
+        if version != _uncommitted:
+            _catalogue = (version, apps)
+    app = apps.get(slug)
     return copy.copy(app) if app is not None else None
 
 
 @receiver(post_save, sender=App, dispatch_uid="connections.app_saved")
 @receiver(post_delete, sender=App, dispatch_uid="connections.app_deleted")
 def on_app_changed(sender, **kwargs):
-    apps_changed()
+    _apps_changing()
     transaction.on_commit(apps_changed)
 
 

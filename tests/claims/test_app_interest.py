@@ -3,7 +3,8 @@
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from claims import receivers
@@ -15,22 +16,30 @@ from tests.claims.claims_support import require
 pytestmark = pytest.mark.django_db
 
 
+def committing():
+    """The block's changes as committed: their on-commit callbacks run at its end."""
+    return TestCase.captureOnCommitCallbacks(execute=True)
+
+
 @pytest.fixture
 def github():
-    return App.objects.create(slug="github", name="GitHub", enabled=True)
+    with committing():
+        return App.objects.create(slug="github", name="GitHub", enabled=True)
 
 
 @pytest.fixture
 def discord():
-    return App.objects.create(slug="discord", name="Discord", enabled=True)
+    with committing():
+        return App.objects.create(slug="discord", name="Discord", enabled=True)
 
 
 def make_claim(slug, apps, *, enabled=True, save=True):
     claim = Claim(slug=slug, name=slug, enabled=enabled, delivery="dynamic_store", store_id="s")
     claim.set_store_secret("x")
     if save:
-        claim.save()
-        require(claim, *apps)
+        with committing():
+            claim.save()
+            require(claim, *apps)
     return claim
 
 
@@ -168,3 +177,18 @@ def test_the_version_is_replaced_again_when_the_change_commits(
         at_once = cache.get(receivers.INTEREST_VERSION_KEY)
         assert at_once is not None
     assert cache.get(receivers.INTEREST_VERSION_KEY) not in (None, at_once)
+
+
+def test_a_change_rolled_back_is_not_kept(member, alices_github, github):
+    claim = make_claim("github-a", [github])
+    try:
+        with transaction.atomic():
+            claim.enabled = False
+            claim.save()
+            send_connected(alices_github, member)  # no enabled claim wants GitHub here
+            assert checked(member) == set()
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    send_connected(alices_github, member)  # enabled again, with no new version
+    assert checked(member) == {"github-a"}

@@ -3,7 +3,8 @@
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from connections import models
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def github():
-    return App.objects.create(slug="github", name="GitHub", enabled=True)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # as committed
+        return App.objects.create(slug="github", name="GitHub", enabled=True)
 
 
 def test_read_once_then_no_query(github):
@@ -79,3 +81,15 @@ def test_no_cache_answer_means_the_table_answers(github, monkeypatch):
     monkeypatch.setattr(models.cache, "get", lambda *a, **k: None)
     monkeypatch.setattr(models.cache, "add", lambda *a, **k: False)
     assert enabled_app("github") is None
+
+
+def test_a_change_rolled_back_is_not_kept(github):
+    try:
+        with transaction.atomic():
+            github.enabled = False
+            github.save()
+            assert enabled_app("github") is None
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert enabled_app("github").pk == github.pk  # enabled again, with no new version

@@ -12,7 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from connections import services
-from connections.models import ConnectedAccount, ConnectSession, WebhookEvent, enabled_app
+from connections.models import (
+    ConnectedAccount,
+    ConnectSession,
+    WebhookEvent,
+    apps_changed,
+    enabled_app,
+)
 from tests.connections.services_support import (
     ACCOUNTS_URL,
     CTOK,
@@ -37,6 +43,7 @@ def test_a_mint_runs_four_statements(client, member, github, pd):
     # comes from the process's catalogue (connections.models.enabled_app), read once.
     pd.post(TOKENS_URL, json=token_body())
     client.force_login(member)
+    apps_changed()  # the app's creation committed (what its on-commit callback does)
     enabled_app("github")
     with CaptureQueriesContext(connection) as ctx:
         response = client.post("/connect/token/", {"app": "github"})
