@@ -194,7 +194,10 @@ def current(using: str = "default") -> int | None:
 
 
 def _key(kind: str, name: str, parts: Sequence[str], version: object = "") -> str:
-    key = ":".join([kind, name, str(version), *parts])
+    # The database's name too: two databases on one cache (a bench's copy, a test run)
+    # have versions of their own, and a newest entry must not pass from one to the other.
+    database = str(connections["default"].settings_dict["NAME"])
+    key = ":".join([kind, database, name, str(version), *parts])
     return key.replace(" ", "T")  # memcached's keys have no space
 
 
