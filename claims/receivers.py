@@ -4,11 +4,8 @@ The signals are sent on commit; each receiver only records a request for a check
 queues the task, so a slow upstream never holds up the request that connected an account.
 """
 
-import logging
-import uuid
 
 from allauth.account.signals import email_confirmed
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -24,10 +21,8 @@ from connections.signals import (
     account_health_changed,
     site_accounts_changed,
 )
+from core import shared_version
 from users.siwbb.signals import address_proven
-
-logger = logging.getLogger(__name__)
-
 
 # "No enabled claim needs or triggers on this app", the common case when an account is
 # connected, known without a query. The slugs of the apps some enabled claim needs (a
@@ -53,29 +48,20 @@ _uncommitted: str | None = None
 
 
 def app_interest_changed() -> None:
-    cache.set(INTEREST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    shared_version.replace(INTEREST_VERSION_KEY)
 
 
 def _app_interest_changing() -> None:
     global _uncommitted
-    version = uuid.uuid4().hex
-    _uncommitted = version
-    cache.set(INTEREST_VERSION_KEY, version, timeout=None)
+    _uncommitted = shared_version.replace(INTEREST_VERSION_KEY)
 
 
 def wanted_app_slugs() -> frozenset[str] | None:
     """The slugs of the apps some enabled claim needs or triggers on; None when the
     shared version cannot be read (then nothing is known: run the queries)."""
     global _interest
-    try:
-        version = cache.get(INTEREST_VERSION_KEY)
-        if version is None:  # never set, or evicted: start a version every process shares
-            cache.add(INTEREST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-            version = cache.get(INTEREST_VERSION_KEY)
-    except Exception:  # the cache is down: no answer is trusted, the queries decide
-        logger.warning("claims: app interest version unreadable", exc_info=True)
-        return None
-    if version is None:
+    version = shared_version.read(INTEREST_VERSION_KEY)
+    if version is None:  # a cache the processes do not share, or none readable
         return None
     if _interest is not None and _interest[0] == version:
         return _interest[1]

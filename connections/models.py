@@ -1,16 +1,14 @@
 """What the site knows about Pipedream Connect: apps, members' accounts, sessions, webhooks."""
 
 import copy
-import logging
 import uuid
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-logger = logging.getLogger(__name__)
+from core import shared_version
 
 
 class AppQuerySet(models.QuerySet):
@@ -84,26 +82,17 @@ _uncommitted: str | None = None
 
 
 def apps_changed() -> None:
-    cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    shared_version.replace(CATALOGUE_VERSION_KEY)
 
 
 def _apps_changing() -> None:
     global _uncommitted
-    version = uuid.uuid4().hex
-    _uncommitted = version
-    cache.set(CATALOGUE_VERSION_KEY, version, timeout=None)
+    _uncommitted = shared_version.replace(CATALOGUE_VERSION_KEY)
 
 
 def _catalogue_version() -> str | None:
-    try:
-        version = cache.get(CATALOGUE_VERSION_KEY)
-        if version is None:  # never set, or evicted: start a version every process shares
-            cache.add(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-            version = cache.get(CATALOGUE_VERSION_KEY)
-    except Exception:  # the cache is down: the table answers
-        logger.warning("connections: app catalogue version unreadable", exc_info=True)
-        return None
-    return version
+    # None on a cache the processes do not share, or none readable: the table answers.
+    return shared_version.read(CATALOGUE_VERSION_KEY)
 
 
 def enabled_app(slug: str) -> App | None:

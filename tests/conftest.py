@@ -6,6 +6,7 @@ rather than in tests/claims/conftest.py because the attack and fault suites use 
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,35 @@ def _close_upstream_connections():
 
     close_shared_session()
     close_bitbadges_session()
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """The default cache on the local Redis, shared as production's is between processes
+    (core/shared_version.py keeps nothing on the local-memory cache), under a prefix of
+    this test's own. Skipped without Redis, except in CI (CI=true), where it fails."""
+    import redis  # only the tests that ask for this fixture need it
+
+    url = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs Redis for the shared cache: {exc}")
+        pytest.skip(f"Redis is not reachable: {exc}")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.redis_cache.KeptClientRedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    # This test's keys only (clear() would empty the Redis database other runs share).
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)

@@ -14,15 +14,13 @@ read API: {"host_id": the host site's id when they signed on from it, else null,
 
 import datetime
 import json
-import uuid
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from claims.models import Completion
-from core import webhooks
+from core import shared_version, webhooks
 from users.selectors import host_ids
 from webhooks import tasks
 from webhooks.models import Delivery, Endpoint, EventType
@@ -69,28 +67,34 @@ def _record(rows: list[Delivery]) -> list[Delivery]:
 
 
 # "No endpoint is enabled", the common case, known without a query. The answer is kept
-# per process under a version in the shared cache that every save or deletion of an
-# endpoint replaces, at once and again when its transaction commits (receivers.py), so
-# the next event after a change reads the table again in every process. Only "none" is
-# trusted: with any endpoint enabled, emit() reads which from the table as before.
+# per process under a shared version (core/shared_version.py: never on a cache the
+# processes do not share) that every save or deletion of an endpoint replaces, at once
+# and again when its transaction commits (receivers.py), so the next event after a
+# change reads the table again in every process. Only "none" is trusted: with any
+# endpoint enabled, emit() reads which from the table. An answer read under the version
+# this process set for a change not committed yet is not kept (a rollback would leave it).
 VERSION_KEY = "webhooks:endpoints-version"
 _known: tuple[str, bool] | None = None  # (version, some endpoint enabled)
+_uncommitted: str | None = None
 
 
 def endpoints_changed() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    shared_version.replace(VERSION_KEY)
+
+
+def endpoints_changing() -> None:
+    global _uncommitted
+    _uncommitted = shared_version.replace(VERSION_KEY)
 
 
 def _enabled_endpoints() -> list[Endpoint]:
     global _known
-    version = cache.get(VERSION_KEY)
-    if version is None:  # never set, or evicted: start a version every process shares
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(VERSION_KEY)
-    if _known == (version, False):
+    version = shared_version.read(VERSION_KEY)
+    if version is not None and _known == (version, False):
         return []
     endpoints = list(Endpoint.objects.filter(enabled=True))
-    _known = (version, bool(endpoints))
+    if version is not None and version != _uncommitted:
+        _known = (version, bool(endpoints))
     return endpoints
 
 

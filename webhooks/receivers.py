@@ -36,7 +36,7 @@ from webhooks.models import Endpoint, EventType
 @receiver(post_delete, sender=Endpoint, dispatch_uid="webhooks.endpoint_deleted")
 def on_endpoint_changed(sender, **kwargs):
     # Now (this transaction's own events see it) and at commit (other processes do).
-    events.endpoints_changed()
+    events.endpoints_changing()
     transaction.on_commit(events.endpoints_changed)
 
 

@@ -2,7 +2,7 @@
 (claims/receivers.py: wanted_app_slugs), and a change to the claims is seen at once."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +13,8 @@ from connections.models import App, ConnectedAccount
 from connections.signals import account_connected
 from tests.claims.claims_support import require
 
-pytestmark = pytest.mark.django_db
+# The answers are kept only on a cache every process shares (core/shared_version.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared_cache")]
 
 
 def committing():
@@ -162,8 +163,8 @@ def test_a_life_reading_save_keeps_the_version(github):
 
 def test_no_cache_answer_means_the_queries_decide(member, alices_github, github, monkeypatch):
     make_claim("github-a", [github])
-    monkeypatch.setattr(receivers.cache, "get", lambda *a, **k: None)
-    monkeypatch.setattr(receivers.cache, "add", lambda *a, **k: False)
+    monkeypatch.setattr(caches["default"], "get", lambda *a, **k: None)
+    monkeypatch.setattr(caches["default"], "add", lambda *a, **k: False)
     assert receivers.wanted_app_slugs() is None
     send_connected(alices_github, member)
     assert checked(member) == {"github-a"}

@@ -2,7 +2,7 @@
 (connections.models.enabled_app): no query once read, a change seen at once."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +11,8 @@ from connections import models
 from connections.forms import ConnectForm
 from connections.models import App, enabled_app
 
-pytestmark = pytest.mark.django_db
+# The answers are kept only on a cache every process shares (core/shared_version.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared_cache")]
 
 
 @pytest.fixture
@@ -78,8 +79,8 @@ def test_the_version_is_replaced_again_when_the_change_commits(
 def test_no_cache_answer_means_the_table_answers(github, monkeypatch):
     assert enabled_app("github") is not None
     App.objects.filter(pk=github.pk).update(enabled=False)
-    monkeypatch.setattr(models.cache, "get", lambda *a, **k: None)
-    monkeypatch.setattr(models.cache, "add", lambda *a, **k: False)
+    monkeypatch.setattr(caches["default"], "get", lambda *a, **k: None)
+    monkeypatch.setattr(caches["default"], "add", lambda *a, **k: False)
     assert enabled_app("github") is None
 
 

@@ -37,7 +37,8 @@ def statements(ctx) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(CONTROL)]
 
 
-def test_a_mint_runs_four_statements(client, member, github, pd):
+def test_a_mint_runs_four_statements(shared_cache, client, member, github, pd):
+    # With a cache every process shares, the app comes from the per-process catalogue.
     # The member's session and user (every logged-in page), whether the member has a
     # confirmed address, and the session's INSERT. The rate limit is the cache's; the app
     # comes from the process's catalogue (connections.models.enabled_app), read once.

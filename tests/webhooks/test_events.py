@@ -9,6 +9,7 @@ import json
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
+from django.core.cache import caches
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
@@ -194,7 +195,7 @@ def _webhooks_queries(queries):
 
 
 def test_with_no_endpoint_an_event_builds_nothing_and_reads_the_table_once(
-    completion, django_capture_on_commit_callbacks
+    shared_cache, completion, django_capture_on_commit_callbacks
 ):
     with CaptureQueriesContext(connection) as queries:
         move(completion, "completed", django_capture_on_commit_callbacks)
@@ -211,9 +212,12 @@ def test_with_no_endpoint_an_event_builds_nothing_and_reads_the_table_once(
     assert _webhooks_queries(queries) == []
 
 
+@pytest.mark.parametrize("cache_kind", ["shared", "local"])
 def test_an_endpoint_made_or_turned_on_hears_the_very_next_event(
-    completion, endpoint_to, django_capture_on_commit_callbacks
+    request, cache_kind, completion, endpoint_to, django_capture_on_commit_callbacks
 ):
+    if cache_kind == "shared":
+        request.getfixturevalue("shared_cache")
     move(completion, "failed", django_capture_on_commit_callbacks)  # "none" is now known
     endpoint, _ = endpoint_to(URL)
     move(completion, "completed", django_capture_on_commit_callbacks)
@@ -230,7 +234,7 @@ def test_an_endpoint_made_or_turned_on_hears_the_very_next_event(
 
 
 def test_a_change_in_another_process_is_seen_through_the_shared_version(
-    completion, endpoint_to, django_capture_on_commit_callbacks
+    shared_cache, completion, endpoint_to, django_capture_on_commit_callbacks
 ):
     move(completion, "failed", django_capture_on_commit_callbacks)  # "none" is now known
     # Another process saves an endpoint: the row appears, and it replaces the version in
@@ -242,6 +246,32 @@ def test_a_change_in_another_process_is_seen_through_the_shared_version(
     assert not Delivery.objects.exists()  # this process still trusts its "none"
     events.endpoints_changed()  # what the other process's save does, at its commit
     move(completion, "revoked", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == 1
+
+
+def test_on_a_cache_each_process_keeps_for_itself_every_event_reads_the_table(
+    completion, endpoint_to, django_capture_on_commit_callbacks
+):
+    # The local-memory cache (the default): a web process's version is never seen by the
+    # task worker, so nothing is kept and another process's new endpoint hears at once.
+    move(completion, "failed", django_capture_on_commit_callbacks)
+    elsewhere = Endpoint(name="Elsewhere", url=URL)
+    elsewhere.set_secret(webhooks.new_secret())
+    Endpoint.objects.bulk_create([elsewhere])  # no signal: another process's save
+    move(completion, "completed", django_capture_on_commit_callbacks)
+    assert Delivery.objects.count() == 1
+
+
+def test_a_cache_that_fails_costs_the_query_not_the_move(
+    shared_cache, completion, endpoint_to, django_capture_on_commit_callbacks, monkeypatch
+):
+    endpoint_to(URL)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(caches["default"], "get", down)
+    move(completion, "completed", django_capture_on_commit_callbacks)  # does not raise
     assert Delivery.objects.count() == 1
 
 
