@@ -25,7 +25,8 @@ rendered; from then on it is rendered again. A new render writes over the slot, 
 cache holds one entry per member session, page and address (for a day at most).
 
 Nothing of another request is served: the CSRF token and the CSP nonce are rendered as
-markers and filled in for each response (`get_token`: a fresh mask of this session's
+markers (random for each render, so no text on the page can carry one) and filled in
+for each response (`get_token`: a fresh mask of this session's
 secret; this request's nonce), a request with flash messages to show is rendered
 directly, and every slot holds the member's id and session key (and every version the
 member's row): two members (or two sessions) never share an entry. The digest and the render run in one REPEATABLE READ
@@ -42,6 +43,7 @@ import functools
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -62,14 +64,24 @@ from django.test.signals import setting_changed
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
-# Markers rendered in place of the CSRF token and the CSP nonce, filled in per response.
-CSRF_MARK = "pgcache0csrf0mark0b71f9e2c4a8"
-NONCE_MARK = "pgcache0nonce0mark0e53a17d90c6"
-PLACEHOLDERS = {"csrf_token": CSRF_MARK, "csp_nonce": NONCE_MARK}
+# Markers rendered in place of the CSRF token and the CSP nonce and filled in per
+# response: random for each render and kept with its page, so no text the page shows
+# (a name, an app's logo URL from Pipedream's catalogue) can carry one and be filled in.
+MARK_PREFIX = "pgcache-mark-"
+
+
+def _marks() -> dict[str, str]:
+    random = secrets.token_hex(16)
+    return {
+        "csrf_token": f"{MARK_PREFIX}csrf-{random}",
+        "csp_nonce": f"{MARK_PREFIX}nonce-{random}",
+    }
+
+
 # An entry nobody asked for in a day is dropped (space, not correctness: a changed row
 # or the clock makes an entry unused long before).
 ENTRY_SECONDS = 24 * 3600
-KEY_PREFIX = "page:v1"
+KEY_PREFIX = "page:v2"
 
 
 @dataclass(frozen=True)
@@ -310,7 +322,7 @@ def _version(request: HttpRequest, data: str, extra: Any) -> str:
 
 @dataclass
 class Rendered:
-    """A page rendered with PLACEHOLDERS: the response, the per-request `state` it shows
+    """A page rendered with markers (_marks): the response, the per-request `state` it shows
     (see `serve`), what computing that state again needs (`meta`, kept with the entry)
     and the first moment the clock changes what it shows (`until`; None: never)."""
 
@@ -321,12 +333,14 @@ class Rendered:
 
 
 def cacheable(request: HttpRequest) -> bool:
-    """A member's plain GET of a page, with no flash message waiting to be shown."""
+    """A member's plain GET of a page, with no query string (each would be an entry of
+    its own: anyone could fill the cache) and no flash message waiting to be shown."""
     user = getattr(request, "user", None)
     htmx = getattr(request, "htmx", None)
     return bool(
         enabled()
         and request.method == "GET"
+        and not request.META.get("QUERY_STRING")
         and user is not None
         and user.is_authenticated
         and request.session.session_key
@@ -344,7 +358,7 @@ def serve(
     state: Callable[[Any], tuple[Any, ...]] | None = None,
     prefetch: Iterable[str] = (),
 ) -> HttpResponse:
-    """The page from the cache, or rendered by `render(PLACEHOLDERS)` and kept.
+    """The page from the cache, or rendered by `render(marks)` and kept.
 
     `render` gets the context entries to render with (the markers, or nothing when the
     page is not cached) and returns a Rendered. `extra`: anything else the page shows
@@ -355,7 +369,7 @@ def serve(
     being under way), computed from the `meta` the render kept: one entry per state.
     """
     if not cacheable(request):
-        return _filled(request, render({}).response)
+        return render({}).response
     member_id = int(request.user.pk or 0)  # a member: cacheable() said so
     slot = _slot(request, page)
     read = _read([slot, *prefetch])
@@ -363,21 +377,25 @@ def serve(
     version = _version(request, fingerprint(member_id), made)
     entry = _valid(read.get(slot), version)
     if entry is not None:
-        html = entry["pages"].get(state(entry["meta"]) if state else ())
-        if html is not None:
+        page_and_marks = entry["pages"].get(state(entry["meta"]) if state else ())
+        if page_and_marks is not None:
             response = HttpResponse(content_type=entry["content_type"])
-            response.content = _fill(request, html)
+            response.content = _fill(request, *page_and_marks)
             return response
     with _snapshot():
         # Again, in the snapshot the render reads: what is kept is what this describes.
         made = extra({}) if callable(extra) else extra
         version = _version(request, fingerprint(member_id), made)
-        rendered = render(PLACEHOLDERS)
+        marks = _marks()
+        rendered = render(marks)
     response = rendered.response
-    if response.status_code == 200 and not response.streaming:
-        html = response.content.decode(response.charset)
-        _keep(slot, version, rendered, html, response)
-    return _filled(request, response)
+    if response.streaming or not response.content:
+        return response
+    html = response.content.decode(response.charset)
+    if response.status_code == 200:
+        _keep(slot, version, rendered, html, marks, response)
+    response.content = _fill(request, html, marks)
+    return response
 
 
 def _read(keys: list[str]) -> dict[str, Any]:
@@ -397,7 +415,14 @@ def _valid(entry: Any, version: str) -> dict[str, Any] | None:
     return entry
 
 
-def _keep(slot: str, version: str, rendered: Rendered, html: str, response: HttpResponse) -> None:
+def _keep(
+    slot: str,
+    version: str,
+    rendered: Rendered,
+    html: str,
+    marks: dict[str, str],
+    response: HttpResponse,
+) -> None:
     until = rendered.until.timestamp() if rendered.until else None
     old = _valid(_read([slot]).get(slot), version) or {}
     pages = old.get("pages", {}) if old.get("until") == until else {}
@@ -406,29 +431,21 @@ def _keep(slot: str, version: str, rendered: Rendered, html: str, response: Http
         "until": until,
         "meta": rendered.meta,
         "content_type": response["Content-Type"],
-        "pages": {**pages, rendered.state: html},
+        "pages": {**pages, rendered.state: (html, marks)},
     }
     timeout = ENTRY_SECONDS if until is None else max(1, min(ENTRY_SECONDS, until - time.time()))
     with contextlib.suppress(Exception):  # the page is served regardless
         cache.set(slot, entry, int(timeout) + 1)
 
 
-def _fill(request: HttpRequest, html: str) -> str:
-    """This request's CSRF token (a fresh mask of this session's secret) and nonce."""
-    if CSRF_MARK in html:
-        html = html.replace(CSRF_MARK, get_token(request))
-    if NONCE_MARK in html:
-        html = html.replace(NONCE_MARK, str(get_nonce(request)))
+def _fill(request: HttpRequest, html: str, marks: dict[str, str]) -> str:
+    """This request's CSRF token (a fresh mask of this session's secret) and nonce, in
+    place of the markers the page was rendered with."""
+    if marks["csrf_token"] in html:
+        html = html.replace(marks["csrf_token"], get_token(request))
+    if marks["csp_nonce"] in html:
+        html = html.replace(marks["csp_nonce"], str(get_nonce(request)))
     return html
-
-
-def _filled(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    if response.streaming or not response.content:
-        return response
-    html = response.content.decode(response.charset)
-    if CSRF_MARK in html or NONCE_MARK in html:
-        response.content = _fill(request, html)
-    return response
 
 
 class _snapshot:
