@@ -4,7 +4,6 @@ The signals are sent on commit; each receiver only records a request for a check
 queues the task, so a slow upstream never holds up the request that connected an account.
 """
 
-
 from allauth.account.signals import email_confirmed
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
