@@ -89,17 +89,33 @@ WATCHED: dict[str, tuple[str, ...]] = {
 
 
 def _watched(connection: BaseDatabaseWrapper) -> list[tuple[str, str, list[str]]]:
-    """(trigger name, quoted table, quoted columns) for each watched model."""
+    """(trigger name, quoted table, quoted columns) for each watched model whose table
+    the database has now, with the watched columns it has now: after `migrate` to an
+    earlier state (a table or a column not made yet), only what exists is watched."""
     quote = connection.ops.quote_name
     rows = []
-    for label, fields in WATCHED.items():
-        model = apps.get_model(label)
-        names = {field.name: field for field in model._meta.concrete_fields}
-        # A field removed since is left out (its migration ran with no trigger on it).
-        columns = [quote(names[name].column) for name in fields if name in names]
-        table = model._meta.db_table
-        rows.append((f"operations_dv_{table}"[:60], quote(table), columns))
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+        for label, fields in WATCHED.items():
+            model = apps.get_model(label)
+            table = model._meta.db_table
+            if table not in tables:
+                continue
+            present = {
+                c.name for c in connection.introspection.get_table_description(cursor, table)
+            }
+            names = {field.name: field for field in model._meta.concrete_fields}
+            columns = [
+                quote(names[name].column)
+                for name in fields
+                if name in names and names[name].column in present
+            ]
+            rows.append((f"operations_dv_{table}"[:60], quote(table), columns))
     return rows
+
+
+def _update_of(columns: list[str]) -> str:
+    return f" OR UPDATE OF {', '.join(columns)}" if columns else ""
 
 
 def _postgresql(connection: BaseDatabaseWrapper) -> list[str]:
@@ -121,7 +137,7 @@ END $$""",  # noqa: S608
         statements += [
             f"DROP TRIGGER IF EXISTS {name} ON {table}",
             f"CREATE CONSTRAINT TRIGGER {name} "
-            f"AFTER INSERT OR DELETE OR UPDATE OF {', '.join(columns)} ON {table} "
+            f"AFTER INSERT OR DELETE{_update_of(columns)} ON {table} "
             f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()",
         ]
     return statements
@@ -134,11 +150,10 @@ def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
     ]
     bump = f"BEGIN UPDATE {TABLE} SET n = n + 1 WHERE slot = 0; END"  # noqa: S608
     for name, table, columns in _watched(connection):
-        for event, suffix in (
-            ("INSERT", "i"),
-            ("DELETE", "d"),
-            (f"UPDATE OF {', '.join(columns)}", "u"),
-        ):
+        events = [("INSERT", "i"), ("DELETE", "d")]
+        if columns:
+            events.append((f"UPDATE OF {', '.join(columns)}", "u"))
+        for event, suffix in events:
             statements.append(
                 f"CREATE TRIGGER IF NOT EXISTS {name}_{suffix} AFTER {event} ON {table} {bump}"
             )
