@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import responses
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
@@ -163,7 +163,7 @@ def shared_cache(settings):
             "KEY_PREFIX": prefix,
         }
     }
-    yield
+    yield caches["default"]
     # This test's keys only (clear() would empty the Redis database other runs share).
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"{prefix}:*"):

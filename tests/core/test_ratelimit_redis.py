@@ -4,34 +4,18 @@ Needs the local Redis (CI has it): skipped without it, except in CI (CI=true), w
 missing Redis fails the test rather than hide it.
 """
 
-import os
 import uuid
 
 import pytest
-import redis
-from django.core.cache import cache, caches
+from django.core.cache import cache
 
 from core import ratelimit
 
-REDIS_URL = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
-def redis_cache(settings):
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs Redis for core.ratelimit's script: {exc}")
-        pytest.skip(f"Redis is not reachable: {exc}")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "core.redis_cache.KeptClientRedisCache",  # as config/settings.py
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
-    yield caches["default"]
+def redis_cache(shared_cache):
+    """The default cache on Redis, as config/settings.py sets it (tests/conftest.py)."""
+    return shared_cache
 
 
 def test_the_limit_holds_and_the_wait_is_what_is_left(redis_cache):

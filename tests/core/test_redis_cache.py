@@ -6,31 +6,16 @@ missing Redis fails the test rather than hide it.
 
 import os
 import threading
-import uuid
 
 import pytest
-import redis
-from django.core.cache import caches
 
-REDIS_URL = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # conftest's
 
 
 @pytest.fixture
-def kept_cache(settings):
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs Redis for the cache backend: {exc}")
-        pytest.skip(f"Redis is not reachable: {exc}")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "core.redis_cache.KeptClientRedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
-    return caches["default"]
+def kept_cache(shared_cache):
+    """The default cache on Redis, as config/settings.py sets it (tests/conftest.py)."""
+    return shared_cache
 
 
 def test_every_call_gets_the_same_client(kept_cache):
