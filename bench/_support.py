@@ -198,6 +198,15 @@ def _tail(path: Path, lines: int = 30) -> str:
 # --- Machine and versions ------------------------------------------------------------
 
 
+def status_kib(field: str) -> int:
+    """A figure of this process's /proc/self/status in KiB (VmRSS, VmHWM...)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -132,25 +132,17 @@ def seed(start: int, stop: int, claim) -> None:
 # --- Measure -----------------------------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def timed_rss(fn):
     """(result, seconds, KiB the process's resident set grew by at its peak while fn
     ran): what tracemalloc cannot see (libpq's buffers, the C side of psycopg) too."""
     gc.collect()
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # resets VmHWM, the peak resident set, to now
-    before = _status_kib("VmRSS")
+    before = bs.status_kib("VmRSS")
     started = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - started
-    return result, seconds, _status_kib("VmHWM") - before
+    return result, seconds, bs.status_kib("VmHWM") - before
 
 
 def streamed(client, query: str = "") -> tuple[int, int]:

@@ -110,14 +110,6 @@ class Counter:
         return execute(sql, params, many, context)
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def measure(fn):
     """(result, seconds, Counter, KiB the resident set grew by at its peak) of fn()."""
     from django.db import connection
@@ -126,13 +118,13 @@ def measure(fn):
     gc.collect()
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # resets VmHWM, the peak resident set, to now
-    before = _status_kib("VmRSS")
+    before = bs.status_kib("VmRSS")
     counter = Counter(DBTaskResult._meta.db_table)
     started = time.perf_counter()
     with connection.execute_wrapper(counter):
         result = fn()
     seconds = time.perf_counter() - started
-    return result, seconds, counter, _status_kib("VmHWM") - before
+    return result, seconds, counter, bs.status_kib("VmHWM") - before
 
 
 class Work:
