@@ -6,7 +6,11 @@ member's accounts was last read from Pipedream more than FRESH_HEALTH_SECONDS ag
 queues `accounts_refresh_task` (a django-tasks task: never in the request itself) and
 answers True: the page renders at once with what it has, and its accounts part asks
 again every few seconds (htmx) until the task has finished, then shows the result once.
-Without JavaScript the next load shows it.
+Without JavaScript the next load shows it. Whether it has finished: the task leaves the
+page's ticket in the cache however it ends, and on a cache every process shares (Redis,
+the database cache) that is all a page asks; on the local-memory cache, where the
+worker's entry is never seen, the page reads the task's row. A ticket lost (the cache
+failed as the task ended) leaves the page asking for at most WAIT_SECONDS.
 
 One refresh per member per FRESH_HEALTH_SECONDS, whichever process serves the page: the
 first open takes a cache key with `cache.add` (atomic in Redis and the database cache;
@@ -38,6 +42,7 @@ work: they run at the lowest priority and within a short upstream budget with a 
 import datetime
 import logging
 import time
+import uuid
 
 from django.conf import settings
 from django.core.cache import cache
@@ -50,6 +55,7 @@ from django.utils import timezone
 
 from connections import tasks
 from connections.models import ConnectedAccount
+from core import shared_version
 
 # Seconds a page keeps asking whether the refresh is done (one the worker has not picked
 # up by then shows on the next load).
@@ -68,18 +74,24 @@ def _key(member) -> str:
     return f"fresh-health:{member.pk}"
 
 
-def _skipped_and_state(member) -> tuple[dict, str | None]:
+def _skipped_state_ended(member) -> tuple[dict, str | None, str]:
     """In one cache round trip: the member's accounts the last refresh could not read
     (connections/tasks.py: {pk: last_synced_at as it was then}; anything else in the
-    cache reads as none) and the window's key (None while no refresh was queued in it)."""
+    cache reads as none), the window's key (None while no refresh was queued in it) and
+    the ticket of the member's last refresh that has ended ("" if none)."""
     skipped_key = tasks.SKIPPED_KEY.format(member_id=member.pk)
+    ended_key = tasks.REFRESHED_KEY.format(member_id=member.pk)
     try:
-        values = cache.get_many([skipped_key, _key(member)])
+        values = cache.get_many([skipped_key, _key(member), ended_key])
     except Exception:  # a garbled entry (or an unpicklable one): nothing skipped or queued
-        return {}, None
+        return {}, None, ""
     skipped = values.get(skipped_key)
     state = values.get(_key(member))
-    return (skipped if isinstance(skipped, dict) else {}), (None if state is None else str(state))
+    return (
+        skipped if isinstance(skipped, dict) else {},
+        None if state is None else str(state),
+        str(values.get(ended_key) or ""),
+    )
 
 
 def stale(accounts, *, now=None, skipped: dict | None = None) -> bool:
@@ -111,39 +123,45 @@ def refresh_if_stale(member, accounts=None) -> bool:
     # The cache is asked only when some account is stale.
     if not stale(accounts):
         return False
-    skipped, state = _skipped_and_state(member)
+    skipped, state, ended = _skipped_state_ended(member)
     if not stale(accounts, skipped=skipped):
         return False
     if state is not None:
-        return refreshing(member, state)  # queued by an earlier open: rate-limited
-    window, key = _window(), _key(member)
+        return refreshing(member, state, ended)  # queued by an earlier open: rate-limited
+    window, key, ticket = _window(), _key(member), uuid.uuid4().hex
     if not cache.add(key, f"queuing - {time.time()}", timeout=window):
         return refreshing(member)  # queued by another open this moment
     try:
-        result = tasks.accounts_refresh_task.enqueue(member.pk)
+        result = tasks.accounts_refresh_task.enqueue(member.pk, ticket=ticket)
     except Exception:
         # The page renders regardless; the key stays, so nothing retries before the window.
         logging.getLogger(__name__).exception("Fresh health: refresh of %s not queued", member.pk)
         cache.set(key, "failed", timeout=window)
         return False
-    cache.set(key, f"queued {result.id} {time.time()}", timeout=window)
+    cache.set(key, f"queued {result.id} {time.time()} {ticket}", timeout=window)
     return True
 
 
-def refreshing(member, state: str | None = None) -> bool:
+def refreshing(member, state: str | None = None, ended: str | None = None) -> bool:
     """A refresh of the member's accounts queued by a page open is ready or running, and
-    was queued less than WAIT_SECONDS ago. `state`: the window's key as just read, if it
-    was (else it is read now)."""
+    was queued less than WAIT_SECONDS ago. `state` and `ended`: the window's key and the
+    last ended refresh's ticket as just read, if they were (else they are read now).
+
+    On a cache every process shares the worker's word decides (the task leaves the
+    page's ticket under REFRESHED_KEY however it ends): no query. Otherwise, or for a key
+    written without a ticket, the task table says."""
     # "queuing - <when>" (another request is queueing it this moment), "queued <task
-    # result id> <when>", or "failed" (not queued: nothing to wait for).
+    # result id> <when> <ticket>", or "failed" (not queued: nothing to wait for).
     if state is None:
-        state = str(cache.get(_key(member)) or "")
-    state, result_id, queued_at = (state + "  ").split(" ")[:3]
+        _, state, ended = _skipped_state_ended(member)
+    state, result_id, queued_at, ticket = (str(state or "") + "   ").split(" ")[:4]
     try:
         if state not in ("queuing", "queued") or time.time() - float(queued_at) > WAIT_SECONDS:
             return False
         if state == "queuing":
             return True
+        if ticket and shared_version.shared():
+            return ended != ticket
         result = tasks.accounts_refresh_task.get_result(result_id)
     except (ValueError, ValidationError, TaskResultDoesNotExist):
         return False

@@ -109,6 +109,11 @@ def accounts_health_poll(limit: int | None = None) -> dict:
 # refresh them; after this long they count again (one more try a day).
 SKIPPED_KEY = "fresh-health-skipped:{member_id}"
 SKIPPED_SECONDS = 24 * 60 * 60
+# The ticket of the member's last refresh that has ended (however it ended), for the web
+# processes to see without asking the task table (connections/freshness.py; trusted only
+# on a cache every process shares).
+REFRESHED_KEY = "fresh-health-ended:{member_id}"
+REFRESHED_SECONDS = 60 * 60
 
 
 def synced_at(value: datetime.datetime | None) -> str:
@@ -144,11 +149,23 @@ REFRESH_BREAKER = 60.0
 
 
 @task(priority=REFRESH_PRIORITY)
-def accounts_refresh_task(member_id: int) -> str:
+def accounts_refresh_task(member_id: int, ticket: str = "") -> str:
     """Re-read one member's accounts from Pipedream because they opened a page whose
     account health was stale (connections/freshness.py). Never retried: a failure is
     logged, and the next page open after FRESH_HEALTH_SECONDS (or the scheduler's poll)
-    tries again."""
+    tries again. However it ends, it leaves its `ticket` (the page's) under REFRESHED_KEY."""
+    try:
+        return _refresh(member_id)
+    finally:
+        if ticket:
+            try:
+                key = REFRESHED_KEY.format(member_id=member_id)
+                cache.set(key, ticket, timeout=REFRESHED_SECONDS)
+            except Exception:  # the page's poll asks the task table, or gives up in time
+                logger.warning("Fresh health: end of %s's refresh not told", member_id)
+
+
+def _refresh(member_id: int) -> str:
     member = get_user_model().objects.filter(pk=member_id, is_active=True).first()
     if member is None:
         return "no such member"  # deleted (or deactivated) since the page was opened

@@ -9,7 +9,8 @@ import logging
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
@@ -293,6 +294,48 @@ def test_the_sandbox_breaking_an_account_shows_on_the_next_render(
         assert 'data-polling="fresh"' not in page
     assert 'data-polling="fresh"' not in body(client.get("/claims/", headers=HX))
     assert len(queued()) == 1  # fresh now: nothing queued again
+
+
+def _task_table_queries(ctx) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if "django_tasks_database" in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_shared_cache_the_poll_takes_the_workers_word_not_the_task_table(
+    client, pd, member, github, shared_cache
+):
+    pd.get(ACCOUNTS_URL, status=500, json={"error": "boom"})  # it ends, failed: still an end
+    account(member, github, name="octo")
+    client.force_login(member)
+    assert 'data-polling="fresh"' in body(client.get("/accounts/"))
+    assert queued() == [[member.pk]]
+    # An earlier refresh's end is not this one's.
+    shared_cache.set(tasks.REFRESHED_KEY.format(member_id=member.pk), "an-older-ticket")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/accounts/?fresh=1", headers=HX).status_code == 204
+        assert 'data-polling="fresh"' in body(client.get("/accounts/"))
+    assert _task_table_queries(ctx) == []
+
+    run_worker()
+
+    assert DBTaskResult.objects.get(task_path=TASK).return_value == "failed"
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/accounts/?fresh=1", headers=HX).status_code == 286
+        assert 'data-polling="fresh"' not in body(client.get("/accounts/"))
+    assert _task_table_queries(ctx) == []
+    assert len(queued()) == 1
+
+
+@pytest.mark.django_db
+def test_on_the_local_memory_cache_the_task_table_says(client, member, github):
+    # The worker's word is not seen by the web processes there: the task's row decides.
+    account(member, github, name="octo")
+    client.force_login(member)
+    client.get("/accounts/")
+    cache.set(tasks.REFRESHED_KEY.format(member_id=member.pk), "whatever")
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 204
+    DBTaskResult.objects.filter(task_path=TASK).update(status="SUCCESSFUL")
+    assert client.get("/accounts/?fresh=1", headers=HX).status_code == 286
 
 
 @pytest.mark.django_db(transaction=True)

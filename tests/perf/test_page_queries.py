@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 # Tables a page reads that are not page content: the session and the member (the key
 # holds the member's row), and the state of a queued re-read of the accounts (asked on
-# each request, never kept: connections/freshness.py).
+# each request while it runs, never kept; on a cache every process shares the worker's
+# word in the cache answers instead: connections/freshness.py).
 NOT_CONTENT = {"django_session", "users_user", "django_tasks_database_dbtaskresult"}
 
 
