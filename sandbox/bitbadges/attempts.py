@@ -40,8 +40,8 @@ from sandbox.bitbadges.stores import store_actions_apply_due
 
 
 def tick() -> None:
-    """What a request does first: land due store actions, then resolve due attempts."""
-    store_actions_apply_due()
+    """What a request does first: land due store actions, then resolve due attempts
+    (attempts_resolve_due does both, in that order)."""
     attempts_resolve_due()
 
 

@@ -169,9 +169,8 @@ def _workflow_claim(workflow: dict, account: Account, body) -> HttpResponse:
             status=400,
         )
     demo = bb_demo.demo_claims_ensure()[workflow["claim"]]
-    bb_attempts.tick()
     try:
-        attempt = bb_attempts.complete(
+        attempt = bb_attempts.complete(  # it ticks first
             demo["claim_id"],
             bb_address,
             {
