@@ -21,18 +21,18 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import Exists, Field, OuterRef, Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from claims import queue, signals, wording
 from claims.audit import Actor
+from claims.engine import lease_read
 from claims.engine.errors import LeaseLost
 from claims.engine.timing import lease_duration
-from claims.models import Completion, CompletionEvent, DeliveryPause, TriggerDeployment
+from claims.models import Completion, CompletionEvent, TriggerDeployment
 from core.addresses import normalize_address, to_bitbadges_address
-from users.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -353,15 +353,6 @@ def address_taken(claim: Any, key: str, *, besides: int | None = None) -> bool:
     return holders.exists()
 
 
-def _with_lease() -> dict[str, Exists]:
-    """Read with the lease, so that no query of their own is needed: whether the member
-    has a confirmed email (evaluation) and whether BitBadges deliveries are paused
-    (delivery reads the pause again when it is on)."""
-    verified = User.objects.filter(pk=OuterRef("member_id"), emailaddress__verified=True)
-    paused = DeliveryPause.objects.filter(upstream=DeliveryPause.Upstream.BITBADGES)
-    return {"lease_email_verified": Exists(verified), "lease_paused": Exists(paused)}
-
-
 def take(
     completion_id: int, *, actor: Actor, now: datetime.datetime
 ) -> tuple[Completion | None, uuid.UUID | None]:
@@ -370,13 +361,7 @@ def take(
     token = uuid.uuid4()
     with transaction.atomic():
         # The claim and the member come in the same query; only the completion is locked.
-        completion = (
-            Completion.objects.select_for_update(of=("self",))
-            .select_related("claim", "member")
-            .annotate(**_with_lease())
-            .filter(pk=completion_id)
-            .first()
-        )
+        completion = lease_read.read(completion_id)
         if completion is None:
             return None, None
         scheduled = (
