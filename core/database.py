@@ -89,3 +89,12 @@ def connection_reset() -> None:
         except DatabaseError:
             # Closing a dead socket may complain; drop the handle regardless.
             connection.connection = None
+
+
+def from_db(connection, field, value):
+    """`value` as the ORM would give it for `field` from a row `connection` returned
+    (the backend's converters, then the field's): for hand-written statements."""
+    col = field.get_col(field.model._meta.db_table)
+    for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+        value = converter(value, col, connection)
+    return value

@@ -20,7 +20,9 @@ def _queue(row: Notification | None) -> None:
 
 @receiver(completion_completed, dispatch_uid="notifications.completion_completed")
 def on_completion_completed(sender, *, completion, **kwargs):
-    _queue(services.badge_earned(completion))
+    due = services.badge_earned(completion)
+    if due is not None:
+        tasks.queue_send(completion.member_id, due)
 
 
 @receiver(account_health_changed, dispatch_uid="notifications.account_health_changed")

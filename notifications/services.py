@@ -11,9 +11,10 @@ import datetime
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from core import database
 from notifications.models import Kind, Notification, Preference
 
 State = Notification.State
@@ -29,30 +30,56 @@ def _create(**fields) -> Notification | None:
         return None
 
 
-def badge_earned(completion) -> Notification | None:
+def badge_earned(completion) -> datetime.datetime | None:
     """A completion became completed: one row per completion (a staff re-issue delivering
-    it again adds none), sent with every other badge of the member's settle window."""
+    it again adds none), sent with every other badge of the member's settle window.
+    When the new row is due, or None when there is none (recorded already, or no member).
+
+    One statement: the row, due at the earliest of the member's waiting badges (whose
+    email it joins) and the end of a new settle window, unless its key is taken."""
     if completion.member_id is None:
         return None
-    # The settle window: a badge already waiting sets it (this one joins its email).
-    waiting = (
-        Notification.objects.filter(
-            member_id=completion.member_id, kind=Kind.BADGE_EARNED, state=State.PENDING
-        )
-        .order_by("send_after")
-        .values_list("send_after", flat=True)
-        .first()
+    connection = connections[Notification.objects.db]
+    opts, quote = Notification._meta, connection.ops.quote_name
+    table = quote(opts.db_table)
+
+    def column(name: str) -> str:
+        return quote(opts.get_field(name).column)
+
+    def value(name: str, value) -> object:
+        return opts.get_field(name).get_db_prep_save(value, connection)
+
+    now = timezone.now()
+    settle = now + datetime.timedelta(seconds=settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS)
+    names = ["member", "kind", "key", "state", "completion", "created_at", "send_after"]
+    earliest = (
+        f"(SELECT MIN(w.s) FROM (SELECT {column('send_after')} AS s FROM {table} "  # noqa: S608
+        f"WHERE {column('member')} = %s AND {column('kind')} = %s AND {column('state')} = %s "
+        "UNION ALL SELECT %s) w)"
     )
-    settle = datetime.timedelta(seconds=settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS)
-    send_after = timezone.now() + settle
-    if waiting is not None:
-        send_after = min(waiting, send_after)
-    return _create(
-        member_id=completion.member_id,
-        kind=Kind.BADGE_EARNED,
-        key=f"completion:{completion.pk}",
-        completion_id=completion.pk,
-        send_after=send_after,
+    sql = (
+        f"INSERT INTO {table} ({', '.join(column(n) for n in names)}, "  # noqa: S608
+        f"{column('reason')}, {column('pipedream_id')}, {column('attempts')}) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, {earliest}, '', '', 0) "
+        f"ON CONFLICT DO NOTHING RETURNING {column('send_after')}"
+    )
+    params = [
+        value("member", completion.member_id),
+        Kind.BADGE_EARNED.value,
+        f"completion:{completion.pk}",
+        State.PENDING.value,
+        value("completion", completion.pk),
+        value("created_at", now),
+        value("member", completion.member_id),
+        Kind.BADGE_EARNED.value,
+        State.PENDING.value,
+        value("send_after", settle),
+    ]
+    with connection.cursor() as cursor:  # one statement: all of it, or nothing
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (
+        None if row is None else database.from_db(connection, opts.get_field("send_after"), row[0])
     )
 
 

@@ -116,3 +116,32 @@ def test_badges_earned_together_go_in_one_email(demo_claims, alice, connect, wor
         assert f'href="{settings.PUBLIC_URL}/c/{claim.slug}/"' in html_of(message)
     rows = Notification.objects.all()
     assert len(rows) == len(done) and {row.state for row in rows} == {"sent"}
+
+
+def test_a_badge_earned_while_another_waits_joins_its_email(
+    demo_claims, alice, connect, worker, settings
+):
+    """The second badge of a settle window goes out with the first, when the first's
+    window ends: not in a window of its own, started later."""
+    from claims.tasks import claim_discover_task
+
+    settings.NOTIFICATIONS_BADGE_SETTLE_SECONDS = 60
+    others = list(Claim.objects.filter(enabled=True).exclude(slug="github-starter"))
+    Claim.objects.filter(pk__in=[claim.pk for claim in others]).update(enabled=False)
+    start = timezone.now()
+    connect(alice, "github", "octo")
+    worker()
+    first = Notification.objects.get()
+    assert Completion.objects.filter(member=alice, state="completed").count() == 1
+    with time_machine.travel(start + datetime.timedelta(seconds=30), tick=True):
+        Claim.objects.filter(pk__in=[claim.pk for claim in others]).update(enabled=True)
+        for claim in others:
+            claim_discover_task.enqueue(claim.pk)
+        worker()
+    rows = list(Notification.objects.all())
+    assert len(rows) >= 2 and {row.send_after for row in rows} == {first.send_after}
+    assert mail.outbox == []
+    with time_machine.travel(first.send_after + datetime.timedelta(seconds=1), tick=True):
+        worker()
+    assert len(mail.outbox) == 1
+    assert f"You earned {len(rows)} badges" in mail.outbox[0].subject
