@@ -21,13 +21,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from claims import bitbadges, life, pause, queue, wording
 from claims.audit import Actor
-from claims.engine import ledger
+from claims.engine import ledger, ledger_write
 from claims.engine.errors import (
     SETTINGS_NEED_ATTENTION,
     LeaseLost,
@@ -489,14 +489,10 @@ def _nothing_in_the_way(completion: Completion, identity: str, address_key: str)
     no other completion holds the identity or the address. A concurrent taker of either
     meets the unique constraints (IntegrityError), as under the lock."""
     claim = completion.claim
-    others = Completion.objects.filter(claim=claim).exclude(pk=completion.pk)
-    rules = Claim.objects.filter(
-        pk=claim.pk, cap__isnull=True, one_completion_per_address=claim.one_completion_per_address
-    )
-    active = User.objects.filter(pk=OuterRef("member_id"), is_active=True)
-    conditions: list[Any] = [Exists(rules), Exists(active)]
+    # Written out (ledger_write.Condition): compiling them cost more than running them.
+    conditions: list[Any] = [ledger_write.claim_rules_are(claim), ledger_write.member_is_active()]
     if identity:
-        conditions.append(~Exists(others.filter(upstream_identity=identity)))
+        conditions.append(ledger_write.identity_is_free(claim.pk, identity, completion.pk))
     if address_key:
         held = ledger.address_holders(claim, address_key).exclude(pk=completion.pk)
         conditions.append(~Exists(held))

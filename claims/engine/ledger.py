@@ -17,12 +17,11 @@ import functools
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connections, transaction
-from django.db.models import Field, Q, QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -30,6 +29,7 @@ from claims import queue, signals, wording
 from claims.audit import Actor
 from claims.engine import lease_read
 from claims.engine.errors import LeaseLost
+from claims.engine.ledger_write import write
 from claims.engine.timing import lease_duration
 from claims.models import Completion, CompletionEvent, TriggerDeployment
 from core.addresses import normalize_address, to_bitbadges_address
@@ -120,73 +120,6 @@ def told(
             "reason": reason if to_state not in (State.WAITING, State.CHECKING) else "",
         },
     )
-
-
-def write(
-    pk: int, fields: dict[str, Any], events: list[CompletionEvent], *only_if: Any, **filters: Any
-) -> bool:
-    """UPDATE the completion `pk` where `only_if` and `filters` hold, setting `fields`,
-    and insert `events` (its ledger rows) only if it did. On PostgreSQL that is one
-    statement (the UPDATE in a WITH, the INSERT reading what it moved); elsewhere an
-    UPDATE and one INSERT in a transaction. Either way the move and its rows are one."""
-    connection = connections[Completion.objects.db]
-    update_sql, params = _update(connection, pk, fields, only_if, filters)
-    if connection.vendor != "postgresql" or not events:
-        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            cursor.execute(update_sql, params)
-            moved = cursor.rowcount
-            if moved and events:
-                CompletionEvent.objects.bulk_create(events)
-        return bool(moved)
-    quote = connection.ops.quote_name
-    moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.attname)}"
-    columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
-    selects = []
-    for row in events:
-        values = []
-        for field in columns:
-            if field.attname == "completion_id":
-                values.append("moved.id")
-                continue
-            # Typed, as the columns are: a bare parameter in a SELECT would be text.
-            values.append(f"%s::{field.cast_db_type(connection)}")
-            params.append(field.get_db_prep_save(field.pre_save(row, True), connection))
-        selects.append(f"SELECT {', '.join(values)} FROM moved")  # noqa: S608 (types only)
-    sql = (
-        f"WITH moved AS ({update_sql} RETURNING {moved_id} AS id) "
-        f"INSERT INTO {quote(CompletionEvent._meta.db_table)} "
-        f"({', '.join(quote(f.attname) for f in columns)}) {' UNION ALL '.join(selects)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return bool(cursor.rowcount > 0)
-
-
-def _update(
-    connection: Any, pk: int, fields: dict[str, Any], only_if: tuple[Any, ...], filters: Any
-) -> tuple[str, list[Any]]:
-    """`write`'s UPDATE: written out when each filter is a value (a move on its lease: the
-    ORM's compiler costs more than the statement), else compiled (conditions, lookups)."""
-    opts, quote = Completion._meta, connection.ops.quote_name
-    if only_if or any("__" in name or value is None for name, value in filters.items()):
-        rows = Completion.objects.filter(*only_if, pk=pk, **filters)
-        query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
-        query.add_update_values(fields)
-        compiler = query.get_compiler(connection=connection)
-        compiler.pre_sql_setup()
-        update_sql, params = compiler.as_sql()
-        return update_sql, list(params)
-    sets, wheres, params = [], [], []
-    for name, value in fields.items():
-        field = cast("Field[Any, Any]", opts.get_field(name))  # a concrete column: a move's fields
-        sets.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    for name, value in {"pk": pk, **filters}.items():
-        field = cast("Field[Any, Any]", opts.pk if name == "pk" else opts.get_field(name))
-        wheres.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_value(value, connection, prepared=False))
-    table = quote(opts.db_table)
-    return f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(wheres)}", params  # noqa: S608
 
 
 # A deactivated member (is_active off) earns nothing: what is asked or queued for them is
