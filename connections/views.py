@@ -212,6 +212,7 @@ def _problem_page(request, *, status: int, title: str, message: str, **extra):
 
 
 @require_GET
+@never_cache
 def accounts(request):
     """The member's accounts and the apps they may connect (kept by core/pagecache.py)."""
     if request.htmx and not request.htmx.boosted:

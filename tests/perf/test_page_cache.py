@@ -54,6 +54,17 @@ def _twice(client, path, kept):
     return body
 
 
+@pytest.mark.parametrize("path", ["/accounts/", "/claims/", "/c/claim-0/", "/"])
+def test_no_browser_or_proxy_keeps_a_copy_of_a_member_page(client, alice_pages, kept, path):
+    # The server's cache is per member and session; a copy on the way would not be.
+    for _ in range(2):  # rendered, then served from the cache
+        control = client.get(path)["Cache-Control"]
+        assert {"private", "no-store", "no-cache"} <= set(control.replace(" ", "").split(",")), (
+            path,
+            control,
+        )
+
+
 def test_a_completion_changing_state_is_on_the_next_render(client, alice_pages, kept, member):
     for path in ("/claims/", "/c/claim-0/", "/"):
         _twice(client, path, kept)
