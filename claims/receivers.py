@@ -38,32 +38,17 @@ INTEREST_FIELDS = {
     Requirement: {"claim", "app"},
     App: {"slug"},
 }
-_interest: tuple[str, frozenset[str]] | None = None  # (version, wanted app slugs)
-# The version this process set at once for a change not committed yet: an answer read
-# under it may include that change, which a rollback undoes without a new version, so it
-# is not kept (the commit replaces the version; after a rollback this process just
-# keeps asking the table until the next change).
-_uncommitted: str | None = None
-
-
-def app_interest_changed() -> None:
-    shared_version.replace(INTEREST_VERSION_KEY)
-
-
-def _app_interest_changing() -> None:
-    global _uncommitted
-    _uncommitted = shared_version.replace(INTEREST_VERSION_KEY)
+_interest: shared_version.Kept[frozenset[str]] = shared_version.Kept(INTEREST_VERSION_KEY)
 
 
 def wanted_app_slugs() -> frozenset[str] | None:
     """The slugs of the apps some enabled claim needs or triggers on; None when the
     shared version cannot be read (then nothing is known: run the queries)."""
-    global _interest
-    version = shared_version.read(INTEREST_VERSION_KEY)
+    version, slugs = _interest.lookup()
     if version is None:  # a cache the processes do not share, or none readable
         return None
-    if _interest is not None and _interest[0] == version:
-        return _interest[1]
+    if slugs is not shared_version.MISSING:
+        return slugs
     # Read after the version: a change committed after this read replaces the version.
     enabled = Claim.objects.enabled()
     slugs = frozenset(
@@ -74,8 +59,7 @@ def wanted_app_slugs() -> frozenset[str] | None:
             .values_list("trigger_app__slug", flat=True),
         ]
     )
-    if version != _uncommitted:
-        _interest = (version, slugs)
+    _interest.keep(version, slugs)
     return slugs
 
 
@@ -88,8 +72,7 @@ def wanted_app_slugs() -> frozenset[str] | None:
 def on_app_interest_changed(sender, *, update_fields=None, **kwargs):
     if update_fields is not None and not (set(update_fields) & INTEREST_FIELDS[sender]):
         return  # a save of other columns only (a claim's life reading): nothing read here
-    _app_interest_changing()
-    transaction.on_commit(app_interest_changed)
+    _interest.changed()
 
 
 @receiver(account_connected, dispatch_uid="claims.account_connected")

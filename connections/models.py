@@ -4,7 +4,7 @@ import copy
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -74,50 +74,32 @@ class App(models.Model):
 # queryset .update()/bulk_create (the catalogue sync saves them one by one). The cache
 # unreadable: the row is read from the table, as before.
 CATALOGUE_VERSION_KEY = "connections:apps-version"
-_catalogue: tuple[str, dict[str, App]] | None = None  # (version, enabled apps by slug)
-# The version this process set at once for a change not committed yet: a catalogue read
-# under it may hold that change, which a rollback undoes without a new version, so it is
-# not kept (the commit replaces the version).
-_uncommitted: str | None = None
+_catalogue: shared_version.Kept[dict[str, App]] = shared_version.Kept(CATALOGUE_VERSION_KEY)
 
 
 def apps_changed() -> None:
-    shared_version.replace(CATALOGUE_VERSION_KEY)
-
-
-def _apps_changing() -> None:
-    global _uncommitted
-    _uncommitted = shared_version.replace(CATALOGUE_VERSION_KEY)
-
-
-def _catalogue_version() -> str | None:
-    # None on a cache the processes do not share, or none readable: the table answers.
-    return shared_version.read(CATALOGUE_VERSION_KEY)
+    """An app's change committed (what on_app_changed queues)."""
+    _catalogue.committed()
 
 
 def enabled_app(slug: str) -> App | None:
     """The app of that slug if members may connect it (enabled), else None: a copy of
     the row, the caller's to change."""
-    global _catalogue
-    version = _catalogue_version()
-    if version is None:
+    version, apps = _catalogue.lookup()
+    if version is None:  # a cache the processes do not share, or none readable
         return App.objects.enabled().filter(slug=slug).first()
-    if _catalogue is not None and _catalogue[0] == version:
-        apps = _catalogue[1]
-    else:
+    if apps is shared_version.MISSING:
         # Read after the version: a change committed after that read replaces it.
         apps = {app.slug: app for app in App.objects.enabled()}
-        if version != _uncommitted:
-            _catalogue = (version, apps)
+        _catalogue.keep(version, apps)
     app = apps.get(slug)
-    return copy.copy(app) if app is not None else None
+    return copy.deepcopy(app) if app is not None else None
 
 
 @receiver(post_save, sender=App, dispatch_uid="connections.app_saved")
 @receiver(post_delete, sender=App, dispatch_uid="connections.app_deleted")
 def on_app_changed(sender, **kwargs):
-    _apps_changing()
-    transaction.on_commit(apps_changed)
+    _catalogue.changed()
 
 
 class UpstreamAccountQuerySet(models.QuerySet):

@@ -1,9 +1,8 @@
 """The member's connections: the accounts page and every step of connecting an account.
 
-Views stay thin: forms check what a request names, services write, selectors read.
-One view serves a page and its htmx fragment (`template + "#partial"`); after a POST,
-plain requests get a redirect and htmx requests the refreshed fragment. JSON views
-(the token and the iframe callback) answer every failure with {"error": sentence}.
+Thin views: forms check a request, services write, selectors read. A view serves a page
+and its htmx fragment (`template + "#partial"`); a POST answers a redirect, or to htmx the
+fragment. JSON views (token, iframe callback) answer every failure {"error": sentence}.
 """
 
 import functools

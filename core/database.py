@@ -10,7 +10,7 @@ twice.
 
 import functools
 from collections.abc import Callable
-from typing import Concatenate
+from typing import Any, Concatenate
 
 from django.db import DatabaseError, connections
 from django.http import HttpRequest
@@ -91,7 +91,7 @@ def connection_reset() -> None:
             connection.connection = None
 
 
-def from_db(connection, field, value):
+def from_db(connection: Any, field: Any, value: Any) -> Any:
     """`value` as the ORM would give it for `field` from a row `connection` returned
     (the backend's converters, then the field's): for hand-written statements."""
     col = field.get_col(field.model._meta.db_table)

@@ -14,10 +14,12 @@ every time, as if there were no shortcut.
 
 import logging
 import uuid
+from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +55,43 @@ def replace(key: str) -> str:
     except Exception:
         logger.warning("Shared version %s not replaced", key, exc_info=True)
     return version
+
+
+MISSING: Any = object()  # Kept.lookup: nothing kept under the current version
+
+
+class Kept[T]:
+    """One answer a process keeps for itself under the shared version `key`.
+
+    `lookup()` gives the current version (None: keep nothing, read the rows) and the
+    answer kept under it (MISSING if none); `keep(version, answer)` keeps an answer read
+    after that lookup. Whatever changes the rows calls `changed()` in the same
+    transaction: the version is replaced at once (this transaction's own later reads
+    see it) and again once it commits (every other process does). An answer read under
+    the version this process set for a change not committed yet is not kept: a
+    rollback would undo the change without a new version.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._known: tuple[str, T] | None = None
+        self._uncommitted: str | None = None
+
+    def lookup(self) -> tuple[str | None, T]:
+        version = read(self.key)
+        known = self._known
+        if version is None or known is None or known[0] != version:
+            return version, MISSING
+        return version, known[1]
+
+    def keep(self, version: str | None, answer: T) -> None:
+        if version is not None and version != self._uncommitted:
+            self._known = (version, answer)
+
+    def changed(self) -> None:
+        self._uncommitted = replace(self.key)
+        transaction.on_commit(self.committed)
+
+    def committed(self) -> None:
+        """The change committed (or was made outside a transaction): a new version."""
+        replace(self.key)

@@ -71,30 +71,17 @@ def _record(rows: list[Delivery]) -> list[Delivery]:
 # processes do not share) that every save or deletion of an endpoint replaces, at once
 # and again when its transaction commits (receivers.py), so the next event after a
 # change reads the table again in every process. Only "none" is trusted: with any
-# endpoint enabled, emit() reads which from the table. An answer read under the version
-# this process set for a change not committed yet is not kept (a rollback would leave it).
+# endpoint enabled, emit() reads which from the table.
 VERSION_KEY = "webhooks:endpoints-version"
-_known: tuple[str, bool] | None = None  # (version, some endpoint enabled)
-_uncommitted: str | None = None
-
-
-def endpoints_changed() -> None:
-    shared_version.replace(VERSION_KEY)
-
-
-def endpoints_changing() -> None:
-    global _uncommitted
-    _uncommitted = shared_version.replace(VERSION_KEY)
+KEPT: shared_version.Kept[bool] = shared_version.Kept(VERSION_KEY)  # some endpoint enabled
 
 
 def _enabled_endpoints() -> list[Endpoint]:
-    global _known
-    version = shared_version.read(VERSION_KEY)
-    if version is not None and _known == (version, False):
+    version, some = KEPT.lookup()
+    if some is False:
         return []
     endpoints = list(Endpoint.objects.filter(enabled=True))
-    if version is not None and version != _uncommitted:
-        _known = (version, bool(endpoints))
+    KEPT.keep(version, bool(endpoints))
     return endpoints
 
 

@@ -10,8 +10,8 @@ when no endpoint wants it) and queues them for the task worker.
 
 Both are sent inside the transaction that makes the change, so the messages commit with
 it (a crash after the commit loses none) and a rollback tells nobody.
-- an endpoint saved or deleted: events.endpoints_changed(), so every process reads
-  again which endpoints are enabled.
+- an endpoint saved or deleted: events.KEPT.changed(), so every process reads again
+  which endpoints are enabled.
 - pre_delete of the user model: member.deleted. The member's host id and external id
   are read before the deletion cascades (their host sign-on goes with them); the
   messages are made in the deleting transaction and queued when it commits, so a
@@ -19,7 +19,6 @@ it (a crash after the commit loses none) and a rollback tells nobody.
 """
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -35,9 +34,7 @@ from webhooks.models import Endpoint, EventType
 @receiver(post_save, sender=Endpoint, dispatch_uid="webhooks.endpoint_saved")
 @receiver(post_delete, sender=Endpoint, dispatch_uid="webhooks.endpoint_deleted")
 def on_endpoint_changed(sender, **kwargs):
-    # Now (this transaction's own events see it) and at commit (other processes do).
-    events.endpoints_changing()
-    transaction.on_commit(events.endpoints_changed)
+    events.KEPT.changed()
 
 
 @receiver(completion_changing, dispatch_uid="webhooks.completion_changing")

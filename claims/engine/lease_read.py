@@ -110,7 +110,7 @@ def read(completion_id: int) -> Completion | None:
     statement = _statements.get(connection.alias)
     if statement is None:
         statement = _statements[connection.alias] = _statement(connection)
-    params = [True, DeliveryPause.Upstream.BITBADGES.value, completion_id]
+    params: list[Any] = [True, DeliveryPause.Upstream.BITBADGES.value, completion_id]
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
         found = cursor.fetchone()

@@ -68,8 +68,8 @@ def identity_is_free(claim_id: int, identity: str, besides: int) -> Condition:
     opts = Completion._meta
 
     def other(name: str) -> str:
-        field = opts.pk if name == "pk" else opts.get_field(name)
-        return f"other.{quote(field.column)}"
+        field = cast("Field[Any, Any]", opts.pk if name == "pk" else opts.get_field(name))
+        return f"other.{quote(str(field.column))}"
 
     sql = (
         f"NOT EXISTS (SELECT 1 FROM {_quoted(Completion)} other "  # noqa: S608

@@ -244,7 +244,7 @@ def test_a_change_in_another_process_is_seen_through_the_shared_version(
     Endpoint.objects.bulk_create([elsewhere])  # no signal here: it is another process's
     move(completion, "completed", django_capture_on_commit_callbacks)
     assert not Delivery.objects.exists()  # this process still trusts its "none"
-    events.endpoints_changed()  # what the other process's save does, at its commit
+    events.KEPT.committed()  # what the other process's save does, at its commit
     move(completion, "revoked", django_capture_on_commit_callbacks)
     assert Delivery.objects.count() == 1
 
