@@ -20,14 +20,18 @@ nothing is kept (`current()` is None there): its own uncommitted writes are not 
 sum yet, or may be rolled back.
 
 The triggers are dropped before every `migrate` and (re)installed after it, the version
-bumped (operations/models.py connects `uninstall` to pre_migrate, `install` to
+moved on (operations/models.py connects `uninstall` to pre_migrate, `install` to
 post_migrate): a migration may alter or drop any column (PostgreSQL refuses to drop one
 a trigger names; SQLite's table rebuild drops the triggers), and what it writes is read
-again.
+again. The move is a random leap of about 2**40, not one: a database restored from a
+backup has its counter rewound, and counting up from there would reach versions the
+cache holds figures of the other data under; once it is migrated (after a restore, as
+on every deploy) it is far past them.
 """
 
 import datetime
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +60,9 @@ COMPUTE_PREFIXES = ("claims.funnel.", "operations.home.")
 TABLE = "operations_data_version"
 FUNCTION = "operations_data_version_bump"
 SLOTS = 16
+# What install() adds to the version: between LEAP and 2 x LEAP (the counter is a 64-bit
+# integer: millions of installs before it could overflow).
+LEAP = 2**40
 
 # model label -> fields whose UPDATE changes a figure (None: any column).
 WATCHED: dict[str, tuple[str, ...]] = {
@@ -170,10 +177,13 @@ def install(using: str = "default", **_: object) -> None:
         statements = _sqlite(connection)
     else:  # pragma: no cover - the settings allow only these two
         return
-    statements.append(f"UPDATE {TABLE} SET n = n + 1 WHERE slot = 0")  # noqa: S608
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+        # A leap, not a step: a database restored from a backup (its counter rewound)
+        # and migrated again never reaches a version the cache holds figures of.
+        leap = secrets.randbelow(LEAP) + LEAP
+        cursor.execute(f"UPDATE {TABLE} SET n = n + %s WHERE slot = 0", [leap])  # noqa: S608
 
 
 def uninstall(using: str = "default", **_: object) -> None:
