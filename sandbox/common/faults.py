@@ -43,7 +43,7 @@ from django.http import HttpResponse, JsonResponse
 from sandbox.common.fault_specs import SPEC_KEYS as SPEC_KEYS  # re-exported: callers read it here
 from sandbox.common.fault_specs import FaultSpecError, clean_spec
 from sandbox.common.fault_specs import describe as describe  # re-exported, likewise
-from sandbox.common.models import Fault
+from sandbox.common.models import enabled_faults
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +109,9 @@ def matching_specs(endpoint: str) -> list[dict]:
                 specs.append(clean_spec(spec))
             except FaultSpecError:
                 logger.exception("Ignoring SANDBOX_FAULTS[%r]", pattern)
-    for fault in Fault.objects.filter(enabled=True):
-        if fnmatch.fnmatchcase(endpoint, fault.endpoint):
-            specs.append(clean_spec(fault.as_spec()))
+    for pattern, spec in enabled_faults():
+        if fnmatch.fnmatchcase(endpoint, pattern):
+            specs.append(clean_spec(spec))
     return specs
 
 

@@ -1,8 +1,11 @@
 """The sandbox's shared state: the faults injected into either emulated service."""
 
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
+from core import shared_version
 from sandbox.common.fault_specs import describe as describe_spec
 
 
@@ -54,3 +57,28 @@ class Fault(models.Model):
             # enabled, whatever effect the row names: say what they do instead.
             return "a 200 whose id_token is wrong in the way the note says"
         return describe_spec(self.as_spec())
+
+
+# The enabled faults, asked by every sandbox request, kept per process under a version in
+# the shared cache that every save or deletion of a Fault replaces (core/shared_version.py:
+# on a cache the processes do not share the rows are read every time). Nothing writes
+# faults by queryset update: the control page, the admin and the host provider's setup
+# save and delete them one by one.
+_enabled: shared_version.Kept[list[tuple[str, dict]]] = shared_version.Kept(
+    "sandbox:faults-version"
+)
+
+
+def enabled_faults() -> list[tuple[str, dict]]:
+    """(endpoint pattern, spec) of each enabled Fault row, in creation order."""
+    version, rows = _enabled.lookup()
+    if rows is shared_version.MISSING:
+        rows = [(fault.endpoint, fault.as_spec()) for fault in Fault.objects.filter(enabled=True)]
+        _enabled.keep(version, rows)
+    return rows
+
+
+@receiver(post_save, sender=Fault, dispatch_uid="sandbox.fault_saved")
+@receiver(post_delete, sender=Fault, dispatch_uid="sandbox.fault_deleted")
+def on_fault_changed(sender, **kwargs):
+    _enabled.changed()

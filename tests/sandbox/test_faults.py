@@ -94,6 +94,27 @@ def test_faults_from_the_database(api):
     assert after.status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_on_a_shared_cache_each_change_of_a_row_is_on_the_next_request(api, shared_cache):
+    # The rows are kept per process there (sandbox/common/models.enabled_faults): every
+    # save or deletion, committed, replaces the version every process reads.
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 200  # "none" is kept
+    fault = Fault.objects.create(endpoint="pipedream.accounts.*", status=429, retry_after=3)
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 429
+    fault.status = 503
+    fault.save()
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 503
+    fault.delete()
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 200
+    # Another process's row (no signal here), then its commit's new version.
+    Fault.objects.bulk_create([Fault(endpoint="pipedream.accounts.*", status=502)])
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 200  # still kept
+    from sandbox.common.models import _enabled
+
+    _enabled.committed()  # what the other process's save does at its commit
+    assert api.get("/v1/connect/{pid}/accounts").status_code == 502
+
+
 def test_settings_come_before_rows(api, settings):
     settings.SANDBOX_FAULTS = {"pipedream.apps.list": {"status": 502}}
     Fault.objects.create(endpoint="pipedream.apps.list", status=429)
