@@ -95,28 +95,44 @@ def write(
             if moved and events:
                 CompletionEvent.objects.bulk_create(events)
         return bool(moved)
-    quote = connection.ops.quote_name
-    moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.attname)}"
-    columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
-    selects = []
+    returning, insert, select, columns = _event_insert(connection)
     for row in events:
-        values = []
-        for field in columns:
-            if field.attname == "completion_id":
-                values.append("moved.id")
-                continue
-            # Typed, as the columns are: a bare parameter in a SELECT would be text.
-            values.append(f"%s::{field.cast_db_type(connection)}")
-            params.append(field.get_db_prep_save(field.pre_save(row, True), connection))
-        selects.append(f"SELECT {', '.join(values)} FROM moved")  # noqa: S608 (types only)
-    sql = (
-        f"WITH moved AS ({update_sql} RETURNING {moved_id} AS id) "
-        f"INSERT INTO {quote(CompletionEvent._meta.db_table)} "
-        f"({', '.join(quote(f.attname) for f in columns)}) {' UNION ALL '.join(selects)}"
-    )
+        params.extend(
+            field.get_db_prep_save(field.pre_save(row, True), connection) for field in columns
+        )
+    selects = " UNION ALL ".join([select] * len(events))
+    sql = f"WITH moved AS ({update_sql} {returning}) {insert} {selects}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return bool(cursor.rowcount > 0)
+
+
+_event_inserts: dict[str, tuple[str, str, str, list[Any]]] = {}
+
+
+def _event_insert(connection: Any) -> tuple[str, str, str, list[Any]]:
+    """The moved row's RETURNING, the ledger rows' INSERT, the SELECT of one row from
+    `moved` (each value typed, as its column is: a bare parameter in a SELECT would be
+    text) and the fields whose values it takes, in order: written once per database."""
+    found = _event_inserts.get(connection.alias)
+    if found is not None:
+        return found
+    quote = connection.ops.quote_name
+    moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.column)}"
+    columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
+    values = [
+        "moved.id" if field.attname == "completion_id" else f"%s::{field.cast_db_type(connection)}"
+        for field in columns
+    ]
+    returning = f"RETURNING {moved_id} AS id"
+    insert = (
+        f"INSERT INTO {quote(CompletionEvent._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in columns)})"
+    )
+    select = f"SELECT {', '.join(values)} FROM moved"  # noqa: S608 (types only)
+    params = [f for f in columns if f.attname != "completion_id"]
+    found = _event_inserts[connection.alias] = (returning, insert, select, params)
+    return found
 
 
 def _update(
