@@ -102,7 +102,7 @@ def claims(request):
         "claims",
         functools.partial(_page, request),
         extra=page_views.page_extra,
-        prefetch=[brand_key()],
+        prefetch=[brand_key(), *freshness.cache_keys(request.user)],
         state=functools.partial(page_views.fresh_state, request.user),
     )
 

@@ -28,6 +28,7 @@ from claims import pause
 from claims import views as claims_views
 from claims.home import POLL_PARAM, member_home, needs_you_poll
 from claims.models import Completion
+from connections import freshness
 from connections import services as connections_services
 from connections import views as page_views
 from connections.models import ConnectedAccount
@@ -57,7 +58,7 @@ def home(request):
         "home",
         functools.partial(_home_page, request),
         extra=page_views.page_extra,
-        prefetch=[brand_key()],
+        prefetch=[brand_key(), *freshness.cache_keys(request.user)],
         state=functools.partial(page_views.fresh_state, request.user),
     )
 

@@ -74,19 +74,29 @@ def _key(member) -> str:
     return f"fresh-health:{member.pk}"
 
 
-def _skipped_state_ended(member) -> tuple[dict, str | None, str]:
-    """In one cache round trip: the member's accounts the last refresh could not read
-    (connections/tasks.py: {pk: last_synced_at as it was then}; anything else in the
-    cache reads as none), the window's key (None while no refresh was queued in it) and
-    the ticket of the member's last refresh that has ended ("" if none)."""
-    skipped_key = tasks.SKIPPED_KEY.format(member_id=member.pk)
-    ended_key = tasks.REFRESHED_KEY.format(member_id=member.pk)
+def cache_keys(member) -> list[str]:
+    """The cache keys a page's check reads: a page may read them with its own entry, in
+    one round trip, and hand them to `refresh_if_stale` (`read`)."""
+    return [
+        tasks.SKIPPED_KEY.format(member_id=member.pk),
+        _key(member),
+        tasks.REFRESHED_KEY.format(member_id=member.pk),
+    ]
+
+
+def _skipped_state_ended(member, read: dict | None = None) -> tuple[dict, str | None, str]:
+    """In one cache round trip (none when the page has read `cache_keys` already: `read`):
+    the member's accounts the last refresh could not read (connections/tasks.py: {pk:
+    last_synced_at as it was then}; anything else in the cache reads as none), the
+    window's key (None while no refresh was queued in it) and the ticket of the member's
+    last refresh that has ended ("" if none)."""
+    skipped_key, window_key, ended_key = cache_keys(member)
     try:
-        values = cache.get_many([skipped_key, _key(member), ended_key])
+        values = cache.get_many([skipped_key, window_key, ended_key]) if read is None else read
     except Exception:  # a garbled entry (or an unpicklable one): nothing skipped or queued
         return {}, None, ""
     skipped = values.get(skipped_key)
-    state = values.get(_key(member))
+    state = values.get(window_key)
     return (
         skipped if isinstance(skipped, dict) else {},
         None if state is None else str(state),
@@ -110,12 +120,13 @@ def stale(accounts, *, now=None, skipped: dict | None = None) -> bool:
     )
 
 
-def refresh_if_stale(member, accounts=None) -> bool:
+def refresh_if_stale(member, accounts=None, *, read: dict | None = None) -> bool:
     """Queue a background re-read of the member's accounts when they are stale (see the
     module's docstring); True while a refresh is under way for them (queued now or by an
     earlier open, not finished, for at most WAIT_SECONDS): the page then updates its
     accounts part when it is done. `accounts`: the member's accounts when the page has
-    read them already (no query then)."""
+    read them already (no query then); `read`: the values of `cache_keys` the page read
+    with its own (no cache round trip then)."""
     if not getattr(member, "is_authenticated", False):
         return False
     if accounts is None:
@@ -123,7 +134,7 @@ def refresh_if_stale(member, accounts=None) -> bool:
     # The cache is asked only when some account is stale.
     if not stale(accounts):
         return False
-    skipped, state, ended = _skipped_state_ended(member)
+    skipped, state, ended = _skipped_state_ended(member, read)
     if not stale(accounts, skipped=skipped):
         return False
     if state is not None:

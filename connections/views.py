@@ -218,7 +218,7 @@ def accounts(request):
         return freshness.accounts_fragment(request, _accounts_fragment)
     return pagecache.serve(
         request, "accounts", functools.partial(_accounts_page, request), extra=page_extra,
-        prefetch=[brand_key()], state=functools.partial(fresh_state, request.user))  # fmt: skip
+        prefetch=[brand_key(), *freshness.cache_keys(request.user)], state=functools.partial(fresh_state, request.user))  # fmt: skip
 
 
 def page_extra(read: dict) -> tuple:
@@ -227,9 +227,9 @@ def page_extra(read: dict) -> tuple:
     return (repr(brand if isinstance(brand, BrandView) else brand_current()), siwbb_enabled())
 
 
-def fresh_state(member, synced) -> tuple:
+def fresh_state(member, synced, read) -> tuple:
     """(Is a re-read under way,) from the accounts' (id, last read) a render kept."""
-    return (freshness.refresh_if_stale(member, [SimpleNamespace(pk=i, last_synced_at=at) for i, at in synced or ()]),)  # fmt: skip
+    return (freshness.refresh_if_stale(member, [SimpleNamespace(pk=i, last_synced_at=at) for i, at in synced or ()], read=read),)  # fmt: skip
 
 
 def _accounts_page(request, marks: dict) -> pagecache.Rendered:

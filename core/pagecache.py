@@ -355,7 +355,7 @@ def serve(
     render: Callable[[dict[str, str]], Rendered],
     *,
     extra: Any = (),
-    state: Callable[[Any], tuple[Any, ...]] | None = None,
+    state: Callable[[Any, dict[str, Any]], tuple[Any, ...]] | None = None,
     prefetch: Iterable[str] = (),
 ) -> HttpResponse:
     """The page from the cache, or rendered by `render(marks)` and kept.
@@ -364,9 +364,10 @@ def serve(
     page is not cached) and returns a Rendered. `extra`: anything else the page shows
     that is not in SOURCES (the brand, a claim's slug...), or a callable making it from
     the values of the cache keys `prefetch` (read with the entry, in one round trip;
-    missing ones are absent), called again with none before a render. `state(meta)`: what this
-    request shows of what changes without a row changing (a re-read of the accounts
-    being under way), computed from the `meta` the render kept: one entry per state.
+    missing ones are absent), called again with none before a render. `state(meta, read)`:
+    what this request shows of what changes without a row changing (a re-read of the
+    accounts being under way), computed from the `meta` the render kept and the values
+    of `prefetch` (`read`): one entry per state.
     """
     if not cacheable(request):
         return render({}).response
@@ -377,7 +378,7 @@ def serve(
     version = _version(request, fingerprint(member_id), made)
     entry = _valid(read.get(slot), version)
     if entry is not None:
-        page_and_marks = entry["pages"].get(state(entry["meta"]) if state else ())
+        page_and_marks = entry["pages"].get(state(entry["meta"], read) if state else ())
         if page_and_marks is not None:
             response = HttpResponse(content_type=entry["content_type"])
             response.content = _fill(request, *page_and_marks)

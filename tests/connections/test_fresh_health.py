@@ -490,3 +490,42 @@ def test_a_refresh_under_way_costs_one_cache_read_per_check(member, github):
             setattr(cache, name, method)
     assert calls == ["get_many"]
     assert queued() == [[member.pk]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PAGES)
+def test_a_kept_page_reads_the_cache_once_while_a_refresh_runs(
+    client, member, github, settings, path
+):
+    # The page's entry, the brand and the refresh's state come in one round trip
+    # (core/pagecache.py's prefetch, connections/freshness.cache_keys).
+    settings.PAGE_CACHE = True
+    account(member, github, name="octo")
+    client.force_login(member)
+    client.get(path)  # rendered and kept; the refresh is queued
+    client.get(path)  # served from the cache
+    calls, inside = [], []
+    spied = {name: getattr(cache, name) for name in ("get", "get_many", "add", "set")}
+
+    def spy(name):
+        def call(*args, **kwargs):
+            if not inside:  # the local-memory cache's get_many calls get itself
+                calls.append(name)
+            inside.append(name)
+            try:
+                return spied[name](*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    for name in spied:
+        setattr(cache, name, spy(name))
+    try:
+        page = body(client.get(path))
+    finally:
+        for name, method in spied.items():
+            setattr(cache, name, method)
+    assert 'data-polling="fresh"' in page  # the refresh is still under way
+    assert calls == ["get_many"]
+    assert queued() == [[member.pk]]
