@@ -23,6 +23,15 @@ def run_worker():
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
+def only(demo_claims, slug):
+    """The demo claim `slug`, the others switched off (saved, as staff would)."""
+    for other_slug, claim in demo_claims.items():
+        if other_slug != slug:
+            claim.enabled = False
+            claim.save()
+    return demo_claims[slug]
+
+
 # --- Requirements ---------------------------------------------------------------------
 
 CHECK_FIELDS = ("action", "props", "proxy_url", "path", "comparison", "value", "text")

@@ -19,8 +19,7 @@ from claims.engine.methods.bitbadges_claim import BitBadgesClaim
 from claims.models import Completion
 from connections.models import App, ConnectedAccount
 from sandbox.bitbadges import attempts as bb_sandbox
-from tests.claims.claims_support import random_address, run_worker
-from tests.claims.test_engine_edges import only
+from tests.claims.claims_support import only, random_address, run_worker
 from tests.members_support import verify_email
 
 pytestmark = pytest.mark.django_db(transaction=True)

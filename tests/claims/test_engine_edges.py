@@ -10,18 +10,10 @@ from claims import bitbadges, pause, services
 from claims.audit import Actor
 from claims.models import Completion
 from sandbox.bitbadges import attempts as bb_sandbox
-from tests.claims.claims_support import ALICE_ADDRESS, run_worker
+from tests.claims.claims_support import ALICE_ADDRESS, only, run_worker
 from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def only(demo_claims, slug):
-    for other_slug, claim in demo_claims.items():
-        if other_slug != slug:
-            claim.enabled = False
-            claim.save()
-    return demo_claims[slug]
 
 
 @pytest.mark.parametrize(
