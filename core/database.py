@@ -91,10 +91,17 @@ def connection_reset() -> None:
             connection.connection = None
 
 
-def from_db(connection: Any, field: Any, value: Any) -> Any:
-    """`value` as the ORM would give it for `field` from a row `connection` returned
-    (the backend's converters, then the field's): for hand-written statements."""
+def converters(connection: Any, field: Any) -> tuple[list[Any], Any]:
+    """What the ORM runs on `field`'s value from a row `connection` returned (the
+    backend's converters, then the field's), and the column expression they take: for
+    hand-written statements. Each is called as converter(value, column, connection)."""
     col = field.get_col(field.model._meta.db_table)
-    for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+    return connection.ops.get_db_converters(col) + col.get_db_converters(connection), col
+
+
+def from_db(connection: Any, field: Any, value: Any) -> Any:
+    """`value` as the ORM would give it for `field` from a row `connection` returned."""
+    found, col = converters(connection, field)
+    for converter in found:
         value = converter(value, col, connection)
     return value

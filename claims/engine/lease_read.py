@@ -22,6 +22,7 @@ from django.db.models import Model
 from django.db.models.expressions import Col
 
 from claims.models import Claim, Completion, DeliveryPause
+from core import database
 from users.models import User
 
 
@@ -51,8 +52,7 @@ def _part(model: type[Model], start: int, connection: Any) -> tuple[_Part, list[
     fields = list(model._meta.concrete_fields)
     converters = []
     for i, field in enumerate(fields):
-        col = Col(table, field)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        found, col = database.converters(connection, field)
         if found:
             converters.append((start + i, found, col))
     columns = [f"{quote(table)}.{quote(field.column)}" for field in fields]

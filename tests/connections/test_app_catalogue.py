@@ -64,6 +64,10 @@ def test_another_process_change_is_seen_through_the_shared_version(github):
 def test_the_copy_is_the_callers(github):
     enabled_app("github").name = "Changed"
     assert enabled_app("github").name == "GitHub"
+    # Its JSON too (a deep copy): a caller filling in the connect options keeps them.
+    before = dict(enabled_app("github").connect)
+    enabled_app("github").connect["changed-by-a-caller"] = True
+    assert enabled_app("github").connect == before
 
 
 def test_the_version_is_replaced_again_when_the_change_commits(

@@ -47,6 +47,33 @@ def body(response) -> str:
     return html.unescape(response.content.decode())
 
 
+def cache_calls(action):
+    """What `action()` returns, and the default cache's get/get_many/add/set calls it made,
+    in order (the local-memory cache's get_many calls get itself: counted once)."""
+    calls, inside = [], []
+    spied = {name: getattr(cache, name) for name in ("get", "get_many", "add", "set")}
+
+    def spy(name):
+        def call(*args, **kwargs):
+            if not inside:
+                calls.append(name)
+            inside.append(name)
+            try:
+                return spied[name](*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    for name in spied:
+        setattr(cache, name, spy(name))
+    try:
+        return action(), calls
+    finally:
+        for name, method in spied.items():
+            setattr(cache, name, method)
+
+
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user(username="bob", password="pw-bob-123456")
@@ -466,28 +493,8 @@ def test_a_refresh_under_way_costs_one_cache_read_per_check(member, github):
 
     accounts = [account(member, github, name="octo")]
     assert freshness.refresh_if_stale(member, accounts) is True  # queued now
-    calls, inside = [], []
-    spied = {name: getattr(cache, name) for name in ("get", "get_many", "add", "set")}
-
-    def spy(name):
-        def call(*args, **kwargs):
-            if not inside:  # the local-memory cache's get_many calls get itself
-                calls.append(name)
-            inside.append(name)
-            try:
-                return spied[name](*args, **kwargs)
-            finally:
-                inside.pop()
-
-        return call
-
-    for name in spied:
-        setattr(cache, name, spy(name))
-    try:
-        assert freshness.refresh_if_stale(member, accounts) is True  # still under way
-    finally:
-        for name, method in spied.items():
-            setattr(cache, name, method)
+    under_way, calls = cache_calls(lambda: freshness.refresh_if_stale(member, accounts))
+    assert under_way is True  # still under way
     assert calls == ["get_many"]
     assert queued() == [[member.pk]]
 
@@ -504,28 +511,7 @@ def test_a_kept_page_reads_the_cache_once_while_a_refresh_runs(
     client.force_login(member)
     client.get(path)  # rendered and kept; the refresh is queued
     client.get(path)  # served from the cache
-    calls, inside = [], []
-    spied = {name: getattr(cache, name) for name in ("get", "get_many", "add", "set")}
-
-    def spy(name):
-        def call(*args, **kwargs):
-            if not inside:  # the local-memory cache's get_many calls get itself
-                calls.append(name)
-            inside.append(name)
-            try:
-                return spied[name](*args, **kwargs)
-            finally:
-                inside.pop()
-
-        return call
-
-    for name in spied:
-        setattr(cache, name, spy(name))
-    try:
-        page = body(client.get(path))
-    finally:
-        for name, method in spied.items():
-            setattr(cache, name, method)
-    assert 'data-polling="fresh"' in page  # the refresh is still under way
+    response, calls = cache_calls(lambda: client.get(path))
+    assert 'data-polling="fresh"' in body(response)  # the refresh is still under way
     assert calls == ["get_many"]
     assert queued() == [[member.pk]]
