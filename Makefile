@@ -16,6 +16,10 @@ PORT ?= 8000
 # pyproject.toml); a developer's .env is not needed for either.
 TEST_ENV := SECRET_KEY=test-only-secret-key CLAIM_SECRETS_KEYS=test-only-claim-secrets-key-0123456789abcdef ALLOWED_HOSTS=testserver,localhost,127.0.0.1 SANDBOX=true PIPEDREAM_CLIENT_ID=sandbox-client-id PIPEDREAM_CLIENT_SECRET=sandbox-client-secret-not-for-production PIPEDREAM_PROJECT_ID=proj_sandbox BITBADGES_API_KEY=sandbox-bitbadges-api-key ALLOW_SANDBOX_WITHOUT_DEBUG=true PIPEDREAM_WORKFLOW_ENDPOINTS=en-sandbox-github,en-sandbox-discord,en-sandbox-claim-github,en-sandbox-claim-github-default,en-sandbox-claim-github-default-json,en-sandbox-claim-github-action
 
+# The suite runs in one process per core (pytest-xdist), each taking whole files, so that
+# a file's module fixtures (a live server, a sandbox) start once. TEST_PROCESSES=0: one.
+TEST_PROCESSES ?= auto
+
 .PHONY: help setup run run-scaled test lint typecheck bench clean messages compilemessages gettext
 
 help:
@@ -86,7 +90,7 @@ test: setup
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) scripts/import_cycles.py
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,7 @@ The claims fixtures (both sandboxes over real HTTP, members, accounts, claims) a
 rather than in tests/claims/conftest.py because the attack and fault suites use them too.
 """
 
+import importlib
 import os
 import tempfile
 import uuid
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
+from django.db.models.signals import post_migrate
 
 from claims.bitbadges.client import BitBadgesBase
 from claims.models import Claim
@@ -80,6 +82,54 @@ def _sqlite_flush_keeping_content_types(
     )
 
 
+# The data migrations that make the staff roles (groups with their permissions), in order.
+_ROLE_MIGRATIONS = (
+    ("claims.migrations.0011_staff_roles", "create_roles"),
+    ("claims.migrations.0015_roles_for_requirements", "add_permissions"),
+    ("claims.migrations.0019_completion_staff_actions", "add_permission"),
+)
+
+
+# Each role's name and its permissions as (app label, codename), once the migrations'
+# own functions have made them in this process: putting them back is then two INSERTs.
+_roles_made: list[tuple[str, list[tuple[str, str]]]] = []
+
+
+def _roles_back_after_a_flush(sender, plan=None, using="default", **kwargs):
+    """Put back the staff roles migrate made, after a transactional test's flush emptied
+    the groups (its post_migrate comes with no plan; migrate's comes with one).
+
+    Without it, a test that reads a role would pass or fail by what ran before it in the
+    same process: the parallel run (pytest-xdist) hands each process whole files, so a
+    transactional test's flush may come before any other file's test.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.models import Group, Permission
+
+    if plan is not None or sender.label != "claims" or Group.objects.using(using).exists():
+        return
+    if not _roles_made:
+        for module, function in _ROLE_MIGRATIONS:
+            getattr(importlib.import_module(module), function)(global_apps, None)
+        for group in Group.objects.using(using).prefetch_related("permissions__content_type"):
+            held = [(p.content_type.app_label, p.codename) for p in group.permissions.all()]
+            _roles_made.append((group.name, held))
+        return
+    # Permissions are looked up again: one deleted by a test and made again has a new id.
+    ids = {
+        (app_label, codename): pk
+        for pk, app_label, codename in Permission.objects.using(using).values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+    }
+    groups = Group.objects.using(using).bulk_create([Group(name=name) for name, _ in _roles_made])
+    Group.permissions.through.objects.using(using).bulk_create(
+        Group.permissions.through(group_id=group.pk, permission_id=ids[held])
+        for group, (_, permissions) in zip(groups, _roles_made, strict=True)
+        for held in permissions
+    )
+
+
 def pytest_configure(config):
     # Tests serve static files from the source folders (no collectstatic step), the way
     # DEBUG does, while every other setting stays as in production.
@@ -94,6 +144,7 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     PostgresOperations.sql_flush = _sql_flush_by_delete
     SQLiteOperations.sql_flush = _sqlite_flush_keeping_content_types
+    post_migrate.connect(_roles_back_after_a_flush, dispatch_uid="tests-roles-after-flush")
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,10 @@ under that key), so that only our lists stand between an editor and running it.
 """
 
 import dataclasses
-import importlib
 import re
 
 import pytest
 import requests
-from django.apps import apps as django_apps
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -36,9 +34,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WRITER = "github-create-issue"
 # The login the sandbox derives for an account named so: the member's upstream value.
 HANDLE = "valuehandle9"
-ROLES_MIGRATION = "claims.migrations.0011_staff_roles"
-# What later migrations add to the roles (the requirements' permissions).
-ROLES_ADDED = "claims.migrations.0015_roles_for_requirements"
 
 
 @pytest.fixture
@@ -65,11 +60,6 @@ def sent(monkeypatch):
 
 
 def _staff(username: str, role: str):
-    if not Group.objects.filter(name=role).exists():
-        # A transactional test before this one emptied the tables: the migration's
-        # own functions put its groups back, as migrate made them.
-        importlib.import_module(ROLES_MIGRATION).create_roles(django_apps, None)
-        importlib.import_module(ROLES_ADDED).add_permissions(django_apps, None)
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.com", password=None, is_staff=True
     )

@@ -17,7 +17,7 @@ from tests.live_support import wait_until_served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANG = 1.0
+HANG = 2.0  # five times the budget, so a mint that waited out the hang shows
 
 
 @pytest.fixture
@@ -63,11 +63,14 @@ def test_a_burst_of_mints_against_a_hanging_pipedream_gets_fast_503s(
         assert 1 <= int(response["Retry-After"]) <= 60
         assert response["Content-Type"] == "application/json"
         assert "try again" in response.json()["error"].lower()
-    # No mint waited much past the budget, and the burst did not queue behind the hang.
-    assert max(seconds for _, seconds in answers) < 1.2
+    # No mint waited out the hang (a mint without the budget waits HANG and succeeds), and
+    # the burst did not queue behind it (40 mints, 2 at a time: 20 x HANG). HANG is far
+    # above the budget so that a machine busy with other work (1.44 s seen for the slowest
+    # mint then, against a 0.4 s budget) does not fail the test.
+    assert max(seconds for _, seconds in answers) < HANG
     # Most were refused at once (the breaker, or the per-process cap of 2 waiting calls).
     assert sum(seconds < 0.25 for _, seconds in answers) >= 20
-    assert elapsed < 3
+    assert elapsed < 3 * HANG
     assert not ConnectSession.objects.exists()
 
 

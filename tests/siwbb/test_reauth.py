@@ -115,7 +115,11 @@ def test_the_wrap_is_in_place():
     assert reauthentication.did_recently_reauthenticate is reauth.did_recently_reauthenticate
 
 
-@pytest.mark.parametrize(("method", "path", "data", "did_not_run"), GUARDED, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("method", "path", "data", "did_not_run"),
+    GUARDED,
+    ids=lambda v: None if callable(v) else str(v),
+)
 def test_each_guarded_route_asks_to_confirm_with_bitbadges_and_does_not_run(
     client, alice, method, path, data, did_not_run
 ):
