@@ -26,7 +26,10 @@ a trigger names; SQLite's table rebuild drops the triggers), and what it writes 
 again. The move is a random leap of about 2**40, not one: a database restored from a
 backup has its counter rewound, and counting up from there would reach versions the
 cache holds figures of the other data under; once it is migrated (after a restore, as
-on every deploy) it is far past them.
+on every deploy) it is far past them. `uninstall` also writes an "off" row that only
+`install` removes: while it is there (a `migrate` under way, or one that failed before
+its post_migrate), `current()` is None and figures are computed on each read, never
+kept nor answered from the cache, until a `migrate` runs to the end.
 """
 
 import datetime
@@ -60,6 +63,7 @@ COMPUTE_PREFIXES = ("claims.funnel.", "operations.home.")
 TABLE = "operations_data_version"
 FUNCTION = "operations_data_version_bump"
 SLOTS = 16
+OFF = -1  # the slot of the row that says the triggers are off (uninstall, until install)
 # What install() adds to the version: between LEAP and 2 x LEAP (the counter is a 64-bit
 # integer: millions of installs before it could overflow).
 LEAP = 2**40
@@ -125,9 +129,15 @@ def _update_of(columns: list[str]) -> str:
     return f" OR UPDATE OF {', '.join(columns)}" if columns else ""
 
 
+_COUNTER = {
+    "postgresql": f"CREATE TABLE IF NOT EXISTS {TABLE} (slot smallint PRIMARY KEY, n bigint NOT NULL)",
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {TABLE} (slot integer PRIMARY KEY, n integer NOT NULL)",
+}
+
+
 def _postgresql(connection: BaseDatabaseWrapper) -> list[str]:
     statements = [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (slot smallint PRIMARY KEY, n bigint NOT NULL)",
+        _COUNTER["postgresql"],
         f"INSERT INTO {TABLE} (slot, n) SELECT slot, 0 FROM generate_series(0, {SLOTS - 1}) "  # noqa: S608
         "AS slot ON CONFLICT (slot) DO NOTHING",
         f"""CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -152,7 +162,7 @@ END $$""",  # noqa: S608
 
 def _sqlite(connection: BaseDatabaseWrapper) -> list[str]:
     statements = [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (slot integer PRIMARY KEY, n integer NOT NULL)",
+        _COUNTER["sqlite"],
         f"INSERT OR IGNORE INTO {TABLE} (slot, n) VALUES (0, 0)",  # noqa: S608
     ]
     bump = f"BEGIN UPDATE {TABLE} SET n = n + 1 WHERE slot = 0; END"  # noqa: S608
@@ -184,6 +194,7 @@ def install(using: str = "default", **_: object) -> None:
         # and migrated again never reaches a version the cache holds figures of.
         leap = secrets.randbelow(LEAP) + LEAP
         cursor.execute(f"UPDATE {TABLE} SET n = n + %s WHERE slot = 0", [leap])  # noqa: S608
+        cursor.execute(f"DELETE FROM {TABLE} WHERE slot = %s", [OFF])  # noqa: S608
 
 
 def uninstall(using: str = "default", **_: object) -> None:
@@ -200,6 +211,13 @@ def uninstall(using: str = "default", **_: object) -> None:
         return
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
+        # Off first: should the migration fail, no figure is kept under a version that
+        # no longer moves (install, at the end of a migrate that finished, removes it).
+        cursor.execute(_COUNTER[connection.vendor])
+        cursor.execute(
+            f"INSERT INTO {TABLE} (slot, n) VALUES (%s, 0) ON CONFLICT (slot) DO NOTHING",  # noqa: S608
+            [OFF],
+        )
         cursor.execute(found, ["operations_dv_%"])  # only ours start so
         for name, table in cursor.fetchall():
             cursor.execute(drop.format(name=quote(name), table=table))
@@ -208,14 +226,29 @@ def uninstall(using: str = "default", **_: object) -> None:
 def current(using: str = "default") -> int | None:
     """The data version now (one query); None inside a transaction (atomic block): its
     own writes, not committed yet, have not bumped it (PostgreSQL bumps at commit) or
-    may yet be rolled back (SQLite bumps at once), so nothing read there is kept."""
+    may yet be rolled back (SQLite bumps at once), so nothing read there is kept. None
+    too while the triggers are off (a `migrate` under way or one that failed): nothing
+    counts changes then, so nothing may be kept or answered under a version."""
     connection = connections[using]
     if connection.in_atomic_block:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT SUM(n) FROM {TABLE}")  # noqa: S608 - constants only
-        (value,) = cursor.fetchone()
+        cursor.execute(f"SELECT SUM(n), MIN(slot) FROM {TABLE}")  # noqa: S608 - constants only
+        value, lowest = cursor.fetchone()
+    if lowest == OFF:
+        if not _said_off.get(using):
+            _said_off[using] = True
+            logger.error(
+                "The data version's triggers are off (a migrate under way, or one that "
+                "did not finish): the admin home's and the funnel's figures are counted "
+                "on every load until `manage.py migrate` runs to the end."
+            )
+        return None
+    _said_off.pop(using, None)
     return int(value or 0)
+
+
+_said_off: dict[str, bool] = {}  # per database: the error above was logged (once a process)
 
 
 def _key(kind: str, name: str, parts: Sequence[str], version: object = "") -> str:

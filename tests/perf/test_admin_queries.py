@@ -10,7 +10,9 @@ import datetime
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -244,12 +246,45 @@ def test_migrate_turns_the_triggers_off_then_on_and_bumps_the_version():
     assert start is not None
     data_version.uninstall()
     get_user_model().objects.filter(pk=member.pk).update(address=seed.ADDRESS)
-    assert data_version.current() == start  # off: nothing counted the change
+    assert data_version.current() is None  # off: nothing counts, so nothing is kept
     data_version.install()
     after = data_version.current()
     assert after is not None and after > start
     get_user_model().objects.filter(pk=member.pk).update(address="")
     assert (data_version.current() or 0) > after  # on again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migrate_that_fails_leaves_no_figure_frozen(superuser_client, monkeypatch, caplog):
+    """pre_migrate turned the triggers off and the migration failed (no post_migrate):
+    the figures kept before are not answered as current while nothing counts changes;
+    they are counted on each load, until a migrate that runs to the end."""
+    claims = seed.seed_claims()
+    _programme(claims, 1)
+    first = _home_funnel(superuser_client)
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("a migration failed")
+
+    monkeypatch.setattr(MigrationExecutor, "migrate", fails)
+    with pytest.raises(RuntimeError, match="a migration failed"):
+        call_command("migrate", verbosity=0)
+    get_user_model().objects.bulk_create(
+        get_user_model()(username=f"late{n}", email=f"late{n}@example.com") for n in range(3)
+    )
+    for _ in range(2):
+        assert _home_funnel(superuser_client)[0] == first[0] + 3  # counted, never stale
+    said = [r.message for r in caplog.records if "triggers are off" in r.getMessage()]
+    assert len(said) == 1 and "manage.py migrate" in said[0]  # said once, how to mend
+
+    monkeypatch.undo()
+    call_command("migrate", verbosity=0)
+    on = data_version.current()
+    assert on is not None  # counted and kept again
+    get_user_model().objects.filter(username="late0").delete()
+    assert (data_version.current() or 0) > on
+    # The newest figures kept are those from before: said to be older, counted again.
+    assert _funnel_after_change(superuser_client, first)[0] == first[0] + 2
 
 
 @pytest.mark.django_db(transaction=True)
