@@ -129,6 +129,7 @@ def _midnight(day: datetime.date) -> datetime.datetime:
 # datetimes), so the task that counts them again can name them (claims/funnel/version.py).
 
 
+@data_version.figures
 def members_compute(start_short: str, start_long: str) -> dict[str, int]:
     short = datetime.datetime.fromisoformat(start_short)
     long = datetime.datetime.fromisoformat(start_long)
@@ -144,6 +145,7 @@ def members_compute(start_short: str, start_long: str) -> dict[str, int]:
     )
 
 
+@data_version.figures
 def accounts_compute() -> dict[str, int]:
     return _health_counts_flat(ConnectedAccount.objects.all())
 
@@ -263,6 +265,7 @@ def accounts_read(
     return rows, attention
 
 
+@data_version.figures
 def current_compute() -> dict[str, int]:
     return Completion.objects.aggregate(
         **{state: Count("pk", filter=Q(state=state)) for state in State.values},
@@ -271,6 +274,7 @@ def current_compute() -> dict[str, int]:
     )
 
 
+@data_version.figures
 def reached_compute(start_short: str, start_long: str) -> dict[str, dict[str, int]]:
     short = datetime.datetime.fromisoformat(start_short)
     long = datetime.datetime.fromisoformat(start_long)
@@ -369,6 +373,7 @@ def completions_attention(current: dict[str, int], pause_summary: dict | None) -
     return items
 
 
+@data_version.figures
 def chart_compute(first: str) -> list[dict[str, Any]]:
     return [
         dict(row)

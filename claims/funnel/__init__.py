@@ -389,6 +389,7 @@ def _claim_rows(start, end, claims: models.QuerySet) -> list[dict]:
     )
 
 
+@version.figures
 def figures_compute(start: str, end: str) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     """Every figure of the funnel, overall and per claim, for the members who signed up
     in [start, end) (ISO datetimes, "" for an open end): ONE query

@@ -35,7 +35,7 @@ kept nor answered from the cache, until a `migrate` runs to the end.
 import datetime
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,12 +259,26 @@ def _key(kind: str, name: str, parts: Sequence[str], version: object = "") -> st
     return key.replace(" ", "T")  # memcached's keys have no space
 
 
+def figures[Compute: Callable[..., Any]](function: Compute) -> Compute:
+    """Mark a module-level function of strings as figures a Reading may keep: a task
+    names it by its path, and `_compute` calls nothing else."""
+    function.figures_function = True  # type: ignore[attr-defined]
+    return function
+
+
 def _compute(path: str, parts: Sequence[str]) -> Any:
-    """The value of the figures' function at `path` (a module-level function of
-    strings, so a task can name it) for `parts`."""
-    if not path.startswith(COMPUTE_PREFIXES):  # only the figures' own functions
+    """The value of the figures' function at `path` (marked with @figures) for `parts`.
+    A task's arguments are read back from the database: a path outside the figures'
+    modules is not even imported, and one inside them must be marked."""
+    if not path.startswith(COMPUTE_PREFIXES):
         raise ValueError(f"not a figures function: {path}")
-    return import_string(path)(*parts)
+    try:
+        function = import_string(path)
+    except ImportError:
+        function = None
+    if not getattr(function, "figures_function", False):
+        raise ValueError(f"not a figures function: {path}")
+    return function(*parts)  # type: ignore[misc]
 
 
 def _store(name: str, path: str, parts: Sequence[str], version: int, value: Any) -> Any:

@@ -138,6 +138,19 @@ def test_the_task_counts_under_the_version_then_current(root):
     assert _queued() == 0
 
 
-def test_a_recompute_names_only_the_figures_functions():
+@pytest.mark.parametrize(
+    "path",
+    [
+        "os.system",
+        # Inside the figures' modules, but not figures: turning the triggers off, a
+        # module, a name that is not there.
+        "claims.funnel.version.uninstall",
+        "operations.home.data_version",
+        "claims.funnel.nothing_here",
+    ],
+)
+def test_a_recompute_names_only_the_figures_functions(path):
+    on = data_version.current()
     with pytest.raises(ValueError, match="not a figures function"):
-        data_version.figures_refresh_task.call([["x", "os.system", ["true"]]])
+        data_version.figures_refresh_task.call([["x", path, []]])
+    assert data_version.current() == on  # nothing ran: the triggers are on
