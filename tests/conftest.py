@@ -475,3 +475,23 @@ def pytest_collection_modifyitems(config, items):
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, and at the end of the run, on PostgreSQL, the
+    sessions still open on them closed first: a thread a test left behind (a live
+    server's, a pool's) may keep its connection, and PostgreSQL will not drop a database
+    anyone is connected to (the run ended with a warning and left the database behind)."""
+    from django.db import connections
+
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
