@@ -186,7 +186,7 @@ def page_context(member, accounts: list[ConnectedAccount]) -> dict:
 
 
 def accounts_fragment(request, fragment) -> HttpResponse:
-    """The accounts list for htmx (`fragment`: connections/views.py's). The page's poll
+    """The accounts list for htmx (`fragment`: connections/views/page.py's). The page's poll
     (?fresh=…) gets no content (204: htmx swaps nothing) while the refresh runs, then the
     list once, with 286: htmx stops polling."""
     if POLL_PARAM not in request.GET:

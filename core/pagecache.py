@@ -1,5 +1,5 @@
 """Member pages served from a cache that cannot be stale: the home page, /accounts/,
-/claims/ and a claim's page /c/<slug>/ (config/views.py, connections/views.py,
+/claims/ and a claim's page /c/<slug>/ (config/views.py, connections/views/page.py,
 claims/views.py, claims/landing.py).
 
 A page is rendered once and kept in a slot of its own (the page, the member, their
