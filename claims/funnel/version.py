@@ -278,7 +278,7 @@ def _compute(path: str, parts: Sequence[str]) -> Any:
         function = None
     if not getattr(function, "figures_function", False):
         raise ValueError(f"not a figures function: {path}")
-    return function(*parts)  # type: ignore[misc]
+    return function(*parts)
 
 
 def _store(name: str, path: str, parts: Sequence[str], version: int, value: Any) -> Any:
