@@ -35,6 +35,7 @@ kept nor answered from the cache, until a `migrate` runs to the end.
 import datetime
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,9 @@ TABLE = "operations_data_version"
 FUNCTION = "operations_data_version_bump"
 SLOTS = 16
 OFF = -1  # the slot of the row that says the triggers are off (uninstall, until install)
+# Off for longer than this, the migrate that turned them off is taken to have failed: the
+# log says so at ERROR (before, a migrate under way: a WARNING, as on every deploy).
+OFF_FAILED_SECONDS = 15 * 60
 # What install() adds to the version: between LEAP and 2 x LEAP (the counter is a 64-bit
 # integer: millions of installs before it could overflow).
 LEAP = 2**40
@@ -214,9 +218,10 @@ def uninstall(using: str = "default", **_: object) -> None:
         # Off first: should the migration fail, no figure is kept under a version that
         # no longer moves (install, at the end of a migrate that finished, removes it).
         cursor.execute(_COUNTER[connection.vendor])
+        # Its n: when they went off (Unix time), kept from the first of several tries.
         cursor.execute(
-            f"INSERT INTO {TABLE} (slot, n) VALUES (%s, 0) ON CONFLICT (slot) DO NOTHING",  # noqa: S608
-            [OFF],
+            f"INSERT INTO {TABLE} (slot, n) VALUES (%s, %s) ON CONFLICT (slot) DO NOTHING",  # noqa: S608
+            [OFF, int(time.time())],
         )
         cursor.execute(found, ["operations_dv_%"])  # only ours start so
         for name, table in cursor.fetchall():
@@ -233,22 +238,42 @@ def current(using: str = "default") -> int | None:
     if connection.in_atomic_block:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT SUM(n), MIN(slot) FROM {TABLE}")  # noqa: S608 - constants only
-        value, lowest = cursor.fetchone()
-    if lowest == OFF:
-        if not _said_off.get(using):
-            _said_off[using] = True
-            logger.error(
-                "The data version's triggers are off (a migrate under way, or one that "
-                "did not finish): the admin home's and the funnel's figures are counted "
-                "on every load until `manage.py migrate` runs to the end."
-            )
+        cursor.execute(
+            f"SELECT SUM(CASE WHEN slot >= 0 THEN n ELSE 0 END), "  # noqa: S608 - constants only
+            f"MAX(CASE WHEN slot = {OFF} THEN n END) FROM {TABLE}"
+        )
+        value, off_since = cursor.fetchone()
+    if off_since is not None:
+        _say_off(using, int(off_since))
         return None
     _said_off.pop(using, None)
     return int(value or 0)
 
 
-_said_off: dict[str, bool] = {}  # per database: the error above was logged (once a process)
+_said_off: dict[str, int] = {}  # per database: the level last logged (once a process each)
+
+
+def _say_off(using: str, since: int) -> None:
+    """Log, once per process and level, that the figures are counted on every load:
+    a WARNING while a migrate may be running, an ERROR once it is taken to have failed."""
+    minutes = max(0, int(time.time()) - since) // 60
+    failed = minutes * 60 >= OFF_FAILED_SECONDS
+    level = logging.ERROR if failed else logging.WARNING
+    if _said_off.get(using, 0) >= level:
+        return
+    _said_off[using] = level
+    if failed:
+        logger.error(
+            "The data version's triggers have been off for %s minutes: a migrate did not "
+            "finish. The admin home's and the funnel's figures are counted on every load "
+            "until `manage.py migrate` runs to the end.",
+            minutes,
+        )
+    else:
+        logger.warning(
+            "The data version's triggers are off (a migrate under way): the admin home's "
+            "and the funnel's figures are counted on every load until it ends."
+        )
 
 
 def _key(kind: str, name: str, parts: Sequence[str], version: object = "") -> str:
