@@ -202,8 +202,9 @@ def install(using: str = "default", **_: object) -> None:
 
 
 def uninstall(using: str = "default", **_: object) -> None:
-    """Drop the triggers (before `migrate`: a migration may alter or drop a column one
-    watches, which PostgreSQL would refuse while a trigger names it)."""
+    """Mark the version off (the "off" row, with when), then drop the triggers (before
+    `migrate`: a migration may alter or drop a column one watches, which PostgreSQL would
+    refuse while a trigger names it)."""
     connection = connections[using]
     if connection.vendor == "postgresql":
         found = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE %s"
@@ -256,8 +257,8 @@ _said_off: dict[str, int] = {}  # per database: the level last logged (once a pr
 def _say_off(using: str, since: int) -> None:
     """Log, once per process and level, that the figures are counted on every load:
     a WARNING while a migrate may be running, an ERROR once it is taken to have failed."""
-    minutes = max(0, int(time.time()) - since) // 60
-    failed = minutes * 60 >= OFF_FAILED_SECONDS
+    elapsed = max(0, int(time.time()) - since)
+    failed = elapsed >= OFF_FAILED_SECONDS
     level = logging.ERROR if failed else logging.WARNING
     if _said_off.get(using, 0) >= level:
         return
@@ -267,7 +268,7 @@ def _say_off(using: str, since: int) -> None:
             "The data version's triggers have been off for %s minutes: a migrate did not "
             "finish. The admin home's and the funnel's figures are counted on every load "
             "until `manage.py migrate` runs to the end.",
-            minutes,
+            elapsed // 60,
         )
     else:
         logger.warning(
