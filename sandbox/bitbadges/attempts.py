@@ -33,6 +33,7 @@ from sandbox.bitbadges.claims import check_claim, successes
 from sandbox.bitbadges.models import (
     BitBadgesAttempt,
     BitBadgesClaim,
+    BitBadgesStoreAction,
 )
 from sandbox.bitbadges.stores import store_actions_apply_due
 
@@ -41,43 +42,64 @@ from sandbox.bitbadges.stores import store_actions_apply_due
 
 def tick() -> None:
     """What a request does first: land due store actions, then resolve due attempts
-    (attempts_resolve_due does both, in that order)."""
-    attempts_resolve_due()
+    (attempts_resolve_due does both, in that order). One look first finds whether either
+    has anything due: most requests find nothing, and then that look is all they cost."""
+    now = timezone.now()
+    due_actions = BitBadgesStoreAction.objects.filter(
+        applied_at__isnull=True, effective_at__lte=now
+    ).values_list("pk")
+    if due_actions.union(_due_attempts(now).values_list("pk"), all=True).exists():
+        attempts_resolve_due()
+
+
+def _due_attempts(now):
+    return BitBadgesAttempt.objects.filter(status=BitBadgesAttempt.Status.PENDING, due_at__lte=now)
 
 
 def attempts_resolve_due() -> int:
     """Resolve the queued attempts that are due (plugins checked again); the number resolved."""
     store_actions_apply_due()
     resolved = 0
-    due = BitBadgesAttempt.objects.filter(
-        status=BitBadgesAttempt.Status.PENDING, due_at__lte=timezone.now()
-    )
+    due = _due_attempts(timezone.now())
     for pk, claim_pk in due.order_by("due_at", "pk").values_list("pk", "claim_id"):
-        with transaction.atomic():
-            # The claim row first: attempts on one claim resolve one at a time.
-            claim = BitBadgesClaim.objects.select_for_update().filter(pk=claim_pk).first()
-            attempt = (
-                BitBadgesAttempt.objects.select_for_update()
-                .filter(pk=pk, status=BitBadgesAttempt.Status.PENDING)
-                .first()
-            )
-            if claim is None or attempt is None:
-                continue
-            try:
-                check_claim(claim, attempt.address, attempt.body)
-            except Refusal as failure:
-                # IDX-2024 src/queue.ts:824-863 stores e.toString(): "Error: " + message.
-                attempt.status = BitBadgesAttempt.Status.FAILED
-                attempt.error = f"Error: {failure}"
-            else:
-                attempt.status = BitBadgesAttempt.Status.SUCCESS
-                attempt.claim_number = claim.num_uses
-                claim.num_uses += 1
-                claim.save(update_fields=["num_uses"])
-            attempt.resolved_at = timezone.now()
-            attempt.save(update_fields=["status", "error", "claim_number", "resolved_at"])
-            resolved += 1
+        resolved += _resolve(pk, claim_pk) is not None
     return resolved
+
+
+def _resolve(pk: int, claim_pk: int) -> BitBadgesAttempt | None:
+    """Resolve one pending attempt: the attempt as resolved, or None if another request
+    has resolved it."""
+    with transaction.atomic():
+        # The claim row first: attempts on one claim resolve one at a time.
+        claim = BitBadgesClaim.objects.select_for_update().filter(pk=claim_pk).first()
+        attempt = (
+            BitBadgesAttempt.objects.select_for_update()
+            .filter(pk=pk, status=BitBadgesAttempt.Status.PENDING)
+            .first()
+        )
+        if claim is None or attempt is None:
+            return None
+        _judge(claim, attempt)
+        attempt.save(update_fields=["status", "error", "claim_number", "resolved_at"])
+    return attempt
+
+
+def _judge(claim: BitBadgesClaim, attempt: BitBadgesAttempt) -> None:
+    """Settle `attempt` against `claim` as it is now (its row locked by the caller): the
+    plugins checked again; a success takes the claim's next number (saved), a refusal
+    keeps its error. The attempt itself is left for the caller to save."""
+    try:
+        check_claim(claim, attempt.address, attempt.body)
+    except Refusal as failure:
+        # IDX-2024 src/queue.ts:824-863 stores e.toString(): "Error: " + message.
+        attempt.status = BitBadgesAttempt.Status.FAILED
+        attempt.error = f"Error: {failure}"
+    else:
+        attempt.status = BitBadgesAttempt.Status.SUCCESS
+        attempt.claim_number = claim.num_uses
+        claim.num_uses += 1
+        claim.save(update_fields=["num_uses"])
+    attempt.resolved_at = timezone.now()
 
 
 # --- Complete, simulate, status ------------------------------------------------------
@@ -152,7 +174,16 @@ def complete(claim_id: str, address: str, body) -> BitBadgesAttempt:
         attempt.resolved_at = now
         attempt.save()
         raise error from None
-    attempt.save()
+    if attempt.due_at > now:
+        attempt.save()
+        return attempt
+    # Due at once (SANDBOX_BITBADGES_ATTEMPT_DELAY 0): queued and resolved in one
+    # transaction, under the claim's lock as a due attempt is. Every request resolves
+    # what is due before anything else (tick), so no one could have seen it pending in
+    # between: the same answers, with one write instead of a write and a resolution.
+    with transaction.atomic():
+        _judge(BitBadgesClaim.objects.select_for_update().get(pk=claim.pk), attempt)
+        attempt.save()
     return attempt
 
 

@@ -139,6 +139,37 @@ def test_with_no_delay_the_next_request_resolves_it(bb, claim, settings):
     assert bb.status(attempt_id).json() == {"success": True, "error": "", "bitbadgesAddress": BB}
 
 
+def test_with_no_delay_an_attempt_is_never_seen_pending(
+    bb, claim, settings, django_assert_max_num_queries
+):
+    """Resolved as it is queued: the claim's count and the attempt's number are there when
+    complete answers, numbered in the order the attempts came, before any other request."""
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
+    body = {"pwd": {"password": "s3cret"}}
+    first = bb.complete(claim.claim_id, BB, body).json()["claimAttemptId"]
+    second = bb.complete(claim.claim_id, BB_2, body).json()["claimAttemptId"]
+
+    assert not BitBadgesAttempt.objects.filter(status="pending").exists()
+    numbers = dict(BitBadgesAttempt.objects.values_list("attempt_id", "claim_number"))
+    assert (numbers[first], numbers[second]) == (0, 1)
+    claim.refresh_from_db()
+    assert claim.num_uses == 2
+    # Nothing left due: a request's look for due work is one query, and it resolves nothing.
+    with django_assert_max_num_queries(1):
+        bb_attempts.tick()
+
+
+def test_a_request_lands_due_store_actions_and_resolves_due_attempts(bb, claim, settings):
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 30
+    attempt_id = bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}}).json()[
+        "claimAttemptId"
+    ]
+    with _later(31):
+        bb_attempts.tick()
+
+    assert BitBadgesAttempt.objects.get(attempt_id=attempt_id).status == "success"
+
+
 @pytest.mark.parametrize(
     ("shape", "status", "body"),
     [
