@@ -1,15 +1,68 @@
 """Reads for Pipedream Connect: a member's accounts and the apps offered to them, and
 the members a health poll visits."""
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Min, QuerySet
 
 from connections.models import App, ConnectedAccount
+from core import database
 
 
 def accounts_for_member(*, member) -> QuerySet[ConnectedAccount]:
     """The member's accounts with their apps, so a page renders in constant queries."""
     return ConnectedAccount.objects.for_member(member).select_related("app")
+
+
+# The statement of `accounts_with_apps`, per database alias: (SQL, account columns, app columns).
+_with_apps: dict[str, tuple[str, database.Columns, database.Columns]] = {}
+
+
+def _with_apps_statement(connection: Any) -> tuple[str, database.Columns, database.Columns]:
+    quote = connection.ops.quote_name
+    account = database.columns(ConnectedAccount, 0, connection)
+    app = database.columns(App, account.end, connection)
+    accounts, apps = quote(ConnectedAccount._meta.db_table), quote(App._meta.db_table)
+
+    def col(model: Any, table: str, name: str) -> str:
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        return f"{table}.{quote(field.column)}"
+
+    sql = (
+        f"SELECT {', '.join(account.sql + app.sql)} FROM {accounts} "  # noqa: S608
+        f"INNER JOIN {apps} ON {col(App, apps, 'pk')} = {col(ConnectedAccount, accounts, 'app')} "
+        f"WHERE {col(ConnectedAccount, accounts, 'member')} = %s "
+        # ConnectedAccount's Meta.ordering, written out (test_accounts_with_apps_* compare).
+        f"ORDER BY {col(App, apps, 'order')} ASC, {col(App, apps, 'name')} ASC, "
+        f"{col(ConnectedAccount, accounts, 'name')} ASC, {col(ConnectedAccount, accounts, 'pk')} ASC"
+    )
+    return sql, account, app
+
+
+def accounts_with_apps(member_id: int) -> list[ConnectedAccount]:
+    """What `accounts_for_member(...)` lists, with the same instances, for the engine,
+    which reads them for every completion it checks: the statement is written out once
+    per process (core/database.py `Columns`), not compiled by the ORM each time."""
+    db = ConnectedAccount.objects.db
+    connection = connections[db]
+    statement = _with_apps.get(connection.alias)
+    if statement is None:
+        statement = _with_apps[connection.alias] = _with_apps_statement(connection)
+    sql, account_part, app_part = statement
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member_id])
+        rows = cursor.fetchall()
+    found = []
+    for values in rows:
+        row = list(values)
+        account = database.instance(account_part, row, db, connection)
+        ConnectedAccount._meta.get_field("app").set_cached_value(
+            account, database.instance(app_part, row, db, connection)
+        )
+        found.append(account)
+    return found
 
 
 def account_for_member(*, member, account_id: int) -> ConnectedAccount:

@@ -21,6 +21,7 @@ from claims.engine.errors import SETTINGS_NEED_ATTENTION, Permanent, Transient
 from claims.models import Claim, Completion, Requirement
 from connections import pipedream
 from connections.models import ConnectedAccount
+from connections.selectors import accounts_with_apps
 from core.addresses import normalize_address, to_bitbadges_address
 from users.models import User
 from users.selectors import member_identity_confirmed
@@ -502,11 +503,7 @@ def _evaluate(
         )
     evaluation = Evaluation(requirements=requirements)
     # The member's accounts, read once: for the account rules and the checks' accounts.
-    connected = (
-        accounts
-        if accounts is not None
-        else list(ConnectedAccount.objects.filter(member=member).select_related("app"))
-    )
+    connected = accounts if accounts is not None else accounts_with_apps(member.pk)
     _account_rules(evaluation, requirements, connected, now)
     _checks(evaluation, requirements, member, connected, now)
     if claim.require_proven_address:

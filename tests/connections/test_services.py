@@ -311,6 +311,43 @@ def test_selectors_are_scoped(
     assert list(selectors.apps_available(member=member)) == [github]
 
 
+def _as_read(account):
+    return (
+        {f.attname: getattr(account, f.attname) for f in account._meta.concrete_fields},
+        {f.attname: getattr(account.app, f.attname) for f in account.app._meta.concrete_fields},
+    )
+
+
+def test_accounts_with_apps_reads_what_the_orm_lists(
+    member, github, account, django_user_model, django_assert_num_queries
+):
+    """The engine's written-out read: the same accounts, in Meta.ordering's order, with
+    the same values (JSON, dates, flags) and their apps attached, in one query."""
+    App.objects.filter(pk=github.pk).update(order=5)
+    slack = App.objects.create(slug="slack", name="Slack", enabled=True, order=1)
+    zoom = App.objects.create(slug="zoom", name="Aardvark", enabled=False, order=5)
+    ConnectedAccount.objects.create(member=member, app=slack, pipedream_id="apn_s", name="z")
+    ConnectedAccount.objects.create(
+        member=member, app=github, pipedream_id="apn_g2", name="", healthy=False
+    )
+    ConnectedAccount.objects.create(member=member, app=zoom, pipedream_id="apn_z", name="b")
+    ConnectedAccount.objects.create(member=member, app=github, pipedream_id="apn_g3", name="")
+    bob = django_user_model.objects.create_user(username="bob", password="x")
+    ConnectedAccount.objects.create(member=bob, app=github, pipedream_id="apn_bob")
+
+    expected = list(selectors.accounts_for_member(member=member))
+    with django_assert_num_queries(1):
+        found = selectors.accounts_with_apps(member.pk)
+        apps = [a.app.slug for a in found]
+
+    assert len(found) == 5
+    assert [a.pk for a in found] == [a.pk for a in expected]
+    assert apps[0] == "slack" and apps[1] == "zoom"  # order, then the app's name
+    assert [_as_read(a) for a in found] == [_as_read(a) for a in expected]
+    assert selectors.accounts_with_apps(bob.pk)[0].pipedream_id == "apn_bob"
+    assert selectors.accounts_with_apps(0) == []
+
+
 # --- emailed links ---------------------------------------------------------------------
 
 
