@@ -9,15 +9,28 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+
+class _OwnHeaders(AuthBase):
+    """The session's auth: the request as the client built it. Each client sends its own
+    Authorization header (a bearer token, an API key); with no auth set, requests would
+    look for a ~/.netrc entry on every call (two file lookups) and, finding one for the
+    host, replace that header with its Basic credentials."""
+
+    def __call__(self, request: Any) -> Any:
+        return request
 
 
 class _Session(requests.Session):
     """A Session that reads the environment's proxy and CA settings (and their no_proxy
     rules) once per origin, not on every call as requests does: they do not change while
-    the process runs, and reading them costs more than the rest of preparing a call."""
+    the process runs, and reading them costs more than the rest of preparing a call.
+    It never reads ~/.netrc (`_OwnHeaders`)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.auth = _OwnHeaders()
         self._environment: dict[tuple[str, str], Any] = {}
 
     def merge_environment_settings(

@@ -1,5 +1,8 @@
 """core.http_session: the upstream clients' pooled session reads the environment's proxy
-settings once per origin, and still honours them (and NO_PROXY) as requests does."""
+settings once per origin, and still honours them (and NO_PROXY) as requests does; it
+never takes credentials from ~/.netrc."""
+
+import responses
 
 from core.http_session import SessionPool
 
@@ -34,3 +37,19 @@ def test_proxy_settings_are_read_once_per_origin_and_honoured(monkeypatch):
         assert merge("https://api.example/", {}, None, None, None)["proxies"]["https"] != "changed"
     finally:
         pool.close()
+
+
+@responses.activate
+def test_a_netrc_entry_never_replaces_the_clients_own_authorization(monkeypatch, tmp_path):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine api.example login someone password from-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    responses.get("https://api.example/v1/me", json={})
+    pool = SessionPool()
+    try:
+        pool.get().get("https://api.example/v1/me", headers={"Authorization": "Bearer ours"})
+    finally:
+        pool.close()
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer ours"
