@@ -54,10 +54,11 @@ def accounts_with_apps(member_id: int) -> list[ConnectedAccount]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [member_id])
         rows = cursor.fetchall()
-    found = []
+    found: list[ConnectedAccount] = []
     for values in rows:
         row = list(values)
         account = database.instance(account_part, row, db, connection)
+        assert isinstance(account, ConnectedAccount)
         ConnectedAccount._meta.get_field("app").set_cached_value(
             account, database.instance(app_part, row, db, connection)
         )

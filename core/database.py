@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate
 
 from django.db import DatabaseError, connections
+from django.db.models import Model
 from django.http import HttpRequest
 
 NO_RETRY = "_database_no_retry"
@@ -119,7 +120,7 @@ class Columns:
     adds a column is read with it), and its rows become instances as the ORM makes them.
     """
 
-    model: type
+    model: type[Model]
     start: int
     end: int
     sql: list[str]
@@ -127,7 +128,7 @@ class Columns:
     converters: list[tuple[int, list[Any], Any]]
 
 
-def columns(model: type, start: int, connection: Any) -> Columns:
+def columns(model: type[Model], start: int, connection: Any) -> Columns:
     """`model`'s concrete fields as the columns of a row from index `start`."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -147,7 +148,7 @@ def columns(model: type, start: int, connection: Any) -> Columns:
     )
 
 
-def instance(part: Columns, row: list[Any], db: str, connection: Any) -> Any:
+def instance(part: Columns, row: list[Any], db: str, connection: Any) -> Model:
     """The model instance `part` of `row` stands for, as the ORM would make it (`row`'s
     values are converted in place)."""
     for index, found, col in part.converters:
