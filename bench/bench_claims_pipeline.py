@@ -23,6 +23,9 @@ Figures:
   the run minus every upstream call and every sleep (poll intervals, idle polling) they
   measured, both divided by the completions. Goal (issue 24): the CPU figure at half of
   today's, as the DB queries per completion (everything the workers ran);
+* where the workers' database time goes: each kind of statement (and COMMIT, not
+  counted as a query) with its count and the milliseconds the workers waited on it,
+  per completion;
 * beside them, the bound the upstream latency allows: workers / (calls per completion x
   latency + poll sleeps per completion).
 Goal: throughput at 80% or more of that bound. At the end every member must have
@@ -236,6 +239,7 @@ def worker_main(out: str) -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
     from claims import bitbadges, services
     from connections import pipedream
@@ -244,8 +248,12 @@ def worker_main(out: str) -> None:
     _wire.meter(bitbadges.BitBadgesClient.pool, recorder)
     queries = [0]
     by_statement: dict[str, int] = {}
+    waited: dict[str, float] = {}  # kind -> ms the worker waited on it (its client's CPU too)
 
     kinds: dict[str, str] = {}  # SQL text -> its kind: the same few statements, over and over
+
+    def timed(kind: str, started: float) -> None:
+        waited[kind] = waited.get(kind, 0.0) + (time.perf_counter() - started) * 1000
 
     def count(execute, sql, params, many, context):
         queries[0] += 1
@@ -253,8 +261,25 @@ def worker_main(out: str) -> None:
         if kind is None:
             kind = kinds[sql] = statement_kind(sql)
         by_statement[kind] = by_statement.get(kind, 0) + 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed(kind, started)
 
+    # A transaction's COMMIT is no statement of the execute wrappers (an autocommit
+    # statement's commit is inside its own time): timed here, not counted as a query.
+    commit = BaseDatabaseWrapper._commit
+
+    def timed_commit(self):
+        by_statement["COMMIT"] = by_statement.get("COMMIT", 0) + 1
+        started = time.perf_counter()
+        try:
+            return commit(self)
+        finally:
+            timed("COMMIT", started)
+
+    BaseDatabaseWrapper._commit = timed_commit
     connections["default"].execute_wrappers.append(count)
     tasks = []
     process = services.completion_process
@@ -291,6 +316,7 @@ def worker_main(out: str) -> None:
             "tasks": tasks,
             "queries": queries[0],
             "by_statement": by_statement,
+            "statement_ms": waited,
             "cpu": usage.ru_utime + usage.ru_stime,
         }
         Path(out).write_text(json.dumps(record))
@@ -562,15 +588,23 @@ def run(bench, args, claim, bb_claim_id, addresses) -> int:
         title="Throughput and our time",
     )
     statements: dict[str, int] = {}
+    waited: dict[str, float] = {}
     for record in records:
         for kind, k in record.get("by_statement", {}).items():
             statements[kind] = statements.get(kind, 0) + k
+        for kind, ms in record.get("statement_ms", {}).items():
+            waited[kind] = waited.get(kind, 0.0) + ms
     bs.print_table(
         [
-            {"statement": kind, "count": k, "per completion": round(k / max(1, completed), 2)}
+            {
+                "statement": kind,
+                "count": k,
+                "per completion": round(k / max(1, completed), 2),
+                "ms per completion": round(waited.get(kind, 0.0) / max(1, completed), 2),
+            }
             for kind, k in sorted(statements.items(), key=lambda item: -item[1])
         ],
-        title="DB queries the workers ran, by statement (verb and first table)",
+        title="DB queries the workers ran, by statement (verb and first table), and COMMITs",
     )
     exactly_once = completed == n and not missing and not twice and not strangers
     print("\nExactly once, checked in the BitBadges sandbox")
