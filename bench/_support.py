@@ -48,8 +48,7 @@ Pieces:
   calls made by the app (tasks, token mints) take no worker of the measured server.
   ``bench.start_server(workers, threads=1)``, ``bench.start_task_workers(k, interval=0.1)``,
   ``bench.stop_task_workers()``, ``bench.stop_server()``; logs go to ``bench.tmpdir``
-  and their tail is printed if a process dies (BENCH_ACCESS_LOG=<file> makes both
-  servers log each request and its server time there). ``bench.sql(query)`` runs SQL on the
+  and their tail is printed if a process dies. ``bench.sql(query)`` runs SQL on the
   benchmark database through Django's connection and returns the rows.
   ``bench.config(**extra)`` is the configuration (CPU, Python, Django, PostgreSQL,
   gunicorn, workers, date ...) as an ordered dict, ``extra`` appended.
@@ -844,17 +843,7 @@ class Bench:
             # Two servers run at once (app and sandbox): without this both would take
             # the same control socket in ~/.gunicorn.
             "--no-control-socket",
-            *self._access_log(),
         ]
-
-    @staticmethod
-    def _access_log() -> list[str]:
-        """BENCH_ACCESS_LOG=<file>: each request's method, path, status and the server's
-        time on it in microseconds (to see where an upstream wait goes); off by default."""
-        path = os.environ.get("BENCH_ACCESS_LOG")
-        if not path:
-            return []
-        return ["--access-logfile", path, "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"]
 
     def _ensure_static(self) -> None:
         if (

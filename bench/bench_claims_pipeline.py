@@ -25,7 +25,7 @@ Figures:
   today's, as the DB queries per completion (everything the workers ran);
 * where the workers' database time goes: each kind of statement (and COMMIT, not
   counted as a query) with its count and the milliseconds the workers waited on it,
-  per completion;
+  per completion (timing them adds about a microsecond of CPU per statement);
 * beside them, the bound the upstream latency allows: workers / (calls per completion x
   latency + poll sleeps per completion).
 Goal: throughput at 80% or more of that bound. At the end every member must have

@@ -26,17 +26,16 @@ def _with_apps_statement(connection: Any) -> tuple[str, database.Columns, databa
     app = database.columns(App, account.end, connection)
     accounts, apps = quote(ConnectedAccount._meta.db_table), quote(App._meta.db_table)
 
-    def col(model: Any, table: str, name: str) -> str:
-        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-        return f"{table}.{quote(field.column)}"
+    def col(model: Any, name: str) -> str:
+        return database.column(connection, model, name)
 
     sql = (
         f"SELECT {', '.join(account.sql + app.sql)} FROM {accounts} "  # noqa: S608
-        f"INNER JOIN {apps} ON {col(App, apps, 'pk')} = {col(ConnectedAccount, accounts, 'app')} "
-        f"WHERE {col(ConnectedAccount, accounts, 'member')} = %s "
+        f"INNER JOIN {apps} ON {col(App, 'pk')} = {col(ConnectedAccount, 'app')} "
+        f"WHERE {col(ConnectedAccount, 'member')} = %s "
         # ConnectedAccount's Meta.ordering, written out (test_accounts_with_apps_* compare).
-        f"ORDER BY {col(App, apps, 'order')} ASC, {col(App, apps, 'name')} ASC, "
-        f"{col(ConnectedAccount, accounts, 'name')} ASC, {col(ConnectedAccount, accounts, 'pk')} ASC"
+        f"ORDER BY {col(App, 'order')} ASC, {col(App, 'name')} ASC, "
+        f"{col(ConnectedAccount, 'name')} ASC, {col(ConnectedAccount, 'pk')} ASC"
     )
     return sql, account, app
 

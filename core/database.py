@@ -1,4 +1,4 @@
-"""Database connections that drop under a request or a task.
+"""Database connections that drop under a request or a task; and hand-written reads.
 
 `connection_lost(exc)` says whether an exception came from a connection that went away
 (a PostgreSQL restart, a proxy cutting an idle connection, a failover); `connection_reset()`
@@ -6,6 +6,10 @@ closes the broken connections of this thread so the next query opens a fresh one
 request middleware (config/middleware.py) and the task workers (claims/tasks.py,
 connections/tasks.py) both use them. `no_retry` marks a view the middleware must not run
 twice.
+
+`Columns`, `columns()`, `instance()` and `column()` write a statement from the models'
+own tables and columns and turn its rows into instances as the ORM would, for the few
+reads made on every completion or upstream request.
 """
 
 import functools
@@ -126,6 +130,13 @@ class Columns:
     sql: list[str]
     attnames: list[str]
     converters: list[tuple[int, list[Any], Any]]
+
+
+def column(connection: Any, model: type[Model], name: str) -> str:
+    """`model`'s field `name` ("pk" for the primary key) as table.column, quoted."""
+    quote = connection.ops.quote_name
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return f"{quote(model._meta.db_table)}.{quote(field.column)}"
 
 
 def columns(model: type[Model], start: int, connection: Any) -> Columns:

@@ -16,7 +16,9 @@ class _OwnHeaders(AuthBase):
     """The session's auth: the request as the client built it. Each client sends its own
     Authorization header (a bearer token, an API key); with no auth set, requests would
     look for a ~/.netrc entry on every call (two file lookups) and, finding one for the
-    host, replace that header with its Basic credentials."""
+    host, replace that header with its Basic credentials. Credentials written into an
+    API URL (https://user:pass@host) are not sent either; the clients follow no
+    redirects (core/client.py), the one other place requests reads ~/.netrc."""
 
     def __call__(self, request: Any) -> Any:
         return request

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
+from core import database
 from sandbox.bitbadges.base import (
     ATTEMPT_ERRORS_REFUSED,
     ATTEMPTS_HIDDEN,
@@ -50,12 +51,13 @@ def tick() -> None:
 
 def _anything_due(now) -> bool:
     """Whether a store action or an attempt is due: one statement, written out (compiled
-    by the ORM it cost more CPU than the rest of the request's queries)."""
+    by the ORM it cost more CPU than the rest of the request's queries). "Due" is what
+    store_actions_apply_due and attempts_resolve_due take: keep the three alike."""
     connection = connections[BitBadgesAttempt.objects.db]
     quote = connection.ops.quote_name
 
     def column(model, name: str) -> str:
-        return f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
+        return database.column(connection, model, name)
 
     at = connection.ops.adapt_datetimefield_value(now)
     actions, attempts = (
@@ -74,15 +76,13 @@ def _anything_due(now) -> bool:
         return cursor.fetchone() is not None
 
 
-def _due_attempts(now):
-    return BitBadgesAttempt.objects.filter(status=BitBadgesAttempt.Status.PENDING, due_at__lte=now)
-
-
 def attempts_resolve_due() -> int:
     """Resolve the queued attempts that are due (plugins checked again); the number resolved."""
     store_actions_apply_due()
     resolved = 0
-    due = _due_attempts(timezone.now())
+    due = BitBadgesAttempt.objects.filter(  # due as _anything_due says it
+        status=BitBadgesAttempt.Status.PENDING, due_at__lte=timezone.now()
+    )
     for pk, claim_pk in due.order_by("due_at", "pk").values_list("pk", "claim_id"):
         resolved += _resolve(pk, claim_pk) is not None
     return resolved
@@ -199,12 +199,13 @@ def complete(claim_id: str, address: str, body) -> BitBadgesAttempt:
     if attempt.due_at > now:
         attempt.save()
         return attempt
-    # Due at once (SANDBOX_BITBADGES_ATTEMPT_DELAY 0): queued and resolved in one
-    # transaction, under the claim's lock as a due attempt is. Every request resolves
-    # what is due before anything else (tick), so no one could have seen it pending in
-    # between: the same answers, with one write instead of a write and a resolution.
+    # Due at once (SANDBOX_BITBADGES_ATTEMPT_DELAY 0): judged as it is queued, in one
+    # transaction under the claim's lock as a due attempt is, and never seen pending.
+    # Its time is taken under the lock, so claim numbers follow the attempts' times.
     with transaction.atomic():
-        _judge(BitBadgesClaim.objects.select_for_update().get(pk=claim.pk), attempt)
+        locked = BitBadgesClaim.objects.select_for_update().get(pk=claim.pk)
+        attempt.created_at = attempt.due_at = timezone.now()
+        _judge(locked, attempt)
         attempt.save()
     return attempt
 

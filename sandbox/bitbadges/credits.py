@@ -1,7 +1,7 @@
 """The emulated BitBadges' API credits: one account, debited once per request; 402
 when none is left (docs api/README.md "Out of credits (402)")."""
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 
 from sandbox.bitbadges.base import (
@@ -34,7 +34,7 @@ def _debit_one() -> bool:
     """One credit spent, if one is left: a single statement, written out (every request
     of the sandbox's BitBadges runs it; QuerySet.update compiled it afresh each time and
     wrapped it in a transaction of its own, three round trips instead of one)."""
-    connection = connections[BitBadgesCredits.objects.db]
+    connection = connections[router.db_for_write(BitBadgesCredits)]
     quote = connection.ops.quote_name
     opts = BitBadgesCredits._meta
     table, used, total = (

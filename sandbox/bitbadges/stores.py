@@ -26,7 +26,9 @@ def store_actions_apply_due() -> int:
     """Apply the store actions whose time has come, in order; the number applied."""
     applied = 0
     now = timezone.now()
-    due = BitBadgesStoreAction.objects.filter(applied_at__isnull=True, effective_at__lte=now)
+    due = BitBadgesStoreAction.objects.filter(  # due as attempts._anything_due says it
+        applied_at__isnull=True, effective_at__lte=now
+    )
     for pk in due.order_by("effective_at", "pk").values_list("pk", flat=True):
         with transaction.atomic():
             action = (

@@ -32,7 +32,7 @@ MEMBERS = 60
 
 @pytest.fixture
 def fast(settings):
-    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0  # attempts resolve on the next request
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0  # attempts are judged as they are queued
     settings.CLAIMS_POLL_INTERVAL = 0.05
     settings.CLAIMS_UNKNOWN_OUTCOME_WAIT = 0
     settings.BITBADGES_CREDITS_PROBE = 30

@@ -312,10 +312,16 @@ def test_selectors_are_scoped(
 
 
 def _as_read(account):
-    return (
-        {f.attname: getattr(account, f.attname) for f in account._meta.concrete_fields},
-        {f.attname: getattr(account.app, f.attname) for f in account.app._meta.concrete_fields},
-    )
+    """Every field of the account and of its app, with its type (a flag read back as 0
+    would equal False)."""
+
+    def fields(row):
+        return {
+            f.attname: (type(getattr(row, f.attname)), getattr(row, f.attname))
+            for f in row._meta.concrete_fields
+        }
+
+    return fields(account), fields(account.app)
 
 
 def test_accounts_with_apps_reads_what_the_orm_lists(

@@ -10,7 +10,8 @@ from django.utils import timezone
 from sandbox.bitbadges import attempts as bb_attempts
 from sandbox.bitbadges import claims as bb_claims
 from sandbox.bitbadges import credits as bb_credits
-from sandbox.bitbadges.models import BitBadgesAttempt
+from sandbox.bitbadges import stores as bb_stores
+from sandbox.bitbadges.models import BitBadgesAttempt, BitBadgesStoreEntry
 from tests.sandbox.bitbadges_support import (
     ADDRESS_ERROR,
     BAD_ADDRESSES,
@@ -131,7 +132,7 @@ def test_the_delay_comes_from_settings(bb, claim, settings):
         assert bb.status(attempt_id).json()["success"] is True
 
 
-def test_with_no_delay_the_next_request_resolves_it(bb, claim, settings):
+def test_with_no_delay_the_status_says_success_at_once(bb, claim, settings):
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
     attempt_id = bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}}).json()[
         "claimAttemptId"
@@ -140,34 +141,59 @@ def test_with_no_delay_the_next_request_resolves_it(bb, claim, settings):
 
 
 def test_with_no_delay_an_attempt_is_never_seen_pending(
-    bb, claim, settings, django_assert_max_num_queries
+    bb, claim, settings, django_assert_num_queries
 ):
-    """Resolved as it is queued: the claim's count and the attempt's number are there when
-    complete answers, numbered in the order the attempts came, before any other request."""
+    """Judged as it is queued: the claim's count and the attempt's number are there when
+    complete answers, numbered in the order of the attempts' times."""
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
     body = {"pwd": {"password": "s3cret"}}
     first = bb.complete(claim.claim_id, BB, body).json()["claimAttemptId"]
     second = bb.complete(claim.claim_id, BB_2, body).json()["claimAttemptId"]
 
     assert not BitBadgesAttempt.objects.filter(status="pending").exists()
-    numbers = dict(BitBadgesAttempt.objects.values_list("attempt_id", "claim_number"))
-    assert (numbers[first], numbers[second]) == (0, 1)
+    rows = {a.attempt_id: a for a in BitBadgesAttempt.objects.all()}
+    assert (rows[first].claim_number, rows[second].claim_number) == (0, 1)
+    assert rows[first].created_at < rows[second].created_at
     claim.refresh_from_db()
     assert claim.num_uses == 2
     # Nothing left due: a request's look for due work is one query, and it resolves nothing.
-    with django_assert_max_num_queries(1):
+    with django_assert_num_queries(1):
         bb_attempts.tick()
+
+
+def test_with_no_delay_an_attempt_is_judged_before_a_later_store_change(bb, settings):
+    """Due at once means judged at once: a store removal that lands after the attempt was
+    queued does not reach back to it (as a queued attempt is judged when it is due)."""
+    settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 0
+    bb_stores.store_create(label="members", store_id="store-1", secret="shh")
+    claim = bb_claims.claim_create(store="store-1")
+    bb.post("/api/v0/storeActions/add/store-1/shh", {"address": BB})
+    with _later(2):  # the add has landed
+        bb.post("/api/v0/storeActions/remove/store-1/shh", {"address": BB})  # lands at +3.5 s
+        attempt_id = bb.complete(claim.claim_id, BB, {}).json()["claimAttemptId"]
+    with _later(10):
+        status = bb.status(attempt_id).json()
+        later = bb.complete(claim.claim_id, BB, {})
+
+    assert status["success"] is True
+    assert later.status_code == 500 and later.json()["errorMessage"].endswith(
+        "User not in whitelist"
+    )
 
 
 def test_a_request_lands_due_store_actions_and_resolves_due_attempts(bb, claim, settings):
+    """Whatever the request: a due store action lands and a due attempt resolves first."""
     settings.SANDBOX_BITBADGES_ATTEMPT_DELAY = 30
+    bb_stores.store_create(label="members", store_id="store-1", secret="shh")
     attempt_id = bb.complete(claim.claim_id, BB, {"pwd": {"password": "s3cret"}}).json()[
         "claimAttemptId"
     ]
+    bb.post("/api/v0/storeActions/add/store-1/shh", {"address": BB})
     with _later(31):
-        bb_attempts.tick()
+        bb.status("0" * 64)  # a request about something else (the simulated id)
 
     assert BitBadgesAttempt.objects.get(attempt_id=attempt_id).status == "success"
+    assert BitBadgesStoreEntry.objects.filter(store__dynamic_data_id="store-1", address=BB).exists()
 
 
 @pytest.mark.parametrize(
