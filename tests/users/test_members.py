@@ -112,3 +112,22 @@ def test_admin_shows_external_id_read_only(admin_client, member):
     assert response.status_code == 200
     assert str(member.external_id).encode() in response.content
     assert b'name="external_id"' not in response.content
+
+
+def test_a_confirmed_email_counts_for_its_own_member_only(
+    member, unverified_member, django_user_model, django_assert_num_queries
+):
+    """users.selectors.member_email_verified, written out: one query, the member's own
+    rows, and only a verified address counts."""
+    from allauth.account.models import EmailAddress
+
+    from users.selectors import member_email_verified, member_identity_confirmed
+
+    nobody = django_user_model.objects.create_user(username="dave", password="x-pass-123456")
+    with django_assert_num_queries(1):
+        assert member_email_verified(member=member) is True
+    assert member_email_verified(member=unverified_member) is False
+    assert member_email_verified(member=nobody) is False
+    assert member_identity_confirmed(member=unverified_member) is False
+    EmailAddress.objects.filter(user=unverified_member).update(verified=True)
+    assert member_identity_confirmed(member=unverified_member) is True
