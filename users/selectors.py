@@ -7,7 +7,6 @@ from allauth.socialaccount.models import SocialAccount
 from django.db import connections, router
 
 from core import database
-
 from users.hostsso import PROVIDER_ID as HOST_PROVIDER_ID
 
 
