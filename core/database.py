@@ -135,7 +135,7 @@ class Columns:
 def column(connection: Any, model: type[Model], name: str) -> str:
     """`model`'s field `name` ("pk" for the primary key) as table.column, quoted."""
     quote = connection.ops.quote_name
-    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    field: Any = model._meta.pk if name == "pk" else model._meta.get_field(name)
     return f"{quote(model._meta.db_table)}.{quote(field.column)}"
 
 
