@@ -16,10 +16,7 @@ def accounts_for_member(*, member) -> QuerySet[ConnectedAccount]:
     return ConnectedAccount.objects.for_member(member).select_related("app")
 
 
-# The statement of `accounts_with_apps`, per database alias: (SQL, account columns, app columns).
-_with_apps: dict[str, tuple[str, database.Columns, database.Columns]] = {}
-
-
+@database.written
 def _with_apps_statement(connection: Any) -> tuple[str, database.Columns, database.Columns]:
     quote = connection.ops.quote_name
     account = database.columns(ConnectedAccount, 0, connection)
@@ -46,10 +43,7 @@ def accounts_with_apps(member_id: int) -> list[ConnectedAccount]:
     per process (core/database.py `Columns`), not compiled by the ORM each time."""
     db = ConnectedAccount.objects.db
     connection = connections[db]
-    statement = _with_apps.get(connection.alias)
-    if statement is None:
-        statement = _with_apps[connection.alias] = _with_apps_statement(connection)
-    sql, account_part, app_part = statement
+    sql, account_part, app_part = _with_apps_statement(connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [member_id])
         rows = cursor.fetchall()

@@ -9,7 +9,8 @@ twice.
 
 `Columns`, `columns()`, `instance()` and `column()` write a statement from the models'
 own tables and columns and turn its rows into instances as the ORM would, for the few
-reads made on every completion or upstream request.
+statements made on every completion or upstream request; `@written` makes each such
+statement once per process and database.
 """
 
 import functools
@@ -130,6 +131,22 @@ class Columns:
     sql: list[str]
     attnames: list[str]
     converters: list[tuple[int, list[Any], Any]]
+
+
+def written[T](build: Callable[[Any], T]) -> Callable[[Any], T]:
+    """`build(connection)` made once per process and database alias, then given back: for
+    a statement written out from the models' tables and columns (and what reads its
+    rows), which the ORM would otherwise compile afresh on every call."""
+    made: dict[str, T] = {}
+
+    @functools.wraps(build)
+    def get(connection: Any) -> T:
+        found = made.get(connection.alias)
+        if found is None:
+            found = made[connection.alias] = build(connection)
+        return found
+
+    return get
 
 
 def column(connection: Any, model: type[Model], name: str) -> str:

@@ -26,27 +26,24 @@ def member_email_state(*, member) -> EmailState:
     return EmailState(verified=False, pending=pending)
 
 
-# member_email_verified's statement, per database alias.
-_verified: dict[str, str] = {}
+@database.written
+def _verified_statement(connection) -> str:
+    def column(name: str) -> str:
+        return database.column(connection, EmailAddress, name)
+
+    table = connection.ops.quote_name(EmailAddress._meta.db_table)
+    return (
+        f"SELECT 1 FROM {table} WHERE {column('user')} = %s AND {column('verified')} = %s "  # noqa: S608
+        "LIMIT 1"
+    )
 
 
 def member_email_verified(*, member) -> bool:
     """Whether `member` has a confirmed email address: one statement, written out (every
     Connect token minted asks it, and compiling it cost most of the query's time)."""
     connection = connections[router.db_for_read(EmailAddress)]
-    sql = _verified.get(connection.alias)
-    if sql is None:
-
-        def column(name: str) -> str:
-            return database.column(connection, EmailAddress, name)
-
-        table = connection.ops.quote_name(EmailAddress._meta.db_table)
-        sql = _verified[connection.alias] = (
-            f"SELECT 1 FROM {table} WHERE {column('user')} = %s AND {column('verified')} = %s "  # noqa: S608
-            "LIMIT 1"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [member.pk, True])
+        cursor.execute(_verified_statement(connection), [member.pk, True])
         return cursor.fetchone() is not None
 
 

@@ -27,9 +27,7 @@ class _Statement:
     parts: tuple[database.Columns, database.Columns, database.Columns]  # completion, claim, member
 
 
-_statements: dict[str, _Statement] = {}
-
-
+@database.written
 def _statement(connection: Any) -> _Statement:
     quote = connection.ops.quote_name
     completion = database.columns(Completion, 0, connection)
@@ -68,9 +66,7 @@ def read(completion_id: int) -> Completion | None:
     claim and member (None if the member is gone) attached, or None if there is none."""
     db = Completion.objects.db
     connection = connections[db]
-    statement = _statements.get(connection.alias)
-    if statement is None:
-        statement = _statements[connection.alias] = _statement(connection)
+    statement = _statement(connection)
     params: list[Any] = [True, DeliveryPause.Upstream.BITBADGES.value, completion_id]
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)

@@ -17,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 
 from claims.models import Claim, Completion, CompletionEvent
+from core import database
 from users.models import User
 
 
@@ -107,16 +108,11 @@ def write(
         return bool(cursor.rowcount > 0)
 
 
-_event_inserts: dict[str, tuple[str, str, str, list[Any]]] = {}
-
-
+@database.written
 def _event_insert(connection: Any) -> tuple[str, str, str, list[Any]]:
     """The moved row's RETURNING, the ledger rows' INSERT, the SELECT of one row from
     `moved` (each value typed, as its column is: a bare parameter in a SELECT would be
     text) and the fields whose values it takes, in order: written once per database."""
-    found = _event_inserts.get(connection.alias)
-    if found is not None:
-        return found
     quote = connection.ops.quote_name
     moved_id = f"{quote(Completion._meta.db_table)}.{quote(Completion._meta.pk.column)}"
     columns = [f for f in CompletionEvent._meta.concrete_fields if not f.primary_key]
@@ -131,8 +127,7 @@ def _event_insert(connection: Any) -> tuple[str, str, str, list[Any]]:
     )
     select = f"SELECT {', '.join(values)} FROM moved"  # noqa: S608 (types only)
     params = [f for f in columns if f.attname != "completion_id"]
-    found = _event_inserts[connection.alias] = (returning, insert, select, params)
-    return found
+    return returning, insert, select, params
 
 
 def _update(

@@ -54,26 +54,30 @@ def _anything_due(now) -> bool:
     by the ORM it cost more CPU than the rest of the request's queries). "Due" is what
     store_actions_apply_due and attempts_resolve_due take: keep the three alike."""
     connection = connections[BitBadgesAttempt.objects.db]
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_due_statement(connection), [at, BitBadgesAttempt.Status.PENDING.value, at])
+        return cursor.fetchone() is not None
+
+
+@database.written
+def _due_statement(connection) -> str:
     quote = connection.ops.quote_name
 
     def column(model, name: str) -> str:
         return database.column(connection, model, name)
 
-    at = connection.ops.adapt_datetimefield_value(now)
     actions, attempts = (
         quote(BitBadgesStoreAction._meta.db_table),
         quote(BitBadgesAttempt._meta.db_table),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {actions} WHERE {column(BitBadgesStoreAction, 'applied_at')} "  # noqa: S608
-            f"IS NULL AND {column(BitBadgesStoreAction, 'effective_at')} <= %s "
-            f"UNION ALL SELECT 1 FROM {attempts} WHERE "
-            f"{column(BitBadgesAttempt, 'status')} = %s AND {column(BitBadgesAttempt, 'due_at')} <= %s "
-            "LIMIT 1",
-            [at, BitBadgesAttempt.Status.PENDING.value, at],
-        )
-        return cursor.fetchone() is not None
+    return (
+        f"SELECT 1 FROM {actions} WHERE {column(BitBadgesStoreAction, 'applied_at')} "  # noqa: S608
+        f"IS NULL AND {column(BitBadgesStoreAction, 'effective_at')} <= %s "
+        f"UNION ALL SELECT 1 FROM {attempts} WHERE "
+        f"{column(BitBadgesAttempt, 'status')} = %s AND {column(BitBadgesAttempt, 'due_at')} <= %s "
+        "LIMIT 1"
+    )
 
 
 def attempts_resolve_due() -> int:

@@ -4,6 +4,7 @@ when none is left (docs api/README.md "Out of credits (402)")."""
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 
+from core import database
 from sandbox.bitbadges.base import (
     CREDIT_DECIMALS,
     NO_CREDITS_ERROR,
@@ -35,6 +36,13 @@ def _debit_one() -> bool:
     of the sandbox's BitBadges runs it; QuerySet.update compiled it afresh each time and
     wrapped it in a transaction of its own, three round trips instead of one)."""
     connection = connections[router.db_for_write(BitBadgesCredits)]
+    with connection.cursor() as cursor:
+        cursor.execute(_debit_statement(connection), [BitBadgesCredits.SINGLETON_PK])
+        return cursor.rowcount == 1
+
+
+@database.written
+def _debit_statement(connection) -> str:
     quote = connection.ops.quote_name
     opts = BitBadgesCredits._meta
     table, used, total = (
@@ -42,13 +50,10 @@ def _debit_one() -> bool:
         quote(opts.get_field("used").column),
         quote(opts.get_field("on_chain_total").column),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {used} = {used} + 1 "  # noqa: S608
-            f"WHERE {quote(opts.pk.column)} = %s AND {used} < {total}",
-            [BitBadgesCredits.SINGLETON_PK],
-        )
-        return cursor.rowcount == 1
+    return (
+        f"UPDATE {table} SET {used} = {used} + 1 "  # noqa: S608
+        f"WHERE {quote(opts.pk.column)} = %s AND {used} < {total}"
+    )
 
 
 def no_credits_body(on_chain_total: int, used: int) -> dict:
